@@ -1,0 +1,260 @@
+//! Purpose-bound decisions: may this actor read these fields of this subject for this purpose?
+//!
+//! Deny by default: a purpose must be declared, cover the subject's category, include every
+//! field asked for, be one the actor may act for, and have a legal basis that holds now.
+
+use crate::declaration::{Declaration, LegalBasis};
+use serde::Serialize;
+
+/// The purposes an actor may act for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActorScope {
+    /// Admin and DPO tokens: any declared purpose.
+    AnyPurpose,
+    /// Staff and integrations: only these.
+    Purposes(Vec<String>),
+}
+
+impl ActorScope {
+    pub fn allows(&self, purpose: &str) -> bool {
+        match self {
+            ActorScope::AnyPurpose => true,
+            ActorScope::Purposes(list) => list.iter().any(|p| p == purpose),
+        }
+    }
+}
+
+/// What is asked.
+#[derive(Debug, Clone)]
+pub struct ReadQuery<'a> {
+    /// The subject's category; `None` for a lookup, before any subject is known.
+    pub category: Option<&'a str>,
+    pub purpose: &'a str,
+    /// `None`: every field the purpose may use.
+    pub fields: Option<&'a [String]>,
+    pub actor: &'a ActorScope,
+}
+
+/// Why a read was refused. `code()` is stable; `message()` is for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum DenyReason {
+    UndeclaredPurpose { purpose: String },
+    PurposeNotForCategory { purpose: String, category: String },
+    UndeclaredField { field: String },
+    FieldOutsidePurpose { field: String, purpose: String },
+    ActorNotAllowedPurpose { purpose: String },
+    NoConsent { purpose: String },
+}
+
+impl DenyReason {
+    pub fn code(&self) -> &'static str {
+        match self {
+            DenyReason::UndeclaredPurpose { .. } => "undeclared_purpose",
+            DenyReason::PurposeNotForCategory { .. } => "purpose_not_for_category",
+            DenyReason::UndeclaredField { .. } => "undeclared_field",
+            DenyReason::FieldOutsidePurpose { .. } => "field_outside_purpose",
+            DenyReason::ActorNotAllowedPurpose { .. } => "actor_not_allowed_purpose",
+            DenyReason::NoConsent { .. } => "no_consent",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            DenyReason::UndeclaredPurpose { purpose } => {
+                format!("purpose `{purpose}` is not declared")
+            }
+            DenyReason::PurposeNotForCategory { purpose, category } => {
+                format!("purpose `{purpose}` does not process data of subjects of category `{category}`")
+            }
+            DenyReason::UndeclaredField { field } => format!("field `{field}` is not declared"),
+            DenyReason::FieldOutsidePurpose { field, purpose } => {
+                format!("field `{field}` is not among the fields purpose `{purpose}` may use")
+            }
+            DenyReason::ActorNotAllowedPurpose { purpose } => {
+                format!("this token may not act for purpose `{purpose}`")
+            }
+            DenyReason::NoConsent { purpose } => {
+                format!("no consent: purpose `{purpose}` is based on consent and the subject has given none")
+            }
+        }
+    }
+}
+
+/// An allowed read: the legal basis that holds and the fields that may be returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Allowed {
+    pub basis: LegalBasis,
+    pub fields: Vec<String>,
+}
+
+/// Decides a read. Returns every reason when it denies.
+pub fn decide_read(
+    declaration: &Declaration,
+    q: &ReadQuery<'_>,
+) -> Result<Allowed, Vec<DenyReason>> {
+    let Some(purpose) = declaration.purpose(q.purpose) else {
+        return Err(vec![DenyReason::UndeclaredPurpose {
+            purpose: q.purpose.to_owned(),
+        }]);
+    };
+    let mut reasons = Vec::new();
+    if !q.actor.allows(q.purpose) {
+        reasons.push(DenyReason::ActorNotAllowedPurpose {
+            purpose: q.purpose.to_owned(),
+        });
+    }
+    if let Some(category) = q.category.filter(|c| !purpose.covers_category(c)) {
+        reasons.push(DenyReason::PurposeNotForCategory {
+            purpose: q.purpose.to_owned(),
+            category: category.to_owned(),
+        });
+    }
+    let fields: Vec<String> = match q.fields {
+        Some(asked) => {
+            for f in asked {
+                if declaration.field(f).is_none() {
+                    reasons.push(DenyReason::UndeclaredField { field: f.clone() });
+                } else if !purpose.uses_field(f) {
+                    reasons.push(DenyReason::FieldOutsidePurpose {
+                        field: f.clone(),
+                        purpose: q.purpose.to_owned(),
+                    });
+                }
+            }
+            asked.to_vec()
+        }
+        None => purpose
+            .fields
+            .iter()
+            .filter(|f| {
+                declaration.field(f).is_some_and(|fd| match q.category {
+                    Some(category) => fd.categories.iter().any(|c| c == category),
+                    None => true,
+                })
+            })
+            .cloned()
+            .collect(),
+    };
+    // Until the consent ledger records consents, a consent-based purpose has no basis.
+    if purpose.legal_basis == LegalBasis::Consent {
+        reasons.push(DenyReason::NoConsent {
+            purpose: q.purpose.to_owned(),
+        });
+    }
+    if reasons.is_empty() {
+        Ok(Allowed {
+            basis: purpose.legal_basis,
+            fields,
+        })
+    } else {
+        Err(reasons)
+    }
+}
+
+/// May an actor with `scope` write `field`? Admin and DPO may write any declared field; staff and
+/// integrations only the fields used by one of their purposes.
+pub fn may_write_field(declaration: &Declaration, scope: &ActorScope, field: &str) -> bool {
+    match scope {
+        ActorScope::AnyPurpose => true,
+        ActorScope::Purposes(list) => list
+            .iter()
+            .filter_map(|p| declaration.purpose(p))
+            .any(|p| p.uses_field(field)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::declaration::check_fixture::MINIMAL;
+
+    fn decl() -> Declaration {
+        Declaration::load(MINIMAL).unwrap().declaration
+    }
+
+    #[test]
+    fn statutory_purpose_allows_its_fields() {
+        let d = decl();
+        let a = decide_read(
+            &d,
+            &ReadQuery {
+                category: Some("student"),
+                purpose: "education",
+                fields: None,
+                actor: &ActorScope::AnyPurpose,
+            },
+        )
+        .unwrap();
+        assert_eq!(a.basis, LegalBasis::Contract);
+        assert_eq!(a.fields, vec!["iin".to_string()]);
+    }
+
+    #[test]
+    fn every_reason_is_given() {
+        let d = decl();
+        let asked = vec!["allergy".to_string(), "shoe_size".to_string()];
+        let scope = ActorScope::Purposes(vec!["medical".into()]);
+        let reasons = decide_read(
+            &d,
+            &ReadQuery {
+                category: Some("legal_representative"),
+                purpose: "education",
+                fields: Some(&asked),
+                actor: &scope,
+            },
+        )
+        .unwrap_err();
+        let codes: Vec<&str> = reasons.iter().map(DenyReason::code).collect();
+        assert_eq!(
+            codes,
+            [
+                "actor_not_allowed_purpose",
+                "purpose_not_for_category",
+                "field_outside_purpose",
+                "undeclared_field"
+            ]
+        );
+    }
+
+    #[test]
+    fn consent_purposes_are_denied_without_consent() {
+        let d = decl();
+        let reasons = decide_read(
+            &d,
+            &ReadQuery {
+                category: Some("student"),
+                purpose: "medical",
+                fields: None,
+                actor: &ActorScope::AnyPurpose,
+            },
+        )
+        .unwrap_err();
+        assert_eq!(
+            reasons,
+            vec![DenyReason::NoConsent {
+                purpose: "medical".into()
+            }]
+        );
+        assert!(reasons[0].message().starts_with("no consent"));
+        let r = decide_read(
+            &d,
+            &ReadQuery {
+                category: Some("student"),
+                purpose: "marketing",
+                fields: None,
+                actor: &ActorScope::AnyPurpose,
+            },
+        );
+        assert_eq!(r.unwrap_err()[0].code(), "undeclared_purpose");
+    }
+
+    #[test]
+    fn staff_write_only_their_purposes_fields() {
+        let d = decl();
+        let scope = ActorScope::Purposes(vec!["education".into()]);
+        assert!(may_write_field(&d, &scope, "iin"));
+        assert!(!may_write_field(&d, &scope, "allergy"));
+        assert!(may_write_field(&d, &ActorScope::AnyPurpose, "allergy"));
+    }
+}

@@ -1,0 +1,47 @@
+//! The declaration: the operator's privacy policy as a TOML file, and its check.
+//!
+//! [`Declaration::load`] parses a file and runs every rule of `docs/declaration.md`; problems carry
+//! the line and column they point at, what is wrong and how to fix it.
+
+mod check;
+mod location;
+mod model;
+
+pub use check::{representative_categories, Problem, Severity};
+pub use model::*;
+
+use sha2::{Digest, Sha256};
+
+/// A declaration that passed the check, with the warnings the check raised.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub declaration: Declaration,
+    pub warnings: Vec<Problem>,
+}
+
+impl Declaration {
+    /// Parses and checks a declaration. `Err` holds every problem found (errors and warnings);
+    /// `Ok` holds the declaration and its warnings.
+    pub fn load(source: &str) -> Result<Loaded, Vec<Problem>> {
+        check::load(source)
+    }
+
+    /// SHA-256 of the source text, hex: identifies a declaration's exact content.
+    pub fn content_hash(source: &str) -> String {
+        hex(&Sha256::digest(source.as_bytes()))
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+#[cfg(test)]
+pub(crate) mod check_fixture {
+    pub(crate) use super::check::tests::MINIMAL;
+}

@@ -1,0 +1,613 @@
+//! The rules a declaration must satisfy (see `docs/declaration.md`).
+
+use super::location::{line_column, locate, Path};
+use super::model::*;
+use super::Loaded;
+use crate::identifiers::{parse_email, parse_phone_kz, Bin, Iin, PhoneKind};
+use crate::text::Text;
+use serde::Serialize;
+use std::collections::HashSet;
+use std::fmt;
+use toml_edit::Document;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One finding of the check: where, what is wrong, how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub severity: Severity,
+    /// Dotted path, e.g. `purposes.education.fields[2]`; empty for the whole file.
+    pub path: String,
+    /// 1-based; 0 when the problem has no position.
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub hint: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{}:{}: {sev}", self.line, self.column)?;
+        if !self.path.is_empty() {
+            write!(f, ": {}", self.path)?;
+        }
+        write!(f, ": {}", self.message)?;
+        if !self.hint.is_empty() {
+            write!(f, "\n    fix: {}", self.hint)?;
+        }
+        Ok(())
+    }
+}
+
+struct Checker<'a> {
+    source: &'a str,
+    doc: Document<&'a str>,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn report(&mut self, severity: Severity, path: &Path, message: String, hint: &str) {
+        let (line, column) = locate(&self.doc, path)
+            .map(|s| line_column(self.source, s.start))
+            .unwrap_or((1, 1));
+        self.problems.push(Problem {
+            severity,
+            path: path.to_string(),
+            line,
+            column,
+            message,
+            hint: hint.to_owned(),
+        });
+    }
+    fn error(&mut self, path: &Path, message: impl Into<String>, hint: &str) {
+        self.report(Severity::Error, path, message.into(), hint);
+    }
+    fn warning(&mut self, path: &Path, message: impl Into<String>, hint: &str) {
+        self.report(Severity::Warning, path, message.into(), hint);
+    }
+
+    fn text(&mut self, path: &Path, text: &Text) {
+        let missing = text.missing();
+        if !missing.is_empty() {
+            let langs: Vec<&str> = missing.iter().map(|l| l.code()).collect();
+            self.error(
+                path,
+                format!("missing translation: {}", langs.join(", ")),
+                "give the text in all three languages: { kk = \"…\", ru = \"…\", en = \"…\" }",
+            );
+        }
+    }
+
+    fn code(&mut self, path: &Path, key: &str) {
+        let ok = key.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+            && key
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !ok {
+            self.error(
+                path,
+                format!("`{key}` is not a valid code"),
+                "use lower-case ASCII letters, digits and `_`, starting with a letter (e.g. `parent_phone`)",
+            );
+        }
+    }
+
+    fn country(&mut self, path: &Path, code: &str) {
+        if code.len() != 2 || !code.chars().all(|c| c.is_ascii_uppercase()) {
+            self.error(
+                path,
+                format!("`{code}` is not an ISO 3166-1 alpha-2 country code"),
+                "use two capital letters, e.g. \"KZ\", \"DE\", \"US\"",
+            );
+        }
+    }
+
+    /// Each entry of `list` must be a key of `known`, listed once.
+    fn references(
+        &mut self,
+        path: &Path,
+        list: &[String],
+        known: impl Fn(&str) -> bool,
+        what: &str,
+        table: &str,
+    ) {
+        let mut seen = HashSet::new();
+        for (i, item) in list.iter().enumerate() {
+            let p = path.index(i);
+            if !seen.insert(item.as_str()) {
+                self.error(
+                    &p,
+                    format!("{what} `{item}` is listed twice"),
+                    "remove the duplicate",
+                );
+            } else if !known(item) {
+                self.error(
+                    &p,
+                    format!("{what} `{item}` is not declared"),
+                    &format!("declare [{table}.{item}] or remove it from this list"),
+                );
+            }
+        }
+    }
+}
+
+pub(super) fn load(source: &str) -> Result<Loaded, Vec<Problem>> {
+    let doc = match Document::parse(source) {
+        Ok(doc) => doc,
+        Err(e) => return Err(vec![toml_problem(source, e.span(), e.message())]),
+    };
+    let declaration: Declaration = match toml_edit::de::from_str(source) {
+        Ok(d) => d,
+        Err(e) => return Err(vec![toml_problem(source, e.span(), e.message())]),
+    };
+    let mut c = Checker {
+        source,
+        doc,
+        problems: Vec::new(),
+    };
+    rules(&mut c, &declaration);
+    if c.problems.iter().any(|p| p.severity == Severity::Error) {
+        Err(c.problems)
+    } else {
+        Ok(Loaded {
+            declaration,
+            warnings: c.problems,
+        })
+    }
+}
+
+fn toml_problem(source: &str, span: Option<std::ops::Range<usize>>, message: &str) -> Problem {
+    let (line, column) = span.map_or((1, 1), |s| line_column(source, s.start));
+    let message = message.trim().to_owned();
+    let hint = if message.contains("missing field") {
+        "add the missing key; docs/declaration.md lists every key"
+    } else if message.contains("unknown field") {
+        "remove or rename the key; the expected keys are listed in the message"
+    } else if message.contains("unknown variant") {
+        "use one of the values listed in the message"
+    } else if message.contains("duplicate key") {
+        "each key may appear once; merge or rename the duplicates"
+    } else {
+        "fix the TOML at this position"
+    };
+    Problem {
+        severity: Severity::Error,
+        path: String::new(),
+        line,
+        column,
+        message,
+        hint: hint.to_owned(),
+    }
+}
+
+fn rules(c: &mut Checker<'_>, d: &Declaration) {
+    let root = Path::root();
+    if d.version.trim().is_empty() {
+        c.error(
+            &root.key("version"),
+            "the version is empty",
+            "give every declaration a version, e.g. \"2025.1\"",
+        );
+    }
+    if parse_date(&d.effective_from).is_none() {
+        c.error(
+            &root.key("effective_from"),
+            "is not a date",
+            "write the date as \"YYYY-MM-DD\", e.g. \"2025-09-01\"",
+        );
+    }
+    let sc = root.key("storage_country");
+    c.country(&sc, &d.storage_country);
+    if d.storage_country != "KZ" {
+        c.warning(
+            &sc,
+            format!("databases with personal data are kept in `{}`, not in Kazakhstan", d.storage_country),
+            "Law 94-V Art. 12(2) requires databases with personal data to be kept in Kazakhstan: set storage_country = \"KZ\"",
+        );
+    }
+    operator(c, &root.key("operator"), &d.operator);
+
+    let sc_path = root.key("subject_categories");
+    if d.subject_categories.is_empty() {
+        c.error(
+            &sc_path,
+            "no subject categories are declared",
+            "declare at least one [subject_categories.<key>]",
+        );
+    }
+    for (key, cat) in &d.subject_categories {
+        let p = sc_path.key(key);
+        c.code(&p, key);
+        c.text(&p.key("label"), &cat.label);
+    }
+
+    fields(c, d);
+    purposes(c, d);
+
+    for (key, r) in &d.recipients {
+        let p = root.key("recipients").key(key);
+        c.code(&p, key);
+        c.text(&p.key("label"), &r.label);
+        if let Some(t) = &r.description {
+            c.text(&p.key("description"), t);
+        }
+        c.country(&p.key("country"), &r.country);
+        if r.country != d.storage_country && r.cross_border_basis.is_none() {
+            c.error(
+                &p.key("country"),
+                format!("a recipient in `{}` receives data across the border but has no cross-border basis", r.country),
+                "set cross_border_basis (Law 94-V Art. 16): adequate_protection, consent, international_treaty, law, contract_performance or vital_interest",
+            );
+        }
+    }
+    for (key, r) in &d.retention {
+        let p = root.key("retention").key(key);
+        c.code(&p, key);
+        c.text(&p.key("label"), &r.label);
+        if let Some(t) = &r.basis {
+            c.text(&p.key("basis"), t);
+        }
+        if r.years == 0 && r.months == 0 && r.days == 0 {
+            c.error(
+                &p,
+                "the retention period is zero",
+                "set years, months or days to a positive number",
+            );
+        }
+    }
+    for (key, dl) in d.deadlines.declared() {
+        if dl.days == 0 {
+            c.error(
+                &root.key("deadlines").key(key).key("days"),
+                "a deadline of 0 days cannot be met",
+                "give a positive number of days (LAW.md lists the statutory ones)",
+            );
+        }
+    }
+    let minors = root.key("minors");
+    if !(1..=21).contains(&d.minors.age_of_majority) {
+        c.error(
+            &minors.key("age_of_majority"),
+            "the age of majority must be between 1 and 21",
+            "the Civil Code sets 18",
+        );
+    }
+    if let Some(reps) = &d.minors.representative_categories {
+        c.references(
+            &minors.key("representative_categories"),
+            reps,
+            |k| d.subject_categories.contains_key(k),
+            "subject category",
+            "subject_categories",
+        );
+    }
+    if d.subject_categories.values().any(|s| s.may_be_minor)
+        && representative_categories(d).is_empty()
+    {
+        c.error(
+            &minors,
+            "some subjects may be minors, but no category of legal representatives is declared",
+            "declare [subject_categories.legal_representative] or set minors.representative_categories",
+        );
+    }
+    let cookies = root.key("cookies");
+    for (key, cat) in &d.cookies.categories {
+        let p = cookies.key("categories").key(key);
+        c.code(&p, key);
+        c.text(&p.key("label"), &cat.label);
+        c.text(&p.key("description"), &cat.description);
+    }
+    for (key, s) in &d.cookies.services {
+        let p = cookies.key("services").key(key);
+        c.code(&p, key);
+        c.text(&p.key("label"), &s.label);
+        c.text(&p.key("purpose"), &s.purpose);
+        c.country(&p.key("country"), &s.country);
+        if !d.cookies.categories.contains_key(&s.category) {
+            c.error(
+                &p.key("category"),
+                format!("cookie category `{}` is not declared", s.category),
+                &format!(
+                    "declare [cookies.categories.{}] or use a declared category",
+                    s.category
+                ),
+            );
+        }
+    }
+}
+
+/// The subject categories whose members may act for a minor.
+pub fn representative_categories(d: &Declaration) -> Vec<String> {
+    match &d.minors.representative_categories {
+        Some(list) => list.clone(),
+        None if d.subject_categories.contains_key("legal_representative") => {
+            vec!["legal_representative".to_owned()]
+        }
+        None => Vec::new(),
+    }
+}
+
+fn operator(c: &mut Checker<'_>, p: &Path, o: &Operator) {
+    c.text(&p.key("name"), &o.name);
+    c.text(&p.key("address"), &o.address);
+    if Bin::parse(&o.bin).is_err() && Iin::parse(&o.bin).is_err() {
+        let why = Bin::parse(&o.bin)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        c.error(
+            &p.key("bin"),
+            format!("is not a valid BIN: {why}"),
+            "copy the 12-digit BIN from the operator's registration certificate",
+        );
+    }
+    if parse_email(&o.email).is_err() {
+        c.error(
+            &p.key("email"),
+            "is not an e-mail address",
+            "write it as name@domain.kz",
+        );
+    }
+    if let Err(e) = parse_phone_kz(&o.phone, PhoneKind::Any) {
+        c.error(
+            &p.key("phone"),
+            format!("phone {e}"),
+            "write it as +7 727 123 45 67",
+        );
+    }
+    if let Some(w) = &o.website {
+        if !(w.starts_with("https://") || w.starts_with("http://")) {
+            c.error(
+                &p.key("website"),
+                "is not a web address",
+                "start it with https://",
+            );
+        }
+    }
+    let rp = p.key("responsible_person");
+    c.text(&rp.key("name"), &o.responsible_person.name);
+    c.text(&rp.key("position"), &o.responsible_person.position);
+    if parse_email(&o.responsible_person.email).is_err() {
+        c.error(
+            &rp.key("email"),
+            "is not an e-mail address",
+            "write it as name@domain.kz",
+        );
+    }
+    if let Some(phone) = &o.responsible_person.phone {
+        if let Err(e) = parse_phone_kz(phone, PhoneKind::Any) {
+            c.error(
+                &rp.key("phone"),
+                format!("phone {e}"),
+                "write it as +7 727 123 45 67",
+            );
+        }
+    }
+}
+
+fn fields(c: &mut Checker<'_>, d: &Declaration) {
+    let root = Path::root().key("fields");
+    if d.fields.is_empty() {
+        c.error(
+            &root,
+            "no fields are declared",
+            "declare the personal data you process as [fields.<key>]",
+        );
+    }
+    for (key, f) in &d.fields {
+        let p = root.key(key);
+        c.code(&p, key);
+        c.text(&p.key("label"), &f.label);
+        if f.categories.is_empty() {
+            c.error(
+                &p.key("categories"),
+                "the field belongs to no subject category",
+                "list the subject categories it is stored for",
+            );
+        }
+        c.references(
+            &p.key("categories"),
+            &f.categories,
+            |k| d.subject_categories.contains_key(k),
+            "subject category",
+            "subject_categories",
+        );
+        match (f.sensitivity, f.special) {
+            (Sensitivity::Special, None) => c.error(
+                &p.key("sensitivity"),
+                "a special-category field must say which kind it is",
+                "add special = \"health\" or special = \"biometric\"",
+            ),
+            (s, Some(_)) if s != Sensitivity::Special => c.error(
+                &p.key("special"),
+                "`special` is set but the field's sensitivity is not \"special\"",
+                "set sensitivity = \"special\" or remove `special`",
+            ),
+            _ => {}
+        }
+        if matches!(
+            f.data_category,
+            DataCategory::Health | DataCategory::Biometric
+        ) && f.sensitivity != Sensitivity::Special
+        {
+            c.error(
+                &p.key("sensitivity"),
+                "health and biometric data are special categories of personal data",
+                "set sensitivity = \"special\" and special = \"health\" or \"biometric\"",
+            );
+        }
+        if f.validator == Validator::Enum {
+            if f.values.is_empty() {
+                c.error(
+                    &p.key("values"),
+                    "an enum field needs its list of values",
+                    "add values = [\"…\", \"…\"]",
+                );
+            }
+            let mut seen = HashSet::new();
+            for (i, v) in f.values.iter().enumerate() {
+                if !seen.insert(v) {
+                    c.error(
+                        &p.key("values").index(i),
+                        format!("value `{v}` is listed twice"),
+                        "remove the duplicate",
+                    );
+                }
+            }
+        } else if !f.values.is_empty() {
+            c.error(
+                &p.key("values"),
+                "`values` is only for validator = \"enum\"",
+                "remove `values` or set validator = \"enum\"",
+            );
+        }
+        if let Some(max) = f.max_length {
+            if f.validator != Validator::Text {
+                c.error(
+                    &p.key("max_length"),
+                    "`max_length` is only for validator = \"text\"",
+                    "remove it",
+                );
+            } else if max == 0 {
+                c.error(
+                    &p.key("max_length"),
+                    "`max_length` must be positive",
+                    "give the longest accepted length in characters",
+                );
+            }
+        }
+        if f.lookup && !f.validator.supports_lookup() {
+            c.error(
+                &p.key("lookup"),
+                format!("lookup is not available for validator `{}`", f.validator.name()),
+                "lookup works on iin, bin, phone_kz, email and iban_kz fields; remove lookup = true",
+            );
+        }
+        if f.document_copy {
+            c.warning(
+                &p.key("document_copy"),
+                "the field stores a copy of an identity document",
+                "Law 44-VIII (2023) prohibits collecting copies of identity documents: store the document's details (number, issuer, dates) instead",
+            );
+        }
+        if !d.purposes.values().any(|pu| pu.uses_field(key)) {
+            c.warning(
+                &p,
+                "no purpose uses this field",
+                "data may be collected only for a declared purpose: add the field to a purpose or remove it",
+            );
+        }
+    }
+}
+
+fn purposes(c: &mut Checker<'_>, d: &Declaration) {
+    let root = Path::root().key("purposes");
+    if d.purposes.is_empty() {
+        c.error(
+            &root,
+            "no purposes are declared",
+            "declare why you process personal data as [purposes.<key>]",
+        );
+    }
+    for (key, pu) in &d.purposes {
+        let p = root.key(key);
+        c.code(&p, key);
+        c.text(&p.key("label"), &pu.label);
+        c.text(&p.key("description"), &pu.description);
+        match (&pu.legal_reference, pu.legal_basis) {
+            (Some(t), _) => c.text(&p.key("legal_reference"), t),
+            (None, LegalBasis::LegalDuty) => c.error(
+                &p.key("legal_basis"),
+                "a purpose based on a legal duty must name the act that imposes it",
+                "add legal_reference = { kk = \"…\", ru = \"…\", en = \"…\" }",
+            ),
+            (None, _) => {}
+        }
+        if pu.categories.is_empty() {
+            c.error(
+                &p.key("categories"),
+                "the purpose applies to no subject category",
+                "list whose data it processes",
+            );
+        }
+        c.references(
+            &p.key("categories"),
+            &pu.categories,
+            |k| d.subject_categories.contains_key(k),
+            "subject category",
+            "subject_categories",
+        );
+        if pu.fields.is_empty() {
+            c.error(
+                &p.key("fields"),
+                "the purpose uses no fields",
+                "list the fields it may use",
+            );
+        }
+        c.references(
+            &p.key("fields"),
+            &pu.fields,
+            |k| d.fields.contains_key(k),
+            "field",
+            "fields",
+        );
+        for (i, fk) in pu.fields.iter().enumerate() {
+            let Some(f) = d.fields.get(fk) else { continue };
+            let fp = p.key("fields").index(i);
+            if !pu.categories.is_empty() && !f.categories.iter().any(|cat| pu.covers_category(cat))
+            {
+                c.error(
+                    &fp,
+                    format!(
+                        "field `{fk}` is not declared for any of this purpose's subject categories"
+                    ),
+                    &format!(
+                        "add one of [{}] to fields.{fk}.categories, or remove the field",
+                        pu.categories.join(", ")
+                    ),
+                );
+            }
+            if f.sensitivity == Sensitivity::Special
+                && !matches!(pu.legal_basis, LegalBasis::Consent | LegalBasis::LegalDuty)
+            {
+                c.error(
+                    &fp,
+                    format!(
+                        "special-category field `{fk}` is used under legal basis `{}`",
+                        pu.legal_basis.name()
+                    ),
+                    "health and biometric data may be processed only with consent or under a legal duty: change the basis or move the field to another purpose",
+                );
+            }
+        }
+        c.references(
+            &p.key("recipients"),
+            &pu.recipients,
+            |k| d.recipients.contains_key(k),
+            "recipient",
+            "recipients",
+        );
+        if !d.retention.contains_key(&pu.retention) {
+            c.error(
+                &p.key("retention"),
+                format!("retention rule `{}` is not declared", pu.retention),
+                &format!(
+                    "declare [retention.{}] or use a declared rule",
+                    pu.retention
+                ),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,259 @@
+use super::*;
+
+pub(crate) const MINIMAL: &str = r#"
+version = "1"
+effective_from = "2025-09-01"
+storage_country = "KZ"
+
+[operator]
+name = { kk = "Мектеп", ru = "Школа", en = "School" }
+bin = "940140000385"
+address = { kk = "Алматы", ru = "Алматы", en = "Almaty" }
+email = "info@school.kz"
+phone = "+7 727 250 00 00"
+
+[operator.responsible_person]
+name = { kk = "А. Ахметова", ru = "А. Ахметова", en = "A. Akhmetova" }
+position = { kk = "Директор", ru = "Директор", en = "Director" }
+email = "dpo@school.kz"
+
+[subject_categories.student]
+label = { kk = "Оқушы", ru = "Обучающийся", en = "Student" }
+may_be_minor = true
+
+[subject_categories.legal_representative]
+label = { kk = "Заңды өкіл", ru = "Законный представитель", en = "Legal representative" }
+
+[fields.iin]
+label = { kk = "ЖСН", ru = "ИИН", en = "IIN" }
+categories = ["student", "legal_representative"]
+data_category = "identity"
+sensitivity = "identifier"
+validator = "iin"
+lookup = true
+
+[fields.allergy]
+label = { kk = "Аллергия", ru = "Аллергия", en = "Allergy" }
+categories = ["student"]
+data_category = "health"
+sensitivity = "special"
+special = "health"
+validator = "text"
+
+[purposes.education]
+label = { kk = "Білім беру", ru = "Обучение", en = "Education" }
+description = { kk = "Оқыту", ru = "Обучение", en = "Teaching" }
+legal_basis = "contract"
+categories = ["student"]
+fields = ["iin"]
+retention = "five_years"
+
+[purposes.medical]
+label = { kk = "Медициналық көмек", ru = "Медицинская помощь", en = "Medical care" }
+description = { kk = "Көмек", ru = "Помощь", en = "Care" }
+legal_basis = "consent"
+categories = ["student"]
+fields = ["iin", "allergy"]
+retention = "five_years"
+
+[retention.five_years]
+label = { kk = "5 жыл", ru = "5 лет", en = "5 years" }
+starts = "relationship_end"
+years = 5
+action = "destroy"
+"#;
+
+fn problems(src: &str) -> Vec<Problem> {
+    match Declaration::load(src) {
+        Ok(l) => l.warnings,
+        Err(p) => p,
+    }
+}
+
+fn errors(src: &str) -> Vec<Problem> {
+    problems(src)
+        .into_iter()
+        .filter(|p| p.severity == Severity::Error)
+        .collect()
+}
+
+fn line_of(src: &str, needle: &str) -> usize {
+    src.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+#[test]
+fn minimal_declaration_passes() {
+    let loaded = Declaration::load(MINIMAL).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert_eq!(loaded.declaration.fields.len(), 2);
+    assert_eq!(
+        loaded.declaration.deadlines.get(DeadlineKind::Complaint),
+        Deadline {
+            days: 30,
+            calendar: CalendarKind::Calendar
+        }
+    );
+}
+
+#[test]
+fn undeclared_field_is_reported_at_its_position() {
+    let src = MINIMAL.replace(r#"fields = ["iin"]"#, r#"fields = ["iin", "phone"]"#);
+    let errs = errors(&src);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    let e = &errs[0];
+    assert_eq!(e.path, "purposes.education.fields[1]");
+    assert_eq!(e.line, line_of(&src, r#""iin", "phone""#));
+    assert_eq!(e.column, 18);
+    assert!(e.message.contains("`phone` is not declared"));
+    assert!(e.hint.contains("[fields.phone]"));
+}
+
+#[test]
+fn special_field_needs_consent_or_legal_duty() {
+    let src = MINIMAL.replace(r#"fields = ["iin"]"#, r#"fields = ["iin", "allergy"]"#);
+    let errs = errors(&src);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].message.contains("special-category field `allergy`"));
+}
+
+#[test]
+fn every_problem_is_reported_not_just_the_first() {
+    let src = MINIMAL
+        .replace(r#"retention = "five_years""#, r#"retention = "forever""#)
+        .replace(r#"en = "Allergy""#, "");
+    let errs = errors(&src.replace(", ru = \"Аллергия\", }", ", ru = \"Аллергия\" }"));
+    // two purposes refer to an undeclared rule, one label lacks English
+    assert_eq!(errs.len(), 3, "{errs:#?}");
+    assert!(errs
+        .iter()
+        .any(|e| e.message == "missing translation: en" && e.path == "fields.allergy.label"));
+}
+
+#[test]
+fn missing_legal_basis_is_a_toml_error_with_position() {
+    let src = MINIMAL.replace("legal_basis = \"contract\"\n", "");
+    let errs = errors(&src);
+    assert_eq!(errs.len(), 1);
+    assert!(
+        errs[0].message.contains("legal_basis"),
+        "{}",
+        errs[0].message
+    );
+    assert!(errs[0].line > 1);
+}
+
+#[test]
+fn unknown_keys_and_values_are_errors() {
+    let errs = errors(&MINIMAL.replace("lookup = true", "lookup = true\nsecret = 1"));
+    assert!(
+        errs[0].message.contains("unknown field"),
+        "{}",
+        errs[0].message
+    );
+    let errs = errors(&MINIMAL.replace("legal_basis = \"contract\"", "legal_basis = \"because\""));
+    assert!(
+        errs[0].message.contains("unknown variant"),
+        "{}",
+        errs[0].message
+    );
+}
+
+#[test]
+fn duplicate_keys_are_errors() {
+    let src = MINIMAL.replace("lookup = true", "lookup = true\nlookup = false");
+    let errs = errors(&src);
+    assert_eq!(errs.len(), 1);
+    assert!(
+        errs[0].message.contains("duplicate key"),
+        "{}",
+        errs[0].message
+    );
+    assert_eq!(errs[0].line, line_of(&src, "lookup = false"));
+    let errs = errors(&MINIMAL.replace(r#"fields = ["iin"]"#, r#"fields = ["iin", "iin"]"#));
+    assert!(errs[0].message.contains("listed twice"));
+}
+
+#[test]
+fn cross_border_recipient_needs_a_basis() {
+    let src = format!(
+        "{MINIMAL}\n[recipients.cloud]\nlabel = {{ kk = \"Бұлт\", ru = \"Облако\", en = \"Cloud\" }}\nkind = \"processor\"\ncountry = \"DE\"\n"
+    )
+    .replace(r#"fields = ["iin"]"#, "fields = [\"iin\"]\nrecipients = [\"cloud\"]");
+    let errs = errors(&src);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].path, "recipients.cloud.country");
+    let ok = src.replace(
+        "country = \"DE\"",
+        "country = \"DE\"\ncross_border_basis = \"consent\"",
+    );
+    assert!(errors(&ok).is_empty());
+}
+
+#[test]
+fn storage_outside_kazakhstan_and_document_copies_are_flagged() {
+    let src = MINIMAL
+        .replace("storage_country = \"KZ\"", "storage_country = \"DE\"")
+        .replace("lookup = true", "lookup = true\ndocument_copy = true");
+    let loaded = Declaration::load(&src).unwrap();
+    let msgs: Vec<&str> = loaded.warnings.iter().map(|w| w.message.as_str()).collect();
+    assert!(
+        msgs.iter().any(|m| m.contains("not in Kazakhstan")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("copy of an identity document")),
+        "{msgs:?}"
+    );
+}
+
+#[test]
+fn legal_duty_needs_a_reference_and_health_must_be_special() {
+    let src = MINIMAL.replace("legal_basis = \"contract\"", "legal_basis = \"legal_duty\"");
+    assert!(errors(&src)[0].message.contains("name the act"));
+    let src = MINIMAL.replace(
+        "sensitivity = \"special\"\nspecial = \"health\"",
+        "sensitivity = \"ordinary\"",
+    );
+    assert!(errors(&src)
+        .iter()
+        .any(|e| e.message.contains("special categories")));
+}
+
+#[test]
+fn lookup_only_on_identifiers_and_minors_need_representatives() {
+    let src = MINIMAL.replace(
+        "validator = \"text\"",
+        "validator = \"text\"\nlookup = true",
+    );
+    assert!(errors(&src)[0].message.contains("lookup is not available"));
+    let src = MINIMAL
+        .replace(
+            "[subject_categories.legal_representative]",
+            "[subject_categories.parent]",
+        )
+        .replace(
+            "\"student\", \"legal_representative\"",
+            "\"student\", \"parent\"",
+        );
+    assert!(errors(&src)
+        .iter()
+        .any(|e| e.message.contains("no category of legal representatives")));
+}
+
+#[test]
+fn bad_operator_identifiers_are_reported() {
+    let src = MINIMAL
+        .replace("940140000385", "940140000386")
+        .replace("info@school.kz", "info");
+    let errs = errors(&src);
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert!(errs[0].message.contains("BIN"));
+}
+
+#[test]
+fn syntax_errors_have_positions() {
+    let errs = errors("version = \"1\"\nthis is not toml\n");
+    assert_eq!(errs.len(), 1);
+    assert_eq!(errs[0].line, 2);
+}

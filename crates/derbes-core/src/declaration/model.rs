@@ -1,0 +1,495 @@
+//! The declaration's data model, as read from TOML (see `docs/declaration.md`).
+
+use crate::text::Text;
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Declaration {
+    pub version: String,
+    pub effective_from: String,
+    pub storage_country: String,
+    pub operator: Operator,
+    pub subject_categories: IndexMap<String, SubjectCategory>,
+    pub fields: IndexMap<String, Field>,
+    pub purposes: IndexMap<String, Purpose>,
+    #[serde(default)]
+    pub recipients: IndexMap<String, Recipient>,
+    pub retention: IndexMap<String, RetentionRule>,
+    #[serde(default)]
+    pub deadlines: Deadlines,
+    #[serde(default)]
+    pub minors: Minors,
+    #[serde(default)]
+    pub cookies: Cookies,
+}
+
+impl Declaration {
+    /// The effective date; a checked declaration always has a valid one.
+    pub fn effective_date(&self) -> Option<Date> {
+        parse_date(&self.effective_from)
+    }
+
+    pub fn field(&self, key: &str) -> Option<&Field> {
+        self.fields.get(key)
+    }
+
+    pub fn purpose(&self, key: &str) -> Option<&Purpose> {
+        self.purposes.get(key)
+    }
+
+    /// The fields declared for a subject category, in declaration order.
+    pub fn fields_of_category<'a>(
+        &'a self,
+        category: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a Field)> + 'a {
+        self.fields
+            .iter()
+            .filter(move |(_, f)| f.categories.iter().any(|c| c == category))
+    }
+}
+
+pub fn parse_date(s: &str) -> Option<Date> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(s, format).ok()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Operator {
+    pub name: Text,
+    pub bin: String,
+    pub address: Text,
+    pub email: String,
+    pub phone: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website: Option<String>,
+    pub responsible_person: ResponsiblePerson,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponsiblePerson {
+    pub name: Text,
+    pub position: Text,
+    pub email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectCategory {
+    pub label: Text,
+    #[serde(default)]
+    pub may_be_minor: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataCategory {
+    Identity,
+    Contact,
+    Demographic,
+    Family,
+    Education,
+    Employment,
+    Health,
+    Biometric,
+    Financial,
+    Image,
+    Technical,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sensitivity {
+    Ordinary,
+    Identifier,
+    Special,
+    Financial,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpecialKind {
+    Health,
+    Biometric,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Validator {
+    Iin,
+    Bin,
+    PhoneKz,
+    Email,
+    IbanKz,
+    Date,
+    Text,
+    Enum,
+}
+
+impl Validator {
+    /// Validators whose normalized values can be looked up through a blind index.
+    pub fn supports_lookup(self) -> bool {
+        matches!(
+            self,
+            Validator::Iin
+                | Validator::Bin
+                | Validator::PhoneKz
+                | Validator::Email
+                | Validator::IbanKz
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Validator::Iin => "iin",
+            Validator::Bin => "bin",
+            Validator::PhoneKz => "phone_kz",
+            Validator::Email => "email",
+            Validator::IbanKz => "iban_kz",
+            Validator::Date => "date",
+            Validator::Text => "text",
+            Validator::Enum => "enum",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    #[default]
+    Subject,
+    Representative,
+    Automatic,
+    Operator,
+    ThirdParty,
+}
+
+pub const DEFAULT_MAX_LENGTH: usize = 1000;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Field {
+    pub label: Text,
+    pub categories: Vec<String>,
+    pub data_category: DataCategory,
+    pub sensitivity: Sensitivity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub special: Option<SpecialKind>,
+    pub validator: Validator,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<usize>,
+    #[serde(default)]
+    pub lookup: bool,
+    #[serde(default)]
+    pub source: Source,
+    #[serde(default)]
+    pub document_copy: bool,
+}
+
+impl Field {
+    pub fn max_length(&self) -> usize {
+        self.max_length.unwrap_or(DEFAULT_MAX_LENGTH)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LegalBasis {
+    Consent,
+    Contract,
+    LegalDuty,
+    VitalInterest,
+    LegitimateInterest,
+}
+
+impl LegalBasis {
+    pub fn name(self) -> &'static str {
+        match self {
+            LegalBasis::Consent => "consent",
+            LegalBasis::Contract => "contract",
+            LegalBasis::LegalDuty => "legal_duty",
+            LegalBasis::VitalInterest => "vital_interest",
+            LegalBasis::LegitimateInterest => "legitimate_interest",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Purpose {
+    pub label: Text,
+    pub description: Text,
+    pub legal_basis: LegalBasis,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_reference: Option<Text>,
+    pub categories: Vec<String>,
+    pub fields: Vec<String>,
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    pub retention: String,
+    #[serde(default)]
+    pub publication: bool,
+}
+
+impl Purpose {
+    pub fn uses_field(&self, field: &str) -> bool {
+        self.fields.iter().any(|f| f == field)
+    }
+    pub fn covers_category(&self, category: &str) -> bool {
+        self.categories.iter().any(|c| c == category)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecipientKind {
+    Authority,
+    Processor,
+    ThirdParty,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrossBorderBasis {
+    AdequateProtection,
+    Consent,
+    InternationalTreaty,
+    Law,
+    ContractPerformance,
+    VitalInterest,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipient {
+    pub label: Text,
+    pub kind: RecipientKind,
+    pub country: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_border_basis: Option<CrossBorderBasis>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Text>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetentionStart {
+    Collection,
+    PurposeAchieved,
+    RelationshipEnd,
+    ConsentWithdrawn,
+    LastActivity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetentionAction {
+    Destroy,
+    Depersonalize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionRule {
+    pub label: Text,
+    pub starts: RetentionStart,
+    #[serde(default)]
+    pub years: u32,
+    #[serde(default)]
+    pub months: u32,
+    #[serde(default)]
+    pub days: u32,
+    pub action: RetentionAction,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<Text>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CalendarKind {
+    Working,
+    Calendar,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deadline {
+    pub days: u32,
+    pub calendar: CalendarKind,
+}
+
+/// The kinds of deadline a declaration sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineKind {
+    Information,
+    AccessExport,
+    Rectification,
+    Blocking,
+    Unblocking,
+    Destruction,
+    Restriction,
+    ConsentWithdrawal,
+    Objection,
+    Complaint,
+    UnlawfulPublicationRemoval,
+    BreachNotification,
+}
+
+impl DeadlineKind {
+    /// The default from `LAW.md`, used when the declaration leaves the entry out.
+    pub fn default_deadline(self) -> Deadline {
+        use DeadlineKind::*;
+        let (days, calendar) = match self {
+            Information | AccessExport => (3, CalendarKind::Working),
+            Objection | Complaint => (30, CalendarKind::Calendar),
+            Rectification
+            | Blocking
+            | Unblocking
+            | Destruction
+            | Restriction
+            | ConsentWithdrawal
+            | UnlawfulPublicationRemoval
+            | BreachNotification => (1, CalendarKind::Working),
+        };
+        Deadline { days, calendar }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deadlines {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub information: Option<Deadline>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_export: Option<Deadline>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rectification: Option<Deadline>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocking: Option<Deadline>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unblocking: Option<Deadline>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destruction: Option<Deadline>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restriction: Option<Deadline>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent_withdrawal: Option<Deadline>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objection: Option<Deadline>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complaint: Option<Deadline>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unlawful_publication_removal: Option<Deadline>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breach_notification: Option<Deadline>,
+}
+
+impl Deadlines {
+    fn slot(&self, kind: DeadlineKind) -> Option<Deadline> {
+        use DeadlineKind::*;
+        match kind {
+            Information => self.information,
+            AccessExport => self.access_export,
+            Rectification => self.rectification,
+            Blocking => self.blocking,
+            Unblocking => self.unblocking,
+            Destruction => self.destruction,
+            Restriction => self.restriction,
+            ConsentWithdrawal => self.consent_withdrawal,
+            Objection => self.objection,
+            Complaint => self.complaint,
+            UnlawfulPublicationRemoval => self.unlawful_publication_removal,
+            BreachNotification => self.breach_notification,
+        }
+    }
+
+    /// The declared deadline, or the `LAW.md` default.
+    pub fn get(&self, kind: DeadlineKind) -> Deadline {
+        self.slot(kind).unwrap_or_else(|| kind.default_deadline())
+    }
+
+    /// The entries the declaration sets explicitly, with their TOML keys.
+    pub fn declared(&self) -> Vec<(&'static str, Deadline)> {
+        use DeadlineKind::*;
+        [
+            ("information", Information),
+            ("access_export", AccessExport),
+            ("rectification", Rectification),
+            ("blocking", Blocking),
+            ("unblocking", Unblocking),
+            ("destruction", Destruction),
+            ("restriction", Restriction),
+            ("consent_withdrawal", ConsentWithdrawal),
+            ("objection", Objection),
+            ("complaint", Complaint),
+            ("unlawful_publication_removal", UnlawfulPublicationRemoval),
+            ("breach_notification", BreachNotification),
+        ]
+        .into_iter()
+        .filter_map(|(k, kind)| self.slot(kind).map(|d| (k, d)))
+        .collect()
+    }
+}
+
+pub const DEFAULT_AGE_OF_MAJORITY: u32 = 18;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Minors {
+    #[serde(default = "default_age")]
+    pub age_of_majority: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub representative_categories: Option<Vec<String>>,
+}
+
+fn default_age() -> u32 {
+    DEFAULT_AGE_OF_MAJORITY
+}
+
+impl Default for Minors {
+    fn default() -> Self {
+        Self {
+            age_of_majority: DEFAULT_AGE_OF_MAJORITY,
+            representative_categories: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cookies {
+    #[serde(default)]
+    pub categories: IndexMap<String, CookieCategory>,
+    #[serde(default)]
+    pub services: IndexMap<String, CookieService>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CookieCategory {
+    pub label: Text,
+    pub description: Text,
+    #[serde(default)]
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CookieService {
+    pub label: Text,
+    pub category: String,
+    pub provider: String,
+    pub country: String,
+    pub lifetime_days: u32,
+    pub purpose: Text,
+}

@@ -1,0 +1,15 @@
+//! derbes core: the pure decisions of derbes.
+//!
+//! Nothing here performs I/O: the declaration is parsed from a string, identifiers are checked
+//! from strings, decisions are computed from values, audit events are hashed from their fields.
+
+pub mod audit;
+pub mod decision;
+pub mod declaration;
+pub mod identifiers;
+pub mod redact;
+pub mod text;
+pub mod validate;
+
+pub use declaration::Declaration;
+pub use redact::Redacted;

@@ -1,0 +1,362 @@
+//! The key ring: versioned key-encryption keys and the root of the blind-index and audit keys,
+//! read from and written to the key file.
+
+use crate::sealing::{DataKey, WrappedKey};
+use crate::{random, CryptoError};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+use std::collections::BTreeMap;
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+type HmacSha256 = Hmac<Sha256>;
+
+pub const KEY_FILE_FORMAT: u32 = 1;
+
+/// All keys of a derbes installation. Key material is zeroized when dropped.
+pub struct KeyRing {
+    index_root: Zeroizing<[u8; 32]>,
+    keks: BTreeMap<u32, Zeroizing<[u8; 32]>>,
+    current: u32,
+    blind_index: HmacSha256,
+    audit_head: HmacSha256,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("kek_versions", &self.keks.keys().collect::<Vec<_>>())
+            .field("current", &self.current)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyFile {
+    format: u32,
+    index_key: String,
+    current: u32,
+    kek: Vec<KekEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KekEntry {
+    version: u32,
+    key: String,
+}
+
+fn decode32(b64: &str, what: &str) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+    let bytes = Zeroizing::new(
+        B64.decode(b64.trim())
+            .map_err(|_| CryptoError::KeyFile(format!("{what} is not base64")))?,
+    );
+    let mut out = Zeroizing::new([0u8; 32]);
+    if bytes.len() != 32 {
+        return Err(CryptoError::KeyFile(format!("{what} must be 32 bytes")));
+    }
+    out.copy_from_slice(&bytes);
+    Ok(out)
+}
+
+fn derive(root: &[u8; 32], info: &str) -> Zeroizing<[u8; 32]> {
+    let hk = Hkdf::<Sha256>::new(Some(b"derbes"), root);
+    let mut out = Zeroizing::new([0u8; 32]);
+    // 32 bytes is always a valid HKDF-SHA256 output length.
+    let _ = hk.expand(info.as_bytes(), out.as_mut());
+    out
+}
+
+fn hmac_from(key: &[u8; 32]) -> HmacSha256 {
+    // HMAC accepts keys of any length.
+    <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!())
+}
+
+impl KeyRing {
+    fn assemble(
+        index_root: Zeroizing<[u8; 32]>,
+        keks: BTreeMap<u32, Zeroizing<[u8; 32]>>,
+        current: u32,
+    ) -> Self {
+        let blind_index = hmac_from(&derive(&index_root, "derbes/blind-index/v1"));
+        let audit_head = hmac_from(&derive(&index_root, "derbes/audit-head/v1"));
+        Self {
+            index_root,
+            keks,
+            current,
+            blind_index,
+            audit_head,
+        }
+    }
+
+    /// A new key ring with fresh random keys (KEK version 1).
+    pub fn generate() -> Result<Self, CryptoError> {
+        let index_root = Zeroizing::new(random::<32>()?);
+        let mut keks = BTreeMap::new();
+        keks.insert(1, Zeroizing::new(random::<32>()?));
+        Ok(Self::assemble(index_root, keks, 1))
+    }
+
+    /// Reads a key file's text.
+    pub fn from_file_text(text: &str) -> Result<Self, CryptoError> {
+        let file: KeyFile = toml_edit::de::from_str(text)
+            .map_err(|e| CryptoError::KeyFile(e.message().to_owned()))?;
+        if file.format != KEY_FILE_FORMAT {
+            return Err(CryptoError::KeyFile(format!(
+                "format {} is not supported (expected {KEY_FILE_FORMAT})",
+                file.format
+            )));
+        }
+        let index_root = decode32(&file.index_key, "index_key")?;
+        let mut keks = BTreeMap::new();
+        for k in &file.kek {
+            let key = decode32(&k.key, &format!("kek version {}", k.version))?;
+            if keks.insert(k.version, key).is_some() {
+                return Err(CryptoError::KeyFile(format!(
+                    "kek version {} appears twice",
+                    k.version
+                )));
+            }
+        }
+        if !keks.contains_key(&file.current) {
+            return Err(CryptoError::KeyFile(format!(
+                "current = {} but there is no [[kek]] with that version",
+                file.current
+            )));
+        }
+        Ok(Self::assemble(index_root, keks, file.current))
+    }
+
+    /// The key file's text. Secret: write it with mode 0600.
+    pub fn to_file_text(&self) -> Zeroizing<String> {
+        let mut s = String::from(
+            "# derbes key file. Keep it secret and outside the database and its backups:\n\
+             # without it the personal data in the database cannot be read.\n",
+        );
+        s.push_str(&format!("format = {KEY_FILE_FORMAT}\n"));
+        s.push_str(&format!(
+            "index_key = \"{}\"\n",
+            B64.encode(self.index_root.as_ref())
+        ));
+        s.push_str(&format!("current = {}\n", self.current));
+        for (v, k) in &self.keks {
+            s.push_str(&format!(
+                "\n[[kek]]\nversion = {v}\nkey = \"{}\"\n",
+                B64.encode(k.as_ref())
+            ));
+        }
+        Zeroizing::new(s)
+    }
+
+    /// Adds a new KEK and makes it current; returns its version. Old versions stay to unwrap
+    /// data keys not yet rewrapped.
+    pub fn add_kek(&mut self) -> Result<u32, CryptoError> {
+        let version = self.keks.keys().max().copied().unwrap_or(0) + 1;
+        self.keks.insert(version, Zeroizing::new(random::<32>()?));
+        self.current = version;
+        Ok(version)
+    }
+
+    pub fn current_version(&self) -> u32 {
+        self.current
+    }
+
+    pub fn versions(&self) -> Vec<u32> {
+        self.keks.keys().copied().collect()
+    }
+
+    fn kek(&self, version: u32) -> Result<XChaCha20Poly1305, CryptoError> {
+        let key = self
+            .keks
+            .get(&version)
+            .ok_or(CryptoError::UnknownKeyVersion(version))?;
+        Ok(XChaCha20Poly1305::new(key.as_ref().into()))
+    }
+
+    fn wrap_ad(subject: &Uuid, generation: u32, kek_version: u32) -> Vec<u8> {
+        let mut ad = Vec::with_capacity(40);
+        ad.extend_from_slice(b"derbes/dek/v1");
+        ad.extend_from_slice(subject.as_bytes());
+        ad.extend_from_slice(&generation.to_be_bytes());
+        ad.extend_from_slice(&kek_version.to_be_bytes());
+        ad
+    }
+
+    /// Wraps a subject's data key under the current KEK.
+    pub fn wrap(
+        &self,
+        key: &DataKey,
+        subject: &Uuid,
+        generation: u32,
+    ) -> Result<WrappedKey, CryptoError> {
+        let nonce: [u8; 24] = random()?;
+        let ad = Self::wrap_ad(subject, generation, self.current);
+        let ct = self
+            .kek(self.current)?
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: key.bytes(),
+                    aad: &ad,
+                },
+            )
+            .map_err(|_| CryptoError::Open)?;
+        let mut bytes = Vec::with_capacity(1 + 24 + ct.len());
+        bytes.push(1);
+        bytes.extend_from_slice(&nonce);
+        bytes.extend_from_slice(&ct);
+        Ok(WrappedKey {
+            kek_version: self.current,
+            bytes,
+        })
+    }
+
+    /// Unwraps a subject's data key with the KEK version it was wrapped under.
+    pub fn unwrap(
+        &self,
+        wrapped: &WrappedKey,
+        subject: &Uuid,
+        generation: u32,
+    ) -> Result<DataKey, CryptoError> {
+        let b = &wrapped.bytes;
+        match b.first() {
+            Some(1) if b.len() == 1 + 24 + 32 + 16 => {}
+            Some(v) => return Err(CryptoError::Format(*v)),
+            None => return Err(CryptoError::Format(0)),
+        }
+        let ad = Self::wrap_ad(subject, generation, wrapped.kek_version);
+        let plain = Zeroizing::new(
+            self.kek(wrapped.kek_version)?
+                .decrypt(
+                    XNonce::from_slice(&b[1..25]),
+                    Payload {
+                        msg: &b[25..],
+                        aad: &ad,
+                    },
+                )
+                .map_err(|_| CryptoError::Open)?,
+        );
+        DataKey::from_slice(&plain)
+    }
+
+    /// The blind index of a normalized value of `field`: HMAC-SHA256 under a key derived from the
+    /// index root, over the field key and the value. Equal values give equal digests; the digest
+    /// reveals nothing without the key.
+    pub fn blind_index(&self, field: &str, normalized: &str) -> [u8; 32] {
+        let mut mac = self.blind_index.clone();
+        mac.update(&(field.len() as u32).to_be_bytes());
+        mac.update(field.as_bytes());
+        mac.update(normalized.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// A MAC over the audit chain's head, so that removing events at the end of the chain is
+    /// detected by anyone holding the key file.
+    pub fn audit_head_mac(&self, seq: i64, hash: &str) -> String {
+        let mut mac = self.audit_head.clone();
+        mac.update(&seq.to_be_bytes());
+        mac.update(hash.as_bytes());
+        B64.encode(mac.finalize().into_bytes())
+    }
+
+    /// Checks a head MAC in constant time.
+    pub fn verify_audit_head(&self, seq: i64, hash: &str, mac: &str) -> bool {
+        let expected = self.audit_head_mac(seq, hash);
+        expected.as_bytes().ct_eq(mac.as_bytes()).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_file_round_trips_and_rotation_keeps_old_versions() {
+        let mut ring = KeyRing::generate().unwrap();
+        let subject = Uuid::now_v7();
+        let dk = DataKey::generate().unwrap();
+        let w1 = ring.wrap(&dk, &subject, 1).unwrap();
+        assert_eq!(ring.add_kek().unwrap(), 2);
+        let text = ring.to_file_text();
+        let ring2 = KeyRing::from_file_text(&text).unwrap();
+        assert_eq!(ring2.current_version(), 2);
+        assert_eq!(ring2.versions(), vec![1, 2]);
+        let back = ring2.unwrap(&w1, &subject, 1).unwrap();
+        assert_eq!(back.bytes(), dk.bytes());
+        let w2 = ring2.wrap(&back, &subject, 1).unwrap();
+        assert_eq!(w2.kek_version, 2);
+        assert_eq!(
+            ring2.blind_index("iin", "871008401427"),
+            ring.blind_index("iin", "871008401427")
+        );
+        assert!(format!("{ring2:?}").contains("current: 2"));
+        assert!(!format!("{ring2:?}").contains(&B64.encode(ring2.index_root.as_ref())));
+    }
+
+    #[test]
+    fn wrapped_key_is_bound_to_subject_and_version() {
+        let ring = KeyRing::generate().unwrap();
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let w = ring.wrap(&DataKey::generate().unwrap(), &a, 1).unwrap();
+        assert!(matches!(ring.unwrap(&w, &b, 1), Err(CryptoError::Open)));
+        assert!(matches!(ring.unwrap(&w, &a, 2), Err(CryptoError::Open)));
+        let forged = WrappedKey {
+            kek_version: 7,
+            bytes: w.bytes.clone(),
+        };
+        assert!(matches!(
+            ring.unwrap(&forged, &a, 1),
+            Err(CryptoError::UnknownKeyVersion(7))
+        ));
+        let other = KeyRing::generate().unwrap();
+        assert!(matches!(other.unwrap(&w, &a, 1), Err(CryptoError::Open)));
+    }
+
+    #[test]
+    fn blind_indexes_separate_fields_and_keys() {
+        let ring = KeyRing::generate().unwrap();
+        assert_ne!(
+            ring.blind_index("iin", "1"),
+            ring.blind_index("parent_iin", "1")
+        );
+        assert_ne!(ring.blind_index("ab", "c"), ring.blind_index("a", "bc"));
+        assert_ne!(
+            ring.blind_index("iin", "1"),
+            KeyRing::generate().unwrap().blind_index("iin", "1")
+        );
+    }
+
+    #[test]
+    fn audit_head_mac_verifies() {
+        let ring = KeyRing::generate().unwrap();
+        let mac = ring.audit_head_mac(5, "abc");
+        assert!(ring.verify_audit_head(5, "abc", &mac));
+        assert!(!ring.verify_audit_head(4, "abc", &mac));
+    }
+
+    #[test]
+    fn bad_key_files_are_explained() {
+        for (text, needle) in [
+            (
+                "format = 2\nindex_key = \"\"\ncurrent = 1\nkek = []",
+                "format 2",
+            ),
+            (
+                "format = 1\nindex_key = \"AAAA\"\ncurrent = 1\nkek = []",
+                "32 bytes",
+            ),
+            ("format = 1\nindex_key = \"AAAA\"\n", "missing field"),
+        ] {
+            let e = KeyRing::from_file_text(text).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e}");
+        }
+    }
+}

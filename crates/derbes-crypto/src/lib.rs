@@ -1,0 +1,39 @@
+//! derbes crypto: the key ring, envelope encryption of subject fields, blind indexes for lookup,
+//! keyed fingerprints for the audit trail, and API token digests.
+//!
+//! Envelope encryption: a key-encryption key (KEK, from the key file, never in the database) wraps
+//! one random data key per subject. Fields are sealed with XChaCha20-Poly1305 under the data key,
+//! with associated data binding the subject id, the field key and the data key's generation, so a
+//! ciphertext moved to another subject or field does not open. Rotating the KEK rewraps data keys
+//! and leaves the fields as they are. Destroying a subject's data key makes its fields unreadable.
+
+mod keyring;
+mod sealing;
+mod tokens;
+
+pub use keyring::{KeyRing, KEY_FILE_FORMAT};
+pub use sealing::{DataKey, WrappedKey};
+pub use tokens::{new_token, token_digest, TOKEN_PREFIX};
+
+use thiserror::Error;
+
+/// Errors of this crate. Messages never include key material or plaintext.
+#[derive(Debug, Error)]
+pub enum CryptoError {
+    #[error("the operating system's random number generator failed")]
+    Random,
+    #[error("a ciphertext did not open: it was altered, belongs to another subject or field, or the key is wrong")]
+    Open,
+    #[error("key version {0} is not in the key file; restore the key file that contains it")]
+    UnknownKeyVersion(u32),
+    #[error("the key file is not valid: {0}")]
+    KeyFile(String),
+    #[error("a ciphertext has an unknown format (version byte {0})")]
+    Format(u8),
+}
+
+pub(crate) fn random<const N: usize>() -> Result<[u8; N], CryptoError> {
+    let mut buf = [0u8; N];
+    getrandom::fill(&mut buf).map_err(|_| CryptoError::Random)?;
+    Ok(buf)
+}

@@ -1,0 +1,380 @@
+//! The REST API under `/api/v1`: routes, request shapes and the mapping of vault errors to
+//! problem responses.
+
+use crate::auth::{Actor, Role};
+use crate::problem::ApiError;
+use crate::vault::VaultError;
+use crate::{AppState, BODY_LIMIT};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post, MethodRouter};
+use axum::Router;
+use derbes_core::validate::{check_values, FieldProblem};
+use derbes_store::StoreError;
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+mod openapi;
+
+/// JSON body whose rejections are problem responses.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+struct Body<T>(T);
+
+/// Query string whose rejections are problem responses.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+struct Query<T>(T);
+
+/// Path parameters whose rejections are problem responses.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+struct Path<T>(T);
+
+fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+impl From<VaultError> for ApiError {
+    fn from(e: VaultError) -> Self {
+        match e {
+            VaultError::Validation(problems) => {
+                let detail = problems.iter().map(|p| p.message.clone()).collect::<Vec<_>>().join("; ");
+                ApiError::validation(detail, &problems)
+            }
+            VaultError::UnknownCategory(c) => ApiError::validation(
+                format!("subject category `{c}` is not declared"),
+                &[FieldProblem {
+                    field: "category".into(),
+                    message: format!("subject category `{c}` is not declared; GET /api/v1/declaration lists them"),
+                }],
+            ),
+            VaultError::Denied(reasons) => ApiError::denied(&reasons),
+            VaultError::Forbidden(m) => ApiError::forbidden(m),
+            VaultError::NotFound => ApiError::not_found("no subject has this id"),
+            VaultError::Duplicate { field, category, existing } => ApiError::conflict(format!(
+                "a subject of category `{category}` with the same `{field}` already exists"
+            ))
+            .with("existing_subject_id", json!(existing)),
+            VaultError::Invalid(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", "The request is not valid", m),
+            VaultError::Store(StoreError::VersionConflict) => {
+                ApiError::conflict("the subject kept changing while this update ran; send it again")
+            }
+            VaultError::Store(StoreError::Corrupt(_)) | VaultError::Crypto(_) => {
+                ApiError::internal("stored data could not be decrypted or decoded; the event is logged for the administrator")
+            }
+            VaultError::Store(_) => ApiError::unavailable("the storage did not complete the request; try again"),
+        }
+    }
+}
+
+/// Every route: method, path, handler. The OpenAPI test checks this list against the document.
+fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
+    vec![
+        ("get", "/api/v1/health", get(health)),
+        ("get", "/api/v1/openapi.json", get(openapi_document)),
+        ("get", "/api/v1/declaration", get(declaration)),
+        ("post", "/api/v1/subjects", post(create_subject)),
+        ("get", "/api/v1/subjects/{id}", get(read_subject)),
+        ("patch", "/api/v1/subjects/{id}", patch(rectify_subject)),
+        ("get", "/api/v1/subjects/{id}/audit", get(subject_audit)),
+        ("post", "/api/v1/lookup", post(lookup)),
+        ("get", "/api/v1/audit", get(audit_events)),
+        ("post", "/api/v1/tokens", post(create_token)),
+    ]
+}
+
+/// (method, path) of every route.
+pub static ROUTES: std::sync::LazyLock<Vec<(&'static str, &'static str)>> =
+    std::sync::LazyLock::new(|| routes().into_iter().map(|(m, p, _)| (m, p)).collect());
+
+pub fn router(state: AppState) -> Router {
+    let mut r = Router::new();
+    let mut merged: IndexMap<&'static str, MethodRouter<AppState>> = IndexMap::new();
+    for (_, path, mr) in routes() {
+        let entry = merged.shift_remove(path);
+        merged.insert(
+            path,
+            match entry {
+                Some(existing) => existing.merge(mr),
+                None => mr,
+            },
+        );
+    }
+    for (path, mr) in merged {
+        r = r.route(path, mr.fallback(method_not_allowed));
+    }
+    r.fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("there is no such endpoint; GET /api/v1/openapi.json lists them")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        "this endpoint does not accept this method; GET /api/v1/openapi.json lists the methods",
+    )
+}
+
+async fn health(State(s): State<AppState>) -> Response {
+    let v = s.vault.declaration();
+    json_response(
+        StatusCode::OK,
+        &json!({ "status": "ok", "backend": s.vault.store().backend(), "declaration_version": v.version }),
+    )
+}
+
+async fn openapi_document() -> Response {
+    let mut resp = openapi::document().to_string().into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+async fn declaration(State(s): State<AppState>) -> Response {
+    json_response(StatusCode::OK, s.vault.declaration())
+}
+
+/// Field values as sent: strings, or null to erase (updates only). Values of other JSON types
+/// come back as problems, beside the values that can go on to validation.
+fn field_values(
+    fields: IndexMap<String, Value>,
+) -> (Vec<(String, Option<String>)>, Vec<FieldProblem>) {
+    let mut problems = Vec::new();
+    let mut out = Vec::with_capacity(fields.len());
+    for (k, v) in fields {
+        match v {
+            Value::String(s) => out.push((k, Some(s))),
+            Value::Null => out.push((k, None)),
+            other => {
+                let kind = match other {
+                    Value::Bool(_) => "a boolean",
+                    Value::Number(_) => "a number",
+                    Value::Array(_) => "an array",
+                    _ => "an object",
+                };
+                problems.push(FieldProblem {
+                    message: format!(
+                        "`{k}` must be a string, not {kind} (write numbers and dates as strings)"
+                    ),
+                    field: k,
+                });
+            }
+        }
+    }
+    (out, problems)
+}
+
+/// Reports type problems together with whatever validation finds in the other values.
+fn all_problems(
+    mut problems: Vec<FieldProblem>,
+    rest: Result<Vec<(String, Option<String>)>, Vec<FieldProblem>>,
+) -> ApiError {
+    if let Err(more) = rest {
+        problems.extend(more);
+    }
+    let detail = problems
+        .iter()
+        .map(|p| p.message.clone())
+        .collect::<Vec<_>>()
+        .join("; ");
+    ApiError::validation(detail, &problems)
+}
+
+const WRITERS: &[Role] = &[Role::Admin, Role::Dpo, Role::Staff, Role::Integration];
+const AUDIT_READERS: &[Role] = &[Role::Admin, Role::Dpo, Role::Auditor];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateSubject {
+    category: String,
+    fields: IndexMap<String, Value>,
+}
+
+async fn create_subject(
+    State(s): State<AppState>,
+    actor: Actor,
+    Body(b): Body<CreateSubject>,
+) -> Result<Response, ApiError> {
+    actor.require(WRITERS)?;
+    let (values, problems) = field_values(b.fields);
+    if !problems.is_empty() {
+        let rest = check_values(s.vault.declaration(), &b.category, values);
+        return Err(all_problems(problems, rest));
+    }
+    let created = s.vault.create_subject(&actor, &b.category, values).await?;
+    let mut resp = json_response(StatusCode::CREATED, &created);
+    if let Ok(v) = header::HeaderValue::from_str(&format!("/api/v1/subjects/{}", created.id)) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReadParams {
+    purpose: Option<String>,
+    fields: Option<String>,
+}
+
+async fn read_subject(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Query(q): Query<ReadParams>,
+) -> Result<Response, ApiError> {
+    actor.require(WRITERS)?;
+    let purpose = q.purpose.filter(|p| !p.is_empty()).ok_or_else(|| {
+        ApiError::bad_request("every read names its purpose: add ?purpose=<purpose key> (GET /api/v1/declaration lists them)")
+    })?;
+    let fields = q.fields.map(|f| {
+        f.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    });
+    let view = s.vault.read_subject(&actor, id, &purpose, fields).await?;
+    Ok(json_response(StatusCode::OK, &view))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rectify {
+    fields: IndexMap<String, Value>,
+}
+
+async fn rectify_subject(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Body(b): Body<Rectify>,
+) -> Result<Response, ApiError> {
+    actor.require(WRITERS)?;
+    let (values, problems) = field_values(b.fields);
+    if !problems.is_empty() {
+        return Err(all_problems(problems, Ok(values)));
+    }
+    let r = s.vault.rectify(&actor, id, values).await?;
+    Ok(json_response(StatusCode::OK, &r))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Lookup {
+    field: String,
+    value: String,
+    purpose: String,
+}
+
+async fn lookup(
+    State(s): State<AppState>,
+    actor: Actor,
+    Body(b): Body<Lookup>,
+) -> Result<Response, ApiError> {
+    actor.require(WRITERS)?;
+    let matches = s
+        .vault
+        .lookup(&actor, &b.field, &b.value, &b.purpose)
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "subjects": matches }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Page {
+    after: Option<i64>,
+    limit: Option<u32>,
+}
+
+impl Page {
+    fn bounds(&self) -> Result<(i64, u32), ApiError> {
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(ApiError::bad_request("limit must be between 1 and 1000"));
+        }
+        Ok((self.after.unwrap_or(0).max(0), limit))
+    }
+}
+
+async fn subject_audit(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Query(page): Query<Page>,
+) -> Result<Response, ApiError> {
+    actor.require(AUDIT_READERS)?;
+    let (after, limit) = page.bounds()?;
+    let events = s
+        .vault
+        .store()
+        .subject_audit(id, after, limit)
+        .await
+        .map_err(VaultError::from)?;
+    Ok(json_response(StatusCode::OK, &json!({ "events": events })))
+}
+
+async fn audit_events(
+    State(s): State<AppState>,
+    actor: Actor,
+    Query(page): Query<Page>,
+) -> Result<Response, ApiError> {
+    actor.require(AUDIT_READERS)?;
+    let (after, limit) = page.bounds()?;
+    let events = s
+        .vault
+        .store()
+        .audit_page(after, limit)
+        .await
+        .map_err(VaultError::from)?;
+    Ok(json_response(StatusCode::OK, &json!({ "events": events })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateToken {
+    name: String,
+    role: String,
+    #[serde(default)]
+    purposes: Vec<String>,
+}
+
+async fn create_token(
+    State(s): State<AppState>,
+    actor: Actor,
+    Body(b): Body<CreateToken>,
+) -> Result<Response, ApiError> {
+    actor.require(&[Role::Admin])?;
+    let role: Role = b.role.parse().map_err(|m: String| {
+        ApiError::validation(
+            m.clone(),
+            &[FieldProblem {
+                field: "role".into(),
+                message: m,
+            }],
+        )
+    })?;
+    let token = s
+        .vault
+        .create_token(&actor.audit_name(), &b.name, role, b.purposes.clone())
+        .await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({ "token": token, "name": b.name.trim(), "role": role.as_str(), "purposes": b.purposes,
+                 "note": "the token is shown once; derbes keeps only its digest" }),
+    ))
+}

@@ -1,0 +1,170 @@
+//! The OpenAPI 3.1 document of the API. `tests/openapi.rs` fails when a route is missing here.
+
+use serde_json::{json, Value};
+
+fn problem(description: &str) -> Value {
+    json!({ "description": description, "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } } })
+}
+
+fn ok(description: &str, schema: &str) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
+}
+
+fn body(schema: &str) -> Value {
+    json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
+}
+
+fn id_param() -> Value {
+    json!({ "name": "id", "in": "path", "required": true, "description": "Subject id (UUIDv7)", "schema": { "type": "string", "format": "uuid" } })
+}
+
+fn page_params() -> Value {
+    json!([
+        { "name": "after", "in": "query", "description": "Return events with a sequence number above this", "schema": { "type": "integer", "minimum": 0, "maximum": 9007199254740991_i64 } },
+        { "name": "limit", "in": "query", "description": "At most this many events (1-1000, default 100)", "schema": { "type": "integer", "minimum": 1, "maximum": 1000 } }
+    ])
+}
+
+fn authed(mut op: Value, errors: &[(&str, &str)]) -> Value {
+    let responses = op["responses"]
+        .as_object_mut()
+        .map(std::mem::take)
+        .unwrap_or_default();
+    let mut responses = responses;
+    responses.insert("401".into(), problem("Missing, invalid or revoked token"));
+    responses.insert(
+        "403".into(),
+        problem("The token's role or purposes do not allow this"),
+    );
+    responses.insert(
+        "503".into(),
+        problem("The storage did not complete the request"),
+    );
+    for (code, d) in errors {
+        responses.insert((*code).into(), problem(d));
+    }
+    op["responses"] = Value::Object(responses);
+    op["security"] = json!([{ "bearer": [] }]);
+    op
+}
+
+pub fn document() -> Value {
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "derbes",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Personal data vault governed by the operator's privacy-policy declaration (Law of the Republic of Kazakhstan No. 94-V). Every read names a purpose; every read, write and refusal is recorded in a tamper-evident audit chain. Errors are application/problem+json with a stable `type`."
+        },
+        "paths": {
+            "/api/v1/health": { "get": {
+                "summary": "Liveness, storage backend and declaration version",
+                "responses": { "200": ok("The server is up", "Health") }
+            }},
+            "/api/v1/openapi.json": { "get": {
+                "summary": "This document",
+                "responses": { "200": { "description": "OpenAPI 3.1 document", "content": { "application/json": { "schema": { "type": "object" } } } } }
+            }},
+            "/api/v1/declaration": { "get": {
+                "summary": "The declaration in force: operator, subject categories, fields, purposes, recipients, retention, deadlines",
+                "responses": { "200": ok("The declaration", "Declaration") }
+            }},
+            "/api/v1/subjects": { "post": authed(json!({
+                "summary": "Create a subject with encrypted fields",
+                "description": "Every field must be declared for the subject's category and pass its validator. Staff and integration tokens may write only fields used by their purposes.",
+                "requestBody": body("SubjectCreate"),
+                "responses": { "201": ok("Created", "SubjectCreated") }
+            }), &[("400", "Malformed JSON"), ("409", "A subject of this category with the same identifier exists"), ("413", "Body too large"), ("415", "Not JSON"), ("422", "Undeclared field or invalid value")]) },
+            "/api/v1/subjects/{id}": {
+                "get": authed(json!({
+                    "summary": "Read a subject for a purpose",
+                    "description": "Returns only the fields the purpose may use. Refused (403, type purpose-denied, with every reason) for an undeclared purpose, a field outside the purpose, a purpose the token may not act for, or a purpose whose legal basis does not hold (consent-based purposes: no consent).",
+                    "parameters": [
+                        id_param(),
+                        { "name": "purpose", "in": "query", "required": true, "description": "Purpose key", "schema": { "type": "string", "minLength": 1 } },
+                        { "name": "fields", "in": "query", "description": "Comma-separated field keys; default: every field of the purpose", "schema": { "type": "string" } }
+                    ],
+                    "responses": { "200": ok("The allowed fields", "SubjectView") }
+                }), &[("400", "Missing purpose or malformed id"), ("404", "No such subject")]),
+                "patch": authed(json!({
+                    "summary": "Rectify fields",
+                    "description": "Each value replaces the stored one; null erases the field. The audit records fingerprints of old and new values, never the values.",
+                    "parameters": [ id_param() ],
+                    "requestBody": body("Rectify"),
+                    "responses": { "200": ok("Rectified", "Rectified") }
+                }), &[("400", "Malformed JSON or id"), ("404", "No such subject"), ("409", "Identifier held by another subject, or concurrent change"), ("413", "Body too large"), ("415", "Not JSON"), ("422", "Undeclared field or invalid value")])
+            },
+            "/api/v1/subjects/{id}/audit": { "get": authed(json!({
+                "summary": "Audit events about a subject",
+                "parameters": [ id_param() ],
+                "responses": { "200": ok("Events, oldest first", "AuditEvents") }
+            }).as_object().map(|o| { let mut o = o.clone(); if let Some(Value::Array(p)) = o.get_mut("parameters") { if let Value::Array(extra) = page_params() { p.extend(extra); } } Value::Object(o) }).unwrap_or_default(), &[("400", "Malformed id or paging")]) },
+            "/api/v1/lookup": { "post": authed(json!({
+                "summary": "Find subjects by an identifier (blind index), for a purpose",
+                "description": "The field must be declared with lookup = true and used by the purpose. The identifier travels in the body, never in the URL.",
+                "requestBody": body("LookupRequest"),
+                "responses": { "200": ok("Matching subjects", "LookupResult") }
+            }), &[("400", "Malformed JSON"), ("413", "Body too large"), ("415", "Not JSON"), ("422", "Field not searchable or invalid value")]) },
+            "/api/v1/audit": { "get": authed(json!({
+                "summary": "The audit chain",
+                "parameters": page_params(),
+                "responses": { "200": ok("Events, oldest first", "AuditEvents") }
+            }), &[("400", "Malformed paging")]) },
+            "/api/v1/tokens": { "post": authed(json!({
+                "summary": "Create an API token (admin)",
+                "requestBody": body("TokenCreate"),
+                "responses": { "201": ok("The token, shown once", "TokenCreated") }
+            }), &[("400", "Malformed JSON"), ("413", "Body too large"), ("415", "Not JSON"), ("422", "Unknown role or purpose")]) }
+        },
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "Problem": { "type": "object", "required": ["type", "title", "status", "detail"], "properties": {
+                    "type": { "type": "string", "description": "Stable identifier, urn:derbes:problem:<kind>" },
+                    "title": { "type": "string" }, "status": { "type": "integer" }, "detail": { "type": "string" },
+                    "errors": { "type": "array", "items": { "type": "object", "properties": { "field": { "type": "string" }, "message": { "type": "string" } } } },
+                    "reasons": { "type": "array", "items": { "type": "object", "properties": { "code": { "type": "string" }, "message": { "type": "string" } } } },
+                    "existing_subject_id": { "type": "string", "format": "uuid" }
+                }},
+                "Health": { "type": "object", "required": ["status", "backend", "declaration_version"], "properties": {
+                    "status": { "const": "ok" }, "backend": { "enum": ["sqlite", "postgres"] }, "declaration_version": { "type": "string" } } },
+                "Declaration": { "type": "object", "required": ["version", "effective_from", "storage_country", "operator", "subject_categories", "fields", "purposes"] },
+                "FieldValues": { "type": "object", "description": "Field key → value. Values are strings (dates as YYYY-MM-DD).", "additionalProperties": { "type": "string" } },
+                "SubjectCreate": { "type": "object", "additionalProperties": false, "required": ["category", "fields"], "properties": {
+                    "category": { "type": "string" }, "fields": { "$ref": "#/components/schemas/FieldValues" } } },
+                "SubjectCreated": { "type": "object", "required": ["id", "category", "fields", "created_at"], "properties": {
+                    "id": { "type": "string", "format": "uuid" }, "category": { "type": "string" },
+                    "fields": { "type": "array", "items": { "type": "string" } }, "created_at": { "type": "string", "format": "date-time" } } },
+                "SubjectView": { "type": "object", "required": ["id", "category", "purpose", "legal_basis", "fields"], "properties": {
+                    "id": { "type": "string", "format": "uuid" }, "category": { "type": "string" }, "purpose": { "type": "string" },
+                    "legal_basis": { "enum": ["consent", "contract", "legal_duty", "vital_interest", "legitimate_interest"] },
+                    "fields": { "$ref": "#/components/schemas/FieldValues" } } },
+                "Rectify": { "type": "object", "additionalProperties": false, "required": ["fields"], "properties": {
+                    "fields": { "type": "object", "additionalProperties": { "type": ["string", "null"] } } } },
+                "Rectified": { "type": "object", "required": ["id", "version", "changed"], "properties": {
+                    "id": { "type": "string", "format": "uuid" }, "version": { "type": "integer" },
+                    "changed": { "type": "array", "items": { "type": "string" } } } },
+                "LookupRequest": { "type": "object", "additionalProperties": false, "required": ["field", "value", "purpose"], "properties": {
+                    "field": { "type": "string" }, "value": { "type": "string" }, "purpose": { "type": "string" } } },
+                "LookupResult": { "type": "object", "required": ["subjects"], "properties": {
+                    "subjects": { "type": "array", "items": { "type": "object", "required": ["id", "category"], "properties": {
+                        "id": { "type": "string", "format": "uuid" }, "category": { "type": "string" } } } } } },
+                "AuditEvent": { "type": "object", "required": ["seq", "at", "actor", "action", "fields", "outcome", "prev_hash", "hash"], "properties": {
+                    "seq": { "type": "integer" }, "at": { "type": "string", "format": "date-time" }, "actor": { "type": "string" },
+                    "action": { "type": "string" }, "subject_id": { "type": ["string", "null"] }, "purpose": { "type": ["string", "null"] },
+                    "fields": { "type": "array", "items": { "type": "string" } }, "outcome": { "enum": ["ok", "allowed", "denied"] },
+                    "reason": { "type": ["string", "null"] }, "details": { "type": ["string", "null"], "description": "JSON with non-personal facts" },
+                    "prev_hash": { "type": "string" }, "hash": { "type": "string" } } },
+                "AuditEvents": { "type": "object", "required": ["events"], "properties": {
+                    "events": { "type": "array", "items": { "$ref": "#/components/schemas/AuditEvent" } } } },
+                "TokenCreate": { "type": "object", "additionalProperties": false, "required": ["name", "role"], "properties": {
+                    "name": { "type": "string", "minLength": 1, "maxLength": 100 },
+                    "role": { "enum": ["admin", "dpo", "staff", "auditor", "integration"] },
+                    "purposes": { "type": "array", "items": { "type": "string" }, "description": "Required for staff and integration, forbidden otherwise" } } },
+                "TokenCreated": { "type": "object", "required": ["token", "name", "role", "purposes"], "properties": {
+                    "token": { "type": "string" }, "name": { "type": "string" }, "role": { "type": "string" },
+                    "purposes": { "type": "array", "items": { "type": "string" } }, "note": { "type": "string" } } }
+            }
+        }
+    })
+}

@@ -1,0 +1,146 @@
+//! Bearer-token authentication and roles.
+
+use crate::problem::ApiError;
+use crate::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::{header, request::Parts};
+use derbes_core::decision::ActorScope;
+use std::fmt;
+use std::str::FromStr;
+
+/// What a token may do. Deny by default: each operation names the roles it admits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Everything, including creating tokens.
+    Admin,
+    /// The data protection officer: every purpose, the audit trail.
+    Dpo,
+    /// Operator staff: only their purposes.
+    Staff,
+    /// Reads the audit trail; never personal data.
+    Auditor,
+    /// A platform integration: only its purposes.
+    Integration,
+}
+
+pub const ROLES: [&str; 5] = ["admin", "dpo", "staff", "auditor", "integration"];
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Dpo => "dpo",
+            Role::Staff => "staff",
+            Role::Auditor => "auditor",
+            Role::Integration => "integration",
+        }
+    }
+
+    /// Whether tokens of this role are limited to listed purposes.
+    pub fn purpose_bound(self) -> bool {
+        matches!(self, Role::Staff | Role::Integration)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "admin" => Role::Admin,
+            "dpo" => Role::Dpo,
+            "staff" => Role::Staff,
+            "auditor" => Role::Auditor,
+            "integration" => Role::Integration,
+            other => {
+                return Err(format!(
+                    "unknown role `{other}`; use one of: {}",
+                    ROLES.join(", ")
+                ))
+            }
+        })
+    }
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub name: String,
+    pub role: Role,
+    pub scope: ActorScope,
+}
+
+impl Actor {
+    /// How the actor appears in the audit trail.
+    pub fn audit_name(&self) -> String {
+        format!("{}:{}", self.role, self.name)
+    }
+
+    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "a `{}` token may not do this; it needs one of: {}",
+                self.role,
+                roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))
+        }
+    }
+}
+
+pub fn scope_for(role: Role, purposes: &[String]) -> ActorScope {
+    match role {
+        Role::Admin | Role::Dpo => ActorScope::AnyPurpose,
+        Role::Staff | Role::Integration => ActorScope::Purposes(purposes.to_vec()),
+        Role::Auditor => ActorScope::Purposes(Vec::new()),
+    }
+}
+
+impl FromRequestParts<AppState> for Actor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+            ApiError::unauthorized("send the header Authorization: Bearer <token>")
+        })?;
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
+            })?;
+        let record = state
+            .vault
+            .store()
+            .token(&derbes_crypto::token_digest(token))
+            .await
+            .map_err(|_| ApiError::unavailable("the token could not be checked; try again"))?
+            .filter(|t| t.revoked_at.is_none())
+            .ok_or_else(|| ApiError::unauthorized("the token is not valid or has been revoked"))?;
+        let role: Role = record
+            .role
+            .parse()
+            .map_err(|_| ApiError::unauthorized("the token has an unknown role"))?;
+        Ok(Actor {
+            scope: scope_for(role, &record.purposes),
+            name: record.name,
+            role,
+        })
+    }
+}

@@ -1,0 +1,45 @@
+//! derbes server: the REST API under `/api/v1`, its authentication, and the vault operations
+//! (seal, open, index, decide, audit) behind it.
+
+mod api;
+mod auth;
+mod problem;
+mod vault;
+
+pub use api::{router, ROUTES};
+pub use auth::{Role, ROLES};
+pub use problem::ApiError;
+pub use vault::{Vault, VaultError};
+
+use derbes_core::Declaration;
+use derbes_crypto::KeyRing;
+use derbes_store::Store;
+use std::sync::Arc;
+
+/// Largest accepted request body.
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+/// Everything a request handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    pub vault: Arc<Vault>,
+}
+
+impl AppState {
+    pub fn new(declaration: Arc<Declaration>, keys: Arc<KeyRing>, store: Arc<dyn Store>) -> Self {
+        Self {
+            vault: Arc::new(Vault::new(declaration, keys, store)),
+        }
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

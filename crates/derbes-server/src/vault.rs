@@ -1,0 +1,638 @@
+//! The vault: subjects with sealed fields, purpose-bound reads, rectification and lookup, each
+//! decided by core and recorded in the audit chain together with the change it describes.
+
+use crate::auth::{Actor, Role};
+use derbes_core::audit::{AuditDraft, Outcome};
+use derbes_core::decision::{decide_read, may_write_field, DenyReason, ReadQuery};
+use derbes_core::declaration::LegalBasis;
+use derbes_core::validate::{check_values, FieldProblem};
+use derbes_core::Declaration;
+use derbes_crypto::{CryptoError, DataKey, KeyRing, WrappedKey};
+use derbes_store::{
+    Applied, IndexEntry, KeyRecord, Store, StoreError, SubjectRecord, TokenRecord, WriteOp,
+};
+use serde_json::json;
+use std::sync::Arc;
+use thiserror::Error;
+use uuid::Uuid;
+
+#[derive(Debug, Error)]
+pub enum VaultError {
+    #[error("some values are not valid")]
+    Validation(Vec<FieldProblem>),
+    #[error("subject category `{0}` is not declared")]
+    UnknownCategory(String),
+    #[error("refused")]
+    Denied(Vec<DenyReason>),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("subject not found")]
+    NotFound,
+    #[error("a subject of category `{category}` with the same `{field}` already exists")]
+    Duplicate {
+        field: String,
+        category: String,
+        existing: Uuid,
+    },
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+/// A subject as returned by a read: only the fields the purpose allows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SubjectView {
+    pub id: Uuid,
+    pub category: String,
+    pub purpose: String,
+    pub legal_basis: LegalBasis,
+    pub fields: indexmap::IndexMap<String, String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Created {
+    pub id: Uuid,
+    pub category: String,
+    pub fields: Vec<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Rectified {
+    pub id: Uuid,
+    pub version: i64,
+    pub changed: Vec<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Match {
+    pub id: Uuid,
+    pub category: String,
+}
+
+pub struct Vault {
+    declaration: Arc<Declaration>,
+    keys: Arc<KeyRing>,
+    store: Arc<dyn Store>,
+}
+
+const DEK_GENERATION: u32 = 1;
+const UPDATE_ATTEMPTS: usize = 5;
+
+impl Vault {
+    pub fn new(declaration: Arc<Declaration>, keys: Arc<KeyRing>, store: Arc<dyn Store>) -> Self {
+        Self {
+            declaration,
+            keys,
+            store,
+        }
+    }
+
+    pub fn declaration(&self) -> &Declaration {
+        &self.declaration
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    async fn audit(&self, draft: AuditDraft) -> Result<(), VaultError> {
+        self.store.write(WriteOp::Audit(vec![draft])).await?;
+        Ok(())
+    }
+
+    fn index_entries(&self, values: &[(String, String)]) -> Vec<IndexEntry> {
+        values
+            .iter()
+            .filter(|(k, _)| self.declaration.field(k).is_some_and(|f| f.lookup))
+            .map(|(k, v)| IndexEntry {
+                field: k.clone(),
+                digest: self.keys.blind_index(k, v),
+            })
+            .collect()
+    }
+
+    /// Fields among `keys` the actor may not write.
+    fn unwritable(&self, actor: &Actor, keys: impl Iterator<Item = String>) -> Vec<String> {
+        keys.filter(|k| {
+            self.declaration.field(k).is_some()
+                && !may_write_field(&self.declaration, &actor.scope, k)
+        })
+        .collect()
+    }
+
+    /// Prepares a new subject (validated, sealed, indexed) without storing it: the same path for
+    /// the API and for bulk import.
+    pub fn prepare_subject(
+        &self,
+        actor_name: &str,
+        category: &str,
+        values: Vec<(String, Option<String>)>,
+    ) -> Result<WriteOp, VaultError> {
+        if !self.declaration.subject_categories.contains_key(category) {
+            return Err(VaultError::UnknownCategory(category.to_owned()));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut problems: Vec<FieldProblem> = values
+            .iter()
+            .filter(|(k, _)| !seen.insert(k.clone()))
+            .map(|(k, _)| FieldProblem {
+                field: k.clone(),
+                message: format!("field `{k}` is given twice"),
+            })
+            .collect();
+        if values.iter().any(|(_, v)| v.is_none()) {
+            problems.extend(values.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| {
+                FieldProblem {
+                    field: k.clone(),
+                    message: format!("`{k}` is null; leave the field out instead"),
+                }
+            }));
+        }
+        if !problems.is_empty() {
+            return Err(VaultError::Validation(problems));
+        }
+        let normalized: Vec<(String, String)> = check_values(&self.declaration, category, values)
+            .map_err(VaultError::Validation)?
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect();
+        if normalized.is_empty() {
+            return Err(VaultError::Invalid(
+                "a subject needs at least one field".into(),
+            ));
+        }
+        let id = Uuid::now_v7();
+        let dk = DataKey::generate()?;
+        let wrapped = self.keys.wrap(&dk, &id, DEK_GENERATION)?;
+        let fields = normalized
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), dk.seal(&id, DEK_GENERATION, k, v.as_bytes())?)))
+            .collect::<Result<Vec<_>, CryptoError>>()?;
+        let names: Vec<&str> = normalized.iter().map(|(k, _)| k.as_str()).collect();
+        let now = derbes_core::audit::format_timestamp(time::OffsetDateTime::now_utc());
+        Ok(WriteOp::CreateSubject {
+            index: self.index_entries(&normalized),
+            audit: AuditDraft::new(actor_name, "subject.create", Outcome::Ok)
+                .subject(id)
+                .fields(&names),
+            record: SubjectRecord {
+                id,
+                category: category.to_owned(),
+                dek: wrapped.bytes,
+                kek_version: wrapped.kek_version,
+                dek_generation: DEK_GENERATION,
+                fields,
+                version: 1,
+                created_at: now.clone(),
+                updated_at: now,
+            },
+        })
+    }
+
+    pub async fn create_subject(
+        &self,
+        actor: &Actor,
+        category: &str,
+        values: Vec<(String, Option<String>)>,
+    ) -> Result<Created, VaultError> {
+        let refused = self.unwritable(actor, values.iter().map(|(k, _)| k.clone()));
+        if !refused.is_empty() {
+            self.audit(
+                AuditDraft::new(&actor.audit_name(), "subject.create", Outcome::Denied)
+                    .fields(&refused)
+                    .reason("field_outside_actor_purposes"),
+            )
+            .await?;
+            return Err(VaultError::Forbidden(format!(
+                "this token may not write {}: no purpose it acts for uses {}",
+                list(&refused),
+                if refused.len() == 1 { "it" } else { "them" }
+            )));
+        }
+        let op = self.prepare_subject(&actor.audit_name(), category, values)?;
+        let WriteOp::CreateSubject { record, .. } = &op else {
+            return Err(VaultError::Invalid("internal: unexpected operation".into()));
+        };
+        let created = Created {
+            id: record.id,
+            category: record.category.clone(),
+            fields: record.fields.iter().map(|(k, _)| k.clone()).collect(),
+            created_at: record.created_at.clone(),
+        };
+        match self.store.write(op).await {
+            Ok(_) => Ok(created),
+            Err(StoreError::Duplicate {
+                field,
+                category,
+                existing,
+            }) => Err(VaultError::Duplicate {
+                field,
+                category,
+                existing,
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn open_key(&self, r: &SubjectRecord) -> Result<DataKey, VaultError> {
+        Ok(self.keys.unwrap(
+            &WrappedKey {
+                kek_version: r.kek_version,
+                bytes: r.dek.clone(),
+            },
+            &r.id,
+            r.dek_generation,
+        )?)
+    }
+
+    fn open_field(
+        &self,
+        dk: &DataKey,
+        r: &SubjectRecord,
+        field: &str,
+        sealed: &[u8],
+    ) -> Result<String, VaultError> {
+        let plain = dk.open(&r.id, r.dek_generation, field, sealed)?;
+        String::from_utf8(plain.to_vec()).map_err(|_| VaultError::Crypto(CryptoError::Open))
+    }
+
+    /// Reads a subject for a purpose: the decision first, then only the allowed fields.
+    pub async fn read_subject(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        purpose: &str,
+        fields: Option<Vec<String>>,
+    ) -> Result<SubjectView, VaultError> {
+        let Some(record) = self.store.subject(id).await? else {
+            self.audit(
+                AuditDraft::new(&actor.audit_name(), "subject.read", Outcome::Denied)
+                    .subject(id)
+                    .purpose(purpose)
+                    .reason("not_found"),
+            )
+            .await?;
+            return Err(VaultError::NotFound);
+        };
+        let decision = decide_read(
+            &self.declaration,
+            &ReadQuery {
+                category: Some(&record.category),
+                purpose,
+                fields: fields.as_deref(),
+                actor: &actor.scope,
+            },
+        );
+        let allowed = match decision {
+            Ok(a) => a,
+            Err(reasons) => {
+                let codes: Vec<&str> = reasons.iter().map(DenyReason::code).collect();
+                self.audit(
+                    AuditDraft::new(&actor.audit_name(), "subject.read", Outcome::Denied)
+                        .subject(id)
+                        .purpose(purpose)
+                        .fields(fields.as_deref().unwrap_or(&[]))
+                        .reason(codes.join(",")),
+                )
+                .await?;
+                return Err(VaultError::Denied(reasons));
+            }
+        };
+        let dk = self.open_key(&record)?;
+        let mut out = indexmap::IndexMap::new();
+        for f in &allowed.fields {
+            if let Some((_, sealed)) = record.fields.iter().find(|(k, _)| k == f) {
+                out.insert(f.clone(), self.open_field(&dk, &record, f, sealed)?);
+            }
+        }
+        let returned: Vec<&String> = out.keys().collect();
+        // The read is recorded before any value leaves derbes.
+        self.audit(
+            AuditDraft::new(&actor.audit_name(), "subject.read", Outcome::Allowed)
+                .subject(id)
+                .purpose(purpose)
+                .fields(&returned)
+                .details(&json!({ "basis": allowed.basis.name() })),
+        )
+        .await?;
+        Ok(SubjectView {
+            id,
+            category: record.category,
+            purpose: purpose.to_owned(),
+            legal_basis: allowed.basis,
+            fields: out,
+        })
+    }
+
+    /// Rectifies fields (a `None` value erases the field). The audit records keyed fingerprints
+    /// of the old and new values, never the values.
+    pub async fn rectify(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        changes: Vec<(String, Option<String>)>,
+    ) -> Result<Rectified, VaultError> {
+        if changes.is_empty() {
+            return Err(VaultError::Invalid(
+                "no fields to change: send {\"fields\": {\"key\": \"new value\"}}".into(),
+            ));
+        }
+        let refused = self.unwritable(actor, changes.iter().map(|(k, _)| k.clone()));
+        if !refused.is_empty() {
+            self.audit(
+                AuditDraft::new(&actor.audit_name(), "subject.rectify", Outcome::Denied)
+                    .subject(id)
+                    .fields(&refused)
+                    .reason("field_outside_actor_purposes"),
+            )
+            .await?;
+            return Err(VaultError::Forbidden(format!(
+                "this token may not write {}",
+                list(&refused)
+            )));
+        }
+        for _ in 0..UPDATE_ATTEMPTS {
+            let record = self.store.subject(id).await?.ok_or(VaultError::NotFound)?;
+            let normalized = check_values(&self.declaration, &record.category, changes.clone())
+                .map_err(VaultError::Validation)?;
+            let dk = self.open_key(&record)?;
+            let mut fields = record.fields.clone();
+            let mut report = serde_json::Map::new();
+            let mut changed = Vec::new();
+            for (key, value) in &normalized {
+                let pos = fields.iter().position(|(k, _)| k == key);
+                let old = match pos {
+                    Some(p) => Some(self.open_field(&dk, &record, key, &fields[p].1)?),
+                    None => None,
+                };
+                if old == *value {
+                    continue;
+                }
+                report.insert(
+                    key.clone(),
+                    json!({
+                        "old": old.as_ref().map(|v| dk.fingerprint(key, v)),
+                        "new": value.as_ref().map(|v| dk.fingerprint(key, v)),
+                    }),
+                );
+                changed.push(key.clone());
+                match (pos, value) {
+                    (Some(p), Some(v)) => {
+                        fields[p].1 = dk.seal(&id, record.dek_generation, key, v.as_bytes())?
+                    }
+                    (Some(p), None) => {
+                        fields.remove(p);
+                    }
+                    (None, Some(v)) => fields.push((
+                        key.clone(),
+                        dk.seal(&id, record.dek_generation, key, v.as_bytes())?,
+                    )),
+                    (None, None) => {}
+                }
+            }
+            if changed.is_empty() {
+                return Ok(Rectified {
+                    id,
+                    version: record.version,
+                    changed,
+                });
+            }
+            // Recompute the blind index from the resulting values.
+            let mut indexed = Vec::new();
+            for (k, sealed) in &fields {
+                if self.declaration.field(k).is_some_and(|f| f.lookup) {
+                    indexed.push((k.clone(), self.open_field(&dk, &record, k, sealed)?));
+                }
+            }
+            let op = WriteOp::UpdateSubject {
+                id,
+                expected_version: record.version,
+                index: self.index_entries(&indexed),
+                fields,
+                audit: AuditDraft::new(&actor.audit_name(), "subject.rectify", Outcome::Ok)
+                    .subject(id)
+                    .fields(&changed)
+                    .details(&json!({ "changes": report })),
+            };
+            match self.store.write(op).await {
+                Ok(Applied::Updated { version }) => {
+                    return Ok(Rectified {
+                        id,
+                        version,
+                        changed,
+                    })
+                }
+                Ok(_) => {
+                    return Err(VaultError::Invalid(
+                        "internal: unexpected store answer".into(),
+                    ))
+                }
+                Err(StoreError::VersionConflict) => continue,
+                Err(StoreError::Duplicate {
+                    field,
+                    category,
+                    existing,
+                }) => {
+                    return Err(VaultError::Duplicate {
+                        field,
+                        category,
+                        existing,
+                    })
+                }
+                Err(StoreError::NotFound) => return Err(VaultError::NotFound),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(VaultError::Store(StoreError::VersionConflict))
+    }
+
+    /// Finds subjects by an identifier through its blind index, for a purpose that uses the field.
+    pub async fn lookup(
+        &self,
+        actor: &Actor,
+        field: &str,
+        value: &str,
+        purpose: &str,
+    ) -> Result<Vec<Match>, VaultError> {
+        let Some(fd) = self.declaration.field(field) else {
+            return Err(VaultError::Validation(vec![FieldProblem {
+                field: field.to_owned(),
+                message: format!("field `{field}` is not declared"),
+            }]));
+        };
+        if !fd.lookup {
+            return Err(VaultError::Validation(vec![FieldProblem {
+                field: field.to_owned(),
+                message: format!("field `{field}` is not declared with lookup = true"),
+            }]));
+        }
+        let normalized = derbes_core::validate::normalize(fd, value).map_err(|e| {
+            VaultError::Validation(vec![FieldProblem {
+                field: field.to_owned(),
+                message: format!("`{field}` {e}"),
+            }])
+        })?;
+        let asked = [field.to_owned()];
+        // The purpose must be declared, one the actor may use, use this field, and have a basis.
+        let decision = decide_read(
+            &self.declaration,
+            &ReadQuery {
+                category: None,
+                purpose,
+                fields: Some(&asked),
+                actor: &actor.scope,
+            },
+        );
+        let (Some(p), Ok(_)) = (self.declaration.purpose(purpose), &decision) else {
+            let reasons = decision.err().unwrap_or_default();
+            let codes: Vec<&str> = reasons.iter().map(DenyReason::code).collect();
+            self.audit(
+                AuditDraft::new(&actor.audit_name(), "subject.lookup", Outcome::Denied)
+                    .purpose(purpose)
+                    .fields(&asked)
+                    .reason(codes.join(",")),
+            )
+            .await?;
+            return Err(VaultError::Denied(reasons));
+        };
+        let matches: Vec<Match> = self
+            .store
+            .lookup(field, &self.keys.blind_index(field, &normalized))
+            .await?
+            .into_iter()
+            .filter(|(_, cat)| p.covers_category(cat))
+            .map(|(id, category)| Match { id, category })
+            .collect();
+        let base = AuditDraft::new(&actor.audit_name(), "subject.lookup", Outcome::Allowed)
+            .purpose(purpose)
+            .fields(&asked);
+        let drafts = if matches.is_empty() {
+            vec![base.details(&json!({ "matches": 0 }))]
+        } else {
+            matches.iter().map(|m| base.clone().subject(m.id)).collect()
+        };
+        self.store.write(WriteOp::Audit(drafts)).await?;
+        Ok(matches)
+    }
+
+    /// Creates an API token; returns the token, which is shown once and stored only as a digest.
+    pub async fn create_token(
+        &self,
+        actor_name: &str,
+        name: &str,
+        role: Role,
+        purposes: Vec<String>,
+    ) -> Result<String, VaultError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(VaultError::Invalid(
+                "the token name must be 1-100 printable characters".into(),
+            ));
+        }
+        let undeclared: Vec<&String> = purposes
+            .iter()
+            .filter(|p| self.declaration.purpose(p).is_none())
+            .collect();
+        if !undeclared.is_empty() {
+            return Err(VaultError::Invalid(format!(
+                "purposes not declared: {}",
+                undeclared
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        if role.purpose_bound() && purposes.is_empty() {
+            return Err(VaultError::Invalid(format!(
+                "a `{role}` token must name the purposes it acts for (e.g. --purpose education)"
+            )));
+        }
+        if !role.purpose_bound() && !purposes.is_empty() {
+            return Err(VaultError::Invalid(format!(
+                "a `{role}` token is not limited to purposes; leave them out"
+            )));
+        }
+        let token = derbes_crypto::new_token()?;
+        let record = TokenRecord {
+            digest: derbes_crypto::token_digest(&token),
+            name: name.to_owned(),
+            role: role.as_str().to_owned(),
+            purposes: purposes.clone(),
+            created_at: derbes_core::audit::format_timestamp(time::OffsetDateTime::now_utc()),
+            revoked_at: None,
+        };
+        let audit = AuditDraft::new(actor_name, "token.create", Outcome::Ok)
+            .details(&json!({ "name": name, "role": role.as_str(), "purposes": purposes }));
+        self.store
+            .write(WriteOp::CreateToken {
+                token: record,
+                audit,
+            })
+            .await?;
+        Ok(token)
+    }
+
+    /// Rewraps every subject's data key under the key ring's current KEK. Returns how many were
+    /// rewrapped. `progress` is called with the running count.
+    pub async fn rewrap_all(
+        &self,
+        actor_name: &str,
+        mut progress: impl FnMut(u64),
+    ) -> Result<u64, VaultError> {
+        let current = self.keys.current_version();
+        let mut after = None;
+        let mut total = 0u64;
+        loop {
+            let page = self.store.keys_page(after, 1000).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.subject_id);
+            let mut batch: Vec<(KeyRecord, Vec<u8>, u32)> = Vec::with_capacity(page.len());
+            for k in page.into_iter().filter(|k| k.kek_version != current) {
+                let dk = self.keys.unwrap(
+                    &WrappedKey {
+                        kek_version: k.kek_version,
+                        bytes: k.dek.clone(),
+                    },
+                    &k.subject_id,
+                    k.dek_generation,
+                )?;
+                let w = self.keys.wrap(&dk, &k.subject_id, k.dek_generation)?;
+                batch.push((k, w.bytes, w.kek_version));
+            }
+            if !batch.is_empty() {
+                if let Applied::Rewrapped { count } = self
+                    .store
+                    .write(WriteOp::Rewrap {
+                        keys: batch,
+                        audit: None,
+                    })
+                    .await?
+                {
+                    total += count;
+                }
+            }
+            progress(total);
+        }
+        self.store
+            .write(WriteOp::Audit(vec![AuditDraft::new(
+                actor_name,
+                "keys.rotate",
+                Outcome::Ok,
+            )
+            .details(&json!({ "kek_version": current, "rewrapped": total }))]))
+            .await?;
+        Ok(total)
+    }
+}
+
+fn list(keys: &[String]) -> String {
+    keys.iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

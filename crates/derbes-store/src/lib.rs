@@ -1,0 +1,140 @@
+//! derbes storage: one [`Store`] trait, two real implementations (SQLite, PostgreSQL).
+//!
+//! Writes go through one writer per process that commits them in groups: every operation gets
+//! its own savepoint (so one failing operation writes nothing and leaves the others alone), the
+//! audit events of the whole group are chained in order, and one commit makes them durable. The
+//! store never decides anything; it persists what the server decided, with the audit events
+//! that record it, atomically.
+
+mod fields_blob;
+mod postgres;
+mod sqlite;
+mod types;
+
+pub use fields_blob::{decode_fields, encode_fields, BlobError};
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+pub use types::*;
+
+use async_trait::async_trait;
+use derbes_core::audit::AuditEvent;
+use std::sync::Arc;
+use thiserror::Error;
+use uuid::Uuid;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A unique identifier is already held by another subject of the same category.
+    #[error("a subject of category `{category}` with the same `{field}` already exists")]
+    Duplicate {
+        field: String,
+        category: String,
+        existing: Uuid,
+    },
+    #[error("subject not found")]
+    NotFound,
+    /// The subject changed between read and write; read it again and retry.
+    #[error("the subject was changed concurrently")]
+    VersionConflict,
+    #[error("declaration version `{version}` is already recorded with different content")]
+    DeclarationChanged { version: String },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Backend(String),
+    #[error("cannot open the database: {0}")]
+    Open(String),
+    #[error("the store's writer has stopped")]
+    Closed,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// Signs the audit chain's head (seq, hash) so that truncating the chain is detected.
+pub type HeadSigner = Arc<dyn Fn(i64, &str) -> String + Send + Sync>;
+
+/// Persistence for subjects, blind indexes, tokens, declarations and the audit chain.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Applies one write with its audit events, atomically, through the group-commit writer.
+    async fn write(&self, op: WriteOp) -> Result<Applied, StoreError>;
+
+    async fn subject(&self, id: Uuid) -> Result<Option<SubjectRecord>, StoreError>;
+
+    /// Subjects whose `field` has this blind-index digest: (id, category).
+    async fn lookup(
+        &self,
+        field: &str,
+        digest: &[u8; 32],
+    ) -> Result<Vec<(Uuid, String)>, StoreError>;
+
+    /// Audit events about one subject, oldest first, after `after_seq`.
+    async fn subject_audit(
+        &self,
+        id: Uuid,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// The whole chain, oldest first, after `after_seq`.
+    async fn audit_page(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
+
+    async fn audit_head(&self) -> Result<Option<AuditHead>, StoreError>;
+
+    async fn token(&self, digest: &str) -> Result<Option<TokenRecord>, StoreError>;
+
+    async fn count_active_tokens(&self) -> Result<u64, StoreError>;
+
+    /// Wrapped data keys, ordered by subject id, after `after` (for key rotation).
+    async fn keys_page(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<KeyRecord>, StoreError>;
+
+    async fn count_subjects(&self) -> Result<u64, StoreError>;
+
+    /// The content hash recorded for a declaration version.
+    async fn declaration_hash(&self, version: &str) -> Result<Option<String>, StoreError>;
+}
+
+/// Opens the store named by `url`: `postgres://…` or `postgresql://…` for PostgreSQL, anything
+/// else is a SQLite file path (`sqlite://` prefix optional).
+pub async fn open(url: &str, signer: HeadSigner) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::open(url, signer).await?))
+    } else {
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        Ok(Arc::new(SqliteStore::open(
+            std::path::Path::new(path),
+            signer,
+        )?))
+    }
+}
+
+pub(crate) fn now() -> String {
+    derbes_core::audit::format_timestamp(time::OffsetDateTime::now_utc())
+}
+
+pub(crate) fn split_fields(s: &str) -> Vec<String> {
+    if s.is_empty() {
+        Vec::new()
+    } else {
+        s.split('\u{1f}').map(str::to_owned).collect()
+    }
+}
+
+pub mod testing;

@@ -1,0 +1,699 @@
+//! The PostgreSQL store: one writer connection committing groups (the audit head row is locked
+//! `FOR UPDATE` so several derbes processes chain events in one order), a pool for reads.
+
+use crate::fields_blob::{decode_fields, encode_fields};
+use crate::{
+    now, split_fields, Applied, AuditHead, HeadSigner, IndexEntry, KeyRecord, Store, StoreError,
+    SubjectRecord, TokenRecord, WriteOp,
+};
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use derbes_core::audit::{AuditDraft, AuditEvent, Outcome, GENESIS};
+use std::collections::HashMap;
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::{Client, NoTls, Row, Statement};
+use uuid::Uuid;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+const MAX_GROUP: usize = 512;
+const POOL_SIZE: usize = 16;
+
+type Job = (WriteOp, oneshot::Sender<Result<Applied, StoreError>>);
+
+pub struct PostgresStore {
+    tx: mpsc::Sender<Job>,
+    pool: Pool,
+}
+
+async fn connect(config: &tokio_postgres::Config) -> Result<Client, StoreError> {
+    let (client, connection) = config
+        .connect(NoTls)
+        .await
+        .map_err(|e| StoreError::Open(format!("cannot connect to PostgreSQL: {e}")))?;
+    tokio::spawn(async move {
+        // The connection ends when the client is dropped or the server goes away; the writer
+        // notices through `is_closed` and reconnects.
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+async fn migrate(client: &Client) -> Result<(), StoreError> {
+    client
+        .batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        .await?;
+    for (version, sql) in MIGRATIONS {
+        client
+            .batch_execute("BEGIN; LOCK TABLE schema_migrations IN EXCLUSIVE MODE")
+            .await?;
+        let done = client
+            .query_opt(
+                "SELECT 1 FROM schema_migrations WHERE version = $1",
+                &[version],
+            )
+            .await?
+            .is_some();
+        let result = if done {
+            Ok(())
+        } else {
+            match client.batch_execute(sql).await {
+                Ok(()) => client
+                    .execute(
+                        "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                        &[version, &now()],
+                    )
+                    .await
+                    .map(|_| ()),
+                Err(e) => Err(e),
+            }
+        };
+        match result {
+            Ok(()) => client.batch_execute("COMMIT").await?,
+            Err(e) => {
+                let _ = client.batch_execute("ROLLBACK").await;
+                return Err(StoreError::Open(format!("migration {version} failed: {e}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl PostgresStore {
+    /// Connects, applies migrations and starts the writer task.
+    pub async fn open(url: &str, signer: HeadSigner) -> Result<Self, StoreError> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Open(format!("the PostgreSQL URL is not valid: {e}")))?;
+        let client = connect(&config).await?;
+        migrate(&client).await?;
+        client
+            .execute(
+                "INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, 0, $1, $2) ON CONFLICT (id) DO NOTHING",
+                &[&GENESIS, &signer(0, GENESIS)],
+            )
+            .await?;
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .build()
+            .map_err(|e| StoreError::Open(e.to_string()))?;
+        let (tx, rx) = mpsc::channel::<Job>(4 * MAX_GROUP);
+        let writer = Writer {
+            config,
+            client,
+            statements: HashMap::new(),
+            signer,
+        };
+        tokio::spawn(writer.run(rx));
+        Ok(Self { tx, pool })
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))
+    }
+}
+
+struct Writer {
+    config: tokio_postgres::Config,
+    client: Client,
+    statements: HashMap<&'static str, Statement>,
+    signer: HeadSigner,
+}
+
+impl Writer {
+    async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        while let Some(first) = rx.recv().await {
+            let mut jobs = vec![first];
+            while jobs.len() < MAX_GROUP {
+                match rx.try_recv() {
+                    Ok(j) => jobs.push(j),
+                    Err(_) => break,
+                }
+            }
+            let (ops, replies): (Vec<WriteOp>, Vec<_>) = jobs.into_iter().unzip();
+            let results = self.commit_group(ops).await;
+            for (reply, result) in replies.into_iter().zip(results) {
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    async fn prep(&mut self, sql: &'static str) -> Result<Statement, StoreError> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql).await?;
+        self.statements.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    async fn commit_group(&mut self, ops: Vec<WriteOp>) -> Vec<Result<Applied, StoreError>> {
+        let n = ops.len();
+        let fail_all = |e: StoreError| -> Vec<Result<Applied, StoreError>> {
+            let msg = e.to_string();
+            (0..n)
+                .map(|_| Err(StoreError::Backend(msg.clone())))
+                .collect()
+        };
+        if self.client.is_closed() {
+            match connect(&self.config).await {
+                Ok(c) => {
+                    self.client = c;
+                    self.statements.clear();
+                }
+                Err(e) => return fail_all(e),
+            }
+        }
+        let mut head = match self.begin().await {
+            Ok(h) => h,
+            Err(e) => {
+                let _ = self.client.batch_execute("ROLLBACK").await;
+                return fail_all(e);
+            }
+        };
+        let start_seq = head.0;
+        let at = time::OffsetDateTime::now_utc();
+        let mut results = Vec::with_capacity(n);
+        for op in ops {
+            let saved = head.clone();
+            if let Err(e) = self.client.batch_execute("SAVEPOINT op").await {
+                results.push(Err(e.into()));
+                continue;
+            }
+            let r = self.apply(op, &mut head, at).await;
+            if r.is_err() {
+                head = saved;
+                let _ = self.client.batch_execute("ROLLBACK TO SAVEPOINT op").await;
+            }
+            let _ = self.client.batch_execute("RELEASE SAVEPOINT op").await;
+            results.push(r);
+        }
+        if head.0 != start_seq {
+            let mac = (self.signer)(head.0, &head.1);
+            let r = match self
+                .prep("UPDATE audit_head SET seq = $1, hash = $2, mac = $3 WHERE id = 1")
+                .await
+            {
+                Ok(s) => self
+                    .client
+                    .execute(&s, &[&head.0, &head.1, &mac])
+                    .await
+                    .map_err(StoreError::from),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = r {
+                let _ = self.client.batch_execute("ROLLBACK").await;
+                return fail_all(e);
+            }
+        }
+        match self.client.batch_execute("COMMIT").await {
+            Ok(()) => results,
+            Err(e) => {
+                let _ = self.client.batch_execute("ROLLBACK").await;
+                fail_all(e.into())
+            }
+        }
+    }
+
+    /// Starts the group's transaction and returns the chain's tail, holding the head lock.
+    async fn begin(&mut self) -> Result<(i64, String), StoreError> {
+        self.client.batch_execute("BEGIN").await?;
+        let lock = self
+            .prep("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
+            .await?;
+        self.client.query_opt(&lock, &[]).await?;
+        let tail = self
+            .prep("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+            .await?;
+        Ok(self
+            .client
+            .query_opt(&tail, &[])
+            .await?
+            .map(|r| (r.get(0), r.get(1)))
+            .unwrap_or((0, GENESIS.to_owned())))
+    }
+
+    async fn append(
+        &mut self,
+        head: &mut (i64, String),
+        draft: AuditDraft,
+        at: time::OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let e = draft.seal(head.0 + 1, at, &head.1);
+        let s = self
+            .prep(
+                "INSERT INTO audit_events (seq, at, actor, action, subject_id, purpose, fields, outcome, reason, details, prev_hash, hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .await?;
+        self.client
+            .execute(
+                &s,
+                &[
+                    &e.seq,
+                    &e.at,
+                    &e.actor,
+                    &e.action,
+                    &e.subject_id,
+                    &e.purpose,
+                    &e.fields.join("\u{1f}"),
+                    &e.outcome.as_str(),
+                    &e.reason,
+                    &e.details,
+                    &e.prev_hash,
+                    &e.hash,
+                ],
+            )
+            .await?;
+        *head = (e.seq, e.hash);
+        Ok(())
+    }
+
+    async fn check_unique(
+        &mut self,
+        id: &Uuid,
+        category: &str,
+        index: &[IndexEntry],
+    ) -> Result<(), StoreError> {
+        let s = self
+            .prep("SELECT subject_id FROM blind_index WHERE field = $1 AND digest = $2 AND category = $3")
+            .await?;
+        for e in index {
+            if let Some(row) = self
+                .client
+                .query_opt(&s, &[&e.field, &&e.digest[..], &category])
+                .await?
+            {
+                let existing: Uuid = row.get(0);
+                if existing != *id {
+                    return Err(StoreError::Duplicate {
+                        field: e.field.clone(),
+                        category: category.to_owned(),
+                        existing,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn insert_index(
+        &mut self,
+        id: &Uuid,
+        category: &str,
+        index: &[IndexEntry],
+    ) -> Result<(), StoreError> {
+        let s = self
+            .prep("INSERT INTO blind_index (field, digest, category, subject_id) VALUES ($1, $2, $3, $4)")
+            .await?;
+        for e in index {
+            self.client
+                .execute(&s, &[&e.field, &&e.digest[..], &category, id])
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn apply(
+        &mut self,
+        op: WriteOp,
+        head: &mut (i64, String),
+        at: time::OffsetDateTime,
+    ) -> Result<Applied, StoreError> {
+        match op {
+            WriteOp::CreateSubject {
+                record: r,
+                index,
+                audit,
+            } => {
+                self.check_unique(&r.id, &r.category, &index).await?;
+                let s = self
+                    .prep(
+                        "INSERT INTO subjects (id, category, dek, kek_version, dek_generation, fields, version, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .await?;
+                let fields =
+                    encode_fields(&r.fields).map_err(|e| StoreError::Backend(e.to_string()))?;
+                self.client
+                    .execute(
+                        &s,
+                        &[
+                            &r.id,
+                            &r.category,
+                            &r.dek,
+                            &to_i32(r.kek_version)?,
+                            &to_i32(r.dek_generation)?,
+                            &fields,
+                            &r.version,
+                            &r.created_at,
+                            &r.updated_at,
+                        ],
+                    )
+                    .await?;
+                self.insert_index(&r.id, &r.category, &index).await?;
+                self.append(head, audit, at).await?;
+                Ok(Applied::Created)
+            }
+            WriteOp::UpdateSubject {
+                id,
+                expected_version,
+                fields,
+                index,
+                audit,
+            } => {
+                let s = self
+                    .prep("SELECT category FROM subjects WHERE id = $1")
+                    .await?;
+                let category: String = self
+                    .client
+                    .query_opt(&s, &[&id])
+                    .await?
+                    .ok_or(StoreError::NotFound)?
+                    .get(0);
+                self.check_unique(&id, &category, &index).await?;
+                let s = self
+                    .prep("UPDATE subjects SET fields = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4")
+                    .await?;
+                let blob =
+                    encode_fields(&fields).map_err(|e| StoreError::Backend(e.to_string()))?;
+                if self
+                    .client
+                    .execute(&s, &[&blob, &now(), &id, &expected_version])
+                    .await?
+                    == 0
+                {
+                    return Err(StoreError::VersionConflict);
+                }
+                let s = self
+                    .prep("DELETE FROM blind_index WHERE subject_id = $1")
+                    .await?;
+                self.client.execute(&s, &[&id]).await?;
+                self.insert_index(&id, &category, &index).await?;
+                self.append(head, audit, at).await?;
+                Ok(Applied::Updated {
+                    version: expected_version + 1,
+                })
+            }
+            WriteOp::Rewrap { keys, audit } => {
+                let s = self
+                    .prep("UPDATE subjects SET dek = $1, kek_version = $2 WHERE id = $3 AND kek_version = $4 AND dek_generation = $5")
+                    .await?;
+                let mut count = 0u64;
+                for (old, dek, kek_version) in keys {
+                    count += self
+                        .client
+                        .execute(
+                            &s,
+                            &[
+                                &dek,
+                                &to_i32(kek_version)?,
+                                &old.subject_id,
+                                &to_i32(old.kek_version)?,
+                                &to_i32(old.dek_generation)?,
+                            ],
+                        )
+                        .await?;
+                }
+                if let Some(a) = audit {
+                    self.append(head, a, at).await?;
+                }
+                Ok(Applied::Rewrapped { count })
+            }
+            WriteOp::CreateToken { token: t, audit } => {
+                let s = self
+                    .prep("INSERT INTO tokens (digest, name, role, purposes, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .await?;
+                let purposes = serde_json::to_string(&t.purposes)
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                self.client
+                    .execute(
+                        &s,
+                        &[
+                            &t.digest,
+                            &t.name,
+                            &t.role,
+                            &purposes,
+                            &t.created_at,
+                            &t.revoked_at,
+                        ],
+                    )
+                    .await?;
+                self.append(head, audit, at).await?;
+                Ok(Applied::TokenCreated)
+            }
+            WriteOp::RecordDeclaration {
+                version,
+                content_hash,
+                content,
+                audit,
+            } => {
+                let s = self
+                    .prep("SELECT content_hash FROM declarations WHERE version = $1")
+                    .await?;
+                let existing: Option<String> = self
+                    .client
+                    .query_opt(&s, &[&version])
+                    .await?
+                    .map(|r| r.get(0));
+                match existing {
+                    Some(h) if h == content_hash => Ok(Applied::DeclarationRecorded { new: false }),
+                    Some(_) => Err(StoreError::DeclarationChanged { version }),
+                    None => {
+                        let s = self
+                            .prep("INSERT INTO declarations (version, content_hash, content, recorded_at) VALUES ($1, $2, $3, $4)")
+                            .await?;
+                        self.client
+                            .execute(&s, &[&version, &content_hash, &content, &now()])
+                            .await?;
+                        self.append(head, audit, at).await?;
+                        Ok(Applied::DeclarationRecorded { new: true })
+                    }
+                }
+            }
+            WriteOp::Audit(drafts) => {
+                for d in drafts {
+                    self.append(head, d, at).await?;
+                }
+                Ok(Applied::Audited)
+            }
+        }
+    }
+}
+
+fn to_i32(v: u32) -> Result<i32, StoreError> {
+    i32::try_from(v).map_err(|_| StoreError::Backend(format!("{v} does not fit the column")))
+}
+
+fn to_u32(v: i32) -> Result<u32, StoreError> {
+    u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative key version {v}")))
+}
+
+fn event_from_row(r: &Row) -> AuditEvent {
+    let outcome: String = r.get(7);
+    let fields: String = r.get(6);
+    AuditEvent {
+        seq: r.get(0),
+        at: r.get(1),
+        actor: r.get(2),
+        action: r.get(3),
+        subject_id: r.get(4),
+        purpose: r.get(5),
+        fields: split_fields(&fields),
+        outcome: Outcome::parse(&outcome).unwrap_or(Outcome::Denied),
+        reason: r.get(8),
+        details: r.get(9),
+        prev_hash: r.get(10),
+        hash: r.get(11),
+    }
+}
+
+const EVENT_COLUMNS: &str =
+    "seq, at, actor, action, subject_id, purpose, fields, outcome, reason, details, prev_hash, hash";
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn write(&self, op: WriteOp) -> Result<Applied, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send((op, reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn subject(&self, id: Uuid) -> Result<Option<SubjectRecord>, StoreError> {
+        let c = self.client().await?;
+        let s = c
+            .prepare_cached(
+                "SELECT category, dek, kek_version, dek_generation, fields, version, created_at, updated_at FROM subjects WHERE id = $1",
+            )
+            .await?;
+        let Some(r) = c.query_opt(&s, &[&id]).await? else {
+            return Ok(None);
+        };
+        let fields: Vec<u8> = r.get(4);
+        Ok(Some(SubjectRecord {
+            id,
+            category: r.get(0),
+            dek: r.get(1),
+            kek_version: to_u32(r.get(2))?,
+            dek_generation: to_u32(r.get(3))?,
+            fields: decode_fields(&fields).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            version: r.get(5),
+            created_at: r.get(6),
+            updated_at: r.get(7),
+        }))
+    }
+
+    async fn lookup(
+        &self,
+        field: &str,
+        digest: &[u8; 32],
+    ) -> Result<Vec<(Uuid, String)>, StoreError> {
+        let c = self.client().await?;
+        let s = c
+            .prepare_cached("SELECT subject_id, category FROM blind_index WHERE field = $1 AND digest = $2 ORDER BY category")
+            .await?;
+        Ok(c.query(&s, &[&field, &&digest[..]])
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+
+    async fn subject_audit(
+        &self,
+        id: Uuid,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let c = self.client().await?;
+        let s = c
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM audit_events WHERE subject_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            ))
+            .await?;
+        Ok(
+            c.query(&s, &[&id.to_string(), &after_seq, &i64::from(limit)])
+                .await?
+                .iter()
+                .map(event_from_row)
+                .collect(),
+        )
+    }
+
+    async fn audit_page(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+        let c = self.client().await?;
+        let s = c
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+            ))
+            .await?;
+        Ok(c.query(&s, &[&after_seq, &i64::from(limit)])
+            .await?
+            .iter()
+            .map(event_from_row)
+            .collect())
+    }
+
+    async fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
+        let c = self.client().await?;
+        Ok(
+            c.query_opt("SELECT seq, hash, mac FROM audit_head WHERE id = 1", &[])
+                .await?
+                .map(|r| AuditHead {
+                    seq: r.get(0),
+                    hash: r.get(1),
+                    mac: r.get(2),
+                }),
+        )
+    }
+
+    async fn token(&self, digest: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let c = self.client().await?;
+        let s = c
+            .prepare_cached(
+                "SELECT name, role, purposes, created_at, revoked_at FROM tokens WHERE digest = $1",
+            )
+            .await?;
+        let Some(r) = c.query_opt(&s, &[&digest]).await? else {
+            return Ok(None);
+        };
+        let purposes: String = r.get(2);
+        Ok(Some(TokenRecord {
+            digest: digest.to_owned(),
+            name: r.get(0),
+            role: r.get(1),
+            purposes: serde_json::from_str(&purposes)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            created_at: r.get(3),
+            revoked_at: r.get(4),
+        }))
+    }
+
+    async fn count_active_tokens(&self) -> Result<u64, StoreError> {
+        let c = self.client().await?;
+        let n: i64 = c
+            .query_one("SELECT COUNT(*) FROM tokens WHERE revoked_at IS NULL", &[])
+            .await?
+            .get(0);
+        Ok(n.unsigned_abs())
+    }
+
+    async fn keys_page(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        let c = self.client().await?;
+        let after = after.unwrap_or(Uuid::nil());
+        let s = c
+            .prepare_cached("SELECT id, dek_generation, dek, kek_version FROM subjects WHERE id > $1 ORDER BY id LIMIT $2")
+            .await?;
+        c.query(&s, &[&after, &i64::from(limit)])
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(KeyRecord {
+                    subject_id: r.get(0),
+                    dek_generation: to_u32(r.get(1))?,
+                    dek: r.get(2),
+                    kek_version: to_u32(r.get(3))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn count_subjects(&self) -> Result<u64, StoreError> {
+        let c = self.client().await?;
+        let n: i64 = c
+            .query_one("SELECT COUNT(*) FROM subjects", &[])
+            .await?
+            .get(0);
+        Ok(n.unsigned_abs())
+    }
+
+    async fn declaration_hash(&self, version: &str) -> Result<Option<String>, StoreError> {
+        let c = self.client().await?;
+        Ok(c.query_opt(
+            "SELECT content_hash FROM declarations WHERE version = $1",
+            &[&version],
+        )
+        .await?
+        .map(|r| r.get(0)))
+    }
+}

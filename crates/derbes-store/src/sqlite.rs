@@ -1,0 +1,671 @@
+//! The SQLite store: WAL, one writer thread committing groups with `BEGIN IMMEDIATE`, a small
+//! pool of read-only connections.
+
+use crate::fields_blob::{decode_fields, encode_fields};
+use crate::{
+    now, split_fields, Applied, AuditHead, HeadSigner, IndexEntry, KeyRecord, Store, StoreError,
+    SubjectRecord, TokenRecord, WriteOp,
+};
+use async_trait::async_trait;
+use derbes_core::audit::{AuditDraft, AuditEvent, Outcome, GENESIS};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+const READERS: usize = 4;
+const MAX_GROUP: usize = 512;
+
+type Job = (WriteOp, oneshot::Sender<Result<Applied, StoreError>>);
+
+pub struct SqliteStore {
+    tx: mpsc::Sender<Job>,
+    readers: Arc<Readers>,
+}
+
+struct Readers {
+    conns: Mutex<Vec<Connection>>,
+    available: Condvar,
+}
+
+impl Readers {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = {
+            let mut guard = self.conns.lock().map_err(|_| StoreError::Closed)?;
+            loop {
+                if let Some(c) = guard.pop() {
+                    break c;
+                }
+                guard = self.available.wait(guard).map_err(|_| StoreError::Closed)?;
+            }
+        };
+        let result = f(&conn);
+        if let Ok(mut guard) = self.conns.lock() {
+            guard.push(conn);
+            self.available.notify_one();
+        }
+        result
+    }
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn =
+        Connection::open(path).map_err(|e| StoreError::Open(format!("{}: {e}", path.display())))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+    )?;
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL); COMMIT;",
+    )?;
+    for (version, sql) in MIGRATIONS {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let done: bool = conn
+            .query_row(
+                "SELECT 1 FROM schema_migrations WHERE version = ?1",
+                [version],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        let result = if done {
+            Ok(())
+        } else {
+            conn.execute_batch(sql)
+                .and_then(|_| {
+                    conn.execute(
+                        "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                        params![version, now()],
+                    )
+                })
+                .map(|_| ())
+        };
+        match result {
+            Ok(()) => conn.execute_batch("COMMIT")?,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(StoreError::Open(format!("migration {version} failed: {e}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file, applies migrations and starts the writer.
+    pub fn open(path: &Path, signer: HeadSigner) -> Result<Self, StoreError> {
+        let writer = connect(path)?;
+        migrate(&writer)?;
+        writer.execute(
+            "INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, 0, ?1, ?2) ON CONFLICT (id) DO NOTHING",
+            params![GENESIS, signer(0, GENESIS)],
+        )?;
+        let mut conns = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let c = connect(path)?;
+            c.execute_batch("PRAGMA query_only = 1;")?;
+            conns.push(c);
+        }
+        let (tx, rx) = mpsc::channel::<Job>(4 * MAX_GROUP);
+        std::thread::Builder::new()
+            .name("derbes-sqlite-writer".into())
+            .spawn(move || writer_loop(writer, rx, signer))
+            .map_err(|e| StoreError::Open(format!("cannot start the writer thread: {e}")))?;
+        Ok(Self {
+            tx,
+            readers: Arc::new(Readers {
+                conns: Mutex::new(conns),
+                available: Condvar::new(),
+            }),
+        })
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let readers = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || readers.with(f))
+            .await
+            .map_err(|_| StoreError::Closed)?
+    }
+}
+
+fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Job>, signer: HeadSigner) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let (ops, replies): (Vec<WriteOp>, Vec<_>) = jobs.into_iter().unzip();
+        let results = commit_group(&conn, ops, &signer);
+        for (reply, result) in replies.into_iter().zip(results) {
+            let _ = reply.send(result);
+        }
+    }
+}
+
+/// Applies a group of operations in one transaction, each under its own savepoint.
+fn commit_group(
+    conn: &Connection,
+    ops: Vec<WriteOp>,
+    signer: &HeadSigner,
+) -> Vec<Result<Applied, StoreError>> {
+    let n = ops.len();
+    let fail_all = |e: StoreError| -> Vec<Result<Applied, StoreError>> {
+        let msg = e.to_string();
+        (0..n)
+            .map(|_| Err(StoreError::Backend(msg.clone())))
+            .collect()
+    };
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        return fail_all(e.into());
+    }
+    let mut head = match chain_tail(conn) {
+        Ok(h) => h,
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            return fail_all(e);
+        }
+    };
+    let start_seq = head.0;
+    let at = time::OffsetDateTime::now_utc();
+    let mut results = Vec::with_capacity(n);
+    for op in ops {
+        let saved = head.clone();
+        if let Err(e) = conn.execute_batch("SAVEPOINT op") {
+            results.push(Err(e.into()));
+            continue;
+        }
+        let r = apply(conn, op, &mut head, at);
+        if r.is_err() {
+            head = saved;
+            let _ = conn.execute_batch("ROLLBACK TO op");
+        }
+        let _ = conn.execute_batch("RELEASE op");
+        results.push(r);
+    }
+    if head.0 != start_seq {
+        if let Err(e) = conn.execute(
+            "UPDATE audit_head SET seq = ?1, hash = ?2, mac = ?3 WHERE id = 1",
+            params![head.0, head.1, signer(head.0, &head.1)],
+        ) {
+            let _ = conn.execute_batch("ROLLBACK");
+            return fail_all(e.into());
+        }
+    }
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => results,
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            fail_all(e.into())
+        }
+    }
+}
+
+fn chain_tail(conn: &Connection) -> Result<(i64, String), StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?
+        .unwrap_or((0, GENESIS.to_owned())))
+}
+
+fn append(
+    conn: &Connection,
+    head: &mut (i64, String),
+    draft: AuditDraft,
+    at: time::OffsetDateTime,
+) -> Result<(), StoreError> {
+    let e = draft.seal(head.0 + 1, at, &head.1);
+    conn.prepare_cached(
+        "INSERT INTO audit_events (seq, at, actor, action, subject_id, purpose, fields, outcome, reason, details, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        e.seq,
+        e.at,
+        e.actor,
+        e.action,
+        e.subject_id,
+        e.purpose,
+        e.fields.join("\u{1f}"),
+        e.outcome.as_str(),
+        e.reason,
+        e.details,
+        e.prev_hash,
+        e.hash
+    ])?;
+    *head = (e.seq, e.hash);
+    Ok(())
+}
+
+/// Refuses an index entry held by another subject of the same category.
+fn check_unique(
+    conn: &Connection,
+    id: &Uuid,
+    category: &str,
+    index: &[IndexEntry],
+) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT subject_id FROM blind_index WHERE field = ?1 AND digest = ?2 AND category = ?3",
+    )?;
+    for e in index {
+        let holder: Option<Vec<u8>> = stmt
+            .query_row(params![e.field, &e.digest[..], category], |r| r.get(0))
+            .optional()?;
+        if let Some(h) = holder {
+            let existing =
+                Uuid::from_slice(&h).map_err(|_| StoreError::Corrupt("subject id".into()))?;
+            if existing != *id {
+                return Err(StoreError::Duplicate {
+                    field: e.field.clone(),
+                    category: category.to_owned(),
+                    existing,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn insert_index(
+    conn: &Connection,
+    id: &Uuid,
+    category: &str,
+    index: &[IndexEntry],
+) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO blind_index (field, digest, category, subject_id) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for e in index {
+        stmt.execute(params![
+            e.field,
+            &e.digest[..],
+            category,
+            &id.as_bytes()[..]
+        ])?;
+    }
+    Ok(())
+}
+
+fn blob(fields: &[(String, Vec<u8>)]) -> Result<Vec<u8>, StoreError> {
+    encode_fields(fields).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+fn apply(
+    conn: &Connection,
+    op: WriteOp,
+    head: &mut (i64, String),
+    at: time::OffsetDateTime,
+) -> Result<Applied, StoreError> {
+    match op {
+        WriteOp::CreateSubject {
+            record: r,
+            index,
+            audit,
+        } => {
+            check_unique(conn, &r.id, &r.category, &index)?;
+            conn.prepare_cached(
+                "INSERT INTO subjects (id, category, dek, kek_version, dek_generation, fields, version, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                &r.id.as_bytes()[..],
+                r.category,
+                r.dek,
+                r.kek_version,
+                r.dek_generation,
+                blob(&r.fields)?,
+                r.version,
+                r.created_at,
+                r.updated_at
+            ])?;
+            insert_index(conn, &r.id, &r.category, &index)?;
+            append(conn, head, audit, at)?;
+            Ok(Applied::Created)
+        }
+        WriteOp::UpdateSubject {
+            id,
+            expected_version,
+            fields,
+            index,
+            audit,
+        } => {
+            let category: String = conn
+                .prepare_cached("SELECT category FROM subjects WHERE id = ?1")?
+                .query_row([&id.as_bytes()[..]], |r| r.get(0))
+                .optional()?
+                .ok_or(StoreError::NotFound)?;
+            check_unique(conn, &id, &category, &index)?;
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE subjects SET fields = ?1, version = version + 1, updated_at = ?2 WHERE id = ?3 AND version = ?4",
+                )?
+                .execute(params![blob(&fields)?, now(), &id.as_bytes()[..], expected_version])?;
+            if changed == 0 {
+                return Err(StoreError::VersionConflict);
+            }
+            conn.prepare_cached("DELETE FROM blind_index WHERE subject_id = ?1")?
+                .execute([&id.as_bytes()[..]])?;
+            insert_index(conn, &id, &category, &index)?;
+            append(conn, head, audit, at)?;
+            Ok(Applied::Updated {
+                version: expected_version + 1,
+            })
+        }
+        WriteOp::Rewrap { keys, audit } => {
+            let mut stmt = conn.prepare_cached(
+                "UPDATE subjects SET dek = ?1, kek_version = ?2 WHERE id = ?3 AND kek_version = ?4 AND dek_generation = ?5",
+            )?;
+            let mut count = 0u64;
+            for (old, dek, kek_version) in keys {
+                count += stmt.execute(params![
+                    dek,
+                    kek_version,
+                    &old.subject_id.as_bytes()[..],
+                    old.kek_version,
+                    old.dek_generation
+                ])? as u64;
+            }
+            if let Some(a) = audit {
+                append(conn, head, a, at)?;
+            }
+            Ok(Applied::Rewrapped { count })
+        }
+        WriteOp::CreateToken { token: t, audit } => {
+            conn.prepare_cached(
+                "INSERT INTO tokens (digest, name, role, purposes, created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                t.digest,
+                t.name,
+                t.role,
+                serde_json::to_string(&t.purposes).map_err(|e| StoreError::Backend(e.to_string()))?,
+                t.created_at,
+                t.revoked_at
+            ])?;
+            append(conn, head, audit, at)?;
+            Ok(Applied::TokenCreated)
+        }
+        WriteOp::RecordDeclaration {
+            version,
+            content_hash,
+            content,
+            audit,
+        } => {
+            let existing: Option<String> = conn
+                .query_row(
+                    "SELECT content_hash FROM declarations WHERE version = ?1",
+                    [&version],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match existing {
+                Some(h) if h == content_hash => Ok(Applied::DeclarationRecorded { new: false }),
+                Some(_) => Err(StoreError::DeclarationChanged { version }),
+                None => {
+                    conn.execute(
+                        "INSERT INTO declarations (version, content_hash, content, recorded_at) VALUES (?1, ?2, ?3, ?4)",
+                        params![version, content_hash, content, now()],
+                    )?;
+                    append(conn, head, audit, at)?;
+                    Ok(Applied::DeclarationRecorded { new: true })
+                }
+            }
+        }
+        WriteOp::Audit(drafts) => {
+            for d in drafts {
+                append(conn, head, d, at)?;
+            }
+            Ok(Applied::Audited)
+        }
+    }
+}
+
+fn uuid_of(bytes: Vec<u8>) -> Result<Uuid, StoreError> {
+    Uuid::from_slice(&bytes).map_err(|_| StoreError::Corrupt("subject id is not 16 bytes".into()))
+}
+
+fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEvent> {
+    let outcome: String = r.get(7)?;
+    let fields: String = r.get(6)?;
+    Ok(AuditEvent {
+        seq: r.get(0)?,
+        at: r.get(1)?,
+        actor: r.get(2)?,
+        action: r.get(3)?,
+        subject_id: r.get(4)?,
+        purpose: r.get(5)?,
+        fields: split_fields(&fields),
+        // An unknown outcome is kept visible to verification as a changed event.
+        outcome: Outcome::parse(&outcome).unwrap_or(Outcome::Denied),
+        reason: r.get(8)?,
+        details: r.get(9)?,
+        prev_hash: r.get(10)?,
+        hash: r.get(11)?,
+    })
+}
+
+const EVENT_COLUMNS: &str =
+    "seq, at, actor, action, subject_id, purpose, fields, outcome, reason, details, prev_hash, hash";
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn write(&self, op: WriteOp) -> Result<Applied, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send((op, reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn subject(&self, id: Uuid) -> Result<Option<SubjectRecord>, StoreError> {
+        self.read(move |c| {
+            let row = c
+                .prepare_cached(
+                    "SELECT category, dek, kek_version, dek_generation, fields, version, created_at, updated_at
+                     FROM subjects WHERE id = ?1",
+                )?
+                .query_row([&id.as_bytes()[..]], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, u32>(2)?,
+                        r.get::<_, u32>(3)?,
+                        r.get::<_, Vec<u8>>(4)?,
+                        r.get::<_, i64>(5)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, String>(7)?,
+                    ))
+                })
+                .optional()?;
+            row.map(|(category, dek, kek_version, dek_generation, fields, version, created_at, updated_at)| {
+                Ok(SubjectRecord {
+                    id,
+                    category,
+                    dek,
+                    kek_version,
+                    dek_generation,
+                    fields: decode_fields(&fields).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    version,
+                    created_at,
+                    updated_at,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn lookup(
+        &self,
+        field: &str,
+        digest: &[u8; 32],
+    ) -> Result<Vec<(Uuid, String)>, StoreError> {
+        let (field, digest) = (field.to_owned(), *digest);
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT subject_id, category FROM blind_index WHERE field = ?1 AND digest = ?2 ORDER BY category",
+            )?;
+            let rows = stmt.query_map(params![field, &digest[..]], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?)))?;
+            rows.map(|r| {
+                let (id, cat) = r?;
+                Ok((uuid_of(id)?, cat))
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn subject_audit(
+        &self,
+        id: Uuid,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM audit_events WHERE subject_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+            ))?;
+            let rows = stmt.query_map(params![id.to_string(), after_seq, limit], event_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn audit_page(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![after_seq, limit], event_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT seq, hash, mac FROM audit_head WHERE id = 1",
+                [],
+                |r| {
+                    Ok(AuditHead {
+                        seq: r.get(0)?,
+                        hash: r.get(1)?,
+                        mac: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn token(&self, digest: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let digest = digest.to_owned();
+        self.read(move |c| {
+            let row = c
+                .prepare_cached("SELECT name, role, purposes, created_at, revoked_at FROM tokens WHERE digest = ?1")?
+                .query_row([&digest], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                    ))
+                })
+                .optional()?;
+            row.map(|(name, role, purposes, created_at, revoked_at)| {
+                Ok(TokenRecord {
+                    digest: digest.clone(),
+                    name,
+                    role,
+                    purposes: serde_json::from_str(&purposes).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    created_at,
+                    revoked_at,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn count_active_tokens(&self) -> Result<u64, StoreError> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM tokens WHERE revoked_at IS NULL",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+
+    async fn keys_page(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        self.read(move |c| {
+            let after = after.map(|u| u.as_bytes().to_vec()).unwrap_or_default();
+            let mut stmt = c.prepare_cached(
+                "SELECT id, dek_generation, dek, kek_version FROM subjects WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![after, limit], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, u32>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, u32>(3)?))
+            })?;
+            rows.map(|r| {
+                let (id, dek_generation, dek, kek_version) = r?;
+                Ok(KeyRecord {
+                    subject_id: uuid_of(id)?,
+                    dek_generation,
+                    dek,
+                    kek_version,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn count_subjects(&self) -> Result<u64, StoreError> {
+        self.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM subjects", [], |r| r.get(0))?))
+            .await
+    }
+
+    async fn declaration_hash(&self, version: &str) -> Result<Option<String>, StoreError> {
+        let version = version.to_owned();
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT content_hash FROM declarations WHERE version = ?1",
+                [&version],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+        .await
+    }
+}

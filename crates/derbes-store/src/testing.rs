@@ -1,0 +1,136 @@
+//! A small test harness that runs the same cases against SQLite and PostgreSQL.
+//!
+//! PostgreSQL runs when `DERBES_TEST_POSTGRES_URL` is set (each case gets a fresh schema); when it
+//! is not set the harness says so plainly, and under `CI=true` it fails instead.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::process::ExitCode;
+
+pub const POSTGRES_ENV: &str = "DERBES_TEST_POSTGRES_URL";
+
+/// A database for one case: a SQLite file in a fresh directory, or a fresh PostgreSQL schema.
+pub struct TestDb {
+    pub backend: &'static str,
+    pub url: String,
+    /// A scratch directory (SQLite file, key files, exports).
+    pub dir: tempfile::TempDir,
+    schema: Option<(String, String)>,
+}
+
+pub type Case = fn(TestDb) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+async fn postgres_db(base: &str) -> Result<TestDb, String> {
+    let (client, conn) = tokio_postgres::connect(base, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| format!("cannot connect to {POSTGRES_ENV}: {e}"))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let schema = format!("derbes_test_{}", uuid::Uuid::now_v7().simple());
+    client
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .map_err(|e| format!("cannot create a test schema: {e}"))?;
+    let sep = if base.contains('?') { '&' } else { '?' };
+    Ok(TestDb {
+        backend: "postgres",
+        url: format!("{base}{sep}options=-csearch_path%3D{schema}"),
+        dir: tempfile::tempdir().map_err(|e| e.to_string())?,
+        schema: Some((base.to_owned(), schema)),
+    })
+}
+
+fn sqlite_db() -> TestDb {
+    let dir =
+        tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}"));
+    TestDb {
+        backend: "sqlite",
+        url: dir.path().join("derbes.db").display().to_string(),
+        dir,
+        schema: None,
+    }
+}
+
+async fn drop_schema(base: &str, schema: &str) {
+    if let Ok((client, conn)) = tokio_postgres::connect(base, tokio_postgres::NoTls).await {
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let _ = client
+            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await;
+    }
+}
+
+/// Runs every case on SQLite, then on PostgreSQL when configured. Prints one line per case and
+/// a closing `N passed, M failed` line.
+pub fn run_suite(suite: &str, cases: &[(&str, Case)]) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start a runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let pg = std::env::var(POSTGRES_ENV).ok().filter(|s| !s.is_empty());
+    let (mut passed, mut failed) = (0u32, 0u32);
+    let mut backends = vec!["sqlite"];
+    match &pg {
+        Some(_) => backends.push("postgres"),
+        None if ci => {
+            println!("{suite}: {POSTGRES_ENV} is not set, but CI=true requires the PostgreSQL suite");
+            failed += 1;
+        }
+        None => println!(
+            "\n{suite}: PostgreSQL suite NOT RUN — set {POSTGRES_ENV}=postgres://postgres@127.0.0.1:5432/test to run it\n"
+        ),
+    }
+    for backend in backends {
+        for (name, case) in cases {
+            let outcome = runtime.block_on(async {
+                let db = if backend == "sqlite" {
+                    sqlite_db()
+                } else {
+                    match postgres_db(pg.as_deref().unwrap_or_default()).await {
+                        Ok(db) => db,
+                        Err(e) => return Err(e),
+                    }
+                };
+                let schema = db.schema.clone();
+                let r = tokio::spawn(case(db)).await;
+                if let Some((base, schema)) = schema {
+                    drop_schema(&base, &schema).await;
+                }
+                r.map_err(|e| match e.try_into_panic() {
+                    Ok(p) => p
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                        .unwrap_or_else(|| "panicked".into()),
+                    Err(e) => e.to_string(),
+                })
+            });
+            match outcome {
+                Ok(()) => {
+                    passed += 1;
+                    println!("{suite} [{backend}] {name} ... ok");
+                }
+                Err(e) => {
+                    failed += 1;
+                    println!("{suite} [{backend}] {name} ... FAILED\n    {e}");
+                }
+            }
+        }
+    }
+    println!("\n{suite}: {passed} passed, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,328 @@
+//! The Store conformance suite: the same cases against SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used)]
+
+use derbes_core::audit::{AuditDraft, ChainVerifier, Outcome};
+use derbes_crypto::KeyRing;
+use derbes_store::testing::{run_suite, Case, TestDb};
+use derbes_store::{
+    open, Applied, IndexEntry, KeyRecord, Store, StoreError, SubjectRecord, TokenRecord, WriteOp,
+};
+use std::process::ExitCode;
+use std::sync::Arc;
+use uuid::Uuid;
+
+fn keys() -> Arc<KeyRing> {
+    Arc::new(KeyRing::generate().unwrap())
+}
+
+async fn store(db: &TestDb, keys: &Arc<KeyRing>) -> Arc<dyn Store> {
+    let k = Arc::clone(keys);
+    open(&db.url, Arc::new(move |s, h| k.audit_head_mac(s, h)))
+        .await
+        .unwrap()
+}
+
+fn record(category: &str) -> SubjectRecord {
+    SubjectRecord {
+        id: Uuid::now_v7(),
+        category: category.into(),
+        dek: vec![1; 73],
+        kek_version: 1,
+        dek_generation: 1,
+        fields: vec![("iin".into(), vec![9; 40]), ("surname".into(), vec![8; 30])],
+        version: 1,
+        created_at: "2026-11-21T00:00:00.000000Z".into(),
+        updated_at: "2026-11-21T00:00:00.000000Z".into(),
+    }
+}
+
+fn digest(n: u8) -> [u8; 32] {
+    [n; 32]
+}
+
+fn create(r: &SubjectRecord, d: u8) -> WriteOp {
+    WriteOp::CreateSubject {
+        record: r.clone(),
+        index: vec![IndexEntry {
+            field: "iin".into(),
+            digest: digest(d),
+        }],
+        audit: AuditDraft::new("test", "subject.create", Outcome::Ok)
+            .subject(r.id)
+            .fields(&["iin", "surname"]),
+    }
+}
+
+async fn verify_chain(s: &Arc<dyn Store>, keys: &KeyRing) -> i64 {
+    let mut v = ChainVerifier::default();
+    let mut after = 0;
+    loop {
+        let page = s.audit_page(after, 7).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for e in &page {
+            v.push(e).unwrap();
+        }
+    }
+    let head = s.audit_head().await.unwrap().unwrap();
+    assert_eq!(head.seq, v.count());
+    assert_eq!(head.hash, v.last_hash());
+    assert!(keys.verify_audit_head(head.seq, &head.hash, &head.mac));
+    v.count()
+}
+
+fn create_read_and_lookup(
+    db: TestDb,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let k = keys();
+        let s = store(&db, &k).await;
+        let r = record("student");
+        assert_eq!(s.write(create(&r, 1)).await.unwrap(), Applied::Created);
+        assert_eq!(s.subject(r.id).await.unwrap().unwrap(), r);
+        assert_eq!(
+            s.lookup("iin", &digest(1)).await.unwrap(),
+            vec![(r.id, "student".to_string())]
+        );
+        assert!(s.lookup("iin", &digest(2)).await.unwrap().is_empty());
+        assert!(s.subject(Uuid::now_v7()).await.unwrap().is_none());
+        assert_eq!(s.count_subjects().await.unwrap(), 1);
+        let events = s.subject_audit(r.id, 0, 10).await.unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].fields, vec!["iin", "surname"]);
+        assert_eq!(verify_chain(&s, &k).await, 1);
+    })
+}
+
+fn duplicates_write_nothing(
+    db: TestDb,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let k = keys();
+        let s = store(&db, &k).await;
+        let first = record("student");
+        s.write(create(&first, 1)).await.unwrap();
+        let second = record("student");
+        match s.write(create(&second, 1)).await {
+            Err(StoreError::Duplicate {
+                field, existing, ..
+            }) => {
+                assert_eq!(field, "iin");
+                assert_eq!(existing, first.id);
+            }
+            other => panic!("expected a duplicate, got {other:?}"),
+        }
+        assert!(s.subject(second.id).await.unwrap().is_none());
+        // The same identifier in another category is another subject.
+        s.write(create(&record("legal_representative"), 1))
+            .await
+            .unwrap();
+        assert_eq!(s.lookup("iin", &digest(1)).await.unwrap().len(), 2);
+        assert_eq!(verify_chain(&s, &k).await, 2);
+    })
+}
+
+fn concurrent_group_isolates_failures(
+    db: TestDb,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let k = keys();
+        let s = store(&db, &k).await;
+        let mut tasks = Vec::new();
+        // 200 creates, every fourth reusing digest 0: one of those wins, the others fail alone.
+        for i in 0..200u32 {
+            let s = Arc::clone(&s);
+            let d = if i % 4 == 0 { 0 } else { (i % 250) as u8 + 1 };
+            let r = record("student");
+            let mut op = create(&r, d);
+            if let WriteOp::CreateSubject { index, .. } = &mut op {
+                index[0].digest[1] = (i / 250) as u8;
+                if i % 4 != 0 {
+                    index[0].digest[2] = i as u8;
+                }
+            }
+            tasks.push(tokio::spawn(async move { s.write(op).await }));
+        }
+        let mut ok = 0;
+        let mut dup = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(StoreError::Duplicate { .. }) => dup += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!((ok, dup), (151, 49));
+        assert_eq!(s.count_subjects().await.unwrap(), 151);
+        assert_eq!(verify_chain(&s, &k).await, 151);
+    })
+}
+
+fn update_checks_version_and_replaces_index(
+    db: TestDb,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let k = keys();
+        let s = store(&db, &k).await;
+        let r = record("student");
+        s.write(create(&r, 1)).await.unwrap();
+        let update = |version, d: u8| WriteOp::UpdateSubject {
+            id: r.id,
+            expected_version: version,
+            fields: vec![("iin".into(), vec![7; 40])],
+            index: vec![IndexEntry {
+                field: "iin".into(),
+                digest: digest(d),
+            }],
+            audit: AuditDraft::new("test", "subject.rectify", Outcome::Ok)
+                .subject(r.id)
+                .fields(&["iin"]),
+        };
+        assert_eq!(
+            s.write(update(1, 2)).await.unwrap(),
+            Applied::Updated { version: 2 }
+        );
+        assert!(matches!(
+            s.write(update(1, 3)).await,
+            Err(StoreError::VersionConflict)
+        ));
+        let stored = s.subject(r.id).await.unwrap().unwrap();
+        assert_eq!(stored.version, 2);
+        assert_eq!(stored.fields, vec![("iin".to_string(), vec![7; 40])]);
+        assert!(s.lookup("iin", &digest(1)).await.unwrap().is_empty());
+        assert_eq!(s.lookup("iin", &digest(2)).await.unwrap().len(), 1);
+        let missing = WriteOp::UpdateSubject {
+            id: Uuid::now_v7(),
+            expected_version: 1,
+            fields: vec![],
+            index: vec![],
+            audit: AuditDraft::new("test", "subject.rectify", Outcome::Ok),
+        };
+        assert!(matches!(s.write(missing).await, Err(StoreError::NotFound)));
+        assert_eq!(verify_chain(&s, &k).await, 2);
+    })
+}
+
+fn rewrap_tokens_and_declarations(
+    db: TestDb,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let k = keys();
+        let s = store(&db, &k).await;
+        let a = record("student");
+        let b = record("student");
+        s.write(create(&a, 1)).await.unwrap();
+        s.write(create(&b, 2)).await.unwrap();
+        let page = s.keys_page(None, 1).await.unwrap();
+        assert_eq!(page.len(), 1);
+        let rest = s.keys_page(Some(page[0].subject_id), 10).await.unwrap();
+        assert_eq!(rest.len(), 1);
+        let stale = KeyRecord {
+            kek_version: 5,
+            ..page[0].clone()
+        };
+        let op = WriteOp::Rewrap {
+            keys: vec![(page[0].clone(), vec![2; 73], 2), (stale, vec![3; 73], 2)],
+            audit: Some(AuditDraft::new("test", "keys.rotate", Outcome::Ok)),
+        };
+        assert_eq!(s.write(op).await.unwrap(), Applied::Rewrapped { count: 1 });
+        let after = s.subject(page[0].subject_id).await.unwrap().unwrap();
+        assert_eq!((after.kek_version, after.dek), (2, vec![2; 73]));
+
+        let t = TokenRecord {
+            digest: "d1".into(),
+            name: "journal".into(),
+            role: "staff".into(),
+            purposes: vec!["education".into()],
+            created_at: "2026-11-21T00:00:00.000000Z".into(),
+            revoked_at: None,
+        };
+        s.write(WriteOp::CreateToken {
+            token: t.clone(),
+            audit: AuditDraft::new("test", "token.create", Outcome::Ok),
+        })
+        .await
+        .unwrap();
+        assert_eq!(s.token("d1").await.unwrap(), Some(t));
+        assert_eq!(s.count_active_tokens().await.unwrap(), 1);
+        assert!(s.token("d2").await.unwrap().is_none());
+
+        let decl = |hash: &str| WriteOp::RecordDeclaration {
+            version: "2025.1".into(),
+            content_hash: hash.into(),
+            content: "version = \"2025.1\"".into(),
+            audit: AuditDraft::new("test", "declaration.record", Outcome::Ok),
+        };
+        assert_eq!(
+            s.write(decl("h1")).await.unwrap(),
+            Applied::DeclarationRecorded { new: true }
+        );
+        assert_eq!(
+            s.write(decl("h1")).await.unwrap(),
+            Applied::DeclarationRecorded { new: false }
+        );
+        assert!(matches!(
+            s.write(decl("h2")).await,
+            Err(StoreError::DeclarationChanged { .. })
+        ));
+        assert_eq!(
+            s.declaration_hash("2025.1").await.unwrap().as_deref(),
+            Some("h1")
+        );
+        assert_eq!(verify_chain(&s, &k).await, 5);
+    })
+}
+
+fn data_survives_reopening(
+    db: TestDb,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let k = keys();
+        let r = record("student");
+        {
+            let s = store(&db, &k).await;
+            s.write(create(&r, 1)).await.unwrap();
+            s.write(WriteOp::Audit(vec![AuditDraft::new(
+                "test",
+                "subject.read",
+                Outcome::Allowed,
+            )
+            .subject(r.id)]))
+                .await
+                .unwrap();
+        }
+        let s = store(&db, &k).await;
+        assert_eq!(s.subject(r.id).await.unwrap().unwrap(), r);
+        s.write(WriteOp::Audit(vec![AuditDraft::new(
+            "test",
+            "subject.read",
+            Outcome::Denied,
+        )
+        .subject(r.id)]))
+            .await
+            .unwrap();
+        assert_eq!(verify_chain(&s, &k).await, 3);
+        assert_eq!(s.subject_audit(r.id, 1, 10).await.unwrap().len(), 2);
+    })
+}
+
+fn main() -> ExitCode {
+    let cases: &[(&str, Case)] = &[
+        ("create_read_and_lookup", create_read_and_lookup),
+        ("duplicates_write_nothing", duplicates_write_nothing),
+        (
+            "concurrent_group_isolates_failures",
+            concurrent_group_isolates_failures,
+        ),
+        (
+            "update_checks_version_and_replaces_index",
+            update_checks_version_and_replaces_index,
+        ),
+        (
+            "rewrap_tokens_and_declarations",
+            rewrap_tokens_and_declarations,
+        ),
+        ("data_survives_reopening", data_survives_reopening),
+    ];
+    run_suite("conformance", cases)
+}

@@ -1,0 +1,187 @@
+//! Configuration: built-in defaults, overlaid by `derbes.toml`, overlaid by `DERBES_*`
+//! environment variables, overlaid by command-line flags. Unknown keys are errors.
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The bundled demo declaration (Shoqan Ualikhanov school, 2025 policy).
+pub const DEMO_DECLARATION: &str = include_str!("../../../examples/shoqan-school.toml");
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    declaration: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+}
+
+/// Settings that flags can give.
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct Overrides {
+    /// Configuration file [default: ./derbes.toml when it exists]
+    #[arg(long, global = true, env = "DERBES_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory for the embedded database and the generated key file [default: ./derbes-data]
+    #[arg(long, global = true, env = "DERBES_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// postgres://user@host/db for PostgreSQL; default: SQLite in the data directory
+    #[arg(long, global = true, env = "DERBES_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Declaration file [default: the bundled demo declaration]
+    #[arg(long, global = true, env = "DERBES_DECLARATION")]
+    pub declaration: Option<PathBuf>,
+    /// Key file [default: <data dir>/derbes.key, generated on first start]
+    #[arg(long, global = true, env = "DERBES_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, global = true, env = "DERBES_LISTEN")]
+    pub listen: Option<String>,
+}
+
+const KNOWN_ENV: [&str; 6] = [
+    "DERBES_CONFIG",
+    "DERBES_DATA_DIR",
+    "DERBES_DATABASE_URL",
+    "DERBES_DECLARATION",
+    "DERBES_KEY_FILE",
+    "DERBES_LISTEN",
+];
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub declaration: Option<PathBuf>,
+    pub key_file: PathBuf,
+}
+
+impl Config {
+    pub fn resolve(o: &Overrides) -> Result<Self> {
+        for (k, _) in std::env::vars_os().filter_map(|(k, v)| k.into_string().ok().map(|k| (k, v)))
+        {
+            if k.starts_with("DERBES_")
+                && !k.starts_with("DERBES_TEST_")
+                && !KNOWN_ENV.contains(&k.as_str())
+            {
+                bail!(
+                    "unknown environment variable {k}; derbes reads {}",
+                    KNOWN_ENV.join(", ")
+                );
+            }
+        }
+        let file_path = match &o.config {
+            Some(p) => Some(p.clone()),
+            None => Some(PathBuf::from("derbes.toml")).filter(|p| p.exists()),
+        };
+        let file = match &file_path {
+            Some(p) => read_file_config(p)?,
+            None => FileConfig::default(),
+        };
+        // Relative paths in the file are relative to the file.
+        let base = file_path
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let rel = |p: PathBuf| if p.is_relative() { base.join(p) } else { p };
+        let data_dir = o
+            .data_dir
+            .clone()
+            .or(file.data_dir.map(rel))
+            .unwrap_or_else(|| PathBuf::from("derbes-data"));
+        let key_file = o
+            .key_file
+            .clone()
+            .or(file.key_file.map(rel))
+            .unwrap_or_else(|| data_dir.join("derbes.key"));
+        Ok(Self {
+            listen: o
+                .listen
+                .clone()
+                .or(file.listen)
+                .unwrap_or_else(|| "127.0.0.1:8080".into()),
+            database_url: o
+                .database_url
+                .clone()
+                .or(file.database_url)
+                .filter(|s| !s.is_empty()),
+            declaration: o.declaration.clone().or(file.declaration.map(rel)),
+            data_dir,
+            key_file,
+        })
+    }
+
+    /// The store URL: PostgreSQL when configured, else the SQLite file in the data directory.
+    pub fn store_url(&self) -> String {
+        match &self.database_url {
+            Some(u) => u.clone(),
+            None => self.data_dir.join("derbes.db").display().to_string(),
+        }
+    }
+
+    /// Where the store's data lives, for messages (no credentials).
+    pub fn store_description(&self) -> String {
+        match &self.database_url {
+            Some(u) => {
+                let host = u.split('@').next_back().unwrap_or("");
+                format!("PostgreSQL at {host}")
+            }
+            None => format!("SQLite at {}", self.data_dir.join("derbes.db").display()),
+        }
+    }
+}
+
+fn read_file_config(path: &Path) -> Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+    toml_edit::de::from_str(&text).map_err(|e| {
+        let (line, col) = e
+            .span()
+            .map(|s| {
+                let before = &text[..s.start.min(text.len())];
+                (before.matches('\n').count() + 1, before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1)
+            })
+            .unwrap_or((1, 1));
+        anyhow::anyhow!(
+            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file)",
+            path.display(),
+            e.message().trim()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_in_the_file_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("derbes.toml");
+        std::fs::write(&p, "listen = \"127.0.0.1:1\"\nlisten_port = 5\n").unwrap();
+        let e = read_file_config(&p).unwrap_err().to_string();
+        assert!(e.contains(":2:1:") && e.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn file_paths_are_relative_to_the_file_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("derbes.toml");
+        std::fs::write(&p, "data_dir = \"data\"\nlisten = \"127.0.0.1:9\"\n").unwrap();
+        let o = Overrides {
+            config: Some(p),
+            listen: Some("127.0.0.1:10".into()),
+            ..Default::default()
+        };
+        let c = Config::resolve(&o).unwrap();
+        assert_eq!(c.data_dir, dir.path().join("data"));
+        assert_eq!(c.key_file, dir.path().join("data").join("derbes.key"));
+        assert_eq!(c.listen, "127.0.0.1:10");
+        assert!(c.store_url().ends_with("derbes.db"));
+    }
+}

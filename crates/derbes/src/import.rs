@@ -1,0 +1,375 @@
+//! `derbes import`: subjects from CSV, through the same validation, sealing and audit as the API.
+
+use crate::config::Config;
+use crate::setup;
+use anyhow::{bail, Context, Result};
+use derbes_server::{Vault, VaultError};
+use derbes_store::{StoreError, WriteOp};
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ImportArgs {
+    /// CSV file with a header row
+    pub file: PathBuf,
+    /// Subject category of every row
+    #[arg(long)]
+    pub category: String,
+    /// Map a column to a field: --map "ЖСН=iin" (repeat). Without --map, columns named like
+    /// fields declared for the category are imported and the others ignored.
+    #[arg(long = "map", value_name = "COLUMN=FIELD")]
+    pub maps: Vec<String>,
+    /// Refuse the whole file if any row is invalid (default: keep the valid rows)
+    #[arg(long)]
+    pub all_or_nothing: bool,
+    /// Write every refused row (line, field, reason) to this file
+    #[arg(long)]
+    pub errors: Option<PathBuf>,
+}
+
+const CHUNK: usize = 4096;
+
+/// Field values of one CSV row, with its line number.
+type Row = (u64, Vec<(String, Option<String>)>);
+
+/// A refused row: its line in the file and why. Never the values.
+struct Refusal {
+    line: u64,
+    field: String,
+    message: String,
+}
+
+fn mapping(
+    headers: &csv::StringRecord,
+    args: &ImportArgs,
+    vault: &Vault,
+) -> Result<Vec<(usize, String)>> {
+    let d = vault.declaration();
+    if !d.subject_categories.contains_key(&args.category) {
+        bail!(
+            "subject category `{}` is not declared; declared: {}",
+            args.category,
+            d.subject_categories
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let column = |name: &str| headers.iter().position(|h| h.trim() == name);
+    let mut out = Vec::new();
+    if args.maps.is_empty() {
+        let mut ignored = Vec::new();
+        for (i, h) in headers.iter().enumerate() {
+            let h = h.trim();
+            match d.field(h) {
+                Some(f) if f.categories.iter().any(|c| c == &args.category) => {
+                    out.push((i, h.to_owned()))
+                }
+                _ => ignored.push(h.to_owned()),
+            }
+        }
+        if !ignored.is_empty() {
+            eprintln!(
+                "derbes: ignoring column(s) that are not fields of `{}`: {} (use --map COLUMN=FIELD to import them)",
+                args.category,
+                ignored.join(", ")
+            );
+        }
+    } else {
+        for m in &args.maps {
+            let Some((col, field)) = m.split_once('=') else {
+                bail!("--map {m}: write it as COLUMN=FIELD");
+            };
+            let i = column(col.trim())
+                .with_context(|| format!("--map {m}: the file has no column `{}`", col.trim()))?;
+            match d.field(field.trim()) {
+                Some(f) if f.categories.iter().any(|c| c == &args.category) => {
+                    out.push((i, field.trim().to_owned()))
+                }
+                Some(_) => bail!(
+                    "--map {m}: field `{}` is not declared for category `{}`",
+                    field.trim(),
+                    args.category
+                ),
+                None => bail!("--map {m}: field `{}` is not declared", field.trim()),
+            }
+        }
+    }
+    if out.is_empty() {
+        bail!(
+            "no column maps to a field of `{}`; name the columns after the fields or use --map",
+            args.category
+        );
+    }
+    Ok(out)
+}
+
+fn row_values(
+    record: &csv::StringRecord,
+    map: &[(usize, String)],
+) -> Vec<(String, Option<String>)> {
+    map.iter()
+        .filter_map(|(i, f)| {
+            let v = record.get(*i).unwrap_or("").trim();
+            (!v.is_empty()).then(|| (f.clone(), Some(v.to_owned())))
+        })
+        .collect()
+}
+
+fn refusals(line: u64, e: VaultError) -> Vec<Refusal> {
+    match e {
+        VaultError::Validation(problems) => problems
+            .into_iter()
+            .map(|p| Refusal { line, field: p.field, message: p.message })
+            .collect(),
+        VaultError::Duplicate { field, category, existing } => vec![Refusal {
+            line,
+            message: format!("a subject of category `{category}` with the same `{field}` already exists ({existing})"),
+            field,
+        }],
+        other => vec![Refusal { line, field: String::new(), message: other.to_string() }],
+    }
+}
+
+/// Prepares a chunk of rows on every core: validation, sealing, blind indexes.
+fn prepare_chunk(
+    vault: &Vault,
+    category: &str,
+    rows: Vec<Row>,
+) -> Vec<(u64, Result<WriteOp, VaultError>)> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let per = rows.len().div_ceil(threads).max(1);
+    let mut rows = rows;
+    let mut parts = Vec::new();
+    while !rows.is_empty() {
+        let rest = rows.split_off(per.min(rows.len()));
+        parts.push(std::mem::replace(&mut rows, rest));
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                s.spawn(move || {
+                    part.into_iter()
+                        .map(|(line, values)| {
+                            (line, vault.prepare_subject("cli:import", category, values))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+pub async fn run(config: &Config, args: &ImportArgs) -> Result<ExitCode> {
+    let opened = setup::open(config, false).await?;
+    let vault = Arc::clone(&opened.vault);
+    let size = std::fs::metadata(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?
+        .len();
+    let open_reader = || -> Result<csv::Reader<std::fs::File>> {
+        csv::ReaderBuilder::new()
+            .flexible(false)
+            .from_path(&args.file)
+            .with_context(|| format!("cannot read {}", args.file.display()))
+    };
+    let mut reader = open_reader()?;
+    let headers = reader
+        .headers()
+        .context("cannot read the header row")?
+        .clone();
+    let map = mapping(&headers, args, &vault)?;
+    let mut refused: Vec<Refusal> = Vec::new();
+
+    if args.all_or_nothing {
+        // First pass: validate every row and look for identifiers held twice, in the file or
+        // already in the store; write nothing unless the whole file is clean.
+        let mut seen = HashSet::new();
+        for (n, rec) in reader.records().enumerate() {
+            let line = n as u64 + 2;
+            let rec = match rec {
+                Ok(r) => r,
+                Err(e) => {
+                    refused.push(Refusal {
+                        line,
+                        field: String::new(),
+                        message: format!("not valid CSV: {e}"),
+                    });
+                    continue;
+                }
+            };
+            match vault.prepare_subject("cli:import", &args.category, row_values(&rec, &map)) {
+                Err(e) => refused.extend(refusals(line, e)),
+                Ok(WriteOp::CreateSubject { index, .. }) => {
+                    for entry in index {
+                        if !seen.insert((entry.field.clone(), entry.digest)) {
+                            refused.push(Refusal {
+                                line,
+                                message: format!("`{}` repeats an earlier row", entry.field),
+                                field: entry.field,
+                            });
+                        } else if vault
+                            .store()
+                            .lookup(&entry.field, &entry.digest)
+                            .await?
+                            .iter()
+                            .any(|(_, c)| c == &args.category)
+                        {
+                            refused.push(Refusal {
+                                line,
+                                message: format!(
+                                    "a subject of category `{}` with the same `{}` already exists",
+                                    args.category, entry.field
+                                ),
+                                field: entry.field,
+                            });
+                        }
+                    }
+                }
+                Ok(_) => {}
+            }
+        }
+        if !refused.is_empty() {
+            report(&refused, args)?;
+            eprintln!(
+                "derbes: nothing imported: {} problem(s) in the file (--all-or-nothing)",
+                refused.len()
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+        reader = open_reader()?;
+        reader.headers()?;
+    }
+
+    let bar = indicatif::ProgressBar::new(size);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "importing {bar:40} {bytes}/{total_bytes} {msg} ({eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut imported = 0u64;
+    let mut records = reader.records();
+    let mut line = 1u64;
+    let started = std::time::Instant::now();
+    loop {
+        let mut rows = Vec::with_capacity(CHUNK);
+        for rec in records.by_ref().take(CHUNK) {
+            line += 1;
+            match rec {
+                Ok(r) => rows.push((line, row_values(&r, &map))),
+                Err(e) => refused.push(Refusal {
+                    line,
+                    field: String::new(),
+                    message: format!("not valid CSV: {e}"),
+                }),
+            }
+        }
+        if rows.is_empty() && records.reader().is_done() {
+            break;
+        }
+        let v = Arc::clone(&vault);
+        let category = args.category.clone();
+        let prepared =
+            tokio::task::spawn_blocking(move || prepare_chunk(&v, &category, rows)).await?;
+        let mut writes = tokio::task::JoinSet::new();
+        for (line, op) in prepared {
+            match op {
+                Err(e) => refused.extend(refusals(line, e)),
+                Ok(op) => {
+                    let store = Arc::clone(vault.store());
+                    writes.spawn(async move { (line, store.write(op).await) });
+                }
+            }
+        }
+        while let Some(done) = writes.join_next().await {
+            match done? {
+                (_, Ok(_)) => imported += 1,
+                (
+                    line,
+                    Err(StoreError::Duplicate {
+                        field,
+                        category,
+                        existing,
+                    }),
+                ) => refused.extend(refusals(
+                    line,
+                    VaultError::Duplicate {
+                        field,
+                        category,
+                        existing,
+                    },
+                )),
+                (line, Err(e)) => refused.push(Refusal {
+                    line,
+                    field: String::new(),
+                    message: e.to_string(),
+                }),
+            }
+        }
+        bar.set_position(records.reader().position().byte());
+        bar.set_message(format!("{imported} subjects"));
+    }
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    refused.sort_by_key(|r| r.line);
+    report(&refused, args)?;
+    println!(
+        "derbes: imported {imported} subject(s) of category `{}` in {secs:.1} s ({:.0}/s); {} row problem(s)",
+        args.category,
+        imported as f64 / secs.max(0.001),
+        refused.len()
+    );
+    Ok(if refused.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn report(refused: &[Refusal], args: &ImportArgs) -> Result<()> {
+    const SHOWN: usize = 50;
+    for r in refused.iter().take(SHOWN) {
+        eprintln!(
+            "{}:{}: {}{}",
+            args.file.display(),
+            r.line,
+            if r.field.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", r.field)
+            },
+            r.message
+        );
+    }
+    if refused.len() > SHOWN {
+        eprintln!(
+            "… and {} more{}",
+            refused.len() - SHOWN,
+            if args.errors.is_some() {
+                ""
+            } else {
+                " (use --errors FILE to keep them all)"
+            }
+        );
+    }
+    if let Some(path) = &args.errors {
+        let mut w = csv::Writer::from_path(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        w.write_record(["line", "field", "problem"])?;
+        for r in refused {
+            w.write_record([r.line.to_string(), r.field.clone(), r.message.clone()])?;
+        }
+        w.flush()?;
+        std::io::stderr().flush()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,259 @@
+//! `derbes`: the operator's privacy policy as enforced software.
+
+mod audit_verify;
+mod config;
+mod generate;
+mod import;
+mod setup;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use config::{Config, Overrides};
+use derbes_core::declaration::Severity;
+use derbes_core::Declaration;
+use derbes_server::Role;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "derbes",
+    version,
+    about = "derbes: the operator's privacy policy as enforced software (Law of the Republic of Kazakhstan No. 94-V)"
+)]
+struct Cli {
+    #[command(flatten)]
+    overrides: Overrides,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server. With no configuration: SQLite under ./derbes-data, the demo declaration,
+    /// a generated key file and an admin token printed once.
+    Serve,
+    /// Check declaration files; report every problem with file:line:column.
+    Check {
+        /// Declaration files (TOML)
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Treat warnings as errors
+        #[arg(long)]
+        strict: bool,
+    },
+    /// API tokens
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// The audit chain
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// The key ring
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Import subjects from a CSV file
+    Import(import::ImportArgs),
+    /// Write a CSV of synthetic, realistic Kazakh subjects (valid IINs, phones, names) for demos
+    /// and benchmarks
+    Generate(generate::GenerateArgs),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token and print it once
+    Create {
+        /// admin, dpo, staff, auditor or integration
+        #[arg(long)]
+        role: String,
+        /// A purpose the token may act for (staff and integration; repeat for several)
+        #[arg(long = "purpose")]
+        purposes: Vec<String>,
+        /// A label shown in the audit trail
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the whole chain; exit non-zero and name the first bad event if it was edited
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a new key-encryption key and rewrap every subject's data key under it
+    Rotate,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("derbes: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    if let Command::Check { files, strict } = &cli.command {
+        return Ok(check(files, *strict));
+    }
+    if let Command::Generate(args) = &cli.command {
+        generate::run(args)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let config = Config::resolve(&cli.overrides)?;
+    runtime()?.block_on(async move {
+        match cli.command {
+            Command::Serve => serve(&config).await.map(|_| ExitCode::SUCCESS),
+            Command::Token { command: TokenCommand::Create { role, purposes, name } } => {
+                let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+                let opened = setup::open(&config, false).await?;
+                let token = opened.vault.create_token("cli", &name, role, purposes).await?;
+                println!("{token}");
+                eprintln!("derbes: created a `{role}` token named \"{}\"; it is shown once, derbes keeps only its digest", name.trim());
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Audit { command: AuditCommand::Verify } => audit_verify::run(&config).await,
+            Command::Keys { command: KeysCommand::Rotate } => rotate(&config).await.map(|_| ExitCode::SUCCESS),
+            Command::Import(args) => import::run(&config, &args).await,
+            Command::Check { .. } | Command::Generate(_) => Ok(ExitCode::SUCCESS),
+        }
+    })
+}
+
+fn check(files: &[PathBuf], strict: bool) -> ExitCode {
+    let mut failed = false;
+    for file in files {
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("{}: cannot read: {e}", file.display());
+                failed = true;
+                continue;
+            }
+        };
+        let problems = match Declaration::load(&text) {
+            Ok(l) => l.warnings,
+            Err(p) => p,
+        };
+        let errors = problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .count();
+        let warnings = problems.len() - errors;
+        for p in &problems {
+            eprintln!("{}:{p}", file.display());
+        }
+        if errors > 0 || (strict && warnings > 0) {
+            failed = true;
+            eprintln!(
+                "{}: {errors} error(s), {warnings} warning(s)",
+                file.display()
+            );
+        } else {
+            println!("{}: ok ({warnings} warning(s))", file.display());
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+async fn serve(config: &Config) -> Result<()> {
+    let opened = setup::open(config, true).await?;
+    let store = Arc::clone(opened.vault.store());
+    if store.count_active_tokens().await? == 0 {
+        let token = opened
+            .vault
+            .create_token("system", "first admin", Role::Admin, Vec::new())
+            .await?;
+        println!("derbes: created the first admin token. It is shown ONCE; keep it safe:\n\n    {token}\n");
+    }
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let d = opened.vault.declaration();
+    println!(
+        "derbes: serving http://{addr}/api/v1 — declaration \"{}\" version {}, {}",
+        d.operator.name.get(derbes_core::text::Lang::En),
+        d.version,
+        config.store_description()
+    );
+    let state = derbes_server::AppState {
+        vault: opened.vault,
+    };
+    derbes_server::serve(listener, state, shutdown_signal()).await?;
+    eprintln!("derbes: stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+async fn rotate(config: &Config) -> Result<()> {
+    let mut ring = setup::key_ring(&config.key_file, false)?;
+    let version = ring.add_kek()?;
+    // The new key is on disk before any data key is wrapped under it.
+    setup::write_key_file(&config.key_file, &ring, false)?;
+    eprintln!(
+        "derbes: added key version {version} to {}",
+        config.key_file.display()
+    );
+    let opened = setup::open(config, false).await?;
+    let total = opened.vault.store().count_subjects().await?;
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "rewrapping data keys {bar:40} {pos}/{len} ({per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let n = opened
+        .vault
+        .rewrap_all("cli", |done| bar.set_position(done))
+        .await?;
+    bar.finish_and_clear();
+    if opened.keys.current_version() != version {
+        bail!("internal: the key ring's current version changed during rotation");
+    }
+    println!("derbes: rewrapped {n} data key(s) under key version {version}; older versions stay in the key file for backups");
+    Ok(())
+}

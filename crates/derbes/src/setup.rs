@@ -1,0 +1,164 @@
+//! Opening what every command needs: the key ring, the declaration, the store, the vault.
+
+use crate::config::{Config, DEMO_DECLARATION};
+use anyhow::{bail, Context, Result};
+use derbes_core::audit::{AuditDraft, Outcome};
+use derbes_core::Declaration;
+use derbes_crypto::KeyRing;
+use derbes_server::Vault;
+use derbes_store::{Store, StoreError, WriteOp};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Reads the key file, or creates it (mode 0600) when `create` and it does not exist.
+pub fn key_ring(path: &Path, create: bool) -> Result<KeyRing> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            warn_if_readable_by_others(path);
+            KeyRing::from_file_text(&text).with_context(|| format!("cannot use the key file {}", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+            let ring = KeyRing::generate()?;
+            write_key_file(path, &ring, true)?;
+            eprintln!("derbes: generated a new key file at {} (mode 0600); back it up separately from the database", path.display());
+            Ok(ring)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "the key file {} does not exist; start `derbes serve` once to create it, or pass --key-file",
+            path.display()
+        ),
+        Err(e) => Err(e).with_context(|| format!("cannot read the key file {}", path.display())),
+    }
+}
+
+fn warn_if_readable_by_others(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::metadata(path) {
+            if m.permissions().mode() & 0o077 != 0 {
+                eprintln!(
+                    "derbes: warning: the key file {} can be read by other users; run `chmod 600 {}`",
+                    path.display(),
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+/// Writes the key file with mode 0600: a new file, or atomically replacing the old one.
+pub fn write_key_file(path: &Path, ring: &KeyRing, new: bool) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let tmp = path.with_extension("key.tmp");
+    let target = if new { path.to_path_buf() } else { tmp.clone() };
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    if !new {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    let mut f = opts
+        .open(&target)
+        .with_context(|| format!("cannot create the key file {}", target.display()))?;
+    f.write_all(ring.to_file_text().as_bytes())?;
+    f.sync_all()?;
+    if !new {
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("cannot replace the key file {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The declaration text and where it came from.
+pub fn declaration_source(config: &Config) -> Result<(String, String)> {
+    match &config.declaration {
+        Some(p) => Ok((
+            std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read the declaration {}", p.display()))?,
+            p.display().to_string(),
+        )),
+        None => Ok((
+            DEMO_DECLARATION.to_owned(),
+            "the bundled demo declaration (examples/shoqan-school.toml)".into(),
+        )),
+    }
+}
+
+/// Loads and checks the declaration; prints its problems and fails when it has errors.
+pub fn declaration(config: &Config) -> Result<(Declaration, String)> {
+    let (text, origin) = declaration_source(config)?;
+    match Declaration::load(&text) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("{origin}:{w}");
+            }
+            Ok((loaded.declaration, text))
+        }
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{origin}:{p}");
+            }
+            bail!("the declaration {origin} has errors; `derbes check` explains each one")
+        }
+    }
+}
+
+pub async fn store(config: &Config, keys: &Arc<KeyRing>) -> Result<Arc<dyn Store>> {
+    if config.database_url.is_none() {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                config.data_dir.display()
+            )
+        })?;
+    }
+    let k = Arc::clone(keys);
+    derbes_store::open(
+        &config.store_url(),
+        Arc::new(move |seq, hash| k.audit_head_mac(seq, hash)),
+    )
+    .await
+    .with_context(|| format!("cannot open the store ({})", config.store_description()))
+}
+
+/// Everything a command that touches subjects needs.
+pub struct Opened {
+    pub vault: Arc<Vault>,
+    pub keys: Arc<KeyRing>,
+}
+
+/// Opens key ring, declaration and store, and records the declaration version in the store.
+pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
+    let keys = Arc::new(key_ring(&config.key_file, create_keys)?);
+    let (declaration, text) = declaration(config)?;
+    let store = store(config, &keys).await?;
+    let recorded = store
+        .write(WriteOp::RecordDeclaration {
+            version: declaration.version.clone(),
+            content_hash: Declaration::content_hash(&text),
+            content: text,
+            audit: AuditDraft::new("system", "declaration.record", Outcome::Ok)
+                .details(&serde_json::json!({ "version": declaration.version })),
+        })
+        .await;
+    match recorded {
+        Ok(_) => {}
+        Err(StoreError::DeclarationChanged { version }) => bail!(
+            "declaration version `{version}` is already recorded with different content; \
+             give the changed declaration a new `version` (earlier versions stay on record)"
+        ),
+        Err(e) => return Err(e).context("cannot record the declaration"),
+    }
+    Ok(Opened {
+        vault: Arc::new(Vault::new(Arc::new(declaration), Arc::clone(&keys), store)),
+        keys,
+    })
+}
