@@ -378,3 +378,39 @@ async fn create_token(
                  "note": "the token is shown once; derbes keeps only its digest" }),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn every_route_is_documented_and_every_documented_path_is_served() {
+        let doc = openapi::document();
+        let paths = doc["paths"].as_object().unwrap();
+        let documented: BTreeSet<(String, String)> = paths
+            .iter()
+            .flat_map(|(p, ops)| {
+                ops.as_object()
+                    .unwrap()
+                    .keys()
+                    .map(move |m| (m.clone(), p.clone()))
+            })
+            .collect();
+        let served: BTreeSet<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        assert_eq!(served, documented);
+    }
+
+    #[test]
+    fn every_schema_reference_resolves() {
+        let doc = openapi::document();
+        let text = doc.to_string();
+        for part in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+            let name = &part[..part.find('"').unwrap()];
+            assert!(doc["components"]["schemas"].get(name).is_some(), "{name}");
+        }
+    }
+}

@@ -208,11 +208,11 @@ impl From<QueryRejection> for ApiError {
 }
 
 impl From<PathRejection> for ApiError {
-    fn from(r: PathRejection) -> Self {
-        Self::bad_request(format!(
-            "the path is not valid: {}",
-            sanitize(&r.body_text())
-        ))
+    fn from(_: PathRejection) -> Self {
+        // The rejected segment is not echoed: it may be personal data typed in the wrong place.
+        Self::bad_request(
+            "the subject id in the path is not a UUID (e.g. 0190a5e4-8c3b-7def-8000-1234567890ab)",
+        )
     }
 }
 

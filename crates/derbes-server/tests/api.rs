@@ -1,0 +1,772 @@
+//! The REST API over real HTTP, against SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used)]
+
+use derbes_core::audit::ChainVerifier;
+use derbes_core::Declaration;
+use derbes_crypto::KeyRing;
+use derbes_server::{AppState, Role, BODY_LIMIT};
+use derbes_store::testing::{run_suite, Case, TestDb};
+use serde_json::{json, Value};
+use std::future::Future;
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+const DEMO: &str = include_str!("../../../examples/shoqan-school.toml");
+
+type Fut = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A running server with an admin token.
+struct Server {
+    base: String,
+    admin: String,
+    state: AppState,
+    agent: ureq::Agent,
+}
+
+struct Reply {
+    status: u16,
+    content_type: String,
+    body: Value,
+}
+
+impl Server {
+    async fn start(db: &TestDb) -> Self {
+        let keys = Arc::new(KeyRing::generate().unwrap());
+        let k = Arc::clone(&keys);
+        let store = derbes_store::open(&db.url, Arc::new(move |s, h| k.audit_head_mac(s, h)))
+            .await
+            .unwrap();
+        let declaration = Arc::new(Declaration::load(DEMO).unwrap().declaration);
+        let state = AppState::new(declaration, keys, store);
+        let admin = state
+            .vault
+            .create_token("test", "admin", Role::Admin, vec![])
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(derbes_server::serve(
+            listener,
+            state.clone(),
+            std::future::pending(),
+        ));
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Self {
+            base,
+            admin,
+            state,
+            agent,
+        }
+    }
+
+    async fn token(&self, role: Role, purposes: &[&str]) -> String {
+        self.state
+            .vault
+            .create_token(
+                "test",
+                &format!("{role}"),
+                role,
+                purposes.iter().map(|s| s.to_string()).collect(),
+            )
+            .await
+            .unwrap()
+    }
+
+    /// Sends a request from a blocking thread (ureq is blocking; the server runs on the runtime).
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Body>,
+    ) -> Reply {
+        let agent = self.agent.clone();
+        let url = format!("{}{path}", self.base);
+        let method = method.to_owned();
+        let auth = token.map(|t| format!("Bearer {t}"));
+        tokio::task::spawn_blocking(move || {
+            let req = ureq::http::Request::builder()
+                .method(method.as_str())
+                .uri(&url);
+            let req = match &auth {
+                Some(a) => req.header("Authorization", a),
+                None => req,
+            };
+            let resp = match body {
+                None => agent.run(req.body(()).unwrap()),
+                Some(Body::Json(v)) => agent.run(
+                    req.header("Content-Type", "application/json")
+                        .body(v.to_string())
+                        .unwrap(),
+                ),
+                Some(Body::Raw(ct, bytes)) => {
+                    agent.run(req.header("Content-Type", ct).body(bytes).unwrap())
+                }
+            };
+            let mut resp = resp.unwrap();
+            let content_type = resp
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let text = resp
+                .body_mut()
+                .with_config()
+                .limit(10 << 20)
+                .read_to_string()
+                .unwrap_or_default();
+            Reply {
+                status: resp.status().as_u16(),
+                content_type,
+                body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            }
+        })
+        .await
+        .unwrap()
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call("GET", path, Some(token), None).await
+    }
+    async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call("POST", path, Some(token), Some(Body::Json(body)))
+            .await
+    }
+    async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call("PATCH", path, Some(token), Some(Body::Json(body)))
+            .await
+    }
+
+    async fn create_student(&self, token: &str, fields: Value) -> Reply {
+        self.post(
+            "/api/v1/subjects",
+            token,
+            json!({ "category": "student", "fields": fields }),
+        )
+        .await
+    }
+}
+
+enum Body {
+    Json(Value),
+    Raw(&'static str, Vec<u8>),
+}
+
+fn assert_problem(r: &Reply, status: u16, kind: &str) {
+    assert_eq!(r.status, status, "{}", r.body);
+    assert_eq!(r.content_type, "application/problem+json");
+    assert_eq!(
+        r.body["type"],
+        format!("urn:derbes:problem:{kind}"),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body["status"], status);
+    assert!(!r.body["detail"].as_str().unwrap_or("").is_empty());
+}
+
+fn reason_codes(r: &Reply) -> Vec<String> {
+    r.body["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+const AIGERIM: &str = r#"{"surname":"Нұрланова","given_name":"Әйгерім","iin":"061211600012","phone":"8 (701) 234-56-78","email":"Aigerim@Mail.KZ","health_info":"аллергия: жаңғақ"}"#;
+
+fn health_and_documents(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
+        let r = s.call("GET", "/api/v1/health", None, None).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body["backend"], db.backend);
+        assert_eq!(r.body["declaration_version"], "2025.1");
+        let r = s.call("GET", "/api/v1/openapi.json", None, None).await;
+        assert_eq!(r.body["openapi"], "3.1.0");
+        let r = s.call("GET", "/api/v1/declaration", None, None).await;
+        assert_eq!(r.body["operator"]["bin"], "940140000385");
+        assert!(
+            r.body["purposes"]["education"]["fields"]
+                .as_array()
+                .unwrap()
+                .len()
+                > 3
+        );
+    })
+}
+
+fn create_read_rectify_lookup(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
+        let created = s
+            .create_student(&s.admin, serde_json::from_str(AIGERIM).unwrap())
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        let id = created.body["id"].as_str().unwrap().to_owned();
+        // A read returns the purpose's fields only, normalized; the health record stays out.
+        let r = s
+            .get(
+                &format!("/api/v1/subjects/{id}?purpose=education"),
+                &s.admin,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["legal_basis"], "contract");
+        assert_eq!(r.body["fields"]["phone"], "+77012345678");
+        assert_eq!(r.body["fields"]["email"], "aigerim@mail.kz");
+        assert_eq!(r.body["fields"]["given_name"], "Әйгерім");
+        assert!(r.body["fields"].get("health_info").is_none());
+        let r = s
+            .get(
+                &format!("/api/v1/subjects/{id}?purpose=education&fields=iin"),
+                &s.admin,
+            )
+            .await;
+        assert_eq!(r.body["fields"], json!({ "iin": "061211600012" }));
+        // Rectification changes the value and the blind index.
+        let r = s
+            .patch(
+                &format!("/api/v1/subjects/{id}"),
+                &s.admin,
+                json!({ "fields": { "phone": "+7 777 000 11 22", "email": null } }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        // json! sorts keys, so the request lists email first; the answer keeps the request's order.
+        assert_eq!(r.body["changed"], json!(["email", "phone"]));
+        let r = s
+            .get(
+                &format!("/api/v1/subjects/{id}?purpose=education"),
+                &s.admin,
+            )
+            .await;
+        assert_eq!(r.body["fields"]["phone"], "+77770001122");
+        assert!(r.body["fields"].get("email").is_none());
+        let find = |field: &str, value: &str| json!({ "field": field, "value": value, "purpose": "education" });
+        let r = s
+            .post("/api/v1/lookup", &s.admin, find("phone", "87770001122"))
+            .await;
+        assert_eq!(r.body["subjects"][0]["id"], id.as_str(), "{}", r.body);
+        let r = s
+            .post("/api/v1/lookup", &s.admin, find("phone", "+77012345678"))
+            .await;
+        assert_eq!(r.body["subjects"], json!([]));
+        let r = s
+            .post("/api/v1/lookup", &s.admin, find("iin", "0612 1160 0012"))
+            .await;
+        assert_eq!(r.body["subjects"][0]["category"], "student");
+        // The audit shows fingerprints of the change, never the values.
+        let r = s
+            .get(&format!("/api/v1/subjects/{id}/audit"), &s.admin)
+            .await;
+        let events = r.body["events"].as_array().unwrap();
+        let rectify = events
+            .iter()
+            .find(|e| e["action"] == "subject.rectify")
+            .unwrap();
+        let details = rectify["details"].as_str().unwrap();
+        assert!(details.contains("\"old\"") && details.contains("\"new\""));
+        assert!(!details.contains("7770001122") && !details.contains("mail.kz"));
+        let text = r.body.to_string();
+        assert!(!text.contains("Нұрланова") && !text.contains("061211600012"));
+        let actions: Vec<&str> = events
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "subject.create",
+                "subject.read",
+                "subject.read",
+                "subject.rectify",
+                "subject.read",
+                "subject.lookup",
+                "subject.lookup"
+            ]
+        );
+    })
+}
+
+fn purposes_are_enforced(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
+        let id = s
+            .create_student(&s.admin, serde_json::from_str(AIGERIM).unwrap())
+            .await
+            .body["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let read =
+            |purpose: &str, extra: &str| format!("/api/v1/subjects/{id}?purpose={purpose}{extra}");
+        let r = s.get(&read("marketing", ""), &s.admin).await;
+        assert_problem(&r, 403, "purpose-denied");
+        assert_eq!(reason_codes(&r), ["undeclared_purpose"]);
+        let r = s
+            .get(&read("education", "&fields=iin,health_info"), &s.admin)
+            .await;
+        assert_eq!(reason_codes(&r), ["field_outside_purpose"]);
+        assert!(r.body.get("fields").is_none());
+        let r = s.get(&read("extracurricular", ""), &s.admin).await;
+        assert_eq!(reason_codes(&r), ["no_consent"]);
+        assert!(r.body["detail"].as_str().unwrap().contains("no consent"));
+        let staff = s.token(Role::Staff, &["safety"]).await;
+        let r = s.get(&read("education", ""), &staff).await;
+        assert_eq!(reason_codes(&r), ["actor_not_allowed_purpose"]);
+        let r = s.get(&read("personnel", ""), &s.admin).await;
+        assert_eq!(reason_codes(&r), ["purpose_not_for_category"]);
+        let r = s.get(&format!("/api/v1/subjects/{id}"), &s.admin).await;
+        assert_problem(&r, 400, "bad-request");
+        assert!(r.body["detail"].as_str().unwrap().contains("purpose"));
+        // A staff token for `safety` reads what safety may use and no more.
+        let r = s.get(&read("safety", ""), &staff).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["legal_basis"], "vital_interest");
+        // Lookups obey the same rules.
+        let r = s
+            .post(
+                "/api/v1/lookup",
+                &staff,
+                json!({ "field": "iin", "value": "061211600012", "purpose": "education" }),
+            )
+            .await;
+        assert_eq!(reason_codes(&r), ["actor_not_allowed_purpose"]);
+        // Every refusal is in the audit trail.
+        let r = s
+            .get(&format!("/api/v1/subjects/{id}/audit"), &s.admin)
+            .await;
+        let denied: Vec<String> = r.body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["outcome"] == "denied")
+            .map(|e| e["reason"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            denied,
+            [
+                "undeclared_purpose",
+                "field_outside_purpose",
+                "no_consent",
+                "actor_not_allowed_purpose",
+                "purpose_not_for_category"
+            ]
+        );
+    })
+}
+
+fn tokens_and_roles(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
+        let r = s
+            .call(
+                "POST",
+                "/api/v1/subjects",
+                None,
+                Some(Body::Json(json!({}))),
+            )
+            .await;
+        assert_problem(&r, 401, "unauthorized");
+        let r = s.get("/api/v1/audit", "dbs_not-a-real-token").await;
+        assert_problem(&r, 401, "unauthorized");
+        let auditor = s.token(Role::Auditor, &[]).await;
+        let id = s
+            .create_student(&s.admin, json!({ "iin": "061211600012" }))
+            .await
+            .body["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_problem(
+            &s.get(
+                &format!("/api/v1/subjects/{id}?purpose=education"),
+                &auditor,
+            )
+            .await,
+            403,
+            "forbidden",
+        );
+        assert_eq!(s.get("/api/v1/audit", &auditor).await.status, 200);
+        // Staff may write only the fields of their purposes.
+        let staff = s.token(Role::Staff, &["education"]).await;
+        let r = s
+            .create_student(&staff, json!({ "iin": "760212350620", "health_info": "x" }))
+            .await;
+        assert_problem(&r, 403, "forbidden");
+        assert!(r.body["detail"].as_str().unwrap().contains("health_info"));
+        assert_eq!(s.state.vault.store().count_subjects().await.unwrap(), 1);
+        assert_eq!(
+            s.create_student(
+                &staff,
+                json!({ "iin": "760212350620", "surname": "Оспанов" })
+            )
+            .await
+            .status,
+            201
+        );
+        // Only admins create tokens; the new token works at once.
+        let r = s
+            .post(
+                "/api/v1/tokens",
+                &staff,
+                json!({ "name": "x", "role": "admin" }),
+            )
+            .await;
+        assert_problem(&r, 403, "forbidden");
+        let r = s
+            .post(
+                "/api/v1/tokens",
+                &s.admin,
+                json!({ "name": "journal", "role": "integration", "purposes": ["education"] }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let journal = r.body["token"].as_str().unwrap().to_owned();
+        assert_eq!(
+            s.get(
+                &format!("/api/v1/subjects/{id}?purpose=education"),
+                &journal
+            )
+            .await
+            .status,
+            200
+        );
+        let r = s
+            .post(
+                "/api/v1/tokens",
+                &s.admin,
+                json!({ "name": "x", "role": "staff" }),
+            )
+            .await;
+        assert_problem(&r, 422, "validation");
+        let r = s
+            .post(
+                "/api/v1/tokens",
+                &s.admin,
+                json!({ "name": "x", "role": "root" }),
+            )
+            .await;
+        assert_problem(&r, 422, "validation");
+    })
+}
+
+fn bad_input_is_refused_and_nothing_is_written(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
+        let raw = |ct: &'static str, b: &[u8]| Some(Body::Raw(ct, b.to_vec()));
+        let r = s
+            .call(
+                "POST",
+                "/api/v1/subjects",
+                Some(&s.admin),
+                raw("application/json", b"{\"category\":"),
+            )
+            .await;
+        assert_problem(&r, 400, "bad-request");
+        let r = s
+            .call(
+                "POST",
+                "/api/v1/subjects",
+                Some(&s.admin),
+                raw("text/plain", b"{}"),
+            )
+            .await;
+        assert_problem(&r, 415, "unsupported-media-type");
+        let big = format!(
+            "{{\"category\":\"student\",\"fields\":{{\"surname\":\"{}\"}}}}",
+            "a".repeat(BODY_LIMIT)
+        );
+        let r = s
+            .call(
+                "POST",
+                "/api/v1/subjects",
+                Some(&s.admin),
+                raw("application/json", big.as_bytes()),
+            )
+            .await;
+        assert_problem(&r, 413, "payload-too-large");
+        let r = s
+            .post(
+                "/api/v1/subjects",
+                &s.admin,
+                json!({ "category": "student", "fields": {}, "extra": 1 }),
+            )
+            .await;
+        assert_problem(&r, 422, "validation");
+        assert!(r.body["detail"].as_str().unwrap().contains("extra"));
+        let r = s
+            .post(
+                "/api/v1/subjects",
+                &s.admin,
+                json!({ "category": ["student"], "fields": {} }),
+            )
+            .await;
+        assert_problem(&r, 422, "validation");
+        // Every bad field is named at once, and no value is echoed.
+        let r = s
+            .create_student(
+                &s.admin,
+                json!({ "iin": "061211600013", "phone": "+7 495 123 45 67", "email": "not-an-email", "birth_date": "2006-13-01",
+                        "shoe_size": "42", "id_document_type": "driver_licence", "surname": 5, "salary": "100" }),
+            )
+            .await;
+        assert_problem(&r, 422, "validation");
+        let mut fields: Vec<&str> = r.body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        fields.sort_unstable();
+        assert_eq!(
+            fields,
+            [
+                "birth_date",
+                "email",
+                "id_document_type",
+                "iin",
+                "phone",
+                "salary",
+                "shoe_size",
+                "surname"
+            ]
+        );
+        let text = r.body.to_string();
+        assert!(
+            !text.contains("061211600013") && !text.contains("not-an-email"),
+            "{text}"
+        );
+        assert!(text.contains("check digit"));
+        let r = s
+            .post(
+                "/api/v1/subjects",
+                &s.admin,
+                json!({ "category": "alien", "fields": { "iin": "061211600012" } }),
+            )
+            .await;
+        assert_problem(&r, 422, "validation");
+        let r = s.create_student(&s.admin, json!({})).await;
+        assert_problem(&r, 422, "validation");
+        let r = s
+            .get("/api/v1/subjects/061211600012?purpose=education", &s.admin)
+            .await;
+        assert_problem(&r, 400, "bad-request");
+        assert!(!r.body.to_string().contains("061211600012"));
+        let r = s
+            .get(
+                "/api/v1/subjects/0190a5e4-8c3b-7def-8000-1234567890ab?purpose=education",
+                &s.admin,
+            )
+            .await;
+        assert_problem(&r, 404, "not-found");
+        assert_problem(&s.get("/api/v1/nothing", &s.admin).await, 404, "not-found");
+        assert_problem(
+            &s.call("DELETE", "/api/v1/subjects", Some(&s.admin), None)
+                .await,
+            405,
+            "method-not-allowed",
+        );
+        let r = s.get("/api/v1/audit?limit=0", &s.admin).await;
+        assert_problem(&r, 400, "bad-request");
+        let r = s.get("/api/v1/audit?after=abc", &s.admin).await;
+        assert_problem(&r, 400, "bad-request");
+        let r = s
+            .post(
+                "/api/v1/lookup",
+                &s.admin,
+                json!({ "field": "surname", "value": "x", "purpose": "education" }),
+            )
+            .await;
+        assert_problem(&r, 422, "validation");
+        assert_eq!(s.state.vault.store().count_subjects().await.unwrap(), 0);
+        // A duplicate identifier is a conflict that names the subject holding it.
+        let first = s
+            .create_student(&s.admin, json!({ "iin": "061211600012" }))
+            .await;
+        let r = s
+            .create_student(
+                &s.admin,
+                json!({ "iin": "061211600012", "surname": "Басқа" }),
+            )
+            .await;
+        assert_problem(&r, 409, "conflict");
+        assert_eq!(r.body["existing_subject_id"], first.body["id"]);
+        assert_eq!(s.state.vault.store().count_subjects().await.unwrap(), 1);
+    })
+}
+
+fn audit_chain_verifies_through_the_api(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
+        let mut ids = Vec::new();
+        for iin in [
+            "871008401427",
+            "760212350620",
+            "800416300257",
+            "680503450037",
+        ] {
+            let r = s
+                .post(
+                    "/api/v1/subjects",
+                    &s.admin,
+                    json!({ "category": "legal_representative", "fields": { "iin": iin } }),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            ids.push(r.body["id"].as_str().unwrap().to_owned());
+        }
+        for id in &ids {
+            s.get(
+                &format!("/api/v1/subjects/{id}?purpose=education"),
+                &s.admin,
+            )
+            .await;
+            s.get(
+                &format!("/api/v1/subjects/{id}?purpose=analytics"),
+                &s.admin,
+            )
+            .await;
+        }
+        let mut v = ChainVerifier::default();
+        let mut after = 0;
+        loop {
+            let r = s
+                .get(&format!("/api/v1/audit?after={after}&limit=3"), &s.admin)
+                .await;
+            let events: Vec<derbes_core::audit::AuditEvent> =
+                serde_json::from_value(r.body["events"].clone()).unwrap();
+            let Some(last) = events.last() else { break };
+            after = last.seq;
+            for e in &events {
+                v.push(e).unwrap();
+            }
+        }
+        // token.create (admin), 4 creates, 8 reads
+        assert_eq!(v.count(), 13);
+    })
+}
+
+fn random_requests_never_fail_the_server(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Arc::new(Server::start(&db).await);
+        let id = s
+            .create_student(&s.admin, json!({ "iin": "061211600012" }))
+            .await
+            .body["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let cases = random_cases(&id);
+        let mut statuses = std::collections::BTreeMap::new();
+        for (method, path, body, authed) in cases {
+            let token = authed.then_some(s.admin.as_str());
+            let r = s
+                .call(method, &path, token, Some(Body::Json(body.clone())))
+                .await;
+            assert!(
+                r.status < 500,
+                "{method} {path} {body} -> {} {}",
+                r.status,
+                r.body
+            );
+            if r.status >= 400 {
+                assert_eq!(
+                    r.content_type, "application/problem+json",
+                    "{method} {path} -> {}",
+                    r.status
+                );
+            }
+            *statuses.entry(r.status).or_insert(0) += 1;
+        }
+        assert!(statuses.len() >= 4, "{statuses:?}");
+    })
+}
+
+/// Random requests: methods, paths with odd parameters, JSON bodies of any shape.
+fn random_cases(id: &str) -> Vec<(&'static str, String, Value, bool)> {
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, TestRunner};
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        "\\PC{0,12}".prop_map(Value::String),
+        prop::sample::select(vec![
+            "061211600012",
+            "student",
+            "education",
+            "iin",
+            "+77012345678",
+            "2006-12-11"
+        ])
+        .prop_map(|s| json!(s)),
+    ];
+    let value = leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec(
+                (
+                    prop::sample::select(vec![
+                        "category", "fields", "iin", "surname", "phone", "purpose", "field",
+                        "value", "name", "role", "purposes", "x"
+                    ]),
+                    inner
+                ),
+                0..5
+            )
+            .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+        ]
+    });
+    let paths = vec![
+        "/api/v1/subjects".to_owned(),
+        format!("/api/v1/subjects/{id}"),
+        format!("/api/v1/subjects/{id}?purpose=education&fields=iin,,x"),
+        format!("/api/v1/subjects/{id}/audit?after=-5&limit=9999"),
+        "/api/v1/subjects/%00?purpose=%FF".to_owned(),
+        "/api/v1/lookup".to_owned(),
+        "/api/v1/tokens".to_owned(),
+        "/api/v1/audit?limit=abc".to_owned(),
+        "/api/v1/../declaration".to_owned(),
+    ];
+    let strategy = (
+        prop::sample::select(vec!["GET", "POST", "PATCH", "PUT", "DELETE"]),
+        prop::sample::select(paths),
+        value,
+        any::<bool>(),
+    );
+    let mut runner = TestRunner::new(Config::default());
+    (0..300)
+        .map(|_| strategy.new_tree(&mut runner).unwrap().current())
+        .collect()
+}
+
+fn main() -> ExitCode {
+    let cases: &[(&str, Case)] = &[
+        ("health_and_documents", health_and_documents),
+        ("create_read_rectify_lookup", create_read_rectify_lookup),
+        ("purposes_are_enforced", purposes_are_enforced),
+        ("tokens_and_roles", tokens_and_roles),
+        (
+            "bad_input_is_refused_and_nothing_is_written",
+            bad_input_is_refused_and_nothing_is_written,
+        ),
+        (
+            "audit_chain_verifies_through_the_api",
+            audit_chain_verifies_through_the_api,
+        ),
+        (
+            "random_requests_never_fail_the_server",
+            random_requests_never_fail_the_server,
+        ),
+    ];
+    run_suite("api", cases)
+}
