@@ -63,7 +63,7 @@ impl From<VaultError> for ApiError {
             VaultError::Store(StoreError::VersionConflict) => {
                 ApiError::conflict("the subject kept changing while this update ran; send it again")
             }
-            VaultError::Store(StoreError::Corrupt(_)) | VaultError::Crypto(_) => {
+            VaultError::Store(StoreError::Corrupt(_)) | VaultError::Crypto(_) | VaultError::Keys(_) => {
                 ApiError::internal("stored data could not be decrypted or decoded; the event is logged for the administrator")
             }
             VaultError::Store(_) => ApiError::unavailable("the storage did not complete the request; try again"),

@@ -5,8 +5,11 @@ use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
 use derbes_core::decision::ActorScope;
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// What a token may do. Deny by default: each operation names the roles it admits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +109,34 @@ pub fn scope_for(role: Role, purposes: &[String]) -> ActorScope {
     }
 }
 
+/// How long a checked token is trusted without asking the store again.
+const TOKEN_TTL: Duration = Duration::from_secs(10);
+const TOKEN_CACHE_MAX: usize = 10_000;
+
+/// Recently checked tokens, by digest, so that a request does not cost a database read.
+#[derive(Default)]
+pub(crate) struct TokenCache {
+    entries: Mutex<HashMap<String, (Actor, Instant)>>,
+}
+
+impl TokenCache {
+    fn get(&self, digest: &str) -> Option<Actor> {
+        let map = self.entries.lock().ok()?;
+        map.get(digest)
+            .filter(|(_, at)| at.elapsed() < TOKEN_TTL)
+            .map(|(a, _)| a.clone())
+    }
+
+    fn put(&self, digest: String, actor: Actor) {
+        if let Ok(mut map) = self.entries.lock() {
+            if map.len() >= TOKEN_CACHE_MAX {
+                map.retain(|_, (_, at)| at.elapsed() < TOKEN_TTL);
+            }
+            map.insert(digest, (actor, Instant::now()));
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for Actor {
     type Rejection = ApiError;
 
@@ -125,10 +156,14 @@ impl FromRequestParts<AppState> for Actor {
             .ok_or_else(|| {
                 ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
             })?;
+        let digest = derbes_crypto::token_digest(token);
+        if let Some(actor) = state.tokens.get(&digest) {
+            return Ok(actor);
+        }
         let record = state
             .vault
             .store()
-            .token(&derbes_crypto::token_digest(token))
+            .token(&digest)
             .await
             .map_err(|_| ApiError::unavailable("the token could not be checked; try again"))?
             .filter(|t| t.revoked_at.is_none())
@@ -137,10 +172,12 @@ impl FromRequestParts<AppState> for Actor {
             .role
             .parse()
             .map_err(|_| ApiError::unauthorized("the token has an unknown role"))?;
-        Ok(Actor {
+        let actor = Actor {
             scope: scope_for(role, &record.purposes),
             name: record.name,
             role,
-        })
+        };
+        state.tokens.put(digest, actor.clone());
+        Ok(actor)
     }
 }

@@ -9,7 +9,7 @@ mod vault;
 pub use api::{router, ROUTES};
 pub use auth::{Role, ROLES};
 pub use problem::ApiError;
-pub use vault::{Vault, VaultError};
+pub use vault::{KeyLoader, Vault, VaultError};
 
 use derbes_core::Declaration;
 use derbes_crypto::KeyRing;
@@ -23,12 +23,18 @@ pub const BODY_LIMIT: usize = 256 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub vault: Arc<Vault>,
+    pub(crate) tokens: Arc<auth::TokenCache>,
 }
 
 impl AppState {
     pub fn new(declaration: Arc<Declaration>, keys: Arc<KeyRing>, store: Arc<dyn Store>) -> Self {
+        Self::with_vault(Arc::new(Vault::new(declaration, keys, store)))
+    }
+
+    pub fn with_vault(vault: Arc<Vault>) -> Self {
         Self {
-            vault: Arc::new(Vault::new(declaration, keys, store)),
+            vault,
+            tokens: Arc::new(auth::TokenCache::default()),
         }
     }
 }

@@ -12,7 +12,7 @@ use derbes_store::{
     Applied, IndexEntry, KeyRecord, Store, StoreError, SubjectRecord, TokenRecord, WriteOp,
 };
 use serde_json::json;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use thiserror::Error;
 use uuid::Uuid;
 
@@ -40,6 +40,8 @@ pub enum VaultError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    #[error("cannot reload the key file: {0}")]
+    Keys(String),
 }
 
 /// A subject as returned by a read: only the fields the purpose allows.
@@ -73,9 +75,13 @@ pub struct Match {
     pub category: String,
 }
 
+/// Reads the key file again (after `derbes keys rotate` added a key version).
+pub type KeyLoader = Arc<dyn Fn() -> Result<KeyRing, String> + Send + Sync>;
+
 pub struct Vault {
     declaration: Arc<Declaration>,
-    keys: Arc<KeyRing>,
+    keys: RwLock<Arc<KeyRing>>,
+    key_loader: Option<KeyLoader>,
     store: Arc<dyn Store>,
 }
 
@@ -86,9 +92,50 @@ impl Vault {
     pub fn new(declaration: Arc<Declaration>, keys: Arc<KeyRing>, store: Arc<dyn Store>) -> Self {
         Self {
             declaration,
-            keys,
+            keys: RwLock::new(keys),
+            key_loader: None,
             store,
         }
+    }
+
+    /// Lets the vault pick up key versions added while it runs (`derbes keys rotate`).
+    pub fn with_key_loader(mut self, loader: KeyLoader) -> Self {
+        self.key_loader = Some(loader);
+        self
+    }
+
+    /// The key ring in use.
+    pub fn keys(&self) -> Arc<KeyRing> {
+        match self.keys.read() {
+            Ok(k) => Arc::clone(&k),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Reads the key file again; takes the new ring when it has other key versions and the same
+    /// index key (a key file of another installation is refused). Returns whether it changed.
+    pub fn reload_keys(&self) -> Result<bool, VaultError> {
+        let Some(loader) = &self.key_loader else {
+            return Ok(false);
+        };
+        let fresh = loader().map_err(VaultError::Keys)?;
+        let current = self.keys();
+        if fresh.versions() == current.versions()
+            && fresh.current_version() == current.current_version()
+        {
+            return Ok(false);
+        }
+        let probe = "derbes/key-file-probe";
+        if fresh.blind_index(probe, probe) != current.blind_index(probe, probe) {
+            return Err(VaultError::Keys(
+                "the key file now holds another installation's index key; keeping the keys in use"
+                    .into(),
+            ));
+        }
+        if let Ok(mut k) = self.keys.write() {
+            *k = Arc::new(fresh);
+        }
+        Ok(true)
     }
 
     pub fn declaration(&self) -> &Declaration {
@@ -105,12 +152,13 @@ impl Vault {
     }
 
     fn index_entries(&self, values: &[(String, String)]) -> Vec<IndexEntry> {
+        let keys = self.keys();
         values
             .iter()
             .filter(|(k, _)| self.declaration.field(k).is_some_and(|f| f.lookup))
             .map(|(k, v)| IndexEntry {
                 field: k.clone(),
-                digest: self.keys.blind_index(k, v),
+                digest: keys.blind_index(k, v),
             })
             .collect()
     }
@@ -167,7 +215,7 @@ impl Vault {
         }
         let id = Uuid::now_v7();
         let dk = DataKey::generate()?;
-        let wrapped = self.keys.wrap(&dk, &id, DEK_GENERATION)?;
+        let wrapped = self.keys().wrap(&dk, &id, DEK_GENERATION)?;
         let fields = normalized
             .iter()
             .map(|(k, v)| Ok((k.clone(), dk.seal(&id, DEK_GENERATION, k, v.as_bytes())?)))
@@ -239,14 +287,17 @@ impl Vault {
     }
 
     fn open_key(&self, r: &SubjectRecord) -> Result<DataKey, VaultError> {
-        Ok(self.keys.unwrap(
-            &WrappedKey {
-                kek_version: r.kek_version,
-                bytes: r.dek.clone(),
-            },
-            &r.id,
-            r.dek_generation,
-        )?)
+        let wrapped = WrappedKey {
+            kek_version: r.kek_version,
+            bytes: r.dek.clone(),
+        };
+        match self.keys().unwrap(&wrapped, &r.id, r.dek_generation) {
+            // A key version added by a rotation since this process started: read the key file.
+            Err(CryptoError::UnknownKeyVersion(_)) if self.reload_keys()? => {
+                Ok(self.keys().unwrap(&wrapped, &r.id, r.dek_generation)?)
+            }
+            other => Ok(other?),
+        }
     }
 
     fn open_field(
@@ -501,7 +552,7 @@ impl Vault {
         };
         let matches: Vec<Match> = self
             .store
-            .lookup(field, &self.keys.blind_index(field, &normalized))
+            .lookup(field, &self.keys().blind_index(field, &normalized))
             .await?
             .into_iter()
             .filter(|(_, cat)| p.covers_category(cat))
@@ -584,7 +635,8 @@ impl Vault {
         actor_name: &str,
         mut progress: impl FnMut(u64),
     ) -> Result<u64, VaultError> {
-        let current = self.keys.current_version();
+        let keys = self.keys();
+        let current = keys.current_version();
         let mut after = None;
         let mut total = 0u64;
         loop {
@@ -593,7 +645,7 @@ impl Vault {
             after = Some(last.subject_id);
             let mut batch: Vec<(KeyRecord, Vec<u8>, u32)> = Vec::with_capacity(page.len());
             for k in page.into_iter().filter(|k| k.kek_version != current) {
-                let dk = self.keys.unwrap(
+                let dk = keys.unwrap(
                     &WrappedKey {
                         kek_version: k.kek_version,
                         bytes: k.dek.clone(),
@@ -601,7 +653,7 @@ impl Vault {
                     &k.subject_id,
                     k.dek_generation,
                 )?;
-                let w = self.keys.wrap(&dk, &k.subject_id, k.dek_generation)?;
+                let w = keys.wrap(&dk, &k.subject_id, k.dek_generation)?;
                 batch.push((k, w.bytes, w.kek_version));
             }
             if !batch.is_empty() {

@@ -185,6 +185,8 @@ impl Writer {
         let mut results = Vec::with_capacity(n);
         for op in ops {
             let saved = head.clone();
+            // Every operation gets a savepoint: a failed statement aborts a PostgreSQL
+            // transaction, and the savepoint keeps the rest of the group.
             if let Err(e) = self.client.batch_execute("SAVEPOINT op").await {
                 results.push(Err(e.into()));
                 continue;

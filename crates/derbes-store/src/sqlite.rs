@@ -129,6 +129,15 @@ impl SqliteStore {
         })
     }
 
+    /// A point query (one row by key): run on the calling thread, which costs less than
+    /// handing it to the blocking pool; WAL readers never wait for the writer.
+    fn read_now<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.readers.with(f)
+    }
+
     async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -185,16 +194,24 @@ fn commit_group(
     let mut results = Vec::with_capacity(n);
     for op in ops {
         let saved = head.clone();
-        if let Err(e) = conn.execute_batch("SAVEPOINT op") {
-            results.push(Err(e.into()));
-            continue;
+        // One statement is atomic by itself; anything longer gets a savepoint.
+        let guarded = !op.is_single_statement();
+        if guarded {
+            if let Err(e) = exec_cached(conn, "SAVEPOINT op") {
+                results.push(Err(e.into()));
+                continue;
+            }
         }
         let r = apply(conn, op, &mut head, at);
         if r.is_err() {
             head = saved;
-            let _ = conn.execute_batch("ROLLBACK TO op");
+            if guarded {
+                let _ = exec_cached(conn, "ROLLBACK TO op");
+            }
         }
-        let _ = conn.execute_batch("RELEASE op");
+        if guarded {
+            let _ = exec_cached(conn, "RELEASE op");
+        }
         results.push(r);
     }
     if head.0 != start_seq {
@@ -213,6 +230,10 @@ fn commit_group(
             fail_all(e.into())
         }
     }
+}
+
+fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 fn chain_tail(conn: &Connection) -> Result<(i64, String), StoreError> {
@@ -481,7 +502,7 @@ impl Store for SqliteStore {
     }
 
     async fn subject(&self, id: Uuid) -> Result<Option<SubjectRecord>, StoreError> {
-        self.read(move |c| {
+        self.read_now(move |c| {
             let row = c
                 .prepare_cached(
                     "SELECT category, dek, kek_version, dek_generation, fields, version, created_at, updated_at
@@ -515,7 +536,6 @@ impl Store for SqliteStore {
             })
             .transpose()
         })
-        .await
     }
 
     async fn lookup(
@@ -524,7 +544,7 @@ impl Store for SqliteStore {
         digest: &[u8; 32],
     ) -> Result<Vec<(Uuid, String)>, StoreError> {
         let (field, digest) = (field.to_owned(), *digest);
-        self.read(move |c| {
+        self.read_now(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT subject_id, category FROM blind_index WHERE field = ?1 AND digest = ?2 ORDER BY category",
             )?;
@@ -535,7 +555,6 @@ impl Store for SqliteStore {
             })
             .collect()
         })
-        .await
     }
 
     async fn subject_audit(
@@ -585,7 +604,7 @@ impl Store for SqliteStore {
 
     async fn token(&self, digest: &str) -> Result<Option<TokenRecord>, StoreError> {
         let digest = digest.to_owned();
-        self.read(move |c| {
+        self.read_now(move |c| {
             let row = c
                 .prepare_cached("SELECT name, role, purposes, created_at, revoked_at FROM tokens WHERE digest = ?1")?
                 .query_row([&digest], |r| {
@@ -610,7 +629,6 @@ impl Store for SqliteStore {
             })
             .transpose()
         })
-        .await
     }
 
     async fn count_active_tokens(&self) -> Result<u64, StoreError> {

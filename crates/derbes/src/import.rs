@@ -120,6 +120,14 @@ fn row_values(
         .collect()
 }
 
+/// The line of the file where a record starts (a quoted value may span lines).
+fn record_line(rec: &Result<csv::StringRecord, csv::Error>) -> u64 {
+    match rec {
+        Ok(r) => r.position().map_or(0, |p| p.line()),
+        Err(e) => e.position().map_or(0, |p| p.line()),
+    }
+}
+
 fn refusals(line: u64, e: VaultError) -> Vec<Refusal> {
     match e {
         VaultError::Validation(problems) => problems
@@ -193,8 +201,8 @@ pub async fn run(config: &Config, args: &ImportArgs) -> Result<ExitCode> {
         // First pass: validate every row and look for identifiers held twice, in the file or
         // already in the store; write nothing unless the whole file is clean.
         let mut seen = HashSet::new();
-        for (n, rec) in reader.records().enumerate() {
-            let line = n as u64 + 2;
+        for rec in reader.records() {
+            let line = record_line(&rec);
             let rec = match rec {
                 Ok(r) => r,
                 Err(e) => {
@@ -258,12 +266,11 @@ pub async fn run(config: &Config, args: &ImportArgs) -> Result<ExitCode> {
     );
     let mut imported = 0u64;
     let mut records = reader.records();
-    let mut line = 1u64;
     let started = std::time::Instant::now();
     loop {
         let mut rows = Vec::with_capacity(CHUNK);
         for rec in records.by_ref().take(CHUNK) {
-            line += 1;
+            let line = record_line(&rec);
             match rec {
                 Ok(r) => rows.push((line, row_values(&r, &map))),
                 Err(e) => refused.push(Refusal {

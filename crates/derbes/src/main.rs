@@ -200,9 +200,23 @@ async fn serve(config: &Config) -> Result<()> {
         d.version,
         config.store_description()
     );
-    let state = derbes_server::AppState {
-        vault: opened.vault,
-    };
+    // Pick up key versions that `derbes keys rotate` adds while the server runs.
+    let vault = Arc::clone(&opened.vault);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+        loop {
+            tick.tick().await;
+            match vault.reload_keys() {
+                Ok(true) => eprintln!(
+                    "derbes: key file reloaded; new data keys are wrapped under key version {}",
+                    vault.keys().current_version()
+                ),
+                Ok(false) => {}
+                Err(e) => eprintln!("derbes: warning: {e}"),
+            }
+        }
+    });
+    let state = derbes_server::AppState::with_vault(opened.vault);
     derbes_server::serve(listener, state, shutdown_signal()).await?;
     eprintln!("derbes: stopped");
     Ok(())

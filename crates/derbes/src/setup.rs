@@ -157,8 +157,16 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
         ),
         Err(e) => return Err(e).context("cannot record the declaration"),
     }
+    let key_file = config.key_file.clone();
+    let loader: derbes_server::KeyLoader = Arc::new(move || {
+        let text = std::fs::read_to_string(&key_file)
+            .map_err(|e| format!("{}: {e}", key_file.display()))?;
+        KeyRing::from_file_text(&text).map_err(|e| e.to_string())
+    });
     Ok(Opened {
-        vault: Arc::new(Vault::new(Arc::new(declaration), Arc::clone(&keys), store)),
+        vault: Arc::new(
+            Vault::new(Arc::new(declaration), Arc::clone(&keys), store).with_key_loader(loader),
+        ),
         keys,
     })
 }

@@ -1,0 +1,17 @@
+-- POST /api/v1/lookup by IIN over identifiers listed in IINS_FILE.
+local token = os.getenv("TOKEN")
+local iins = {}
+for line in io.lines(os.getenv("IINS_FILE")) do table.insert(iins, line) end
+local i = 0
+
+function request()
+  i = i + 1
+  local iin = iins[(i * 7919) % #iins + 1]
+  return wrk.format("POST", "/api/v1/lookup",
+    {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"},
+    '{"field":"iin","value":"' .. iin .. '","purpose":"education"}')
+end
+
+function response(status, headers, body)
+  if status ~= 200 or not body:find('"id"') then print("unexpected answer " .. status .. ": " .. body) end
+end

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# HTTP load on loopback: create (10 fields) and purpose-bound read, on SQLite or PostgreSQL.
+# Usage: benches/load/run.sh [sqlite|postgres] [seconds]
+# Needs: wrk (Debian package), sqlite3 or psql, a release build (built here if missing).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+backend=${1:-sqlite}
+secs=${2:-10}
+cargo build --release -q
+bin=target/release/derbes
+dir=$(mktemp -d)
+port=${PORT:-18080}
+args=(--data-dir "$dir" --listen "127.0.0.1:$port")
+if [ "$backend" = postgres ]; then
+  psql -q -h 127.0.0.1 -U postgres -d test -c "DROP DATABASE IF EXISTS derbes_bench" -c "CREATE DATABASE derbes_bench"
+  args+=(--database-url "postgres://postgres@127.0.0.1:5432/derbes_bench")
+fi
+env -u DERBES_TEST_POSTGRES_URL "$bin" serve "${args[@]}" > "$dir/serve.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true; rm -rf "$dir"' EXIT
+for _ in $(seq 1 100); do grep -q "serving" "$dir/serve.log" && break; sleep 0.1; done
+export TOKEN=$(grep -o 'dbs_[A-Za-z0-9_-]*' "$dir/serve.log" | head -n1)
+url="http://127.0.0.1:$port"
+
+echo "== create subject (10 fields), $backend, ${secs}s"
+SEED=0 wrk -t2 -c64 -d"${secs}s" --latency -s benches/load/create.lua "$url" | grep -E "Requests/sec|Latency|99%|unexpected" | head -8
+
+export IDS_FILE="$dir/ids.txt"
+if [ "$backend" = postgres ]; then
+  psql -qAt -h 127.0.0.1 -U postgres -d derbes_bench -c "SELECT id FROM subjects LIMIT 20000" > "$IDS_FILE"
+else
+  sqlite3 "$dir/derbes.db" "SELECT lower(hex(id)) FROM subjects LIMIT 20000" \
+    | sed -E 's/^(.{8})(.{4})(.{4})(.{4})(.{12})$/\1-\2-\3-\4-\5/' > "$IDS_FILE"
+fi
+echo "== purpose-bound read (education), $backend, ${secs}s, $(wc -l < "$IDS_FILE") subjects"
+wrk -t2 -c64 -d"${secs}s" --latency -s benches/load/read.lua "$url" | grep -E "Requests/sec|Latency|99%|unexpected" | head -8

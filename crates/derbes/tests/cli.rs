@@ -1,0 +1,960 @@
+//! End-to-end tests of the `derbes` binary: the real executable, real SQLite files in temporary
+//! directories, real HTTP. Each test asserts something an operator relies on.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+/// The binary, with every `DERBES_*` variable of the test environment removed and the current
+/// directory set to `cwd` (a temporary directory), so that no stray configuration leaks in.
+fn derbes(cwd: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_derbes"));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("DERBES_") {
+            cmd.env_remove(&k);
+        }
+    }
+    cmd.current_dir(cwd);
+    cmd
+}
+
+/// Runs a command to completion (within two minutes) and returns its output.
+fn run(cmd: &mut Command) -> Output {
+    run_within(cmd, Duration::from_secs(120))
+}
+
+/// Runs a command to completion and returns its output; kills it and fails after `limit`.
+fn run_within(cmd: &mut Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start derbes");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_t = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out.read_to_end(&mut b);
+        b
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err.read_to_end(&mut b);
+        b
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("derbes did not finish within {limit:?}: {cmd:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out_t.join().unwrap(),
+        stderr: err_t.join().unwrap(),
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Formats an output for assertion messages.
+fn show(o: &Output) -> String {
+    format!(
+        "status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        o.status,
+        text(&o.stdout),
+        text(&o.stderr)
+    )
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// (status, JSON body or Null)
+fn http(method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
+    let req = ureq::http::Request::builder().method(method).uri(url);
+    let req = match token {
+        Some(t) => req.header("Authorization", format!("Bearer {t}")),
+        None => req,
+    };
+    let agent = agent();
+    let mut resp = match body {
+        None => agent.run(req.body(()).unwrap()),
+        Some(v) => agent.run(
+            req.header("Content-Type", "application/json")
+                .body(v.to_string())
+                .unwrap(),
+        ),
+    }
+    .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// A running `derbes serve`; killed when dropped, even when the test fails.
+struct Server {
+    child: Option<Child>,
+    base: String,
+    /// The admin token, when this start printed one.
+    token: Option<String>,
+    /// Every stdout line up to and including the "serving" line.
+    stdout: Vec<String>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts `serve` with the data directory `data` and waits for it to listen.
+    fn start(cwd: &Path, data: &Path) -> Server {
+        let port = free_port();
+        let mut child = derbes(cwd)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(data)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start derbes serve");
+        let stdout = child.stdout.take().unwrap();
+        let stderr_pipe = child.stderr.take().unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut server = Server {
+            child: Some(child),
+            base: format!("http://127.0.0.1:{port}"),
+            token: None,
+            stdout: Vec::new(),
+            stderr: Arc::clone(&stderr),
+        };
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr_pipe).lines() {
+                let Ok(line) = line else { break };
+                let mut s = stderr.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(t) = line.split_whitespace().find(|w| w.starts_with("dbs_")) {
+                        assert!(
+                            server.token.is_none(),
+                            "two tokens printed: {:?}",
+                            server.stdout
+                        );
+                        server.token = Some(t.to_owned());
+                    }
+                    let serving = line.contains("serving http://");
+                    server.stdout.push(line);
+                    if serving {
+                        break;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!(
+                    "serve did not report `serving http://` within {STARTUP_TIMEOUT:?}; stdout: {:?}; stderr: {}",
+                    server.stdout,
+                    server.stderr()
+                ),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    // Give the stderr reader a moment to collect the reason.
+                    std::thread::sleep(Duration::from_millis(200));
+                    panic!(
+                        "serve exited before listening; stdout: {:?}; stderr: {}",
+                        server.stdout,
+                        server.stderr()
+                    )
+                }
+            }
+        }
+        server
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Kills the process and waits for it to be gone.
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A valid IIN: the first 11 digits and the check digit, or None when no check digit exists.
+fn iin_with_check_digit(first11: &str) -> Option<String> {
+    let d: Vec<u32> = first11.chars().map(|c| c.to_digit(10).unwrap()).collect();
+    assert_eq!(d.len(), 11);
+    let sum = |w: &[u32]| d.iter().zip(w).map(|(a, b)| a * b).sum::<u32>() % 11;
+    let mut c = sum(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    if c == 10 {
+        c = sum(&[3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2]);
+        if c == 10 {
+            return None;
+        }
+    }
+    Some(format!("{first11}{c}"))
+}
+
+/// `n` distinct valid IINs of girls born 11 December 2006.
+fn student_iins(n: usize) -> Vec<String> {
+    (0..10_000)
+        .filter_map(|serial| iin_with_check_digit(&format!("0612116{serial:04}")))
+        .take(n)
+        .collect()
+}
+
+/// Creates a student; `n` makes the phone number (a unique identifier) distinct.
+fn create_student(s: &Server, token: &str, n: usize, surname: &str, iin: &str) -> String {
+    let phone = format!("8 (701) 234-56-{:02}", n % 100);
+    let (status, body) = http(
+        "POST",
+        &s.url("/api/v1/subjects"),
+        Some(token),
+        Some(&json!({
+            "category": "student",
+            "fields": { "surname": surname, "given_name": "Әйгерім", "iin": iin, "phone": phone }
+        })),
+    );
+    assert_eq!(status, 201, "create {surname}: {body}");
+    body["id"].as_str().expect("an id").to_owned()
+}
+
+fn read_subject(s: &Server, token: &str, id: &str) -> Value {
+    let (status, body) = http(
+        "GET",
+        &s.url(&format!("/api/v1/subjects/{id}?purpose=education")),
+        Some(token),
+        None,
+    );
+    assert_eq!(status, 200, "read {id}: {body}");
+    body
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+fn db(data: &Path) -> rusqlite::Connection {
+    let p = data.join("derbes.db");
+    assert!(p.exists(), "{} does not exist", p.display());
+    rusqlite::Connection::open(p).unwrap()
+}
+
+fn examples_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples"))
+}
+
+/// 1-based (line, column in characters) of the first occurrence of `needle` in `text`.
+fn position(text: &str, needle: &str) -> (usize, usize) {
+    let start = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle} not found"));
+    assert!(
+        text[start + needle.len()..].find(needle).is_none(),
+        "{needle} occurs twice"
+    );
+    let before = &text[..start];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().unwrap().chars().count() + 1;
+    (line, col)
+}
+
+/// Rewrites the text line by line; `f` gets the current `[table]` header and the line.
+fn edit_lines(text: &str, mut f: impl FnMut(&str, &str) -> Option<String>) -> String {
+    let mut table = String::new();
+    let mut out = String::new();
+    for line in text.lines() {
+        if line.starts_with('[') {
+            table = line.trim().to_owned();
+        }
+        match f(&table, line) {
+            Some(l) => out.push_str(&l),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// check
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn check_accepts_every_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(examples_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert!(
+        files.iter().any(|p| p.ends_with("shoqan-school.toml")),
+        "{files:?}"
+    );
+    for f in &files {
+        let o = run(derbes(dir.path()).arg("check").arg(f));
+        assert!(o.status.success(), "{}: {}", f.display(), show(&o));
+        let stdout = text(&o.stdout);
+        assert!(
+            stdout.contains(&format!("{}: ok", f.display())),
+            "{}: {}",
+            f.display(),
+            show(&o)
+        );
+    }
+}
+
+#[test]
+fn check_names_every_problem_with_its_position_and_a_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = std::fs::read_to_string(examples_dir().join("shoqan-school.toml")).unwrap();
+    let mut added = false;
+    let mut renamed = false;
+    let broken = edit_lines(&original, |table, line| {
+        if table == "[purposes.education]" && line.starts_with("fields = [") {
+            added = true;
+            let body = line.trim_end().strip_suffix(']').unwrap();
+            Some(format!("{body}, \"shoe_size\"]"))
+        } else if table == "[purposes.extracurricular]" && line.starts_with("retention = ") {
+            renamed = true;
+            Some("retention = \"no_such_rule\"".to_owned())
+        } else {
+            None
+        }
+    });
+    assert!(added && renamed, "the example changed shape");
+    let file = dir.path().join("broken.toml");
+    std::fs::write(&file, &broken).unwrap();
+    let (l1, c1) = position(&broken, "\"shoe_size\"");
+    let (l2, c2) = position(&broken, "\"no_such_rule\"");
+
+    let o = run(derbes(dir.path()).arg("check").arg(&file));
+    assert!(!o.status.success(), "{}", show(&o));
+    let stderr = text(&o.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    for (line, col, what) in [(l1, c1, "shoe_size"), (l2, c2, "no_such_rule")] {
+        let prefix = format!("{}:{line}:{col}: error", file.display());
+        let i = lines
+            .iter()
+            .position(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no problem reported at {prefix}: {}", show(&o)));
+        assert!(lines[i].contains(what), "{}: {}", lines[i], show(&o));
+        assert!(
+            lines
+                .get(i + 1)
+                .is_some_and(|l| l.trim_start().starts_with("fix:")),
+            "no fix: hint after {}: {}",
+            lines[i],
+            show(&o)
+        );
+    }
+    assert!(
+        !text(&o.stdout).contains(": ok"),
+        "a broken file reported ok: {}",
+        show(&o)
+    );
+}
+
+#[test]
+fn check_strict_fails_on_warnings_that_plain_check_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = std::fs::read_to_string(examples_dir().join("shoqan-school.toml")).unwrap();
+    // Databases in Germany: a warning (Art. 12(2)). Every recipient then receives data across the
+    // border and needs a basis, or the check reports errors rather than only the warning.
+    let mut moved = false;
+    let edited = edit_lines(&original, |table, line| {
+        if line.starts_with("storage_country = ") {
+            moved = true;
+            Some("storage_country = \"DE\"".to_owned())
+        } else if table.starts_with("[recipients.") && line.starts_with("country = ") {
+            Some(format!(
+                "{line}\ncross_border_basis = \"contract_performance\""
+            ))
+        } else {
+            None
+        }
+    });
+    assert!(moved);
+    let file = dir.path().join("abroad.toml");
+    std::fs::write(&file, &edited).unwrap();
+
+    let plain = run(derbes(dir.path()).arg("check").arg(&file));
+    assert!(plain.status.success(), "{}", show(&plain));
+    assert!(
+        text(&plain.stdout).contains(&format!("{}: ok (1 warning(s))", file.display())),
+        "{}",
+        show(&plain)
+    );
+    let (line, col) = position(&edited, "\"DE\"");
+    assert!(
+        text(&plain.stderr).contains(&format!(
+            "{}:{line}:{col}: warning: storage_country",
+            file.display()
+        )),
+        "{}",
+        show(&plain)
+    );
+
+    let strict = run(derbes(dir.path()).args(["check", "--strict"]).arg(&file));
+    assert!(!strict.status.success(), "{}", show(&strict));
+    assert!(
+        text(&strict.stderr).contains("0 error(s), 1 warning(s)"),
+        "{}",
+        show(&strict)
+    );
+    assert!(!text(&strict.stdout).contains(": ok"), "{}", show(&strict));
+}
+
+// ---------------------------------------------------------------------------------------------
+// serve
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn serve_creates_key_and_token_once_and_the_token_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key = data.join("derbes.key");
+
+    let mut first = Server::start(dir.path(), &data);
+    let token = first
+        .token
+        .clone()
+        .unwrap_or_else(|| panic!("no admin token on first start: {:?}", first.stdout));
+    assert!(token.len() > 20, "{token}");
+    assert!(key.exists(), "no key file; stderr: {}", first.stderr());
+    assert_eq!(mode(&key), 0o600, "the key file must be private");
+    let key_text = std::fs::read_to_string(&key).unwrap();
+
+    let (status, body) = http("GET", &first.url("/api/v1/health"), None, None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["backend"], "sqlite", "{body}");
+    assert_eq!(body["status"], "ok", "{body}");
+    first.stop();
+
+    let second = Server::start(dir.path(), &data);
+    assert!(
+        second.token.is_none(),
+        "a second start printed another token: {:?}",
+        second.stdout
+    );
+    assert!(
+        !second.stdout.iter().any(|l| l.contains("dbs_")),
+        "{:?}",
+        second.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(&key).unwrap(),
+        key_text,
+        "the key file was rewritten on restart"
+    );
+    assert_eq!(mode(&key), 0o600);
+
+    let (status, body) = http(
+        "POST",
+        &second.url("/api/v1/subjects"),
+        Some(&token),
+        Some(&json!({"category":"student","fields":{"surname":"Нұрланова","iin":"061211600012"}})),
+    );
+    assert_eq!(
+        status,
+        201,
+        "the first token no longer works: {body}; stderr: {}",
+        second.stderr()
+    );
+    let (status, _) = http(
+        "POST",
+        &second.url("/api/v1/subjects"),
+        Some("dbs_not_a_real_token"),
+        Some(&json!({"category":"student","fields":{"surname":"Нұрланова","iin":"061211600012"}})),
+    );
+    assert_eq!(status, 401, "an unknown token was accepted");
+}
+
+// ---------------------------------------------------------------------------------------------
+// audit verify
+// ---------------------------------------------------------------------------------------------
+
+/// Copies the key file and the database (after a checkpoint, so the .db file is complete).
+fn copy_data(from: &Path, to: &Path) {
+    {
+        let c = db(from);
+        c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+    }
+    std::fs::create_dir_all(to).unwrap();
+    std::fs::copy(from.join("derbes.db"), to.join("derbes.db")).unwrap();
+    let key = to.join("derbes.key");
+    std::fs::copy(from.join("derbes.key"), &key).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+fn verify(cwd: &Path, data: &Path) -> Output {
+    run(derbes(cwd)
+        .args(["audit", "verify", "--data-dir"])
+        .arg(data))
+}
+
+fn max_seq(c: &rusqlite::Connection) -> i64 {
+    c.query_row("SELECT MAX(seq) FROM audit_events", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn audit_verify_detects_edits_removals_reorders_and_truncation() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let pristine = cwd.join("pristine");
+    {
+        let mut s = Server::start(cwd, &pristine);
+        let token = s.token.clone().unwrap();
+        let ids: Vec<String> = student_iins(3)
+            .iter()
+            .enumerate()
+            .map(|(i, iin)| create_student(&s, &token, i, &format!("Сейітова{i}"), iin))
+            .collect();
+        for id in &ids {
+            read_subject(&s, &token, id);
+        }
+        s.stop();
+    }
+    // 1 declaration.record, 2 token.create, 3..5 subject.create, 6..8 subject.read.
+    let (last, middle_read): (i64, i64) = {
+        let c = db(&pristine);
+        let last = max_seq(&c);
+        assert!(last >= 8, "expected at least 8 events, found {last}");
+        let middle_read: i64 = c
+            .query_row(
+                "SELECT seq FROM audit_events WHERE action = 'subject.read' AND purpose = 'education' ORDER BY seq LIMIT 1 OFFSET 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        (last, middle_read)
+    };
+
+    // (a) intact
+    let o = verify(cwd, &pristine);
+    assert!(o.status.success(), "{}", show(&o));
+    assert!(text(&o.stdout).contains("intact"), "{}", show(&o));
+    assert!(
+        text(&o.stdout).contains(&format!("{last} event(s)")),
+        "{}",
+        show(&o)
+    );
+
+    let tampered = |name: &str, sql: &str| -> Output {
+        let d = cwd.join(name);
+        copy_data(&pristine, &d);
+        {
+            let c = db(&d);
+            c.execute_batch(sql).unwrap();
+        }
+        verify(cwd, &d)
+    };
+
+    // (b) an event in the middle changed: its purpose, or its actor
+    let o = tampered(
+        "purpose",
+        &format!("UPDATE audit_events SET purpose = 'marketing' WHERE seq = {middle_read};"),
+    );
+    assert!(!o.status.success(), "changed purpose: {}", show(&o));
+    assert!(
+        text(&o.stderr).contains(&format!("event {middle_read}:")),
+        "changed purpose: {}",
+        show(&o)
+    );
+    let o = tampered(
+        "actor",
+        "UPDATE audit_events SET actor = 'admin:someone else' WHERE seq = 4;",
+    );
+    assert!(!o.status.success(), "changed actor: {}", show(&o));
+    assert!(
+        text(&o.stderr).contains("event 4:"),
+        "changed actor: {}",
+        show(&o)
+    );
+
+    // (c) an event in the middle removed
+    let o = tampered("gap", "DELETE FROM audit_events WHERE seq = 5;");
+    assert!(!o.status.success(), "removed event: {}", show(&o));
+    assert!(
+        text(&o.stderr).contains("event 6:") && text(&o.stderr).contains("sequence number 5"),
+        "removed event: {}",
+        show(&o)
+    );
+
+    // (d) two events reordered: the rows at 4 and 5 exchange places
+    let o = tampered(
+        "swap",
+        "UPDATE audit_events SET seq = -4 WHERE seq = 4;
+         UPDATE audit_events SET seq = 4 WHERE seq = 5;
+         UPDATE audit_events SET seq = 5 WHERE seq = -4;",
+    );
+    assert!(!o.status.success(), "swapped events: {}", show(&o));
+    assert!(
+        text(&o.stderr).contains("event 4:"),
+        "swapped events: {}",
+        show(&o)
+    );
+
+    // (e) the last event removed, the signed head left alone
+    let o = tampered(
+        "truncated",
+        &format!("DELETE FROM audit_events WHERE seq = {last};"),
+    );
+    assert!(!o.status.success(), "truncated chain: {}", show(&o));
+    assert!(
+        text(&o.stderr).contains(&format!("signed head says {last}")),
+        "truncated chain: {}",
+        show(&o)
+    );
+
+    // (f) the last event removed and the head moved back to the one before, with the old MAC
+    let o = tampered(
+        "head-moved",
+        &format!(
+            "DELETE FROM audit_events WHERE seq = {last};
+             UPDATE audit_head SET seq = {prev}, hash = (SELECT hash FROM audit_events WHERE seq = {prev}) WHERE id = 1;",
+            prev = last - 1
+        ),
+    );
+    assert!(!o.status.success(), "forged head: {}", show(&o));
+    assert!(
+        text(&o.stderr).contains("BROKEN") && text(&o.stderr).contains("signed head"),
+        "forged head: {}",
+        show(&o)
+    );
+
+    // The pristine copy still verifies after all that (the copies were independent).
+    let o = verify(cwd, &pristine);
+    assert!(o.status.success(), "{}", show(&o));
+}
+
+// ---------------------------------------------------------------------------------------------
+// keys rotate
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn keys_rotate_keeps_every_value_readable_and_the_chain_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let data = cwd.join("data");
+    let key = data.join("derbes.key");
+    let iins = student_iins(3);
+    let (token, before): (String, Vec<(String, Value)>) = {
+        let mut s = Server::start(cwd, &data);
+        let token = s.token.clone().unwrap();
+        let before = iins
+            .iter()
+            .enumerate()
+            .map(|(i, iin)| {
+                let id = create_student(&s, &token, i, &format!("Қасымова{i}"), iin);
+                let body = read_subject(&s, &token, &id);
+                assert_eq!(body["fields"]["iin"], iin.as_str(), "{body}");
+                (id, body["fields"].clone())
+            })
+            .collect();
+        s.stop();
+        (token, before)
+    };
+    let old_key = std::fs::read_to_string(&key).unwrap();
+    assert_eq!(old_key.matches("[[kek]]").count(), 1, "{old_key}");
+
+    let o = run(derbes(cwd)
+        .args(["keys", "rotate", "--data-dir"])
+        .arg(&data));
+    assert!(o.status.success(), "{}", show(&o));
+    assert!(
+        text(&o.stdout).contains("rewrapped 3 data key(s)"),
+        "{}",
+        show(&o)
+    );
+    let new_key = std::fs::read_to_string(&key).unwrap();
+    assert_eq!(new_key.matches("[[kek]]").count(), 2, "{new_key}");
+    assert_eq!(mode(&key), 0o600, "the rotated key file must stay private");
+    assert!(
+        !data.join("derbes.key.tmp").exists(),
+        "a temporary key file was left behind"
+    );
+    // Every data key is now wrapped by the new key-encryption key.
+    {
+        let c = db(&data);
+        let versions: Vec<i64> = c
+            .prepare("SELECT DISTINCT kek_version FROM subjects")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(versions, vec![2], "data keys not rewrapped");
+    }
+
+    let s = Server::start(cwd, &data);
+    assert!(s.token.is_none(), "{:?}", s.stdout);
+    for (id, fields) in &before {
+        let body = read_subject(&s, &token, id);
+        assert_eq!(&body["fields"], fields, "values changed after rotation");
+    }
+    drop(s);
+
+    let o = verify(cwd, &data);
+    assert!(o.status.success(), "{}", show(&o));
+    assert!(text(&o.stdout).contains("intact"), "{}", show(&o));
+}
+
+#[test]
+fn keys_rotate_while_serving_keeps_reads_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let data = cwd.join("data");
+    let s = Server::start(cwd, &data);
+    let token = s.token.clone().unwrap();
+    let iins = student_iins(2);
+    let id = create_student(&s, &token, 0, "Оспанова", &iins[0]);
+    let o = run(derbes(cwd)
+        .args(["keys", "rotate", "--data-dir"])
+        .arg(&data));
+    assert!(o.status.success(), "{}", show(&o));
+    // The running server meets key version 2 on this read and reads the key file again.
+    let body = read_subject(&s, &token, &id);
+    assert_eq!(body["fields"]["iin"], iins[0].as_str(), "{body}");
+    let id2 = create_student(&s, &token, 1, "Омарова", &iins[1]);
+    assert_eq!(
+        read_subject(&s, &token, &id2)["fields"]["surname"],
+        "Омарова"
+    );
+    drop(s);
+    let o = verify(cwd, &data);
+    assert!(o.status.success(), "{}", show(&o));
+}
+
+// ---------------------------------------------------------------------------------------------
+// generate and import
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn generate_then_import_reports_each_row_and_all_or_nothing_imports_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let data = cwd.join("data");
+    // The key file comes from a first start of the server.
+    drop(Server::start(cwd, &data));
+
+    let o = run(derbes(cwd).args(["generate", "--count", "500", "--out", "f.csv"]));
+    assert!(o.status.success(), "{}", show(&o));
+    let csv = std::fs::read_to_string(cwd.join("f.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 501, "header and 500 rows");
+
+    let import = |data: &Path, key: &Path, extra: &[&str]| {
+        run(derbes(cwd)
+            .args(["import", "f.csv", "--category", "student"])
+            .args(extra)
+            .arg("--data-dir")
+            .arg(data)
+            .arg("--key-file")
+            .arg(key))
+    };
+    let key = data.join("derbes.key");
+
+    let o = import(&data, &key, &[]);
+    assert!(o.status.success(), "{}", show(&o));
+    assert!(text(&o.stdout).contains("imported 500 "), "{}", show(&o));
+    let count: i64 = db(&data)
+        .query_row("SELECT COUNT(*) FROM subjects", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 500);
+
+    // Again: every row is a duplicate.
+    let o = import(&data, &key, &[]);
+    assert!(!o.status.success(), "{}", show(&o));
+    let stderr = text(&o.stderr);
+    assert!(
+        stderr.contains("f.csv:2: ") && stderr.contains("already exists"),
+        "{}",
+        show(&o)
+    );
+    assert!(text(&o.stdout).contains("imported 0 "), "{}", show(&o));
+    let count: i64 = db(&data)
+        .query_row("SELECT COUNT(*) FROM subjects", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 500);
+
+    // One row with a wrong check digit, --all-or-nothing, a fresh database.
+    let bad_line = 251;
+    let mut lines: Vec<String> = csv.lines().map(str::to_owned).collect();
+    let row = &lines[bad_line - 1];
+    let iin = row.split(',').nth(5).unwrap().to_owned();
+    assert!(
+        iin.len() == 12 && iin.bytes().all(|b| b.is_ascii_digit()),
+        "{row}"
+    );
+    let last = iin.as_bytes()[11] - b'0';
+    let wrong = format!("{}{}", &iin[..11], (last + 1) % 10);
+    lines[bad_line - 1] = row.replacen(&iin, &wrong, 1);
+    std::fs::write(cwd.join("f.csv"), lines.join("\n") + "\n").unwrap();
+
+    let fresh = cwd.join("fresh");
+    let o = import(&fresh, &key, &["--all-or-nothing"]);
+    assert!(!o.status.success(), "{}", show(&o));
+    let stderr = text(&o.stderr);
+    assert!(
+        stderr.contains(&format!("f.csv:{bad_line}: iin")),
+        "{}",
+        show(&o)
+    );
+    assert_eq!(
+        stderr.matches("f.csv:").count(),
+        1,
+        "only the bad row is a problem: {}",
+        show(&o)
+    );
+    assert!(!text(&o.stdout).contains("imported"), "{}", show(&o));
+    let count: i64 = db(&fresh)
+        .query_row("SELECT COUNT(*) FROM subjects", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 0, "--all-or-nothing imported rows from a bad file");
+}
+
+// ---------------------------------------------------------------------------------------------
+// configuration
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `serve` expecting it to refuse to start.
+fn serve_must_fail(cmd: &mut Command) -> Output {
+    let port = free_port();
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")]);
+    let o = run_within(cmd, STARTUP_TIMEOUT);
+    assert!(!o.status.success(), "serve started: {}", show(&o));
+    o
+}
+
+#[test]
+fn config_unknown_key_and_unknown_env_var_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let config = cwd.join("derbes.toml");
+    std::fs::write(
+        &config,
+        "# derbes configuration\ndata_dir = \"data\"\nlisten_port = 1\n",
+    )
+    .unwrap();
+    let o = serve_must_fail(derbes(cwd).arg("--config").arg(&config));
+    let stderr = text(&o.stderr);
+    assert!(
+        stderr.contains(&format!("{}:3:1:", config.display())) && stderr.contains("unknown field"),
+        "{}",
+        show(&o)
+    );
+    assert!(
+        stderr.contains("listen_port"),
+        "the message should name the key: {}",
+        show(&o)
+    );
+    assert!(
+        !cwd.join("data").exists(),
+        "serve created the data directory despite a bad configuration"
+    );
+
+    // The same file found implicitly as ./derbes.toml.
+    let o = serve_must_fail(&mut derbes(cwd));
+    assert!(text(&o.stderr).contains("derbes.toml:3:1:"), "{}", show(&o));
+
+    std::fs::remove_file(&config).unwrap();
+    let o = serve_must_fail(
+        derbes(cwd)
+            .env("DERBES_LISTN", "x")
+            .arg("--data-dir")
+            .arg(cwd.join("data")),
+    );
+    assert!(text(&o.stderr).contains("DERBES_LISTN"), "{}", show(&o));
+    assert!(!cwd.join("data").exists());
+}
+
+#[test]
+fn import_names_the_file_line_of_a_row_after_a_multi_line_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let data = cwd.join("data");
+    drop(Server::start(cwd, &data));
+    let iins = student_iins(2);
+    let csv = format!(
+        "surname,address,iin\nАбаева,\"Алматы қ.,\nАбай даңғылы\",{}\nОмаров,Астана,{}1\n",
+        iins[0],
+        &iins[1][..11]
+    );
+    let f = cwd.join("m.csv");
+    std::fs::write(&f, csv).unwrap();
+    let o = run(derbes(cwd).arg("--data-dir").arg(&data).args([
+        "import",
+        "m.csv",
+        "--category",
+        "student",
+    ]));
+    assert!(!o.status.success(), "{}", show(&o));
+    let err = text(&o.stderr);
+    // The bad IIN is on line 4: the quoted address of the row before spans lines 2-3.
+    assert!(err.contains("m.csv:4: iin"), "{err}");
+    assert!(
+        text(&o.stdout).contains("imported 1 subject"),
+        "{}",
+        show(&o)
+    );
+}
