@@ -32,8 +32,28 @@ pub enum CryptoError {
     Format(u8),
 }
 
+/// Random bytes for keys and nonces: a per-thread ChaCha20 keystream keyed from the operating
+/// system and rekeyed every 1 MiB, so that a nonce costs no system call.
 pub(crate) fn random<const N: usize>() -> Result<[u8; N], CryptoError> {
-    let mut buf = [0u8; N];
-    getrandom::fill(&mut buf).map_err(|_| CryptoError::Random)?;
-    Ok(buf)
+    use chacha20::cipher::{KeyIvInit, StreamCipher};
+    use std::cell::RefCell;
+    const REKEY_AFTER: usize = 1 << 20;
+    thread_local! {
+        static STREAM: RefCell<Option<(chacha20::ChaCha20, usize)>> = const { RefCell::new(None) };
+    }
+    STREAM.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|(_, used)| *used >= REKEY_AFTER) {
+            let mut seed = zeroize::Zeroizing::new([0u8; 44]);
+            getrandom::fill(seed.as_mut()).map_err(|_| CryptoError::Random)?;
+            let key: [u8; 32] = seed[..32].try_into().map_err(|_| CryptoError::Random)?;
+            let nonce: [u8; 12] = seed[32..].try_into().map_err(|_| CryptoError::Random)?;
+            *slot = Some((chacha20::ChaCha20::new(&key.into(), &nonce.into()), 0));
+        }
+        let (stream, used) = slot.as_mut().ok_or(CryptoError::Random)?;
+        let mut buf = [0u8; N];
+        stream.apply_keystream(&mut buf);
+        *used += N;
+        Ok(buf)
+    })
 }
