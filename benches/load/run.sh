@@ -21,9 +21,23 @@ trap 'kill $server 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 1 100); do grep -q "serving" "$dir/serve.log" && break; sleep 0.1; done
 export TOKEN=$(grep -o 'dbs_[A-Za-z0-9_-]*' "$dir/serve.log" | head -n1)
 url="http://127.0.0.1:$port"
+# Server CPU time (user+system, clock ticks) from /proc, to report CPU per request beside the rate.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+load() { # name, script, extra wrk args...
+  local name=$1 script=$2; shift 2
+  local before after out
+  before=$(cpu_ticks)
+  out=$(wrk -t2 -c"${CONNS:-64}" -d"${secs}s" --latency -s "$script" "$@" "$url")
+  after=$(cpu_ticks)
+  echo "$out" | grep -E "Requests/sec|Latency |99%|unexpected" | head -6
+  local rps
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v rps="$rps" -v s="$secs" \
+    'BEGIN { printf "  server CPU per request: %.0f µs\n", t / hz / (rps * s) * 1e6 }'
+}
 
 echo "== create subject (10 fields), $backend, ${secs}s"
-SEED=0 wrk -t2 -c64 -d"${secs}s" --latency -s benches/load/create.lua "$url" | grep -E "Requests/sec|Latency|99%|unexpected" | head -8
+SEED=0 load create benches/load/create.lua
 
 export IDS_FILE="$dir/ids.txt"
 if [ "$backend" = postgres ]; then
@@ -33,4 +47,4 @@ else
     | sed -E 's/^(.{8})(.{4})(.{4})(.{4})(.{12})$/\1-\2-\3-\4-\5/' > "$IDS_FILE"
 fi
 echo "== purpose-bound read (education), $backend, ${secs}s, $(wc -l < "$IDS_FILE") subjects"
-wrk -t2 -c64 -d"${secs}s" --latency -s benches/load/read.lua "$url" | grep -E "Requests/sec|Latency|99%|unexpected" | head -8
+load read benches/load/read.lua

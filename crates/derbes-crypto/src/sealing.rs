@@ -135,7 +135,7 @@ impl DataKey {
         mac.update(field.as_bytes());
         mac.update(value.as_bytes());
         let digest = mac.finalize().into_bytes();
-        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+        derbes_core::declaration::hex(&digest[..16])
     }
 }
 

@@ -18,10 +18,7 @@ pub fn new_token() -> Result<String, CryptoError> {
 /// The digest under which a token is stored and looked up (hex SHA-256). Tokens carry 256 bits of
 /// entropy, so a fast hash is enough; lookup by digest means no secret is compared in memory.
 pub fn token_digest(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    derbes_core::declaration::hex(&Sha256::digest(token.as_bytes()))
 }
 
 #[cfg(test)]
