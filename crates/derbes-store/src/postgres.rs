@@ -38,6 +38,16 @@ async fn connect(config: &tokio_postgres::Config) -> Result<Client, StoreError> 
     Ok(client)
 }
 
+/// The writer's connection: its statements are short and run thousands of times a second, so
+/// generic plans (planned once) beat custom plans (planned at every execution).
+async fn connect_writer(config: &tokio_postgres::Config) -> Result<Client, StoreError> {
+    let client = connect(config).await?;
+    client
+        .batch_execute("SET plan_cache_mode = force_generic_plan")
+        .await?;
+    Ok(client)
+}
+
 async fn migrate(client: &Client) -> Result<(), StoreError> {
     client
         .batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)")
@@ -84,7 +94,7 @@ impl PostgresStore {
         let config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Open(format!("the PostgreSQL URL is not valid: {e}")))?;
-        let client = connect(&config).await?;
+        let client = connect_writer(&config).await?;
         migrate(&client).await?;
         client
             .execute(
@@ -109,6 +119,7 @@ impl PostgresStore {
             client,
             statements: HashMap::new(),
             signer,
+            pending: Vec::new(),
         };
         tokio::spawn(writer.run(rx));
         Ok(Self { tx, pool })
@@ -127,6 +138,8 @@ struct Writer {
     client: Client,
     statements: HashMap<&'static str, Statement>,
     signer: HeadSigner,
+    /// Audit events of the group being committed, inserted together before COMMIT.
+    pending: Vec<AuditEvent>,
 }
 
 impl Writer {
@@ -165,7 +178,7 @@ impl Writer {
                 .collect()
         };
         if self.client.is_closed() {
-            match connect(&self.config).await {
+            match connect_writer(&self.config).await {
                 Ok(c) => {
                     self.client = c;
                     self.statements.clear();
@@ -183,9 +196,19 @@ impl Writer {
         let start_seq = head.0;
         let at = time::OffsetDateTime::now_utc();
         let mut results = Vec::with_capacity(n);
+        // The group's audit events are inserted together in one statement at the end; an
+        // operation made only of audit events (reads, refusals) needs no savepoint.
+        self.pending.clear();
         for op in ops {
-            let saved = head.clone();
-            // Every operation gets a savepoint: a failed statement aborts a PostgreSQL
+            if let WriteOp::Audit(drafts) = op {
+                for d in drafts {
+                    let _ = self.append(&mut head, d, at).await;
+                }
+                results.push(Ok(Applied::Audited));
+                continue;
+            }
+            let saved = (head.clone(), self.pending.len());
+            // Every other operation gets a savepoint: a failed statement aborts a PostgreSQL
             // transaction, and the savepoint keeps the rest of the group.
             if let Err(e) = self.client.batch_execute("SAVEPOINT op").await {
                 results.push(Err(e.into()));
@@ -193,11 +216,17 @@ impl Writer {
             }
             let r = self.apply(op, &mut head, at).await;
             if r.is_err() {
-                head = saved;
+                head = saved.0;
+                self.pending.truncate(saved.1);
                 let _ = self.client.batch_execute("ROLLBACK TO SAVEPOINT op").await;
             }
             let _ = self.client.batch_execute("RELEASE SAVEPOINT op").await;
             results.push(r);
+        }
+        let events = std::mem::take(&mut self.pending);
+        if let Err(e) = self.insert_events(events).await {
+            let _ = self.client.batch_execute("ROLLBACK").await;
+            return fail_all(e);
         }
         if head.0 != start_seq {
             let mac = (self.signer)(head.0, &head.1);
@@ -226,6 +255,43 @@ impl Writer {
         }
     }
 
+    /// Inserts sealed events with one statement.
+    async fn insert_events(&mut self, events: Vec<AuditEvent>) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let s = self
+            .prep(
+                "INSERT INTO audit_events (seq, at, actor, action, subject_id, purpose, fields, outcome, reason, details, prev_hash, hash)
+                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                                      $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])",
+            )
+            .await?;
+        let col = |f: fn(&AuditEvent) -> Option<String>| events.iter().map(f).collect::<Vec<_>>();
+        let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+        let text = |f: fn(&AuditEvent) -> String| events.iter().map(f).collect::<Vec<_>>();
+        self.client
+            .execute(
+                &s,
+                &[
+                    &seqs,
+                    &text(|e| e.at.clone()),
+                    &text(|e| e.actor.clone()),
+                    &text(|e| e.action.clone()),
+                    &col(|e| e.subject_id.clone()),
+                    &col(|e| e.purpose.clone()),
+                    &text(|e| e.fields.join("\u{1f}")),
+                    &text(|e| e.outcome.as_str().to_owned()),
+                    &col(|e| e.reason.clone()),
+                    &col(|e| e.details.clone()),
+                    &text(|e| e.prev_hash.clone()),
+                    &text(|e| e.hash.clone()),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Starts the group's transaction and returns the chain's tail, holding the head lock.
     async fn begin(&mut self) -> Result<(i64, String), StoreError> {
         self.client.batch_execute("BEGIN").await?;
@@ -244,6 +310,7 @@ impl Writer {
             .unwrap_or((0, GENESIS.to_owned())))
     }
 
+    /// Seals an event into the chain; it is inserted with the group's other events.
     async fn append(
         &mut self,
         head: &mut (i64, String),
@@ -251,35 +318,12 @@ impl Writer {
         at: time::OffsetDateTime,
     ) -> Result<(), StoreError> {
         let e = draft.seal(head.0 + 1, at, &head.1);
-        let s = self
-            .prep(
-                "INSERT INTO audit_events (seq, at, actor, action, subject_id, purpose, fields, outcome, reason, details, prev_hash, hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .await?;
-        self.client
-            .execute(
-                &s,
-                &[
-                    &e.seq,
-                    &e.at,
-                    &e.actor,
-                    &e.action,
-                    &e.subject_id,
-                    &e.purpose,
-                    &e.fields.join("\u{1f}"),
-                    &e.outcome.as_str(),
-                    &e.reason,
-                    &e.details,
-                    &e.prev_hash,
-                    &e.hash,
-                ],
-            )
-            .await?;
-        *head = (e.seq, e.hash);
+        *head = (e.seq, e.hash.clone());
+        self.pending.push(e);
         Ok(())
     }
 
+    /// Refuses index entries held by another subject of the same category.
     async fn check_unique(
         &mut self,
         id: &Uuid,
@@ -314,14 +358,20 @@ impl Writer {
         category: &str,
         index: &[IndexEntry],
     ) -> Result<(), StoreError> {
-        let s = self
-            .prep("INSERT INTO blind_index (field, digest, category, subject_id) VALUES ($1, $2, $3, $4)")
-            .await?;
-        for e in index {
-            self.client
-                .execute(&s, &[&e.field, &&e.digest[..], &category, id])
-                .await?;
+        if index.is_empty() {
+            return Ok(());
         }
+        let s = self
+            .prep(
+                "INSERT INTO blind_index (field, digest, category, subject_id)
+                 SELECT field, digest, $3, $4 FROM unnest($1::text[], $2::bytea[]) AS e(field, digest)",
+            )
+            .await?;
+        let fields: Vec<&str> = index.iter().map(|e| e.field.as_str()).collect();
+        let digests: Vec<&[u8]> = index.iter().map(|e| &e.digest[..]).collect();
+        self.client
+            .execute(&s, &[&fields, &digests, &category, id])
+            .await?;
         Ok(())
     }
 
@@ -338,14 +388,20 @@ impl Writer {
                 audit,
             } => {
                 self.check_unique(&r.id, &r.category, &index).await?;
+                // The subject and its blind-index entries in one statement.
                 let s = self
                     .prep(
-                        "INSERT INTO subjects (id, category, dek, kek_version, dek_generation, fields, version, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                        "WITH subject AS (
+                             INSERT INTO subjects (id, category, dek, kek_version, dek_generation, fields, version, created_at, updated_at)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9))
+                         INSERT INTO blind_index (field, digest, category, subject_id)
+                         SELECT field, digest, $2, $1 FROM unnest($10::text[], $11::bytea[]) AS e(field, digest)",
                     )
                     .await?;
                 let fields =
                     encode_fields(&r.fields).map_err(|e| StoreError::Backend(e.to_string()))?;
+                let index_fields: Vec<&str> = index.iter().map(|e| e.field.as_str()).collect();
+                let digests: Vec<&[u8]> = index.iter().map(|e| &e.digest[..]).collect();
                 self.client
                     .execute(
                         &s,
@@ -359,10 +415,11 @@ impl Writer {
                             &r.version,
                             &r.created_at,
                             &r.updated_at,
+                            &index_fields,
+                            &digests,
                         ],
                     )
                     .await?;
-                self.insert_index(&r.id, &r.category, &index).await?;
                 self.append(head, audit, at).await?;
                 Ok(Applied::Created)
             }
