@@ -22,6 +22,8 @@ type Job = (WriteOp, oneshot::Sender<Result<Applied, StoreError>>);
 
 pub struct SqliteStore {
     tx: mpsc::Sender<Job>,
+    /// Dropping the sender stops the checkpoint thread, which then checkpoints the whole WAL.
+    checkpoints: Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
     readers: Arc<Readers>,
 }
 
@@ -58,7 +60,7 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
         Connection::open(path).map_err(|e| StoreError::Open(format!("{}: {e}", path.display())))?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 1073741824;",
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
     )?;
     Ok(conn)
 }
@@ -103,7 +105,20 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 impl SqliteStore {
     /// Opens (creating if needed) the database file, applies migrations and starts the writer.
     pub fn open(path: &Path, signer: HeadSigner) -> Result<Self, StoreError> {
+        let new = !path.exists();
         let writer = connect(path)?;
+        #[cfg(unix)]
+        if new {
+            // Only derbes's user reads the database (SQLite gives its WAL the same mode).
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| StoreError::Open(format!("{}: {e}", path.display())))?;
+        }
+        // The writer inserts blind-index entries at random places in a large B-tree: a bigger
+        // page cache (bounded, 64 MiB) keeps those pages at hand.
+        // Checkpoints run on their own thread (below), never inside a commit that requests
+        // are waiting for.
+        writer.execute_batch("PRAGMA cache_size = -262144; PRAGMA wal_autocheckpoint = 0;")?;
         migrate(&writer)?;
         writer.execute(
             "INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, 0, ?1, ?2) ON CONFLICT (id) DO NOTHING",
@@ -115,6 +130,12 @@ impl SqliteStore {
             c.execute_batch("PRAGMA query_only = 1;")?;
             conns.push(c);
         }
+        let checkpointer = connect(path)?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let checkpoints = std::thread::Builder::new()
+            .name("derbes-sqlite-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpointer, stopped))
+            .map_err(|e| StoreError::Open(format!("cannot start the checkpoint thread: {e}")))?;
         let (tx, rx) = mpsc::channel::<Job>(4 * MAX_GROUP);
         std::thread::Builder::new()
             .name("derbes-sqlite-writer".into())
@@ -122,6 +143,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Open(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             tx,
+            checkpoints: Some((stop, checkpoints)),
             readers: Arc::new(Readers {
                 conns: Mutex::new(conns),
                 available: Condvar::new(),
@@ -147,6 +169,29 @@ impl SqliteStore {
             .await
             .map_err(|_| StoreError::Closed)?
     }
+}
+
+/// Copies WAL frames into the database every 200 ms without blocking the writer or readers
+/// (PASSIVE), so that commits never pay for a checkpoint.
+impl Drop for SqliteStore {
+    /// Waits for the final checkpoint, so that a command like `import` leaves a small WAL.
+    fn drop(&mut self) {
+        if let Some((stop, thread)) = self.checkpoints.take() {
+            drop(stop);
+            let _ = thread.join();
+        }
+    }
+}
+
+fn checkpoint_loop(conn: Connection, stopped: std::sync::mpsc::Receiver<()>) {
+    use std::sync::mpsc::RecvTimeoutError;
+    while let Err(RecvTimeoutError::Timeout) =
+        stopped.recv_timeout(std::time::Duration::from_millis(200))
+    {
+        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+    }
+    // A last, complete checkpoint on the way out leaves a small WAL behind.
+    let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
 }
 
 fn drain(rx: &mut mpsc::Receiver<Job>, jobs: &mut Vec<Job>) {

@@ -267,6 +267,7 @@ pub async fn run(config: &Config, args: &ImportArgs) -> Result<ExitCode> {
     let mut imported = 0u64;
     let mut records = reader.records();
     let started = std::time::Instant::now();
+    let mut writes = tokio::task::JoinSet::new();
     loop {
         let mut rows = Vec::with_capacity(CHUNK);
         for rec in records.by_ref().take(CHUNK) {
@@ -283,11 +284,12 @@ pub async fn run(config: &Config, args: &ImportArgs) -> Result<ExitCode> {
         if rows.is_empty() && records.reader().is_done() {
             break;
         }
+        // Seal this chunk while the previous one is being written.
         let v = Arc::clone(&vault);
         let category = args.category.clone();
         let prepared =
             tokio::task::spawn_blocking(move || prepare_chunk(&v, &category, rows)).await?;
-        let mut writes = tokio::task::JoinSet::new();
+        imported += finish_writes(&mut writes, &mut refused).await?;
         for (line, op) in prepared {
             match op {
                 Err(e) => refused.extend(refusals(line, e)),
@@ -297,34 +299,10 @@ pub async fn run(config: &Config, args: &ImportArgs) -> Result<ExitCode> {
                 }
             }
         }
-        while let Some(done) = writes.join_next().await {
-            match done? {
-                (_, Ok(_)) => imported += 1,
-                (
-                    line,
-                    Err(StoreError::Duplicate {
-                        field,
-                        category,
-                        existing,
-                    }),
-                ) => refused.extend(refusals(
-                    line,
-                    VaultError::Duplicate {
-                        field,
-                        category,
-                        existing,
-                    },
-                )),
-                (line, Err(e)) => refused.push(Refusal {
-                    line,
-                    field: String::new(),
-                    message: e.to_string(),
-                }),
-            }
-        }
         bar.set_position(records.reader().position().byte());
         bar.set_message(format!("{imported} subjects"));
     }
+    imported += finish_writes(&mut writes, &mut refused).await?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     refused.sort_by_key(|r| r.line);
@@ -340,6 +318,40 @@ pub async fn run(config: &Config, args: &ImportArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Waits for the writes in flight; returns how many succeeded and records the refused rows.
+async fn finish_writes(
+    writes: &mut tokio::task::JoinSet<(u64, Result<derbes_store::Applied, StoreError>)>,
+    refused: &mut Vec<Refusal>,
+) -> Result<u64> {
+    let mut ok = 0;
+    while let Some(done) = writes.join_next().await {
+        match done? {
+            (_, Ok(_)) => ok += 1,
+            (
+                line,
+                Err(StoreError::Duplicate {
+                    field,
+                    category,
+                    existing,
+                }),
+            ) => refused.extend(refusals(
+                line,
+                VaultError::Duplicate {
+                    field,
+                    category,
+                    existing,
+                },
+            )),
+            (line, Err(e)) => refused.push(Refusal {
+                line,
+                field: String::new(),
+                message: e.to_string(),
+            }),
+        }
+    }
+    Ok(ok)
 }
 
 fn report(refused: &[Refusal], args: &ImportArgs) -> Result<()> {

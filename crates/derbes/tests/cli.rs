@@ -481,6 +481,11 @@ fn serve_creates_key_and_token_once_and_the_token_survives_a_restart() {
     assert!(token.len() > 20, "{token}");
     assert!(key.exists(), "no key file; stderr: {}", first.stderr());
     assert_eq!(mode(&key), 0o600, "the key file must be private");
+    assert_eq!(
+        mode(&data.join("derbes.db")),
+        0o600,
+        "the database must be private"
+    );
     let key_text = std::fs::read_to_string(&key).unwrap();
 
     let (status, body) = http("GET", &first.url("/api/v1/health"), None, None);
