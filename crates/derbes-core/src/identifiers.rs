@@ -99,6 +99,34 @@ impl Iin {
     pub fn age_on(&self, on: Date) -> u32 {
         age_on(self.birth_date, on)
     }
+
+    /// The IIN for a birth date (1800-2099), sex and 4-digit serial, or `None` when this serial
+    /// has no check digit (both passes give 10). For test data and synthetic subjects.
+    pub fn compose(birth: Date, sex: Sex, serial: u16) -> Option<Self> {
+        let century_digit = match (birth.year() / 100, sex) {
+            (18, Sex::Male) => 1,
+            (18, Sex::Female) => 2,
+            (19, Sex::Male) => 3,
+            (19, Sex::Female) => 4,
+            (20, Sex::Male) => 5,
+            (20, Sex::Female) => 6,
+            _ => return None,
+        };
+        let s = format!(
+            "{:02}{:02}{:02}{century_digit}{:04}",
+            birth.year() % 100,
+            birth.month() as u8,
+            birth.day(),
+            serial % 10_000
+        );
+        let d: Vec<u8> = s.bytes().map(|b| b - b'0').collect();
+        let c = check_digit(&d)?;
+        Some(Self {
+            digits: format!("{s}{c}"),
+            birth_date: birth,
+            sex,
+        })
+    }
 }
 
 /// Full years between `birth` and `on`. A person born on 29 February comes of age on 1 March in
@@ -528,27 +556,9 @@ mod tests {
         );
     }
 
-    /// Builds the 12 digits of a valid IIN from a date, a sex digit and a serial, or None when the
-    /// serial gives no check digit.
     fn make_iin(birth: Date, male: bool, serial: u32) -> Option<String> {
-        let century_digit = match (birth.year() / 100, male) {
-            (18, true) => 1,
-            (18, false) => 2,
-            (19, true) => 3,
-            (19, false) => 4,
-            (20, true) => 5,
-            _ => 6,
-        };
-        let s = format!(
-            "{:02}{:02}{:02}{}{:04}",
-            birth.year() % 100,
-            birth.month() as u8,
-            birth.day(),
-            century_digit,
-            serial
-        );
-        let d: Vec<u8> = s.bytes().map(|b| b - b'0').collect();
-        check_digit(&d).map(|c| format!("{s}{c}"))
+        let sex = if male { Sex::Male } else { Sex::Female };
+        Iin::compose(birth, sex, serial as u16).map(|i| i.as_str().to_owned())
     }
 
     proptest! {

@@ -125,6 +125,10 @@ pub async fn open(url: &str, signer: HeadSigner) -> Result<Arc<dyn Store>, Store
     }
 }
 
+/// The columns of `audit_events`, in the order both backends read them.
+pub(crate) const EVENT_COLUMNS: &str =
+    "seq, at, actor, action, subject_id, purpose, fields, outcome, reason, details, prev_hash, hash";
+
 pub(crate) fn now() -> String {
     derbes_core::audit::format_timestamp(time::OffsetDateTime::now_utc())
 }

@@ -4,7 +4,7 @@
 use crate::fields_blob::{decode_fields, encode_fields};
 use crate::{
     now, split_fields, Applied, AuditHead, HeadSigner, IndexEntry, KeyRecord, Store, StoreError,
-    SubjectRecord, TokenRecord, WriteOp,
+    SubjectRecord, TokenRecord, WriteOp, EVENT_COLUMNS,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -575,9 +575,6 @@ fn event_from_row(r: &Row) -> AuditEvent {
         hash: r.get(11),
     }
 }
-
-const EVENT_COLUMNS: &str =
-    "seq, at, actor, action, subject_id, purpose, fields, outcome, reason, details, prev_hash, hash";
 
 #[async_trait]
 impl Store for PostgresStore {

@@ -4,7 +4,7 @@
 use crate::fields_blob::{decode_fields, encode_fields};
 use crate::{
     now, split_fields, Applied, AuditHead, HeadSigner, IndexEntry, KeyRecord, Store, StoreError,
-    SubjectRecord, TokenRecord, WriteOp,
+    SubjectRecord, TokenRecord, WriteOp, EVENT_COLUMNS,
 };
 use async_trait::async_trait;
 use derbes_core::audit::{AuditDraft, AuditEvent, Outcome, GENESIS};
@@ -538,9 +538,6 @@ fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEvent> {
         hash: r.get(11)?,
     })
 }
-
-const EVENT_COLUMNS: &str =
-    "seq, at, actor, action, subject_id, purpose, fields, outcome, reason, details, prev_hash, hash";
 
 #[async_trait]
 impl Store for SqliteStore {

@@ -2,7 +2,7 @@
 //! valid and unique IINs, mobile phones and e-mails, Kazakh cities and addresses.
 
 use anyhow::{Context, Result};
-use derbes_core::identifiers::check_digit;
+use derbes_core::identifiers::{Iin, Sex};
 use std::io::Write;
 use std::path::PathBuf;
 use time::{Date, Duration, Month};
@@ -331,29 +331,14 @@ pub(crate) fn subject(rng: &mut Rng, index: u64, adult: bool, today: Date) -> [S
 }
 
 fn make_iin(birth: Date, female: bool, serial: u64) -> String {
-    let century = match (birth.year() / 100, female) {
-        (19, false) => 3,
-        (19, true) => 4,
-        (20, false) => 5,
-        _ => 6,
-    };
+    let sex = if female { Sex::Female } else { Sex::Male };
     // Serials below 2500 come from the index; the offsets find one with a check digit.
-    for offset in [0u64, 5000, 2500, 7500] {
-        let s = format!(
-            "{:02}{:02}{:02}{}{:04}",
-            birth.year() % 100,
-            birth.month() as u8,
-            birth.day(),
-            century,
-            (serial + offset) % 10_000
-        );
-        let d: Vec<u8> = s.bytes().map(|b| b - b'0').collect();
-        if let Some(c) = check_digit(&d) {
-            return format!("{s}{c}");
-        }
-    }
-    // Unreachable in practice: four serials in a row without a check digit.
-    String::new()
+    [0u64, 5000, 2500, 7500]
+        .into_iter()
+        .find_map(|offset| Iin::compose(birth, sex, ((serial + offset) % 10_000) as u16))
+        .map(|iin| iin.as_str().to_owned())
+        // Unreachable in practice: four serials in a row without a check digit.
+        .unwrap_or_default()
 }
 
 pub fn run(args: &GenerateArgs) -> Result<()> {
