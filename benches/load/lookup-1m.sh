@@ -23,6 +23,8 @@ for _ in $(seq 1 100); do grep -q "serving" "$dir/serve.log" && break; sleep 0.1
 export TOKEN=$("$bin" --data-dir "$dir" token create --role integration --purpose education --name bench 2>/dev/null)
 export IINS_FILE="$dir/iins.txt"
 cut -d, -f6 "$dir/subjects.csv" | tail -n +2 | shuf -n 20000 --random-source=<(yes) > "$IINS_FILE"
+# Warm up first: the first touches of a 3-million-entry index come from disk, not from memory.
+wrk -t1 -c4 -d5s -s benches/load/lookup.lua "http://127.0.0.1:$port" > /dev/null
 for conns in ${LOOKUP_CONNS:-1 4 16}; do
   echo "== lookup by IIN at $count subjects, $conns connection(s), ${secs}s"
   wrk -t1 -c"$conns" -d"${secs}s" --latency -s benches/load/lookup.lua "http://127.0.0.1:$port" \
