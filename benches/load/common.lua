@@ -39,4 +39,13 @@ function M.phone(n)
   return string.format("+7%s%07d", codes[n % #codes + 1], math.floor(n / #codes) % 10000000)
 end
 
+-- The non-empty lines of a file named by an environment variable (ids, IINs).
+function M.lines_of(env)
+  local out = {}
+  for line in io.lines(os.getenv(env)) do
+    if line ~= "" then table.insert(out, line) end
+  end
+  return out
+end
+
 return M

@@ -1,7 +1,7 @@
 -- POST /api/v1/lookup by IIN over identifiers listed in IINS_FILE.
 local token = os.getenv("TOKEN")
-local iins = {}
-for line in io.lines(os.getenv("IINS_FILE")) do table.insert(iins, line) end
+package.path = package.path .. ";./benches/load/?.lua"
+local iins = require("common").lines_of("IINS_FILE")
 local i = 0
 
 function request()

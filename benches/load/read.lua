@@ -1,7 +1,7 @@
 -- GET /api/v1/subjects/{id}?purpose=education over ids listed in IDS_FILE.
 local token = os.getenv("TOKEN")
-local ids = {}
-for line in io.lines(os.getenv("IDS_FILE")) do table.insert(ids, line) end
+package.path = package.path .. ";./benches/load/?.lua"
+local ids = require("common").lines_of("IDS_FILE")
 local i = 0
 
 function request()

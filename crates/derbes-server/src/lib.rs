@@ -9,7 +9,7 @@ mod vault;
 pub use api::{router, ROUTES};
 pub use auth::{Role, ROLES};
 pub use problem::ApiError;
-pub use vault::{KeyLoader, Vault, VaultError};
+pub use vault::{KeyLoader, PreparedSubject, Vault, VaultError};
 
 use derbes_core::Declaration;
 use derbes_crypto::KeyRing;

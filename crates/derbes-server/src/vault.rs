@@ -37,11 +37,48 @@ pub enum VaultError {
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
     #[error("cannot reload the key file: {0}")]
     Keys(String),
+}
+
+impl From<StoreError> for VaultError {
+    /// The store's refusals that a caller can act on become vault errors of their own.
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Duplicate {
+                field,
+                category,
+                existing,
+            } => VaultError::Duplicate {
+                field,
+                category,
+                existing,
+            },
+            StoreError::NotFound => VaultError::NotFound,
+            other => VaultError::Store(other),
+        }
+    }
+}
+
+/// A new subject, validated, sealed and indexed, ready to be written.
+#[derive(Debug, Clone)]
+pub struct PreparedSubject {
+    pub record: SubjectRecord,
+    pub index: Vec<IndexEntry>,
+    pub audit: AuditDraft,
+}
+
+impl From<PreparedSubject> for WriteOp {
+    fn from(p: PreparedSubject) -> Self {
+        WriteOp::CreateSubject {
+            record: p.record,
+            index: p.index,
+            audit: p.audit,
+        }
+    }
 }
 
 /// A subject as returned by a read: only the fields the purpose allows.
@@ -179,7 +216,7 @@ impl Vault {
         actor_name: &str,
         category: &str,
         values: Vec<(String, Option<String>)>,
-    ) -> Result<WriteOp, VaultError> {
+    ) -> Result<PreparedSubject, VaultError> {
         if !self.declaration.subject_categories.contains_key(category) {
             return Err(VaultError::UnknownCategory(category.to_owned()));
         }
@@ -192,14 +229,15 @@ impl Vault {
                 message: format!("field `{k}` is given twice"),
             })
             .collect();
-        if values.iter().any(|(_, v)| v.is_none()) {
-            problems.extend(values.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| {
-                FieldProblem {
+        problems.extend(
+            values
+                .iter()
+                .filter(|(_, v)| v.is_none())
+                .map(|(k, _)| FieldProblem {
                     field: k.clone(),
                     message: format!("`{k}` is null; leave the field out instead"),
-                }
-            }));
-        }
+                }),
+        );
         if !problems.is_empty() {
             return Err(VaultError::Validation(problems));
         }
@@ -222,7 +260,7 @@ impl Vault {
             .collect::<Result<Vec<_>, CryptoError>>()?;
         let names: Vec<&str> = normalized.iter().map(|(k, _)| k.as_str()).collect();
         let now = derbes_core::audit::format_timestamp(time::OffsetDateTime::now_utc());
-        Ok(WriteOp::CreateSubject {
+        Ok(PreparedSubject {
             index: self.index_entries(&normalized),
             audit: AuditDraft::new(actor_name, "subject.create", Outcome::Ok)
                 .subject(id)
@@ -261,29 +299,16 @@ impl Vault {
                 if refused.len() == 1 { "it" } else { "them" }
             )));
         }
-        let op = self.prepare_subject(&actor.audit_name(), category, values)?;
-        let WriteOp::CreateSubject { record, .. } = &op else {
-            return Err(VaultError::Invalid("internal: unexpected operation".into()));
-        };
+        let prepared = self.prepare_subject(&actor.audit_name(), category, values)?;
+        let record = &prepared.record;
         let created = Created {
             id: record.id,
             category: record.category.clone(),
             fields: record.fields.iter().map(|(k, _)| k.clone()).collect(),
             created_at: record.created_at.clone(),
         };
-        match self.store.write(op).await {
-            Ok(_) => Ok(created),
-            Err(StoreError::Duplicate {
-                field,
-                category,
-                existing,
-            }) => Err(VaultError::Duplicate {
-                field,
-                category,
-                existing,
-            }),
-            Err(e) => Err(e.into()),
-        }
+        self.store.write(prepared.into()).await?;
+        Ok(created)
     }
 
     fn open_key(&self, r: &SubjectRecord) -> Result<DataKey, VaultError> {
@@ -470,31 +495,15 @@ impl Vault {
                     .details(&json!({ "changes": report })),
             };
             match self.store.write(op).await {
-                Ok(Applied::Updated { version }) => {
+                // A successful update always moves the row one version on.
+                Ok(_) => {
                     return Ok(Rectified {
                         id,
-                        version,
+                        version: record.version + 1,
                         changed,
                     })
                 }
-                Ok(_) => {
-                    return Err(VaultError::Invalid(
-                        "internal: unexpected store answer".into(),
-                    ))
-                }
                 Err(StoreError::VersionConflict) => continue,
-                Err(StoreError::Duplicate {
-                    field,
-                    category,
-                    existing,
-                }) => {
-                    return Err(VaultError::Duplicate {
-                        field,
-                        category,
-                        existing,
-                    })
-                }
-                Err(StoreError::NotFound) => return Err(VaultError::NotFound),
                 Err(e) => return Err(e.into()),
             }
         }

@@ -202,7 +202,7 @@ impl Writer {
         for op in ops {
             if let WriteOp::Audit(drafts) = op {
                 for d in drafts {
-                    let _ = self.append(&mut head, d, at).await;
+                    let _ = self.append(&mut head, d, at);
                 }
                 results.push(Ok(Applied::Audited));
                 continue;
@@ -311,7 +311,7 @@ impl Writer {
     }
 
     /// Seals an event into the chain; it is inserted with the group's other events.
-    async fn append(
+    fn append(
         &mut self,
         head: &mut (i64, String),
         draft: AuditDraft,
@@ -420,7 +420,7 @@ impl Writer {
                         ],
                     )
                     .await?;
-                self.append(head, audit, at).await?;
+                self.append(head, audit, at)?;
                 Ok(Applied::Created)
             }
             WriteOp::UpdateSubject {
@@ -458,7 +458,7 @@ impl Writer {
                     .await?;
                 self.client.execute(&s, &[&id]).await?;
                 self.insert_index(&id, &category, &index).await?;
-                self.append(head, audit, at).await?;
+                self.append(head, audit, at)?;
                 Ok(Applied::Updated {
                     version: expected_version + 1,
                 })
@@ -484,7 +484,7 @@ impl Writer {
                         .await?;
                 }
                 if let Some(a) = audit {
-                    self.append(head, a, at).await?;
+                    self.append(head, a, at)?;
                 }
                 Ok(Applied::Rewrapped { count })
             }
@@ -507,7 +507,7 @@ impl Writer {
                         ],
                     )
                     .await?;
-                self.append(head, audit, at).await?;
+                self.append(head, audit, at)?;
                 Ok(Applied::TokenCreated)
             }
             WriteOp::RecordDeclaration {
@@ -534,14 +534,14 @@ impl Writer {
                         self.client
                             .execute(&s, &[&version, &content_hash, &content, &now()])
                             .await?;
-                        self.append(head, audit, at).await?;
+                        self.append(head, audit, at)?;
                         Ok(Applied::DeclarationRecorded { new: true })
                     }
                 }
             }
             WriteOp::Audit(drafts) => {
                 for d in drafts {
-                    self.append(head, d, at).await?;
+                    self.append(head, d, at)?;
                 }
                 Ok(Applied::Audited)
             }

@@ -3,8 +3,8 @@
 use crate::config::Config;
 use crate::setup;
 use anyhow::{bail, Context, Result};
-use derbes_server::{Vault, VaultError};
-use derbes_store::{StoreError, WriteOp};
+use derbes_server::{PreparedSubject, Vault, VaultError};
+use derbes_store::StoreError;
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
@@ -148,7 +148,7 @@ fn prepare_chunk(
     vault: &Vault,
     category: &str,
     rows: Vec<Row>,
-) -> Vec<(u64, Result<WriteOp, VaultError>)> {
+) -> Result<Vec<(u64, Result<PreparedSubject, VaultError>)>> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let per = rows.len().div_ceil(threads).max(1);
     let mut rows = rows;
@@ -170,10 +170,15 @@ fn prepare_chunk(
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+        // A thread that panicked would lose its rows: fail the import instead.
+        let mut out = Vec::new();
+        for h in handles {
+            out.extend(
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("preparing rows failed"))?,
+            );
+        }
+        Ok(out)
     })
 }
 
@@ -216,8 +221,8 @@ pub async fn run(config: &Config, args: &ImportArgs) -> Result<ExitCode> {
             };
             match vault.prepare_subject("cli:import", &args.category, row_values(&rec, &map)) {
                 Err(e) => refused.extend(refusals(line, e)),
-                Ok(WriteOp::CreateSubject { index, .. }) => {
-                    for entry in index {
+                Ok(prepared) => {
+                    for entry in prepared.index {
                         if !seen.insert((entry.field.clone(), entry.digest)) {
                             refused.push(Refusal {
                                 line,
@@ -242,7 +247,6 @@ pub async fn run(config: &Config, args: &ImportArgs) -> Result<ExitCode> {
                         }
                     }
                 }
-                Ok(_) => {}
             }
         }
         if !refused.is_empty() {
@@ -288,14 +292,14 @@ pub async fn run(config: &Config, args: &ImportArgs) -> Result<ExitCode> {
         let v = Arc::clone(&vault);
         let category = args.category.clone();
         let prepared =
-            tokio::task::spawn_blocking(move || prepare_chunk(&v, &category, rows)).await?;
+            tokio::task::spawn_blocking(move || prepare_chunk(&v, &category, rows)).await??;
         imported += finish_writes(&mut writes, &mut refused).await?;
         for (line, op) in prepared {
             match op {
                 Err(e) => refused.extend(refusals(line, e)),
-                Ok(op) => {
+                Ok(prepared) => {
                     let store = Arc::clone(vault.store());
-                    writes.spawn(async move { (line, store.write(op).await) });
+                    writes.spawn(async move { (line, store.write(prepared.into()).await) });
                 }
             }
         }
@@ -329,26 +333,7 @@ async fn finish_writes(
     while let Some(done) = writes.join_next().await {
         match done? {
             (_, Ok(_)) => ok += 1,
-            (
-                line,
-                Err(StoreError::Duplicate {
-                    field,
-                    category,
-                    existing,
-                }),
-            ) => refused.extend(refusals(
-                line,
-                VaultError::Duplicate {
-                    field,
-                    category,
-                    existing,
-                },
-            )),
-            (line, Err(e)) => refused.push(Refusal {
-                line,
-                field: String::new(),
-                message: e.to_string(),
-            }),
+            (line, Err(e)) => refused.extend(refusals(line, e.into())),
         }
     }
     Ok(ok)

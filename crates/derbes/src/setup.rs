@@ -132,7 +132,6 @@ pub async fn store(config: &Config, keys: &Arc<KeyRing>) -> Result<Arc<dyn Store
 /// Everything a command that touches subjects needs.
 pub struct Opened {
     pub vault: Arc<Vault>,
-    pub keys: Arc<KeyRing>,
 }
 
 /// Opens key ring, declaration and store, and records the declaration version in the store.
@@ -164,9 +163,6 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
         KeyRing::from_file_text(&text).map_err(|e| e.to_string())
     });
     Ok(Opened {
-        vault: Arc::new(
-            Vault::new(Arc::new(declaration), Arc::clone(&keys), store).with_key_loader(loader),
-        ),
-        keys,
+        vault: Arc::new(Vault::new(Arc::new(declaration), keys, store).with_key_loader(loader)),
     })
 }
