@@ -105,6 +105,10 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 impl SqliteStore {
     /// Opens (creating if needed) the database file, applies migrations and starts the writer.
     pub fn open(path: &Path, signer: HeadSigner) -> Result<Self, StoreError> {
+        Self::open_with(path, signer, WalPolicy::default())
+    }
+
+    fn open_with(path: &Path, signer: HeadSigner, policy: WalPolicy) -> Result<Self, StoreError> {
         let new = !path.exists();
         let writer = connect(path)?;
         #[cfg(unix)]
@@ -115,10 +119,13 @@ impl SqliteStore {
                 .map_err(|e| StoreError::Open(format!("{}: {e}", path.display())))?;
         }
         // The writer inserts blind-index entries at random places in a large B-tree: a bigger
-        // page cache (bounded, 64 MiB) keeps those pages at hand.
+        // page cache (bounded, 256 MiB) keeps those pages at hand.
         // Checkpoints run on their own thread (below), never inside a commit that requests
         // are waiting for.
-        writer.execute_batch("PRAGMA cache_size = -262144; PRAGMA wal_autocheckpoint = 0;")?;
+        writer.execute_batch(&format!(
+            "PRAGMA cache_size = -262144; PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {};",
+            policy.size_limit
+        ))?;
         migrate(&writer)?;
         writer.execute(
             "INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, 0, ?1, ?2) ON CONFLICT (id) DO NOTHING",
@@ -132,14 +139,16 @@ impl SqliteStore {
         }
         let checkpointer = connect(path)?;
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let finish = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let finish_requests = Arc::clone(&finish);
         let checkpoints = std::thread::Builder::new()
             .name("derbes-sqlite-checkpoint".into())
-            .spawn(move || checkpoint_loop(checkpointer, stopped))
+            .spawn(move || checkpoint_loop(checkpointer, stopped, finish_requests, policy))
             .map_err(|e| StoreError::Open(format!("cannot start the checkpoint thread: {e}")))?;
         let (tx, rx) = mpsc::channel::<Job>(4 * MAX_GROUP);
         std::thread::Builder::new()
             .name("derbes-sqlite-writer".into())
-            .spawn(move || writer_loop(writer, rx, signer))
+            .spawn(move || writer_loop(writer, rx, signer, finish))
             .map_err(|e| StoreError::Open(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             tx,
@@ -171,10 +180,6 @@ impl SqliteStore {
     }
 }
 
-/// Copies WAL frames into the database every 2 s without blocking the writer or readers
-/// (PASSIVE), so that commits never pay for a checkpoint. Measured (docs/PERFORMANCE.md):
-/// checkpoints inside commits put a lookup's p99 at 17 ms, every 200 ms here at 3.4 ms, every
-/// 2 s under 1 ms; each checkpoint's fsync stalls the commits around it.
 impl Drop for SqliteStore {
     /// Waits for the final checkpoint, so that a command like `import` leaves a small WAL.
     fn drop(&mut self) {
@@ -185,15 +190,86 @@ impl Drop for SqliteStore {
     }
 }
 
-fn checkpoint_loop(conn: Connection, stopped: std::sync::mpsc::Receiver<()>) {
+/// When and how the WAL is checkpointed and started over.
+#[derive(Debug, Clone, Copy)]
+struct WalPolicy {
+    /// How often the checkpoint thread copies WAL frames into the database file.
+    interval: std::time::Duration,
+    /// A WAL longer than this many frames is brought back to its start.
+    restart_frames: i64,
+    /// How many frames the writer may be left to copy itself before the WAL restarts.
+    tail_frames: i64,
+    /// The size a restarted WAL file is cut back to (`journal_size_limit`), in bytes.
+    size_limit: i64,
+}
+
+impl Default for WalPolicy {
+    fn default() -> Self {
+        Self {
+            interval: std::time::Duration::from_secs(2),
+            // 4 KiB frames: 256 MiB. Each restart under load costs one stall of the writer (a
+            // complete checkpoint ends with an fsync of the database file, 1-70 ms measured
+            // here), so restarts are kept rare; see docs/PERFORMANCE.md.
+            restart_frames: 65536,
+            tail_frames: 64,
+            // Large enough that a restarted WAL is overwritten in place rather than cut and
+            // grown again (growing a file costs the kernel a zeroed page per frame).
+            size_limit: 512 << 20,
+        }
+    }
+}
+
+/// Keeps the WAL short without making commits wait for checkpoints.
+///
+/// A PASSIVE checkpoint never blocks the writer or readers, but under constant writes it never
+/// catches up with the end of the WAL either, and SQLite only starts the WAL over when a
+/// checkpoint has copied every frame. Left alone the WAL grows without bound (measured: 1.4 GB
+/// for a 47 MB database after 12 s of reads). So this thread copies the bulk, repeating while
+/// the frames written meanwhile are many, and then asks the writer to copy the short remainder
+/// between two commit groups: the writer's next transaction then starts the WAL over.
+/// Measured (docs/PERFORMANCE.md): checkpoints inside commits put a lookup's p99 at 17 ms.
+fn checkpoint_loop(
+    conn: Connection,
+    stopped: std::sync::mpsc::Receiver<()>,
+    finish: Arc<std::sync::atomic::AtomicBool>,
+    policy: WalPolicy,
+) {
+    use std::sync::atomic::Ordering;
     use std::sync::mpsc::RecvTimeoutError;
-    while let Err(RecvTimeoutError::Timeout) =
-        stopped.recv_timeout(std::time::Duration::from_secs(2))
-    {
-        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(policy.interval) {
+        let Some((mut log, _)) = passive_checkpoint(&conn) else {
+            continue;
+        };
+        // Each pass copies what the writer added during the previous one, so passes get
+        // shorter; once one finds only a few new frames, the writer copies the rest.
+        let mut added = i64::MAX;
+        for _ in 0..8 {
+            if log < policy.restart_frames || added <= policy.tail_frames {
+                break;
+            }
+            let Some((now, _)) = passive_checkpoint(&conn) else {
+                break;
+            };
+            added = now - log;
+            log = now;
+        }
+        // Writes too fast for the passes to close in: past twice the limit the writer copies
+        // a longer remainder rather than let the WAL grow without bound.
+        if added <= policy.tail_frames || log >= 2 * policy.restart_frames {
+            finish.store(true, Ordering::Release);
+        }
     }
     // A last, complete checkpoint on the way out leaves a small WAL behind.
     let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+}
+
+/// One PASSIVE checkpoint: the WAL's length in frames and how many of them are now copied.
+fn passive_checkpoint(conn: &Connection) -> Option<(i64, i64)> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+    })
+    .ok()
+    .filter(|(log, copied)| *log >= 0 && *copied >= 0)
 }
 
 fn drain(rx: &mut mpsc::Receiver<Job>, jobs: &mut Vec<Job>) {
@@ -205,7 +281,12 @@ fn drain(rx: &mut mpsc::Receiver<Job>, jobs: &mut Vec<Job>) {
     }
 }
 
-fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Job>, signer: HeadSigner) {
+fn writer_loop(
+    conn: Connection,
+    mut rx: mpsc::Receiver<Job>,
+    signer: HeadSigner,
+    finish: Arc<std::sync::atomic::AtomicBool>,
+) {
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
         drain(&mut rx, &mut jobs);
@@ -218,6 +299,11 @@ fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Job>, signer: HeadSigner
         let results = commit_group(&conn, ops, &signer);
         for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(result);
+        }
+        if finish.swap(false, std::sync::atomic::Ordering::AcqRel) {
+            // The checkpoint thread copied all but the last few frames; with no commit in
+            // between, this pass copies the rest and the next transaction restarts the WAL.
+            let _ = passive_checkpoint(&conn);
         }
     }
 }
@@ -738,5 +824,72 @@ impl Store for SqliteStore {
             .optional()?)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The WAL header's checkpoint sequence number (bytes 12..16, big-endian): SQLite adds one
+    /// each time the WAL starts over.
+    fn wal_restarts(db: &Path) -> u32 {
+        let mut wal = db.as_os_str().to_owned();
+        wal.push("-wal");
+        match std::fs::read(wal) {
+            Ok(b) if b.len() >= 16 => u32::from_be_bytes([b[12], b[13], b[14], b[15]]),
+            _ => 0,
+        }
+    }
+
+    /// Under writes that never pause, the WAL still starts over, and its file stays small: a
+    /// checkpoint that only ever runs beside the writer never catches up with it.
+    #[test]
+    fn wal_starts_over_under_constant_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("derbes.db");
+        let policy = WalPolicy {
+            interval: std::time::Duration::from_millis(50),
+            restart_frames: 64,
+            tail_frames: 16,
+            size_limit: 1 << 20,
+        };
+        let signer: HeadSigner = Arc::new(|seq, hash| format!("{seq}:{hash}"));
+        let store = Arc::new(SqliteStore::open_with(&path, signer, policy).unwrap());
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // Many writers at once keep the writer's queue from ever running empty.
+        let writers: Vec<_> = (0..256)
+            .map(|w| {
+                let store = Arc::clone(&store);
+                let stop = Arc::clone(&stop);
+                rt.spawn(async move {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let draft = AuditDraft::new("test", "subject.read", Outcome::Allowed)
+                            .subject(Uuid::now_v7())
+                            .purpose(&format!("p{w}"));
+                        store.write(WriteOp::Audit(vec![draft])).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        let before = wal_restarts(&path);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let (mut restarts, mut largest) = (0, 0);
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        while restarts < 3 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            restarts = wal_restarts(&path).wrapping_sub(before);
+            largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for w in writers {
+            rt.block_on(w).unwrap();
+        }
+        assert!(restarts >= 3, "the WAL started over {restarts} times");
+        // Each restart cuts the file back to the policy's limit; between restarts it grows by
+        // at most what one interval's writes add.
+        assert!(largest < 16 << 20, "the WAL grew to {largest} bytes");
     }
 }
