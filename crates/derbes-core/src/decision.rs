@@ -3,8 +3,11 @@
 //! Deny by default: a purpose must be declared, cover the subject's category, include every
 //! field asked for, be one the actor may act for, and have a legal basis that holds now.
 
+use crate::consent::{consent_covers, ConsentGap, SubjectFacts};
 use crate::declaration::{Declaration, LegalBasis};
 use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
 
 /// The purposes an actor may act for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,12 +42,44 @@ pub struct ReadQuery<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum DenyReason {
-    UndeclaredPurpose { purpose: String },
-    PurposeNotForCategory { purpose: String, category: String },
-    UndeclaredField { field: String },
-    FieldOutsidePurpose { field: String, purpose: String },
-    ActorNotAllowedPurpose { purpose: String },
-    NoConsent { purpose: String },
+    UndeclaredPurpose {
+        purpose: String,
+    },
+    PurposeNotForCategory {
+        purpose: String,
+        category: String,
+    },
+    UndeclaredField {
+        field: String,
+    },
+    FieldOutsidePurpose {
+        field: String,
+        purpose: String,
+    },
+    ActorNotAllowedPurpose {
+        purpose: String,
+    },
+    NoConsent {
+        purpose: String,
+    },
+    ConsentWithdrawn {
+        purpose: String,
+    },
+    ConsentExpired {
+        purpose: String,
+    },
+    /// `item`: `field:<key>`, `recipient:<key>`, `cross_border_transfer` or `publication`.
+    ConsentDoesNotCover {
+        purpose: String,
+        item: String,
+    },
+    ReconsentRequired {
+        purpose: String,
+    },
+    SubjectBlocked,
+    ProcessingRestricted {
+        purpose: String,
+    },
 }
 
 impl DenyReason {
@@ -56,6 +91,12 @@ impl DenyReason {
             DenyReason::FieldOutsidePurpose { .. } => "field_outside_purpose",
             DenyReason::ActorNotAllowedPurpose { .. } => "actor_not_allowed_purpose",
             DenyReason::NoConsent { .. } => "no_consent",
+            DenyReason::ConsentWithdrawn { .. } => "consent_withdrawn",
+            DenyReason::ConsentExpired { .. } => "consent_expired",
+            DenyReason::ConsentDoesNotCover { .. } => "consent_does_not_cover",
+            DenyReason::ReconsentRequired { .. } => "reconsent_required",
+            DenyReason::SubjectBlocked => "subject_blocked",
+            DenyReason::ProcessingRestricted { .. } => "processing_restricted",
         }
     }
 
@@ -77,6 +118,24 @@ impl DenyReason {
             DenyReason::NoConsent { purpose } => {
                 format!("no consent: purpose `{purpose}` is based on consent and the subject has given none")
             }
+            DenyReason::ConsentWithdrawn { purpose } => {
+                format!("consent to purpose `{purpose}` was withdrawn")
+            }
+            DenyReason::ConsentExpired { purpose } => {
+                format!("the term of the consent to purpose `{purpose}` has ended")
+            }
+            DenyReason::ConsentDoesNotCover { purpose, item } => format!(
+                "the consent to purpose `{purpose}` was given for narrower terms than the purpose has now: it does not cover {item}; ask the subject to consent again"
+            ),
+            DenyReason::ReconsentRequired { purpose } => format!(
+                "the subject has come of age: the consent to purpose `{purpose}` their representative gave must be given again by the subject"
+            ),
+            DenyReason::SubjectBlocked => {
+                "the subject's data are blocked: only storage is allowed".to_owned()
+            }
+            DenyReason::ProcessingRestricted { purpose } => {
+                format!("processing for purpose `{purpose}` is restricted for this subject")
+            }
         }
     }
 }
@@ -86,12 +145,30 @@ impl DenyReason {
 pub struct Allowed {
     pub basis: LegalBasis,
     pub fields: Vec<String>,
+    /// The consent the decision rests on, for a consent-based purpose.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent_id: Option<Uuid>,
+    /// The consent was given by a representative and the subject has since come of age.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub confirmation_due: bool,
 }
 
-/// Decides a read. Returns every reason when it denies.
+/// Decides a read when no subject is known yet (a lookup): a consent-based purpose has no
+/// consent to rest on. Returns every reason when it denies.
 pub fn decide_read(
     declaration: &Declaration,
     q: &ReadQuery<'_>,
+) -> Result<Allowed, Vec<DenyReason>> {
+    decide(declaration, q, None)
+}
+
+/// Decides a read of a known subject at `now`, from the facts about them: blocking,
+/// restrictions and consents. With `subject: None` nothing is known and a consent-based purpose
+/// is denied. Returns every reason when it denies.
+pub fn decide(
+    declaration: &Declaration,
+    q: &ReadQuery<'_>,
+    subject: Option<(&SubjectFacts<'_>, OffsetDateTime)>,
 ) -> Result<Allowed, Vec<DenyReason>> {
     let Some(purpose) = declaration.purpose(q.purpose) else {
         return Err(vec![DenyReason::UndeclaredPurpose {
@@ -136,16 +213,48 @@ pub fn decide_read(
             .cloned()
             .collect(),
     };
-    // Until the consent ledger records consents, a consent-based purpose has no basis.
+    let mut consent_id = None;
+    let mut confirmation_due = false;
+    let name = || q.purpose.to_owned();
+    if let Some((facts, _)) = subject {
+        if facts.blocked {
+            reasons.push(DenyReason::SubjectBlocked);
+        }
+        if facts.restricted.iter().any(|p| p == q.purpose) {
+            reasons.push(DenyReason::ProcessingRestricted { purpose: name() });
+        }
+    }
     if purpose.legal_basis == LegalBasis::Consent {
-        reasons.push(DenyReason::NoConsent {
-            purpose: q.purpose.to_owned(),
-        });
+        match subject {
+            None => reasons.push(DenyReason::NoConsent { purpose: name() }),
+            Some((facts, now)) => {
+                match consent_covers(declaration, facts, q.purpose, &fields, now) {
+                    Ok(holding) => {
+                        consent_id = Some(holding.consent_id);
+                        confirmation_due = holding.confirmation_due;
+                    }
+                    Err(gaps) => reasons.extend(gaps.into_iter().map(|g| match g {
+                        ConsentGap::None => DenyReason::NoConsent { purpose: name() },
+                        ConsentGap::Withdrawn => DenyReason::ConsentWithdrawn { purpose: name() },
+                        ConsentGap::Expired => DenyReason::ConsentExpired { purpose: name() },
+                        ConsentGap::NotCovered(item) => DenyReason::ConsentDoesNotCover {
+                            purpose: name(),
+                            item,
+                        },
+                        ConsentGap::ReconsentRequired => {
+                            DenyReason::ReconsentRequired { purpose: name() }
+                        }
+                    })),
+                }
+            }
+        }
     }
     if reasons.is_empty() {
         Ok(Allowed {
             basis: purpose.legal_basis,
             fields,
+            consent_id,
+            confirmation_due,
         })
     } else {
         Err(reasons)

@@ -4,6 +4,7 @@
 //! from strings, decisions are computed from values, audit events are hashed from their fields.
 
 pub mod audit;
+pub mod consent;
 pub mod decision;
 pub mod declaration;
 pub mod identifiers;

@@ -450,6 +450,20 @@ pub struct Minors {
     pub age_of_majority: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub representative_categories: Option<Vec<String>>,
+    /// What happens to consents a representative gave once the subject comes of age.
+    #[serde(default)]
+    pub on_majority: OnMajority,
+}
+
+/// Consents given by a legal representative, once the subject reaches the age of majority.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnMajority {
+    /// They keep holding; decisions flag them for the subject's confirmation.
+    #[default]
+    Keep,
+    /// They stop holding until the subject consents in their own name.
+    RequireReconsent,
 }
 
 fn default_age() -> u32 {
@@ -461,6 +475,7 @@ impl Default for Minors {
         Self {
             age_of_majority: DEFAULT_AGE_OF_MAJORITY,
             representative_categories: None,
+            on_majority: OnMajority::Keep,
         }
     }
 }
