@@ -9,7 +9,7 @@ cargo build --release -q
 bin=target/release/derbes
 dir=$(mktemp -d)
 port=${PORT:-18081}
-trap 'kill ${server:-0} 2>/dev/null || true; rm -rf "$dir"' EXIT
+trap 'if [ -n "${server:-}" ]; then kill "$server" 2>/dev/null || true; fi; rm -rf "$dir"' EXIT
 "$bin" generate --count "$count" --out "$dir/subjects.csv"
 "$bin" --data-dir "$dir" serve --listen "127.0.0.1:$port" > "$dir/first.log" 2>&1 &
 server=$!

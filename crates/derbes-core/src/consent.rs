@@ -90,19 +90,13 @@ impl PurposeTerms {
     }
 
     fn of_purpose(declaration: &Declaration, key: &str, p: &Purpose) -> Self {
-        let cross_border = p.recipients.iter().any(|r| {
-            declaration.recipients.get(r).is_some_and(|rec| {
-                !rec.country
-                    .eq_ignore_ascii_case(&declaration.storage_country)
-            })
-        });
         Self {
             purpose: key.to_owned(),
             declaration_version: declaration.version.clone(),
             fields: p.fields.clone(),
             recipients: p.recipients.clone(),
             third_party_transfer: !p.recipients.is_empty(),
-            cross_border_transfer: cross_border,
+            cross_border_transfer: declaration.purpose_crosses_border(p),
             publication: p.publication,
         }
     }
@@ -292,16 +286,19 @@ pub fn consent_covers(
             gaps.push(ConsentGap::NotCovered(format!("field:{f}")));
         }
     }
-    if let Some(now_terms) = PurposeTerms::of(declaration, purpose) {
-        for r in &now_terms.recipients {
-            if !agreed.recipients.contains(r) {
-                gaps.push(ConsentGap::NotCovered(format!("recipient:{r}")));
-            }
+    // The purpose as declared now, compared without copying its terms: this runs per decision.
+    if let Some(current) = declaration.purpose(purpose) {
+        for r in current
+            .recipients
+            .iter()
+            .filter(|r| !agreed.recipients.contains(r))
+        {
+            gaps.push(ConsentGap::NotCovered(format!("recipient:{r}")));
         }
-        if now_terms.cross_border_transfer && !agreed.cross_border_transfer {
+        if !agreed.cross_border_transfer && declaration.purpose_crosses_border(current) {
             gaps.push(ConsentGap::NotCovered("cross_border_transfer".into()));
         }
-        if now_terms.publication && !agreed.publication {
+        if current.publication && !agreed.publication {
             gaps.push(ConsentGap::NotCovered("publication".into()));
         }
     }
@@ -700,8 +697,7 @@ cross_border_basis = "consent"
             ]
         );
         // A new consent under version 2 covers them.
-        let mut again = event(&v2, 12, datetime!(2026-11-20 08:00 UTC), by_parent(), true);
-        again.id = Uuid::from_u128(12);
+        let again = event(&v2, 12, datetime!(2026-11-20 08:00 UTC), by_parent(), true);
         let ledger2 = [ledger[0].clone(), again];
         assert!(read(&v2, &facts(&ledger2), Some(&asked), now).is_ok());
     }

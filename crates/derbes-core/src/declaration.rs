@@ -32,6 +32,14 @@ impl Declaration {
     }
 }
 
+/// Is `s` shaped like a declaration code (the key of a field, purpose, category, …): lower-case
+/// ASCII letters, digits and `_`, starting with a letter?
+pub fn is_code(s: &str) -> bool {
+    s.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
 /// Lower-case hexadecimal.
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";

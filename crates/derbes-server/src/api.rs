@@ -63,10 +63,15 @@ impl From<VaultError> for ApiError {
             VaultError::Store(StoreError::VersionConflict) => {
                 ApiError::conflict("the subject kept changing while this update ran; send it again")
             }
-            VaultError::Store(StoreError::Corrupt(_)) | VaultError::Crypto(_) | VaultError::Keys(_) => {
+            // These messages name keys, versions and storage faults, never personal data.
+            e @ (VaultError::Store(StoreError::Corrupt(_)) | VaultError::Crypto(_) | VaultError::Keys(_)) => {
+                eprintln!("derbes: {e}");
                 ApiError::internal("stored data could not be decrypted or decoded; the event is logged for the administrator")
             }
-            VaultError::Store(_) => ApiError::unavailable("the storage did not complete the request; try again"),
+            VaultError::Store(e) => {
+                eprintln!("derbes: storage: {e}");
+                ApiError::unavailable("the storage did not complete the request; try again")
+            }
         }
     }
 }

@@ -109,7 +109,8 @@ pub fn scope_for(role: Role, purposes: &[String]) -> ActorScope {
     }
 }
 
-/// How long a checked token is trusted without asking the store again.
+/// How long a checked token is trusted without asking the store again. A revocation, once there
+/// is one, must also remove the token from the cache.
 const TOKEN_TTL: Duration = Duration::from_secs(10);
 const TOKEN_CACHE_MAX: usize = 10_000;
 
@@ -132,7 +133,11 @@ impl TokenCache {
             if map.len() >= TOKEN_CACHE_MAX {
                 map.retain(|_, (_, at)| at.elapsed() < TOKEN_TTL);
             }
-            map.insert(digest, (actor, Instant::now()));
+            // Still full of fresh entries: this token is checked in the store next time, rather
+            // than sweeping the whole map on every request.
+            if map.len() < TOKEN_CACHE_MAX {
+                map.insert(digest, (actor, Instant::now()));
+            }
         }
     }
 }

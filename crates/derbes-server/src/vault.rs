@@ -156,7 +156,13 @@ impl Vault {
             return Ok(false);
         };
         let fresh = loader().map_err(VaultError::Keys)?;
-        let current = self.keys();
+        // Compared and swapped under one lock, so two reloads at once cannot put back an older
+        // ring.
+        let mut slot = match self.keys.write() {
+            Ok(k) => k,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let current = Arc::clone(&slot);
         if fresh.versions() == current.versions()
             && fresh.current_version() == current.current_version()
         {
@@ -169,9 +175,13 @@ impl Vault {
                     .into(),
             ));
         }
-        if let Ok(mut k) = self.keys.write() {
-            *k = Arc::new(fresh);
+        let kept = fresh.versions();
+        if let Some(missing) = current.versions().into_iter().find(|v| !kept.contains(v)) {
+            return Err(VaultError::Keys(format!(
+                "the key file no longer holds key version {missing}, which data keys may still be wrapped with; keeping the keys in use"
+            )));
         }
+        *slot = Arc::new(fresh);
         Ok(true)
     }
 
@@ -318,7 +328,11 @@ impl Vault {
         };
         match self.keys().unwrap(&wrapped, &r.id, r.dek_generation) {
             // A key version added by a rotation since this process started: read the key file.
-            Err(CryptoError::UnknownKeyVersion(_)) if self.reload_keys()? => {
+            // An older unknown version cannot come from a rotation; reading the file again for
+            // it on every read would not help.
+            Err(CryptoError::UnknownKeyVersion(v))
+                if v > self.keys().current_version() && self.reload_keys()? =>
+            {
                 Ok(self.keys().unwrap(&wrapped, &r.id, r.dek_generation)?)
             }
             other => Ok(other?),
@@ -344,6 +358,7 @@ impl Vault {
         purpose: &str,
         fields: Option<Vec<String>>,
     ) -> Result<SubjectView, VaultError> {
+        check_names(purpose, fields.as_deref().unwrap_or(&[]))?;
         let Some(record) = self.store.subject(id).await? else {
             self.audit(
                 AuditDraft::new(&actor.audit_name(), "subject.read", Outcome::Denied)
@@ -495,13 +510,17 @@ impl Vault {
                     .details(&json!({ "changes": report })),
             };
             match self.store.write(op).await {
-                // A successful update always moves the row one version on.
-                Ok(_) => {
+                Ok(Applied::Updated { version }) => {
                     return Ok(Rectified {
                         id,
-                        version: record.version + 1,
+                        version,
                         changed,
                     })
+                }
+                Ok(other) => {
+                    return Err(VaultError::Store(StoreError::Backend(format!(
+                        "an update was answered with {other:?}"
+                    ))))
                 }
                 Err(StoreError::VersionConflict) => continue,
                 Err(e) => return Err(e.into()),
@@ -518,6 +537,7 @@ impl Vault {
         value: &str,
         purpose: &str,
     ) -> Result<Vec<Match>, VaultError> {
+        check_names(purpose, &[])?;
         let Some(fd) = self.declaration.field(field) else {
             return Err(VaultError::Validation(vec![FieldProblem {
                 field: field.to_owned(),
@@ -696,4 +716,23 @@ fn list(keys: &[String]) -> String {
         .map(|k| format!("`{k}`"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The purpose and field names of a request go into the audit trail, declared or not, so they
+/// must at least be shaped like declaration codes: anything else (control characters, a NUL that
+/// PostgreSQL text refuses, megabytes of text) is refused before it is recorded.
+fn check_names(purpose: &str, fields: &[String]) -> Result<(), VaultError> {
+    const MAX: usize = 64;
+    let bad = |name: &str| name.len() > MAX || !derbes_core::declaration::is_code(name);
+    if bad(purpose) {
+        return Err(VaultError::Invalid(format!(
+            "`purpose` must be a declared purpose's code: lower-case letters, digits and `_`, starting with a letter, at most {MAX} characters"
+        )));
+    }
+    if fields.iter().any(|f| bad(f)) {
+        return Err(VaultError::Invalid(format!(
+            "every name in `fields` must be a declared field's code: lower-case letters, digits and `_`, starting with a letter, at most {MAX} characters"
+        )));
+    }
+    Ok(())
 }

@@ -150,6 +150,13 @@ impl Server {
         )
         .await
     }
+
+    /// Creates a student and returns its id; a refusal fails the test with the server's answer.
+    async fn create_student_id(&self, token: &str, fields: Value) -> String {
+        let r = self.create_student(token, fields).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["id"].as_str().unwrap().to_owned()
+    }
 }
 
 enum Body {
@@ -299,12 +306,8 @@ fn purposes_are_enforced(db: TestDb) -> Fut {
     Box::pin(async move {
         let s = Server::start(&db).await;
         let id = s
-            .create_student(&s.admin, serde_json::from_str(AIGERIM).unwrap())
-            .await
-            .body["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+            .create_student_id(&s.admin, serde_json::from_str(AIGERIM).unwrap())
+            .await;
         let read =
             |purpose: &str, extra: &str| format!("/api/v1/subjects/{id}?purpose={purpose}{extra}");
         let r = s.get(&read("marketing", ""), &s.admin).await;
@@ -323,6 +326,12 @@ fn purposes_are_enforced(db: TestDb) -> Fut {
         assert_eq!(reason_codes(&r), ["actor_not_allowed_purpose"]);
         let r = s.get(&read("personnel", ""), &s.admin).await;
         assert_eq!(reason_codes(&r), ["purpose_not_for_category"]);
+        // Names that cannot be codes are refused before they reach the audit trail (a NUL would
+        // fail PostgreSQL's commit for the whole group).
+        for bad in [read("%00", ""), read("education", "&fields=iin,%00x")] {
+            let r = s.get(&bad, &s.admin).await;
+            assert_problem(&r, 422, "validation");
+        }
         let r = s.get(&format!("/api/v1/subjects/{id}"), &s.admin).await;
         assert_problem(&r, 400, "bad-request");
         assert!(r.body["detail"].as_str().unwrap().contains("purpose"));
@@ -379,12 +388,8 @@ fn tokens_and_roles(db: TestDb) -> Fut {
         assert_problem(&r, 401, "unauthorized");
         let auditor = s.token(Role::Auditor, &[]).await;
         let id = s
-            .create_student(&s.admin, json!({ "iin": "061211600012" }))
-            .await
-            .body["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+            .create_student_id(&s.admin, json!({ "iin": "061211600012" }))
+            .await;
         assert_problem(
             &s.get(
                 &format!("/api/v1/subjects/{id}?purpose=education"),
@@ -658,12 +663,8 @@ fn random_requests_never_fail_the_server(db: TestDb) -> Fut {
     Box::pin(async move {
         let s = Arc::new(Server::start(&db).await);
         let id = s
-            .create_student(&s.admin, json!({ "iin": "061211600012" }))
-            .await
-            .body["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+            .create_student_id(&s.admin, json!({ "iin": "061211600012" }))
+            .await;
         let cases = random_cases(&id);
         let mut statuses = std::collections::BTreeMap::new();
         for (method, path, body, authed) in cases {

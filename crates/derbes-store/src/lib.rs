@@ -125,6 +125,25 @@ pub async fn open(url: &str, signer: HeadSigner) -> Result<Arc<dyn Store>, Store
     }
 }
 
+/// The most operations one commit takes, in both backends.
+pub(crate) const MAX_GROUP: usize = 512;
+
+/// An operation for a backend's writer, and where its result goes.
+pub(crate) type Job = (
+    WriteOp,
+    tokio::sync::oneshot::Sender<Result<Applied, StoreError>>,
+);
+
+/// Adds the operations already queued to `jobs`, up to a group's size, without waiting.
+pub(crate) fn drain(rx: &mut tokio::sync::mpsc::Receiver<Job>, jobs: &mut Vec<Job>) {
+    while jobs.len() < MAX_GROUP {
+        match rx.try_recv() {
+            Ok(j) => jobs.push(j),
+            Err(_) => break,
+        }
+    }
+}
+
 /// The columns of `audit_events`, in the order both backends read them.
 pub(crate) const EVENT_COLUMNS: &str =
     "seq, at, actor, action, subject_id, purpose, fields, outcome, reason, details, prev_hash, hash";

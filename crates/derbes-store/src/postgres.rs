@@ -3,8 +3,8 @@
 
 use crate::fields_blob::{decode_fields, encode_fields};
 use crate::{
-    now, split_fields, Applied, AuditHead, HeadSigner, IndexEntry, KeyRecord, Store, StoreError,
-    SubjectRecord, TokenRecord, WriteOp, EVENT_COLUMNS,
+    drain, now, split_fields, Applied, AuditHead, HeadSigner, IndexEntry, Job, KeyRecord, Store,
+    StoreError, SubjectRecord, TokenRecord, WriteOp, EVENT_COLUMNS, MAX_GROUP,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -15,10 +15,7 @@ use tokio_postgres::{Client, NoTls, Row, Statement};
 use uuid::Uuid;
 
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
-const MAX_GROUP: usize = 512;
 const POOL_SIZE: usize = 16;
-
-type Job = (WriteOp, oneshot::Sender<Result<Applied, StoreError>>);
 
 pub struct PostgresStore {
     tx: mpsc::Sender<Job>,
@@ -146,12 +143,7 @@ impl Writer {
     async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
         while let Some(first) = rx.recv().await {
             let mut jobs = vec![first];
-            while jobs.len() < MAX_GROUP {
-                match rx.try_recv() {
-                    Ok(j) => jobs.push(j),
-                    Err(_) => break,
-                }
-            }
+            drain(&mut rx, &mut jobs);
             let (ops, replies): (Vec<WriteOp>, Vec<_>) = jobs.into_iter().unzip();
             let results = self.commit_group(ops).await;
             for (reply, result) in replies.into_iter().zip(results) {
@@ -200,31 +192,32 @@ impl Writer {
         // operation made only of audit events (reads, refusals) needs no savepoint.
         self.pending.clear();
         for op in ops {
-            if let WriteOp::Audit(drafts) = op {
-                for d in drafts {
-                    let _ = self.append(&mut head, d, at);
-                }
-                results.push(Ok(Applied::Audited));
-                continue;
-            }
-            let saved = (head.clone(), self.pending.len());
             // Every other operation gets a savepoint: a failed statement aborts a PostgreSQL
             // transaction, and the savepoint keeps the rest of the group.
-            if let Err(e) = self.client.batch_execute("SAVEPOINT op").await {
-                results.push(Err(e.into()));
-                continue;
+            let guarded = !matches!(op, WriteOp::Audit(_));
+            let saved = (head.clone(), self.pending.len());
+            if guarded {
+                if let Err(e) = self.client.batch_execute("SAVEPOINT op").await {
+                    results.push(Err(e.into()));
+                    continue;
+                }
             }
             let r = self.apply(op, &mut head, at).await;
-            if r.is_err() {
-                head = saved.0;
-                self.pending.truncate(saved.1);
-                let _ = self.client.batch_execute("ROLLBACK TO SAVEPOINT op").await;
+            if guarded {
+                if r.is_err() {
+                    head = saved.0;
+                    self.pending.truncate(saved.1);
+                    let _ = self.client.batch_execute("ROLLBACK TO SAVEPOINT op").await;
+                }
+                let _ = self.client.batch_execute("RELEASE SAVEPOINT op").await;
             }
-            let _ = self.client.batch_execute("RELEASE SAVEPOINT op").await;
             results.push(r);
         }
+        // Taken out and put back, so the buffer keeps its capacity from group to group.
         let events = std::mem::take(&mut self.pending);
-        if let Err(e) = self.insert_events(events).await {
+        let inserted = self.insert_events(&events).await;
+        self.pending = events;
+        if let Err(e) = inserted {
             let _ = self.client.batch_execute("ROLLBACK").await;
             return fail_all(e);
         }
@@ -256,7 +249,7 @@ impl Writer {
     }
 
     /// Inserts sealed events with one statement.
-    async fn insert_events(&mut self, events: Vec<AuditEvent>) -> Result<(), StoreError> {
+    async fn insert_events(&mut self, events: &[AuditEvent]) -> Result<(), StoreError> {
         if events.is_empty() {
             return Ok(());
         }
@@ -267,25 +260,26 @@ impl Writer {
                                       $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])",
             )
             .await?;
-        let col = |f: fn(&AuditEvent) -> Option<String>| events.iter().map(f).collect::<Vec<_>>();
+        let col = |f: fn(&AuditEvent) -> Option<&str>| events.iter().map(f).collect::<Vec<_>>();
         let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
-        let text = |f: fn(&AuditEvent) -> String| events.iter().map(f).collect::<Vec<_>>();
+        let text = |f: fn(&AuditEvent) -> &str| events.iter().map(f).collect::<Vec<_>>();
+        let fields: Vec<String> = events.iter().map(|e| e.fields.join("\u{1f}")).collect();
         self.client
             .execute(
                 &s,
                 &[
                     &seqs,
-                    &text(|e| e.at.clone()),
-                    &text(|e| e.actor.clone()),
-                    &text(|e| e.action.clone()),
-                    &col(|e| e.subject_id.clone()),
-                    &col(|e| e.purpose.clone()),
-                    &text(|e| e.fields.join("\u{1f}")),
-                    &text(|e| e.outcome.as_str().to_owned()),
-                    &col(|e| e.reason.clone()),
-                    &col(|e| e.details.clone()),
-                    &text(|e| e.prev_hash.clone()),
-                    &text(|e| e.hash.clone()),
+                    &text(|e| &e.at),
+                    &text(|e| &e.actor),
+                    &text(|e| &e.action),
+                    &col(|e| e.subject_id.as_deref()),
+                    &col(|e| e.purpose.as_deref()),
+                    &fields,
+                    &text(|e| e.outcome.as_str()),
+                    &col(|e| e.reason.as_deref()),
+                    &col(|e| e.details.as_deref()),
+                    &text(|e| &e.prev_hash),
+                    &text(|e| &e.hash),
                 ],
             )
             .await?;
@@ -311,16 +305,10 @@ impl Writer {
     }
 
     /// Seals an event into the chain; it is inserted with the group's other events.
-    fn append(
-        &mut self,
-        head: &mut (i64, String),
-        draft: AuditDraft,
-        at: time::OffsetDateTime,
-    ) -> Result<(), StoreError> {
+    fn append(&mut self, head: &mut (i64, String), draft: AuditDraft, at: time::OffsetDateTime) {
         let e = draft.seal(head.0 + 1, at, &head.1);
         *head = (e.seq, e.hash.clone());
         self.pending.push(e);
-        Ok(())
     }
 
     /// Refuses index entries held by another subject of the same category.
@@ -420,7 +408,7 @@ impl Writer {
                         ],
                     )
                     .await?;
-                self.append(head, audit, at)?;
+                self.append(head, audit, at);
                 Ok(Applied::Created)
             }
             WriteOp::UpdateSubject {
@@ -458,7 +446,7 @@ impl Writer {
                     .await?;
                 self.client.execute(&s, &[&id]).await?;
                 self.insert_index(&id, &category, &index).await?;
-                self.append(head, audit, at)?;
+                self.append(head, audit, at);
                 Ok(Applied::Updated {
                     version: expected_version + 1,
                 })
@@ -484,7 +472,7 @@ impl Writer {
                         .await?;
                 }
                 if let Some(a) = audit {
-                    self.append(head, a, at)?;
+                    self.append(head, a, at);
                 }
                 Ok(Applied::Rewrapped { count })
             }
@@ -507,7 +495,7 @@ impl Writer {
                         ],
                     )
                     .await?;
-                self.append(head, audit, at)?;
+                self.append(head, audit, at);
                 Ok(Applied::TokenCreated)
             }
             WriteOp::RecordDeclaration {
@@ -534,14 +522,14 @@ impl Writer {
                         self.client
                             .execute(&s, &[&version, &content_hash, &content, &now()])
                             .await?;
-                        self.append(head, audit, at)?;
+                        self.append(head, audit, at);
                         Ok(Applied::DeclarationRecorded { new: true })
                     }
                 }
             }
             WriteOp::Audit(drafts) => {
                 for d in drafts {
-                    self.append(head, d, at)?;
+                    self.append(head, d, at);
                 }
                 Ok(Applied::Audited)
             }

@@ -3,8 +3,8 @@
 
 use crate::fields_blob::{decode_fields, encode_fields};
 use crate::{
-    now, split_fields, Applied, AuditHead, HeadSigner, IndexEntry, KeyRecord, Store, StoreError,
-    SubjectRecord, TokenRecord, WriteOp, EVENT_COLUMNS,
+    drain, now, split_fields, Applied, AuditHead, HeadSigner, IndexEntry, Job, KeyRecord, Store,
+    StoreError, SubjectRecord, TokenRecord, WriteOp, EVENT_COLUMNS, MAX_GROUP,
 };
 use async_trait::async_trait;
 use derbes_core::audit::{AuditDraft, AuditEvent, Outcome, GENESIS};
@@ -16,9 +16,6 @@ use uuid::Uuid;
 
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
 const READERS: usize = 4;
-const MAX_GROUP: usize = 512;
-
-type Job = (WriteOp, oneshot::Sender<Result<Applied, StoreError>>);
 
 pub struct SqliteStore {
     tx: mpsc::Sender<Job>,
@@ -237,21 +234,24 @@ fn checkpoint_loop(
     use std::sync::atomic::Ordering;
     use std::sync::mpsc::RecvTimeoutError;
     while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(policy.interval) {
-        let Some((mut log, _)) = passive_checkpoint(&conn) else {
+        let Some(mut log) = passive_checkpoint(&conn) else {
             continue;
         };
+        if log < policy.restart_frames {
+            continue;
+        }
         // Each pass copies what the writer added during the previous one, so passes get
         // shorter; once one finds only a few new frames, the writer copies the rest.
         let mut added = i64::MAX;
         for _ in 0..8 {
-            if log < policy.restart_frames || added <= policy.tail_frames {
-                break;
-            }
-            let Some((now, _)) = passive_checkpoint(&conn) else {
+            let Some(now) = passive_checkpoint(&conn) else {
                 break;
             };
             added = now - log;
             log = now;
+            if added <= policy.tail_frames {
+                break;
+            }
         }
         // Writes too fast for the passes to close in: past twice the limit the writer copies
         // a longer remainder rather than let the WAL grow without bound.
@@ -263,22 +263,15 @@ fn checkpoint_loop(
     let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
 }
 
-/// One PASSIVE checkpoint: the WAL's length in frames and how many of them are now copied.
-fn passive_checkpoint(conn: &Connection) -> Option<(i64, i64)> {
+/// One PASSIVE checkpoint: the WAL's length in frames, when the pass copied all of them (a reader
+/// still on older frames keeps them, and then the WAL cannot start over yet anyway).
+fn passive_checkpoint(conn: &Connection) -> Option<i64> {
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
         Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
     })
     .ok()
-    .filter(|(log, copied)| *log >= 0 && *copied >= 0)
-}
-
-fn drain(rx: &mut mpsc::Receiver<Job>, jobs: &mut Vec<Job>) {
-    while jobs.len() < MAX_GROUP {
-        match rx.try_recv() {
-            Ok(j) => jobs.push(j),
-            Err(_) => break,
-        }
-    }
+    .filter(|(log, copied)| *log >= 0 && copied == log)
+    .map(|(log, _)| log)
 }
 
 fn writer_loop(
@@ -308,7 +301,8 @@ fn writer_loop(
     }
 }
 
-/// Applies a group of operations in one transaction, each under its own savepoint.
+/// Applies a group of operations in one transaction. Each operation of more than one statement
+/// runs under its own savepoint, so a refused one leaves the rest of the group alone.
 fn commit_group(
     conn: &Connection,
     ops: Vec<WriteOp>,
@@ -336,8 +330,7 @@ fn commit_group(
     let mut results = Vec::with_capacity(n);
     for op in ops {
         let saved = head.clone();
-        // One statement is atomic by itself; anything longer gets a savepoint.
-        let guarded = !op.is_single_statement();
+        let guarded = needs_savepoint(&op);
         if guarded {
             if let Err(e) = exec_cached(conn, "SAVEPOINT op") {
                 results.push(Err(e.into()));
@@ -345,7 +338,13 @@ fn commit_group(
             }
         }
         let r = apply(conn, op, &mut head, at);
-        if r.is_err() {
+        if let Err(e) = &r {
+            // Some errors (disk full, I/O, out of memory) make SQLite roll the whole transaction
+            // back: what came before is gone too, and later operations would commit on their own
+            // with a chain that points at events that no longer exist. Fail the group instead.
+            if conn.is_autocommit() {
+                return fail_all(StoreError::Backend(e.to_string()));
+            }
             head = saved;
             if guarded {
                 let _ = exec_cached(conn, "ROLLBACK TO op");
@@ -372,6 +371,12 @@ fn commit_group(
             fail_all(e.into())
         }
     }
+}
+
+/// A single INSERT (one audit event) undoes itself when it fails; anything longer needs a
+/// savepoint to be undone alone.
+fn needs_savepoint(op: &WriteOp) -> bool {
+    !matches!(op, WriteOp::Audit(drafts) if drafts.len() == 1)
 }
 
 fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
@@ -836,9 +841,11 @@ mod tests {
     fn wal_restarts(db: &Path) -> u32 {
         let mut wal = db.as_os_str().to_owned();
         wal.push("-wal");
-        match std::fs::read(wal) {
-            Ok(b) if b.len() >= 16 => u32::from_be_bytes([b[12], b[13], b[14], b[15]]),
-            _ => 0,
+        use std::io::Read;
+        let mut header = [0u8; 16];
+        match std::fs::File::open(wal).and_then(|mut f| f.read_exact(&mut header)) {
+            Ok(()) => u32::from_be_bytes([header[12], header[13], header[14], header[15]]),
+            Err(_) => 0,
         }
     }
 

@@ -89,14 +89,6 @@ pub enum WriteOp {
     Audit(Vec<AuditDraft>),
 }
 
-impl WriteOp {
-    /// Whether the operation is a single INSERT (one audit event). In SQLite a failed statement
-    /// undoes only itself, so such an operation needs no savepoint.
-    pub fn is_single_statement(&self) -> bool {
-        matches!(self, WriteOp::Audit(drafts) if drafts.len() == 1)
-    }
-}
-
 /// What a write did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {

@@ -260,7 +260,9 @@ fn feminine(surname: &str) -> String {
 
 /// One synthetic subject, as CSV values in [`COLUMNS`] order. `index` makes IIN, phone and
 /// e-mail unique within a run.
-pub(crate) fn subject(rng: &mut Rng, index: u64, adult: bool, today: Date) -> [String; 10] {
+/// The subject for `index`, or `None` in the rare case (about 1 in 200 million) that none of the
+/// index's four serials has an IIN check digit.
+pub(crate) fn subject(rng: &mut Rng, index: u64, adult: bool, today: Date) -> Option<[String; 10]> {
     let female = index % 2 == 1;
     let kazakh = rng.below(10) < 7;
     let (given, surname, patronymic) = if kazakh {
@@ -289,7 +291,7 @@ pub(crate) fn subject(rng: &mut Rng, index: u64, adult: bool, today: Date) -> [S
     let pair = index / 2;
     let birth = latest - Duration::days(((pair.wrapping_mul(7919)) % days) as i64);
     let serial = pair / days;
-    let iin = make_iin(birth, female, serial);
+    let iin = make_iin(birth, female, serial)?;
     let code = MOBILE_CODES[(index % 15) as usize];
     let number = ((index / 15).wrapping_mul(1_000_003) + 2_345_678) % 10_000_000;
     let email = format!(
@@ -300,7 +302,7 @@ pub(crate) fn subject(rng: &mut Rng, index: u64, adult: bool, today: Date) -> [S
         rng.pick(&DOMAINS)
     );
     let city = rng.pick(&CITIES);
-    [
+    Some([
         surname,
         given.to_owned(),
         patronymic,
@@ -327,18 +329,16 @@ pub(crate) fn subject(rng: &mut Rng, index: u64, adult: bool, today: Date) -> [S
             "birth_certificate"
         })
         .to_owned(),
-    ]
+    ])
 }
 
-fn make_iin(birth: Date, female: bool, serial: u64) -> String {
+fn make_iin(birth: Date, female: bool, serial: u64) -> Option<String> {
     let sex = if female { Sex::Female } else { Sex::Male };
     // Serials below 2500 come from the index; the offsets find one with a check digit.
     [0u64, 5000, 2500, 7500]
         .into_iter()
         .find_map(|offset| Iin::compose(birth, sex, ((serial + offset) % 10_000) as u16))
         .map(|iin| iin.as_str().to_owned())
-        // Unreachable in practice: four serials in a row without a check digit.
-        .unwrap_or_default()
 }
 
 pub fn run(args: &GenerateArgs) -> Result<()> {
@@ -354,8 +354,16 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     w.write_record(COLUMNS)?;
     let mut rng = Rng(args.seed);
     let adult = args.category != "student";
-    for i in 0..args.count {
-        w.write_record(subject(&mut rng, i, adult, today))?;
+    // An index without a valid IIN is skipped, so the file still has `count` subjects.
+    let mut written = 0;
+    for i in 0.. {
+        if written == args.count {
+            break;
+        }
+        if let Some(row) = subject(&mut rng, i, adult, today) {
+            w.write_record(row)?;
+            written += 1;
+        }
     }
     w.flush()?;
     Ok(())
@@ -375,7 +383,7 @@ mod tests {
         let mut phones = HashSet::new();
         let today = date!(2026 - 01 - 01);
         for i in 0..20_000 {
-            let s = subject(&mut rng, i, false, today);
+            let s = subject(&mut rng, i, false, today).unwrap();
             let iin = Iin::parse(&s[5]).unwrap();
             let age = iin.age_on(today);
             assert!((6..18).contains(&age), "{age}");
@@ -385,7 +393,7 @@ mod tests {
             assert!(iins.insert(s[5].clone()));
             assert!(phones.insert(s[6].clone()));
         }
-        let adult = subject(&mut rng, 3, true, today);
+        let adult = subject(&mut rng, 3, true, today).unwrap();
         assert!(Iin::parse(&adult[5]).unwrap().age_on(today) >= 18);
     }
 }

@@ -291,9 +291,21 @@ pub async fn run(config: &Config, args: &ImportArgs) -> Result<ExitCode> {
         // Seal this chunk while the previous one is being written.
         let v = Arc::clone(&vault);
         let category = args.category.clone();
-        let prepared =
-            tokio::task::spawn_blocking(move || prepare_chunk(&v, &category, rows)).await??;
-        imported += finish_writes(&mut writes, &mut refused).await?;
+        let prepared = tokio::task::spawn_blocking(move || prepare_chunk(&v, &category, rows))
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|r| r);
+        // The previous chunk's writes finish either way: dropping them would leave rows stored
+        // that nobody counted.
+        let (written, lost) = finish_writes(&mut writes, &mut refused).await;
+        imported += written;
+        let prepared = match lost.map_or(prepared, Err) {
+            Ok(p) => p,
+            Err(e) => {
+                bar.finish_and_clear();
+                return Err(stop(e, imported, &mut refused, args));
+            }
+        };
         for (line, op) in prepared {
             match op {
                 Err(e) => refused.extend(refusals(line, e)),
@@ -306,8 +318,12 @@ pub async fn run(config: &Config, args: &ImportArgs) -> Result<ExitCode> {
         bar.set_position(records.reader().position().byte());
         bar.set_message(format!("{imported} subjects"));
     }
-    imported += finish_writes(&mut writes, &mut refused).await?;
+    let (written, lost) = finish_writes(&mut writes, &mut refused).await;
+    imported += written;
     bar.finish_and_clear();
+    if let Some(e) = lost {
+        return Err(stop(e, imported, &mut refused, args));
+    }
     let secs = started.elapsed().as_secs_f64();
     refused.sort_by_key(|r| r.line);
     report(&refused, args)?;
@@ -324,19 +340,38 @@ pub async fn run(config: &Config, args: &ImportArgs) -> Result<ExitCode> {
     })
 }
 
-/// Waits for the writes in flight; returns how many succeeded and records the refused rows.
+/// Waits for every write in flight, records the refused rows and returns how many were stored,
+/// with the error of a write task that was lost (its row's fate is unknown).
 async fn finish_writes(
     writes: &mut tokio::task::JoinSet<(u64, Result<derbes_store::Applied, StoreError>)>,
     refused: &mut Vec<Refusal>,
-) -> Result<u64> {
+) -> (u64, Option<anyhow::Error>) {
     let mut ok = 0;
+    let mut lost = None;
     while let Some(done) = writes.join_next().await {
-        match done? {
-            (_, Ok(_)) => ok += 1,
-            (line, Err(e)) => refused.extend(refusals(line, e.into())),
+        match done {
+            Ok((_, Ok(_))) => ok += 1,
+            Ok((line, Err(e))) => refused.extend(refusals(line, e.into())),
+            Err(e) => lost = Some(anyhow::Error::from(e).context("a write task failed")),
         }
     }
-    Ok(ok)
+    (ok, lost)
+}
+
+/// Reports the rows refused so far and turns `e` into the error that ends the import.
+fn stop(
+    e: anyhow::Error,
+    imported: u64,
+    refused: &mut [Refusal],
+    args: &ImportArgs,
+) -> anyhow::Error {
+    refused.sort_by_key(|r| r.line);
+    if let Err(r) = report(refused, args) {
+        return r;
+    }
+    e.context(format!(
+        "the import stopped; {imported} subject(s) were stored before it did"
+    ))
 }
 
 fn report(refused: &[Refusal], args: &ImportArgs) -> Result<()> {

@@ -203,7 +203,9 @@ async fn serve(config: &Config) -> Result<()> {
     // Pick up key versions that `derbes keys rotate` adds while the server runs.
     let vault = Arc::clone(&opened.vault);
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+        // The first tick comes one period after start-up, which has just read the key file.
+        let period = std::time::Duration::from_secs(10);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         loop {
             tick.tick().await;
             match vault.reload_keys() {

@@ -16,7 +16,7 @@ pub fn key_ring(path: &Path, create: bool) -> Result<KeyRing> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
             warn_if_readable_by_others(path);
-            KeyRing::from_file_text(&text).with_context(|| format!("cannot use the key file {}", path.display()))
+            parse_key_file(path, &text)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
             let ring = KeyRing::generate()?;
@@ -30,6 +30,11 @@ pub fn key_ring(path: &Path, create: bool) -> Result<KeyRing> {
         ),
         Err(e) => Err(e).with_context(|| format!("cannot read the key file {}", path.display())),
     }
+}
+
+fn parse_key_file(path: &Path, text: &str) -> Result<KeyRing> {
+    KeyRing::from_file_text(text)
+        .with_context(|| format!("cannot use the key file {}", path.display()))
 }
 
 fn warn_if_readable_by_others(path: &Path) {
@@ -160,7 +165,7 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
     let loader: derbes_server::KeyLoader = Arc::new(move || {
         let text = std::fs::read_to_string(&key_file)
             .map_err(|e| format!("{}: {e}", key_file.display()))?;
-        KeyRing::from_file_text(&text).map_err(|e| e.to_string())
+        parse_key_file(&key_file, &text).map_err(|e| format!("{e:#}"))
     });
     Ok(Opened {
         vault: Arc::new(Vault::new(Arc::new(declaration), keys, store).with_key_loader(loader)),

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use derbes_core::identifiers::{Iin, Sex};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
@@ -236,25 +237,12 @@ impl Drop for Server {
     }
 }
 
-/// A valid IIN: the first 11 digits and the check digit, or None when no check digit exists.
-fn iin_with_check_digit(first11: &str) -> Option<String> {
-    let d: Vec<u32> = first11.chars().map(|c| c.to_digit(10).unwrap()).collect();
-    assert_eq!(d.len(), 11);
-    let sum = |w: &[u32]| d.iter().zip(w).map(|(a, b)| a * b).sum::<u32>() % 11;
-    let mut c = sum(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
-    if c == 10 {
-        c = sum(&[3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2]);
-        if c == 10 {
-            return None;
-        }
-    }
-    Some(format!("{first11}{c}"))
-}
-
 /// `n` distinct valid IINs of girls born 11 December 2006.
 fn student_iins(n: usize) -> Vec<String> {
+    let birth = time::macros::date!(2006 - 12 - 11);
     (0..10_000)
-        .filter_map(|serial| iin_with_check_digit(&format!("0612116{serial:04}")))
+        .filter_map(|serial| Iin::compose(birth, Sex::Female, serial))
+        .map(|iin| iin.as_str().to_owned())
         .take(n)
         .collect()
 }

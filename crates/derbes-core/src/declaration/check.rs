@@ -88,11 +88,7 @@ impl Checker<'_> {
     }
 
     fn code(&mut self, path: &Path, key: &str) {
-        let ok = key.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-            && key
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !ok {
+        if !super::is_code(key) {
             self.error(
                 path,
                 format!("`{key}` is not a valid code"),
@@ -241,7 +237,7 @@ fn rules(c: &mut Checker<'_>, d: &Declaration) {
             c.text(&p.key("description"), t);
         }
         c.country(&p.key("country"), &r.country);
-        if r.country != d.storage_country && r.cross_border_basis.is_none() {
+        if d.crosses_border(r) && r.cross_border_basis.is_none() {
             c.error(
                 &p.key("country"),
                 format!("a recipient in `{}` receives data across the border but has no cross-border basis", r.country),

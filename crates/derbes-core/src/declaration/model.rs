@@ -40,6 +40,20 @@ impl Declaration {
         self.purposes.get(key)
     }
 
+    /// Does data sent to `recipient` leave the country where the databases are kept?
+    pub fn crosses_border(&self, recipient: &Recipient) -> bool {
+        recipient.country != self.storage_country
+    }
+
+    /// Does `purpose` send data to a recipient across the border?
+    pub fn purpose_crosses_border(&self, purpose: &Purpose) -> bool {
+        purpose
+            .recipients
+            .iter()
+            .filter_map(|r| self.recipients.get(r))
+            .any(|r| self.crosses_border(r))
+    }
+
     /// The fields declared for a subject category, in declaration order.
     pub fn fields_of_category<'a>(
         &'a self,
