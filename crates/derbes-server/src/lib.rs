@@ -19,6 +19,10 @@ use std::sync::Arc;
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 256 * 1024;
 
+/// How often a running server reads its key file again, to pick up versions that
+/// `derbes keys rotate` added.
+pub const KEY_RELOAD_PERIOD: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Everything a request handler needs.
 #[derive(Clone)]
 pub struct AppState {

@@ -657,16 +657,16 @@ impl Vault {
         Ok(token)
     }
 
-    /// Rewraps every subject's data key under the key ring's current KEK. Returns how many were
-    /// rewrapped. `progress` is called with the running count.
+    /// Rewraps the data key of every subject after `after` (in id order; all when `None`) under
+    /// the key ring's current KEK. Returns how many were rewrapped. `progress` is called with the
+    /// running count.
     pub async fn rewrap_all(
         &self,
-        actor_name: &str,
+        mut after: Option<Uuid>,
         mut progress: impl FnMut(u64),
     ) -> Result<u64, VaultError> {
         let keys = self.keys();
         let current = keys.current_version();
-        let mut after = None;
         let mut total = 0u64;
         loop {
             let page = self.store.keys_page(after, 1000).await?;
@@ -699,15 +699,28 @@ impl Vault {
             }
             progress(total);
         }
+        Ok(total)
+    }
+
+    /// Records a finished key rotation: the current key version and how many data keys were
+    /// rewrapped under it.
+    pub async fn record_rotation(
+        &self,
+        actor_name: &str,
+        rewrapped: u64,
+    ) -> Result<(), VaultError> {
+        let kek_version = self.keys().current_version();
         self.store
             .write(WriteOp::Audit(vec![AuditDraft::new(
                 actor_name,
                 "keys.rotate",
                 Outcome::Ok,
             )
-            .details(&json!({ "kek_version": current, "rewrapped": total }))]))
+            .details(
+                &json!({ "kek_version": kek_version, "rewrapped": rewrapped }),
+            )]))
             .await?;
-        Ok(total)
+        Ok(())
     }
 }
 

@@ -9,6 +9,7 @@
 mod fields_blob;
 mod postgres;
 mod sqlite;
+mod subject_runs;
 mod types;
 
 pub use fields_blob::{decode_fields, encode_fields, BlobError};

@@ -204,7 +204,7 @@ async fn serve(config: &Config) -> Result<()> {
     let vault = Arc::clone(&opened.vault);
     tokio::spawn(async move {
         // The first tick comes one period after start-up, which has just read the key file.
-        let period = std::time::Duration::from_secs(10);
+        let period = derbes_server::KEY_RELOAD_PERIOD;
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         loop {
             tick.tick().await;
@@ -249,6 +249,8 @@ async fn rotate(config: &Config) -> Result<()> {
     let version = ring.add_kek()?;
     // The new key is on disk before any data key is wrapped under it.
     setup::write_key_file(&config.key_file, &ring, false)?;
+    let written = std::time::Instant::now();
+    let written_at = std::time::SystemTime::now();
     eprintln!(
         "derbes: added key version {version} to {}",
         config.key_file.display()
@@ -262,11 +264,33 @@ async fn rotate(config: &Config) -> Result<()> {
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let n = opened
+    let mut n = opened
         .vault
-        .rewrap_all("cli", |done| bar.set_position(done))
+        .rewrap_all(None, |done| bar.set_position(done))
         .await?;
     bar.finish_and_clear();
+    // A server running meanwhile wraps the keys of subjects it creates under the old version
+    // until it reads the key file again. Once it surely has, a second pass over the subjects
+    // created since shortly before the key was added catches those.
+    let settle = derbes_server::KEY_RELOAD_PERIOD + std::time::Duration::from_secs(1);
+    if let Some(wait) = settle.checked_sub(written.elapsed()) {
+        eprintln!(
+            "derbes: waiting {} s for running servers to read key version {version}",
+            wait.as_secs_f64().ceil()
+        );
+        tokio::time::sleep(wait).await;
+    }
+    let since = written_at
+        .checked_sub(std::time::Duration::from_secs(60))
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .unwrap_or_default();
+    let after = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        since.as_secs(),
+        0,
+    ));
+    n += opened.vault.rewrap_all(Some(after), |_| {}).await?;
+    opened.vault.record_rotation("cli", n).await?;
     println!("derbes: rewrapped {n} data key(s) under key version {version}; older versions stay in the key file for backups");
     Ok(())
 }

@@ -753,22 +753,59 @@ fn keys_rotate_keeps_every_value_readable_and_the_chain_intact() {
     assert!(text(&o.stdout).contains("intact"), "{}", show(&o));
 }
 
+/// A server that runs through a rotation keeps reading, and the subjects it creates before it
+/// reads the new key file end up under the new key too.
 #[test]
-fn keys_rotate_while_serving_keeps_reads_working() {
+fn keys_rotate_while_serving_keeps_reads_working_and_rewraps_new_subjects() {
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
     let data = cwd.join("data");
+    let key = data.join("derbes.key");
     let s = Server::start(cwd, &data);
     let token = s.token.clone().unwrap();
-    let iins = student_iins(2);
+    let iins = student_iins(3);
     let id = create_student(&s, &token, 0, "Оспанова", &iins[0]);
-    let o = run(derbes(cwd)
+    let rotate = derbes(cwd)
         .args(["keys", "rotate", "--data-dir"])
-        .arg(&data));
+        .arg(&data)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(&key)
+        .unwrap_or_default()
+        .matches("[[kek]]")
+        .count()
+        < 2
+    {
+        assert!(std::time::Instant::now() < deadline, "no key version 2");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The server has not read the new key file yet: this subject's key is wrapped under version 1.
+    let late = create_student(&s, &token, 2, "Жұмабаева", &iins[2]);
+    let o = rotate.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", show(&o));
+    let versions: Vec<i64> = db(&data)
+        .prepare("SELECT DISTINCT kek_version FROM subjects")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        versions,
+        vec![2],
+        "a data key was left under the old version"
+    );
     // The running server meets key version 2 on this read and reads the key file again.
     let body = read_subject(&s, &token, &id);
     assert_eq!(body["fields"]["iin"], iins[0].as_str(), "{body}");
+    assert_eq!(
+        read_subject(&s, &token, &late)["fields"]["surname"],
+        "Жұмабаева"
+    );
     let id2 = create_student(&s, &token, 1, "Омарова", &iins[1]);
     assert_eq!(
         read_subject(&s, &token, &id2)["fields"]["surname"],
