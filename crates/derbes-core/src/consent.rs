@@ -24,6 +24,38 @@ pub enum Relation {
     Other,
 }
 
+/// A document that proves a legal representative's authority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    BirthCertificate,
+    GuardianshipDecision,
+    PowerOfAttorney,
+    CourtDecision,
+    Other,
+}
+
+/// A proof document, identified by the SHA-256 of its scan: derbes keeps the hash, not the scan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Document {
+    pub kind: DocumentKind,
+    pub sha256: String,
+}
+
+/// A legal representative linked to a subject: both are subjects of the vault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepresentativeLink {
+    pub subject_id: Uuid,
+    pub representative_id: Uuid,
+    pub relation: Relation,
+    pub documents: Vec<Document>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub linked_at: OffsetDateTime,
+    /// The actor that recorded the link.
+    pub linked_by: String,
+}
+
 /// Who performed a consent action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

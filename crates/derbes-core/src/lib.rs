@@ -7,6 +7,7 @@ pub mod audit;
 pub mod consent;
 pub mod decision;
 pub mod declaration;
+pub mod flags;
 pub mod identifiers;
 pub mod redact;
 pub mod text;

@@ -108,6 +108,15 @@ pub trait Store: Send + Sync + 'static {
 
     async fn count_subjects(&self) -> Result<u64, StoreError>;
 
+    /// Consents, representatives, block and restrictions of a subject (empty for an unknown one).
+    async fn subject_state(&self, id: Uuid) -> Result<SubjectState, StoreError>;
+
+    /// The links in which `representative_id` represents someone.
+    async fn represented_by(
+        &self,
+        representative_id: Uuid,
+    ) -> Result<Vec<derbes_core::consent::RepresentativeLink>, StoreError>;
+
     /// The content hash recorded for a declaration version.
     async fn declaration_hash(&self, version: &str) -> Result<Option<String>, StoreError>;
 }
@@ -151,6 +160,20 @@ pub(crate) const EVENT_COLUMNS: &str =
 
 pub(crate) fn now() -> String {
     derbes_core::audit::format_timestamp(time::OffsetDateTime::now_utc())
+}
+
+/// The JSON text of a stored value (consent event, link, flag).
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// The key of a flag row: the purpose of a restriction, or empty for the block of the subject.
+pub(crate) fn flag_key(purpose: Option<&str>) -> &str {
+    purpose.unwrap_or("")
 }
 
 pub(crate) fn split_fields(s: &str) -> Vec<String> {

@@ -3,18 +3,23 @@
 
 use crate::fields_blob::{decode_fields, encode_fields};
 use crate::{
-    drain, now, split_fields, Applied, AuditHead, HeadSigner, IndexEntry, Job, KeyRecord, Store,
-    StoreError, SubjectRecord, TokenRecord, WriteOp, EVENT_COLUMNS, MAX_GROUP,
+    drain, flag_key, from_json, now, split_fields, to_json, Applied, AuditHead, HeadSigner,
+    IndexEntry, Job, KeyRecord, Store, StoreError, SubjectRecord, SubjectState, TokenRecord,
+    WriteOp, EVENT_COLUMNS, MAX_GROUP,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use derbes_core::audit::{AuditDraft, AuditEvent, Outcome, GENESIS};
+use derbes_core::consent::RepresentativeLink;
 use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::{Client, NoTls, Row, Statement};
 use uuid::Uuid;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (2, include_str!("../migrations/postgres/0002_consents.sql")),
+];
 const POOL_SIZE: usize = 16;
 
 pub struct PostgresStore {
@@ -527,6 +532,118 @@ impl Writer {
                     }
                 }
             }
+            WriteOp::RecordConsent { event, seen, audit } => {
+                let s = self
+                    .prep("SELECT count(*) FROM consent_events WHERE subject_id = $1")
+                    .await?;
+                let n: i64 = self
+                    .client
+                    .query_one(&s, &[&event.subject_id])
+                    .await?
+                    .get(0);
+                if usize::try_from(n).ok() != Some(seen) {
+                    return Err(StoreError::VersionConflict);
+                }
+                let s = self
+                    .prep("INSERT INTO consent_events (subject_id, n, id, purpose, at, event) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .await?;
+                let n = i32::try_from(n)
+                    .map_err(|_| StoreError::Backend("consent ledger too long".into()))?;
+                let inserted = self
+                    .client
+                    .execute(
+                        &s,
+                        &[
+                            &event.subject_id,
+                            &n,
+                            &event.id,
+                            &event.purpose,
+                            &derbes_core::audit::format_timestamp(event.at),
+                            &to_json(&event)?,
+                        ],
+                    )
+                    .await;
+                match inserted {
+                    // Another derbes process appended to the same ledger meanwhile.
+                    Err(e)
+                        if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
+                    {
+                        return Err(StoreError::VersionConflict)
+                    }
+                    other => other?,
+                };
+                self.append(head, audit, at);
+                Ok(Applied::ConsentRecorded)
+            }
+            WriteOp::LinkRepresentative { link, audit } => {
+                let s = self
+                    .prep(
+                        "INSERT INTO representatives (subject_id, representative_id, link) VALUES ($1, $2, $3)
+                         ON CONFLICT (subject_id, representative_id) DO UPDATE SET link = excluded.link
+                         RETURNING (xmax = 0)",
+                    )
+                    .await?;
+                let new: bool = self
+                    .client
+                    .query_one(
+                        &s,
+                        &[&link.subject_id, &link.representative_id, &to_json(&link)?],
+                    )
+                    .await?
+                    .get(0);
+                self.append(head, audit, at);
+                Ok(Applied::Linked { new })
+            }
+            WriteOp::UnlinkRepresentative {
+                subject_id,
+                representative_id,
+                audit,
+            } => {
+                let s = self
+                    .prep("DELETE FROM representatives WHERE subject_id = $1 AND representative_id = $2")
+                    .await?;
+                if self
+                    .client
+                    .execute(&s, &[&subject_id, &representative_id])
+                    .await?
+                    == 0
+                {
+                    return Err(StoreError::NotFound);
+                }
+                self.append(head, audit, at);
+                Ok(Applied::Unlinked)
+            }
+            WriteOp::SetFlag {
+                subject_id,
+                purpose,
+                flag,
+                audit,
+            } => {
+                let key = flag_key(purpose.as_deref());
+                match flag {
+                    Some(f) => {
+                        let s = self
+                            .prep(
+                                "INSERT INTO subject_flags (subject_id, purpose, flag) VALUES ($1, $2, $3)
+                                 ON CONFLICT (subject_id, purpose) DO UPDATE SET flag = excluded.flag",
+                            )
+                            .await?;
+                        self.client
+                            .execute(&s, &[&subject_id, &key, &to_json(&f)?])
+                            .await?
+                    }
+                    None => {
+                        let s = self
+                            .prep(
+                                "DELETE FROM subject_flags WHERE subject_id = $1 AND purpose = $2",
+                            )
+                            .await?;
+                        self.client.execute(&s, &[&subject_id, &key]).await?
+                    }
+                };
+                self.append(head, audit, at);
+                Ok(Applied::FlagSet)
+            }
             WriteOp::Audit(drafts) => {
                 for d in drafts {
                     self.append(head, d, at);
@@ -729,6 +846,52 @@ impl Store for PostgresStore {
             .await?
             .get(0);
         Ok(n.unsigned_abs())
+    }
+
+    async fn subject_state(&self, id: Uuid) -> Result<SubjectState, StoreError> {
+        let c = self.client().await?;
+        let texts = |rows: Vec<Row>| -> Vec<String> { rows.iter().map(|r| r.get(0)).collect() };
+        let s = c
+            .prepare_cached("SELECT event FROM consent_events WHERE subject_id = $1 ORDER BY n")
+            .await?;
+        let consents = texts(c.query(&s, &[&id]).await?)
+            .iter()
+            .map(|t| from_json(t))
+            .collect::<Result<_, _>>()?;
+        let s = c
+            .prepare_cached("SELECT link FROM representatives WHERE subject_id = $1")
+            .await?;
+        let representatives = texts(c.query(&s, &[&id]).await?)
+            .iter()
+            .map(|t| from_json(t))
+            .collect::<Result<_, _>>()?;
+        let s = c
+            .prepare_cached(
+                "SELECT purpose, flag FROM subject_flags WHERE subject_id = $1 ORDER BY purpose",
+            )
+            .await?;
+        let flags = c
+            .query(&s, &[&id])
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        SubjectState::from_rows(consents, representatives, flags)
+    }
+
+    async fn represented_by(
+        &self,
+        representative_id: Uuid,
+    ) -> Result<Vec<RepresentativeLink>, StoreError> {
+        let c = self.client().await?;
+        let s = c
+            .prepare_cached("SELECT link FROM representatives WHERE representative_id = $1")
+            .await?;
+        c.query(&s, &[&representative_id])
+            .await?
+            .iter()
+            .map(|r| from_json(r.get::<_, &str>(0)))
+            .collect()
     }
 
     async fn declaration_hash(&self, version: &str) -> Result<Option<String>, StoreError> {

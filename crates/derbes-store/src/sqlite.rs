@@ -4,11 +4,13 @@
 use crate::fields_blob::{decode_fields, encode_fields};
 use crate::subject_runs::{subject_events, Entry, RunPolicy, SubjectRuns};
 use crate::{
-    drain, now, split_fields, Applied, AuditHead, HeadSigner, IndexEntry, Job, KeyRecord, Store,
-    StoreError, SubjectRecord, TokenRecord, WriteOp, EVENT_COLUMNS, MAX_GROUP,
+    drain, flag_key, from_json, now, split_fields, to_json, Applied, AuditHead, HeadSigner,
+    IndexEntry, Job, KeyRecord, Store, StoreError, SubjectRecord, SubjectState, TokenRecord,
+    WriteOp, EVENT_COLUMNS, MAX_GROUP,
 };
 use async_trait::async_trait;
 use derbes_core::audit::{AuditDraft, AuditEvent, Outcome, GENESIS};
+use derbes_core::consent::RepresentativeLink;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
@@ -21,6 +23,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../migrations/sqlite/0002_subject_runs.sql"),
     ),
+    (3, include_str!("../migrations/sqlite/0003_consents.sql")),
 ];
 const READERS: usize = 4;
 
@@ -687,6 +690,94 @@ fn apply(
                 }
             }
         }
+        WriteOp::RecordConsent { event, seen, audit } => {
+            let sid = &event.subject_id.as_bytes()[..];
+            let n: i64 = conn
+                .prepare_cached("SELECT count(*) FROM consent_events WHERE subject_id = ?1")?
+                .query_row([sid], |r| r.get(0))?;
+            if usize::try_from(n).ok() != Some(seen) {
+                return Err(StoreError::VersionConflict);
+            }
+            conn.prepare_cached(
+                "INSERT INTO consent_events (subject_id, n, id, purpose, at, event) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                sid,
+                n,
+                &event.id.as_bytes()[..],
+                event.purpose,
+                derbes_core::audit::format_timestamp(event.at),
+                to_json(&event)?
+            ])?;
+            append(conn, head, audit, at)?;
+            Ok(Applied::ConsentRecorded)
+        }
+        WriteOp::LinkRepresentative { link, audit } => {
+            let ids = params![
+                &link.subject_id.as_bytes()[..],
+                &link.representative_id.as_bytes()[..]
+            ];
+            let existed = conn
+                .prepare_cached(
+                    "SELECT 1 FROM representatives WHERE subject_id = ?1 AND representative_id = ?2",
+                )?
+                .query_row(ids, |_| Ok(()))
+                .optional()?
+                .is_some();
+            conn.prepare_cached(
+                "INSERT INTO representatives (subject_id, representative_id, link) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (subject_id, representative_id) DO UPDATE SET link = excluded.link",
+            )?
+            .execute(params![
+                &link.subject_id.as_bytes()[..],
+                &link.representative_id.as_bytes()[..],
+                to_json(&link)?
+            ])?;
+            append(conn, head, audit, at)?;
+            Ok(Applied::Linked { new: !existed })
+        }
+        WriteOp::UnlinkRepresentative {
+            subject_id,
+            representative_id,
+            audit,
+        } => {
+            let removed = conn
+                .prepare_cached(
+                    "DELETE FROM representatives WHERE subject_id = ?1 AND representative_id = ?2",
+                )?
+                .execute(params![
+                    &subject_id.as_bytes()[..],
+                    &representative_id.as_bytes()[..]
+                ])?;
+            if removed == 0 {
+                return Err(StoreError::NotFound);
+            }
+            append(conn, head, audit, at)?;
+            Ok(Applied::Unlinked)
+        }
+        WriteOp::SetFlag {
+            subject_id,
+            purpose,
+            flag,
+            audit,
+        } => {
+            let key = flag_key(purpose.as_deref());
+            match flag {
+                Some(f) => conn
+                    .prepare_cached(
+                        "INSERT INTO subject_flags (subject_id, purpose, flag) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (subject_id, purpose) DO UPDATE SET flag = excluded.flag",
+                    )?
+                    .execute(params![&subject_id.as_bytes()[..], key, to_json(&f)?])?,
+                None => conn
+                    .prepare_cached(
+                        "DELETE FROM subject_flags WHERE subject_id = ?1 AND purpose = ?2",
+                    )?
+                    .execute(params![&subject_id.as_bytes()[..], key])?,
+            };
+            append(conn, head, audit, at)?;
+            Ok(Applied::FlagSet)
+        }
         WriteOp::Audit(drafts) => {
             for d in drafts {
                 append(conn, head, d, at)?;
@@ -900,6 +991,50 @@ impl Store for SqliteStore {
     async fn count_subjects(&self) -> Result<u64, StoreError> {
         self.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM subjects", [], |r| r.get(0))?))
             .await
+    }
+
+    async fn subject_state(&self, id: Uuid) -> Result<SubjectState, StoreError> {
+        self.read_now(move |c| {
+            let sid = &id.as_bytes()[..];
+            let texts = |sql: &str| -> Result<Vec<String>, StoreError> {
+                let mut stmt = c.prepare_cached(sql)?;
+                let rows = stmt.query_map([sid], |r| r.get::<_, String>(0))?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            };
+            let consents =
+                texts("SELECT event FROM consent_events WHERE subject_id = ?1 ORDER BY n")?
+                    .iter()
+                    .map(|t| from_json(t))
+                    .collect::<Result<_, _>>()?;
+            let representatives = texts("SELECT link FROM representatives WHERE subject_id = ?1")?
+                .iter()
+                .map(|t| from_json(t))
+                .collect::<Result<_, _>>()?;
+            let mut stmt = c.prepare_cached(
+                "SELECT purpose, flag FROM subject_flags WHERE subject_id = ?1 ORDER BY purpose",
+            )?;
+            let flags = stmt
+                .query_map([sid], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            SubjectState::from_rows(consents, representatives, flags)
+        })
+    }
+
+    async fn represented_by(
+        &self,
+        representative_id: Uuid,
+    ) -> Result<Vec<RepresentativeLink>, StoreError> {
+        self.read(move |c| {
+            let mut stmt =
+                c.prepare_cached("SELECT link FROM representatives WHERE representative_id = ?1")?;
+            let rows = stmt.query_map([&representative_id.as_bytes()[..]], |r| {
+                r.get::<_, String>(0)
+            })?;
+            rows.map(|t| from_json(&t?)).collect()
+        })
+        .await
     }
 
     async fn declaration_hash(&self, version: &str) -> Result<Option<String>, StoreError> {

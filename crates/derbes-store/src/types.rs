@@ -1,6 +1,8 @@
 //! What the store reads and writes.
 
 use derbes_core::audit::AuditDraft;
+use derbes_core::consent::{ConsentEvent, RepresentativeLink};
+use derbes_core::flags::Flag;
 use uuid::Uuid;
 
 /// A subject as stored: sealed fields and a wrapped data key, never plaintext.
@@ -51,6 +53,44 @@ pub struct AuditHead {
     pub mac: String,
 }
 
+/// What decisions need to know about a subject beside its fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubjectState {
+    /// The consent ledger, in the order recorded.
+    pub consents: Vec<ConsentEvent>,
+    /// The legal representatives linked to the subject.
+    pub representatives: Vec<RepresentativeLink>,
+    /// The block of all processing but storage, if one is set.
+    pub blocked: Option<Flag>,
+    /// Restrictions, by purpose.
+    pub restrictions: Vec<(String, Flag)>,
+}
+
+impl SubjectState {
+    /// Assembles the state from stored rows; flags come as (purpose or "" for the block, JSON).
+    pub(crate) fn from_rows(
+        consents: Vec<ConsentEvent>,
+        mut representatives: Vec<RepresentativeLink>,
+        flags: Vec<(String, String)>,
+    ) -> Result<Self, crate::StoreError> {
+        representatives.sort_by_key(|l| l.linked_at);
+        let mut state = SubjectState {
+            consents,
+            representatives,
+            ..Default::default()
+        };
+        for (purpose, json) in flags {
+            let flag: Flag = crate::from_json(&json)?;
+            if purpose.is_empty() {
+                state.blocked = Some(flag);
+            } else {
+                state.restrictions.push((purpose, flag));
+            }
+        }
+        Ok(state)
+    }
+}
+
 /// One atomic write. Each carries the audit events that record it.
 #[derive(Debug, Clone)]
 pub enum WriteOp {
@@ -85,6 +125,32 @@ pub enum WriteOp {
         content: String,
         audit: AuditDraft,
     },
+    /// Appends a consent event, if the subject's ledger still holds exactly `seen` events (the
+    /// ones the decision to record it was made on); otherwise `VersionConflict`.
+    RecordConsent {
+        event: ConsentEvent,
+        seen: usize,
+        audit: AuditDraft,
+    },
+    /// Links a legal representative to a subject, or replaces the link's relation and documents.
+    LinkRepresentative {
+        link: RepresentativeLink,
+        audit: AuditDraft,
+    },
+    /// Removes a link; `NotFound` when there is none.
+    UnlinkRepresentative {
+        subject_id: Uuid,
+        representative_id: Uuid,
+        audit: AuditDraft,
+    },
+    /// Sets (`Some`) or lifts (`None`) the block of a subject (`purpose: None`) or the
+    /// restriction of one purpose.
+    SetFlag {
+        subject_id: Uuid,
+        purpose: Option<String>,
+        flag: Option<Flag>,
+        audit: AuditDraft,
+    },
     /// Audit events alone (reads, refusals, lookups).
     Audit(Vec<AuditDraft>),
 }
@@ -105,4 +171,11 @@ pub enum Applied {
         new: bool,
     },
     Audited,
+    ConsentRecorded,
+    /// `true` when the link is new, `false` when an existing one was replaced.
+    Linked {
+        new: bool,
+    },
+    Unlinked,
+    FlagSet,
 }

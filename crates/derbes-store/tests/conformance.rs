@@ -2,10 +2,16 @@
 #![allow(clippy::unwrap_used)]
 
 use derbes_core::audit::{AuditDraft, ChainVerifier, Outcome};
+use derbes_core::consent::{
+    ConsentAction, ConsentEvent, Document, DocumentKind, GivenBy, Grant, Method, PurposeTerms,
+    Relation, RepresentativeLink, Term,
+};
+use derbes_core::flags::{Flag, FlagReason};
 use derbes_crypto::KeyRing;
 use derbes_store::testing::{run_suite, Case, TestDb};
 use derbes_store::{
-    open, Applied, IndexEntry, KeyRecord, Store, StoreError, SubjectRecord, TokenRecord, WriteOp,
+    open, Applied, IndexEntry, KeyRecord, Store, StoreError, SubjectRecord, SubjectState,
+    TokenRecord, WriteOp,
 };
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -306,6 +312,210 @@ fn data_survives_reopening(
     })
 }
 
+fn consent(subject: Uuid, purpose: &str, action: ConsentAction, by: GivenBy) -> ConsentEvent {
+    ConsentEvent {
+        id: Uuid::now_v7(),
+        subject_id: subject,
+        purpose: purpose.into(),
+        action,
+        given_by: by,
+        method: Method::Paper {
+            evidence_sha256: "ab".repeat(32),
+        },
+        at: time::OffsetDateTime::now_utc(),
+    }
+}
+
+fn grant(purpose: &str) -> Grant {
+    Grant::new(
+        PurposeTerms {
+            purpose: purpose.into(),
+            declaration_version: "2026-1".into(),
+            fields: vec!["surname".into()],
+            recipients: vec![],
+            third_party_transfer: false,
+            cross_border_transfer: false,
+            publication: false,
+        },
+        Term::PurposeAchieved,
+    )
+}
+
+fn flag(reason: FlagReason) -> Flag {
+    Flag {
+        reason,
+        note: Some("заявление №12".into()),
+        until: None,
+        set_by: "token:dpo".into(),
+        set_at: time::OffsetDateTime::now_utc(),
+    }
+}
+
+/// The consent ledger appends in order and refuses an append decided on a stale ledger; links
+/// and flags are set, replaced and removed; each change is in the chain.
+fn consents_links_and_flags(
+    db: TestDb,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let k = keys();
+        let s = store(&db, &k).await;
+        let (child, parent) = (record("student"), record("legal_representative"));
+        s.write(create(&child, 1)).await.unwrap();
+        s.write(create(&parent, 2)).await.unwrap();
+        assert_eq!(
+            s.subject_state(child.id).await.unwrap(),
+            SubjectState::default()
+        );
+        let audit = |action: &str| AuditDraft::new("test", action, Outcome::Ok).subject(child.id);
+
+        let link = RepresentativeLink {
+            subject_id: child.id,
+            representative_id: parent.id,
+            relation: Relation::Parent,
+            documents: vec![Document {
+                kind: DocumentKind::BirthCertificate,
+                sha256: "cd".repeat(32),
+            }],
+            linked_at: time::OffsetDateTime::now_utc(),
+            linked_by: "token:staff".into(),
+        };
+        let linked = s
+            .write(WriteOp::LinkRepresentative {
+                link: link.clone(),
+                audit: audit("representative.link"),
+            })
+            .await
+            .unwrap();
+        assert_eq!(linked, Applied::Linked { new: true });
+        let relinked = RepresentativeLink {
+            relation: Relation::Guardian,
+            ..link.clone()
+        };
+        let again = s
+            .write(WriteOp::LinkRepresentative {
+                link: relinked.clone(),
+                audit: audit("representative.link"),
+            })
+            .await
+            .unwrap();
+        assert_eq!(again, Applied::Linked { new: false });
+        assert_eq!(
+            s.represented_by(parent.id).await.unwrap(),
+            vec![relinked.clone()]
+        );
+
+        let by_parent = GivenBy::Representative {
+            representative_id: parent.id,
+            relation: Relation::Parent,
+        };
+        let give = consent(
+            child.id,
+            "olympiad",
+            ConsentAction::Give(grant("olympiad")),
+            by_parent.clone(),
+        );
+        let recorded = s
+            .write(WriteOp::RecordConsent {
+                event: give.clone(),
+                seen: 0,
+                audit: audit("consent.give"),
+            })
+            .await
+            .unwrap();
+        assert_eq!(recorded, Applied::ConsentRecorded);
+        // Decided on the empty ledger, but the ledger has moved on: refused, nothing written.
+        let stale = consent(
+            child.id,
+            "olympiad",
+            ConsentAction::Withdraw,
+            by_parent.clone(),
+        );
+        let refused = s
+            .write(WriteOp::RecordConsent {
+                event: stale,
+                seen: 0,
+                audit: audit("consent.withdraw"),
+            })
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::VersionConflict)),
+            "{refused:?}"
+        );
+        let withdraw = consent(child.id, "olympiad", ConsentAction::Withdraw, by_parent);
+        s.write(WriteOp::RecordConsent {
+            event: withdraw.clone(),
+            seen: 1,
+            audit: audit("consent.withdraw"),
+        })
+        .await
+        .unwrap();
+
+        for (purpose, f) in [
+            (None, flag(FlagReason::AccuracyContested)),
+            (Some("olympiad".to_owned()), flag(FlagReason::Objection)),
+        ] {
+            s.write(WriteOp::SetFlag {
+                subject_id: child.id,
+                purpose,
+                flag: Some(f),
+                audit: audit("subject.flag"),
+            })
+            .await
+            .unwrap();
+        }
+        let state = s.subject_state(child.id).await.unwrap();
+        assert_eq!(state.consents, vec![give, withdraw]);
+        assert_eq!(state.representatives, vec![relinked]);
+        assert_eq!(
+            state.blocked.map(|f| f.reason),
+            Some(FlagReason::AccuracyContested)
+        );
+        assert_eq!(
+            state
+                .restrictions
+                .iter()
+                .map(|(p, f)| (p.as_str(), f.reason))
+                .collect::<Vec<_>>(),
+            [("olympiad", FlagReason::Objection)]
+        );
+        // The parent's own state is untouched.
+        assert_eq!(
+            s.subject_state(parent.id).await.unwrap(),
+            SubjectState::default()
+        );
+
+        s.write(WriteOp::SetFlag {
+            subject_id: child.id,
+            purpose: None,
+            flag: None,
+            audit: audit("subject.unflag"),
+        })
+        .await
+        .unwrap();
+        s.write(WriteOp::UnlinkRepresentative {
+            subject_id: child.id,
+            representative_id: parent.id,
+            audit: audit("representative.unlink"),
+        })
+        .await
+        .unwrap();
+        let gone = s
+            .write(WriteOp::UnlinkRepresentative {
+                subject_id: child.id,
+                representative_id: parent.id,
+                audit: audit("representative.unlink"),
+            })
+            .await;
+        assert!(matches!(gone, Err(StoreError::NotFound)), "{gone:?}");
+        let state = s.subject_state(child.id).await.unwrap();
+        assert!(state.blocked.is_none() && state.representatives.is_empty());
+        assert_eq!(state.restrictions.len(), 1);
+        assert_eq!(state.consents.len(), 2);
+        // Two creates, two links, two consents, two flags, a lift and an unlink.
+        assert_eq!(verify_chain(&s, &k).await, 10);
+    })
+}
+
 fn main() -> ExitCode {
     let cases: &[(&str, Case)] = &[
         ("create_read_and_lookup", create_read_and_lookup),
@@ -323,6 +533,7 @@ fn main() -> ExitCode {
             rewrap_tokens_and_declarations,
         ),
         ("data_survives_reopening", data_survives_reopening),
+        ("consents_links_and_flags", consents_links_and_flags),
     ];
     run_suite("conformance", cases)
 }

@@ -1,0 +1,98 @@
+//! Blocking and restriction of a subject's data (Law 94-V Art. 22, 24): while blocked, all
+//! processing but storage stops; a restriction stops one purpose. Each is set with a reason code
+//! and may end on a date (a verification period).
+
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+
+/// Why processing was blocked or restricted. A code, not free text: the audit chain records it
+/// and must never hold personal data; details go into the flag's note.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagReason {
+    /// The subject (or their representative) asked for it.
+    SubjectRequest,
+    /// The data are said to be inaccurate: blocked while that is verified.
+    AccuracyContested,
+    /// The processing is said to be unlawful.
+    UnlawfulProcessing,
+    /// The subject objected to the processing.
+    Objection,
+    /// An authorized body or a court ordered it.
+    AuthorityOrder,
+    Other,
+}
+
+impl FlagReason {
+    pub const ALL: [FlagReason; 6] = [
+        FlagReason::SubjectRequest,
+        FlagReason::AccuracyContested,
+        FlagReason::UnlawfulProcessing,
+        FlagReason::Objection,
+        FlagReason::AuthorityOrder,
+        FlagReason::Other,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            FlagReason::SubjectRequest => "subject_request",
+            FlagReason::AccuracyContested => "accuracy_contested",
+            FlagReason::UnlawfulProcessing => "unlawful_processing",
+            FlagReason::Objection => "objection",
+            FlagReason::AuthorityOrder => "authority_order",
+            FlagReason::Other => "other",
+        }
+    }
+}
+
+/// A block (of the whole subject) or a restriction (of one purpose).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flag {
+    pub reason: FlagReason,
+    /// Staff's note (may name documents or a request number); never copied into the audit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The last day the flag holds (inclusive); `None` until it is lifted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Date>,
+    pub set_by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub set_at: OffsetDateTime,
+}
+
+impl Flag {
+    /// Does the flag hold at `now`?
+    pub fn holds(&self, now: OffsetDateTime) -> bool {
+        self.set_at <= now && self.until.is_none_or(|d| now.date() <= d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::{date, datetime};
+
+    #[test]
+    fn a_flag_holds_from_when_it_is_set_through_its_last_day() {
+        let f = Flag {
+            reason: FlagReason::AccuracyContested,
+            note: None,
+            until: Some(date!(2026 - 12 - 01)),
+            set_by: "token:dpo".into(),
+            set_at: datetime!(2026-11-21 10:00 UTC),
+        };
+        assert!(!f.holds(datetime!(2026-11-21 09:59 UTC)));
+        assert!(f.holds(datetime!(2026-11-21 10:00 UTC)));
+        assert!(f.holds(datetime!(2026-12-01 23:59 UTC)));
+        assert!(!f.holds(datetime!(2026-12-02 00:00 UTC)));
+        let open = Flag { until: None, ..f };
+        assert!(open.holds(datetime!(2030-01-01 00:00 UTC)));
+    }
+
+    #[test]
+    fn reason_codes_match_their_serialized_names() {
+        for r in FlagReason::ALL {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.code());
+        }
+    }
+}
