@@ -94,6 +94,7 @@ pub enum Method {
 pub enum Term {
     /// Through this date, inclusive.
     Until {
+        #[serde(with = "crate::iso_date")]
         date: Date,
     },
     PurposeAchieved,
@@ -215,6 +216,31 @@ pub struct ConsentEvent {
 /// Is a person born on `birth` a minor on `on` under `declaration`?
 pub fn is_minor(declaration: &Declaration, birth: Date, on: Date) -> bool {
     age_on(birth, on) < declaration.minors.age_of_majority
+}
+
+/// The subject's birth date from its values: a date field keyed `birth_date`, else the first IIN
+/// field that parses. `value` gives a field's stored (normalized) value.
+pub fn birth_date(
+    declaration: &Declaration,
+    category: &str,
+    mut value: impl FnMut(&str) -> Option<String>,
+) -> Option<Date> {
+    use crate::declaration::Validator;
+    let fields = || {
+        declaration
+            .fields
+            .iter()
+            .filter(|(_, f)| f.categories.iter().any(|c| c == category))
+    };
+    let dated = fields()
+        .filter(|(k, f)| k.as_str() == "birth_date" && f.validator == Validator::Date)
+        .find_map(|(k, _)| value(k).and_then(|v| crate::declaration::parse_date(&v)));
+    dated.or_else(|| {
+        fields()
+            .filter(|(_, f)| f.validator == Validator::Iin)
+            .find_map(|(k, _)| value(k).and_then(|v| crate::identifiers::Iin::parse(&v).ok()))
+            .map(|iin| iin.birth_date())
+    })
 }
 
 /// What the decision engine needs to know about the subject.
@@ -354,13 +380,28 @@ pub fn consent_covers(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum ConsentProblem {
-    UndeclaredPurpose { purpose: String },
-    NotConsentBased { purpose: String, basis: LegalBasis },
-    MinorCannotActAlone { age: u32, age_of_majority: u32 },
+    UndeclaredPurpose {
+        purpose: String,
+    },
+    NotConsentBased {
+        purpose: String,
+        basis: LegalBasis,
+    },
+    MinorCannotActAlone {
+        age: u32,
+        age_of_majority: u32,
+    },
     RepresentativeNotLinked,
-    TermInPast { date: Date },
-    NothingToWithdraw { purpose: String },
-    NothingToRenew { purpose: String },
+    TermInPast {
+        #[serde(with = "crate::iso_date")]
+        date: Date,
+    },
+    NothingToWithdraw {
+        purpose: String,
+    },
+    NothingToRenew {
+        purpose: String,
+    },
 }
 
 impl ConsentProblem {

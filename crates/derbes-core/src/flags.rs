@@ -53,7 +53,11 @@ pub struct Flag {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     /// The last day the flag holds (inclusive); `None` until it is lifted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "crate::iso_date::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub until: Option<Date>,
     pub set_by: String,
     #[serde(with = "time::serde::rfc3339")]

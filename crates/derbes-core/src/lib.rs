@@ -14,4 +14,7 @@ pub mod text;
 pub mod validate;
 
 pub use declaration::Declaration;
+
+// Serde for dates as `YYYY-MM-DD` (`iso_date`, and `iso_date::option` for `Option<Date>`).
+time::serde::format_description!(pub iso_date, Date, "[year]-[month]-[day]");
 pub use redact::Redacted;

@@ -8,7 +8,7 @@ use crate::{AppState, BODY_LIMIT};
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post, MethodRouter};
+use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::Router;
 use derbes_core::validate::{check_values, FieldProblem};
 use derbes_store::StoreError;
@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+mod consents;
 mod openapi;
 
 /// JSON body whose rejections are problem responses.
@@ -60,6 +61,20 @@ impl From<VaultError> for ApiError {
             ))
             .with("existing_subject_id", json!(existing)),
             VaultError::Invalid(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", "The request is not valid", m),
+            VaultError::ConsentRefused(problems) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "consent-refused",
+                "The consent action cannot be recorded",
+                problems.iter().map(|p| p.message()).collect::<Vec<_>>().join("; "),
+            )
+            .with(
+                "problems",
+                json!(problems.iter().map(|p| json!({"code": p.code(), "message": p.message()})).collect::<Vec<_>>()),
+            ),
+            VaultError::NotLinked => ApiError::not_found(
+                "this person is not linked to the subject as a legal representative; GET …/representatives lists the links",
+            ),
+            e @ VaultError::NothingToLift(_) => ApiError::conflict(e.to_string()),
             VaultError::Store(StoreError::VersionConflict) => {
                 ApiError::conflict("the subject kept changing while this update ran; send it again")
             }
@@ -89,6 +104,48 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("post", "/api/v1/lookup", post(lookup)),
         ("get", "/api/v1/audit", get(audit_events)),
         ("post", "/api/v1/tokens", post(create_token)),
+        (
+            "get",
+            "/api/v1/subjects/{id}/consents",
+            get(consents::list_consents),
+        ),
+        (
+            "post",
+            "/api/v1/subjects/{id}/consents",
+            post(consents::record_consent),
+        ),
+        (
+            "get",
+            "/api/v1/subjects/{id}/representatives",
+            get(consents::list_representatives),
+        ),
+        (
+            "post",
+            "/api/v1/subjects/{id}/representatives",
+            post(consents::link_representative),
+        ),
+        (
+            "delete",
+            "/api/v1/subjects/{id}/representatives/{representative_id}",
+            delete(consents::unlink_representative),
+        ),
+        ("get", "/api/v1/subjects/{id}/flags", get(consents::flags)),
+        ("put", "/api/v1/subjects/{id}/block", put(consents::block)),
+        (
+            "delete",
+            "/api/v1/subjects/{id}/block",
+            delete(consents::unblock),
+        ),
+        (
+            "put",
+            "/api/v1/subjects/{id}/restrictions/{purpose}",
+            put(consents::restrict),
+        ),
+        (
+            "delete",
+            "/api/v1/subjects/{id}/restrictions/{purpose}",
+            delete(consents::unrestrict),
+        ),
     ]
 }
 

@@ -3,13 +3,15 @@
 
 mod api;
 mod auth;
+mod consents;
 mod problem;
 mod vault;
 
 pub use api::{router, ROUTES};
 pub use auth::{Role, ROLES};
+pub use consents::{ConsentInput, ConsentStep, FlagInput, LinkInput};
 pub use problem::ApiError;
-pub use vault::{KeyLoader, PreparedSubject, Vault, VaultError};
+pub use vault::{Clock, KeyLoader, PreparedSubject, Vault, VaultError};
 
 use derbes_core::Declaration;
 use derbes_crypto::KeyRing;

@@ -3,7 +3,7 @@
 
 use crate::auth::{Actor, Role};
 use derbes_core::audit::{AuditDraft, Outcome};
-use derbes_core::decision::{decide_read, may_write_field, DenyReason, ReadQuery};
+use derbes_core::decision::{decide, decide_read, may_write_field, DenyReason, ReadQuery};
 use derbes_core::declaration::LegalBasis;
 use derbes_core::validate::{check_values, FieldProblem};
 use derbes_core::Declaration;
@@ -42,6 +42,12 @@ pub enum VaultError {
     Crypto(#[from] CryptoError),
     #[error("cannot reload the key file: {0}")]
     Keys(String),
+    #[error("the consent action cannot be recorded")]
+    ConsentRefused(Vec<derbes_core::consent::ConsentProblem>),
+    #[error("this person is not linked to the subject as a legal representative")]
+    NotLinked,
+    #[error("there is no {0} in force to lift")]
+    NothingToLift(&'static str),
 }
 
 impl From<StoreError> for VaultError {
@@ -88,6 +94,13 @@ pub struct SubjectView {
     pub category: String,
     pub purpose: String,
     pub legal_basis: LegalBasis,
+    /// The consent the read rests on, for a consent-based purpose.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent_id: Option<Uuid>,
+    /// The consent was given by a representative and the subject has since come of age: ask
+    /// the subject to confirm it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub confirmation_due: bool,
     pub fields: indexmap::IndexMap<String, String>,
 }
 
@@ -112,6 +125,9 @@ pub struct Match {
     pub category: String,
 }
 
+/// The time decisions are taken at: the system clock, or a test's.
+pub type Clock = Arc<dyn Fn() -> time::OffsetDateTime + Send + Sync>;
+
 /// Reads the key file again (after `derbes keys rotate` added a key version).
 pub type KeyLoader = Arc<dyn Fn() -> Result<KeyRing, String> + Send + Sync>;
 
@@ -120,10 +136,11 @@ pub struct Vault {
     keys: RwLock<Arc<KeyRing>>,
     key_loader: Option<KeyLoader>,
     store: Arc<dyn Store>,
+    clock: Clock,
 }
 
 const DEK_GENERATION: u32 = 1;
-const UPDATE_ATTEMPTS: usize = 5;
+pub(crate) const UPDATE_ATTEMPTS: usize = 5;
 
 impl Vault {
     pub fn new(declaration: Arc<Declaration>, keys: Arc<KeyRing>, store: Arc<dyn Store>) -> Self {
@@ -132,7 +149,19 @@ impl Vault {
             keys: RwLock::new(keys),
             key_loader: None,
             store,
+            clock: Arc::new(time::OffsetDateTime::now_utc),
         }
+    }
+
+    /// Takes decisions at the times `clock` gives (tests walk a subject through years).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Now, by the vault's clock.
+    pub fn now(&self) -> time::OffsetDateTime {
+        (self.clock)()
     }
 
     /// Lets the vault pick up key versions added while it runs (`derbes keys rotate`).
@@ -193,7 +222,7 @@ impl Vault {
         &self.store
     }
 
-    async fn audit(&self, draft: AuditDraft) -> Result<(), VaultError> {
+    pub(crate) async fn audit(&self, draft: AuditDraft) -> Result<(), VaultError> {
         self.store.write(WriteOp::Audit(vec![draft])).await?;
         Ok(())
     }
@@ -321,7 +350,7 @@ impl Vault {
         Ok(created)
     }
 
-    fn open_key(&self, r: &SubjectRecord) -> Result<DataKey, VaultError> {
+    pub(crate) fn open_key(&self, r: &SubjectRecord) -> Result<DataKey, VaultError> {
         let wrapped = WrappedKey {
             kek_version: r.kek_version,
             bytes: r.dek.clone(),
@@ -339,7 +368,7 @@ impl Vault {
         }
     }
 
-    fn open_field(
+    pub(crate) fn open_field(
         &self,
         dk: &DataKey,
         r: &SubjectRecord,
@@ -359,7 +388,7 @@ impl Vault {
         fields: Option<Vec<String>>,
     ) -> Result<SubjectView, VaultError> {
         check_names(purpose, fields.as_deref().unwrap_or(&[]))?;
-        let Some(record) = self.store.subject(id).await? else {
+        let Some((record, state)) = self.store.subject_with_state(id).await? else {
             self.audit(
                 AuditDraft::new(&actor.audit_name(), "subject.read", Outcome::Denied)
                     .subject(id)
@@ -369,7 +398,13 @@ impl Vault {
             .await?;
             return Err(VaultError::NotFound);
         };
-        let decision = decide_read(
+        let now = self.now();
+        let consent_based = self
+            .declaration
+            .purpose(purpose)
+            .is_some_and(|p| p.legal_basis == LegalBasis::Consent);
+        let facts = self.facts(&record, state, now, consent_based)?;
+        let decision = decide(
             &self.declaration,
             &ReadQuery {
                 category: Some(&record.category),
@@ -377,6 +412,7 @@ impl Vault {
                 fields: fields.as_deref(),
                 actor: &actor.scope,
             },
+            Some((&facts.as_subject_facts(), now)),
         );
         let allowed = match decision {
             Ok(a) => a,
@@ -407,7 +443,10 @@ impl Vault {
                 .subject(id)
                 .purpose(purpose)
                 .fields(&returned)
-                .details(&json!({ "basis": allowed.basis.name() })),
+                .details(&match allowed.consent_id {
+                    Some(c) => json!({ "basis": allowed.basis.name(), "consent_id": c }),
+                    None => json!({ "basis": allowed.basis.name() }),
+                }),
         )
         .await?;
         Ok(SubjectView {
@@ -415,6 +454,8 @@ impl Vault {
             category: record.category,
             purpose: purpose.to_owned(),
             legal_basis: allowed.basis,
+            consent_id: allowed.consent_id,
+            confirmation_due: allowed.confirmation_due,
             fields: out,
         })
     }
@@ -734,7 +775,7 @@ fn list(keys: &[String]) -> String {
 /// The purpose and field names of a request go into the audit trail, declared or not, so they
 /// must at least be shaped like declaration codes: anything else (control characters, a NUL that
 /// PostgreSQL text refuses, megabytes of text) is refused before it is recorded.
-fn check_names(purpose: &str, fields: &[String]) -> Result<(), VaultError> {
+pub(crate) fn check_names(purpose: &str, fields: &[String]) -> Result<(), VaultError> {
     const MAX: usize = 64;
     let bad = |name: &str| name.len() > MAX || !derbes_core::declaration::is_code(name);
     if bad(purpose) {

@@ -2,9 +2,10 @@
 #![allow(clippy::unwrap_used)]
 
 use derbes_core::audit::ChainVerifier;
+use derbes_core::identifiers::{Iin, Sex};
 use derbes_core::Declaration;
 use derbes_crypto::KeyRing;
-use derbes_server::{AppState, Role, BODY_LIMIT};
+use derbes_server::{AppState, Clock, Role, Vault, BODY_LIMIT};
 use derbes_store::testing::{run_suite, Case, TestDb};
 use serde_json::{json, Value};
 use std::future::Future;
@@ -32,13 +33,20 @@ struct Reply {
 
 impl Server {
     async fn start(db: &TestDb) -> Self {
+        Self::start_with_clock(db, Arc::new(time::OffsetDateTime::now_utc)).await
+    }
+
+    /// A server whose decisions are taken at the times `clock` gives.
+    async fn start_with_clock(db: &TestDb, clock: Clock) -> Self {
         let keys = Arc::new(KeyRing::generate().unwrap());
         let k = Arc::clone(&keys);
         let store = derbes_store::open(&db.url, Arc::new(move |s, h| k.audit_head_mac(s, h)))
             .await
             .unwrap();
         let declaration = Arc::new(Declaration::load(DEMO).unwrap().declaration);
-        let state = AppState::new(declaration, keys, store);
+        let state = AppState::with_vault(Arc::new(
+            Vault::new(declaration, keys, store).with_clock(clock),
+        ));
         let admin = state
             .vault
             .create_token("test", "admin", Role::Admin, vec![])
@@ -136,6 +144,13 @@ impl Server {
     async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
         self.call("POST", path, Some(token), Some(Body::Json(body)))
             .await
+    }
+    async fn put(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call("PUT", path, Some(token), Some(Body::Json(body)))
+            .await
+    }
+    async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.call("DELETE", path, Some(token), None).await
     }
     async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
         self.call("PATCH", path, Some(token), Some(Body::Json(body)))
@@ -707,7 +722,14 @@ fn random_cases(id: &str) -> Vec<(&'static str, String, Value, bool)> {
             "education",
             "iin",
             "+77012345678",
-            "2006-12-11"
+            "2006-12-11",
+            "give",
+            "withdraw",
+            "paper",
+            "web",
+            "parent",
+            "accuracy_contested",
+            "extracurricular"
         ])
         .prop_map(|s| json!(s)),
     ];
@@ -717,8 +739,29 @@ fn random_cases(id: &str) -> Vec<(&'static str, String, Value, bool)> {
             prop::collection::vec(
                 (
                     prop::sample::select(vec![
-                        "category", "fields", "iin", "surname", "phone", "purpose", "field",
-                        "value", "name", "role", "purposes", "x"
+                        "category",
+                        "fields",
+                        "iin",
+                        "surname",
+                        "phone",
+                        "purpose",
+                        "field",
+                        "value",
+                        "name",
+                        "role",
+                        "purposes",
+                        "x",
+                        "action",
+                        "method",
+                        "kind",
+                        "evidence_sha256",
+                        "until",
+                        "representative_id",
+                        "relation",
+                        "documents",
+                        "sha256",
+                        "reason",
+                        "note"
                     ]),
                     inner
                 ),
@@ -737,6 +780,14 @@ fn random_cases(id: &str) -> Vec<(&'static str, String, Value, bool)> {
         "/api/v1/tokens".to_owned(),
         "/api/v1/audit?limit=abc".to_owned(),
         "/api/v1/../declaration".to_owned(),
+        format!("/api/v1/subjects/{id}/consents"),
+        format!("/api/v1/subjects/{id}/representatives"),
+        format!("/api/v1/subjects/{id}/representatives/{id}"),
+        format!("/api/v1/subjects/{id}/block?reason=objection"),
+        format!("/api/v1/subjects/{id}/block?reason=%00"),
+        format!("/api/v1/subjects/{id}/restrictions/extracurricular"),
+        format!("/api/v1/subjects/{id}/restrictions/%00?reason=other"),
+        format!("/api/v1/subjects/{id}/flags"),
     ];
     let strategy = (
         prop::sample::select(vec!["GET", "POST", "PATCH", "PUT", "DELETE"]),
@@ -745,9 +796,293 @@ fn random_cases(id: &str) -> Vec<(&'static str, String, Value, bool)> {
         any::<bool>(),
     );
     let mut runner = TestRunner::new(Config::default());
-    (0..300)
+    (0..500)
         .map(|_| strategy.new_tree(&mut runner).unwrap().current())
         .collect()
+}
+
+fn problem_codes(r: &Reply) -> Vec<String> {
+    r.body["problems"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no problems in {}", r.body))
+        .iter()
+        .map(|x| x["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn iin_born(birth: time::Date, sex: Sex) -> String {
+    Iin::compose(birth, sex, 77).unwrap().as_str().to_owned()
+}
+
+/// A minor's life: the parent is linked and consents on paper, the platform reads, the parent
+/// withdraws and the next read is refused; the child comes of age and consents in their own
+/// name. Blocking and restriction stop reads and lifting them lets reads go on.
+fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
+    Box::pin(async move {
+        use std::sync::atomic::{AtomicI64, Ordering};
+        let day = |y, m, d| {
+            time::Date::from_calendar_date(y, time::Month::try_from(m).unwrap(), d)
+                .unwrap()
+                .with_hms(9, 0, 0)
+                .unwrap()
+                .assume_utc()
+                .unix_timestamp()
+        };
+        let clock_at = Arc::new(AtomicI64::new(day(2026, 11, 21)));
+        let reading = Arc::clone(&clock_at);
+        let clock: Clock = Arc::new(move || {
+            time::OffsetDateTime::from_unix_timestamp(reading.load(Ordering::SeqCst)).unwrap()
+        });
+        let s = Server::start_with_clock(&db, clock).await;
+        let admin = s.admin.clone();
+        let platform = s
+            .token(Role::Integration, &["extracurricular", "education"])
+            .await;
+        let birth = time::Date::from_calendar_date(2008, time::Month::December, 1).unwrap();
+        let child = s
+            .create_student_id(
+                &admin,
+                json!({ "surname": "Сәрсенбаева", "given_name": "Дана", "iin": iin_born(birth, Sex::Female) }),
+            )
+            .await;
+        let parent = s
+            .post(
+                "/api/v1/subjects",
+                &admin,
+                json!({ "category": "legal_representative", "fields": { "surname": "Сәрсенбаев", "given_name": "Ерлан",
+                        "iin": iin_born(time::Date::from_calendar_date(1980, time::Month::May, 4).unwrap(), Sex::Male) } }),
+            )
+            .await;
+        assert_eq!(parent.status, 201, "{}", parent.body);
+        let parent = parent.body["id"].as_str().unwrap().to_owned();
+        let read = |purpose: &'static str| {
+            let path = format!("/api/v1/subjects/{child}?purpose={purpose}");
+            let token = platform.clone();
+            let s = &s;
+            async move { s.get(&path, &token).await }
+        };
+        let consents = format!("/api/v1/subjects/{child}/consents");
+        let paper = json!({ "kind": "paper", "evidence_sha256": "5e".repeat(32) });
+
+        // Nothing yet: a consent-based purpose is refused, a contract-based one is not.
+        let r = read("extracurricular").await;
+        assert_problem(&r, 403, "purpose-denied");
+        assert_eq!(reason_codes(&r), ["no_consent"]);
+        assert_eq!(read("education").await.status, 200);
+
+        // The child, 17, cannot consent alone; the parent cannot act before being linked.
+        let r = s
+            .post(&consents, &platform, json!({ "purpose": "extracurricular", "action": "give", "method": { "kind": "web" } }))
+            .await;
+        assert_problem(&r, 422, "consent-refused");
+        assert_eq!(problem_codes(&r), ["minor_cannot_act_alone"]);
+        let by_parent = |action: &str| json!({ "purpose": "extracurricular", "action": action, "representative_id": parent, "method": paper });
+        let r = s.post(&consents, &platform, by_parent("give")).await;
+        assert_problem(&r, 422, "consent-refused");
+        assert_eq!(problem_codes(&r), ["representative_not_linked"]);
+
+        // Linked with the birth certificate, the parent consents on paper.
+        let link = json!({ "representative_id": parent, "relation": "parent",
+                           "documents": [{ "kind": "birth_certificate", "sha256": "b1".repeat(32) }] });
+        let r = s
+            .post(
+                &format!("/api/v1/subjects/{child}/representatives"),
+                &admin,
+                link.clone(),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let r = s
+            .get(
+                &format!("/api/v1/subjects/{parent}/representatives"),
+                &platform,
+            )
+            .await;
+        assert_eq!(
+            r.body["represents"][0]["subject_id"],
+            child.as_str(),
+            "{}",
+            r.body
+        );
+        let r = s.post(&consents, &platform, by_parent("give")).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let given = r.body["id"].as_str().unwrap().to_owned();
+        assert_eq!(r.body["given_by"]["relation"], "parent");
+        assert!(r.body["terms"]["fields"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("health_info")));
+        let r = read("extracurricular").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["consent_id"], given.as_str());
+        assert!(r.body.get("confirmation_due").is_none());
+
+        // A withdrawal takes effect on the very next read.
+        let r = s.post(&consents, &platform, by_parent("withdraw")).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let r = read("extracurricular").await;
+        assert_problem(&r, 403, "purpose-denied");
+        assert_eq!(reason_codes(&r), ["consent_withdrawn"]);
+        let r = s.post(&consents, &platform, by_parent("withdraw")).await;
+        assert_eq!(problem_codes(&r), ["nothing_to_withdraw"]);
+        // A contract is not withdrawn like a consent (Art. 8(2)).
+        let r = s
+            .post(&consents, &platform, json!({ "purpose": "education", "action": "withdraw", "representative_id": parent, "method": paper }))
+            .await;
+        assert_eq!(problem_codes(&r), ["not_consent_based"]);
+        let r = s.get(&consents, &platform).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["minor"], true);
+        assert_eq!(r.body["history"].as_array().unwrap().len(), 2);
+        let status = |body: &Value| {
+            body["purposes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["purpose"] == "extracurricular")
+                .map(|p| p["status"].as_str().unwrap().to_owned())
+        };
+        assert_eq!(status(&r.body).as_deref(), Some("withdrawn"));
+
+        // Consent again; the child turns 18 on 2026-12-01: the consent keeps holding and the read
+        // asks for the child's confirmation, until the child consents in their own name.
+        assert_eq!(
+            s.post(&consents, &platform, by_parent("give")).await.status,
+            201
+        );
+        clock_at.store(day(2026, 12, 2), Ordering::SeqCst);
+        let r = read("extracurricular").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["confirmation_due"], true);
+        let r = s
+            .post(&consents, &platform, json!({ "purpose": "extracurricular", "action": "give", "method": { "kind": "web" }, "until": "2027-06-30" }))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!(r.body["given_by"]["kind"], "subject");
+        let own = r.body["id"].as_str().unwrap().to_owned();
+        let r = read("extracurricular").await;
+        assert_eq!(r.body["consent_id"], own.as_str(), "{}", r.body);
+        assert!(r.body.get("confirmation_due").is_none());
+        let r = s.get(&consents, &platform).await;
+        assert_eq!(r.body["minor"], false);
+        // The term ends on 2027-06-30.
+        clock_at.store(day(2027, 7, 1), Ordering::SeqCst);
+        assert_eq!(
+            reason_codes(&read("extracurricular").await),
+            ["consent_expired"]
+        );
+        clock_at.store(day(2026, 12, 3), Ordering::SeqCst);
+
+        // Blocking stops every purpose; restriction stops one; lifting lets reads go on.
+        let block = format!("/api/v1/subjects/{child}/block");
+        let r = s
+            .put(&block, &platform, json!({ "reason": "accuracy_contested" }))
+            .await;
+        assert_problem(&r, 403, "forbidden");
+        let r = s
+            .put(&block, &admin, json!({ "reason": "accuracy_contested", "note": "өтініш №14", "until": "2026-12-10" }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["blocked"]["reason"], "accuracy_contested");
+        assert_eq!(reason_codes(&read("education").await), ["subject_blocked"]);
+        let r = s
+            .delete(&format!("{block}?reason=subject_request"), &admin)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.body["blocked"].is_null());
+        let r = s
+            .delete(&format!("{block}?reason=subject_request"), &admin)
+            .await;
+        assert_problem(&r, 409, "conflict");
+        let restrict = format!("/api/v1/subjects/{child}/restrictions/extracurricular");
+        let r = s
+            .put(&restrict, &admin, json!({ "reason": "objection" }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            reason_codes(&read("extracurricular").await),
+            ["processing_restricted"]
+        );
+        assert_eq!(read("education").await.status, 200);
+        let r = s.delete(&format!("{restrict}?reason=other"), &admin).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(read("extracurricular").await.status, 200);
+        // A block that ran out no longer holds.
+        s.put(
+            &block,
+            &admin,
+            json!({ "reason": "subject_request", "until": "2026-12-05" }),
+        )
+        .await;
+        assert_eq!(reason_codes(&read("education").await), ["subject_blocked"]);
+        clock_at.store(day(2026, 12, 6), Ordering::SeqCst);
+        assert_eq!(read("education").await.status, 200);
+
+        // Bad input is refused with the field named; nothing is recorded.
+        let r = s
+            .post(&consents, &platform, json!({ "purpose": "extracurricular", "action": "give", "method": { "kind": "paper", "evidence_sha256": "not-a-hash" } }))
+            .await;
+        assert_problem(&r, 422, "validation");
+        assert_eq!(r.body["errors"][0]["field"], "method.evidence_sha256");
+        let r = s
+            .post(&consents, &platform, json!({ "purpose": "extracurricular", "action": "give", "method": { "kind": "web" }, "until": "2020-01-01" }))
+            .await;
+        assert_eq!(r.body["errors"][0]["field"], "until", "{}", r.body);
+        let r = s
+            .post(
+                &consents,
+                &platform,
+                json!({ "purpose": "safety", "action": "give", "method": { "kind": "web" } }),
+            )
+            .await;
+        assert_problem(&r, 403, "forbidden");
+        let r = s
+            .post(
+                &consents,
+                &platform,
+                json!({ "purpose": "extracurricular", "action": "grant" }),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        let r = s
+            .post(
+                &format!("/api/v1/subjects/{child}/representatives"),
+                &admin,
+                json!({ "representative_id": child, "relation": "parent", "documents": [] }),
+            )
+            .await;
+        assert_problem(&r, 422, "validation");
+        let r = s.get(&consents, &platform).await;
+        assert_eq!(r.body["history"].as_array().unwrap().len(), 4, "{}", r.body);
+
+        // The trail names every step, and the chain is intact.
+        let r = s
+            .get(
+                &format!("/api/v1/subjects/{child}/audit?limit=1000"),
+                &admin,
+            )
+            .await;
+        let actions: Vec<&str> = r.body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        for a in [
+            "representative.link",
+            "consent.give",
+            "consent.withdraw",
+            "subject.block",
+            "subject.block.lift",
+            "subject.restriction",
+        ] {
+            assert!(actions.contains(&a), "{a} missing from {actions:?}");
+        }
+        let mut v = ChainVerifier::default();
+        for e in s.state.vault.store().audit_page(0, 10_000).await.unwrap() {
+            v.push(&e).unwrap();
+        }
+    })
 }
 
 fn main() -> ExitCode {
@@ -767,6 +1102,10 @@ fn main() -> ExitCode {
         (
             "random_requests_never_fail_the_server",
             random_requests_never_fail_the_server,
+        ),
+        (
+            "a_minors_consents_over_the_years",
+            a_minors_consents_over_the_years,
         ),
     ];
     run_suite("api", cases)

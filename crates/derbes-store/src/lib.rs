@@ -108,8 +108,12 @@ pub trait Store: Send + Sync + 'static {
 
     async fn count_subjects(&self) -> Result<u64, StoreError>;
 
-    /// Consents, representatives, block and restrictions of a subject (empty for an unknown one).
-    async fn subject_state(&self, id: Uuid) -> Result<SubjectState, StoreError>;
+    /// A subject and its state (consents, representatives, block and restrictions), read
+    /// together.
+    async fn subject_with_state(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<(SubjectRecord, SubjectState)>, StoreError>;
 
     /// The links in which `representative_id` represents someone.
     async fn represented_by(

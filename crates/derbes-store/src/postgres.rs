@@ -654,6 +654,55 @@ impl Writer {
     }
 }
 
+async fn subject_row(
+    c: &deadpool_postgres::Object,
+    id: Uuid,
+) -> Result<Option<SubjectRecord>, StoreError> {
+    let s = c
+        .prepare_cached(
+            "SELECT category, dek, kek_version, dek_generation, fields, version, created_at, updated_at FROM subjects WHERE id = $1",
+        )
+        .await?;
+    let Some(r) = c.query_opt(&s, &[&id]).await? else {
+        return Ok(None);
+    };
+    let fields: Vec<u8> = r.get(4);
+    Ok(Some(SubjectRecord {
+        id,
+        category: r.get(0),
+        dek: r.get(1),
+        kek_version: to_u32(r.get(2))?,
+        dek_generation: to_u32(r.get(3))?,
+        fields: decode_fields(&fields).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        version: r.get(5),
+        created_at: r.get(6),
+        updated_at: r.get(7),
+    }))
+}
+
+/// Consents, links and flags of a subject, in one statement.
+async fn state_rows(c: &deadpool_postgres::Object, id: Uuid) -> Result<SubjectState, StoreError> {
+    let s = c
+        .prepare_cached(
+            "SELECT 0, n, '', event FROM consent_events WHERE subject_id = $1
+             UNION ALL SELECT 1, 0, '', link FROM representatives WHERE subject_id = $1
+             UNION ALL SELECT 2, 0, purpose, flag FROM subject_flags WHERE subject_id = $1",
+        )
+        .await?;
+    let (mut consents, mut links, mut flags) = (Vec::new(), Vec::new(), Vec::new());
+    for r in c.query(&s, &[&id]).await? {
+        let body: String = r.get(3);
+        match r.get::<_, i32>(0) {
+            0 => consents.push((i64::from(r.get::<_, i32>(1)), from_json(&body)?)),
+            1 => links.push(from_json(&body)?),
+            _ => flags.push((r.get(2), body)),
+        }
+    }
+    // The ledger's order is the order of recording.
+    consents.sort_by_key(|(n, _)| *n);
+    SubjectState::from_rows(consents.into_iter().map(|(_, e)| e).collect(), links, flags)
+}
+
 fn to_i32(v: u32) -> Result<i32, StoreError> {
     i32::try_from(v).map_err(|_| StoreError::Backend(format!("{v} does not fit the column")))
 }
@@ -697,27 +746,18 @@ impl Store for PostgresStore {
     }
 
     async fn subject(&self, id: Uuid) -> Result<Option<SubjectRecord>, StoreError> {
+        subject_row(&self.client().await?, id).await
+    }
+
+    async fn subject_with_state(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<(SubjectRecord, SubjectState)>, StoreError> {
         let c = self.client().await?;
-        let s = c
-            .prepare_cached(
-                "SELECT category, dek, kek_version, dek_generation, fields, version, created_at, updated_at FROM subjects WHERE id = $1",
-            )
-            .await?;
-        let Some(r) = c.query_opt(&s, &[&id]).await? else {
-            return Ok(None);
-        };
-        let fields: Vec<u8> = r.get(4);
-        Ok(Some(SubjectRecord {
-            id,
-            category: r.get(0),
-            dek: r.get(1),
-            kek_version: to_u32(r.get(2))?,
-            dek_generation: to_u32(r.get(3))?,
-            fields: decode_fields(&fields).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            version: r.get(5),
-            created_at: r.get(6),
-            updated_at: r.get(7),
-        }))
+        match subject_row(&c, id).await? {
+            Some(r) => Ok(Some((r, state_rows(&c, id).await?))),
+            None => Ok(None),
+        }
     }
 
     async fn lookup(
@@ -846,37 +886,6 @@ impl Store for PostgresStore {
             .await?
             .get(0);
         Ok(n.unsigned_abs())
-    }
-
-    async fn subject_state(&self, id: Uuid) -> Result<SubjectState, StoreError> {
-        let c = self.client().await?;
-        let texts = |rows: Vec<Row>| -> Vec<String> { rows.iter().map(|r| r.get(0)).collect() };
-        let s = c
-            .prepare_cached("SELECT event FROM consent_events WHERE subject_id = $1 ORDER BY n")
-            .await?;
-        let consents = texts(c.query(&s, &[&id]).await?)
-            .iter()
-            .map(|t| from_json(t))
-            .collect::<Result<_, _>>()?;
-        let s = c
-            .prepare_cached("SELECT link FROM representatives WHERE subject_id = $1")
-            .await?;
-        let representatives = texts(c.query(&s, &[&id]).await?)
-            .iter()
-            .map(|t| from_json(t))
-            .collect::<Result<_, _>>()?;
-        let s = c
-            .prepare_cached(
-                "SELECT purpose, flag FROM subject_flags WHERE subject_id = $1 ORDER BY purpose",
-            )
-            .await?;
-        let flags = c
-            .query(&s, &[&id])
-            .await?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
-        SubjectState::from_rows(consents, representatives, flags)
     }
 
     async fn represented_by(

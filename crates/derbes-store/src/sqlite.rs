@@ -811,24 +811,8 @@ pub(crate) fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEve
     })
 }
 
-#[async_trait]
-impl Store for SqliteStore {
-    fn backend(&self) -> &'static str {
-        "sqlite"
-    }
-
-    async fn write(&self, op: WriteOp) -> Result<Applied, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send((op, reply))
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
-    }
-
-    async fn subject(&self, id: Uuid) -> Result<Option<SubjectRecord>, StoreError> {
-        self.read_now(move |c| {
-            let row = c
+fn subject_row(c: &Connection, id: Uuid) -> Result<Option<SubjectRecord>, StoreError> {
+    let row = c
                 .prepare_cached(
                     "SELECT category, dek, kek_version, dek_generation, fields, version, created_at, updated_at
                      FROM subjects WHERE id = ?1",
@@ -846,20 +830,72 @@ impl Store for SqliteStore {
                     ))
                 })
                 .optional()?;
-            row.map(|(category, dek, kek_version, dek_generation, fields, version, created_at, updated_at)| {
-                Ok(SubjectRecord {
-                    id,
-                    category,
-                    dek,
-                    kek_version,
-                    dek_generation,
-                    fields: decode_fields(&fields).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    version,
-                    created_at,
-                    updated_at,
-                })
+    row.map(
+        |(category, dek, kek_version, dek_generation, fields, version, created_at, updated_at)| {
+            Ok(SubjectRecord {
+                id,
+                category,
+                dek,
+                kek_version,
+                dek_generation,
+                fields: decode_fields(&fields).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                version,
+                created_at,
+                updated_at,
             })
-            .transpose()
+        },
+    )
+    .transpose()
+}
+
+/// Consents, links and flags of a subject, in one statement.
+fn state_rows(c: &Connection, id: Uuid) -> Result<SubjectState, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT 0, n, '', event FROM consent_events WHERE subject_id = ?1
+         UNION ALL SELECT 1, 0, '', link FROM representatives WHERE subject_id = ?1
+         UNION ALL SELECT 2, 0, purpose, flag FROM subject_flags WHERE subject_id = ?1",
+    )?;
+    let mut rows = stmt.query([&id.as_bytes()[..]])?;
+    let (mut consents, mut links, mut flags) = (Vec::new(), Vec::new(), Vec::new());
+    while let Some(r) = rows.next()? {
+        let body: String = r.get(3)?;
+        match r.get::<_, i64>(0)? {
+            0 => consents.push((r.get::<_, i64>(1)?, from_json(&body)?)),
+            1 => links.push(from_json(&body)?),
+            _ => flags.push((r.get(2)?, body)),
+        }
+    }
+    // The ledger's order is the order of recording.
+    consents.sort_by_key(|(n, _)| *n);
+    SubjectState::from_rows(consents.into_iter().map(|(_, e)| e).collect(), links, flags)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn write(&self, op: WriteOp) -> Result<Applied, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send((op, reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn subject(&self, id: Uuid) -> Result<Option<SubjectRecord>, StoreError> {
+        self.read_now(move |c| subject_row(c, id))
+    }
+
+    async fn subject_with_state(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<(SubjectRecord, SubjectState)>, StoreError> {
+        self.read_now(move |c| match subject_row(c, id)? {
+            Some(r) => Ok(Some((r, state_rows(c, id)?))),
+            None => Ok(None),
         })
     }
 
@@ -991,35 +1027,6 @@ impl Store for SqliteStore {
     async fn count_subjects(&self) -> Result<u64, StoreError> {
         self.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM subjects", [], |r| r.get(0))?))
             .await
-    }
-
-    async fn subject_state(&self, id: Uuid) -> Result<SubjectState, StoreError> {
-        self.read_now(move |c| {
-            let sid = &id.as_bytes()[..];
-            let texts = |sql: &str| -> Result<Vec<String>, StoreError> {
-                let mut stmt = c.prepare_cached(sql)?;
-                let rows = stmt.query_map([sid], |r| r.get::<_, String>(0))?;
-                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-            };
-            let consents =
-                texts("SELECT event FROM consent_events WHERE subject_id = ?1 ORDER BY n")?
-                    .iter()
-                    .map(|t| from_json(t))
-                    .collect::<Result<_, _>>()?;
-            let representatives = texts("SELECT link FROM representatives WHERE subject_id = ?1")?
-                .iter()
-                .map(|t| from_json(t))
-                .collect::<Result<_, _>>()?;
-            let mut stmt = c.prepare_cached(
-                "SELECT purpose, flag FROM subject_flags WHERE subject_id = ?1 ORDER BY purpose",
-            )?;
-            let flags = stmt
-                .query_map([sid], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            SubjectState::from_rows(consents, representatives, flags)
-        })
     }
 
     async fn represented_by(

@@ -67,7 +67,8 @@ pub struct SubjectState {
 }
 
 impl SubjectState {
-    /// Assembles the state from stored rows; flags come as (purpose or "" for the block, JSON).
+    /// Assembles the state from stored rows (consents in ledger order; links and flags in any
+    /// order; flags as purpose, or "" for the block, and JSON).
     pub(crate) fn from_rows(
         consents: Vec<ConsentEvent>,
         mut representatives: Vec<RepresentativeLink>,
@@ -87,6 +88,7 @@ impl SubjectState {
                 state.restrictions.push((purpose, flag));
             }
         }
+        state.restrictions.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(state)
     }
 }

@@ -341,6 +341,10 @@ fn grant(purpose: &str) -> Grant {
     )
 }
 
+async fn state_of(s: &Arc<dyn Store>, id: Uuid) -> SubjectState {
+    s.subject_with_state(id).await.unwrap().unwrap().1
+}
+
 fn flag(reason: FlagReason) -> Flag {
     Flag {
         reason,
@@ -362,10 +366,7 @@ fn consents_links_and_flags(
         let (child, parent) = (record("student"), record("legal_representative"));
         s.write(create(&child, 1)).await.unwrap();
         s.write(create(&parent, 2)).await.unwrap();
-        assert_eq!(
-            s.subject_state(child.id).await.unwrap(),
-            SubjectState::default()
-        );
+        assert_eq!(state_of(&s, child.id).await, SubjectState::default());
         let audit = |action: &str| AuditDraft::new("test", action, Outcome::Ok).subject(child.id);
 
         let link = RepresentativeLink {
@@ -463,7 +464,7 @@ fn consents_links_and_flags(
             .await
             .unwrap();
         }
-        let state = s.subject_state(child.id).await.unwrap();
+        let state = state_of(&s, child.id).await;
         assert_eq!(state.consents, vec![give, withdraw]);
         assert_eq!(state.representatives, vec![relinked]);
         assert_eq!(
@@ -479,10 +480,7 @@ fn consents_links_and_flags(
             [("olympiad", FlagReason::Objection)]
         );
         // The parent's own state is untouched.
-        assert_eq!(
-            s.subject_state(parent.id).await.unwrap(),
-            SubjectState::default()
-        );
+        assert_eq!(state_of(&s, parent.id).await, SubjectState::default());
 
         s.write(WriteOp::SetFlag {
             subject_id: child.id,
@@ -507,7 +505,7 @@ fn consents_links_and_flags(
             })
             .await;
         assert!(matches!(gone, Err(StoreError::NotFound)), "{gone:?}");
-        let state = s.subject_state(child.id).await.unwrap();
+        let state = state_of(&s, child.id).await;
         assert!(state.blocked.is_none() && state.representatives.is_empty());
         assert_eq!(state.restrictions.len(), 1);
         assert_eq!(state.consents.len(), 2);

@@ -48,7 +48,154 @@ fn authed(mut op: Value, errors: &[(&str, &str)]) -> Value {
     op
 }
 
+/// Adds the entries of `more` (an object) to `base` (an object).
+fn merge(mut base: Value, more: Value) -> Value {
+    if let (Some(b), Value::Object(m)) = (base.as_object_mut(), more) {
+        b.extend(m);
+    }
+    base
+}
+
 pub fn document() -> Value {
+    let mut doc = spine();
+    doc["paths"] = merge(doc["paths"].take(), consent_paths());
+    doc["components"]["schemas"] = merge(doc["components"]["schemas"].take(), consent_schemas());
+    doc
+}
+
+/// Consents, representatives, blocks and restrictions.
+fn consent_paths() -> Value {
+    json!({
+            "/api/v1/subjects/{id}/consents": {
+                "get": authed(json!({
+                    "summary": "A subject's consent ledger",
+                    "description": "Every consent event (give, renew, withdraw), oldest first, and the status today of each consent-based purpose that covers the subject's category. `terms_changed` marks a holding consent whose purpose was declared differently since.",
+                    "parameters": [ id_param() ],
+                    "responses": { "200": ok("The ledger", "ConsentLedger") }
+                }), &[("400", "Malformed id"), ("404", "No such subject")]),
+                "post": authed(json!({
+                    "summary": "Give, renew or withdraw a consent",
+                    "description": "Appends an event; nothing is changed in place. A minor cannot act alone; a representative must be linked to the subject; only consent-based purposes take consents (Art. 8(2)); a withdrawal needs a consent that holds and takes effect on the next decision. The purpose's terms (fields, recipients, cross-border transfer, publication) are recorded with their hash.",
+                    "parameters": [ id_param() ],
+                    "requestBody": body("ConsentInput"),
+                    "responses": { "201": ok("The recorded event", "ConsentEvent") }
+                }), &[("400", "Malformed JSON or id"), ("404", "No such subject"), ("409", "The ledger kept changing; send it again"), ("413", "Body too large"), ("415", "Not JSON"), ("422", "Invalid value (type validation) or refused consent action (type consent-refused, with every problem)")])
+            },
+            "/api/v1/subjects/{id}/representatives": {
+                "get": authed(json!({
+                    "summary": "Who represents the subject, and whom the subject represents",
+                    "parameters": [ id_param() ],
+                    "responses": { "200": ok("Links", "Representatives") }
+                }), &[("400", "Malformed id"), ("404", "No such subject")]),
+                "post": authed(json!({
+                    "summary": "Link a legal representative",
+                    "description": "The representative is a subject of a representative category (the declaration's minors.representative_categories). Documents are proven by the SHA-256 of their scans. Linking again replaces the relation and documents.",
+                    "parameters": [ id_param() ],
+                    "requestBody": body("LinkInput"),
+                    "responses": { "201": ok("Linked", "RepresentativeLink"), "200": ok("Link replaced", "RepresentativeLink") }
+                }), &[("400", "Malformed JSON or id"), ("404", "No such subject"), ("413", "Body too large"), ("415", "Not JSON"), ("422", "Invalid document hash, unknown representative or wrong category")])
+            },
+            "/api/v1/subjects/{id}/representatives/{representative_id}": { "delete": authed(json!({
+                "summary": "Remove a representative link",
+                "parameters": [ id_param(), { "name": "representative_id", "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } } ],
+                "responses": { "200": ok("The remaining links", "Representatives") }
+            }), &[("400", "Malformed id"), ("404", "No such subject or no such link")]) },
+            "/api/v1/subjects/{id}/flags": { "get": authed(json!({
+                "summary": "The subject's block and restrictions",
+                "parameters": [ id_param() ],
+                "responses": { "200": ok("Flags", "Flags") }
+            }), &[("400", "Malformed id"), ("404", "No such subject")]) },
+            "/api/v1/subjects/{id}/block": {
+                "put": authed(json!({
+                    "summary": "Block the subject's data",
+                    "description": "While the block holds, every decision about the subject is refused (subject_blocked): only storage goes on. `until` ends it on a date (a verification period).",
+                    "parameters": [ id_param() ],
+                    "requestBody": body("FlagInput"),
+                    "responses": { "200": ok("Flags now", "Flags") }
+                }), &[("400", "Malformed JSON or id"), ("404", "No such subject"), ("413", "Body too large"), ("415", "Not JSON"), ("422", "Invalid reason, note or date")]),
+                "delete": authed(json!({
+                    "summary": "Lift the block",
+                    "parameters": [ id_param(), { "name": "reason", "in": "query", "required": true, "description": "Why it is lifted", "schema": { "$ref": "#/components/schemas/FlagReason" } } ],
+                    "responses": { "200": ok("Flags now", "Flags") }
+                }), &[("400", "Malformed id or missing reason"), ("404", "No such subject"), ("409", "No block in force")])
+            },
+            "/api/v1/subjects/{id}/restrictions/{purpose}": {
+                "put": authed(json!({
+                    "summary": "Restrict processing for one purpose",
+                    "description": "While the restriction holds, decisions for this purpose are refused (processing_restricted).",
+                    "parameters": [ id_param(), { "name": "purpose", "in": "path", "required": true, "schema": { "type": "string" } } ],
+                    "requestBody": body("FlagInput"),
+                    "responses": { "200": ok("Flags now", "Flags") }
+                }), &[("400", "Malformed JSON or id"), ("404", "No such subject"), ("413", "Body too large"), ("415", "Not JSON"), ("422", "Undeclared purpose, invalid reason, note or date")]),
+                "delete": authed(json!({
+                    "summary": "Lift a restriction",
+                    "parameters": [ id_param(), { "name": "purpose", "in": "path", "required": true, "schema": { "type": "string" } }, { "name": "reason", "in": "query", "required": true, "schema": { "$ref": "#/components/schemas/FlagReason" } } ],
+                    "responses": { "200": ok("Flags now", "Flags") }
+                }), &[("400", "Malformed id or missing reason"), ("404", "No such subject"), ("409", "No restriction in force"), ("422", "Undeclared purpose")])
+            }
+    })
+}
+
+fn consent_schemas() -> Value {
+    json!({
+                "Uuid": { "type": "string", "format": "uuid" },
+                "Sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
+                "Relation": { "enum": ["parent", "guardian", "trustee", "other"] },
+                "FlagReason": { "enum": ["subject_request", "accuracy_contested", "unlawful_processing", "objection", "authority_order", "other"] },
+                "Method": { "oneOf": [
+                    { "type": "object", "additionalProperties": false, "required": ["kind"], "properties": { "kind": { "const": "web" } } },
+                    { "type": "object", "additionalProperties": false, "required": ["kind", "evidence_sha256"], "properties": { "kind": { "const": "paper" }, "evidence_sha256": { "$ref": "#/components/schemas/Sha256" } } },
+                    { "type": "object", "additionalProperties": false, "required": ["kind", "reference"], "properties": { "kind": { "const": "state_service" }, "reference": { "type": "string", "minLength": 1, "maxLength": 500 } } },
+                    { "type": "object", "additionalProperties": false, "required": ["kind", "description"], "properties": { "kind": { "const": "other" }, "description": { "type": "string", "minLength": 1, "maxLength": 500 } } }
+                ] },
+                "ConsentInput": { "type": "object", "additionalProperties": false, "required": ["purpose", "action", "method"], "properties": {
+                    "purpose": { "type": "string" }, "action": { "enum": ["give", "renew", "withdraw"] },
+                    "representative_id": { "$ref": "#/components/schemas/Uuid" },
+                    "method": { "$ref": "#/components/schemas/Method" },
+                    "until": { "type": "string", "format": "date", "description": "Last day the consent holds (give, renew); absent: until the purpose is achieved" } } },
+                "ConsentEvent": { "type": "object", "required": ["id", "subject_id", "purpose", "action", "given_by", "method", "at"], "properties": {
+                    "id": { "$ref": "#/components/schemas/Uuid" }, "subject_id": { "$ref": "#/components/schemas/Uuid" }, "purpose": { "type": "string" },
+                    "action": { "enum": ["give", "renew", "withdraw"] },
+                    "terms": { "type": "object", "description": "Give and renew: the purpose's Art. 8(4) terms as agreed (declaration version, fields, recipients, third-party and cross-border transfer, publication)" },
+                    "terms_hash": { "type": "string" }, "term": { "type": "object" },
+                    "given_by": { "type": "object", "required": ["kind"], "properties": { "kind": { "enum": ["subject", "representative"] }, "representative_id": { "$ref": "#/components/schemas/Uuid" }, "relation": { "$ref": "#/components/schemas/Relation" } } },
+                    "method": { "$ref": "#/components/schemas/Method" }, "at": { "type": "string", "format": "date-time" } } },
+                "ConsentLedger": { "type": "object", "required": ["subject_id", "minor", "purposes", "history"], "properties": {
+                    "subject_id": { "$ref": "#/components/schemas/Uuid" }, "minor": { "type": ["boolean", "null"] },
+                    "purposes": { "type": "array", "items": { "type": "object", "required": ["purpose", "status"], "properties": {
+                        "purpose": { "type": "string" }, "status": { "enum": ["holding", "withdrawn", "expired", "none"] },
+                        "consent_id": { "$ref": "#/components/schemas/Uuid" }, "terms_changed": { "type": "boolean" } } } },
+                    "history": { "type": "array", "items": { "$ref": "#/components/schemas/ConsentEvent" } } } },
+                "Document": { "type": "object", "additionalProperties": false, "required": ["kind", "sha256"], "properties": {
+                    "kind": { "enum": ["birth_certificate", "guardianship_decision", "power_of_attorney", "court_decision", "other"] },
+                    "sha256": { "$ref": "#/components/schemas/Sha256" } } },
+                "LinkInput": { "type": "object", "additionalProperties": false, "required": ["representative_id", "relation", "documents"], "properties": {
+                    "representative_id": { "$ref": "#/components/schemas/Uuid" }, "relation": { "$ref": "#/components/schemas/Relation" },
+                    "documents": { "type": "array", "minItems": 1, "items": { "$ref": "#/components/schemas/Document" } } } },
+                "RepresentativeLink": { "type": "object", "required": ["subject_id", "representative_id", "relation", "documents", "linked_at", "linked_by"], "properties": {
+                    "subject_id": { "$ref": "#/components/schemas/Uuid" }, "representative_id": { "$ref": "#/components/schemas/Uuid" },
+                    "relation": { "$ref": "#/components/schemas/Relation" }, "documents": { "type": "array", "items": { "$ref": "#/components/schemas/Document" } },
+                    "linked_at": { "type": "string", "format": "date-time" }, "linked_by": { "type": "string" } } },
+                "Representatives": { "type": "object", "required": ["subject_id", "representatives", "represents"], "properties": {
+                    "subject_id": { "$ref": "#/components/schemas/Uuid" },
+                    "representatives": { "type": "array", "items": { "$ref": "#/components/schemas/RepresentativeLink" } },
+                    "represents": { "type": "array", "items": { "$ref": "#/components/schemas/RepresentativeLink" } } } },
+                "FlagInput": { "type": "object", "additionalProperties": false, "required": ["reason"], "properties": {
+                    "reason": { "$ref": "#/components/schemas/FlagReason" },
+                    "note": { "type": "string", "minLength": 1, "maxLength": 500, "description": "Kept with the flag, never copied into the audit" },
+                    "until": { "type": "string", "format": "date", "description": "Last day the flag holds" } } },
+                "Flag": { "type": "object", "required": ["reason", "set_by", "set_at"], "properties": {
+                    "reason": { "$ref": "#/components/schemas/FlagReason" }, "note": { "type": "string" }, "until": { "type": "string", "format": "date" },
+                    "set_by": { "type": "string" }, "set_at": { "type": "string", "format": "date-time" } } },
+                "Flags": { "type": "object", "required": ["subject_id", "blocked", "restrictions"], "properties": {
+                    "subject_id": { "$ref": "#/components/schemas/Uuid" },
+                    "blocked": { "oneOf": [ { "type": "null" }, { "$ref": "#/components/schemas/Flag" } ] },
+                    "restrictions": { "type": "object", "additionalProperties": { "$ref": "#/components/schemas/Flag" } } } }
+    })
+}
+
+/// Health, declaration, subjects, lookup, audit and tokens.
+fn spine() -> Value {
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -78,7 +225,7 @@ pub fn document() -> Value {
             "/api/v1/subjects/{id}": {
                 "get": authed(json!({
                     "summary": "Read a subject for a purpose",
-                    "description": "Returns only the fields the purpose may use. Refused (403, type purpose-denied, with every reason) for an undeclared purpose, a field outside the purpose, a purpose the token may not act for, or a purpose whose legal basis does not hold (consent-based purposes: no consent).",
+                    "description": "Returns only the fields the purpose may use. Refused (403, type purpose-denied, with every reason) for an undeclared purpose, a field outside the purpose, a purpose the token may not act for, or a purpose whose legal basis does not hold (no consent, consent withdrawn or expired, a consent that does not cover what the purpose does now, re-consent required after coming of age, subject blocked, processing restricted).",
                     "parameters": [
                         id_param(),
                         { "name": "purpose", "in": "query", "required": true, "description": "Purpose key", "schema": { "type": "string", "minLength": 1 } },
@@ -124,6 +271,7 @@ pub fn document() -> Value {
                     "title": { "type": "string" }, "status": { "type": "integer" }, "detail": { "type": "string" },
                     "errors": { "type": "array", "items": { "type": "object", "properties": { "field": { "type": "string" }, "message": { "type": "string" } } } },
                     "reasons": { "type": "array", "items": { "type": "object", "properties": { "code": { "type": "string" }, "message": { "type": "string" } } } },
+                    "problems": { "type": "array", "description": "Why a consent action was refused", "items": { "type": "object", "properties": { "code": { "type": "string" }, "message": { "type": "string" } } } },
                     "existing_subject_id": { "type": "string", "format": "uuid" }
                 }},
                 "Health": { "type": "object", "required": ["status", "backend", "declaration_version"], "properties": {
@@ -138,6 +286,8 @@ pub fn document() -> Value {
                 "SubjectView": { "type": "object", "required": ["id", "category", "purpose", "legal_basis", "fields"], "properties": {
                     "id": { "type": "string", "format": "uuid" }, "category": { "type": "string" }, "purpose": { "type": "string" },
                     "legal_basis": { "enum": ["consent", "contract", "legal_duty", "vital_interest", "legitimate_interest"] },
+                    "consent_id": { "$ref": "#/components/schemas/Uuid", "description": "The consent the read rests on (consent-based purposes)" },
+                    "confirmation_due": { "type": "boolean", "description": "The consent was given by a representative and the subject has come of age: ask the subject to confirm it" },
                     "fields": { "$ref": "#/components/schemas/FieldValues" } } },
                 "Rectify": { "type": "object", "additionalProperties": false, "required": ["fields"], "properties": {
                     "fields": { "type": "object", "additionalProperties": { "type": ["string", "null"] } } } },

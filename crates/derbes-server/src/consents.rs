@@ -1,0 +1,675 @@
+//! What the vault records about a subject beside its fields: consents (given, renewed and
+//! withdrawn, by the subject or a linked legal representative), representative links, and the
+//! block and restrictions of processing. Core decides whether each change may be made; the store
+//! writes it together with its audit event.
+
+use crate::auth::Actor;
+use crate::vault::{Vault, VaultError, UPDATE_ATTEMPTS};
+use derbes_core::audit::{AuditDraft, Outcome};
+use derbes_core::consent::{
+    birth_date, check_consent_event, consent_state, ConsentAction, ConsentEvent, ConsentProblem,
+    ConsentState, Document, GivenBy, Grant, Method, PurposeTerms, Relation, RepresentativeLink,
+    SubjectFacts, Term,
+};
+use derbes_core::declaration::representative_categories;
+use derbes_core::flags::{Flag, FlagReason};
+use derbes_core::validate::FieldProblem;
+use derbes_store::{Applied, StoreError, SubjectRecord, SubjectState, WriteOp};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+/// Longest free text accepted in a method, reference or note.
+const MAX_TEXT: usize = 500;
+
+/// What a subject's state says for decisions at one moment.
+pub(crate) struct Facts {
+    pub birth_date: Option<Date>,
+    pub blocked: bool,
+    pub restricted: Vec<String>,
+    pub state: SubjectState,
+}
+
+impl Facts {
+    pub fn as_subject_facts(&self) -> SubjectFacts<'_> {
+        SubjectFacts {
+            birth_date: self.birth_date,
+            blocked: self.blocked,
+            restricted: &self.restricted,
+            consents: &self.state.consents,
+        }
+    }
+}
+
+/// A consent action as asked through the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentStep {
+    Give,
+    Renew,
+    Withdraw,
+}
+
+/// A consent action to record. The relation of a representative comes from their link.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentInput {
+    pub purpose: String,
+    pub action: ConsentStep,
+    /// The representative who acts; absent when the subject acts in their own name.
+    #[serde(default)]
+    pub representative_id: Option<Uuid>,
+    pub method: Method,
+    /// The last day the consent holds (give and renew); absent: until the purpose is achieved.
+    #[serde(default, with = "derbes_core::iso_date::option")]
+    pub until: Option<Date>,
+}
+
+/// A representative link as asked through the API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkInput {
+    pub representative_id: Uuid,
+    pub relation: Relation,
+    pub documents: Vec<Document>,
+}
+
+/// A block or restriction as asked through the API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlagInput {
+    pub reason: FlagReason,
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default, with = "derbes_core::iso_date::option")]
+    pub until: Option<Date>,
+}
+
+/// The status of a subject's consent to one purpose.
+#[derive(Debug, Clone, Serialize)]
+pub struct PurposeConsent {
+    pub purpose: String,
+    /// `holding`, `withdrawn`, `expired` or `none`.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent_id: Option<Uuid>,
+    /// The consent's terms differ from the purpose as declared now.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub terms_changed: bool,
+}
+
+/// A subject's consent ledger and what it amounts to now.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsentLedger {
+    pub subject_id: Uuid,
+    /// Whether the subject is a minor today (`null` when no birth date is known).
+    pub minor: Option<bool>,
+    pub purposes: Vec<PurposeConsent>,
+    pub history: Vec<ConsentEvent>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Representatives {
+    pub subject_id: Uuid,
+    /// Who represents this subject.
+    pub representatives: Vec<RepresentativeLink>,
+    /// Whom this subject represents.
+    pub represents: Vec<RepresentativeLink>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Flags {
+    pub subject_id: Uuid,
+    pub blocked: Option<Flag>,
+    pub restrictions: indexmap::IndexMap<String, Flag>,
+}
+
+fn is_sha256(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn problem(field: &str, message: impl Into<String>) -> FieldProblem {
+    FieldProblem {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+fn check_text(field: &str, text: &str, problems: &mut Vec<FieldProblem>) {
+    if text.trim().is_empty() {
+        problems.push(problem(field, "must not be empty"));
+    } else if text.chars().count() > MAX_TEXT || text.chars().any(char::is_control) {
+        problems.push(problem(
+            field,
+            format!("must be at most {MAX_TEXT} characters, with no control characters"),
+        ));
+    }
+}
+
+fn check_method(method: &Method, problems: &mut Vec<FieldProblem>) {
+    match method {
+        Method::Web => {}
+        Method::Paper { evidence_sha256 } => {
+            if !is_sha256(evidence_sha256) {
+                problems.push(problem(
+                    "method.evidence_sha256",
+                    "must be the SHA-256 of the signed form's scan: 64 lower-case hex digits (`sha256sum scan.pdf`)",
+                ));
+            }
+        }
+        Method::StateService { reference } => check_text("method.reference", reference, problems),
+        Method::Other { description } => check_text("method.description", description, problems),
+    }
+}
+
+fn check_until(until: Option<Date>, today: Date, problems: &mut Vec<FieldProblem>) {
+    if let Some(d) = until.filter(|d| *d < today) {
+        problems.push(problem(
+            "until",
+            format!("{d} has passed; give today or a later date, or leave it out"),
+        ));
+    }
+}
+
+fn invalid(problems: Vec<FieldProblem>) -> Result<(), VaultError> {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(VaultError::Validation(problems))
+    }
+}
+
+impl Vault {
+    /// The record and state of a subject, or `NotFound`.
+    async fn subject_and_state(
+        &self,
+        id: Uuid,
+    ) -> Result<(SubjectRecord, SubjectState), VaultError> {
+        self.store()
+            .subject_with_state(id)
+            .await?
+            .ok_or(VaultError::NotFound)
+    }
+
+    /// The subject's birth date, from its sealed values.
+    fn birth_date_of(&self, record: &SubjectRecord) -> Result<Option<Date>, VaultError> {
+        let dk = self.open_key(record)?;
+        let mut failure = None;
+        let found = birth_date(self.declaration(), &record.category, |key| {
+            let (_, sealed) = record.fields.iter().find(|(k, _)| k == key)?;
+            match self.open_field(&dk, record, key, sealed) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    failure = Some(e);
+                    None
+                }
+            }
+        });
+        match failure {
+            Some(e) if found.is_none() => Err(e),
+            _ => Ok(found),
+        }
+    }
+
+    /// What decisions about the subject rest on at `now`. The birth date is read (one field
+    /// opened) only when `consents_matter` and the subject has consent events.
+    pub(crate) fn facts(
+        &self,
+        record: &SubjectRecord,
+        state: SubjectState,
+        now: OffsetDateTime,
+        consents_matter: bool,
+    ) -> Result<Facts, VaultError> {
+        let birth_date = if consents_matter && !state.consents.is_empty() {
+            self.birth_date_of(record)?
+        } else {
+            None
+        };
+        Ok(Facts {
+            birth_date,
+            blocked: state.blocked.as_ref().is_some_and(|f| f.holds(now)),
+            restricted: state
+                .restrictions
+                .iter()
+                .filter(|(_, f)| f.holds(now))
+                .map(|(p, _)| p.clone())
+                .collect(),
+            state,
+        })
+    }
+
+    /// Records a consent action after core has checked it against the subject's ledger, age and
+    /// representatives. A refusal is audited and returned with every problem.
+    pub async fn record_consent(
+        &self,
+        actor: &Actor,
+        subject_id: Uuid,
+        input: ConsentInput,
+    ) -> Result<ConsentEvent, VaultError> {
+        crate::vault::check_names(&input.purpose, &[])?;
+        let now = self.now();
+        let mut problems = Vec::new();
+        check_method(&input.method, &mut problems);
+        if input.action == ConsentStep::Withdraw && input.until.is_some() {
+            problems.push(problem(
+                "until",
+                "a withdrawal has no term; leave `until` out",
+            ));
+        }
+        check_until(input.until, now.date(), &mut problems);
+        invalid(problems)?;
+        let action_name = format!(
+            "consent.{}",
+            match input.action {
+                ConsentStep::Give => "give",
+                ConsentStep::Renew => "renew",
+                ConsentStep::Withdraw => "withdraw",
+            }
+        );
+        if !actor.scope.allows(&input.purpose) {
+            self.audit(
+                AuditDraft::new(&actor.audit_name(), &action_name, Outcome::Denied)
+                    .subject(subject_id)
+                    .purpose(&input.purpose)
+                    .reason("actor_not_allowed_purpose"),
+            )
+            .await?;
+            return Err(VaultError::Forbidden(format!(
+                "this token may not record consents for purpose `{}`",
+                input.purpose
+            )));
+        }
+        for _ in 0..UPDATE_ATTEMPTS {
+            let (record, state) = self.subject_and_state(subject_id).await?;
+            let seen = state.consents.len();
+            let representatives: Vec<Uuid> = state
+                .representatives
+                .iter()
+                .map(|l| l.representative_id)
+                .collect();
+            let given_by = match input.representative_id {
+                None => GivenBy::Subject,
+                Some(rid) => GivenBy::Representative {
+                    representative_id: rid,
+                    // An unlinked representative is refused below; the relation is then moot.
+                    relation: state
+                        .representatives
+                        .iter()
+                        .find(|l| l.representative_id == rid)
+                        .map_or(Relation::Other, |l| l.relation),
+                },
+            };
+            let action = match input.action {
+                ConsentStep::Withdraw => ConsentAction::Withdraw,
+                step => {
+                    let Some(terms) = PurposeTerms::of(self.declaration(), &input.purpose) else {
+                        return self
+                            .refuse_consent(
+                                actor,
+                                subject_id,
+                                &input.purpose,
+                                &action_name,
+                                vec![ConsentProblem::UndeclaredPurpose {
+                                    purpose: input.purpose.clone(),
+                                }],
+                            )
+                            .await;
+                    };
+                    let term = input
+                        .until
+                        .map_or(Term::PurposeAchieved, |date| Term::Until { date });
+                    let grant = Grant::new(terms, term);
+                    if step == ConsentStep::Give {
+                        ConsentAction::Give(grant)
+                    } else {
+                        ConsentAction::Renew(grant)
+                    }
+                }
+            };
+            let event = ConsentEvent {
+                id: Uuid::now_v7(),
+                subject_id,
+                purpose: input.purpose.clone(),
+                action,
+                given_by,
+                method: input.method.clone(),
+                at: now,
+            };
+            // The birth date matters to every consent action: a minor cannot act alone.
+            let mut facts = self.facts(&record, state, now, false)?;
+            facts.birth_date = self.birth_date_of(&record)?;
+            if let Err(problems) = check_consent_event(
+                self.declaration(),
+                &facts.as_subject_facts(),
+                &representatives,
+                &event,
+            ) {
+                return self
+                    .refuse_consent(actor, subject_id, &input.purpose, &action_name, problems)
+                    .await;
+            }
+            let mut details = json!({
+                "consent_id": event.id,
+                "method": method_kind(&event.method),
+            });
+            if let GivenBy::Representative {
+                representative_id,
+                relation,
+            } = &event.given_by
+            {
+                details["representative_id"] = json!(representative_id);
+                details["relation"] = json!(relation);
+            }
+            if let ConsentAction::Give(g) | ConsentAction::Renew(g) = &event.action {
+                details["terms_hash"] = json!(g.terms_hash);
+                details["declaration_version"] = json!(g.terms.declaration_version);
+                details["term"] = json!(g.term);
+            }
+            let audit = AuditDraft::new(&actor.audit_name(), &action_name, Outcome::Ok)
+                .subject(subject_id)
+                .purpose(&input.purpose)
+                .details(&details);
+            match self
+                .store()
+                .write(WriteOp::RecordConsent {
+                    event: event.clone(),
+                    seen,
+                    audit,
+                })
+                .await
+            {
+                Ok(_) => return Ok(event),
+                // The ledger changed since it was read: decide again on the new one.
+                Err(StoreError::VersionConflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(VaultError::Store(StoreError::VersionConflict))
+    }
+
+    async fn refuse_consent<T>(
+        &self,
+        actor: &Actor,
+        subject_id: Uuid,
+        purpose: &str,
+        action_name: &str,
+        problems: Vec<ConsentProblem>,
+    ) -> Result<T, VaultError> {
+        let codes: Vec<&str> = problems.iter().map(ConsentProblem::code).collect();
+        self.audit(
+            AuditDraft::new(&actor.audit_name(), action_name, Outcome::Denied)
+                .subject(subject_id)
+                .purpose(purpose)
+                .reason(codes.join(",")),
+        )
+        .await?;
+        Err(VaultError::ConsentRefused(problems))
+    }
+
+    /// The subject's consent ledger, with the status of each consent-based purpose today.
+    pub async fn consent_ledger(
+        &self,
+        actor: &Actor,
+        subject_id: Uuid,
+    ) -> Result<ConsentLedger, VaultError> {
+        let (record, state) = self.subject_and_state(subject_id).await?;
+        let now = self.now();
+        let birth = self.birth_date_of(&record)?;
+        let mut facts = self.facts(&record, state, now, false)?;
+        facts.birth_date = birth;
+        let d = self.declaration();
+        let subject_facts = facts.as_subject_facts();
+        let purposes = d
+            .purposes
+            .iter()
+            .filter(|(_, p)| {
+                p.legal_basis == derbes_core::declaration::LegalBasis::Consent
+                    && p.covers_category(&record.category)
+            })
+            .map(|(key, _)| {
+                let (status, consent_id, terms_changed) =
+                    match consent_state(d, &subject_facts, key, now) {
+                        ConsentState::None => ("none", None, false),
+                        ConsentState::Withdrawn { .. } => ("withdrawn", None, false),
+                        ConsentState::Expired { .. } => ("expired", None, false),
+                        ConsentState::Holding(e, g) => (
+                            "holding",
+                            Some(e.id),
+                            PurposeTerms::of(d, key).is_some_and(|t| t.hash() != g.terms_hash),
+                        ),
+                    };
+                PurposeConsent {
+                    purpose: key.clone(),
+                    status,
+                    consent_id,
+                    terms_changed,
+                }
+            })
+            .collect();
+        self.audit(
+            AuditDraft::new(&actor.audit_name(), "consents.read", Outcome::Allowed)
+                .subject(subject_id),
+        )
+        .await?;
+        Ok(ConsentLedger {
+            subject_id,
+            minor: birth.map(|b| derbes_core::consent::is_minor(d, b, now.date())),
+            purposes,
+            history: facts.state.consents,
+        })
+    }
+
+    /// Links a legal representative (a subject of a representative category) to a subject.
+    pub async fn link_representative(
+        &self,
+        actor: &Actor,
+        subject_id: Uuid,
+        input: LinkInput,
+    ) -> Result<(RepresentativeLink, bool), VaultError> {
+        let mut problems = Vec::new();
+        if input.documents.is_empty() {
+            problems.push(problem(
+                "documents",
+                "give at least one document that proves the representation (kind and the SHA-256 of its scan)",
+            ));
+        }
+        for (i, d) in input.documents.iter().enumerate() {
+            if !is_sha256(&d.sha256) {
+                problems.push(problem(
+                    &format!("documents[{i}].sha256"),
+                    "must be 64 lower-case hex digits (`sha256sum scan.pdf`)",
+                ));
+            }
+        }
+        if input.representative_id == subject_id {
+            problems.push(problem(
+                "representative_id",
+                "a subject cannot be their own legal representative",
+            ));
+        }
+        invalid(problems)?;
+        self.store()
+            .subject(subject_id)
+            .await?
+            .ok_or(VaultError::NotFound)?;
+        let Some(rep) = self.store().subject(input.representative_id).await? else {
+            return Err(VaultError::Validation(vec![problem(
+                "representative_id",
+                "no subject has this id; create the representative as a subject first",
+            )]));
+        };
+        let allowed = representative_categories(self.declaration());
+        if !allowed.contains(&rep.category) {
+            return Err(VaultError::Validation(vec![problem(
+                "representative_id",
+                format!(
+                    "this subject is of category `{}`; legal representatives must be of category {}",
+                    rep.category,
+                    allowed
+                        .iter()
+                        .map(|c| format!("`{c}`"))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
+            )]));
+        }
+        let link = RepresentativeLink {
+            subject_id,
+            representative_id: input.representative_id,
+            relation: input.relation,
+            documents: input.documents,
+            linked_at: self.now(),
+            linked_by: actor.audit_name(),
+        };
+        let kinds: Vec<_> = link.documents.iter().map(|d| d.kind).collect();
+        let audit = AuditDraft::new(&actor.audit_name(), "representative.link", Outcome::Ok)
+            .subject(subject_id)
+            .details(&json!({
+                "representative_id": link.representative_id,
+                "relation": link.relation,
+                "documents": kinds,
+            }));
+        let applied = self
+            .store()
+            .write(WriteOp::LinkRepresentative {
+                link: link.clone(),
+                audit,
+            })
+            .await?;
+        Ok((link, applied == Applied::Linked { new: true }))
+    }
+
+    pub async fn unlink_representative(
+        &self,
+        actor: &Actor,
+        subject_id: Uuid,
+        representative_id: Uuid,
+    ) -> Result<(), VaultError> {
+        let audit = AuditDraft::new(&actor.audit_name(), "representative.unlink", Outcome::Ok)
+            .subject(subject_id)
+            .details(&json!({ "representative_id": representative_id }));
+        match self
+            .store()
+            .write(WriteOp::UnlinkRepresentative {
+                subject_id,
+                representative_id,
+                audit,
+            })
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(StoreError::NotFound) => Err(VaultError::NotLinked),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn representatives(&self, subject_id: Uuid) -> Result<Representatives, VaultError> {
+        let (_, state) = self.subject_and_state(subject_id).await?;
+        Ok(Representatives {
+            subject_id,
+            representatives: state.representatives,
+            represents: self.store().represented_by(subject_id).await?,
+        })
+    }
+
+    /// Sets (`Some`) or lifts (`None`, with the reason for lifting) the block of the subject
+    /// (`purpose: None`) or the restriction of one purpose.
+    pub async fn set_flag(
+        &self,
+        actor: &Actor,
+        subject_id: Uuid,
+        purpose: Option<&str>,
+        change: Result<FlagInput, FlagReason>,
+    ) -> Result<Flags, VaultError> {
+        let now = self.now();
+        if let Some(p) = purpose {
+            crate::vault::check_names(p, &[])?;
+            if self.declaration().purpose(p).is_none() {
+                return Err(VaultError::Validation(vec![problem(
+                    "purpose",
+                    format!("purpose `{p}` is not declared; GET /api/v1/declaration lists them"),
+                )]));
+            }
+        }
+        if let Ok(input) = &change {
+            let mut problems = Vec::new();
+            if let Some(note) = &input.note {
+                check_text("note", note, &mut problems);
+            }
+            check_until(input.until, now.date(), &mut problems);
+            invalid(problems)?;
+        }
+        let (_, state) = self.subject_and_state(subject_id).await?;
+        let current = match purpose {
+            None => state.blocked.as_ref(),
+            Some(p) => state
+                .restrictions
+                .iter()
+                .find(|(k, _)| k == p)
+                .map(|(_, f)| f),
+        };
+        let what = if purpose.is_some() {
+            "restriction"
+        } else {
+            "block"
+        };
+        let (flag, action, reason) = match change {
+            Ok(input) => (
+                Some(Flag {
+                    reason: input.reason,
+                    note: input.note,
+                    until: input.until,
+                    set_by: actor.audit_name(),
+                    set_at: now,
+                }),
+                format!("subject.{what}"),
+                input.reason,
+            ),
+            Err(reason) => {
+                if current.is_none_or(|f| !f.holds(now)) {
+                    return Err(VaultError::NothingToLift(what));
+                }
+                (None, format!("subject.{what}.lift"), reason)
+            }
+        };
+        let mut draft = AuditDraft::new(&actor.audit_name(), &action, Outcome::Ok)
+            .subject(subject_id)
+            .reason(reason.code());
+        if let Some(p) = purpose {
+            draft = draft.purpose(p);
+        }
+        if let Some(until) = flag.as_ref().and_then(|f| f.until) {
+            draft = draft.details(&json!({ "until": until.to_string() }));
+        }
+        self.store()
+            .write(WriteOp::SetFlag {
+                subject_id,
+                purpose: purpose.map(str::to_owned),
+                flag,
+                audit: draft,
+            })
+            .await?;
+        self.flags(subject_id).await
+    }
+
+    pub async fn flags(&self, subject_id: Uuid) -> Result<Flags, VaultError> {
+        let (_, state) = self.subject_and_state(subject_id).await?;
+        Ok(Flags {
+            subject_id,
+            blocked: state.blocked,
+            restrictions: state.restrictions.into_iter().collect(),
+        })
+    }
+}
+
+fn method_kind(m: &Method) -> &'static str {
+    match m {
+        Method::Web => "web",
+        Method::Paper { .. } => "paper",
+        Method::StateService { .. } => "state_service",
+        Method::Other { .. } => "other",
+    }
+}
