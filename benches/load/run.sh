@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # HTTP load on loopback: create (10 fields) and purpose-bound read, on SQLite or PostgreSQL.
 # Usage: benches/load/run.sh [sqlite|postgres] [seconds]
-# Needs: wrk (Debian package), sqlite3 or psql, a release build (built here if missing).
+# Needs: wrk (Debian package), curl, sqlite3 or psql, a release build (built here if missing).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 backend=${1:-sqlite}
@@ -48,3 +48,14 @@ else
 fi
 echo "== purpose-bound read (education), $backend, ${secs}s, $(wc -l < "$IDS_FILE") subjects"
 load read benches/load/read.lua
+
+# Consents: one parent, linked to every subject (8 s of links cycling through them), gives
+# consent for them on paper; then batches of decisions over the same subjects.
+export PARENT=$(curl -sf -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \
+  -d '{"category":"legal_representative","fields":{"surname":"Нұрланов","given_name":"Серік","iin":"800504307708"}}' \
+  "$url/api/v1/subjects" | sed -E 's/.*"id":"([^"]+)".*/\1/')
+wrk -t2 -c16 -d8s -s benches/load/link.lua "$url" > /dev/null
+echo "== record a consent (parent, paper), $backend, ${secs}s, $(wc -l < "$IDS_FILE") subjects"
+load consent benches/load/consent.lua
+echo "== decisions in batches of 100 (half consent-based), $backend, ${secs}s; decisions/s = 100 x requests/s"
+load decisions benches/load/decisions.lua

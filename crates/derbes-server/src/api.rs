@@ -104,6 +104,7 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("post", "/api/v1/lookup", post(lookup)),
         ("get", "/api/v1/audit", get(audit_events)),
         ("post", "/api/v1/tokens", post(create_token)),
+        ("post", "/api/v1/decisions", post(decisions)),
         (
             "get",
             "/api/v1/subjects/{id}/consents",
@@ -353,6 +354,59 @@ async fn lookup(
     Ok(json_response(
         StatusCode::OK,
         &json!({ "subjects": matches }),
+    ))
+}
+
+/// One question (`{"subject_id", "purpose", "fields"?}`), or a batch (`{"decisions": [...]}`).
+async fn decisions(
+    State(s): State<AppState>,
+    actor: Actor,
+    Body(mut b): Body<Value>,
+) -> Result<Response, ApiError> {
+    actor.require(WRITERS)?;
+    let question = |field: String, v: Value| {
+        serde_json::from_value::<crate::decisions::Question>(v).map_err(|e| {
+            let why = crate::problem::sanitize(&e.to_string());
+            ApiError::validation(
+                format!("`{field}`: {why}"),
+                &[FieldProblem {
+                    message: format!(
+                        "{why}; a question is {{\"subject_id\": \"<uuid>\", \"purpose\": \"<key>\", \"fields\": [\"<key>\", …]}} (fields optional)"
+                    ),
+                    field,
+                }],
+            )
+        })
+    };
+    let Some(batch) = b.get_mut("decisions").map(Value::take) else {
+        let answer = s
+            .vault
+            .decide_questions(&actor, vec![question("body".into(), b)?])
+            .await?
+            .pop();
+        return Ok(json_response(StatusCode::OK, &answer));
+    };
+    let (Value::Array(items), 1) = (batch, b.as_object().map_or(0, |o| o.len())) else {
+        return Err(ApiError::validation(
+            "a batch is {\"decisions\": [question, …]} and nothing else",
+            &[FieldProblem {
+                field: "decisions".into(),
+                message: format!(
+                    "must be an array of at most {} questions, alone in the body",
+                    crate::MAX_BATCH
+                ),
+            }],
+        ));
+    };
+    let questions = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| question(format!("decisions[{i}]"), v))
+        .collect::<Result<Vec<_>, _>>()?;
+    let answers = s.vault.decide_questions(&actor, questions).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "decisions": answers }),
     ))
 }
 

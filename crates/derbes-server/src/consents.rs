@@ -187,9 +187,10 @@ impl Vault {
     async fn subject_and_state(
         &self,
         id: Uuid,
+        purpose: Option<&str>,
     ) -> Result<(SubjectRecord, SubjectState), VaultError> {
         self.store()
-            .subject_with_state(id)
+            .subject_with_state(id, purpose.map(str::to_owned))
             .await?
             .ok_or(VaultError::NotFound)
     }
@@ -283,7 +284,9 @@ impl Vault {
             )));
         }
         for _ in 0..UPDATE_ATTEMPTS {
-            let (record, state) = self.subject_and_state(subject_id).await?;
+            let (record, state) = self
+                .subject_and_state(subject_id, Some(&input.purpose))
+                .await?;
             let seen = state.consents.len();
             let representatives: Vec<Uuid> = state
                 .representatives
@@ -415,7 +418,7 @@ impl Vault {
         actor: &Actor,
         subject_id: Uuid,
     ) -> Result<ConsentLedger, VaultError> {
-        let (record, state) = self.subject_and_state(subject_id).await?;
+        let (record, state) = self.subject_and_state(subject_id, None).await?;
         let now = self.now();
         let birth = self.birth_date_of(&record)?;
         let mut facts = self.facts(&record, state, now, false)?;
@@ -567,7 +570,7 @@ impl Vault {
     }
 
     pub async fn representatives(&self, subject_id: Uuid) -> Result<Representatives, VaultError> {
-        let (_, state) = self.subject_and_state(subject_id).await?;
+        let (_, state) = self.subject_and_state(subject_id, None).await?;
         Ok(Representatives {
             subject_id,
             representatives: state.representatives,
@@ -602,7 +605,7 @@ impl Vault {
             check_until(input.until, now.date(), &mut problems);
             invalid(problems)?;
         }
-        let (_, state) = self.subject_and_state(subject_id).await?;
+        let (_, state) = self.subject_and_state(subject_id, None).await?;
         let current = match purpose {
             None => state.blocked.as_ref(),
             Some(p) => state
@@ -656,7 +659,7 @@ impl Vault {
     }
 
     pub async fn flags(&self, subject_id: Uuid) -> Result<Flags, VaultError> {
-        let (_, state) = self.subject_and_state(subject_id).await?;
+        let (_, state) = self.subject_and_state(subject_id, None).await?;
         Ok(Flags {
             subject_id,
             blocked: state.blocked,

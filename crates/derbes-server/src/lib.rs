@@ -4,12 +4,14 @@
 mod api;
 mod auth;
 mod consents;
+mod decisions;
 mod problem;
 mod vault;
 
 pub use api::{router, ROUTES};
 pub use auth::{Role, ROLES};
 pub use consents::{ConsentInput, ConsentStep, FlagInput, LinkInput};
+pub use decisions::{Answer, Question, MAX_BATCH};
 pub use problem::ApiError;
 pub use vault::{Clock, KeyLoader, PreparedSubject, Vault, VaultError};
 

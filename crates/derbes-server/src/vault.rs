@@ -388,7 +388,11 @@ impl Vault {
         fields: Option<Vec<String>>,
     ) -> Result<SubjectView, VaultError> {
         check_names(purpose, fields.as_deref().unwrap_or(&[]))?;
-        let Some((record, state)) = self.store.subject_with_state(id).await? else {
+        let Some((record, state)) = self
+            .store
+            .subject_with_state(id, Some(purpose.to_owned()))
+            .await?
+        else {
             self.audit(
                 AuditDraft::new(&actor.audit_name(), "subject.read", Outcome::Denied)
                     .subject(id)

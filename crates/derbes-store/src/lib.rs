@@ -109,11 +109,20 @@ pub trait Store: Send + Sync + 'static {
     async fn count_subjects(&self) -> Result<u64, StoreError>;
 
     /// A subject and its state (consents, representatives, block and restrictions), read
-    /// together.
+    /// together. With `purpose`, only the consent events of that purpose are read: a decision
+    /// needs no others, and a long ledger costs a parse per event.
     async fn subject_with_state(
         &self,
         id: Uuid,
+        purpose: Option<String>,
     ) -> Result<Option<(SubjectRecord, SubjectState)>, StoreError>;
+
+    /// Several subjects with their states (as [`Store::subject_with_state`]), in the order asked
+    /// (`None` for an unknown id).
+    async fn subjects_with_state(
+        &self,
+        asked: Vec<(Uuid, Option<String>)>,
+    ) -> Result<Vec<Option<(SubjectRecord, SubjectState)>>, StoreError>;
 
     /// The links in which `representative_id` represents someone.
     async fn represented_by(

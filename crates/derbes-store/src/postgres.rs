@@ -534,14 +534,14 @@ impl Writer {
             }
             WriteOp::RecordConsent { event, seen, audit } => {
                 let s = self
-                    .prep("SELECT count(*) FROM consent_events WHERE subject_id = $1")
+                    .prep("SELECT count(*), count(*) FILTER (WHERE purpose = $2) FROM consent_events WHERE subject_id = $1")
                     .await?;
-                let n: i64 = self
+                let row = self
                     .client
-                    .query_one(&s, &[&event.subject_id])
-                    .await?
-                    .get(0);
-                if usize::try_from(n).ok() != Some(seen) {
+                    .query_one(&s, &[&event.subject_id, &event.purpose])
+                    .await?;
+                let (n, of_purpose): (i64, i64) = (row.get(0), row.get(1));
+                if usize::try_from(of_purpose).ok() != Some(seen) {
                     return Err(StoreError::VersionConflict);
                 }
                 let s = self
@@ -680,17 +680,32 @@ async fn subject_row(
     }))
 }
 
-/// Consents, links and flags of a subject, in one statement.
-async fn state_rows(c: &deadpool_postgres::Object, id: Uuid) -> Result<SubjectState, StoreError> {
+async fn subject_and_state(
+    c: &deadpool_postgres::Object,
+    id: Uuid,
+    purpose: Option<&str>,
+) -> Result<Option<(SubjectRecord, SubjectState)>, StoreError> {
+    match subject_row(c, id).await? {
+        Some(r) => Ok(Some((r, state_rows(c, id, purpose).await?))),
+        None => Ok(None),
+    }
+}
+
+/// Consents (of one purpose, or all), links and flags of a subject, in one statement.
+async fn state_rows(
+    c: &deadpool_postgres::Object,
+    id: Uuid,
+    purpose: Option<&str>,
+) -> Result<SubjectState, StoreError> {
     let s = c
         .prepare_cached(
-            "SELECT 0, n, '', event FROM consent_events WHERE subject_id = $1
+            "SELECT 0, n, '', event FROM consent_events WHERE subject_id = $1 AND ($2::text IS NULL OR purpose = $2)
              UNION ALL SELECT 1, 0, '', link FROM representatives WHERE subject_id = $1
              UNION ALL SELECT 2, 0, purpose, flag FROM subject_flags WHERE subject_id = $1",
         )
         .await?;
     let (mut consents, mut links, mut flags) = (Vec::new(), Vec::new(), Vec::new());
-    for r in c.query(&s, &[&id]).await? {
+    for r in c.query(&s, &[&id, &purpose]).await? {
         let body: String = r.get(3);
         match r.get::<_, i32>(0) {
             0 => consents.push((i64::from(r.get::<_, i32>(1)), from_json(&body)?)),
@@ -752,12 +767,9 @@ impl Store for PostgresStore {
     async fn subject_with_state(
         &self,
         id: Uuid,
+        purpose: Option<String>,
     ) -> Result<Option<(SubjectRecord, SubjectState)>, StoreError> {
-        let c = self.client().await?;
-        match subject_row(&c, id).await? {
-            Some(r) => Ok(Some((r, state_rows(&c, id).await?))),
-            None => Ok(None),
-        }
+        subject_and_state(&self.client().await?, id, purpose.as_deref()).await
     }
 
     async fn lookup(
@@ -886,6 +898,18 @@ impl Store for PostgresStore {
             .await?
             .get(0);
         Ok(n.unsigned_abs())
+    }
+
+    async fn subjects_with_state(
+        &self,
+        asked: Vec<(Uuid, Option<String>)>,
+    ) -> Result<Vec<Option<(SubjectRecord, SubjectState)>>, StoreError> {
+        let c = self.client().await?;
+        let mut out = Vec::with_capacity(asked.len());
+        for (id, purpose) in asked {
+            out.push(subject_and_state(&c, id, purpose.as_deref()).await?);
+        }
+        Ok(out)
     }
 
     async fn represented_by(

@@ -150,7 +150,9 @@ impl SqliteStore {
         let mut conns = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let c = connect(path)?;
-            c.execute_batch("PRAGMA query_only = 1;")?;
+            // 64 MiB each (SQLite's default is 2 MiB): a batch of decisions touches many
+            // subjects, and every page missed is a pread copy (docs/PERFORMANCE.md).
+            c.execute_batch("PRAGMA query_only = 1; PRAGMA cache_size = -65536;")?;
             conns.push(c);
         }
         let checkpointer = connect(path)?;
@@ -692,10 +694,12 @@ fn apply(
         }
         WriteOp::RecordConsent { event, seen, audit } => {
             let sid = &event.subject_id.as_bytes()[..];
-            let n: i64 = conn
-                .prepare_cached("SELECT count(*) FROM consent_events WHERE subject_id = ?1")?
-                .query_row([sid], |r| r.get(0))?;
-            if usize::try_from(n).ok() != Some(seen) {
+            let (n, of_purpose): (i64, i64) = conn
+                .prepare_cached(
+                    "SELECT count(*), count(*) FILTER (WHERE purpose = ?2) FROM consent_events WHERE subject_id = ?1",
+                )?
+                .query_row(params![sid, event.purpose], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            if usize::try_from(of_purpose).ok() != Some(seen) {
                 return Err(StoreError::VersionConflict);
             }
             conn.prepare_cached(
@@ -848,14 +852,25 @@ fn subject_row(c: &Connection, id: Uuid) -> Result<Option<SubjectRecord>, StoreE
     .transpose()
 }
 
-/// Consents, links and flags of a subject, in one statement.
-fn state_rows(c: &Connection, id: Uuid) -> Result<SubjectState, StoreError> {
+fn subject_and_state(
+    c: &Connection,
+    id: Uuid,
+    purpose: Option<&str>,
+) -> Result<Option<(SubjectRecord, SubjectState)>, StoreError> {
+    match subject_row(c, id)? {
+        Some(r) => Ok(Some((r, state_rows(c, id, purpose)?))),
+        None => Ok(None),
+    }
+}
+
+/// Consents (of one purpose, or all), links and flags of a subject, in one statement.
+fn state_rows(c: &Connection, id: Uuid, purpose: Option<&str>) -> Result<SubjectState, StoreError> {
     let mut stmt = c.prepare_cached(
-        "SELECT 0, n, '', event FROM consent_events WHERE subject_id = ?1
+        "SELECT 0, n, '', event FROM consent_events WHERE subject_id = ?1 AND (?2 IS NULL OR purpose = ?2)
          UNION ALL SELECT 1, 0, '', link FROM representatives WHERE subject_id = ?1
          UNION ALL SELECT 2, 0, purpose, flag FROM subject_flags WHERE subject_id = ?1",
     )?;
-    let mut rows = stmt.query([&id.as_bytes()[..]])?;
+    let mut rows = stmt.query(params![&id.as_bytes()[..], purpose])?;
     let (mut consents, mut links, mut flags) = (Vec::new(), Vec::new(), Vec::new());
     while let Some(r) = rows.next()? {
         let body: String = r.get(3)?;
@@ -892,11 +907,9 @@ impl Store for SqliteStore {
     async fn subject_with_state(
         &self,
         id: Uuid,
+        purpose: Option<String>,
     ) -> Result<Option<(SubjectRecord, SubjectState)>, StoreError> {
-        self.read_now(move |c| match subject_row(c, id)? {
-            Some(r) => Ok(Some((r, state_rows(c, id)?))),
-            None => Ok(None),
-        })
+        self.read_now(move |c| subject_and_state(c, id, purpose.as_deref()))
     }
 
     async fn lookup(
@@ -1027,6 +1040,18 @@ impl Store for SqliteStore {
     async fn count_subjects(&self) -> Result<u64, StoreError> {
         self.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM subjects", [], |r| r.get(0))?))
             .await
+    }
+
+    async fn subjects_with_state(
+        &self,
+        asked: Vec<(Uuid, Option<String>)>,
+    ) -> Result<Vec<Option<(SubjectRecord, SubjectState)>>, StoreError> {
+        self.read_now(move |c| {
+            asked
+                .into_iter()
+                .map(|(id, purpose)| subject_and_state(c, id, purpose.as_deref()))
+                .collect()
+        })
     }
 
     async fn represented_by(

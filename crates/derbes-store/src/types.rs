@@ -56,7 +56,7 @@ pub struct AuditHead {
 /// What decisions need to know about a subject beside its fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SubjectState {
-    /// The consent ledger, in the order recorded.
+    /// The consent ledger in the order recorded: whole, or one purpose's events when read so.
     pub consents: Vec<ConsentEvent>,
     /// The legal representatives linked to the subject.
     pub representatives: Vec<RepresentativeLink>,
@@ -127,8 +127,9 @@ pub enum WriteOp {
         content: String,
         audit: AuditDraft,
     },
-    /// Appends a consent event, if the subject's ledger still holds exactly `seen` events (the
-    /// ones the decision to record it was made on); otherwise `VersionConflict`.
+    /// Appends a consent event, if the subject's ledger still holds exactly `seen` events of the
+    /// event's purpose (the ones the decision to record it was made on); otherwise
+    /// `VersionConflict`.
     RecordConsent {
         event: ConsentEvent,
         seen: usize,

@@ -342,7 +342,7 @@ fn grant(purpose: &str) -> Grant {
 }
 
 async fn state_of(s: &Arc<dyn Store>, id: Uuid) -> SubjectState {
-    s.subject_with_state(id).await.unwrap().unwrap().1
+    s.subject_with_state(id, None).await.unwrap().unwrap().1
 }
 
 fn flag(reason: FlagReason) -> Flag {
@@ -442,7 +442,12 @@ fn consents_links_and_flags(
             matches!(refused, Err(StoreError::VersionConflict)),
             "{refused:?}"
         );
-        let withdraw = consent(child.id, "olympiad", ConsentAction::Withdraw, by_parent);
+        let withdraw = consent(
+            child.id,
+            "olympiad",
+            ConsentAction::Withdraw,
+            by_parent.clone(),
+        );
         s.write(WriteOp::RecordConsent {
             event: withdraw.clone(),
             seen: 1,
@@ -450,6 +455,27 @@ fn consents_links_and_flags(
         })
         .await
         .unwrap();
+        // `seen` counts the events of the event's own purpose: another purpose starts at 0.
+        let photos = consent(
+            child.id,
+            "photos",
+            ConsentAction::Give(grant("photos")),
+            by_parent,
+        );
+        s.write(WriteOp::RecordConsent {
+            event: photos.clone(),
+            seen: 0,
+            audit: audit("consent.give"),
+        })
+        .await
+        .unwrap();
+        let one_purpose = s
+            .subject_with_state(child.id, Some("olympiad".into()))
+            .await
+            .unwrap()
+            .unwrap()
+            .1;
+        assert_eq!(one_purpose.consents, vec![give.clone(), withdraw.clone()]);
 
         for (purpose, f) in [
             (None, flag(FlagReason::AccuracyContested)),
@@ -465,7 +491,7 @@ fn consents_links_and_flags(
             .unwrap();
         }
         let state = state_of(&s, child.id).await;
-        assert_eq!(state.consents, vec![give, withdraw]);
+        assert_eq!(state.consents, vec![give, withdraw, photos]);
         assert_eq!(state.representatives, vec![relinked]);
         assert_eq!(
             state.blocked.map(|f| f.reason),
@@ -508,9 +534,9 @@ fn consents_links_and_flags(
         let state = state_of(&s, child.id).await;
         assert!(state.blocked.is_none() && state.representatives.is_empty());
         assert_eq!(state.restrictions.len(), 1);
-        assert_eq!(state.consents.len(), 2);
-        // Two creates, two links, two consents, two flags, a lift and an unlink.
-        assert_eq!(verify_chain(&s, &k).await, 10);
+        assert_eq!(state.consents.len(), 3);
+        // Two creates, two links, three consents, two flags, a lift and an unlink.
+        assert_eq!(verify_chain(&s, &k).await, 11);
     })
 }
 

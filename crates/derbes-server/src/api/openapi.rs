@@ -63,9 +63,22 @@ pub fn document() -> Value {
     doc
 }
 
-/// Consents, representatives, blocks and restrictions.
+/// Consents, representatives, blocks and restrictions, and decisions.
 fn consent_paths() -> Value {
     json!({
+            "/api/v1/decisions": { "post": authed(json!({
+                "summary": "May purpose P use fields F of subject S now? One question or a batch",
+                "description": "Each answer comes from the subject's consents, block and restrictions at this moment: allowed with the legal basis (and the consent it rests on), or refused with every reason (the same codes as reads, plus subject_not_found). A single question is audited like a read; a batch (up to 1000) is audited as one event listing each answer.",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "oneOf": [
+                    { "$ref": "#/components/schemas/Question" },
+                    { "type": "object", "additionalProperties": false, "required": ["decisions"], "properties": {
+                        "decisions": { "type": "array", "minItems": 1, "maxItems": 1000, "items": { "$ref": "#/components/schemas/Question" } } } }
+                ] } } } },
+                "responses": { "200": { "description": "The answer, or {\"decisions\": [answers]} in the order asked", "content": { "application/json": { "schema": { "oneOf": [
+                    { "$ref": "#/components/schemas/Answer" },
+                    { "type": "object", "required": ["decisions"], "properties": { "decisions": { "type": "array", "items": { "$ref": "#/components/schemas/Answer" } } } }
+                ] } } } } }
+            }), &[("400", "Malformed JSON"), ("413", "Body too large"), ("415", "Not JSON"), ("422", "Malformed question (the field names which), or an empty or too large batch")]) },
             "/api/v1/subjects/{id}/consents": {
                 "get": authed(json!({
                     "summary": "A subject's consent ledger",
@@ -138,6 +151,15 @@ fn consent_paths() -> Value {
 
 fn consent_schemas() -> Value {
     json!({
+                "Question": { "type": "object", "additionalProperties": false, "required": ["subject_id", "purpose"], "properties": {
+                    "subject_id": { "$ref": "#/components/schemas/Uuid" }, "purpose": { "type": "string" },
+                    "fields": { "type": "array", "items": { "type": "string" }, "description": "Default: every field the purpose may use" } } },
+                "Answer": { "type": "object", "required": ["subject_id", "purpose", "allowed"], "properties": {
+                    "subject_id": { "$ref": "#/components/schemas/Uuid" }, "purpose": { "type": "string" }, "allowed": { "type": "boolean" },
+                    "legal_basis": { "enum": ["consent", "contract", "legal_duty", "vital_interest", "legitimate_interest"] },
+                    "consent_id": { "$ref": "#/components/schemas/Uuid" }, "confirmation_due": { "type": "boolean" },
+                    "fields": { "type": "array", "items": { "type": "string" } },
+                    "reasons": { "type": "array", "items": { "type": "object", "required": ["code", "message"], "properties": { "code": { "type": "string" }, "message": { "type": "string" } } } } } },
                 "Uuid": { "type": "string", "format": "uuid" },
                 "Sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
                 "Relation": { "enum": ["parent", "guardian", "trustee", "other"] },

@@ -1,0 +1,193 @@
+//! "May purpose P use fields F of subject S now?", asked by the operator's platform: one
+//! question or a batch, each answered by core from the subject's state, and the answers recorded
+//! in the audit chain (one event per request) before they leave derbes.
+
+use crate::auth::Actor;
+use crate::vault::{check_names, Vault, VaultError};
+use derbes_core::audit::{AuditDraft, Outcome};
+use derbes_core::decision::{decide, DenyReason, ReadQuery};
+use derbes_core::declaration::LegalBasis;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+/// The most questions one request may ask.
+pub const MAX_BATCH: usize = 1000;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Question {
+    pub subject_id: Uuid,
+    pub purpose: String,
+    /// `None`: every field the purpose may use for the subject's category.
+    #[serde(default)]
+    pub fields: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Reason {
+    pub code: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Answer {
+    pub subject_id: Uuid,
+    pub purpose: String,
+    pub allowed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub legal_basis: Option<LegalBasis>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub confirmation_due: bool,
+    /// The fields the purpose may use (allowed answers).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
+    /// Every reason (refusals).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<Reason>,
+}
+
+impl Answer {
+    fn refused(q: &Question, reasons: Vec<Reason>) -> Self {
+        Answer {
+            subject_id: q.subject_id,
+            purpose: q.purpose.clone(),
+            allowed: false,
+            legal_basis: None,
+            consent_id: None,
+            confirmation_due: false,
+            fields: Vec::new(),
+            reasons,
+        }
+    }
+
+    /// How the answer appears in the audit: `allowed`, or the reason codes.
+    fn outcome(&self) -> String {
+        if self.allowed {
+            "allowed".into()
+        } else {
+            self.reasons
+                .iter()
+                .map(|r| r.code)
+                .collect::<Vec<_>>()
+                .join(",")
+        }
+    }
+}
+
+impl Vault {
+    /// Answers each question from the subject's state now. The answers are audited together.
+    pub async fn decide_questions(
+        &self,
+        actor: &Actor,
+        questions: Vec<Question>,
+    ) -> Result<Vec<Answer>, VaultError> {
+        if questions.is_empty() || questions.len() > MAX_BATCH {
+            return Err(VaultError::Invalid(format!(
+                "ask between 1 and {MAX_BATCH} questions in one request"
+            )));
+        }
+        for (i, q) in questions.iter().enumerate() {
+            check_names(&q.purpose, q.fields.as_deref().unwrap_or(&[])).map_err(|e| match e {
+                VaultError::Invalid(m) => VaultError::Invalid(format!("decisions[{i}]: {m}")),
+                other => other,
+            })?;
+        }
+        let now = self.now();
+        let subjects = self
+            .store()
+            .subjects_with_state(
+                questions
+                    .iter()
+                    .map(|q| (q.subject_id, Some(q.purpose.clone())))
+                    .collect(),
+            )
+            .await?;
+        let d = self.declaration();
+        let mut answers = Vec::with_capacity(questions.len());
+        for (q, subject) in questions.iter().zip(subjects) {
+            let Some((record, state)) = subject else {
+                answers.push(Answer::refused(
+                    q,
+                    vec![Reason {
+                        code: "subject_not_found",
+                        message: "no subject has this id".into(),
+                    }],
+                ));
+                continue;
+            };
+            let consent_based = d
+                .purpose(&q.purpose)
+                .is_some_and(|p| p.legal_basis == LegalBasis::Consent);
+            let facts = self.facts(&record, state, now, consent_based)?;
+            let decision = decide(
+                d,
+                &ReadQuery {
+                    category: Some(&record.category),
+                    purpose: &q.purpose,
+                    fields: q.fields.as_deref(),
+                    actor: &actor.scope,
+                },
+                Some((&facts.as_subject_facts(), now)),
+            );
+            answers.push(match decision {
+                Ok(a) => Answer {
+                    subject_id: q.subject_id,
+                    purpose: q.purpose.clone(),
+                    allowed: true,
+                    legal_basis: Some(a.basis),
+                    consent_id: a.consent_id,
+                    confirmation_due: a.confirmation_due,
+                    fields: a.fields,
+                    reasons: Vec::new(),
+                },
+                Err(reasons) => Answer::refused(q, reasons_of(&reasons)),
+            });
+        }
+        self.audit(decision_event(actor, &questions, &answers))
+            .await?;
+        Ok(answers)
+    }
+}
+
+/// One audit event for the request. A single question is recorded like a read (subject,
+/// purpose, fields, reasons); a batch lists each answer as [subject, purpose, outcome].
+fn decision_event(actor: &Actor, questions: &[Question], answers: &[Answer]) -> AuditDraft {
+    let all_allowed = answers.iter().all(|a| a.allowed);
+    let outcome = if all_allowed {
+        Outcome::Allowed
+    } else {
+        Outcome::Denied
+    };
+    if let ([q], [a]) = (questions, answers) {
+        let mut draft = AuditDraft::new(&actor.audit_name(), "decision", outcome)
+            .subject(q.subject_id)
+            .purpose(&q.purpose)
+            .fields(q.fields.as_deref().unwrap_or(&[]));
+        if !a.allowed {
+            draft = draft.reason(a.outcome());
+        } else if let Some(c) = a.consent_id {
+            draft = draft.details(&json!({ "consent_id": c }));
+        }
+        return draft;
+    }
+    let listed: Vec<_> = answers
+        .iter()
+        .map(|a| json!([a.subject_id, a.purpose, a.outcome()]))
+        .collect();
+    let refused = answers.iter().filter(|a| !a.allowed).count();
+    AuditDraft::new(&actor.audit_name(), "decisions", outcome)
+        .details(&json!({ "count": answers.len(), "refused": refused, "answers": listed }))
+}
+
+fn reasons_of(reasons: &[DenyReason]) -> Vec<Reason> {
+    reasons
+        .iter()
+        .map(|r| Reason {
+            code: r.code(),
+            message: r.message(),
+        })
+        .collect()
+}
