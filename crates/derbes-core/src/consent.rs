@@ -339,8 +339,15 @@ pub fn consent_covers(
     };
     let mut gaps = Vec::new();
     let agreed = &grant.terms;
+    // Both lists are usually in declaration order: walk them together, and search only when a
+    // field is not where the walk expects it.
+    let mut next = 0;
     for f in fields {
-        if !agreed.fields.contains(f) {
+        if agreed.fields.get(next) == Some(f) {
+            next += 1;
+        } else if let Some(i) = agreed.fields.iter().position(|a| a == f) {
+            next = i + 1;
+        } else {
             gaps.push(ConsentGap::NotCovered(format!("field:{f}")));
         }
     }

@@ -2,6 +2,10 @@
 
 use crate::text::Text;
 use indexmap::IndexMap;
+
+/// The declaration's keyed sections, in file order. Keys are looked up on every decision, so the
+/// map hashes with foldhash rather than SipHash (keys come from the operator's own file).
+pub type Map<V> = IndexMap<String, V, foldhash::fast::RandomState>;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
@@ -12,12 +16,12 @@ pub struct Declaration {
     pub effective_from: String,
     pub storage_country: String,
     pub operator: Operator,
-    pub subject_categories: IndexMap<String, SubjectCategory>,
-    pub fields: IndexMap<String, Field>,
-    pub purposes: IndexMap<String, Purpose>,
+    pub subject_categories: Map<SubjectCategory>,
+    pub fields: Map<Field>,
+    pub purposes: Map<Purpose>,
     #[serde(default)]
-    pub recipients: IndexMap<String, Recipient>,
-    pub retention: IndexMap<String, RetentionRule>,
+    pub recipients: Map<Recipient>,
+    pub retention: Map<RetentionRule>,
     #[serde(default)]
     pub deadlines: Deadlines,
     #[serde(default)]
@@ -498,9 +502,9 @@ impl Default for Minors {
 #[serde(deny_unknown_fields)]
 pub struct Cookies {
     #[serde(default)]
-    pub categories: IndexMap<String, CookieCategory>,
+    pub categories: Map<CookieCategory>,
     #[serde(default)]
-    pub services: IndexMap<String, CookieService>,
+    pub services: Map<CookieService>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
