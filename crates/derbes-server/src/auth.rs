@@ -79,6 +79,16 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// The operator at the command line: acts for any purpose, named `admin:cli-<command>`
+    /// in the audit trail.
+    pub fn command_line(command: &str) -> Self {
+        Actor {
+            name: format!("cli-{command}"),
+            role: Role::Admin,
+            scope: ActorScope::AnyPurpose,
+        }
+    }
+
     /// How the actor appears in the audit trail.
     pub fn audit_name(&self) -> String {
         format!("{}:{}", self.role, self.name)

@@ -412,6 +412,78 @@ impl Vault {
         Err(VaultError::ConsentRefused(problems))
     }
 
+    /// The subject a person names by id or by an identifier (IIN) in `column` of a form, among
+    /// subjects of `categories` (any when empty). The resolution by identifier is audited; the
+    /// value never is.
+    pub async fn resolve_subject(
+        &self,
+        actor: &Actor,
+        column: &str,
+        name: &str,
+        categories: &[String],
+    ) -> Result<Uuid, VaultError> {
+        if let Ok(id) = Uuid::parse_str(name.trim()) {
+            return Ok(id);
+        }
+        let d = self.declaration();
+        let mut found = Vec::new();
+        let mut tried = Vec::new();
+        for (key, field) in d
+            .fields
+            .iter()
+            .filter(|(_, f)| f.lookup && f.validator == derbes_core::declaration::Validator::Iin)
+        {
+            let Ok(normalized) = derbes_core::validate::normalize(field, name) else {
+                continue;
+            };
+            tried.push(key.clone());
+            for (id, category) in self
+                .store()
+                .lookup(key, &self.keys().blind_index(key, &normalized))
+                .await?
+            {
+                if (categories.is_empty() || categories.contains(&category)) && !found.contains(&id)
+                {
+                    found.push(id);
+                }
+            }
+        }
+        if tried.is_empty() {
+            return Err(VaultError::Validation(vec![problem(
+                column,
+                "is neither a subject id (UUID) nor a valid IIN",
+            )]));
+        }
+        let outcome = if found.len() == 1 {
+            Outcome::Allowed
+        } else {
+            Outcome::Denied
+        };
+        let mut draft =
+            AuditDraft::new(&actor.audit_name(), "subject.resolve", outcome).fields(&tried);
+        if let [id] = found[..] {
+            draft = draft.subject(id);
+        } else {
+            draft = draft.reason(if found.is_empty() {
+                "not_found"
+            } else {
+                "ambiguous"
+            });
+        }
+        self.audit(draft).await?;
+        match found[..] {
+            [id] => Ok(id),
+            [] => Err(VaultError::Validation(vec![problem(
+                column,
+                "no subject has this IIN; create the subject first",
+            )])),
+            _ => Err(VaultError::Validation(vec![problem(
+                column,
+                "several subjects have this IIN; give the subject id instead",
+            )])),
+        }
+    }
+
     /// The subject's consent ledger, with the status of each consent-based purpose today.
     pub async fn consent_ledger(
         &self,

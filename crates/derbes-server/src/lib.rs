@@ -9,7 +9,7 @@ mod problem;
 mod vault;
 
 pub use api::{router, ROUTES};
-pub use auth::{Role, ROLES};
+pub use auth::{Actor, Role, ROLES};
 pub use consents::{ConsentInput, ConsentStep, FlagInput, LinkInput};
 pub use decisions::{Answer, Question, MAX_BATCH};
 pub use problem::ApiError;

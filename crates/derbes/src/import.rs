@@ -36,10 +36,10 @@ const CHUNK: usize = 4096;
 type Row = (u64, Vec<(String, Option<String>)>);
 
 /// A refused row: its line in the file and why. Never the values.
-struct Refusal {
-    line: u64,
-    field: String,
-    message: String,
+pub(crate) struct Refusal {
+    pub line: u64,
+    pub field: String,
+    pub message: String,
 }
 
 fn mapping(
@@ -121,14 +121,14 @@ fn row_values(
 }
 
 /// The line of the file where a record starts (a quoted value may span lines).
-fn record_line(rec: &Result<csv::StringRecord, csv::Error>) -> u64 {
+pub(crate) fn record_line(rec: &Result<csv::StringRecord, csv::Error>) -> u64 {
     match rec {
         Ok(r) => r.position().map_or(0, |p| p.line()),
         Err(e) => e.position().map_or(0, |p| p.line()),
     }
 }
 
-fn refusals(line: u64, e: VaultError) -> Vec<Refusal> {
+pub(crate) fn refusals(line: u64, e: VaultError) -> Vec<Refusal> {
     match e {
         VaultError::Validation(problems) => problems
             .into_iter()
@@ -139,6 +139,10 @@ fn refusals(line: u64, e: VaultError) -> Vec<Refusal> {
             message: format!("a subject of category `{category}` with the same `{field}` already exists ({existing})"),
             field,
         }],
+        VaultError::ConsentRefused(problems) => problems
+            .into_iter()
+            .map(|p| Refusal { line, field: String::new(), message: p.message() })
+            .collect(),
         other => vec![Refusal { line, field: String::new(), message: other.to_string() }],
     }
 }
@@ -375,11 +379,20 @@ fn stop(
 }
 
 fn report(refused: &[Refusal], args: &ImportArgs) -> Result<()> {
+    report_to(refused, &args.file, args.errors.as_deref())
+}
+
+/// Prints the first refused rows as `FILE:LINE: field: problem` and writes them all to `errors`.
+pub(crate) fn report_to(
+    refused: &[Refusal],
+    file: &std::path::Path,
+    errors: Option<&std::path::Path>,
+) -> Result<()> {
     const SHOWN: usize = 50;
     for r in refused.iter().take(SHOWN) {
         eprintln!(
             "{}:{}: {}{}",
-            args.file.display(),
+            file.display(),
             r.line,
             if r.field.is_empty() {
                 String::new()
@@ -393,14 +406,14 @@ fn report(refused: &[Refusal], args: &ImportArgs) -> Result<()> {
         eprintln!(
             "… and {} more{}",
             refused.len() - SHOWN,
-            if args.errors.is_some() {
+            if errors.is_some() {
                 ""
             } else {
                 " (use --errors FILE to keep them all)"
             }
         );
     }
-    if let Some(path) = &args.errors {
+    if let Some(path) = errors {
         let mut w = csv::Writer::from_path(path)
             .with_context(|| format!("cannot write {}", path.display()))?;
         w.write_record(["line", "field", "problem"])?;

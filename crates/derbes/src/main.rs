@@ -2,6 +2,7 @@
 
 mod audit_verify;
 mod config;
+mod consent_import;
 mod generate;
 mod import;
 mod setup;
@@ -60,6 +61,11 @@ enum Command {
     },
     /// Import subjects from a CSV file
     Import(import::ImportArgs),
+    /// The consent ledger
+    Consents {
+        #[command(subcommand)]
+        command: ConsentsCommand,
+    },
     /// Write a CSV of synthetic, realistic Kazakh subjects (valid IINs, phones, names) for demos
     /// and benchmarks
     Generate(generate::GenerateArgs),
@@ -85,6 +91,12 @@ enum TokenCommand {
 enum AuditCommand {
     /// Verify the whole chain; exit non-zero and name the first bad event if it was edited
     Verify,
+}
+
+#[derive(Subcommand)]
+enum ConsentsCommand {
+    /// Record paper consent forms listed in a CSV file, with per-row errors
+    Import(consent_import::ConsentImportArgs),
 }
 
 #[derive(Subcommand)]
@@ -134,6 +146,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Command::Audit { command: AuditCommand::Verify } => audit_verify::run(&config).await,
             Command::Keys { command: KeysCommand::Rotate } => rotate(&config).await.map(|_| ExitCode::SUCCESS),
             Command::Import(args) => import::run(&config, &args).await,
+            Command::Consents { command: ConsentsCommand::Import(args) } => consent_import::run(&config, &args).await,
             Command::Check { .. } | Command::Generate(_) => Ok(ExitCode::SUCCESS),
         }
     })

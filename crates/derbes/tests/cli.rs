@@ -284,6 +284,17 @@ fn db(data: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(p).unwrap()
 }
 
+/// The first column of every row of `sql`, on the data directory's database.
+fn column<T: rusqlite::types::FromSql>(data: &Path, sql: &str) -> Vec<T> {
+    db(data)
+        .prepare(sql)
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
 fn examples_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples"))
 }
@@ -728,17 +739,8 @@ fn keys_rotate_keeps_every_value_readable_and_the_chain_intact() {
         "a temporary key file was left behind"
     );
     // Every data key is now wrapped by the new key-encryption key.
-    {
-        let c = db(&data);
-        let versions: Vec<i64> = c
-            .prepare("SELECT DISTINCT kek_version FROM subjects")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(versions, vec![2], "data keys not rewrapped");
-    }
+    let versions: Vec<i64> = column(&data, "SELECT DISTINCT kek_version FROM subjects");
+    assert_eq!(versions, vec![2], "data keys not rewrapped");
 
     let s = Server::start(cwd, &data);
     assert!(s.token.is_none(), "{:?}", s.stdout);
@@ -787,13 +789,7 @@ fn keys_rotate_while_serving_keeps_reads_working_and_rewraps_new_subjects() {
     let late = create_student(&s, &token, 2, "Жұмабаева", &iins[2]);
     let o = rotate.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", show(&o));
-    let versions: Vec<i64> = db(&data)
-        .prepare("SELECT DISTINCT kek_version FROM subjects")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let versions: Vec<i64> = column(&data, "SELECT DISTINCT kek_version FROM subjects");
     assert_eq!(
         versions,
         vec![2],
@@ -987,4 +983,112 @@ fn import_names_the_file_line_of_a_row_after_a_multi_line_value() {
         "{}",
         show(&o)
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// consents import
+// ---------------------------------------------------------------------------------------------
+
+/// Paper consent forms from a CSV: subjects and representatives named by IIN, every row checked
+/// like an API call, refused rows reported by line and column without their values.
+#[test]
+fn consents_import_records_paper_forms_and_reports_each_refused_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let data = cwd.join("data");
+    let iin = |birth: time::Date, sex: Sex, serial: u16| {
+        Iin::compose(birth, sex, serial)
+            .unwrap()
+            .as_str()
+            .to_owned()
+    };
+    let child_iin = iin(time::macros::date!(2015 - 04 - 02), Sex::Male, 31);
+    let parent_iin = iin(time::macros::date!(1984 - 09 - 20), Sex::Female, 32);
+    let stranger_iin = iin(time::macros::date!(1990 - 01 - 05), Sex::Male, 33);
+    {
+        let s = Server::start(cwd, &data);
+        let token = s.token.clone().unwrap();
+        let child = create_student(&s, &token, 1, "Серікұлы", &child_iin);
+        let (status, parent) = http(
+            "POST",
+            &s.url("/api/v1/subjects"),
+            Some(&token),
+            Some(
+                &json!({ "category": "legal_representative", "fields": { "surname": "Серікова", "iin": parent_iin } }),
+            ),
+        );
+        assert_eq!(status, 201, "{parent}");
+        let link = |relation: &str| {
+            http(
+                "POST",
+                &s.url(&format!("/api/v1/subjects/{child}/representatives")),
+                Some(&token),
+                Some(
+                    &json!({ "representative_id": parent["id"], "relation": relation,
+                              "documents": [{ "kind": "birth_certificate", "sha256": "ab".repeat(32) }] }),
+                ),
+            )
+        };
+        let (status, body) = link("mother");
+        assert_eq!(status, 422, "`mother` is not a relation: {body}");
+        let (status, body) = link("parent");
+        assert_eq!(status, 201, "{body}");
+    }
+    let hash = "C0".repeat(32);
+    let csv = format!(
+        "subject,purpose,action,representative,evidence_sha256,until\n\
+         {child_iin},extracurricular,give,{parent_iin},{hash},\n\
+         {child_iin},extracurricular,give,,{hash},\n\
+         {stranger_iin},extracurricular,give,{parent_iin},{hash},\n\
+         {child_iin},extracurricular,give,{parent_iin},not-a-hash,\n\
+         {child_iin},extracurricular,grant,{parent_iin},{hash},\n\
+         {child_iin},education,withdraw,{parent_iin},{hash},\n\
+         {child_iin},extracurricular,withdraw,{parent_iin},{hash},\n"
+    );
+    std::fs::write(cwd.join("forms.csv"), csv).unwrap();
+    let o = run(derbes(cwd)
+        .args([
+            "consents",
+            "import",
+            "forms.csv",
+            "--errors",
+            "refused.csv",
+            "--data-dir",
+        ])
+        .arg(&data));
+    assert!(!o.status.success(), "{}", show(&o));
+    assert!(
+        text(&o.stdout).contains("recorded 2 consent event(s)"),
+        "{}",
+        show(&o)
+    );
+    let stderr = text(&o.stderr);
+    for expected in [
+        "forms.csv:3: the subject is 11",
+        "forms.csv:4: subject: no subject has this IIN",
+        "forms.csv:5: method.evidence_sha256:",
+        "forms.csv:6: action: must be give, renew or withdraw",
+        "forms.csv:7: purpose `education` rests on contract",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "{expected:?} missing: {}",
+            show(&o)
+        );
+    }
+    for iin in [&child_iin, &parent_iin, &stranger_iin] {
+        assert!(
+            !stderr.contains(iin.as_str()),
+            "an IIN was echoed: {stderr}"
+        );
+    }
+    let refused = std::fs::read_to_string(cwd.join("refused.csv")).unwrap();
+    assert_eq!(refused.lines().count(), 6, "{refused}");
+    let actions: Vec<String> = column(
+        &data,
+        "SELECT json_extract(event, '$.action') FROM consent_events ORDER BY n",
+    );
+    assert_eq!(actions, ["give", "withdraw"]);
+    let o = verify(cwd, &data);
+    assert!(o.status.success(), "{}", show(&o));
 }
