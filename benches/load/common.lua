@@ -48,4 +48,20 @@ function M.lines_of(env)
   return out
 end
 
+-- A request with the bearer TOKEN (and a JSON body when given).
+function M.request(method, path, body)
+  local headers = {["Authorization"] = "Bearer " .. os.getenv("TOKEN")}
+  if body then headers["Content-Type"] = "application/json" end
+  return wrk.format(method, path, headers, body)
+end
+
+-- A response handler that prints any answer whose status is not one of the expected ones.
+function M.expect(...)
+  local ok = {}
+  for _, s in ipairs({...}) do ok[s] = true end
+  return function(status, headers, body)
+    if not ok[status] then print("unexpected status " .. status .. ": " .. body) end
+  end
+end
+
 return M

@@ -1,9 +1,9 @@
 -- POST /api/v1/subjects/{id}/consents: PARENT gives consent to `extracurricular` on paper for
 -- the subjects in IDS_FILE (linked to PARENT beforehand by link.lua).
-local token = os.getenv("TOKEN")
 local parent = os.getenv("PARENT")
 package.path = package.path .. ";./benches/load/?.lua"
-local ids = require("common").lines_of("IDS_FILE")
+local c = require("common")
+local ids = c.lines_of("IDS_FILE")
 local i = 0
 local body = string.format(
   '{"purpose":"extracurricular","action":"give","representative_id":"%s",' ..
@@ -12,10 +12,7 @@ local body = string.format(
 function request()
   i = i + 1
   local id = ids[(i * 7919) % #ids + 1]
-  return wrk.format("POST", "/api/v1/subjects/" .. id .. "/consents",
-    {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, body)
+  return c.request("POST", "/api/v1/subjects/" .. id .. "/consents", body)
 end
 
-function response(status, headers, body)
-  if status ~= 201 then print("unexpected status " .. status .. ": " .. body) end
-end
+response = c.expect(201)

@@ -2,7 +2,6 @@
 -- TOKEN and SEED come from the environment.
 package.path = package.path .. ";./benches/load/?.lua"
 local c = require("common")
-local token = os.getenv("TOKEN")
 counter = 0
 thread_base = 0
 local threads = {}
@@ -20,10 +19,7 @@ function request()
     '"birth_date":"2012-05-17","birth_place":"Алматы қ.","iin":"%s","phone":"%s","email":"student%d@mail.kz",' ..
     '"address":"Алматы қ., Абай даңғылы, 10-үй, 25-пәтер","id_document_type":"birth_certificate"}}',
     c.iin(n), c.phone(n), n)
-  return wrk.format("POST", "/api/v1/subjects",
-    {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, body)
+  return c.request("POST", "/api/v1/subjects", body)
 end
 
-function response(status, headers, body)
-  if status ~= 201 then print("unexpected status " .. status .. ": " .. body) end
-end
+response = c.expect(201)

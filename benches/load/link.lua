@@ -1,9 +1,9 @@
 -- POST /api/v1/subjects/{id}/representatives: links PARENT as the parent of the subjects in
 -- IDS_FILE, cycling through them (linking again only replaces the link).
-local token = os.getenv("TOKEN")
 local parent = os.getenv("PARENT")
 package.path = package.path .. ";./benches/load/?.lua"
-local ids = require("common").lines_of("IDS_FILE")
+local c = require("common")
+local ids = c.lines_of("IDS_FILE")
 local i = 0
 local body = string.format(
   '{"representative_id":"%s","relation":"parent","documents":[{"kind":"birth_certificate","sha256":"%s"}]}',
@@ -12,10 +12,7 @@ local body = string.format(
 function request()
   i = i + 1
   local id = ids[i % #ids + 1]
-  return wrk.format("POST", "/api/v1/subjects/" .. id .. "/representatives",
-    {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, body)
+  return c.request("POST", "/api/v1/subjects/" .. id .. "/representatives", body)
 end
 
-function response(status, headers, body)
-  if status ~= 201 and status ~= 200 then print("unexpected status " .. status .. ": " .. body) end
-end
+response = c.expect(201, 200)

@@ -1,15 +1,13 @@
 -- POST /api/v1/lookup by IIN over identifiers listed in IINS_FILE.
-local token = os.getenv("TOKEN")
 package.path = package.path .. ";./benches/load/?.lua"
-local iins = require("common").lines_of("IINS_FILE")
+local c = require("common")
+local iins = c.lines_of("IINS_FILE")
 local i = 0
 
 function request()
   i = i + 1
   local iin = iins[(i * 7919) % #iins + 1]
-  return wrk.format("POST", "/api/v1/lookup",
-    {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"},
-    '{"field":"iin","value":"' .. iin .. '","purpose":"education"}')
+  return c.request("POST", "/api/v1/lookup", '{"field":"iin","value":"' .. iin .. '","purpose":"education"}')
 end
 
 function response(status, headers, body)

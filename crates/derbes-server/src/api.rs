@@ -61,16 +61,7 @@ impl From<VaultError> for ApiError {
             ))
             .with("existing_subject_id", json!(existing)),
             VaultError::Invalid(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", "The request is not valid", m),
-            VaultError::ConsentRefused(problems) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "consent-refused",
-                "The consent action cannot be recorded",
-                problems.iter().map(|p| p.message()).collect::<Vec<_>>().join("; "),
-            )
-            .with(
-                "problems",
-                json!(problems.iter().map(|p| json!({"code": p.code(), "message": p.message()})).collect::<Vec<_>>()),
-            ),
+            VaultError::ConsentRefused(problems) => ApiError::consent_refused(&problems),
             VaultError::NotLinked => ApiError::not_found(
                 "this person is not linked to the subject as a legal representative; GET …/representatives lists the links",
             ),

@@ -11,7 +11,7 @@ use derbes_core::consent::{
     ConsentState, Document, GivenBy, Grant, Method, PurposeTerms, Relation, RepresentativeLink,
     SubjectFacts, Term,
 };
-use derbes_core::declaration::representative_categories;
+use derbes_core::declaration::{representative_categories, LegalBasis};
 use derbes_core::flags::{Flag, FlagReason};
 use derbes_core::validate::FieldProblem;
 use derbes_store::{Applied, StoreError, SubjectRecord, SubjectState, WriteOp};
@@ -84,6 +84,13 @@ pub struct FlagInput {
     pub note: Option<String>,
     #[serde(default, with = "derbes_core::iso_date::option")]
     pub until: Option<Date>,
+}
+
+/// Setting a block or restriction, or lifting it with the reason for lifting.
+#[derive(Debug, Clone)]
+pub enum FlagChange {
+    Set(FlagInput),
+    Lift(FlagReason),
 }
 
 /// The status of a subject's consent to one purpose.
@@ -215,16 +222,27 @@ impl Vault {
         }
     }
 
-    /// What decisions about the subject rest on at `now`. The birth date is read (one field
-    /// opened) only when `consents_matter` and the subject has consent events.
+    /// What decisions about the subject rest on at `now`. For a decision about `purpose` the
+    /// birth date is read (a field opened) only when the purpose rests on consent and the
+    /// subject has consent events; with `None` (recording or listing consents) it always is.
     pub(crate) fn facts(
         &self,
         record: &SubjectRecord,
         state: SubjectState,
         now: OffsetDateTime,
-        consents_matter: bool,
+        purpose: Option<&str>,
     ) -> Result<Facts, VaultError> {
-        let birth_date = if consents_matter && !state.consents.is_empty() {
+        let needs_birth = match purpose {
+            None => true,
+            Some(p) => {
+                !state.consents.is_empty()
+                    && self
+                        .declaration()
+                        .purpose(p)
+                        .is_some_and(|p| p.legal_basis == LegalBasis::Consent)
+            }
+        };
+        let birth_date = if needs_birth {
             self.birth_date_of(record)?
         } else {
             None
@@ -342,8 +360,7 @@ impl Vault {
                 at: now,
             };
             // The birth date matters to every consent action: a minor cannot act alone.
-            let mut facts = self.facts(&record, state, now, false)?;
-            facts.birth_date = self.birth_date_of(&record)?;
+            let facts = self.facts(&record, state, now, None)?;
             if let Err(problems) = check_consent_event(
                 self.declaration(),
                 &facts.as_subject_facts(),
@@ -492,17 +509,15 @@ impl Vault {
     ) -> Result<ConsentLedger, VaultError> {
         let (record, state) = self.subject_and_state(subject_id, None).await?;
         let now = self.now();
-        let birth = self.birth_date_of(&record)?;
-        let mut facts = self.facts(&record, state, now, false)?;
-        facts.birth_date = birth;
+        let facts = self.facts(&record, state, now, None)?;
+        let birth = facts.birth_date;
         let d = self.declaration();
         let subject_facts = facts.as_subject_facts();
         let purposes = d
             .purposes
             .iter()
             .filter(|(_, p)| {
-                p.legal_basis == derbes_core::declaration::LegalBasis::Consent
-                    && p.covers_category(&record.category)
+                p.legal_basis == LegalBasis::Consent && p.covers_category(&record.category)
             })
             .map(|(key, _)| {
                 let (status, consent_id, terms_changed) =
@@ -650,14 +665,14 @@ impl Vault {
         })
     }
 
-    /// Sets (`Some`) or lifts (`None`, with the reason for lifting) the block of the subject
-    /// (`purpose: None`) or the restriction of one purpose.
+    /// Sets or lifts the block of the subject (`purpose: None`) or the restriction of one
+    /// purpose.
     pub async fn set_flag(
         &self,
         actor: &Actor,
         subject_id: Uuid,
         purpose: Option<&str>,
-        change: Result<FlagInput, FlagReason>,
+        change: FlagChange,
     ) -> Result<Flags, VaultError> {
         let now = self.now();
         if let Some(p) = purpose {
@@ -669,7 +684,7 @@ impl Vault {
                 )]));
             }
         }
-        if let Ok(input) = &change {
+        if let FlagChange::Set(input) = &change {
             let mut problems = Vec::new();
             if let Some(note) = &input.note {
                 check_text("note", note, &mut problems);
@@ -692,7 +707,7 @@ impl Vault {
             "block"
         };
         let (flag, action, reason) = match change {
-            Ok(input) => (
+            FlagChange::Set(input) => (
                 Some(Flag {
                     reason: input.reason,
                     note: input.note,
@@ -703,7 +718,7 @@ impl Vault {
                 format!("subject.{what}"),
                 input.reason,
             ),
-            Err(reason) => {
+            FlagChange::Lift(reason) => {
                 if current.is_none_or(|f| !f.holds(now)) {
                     return Err(VaultError::NothingToLift(what));
                 }

@@ -3,9 +3,10 @@
 //! in the audit chain (one event per request) before they leave derbes.
 
 use crate::auth::Actor;
+use crate::problem::Reason;
 use crate::vault::{check_names, Vault, VaultError};
 use derbes_core::audit::{AuditDraft, Outcome};
-use derbes_core::decision::{decide, DenyReason, ReadQuery};
+use derbes_core::decision::{decide, ReadQuery};
 use derbes_core::declaration::LegalBasis;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -22,12 +23,6 @@ pub struct Question {
     /// `None`: every field the purpose may use for the subject's category.
     #[serde(default)]
     pub fields: Option<Vec<String>>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Reason {
-    pub code: &'static str,
-    pub message: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -118,10 +113,7 @@ impl Vault {
                 ));
                 continue;
             };
-            let consent_based = d
-                .purpose(&q.purpose)
-                .is_some_and(|p| p.legal_basis == LegalBasis::Consent);
-            let facts = self.facts(&record, state, now, consent_based)?;
+            let facts = self.facts(&record, state, now, Some(&q.purpose))?;
             let decision = decide(
                 d,
                 &ReadQuery {
@@ -143,7 +135,7 @@ impl Vault {
                     fields: a.fields,
                     reasons: Vec::new(),
                 },
-                Err(reasons) => Answer::refused(q, reasons_of(&reasons)),
+                Err(reasons) => Answer::refused(q, reasons.iter().map(Reason::from).collect()),
             });
         }
         self.audit(decision_event(actor, &questions, &answers))
@@ -180,14 +172,4 @@ fn decision_event(actor: &Actor, questions: &[Question], answers: &[Answer]) -> 
     let refused = answers.iter().filter(|a| !a.allowed).count();
     AuditDraft::new(&actor.audit_name(), "decisions", outcome)
         .details(&json!({ "count": answers.len(), "refused": refused, "answers": listed }))
-}
-
-fn reasons_of(reasons: &[DenyReason]) -> Vec<Reason> {
-    reasons
-        .iter()
-        .map(|r| Reason {
-            code: r.code(),
-            message: r.message(),
-        })
-        .collect()
 }

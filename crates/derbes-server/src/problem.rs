@@ -3,9 +3,35 @@
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use derbes_core::consent::ConsentProblem;
 use derbes_core::decision::DenyReason;
 use derbes_core::validate::FieldProblem;
 use serde_json::{json, Value};
+
+/// A reason with its stable code, as the API shows it (refusals, decisions).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Reason {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl From<&DenyReason> for Reason {
+    fn from(r: &DenyReason) -> Self {
+        Reason {
+            code: r.code(),
+            message: r.message(),
+        }
+    }
+}
+
+impl From<&ConsentProblem> for Reason {
+    fn from(p: &ConsentProblem) -> Self {
+        Reason {
+            code: p.code(),
+            message: p.message(),
+        }
+    }
+}
 
 /// An error the API answers with. Messages never contain personal data.
 #[derive(Debug)]
@@ -79,24 +105,39 @@ impl ApiError {
     }
 
     pub fn denied(reasons: &[DenyReason]) -> Self {
-        let detail = reasons
-            .iter()
-            .map(DenyReason::message)
-            .collect::<Vec<_>>()
-            .join("; ");
-        Self::new(
+        Self::with_reasons(
             StatusCode::FORBIDDEN,
             "purpose-denied",
             "Processing for this purpose is refused",
-            detail,
-        )
-        .with(
             "reasons",
-            json!(reasons
-                .iter()
-                .map(|r| json!({"code": r.code(), "message": r.message()}))
-                .collect::<Vec<_>>()),
+            reasons.iter().map(Reason::from).collect(),
         )
+    }
+
+    pub fn consent_refused(problems: &[ConsentProblem]) -> Self {
+        Self::with_reasons(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "consent-refused",
+            "The consent action cannot be recorded",
+            "problems",
+            problems.iter().map(Reason::from).collect(),
+        )
+    }
+
+    /// Every reason's message as the detail, and the coded reasons under `key`.
+    fn with_reasons(
+        status: StatusCode,
+        kind: &'static str,
+        title: &'static str,
+        key: &'static str,
+        reasons: Vec<Reason>,
+    ) -> Self {
+        let detail = reasons
+            .iter()
+            .map(|r| r.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        Self::new(status, kind, title, detail).with(key, json!(reasons))
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {

@@ -403,11 +403,7 @@ impl Vault {
             return Err(VaultError::NotFound);
         };
         let now = self.now();
-        let consent_based = self
-            .declaration
-            .purpose(purpose)
-            .is_some_and(|p| p.legal_basis == LegalBasis::Consent);
-        let facts = self.facts(&record, state, now, consent_based)?;
+        let facts = self.facts(&record, state, now, Some(purpose))?;
         let decision = decide(
             &self.declaration,
             &ReadQuery {

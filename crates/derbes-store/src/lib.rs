@@ -157,6 +157,16 @@ pub(crate) type Job = (
     tokio::sync::oneshot::Sender<Result<Applied, StoreError>>,
 );
 
+/// Hands an operation to a backend's writer and waits for its result.
+pub(crate) async fn submit(
+    tx: &tokio::sync::mpsc::Sender<Job>,
+    op: WriteOp,
+) -> Result<Applied, StoreError> {
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    tx.send((op, reply)).await.map_err(|_| StoreError::Closed)?;
+    rx.await.map_err(|_| StoreError::Closed)?
+}
+
 /// Adds the operations already queued to `jobs`, up to a group's size, without waiting.
 pub(crate) fn drain(rx: &mut tokio::sync::mpsc::Receiver<Job>, jobs: &mut Vec<Job>) {
     while jobs.len() < MAX_GROUP {

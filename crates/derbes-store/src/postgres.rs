@@ -12,7 +12,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use derbes_core::audit::{AuditDraft, AuditEvent, Outcome, GENESIS};
 use derbes_core::consent::RepresentativeLink;
 use std::collections::HashMap;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_postgres::{Client, NoTls, Row, Statement};
 use uuid::Uuid;
 
@@ -698,24 +698,22 @@ async fn state_rows(
     purpose: Option<&str>,
 ) -> Result<SubjectState, StoreError> {
     let s = c
-        .prepare_cached(
-            "SELECT 0, n, '', event FROM consent_events WHERE subject_id = $1 AND ($2::text IS NULL OR purpose = $2)
-             UNION ALL SELECT 1, 0, '', link FROM representatives WHERE subject_id = $1
-             UNION ALL SELECT 2, 0, purpose, flag FROM subject_flags WHERE subject_id = $1",
-        )
+        .prepare_cached(crate::types::state_sql!("$1", "$2::text"))
         .await?;
-    let (mut consents, mut links, mut flags) = (Vec::new(), Vec::new(), Vec::new());
-    for r in c.query(&s, &[&id, &purpose]).await? {
-        let body: String = r.get(3);
-        match r.get::<_, i32>(0) {
-            0 => consents.push((i64::from(r.get::<_, i32>(1)), from_json(&body)?)),
-            1 => links.push(from_json(&body)?),
-            _ => flags.push((r.get(2), body)),
-        }
-    }
-    // The ledger's order is the order of recording.
-    consents.sort_by_key(|(n, _)| *n);
-    SubjectState::from_rows(consents.into_iter().map(|(_, e)| e).collect(), links, flags)
+    let rows = c
+        .query(&s, &[&id, &purpose])
+        .await?
+        .iter()
+        .map(|r| {
+            (
+                i64::from(r.get::<_, i32>(0)),
+                i64::from(r.get::<_, i32>(1)),
+                r.get(2),
+                r.get(3),
+            )
+        })
+        .collect();
+    SubjectState::from_rows(rows)
 }
 
 fn to_i32(v: u32) -> Result<i32, StoreError> {
@@ -752,12 +750,7 @@ impl Store for PostgresStore {
     }
 
     async fn write(&self, op: WriteOp) -> Result<Applied, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send((op, reply))
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        crate::submit(&self.tx, op).await
     }
 
     async fn subject(&self, id: Uuid) -> Result<Option<SubjectRecord>, StoreError> {

@@ -14,7 +14,7 @@ use derbes_core::consent::RepresentativeLink;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -865,24 +865,13 @@ fn subject_and_state(
 
 /// Consents (of one purpose, or all), links and flags of a subject, in one statement.
 fn state_rows(c: &Connection, id: Uuid, purpose: Option<&str>) -> Result<SubjectState, StoreError> {
-    let mut stmt = c.prepare_cached(
-        "SELECT 0, n, '', event FROM consent_events WHERE subject_id = ?1 AND (?2 IS NULL OR purpose = ?2)
-         UNION ALL SELECT 1, 0, '', link FROM representatives WHERE subject_id = ?1
-         UNION ALL SELECT 2, 0, purpose, flag FROM subject_flags WHERE subject_id = ?1",
-    )?;
-    let mut rows = stmt.query(params![&id.as_bytes()[..], purpose])?;
-    let (mut consents, mut links, mut flags) = (Vec::new(), Vec::new(), Vec::new());
-    while let Some(r) = rows.next()? {
-        let body: String = r.get(3)?;
-        match r.get::<_, i64>(0)? {
-            0 => consents.push((r.get::<_, i64>(1)?, from_json(&body)?)),
-            1 => links.push(from_json(&body)?),
-            _ => flags.push((r.get(2)?, body)),
-        }
-    }
-    // The ledger's order is the order of recording.
-    consents.sort_by_key(|(n, _)| *n);
-    SubjectState::from_rows(consents.into_iter().map(|(_, e)| e).collect(), links, flags)
+    let mut stmt = c.prepare_cached(crate::types::state_sql!("?1", "?2"))?;
+    let rows = stmt
+        .query_map(params![&id.as_bytes()[..], purpose], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    SubjectState::from_rows(rows)
 }
 
 #[async_trait]
@@ -892,12 +881,7 @@ impl Store for SqliteStore {
     }
 
     async fn write(&self, op: WriteOp) -> Result<Applied, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send((op, reply))
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        crate::submit(&self.tx, op).await
     }
 
     async fn subject(&self, id: Uuid) -> Result<Option<SubjectRecord>, StoreError> {
@@ -1046,6 +1030,9 @@ impl Store for SqliteStore {
         &self,
         asked: Vec<(Uuid, Option<String>)>,
     ) -> Result<Vec<Option<(SubjectRecord, SubjectState)>>, StoreError> {
+        // On the calling thread although a batch is up to 1000 point reads (a few ms): through
+        // the blocking pool, 64 threads contended for 4 connections and decisions ran at two
+        // thirds of this rate (docs/PERFORMANCE.md).
         self.read_now(move |c| {
             asked
                 .into_iter()

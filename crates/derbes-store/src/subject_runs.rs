@@ -80,6 +80,9 @@ pub(crate) struct SubjectRuns {
     /// Unlisted runs whose entries are still to be deleted.
     garbage: Vec<i64>,
     next_run: i64,
+    /// Some size class holds `fanout` runs: kept up to date when runs change, since `has_work`
+    /// runs after every commit group.
+    merge_due: bool,
 }
 
 impl SubjectRuns {
@@ -119,7 +122,7 @@ impl SubjectRuns {
             )?
             .query_map([covered], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(Self {
+        let mut loaded = Self {
             policy,
             pending,
             runs,
@@ -127,7 +130,14 @@ impl SubjectRuns {
             merging: None,
             garbage,
             next_run,
-        })
+            merge_due: false,
+        };
+        loaded.runs_changed();
+        Ok(loaded)
+    }
+
+    fn runs_changed(&mut self) {
+        self.merge_due = self.merge_candidates().is_some();
     }
 
     /// Adds the entries of a committed group (in seq order).
@@ -140,7 +150,7 @@ impl SubjectRuns {
         self.building.is_some()
             || self.pending.len() >= self.policy.run_entries
             || self.merging.is_some()
-            || self.merge_candidates().is_some()
+            || self.merge_due
             || !self.garbage.is_empty()
     }
 
@@ -177,10 +187,11 @@ impl SubjectRuns {
             if last {
                 self.runs.push(b.info);
                 self.building = None;
+                self.runs_changed();
             }
             return Ok(());
         }
-        if self.merging.is_none() {
+        if self.merge_due {
             if let Some(sources) = self.merge_candidates() {
                 let info = RunInfo {
                     run: self.next_run,
@@ -194,6 +205,7 @@ impl SubjectRuns {
                     sources,
                     cursor: (String::new(), i64::MIN),
                 });
+                self.merge_due = false;
             }
         }
         if let Some(m) = &mut self.merging {
@@ -214,6 +226,7 @@ impl SubjectRuns {
                 self.runs.push(m.info);
                 self.garbage.extend(sources);
                 self.merging = None;
+                self.runs_changed();
             }
             return Ok(());
         }

@@ -66,28 +66,54 @@ pub struct SubjectState {
     pub restrictions: Vec<(String, Flag)>,
 }
 
+/// One row of the state statement both backends run, in any order: (0, n, "", consent event),
+/// (1, 0, "", link) or (2, 0, purpose or "" for the block, flag); the bodies are JSON.
+pub(crate) type StateRow = (i64, i64, String, String);
+
+/// The state statement's text, apart from its parameters: consents (all, or of one purpose),
+/// links and flags of one subject. Unordered: sorting here in Rust is cheaper than in SQL.
+macro_rules! state_sql {
+    ($id:literal, $purpose:literal) => {
+        concat!(
+            "SELECT 0, n, '', event FROM consent_events WHERE subject_id = ",
+            $id,
+            " AND (",
+            $purpose,
+            " IS NULL OR purpose = ",
+            $purpose,
+            ")",
+            " UNION ALL SELECT 1, 0, '', link FROM representatives WHERE subject_id = ",
+            $id,
+            " UNION ALL SELECT 2, 0, purpose, flag FROM subject_flags WHERE subject_id = ",
+            $id
+        )
+    };
+}
+pub(crate) use state_sql;
+
 impl SubjectState {
-    /// Assembles the state from stored rows (consents in ledger order; links and flags in any
-    /// order; flags as purpose, or "" for the block, and JSON).
-    pub(crate) fn from_rows(
-        consents: Vec<ConsentEvent>,
-        mut representatives: Vec<RepresentativeLink>,
-        flags: Vec<(String, String)>,
-    ) -> Result<Self, crate::StoreError> {
-        representatives.sort_by_key(|l| l.linked_at);
-        let mut state = SubjectState {
-            consents,
-            representatives,
-            ..Default::default()
-        };
-        for (purpose, json) in flags {
-            let flag: Flag = crate::from_json(&json)?;
-            if purpose.is_empty() {
-                state.blocked = Some(flag);
-            } else {
-                state.restrictions.push((purpose, flag));
+    /// Assembles the state from the rows of the state statement: consents in the order
+    /// recorded, links by when they were made, restrictions by purpose.
+    pub(crate) fn from_rows(rows: Vec<StateRow>) -> Result<Self, crate::StoreError> {
+        let mut consents = Vec::new();
+        let mut state = SubjectState::default();
+        for (kind, n, key, body) in rows {
+            match kind {
+                0 => consents.push((n, crate::from_json::<ConsentEvent>(&body)?)),
+                1 => state.representatives.push(crate::from_json(&body)?),
+                _ => {
+                    let flag: Flag = crate::from_json(&body)?;
+                    if key.is_empty() {
+                        state.blocked = Some(flag);
+                    } else {
+                        state.restrictions.push((key, flag));
+                    }
+                }
             }
         }
+        consents.sort_by_key(|(n, _)| *n);
+        state.consents = consents.into_iter().map(|(_, e)| e).collect();
+        state.representatives.sort_by_key(|l| l.linked_at);
         state.restrictions.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(state)
     }

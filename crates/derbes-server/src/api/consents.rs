@@ -2,7 +2,7 @@
 
 use super::{json_response, Body, Path, Query};
 use crate::auth::{Actor, Role};
-use crate::consents::{ConsentInput, FlagInput, LinkInput};
+use crate::consents::{ConsentInput, FlagChange, FlagInput, LinkInput};
 use crate::problem::ApiError;
 use crate::AppState;
 use axum::extract::State;
@@ -103,15 +103,26 @@ pub(super) struct Lift {
     reason: FlagReason,
 }
 
+/// Sets or lifts the block (`purpose: None`) or a restriction, and answers with the flags now.
+async fn change_flag(
+    s: AppState,
+    actor: Actor,
+    id: Uuid,
+    purpose: Option<&str>,
+    change: FlagChange,
+) -> Result<Response, ApiError> {
+    actor.require(FLAGGERS)?;
+    let flags = s.vault.set_flag(&actor, id, purpose, change).await?;
+    Ok(json_response(StatusCode::OK, &flags))
+}
+
 pub(super) async fn block(
     State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<Uuid>,
     Body(input): Body<FlagInput>,
 ) -> Result<Response, ApiError> {
-    actor.require(FLAGGERS)?;
-    let flags = s.vault.set_flag(&actor, id, None, Ok(input)).await?;
-    Ok(json_response(StatusCode::OK, &flags))
+    change_flag(s, actor, id, None, FlagChange::Set(input)).await
 }
 
 pub(super) async fn unblock(
@@ -120,9 +131,7 @@ pub(super) async fn unblock(
     Path(id): Path<Uuid>,
     Query(lift): Query<Lift>,
 ) -> Result<Response, ApiError> {
-    actor.require(FLAGGERS)?;
-    let flags = s.vault.set_flag(&actor, id, None, Err(lift.reason)).await?;
-    Ok(json_response(StatusCode::OK, &flags))
+    change_flag(s, actor, id, None, FlagChange::Lift(lift.reason)).await
 }
 
 pub(super) async fn restrict(
@@ -131,12 +140,7 @@ pub(super) async fn restrict(
     Path((id, purpose)): Path<(Uuid, String)>,
     Body(input): Body<FlagInput>,
 ) -> Result<Response, ApiError> {
-    actor.require(FLAGGERS)?;
-    let flags = s
-        .vault
-        .set_flag(&actor, id, Some(&purpose), Ok(input))
-        .await?;
-    Ok(json_response(StatusCode::OK, &flags))
+    change_flag(s, actor, id, Some(&purpose), FlagChange::Set(input)).await
 }
 
 pub(super) async fn unrestrict(
@@ -145,10 +149,5 @@ pub(super) async fn unrestrict(
     Path((id, purpose)): Path<(Uuid, String)>,
     Query(lift): Query<Lift>,
 ) -> Result<Response, ApiError> {
-    actor.require(FLAGGERS)?;
-    let flags = s
-        .vault
-        .set_flag(&actor, id, Some(&purpose), Err(lift.reason))
-        .await?;
-    Ok(json_response(StatusCode::OK, &flags))
+    change_flag(s, actor, id, Some(&purpose), FlagChange::Lift(lift.reason)).await
 }
