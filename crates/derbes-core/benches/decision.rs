@@ -108,6 +108,7 @@ fn wide_purposes(c: &mut Criterion, d: &Declaration) {
         birth_date: Some(date!(2000 - 03 - 15)),
         blocked: false,
         restricted: &[],
+        obligations: &[],
         consents: &ledger,
     };
     let now = datetime!(2026-11-21 10:00 UTC);
@@ -172,6 +173,7 @@ fn demo_purposes(c: &mut Criterion, d: &Declaration) {
         birth_date: Some(date!(2012 - 03 - 15)),
         blocked: false,
         restricted: &[],
+        obligations: &[],
         consents: &ledger,
     };
     let now = datetime!(2026-11-21 10:00 UTC);

@@ -252,6 +252,8 @@ pub struct SubjectFacts<'a> {
     pub blocked: bool,
     /// Purposes whose processing is restricted for this subject.
     pub restricted: &'a [String],
+    /// Purposes under which the subject has an open obligation: consent cannot be withdrawn.
+    pub obligations: &'a [String],
     /// The subject's consent events, in the order they were recorded.
     pub consents: &'a [ConsentEvent],
 }
@@ -409,6 +411,10 @@ pub enum ConsentProblem {
     NothingToRenew {
         purpose: String,
     },
+    /// The consent secures an obligation of the subject that is not yet fulfilled (Art. 8(2)).
+    UnfulfilledObligation {
+        purpose: String,
+    },
 }
 
 impl ConsentProblem {
@@ -421,6 +427,7 @@ impl ConsentProblem {
             ConsentProblem::TermInPast { .. } => "term_in_past",
             ConsentProblem::NothingToWithdraw { .. } => "nothing_to_withdraw",
             ConsentProblem::NothingToRenew { .. } => "nothing_to_renew",
+            ConsentProblem::UnfulfilledObligation { .. } => "unfulfilled_obligation",
         }
     }
 
@@ -447,6 +454,9 @@ impl ConsentProblem {
             }
             ConsentProblem::NothingToRenew { purpose } => format!(
                 "the subject has not consented to purpose `{purpose}`, or has withdrawn: give a new consent instead"
+            ),
+            ConsentProblem::UnfulfilledObligation { purpose } => format!(
+                "consent to purpose `{purpose}` cannot be withdrawn while the subject's obligation under it is unfulfilled (Law 94-V Art. 8(2)); withdraw once staff mark the obligation fulfilled"
             ),
         }
     }
@@ -516,6 +526,11 @@ pub fn check_consent_event(
                     purpose: event.purpose.clone(),
                 });
             }
+            if facts.obligations.contains(&event.purpose) {
+                problems.push(ConsentProblem::UnfulfilledObligation {
+                    purpose: event.purpose.clone(),
+                });
+            }
         }
     }
     if problems.is_empty() {
@@ -580,6 +595,7 @@ mod tests {
             birth_date: Some(CHILD_BORN),
             blocked: false,
             restricted: &[],
+            obligations: &[],
             consents,
         }
     }
@@ -693,6 +709,30 @@ mod tests {
         let p = check_consent_event(&d, &facts(&[]), &[PARENT], &legal).unwrap_err();
         assert_eq!(p[0].code(), "not_consent_based");
         assert!(p[0].message().contains("rests on contract"));
+    }
+
+    #[test]
+    fn an_open_obligation_keeps_a_consent_from_being_withdrawn() {
+        let d = decl();
+        let given = [event(
+            &d,
+            10,
+            datetime!(2026-09-01 08:00 UTC),
+            by_parent(),
+            true,
+        )];
+        let w = event(&d, 11, datetime!(2026-10-01 08:00 UTC), by_parent(), false);
+        let open = vec!["medical".to_string()];
+        let bound = SubjectFacts {
+            obligations: &open,
+            ..facts(&given)
+        };
+        let p = check_consent_event(&d, &bound, &[PARENT], &w).unwrap_err();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].code(), "unfulfilled_obligation");
+        assert!(p[0].message().contains("Art. 8(2)"));
+        // Once it is fulfilled, the same withdrawal is recorded.
+        assert!(check_consent_event(&d, &facts(&given), &[PARENT], &w).is_ok());
     }
 
     #[test]
@@ -825,6 +865,7 @@ cross_border_basis = "consent"
             birth_date: None,
             blocked: true,
             restricted: &restricted,
+            obligations: &[],
             consents: &[],
         };
         let r = decide(

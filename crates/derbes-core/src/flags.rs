@@ -1,6 +1,7 @@
 //! Blocking and restriction of a subject's data (Law 94-V Art. 22, 24): while blocked, all
 //! processing but storage stops; a restriction stops one purpose. Each is set with a reason code
-//! and may end on a date (a verification period).
+//! and may end on a date (a verification period). An obligation, recorded per purpose, keeps a
+//! consent from being withdrawn while it is unfulfilled (Art. 8(2)).
 
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
@@ -67,7 +68,39 @@ pub struct Flag {
 impl Flag {
     /// Does the flag hold at `now`?
     pub fn holds(&self, now: OffsetDateTime) -> bool {
-        self.set_at <= now && self.until.is_none_or(|d| now.date() <= d)
+        in_force(self.set_at, self.until, now)
+    }
+}
+
+/// From `set_at` through the day `until` (inclusive), or for good without one.
+fn in_force(set_at: OffsetDateTime, until: Option<Date>, now: OffsetDateTime) -> bool {
+    set_at <= now && until.is_none_or(|d| now.date() <= d)
+}
+
+/// An unfulfilled obligation of the subject under a consent-based purpose whose declaration
+/// names one (`withdrawal_obligation`): a contract being performed, a course being completed.
+/// While it holds, consent to the purpose cannot be withdrawn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Obligation {
+    /// Staff's note (a contract number); never copied into the audit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The last day the obligation runs (inclusive); `None` until it is marked fulfilled.
+    #[serde(
+        default,
+        with = "crate::iso_date::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub until: Option<Date>,
+    pub set_by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub set_at: OffsetDateTime,
+}
+
+impl Obligation {
+    /// Is the obligation open at `now`?
+    pub fn holds(&self, now: OffsetDateTime) -> bool {
+        in_force(self.set_at, self.until, now)
     }
 }
 

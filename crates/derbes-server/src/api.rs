@@ -138,6 +138,16 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
             "/api/v1/subjects/{id}/restrictions/{purpose}",
             delete(consents::unrestrict),
         ),
+        (
+            "put",
+            "/api/v1/subjects/{id}/obligations/{purpose}",
+            put(consents::record_obligation),
+        ),
+        (
+            "delete",
+            "/api/v1/subjects/{id}/obligations/{purpose}",
+            delete(consents::fulfil_obligation),
+        ),
     ]
 }
 

@@ -12,9 +12,9 @@ use derbes_core::consent::{
     SubjectFacts, Term,
 };
 use derbes_core::declaration::{representative_categories, LegalBasis};
-use derbes_core::flags::{Flag, FlagReason};
+use derbes_core::flags::{Flag, FlagReason, Obligation};
 use derbes_core::validate::FieldProblem;
-use derbes_store::{Applied, StoreError, SubjectRecord, SubjectState, WriteOp};
+use derbes_store::{Applied, FlagWrite, StoreError, SubjectRecord, SubjectState, WriteOp};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::{Date, OffsetDateTime};
@@ -28,6 +28,8 @@ pub(crate) struct Facts {
     pub birth_date: Option<Date>,
     pub blocked: bool,
     pub restricted: Vec<String>,
+    /// Purposes with an open obligation: consent to them cannot be withdrawn.
+    pub obligations: Vec<String>,
     pub state: SubjectState,
 }
 
@@ -37,6 +39,7 @@ impl Facts {
             birth_date: self.birth_date,
             blocked: self.blocked,
             restricted: &self.restricted,
+            obligations: &self.obligations,
             consents: &self.state.consents,
         }
     }
@@ -86,6 +89,17 @@ pub struct FlagInput {
     pub until: Option<Date>,
 }
 
+/// An obligation as recorded through the API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObligationInput {
+    #[serde(default)]
+    pub note: Option<String>,
+    /// The last day the obligation runs; absent: until it is marked fulfilled.
+    #[serde(default, with = "derbes_core::iso_date::option")]
+    pub until: Option<Date>,
+}
+
 /// Setting a block or restriction, or lifting it with the reason for lifting.
 #[derive(Debug, Clone)]
 pub enum FlagChange {
@@ -130,6 +144,8 @@ pub struct Flags {
     pub subject_id: Uuid,
     pub blocked: Option<Flag>,
     pub restrictions: indexmap::IndexMap<String, Flag>,
+    /// Open obligations that keep consent to their purpose from being withdrawn.
+    pub obligations: indexmap::IndexMap<String, Obligation>,
 }
 
 fn is_sha256(s: &str) -> bool {
@@ -179,6 +195,20 @@ fn check_until(until: Option<Date>, today: Date, problems: &mut Vec<FieldProblem
             format!("{d} has passed; give today or a later date, or leave it out"),
         ));
     }
+}
+
+/// The optional note and last day of a block, restriction or obligation.
+fn check_note_and_until(
+    note: Option<&str>,
+    until: Option<Date>,
+    today: Date,
+) -> Result<(), VaultError> {
+    let mut problems = Vec::new();
+    if let Some(note) = note {
+        check_text("note", note, &mut problems);
+    }
+    check_until(until, today, &mut problems);
+    invalid(problems)
 }
 
 fn invalid(problems: Vec<FieldProblem>) -> Result<(), VaultError> {
@@ -254,6 +284,12 @@ impl Vault {
                 .restrictions
                 .iter()
                 .filter(|(_, f)| f.holds(now))
+                .map(|(p, _)| p.clone())
+                .collect(),
+            obligations: state
+                .obligations
+                .iter()
+                .filter(|(_, o)| o.holds(now))
                 .map(|(p, _)| p.clone())
                 .collect(),
             state,
@@ -676,21 +712,10 @@ impl Vault {
     ) -> Result<Flags, VaultError> {
         let now = self.now();
         if let Some(p) = purpose {
-            crate::vault::check_names(p, &[])?;
-            if self.declaration().purpose(p).is_none() {
-                return Err(VaultError::Validation(vec![problem(
-                    "purpose",
-                    format!("purpose `{p}` is not declared; GET /api/v1/declaration lists them"),
-                )]));
-            }
+            self.declared_purpose(p)?;
         }
         if let FlagChange::Set(input) = &change {
-            let mut problems = Vec::new();
-            if let Some(note) = &input.note {
-                check_text("note", note, &mut problems);
-            }
-            check_until(input.until, now.date(), &mut problems);
-            invalid(problems)?;
+            check_note_and_until(input.note.as_deref(), input.until, now.date())?;
         }
         let (_, state) = self.subject_and_state(subject_id, None).await?;
         let current = match purpose {
@@ -734,15 +759,99 @@ impl Vault {
         if let Some(until) = flag.as_ref().and_then(|f| f.until) {
             draft = draft.details(&json!({ "until": until.to_string() }));
         }
+        let flag = match purpose {
+            None => FlagWrite::Block(flag),
+            Some(p) => FlagWrite::Restriction {
+                purpose: p.to_owned(),
+                flag,
+            },
+        };
         self.store()
             .write(WriteOp::SetFlag {
                 subject_id,
-                purpose: purpose.map(str::to_owned),
                 flag,
                 audit: draft,
             })
             .await?;
         self.flags(subject_id).await
+    }
+
+    /// Records (`Some`) an open obligation of the subject under `purpose`, which keeps their
+    /// consent to it from being withdrawn, or marks it fulfilled (`None`). The purpose must
+    /// declare `withdrawal_obligation`: a limit on withdrawal the policy does not state binds
+    /// no one.
+    pub async fn set_obligation(
+        &self,
+        actor: &Actor,
+        subject_id: Uuid,
+        purpose: &str,
+        input: Option<ObligationInput>,
+    ) -> Result<Flags, VaultError> {
+        let now = self.now();
+        if self
+            .declared_purpose(purpose)?
+            .withdrawal_obligation
+            .is_none()
+        {
+            return Err(VaultError::Validation(vec![problem(
+                "purpose",
+                format!(
+                    "purpose `{purpose}` declares no withdrawal_obligation, so no obligation can keep its consent from being withdrawn; declare one first"
+                ),
+            )]));
+        }
+        if let Some(i) = &input {
+            check_note_and_until(i.note.as_deref(), i.until, now.date())?;
+        }
+        let (_, state) = self.subject_and_state(subject_id, None).await?;
+        let open = state
+            .obligations
+            .iter()
+            .any(|(p, o)| p == purpose && o.holds(now));
+        let (obligation, action) = match input {
+            Some(i) => (
+                Some(Obligation {
+                    note: i.note,
+                    until: i.until,
+                    set_by: actor.audit_name(),
+                    set_at: now,
+                }),
+                "obligation.record",
+            ),
+            None if !open => return Err(VaultError::NothingToLift("obligation")),
+            None => (None, "obligation.fulfil"),
+        };
+        let mut draft = AuditDraft::new(&actor.audit_name(), action, Outcome::Ok)
+            .subject(subject_id)
+            .purpose(purpose);
+        if let Some(until) = obligation.as_ref().and_then(|o| o.until) {
+            draft = draft.details(&json!({ "until": until.to_string() }));
+        }
+        self.store()
+            .write(WriteOp::SetFlag {
+                subject_id,
+                flag: FlagWrite::Obligation {
+                    purpose: purpose.to_owned(),
+                    obligation,
+                },
+                audit: draft,
+            })
+            .await?;
+        self.flags(subject_id).await
+    }
+
+    /// A declared purpose, or a validation error naming the path parameter.
+    fn declared_purpose(
+        &self,
+        purpose: &str,
+    ) -> Result<&derbes_core::declaration::Purpose, VaultError> {
+        crate::vault::check_names(purpose, &[])?;
+        self.declaration().purpose(purpose).ok_or_else(|| {
+            VaultError::Validation(vec![problem(
+                "purpose",
+                format!("purpose `{purpose}` is not declared; GET /api/v1/declaration lists them"),
+            )])
+        })
     }
 
     pub async fn flags(&self, subject_id: Uuid) -> Result<Flags, VaultError> {
@@ -751,6 +860,7 @@ impl Vault {
             subject_id,
             blocked: state.blocked,
             restrictions: state.restrictions.into_iter().collect(),
+            obligations: state.obligations.into_iter().collect(),
         })
     }
 }

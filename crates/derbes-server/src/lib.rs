@@ -10,7 +10,7 @@ mod vault;
 
 pub use api::{router, ROUTES};
 pub use auth::{Actor, Role, ROLES};
-pub use consents::{ConsentInput, ConsentStep, FlagChange, FlagInput, LinkInput};
+pub use consents::{ConsentInput, ConsentStep, FlagChange, FlagInput, LinkInput, ObligationInput};
 pub use decisions::{Answer, Question, MAX_BATCH};
 pub use problem::ApiError;
 pub use vault::{Clock, KeyLoader, PreparedSubject, Vault, VaultError};

@@ -15,6 +15,19 @@ use std::sync::Arc;
 
 const DEMO: &str = include_str!("../../../examples/shoqan-school.toml");
 
+/// The demo declaration, with an obligation that keeps consent to `extracurricular` from being
+/// withdrawn while an excursion the student is booked on is under way (Art. 8(2)).
+fn declaration() -> Declaration {
+    let anchor =
+        "legal_basis = \"consent\"\ncategories = [\"student\", \"legal_representative\"]\n";
+    assert_eq!(DEMO.matches(anchor).count(), 1);
+    let text = DEMO.replace(
+        anchor,
+        &format!("{anchor}withdrawal_obligation = {{ kk = \"Оқушы жазылған экскурсия аяқталғанға дейін\", ru = \"До окончания экскурсии, на которую записан обучающийся\", en = \"Until the excursion the student is booked on is over\" }}\n"),
+    );
+    Declaration::load(&text).unwrap().declaration
+}
+
 type Fut = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A running server with an admin token.
@@ -43,7 +56,7 @@ impl Server {
         let store = derbes_store::open(&db.url, Arc::new(move |s, h| k.audit_head_mac(s, h)))
             .await
             .unwrap();
-        let declaration = Arc::new(Declaration::load(DEMO).unwrap().declaration);
+        let declaration = Arc::new(declaration());
         let state = AppState::with_vault(Arc::new(
             Vault::new(declaration, keys, store).with_clock(clock),
         ));
@@ -788,6 +801,8 @@ fn random_cases(id: &str) -> Vec<(&'static str, String, Value, bool)> {
         format!("/api/v1/subjects/{id}/restrictions/extracurricular"),
         format!("/api/v1/subjects/{id}/restrictions/%00?reason=other"),
         format!("/api/v1/subjects/{id}/flags"),
+        format!("/api/v1/subjects/{id}/obligations/extracurricular"),
+        format!("/api/v1/subjects/{id}/obligations/%E2%80%8B"),
         "/api/v1/decisions".to_owned(),
     ];
     let strategy = (
@@ -917,6 +932,45 @@ fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["consent_id"], given.as_str());
         assert!(r.body.get("confirmation_due").is_none());
+
+        // While the excursion the child is booked on runs, consent cannot be withdrawn (Art. 8(2)).
+        let obligation = format!("/api/v1/subjects/{child}/obligations/extracurricular");
+        let r = s
+            .put(&obligation, &platform, json!({ "note": "экскурсия №3" }))
+            .await;
+        assert_problem(&r, 403, "forbidden");
+        let r = s
+            .put(
+                &obligation,
+                &admin,
+                json!({ "note": "экскурсия №3", "until": "2026-11-28" }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            r.body["obligations"]["extracurricular"]["until"],
+            "2026-11-28"
+        );
+        let r = s
+            .put(
+                &format!("/api/v1/subjects/{child}/obligations/education"),
+                &admin,
+                json!({}),
+            )
+            .await;
+        assert_problem(&r, 422, "validation");
+        assert!(r.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("withdrawal_obligation"));
+        let r = s.post(&consents, &platform, by_parent("withdraw")).await;
+        assert_problem(&r, 422, "consent-refused");
+        assert_eq!(problem_codes(&r), ["unfulfilled_obligation"]);
+        assert_eq!(read("extracurricular").await.status, 200);
+        let r = s.delete(&obligation, &admin).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["obligations"], json!({}));
+        assert_problem(&s.delete(&obligation, &admin).await, 409, "conflict");
 
         // A withdrawal takes effect on the very next read.
         let r = s.post(&consents, &platform, by_parent("withdraw")).await;
@@ -1076,6 +1130,8 @@ fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
             "subject.block",
             "subject.block.lift",
             "subject.restriction",
+            "obligation.record",
+            "obligation.fulfil",
         ] {
             assert!(actions.contains(&a), "{a} missing from {actions:?}");
         }

@@ -194,11 +194,6 @@ pub(crate) fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, St
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-/// The key of a flag row: the purpose of a restriction, or empty for the block of the subject.
-pub(crate) fn flag_key(purpose: Option<&str>) -> &str {
-    purpose.unwrap_or("")
-}
-
 pub(crate) fn split_fields(s: &str) -> Vec<String> {
     if s.is_empty() {
         Vec::new()

@@ -3,7 +3,7 @@
 
 use crate::fields_blob::{decode_fields, encode_fields};
 use crate::{
-    drain, flag_key, from_json, now, split_fields, to_json, Applied, AuditHead, HeadSigner,
+    drain, from_json, now, split_fields, to_json, Applied, AuditHead, FlagTable, HeadSigner,
     IndexEntry, Job, KeyRecord, Store, StoreError, SubjectRecord, SubjectState, TokenRecord,
     WriteOp, EVENT_COLUMNS, MAX_GROUP,
 };
@@ -19,6 +19,10 @@ use uuid::Uuid;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
     (2, include_str!("../migrations/postgres/0002_consents.sql")),
+    (
+        3,
+        include_str!("../migrations/postgres/0003_obligations.sql"),
+    ),
 ];
 const POOL_SIZE: usize = 16;
 
@@ -615,29 +619,29 @@ impl Writer {
             }
             WriteOp::SetFlag {
                 subject_id,
-                purpose,
                 flag,
                 audit,
             } => {
-                let key = flag_key(purpose.as_deref());
-                match flag {
-                    Some(f) => {
-                        let s = self
-                            .prep(
-                                "INSERT INTO subject_flags (subject_id, purpose, flag) VALUES ($1, $2, $3)
-                                 ON CONFLICT (subject_id, purpose) DO UPDATE SET flag = excluded.flag",
-                            )
-                            .await?;
-                        self.client
-                            .execute(&s, &[&subject_id, &key, &to_json(&f)?])
-                            .await?
+                let (table, key, body) = flag.row()?;
+                let (put, lift) = match table {
+                    FlagTable::Flags => (
+                        "INSERT INTO subject_flags (subject_id, purpose, flag) VALUES ($1, $2, $3)
+                         ON CONFLICT (subject_id, purpose) DO UPDATE SET flag = excluded.flag",
+                        "DELETE FROM subject_flags WHERE subject_id = $1 AND purpose = $2",
+                    ),
+                    FlagTable::Obligations => (
+                        "INSERT INTO obligations (subject_id, purpose, obligation) VALUES ($1, $2, $3)
+                         ON CONFLICT (subject_id, purpose) DO UPDATE SET obligation = excluded.obligation",
+                        "DELETE FROM obligations WHERE subject_id = $1 AND purpose = $2",
+                    ),
+                };
+                match body {
+                    Some(b) => {
+                        let s = self.prep(put).await?;
+                        self.client.execute(&s, &[&subject_id, &key, &b]).await?
                     }
                     None => {
-                        let s = self
-                            .prep(
-                                "DELETE FROM subject_flags WHERE subject_id = $1 AND purpose = $2",
-                            )
-                            .await?;
+                        let s = self.prep(lift).await?;
                         self.client.execute(&s, &[&subject_id, &key]).await?
                     }
                 };

@@ -4,7 +4,7 @@
 use crate::fields_blob::{decode_fields, encode_fields};
 use crate::subject_runs::{subject_events, Entry, RunPolicy, SubjectRuns};
 use crate::{
-    drain, flag_key, from_json, now, split_fields, to_json, Applied, AuditHead, HeadSigner,
+    drain, from_json, now, split_fields, to_json, Applied, AuditHead, FlagTable, HeadSigner,
     IndexEntry, Job, KeyRecord, Store, StoreError, SubjectRecord, SubjectState, TokenRecord,
     WriteOp, EVENT_COLUMNS, MAX_GROUP,
 };
@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0002_subject_runs.sql"),
     ),
     (3, include_str!("../migrations/sqlite/0003_consents.sql")),
+    (4, include_str!("../migrations/sqlite/0004_obligations.sql")),
 ];
 const READERS: usize = 4;
 
@@ -761,23 +762,26 @@ fn apply(
         }
         WriteOp::SetFlag {
             subject_id,
-            purpose,
             flag,
             audit,
         } => {
-            let key = flag_key(purpose.as_deref());
-            match flag {
-                Some(f) => conn
-                    .prepare_cached(
-                        "INSERT INTO subject_flags (subject_id, purpose, flag) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (subject_id, purpose) DO UPDATE SET flag = excluded.flag",
-                    )?
-                    .execute(params![&subject_id.as_bytes()[..], key, to_json(&f)?])?,
-                None => conn
-                    .prepare_cached(
-                        "DELETE FROM subject_flags WHERE subject_id = ?1 AND purpose = ?2",
-                    )?
-                    .execute(params![&subject_id.as_bytes()[..], key])?,
+            let (table, key, body) = flag.row()?;
+            let (put, lift) = match table {
+                FlagTable::Flags => (
+                    "INSERT INTO subject_flags (subject_id, purpose, flag) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (subject_id, purpose) DO UPDATE SET flag = excluded.flag",
+                    "DELETE FROM subject_flags WHERE subject_id = ?1 AND purpose = ?2",
+                ),
+                FlagTable::Obligations => (
+                    "INSERT INTO obligations (subject_id, purpose, obligation) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (subject_id, purpose) DO UPDATE SET obligation = excluded.obligation",
+                    "DELETE FROM obligations WHERE subject_id = ?1 AND purpose = ?2",
+                ),
+            };
+            let id = &subject_id.as_bytes()[..];
+            match body {
+                Some(b) => conn.prepare_cached(put)?.execute(params![id, key, b])?,
+                None => conn.prepare_cached(lift)?.execute(params![id, key])?,
             };
             append(conn, head, audit, at)?;
             Ok(Applied::FlagSet)

@@ -2,7 +2,7 @@
 
 use derbes_core::audit::AuditDraft;
 use derbes_core::consent::{ConsentEvent, RepresentativeLink};
-use derbes_core::flags::Flag;
+use derbes_core::flags::{Flag, Obligation};
 use uuid::Uuid;
 
 /// A subject as stored: sealed fields and a wrapped data key, never plaintext.
@@ -64,10 +64,13 @@ pub struct SubjectState {
     pub blocked: Option<Flag>,
     /// Restrictions, by purpose.
     pub restrictions: Vec<(String, Flag)>,
+    /// Obligations that keep consent from being withdrawn, by purpose.
+    pub obligations: Vec<(String, Obligation)>,
 }
 
 /// One row of the state statement both backends run, in any order: (0, n, "", consent event),
-/// (1, 0, "", link) or (2, 0, purpose or "" for the block, flag); the bodies are JSON.
+/// (1, 0, "", link), (2, 0, purpose or "" for the block, flag) or (3, 0, purpose, obligation);
+/// the bodies are JSON.
 pub(crate) type StateRow = (i64, i64, String, String);
 
 /// The state statement's text, apart from its parameters: consents (all, or of one purpose),
@@ -85,6 +88,8 @@ macro_rules! state_sql {
             " UNION ALL SELECT 1, 0, '', link FROM representatives WHERE subject_id = ",
             $id,
             " UNION ALL SELECT 2, 0, purpose, flag FROM subject_flags WHERE subject_id = ",
+            $id,
+            " UNION ALL SELECT 3, 0, purpose, obligation FROM obligations WHERE subject_id = ",
             $id
         )
     };
@@ -101,6 +106,7 @@ impl SubjectState {
             match kind {
                 0 => consents.push((n, crate::from_json::<ConsentEvent>(&body)?)),
                 1 => state.representatives.push(crate::from_json(&body)?),
+                3 => state.obligations.push((key, crate::from_json(&body)?)),
                 _ => {
                     let flag: Flag = crate::from_json(&body)?;
                     if key.is_empty() {
@@ -115,7 +121,48 @@ impl SubjectState {
         state.consents = consents.into_iter().map(|(_, e)| e).collect();
         state.representatives.sort_by_key(|l| l.linked_at);
         state.restrictions.sort_by(|a, b| a.0.cmp(&b.0));
+        state.obligations.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(state)
+    }
+}
+
+/// A block, restriction or obligation to set (`Some`) or lift (`None`).
+#[derive(Debug, Clone)]
+pub enum FlagWrite {
+    Block(Option<Flag>),
+    Restriction {
+        purpose: String,
+        flag: Option<Flag>,
+    },
+    Obligation {
+        purpose: String,
+        obligation: Option<Obligation>,
+    },
+}
+
+/// Which table a [`FlagWrite`] goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FlagTable {
+    /// `subject_flags`: the block (key "") and restrictions.
+    Flags,
+    Obligations,
+}
+
+impl FlagWrite {
+    /// The row it writes: table, key (purpose, or "" for the block) and JSON body (`None`
+    /// deletes the row).
+    pub(crate) fn row(&self) -> Result<(FlagTable, &str, Option<String>), crate::StoreError> {
+        fn body<T: serde::Serialize>(v: &Option<T>) -> Result<Option<String>, crate::StoreError> {
+            v.as_ref().map(crate::to_json).transpose()
+        }
+        Ok(match self {
+            FlagWrite::Block(f) => (FlagTable::Flags, "", body(f)?),
+            FlagWrite::Restriction { purpose, flag } => (FlagTable::Flags, purpose, body(flag)?),
+            FlagWrite::Obligation {
+                purpose,
+                obligation,
+            } => (FlagTable::Obligations, purpose, body(obligation)?),
+        })
     }
 }
 
@@ -172,12 +219,10 @@ pub enum WriteOp {
         representative_id: Uuid,
         audit: AuditDraft,
     },
-    /// Sets (`Some`) or lifts (`None`) the block of a subject (`purpose: None`) or the
-    /// restriction of one purpose.
+    /// Sets or lifts a block, restriction or obligation of a subject.
     SetFlag {
         subject_id: Uuid,
-        purpose: Option<String>,
-        flag: Option<Flag>,
+        flag: FlagWrite,
         audit: AuditDraft,
     },
     /// Audit events alone (reads, refusals, lookups).

@@ -6,12 +6,12 @@ use derbes_core::consent::{
     ConsentAction, ConsentEvent, Document, DocumentKind, GivenBy, Grant, Method, PurposeTerms,
     Relation, RepresentativeLink, Term,
 };
-use derbes_core::flags::{Flag, FlagReason};
+use derbes_core::flags::{Flag, FlagReason, Obligation};
 use derbes_crypto::KeyRing;
 use derbes_store::testing::{run_suite, Case, TestDb};
 use derbes_store::{
-    open, Applied, IndexEntry, KeyRecord, Store, StoreError, SubjectRecord, SubjectState,
-    TokenRecord, WriteOp,
+    open, Applied, FlagWrite, IndexEntry, KeyRecord, Store, StoreError, SubjectRecord,
+    SubjectState, TokenRecord, WriteOp,
 };
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -477,14 +477,25 @@ fn consents_links_and_flags(
             .1;
         assert_eq!(one_purpose.consents, vec![give.clone(), withdraw.clone()]);
 
-        for (purpose, f) in [
-            (None, flag(FlagReason::AccuracyContested)),
-            (Some("olympiad".to_owned()), flag(FlagReason::Objection)),
+        for f in [
+            FlagWrite::Block(Some(flag(FlagReason::AccuracyContested))),
+            FlagWrite::Restriction {
+                purpose: "olympiad".into(),
+                flag: Some(flag(FlagReason::Objection)),
+            },
+            FlagWrite::Obligation {
+                purpose: "olympiad".into(),
+                obligation: Some(Obligation {
+                    note: Some("contract 12".into()),
+                    until: None,
+                    set_by: "token:dpo".into(),
+                    set_at: time::OffsetDateTime::now_utc(),
+                }),
+            },
         ] {
             s.write(WriteOp::SetFlag {
                 subject_id: child.id,
-                purpose,
-                flag: Some(f),
+                flag: f,
                 audit: audit("subject.flag"),
             })
             .await
@@ -505,17 +516,32 @@ fn consents_links_and_flags(
                 .collect::<Vec<_>>(),
             [("olympiad", FlagReason::Objection)]
         );
+        assert_eq!(
+            state
+                .obligations
+                .iter()
+                .map(|(p, o)| (p.as_str(), o.note.as_deref()))
+                .collect::<Vec<_>>(),
+            [("olympiad", Some("contract 12"))]
+        );
         // The parent's own state is untouched.
         assert_eq!(state_of(&s, parent.id).await, SubjectState::default());
 
-        s.write(WriteOp::SetFlag {
-            subject_id: child.id,
-            purpose: None,
-            flag: None,
-            audit: audit("subject.unflag"),
-        })
-        .await
-        .unwrap();
+        for lift in [
+            FlagWrite::Block(None),
+            FlagWrite::Obligation {
+                purpose: "olympiad".into(),
+                obligation: None,
+            },
+        ] {
+            s.write(WriteOp::SetFlag {
+                subject_id: child.id,
+                flag: lift,
+                audit: audit("subject.unflag"),
+            })
+            .await
+            .unwrap();
+        }
         s.write(WriteOp::UnlinkRepresentative {
             subject_id: child.id,
             representative_id: parent.id,
@@ -533,10 +559,11 @@ fn consents_links_and_flags(
         assert!(matches!(gone, Err(StoreError::NotFound)), "{gone:?}");
         let state = state_of(&s, child.id).await;
         assert!(state.blocked.is_none() && state.representatives.is_empty());
+        assert!(state.obligations.is_empty());
         assert_eq!(state.restrictions.len(), 1);
         assert_eq!(state.consents.len(), 3);
-        // Two creates, two links, three consents, two flags, a lift and an unlink.
-        assert_eq!(verify_chain(&s, &k).await, 11);
+        // Two creates, two links, three consents, three flags, two lifts and an unlink.
+        assert_eq!(verify_chain(&s, &k).await, 13);
     })
 }
 

@@ -528,6 +528,16 @@ fn purposes(c: &mut Checker<'_>, d: &Declaration) {
             ),
             (None, _) => {}
         }
+        if let Some(t) = &pu.withdrawal_obligation {
+            c.text(&p.key("withdrawal_obligation"), t);
+            if pu.legal_basis != LegalBasis::Consent {
+                c.error(
+                    &p.key("withdrawal_obligation"),
+                    "only consent can be withdrawn, and this purpose does not rest on consent",
+                    "remove withdrawal_obligation, or set legal_basis = \"consent\"",
+                );
+            }
+        }
         if pu.categories.is_empty() {
             c.error(
                 &p.key("categories"),

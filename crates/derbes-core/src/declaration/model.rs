@@ -256,6 +256,11 @@ pub struct Purpose {
     pub retention: String,
     #[serde(default)]
     pub publication: bool,
+    /// The subject's obligation that, while unfulfilled, keeps consent to this purpose from
+    /// being withdrawn (Art. 8(2)), as the policy tells subjects. Staff record for each subject
+    /// when such an obligation is open; without this key, consent can always be withdrawn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawal_obligation: Option<Text>,
 }
 
 impl Purpose {

@@ -2,7 +2,7 @@
 
 use super::{json_response, Body, Path, Query};
 use crate::auth::{Actor, Role};
-use crate::consents::{ConsentInput, FlagChange, FlagInput, LinkInput};
+use crate::consents::{ConsentInput, FlagChange, FlagInput, LinkInput, ObligationInput};
 use crate::problem::ApiError;
 use crate::AppState;
 use axum::extract::State;
@@ -150,4 +150,28 @@ pub(super) async fn unrestrict(
     Query(lift): Query<Lift>,
 ) -> Result<Response, ApiError> {
     change_flag(s, actor, id, Some(&purpose), FlagChange::Lift(lift.reason)).await
+}
+
+pub(super) async fn record_obligation(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path((id, purpose)): Path<(Uuid, String)>,
+    Body(input): Body<ObligationInput>,
+) -> Result<Response, ApiError> {
+    actor.require(FLAGGERS)?;
+    let flags = s
+        .vault
+        .set_obligation(&actor, id, &purpose, Some(input))
+        .await?;
+    Ok(json_response(StatusCode::OK, &flags))
+}
+
+pub(super) async fn fulfil_obligation(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path((id, purpose)): Path<(Uuid, String)>,
+) -> Result<Response, ApiError> {
+    actor.require(FLAGGERS)?;
+    let flags = s.vault.set_obligation(&actor, id, &purpose, None).await?;
+    Ok(json_response(StatusCode::OK, &flags))
 }

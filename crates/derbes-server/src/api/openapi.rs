@@ -114,7 +114,7 @@ fn consent_paths() -> Value {
                 "responses": { "200": ok("The remaining links", "Representatives") }
             }), &[("400", "Malformed id"), ("404", "No such subject or no such link")]) },
             "/api/v1/subjects/{id}/flags": { "get": authed(json!({
-                "summary": "The subject's block and restrictions",
+                "summary": "The subject's block, restrictions and open obligations",
                 "parameters": [ id_param() ],
                 "responses": { "200": ok("Flags", "Flags") }
             }), &[("400", "Malformed id"), ("404", "No such subject")]) },
@@ -145,6 +145,20 @@ fn consent_paths() -> Value {
                     "parameters": [ id_param(), { "name": "purpose", "in": "path", "required": true, "schema": { "type": "string" } }, { "name": "reason", "in": "query", "required": true, "schema": { "$ref": "#/components/schemas/FlagReason" } } ],
                     "responses": { "200": ok("Flags now", "Flags") }
                 }), &[("400", "Malformed id or missing reason"), ("404", "No such subject"), ("409", "No restriction in force"), ("422", "Undeclared purpose")])
+            },
+            "/api/v1/subjects/{id}/obligations/{purpose}": {
+                "put": authed(json!({
+                    "summary": "Record an unfulfilled obligation that keeps consent from being withdrawn",
+                    "description": "Law 94-V Art. 8(2): consent cannot be withdrawn while an obligation it secures is unfulfilled. Only for purposes that declare `withdrawal_obligation`. While the obligation is open, a withdrawal of consent to the purpose is refused (unfulfilled_obligation). `until` ends it on a date.",
+                    "parameters": [ id_param(), { "name": "purpose", "in": "path", "required": true, "schema": { "type": "string" } } ],
+                    "requestBody": body("ObligationInput"),
+                    "responses": { "200": ok("Flags now", "Flags") }
+                }), &[("400", "Malformed JSON or id"), ("404", "No such subject"), ("413", "Body too large"), ("415", "Not JSON"), ("422", "Undeclared purpose, a purpose without withdrawal_obligation, invalid note or date")]),
+                "delete": authed(json!({
+                    "summary": "Mark the obligation fulfilled",
+                    "parameters": [ id_param(), { "name": "purpose", "in": "path", "required": true, "schema": { "type": "string" } } ],
+                    "responses": { "200": ok("Flags now", "Flags") }
+                }), &[("400", "Malformed id"), ("404", "No such subject"), ("409", "No obligation open"), ("422", "Undeclared purpose or a purpose without withdrawal_obligation")])
             }
     })
 }
@@ -209,10 +223,17 @@ fn consent_schemas() -> Value {
                 "Flag": { "type": "object", "required": ["reason", "set_by", "set_at"], "properties": {
                     "reason": { "$ref": "#/components/schemas/FlagReason" }, "note": { "type": "string" }, "until": { "type": "string", "format": "date" },
                     "set_by": { "type": "string" }, "set_at": { "type": "string", "format": "date-time" } } },
-                "Flags": { "type": "object", "required": ["subject_id", "blocked", "restrictions"], "properties": {
+                "ObligationInput": { "type": "object", "additionalProperties": false, "properties": {
+                    "note": { "type": "string", "minLength": 1, "maxLength": 500, "description": "A contract number or the like; kept with the obligation, never copied into the audit" },
+                    "until": { "type": "string", "format": "date", "description": "Last day the obligation runs; absent: until marked fulfilled" } } },
+                "Obligation": { "type": "object", "required": ["set_by", "set_at"], "properties": {
+                    "note": { "type": "string" }, "until": { "type": "string", "format": "date" },
+                    "set_by": { "type": "string" }, "set_at": { "type": "string", "format": "date-time" } } },
+                "Flags": { "type": "object", "required": ["subject_id", "blocked", "restrictions", "obligations"], "properties": {
                     "subject_id": { "$ref": "#/components/schemas/Uuid" },
                     "blocked": { "oneOf": [ { "type": "null" }, { "$ref": "#/components/schemas/Flag" } ] },
-                    "restrictions": { "type": "object", "additionalProperties": { "$ref": "#/components/schemas/Flag" } } } }
+                    "restrictions": { "type": "object", "additionalProperties": { "$ref": "#/components/schemas/Flag" } },
+                    "obligations": { "type": "object", "additionalProperties": { "$ref": "#/components/schemas/Obligation" } } } }
     })
 }
 

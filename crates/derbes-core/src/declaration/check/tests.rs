@@ -257,3 +257,21 @@ fn syntax_errors_have_positions() {
     assert_eq!(errs.len(), 1);
     assert_eq!(errs[0].line, 2);
 }
+
+#[test]
+fn only_consent_can_be_kept_by_an_obligation() {
+    let obligation = "withdrawal_obligation = { kk = \"Шарт орындалғанға дейін\", ru = \"До исполнения договора\", en = \"Until the contract is performed\" }\n";
+    let on_consent = MINIMAL.replace(
+        "legal_basis = \"consent\"\n",
+        &format!("legal_basis = \"consent\"\n{obligation}"),
+    );
+    assert!(errors(&on_consent).is_empty(), "{:?}", errors(&on_consent));
+    let on_contract = MINIMAL.replace(
+        "legal_basis = \"contract\"\n",
+        &format!("legal_basis = \"contract\"\n{obligation}"),
+    );
+    let e = errors(&on_contract);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].message.contains("does not rest on consent"));
+    assert_eq!(e[0].line, line_of(&on_contract, "withdrawal_obligation"));
+}
