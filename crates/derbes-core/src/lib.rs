@@ -9,6 +9,7 @@ pub mod decision;
 pub mod declaration;
 pub mod flags;
 pub mod identifiers;
+pub mod receipt;
 pub mod redact;
 pub mod text;
 pub mod validate;

@@ -25,6 +25,37 @@ impl Lang {
     }
 }
 
+impl Lang {
+    /// The language a visitor prefers among kk, ru and en, from an `Accept-Language` header:
+    /// the highest `q` wins, and among equals the one listed first.
+    pub fn from_accept_language(header: &str) -> Option<Lang> {
+        let mut best: Option<(Lang, u32)> = None;
+        for item in header.split(',') {
+            let mut parts = item.split(';');
+            let tag = parts.next().unwrap_or("").trim();
+            let primary = tag.split('-').next().unwrap_or("");
+            let Ok(lang) = primary.parse::<Lang>() else {
+                continue;
+            };
+            // q in thousandths, so that weights compare exactly.
+            let q = parts
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .map_or(Some(1000), |v| {
+                    v.trim()
+                        .parse::<f32>()
+                        .ok()
+                        .filter(|q| (0.0..=1.0).contains(q))
+                        .map(|q| (q * 1000.0).round() as u32)
+                })
+                .unwrap_or(0);
+            if q > 0 && best.is_none_or(|(_, b)| q > b) {
+                best = Some((lang, q));
+            }
+        }
+        best.map(|(l, _)| l)
+    }
+}
+
 impl fmt::Display for Lang {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.code())
@@ -90,9 +121,71 @@ impl Text {
     }
 }
 
+/// A date as each language writes it in documents: `2026 жылғы 21 қараша`,
+/// `21 ноября 2026 г.`, `21 November 2026`.
+pub fn format_date(date: time::Date, lang: Lang) -> String {
+    const KK: [&str; 12] = [
+        "қаңтар",
+        "ақпан",
+        "наурыз",
+        "сәуір",
+        "мамыр",
+        "маусым",
+        "шілде",
+        "тамыз",
+        "қыркүйек",
+        "қазан",
+        "қараша",
+        "желтоқсан",
+    ];
+    // Russian dates put the month in the genitive.
+    const RU: [&str; 12] = [
+        "января",
+        "февраля",
+        "марта",
+        "апреля",
+        "мая",
+        "июня",
+        "июля",
+        "августа",
+        "сентября",
+        "октября",
+        "ноября",
+        "декабря",
+    ];
+    let m = usize::from(u8::from(date.month())) - 1;
+    let (y, d) = (date.year(), date.day());
+    match lang {
+        Lang::Kk => format!("{y} жылғы {d} {}", KK[m]),
+        Lang::Ru => format!("{d} {} {y} г.", RU[m]),
+        Lang::En => format!("{d} {} {y}", date.month()),
+    }
+}
+
+/// A moment in UTC as each language writes it: the date, then `HH:MM UTC`.
+pub fn format_moment(at: time::OffsetDateTime, lang: Lang) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{}, {:02}:{:02} UTC",
+        format_date(at.date(), lang),
+        at.hour(),
+        at.minute()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_written_as_each_language_writes_them() {
+        let d = time::macros::date!(2026 - 11 - 21);
+        assert_eq!(format_date(d, Lang::Kk), "2026 жылғы 21 қараша");
+        assert_eq!(format_date(d, Lang::Ru), "21 ноября 2026 г.");
+        assert_eq!(format_date(d, Lang::En), "21 November 2026");
+        let at = time::macros::datetime!(2027-01-05 14:07 +06:00);
+        assert_eq!(format_moment(at, Lang::Ru), "5 января 2027 г., 08:07 UTC");
+    }
 
     #[test]
     fn falls_back_and_reports_missing() {
@@ -105,6 +198,17 @@ mod tests {
         assert_eq!(t.get(Lang::Kk), "Ученик");
         assert_eq!(t.missing(), vec![Lang::Kk, Lang::En]);
         assert!(Text::new("Оқушы", "Ученик", "Student").missing().is_empty());
+    }
+
+    #[test]
+    fn accept_language_picks_the_preferred_known_language() {
+        let pick = Lang::from_accept_language;
+        assert_eq!(pick("ru-RU,ru;q=0.9,en-US;q=0.8"), Some(Lang::Ru));
+        assert_eq!(pick("de-DE, en;q=0.5, kk;q=0.7"), Some(Lang::Kk));
+        assert_eq!(pick("kk;q=0, en"), Some(Lang::En));
+        assert_eq!(pick("en;q=0.8, ru;q=0.8"), Some(Lang::En));
+        assert_eq!(pick("de, fr;q=nonsense, *"), None);
+        assert_eq!(pick(""), None);
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub struct KeyRing {
     current: u32,
     blind_index: HmacSha256,
     audit_head: HmacSha256,
+    receipts: crate::signing::ReceiptSigner,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -88,12 +89,17 @@ impl KeyRing {
     ) -> Self {
         let blind_index = hmac_from(&derive(&index_root, "derbes/blind-index/v1"));
         let audit_head = hmac_from(&derive(&index_root, "derbes/audit-head/v1"));
+        let receipts = crate::signing::ReceiptSigner::from_seed(&derive(
+            &index_root,
+            crate::signing::RECEIPT_KEY_LABEL,
+        ));
         Self {
             index_root,
             keks,
             current,
             blind_index,
             audit_head,
+            receipts,
         }
     }
 
@@ -267,6 +273,11 @@ impl KeyRing {
         B64.encode(mac.finalize().into_bytes())
     }
 
+    /// The operator's key for signing consent receipts.
+    pub fn receipt_signer(&self) -> &crate::signing::ReceiptSigner {
+        &self.receipts
+    }
+
     /// Checks a head MAC in constant time.
     pub fn verify_audit_head(&self, seq: i64, hash: &str, mac: &str) -> bool {
         let expected = self.audit_head_mac(seq, hash);
@@ -298,6 +309,11 @@ mod tests {
             ring.blind_index("iin", "871008401427")
         );
         assert!(format!("{ring2:?}").contains("current: 2"));
+        // The receipt key is the key file's: the same after a round trip and a KEK rotation.
+        assert_eq!(
+            ring2.receipt_signer().public(),
+            ring.receipt_signer().public()
+        );
         assert!(!format!("{ring2:?}").contains(&B64.encode(ring2.index_root.as_ref())));
     }
 

@@ -6,13 +6,16 @@
 //! with associated data binding the subject id, the field key and the data key's generation, so a
 //! ciphertext moved to another subject or field does not open. Rotating the KEK rewraps data keys
 //! and leaves the fields as they are. Destroying a subject's data key makes its fields unreadable.
+//! Consent receipts are signed with an Ed25519 key derived from the key file.
 
 mod keyring;
 mod sealing;
+mod signing;
 mod tokens;
 
 pub use keyring::{KeyRing, KEY_FILE_FORMAT};
 pub use sealing::{DataKey, WrappedKey};
+pub use signing::{key_id, key_id_of, verify_signature, PublicKey, ReceiptSigner, SignatureError};
 pub use tokens::{new_token, token_digest, TOKEN_PREFIX};
 
 use thiserror::Error;

@@ -66,6 +66,9 @@ impl From<VaultError> for ApiError {
                 "this person is not linked to the subject as a legal representative; GET …/representatives lists the links",
             ),
             e @ VaultError::NothingToLift(_) => ApiError::conflict(e.to_string()),
+            VaultError::ConsentNotFound => ApiError::not_found(
+                "the subject's consent ledger has no event with this id; GET …/consents lists them",
+            ),
             VaultError::Store(StoreError::VersionConflict) => {
                 ApiError::conflict("the subject kept changing while this update ran; send it again")
             }
@@ -137,6 +140,16 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
             "delete",
             "/api/v1/subjects/{id}/restrictions/{purpose}",
             delete(consents::unrestrict),
+        ),
+        (
+            "get",
+            "/api/v1/subjects/{id}/consents/{consent_id}/receipt",
+            get(consents::receipt),
+        ),
+        (
+            "get",
+            crate::receipts::RECEIPT_KEYS_PATH,
+            get(consents::receipt_keys),
         ),
         (
             "put",

@@ -6,6 +6,7 @@ mod auth;
 mod consents;
 mod decisions;
 mod problem;
+mod receipts;
 mod vault;
 
 pub use api::{router, ROUTES};
@@ -13,6 +14,10 @@ pub use auth::{Actor, Role, ROLES};
 pub use consents::{ConsentInput, ConsentStep, FlagChange, FlagInput, LinkInput, ObligationInput};
 pub use decisions::{Answer, Question, MAX_BATCH};
 pub use problem::ApiError;
+pub use receipts::{
+    keys_from_set, published_keys, receipt_html, verify_receipt, ReceiptCheck, ReceiptSignature,
+    SignedReceipt, RECEIPT_KEYS_PATH,
+};
 pub use vault::{Clock, KeyLoader, PreparedSubject, Vault, VaultError};
 
 use derbes_core::Declaration;

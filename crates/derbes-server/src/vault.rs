@@ -48,6 +48,8 @@ pub enum VaultError {
     NotLinked,
     #[error("there is no {0} in force to lift")]
     NothingToLift(&'static str),
+    #[error("the subject's consent ledger has no event with this id")]
+    ConsentNotFound,
 }
 
 impl From<StoreError> for VaultError {

@@ -41,6 +41,9 @@ struct Server {
 struct Reply {
     status: u16,
     content_type: String,
+    /// `Content-Disposition`, when sent.
+    disposition: String,
+    text: String,
     body: Value,
 }
 
@@ -105,6 +108,18 @@ impl Server {
         token: Option<&str>,
         body: Option<Body>,
     ) -> Reply {
+        self.call_with(method, path, token, body, None).await
+    }
+
+    /// As `call`, with one more request header.
+    async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Body>,
+        header: Option<(&'static str, &'static str)>,
+    ) -> Reply {
         let agent = self.agent.clone();
         let url = format!("{}{path}", self.base);
         let method = method.to_owned();
@@ -115,6 +130,10 @@ impl Server {
                 .uri(&url);
             let req = match &auth {
                 Some(a) => req.header("Authorization", a),
+                None => req,
+            };
+            let req = match header {
+                Some((name, value)) => req.header(name, value),
                 None => req,
             };
             let resp = match body {
@@ -129,12 +148,15 @@ impl Server {
                 }
             };
             let mut resp = resp.unwrap();
-            let content_type = resp
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned();
+            let header = |name: &str| {
+                resp.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            let (content_type, disposition) =
+                (header("content-type"), header("content-disposition"));
             let text = resp
                 .body_mut()
                 .with_config()
@@ -144,7 +166,9 @@ impl Server {
             Reply {
                 status: resp.status().as_u16(),
                 content_type,
+                disposition,
                 body: serde_json::from_str(&text).unwrap_or(Value::Null),
+                text,
             }
         })
         .await
@@ -801,6 +825,8 @@ fn random_cases(id: &str) -> Vec<(&'static str, String, Value, bool)> {
         format!("/api/v1/subjects/{id}/restrictions/extracurricular"),
         format!("/api/v1/subjects/{id}/restrictions/%00?reason=other"),
         format!("/api/v1/subjects/{id}/flags"),
+        format!("/api/v1/subjects/{id}/consents/{id}/receipt?format=html&lang=x"),
+        "/.well-known/derbes-receipt-keys.json".to_owned(),
         format!("/api/v1/subjects/{id}/obligations/extracurricular"),
         format!("/api/v1/subjects/{id}/obligations/%E2%80%8B"),
         "/api/v1/decisions".to_owned(),
@@ -933,6 +959,81 @@ fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
         assert_eq!(r.body["consent_id"], given.as_str());
         assert!(r.body.get("confirmation_due").is_none());
 
+        // The parent downloads a signed receipt; anyone can check it against the published key.
+        let receipt_path = format!("/api/v1/subjects/{child}/consents/{given}/receipt");
+        let r = s.get(&receipt_path, &platform).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.content_type, "application/json");
+        assert!(r
+            .disposition
+            .contains(&format!("consent-receipt-{given}.json")));
+        assert_eq!(r.body["receipt"]["status"], "active");
+        assert_eq!(r.body["receipt"]["pii_principal_id"], child.as_str());
+        assert_eq!(r.body["receipt"]["terms"]["third_party_transfer"], true);
+        assert_eq!(r.body["receipt"]["event"]["given_by"]["relation"], "parent");
+        assert!(r.body["receipt"]["readable"]["kk"]
+            .as_str()
+            .unwrap()
+            .contains("Дербес деректер тізбесі"));
+        let published = s
+            .call("GET", "/.well-known/derbes-receipt-keys.json", None, None)
+            .await;
+        assert_eq!(published.status, 200, "{}", published.text);
+        let trusted = derbes_server::keys_from_set(&published.body).unwrap();
+        let verified = derbes_server::verify_receipt(&r.text, &trusted).unwrap();
+        assert_eq!(verified.receipt.consent_record_id.to_string(), given);
+        // Any change breaks it; another operator's key is not trusted.
+        let forged = r.text.replace(
+            "\"third_party_transfer\": true",
+            "\"third_party_transfer\": false",
+        );
+        assert_ne!(forged, r.text);
+        assert!(matches!(
+            derbes_server::verify_receipt(&forged, &trusted),
+            Err(derbes_server::ReceiptCheck::Signature(_))
+        ));
+        let stranger = KeyRing::generate().unwrap().receipt_signer().public();
+        assert!(matches!(
+            derbes_server::verify_receipt(&r.text, &[stranger]),
+            Err(derbes_server::ReceiptCheck::UntrustedKey(_))
+        ));
+        // A readable page in the visitor's language, and the text in the one asked for.
+        let r = s
+            .call_with(
+                "GET",
+                &format!("{receipt_path}?format=html"),
+                Some(&platform),
+                None,
+                Some(("Accept-Language", "ru-RU,ru;q=0.9,en;q=0.5")),
+            )
+            .await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.content_type, "text/html; charset=utf-8");
+        assert!(r.text.contains("<html lang=\"ru\">"));
+        assert!(r
+            .text
+            .contains("Квитанция о согласии на сбор и обработку персональных данных"));
+        assert!(r.text.contains("законный представитель (родитель)"));
+        let r = s
+            .get(&format!("{receipt_path}?format=text&lang=en"), &platform)
+            .await;
+        assert!(r.text.starts_with("Receipt for consent"), "{}", r.text);
+        assert_problem(
+            &s.get(&format!("{receipt_path}?format=pdf"), &platform)
+                .await,
+            422,
+            "validation",
+        );
+        assert_problem(
+            &s.get(
+                &format!("/api/v1/subjects/{child}/consents/{parent}/receipt"),
+                &platform,
+            )
+            .await,
+            404,
+            "not-found",
+        );
+
         // While the excursion the child is booked on runs, consent cannot be withdrawn (Art. 8(2)).
         let obligation = format!("/api/v1/subjects/{child}/obligations/extracurricular");
         let r = s
@@ -980,6 +1081,9 @@ fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
         assert_eq!(reason_codes(&r), ["consent_withdrawn"]);
         let r = s.post(&consents, &platform, by_parent("withdraw")).await;
         assert_eq!(problem_codes(&r), ["nothing_to_withdraw"]);
+        // The receipt of the withdrawn consent says so.
+        let r = s.get(&receipt_path, &platform).await;
+        assert_eq!(r.body["receipt"]["status"], "withdrawn", "{}", r.text);
         // A contract is not withdrawn like a consent (Art. 8(2)).
         let r = s
             .post(&consents, &platform, json!({ "purpose": "education", "action": "withdraw", "representative_id": parent, "method": paper }))
@@ -1132,6 +1236,7 @@ fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
             "subject.restriction",
             "obligation.record",
             "obligation.fulfil",
+            "consent.receipt",
         ] {
             assert!(actions.contains(&a), "{a} missing from {actions:?}");
         }

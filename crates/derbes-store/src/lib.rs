@@ -130,8 +130,8 @@ pub trait Store: Send + Sync + 'static {
         representative_id: Uuid,
     ) -> Result<Vec<derbes_core::consent::RepresentativeLink>, StoreError>;
 
-    /// The content hash recorded for a declaration version.
-    async fn declaration_hash(&self, version: &str) -> Result<Option<String>, StoreError>;
+    /// The content hash and text recorded for a declaration version.
+    async fn declaration(&self, version: &str) -> Result<Option<(String, String)>, StoreError>;
 }
 
 /// Opens the store named by `url`: `postgres://…` or `postgresql://…` for PostgreSQL, anything

@@ -924,13 +924,13 @@ impl Store for PostgresStore {
             .collect()
     }
 
-    async fn declaration_hash(&self, version: &str) -> Result<Option<String>, StoreError> {
+    async fn declaration(&self, version: &str) -> Result<Option<(String, String)>, StoreError> {
         let c = self.client().await?;
         Ok(c.query_opt(
-            "SELECT content_hash FROM declarations WHERE version = $1",
+            "SELECT content_hash, content FROM declarations WHERE version = $1",
             &[&version],
         )
         .await?
-        .map(|r| r.get(0)))
+        .map(|r| (r.get(0), r.get(1))))
     }
 }

@@ -1060,13 +1060,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn declaration_hash(&self, version: &str) -> Result<Option<String>, StoreError> {
+    async fn declaration(&self, version: &str) -> Result<Option<(String, String)>, StoreError> {
         let version = version.to_owned();
         self.read(move |c| {
             Ok(c.query_row(
-                "SELECT content_hash FROM declarations WHERE version = ?1",
+                "SELECT content_hash, content FROM declarations WHERE version = ?1",
                 [&version],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?)
         })

@@ -272,9 +272,10 @@ fn rewrap_tokens_and_declarations(
             Err(StoreError::DeclarationChanged { .. })
         ));
         assert_eq!(
-            s.declaration_hash("2025.1").await.unwrap().as_deref(),
-            Some("h1")
+            s.declaration("2025.1").await.unwrap(),
+            Some(("h1".to_owned(), "version = \"2025.1\"".to_owned()))
         );
+        assert_eq!(s.declaration("2024.9").await.unwrap(), None);
         assert_eq!(verify_chain(&s, &k).await, 5);
     })
 }

@@ -5,6 +5,7 @@ mod config;
 mod consent_import;
 mod generate;
 mod import;
+mod receipt_verify;
 mod setup;
 
 use anyhow::{Context, Result};
@@ -66,6 +67,11 @@ enum Command {
         #[command(subcommand)]
         command: ConsentsCommand,
     },
+    /// Consent receipts
+    Receipt {
+        #[command(subcommand)]
+        command: ReceiptCommand,
+    },
     /// Write a CSV of synthetic, realistic Kazakh subjects (valid IINs, phones, names) for demos
     /// and benchmarks
     Generate(generate::GenerateArgs),
@@ -97,6 +103,13 @@ enum AuditCommand {
 enum ConsentsCommand {
     /// Record paper consent forms listed in a CSV file, with per-row errors
     Import(consent_import::ConsentImportArgs),
+}
+
+#[derive(Subcommand)]
+enum ReceiptCommand {
+    /// Check a downloaded receipt offline: its signature, and that the key is the operator's;
+    /// print its text
+    Verify(receipt_verify::VerifyArgs),
 }
 
 #[derive(Subcommand)]
@@ -132,6 +145,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let config = Config::resolve(&cli.overrides)?;
+    if let Command::Receipt {
+        command: ReceiptCommand::Verify(args),
+    } = &cli.command
+    {
+        return receipt_verify::run(&config, args);
+    }
     runtime()?.block_on(async move {
         match cli.command {
             Command::Serve => serve(&config).await.map(|_| ExitCode::SUCCESS),
@@ -147,7 +166,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Command::Keys { command: KeysCommand::Rotate } => rotate(&config).await.map(|_| ExitCode::SUCCESS),
             Command::Import(args) => import::run(&config, &args).await,
             Command::Consents { command: ConsentsCommand::Import(args) } => consent_import::run(&config, &args).await,
-            Command::Check { .. } | Command::Generate(_) => Ok(ExitCode::SUCCESS),
+            Command::Check { .. } | Command::Generate(_) | Command::Receipt { .. } => Ok(ExitCode::SUCCESS),
         }
     })
 }

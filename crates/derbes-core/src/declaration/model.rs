@@ -74,7 +74,7 @@ pub fn parse_date(s: &str) -> Option<Date> {
     Date::parse(s, format).ok()
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Operator {
     pub name: Text,
@@ -87,7 +87,7 @@ pub struct Operator {
     pub responsible_person: ResponsiblePerson,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResponsiblePerson {
     pub name: Text,

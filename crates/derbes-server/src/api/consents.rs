@@ -4,11 +4,14 @@ use super::{json_response, Body, Path, Query};
 use crate::auth::{Actor, Role};
 use crate::consents::{ConsentInput, FlagChange, FlagInput, LinkInput, ObligationInput};
 use crate::problem::ApiError;
+use crate::receipts::{published_keys, receipt_html};
 use crate::AppState;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use derbes_core::flags::FlagReason;
+use derbes_core::text::Lang;
+use derbes_core::validate::FieldProblem;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -174,4 +177,76 @@ pub(super) async fn fulfil_obligation(
     actor.require(FLAGGERS)?;
     let flags = s.vault.set_obligation(&actor, id, &purpose, None).await?;
     Ok(json_response(StatusCode::OK, &flags))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReceiptQuery {
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+/// A signed receipt for one consent event: JSON to keep and verify, or a readable page or text
+/// in the asker's language (`?lang=`, else `Accept-Language`, else Kazakh).
+pub(super) async fn receipt(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path((id, consent_id)): Path<(Uuid, Uuid)>,
+    Query(q): Query<ReceiptQuery>,
+) -> Result<Response, ApiError> {
+    actor.require(READERS)?;
+    let problem = |field: &str, message: &str| {
+        ApiError::validation(
+            message.to_owned(),
+            &[FieldProblem {
+                field: field.into(),
+                message: message.into(),
+            }],
+        )
+    };
+    let lang = match q.lang.as_deref() {
+        Some(l) => l
+            .parse::<Lang>()
+            .map_err(|_| problem("lang", "must be kk, ru or en"))?,
+        None => headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(Lang::from_accept_language)
+            .unwrap_or(Lang::Kk),
+    };
+    let format = q.format.as_deref().unwrap_or("json");
+    if !matches!(format, "json" | "html" | "text") {
+        return Err(problem("format", "must be json, html or text"));
+    }
+    let signed = s.vault.consent_receipt(&actor, id, consent_id).await?;
+    let (content_type, body) = match format {
+        "html" => ("text/html; charset=utf-8", receipt_html(&signed, lang)),
+        "text" => (
+            "text/plain; charset=utf-8",
+            signed.receipt.readable.get(lang).to_owned(),
+        ),
+        _ => (
+            "application/json",
+            serde_json::to_string_pretty(&signed).map_err(|e| ApiError::internal(e.to_string()))?,
+        ),
+    };
+    let mut response = (StatusCode::OK, body).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if format == "json" {
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "attachment; filename=\"consent-receipt-{consent_id}.json\""
+        )) {
+            h.insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    Ok(response)
+}
+
+/// The operator's public receipt keys (JWK Set), for anyone to check receipts with.
+pub(super) async fn receipt_keys(State(s): State<AppState>) -> Response {
+    json_response(StatusCode::OK, &published_keys(&s.vault.keys()))
 }

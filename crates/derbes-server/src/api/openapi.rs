@@ -60,6 +60,7 @@ pub fn document() -> Value {
     let mut doc = spine();
     doc["paths"] = merge(doc["paths"].take(), consent_paths());
     doc["components"]["schemas"] = merge(doc["components"]["schemas"].take(), consent_schemas());
+    doc["components"]["schemas"] = merge(doc["components"]["schemas"].take(), receipt_schemas());
     doc
 }
 
@@ -146,6 +147,25 @@ fn consent_paths() -> Value {
                     "responses": { "200": ok("Flags now", "Flags") }
                 }), &[("400", "Malformed id or missing reason"), ("404", "No such subject"), ("409", "No restriction in force"), ("422", "Undeclared purpose")])
             },
+            "/api/v1/subjects/{id}/consents/{consent_id}/receipt": { "get": authed(json!({
+                "summary": "A signed receipt for one consent event",
+                "description": "Shaped after ISO/IEC TS 27560 and the Kantara Consent Receipt: the operator, the purpose, every Art. 8(4) element as agreed (rendered with the declaration version the consent was given under), who gave it and how, its term, how to withdraw, and the consent's status now; the subject is named by id only. `readable` holds the same in kk, ru and en. The JSON is signed with the operator's Ed25519 key over its RFC 8785 canonical form; check it offline with `derbes receipt verify`. `format=html` gives a printable page and `format=text` the readable text, in `lang` (else Accept-Language, else kk). Issuing is audited.",
+                "parameters": [ id_param(),
+                    { "name": "consent_id", "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } },
+                    { "name": "format", "in": "query", "schema": { "enum": ["json", "html", "text"], "default": "json" } },
+                    { "name": "lang", "in": "query", "schema": { "enum": ["kk", "ru", "en"] } } ],
+                "responses": { "200": { "description": "The receipt", "content": {
+                    "application/json": { "schema": { "$ref": "#/components/schemas/SignedReceipt" } },
+                    "text/html": { "schema": { "type": "string" } },
+                    "text/plain": { "schema": { "type": "string" } } } } }
+            }), &[("400", "Malformed id or query"), ("404", "No such subject, or no such event in its ledger"), ("422", "Unknown format or language")]) },
+            "/.well-known/derbes-receipt-keys.json": { "get": {
+                "summary": "The operator's public keys for consent receipts (JWK Set, Ed25519)",
+                "responses": { "200": { "description": "JWK Set (RFC 7517, RFC 8037)", "content": { "application/json": { "schema": { "type": "object", "required": ["keys"], "properties": {
+                    "keys": { "type": "array", "items": { "type": "object", "required": ["kty", "crv", "kid", "x"], "properties": {
+                        "kty": { "const": "OKP" }, "crv": { "const": "Ed25519" }, "alg": { "const": "EdDSA" }, "use": { "const": "sig" },
+                        "kid": { "type": "string" }, "x": { "type": "string" } } } } } } } } } }
+            }},
             "/api/v1/subjects/{id}/obligations/{purpose}": {
                 "put": authed(json!({
                     "summary": "Record an unfulfilled obligation that keeps consent from being withdrawn",
@@ -160,6 +180,24 @@ fn consent_paths() -> Value {
                     "responses": { "200": ok("Flags now", "Flags") }
                 }), &[("400", "Malformed id"), ("404", "No such subject"), ("409", "No obligation open"), ("422", "Undeclared purpose or a purpose without withdrawal_obligation")])
             }
+    })
+}
+
+/// The signed consent receipt.
+fn receipt_schemas() -> Value {
+    json!({
+                "SignedReceipt": { "type": "object", "required": ["receipt", "signature"], "properties": {
+                    "receipt": { "type": "object", "required": ["schema", "receipt_id", "issued_at", "jurisdiction", "consent_record_id", "pii_principal_id", "status", "pii_controller", "purpose", "event", "readable"], "properties": {
+                        "schema": { "const": "derbes/consent-receipt/1" }, "receipt_id": { "$ref": "#/components/schemas/Uuid" },
+                        "issued_at": { "type": "string", "format": "date-time" }, "jurisdiction": { "const": "KZ" },
+                        "consent_record_id": { "$ref": "#/components/schemas/Uuid" }, "pii_principal_id": { "$ref": "#/components/schemas/Uuid" },
+                        "status": { "enum": ["active", "superseded", "withdrawn", "expired", "recorded"] },
+                        "pii_controller": { "type": "object" }, "purpose": { "type": "object" }, "event": { "type": "object" },
+                        "terms": { "type": "object", "description": "Give and renew: the Art. 8(4) contents as agreed" },
+                        "readable": { "type": "object", "required": ["kk", "ru", "en"], "properties": { "kk": { "type": "string" }, "ru": { "type": "string" }, "en": { "type": "string" } } } } },
+                    "signature": { "type": "object", "required": ["alg", "key_id", "public_key", "canonicalization", "value"], "properties": {
+                        "alg": { "const": "Ed25519" }, "key_id": { "type": "string" }, "public_key": { "type": "string" },
+                        "canonicalization": { "type": "string" }, "value": { "type": "string" } } } } }
     })
 }
 

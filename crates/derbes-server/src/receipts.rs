@@ -1,0 +1,330 @@
+//! Signed consent receipts: issued from the ledger, signed with the operator's Ed25519 key, and
+//! checked offline against the published key.
+
+use crate::auth::Actor;
+use crate::vault::{Vault, VaultError};
+use derbes_core::audit::{AuditDraft, Outcome};
+use derbes_core::consent::{consent_state, ConsentAction, ConsentState};
+use derbes_core::receipt::{self, canonical_json, Issue, Receipt, RecordStatus};
+use derbes_core::text::Lang;
+use derbes_core::Declaration;
+use derbes_crypto::{key_id_of, verify_signature, KeyRing, PublicKey, SignatureError};
+use derbes_store::StoreError;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// Where the operator's receipt keys are published.
+pub const RECEIPT_KEYS_PATH: &str = "/.well-known/derbes-receipt-keys.json";
+
+/// A receipt and its signature, as downloaded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignedReceipt {
+    pub receipt: Receipt,
+    pub signature: ReceiptSignature,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptSignature {
+    /// `Ed25519`.
+    pub alg: String,
+    pub key_id: String,
+    /// The 32-byte public key, base64url without padding.
+    pub public_key: String,
+    /// What was signed.
+    pub canonicalization: String,
+    /// The 64-byte signature, base64url without padding.
+    pub value: String,
+}
+
+/// The published key set (JWK Set, RFC 7517 with RFC 8037 OKP keys).
+pub fn published_keys(keys: &KeyRing) -> Value {
+    let p = keys.receipt_signer().public();
+    json!({
+        "keys": [{
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "alg": "EdDSA",
+            "use": "sig",
+            "kid": p.key_id,
+            "x": p.public_key,
+        }]
+    })
+}
+
+/// The public keys listed in a published key set.
+pub fn keys_from_set(set: &Value) -> Result<Vec<PublicKey>, ReceiptCheck> {
+    let keys = set
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or(ReceiptCheck::KeySet("it has no `keys` array"))?;
+    keys.iter()
+        .filter(|k| k.get("crv").and_then(Value::as_str) == Some("Ed25519"))
+        .map(|k| {
+            let x = k
+                .get("x")
+                .and_then(Value::as_str)
+                .ok_or(ReceiptCheck::KeySet("an Ed25519 key has no `x`"))?;
+            Ok(PublicKey {
+                key_id: k
+                    .get("kid")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                public_key: x.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// Why a receipt did not check out. Messages name parts of the receipt, never its contents.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReceiptCheck {
+    #[error("the file is not a derbes consent receipt: {0}")]
+    Shape(String),
+    #[error("the signature is not valid: {0}")]
+    Signature(#[from] SignatureError),
+    #[error("the signature's key id does not match its public key")]
+    KeyId,
+    #[error(
+        "the receipt was signed with key {0}, which is not among the operator's published keys"
+    )]
+    UntrustedKey(String),
+    #[error("the key set is not valid: {0}")]
+    KeySet(&'static str),
+}
+
+/// Checks a downloaded receipt: its shape, that the signature matches the canonical form of the
+/// receipt, and that the key is one of `trusted`. Returns the receipt as verified.
+pub fn verify_receipt(text: &str, trusted: &[PublicKey]) -> Result<SignedReceipt, ReceiptCheck> {
+    let doc: Value =
+        serde_json::from_str(text).map_err(|e| ReceiptCheck::Shape(format!("not JSON ({e})")))?;
+    let body = doc
+        .get("receipt")
+        .ok_or_else(|| ReceiptCheck::Shape("it has no `receipt`".into()))?;
+    let signature: ReceiptSignature = doc
+        .get("signature")
+        .cloned()
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| ReceiptCheck::Shape(format!("`signature`: {e}")))?
+        .ok_or_else(|| ReceiptCheck::Shape("it has no `signature`".into()))?;
+    if signature.alg != "Ed25519" || signature.canonicalization != receipt::CANONICALIZATION {
+        return Err(ReceiptCheck::Shape(format!(
+            "signature algorithm `{}` over `{}` is not what derbes signs with",
+            signature.alg, signature.canonicalization
+        )));
+    }
+    let canonical = canonical_json(body).map_err(|e| ReceiptCheck::Shape(e.to_string()))?;
+    verify_signature(
+        &signature.public_key,
+        canonical.as_bytes(),
+        &signature.value,
+    )?;
+    if key_id_of(&signature.public_key).as_deref() != Some(signature.key_id.as_str()) {
+        return Err(ReceiptCheck::KeyId);
+    }
+    if !trusted.iter().any(|k| k.public_key == signature.public_key) {
+        return Err(ReceiptCheck::UntrustedKey(signature.key_id));
+    }
+    let receipt: Receipt = serde_json::from_value(body.clone())
+        .map_err(|e| ReceiptCheck::Shape(format!("`receipt`: {e}")))?;
+    if receipt.schema != receipt::SCHEMA {
+        return Err(ReceiptCheck::Shape(format!(
+            "schema `{}` is not `{}`",
+            receipt.schema,
+            receipt::SCHEMA
+        )));
+    }
+    Ok(SignedReceipt { receipt, signature })
+}
+
+/// Signs a receipt with the key ring's receipt key.
+fn sign(keys: &KeyRing, receipt: Receipt) -> Result<SignedReceipt, VaultError> {
+    let value = serde_json::to_value(&receipt)
+        .map_err(|e| VaultError::Store(StoreError::Corrupt(e.to_string())))?;
+    let canonical = canonical_json(&value)
+        .map_err(|e| VaultError::Store(StoreError::Corrupt(e.to_string())))?;
+    let signer = keys.receipt_signer();
+    let public = signer.public();
+    Ok(SignedReceipt {
+        receipt,
+        signature: ReceiptSignature {
+            alg: "Ed25519".into(),
+            key_id: public.key_id,
+            public_key: public.public_key,
+            canonicalization: receipt::CANONICALIZATION.into(),
+            value: signer.sign(canonical.as_bytes()),
+        },
+    })
+}
+
+/// Text made safe for HTML content and attribute values.
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The receipt as a printable page in `lang`: plain HTML, no scripts, readable on a phone.
+pub fn receipt_html(signed: &SignedReceipt, lang: Lang) -> String {
+    let r = &signed.receipt;
+    let title = escape_html(receipt::title(r, lang));
+    let mut rows = String::new();
+    for (label, value) in receipt::lines(r, lang, &signed.signature.key_id) {
+        rows.push_str(&format!(
+            "<tr><th scope=\"row\">{}</th><td>{}</td></tr>\n",
+            escape_html(&label),
+            escape_html(&value)
+        ));
+    }
+    let note = match lang {
+        Lang::Kk => "Бұл бет — түбіртектің оқуға арналған көшірмесі. Қолтаңба JSON нұсқасына қойылған (?format=json): оны «derbes receipt verify» командасымен тексеруге болады.",
+        Lang::Ru => "Эта страница — копия квитанции для чтения. Подписана JSON-версия (?format=json): её можно проверить командой «derbes receipt verify».",
+        Lang::En => "This page is the readable copy of the receipt. The JSON version (?format=json) carries the signature: check it with `derbes receipt verify`.",
+    };
+    format!(
+        "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{title}</title>\n<style>\n\
+         body {{ font-family: \"Noto Sans\", \"DejaVu Sans\", Arial, sans-serif; max-width: 48rem; margin: 1.5rem auto; padding: 0 1rem; line-height: 1.45; color: #111; }}\n\
+         h1 {{ font-size: 1.3rem; }}\n\
+         table {{ border-collapse: collapse; width: 100%; }}\n\
+         th, td {{ text-align: left; vertical-align: top; padding: .4rem .5rem; border-bottom: 1px solid #ccc; overflow-wrap: anywhere; }}\n\
+         th {{ width: 35%; font-weight: 600; }}\n\
+         @media (max-width: 36rem) {{ th, td {{ display: block; width: auto; border: 0; padding: .15rem 0; }} tr {{ display: block; border-bottom: 1px solid #ccc; padding: .4rem 0; }} }}\n\
+         @media print {{ body {{ margin: 0; max-width: none; }} footer {{ font-size: .8rem; }} }}\n\
+         </style>\n</head>\n<body>\n<h1>{title}</h1>\n<table>\n{rows}</table>\n<footer><p>{}</p></footer>\n</body>\n</html>\n",
+        escape_html(note)
+    )
+}
+
+impl Vault {
+    /// The recorded declaration of an earlier `version`.
+    async fn recorded_declaration(&self, version: &str) -> Result<Declaration, VaultError> {
+        let (_, text) = self.store().declaration(version).await?.ok_or_else(|| {
+            VaultError::Store(StoreError::Corrupt(format!(
+                "declaration version `{version}`, under which a consent was given, is not on record"
+            )))
+        })?;
+        let loaded = Declaration::load(&text).map_err(|_| {
+            VaultError::Store(StoreError::Corrupt(format!(
+                "the recorded declaration version `{version}` no longer loads"
+            )))
+        })?;
+        Ok(loaded.declaration)
+    }
+
+    /// A signed receipt for one event of the subject's consent ledger. The terms are rendered
+    /// with the declaration version the consent was given under; the status is the consent's
+    /// at this moment. Issuing is audited.
+    pub async fn consent_receipt(
+        &self,
+        actor: &Actor,
+        subject_id: Uuid,
+        consent_id: Uuid,
+    ) -> Result<SignedReceipt, VaultError> {
+        let (record, state) = self
+            .store()
+            .subject_with_state(subject_id, None)
+            .await?
+            .ok_or(VaultError::NotFound)?;
+        let now = self.now();
+        let Some(event) = state.consents.iter().find(|e| e.id == consent_id).cloned() else {
+            return Err(VaultError::ConsentNotFound);
+        };
+        let version = match &event.action {
+            ConsentAction::Give(g) | ConsentAction::Renew(g) => g.terms.declaration_version.clone(),
+            ConsentAction::Withdraw => self.declaration().version.clone(),
+        };
+        let earlier;
+        let declaration = if version == self.declaration().version {
+            self.declaration()
+        } else {
+            earlier = self.recorded_declaration(&version).await?;
+            &earlier
+        };
+        let facts = self.facts(&record, state, now, None)?;
+        let status = match (
+            &event.action,
+            consent_state(
+                self.declaration(),
+                &facts.as_subject_facts(),
+                &event.purpose,
+                now,
+            ),
+        ) {
+            (ConsentAction::Withdraw, _) => RecordStatus::Recorded,
+            (_, ConsentState::Holding(e, _)) if e.id == consent_id => RecordStatus::Active,
+            (_, ConsentState::Holding(..)) => RecordStatus::Superseded,
+            (_, ConsentState::Withdrawn { .. }) => RecordStatus::Withdrawn,
+            (_, ConsentState::Expired { .. }) => RecordStatus::Expired,
+            (_, ConsentState::None) => RecordStatus::Withdrawn,
+        };
+        let keys = self.keys();
+        let key_id = keys.receipt_signer().public().key_id;
+        let receipt = receipt::build(&Issue {
+            declaration,
+            event: &event,
+            status,
+            receipt_id: Uuid::now_v7(),
+            issued_at: now,
+            key_id: &key_id,
+        })
+        .ok_or_else(|| {
+            VaultError::Store(StoreError::Corrupt(format!(
+                "declaration version `{version}` does not declare the consent's purpose"
+            )))
+        })?;
+        let signed = sign(&keys, receipt)?;
+        self.audit(
+            AuditDraft::new(&actor.audit_name(), "consent.receipt", Outcome::Allowed)
+                .subject(subject_id)
+                .purpose(&event.purpose)
+                .details(&json!({
+                    "consent_id": consent_id,
+                    "receipt_id": signed.receipt.receipt_id,
+                    "key_id": signed.signature.key_id,
+                })),
+        )
+        .await?;
+        Ok(signed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_escapes_everything_it_is_given() {
+        assert_eq!(
+            escape_html("<a href='x'>\"&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&quot;&amp;&quot;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn key_sets_list_ed25519_keys_and_explain_bad_ones() {
+        let ring = KeyRing::generate().unwrap_or_else(|e| panic!("{e}"));
+        let keys = keys_from_set(&published_keys(&ring)).unwrap_or_default();
+        assert_eq!(keys, vec![ring.receipt_signer().public()]);
+        assert_eq!(
+            keys_from_set(&json!({ "k": [] })),
+            Err(ReceiptCheck::KeySet("it has no `keys` array"))
+        );
+        assert_eq!(
+            keys_from_set(&json!({ "keys": [{ "crv": "Ed25519" }] })),
+            Err(ReceiptCheck::KeySet("an Ed25519 key has no `x`"))
+        );
+    }
+}
