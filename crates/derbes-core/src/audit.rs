@@ -85,8 +85,10 @@ impl AuditDraft {
         self.reason = Some(reason.into());
         self
     }
-    pub fn details(mut self, details: &serde_json::Value) -> Self {
-        self.details = Some(details.to_string());
+    /// Non-personal details as JSON: codes, ids, counts.
+    pub fn details<T: serde::Serialize + ?Sized>(mut self, details: &T) -> Self {
+        // Values and the plain structs callers pass always serialize.
+        self.details = serde_json::to_string(details).ok();
         self
     }
 

@@ -372,14 +372,58 @@ async fn lookup(
 }
 
 /// One question (`{"subject_id", "purpose", "fields"?}`), or a batch (`{"decisions": [...]}`).
+/// Is the request's body declared as JSON (`application/json` or `application/*+json`)?
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .is_some_and(|m| {
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        })
+}
+
 async fn decisions(
     State(s): State<AppState>,
     actor: Actor,
-    Body(mut b): Body<Value>,
+    headers: axum::http::HeaderMap,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
+    use crate::decisions::{Answer, Question};
+    use axum::extract::rejection::{JsonRejection, MissingJsonContentType};
+    /// The answers to a batch, as sent.
+    #[derive(serde::Serialize)]
+    struct Answers {
+        decisions: Vec<Answer>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Batch {
+        decisions: Vec<Question>,
+    }
     actor.require(WRITERS)?;
+    if !is_json(&headers) {
+        return Err(JsonRejection::from(MissingJsonContentType::default()).into());
+    }
+    let body = body.map_err(|e| ApiError::from(JsonRejection::from(e)))?;
+    // Well-formed requests are read straight into questions; anything else takes the path
+    // below, which names the question at fault.
+    if let Ok(Batch { decisions }) = serde_json::from_slice::<Batch>(&body) {
+        let decisions = s.vault.decide_questions(&actor, decisions).await?;
+        return Ok(json_response(StatusCode::OK, &Answers { decisions }));
+    } else if let Ok(q) = serde_json::from_slice::<Question>(&body) {
+        let answer = s.vault.decide_questions(&actor, vec![q]).await?.pop();
+        return Ok(json_response(StatusCode::OK, &answer));
+    }
+    let mut b: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body is not valid JSON: {}",
+            crate::problem::sanitize(&e.to_string())
+        ))
+    })?;
     let question = |field: String, v: Value| {
-        serde_json::from_value::<crate::decisions::Question>(v).map_err(|e| {
+        serde_json::from_value::<Question>(v).map_err(|e| {
             let why = crate::problem::sanitize(&e.to_string());
             ApiError::validation(
                 format!("`{field}`: {why}"),
@@ -417,11 +461,8 @@ async fn decisions(
         .enumerate()
         .map(|(i, v)| question(format!("decisions[{i}]"), v))
         .collect::<Result<Vec<_>, _>>()?;
-    let answers = s.vault.decide_questions(&actor, questions).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "decisions": answers }),
-    ))
+    let decisions = s.vault.decide_questions(&actor, questions).await?;
+    Ok(json_response(StatusCode::OK, &Answers { decisions }))
 }
 
 #[derive(Deserialize)]

@@ -45,6 +45,25 @@ impl Facts {
     }
 }
 
+/// What of a subject's state holds at `now`: the block, the restricted purposes and the
+/// purposes with an open obligation.
+pub(crate) fn in_force(
+    state: &SubjectState,
+    now: OffsetDateTime,
+) -> (bool, Vec<String>, Vec<String>) {
+    fn holding<T>(list: &[(String, T)], holds: impl Fn(&T) -> bool) -> Vec<String> {
+        list.iter()
+            .filter(|(_, f)| holds(f))
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+    (
+        state.blocked.as_ref().is_some_and(|f| f.holds(now)),
+        holding(&state.restrictions, |f| f.holds(now)),
+        holding(&state.obligations, |o| o.holds(now)),
+    )
+}
+
 /// A consent action as asked through the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -233,7 +252,7 @@ impl Vault {
     }
 
     /// The subject's birth date, from its sealed values.
-    fn birth_date_of(&self, record: &SubjectRecord) -> Result<Option<Date>, VaultError> {
+    pub(crate) fn birth_date_of(&self, record: &SubjectRecord) -> Result<Option<Date>, VaultError> {
         let dk = self.open_key(record)?;
         let mut failure = None;
         let found = birth_date(self.declaration(), &record.category, |key| {
@@ -277,21 +296,12 @@ impl Vault {
         } else {
             None
         };
+        let (blocked, restricted, obligations) = in_force(&state, now);
         Ok(Facts {
             birth_date,
-            blocked: state.blocked.as_ref().is_some_and(|f| f.holds(now)),
-            restricted: state
-                .restrictions
-                .iter()
-                .filter(|(_, f)| f.holds(now))
-                .map(|(p, _)| p.clone())
-                .collect(),
-            obligations: state
-                .obligations
-                .iter()
-                .filter(|(_, o)| o.holds(now))
-                .map(|(p, _)| p.clone())
-                .collect(),
+            blocked,
+            restricted,
+            obligations,
             state,
         })
     }

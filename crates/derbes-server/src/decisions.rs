@@ -3,13 +3,17 @@
 //! in the audit chain (one event per request) before they leave derbes.
 
 use crate::auth::Actor;
+use crate::consents::in_force;
+use crate::facts_cache::Cached;
 use crate::problem::Reason;
 use crate::vault::{check_names, Vault, VaultError};
 use derbes_core::audit::{AuditDraft, Outcome};
+use derbes_core::consent::SubjectFacts;
 use derbes_core::decision::{decide, ReadQuery};
 use derbes_core::declaration::LegalBasis;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// The most questions one request may ask.
@@ -73,6 +77,52 @@ impl Answer {
 }
 
 impl Vault {
+    /// The decision facts of each question's subject (`None`: no such subject), from memory
+    /// where they are current, else read from the store and kept.
+    async fn decision_facts(
+        &self,
+        questions: &[Question],
+    ) -> Result<Vec<Option<Arc<Cached>>>, VaultError> {
+        let cache = &self.facts_cache;
+        let read_at = cache.sync(self.store().as_ref()).await?;
+        let mut found: Vec<Option<Arc<Cached>>> =
+            questions.iter().map(|q| cache.get(&q.subject_id)).collect();
+        let mut missing: Vec<Uuid> = questions
+            .iter()
+            .zip(&found)
+            .filter(|(_, f)| f.is_none())
+            .map(|(q, _)| q.subject_id)
+            .collect();
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        missing.sort_unstable();
+        missing.dedup();
+        let read = self
+            .store()
+            .subjects_with_state(missing.iter().map(|id| (*id, None)).collect())
+            .await?;
+        let mut fresh = std::collections::HashMap::with_capacity(missing.len());
+        for (id, subject) in missing.into_iter().zip(read) {
+            let Some((record, state)) = subject else {
+                continue;
+            };
+            let cached = Arc::new(Cached {
+                birth_date: self.birth_date_of(&record)?,
+                category: record.category,
+                state,
+            });
+            cache.fill(id, Arc::clone(&cached), read_at);
+            fresh.insert(id, cached);
+        }
+        for (q, f) in questions.iter().zip(found.iter_mut()) {
+            if f.is_none() {
+                *f = fresh.get(&q.subject_id).cloned();
+            }
+        }
+        Ok(found)
+    }
+
     /// Answers each question from the subject's state now. The answers are audited together.
     pub async fn decide_questions(
         &self,
@@ -91,19 +141,11 @@ impl Vault {
             })?;
         }
         let now = self.now();
-        let subjects = self
-            .store()
-            .subjects_with_state(
-                questions
-                    .iter()
-                    .map(|q| (q.subject_id, Some(q.purpose.clone())))
-                    .collect(),
-            )
-            .await?;
+        let subjects = self.decision_facts(&questions).await?;
         let d = self.declaration();
         let mut answers = Vec::with_capacity(questions.len());
         for (q, subject) in questions.iter().zip(subjects) {
-            let Some((record, state)) = subject else {
+            let Some(cached) = subject else {
                 answers.push(Answer::refused(
                     q,
                     vec![Reason {
@@ -113,16 +155,23 @@ impl Vault {
                 ));
                 continue;
             };
-            let facts = self.facts(&record, state, now, Some(&q.purpose))?;
+            let (blocked, restricted, obligations) = in_force(&cached.state, now);
+            let facts = SubjectFacts {
+                birth_date: cached.birth_date,
+                blocked,
+                restricted: &restricted,
+                obligations: &obligations,
+                consents: &cached.state.consents,
+            };
             let decision = decide(
                 d,
                 &ReadQuery {
-                    category: Some(&record.category),
+                    category: Some(&cached.category),
                     purpose: &q.purpose,
                     fields: q.fields.as_deref(),
                     actor: &actor.scope,
                 },
-                Some((&facts.as_subject_facts(), now)),
+                Some((&facts, now)),
             );
             answers.push(match decision {
                 Ok(a) => Answer {
@@ -165,11 +214,22 @@ fn decision_event(actor: &Actor, questions: &[Question], answers: &[Answer]) -> 
         }
         return draft;
     }
-    let listed: Vec<_> = answers
-        .iter()
-        .map(|a| json!([a.subject_id, a.purpose, a.outcome()]))
-        .collect();
-    let refused = answers.iter().filter(|a| !a.allowed).count();
-    AuditDraft::new(&actor.audit_name(), "decisions", outcome)
-        .details(&json!({ "count": answers.len(), "refused": refused, "answers": listed }))
+    /// One answer as the audit lists it: [subject, purpose, outcome].
+    #[derive(Serialize)]
+    struct Listed<'a>(Uuid, &'a str, String);
+    #[derive(Serialize)]
+    struct Details<'a> {
+        count: usize,
+        refused: usize,
+        answers: Vec<Listed<'a>>,
+    }
+    let details = Details {
+        count: answers.len(),
+        refused: answers.iter().filter(|a| !a.allowed).count(),
+        answers: answers
+            .iter()
+            .map(|a| Listed(a.subject_id, &a.purpose, a.outcome()))
+            .collect(),
+    };
+    AuditDraft::new(&actor.audit_name(), "decisions", outcome).details(&details)
 }

@@ -5,6 +5,7 @@ mod api;
 mod auth;
 mod consents;
 mod decisions;
+mod facts_cache;
 mod problem;
 mod receipts;
 mod vault;

@@ -139,7 +139,11 @@ pub struct Vault {
     key_loader: Option<KeyLoader>,
     store: Arc<dyn Store>,
     clock: Clock,
+    pub(crate) facts_cache: crate::facts_cache::FactsCache,
 }
+
+/// How many subjects' decision facts the vault keeps in memory.
+const FACTS_CACHED: usize = 100_000;
 
 const DEK_GENERATION: u32 = 1;
 pub(crate) const UPDATE_ATTEMPTS: usize = 5;
@@ -152,6 +156,7 @@ impl Vault {
             key_loader: None,
             store,
             clock: Arc::new(time::OffsetDateTime::now_utc),
+            facts_cache: crate::facts_cache::FactsCache::new(FACTS_CACHED),
         }
     }
 

@@ -1331,6 +1331,51 @@ fn decisions_answer_one_question_or_many(db: TestDb) -> Fut {
         assert_eq!(r.body["allowed"], false);
         assert_eq!(r.body["reasons"][0]["code"], "consent_withdrawn");
 
+        // Another derbes process on the same database blocks the subject and lifts the block:
+        // the decisions here follow at once, although they keep subjects' facts in memory.
+        let other = {
+            let k = s.state.vault.keys();
+            derbes_store::open(&db.url, Arc::new(move |seq, h| k.audit_head_mac(seq, h)))
+                .await
+                .unwrap()
+        };
+        let education = || {
+            s.post(
+                "/api/v1/decisions",
+                &platform,
+                json!({ "decisions": [{ "subject_id": student, "purpose": "education" }] }),
+            )
+        };
+        assert_eq!(education().await.body["decisions"][0]["allowed"], true);
+        let block = |flag: Option<derbes_core::flags::Flag>| derbes_store::WriteOp::SetFlag {
+            subject_id: uuid::Uuid::parse_str(&student).unwrap(),
+            flag: derbes_store::FlagWrite::Block(flag),
+            audit: derbes_core::audit::AuditDraft::new(
+                "other-process",
+                "subject.block",
+                derbes_core::audit::Outcome::Ok,
+            ),
+        };
+        other
+            .write(block(Some(derbes_core::flags::Flag {
+                reason: derbes_core::flags::FlagReason::AuthorityOrder,
+                note: None,
+                until: None,
+                set_by: "other-process".into(),
+                set_at: time::OffsetDateTime::now_utc(),
+            })))
+            .await
+            .unwrap();
+        let r = education().await;
+        assert_eq!(
+            r.body["decisions"][0]["reasons"][0]["code"], "subject_blocked",
+            "{}",
+            r.body
+        );
+        other.write(block(None)).await.unwrap();
+        assert_eq!(education().await.body["decisions"][0]["allowed"], true);
+        drop(other);
+
         // The audit holds the single decisions under the subject and the batch as one event.
         let r = s
             .get(&format!("/api/v1/subjects/{student}/audit"), &admin)
@@ -1339,7 +1384,7 @@ fn decisions_answer_one_question_or_many(db: TestDb) -> Fut {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|e| e["action"] == "decision")
+            .filter(|e| e["action"] == "decision" && e["purpose"] == "extracurricular")
             .collect();
         assert_eq!(decisions.len(), 2, "{}", r.body);
         assert_eq!(decisions[1]["reason"], "consent_withdrawn");

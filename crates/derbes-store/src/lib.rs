@@ -130,6 +130,11 @@ pub trait Store: Send + Sync + 'static {
         representative_id: Uuid,
     ) -> Result<Vec<derbes_core::consent::RepresentativeLink>, StoreError>;
 
+    /// The feed of subjects whose decision facts changed after `after` (the audit sequence
+    /// number of the change), oldest first, at most `limit`. A reader that has seen a change has
+    /// seen every earlier one.
+    async fn state_changes(&self, after: i64, limit: u32) -> Result<StateChanges, StoreError>;
+
     /// The content hash and text recorded for a declaration version.
     async fn declaration(&self, version: &str) -> Result<Option<(String, String)>, StoreError>;
 }
@@ -147,6 +152,9 @@ pub async fn open(url: &str, signer: HeadSigner) -> Result<Arc<dyn Store>, Store
         )?))
     }
 }
+
+/// Prune the feed of state changes once in this many commit groups.
+pub(crate) const PRUNE_EVERY: u64 = 1024;
 
 /// The most operations one commit takes, in both backends.
 pub(crate) const MAX_GROUP: usize = 512;

@@ -4,8 +4,8 @@
 use crate::fields_blob::{decode_fields, encode_fields};
 use crate::{
     drain, from_json, now, split_fields, to_json, Applied, AuditHead, FlagTable, HeadSigner,
-    IndexEntry, Job, KeyRecord, Store, StoreError, SubjectRecord, SubjectState, TokenRecord,
-    WriteOp, EVENT_COLUMNS, MAX_GROUP,
+    IndexEntry, Job, KeyRecord, StateChanges, Store, StoreError, SubjectRecord, SubjectState,
+    TokenRecord, WriteOp, EVENT_COLUMNS, MAX_GROUP, PRUNE_EVERY, STATE_CHANGES_KEPT,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -22,6 +22,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         3,
         include_str!("../migrations/postgres/0003_obligations.sql"),
+    ),
+    (
+        4,
+        include_str!("../migrations/postgres/0004_state_changes.sql"),
     ),
 ];
 const POOL_SIZE: usize = 16;
@@ -126,6 +130,7 @@ impl PostgresStore {
             statements: HashMap::new(),
             signer,
             pending: Vec::new(),
+            groups: 0,
         };
         tokio::spawn(writer.run(rx));
         Ok(Self { tx, pool })
@@ -146,6 +151,8 @@ struct Writer {
     signer: HeadSigner,
     /// Audit events of the group being committed, inserted together before COMMIT.
     pending: Vec<AuditEvent>,
+    /// Groups committed, to prune the feed of state changes now and then.
+    groups: u64,
 }
 
 impl Writer {
@@ -211,7 +218,13 @@ impl Writer {
                     continue;
                 }
             }
-            let r = self.apply(op, &mut head, at).await;
+            let changed = op.changed_subject();
+            let mut r = self.apply(op, &mut head, at).await;
+            if let (Ok(_), Some(id)) = (&r, changed) {
+                if let Err(e) = self.record_change(head.0, id).await {
+                    r = Err(e);
+                }
+            }
             if guarded {
                 if r.is_err() {
                     head = saved.0;
@@ -221,6 +234,13 @@ impl Writer {
                 let _ = self.client.batch_execute("RELEASE SAVEPOINT op").await;
             }
             results.push(r);
+        }
+        self.groups += 1;
+        if self.groups.is_multiple_of(PRUNE_EVERY) {
+            if let Err(e) = self.prune_state_changes().await {
+                let _ = self.client.batch_execute("ROLLBACK").await;
+                return fail_all(e);
+            }
         }
         // Taken out and put back, so the buffer keeps its capacity from group to group.
         let events = std::mem::take(&mut self.pending);
@@ -255,6 +275,35 @@ impl Writer {
                 fail_all(e.into())
             }
         }
+    }
+
+    /// Lists a subject in the feed of state changes, under the seq of the event recording it.
+    async fn record_change(&mut self, seq: i64, id: Uuid) -> Result<(), StoreError> {
+        let s = self
+            .prep("INSERT INTO state_changes (seq, subject_id) VALUES ($1, $2)")
+            .await?;
+        self.client.execute(&s, &[&seq, &id]).await?;
+        Ok(())
+    }
+
+    /// Keeps the newest [`STATE_CHANGES_KEPT`] changes of the feed and raises its floor.
+    async fn prune_state_changes(&mut self) -> Result<(), StoreError> {
+        let s = self
+            .prep("SELECT seq FROM state_changes ORDER BY seq DESC LIMIT 1 OFFSET $1")
+            .await?;
+        let Some(row) = self.client.query_opt(&s, &[&STATE_CHANGES_KEPT]).await? else {
+            return Ok(());
+        };
+        let cut: i64 = row.get(0);
+        let s = self
+            .prep("DELETE FROM state_changes WHERE seq <= $1")
+            .await?;
+        self.client.execute(&s, &[&cut]).await?;
+        let s = self
+            .prep("UPDATE state_change_floor SET seq = GREATEST(seq, $1) WHERE id = 1")
+            .await?;
+        self.client.execute(&s, &[&cut]).await?;
+        Ok(())
     }
 
     /// Inserts sealed events with one statement.
@@ -922,6 +971,29 @@ impl Store for PostgresStore {
             .iter()
             .map(|r| from_json(r.get::<_, &str>(0)))
             .collect()
+    }
+
+    async fn state_changes(&self, after: i64, limit: u32) -> Result<StateChanges, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT seq, subject_id FROM state_changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+                &[&after, &i64::from(limit)],
+            )
+            .await?;
+        let bounds = c
+            .query_one(
+                "SELECT (SELECT seq FROM state_change_floor WHERE id = 1), (SELECT max(seq) FROM state_changes)",
+                &[],
+            )
+            .await?;
+        let floor: i64 = bounds.get(0);
+        let latest: Option<i64> = bounds.get(1);
+        Ok(StateChanges {
+            changes: rows.iter().map(|r| (r.get(0), r.get(1))).collect(),
+            floor,
+            latest: latest.unwrap_or(floor).max(floor),
+        })
     }
 
     async fn declaration(&self, version: &str) -> Result<Option<(String, String)>, StoreError> {

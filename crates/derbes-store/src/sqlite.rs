@@ -5,8 +5,8 @@ use crate::fields_blob::{decode_fields, encode_fields};
 use crate::subject_runs::{subject_events, Entry, RunPolicy, SubjectRuns};
 use crate::{
     drain, from_json, now, split_fields, to_json, Applied, AuditHead, FlagTable, HeadSigner,
-    IndexEntry, Job, KeyRecord, Store, StoreError, SubjectRecord, SubjectState, TokenRecord,
-    WriteOp, EVENT_COLUMNS, MAX_GROUP,
+    IndexEntry, Job, KeyRecord, StateChanges, Store, StoreError, SubjectRecord, SubjectState,
+    TokenRecord, WriteOp, EVENT_COLUMNS, MAX_GROUP, PRUNE_EVERY, STATE_CHANGES_KEPT,
 };
 use async_trait::async_trait;
 use derbes_core::audit::{AuditDraft, AuditEvent, Outcome, GENESIS};
@@ -25,6 +25,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (3, include_str!("../migrations/sqlite/0003_consents.sql")),
     (4, include_str!("../migrations/sqlite/0004_obligations.sql")),
+    (
+        5,
+        include_str!("../migrations/sqlite/0005_state_changes.sql"),
+    ),
 ];
 const READERS: usize = 4;
 
@@ -326,6 +330,7 @@ fn writer_loop(
             false
         }
     };
+    let mut groups: u64 = 0;
     loop {
         let first = match rx.try_recv() {
             Ok(job) => job,
@@ -349,7 +354,9 @@ fn writer_loop(
             drain(&mut rx, &mut jobs);
         }
         let (ops, replies): (Vec<WriteOp>, Vec<_>) = jobs.into_iter().unzip();
-        let (results, appended) = commit_group(&conn, ops, &signer);
+        groups += 1;
+        let (results, appended) =
+            commit_group(&conn, ops, &signer, groups.is_multiple_of(PRUNE_EVERY));
         runs.committed(appended);
         for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(result);
@@ -390,10 +397,27 @@ impl Head {
 /// Applies a group of operations in one transaction. Each operation of more than one statement
 /// runs under its own savepoint, so a refused one leaves the rest of the group alone. Also returns
 /// the per-subject index entries of the events committed (none when the commit failed).
+/// Keeps the newest `keep` changes of the feed and raises its floor.
+fn prune_state_changes(conn: &Connection, keep: i64) -> Result<(), StoreError> {
+    let cut: Option<i64> = conn
+        .prepare_cached("SELECT seq FROM state_changes ORDER BY seq DESC LIMIT 1 OFFSET ?1")?
+        .query_row([keep], |r| r.get(0))
+        .optional()?;
+    if let Some(cut) = cut {
+        conn.prepare_cached("DELETE FROM state_changes WHERE seq <= ?1")?
+            .execute([cut])?;
+        conn.prepare_cached("UPDATE state_change_floor SET seq = ?1 WHERE id = 1")?
+            .execute([cut])?;
+    }
+    Ok(())
+}
+
+/// Commits `ops` in one transaction; `prune` also prunes the feed of state changes.
 fn commit_group(
     conn: &Connection,
     ops: Vec<WriteOp>,
     signer: &HeadSigner,
+    prune: bool,
 ) -> (Vec<Result<Applied, StoreError>>, Vec<Entry>) {
     let n = ops.len();
     let fail_all = |e: StoreError| {
@@ -429,7 +453,14 @@ fn commit_group(
                 continue;
             }
         }
-        let r = apply(conn, op, &mut head, at);
+        let changed = op.changed_subject();
+        let r = apply(conn, op, &mut head, at).and_then(|applied| {
+            if let Some(id) = changed {
+                conn.prepare_cached("INSERT INTO state_changes (seq, subject_id) VALUES (?1, ?2)")?
+                    .execute(params![head.seq, &id.as_bytes()[..]])?;
+            }
+            Ok(applied)
+        });
         if let Err(e) = &r {
             // Some errors (disk full, I/O, out of memory) make SQLite roll the whole transaction
             // back: what came before is gone too, and later operations would commit on their own
@@ -446,6 +477,12 @@ fn commit_group(
             let _ = exec_cached(conn, "RELEASE op");
         }
         results.push(r);
+    }
+    if prune {
+        if let Err(e) = prune_state_changes(conn, STATE_CHANGES_KEPT) {
+            let _ = conn.execute_batch("ROLLBACK");
+            return fail_all(e);
+        }
     }
     if head.seq != start_seq {
         if let Err(e) = conn.execute(
@@ -1060,6 +1097,30 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn state_changes(&self, after: i64, limit: u32) -> Result<StateChanges, StoreError> {
+        // On the calling thread: one short range read, asked before every batch of decisions.
+        self.read_now(move |c| {
+            let mut changes = Vec::new();
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, subject_id FROM state_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            let mut rows = stmt.query(params![after, limit])?;
+            while let Some(r) = rows.next()? {
+                changes.push((r.get(0)?, uuid_of(r.get(1)?)?));
+            }
+            let (floor, latest): (i64, Option<i64>) = c
+                .prepare_cached(
+                    "SELECT (SELECT seq FROM state_change_floor WHERE id = 1), (SELECT max(seq) FROM state_changes)",
+                )?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(StateChanges {
+                changes,
+                floor,
+                latest: latest.unwrap_or(floor).max(floor),
+            })
+        })
+    }
+
     async fn declaration(&self, version: &str) -> Result<Option<(String, String)>, StoreError> {
         let version = version.to_owned();
         self.read(move |c| {
@@ -1077,6 +1138,39 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pruning_keeps_the_newest_changes_and_raises_the_floor() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = connect(&dir.path().join("p.db")).unwrap();
+        migrate(&conn).unwrap();
+        for seq in 1..=5 {
+            conn.execute(
+                "INSERT INTO state_changes (seq, subject_id) VALUES (?1, ?2)",
+                params![seq, &Uuid::from_u128(seq as u128).as_bytes()[..]],
+            )
+            .unwrap();
+        }
+        prune_state_changes(&conn, 2).unwrap();
+        let kept: Vec<i64> = conn
+            .prepare("SELECT seq FROM state_changes ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(kept, [4, 5]);
+        let floor: i64 = conn
+            .query_row("SELECT seq FROM state_change_floor", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(floor, 3);
+        // Nothing to prune: the floor stays.
+        prune_state_changes(&conn, 2).unwrap();
+        let floor: i64 = conn
+            .query_row("SELECT seq FROM state_change_floor", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(floor, 3);
+    }
 
     /// The WAL header's checkpoint sequence number (bytes 12..16, big-endian): SQLite adds one
     /// each time the WAL starts over.
@@ -1166,7 +1260,7 @@ mod tests {
             .iter()
             .map(|s| AuditDraft::new("test", "subject.read", Outcome::Allowed).subject(s))
             .collect();
-        let (results, _) = commit_group(&conn, vec![WriteOp::Audit(drafts)], &signer);
+        let (results, _) = commit_group(&conn, vec![WriteOp::Audit(drafts)], &signer, false);
         assert!(results.iter().all(|r| r.is_ok()));
         migrate(&conn).unwrap();
         let runs = SubjectRuns::load(&conn, RunPolicy::default()).unwrap();
@@ -1269,7 +1363,7 @@ mod tests {
                             })
                             .collect();
                         let (results, appended) =
-                            commit_group(&conn, vec![WriteOp::Audit(drafts)], &signer);
+                            commit_group(&conn, vec![WriteOp::Audit(drafts)], &signer, false);
                         assert!(results.iter().all(|r| r.is_ok()));
                         for s in events {
                             seq += 1;

@@ -229,6 +229,39 @@ pub enum WriteOp {
     Audit(Vec<AuditDraft>),
 }
 
+impl WriteOp {
+    /// The subject whose decision facts (fields, consents, representatives, flags) this write
+    /// changes: the store lists it in the feed of state changes.
+    pub(crate) fn changed_subject(&self) -> Option<Uuid> {
+        match self {
+            WriteOp::UpdateSubject { id, .. } => Some(*id),
+            WriteOp::RecordConsent { event, .. } => Some(event.subject_id),
+            WriteOp::LinkRepresentative { link, .. } => Some(link.subject_id),
+            WriteOp::UnlinkRepresentative { subject_id, .. }
+            | WriteOp::SetFlag { subject_id, .. } => Some(*subject_id),
+            WriteOp::CreateSubject { .. }
+            | WriteOp::Rewrap { .. }
+            | WriteOp::CreateToken { .. }
+            | WriteOp::RecordDeclaration { .. }
+            | WriteOp::Audit(_) => None,
+        }
+    }
+}
+
+/// The feed of state changes after a point (see [`crate::Store::state_changes`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateChanges {
+    /// (seq, subject), oldest first.
+    pub changes: Vec<(i64, Uuid)>,
+    /// Changes at or below this are pruned from the feed.
+    pub floor: i64,
+    /// The newest change recorded (or the floor when there is none).
+    pub latest: i64,
+}
+
+/// How many changes the feed keeps; older ones are pruned.
+pub const STATE_CHANGES_KEPT: i64 = 100_000;
+
 /// What a write did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {

@@ -565,6 +565,19 @@ fn consents_links_and_flags(
         assert_eq!(state.consents.len(), 3);
         // Two creates, two links, three consents, three flags, two lifts and an unlink.
         assert_eq!(verify_chain(&s, &k).await, 13);
+
+        // Every change but the creates is in the feed, under its audit event's seq, in order;
+        // the refused unlink is not.
+        let feed = s.state_changes(0, 100).await.unwrap();
+        assert_eq!(feed.floor, 0);
+        assert_eq!(feed.changes.len(), 11, "{feed:?}");
+        assert!(feed.changes.iter().all(|(_, id)| *id == child.id));
+        let seqs: Vec<i64> = feed.changes.iter().map(|(seq, _)| *seq).collect();
+        assert_eq!(seqs, (3..=13).collect::<Vec<i64>>());
+        assert_eq!(feed.latest, 13);
+        let later = s.state_changes(10, 2).await.unwrap();
+        assert_eq!(later.changes, vec![(11, child.id), (12, child.id)]);
+        assert_eq!(later.latest, 13);
     })
 }
 
