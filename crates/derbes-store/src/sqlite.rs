@@ -139,11 +139,13 @@ impl SqliteStore {
                 .map_err(|e| StoreError::Open(format!("{}: {e}", path.display())))?;
         }
         // The writer inserts blind-index entries at random places in a large B-tree: a bigger
-        // page cache (bounded, 256 MiB) keeps those pages at hand.
+        // page cache (32 MiB) keeps those pages at hand. Not bigger: SQLite walks every slot of
+        // the cache when it trims it at commit, and with 256 MiB that walk took 44% of the
+        // writer's time (docs/PERFORMANCE.md).
         // Checkpoints run on their own thread (below), never inside a commit that requests
         // are waiting for.
         writer.execute_batch(&format!(
-            "PRAGMA cache_size = -262144; PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {};",
+            "PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {};",
             policy.size_limit
         ))?;
         migrate(&writer)?;
@@ -155,9 +157,11 @@ impl SqliteStore {
         let mut conns = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let c = connect(path)?;
-            // 64 MiB each (SQLite's default is 2 MiB): a batch of decisions touches many
-            // subjects, and every page missed is a pread copy (docs/PERFORMANCE.md).
-            c.execute_batch("PRAGMA query_only = 1; PRAGMA cache_size = -65536;")?;
+            // SQLite's default page cache (2 MiB). A read that starts after a commit finds its
+            // cache reset, and the reset walks every slot the cache ever grew to: with 64 MiB
+            // caches, resets took a quarter of the CPU while consents were recorded
+            // (docs/PERFORMANCE.md).
+            c.execute_batch("PRAGMA query_only = 1;")?;
             conns.push(c);
         }
         let checkpointer = connect(path)?;
