@@ -46,12 +46,10 @@ impl From<VaultError> for ApiError {
                 let detail = problems.iter().map(|p| p.message.clone()).collect::<Vec<_>>().join("; ");
                 ApiError::validation(detail, &problems)
             }
-            VaultError::UnknownCategory(c) => ApiError::validation(
+            VaultError::UnknownCategory(c) => ApiError::field(
+                "category",
                 format!("subject category `{c}` is not declared"),
-                &[FieldProblem {
-                    field: "category".into(),
-                    message: format!("subject category `{c}` is not declared; GET /api/v1/declaration lists them"),
-                }],
+                format!("subject category `{c}` is not declared; GET /api/v1/declaration lists them"),
             ),
             VaultError::Denied(reasons) => ApiError::denied(&reasons),
             VaultError::Forbidden(m) => ApiError::forbidden(m),
@@ -425,14 +423,12 @@ async fn decisions(
     let question = |field: String, v: Value| {
         serde_json::from_value::<Question>(v).map_err(|e| {
             let why = crate::problem::sanitize(&e.to_string());
-            ApiError::validation(
+            ApiError::field(
+                field.clone(),
                 format!("`{field}`: {why}"),
-                &[FieldProblem {
-                    message: format!(
-                        "{why}; a question is {{\"subject_id\": \"<uuid>\", \"purpose\": \"<key>\", \"fields\": [\"<key>\", …]}} (fields optional)"
-                    ),
-                    field,
-                }],
+                format!(
+                    "{why}; a question is {{\"subject_id\": \"<uuid>\", \"purpose\": \"<key>\", \"fields\": [\"<key>\", …]}} (fields optional)"
+                ),
             )
         })
     };
@@ -445,15 +441,13 @@ async fn decisions(
         return Ok(json_response(StatusCode::OK, &answer));
     };
     let (Value::Array(items), 1) = (batch, b.as_object().map_or(0, |o| o.len())) else {
-        return Err(ApiError::validation(
+        return Err(ApiError::field(
+            "decisions",
             "a batch is {\"decisions\": [question, …]} and nothing else",
-            &[FieldProblem {
-                field: "decisions".into(),
-                message: format!(
-                    "must be an array of at most {} questions, alone in the body",
-                    crate::MAX_BATCH
-                ),
-            }],
+            format!(
+                "must be an array of at most {} questions, alone in the body",
+                crate::MAX_BATCH
+            ),
         ));
     };
     let questions = items
@@ -530,15 +524,10 @@ async fn create_token(
     Body(b): Body<CreateToken>,
 ) -> Result<Response, ApiError> {
     actor.require(&[Role::Admin])?;
-    let role: Role = b.role.parse().map_err(|m: String| {
-        ApiError::validation(
-            m.clone(),
-            &[FieldProblem {
-                field: "role".into(),
-                message: m,
-            }],
-        )
-    })?;
+    let role: Role = b
+        .role
+        .parse()
+        .map_err(|m: String| ApiError::field("role", m.clone(), m))?;
     let token = s
         .vault
         .create_token(&actor.audit_name(), &b.name, role, b.purposes.clone())

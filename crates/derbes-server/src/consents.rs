@@ -23,45 +23,56 @@ use uuid::Uuid;
 /// Longest free text accepted in a method, reference or note.
 const MAX_TEXT: usize = 500;
 
+/// What of a subject's flags holds at one moment: the block, the restricted purposes and the
+/// purposes with an open obligation.
+pub(crate) struct InForce {
+    blocked: bool,
+    restricted: Vec<String>,
+    obligations: Vec<String>,
+}
+
+impl InForce {
+    pub fn at(state: &SubjectState, now: OffsetDateTime) -> Self {
+        fn holding<T>(list: &[(String, T)], holds: impl Fn(&T) -> bool) -> Vec<String> {
+            list.iter()
+                .filter(|(_, f)| holds(f))
+                .map(|(p, _)| p.clone())
+                .collect()
+        }
+        Self {
+            blocked: state.blocked.as_ref().is_some_and(|f| f.holds(now)),
+            restricted: holding(&state.restrictions, |f| f.holds(now)),
+            obligations: holding(&state.obligations, |o| o.holds(now)),
+        }
+    }
+
+    /// The facts core decides on, for a subject with this state and birth date.
+    pub fn facts<'a>(
+        &'a self,
+        birth_date: Option<Date>,
+        state: &'a SubjectState,
+    ) -> SubjectFacts<'a> {
+        SubjectFacts {
+            birth_date,
+            blocked: self.blocked,
+            restricted: &self.restricted,
+            obligations: &self.obligations,
+            consents: &state.consents,
+        }
+    }
+}
+
 /// What a subject's state says for decisions at one moment.
 pub(crate) struct Facts {
     pub birth_date: Option<Date>,
-    pub blocked: bool,
-    pub restricted: Vec<String>,
-    /// Purposes with an open obligation: consent to them cannot be withdrawn.
-    pub obligations: Vec<String>,
+    in_force: InForce,
     pub state: SubjectState,
 }
 
 impl Facts {
     pub fn as_subject_facts(&self) -> SubjectFacts<'_> {
-        SubjectFacts {
-            birth_date: self.birth_date,
-            blocked: self.blocked,
-            restricted: &self.restricted,
-            obligations: &self.obligations,
-            consents: &self.state.consents,
-        }
+        self.in_force.facts(self.birth_date, &self.state)
     }
-}
-
-/// What of a subject's state holds at `now`: the block, the restricted purposes and the
-/// purposes with an open obligation.
-pub(crate) fn in_force(
-    state: &SubjectState,
-    now: OffsetDateTime,
-) -> (bool, Vec<String>, Vec<String>) {
-    fn holding<T>(list: &[(String, T)], holds: impl Fn(&T) -> bool) -> Vec<String> {
-        list.iter()
-            .filter(|(_, f)| holds(f))
-            .map(|(p, _)| p.clone())
-            .collect()
-    }
-    (
-        state.blocked.as_ref().is_some_and(|f| f.holds(now)),
-        holding(&state.restrictions, |f| f.holds(now)),
-        holding(&state.obligations, |o| o.holds(now)),
-    )
 }
 
 /// A consent action as asked through the API.
@@ -296,12 +307,9 @@ impl Vault {
         } else {
             None
         };
-        let (blocked, restricted, obligations) = in_force(&state, now);
         Ok(Facts {
             birth_date,
-            blocked,
-            restricted,
-            obligations,
+            in_force: InForce::at(&state, now),
             state,
         })
     }

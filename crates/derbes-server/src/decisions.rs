@@ -3,12 +3,11 @@
 //! in the audit chain (one event per request) before they leave derbes.
 
 use crate::auth::Actor;
-use crate::consents::in_force;
+use crate::consents::InForce;
 use crate::facts_cache::Cached;
 use crate::problem::Reason;
 use crate::vault::{check_names, Vault, VaultError};
 use derbes_core::audit::{AuditDraft, Outcome};
-use derbes_core::consent::SubjectFacts;
 use derbes_core::decision::{decide, ReadQuery};
 use derbes_core::declaration::LegalBasis;
 use serde::{Deserialize, Serialize};
@@ -155,14 +154,8 @@ impl Vault {
                 ));
                 continue;
             };
-            let (blocked, restricted, obligations) = in_force(&cached.state, now);
-            let facts = SubjectFacts {
-                birth_date: cached.birth_date,
-                blocked,
-                restricted: &restricted,
-                obligations: &obligations,
-                consents: &cached.state.consents,
-            };
+            let in_force = InForce::at(&cached.state, now);
+            let facts = in_force.facts(cached.birth_date, &cached.state);
             let decision = decide(
                 d,
                 &ReadQuery {

@@ -35,7 +35,8 @@ const RECENT: usize = 65_536;
 struct Feed {
     /// The seq up to which the feed has been applied; `None` before the first poll.
     position: Option<i64>,
-    /// Entries read before this position cannot be vetted (history was dropped).
+    /// Entries read before this position cannot be vetted (history was dropped); `i64::MAX`
+    /// before the first poll, so that nothing is kept until then.
     reset_at: i64,
     /// Changes applied lately, oldest first.
     recent: VecDeque<(i64, Uuid)>,
@@ -101,11 +102,10 @@ impl FactsCache {
     fn apply(&self, after: Option<i64>, polled: StateChanges, number: u64) -> i64 {
         let mut feed = lock(&self.feed);
         feed.completed = number;
-        let behind = match after {
-            None => true,
-            Some(p) => polled.floor > p || polled.changes.len() >= POLL_LIMIT as usize,
-        };
-        if behind {
+        // First poll, pruned past our position, or more changes than one poll takes: start over.
+        let Some(mut position) =
+            after.filter(|p| polled.floor <= *p && polled.changes.len() < POLL_LIMIT as usize)
+        else {
             for s in &self.shards {
                 lock(s).clear();
             }
@@ -113,8 +113,7 @@ impl FactsCache {
             feed.position = Some(polled.latest);
             feed.reset_at = polled.latest;
             return polled.latest;
-        }
-        let mut position = after.unwrap_or(polled.latest);
+        };
         for (seq, id) in polled.changes {
             lock(self.shard(&id)).remove(&id);
             feed.recent.push_back((seq, id));
@@ -137,7 +136,7 @@ impl FactsCache {
     /// shown a change of the subject since.
     pub fn fill(&self, id: Uuid, cached: Arc<Cached>, read_at: i64) {
         let feed = lock(&self.feed);
-        if feed.position.is_none() || read_at < feed.reset_at {
+        if read_at < feed.reset_at {
             return;
         }
         if feed.position != Some(read_at) {

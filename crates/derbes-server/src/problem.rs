@@ -86,6 +86,21 @@ impl ApiError {
         .with("errors", json!(problems))
     }
 
+    /// A validation problem with one field: `message` says what is wrong with it.
+    pub fn field(
+        field: impl Into<String>,
+        detail: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::validation(
+            detail,
+            &[FieldProblem {
+                field: field.into(),
+                message: message.into(),
+            }],
+        )
+    }
+
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,

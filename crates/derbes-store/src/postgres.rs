@@ -974,26 +974,31 @@ impl Store for PostgresStore {
     }
 
     async fn state_changes(&self, after: i64, limit: u32) -> Result<StateChanges, StoreError> {
+        // One prepared statement, one snapshot: asked before every batch of decisions. A row per
+        // change, or a single row with no change, each carrying the floor and the newest seq.
         let c = self.client().await?;
-        let rows = c
-            .query(
-                "SELECT seq, subject_id FROM state_changes WHERE seq > $1 ORDER BY seq LIMIT $2",
-                &[&after, &i64::from(limit)],
+        let s = c
+            .prepare_cached(
+                "SELECT f.seq, (SELECT max(seq) FROM state_changes), x.seq, x.subject_id
+                 FROM state_change_floor f
+                 LEFT JOIN LATERAL (SELECT seq, subject_id FROM state_changes WHERE seq > $1 ORDER BY seq LIMIT $2) x ON true
+                 WHERE f.id = 1",
             )
             .await?;
-        let bounds = c
-            .query_one(
-                "SELECT (SELECT seq FROM state_change_floor WHERE id = 1), (SELECT max(seq) FROM state_changes)",
-                &[],
-            )
-            .await?;
-        let floor: i64 = bounds.get(0);
-        let latest: Option<i64> = bounds.get(1);
-        Ok(StateChanges {
-            changes: rows.iter().map(|r| (r.get(0), r.get(1))).collect(),
-            floor,
-            latest: latest.unwrap_or(floor).max(floor),
-        })
+        let rows = c.query(&s, &[&after, &i64::from(limit)]).await?;
+        let mut feed = StateChanges::default();
+        for r in &rows {
+            feed.floor = r.get(0);
+            feed.latest = r
+                .get::<_, Option<i64>>(1)
+                .unwrap_or(feed.floor)
+                .max(feed.floor);
+            if let (Some(seq), Some(id)) = (r.get::<_, Option<i64>>(2), r.get::<_, Option<Uuid>>(3))
+            {
+                feed.changes.push((seq, id));
+            }
+        }
+        Ok(feed)
     }
 
     async fn declaration(&self, version: &str) -> Result<Option<(String, String)>, StoreError> {

@@ -410,7 +410,7 @@ fn prune_state_changes(conn: &Connection, keep: i64) -> Result<(), StoreError> {
     if let Some(cut) = cut {
         conn.prepare_cached("DELETE FROM state_changes WHERE seq <= ?1")?
             .execute([cut])?;
-        conn.prepare_cached("UPDATE state_change_floor SET seq = ?1 WHERE id = 1")?
+        conn.prepare_cached("UPDATE state_change_floor SET seq = max(seq, ?1) WHERE id = 1")?
             .execute([cut])?;
     }
     Ok(())

@@ -11,7 +11,6 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use derbes_core::flags::FlagReason;
 use derbes_core::text::Lang;
-use derbes_core::validate::FieldProblem;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -198,15 +197,7 @@ pub(super) async fn receipt(
     Query(q): Query<ReceiptQuery>,
 ) -> Result<Response, ApiError> {
     actor.require(READERS)?;
-    let problem = |field: &str, message: &str| {
-        ApiError::validation(
-            message.to_owned(),
-            &[FieldProblem {
-                field: field.into(),
-                message: message.into(),
-            }],
-        )
-    };
+    let problem = |field: &str, message: &str| ApiError::field(field, message, message);
     let lang = match q.lang.as_deref() {
         Some(l) => l
             .parse::<Lang>()
