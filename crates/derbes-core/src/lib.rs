@@ -4,13 +4,16 @@
 //! from strings, decisions are computed from values, audit events are hashed from their fields.
 
 pub mod audit;
+pub mod calendar;
 pub mod consent;
+pub mod deadline;
 pub mod decision;
 pub mod declaration;
 pub mod flags;
 pub mod identifiers;
 pub mod receipt;
 pub mod redact;
+pub mod request;
 pub mod text;
 pub mod validate;
 

@@ -1,0 +1,430 @@
+//! Due dates of data-subject requests: the declaration's deadline counted on the working-day
+//! calendar from the day after receipt, with the count explained.
+
+use crate::calendar::{Calendar, CalendarRef, Day};
+use crate::declaration::{CalendarKind, Deadline};
+use crate::text::{format_date, Lang};
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime, Time};
+
+/// A due date fixed at intake, with what it was counted from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DueDate {
+    /// The local date the request was received.
+    #[serde(with = "crate::iso_date")]
+    pub received_on: Date,
+    /// The last day of the term, inclusive.
+    #[serde(with = "crate::iso_date")]
+    pub due_on: Date,
+    /// The end of `due_on`, local time, in UTC.
+    #[serde(with = "time::serde::rfc3339")]
+    pub due_at: OffsetDateTime,
+    pub rule: Deadline,
+    /// Where the rule comes from: `declaration` (the `deadlines` table) or `law` (the default).
+    pub rule_source: RuleSource,
+    pub calendar: CalendarRef,
+    /// Days in the term that were not counted, with why.
+    pub skipped: Vec<SkippedDay>,
+    /// How many of them are weekdays off (holidays, moved and transferred days off).
+    pub weekdays_off: u32,
+    /// A term in calendar days that ended on a day off and was carried to the next working day.
+    pub carried_from: Option<String>,
+    /// The term runs into a year the calendar does not list completely: a movable holiday or a
+    /// transfer may be missing from the count.
+    pub beyond_calendar: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleSource {
+    Declaration,
+    Law,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedDay {
+    #[serde(with = "crate::iso_date")]
+    pub date: Date,
+    /// `weekend`, `holiday`, `moved_holiday` or `transferred_day_off`.
+    pub why: String,
+    /// The holiday's name or the transfer's basis, in English.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+fn skipped(date: Date, day: &Day) -> SkippedDay {
+    let (why, note) = match day {
+        Day::Weekend => ("weekend", String::new()),
+        Day::Holiday { name } => ("holiday", name.get(Lang::En).to_owned()),
+        Day::MovedHoliday { name, from } => {
+            ("moved_holiday", format!("{} ({from})", name.get(Lang::En)))
+        }
+        Day::TransferredDayOff { basis, .. } => ("transferred_day_off", basis.clone()),
+        Day::Working | Day::TransferredWorkingDay { .. } => ("working", String::new()),
+    };
+    SkippedDay {
+        date,
+        why: why.to_owned(),
+        note,
+    }
+}
+
+/// The due date of a request received at `received_at` under `rule`.
+///
+/// A term starts the day after receipt. In working days, the due date is the `days`-th working
+/// day after it (zero days: the day of receipt, or the next working day). In calendar days, it
+/// is `days` days after receipt, carried to the next working day when that is a day off.
+pub fn due(
+    calendar: &Calendar,
+    received_at: OffsetDateTime,
+    rule: Deadline,
+    rule_source: RuleSource,
+) -> DueDate {
+    let received_on = received_at.to_offset(calendar.offset()).date();
+    let mut skipped_days = Vec::new();
+    let mut carried_from = None;
+    let due_on = match rule.calendar {
+        CalendarKind::Working => {
+            let mut date = received_on;
+            let mut counted = 0;
+            if rule.days == 0 {
+                loop {
+                    let day = calendar.day(date);
+                    if day.is_working() {
+                        break;
+                    }
+                    skipped_days.push(skipped(date, &day));
+                    date = next(date);
+                }
+            }
+            while counted < rule.days {
+                date = next(date);
+                let day = calendar.day(date);
+                if day.is_working() {
+                    counted += 1;
+                } else {
+                    skipped_days.push(skipped(date, &day));
+                }
+            }
+            date
+        }
+        CalendarKind::Calendar => {
+            let mut date = received_on;
+            for _ in 0..rule.days {
+                date = next(date);
+            }
+            let end = date;
+            loop {
+                let day = calendar.day(date);
+                if day.is_working() {
+                    break;
+                }
+                skipped_days.push(skipped(date, &day));
+                date = next(date);
+            }
+            if date != end {
+                carried_from = Some(end.to_string());
+            }
+            date
+        }
+    };
+    let end_of_day = due_on
+        .with_time(Time::from_hms(23, 59, 59).unwrap_or(Time::MIDNIGHT))
+        .assume_offset(calendar.offset())
+        .to_offset(time::UtcOffset::UTC);
+    let weekdays_off = skipped_days
+        .iter()
+        .filter(|s| !calendar.is_weekend(s.date))
+        .count() as u32;
+    let beyond_calendar = !calendar.covers(received_on.year()) || !calendar.covers(due_on.year());
+    DueDate {
+        received_on,
+        due_on,
+        due_at: end_of_day,
+        rule,
+        rule_source,
+        calendar: calendar.reference(),
+        skipped: skipped_days,
+        weekdays_off,
+        carried_from,
+        beyond_calendar,
+    }
+}
+
+fn next(d: Date) -> Date {
+    d.next_day().unwrap_or(d)
+}
+
+impl DueDate {
+    /// The count in words, for the DPO and for letters.
+    pub fn explain(&self, lang: Lang) -> String {
+        let n = self.rule.days;
+        let received = format_date(self.received_on, lang);
+        let due = format_date(self.due_on, lang);
+        let source = match (self.rule_source, lang) {
+            (RuleSource::Declaration, Lang::Kk) => "оператордың саясатында белгіленген",
+            (RuleSource::Declaration, Lang::Ru) => "установленный политикой оператора",
+            (RuleSource::Declaration, Lang::En) => "set by the operator's policy",
+            (RuleSource::Law, Lang::Kk) => "заңда белгіленген",
+            (RuleSource::Law, Lang::Ru) => "установленный законом",
+            (RuleSource::Law, Lang::En) => "set by law",
+        };
+        let term = match (self.rule.calendar, lang) {
+            (CalendarKind::Working, Lang::Kk) => format!("{n} жұмыс күні"),
+            (CalendarKind::Calendar, Lang::Kk) => format!("{n} күнтізбелік күн"),
+            (CalendarKind::Working, Lang::Ru) => format!(
+                "{n} {}",
+                ru_plural(n, "рабочий день", "рабочих дня", "рабочих дней")
+            ),
+            (CalendarKind::Calendar, Lang::Ru) => format!(
+                "{n} {}",
+                ru_plural(n, "календарный день", "календарных дня", "календарных дней")
+            ),
+            (CalendarKind::Working, Lang::En) => {
+                format!("{n} working day{}", if n == 1 { "" } else { "s" })
+            }
+            (CalendarKind::Calendar, Lang::En) => {
+                format!("{n} calendar day{}", if n == 1 { "" } else { "s" })
+            }
+        };
+        let off = self.weekdays_off;
+        let mut text = match lang {
+            Lang::Kk => format!(
+                "Өтініш {received} алынды. Мерзімі — {term} ({source}), келесі күннен бастап есептеледі; соңғы күні — {due}."
+            ),
+            Lang::Ru => format!(
+                "Запрос получен {received}. Срок — {term} ({source}), исчисляется со следующего дня; последний день срока — {due}."
+            ),
+            Lang::En => format!(
+                "The request was received on {received}. The term is {term} ({source}), counted from the next day; the last day is {due}."
+            ),
+        };
+        if off > 0 {
+            text.push(' ');
+            text.push_str(&match lang {
+                Lang::Kk => format!("Мереке және ауыстырылған демалыс күндері есептелмеді: {off}."),
+                Lang::Ru => format!("Не учтены праздничные и перенесённые выходные дни: {off}."),
+                Lang::En => format!("Holidays and transferred days off not counted: {off}."),
+            });
+        }
+        if self.carried_from.is_some() {
+            text.push(' ');
+            text.push_str(match lang {
+                Lang::Kk => "Мерзімнің соңғы күні демалыс күніне түскендіктен, ол келесі жұмыс күніне ауыстырылды.",
+                Lang::Ru => "Последний день срока пришёлся на нерабочий день и перенесён на следующий рабочий день.",
+                Lang::En => "The term ended on a day off and was carried to the next working day.",
+            });
+        }
+        if self.beyond_calendar {
+            text.push(' ');
+            text.push_str(match lang {
+                Lang::Kk => "Назар аударыңыз: жұмыс күндерінің күнтізбесі бұл жылды толық қамтымайды, мерзімді тексеріңіз.",
+                Lang::Ru => "Внимание: календарь рабочих дней не охватывает этот год полностью; проверьте срок.",
+                Lang::En => "Note: the working-day calendar does not list this year completely; check the date.",
+            });
+        }
+        text
+    }
+}
+
+/// The Russian plural form for `n`: one, few, many.
+pub fn ru_plural<'a>(n: u32, one: &'a str, few: &'a str, many: &'a str) -> &'a str {
+    let (m10, m100) = (n % 10, n % 100);
+    if m10 == 1 && m100 != 11 {
+        one
+    } else if (2..=4).contains(&m10) && !(12..=14).contains(&m100) {
+        few
+    } else {
+        many
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use time::macros::{date, datetime};
+
+    fn working(days: u32) -> Deadline {
+        Deadline {
+            days,
+            calendar: CalendarKind::Working,
+        }
+    }
+
+    fn calendar_days(days: u32) -> Deadline {
+        Deadline {
+            days,
+            calendar: CalendarKind::Calendar,
+        }
+    }
+
+    fn due_on(at: OffsetDateTime, rule: Deadline) -> Date {
+        due(&Calendar::kazakhstan(), at, rule, RuleSource::Law).due_on
+    }
+
+    #[test]
+    fn three_working_days_skip_nauryz() {
+        // Friday 20 March 2026: 21-25 March are off; the 26th, 27th and 30th are counted.
+        let d = due(
+            &Calendar::kazakhstan(),
+            datetime!(2026-03-20 10:00 +05:00),
+            working(3),
+            RuleSource::Law,
+        );
+        assert_eq!(d.due_on, date!(2026 - 03 - 30));
+        assert_eq!(d.due_at, datetime!(2026-03-30 18:59:59 UTC));
+        let why: Vec<&str> = d.skipped.iter().map(|s| s.why.as_str()).collect();
+        assert_eq!(
+            why,
+            [
+                "holiday",
+                "holiday",
+                "holiday",
+                "moved_holiday",
+                "moved_holiday",
+                "weekend",
+                "weekend"
+            ]
+        );
+        assert!(!d.beyond_calendar);
+        assert!(d.explain(Lang::Ru).contains("3 рабочих дня"));
+        assert!(d.explain(Lang::Kk).contains("2026 жылғы 30 наурыз"));
+        assert!(d
+            .explain(Lang::En)
+            .contains("Holidays and transferred days off not counted: 3."));
+    }
+
+    #[test]
+    fn local_dates_decide_the_day_of_receipt() {
+        // 20:30 UTC on Thursday is already Friday in Kazakhstan.
+        let d = due_on(datetime!(2026-11-19 20:30 UTC), working(1));
+        assert_eq!(d, date!(2026 - 11 - 23));
+        assert_eq!(
+            due_on(datetime!(2026-11-19 18:30 UTC), working(1)),
+            date!(2026 - 11 - 20)
+        );
+    }
+
+    #[test]
+    fn one_working_day_across_the_year_end() {
+        // Wednesday 31 December 2025: 1-2 January are holidays, then a weekend.
+        assert_eq!(
+            due_on(datetime!(2025-12-31 12:00 +05:00), working(1)),
+            date!(2026 - 01 - 05)
+        );
+        // Thursday 31 December 2026: 1 January is a holiday, 2 January a Saturday holiday that
+        // moves to Monday the 4th.
+        assert_eq!(
+            due_on(datetime!(2026-12-31 12:00 +05:00), working(1)),
+            date!(2027 - 01 - 05)
+        );
+        // A transfer: Sunday 5 January 2025 was worked, Friday 3 January was not.
+        assert_eq!(
+            due_on(datetime!(2025-01-02 12:00 +05:00), working(1)),
+            date!(2025 - 01 - 05)
+        );
+    }
+
+    #[test]
+    fn calendar_days_end_on_the_next_working_day() {
+        // 30 calendar days from 26 September 2026 end on Monday 26 October, the day off for
+        // Republic Day (a Sunday): carried to Tuesday.
+        let d = due(
+            &Calendar::kazakhstan(),
+            datetime!(2026-09-26 09:00 +05:00),
+            calendar_days(30),
+            RuleSource::Declaration,
+        );
+        assert_eq!(d.due_on, date!(2026 - 10 - 27));
+        assert_eq!(d.carried_from.as_deref(), Some("2026-10-26"));
+        assert!(d
+            .explain(Lang::En)
+            .contains("carried to the next working day"));
+        assert!(d.explain(Lang::Kk).contains("оператордың саясатында"));
+    }
+
+    #[test]
+    fn zero_days_means_the_day_itself_or_the_next_working_day() {
+        assert_eq!(
+            due_on(datetime!(2026-11-20 12:00 +05:00), working(0)),
+            date!(2026 - 11 - 20)
+        );
+        assert_eq!(
+            due_on(datetime!(2026-11-21 12:00 +05:00), working(0)),
+            date!(2026 - 11 - 23)
+        );
+    }
+
+    #[test]
+    fn counts_beyond_the_calendar_are_flagged() {
+        let d = due(
+            &Calendar::kazakhstan(),
+            datetime!(2027-12-30 12:00 +05:00),
+            working(3),
+            RuleSource::Law,
+        );
+        assert!(d.beyond_calendar);
+        assert!(d.explain(Lang::Ru).contains("не охватывает"));
+    }
+
+    #[test]
+    fn russian_plurals() {
+        let f = |n| ru_plural(n, "день", "дня", "дней");
+        assert_eq!(
+            [f(1), f(2), f(5), f(11), f(12), f(21), f(22), f(25), f(111)],
+            [
+                "день", "дня", "дней", "дней", "дней", "день", "дня", "дней", "дней"
+            ]
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn working_day_terms_end_on_a_working_day_with_exactly_n_counted(
+            day in 0i32..(3 * 365), hour in 0u8..24, days in 1u32..40,
+        ) {
+            let c = Calendar::kazakhstan();
+            let at = date!(2025 - 01 - 01).midnight().assume_utc()
+                + time::Duration::days(day.into())
+                + time::Duration::hours(hour.into());
+            let d = due(&c, at, working(days), RuleSource::Law);
+            prop_assert!(c.day(d.due_on).is_working());
+            let mut counted = 0;
+            let mut x = d.received_on;
+            while x < d.due_on {
+                x = next(x);
+                if c.day(x).is_working() { counted += 1; }
+            }
+            prop_assert_eq!(counted, days);
+            prop_assert_eq!(d.skipped.len() as i64 + i64::from(days), (d.due_on - d.received_on).whole_days());
+        }
+
+        #[test]
+        fn calendar_terms_never_end_early_or_on_a_day_off(
+            day in 0i32..(3 * 365), days in 1u32..60,
+        ) {
+            let c = Calendar::kazakhstan();
+            let at = date!(2025 - 01 - 01).midnight().assume_offset(c.offset()) + time::Duration::days(day.into());
+            let d = due(&c, at, calendar_days(days), RuleSource::Law);
+            prop_assert!(c.day(d.due_on).is_working());
+            prop_assert!((d.due_on - d.received_on).whole_days() >= i64::from(days));
+            // Carried only over days off.
+            let mut x = d.received_on + time::Duration::days(days.into());
+            while x < d.due_on {
+                prop_assert!(!c.day(x).is_working());
+                x = next(x);
+            }
+        }
+
+        #[test]
+        fn a_later_receipt_is_never_due_earlier(a in 0i32..1000, b in 0i32..1000, days in 0u32..10) {
+            let c = Calendar::kazakhstan();
+            let start = date!(2025 - 01 - 01).midnight().assume_offset(c.offset());
+            let (a, b) = (a.min(b), a.max(b));
+            let da = due(&c, start + time::Duration::days(a.into()), working(days), RuleSource::Law);
+            let db = due(&c, start + time::Duration::days(b.into()), working(days), RuleSource::Law);
+            prop_assert!(da.due_on <= db.due_on);
+        }
+    }
+}

@@ -1,0 +1,407 @@
+//! Data-subject requests: their kinds, who may file them, and the workflow they move through.
+//!
+//! ```text
+//! received ─verify─▶ identity_verified ─submit─▶ awaiting_approval ─approve─▶ in_progress ─complete─▶ completed
+//!     └───────────────┴──────── reject (with a reason) ─────┴──▶ rejected
+//!     └───────────────┴──────── withdraw (by the requester) ┴──▶ withdrawn
+//! ```
+//!
+//! Pure: the server asks [`advance`] whether a step may be taken and records what it returns.
+
+use crate::declaration::DeadlineKind;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use thiserror::Error;
+
+/// What the requester asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestKind {
+    /// What data are held, for which purposes, from where, shared with whom.
+    Information,
+    /// A copy of the data (the access package).
+    AccessExport,
+    Rectification,
+    Blocking,
+    Unblocking,
+    Destruction,
+    /// Restriction of processing for a purpose.
+    Restriction,
+    ConsentWithdrawal,
+    /// Objection to processing for a purpose.
+    Objection,
+    /// A complaint (pre-trial claim) that wants a written answer.
+    Complaint,
+}
+
+impl RequestKind {
+    pub const ALL: [RequestKind; 10] = [
+        RequestKind::Information,
+        RequestKind::AccessExport,
+        RequestKind::Rectification,
+        RequestKind::Blocking,
+        RequestKind::Unblocking,
+        RequestKind::Destruction,
+        RequestKind::Restriction,
+        RequestKind::ConsentWithdrawal,
+        RequestKind::Objection,
+        RequestKind::Complaint,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            RequestKind::Information => "information",
+            RequestKind::AccessExport => "access_export",
+            RequestKind::Rectification => "rectification",
+            RequestKind::Blocking => "blocking",
+            RequestKind::Unblocking => "unblocking",
+            RequestKind::Destruction => "destruction",
+            RequestKind::Restriction => "restriction",
+            RequestKind::ConsentWithdrawal => "consent_withdrawal",
+            RequestKind::Objection => "objection",
+            RequestKind::Complaint => "complaint",
+        }
+    }
+
+    /// The declaration's deadline that applies.
+    pub fn deadline_kind(self) -> DeadlineKind {
+        match self {
+            RequestKind::Information => DeadlineKind::Information,
+            RequestKind::AccessExport => DeadlineKind::AccessExport,
+            RequestKind::Rectification => DeadlineKind::Rectification,
+            RequestKind::Blocking => DeadlineKind::Blocking,
+            RequestKind::Unblocking => DeadlineKind::Unblocking,
+            RequestKind::Destruction => DeadlineKind::Destruction,
+            RequestKind::Restriction => DeadlineKind::Restriction,
+            RequestKind::ConsentWithdrawal => DeadlineKind::ConsentWithdrawal,
+            RequestKind::Objection => DeadlineKind::Objection,
+            RequestKind::Complaint => DeadlineKind::Complaint,
+        }
+    }
+
+    /// Whether the request names the purpose it is about.
+    pub fn needs_purpose(self) -> bool {
+        matches!(
+            self,
+            RequestKind::Restriction | RequestKind::ConsentWithdrawal | RequestKind::Objection
+        )
+    }
+}
+
+impl fmt::Display for RequestKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl FromStr for RequestKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RequestKind::ALL
+            .into_iter()
+            .find(|k| k.code() == s)
+            .ok_or_else(|| {
+                let all: Vec<&str> = RequestKind::ALL.iter().map(|k| k.code()).collect();
+                format!("unknown request kind `{s}`; use one of {}", all.join(", "))
+            })
+    }
+}
+
+/// Where a request is in its workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Received,
+    IdentityVerified,
+    AwaitingApproval,
+    InProgress,
+    Completed,
+    Rejected,
+    Withdrawn,
+}
+
+impl Status {
+    pub const ALL: [Status; 7] = [
+        Status::Received,
+        Status::IdentityVerified,
+        Status::AwaitingApproval,
+        Status::InProgress,
+        Status::Completed,
+        Status::Rejected,
+        Status::Withdrawn,
+    ];
+    /// The statuses of a request still being handled.
+    pub const OPEN: [Status; 4] = [
+        Status::Received,
+        Status::IdentityVerified,
+        Status::AwaitingApproval,
+        Status::InProgress,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Status::Received => "received",
+            Status::IdentityVerified => "identity_verified",
+            Status::AwaitingApproval => "awaiting_approval",
+            Status::InProgress => "in_progress",
+            Status::Completed => "completed",
+            Status::Rejected => "rejected",
+            Status::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn is_open(self) -> bool {
+        Status::OPEN.contains(&self)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl FromStr for Status {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Status::ALL
+            .into_iter()
+            .find(|k| k.code() == s)
+            .ok_or_else(|| {
+                let all: Vec<&str> = Status::ALL.iter().map(|k| k.code()).collect();
+                format!("unknown status `{s}`; use one of {}", all.join(", "))
+            })
+    }
+}
+
+/// Why a request is refused; the answer letter explains each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectionReason {
+    /// The requester's identity or authority could not be confirmed.
+    IdentityNotConfirmed,
+    /// The request is not justified (e.g. the data are accurate, nothing to restrict).
+    NotJustified,
+    /// Granting it would contradict the law or an unfulfilled obligation.
+    ContradictsLaw,
+    /// The same request is already being handled.
+    Duplicate,
+    /// The operator holds no data of the subject.
+    NoData,
+}
+
+/// A step in the workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// The requester's identity (and authority, for a representative) was confirmed.
+    VerifyIdentity,
+    /// The case is ready for the DPO's decision.
+    Submit,
+    /// The DPO approves the actions; they start.
+    Approve,
+    /// Every action and every connector confirmed; the answer is sent.
+    Complete,
+    Reject(RejectionReason),
+    /// The requester takes the request back.
+    Withdraw,
+}
+
+impl Step {
+    pub fn code(self) -> &'static str {
+        match self {
+            Step::VerifyIdentity => "verify_identity",
+            Step::Submit => "submit",
+            Step::Approve => "approve",
+            Step::Complete => "complete",
+            Step::Reject(_) => "reject",
+            Step::Withdraw => "withdraw",
+        }
+    }
+}
+
+/// Why a step cannot be taken now.
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum StepProblem {
+    #[error("the request is {status}; `{step}` is possible only when it is {allowed}")]
+    WrongStatus {
+        status: Status,
+        step: &'static str,
+        allowed: String,
+    },
+    #[error("the request is {status} and can no longer change")]
+    Closed { status: Status },
+    #[error("{pending} action(s) are not confirmed yet; complete the request when all are")]
+    ActionsPending { pending: usize },
+    #[error("the request was prepared by the same person; another DPO or admin must approve it")]
+    SameApprover,
+}
+
+/// What [`advance`] needs to know beside the status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepContext {
+    /// Actions and connector jobs not yet confirmed.
+    pub pending_actions: usize,
+    /// The approver is the person who submitted the case (refused when `four_eyes`).
+    pub approver_submitted: bool,
+    /// Approval needs a second person.
+    pub four_eyes: bool,
+}
+
+/// The status after `step`, or why it cannot be taken.
+pub fn advance(status: Status, step: Step, ctx: StepContext) -> Result<Status, StepProblem> {
+    use Status::*;
+    if !status.is_open() {
+        return Err(StepProblem::Closed { status });
+    }
+    let (from, to): (&[Status], Status) = match step {
+        Step::VerifyIdentity => (&[Received], IdentityVerified),
+        Step::Submit => (&[IdentityVerified], AwaitingApproval),
+        Step::Approve => (&[AwaitingApproval], InProgress),
+        Step::Complete => (&[InProgress], Completed),
+        // Once actions have started, a request is finished, not refused or taken back: what was
+        // done stays done and the answer says so.
+        Step::Reject(_) => (&[Received, IdentityVerified, AwaitingApproval], Rejected),
+        Step::Withdraw => (&[Received, IdentityVerified, AwaitingApproval], Withdrawn),
+    };
+    if !from.contains(&status) {
+        let allowed: Vec<&str> = from.iter().map(|s| s.code()).collect();
+        return Err(StepProblem::WrongStatus {
+            status,
+            step: step.code(),
+            allowed: allowed.join(" or "),
+        });
+    }
+    if step == Step::Complete && ctx.pending_actions > 0 {
+        return Err(StepProblem::ActionsPending {
+            pending: ctx.pending_actions,
+        });
+    }
+    if step == Step::Approve && ctx.four_eyes && ctx.approver_submitted {
+        return Err(StepProblem::SameApprover);
+    }
+    Ok(to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            Just(Step::VerifyIdentity),
+            Just(Step::Submit),
+            Just(Step::Approve),
+            Just(Step::Complete),
+            Just(Step::Reject(RejectionReason::NotJustified)),
+            Just(Step::Withdraw),
+        ]
+    }
+
+    #[test]
+    fn the_happy_path() {
+        let ctx = StepContext::default();
+        let mut s = Status::Received;
+        for step in [
+            Step::VerifyIdentity,
+            Step::Submit,
+            Step::Approve,
+            Step::Complete,
+        ] {
+            s = advance(s, step, ctx).unwrap();
+        }
+        assert_eq!(s, Status::Completed);
+    }
+
+    #[test]
+    fn completion_waits_for_every_action() {
+        let ctx = StepContext {
+            pending_actions: 2,
+            ..Default::default()
+        };
+        assert_eq!(
+            advance(Status::InProgress, Step::Complete, ctx),
+            Err(StepProblem::ActionsPending { pending: 2 })
+        );
+    }
+
+    #[test]
+    fn four_eyes_refuses_self_approval() {
+        let ctx = StepContext {
+            four_eyes: true,
+            approver_submitted: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            advance(Status::AwaitingApproval, Step::Approve, ctx),
+            Err(StepProblem::SameApprover)
+        );
+        let ctx = StepContext {
+            four_eyes: false,
+            ..ctx
+        };
+        assert!(advance(Status::AwaitingApproval, Step::Approve, ctx).is_ok());
+    }
+
+    #[test]
+    fn wrong_status_says_what_is_allowed() {
+        let e = advance(Status::Received, Step::Approve, StepContext::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the request is received; `approve` is possible only when it is awaiting_approval"
+        );
+        assert!(advance(Status::InProgress, Step::Withdraw, StepContext::default()).is_err());
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for k in RequestKind::ALL {
+            assert_eq!(k.code().parse::<RequestKind>(), Ok(k));
+            assert_eq!(serde_json::to_value(k).unwrap(), k.code());
+        }
+        for s in Status::ALL {
+            assert_eq!(s.code().parse::<Status>(), Ok(s));
+        }
+        assert!("erase"
+            .parse::<RequestKind>()
+            .unwrap_err()
+            .contains("destruction"));
+    }
+
+    proptest! {
+        /// Whatever steps are tried in whatever order: a request completes only after its
+        /// identity was verified and it was approved; nothing moves a closed request.
+        #[test]
+        fn no_completion_without_verification_and_no_step_after_closing(
+            steps in proptest::collection::vec((step(), 0usize..2), 0..20),
+        ) {
+            let mut status = Status::Received;
+            let (mut verified, mut approved) = (false, false);
+            for (step, pending) in steps {
+                let ctx = StepContext { pending_actions: pending, ..Default::default() };
+                let before = status;
+                match advance(status, step, ctx) {
+                    Ok(next) => {
+                        prop_assert!(before.is_open());
+                        if step == Step::VerifyIdentity { verified = true; }
+                        if step == Step::Approve { approved = true; }
+                        if next == Status::Completed {
+                            prop_assert!(verified && approved && pending == 0);
+                        }
+                        if next == Status::InProgress { prop_assert!(verified); }
+                        status = next;
+                    }
+                    Err(_) => prop_assert_eq!(status, before),
+                }
+            }
+            if matches!(status, Status::Rejected | Status::Withdrawn) {
+                for s in [Step::VerifyIdentity, Step::Submit, Step::Approve, Step::Complete, Step::Withdraw] {
+                    prop_assert!(advance(status, s, StepContext::default()).is_err());
+                }
+            }
+        }
+    }
+}
