@@ -9,7 +9,8 @@ use derbes_core::validate::{check_values, FieldProblem};
 use derbes_core::Declaration;
 use derbes_crypto::{CryptoError, DataKey, KeyRing, WrappedKey};
 use derbes_store::{
-    Applied, IndexEntry, KeyRecord, Store, StoreError, SubjectRecord, TokenRecord, WriteOp,
+    Applied, IndexEntry, KeyOwner, KeyRecord, Store, StoreError, SubjectRecord, TokenRecord,
+    WriteOp,
 };
 use serde_json::json;
 use std::sync::{Arc, RwLock};
@@ -705,21 +706,36 @@ impl Vault {
         Ok(token)
     }
 
-    /// Rewraps the data key of every subject after `after` (in id order; all when `None`) under
-    /// the key ring's current KEK. Returns how many were rewrapped. `progress` is called with the
-    /// running count.
+    /// Rewraps the data key of every subject after `after` (in id order; all when `None`), then
+    /// of every data-subject request, under the key ring's current KEK. Returns how many were
+    /// rewrapped. `progress` is called with the running count.
     pub async fn rewrap_all(
         &self,
-        mut after: Option<Uuid>,
+        after: Option<Uuid>,
         mut progress: impl FnMut(u64),
+    ) -> Result<u64, VaultError> {
+        let mut total = 0u64;
+        for (owner, start) in [(KeyOwner::Subject, after), (KeyOwner::Request, None)] {
+            total = self
+                .rewrap_owner(owner, start, total, &mut progress)
+                .await?;
+        }
+        Ok(total)
+    }
+
+    async fn rewrap_owner(
+        &self,
+        owner: KeyOwner,
+        mut after: Option<Uuid>,
+        mut total: u64,
+        progress: &mut impl FnMut(u64),
     ) -> Result<u64, VaultError> {
         let keys = self.keys();
         let current = keys.current_version();
-        let mut total = 0u64;
         loop {
-            let page = self.store.keys_page(after, 1000).await?;
+            let page = self.store.keys_page(owner, after, 1000).await?;
             let Some(last) = page.last() else { break };
-            after = Some(last.subject_id);
+            after = Some(last.id);
             let mut batch: Vec<(KeyRecord, Vec<u8>, u32)> = Vec::with_capacity(page.len());
             for k in page.into_iter().filter(|k| k.kek_version != current) {
                 let dk = keys.unwrap(
@@ -727,10 +743,10 @@ impl Vault {
                         kek_version: k.kek_version,
                         bytes: k.dek.clone(),
                     },
-                    &k.subject_id,
+                    &k.id,
                     k.dek_generation,
                 )?;
-                let w = keys.wrap(&dk, &k.subject_id, k.dek_generation)?;
+                let w = keys.wrap(&dk, &k.id, k.dek_generation)?;
                 batch.push((k, w.bytes, w.kek_version));
             }
             if !batch.is_empty() {

@@ -34,6 +34,9 @@ pub enum StoreError {
     },
     #[error("subject not found")]
     NotFound,
+    /// The subject already has an open request of this kind.
+    #[error("the subject already has an open request of this kind")]
+    DuplicateRequest { existing: Uuid },
     /// The subject changed between read and write; read it again and retry.
     #[error("the subject was changed concurrently")]
     VersionConflict,
@@ -99,9 +102,11 @@ pub trait Store: Send + Sync + 'static {
 
     async fn count_active_tokens(&self) -> Result<u64, StoreError>;
 
-    /// Wrapped data keys, ordered by subject id, after `after` (for key rotation).
+    /// Wrapped data keys of subjects or of requests, ordered by id, after `after` (for key
+    /// rotation).
     async fn keys_page(
         &self,
+        owner: KeyOwner,
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<KeyRecord>, StoreError>;
@@ -134,6 +139,11 @@ pub trait Store: Send + Sync + 'static {
     /// number of the change), oldest first, at most `limit`. A reader that has seen a change has
     /// seen every earlier one.
     async fn state_changes(&self, after: i64, limit: u32) -> Result<StateChanges, StoreError>;
+
+    async fn request(&self, id: Uuid) -> Result<Option<RequestRecord>, StoreError>;
+
+    /// Requests matching `query`, by due time, then id.
+    async fn requests(&self, query: RequestQuery) -> Result<Vec<RequestRecord>, StoreError>;
 
     /// The content hash and text recorded for a declaration version.
     async fn declaration(&self, version: &str) -> Result<Option<(String, String)>, StoreError>;

@@ -4,8 +4,9 @@
 use crate::fields_blob::{decode_fields, encode_fields};
 use crate::{
     drain, from_json, now, split_fields, to_json, Applied, AuditHead, FlagTable, HeadSigner,
-    IndexEntry, Job, KeyRecord, StateChanges, Store, StoreError, SubjectRecord, SubjectState,
-    TokenRecord, WriteOp, EVENT_COLUMNS, MAX_GROUP, PRUNE_EVERY, STATE_CHANGES_KEPT,
+    IndexEntry, Job, KeyOwner, KeyRecord, Param, RequestQuery, RequestRecord, StateChanges, Store,
+    StoreError, SubjectRecord, SubjectState, TokenRecord, WriteOp, EVENT_COLUMNS, MAX_GROUP,
+    PRUNE_EVERY, REQUEST_COLUMNS, STATE_CHANGES_KEPT,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -27,6 +28,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/postgres/0004_state_changes.sql"),
     ),
+    (5, include_str!("../migrations/postgres/0005_requests.sql")),
 ];
 const POOL_SIZE: usize = 16;
 
@@ -510,24 +512,32 @@ impl Writer {
                 })
             }
             WriteOp::Rewrap { keys, audit } => {
-                let s = self
+                let subjects = self
                     .prep("UPDATE subjects SET dek = $1, kek_version = $2 WHERE id = $3 AND kek_version = $4 AND dek_generation = $5")
+                    .await?;
+                let requests = self
+                    .prep("UPDATE requests SET dek = $1, kek_version = $2 WHERE id = $3 AND kek_version = $4")
                     .await?;
                 let mut count = 0u64;
                 for (old, dek, kek_version) in keys {
-                    count += self
-                        .client
-                        .execute(
-                            &s,
-                            &[
-                                &dek,
-                                &to_i32(kek_version)?,
-                                &old.subject_id,
-                                &to_i32(old.kek_version)?,
-                                &to_i32(old.dek_generation)?,
-                            ],
-                        )
-                        .await?;
+                    let (new_version, old_version) =
+                        (to_i32(kek_version)?, to_i32(old.kek_version)?);
+                    count += match old.owner {
+                        KeyOwner::Subject => {
+                            let generation = to_i32(old.dek_generation)?;
+                            self.client
+                                .execute(
+                                    &subjects,
+                                    &[&dek, &new_version, &old.id, &old_version, &generation],
+                                )
+                                .await?
+                        }
+                        KeyOwner::Request => {
+                            self.client
+                                .execute(&requests, &[&dek, &new_version, &old.id, &old_version])
+                                .await?
+                        }
+                    };
                 }
                 if let Some(a) = audit {
                     self.append(head, a, at);
@@ -697,6 +707,80 @@ impl Writer {
                 self.append(head, audit, at);
                 Ok(Applied::FlagSet)
             }
+            WriteOp::FileRequest {
+                record: r,
+                refuse_duplicate,
+                audit,
+            } => {
+                if refuse_duplicate {
+                    let s = self
+                        .prep("SELECT id FROM requests WHERE subject_id = $1 AND kind = $2 AND open LIMIT 1")
+                        .await?;
+                    if let Some(row) = self.client.query_opt(&s, &[&r.subject_id, &r.kind]).await? {
+                        return Err(StoreError::DuplicateRequest {
+                            existing: row.get(0),
+                        });
+                    }
+                }
+                let s = self
+                    .prep("INSERT INTO requests (id, subject_id, kind, status, open, received_at, due_at, dek, kek_version, version, updated_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
+                    .await?;
+                self.client
+                    .execute(
+                        &s,
+                        &[
+                            &r.id,
+                            &r.subject_id,
+                            &r.kind,
+                            &r.status,
+                            &r.open,
+                            &r.received_at,
+                            &r.due_at,
+                            &r.dek,
+                            &to_i32(r.kek_version)?,
+                            &r.version,
+                            &r.updated_at,
+                            &r.body,
+                        ],
+                    )
+                    .await?;
+                self.append(head, audit, at);
+                Ok(Applied::RequestFiled)
+            }
+            WriteOp::UpdateRequest { record: r, audit } => {
+                let s = self
+                    .prep("UPDATE requests SET status = $2, open = $3, due_at = $4, version = $5, updated_at = $6, body = $7 WHERE id = $1 AND version = $8")
+                    .await?;
+                let changed = self
+                    .client
+                    .execute(
+                        &s,
+                        &[
+                            &r.id,
+                            &r.status,
+                            &r.open,
+                            &r.due_at,
+                            &r.version,
+                            &r.updated_at,
+                            &r.body,
+                            &(r.version - 1),
+                        ],
+                    )
+                    .await?;
+                if changed == 0 {
+                    let s = self.prep("SELECT 1 FROM requests WHERE id = $1").await?;
+                    let exists = self.client.query_opt(&s, &[&r.id]).await?.is_some();
+                    return Err(if exists {
+                        StoreError::VersionConflict
+                    } else {
+                        StoreError::NotFound
+                    });
+                }
+                for d in audit {
+                    self.append(head, d, at);
+                }
+                Ok(Applied::RequestUpdated)
+            }
             WriteOp::Audit(drafts) => {
                 for d in drafts {
                     self.append(head, d, at);
@@ -775,6 +859,23 @@ fn to_i32(v: u32) -> Result<i32, StoreError> {
 
 fn to_u32(v: i32) -> Result<u32, StoreError> {
     u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative key version {v}")))
+}
+
+fn request_from_row(r: &Row) -> Result<RequestRecord, StoreError> {
+    Ok(RequestRecord {
+        id: r.get(0),
+        subject_id: r.get(1),
+        kind: r.get(2),
+        status: r.get(3),
+        open: r.get(4),
+        received_at: r.get(5),
+        due_at: r.get(6),
+        dek: r.get(7),
+        kek_version: to_u32(r.get(8))?,
+        version: r.get(9),
+        updated_at: r.get(10),
+        body: r.get(11),
+    })
 }
 
 fn event_from_row(r: &Row) -> AuditEvent {
@@ -915,20 +1016,25 @@ impl Store for PostgresStore {
 
     async fn keys_page(
         &self,
+        owner: KeyOwner,
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<KeyRecord>, StoreError> {
         let c = self.client().await?;
         let after = after.unwrap_or(Uuid::nil());
         let s = c
-            .prepare_cached("SELECT id, dek_generation, dek, kek_version FROM subjects WHERE id > $1 ORDER BY id LIMIT $2")
+            .prepare_cached(match owner {
+                KeyOwner::Subject => "SELECT id, dek_generation, dek, kek_version FROM subjects WHERE id > $1 ORDER BY id LIMIT $2",
+                KeyOwner::Request => "SELECT id, 1, dek, kek_version FROM requests WHERE id > $1 ORDER BY id LIMIT $2",
+            })
             .await?;
         c.query(&s, &[&after, &i64::from(limit)])
             .await?
             .iter()
             .map(|r| {
                 Ok(KeyRecord {
-                    subject_id: r.get(0),
+                    owner,
+                    id: r.get(0),
                     dek_generation: to_u32(r.get(1))?,
                     dek: r.get(2),
                     kek_version: to_u32(r.get(3))?,
@@ -999,6 +1105,44 @@ impl Store for PostgresStore {
             }
         }
         Ok(feed)
+    }
+
+    async fn request(&self, id: Uuid) -> Result<Option<RequestRecord>, StoreError> {
+        let c = self.client().await?;
+        let s = c
+            .prepare_cached(&format!(
+                "SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1"
+            ))
+            .await?;
+        c.query_opt(&s, &[&id])
+            .await?
+            .map(|r| request_from_row(&r))
+            .transpose()
+    }
+
+    async fn requests(&self, query: RequestQuery) -> Result<Vec<RequestRecord>, StoreError> {
+        let (sql, params) = query.sql(|n| format!("${n}"), "true");
+        let values: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> = params
+            .into_iter()
+            .map(|p| -> Box<dyn tokio_postgres::types::ToSql + Sync + Send> {
+                match p {
+                    Param::Text(t) => Box::new(t),
+                    Param::Id(id) => Box::new(id),
+                    Param::Int(i) => Box::new(i),
+                }
+            })
+            .collect();
+        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = values
+            .iter()
+            .map(|v| v.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect();
+        let c = self.client().await?;
+        let s = c.prepare_cached(&sql).await?;
+        c.query(&s, &refs)
+            .await?
+            .iter()
+            .map(request_from_row)
+            .collect()
     }
 
     async fn declaration(&self, version: &str) -> Result<Option<(String, String)>, StoreError> {

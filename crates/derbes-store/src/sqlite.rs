@@ -5,8 +5,9 @@ use crate::fields_blob::{decode_fields, encode_fields};
 use crate::subject_runs::{subject_events, Entry, RunPolicy, SubjectRuns};
 use crate::{
     drain, from_json, now, split_fields, to_json, Applied, AuditHead, FlagTable, HeadSigner,
-    IndexEntry, Job, KeyRecord, StateChanges, Store, StoreError, SubjectRecord, SubjectState,
-    TokenRecord, WriteOp, EVENT_COLUMNS, MAX_GROUP, PRUNE_EVERY, STATE_CHANGES_KEPT,
+    IndexEntry, Job, KeyOwner, KeyRecord, Param, RequestQuery, RequestRecord, StateChanges, Store,
+    StoreError, SubjectRecord, SubjectState, TokenRecord, WriteOp, EVENT_COLUMNS, MAX_GROUP,
+    PRUNE_EVERY, REQUEST_COLUMNS, STATE_CHANGES_KEPT,
 };
 use async_trait::async_trait;
 use derbes_core::audit::{AuditDraft, AuditEvent, Outcome, GENESIS};
@@ -29,6 +30,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../migrations/sqlite/0005_state_changes.sql"),
     ),
+    (6, include_str!("../migrations/sqlite/0006_requests.sql")),
 ];
 const READERS: usize = 4;
 
@@ -675,18 +677,19 @@ fn apply(
             })
         }
         WriteOp::Rewrap { keys, audit } => {
-            let mut stmt = conn.prepare_cached(
-                "UPDATE subjects SET dek = ?1, kek_version = ?2 WHERE id = ?3 AND kek_version = ?4 AND dek_generation = ?5",
-            )?;
             let mut count = 0u64;
             for (old, dek, kek_version) in keys {
-                count += stmt.execute(params![
-                    dek,
-                    kek_version,
-                    &old.subject_id.as_bytes()[..],
-                    old.kek_version,
-                    old.dek_generation
-                ])? as u64;
+                let id = &old.id.as_bytes()[..];
+                count += match old.owner {
+                    KeyOwner::Subject => conn.prepare_cached(
+                        "UPDATE subjects SET dek = ?1, kek_version = ?2 WHERE id = ?3 AND kek_version = ?4 AND dek_generation = ?5",
+                    )?
+                    .execute(params![dek, kek_version, id, old.kek_version, old.dek_generation])?,
+                    KeyOwner::Request => conn.prepare_cached(
+                        "UPDATE requests SET dek = ?1, kek_version = ?2 WHERE id = ?3 AND kek_version = ?4",
+                    )?
+                    .execute(params![dek, kek_version, id, old.kek_version])?,
+                } as u64;
             }
             if let Some(a) = audit {
                 append(conn, head, a, at)?;
@@ -827,6 +830,78 @@ fn apply(
             append(conn, head, audit, at)?;
             Ok(Applied::FlagSet)
         }
+        WriteOp::FileRequest {
+            record: r,
+            refuse_duplicate,
+            audit,
+        } => {
+            if refuse_duplicate {
+                let existing: Option<Vec<u8>> = conn
+                    .prepare_cached(
+                        "SELECT id FROM requests WHERE subject_id = ?1 AND kind = ?2 AND open = 1 LIMIT 1",
+                    )?
+                    .query_row(params![&r.subject_id.as_bytes()[..], r.kind], |row| row.get(0))
+                    .optional()?;
+                if let Some(id) = existing {
+                    return Err(StoreError::DuplicateRequest {
+                        existing: uuid_of(id)?,
+                    });
+                }
+            }
+            conn.prepare_cached(&format!(
+                "INSERT INTO requests ({REQUEST_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+            ))?
+            .execute(params![
+                &r.id.as_bytes()[..],
+                &r.subject_id.as_bytes()[..],
+                r.kind,
+                r.status,
+                r.open,
+                r.received_at,
+                r.due_at,
+                r.dek,
+                r.kek_version,
+                r.version,
+                r.updated_at,
+                r.body
+            ])?;
+            append(conn, head, audit, at)?;
+            Ok(Applied::RequestFiled)
+        }
+        WriteOp::UpdateRequest { record: r, audit } => {
+            let id = &r.id.as_bytes()[..];
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE requests SET status = ?2, open = ?3, due_at = ?4, version = ?5, updated_at = ?6, body = ?7
+                     WHERE id = ?1 AND version = ?8",
+                )?
+                .execute(params![
+                    id,
+                    r.status,
+                    r.open,
+                    r.due_at,
+                    r.version,
+                    r.updated_at,
+                    r.body,
+                    r.version - 1
+                ])?;
+            if changed == 0 {
+                let exists = conn
+                    .prepare_cached("SELECT 1 FROM requests WHERE id = ?1")?
+                    .query_row([id], |_| Ok(()))
+                    .optional()?
+                    .is_some();
+                return Err(if exists {
+                    StoreError::VersionConflict
+                } else {
+                    StoreError::NotFound
+                });
+            }
+            for d in audit {
+                append(conn, head, d, at)?;
+            }
+            Ok(Applied::RequestUpdated)
+        }
         WriteOp::Audit(drafts) => {
             for d in drafts {
                 append(conn, head, d, at)?;
@@ -834,6 +909,23 @@ fn apply(
             Ok(Applied::Audited)
         }
     }
+}
+
+fn request_from_row(r: &rusqlite::Row<'_>) -> Result<RequestRecord, StoreError> {
+    Ok(RequestRecord {
+        id: uuid_of(r.get(0)?)?,
+        subject_id: uuid_of(r.get(1)?)?,
+        kind: r.get(2)?,
+        status: r.get(3)?,
+        open: r.get(4)?,
+        received_at: r.get(5)?,
+        due_at: r.get(6)?,
+        dek: r.get(7)?,
+        kek_version: r.get(8)?,
+        version: r.get(9)?,
+        updated_at: r.get(10)?,
+        body: r.get(11)?,
+    })
 }
 
 fn uuid_of(bytes: Vec<u8>) -> Result<Uuid, StoreError> {
@@ -1041,21 +1133,24 @@ impl Store for SqliteStore {
 
     async fn keys_page(
         &self,
+        owner: KeyOwner,
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<KeyRecord>, StoreError> {
         self.read(move |c| {
             let after = after.map(|u| u.as_bytes().to_vec()).unwrap_or_default();
-            let mut stmt = c.prepare_cached(
-                "SELECT id, dek_generation, dek, kek_version FROM subjects WHERE id > ?1 ORDER BY id LIMIT ?2",
-            )?;
+            let mut stmt = c.prepare_cached(match owner {
+                KeyOwner::Subject => "SELECT id, dek_generation, dek, kek_version FROM subjects WHERE id > ?1 ORDER BY id LIMIT ?2",
+                KeyOwner::Request => "SELECT id, 1, dek, kek_version FROM requests WHERE id > ?1 ORDER BY id LIMIT ?2",
+            })?;
             let rows = stmt.query_map(params![after, limit], |r| {
                 Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, u32>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, u32>(3)?))
             })?;
             rows.map(|r| {
                 let (id, dek_generation, dek, kek_version) = r?;
                 Ok(KeyRecord {
-                    subject_id: uuid_of(id)?,
+                    owner,
+                    id: uuid_of(id)?,
                     dek_generation,
                     dek,
                     kek_version,
@@ -1123,6 +1218,39 @@ impl Store for SqliteStore {
                 latest: latest.unwrap_or(floor).max(floor),
             })
         })
+    }
+
+    async fn request(&self, id: Uuid) -> Result<Option<RequestRecord>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?1"
+            ))?;
+            let mut rows = stmt.query([&id.as_bytes()[..]])?;
+            rows.next()?.map(request_from_row).transpose()
+        })
+        .await
+    }
+
+    async fn requests(&self, query: RequestQuery) -> Result<Vec<RequestRecord>, StoreError> {
+        self.read(move |c| {
+            let (sql, params) = query.sql(|n| format!("?{n}"), "1");
+            let values: Vec<rusqlite::types::Value> = params
+                .into_iter()
+                .map(|p| match p {
+                    Param::Text(t) => rusqlite::types::Value::Text(t),
+                    Param::Id(id) => rusqlite::types::Value::Blob(id.as_bytes().to_vec()),
+                    Param::Int(i) => rusqlite::types::Value::Integer(i),
+                })
+                .collect();
+            let mut stmt = c.prepare_cached(&sql)?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(values))?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(request_from_row(r)?);
+            }
+            Ok(out)
+        })
+        .await
     }
 
     async fn declaration(&self, version: &str) -> Result<Option<(String, String)>, StoreError> {

@@ -38,9 +38,20 @@ pub struct TokenRecord {
     pub revoked_at: Option<String>,
 }
 
+/// Whose data key a [`KeyRecord`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOwner {
+    Subject,
+    /// A data-subject request: its details and answer are sealed under a key of its own, so they
+    /// outlive the destruction of the subject's data for as long as the request is kept.
+    Request,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRecord {
-    pub subject_id: Uuid,
+    pub owner: KeyOwner,
+    /// The subject's or the request's id.
+    pub id: Uuid,
     pub dek_generation: u32,
     pub dek: Vec<u8>,
     pub kek_version: u32,
@@ -51,6 +62,42 @@ pub struct AuditHead {
     pub seq: i64,
     pub hash: String,
     pub mac: String,
+}
+
+/// A data-subject request as stored. The store keeps the columns it filters and sorts on; the
+/// server's JSON `body` holds the rest (history, verification, actions, sealed details).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    pub id: Uuid,
+    pub subject_id: Uuid,
+    pub kind: String,
+    pub status: String,
+    /// Still being handled (listed among open requests and checked for duplicates).
+    pub open: bool,
+    pub received_at: String,
+    pub due_at: String,
+    /// The request's data key, wrapped.
+    pub dek: Vec<u8>,
+    pub kek_version: u32,
+    /// Incremented by every update; used to detect concurrent changes.
+    pub version: i64,
+    pub updated_at: String,
+    pub body: String,
+}
+
+/// Which requests to list, ordered by due time (then id).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestQuery {
+    /// Only requests still being handled.
+    pub open_only: bool,
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    pub subject_id: Option<Uuid>,
+    /// Only requests due at or before this time.
+    pub due_by: Option<String>,
+    /// Continue after this (due_at, id).
+    pub after: Option<(String, Uuid)>,
+    pub limit: u32,
 }
 
 /// What decisions need to know about a subject beside its fields.
@@ -183,6 +230,19 @@ pub enum WriteOp {
         index: Vec<IndexEntry>,
         audit: AuditDraft,
     },
+    /// Files a data-subject request. With `refuse_duplicate`, refuses it with
+    /// `DuplicateRequest` when the subject has an open request of the same kind.
+    FileRequest {
+        record: RequestRecord,
+        refuse_duplicate: bool,
+        audit: AuditDraft,
+    },
+    /// Replaces a request's status, body and due time, if its version is still
+    /// `record.version - 1`; otherwise `VersionConflict` (`NotFound` when there is none).
+    UpdateRequest {
+        record: RequestRecord,
+        audit: Vec<AuditDraft>,
+    },
     /// Replaces wrapped data keys (KEK rotation), each only if its KEK version is still the one
     /// read.
     Rewrap {
@@ -243,6 +303,8 @@ impl WriteOp {
             | WriteOp::Rewrap { .. }
             | WriteOp::CreateToken { .. }
             | WriteOp::RecordDeclaration { .. }
+            | WriteOp::FileRequest { .. }
+            | WriteOp::UpdateRequest { .. }
             | WriteOp::Audit(_) => None,
         }
     }
@@ -285,4 +347,56 @@ pub enum Applied {
     },
     Unlinked,
     FlagSet,
+    RequestFiled,
+    RequestUpdated,
+}
+
+/// A parameter of a statement built at run time, converted by each backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Param {
+    Text(String),
+    Id(Uuid),
+    Int(i64),
+}
+
+/// The columns of `requests`, in the order both backends read them.
+pub(crate) const REQUEST_COLUMNS: &str = "id, subject_id, kind, status, open, received_at, due_at, dek, kek_version, version, updated_at, body";
+
+impl RequestQuery {
+    /// The listing statement and its parameters; `placeholder(n)` writes the n-th (from 1).
+    /// Only the filters asked for appear, so that the planner can use the partial index of open
+    /// requests.
+    pub(crate) fn sql(&self, placeholder: fn(usize) -> String, open: &str) -> (String, Vec<Param>) {
+        let mut sql = format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE 1 = 1");
+        let mut params = Vec::new();
+        let mut bind = |p: Param| {
+            params.push(p);
+            placeholder(params.len())
+        };
+        if self.open_only {
+            sql.push_str(&format!(" AND open = {open}"));
+        }
+        if let Some(s) = &self.status {
+            sql.push_str(&format!(" AND status = {}", bind(Param::Text(s.clone()))));
+        }
+        if let Some(k) = &self.kind {
+            sql.push_str(&format!(" AND kind = {}", bind(Param::Text(k.clone()))));
+        }
+        if let Some(id) = self.subject_id {
+            sql.push_str(&format!(" AND subject_id = {}", bind(Param::Id(id))));
+        }
+        if let Some(d) = &self.due_by {
+            sql.push_str(&format!(" AND due_at <= {}", bind(Param::Text(d.clone()))));
+        }
+        if let Some((due, id)) = &self.after {
+            let d = bind(Param::Text(due.clone()));
+            let i = bind(Param::Id(*id));
+            sql.push_str(&format!(
+                " AND (due_at > {d} OR (due_at = {d} AND id > {i}))"
+            ));
+        }
+        let l = bind(Param::Int(i64::from(self.limit)));
+        sql.push_str(&format!(" ORDER BY due_at, id LIMIT {l}"));
+        (sql, params)
+    }
 }

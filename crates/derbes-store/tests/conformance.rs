@@ -10,8 +10,8 @@ use derbes_core::flags::{Flag, FlagReason, Obligation};
 use derbes_crypto::KeyRing;
 use derbes_store::testing::{run_suite, Case, TestDb};
 use derbes_store::{
-    open, Applied, FlagWrite, IndexEntry, KeyRecord, Store, StoreError, SubjectRecord,
-    SubjectState, TokenRecord, WriteOp,
+    open, Applied, FlagWrite, IndexEntry, KeyOwner, KeyRecord, RequestQuery, RequestRecord, Store,
+    StoreError, SubjectRecord, SubjectState, TokenRecord, WriteOp,
 };
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -219,9 +219,12 @@ fn rewrap_tokens_and_declarations(
         let b = record("student");
         s.write(create(&a, 1)).await.unwrap();
         s.write(create(&b, 2)).await.unwrap();
-        let page = s.keys_page(None, 1).await.unwrap();
+        let page = s.keys_page(KeyOwner::Subject, None, 1).await.unwrap();
         assert_eq!(page.len(), 1);
-        let rest = s.keys_page(Some(page[0].subject_id), 10).await.unwrap();
+        let rest = s
+            .keys_page(KeyOwner::Subject, Some(page[0].id), 10)
+            .await
+            .unwrap();
         assert_eq!(rest.len(), 1);
         let stale = KeyRecord {
             kek_version: 5,
@@ -232,7 +235,7 @@ fn rewrap_tokens_and_declarations(
             audit: Some(AuditDraft::new("test", "keys.rotate", Outcome::Ok)),
         };
         assert_eq!(s.write(op).await.unwrap(), Applied::Rewrapped { count: 1 });
-        let after = s.subject(page[0].subject_id).await.unwrap().unwrap();
+        let after = s.subject(page[0].id).await.unwrap().unwrap();
         assert_eq!((after.kek_version, after.dek), (2, vec![2; 73]));
 
         let t = TokenRecord {
@@ -581,6 +584,164 @@ fn consents_links_and_flags(
     })
 }
 
+fn request_record(subject: Uuid, kind: &str, due_at: &str) -> RequestRecord {
+    RequestRecord {
+        id: Uuid::now_v7(),
+        subject_id: subject,
+        kind: kind.into(),
+        status: "received".into(),
+        open: true,
+        received_at: "2026-11-20T05:00:00.000000Z".into(),
+        due_at: due_at.into(),
+        dek: vec![7; 73],
+        kek_version: 1,
+        version: 1,
+        updated_at: "2026-11-20T05:00:00.000000Z".into(),
+        body: "{}".into(),
+    }
+}
+
+fn file(record: &RequestRecord, refuse_duplicate: bool) -> WriteOp {
+    WriteOp::FileRequest {
+        record: record.clone(),
+        refuse_duplicate,
+        audit: AuditDraft::new("test", "request.file", Outcome::Ok).subject(record.subject_id),
+    }
+}
+
+fn requests_file_update_list_and_rewrap(
+    db: TestDb,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let k = keys();
+        let s = store(&db, &k).await;
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let access = request_record(a, "access_export", "2026-11-25T18:59:59.000000Z");
+        let destroy = request_record(a, "destruction", "2026-11-23T18:59:59.000000Z");
+        let other = request_record(b, "access_export", "2026-11-25T18:59:59.000000Z");
+        for r in [&access, &destroy, &other] {
+            assert_eq!(s.write(file(r, true)).await.unwrap(), Applied::RequestFiled);
+        }
+        assert_eq!(s.request(access.id).await.unwrap().as_ref(), Some(&access));
+
+        // A second open request of the same kind for the same subject is refused when asked,
+        // names the first, and writes nothing.
+        let again = request_record(a, "access_export", "2026-11-26T18:59:59.000000Z");
+        match s.write(file(&again, true)).await {
+            Err(StoreError::DuplicateRequest { existing }) => assert_eq!(existing, access.id),
+            other => panic!("expected a duplicate, got {other:?}"),
+        }
+        assert!(s.request(again.id).await.unwrap().is_none());
+
+        // Updates check the version.
+        let mut done = access.clone();
+        done.status = "completed".into();
+        done.open = false;
+        done.version = 2;
+        done.body = r#"{"answer":"sent"}"#.into();
+        let update = |r: &RequestRecord| WriteOp::UpdateRequest {
+            record: r.clone(),
+            audit: vec![AuditDraft::new("test", "request.complete", Outcome::Ok).subject(a)],
+        };
+        assert_eq!(
+            s.write(update(&done)).await.unwrap(),
+            Applied::RequestUpdated
+        );
+        assert!(matches!(
+            s.write(update(&done)).await,
+            Err(StoreError::VersionConflict)
+        ));
+        let mut missing = done.clone();
+        missing.id = Uuid::now_v7();
+        assert!(matches!(
+            s.write(update(&missing)).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(s.request(access.id).await.unwrap().unwrap(), done);
+        // Once the first is closed, the same kind can be filed again.
+        assert_eq!(
+            s.write(file(&again, true)).await.unwrap(),
+            Applied::RequestFiled
+        );
+
+        // Lists: by due time then id, filtered, paged.
+        let ids = |v: Vec<RequestRecord>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+        let all = s
+            .requests(RequestQuery {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 4);
+        assert_eq!(all[0].id, destroy.id);
+        let open = s
+            .requests(RequestQuery {
+                open_only: true,
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(!ids(open.clone()).contains(&access.id));
+        assert_eq!(open.len(), 3);
+        let due_soon = s
+            .requests(RequestQuery {
+                open_only: true,
+                due_by: Some("2026-11-24T00:00:00.000000Z".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(ids(due_soon), vec![destroy.id]);
+        let of_a = s
+            .requests(RequestQuery {
+                subject_id: Some(a),
+                kind: Some("access_export".into()),
+                status: Some("completed".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(ids(of_a), vec![access.id]);
+        let first = s
+            .requests(RequestQuery {
+                limit: 2,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let last = &first[1];
+        let rest = s
+            .requests(RequestQuery {
+                after: Some((last.due_at.clone(), last.id)),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut paged = ids(first);
+        paged.extend(ids(rest));
+        assert_eq!(paged, ids(all));
+
+        // Request keys are paged and rewrapped like subject keys.
+        let page = s.keys_page(KeyOwner::Request, None, 10).await.unwrap();
+        assert_eq!(page.len(), 4);
+        assert!(page.iter().all(|k| k.owner == KeyOwner::Request));
+        let op = WriteOp::Rewrap {
+            keys: vec![(page[0].clone(), vec![9; 73], 2)],
+            audit: None,
+        };
+        assert_eq!(s.write(op).await.unwrap(), Applied::Rewrapped { count: 1 });
+        let r = s.request(page[0].id).await.unwrap().unwrap();
+        assert_eq!((r.kek_version, r.dek), (2, vec![9; 73]));
+        // Four filings, one refusal (nothing written) and one update.
+        assert_eq!(verify_chain(&s, &k).await, 5);
+    })
+}
+
 fn main() -> ExitCode {
     let cases: &[(&str, Case)] = &[
         ("create_read_and_lookup", create_read_and_lookup),
@@ -599,6 +760,10 @@ fn main() -> ExitCode {
         ),
         ("data_survives_reopening", data_survives_reopening),
         ("consents_links_and_flags", consents_links_and_flags),
+        (
+            "requests_file_update_list_and_rewrap",
+            requests_file_update_list_and_rewrap,
+        ),
     ];
     run_suite("conformance", cases)
 }
