@@ -27,6 +27,7 @@ pub struct KeyRing {
     current: u32,
     blind_index: HmacSha256,
     audit_head: HmacSha256,
+    one_time_codes: HmacSha256,
     receipts: crate::signing::ReceiptSigner,
 }
 
@@ -89,6 +90,7 @@ impl KeyRing {
     ) -> Self {
         let blind_index = hmac_from(&derive(&index_root, "derbes/blind-index/v1"));
         let audit_head = hmac_from(&derive(&index_root, "derbes/audit-head/v1"));
+        let one_time_codes = hmac_from(&derive(&index_root, "derbes/one-time-code/v1"));
         let receipts = crate::signing::ReceiptSigner::from_seed(&derive(
             &index_root,
             crate::signing::RECEIPT_KEY_LABEL,
@@ -99,6 +101,7 @@ impl KeyRing {
             current,
             blind_index,
             audit_head,
+            one_time_codes,
             receipts,
         }
     }
@@ -278,6 +281,23 @@ impl KeyRing {
         &self.receipts
     }
 
+    /// The MAC a one-time code is kept as: bound to what it verifies (`context`, e.g. a request
+    /// id), so that a code for one request does not verify another. The code itself is never
+    /// stored.
+    pub fn one_time_code_mac(&self, context: &str, code: &str) -> String {
+        let mut mac = self.one_time_codes.clone();
+        mac.update(&(context.len() as u64).to_be_bytes());
+        mac.update(context.as_bytes());
+        mac.update(code.as_bytes());
+        B64.encode(mac.finalize().into_bytes())
+    }
+
+    /// Checks a one-time code against its stored MAC in constant time.
+    pub fn verify_one_time_code(&self, context: &str, code: &str, stored: &str) -> bool {
+        let expected = self.one_time_code_mac(context, code);
+        expected.as_bytes().ct_eq(stored.as_bytes()).into()
+    }
+
     /// Checks a head MAC in constant time.
     pub fn verify_audit_head(&self, seq: i64, hash: &str, mac: &str) -> bool {
         let expected = self.audit_head_mac(seq, hash);
@@ -334,6 +354,17 @@ mod tests {
         ));
         let other = KeyRing::generate().unwrap();
         assert!(matches!(other.unwrap(&w, &a, 1), Err(CryptoError::Open)));
+    }
+
+    #[test]
+    fn one_time_codes_verify_only_in_their_context() {
+        let ring = KeyRing::generate().unwrap();
+        let mac = ring.one_time_code_mac("request-a", "123456");
+        assert!(ring.verify_one_time_code("request-a", "123456", &mac));
+        assert!(!ring.verify_one_time_code("request-a", "123457", &mac));
+        assert!(!ring.verify_one_time_code("request-b", "123456", &mac));
+        let other = KeyRing::generate().unwrap();
+        assert!(!other.verify_one_time_code("request-a", "123456", &mac));
     }
 
     #[test]

@@ -35,3 +35,28 @@ mod tests {
         assert_eq!(token_digest(&a).len(), 64);
     }
 }
+
+/// A random six-digit one-time code, uniform over 000000-999999.
+pub fn one_time_code() -> Result<String, CryptoError> {
+    // Rejection sampling: the largest multiple of 10^6 below 2^32 keeps every code equally likely.
+    const LIMIT: u32 = u32::MAX - (u32::MAX % 1_000_000);
+    loop {
+        let n = u32::from_be_bytes(crate::random::<4>()?);
+        if n < LIMIT {
+            return Ok(format!("{:06}", n % 1_000_000));
+        }
+    }
+}
+
+#[cfg(test)]
+mod code_tests {
+    #[test]
+    fn codes_are_six_digits_and_vary() {
+        let codes: std::collections::HashSet<String> =
+            (0..50).map(|_| super::one_time_code().unwrap()).collect();
+        assert!(codes
+            .iter()
+            .all(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit())));
+        assert!(codes.len() > 40);
+    }
+}

@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 mod consents;
 mod openapi;
+mod requests;
 
 /// JSON body whose rejections are problem responses.
 #[derive(FromRequest)]
@@ -67,6 +68,27 @@ impl From<VaultError> for ApiError {
             VaultError::ConsentNotFound => ApiError::not_found(
                 "the subject's consent ledger has no event with this id; GET …/consents lists them",
             ),
+            VaultError::InvalidField { field, detail } => {
+                ApiError::field(field, detail.clone(), format!("`{field}` {detail}"))
+            }
+            VaultError::DuplicateRequest { existing } => ApiError::conflict(
+                "the subject already has an open request of this kind; handle that one, or file again with \"allow_duplicate\": true",
+            )
+            .with("existing_request_id", json!(existing)),
+            VaultError::RequestNotFound => {
+                ApiError::not_found("there is no data-subject request with this id; GET /api/v1/requests lists them")
+            }
+            VaultError::Step(p) => ApiError::new(StatusCode::CONFLICT, "request-step", "The request cannot take this step now", p.to_string())
+                .with("problem", json!(p)),
+            VaultError::Conflict(m) => ApiError::conflict(m),
+            VaultError::Unavailable(m) => ApiError::unavailable(m),
+            VaultError::CodeRejected { detail, attempts_left } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "one-time-code",
+                "The one-time code was not accepted",
+                detail,
+            )
+            .with("attempts_left", json!(attempts_left)),
             VaultError::Store(StoreError::VersionConflict) => {
                 ApiError::conflict("the subject kept changing while this update ran; send it again")
             }
@@ -158,6 +180,25 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
             "delete",
             "/api/v1/subjects/{id}/obligations/{purpose}",
             delete(consents::fulfil_obligation),
+        ),
+        ("post", "/api/v1/requests", post(requests::file)),
+        ("get", "/api/v1/requests", get(requests::list)),
+        ("get", "/api/v1/requests/{id}", get(requests::one)),
+        ("post", "/api/v1/requests/{id}/steps", post(requests::step)),
+        (
+            "post",
+            "/api/v1/requests/{id}/verification/code",
+            post(requests::send_code),
+        ),
+        (
+            "post",
+            "/api/v1/requests/{id}/verification/code/check",
+            post(requests::check_code),
+        ),
+        (
+            "post",
+            "/api/v1/requests/{id}/verification/document",
+            post(requests::verify_document),
         ),
     ]
 }

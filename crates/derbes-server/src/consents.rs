@@ -251,7 +251,7 @@ fn invalid(problems: Vec<FieldProblem>) -> Result<(), VaultError> {
 
 impl Vault {
     /// The record and state of a subject, or `NotFound`.
-    async fn subject_and_state(
+    pub(crate) async fn subject_and_state(
         &self,
         id: Uuid,
         purpose: Option<&str>,
@@ -859,7 +859,7 @@ impl Vault {
     }
 
     /// A declared purpose, or a validation error naming the path parameter.
-    fn declared_purpose(
+    pub(crate) fn declared_purpose(
         &self,
         purpose: &str,
     ) -> Result<&derbes_core::declaration::Purpose, VaultError> {

@@ -6,18 +6,25 @@ mod auth;
 mod consents;
 mod decisions;
 mod facts_cache;
+mod mail;
 mod problem;
 mod receipts;
+mod requests;
 mod vault;
 
 pub use api::{router, ROUTES};
 pub use auth::{Actor, Role, ROLES};
 pub use consents::{ConsentInput, ConsentStep, FlagChange, FlagInput, LinkInput, ObligationInput};
 pub use decisions::{Answer, Question, MAX_BATCH};
+pub use mail::{to_eml, Mail, MailError, Mailer, Outbox};
 pub use problem::ApiError;
 pub use receipts::{
     keys_from_set, published_keys, receipt_html, verify_receipt, ReceiptCheck, ReceiptSignature,
     SignedReceipt, RECEIPT_KEYS_PATH,
+};
+pub use requests::{
+    mask_email, Action, ActionKind, ActionStatus, Channel, CodeSent, DocumentKind, RequestFilter,
+    RequestInput, RequestView, Requester, StepInput, Verification,
 };
 pub use vault::{Clock, KeyLoader, PreparedSubject, Vault, VaultError};
 

@@ -267,7 +267,7 @@ impl From<PathRejection> for ApiError {
     fn from(_: PathRejection) -> Self {
         // The rejected segment is not echoed: it may be personal data typed in the wrong place.
         Self::bad_request(
-            "the subject id in the path is not a UUID (e.g. 0190a5e4-8c3b-7def-8000-1234567890ab)",
+            "an id in the path is not a UUID (e.g. 0190a5e4-8c3b-7def-8000-1234567890ab)",
         )
     }
 }

@@ -51,6 +51,20 @@ pub enum VaultError {
     NothingToLift(&'static str),
     #[error("the subject's consent ledger has no event with this id")]
     ConsentNotFound,
+    #[error("`{field}` {detail}")]
+    InvalidField { field: &'static str, detail: String },
+    #[error("the subject already has an open request of this kind")]
+    DuplicateRequest { existing: Uuid },
+    #[error("there is no data-subject request with this id")]
+    RequestNotFound,
+    #[error(transparent)]
+    Step(derbes_core::request::StepProblem),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{detail}")]
+    CodeRejected { detail: String, attempts_left: u8 },
 }
 
 impl From<StoreError> for VaultError {
@@ -141,6 +155,8 @@ pub struct Vault {
     store: Arc<dyn Store>,
     clock: Clock,
     pub(crate) facts_cache: crate::facts_cache::FactsCache,
+    calendar: Arc<derbes_core::calendar::Calendar>,
+    mailer: Option<Arc<dyn crate::mail::Mailer>>,
 }
 
 /// How many subjects' decision facts the vault keeps in memory.
@@ -158,7 +174,30 @@ impl Vault {
             store,
             clock: Arc::new(time::OffsetDateTime::now_utc),
             facts_cache: crate::facts_cache::FactsCache::new(FACTS_CACHED),
+            calendar: Arc::new(derbes_core::calendar::Calendar::kazakhstan()),
+            mailer: None,
         }
+    }
+
+    /// Counts deadlines with `calendar` instead of the shipped Kazakhstan calendar.
+    pub fn with_calendar(mut self, calendar: derbes_core::calendar::Calendar) -> Self {
+        self.calendar = Arc::new(calendar);
+        self
+    }
+
+    /// Delivers one-time codes and answers through `mailer`.
+    pub fn with_mailer(mut self, mailer: Arc<dyn crate::mail::Mailer>) -> Self {
+        self.mailer = Some(mailer);
+        self
+    }
+
+    /// The working-day calendar deadlines are counted with.
+    pub fn calendar(&self) -> &derbes_core::calendar::Calendar {
+        &self.calendar
+    }
+
+    pub(crate) fn mailer(&self) -> Option<Arc<dyn crate::mail::Mailer>> {
+        self.mailer.clone()
     }
 
     /// Takes decisions at the times `clock` gives (tests walk a subject through years).
@@ -363,14 +402,24 @@ impl Vault {
             kek_version: r.kek_version,
             bytes: r.dek.clone(),
         };
-        match self.keys().unwrap(&wrapped, &r.id, r.dek_generation) {
+        self.unwrap_key(&wrapped, &r.id, r.dek_generation)
+    }
+
+    /// Unwraps the data key of a subject or a request.
+    pub(crate) fn unwrap_key(
+        &self,
+        wrapped: &WrappedKey,
+        id: &Uuid,
+        generation: u32,
+    ) -> Result<DataKey, VaultError> {
+        match self.keys().unwrap(wrapped, id, generation) {
             // A key version added by a rotation since this process started: read the key file.
             // An older unknown version cannot come from a rotation; reading the file again for
             // it on every read would not help.
             Err(CryptoError::UnknownKeyVersion(v))
                 if v > self.keys().current_version() && self.reload_keys()? =>
             {
-                Ok(self.keys().unwrap(&wrapped, &r.id, r.dek_generation)?)
+                Ok(self.keys().unwrap(wrapped, id, generation)?)
             }
             other => Ok(other?),
         }

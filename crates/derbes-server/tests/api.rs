@@ -36,6 +36,8 @@ struct Server {
     admin: String,
     state: AppState,
     agent: ureq::Agent,
+    /// Where one-time codes and answers are delivered.
+    outbox: std::path::PathBuf,
 }
 
 struct Reply {
@@ -60,8 +62,15 @@ impl Server {
             .await
             .unwrap();
         let declaration = Arc::new(declaration());
+        let outbox =
+            std::env::temp_dir().join(format!("derbes-api-outbox-{}", uuid::Uuid::now_v7()));
         let state = AppState::with_vault(Arc::new(
-            Vault::new(declaration, keys, store).with_clock(clock),
+            Vault::new(declaration, keys, store)
+                .with_clock(clock)
+                .with_mailer(Arc::new(derbes_server::Outbox::new(
+                    &outbox,
+                    "dpo@school.kz",
+                ))),
         ));
         let admin = state
             .vault
@@ -84,6 +93,7 @@ impl Server {
             admin,
             state,
             agent,
+            outbox,
         }
     }
 
@@ -1431,6 +1441,329 @@ fn decisions_answer_one_question_or_many(db: TestDb) -> Fut {
     })
 }
 
+/// The newest message in the outbox: (To, body).
+fn last_mail(outbox: &std::path::Path) -> (String, String) {
+    let mut files: Vec<_> = std::fs::read_dir(outbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    files.sort();
+    let text = std::fs::read_to_string(files.last().unwrap()).unwrap();
+    let to = text
+        .lines()
+        .find_map(|l| l.strip_prefix("To: "))
+        .unwrap()
+        .to_owned();
+    let body = text.split("\r\n\r\n").nth(1).unwrap().to_owned();
+    (to, body)
+}
+
+fn six_digits(body: &str) -> String {
+    body.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap()
+        .to_owned()
+}
+
+fn requests_from_intake_to_completion(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
+        let admin = s.admin.clone();
+        let dpo = s.token(Role::Dpo, &[]).await;
+        let staff = s.token(Role::Staff, &["education"]).await;
+        let auditor = s.token(Role::Auditor, &[]).await;
+        let child = s
+            .create_student_id(
+                &admin,
+                json!({ "surname": "Сәрсенбаева", "given_name": "Дана", "email": "dana@mail.kz" }),
+            )
+            .await;
+        let parent = s
+            .post(
+                "/api/v1/subjects",
+                &admin,
+                json!({ "category": "legal_representative",
+                   "fields": { "surname": "Сәрсенбаев", "email": "ata@mail.kz" } }),
+            )
+            .await;
+        assert_eq!(parent.status, 201, "{}", parent.body);
+        let parent = parent.body["id"].as_str().unwrap().to_owned();
+
+        // A parent who is not linked cannot file for the child.
+        let filing = json!({ "kind": "blocking", "subject_id": child, "representative_id": parent,
+                             "channel": "online", "language": "kk", "details": "Деректерді тексеру кезінде бұғаттауды сұраймын" });
+        let r = s.post("/api/v1/requests", &staff, filing.clone()).await;
+        assert_problem(&r, 404, "not-found");
+        let link = json!({ "representative_id": parent, "relation": "parent",
+                           "documents": [{ "kind": "birth_certificate", "sha256": "b1".repeat(32) }] });
+        let r = s
+            .post(
+                &format!("/api/v1/subjects/{child}/representatives"),
+                &admin,
+                link,
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+
+        // Intake: the due date is fixed and explained.
+        let r = s.post("/api/v1/requests", &staff, filing.clone()).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        assert_eq!(r.body["status"], "received");
+        assert_eq!(
+            r.body["requester"],
+            json!({ "kind": "representative", "id": parent })
+        );
+        assert_eq!(
+            r.body["due"]["rule"],
+            json!({ "days": 1, "calendar": "working" })
+        );
+        assert_eq!(r.body["due"]["rule_source"], "declaration");
+        assert_eq!(r.body["due"]["calendar"]["name"], "KZ");
+        assert!(r.body["due"]["explanation"]["kk"]
+            .as_str()
+            .unwrap()
+            .contains("1 жұмыс күні"));
+        assert!(r.body["due"]["explanation"]["ru"]
+            .as_str()
+            .unwrap()
+            .contains("1 рабочий день"));
+        assert_eq!(r.body["overdue"], false);
+        assert_eq!(
+            r.body["details"],
+            "Деректерді тексеру кезінде бұғаттауды сұраймын"
+        );
+        let kinds: Vec<&str> = r.body["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["block", "answer"]);
+
+        // The same request again is a duplicate; filed anyway on purpose, it says so.
+        let r = s.post("/api/v1/requests", &staff, filing.clone()).await;
+        assert_problem(&r, 409, "conflict");
+        assert_eq!(r.body["existing_request_id"], id.as_str());
+        let mut again = filing.clone();
+        again["allow_duplicate"] = json!(true);
+        let r = s.post("/api/v1/requests", &staff, again).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!(r.body["duplicate_of"], id.as_str());
+        let dup = r.body["id"].as_str().unwrap().to_owned();
+        let r = s
+            .post(
+                &format!("/api/v1/requests/{dup}/steps"),
+                &dpo,
+                json!({ "step": "reject", "reason": "duplicate" }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["status"], "rejected");
+        // Nothing moves a rejected request.
+        let r = s
+            .post(
+                &format!("/api/v1/requests/{dup}/steps"),
+                &dpo,
+                json!({ "step": "submit" }),
+            )
+            .await;
+        assert_problem(&r, 409, "request-step");
+
+        // No approval before the requester is verified.
+        let steps = format!("/api/v1/requests/{id}/steps");
+        let r = s.post(&steps, &dpo, json!({ "step": "submit" })).await;
+        assert_problem(&r, 409, "request-step");
+        assert_eq!(r.body["problem"]["code"], "wrong_status");
+
+        // A one-time code goes to the parent's e-mail on file, never the child's.
+        let r = s
+            .post(
+                &format!("/api/v1/requests/{id}/verification/code"),
+                &staff,
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["sent_to"], "a***@m***.kz");
+        assert_eq!(r.body["sends_left"], 2);
+        let (to, body) = last_mail(&s.outbox);
+        assert_eq!(to, "ata@mail.kz");
+        assert!(body.contains("растау коды"), "{body}");
+        let code = six_digits(&body);
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        let check = format!("/api/v1/requests/{id}/verification/code/check");
+        let r = s.post(&check, &staff, json!({ "code": wrong })).await;
+        assert_problem(&r, 422, "one-time-code");
+        assert_eq!(r.body["attempts_left"], 4);
+        let r = s.post(&check, &staff, json!({ "code": code })).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["status"], "identity_verified");
+        assert_eq!(r.body["verification"]["method"], "one_time_code");
+        assert_eq!(r.body["verification"]["field"], "email");
+        // A used code does not verify again.
+        let r = s.post(&check, &staff, json!({ "code": code })).await;
+        assert_problem(&r, 409, "conflict");
+
+        // Staff submit; staff cannot approve; the DPO approves and the block is set.
+        let r = s.post(&steps, &staff, json!({ "step": "submit" })).await;
+        assert_eq!(r.body["status"], "awaiting_approval", "{}", r.body);
+        let r = s.post(&steps, &staff, json!({ "step": "approve" })).await;
+        assert_problem(&r, 403, "forbidden");
+        let until = (time::OffsetDateTime::now_utc().date() + time::Duration::days(10)).to_string();
+        let r = s
+            .post(&steps, &dpo, json!({ "step": "approve", "until": until }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["status"], "in_progress");
+        assert_eq!(r.body["actions"][0]["status"], "done", "{}", r.body);
+        assert_eq!(r.body["actions"][1]["status"], "pending");
+        let flags = s
+            .get(&format!("/api/v1/subjects/{child}/flags"), &admin)
+            .await;
+        assert_eq!(
+            flags.body["blocked"]["reason"], "subject_request",
+            "{}",
+            flags.body
+        );
+        assert_eq!(flags.body["blocked"]["until"], until.as_str());
+
+        // Completion waits for the answer.
+        let r = s.post(&steps, &dpo, json!({ "step": "complete" })).await;
+        assert_problem(&r, 409, "request-step");
+        assert_eq!(r.body["problem"]["code"], "actions_pending");
+        let r = s
+            .post(
+                &steps,
+                &dpo,
+                json!({ "step": "record_answer", "reference": "" }),
+            )
+            .await;
+        assert_problem(&r, 422, "validation");
+        let r = s
+            .post(
+                &steps,
+                &dpo,
+                json!({ "step": "record_answer", "reference": "№ 01-12/345" }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let r = s.post(&steps, &dpo, json!({ "step": "complete" })).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["status"], "completed");
+        let history: Vec<&str> = r.body["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["step"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            history,
+            ["file", "verify_identity", "submit", "approve", "complete"]
+        );
+
+        // The auditor sees the request without the requester's words.
+        let r = s.get(&format!("/api/v1/requests/{id}"), &auditor).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.body.get("details").is_none());
+
+        // Paper: a restriction needs its purpose; staff check the document; a withdrawal.
+        let paper = json!({ "kind": "restriction", "subject_id": child, "channel": "paper", "language": "ru" });
+        let r = s.post("/api/v1/requests", &staff, paper.clone()).await;
+        assert_problem(&r, 422, "validation");
+        assert!(r.body["detail"].as_str().unwrap().contains("purpose"));
+        let mut paper = paper;
+        paper["purpose"] = json!("nonexistent");
+        let r = s.post("/api/v1/requests", &staff, paper.clone()).await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        paper["purpose"] = json!("extracurricular");
+        paper["received_at"] = json!("2099-01-01T00:00:00Z");
+        let r = s.post("/api/v1/requests", &staff, paper.clone()).await;
+        assert_problem(&r, 422, "validation");
+        paper["received_at"] = json!("2026-11-20T10:00:00+05:00");
+        let r = s.post("/api/v1/requests", &staff, paper.clone()).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let paper_id = r.body["id"].as_str().unwrap().to_owned();
+        // Friday 20 November 2026, one working day: Monday 23 November.
+        assert_eq!(r.body["due"]["due_on"], "2026-11-23");
+        let r = s
+            .post(
+                &format!("/api/v1/requests/{paper_id}/verification/document"),
+                &staff,
+                json!({ "document": "id_card", "note": "Жеке куәлік тексерілді" }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["verification"]["method"], "document");
+        assert_eq!(r.body["verification_note"], "Жеке куәлік тексерілді");
+        let r = s
+            .post(
+                &format!("/api/v1/requests/{paper_id}/steps"),
+                &staff,
+                json!({ "step": "withdraw" }),
+            )
+            .await;
+        assert_eq!(r.body["status"], "withdrawn", "{}", r.body);
+
+        // Lists: open by default, due soon, overdue, by subject.
+        let r = s.get("/api/v1/requests", &dpo).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body.as_array().unwrap().len(), 0, "{}", r.body);
+        let r = s
+            .get(
+                &format!("/api/v1/requests?subject_id={child}&open=false"),
+                &dpo,
+            )
+            .await;
+        assert_eq!(r.body.as_array().unwrap().len(), 3, "{}", r.body);
+        let r = s.post("/api/v1/requests", &staff, json!({ "kind": "information", "subject_id": child, "channel": "email", "language": "en" })).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let info = r.body["id"].as_str().unwrap().to_owned();
+        let r = s.get("/api/v1/requests?due_within_days=30", &staff).await;
+        assert_eq!(r.body[0]["id"], info.as_str(), "{}", r.body);
+        assert!(r.body[0].get("details").is_none());
+        let r = s.get("/api/v1/requests?overdue=true", &auditor).await;
+        assert_eq!(r.body.as_array().unwrap().len(), 0);
+        let r = s.get("/api/v1/requests?limit=0", &dpo).await;
+        assert_problem(&r, 422, "validation");
+        let r = s.get("/api/v1/requests?status=nonsense", &dpo).await;
+        assert_problem(&r, 400, "bad-request");
+        let r = s
+            .get(&format!("/api/v1/requests/{}", uuid::Uuid::now_v7()), &dpo)
+            .await;
+        assert_problem(&r, 404, "not-found");
+        let platform = s.token(Role::Integration, &["education"]).await;
+        let r = s.get("/api/v1/requests", &platform).await;
+        assert_problem(&r, 403, "forbidden");
+
+        // Every step is in the audit chain under the subject, without the requester's words.
+        let audit = s
+            .get(&format!("/api/v1/subjects/{child}/audit"), &admin)
+            .await;
+        let actions: Vec<&str> = audit.body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        for a in [
+            "request.file",
+            "request.code.send",
+            "request.verify_identity",
+            "request.approve",
+            "subject.block",
+            "request.action",
+            "request.complete",
+            "request.withdraw",
+        ] {
+            assert!(actions.contains(&a), "{a} missing from {actions:?}");
+        }
+        assert!(!audit.text.contains("бұғаттауды") && !audit.text.contains("ata@mail.kz"));
+        let _ = std::fs::remove_dir_all(&s.outbox);
+    })
+}
+
 fn main() -> ExitCode {
     let cases: &[(&str, Case)] = &[
         ("health_and_documents", health_and_documents),
@@ -1456,6 +1789,10 @@ fn main() -> ExitCode {
         (
             "decisions_answer_one_question_or_many",
             decisions_answer_one_question_or_many,
+        ),
+        (
+            "requests_from_intake_to_completion",
+            requests_from_intake_to_completion,
         ),
     ];
     run_suite("api", cases)

@@ -16,6 +16,18 @@ struct FileConfig {
     database_url: Option<String>,
     declaration: Option<PathBuf>,
     key_file: Option<PathBuf>,
+    calendar: Option<PathBuf>,
+    #[serde(default)]
+    mail: MailConfig,
+}
+
+/// `[mail]`: where messages to requesters (one-time codes, answers) go.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MailConfig {
+    /// A directory that receives each message as an `.eml` file.
+    outbox: Option<PathBuf>,
+    from: Option<String>,
 }
 
 /// Settings that flags can give.
@@ -39,9 +51,13 @@ pub struct Overrides {
     /// Address to listen on [default: 127.0.0.1:8080]
     #[arg(long, global = true, env = "DERBES_LISTEN")]
     pub listen: Option<String>,
+    /// Working-day calendar file [default: the bundled Kazakhstan calendar]
+    #[arg(long, global = true, env = "DERBES_CALENDAR")]
+    pub calendar: Option<PathBuf>,
 }
 
-const KNOWN_ENV: [&str; 6] = [
+const KNOWN_ENV: [&str; 7] = [
+    "DERBES_CALENDAR",
     "DERBES_CONFIG",
     "DERBES_DATA_DIR",
     "DERBES_DATABASE_URL",
@@ -58,6 +74,10 @@ pub struct Config {
     pub database_url: Option<String>,
     pub declaration: Option<PathBuf>,
     pub key_file: PathBuf,
+    pub calendar: Option<PathBuf>,
+    /// Where messages to requesters are written.
+    pub outbox: PathBuf,
+    pub mail_from: String,
 }
 
 impl Config {
@@ -111,6 +131,13 @@ impl Config {
                 .or(file.database_url)
                 .filter(|s| !s.is_empty()),
             declaration: o.declaration.clone().or(file.declaration.map(rel)),
+            calendar: o.calendar.clone().or(file.calendar.map(rel)),
+            outbox: file
+                .mail
+                .outbox
+                .map(rel)
+                .unwrap_or_else(|| data_dir.join("outbox")),
+            mail_from: file.mail.from.unwrap_or_else(|| "derbes@localhost".into()),
             data_dir,
             key_file,
         })

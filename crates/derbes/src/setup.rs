@@ -167,7 +167,22 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
             .map_err(|e| format!("{}: {e}", key_file.display()))?;
         parse_key_file(&key_file, &text).map_err(|e| format!("{e:#}"))
     });
+    let calendar = match &config.calendar {
+        None => derbes_core::calendar::Calendar::kazakhstan(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the calendar {}", path.display()))?;
+            derbes_core::calendar::Calendar::parse(&text)
+                .with_context(|| format!("the calendar {} is not valid", path.display()))?
+        }
+    };
+    let mailer = derbes_server::Outbox::new(&config.outbox, config.mail_from.clone());
     Ok(Opened {
-        vault: Arc::new(Vault::new(Arc::new(declaration), keys, store).with_key_loader(loader)),
+        vault: Arc::new(
+            Vault::new(Arc::new(declaration), keys, store)
+                .with_key_loader(loader)
+                .with_calendar(calendar)
+                .with_mailer(Arc::new(mailer)),
+        ),
     })
 }

@@ -418,7 +418,8 @@ pub struct Deadlines {
 }
 
 impl Deadlines {
-    fn slot(&self, kind: DeadlineKind) -> Option<Deadline> {
+    /// The deadline the declaration sets for `kind`, if it sets one.
+    pub fn declared_for(&self, kind: DeadlineKind) -> Option<Deadline> {
         use DeadlineKind::*;
         match kind {
             Information => self.information,
@@ -438,7 +439,8 @@ impl Deadlines {
 
     /// The declared deadline, or the `LAW.md` default.
     pub fn get(&self, kind: DeadlineKind) -> Deadline {
-        self.slot(kind).unwrap_or_else(|| kind.default_deadline())
+        self.declared_for(kind)
+            .unwrap_or_else(|| kind.default_deadline())
     }
 
     /// The entries the declaration sets explicitly, with their TOML keys.
@@ -459,7 +461,7 @@ impl Deadlines {
             ("breach_notification", BreachNotification),
         ]
         .into_iter()
-        .filter_map(|(k, kind)| self.slot(kind).map(|d| (k, d)))
+        .filter_map(|(k, kind)| self.declared_for(kind).map(|d| (k, d)))
         .collect()
     }
 }

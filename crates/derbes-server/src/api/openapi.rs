@@ -61,7 +61,111 @@ pub fn document() -> Value {
     doc["paths"] = merge(doc["paths"].take(), consent_paths());
     doc["components"]["schemas"] = merge(doc["components"]["schemas"].take(), consent_schemas());
     doc["components"]["schemas"] = merge(doc["components"]["schemas"].take(), receipt_schemas());
+    doc["paths"] = merge(doc["paths"].take(), request_paths());
+    doc["components"]["schemas"] = merge(doc["components"]["schemas"].take(), request_schemas());
     doc
+}
+
+fn request_id_param() -> Value {
+    json!({ "name": "id", "in": "path", "required": true, "description": "Request id (UUIDv7)", "schema": { "type": "string", "format": "uuid" } })
+}
+
+/// Data-subject requests.
+fn request_paths() -> Value {
+    let one = |summary: &str, description: &str, input: Option<&str>, errors: &[(&str, &str)]| {
+        let mut op = json!({
+            "summary": summary, "description": description,
+            "parameters": [ request_id_param() ],
+            "responses": { "200": ok("The request now", "Request") }
+        });
+        if let Some(i) = input {
+            op["requestBody"] = body(i);
+        }
+        authed(op, errors)
+    };
+    json!({
+            "/api/v1/requests": {
+                "post": authed(json!({
+                    "summary": "File a data-subject request",
+                    "description": "Fixes the due date at intake from the declaration's `deadlines` (or the law's defaults) and the working-day calendar, and explains it in kk/ru/en. A representative files only for a subject they are linked to. A second open request of the same kind for the subject is refused (409, `existing_request_id`) unless `allow_duplicate` is set; then it is filed with `duplicate_of`. Roles: admin, dpo, staff, integration.",
+                    "requestBody": body("RequestInput"),
+                    "responses": { "201": ok("The request as filed", "Request") }
+                }), &[("400", "Malformed JSON"), ("404", "No such subject, or the representative is not linked"), ("409", "An open request of the same kind exists"), ("413", "Body too large"), ("415", "Not JSON"), ("422", "Missing or extra purpose, undeclared purpose, details too long, received_at in the future or over a year ago")]),
+                "get": authed(json!({
+                    "summary": "List requests by due time",
+                    "description": "Open requests by default; `due_within_days` lists open requests due by the end of that local day, `overdue` those past due. Requester's words are not listed; GET one request for them. Roles: admin, dpo, staff, auditor.",
+                    "parameters": [
+                        { "name": "status", "in": "query", "schema": { "$ref": "#/components/schemas/RequestStatus" } },
+                        { "name": "kind", "in": "query", "schema": { "$ref": "#/components/schemas/RequestKind" } },
+                        { "name": "subject_id", "in": "query", "schema": { "$ref": "#/components/schemas/Uuid" } },
+                        { "name": "due_within_days", "in": "query", "schema": { "type": "integer", "minimum": 0 } },
+                        { "name": "overdue", "in": "query", "schema": { "type": "boolean" } },
+                        { "name": "open", "in": "query", "schema": { "type": "boolean" } },
+                        { "name": "after", "in": "query", "description": "Continue after this request id", "schema": { "$ref": "#/components/schemas/Uuid" } },
+                        { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000 } }
+                    ],
+                    "responses": { "200": { "description": "Requests", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/Request" } } } } } }
+                }), &[("400", "Malformed query"), ("404", "`after` names no request"), ("422", "limit out of range")])
+            },
+            "/api/v1/requests/{id}": {
+                "get": one("One request, with the requester's words", "Auditors see it without the sealed texts.", None, &[("400", "Malformed id"), ("404", "No such request")])
+            },
+            "/api/v1/requests/{id}/steps": {
+                "post": one("Take a workflow step", "received → identity_verified → awaiting_approval → in_progress → completed; reject (with a reason) or withdraw before approval. `approve` carries out what derbes does itself (block, unblock, restrict, withdraw consent) and records each action; a failed action leaves the request in progress with the error, and `run_actions` tries again. `complete` needs every action done. `record_answer` records an answer delivered outside derbes. submit and withdraw: admin, dpo, staff, integration; the others: admin, dpo.", Some("StepInput"), &[("400", "Malformed JSON or id"), ("404", "No such request"), ("409", "The step is not possible in this status, or actions are pending"), ("422", "Invalid until or reference")])
+            },
+            "/api/v1/requests/{id}/verification/code": {
+                "post": one("Send a one-time code to the requester's e-mail on file", "The code goes to the first e-mail field on file of the requester (the subject, or the representative); only its MAC is kept. Valid 15 minutes, 5 tries, 3 codes per request. Answers with the masked address.", None, &[("400", "Malformed id"), ("404", "No such request"), ("409", "Not in status received, no e-mail on file, or no codes left")])
+            },
+            "/api/v1/requests/{id}/verification/code/check": {
+                "post": one("Check the one-time code", "A match verifies the requester's identity.", Some("CodeInput"), &[("400", "Malformed JSON or id"), ("404", "No such request"), ("409", "No code sent, or the request is past verification"), ("422", "Wrong or expired code (attempts_left)")])
+            },
+            "/api/v1/requests/{id}/verification/document": {
+                "post": one("Record a document check by staff", "For a representative, the document must be the one that gives the authority (birth certificate, power of attorney, court decision). The note is sealed under the request's key.", Some("DocumentInput"), &[("400", "Malformed JSON or id"), ("404", "No such request"), ("409", "Not in status received"), ("422", "Wrong document for a representative, note too long")])
+            }
+    })
+}
+
+fn request_schemas() -> Value {
+    json!({
+                "RequestKind": { "enum": ["information", "access_export", "rectification", "blocking", "unblocking", "destruction", "restriction", "consent_withdrawal", "objection", "complaint"] },
+                "RequestStatus": { "enum": ["received", "identity_verified", "awaiting_approval", "in_progress", "completed", "rejected", "withdrawn"] },
+                "RequestInput": { "type": "object", "additionalProperties": false, "required": ["kind", "subject_id", "channel", "language"], "properties": {
+                    "kind": { "$ref": "#/components/schemas/RequestKind" }, "subject_id": { "$ref": "#/components/schemas/Uuid" },
+                    "representative_id": { "$ref": "#/components/schemas/Uuid" },
+                    "channel": { "enum": ["online", "email", "paper"] }, "language": { "enum": ["kk", "ru", "en"] },
+                    "purpose": { "type": "string", "description": "Required for restriction, consent_withdrawal and objection" },
+                    "details": { "type": "string", "maxLength": 4000 },
+                    "received_at": { "type": "string", "format": "date-time", "description": "Paper and e-mail requests: when received (up to a year back)" },
+                    "allow_duplicate": { "type": "boolean" } } },
+                "StepInput": { "oneOf": [
+                    { "type": "object", "required": ["step"], "properties": { "step": { "enum": ["submit", "withdraw", "complete", "run_actions"] } } },
+                    { "type": "object", "required": ["step"], "properties": { "step": { "const": "approve" }, "until": { "type": "string", "format": "date", "description": "Blocking: the last day of the block" } } },
+                    { "type": "object", "required": ["step", "reason"], "properties": { "step": { "const": "reject" }, "reason": { "enum": ["identity_not_confirmed", "not_justified", "contradicts_law", "duplicate", "no_data"] } } },
+                    { "type": "object", "required": ["step", "reference"], "properties": { "step": { "const": "record_answer" }, "reference": { "type": "string", "maxLength": 200 } } } ] },
+                "CodeInput": { "type": "object", "additionalProperties": false, "required": ["code"], "properties": { "code": { "type": "string" } } },
+                "DocumentInput": { "type": "object", "additionalProperties": false, "required": ["document"], "properties": {
+                    "document": { "enum": ["id_card", "passport", "birth_certificate", "power_of_attorney", "court_decision", "other"] },
+                    "note": { "type": "string", "maxLength": 1000 } } },
+                "Request": { "type": "object", "required": ["id", "subject_id", "kind", "status", "requester", "channel", "language", "received_at", "due", "overdue", "actions", "history", "version"], "properties": {
+                    "id": { "$ref": "#/components/schemas/Uuid" }, "subject_id": { "$ref": "#/components/schemas/Uuid" },
+                    "kind": { "$ref": "#/components/schemas/RequestKind" }, "status": { "$ref": "#/components/schemas/RequestStatus" },
+                    "requester": { "type": "object", "required": ["kind", "id"], "properties": { "kind": { "enum": ["subject", "representative"] }, "id": { "$ref": "#/components/schemas/Uuid" } } },
+                    "channel": { "type": "string" }, "language": { "type": "string" }, "purpose": { "type": "string" },
+                    "received_at": { "type": "string", "format": "date-time" },
+                    "due": { "type": "object", "required": ["received_on", "due_on", "due_at", "rule", "rule_source", "calendar", "skipped", "explanation"], "properties": {
+                        "received_on": { "type": "string", "format": "date" }, "due_on": { "type": "string", "format": "date" }, "due_at": { "type": "string", "format": "date-time" },
+                        "rule": { "type": "object" }, "rule_source": { "enum": ["declaration", "law"] }, "calendar": { "type": "object" },
+                        "skipped": { "type": "array", "items": { "type": "object" } }, "weekdays_off": { "type": "integer" },
+                        "carried_from": { "type": ["string", "null"] }, "beyond_calendar": { "type": "boolean" },
+                        "explanation": { "type": "object", "required": ["kk", "ru", "en"] } } },
+                    "overdue": { "type": "boolean" }, "details": { "type": "string" }, "duplicate_of": { "$ref": "#/components/schemas/Uuid" },
+                    "verification": { "type": "object" }, "verification_note": { "type": "string" },
+                    "rejection": { "type": "object" },
+                    "actions": { "type": "array", "items": { "type": "object", "required": ["kind", "status"], "properties": {
+                        "kind": { "enum": ["block", "unblock", "restrict", "withdraw_consent", "export", "rectify", "destroy", "answer"] },
+                        "status": { "enum": ["pending", "done", "failed"] }, "at": { "type": ["string", "null"] }, "note": { "type": "string" } } } },
+                    "history": { "type": "array", "items": { "type": "object" } }, "version": { "type": "integer" } } }
+    })
 }
 
 /// Consents, representatives, blocks and restrictions, and decisions.

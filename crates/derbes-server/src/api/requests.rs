@@ -1,0 +1,98 @@
+//! Routes for data-subject requests: intake, lists, one request, workflow steps and identity
+//! verification. The vault checks roles per step.
+
+use super::{json_response, Body, Path, Query};
+use crate::auth::Actor;
+use crate::problem::ApiError;
+use crate::requests::{DocumentKind, RequestFilter, RequestInput, StepInput};
+use crate::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use uuid::Uuid;
+
+pub(super) async fn file(
+    State(s): State<AppState>,
+    actor: Actor,
+    Body(input): Body<RequestInput>,
+) -> Result<Response, ApiError> {
+    let view = s.vault.file_request(&actor, input).await?;
+    Ok(json_response(StatusCode::CREATED, &view))
+}
+
+pub(super) async fn list(
+    State(s): State<AppState>,
+    actor: Actor,
+    Query(filter): Query<RequestFilter>,
+) -> Result<Response, ApiError> {
+    let views = s.vault.requests(&actor, filter).await?;
+    Ok(json_response(StatusCode::OK, &views))
+}
+
+pub(super) async fn one(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> Result<Response, ApiError> {
+    Ok(json_response(
+        StatusCode::OK,
+        &s.vault.request(&actor, id).await?,
+    ))
+}
+
+pub(super) async fn step(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Body(input): Body<StepInput>,
+) -> Result<Response, ApiError> {
+    let view = s.vault.request_step(&actor, id, input).await?;
+    Ok(json_response(StatusCode::OK, &view))
+}
+
+pub(super) async fn send_code(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> Result<Response, ApiError> {
+    let sent = s.vault.send_request_code(&actor, id).await?;
+    Ok(json_response(StatusCode::OK, &sent))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CodeInput {
+    code: String,
+}
+
+pub(super) async fn check_code(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Body(input): Body<CodeInput>,
+) -> Result<Response, ApiError> {
+    let view = s.vault.check_request_code(&actor, id, &input.code).await?;
+    Ok(json_response(StatusCode::OK, &view))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DocumentInput {
+    document: DocumentKind,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+pub(super) async fn verify_document(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Body(input): Body<DocumentInput>,
+) -> Result<Response, ApiError> {
+    let view = s
+        .vault
+        .verify_request_by_document(&actor, id, input.document, input.note)
+        .await?;
+    Ok(json_response(StatusCode::OK, &view))
+}

@@ -1,0 +1,1251 @@
+//! Data-subject requests in the vault: intake with a due date fixed and explained, duplicate
+//! detection, identity verification (a one-time code to the contact on file, or a recorded
+//! document check), the workflow steps core allows, and the actions derbes carries out itself
+//! once a request is approved. Every step is audited with actor and time.
+
+use crate::auth::{Actor, Role};
+use crate::consents::{ConsentInput, ConsentStep, FlagChange, FlagInput};
+use crate::mail::Mail;
+use crate::vault::{Vault, VaultError, UPDATE_ATTEMPTS};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use derbes_core::audit::{format_timestamp, AuditDraft, Outcome};
+use derbes_core::consent::Method;
+use derbes_core::deadline::{due, DueDate, RuleSource};
+use derbes_core::declaration::Validator;
+use derbes_core::flags::FlagReason;
+use derbes_core::request::{advance, RejectionReason, RequestKind, Status, Step, StepContext};
+use derbes_core::text::Lang;
+use derbes_crypto::{DataKey, WrappedKey};
+use derbes_store::{RequestQuery, RequestRecord, StoreError, WriteOp};
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+/// How long a one-time code is valid.
+pub const CODE_VALIDITY: Duration = Duration::minutes(15);
+/// Wrong codes allowed before a code is void.
+pub const CODE_ATTEMPTS: u8 = 5;
+/// Codes one request may be sent.
+pub const CODE_SENDS: u8 = 3;
+/// Longest free text of a request, in characters.
+pub const MAX_DETAILS: usize = 4000;
+/// How far back a paper request may be dated.
+pub const MAX_BACKDATE: Duration = Duration::days(366);
+
+const KEY_GENERATION: u32 = 1;
+
+/// How a request reached the operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// The subject portal or the operator's platform, through the API.
+    Online,
+    Email,
+    /// On paper, at the office or by post; staff enter it.
+    Paper,
+}
+
+/// A request as filed through the API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestInput {
+    pub kind: RequestKind,
+    pub subject_id: Uuid,
+    /// The legal representative who files on the subject's behalf; absent when the subject files.
+    #[serde(default)]
+    pub representative_id: Option<Uuid>,
+    pub channel: Channel,
+    /// The language of the answer.
+    pub language: Lang,
+    /// The purpose a restriction, consent withdrawal or objection is about.
+    #[serde(default)]
+    pub purpose: Option<String>,
+    /// The requester's own words.
+    #[serde(default)]
+    pub details: Option<String>,
+    /// When a paper or e-mail request was received (default: now).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub received_at: Option<OffsetDateTime>,
+    /// File it even when the subject has an open request of the same kind.
+    #[serde(default)]
+    pub allow_duplicate: bool,
+}
+
+/// Who asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Requester {
+    Subject { id: Uuid },
+    Representative { id: Uuid },
+}
+
+impl Requester {
+    fn id(self) -> Uuid {
+        match self {
+            Requester::Subject { id } | Requester::Representative { id } => id,
+        }
+    }
+}
+
+/// How the requester's identity was confirmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum Verification {
+    /// A code sent to the contact on file was entered back.
+    OneTimeCode {
+        field: String,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// Staff checked an identity document (and, for a representative, the document that gives
+    /// the authority); the note is sealed.
+    Document {
+        document: DocumentKind,
+        checked_by: String,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    IdCard,
+    Passport,
+    BirthCertificate,
+    PowerOfAttorney,
+    CourtDecision,
+    Other,
+}
+
+/// A one-time code in flight: only its MAC is kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Challenge {
+    mac: String,
+    field: String,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+    attempts_left: u8,
+}
+
+/// Something derbes does to carry out a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    Block,
+    Unblock,
+    Restrict,
+    WithdrawConsent,
+    /// Export the data (the access package).
+    Export,
+    Rectify,
+    /// Destroy the data (crypto-shredding, then the connectors).
+    Destroy,
+    /// A written answer (information, objection, complaint, and every outcome).
+    Answer,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionStatus {
+    Pending,
+    Done,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Action {
+    pub kind: ActionKind,
+    pub status: ActionStatus,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub at: Option<OffsetDateTime>,
+    /// Why it failed, or what it did; never personal data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Action {
+    fn pending(kind: ActionKind) -> Self {
+        Action {
+            kind,
+            status: ActionStatus::Pending,
+            at: None,
+            note: None,
+        }
+    }
+}
+
+/// The actions a request of `kind` takes.
+fn actions_for(kind: RequestKind) -> Vec<Action> {
+    use ActionKind::*;
+    let own: &[ActionKind] = match kind {
+        RequestKind::Information | RequestKind::Complaint => &[],
+        RequestKind::AccessExport => &[Export],
+        RequestKind::Rectification => &[Rectify],
+        RequestKind::Blocking => &[Block],
+        RequestKind::Unblocking => &[Unblock],
+        RequestKind::Destruction => &[Destroy],
+        RequestKind::Restriction | RequestKind::Objection => &[Restrict],
+        RequestKind::ConsentWithdrawal => &[WithdrawConsent],
+    };
+    own.iter()
+        .copied()
+        .chain([Answer])
+        .map(Action::pending)
+        .collect()
+}
+
+/// One step of the request's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub actor: String,
+    pub step: String,
+    pub status: Status,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub reason: RejectionReason,
+}
+
+/// The server's part of a stored request (the `body` column).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Body {
+    requester: Requester,
+    channel: Channel,
+    language: Lang,
+    #[serde(default)]
+    purpose: Option<String>,
+    /// The requester's words, sealed under the request's key (base64).
+    #[serde(default)]
+    details: Option<String>,
+    due: DueDate,
+    #[serde(default)]
+    duplicate_of: Option<Uuid>,
+    #[serde(default)]
+    verification: Option<Verification>,
+    /// Staff's note on the document check, sealed (base64).
+    #[serde(default)]
+    verification_note: Option<String>,
+    #[serde(default)]
+    challenge: Option<Challenge>,
+    #[serde(default)]
+    codes_sent: u8,
+    #[serde(default)]
+    submitted_by: Option<String>,
+    #[serde(default)]
+    rejection: Option<Rejection>,
+    actions: Vec<Action>,
+    history: Vec<HistoryEntry>,
+}
+
+/// A request as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestView {
+    pub id: Uuid,
+    pub subject_id: Uuid,
+    pub kind: RequestKind,
+    pub status: Status,
+    pub requester: Requester,
+    pub channel: Channel,
+    pub language: Lang,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub received_at: OffsetDateTime,
+    pub due: DueView,
+    /// Open and past its due time.
+    pub overdue: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification_note: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejection: Option<Rejection>,
+    pub actions: Vec<Action>,
+    pub history: Vec<HistoryEntry>,
+    pub version: i64,
+}
+
+/// The due date with its explanation in the three languages.
+#[derive(Debug, Clone, Serialize)]
+pub struct DueView {
+    #[serde(flatten)]
+    pub due: DueDate,
+    pub explanation: derbes_core::text::Text,
+}
+
+impl From<DueDate> for DueView {
+    fn from(due: DueDate) -> Self {
+        let explanation = derbes_core::text::Text::new(
+            &due.explain(Lang::Kk),
+            &due.explain(Lang::Ru),
+            &due.explain(Lang::En),
+        );
+        DueView { due, explanation }
+    }
+}
+
+/// Which requests to list, as asked through the API.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestFilter {
+    #[serde(default)]
+    pub status: Option<Status>,
+    #[serde(default)]
+    pub kind: Option<RequestKind>,
+    #[serde(default)]
+    pub subject_id: Option<Uuid>,
+    /// Only open requests due within this many days from now (0: due today or overdue).
+    #[serde(default)]
+    pub due_within_days: Option<u32>,
+    /// Only open requests past their due time.
+    #[serde(default)]
+    pub overdue: bool,
+    /// Open requests only (the default when no status is asked).
+    #[serde(default)]
+    pub open: Option<bool>,
+    #[serde(default)]
+    pub after: Option<Uuid>,
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// A workflow step as asked through the API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case", deny_unknown_fields)]
+pub enum StepInput {
+    Submit,
+    Approve {
+        /// For a blocking request: the last day of the block (the verification period).
+        #[serde(default, with = "derbes_core::iso_date::option")]
+        until: Option<time::Date>,
+    },
+    Reject {
+        reason: RejectionReason,
+    },
+    Withdraw,
+    Complete,
+    /// Runs the actions that are pending or failed again.
+    RunActions,
+    /// The answer was delivered outside derbes (on paper, by registered post): its reference.
+    RecordAnswer {
+        reference: String,
+    },
+}
+
+/// What the one-time code was sent to, masked.
+#[derive(Debug, Clone, Serialize)]
+pub struct CodeSent {
+    pub sent_to: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    pub sends_left: u8,
+}
+
+/// An e-mail address with most of it hidden: `a***@m***.kz`.
+pub fn mask_email(address: &str) -> String {
+    let (local, domain) = address.split_once('@').unwrap_or((address, ""));
+    let first = |s: &str| s.chars().next().map(String::from).unwrap_or_default();
+    let (host, tld) = domain.rsplit_once('.').unwrap_or((domain, ""));
+    format!("{}***@{}***.{}", first(local), first(host), tld)
+}
+
+fn parse_time(s: &str) -> Result<OffsetDateTime, VaultError> {
+    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).map_err(|_| {
+        VaultError::Store(StoreError::Corrupt("a request time is not RFC 3339".into()))
+    })
+}
+
+fn corrupt(e: impl std::fmt::Display) -> VaultError {
+    VaultError::Store(StoreError::Corrupt(format!("request body: {e}")))
+}
+
+/// The texts of the one-time code message.
+fn code_mail(lang: Lang, code: &str, minutes: i64) -> (String, String) {
+    match lang {
+        Lang::Kk => (
+            "Дербес деректер бойынша өтінішті растау коды".into(),
+            format!("Сіздің дербес деректер бойынша өтінішіңізді растау коды: {code}\n\nКод {minutes} минут ішінде жарамды. Егер сіз өтініш бермеген болсаңыз, бұл хатты елемеңіз."),
+        ),
+        Lang::Ru => (
+            "Код подтверждения запроса о персональных данных".into(),
+            format!("Код подтверждения вашего запроса о персональных данных: {code}\n\nКод действителен {minutes} минут. Если вы не подавали запрос, не отвечайте на это письмо."),
+        ),
+        Lang::En => (
+            "Confirmation code for your personal data request".into(),
+            format!("The code to confirm your personal data request is: {code}\n\nThe code is valid for {minutes} minutes. If you did not make a request, ignore this message."),
+        ),
+    }
+}
+
+impl Vault {
+    fn require_request_role(actor: &Actor, roles: &[Role]) -> Result<(), VaultError> {
+        if roles.contains(&actor.role) {
+            Ok(())
+        } else {
+            Err(VaultError::Forbidden(format!(
+                "role `{}` cannot do this with data-subject requests",
+                actor.role
+            )))
+        }
+    }
+
+    fn request_key(&self, r: &RequestRecord) -> Result<DataKey, VaultError> {
+        self.unwrap_key(
+            &WrappedKey {
+                kek_version: r.kek_version,
+                bytes: r.dek.clone(),
+            },
+            &r.id,
+            KEY_GENERATION,
+        )
+    }
+
+    fn seal_text(dk: &DataKey, id: &Uuid, slot: &str, text: &str) -> Result<String, VaultError> {
+        Ok(B64.encode(dk.seal(id, KEY_GENERATION, slot, text.as_bytes())?))
+    }
+
+    fn open_text(dk: &DataKey, id: &Uuid, slot: &str, sealed: &str) -> Result<String, VaultError> {
+        let bytes = B64.decode(sealed).map_err(corrupt)?;
+        let plain = dk.open(id, KEY_GENERATION, slot, &bytes)?;
+        String::from_utf8(plain.to_vec()).map_err(corrupt)
+    }
+
+    /// Files a request: checks who asks, fixes the due date and records it.
+    pub async fn file_request(
+        &self,
+        actor: &Actor,
+        input: RequestInput,
+    ) -> Result<RequestView, VaultError> {
+        Self::require_request_role(
+            actor,
+            &[Role::Admin, Role::Dpo, Role::Staff, Role::Integration],
+        )?;
+        let now = self.now();
+        let received_at = input.received_at.unwrap_or(now);
+        if received_at > now + Duration::minutes(5) {
+            return Err(VaultError::InvalidField {
+                field: "received_at",
+                detail: "is in the future; give the time the request was received".into(),
+            });
+        }
+        if received_at < now - MAX_BACKDATE {
+            return Err(VaultError::InvalidField {
+                field: "received_at",
+                detail: "is more than a year ago; file the request with the date it was received, within the last year".into(),
+            });
+        }
+        if let Some(d) = &input.details {
+            if d.chars().count() > MAX_DETAILS {
+                return Err(VaultError::InvalidField {
+                    field: "details",
+                    detail: format!("is longer than {MAX_DETAILS} characters; attach long texts as evidence instead"),
+                });
+            }
+        }
+        match (&input.purpose, input.kind.needs_purpose()) {
+            (None, true) => {
+                return Err(VaultError::InvalidField {
+                    field: "purpose",
+                    detail: format!(
+                        "is required for a `{}` request; name the declared purpose it is about",
+                        input.kind
+                    ),
+                })
+            }
+            (Some(_), false) => {
+                return Err(VaultError::InvalidField {
+                    field: "purpose",
+                    detail: format!("does not apply to a `{}` request; leave it out", input.kind),
+                })
+            }
+            (Some(p), true) => {
+                self.declared_purpose(p)?;
+            }
+            (None, false) => {}
+        }
+        let (_, state) = self.subject_and_state(input.subject_id, None).await?;
+        let requester = match input.representative_id {
+            None => Requester::Subject {
+                id: input.subject_id,
+            },
+            Some(rep) => {
+                if !state
+                    .representatives
+                    .iter()
+                    .any(|l| l.representative_id == rep)
+                {
+                    return Err(VaultError::NotLinked);
+                }
+                Requester::Representative { id: rep }
+            }
+        };
+        let kind = input.kind.deadline_kind();
+        let deadlines = &self.declaration().deadlines;
+        let (rule, source) = match deadlines.declared_for(kind) {
+            Some(d) => (d, RuleSource::Declaration),
+            None => (kind.default_deadline(), RuleSource::Law),
+        };
+        let due = due(self.calendar(), received_at, rule, source);
+        let duplicate_of = self
+            .store()
+            .requests(RequestQuery {
+                open_only: true,
+                kind: Some(input.kind.code().into()),
+                subject_id: Some(input.subject_id),
+                limit: 1,
+                ..Default::default()
+            })
+            .await?
+            .first()
+            .map(|r| r.id);
+        let id = Uuid::now_v7();
+        let dk = DataKey::generate()?;
+        let wrapped = self.keys().wrap(&dk, &id, KEY_GENERATION)?;
+        let details = input
+            .details
+            .as_deref()
+            .filter(|d| !d.trim().is_empty())
+            .map(|d| Self::seal_text(&dk, &id, "details", d))
+            .transpose()?;
+        let body = Body {
+            requester,
+            channel: input.channel,
+            language: input.language,
+            purpose: input.purpose,
+            details,
+            due: due.clone(),
+            duplicate_of,
+            verification: None,
+            verification_note: None,
+            challenge: None,
+            codes_sent: 0,
+            submitted_by: None,
+            rejection: None,
+            actions: actions_for(input.kind),
+            history: vec![HistoryEntry {
+                at: now,
+                actor: actor.audit_name(),
+                step: "file".into(),
+                status: Status::Received,
+            }],
+        };
+        let record = RequestRecord {
+            id,
+            subject_id: input.subject_id,
+            kind: input.kind.code().into(),
+            status: Status::Received.code().into(),
+            open: true,
+            received_at: format_timestamp(received_at),
+            due_at: format_timestamp(due.due_at),
+            dek: wrapped.bytes,
+            kek_version: wrapped.kek_version,
+            version: 1,
+            updated_at: format_timestamp(now),
+            body: serde_json::to_string(&body).map_err(corrupt)?,
+        };
+        let audit = AuditDraft::new(&actor.audit_name(), "request.file", Outcome::Ok)
+            .subject(input.subject_id)
+            .details(&serde_json::json!({
+                "request_id": id,
+                "kind": input.kind,
+                "requester": match requester { Requester::Subject { .. } => "subject", Requester::Representative { .. } => "representative" },
+                "channel": input.channel,
+                "due_on": due.due_on.to_string(),
+                "duplicate_of": duplicate_of,
+            }));
+        let write = self
+            .store()
+            .write(WriteOp::FileRequest {
+                record: record.clone(),
+                refuse_duplicate: !input.allow_duplicate,
+                audit,
+            })
+            .await;
+        match write {
+            Ok(_) => {}
+            Err(StoreError::DuplicateRequest { existing }) => {
+                return Err(VaultError::DuplicateRequest { existing })
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.request_view(&record, Some(&dk))
+    }
+
+    fn request_view(
+        &self,
+        r: &RequestRecord,
+        key: Option<&DataKey>,
+    ) -> Result<RequestView, VaultError> {
+        let body: Body = serde_json::from_str(&r.body).map_err(corrupt)?;
+        let status: Status = r.status.parse().map_err(corrupt)?;
+        let kind: RequestKind = r.kind.parse().map_err(corrupt)?;
+        let open = |slot: &str, sealed: &Option<String>| -> Result<Option<String>, VaultError> {
+            match (key, sealed) {
+                (Some(dk), Some(s)) => Self::open_text(dk, &r.id, slot, s).map(Some),
+                _ => Ok(None),
+            }
+        };
+        let now = self.now();
+        Ok(RequestView {
+            id: r.id,
+            subject_id: r.subject_id,
+            kind,
+            status,
+            requester: body.requester,
+            channel: body.channel,
+            language: body.language,
+            purpose: body.purpose.clone(),
+            received_at: parse_time(&r.received_at)?,
+            overdue: status.is_open() && now > body.due.due_at,
+            due: body.due.clone().into(),
+            details: open("details", &body.details)?,
+            duplicate_of: body.duplicate_of,
+            verification: body.verification.clone(),
+            verification_note: open("verification_note", &body.verification_note)?,
+            rejection: body.rejection,
+            actions: body.actions.clone(),
+            history: body.history.clone(),
+            version: r.version,
+        })
+    }
+
+    async fn request_record(&self, id: Uuid) -> Result<RequestRecord, VaultError> {
+        self.store()
+            .request(id)
+            .await?
+            .ok_or(VaultError::RequestNotFound)
+    }
+
+    /// One request, with the requester's words for the roles that handle requests.
+    pub async fn request(&self, actor: &Actor, id: Uuid) -> Result<RequestView, VaultError> {
+        Self::require_request_role(
+            actor,
+            &[
+                Role::Admin,
+                Role::Dpo,
+                Role::Staff,
+                Role::Integration,
+                Role::Auditor,
+            ],
+        )?;
+        let r = self.request_record(id).await?;
+        let key = if actor.role == Role::Auditor {
+            None
+        } else {
+            Some(self.request_key(&r)?)
+        };
+        let view = self.request_view(&r, key.as_ref())?;
+        self.audit(
+            AuditDraft::new(&actor.audit_name(), "request.read", Outcome::Ok)
+                .subject(r.subject_id)
+                .details(&serde_json::json!({ "request_id": id })),
+        )
+        .await?;
+        Ok(view)
+    }
+
+    /// Requests by due time: open ones by default, those due soon, or overdue ones.
+    pub async fn requests(
+        &self,
+        actor: &Actor,
+        filter: RequestFilter,
+    ) -> Result<Vec<RequestView>, VaultError> {
+        Self::require_request_role(actor, &[Role::Admin, Role::Dpo, Role::Staff, Role::Auditor])?;
+        let now = self.now();
+        let limit = filter.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(VaultError::InvalidField {
+                field: "limit",
+                detail: "must be from 1 to 1000".into(),
+            });
+        }
+        let due_by = if filter.overdue {
+            Some(now)
+        } else {
+            filter.due_within_days.map(|d| {
+                // The end of that local day.
+                let local =
+                    now.to_offset(self.calendar().offset()).date() + Duration::days(d.into());
+                local
+                    .with_hms(23, 59, 59)
+                    .unwrap_or(local.midnight())
+                    .assume_offset(self.calendar().offset())
+            })
+        };
+        let after = match filter.after {
+            Some(id) => {
+                let r = self.request_record(id).await?;
+                Some((r.due_at, r.id))
+            }
+            None => None,
+        };
+        let open_only = filter.open.unwrap_or(filter.status.is_none()) || due_by.is_some();
+        let records = self
+            .store()
+            .requests(RequestQuery {
+                open_only,
+                status: filter.status.map(|s| s.code().into()),
+                kind: filter.kind.map(|k| k.code().into()),
+                subject_id: filter.subject_id,
+                due_by: due_by.map(format_timestamp),
+                after,
+                limit,
+            })
+            .await?;
+        records.iter().map(|r| self.request_view(r, None)).collect()
+    }
+
+    /// Applies `change` to the request's body and status, with retries on concurrent changes.
+    async fn update_request<F>(
+        &self,
+        id: Uuid,
+        mut change: F,
+    ) -> Result<(RequestRecord, Body), VaultError>
+    where
+        F: FnMut(&RequestRecord, &mut Body, &mut Status) -> Result<Vec<AuditDraft>, VaultError>,
+    {
+        for _ in 0..UPDATE_ATTEMPTS {
+            let r = self.request_record(id).await?;
+            let mut body: Body = serde_json::from_str(&r.body).map_err(corrupt)?;
+            let mut status: Status = r.status.parse().map_err(corrupt)?;
+            let audit = change(&r, &mut body, &mut status)?;
+            let mut next = r.clone();
+            next.status = status.code().into();
+            next.open = status.is_open();
+            next.version = r.version + 1;
+            next.updated_at = format_timestamp(self.now());
+            next.body = serde_json::to_string(&body).map_err(corrupt)?;
+            match self
+                .store()
+                .write(WriteOp::UpdateRequest {
+                    record: next.clone(),
+                    audit,
+                })
+                .await
+            {
+                Ok(_) => return Ok((next, body)),
+                Err(StoreError::VersionConflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(VaultError::Store(StoreError::VersionConflict))
+    }
+
+    fn step_audit(actor: &Actor, r: &RequestRecord, step: &str, to: Status) -> AuditDraft {
+        AuditDraft::new(&actor.audit_name(), &format!("request.{step}"), Outcome::Ok)
+            .subject(r.subject_id)
+            .details(&serde_json::json!({ "request_id": r.id, "kind": r.kind, "status": to }))
+    }
+
+    /// Moves a request by one step of core's workflow; approval carries out the actions.
+    pub async fn request_step(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        input: StepInput,
+    ) -> Result<RequestView, VaultError> {
+        let roles: &[Role] = match input {
+            StepInput::Submit | StepInput::Withdraw => {
+                &[Role::Admin, Role::Dpo, Role::Staff, Role::Integration]
+            }
+            StepInput::Approve { .. }
+            | StepInput::Reject { .. }
+            | StepInput::Complete
+            | StepInput::RunActions
+            | StepInput::RecordAnswer { .. } => &[Role::Admin, Role::Dpo],
+        };
+        Self::require_request_role(actor, roles)?;
+        let now = self.now();
+        let who = actor.audit_name();
+        match input {
+            StepInput::RunActions => return self.run_actions(actor, id, None).await,
+            StepInput::RecordAnswer { reference } => {
+                return self.record_answer(actor, id, reference).await
+            }
+            _ => {}
+        }
+        let until = match &input {
+            StepInput::Approve { until } => *until,
+            _ => None,
+        };
+        if let Some(u) = until {
+            if u < now.date() {
+                return Err(VaultError::InvalidField {
+                    field: "until",
+                    detail: "is in the past; give the last day of the block".into(),
+                });
+            }
+        }
+        let step = match input {
+            StepInput::Submit => Step::Submit,
+            StepInput::Approve { .. } => Step::Approve,
+            StepInput::Reject { reason } => Step::Reject(reason),
+            StepInput::Withdraw => Step::Withdraw,
+            StepInput::Complete => Step::Complete,
+            StepInput::RunActions | StepInput::RecordAnswer { .. } => {
+                return Err(VaultError::Invalid("this step is handled above".into()))
+            }
+        };
+        let (record, _) = self
+            .update_request(id, |r, body, status| {
+                let pending = body
+                    .actions
+                    .iter()
+                    .filter(|a| a.status != ActionStatus::Done)
+                    .count();
+                let ctx = StepContext {
+                    pending_actions: pending,
+                    approver_submitted: body.submitted_by.as_deref() == Some(who.as_str()),
+                    four_eyes: false,
+                };
+                let to = advance(*status, step, ctx).map_err(VaultError::Step)?;
+                match step {
+                    Step::Submit => body.submitted_by = Some(who.clone()),
+                    Step::Reject(reason) => body.rejection = Some(Rejection { reason }),
+                    _ => {}
+                }
+                body.history.push(HistoryEntry {
+                    at: now,
+                    actor: who.clone(),
+                    step: step.code().into(),
+                    status: to,
+                });
+                *status = to;
+                Ok(vec![Self::step_audit(actor, r, step.code(), to)])
+            })
+            .await?;
+        if step == Step::Approve {
+            return self.run_actions(actor, id, until).await;
+        }
+        let key = self.request_key(&record)?;
+        self.request_view(&record, Some(&key))
+    }
+
+    /// Records that the answer was delivered outside derbes, under `reference` (an outgoing
+    /// letter number, a registered-post receipt).
+    async fn record_answer(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        reference: String,
+    ) -> Result<RequestView, VaultError> {
+        let reference = reference.trim().to_owned();
+        if reference.is_empty() || reference.chars().count() > 200 {
+            return Err(VaultError::InvalidField {
+                field: "reference",
+                detail:
+                    "must be 1 to 200 characters: the outgoing letter's number or the post receipt"
+                        .into(),
+            });
+        }
+        let now = self.now();
+        let (record, _) = self
+            .update_request(id, |rec, body, status| {
+                if *status != Status::InProgress {
+                    return Err(VaultError::Step(derbes_core::request::StepProblem::WrongStatus {
+                        status: *status,
+                        step: "record_answer",
+                        allowed: Status::InProgress.code().into(),
+                    }));
+                }
+                let Some(a) = body.actions.iter_mut().find(|a| a.kind == ActionKind::Answer) else {
+                    return Err(VaultError::Conflict("this request has no answer to record".into()));
+                };
+                a.status = ActionStatus::Done;
+                a.at = Some(now);
+                a.note = Some(format!("delivered outside derbes: {reference}"));
+                Ok(vec![AuditDraft::new(&actor.audit_name(), "request.action", Outcome::Ok)
+                    .subject(rec.subject_id)
+                    .details(&serde_json::json!({ "request_id": rec.id, "action": ActionKind::Answer, "status": ActionStatus::Done, "outside": true }))])
+            })
+            .await?;
+        let key = self.request_key(&record)?;
+        self.request_view(&record, Some(&key))
+    }
+
+    /// Carries out the pending and failed actions derbes performs itself, and records each
+    /// outcome; a failure leaves the request in progress with the error shown.
+    async fn run_actions(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        until: Option<time::Date>,
+    ) -> Result<RequestView, VaultError> {
+        let r = self.request_record(id).await?;
+        let status: Status = r.status.parse().map_err(corrupt)?;
+        if status != Status::InProgress {
+            return Err(VaultError::Step(
+                derbes_core::request::StepProblem::WrongStatus {
+                    status,
+                    step: "run_actions",
+                    allowed: Status::InProgress.code().into(),
+                },
+            ));
+        }
+        let body: Body = serde_json::from_str(&r.body).map_err(corrupt)?;
+        let mut outcomes = Vec::new();
+        for (i, a) in body.actions.iter().enumerate() {
+            if a.status == ActionStatus::Done {
+                continue;
+            }
+            let result = self.run_action(actor, &r, &body, a.kind, until).await;
+            if let Some(result) = result {
+                outcomes.push((i, result));
+            }
+        }
+        let now = self.now();
+        let (record, _) = self
+            .update_request(id, |rec, body, _| {
+                let mut audit = Vec::new();
+                for (i, result) in &outcomes {
+                    let Some(a) = body.actions.get_mut(*i) else { continue };
+                    a.at = Some(now);
+                    let (status, note, outcome) = match result {
+                        Ok(note) => (ActionStatus::Done, note.clone(), Outcome::Ok),
+                        Err(e) => (ActionStatus::Failed, e.clone(), Outcome::Denied),
+                    };
+                    a.status = status;
+                    a.note = Some(note);
+                    audit.push(
+                        AuditDraft::new(&actor.audit_name(), "request.action", outcome)
+                            .subject(rec.subject_id)
+                            .details(&serde_json::json!({ "request_id": rec.id, "action": a.kind, "status": status })),
+                    );
+                }
+                Ok(audit)
+            })
+            .await?;
+        let key = self.request_key(&record)?;
+        self.request_view(&record, Some(&key))
+    }
+
+    /// Runs one action; `None` when derbes does not carry it out by itself (it waits for a
+    /// later step: the answer, the export, the destruction).
+    async fn run_action(
+        &self,
+        actor: &Actor,
+        r: &RequestRecord,
+        body: &Body,
+        kind: ActionKind,
+        until: Option<time::Date>,
+    ) -> Option<Result<String, String>> {
+        let purpose = body.purpose.as_deref();
+        let result = match kind {
+            ActionKind::Block => {
+                let input = FlagInput {
+                    reason: FlagReason::SubjectRequest,
+                    note: Some(format!("request {}", r.id)),
+                    until,
+                };
+                self.set_flag(actor, r.subject_id, None, FlagChange::Set(input))
+                    .await
+                    .map(|_| "blocked".to_owned())
+            }
+            ActionKind::Unblock => self
+                .set_flag(
+                    actor,
+                    r.subject_id,
+                    None,
+                    FlagChange::Lift(FlagReason::SubjectRequest),
+                )
+                .await
+                .map(|_| "block lifted".to_owned()),
+            ActionKind::Restrict => {
+                let reason = if r.kind == RequestKind::Objection.code() {
+                    FlagReason::Objection
+                } else {
+                    FlagReason::SubjectRequest
+                };
+                let input = FlagInput {
+                    reason,
+                    note: Some(format!("request {}", r.id)),
+                    until: None,
+                };
+                self.set_flag(actor, r.subject_id, purpose, FlagChange::Set(input))
+                    .await
+                    .map(|_| "processing restricted".to_owned())
+            }
+            ActionKind::WithdrawConsent => {
+                let input = ConsentInput {
+                    purpose: purpose.unwrap_or_default().to_owned(),
+                    action: ConsentStep::Withdraw,
+                    representative_id: match body.requester {
+                        Requester::Representative { id } => Some(id),
+                        Requester::Subject { .. } => None,
+                    },
+                    method: Method::Other {
+                        description: format!("data-subject request {}", r.id),
+                    },
+                    until: None,
+                };
+                self.record_consent(actor, r.subject_id, input)
+                    .await
+                    .map(|_| "consent withdrawn".to_owned())
+            }
+            ActionKind::Export | ActionKind::Rectify | ActionKind::Destroy | ActionKind::Answer => {
+                return None
+            }
+        };
+        Some(result.map_err(|e| e.to_string()))
+    }
+
+    /// Sends a one-time code to the requester's e-mail address on file.
+    pub async fn send_request_code(&self, actor: &Actor, id: Uuid) -> Result<CodeSent, VaultError> {
+        Self::require_request_role(
+            actor,
+            &[Role::Admin, Role::Dpo, Role::Staff, Role::Integration],
+        )?;
+        let Some(mailer) = self.mailer() else {
+            return Err(VaultError::Unavailable(
+                "no delivery channel for one-time codes is configured; set [mail] in derbes.toml or verify by a document check".into(),
+            ));
+        };
+        let r = self.request_record(id).await?;
+        let body: Body = serde_json::from_str(&r.body).map_err(corrupt)?;
+        if r.status != Status::Received.code() {
+            return Err(VaultError::Step(
+                derbes_core::request::StepProblem::WrongStatus {
+                    status: r.status.parse().map_err(corrupt)?,
+                    step: "verify_identity",
+                    allowed: Status::Received.code().into(),
+                },
+            ));
+        }
+        if body.codes_sent >= CODE_SENDS {
+            return Err(VaultError::Conflict(format!(
+                "{CODE_SENDS} codes were sent for this request already; verify the requester by a document check"
+            )));
+        }
+        let (field, address) = self.contact_on_file(body.requester.id()).await?;
+        let code = derbes_crypto::one_time_code()?;
+        let mac = self.keys().one_time_code_mac(&id.to_string(), &code);
+        let expires_at = self.now() + CODE_VALIDITY;
+        let (subject, text) = code_mail(body.language, &code, CODE_VALIDITY.whole_minutes());
+        let mail = Mail {
+            to: address.clone(),
+            subject,
+            body: text,
+        };
+        // Sent before it is recorded: a code that was never delivered must not count, and one
+        // that was delivered but not recorded only fails to verify.
+        let delivery = tokio::task::spawn_blocking(move || mailer.send(&mail))
+            .await
+            .map_err(|_| VaultError::Unavailable("the delivery task failed".into()))?
+            .map_err(|e| VaultError::Unavailable(e.to_string()))?;
+        let who = actor.audit_name();
+        let (_, body) = self
+            .update_request(id, |rec, body, status| {
+                if *status != Status::Received {
+                    return Err(VaultError::Conflict(
+                        "the request changed; ask for a new code".into(),
+                    ));
+                }
+                body.codes_sent += 1;
+                body.challenge = Some(Challenge {
+                    mac: mac.clone(),
+                    field: field.clone(),
+                    expires_at,
+                    attempts_left: CODE_ATTEMPTS,
+                });
+                Ok(vec![AuditDraft::new(
+                    &who,
+                    "request.code.send",
+                    Outcome::Ok,
+                )
+                .subject(rec.subject_id)
+                .fields(&[field.as_str()])
+                .details(
+                    &serde_json::json!({ "request_id": rec.id, "delivery": delivery }),
+                )])
+            })
+            .await?;
+        Ok(CodeSent {
+            sent_to: mask_email(&address),
+            expires_at,
+            sends_left: CODE_SENDS.saturating_sub(body.codes_sent),
+        })
+    }
+
+    /// The first e-mail field on file of `person` (a subject), opened.
+    async fn contact_on_file(&self, person: Uuid) -> Result<(String, String), VaultError> {
+        let record = self
+            .store()
+            .subject(person)
+            .await?
+            .ok_or(VaultError::NotFound)?;
+        let dk = self.open_key(&record)?;
+        for (key, sealed) in &record.fields {
+            let is_email = self
+                .declaration()
+                .field(key)
+                .is_some_and(|f| f.validator == Validator::Email);
+            if is_email {
+                return Ok((key.clone(), self.open_field(&dk, &record, key, sealed)?));
+            }
+        }
+        Err(VaultError::Conflict(
+            "the requester has no e-mail address on file; verify them by a document check".into(),
+        ))
+    }
+
+    /// Checks a one-time code; a match verifies the requester's identity.
+    pub async fn check_request_code(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        code: &str,
+    ) -> Result<RequestView, VaultError> {
+        Self::require_request_role(
+            actor,
+            &[Role::Admin, Role::Dpo, Role::Staff, Role::Integration],
+        )?;
+        let now = self.now();
+        let keys = self.keys();
+        let who = actor.audit_name();
+        let code = code.trim();
+        let mut failed: Option<VaultError> = None;
+        let (record, _) = self
+            .update_request(id, |rec, body, status| {
+                failed = None;
+                let Some(ch) = body.challenge.as_mut() else {
+                    return Err(VaultError::Conflict(
+                        "no code was sent for this request; send one first".into(),
+                    ));
+                };
+                if now > ch.expires_at || ch.attempts_left == 0 {
+                    body.challenge = None;
+                    failed = Some(VaultError::CodeRejected {
+                        detail: "the code has expired or has been tried too often; send a new one"
+                            .into(),
+                        attempts_left: 0,
+                    });
+                } else if keys.verify_one_time_code(&rec.id.to_string(), code, &ch.mac) {
+                    let to = advance(*status, Step::VerifyIdentity, StepContext::default())
+                        .map_err(VaultError::Step)?;
+                    body.verification = Some(Verification::OneTimeCode {
+                        field: ch.field.clone(),
+                        at: now,
+                    });
+                    body.challenge = None;
+                    body.history.push(HistoryEntry {
+                        at: now,
+                        actor: who.clone(),
+                        step: "verify_identity".into(),
+                        status: to,
+                    });
+                    *status = to;
+                    return Ok(vec![Self::step_audit(actor, rec, "verify_identity", to)]);
+                } else {
+                    ch.attempts_left -= 1;
+                    failed = Some(VaultError::CodeRejected {
+                        detail: "the code does not match".into(),
+                        attempts_left: ch.attempts_left,
+                    });
+                }
+                Ok(vec![AuditDraft::new(
+                    &who,
+                    "request.code.check",
+                    Outcome::Denied,
+                )
+                .subject(rec.subject_id)
+                .details(&serde_json::json!({ "request_id": rec.id }))])
+            })
+            .await?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let key = self.request_key(&record)?;
+        self.request_view(&record, Some(&key))
+    }
+
+    /// Records that staff checked the requester's identity document.
+    pub async fn verify_request_by_document(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        document: DocumentKind,
+        note: Option<String>,
+    ) -> Result<RequestView, VaultError> {
+        Self::require_request_role(actor, &[Role::Admin, Role::Dpo, Role::Staff])?;
+        if note.as_ref().is_some_and(|n| n.chars().count() > 1000) {
+            return Err(VaultError::InvalidField {
+                field: "note",
+                detail: "is longer than 1000 characters".into(),
+            });
+        }
+        let now = self.now();
+        let who = actor.audit_name();
+        let (record, _) = self
+            .update_request(id, |rec, body, status| {
+                if matches!(body.requester, Requester::Representative { .. })
+                    && !matches!(
+                        document,
+                        DocumentKind::BirthCertificate | DocumentKind::PowerOfAttorney | DocumentKind::CourtDecision
+                    )
+                {
+                    return Err(VaultError::InvalidField {
+                        field: "document",
+                        detail: "a representative's authority rests on a birth certificate, a power of attorney or a court decision; check that document".into(),
+                    });
+                }
+                let to = advance(*status, Step::VerifyIdentity, StepContext::default())
+                    .map_err(VaultError::Step)?;
+                let dk = self.request_key(rec)?;
+                body.verification_note = note
+                    .as_deref()
+                    .filter(|n| !n.trim().is_empty())
+                    .map(|n| Self::seal_text(&dk, &rec.id, "verification_note", n))
+                    .transpose()?;
+                body.verification = Some(Verification::Document {
+                    document,
+                    checked_by: who.clone(),
+                    at: now,
+                });
+                body.challenge = None;
+                body.history.push(HistoryEntry {
+                    at: now,
+                    actor: who.clone(),
+                    step: "verify_identity".into(),
+                    status: to,
+                });
+                *status = to;
+                Ok(vec![Self::step_audit(actor, rec, "verify_identity", to)])
+            })
+            .await?;
+        let key = self.request_key(&record)?;
+        self.request_view(&record, Some(&key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_ends_with_an_answer() {
+        for k in RequestKind::ALL {
+            let a = actions_for(k);
+            assert_eq!(a.last().map(|a| a.kind), Some(ActionKind::Answer));
+            assert!(a.iter().all(|a| a.status == ActionStatus::Pending));
+        }
+        assert_eq!(
+            actions_for(RequestKind::Destruction)[0].kind,
+            ActionKind::Destroy
+        );
+    }
+
+    #[test]
+    fn emails_are_masked() {
+        assert_eq!(mask_email("aigerim@mail.kz"), "a***@m***.kz");
+        assert_eq!(mask_email("x@y"), "x***@y***.");
+    }
+}
