@@ -190,7 +190,7 @@ impl DueDate {
         let off = self.weekdays_off;
         let mut text = match lang {
             Lang::Kk => format!(
-                "Өтініш {received} алынды. Мерзімі — {term} ({source}), келесі күннен бастап есептеледі; соңғы күні — {due}."
+                "Өтініштің алынған күні: {received}. Мерзімі — {term} ({source}), келесі күннен бастап есептеледі; мерзімнің соңғы күні: {due}."
             ),
             Lang::Ru => format!(
                 "Запрос получен {received}. Срок — {term} ({source}), исчисляется со следующего дня; последний день срока — {due}."

@@ -6,6 +6,7 @@ mod consent_import;
 mod generate;
 mod import;
 mod receipt_verify;
+mod requests_cli;
 mod setup;
 
 use anyhow::{Context, Result};
@@ -75,6 +76,30 @@ enum Command {
     /// Write a CSV of synthetic, realistic Kazakh subjects (valid IINs, phones, names) for demos
     /// and benchmarks
     Generate(generate::GenerateArgs),
+    /// The working-day calendar deadlines are counted with
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCommand,
+    },
+    /// Data-subject requests
+    Requests {
+        #[command(subcommand)]
+        command: RequestsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CalendarCommand {
+    /// Check the calendar and list a year's holidays, moved days off and transfers
+    Show(requests_cli::ShowArgs),
+    /// The due date of a request received at a time, with the count explained
+    Due(requests_cli::DueArgs),
+}
+
+#[derive(Subcommand)]
+enum RequestsCommand {
+    /// Open requests by due time (due soon, overdue)
+    List(requests_cli::ListArgs),
 }
 
 #[derive(Subcommand)]
@@ -151,6 +176,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
     {
         return receipt_verify::run(&config, args);
     }
+    match &cli.command {
+        Command::Calendar {
+            command: CalendarCommand::Show(args),
+        } => return requests_cli::show(&config, args),
+        Command::Calendar {
+            command: CalendarCommand::Due(args),
+        } => {
+            let (declaration, _) = setup::declaration(&config)?;
+            return requests_cli::due_date(&config, args, &declaration);
+        }
+        _ => {}
+    }
     runtime()?.block_on(async move {
         match cli.command {
             Command::Serve => serve(&config).await.map(|_| ExitCode::SUCCESS),
@@ -166,7 +203,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Command::Keys { command: KeysCommand::Rotate } => rotate(&config).await.map(|_| ExitCode::SUCCESS),
             Command::Import(args) => import::run(&config, &args).await,
             Command::Consents { command: ConsentsCommand::Import(args) } => consent_import::run(&config, &args).await,
-            Command::Check { .. } | Command::Generate(_) | Command::Receipt { .. } => Ok(ExitCode::SUCCESS),
+            Command::Requests { command: RequestsCommand::List(args) } => requests_cli::list(&config, &args).await,
+            Command::Check { .. } | Command::Generate(_) | Command::Receipt { .. } | Command::Calendar { .. } => Ok(ExitCode::SUCCESS),
         }
     })
 }

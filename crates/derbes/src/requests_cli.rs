@@ -1,0 +1,176 @@
+//! `derbes calendar …` and `derbes requests …`: the working-day calendar and deadlines, and the
+//! list of data-subject requests by due time, from the command line.
+
+use crate::config::Config;
+use anyhow::{bail, Context, Result};
+use derbes_core::calendar::{Calendar, Day};
+use derbes_core::deadline::{due, RuleSource};
+use derbes_core::request::RequestKind;
+use derbes_core::text::Lang;
+use derbes_server::{Actor, RequestFilter};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// The year to show [default: this year]
+    #[arg(long)]
+    pub year: Option<i32>,
+    /// A calendar file to check and show instead of the configured one
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DueArgs {
+    /// The kind of request: information, access_export, rectification, blocking, unblocking,
+    /// destruction, restriction, consent_withdrawal, objection, complaint
+    #[arg(long)]
+    pub kind: String,
+    /// When the request was received, RFC 3339 (e.g. 2026-03-20T10:00:00+05:00) [default: now]
+    #[arg(long)]
+    pub received: Option<String>,
+    /// The language of the explanation: kk, ru or en
+    #[arg(long, default_value = "ru")]
+    pub lang: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Only open requests due by the end of the day this many days from today
+    #[arg(long)]
+    pub due_within_days: Option<u32>,
+    /// Only open requests past their due time
+    #[arg(long)]
+    pub overdue: bool,
+    /// Closed requests too
+    #[arg(long)]
+    pub all: bool,
+    /// At most this many
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+}
+
+/// The configured calendar, or `file`.
+fn calendar(config: &Config, file: Option<&PathBuf>) -> Result<Calendar> {
+    match file.or(config.calendar.as_ref()) {
+        None => Ok(Calendar::kazakhstan()),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the calendar {}", path.display()))?;
+            Calendar::parse(&text)
+                .with_context(|| format!("the calendar {} is not valid", path.display()))
+        }
+    }
+}
+
+pub fn show(config: &Config, args: &ShowArgs) -> Result<ExitCode> {
+    let c = calendar(config, args.file.as_ref())?;
+    let year = args
+        .year
+        .unwrap_or_else(|| time::OffsetDateTime::now_utc().to_offset(c.offset()).year());
+    let r = c.reference();
+    println!("{} working-day calendar, {year} ({})", r.name, r.hash);
+    if !c.covers(year) {
+        println!(
+            "warning: the calendar lists movable holidays and transfers for {}-{} only; for {year} it has the fixed holidays and the weekend rule",
+            r.covers.from, r.covers.to
+        );
+    }
+    let mut weekdays_off = 0;
+    for (date, day) in c.year(year) {
+        let what = match &day {
+            Day::Working | Day::Weekend => continue,
+            Day::Holiday { name } => format!("holiday: {}", name.get(Lang::En)),
+            Day::MovedHoliday { name, from } => {
+                format!("day off for {} ({from})", name.get(Lang::En))
+            }
+            Day::TransferredDayOff { basis, worked_on } => {
+                format!("day off by transfer, worked on {worked_on} ({basis})")
+            }
+            Day::TransferredWorkingDay { basis, day_off } => {
+                format!("working day by transfer, off on {day_off} ({basis})")
+            }
+        };
+        if !day.is_working() && !c.is_weekend(date) {
+            weekdays_off += 1;
+        }
+        println!("{date}  {:<9}  {what}", date.weekday());
+    }
+    println!("{weekdays_off} weekdays off besides weekends");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn due_date(
+    config: &Config,
+    args: &DueArgs,
+    declaration: &derbes_core::Declaration,
+) -> Result<ExitCode> {
+    let c = calendar(config, None)?;
+    let kind: RequestKind = args.kind.parse().map_err(anyhow::Error::msg)?;
+    let lang: Lang = args.lang.parse().map_err(anyhow::Error::msg)?;
+    let received = match &args.received {
+        None => time::OffsetDateTime::now_utc(),
+        Some(s) => time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .with_context(|| {
+            format!(
+                "--received `{s}` is not an RFC 3339 time; write e.g. 2026-03-20T10:00:00+05:00"
+            )
+        })?,
+    };
+    let dk = kind.deadline_kind();
+    let (rule, source) = match declaration.deadlines.declared_for(dk) {
+        Some(d) => (d, RuleSource::Declaration),
+        None => (dk.default_deadline(), RuleSource::Law),
+    };
+    let d = due(&c, received, rule, source);
+    println!("{}", d.due_on);
+    println!("{}", d.explain(lang));
+    for s in &d.skipped {
+        println!(
+            "  not counted: {}  {}{}",
+            s.date,
+            s.why,
+            if s.note.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", s.note)
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn list(config: &Config, args: &ListArgs) -> Result<ExitCode> {
+    if args.overdue && args.due_within_days.is_some() {
+        bail!("give --overdue or --due-within-days, not both");
+    }
+    let opened = crate::setup::open(config, false).await?;
+    let actor = Actor::command_line("requests-list");
+    let views = opened
+        .vault
+        .requests(
+            &actor,
+            RequestFilter {
+                due_within_days: args.due_within_days,
+                overdue: args.overdue,
+                open: Some(!args.all),
+                limit: Some(args.limit),
+                ..Default::default()
+            },
+        )
+        .await?;
+    for v in &views {
+        println!(
+            "{}  {:<18}  {:<17}  due {}{}  subject {}",
+            v.id,
+            v.kind.code(),
+            v.status.code(),
+            v.due.due.due_on,
+            if v.overdue { " OVERDUE" } else { "" },
+            v.subject_id
+        );
+    }
+    eprintln!("derbes: {} request(s)", views.len());
+    Ok(ExitCode::SUCCESS)
+}
