@@ -727,7 +727,11 @@ fn random_requests_never_fail_the_server(db: TestDb) -> Fut {
         let id = s
             .create_student_id(&s.admin, json!({ "iin": "061211600012" }))
             .await;
-        let cases = random_cases(&id);
+        let r = s
+            .post("/api/v1/requests", &s.admin, json!({ "kind": "blocking", "subject_id": id, "channel": "paper", "language": "ru" }))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let cases = random_cases(&id, r.body["id"].as_str().unwrap());
         let mut statuses = std::collections::BTreeMap::new();
         for (method, path, body, authed) in cases {
             let token = authed.then_some(s.admin.as_str());
@@ -754,7 +758,7 @@ fn random_requests_never_fail_the_server(db: TestDb) -> Fut {
 }
 
 /// Random requests: methods, paths with odd parameters, JSON bodies of any shape.
-fn random_cases(id: &str) -> Vec<(&'static str, String, Value, bool)> {
+fn random_cases(id: &str, request: &str) -> Vec<(&'static str, String, Value, bool)> {
     use proptest::prelude::*;
     use proptest::strategy::ValueTree;
     use proptest::test_runner::{Config, TestRunner};
@@ -776,9 +780,18 @@ fn random_cases(id: &str) -> Vec<(&'static str, String, Value, bool)> {
             "web",
             "parent",
             "accuracy_contested",
-            "extracurricular"
+            "extracurricular",
+            "blocking",
+            "access_export",
+            "online",
+            "kk",
+            "approve",
+            "submit",
+            "id_card",
+            "2026-11-20T10:00:00+05:00"
         ])
         .prop_map(|s| json!(s)),
+        Just(json!(id)),
     ];
     let value = leaf.prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
@@ -808,7 +821,16 @@ fn random_cases(id: &str) -> Vec<(&'static str, String, Value, bool)> {
                         "documents",
                         "sha256",
                         "reason",
-                        "note"
+                        "note",
+                        "subject_id",
+                        "channel",
+                        "language",
+                        "step",
+                        "details",
+                        "received_at",
+                        "code",
+                        "document",
+                        "reference"
                     ]),
                     inner
                 ),
@@ -840,6 +862,13 @@ fn random_cases(id: &str) -> Vec<(&'static str, String, Value, bool)> {
         format!("/api/v1/subjects/{id}/obligations/extracurricular"),
         format!("/api/v1/subjects/{id}/obligations/%E2%80%8B"),
         "/api/v1/decisions".to_owned(),
+        "/api/v1/requests".to_owned(),
+        "/api/v1/requests?due_within_days=3&overdue=true&limit=5000".to_owned(),
+        format!("/api/v1/requests/{request}"),
+        format!("/api/v1/requests/{request}/steps"),
+        format!("/api/v1/requests/{request}/verification/code"),
+        format!("/api/v1/requests/{request}/verification/code/check"),
+        format!("/api/v1/requests/{request}/verification/document"),
     ];
     let strategy = (
         prop::sample::select(vec!["GET", "POST", "PATCH", "PUT", "DELETE"]),
