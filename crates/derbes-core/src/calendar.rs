@@ -2,6 +2,7 @@
 //! that holidays on a weekend move to, and the transfers a government decree makes. Shipped as
 //! data (`calendars/kz.toml`) and replaceable by the operator's own file.
 
+use crate::declaration::parse_date;
 use crate::text::Text;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -336,7 +337,7 @@ impl Calendar {
     }
 
     fn plain(&self, date: Date) -> Day {
-        if self.weekend.contains(&date.weekday()) {
+        if self.is_weekend(date) {
             Day::Weekend
         } else {
             Day::Working
@@ -377,13 +378,13 @@ impl Calendar {
             .map(|(d, _)| d)
             .collect();
         for (date, h) in &holidays {
-            if !h.kind.moves() || !self.weekend.contains(&date.weekday()) {
+            if !h.kind.moves() || !self.is_weekend(*date) {
                 continue;
             }
             let mut target = date.next_day();
             while let Some(t) = target {
                 let taken = days.contains_key(&t) || next.contains(&t);
-                if !taken && !self.weekend.contains(&t.weekday()) {
+                if !taken && !self.is_weekend(t) {
                     break;
                 }
                 target = t.next_day();
@@ -453,10 +454,6 @@ fn parse_weekday(s: &str) -> Option<Weekday> {
         "sunday" => Weekday::Sunday,
         _ => return None,
     })
-}
-
-pub(crate) fn parse_date(s: &str) -> Option<Date> {
-    Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()
 }
 
 fn parse_when(s: &str) -> Option<When> {

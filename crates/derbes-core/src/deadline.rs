@@ -2,8 +2,8 @@
 //! calendar from the day after receipt, with the count explained.
 
 use crate::calendar::{Calendar, CalendarRef, Day};
-use crate::declaration::{CalendarKind, Deadline};
-use crate::text::{format_date, Lang};
+use crate::declaration::{CalendarKind, Deadline, DeadlineKind, Deadlines};
+use crate::text::{format_date, tr, Lang};
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime, Time};
 
@@ -82,50 +82,28 @@ pub fn due(
 ) -> DueDate {
     let received_on = received_at.to_offset(calendar.offset()).date();
     let mut skipped_days = Vec::new();
-    let mut carried_from = None;
-    let due_on = match rule.calendar {
+    // The first working day from `date` on, noting the days passed over.
+    let mut first_working = |mut date: Date| loop {
+        let day = calendar.day(date);
+        if day.is_working() {
+            return date;
+        }
+        skipped_days.push(skipped(date, &day));
+        date = next(date);
+    };
+    let (due_on, carried_from) = match rule.calendar {
+        CalendarKind::Working if rule.days == 0 => (first_working(received_on), None),
         CalendarKind::Working => {
             let mut date = received_on;
-            let mut counted = 0;
-            if rule.days == 0 {
-                loop {
-                    let day = calendar.day(date);
-                    if day.is_working() {
-                        break;
-                    }
-                    skipped_days.push(skipped(date, &day));
-                    date = next(date);
-                }
+            for _ in 0..rule.days {
+                date = first_working(next(date));
             }
-            while counted < rule.days {
-                date = next(date);
-                let day = calendar.day(date);
-                if day.is_working() {
-                    counted += 1;
-                } else {
-                    skipped_days.push(skipped(date, &day));
-                }
-            }
-            date
+            (date, None)
         }
         CalendarKind::Calendar => {
-            let mut date = received_on;
-            for _ in 0..rule.days {
-                date = next(date);
-            }
-            let end = date;
-            loop {
-                let day = calendar.day(date);
-                if day.is_working() {
-                    break;
-                }
-                skipped_days.push(skipped(date, &day));
-                date = next(date);
-            }
-            if date != end {
-                carried_from = Some(end.to_string());
-            }
-            date
+            let end = received_on + time::Duration::days(rule.days.into());
+            let date = first_working(end);
+            (date, (date != end).then(|| end.to_string()))
         }
     };
     let end_of_day = due_on
@@ -151,6 +129,14 @@ pub fn due(
     }
 }
 
+/// The deadline that applies to `kind`: the declaration's, or the law's default.
+pub fn rule_for(deadlines: &Deadlines, kind: DeadlineKind) -> (Deadline, RuleSource) {
+    match deadlines.declared_for(kind) {
+        Some(d) => (d, RuleSource::Declaration),
+        None => (kind.default_deadline(), RuleSource::Law),
+    }
+}
+
 fn next(d: Date) -> Date {
     d.next_day().unwrap_or(d)
 }
@@ -161,31 +147,43 @@ impl DueDate {
         let n = self.rule.days;
         let received = format_date(self.received_on, lang);
         let due = format_date(self.due_on, lang);
-        let source = match (self.rule_source, lang) {
-            (RuleSource::Declaration, Lang::Kk) => "оператордың саясатында белгіленген",
-            (RuleSource::Declaration, Lang::Ru) => "установленный политикой оператора",
-            (RuleSource::Declaration, Lang::En) => "set by the operator's policy",
-            (RuleSource::Law, Lang::Kk) => "заңда белгіленген",
-            (RuleSource::Law, Lang::Ru) => "установленный законом",
-            (RuleSource::Law, Lang::En) => "set by law",
+        let source = match self.rule_source {
+            RuleSource::Declaration => tr(
+                lang,
+                "оператордың саясатында белгіленген",
+                "установленный политикой оператора",
+                "set by the operator's policy",
+            ),
+            RuleSource::Law => tr(
+                lang,
+                "заңда белгіленген",
+                "установленный законом",
+                "set by law",
+            ),
         };
-        let term = match (self.rule.calendar, lang) {
-            (CalendarKind::Working, Lang::Kk) => format!("{n} жұмыс күні"),
-            (CalendarKind::Calendar, Lang::Kk) => format!("{n} күнтізбелік күн"),
-            (CalendarKind::Working, Lang::Ru) => format!(
+        let working = self.rule.calendar == CalendarKind::Working;
+        let term = match lang {
+            Lang::Kk => format!(
+                "{n} {}",
+                if working {
+                    "жұмыс күні"
+                } else {
+                    "күнтізбелік күн"
+                }
+            ),
+            Lang::Ru if working => format!(
                 "{n} {}",
                 ru_plural(n, "рабочий день", "рабочих дня", "рабочих дней")
             ),
-            (CalendarKind::Calendar, Lang::Ru) => format!(
+            Lang::Ru => format!(
                 "{n} {}",
                 ru_plural(n, "календарный день", "календарных дня", "календарных дней")
             ),
-            (CalendarKind::Working, Lang::En) => {
-                format!("{n} working day{}", if n == 1 { "" } else { "s" })
-            }
-            (CalendarKind::Calendar, Lang::En) => {
-                format!("{n} calendar day{}", if n == 1 { "" } else { "s" })
-            }
+            Lang::En => format!(
+                "{n} {} day{}",
+                if working { "working" } else { "calendar" },
+                if n == 1 { "" } else { "s" }
+            ),
         };
         let off = self.weekdays_off;
         let mut text = match lang {
@@ -200,29 +198,32 @@ impl DueDate {
             ),
         };
         if off > 0 {
-            text.push(' ');
-            text.push_str(&match lang {
-                Lang::Kk => format!("Мереке және ауыстырылған демалыс күндері есептелмеді: {off}."),
-                Lang::Ru => format!("Не учтены праздничные и перенесённые выходные дни: {off}."),
-                Lang::En => format!("Holidays and transferred days off not counted: {off}."),
-            });
+            let label = tr(
+                lang,
+                "Мереке және ауыстырылған демалыс күндері есептелмеді",
+                "Не учтены праздничные и перенесённые выходные дни",
+                "Holidays and transferred days off not counted",
+            );
+            text.push_str(&format!(" {label}: {off}."));
         }
-        if self.carried_from.is_some() {
-            text.push(' ');
-            text.push_str(match lang {
-                Lang::Kk => "Мерзімнің соңғы күні демалыс күніне түскендіктен, ол келесі жұмыс күніне ауыстырылды.",
-                Lang::Ru => "Последний день срока пришёлся на нерабочий день и перенесён на следующий рабочий день.",
-                Lang::En => "The term ended on a day off and was carried to the next working day.",
-            });
-        }
-        if self.beyond_calendar {
-            text.push(' ');
-            text.push_str(match lang {
-                Lang::Kk => "Назар аударыңыз: жұмыс күндерінің күнтізбесі бұл жылды толық қамтымайды, мерзімді тексеріңіз.",
-                Lang::Ru => "Внимание: календарь рабочих дней не охватывает этот год полностью; проверьте срок.",
-                Lang::En => "Note: the working-day calendar does not list this year completely; check the date.",
-            });
-        }
+        let mut note = |cond: bool, kk: &str, ru: &str, en: &str| {
+            if cond {
+                text.push(' ');
+                text.push_str(tr(lang, kk, ru, en));
+            }
+        };
+        note(
+            self.carried_from.is_some(),
+            "Мерзімнің соңғы күні демалыс күніне түскендіктен, ол келесі жұмыс күніне ауыстырылды.",
+            "Последний день срока пришёлся на нерабочий день и перенесён на следующий рабочий день.",
+            "The term ended on a day off and was carried to the next working day.",
+        );
+        note(
+            self.beyond_calendar,
+            "Назар аударыңыз: жұмыс күндерінің күнтізбесі бұл жылды толық қамтымайды, мерзімді тексеріңіз.",
+            "Внимание: календарь рабочих дней не охватывает этот год полностью; проверьте срок.",
+            "Note: the working-day calendar does not list this year completely; check the date.",
+        );
         text
     }
 }

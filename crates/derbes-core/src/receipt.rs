@@ -8,7 +8,7 @@
 
 use crate::consent::{ConsentAction, ConsentEvent, GivenBy, Method, Relation, Term};
 use crate::declaration::{Declaration, LegalBasis, Operator};
-use crate::text::{format_date, format_moment, Lang, Text};
+use crate::text::{format_date, format_moment, tr, Lang, Text};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -245,15 +245,6 @@ pub fn build(issue: &Issue<'_>) -> Option<Receipt> {
         en: readable(&receipt, Lang::En, issue.key_id),
     };
     Some(receipt)
-}
-
-/// Picks the phrase for `lang` from (kk, ru, en).
-fn tr<'a>(lang: Lang, kk: &'a str, ru: &'a str, en: &'a str) -> &'a str {
-    match lang {
-        Lang::Kk => kk,
-        Lang::Ru => ru,
-        Lang::En => en,
-    }
 }
 
 fn relation(r: Relation, lang: Lang) -> &'static str {

@@ -121,6 +121,15 @@ impl Text {
     }
 }
 
+/// Picks the phrase for `lang` from (kk, ru, en).
+pub fn tr<'a>(lang: Lang, kk: &'a str, ru: &'a str, en: &'a str) -> &'a str {
+    match lang {
+        Lang::Kk => kk,
+        Lang::Ru => ru,
+        Lang::En => en,
+    }
+}
+
 /// A date as each language writes it in documents: `2026 жылғы 21 қараша`,
 /// `21 ноября 2026 г.`, `21 November 2026`.
 pub fn format_date(date: time::Date, lang: Lang) -> String {

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use derbes_core::audit::{format_timestamp, AuditDraft, Outcome};
 use derbes_core::consent::Method;
-use derbes_core::deadline::{due, DueDate, RuleSource};
+use derbes_core::deadline::{due, rule_for, DueDate};
 use derbes_core::declaration::Validator;
 use derbes_core::flags::FlagReason;
 use derbes_core::request::{advance, RejectionReason, RequestKind, Status, Step, StepContext};
@@ -240,6 +240,68 @@ struct Body {
     rejection: Option<Rejection>,
     actions: Vec<Action>,
     history: Vec<HistoryEntry>,
+}
+
+impl Body {
+    /// Records a workflow step: its line in the history, then the new status.
+    fn took(
+        &mut self,
+        status: &mut Status,
+        to: Status,
+        step: &str,
+        actor: &str,
+        at: OffsetDateTime,
+    ) {
+        self.history.push(HistoryEntry {
+            at,
+            actor: actor.to_owned(),
+            step: step.to_owned(),
+            status: to,
+        });
+        *status = to;
+    }
+
+    /// Records the requester's verified identity and moves the request on.
+    fn verified(
+        &mut self,
+        status: &mut Status,
+        verification: Verification,
+        actor: &str,
+        at: OffsetDateTime,
+    ) -> Result<Status, VaultError> {
+        let to = advance(*status, Step::VerifyIdentity, StepContext::default())
+            .map_err(VaultError::Step)?;
+        self.verification = Some(verification);
+        self.challenge = None;
+        self.took(status, to, Step::VerifyIdentity.code(), actor, at);
+        Ok(to)
+    }
+}
+
+/// The refusal of `step` in `status`, which only `allowed` permits.
+fn not_now(status: Status, step: &'static str, allowed: Status) -> VaultError {
+    VaultError::Step(derbes_core::request::StepProblem::WrongStatus {
+        status,
+        step,
+        allowed: allowed.code().into(),
+    })
+}
+
+/// An audit event about a request, under its subject: the request id and `details`.
+fn request_audit(
+    actor: &str,
+    r: &RequestRecord,
+    action: &str,
+    outcome: Outcome,
+    details: serde_json::Value,
+) -> AuditDraft {
+    let mut all = serde_json::json!({ "request_id": r.id });
+    if let (Some(map), serde_json::Value::Object(more)) = (all.as_object_mut(), details) {
+        map.extend(more);
+    }
+    AuditDraft::new(actor, action, outcome)
+        .subject(r.subject_id)
+        .details(&all)
 }
 
 /// A request as the API shows it.
@@ -488,25 +550,25 @@ impl Vault {
                 Requester::Representative { id: rep }
             }
         };
-        let kind = input.kind.deadline_kind();
-        let deadlines = &self.declaration().deadlines;
-        let (rule, source) = match deadlines.declared_for(kind) {
-            Some(d) => (d, RuleSource::Declaration),
-            None => (kind.default_deadline(), RuleSource::Law),
-        };
+        let (rule, source) = rule_for(&self.declaration().deadlines, input.kind.deadline_kind());
         let due = due(self.calendar(), received_at, rule, source);
-        let duplicate_of = self
-            .store()
-            .requests(RequestQuery {
-                open_only: true,
-                kind: Some(input.kind.code().into()),
-                subject_id: Some(input.subject_id),
-                limit: 1,
-                ..Default::default()
-            })
-            .await?
-            .first()
-            .map(|r| r.id);
+        // Without allow_duplicate the store refuses a duplicate inside the write; with it, the
+        // request records which one it repeats.
+        let duplicate_of = if !input.allow_duplicate {
+            None
+        } else {
+            self.store()
+                .requests(RequestQuery {
+                    open_only: true,
+                    kind: Some(input.kind.code().into()),
+                    subject_id: Some(input.subject_id),
+                    limit: 1,
+                    ..Default::default()
+                })
+                .await?
+                .first()
+                .map(|r| r.id)
+        };
         let id = Uuid::now_v7();
         let dk = DataKey::generate()?;
         let wrapped = self.keys().wrap(&dk, &id, KEY_GENERATION)?;
@@ -562,21 +624,13 @@ impl Vault {
                 "due_on": due.due_on.to_string(),
                 "duplicate_of": duplicate_of,
             }));
-        let write = self
-            .store()
+        self.store()
             .write(WriteOp::FileRequest {
                 record: record.clone(),
                 refuse_duplicate: !input.allow_duplicate,
                 audit,
             })
-            .await;
-        match write {
-            Ok(_) => {}
-            Err(StoreError::DuplicateRequest { existing }) => {
-                return Err(VaultError::DuplicateRequest { existing })
-            }
-            Err(e) => return Err(e.into()),
-        }
+            .await?;
         self.request_view(&record, Some(&dk))
     }
 
@@ -741,9 +795,19 @@ impl Vault {
     }
 
     fn step_audit(actor: &Actor, r: &RequestRecord, step: &str, to: Status) -> AuditDraft {
-        AuditDraft::new(&actor.audit_name(), &format!("request.{step}"), Outcome::Ok)
-            .subject(r.subject_id)
-            .details(&serde_json::json!({ "request_id": r.id, "kind": r.kind, "status": to }))
+        request_audit(
+            &actor.audit_name(),
+            r,
+            &format!("request.{step}"),
+            Outcome::Ok,
+            serde_json::json!({ "kind": r.kind, "status": to }),
+        )
+    }
+
+    /// The request with its sealed texts opened.
+    fn full_view(&self, r: &RequestRecord) -> Result<RequestView, VaultError> {
+        let key = self.request_key(r)?;
+        self.request_view(r, Some(&key))
     }
 
     /// Moves a request by one step of core's workflow; approval carries out the actions.
@@ -766,16 +830,16 @@ impl Vault {
         Self::require_request_role(actor, roles)?;
         let now = self.now();
         let who = actor.audit_name();
-        match input {
+        let (step, until) = match input {
             StepInput::RunActions => return self.run_actions(actor, id, None).await,
             StepInput::RecordAnswer { reference } => {
                 return self.record_answer(actor, id, reference).await
             }
-            _ => {}
-        }
-        let until = match &input {
-            StepInput::Approve { until } => *until,
-            _ => None,
+            StepInput::Submit => (Step::Submit, None),
+            StepInput::Approve { until } => (Step::Approve, until),
+            StepInput::Reject { reason } => (Step::Reject(reason), None),
+            StepInput::Withdraw => (Step::Withdraw, None),
+            StepInput::Complete => (Step::Complete, None),
         };
         if let Some(u) = until {
             if u < now.date() {
@@ -785,16 +849,6 @@ impl Vault {
                 });
             }
         }
-        let step = match input {
-            StepInput::Submit => Step::Submit,
-            StepInput::Approve { .. } => Step::Approve,
-            StepInput::Reject { reason } => Step::Reject(reason),
-            StepInput::Withdraw => Step::Withdraw,
-            StepInput::Complete => Step::Complete,
-            StepInput::RunActions | StepInput::RecordAnswer { .. } => {
-                return Err(VaultError::Invalid("this step is handled above".into()))
-            }
-        };
         let (record, _) = self
             .update_request(id, |r, body, status| {
                 let pending = body
@@ -813,21 +867,14 @@ impl Vault {
                     Step::Reject(reason) => body.rejection = Some(Rejection { reason }),
                     _ => {}
                 }
-                body.history.push(HistoryEntry {
-                    at: now,
-                    actor: who.clone(),
-                    step: step.code().into(),
-                    status: to,
-                });
-                *status = to;
+                body.took(status, to, step.code(), &who, now);
                 Ok(vec![Self::step_audit(actor, r, step.code(), to)])
             })
             .await?;
         if step == Step::Approve {
             return self.run_actions(actor, id, until).await;
         }
-        let key = self.request_key(&record)?;
-        self.request_view(&record, Some(&key))
+        self.full_view(&record)
     }
 
     /// Records that the answer was delivered outside derbes, under `reference` (an outgoing
@@ -851,11 +898,7 @@ impl Vault {
         let (record, _) = self
             .update_request(id, |rec, body, status| {
                 if *status != Status::InProgress {
-                    return Err(VaultError::Step(derbes_core::request::StepProblem::WrongStatus {
-                        status: *status,
-                        step: "record_answer",
-                        allowed: Status::InProgress.code().into(),
-                    }));
+                    return Err(not_now(*status, "record_answer", Status::InProgress));
                 }
                 let Some(a) = body.actions.iter_mut().find(|a| a.kind == ActionKind::Answer) else {
                     return Err(VaultError::Conflict("this request has no answer to record".into()));
@@ -863,13 +906,16 @@ impl Vault {
                 a.status = ActionStatus::Done;
                 a.at = Some(now);
                 a.note = Some(format!("delivered outside derbes: {reference}"));
-                Ok(vec![AuditDraft::new(&actor.audit_name(), "request.action", Outcome::Ok)
-                    .subject(rec.subject_id)
-                    .details(&serde_json::json!({ "request_id": rec.id, "action": ActionKind::Answer, "status": ActionStatus::Done, "outside": true }))])
+                Ok(vec![request_audit(
+                    &actor.audit_name(),
+                    rec,
+                    "request.action",
+                    Outcome::Ok,
+                    serde_json::json!({ "action": ActionKind::Answer, "status": ActionStatus::Done, "outside": true }),
+                )])
             })
             .await?;
-        let key = self.request_key(&record)?;
-        self.request_view(&record, Some(&key))
+        self.full_view(&record)
     }
 
     /// Carries out the pending and failed actions derbes performs itself, and records each
@@ -883,13 +929,7 @@ impl Vault {
         let r = self.request_record(id).await?;
         let status: Status = r.status.parse().map_err(corrupt)?;
         if status != Status::InProgress {
-            return Err(VaultError::Step(
-                derbes_core::request::StepProblem::WrongStatus {
-                    status,
-                    step: "run_actions",
-                    allowed: Status::InProgress.code().into(),
-                },
-            ));
+            return Err(not_now(status, "run_actions", Status::InProgress));
         }
         let body: Body = serde_json::from_str(&r.body).map_err(corrupt)?;
         let mut outcomes = Vec::new();
@@ -907,7 +947,14 @@ impl Vault {
             .update_request(id, |rec, body, _| {
                 let mut audit = Vec::new();
                 for (i, result) in &outcomes {
-                    let Some(a) = body.actions.get_mut(*i) else { continue };
+                    // A concurrent run may have recorded it done already: that stays.
+                    let Some(a) = body
+                        .actions
+                        .get_mut(*i)
+                        .filter(|a| a.status != ActionStatus::Done)
+                    else {
+                        continue;
+                    };
                     a.at = Some(now);
                     let (status, note, outcome) = match result {
                         Ok(note) => (ActionStatus::Done, note.clone(), Outcome::Ok),
@@ -915,17 +962,18 @@ impl Vault {
                     };
                     a.status = status;
                     a.note = Some(note);
-                    audit.push(
-                        AuditDraft::new(&actor.audit_name(), "request.action", outcome)
-                            .subject(rec.subject_id)
-                            .details(&serde_json::json!({ "request_id": rec.id, "action": a.kind, "status": status })),
-                    );
+                    audit.push(request_audit(
+                        &actor.audit_name(),
+                        rec,
+                        "request.action",
+                        outcome,
+                        serde_json::json!({ "action": a.kind, "status": status }),
+                    ));
                 }
                 Ok(audit)
             })
             .await?;
-        let key = self.request_key(&record)?;
-        self.request_view(&record, Some(&key))
+        self.full_view(&record)
     }
 
     /// Runs one action; `None` when derbes does not carry it out by itself (it waits for a
@@ -1011,14 +1059,9 @@ impl Vault {
         };
         let r = self.request_record(id).await?;
         let body: Body = serde_json::from_str(&r.body).map_err(corrupt)?;
-        if r.status != Status::Received.code() {
-            return Err(VaultError::Step(
-                derbes_core::request::StepProblem::WrongStatus {
-                    status: r.status.parse().map_err(corrupt)?,
-                    step: "verify_identity",
-                    allowed: Status::Received.code().into(),
-                },
-            ));
+        let status: Status = r.status.parse().map_err(corrupt)?;
+        if status != Status::Received {
+            return Err(not_now(status, "verify_identity", Status::Received));
         }
         if body.codes_sent >= CODE_SENDS {
             return Err(VaultError::Conflict(format!(
@@ -1040,7 +1083,14 @@ impl Vault {
         let delivery = tokio::task::spawn_blocking(move || mailer.send(&mail))
             .await
             .map_err(|_| VaultError::Unavailable("the delivery task failed".into()))?
-            .map_err(|e| VaultError::Unavailable(e.to_string()))?;
+            .map_err(|e| {
+                // The cause names the channel's host or directory: for the administrator's log,
+                // not for the API client.
+                eprintln!("derbes: {e}");
+                VaultError::Unavailable(
+                    "the code could not be delivered; the cause is in the server's log".into(),
+                )
+            })?;
         let who = actor.audit_name();
         let (_, body) = self
             .update_request(id, |rec, body, status| {
@@ -1056,16 +1106,14 @@ impl Vault {
                     expires_at,
                     attempts_left: CODE_ATTEMPTS,
                 });
-                Ok(vec![AuditDraft::new(
+                Ok(vec![request_audit(
                     &who,
+                    rec,
                     "request.code.send",
                     Outcome::Ok,
+                    serde_json::json!({ "delivery": delivery }),
                 )
-                .subject(rec.subject_id)
-                .fields(&[field.as_str()])
-                .details(
-                    &serde_json::json!({ "request_id": rec.id, "delivery": delivery }),
-                )])
+                .fields(&[field.as_str()])])
             })
             .await?;
         Ok(CodeSent {
@@ -1129,20 +1177,11 @@ impl Vault {
                         attempts_left: 0,
                     });
                 } else if keys.verify_one_time_code(&rec.id.to_string(), code, &ch.mac) {
-                    let to = advance(*status, Step::VerifyIdentity, StepContext::default())
-                        .map_err(VaultError::Step)?;
-                    body.verification = Some(Verification::OneTimeCode {
+                    let verification = Verification::OneTimeCode {
                         field: ch.field.clone(),
                         at: now,
-                    });
-                    body.challenge = None;
-                    body.history.push(HistoryEntry {
-                        at: now,
-                        actor: who.clone(),
-                        step: "verify_identity".into(),
-                        status: to,
-                    });
-                    *status = to;
+                    };
+                    let to = body.verified(status, verification, &who, now)?;
                     return Ok(vec![Self::step_audit(actor, rec, "verify_identity", to)]);
                 } else {
                     ch.attempts_left -= 1;
@@ -1151,20 +1190,19 @@ impl Vault {
                         attempts_left: ch.attempts_left,
                     });
                 }
-                Ok(vec![AuditDraft::new(
+                Ok(vec![request_audit(
                     &who,
+                    rec,
                     "request.code.check",
                     Outcome::Denied,
-                )
-                .subject(rec.subject_id)
-                .details(&serde_json::json!({ "request_id": rec.id }))])
+                    serde_json::json!({}),
+                )])
             })
             .await?;
         if let Some(e) = failed {
             return Err(e);
         }
-        let key = self.request_key(&record)?;
-        self.request_view(&record, Some(&key))
+        self.full_view(&record)
     }
 
     /// Records that staff checked the requester's identity document.
@@ -1197,32 +1235,22 @@ impl Vault {
                         detail: "a representative's authority rests on a birth certificate, a power of attorney or a court decision; check that document".into(),
                     });
                 }
-                let to = advance(*status, Step::VerifyIdentity, StepContext::default())
-                    .map_err(VaultError::Step)?;
+                let verification = Verification::Document {
+                    document,
+                    checked_by: who.clone(),
+                    at: now,
+                };
+                let to = body.verified(status, verification, &who, now)?;
                 let dk = self.request_key(rec)?;
                 body.verification_note = note
                     .as_deref()
                     .filter(|n| !n.trim().is_empty())
                     .map(|n| Self::seal_text(&dk, &rec.id, "verification_note", n))
                     .transpose()?;
-                body.verification = Some(Verification::Document {
-                    document,
-                    checked_by: who.clone(),
-                    at: now,
-                });
-                body.challenge = None;
-                body.history.push(HistoryEntry {
-                    at: now,
-                    actor: who.clone(),
-                    step: "verify_identity".into(),
-                    status: to,
-                });
-                *status = to;
                 Ok(vec![Self::step_audit(actor, rec, "verify_identity", to)])
             })
             .await?;
-        let key = self.request_key(&record)?;
-        self.request_view(&record, Some(&key))
+        self.full_view(&record)
     }
 }
 

@@ -81,6 +81,7 @@ impl From<StoreError> for VaultError {
                 existing,
             },
             StoreError::NotFound => VaultError::NotFound,
+            StoreError::DuplicateRequest { existing } => VaultError::DuplicateRequest { existing },
             other => VaultError::Store(other),
         }
     }

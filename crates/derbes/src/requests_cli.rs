@@ -3,8 +3,8 @@
 
 use crate::config::Config;
 use anyhow::{bail, Context, Result};
-use derbes_core::calendar::{Calendar, Day};
-use derbes_core::deadline::{due, RuleSource};
+use derbes_core::calendar::Day;
+use derbes_core::deadline::{due, rule_for};
 use derbes_core::request::RequestKind;
 use derbes_core::text::Lang;
 use derbes_server::{Actor, RequestFilter};
@@ -51,21 +51,8 @@ pub struct ListArgs {
     pub limit: u32,
 }
 
-/// The configured calendar, or `file`.
-fn calendar(config: &Config, file: Option<&PathBuf>) -> Result<Calendar> {
-    match file.or(config.calendar.as_ref()) {
-        None => Ok(Calendar::kazakhstan()),
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the calendar {}", path.display()))?;
-            Calendar::parse(&text)
-                .with_context(|| format!("the calendar {} is not valid", path.display()))
-        }
-    }
-}
-
 pub fn show(config: &Config, args: &ShowArgs) -> Result<ExitCode> {
-    let c = calendar(config, args.file.as_ref())?;
+    let c = crate::setup::calendar(args.file.as_deref().or(config.calendar.as_deref()))?;
     let year = args
         .year
         .unwrap_or_else(|| time::OffsetDateTime::now_utc().to_offset(c.offset()).year());
@@ -106,7 +93,7 @@ pub fn due_date(
     args: &DueArgs,
     declaration: &derbes_core::Declaration,
 ) -> Result<ExitCode> {
-    let c = calendar(config, None)?;
+    let c = crate::setup::calendar(config.calendar.as_deref())?;
     let kind: RequestKind = args.kind.parse().map_err(anyhow::Error::msg)?;
     let lang: Lang = args.lang.parse().map_err(anyhow::Error::msg)?;
     let received = match &args.received {
@@ -118,11 +105,7 @@ pub fn due_date(
             )
         })?,
     };
-    let dk = kind.deadline_kind();
-    let (rule, source) = match declaration.deadlines.declared_for(dk) {
-        Some(d) => (d, RuleSource::Declaration),
-        None => (dk.default_deadline(), RuleSource::Law),
-    };
+    let (rule, source) = rule_for(&declaration.deadlines, kind.deadline_kind());
     let d = due(&c, received, rule, source);
     println!("{}", d.due_on);
     println!("{}", d.explain(lang));

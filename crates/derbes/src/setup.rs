@@ -134,6 +134,17 @@ pub async fn store(config: &Config, keys: &Arc<KeyRing>) -> Result<Arc<dyn Store
     .with_context(|| format!("cannot open the store ({})", config.store_description()))
 }
 
+/// The working-day calendar in `path`, or the bundled Kazakhstan calendar.
+pub fn calendar(path: Option<&Path>) -> Result<derbes_core::calendar::Calendar> {
+    let Some(path) = path else {
+        return Ok(derbes_core::calendar::Calendar::kazakhstan());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the calendar {}", path.display()))?;
+    derbes_core::calendar::Calendar::parse(&text)
+        .with_context(|| format!("the calendar {} is not valid", path.display()))
+}
+
 /// Everything a command that touches subjects needs.
 pub struct Opened {
     pub vault: Arc<Vault>,
@@ -167,15 +178,7 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
             .map_err(|e| format!("{}: {e}", key_file.display()))?;
         parse_key_file(&key_file, &text).map_err(|e| format!("{e:#}"))
     });
-    let calendar = match &config.calendar {
-        None => derbes_core::calendar::Calendar::kazakhstan(),
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the calendar {}", path.display()))?;
-            derbes_core::calendar::Calendar::parse(&text)
-                .with_context(|| format!("the calendar {} is not valid", path.display()))?
-        }
-    };
+    let calendar = calendar(config.calendar.as_deref())?;
     let mailer = derbes_server::Outbox::new(&config.outbox, config.mail_from.clone());
     Ok(Opened {
         vault: Arc::new(
