@@ -9,6 +9,7 @@ pub mod consent;
 pub mod deadline;
 pub mod decision;
 pub mod declaration;
+pub mod destruction;
 pub mod flags;
 pub mod identifiers;
 pub mod receipt;

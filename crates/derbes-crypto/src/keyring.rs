@@ -28,6 +28,7 @@ pub struct KeyRing {
     blind_index: HmacSha256,
     audit_head: HmacSha256,
     one_time_codes: HmacSha256,
+    destruction_log: HmacSha256,
     receipts: crate::signing::ReceiptSigner,
 }
 
@@ -91,6 +92,7 @@ impl KeyRing {
         let blind_index = hmac_from(&derive(&index_root, "derbes/blind-index/v1"));
         let audit_head = hmac_from(&derive(&index_root, "derbes/audit-head/v1"));
         let one_time_codes = hmac_from(&derive(&index_root, "derbes/one-time-code/v1"));
+        let destruction_log = hmac_from(&derive(&index_root, "derbes/destruction-log/v1"));
         let receipts = crate::signing::ReceiptSigner::from_seed(&derive(
             &index_root,
             crate::signing::RECEIPT_KEY_LABEL,
@@ -102,6 +104,7 @@ impl KeyRing {
             blind_index,
             audit_head,
             one_time_codes,
+            destruction_log,
             receipts,
         }
     }
@@ -298,6 +301,20 @@ impl KeyRing {
         expected.as_bytes().ct_eq(stored.as_bytes()).into()
     }
 
+    /// The MAC of one line of the destruction log, so that a restore re-applies only the
+    /// destructions this installation recorded, never lines someone added to the file.
+    pub fn destruction_log_mac(&self, line: &str) -> String {
+        let mut mac = self.destruction_log.clone();
+        mac.update(line.as_bytes());
+        B64.encode(mac.finalize().into_bytes())
+    }
+
+    /// Checks a destruction-log line's MAC in constant time.
+    pub fn verify_destruction_log(&self, line: &str, mac: &str) -> bool {
+        let expected = self.destruction_log_mac(line);
+        expected.as_bytes().ct_eq(mac.as_bytes()).into()
+    }
+
     /// Checks a head MAC in constant time.
     pub fn verify_audit_head(&self, seq: i64, hash: &str, mac: &str) -> bool {
         let expected = self.audit_head_mac(seq, hash);
@@ -365,6 +382,20 @@ mod tests {
         assert!(!ring.verify_one_time_code("request-b", "123456", &mac));
         let other = KeyRing::generate().unwrap();
         assert!(!other.verify_one_time_code("request-a", "123456", &mac));
+    }
+
+    #[test]
+    fn destruction_log_lines_verify_only_unchanged_and_under_their_key() {
+        let ring = KeyRing::generate().unwrap();
+        let line = r#"{"subject_id":"0190"}"#;
+        let mac = ring.destruction_log_mac(line);
+        assert!(ring.verify_destruction_log(line, &mac));
+        assert!(!ring.verify_destruction_log(r#"{"subject_id":"0191"}"#, &mac));
+        assert!(!KeyRing::generate()
+            .unwrap()
+            .verify_destruction_log(line, &mac));
+        // Not the one-time-code key under another name.
+        assert_ne!(mac, ring.one_time_code_mac("", line));
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub use types::*;
 
 use async_trait::async_trait;
 use derbes_core::audit::AuditEvent;
+use derbes_core::destruction::Destruction;
 use std::sync::Arc;
 use thiserror::Error;
 use uuid::Uuid;
@@ -144,6 +145,25 @@ pub trait Store: Send + Sync + 'static {
 
     /// Requests matching `query`, by due time, then id.
     async fn requests(&self, query: RequestQuery) -> Result<Vec<RequestRecord>, StoreError>;
+
+    /// The record of a destroyed subject.
+    async fn destruction(&self, subject_id: Uuid) -> Result<Option<Destruction>, StoreError>;
+
+    /// Destruction records by subject id, after `after`.
+    async fn destructions(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Destruction>, StoreError>;
+
+    async fn package(&self, request_id: Uuid) -> Result<Option<PackageRecord>, StoreError>;
+
+    /// Access packages that expire at or before `at`: (request id, subject id), oldest first.
+    async fn expired_packages(
+        &self,
+        at: String,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, Uuid)>, StoreError>;
 
     /// The content hash and text recorded for a declaration version.
     async fn declaration(&self, version: &str) -> Result<Option<(String, String)>, StoreError>;

@@ -4,14 +4,15 @@
 use crate::fields_blob::{decode_fields, encode_fields};
 use crate::{
     drain, from_json, now, split_fields, to_json, Applied, AuditHead, FlagTable, HeadSigner,
-    IndexEntry, Job, KeyOwner, KeyRecord, Param, RequestQuery, RequestRecord, StateChanges, Store,
-    StoreError, SubjectRecord, SubjectState, TokenRecord, WriteOp, EVENT_COLUMNS, MAX_GROUP,
-    PRUNE_EVERY, REQUEST_COLUMNS, STATE_CHANGES_KEPT,
+    IndexEntry, Job, KeyOwner, KeyRecord, PackageRecord, Param, RequestQuery, RequestRecord,
+    StateChanges, Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WriteOp,
+    EVENT_COLUMNS, MAX_GROUP, PRUNE_EVERY, REQUEST_COLUMNS, STATE_CHANGES_KEPT,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use derbes_core::audit::{AuditDraft, AuditEvent, Outcome, GENESIS};
+use derbes_core::audit::{format_timestamp, AuditDraft, AuditEvent, Outcome, GENESIS};
 use derbes_core::consent::RepresentativeLink;
+use derbes_core::destruction::{Destruction, Removed};
 use std::collections::HashMap;
 use tokio::sync::mpsc;
 use tokio_postgres::{Client, NoTls, Row, Statement};
@@ -29,6 +30,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0004_state_changes.sql"),
     ),
     (5, include_str!("../migrations/postgres/0005_requests.sql")),
+    (
+        6,
+        include_str!("../migrations/postgres/0006_destructions.sql"),
+    ),
 ];
 const POOL_SIZE: usize = 16;
 
@@ -222,6 +227,7 @@ impl Writer {
             }
             let changed = op.changed_subject();
             let mut r = self.apply(op, &mut head, at).await;
+            let changed = changed.filter(|_| r.as_ref().is_ok_and(|a| !a.changed_nothing()));
             if let (Ok(_), Some(id)) = (&r, changed) {
                 if let Err(e) = self.record_change(head.0, id).await {
                     r = Err(e);
@@ -781,6 +787,104 @@ impl Writer {
                 }
                 Ok(Applied::RequestUpdated)
             }
+            WriteOp::DestroySubject {
+                mut destruction,
+                audit,
+            } => {
+                let id = destruction.subject_id;
+                let s = self.prep("SELECT 1 FROM subjects WHERE id = $1").await?;
+                if self.client.query_opt(&s, &[&id]).await?.is_none() {
+                    let s = self
+                        .prep("SELECT record FROM destructions WHERE subject_id = $1")
+                        .await?;
+                    return match self.client.query_opt(&s, &[&id]).await? {
+                        Some(row) => Ok(Applied::Destroyed {
+                            destruction: from_json(&row.get::<_, String>(0))?,
+                            already: true,
+                        }),
+                        None => Err(StoreError::NotFound),
+                    };
+                }
+                destruction.removed = Removed {
+                    index_entries: self
+                        .delete_of(id, "DELETE FROM blind_index WHERE subject_id = $1")
+                        .await?,
+                    consent_events: self
+                        .delete_of(id, "DELETE FROM consent_events WHERE subject_id = $1")
+                        .await?,
+                    representative_links: self
+                        .delete_of(id, "DELETE FROM representatives WHERE subject_id = $1")
+                        .await?,
+                    flags: self
+                        .delete_of(id, "DELETE FROM subject_flags WHERE subject_id = $1")
+                        .await?,
+                    obligations: self
+                        .delete_of(id, "DELETE FROM obligations WHERE subject_id = $1")
+                        .await?,
+                    packages: self
+                        .delete_of(id, "DELETE FROM request_packages WHERE subject_id = $1")
+                        .await?,
+                };
+                self.delete_of(id, "DELETE FROM subjects WHERE id = $1")
+                    .await?;
+                let s = self
+                    .prep(
+                        "INSERT INTO destructions (subject_id, destroyed_at, record) VALUES ($1, $2, $3)
+                         ON CONFLICT (subject_id) DO UPDATE SET destroyed_at = excluded.destroyed_at, record = excluded.record",
+                    )
+                    .await?;
+                self.client
+                    .execute(
+                        &s,
+                        &[
+                            &id,
+                            &format_timestamp(destruction.destroyed_at),
+                            &to_json(&destruction)?,
+                        ],
+                    )
+                    .await?;
+                self.append(head, audit, at);
+                Ok(Applied::Destroyed {
+                    destruction,
+                    already: false,
+                })
+            }
+            WriteOp::StorePackage { package: p, audit } => {
+                let s = self
+                    .prep(
+                        "INSERT INTO request_packages (request_id, subject_id, created_at, expires_at, sealed) VALUES ($1, $2, $3, $4, $5)
+                         ON CONFLICT (request_id) DO UPDATE SET created_at = excluded.created_at, expires_at = excluded.expires_at, sealed = excluded.sealed",
+                    )
+                    .await?;
+                self.client
+                    .execute(
+                        &s,
+                        &[
+                            &p.request_id,
+                            &p.subject_id,
+                            &p.created_at,
+                            &p.expires_at,
+                            &p.sealed,
+                        ],
+                    )
+                    .await?;
+                self.append(head, audit, at);
+                Ok(Applied::PackageStored)
+            }
+            WriteOp::DeletePackage { request_id, audit } => {
+                if self
+                    .delete_of(
+                        request_id,
+                        "DELETE FROM request_packages WHERE request_id = $1",
+                    )
+                    .await?
+                    == 0
+                {
+                    return Err(StoreError::NotFound);
+                }
+                self.append(head, audit, at);
+                Ok(Applied::PackageDeleted)
+            }
             WriteOp::Audit(drafts) => {
                 for d in drafts {
                     self.append(head, d, at);
@@ -788,6 +892,12 @@ impl Writer {
                 Ok(Applied::Audited)
             }
         }
+    }
+
+    /// Runs a DELETE keyed by one id and counts the rows it removed.
+    async fn delete_of(&mut self, id: Uuid, sql: &'static str) -> Result<u64, StoreError> {
+        let s = self.prep(sql).await?;
+        Ok(self.client.execute(&s, &[&id]).await?)
     }
 }
 
@@ -1143,6 +1253,71 @@ impl Store for PostgresStore {
             .iter()
             .map(request_from_row)
             .collect()
+    }
+
+    async fn destruction(&self, subject_id: Uuid) -> Result<Option<Destruction>, StoreError> {
+        let c = self.client().await?;
+        let s = c
+            .prepare_cached("SELECT record FROM destructions WHERE subject_id = $1")
+            .await?;
+        c.query_opt(&s, &[&subject_id])
+            .await?
+            .map(|r| from_json(&r.get::<_, String>(0)))
+            .transpose()
+    }
+
+    async fn destructions(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Destruction>, StoreError> {
+        let c = self.client().await?;
+        let s = c
+            .prepare_cached(
+                "SELECT record FROM destructions WHERE subject_id > $1 ORDER BY subject_id LIMIT $2",
+            )
+            .await?;
+        c.query(&s, &[&after.unwrap_or(Uuid::nil()), &i64::from(limit)])
+            .await?
+            .iter()
+            .map(|r| from_json(&r.get::<_, String>(0)))
+            .collect()
+    }
+
+    async fn package(&self, request_id: Uuid) -> Result<Option<PackageRecord>, StoreError> {
+        let c = self.client().await?;
+        let s = c
+            .prepare_cached(
+                "SELECT subject_id, created_at, expires_at, sealed FROM request_packages WHERE request_id = $1",
+            )
+            .await?;
+        Ok(c.query_opt(&s, &[&request_id])
+            .await?
+            .map(|r| PackageRecord {
+                request_id,
+                subject_id: r.get(0),
+                created_at: r.get(1),
+                expires_at: r.get(2),
+                sealed: r.get(3),
+            }))
+    }
+
+    async fn expired_packages(
+        &self,
+        at: String,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
+        let c = self.client().await?;
+        let s = c
+            .prepare_cached(
+                "SELECT request_id, subject_id FROM request_packages WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2",
+            )
+            .await?;
+        Ok(c.query(&s, &[&at, &i64::from(limit)])
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
     }
 
     async fn declaration(&self, version: &str) -> Result<Option<(String, String)>, StoreError> {

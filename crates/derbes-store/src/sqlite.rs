@@ -5,13 +5,14 @@ use crate::fields_blob::{decode_fields, encode_fields};
 use crate::subject_runs::{subject_events, Entry, RunPolicy, SubjectRuns};
 use crate::{
     drain, from_json, now, split_fields, to_json, Applied, AuditHead, FlagTable, HeadSigner,
-    IndexEntry, Job, KeyOwner, KeyRecord, Param, RequestQuery, RequestRecord, StateChanges, Store,
-    StoreError, SubjectRecord, SubjectState, TokenRecord, WriteOp, EVENT_COLUMNS, MAX_GROUP,
-    PRUNE_EVERY, REQUEST_COLUMNS, STATE_CHANGES_KEPT,
+    IndexEntry, Job, KeyOwner, KeyRecord, PackageRecord, Param, RequestQuery, RequestRecord,
+    StateChanges, Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WriteOp,
+    EVENT_COLUMNS, MAX_GROUP, PRUNE_EVERY, REQUEST_COLUMNS, STATE_CHANGES_KEPT,
 };
 use async_trait::async_trait;
-use derbes_core::audit::{AuditDraft, AuditEvent, Outcome, GENESIS};
+use derbes_core::audit::{format_timestamp, AuditDraft, AuditEvent, Outcome, GENESIS};
 use derbes_core::consent::RepresentativeLink;
+use derbes_core::destruction::{Destruction, Removed};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
@@ -31,6 +32,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0005_state_changes.sql"),
     ),
     (6, include_str!("../migrations/sqlite/0006_requests.sql")),
+    (
+        7,
+        include_str!("../migrations/sqlite/0007_destructions.sql"),
+    ),
 ];
 const READERS: usize = 4;
 
@@ -461,7 +466,7 @@ fn commit_group(
         }
         let changed = op.changed_subject();
         let r = apply(conn, op, &mut head, at).and_then(|applied| {
-            if let Some(id) = changed {
+            if let Some(id) = changed.filter(|_| !applied.changed_nothing()) {
                 conn.prepare_cached("INSERT INTO state_changes (seq, subject_id) VALUES (?1, ?2)")?
                     .execute(params![head.seq, &id.as_bytes()[..]])?;
             }
@@ -902,6 +907,82 @@ fn apply(
             }
             Ok(Applied::RequestUpdated)
         }
+        WriteOp::DestroySubject {
+            mut destruction,
+            audit,
+        } => {
+            let id = destruction.subject_id;
+            let key = &id.as_bytes()[..];
+            let held = conn
+                .prepare_cached("SELECT 1 FROM subjects WHERE id = ?1")?
+                .query_row([key], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if !held {
+                let earlier: Option<String> = conn
+                    .prepare_cached("SELECT record FROM destructions WHERE subject_id = ?1")?
+                    .query_row([key], |r| r.get(0))
+                    .optional()?;
+                return match earlier {
+                    Some(record) => Ok(Applied::Destroyed {
+                        destruction: from_json(&record)?,
+                        already: true,
+                    }),
+                    None => Err(StoreError::NotFound),
+                };
+            }
+            let delete = |sql: &str| -> Result<u64, StoreError> {
+                Ok(conn.prepare_cached(sql)?.execute([key])? as u64)
+            };
+            destruction.removed = Removed {
+                index_entries: delete("DELETE FROM blind_index WHERE subject_id = ?1")?,
+                consent_events: delete("DELETE FROM consent_events WHERE subject_id = ?1")?,
+                representative_links: delete("DELETE FROM representatives WHERE subject_id = ?1")?,
+                flags: delete("DELETE FROM subject_flags WHERE subject_id = ?1")?,
+                obligations: delete("DELETE FROM obligations WHERE subject_id = ?1")?,
+                packages: delete("DELETE FROM request_packages WHERE subject_id = ?1")?,
+            };
+            delete("DELETE FROM subjects WHERE id = ?1")?;
+            conn.prepare_cached(
+                "INSERT INTO destructions (subject_id, destroyed_at, record) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (subject_id) DO UPDATE SET destroyed_at = excluded.destroyed_at, record = excluded.record",
+            )?
+            .execute(params![
+                key,
+                format_timestamp(destruction.destroyed_at),
+                to_json(&destruction)?
+            ])?;
+            append(conn, head, audit, at)?;
+            Ok(Applied::Destroyed {
+                destruction,
+                already: false,
+            })
+        }
+        WriteOp::StorePackage { package: p, audit } => {
+            conn.prepare_cached(
+                "INSERT INTO request_packages (request_id, subject_id, created_at, expires_at, sealed) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (request_id) DO UPDATE SET created_at = excluded.created_at, expires_at = excluded.expires_at, sealed = excluded.sealed",
+            )?
+            .execute(params![
+                &p.request_id.as_bytes()[..],
+                &p.subject_id.as_bytes()[..],
+                p.created_at,
+                p.expires_at,
+                p.sealed
+            ])?;
+            append(conn, head, audit, at)?;
+            Ok(Applied::PackageStored)
+        }
+        WriteOp::DeletePackage { request_id, audit } => {
+            let n = conn
+                .prepare_cached("DELETE FROM request_packages WHERE request_id = ?1")?
+                .execute([&request_id.as_bytes()[..]])?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            append(conn, head, audit, at)?;
+            Ok(Applied::PackageDeleted)
+        }
         WriteOp::Audit(drafts) => {
             for d in drafts {
                 append(conn, head, d, at)?;
@@ -1249,6 +1330,77 @@ impl Store for SqliteStore {
                 out.push(request_from_row(r)?);
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn destruction(&self, subject_id: Uuid) -> Result<Option<Destruction>, StoreError> {
+        self.read(move |c| {
+            c.prepare_cached("SELECT record FROM destructions WHERE subject_id = ?1")?
+                .query_row([&subject_id.as_bytes()[..]], |r| r.get::<_, String>(0))
+                .optional()?
+                .map(|r| from_json(&r))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn destructions(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Destruction>, StoreError> {
+        self.read(move |c| {
+            let after = after.map(|u| u.as_bytes().to_vec()).unwrap_or_default();
+            let mut stmt = c.prepare_cached(
+                "SELECT record FROM destructions WHERE subject_id > ?1 ORDER BY subject_id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![after, limit], |r| r.get::<_, String>(0))?;
+            rows.map(|r| from_json(&r?)).collect()
+        })
+        .await
+    }
+
+    async fn package(&self, request_id: Uuid) -> Result<Option<PackageRecord>, StoreError> {
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT subject_id, created_at, expires_at, sealed FROM request_packages WHERE request_id = ?1",
+            )?
+            .query_row([&request_id.as_bytes()[..]], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()?
+            .map(|(subject, created_at, expires_at, sealed)| {
+                Ok(PackageRecord {
+                    request_id,
+                    subject_id: uuid_of(subject)?,
+                    created_at,
+                    expires_at,
+                    sealed,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn expired_packages(
+        &self,
+        at: String,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT request_id, subject_id FROM request_packages WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![at, limit], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })?;
+            rows.map(|r| {
+                let (req, subject) = r?;
+                Ok((uuid_of(req)?, uuid_of(subject)?))
+            })
+            .collect()
         })
         .await
     }

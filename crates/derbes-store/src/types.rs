@@ -2,6 +2,7 @@
 
 use derbes_core::audit::AuditDraft;
 use derbes_core::consent::{ConsentEvent, RepresentativeLink};
+use derbes_core::destruction::Destruction;
 use derbes_core::flags::{Flag, Obligation};
 use uuid::Uuid;
 
@@ -83,6 +84,16 @@ pub struct RequestRecord {
     pub version: i64,
     pub updated_at: String,
     pub body: String,
+}
+
+/// The access package of a request: a zip sealed under the request's data key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageRecord {
+    pub request_id: Uuid,
+    pub subject_id: Uuid,
+    pub created_at: String,
+    pub expires_at: String,
+    pub sealed: Vec<u8>,
 }
 
 /// Which requests to list, ordered by due time (then id).
@@ -285,6 +296,22 @@ pub enum WriteOp {
         flag: FlagWrite,
         audit: AuditDraft,
     },
+    /// Crypto-shreds a subject: deletes its wrapped data key and sealed fields, blind-index
+    /// entries, consent ledger, links to its representatives, flags, obligations and access
+    /// packages, and keeps `destruction` (with what was removed counted) in `destructions`.
+    /// A subject already destroyed is answered with its record and nothing is written, so a
+    /// destruction can be repeated safely; `NotFound` when there was never such a subject.
+    DestroySubject {
+        destruction: Destruction,
+        audit: AuditDraft,
+    },
+    /// Stores a request's access package, replacing an earlier one.
+    StorePackage {
+        package: PackageRecord,
+        audit: AuditDraft,
+    },
+    /// Deletes a request's access package; `NotFound` when there is none.
+    DeletePackage { request_id: Uuid, audit: AuditDraft },
     /// Audit events alone (reads, refusals, lookups).
     Audit(Vec<AuditDraft>),
 }
@@ -299,12 +326,15 @@ impl WriteOp {
             WriteOp::LinkRepresentative { link, .. } => Some(link.subject_id),
             WriteOp::UnlinkRepresentative { subject_id, .. }
             | WriteOp::SetFlag { subject_id, .. } => Some(*subject_id),
+            WriteOp::DestroySubject { destruction, .. } => Some(destruction.subject_id),
             WriteOp::CreateSubject { .. }
             | WriteOp::Rewrap { .. }
             | WriteOp::CreateToken { .. }
             | WriteOp::RecordDeclaration { .. }
             | WriteOp::FileRequest { .. }
             | WriteOp::UpdateRequest { .. }
+            | WriteOp::StorePackage { .. }
+            | WriteOp::DeletePackage { .. }
             | WriteOp::Audit(_) => None,
         }
     }
@@ -349,6 +379,20 @@ pub enum Applied {
     FlagSet,
     RequestFiled,
     RequestUpdated,
+    /// `already` when the subject had been destroyed before and nothing was written.
+    Destroyed {
+        destruction: Destruction,
+        already: bool,
+    },
+    PackageStored,
+    PackageDeleted,
+}
+
+impl Applied {
+    /// The write found its work done already and changed nothing (a repeated destruction).
+    pub(crate) fn changed_nothing(&self) -> bool {
+        matches!(self, Applied::Destroyed { already: true, .. })
+    }
 }
 
 /// A parameter of a statement built at run time, converted by each backend.

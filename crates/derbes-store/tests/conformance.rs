@@ -6,12 +6,13 @@ use derbes_core::consent::{
     ConsentAction, ConsentEvent, Document, DocumentKind, GivenBy, Grant, Method, PurposeTerms,
     Relation, RepresentativeLink, Term,
 };
+use derbes_core::destruction::{Destruction, Removed};
 use derbes_core::flags::{Flag, FlagReason, Obligation};
 use derbes_crypto::KeyRing;
 use derbes_store::testing::{run_suite, Case, TestDb};
 use derbes_store::{
-    open, Applied, FlagWrite, IndexEntry, KeyOwner, KeyRecord, RequestQuery, RequestRecord, Store,
-    StoreError, SubjectRecord, SubjectState, TokenRecord, WriteOp,
+    open, Applied, FlagWrite, IndexEntry, KeyOwner, KeyRecord, PackageRecord, RequestQuery,
+    RequestRecord, Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WriteOp,
 };
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -742,6 +743,206 @@ fn requests_file_update_list_and_rewrap(
     })
 }
 
+fn destruction_removes_everything_personal_once(
+    db: TestDb,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let k = keys();
+        let s = store(&db, &k).await;
+        let (child, parent, other) = (
+            record("student"),
+            record("legal_representative"),
+            record("student"),
+        );
+        s.write(create(&child, 1)).await.unwrap();
+        s.write(create(&parent, 2)).await.unwrap();
+        s.write(create(&other, 3)).await.unwrap();
+        let audit =
+            |id: Uuid, action: &str| AuditDraft::new("test", action, Outcome::Ok).subject(id);
+        s.write(WriteOp::LinkRepresentative {
+            link: RepresentativeLink {
+                subject_id: child.id,
+                representative_id: parent.id,
+                relation: Relation::Parent,
+                documents: vec![],
+                linked_at: time::OffsetDateTime::now_utc(),
+                linked_by: "token:staff".into(),
+            },
+            audit: audit(child.id, "representative.link"),
+        })
+        .await
+        .unwrap();
+        let by_parent = GivenBy::Representative {
+            representative_id: parent.id,
+            relation: Relation::Parent,
+        };
+        s.write(WriteOp::RecordConsent {
+            event: consent(
+                child.id,
+                "olympiad",
+                ConsentAction::Give(grant("olympiad")),
+                by_parent,
+            ),
+            seen: 0,
+            audit: audit(child.id, "consent.give"),
+        })
+        .await
+        .unwrap();
+        s.write(WriteOp::SetFlag {
+            subject_id: child.id,
+            flag: FlagWrite::Restriction {
+                purpose: "olympiad".into(),
+                flag: Some(flag(FlagReason::Objection)),
+            },
+            audit: audit(child.id, "flag.set"),
+        })
+        .await
+        .unwrap();
+        let request = request_record(child.id, "access_export", "2026-11-25T18:59:59.000000Z");
+        s.write(file(&request, true)).await.unwrap();
+        let package = PackageRecord {
+            request_id: request.id,
+            subject_id: child.id,
+            created_at: "2026-11-21T05:00:00.000000Z".into(),
+            expires_at: "2026-12-21T05:00:00.000000Z".into(),
+            sealed: vec![5; 300],
+        };
+        assert_eq!(
+            s.write(WriteOp::StorePackage {
+                package: package.clone(),
+                audit: audit(child.id, "package.store")
+            })
+            .await
+            .unwrap(),
+            Applied::PackageStored
+        );
+        assert_eq!(s.package(request.id).await.unwrap(), Some(package.clone()));
+        assert!(s
+            .expired_packages("2026-12-21T04:59:59.000000Z".into(), 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            s.expired_packages("2026-12-21T05:00:00.000000Z".into(), 10)
+                .await
+                .unwrap(),
+            vec![(request.id, child.id)]
+        );
+        let feed_before = s.state_changes(0, 1000).await.unwrap().latest;
+
+        let asked = Destruction {
+            subject_id: child.id,
+            category: "student".into(),
+            destroyed_at: time::OffsetDateTime::now_utc()
+                .replace_nanosecond(0)
+                .unwrap(),
+            actor: "token:dpo".into(),
+            request_id: Some(request.id),
+            fields: vec!["iin".into(), "surname".into()],
+            removed: Removed::default(),
+        };
+        let destroy = |d: &Destruction| WriteOp::DestroySubject {
+            destruction: d.clone(),
+            audit: audit(d.subject_id, "subject.destroy"),
+        };
+        let Applied::Destroyed {
+            destruction,
+            already: false,
+        } = s.write(destroy(&asked)).await.unwrap()
+        else {
+            panic!("the first destruction must write")
+        };
+        assert_eq!(
+            destruction.removed,
+            Removed {
+                index_entries: 1,
+                consent_events: 1,
+                representative_links: 1,
+                flags: 1,
+                obligations: 0,
+                packages: 1,
+            }
+        );
+        assert!(s.subject(child.id).await.unwrap().is_none());
+        assert!(s
+            .subject_with_state(child.id, None)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(s.lookup("iin", &digest(1)).await.unwrap().is_empty());
+        assert!(s.represented_by(parent.id).await.unwrap().is_empty());
+        assert!(s.package(request.id).await.unwrap().is_none());
+        assert_eq!(
+            s.destruction(child.id).await.unwrap(),
+            Some(destruction.clone())
+        );
+        // The others are untouched; the request and the audit stay.
+        assert!(s.subject(parent.id).await.unwrap().is_some());
+        assert_eq!(s.lookup("iin", &digest(3)).await.unwrap().len(), 1);
+        assert!(s.request(request.id).await.unwrap().is_some());
+        let feed = s.state_changes(feed_before, 1000).await.unwrap();
+        assert_eq!(
+            feed.changes.iter().map(|c| c.1).collect::<Vec<_>>(),
+            vec![child.id]
+        );
+
+        // Again: answered with the first record, nothing written, no new change in the feed.
+        let events = verify_chain(&s, &k).await;
+        assert_eq!(
+            s.write(destroy(&asked)).await.unwrap(),
+            Applied::Destroyed {
+                destruction: destruction.clone(),
+                already: true
+            }
+        );
+        assert_eq!(verify_chain(&s, &k).await, events);
+        assert_eq!(
+            s.state_changes(feed_before, 1000)
+                .await
+                .unwrap()
+                .changes
+                .len(),
+            1
+        );
+        // Never held: not found, nothing written.
+        let never = Destruction {
+            subject_id: Uuid::now_v7(),
+            ..asked.clone()
+        };
+        assert!(matches!(
+            s.write(destroy(&never)).await,
+            Err(StoreError::NotFound)
+        ));
+
+        let second = Destruction {
+            subject_id: other.id,
+            request_id: None,
+            ..asked
+        };
+        s.write(destroy(&second)).await.unwrap();
+        let all = s.destructions(None, 10).await.unwrap();
+        assert_eq!(all.len(), 2);
+        assert!(all[0].subject_id < all[1].subject_id);
+        assert_eq!(
+            s.destructions(Some(all[0].subject_id), 10).await.unwrap(),
+            vec![all[1].clone()]
+        );
+        assert!(matches!(
+            s.write(WriteOp::DeletePackage {
+                request_id: request.id,
+                audit: audit(child.id, "package.delete")
+            })
+            .await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(s.count_subjects().await.unwrap(), 1);
+        // The ledger, links and flags went with the subject: a subject written again under the
+        // same id (a restore of its row alone) finds none of them.
+        s.write(create(&child, 9)).await.unwrap();
+        assert_eq!(state_of(&s, child.id).await, SubjectState::default());
+    })
+}
+
 fn main() -> ExitCode {
     let cases: &[(&str, Case)] = &[
         ("create_read_and_lookup", create_read_and_lookup),
@@ -763,6 +964,10 @@ fn main() -> ExitCode {
         (
             "requests_file_update_list_and_rewrap",
             requests_file_update_list_and_rewrap,
+        ),
+        (
+            "destruction_removes_everything_personal_once",
+            destruction_removes_everything_personal_once,
         ),
     ];
     run_suite("conformance", cases)
