@@ -4,6 +4,7 @@
 //! the line and column they point at, what is wrong and how to fix it.
 
 mod check;
+mod labels;
 mod location;
 mod model;
 

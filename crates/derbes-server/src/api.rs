@@ -89,6 +89,20 @@ impl From<VaultError> for ApiError {
                 detail,
             )
             .with("attempts_left", json!(attempts_left)),
+            e @ VaultError::DestructionRefused(_) => {
+                ApiError::new(StatusCode::CONFLICT, "destruction-refused", "The data cannot be destroyed now", e.to_string())
+            }
+            VaultError::Destroyed(d) => ApiError::new(
+                StatusCode::GONE,
+                "destroyed",
+                "The subject's data were destroyed",
+                format!(
+                    "the subject's data were destroyed on {}; only the audit trail and the destruction record remain",
+                    d.destroyed_at.date()
+                ),
+            )
+            .with("destruction", json!({ "destroyed_at": derbes_core::audit::format_timestamp(d.destroyed_at), "request_id": d.request_id })),
+            VaultError::Gone(m) => ApiError::new(StatusCode::GONE, "package-gone", "The access package is no longer available", m),
             VaultError::Store(StoreError::VersionConflict) => {
                 ApiError::conflict("the subject kept changing while this update ran; send it again")
             }
@@ -185,6 +199,16 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("get", "/api/v1/requests", get(requests::list)),
         ("get", "/api/v1/requests/{id}", get(requests::one)),
         ("post", "/api/v1/requests/{id}/steps", post(requests::step)),
+        (
+            "get",
+            "/api/v1/requests/{id}/package",
+            get(requests::package),
+        ),
+        (
+            "get",
+            "/api/v1/subjects/{id}/destruction",
+            get(requests::destruction),
+        ),
         (
             "post",
             "/api/v1/requests/{id}/verification/code",

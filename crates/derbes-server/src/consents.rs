@@ -256,10 +256,17 @@ impl Vault {
         id: Uuid,
         purpose: Option<&str>,
     ) -> Result<(SubjectRecord, SubjectState), VaultError> {
-        self.store()
+        match self
+            .store()
             .subject_with_state(id, purpose.map(str::to_owned))
             .await?
-            .ok_or(VaultError::NotFound)
+        {
+            Some(found) => Ok(found),
+            None => Err(match self.store().destruction(id).await? {
+                Some(d) => VaultError::Destroyed(Box::new(d)),
+                None => VaultError::NotFound,
+            }),
+        }
     }
 
     /// The subject's birth date, from its sealed values.

@@ -5,8 +5,11 @@ mod api;
 mod auth;
 mod consents;
 mod decisions;
+mod destruction;
 mod facts_cache;
+mod html;
 mod mail;
+mod package;
 mod problem;
 mod receipts;
 mod requests;
@@ -16,7 +19,9 @@ pub use api::{router, ROUTES};
 pub use auth::{Actor, Role, ROLES};
 pub use consents::{ConsentInput, ConsentStep, FlagChange, FlagInput, LinkInput, ObligationInput};
 pub use decisions::{Answer, Question, MAX_BATCH};
+pub use destruction::{DestructionLog, Reconciled, RejectedLine, RESTORE_ACTOR};
 pub use mail::{to_eml, Mail, MailError, Mailer, Outbox};
+pub use package::{Download, DEFAULT_TTL as DEFAULT_PACKAGE_TTL};
 pub use problem::ApiError;
 pub use receipts::{
     keys_from_set, published_keys, receipt_html, verify_receipt, ReceiptCheck, ReceiptSignature,

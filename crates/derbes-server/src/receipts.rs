@@ -2,14 +2,15 @@
 //! checked offline against the published key.
 
 use crate::auth::Actor;
+use crate::html::escape as escape_html;
 use crate::vault::{Vault, VaultError};
 use derbes_core::audit::{AuditDraft, Outcome};
-use derbes_core::consent::{consent_state, ConsentAction, ConsentState};
+use derbes_core::consent::{consent_state, ConsentAction, ConsentEvent, ConsentState};
 use derbes_core::receipt::{self, canonical_json, Issue, Receipt, RecordStatus};
 use derbes_core::text::Lang;
 use derbes_core::Declaration;
 use derbes_crypto::{key_id_of, verify_signature, KeyRing, PublicKey, SignatureError};
-use derbes_store::StoreError;
+use derbes_store::{StoreError, SubjectRecord, SubjectState};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -159,26 +160,9 @@ fn sign(keys: &KeyRing, receipt: Receipt) -> Result<SignedReceipt, VaultError> {
     })
 }
 
-/// Text made safe for HTML content and attribute values.
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The receipt as a printable page in `lang`: plain HTML, no scripts, readable on a phone.
 pub fn receipt_html(signed: &SignedReceipt, lang: Lang) -> String {
     let r = &signed.receipt;
-    let title = escape_html(receipt::title(r, lang));
     let mut rows = String::new();
     for (label, value) in receipt::lines(r, lang, &signed.signature.key_id) {
         rows.push_str(&format!(
@@ -192,20 +176,12 @@ pub fn receipt_html(signed: &SignedReceipt, lang: Lang) -> String {
         Lang::Ru => "Эта страница — копия квитанции для чтения. Подписана JSON-версия (?format=json): её можно проверить командой «derbes receipt verify».",
         Lang::En => "This page is the readable copy of the receipt. The JSON version (?format=json) carries the signature: check it with `derbes receipt verify`.",
     };
-    format!(
-        "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{title}</title>\n<style>\n\
-         body {{ font-family: \"Noto Sans\", \"DejaVu Sans\", Arial, sans-serif; max-width: 48rem; margin: 1.5rem auto; padding: 0 1rem; line-height: 1.45; color: #111; }}\n\
-         h1 {{ font-size: 1.3rem; }}\n\
-         table {{ border-collapse: collapse; width: 100%; }}\n\
-         th, td {{ text-align: left; vertical-align: top; padding: .4rem .5rem; border-bottom: 1px solid #ccc; overflow-wrap: anywhere; }}\n\
-         th {{ width: 35%; font-weight: 600; }}\n\
-         @media (max-width: 36rem) {{ th, td {{ display: block; width: auto; border: 0; padding: .15rem 0; }} tr {{ display: block; border-bottom: 1px solid #ccc; padding: .4rem 0; }} }}\n\
-         @media print {{ body {{ margin: 0; max-width: none; }} footer {{ font-size: .8rem; }} }}\n\
-         </style>\n</head>\n<body>\n<h1>{title}</h1>\n<table>\n{rows}</table>\n<footer><p>{}</p></footer>\n</body>\n</html>\n",
+    let body = format!(
+        "<h1>{}</h1>\n<table>\n{rows}</table>\n<footer><p>{}</p></footer>\n",
+        escape_html(receipt::title(r, lang)),
         escape_html(note)
-    )
+    );
+    crate::html::page(lang, receipt::title(r, lang), &body)
 }
 
 impl Vault {
@@ -238,10 +214,34 @@ impl Vault {
             .subject_with_state(subject_id, None)
             .await?
             .ok_or(VaultError::NotFound)?;
-        let now = self.now();
         let Some(event) = state.consents.iter().find(|e| e.id == consent_id).cloned() else {
             return Err(VaultError::ConsentNotFound);
         };
+        let signed = self.issue_receipt(&record, state, &event).await?;
+        self.audit(
+            AuditDraft::new(&actor.audit_name(), "consent.receipt", Outcome::Allowed)
+                .subject(subject_id)
+                .purpose(&event.purpose)
+                .details(&json!({
+                    "consent_id": consent_id,
+                    "receipt_id": signed.receipt.receipt_id,
+                    "key_id": signed.signature.key_id,
+                })),
+        )
+        .await?;
+        Ok(signed)
+    }
+
+    /// A signed receipt for `event` of the subject's ledger, not audited: the caller records
+    /// why it was issued.
+    pub(crate) async fn issue_receipt(
+        &self,
+        record: &SubjectRecord,
+        state: SubjectState,
+        event: &ConsentEvent,
+    ) -> Result<SignedReceipt, VaultError> {
+        let consent_id = event.id;
+        let now = self.now();
         let version = match &event.action {
             ConsentAction::Give(g) | ConsentAction::Renew(g) => g.terms.declaration_version.clone(),
             ConsentAction::Withdraw => self.declaration().version.clone(),
@@ -253,7 +253,7 @@ impl Vault {
             earlier = self.recorded_declaration(&version).await?;
             &earlier
         };
-        let facts = self.facts(&record, state, now, None)?;
+        let facts = self.facts(record, state, now, None)?;
         let status = match (
             &event.action,
             consent_state(
@@ -274,7 +274,7 @@ impl Vault {
         let key_id = keys.receipt_signer().public().key_id;
         let receipt = receipt::build(&Issue {
             declaration,
-            event: &event,
+            event,
             status,
             receipt_id: Uuid::now_v7(),
             issued_at: now,
@@ -285,33 +285,13 @@ impl Vault {
                 "declaration version `{version}` does not declare the consent's purpose"
             )))
         })?;
-        let signed = sign(&keys, receipt)?;
-        self.audit(
-            AuditDraft::new(&actor.audit_name(), "consent.receipt", Outcome::Allowed)
-                .subject(subject_id)
-                .purpose(&event.purpose)
-                .details(&json!({
-                    "consent_id": consent_id,
-                    "receipt_id": signed.receipt.receipt_id,
-                    "key_id": signed.signature.key_id,
-                })),
-        )
-        .await?;
-        Ok(signed)
+        sign(&keys, receipt)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn html_escapes_everything_it_is_given() {
-        assert_eq!(
-            escape_html("<a href='x'>\"&\"</a>"),
-            "&lt;a href=&#39;x&#39;&gt;&quot;&amp;&quot;&lt;/a&gt;"
-        );
-    }
 
     #[test]
     fn key_sets_list_ed25519_keys_and_explain_bad_ones() {

@@ -238,6 +238,9 @@ struct Body {
     submitted_by: Option<String>,
     #[serde(default)]
     rejection: Option<Rejection>,
+    /// What a rectification's corrected values were checked against, sealed (base64).
+    #[serde(default)]
+    evidence: Option<String>,
     actions: Vec<Action>,
     history: Vec<HistoryEntry>,
 }
@@ -331,6 +334,8 @@ pub struct RequestView {
     pub verification_note: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rejection: Option<Rejection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
     pub actions: Vec<Action>,
     pub history: Vec<HistoryEntry>,
     pub version: i64,
@@ -401,6 +406,12 @@ pub enum StepInput {
     RecordAnswer {
         reference: String,
     },
+    /// For a rectification request: the corrected values (`null` erases a field) and the
+    /// evidence they rest on (the document checked).
+    Rectify {
+        fields: indexmap::IndexMap<String, Option<String>>,
+        evidence: String,
+    },
 }
 
 /// What the one-time code was sent to, masked.
@@ -460,7 +471,7 @@ impl Vault {
         }
     }
 
-    fn request_key(&self, r: &RequestRecord) -> Result<DataKey, VaultError> {
+    pub(crate) fn request_key(&self, r: &RequestRecord) -> Result<DataKey, VaultError> {
         self.unwrap_key(
             &WrappedKey {
                 kek_version: r.kek_version,
@@ -592,6 +603,7 @@ impl Vault {
             codes_sent: 0,
             submitted_by: None,
             rejection: None,
+            evidence: None,
             actions: actions_for(input.kind),
             history: vec![HistoryEntry {
                 at: now,
@@ -666,6 +678,7 @@ impl Vault {
             verification: body.verification.clone(),
             verification_note: open("verification_note", &body.verification_note)?,
             rejection: body.rejection,
+            evidence: open("evidence", &body.evidence)?,
             actions: body.actions.clone(),
             history: body.history.clone(),
             version: r.version,
@@ -825,7 +838,8 @@ impl Vault {
             | StepInput::Reject { .. }
             | StepInput::Complete
             | StepInput::RunActions
-            | StepInput::RecordAnswer { .. } => &[Role::Admin, Role::Dpo],
+            | StepInput::RecordAnswer { .. }
+            | StepInput::Rectify { .. } => &[Role::Admin, Role::Dpo],
         };
         Self::require_request_role(actor, roles)?;
         let now = self.now();
@@ -834,6 +848,9 @@ impl Vault {
             StepInput::RunActions => return self.run_actions(actor, id, None).await,
             StepInput::RecordAnswer { reference } => {
                 return self.record_answer(actor, id, reference).await
+            }
+            StepInput::Rectify { fields, evidence } => {
+                return self.rectify_for_request(actor, id, fields, evidence).await
             }
             StepInput::Submit => (Step::Submit, None),
             StepInput::Approve { until } => (Step::Approve, until),
@@ -859,7 +876,7 @@ impl Vault {
                 let ctx = StepContext {
                     pending_actions: pending,
                     approver_submitted: body.submitted_by.as_deref() == Some(who.as_str()),
-                    four_eyes: false,
+                    four_eyes: self.four_eyes,
                 };
                 let to = advance(*status, step, ctx).map_err(VaultError::Step)?;
                 match step {
@@ -913,6 +930,69 @@ impl Vault {
                     Outcome::Ok,
                     serde_json::json!({ "action": ActionKind::Answer, "status": ActionStatus::Done, "outside": true }),
                 )])
+            })
+            .await?;
+        self.full_view(&record)
+    }
+
+    /// Carries out a rectification request: applies the corrected values (validated as any
+    /// rectification, the audit keeping fingerprints only) and records the evidence, sealed.
+    async fn rectify_for_request(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        fields: indexmap::IndexMap<String, Option<String>>,
+        evidence: String,
+    ) -> Result<RequestView, VaultError> {
+        let evidence = evidence.trim().to_owned();
+        if evidence.is_empty() || evidence.chars().count() > 1000 {
+            return Err(VaultError::InvalidField {
+                field: "evidence",
+                detail: "must be 1 to 1000 characters: the document the corrected values were checked against".into(),
+            });
+        }
+        let r = self.request_record(id).await?;
+        let status: Status = r.status.parse().map_err(corrupt)?;
+        if status != Status::InProgress {
+            return Err(not_now(status, "rectify", Status::InProgress));
+        }
+        let body: Body = serde_json::from_str(&r.body).map_err(corrupt)?;
+        if !body
+            .actions
+            .iter()
+            .any(|a| a.kind == ActionKind::Rectify && a.status != ActionStatus::Done)
+        {
+            return Err(VaultError::Conflict(
+                "this request has no rectification left to carry out".into(),
+            ));
+        }
+        let done = self
+            .rectify(actor, r.subject_id, fields.into_iter().collect())
+            .await?;
+        let now = self.now();
+        let who = actor.audit_name();
+        let (record, _) = self
+            .update_request(id, |rec, body, _| {
+                let dk = self.request_key(rec)?;
+                body.evidence = Some(Self::seal_text(&dk, &rec.id, "evidence", &evidence)?);
+                let Some(a) = body.actions.iter_mut().find(|a| a.kind == ActionKind::Rectify) else {
+                    return Err(VaultError::Conflict("this request has no rectification".into()));
+                };
+                a.status = ActionStatus::Done;
+                a.at = Some(now);
+                a.note = Some(if done.changed.is_empty() {
+                    "the values held were already the corrected ones".into()
+                } else {
+                    format!("rectified: {}", done.changed.join(", "))
+                });
+                Ok(vec![request_audit(
+                    &who,
+                    rec,
+                    "request.action",
+                    Outcome::Ok,
+                    serde_json::json!({ "action": ActionKind::Rectify, "status": ActionStatus::Done }),
+                )
+                .fields(&done.changed)])
             })
             .await?;
         self.full_view(&record)
@@ -1039,9 +1119,35 @@ impl Vault {
                     .await
                     .map(|_| "consent withdrawn".to_owned())
             }
-            ActionKind::Export | ActionKind::Rectify | ActionKind::Destroy | ActionKind::Answer => {
-                return None
-            }
+            ActionKind::Export => self
+                .build_package(actor, r, body.language)
+                .await
+                .map(|(s, expires_at)| {
+                    format!(
+                        "access package built: {} fields, {} consents, {} audit events, {} bytes; available until {}",
+                        s.fields,
+                        s.consents,
+                        s.access_events,
+                        s.bytes,
+                        format_timestamp(expires_at)
+                    )
+                }),
+            ActionKind::Destroy => self
+                .destroy_subject(actor, r.subject_id, Some(r.id))
+                .await
+                .map(|d| {
+                    format!(
+                        "destroyed by crypto-shredding: data key and {} fields, {} blind-index entries, {} consent events, {} links, {} flags, {} packages",
+                        d.fields.len(),
+                        d.removed.index_entries,
+                        d.removed.consent_events,
+                        d.removed.representative_links,
+                        d.removed.flags + d.removed.obligations,
+                        d.removed.packages
+                    )
+                }),
+            // The corrected values come with the `rectify` step; the answer with its own.
+            ActionKind::Rectify | ActionKind::Answer => return None,
         };
         Some(result.map_err(|e| e.to_string()))
     }

@@ -65,6 +65,14 @@ pub enum VaultError {
     Unavailable(String),
     #[error("{detail}")]
     CodeRejected { detail: String, attempts_left: u8 },
+    #[error(transparent)]
+    DestructionRefused(derbes_core::destruction::DestructionProblem),
+    /// The subject's data were destroyed.
+    #[error("the subject's data were destroyed")]
+    Destroyed(Box<derbes_core::destruction::Destruction>),
+    /// The access package expired and was deleted, or was never built.
+    #[error("{0}")]
+    Gone(String),
 }
 
 impl From<StoreError> for VaultError {
@@ -158,6 +166,9 @@ pub struct Vault {
     pub(crate) facts_cache: crate::facts_cache::FactsCache,
     calendar: Arc<derbes_core::calendar::Calendar>,
     mailer: Option<Arc<dyn crate::mail::Mailer>>,
+    pub(crate) destruction_log: Option<Arc<crate::destruction::DestructionLog>>,
+    pub(crate) package_ttl: time::Duration,
+    pub(crate) four_eyes: bool,
 }
 
 /// How many subjects' decision facts the vault keeps in memory.
@@ -177,6 +188,9 @@ impl Vault {
             facts_cache: crate::facts_cache::FactsCache::new(FACTS_CACHED),
             calendar: Arc::new(derbes_core::calendar::Calendar::kazakhstan()),
             mailer: None,
+            destruction_log: None,
+            package_ttl: crate::package::DEFAULT_TTL,
+            four_eyes: false,
         }
     }
 
@@ -189,6 +203,12 @@ impl Vault {
     /// Delivers one-time codes and answers through `mailer`.
     pub fn with_mailer(mut self, mailer: Arc<dyn crate::mail::Mailer>) -> Self {
         self.mailer = Some(mailer);
+        self
+    }
+
+    /// Approval of a request needs a second person: whoever submitted it cannot approve it.
+    pub fn with_four_eyes(mut self, on: bool) -> Self {
+        self.four_eyes = on;
         self
     }
 
@@ -451,14 +471,22 @@ impl Vault {
             .subject_with_state(id, Some(purpose.to_owned()))
             .await?
         else {
+            let destroyed = self.store.destruction(id).await?;
             self.audit(
                 AuditDraft::new(&actor.audit_name(), "subject.read", Outcome::Denied)
                     .subject(id)
                     .purpose(purpose)
-                    .reason("not_found"),
+                    .reason(if destroyed.is_some() {
+                        "destroyed"
+                    } else {
+                        "not_found"
+                    }),
             )
             .await?;
-            return Err(VaultError::NotFound);
+            return Err(match destroyed {
+                Some(d) => VaultError::Destroyed(Box::new(d)),
+                None => VaultError::NotFound,
+            });
         };
         let now = self.now();
         let facts = self.facts(&record, state, now, Some(purpose))?;

@@ -46,6 +46,8 @@ struct Reply {
     /// `Content-Disposition`, when sent.
     disposition: String,
     text: String,
+    /// The body as received (a zip, say).
+    bytes: Vec<u8>,
     body: Value,
 }
 
@@ -70,7 +72,11 @@ impl Server {
                 .with_mailer(Arc::new(derbes_server::Outbox::new(
                     &outbox,
                     "dpo@school.kz",
-                ))),
+                )))
+                .with_destruction_log(derbes_server::DestructionLog::new(
+                    outbox.with_extension("destructions.log"),
+                ))
+                .with_four_eyes(true),
         ));
         let admin = state
             .vault
@@ -167,18 +173,20 @@ impl Server {
             };
             let (content_type, disposition) =
                 (header("content-type"), header("content-disposition"));
-            let text = resp
+            let bytes = resp
                 .body_mut()
                 .with_config()
                 .limit(10 << 20)
-                .read_to_string()
+                .read_to_vec()
                 .unwrap_or_default();
+            let text = String::from_utf8(bytes.clone()).unwrap_or_default();
             Reply {
                 status: resp.status().as_u16(),
                 content_type,
                 disposition,
                 body: serde_json::from_str(&text).unwrap_or(Value::Null),
                 text,
+                bytes,
             }
         })
         .await
@@ -869,6 +877,8 @@ fn random_cases(id: &str, request: &str) -> Vec<(&'static str, String, Value, bo
         format!("/api/v1/requests/{request}/verification/code"),
         format!("/api/v1/requests/{request}/verification/code/check"),
         format!("/api/v1/requests/{request}/verification/document"),
+        format!("/api/v1/requests/{request}/package"),
+        format!("/api/v1/subjects/{id}/destruction"),
     ];
     let strategy = (
         prop::sample::select(vec!["GET", "POST", "PATCH", "PUT", "DELETE"]),
@@ -1793,6 +1803,393 @@ fn requests_from_intake_to_completion(db: TestDb) -> Fut {
     })
 }
 
+impl Server {
+    /// Files a request as staff, verifies the requester by an identity document, submits it
+    /// and has the DPO approve it: the request id and the approval's answer.
+    async fn approved_request(&self, staff: &str, dpo: &str, filing: Value) -> (String, Reply) {
+        let r = self.post("/api/v1/requests", staff, filing).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        let r = self
+            .post(
+                &format!("/api/v1/requests/{id}/verification/document"),
+                staff,
+                json!({ "document": "id_card" }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let steps = format!("/api/v1/requests/{id}/steps");
+        let r = self.post(&steps, staff, json!({ "step": "submit" })).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let r = self.post(&steps, dpo, json!({ "step": "approve" })).await;
+        assert_eq!(r.body["status"], "in_progress", "{}", r.body);
+        (id, r)
+    }
+}
+
+/// The files of a zip, by name.
+fn unzip(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut files = std::collections::BTreeMap::new();
+    for i in 0..archive.len() {
+        let mut f = archive.by_index(i).unwrap();
+        let mut content = Vec::new();
+        f.read_to_end(&mut content).unwrap();
+        files.insert(f.name().unwrap().into_owned(), content);
+    }
+    files
+}
+
+/// An access request, a rectification with evidence and a destruction, from intake to answer;
+/// the access package expires; the destroyed subject is gone everywhere but the audit.
+fn access_rectification_and_destruction(db: TestDb) -> Fut {
+    Box::pin(async move {
+        use std::sync::atomic::{AtomicI64, Ordering};
+        let offset = Arc::new(AtomicI64::new(0));
+        let reading = Arc::clone(&offset);
+        let clock: Clock = Arc::new(move || {
+            time::OffsetDateTime::now_utc()
+                + time::Duration::seconds(reading.load(Ordering::SeqCst))
+        });
+        let s = Server::start_with_clock(&db, clock).await;
+        let admin = s.admin.clone();
+        let dpo = s.token(Role::Dpo, &[]).await;
+        let staff = s.token(Role::Staff, &["education"]).await;
+        let platform = s
+            .token(Role::Integration, &["extracurricular", "education"])
+            .await;
+        let iin = iin_born(
+            time::Date::from_calendar_date(2000, time::Month::March, 15).unwrap(),
+            Sex::Female,
+        );
+        let subject = s
+            .create_student_id(
+                &admin,
+                json!({ "surname": "Сәрсенбаева", "given_name": "Дана <b>", "iin": iin, "email": "dana@mail.kz" }),
+            )
+            .await;
+        let consents = format!("/api/v1/subjects/{subject}/consents");
+        let r = s
+            .post(&consents, &platform, json!({ "purpose": "extracurricular", "action": "give", "method": { "kind": "web" } }))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let consent_id = r.body["id"].as_str().unwrap().to_owned();
+        let r = s
+            .get(
+                &format!("/api/v1/subjects/{subject}?purpose=education"),
+                &staff,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+
+        // Access: verified on paper, submitted by the DPO, approved by another person.
+        let file = |kind: &str, language: &str| json!({ "kind": kind, "subject_id": subject, "channel": "paper", "language": language });
+        let r = s
+            .post("/api/v1/requests", &staff, file("access_export", "ru"))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let access = r.body["id"].as_str().unwrap().to_owned();
+        let steps = |id: &str| format!("/api/v1/requests/{id}/steps");
+        let verify = |id: &str| format!("/api/v1/requests/{id}/verification/document");
+        let r = s
+            .post(&verify(&access), &staff, json!({ "document": "id_card" }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let r = s
+            .post(&steps(&access), &dpo, json!({ "step": "submit" }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let package = format!("/api/v1/requests/{access}/package");
+        let r = s.get(&package, &dpo).await;
+        assert_problem(&r, 410, "package-gone");
+        // Four eyes: whoever submitted cannot approve.
+        let r = s
+            .post(&steps(&access), &dpo, json!({ "step": "approve" }))
+            .await;
+        assert_problem(&r, 409, "request-step");
+        assert_eq!(r.body["problem"]["code"], "same_approver", "{}", r.body);
+        let r = s
+            .post(&steps(&access), &admin, json!({ "step": "approve" }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["actions"][0]["kind"], "export");
+        assert_eq!(r.body["actions"][0]["status"], "done", "{}", r.body);
+        assert!(
+            r.body["actions"][0]["note"]
+                .as_str()
+                .unwrap()
+                .starts_with("access package built: 4 fields, 1 consents"),
+            "{}",
+            r.body
+        );
+
+        let r = s.get(&package, &staff).await;
+        assert_problem(&r, 403, "forbidden");
+        let r = s.get(&package, &dpo).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.content_type, "application/zip");
+        assert_eq!(
+            r.disposition,
+            format!("attachment; filename=\"derbes-access-{access}.zip\"")
+        );
+        let files = unzip(&r.bytes);
+        let names: Vec<&str> = files.keys().map(String::as_str).collect();
+        let receipt_name = format!("receipts/{consent_id}.json");
+        for n in [
+            "data.json",
+            "report.html",
+            "fields.csv",
+            "purposes.csv",
+            "consents.csv",
+            "access-history.csv",
+            receipt_name.as_str(),
+        ] {
+            assert!(names.contains(&n), "{n} missing from {names:?}");
+        }
+        let data: Value = serde_json::from_slice(&files["data.json"]).unwrap();
+        assert_eq!(data["format"], "derbes-access-package/1");
+        assert_eq!(data["language"], "ru");
+        let surname = data["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["key"] == "surname")
+            .unwrap();
+        assert_eq!(surname["value"], "Сәрсенбаева");
+        assert_eq!(surname["source_label"], "от самого субъекта");
+        assert!(surname["purposes"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("education")));
+        let education = data["purposes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["key"] == "education")
+            .unwrap();
+        assert!(
+            education["legal_basis_label"]
+                .as_str()
+                .unwrap()
+                .contains("договора"),
+            "{education}"
+        );
+        assert_eq!(data["consents"][0]["event"]["id"], consent_id.as_str());
+        let history: Vec<&str> = data["access_history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        for a in [
+            "subject.create",
+            "consent.give",
+            "subject.read",
+            "request.file",
+        ] {
+            assert!(history.contains(&a), "{a} missing from {history:?}");
+        }
+        let fields_csv = String::from_utf8(files["fields.csv"].clone()).unwrap();
+        assert!(
+            fields_csv.starts_with("key,label,value,source,purposes\n"),
+            "{fields_csv}"
+        );
+        assert!(fields_csv.contains("Сәрсенбаева"));
+        let report = String::from_utf8(files["report.html"].clone()).unwrap();
+        assert!(report.contains("<html lang=\"ru\">"));
+        assert!(report.contains("Персональные данные, которые хранятся о вас"));
+        assert!(report.contains("Дана &lt;b&gt;") && !report.contains("Дана <b>"));
+        assert!(!report.contains("<script"));
+        // Each receipt verifies against the operator's published key.
+        let keys =
+            derbes_server::keys_from_set(&derbes_server::published_keys(&s.state.vault.keys()))
+                .unwrap();
+        let receipt = String::from_utf8(files[&receipt_name].clone()).unwrap();
+        assert!(derbes_server::verify_receipt(&receipt, &keys).is_ok());
+
+        // Rectification: the corrected value is checked against evidence, validated, applied.
+        let (rect, r) = s
+            .approved_request(&staff, &dpo, file("rectification", "kk"))
+            .await;
+        assert_eq!(r.body["actions"][0]["status"], "pending");
+        let r = s.post(&steps(&rect), &dpo, json!({ "step": "rectify", "fields": { "email": "not-an-email" }, "evidence": "Жеке куәлік" })).await;
+        assert_problem(&r, 422, "validation");
+        let r = s
+            .post(
+                &steps(&rect),
+                &dpo,
+                json!({ "step": "rectify", "fields": { "surname": "Әлиева" }, "evidence": " " }),
+            )
+            .await;
+        assert_problem(&r, 422, "validation");
+        let r = s.post(&steps(&rect), &staff, json!({ "step": "rectify", "fields": { "surname": "Әлиева" }, "evidence": "Жеке куәлік" })).await;
+        assert_problem(&r, 403, "forbidden");
+        let r = s
+            .post(&steps(&rect), &dpo, json!({ "step": "rectify", "fields": { "surname": "Әлиева" }, "evidence": "Неке туралы куәлік № 123" }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["actions"][0]["status"], "done");
+        assert_eq!(r.body["actions"][0]["note"], "rectified: surname");
+        assert_eq!(r.body["evidence"], "Неке туралы куәлік № 123");
+        let r = s
+            .post(
+                &steps(&rect),
+                &dpo,
+                json!({ "step": "rectify", "fields": { "surname": "Басқа" }, "evidence": "x" }),
+            )
+            .await;
+        assert_problem(&r, 409, "conflict");
+        let r = s
+            .get(
+                &format!("/api/v1/subjects/{subject}?purpose=education"),
+                &staff,
+            )
+            .await;
+        assert_eq!(r.body["fields"]["surname"], "Әлиева", "{}", r.body);
+
+        // Destruction: refused while an obligation is open, done once it is fulfilled.
+        let obligation = format!("/api/v1/subjects/{subject}/obligations/extracurricular");
+        let r = s
+            .put(&obligation, &admin, json!({ "note": "экскурсия" }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let (destroy, r) = s
+            .approved_request(&staff, &dpo, file("destruction", "en"))
+            .await;
+        assert_eq!(r.body["actions"][0]["status"], "failed");
+        assert!(
+            r.body["actions"][0]["note"]
+                .as_str()
+                .unwrap()
+                .contains("obligation"),
+            "{}",
+            r.body
+        );
+        assert_eq!(
+            s.get(
+                &format!("/api/v1/subjects/{subject}?purpose=education"),
+                &staff
+            )
+            .await
+            .status,
+            200
+        );
+        let r = s.delete(&obligation, &admin).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let r = s
+            .post(&steps(&destroy), &dpo, json!({ "step": "run_actions" }))
+            .await;
+        assert_eq!(r.body["actions"][0]["status"], "done", "{}", r.body);
+        assert!(
+            r.body["actions"][0]["note"]
+                .as_str()
+                .unwrap()
+                .starts_with("destroyed by crypto-shredding"),
+            "{}",
+            r.body
+        );
+
+        // Gone everywhere: reads, lookups, consents, the package; the record says what went.
+        let r = s
+            .get(
+                &format!("/api/v1/subjects/{subject}?purpose=education"),
+                &staff,
+            )
+            .await;
+        assert_problem(&r, 410, "destroyed");
+        assert_eq!(r.body["destruction"]["request_id"], destroy.as_str());
+        let r = s
+            .post(
+                "/api/v1/lookup",
+                &admin,
+                json!({ "field": "iin", "value": iin, "purpose": "education" }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["subjects"], json!([]), "{}", r.body);
+        let r = s.get(&consents, &admin).await;
+        assert_problem(&r, 410, "destroyed");
+        let r = s.get(&package, &dpo).await;
+        assert_problem(&r, 410, "package-gone");
+        let r = s
+            .get(&format!("/api/v1/subjects/{subject}/destruction"), &dpo)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["category"], "student");
+        assert_eq!(r.body["removed"]["consent_events"], 1);
+        assert_eq!(r.body["removed"]["packages"], 1);
+        assert!(r.body["fields"].as_array().unwrap().contains(&json!("iin")));
+        assert!(!r.text.contains("Әлиева") && !r.text.contains(&iin));
+        let r = s
+            .get(
+                &format!("/api/v1/subjects/{}/destruction", uuid::Uuid::now_v7()),
+                &dpo,
+            )
+            .await;
+        assert_problem(&r, 404, "not-found");
+        let r = s
+            .get(&format!("/api/v1/subjects/{subject}/destruction"), &staff)
+            .await;
+        assert_problem(&r, 403, "forbidden");
+        // The audit keeps what happened, never a value; the request keeps the requester's words.
+        let audit = s
+            .get(&format!("/api/v1/subjects/{subject}/audit"), &admin)
+            .await;
+        assert!(audit.text.contains("subject.destroy"));
+        assert!(
+            !audit.text.contains("Әлиева")
+                && !audit.text.contains("Сәрсенбаева")
+                && !audit.text.contains(&iin)
+        );
+        let r = s
+            .post(
+                &steps(&destroy),
+                &dpo,
+                json!({ "step": "record_answer", "reference": "№ 7" }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let r = s
+            .post(&steps(&destroy), &dpo, json!({ "step": "complete" }))
+            .await;
+        assert_eq!(r.body["status"], "completed", "{}", r.body);
+        // The log outside the database holds the record, under the installation's MAC.
+        let log = std::fs::read_to_string(s.outbox.with_extension("destructions.log")).unwrap();
+        assert_eq!(log.lines().count(), 1);
+        assert!(log.contains(&subject) && !log.contains(&iin));
+
+        // A package expires: refused after its time, and swept.
+        let other = s
+            .create_student_id(&admin, json!({ "surname": "Оспанов" }))
+            .await;
+        let (second, r) = s
+            .approved_request(
+                &staff,
+                &dpo,
+                json!({ "kind": "access_export", "subject_id": other, "channel": "online", "language": "kk" }),
+            )
+            .await;
+        assert_eq!(r.body["actions"][0]["status"], "done", "{}", r.body);
+        let package = format!("/api/v1/requests/{second}/package");
+        let report =
+            String::from_utf8(unzip(&s.get(&package, &dpo).await.bytes)["report.html"].clone())
+                .unwrap();
+        assert!(
+            report.contains("<html lang=\"kk\">")
+                && report.contains("Сіз туралы сақталатын дербес деректер")
+        );
+        assert_eq!(s.state.vault.delete_expired_packages().await.unwrap(), 0);
+        offset.store(31 * 86_400, Ordering::SeqCst);
+        let r = s.get(&package, &dpo).await;
+        assert_problem(&r, 410, "package-gone");
+        assert_eq!(s.state.vault.delete_expired_packages().await.unwrap(), 1);
+        assert_eq!(s.state.vault.delete_expired_packages().await.unwrap(), 0);
+        let _ = std::fs::remove_dir_all(&s.outbox);
+        let _ = std::fs::remove_file(s.outbox.with_extension("destructions.log"));
+    })
+}
+
 fn main() -> ExitCode {
     let cases: &[(&str, Case)] = &[
         ("health_and_documents", health_and_documents),
@@ -1822,6 +2219,10 @@ fn main() -> ExitCode {
         (
             "requests_from_intake_to_completion",
             requests_from_intake_to_completion,
+        ),
+        (
+            "access_rectification_and_destruction",
+            access_rectification_and_destruction,
         ),
     ];
     run_suite("api", cases)

@@ -17,8 +17,23 @@ struct FileConfig {
     declaration: Option<PathBuf>,
     key_file: Option<PathBuf>,
     calendar: Option<PathBuf>,
+    /// The destruction log, kept apart from the database and its backups.
+    destruction_log: Option<PathBuf>,
     #[serde(default)]
     mail: MailConfig,
+    #[serde(default)]
+    requests: RequestsConfig,
+}
+
+/// `[requests]`: how data-subject requests are handled.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestsConfig {
+    /// Days an access package is kept before it is deleted.
+    package_days: Option<u32>,
+    /// Approval needs a second person: whoever submitted a request for approval cannot approve
+    /// it.
+    four_eyes: Option<bool>,
 }
 
 /// `[mail]`: where messages to requesters (one-time codes, answers) go.
@@ -78,6 +93,9 @@ pub struct Config {
     /// Where messages to requesters are written.
     pub outbox: PathBuf,
     pub mail_from: String,
+    pub destruction_log: PathBuf,
+    pub package_days: u32,
+    pub four_eyes: bool,
 }
 
 impl Config {
@@ -138,6 +156,18 @@ impl Config {
                 .map(rel)
                 .unwrap_or_else(|| data_dir.join("outbox")),
             mail_from: file.mail.from.unwrap_or_else(|| "derbes@localhost".into()),
+            destruction_log: file
+                .destruction_log
+                .map(rel)
+                .unwrap_or_else(|| data_dir.join("destructions.log")),
+            package_days: match file.requests.package_days {
+                None => 30,
+                Some(d @ 1..=366) => d,
+                Some(d) => bail!(
+                    "[requests] package_days = {d}: give from 1 to 366 days for how long access packages are kept"
+                ),
+            },
+            four_eyes: file.requests.four_eyes.unwrap_or(false),
             data_dir,
             key_file,
         })
@@ -175,7 +205,7 @@ fn read_file_config(path: &Path) -> Result<FileConfig> {
             })
             .unwrap_or((1, 1));
         anyhow::anyhow!(
-            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file)",
+            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, [mail] outbox and from, [requests] package_days and four_eyes)",
             path.display(),
             e.message().trim()
         )
@@ -193,6 +223,38 @@ mod tests {
         std::fs::write(&p, "listen = \"127.0.0.1:1\"\nlisten_port = 5\n").unwrap();
         let e = read_file_config(&p).unwrap_err().to_string();
         assert!(e.contains(":2:1:") && e.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn request_settings_have_defaults_and_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("derbes.toml");
+        let resolve = |text: &str| {
+            std::fs::write(&p, text).unwrap();
+            Config::resolve(&Overrides {
+                config: Some(p.clone()),
+                ..Default::default()
+            })
+        };
+        let c = resolve("data_dir = \"d\"\n").unwrap();
+        assert_eq!((c.package_days, c.four_eyes), (30, false));
+        assert_eq!(
+            c.destruction_log,
+            dir.path().join("d").join("destructions.log")
+        );
+        let c = resolve("destruction_log = \"/srv/log/destructions.log\"\n[requests]\npackage_days = 7\nfour_eyes = true\n").unwrap();
+        assert_eq!((c.package_days, c.four_eyes), (7, true));
+        assert_eq!(
+            c.destruction_log,
+            PathBuf::from("/srv/log/destructions.log")
+        );
+        let e = resolve("[requests]\npackage_days = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("package_days = 0: give from 1 to 366 days"),
+            "{e}"
+        );
     }
 
     #[test]

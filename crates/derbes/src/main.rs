@@ -86,6 +86,20 @@ enum Command {
         #[command(subcommand)]
         command: RequestsCommand,
     },
+    /// Destroyed subjects and the destruction log
+    Destructions {
+        #[command(subcommand)]
+        command: DestructionsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DestructionsCommand {
+    /// After restoring a backup: destroy again the subjects the destruction log records, and add
+    /// the database's records the log lacks (the server also does this when it starts)
+    Reapply,
+    /// The destroyed subjects the database records
+    List,
 }
 
 #[derive(Subcommand)]
@@ -204,6 +218,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Command::Import(args) => import::run(&config, &args).await,
             Command::Consents { command: ConsentsCommand::Import(args) } => consent_import::run(&config, &args).await,
             Command::Requests { command: RequestsCommand::List(args) } => requests_cli::list(&config, &args).await,
+            Command::Destructions { command: DestructionsCommand::Reapply } => requests_cli::reapply_destructions(&config).await,
+            Command::Destructions { command: DestructionsCommand::List } => requests_cli::list_destructions(&config).await,
             Command::Check { .. } | Command::Generate(_) | Command::Receipt { .. } | Command::Calendar { .. } => Ok(ExitCode::SUCCESS),
         }
     })
@@ -249,8 +265,21 @@ fn check(files: &[PathBuf], strict: bool) -> ExitCode {
     }
 }
 
+/// How often the server deletes expired access packages.
+const PACKAGE_SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(600);
+
 async fn serve(config: &Config) -> Result<()> {
     let opened = setup::open(config, true).await?;
+    // A database restored from a backup may hold subjects destroyed since: destroy them again
+    // before serving anything.
+    let reconciled = opened
+        .vault
+        .reconcile_destructions()
+        .await
+        .context("cannot reconcile the destruction log with the database")?;
+    if reconciled.logged > 0 || reconciled.appended > 0 || !reconciled.rejected.is_empty() {
+        requests_cli::report_reconciled(&reconciled, &config.destruction_log);
+    }
     let store = Arc::clone(opened.vault.store());
     if store.count_active_tokens().await? == 0 {
         let token = opened
@@ -270,6 +299,19 @@ async fn serve(config: &Config) -> Result<()> {
         d.version,
         config.store_description()
     );
+    // Delete access packages as they expire.
+    let vault = Arc::clone(&opened.vault);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PACKAGE_SWEEP_PERIOD);
+        loop {
+            tick.tick().await;
+            match vault.delete_expired_packages().await {
+                Ok(0) => {}
+                Ok(n) => eprintln!("derbes: deleted {n} expired access package(s)"),
+                Err(e) => eprintln!("derbes: warning: expired access packages: {e}"),
+            }
+        }
+    });
     // Pick up key versions that `derbes keys rotate` adds while the server runs.
     let vault = Arc::clone(&opened.vault);
     tokio::spawn(async move {

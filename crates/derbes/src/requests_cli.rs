@@ -157,3 +157,65 @@ pub async fn list(config: &Config, args: &ListArgs) -> Result<ExitCode> {
     eprintln!("derbes: {} request(s)", views.len());
     Ok(ExitCode::SUCCESS)
 }
+
+/// `derbes destructions reapply`: after a restore from a backup, destroys again the subjects the
+/// destruction log records, and copies to the log the database's records it lacks.
+pub async fn reapply_destructions(config: &Config) -> Result<ExitCode> {
+    let opened = crate::setup::open(config, false).await?;
+    let done = opened.vault.reconcile_destructions().await?;
+    report_reconciled(&done, &config.destruction_log);
+    Ok(if done.rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// What a reconciliation did, on standard error.
+pub fn report_reconciled(done: &derbes_server::Reconciled, log: &std::path::Path) {
+    eprintln!(
+        "derbes: destruction log {}: {} record(s); {} restored subject(s) destroyed again; {} record(s) added to the log",
+        log.display(),
+        done.logged,
+        done.reapplied.len(),
+        done.appended
+    );
+    for id in &done.reapplied {
+        eprintln!("derbes: destroyed again: subject {id}");
+    }
+    for r in &done.rejected {
+        eprintln!(
+            "derbes: warning: destruction log line {} ignored: {}",
+            r.line, r.problem
+        );
+    }
+}
+
+/// `derbes destructions list`: the destruction records of the database, one line each.
+pub async fn list_destructions(config: &Config) -> Result<ExitCode> {
+    let opened = crate::setup::open(config, false).await?;
+    let store = opened.vault.store();
+    let mut after = None;
+    let mut count = 0;
+    loop {
+        let page = store.destructions(after, 1000).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.subject_id);
+        for d in &page {
+            count += 1;
+            println!(
+                "{}  {:<22}  {}  by {}{}  {} field(s)",
+                d.subject_id,
+                d.category,
+                derbes_core::audit::format_timestamp(d.destroyed_at),
+                d.actor,
+                d.request_id
+                    .map(|r| format!(" for request {r}"))
+                    .unwrap_or_default(),
+                d.fields.len()
+            );
+        }
+    }
+    eprintln!("derbes: {count} destroyed subject(s)");
+    Ok(ExitCode::SUCCESS)
+}

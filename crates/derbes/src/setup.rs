@@ -185,7 +185,10 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
             Vault::new(Arc::new(declaration), keys, store)
                 .with_key_loader(loader)
                 .with_calendar(calendar)
-                .with_mailer(Arc::new(mailer)),
+                .with_mailer(Arc::new(mailer))
+                .with_destruction_log(derbes_server::DestructionLog::new(&config.destruction_log))
+                .with_package_ttl(time::Duration::days(config.package_days.into()))
+                .with_four_eyes(config.four_eyes),
         ),
     })
 }

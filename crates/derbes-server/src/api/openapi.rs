@@ -111,7 +111,23 @@ fn request_paths() -> Value {
                 "get": one("One request, with the requester's words", "Auditors see it without the sealed texts.", None, &[("400", "Malformed id"), ("404", "No such request")])
             },
             "/api/v1/requests/{id}/steps": {
-                "post": one("Take a workflow step", "received → identity_verified → awaiting_approval → in_progress → completed; reject (with a reason) or withdraw before approval. `approve` carries out what derbes does itself (block, unblock, restrict, withdraw consent) and records each action; a failed action leaves the request in progress with the error, and `run_actions` tries again. `complete` needs every action done. `record_answer` records an answer delivered outside derbes. submit and withdraw: admin, dpo, staff, integration; the others: admin, dpo.", Some("StepInput"), &[("400", "Malformed JSON or id"), ("404", "No such request"), ("409", "The step is not possible in this status, or actions are pending"), ("422", "Invalid until or reference")])
+                "post": one("Take a workflow step", "received → identity_verified → awaiting_approval → in_progress → completed; reject (with a reason) or withdraw before approval. `approve` carries out what derbes does itself (block, unblock, restrict, withdraw consent, build the access package, destroy the data by crypto-shredding) and records each action; a failed action leaves the request in progress with the error, and `run_actions` tries again. `complete` needs every action done. `record_answer` records an answer delivered outside derbes. `rectify` applies a rectification request's corrected values with the evidence checked (sealed). submit and withdraw: admin, dpo, staff, integration; the others: admin, dpo.", Some("StepInput"), &[("400", "Malformed JSON or id"), ("404", "No such request"), ("409", "The step is not possible in this status, or actions are pending"), ("422", "Invalid until, reference, evidence or corrected value")])
+            },
+            "/api/v1/requests/{id}/package": {
+                "get": authed(json!({
+                    "summary": "Download the access package",
+                    "description": "A zip built when an access request is approved: data.json, fields.csv, purposes.csv, consents.csv, access-history.csv, receipts/<consent id>.json (signed) and report.html in the request's language. Sealed at rest under the request's key; deleted when it expires (configurable, 30 days by default) or when the subject's data are destroyed. Each download is audited. Roles: admin, dpo, integration.",
+                    "parameters": [ request_id_param() ],
+                    "responses": { "200": { "description": "The package", "content": { "application/zip": { "schema": { "type": "string", "format": "binary" } } } } }
+                }), &[("400", "Malformed id"), ("404", "No such request"), ("410", "No package: never built, expired or destroyed (type package-gone)")])
+            },
+            "/api/v1/subjects/{id}/destruction": {
+                "get": authed(json!({
+                    "summary": "The record of a destroyed subject",
+                    "description": "Non-personal facts only: category, when, by whom, for which request, the names of the fields held and how many index entries, consent events, links, flags and packages were removed. Reads of a destroyed subject answer 410 (type destroyed). Roles: admin, dpo, auditor.",
+                    "parameters": [ id_param() ],
+                    "responses": { "200": ok("The destruction record", "Destruction") }
+                }), &[("400", "Malformed id"), ("404", "No subject with this id was destroyed")])
             },
             "/api/v1/requests/{id}/verification/code": {
                 "post": one("Send a one-time code to the requester's e-mail on file", "The code goes to the first e-mail field on file of the requester (the subject, or the representative); only its MAC is kept. Valid 15 minutes, 5 tries, 3 codes per request. Answers with the masked address.", None, &[("400", "Malformed id"), ("404", "No such request"), ("409", "Not in status received, no e-mail on file, or no codes left")])
@@ -141,7 +157,16 @@ fn request_schemas() -> Value {
                     { "type": "object", "required": ["step"], "properties": { "step": { "enum": ["submit", "withdraw", "complete", "run_actions"] } } },
                     { "type": "object", "required": ["step"], "properties": { "step": { "const": "approve" }, "until": { "type": "string", "format": "date", "description": "Blocking: the last day of the block" } } },
                     { "type": "object", "required": ["step", "reason"], "properties": { "step": { "const": "reject" }, "reason": { "enum": ["identity_not_confirmed", "not_justified", "contradicts_law", "duplicate", "no_data"] } } },
-                    { "type": "object", "required": ["step", "reference"], "properties": { "step": { "const": "record_answer" }, "reference": { "type": "string", "maxLength": 200 } } } ] },
+                    { "type": "object", "required": ["step", "reference"], "properties": { "step": { "const": "record_answer" }, "reference": { "type": "string", "maxLength": 200 } } },
+                    { "type": "object", "required": ["step", "fields", "evidence"], "properties": { "step": { "const": "rectify" }, "fields": { "type": "object", "additionalProperties": { "type": ["string", "null"] } }, "evidence": { "type": "string", "maxLength": 1000 } } } ] },
+                "Destruction": { "type": "object", "required": ["subject_id", "category", "destroyed_at", "actor", "fields", "removed"], "properties": {
+                    "subject_id": { "$ref": "#/components/schemas/Uuid" }, "category": { "type": "string" },
+                    "destroyed_at": { "type": "string", "format": "date-time" }, "actor": { "type": "string" },
+                    "request_id": { "$ref": "#/components/schemas/Uuid" },
+                    "fields": { "type": "array", "items": { "type": "string" } },
+                    "removed": { "type": "object", "properties": {
+                        "index_entries": { "type": "integer" }, "consent_events": { "type": "integer" }, "representative_links": { "type": "integer" },
+                        "flags": { "type": "integer" }, "obligations": { "type": "integer" }, "packages": { "type": "integer" } } } } },
                 "CodeInput": { "type": "object", "additionalProperties": false, "required": ["code"], "properties": { "code": { "type": "string" } } },
                 "DocumentInput": { "type": "object", "additionalProperties": false, "required": ["document"], "properties": {
                     "document": { "enum": ["id_card", "passport", "birth_certificate", "power_of_attorney", "court_decision", "other"] },
@@ -160,7 +185,7 @@ fn request_schemas() -> Value {
                         "explanation": { "type": "object", "required": ["kk", "ru", "en"] } } },
                     "overdue": { "type": "boolean" }, "details": { "type": "string" }, "duplicate_of": { "$ref": "#/components/schemas/Uuid" },
                     "verification": { "type": "object" }, "verification_note": { "type": "string" },
-                    "rejection": { "type": "object" },
+                    "rejection": { "type": "object" }, "evidence": { "type": "string" },
                     "actions": { "type": "array", "items": { "type": "object", "required": ["kind", "status"], "properties": {
                         "kind": { "enum": ["block", "unblock", "restrict", "withdraw_consent", "export", "rectify", "destroy", "answer"] },
                         "status": { "enum": ["pending", "done", "failed"] }, "at": { "type": ["string", "null"] }, "note": { "type": "string" } } } },

@@ -2,13 +2,14 @@
 //! verification. The vault checks roles per step.
 
 use super::{json_response, Body, Path, Query};
-use crate::auth::Actor;
+use crate::auth::{Actor, Role};
 use crate::problem::ApiError;
 use crate::requests::{DocumentKind, RequestFilter, RequestInput, StepInput};
 use crate::AppState;
 use axum::extract::State;
+use axum::http::header;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -95,4 +96,43 @@ pub(super) async fn verify_document(
         .verify_request_by_document(&actor, id, input.document, input.note)
         .await?;
     Ok(json_response(StatusCode::OK, &view))
+}
+
+pub(super) async fn package(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> Result<Response, ApiError> {
+    let download = s.vault.request_package(&actor, id).await?;
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/zip".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}\"", download.file_name),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        download.zip,
+    )
+        .into_response())
+}
+
+/// The record of a destroyed subject: what was destroyed, when, by whom and for which request.
+pub(super) async fn destruction(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> Result<Response, ApiError> {
+    if !matches!(actor.role, Role::Admin | Role::Dpo | Role::Auditor) {
+        return Err(ApiError::forbidden(format!(
+            "role `{}` cannot read destruction records",
+            actor.role
+        )));
+    }
+    match s.vault.destruction(id).await? {
+        Some(d) => Ok(json_response(StatusCode::OK, &d)),
+        None => Err(ApiError::not_found("no subject with this id was destroyed")),
+    }
 }

@@ -1,0 +1,155 @@
+//! The declaration's codes as people read them, in Kazakh, Russian and English: for access
+//! packages, answers and the rendered policy.
+
+use super::model::{LegalBasis, RecipientKind, Source};
+use crate::text::{tr, Lang};
+
+impl LegalBasis {
+    pub fn label(self, lang: Lang) -> &'static str {
+        match self {
+            LegalBasis::Consent => tr(
+                lang,
+                "дербес деректер субъектісінің келісімі",
+                "согласие субъекта персональных данных",
+                "consent of the data subject",
+            ),
+            LegalBasis::Contract => tr(
+                lang,
+                "субъект тарап болып табылатын шартты орындау",
+                "исполнение договора, стороной которого является субъект",
+                "performance of a contract to which the subject is a party",
+            ),
+            LegalBasis::LegalDuty => tr(
+                lang,
+                "Қазақстан Республикасының заңнамасында көзделген міндеттерді орындау",
+                "исполнение обязанностей, предусмотренных законодательством Республики Казахстан",
+                "a duty under the law of the Republic of Kazakhstan",
+            ),
+            LegalBasis::VitalInterest => tr(
+                lang,
+                "субъектінің өмірін, денсаулығын немесе өзге де өмірлік маңызды мүдделерін қорғау",
+                "защита жизни, здоровья или иных жизненно важных интересов субъекта",
+                "protection of the subject's life, health or other vital interests",
+            ),
+            LegalBasis::LegitimateInterest => tr(
+                lang,
+                "оператордың заңды мүдделері",
+                "законные интересы оператора",
+                "the operator's legitimate interests",
+            ),
+        }
+    }
+}
+
+impl Source {
+    pub fn code(self) -> &'static str {
+        match self {
+            Source::Subject => "subject",
+            Source::Representative => "representative",
+            Source::Automatic => "automatic",
+            Source::Operator => "operator",
+            Source::ThirdParty => "third_party",
+        }
+    }
+
+    /// Where the value came from, told to the subject.
+    pub fn label(self, lang: Lang) -> &'static str {
+        match self {
+            Source::Subject => tr(
+                lang,
+                "субъектінің өзінен",
+                "от самого субъекта",
+                "from the subject",
+            ),
+            Source::Representative => tr(
+                lang,
+                "субъектінің заңды өкілінен",
+                "от законного представителя субъекта",
+                "from the subject's legal representative",
+            ),
+            Source::Automatic => tr(
+                lang,
+                "қызметті пайдалану кезінде автоматты түрде жиналды",
+                "собраны автоматически при пользовании сервисом",
+                "collected automatically while the service was used",
+            ),
+            Source::Operator => tr(
+                lang,
+                "операторда жасалды",
+                "созданы оператором",
+                "created by the operator",
+            ),
+            Source::ThirdParty => tr(
+                lang,
+                "үшінші тұлғалардан алынды",
+                "получены от третьих лиц",
+                "received from third parties",
+            ),
+        }
+    }
+}
+
+impl RecipientKind {
+    pub fn label(self, lang: Lang) -> &'static str {
+        match self {
+            RecipientKind::Authority => tr(
+                lang,
+                "мемлекеттік орган",
+                "государственный орган",
+                "state body",
+            ),
+            RecipientKind::Processor => tr(
+                lang,
+                "оператордың тапсырмасы бойынша өңдеуші",
+                "обработчик по поручению оператора",
+                "processor acting for the operator",
+            ),
+            RecipientKind::ThirdParty => tr(lang, "үшінші тұлға", "третье лицо", "third party"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_label_exists_in_every_language_and_differs_between_them() {
+        let bases = [
+            LegalBasis::Consent,
+            LegalBasis::Contract,
+            LegalBasis::LegalDuty,
+            LegalBasis::VitalInterest,
+            LegalBasis::LegitimateInterest,
+        ];
+        let sources = [
+            Source::Subject,
+            Source::Representative,
+            Source::Automatic,
+            Source::Operator,
+            Source::ThirdParty,
+        ];
+        let kinds = [
+            RecipientKind::Authority,
+            RecipientKind::Processor,
+            RecipientKind::ThirdParty,
+        ];
+        let mut all: Vec<Box<dyn Fn(Lang) -> &'static str>> = Vec::new();
+        all.extend(
+            bases.map(|b| Box::new(move |l| b.label(l)) as Box<dyn Fn(Lang) -> &'static str>),
+        );
+        all.extend(
+            sources.map(|s| Box::new(move |l| s.label(l)) as Box<dyn Fn(Lang) -> &'static str>),
+        );
+        all.extend(
+            kinds.map(|k| Box::new(move |l| k.label(l)) as Box<dyn Fn(Lang) -> &'static str>),
+        );
+        for label in all {
+            let (kk, ru, en) = (label(Lang::Kk), label(Lang::Ru), label(Lang::En));
+            assert!(!kk.is_empty() && kk != ru && ru != en && kk != en);
+        }
+        for s in sources {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.code());
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! Destruction of a subject's data by crypto-shredding, and the destruction log.
+//!
+//! The store deletes the subject's wrapped data key with its sealed fields, blind-index entries,
+//! ledger, links, flags and packages, and keeps a non-personal [`Destruction`] record. The same
+//! record is appended to the destruction log, a file kept apart from the database and its
+//! backups: when a database is restored from a backup taken before a destruction, the subject
+//! comes back, and [`Vault::reconcile_destructions`] (run when the server starts, and by
+//! `derbes destructions reapply`) destroys it again. Each line of the log carries a MAC under
+//! the installation's keys, so a line added by hand destroys nothing.
+
+use crate::auth::{Actor, Role};
+use crate::vault::{Vault, VaultError};
+use derbes_core::audit::{AuditDraft, Outcome};
+use derbes_core::destruction::{check, Destruction};
+use derbes_crypto::KeyRing;
+use derbes_store::{Applied, StoreError, WriteOp};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use uuid::Uuid;
+
+/// The actor a restore's re-applied destructions are recorded under.
+pub const RESTORE_ACTOR: &str = "system:destruction-log";
+
+/// One line of the log: the record and its MAC over the record's JSON text.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Line {
+    record: String,
+    mac: String,
+}
+
+/// A line of the log that was not used, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RejectedLine {
+    pub line: usize,
+    pub problem: &'static str,
+}
+
+/// The append-only file of destructions.
+#[derive(Debug)]
+pub struct DestructionLog {
+    path: PathBuf,
+    append_lock: Mutex<()>,
+}
+
+impl DestructionLog {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        DestructionLog {
+            path: path.into(),
+            append_lock: Mutex::new(()),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends records and makes them durable before returning.
+    pub fn append(&self, keys: &KeyRing, records: &[Destruction]) -> std::io::Result<()> {
+        let mut text = String::new();
+        for d in records {
+            let record = serde_json::to_string(d)?;
+            let mac = keys.destruction_log_mac(&record);
+            text.push_str(&serde_json::to_string(&Line { record, mac })?);
+            text.push('\n');
+        }
+        let _held = self
+            .append_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_data()
+    }
+
+    /// The records whose MAC verifies, and the lines that were refused. A missing file is an
+    /// empty log.
+    pub fn read(&self, keys: &KeyRing) -> std::io::Result<(Vec<Destruction>, Vec<RejectedLine>)> {
+        let file = match std::fs::File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok((Vec::new(), Vec::new()))
+            }
+            Err(e) => return Err(e),
+        };
+        let mut records = Vec::new();
+        let mut rejected = Vec::new();
+        for (n, text) in std::io::BufReader::new(file).lines().enumerate() {
+            let text = text?;
+            if text.trim().is_empty() {
+                continue;
+            }
+            let line = n + 1;
+            let Ok(l) = serde_json::from_str::<Line>(&text) else {
+                rejected.push(RejectedLine {
+                    line,
+                    problem: "not a destruction-log line",
+                });
+                continue;
+            };
+            if !keys.verify_destruction_log(&l.record, &l.mac) {
+                rejected.push(RejectedLine {
+                    line,
+                    problem: "its MAC does not verify under this installation's keys",
+                });
+                continue;
+            }
+            match serde_json::from_str::<Destruction>(&l.record) {
+                Ok(d) => records.push(d),
+                Err(_) => rejected.push(RejectedLine {
+                    line,
+                    problem: "the record is not a destruction",
+                }),
+            }
+        }
+        Ok((records, rejected))
+    }
+}
+
+/// What reconciling the log with the database did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Reconciled {
+    /// Records in the log.
+    pub logged: usize,
+    /// Subjects found again in the database (restored from a backup) and destroyed again.
+    pub reapplied: Vec<Uuid>,
+    /// Records of the database that were missing from the log and were added to it.
+    pub appended: usize,
+    pub rejected: Vec<RejectedLine>,
+}
+
+/// How many destruction records one page of the database reads.
+const PAGE: u32 = 1000;
+
+impl Vault {
+    /// Uses `log` as the destruction log.
+    pub fn with_destruction_log(mut self, log: DestructionLog) -> Self {
+        self.destruction_log = Some(std::sync::Arc::new(log));
+        self
+    }
+
+    /// Destroys the subject's data by crypto-shredding, for `request_id` if a request asked. A
+    /// subject destroyed before is answered with its record. Refused while an obligation of the
+    /// subject is open or while the subject represents others.
+    pub async fn destroy_subject(
+        &self,
+        actor: &Actor,
+        subject_id: Uuid,
+        request_id: Option<Uuid>,
+    ) -> Result<Destruction, VaultError> {
+        if !matches!(actor.role, Role::Admin | Role::Dpo) {
+            return Err(VaultError::Forbidden(format!(
+                "role `{}` cannot destroy a subject's data; the DPO or an administrator can",
+                actor.role
+            )));
+        }
+        let Some((record, state)) = self.store().subject_with_state(subject_id, None).await? else {
+            return self
+                .store()
+                .destruction(subject_id)
+                .await?
+                .ok_or(VaultError::NotFound);
+        };
+        let now = self.now();
+        let represents = self.store().represented_by(subject_id).await?.len();
+        if let Err(problem) = check(&state.obligations, represents, now) {
+            self.audit(
+                AuditDraft::new(&actor.audit_name(), "subject.destroy", Outcome::Denied)
+                    .subject(subject_id)
+                    .reason(match problem {
+                        derbes_core::destruction::DestructionProblem::ObligationOpen { .. } => {
+                            "obligation_open"
+                        }
+                        derbes_core::destruction::DestructionProblem::Represents { .. } => {
+                            "represents_others"
+                        }
+                    }),
+            )
+            .await?;
+            return Err(VaultError::DestructionRefused(problem));
+        }
+        let fields: Vec<String> = record.fields.iter().map(|(k, _)| k.clone()).collect();
+        let asked = Destruction {
+            subject_id,
+            category: record.category.clone(),
+            destroyed_at: now,
+            actor: actor.audit_name(),
+            request_id,
+            fields: fields.clone(),
+            removed: Default::default(),
+        };
+        let audit = AuditDraft::new(&actor.audit_name(), "subject.destroy", Outcome::Ok)
+            .subject(subject_id)
+            .fields(&fields)
+            .details(
+                &serde_json::json!({ "request_id": request_id, "method": "crypto_shredding" }),
+            );
+        let (destruction, new) = match self
+            .store()
+            .write(WriteOp::DestroySubject {
+                destruction: asked,
+                audit,
+            })
+            .await?
+        {
+            Applied::Destroyed {
+                destruction,
+                already,
+            } => (destruction, !already),
+            other => {
+                return Err(VaultError::Store(StoreError::Backend(format!(
+                    "a destruction was answered with {other:?}"
+                ))))
+            }
+        };
+        if new {
+            self.log_destructions(std::slice::from_ref(&destruction));
+        }
+        Ok(destruction)
+    }
+
+    /// Appends to the destruction log, if one is configured. A failure is reported in the
+    /// server's log and mended at the next reconciliation, which copies the database's records
+    /// that the file lacks.
+    fn log_destructions(&self, records: &[Destruction]) {
+        if let Some(log) = &self.destruction_log {
+            if let Err(e) = log.append(&self.keys(), records) {
+                eprintln!(
+                    "derbes: cannot append to the destruction log {}: {e}; it is mended when the server starts or by `derbes destructions reapply`",
+                    log.path().display()
+                );
+            }
+        }
+    }
+
+    /// The record of a destroyed subject.
+    pub async fn destruction(&self, subject_id: Uuid) -> Result<Option<Destruction>, VaultError> {
+        Ok(self.store().destruction(subject_id).await?)
+    }
+
+    /// Destroys again every subject of the log that the database holds (after a restore from an
+    /// older backup), and appends to the log the database's records it lacks.
+    pub async fn reconcile_destructions(&self) -> Result<Reconciled, VaultError> {
+        let Some(log) = self.destruction_log.clone() else {
+            return Err(VaultError::Unavailable(
+                "no destruction log is configured; set `destruction_log` in derbes.toml".into(),
+            ));
+        };
+        let keys = self.keys();
+        let read = {
+            let log = log.clone();
+            let keys = keys.clone();
+            tokio::task::spawn_blocking(move || log.read(&keys))
+                .await
+                .map_err(|_| VaultError::Unavailable("reading the destruction log failed".into()))?
+        };
+        let (records, rejected) = read.map_err(|e| {
+            VaultError::Unavailable(format!(
+                "cannot read the destruction log {}: {e}",
+                log.path().display()
+            ))
+        })?;
+        let mut done = Reconciled {
+            logged: records.len(),
+            rejected,
+            ..Default::default()
+        };
+        let mut in_log = HashSet::with_capacity(records.len());
+        for d in records {
+            in_log.insert(d.subject_id);
+            if self.store().subject(d.subject_id).await?.is_none() {
+                continue;
+            }
+            let audit = AuditDraft::new(RESTORE_ACTOR, "subject.destroy", Outcome::Ok)
+                .subject(d.subject_id)
+                .fields(&d.fields)
+                .details(&serde_json::json!({
+                    "request_id": d.request_id,
+                    "method": "crypto_shredding",
+                    "reapplied_from_log": true,
+                    "first_destroyed_at": derbes_core::audit::format_timestamp(d.destroyed_at),
+                }));
+            let id = d.subject_id;
+            self.store()
+                .write(WriteOp::DestroySubject {
+                    destruction: d,
+                    audit,
+                })
+                .await?;
+            done.reapplied.push(id);
+        }
+        let mut missing = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.store().destructions(after, PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.subject_id);
+            missing.extend(page.into_iter().filter(|d| !in_log.contains(&d.subject_id)));
+        }
+        if !missing.is_empty() {
+            let log = log.clone();
+            let count = missing.len();
+            tokio::task::spawn_blocking(move || log.append(&keys, &missing))
+                .await
+                .map_err(|_| VaultError::Unavailable("writing the destruction log failed".into()))?
+                .map_err(|e| {
+                    VaultError::Unavailable(format!("cannot append to the destruction log: {e}"))
+                })?;
+            done.appended = count;
+        }
+        Ok(done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn record(n: u128) -> Destruction {
+        Destruction {
+            subject_id: Uuid::from_u128(n),
+            category: "student".into(),
+            destroyed_at: datetime!(2026-11-21 10:00 UTC),
+            actor: "token:dpo".into(),
+            request_id: None,
+            fields: vec!["iin".into()],
+            removed: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_log_reads_back_what_it_appended_and_refuses_forged_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeyRing::generate().unwrap();
+        let log = DestructionLog::new(dir.path().join("destructions.log"));
+        assert_eq!(log.read(&keys).unwrap(), (vec![], vec![]));
+        log.append(&keys, &[record(1), record(2)]).unwrap();
+        log.append(&keys, &[record(3)]).unwrap();
+        // Someone adds a line of their own, and a line that is not JSON.
+        let forged = serde_json::to_string(&Line {
+            record: serde_json::to_string(&record(4)).unwrap(),
+            mac: "AAAA".into(),
+        })
+        .unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(log.path())
+            .unwrap();
+        writeln!(f, "{forged}\nnot json").unwrap();
+        let (records, rejected) = log.read(&keys).unwrap();
+        assert_eq!(records, vec![record(1), record(2), record(3)]);
+        assert_eq!(
+            rejected.iter().map(|r| r.line).collect::<Vec<_>>(),
+            vec![4, 5]
+        );
+        // Another installation's keys verify none of it.
+        let (none, all) = log.read(&KeyRing::generate().unwrap()).unwrap();
+        assert!(none.is_empty());
+        assert_eq!(all.len(), 5);
+    }
+}

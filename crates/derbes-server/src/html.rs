@@ -1,0 +1,62 @@
+//! The one HTML page shape of derbes' printable documents (consent receipts, access reports):
+//! plain HTML with its style inline, no scripts, nothing fetched, readable on a phone and on
+//! paper.
+
+use derbes_core::text::Lang;
+
+/// Text made safe for HTML content and attribute values.
+pub(crate) fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A whole page: `title` is escaped here, `body` is HTML the caller escaped.
+pub(crate) fn page(lang: Lang, title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{title}</title>\n<style>\n\
+         body {{ font-family: \"Noto Sans\", \"DejaVu Sans\", Arial, sans-serif; max-width: 48rem; margin: 1.5rem auto; padding: 0 1rem; line-height: 1.45; color: #111; }}\n\
+         h1 {{ font-size: 1.3rem; }}\n\
+         h2 {{ font-size: 1.1rem; margin-top: 2rem; }}\n\
+         table {{ border-collapse: collapse; width: 100%; }}\n\
+         th, td {{ text-align: left; vertical-align: top; padding: .4rem .5rem; border-bottom: 1px solid #ccc; overflow-wrap: anywhere; }}\n\
+         th {{ width: 35%; font-weight: 600; }}\n\
+         table.list th {{ width: auto; }}\n\
+         @media (max-width: 36rem) {{ th, td {{ display: block; width: auto; border: 0; padding: .15rem 0; }} tr {{ display: block; border-bottom: 1px solid #ccc; padding: .4rem 0; }} }}\n\
+         @media print {{ body {{ margin: 0; max-width: none; }} footer {{ font-size: .8rem; }} }}\n\
+         </style>\n</head>\n<body>\n{body}</body>\n</html>\n",
+        title = escape(title)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_escapes_everything_it_is_given() {
+        assert_eq!(
+            escape("<a href='x'>\"&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&quot;&amp;&quot;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn a_page_names_its_language_and_escapes_its_title() {
+        let p = page(Lang::Kk, "<Есеп>", "<p>x</p>\n");
+        assert!(p.contains("<html lang=\"kk\">"));
+        assert!(p.contains("<title>&lt;Есеп&gt;</title>"));
+        assert!(p.contains("<body>\n<p>x</p>\n</body>"));
+    }
+}

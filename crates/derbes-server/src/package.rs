@@ -1,0 +1,1013 @@
+//! The access package (Law 94-V Art. 20, 24: the subject's right to know what is held about
+//! them): a zip with everything derbes holds about one subject, machine-readable (`data.json`,
+//! CSV files, each consent's signed receipt) and as a report to read offline in the requester's
+//! language (`report.html`): every field held with its value and source, the purposes that use
+//! it with their legal bases, recipients and retention, the consent ledger, links and flags,
+//! and who did what with the data, from the audit chain.
+//!
+//! The package is sealed under its request's data key, kept for a configurable time and then
+//! deleted; destroying the subject deletes it too.
+
+use crate::auth::{Actor, Role};
+use crate::html::{escape, page};
+use crate::receipts::SignedReceipt;
+use crate::vault::{Vault, VaultError};
+use derbes_core::audit::{format_timestamp, AuditDraft, AuditEvent, Outcome};
+use derbes_core::consent::{ConsentAction, ConsentEvent, GivenBy, Method, RepresentativeLink};
+use derbes_core::declaration::{LegalBasis, RecipientKind, Source};
+use derbes_core::flags::FlagReason;
+use derbes_core::text::{format_date, format_moment, tr, Lang};
+use derbes_store::{PackageRecord, RequestQuery, RequestRecord, StoreError, WriteOp};
+use serde::Serialize;
+use std::io::Write;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+/// How long a package is kept when the configuration does not say.
+pub const DEFAULT_TTL: Duration = Duration::days(30);
+/// The format name in `data.json`.
+pub const FORMAT: &str = "derbes-access-package/1";
+/// Audit events one page reads while the access history is assembled.
+const AUDIT_PAGE: u32 = 1000;
+
+#[derive(Debug, Serialize)]
+pub struct PackageData {
+    pub format: &'static str,
+    #[serde(with = "time::serde::rfc3339")]
+    pub generated_at: OffsetDateTime,
+    pub request_id: Uuid,
+    pub language: Lang,
+    pub operator: OperatorPart,
+    pub subject: SubjectPart,
+    pub fields: Vec<FieldHeld>,
+    pub purposes: Vec<PurposePart>,
+    pub consents: Vec<ConsentPart>,
+    pub representatives: Vec<RepresentativeLink>,
+    pub flags: Vec<FlagPart>,
+    pub access_history: Vec<AccessEntry>,
+    pub requests: Vec<RequestPart>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OperatorPart {
+    pub name: String,
+    pub bin: String,
+    pub address: String,
+    pub email: String,
+    pub phone: String,
+    pub responsible_person: String,
+    pub responsible_person_email: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SubjectPart {
+    pub id: Uuid,
+    pub category: String,
+    pub category_label: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FieldHeld {
+    pub key: String,
+    pub label: String,
+    pub value: String,
+    pub source: Source,
+    pub source_label: &'static str,
+    /// The declared purposes that use the field.
+    pub purposes: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PurposePart {
+    pub key: String,
+    pub label: String,
+    pub description: String,
+    pub legal_basis: LegalBasis,
+    pub legal_basis_label: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub legal_reference: Option<String>,
+    /// The fields held that the purpose uses.
+    pub fields: Vec<String>,
+    pub recipients: Vec<RecipientPart>,
+    pub retention: String,
+    pub retention_label: String,
+    pub publication: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RecipientPart {
+    pub key: String,
+    pub label: String,
+    pub kind: RecipientKind,
+    pub kind_label: &'static str,
+    pub country: String,
+    pub cross_border: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConsentPart {
+    pub event: ConsentEvent,
+    /// The signed receipt, also in `receipts/<id>.json`.
+    pub receipt: SignedReceipt,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FlagPart {
+    /// `None` for a block of all processing, else the restricted purpose.
+    pub purpose: Option<String>,
+    pub reason: FlagReason,
+    #[serde(with = "time::serde::rfc3339")]
+    pub set_at: OffsetDateTime,
+    #[serde(
+        with = "derbes_core::iso_date::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub until: Option<time::Date>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AccessEntry {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    pub fields: Vec<String>,
+    pub outcome: String,
+}
+
+impl From<AuditEvent> for AccessEntry {
+    fn from(e: AuditEvent) -> Self {
+        AccessEntry {
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            purpose: e.purpose,
+            fields: e.fields,
+            outcome: e.outcome.as_str().to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RequestPart {
+    pub id: Uuid,
+    pub kind: String,
+    pub status: String,
+    pub received_at: String,
+}
+
+/// What a built package holds, for the action's note: counts, never values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackageSummary {
+    pub fields: usize,
+    pub consents: usize,
+    pub access_events: usize,
+    pub bytes: usize,
+}
+
+/// A package handed out: the zip and its file name.
+#[derive(Debug)]
+pub struct Download {
+    pub file_name: String,
+    pub zip: Vec<u8>,
+}
+
+fn csv_text(header: &[&str], rows: Vec<Vec<String>>) -> Result<Vec<u8>, VaultError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let fail = |e: &dyn std::fmt::Display| {
+        VaultError::Store(StoreError::Backend(format!("writing a CSV file: {e}")))
+    };
+    w.write_record(header).map_err(|e| fail(&e))?;
+    for r in rows {
+        w.write_record(&r).map_err(|e| fail(&e))?;
+    }
+    w.into_inner().map_err(|e| fail(&e))
+}
+
+fn action_label(action: &str, lang: Lang) -> String {
+    let (kk, ru, en) = match action.split('.').take(2).collect::<Vec<_>>().as_slice() {
+        ["subject", "read"] => ("деректер оқылды", "данные прочитаны", "data read"),
+        ["subject", "create"] => ("деректер енгізілді", "данные внесены", "data recorded"),
+        ["subject", "rectify"] => ("деректер түзетілді", "данные исправлены", "data corrected"),
+        ["subject", "lookup" | "resolve"] => (
+            "сәйкестендіргіш бойынша ізделді",
+            "поиск по идентификатору",
+            "looked up by an identifier",
+        ),
+        ["subject", "destroy"] => ("деректер жойылды", "данные уничтожены", "data destroyed"),
+        ["subject", "block" | "restriction"] => (
+            "өңдеуді бұғаттау немесе шектеу",
+            "блокирование или ограничение обработки",
+            "processing blocked or restricted",
+        ),
+        ["consent", _] | ["consents", _] => (
+            "келісіммен жасалған әрекет",
+            "действие с согласием",
+            "consent action",
+        ),
+        ["decision" | "decisions", ..] => (
+            "қолжетімділік туралы шешім",
+            "решение о доступе",
+            "access decision",
+        ),
+        ["representative", _] => (
+            "заңды өкілмен байланыс",
+            "связь с законным представителем",
+            "legal representative link",
+        ),
+        ["obligation", _] => ("міндеттеме", "обязательство", "obligation"),
+        ["request", _] => (
+            "өтініш бойынша әрекет",
+            "действие по запросу",
+            "step of a request",
+        ),
+        _ => return action.to_owned(),
+    };
+    format!("{} ({action})", tr(lang, kk, ru, en))
+}
+
+fn outcome_label(outcome: &str, lang: Lang) -> &str {
+    match outcome {
+        "ok" | "allowed" => tr(lang, "орындалды", "выполнено", "done"),
+        "denied" => tr(lang, "бас тартылды", "отказано", "refused"),
+        other => other,
+    }
+}
+
+fn given_by_text(by: &GivenBy, lang: Lang) -> String {
+    match by {
+        GivenBy::Subject => tr(lang, "субъектінің өзі", "сам субъект", "the subject").into(),
+        GivenBy::Representative {
+            representative_id, ..
+        } => format!(
+            "{} {representative_id}",
+            tr(
+                lang,
+                "заңды өкіл",
+                "законный представитель",
+                "legal representative"
+            )
+        ),
+    }
+}
+
+fn method_code(m: &Method) -> &'static str {
+    match m {
+        Method::Web => "web",
+        Method::Paper { .. } => "paper",
+        Method::StateService { .. } => "state_service",
+        Method::Other { .. } => "other",
+    }
+}
+
+fn consent_action_code(a: &ConsentAction) -> &'static str {
+    match a {
+        ConsentAction::Give(_) => "give",
+        ConsentAction::Renew(_) => "renew",
+        ConsentAction::Withdraw => "withdraw",
+    }
+}
+
+fn consent_action_label(a: &ConsentAction, lang: Lang) -> &'static str {
+    match a {
+        ConsentAction::Give(_) => tr(lang, "келісім берілді", "согласие дано", "consent given"),
+        ConsentAction::Renew(_) => tr(
+            lang,
+            "келісім жаңартылды",
+            "согласие продлено",
+            "consent renewed",
+        ),
+        ConsentAction::Withdraw => tr(
+            lang,
+            "келісім кері қайтарылды",
+            "согласие отозвано",
+            "consent withdrawn",
+        ),
+    }
+}
+
+/// A section of the report: a heading and a table with a header row, or a line saying there is
+/// nothing to show.
+fn section(title: &str, header: &[&str], rows: &[Vec<String>], none: &str) -> String {
+    let mut out = format!("<h2>{}</h2>\n", escape(title));
+    if rows.is_empty() {
+        out.push_str(&format!("<p>{}</p>\n", escape(none)));
+        return out;
+    }
+    out.push_str("<table class=\"list\">\n<tr>");
+    for h in header {
+        out.push_str(&format!("<th scope=\"col\">{}</th>", escape(h)));
+    }
+    out.push_str("</tr>\n");
+    for r in rows {
+        out.push_str("<tr>");
+        for c in r {
+            out.push_str(&format!("<td>{}</td>", escape(c)));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+    out
+}
+
+/// The report to read: the same content as `data.json`, in `lang`.
+pub fn report_html(d: &PackageData, lang: Lang) -> String {
+    let t = |kk: &'static str, ru: &'static str, en: &'static str| tr(lang, kk, ru, en);
+    let title = t(
+        "Сіз туралы сақталатын дербес деректер",
+        "Персональные данные, которые хранятся о вас",
+        "The personal data held about you",
+    );
+    let mut body = format!("<h1>{}</h1>\n<table>\n", escape(title));
+    let facts = [
+        (
+            t("Оператор", "Оператор", "Operator"),
+            format!(
+                "{} ({} {})",
+                d.operator.name,
+                t("БСН", "БИН", "BIN"),
+                d.operator.bin
+            ),
+        ),
+        (
+            t("Мекенжайы", "Адрес", "Address"),
+            d.operator.address.clone(),
+        ),
+        (
+            t(
+                "Дербес деректерді өңдеуді ұйымдастыруға жауапты тұлға",
+                "Лицо, ответственное за организацию обработки персональных данных",
+                "Person responsible for the processing of personal data",
+            ),
+            format!(
+                "{}, {}",
+                d.operator.responsible_person, d.operator.responsible_person_email
+            ),
+        ),
+        (t("Өтініш", "Запрос", "Request"), d.request_id.to_string()),
+        (
+            t("Субъект", "Субъект", "Subject"),
+            format!("{} ({})", d.subject.category_label, d.subject.id),
+        ),
+        (
+            t("Құрастырылған уақыты", "Дата составления", "Prepared"),
+            format_moment(d.generated_at, lang),
+        ),
+    ];
+    for (k, v) in facts {
+        body.push_str(&format!(
+            "<tr><th scope=\"row\">{}</th><td>{}</td></tr>\n",
+            escape(k),
+            escape(&v)
+        ));
+    }
+    body.push_str("</table>\n");
+    let purpose_label = |key: &str| {
+        d.purposes
+            .iter()
+            .find(|p| p.key == key)
+            .map(|p| p.label.clone())
+            .unwrap_or_else(|| key.to_owned())
+    };
+    let fields: Vec<Vec<String>> = d
+        .fields
+        .iter()
+        .map(|f| {
+            vec![
+                f.label.clone(),
+                f.value.clone(),
+                f.source_label.to_owned(),
+                f.purposes
+                    .iter()
+                    .map(|p| purpose_label(p))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ]
+        })
+        .collect();
+    body.push_str(&section(
+        t("Деректер", "Данные", "Data"),
+        &[
+            t("Дерек", "Данные", "Item"),
+            t("Мәні", "Значение", "Value"),
+            t("Көзі", "Источник", "Source"),
+            t("Мақсаттары", "Цели", "Purposes"),
+        ],
+        &fields,
+        t(
+            "Сіз туралы деректер сақталмайды.",
+            "Данные о вас не хранятся.",
+            "No data about you is held.",
+        ),
+    ));
+    let purposes: Vec<Vec<String>> = d
+        .purposes
+        .iter()
+        .map(|p| {
+            let recipients = p
+                .recipients
+                .iter()
+                .map(|r| {
+                    let border = if r.cross_border {
+                        t(
+                            ", шекарадан тыс",
+                            ", трансграничная передача",
+                            ", cross-border",
+                        )
+                    } else {
+                        ""
+                    };
+                    format!("{} ({}, {}{border})", r.label, r.kind_label, r.country)
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            let basis = match &p.legal_reference {
+                Some(r) => format!("{} ({r})", p.legal_basis_label),
+                None => p.legal_basis_label.to_owned(),
+            };
+            vec![
+                format!("{}: {}", p.label, p.description),
+                basis,
+                if recipients.is_empty() {
+                    t("берілмейді", "не передаются", "none").to_owned()
+                } else {
+                    recipients
+                },
+                p.retention_label.clone(),
+            ]
+        })
+        .collect();
+    body.push_str(&section(
+        t(
+            "Өңдеу мақсаттары",
+            "Цели обработки",
+            "Purposes of processing",
+        ),
+        &[
+            t("Мақсат", "Цель", "Purpose"),
+            t("Құқықтық негіз", "Правовое основание", "Legal basis"),
+            t("Алушылар", "Получатели", "Recipients"),
+            t("Сақтау мерзімі", "Срок хранения", "Retention"),
+        ],
+        &purposes,
+        t(
+            "Өңдеу мақсаттары жоқ.",
+            "Целей обработки нет.",
+            "No purposes.",
+        ),
+    ));
+    let consents: Vec<Vec<String>> = d
+        .consents
+        .iter()
+        .map(|c| {
+            vec![
+                format_moment(c.event.at, lang),
+                purpose_label(&c.event.purpose),
+                consent_action_label(&c.event.action, lang).to_owned(),
+                given_by_text(&c.event.given_by, lang),
+                format!("receipts/{}.json", c.event.id),
+            ]
+        })
+        .collect();
+    body.push_str(&section(
+        t("Келісімдер", "Согласия", "Consents"),
+        &[
+            t("Уақыты", "Дата", "When"),
+            t("Мақсат", "Цель", "Purpose"),
+            t("Әрекет", "Действие", "Action"),
+            t("Кім", "Кто", "By"),
+            t("Түбіртек", "Квитанция", "Receipt"),
+        ],
+        &consents,
+        t(
+            "Келісімдер тіркелмеген.",
+            "Согласия не записаны.",
+            "No consents are recorded.",
+        ),
+    ));
+    let flags: Vec<Vec<String>> = d
+        .flags
+        .iter()
+        .map(|f| {
+            vec![
+                match &f.purpose {
+                    None => t(
+                        "барлық өңдеу бұғатталған",
+                        "вся обработка заблокирована",
+                        "all processing blocked",
+                    )
+                    .to_owned(),
+                    Some(p) => format!(
+                        "{}: {}",
+                        t("шектелген", "ограничено", "restricted"),
+                        purpose_label(p)
+                    ),
+                },
+                format_moment(f.set_at, lang),
+                f.until
+                    .map(|u| format_date(u, lang))
+                    .unwrap_or_else(|| "—".into()),
+            ]
+        })
+        .collect();
+    if !flags.is_empty() {
+        body.push_str(&section(
+            t(
+                "Бұғаттау және шектеу",
+                "Блокирование и ограничения",
+                "Blocks and restrictions",
+            ),
+            &[
+                t("Не", "Что", "What"),
+                t("Бастап", "С", "Since"),
+                t("Дейін", "До", "Until"),
+            ],
+            &flags,
+            "",
+        ));
+    }
+    let history: Vec<Vec<String>> = d
+        .access_history
+        .iter()
+        .map(|e| {
+            vec![
+                e.at.clone(),
+                e.actor.clone(),
+                action_label(&e.action, lang),
+                e.purpose.as_deref().map(purpose_label).unwrap_or_default(),
+                e.fields.join(", "),
+                outcome_label(&e.outcome, lang).to_owned(),
+            ]
+        })
+        .collect();
+    body.push_str(&section(
+        t(
+            "Деректермен кім не істеді",
+            "Кто и что делал с данными",
+            "Who did what with the data",
+        ),
+        &[
+            t("Уақыты (UTC)", "Время (UTC)", "When (UTC)"),
+            t("Кім", "Кто", "Who"),
+            t("Әрекет", "Действие", "Action"),
+            t("Мақсат", "Цель", "Purpose"),
+            t("Деректер", "Данные", "Data"),
+            t("Нәтиже", "Результат", "Outcome"),
+        ],
+        &history,
+        t("Жазбалар жоқ.", "Записей нет.", "No entries."),
+    ));
+    body.push_str(&format!(
+        "<footer><p>{}</p></footer>\n",
+        escape(t(
+            "Деректерді түзетуді, бұғаттауды немесе жоюды талап етуге, келісімді кері қайтарып алуға құқығыңыз бар. Оператордың әрекеттеріне дербес деректерді қорғау саласындағы уәкілетті органға (Қазақстан Республикасының цифрлық даму министрлігі) немесе сотқа шағым жасай аласыз. Машинада оқылатын көшірме: data.json және CSV файлдары.",
+            "Вы вправе требовать исправления, блокирования или уничтожения данных и отозвать согласие. Действия оператора можно обжаловать в уполномоченном органе в сфере защиты персональных данных (Министерство цифрового развития Республики Казахстан) или в суде. Машиночитаемая копия: data.json и файлы CSV.",
+            "You may ask for the data to be corrected, blocked or destroyed, and withdraw your consent. You may complain about the operator to the authorized body for personal data protection (the Ministry of Digital Development of the Republic of Kazakhstan) or to a court. Machine-readable copy: data.json and the CSV files.",
+        ))
+    ));
+    page(lang, title, &body)
+}
+
+/// The zip: `data.json`, the CSV files, `receipts/<consent id>.json` and `report.html`.
+pub fn zip_package(d: &PackageData, at: OffsetDateTime) -> Result<Vec<u8>, VaultError> {
+    let fail = |e: &dyn std::fmt::Display| {
+        VaultError::Store(StoreError::Backend(format!("writing the package: {e}")))
+    };
+    let mut files: Vec<(String, Vec<u8>)> = vec![
+        ("data.json".into(), pretty(d)?),
+        (
+            "report.html".into(),
+            report_html(d, d.language).into_bytes(),
+        ),
+        (
+            "fields.csv".into(),
+            csv_text(
+                &["key", "label", "value", "source", "purposes"],
+                d.fields
+                    .iter()
+                    .map(|f| {
+                        vec![
+                            f.key.clone(),
+                            f.label.clone(),
+                            f.value.clone(),
+                            f.source.code().into(),
+                            f.purposes.join(";"),
+                        ]
+                    })
+                    .collect(),
+            )?,
+        ),
+        (
+            "purposes.csv".into(),
+            csv_text(
+                &[
+                    "key",
+                    "label",
+                    "legal_basis",
+                    "fields",
+                    "recipients",
+                    "cross_border",
+                    "retention",
+                ],
+                d.purposes
+                    .iter()
+                    .map(|p| {
+                        vec![
+                            p.key.clone(),
+                            p.label.clone(),
+                            p.legal_basis.name().into(),
+                            p.fields.join(";"),
+                            p.recipients
+                                .iter()
+                                .map(|r| r.key.as_str())
+                                .collect::<Vec<_>>()
+                                .join(";"),
+                            p.recipients.iter().any(|r| r.cross_border).to_string(),
+                            p.retention.clone(),
+                        ]
+                    })
+                    .collect(),
+            )?,
+        ),
+        (
+            "consents.csv".into(),
+            csv_text(
+                &["id", "at", "purpose", "action", "given_by", "method"],
+                d.consents
+                    .iter()
+                    .map(|c| {
+                        vec![
+                            c.event.id.to_string(),
+                            format_timestamp(c.event.at),
+                            c.event.purpose.clone(),
+                            consent_action_code(&c.event.action).into(),
+                            match &c.event.given_by {
+                                GivenBy::Subject => "subject".into(),
+                                GivenBy::Representative {
+                                    representative_id, ..
+                                } => representative_id.to_string(),
+                            },
+                            method_code(&c.event.method).into(),
+                        ]
+                    })
+                    .collect(),
+            )?,
+        ),
+        (
+            "access-history.csv".into(),
+            csv_text(
+                &["at", "actor", "action", "purpose", "fields", "outcome"],
+                d.access_history
+                    .iter()
+                    .map(|e| {
+                        vec![
+                            e.at.clone(),
+                            e.actor.clone(),
+                            e.action.clone(),
+                            e.purpose.clone().unwrap_or_default(),
+                            e.fields.join(";"),
+                            e.outcome.clone(),
+                        ]
+                    })
+                    .collect(),
+            )?,
+        ),
+    ];
+    for c in &d.consents {
+        files.push((format!("receipts/{}.json", c.event.id), pretty(&c.receipt)?));
+    }
+    let stamp = zip::DateTime::from_date_and_time(
+        at.year().clamp(1980, 2107) as u16,
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+    )
+    .unwrap_or_default();
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .last_modified_time(stamp)
+        .unix_permissions(0o644);
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, bytes) in files {
+        w.start_file(name, options).map_err(|e| fail(&e))?;
+        w.write_all(&bytes).map_err(|e| fail(&e))?;
+    }
+    Ok(w.finish().map_err(|e| fail(&e))?.into_inner())
+}
+
+fn pretty<T: Serialize>(v: &T) -> Result<Vec<u8>, VaultError> {
+    serde_json::to_vec_pretty(v)
+        .map_err(|e| VaultError::Store(StoreError::Backend(format!("writing the package: {e}"))))
+}
+
+impl Vault {
+    /// Keeps access packages for `ttl` before they are deleted.
+    pub fn with_package_ttl(mut self, ttl: Duration) -> Self {
+        self.package_ttl = ttl;
+        self
+    }
+
+    /// Everything held about the subject of request `r`, for the package.
+    pub(crate) async fn package_data(
+        &self,
+        r: &RequestRecord,
+        language: Lang,
+    ) -> Result<PackageData, VaultError> {
+        let (record, state) = self.subject_and_state(r.subject_id, None).await?;
+        let declaration = self.declaration();
+        let dk = self.open_key(&record)?;
+        let mut fields = Vec::with_capacity(record.fields.len());
+        for (key, sealed) in &record.fields {
+            let value = self.open_field(&dk, &record, key, sealed)?;
+            let (label, source) = match declaration.field(key) {
+                Some(f) => (f.label.get(language).to_owned(), f.source),
+                None => (key.clone(), Source::default()),
+            };
+            fields.push(FieldHeld {
+                key: key.clone(),
+                label,
+                value,
+                source,
+                source_label: source.label(language),
+                purposes: declaration
+                    .purposes
+                    .iter()
+                    .filter(|(_, p)| p.covers_category(&record.category) && p.uses_field(key))
+                    .map(|(k, _)| k.clone())
+                    .collect(),
+            });
+        }
+        let purposes = declaration
+            .purposes
+            .iter()
+            .filter(|(_, p)| p.covers_category(&record.category))
+            .map(|(key, p)| PurposePart {
+                key: key.clone(),
+                label: p.label.get(language).to_owned(),
+                description: p.description.get(language).to_owned(),
+                legal_basis: p.legal_basis,
+                legal_basis_label: p.legal_basis.label(language),
+                legal_reference: p
+                    .legal_reference
+                    .as_ref()
+                    .map(|t| t.get(language).to_owned()),
+                fields: p
+                    .fields
+                    .iter()
+                    .filter(|f| record.fields.iter().any(|(k, _)| k == *f))
+                    .cloned()
+                    .collect(),
+                recipients: p
+                    .recipients
+                    .iter()
+                    .filter_map(|k| declaration.recipients.get(k).map(|x| (k, x)))
+                    .map(|(k, x)| RecipientPart {
+                        key: k.clone(),
+                        label: x.label.get(language).to_owned(),
+                        kind: x.kind,
+                        kind_label: x.kind.label(language),
+                        country: x.country.clone(),
+                        cross_border: declaration.crosses_border(x),
+                    })
+                    .collect(),
+                retention: p.retention.clone(),
+                retention_label: declaration
+                    .retention
+                    .get(&p.retention)
+                    .map(|x| x.label.get(language).to_owned())
+                    .unwrap_or_else(|| p.retention.clone()),
+                publication: p.publication,
+            })
+            .collect();
+        let mut consents = Vec::with_capacity(state.consents.len());
+        for event in &state.consents {
+            let receipt = self.issue_receipt(&record, state.clone(), event).await?;
+            consents.push(ConsentPart {
+                event: event.clone(),
+                receipt,
+            });
+        }
+        let mut flags: Vec<FlagPart> = state
+            .blocked
+            .iter()
+            .map(|f| (None, f))
+            .chain(state.restrictions.iter().map(|(p, f)| (Some(p.clone()), f)))
+            .map(|(purpose, f)| FlagPart {
+                purpose,
+                reason: f.reason,
+                set_at: f.set_at,
+                until: f.until,
+            })
+            .collect();
+        flags.sort_by_key(|f| f.set_at);
+        let mut access_history = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self
+                .store()
+                .subject_audit(r.subject_id, after, AUDIT_PAGE)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            access_history.extend(page.into_iter().map(AccessEntry::from));
+        }
+        let requests = self
+            .store()
+            .requests(RequestQuery {
+                subject_id: Some(r.subject_id),
+                limit: 1000,
+                ..Default::default()
+            })
+            .await?
+            .into_iter()
+            .map(|q| RequestPart {
+                id: q.id,
+                kind: q.kind,
+                status: q.status,
+                received_at: q.received_at,
+            })
+            .collect();
+        let o = &declaration.operator;
+        Ok(PackageData {
+            format: FORMAT,
+            generated_at: self.now(),
+            request_id: r.id,
+            language,
+            operator: OperatorPart {
+                name: o.name.get(language).to_owned(),
+                bin: o.bin.clone(),
+                address: o.address.get(language).to_owned(),
+                email: o.email.clone(),
+                phone: o.phone.clone(),
+                responsible_person: format!(
+                    "{}, {}",
+                    o.responsible_person.name.get(language),
+                    o.responsible_person.position.get(language)
+                ),
+                responsible_person_email: o.responsible_person.email.clone(),
+            },
+            subject: SubjectPart {
+                id: record.id,
+                category: record.category.clone(),
+                category_label: declaration
+                    .subject_categories
+                    .get(&record.category)
+                    .map(|c| c.label.get(language).to_owned())
+                    .unwrap_or_else(|| record.category.clone()),
+                created_at: record.created_at.clone(),
+                updated_at: record.updated_at.clone(),
+            },
+            fields,
+            purposes,
+            consents,
+            representatives: state.representatives,
+            flags,
+            access_history,
+            requests,
+        })
+    }
+
+    /// Builds the package of request `r`, seals it under the request's key and stores it until
+    /// it expires. The audit records that the data left the vault for the package.
+    pub(crate) async fn build_package(
+        &self,
+        actor: &Actor,
+        r: &RequestRecord,
+        language: Lang,
+    ) -> Result<(PackageSummary, OffsetDateTime), VaultError> {
+        let data = self.package_data(r, language).await?;
+        let now = self.now();
+        let zip = zip_package(&data, now)?;
+        let summary = PackageSummary {
+            fields: data.fields.len(),
+            consents: data.consents.len(),
+            access_events: data.access_history.len(),
+            bytes: zip.len(),
+        };
+        let dk = self.request_key(r)?;
+        let sealed = dk.seal(&r.id, 1, "package", &zip)?;
+        let expires_at = now + self.package_ttl;
+        let field_keys: Vec<&str> = data.fields.iter().map(|f| f.key.as_str()).collect();
+        self.store()
+            .write(WriteOp::StorePackage {
+                package: PackageRecord {
+                    request_id: r.id,
+                    subject_id: r.subject_id,
+                    created_at: format_timestamp(now),
+                    expires_at: format_timestamp(expires_at),
+                    sealed,
+                },
+                audit: AuditDraft::new(&actor.audit_name(), "request.package.build", Outcome::Ok)
+                    .subject(r.subject_id)
+                    .fields(&field_keys)
+                    .details(&serde_json::json!({
+                        "request_id": r.id,
+                        "consents": summary.consents,
+                        "access_events": summary.access_events,
+                        "bytes": summary.bytes,
+                        "expires_at": format_timestamp(expires_at),
+                    })),
+            })
+            .await?;
+        Ok((summary, expires_at))
+    }
+
+    /// The package of a request, opened, while it has not expired. Handing it out is audited.
+    pub async fn request_package(&self, actor: &Actor, id: Uuid) -> Result<Download, VaultError> {
+        if !matches!(actor.role, Role::Admin | Role::Dpo | Role::Integration) {
+            return Err(VaultError::Forbidden(format!(
+                "role `{}` cannot download access packages",
+                actor.role
+            )));
+        }
+        let r = self
+            .store()
+            .request(id)
+            .await?
+            .ok_or(VaultError::RequestNotFound)?;
+        let now = self.now();
+        let Some(p) = self.store().package(id).await? else {
+            return Err(VaultError::Gone(
+                "this request has no access package: it is built when an access request is approved, and deleted when it expires or the subject's data are destroyed".into(),
+            ));
+        };
+        if p.expires_at <= format_timestamp(now) {
+            return Err(VaultError::Gone(format!(
+                "the access package expired at {}; run the request's actions again to build a new one",
+                p.expires_at
+            )));
+        }
+        let dk = self.request_key(&r)?;
+        let zip = dk.open(&r.id, 1, "package", &p.sealed)?.to_vec();
+        self.audit(
+            AuditDraft::new(&actor.audit_name(), "request.package.download", Outcome::Ok)
+                .subject(r.subject_id)
+                .details(&serde_json::json!({ "request_id": id, "bytes": zip.len() })),
+        )
+        .await?;
+        Ok(Download {
+            file_name: format!("derbes-access-{id}.zip"),
+            zip,
+        })
+    }
+
+    /// Deletes the packages that have expired; returns how many.
+    pub async fn delete_expired_packages(&self) -> Result<usize, VaultError> {
+        let mut deleted = 0;
+        loop {
+            let expired = self
+                .store()
+                .expired_packages(format_timestamp(self.now()), 100)
+                .await?;
+            if expired.is_empty() {
+                return Ok(deleted);
+            }
+            for (request_id, subject_id) in expired {
+                let audit =
+                    AuditDraft::new("system:packages", "request.package.expire", Outcome::Ok)
+                        .subject(subject_id)
+                        .details(&serde_json::json!({ "request_id": request_id }));
+                match self
+                    .store()
+                    .write(WriteOp::DeletePackage { request_id, audit })
+                    .await
+                {
+                    Ok(_) => deleted += 1,
+                    // Deleted meanwhile (a destruction, another server): nothing left to do.
+                    Err(StoreError::NotFound) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_are_named_in_the_language_with_their_code() {
+        assert_eq!(
+            action_label("subject.read", Lang::Ru),
+            "данные прочитаны (subject.read)"
+        );
+        assert_eq!(
+            action_label("consent.give", Lang::Kk),
+            "келісіммен жасалған әрекет (consent.give)"
+        );
+        assert_eq!(action_label("keys.rotate", Lang::En), "keys.rotate");
+    }
+
+    #[test]
+    fn sections_escape_their_cells_and_say_when_empty() {
+        let html = section("T", &["a"], &[vec!["<b>".into()]], "none");
+        assert!(html.contains("<td>&lt;b&gt;</td>"));
+        assert!(section("T", &["a"], &[], "nothing here").contains("<p>nothing here</p>"));
+    }
+}
