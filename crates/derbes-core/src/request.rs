@@ -9,6 +9,7 @@
 //! Pure: the server asks [`advance`] whether a step may be taken and records what it returns.
 
 use crate::declaration::DeadlineKind;
+use crate::text::{tr, Lang};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -86,6 +87,112 @@ impl RequestKind {
             self,
             RequestKind::Restriction | RequestKind::ConsentWithdrawal | RequestKind::Objection
         )
+    }
+}
+
+impl RequestKind {
+    /// What the requester asked for, as a letter names it.
+    pub fn label(self, lang: Lang) -> &'static str {
+        match self {
+            RequestKind::Information => tr(
+                lang,
+                "дербес деректерді өңдеу туралы ақпарат беру",
+                "предоставление сведений об обработке персональных данных",
+                "information about the processing of personal data",
+            ),
+            RequestKind::AccessExport => tr(
+                lang,
+                "дербес деректерге қол жеткізу және олардың көшірмесін беру",
+                "доступ к персональным данным и предоставление их копии",
+                "access to the personal data and a copy of them",
+            ),
+            RequestKind::Rectification => tr(
+                lang,
+                "дербес деректерді түзету",
+                "исправление персональных данных",
+                "rectification of the personal data",
+            ),
+            RequestKind::Blocking => tr(
+                lang,
+                "дербес деректерді бұғаттау",
+                "блокирование персональных данных",
+                "blocking of the personal data",
+            ),
+            RequestKind::Unblocking => tr(
+                lang,
+                "дербес деректерді бұғаттаудан шығару",
+                "снятие блокирования персональных данных",
+                "lifting the block of the personal data",
+            ),
+            RequestKind::Destruction => tr(
+                lang,
+                "дербес деректерді жою",
+                "уничтожение персональных данных",
+                "destruction of the personal data",
+            ),
+            RequestKind::Restriction => tr(
+                lang,
+                "дербес деректерді өңдеуді шектеу",
+                "ограничение обработки персональных данных",
+                "restriction of the processing of the personal data",
+            ),
+            RequestKind::ConsentWithdrawal => tr(
+                lang,
+                "дербес деректерді жинауға және өңдеуге берілген келісімді кері қайтарып алу",
+                "отзыв согласия на сбор и обработку персональных данных",
+                "withdrawal of consent to the collection and processing of personal data",
+            ),
+            RequestKind::Objection => tr(
+                lang,
+                "дербес деректерді өңдеуге қарсылық",
+                "возражение против обработки персональных данных",
+                "objection to the processing of personal data",
+            ),
+            RequestKind::Complaint => tr(
+                lang,
+                "шағым (сотқа дейінгі талап)",
+                "жалоба (досудебная претензия)",
+                "complaint (pre-trial claim)",
+            ),
+        }
+    }
+}
+
+impl RejectionReason {
+    /// Why the request was refused, as a letter states it.
+    pub fn label(self, lang: Lang) -> &'static str {
+        match self {
+            RejectionReason::IdentityNotConfirmed => tr(
+                lang,
+                "өтініш берушінің жеке басы немесе өкілеттігі расталмады",
+                "личность или полномочия заявителя не подтверждены",
+                "the requester's identity or authority could not be confirmed",
+            ),
+            RejectionReason::NotJustified => tr(
+                lang,
+                "өтініште көрсетілген мән-жайлар расталмады",
+                "изложенные в запросе обстоятельства не подтвердились",
+                "the circumstances stated in the request were not confirmed",
+            ),
+            RejectionReason::ContradictsLaw => tr(
+                lang,
+                "өтінішті қанағаттандыру Қазақстан Республикасының заңнамасына немесе субъектінің орындалмаған міндеттемесіне қайшы келеді",
+                "удовлетворение запроса противоречит законодательству Республики Казахстан или неисполненному обязательству субъекта",
+                "granting the request would contradict the law of the Republic of Kazakhstan or an unfulfilled obligation of the subject",
+            ),
+            RejectionReason::Duplicate => tr(
+                lang,
+                "дәл осындай өтініш қаралуда",
+                "такой же запрос уже рассматривается",
+                "the same request is already being handled",
+            ),
+            RejectionReason::NoData => tr(
+                lang,
+                "операторда субъектінің дербес деректері жоқ",
+                "оператор не обрабатывает персональные данные субъекта",
+                "the operator holds no personal data of the subject",
+            ),
+        }
     }
 }
 
@@ -325,6 +432,28 @@ mod tests {
         assert_eq!(
             advance(Status::InProgress, Step::Complete, ctx),
             Err(StepProblem::ActionsPending { pending: 2 })
+        );
+    }
+
+    #[test]
+    fn every_kind_and_reason_reads_differently_in_each_language() {
+        use std::collections::HashSet;
+        for lang in [Lang::Kk, Lang::Ru, Lang::En] {
+            let kinds: HashSet<&str> = RequestKind::ALL.iter().map(|k| k.label(lang)).collect();
+            assert_eq!(kinds.len(), RequestKind::ALL.len());
+            let reasons = [
+                RejectionReason::IdentityNotConfirmed,
+                RejectionReason::NotJustified,
+                RejectionReason::ContradictsLaw,
+                RejectionReason::Duplicate,
+                RejectionReason::NoData,
+            ];
+            let labels: HashSet<&str> = reasons.iter().map(|r| r.label(lang)).collect();
+            assert_eq!(labels.len(), reasons.len());
+        }
+        assert_ne!(
+            RequestKind::Destruction.label(Lang::Kk),
+            RequestKind::Destruction.label(Lang::Ru)
         );
     }
 

@@ -204,6 +204,7 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
             "/api/v1/requests/{id}/package",
             get(requests::package),
         ),
+        ("get", "/api/v1/requests/{id}/answer", get(requests::answer)),
         (
             "get",
             "/api/v1/subjects/{id}/destruction",

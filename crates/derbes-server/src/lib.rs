@@ -1,6 +1,7 @@
 //! derbes server: the REST API under `/api/v1`, its authentication, and the vault operations
 //! (seal, open, index, decide, audit) behind it.
 
+mod answers;
 mod api;
 mod auth;
 mod consents;
@@ -15,6 +16,7 @@ mod receipts;
 mod requests;
 mod vault;
 
+pub use answers::{AnswerTemplates, Letter, TemplateError};
 pub use api::{router, ROUTES};
 pub use auth::{Actor, Role, ROLES};
 pub use consents::{ConsentInput, ConsentStep, FlagChange, FlagInput, LinkInput, ObligationInput};

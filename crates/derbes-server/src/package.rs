@@ -8,6 +8,7 @@
 //! The package is sealed under its request's data key, kept for a configurable time and then
 //! deleted; destroying the subject deletes it too.
 
+use crate::answers::{operator_parts, OperatorContext, ResponsibleContext};
 use crate::auth::{Actor, Role};
 use crate::html::{escape, page};
 use crate::receipts::SignedReceipt;
@@ -37,7 +38,8 @@ pub struct PackageData {
     pub generated_at: OffsetDateTime,
     pub request_id: Uuid,
     pub language: Lang,
-    pub operator: OperatorPart,
+    pub operator: OperatorContext,
+    pub responsible: ResponsibleContext,
     pub subject: SubjectPart,
     pub fields: Vec<FieldHeld>,
     pub purposes: Vec<PurposePart>,
@@ -46,17 +48,6 @@ pub struct PackageData {
     pub flags: Vec<FlagPart>,
     pub access_history: Vec<AccessEntry>,
     pub requests: Vec<RequestPart>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct OperatorPart {
-    pub name: String,
-    pub bin: String,
-    pub address: String,
-    pub email: String,
-    pub phone: String,
-    pub responsible_person: String,
-    pub responsible_person_email: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -343,8 +334,8 @@ pub fn report_html(d: &PackageData, lang: Lang) -> String {
                 "Person responsible for the processing of personal data",
             ),
             format!(
-                "{}, {}",
-                d.operator.responsible_person, d.operator.responsible_person_email
+                "{}, {}, {}",
+                d.responsible.name, d.responsible.position, d.responsible.email
             ),
         ),
         (t("Өтініш", "Запрос", "Request"), d.request_id.to_string()),
@@ -560,13 +551,21 @@ pub fn report_html(d: &PackageData, lang: Lang) -> String {
         &history,
         t("Жазбалар жоқ.", "Записей нет.", "No entries."),
     ));
+    let rights = t(
+        "Деректерді түзетуді, бұғаттауды немесе жоюды талап етуге, келісімді кері қайтарып алуға құқығыңыз бар. Оператордың әрекеттеріне шағымды мына органға беруге болады:",
+        "Вы вправе требовать исправления, блокирования или уничтожения данных и отозвать согласие. Действия оператора можно обжаловать, обратившись в",
+        "You may ask for the data to be corrected, blocked or destroyed, and withdraw your consent. You may complain about the operator to",
+    );
+    let or_court = t(
+        "; сондай-ақ сотқа жүгінуге болады. Машинада оқылатын көшірме: data.json және CSV файлдары.",
+        " или в суд. Машиночитаемая копия: data.json и файлы CSV.",
+        " or to a court. Machine-readable copy: data.json and the CSV files.",
+    );
     body.push_str(&format!(
-        "<footer><p>{}</p></footer>\n",
-        escape(t(
-            "Деректерді түзетуді, бұғаттауды немесе жоюды талап етуге, келісімді кері қайтарып алуға құқығыңыз бар. Оператордың әрекеттеріне дербес деректерді қорғау саласындағы уәкілетті органға (Қазақстан Республикасының цифрлық даму министрлігі) немесе сотқа шағым жасай аласыз. Машинада оқылатын көшірме: data.json және CSV файлдары.",
-            "Вы вправе требовать исправления, блокирования или уничтожения данных и отозвать согласие. Действия оператора можно обжаловать в уполномоченном органе в сфере защиты персональных данных (Министерство цифрового развития Республики Казахстан) или в суде. Машиночитаемая копия: data.json и файлы CSV.",
-            "You may ask for the data to be corrected, blocked or destroyed, and withdraw your consent. You may complain about the operator to the authorized body for personal data protection (the Ministry of Digital Development of the Republic of Kazakhstan) or to a court. Machine-readable copy: data.json and the CSV files.",
-        ))
+        "<footer><p>{} {}{}</p></footer>\n",
+        escape(rights),
+        escape(derbes_core::declaration::authorized_body(lang)),
+        escape(or_court)
     ));
     page(lang, title, &body)
 }
@@ -832,25 +831,14 @@ impl Vault {
                 received_at: q.received_at,
             })
             .collect();
-        let o = &declaration.operator;
+        let (operator, responsible) = operator_parts(declaration, language);
         Ok(PackageData {
             format: FORMAT,
             generated_at: self.now(),
             request_id: r.id,
             language,
-            operator: OperatorPart {
-                name: o.name.get(language).to_owned(),
-                bin: o.bin.clone(),
-                address: o.address.get(language).to_owned(),
-                email: o.email.clone(),
-                phone: o.phone.clone(),
-                responsible_person: format!(
-                    "{}, {}",
-                    o.responsible_person.name.get(language),
-                    o.responsible_person.position.get(language)
-                ),
-                responsible_person_email: o.responsible_person.email.clone(),
-            },
+            operator,
+            responsible,
             subject: SubjectPart {
                 id: record.id,
                 category: record.category.clone(),

@@ -3,6 +3,7 @@
 //! document check), the workflow steps core allows, and the actions derbes carries out itself
 //! once a request is approved. Every step is audited with actor and time.
 
+use crate::answers::{done_sentence, Letter, LetterContext, PurposeContext};
 use crate::auth::{Actor, Role};
 use crate::consents::{ConsentInput, ConsentStep, FlagChange, FlagInput};
 use crate::mail::Mail;
@@ -15,7 +16,7 @@ use derbes_core::deadline::{due, rule_for, DueDate};
 use derbes_core::declaration::Validator;
 use derbes_core::flags::FlagReason;
 use derbes_core::request::{advance, RejectionReason, RequestKind, Status, Step, StepContext};
-use derbes_core::text::Lang;
+use derbes_core::text::{format_date, Lang};
 use derbes_crypto::{DataKey, WrappedKey};
 use derbes_store::{RequestQuery, RequestRecord, StoreError, WriteOp};
 use serde::{Deserialize, Serialize};
@@ -163,6 +164,9 @@ pub struct Action {
     /// Why it failed, or what it did; never personal data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The fields it changed (a rectification).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
 }
 
 impl Action {
@@ -172,6 +176,7 @@ impl Action {
             status: ActionStatus::Pending,
             at: None,
             note: None,
+            fields: Vec::new(),
         }
     }
 }
@@ -241,6 +246,13 @@ struct Body {
     /// What a rectification's corrected values were checked against, sealed (base64).
     #[serde(default)]
     evidence: Option<String>,
+    /// Where the written answer goes: the requester's e-mail on file when the request was
+    /// decided (kept, sealed, because a destruction removes it from the subject).
+    #[serde(default)]
+    reply_to: Option<String>,
+    /// The written answer as sent, sealed (base64).
+    #[serde(default)]
+    answer: Option<String>,
     actions: Vec<Action>,
     history: Vec<HistoryEntry>,
 }
@@ -336,6 +348,9 @@ pub struct RequestView {
     pub rejection: Option<Rejection>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<String>,
+    /// The written answer as sent: subject line, blank line, body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
     pub actions: Vec<Action>,
     pub history: Vec<HistoryEntry>,
     pub version: i64,
@@ -406,12 +421,31 @@ pub enum StepInput {
     RecordAnswer {
         reference: String,
     },
+    /// Renders the written answer in the request's language and sends it to the requester's
+    /// e-mail on file; `text` adds the DPO's own words (a complaint's substantive answer).
+    SendAnswer {
+        #[serde(default)]
+        text: Option<String>,
+    },
     /// For a rectification request: the corrected values (`null` erases a field) and the
     /// evidence they rest on (the document checked).
     Rectify {
         fields: indexmap::IndexMap<String, Option<String>>,
         evidence: String,
     },
+}
+
+/// A request's written answer, for reading before (or after) it is sent.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnswerPreview {
+    /// Already sent: this is the letter as sent.
+    pub sent: bool,
+    /// Where it would go, masked; `None` when the requester has no e-mail on file (print it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    pub language: Lang,
+    #[serde(flatten)]
+    pub letter: Letter,
 }
 
 /// What the one-time code was sent to, masked.
@@ -604,6 +638,8 @@ impl Vault {
             submitted_by: None,
             rejection: None,
             evidence: None,
+            reply_to: None,
+            answer: None,
             actions: actions_for(input.kind),
             history: vec![HistoryEntry {
                 at: now,
@@ -679,6 +715,7 @@ impl Vault {
             verification_note: open("verification_note", &body.verification_note)?,
             rejection: body.rejection,
             evidence: open("evidence", &body.evidence)?,
+            answer: open("answer", &body.answer)?,
             actions: body.actions.clone(),
             history: body.history.clone(),
             version: r.version,
@@ -690,6 +727,34 @@ impl Vault {
             .request(id)
             .await?
             .ok_or(VaultError::RequestNotFound)
+    }
+
+    /// A request with its body and status read.
+    async fn request_parts(&self, id: Uuid) -> Result<(RequestRecord, Body, Status), VaultError> {
+        let r = self.request_record(id).await?;
+        let body: Body = serde_json::from_str(&r.body).map_err(corrupt)?;
+        let status: Status = r.status.parse().map_err(corrupt)?;
+        Ok((r, body, status))
+    }
+
+    /// Hands `mail` to the configured channel; the cause of a failure goes to the server's log,
+    /// the caller gets `what` could not be delivered.
+    async fn deliver(
+        mailer: std::sync::Arc<dyn crate::mail::Mailer>,
+        mail: Mail,
+        what: &str,
+    ) -> Result<String, VaultError> {
+        tokio::task::spawn_blocking(move || mailer.send(&mail))
+            .await
+            .map_err(|_| VaultError::Unavailable("the delivery task failed".into()))?
+            .map_err(|e| {
+                // The cause names the channel's host or directory: for the administrator's log,
+                // not for the API client.
+                eprintln!("derbes: {e}");
+                VaultError::Unavailable(format!(
+                    "{what} could not be delivered; the cause is in the server's log"
+                ))
+            })
     }
 
     /// One request, with the requester's words for the roles that handle requests.
@@ -781,9 +846,7 @@ impl Vault {
         F: FnMut(&RequestRecord, &mut Body, &mut Status) -> Result<Vec<AuditDraft>, VaultError>,
     {
         for _ in 0..UPDATE_ATTEMPTS {
-            let r = self.request_record(id).await?;
-            let mut body: Body = serde_json::from_str(&r.body).map_err(corrupt)?;
-            let mut status: Status = r.status.parse().map_err(corrupt)?;
+            let (r, mut body, mut status) = self.request_parts(id).await?;
             let audit = change(&r, &mut body, &mut status)?;
             let mut next = r.clone();
             next.status = status.code().into();
@@ -839,6 +902,7 @@ impl Vault {
             | StepInput::Complete
             | StepInput::RunActions
             | StepInput::RecordAnswer { .. }
+            | StepInput::SendAnswer { .. }
             | StepInput::Rectify { .. } => &[Role::Admin, Role::Dpo],
         };
         Self::require_request_role(actor, roles)?;
@@ -852,6 +916,7 @@ impl Vault {
             StepInput::Rectify { fields, evidence } => {
                 return self.rectify_for_request(actor, id, fields, evidence).await
             }
+            StepInput::SendAnswer { text } => return self.send_answer(actor, id, text).await,
             StepInput::Submit => (Step::Submit, None),
             StepInput::Approve { until } => (Step::Approve, until),
             StepInput::Reject { reason } => (Step::Reject(reason), None),
@@ -866,8 +931,27 @@ impl Vault {
                 });
             }
         }
+        // The answer goes to the requester's e-mail on file as it is now: a destruction about to
+        // run would remove it.
+        let reply_to = if matches!(step, Step::Approve | Step::Reject(_)) {
+            let (r, body, _) = self.request_parts(id).await?;
+            match self.contact_on_file(body.requester.id()).await {
+                Ok((_, address)) => Some(Self::seal_text(
+                    &self.request_key(&r)?,
+                    &id,
+                    "reply_to",
+                    &address,
+                )?),
+                Err(_) => None,
+            }
+        } else {
+            None
+        };
         let (record, _) = self
             .update_request(id, |r, body, status| {
+                if body.reply_to.is_none() {
+                    body.reply_to.clone_from(&reply_to);
+                }
                 let pending = body
                     .actions
                     .iter()
@@ -935,6 +1019,225 @@ impl Vault {
         self.full_view(&record)
     }
 
+    /// Everything a letter about request `r` says, in its language.
+    async fn letter_context(
+        &self,
+        r: &RequestRecord,
+        body: &Body,
+        status: Status,
+        text: Option<String>,
+    ) -> Result<LetterContext, VaultError> {
+        let kind: RequestKind = r.kind.parse().map_err(corrupt)?;
+        let lang = body.language;
+        let offset = self.calendar().offset();
+        let local = |t: OffsetDateTime| t.to_offset(offset).date();
+        let id = r.id.to_string();
+        let mut ctx = LetterContext::new(
+            self.declaration(),
+            lang,
+            local(self.now()),
+            (&id, kind, body.due.received_on, body.due.due_on),
+        );
+        ctx.text = text;
+        if let (Status::Rejected, Some(rejection)) = (status, body.rejection) {
+            return Ok(ctx.rejected(rejection.reason));
+        }
+        let declaration = self.declaration();
+        let purpose = body
+            .purpose
+            .as_deref()
+            .and_then(|p| declaration.purpose(p))
+            .map(|p| p.label.get(lang).to_owned())
+            .unwrap_or_default();
+        for a in body
+            .actions
+            .iter()
+            .filter(|a| a.status == ActionStatus::Done)
+        {
+            let fields: Vec<&str> = a
+                .fields
+                .iter()
+                .map(|f| {
+                    declaration
+                        .field(f)
+                        .map_or(f.as_str(), |d| d.label.get(lang))
+                })
+                .collect();
+            ctx.done
+                .extend(done_sentence(a.kind, lang, &purpose, &fields.join(", ")));
+        }
+        if kind == RequestKind::AccessExport {
+            if let Some(p) = self.store().package(r.id).await? {
+                ctx.package_until = Some(format_date(local(parse_time(&p.expires_at)?), lang));
+            }
+        }
+        if kind == RequestKind::Information {
+            if let Some(subject) = self.store().subject(r.subject_id).await? {
+                ctx.purposes = declaration
+                    .purposes
+                    .values()
+                    .filter(|p| p.covers_category(&subject.category))
+                    .map(|p| PurposeContext {
+                        label: p.label.get(lang).to_owned(),
+                        basis: p.legal_basis.label(lang),
+                        retention: declaration
+                            .retention
+                            .get(&p.retention)
+                            .map_or_else(|| p.retention.clone(), |x| x.label.get(lang).to_owned()),
+                        recipients: p
+                            .recipients
+                            .iter()
+                            .filter_map(|k| declaration.recipients.get(k))
+                            .map(|x| x.label.get(lang))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    })
+                    .collect();
+            }
+        }
+        Ok(ctx)
+    }
+
+    /// The written answer of a request: as sent, or as it would be sent now, with the masked
+    /// address it goes to.
+    pub async fn answer_preview(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+    ) -> Result<AnswerPreview, VaultError> {
+        Self::require_request_role(actor, &[Role::Admin, Role::Dpo, Role::Staff])?;
+        let (r, body, status) = self.request_parts(id).await?;
+        let key = self.request_key(&r)?;
+        if let Some(sent) = &body.answer {
+            let text = Self::open_text(&key, &id, "answer", sent)?;
+            let (subject, rest) = text.split_once("\n\n").unwrap_or((text.as_str(), ""));
+            return Ok(AnswerPreview {
+                sent: true,
+                to: None,
+                language: body.language,
+                letter: Letter {
+                    subject: subject.to_owned(),
+                    body: rest.to_owned(),
+                },
+            });
+        }
+        let to = match &body.reply_to {
+            Some(sealed) => Some(Self::open_text(&key, &id, "reply_to", sealed)?),
+            None => self
+                .contact_on_file(body.requester.id())
+                .await
+                .ok()
+                .map(|(_, a)| a),
+        };
+        let ctx = self.letter_context(&r, &body, status, None).await?;
+        Ok(AnswerPreview {
+            sent: false,
+            to: to.as_deref().map(mask_email),
+            language: body.language,
+            letter: self.answer_templates.letter(&ctx)?,
+        })
+    }
+
+    /// Sends the written answer by e-mail to the requester's address on file and records it.
+    async fn send_answer(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        text: Option<String>,
+    ) -> Result<RequestView, VaultError> {
+        let text = text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+        if text
+            .as_ref()
+            .is_some_and(|t| t.chars().count() > MAX_DETAILS)
+        {
+            return Err(VaultError::InvalidField {
+                field: "text",
+                detail: format!("is longer than {MAX_DETAILS} characters"),
+            });
+        }
+        let Some(mailer) = self.mailer() else {
+            return Err(VaultError::Unavailable(
+                "no mail channel is configured; print the letter (GET …/answer), deliver it and record it with record_answer".into(),
+            ));
+        };
+        let (r, body, status) = self.request_parts(id).await?;
+        match status {
+            Status::InProgress => {
+                if body
+                    .actions
+                    .iter()
+                    .any(|a| a.kind != ActionKind::Answer && a.status != ActionStatus::Done)
+                {
+                    return Err(VaultError::Conflict(
+                        "carry out every action first (run_actions, rectify): the letter reports what was done".into(),
+                    ));
+                }
+            }
+            Status::Rejected => {}
+            other => return Err(not_now(other, "send_answer", Status::InProgress)),
+        }
+        if body.answer.is_some() {
+            return Err(VaultError::Conflict("the answer was sent already".into()));
+        }
+        let key = self.request_key(&r)?;
+        let address = match &body.reply_to {
+            Some(sealed) => Self::open_text(&key, &id, "reply_to", sealed)?,
+            None => self
+                .contact_on_file(body.requester.id())
+                .await
+                .map_err(|_| {
+                    VaultError::Conflict(
+                        "the requester has no e-mail on file; print the letter (GET …/answer), deliver it and record it with record_answer".into(),
+                    )
+                })?
+                .1,
+        };
+        let ctx = self.letter_context(&r, &body, status, text).await?;
+        let letter = self.answer_templates.letter(&ctx)?;
+        let sealed = Self::seal_text(
+            &key,
+            &id,
+            "answer",
+            &format!("{}\n\n{}", letter.subject, letter.body),
+        )?;
+        let masked = mask_email(&address);
+        let mail = Mail {
+            to: address,
+            subject: letter.subject,
+            body: letter.body,
+        };
+        let delivery = Self::deliver(mailer, mail, "the answer").await?;
+        let now = self.now();
+        let who = actor.audit_name();
+        let (record, _) = self
+            .update_request(id, |rec, body, status| {
+                if body.answer.is_some() {
+                    return Err(VaultError::Conflict("the answer was sent already".into()));
+                }
+                body.answer = Some(sealed.clone());
+                if let Some(a) = body
+                    .actions
+                    .iter_mut()
+                    .find(|a| a.kind == ActionKind::Answer)
+                {
+                    a.status = ActionStatus::Done;
+                    a.at = Some(now);
+                    a.note = Some(format!("sent by e-mail to {masked}"));
+                }
+                let same = *status;
+                body.took(status, same, "send_answer", &who, now);
+                Ok(vec![request_audit(
+                    &who,
+                    rec,
+                    "request.answer.send",
+                    Outcome::Ok,
+                    serde_json::json!({ "delivery": delivery, "language": body.language }),
+                )])
+            })
+            .await?;
+        self.full_view(&record)
+    }
+
     /// Carries out a rectification request: applies the corrected values (validated as any
     /// rectification, the audit keeping fingerprints only) and records the evidence, sealed.
     async fn rectify_for_request(
@@ -951,12 +1254,10 @@ impl Vault {
                 detail: "must be 1 to 1000 characters: the document the corrected values were checked against".into(),
             });
         }
-        let r = self.request_record(id).await?;
-        let status: Status = r.status.parse().map_err(corrupt)?;
+        let (r, body, status) = self.request_parts(id).await?;
         if status != Status::InProgress {
             return Err(not_now(status, "rectify", Status::InProgress));
         }
-        let body: Body = serde_json::from_str(&r.body).map_err(corrupt)?;
         if !body
             .actions
             .iter()
@@ -980,6 +1281,7 @@ impl Vault {
                 };
                 a.status = ActionStatus::Done;
                 a.at = Some(now);
+                a.fields.clone_from(&done.changed);
                 a.note = Some(if done.changed.is_empty() {
                     "the values held were already the corrected ones".into()
                 } else {
@@ -1006,12 +1308,10 @@ impl Vault {
         id: Uuid,
         until: Option<time::Date>,
     ) -> Result<RequestView, VaultError> {
-        let r = self.request_record(id).await?;
-        let status: Status = r.status.parse().map_err(corrupt)?;
+        let (r, body, status) = self.request_parts(id).await?;
         if status != Status::InProgress {
             return Err(not_now(status, "run_actions", Status::InProgress));
         }
-        let body: Body = serde_json::from_str(&r.body).map_err(corrupt)?;
         let mut outcomes = Vec::new();
         for (i, a) in body.actions.iter().enumerate() {
             if a.status == ActionStatus::Done {
@@ -1163,9 +1463,7 @@ impl Vault {
                 "no delivery channel for one-time codes is configured; set [mail] in derbes.toml or verify by a document check".into(),
             ));
         };
-        let r = self.request_record(id).await?;
-        let body: Body = serde_json::from_str(&r.body).map_err(corrupt)?;
-        let status: Status = r.status.parse().map_err(corrupt)?;
+        let (_, body, status) = self.request_parts(id).await?;
         if status != Status::Received {
             return Err(not_now(status, "verify_identity", Status::Received));
         }
@@ -1186,17 +1484,7 @@ impl Vault {
         };
         // Sent before it is recorded: a code that was never delivered must not count, and one
         // that was delivered but not recorded only fails to verify.
-        let delivery = tokio::task::spawn_blocking(move || mailer.send(&mail))
-            .await
-            .map_err(|_| VaultError::Unavailable("the delivery task failed".into()))?
-            .map_err(|e| {
-                // The cause names the channel's host or directory: for the administrator's log,
-                // not for the API client.
-                eprintln!("derbes: {e}");
-                VaultError::Unavailable(
-                    "the code could not be delivered; the cause is in the server's log".into(),
-                )
-            })?;
+        let delivery = Self::deliver(mailer, mail, "the code").await?;
         let who = actor.audit_name();
         let (_, body) = self
             .update_request(id, |rec, body, status| {

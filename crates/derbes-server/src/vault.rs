@@ -169,6 +169,7 @@ pub struct Vault {
     pub(crate) destruction_log: Option<Arc<crate::destruction::DestructionLog>>,
     pub(crate) package_ttl: time::Duration,
     pub(crate) four_eyes: bool,
+    pub(crate) answer_templates: Arc<crate::answers::AnswerTemplates>,
 }
 
 /// How many subjects' decision facts the vault keeps in memory.
@@ -191,6 +192,7 @@ impl Vault {
             destruction_log: None,
             package_ttl: crate::package::DEFAULT_TTL,
             four_eyes: false,
+            answer_templates: Arc::default(),
         }
     }
 
@@ -209,6 +211,12 @@ impl Vault {
     /// Approval of a request needs a second person: whoever submitted it cannot approve it.
     pub fn with_four_eyes(mut self, on: bool) -> Self {
         self.four_eyes = on;
+        self
+    }
+
+    /// Writes answers from `templates` instead of the shipped ones.
+    pub fn with_answer_templates(mut self, templates: crate::answers::AnswerTemplates) -> Self {
+        self.answer_templates = Arc::new(templates);
         self
     }
 

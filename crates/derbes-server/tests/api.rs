@@ -1494,7 +1494,8 @@ fn last_mail(outbox: &std::path::Path) -> (String, String) {
         .find_map(|l| l.strip_prefix("To: "))
         .unwrap()
         .to_owned();
-    let body = text.split("\r\n\r\n").nth(1).unwrap().to_owned();
+    // Headers end at the first blank line; the body keeps its own blank lines.
+    let body = text.split_once("\r\n\r\n").unwrap().1.to_owned();
     (to, body)
 }
 
@@ -2008,6 +2009,55 @@ fn access_rectification_and_destruction(db: TestDb) -> Fut {
         let receipt = String::from_utf8(files[&receipt_name].clone()).unwrap();
         assert!(derbes_server::verify_receipt(&receipt, &keys).is_ok());
 
+        // The written answer, in Russian, to the e-mail on file; sent once.
+        let answer = format!("/api/v1/requests/{access}/answer");
+        let r = s.get(&answer, &staff).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            (r.body["sent"].clone(), r.body["to"].clone()),
+            (json!(false), json!("d***@m***.kz"))
+        );
+        let letter = r.body["body"].as_str().unwrap();
+        assert!(
+            letter.contains("доступ к персональным данным и предоставление их копии"),
+            "{letter}"
+        );
+        assert!(
+            letter.contains("подготовлена копия ваших персональных данных")
+                && letter.contains("доступна до"),
+            "{letter}"
+        );
+        assert!(
+            letter.contains("уполномоченный орган в сфере защиты персональных данных"),
+            "{letter}"
+        );
+        let r = s
+            .post(&steps(&access), &dpo, json!({ "step": "send_answer" }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["actions"][1]["status"], "done");
+        assert_eq!(
+            r.body["actions"][1]["note"],
+            "sent by e-mail to d***@m***.kz"
+        );
+        let (to, mail) = last_mail(&s.outbox);
+        assert_eq!(to, "dana@mail.kz");
+        assert!(
+            mail.contains(&access) && mail.contains("Уважаемый заявитель"),
+            "{mail}"
+        );
+        let r = s
+            .post(&steps(&access), &dpo, json!({ "step": "send_answer" }))
+            .await;
+        assert_problem(&r, 409, "conflict");
+        let r = s
+            .post(&steps(&access), &dpo, json!({ "step": "complete" }))
+            .await;
+        assert_eq!(r.body["status"], "completed", "{}", r.body);
+        let r = s.get(&answer, &staff).await;
+        assert_eq!(r.body["sent"], true);
+        assert_eq!(r.body["body"].as_str().unwrap(), letter);
+
         // Rectification: the corrected value is checked against evidence, validated, applied.
         let (rect, r) = s
             .approved_request(&staff, &dpo, file("rectification", "kk"))
@@ -2142,14 +2192,14 @@ fn access_rectification_and_destruction(db: TestDb) -> Fut {
                 && !audit.text.contains("Сәрсенбаева")
                 && !audit.text.contains(&iin)
         );
+        // The answer still reaches the requester: the address was kept, sealed, at approval.
         let r = s
-            .post(
-                &steps(&destroy),
-                &dpo,
-                json!({ "step": "record_answer", "reference": "№ 7" }),
-            )
+            .post(&steps(&destroy), &dpo, json!({ "step": "send_answer" }))
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
+        let (to, mail) = last_mail(&s.outbox);
+        assert_eq!(to, "dana@mail.kz");
+        assert!(mail.contains("your personal data were destroyed"), "{mail}");
         let r = s
             .post(&steps(&destroy), &dpo, json!({ "step": "complete" }))
             .await;
@@ -2181,6 +2231,42 @@ fn access_rectification_and_destruction(db: TestDb) -> Fut {
         );
         assert_eq!(s.state.vault.delete_expired_packages().await.unwrap(), 0);
         offset.store(31 * 86_400, Ordering::SeqCst);
+        // An information answer lists the purposes; with no e-mail on file it is printed.
+        let (info, _) = s
+            .approved_request(
+                &staff,
+                &dpo,
+                json!({ "kind": "information", "subject_id": other, "channel": "paper", "language": "ru" }),
+            )
+            .await;
+        let r = s
+            .get(&format!("/api/v1/requests/{info}/answer"), &dpo)
+            .await;
+        assert!(r.body.get("to").is_none(), "{}", r.body);
+        let letter = r.body["body"].as_str().unwrap();
+        assert!(
+            letter.contains(
+                "Обеспечение образовательного процесса: правовое основание — исполнение договора"
+            ),
+            "{letter}"
+        );
+        let r = s
+            .post(
+                &steps(&info),
+                &dpo,
+                json!({ "step": "send_answer", "text": "x".repeat(4001) }),
+            )
+            .await;
+        assert_problem(&r, 422, "validation");
+        let r = s
+            .post(&steps(&info), &dpo, json!({ "step": "send_answer" }))
+            .await;
+        assert_problem(&r, 409, "conflict");
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("record_answer"),
+            "{}",
+            r.body
+        );
         let r = s.get(&package, &dpo).await;
         assert_problem(&r, 410, "package-gone");
         assert_eq!(s.state.vault.delete_expired_packages().await.unwrap(), 1);

@@ -19,6 +19,9 @@ struct FileConfig {
     calendar: Option<PathBuf>,
     /// The destruction log, kept apart from the database and its backups.
     destruction_log: Option<PathBuf>,
+    /// A directory with `answer.kk.txt`, `answer.ru.txt`, `answer.en.txt` replacing the shipped
+    /// answer templates.
+    answer_templates: Option<PathBuf>,
     #[serde(default)]
     mail: MailConfig,
     #[serde(default)]
@@ -94,6 +97,7 @@ pub struct Config {
     pub outbox: PathBuf,
     pub mail_from: String,
     pub destruction_log: PathBuf,
+    pub answer_templates: Option<PathBuf>,
     pub package_days: u32,
     pub four_eyes: bool,
 }
@@ -160,6 +164,7 @@ impl Config {
                 .destruction_log
                 .map(rel)
                 .unwrap_or_else(|| data_dir.join("destructions.log")),
+            answer_templates: file.answer_templates.map(rel),
             package_days: match file.requests.package_days {
                 None => 30,
                 Some(d @ 1..=366) => d,
@@ -205,7 +210,7 @@ fn read_file_config(path: &Path) -> Result<FileConfig> {
             })
             .unwrap_or((1, 1));
         anyhow::anyhow!(
-            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, [mail] outbox and from, [requests] package_days and four_eyes)",
+            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, answer_templates, [mail] outbox and from, [requests] package_days and four_eyes)",
             path.display(),
             e.message().trim()
         )

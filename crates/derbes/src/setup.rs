@@ -179,6 +179,11 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
         parse_key_file(&key_file, &text).map_err(|e| format!("{e:#}"))
     });
     let calendar = calendar(config.calendar.as_deref())?;
+    let templates = match &config.answer_templates {
+        Some(dir) => derbes_server::AnswerTemplates::from_dir(dir)
+            .context("an answer template cannot be used")?,
+        None => derbes_server::AnswerTemplates::default(),
+    };
     let mailer = derbes_server::Outbox::new(&config.outbox, config.mail_from.clone());
     Ok(Opened {
         vault: Arc::new(
@@ -188,7 +193,8 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
                 .with_mailer(Arc::new(mailer))
                 .with_destruction_log(derbes_server::DestructionLog::new(&config.destruction_log))
                 .with_package_ttl(time::Duration::days(config.package_days.into()))
-                .with_four_eyes(config.four_eyes),
+                .with_four_eyes(config.four_eyes)
+                .with_answer_templates(templates),
         ),
     })
 }

@@ -1435,3 +1435,27 @@ fn a_destruction_is_applied_again_after_a_restore_from_backup() {
     );
     assert_eq!(count(&data), 1);
 }
+
+#[test]
+fn a_broken_answer_template_stops_the_server_and_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    std::fs::create_dir_all(cwd.join("letters")).unwrap();
+    std::fs::write(
+        cwd.join("letters/answer.ru.txt"),
+        "Ответ\n\n{% for x in done %}{{ x }}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        cwd.join("derbes.toml"),
+        "data_dir = \"data\"\nanswer_templates = \"letters\"\n",
+    )
+    .unwrap();
+    let o = serve_must_fail(&mut derbes(cwd));
+    let stderr = text(&o.stderr);
+    assert!(
+        stderr.contains("an answer template cannot be used") && stderr.contains("answer.ru.txt"),
+        "{}",
+        show(&o)
+    );
+}

@@ -109,6 +109,17 @@ impl RecipientKind {
     }
 }
 
+/// The body a subject complains to (Law 94-V Art. 27-1: the authorized body for personal data
+/// protection), as letters and reports name it.
+pub fn authorized_body(lang: Lang) -> &'static str {
+    tr(
+        lang,
+        "дербес деректерді қорғау саласындағы уәкілетті орган (цифрлық даму министрлігі, оның Ақпараттық қауіпсіздік комитеті)",
+        "уполномоченный орган в сфере защиты персональных данных (министерство цифрового развития, его Комитет по информационной безопасности)",
+        "the authorized body for personal data protection (the ministry for digital development, its Committee for Information Security)",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -111,7 +111,7 @@ fn request_paths() -> Value {
                 "get": one("One request, with the requester's words", "Auditors see it without the sealed texts.", None, &[("400", "Malformed id"), ("404", "No such request")])
             },
             "/api/v1/requests/{id}/steps": {
-                "post": one("Take a workflow step", "received → identity_verified → awaiting_approval → in_progress → completed; reject (with a reason) or withdraw before approval. `approve` carries out what derbes does itself (block, unblock, restrict, withdraw consent, build the access package, destroy the data by crypto-shredding) and records each action; a failed action leaves the request in progress with the error, and `run_actions` tries again. `complete` needs every action done. `record_answer` records an answer delivered outside derbes. `rectify` applies a rectification request's corrected values with the evidence checked (sealed). submit and withdraw: admin, dpo, staff, integration; the others: admin, dpo.", Some("StepInput"), &[("400", "Malformed JSON or id"), ("404", "No such request"), ("409", "The step is not possible in this status, or actions are pending"), ("422", "Invalid until, reference, evidence or corrected value")])
+                "post": one("Take a workflow step", "received → identity_verified → awaiting_approval → in_progress → completed; reject (with a reason) or withdraw before approval. `approve` carries out what derbes does itself (block, unblock, restrict, withdraw consent, build the access package, destroy the data by crypto-shredding) and records each action; a failed action leaves the request in progress with the error, and `run_actions` tries again. `complete` needs every action done. `record_answer` records an answer delivered outside derbes. `rectify` applies a rectification request's corrected values with the evidence checked (sealed). `send_answer` (once every other action is done, or after a rejection) renders the letter in the request's language from the operator's template and e-mails it to the requester's address on file, kept sealed from the decision on; `text` adds the DPO's own words. submit and withdraw: admin, dpo, staff, integration; the others: admin, dpo.", Some("StepInput"), &[("400", "Malformed JSON or id"), ("404", "No such request"), ("409", "The step is not possible in this status, or actions are pending"), ("422", "Invalid until, reference, evidence or corrected value")])
             },
             "/api/v1/requests/{id}/package": {
                 "get": authed(json!({
@@ -120,6 +120,14 @@ fn request_paths() -> Value {
                     "parameters": [ request_id_param() ],
                     "responses": { "200": { "description": "The package", "content": { "application/zip": { "schema": { "type": "string", "format": "binary" } } } } }
                 }), &[("400", "Malformed id"), ("404", "No such request"), ("410", "No package: never built, expired or destroyed (type package-gone)")])
+            },
+            "/api/v1/requests/{id}/answer": {
+                "get": authed(json!({
+                    "summary": "The written answer",
+                    "description": "The letter as sent (`sent: true`), or as `send_answer` would send it now, with the masked address it goes to (none: no e-mail on file, print it and use record_answer). Roles: admin, dpo, staff.",
+                    "parameters": [ request_id_param() ],
+                    "responses": { "200": ok("The letter", "AnswerLetter") }
+                }), &[("400", "Malformed id"), ("404", "No such request")])
             },
             "/api/v1/subjects/{id}/destruction": {
                 "get": authed(json!({
@@ -142,6 +150,31 @@ fn request_paths() -> Value {
 }
 
 fn request_schemas() -> Value {
+    let mut schemas = request_workflow_schemas();
+    if let (Some(all), Value::Object(more)) = (schemas.as_object_mut(), request_outcome_schemas()) {
+        all.extend(more);
+    }
+    schemas
+}
+
+/// What a request's outcome leaves: the written answer and the destruction record.
+fn request_outcome_schemas() -> Value {
+    json!({
+                "AnswerLetter": { "type": "object", "required": ["sent", "language", "subject", "body"], "properties": {
+                    "sent": { "type": "boolean" }, "to": { "type": "string" }, "language": { "enum": ["kk", "ru", "en"] },
+                    "subject": { "type": "string" }, "body": { "type": "string" } } },
+                "Destruction": { "type": "object", "required": ["subject_id", "category", "destroyed_at", "actor", "fields", "removed"], "properties": {
+                    "subject_id": { "$ref": "#/components/schemas/Uuid" }, "category": { "type": "string" },
+                    "destroyed_at": { "type": "string", "format": "date-time" }, "actor": { "type": "string" },
+                    "request_id": { "$ref": "#/components/schemas/Uuid" },
+                    "fields": { "type": "array", "items": { "type": "string" } },
+                    "removed": { "type": "object", "properties": {
+                        "index_entries": { "type": "integer" }, "consent_events": { "type": "integer" }, "representative_links": { "type": "integer" },
+                        "flags": { "type": "integer" }, "obligations": { "type": "integer" }, "packages": { "type": "integer" } } } } }
+    })
+}
+
+fn request_workflow_schemas() -> Value {
     json!({
                 "RequestKind": { "enum": ["information", "access_export", "rectification", "blocking", "unblocking", "destruction", "restriction", "consent_withdrawal", "objection", "complaint"] },
                 "RequestStatus": { "enum": ["received", "identity_verified", "awaiting_approval", "in_progress", "completed", "rejected", "withdrawn"] },
@@ -158,15 +191,8 @@ fn request_schemas() -> Value {
                     { "type": "object", "required": ["step"], "properties": { "step": { "const": "approve" }, "until": { "type": "string", "format": "date", "description": "Blocking: the last day of the block" } } },
                     { "type": "object", "required": ["step", "reason"], "properties": { "step": { "const": "reject" }, "reason": { "enum": ["identity_not_confirmed", "not_justified", "contradicts_law", "duplicate", "no_data"] } } },
                     { "type": "object", "required": ["step", "reference"], "properties": { "step": { "const": "record_answer" }, "reference": { "type": "string", "maxLength": 200 } } },
+                    { "type": "object", "required": ["step"], "properties": { "step": { "const": "send_answer" }, "text": { "type": "string", "maxLength": 4000 } } },
                     { "type": "object", "required": ["step", "fields", "evidence"], "properties": { "step": { "const": "rectify" }, "fields": { "type": "object", "additionalProperties": { "type": ["string", "null"] } }, "evidence": { "type": "string", "maxLength": 1000 } } } ] },
-                "Destruction": { "type": "object", "required": ["subject_id", "category", "destroyed_at", "actor", "fields", "removed"], "properties": {
-                    "subject_id": { "$ref": "#/components/schemas/Uuid" }, "category": { "type": "string" },
-                    "destroyed_at": { "type": "string", "format": "date-time" }, "actor": { "type": "string" },
-                    "request_id": { "$ref": "#/components/schemas/Uuid" },
-                    "fields": { "type": "array", "items": { "type": "string" } },
-                    "removed": { "type": "object", "properties": {
-                        "index_entries": { "type": "integer" }, "consent_events": { "type": "integer" }, "representative_links": { "type": "integer" },
-                        "flags": { "type": "integer" }, "obligations": { "type": "integer" }, "packages": { "type": "integer" } } } } },
                 "CodeInput": { "type": "object", "additionalProperties": false, "required": ["code"], "properties": { "code": { "type": "string" } } },
                 "DocumentInput": { "type": "object", "additionalProperties": false, "required": ["document"], "properties": {
                     "document": { "enum": ["id_card", "passport", "birth_certificate", "power_of_attorney", "court_decision", "other"] },
@@ -185,7 +211,7 @@ fn request_schemas() -> Value {
                         "explanation": { "type": "object", "required": ["kk", "ru", "en"] } } },
                     "overdue": { "type": "boolean" }, "details": { "type": "string" }, "duplicate_of": { "$ref": "#/components/schemas/Uuid" },
                     "verification": { "type": "object" }, "verification_note": { "type": "string" },
-                    "rejection": { "type": "object" }, "evidence": { "type": "string" },
+                    "rejection": { "type": "object" }, "evidence": { "type": "string" }, "answer": { "type": "string" },
                     "actions": { "type": "array", "items": { "type": "object", "required": ["kind", "status"], "properties": {
                         "kind": { "enum": ["block", "unblock", "restrict", "withdraw_consent", "export", "rectify", "destroy", "answer"] },
                         "status": { "enum": ["pending", "done", "failed"] }, "at": { "type": ["string", "null"] }, "note": { "type": "string" } } } },

@@ -136,3 +136,15 @@ pub(super) async fn destruction(
         None => Err(ApiError::not_found("no subject with this id was destroyed")),
     }
 }
+
+/// The written answer: as sent, or as it would be sent now.
+pub(super) async fn answer(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> Result<Response, ApiError> {
+    Ok(json_response(
+        StatusCode::OK,
+        &s.vault.answer_preview(&actor, id).await?,
+    ))
+}
