@@ -1,0 +1,631 @@
+//! derbes connectors: a data-subject request reaches into the operator's own databases.
+//!
+//! A [`SqlConnector`] is driven by a [`DatasetMap`]: access reads the mapped columns of every
+//! row that reaches the subject; destruction deletes or masks them, in one transaction per
+//! database, so that a failure leaves the database as it was. PostgreSQL, MariaDB/MySQL and
+//! SQLite are supported. Error messages carry codes and names, never values.
+
+pub mod map;
+
+pub use map::{DatasetMap, MapProblem, Masking, TableMasking};
+
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// Which kind of database a map's `database` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Mysql,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn of(url: &str) -> Option<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+            Some(Backend::Mysql)
+        } else if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else {
+            None
+        }
+    }
+
+    fn quote(self, name: &str) -> String {
+        let q = if self == Backend::Mysql { '`' } else { '"' };
+        name.split('.')
+            .map(|p| format!("{q}{p}{q}"))
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+
+    fn as_text(self, expr: &str) -> String {
+        match self {
+            Backend::Mysql => format!("CAST({expr} AS CHAR)"),
+            _ => format!("CAST({expr} AS TEXT)"),
+        }
+    }
+
+    /// SHA-256 in hex of the column's text with a salt parameter, NULL kept NULL.
+    fn hashed(self, column: &str, salt: &str) -> String {
+        let text = self.as_text(column);
+        let digest = match self {
+            Backend::Postgres => {
+                format!("encode(sha256(convert_to({text} || {salt}, 'UTF8')), 'hex')")
+            }
+            Backend::Mysql => format!("SHA2(CONCAT({text}, {salt}), 256)"),
+            Backend::Sqlite => format!("derbes_sha256({text} || {salt})"),
+        };
+        format!("CASE WHEN {column} IS NULL THEN NULL ELSE {digest} END")
+    }
+}
+
+/// A statement with its parameters, all text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Statement {
+    sql: String,
+    params: Vec<String>,
+}
+
+impl Statement {
+    fn new(backend: Backend) -> (Self, Backend) {
+        (
+            Statement {
+                sql: String::new(),
+                params: Vec::new(),
+            },
+            backend,
+        )
+    }
+
+    /// Appends a placeholder for `value`.
+    fn param(&mut self, backend: Backend, value: &str) -> String {
+        self.params.push(value.to_owned());
+        match backend {
+            Backend::Postgres => format!("${}", self.params.len()),
+            _ => "?".to_owned(),
+        }
+    }
+}
+
+/// The text a redacted column holds.
+pub const REDACTED: &str = "[redacted]";
+
+/// One table's rows of the subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableRows {
+    pub table: String,
+    pub columns: Vec<ColumnInfo>,
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ColumnInfo {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// What a destruction did to one table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TableOutcome {
+    pub table: String,
+    /// `deleted` or `masked`.
+    pub action: String,
+    pub rows: u64,
+}
+
+/// A connector that did not complete; the database is as it was.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("connector `{connector}`: {problem}")]
+pub struct ConnectorError {
+    pub connector: String,
+    pub problem: String,
+}
+
+/// A connector to one SQL database.
+#[derive(Debug, Clone)]
+pub struct SqlConnector {
+    map: DatasetMap,
+    backend: Backend,
+}
+
+impl SqlConnector {
+    /// A connector for a checked map.
+    pub fn new(map: DatasetMap) -> Result<Self, MapProblem> {
+        let backend = Backend::of(&map.database).ok_or_else(|| MapProblem {
+            place: "database".into(),
+            problem: "is not a postgres://, mysql:// or sqlite: address".into(),
+            fix: "see docs/connectors.md".into(),
+        })?;
+        Ok(SqlConnector { map, backend })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.map.name
+    }
+
+    pub fn map(&self) -> &DatasetMap {
+        &self.map
+    }
+
+    /// The database, without credentials: for messages.
+    pub fn describe(&self) -> String {
+        let url = &self.map.database;
+        let place = url.rsplit('@').next().unwrap_or(url);
+        let place = place
+            .split_once("://")
+            .map_or(place, |(_, rest)| rest)
+            .trim_start_matches("sqlite:");
+        let kind = match self.backend {
+            Backend::Postgres => "PostgreSQL",
+            Backend::Mysql => "MariaDB/MySQL",
+            Backend::Sqlite => "SQLite",
+        };
+        format!("{kind} at {}", place.split('?').next().unwrap_or(place))
+    }
+
+    fn fail(&self, problem: impl Into<String>) -> ConnectorError {
+        ConnectorError {
+            connector: self.map.name.clone(),
+            problem: problem.into(),
+        }
+    }
+
+    /// The condition that selects `table`'s rows of the subject.
+    fn reach(&self, st: &mut Statement, table: &map::TableMap, identifier: &str) -> String {
+        let b = self.backend;
+        let id = &self.map.identity;
+        let ph = st.param(b, identifier);
+        match &table.reference {
+            None => format!("{} = {ph}", b.quote(&id.column)),
+            Some(r) => format!(
+                "{} IN (SELECT {} FROM {} WHERE {} = {ph})",
+                b.quote(r),
+                b.quote(&id.key),
+                b.quote(&id.table),
+                b.quote(&id.column)
+            ),
+        }
+    }
+
+    fn select(&self, table: &map::TableMap, identifier: &str) -> Statement {
+        let (mut st, b) = Statement::new(self.backend);
+        let columns: Vec<String> = table
+            .columns
+            .keys()
+            .map(|c| b.as_text(&b.quote(c)))
+            .collect();
+        let cols = if columns.is_empty() {
+            "1".to_owned()
+        } else {
+            columns.join(", ")
+        };
+        let cond = self.reach(&mut st, table, identifier);
+        st.sql = format!("SELECT {cols} FROM {} WHERE {cond}", b.quote(&table.table));
+        st
+    }
+
+    /// The statement a destruction runs on `table`, and what it does; `None` when it keeps
+    /// every column.
+    fn destroy_statement(
+        &self,
+        table: &map::TableMap,
+        identifier: &str,
+        salt: &str,
+    ) -> Option<(Statement, &'static str)> {
+        let (mut st, b) = Statement::new(self.backend);
+        if table.masking == Some(TableMasking::DeleteRow) {
+            let cond = self.reach(&mut st, table, identifier);
+            st.sql = format!("DELETE FROM {} WHERE {cond}", b.quote(&table.table));
+            return Some((st, "deleted"));
+        }
+        let mut set = String::new();
+        for (c, m) in &table.columns {
+            let Some(masking) = m.masking else { continue };
+            let col = b.quote(c);
+            let value = match masking {
+                Masking::Null => "NULL".to_owned(),
+                Masking::Redact => st.param(b, REDACTED),
+                Masking::Hash => {
+                    let ph = st.param(b, salt);
+                    b.hashed(&col, &ph)
+                }
+            };
+            if !set.is_empty() {
+                set.push_str(", ");
+            }
+            let _ = write!(set, "{col} = {value}");
+        }
+        if set.is_empty() {
+            return None;
+        }
+        let cond = self.reach(&mut st, table, identifier);
+        st.sql = format!("UPDATE {} SET {set} WHERE {cond}", b.quote(&table.table));
+        Some((st, "masked"))
+    }
+
+    /// Every mapped row of the subject whose identity column holds `identifier`.
+    pub async fn access(&self, identifier: &str) -> Result<Vec<TableRows>, ConnectorError> {
+        let statements: Vec<(Statement, &map::TableMap)> = self
+            .map
+            .tables
+            .iter()
+            .map(|t| (self.select(t, identifier), t))
+            .collect();
+        let results = match self.backend {
+            Backend::Postgres => {
+                let client = self.postgres().await?;
+                let mut out = Vec::new();
+                for (st, t) in &statements {
+                    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = st
+                        .params
+                        .iter()
+                        .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+                        .collect();
+                    let rows = client
+                        .query(&st.sql, &params)
+                        .await
+                        .map_err(|e| self.fail(pg_problem(&t.table, &e)))?;
+                    out.push(
+                        rows.iter()
+                            .map(|r| {
+                                (0..t.columns.len())
+                                    .map(|i| r.get::<_, Option<String>>(i))
+                                    .collect()
+                            })
+                            .collect::<Vec<_>>(),
+                    );
+                }
+                out
+            }
+            Backend::Mysql => {
+                let url = self.map.database.clone();
+                let work: Vec<(Statement, String, usize)> = statements
+                    .iter()
+                    .map(|(s, t)| (s.clone(), t.table.clone(), t.columns.len()))
+                    .collect();
+                let name = self.map.name.clone();
+                tokio::task::spawn_blocking(move || mysql_access(&url, &work))
+                    .await
+                    .map_err(|_| self.fail("the database task failed"))?
+                    .map_err(|problem| ConnectorError {
+                        connector: name,
+                        problem,
+                    })?
+            }
+            Backend::Sqlite => {
+                let path = self.sqlite_path();
+                let work: Vec<(Statement, String, usize)> = statements
+                    .iter()
+                    .map(|(s, t)| (s.clone(), t.table.clone(), t.columns.len()))
+                    .collect();
+                tokio::task::spawn_blocking(move || sqlite_access(&path, &work))
+                    .await
+                    .map_err(|_| self.fail("the database task failed"))?
+                    .map_err(|p| self.fail(p))?
+            }
+        };
+        Ok(statements
+            .iter()
+            .zip(results)
+            .map(|((_, t), rows)| TableRows {
+                table: t.table.clone(),
+                columns: t
+                    .columns
+                    .iter()
+                    .map(|(c, m)| ColumnInfo {
+                        name: c.clone(),
+                        field: m.field.clone(),
+                    })
+                    .collect(),
+                rows,
+            })
+            .collect())
+    }
+
+    /// Deletes and masks the subject's rows in one transaction; on any failure nothing changes.
+    pub async fn destroy(&self, identifier: &str) -> Result<Vec<TableOutcome>, ConnectorError> {
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt).map_err(|_| self.fail("no randomness for the salt"))?;
+        let salt: String = salt.iter().map(|b| format!("{b:02x}")).collect();
+        let statements: Vec<(Statement, &'static str, String)> = self
+            .map
+            .destruction_order()
+            .filter_map(|t| {
+                self.destroy_statement(t, identifier, &salt)
+                    .map(|(s, what)| (s, what, t.table.clone()))
+            })
+            .collect();
+        let counts = match self.backend {
+            Backend::Postgres => {
+                let mut client = self.postgres().await?;
+                let tx = client
+                    .transaction()
+                    .await
+                    .map_err(|e| self.fail(pg_problem("", &e)))?;
+                let mut counts = Vec::new();
+                for (st, _, table) in &statements {
+                    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = st
+                        .params
+                        .iter()
+                        .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+                        .collect();
+                    counts.push(
+                        tx.execute(&st.sql, &params)
+                            .await
+                            .map_err(|e| self.fail(pg_problem(table, &e)))?,
+                    );
+                }
+                tx.commit()
+                    .await
+                    .map_err(|e| self.fail(pg_problem("", &e)))?;
+                counts
+            }
+            Backend::Mysql => {
+                let url = self.map.database.clone();
+                let work: Vec<(Statement, String)> = statements
+                    .iter()
+                    .map(|(s, _, t)| (s.clone(), t.clone()))
+                    .collect();
+                tokio::task::spawn_blocking(move || mysql_destroy(&url, &work))
+                    .await
+                    .map_err(|_| self.fail("the database task failed"))?
+                    .map_err(|p| self.fail(p))?
+            }
+            Backend::Sqlite => {
+                let path = self.sqlite_path();
+                let work: Vec<(Statement, String)> = statements
+                    .iter()
+                    .map(|(s, _, t)| (s.clone(), t.clone()))
+                    .collect();
+                tokio::task::spawn_blocking(move || sqlite_destroy(&path, &work))
+                    .await
+                    .map_err(|_| self.fail("the database task failed"))?
+                    .map_err(|p| self.fail(p))?
+            }
+        };
+        Ok(statements
+            .iter()
+            .zip(counts)
+            .map(|((_, action, table), rows)| TableOutcome {
+                table: table.clone(),
+                action: (*action).to_owned(),
+                rows,
+            })
+            .collect())
+    }
+
+    async fn postgres(&self) -> Result<tokio_postgres::Client, ConnectorError> {
+        let (client, connection) =
+            tokio_postgres::connect(&self.map.database, tokio_postgres::NoTls)
+                .await
+                .map_err(|e| {
+                    self.fail(format!(
+                        "cannot connect to {}: {}",
+                        self.describe(),
+                        pg_problem("", &e)
+                    ))
+                })?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(client)
+    }
+
+    fn sqlite_path(&self) -> std::path::PathBuf {
+        let p = self.map.database.trim_start_matches("sqlite:");
+        std::path::PathBuf::from(p.strip_prefix("//").unwrap_or(p))
+    }
+}
+
+/// A PostgreSQL error as code and message: the server's message names constraints and types,
+/// while its `detail` (which can quote values) is left out.
+fn pg_problem(table: &str, e: &tokio_postgres::Error) -> String {
+    let what = match e.as_db_error() {
+        Some(d) => format!("{} (SQLSTATE {})", d.message(), d.code().code()),
+        None => e.to_string(),
+    };
+    if table.is_empty() {
+        what
+    } else {
+        format!("table `{table}`: {what}")
+    }
+}
+
+/// A MariaDB/MySQL error without values: a server error by its code and state only (its
+/// message can quote a duplicate value).
+fn mysql_problem(table: &str, e: &mysql::Error) -> String {
+    let what = match e {
+        mysql::Error::MySqlError(m) => format!("MySQL error {} (SQLSTATE {})", m.code, m.state),
+        mysql::Error::UrlError(_) => "the database address is not valid".to_owned(),
+        other => other.to_string(),
+    };
+    if table.is_empty() {
+        what
+    } else {
+        format!("table `{table}`: {what}")
+    }
+}
+
+fn mysql_conn(url: &str) -> Result<mysql::Conn, String> {
+    let url = url.replacen("mariadb://", "mysql://", 1);
+    let opts =
+        mysql::Opts::from_url(&url).map_err(|_| "the database address is not valid".to_owned())?;
+    mysql::Conn::new(opts).map_err(|e| format!("cannot connect: {}", mysql_problem("", &e)))
+}
+
+fn mysql_access(
+    url: &str,
+    work: &[(Statement, String, usize)],
+) -> Result<Vec<Vec<Vec<Option<String>>>>, String> {
+    use mysql::prelude::Queryable;
+    let mut conn = mysql_conn(url)?;
+    let mut out = Vec::new();
+    for (st, table, n) in work {
+        let rows: Vec<mysql::Row> = conn
+            .exec(
+                &st.sql,
+                mysql::Params::Positional(st.params.iter().map(|p| p.as_str().into()).collect()),
+            )
+            .map_err(|e| mysql_problem(table, &e))?;
+        out.push(
+            rows.into_iter()
+                .map(|mut r| {
+                    (0..*n)
+                        .map(|i| {
+                            r.take_opt::<Option<String>, _>(i)
+                                .and_then(Result::ok)
+                                .flatten()
+                        })
+                        .collect()
+                })
+                .collect(),
+        );
+    }
+    Ok(out)
+}
+
+fn mysql_destroy(url: &str, work: &[(Statement, String)]) -> Result<Vec<u64>, String> {
+    use mysql::prelude::Queryable;
+    let mut conn = mysql_conn(url)?;
+    let mut tx = conn
+        .start_transaction(mysql::TxOpts::default())
+        .map_err(|e| mysql_problem("", &e))?;
+    let mut counts = Vec::new();
+    for (st, table) in work {
+        tx.exec_drop(
+            &st.sql,
+            mysql::Params::Positional(st.params.iter().map(|p| p.as_str().into()).collect()),
+        )
+        .map_err(|e| mysql_problem(table, &e))?;
+        counts.push(tx.affected_rows());
+    }
+    // Dropped without commit on any error above: MariaDB rolls the transaction back.
+    tx.commit().map_err(|e| mysql_problem("", &e))?;
+    Ok(counts)
+}
+
+fn sqlite_conn(path: &std::path::Path) -> Result<rusqlite::Connection, String> {
+    use rusqlite::functions::FunctionFlags;
+    use sha2::Digest;
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(|e| e.to_string())?;
+    conn.create_scalar_function(
+        "derbes_sha256",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let text: String = ctx.get(0)?;
+            let digest = sha2::Sha256::digest(text.as_bytes());
+            Ok(digest
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>())
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(conn)
+}
+
+fn sqlite_access(
+    path: &std::path::Path,
+    work: &[(Statement, String, usize)],
+) -> Result<Vec<Vec<Vec<Option<String>>>>, String> {
+    let conn = sqlite_conn(path)?;
+    let mut out = Vec::new();
+    for (st, table, n) in work {
+        let mut stmt = conn
+            .prepare(&st.sql)
+            .map_err(|e| format!("table `{table}`: {e}"))?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(st.params.iter()), |r| {
+                (0..*n).map(|i| r.get::<_, Option<String>>(i)).collect()
+            })
+            .map_err(|e| format!("table `{table}`: {e}"))?
+            .collect::<Result<Vec<Vec<Option<String>>>, _>>()
+            .map_err(|e| format!("table `{table}`: {e}"))?;
+        out.push(rows);
+    }
+    Ok(out)
+}
+
+fn sqlite_destroy(
+    path: &std::path::Path,
+    work: &[(Statement, String)],
+) -> Result<Vec<u64>, String> {
+    let mut conn = sqlite_conn(path)?;
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(|e| e.to_string())?;
+    let mut counts = Vec::new();
+    for (st, table) in work {
+        counts.push(
+            tx.execute(&st.sql, rusqlite::params_from_iter(st.params.iter()))
+                .map_err(|e| format!("table `{table}`: {e}"))? as u64,
+        );
+    }
+    tx.commit().map_err(|e| e.to_string())?;
+    Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connector(database: &str) -> SqlConnector {
+        let text = map::tests::SAMPLE.replace("postgres://derbes@127.0.0.1/test", database);
+        SqlConnector::new(DatasetMap::parse(&text, |_| true).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn statements_quote_names_and_bind_every_value() {
+        let pg = connector("postgres://u:secret@db.kz:5432/lms");
+        let users = &pg.map.tables[1];
+        let st = pg.select(users, "061211600012");
+        assert_eq!(
+            st.sql,
+            r#"SELECT CAST("iin" AS TEXT), CAST("full_name" AS TEXT), CAST("created_at" AS TEXT) FROM "users" WHERE "iin" = $1"#
+        );
+        assert_eq!(st.params, ["061211600012"]);
+        let (st, what) = pg.destroy_statement(&pg.map.tables[0], "x", "s").unwrap();
+        assert_eq!(what, "deleted");
+        assert_eq!(
+            st.sql,
+            r#"DELETE FROM "enrolments" WHERE "user_id" IN (SELECT "id" FROM "users" WHERE "iin" = $1)"#
+        );
+        let (st, _) = pg.destroy_statement(users, "x", "salt").unwrap();
+        assert!(
+            st.sql
+                .starts_with(r#"UPDATE "users" SET "iin" = CASE WHEN "iin" IS NULL"#),
+            "{}",
+            st.sql
+        );
+        assert!(
+            st.sql.ends_with(r#""full_name" = $2 WHERE "iin" = $3"#),
+            "{}",
+            st.sql
+        );
+        assert_eq!(st.params, ["salt", REDACTED, "x"]);
+        assert_eq!(pg.describe(), "PostgreSQL at db.kz:5432/lms");
+
+        let my = connector("mysql://root@127.0.0.1:3306/test");
+        let (st, _) = my
+            .destroy_statement(&my.map.tables[1], "x", "salt")
+            .unwrap();
+        assert!(
+            st.sql.contains("SHA2(CONCAT(CAST(`iin` AS CHAR), ?), 256)"),
+            "{}",
+            st.sql
+        );
+        assert!(!st.sql.contains('$'));
+        assert_eq!(my.describe(), "MariaDB/MySQL at 127.0.0.1:3306/test");
+    }
+}

@@ -1,0 +1,298 @@
+//! The SQL connector against real databases with a sample school-platform schema: SQLite always,
+//! PostgreSQL with `DERBES_TEST_POSTGRES_URL`, MariaDB with `DERBES_TEST_MARIADB_URL`. Without
+//! a URL the suite says plainly that it did not run; under `CI=true` it fails instead.
+#![allow(clippy::unwrap_used)]
+
+use derbes_connect::{DatasetMap, SqlConnector, TableOutcome, REDACTED};
+use std::process::ExitCode;
+
+const POSTGRES_ENV: &str = "DERBES_TEST_POSTGRES_URL";
+const MARIADB_ENV: &str = "DERBES_TEST_MARIADB_URL";
+
+const SUBJECT_IIN: &str = "061211600012";
+const OTHER_IIN: &str = "760212350620";
+
+/// The sample platform: users, enrolments, grades, forum posts and a login log. `{s}` is the
+/// schema prefix, `{ts}` the timestamp type.
+const SCHEMA: &str = "
+CREATE TABLE {s}users (id INTEGER PRIMARY KEY, iin VARCHAR(12) UNIQUE, full_name VARCHAR(200) NOT NULL, email VARCHAR(254) UNIQUE, phone VARCHAR(20), created_at {ts} NOT NULL);
+CREATE TABLE {s}enrolments (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, course VARCHAR(100) NOT NULL, enrolled_on DATE NOT NULL, FOREIGN KEY (user_id) REFERENCES {s}users (id));
+CREATE TABLE {s}grades (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, course VARCHAR(100) NOT NULL, grade INTEGER NOT NULL, teacher_comment TEXT, FOREIGN KEY (user_id) REFERENCES {s}users (id));
+CREATE TABLE {s}forum_posts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, body TEXT NOT NULL, posted_at {ts} NOT NULL, FOREIGN KEY (user_id) REFERENCES {s}users (id));
+CREATE TABLE {s}login_log (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, ip VARCHAR(45) NOT NULL, at {ts} NOT NULL, FOREIGN KEY (user_id) REFERENCES {s}users (id));
+INSERT INTO {s}users VALUES (1, '061211600012', 'Нұрланова Әйгерім', 'aigerim@mail.kz', '+77012345678', '2025-09-01 08:00:00');
+INSERT INTO {s}users VALUES (2, '760212350620', 'Оспанов Ерлан', 'erlan@mail.kz', '+77017654321', '2025-09-01 08:05:00');
+INSERT INTO {s}enrolments VALUES (1, 1, 'Алгебра 9', '2025-09-01'), (2, 1, 'Қазақ тілі 9', '2025-09-01'), (3, 2, 'Физика', '2025-09-01');
+INSERT INTO {s}grades VALUES (1, 1, 'Алгебра 9', 5, 'Өте жақсы'), (2, 1, 'Қазақ тілі 9', 4, NULL), (3, 2, 'Физика', 3, 'Жақсы');
+INSERT INTO {s}forum_posts VALUES (1, 1, 'Сәлеметсіз бе, үй тапсырмасы қандай?', '2025-10-01 19:00:00'), (2, 2, 'Рақмет', '2025-10-01 19:05:00');
+INSERT INTO {s}login_log VALUES (1, 1, '10.0.0.7', '2025-10-01 18:59:00'), (2, 1, '10.0.0.7', '2025-10-02 18:59:00'), (3, 2, '10.0.0.8', '2025-10-02 19:00:00');
+";
+
+/// The map of the sample platform; `{s}` is the schema prefix.
+const MAP: &str = r#"
+name = "platform"
+database = "{url}"
+
+[identity]
+table = "{s}users"
+key = "id"
+column = "iin"
+field = "iin"
+
+[[tables]]
+table = "{s}login_log"
+reference = "user_id"
+masking = "delete_row"
+columns.ip = {}
+columns.at = {}
+
+[[tables]]
+table = "{s}enrolments"
+reference = "user_id"
+masking = "delete_row"
+columns.course = {}
+columns.enrolled_on = {}
+
+[[tables]]
+table = "{s}grades"
+reference = "user_id"
+columns.course = {}
+columns.grade = {}
+columns.teacher_comment = { masking = "redact" }
+
+[[tables]]
+table = "{s}forum_posts"
+reference = "user_id"
+columns.body = { masking = "redact" }
+columns.posted_at = {}
+
+[[tables]]
+table = "{s}users"
+columns.iin = { field = "iin", masking = "null" }
+columns.full_name = { field = "surname", masking = "redact" }
+columns.email = { field = "email", masking = "hash" }
+columns.phone = { field = "phone", masking = "null" }
+columns.created_at = {}
+"#;
+
+fn connector(url: &str, prefix: &str, map: &str) -> SqlConnector {
+    let text = map.replace("{url}", url).replace("{s}", prefix);
+    SqlConnector::new(DatasetMap::parse(&text, |_| true).unwrap()).unwrap()
+}
+
+fn rows_of<'a>(
+    access: &'a [derbes_connect::TableRows],
+    table: &str,
+) -> &'a Vec<Vec<Option<String>>> {
+    &access
+        .iter()
+        .find(|t| t.table.ends_with(table))
+        .unwrap()
+        .rows
+}
+
+fn outcome(outcomes: &[TableOutcome], table: &str) -> (String, u64) {
+    let o = outcomes.iter().find(|o| o.table.ends_with(table)).unwrap();
+    (o.action.clone(), o.rows)
+}
+
+/// Access, a destruction that fails half-way and changes nothing, a destruction, and again.
+async fn walk(url: &str, prefix: &str) {
+    let c = connector(url, prefix, MAP);
+
+    // Access: the subject's rows of every table, nobody else's.
+    let access = c.access(SUBJECT_IIN).await.unwrap();
+    let users = rows_of(&access, "users");
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0][1].as_deref(), Some("Нұрланова Әйгерім"));
+    assert_eq!(users[0][2].as_deref(), Some("aigerim@mail.kz"));
+    assert!(
+        users[0][4]
+            .as_deref()
+            .unwrap()
+            .starts_with("2025-09-01 08:00:00"),
+        "{users:?}"
+    );
+    assert_eq!(rows_of(&access, "enrolments").len(), 2);
+    assert_eq!(rows_of(&access, "login_log").len(), 2);
+    let grades = rows_of(&access, "grades");
+    assert_eq!(grades.len(), 2);
+    assert!(grades.iter().any(|g| g[2].as_deref() == Some("Өте жақсы")));
+    assert!(c
+        .access("000000000000")
+        .await
+        .unwrap()
+        .iter()
+        .all(|t| t.rows.is_empty()));
+
+    // A destruction that fails on its third statement (a NOT NULL column set to NULL) leaves
+    // the login log it had already emptied as it was.
+    let broken = MAP.replace(
+        "columns.grade = {}",
+        "columns.grade = { masking = \"null\" }",
+    );
+    let e = connector(url, prefix, &broken)
+        .destroy(SUBJECT_IIN)
+        .await
+        .unwrap_err();
+    assert!(e.problem.contains("grades"), "{e}");
+    assert!(!e.to_string().contains(SUBJECT_IIN), "{e}");
+    assert_eq!(
+        rows_of(&c.access(SUBJECT_IIN).await.unwrap(), "login_log").len(),
+        2
+    );
+
+    // The destruction.
+    let done = c.destroy(SUBJECT_IIN).await.unwrap();
+    assert_eq!(outcome(&done, "login_log"), ("deleted".into(), 2));
+    assert_eq!(outcome(&done, "enrolments"), ("deleted".into(), 2));
+    assert_eq!(outcome(&done, "grades"), ("masked".into(), 2));
+    assert_eq!(outcome(&done, "forum_posts"), ("masked".into(), 1));
+    assert_eq!(outcome(&done, "users"), ("masked".into(), 1));
+    assert_eq!(done.last().unwrap().table, format!("{prefix}users"));
+    // The subject can no longer be found; the others are untouched.
+    assert!(c
+        .access(SUBJECT_IIN)
+        .await
+        .unwrap()
+        .iter()
+        .all(|t| t.rows.is_empty()));
+    let other = c.access(OTHER_IIN).await.unwrap();
+    assert_eq!(
+        rows_of(&other, "users")[0][1].as_deref(),
+        Some("Оспанов Ерлан")
+    );
+    assert_eq!(rows_of(&other, "login_log").len(), 1);
+    assert_eq!(rows_of(&other, "grades")[0][2].as_deref(), Some("Жақсы"));
+    // What is left of the subject's row: no identifier, no name, no phone, an e-mail that is
+    // a salted digest (unique, unlinkable), the creation time.
+    let inspect = connector(
+        url,
+        prefix,
+        &MAP.replace("column = \"iin\"", "column = \"full_name\""),
+    );
+    let left = inspect.access(REDACTED).await.unwrap();
+    let row = &rows_of(&left, "users")[0];
+    assert_eq!(row[0], None);
+    assert_eq!(row[3], None);
+    let email = row[2].as_deref().unwrap();
+    assert!(
+        email.len() == 64 && email.chars().all(|c| c.is_ascii_hexdigit()),
+        "{email}"
+    );
+    assert_eq!(
+        rows_of(&left, "forum_posts")[0][0].as_deref(),
+        Some(REDACTED)
+    );
+    assert_eq!(rows_of(&left, "grades").len(), 2);
+    assert!(rows_of(&left, "grades")
+        .iter()
+        .all(|g| g[2].is_none() || g[2].as_deref() == Some(REDACTED)));
+
+    // Again: nothing left to reach.
+    let again = c.destroy(SUBJECT_IIN).await.unwrap();
+    assert!(again.iter().all(|o| o.rows == 0), "{again:?}");
+}
+
+fn suffix() -> String {
+    let mut b = [0u8; 6];
+    getrandom::fill(&mut b).unwrap();
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+async fn sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("platform.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(&SCHEMA.replace("{s}", "").replace("{ts}", "TEXT"))
+        .unwrap();
+    drop(conn);
+    walk(&format!("sqlite:{}", path.display()), "").await;
+}
+
+async fn postgres(url: &str) {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let schema = format!("dc_{}", suffix());
+    client
+        .batch_execute(&format!(
+            "CREATE SCHEMA {schema}; {}",
+            SCHEMA
+                .replace("{s}", &format!("{schema}."))
+                .replace("{ts}", "TIMESTAMP")
+        ))
+        .await
+        .unwrap();
+    walk(url, &format!("{schema}.")).await;
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+}
+
+fn mariadb_exec(url: &str, sql: &str) {
+    use mysql::prelude::Queryable;
+    let mut conn = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
+    for statement in sql.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
+        conn.query_drop(statement).unwrap();
+    }
+}
+
+async fn mariadb(url: &str) {
+    let db = format!("dc_{}", suffix());
+    let (u, setup) = (
+        url.to_owned(),
+        format!(
+            "CREATE DATABASE {db};\n{}",
+            SCHEMA
+                .replace("{s}", &format!("{db}."))
+                .replace("{ts}", "DATETIME")
+        ),
+    );
+    tokio::task::spawn_blocking(move || mariadb_exec(&u, &setup))
+        .await
+        .unwrap();
+    walk(url, &format!("{db}.")).await;
+    let u = url.to_owned();
+    tokio::task::spawn_blocking(move || mariadb_exec(&u, &format!("DROP DATABASE {db};\n")))
+        .await
+        .unwrap();
+}
+
+fn main() -> ExitCode {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let run = |name: &str, f: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>| {
+        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(f))).is_ok();
+        println!(
+            "connectors [{name}] access and destruction on the sample platform ... {}",
+            if ok { "ok" } else { "FAILED" }
+        );
+        !ok
+    };
+    let mut failed = run("sqlite", Box::pin(sqlite()));
+    for (name, env) in [("postgres", POSTGRES_ENV), ("mariadb", MARIADB_ENV)] {
+        match std::env::var(env).ok().filter(|s| !s.is_empty()) {
+            Some(url) if name == "postgres" => {
+                failed |= run(name, Box::pin(async move { postgres(&url).await }))
+            }
+            Some(url) => failed |= run(name, Box::pin(async move { mariadb(&url).await })),
+            None if ci => {
+                println!("connectors: {env} is not set, but CI=true requires the {name} suite");
+                failed = true;
+            }
+            None => println!("\nconnectors: {name} suite NOT RUN — set {env} to run it\n"),
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        println!("connectors: passed");
+        ExitCode::SUCCESS
+    }
+}
