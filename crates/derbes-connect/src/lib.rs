@@ -33,8 +33,10 @@ impl Backend {
         }
     }
 
+    /// Quotes a checked identifier. SQLite takes backticks too, and unlike double quotes they
+    /// never turn an unknown column into a string literal.
     fn quote(self, name: &str) -> String {
-        let q = if self == Backend::Mysql { '`' } else { '"' };
+        let q = if self == Backend::Postgres { '"' } else { '`' };
         name.split('.')
             .map(|p| format!("{q}{p}{q}"))
             .collect::<Vec<_>>()

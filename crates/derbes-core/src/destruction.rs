@@ -39,6 +39,19 @@ pub struct Destruction {
     /// Filled in by the store as it deletes.
     #[serde(default)]
     pub removed: Removed,
+    /// What each connector did in the operator's own databases before derbes destroyed its
+    /// copy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub connectors: Vec<ConnectorDone>,
+}
+
+/// What one connector's destruction did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorDone {
+    pub connector: String,
+    /// Per table: its name, `deleted` or `masked`, and how many rows.
+    pub tables: Vec<(String, String, u64)>,
 }
 
 /// Why a subject's data cannot be destroyed now.
@@ -127,6 +140,10 @@ mod tests {
                 index_entries: 1,
                 ..Default::default()
             },
+            connectors: vec![ConnectorDone {
+                connector: "platform".into(),
+                tables: vec![("users".into(), "masked".into(), 1)],
+            }],
         };
         let text = serde_json::to_string(&d).unwrap();
         assert_eq!(serde_json::from_str::<Destruction>(&text).unwrap(), d);

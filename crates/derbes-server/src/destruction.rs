@@ -11,7 +11,7 @@
 use crate::auth::{Actor, Role};
 use crate::vault::{Vault, VaultError};
 use derbes_core::audit::{AuditDraft, Outcome};
-use derbes_core::destruction::{check, Destruction};
+use derbes_core::destruction::{check, ConnectorDone, Destruction};
 use derbes_crypto::KeyRing;
 use derbes_store::{Applied, StoreError, WriteOp};
 use serde::{Deserialize, Serialize};
@@ -185,6 +185,10 @@ impl Vault {
             .await?;
             return Err(VaultError::DestructionRefused(problem));
         }
+        // The operator's own databases first: they find the subject's rows by an identifier that
+        // only derbes' copy still holds. Each connector's destruction is one transaction and can
+        // be repeated; one that fails stops the destruction here, with derbes' copy intact.
+        let connectors = self.destroy_in_connectors(&record).await?;
         let fields: Vec<String> = record.fields.iter().map(|(k, _)| k.clone()).collect();
         let asked = Destruction {
             subject_id,
@@ -194,13 +198,16 @@ impl Vault {
             request_id,
             fields: fields.clone(),
             removed: Default::default(),
+            connectors,
         };
         let audit = AuditDraft::new(&actor.audit_name(), "subject.destroy", Outcome::Ok)
             .subject(subject_id)
             .fields(&fields)
-            .details(
-                &serde_json::json!({ "request_id": request_id, "method": "crypto_shredding" }),
-            );
+            .details(&serde_json::json!({
+                "request_id": request_id,
+                "method": "crypto_shredding",
+                "connectors": asked.connectors,
+            }));
         let (destruction, new) = match self
             .store()
             .write(WriteOp::DestroySubject {
@@ -223,6 +230,32 @@ impl Vault {
             self.log_destructions(std::slice::from_ref(&destruction));
         }
         Ok(destruction)
+    }
+
+    /// Destroys the subject's rows in every connector's database; a connector whose identifier
+    /// field the subject has no value for finds nothing and reports no tables.
+    async fn destroy_in_connectors(
+        &self,
+        record: &derbes_store::SubjectRecord,
+    ) -> Result<Vec<ConnectorDone>, VaultError> {
+        let mut done = Vec::with_capacity(self.connectors.len());
+        for c in &self.connectors {
+            let tables = match self.field_value(record, &c.map().identity.field)? {
+                Some(identifier) => c
+                    .destroy(&identifier)
+                    .await
+                    .map_err(|e| VaultError::Unavailable(e.to_string()))?
+                    .into_iter()
+                    .map(|o| (o.table, o.action, o.rows))
+                    .collect(),
+                None => Vec::new(),
+            };
+            done.push(ConnectorDone {
+                connector: c.name().to_owned(),
+                tables,
+            });
+        }
+        Ok(done)
     }
 
     /// Appends to the destruction log, if one is configured. A failure is reported in the
@@ -332,6 +365,7 @@ mod tests {
             request_id: None,
             fields: vec!["iin".into()],
             removed: Default::default(),
+            connectors: Vec::new(),
         }
     }
 

@@ -48,6 +48,14 @@ pub struct PackageData {
     pub flags: Vec<FlagPart>,
     pub access_history: Vec<AccessEntry>,
     pub requests: Vec<RequestPart>,
+    /// What the operator's own databases hold, by connector.
+    pub connectors: Vec<ConnectorPart>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConnectorPart {
+    pub connector: String,
+    pub tables: Vec<derbes_connect::TableRows>,
 }
 
 #[derive(Debug, Serialize)]
@@ -551,6 +559,41 @@ pub fn report_html(d: &PackageData, lang: Lang) -> String {
         &history,
         t("Жазбалар жоқ.", "Записей нет.", "No entries."),
     ));
+    for c in &d.connectors {
+        for table in c.tables.iter().filter(|t| !t.rows.is_empty()) {
+            let header: Vec<String> = table
+                .columns
+                .iter()
+                .map(|col| {
+                    col.field
+                        .as_ref()
+                        .and_then(|f| d.fields.iter().find(|h| &h.key == f))
+                        .map_or_else(|| col.name.clone(), |h| h.label.clone())
+                })
+                .collect();
+            let header: Vec<&str> = header.iter().map(String::as_str).collect();
+            let rows: Vec<Vec<String>> = table
+                .rows
+                .iter()
+                .map(|r| {
+                    r.iter()
+                        .map(|v| v.clone().unwrap_or_else(|| "—".into()))
+                        .collect()
+                })
+                .collect();
+            body.push_str(&section(
+                &format!(
+                    "{} «{}»: {}",
+                    t("Жүйе", "Система", "System"),
+                    c.connector,
+                    table.table
+                ),
+                &header,
+                &rows,
+                "",
+            ));
+        }
+    }
     let rights = t(
         "Деректерді түзетуді, бұғаттауды немесе жоюды талап етуге, келісімді кері қайтарып алуға құқығыңыз бар. Оператордың әрекеттеріне шағымды мына органға беруге болады:",
         "Вы вправе требовать исправления, блокирования или уничтожения данных и отозвать согласие. Действия оператора можно обжаловать, обратившись в",
@@ -677,6 +720,12 @@ pub fn zip_package(d: &PackageData, at: OffsetDateTime) -> Result<Vec<u8>, Vault
     ];
     for c in &d.consents {
         files.push((format!("receipts/{}.json", c.event.id), pretty(&c.receipt)?));
+    }
+    for c in &d.connectors {
+        files.push((
+            format!("connectors/{}.json", c.connector),
+            pretty(&c.tables)?,
+        ));
     }
     let stamp = zip::DateTime::from_date_and_time(
         at.year().clamp(1980, 2107) as u16,
@@ -831,6 +880,20 @@ impl Vault {
                 received_at: q.received_at,
             })
             .collect();
+        let mut connectors = Vec::with_capacity(self.connectors.len());
+        for c in &self.connectors {
+            let tables = match self.field_value(&record, &c.map().identity.field)? {
+                Some(identifier) => c
+                    .access(&identifier)
+                    .await
+                    .map_err(|e| VaultError::Unavailable(e.to_string()))?,
+                None => Vec::new(),
+            };
+            connectors.push(ConnectorPart {
+                connector: c.name().to_owned(),
+                tables,
+            });
+        }
         let (operator, responsible) = operator_parts(declaration, language);
         Ok(PackageData {
             format: FORMAT,
@@ -857,6 +920,7 @@ impl Vault {
             flags,
             access_history,
             requests,
+            connectors,
         })
     }
 

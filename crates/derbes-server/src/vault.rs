@@ -170,6 +170,7 @@ pub struct Vault {
     pub(crate) package_ttl: time::Duration,
     pub(crate) four_eyes: bool,
     pub(crate) answer_templates: Arc<crate::answers::AnswerTemplates>,
+    pub(crate) connectors: Vec<Arc<derbes_connect::SqlConnector>>,
 }
 
 /// How many subjects' decision facts the vault keeps in memory.
@@ -193,6 +194,7 @@ impl Vault {
             package_ttl: crate::package::DEFAULT_TTL,
             four_eyes: false,
             answer_templates: Arc::default(),
+            connectors: Vec::new(),
         }
     }
 
@@ -212,6 +214,18 @@ impl Vault {
     pub fn with_four_eyes(mut self, on: bool) -> Self {
         self.four_eyes = on;
         self
+    }
+
+    /// Reaches into the operator's own databases through `connectors` for access and
+    /// destruction requests.
+    pub fn with_connectors(mut self, connectors: Vec<derbes_connect::SqlConnector>) -> Self {
+        self.connectors = connectors.into_iter().map(Arc::new).collect();
+        self
+    }
+
+    /// The connectors to the operator's own databases.
+    pub fn connectors(&self) -> &[Arc<derbes_connect::SqlConnector>] {
+        &self.connectors
     }
 
     /// Writes answers from `templates` instead of the shipped ones.
@@ -451,6 +465,21 @@ impl Vault {
                 Ok(self.keys().unwrap(wrapped, id, generation)?)
             }
             other => Ok(other?),
+        }
+    }
+
+    /// The value of `field` on file for the subject, opened; `None` when it has none.
+    pub(crate) fn field_value(
+        &self,
+        record: &SubjectRecord,
+        field: &str,
+    ) -> Result<Option<String>, VaultError> {
+        match record.fields.iter().find(|(k, _)| k == field) {
+            Some((_, sealed)) => {
+                let dk = self.open_key(record)?;
+                self.open_field(&dk, record, field, sealed).map(Some)
+            }
+            None => Ok(None),
         }
     }
 

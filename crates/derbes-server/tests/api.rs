@@ -38,7 +38,33 @@ struct Server {
     agent: ureq::Agent,
     /// Where one-time codes and answers are delivered.
     outbox: std::path::PathBuf,
+    /// The school platform's own database (SQLite), reached through the SQL connector.
+    platform: std::path::PathBuf,
 }
+
+/// The school platform's schema for the connector, and its dataset map.
+const PLATFORM_SCHEMA: &str = "CREATE TABLE users (id INTEGER PRIMARY KEY, iin TEXT UNIQUE, full_name TEXT NOT NULL, email TEXT UNIQUE);
+CREATE TABLE grades (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users (id), course TEXT NOT NULL, grade INTEGER NOT NULL);";
+const PLATFORM_MAP: &str = r#"
+name = "platform"
+database = "sqlite:{path}"
+[identity]
+table = "users"
+key = "id"
+column = "iin"
+field = "iin"
+[[tables]]
+table = "grades"
+reference = "user_id"
+masking = "delete_row"
+columns.course = {}
+columns.grade = {}
+[[tables]]
+table = "users"
+columns.iin = { field = "iin", masking = "null" }
+columns.full_name = { field = "surname", masking = "redact" }
+columns.email = { field = "email", masking = "hash" }
+"#;
 
 struct Reply {
     status: u16,
@@ -66,6 +92,17 @@ impl Server {
         let declaration = Arc::new(declaration());
         let outbox =
             std::env::temp_dir().join(format!("derbes-api-outbox-{}", uuid::Uuid::now_v7()));
+        let platform = outbox.with_extension("platform.db");
+        rusqlite::Connection::open(&platform)
+            .unwrap()
+            .execute_batch(PLATFORM_SCHEMA)
+            .unwrap();
+        let map = derbes_connect::DatasetMap::parse(
+            &PLATFORM_MAP.replace("{path}", &platform.display().to_string()),
+            |f| declaration.field(f).is_some(),
+        )
+        .unwrap();
+        let connector = derbes_connect::SqlConnector::new(map).unwrap();
         let state = AppState::with_vault(Arc::new(
             Vault::new(declaration, keys, store)
                 .with_clock(clock)
@@ -76,7 +113,8 @@ impl Server {
                 .with_destruction_log(derbes_server::DestructionLog::new(
                     outbox.with_extension("destructions.log"),
                 ))
-                .with_four_eyes(true),
+                .with_four_eyes(true)
+                .with_connectors(vec![connector]),
         ));
         let admin = state
             .vault
@@ -100,6 +138,7 @@ impl Server {
             state,
             agent,
             outbox,
+            platform,
         }
     }
 
@@ -226,6 +265,15 @@ impl Server {
         let r = self.create_student(token, fields).await;
         assert_eq!(r.status, 201, "{}", r.body);
         r.body["id"].as_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for Server {
+    /// The files a test server leaves: its outbox, destruction log and platform database.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.outbox);
+        let _ = std::fs::remove_file(self.outbox.with_extension("destructions.log"));
+        let _ = std::fs::remove_file(&self.platform);
     }
 }
 
@@ -1800,7 +1848,6 @@ fn requests_from_intake_to_completion(db: TestDb) -> Fut {
             assert!(actions.contains(&a), "{a} missing from {actions:?}");
         }
         assert!(!audit.text.contains("бұғаттауды") && !audit.text.contains("ata@mail.kz"));
-        let _ = std::fs::remove_dir_all(&s.outbox);
     })
 }
 
@@ -1870,6 +1917,14 @@ fn access_rectification_and_destruction(db: TestDb) -> Fut {
                 json!({ "surname": "Сәрсенбаева", "given_name": "Дана <b>", "iin": iin, "email": "dana@mail.kz" }),
             )
             .await;
+        // The school platform holds the same student under her IIN, and someone else.
+        let platform_db = rusqlite::Connection::open(&s.platform).unwrap();
+        platform_db
+            .execute_batch(&format!(
+                "INSERT INTO users VALUES (1, '{iin}', 'Сәрсенбаева Дана (платформа)', 'dana.platform@mail.kz'), (2, '760212350620', 'Оспанов Ерлан', 'erlan@mail.kz');
+                 INSERT INTO grades VALUES (1, 1, 'Алгебра', 5), (2, 1, 'Физика', 4), (3, 2, 'Химия', 3);"
+            ))
+            .unwrap();
         let consents = format!("/api/v1/subjects/{subject}/consents");
         let r = s
             .post(&consents, &platform, json!({ "purpose": "extracurricular", "action": "give", "method": { "kind": "web" } }))
@@ -1944,12 +1999,26 @@ fn access_rectification_and_destruction(db: TestDb) -> Fut {
             "purposes.csv",
             "consents.csv",
             "access-history.csv",
+            "connectors/platform.json",
             receipt_name.as_str(),
         ] {
             assert!(names.contains(&n), "{n} missing from {names:?}");
         }
         let data: Value = serde_json::from_slice(&files["data.json"]).unwrap();
         assert_eq!(data["format"], "derbes-access-package/1");
+        // The platform's rows of the subject, and nobody else's.
+        let platform_part = &data["connectors"][0];
+        assert_eq!(platform_part["connector"], "platform");
+        assert_eq!(platform_part["tables"][0]["table"], "grades");
+        assert_eq!(
+            platform_part["tables"][0]["rows"].as_array().unwrap().len(),
+            2
+        );
+        assert_eq!(
+            platform_part["tables"][1]["rows"][0][1],
+            "Сәрсенбаева Дана (платформа)"
+        );
+        assert!(!serde_json::to_string(&data).unwrap().contains("Оспанов"));
         assert_eq!(data["language"], "ru");
         let surname = data["fields"]
             .as_array()
@@ -2107,26 +2176,39 @@ fn access_rectification_and_destruction(db: TestDb) -> Fut {
         let (destroy, r) = s
             .approved_request(&staff, &dpo, file("destruction", "en"))
             .await;
-        assert_eq!(r.body["actions"][0]["status"], "failed");
-        assert!(
-            r.body["actions"][0]["note"]
-                .as_str()
-                .unwrap()
-                .contains("obligation"),
-            "{}",
-            r.body
-        );
-        assert_eq!(
-            s.get(
-                &format!("/api/v1/subjects/{subject}?purpose=education"),
-                &staff
-            )
-            .await
-            .status,
-            200
-        );
+        // A failed action says why, and the subject's data are all still there.
+        let failed_for = |r: &Reply, why: &str| {
+            assert_eq!(r.body["status"], "in_progress", "{}", r.body);
+            assert_eq!(r.body["actions"][0]["status"], "failed", "{}", r.body);
+            let note = r.body["actions"][0]["note"].as_str().unwrap();
+            assert!(note.contains(why), "{note}");
+        };
+        let read_path = format!("/api/v1/subjects/{subject}?purpose=education");
+        failed_for(&r, "obligation");
+        assert_eq!(s.get(&read_path, &staff).await.status, 200);
         let r = s.delete(&obligation, &admin).await;
         assert_eq!(r.status, 200, "{}", r.body);
+        // The platform's database refuses (a table is missing): nothing is destroyed anywhere,
+        // the request stays in progress with the connector's error.
+        platform_db
+            .execute_batch("ALTER TABLE grades RENAME TO grades_moved")
+            .unwrap();
+        let r = s
+            .post(&steps(&destroy), &dpo, json!({ "step": "run_actions" }))
+            .await;
+        failed_for(&r, "connector `platform`: table `grades`");
+        assert_eq!(s.get(&read_path, &staff).await.status, 200);
+        let held: i64 = platform_db
+            .query_row(
+                "SELECT COUNT(*) FROM users WHERE iin IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(held, 2);
+        platform_db
+            .execute_batch("ALTER TABLE grades_moved RENAME TO grades")
+            .unwrap();
         let r = s
             .post(&steps(&destroy), &dpo, json!({ "step": "run_actions" }))
             .await;
@@ -2169,6 +2251,29 @@ fn access_rectification_and_destruction(db: TestDb) -> Fut {
         assert_eq!(r.body["category"], "student");
         assert_eq!(r.body["removed"]["consent_events"], 1);
         assert_eq!(r.body["removed"]["packages"], 1);
+        assert_eq!(
+            r.body["connectors"],
+            json!([{ "connector": "platform", "tables": [["grades", "deleted", 2], ["users", "masked", 1]] }])
+        );
+        // In the platform: her grades are gone, her row keeps no identifier, name or e-mail;
+        // the other student is untouched.
+        let grades: Vec<i64> = platform_db
+            .prepare("SELECT user_id FROM grades")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(grades, [2]);
+        let (left_iin, left_name, left_email): (Option<String>, String, String) = platform_db
+            .query_row(
+                "SELECT iin, full_name, email FROM users WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!((left_iin, left_name.as_str()), (None, "[redacted]"));
+        assert_eq!(left_email.len(), 64);
         assert!(r.body["fields"].as_array().unwrap().contains(&json!("iin")));
         assert!(!r.text.contains("Әлиева") && !r.text.contains(&iin));
         let r = s
@@ -2271,8 +2376,6 @@ fn access_rectification_and_destruction(db: TestDb) -> Fut {
         assert_problem(&r, 410, "package-gone");
         assert_eq!(s.state.vault.delete_expired_packages().await.unwrap(), 1);
         assert_eq!(s.state.vault.delete_expired_packages().await.unwrap(), 0);
-        let _ = std::fs::remove_dir_all(&s.outbox);
-        let _ = std::fs::remove_file(s.outbox.with_extension("destructions.log"));
     })
 }
 

@@ -840,6 +840,7 @@ fn destruction_removes_everything_personal_once(
             request_id: Some(request.id),
             fields: vec!["iin".into(), "surname".into()],
             removed: Removed::default(),
+            connectors: Vec::new(),
         };
         let destroy = |d: &Destruction| WriteOp::DestroySubject {
             destruction: d.clone(),

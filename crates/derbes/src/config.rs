@@ -22,6 +22,9 @@ struct FileConfig {
     /// A directory with `answer.kk.txt`, `answer.ru.txt`, `answer.en.txt` replacing the shipped
     /// answer templates.
     answer_templates: Option<PathBuf>,
+    /// Dataset maps of the operator's own databases (SQL connectors).
+    #[serde(default)]
+    connectors: Vec<PathBuf>,
     #[serde(default)]
     mail: MailConfig,
     #[serde(default)]
@@ -98,6 +101,7 @@ pub struct Config {
     pub mail_from: String,
     pub destruction_log: PathBuf,
     pub answer_templates: Option<PathBuf>,
+    pub connectors: Vec<PathBuf>,
     pub package_days: u32,
     pub four_eyes: bool,
 }
@@ -165,6 +169,7 @@ impl Config {
                 .map(rel)
                 .unwrap_or_else(|| data_dir.join("destructions.log")),
             answer_templates: file.answer_templates.map(rel),
+            connectors: file.connectors.into_iter().map(rel).collect(),
             package_days: match file.requests.package_days {
                 None => 30,
                 Some(d @ 1..=366) => d,
@@ -210,7 +215,7 @@ fn read_file_config(path: &Path) -> Result<FileConfig> {
             })
             .unwrap_or((1, 1));
         anyhow::anyhow!(
-            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, answer_templates, [mail] outbox and from, [requests] package_days and four_eyes)",
+            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, answer_templates, connectors, [mail] outbox and from, [requests] package_days and four_eyes)",
             path.display(),
             e.message().trim()
         )

@@ -91,6 +91,18 @@ enum Command {
         #[command(subcommand)]
         command: DestructionsCommand,
     },
+    /// The SQL connectors to the operator's own databases
+    Connectors {
+        #[command(subcommand)]
+        command: ConnectorsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConnectorsCommand {
+    /// Check every dataset map against its database: each mapped table and column is read once
+    /// (for an identifier no subject has), so a missing table, column or permission shows now
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -220,6 +232,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Command::Requests { command: RequestsCommand::List(args) } => requests_cli::list(&config, &args).await,
             Command::Destructions { command: DestructionsCommand::Reapply } => requests_cli::reapply_destructions(&config).await,
             Command::Destructions { command: DestructionsCommand::List } => requests_cli::list_destructions(&config).await,
+            Command::Connectors { command: ConnectorsCommand::Check } => requests_cli::check_connectors(&config).await,
             Command::Check { .. } | Command::Generate(_) | Command::Receipt { .. } | Command::Calendar { .. } => Ok(ExitCode::SUCCESS),
         }
     })

@@ -219,3 +219,35 @@ pub async fn list_destructions(config: &Config) -> Result<ExitCode> {
     eprintln!("derbes: {count} destroyed subject(s)");
     Ok(ExitCode::SUCCESS)
 }
+
+/// `derbes connectors check`: reads every mapped table and column once, for an identifier that
+/// matches nobody, so that the map and the database are known to agree before a request needs
+/// them.
+pub async fn check_connectors(config: &Config) -> Result<ExitCode> {
+    let opened = crate::setup::open(config, false).await?;
+    let connectors = opened.vault.connectors();
+    if connectors.is_empty() {
+        eprintln!("derbes: no connectors are configured (`connectors` in derbes.toml)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut failed = false;
+    for c in connectors {
+        match c.access("\u{1}derbes-connector-check").await {
+            Ok(tables) => println!(
+                "{}: ok, {} table(s) readable on {}",
+                c.name(),
+                tables.len(),
+                c.describe()
+            ),
+            Err(e) => {
+                failed = true;
+                println!("{e}");
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

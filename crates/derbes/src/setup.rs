@@ -179,6 +179,24 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
         parse_key_file(&key_file, &text).map_err(|e| format!("{e:#}"))
     });
     let calendar = calendar(config.calendar.as_deref())?;
+    let mut connectors = Vec::with_capacity(config.connectors.len());
+    for path in &config.connectors {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the dataset map {}", path.display()))?;
+        let map = derbes_connect::DatasetMap::parse(&text, |f| declaration.field(f).is_some())
+            .map_err(|problems| {
+                let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+                anyhow::anyhow!(
+                    "the dataset map {} is not valid:\n{}",
+                    path.display(),
+                    list.join("\n")
+                )
+            })?;
+        connectors.push(
+            derbes_connect::SqlConnector::new(map)
+                .with_context(|| format!("the dataset map {}", path.display()))?,
+        );
+    }
     let templates = match &config.answer_templates {
         Some(dir) => derbes_server::AnswerTemplates::from_dir(dir)
             .context("an answer template cannot be used")?,
@@ -194,7 +212,8 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
                 .with_destruction_log(derbes_server::DestructionLog::new(&config.destruction_log))
                 .with_package_ttl(time::Duration::days(config.package_days.into()))
                 .with_four_eyes(config.four_eyes)
-                .with_answer_templates(templates),
+                .with_answer_templates(templates)
+                .with_connectors(connectors),
         ),
     })
 }

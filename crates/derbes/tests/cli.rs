@@ -1459,3 +1459,65 @@ fn a_broken_answer_template_stops_the_server_and_names_the_file() {
         show(&o)
     );
 }
+
+#[test]
+fn connectors_check_reads_every_mapped_column_and_names_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let platform = cwd.join("platform.db");
+    rusqlite::Connection::open(&platform)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE users (id INTEGER PRIMARY KEY, iin TEXT, full_name TEXT);
+             CREATE TABLE grades (id INTEGER PRIMARY KEY, user_id INTEGER, grade INTEGER);",
+        )
+        .unwrap();
+    let map = format!(
+        "name = \"platform\"\ndatabase = \"sqlite:{}\"\n[identity]\ntable = \"users\"\nkey = \"id\"\ncolumn = \"iin\"\nfield = \"iin\"\n\
+         [[tables]]\ntable = \"grades\"\nreference = \"user_id\"\nmasking = \"delete_row\"\ncolumns.grade = {{}}\n\
+         [[tables]]\ntable = \"users\"\ncolumns.full_name = {{ field = \"surname\", masking = \"redact\" }}\n",
+        platform.display()
+    );
+    std::fs::write(cwd.join("platform.toml"), &map).unwrap();
+    std::fs::write(
+        cwd.join("derbes.toml"),
+        "data_dir = \"data\"\nconnectors = [\"platform.toml\"]\n",
+    )
+    .unwrap();
+    // The first start creates the key file.
+    drop(Server::start(cwd, &cwd.join("data")));
+    let o = run(derbes(cwd).args(["connectors", "check"]));
+    assert!(o.status.success(), "{}", show(&o));
+    assert!(
+        text(&o.stdout).contains("platform: ok, 2 table(s) readable on SQLite at"),
+        "{}",
+        show(&o)
+    );
+    // A column the database does not have.
+    std::fs::write(
+        cwd.join("platform.toml"),
+        map.replace("columns.grade", "columns.mark"),
+    )
+    .unwrap();
+    let o = run(derbes(cwd).args(["connectors", "check"]));
+    assert!(!o.status.success(), "{}", show(&o));
+    assert!(
+        text(&o.stdout).contains("connector `platform`: table `grades`: no such column: mark"),
+        "{}",
+        show(&o)
+    );
+    // A field the declaration does not have: the map is refused with its place.
+    std::fs::write(
+        cwd.join("platform.toml"),
+        map.replace("field = \"surname\"", "field = \"nickname\""),
+    )
+    .unwrap();
+    let o = run(derbes(cwd).args(["connectors", "check"]));
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr)
+            .contains("tables[1] (users).columns.full_name: `nickname` is not a declared field"),
+        "{}",
+        show(&o)
+    );
+}
