@@ -64,6 +64,14 @@ impl Backend {
     }
 }
 
+/// How a statement finds the subject's rows.
+enum Reach<'a> {
+    /// By the identifier in the identity column (a subquery for the other tables).
+    Identifier(&'a str),
+    /// By the identity table's keys, read beforehand.
+    Keys(&'a [String]),
+}
+
 /// A statement with its parameters, all text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Statement {
@@ -177,19 +185,28 @@ impl SqlConnector {
     }
 
     /// The condition that selects `table`'s rows of the subject.
-    fn reach(&self, st: &mut Statement, table: &map::TableMap, identifier: &str) -> String {
+    fn reach(&self, st: &mut Statement, table: &map::TableMap, reach: &Reach<'_>) -> String {
         let b = self.backend;
         let id = &self.map.identity;
-        let ph = st.param(b, identifier);
-        match &table.reference {
-            None => format!("{} = {ph}", b.quote(&id.column)),
-            Some(r) => format!(
-                "{} IN (SELECT {} FROM {} WHERE {} = {ph})",
-                b.quote(r),
-                b.quote(&id.key),
-                b.quote(&id.table),
-                b.quote(&id.column)
-            ),
+        match reach {
+            Reach::Identifier(identifier) => {
+                let ph = st.param(b, identifier);
+                match &table.reference {
+                    None => format!("{} = {ph}", b.quote(&id.column)),
+                    Some(r) => format!(
+                        "{} IN (SELECT {} FROM {} WHERE {} = {ph})",
+                        b.quote(r),
+                        b.quote(&id.key),
+                        b.quote(&id.table),
+                        b.quote(&id.column)
+                    ),
+                }
+            }
+            Reach::Keys(keys) => {
+                let list: Vec<String> = keys.iter().map(|k| st.param(b, k)).collect();
+                let column = table.reference.as_deref().unwrap_or(&id.key);
+                format!("{} IN ({})", b.quote(column), list.join(", "))
+            }
         }
     }
 
@@ -205,7 +222,7 @@ impl SqlConnector {
         } else {
             columns.join(", ")
         };
-        let cond = self.reach(&mut st, table, identifier);
+        let cond = self.reach(&mut st, table, &Reach::Identifier(identifier));
         st.sql = format!("SELECT {cols} FROM {} WHERE {cond}", b.quote(&table.table));
         st
     }
@@ -215,12 +232,12 @@ impl SqlConnector {
     fn destroy_statement(
         &self,
         table: &map::TableMap,
-        identifier: &str,
+        reach: &Reach<'_>,
         salt: &str,
     ) -> Option<(Statement, &'static str)> {
         let (mut st, b) = Statement::new(self.backend);
         if table.masking == Some(TableMasking::DeleteRow) {
-            let cond = self.reach(&mut st, table, identifier);
+            let cond = self.reach(&mut st, table, reach);
             st.sql = format!("DELETE FROM {} WHERE {cond}", b.quote(&table.table));
             return Some((st, "deleted"));
         }
@@ -244,7 +261,7 @@ impl SqlConnector {
         if set.is_empty() {
             return None;
         }
-        let cond = self.reach(&mut st, table, identifier);
+        let cond = self.reach(&mut st, table, reach);
         st.sql = format!("UPDATE {} SET {set} WHERE {cond}", b.quote(&table.table));
         Some((st, "masked"))
     }
@@ -333,11 +350,22 @@ impl SqlConnector {
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(|_| self.fail("no randomness for the salt"))?;
         let salt: String = salt.iter().map(|b| format!("{b:02x}")).collect();
+        if self.backend == Backend::Mysql {
+            // MariaDB runs `IN (subquery)` in an UPDATE or DELETE as a dependent subquery, row by
+            // row over the whole table; the identity keys are read first (locked) instead.
+            let this = self.clone();
+            let identifier = identifier.to_owned();
+            return tokio::task::spawn_blocking(move || this.mysql_destroy(&identifier, &salt))
+                .await
+                .map_err(|_| self.fail("the database task failed"))?
+                .map_err(|p| self.fail(p));
+        }
+        let reach = Reach::Identifier(identifier);
         let statements: Vec<(Statement, &'static str, String)> = self
             .map
             .destruction_order()
             .filter_map(|t| {
-                self.destroy_statement(t, identifier, &salt)
+                self.destroy_statement(t, &reach, &salt)
                     .map(|(s, what)| (s, what, t.table.clone()))
             })
             .collect();
@@ -366,18 +394,7 @@ impl SqlConnector {
                     .map_err(|e| self.fail(pg_problem("", &e)))?;
                 counts
             }
-            Backend::Mysql => {
-                let url = self.map.database.clone();
-                let work: Vec<(Statement, String)> = statements
-                    .iter()
-                    .map(|(s, _, t)| (s.clone(), t.clone()))
-                    .collect();
-                tokio::task::spawn_blocking(move || mysql_destroy(&url, &work))
-                    .await
-                    .map_err(|_| self.fail("the database task failed"))?
-                    .map_err(|p| self.fail(p))?
-            }
-            Backend::Sqlite => {
+            Backend::Sqlite | Backend::Mysql => {
                 let path = self.sqlite_path();
                 let work: Vec<(Statement, String)> = statements
                     .iter()
@@ -398,6 +415,51 @@ impl SqlConnector {
                 rows,
             })
             .collect())
+    }
+
+    /// The destruction on MariaDB/MySQL: the identity keys first, then every table by key.
+    fn mysql_destroy(&self, identifier: &str, salt: &str) -> Result<Vec<TableOutcome>, String> {
+        use mysql::prelude::Queryable;
+        let b = self.backend;
+        let id = &self.map.identity;
+        let mut conn = mysql_conn(&self.map.database)?;
+        let mut tx = conn
+            .start_transaction(mysql::TxOpts::default())
+            .map_err(|e| mysql_problem("", &e))?;
+        let keys: Vec<Option<String>> = tx
+            .exec(
+                format!(
+                    "SELECT {} FROM {} WHERE {} = ? FOR UPDATE",
+                    b.as_text(&b.quote(&id.key)),
+                    b.quote(&id.table),
+                    b.quote(&id.column)
+                ),
+                (identifier,),
+            )
+            .map_err(|e| mysql_problem(&id.table, &e))?;
+        let keys: Vec<String> = keys.into_iter().flatten().collect();
+        let reach = Reach::Keys(&keys);
+        let mut out = Vec::new();
+        for t in self.map.destruction_order() {
+            let Some((st, action)) = self.destroy_statement(t, &reach, salt) else {
+                continue;
+            };
+            let rows = if keys.is_empty() {
+                0
+            } else {
+                tx.exec_drop(&st.sql, mysql_params(&st))
+                    .map_err(|e| mysql_problem(&t.table, &e))?;
+                tx.affected_rows()
+            };
+            out.push(TableOutcome {
+                table: t.table.clone(),
+                action: action.to_owned(),
+                rows,
+            });
+        }
+        // Dropped without commit on any error above: MariaDB rolls the transaction back.
+        tx.commit().map_err(|e| mysql_problem("", &e))?;
+        Ok(out)
     }
 
     async fn postgres(&self) -> Result<tokio_postgres::Client, ConnectorError> {
@@ -468,10 +530,7 @@ fn mysql_access(
     let mut out = Vec::new();
     for (st, table, n) in work {
         let rows: Vec<mysql::Row> = conn
-            .exec(
-                &st.sql,
-                mysql::Params::Positional(st.params.iter().map(|p| p.as_str().into()).collect()),
-            )
+            .exec(&st.sql, mysql_params(st))
             .map_err(|e| mysql_problem(table, &e))?;
         out.push(
             rows.into_iter()
@@ -490,24 +549,8 @@ fn mysql_access(
     Ok(out)
 }
 
-fn mysql_destroy(url: &str, work: &[(Statement, String)]) -> Result<Vec<u64>, String> {
-    use mysql::prelude::Queryable;
-    let mut conn = mysql_conn(url)?;
-    let mut tx = conn
-        .start_transaction(mysql::TxOpts::default())
-        .map_err(|e| mysql_problem("", &e))?;
-    let mut counts = Vec::new();
-    for (st, table) in work {
-        tx.exec_drop(
-            &st.sql,
-            mysql::Params::Positional(st.params.iter().map(|p| p.as_str().into()).collect()),
-        )
-        .map_err(|e| mysql_problem(table, &e))?;
-        counts.push(tx.affected_rows());
-    }
-    // Dropped without commit on any error above: MariaDB rolls the transaction back.
-    tx.commit().map_err(|e| mysql_problem("", &e))?;
-    Ok(counts)
+fn mysql_params(st: &Statement) -> mysql::Params {
+    mysql::Params::Positional(st.params.iter().map(|p| p.as_str().into()).collect())
 }
 
 fn sqlite_conn(path: &std::path::Path) -> Result<rusqlite::Connection, String> {
@@ -597,13 +640,17 @@ mod tests {
             r#"SELECT CAST("iin" AS TEXT), CAST("full_name" AS TEXT), CAST("created_at" AS TEXT) FROM "users" WHERE "iin" = $1"#
         );
         assert_eq!(st.params, ["061211600012"]);
-        let (st, what) = pg.destroy_statement(&pg.map.tables[0], "x", "s").unwrap();
+        let (st, what) = pg
+            .destroy_statement(&pg.map.tables[0], &Reach::Identifier("x"), "s")
+            .unwrap();
         assert_eq!(what, "deleted");
         assert_eq!(
             st.sql,
             r#"DELETE FROM "enrolments" WHERE "user_id" IN (SELECT "id" FROM "users" WHERE "iin" = $1)"#
         );
-        let (st, _) = pg.destroy_statement(users, "x", "salt").unwrap();
+        let (st, _) = pg
+            .destroy_statement(users, &Reach::Identifier("x"), "salt")
+            .unwrap();
         assert!(
             st.sql
                 .starts_with(r#"UPDATE "users" SET "iin" = CASE WHEN "iin" IS NULL"#),
@@ -620,14 +667,23 @@ mod tests {
 
         let my = connector("mysql://root@127.0.0.1:3306/test");
         let (st, _) = my
-            .destroy_statement(&my.map.tables[1], "x", "salt")
+            .destroy_statement(
+                &my.map.tables[1],
+                &Reach::Keys(&["7".to_owned(), "9".to_owned()]),
+                "salt",
+            )
             .unwrap();
         assert!(
             st.sql.contains("SHA2(CONCAT(CAST(`iin` AS CHAR), ?), 256)"),
             "{}",
             st.sql
         );
-        assert!(!st.sql.contains('$'));
+        assert!(st.sql.ends_with("WHERE `id` IN (?, ?)"), "{}", st.sql);
+        assert_eq!(st.params, ["salt", REDACTED, "7", "9"]);
+        let (st, _) = my
+            .destroy_statement(&my.map.tables[0], &Reach::Keys(&["7".to_owned()]), "salt")
+            .unwrap();
+        assert_eq!(st.sql, "DELETE FROM `enrolments` WHERE `user_id` IN (?)");
         assert_eq!(my.describe(), "MariaDB/MySQL at 127.0.0.1:3306/test");
     }
 }
