@@ -17,6 +17,7 @@ pub mod redact;
 pub mod request;
 pub mod text;
 pub mod validate;
+pub mod webhook;
 
 pub use declaration::Declaration;
 

@@ -343,6 +343,13 @@ pub fn done_sentence(
             "your personal data were destroyed: the encryption key and all the data were deleted beyond recovery",
         )
         .to_owned(),
+        Webhook => tr(
+            lang,
+            "өтініш оператордың басқа ақпараттық жүйелерінде де орындалды",
+            "запрос исполнен и в других информационных системах оператора",
+            "the request was also carried out in the operator's other information systems",
+        )
+        .to_owned(),
         Answer => return None,
     })
 }

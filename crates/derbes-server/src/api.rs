@@ -102,6 +102,13 @@ impl From<VaultError> for ApiError {
                 ),
             )
             .with("destruction", json!({ "destroyed_at": derbes_core::audit::format_timestamp(d.destroyed_at), "request_id": d.request_id })),
+            VaultError::JobNotFound => ApiError::not_found("there is no webhook job with this id"),
+            e @ VaultError::BadSignature(_) => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "webhook-signature",
+                "The message is not signed with the webhook's secret",
+                format!("{e}; sign the body with X-Derbes-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">"),
+            ),
             VaultError::Gone(m) => ApiError::new(StatusCode::GONE, "package-gone", "The access package is no longer available", m),
             VaultError::Store(StoreError::VersionConflict) => {
                 ApiError::conflict("the subject kept changing while this update ran; send it again")
@@ -205,6 +212,11 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
             get(requests::package),
         ),
         ("get", "/api/v1/requests/{id}/answer", get(requests::answer)),
+        (
+            "post",
+            "/api/v1/webhooks/jobs/{id}",
+            post(requests::confirm_webhook_job),
+        ),
         (
             "get",
             "/api/v1/subjects/{id}/destruction",

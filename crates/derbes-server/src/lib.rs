@@ -1,6 +1,9 @@
 //! derbes server: the REST API under `/api/v1`, its authentication, and the vault operations
 //! (seal, open, index, decide, audit) behind it.
 
+// The OpenAPI document is written as `json!` literals, deeper than the default limit allows.
+#![recursion_limit = "256"]
+
 mod answers;
 mod api;
 mod auth;
@@ -15,6 +18,7 @@ mod problem;
 mod receipts;
 mod requests;
 mod vault;
+mod webhooks;
 
 pub use answers::{AnswerTemplates, Letter, TemplateError};
 pub use api::{router, ROUTES};
@@ -34,6 +38,7 @@ pub use requests::{
     RequestInput, RequestView, Requester, StepInput, Verification,
 };
 pub use vault::{Clock, KeyLoader, PreparedSubject, Vault, VaultError};
+pub use webhooks::{Webhook, WebhookEvent, WebhookMessage, SIGNATURE_HEADER};
 
 use derbes_core::Declaration;
 use derbes_crypto::KeyRing;

@@ -145,12 +145,16 @@ pub enum ActionKind {
     Destroy,
     /// A written answer (information, objection, complaint, and every outcome).
     Answer,
+    /// Telling the operator's system (a webhook connector) and waiting for its confirmation.
+    Webhook,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ActionStatus {
     Pending,
+    /// Handed to a connector, which has not confirmed yet.
+    Waiting,
     Done,
     Failed,
 }
@@ -167,6 +171,12 @@ pub struct Action {
     /// The fields it changed (a rectification).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<String>,
+    /// The webhook connector it waits for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connector: Option<String>,
+    /// The connector's job (its idempotency key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<Uuid>,
 }
 
 impl Action {
@@ -177,12 +187,22 @@ impl Action {
             at: None,
             note: None,
             fields: Vec::new(),
+            connector: None,
+            job: None,
+        }
+    }
+
+    fn webhook(name: &str) -> Self {
+        Action {
+            connector: Some(name.to_owned()),
+            ..Action::pending(ActionKind::Webhook)
         }
     }
 }
 
-/// The actions a request of `kind` takes.
-fn actions_for(kind: RequestKind) -> Vec<Action> {
+/// The actions a request of `kind` takes; `webhooks` are the connectors told of it. They come
+/// before a destruction, which removes the identifiers they are sent.
+fn actions_for(kind: RequestKind, webhooks: &[String]) -> Vec<Action> {
     use ActionKind::*;
     let own: &[ActionKind] = match kind {
         RequestKind::Information | RequestKind::Complaint => &[],
@@ -194,11 +214,15 @@ fn actions_for(kind: RequestKind) -> Vec<Action> {
         RequestKind::Restriction | RequestKind::Objection => &[Restrict],
         RequestKind::ConsentWithdrawal => &[WithdrawConsent],
     };
-    own.iter()
-        .copied()
-        .chain([Answer])
-        .map(Action::pending)
-        .collect()
+    let hooks = webhooks.iter().map(|w| Action::webhook(w));
+    let own = own.iter().copied().map(Action::pending);
+    let mut all: Vec<Action> = if kind == RequestKind::Destruction {
+        hooks.chain(own).collect()
+    } else {
+        own.chain(hooks).collect()
+    };
+    all.push(Action::pending(Answer));
+    all
 }
 
 /// One step of the request's history.
@@ -218,7 +242,7 @@ pub struct Rejection {
 
 /// The server's part of a stored request (the `body` column).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Body {
+pub(crate) struct Body {
     requester: Requester,
     channel: Channel,
     language: Lang,
@@ -276,6 +300,30 @@ impl Body {
         *status = to;
     }
 
+    /// Settles the webhook action waiting for `job`: done, or failed with `note`. Returns
+    /// whether there was such an action still open.
+    pub(crate) fn settle_webhook(
+        &mut self,
+        job: Uuid,
+        status: ActionStatus,
+        note: String,
+        at: OffsetDateTime,
+    ) -> bool {
+        match self
+            .actions
+            .iter_mut()
+            .find(|a| a.job == Some(job) && a.status != ActionStatus::Done)
+        {
+            Some(a) => {
+                a.status = status;
+                a.note = Some(note);
+                a.at = Some(at);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Records the requester's verified identity and moves the request on.
     fn verified(
         &mut self,
@@ -303,7 +351,7 @@ fn not_now(status: Status, step: &'static str, allowed: Status) -> VaultError {
 }
 
 /// An audit event about a request, under its subject: the request id and `details`.
-fn request_audit(
+pub(crate) fn request_audit(
     actor: &str,
     r: &RequestRecord,
     action: &str,
@@ -640,7 +688,7 @@ impl Vault {
             evidence: None,
             reply_to: None,
             answer: None,
-            actions: actions_for(input.kind),
+            actions: actions_for(input.kind, &self.webhooks_for(input.kind)),
             history: vec![HistoryEntry {
                 at: now,
                 actor: actor.audit_name(),
@@ -840,6 +888,19 @@ impl Vault {
     async fn update_request<F>(
         &self,
         id: Uuid,
+        change: F,
+    ) -> Result<(RequestRecord, Body), VaultError>
+    where
+        F: FnMut(&RequestRecord, &mut Body, &mut Status) -> Result<Vec<AuditDraft>, VaultError>,
+    {
+        self.update_request_with_jobs(id, Vec::new(), change).await
+    }
+
+    /// As `update_request`, storing webhook `jobs` in the same transaction.
+    pub(crate) async fn update_request_with_jobs<F>(
+        &self,
+        id: Uuid,
+        jobs: Vec<derbes_store::WebhookJob>,
         mut change: F,
     ) -> Result<(RequestRecord, Body), VaultError>
     where
@@ -859,6 +920,7 @@ impl Vault {
                 .write(WriteOp::UpdateRequest {
                     record: next.clone(),
                     audit,
+                    jobs: jobs.clone(),
                 })
                 .await
             {
@@ -1063,8 +1125,11 @@ impl Vault {
                         .map_or(f.as_str(), |d| d.label.get(lang))
                 })
                 .collect();
-            ctx.done
-                .extend(done_sentence(a.kind, lang, &purpose, &fields.join(", ")));
+            if let Some(line) = done_sentence(a.kind, lang, &purpose, &fields.join(", ")) {
+                if !ctx.done.contains(&line) {
+                    ctx.done.push(line);
+                }
+            }
         }
         if kind == RequestKind::AccessExport {
             if let Some(p) = self.store().package(r.id).await? {
@@ -1313,18 +1378,36 @@ impl Vault {
             return Err(not_now(status, "run_actions", Status::InProgress));
         }
         let mut outcomes = Vec::new();
+        let mut jobs = Vec::new();
         for (i, a) in body.actions.iter().enumerate() {
-            if a.status == ActionStatus::Done {
+            if matches!(a.status, ActionStatus::Done | ActionStatus::Waiting) {
+                continue;
+            }
+            if a.kind == ActionKind::Webhook {
+                let queued = self.queue_webhook(&r, a).await;
+                if let Ok(job) = &queued {
+                    jobs.push(job.clone());
+                }
+                outcomes.push((
+                    i,
+                    queued.map(|job| {
+                        (
+                            ActionStatus::Waiting,
+                            format!("sent to `{}`, waiting for its confirmation", job.webhook),
+                            Some(job.id),
+                        )
+                    }),
+                ));
                 continue;
             }
             let result = self.run_action(actor, &r, &body, a.kind, until).await;
             if let Some(result) = result {
-                outcomes.push((i, result));
+                outcomes.push((i, result.map(|note| (ActionStatus::Done, note, None))));
             }
         }
         let now = self.now();
         let (record, _) = self
-            .update_request(id, |rec, body, _| {
+            .update_request_with_jobs(id, jobs, |rec, body, _| {
                 let mut audit = Vec::new();
                 for (i, result) in &outcomes {
                     // A concurrent run may have recorded it done already: that stays.
@@ -1337,7 +1420,12 @@ impl Vault {
                     };
                     a.at = Some(now);
                     let (status, note, outcome) = match result {
-                        Ok(note) => (ActionStatus::Done, note.clone(), Outcome::Ok),
+                        Ok((status, note, job)) => {
+                            if job.is_some() {
+                                a.job = *job;
+                            }
+                            (*status, note.clone(), Outcome::Ok)
+                        }
                         Err(e) => (ActionStatus::Failed, e.clone(), Outcome::Denied),
                     };
                     a.status = status;
@@ -1446,8 +1534,9 @@ impl Vault {
                         d.removed.packages
                     )
                 }),
-            // The corrected values come with the `rectify` step; the answer with its own.
-            ActionKind::Rectify | ActionKind::Answer => return None,
+            // The corrected values come with the `rectify` step, the answer with its own, and
+            // webhooks are queued by `run_actions`.
+            ActionKind::Rectify | ActionKind::Answer | ActionKind::Webhook => return None,
         };
         Some(result.map_err(|e| e.to_string()))
     }
@@ -1655,13 +1744,34 @@ mod tests {
     #[test]
     fn every_kind_ends_with_an_answer() {
         for k in RequestKind::ALL {
-            let a = actions_for(k);
+            let a = actions_for(k, &[]);
             assert_eq!(a.last().map(|a| a.kind), Some(ActionKind::Answer));
             assert!(a.iter().all(|a| a.status == ActionStatus::Pending));
         }
         assert_eq!(
-            actions_for(RequestKind::Destruction)[0].kind,
+            actions_for(RequestKind::Destruction, &[])[0].kind,
             ActionKind::Destroy
+        );
+    }
+
+    #[test]
+    fn webhooks_come_before_a_destruction_and_after_an_export() {
+        let hooks = ["lms".to_owned()];
+        let kinds =
+            |k| -> Vec<ActionKind> { actions_for(k, &hooks).iter().map(|a| a.kind).collect() };
+        assert_eq!(
+            kinds(RequestKind::Destruction),
+            [ActionKind::Webhook, ActionKind::Destroy, ActionKind::Answer]
+        );
+        assert_eq!(
+            kinds(RequestKind::AccessExport),
+            [ActionKind::Export, ActionKind::Webhook, ActionKind::Answer]
+        );
+        assert_eq!(
+            actions_for(RequestKind::Destruction, &hooks)[0]
+                .connector
+                .as_deref(),
+            Some("lms")
         );
     }
 

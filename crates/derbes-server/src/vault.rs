@@ -73,6 +73,10 @@ pub enum VaultError {
     /// The access package expired and was deleted, or was never built.
     #[error("{0}")]
     Gone(String),
+    #[error("there is no webhook job with this id")]
+    JobNotFound,
+    #[error(transparent)]
+    BadSignature(derbes_crypto::WebhookSignatureError),
 }
 
 impl From<StoreError> for VaultError {
@@ -171,6 +175,7 @@ pub struct Vault {
     pub(crate) four_eyes: bool,
     pub(crate) answer_templates: Arc<crate::answers::AnswerTemplates>,
     pub(crate) connectors: Vec<Arc<derbes_connect::SqlConnector>>,
+    pub(crate) webhooks: Vec<crate::webhooks::Webhook>,
 }
 
 /// How many subjects' decision facts the vault keeps in memory.
@@ -195,6 +200,7 @@ impl Vault {
             four_eyes: false,
             answer_templates: Arc::default(),
             connectors: Vec::new(),
+            webhooks: Vec::new(),
         }
     }
 

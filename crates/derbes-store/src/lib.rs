@@ -165,6 +165,12 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<(Uuid, Uuid)>, StoreError>;
 
+    async fn webhook_job(&self, id: Uuid) -> Result<Option<WebhookJob>, StoreError>;
+
+    /// Jobs to send: `pending` and due at or before `at`, oldest first.
+    async fn due_webhook_jobs(&self, at: String, limit: u32)
+        -> Result<Vec<WebhookJob>, StoreError>;
+
     /// The content hash and text recorded for a declaration version.
     async fn declaration(&self, version: &str) -> Result<Option<(String, String)>, StoreError>;
 }

@@ -5,7 +5,7 @@ use crate::fields_blob::{decode_fields, encode_fields};
 use crate::{
     drain, from_json, now, split_fields, to_json, Applied, AuditHead, FlagTable, HeadSigner,
     IndexEntry, Job, KeyOwner, KeyRecord, PackageRecord, Param, RequestQuery, RequestRecord,
-    StateChanges, Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WriteOp,
+    StateChanges, Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob, WriteOp,
     EVENT_COLUMNS, MAX_GROUP, PRUNE_EVERY, REQUEST_COLUMNS, STATE_CHANGES_KEPT,
 };
 use async_trait::async_trait;
@@ -33,6 +33,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         6,
         include_str!("../migrations/postgres/0006_destructions.sql"),
+    ),
+    (
+        7,
+        include_str!("../migrations/postgres/0007_webhook_jobs.sql"),
     ),
 ];
 const POOL_SIZE: usize = 16;
@@ -753,7 +757,11 @@ impl Writer {
                 self.append(head, audit, at);
                 Ok(Applied::RequestFiled)
             }
-            WriteOp::UpdateRequest { record: r, audit } => {
+            WriteOp::UpdateRequest {
+                record: r,
+                audit,
+                jobs,
+            } => {
                 let s = self
                     .prep("UPDATE requests SET status = $2, open = $3, due_at = $4, version = $5, updated_at = $6, body = $7 WHERE id = $1 AND version = $8")
                     .await?;
@@ -782,10 +790,34 @@ impl Writer {
                         StoreError::NotFound
                     });
                 }
+                for job in &jobs {
+                    self.put_job(job).await?;
+                }
                 for d in audit {
                     self.append(head, d, at);
                 }
                 Ok(Applied::RequestUpdated)
+            }
+            WriteOp::UpdateWebhookJob {
+                job,
+                expected_status,
+                audit,
+            } => {
+                let s = self
+                    .prep("SELECT status FROM webhook_jobs WHERE id = $1")
+                    .await?;
+                match self.client.query_opt(&s, &[&job.id]).await? {
+                    None => return Err(StoreError::NotFound),
+                    Some(row) if row.get::<_, String>(0) != expected_status => {
+                        return Err(StoreError::VersionConflict)
+                    }
+                    Some(_) => {}
+                }
+                self.put_job(&job).await?;
+                for d in audit {
+                    self.append(head, d, at);
+                }
+                Ok(Applied::WebhookJobUpdated)
             }
             WriteOp::DestroySubject {
                 mut destruction,
@@ -894,6 +926,38 @@ impl Writer {
         }
     }
 
+    /// Stores a webhook job, replacing one of the same id.
+    async fn put_job(&mut self, j: &WebhookJob) -> Result<(), StoreError> {
+        let s = self
+            .prep(
+                "INSERT INTO webhook_jobs (id, request_id, subject_id, webhook, event, status, attempts, next_attempt_at, payload, last_error, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts,
+                   next_attempt_at = excluded.next_attempt_at, payload = excluded.payload,
+                   last_error = excluded.last_error, updated_at = excluded.updated_at",
+            )
+            .await?;
+        self.client
+            .execute(
+                &s,
+                &[
+                    &j.id,
+                    &j.request_id,
+                    &j.subject_id,
+                    &j.webhook,
+                    &j.event,
+                    &j.status,
+                    &i32::try_from(j.attempts).unwrap_or(i32::MAX),
+                    &j.next_attempt_at,
+                    &j.payload,
+                    &j.last_error,
+                    &j.updated_at,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Runs a DELETE keyed by one id and counts the rows it removed.
     async fn delete_of(&mut self, id: Uuid, sql: &'static str) -> Result<u64, StoreError> {
         let s = self.prep(sql).await?;
@@ -969,6 +1033,22 @@ fn to_i32(v: u32) -> Result<i32, StoreError> {
 
 fn to_u32(v: i32) -> Result<u32, StoreError> {
     u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative key version {v}")))
+}
+
+fn job_from_row(r: &Row) -> Result<WebhookJob, StoreError> {
+    Ok(WebhookJob {
+        id: r.get(0),
+        request_id: r.get(1),
+        subject_id: r.get(2),
+        webhook: r.get(3),
+        event: r.get(4),
+        status: r.get(5),
+        attempts: to_u32(r.get(6))?,
+        next_attempt_at: r.get(7),
+        payload: r.get(8),
+        last_error: r.get(9),
+        updated_at: r.get(10),
+    })
 }
 
 fn request_from_row(r: &Row) -> Result<RequestRecord, StoreError> {
@@ -1318,6 +1398,39 @@ impl Store for PostgresStore {
             .iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect())
+    }
+
+    async fn webhook_job(&self, id: Uuid) -> Result<Option<WebhookJob>, StoreError> {
+        let c = self.client().await?;
+        let s = c
+            .prepare_cached(&format!(
+                "SELECT {} FROM webhook_jobs WHERE id = $1",
+                crate::sqlite::JOB_COLUMNS
+            ))
+            .await?;
+        c.query_opt(&s, &[&id])
+            .await?
+            .map(|r| job_from_row(&r))
+            .transpose()
+    }
+
+    async fn due_webhook_jobs(
+        &self,
+        at: String,
+        limit: u32,
+    ) -> Result<Vec<WebhookJob>, StoreError> {
+        let c = self.client().await?;
+        let s = c
+            .prepare_cached(&format!(
+                "SELECT {} FROM webhook_jobs WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2",
+                crate::sqlite::JOB_COLUMNS
+            ))
+            .await?;
+        c.query(&s, &[&at, &i64::from(limit)])
+            .await?
+            .iter()
+            .map(job_from_row)
+            .collect()
     }
 
     async fn declaration(&self, version: &str) -> Result<Option<(String, String)>, StoreError> {

@@ -6,7 +6,7 @@ use crate::subject_runs::{subject_events, Entry, RunPolicy, SubjectRuns};
 use crate::{
     drain, from_json, now, split_fields, to_json, Applied, AuditHead, FlagTable, HeadSigner,
     IndexEntry, Job, KeyOwner, KeyRecord, PackageRecord, Param, RequestQuery, RequestRecord,
-    StateChanges, Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WriteOp,
+    StateChanges, Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob, WriteOp,
     EVENT_COLUMNS, MAX_GROUP, PRUNE_EVERY, REQUEST_COLUMNS, STATE_CHANGES_KEPT,
 };
 use async_trait::async_trait;
@@ -35,6 +35,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         7,
         include_str!("../migrations/sqlite/0007_destructions.sql"),
+    ),
+    (
+        8,
+        include_str!("../migrations/sqlite/0008_webhook_jobs.sql"),
     ),
 ];
 const READERS: usize = 4;
@@ -873,7 +877,11 @@ fn apply(
             append(conn, head, audit, at)?;
             Ok(Applied::RequestFiled)
         }
-        WriteOp::UpdateRequest { record: r, audit } => {
+        WriteOp::UpdateRequest {
+            record: r,
+            audit,
+            jobs,
+        } => {
             let id = &r.id.as_bytes()[..];
             let changed = conn
                 .prepare_cached(
@@ -902,10 +910,33 @@ fn apply(
                     StoreError::NotFound
                 });
             }
+            for job in &jobs {
+                put_job(conn, job)?;
+            }
             for d in audit {
                 append(conn, head, d, at)?;
             }
             Ok(Applied::RequestUpdated)
+        }
+        WriteOp::UpdateWebhookJob {
+            job,
+            expected_status,
+            audit,
+        } => {
+            let status: Option<String> = conn
+                .prepare_cached("SELECT status FROM webhook_jobs WHERE id = ?1")?
+                .query_row([&job.id.as_bytes()[..]], |r| r.get(0))
+                .optional()?;
+            match status {
+                None => return Err(StoreError::NotFound),
+                Some(s) if s != expected_status => return Err(StoreError::VersionConflict),
+                Some(_) => {}
+            }
+            put_job(conn, &job)?;
+            for d in audit {
+                append(conn, head, d, at)?;
+            }
+            Ok(Applied::WebhookJobUpdated)
         }
         WriteOp::DestroySubject {
             mut destruction,
@@ -990,6 +1021,45 @@ fn apply(
             Ok(Applied::Audited)
         }
     }
+}
+
+/// The columns of `webhook_jobs`, in the order both backends read and write them.
+pub(crate) const JOB_COLUMNS: &str = "id, request_id, subject_id, webhook, event, status, attempts, next_attempt_at, payload, last_error, updated_at";
+
+fn put_job(conn: &Connection, j: &WebhookJob) -> Result<(), StoreError> {
+    conn.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO webhook_jobs ({JOB_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    ))?
+    .execute(params![
+        &j.id.as_bytes()[..],
+        &j.request_id.as_bytes()[..],
+        &j.subject_id.as_bytes()[..],
+        j.webhook,
+        j.event,
+        j.status,
+        j.attempts,
+        j.next_attempt_at,
+        j.payload,
+        j.last_error,
+        j.updated_at
+    ])?;
+    Ok(())
+}
+
+fn job_from_row(r: &rusqlite::Row<'_>) -> Result<WebhookJob, StoreError> {
+    Ok(WebhookJob {
+        id: uuid_of(r.get(0)?)?,
+        request_id: uuid_of(r.get(1)?)?,
+        subject_id: uuid_of(r.get(2)?)?,
+        webhook: r.get(3)?,
+        event: r.get(4)?,
+        status: r.get(5)?,
+        attempts: r.get(6)?,
+        next_attempt_at: r.get(7)?,
+        payload: r.get(8)?,
+        last_error: r.get(9)?,
+        updated_at: r.get(10)?,
+    })
 }
 
 fn request_from_row(r: &rusqlite::Row<'_>) -> Result<RequestRecord, StoreError> {
@@ -1401,6 +1471,39 @@ impl Store for SqliteStore {
                 Ok((uuid_of(req)?, uuid_of(subject)?))
             })
             .collect()
+        })
+        .await
+    }
+
+    async fn webhook_job(&self, id: Uuid) -> Result<Option<WebhookJob>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {JOB_COLUMNS} FROM webhook_jobs WHERE id = ?1"
+            ))?;
+            let mut rows = stmt.query([&id.as_bytes()[..]])?;
+            match rows.next()? {
+                Some(r) => job_from_row(r).map(Some),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn due_webhook_jobs(
+        &self,
+        at: String,
+        limit: u32,
+    ) -> Result<Vec<WebhookJob>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {JOB_COLUMNS} FROM webhook_jobs WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2"
+            ))?;
+            let mut rows = stmt.query(params![at, limit])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(job_from_row(r)?);
+            }
+            Ok(out)
         })
         .await
     }

@@ -96,6 +96,27 @@ pub struct PackageRecord {
     pub sealed: Vec<u8>,
 }
 
+/// A webhook connector's job: telling the operator's system about a request, until it confirms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookJob {
+    /// Also the idempotency key the receiver sees on every attempt.
+    pub id: Uuid,
+    pub request_id: Uuid,
+    pub subject_id: Uuid,
+    pub webhook: String,
+    pub event: String,
+    /// `pending` (to be sent), `delivered` (awaiting the confirmation), `confirmed` or
+    /// `failed`.
+    pub status: String,
+    pub attempts: u32,
+    pub next_attempt_at: String,
+    /// The subject's identifiers, sealed under the request's key; `None` once confirmed.
+    pub payload: Option<Vec<u8>>,
+    /// What went wrong last: a status code or a cause, never personal data.
+    pub last_error: Option<String>,
+    pub updated_at: String,
+}
+
 /// Which requests to list, ordered by due time (then id).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestQuery {
@@ -250,8 +271,17 @@ pub enum WriteOp {
     },
     /// Replaces a request's status, body and due time, if its version is still
     /// `record.version - 1`; otherwise `VersionConflict` (`NotFound` when there is none).
+    /// `jobs` are stored with it (replacing jobs of the same id), in the same transaction.
     UpdateRequest {
         record: RequestRecord,
+        audit: Vec<AuditDraft>,
+        jobs: Vec<WebhookJob>,
+    },
+    /// Replaces a webhook job if its status is still `expected_status`; otherwise
+    /// `VersionConflict` (`NotFound` when there is none).
+    UpdateWebhookJob {
+        job: WebhookJob,
+        expected_status: String,
         audit: Vec<AuditDraft>,
     },
     /// Replaces wrapped data keys (KEK rotation), each only if its KEK version is still the one
@@ -335,6 +365,7 @@ impl WriteOp {
             | WriteOp::UpdateRequest { .. }
             | WriteOp::StorePackage { .. }
             | WriteOp::DeletePackage { .. }
+            | WriteOp::UpdateWebhookJob { .. }
             | WriteOp::Audit(_) => None,
         }
     }
@@ -386,6 +417,7 @@ pub enum Applied {
     },
     PackageStored,
     PackageDeleted,
+    WebhookJobUpdated,
 }
 
 impl Applied {

@@ -12,7 +12,8 @@ use derbes_crypto::KeyRing;
 use derbes_store::testing::{run_suite, Case, TestDb};
 use derbes_store::{
     open, Applied, FlagWrite, IndexEntry, KeyOwner, KeyRecord, PackageRecord, RequestQuery,
-    RequestRecord, Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WriteOp,
+    RequestRecord, Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob,
+    WriteOp,
 };
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -643,6 +644,7 @@ fn requests_file_update_list_and_rewrap(
         let update = |r: &RequestRecord| WriteOp::UpdateRequest {
             record: r.clone(),
             audit: vec![AuditDraft::new("test", "request.complete", Outcome::Ok).subject(a)],
+            jobs: vec![],
         };
         assert_eq!(
             s.write(update(&done)).await.unwrap(),
@@ -944,6 +946,99 @@ fn destruction_removes_everything_personal_once(
     })
 }
 
+fn webhook_jobs_go_with_their_request_and_change_only_from_the_status_read(
+    db: TestDb,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let k = keys();
+        let s = store(&db, &k).await;
+        let subject = Uuid::now_v7();
+        let mut request = request_record(subject, "destruction", "2026-11-25T18:59:59.000000Z");
+        s.write(file(&request, true)).await.unwrap();
+        let job = WebhookJob {
+            id: Uuid::now_v7(),
+            request_id: request.id,
+            subject_id: subject,
+            webhook: "lms".into(),
+            event: "destruction".into(),
+            status: "pending".into(),
+            attempts: 0,
+            next_attempt_at: "2026-11-21T10:00:00.000000Z".into(),
+            payload: Some(vec![3; 80]),
+            last_error: None,
+            updated_at: "2026-11-21T10:00:00.000000Z".into(),
+        };
+        // A failed request update stores no job.
+        let mut stale = request.clone();
+        stale.version = 7;
+        let with_job = |r: &RequestRecord| WriteOp::UpdateRequest {
+            record: r.clone(),
+            audit: vec![],
+            jobs: vec![job.clone()],
+        };
+        assert!(matches!(
+            s.write(with_job(&stale)).await,
+            Err(StoreError::VersionConflict)
+        ));
+        assert_eq!(s.webhook_job(job.id).await.unwrap(), None);
+        request.version = 2;
+        s.write(with_job(&request)).await.unwrap();
+        assert_eq!(s.webhook_job(job.id).await.unwrap(), Some(job.clone()));
+        assert!(s
+            .due_webhook_jobs("2026-11-21T09:59:59.000000Z".into(), 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            s.due_webhook_jobs("2026-11-21T10:00:00.000000Z".into(), 10)
+                .await
+                .unwrap(),
+            vec![job.clone()]
+        );
+
+        // Delivered, then confirmed; a writer that read `pending` cannot overwrite it.
+        let delivered = WebhookJob {
+            status: "delivered".into(),
+            attempts: 1,
+            ..job.clone()
+        };
+        let update = |j: &WebhookJob, expected: &str| WriteOp::UpdateWebhookJob {
+            job: j.clone(),
+            expected_status: expected.into(),
+            audit: vec![AuditDraft::new("test", "request.connector", Outcome::Ok).subject(subject)],
+        };
+        assert_eq!(
+            s.write(update(&delivered, "pending")).await.unwrap(),
+            Applied::WebhookJobUpdated
+        );
+        assert!(s
+            .due_webhook_jobs("2030-01-01T00:00:00.000000Z".into(), 10)
+            .await
+            .unwrap()
+            .is_empty());
+        let confirmed = WebhookJob {
+            status: "confirmed".into(),
+            payload: None,
+            ..delivered.clone()
+        };
+        s.write(update(&confirmed, "delivered")).await.unwrap();
+        assert!(matches!(
+            s.write(update(&delivered, "pending")).await,
+            Err(StoreError::VersionConflict)
+        ));
+        assert_eq!(s.webhook_job(job.id).await.unwrap(), Some(confirmed));
+        let unknown = WebhookJob {
+            id: Uuid::now_v7(),
+            ..job
+        };
+        assert!(matches!(
+            s.write(update(&unknown, "pending")).await,
+            Err(StoreError::NotFound)
+        ));
+        verify_chain(&s, &k).await;
+    })
+}
+
 fn main() -> ExitCode {
     let cases: &[(&str, Case)] = &[
         ("create_read_and_lookup", create_read_and_lookup),
@@ -969,6 +1064,10 @@ fn main() -> ExitCode {
         (
             "destruction_removes_everything_personal_once",
             destruction_removes_everything_personal_once,
+        ),
+        (
+            "webhook_jobs_go_with_their_request_and_change_only_from_the_status_read",
+            webhook_jobs_go_with_their_request_and_change_only_from_the_status_read,
         ),
     ];
     run_suite("conformance", cases)

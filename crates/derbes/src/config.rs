@@ -26,9 +26,26 @@ struct FileConfig {
     #[serde(default)]
     connectors: Vec<PathBuf>,
     #[serde(default)]
+    webhooks: Vec<WebhookConfig>,
+    #[serde(default)]
     mail: MailConfig,
     #[serde(default)]
     requests: RequestsConfig,
+}
+
+/// `[[webhooks]]`: a system of the operator told of access and destruction requests.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub name: String,
+    pub url: String,
+    /// A file holding the shared secret (at least 32 bytes).
+    pub secret_file: PathBuf,
+    /// `access`, `destruction`, or both (the default).
+    #[serde(default)]
+    pub events: Option<Vec<derbes_server::WebhookEvent>>,
+    /// The declared fields sent to identify the subject.
+    pub identify_by: Vec<String>,
 }
 
 /// `[requests]`: how data-subject requests are handled.
@@ -102,6 +119,7 @@ pub struct Config {
     pub destruction_log: PathBuf,
     pub answer_templates: Option<PathBuf>,
     pub connectors: Vec<PathBuf>,
+    pub webhooks: Vec<WebhookConfig>,
     pub package_days: u32,
     pub four_eyes: bool,
 }
@@ -170,6 +188,14 @@ impl Config {
                 .unwrap_or_else(|| data_dir.join("destructions.log")),
             answer_templates: file.answer_templates.map(rel),
             connectors: file.connectors.into_iter().map(rel).collect(),
+            webhooks: file
+                .webhooks
+                .into_iter()
+                .map(|w| WebhookConfig {
+                    secret_file: rel(w.secret_file),
+                    ..w
+                })
+                .collect(),
             package_days: match file.requests.package_days {
                 None => 30,
                 Some(d @ 1..=366) => d,
@@ -215,7 +241,7 @@ fn read_file_config(path: &Path) -> Result<FileConfig> {
             })
             .unwrap_or((1, 1));
         anyhow::anyhow!(
-            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, answer_templates, connectors, [mail] outbox and from, [requests] package_days and four_eyes)",
+            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, answer_templates, connectors, [[webhooks]], [mail] outbox and from, [requests] package_days and four_eyes)",
             path.display(),
             e.message().trim()
         )

@@ -278,6 +278,9 @@ fn check(files: &[PathBuf], strict: bool) -> ExitCode {
     }
 }
 
+/// How often the server looks for webhook jobs that are due.
+const WEBHOOK_PERIOD: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How often the server deletes expired access packages.
 const PACKAGE_SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(600);
 
@@ -312,6 +315,17 @@ async fn serve(config: &Config) -> Result<()> {
         d.version,
         config.store_description()
     );
+    // Send the webhook connectors' jobs as they fall due.
+    let vault = Arc::clone(&opened.vault);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(WEBHOOK_PERIOD);
+        loop {
+            tick.tick().await;
+            if let Err(e) = vault.deliver_webhooks().await {
+                eprintln!("derbes: warning: webhook deliveries: {e}");
+            }
+        }
+    });
     // Delete access packages as they expire.
     let vault = Arc::clone(&opened.vault);
     tokio::spawn(async move {

@@ -197,6 +197,46 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
                 .with_context(|| format!("the dataset map {}", path.display()))?,
         );
     }
+    let mut webhooks: Vec<derbes_server::Webhook> = Vec::with_capacity(config.webhooks.len());
+    for (i, w) in config.webhooks.iter().enumerate() {
+        let place = format!("[[webhooks]] #{} ({})", i + 1, w.name);
+        if w.name.trim().is_empty() || webhooks.iter().any(|h| h.name == w.name) {
+            bail!("{place}: give each webhook a name of its own");
+        }
+        if !(w.url.starts_with("https://") || w.url.starts_with("http://")) {
+            bail!("{place}: url `{}` is not an http(s):// address", w.url);
+        }
+        if let Some(f) = w
+            .identify_by
+            .iter()
+            .find(|f| declaration.field(f).is_none())
+        {
+            bail!("{place}: identify_by names `{f}`, which is not a declared field");
+        }
+        if w.identify_by.is_empty() {
+            bail!("{place}: identify_by is empty; name the declared fields the system finds the subject by (e.g. [\"iin\"])");
+        }
+        let text = std::fs::read_to_string(&w.secret_file).with_context(|| {
+            format!(
+                "{place}: cannot read the secret file {}",
+                w.secret_file.display()
+            )
+        })?;
+        let secret = derbes_crypto::WebhookSecret::from_text(&text)
+            .map_err(|e| anyhow::anyhow!("{place}: {}: {e}", w.secret_file.display()))?;
+        webhooks.push(derbes_server::Webhook {
+            name: w.name.clone(),
+            url: w.url.clone(),
+            secret,
+            events: w.events.clone().unwrap_or_else(|| {
+                vec![
+                    derbes_server::WebhookEvent::Access,
+                    derbes_server::WebhookEvent::Destruction,
+                ]
+            }),
+            identify_by: w.identify_by.clone(),
+        });
+    }
     let templates = match &config.answer_templates {
         Some(dir) => derbes_server::AnswerTemplates::from_dir(dir)
             .context("an answer template cannot be used")?,
@@ -213,7 +253,8 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
                 .with_package_ttl(time::Duration::days(config.package_days.into()))
                 .with_four_eyes(config.four_eyes)
                 .with_answer_templates(templates)
-                .with_connectors(connectors),
+                .with_connectors(connectors)
+                .with_webhooks(webhooks),
         ),
     })
 }

@@ -1521,3 +1521,31 @@ fn connectors_check_reads_every_mapped_column_and_names_what_is_wrong() {
         show(&o)
     );
 }
+
+#[test]
+fn a_webhook_with_a_weak_secret_or_an_undeclared_field_stops_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    std::fs::write(cwd.join("lms.secret"), "too-short\n").unwrap();
+    let config = |identify: &str| {
+        format!(
+            "data_dir = \"data\"\n[[webhooks]]\nname = \"lms\"\nurl = \"https://lms.school.kz/derbes\"\nsecret_file = \"lms.secret\"\nidentify_by = [\"{identify}\"]\n"
+        )
+    };
+    std::fs::write(cwd.join("derbes.toml"), config("iin")).unwrap();
+    let o = serve_must_fail(&mut derbes(cwd));
+    assert!(
+        text(&o.stderr).contains("[[webhooks]] #1 (lms)")
+            && text(&o.stderr).contains("at least 32"),
+        "{}",
+        show(&o)
+    );
+    std::fs::write(cwd.join("lms.secret"), "x".repeat(48)).unwrap();
+    std::fs::write(cwd.join("derbes.toml"), config("nickname")).unwrap();
+    let o = serve_must_fail(&mut derbes(cwd));
+    assert!(
+        text(&o.stderr).contains("identify_by names `nickname`, which is not a declared field"),
+        "{}",
+        show(&o)
+    );
+}

@@ -129,6 +129,22 @@ fn request_paths() -> Value {
                     "responses": { "200": ok("The letter", "AnswerLetter") }
                 }), &[("400", "Malformed id"), ("404", "No such request")])
             },
+            "/api/v1/webhooks/jobs/{id}": {
+                "post": {
+                    "summary": "A webhook connector confirms its job",
+                    "description": "No token: the body is signed with the webhook's shared secret in `X-Derbes-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">`, within 5 minutes. `done` settles the request's webhook action (and deletes the identifiers derbes kept for the job); `failed` fails it with the detail, and `run_actions` sends the job again. A repeated `done` answers the job as it is.",
+                    "parameters": [ { "name": "id", "in": "path", "required": true, "description": "The job's id (the messages' Idempotency-Key)", "schema": { "type": "string", "format": "uuid" } } ],
+                    "requestBody": body("WebhookConfirmation"),
+                    "responses": {
+                        "200": ok("The job", "WebhookJob"),
+                        "400": problem("Malformed id"),
+                        "401": problem("Missing, stale or wrong signature (type webhook-signature)"),
+                        "404": problem("No such job"),
+                        "409": problem("The job failed or its webhook is no longer configured"),
+                        "422": problem("Not a confirmation")
+                    }
+                }
+            },
             "/api/v1/subjects/{id}/destruction": {
                 "get": authed(json!({
                     "summary": "The record of a destroyed subject",
@@ -160,6 +176,11 @@ fn request_schemas() -> Value {
 /// What a request's outcome leaves: the written answer and the destruction record.
 fn request_outcome_schemas() -> Value {
     json!({
+                "WebhookConfirmation": { "type": "object", "additionalProperties": false, "required": ["status"], "properties": {
+                    "status": { "enum": ["done", "failed"] }, "detail": { "type": "string", "maxLength": 500 } } },
+                "WebhookJob": { "type": "object", "required": ["id", "webhook", "event", "status", "attempts"], "properties": {
+                    "id": { "type": "string", "format": "uuid" }, "webhook": { "type": "string" }, "event": { "enum": ["access", "destruction"] },
+                    "status": { "enum": ["pending", "delivered", "confirmed", "failed"] }, "attempts": { "type": "integer" } } },
                 "AnswerLetter": { "type": "object", "required": ["sent", "language", "subject", "body"], "properties": {
                     "sent": { "type": "boolean" }, "to": { "type": "string" }, "language": { "enum": ["kk", "ru", "en"] },
                     "subject": { "type": "string" }, "body": { "type": "string" } } },
@@ -213,8 +234,8 @@ fn request_workflow_schemas() -> Value {
                     "verification": { "type": "object" }, "verification_note": { "type": "string" },
                     "rejection": { "type": "object" }, "evidence": { "type": "string" }, "answer": { "type": "string" },
                     "actions": { "type": "array", "items": { "type": "object", "required": ["kind", "status"], "properties": {
-                        "kind": { "enum": ["block", "unblock", "restrict", "withdraw_consent", "export", "rectify", "destroy", "answer"] },
-                        "status": { "enum": ["pending", "done", "failed"] }, "at": { "type": ["string", "null"] }, "note": { "type": "string" } } } },
+                        "kind": { "enum": ["block", "unblock", "restrict", "withdraw_consent", "export", "rectify", "destroy", "answer", "webhook"] },
+                        "status": { "enum": ["pending", "waiting", "done", "failed"] }, "connector": { "type": "string" }, "job": { "type": "string", "format": "uuid" }, "at": { "type": ["string", "null"] }, "note": { "type": "string" } } } },
                     "history": { "type": "array", "items": { "type": "object" } }, "version": { "type": "integer" } } }
     })
 }

@@ -148,3 +148,17 @@ pub(super) async fn answer(
         &s.vault.answer_preview(&actor, id).await?,
     ))
 }
+
+/// A webhook connector's confirmation: no token, the body signed with the webhook's secret.
+pub(super) async fn confirm_webhook_job(
+    State(s): State<AppState>,
+    Path(id): Path<Uuid>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let signature = headers
+        .get(crate::webhooks::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let job = s.vault.confirm_webhook_job(id, signature, &body).await?;
+    Ok(json_response(StatusCode::OK, &job))
+}

@@ -1,0 +1,507 @@
+//! Webhook connectors: the operator's systems that derbes cannot reach with SQL are told of an
+//! access or destruction request by a signed JSON message, and confirm when they have done their
+//! part. A request completes only when every connector has confirmed.
+//!
+//! Each message is a job in an outbox stored with the request: it is sent again, with the same
+//! idempotency key, after 30 s, 1 min, 2 min, … up to an hour, and given up after
+//! [`MAX_ATTEMPTS`]; a job given up fails the request's action with the last error, and
+//! `run_actions` sends it again. The subject's identifiers in the message are sealed under the
+//! request's key while the job waits, and deleted once the system confirms.
+//!
+//! The system confirms either in its answer to the message (`{"status": "done"}`), or later by
+//! `POST /api/v1/webhooks/jobs/{id}` with `{"status": "done" | "failed", "detail": "…"}`. Both
+//! directions carry `X-Derbes-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`
+//! under the webhook's shared secret.
+
+use crate::requests::{request_audit, Action, ActionStatus};
+use crate::vault::{Vault, VaultError};
+use derbes_core::audit::{format_timestamp, Outcome};
+use derbes_core::request::RequestKind;
+use derbes_core::webhook::{retry_after, MAX_ATTEMPTS};
+use derbes_crypto::WebhookSecret;
+use derbes_store::{RequestRecord, StoreError, WebhookJob, WriteOp};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The actor webhook deliveries and confirmations are audited under.
+const WEBHOOKS_ACTOR: &str = "system:webhooks";
+
+/// The header both directions sign with.
+pub const SIGNATURE_HEADER: &str = "X-Derbes-Signature";
+/// How far a signature's time may be from now.
+pub const SIGNATURE_TOLERANCE_SECS: i64 = 300;
+/// How long one delivery may take.
+const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// The seal slot of a job's payload.
+const PAYLOAD_SLOT: &str = "webhook-payload";
+
+/// What a webhook is told of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookEvent {
+    /// An access request was approved: send what you hold (to the DPO, outside derbes) and confirm.
+    Access,
+    /// A destruction request was approved: destroy the subject's data and confirm.
+    Destruction,
+}
+
+impl WebhookEvent {
+    fn of(kind: RequestKind) -> Option<Self> {
+        match kind {
+            RequestKind::AccessExport => Some(WebhookEvent::Access),
+            RequestKind::Destruction => Some(WebhookEvent::Destruction),
+            _ => None,
+        }
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            WebhookEvent::Access => "access",
+            WebhookEvent::Destruction => "destruction",
+        }
+    }
+}
+
+/// One configured webhook connector.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub name: String,
+    pub url: String,
+    pub secret: WebhookSecret,
+    pub events: Vec<WebhookEvent>,
+    /// The declared fields sent to identify the subject.
+    pub identify_by: Vec<String>,
+}
+
+/// The message a webhook receives.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WebhookMessage {
+    /// The job's id: the idempotency key, the same on every attempt.
+    pub id: Uuid,
+    pub event: WebhookEvent,
+    pub request_id: Uuid,
+    /// The subject's identifiers, by declared field.
+    pub subject: serde_json::Map<String, serde_json::Value>,
+    /// Where to confirm, relative to derbes' address.
+    pub confirm: String,
+    pub sent_at: String,
+}
+
+/// A system's confirmation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Confirmation {
+    pub status: ConfirmedStatus,
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfirmedStatus {
+    Done,
+    Failed,
+}
+
+/// A job as the confirmation route answers it.
+#[derive(Debug, Serialize)]
+pub struct JobView {
+    pub id: Uuid,
+    pub webhook: String,
+    pub event: String,
+    pub status: String,
+    pub attempts: u32,
+}
+
+impl From<&WebhookJob> for JobView {
+    fn from(j: &WebhookJob) -> Self {
+        JobView {
+            id: j.id,
+            webhook: j.webhook.clone(),
+            event: j.event.clone(),
+            status: j.status.clone(),
+            attempts: j.attempts,
+        }
+    }
+}
+
+/// The result of one delivery attempt.
+enum Sent {
+    /// Accepted; the system confirms later.
+    Accepted,
+    /// Accepted and done at once.
+    Done,
+    Refused(String),
+}
+
+fn send(hook: &Webhook, body: &[u8], now: OffsetDateTime, id: Uuid) -> Sent {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(SEND_TIMEOUT))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let result = agent
+        .post(&hook.url)
+        .header("Content-Type", "application/json")
+        .header("Idempotency-Key", &id.to_string())
+        .header(
+            SIGNATURE_HEADER,
+            &hook.secret.sign(now.unix_timestamp(), body),
+        )
+        .send(body);
+    match result {
+        Ok(mut resp) if resp.status().is_success() => {
+            let done = resp
+                .body_mut()
+                .with_config()
+                .limit(64 * 1024)
+                .read_to_string()
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .is_some_and(|v| v["status"] == "done");
+            if done {
+                Sent::Done
+            } else {
+                Sent::Accepted
+            }
+        }
+        Ok(resp) => Sent::Refused(format!("HTTP {}", resp.status().as_u16())),
+        // The cause names a host or an I/O error, never the message.
+        Err(e) => Sent::Refused(e.to_string()),
+    }
+}
+
+impl Vault {
+    /// Tells `webhooks` of the requests they subscribe to.
+    pub fn with_webhooks(mut self, webhooks: Vec<Webhook>) -> Self {
+        self.webhooks = webhooks;
+        self
+    }
+
+    fn webhook(&self, name: &str) -> Option<&Webhook> {
+        self.webhooks.iter().find(|w| w.name == name)
+    }
+
+    /// The webhooks told of a request of `kind`.
+    pub(crate) fn webhooks_for(&self, kind: RequestKind) -> Vec<String> {
+        match WebhookEvent::of(kind) {
+            Some(event) => self
+                .webhooks
+                .iter()
+                .filter(|w| w.events.contains(&event))
+                .map(|w| w.name.clone())
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// The job that tells the action's webhook of request `r`: a new one, with the subject's
+    /// identifiers read now and sealed; or the action's earlier job sent again from the start.
+    pub(crate) async fn queue_webhook(
+        &self,
+        r: &RequestRecord,
+        action: &Action,
+    ) -> Result<WebhookJob, String> {
+        let name = action.connector.clone().unwrap_or_default();
+        let now = format_timestamp(self.now());
+        if let Some(earlier) = match action.job {
+            Some(id) => self
+                .store()
+                .webhook_job(id)
+                .await
+                .map_err(|e| e.to_string())?,
+            None => None,
+        } {
+            return Ok(WebhookJob {
+                status: "pending".into(),
+                attempts: 0,
+                next_attempt_at: now.clone(),
+                last_error: None,
+                updated_at: now,
+                ..earlier
+            });
+        }
+        let hook = self
+            .webhook(&name)
+            .ok_or_else(|| format!("webhook `{name}` is no longer configured"))?;
+        let kind: RequestKind = r.kind.parse().map_err(|e: String| e)?;
+        let event = WebhookEvent::of(kind).ok_or("this request tells no webhook")?;
+        let mut subject = serde_json::Map::new();
+        if let Some(record) = self
+            .store()
+            .subject(r.subject_id)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            for field in &hook.identify_by {
+                if let Some(v) = self
+                    .field_value(&record, field)
+                    .map_err(|e| e.to_string())?
+                {
+                    subject.insert(field.clone(), v.into());
+                }
+            }
+        }
+        let payload = serde_json::to_vec(&subject).map_err(|e| e.to_string())?;
+        let sealed = self
+            .request_key(r)
+            .and_then(|k| Ok(k.seal(&r.id, 1, PAYLOAD_SLOT, &payload)?))
+            .map_err(|e| e.to_string())?;
+        Ok(WebhookJob {
+            id: Uuid::now_v7(),
+            request_id: r.id,
+            subject_id: r.subject_id,
+            webhook: name,
+            event: event.code().into(),
+            status: "pending".into(),
+            attempts: 0,
+            next_attempt_at: now.clone(),
+            payload: Some(sealed),
+            last_error: None,
+            updated_at: now,
+        })
+    }
+
+    /// Sends every job that is due; returns how many were sent (accepted or not).
+    pub async fn deliver_webhooks(&self) -> Result<usize, VaultError> {
+        let now = self.now();
+        let due = self
+            .store()
+            .due_webhook_jobs(format_timestamp(now), 50)
+            .await?;
+        let count = due.len();
+        for job in due {
+            self.deliver_job(job, now).await?;
+        }
+        Ok(count)
+    }
+
+    async fn deliver_job(&self, job: WebhookJob, now: OffsetDateTime) -> Result<(), VaultError> {
+        let Some(hook) = self.webhook(&job.webhook).cloned() else {
+            return self
+                .give_up(job, "the webhook is no longer configured".into(), now)
+                .await;
+        };
+        let r = self
+            .store()
+            .request(job.request_id)
+            .await?
+            .ok_or(VaultError::RequestNotFound)?;
+        let subject = match &job.payload {
+            Some(sealed) => {
+                let plain = self.request_key(&r)?.open(&r.id, 1, PAYLOAD_SLOT, sealed)?;
+                serde_json::from_slice(&plain).map_err(|e| {
+                    VaultError::Store(StoreError::Corrupt(format!("webhook payload: {e}")))
+                })?
+            }
+            None => serde_json::Map::new(),
+        };
+        let message = WebhookMessage {
+            id: job.id,
+            event: if job.event == "destruction" {
+                WebhookEvent::Destruction
+            } else {
+                WebhookEvent::Access
+            },
+            request_id: job.request_id,
+            subject,
+            confirm: format!("/api/v1/webhooks/jobs/{}", job.id),
+            sent_at: format_timestamp(now),
+        };
+        let body = serde_json::to_vec(&message)
+            .map_err(|e| VaultError::Store(StoreError::Backend(e.to_string())))?;
+        let id = job.id;
+        let sent = tokio::task::spawn_blocking(move || send(&hook, &body, now, id))
+            .await
+            .map_err(|_| VaultError::Unavailable("the delivery task failed".into()))?;
+        let attempts = job.attempts + 1;
+        match sent {
+            Sent::Done => self.settle(job, ConfirmedStatus::Done, None, now).await,
+            Sent::Accepted => {
+                let delivered = WebhookJob {
+                    status: "delivered".into(),
+                    attempts,
+                    last_error: None,
+                    updated_at: format_timestamp(now),
+                    ..job
+                };
+                match self
+                    .store()
+                    .write(WriteOp::UpdateWebhookJob {
+                        job: delivered,
+                        expected_status: "pending".into(),
+                        audit: vec![request_audit(
+                            WEBHOOKS_ACTOR,
+                            &r,
+                            "request.connector.deliver",
+                            Outcome::Ok,
+                            job_summary(id, attempts),
+                        )],
+                    })
+                    .await
+                {
+                    // Confirmed meanwhile, by its callback: that stays.
+                    Ok(_) | Err(StoreError::VersionConflict) => Ok(()),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Sent::Refused(cause) => match retry_after(attempts) {
+                Some(wait) => {
+                    let retry = WebhookJob {
+                        attempts,
+                        next_attempt_at: format_timestamp(now + wait),
+                        last_error: Some(cause),
+                        updated_at: format_timestamp(now),
+                        ..job
+                    };
+                    match self
+                        .store()
+                        .write(WriteOp::UpdateWebhookJob {
+                            job: retry,
+                            expected_status: "pending".into(),
+                            audit: vec![],
+                        })
+                        .await
+                    {
+                        Ok(_) | Err(StoreError::VersionConflict) => Ok(()),
+                        Err(e) => Err(e.into()),
+                    }
+                }
+                None => {
+                    self.give_up(
+                        WebhookJob { attempts, ..job },
+                        format!("no confirmation after {MAX_ATTEMPTS} attempts; last: {cause}"),
+                        now,
+                    )
+                    .await
+                }
+            },
+        }
+    }
+
+    async fn give_up(
+        &self,
+        job: WebhookJob,
+        why: String,
+        now: OffsetDateTime,
+    ) -> Result<(), VaultError> {
+        self.settle(job, ConfirmedStatus::Failed, Some(why), now)
+            .await
+    }
+
+    /// Records a job's end and settles the request's action with it, in one write.
+    async fn settle(
+        &self,
+        job: WebhookJob,
+        status: ConfirmedStatus,
+        detail: Option<String>,
+        now: OffsetDateTime,
+    ) -> Result<(), VaultError> {
+        let (job_status, action_status, note) = match status {
+            ConfirmedStatus::Done => (
+                "confirmed",
+                ActionStatus::Done,
+                format!("confirmed by `{}`", job.webhook),
+            ),
+            ConfirmedStatus::Failed => (
+                "failed",
+                ActionStatus::Failed,
+                format!(
+                    "`{}` did not carry it out: {}",
+                    job.webhook,
+                    detail.clone().unwrap_or_else(|| "no reason given".into())
+                ),
+            ),
+        };
+        let ended = WebhookJob {
+            status: job_status.into(),
+            // The identifiers go once the system has them; a failed job keeps them to be sent
+            // again.
+            payload: if status == ConfirmedStatus::Done {
+                None
+            } else {
+                job.payload.clone()
+            },
+            last_error: detail,
+            updated_at: format_timestamp(now),
+            ..job
+        };
+        let id = ended.id;
+        let outcome = if status == ConfirmedStatus::Done {
+            Outcome::Ok
+        } else {
+            Outcome::Denied
+        };
+        self.update_request_with_jobs(ended.request_id, vec![ended.clone()], |rec, body, _| {
+            body.settle_webhook(id, action_status, note.clone(), now);
+            Ok(vec![request_audit(
+                WEBHOOKS_ACTOR,
+                rec,
+                "request.connector.confirm",
+                outcome,
+                serde_json::json!({ "job": id, "webhook": ended.webhook, "status": job_status }),
+            )])
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// A system's confirmation of job `id`, signed with the webhook's secret.
+    pub async fn confirm_webhook_job(
+        &self,
+        id: Uuid,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> Result<JobView, VaultError> {
+        let job = self
+            .store()
+            .webhook_job(id)
+            .await?
+            .ok_or(VaultError::JobNotFound)?;
+        let hook = self.webhook(&job.webhook).ok_or_else(|| {
+            VaultError::Conflict(format!("webhook `{}` is no longer configured", job.webhook))
+        })?;
+        let now = self.now();
+        hook.secret
+            .verify(
+                signature.unwrap_or(""),
+                body,
+                now.unix_timestamp(),
+                SIGNATURE_TOLERANCE_SECS,
+            )
+            .map_err(VaultError::BadSignature)?;
+        let confirmation: Confirmation =
+            serde_json::from_slice(body).map_err(|e| VaultError::InvalidField {
+                field: "body",
+                detail: format!(
+                    "is not a confirmation ({e}); send {{\"status\": \"done\"}} or {{\"status\": \"failed\", \"detail\": \"…\"}}"
+                ),
+            })?;
+        let detail = confirmation
+            .detail
+            .map(|d| d.chars().take(500).collect::<String>());
+        match job.status.as_str() {
+            "confirmed" => return Ok(JobView::from(&job)),
+            "pending" | "delivered" => {}
+            _ => {
+                return Err(VaultError::Conflict(format!(
+                    "the job is `{}`; run the request's actions again to send it anew",
+                    job.status
+                )))
+            }
+        }
+        self.settle(job.clone(), confirmation.status, detail, now)
+            .await?;
+        let ended = self
+            .store()
+            .webhook_job(id)
+            .await?
+            .ok_or(VaultError::JobNotFound)?;
+        Ok(JobView::from(&ended))
+    }
+}
+
+fn job_summary(id: Uuid, attempts: u32) -> serde_json::Value {
+    serde_json::json!({ "job": id, "attempts": attempts })
+}
