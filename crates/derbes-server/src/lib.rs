@@ -26,7 +26,7 @@ pub use auth::{Actor, Role, ROLES};
 pub use consents::{ConsentInput, ConsentStep, FlagChange, FlagInput, LinkInput, ObligationInput};
 pub use decisions::{Answer, Question, MAX_BATCH};
 pub use destruction::{DestructionLog, Reconciled, RejectedLine, RESTORE_ACTOR};
-pub use mail::{to_eml, Mail, MailError, Mailer, Outbox};
+pub use mail::{to_eml, Mail, MailError, Mailer, Outbox, Smtp};
 pub use package::{Download, DEFAULT_TTL as DEFAULT_PACKAGE_TTL};
 pub use problem::ApiError;
 pub use receipts::{

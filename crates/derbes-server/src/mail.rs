@@ -94,9 +94,207 @@ impl Mailer for Outbox {
     }
 }
 
+/// Sends each message through an SMTP server (`smtp://host:587?tls=required` for STARTTLS,
+/// `smtps://host:465` for TLS from the start, `smtp://host:25` unencrypted, for a relay on the
+/// same host only).
+pub struct Smtp {
+    transport: lettre::SmtpTransport,
+    from: lettre::message::Mailbox,
+    host: String,
+}
+
+impl Smtp {
+    /// A mailer for `url`, with `password` when the URL names a user but not the password (kept
+    /// out of the configuration file).
+    pub fn new(url: &str, password: Option<&str>, from: &str) -> Result<Self, MailError> {
+        let parsed = lettre::transport::smtp::SmtpTransport::from_url(url).map_err(|e| {
+            MailError::Delivery(format!(
+                "the SMTP address is not valid ({e}); write smtp://user@host:587?tls=required or smtps://user@host:465"
+            ))
+        })?;
+        let host = url
+            .rsplit('@')
+            .next()
+            .unwrap_or(url)
+            .trim_start_matches("smtps://")
+            .trim_start_matches("smtp://")
+            .split(['/', '?'])
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        let mut builder = parsed.timeout(Some(std::time::Duration::from_secs(20)));
+        if let Some(p) = password {
+            let user = url
+                .split_once("://")
+                .and_then(|(_, rest)| rest.split_once('@'))
+                .map(|(userinfo, _)| userinfo.split(':').next().unwrap_or("").to_owned())
+                .filter(|u| !u.is_empty())
+                .ok_or_else(|| {
+                    MailError::Delivery(
+                        "a password file is given but the SMTP address names no user; write smtp://user@host".into(),
+                    )
+                })?;
+            let user = percent_decode(&user);
+            builder =
+                builder.credentials(lettre::transport::smtp::authentication::Credentials::new(
+                    user,
+                    p.trim().to_owned(),
+                ));
+        }
+        let from = from.parse().map_err(|_| {
+            MailError::Delivery(format!("[mail] from `{from}` is not an e-mail address"))
+        })?;
+        Ok(Smtp {
+            transport: builder.build(),
+            from,
+            host,
+        })
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl Mailer for Smtp {
+    fn send(&self, mail: &Mail) -> Result<String, MailError> {
+        use lettre::Transport;
+        let to = mail.to.parse().map_err(|_| {
+            MailError::Delivery("the address on file is not a deliverable e-mail address".into())
+        })?;
+        let message = lettre::Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(mail.subject.replace(['\r', '\n'], " "))
+            .header(lettre::message::header::ContentType::TEXT_PLAIN)
+            .body(mail.body.clone())
+            .map_err(|e| MailError::Delivery(format!("the message cannot be built: {e}")))?;
+        // The server's reply names codes and queue ids; lettre's errors never quote the message.
+        let reply = self
+            .transport
+            .send(&message)
+            .map_err(|e| MailError::Delivery(format!("SMTP at {}: {e}", self.host)))?;
+        let code = reply.code().to_string();
+        let queued = reply
+            .message()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(80)
+            .collect::<String>();
+        Ok(format!("smtp {code} {queued}").trim_end().to_owned())
+    }
+
+    fn describe(&self) -> String {
+        format!("smtp {}", self.host)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A one-message SMTP server on loopback: records the dialogue and the DATA.
+    fn fake_smtp(reject_rcpt: bool) -> (u16, std::thread::JoinHandle<(Vec<String>, String)>) {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let handle = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut out = stream.try_clone().unwrap();
+            let mut lines = BufReader::new(stream);
+            let mut commands = Vec::new();
+            let mut data = String::new();
+            out.write_all(b"220 mail.school.kz ESMTP\r\n").unwrap();
+            loop {
+                let mut line = String::new();
+                if lines.read_line(&mut line).unwrap() == 0 {
+                    break;
+                }
+                let cmd = line.trim_end().to_owned();
+                let upper = cmd.to_ascii_uppercase();
+                commands.push(cmd.clone());
+                let reply: &[u8] = if upper.starts_with("EHLO") {
+                    b"250-mail.school.kz\r\n250 8BITMIME\r\n"
+                } else if upper.starts_with("RCPT") && reject_rcpt {
+                    b"550 5.1.1 mailbox unavailable\r\n"
+                } else if upper.starts_with("DATA") {
+                    out.write_all(b"354 go on\r\n").unwrap();
+                    loop {
+                        let mut l = String::new();
+                        lines.read_line(&mut l).unwrap();
+                        if l == ".\r\n" {
+                            break;
+                        }
+                        data.push_str(&l);
+                    }
+                    b"250 2.0.0 Ok: queued as 4F2A1\r\n"
+                } else if upper.starts_with("QUIT") {
+                    out.write_all(b"221 bye\r\n").unwrap();
+                    break;
+                } else {
+                    b"250 ok\r\n"
+                };
+                out.write_all(reply).unwrap();
+            }
+            (commands, data)
+        });
+        (port, handle)
+    }
+
+    #[test]
+    fn smtp_delivers_the_message_and_reports_the_queue_id() {
+        let (port, server) = fake_smtp(false);
+        let smtp = Smtp::new(&format!("smtp://127.0.0.1:{port}"), None, "dpo@school.kz").unwrap();
+        let mail = Mail {
+            to: "ata@mail.kz".into(),
+            subject: "Растау коды".into(),
+            body: "Код: 123456\n".into(),
+        };
+        let delivery = smtp.send(&mail).unwrap();
+        assert_eq!(delivery, "smtp 250 2.0.0 Ok: queued as 4F2A1");
+        let (commands, data) = server.join().unwrap();
+        assert!(commands
+            .iter()
+            .any(|c| c.contains("<dpo@school.kz>") && c.starts_with("MAIL")));
+        assert!(commands
+            .iter()
+            .any(|c| c.contains("<ata@mail.kz>") && c.starts_with("RCPT")));
+        assert!(data.contains("Subject: =?utf-8?"), "{data}");
+        assert_eq!(smtp.describe(), format!("smtp 127.0.0.1:{port}"));
+    }
+
+    #[test]
+    fn a_refusal_is_an_error_without_the_address() {
+        let (port, server) = fake_smtp(true);
+        let smtp = Smtp::new(&format!("smtp://127.0.0.1:{port}"), None, "dpo@school.kz").unwrap();
+        let mail = Mail {
+            to: "ata@mail.kz".into(),
+            subject: "x".into(),
+            body: "y".into(),
+        };
+        let e = smtp.send(&mail).unwrap_err().to_string();
+        assert!(e.contains("550") && !e.contains("ata@mail.kz"), "{e}");
+        drop(server);
+        assert!(Smtp::new("ftp://x", None, "dpo@school.kz").is_err());
+        assert!(Smtp::new("smtp://127.0.0.1:25", None, "not an address").is_err());
+        assert!(Smtp::new("smtp://127.0.0.1:25", Some("pw"), "dpo@school.kz").is_err());
+        assert_eq!(percent_decode("dpo%40school.kz"), "dpo@school.kz");
+    }
 
     #[test]
     fn outbox_writes_a_utf8_message_file() {

@@ -66,6 +66,10 @@ struct MailConfig {
     /// A directory that receives each message as an `.eml` file.
     outbox: Option<PathBuf>,
     from: Option<String>,
+    /// An SMTP server to send through instead of the outbox.
+    smtp: Option<String>,
+    /// A file holding the SMTP password, kept out of this file.
+    smtp_password_file: Option<PathBuf>,
 }
 
 /// Settings that flags can give.
@@ -116,6 +120,8 @@ pub struct Config {
     /// Where messages to requesters are written.
     pub outbox: PathBuf,
     pub mail_from: String,
+    pub smtp: Option<String>,
+    pub smtp_password_file: Option<PathBuf>,
     pub destruction_log: PathBuf,
     pub answer_templates: Option<PathBuf>,
     pub connectors: Vec<PathBuf>,
@@ -182,6 +188,8 @@ impl Config {
                 .map(rel)
                 .unwrap_or_else(|| data_dir.join("outbox")),
             mail_from: file.mail.from.unwrap_or_else(|| "derbes@localhost".into()),
+            smtp: file.mail.smtp.filter(|s| !s.is_empty()),
+            smtp_password_file: file.mail.smtp_password_file.map(rel),
             destruction_log: file
                 .destruction_log
                 .map(rel)
@@ -241,7 +249,7 @@ fn read_file_config(path: &Path) -> Result<FileConfig> {
             })
             .unwrap_or((1, 1));
         anyhow::anyhow!(
-            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, answer_templates, connectors, [[webhooks]], [mail] outbox and from, [requests] package_days and four_eyes)",
+            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, answer_templates, connectors, [[webhooks]], [mail] outbox, from, smtp and smtp_password_file, [requests] package_days and four_eyes)",
             path.display(),
             e.message().trim()
         )

@@ -242,13 +242,30 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
             .context("an answer template cannot be used")?,
         None => derbes_server::AnswerTemplates::default(),
     };
-    let mailer = derbes_server::Outbox::new(&config.outbox, config.mail_from.clone());
+    let mailer: Arc<dyn derbes_server::Mailer> = match &config.smtp {
+        Some(url) => {
+            let password = match &config.smtp_password_file {
+                Some(p) => Some(std::fs::read_to_string(p).with_context(|| {
+                    format!("cannot read the SMTP password file {}", p.display())
+                })?),
+                None => None,
+            };
+            Arc::new(
+                derbes_server::Smtp::new(url, password.as_deref(), &config.mail_from)
+                    .context("[mail] smtp")?,
+            )
+        }
+        None => Arc::new(derbes_server::Outbox::new(
+            &config.outbox,
+            config.mail_from.clone(),
+        )),
+    };
     Ok(Opened {
         vault: Arc::new(
             Vault::new(Arc::new(declaration), keys, store)
                 .with_key_loader(loader)
                 .with_calendar(calendar)
-                .with_mailer(Arc::new(mailer))
+                .with_mailer(mailer)
                 .with_destruction_log(derbes_server::DestructionLog::new(&config.destruction_log))
                 .with_package_ttl(time::Duration::days(config.package_days.into()))
                 .with_four_eyes(config.four_eyes)

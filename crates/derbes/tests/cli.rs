@@ -1549,3 +1549,21 @@ fn a_webhook_with_a_weak_secret_or_an_undeclared_field_stops_the_server() {
         show(&o)
     );
 }
+
+#[test]
+fn an_smtp_address_that_cannot_be_used_stops_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    std::fs::write(
+        cwd.join("derbes.toml"),
+        "data_dir = \"data\"\n[mail]\nfrom = \"dpo@school.kz\"\nsmtp = \"ftp://mail.school.kz\"\n",
+    )
+    .unwrap();
+    let o = serve_must_fail(&mut derbes(cwd));
+    assert!(
+        text(&o.stderr).contains("[mail] smtp")
+            && text(&o.stderr).contains("smtp://user@host:587?tls=required"),
+        "{}",
+        show(&o)
+    );
+}
