@@ -83,6 +83,9 @@ enum Command {
     },
     /// Data-subject requests
     Requests {
+        /// Who is at the terminal, for the audit trail and the four-eyes rule [default: $USER]
+        #[arg(long = "as", global = true)]
+        person: Option<String>,
         #[command(subcommand)]
         command: RequestsCommand,
     },
@@ -126,6 +129,9 @@ enum CalendarCommand {
 enum RequestsCommand {
     /// Open requests by due time (due soon, overdue)
     List(requests_cli::ListArgs),
+    /// Handle one request: file, show, step, verify, package, answer
+    #[command(flatten)]
+    Work(requests_cli::WorkCommand),
 }
 
 #[derive(Subcommand)]
@@ -229,7 +235,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Command::Keys { command: KeysCommand::Rotate } => rotate(&config).await.map(|_| ExitCode::SUCCESS),
             Command::Import(args) => import::run(&config, &args).await,
             Command::Consents { command: ConsentsCommand::Import(args) } => consent_import::run(&config, &args).await,
-            Command::Requests { command: RequestsCommand::List(args) } => requests_cli::list(&config, &args).await,
+            Command::Requests { command: RequestsCommand::List(args), .. } => requests_cli::list(&config, &args).await,
+            Command::Requests { command: RequestsCommand::Work(work), person } => requests_cli::work(&config, person, &work).await,
             Command::Destructions { command: DestructionsCommand::Reapply } => requests_cli::reapply_destructions(&config).await,
             Command::Destructions { command: DestructionsCommand::List } => requests_cli::list_destructions(&config).await,
             Command::Connectors { command: ConnectorsCommand::Check } => requests_cli::check_connectors(&config).await,

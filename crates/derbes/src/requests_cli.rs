@@ -251,3 +251,91 @@ pub async fn check_connectors(config: &Config) -> Result<ExitCode> {
         ExitCode::SUCCESS
     })
 }
+
+#[derive(Debug, clap::Subcommand)]
+pub enum WorkCommand {
+    /// File a request given as JSON (the API's body: kind, subject_id, channel, language, …)
+    File { json: String },
+    /// One request, with its due date explained, actions and history
+    Show { id: uuid::Uuid },
+    /// Take a step given as JSON (the API's body: {"step": "submit"}, {"step": "approve"}, …)
+    Step { id: uuid::Uuid, json: String },
+    /// Record that staff checked the requester's identity document
+    Verify {
+        id: uuid::Uuid,
+        /// id_card, passport, birth_certificate, power_of_attorney, court_decision or other
+        #[arg(long)]
+        document: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Write the access package to a file
+    Package {
+        id: uuid::Uuid,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The written answer: as sent, or as it would be sent now
+    Answer { id: uuid::Uuid },
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T> {
+    serde_json::from_str(text).with_context(|| format!("the {what} is not valid JSON of its kind"))
+}
+
+fn print_json(v: &impl serde::Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+/// `derbes requests file|show|step|verify|package|answer`: a request handled at the terminal,
+/// through the same vault calls, checks and audit as the API.
+pub async fn work(
+    config: &Config,
+    person: Option<String>,
+    command: &WorkCommand,
+) -> Result<ExitCode> {
+    let person = person
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "operator".into());
+    let actor = Actor::command_line(&format!("requests:{person}"));
+    let opened = crate::setup::open(config, false).await?;
+    let vault = &opened.vault;
+    match command {
+        WorkCommand::File { json } => print_json(
+            &vault
+                .file_request(&actor, parse_json("request", json)?)
+                .await?,
+        )?,
+        WorkCommand::Show { id } => print_json(&vault.request(&actor, *id).await?)?,
+        WorkCommand::Step { id, json } => print_json(
+            &vault
+                .request_step(&actor, *id, parse_json("step", json)?)
+                .await?,
+        )?,
+        WorkCommand::Verify { id, document, note } => {
+            let document = serde_json::from_value(serde_json::Value::String(document.clone()))
+                .with_context(|| format!("--document `{document}`: use id_card, passport, birth_certificate, power_of_attorney, court_decision or other"))?;
+            print_json(
+                &vault
+                    .verify_request_by_document(&actor, *id, document, note.clone())
+                    .await?,
+            )?
+        }
+        WorkCommand::Package { id, out } => {
+            let package = vault.request_package(&actor, *id).await?;
+            std::fs::write(out, &package.zip)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            eprintln!(
+                "derbes: wrote {} ({} bytes)",
+                out.display(),
+                package.zip.len()
+            );
+        }
+        WorkCommand::Answer { id } => {
+            let a = vault.answer_preview(&actor, *id).await?;
+            println!("{}\n\n{}", a.letter.subject, a.letter.body);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

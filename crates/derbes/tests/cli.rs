@@ -1269,6 +1269,7 @@ fn calendar_and_requests_from_the_command_line() {
 
     // A request filed through the API is listed by due time; one-time codes land in the outbox.
     let data = cwd.join("data");
+    let request_id;
     {
         let s = Server::start(cwd, &data);
         let token = s.token.clone().unwrap();
@@ -1283,6 +1284,7 @@ fn calendar_and_requests_from_the_command_line() {
             ),
         );
         assert_eq!(status, 201, "{filed}");
+        request_id = filed["id"].as_str().unwrap().to_owned();
         let (status, sent) = http(
             "POST",
             &s.url(&format!(
@@ -1308,6 +1310,72 @@ fn calendar_and_requests_from_the_command_line() {
     assert!(o.status.success(), "{}", show(&o));
     assert!(text(&o.stdout).contains("access_export"), "{}", show(&o));
     assert!(text(&o.stderr).contains("1 request(s)"), "{}", show(&o));
+
+    // The same request handled at the terminal, from the document check to the package.
+    let requests = |args: &[&str]| {
+        run(derbes(cwd)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("requests")
+            .args(args))
+    };
+    let o = requests(&[
+        "verify",
+        &request_id,
+        "--document",
+        "passport",
+        "--as",
+        "aliya",
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    assert!(
+        text(&o.stdout).contains("\"status\": \"identity_verified\""),
+        "{}",
+        show(&o)
+    );
+    let o = requests(&["verify", &request_id, "--document", "selfie"]);
+    assert!(
+        !o.status.success() && text(&o.stderr).contains("--document `selfie`"),
+        "{}",
+        show(&o)
+    );
+    let o = requests(&[
+        "step",
+        &request_id,
+        r#"{"step": "submit"}"#,
+        "--as",
+        "aliya",
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    let o = requests(&["step", &request_id, r#"{"step": "approve"}"#, "--as", "dpo"]);
+    assert!(o.status.success(), "{}", show(&o));
+    assert!(
+        text(&o.stdout).contains("access package built"),
+        "{}",
+        show(&o)
+    );
+    let o = requests(&["step", &request_id, r#"{"step": "fly"}"#]);
+    assert!(
+        !o.status.success() && text(&o.stderr).contains("the step is not valid JSON"),
+        "{}",
+        show(&o)
+    );
+    let zip = cwd.join("package.zip");
+    let o = requests(&["package", &request_id, "--out", zip.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", show(&o));
+    assert!(std::fs::read(&zip).unwrap().starts_with(b"PK"));
+    let o = requests(&["answer", &request_id]);
+    assert!(
+        text(&o.stdout).contains("Дербес деректер бойынша өтінішіңізге жауап"),
+        "{}",
+        show(&o)
+    );
+    let o = requests(&["show", &request_id]);
+    assert!(
+        text(&o.stdout).contains("\"actor\": \"admin:cli-requests:aliya\""),
+        "{}",
+        show(&o)
+    );
 }
 
 /// Puts a backed-up database back in place of the live one, as an operator restoring would.
