@@ -186,15 +186,18 @@ impl DueDate {
             ),
         };
         let off = self.weekdays_off;
+        // A Russian date ends in "г.", which ends the sentence too.
+        let stop = |date: &str| if date.ends_with('.') { "" } else { "." };
+        let (r, d) = (stop(&received), stop(&due));
         let mut text = match lang {
             Lang::Kk => format!(
-                "Өтініштің алынған күні: {received}. Мерзімі — {term} ({source}), келесі күннен бастап есептеледі; мерзімнің соңғы күні: {due}."
+                "Өтініштің алынған күні: {received}{r} Мерзімі — {term} ({source}), келесі күннен бастап есептеледі; мерзімнің соңғы күні: {due}{d}"
             ),
             Lang::Ru => format!(
-                "Запрос получен {received}. Срок — {term} ({source}), исчисляется со следующего дня; последний день срока — {due}."
+                "Запрос получен {received}{r} Срок — {term} ({source}), исчисляется со следующего дня; последний день срока — {due}{d}"
             ),
             Lang::En => format!(
-                "The request was received on {received}. The term is {term} ({source}), counted from the next day; the last day is {due}."
+                "The request was received on {received}{r} The term is {term} ({source}), counted from the next day; the last day is {due}{d}"
             ),
         };
         if off > 0 {
@@ -290,6 +293,11 @@ mod tests {
         );
         assert!(!d.beyond_calendar);
         assert!(d.explain(Lang::Ru).contains("3 рабочих дня"));
+        assert!(
+            !d.explain(Lang::Ru).contains(".."),
+            "{}",
+            d.explain(Lang::Ru)
+        );
         assert!(d.explain(Lang::Kk).contains("2026 жылғы 30 наурыз"));
         assert!(d
             .explain(Lang::En)

@@ -1,6 +1,6 @@
 //! When a webhook job is tried again: soon at first, then less and less often, and given up
-//! after a day's worth of attempts, so that a request never waits silently on a system that is
-//! gone.
+//! after about five hours of attempts, so that a request never waits silently on a system that
+//! is gone.
 
 use time::Duration;
 

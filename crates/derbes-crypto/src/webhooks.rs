@@ -76,7 +76,7 @@ impl WebhookSecret {
         let (Some(t), Some(v1)) = (t, v1) else {
             return Err(WebhookSignatureError::Malformed);
         };
-        if (now - t).abs() > tolerance_secs {
+        if now.abs_diff(t) > tolerance_secs.unsigned_abs() {
             return Err(WebhookSignatureError::Stale);
         }
         let expected = self.sign(t, body);
@@ -121,6 +121,10 @@ mod tests {
         assert_eq!(
             other.verify(&h, b"{\"a\":1}", 1_700_000_000, 300),
             Err(WebhookSignatureError::Mismatch)
+        );
+        assert_eq!(
+            secret.verify(&format!("t={},v1=00", i64::MIN), b"", i64::MAX, 300),
+            Err(WebhookSignatureError::Stale)
         );
         assert_eq!(
             secret.verify("sha256=abc", b"", 0, 300),

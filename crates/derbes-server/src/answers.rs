@@ -283,8 +283,8 @@ impl LetterContext {
 }
 
 fn sample_declaration() -> Declaration {
-    // The bundled example is valid by the declaration tests; a failure here would be a build
-    // defect, and the empty fallback still renders every tag.
+    // The bundled example is valid by the declaration tests: a failure here is a defect of
+    // the build, not of input.
     Declaration::load(include_str!("../../../examples/shoqan-school.toml"))
         .map(|l| l.declaration)
         .unwrap_or_else(|_| unreachable!("the bundled example declaration is valid"))

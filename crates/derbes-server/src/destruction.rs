@@ -258,6 +258,21 @@ impl Vault {
         Ok(done)
     }
 
+    /// Why the subject's data cannot be destroyed now, if they cannot (`None` also when they
+    /// are no longer held).
+    pub(crate) async fn destruction_refusal(
+        &self,
+        subject_id: Uuid,
+    ) -> Result<Option<String>, VaultError> {
+        let Some((_, state)) = self.store().subject_with_state(subject_id, None).await? else {
+            return Ok(None);
+        };
+        let represents = self.store().represented_by(subject_id).await?.len();
+        Ok(check(&state.obligations, represents, self.now())
+            .err()
+            .map(|p| p.to_string()))
+    }
+
     /// Appends to the destruction log, if one is configured. A failure is reported in the
     /// server's log and mended at the next reconciliation, which copies the database's records
     /// that the file lacks.

@@ -158,8 +158,9 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
+            let hex = |b: u8| (b as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
                 i += 3;
                 continue;
             }
@@ -184,10 +185,15 @@ impl Mailer for Smtp {
             .body(mail.body.clone())
             .map_err(|e| MailError::Delivery(format!("the message cannot be built: {e}")))?;
         // The server's reply names codes and queue ids; lettre's errors never quote the message.
-        let reply = self
-            .transport
-            .send(&message)
-            .map_err(|e| MailError::Delivery(format!("SMTP at {}: {e}", self.host)))?;
+        // Only the reply code: a server's refusal text often quotes the recipient.
+        let reply = self.transport.send(&message).map_err(|e| {
+            let what = match e.status() {
+                Some(code) => format!("refused with code {code}"),
+                None if e.is_timeout() => "timed out".to_owned(),
+                None => "connection, TLS or protocol error".to_owned(),
+            };
+            MailError::Delivery(format!("SMTP at {}: {what}", self.host))
+        })?;
         let code = reply.code().to_string();
         let queued = reply
             .message()
@@ -294,6 +300,8 @@ mod tests {
         assert!(Smtp::new("smtp://127.0.0.1:25", None, "not an address").is_err());
         assert!(Smtp::new("smtp://127.0.0.1:25", Some("pw"), "dpo@school.kz").is_err());
         assert_eq!(percent_decode("dpo%40school.kz"), "dpo@school.kz");
+        assert_eq!(percent_decode("a%4"), "a%4");
+        assert_eq!(percent_decode("%Ә1"), "%Ә1");
     }
 
     #[test]

@@ -225,6 +225,10 @@ fn actions_for(kind: RequestKind, webhooks: &[String]) -> Vec<Action> {
     all
 }
 
+/// What running an action gave: its new status, the note, and the job it handed to a
+/// connector; or why it failed.
+type ActionOutcome = Result<(ActionStatus, String, Option<Uuid>), String>;
+
 /// One step of the request's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {
@@ -339,6 +343,24 @@ impl Body {
         self.took(status, to, Step::VerifyIdentity.code(), actor, at);
         Ok(to)
     }
+}
+
+/// `text` trimmed, if it has 1 to `max` characters; else which field is wrong and what it
+/// should hold.
+fn required_text(
+    field: &'static str,
+    text: &str,
+    max: usize,
+    what: &str,
+) -> Result<String, VaultError> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > max {
+        return Err(VaultError::InvalidField {
+            field,
+            detail: format!("must be 1 to {max} characters: {what}"),
+        });
+    }
+    Ok(text.to_owned())
 }
 
 /// The refusal of `step` in `status`, which only `allowed` permits.
@@ -468,6 +490,12 @@ pub enum StepInput {
     /// The answer was delivered outside derbes (on paper, by registered post): its reference.
     RecordAnswer {
         reference: String,
+    },
+    /// Settles a webhook action by hand, with the reason: the system is gone, or confirmed
+    /// outside derbes. Its job, if one is still open, is ended.
+    SettleConnector {
+        connector: String,
+        note: String,
     },
     /// Renders the written answer in the request's language and sends it to the requester's
     /// e-mail on file; `text` adds the DPO's own words (a complaint's substantive answer).
@@ -900,7 +928,7 @@ impl Vault {
     pub(crate) async fn update_request_with_jobs<F>(
         &self,
         id: Uuid,
-        jobs: Vec<derbes_store::WebhookJob>,
+        jobs: Vec<derbes_store::JobWrite>,
         mut change: F,
     ) -> Result<(RequestRecord, Body), VaultError>
     where
@@ -965,6 +993,7 @@ impl Vault {
             | StepInput::RunActions
             | StepInput::RecordAnswer { .. }
             | StepInput::SendAnswer { .. }
+            | StepInput::SettleConnector { .. }
             | StepInput::Rectify { .. } => &[Role::Admin, Role::Dpo],
         };
         Self::require_request_role(actor, roles)?;
@@ -979,6 +1008,9 @@ impl Vault {
                 return self.rectify_for_request(actor, id, fields, evidence).await
             }
             StepInput::SendAnswer { text } => return self.send_answer(actor, id, text).await,
+            StepInput::SettleConnector { connector, note } => {
+                return self.settle_connector(actor, id, connector, note).await
+            }
             StepInput::Submit => (Step::Submit, None),
             StepInput::Approve { until } => (Step::Approve, until),
             StepInput::Reject { reason } => (Step::Reject(reason), None),
@@ -1028,6 +1060,8 @@ impl Vault {
                 match step {
                     Step::Submit => body.submitted_by = Some(who.clone()),
                     Step::Reject(reason) => body.rejection = Some(Rejection { reason }),
+                    // The address was kept for the answer; once the request is closed it goes.
+                    Step::Complete | Step::Withdraw => body.reply_to = None,
                     _ => {}
                 }
                 body.took(status, to, step.code(), &who, now);
@@ -1048,15 +1082,12 @@ impl Vault {
         id: Uuid,
         reference: String,
     ) -> Result<RequestView, VaultError> {
-        let reference = reference.trim().to_owned();
-        if reference.is_empty() || reference.chars().count() > 200 {
-            return Err(VaultError::InvalidField {
-                field: "reference",
-                detail:
-                    "must be 1 to 200 characters: the outgoing letter's number or the post receipt"
-                        .into(),
-            });
-        }
+        let reference = required_text(
+            "reference",
+            &reference,
+            200,
+            "the outgoing letter's number or the post receipt",
+        )?;
         let now = self.now();
         let (record, _) = self
             .update_request(id, |rec, body, status| {
@@ -1303,6 +1334,75 @@ impl Vault {
         self.full_view(&record)
     }
 
+    /// Settles the webhook action of `connector` by hand, ending its job if one is open.
+    async fn settle_connector(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        connector: String,
+        note: String,
+    ) -> Result<RequestView, VaultError> {
+        let note = required_text("note", &note, 500, "why the action is settled by hand")?;
+        let (r, body, status) = self.request_parts(id).await?;
+        if status != Status::InProgress {
+            return Err(not_now(status, "settle_connector", Status::InProgress));
+        }
+        let Some(action) = body.actions.iter().find(|a| {
+            a.kind == ActionKind::Webhook
+                && a.connector.as_deref() == Some(connector.as_str())
+                && a.status != ActionStatus::Done
+        }) else {
+            return Err(VaultError::InvalidField {
+                field: "connector",
+                detail: format!("names no open webhook action of this request (`{connector}`)"),
+            });
+        };
+        let mut jobs = Vec::new();
+        if let Some(job) = match action.job {
+            Some(j) => self.store().webhook_job(j).await?,
+            None => None,
+        } {
+            if matches!(job.status.as_str(), "pending" | "delivered") {
+                jobs.push(derbes_store::JobWrite {
+                    expect: Some(job.status.clone()),
+                    job: derbes_store::WebhookJob {
+                        status: "failed".into(),
+                        payload: None,
+                        last_error: Some("settled by hand".into()),
+                        updated_at: format_timestamp(self.now()),
+                        ..job
+                    },
+                });
+            }
+        }
+        let now = self.now();
+        let who = actor.audit_name();
+        let (record, _) = self
+            .update_request_with_jobs(r.id, jobs, |rec, body, _| {
+                let Some(a) = body.actions.iter_mut().find(|a| {
+                    a.kind == ActionKind::Webhook
+                        && a.connector.as_deref() == Some(connector.as_str())
+                        && a.status != ActionStatus::Done
+                }) else {
+                    return Err(VaultError::Conflict(
+                        "the action was settled meanwhile".into(),
+                    ));
+                };
+                a.status = ActionStatus::Done;
+                a.at = Some(now);
+                a.note = Some(format!("settled by hand: {note}"));
+                Ok(vec![request_audit(
+                    &who,
+                    rec,
+                    "request.connector.settle",
+                    Outcome::Ok,
+                    serde_json::json!({ "connector": connector }),
+                )])
+            })
+            .await?;
+        self.full_view(&record)
+    }
+
     /// Carries out a rectification request: applies the corrected values (validated as any
     /// rectification, the audit keeping fingerprints only) and records the evidence, sealed.
     async fn rectify_for_request(
@@ -1312,13 +1412,12 @@ impl Vault {
         fields: indexmap::IndexMap<String, Option<String>>,
         evidence: String,
     ) -> Result<RequestView, VaultError> {
-        let evidence = evidence.trim().to_owned();
-        if evidence.is_empty() || evidence.chars().count() > 1000 {
-            return Err(VaultError::InvalidField {
-                field: "evidence",
-                detail: "must be 1 to 1000 characters: the document the corrected values were checked against".into(),
-            });
-        }
+        let evidence = required_text(
+            "evidence",
+            &evidence,
+            1000,
+            "the document the corrected values were checked against",
+        )?;
         let (r, body, status) = self.request_parts(id).await?;
         if status != Status::InProgress {
             return Err(not_now(status, "rectify", Status::InProgress));
@@ -1338,7 +1437,10 @@ impl Vault {
         let now = self.now();
         let who = actor.audit_name();
         let (record, _) = self
-            .update_request(id, |rec, body, _| {
+            .update_request(id, |rec, body, status| {
+                if *status != Status::InProgress {
+                    return Err(not_now(*status, "rectify", Status::InProgress));
+                }
                 let dk = self.request_key(rec)?;
                 body.evidence = Some(Self::seal_text(&dk, &rec.id, "evidence", &evidence)?);
                 let Some(a) = body.actions.iter_mut().find(|a| a.kind == ActionKind::Rectify) else {
@@ -1367,6 +1469,10 @@ impl Vault {
 
     /// Carries out the pending and failed actions derbes performs itself, and records each
     /// outcome; a failure leaves the request in progress with the error shown.
+    ///
+    /// Webhook connectors are told first, in a write of their own: for a destruction, their
+    /// messages must hold the subject's identifiers before derbes destroys its copy, and the
+    /// destruction waits until every one of them is queued.
     async fn run_actions(
         &self,
         actor: &Actor,
@@ -1377,44 +1483,79 @@ impl Vault {
         if status != Status::InProgress {
             return Err(not_now(status, "run_actions", Status::InProgress));
         }
+        let kind: RequestKind = r.kind.parse().map_err(corrupt)?;
+        let open = |a: &Action| !matches!(a.status, ActionStatus::Done | ActionStatus::Waiting);
         let mut outcomes = Vec::new();
         let mut jobs = Vec::new();
+        // A destruction derbes would refuse is not announced to anyone.
+        let refused = if kind == RequestKind::Destruction {
+            self.destruction_refusal(r.subject_id).await?
+        } else {
+            None
+        };
         for (i, a) in body.actions.iter().enumerate() {
-            if matches!(a.status, ActionStatus::Done | ActionStatus::Waiting) {
+            if a.kind != ActionKind::Webhook || !open(a) {
                 continue;
             }
-            if a.kind == ActionKind::Webhook {
-                let queued = self.queue_webhook(&r, a).await;
-                if let Ok(job) = &queued {
-                    jobs.push(job.clone());
-                }
-                outcomes.push((
-                    i,
-                    queued.map(|job| {
-                        (
-                            ActionStatus::Waiting,
-                            format!("sent to `{}`, waiting for its confirmation", job.webhook),
-                            Some(job.id),
-                        )
-                    }),
-                ));
+            let queued = match &refused {
+                Some(why) => Err(why.clone()),
+                None => self.queue_webhook(&r, a).await,
+            };
+            outcomes.push((
+                i,
+                queued.map(|w| {
+                    let note = format!("sent to `{}`, waiting for its confirmation", w.job.webhook);
+                    let job = w.job.id;
+                    jobs.push(w);
+                    (ActionStatus::Waiting, note, Some(job))
+                }),
+            ));
+        }
+        let every_hook_told = outcomes.iter().all(|(_, o)| o.is_ok());
+        if !outcomes.is_empty() {
+            self.record_outcomes(actor, id, jobs, &outcomes).await?;
+        }
+        let mut outcomes = Vec::new();
+        for (i, a) in body.actions.iter().enumerate() {
+            if a.kind == ActionKind::Webhook || !open(a) {
                 continue;
             }
-            let result = self.run_action(actor, &r, &body, a.kind, until).await;
+            let result = if a.kind == ActionKind::Destroy && !every_hook_told {
+                Some(Err(refused.clone().unwrap_or_else(|| {
+                    "waits until every webhook connector has been told; see the webhook actions"
+                        .to_owned()
+                })))
+            } else {
+                self.run_action(actor, &r, &body, a.kind, until).await
+            };
             if let Some(result) = result {
                 outcomes.push((i, result.map(|note| (ActionStatus::Done, note, None))));
             }
         }
+        let record = self
+            .record_outcomes(actor, id, Vec::new(), &outcomes)
+            .await?;
+        self.full_view(&record)
+    }
+
+    /// Records the outcomes of actions (by index) with the jobs they queued. An action recorded
+    /// done, or handed to a connector, by a concurrent run stays as it is.
+    async fn record_outcomes(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        jobs: Vec<derbes_store::JobWrite>,
+        outcomes: &[(usize, ActionOutcome)],
+    ) -> Result<RequestRecord, VaultError> {
         let now = self.now();
         let (record, _) = self
             .update_request_with_jobs(id, jobs, |rec, body, _| {
                 let mut audit = Vec::new();
-                for (i, result) in &outcomes {
-                    // A concurrent run may have recorded it done already: that stays.
+                for (i, result) in outcomes {
                     let Some(a) = body
                         .actions
                         .get_mut(*i)
-                        .filter(|a| a.status != ActionStatus::Done)
+                        .filter(|a| !matches!(a.status, ActionStatus::Done | ActionStatus::Waiting))
                     else {
                         continue;
                     };
@@ -1435,13 +1576,13 @@ impl Vault {
                         rec,
                         "request.action",
                         outcome,
-                        serde_json::json!({ "action": a.kind, "status": status }),
+                        serde_json::json!({ "action": a.kind, "status": status, "connector": a.connector }),
                     ));
                 }
                 Ok(audit)
             })
             .await?;
-        self.full_view(&record)
+        Ok(record)
     }
 
     /// Runs one action; `None` when derbes does not carry it out by itself (it waits for a

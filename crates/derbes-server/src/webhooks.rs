@@ -19,7 +19,7 @@ use derbes_core::audit::{format_timestamp, Outcome};
 use derbes_core::request::RequestKind;
 use derbes_core::webhook::{retry_after, MAX_ATTEMPTS};
 use derbes_crypto::WebhookSecret;
-use derbes_store::{RequestRecord, StoreError, WebhookJob, WriteOp};
+use derbes_store::{JobWrite, RequestRecord, StoreError, WebhookJob, WriteOp};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -31,6 +31,24 @@ const WEBHOOKS_ACTOR: &str = "system:webhooks";
 pub const SIGNATURE_HEADER: &str = "X-Derbes-Signature";
 /// How far a signature's time may be from now.
 pub const SIGNATURE_TOLERANCE_SECS: i64 = 300;
+/// How long an accepted message may wait for its confirmation before the job is given up.
+pub const CONFIRM_WITHIN: time::Duration = time::Duration::hours(24);
+
+/// The job of a request's webhook and event: one id, so that a job is created once and the
+/// receiver sees one idempotency key however often it is sent.
+fn job_id(request: Uuid, webhook: &str, event: WebhookEvent) -> Uuid {
+    use sha2::Digest;
+    let digest = sha2::Sha256::new()
+        .chain_update(request.as_bytes())
+        .chain_update(webhook.as_bytes())
+        .chain_update([0])
+        .chain_update(event.code().as_bytes())
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
 /// How long one delivery may take.
 const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// The seal slot of a job's payload.
@@ -92,6 +110,9 @@ pub struct WebhookMessage {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Confirmation {
+    /// The job confirmed: it is signed with the rest, so that a confirmation of one job
+    /// cannot be replayed for another.
+    pub job: Uuid,
     pub status: ConfirmedStatus,
     #[serde(default)]
     pub detail: Option<String>,
@@ -197,69 +218,87 @@ impl Vault {
     }
 
     /// The job that tells the action's webhook of request `r`: a new one, with the subject's
-    /// identifiers read now and sealed; or the action's earlier job sent again from the start.
+    /// identifiers read now and sealed; or the action's failed job sent again from the start.
+    /// Its id (the idempotency key) is the same for the same request, webhook and event.
     pub(crate) async fn queue_webhook(
         &self,
         r: &RequestRecord,
         action: &Action,
-    ) -> Result<WebhookJob, String> {
+    ) -> Result<JobWrite, String> {
         let name = action.connector.clone().unwrap_or_default();
         let now = format_timestamp(self.now());
-        if let Some(earlier) = match action.job {
-            Some(id) => self
-                .store()
-                .webhook_job(id)
-                .await
-                .map_err(|e| e.to_string())?,
-            None => None,
-        } {
-            return Ok(WebhookJob {
-                status: "pending".into(),
-                attempts: 0,
-                next_attempt_at: now.clone(),
-                last_error: None,
-                updated_at: now,
-                ..earlier
-            });
-        }
         let hook = self
             .webhook(&name)
-            .ok_or_else(|| format!("webhook `{name}` is no longer configured"))?;
+            .ok_or_else(|| format!("webhook `{name}` is no longer configured; settle the action by hand (settle_connector)"))?;
         let kind: RequestKind = r.kind.parse().map_err(|e: String| e)?;
         let event = WebhookEvent::of(kind).ok_or("this request tells no webhook")?;
-        let mut subject = serde_json::Map::new();
-        if let Some(record) = self
+        let id = job_id(r.id, &name, event);
+        if let Some(earlier) = self
+            .store()
+            .webhook_job(id)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            return match earlier.status.as_str() {
+                "failed" => Ok(JobWrite {
+                    expect: Some(earlier.status.clone()),
+                    job: WebhookJob {
+                        status: "pending".into(),
+                        attempts: 0,
+                        next_attempt_at: now.clone(),
+                        last_error: None,
+                        updated_at: now,
+                        ..earlier
+                    },
+                }),
+                other => Err(format!("the job for `{name}` is already {other}")),
+            };
+        }
+        let Some(record) = self
             .store()
             .subject(r.subject_id)
             .await
             .map_err(|e| e.to_string())?
-        {
-            for field in &hook.identify_by {
-                if let Some(v) = self
-                    .field_value(&record, field)
-                    .map_err(|e| e.to_string())?
-                {
-                    subject.insert(field.clone(), v.into());
-                }
+        else {
+            return Err(format!(
+                "the subject's data are no longer held, so `{name}` cannot be told whom the request is about; settle the action by hand (settle_connector)"
+            ));
+        };
+        let mut subject = serde_json::Map::new();
+        for field in &hook.identify_by {
+            if let Some(v) = self
+                .field_value(&record, field)
+                .map_err(|e| e.to_string())?
+            {
+                subject.insert(field.clone(), v.into());
             }
+        }
+        if subject.is_empty() {
+            return Err(format!(
+                "the subject has none of the fields `{name}` identifies subjects by ({})",
+                hook.identify_by.join(", ")
+            ));
         }
         let payload = serde_json::to_vec(&subject).map_err(|e| e.to_string())?;
         let sealed = self
             .request_key(r)
             .and_then(|k| Ok(k.seal(&r.id, 1, PAYLOAD_SLOT, &payload)?))
             .map_err(|e| e.to_string())?;
-        Ok(WebhookJob {
-            id: Uuid::now_v7(),
-            request_id: r.id,
-            subject_id: r.subject_id,
-            webhook: name,
-            event: event.code().into(),
-            status: "pending".into(),
-            attempts: 0,
-            next_attempt_at: now.clone(),
-            payload: Some(sealed),
-            last_error: None,
-            updated_at: now,
+        Ok(JobWrite {
+            expect: None,
+            job: WebhookJob {
+                id,
+                request_id: r.id,
+                subject_id: r.subject_id,
+                webhook: name,
+                event: event.code().into(),
+                status: "pending".into(),
+                attempts: 0,
+                next_attempt_at: now.clone(),
+                payload: Some(sealed),
+                last_error: None,
+                updated_at: now,
+            },
         })
     }
 
@@ -272,12 +311,33 @@ impl Vault {
             .await?;
         let count = due.len();
         for job in due {
-            self.deliver_job(job, now).await?;
+            let id = job.id;
+            // One job that cannot be sent (a request gone, a sealed payload that does not open)
+            // must not hold up the others: it is given up with the cause.
+            if let Err(e) = self.deliver_job(job.clone(), now).await {
+                eprintln!("derbes: webhook job {id}: {e}");
+                if let Err(e) = self
+                    .give_up(job, format!("the job cannot be sent: {e}"), now)
+                    .await
+                {
+                    eprintln!("derbes: webhook job {id}: cannot record the failure: {e}");
+                }
+            }
         }
         Ok(count)
     }
 
     async fn deliver_job(&self, job: WebhookJob, now: OffsetDateTime) -> Result<(), VaultError> {
+        if job.status == "delivered" {
+            let within = CONFIRM_WITHIN.whole_hours();
+            return self
+                .give_up(
+                    job,
+                    format!("accepted, but not confirmed within {within} hours"),
+                    now,
+                )
+                .await;
+        }
         let Some(hook) = self.webhook(&job.webhook).cloned() else {
             return self
                 .give_up(job, "the webhook is no longer configured".into(), now)
@@ -322,6 +382,7 @@ impl Vault {
                 let delivered = WebhookJob {
                     status: "delivered".into(),
                     attempts,
+                    next_attempt_at: format_timestamp(now + CONFIRM_WITHIN),
                     last_error: None,
                     updated_at: format_timestamp(now),
                     ..job
@@ -414,6 +475,7 @@ impl Vault {
                 ),
             ),
         };
+        let job_status_before = job.status.clone();
         let ended = WebhookJob {
             status: job_status.into(),
             // The identifiers go once the system has them; a failed job keeps them to be sent
@@ -428,12 +490,17 @@ impl Vault {
             ..job
         };
         let id = ended.id;
+        let expect = Some(job_status_before.clone());
         let outcome = if status == ConfirmedStatus::Done {
             Outcome::Ok
         } else {
             Outcome::Denied
         };
-        self.update_request_with_jobs(ended.request_id, vec![ended.clone()], |rec, body, _| {
+        let write = JobWrite {
+            job: ended.clone(),
+            expect,
+        };
+        self.update_request_with_jobs(ended.request_id, vec![write], |rec, body, _| {
             body.settle_webhook(id, action_status, note.clone(), now);
             Ok(vec![request_audit(
                 WEBHOOKS_ACTOR,
@@ -475,9 +542,15 @@ impl Vault {
             serde_json::from_slice(body).map_err(|e| VaultError::InvalidField {
                 field: "body",
                 detail: format!(
-                    "is not a confirmation ({e}); send {{\"status\": \"done\"}} or {{\"status\": \"failed\", \"detail\": \"…\"}}"
+                    "is not a confirmation ({e}); send {{\"job\": \"<id>\", \"status\": \"done\"}} or {{\"job\": \"<id>\", \"status\": \"failed\", \"detail\": \"…\"}}"
                 ),
             })?;
+        if confirmation.job != id {
+            return Err(VaultError::InvalidField {
+                field: "job",
+                detail: "is not the job of this address; confirm each job with its own id".into(),
+            });
+        }
         let detail = confirmation
             .detail
             .map(|d| d.chars().take(500).collect::<String>());

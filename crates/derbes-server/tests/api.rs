@@ -2509,9 +2509,42 @@ fn webhooks_confirm_before_a_request_completes(db: TestDb) -> Fut {
         }
         let vault = &s.state.vault;
 
-        // Destruction: the webhook is told before derbes shreds its copy.
+        // A destruction derbes refuses (an obligation is open) is announced to nobody.
+        let obligation = format!(
+            "/api/v1/subjects/{}/obligations/extracurricular",
+            students[0]
+        );
+        assert_eq!(s.put(&obligation, &admin, json!({})).await.status, 200);
         let (destroy, r) = s
             .approved_request(&staff, &dpo, json!({ "kind": "destruction", "subject_id": students[0], "channel": "paper", "language": "kk" }))
+            .await;
+        assert_eq!(r.body["actions"][0]["status"], "failed", "{}", r.body);
+        assert!(
+            r.body["actions"][0]["note"]
+                .as_str()
+                .unwrap()
+                .contains("obligation"),
+            "{}",
+            r.body
+        );
+        assert!(
+            r.body["actions"][1]["note"]
+                .as_str()
+                .unwrap()
+                .contains("obligation"),
+            "{}",
+            r.body
+        );
+        assert_eq!(vault.deliver_webhooks().await.unwrap(), 0);
+        assert_eq!(s.delete(&obligation, &admin).await.status, 200);
+
+        // Destruction: the webhook is told, in a write of its own, before derbes shreds its copy.
+        let r = s
+            .post(
+                &format!("/api/v1/requests/{destroy}/steps"),
+                &dpo,
+                json!({ "step": "run_actions" }),
+            )
             .await;
         let kinds: Vec<&str> = r.body["actions"]
             .as_array()
@@ -2564,7 +2597,7 @@ fn webhooks_confirm_before_a_request_completes(db: TestDb) -> Fut {
 
         // The confirmation must be signed, and recent.
         let confirm = format!("/api/v1/webhooks/jobs/{job}");
-        let done = br#"{"status":"done"}"#.to_vec();
+        let done = format!(r#"{{"job":"{job}","status":"done"}}"#).into_bytes();
         let post = |header: Option<String>, body: Vec<u8>| {
             s.call_with(
                 "POST",
@@ -2593,6 +2626,10 @@ fn webhooks_confirm_before_a_request_completes(db: TestDb) -> Fut {
             b"{\"status\":\"maybe\"}".to_vec(),
         )
         .await;
+        assert_problem(&r, 422, "validation");
+        // A confirmation signed for another job does not confirm this one.
+        let other = format!(r#"{{"job":"{}","status":"done"}}"#, uuid::Uuid::now_v7()).into_bytes();
+        let r = post(Some(secret.sign(now(&offset), &other)), other.clone()).await;
         assert_problem(&r, 422, "validation");
         let r = post(Some(secret.sign(now(&offset), &done)), done.clone()).await;
         assert_eq!(r.status, 200, "{}", r.body);
@@ -2643,7 +2680,9 @@ fn webhooks_confirm_before_a_request_completes(db: TestDb) -> Fut {
             .await;
         let job = r.body["actions"][1]["job"].as_str().unwrap().to_owned();
         vault.deliver_webhooks().await.unwrap();
-        let failed = br#"{"status":"failed","detail":"no such user in the LMS"}"#.to_vec();
+        let failed =
+            format!(r#"{{"job":"{job}","status":"failed","detail":"no such user in the LMS"}}"#)
+                .into_bytes();
         let r = s
             .call_with(
                 "POST",
@@ -2677,6 +2716,43 @@ fn webhooks_confirm_before_a_request_completes(db: TestDb) -> Fut {
         vault.deliver_webhooks().await.unwrap();
         let r = s.get(&format!("/api/v1/requests/{refused}"), &dpo).await;
         assert_eq!(r.body["actions"][1]["status"], "done", "{}", r.body);
+
+        // Accepted but never confirmed: given up after a day; the DPO settles it by hand.
+        receiver.set(0);
+        let fifth = s
+            .create_student_id(&admin, json!({ "surname": "Бекова", "iin": iin_born(time::Date::from_calendar_date(2001, time::Month::June, 1).unwrap(), Sex::Female) }))
+            .await;
+        let (quiet, _) = s
+            .approved_request(&staff, &dpo, json!({ "kind": "access_export", "subject_id": fifth, "channel": "online", "language": "en" }))
+            .await;
+        assert_eq!(vault.deliver_webhooks().await.unwrap(), 1);
+        offset.fetch_add(23 * 3600, Ordering::SeqCst);
+        assert_eq!(vault.deliver_webhooks().await.unwrap(), 0);
+        offset.fetch_add(2 * 3600, Ordering::SeqCst);
+        assert_eq!(vault.deliver_webhooks().await.unwrap(), 1);
+        let quiet_steps = format!("/api/v1/requests/{quiet}/steps");
+        let r = s.get(&format!("/api/v1/requests/{quiet}"), &dpo).await;
+        assert_eq!(r.body["actions"][1]["status"], "failed", "{}", r.body);
+        assert_eq!(
+            r.body["actions"][1]["note"],
+            "`lms` did not carry it out: accepted, but not confirmed within 24 hours"
+        );
+        let r = s
+            .post(
+                &quiet_steps,
+                &dpo,
+                json!({ "step": "settle_connector", "connector": "crm", "note": "x" }),
+            )
+            .await;
+        assert_problem(&r, 422, "validation");
+        let r = s
+            .post(&quiet_steps, &dpo, json!({ "step": "settle_connector", "connector": "lms", "note": "LMS admin confirmed by phone, ref. 17" }))
+            .await;
+        assert_eq!(r.body["actions"][1]["status"], "done", "{}", r.body);
+        assert_eq!(
+            r.body["actions"][1]["note"],
+            "settled by hand: LMS admin confirmed by phone, ref. 17"
+        );
 
         // A system that never answers is given up after the last attempt, with the error shown.
         receiver.set(1);

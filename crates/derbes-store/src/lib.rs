@@ -167,7 +167,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn webhook_job(&self, id: Uuid) -> Result<Option<WebhookJob>, StoreError>;
 
-    /// Jobs to send: `pending` and due at or before `at`, oldest first.
+    /// Jobs due at or before `at`, oldest first: `pending` ones to send, and `delivered` ones
+    /// whose confirmation is overdue.
     async fn due_webhook_jobs(&self, at: String, limit: u32)
         -> Result<Vec<WebhookJob>, StoreError>;
 

@@ -790,8 +790,19 @@ impl Writer {
                         StoreError::NotFound
                     });
                 }
-                for job in &jobs {
-                    self.put_job(job).await?;
+                for w in &jobs {
+                    let s = self
+                        .prep("SELECT status FROM webhook_jobs WHERE id = $1 FOR UPDATE")
+                        .await?;
+                    let status: Option<String> = self
+                        .client
+                        .query_opt(&s, &[&w.job.id])
+                        .await?
+                        .map(|r| r.get(0));
+                    if status != w.expect {
+                        return Err(StoreError::VersionConflict);
+                    }
+                    self.put_job(&w.job).await?;
                 }
                 for d in audit {
                     self.append(head, d, at);
@@ -804,7 +815,7 @@ impl Writer {
                 audit,
             } => {
                 let s = self
-                    .prep("SELECT status FROM webhook_jobs WHERE id = $1")
+                    .prep("SELECT status FROM webhook_jobs WHERE id = $1 FOR UPDATE")
                     .await?;
                 match self.client.query_opt(&s, &[&job.id]).await? {
                     None => return Err(StoreError::NotFound),
@@ -882,6 +893,13 @@ impl Writer {
                 })
             }
             WriteOp::StorePackage { package: p, audit } => {
+                // A subject destroyed meanwhile gets no package.
+                let s = self
+                    .prep("SELECT 1 FROM subjects WHERE id = $1 FOR SHARE")
+                    .await?;
+                if self.client.query_opt(&s, &[&p.subject_id]).await?.is_none() {
+                    return Err(StoreError::NotFound);
+                }
                 let s = self
                     .prep(
                         "INSERT INTO request_packages (request_id, subject_id, created_at, expires_at, sealed) VALUES ($1, $2, $3, $4, $5)
@@ -1422,7 +1440,7 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let s = c
             .prepare_cached(&format!(
-                "SELECT {} FROM webhook_jobs WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2",
+                "SELECT {} FROM webhook_jobs WHERE status IN ('pending', 'delivered') AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2",
                 crate::sqlite::JOB_COLUMNS
             ))
             .await?;

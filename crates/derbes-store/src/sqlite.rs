@@ -910,8 +910,15 @@ fn apply(
                     StoreError::NotFound
                 });
             }
-            for job in &jobs {
-                put_job(conn, job)?;
+            for w in &jobs {
+                let status: Option<String> = conn
+                    .prepare_cached("SELECT status FROM webhook_jobs WHERE id = ?1")?
+                    .query_row([&w.job.id.as_bytes()[..]], |r| r.get(0))
+                    .optional()?;
+                if status != w.expect {
+                    return Err(StoreError::VersionConflict);
+                }
+                put_job(conn, &w.job)?;
             }
             for d in audit {
                 append(conn, head, d, at)?;
@@ -990,6 +997,11 @@ fn apply(
             })
         }
         WriteOp::StorePackage { package: p, audit } => {
+            // A subject destroyed meanwhile gets no package.
+            conn.prepare_cached("SELECT 1 FROM subjects WHERE id = ?1")?
+                .query_row([&p.subject_id.as_bytes()[..]], |_| Ok(()))
+                .optional()?
+                .ok_or(StoreError::NotFound)?;
             conn.prepare_cached(
                 "INSERT INTO request_packages (request_id, subject_id, created_at, expires_at, sealed) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (request_id) DO UPDATE SET created_at = excluded.created_at, expires_at = excluded.expires_at, sealed = excluded.sealed",
@@ -1496,7 +1508,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<WebhookJob>, StoreError> {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(&format!(
-                "SELECT {JOB_COLUMNS} FROM webhook_jobs WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2"
+                "SELECT {JOB_COLUMNS} FROM webhook_jobs WHERE status IN ('pending', 'delivered') AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2"
             ))?;
             let mut rows = stmt.query(params![at, limit])?;
             let mut out = Vec::new();

@@ -105,8 +105,8 @@ pub struct WebhookJob {
     pub subject_id: Uuid,
     pub webhook: String,
     pub event: String,
-    /// `pending` (to be sent), `delivered` (awaiting the confirmation), `confirmed` or
-    /// `failed`.
+    /// `pending` (to be sent), `delivered` (awaiting the confirmation, until
+    /// `next_attempt_at`), `confirmed` or `failed`.
     pub status: String,
     pub attempts: u32,
     pub next_attempt_at: String,
@@ -115,6 +115,14 @@ pub struct WebhookJob {
     /// What went wrong last: a status code or a cause, never personal data.
     pub last_error: Option<String>,
     pub updated_at: String,
+}
+
+/// A webhook job written with a request update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobWrite {
+    pub job: WebhookJob,
+    /// The job's row before: none (a new job), or in this status.
+    pub expect: Option<String>,
 }
 
 /// Which requests to list, ordered by due time (then id).
@@ -271,11 +279,12 @@ pub enum WriteOp {
     },
     /// Replaces a request's status, body and due time, if its version is still
     /// `record.version - 1`; otherwise `VersionConflict` (`NotFound` when there is none).
-    /// `jobs` are stored with it (replacing jobs of the same id), in the same transaction.
+    /// `jobs` are stored with it, in the same transaction, each only if its row is as expected
+    /// (otherwise `VersionConflict` and nothing is written).
     UpdateRequest {
         record: RequestRecord,
         audit: Vec<AuditDraft>,
-        jobs: Vec<WebhookJob>,
+        jobs: Vec<JobWrite>,
     },
     /// Replaces a webhook job if its status is still `expected_status`; otherwise
     /// `VersionConflict` (`NotFound` when there is none).

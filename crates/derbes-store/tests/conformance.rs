@@ -11,9 +11,9 @@ use derbes_core::flags::{Flag, FlagReason, Obligation};
 use derbes_crypto::KeyRing;
 use derbes_store::testing::{run_suite, Case, TestDb};
 use derbes_store::{
-    open, Applied, FlagWrite, IndexEntry, KeyOwner, KeyRecord, PackageRecord, RequestQuery,
-    RequestRecord, Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob,
-    WriteOp,
+    open, Applied, FlagWrite, IndexEntry, JobWrite, KeyOwner, KeyRecord, PackageRecord,
+    RequestQuery, RequestRecord, Store, StoreError, SubjectRecord, SubjectState, TokenRecord,
+    WebhookJob, WriteOp,
 };
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -819,6 +819,20 @@ fn destruction_removes_everything_personal_once(
             Applied::PackageStored
         );
         assert_eq!(s.package(request.id).await.unwrap(), Some(package.clone()));
+        // No package for a subject that is not held.
+        let orphan = PackageRecord {
+            request_id: Uuid::now_v7(),
+            subject_id: Uuid::now_v7(),
+            ..package.clone()
+        };
+        assert!(matches!(
+            s.write(WriteOp::StorePackage {
+                package: orphan,
+                audit: audit(child.id, "package.store")
+            })
+            .await,
+            Err(StoreError::NotFound)
+        ));
         assert!(s
             .expired_packages("2026-12-21T04:59:59.000000Z".into(), 10)
             .await
@@ -974,7 +988,10 @@ fn webhook_jobs_go_with_their_request_and_change_only_from_the_status_read(
         let with_job = |r: &RequestRecord| WriteOp::UpdateRequest {
             record: r.clone(),
             audit: vec![],
-            jobs: vec![job.clone()],
+            jobs: vec![JobWrite {
+                job: job.clone(),
+                expect: None,
+            }],
         };
         assert!(matches!(
             s.write(with_job(&stale)).await,
@@ -983,6 +1000,12 @@ fn webhook_jobs_go_with_their_request_and_change_only_from_the_status_read(
         assert_eq!(s.webhook_job(job.id).await.unwrap(), None);
         request.version = 2;
         s.write(with_job(&request)).await.unwrap();
+        // Written again as new, it conflicts: a job is created once.
+        request.version = 3;
+        assert!(matches!(
+            s.write(with_job(&request)).await,
+            Err(StoreError::VersionConflict)
+        ));
         assert_eq!(s.webhook_job(job.id).await.unwrap(), Some(job.clone()));
         assert!(s
             .due_webhook_jobs("2026-11-21T09:59:59.000000Z".into(), 10)
@@ -1000,6 +1023,7 @@ fn webhook_jobs_go_with_their_request_and_change_only_from_the_status_read(
         let delivered = WebhookJob {
             status: "delivered".into(),
             attempts: 1,
+            next_attempt_at: "2026-11-22T10:00:00.000000Z".into(),
             ..job.clone()
         };
         let update = |j: &WebhookJob, expected: &str| WriteOp::UpdateWebhookJob {
@@ -1011,11 +1035,18 @@ fn webhook_jobs_go_with_their_request_and_change_only_from_the_status_read(
             s.write(update(&delivered, "pending")).await.unwrap(),
             Applied::WebhookJobUpdated
         );
+        // Delivered, it is due again only when its confirmation is overdue.
         assert!(s
-            .due_webhook_jobs("2030-01-01T00:00:00.000000Z".into(), 10)
+            .due_webhook_jobs("2026-11-22T09:59:59.000000Z".into(), 10)
             .await
             .unwrap()
             .is_empty());
+        assert_eq!(
+            s.due_webhook_jobs("2026-11-22T10:00:00.000000Z".into(), 10)
+                .await
+                .unwrap(),
+            vec![delivered.clone()]
+        );
         let confirmed = WebhookJob {
             status: "confirmed".into(),
             payload: None,

@@ -324,7 +324,16 @@ pub async fn work(
         }
         WorkCommand::Package { id, out } => {
             let package = vault.request_package(&actor, *id).await?;
-            std::fs::write(out, &package.zip)
+            // The package is personal data: readable by its owner only.
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(out)
+                .and_then(|mut f| f.write_all(&package.zip))
                 .with_context(|| format!("cannot write {}", out.display()))?;
             eprintln!(
                 "derbes: wrote {} ({} bytes)",

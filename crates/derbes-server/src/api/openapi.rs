@@ -111,7 +111,7 @@ fn request_paths() -> Value {
                 "get": one("One request, with the requester's words", "Auditors see it without the sealed texts.", None, &[("400", "Malformed id"), ("404", "No such request")])
             },
             "/api/v1/requests/{id}/steps": {
-                "post": one("Take a workflow step", "received → identity_verified → awaiting_approval → in_progress → completed; reject (with a reason) or withdraw before approval. `approve` carries out what derbes does itself (block, unblock, restrict, withdraw consent, build the access package, destroy the data by crypto-shredding) and records each action; a failed action leaves the request in progress with the error, and `run_actions` tries again. `complete` needs every action done. `record_answer` records an answer delivered outside derbes. `rectify` applies a rectification request's corrected values with the evidence checked (sealed). `send_answer` (once every other action is done, or after a rejection) renders the letter in the request's language from the operator's template and e-mails it to the requester's address on file, kept sealed from the decision on; `text` adds the DPO's own words. submit and withdraw: admin, dpo, staff, integration; the others: admin, dpo.", Some("StepInput"), &[("400", "Malformed JSON or id"), ("404", "No such request"), ("409", "The step is not possible in this status, or actions are pending"), ("422", "Invalid until, reference, evidence or corrected value")])
+                "post": one("Take a workflow step", "received → identity_verified → awaiting_approval → in_progress → completed; reject (with a reason) or withdraw before approval. `approve` carries out what derbes does itself (block, unblock, restrict, withdraw consent, build the access package, destroy the data by crypto-shredding) and records each action; a failed action leaves the request in progress with the error, and `run_actions` tries again. `complete` needs every action done. `record_answer` records an answer delivered outside derbes. `rectify` applies a rectification request's corrected values with the evidence checked (sealed). `send_answer` (once every other action is done, or after a rejection) renders the letter in the request's language from the operator's template and e-mails it to the requester's address on file, kept sealed from the decision on; `text` adds the DPO's own words. `settle_connector` settles a webhook action by hand, with a note. submit and withdraw: admin, dpo, staff, integration; the others: admin, dpo.", Some("StepInput"), &[("400", "Malformed JSON or id"), ("404", "No such request"), ("409", "The step is not possible in this status, or actions are pending"), ("422", "Invalid until, reference, evidence or corrected value")])
             },
             "/api/v1/requests/{id}/package": {
                 "get": authed(json!({
@@ -176,7 +176,8 @@ fn request_schemas() -> Value {
 /// What a request's outcome leaves: the written answer and the destruction record.
 fn request_outcome_schemas() -> Value {
     json!({
-                "WebhookConfirmation": { "type": "object", "additionalProperties": false, "required": ["status"], "properties": {
+                "WebhookConfirmation": { "type": "object", "additionalProperties": false, "required": ["job", "status"], "properties": {
+                    "job": { "type": "string", "format": "uuid", "description": "The job confirmed: the id in the address" },
                     "status": { "enum": ["done", "failed"] }, "detail": { "type": "string", "maxLength": 500 } } },
                 "WebhookJob": { "type": "object", "required": ["id", "webhook", "event", "status", "attempts"], "properties": {
                     "id": { "type": "string", "format": "uuid" }, "webhook": { "type": "string" }, "event": { "enum": ["access", "destruction"] },
@@ -213,6 +214,7 @@ fn request_workflow_schemas() -> Value {
                     { "type": "object", "required": ["step", "reason"], "properties": { "step": { "const": "reject" }, "reason": { "enum": ["identity_not_confirmed", "not_justified", "contradicts_law", "duplicate", "no_data"] } } },
                     { "type": "object", "required": ["step", "reference"], "properties": { "step": { "const": "record_answer" }, "reference": { "type": "string", "maxLength": 200 } } },
                     { "type": "object", "required": ["step"], "properties": { "step": { "const": "send_answer" }, "text": { "type": "string", "maxLength": 4000 } } },
+                    { "type": "object", "required": ["step", "connector", "note"], "properties": { "step": { "const": "settle_connector" }, "connector": { "type": "string" }, "note": { "type": "string", "maxLength": 500 } } },
                     { "type": "object", "required": ["step", "fields", "evidence"], "properties": { "step": { "const": "rectify" }, "fields": { "type": "object", "additionalProperties": { "type": ["string", "null"] } }, "evidence": { "type": "string", "maxLength": 1000 } } } ] },
                 "CodeInput": { "type": "object", "additionalProperties": false, "required": ["code"], "properties": { "code": { "type": "string" } } },
                 "DocumentInput": { "type": "object", "additionalProperties": false, "required": ["document"], "properties": {
