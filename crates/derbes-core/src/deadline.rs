@@ -162,29 +162,7 @@ impl DueDate {
             ),
         };
         let working = self.rule.calendar == CalendarKind::Working;
-        let term = match lang {
-            Lang::Kk => format!(
-                "{n} {}",
-                if working {
-                    "жұмыс күні"
-                } else {
-                    "күнтізбелік күн"
-                }
-            ),
-            Lang::Ru if working => format!(
-                "{n} {}",
-                ru_plural(n, "рабочий день", "рабочих дня", "рабочих дней")
-            ),
-            Lang::Ru => format!(
-                "{n} {}",
-                ru_plural(n, "календарный день", "календарных дня", "календарных дней")
-            ),
-            Lang::En => format!(
-                "{n} {} day{}",
-                if working { "working" } else { "calendar" },
-                if n == 1 { "" } else { "s" }
-            ),
-        };
+        let term = term_words(n, working, lang);
         let off = self.weekdays_off;
         // A Russian date ends in "г.", which ends the sentence too.
         let stop = |date: &str| if date.ends_with('.') { "" } else { "." };
@@ -228,6 +206,33 @@ impl DueDate {
             "Note: the working-day calendar does not list this year completely; check the date.",
         );
         text
+    }
+}
+
+/// A term of `n` working or calendar days, in words.
+pub fn term_words(n: u32, working: bool, lang: Lang) -> String {
+    match lang {
+        Lang::Kk => format!(
+            "{n} {}",
+            if working {
+                "жұмыс күні"
+            } else {
+                "күнтізбелік күн"
+            }
+        ),
+        Lang::Ru if working => format!(
+            "{n} {}",
+            ru_plural(n, "рабочий день", "рабочих дня", "рабочих дней")
+        ),
+        Lang::Ru => format!(
+            "{n} {}",
+            ru_plural(n, "календарный день", "календарных дня", "календарных дней")
+        ),
+        Lang::En => format!(
+            "{n} {} day{}",
+            if working { "working" } else { "calendar" },
+            if n == 1 { "" } else { "s" }
+        ),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod declaration;
 pub mod destruction;
 pub mod flags;
 pub mod identifiers;
+pub mod policy;
 pub mod receipt;
 pub mod redact;
 pub mod request;

@@ -6,6 +6,7 @@
 //! rest after one blank line its body. The values it can use are those of [`LetterContext`],
 //! prepared here in the letter's language, so a template needs no logic beyond `if` and `for`.
 
+use crate::templates::{LangTemplates, TemplateError};
 use crate::vault::VaultError;
 use derbes_core::declaration::{authorized_body, Declaration};
 use derbes_core::request::{RejectionReason, RequestKind};
@@ -19,77 +20,29 @@ const BUILTIN_EN: &str = include_str!("../templates/answer.en.txt");
 
 /// The three answer templates in use.
 #[derive(Debug, Clone)]
-pub struct AnswerTemplates {
-    kk: String,
-    ru: String,
-    en: String,
-}
-
-/// A template that cannot be used, and why.
-#[derive(Debug, thiserror::Error)]
-#[error("{file}: {problem}")]
-pub struct TemplateError {
-    pub file: String,
-    pub problem: String,
-}
+pub struct AnswerTemplates(LangTemplates);
 
 impl Default for AnswerTemplates {
     fn default() -> Self {
-        AnswerTemplates {
-            kk: BUILTIN_KK.into(),
-            ru: BUILTIN_RU.into(),
-            en: BUILTIN_EN.into(),
-        }
+        AnswerTemplates(LangTemplates::new(BUILTIN_KK, BUILTIN_RU, BUILTIN_EN))
     }
 }
 
 impl AnswerTemplates {
     /// The shipped templates, each replaced by `answer.<lang>.txt` in `dir` where that file
-    /// exists. Every template is checked by rendering a sample letter, so a broken one stops the
-    /// server at start, not at the first answer.
+    /// exists. Every template is checked by rendering a sample letter.
     pub fn from_dir(dir: &Path) -> Result<Self, TemplateError> {
-        let mut t = AnswerTemplates::default();
-        for lang in [Lang::Kk, Lang::Ru, Lang::En] {
-            let path = dir.join(format!("answer.{}.txt", lang.code()));
-            match std::fs::read_to_string(&path) {
-                Ok(text) => *t.slot(lang) = text,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(TemplateError {
-                        file: path.display().to_string(),
-                        problem: format!("cannot be read: {e}"),
-                    })
-                }
-            }
-            render(t.source(lang), &LetterContext::sample(lang)).map_err(|problem| {
-                TemplateError {
-                    file: path.display().to_string(),
-                    problem,
-                }
-            })?;
-        }
-        Ok(t)
-    }
-
-    fn slot(&mut self, lang: Lang) -> &mut String {
-        match lang {
-            Lang::Kk => &mut self.kk,
-            Lang::Ru => &mut self.ru,
-            Lang::En => &mut self.en,
-        }
-    }
-
-    fn source(&self, lang: Lang) -> &str {
-        match lang {
-            Lang::Kk => &self.kk,
-            Lang::Ru => &self.ru,
-            Lang::En => &self.en,
-        }
+        AnswerTemplates::default()
+            .0
+            .overridden(Some(dir), "answer", "txt", |source, lang| {
+                render(source, &LetterContext::sample(lang)).map(|_| ())
+            })
+            .map(AnswerTemplates)
     }
 
     /// The letter for `ctx`, in the context's language.
     pub fn letter(&self, ctx: &LetterContext) -> Result<Letter, VaultError> {
-        render(self.source(ctx.language), ctx).map_err(|problem| {
+        render(self.0.source(ctx.language), ctx).map_err(|problem| {
             VaultError::Unavailable(format!(
                 "the answer template for `{}` cannot be rendered: {problem}",
                 ctx.language
@@ -106,14 +59,7 @@ pub struct Letter {
 }
 
 fn render(source: &str, ctx: &LetterContext) -> Result<Letter, String> {
-    let mut env = minijinja::Environment::new();
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    env.add_template("answer.txt", source)
-        .map_err(|e| e.to_string())?;
-    let text = env
-        .get_template("answer.txt")
-        .and_then(|t| t.render(ctx))
-        .map_err(|e| e.to_string())?;
+    let text = crate::templates::render("answer.txt", source, ctx)?;
     let text = text.trim_start();
     let (subject, body) = text.split_once('\n').unwrap_or((text, ""));
     let subject = subject.trim();

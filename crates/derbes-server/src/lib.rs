@@ -14,13 +14,15 @@ mod facts_cache;
 mod html;
 mod mail;
 mod package;
+mod policy;
 mod problem;
 mod receipts;
 mod requests;
+mod templates;
 mod vault;
 mod webhooks;
 
-pub use answers::{AnswerTemplates, Letter, TemplateError};
+pub use answers::{AnswerTemplates, Letter};
 pub use api::{router, ROUTES};
 pub use auth::{Actor, Role, ROLES};
 pub use consents::{ConsentInput, ConsentStep, FlagChange, FlagInput, LinkInput, ObligationInput};
@@ -28,6 +30,7 @@ pub use decisions::{Answer, Question, MAX_BATCH};
 pub use destruction::{DestructionLog, Reconciled, RejectedLine, RESTORE_ACTOR};
 pub use mail::{to_eml, Mail, MailError, Mailer, Outbox, Smtp};
 pub use package::{Download, DEFAULT_TTL as DEFAULT_PACKAGE_TTL};
+pub use policy::{markdown_to_html, PolicyTemplates, RenderError};
 pub use problem::ApiError;
 pub use receipts::{
     keys_from_set, published_keys, receipt_html, verify_receipt, ReceiptCheck, ReceiptSignature,
@@ -37,6 +40,7 @@ pub use requests::{
     mask_email, Action, ActionKind, ActionStatus, Channel, CodeSent, DocumentKind, RequestFilter,
     RequestInput, RequestView, Requester, StepInput, Verification,
 };
+pub use templates::TemplateError;
 pub use vault::{Clock, KeyLoader, PreparedSubject, Vault, VaultError};
 pub use webhooks::{Webhook, WebhookEvent, WebhookMessage, SIGNATURE_HEADER};
 

@@ -19,9 +19,9 @@ struct FileConfig {
     calendar: Option<PathBuf>,
     /// The destruction log, kept apart from the database and its backups.
     destruction_log: Option<PathBuf>,
-    /// A directory with `answer.kk.txt`, `answer.ru.txt`, `answer.en.txt` replacing the shipped
-    /// answer templates.
-    answer_templates: Option<PathBuf>,
+    /// A directory of templates replacing the shipped ones: `answer.<lang>.txt` (written
+    /// answers), `policy.<lang>.md` (the privacy policy).
+    templates: Option<PathBuf>,
     /// Dataset maps of the operator's own databases (SQL connectors).
     #[serde(default)]
     connectors: Vec<PathBuf>,
@@ -123,7 +123,7 @@ pub struct Config {
     pub smtp: Option<String>,
     pub smtp_password_file: Option<PathBuf>,
     pub destruction_log: PathBuf,
-    pub answer_templates: Option<PathBuf>,
+    pub templates: Option<PathBuf>,
     pub connectors: Vec<PathBuf>,
     pub webhooks: Vec<WebhookConfig>,
     pub package_days: u32,
@@ -194,7 +194,7 @@ impl Config {
                 .destruction_log
                 .map(rel)
                 .unwrap_or_else(|| data_dir.join("destructions.log")),
-            answer_templates: file.answer_templates.map(rel),
+            templates: file.templates.map(rel),
             connectors: file.connectors.into_iter().map(rel).collect(),
             webhooks: file
                 .webhooks
@@ -249,7 +249,7 @@ fn read_file_config(path: &Path) -> Result<FileConfig> {
             })
             .unwrap_or((1, 1));
         anyhow::anyhow!(
-            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, answer_templates, connectors, [[webhooks]], [mail] outbox, from, smtp and smtp_password_file, [requests] package_days and four_eyes)",
+            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, templates, connectors, [[webhooks]], [mail] outbox, from, smtp and smtp_password_file, [requests] package_days and four_eyes)",
             path.display(),
             e.message().trim()
         )

@@ -5,6 +5,7 @@ mod config;
 mod consent_import;
 mod generate;
 mod import;
+mod policy_cli;
 mod receipt_verify;
 mod requests_cli;
 mod setup;
@@ -94,11 +95,22 @@ enum Command {
         #[command(subcommand)]
         command: DestructionsCommand,
     },
+    /// The privacy policy rendered from the declaration
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// The SQL connectors to the operator's own databases
     Connectors {
         #[command(subcommand)]
         command: ConnectorsCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// The policy in one language, as HTML (with a print stylesheet) or Markdown
+    Render(policy_cli::RenderArgs),
 }
 
 #[derive(Subcommand)]
@@ -240,6 +252,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Command::Destructions { command: DestructionsCommand::Reapply } => requests_cli::reapply_destructions(&config).await,
             Command::Destructions { command: DestructionsCommand::List } => requests_cli::list_destructions(&config).await,
             Command::Connectors { command: ConnectorsCommand::Check } => requests_cli::check_connectors(&config).await,
+            Command::Policy { command: PolicyCommand::Render(args) } => policy_cli::render(&config, &args),
             Command::Check { .. } | Command::Generate(_) | Command::Receipt { .. } | Command::Calendar { .. } => Ok(ExitCode::SUCCESS),
         }
     })

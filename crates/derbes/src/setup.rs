@@ -237,7 +237,9 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
             identify_by: w.identify_by.clone(),
         });
     }
-    let templates = match &config.answer_templates {
+    derbes_server::PolicyTemplates::load(config.templates.as_deref(), &declaration)
+        .context("a policy template cannot be used")?;
+    let templates = match &config.templates {
         Some(dir) => derbes_server::AnswerTemplates::from_dir(dir)
             .context("an answer template cannot be used")?,
         None => derbes_server::AnswerTemplates::default(),

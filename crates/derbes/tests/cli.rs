@@ -1516,7 +1516,7 @@ fn a_broken_answer_template_stops_the_server_and_names_the_file() {
     .unwrap();
     std::fs::write(
         cwd.join("derbes.toml"),
-        "data_dir = \"data\"\nanswer_templates = \"letters\"\n",
+        "data_dir = \"data\"\ntemplates = \"letters\"\n",
     )
     .unwrap();
     let o = serve_must_fail(&mut derbes(cwd));
@@ -1631,6 +1631,48 @@ fn an_smtp_address_that_cannot_be_used_stops_the_server() {
     assert!(
         text(&o.stderr).contains("[mail] smtp")
             && text(&o.stderr).contains("smtp://user@host:587?tls=required"),
+        "{}",
+        show(&o)
+    );
+}
+
+#[test]
+fn policy_render_writes_each_language_and_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let o = run(derbes(cwd).args(["policy", "render", "--lang", "ru", "--format", "md"]));
+    assert!(o.status.success(), "{}", show(&o));
+    let md = text(&o.stdout);
+    assert!(md.starts_with("# Политика конфиденциальности"), "{md}");
+    assert!(
+        md.contains("## 9. Права субъекта") && md.contains("{#rights}"),
+        "{md}"
+    );
+    let out = cwd.join("policy.html");
+    let o = run(derbes(cwd).args([
+        "policy",
+        "render",
+        "--lang",
+        "kk",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    assert!(o.status.success(), "{}", show(&o));
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        html.contains("<html lang=\"kk\">") && html.contains("<h2 id=\"minors\">"),
+        "{html}"
+    );
+    assert!(html.contains("құпиялылық саясаты"));
+    let o = run(derbes(cwd).args(["policy", "render", "--lang", "de"]));
+    assert!(
+        !o.status.success() && text(&o.stderr).contains("use kk, ru or en"),
+        "{}",
+        show(&o)
+    );
+    let o = run(derbes(cwd).args(["policy", "render", "--format", "pdf"]));
+    assert!(
+        !o.status.success() && text(&o.stderr).contains("--print-to-pdf"),
         "{}",
         show(&o)
     );

@@ -1,0 +1,699 @@
+//! The privacy policy's content, drawn from the declaration in one language: every label,
+//! period and date already in that language, so that the policy templates only lay it out.
+
+use crate::deadline::{ru_plural, term_words};
+use crate::declaration::{
+    authorized_body, CrossBorderBasis, DataCategory, DeadlineKind, Declaration, OnMajority,
+    RetentionAction, RetentionRule, RetentionStart, Sensitivity, Source, SpecialKind,
+};
+use crate::text::{format_date, tr, Lang};
+use serde::Serialize;
+
+/// Everything a policy template can use.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyContext {
+    pub language: Lang,
+    pub version: String,
+    pub effective_from: String,
+    pub operator: OperatorPart,
+    pub storage_country: String,
+    pub categories: Vec<CategoryPart>,
+    pub purposes: Vec<PurposePart>,
+    pub recipients: Vec<RecipientPart>,
+    /// Recipients abroad, the transfers that cross the border.
+    pub cross_border: Vec<RecipientPart>,
+    pub retention: Vec<RetentionPart>,
+    pub deadlines: Vec<DeadlinePart>,
+    pub minors: MinorsPart,
+    pub cookies: Vec<CookieCategoryPart>,
+    /// Fields collected automatically (browser, IP address, times of access).
+    pub automatic: Vec<String>,
+    pub authority: &'static str,
+    /// Any purpose rests on consent.
+    pub any_consent: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OperatorPart {
+    pub name: String,
+    pub bin: String,
+    pub address: String,
+    pub email: String,
+    pub phone: String,
+    pub website: Option<String>,
+    pub responsible_name: String,
+    pub responsible_position: String,
+    pub responsible_email: String,
+    pub responsible_phone: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CategoryPart {
+    pub key: String,
+    pub label: String,
+    pub may_be_minor: bool,
+    pub fields: Vec<FieldPart>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldPart {
+    pub key: String,
+    pub label: String,
+    pub kind: &'static str,
+    /// `special` (health, biometric), `identifier` or `financial`; empty for ordinary data.
+    pub sensitivity: &'static str,
+    pub note: Option<&'static str>,
+    pub source: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PurposePart {
+    pub key: String,
+    pub label: String,
+    pub description: String,
+    pub basis: &'static str,
+    pub consent: bool,
+    pub legal_reference: Option<String>,
+    pub categories: String,
+    pub fields: String,
+    pub recipients: String,
+    pub retention: String,
+    pub publication: bool,
+    pub withdrawal_obligation: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RecipientPart {
+    pub label: String,
+    pub kind: &'static str,
+    pub country: String,
+    pub cross_border: bool,
+    pub basis: Option<&'static str>,
+    pub description: Option<String>,
+    pub purposes: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RetentionPart {
+    pub label: String,
+    /// The period and when it starts, in words.
+    pub period: String,
+    pub action: &'static str,
+    pub basis: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadlinePart {
+    pub what: &'static str,
+    pub term: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MinorsPart {
+    pub age_of_majority: u32,
+    pub age_words: String,
+    pub representatives: String,
+    pub reconsent: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CookieCategoryPart {
+    pub label: String,
+    pub description: String,
+    pub required: bool,
+    pub services: Vec<CookieServicePart>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CookieServicePart {
+    pub label: String,
+    pub provider: String,
+    pub country: String,
+    pub lifetime: String,
+    pub purpose: String,
+}
+
+/// A country by its ISO code, in words where it is a common one.
+pub fn country_name(code: &str, lang: Lang) -> String {
+    let (kk, ru, en) = match code {
+        "KZ" => (
+            "Қазақстан Республикасы",
+            "Республика Казахстан",
+            "the Republic of Kazakhstan",
+        ),
+        "RU" => (
+            "Ресей Федерациясы",
+            "Российская Федерация",
+            "the Russian Federation",
+        ),
+        "US" => (
+            "Америка Құрама Штаттары",
+            "Соединённые Штаты Америки",
+            "the United States",
+        ),
+        "GB" => ("Ұлыбритания", "Великобритания", "the United Kingdom"),
+        "CA" => ("Канада", "Канада", "Canada"),
+        "DE" => ("Германия", "Германия", "Germany"),
+        "IE" => ("Ирландия", "Ирландия", "Ireland"),
+        "NL" => ("Нидерланды", "Нидерланды", "the Netherlands"),
+        "FI" => ("Финляндия", "Финляндия", "Finland"),
+        _ => return code.to_owned(),
+    };
+    tr(lang, kk, ru, en).to_owned()
+}
+
+/// `n` years, months or days in words: Kazakh has no plural after a number, Russian three forms.
+pub fn count_words(n: u32, unit: Unit, lang: Lang) -> String {
+    match (lang, unit) {
+        (Lang::Kk, Unit::Year) => format!("{n} жыл"),
+        (Lang::Kk, Unit::Month) => format!("{n} ай"),
+        (Lang::Kk, Unit::Day) => format!("{n} күн"),
+        (Lang::Ru, Unit::Year) => format!("{n} {}", ru_plural(n, "год", "года", "лет")),
+        (Lang::Ru, Unit::Month) => format!("{n} {}", ru_plural(n, "месяц", "месяца", "месяцев")),
+        (Lang::Ru, Unit::Day) => format!("{n} {}", ru_plural(n, "день", "дня", "дней")),
+        (Lang::En, u) => {
+            let word = match u {
+                Unit::Year => "year",
+                Unit::Month => "month",
+                Unit::Day => "day",
+            };
+            format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Year,
+    Month,
+    Day,
+}
+
+fn period(r: &RetentionRule, lang: Lang) -> String {
+    let mut parts = Vec::new();
+    for (n, unit) in [
+        (r.years, Unit::Year),
+        (r.months, Unit::Month),
+        (r.days, Unit::Day),
+    ] {
+        if n > 0 {
+            parts.push(count_words(n, unit, lang));
+        }
+    }
+    let span = if parts.is_empty() {
+        tr(
+            lang,
+            "өңдеу мақсатына жеткенге дейін",
+            "до достижения цели",
+            "until the purpose is achieved",
+        )
+        .to_owned()
+    } else {
+        parts.join(" ")
+    };
+    let start = match r.starts {
+        RetentionStart::Collection => tr(
+            lang,
+            "деректер жиналған күннен бастап",
+            "со дня сбора данных",
+            "from collection",
+        ),
+        RetentionStart::PurposeAchieved => tr(
+            lang,
+            "өңдеу мақсатына жеткен күннен бастап",
+            "со дня достижения цели обработки",
+            "from when the purpose is achieved",
+        ),
+        RetentionStart::RelationshipEnd => tr(
+            lang,
+            "оператормен қатынастар тоқтатылған күннен бастап",
+            "со дня прекращения отношений с оператором",
+            "from the end of the relationship with the operator",
+        ),
+        RetentionStart::ConsentWithdrawn => tr(
+            lang,
+            "келісім кері қайтарылған күннен бастап",
+            "со дня отзыва согласия",
+            "from the withdrawal of consent",
+        ),
+        RetentionStart::LastActivity => tr(
+            lang,
+            "соңғы белсенділік күнінен бастап",
+            "со дня последней активности",
+            "from the last activity",
+        ),
+    };
+    match lang {
+        Lang::Kk => format!("{start} {span}"),
+        _ => format!("{span} {start}"),
+    }
+}
+
+fn data_kind(c: DataCategory, lang: Lang) -> &'static str {
+    match c {
+        DataCategory::Identity => tr(
+            lang,
+            "сәйкестендіру деректері",
+            "идентификационные данные",
+            "identity data",
+        ),
+        DataCategory::Contact => tr(
+            lang,
+            "байланыс деректері",
+            "контактные данные",
+            "contact data",
+        ),
+        DataCategory::Demographic => tr(
+            lang,
+            "демографиялық деректер",
+            "демографические данные",
+            "demographic data",
+        ),
+        DataCategory::Family => tr(
+            lang,
+            "отбасы туралы мәліметтер",
+            "сведения о семье",
+            "family data",
+        ),
+        DataCategory::Education => tr(
+            lang,
+            "білім туралы мәліметтер",
+            "сведения об образовании",
+            "education data",
+        ),
+        DataCategory::Employment => tr(
+            lang,
+            "еңбек қызметі туралы мәліметтер",
+            "сведения о трудовой деятельности",
+            "employment data",
+        ),
+        DataCategory::Health => tr(
+            lang,
+            "денсаулық туралы мәліметтер",
+            "сведения о здоровье",
+            "health data",
+        ),
+        DataCategory::Biometric => tr(
+            lang,
+            "биометриялық деректер",
+            "биометрические данные",
+            "biometric data",
+        ),
+        DataCategory::Financial => tr(
+            lang,
+            "қаржылық деректер",
+            "финансовые данные",
+            "financial data",
+        ),
+        DataCategory::Image => tr(
+            lang,
+            "бейне (фото, бейнежазба)",
+            "изображение (фото, видео)",
+            "images (photo, video)",
+        ),
+        DataCategory::Technical => tr(
+            lang,
+            "техникалық деректер",
+            "технические данные",
+            "technical data",
+        ),
+        DataCategory::Other => tr(lang, "өзге деректер", "иные данные", "other data"),
+    }
+}
+
+fn sensitivity(s: Sensitivity, special: Option<SpecialKind>, lang: Lang) -> Option<&'static str> {
+    Some(match (s, special) {
+        (_, Some(SpecialKind::Health)) => tr(
+            lang,
+            "ерекше санат: денсаулық туралы мәліметтер",
+            "особая категория: сведения о здоровье",
+            "special category: health",
+        ),
+        (_, Some(SpecialKind::Biometric)) => tr(
+            lang,
+            "ерекше санат: биометриялық деректер",
+            "особая категория: биометрические данные",
+            "special category: biometric",
+        ),
+        (Sensitivity::Special, None) => {
+            tr(lang, "ерекше санат", "особая категория", "special category")
+        }
+        (Sensitivity::Identifier, None) => {
+            tr(lang, "сәйкестендіргіш", "идентификатор", "identifier")
+        }
+        (Sensitivity::Financial, None) => tr(
+            lang,
+            "қаржылық мәліметтер",
+            "финансовые сведения",
+            "financial",
+        ),
+        (Sensitivity::Ordinary, None) => return None,
+    })
+}
+
+fn cross_border_basis(b: CrossBorderBasis, lang: Lang) -> &'static str {
+    match b {
+        CrossBorderBasis::AdequateProtection => tr(
+            lang,
+            "алушы мемлекет дербес деректерді қорғауды қамтамасыз етеді",
+            "государство получателя обеспечивает защиту персональных данных",
+            "the recipient's country protects personal data",
+        ),
+        CrossBorderBasis::Consent => tr(
+            lang,
+            "субъектінің келісімі",
+            "согласие субъекта",
+            "the subject's consent",
+        ),
+        CrossBorderBasis::InternationalTreaty => tr(
+            lang,
+            "халықаралық шарт",
+            "международный договор",
+            "an international treaty",
+        ),
+        CrossBorderBasis::Law => tr(
+            lang,
+            "Қазақстан Республикасының заңдары",
+            "законы Республики Казахстан",
+            "the law of the Republic of Kazakhstan",
+        ),
+        CrossBorderBasis::ContractPerformance => tr(
+            lang,
+            "субъект тарап болып табылатын шартты орындау",
+            "исполнение договора, стороной которого является субъект",
+            "performance of a contract with the subject",
+        ),
+        CrossBorderBasis::VitalInterest => tr(
+            lang,
+            "субъектінің өмірлік маңызды мүдделерін қорғау",
+            "защита жизненно важных интересов субъекта",
+            "the subject's vital interests",
+        ),
+    }
+}
+
+fn deadline_what(k: DeadlineKind, lang: Lang) -> &'static str {
+    match k {
+        DeadlineKind::Information => tr(
+            lang,
+            "дербес деректерді өңдеу туралы ақпарат беру",
+            "предоставление сведений об обработке персональных данных",
+            "information about processing",
+        ),
+        DeadlineKind::AccessExport => tr(
+            lang,
+            "дербес деректерге қол жеткізу және көшірмесін беру",
+            "доступ к персональным данным и их копия",
+            "access to the data and a copy",
+        ),
+        DeadlineKind::Rectification => tr(
+            lang,
+            "дербес деректерді түзету",
+            "исправление персональных данных",
+            "rectification",
+        ),
+        DeadlineKind::Blocking => tr(
+            lang,
+            "дербес деректерді бұғаттау",
+            "блокирование персональных данных",
+            "blocking",
+        ),
+        DeadlineKind::Unblocking => tr(
+            lang,
+            "бұғаттауды алу",
+            "снятие блокирования",
+            "lifting a block",
+        ),
+        DeadlineKind::Destruction => tr(
+            lang,
+            "дербес деректерді жою",
+            "уничтожение персональных данных",
+            "destruction",
+        ),
+        DeadlineKind::Restriction => tr(
+            lang,
+            "өңдеуді шектеу",
+            "ограничение обработки",
+            "restriction of processing",
+        ),
+        DeadlineKind::ConsentWithdrawal => tr(
+            lang,
+            "келісімді кері қайтарып алу",
+            "отзыв согласия",
+            "withdrawal of consent",
+        ),
+        DeadlineKind::Objection => tr(
+            lang,
+            "өңдеуге қарсылық",
+            "возражение против обработки",
+            "objection to processing",
+        ),
+        DeadlineKind::Complaint => tr(
+            lang,
+            "шағымға (сотқа дейінгі талапқа) жазбаша жауап",
+            "письменный ответ на жалобу (досудебную претензию)",
+            "written answer to a complaint (pre-trial claim)",
+        ),
+        DeadlineKind::UnlawfulPublicationRemoval => tr(
+            lang,
+            "заңсыз жарияланған деректерді алып тастау",
+            "удаление незаконно опубликованных данных",
+            "removal of unlawfully published data",
+        ),
+        DeadlineKind::BreachNotification => tr(
+            lang,
+            "уәкілетті органды рұқсатсыз қол жеткізу туралы хабардар ету",
+            "уведомление уполномоченного органа о несанкционированном доступе",
+            "notifying the authorized body of a breach",
+        ),
+    }
+}
+
+/// The policy's content in `lang`.
+pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
+    let t = |x: &crate::text::Text| x.get(lang).to_owned();
+    let join = |items: Vec<String>| items.join(", ");
+    let o = &d.operator;
+    let categories = d
+        .subject_categories
+        .iter()
+        .map(|(key, c)| CategoryPart {
+            key: key.clone(),
+            label: t(&c.label),
+            may_be_minor: c.may_be_minor,
+            fields: d
+                .fields
+                .iter()
+                .filter(|(_, f)| f.categories.iter().any(|x| x == key))
+                .map(|(k, f)| FieldPart {
+                    key: k.clone(),
+                    label: t(&f.label),
+                    kind: data_kind(f.data_category, lang),
+                    sensitivity: match (f.sensitivity, f.special) {
+                        (_, Some(_)) | (Sensitivity::Special, _) => "special",
+                        (Sensitivity::Identifier, _) => "identifier",
+                        (Sensitivity::Financial, _) => "financial",
+                        (Sensitivity::Ordinary, _) => "",
+                    },
+                    note: sensitivity(f.sensitivity, f.special, lang),
+                    source: f.source.label(lang),
+                })
+                .collect(),
+        })
+        .collect();
+    let retention_of = |key: &str| {
+        d.retention
+            .get(key)
+            .map(|r| format!("{} — {}", t(&r.label), period(r, lang)))
+            .unwrap_or_else(|| key.to_owned())
+    };
+    let purposes = d
+        .purposes
+        .iter()
+        .map(|(key, p)| PurposePart {
+            key: key.clone(),
+            label: t(&p.label),
+            description: t(&p.description),
+            basis: p.legal_basis.label(lang),
+            consent: p.legal_basis == crate::declaration::LegalBasis::Consent,
+            legal_reference: p.legal_reference.as_ref().map(t),
+            categories: join(
+                p.categories
+                    .iter()
+                    .filter_map(|c| d.subject_categories.get(c).map(|c| t(&c.label)))
+                    .collect(),
+            ),
+            fields: join(
+                p.fields
+                    .iter()
+                    .filter_map(|f| d.fields.get(f).map(|f| t(&f.label)))
+                    .collect(),
+            ),
+            recipients: join(
+                p.recipients
+                    .iter()
+                    .filter_map(|r| d.recipients.get(r).map(|r| t(&r.label)))
+                    .collect(),
+            ),
+            retention: retention_of(&p.retention),
+            publication: p.publication,
+            withdrawal_obligation: p.withdrawal_obligation.as_ref().map(t),
+        })
+        .collect();
+    let recipients: Vec<RecipientPart> = d
+        .recipients
+        .iter()
+        .map(|(key, r)| RecipientPart {
+            label: t(&r.label),
+            kind: r.kind.label(lang),
+            country: country_name(&r.country, lang),
+            cross_border: d.crosses_border(r),
+            basis: r.cross_border_basis.map(|b| cross_border_basis(b, lang)),
+            description: r.description.as_ref().map(t),
+            purposes: join(
+                d.purposes
+                    .values()
+                    .filter(|p| p.recipients.iter().any(|x| x == key))
+                    .map(|p| t(&p.label))
+                    .collect(),
+            ),
+        })
+        .collect();
+    let cross_border = recipients
+        .iter()
+        .filter(|r| r.cross_border)
+        .cloned()
+        .collect();
+    let retention = d
+        .retention
+        .values()
+        .map(|r| RetentionPart {
+            label: t(&r.label),
+            period: period(r, lang),
+            action: match r.action {
+                RetentionAction::Destroy => tr(lang, "жойылады", "уничтожаются", "destroyed"),
+                RetentionAction::Depersonalize => {
+                    tr(lang, "иесіздендіріледі", "обезличиваются", "depersonalized")
+                }
+            },
+            basis: r.basis.as_ref().map(t),
+        })
+        .collect();
+    let deadlines = [
+        DeadlineKind::Information,
+        DeadlineKind::AccessExport,
+        DeadlineKind::Rectification,
+        DeadlineKind::Blocking,
+        DeadlineKind::Destruction,
+        DeadlineKind::ConsentWithdrawal,
+        DeadlineKind::Complaint,
+    ]
+    .into_iter()
+    .map(|k| {
+        let dl = d.deadlines.get(k);
+        DeadlinePart {
+            what: deadline_what(k, lang),
+            term: term_words(
+                dl.days,
+                dl.calendar == crate::declaration::CalendarKind::Working,
+                lang,
+            ),
+        }
+    })
+    .collect();
+    let reps = d
+        .minors
+        .representative_categories
+        .clone()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|c| d.subject_categories.get(c).map(|c| t(&c.label)))
+        .collect();
+    let cookies = d
+        .cookies
+        .categories
+        .iter()
+        .map(|(key, c)| CookieCategoryPart {
+            label: t(&c.label),
+            description: t(&c.description),
+            required: c.required,
+            services: d
+                .cookies
+                .services
+                .values()
+                .filter(|s| &s.category == key)
+                .map(|s| CookieServicePart {
+                    label: t(&s.label),
+                    provider: s.provider.clone(),
+                    country: country_name(&s.country, lang),
+                    lifetime: count_words(s.lifetime_days, Unit::Day, lang),
+                    purpose: t(&s.purpose),
+                })
+                .collect(),
+        })
+        .collect();
+    PolicyContext {
+        language: lang,
+        version: d.version.clone(),
+        effective_from: d
+            .effective_date()
+            .map(|x| format_date(x, lang))
+            .unwrap_or_else(|| d.effective_from.clone()),
+        operator: OperatorPart {
+            name: t(&o.name),
+            bin: o.bin.clone(),
+            address: t(&o.address),
+            email: o.email.clone(),
+            phone: o.phone.clone(),
+            website: o.website.clone(),
+            responsible_name: t(&o.responsible_person.name),
+            responsible_position: t(&o.responsible_person.position),
+            responsible_email: o.responsible_person.email.clone(),
+            responsible_phone: o.responsible_person.phone.clone(),
+        },
+        storage_country: country_name(&d.storage_country, lang),
+        categories,
+        purposes,
+        recipients,
+        cross_border,
+        retention,
+        deadlines,
+        minors: MinorsPart {
+            age_of_majority: d.minors.age_of_majority,
+            age_words: count_words(d.minors.age_of_majority, Unit::Year, lang),
+            representatives: join(reps),
+            reconsent: d.minors.on_majority == OnMajority::RequireReconsent,
+        },
+        cookies,
+        automatic: d
+            .fields
+            .values()
+            .filter(|f| f.source == Source::Automatic)
+            .map(|f| t(&f.label))
+            .collect(),
+        authority: authorized_body(lang),
+        any_consent: d
+            .purposes
+            .values()
+            .any(|p| p.legal_basis == crate::declaration::LegalBasis::Consent),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_take_each_language_s_form() {
+        assert_eq!(count_words(1, Unit::Year, Lang::Ru), "1 год");
+        assert_eq!(count_words(3, Unit::Year, Lang::Ru), "3 года");
+        assert_eq!(count_words(5, Unit::Year, Lang::Ru), "5 лет");
+        assert_eq!(count_words(21, Unit::Day, Lang::Ru), "21 день");
+        assert_eq!(count_words(5, Unit::Year, Lang::Kk), "5 жыл");
+        assert_eq!(count_words(1, Unit::Month, Lang::En), "1 month");
+        assert_eq!(count_words(18, Unit::Year, Lang::En), "18 years");
+        assert_eq!(term_words(3, true, Lang::Kk), "3 жұмыс күні");
+        assert_eq!(term_words(30, false, Lang::Kk), "30 күнтізбелік күн");
+        assert_eq!(term_words(1, true, Lang::Ru), "1 рабочий день");
+    }
+}

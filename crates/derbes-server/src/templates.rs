@@ -1,0 +1,93 @@
+//! Templates the operator can replace, one per language: shipped with derbes, and overridden by
+//! a file of the same name in the directory `templates` names in `derbes.toml`
+//! (`answer.ru.txt`, `policy.kk.md`, …). Every template is checked when it is loaded, so that a
+//! broken one stops the server at start, not at its first use.
+
+use derbes_core::text::Lang;
+use std::path::Path;
+
+/// A template that cannot be used, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {problem}")]
+pub struct TemplateError {
+    pub file: String,
+    pub problem: String,
+}
+
+/// One template per language.
+#[derive(Debug, Clone)]
+pub struct LangTemplates {
+    kk: String,
+    ru: String,
+    en: String,
+}
+
+impl LangTemplates {
+    pub fn new(kk: &str, ru: &str, en: &str) -> Self {
+        LangTemplates {
+            kk: kk.into(),
+            ru: ru.into(),
+            en: en.into(),
+        }
+    }
+
+    /// These templates, each replaced by `<stem>.<lang>.<ext>` in `dir` where that file exists,
+    /// and each checked with `check`.
+    pub fn overridden(
+        mut self,
+        dir: Option<&Path>,
+        stem: &str,
+        ext: &str,
+        check: impl Fn(&str, Lang) -> Result<(), String>,
+    ) -> Result<Self, TemplateError> {
+        for lang in [Lang::Kk, Lang::Ru, Lang::En] {
+            let name = format!("{stem}.{}.{ext}", lang.code());
+            let file = match dir {
+                Some(d) => {
+                    let path = d.join(&name);
+                    match std::fs::read_to_string(&path) {
+                        Ok(text) => *self.slot(lang) = text,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => {
+                            return Err(TemplateError {
+                                file: path.display().to_string(),
+                                problem: format!("cannot be read: {e}"),
+                            })
+                        }
+                    }
+                    path.display().to_string()
+                }
+                None => format!("(shipped) {name}"),
+            };
+            check(self.source(lang), lang).map_err(|problem| TemplateError { file, problem })?;
+        }
+        Ok(self)
+    }
+
+    fn slot(&mut self, lang: Lang) -> &mut String {
+        match lang {
+            Lang::Kk => &mut self.kk,
+            Lang::Ru => &mut self.ru,
+            Lang::En => &mut self.en,
+        }
+    }
+
+    pub fn source(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::Kk => &self.kk,
+            Lang::Ru => &self.ru,
+            Lang::En => &self.en,
+        }
+    }
+}
+
+/// Renders a template text with `ctx`; names the template `name` (its extension decides
+/// escaping: none for `.txt` and `.md`). Unknown names are errors.
+pub fn render<T: serde::Serialize>(name: &str, source: &str, ctx: &T) -> Result<String, String> {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.add_template(name, source).map_err(|e| e.to_string())?;
+    env.get_template(name)
+        .and_then(|t| t.render(ctx))
+        .map_err(|e| e.to_string())
+}

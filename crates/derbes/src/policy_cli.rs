@@ -1,0 +1,52 @@
+//! `derbes policy render`: the privacy policy from the declaration, in one language and format.
+
+use crate::config::Config;
+use anyhow::{bail, Context, Result};
+use derbes_core::text::Lang;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct RenderArgs {
+    /// kk, ru or en
+    #[arg(long, default_value = "kk")]
+    pub lang: String,
+    /// html (a page with a print stylesheet) or md (Markdown)
+    #[arg(long, default_value = "html")]
+    pub format: String,
+    /// Write to this file instead of standard output
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+pub fn render(config: &Config, args: &RenderArgs) -> Result<ExitCode> {
+    let lang: Lang = args
+        .lang
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--lang: {e}"))?;
+    let (declaration, _) = crate::setup::declaration(config)?;
+    let templates = derbes_server::PolicyTemplates::load(config.templates.as_deref(), &declaration)
+        .context("a policy template cannot be used")?;
+    let text = match args.format.as_str() {
+        "html" => templates.html(&declaration, lang)?,
+        "md" | "markdown" => templates.markdown(&declaration, lang)?,
+        "pdf" => bail!(
+            "--format pdf is not available yet; render html and print it to PDF (in a browser, or `chromium --headless --print-to-pdf=policy.pdf policy.html`)"
+        ),
+        other => bail!("--format `{other}`: use html or md"),
+    };
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, &text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!(
+                "derbes: wrote the {} policy, version {}, to {}",
+                lang,
+                declaration.version,
+                path.display()
+            );
+        }
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
