@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 mod consents;
 mod openapi;
+mod policy;
 mod requests;
 
 /// JSON body whose rejections are problem responses.
@@ -132,6 +133,9 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("get", "/api/v1/health", get(health)),
         ("get", "/api/v1/openapi.json", get(openapi_document)),
         ("get", "/api/v1/declaration", get(declaration)),
+        ("get", "/policy", get(policy::in_force)),
+        ("get", "/policy/versions", get(policy::versions)),
+        ("get", "/policy/versions/{version}", get(policy::version)),
         ("post", "/api/v1/subjects", post(create_subject)),
         ("get", "/api/v1/subjects/{id}", get(read_subject)),
         ("patch", "/api/v1/subjects/{id}", patch(rectify_subject)),
@@ -276,6 +280,28 @@ async fn method_not_allowed() -> ApiError {
         "Method not allowed",
         "this endpoint does not accept this method; GET /api/v1/openapi.json lists the methods",
     )
+}
+
+/// The language a page is asked in: `?lang=`, else `Accept-Language`, else Kazakh.
+fn asked_lang(
+    lang: Option<&str>,
+    headers: &axum::http::HeaderMap,
+) -> Result<derbes_core::text::Lang, ApiError> {
+    use derbes_core::text::Lang;
+    match lang {
+        Some(l) => l.parse::<Lang>().map_err(|_| {
+            ApiError::field(
+                "lang",
+                "must be kk, ru or en",
+                "`lang` must be kk, ru or en",
+            )
+        }),
+        None => Ok(headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(Lang::from_accept_language)
+            .unwrap_or(Lang::Kk)),
+    }
 }
 
 async fn health(State(s): State<AppState>) -> Response {

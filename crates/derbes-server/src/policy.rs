@@ -2,6 +2,7 @@
 //! language, replaceable by the operator), and HTML from that Markdown in derbes' page shape,
 //! with a print stylesheet.
 
+use crate::html::escape;
 use crate::templates::{render, LangTemplates, TemplateError};
 use derbes_core::policy::context;
 use derbes_core::text::Lang;
@@ -190,6 +191,36 @@ mod tests {
     }
 
     #[test]
+    fn the_version_in_force_is_the_latest_that_has_taken_effect() {
+        let v = |version: &str, d: Option<time::Date>| PolicyVersion {
+            version: version.into(),
+            content_hash: String::new(),
+            recorded_at: String::new(),
+            effective_from: d,
+        };
+        use time::macros::date;
+        let list = vec![
+            v("2025.1", Some(date!(2025 - 08 - 01))),
+            v("2026.1", Some(date!(2026 - 09 - 01))),
+            v("2027.1", Some(date!(2027 - 01 - 01))),
+        ];
+        assert_eq!(
+            in_force(&list, date!(2026 - 11 - 21)).unwrap().version,
+            "2026.1"
+        );
+        assert_eq!(
+            in_force(&list, date!(2026 - 08 - 31)).unwrap().version,
+            "2025.1"
+        );
+        assert_eq!(
+            in_force(&list[2..], date!(2026 - 11 - 21)).unwrap().version,
+            "2027.1"
+        );
+        assert!(in_force(&[], date!(2026 - 11 - 21)).is_none());
+        assert_eq!(url_part("2026.1 a/b"), "2026.1%20a%2Fb");
+    }
+
+    #[test]
     fn markup_in_the_declaration_is_shown_as_text() {
         let html = markdown_to_html("## A {#a}\n\nx <script>alert(1)</script> y\n");
         assert!(
@@ -218,4 +249,245 @@ mod tests {
         let e = PolicyTemplates::load(Some(dir.path()), &d).unwrap_err();
         assert!(e.file.ends_with("policy.en.md"), "{e}");
     }
+}
+
+/// One recorded version of the declaration, as the policy pages list it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PolicyVersion {
+    pub version: String,
+    pub content_hash: String,
+    pub recorded_at: String,
+    #[serde(with = "derbes_core::iso_date::option")]
+    pub effective_from: Option<time::Date>,
+}
+
+/// Rendered policy pages and the parsed declarations behind them, by version and language.
+#[derive(Default)]
+pub(crate) struct PolicyCache {
+    pages:
+        std::sync::Mutex<std::collections::HashMap<(String, Lang, bool), std::sync::Arc<String>>>,
+    declarations: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Declaration>>>,
+    versions: std::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<Vec<PolicyVersion>>)>>,
+}
+
+/// How long the list of versions is kept before the store is asked again (a version recorded by
+/// another server appears within this time).
+const VERSIONS_KEPT: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn locked<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The version in force on `today`: the latest effective date not after it (the last recorded
+/// on a tie); before any takes effect, the first to.
+pub fn in_force(versions: &[PolicyVersion], today: time::Date) -> Option<&PolicyVersion> {
+    versions
+        .iter()
+        .filter(|v| v.effective_from.is_some_and(|d| d <= today))
+        .max_by_key(|v| v.effective_from)
+        .or_else(|| versions.iter().min_by_key(|v| v.effective_from))
+}
+
+impl crate::vault::Vault {
+    /// Renders the policy from `templates` instead of the shipped ones.
+    pub fn with_policy_templates(mut self, templates: PolicyTemplates) -> Self {
+        self.policy_templates = std::sync::Arc::new(templates);
+        self
+    }
+
+    /// Every recorded version, oldest first.
+    pub async fn policy_versions(
+        &self,
+    ) -> Result<std::sync::Arc<Vec<PolicyVersion>>, crate::vault::VaultError> {
+        if let Some((at, list)) = locked(&self.policy_cache.versions).as_ref() {
+            if at.elapsed() < VERSIONS_KEPT {
+                return Ok(list.clone());
+            }
+        }
+        let mut list = Vec::new();
+        for (version, content_hash, recorded_at) in self.store().declarations().await? {
+            let effective_from = self.recorded(&version).await?.effective_date();
+            list.push(PolicyVersion {
+                version,
+                content_hash,
+                recorded_at,
+                effective_from,
+            });
+        }
+        let list = std::sync::Arc::new(list);
+        *locked(&self.policy_cache.versions) = Some((std::time::Instant::now(), list.clone()));
+        Ok(list)
+    }
+
+    /// A recorded declaration, parsed once.
+    async fn recorded(
+        &self,
+        version: &str,
+    ) -> Result<std::sync::Arc<Declaration>, crate::vault::VaultError> {
+        if let Some(d) = locked(&self.policy_cache.declarations).get(version) {
+            return Ok(d.clone());
+        }
+        let d = if version == self.declaration().version {
+            self.declaration().clone()
+        } else {
+            let (_, text) = self
+                .store()
+                .declaration(version)
+                .await?
+                .ok_or(crate::vault::VaultError::NotFound)?;
+            Declaration::load(&text)
+                .map_err(|_| {
+                    crate::vault::VaultError::Store(derbes_store::StoreError::Corrupt(format!(
+                        "recorded declaration `{version}` does not load"
+                    )))
+                })?
+                .declaration
+        };
+        let d = std::sync::Arc::new(d);
+        locked(&self.policy_cache.declarations).insert(version.to_owned(), d.clone());
+        Ok(d)
+    }
+
+    /// The policy of `version` (the one in force when `None`) in `lang`, as an HTML page with
+    /// links to the other languages and the versions, or as Markdown. Rendered once per version,
+    /// language and format.
+    pub async fn policy_page(
+        &self,
+        version: Option<&str>,
+        lang: Lang,
+        html: bool,
+    ) -> Result<std::sync::Arc<String>, crate::vault::VaultError> {
+        let versions = self.policy_versions().await?;
+        let today = self.now().to_offset(self.calendar().offset()).date();
+        let current = in_force(&versions, today).map(|v| v.version.clone());
+        let version = match version {
+            Some(v) if versions.iter().any(|x| x.version == v) => v.to_owned(),
+            Some(_) => return Err(crate::vault::VaultError::NotFound),
+            None => current
+                .clone()
+                .unwrap_or_else(|| self.declaration().version.clone()),
+        };
+        let key = (version.clone(), lang, html);
+        if let Some(page) = locked(&self.policy_cache.pages).get(&key) {
+            return Ok(page.clone());
+        }
+        let d = self.recorded(&version).await?;
+        let t = &self.policy_templates;
+        let md = t
+            .markdown(&d, lang)
+            .map_err(|e| crate::vault::VaultError::Unavailable(e.to_string()))?;
+        let text = if html {
+            let nav = nav(lang, &version, current.as_deref() == Some(version.as_str()));
+            let title = md.lines().find_map(|l| l.strip_prefix("# ")).unwrap_or("");
+            crate::html::page(lang, title, &format!("{nav}{}", markdown_to_html(&md)))
+        } else {
+            md
+        };
+        let page = std::sync::Arc::new(text);
+        locked(&self.policy_cache.pages).insert(key, page.clone());
+        Ok(page)
+    }
+
+    /// The page listing every version, newest first, with links to each in `lang`.
+    pub async fn policy_versions_page(
+        &self,
+        lang: Lang,
+    ) -> Result<String, crate::vault::VaultError> {
+        let versions = self.policy_versions().await?;
+        let today = self.now().to_offset(self.calendar().offset()).date();
+        let current = in_force(&versions, today).map(|v| v.version.clone());
+        let t = |kk: &'static str, ru: &'static str, en: &'static str| {
+            derbes_core::text::tr(lang, kk, ru, en)
+        };
+        let title = t(
+            "Құпиялылық саясатының нұсқалары",
+            "Версии политики конфиденциальности",
+            "Versions of the privacy policy",
+        );
+        let mut body = format!(
+            "<nav><a href=\"/policy?lang={lang}\">{}</a></nav>\n<h1>{}</h1>\n<table class=\"list\">\n<tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\"></th></tr>\n",
+            escape(t("Қолданыстағы саясат", "Действующая политика", "The policy in force")),
+            escape(title),
+            escape(t("Нұсқа", "Версия", "Version")),
+            escape(t("Күшіне ену күні", "Дата вступления в силу", "In force from")),
+        );
+        for v in versions.iter().rev() {
+            let date = v
+                .effective_from
+                .map(|d| derbes_core::text::format_date(d, lang))
+                .unwrap_or_default();
+            let mark = if current.as_deref() == Some(v.version.as_str()) {
+                t("қолданыста", "действует", "in force")
+            } else {
+                ""
+            };
+            let link = format!("/policy/versions/{}?lang={lang}", url_part(&v.version));
+            body.push_str(&format!(
+                "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td></tr>\n",
+                escape(&link),
+                escape(&v.version),
+                escape(&date),
+                escape(mark)
+            ));
+        }
+        body.push_str("</table>\n");
+        Ok(crate::html::page(lang, title, &body))
+    }
+}
+
+/// A path segment with everything but unreserved characters percent-encoded.
+fn url_part(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The links above a policy page: the other languages, and the versions.
+fn nav(lang: Lang, version: &str, in_force: bool) -> String {
+    let here = if in_force {
+        "/policy".to_owned()
+    } else {
+        format!("/policy/versions/{}", url_part(version))
+    };
+    let langs: Vec<String> = [
+        (Lang::Kk, "Қазақша"),
+        (Lang::Ru, "Русский"),
+        (Lang::En, "English"),
+    ]
+    .iter()
+    .map(|(l, name)| {
+        if *l == lang {
+            format!("<strong>{name}</strong>")
+        } else {
+            format!(
+                "<a href=\"{}?lang={l}\" hreflang=\"{l}\" lang=\"{l}\">{name}</a>",
+                escape(&here)
+            )
+        }
+    })
+    .collect();
+    let versions = derbes_core::text::tr(lang, "Барлық нұсқалар", "Все версии", "All versions");
+    let note = if in_force {
+        String::new()
+    } else {
+        format!(
+            " · <em>{}</em>",
+            escape(derbes_core::text::tr(
+                lang,
+                "Бұл — қолданыстағы емес нұсқа",
+                "Это не действующая версия",
+                "This is not the version in force"
+            ))
+        )
+    };
+    format!(
+        "<nav>{} · <a href=\"/policy/versions?lang={lang}\">{}</a>{note}</nav>\n",
+        langs.join(" · "),
+        escape(versions)
+    )
 }

@@ -176,6 +176,8 @@ pub struct Vault {
     pub(crate) answer_templates: Arc<crate::answers::AnswerTemplates>,
     pub(crate) connectors: Vec<Arc<derbes_connect::SqlConnector>>,
     pub(crate) webhooks: Vec<crate::webhooks::Webhook>,
+    pub(crate) policy_templates: Arc<crate::policy::PolicyTemplates>,
+    pub(crate) policy_cache: crate::policy::PolicyCache,
 }
 
 /// How many subjects' decision facts the vault keeps in memory.
@@ -201,6 +203,8 @@ impl Vault {
             answer_templates: Arc::default(),
             connectors: Vec::new(),
             webhooks: Vec::new(),
+            policy_templates: Arc::default(),
+            policy_cache: Default::default(),
         }
     }
 

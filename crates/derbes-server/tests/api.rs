@@ -934,6 +934,9 @@ fn random_cases(id: &str, request: &str) -> Vec<(&'static str, String, Value, bo
         format!("/api/v1/requests/{request}/package"),
         format!("/api/v1/subjects/{id}/destruction"),
         format!("/api/v1/webhooks/jobs/{request}"),
+        "/policy?lang=ru&format=md".to_owned(),
+        "/policy/versions?format=json".to_owned(),
+        format!("/policy/versions/{id}"),
     ];
     let strategy = (
         prop::sample::select(vec!["GET", "POST", "PATCH", "PUT", "DELETE"]),
@@ -2778,6 +2781,98 @@ fn webhooks_confirm_before_a_request_completes(db: TestDb) -> Fut {
     })
 }
 
+/// The published policy: the version in force in the visitor's language, every version, and a
+/// version not yet in force, marked so.
+fn policy_pages_in_every_language(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
+        let record = |version: &str, text: String| derbes_store::WriteOp::RecordDeclaration {
+            version: version.into(),
+            content_hash: Declaration::content_hash(&text),
+            content: text,
+            audit: derbes_core::audit::AuditDraft::new(
+                "test",
+                "declaration.record",
+                derbes_core::audit::Outcome::Ok,
+            ),
+        };
+        let current = s.state.vault.declaration().version.clone();
+        s.state
+            .vault
+            .store()
+            .write(record(&current, DEMO.to_owned()))
+            .await
+            .unwrap();
+        let next = DEMO
+            .replacen("version = \"2025.1\"", "version = \"2099.1\"", 1)
+            .replacen(
+                "effective_from = \"2025-08-01\"",
+                "effective_from = \"2099-01-01\"",
+                1,
+            );
+        s.state
+            .vault
+            .store()
+            .write(record("2099.1", next))
+            .await
+            .unwrap();
+        let page = |path: &'static str, lang: Option<&'static str>| {
+            s.call_with(
+                "GET",
+                path,
+                None,
+                None,
+                lang.map(|l| ("Accept-Language", l.to_owned())),
+            )
+        };
+        let r = page("/policy", Some("ru-RU,ru;q=0.9")).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.content_type, "text/html; charset=utf-8");
+        assert!(
+            r.text.contains("<html lang=\"ru\">") && r.text.contains("Политика конфиденциальности")
+        );
+        assert!(
+            r.text.contains(&format!("Версия {current}")),
+            "the version in force, not the one to come"
+        );
+        assert!(
+            r.text.contains("href=\"/policy?lang=kk\"")
+                && r.text.contains("href=\"/policy/versions?lang=ru\"")
+        );
+        assert!(!r.text.contains("<script"));
+        let r = page("/policy?lang=en", Some("ru")).await;
+        assert!(r.text.contains("<html lang=\"en\">") && r.text.contains("Privacy policy of"));
+        let r = page("/policy", None).await;
+        assert!(r.text.contains("<html lang=\"kk\">") && r.text.contains("құпиялылық саясаты"));
+        let r = page("/policy?format=md&lang=kk", None).await;
+        assert_eq!(r.content_type, "text/markdown; charset=utf-8");
+        assert!(r.text.starts_with("# ") && r.text.contains("{#rights}"));
+        assert_problem(&page("/policy?lang=de", None).await, 422, "validation");
+        assert_problem(&page("/policy?format=pdf", None).await, 422, "validation");
+
+        let r = page("/policy/versions?lang=ru", None).await;
+        assert!(
+            r.text.contains("2099.1") && r.text.contains(&current),
+            "{}",
+            r.text
+        );
+        assert!(r.text.contains("действует"));
+        let r = page("/policy/versions?format=json", None).await;
+        assert_eq!(r.body[1]["version"], "2099.1");
+        assert_eq!(r.body[1]["effective_from"], "2099-01-01");
+        let r = page("/policy/versions/2099.1?lang=kk", None).await;
+        assert_eq!(r.status, 200);
+        assert!(
+            r.text.contains("2099.1 нұсқасы") && r.text.contains("Бұл — қолданыстағы емес нұсқа")
+        );
+        assert_problem(
+            &page("/policy/versions/1999.9", None).await,
+            404,
+            "not-found",
+        );
+    })
+}
+
 fn main() -> ExitCode {
     let cases: &[(&str, Case)] = &[
         ("health_and_documents", health_and_documents),
@@ -2815,6 +2910,10 @@ fn main() -> ExitCode {
         (
             "webhooks_confirm_before_a_request_completes",
             webhooks_confirm_before_a_request_completes,
+        ),
+        (
+            "policy_pages_in_every_language",
+            policy_pages_in_every_language,
         ),
     ];
     run_suite("api", cases)

@@ -172,6 +172,9 @@ pub trait Store: Send + Sync + 'static {
     async fn due_webhook_jobs(&self, at: String, limit: u32)
         -> Result<Vec<WebhookJob>, StoreError>;
 
+    /// Every recorded declaration version: (version, content hash, recorded at), oldest first.
+    async fn declarations(&self) -> Result<Vec<(String, String, String)>, StoreError>;
+
     /// The content hash and text recorded for a declaration version.
     async fn declaration(&self, version: &str) -> Result<Option<(String, String)>, StoreError>;
 }

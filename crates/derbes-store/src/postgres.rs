@@ -1451,6 +1451,18 @@ impl Store for PostgresStore {
             .collect()
     }
 
+    async fn declarations(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        let c = self.client().await?;
+        Ok(c.query(
+            "SELECT version, content_hash, recorded_at FROM declarations ORDER BY recorded_at, version",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+    }
+
     async fn declaration(&self, version: &str) -> Result<Option<(String, String)>, StoreError> {
         let c = self.client().await?;
         Ok(c.query_opt(

@@ -1520,6 +1520,17 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn declarations(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT version, content_hash, recorded_at FROM declarations ORDER BY recorded_at, version",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
     async fn declaration(&self, version: &str) -> Result<Option<(String, String)>, StoreError> {
         let version = version.to_owned();
         self.read(move |c| {

@@ -281,7 +281,29 @@ fn rewrap_tokens_and_declarations(
             Some(("h1".to_owned(), "version = \"2025.1\"".to_owned()))
         );
         assert_eq!(s.declaration("2024.9").await.unwrap(), None);
-        assert_eq!(verify_chain(&s, &k).await, 5);
+        s.write(WriteOp::RecordDeclaration {
+            version: "2026.1".into(),
+            content_hash: "h3".into(),
+            content: "version = \"2026.1\"".into(),
+            audit: AuditDraft::new("test", "declaration.record", Outcome::Ok),
+        })
+        .await
+        .unwrap();
+        let listed: Vec<(String, String)> = s
+            .declarations()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(v, h, _)| (v, h))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("2025.1".to_owned(), "h1".to_owned()),
+                ("2026.1".to_owned(), "h3".to_owned())
+            ]
+        );
+        assert_eq!(verify_chain(&s, &k).await, 6);
     })
 }
 

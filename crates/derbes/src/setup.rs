@@ -237,8 +237,9 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
             identify_by: w.identify_by.clone(),
         });
     }
-    derbes_server::PolicyTemplates::load(config.templates.as_deref(), &declaration)
-        .context("a policy template cannot be used")?;
+    let policy_templates =
+        derbes_server::PolicyTemplates::load(config.templates.as_deref(), &declaration)
+            .context("a policy template cannot be used")?;
     let templates = match &config.templates {
         Some(dir) => derbes_server::AnswerTemplates::from_dir(dir)
             .context("an answer template cannot be used")?,
@@ -273,6 +274,7 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
                 .with_four_eyes(config.four_eyes)
                 .with_answer_templates(templates)
                 .with_connectors(connectors)
+                .with_policy_templates(policy_templates)
                 .with_webhooks(webhooks),
         ),
     })

@@ -10,7 +10,6 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use derbes_core::flags::FlagReason;
-use derbes_core::text::Lang;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -198,16 +197,7 @@ pub(super) async fn receipt(
 ) -> Result<Response, ApiError> {
     actor.require(READERS)?;
     let problem = |field: &str, message: &str| ApiError::field(field, message, message);
-    let lang = match q.lang.as_deref() {
-        Some(l) => l
-            .parse::<Lang>()
-            .map_err(|_| problem("lang", "must be kk, ru or en"))?,
-        None => headers
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(Lang::from_accept_language)
-            .unwrap_or(Lang::Kk),
-    };
+    let lang = super::asked_lang(q.lang.as_deref(), &headers)?;
     let format = q.format.as_deref().unwrap_or("json");
     if !matches!(format, "json" | "html" | "text") {
         return Err(problem("format", "must be json, html or text"));

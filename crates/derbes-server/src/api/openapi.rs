@@ -475,6 +475,33 @@ fn spine() -> Value {
                 "summary": "The declaration in force: operator, subject categories, fields, purposes, recipients, retention, deadlines",
                 "responses": { "200": ok("The declaration", "Declaration") }
             }},
+            "/policy": { "get": {
+                "summary": "The privacy policy in force, as a page (or Markdown)",
+                "description": "Public, no token. The version in force is the recorded one with the latest effective date not after today. Language: `lang`, else Accept-Language, else Kazakh. Rendered once per version, language and format.",
+                "parameters": [
+                    { "name": "lang", "in": "query", "schema": { "enum": ["kk", "ru", "en"] } },
+                    { "name": "format", "in": "query", "schema": { "enum": ["html", "md"] } }
+                ],
+                "responses": { "200": { "description": "The policy", "content": { "text/html": { "schema": { "type": "string" } }, "text/markdown": { "schema": { "type": "string" } } } }, "422": problem("Unknown lang or format") }
+            }},
+            "/policy/versions": { "get": {
+                "summary": "Every recorded version of the policy, with its effective date",
+                "description": "Public. A page with links, or `format=json`.",
+                "parameters": [
+                    { "name": "lang", "in": "query", "schema": { "enum": ["kk", "ru", "en"] } },
+                    { "name": "format", "in": "query", "schema": { "enum": ["html", "json"] } }
+                ],
+                "responses": { "200": { "description": "The versions", "content": { "text/html": { "schema": { "type": "string" } }, "application/json": { "schema": { "type": "array", "items": { "type": "object" } } } } } }
+            }},
+            "/policy/versions/{version}": { "get": {
+                "summary": "One version of the policy",
+                "parameters": [
+                    { "name": "version", "in": "path", "required": true, "schema": { "type": "string" } },
+                    { "name": "lang", "in": "query", "schema": { "enum": ["kk", "ru", "en"] } },
+                    { "name": "format", "in": "query", "schema": { "enum": ["html", "md"] } }
+                ],
+                "responses": { "200": { "description": "The policy of that version", "content": { "text/html": { "schema": { "type": "string" } } } }, "404": problem("No such version"), "422": problem("Unknown lang or format") }
+            }},
             "/api/v1/subjects": { "post": authed(json!({
                 "summary": "Create a subject with encrypted fields",
                 "description": "Every field must be declared for the subject's category and pass its validator. Staff and integration tokens may write only fields used by their purposes.",

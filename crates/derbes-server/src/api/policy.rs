@@ -1,0 +1,92 @@
+//! The published privacy policy: the version in force, every version, and any one of them, in
+//! the visitor's language. Public pages: no token.
+
+use super::{asked_lang, Path, Query};
+use crate::problem::ApiError;
+use crate::AppState;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PageQuery {
+    #[serde(default)]
+    lang: Option<String>,
+    /// `html` (the default) or `md`.
+    #[serde(default)]
+    format: Option<String>,
+}
+
+fn page(text: &str, html: bool) -> Response {
+    let mut r = (StatusCode::OK, text.to_owned()).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(if html {
+            "text/html; charset=utf-8"
+        } else {
+            "text/markdown; charset=utf-8"
+        }),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Language"));
+    r
+}
+
+fn html_asked(q: &PageQuery) -> Result<bool, ApiError> {
+    match q.format.as_deref() {
+        None | Some("html") => Ok(true),
+        Some("md") => Ok(false),
+        Some(_) => Err(ApiError::field(
+            "format",
+            "must be html or md",
+            "`format` must be html or md",
+        )),
+    }
+}
+
+pub(super) async fn in_force(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, ApiError> {
+    let lang = asked_lang(q.lang.as_deref(), &headers)?;
+    let html = html_asked(&q)?;
+    Ok(page(&s.vault.policy_page(None, lang, html).await?, html))
+}
+
+pub(super) async fn versions(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, ApiError> {
+    let lang = asked_lang(q.lang.as_deref(), &headers)?;
+    if q.format.as_deref() == Some("json") {
+        return Ok(super::json_response(
+            StatusCode::OK,
+            &*s.vault.policy_versions().await?,
+        ));
+    }
+    Ok(page(&s.vault.policy_versions_page(lang).await?, true))
+}
+
+pub(super) async fn version(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(version): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, ApiError> {
+    let lang = asked_lang(q.lang.as_deref(), &headers)?;
+    let html = html_asked(&q)?;
+    match s.vault.policy_page(Some(&version), lang, html).await {
+        Err(crate::VaultError::NotFound) => Err(ApiError::not_found(
+            "no policy version has this name; /policy/versions lists them",
+        )),
+        other => Ok(page(&other?, html)),
+    }
+}
