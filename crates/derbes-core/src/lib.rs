@@ -13,6 +13,7 @@ pub mod destruction;
 pub mod flags;
 pub mod identifiers;
 pub mod policy;
+pub mod policy_diff;
 pub mod receipt;
 pub mod redact;
 pub mod request;

@@ -392,7 +392,8 @@ fn cross_border_basis(b: CrossBorderBasis, lang: Lang) -> &'static str {
     }
 }
 
-fn deadline_what(k: DeadlineKind, lang: Lang) -> &'static str {
+/// What a deadline is for, in words.
+pub fn deadline_label(k: DeadlineKind, lang: Lang) -> &'static str {
     match k {
         DeadlineKind::Information => tr(
             lang,
@@ -592,7 +593,7 @@ pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
     .map(|k| {
         let dl = d.deadlines.get(k);
         DeadlinePart {
-            what: deadline_what(k, lang),
+            what: deadline_label(k, lang),
             term: term_words(
                 dl.days,
                 dl.calendar == crate::declaration::CalendarKind::Working,

@@ -135,6 +135,7 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("get", "/api/v1/declaration", get(declaration)),
         ("get", "/policy", get(policy::in_force)),
         ("get", "/policy/versions", get(policy::versions)),
+        ("get", "/policy/changes", get(policy::changes)),
         ("get", "/policy/versions/{version}", get(policy::version)),
         ("post", "/api/v1/subjects", post(create_subject)),
         ("get", "/api/v1/subjects/{id}", get(read_subject)),

@@ -52,13 +52,7 @@ impl PolicyTemplates {
 
     /// The policy as a whole HTML page.
     pub fn html(&self, d: &Declaration, lang: Lang) -> Result<String, RenderError> {
-        let md = self.markdown(d, lang)?;
-        let title = md
-            .lines()
-            .find_map(|l| l.strip_prefix("# "))
-            .unwrap_or("")
-            .to_owned();
-        Ok(crate::html::page(lang, &title, &markdown_to_html(&md)))
+        Ok(markdown_page(lang, &self.markdown(d, lang)?))
     }
 }
 
@@ -89,6 +83,12 @@ fn tidy(text: &str) -> String {
         }
     }
     out
+}
+
+/// A Markdown document as a whole HTML page, titled by its first heading.
+pub fn markdown_page(lang: Lang, md: &str) -> String {
+    let title = md.lines().find_map(|l| l.strip_prefix("# ")).unwrap_or("");
+    crate::html::page(lang, title, &markdown_to_html(md))
 }
 
 /// Markdown to HTML; raw HTML in the text is shown as text, never passed through (values come
@@ -405,13 +405,13 @@ impl crate::vault::Vault {
             "Versions of the privacy policy",
         );
         let mut body = format!(
-            "<nav><a href=\"/policy?lang={lang}\">{}</a></nav>\n<h1>{}</h1>\n<table class=\"list\">\n<tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\"></th></tr>\n",
+            "<nav><a href=\"/policy?lang={lang}\">{}</a></nav>\n<h1>{}</h1>\n<table class=\"list\">\n<tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\"></th><th scope=\"col\"></th></tr>\n",
             escape(t("Қолданыстағы саясат", "Действующая политика", "The policy in force")),
             escape(title),
             escape(t("Нұсқа", "Версия", "Version")),
             escape(t("Күшіне ену күні", "Дата вступления в силу", "In force from")),
         );
-        for v in versions.iter().rev() {
+        for (i, v) in versions.iter().enumerate().rev() {
             let date = v
                 .effective_from
                 .map(|d| derbes_core::text::format_date(d, lang))
@@ -422,8 +422,20 @@ impl crate::vault::Vault {
                 ""
             };
             let link = format!("/policy/versions/{}?lang={lang}", url_part(&v.version));
+            let changes = match i.checked_sub(1).and_then(|p| versions.get(p)) {
+                Some(prev) => format!(
+                    "<a href=\"{}\">{}</a>",
+                    escape(&format!(
+                        "/policy/changes?from={}&to={}&lang={lang}",
+                        url_part(&prev.version),
+                        url_part(&v.version)
+                    )),
+                    escape(t("өзгерістер", "изменения", "changes"))
+                ),
+                None => String::new(),
+            };
             body.push_str(&format!(
-                "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td></tr>\n",
+                "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{changes}</td></tr>\n",
                 escape(&link),
                 escape(&v.version),
                 escape(&date),
@@ -490,4 +502,147 @@ fn nav(lang: Lang, version: &str, in_force: bool) -> String {
         langs.join(" · "),
         escape(versions)
     )
+}
+
+/// The change report as Markdown; `counts` gives, per impacted purpose, how many subjects have
+/// it in their consent ledger (absent when no ledger was asked).
+pub fn changes_markdown(
+    r: &derbes_core::policy_diff::Report,
+    counts: &std::collections::HashMap<String, u64>,
+    lang: Lang,
+) -> String {
+    let t = |kk: &'static str, ru: &'static str, en: &'static str| {
+        derbes_core::text::tr(lang, kk, ru, en)
+    };
+    let mut md = format!(
+        "# {}: {} → {}\n\n## {} [#consent]\n\n",
+        t(
+            "Құпиялылық саясатындағы өзгерістер",
+            "Изменения политики конфиденциальности",
+            "Changes to the privacy policy"
+        ),
+        r.from,
+        r.to,
+        t("Келісімге әсері", "Влияние на согласия", "Consent impact"),
+    );
+    if r.consent_impact.is_empty() {
+        md.push_str(t(
+            "Жаңа келісім қажет ететін мақсат жоқ.",
+            "Ни одна цель не требует нового согласия.",
+            "No purpose needs fresh consent.",
+        ));
+        md.push('\n');
+    } else {
+        md.push_str(t(
+            "Мына мақсаттар бойынша субъектілерден жаңа келісім алу қажет:",
+            "По следующим целям необходимо получить новое согласие субъектов:",
+            "These purposes need fresh consent from their subjects:",
+        ));
+        md.push_str("\n\n");
+        for c in &r.consent_impact {
+            let count = counts.get(&c.purpose).map(|n| {
+                format!(
+                    "; {}: {n}",
+                    t(
+                        "келісім журналында тіркелген субъектілер",
+                        "субъектов с записями в журнале согласий",
+                        "subjects with entries in the consent ledger"
+                    )
+                )
+            });
+            md.push_str(&format!(
+                "- **{}**: {}{}\n",
+                c.label,
+                c.reasons.join("; "),
+                count.unwrap_or_default()
+            ));
+        }
+    }
+    md.push_str(&format!(
+        "\n## {} [#changes]\n\n",
+        t("Өзгерістер", "Изменения", "Changes")
+    ));
+    if r.changes.is_empty() {
+        md.push_str(t("Өзгерістер жоқ.", "Изменений нет.", "No changes."));
+        md.push('\n');
+    }
+    for (kind, heading) in [
+        ("added", t("Қосылды", "Добавлено", "Added")),
+        ("changed", t("Өзгертілді", "Изменено", "Changed")),
+        ("removed", t("Алып тасталды", "Исключено", "Removed")),
+    ] {
+        let of_kind: Vec<_> = r.changes.iter().filter(|c| c.kind == kind).collect();
+        if of_kind.is_empty() {
+            continue;
+        }
+        md.push_str(&format!("### {heading}\n\n"));
+        for c in of_kind {
+            md.push_str(&format!("- {}: **{}**", c.what, c.label));
+            if !c.details.is_empty() {
+                md.push_str(&format!(" — {}", c.details.join("; ")));
+            }
+            md.push('\n');
+        }
+        md.push('\n');
+    }
+    tidy(&md)
+}
+
+impl crate::vault::Vault {
+    /// The change report between two recorded versions: by default the version in force and
+    /// the one before it. Consent counts come from the ledger.
+    pub async fn policy_changes(
+        &self,
+        from: Option<&str>,
+        to: Option<&str>,
+        lang: Lang,
+        html: bool,
+    ) -> Result<String, crate::vault::VaultError> {
+        let versions = self.policy_versions().await?;
+        let today = self.now().to_offset(self.calendar().offset()).date();
+        let known = |v: &str| versions.iter().any(|x| x.version == v);
+        let to = match to {
+            Some(v) if known(v) => v.to_owned(),
+            Some(_) => return Err(crate::vault::VaultError::NotFound),
+            None => in_force(&versions, today)
+                .map(|v| v.version.clone())
+                .unwrap_or_else(|| self.declaration().version.clone()),
+        };
+        let from = match from {
+            Some(v) if known(v) => v.to_owned(),
+            Some(_) => return Err(crate::vault::VaultError::NotFound),
+            None => {
+                let at = versions.iter().position(|v| v.version == to).unwrap_or(0);
+                match at.checked_sub(1).and_then(|i| versions.get(i)) {
+                    Some(v) => v.version.clone(),
+                    None => to.clone(),
+                }
+            }
+        };
+        let (old, new) = (self.recorded(&from).await?, self.recorded(&to).await?);
+        let report = derbes_core::policy_diff::diff(&old, &new, lang);
+        let mut counts = std::collections::HashMap::new();
+        for c in &report.consent_impact {
+            counts.insert(
+                c.purpose.clone(),
+                self.store().count_consenting(&c.purpose).await?,
+            );
+        }
+        let md = changes_markdown(&report, &counts, lang);
+        Ok(if html {
+            let title = md
+                .lines()
+                .find_map(|l| l.strip_prefix("# "))
+                .unwrap_or("")
+                .to_owned();
+            let nav = format!(
+                "<nav><a href=\"/policy?lang={lang}\">{}</a> · <a href=\"/policy/versions?lang={lang}\">{}</a></nav>\n",
+                escape(derbes_core::text::tr(lang, "Қолданыстағы саясат", "Действующая политика", "The policy in force")),
+                escape(derbes_core::text::tr(lang, "Барлық нұсқалар", "Все версии", "All versions")),
+            );
+            crate::html::page(lang, &title, &format!("{nav}{}", markdown_to_html(&md)))
+        } else {
+            md
+        })
+    }
 }

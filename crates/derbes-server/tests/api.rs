@@ -936,6 +936,7 @@ fn random_cases(id: &str, request: &str) -> Vec<(&'static str, String, Value, bo
         format!("/api/v1/webhooks/jobs/{request}"),
         "/policy?lang=ru&format=md".to_owned(),
         "/policy/versions?format=json".to_owned(),
+        "/policy/changes?from=x&to=y".to_owned(),
         format!("/policy/versions/{id}"),
     ];
     let strategy = (
@@ -2809,6 +2810,11 @@ fn policy_pages_in_every_language(db: TestDb) -> Fut {
                 "effective_from = \"2025-08-01\"",
                 "effective_from = \"2099-01-01\"",
                 1,
+            )
+            .replacen(
+                "recipients = [\"transport_company\", \"medical_institution\"]",
+                "recipients = [\"transport_company\"]",
+                1,
             );
         s.state
             .vault
@@ -2869,6 +2875,47 @@ fn policy_pages_in_every_language(db: TestDb) -> Fut {
             &page("/policy/versions/1999.9", None).await,
             404,
             "not-found",
+        );
+
+        // What the next version changes, and whose consent it needs again.
+        let r = page("/policy/changes?from=2025.1&to=2099.1&lang=en", None).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(
+            r.text
+                .contains("Changes to the privacy policy: 2025.1 → 2099.1"),
+            "{}",
+            r.text
+        );
+        assert!(
+            r.text
+                .contains("the recipients changed; subjects with entries in the consent ledger: 0"),
+            "{}",
+            r.text
+        );
+        assert!(r.text.contains("recipients removed: "), "{}", r.text);
+        let r = page(
+            "/policy/changes?from=2025.1&to=2099.1&lang=kk&format=md",
+            None,
+        )
+        .await;
+        assert!(
+            r.text.contains("## Келісімге әсері {#consent}") && r.text.contains("алушылар өзгерді"),
+            "{}",
+            r.text
+        );
+        let r = page("/policy/changes?lang=ru", None).await;
+        assert!(r.text.contains("Изменений нет."), "{}", r.text);
+        assert_problem(
+            &page("/policy/changes?from=1999.9", None).await,
+            404,
+            "not-found",
+        );
+        let r = page("/policy/versions?lang=en", None).await;
+        assert!(
+            r.text
+                .contains("/policy/changes?from=2025.1&amp;to=2099.1&amp;lang=en"),
+            "{}",
+            r.text
         );
     })
 }

@@ -172,6 +172,9 @@ pub trait Store: Send + Sync + 'static {
     async fn due_webhook_jobs(&self, at: String, limit: u32)
         -> Result<Vec<WebhookJob>, StoreError>;
 
+    /// How many subjects have consent events for `purpose` in their ledger.
+    async fn count_consenting(&self, purpose: &str) -> Result<u64, StoreError>;
+
     /// Every recorded declaration version: (version, content hash, recorded at), oldest first.
     async fn declarations(&self) -> Result<Vec<(String, String, String)>, StoreError>;
 

@@ -1451,6 +1451,18 @@ impl Store for PostgresStore {
             .collect()
     }
 
+    async fn count_consenting(&self, purpose: &str) -> Result<u64, StoreError> {
+        let c = self.client().await?;
+        let n: i64 = c
+            .query_one(
+                "SELECT COUNT(DISTINCT subject_id) FROM consent_events WHERE purpose = $1",
+                &[&purpose],
+            )
+            .await?
+            .get(0);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     async fn declarations(&self) -> Result<Vec<(String, String, String)>, StoreError> {
         let c = self.client().await?;
         Ok(c.query(

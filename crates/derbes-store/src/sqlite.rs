@@ -1520,6 +1520,17 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn count_consenting(&self, purpose: &str) -> Result<u64, StoreError> {
+        let purpose = purpose.to_owned();
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT COUNT(DISTINCT subject_id) FROM consent_events WHERE purpose = ?1",
+            )?
+            .query_row([purpose], |r| r.get(0))?)
+        })
+        .await
+    }
+
     async fn declarations(&self) -> Result<Vec<(String, String, String)>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(

@@ -452,6 +452,8 @@ fn consents_links_and_flags(
             .await
             .unwrap();
         assert_eq!(recorded, Applied::ConsentRecorded);
+        assert_eq!(s.count_consenting("olympiad").await.unwrap(), 1);
+        assert_eq!(s.count_consenting("newsletter").await.unwrap(), 0);
         // Decided on the empty ledger, but the ledger has moved on: refused, nothing written.
         let stale = consent(
             child.id,

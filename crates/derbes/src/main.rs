@@ -111,6 +111,9 @@ enum Command {
 enum PolicyCommand {
     /// The policy in one language, as HTML (with a print stylesheet) or Markdown
     Render(policy_cli::RenderArgs),
+    /// What changed between two declaration files, and which purposes need fresh consent (exit
+    /// code 3 when some do)
+    Diff(policy_cli::DiffArgs),
 }
 
 #[derive(Subcommand)]
@@ -253,6 +256,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Command::Destructions { command: DestructionsCommand::List } => requests_cli::list_destructions(&config).await,
             Command::Connectors { command: ConnectorsCommand::Check } => requests_cli::check_connectors(&config).await,
             Command::Policy { command: PolicyCommand::Render(args) } => policy_cli::render(&config, &args),
+            Command::Policy { command: PolicyCommand::Diff(args) } => policy_cli::diff(&args),
             Command::Check { .. } | Command::Generate(_) | Command::Receipt { .. } | Command::Calendar { .. } => Ok(ExitCode::SUCCESS),
         }
     })

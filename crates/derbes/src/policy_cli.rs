@@ -50,3 +50,57 @@ pub fn render(config: &Config, args: &RenderArgs) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The earlier declaration file
+    pub old: PathBuf,
+    /// The later declaration file
+    pub new: PathBuf,
+    /// kk, ru or en
+    #[arg(long, default_value = "kk")]
+    pub lang: String,
+    /// md (Markdown) or html
+    #[arg(long, default_value = "md")]
+    pub format: String,
+}
+
+fn load(path: &std::path::Path) -> Result<derbes_core::Declaration> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    derbes_core::Declaration::load(&text)
+        .map(|l| l.declaration)
+        .map_err(|problems| {
+            for p in &problems {
+                eprintln!("{}:{p}", path.display());
+            }
+            anyhow::anyhow!(
+                "{} has errors; `derbes check` explains each one",
+                path.display()
+            )
+        })
+}
+
+/// `derbes policy diff OLD NEW`: what changed, in words, and which purposes need fresh consent.
+/// The counts of subjects concerned come from the server's `/policy/changes`, which has the
+/// ledger.
+pub fn diff(args: &DiffArgs) -> Result<ExitCode> {
+    let lang: Lang = args
+        .lang
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--lang: {e}"))?;
+    let (old, new) = (load(&args.old)?, load(&args.new)?);
+    let report = derbes_core::policy_diff::diff(&old, &new, lang);
+    let md = derbes_server::changes_markdown(&report, &Default::default(), lang);
+    match args.format.as_str() {
+        "md" | "markdown" => print!("{md}"),
+        "html" => print!("{}", derbes_server::markdown_page(lang, &md)),
+        other => bail!("--format `{other}`: use md or html"),
+    }
+    Ok(if report.consent_impact.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        // Scripts can tell that the change needs fresh consent.
+        ExitCode::from(3)
+    })
+}

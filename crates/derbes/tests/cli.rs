@@ -1677,3 +1677,37 @@ fn policy_render_writes_each_language_and_format() {
         show(&o)
     );
 }
+
+#[test]
+fn policy_diff_names_the_changes_and_flags_fresh_consent() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let old = examples_dir().join("shoqan-school.toml");
+    let source = std::fs::read_to_string(&old).unwrap();
+    let new = cwd.join("new.toml");
+    std::fs::write(
+        &new,
+        source.replacen("version = \"2025.1\"", "version = \"2026.1\"", 1)
+            .replacen(
+                "recipients = [\"transport_company\", \"medical_institution\"]",
+                "recipients = [\"transport_company\"]",
+                1,
+            ),
+    )
+    .unwrap();
+    let o = run(derbes(cwd)
+        .args(["policy", "diff"])
+        .arg(&old)
+        .arg(&new)
+        .args(["--lang", "ru"]));
+    assert_eq!(o.status.code(), Some(3), "{}", show(&o));
+    let out = text(&o.stdout);
+    assert!(
+        out.starts_with("# Изменения политики конфиденциальности: 2025.1 → 2026.1"),
+        "{out}"
+    );
+    assert!(out.contains("изменились получатели"), "{out}");
+    let o = run(derbes(cwd).args(["policy", "diff"]).arg(&old).arg(&old));
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(text(&o.stdout).contains("Өзгерістер жоқ."));
+}

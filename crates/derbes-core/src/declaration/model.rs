@@ -369,6 +369,21 @@ pub enum DeadlineKind {
 }
 
 impl DeadlineKind {
+    pub const ALL: [DeadlineKind; 12] = [
+        DeadlineKind::Information,
+        DeadlineKind::AccessExport,
+        DeadlineKind::Rectification,
+        DeadlineKind::Blocking,
+        DeadlineKind::Unblocking,
+        DeadlineKind::Destruction,
+        DeadlineKind::Restriction,
+        DeadlineKind::ConsentWithdrawal,
+        DeadlineKind::Objection,
+        DeadlineKind::Complaint,
+        DeadlineKind::UnlawfulPublicationRemoval,
+        DeadlineKind::BreachNotification,
+    ];
+
     /// The default from `LAW.md`, used when the declaration leaves the entry out.
     pub fn default_deadline(self) -> Deadline {
         use DeadlineKind::*;

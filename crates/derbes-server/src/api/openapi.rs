@@ -493,6 +493,17 @@ fn spine() -> Value {
                 ],
                 "responses": { "200": { "description": "The versions", "content": { "text/html": { "schema": { "type": "string" } }, "application/json": { "schema": { "type": "array", "items": { "type": "object" } } } } } }
             }},
+            "/policy/changes": { "get": {
+                "summary": "What changed between two versions, and which consents it affects",
+                "description": "Public. Fields, purposes, legal bases, recipients, cross-border transfers, retention and deadlines added, removed or changed, in words; and the consent-based purposes whose terms changed (or that are new), with how many subjects have them in their consent ledger. By default: the version in force against the one recorded before it.",
+                "parameters": [
+                    { "name": "from", "in": "query", "schema": { "type": "string" } },
+                    { "name": "to", "in": "query", "schema": { "type": "string" } },
+                    { "name": "lang", "in": "query", "schema": { "enum": ["kk", "ru", "en"] } },
+                    { "name": "format", "in": "query", "schema": { "enum": ["html", "md"] } }
+                ],
+                "responses": { "200": { "description": "The report", "content": { "text/html": { "schema": { "type": "string" } }, "text/markdown": { "schema": { "type": "string" } } } }, "404": problem("`from` or `to` is not a recorded version"), "422": problem("Unknown lang or format") }
+            }},
             "/policy/versions/{version}": { "get": {
                 "summary": "One version of the policy",
                 "parameters": [

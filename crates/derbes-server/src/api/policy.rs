@@ -90,3 +90,39 @@ pub(super) async fn version(
         other => Ok(page(&other?, html)),
     }
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ChangesQuery {
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+    #[serde(default)]
+    lang: Option<String>,
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// What changed between two versions, and which consents it affects.
+pub(super) async fn changes(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ChangesQuery>,
+) -> Result<Response, ApiError> {
+    let lang = asked_lang(q.lang.as_deref(), &headers)?;
+    let html = html_asked(&PageQuery {
+        lang: None,
+        format: q.format.clone(),
+    })?;
+    match s
+        .vault
+        .policy_changes(q.from.as_deref(), q.to.as_deref(), lang, html)
+        .await
+    {
+        Err(crate::VaultError::NotFound) => Err(ApiError::not_found(
+            "`from` or `to` names no recorded policy version; /policy/versions lists them",
+        )),
+        other => Ok(page(&other?, html)),
+    }
+}

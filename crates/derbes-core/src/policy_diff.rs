@@ -1,0 +1,513 @@
+//! What changed between two versions of the declaration, in words, and which consents the
+//! change affects: a consent-based purpose whose Art. 8(4) terms (data, recipients, transfers,
+//! publication) changed, or that is new, or that rests on consent only now, needs fresh consent.
+
+use crate::consent::PurposeTerms;
+use crate::declaration::{DeadlineKind, Declaration, LegalBasis};
+use crate::policy::{context, PolicyContext};
+use crate::text::{tr, Lang};
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// A change of one element.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    /// `added`, `removed` or `changed`.
+    pub kind: &'static str,
+    /// What kind of element, in words.
+    pub what: &'static str,
+    pub label: String,
+    /// For `changed`: each difference, in words.
+    pub details: Vec<String>,
+}
+
+/// A purpose that needs fresh consent after the change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConsentImpact {
+    pub purpose: String,
+    pub label: String,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub from: String,
+    pub to: String,
+    pub changes: Vec<Change>,
+    pub consent_impact: Vec<ConsentImpact>,
+}
+
+fn list_diff(old: &[String], new: &[String]) -> (Vec<String>, Vec<String>) {
+    let (o, n): (BTreeSet<&String>, BTreeSet<&String>) =
+        (old.iter().collect(), new.iter().collect());
+    (
+        n.difference(&o).map(|s| (*s).clone()).collect(),
+        o.difference(&n).map(|s| (*s).clone()).collect(),
+    )
+}
+
+struct Words {
+    lang: Lang,
+}
+
+impl Words {
+    fn t(&self, kk: &'static str, ru: &'static str, en: &'static str) -> &'static str {
+        tr(self.lang, kk, ru, en)
+    }
+    fn was(&self, what: &str, old: &str, new: &str) -> String {
+        match self.lang {
+            Lang::Kk => format!("{what}: «{old}» орнына «{new}»"),
+            Lang::Ru => format!("{what}: «{new}» вместо «{old}»"),
+            Lang::En => format!("{what}: “{new}” instead of “{old}”"),
+        }
+    }
+    fn added(&self, what: &str, items: &[String]) -> Option<String> {
+        (!items.is_empty()).then(|| {
+            format!(
+                "{what} {}: {}",
+                self.t("қосылды", "добавлены", "added"),
+                items.join(", ")
+            )
+        })
+    }
+    fn removed(&self, what: &str, items: &[String]) -> Option<String> {
+        (!items.is_empty()).then(|| {
+            format!(
+                "{what} {}: {}",
+                self.t("алып тасталды", "исключены", "removed"),
+                items.join(", ")
+            )
+        })
+    }
+}
+
+/// Labels of `keys` as `d` names them (the key itself for an undeclared one).
+fn labels(
+    keys: &[String],
+    d: &Declaration,
+    of: impl Fn(&Declaration, &str) -> Option<String>,
+) -> Vec<String> {
+    keys.iter()
+        .map(|k| of(d, k).unwrap_or_else(|| k.clone()))
+        .collect()
+}
+
+/// The report of what changed from `old` to `new`, in `lang`.
+pub fn diff(old: &Declaration, new: &Declaration, lang: Lang) -> Report {
+    let w = Words { lang };
+    let (oc, nc): (PolicyContext, PolicyContext) = (context(old, lang), context(new, lang));
+    let mut changes = Vec::new();
+    let field_label =
+        |d: &Declaration, k: &str| d.fields.get(k).map(|f| f.label.get(lang).to_owned());
+    let recipient_label =
+        |d: &Declaration, k: &str| d.recipients.get(k).map(|r| r.label.get(lang).to_owned());
+
+    // Fields.
+    let what = w.t("дерек", "данные", "data item");
+    for (k, f) in &new.fields {
+        match old.fields.get(k) {
+            None => changes.push(Change {
+                kind: "added",
+                what,
+                label: f.label.get(lang).into(),
+                details: vec![],
+            }),
+            Some(of) => {
+                let mut details = Vec::new();
+                if of.label.get(lang) != f.label.get(lang) {
+                    details.push(w.was(
+                        w.t("атауы", "название", "name"),
+                        of.label.get(lang),
+                        f.label.get(lang),
+                    ));
+                }
+                let (add, rem) = list_diff(&of.categories, &f.categories);
+                let cat = |d: &Declaration, k: &str| {
+                    d.subject_categories
+                        .get(k)
+                        .map(|c| c.label.get(lang).to_owned())
+                };
+                details.extend(w.added(
+                    w.t(
+                        "субъект санаттары",
+                        "категории субъектов",
+                        "subject categories",
+                    ),
+                    &labels(&add, new, cat),
+                ));
+                details.extend(w.removed(
+                    w.t(
+                        "субъект санаттары",
+                        "категории субъектов",
+                        "subject categories",
+                    ),
+                    &labels(&rem, old, cat),
+                ));
+                if of.sensitivity != f.sensitivity || of.special != f.special {
+                    details.push(
+                        w.t(
+                            "деректің ерекше санатқа жатуы өзгерді",
+                            "изменилась отнесённость данных к особой категории",
+                            "whether the data are of a special category changed",
+                        )
+                        .into(),
+                    );
+                }
+                if !details.is_empty() {
+                    changes.push(Change {
+                        kind: "changed",
+                        what,
+                        label: f.label.get(lang).into(),
+                        details,
+                    });
+                }
+            }
+        }
+    }
+    for (k, f) in &old.fields {
+        if !new.fields.contains_key(k) {
+            changes.push(Change {
+                kind: "removed",
+                what,
+                label: f.label.get(lang).into(),
+                details: vec![],
+            });
+        }
+    }
+
+    // Purposes.
+    let what = w.t("өңдеу мақсаты", "цель обработки", "purpose");
+    for (i, (k, p)) in new.purposes.iter().enumerate() {
+        let Some(op) = old.purposes.get(k) else {
+            changes.push(Change {
+                kind: "added",
+                what,
+                label: p.label.get(lang).into(),
+                details: vec![],
+            });
+            continue;
+        };
+        let mut details = Vec::new();
+        if op.legal_basis != p.legal_basis {
+            details.push(w.was(
+                w.t("құқықтық негіз", "правовое основание", "legal basis"),
+                op.legal_basis.label(lang),
+                p.legal_basis.label(lang),
+            ));
+        }
+        let (add, rem) = list_diff(&op.fields, &p.fields);
+        let data = w.t("деректер", "данные", "data");
+        details.extend(w.added(data, &labels(&add, new, field_label)));
+        details.extend(w.removed(data, &labels(&rem, old, field_label)));
+        let (add, rem) = list_diff(&op.recipients, &p.recipients);
+        let rec = w.t("алушылар", "получатели", "recipients");
+        details.extend(w.added(rec, &labels(&add, new, recipient_label)));
+        details.extend(w.removed(rec, &labels(&rem, old, recipient_label)));
+        let (ocb, ncb) = (
+            old.purpose_crosses_border(op),
+            new.purpose_crosses_border(p),
+        );
+        if ocb != ncb {
+            details.push(if ncb {
+                w.t(
+                    "трансшекаралық беру басталады",
+                    "начинается трансграничная передача",
+                    "cross-border transfer begins",
+                )
+                .into()
+            } else {
+                w.t(
+                    "трансшекаралық беру тоқтатылады",
+                    "трансграничная передача прекращается",
+                    "cross-border transfer ends",
+                )
+                .into()
+            });
+        }
+        let (oret, nret) = (
+            oc.purposes
+                .iter()
+                .find(|x| &x.key == k)
+                .map(|x| x.retention.clone())
+                .unwrap_or_default(),
+            nc.purposes
+                .get(i)
+                .map(|x| x.retention.clone())
+                .unwrap_or_default(),
+        );
+        if oret != nret {
+            details.push(w.was(
+                w.t("сақтау мерзімі", "срок хранения", "retention"),
+                &oret,
+                &nret,
+            ));
+        }
+        if op.publication != p.publication {
+            details.push(
+                w.t(
+                    "жариялау тәртібі өзгерді",
+                    "изменился порядок опубликования",
+                    "publication changed",
+                )
+                .into(),
+            );
+        }
+        if op.description.get(lang) != p.description.get(lang) {
+            details.push(
+                w.t(
+                    "сипаттамасы өзгерді",
+                    "изменено описание",
+                    "the description changed",
+                )
+                .into(),
+            );
+        }
+        if !details.is_empty() {
+            changes.push(Change {
+                kind: "changed",
+                what,
+                label: p.label.get(lang).into(),
+                details,
+            });
+        }
+    }
+    for (k, p) in &old.purposes {
+        if !new.purposes.contains_key(k) {
+            changes.push(Change {
+                kind: "removed",
+                what,
+                label: p.label.get(lang).into(),
+                details: vec![],
+            });
+        }
+    }
+
+    // Recipients.
+    let what = w.t("алушы", "получатель", "recipient");
+    for (k, r) in &new.recipients {
+        match old.recipients.get(k) {
+            None => changes.push(Change {
+                kind: "added",
+                what,
+                label: r.label.get(lang).into(),
+                details: vec![],
+            }),
+            Some(or) if or.country != r.country || or.kind != r.kind => changes.push(Change {
+                kind: "changed",
+                what,
+                label: r.label.get(lang).into(),
+                details: vec![w.was(
+                    w.t("елі мен түрі", "страна и вид", "country and kind"),
+                    &format!(
+                        "{}, {}",
+                        crate::policy::country_name(&or.country, lang),
+                        or.kind.label(lang)
+                    ),
+                    &format!(
+                        "{}, {}",
+                        crate::policy::country_name(&r.country, lang),
+                        r.kind.label(lang)
+                    ),
+                )],
+            }),
+            Some(_) => {}
+        }
+    }
+    for (k, r) in &old.recipients {
+        if !new.recipients.contains_key(k) {
+            changes.push(Change {
+                kind: "removed",
+                what,
+                label: r.label.get(lang).into(),
+                details: vec![],
+            });
+        }
+    }
+
+    // Deadlines.
+    let what = w.t("жауап беру мерзімі", "срок ответа", "response deadline");
+    for k in DeadlineKind::ALL {
+        let (a, b) = (old.deadlines.get(k), new.deadlines.get(k));
+        if a != b {
+            let term = |d: crate::declaration::Deadline| {
+                crate::deadline::term_words(
+                    d.days,
+                    d.calendar == crate::declaration::CalendarKind::Working,
+                    lang,
+                )
+            };
+            changes.push(Change {
+                kind: "changed",
+                what,
+                label: crate::policy::deadline_label(k, lang).into(),
+                details: vec![w.was(w.t("мерзім", "срок", "term"), &term(a), &term(b))],
+            });
+        }
+    }
+
+    // Consent impact.
+    let mut consent_impact = Vec::new();
+    for (k, p) in &new.purposes {
+        if p.legal_basis != LegalBasis::Consent {
+            continue;
+        }
+        let mut reasons = Vec::new();
+        match old.purposes.get(k) {
+            None => reasons.push(w.t("жаңа мақсат", "новая цель", "a new purpose").to_owned()),
+            Some(op) if op.legal_basis != LegalBasis::Consent => reasons.push(
+                w.t(
+                    "мақсат енді келісімге негізделеді",
+                    "цель теперь основана на согласии",
+                    "the purpose now rests on consent",
+                )
+                .to_owned(),
+            ),
+            Some(_) => {
+                let (a, b) = (PurposeTerms::of(old, k), PurposeTerms::of(new, k));
+                if let (Some(a), Some(b)) = (a, b) {
+                    if a.fields != b.fields {
+                        reasons.push(
+                            w.t(
+                                "деректер тізбесі өзгерді",
+                                "изменился перечень данных",
+                                "the list of data changed",
+                            )
+                            .to_owned(),
+                        );
+                    }
+                    if a.recipients != b.recipients
+                        || a.third_party_transfer != b.third_party_transfer
+                    {
+                        reasons.push(
+                            w.t(
+                                "алушылар өзгерді",
+                                "изменились получатели",
+                                "the recipients changed",
+                            )
+                            .to_owned(),
+                        );
+                    }
+                    if a.cross_border_transfer != b.cross_border_transfer {
+                        reasons.push(
+                            w.t(
+                                "трансшекаралық беру өзгерді",
+                                "изменилась трансграничная передача",
+                                "cross-border transfer changed",
+                            )
+                            .to_owned(),
+                        );
+                    }
+                    if a.publication != b.publication {
+                        reasons.push(
+                            w.t(
+                                "жариялау өзгерді",
+                                "изменилось опубликование",
+                                "publication changed",
+                            )
+                            .to_owned(),
+                        );
+                    }
+                }
+            }
+        }
+        if !reasons.is_empty() {
+            consent_impact.push(ConsentImpact {
+                purpose: k.clone(),
+                label: p.label.get(lang).into(),
+                reasons,
+            });
+        }
+    }
+    Report {
+        from: old.version.clone(),
+        to: new.version.clone(),
+        changes,
+        consent_impact,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEMO: &str = include_str!("../../../examples/shoqan-school.toml");
+
+    fn load(text: &str) -> Declaration {
+        Declaration::load(text).unwrap().declaration
+    }
+
+    #[test]
+    fn the_same_declaration_changes_nothing() {
+        let d = load(DEMO);
+        let r = diff(&d, &d, Lang::Ru);
+        assert!(r.changes.is_empty() && r.consent_impact.is_empty(), "{r:?}");
+    }
+
+    #[test]
+    fn changes_are_named_and_changed_consent_terms_need_fresh_consent() {
+        let old = load(DEMO);
+        let new = load(
+            &DEMO
+                .replacen("version = \"2025.1\"", "version = \"2026.1\"", 1)
+                .replacen(
+                    "recipients = [\"transport_company\", \"medical_institution\"]",
+                    "recipients = [\"transport_company\"]",
+                    1,
+                )
+                .replacen(
+                    "rectification = { days = 1, calendar = \"working\" }",
+                    "rectification = { days = 2, calendar = \"working\" }",
+                    1,
+                ),
+        );
+        let r = diff(&old, &new, Lang::Ru);
+        assert_eq!((r.from.as_str(), r.to.as_str()), ("2025.1", "2026.1"));
+        let purpose = r
+            .changes
+            .iter()
+            .find(|c| c.what == "цель обработки")
+            .unwrap();
+        assert_eq!(purpose.kind, "changed");
+        assert!(purpose.label.starts_with("Дополнительное образование"));
+        assert!(
+            purpose
+                .details
+                .iter()
+                .any(|d| d.starts_with("получатели исключены: ")),
+            "{:?}",
+            purpose.details
+        );
+        let deadline = r.changes.iter().find(|c| c.what == "срок ответа").unwrap();
+        assert_eq!(
+            deadline.details,
+            ["срок: «2 рабочих дня» вместо «1 рабочий день»"]
+        );
+        assert_eq!(r.consent_impact.len(), 1);
+        assert_eq!(r.consent_impact[0].purpose, "extracurricular");
+        assert_eq!(r.consent_impact[0].reasons, ["изменились получатели"]);
+        // The same report in Kazakh and English names the same changes.
+        for lang in [Lang::Kk, Lang::En] {
+            let other = diff(&old, &new, lang);
+            assert_eq!(other.changes.len(), r.changes.len());
+            assert_eq!(other.consent_impact.len(), 1);
+        }
+        // A consent purpose that is new needs consent too; one removed is listed as removed.
+        let removed = diff(
+            &new,
+            &load(&DEMO.replacen(
+                "[purposes.extracurricular]",
+                "[purposes.extracurricular_v2]",
+                1,
+            )),
+            Lang::En,
+        );
+        assert!(removed
+            .changes
+            .iter()
+            .any(|c| c.kind == "removed" && c.what == "purpose"));
+        assert!(removed
+            .consent_impact
+            .iter()
+            .any(|c| c.purpose == "extracurricular_v2" && c.reasons == ["a new purpose"]));
+    }
+}
