@@ -1687,7 +1687,8 @@ fn policy_diff_names_the_changes_and_flags_fresh_consent() {
     let new = cwd.join("new.toml");
     std::fs::write(
         &new,
-        source.replacen("version = \"2025.1\"", "version = \"2026.1\"", 1)
+        source
+            .replacen("version = \"2025.1\"", "version = \"2026.1\"", 1)
             .replacen(
                 "recipients = [\"transport_company\", \"medical_institution\"]",
                 "recipients = [\"transport_company\"]",
