@@ -10,45 +10,8 @@
 use derbes_connect::{DatasetMap, SqlConnector};
 use std::time::Instant;
 
-const MAP: &str = r#"
-name = "platform"
-database = "{url}"
-[identity]
-table = "{s}users"
-key = "id"
-column = "iin"
-field = "iin"
-[[tables]]
-table = "{s}login_log"
-reference = "user_id"
-masking = "delete_row"
-columns.ip = {}
-columns.at = {}
-[[tables]]
-table = "{s}enrolments"
-reference = "user_id"
-masking = "delete_row"
-columns.course = {}
-columns.enrolled_on = {}
-[[tables]]
-table = "{s}grades"
-reference = "user_id"
-columns.course = {}
-columns.grade = {}
-columns.teacher_comment = { masking = "redact" }
-[[tables]]
-table = "{s}forum_posts"
-reference = "user_id"
-columns.body = { masking = "redact" }
-columns.posted_at = {}
-[[tables]]
-table = "{s}users"
-columns.iin = { field = "iin", masking = "null" }
-columns.full_name = { field = "surname", masking = "redact" }
-columns.email = { field = "email", masking = "hash" }
-columns.phone = { field = "phone", masking = "null" }
-columns.created_at = {}
-"#;
+/// The same map as the connector tests.
+const MAP: &str = include_str!("../tests/school-map.toml");
 
 /// Tables, then rows: users U; enrolments and grades 3 per user; forum posts and logins 1.5.
 fn schema(ts: &str, s: &str) -> String {

@@ -29,51 +29,7 @@ INSERT INTO {s}login_log VALUES (1, 1, '10.0.0.7', '2025-10-01 18:59:00'), (2, 1
 ";
 
 /// The map of the sample platform; `{s}` is the schema prefix.
-const MAP: &str = r#"
-name = "platform"
-database = "{url}"
-
-[identity]
-table = "{s}users"
-key = "id"
-column = "iin"
-field = "iin"
-
-[[tables]]
-table = "{s}login_log"
-reference = "user_id"
-masking = "delete_row"
-columns.ip = {}
-columns.at = {}
-
-[[tables]]
-table = "{s}enrolments"
-reference = "user_id"
-masking = "delete_row"
-columns.course = {}
-columns.enrolled_on = {}
-
-[[tables]]
-table = "{s}grades"
-reference = "user_id"
-columns.course = {}
-columns.grade = {}
-columns.teacher_comment = { masking = "redact" }
-
-[[tables]]
-table = "{s}forum_posts"
-reference = "user_id"
-columns.body = { masking = "redact" }
-columns.posted_at = {}
-
-[[tables]]
-table = "{s}users"
-columns.iin = { field = "iin", masking = "null" }
-columns.full_name = { field = "surname", masking = "redact" }
-columns.email = { field = "email", masking = "hash" }
-columns.phone = { field = "phone", masking = "null" }
-columns.created_at = {}
-"#;
+const MAP: &str = include_str!("school-map.toml");
 
 fn connector(url: &str, prefix: &str, map: &str) -> SqlConnector {
     let text = map.replace("{url}", url).replace("{s}", prefix);

@@ -68,6 +68,16 @@ pub enum DestructionProblem {
     Represents { count: usize },
 }
 
+impl DestructionProblem {
+    /// The reason code the audit records.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DestructionProblem::ObligationOpen { .. } => "obligation_open",
+            DestructionProblem::Represents { .. } => "represents_others",
+        }
+    }
+}
+
 /// May the data of a subject with these open obligations, who represents `represents` others,
 /// be destroyed at `now`?
 pub fn check(

@@ -11,7 +11,7 @@
 use crate::auth::{Actor, Role};
 use crate::vault::{Vault, VaultError};
 use derbes_core::audit::{AuditDraft, Outcome};
-use derbes_core::destruction::{check, ConnectorDone, Destruction};
+use derbes_core::destruction::{check, ConnectorDone, Destruction, DestructionProblem};
 use derbes_crypto::KeyRing;
 use derbes_store::{Applied, StoreError, WriteOp};
 use serde::{Deserialize, Serialize};
@@ -168,19 +168,11 @@ impl Vault {
                 .ok_or(VaultError::NotFound);
         };
         let now = self.now();
-        let represents = self.store().represented_by(subject_id).await?.len();
-        if let Err(problem) = check(&state.obligations, represents, now) {
+        if let Some(problem) = self.destruction_problem(subject_id, &state).await? {
             self.audit(
                 AuditDraft::new(&actor.audit_name(), "subject.destroy", Outcome::Denied)
                     .subject(subject_id)
-                    .reason(match problem {
-                        derbes_core::destruction::DestructionProblem::ObligationOpen { .. } => {
-                            "obligation_open"
-                        }
-                        derbes_core::destruction::DestructionProblem::Represents { .. } => {
-                            "represents_others"
-                        }
-                    }),
+                    .reason(problem.code()),
             )
             .await?;
             return Err(VaultError::DestructionRefused(problem));
@@ -267,10 +259,20 @@ impl Vault {
         let Some((_, state)) = self.store().subject_with_state(subject_id, None).await? else {
             return Ok(None);
         };
-        let represents = self.store().represented_by(subject_id).await?.len();
-        Ok(check(&state.obligations, represents, self.now())
-            .err()
+        Ok(self
+            .destruction_problem(subject_id, &state)
+            .await?
             .map(|p| p.to_string()))
+    }
+
+    /// Why a subject in `state` may not be destroyed now, if so.
+    async fn destruction_problem(
+        &self,
+        subject_id: Uuid,
+        state: &derbes_store::SubjectState,
+    ) -> Result<Option<DestructionProblem>, VaultError> {
+        let represents = self.store().represented_by(subject_id).await?.len();
+        Ok(check(&state.obligations, represents, self.now()).err())
     }
 
     /// Appends to the destruction log, if one is configured. A failure is reported in the

@@ -264,8 +264,7 @@ pub struct PolicyVersion {
 /// Rendered policy pages and the parsed declarations behind them, by version and language.
 #[derive(Default)]
 pub(crate) struct PolicyCache {
-    pages:
-        std::sync::Mutex<std::collections::HashMap<(String, Lang, bool), std::sync::Arc<String>>>,
+    pages: std::sync::Mutex<std::collections::HashMap<(String, Lang, bool), axum::body::Bytes>>,
     declarations: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Declaration>>>,
     versions: std::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<Vec<PolicyVersion>>)>>,
 }
@@ -356,7 +355,7 @@ impl crate::vault::Vault {
         version: Option<&str>,
         lang: Lang,
         html: bool,
-    ) -> Result<std::sync::Arc<String>, crate::vault::VaultError> {
+    ) -> Result<axum::body::Bytes, crate::vault::VaultError> {
         let versions = self.policy_versions().await?;
         let today = self.now().to_offset(self.calendar().offset()).date();
         let current = in_force(&versions, today).map(|v| v.version.clone());
@@ -383,7 +382,8 @@ impl crate::vault::Vault {
         } else {
             md
         };
-        let page = std::sync::Arc::new(text);
+        // Bytes: each answer shares the rendered page instead of copying it.
+        let page = axum::body::Bytes::from(text);
         locked(&self.policy_cache.pages).insert(key, page.clone());
         Ok(page)
     }

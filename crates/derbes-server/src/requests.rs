@@ -1488,7 +1488,11 @@ impl Vault {
         let mut outcomes = Vec::new();
         let mut jobs = Vec::new();
         // A destruction derbes would refuse is not announced to anyone.
-        let refused = if kind == RequestKind::Destruction {
+        let hooks_to_tell = body
+            .actions
+            .iter()
+            .any(|a| a.kind == ActionKind::Webhook && open(a));
+        let refused = if kind == RequestKind::Destruction && hooks_to_tell {
             self.destruction_refusal(r.subject_id).await?
         } else {
             None

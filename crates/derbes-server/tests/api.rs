@@ -288,6 +288,15 @@ enum Body {
     Raw(&'static str, Vec<u8>),
 }
 
+/// The `key` string of each element of the JSON array `list`.
+fn each<'a>(list: &'a Value, key: &str) -> Vec<&'a str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x[key].as_str().unwrap())
+        .collect()
+}
+
 fn assert_problem(r: &Reply, status: u16, kind: &str) {
     assert_eq!(r.status, status, "{}", r.body);
     assert_eq!(r.content_type, "application/problem+json");
@@ -648,12 +657,7 @@ fn bad_input_is_refused_and_nothing_is_written(db: TestDb) -> Fut {
             )
             .await;
         assert_problem(&r, 422, "validation");
-        let mut fields: Vec<&str> = r.body["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap())
-            .collect();
+        let mut fields: Vec<&str> = each(&r.body["errors"], "field");
         fields.sort_unstable();
         assert_eq!(
             fields,
@@ -1329,12 +1333,7 @@ fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
                 &admin,
             )
             .await;
-        let actions: Vec<&str> = r.body["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["action"].as_str().unwrap())
-            .collect();
+        let actions: Vec<&str> = each(&r.body["events"], "action");
         for a in [
             "representative.link",
             "consent.give",
@@ -1633,12 +1632,7 @@ fn requests_from_intake_to_completion(db: TestDb) -> Fut {
             r.body["details"],
             "Деректерді тексеру кезінде бұғаттауды сұраймын"
         );
-        let kinds: Vec<&str> = r.body["actions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a["kind"].as_str().unwrap())
-            .collect();
+        let kinds: Vec<&str> = each(&r.body["actions"], "kind");
         assert_eq!(kinds, ["block", "answer"]);
 
         // The same request again is a duplicate; filed anyway on purpose, it says so.
@@ -1751,12 +1745,7 @@ fn requests_from_intake_to_completion(db: TestDb) -> Fut {
         let r = s.post(&steps, &dpo, json!({ "step": "complete" })).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["status"], "completed");
-        let history: Vec<&str> = r.body["history"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| h["step"].as_str().unwrap())
-            .collect();
+        let history: Vec<&str> = each(&r.body["history"], "step");
         assert_eq!(
             history,
             ["file", "verify_identity", "submit", "approve", "complete"]
@@ -1840,12 +1829,7 @@ fn requests_from_intake_to_completion(db: TestDb) -> Fut {
         let audit = s
             .get(&format!("/api/v1/subjects/{child}/audit"), &admin)
             .await;
-        let actions: Vec<&str> = audit.body["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["action"].as_str().unwrap())
-            .collect();
+        let actions: Vec<&str> = each(&audit.body["events"], "action");
         for a in [
             "request.file",
             "request.code.send",
@@ -2063,12 +2047,7 @@ fn access_rectification_and_destruction(db: TestDb) -> Fut {
             "{education}"
         );
         assert_eq!(data["consents"][0]["event"]["id"], consent_id.as_str());
-        let history: Vec<&str> = data["access_history"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["action"].as_str().unwrap())
-            .collect();
+        let history: Vec<&str> = each(&data["access_history"], "action");
         for a in [
             "subject.create",
             "consent.give",
@@ -2550,12 +2529,7 @@ fn webhooks_confirm_before_a_request_completes(db: TestDb) -> Fut {
                 json!({ "step": "run_actions" }),
             )
             .await;
-        let kinds: Vec<&str> = r.body["actions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a["kind"].as_str().unwrap())
-            .collect();
+        let kinds: Vec<&str> = each(&r.body["actions"], "kind");
         assert_eq!(kinds, ["webhook", "destroy", "answer"]);
         assert_eq!(r.body["actions"][0]["status"], "waiting", "{}", r.body);
         assert_eq!(r.body["actions"][1]["status"], "done", "{}", r.body);

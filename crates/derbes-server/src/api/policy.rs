@@ -19,8 +19,8 @@ pub(super) struct PageQuery {
     format: Option<String>,
 }
 
-fn page(text: &str, html: bool) -> Response {
-    let mut r = (StatusCode::OK, text.to_owned()).into_response();
+fn page(body: impl Into<axum::body::Bytes>, html: bool) -> Response {
+    let mut r = (StatusCode::OK, body.into()).into_response();
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -38,8 +38,8 @@ fn page(text: &str, html: bool) -> Response {
     r
 }
 
-fn html_asked(q: &PageQuery) -> Result<bool, ApiError> {
-    match q.format.as_deref() {
+fn html_asked(format: Option<&str>) -> Result<bool, ApiError> {
+    match format {
         None | Some("html") => Ok(true),
         Some("md") => Ok(false),
         Some(_) => Err(ApiError::field(
@@ -56,8 +56,8 @@ pub(super) async fn in_force(
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
     let lang = asked_lang(q.lang.as_deref(), &headers)?;
-    let html = html_asked(&q)?;
-    Ok(page(&s.vault.policy_page(None, lang, html).await?, html))
+    let html = html_asked(q.format.as_deref())?;
+    Ok(page(s.vault.policy_page(None, lang, html).await?, html))
 }
 
 pub(super) async fn versions(
@@ -72,7 +72,7 @@ pub(super) async fn versions(
             &*s.vault.policy_versions().await?,
         ));
     }
-    Ok(page(&s.vault.policy_versions_page(lang).await?, true))
+    Ok(page(s.vault.policy_versions_page(lang).await?, true))
 }
 
 pub(super) async fn version(
@@ -82,12 +82,12 @@ pub(super) async fn version(
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
     let lang = asked_lang(q.lang.as_deref(), &headers)?;
-    let html = html_asked(&q)?;
+    let html = html_asked(q.format.as_deref())?;
     match s.vault.policy_page(Some(&version), lang, html).await {
         Err(crate::VaultError::NotFound) => Err(ApiError::not_found(
             "no policy version has this name; /policy/versions lists them",
         )),
-        other => Ok(page(&other?, html)),
+        other => Ok(page(other?, html)),
     }
 }
 
@@ -111,10 +111,7 @@ pub(super) async fn changes(
     Query(q): Query<ChangesQuery>,
 ) -> Result<Response, ApiError> {
     let lang = asked_lang(q.lang.as_deref(), &headers)?;
-    let html = html_asked(&PageQuery {
-        lang: None,
-        format: q.format.clone(),
-    })?;
+    let html = html_asked(q.format.as_deref())?;
     match s
         .vault
         .policy_changes(q.from.as_deref(), q.to.as_deref(), lang, html)
@@ -123,6 +120,6 @@ pub(super) async fn changes(
         Err(crate::VaultError::NotFound) => Err(ApiError::not_found(
             "`from` or `to` names no recorded policy version; /policy/versions lists them",
         )),
-        other => Ok(page(&other?, html)),
+        other => Ok(page(other?, html)),
     }
 }

@@ -1,0 +1,20 @@
+# Sourced by the 1M-subject load scripts, with `count` and `port` set: builds derbes, generates
+# `count` subjects, starts derbes once (key file, first admin token in `$token`), imports them
+# (time and peak memory printed), and serves them. Sets `bin`, `dir` and `server`; the trap stops
+# the server and removes `dir`.
+cargo build --release -q
+bin=target/release/derbes
+dir=$(mktemp -d)
+trap 'if [ -n "${server:-}" ]; then kill "$server" 2>/dev/null || true; fi; rm -rf "$dir"' EXIT
+wait_serving() { for _ in $(seq 1 100); do grep -q "serving" "$1" && break; sleep 0.1; done; }
+"$bin" generate --count "$count" --out "$dir/subjects.csv"
+"$bin" --data-dir "$dir" serve --listen "127.0.0.1:$port" > "$dir/first.log" 2>&1 &
+server=$!
+wait_serving "$dir/first.log"
+token=$(grep -o 'dbs_[A-Za-z0-9_-]*' "$dir/first.log" | head -1)
+kill $server; wait $server 2>/dev/null || true
+echo "== import $count subjects"
+/usr/bin/time -f "import: %e s wall, %M KiB peak RSS" "$bin" --data-dir "$dir" import "$dir/subjects.csv" --category student
+"$bin" --data-dir "$dir" serve --listen "127.0.0.1:$port" > "$dir/serve.log" 2>&1 &
+server=$!
+wait_serving "$dir/serve.log"
