@@ -17,6 +17,8 @@ pub struct PolicyContext {
     pub effective_from: String,
     pub operator: OperatorPart,
     pub storage_country: String,
+    /// Where the databases are, as a phrase: "на территории Республики Казахстан".
+    pub storage_territory: String,
     pub categories: Vec<CategoryPart>,
     pub purposes: Vec<PurposePart>,
     pub recipients: Vec<RecipientPart>,
@@ -24,6 +26,10 @@ pub struct PolicyContext {
     pub cross_border: Vec<RecipientPart>,
     pub retention: Vec<RetentionPart>,
     pub deadlines: Vec<DeadlinePart>,
+    /// The term of the written answer to a complaint (pre-trial claim), in words.
+    pub complaint_term: String,
+    /// The term for telling the authorized body of a breach, in words.
+    pub breach_term: String,
     pub minors: MinorsPart,
     pub cookies: Vec<CookieCategoryPart>,
     /// Fields collected automatically (browser, IP address, times of access).
@@ -31,7 +37,12 @@ pub struct PolicyContext {
     pub authority: &'static str,
     /// Any purpose rests on consent.
     pub any_consent: bool,
+    /// A line to fill in by hand on a printed form, as Markdown.
+    pub blank: &'static str,
 }
+
+/// A line to fill in by hand: escaped underscores, which Markdown shows as they are.
+const BLANK: &str = r"\_\_\_\_\_\_\_\_\_\_\_\_\_\_\_\_\_\_\_\_";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OperatorPart {
@@ -64,6 +75,8 @@ pub struct FieldPart {
     pub sensitivity: &'static str,
     pub note: Option<&'static str>,
     pub source: &'static str,
+    /// The purposes that process this field for subjects of this category, in words.
+    pub purposes: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -80,6 +93,19 @@ pub struct PurposePart {
     pub retention: String,
     pub publication: bool,
     pub withdrawal_obligation: Option<String>,
+    /// The kinds of data (identity, contact, …) the purpose processes, in words.
+    pub data_kinds: String,
+    /// The purpose's data one by one, as a consent form lists them.
+    pub field_list: Vec<String>,
+    /// Its recipients with their countries, in words.
+    pub recipients_with_countries: String,
+    /// The countries its data go to across the border, in words; empty when none.
+    pub cross_border_countries: String,
+    /// Any of its subjects may be a minor, whose representative then gives consent.
+    pub may_be_minor: bool,
+    /// For consent: the SHA-256 of its Art. 8(4) terms, as consents given on this form record
+    /// them.
+    pub terms_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -112,6 +138,9 @@ pub struct DeadlinePart {
 pub struct MinorsPart {
     pub age_of_majority: u32,
     pub age_words: String,
+    /// The age after «не достигшего» in Russian ("18 лет", "21 года"); as `age_words` in the
+    /// other languages.
+    pub age_genitive: String,
     pub representatives: String,
     pub reconsent: bool,
 }
@@ -160,6 +189,29 @@ pub fn country_name(code: &str, lang: Lang) -> String {
         _ => return code.to_owned(),
     };
     tr(lang, kk, ru, en).to_owned()
+}
+
+/// "In that country" as a phrase; Russian puts the country's name in the genitive.
+pub fn territory(code: &str, lang: Lang) -> String {
+    match lang {
+        Lang::Kk => format!("{} аумағында", country_name(code, lang)),
+        Lang::En => format!("in {}", country_name(code, lang)),
+        Lang::Ru => {
+            let genitive = match code {
+                "KZ" => "Республики Казахстан",
+                "RU" => "Российской Федерации",
+                "US" => "Соединённых Штатов Америки",
+                "GB" => "Великобритании",
+                "CA" => "Канады",
+                "DE" => "Германии",
+                "IE" => "Ирландии",
+                "NL" => "Нидерландов",
+                "FI" => "Финляндии",
+                other => return format!("на территории государства {other}"),
+            };
+            format!("на территории {genitive}")
+        }
+    }
 }
 
 /// `n` years, months or days in words: Kazakh has no plural after a number, Russian three forms.
@@ -473,7 +525,9 @@ pub fn deadline_label(k: DeadlineKind, lang: Lang) -> &'static str {
 /// The policy's content in `lang`.
 pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
     let t = |x: &crate::text::Text| x.get(lang).to_owned();
-    let join = |items: Vec<String>| items.join(", ");
+    // Labels may hold commas themselves ("Parent (mother, father)"): a list of them is split
+    // by semicolons.
+    let join = |items: Vec<String>| items.join("; ");
     let o = &d.operator;
     let categories = d
         .subject_categories
@@ -498,6 +552,16 @@ pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
                     },
                     note: sensitivity(f.sensitivity, f.special, lang),
                     source: f.source.label(lang),
+                    purposes: join(
+                        d.purposes
+                            .values()
+                            .filter(|p| {
+                                p.fields.iter().any(|x| x == k)
+                                    && p.categories.iter().any(|x| x == key)
+                            })
+                            .map(|p| t(&p.label))
+                            .collect(),
+                    ),
                 })
                 .collect(),
         })
@@ -539,6 +603,46 @@ pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
             retention: retention_of(&p.retention),
             publication: p.publication,
             withdrawal_obligation: p.withdrawal_obligation.as_ref().map(t),
+            data_kinds: {
+                let mut kinds: Vec<String> = Vec::new();
+                for f in p.fields.iter().filter_map(|f| d.fields.get(f)) {
+                    let kind = data_kind(f.data_category, lang).to_owned();
+                    if !kinds.contains(&kind) {
+                        kinds.push(kind);
+                    }
+                }
+                join(kinds)
+            },
+            field_list: p
+                .fields
+                .iter()
+                .filter_map(|f| d.fields.get(f).map(|f| t(&f.label)))
+                .collect(),
+            recipients_with_countries: join(
+                p.recipients
+                    .iter()
+                    .filter_map(|r| d.recipients.get(r))
+                    .map(|r| format!("{} ({})", t(&r.label), country_name(&r.country, lang)))
+                    .collect(),
+            ),
+            cross_border_countries: {
+                let mut countries: Vec<String> = Vec::new();
+                for r in p.recipients.iter().filter_map(|r| d.recipients.get(r)) {
+                    let name = country_name(&r.country, lang);
+                    if d.crosses_border(r) && !countries.contains(&name) {
+                        countries.push(name);
+                    }
+                }
+                join(countries)
+            },
+            may_be_minor: p
+                .categories
+                .iter()
+                .filter_map(|c| d.subject_categories.get(c))
+                .any(|c| c.may_be_minor),
+            terms_hash: (p.legal_basis == crate::declaration::LegalBasis::Consent)
+                .then(|| crate::consent::PurposeTerms::of(d, key).map(|t| t.hash()))
+                .flatten(),
         })
         .collect();
     let recipients: Vec<RecipientPart> = d
@@ -550,7 +654,11 @@ pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
             country: country_name(&r.country, lang),
             cross_border: d.crosses_border(r),
             basis: r.cross_border_basis.map(|b| cross_border_basis(b, lang)),
-            description: r.description.as_ref().map(t),
+            // The templates end the sentence themselves.
+            description: r
+                .description
+                .as_ref()
+                .map(|x| x.get(lang).trim_end().trim_end_matches('.').to_owned()),
             purposes: join(
                 d.purposes
                     .values()
@@ -580,28 +688,24 @@ pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
             basis: r.basis.as_ref().map(t),
         })
         .collect();
-    let deadlines = [
-        DeadlineKind::Information,
-        DeadlineKind::AccessExport,
-        DeadlineKind::Rectification,
-        DeadlineKind::Blocking,
-        DeadlineKind::Destruction,
-        DeadlineKind::ConsentWithdrawal,
-        DeadlineKind::Complaint,
-    ]
-    .into_iter()
-    .map(|k| {
+    let term = |k: DeadlineKind| {
         let dl = d.deadlines.get(k);
-        DeadlinePart {
+        term_words(
+            dl.days,
+            dl.calendar == crate::declaration::CalendarKind::Working,
+            lang,
+        )
+    };
+    // Every answer a subject can ask for; the breach notice is the operator's own duty, told
+    // in the security section.
+    let deadlines = DeadlineKind::ALL
+        .into_iter()
+        .filter(|k| *k != DeadlineKind::BreachNotification)
+        .map(|k| DeadlinePart {
             what: deadline_label(k, lang),
-            term: term_words(
-                dl.days,
-                dl.calendar == crate::declaration::CalendarKind::Working,
-                lang,
-            ),
-        }
-    })
-    .collect();
+            term: term(k),
+        })
+        .collect();
     let reps = d
         .minors
         .representative_categories
@@ -653,15 +757,25 @@ pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
             responsible_phone: o.responsible_person.phone.clone(),
         },
         storage_country: country_name(&d.storage_country, lang),
+        storage_territory: territory(&d.storage_country, lang),
         categories,
         purposes,
         recipients,
         cross_border,
         retention,
         deadlines,
+        complaint_term: term(DeadlineKind::Complaint),
+        breach_term: term(DeadlineKind::BreachNotification),
         minors: MinorsPart {
             age_of_majority: d.minors.age_of_majority,
             age_words: count_words(d.minors.age_of_majority, Unit::Year, lang),
+            age_genitive: match lang {
+                Lang::Ru => {
+                    let n = d.minors.age_of_majority;
+                    format!("{n} {}", ru_plural(n, "года", "лет", "лет"))
+                }
+                _ => count_words(d.minors.age_of_majority, Unit::Year, lang),
+            },
             representatives: join(reps),
             reconsent: d.minors.on_majority == OnMajority::RequireReconsent,
         },
@@ -677,6 +791,7 @@ pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
             .purposes
             .values()
             .any(|p| p.legal_basis == crate::declaration::LegalBasis::Consent),
+        blank: BLANK,
     }
 }
 

@@ -137,6 +137,7 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("get", "/policy/versions", get(policy::versions)),
         ("get", "/policy/changes", get(policy::changes)),
         ("get", "/policy/versions/{version}", get(policy::version)),
+        ("get", "/policy/documents/{document}", get(policy::document)),
         ("post", "/api/v1/subjects", post(create_subject)),
         ("get", "/api/v1/subjects/{id}", get(read_subject)),
         ("patch", "/api/v1/subjects/{id}", patch(rectify_subject)),

@@ -28,13 +28,18 @@ pub(crate) fn page(lang: Lang, title: &str, body: &str) -> String {
          <title>{title}</title>\n<style>\n\
          body {{ font-family: \"Noto Sans\", \"DejaVu Sans\", Arial, sans-serif; max-width: 48rem; margin: 1.5rem auto; padding: 0 1rem; line-height: 1.45; color: #111; }}\n\
          h1 {{ font-size: 1.3rem; }}\n\
+         p, li {{ overflow-wrap: break-word; }}\n\
+         code {{ word-break: break-all; }}\n\
          h2 {{ font-size: 1.1rem; margin-top: 2rem; }}\n\
          table {{ border-collapse: collapse; width: 100%; }}\n\
          th, td {{ text-align: left; vertical-align: top; padding: .4rem .5rem; border-bottom: 1px solid #ccc; overflow-wrap: anywhere; }}\n\
          th {{ width: 35%; font-weight: 600; }}\n\
          table.list th {{ width: auto; }}\n\
-         @media (max-width: 36rem) {{ th, td {{ display: block; width: auto; border: 0; padding: .15rem 0; }} tr {{ display: block; border-bottom: 1px solid #ccc; padding: .4rem 0; }} }}\n\
-         @media print {{ body {{ margin: 0; max-width: none; }} footer {{ font-size: .8rem; }} }}\n\
+         .wide {{ overflow-x: auto; margin: 1rem 0; }}\n\
+         .wide th {{ width: auto; border-bottom: 2px solid #888; }}\n\
+         .wide td {{ overflow-wrap: normal; }}\n\
+         @media (max-width: 36rem) {{ th, td {{ display: block; width: auto; border: 0; padding: .15rem 0; }} tr {{ display: block; border-bottom: 1px solid #ccc; padding: .4rem 0; }} .wide tr {{ display: table-row; }} .wide th, .wide td {{ display: table-cell; padding: .3rem .4rem; border-bottom: 1px solid #ccc; }} }}\n\
+         @media print {{ body {{ margin: 0; max-width: none; }} footer {{ font-size: .8rem; }} .wide {{ overflow: visible; }} .wide table {{ font-size: .8rem; }} }}\n\
          </style>\n</head>\n<body>\n{body}</body>\n</html>\n",
         title = escape(title)
     )

@@ -30,7 +30,9 @@ pub use decisions::{Answer, Question, MAX_BATCH};
 pub use destruction::{DestructionLog, Reconciled, RejectedLine, RESTORE_ACTOR};
 pub use mail::{to_eml, Mail, MailError, Mailer, Outbox, Smtp};
 pub use package::{Download, DEFAULT_TTL as DEFAULT_PACKAGE_TTL};
-pub use policy::{changes_markdown, markdown_page, markdown_to_html, PolicyTemplates, RenderError};
+pub use policy::{
+    changes_markdown, markdown_page, markdown_to_html, Document, PolicyTemplates, RenderError,
+};
 pub use problem::ApiError;
 pub use receipts::{
     keys_from_set, published_keys, receipt_html, verify_receipt, ReceiptCheck, ReceiptSignature,

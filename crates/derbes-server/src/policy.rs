@@ -1,6 +1,6 @@
-//! The privacy policy rendered from the declaration: Markdown from the policy templates (one per
-//! language, replaceable by the operator), and HTML from that Markdown in derbes' page shape,
-//! with a print stylesheet.
+//! The privacy policy and the other documents the law asks for, rendered from the declaration:
+//! Markdown from templates (one per document and language, replaceable by the operator), and
+//! HTML from that Markdown in derbes' page shape, with a print stylesheet.
 
 use crate::html::escape;
 use crate::templates::{render, LangTemplates, TemplateError};
@@ -9,50 +9,156 @@ use derbes_core::text::Lang;
 use derbes_core::Declaration;
 use std::path::Path;
 
-const BUILTIN_KK: &str = include_str!("../templates/policy.kk.md");
-const BUILTIN_RU: &str = include_str!("../templates/policy.ru.md");
-const BUILTIN_EN: &str = include_str!("../templates/policy.en.md");
+/// A document rendered from the declaration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Document {
+    /// The privacy policy.
+    Policy,
+    /// The list of personal data the operator approves (Art. 25), per subject category.
+    DataList,
+    /// The consent form text for each consent-based purpose, with every Art. 8(4) element.
+    ConsentForms,
+    /// The record of processing activities: purpose, categories, recipients, retention,
+    /// storage country.
+    ProcessingRecord,
+}
 
-/// The policy templates in use.
-#[derive(Debug, Clone)]
-pub struct PolicyTemplates(LangTemplates);
+impl Document {
+    pub const ALL: [Document; 4] = [
+        Document::Policy,
+        Document::DataList,
+        Document::ConsentForms,
+        Document::ProcessingRecord,
+    ];
 
-impl Default for PolicyTemplates {
-    fn default() -> Self {
-        PolicyTemplates(LangTemplates::new(BUILTIN_KK, BUILTIN_RU, BUILTIN_EN))
+    /// Its name in paths, on the command line and in template file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Document::Policy => "policy",
+            Document::DataList => "data-list",
+            Document::ConsentForms => "consent-forms",
+            Document::ProcessingRecord => "processing-record",
+        }
+    }
+
+    /// Its title in `lang`, for links.
+    pub fn title(self, lang: Lang) -> &'static str {
+        let t = |kk, ru, en| derbes_core::text::tr(lang, kk, ru, en);
+        match self {
+            Document::Policy => t(
+                "Құпиялылық саясаты",
+                "Политика конфиденциальности",
+                "Privacy policy",
+            ),
+            Document::DataList => t(
+                "Дербес деректердің тізбесі",
+                "Перечень персональных данных",
+                "List of personal data",
+            ),
+            Document::ConsentForms => t("Келісім нысандары", "Формы согласия", "Consent forms"),
+            Document::ProcessingRecord => t(
+                "Өңдеу операцияларының тізілімі",
+                "Реестр операций по обработке",
+                "Record of processing activities",
+            ),
+        }
+    }
+
+    fn builtin(self) -> LangTemplates {
+        macro_rules! shipped {
+            ($name:literal) => {
+                LangTemplates::new(
+                    include_str!(concat!("../templates/", $name, ".kk.md")),
+                    include_str!(concat!("../templates/", $name, ".ru.md")),
+                    include_str!(concat!("../templates/", $name, ".en.md")),
+                )
+            };
+        }
+        match self {
+            Document::Policy => shipped!("policy"),
+            Document::DataList => shipped!("data-list"),
+            Document::ConsentForms => shipped!("consent-forms"),
+            Document::ProcessingRecord => shipped!("processing-record"),
+        }
     }
 }
 
-/// A policy that cannot be rendered.
+impl std::str::FromStr for Document {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Document::ALL
+            .into_iter()
+            .find(|d| d.name() == s)
+            .ok_or_else(|| {
+                format!("`{s}` is not a document: use policy, data-list, consent-forms or processing-record")
+            })
+    }
+}
+
+/// The document templates in use, one per document and language.
+#[derive(Debug, Clone)]
+pub struct PolicyTemplates([LangTemplates; 4]);
+
+impl Default for PolicyTemplates {
+    fn default() -> Self {
+        PolicyTemplates(Document::ALL.map(Document::builtin))
+    }
+}
+
+/// A document that cannot be rendered.
 #[derive(Debug, thiserror::Error)]
-#[error("the {lang} policy template cannot be rendered: {problem}")]
+#[error("the {lang} {} template cannot be rendered: {problem}", document.name())]
 pub struct RenderError {
+    pub document: Document,
     pub lang: Lang,
     pub problem: String,
 }
 
 impl PolicyTemplates {
-    /// The shipped templates, each replaced by `policy.<lang>.md` in `dir` where that file
+    /// The shipped templates, each replaced by `<document>.<lang>.md` in `dir` where that file
     /// exists; every one is checked against `declaration`.
     pub fn load(dir: Option<&Path>, declaration: &Declaration) -> Result<Self, TemplateError> {
-        PolicyTemplates::default()
-            .0
-            .overridden(dir, "policy", "md", |source, lang| {
-                render("policy.md", source, &context(declaration, lang)).map(|_| ())
-            })
-            .map(PolicyTemplates)
+        let mut loaded = PolicyTemplates::default();
+        for doc in Document::ALL {
+            let name = format!("{}.md", doc.name());
+            let slot = &mut loaded.0[doc as usize];
+            *slot = slot
+                .clone()
+                .overridden(dir, doc.name(), "md", |source, lang| {
+                    render(&name, source, &context(declaration, lang)).map(|_| ())
+                })?;
+        }
+        Ok(loaded)
     }
 
-    /// The policy as Markdown.
-    pub fn markdown(&self, d: &Declaration, lang: Lang) -> Result<String, RenderError> {
-        let text = render("policy.md", self.0.source(lang), &context(d, lang))
-            .map_err(|problem| RenderError { lang, problem })?;
+    fn source(&self, doc: Document, lang: Lang) -> &str {
+        // `Document::ALL` is in declaration order, so a document's number is its place there.
+        self.0[doc as usize].source(lang)
+    }
+
+    /// A document as Markdown.
+    pub fn markdown(
+        &self,
+        doc: Document,
+        d: &Declaration,
+        lang: Lang,
+    ) -> Result<String, RenderError> {
+        let name = format!("{}.md", doc.name());
+        let text = render(&name, self.source(doc, lang), &context(d, lang)).map_err(|problem| {
+            RenderError {
+                document: doc,
+                lang,
+                problem,
+            }
+        })?;
         Ok(tidy(&text))
     }
 
-    /// The policy as a whole HTML page.
-    pub fn html(&self, d: &Declaration, lang: Lang) -> Result<String, RenderError> {
-        Ok(markdown_page(lang, &self.markdown(d, lang)?))
+    /// A document as a whole HTML page.
+    pub fn html(&self, doc: Document, d: &Declaration, lang: Lang) -> Result<String, RenderError> {
+        Ok(markdown_page(lang, &self.markdown(doc, d, lang)?))
     }
 }
 
@@ -94,10 +200,19 @@ pub fn markdown_page(lang: Lang, md: &str) -> String {
 /// Markdown to HTML; raw HTML in the text is shown as text, never passed through (values come
 /// from the declaration, which is not trusted to be markup).
 pub fn markdown_to_html(md: &str) -> String {
-    use pulldown_cmark::{Event, Options, Parser};
-    let parser = Parser::new_ext(md, Options::ENABLE_HEADING_ATTRIBUTES).map(|e| match e {
-        Event::Html(h) | Event::InlineHtml(h) => Event::Text(h),
-        other => other,
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+    let options = Options::ENABLE_HEADING_ATTRIBUTES | Options::ENABLE_TABLES;
+    // A table sits in a box that scrolls sideways on a narrow screen instead of the page.
+    let parser = Parser::new_ext(md, options).flat_map(|e| match e {
+        Event::Html(h) | Event::InlineHtml(h) => vec![Event::Text(h)],
+        Event::Start(Tag::Table(a)) => vec![
+            Event::Html("<div class=\"wide\">\n".into()),
+            Event::Start(Tag::Table(a)),
+        ],
+        Event::End(TagEnd::Table) => {
+            vec![Event::End(TagEnd::Table), Event::Html("</div>\n".into())]
+        }
+        other => vec![other],
     });
     let mut out = String::with_capacity(md.len() * 3 / 2);
     pulldown_cmark::html::push_html(&mut out, parser);
@@ -168,7 +283,7 @@ mod tests {
         ];
         for (name, d) in examples() {
             for lang in [Lang::Kk, Lang::Ru, Lang::En] {
-                let md = t.markdown(&d, lang).unwrap();
+                let md = t.markdown(Document::Policy, &d, lang).unwrap();
                 assert_eq!(sections(&md), required, "{name} {lang}");
                 assert!(!md.contains("{{") && !md.contains("{%"), "{name} {lang}");
                 for p in d.purposes.values() {
@@ -179,13 +294,13 @@ mod tests {
                     );
                 }
                 assert!(md.contains(&d.operator.bin));
-                let html = t.html(&d, lang).unwrap();
+                let html = t.html(Document::Policy, &d, lang).unwrap();
                 assert!(html.contains(&format!("<html lang=\"{lang}\">")));
                 assert!(html.contains("<h2 id=\"rights\">"), "{name} {lang}");
             }
-            let kk = t.markdown(&d, Lang::Kk).unwrap();
+            let kk = t.markdown(Document::Policy, &d, Lang::Kk).unwrap();
             assert!(kk.contains("Дербес деректер операторы") && kk.contains("құқылы"));
-            let ru = t.markdown(&d, Lang::Ru).unwrap();
+            let ru = t.markdown(Document::Policy, &d, Lang::Ru).unwrap();
             assert!(ru.contains("Оператор персональных данных"));
         }
     }
@@ -241,13 +356,252 @@ mod tests {
         .unwrap();
         let t = PolicyTemplates::load(Some(dir.path()), &d).unwrap();
         assert!(t
-            .markdown(&d, Lang::Ru)
+            .markdown(Document::Policy, &d, Lang::Ru)
             .unwrap()
             .starts_with("# Товарищество"));
-        assert!(t.markdown(&d, Lang::Kk).unwrap().contains("## 9."));
+        assert!(t
+            .markdown(Document::Policy, &d, Lang::Kk)
+            .unwrap()
+            .contains("## 9."));
         std::fs::write(dir.path().join("policy.en.md"), "{{ operator.nickname }}").unwrap();
         let e = PolicyTemplates::load(Some(dir.path()), &d).unwrap_err();
         assert!(e.file.ends_with("policy.en.md"), "{e}");
+        std::fs::remove_file(dir.path().join("policy.en.md")).unwrap();
+        std::fs::write(
+            dir.path().join("consent-forms.kk.md"),
+            "{% for p in purposes %}{{ p.terms }}{% endfor %}",
+        )
+        .unwrap();
+        let e = PolicyTemplates::load(Some(dir.path()), &d).unwrap_err();
+        assert!(e.file.ends_with("consent-forms.kk.md"), "{e}");
+    }
+
+    /// Every document of every example in every language, as reviewed: a change to a template,
+    /// a label or an example shows here line by line. After reviewing the change, write the
+    /// snapshots again with `DERBES_UPDATE_SNAPSHOTS=1 cargo test -p derbes-server --lib snapshot`.
+    #[test]
+    fn every_document_matches_its_reviewed_snapshot() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+        let update = std::env::var_os("DERBES_UPDATE_SNAPSHOTS").is_some();
+        let t = PolicyTemplates::default();
+        let mut stale = Vec::new();
+        for (name, d) in examples() {
+            for doc in Document::ALL {
+                for lang in [Lang::Kk, Lang::Ru, Lang::En] {
+                    let md = t.markdown(doc, &d, lang).unwrap();
+                    let path = dir.join(name).join(format!("{}.{lang}.md", doc.name()));
+                    if update {
+                        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                        std::fs::write(&path, &md).unwrap();
+                        continue;
+                    }
+                    let kept = std::fs::read_to_string(&path).unwrap_or_default();
+                    if kept != md {
+                        let at = kept
+                            .lines()
+                            .zip(md.lines())
+                            .position(|(a, b)| a != b)
+                            .unwrap_or(kept.lines().count().min(md.lines().count()));
+                        stale.push(format!(
+                            "{}:{}\n  kept:     {}\n  rendered: {}",
+                            path.display(),
+                            at + 1,
+                            kept.lines().nth(at).unwrap_or("(end)"),
+                            md.lines().nth(at).unwrap_or("(end)")
+                        ));
+                    }
+                }
+            }
+        }
+        assert!(
+            stale.is_empty(),
+            "rendered documents differ from their snapshots (review, then write them again with DERBES_UPDATE_SNAPSHOTS=1):\n{}",
+            stale.join("\n")
+        );
+    }
+
+    /// The rows of the Markdown tables under the heading anchored `anchor`, as cells.
+    fn table_rows(md: &str, anchor: &str) -> Vec<Vec<String>> {
+        let mut rows = Vec::new();
+        let mut inside = false;
+        for line in md.lines() {
+            if line.starts_with('#') {
+                inside = line.ends_with(&format!("{{#{anchor}}}"));
+            } else if inside && line.starts_with('|') && !line.starts_with("|---") {
+                rows.push(
+                    line.trim_matches('|')
+                        .split(" | ")
+                        .map(|c| c.trim().to_owned())
+                        .collect(),
+                );
+            }
+        }
+        rows
+    }
+
+    #[test]
+    fn the_data_list_names_every_declared_field_of_each_category() {
+        let t = PolicyTemplates::default();
+        for (name, d) in examples() {
+            for lang in [Lang::Kk, Lang::Ru, Lang::En] {
+                let md = t.markdown(Document::DataList, &d, lang).unwrap();
+                for (key, c) in &d.subject_categories {
+                    let rows = table_rows(&md, key);
+                    let fields: Vec<_> = d.fields_of_category(key).collect();
+                    // A header row, then one row per field, numbered.
+                    assert_eq!(rows.len(), fields.len() + 1, "{name} {lang} {key}");
+                    for (i, ((_, f), row)) in fields.iter().zip(&rows[1..]).enumerate() {
+                        assert_eq!(row[0], (i + 1).to_string());
+                        assert!(row[1].starts_with(f.label.get(lang)), "{name} {lang}");
+                        assert_eq!(row.len(), 5, "{name} {lang}: {row:?}");
+                    }
+                    assert!(md.contains(c.label.get(lang)));
+                }
+                assert!(md.contains(&d.operator.bin) && md.contains("{#approval}"));
+            }
+        }
+    }
+
+    #[test]
+    fn each_consent_form_states_every_element_of_article_8_4() {
+        let t = PolicyTemplates::default();
+        let mut forms = 0;
+        for (name, d) in examples() {
+            for lang in [Lang::Kk, Lang::Ru, Lang::En] {
+                let md = t.markdown(Document::ConsentForms, &d, lang).unwrap();
+                let consent: Vec<_> = d
+                    .purposes
+                    .iter()
+                    .filter(|(_, p)| p.legal_basis == derbes_core::declaration::LegalBasis::Consent)
+                    .collect();
+                // Forms only for purposes that rest on consent.
+                for (key, p) in &d.purposes {
+                    let anchor = format!("{{#{key}}}");
+                    assert_eq!(
+                        md.contains(&anchor),
+                        p.legal_basis == derbes_core::declaration::LegalBasis::Consent,
+                        "{name} {lang} {key}"
+                    );
+                }
+                for (key, p) in consent {
+                    forms += 1;
+                    let form = md
+                        .split("\n## ")
+                        .find(|s| {
+                            s.lines()
+                                .next()
+                                .is_some_and(|h| h.ends_with(&format!("{{#{key}}}")))
+                        })
+                        .unwrap();
+                    let ctx = derbes_core::policy::context(&d, lang);
+                    let part = ctx.purposes.iter().find(|x| &x.key == key).unwrap();
+                    // The operator's name and BIN, and a place for the subject's full name.
+                    assert!(form.contains(&ctx.operator.name) && form.contains(&d.operator.bin));
+                    let (name_label, term, third, border, public, list) = match lang {
+                        Lang::Kk => (
+                            "(тегі, аты, әкесінің аты)",
+                            "Келісімнің қолданылу мерзімі",
+                            "Үшінші тұлғаларға беру",
+                            "Трансшекаралық беру",
+                            "Жалпыға қолжетімді дереккөздерде тарату",
+                            "Дербес деректер тізбесі",
+                        ),
+                        Lang::Ru => (
+                            "(фамилия, имя, отчество)",
+                            "Срок действия согласия",
+                            "Передача третьим лицам",
+                            "Трансграничная передача",
+                            "Распространение в общедоступных источниках",
+                            "Перечень персональных данных",
+                        ),
+                        Lang::En => (
+                            "(full name)",
+                            "Term of the consent",
+                            "Transfer to third parties",
+                            "Cross-border transfer",
+                            "Publication in public sources",
+                            "Personal data:",
+                        ),
+                    };
+                    for element in [name_label, term, third, border, public, list] {
+                        assert!(form.contains(element), "{name} {lang} {key}: {element}");
+                    }
+                    // Every field of the purpose, by name, and the terms' hash as consents record it.
+                    for f in &p.fields {
+                        assert!(
+                            form.contains(d.fields[f].label.get(lang)),
+                            "{name} {lang} {f}"
+                        );
+                    }
+                    let hash = derbes_core::consent::PurposeTerms::of(&d, key)
+                        .unwrap()
+                        .hash();
+                    assert!(form.contains(&hash));
+                    // What is said about transfers matches the declaration.
+                    let (yes, no) = match lang {
+                        Lang::Kk => ("көзделген", "көзделмеген"),
+                        Lang::Ru => ("предусмотрен", "не предусмотрен"),
+                        Lang::En => ("yes", "no"),
+                    };
+                    let said = |label: &str| {
+                        let line = form.lines().find(|l| l.contains(label)).unwrap();
+                        let after = line.split(":**").nth(1).unwrap().trim();
+                        if after.starts_with(no) {
+                            false
+                        } else {
+                            assert!(after.starts_with(yes), "{line}");
+                            true
+                        }
+                    };
+                    assert_eq!(said(third), !p.recipients.is_empty(), "{name} {lang} {key}");
+                    assert_eq!(
+                        said(border),
+                        !part.cross_border_countries.is_empty(),
+                        "{name} {lang} {key}"
+                    );
+                    assert_eq!(said(public), p.publication, "{name} {lang} {key}");
+                    assert!(form.contains("☐ "));
+                    assert_eq!(
+                        form.contains(match lang {
+                            Lang::Kk => "заңды өкілі",
+                            Lang::Ru => "законный представитель",
+                            Lang::En => "legal representative",
+                        }),
+                        part.may_be_minor,
+                        "{name} {lang} {key}"
+                    );
+                }
+            }
+        }
+        assert!(
+            forms >= 10,
+            "the examples hold consent-based purposes: {forms}"
+        );
+    }
+
+    #[test]
+    fn the_processing_record_has_a_row_per_purpose_with_its_storage_country() {
+        let t = PolicyTemplates::default();
+        for (name, d) in examples() {
+            for lang in [Lang::Kk, Lang::Ru, Lang::En] {
+                let md = t.markdown(Document::ProcessingRecord, &d, lang).unwrap();
+                let rows = table_rows(&md, "purposes");
+                assert_eq!(rows.len(), d.purposes.len() + 1, "{name} {lang}");
+                let country = derbes_core::policy::country_name(&d.storage_country, lang);
+                for (p, row) in d.purposes.values().zip(&rows[1..]) {
+                    assert_eq!(row.len(), 9, "{name} {lang}: {row:?}");
+                    assert_eq!(row[1], p.label.get(lang).replace('|', "\\|"));
+                    assert!(row[2].starts_with(p.legal_basis.label(lang)));
+                    assert_eq!(row[8], country);
+                }
+                assert_eq!(table_rows(&md, "retention").len(), d.retention.len() + 1);
+                let html = t.html(Document::ProcessingRecord, &d, lang).unwrap();
+                assert!(
+                    html.contains("<div class=\"wide\">\n<table>"),
+                    "{name} {lang}"
+                );
+            }
+        }
     }
 }
 
@@ -264,7 +618,9 @@ pub struct PolicyVersion {
 /// Rendered policy pages and the parsed declarations behind them, by version and language.
 #[derive(Default)]
 pub(crate) struct PolicyCache {
-    pages: std::sync::Mutex<std::collections::HashMap<(String, Lang, bool), axum::body::Bytes>>,
+    pages: std::sync::Mutex<
+        std::collections::HashMap<(String, Document, Lang, bool), axum::body::Bytes>,
+    >,
     declarations: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Declaration>>>,
     versions: std::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<Vec<PolicyVersion>>)>>,
 }
@@ -347,12 +703,13 @@ impl crate::vault::Vault {
         Ok(d)
     }
 
-    /// The policy of `version` (the one in force when `None`) in `lang`, as an HTML page with
-    /// links to the other languages and the versions, or as Markdown. Rendered once per version,
-    /// language and format.
+    /// A document of `version` (the one in force when `None`) in `lang`, as an HTML page with
+    /// links to the other languages, documents and versions, or as Markdown. Rendered once per
+    /// version, document, language and format.
     pub async fn policy_page(
         &self,
         version: Option<&str>,
+        doc: Document,
         lang: Lang,
         html: bool,
     ) -> Result<axum::body::Bytes, crate::vault::VaultError> {
@@ -366,17 +723,22 @@ impl crate::vault::Vault {
                 .clone()
                 .unwrap_or_else(|| self.declaration().version.clone()),
         };
-        let key = (version.clone(), lang, html);
+        let key = (version.clone(), doc, lang, html);
         if let Some(page) = locked(&self.policy_cache.pages).get(&key) {
             return Ok(page.clone());
         }
         let d = self.recorded(&version).await?;
         let t = &self.policy_templates;
         let md = t
-            .markdown(&d, lang)
+            .markdown(doc, &d, lang)
             .map_err(|e| crate::vault::VaultError::Unavailable(e.to_string()))?;
         let text = if html {
-            let nav = nav(lang, &version, current.as_deref() == Some(version.as_str()));
+            let nav = nav(
+                lang,
+                doc,
+                &version,
+                current.as_deref() == Some(version.as_str()),
+            );
             let title = md.lines().find_map(|l| l.strip_prefix("# ")).unwrap_or("");
             crate::html::page(lang, title, &format!("{nav}{}", markdown_to_html(&md)))
         } else {
@@ -459,13 +821,27 @@ fn url_part(s: &str) -> String {
         .collect()
 }
 
-/// The links above a policy page: the other languages, and the versions.
-fn nav(lang: Lang, version: &str, in_force: bool) -> String {
-    let here = if in_force {
-        "/policy".to_owned()
-    } else {
-        format!("/policy/versions/{}", url_part(version))
-    };
+/// The address of a document of a version (the one in force: `None`), without the language.
+fn document_path(doc: Document, version: Option<&str>) -> String {
+    match (doc, version) {
+        (Document::Policy, None) => "/policy".to_owned(),
+        (Document::Policy, Some(v)) => format!("/policy/versions/{}", url_part(v)),
+        (d, None) => format!("/policy/documents/{}", d.name()),
+        (d, Some(v)) => format!("/policy/documents/{}?version={}", d.name(), url_part(v)),
+    }
+}
+
+/// A link's address with the language added.
+fn with_lang(path: &str, lang: Lang) -> String {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    format!("{path}{sep}lang={lang}")
+}
+
+/// The links above a document page: the other languages, the other documents of the same
+/// version, and the versions.
+fn nav(lang: Lang, doc: Document, version: &str, in_force: bool) -> String {
+    let shown = (!in_force).then_some(version);
+    let here = document_path(doc, shown);
     let langs: Vec<String> = [
         (Lang::Kk, "Қазақша"),
         (Lang::Ru, "Русский"),
@@ -477,8 +853,8 @@ fn nav(lang: Lang, version: &str, in_force: bool) -> String {
             format!("<strong>{name}</strong>")
         } else {
             format!(
-                "<a href=\"{}?lang={l}\" hreflang=\"{l}\" lang=\"{l}\">{name}</a>",
-                escape(&here)
+                "<a href=\"{}\" hreflang=\"{l}\" lang=\"{l}\">{name}</a>",
+                escape(&with_lang(&here, *l))
             )
         }
     })
@@ -497,10 +873,25 @@ fn nav(lang: Lang, version: &str, in_force: bool) -> String {
             ))
         )
     };
+    let documents: Vec<String> = Document::ALL
+        .iter()
+        .map(|d| {
+            if *d == doc {
+                format!("<strong>{}</strong>", escape(d.title(lang)))
+            } else {
+                format!(
+                    "<a href=\"{}\">{}</a>",
+                    escape(&with_lang(&document_path(*d, shown), lang)),
+                    escape(d.title(lang))
+                )
+            }
+        })
+        .collect();
     format!(
-        "<nav>{} · <a href=\"/policy/versions?lang={lang}\">{}</a>{note}</nav>\n",
+        "<nav>{} · <a href=\"/policy/versions?lang={lang}\">{}</a>{note}</nav>\n<nav>{}</nav>\n",
         langs.join(" · "),
-        escape(versions)
+        escape(versions),
+        documents.join(" · ")
     )
 }
 

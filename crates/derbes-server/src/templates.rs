@@ -82,12 +82,39 @@ impl LangTemplates {
 }
 
 /// Renders a template text with `ctx`; names the template `name` (its extension decides
-/// escaping: none for `.txt` and `.md`). Unknown names are errors.
+/// escaping: none for `.txt` and `.md`). Unknown names are errors. The filter `cell` makes a
+/// value safe inside a Markdown table cell.
 pub fn render<T: serde::Serialize>(name: &str, source: &str, ctx: &T) -> Result<String, String> {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.add_filter("cell", table_cell);
     env.add_template(name, source).map_err(|e| e.to_string())?;
     env.get_template(name)
         .and_then(|t| t.render(ctx))
         .map_err(|e| e.to_string())
+}
+
+/// A value as the text of one Markdown table cell: a `|` would end the cell and a line break
+/// the row.
+fn table_cell(value: String) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace(['\r', '\n'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_table_cell_keeps_its_row_whole() {
+        let out = super::render(
+            "t.md",
+            "| {{ v | cell }} |",
+            &serde_json::json!({"v": "a|b\nc\\"}),
+        )
+        .unwrap();
+        assert_eq!(out, "| a\\|b c\\\\ |");
+        let html = crate::policy::markdown_to_html(&format!("| h |\n|---|\n{out}\n"));
+        assert!(html.contains("<td>a|b c\\</td>"), "{html}");
+    }
 }

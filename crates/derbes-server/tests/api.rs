@@ -186,27 +186,45 @@ impl Server {
         let method = method.to_owned();
         let auth = token.map(|t| format!("Bearer {t}"));
         tokio::task::spawn_blocking(move || {
-            let req = ureq::http::Request::builder()
-                .method(method.as_str())
-                .uri(&url);
-            let req = match &auth {
-                Some(a) => req.header("Authorization", a),
-                None => req,
-            };
-            let req = match header {
-                Some((name, value)) => req.header(name, value.as_str()),
-                None => req,
-            };
-            let resp = match body {
-                None => agent.run(req.body(()).unwrap()),
-                Some(Body::Json(v)) => agent.run(
-                    req.header("Content-Type", "application/json")
-                        .body(v.to_string())
-                        .unwrap(),
-                ),
-                Some(Body::Raw(ct, bytes)) => {
-                    agent.run(req.header("Content-Type", ct).body(bytes).unwrap())
+            let builder = || {
+                let req = ureq::http::Request::builder()
+                    .method(method.as_str())
+                    .uri(&url);
+                let req = match &auth {
+                    Some(a) => req.header("Authorization", a),
+                    None => req,
+                };
+                match &header {
+                    Some((name, value)) => req.header(*name, value.as_str()),
+                    None => req,
                 }
+            };
+            let send = |agent: &ureq::Agent| {
+                let req = builder();
+                match body.clone() {
+                    None => agent.run(req.body(()).unwrap()),
+                    Some(Body::Json(v)) => agent.run(
+                        req.header("Content-Type", "application/json")
+                            .body(v.to_string())
+                            .unwrap(),
+                    ),
+                    Some(Body::Raw(ct, bytes)) => {
+                        agent.run(req.header("Content-Type", ct).body(bytes).unwrap())
+                    }
+                }
+            };
+            let resp = match send(&agent) {
+                // A kept-alive connection the server has closed meanwhile (it may close one
+                // whose request body it did not read): sent again on a new connection, as
+                // HTTP clients do. A server that fails fails again.
+                Err(ureq::Error::Io(_)) => send(
+                    &ureq::Agent::config_builder()
+                        .http_status_as_error(false)
+                        .max_idle_connections(0)
+                        .build()
+                        .into(),
+                ),
+                other => other,
             };
             let mut resp = resp.unwrap();
             let header = |name: &str| {
@@ -283,6 +301,7 @@ impl Drop for Server {
     }
 }
 
+#[derive(Clone)]
 enum Body {
     Json(Value),
     Raw(&'static str, Vec<u8>),
@@ -942,6 +961,8 @@ fn random_cases(id: &str, request: &str) -> Vec<(&'static str, String, Value, bo
         "/policy/versions?format=json".to_owned(),
         "/policy/changes?from=x&to=y".to_owned(),
         format!("/policy/versions/{id}"),
+        "/policy/documents/consent-forms?version=2025.1&lang=kk".to_owned(),
+        format!("/policy/documents/{id}"),
     ];
     let strategy = (
         prop::sample::select(vec!["GET", "POST", "PATCH", "PUT", "DELETE"]),
@@ -2890,6 +2911,69 @@ fn policy_pages_in_every_language(db: TestDb) -> Fut {
                 .contains("/policy/changes?from=2025.1&amp;to=2099.1&amp;lang=en"),
             "{}",
             r.text
+        );
+
+        // The other documents of the version in force, and of any version.
+        let r = page("/policy/documents/consent-forms", Some("ru")).await;
+        assert_eq!(r.status, 200);
+        assert!(
+            r.text
+                .contains("Формы согласия на сбор и обработку персональных данных")
+                && r.text.contains("Медицинские учреждения"),
+            "{}",
+            r.text
+        );
+        let r = page(
+            "/policy/documents/consent-forms?version=2099.1&lang=ru&format=md",
+            None,
+        )
+        .await;
+        assert_eq!(r.content_type, "text/markdown; charset=utf-8");
+        let extracurricular = r
+            .text
+            .split("\n## ")
+            .find(|s| s.contains("{#extracurricular}"))
+            .unwrap();
+        assert!(
+            !extracurricular.contains("Медицинские учреждения"),
+            "the 2099.1 form names only its own recipients: {extracurricular}"
+        );
+        let r = page("/policy/documents/data-list?lang=kk", None).await;
+        assert!(r.text.contains("дербес деректердің тізбесі") && r.text.contains("<table>"));
+        let r = page("/policy/documents/processing-record?lang=en", None).await;
+        assert!(
+            r.text.contains("Record of processing activities")
+                && r.text.contains("<th>Storage country</th>")
+        );
+        // Each page links to the other documents of the same version and language.
+        assert!(
+            r.text
+                .contains("href=\"/policy/documents/data-list?lang=en\"")
+                && r.text.contains("href=\"/policy?lang=en\""),
+            "{}",
+            r.text
+        );
+        let r = page("/policy/versions/2099.1?lang=ru", None).await;
+        assert!(
+            r.text
+                .contains("href=\"/policy/documents/consent-forms?version=2099.1&amp;lang=ru\""),
+            "{}",
+            r.text
+        );
+        assert_problem(
+            &page("/policy/documents/leaflet", None).await,
+            404,
+            "not-found",
+        );
+        assert_problem(
+            &page("/policy/documents/data-list?version=1999.9", None).await,
+            404,
+            "not-found",
+        );
+        assert_problem(
+            &page("/policy/documents/data-list?format=pdf", None).await,
+            422,
+            "validation",
         );
     })
 }

@@ -98,8 +98,10 @@ pub struct Overrides {
     pub calendar: Option<PathBuf>,
 }
 
-const KNOWN_ENV: [&str; 7] = [
+const KNOWN_ENV: [&str; 8] = [
     "DERBES_CALENDAR",
+    // The Chromium that `policy render --format pdf` prints with.
+    "DERBES_CHROMIUM",
     "DERBES_CONFIG",
     "DERBES_DATA_DIR",
     "DERBES_DATABASE_URL",

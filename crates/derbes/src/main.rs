@@ -5,6 +5,7 @@ mod config;
 mod consent_import;
 mod generate;
 mod import;
+mod pdf;
 mod policy_cli;
 mod receipt_verify;
 mod requests_cli;
@@ -95,7 +96,7 @@ enum Command {
         #[command(subcommand)]
         command: DestructionsCommand,
     },
-    /// The privacy policy rendered from the declaration
+    /// The privacy policy and the other documents rendered from the declaration
     Policy {
         #[command(subcommand)]
         command: PolicyCommand,
@@ -109,7 +110,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum PolicyCommand {
-    /// The policy in one language, as HTML (with a print stylesheet) or Markdown
+    /// The policy, the list of personal data, the consent forms or the record of processing
+    /// activities, in one language, as HTML (with a print stylesheet), Markdown or PDF
     Render(policy_cli::RenderArgs),
     /// What changed between two declaration files, and which purposes need fresh consent (exit
     /// code 3 when some do)

@@ -3,15 +3,21 @@
 use crate::config::Config;
 use anyhow::{bail, Context, Result};
 use derbes_core::text::Lang;
+use derbes_server::Document;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct RenderArgs {
+    /// policy, data-list (the list of personal data, Art. 25), consent-forms (Art. 8(4)) or
+    /// processing-record (the record of processing activities)
+    #[arg(long, default_value = "policy")]
+    pub document: String,
     /// kk, ru or en
     #[arg(long, default_value = "kk")]
     pub lang: String,
-    /// html (a page with a print stylesheet) or md (Markdown)
+    /// html (a page with a print stylesheet), md (Markdown) or pdf (through headless Chromium;
+    /// needs --out)
     #[arg(long, default_value = "html")]
     pub format: String,
     /// Write to this file instead of standard output
@@ -24,27 +30,38 @@ pub fn render(config: &Config, args: &RenderArgs) -> Result<ExitCode> {
         .lang
         .parse()
         .map_err(|e: String| anyhow::anyhow!("--lang: {e}"))?;
+    let doc: Document = args
+        .document
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--document: {e}"))?;
+    if !matches!(args.format.as_str(), "html" | "md" | "markdown" | "pdf") {
+        bail!("--format `{}`: use html, md or pdf", args.format);
+    }
+    if args.format == "pdf" && args.out.is_none() {
+        bail!("--format pdf writes a file: name it with --out FILE");
+    }
     let (declaration, _) = crate::setup::declaration(config)?;
     let templates = derbes_server::PolicyTemplates::load(config.templates.as_deref(), &declaration)
-        .context("a policy template cannot be used")?;
+        .context("a document template cannot be used")?;
     let text = match args.format.as_str() {
-        "html" => templates.html(&declaration, lang)?,
-        "md" | "markdown" => templates.markdown(&declaration, lang)?,
-        "pdf" => bail!(
-            "--format pdf is not available yet; render html and print it to PDF (in a browser, or `chromium --headless --print-to-pdf=policy.pdf policy.html`)"
-        ),
-        other => bail!("--format `{other}`: use html or md"),
+        "md" | "markdown" => templates.markdown(doc, &declaration, lang)?,
+        _ => templates.html(doc, &declaration, lang)?,
     };
+    let what = format!(
+        "the {lang} {}, version {},",
+        doc.title(Lang::En).to_lowercase(),
+        declaration.version
+    );
+    if let ("pdf", Some(path)) = (args.format.as_str(), &args.out) {
+        crate::pdf::print(&text, path)?;
+        eprintln!("derbes: printed {what} to {}", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     match &args.out {
         Some(path) => {
             std::fs::write(path, &text)
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            eprintln!(
-                "derbes: wrote the {} policy, version {}, to {}",
-                lang,
-                declaration.version,
-                path.display()
-            );
+            eprintln!("derbes: wrote {what} to {}", path.display());
         }
         None => print!("{text}"),
     }

@@ -5,237 +5,13 @@
 
 use derbes_core::identifiers::{Iin, Sex};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
-
-// ---------------------------------------------------------------------------------------------
-// Helpers
-// ---------------------------------------------------------------------------------------------
-
-/// The binary, with every `DERBES_*` variable of the test environment removed and the current
-/// directory set to `cwd` (a temporary directory), so that no stray configuration leaks in.
-fn derbes(cwd: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_derbes"));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("DERBES_") {
-            cmd.env_remove(&k);
-        }
-    }
-    cmd.current_dir(cwd);
-    cmd
-}
-
-/// Runs a command to completion (within two minutes) and returns its output.
-fn run(cmd: &mut Command) -> Output {
-    run_within(cmd, Duration::from_secs(120))
-}
-
-/// Runs a command to completion and returns its output; kills it and fails after `limit`.
-fn run_within(cmd: &mut Command, limit: Duration) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cannot start derbes");
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out_t = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = out.read_to_end(&mut b);
-        b
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = err.read_to_end(&mut b);
-        b
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("derbes did not finish within {limit:?}: {cmd:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: out_t.join().unwrap(),
-        stderr: err_t.join().unwrap(),
-    }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Formats an output for assertion messages.
-fn show(o: &Output) -> String {
-    format!(
-        "status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        o.status,
-        text(&o.stdout),
-        text(&o.stderr)
-    )
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
-}
-
-/// (status, JSON body or Null)
-fn http(method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
-    let req = ureq::http::Request::builder().method(method).uri(url);
-    let req = match token {
-        Some(t) => req.header("Authorization", format!("Bearer {t}")),
-        None => req,
-    };
-    let agent = agent();
-    let mut resp = match body {
-        None => agent.run(req.body(()).unwrap()),
-        Some(v) => agent.run(
-            req.header("Content-Type", "application/json")
-                .body(v.to_string())
-                .unwrap(),
-        ),
-    }
-    .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    let status = resp.status().as_u16();
-    let text = resp.body_mut().read_to_string().unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-/// A running `derbes serve`; killed when dropped, even when the test fails.
-struct Server {
-    child: Option<Child>,
-    base: String,
-    /// The admin token, when this start printed one.
-    token: Option<String>,
-    /// Every stdout line up to and including the "serving" line.
-    stdout: Vec<String>,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Server {
-    /// Starts `serve` with the data directory `data` and waits for it to listen.
-    fn start(cwd: &Path, data: &Path) -> Server {
-        let port = free_port();
-        let mut child = derbes(cwd)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(data)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cannot start derbes serve");
-        let stdout = child.stdout.take().unwrap();
-        let stderr_pipe = child.stderr.take().unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut server = Server {
-            child: Some(child),
-            base: format!("http://127.0.0.1:{port}"),
-            token: None,
-            stdout: Vec::new(),
-            stderr: Arc::clone(&stderr),
-        };
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr_pipe).lines() {
-                let Ok(line) = line else { break };
-                let mut s = stderr.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
-            }
-        });
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(t) = line.split_whitespace().find(|w| w.starts_with("dbs_")) {
-                        assert!(
-                            server.token.is_none(),
-                            "two tokens printed: {:?}",
-                            server.stdout
-                        );
-                        server.token = Some(t.to_owned());
-                    }
-                    let serving = line.contains("serving http://");
-                    server.stdout.push(line);
-                    if serving {
-                        break;
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => panic!(
-                    "serve did not report `serving http://` within {STARTUP_TIMEOUT:?}; stdout: {:?}; stderr: {}",
-                    server.stdout,
-                    server.stderr()
-                ),
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    // Give the stderr reader a moment to collect the reason.
-                    std::thread::sleep(Duration::from_millis(200));
-                    panic!(
-                        "serve exited before listening; stdout: {:?}; stderr: {}",
-                        server.stdout,
-                        server.stderr()
-                    )
-                }
-            }
-        }
-        server
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// Kills the process and waits for it to be gone.
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
+mod common;
+use common::*;
 
 /// `n` distinct valid IINs of girls born 11 December 2006.
 fn student_iins(n: usize) -> Vec<String> {
@@ -1670,12 +1446,49 @@ fn policy_render_writes_each_language_and_format() {
         "{}",
         show(&o)
     );
-    let o = run(derbes(cwd).args(["policy", "render", "--format", "pdf"]));
+    // The other documents, by name.
+    let o = run(derbes(cwd).args([
+        "policy",
+        "render",
+        "--document",
+        "data-list",
+        "--lang",
+        "en",
+        "--format",
+        "md",
+    ]));
+    assert!(o.status.success(), "{}", show(&o));
+    assert!(text(&o.stdout).starts_with("# List of personal data needed and sufficient"));
+    let o = run(derbes(cwd).args(["policy", "render", "--document", "leaflet"]));
     assert!(
-        !o.status.success() && text(&o.stderr).contains("--print-to-pdf"),
+        !o.status.success()
+            && text(&o.stderr)
+                .contains("use policy, data-list, consent-forms or processing-record"),
         "{}",
         show(&o)
     );
+    // A PDF is a file, and needs Chromium: where there is none, the error says what to do.
+    let o = run(derbes(cwd).args(["policy", "render", "--format", "pdf"]));
+    assert!(
+        !o.status.success() && text(&o.stderr).contains("--out FILE"),
+        "{}",
+        show(&o)
+    );
+    let pdf = cwd.join("policy.pdf");
+    let o = run(derbes(cwd).env("PATH", cwd).args([
+        "policy",
+        "render",
+        "--format",
+        "pdf",
+        "--out",
+        pdf.to_str().unwrap(),
+    ]));
+    assert!(
+        !o.status.success() && text(&o.stderr).contains("apt-get install chromium"),
+        "{}",
+        show(&o)
+    );
+    assert!(!pdf.exists());
 }
 
 #[test]

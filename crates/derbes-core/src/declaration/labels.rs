@@ -69,9 +69,9 @@ impl Source {
             ),
             Source::Automatic => tr(
                 lang,
-                "қызметті пайдалану кезінде автоматты түрде жиналды",
-                "собраны автоматически при пользовании сервисом",
-                "collected automatically while the service was used",
+                "автоматтандырылған құралдармен жиналды",
+                "собраны автоматизированными средствами",
+                "collected by automated means",
             ),
             Source::Operator => tr(
                 lang,

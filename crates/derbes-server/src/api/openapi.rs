@@ -513,6 +513,17 @@ fn spine() -> Value {
                 ],
                 "responses": { "200": { "description": "The policy of that version", "content": { "text/html": { "schema": { "type": "string" } } } }, "404": problem("No such version"), "422": problem("Unknown lang or format") }
             }},
+            "/policy/documents/{document}": { "get": {
+                "summary": "Another document drawn from the declaration: the list of personal data (Art. 25), the consent forms (Art. 8(4)) or the record of processing activities",
+                "description": "Public, no token: everything in them is also in the published policy. Of the version in force, or of `version`.",
+                "parameters": [
+                    { "name": "document", "in": "path", "required": true, "schema": { "enum": ["data-list", "consent-forms", "processing-record"] } },
+                    { "name": "version", "in": "query", "schema": { "type": "string" } },
+                    { "name": "lang", "in": "query", "schema": { "enum": ["kk", "ru", "en"] } },
+                    { "name": "format", "in": "query", "schema": { "enum": ["html", "md"] } }
+                ],
+                "responses": { "200": { "description": "The document", "content": { "text/html": { "schema": { "type": "string" } }, "text/markdown": { "schema": { "type": "string" } } } }, "404": problem("No such document or version"), "422": problem("Unknown lang or format") }
+            }},
             "/api/v1/subjects": { "post": authed(json!({
                 "summary": "Create a subject with encrypted fields",
                 "description": "Every field must be declared for the subject's category and pass its validator. Staff and integration tokens may write only fields used by their purposes.",

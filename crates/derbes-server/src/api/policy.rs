@@ -2,6 +2,7 @@
 //! the visitor's language. Public pages: no token.
 
 use super::{asked_lang, Path, Query};
+use crate::policy::Document;
 use crate::problem::ApiError;
 use crate::AppState;
 use axum::extract::State;
@@ -57,7 +58,12 @@ pub(super) async fn in_force(
 ) -> Result<Response, ApiError> {
     let lang = asked_lang(q.lang.as_deref(), &headers)?;
     let html = html_asked(q.format.as_deref())?;
-    Ok(page(s.vault.policy_page(None, lang, html).await?, html))
+    Ok(page(
+        s.vault
+            .policy_page(None, Document::Policy, lang, html)
+            .await?,
+        html,
+    ))
 }
 
 pub(super) async fn versions(
@@ -83,9 +89,52 @@ pub(super) async fn version(
 ) -> Result<Response, ApiError> {
     let lang = asked_lang(q.lang.as_deref(), &headers)?;
     let html = html_asked(q.format.as_deref())?;
-    match s.vault.policy_page(Some(&version), lang, html).await {
+    match s
+        .vault
+        .policy_page(Some(&version), Document::Policy, lang, html)
+        .await
+    {
         Err(crate::VaultError::NotFound) => Err(ApiError::not_found(
             "no policy version has this name; /policy/versions lists them",
+        )),
+        other => Ok(page(other?, html)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DocumentQuery {
+    #[serde(default)]
+    lang: Option<String>,
+    #[serde(default)]
+    format: Option<String>,
+    /// A recorded version; the one in force when absent.
+    #[serde(default)]
+    version: Option<String>,
+}
+
+/// One of the other documents drawn from the declaration: the list of personal data, the
+/// consent forms or the record of processing activities.
+pub(super) async fn document(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Query(q): Query<DocumentQuery>,
+) -> Result<Response, ApiError> {
+    let doc: Document = name.parse().map_err(|_| {
+        ApiError::not_found(
+            "no document has this name: use data-list, consent-forms or processing-record",
+        )
+    })?;
+    let lang = asked_lang(q.lang.as_deref(), &headers)?;
+    let html = html_asked(q.format.as_deref())?;
+    match s
+        .vault
+        .policy_page(q.version.as_deref(), doc, lang, html)
+        .await
+    {
+        Err(crate::VaultError::NotFound) => Err(ApiError::not_found(
+            "`version` names no recorded policy version; /policy/versions lists them",
         )),
         other => Ok(page(other?, html)),
     }
