@@ -301,7 +301,13 @@ mod tests {
 
     #[test]
     fn every_reason_is_given() {
-        let d = decl();
+        // Education for students only, so that asking it of a representative is refused.
+        let d = Declaration::load(&MINIMAL.replace(
+            "categories = [\"student\", \"legal_representative\"]\nfields = [\"iin\"]",
+            "categories = [\"student\"]\nfields = [\"iin\"]",
+        ))
+        .unwrap()
+        .declaration;
         let asked = vec!["allergy".to_string(), "shoe_size".to_string()];
         let scope = ActorScope::Purposes(vec!["medical".into()]);
         let reasons = decide_read(

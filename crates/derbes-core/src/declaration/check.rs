@@ -501,6 +501,22 @@ fn fields(c: &mut Checker<'_>, d: &Declaration) {
                 "no purpose uses this field",
                 "data may be collected only for a declared purpose: add the field to a purpose or remove it",
             );
+        } else {
+            // Used, but not for every category it is stored for: the list of personal data
+            // (Art. 25) would name it for that category with no purpose.
+            for (i, category) in f.categories.iter().enumerate() {
+                let read = d
+                    .purposes
+                    .values()
+                    .any(|pu| pu.uses_field(key) && pu.covers_category(category));
+                if !read && d.subject_categories.contains_key(category) {
+                    c.warning(
+                        &p.key("categories").index(i),
+                        format!("no purpose processes this field for subjects in `{category}`"),
+                        "add the field to a purpose of that category, or remove the category from the field's categories",
+                    );
+                }
+            }
         }
     }
 }

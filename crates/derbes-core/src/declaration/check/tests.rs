@@ -44,7 +44,7 @@ validator = "text"
 label = { kk = "Білім беру", ru = "Обучение", en = "Education" }
 description = { kk = "Оқыту", ru = "Обучение", en = "Teaching" }
 legal_basis = "contract"
-categories = ["student"]
+categories = ["student", "legal_representative"]
 fields = ["iin"]
 retention = "five_years"
 
@@ -187,6 +187,26 @@ fn cross_border_recipient_needs_a_basis() {
         "country = \"DE\"\ncross_border_basis = \"consent\"",
     );
     assert!(errors(&ok).is_empty());
+}
+
+#[test]
+fn a_field_no_purpose_reads_for_one_of_its_categories_is_flagged() {
+    // The IIN of a legal representative, stored, but read by no purpose of representatives.
+    let src = MINIMAL.replace(
+        "categories = [\"student\", \"legal_representative\"]\nfields = [\"iin\"]",
+        "categories = [\"student\"]\nfields = [\"iin\"]",
+    );
+    let warnings = problems(&src);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(
+        warnings[0].message,
+        "no purpose processes this field for subjects in `legal_representative`"
+    );
+    assert_eq!(warnings[0].path, "fields.iin.categories[1]");
+    assert_eq!(
+        warnings[0].line,
+        line_of(&src, "categories = [\"student\", \"legal_representative\"]")
+    );
 }
 
 #[test]
