@@ -56,6 +56,15 @@ pub struct OperatorPart {
     pub responsible_position: String,
     pub responsible_email: String,
     pub responsible_phone: Option<String>,
+    pub approval: Option<ApprovalPart>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApprovalPart {
+    pub by: String,
+    pub act: Option<String>,
+    /// The date in words.
+    pub date: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -755,6 +764,13 @@ pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
             responsible_position: t(&o.responsible_person.position),
             responsible_email: o.responsible_person.email.clone(),
             responsible_phone: o.responsible_person.phone.clone(),
+            approval: o.approval.as_ref().map(|a| ApprovalPart {
+                by: t(&a.by),
+                act: a.act.as_ref().map(t),
+                date: crate::declaration::parse_date(&a.date)
+                    .map(|x| format_date(x, lang))
+                    .unwrap_or_else(|| a.date.clone()),
+            }),
         },
         storage_country: country_name(&d.storage_country, lang),
         storage_territory: territory(&d.storage_country, lang),

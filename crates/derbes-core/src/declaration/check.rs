@@ -369,6 +369,20 @@ fn operator(c: &mut Checker<'_>, p: &Path, o: &Operator) {
             );
         }
     }
+    if let Some(a) = &o.approval {
+        let ap = p.key("approval");
+        c.text(&ap.key("by"), &a.by);
+        if let Some(act) = &a.act {
+            c.text(&ap.key("act"), act);
+        }
+        if parse_date(&a.date).is_none() {
+            c.error(
+                &ap.key("date"),
+                "is not a date",
+                "write the date of approval as YYYY-MM-DD",
+            );
+        }
+    }
     let rp = p.key("responsible_person");
     c.text(&rp.key("name"), &o.responsible_person.name);
     c.text(&rp.key("position"), &o.responsible_person.position);

@@ -85,6 +85,22 @@ pub struct Operator {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub website: Option<String>,
     pub responsible_person: ResponsiblePerson,
+    /// Who approved the policy and by what act, shown under its title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+}
+
+/// The approval of the policy: who approved it, by what act, on what date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// Who approved it: a position and a name, or the body.
+    pub by: Text,
+    /// The act that approved it, e.g. the director's order and its number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Text>,
+    /// YYYY-MM-DD.
+    pub date: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -210,6 +210,22 @@ fn a_field_no_purpose_reads_for_one_of_its_categories_is_flagged() {
 }
 
 #[test]
+fn an_approval_needs_a_date() {
+    let with = |date: &str| {
+        MINIMAL.replace(
+            "[operator.responsible_person]",
+            &format!("[operator.approval]\nby = {{ kk = \"Директор\", ru = \"Директор\", en = \"The director\" }}\nact = {{ kk = \"бұйрық № 7\", ru = \"приказ № 7\", en = \"order No. 7\" }}\ndate = \"{date}\"\n\n[operator.responsible_person]"),
+        )
+    };
+    let loaded = Declaration::load(&with("2025-08-01")).unwrap();
+    let approval = loaded.declaration.operator.approval.unwrap();
+    assert_eq!(approval.date, "2025-08-01");
+    let e = errors(&with("1 August 2025"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].path, "operator.approval.date");
+}
+
+#[test]
 fn storage_outside_kazakhstan_and_document_copies_are_flagged() {
     let src = MINIMAL
         .replace("storage_country = \"KZ\"", "storage_country = \"DE\"")
