@@ -350,16 +350,6 @@ impl SqlConnector {
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(|_| self.fail("no randomness for the salt"))?;
         let salt: String = salt.iter().map(|b| format!("{b:02x}")).collect();
-        if self.backend == Backend::Mysql {
-            // MariaDB runs `IN (subquery)` in an UPDATE or DELETE as a dependent subquery, row by
-            // row over the whole table; the identity keys are read first (locked) instead.
-            let this = self.clone();
-            let identifier = identifier.to_owned();
-            return tokio::task::spawn_blocking(move || this.mysql_destroy(&identifier, &salt))
-                .await
-                .map_err(|_| self.fail("the database task failed"))?
-                .map_err(|p| self.fail(p));
-        }
         let reach = Reach::Identifier(identifier);
         let statements: Vec<(Statement, &'static str, String)> = self
             .map
@@ -394,7 +384,9 @@ impl SqlConnector {
                     .map_err(|e| self.fail(pg_problem("", &e)))?;
                 counts
             }
-            Backend::Sqlite | Backend::Mysql => {
+            // MariaDB/MySQL deletes by the keys it reads first, not by these statements.
+            Backend::Mysql => return self.mysql_destroy_blocking(identifier, salt).await,
+            Backend::Sqlite => {
                 let path = self.sqlite_path();
                 let work: Vec<(Statement, String)> = statements
                     .iter()
@@ -415,6 +407,22 @@ impl SqlConnector {
                 rows,
             })
             .collect())
+    }
+
+    /// The destruction on MariaDB/MySQL, off the async threads. MariaDB runs `IN (subquery)` in
+    /// an UPDATE or DELETE as a dependent subquery, row by row over the whole table; the identity
+    /// keys are read first (locked) instead.
+    async fn mysql_destroy_blocking(
+        &self,
+        identifier: &str,
+        salt: String,
+    ) -> Result<Vec<TableOutcome>, ConnectorError> {
+        let this = self.clone();
+        let identifier = identifier.to_owned();
+        tokio::task::spawn_blocking(move || this.mysql_destroy(&identifier, &salt))
+            .await
+            .map_err(|_| self.fail("the database task failed"))?
+            .map_err(|p| self.fail(p))
     }
 
     /// The destruction on MariaDB/MySQL: the identity keys first, then every table by key.
@@ -536,14 +544,16 @@ fn mysql_access(
             rows.into_iter()
                 .map(|mut r| {
                     (0..*n)
-                        .map(|i| {
-                            r.take_opt::<Option<String>, _>(i)
-                                .and_then(Result::ok)
-                                .flatten()
+                        .map(|i| match r.take_opt::<Option<String>, _>(i) {
+                            None => Ok(None),
+                            Some(v) => v.map_err(|_| {
+                                // The column and its place, never the value.
+                                format!("{table}: column {} is not text", i + 1)
+                            }),
                         })
-                        .collect()
+                        .collect::<Result<Vec<_>, String>>()
                 })
-                .collect(),
+                .collect::<Result<Vec<_>, String>>()?,
         );
     }
     Ok(out)

@@ -188,6 +188,18 @@ pub enum ConsentAction {
     Withdraw,
 }
 
+impl Method {
+    /// Its code, as its serialized `kind`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Method::Web => "web",
+            Method::Paper { .. } => "paper",
+            Method::StateService { .. } => "state_service",
+            Method::Other { .. } => "other",
+        }
+    }
+}
+
 impl ConsentAction {
     pub fn name(&self) -> &'static str {
         match self {

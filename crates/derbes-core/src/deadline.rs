@@ -101,7 +101,10 @@ pub fn due(
             (date, None)
         }
         CalendarKind::Calendar => {
-            let end = received_on + time::Duration::days(rule.days.into());
+            // The last representable date rather than a panic, whatever the count.
+            let end = received_on
+                .checked_add(time::Duration::days(rule.days.into()))
+                .unwrap_or(Date::MAX);
             let date = first_working(end);
             (date, (date != end).then(|| end.to_string()))
         }

@@ -171,55 +171,74 @@ pub struct CookieServicePart {
     pub purpose: String,
 }
 
-/// A country by its ISO code, in words where it is a common one.
-pub fn country_name(code: &str, lang: Lang) -> String {
-    let (kk, ru, en) = match code {
-        "KZ" => (
+/// Common countries by ISO code, in words: Kazakh, Russian, the Russian genitive
+/// («на территории Республики Казахстан»), English.
+const COUNTRIES: &[(&str, [&str; 4])] = &[
+    (
+        "KZ",
+        [
             "Қазақстан Республикасы",
             "Республика Казахстан",
+            "Республики Казахстан",
             "the Republic of Kazakhstan",
-        ),
-        "RU" => (
+        ],
+    ),
+    (
+        "RU",
+        [
             "Ресей Федерациясы",
             "Российская Федерация",
+            "Российской Федерации",
             "the Russian Federation",
-        ),
-        "US" => (
+        ],
+    ),
+    (
+        "US",
+        [
             "Америка Құрама Штаттары",
             "Соединённые Штаты Америки",
+            "Соединённых Штатов Америки",
             "the United States",
-        ),
-        "GB" => ("Ұлыбритания", "Великобритания", "the United Kingdom"),
-        "CA" => ("Канада", "Канада", "Canada"),
-        "DE" => ("Германия", "Германия", "Germany"),
-        "IE" => ("Ирландия", "Ирландия", "Ireland"),
-        "NL" => ("Нидерланды", "Нидерланды", "the Netherlands"),
-        "FI" => ("Финляндия", "Финляндия", "Finland"),
-        _ => return code.to_owned(),
-    };
-    tr(lang, kk, ru, en).to_owned()
+        ],
+    ),
+    (
+        "GB",
+        [
+            "Ұлыбритания",
+            "Великобритания",
+            "Великобритании",
+            "the United Kingdom",
+        ],
+    ),
+    ("CA", ["Канада", "Канада", "Канады", "Canada"]),
+    ("DE", ["Германия", "Германия", "Германии", "Germany"]),
+    ("IE", ["Ирландия", "Ирландия", "Ирландии", "Ireland"]),
+    (
+        "NL",
+        ["Нидерланды", "Нидерланды", "Нидерландов", "the Netherlands"],
+    ),
+    ("FI", ["Финляндия", "Финляндия", "Финляндии", "Finland"]),
+];
+
+fn country(code: &str) -> Option<&'static [&'static str; 4]> {
+    COUNTRIES.iter().find(|(c, _)| *c == code).map(|(_, n)| n)
+}
+
+/// A country by its ISO code, in words where it is a common one.
+pub fn country_name(code: &str, lang: Lang) -> String {
+    match country(code) {
+        Some([kk, ru, _, en]) => tr(lang, kk, ru, en).to_owned(),
+        None => code.to_owned(),
+    }
 }
 
 /// "In that country" as a phrase; Russian puts the country's name in the genitive.
 pub fn territory(code: &str, lang: Lang) -> String {
-    match lang {
-        Lang::Kk => format!("{} аумағында", country_name(code, lang)),
-        Lang::En => format!("in {}", country_name(code, lang)),
-        Lang::Ru => {
-            let genitive = match code {
-                "KZ" => "Республики Казахстан",
-                "RU" => "Российской Федерации",
-                "US" => "Соединённых Штатов Америки",
-                "GB" => "Великобритании",
-                "CA" => "Канады",
-                "DE" => "Германии",
-                "IE" => "Ирландии",
-                "NL" => "Нидерландов",
-                "FI" => "Финляндии",
-                other => return format!("на территории государства {other}"),
-            };
-            format!("на территории {genitive}")
-        }
+    match (lang, country(code)) {
+        (Lang::Kk, _) => format!("{} аумағында", country_name(code, lang)),
+        (Lang::En, _) => format!("in {}", country_name(code, lang)),
+        (Lang::Ru, Some([_, _, genitive, _])) => format!("на территории {genitive}"),
+        (Lang::Ru, None) => format!("на территории государства {code}"),
     }
 }
 
@@ -649,9 +668,11 @@ pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
                 .iter()
                 .filter_map(|c| d.subject_categories.get(c))
                 .any(|c| c.may_be_minor),
-            terms_hash: (p.legal_basis == crate::declaration::LegalBasis::Consent)
-                .then(|| crate::consent::PurposeTerms::of(d, key).map(|t| t.hash()))
-                .flatten(),
+            terms_hash: if p.legal_basis == crate::declaration::LegalBasis::Consent {
+                crate::consent::PurposeTerms::of(d, key).map(|t| t.hash())
+            } else {
+                None
+            },
         })
         .collect();
     let recipients: Vec<RecipientPart> = d

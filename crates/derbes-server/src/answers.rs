@@ -66,25 +66,9 @@ fn render(source: &str, ctx: &LetterContext) -> Result<Letter, String> {
     if subject.is_empty() {
         return Err("the first line, the letter's subject, is empty".into());
     }
-    // Lines the template's tags left empty collapse to one blank line.
-    let mut out = String::with_capacity(body.len());
-    let mut blank = 0;
-    for line in body.trim().lines() {
-        if line.trim().is_empty() {
-            blank += 1;
-            if blank > 1 {
-                continue;
-            }
-            out.push('\n');
-        } else {
-            blank = 0;
-            out.push_str(line.trim_end());
-            out.push('\n');
-        }
-    }
     Ok(Letter {
         subject: subject.to_owned(),
-        body: out,
+        body: crate::templates::collapse_blank_lines(body),
     })
 }
 

@@ -114,6 +114,9 @@ impl From<VaultError> for ApiError {
             VaultError::Store(StoreError::VersionConflict) => {
                 ApiError::conflict("the subject kept changing while this update ran; send it again")
             }
+            VaultError::Store(StoreError::JobChanged) => ApiError::conflict(
+                "a webhook connector's job changed meanwhile (confirmed, retried or settled); read the request again",
+            ),
             // These messages name keys, versions and storage faults, never personal data.
             e @ (VaultError::Store(StoreError::Corrupt(_)) | VaultError::Crypto(_) | VaultError::Keys(_)) => {
                 eprintln!("derbes: {e}");

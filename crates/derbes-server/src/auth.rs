@@ -94,11 +94,11 @@ impl Actor {
         format!("{}:{}", self.role, self.name)
     }
 
-    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+    pub fn require(&self, roles: &[Role]) -> Result<(), crate::VaultError> {
         if roles.contains(&self.role) {
             Ok(())
         } else {
-            Err(ApiError::forbidden(format!(
+            Err(crate::VaultError::Forbidden(format!(
                 "a `{}` token may not do this; it needs one of: {}",
                 self.role,
                 roles

@@ -434,7 +434,7 @@ impl Vault {
             }
             let mut details = json!({
                 "consent_id": event.id,
-                "method": method_kind(&event.method),
+                "method": event.method.kind(),
             });
             if let GivenBy::Representative {
                 representative_id,
@@ -887,14 +887,5 @@ impl Vault {
             restrictions: state.restrictions.into_iter().collect(),
             obligations: state.obligations.into_iter().collect(),
         })
-    }
-}
-
-fn method_kind(m: &Method) -> &'static str {
-    match m {
-        Method::Web => "web",
-        Method::Paper { .. } => "paper",
-        Method::StateService { .. } => "state_service",
-        Method::Other { .. } => "other",
     }
 }

@@ -154,12 +154,7 @@ impl Vault {
         subject_id: Uuid,
         request_id: Option<Uuid>,
     ) -> Result<Destruction, VaultError> {
-        if !matches!(actor.role, Role::Admin | Role::Dpo) {
-            return Err(VaultError::Forbidden(format!(
-                "role `{}` cannot destroy a subject's data; the DPO or an administrator can",
-                actor.role
-            )));
-        }
+        actor.require(&[Role::Admin, Role::Dpo])?;
         let Some((record, state)) = self.store().subject_with_state(subject_id, None).await? else {
             return self
                 .store()
@@ -219,7 +214,7 @@ impl Vault {
             }
         };
         if new {
-            self.log_destructions(std::slice::from_ref(&destruction));
+            self.log_destructions(vec![destruction.clone()]).await;
         }
         Ok(destruction)
     }
@@ -278,15 +273,25 @@ impl Vault {
     /// Appends to the destruction log, if one is configured. A failure is reported in the
     /// server's log and mended at the next reconciliation, which copies the database's records
     /// that the file lacks.
-    fn log_destructions(&self, records: &[Destruction]) {
-        if let Some(log) = &self.destruction_log {
-            if let Err(e) = log.append(&self.keys(), records) {
-                eprintln!(
-                    "derbes: cannot append to the destruction log {}: {e}; it is mended when the server starts or by `derbes destructions reapply`",
-                    log.path().display()
-                );
-            }
-        }
+    async fn log_destructions(&self, records: Vec<Destruction>) {
+        let Some(log) = self.destruction_log.clone() else {
+            return;
+        };
+        let keys = self.keys();
+        // The append syncs the file: off the async threads.
+        let appended = {
+            let log = log.clone();
+            tokio::task::spawn_blocking(move || log.append(&keys, &records)).await
+        };
+        let problem = match appended {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "the writing task failed".to_owned(),
+        };
+        eprintln!(
+            "derbes: cannot append to the destruction log {}: {problem}; it is mended when the server starts or by `derbes destructions reapply`",
+            log.path().display()
+        );
     }
 
     /// The record of a destroyed subject.

@@ -29,7 +29,7 @@ pub use consents::{ConsentInput, ConsentStep, FlagChange, FlagInput, LinkInput, 
 pub use decisions::{Answer, Question, MAX_BATCH};
 pub use destruction::{DestructionLog, Reconciled, RejectedLine, RESTORE_ACTOR};
 pub use mail::{to_eml, Mail, MailError, Mailer, Outbox, Smtp};
-pub use package::{Download, DEFAULT_TTL as DEFAULT_PACKAGE_TTL};
+pub use package::{Download, DEFAULT_DAYS as DEFAULT_PACKAGE_DAYS};
 pub use policy::{
     changes_markdown, markdown_page, markdown_to_html, Document, PolicyTemplates, RenderError,
 };

@@ -14,7 +14,7 @@ use crate::html::{escape, page};
 use crate::receipts::SignedReceipt;
 use crate::vault::{Vault, VaultError};
 use derbes_core::audit::{format_timestamp, AuditDraft, AuditEvent, Outcome};
-use derbes_core::consent::{ConsentAction, ConsentEvent, GivenBy, Method, RepresentativeLink};
+use derbes_core::consent::{ConsentAction, ConsentEvent, GivenBy, RepresentativeLink};
 use derbes_core::declaration::{LegalBasis, RecipientKind, Source};
 use derbes_core::flags::FlagReason;
 use derbes_core::text::{format_date, format_moment, tr, Lang};
@@ -24,8 +24,10 @@ use std::io::Write;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-/// How long a package is kept when the configuration does not say.
-pub const DEFAULT_TTL: Duration = Duration::days(30);
+/// How many days a package is kept when the configuration does not say.
+pub const DEFAULT_DAYS: u32 = 30;
+/// The same, as a duration.
+pub const DEFAULT_TTL: Duration = Duration::days(DEFAULT_DAYS as i64);
 /// The format name in `data.json`.
 pub const FORMAT: &str = "derbes-access-package/1";
 /// Audit events one page reads while the access history is assembled.
@@ -250,23 +252,6 @@ fn given_by_text(by: &GivenBy, lang: Lang) -> String {
                 "legal representative"
             )
         ),
-    }
-}
-
-fn method_code(m: &Method) -> &'static str {
-    match m {
-        Method::Web => "web",
-        Method::Paper { .. } => "paper",
-        Method::StateService { .. } => "state_service",
-        Method::Other { .. } => "other",
-    }
-}
-
-fn consent_action_code(a: &ConsentAction) -> &'static str {
-    match a {
-        ConsentAction::Give(_) => "give",
-        ConsentAction::Renew(_) => "renew",
-        ConsentAction::Withdraw => "withdraw",
     }
 }
 
@@ -685,14 +670,14 @@ pub fn zip_package(d: &PackageData, at: OffsetDateTime) -> Result<Vec<u8>, Vault
                             c.event.id.to_string(),
                             format_timestamp(c.event.at),
                             c.event.purpose.clone(),
-                            consent_action_code(&c.event.action).into(),
+                            c.event.action.name().into(),
                             match &c.event.given_by {
                                 GivenBy::Subject => "subject".into(),
                                 GivenBy::Representative {
                                     representative_id, ..
                                 } => representative_id.to_string(),
                             },
-                            method_code(&c.event.method).into(),
+                            c.event.method.kind().into(),
                         ]
                     })
                     .collect(),
@@ -942,7 +927,7 @@ impl Vault {
             bytes: zip.len(),
         };
         let dk = self.request_key(r)?;
-        let sealed = dk.seal(&r.id, 1, "package", &zip)?;
+        let sealed = dk.seal(&r.id, crate::requests::KEY_GENERATION, "package", &zip)?;
         let expires_at = now + self.package_ttl;
         let field_keys: Vec<&str> = data.fields.iter().map(|f| f.key.as_str()).collect();
         self.store()
@@ -971,12 +956,7 @@ impl Vault {
 
     /// The package of a request, opened, while it has not expired. Handing it out is audited.
     pub async fn request_package(&self, actor: &Actor, id: Uuid) -> Result<Download, VaultError> {
-        if !matches!(actor.role, Role::Admin | Role::Dpo | Role::Integration) {
-            return Err(VaultError::Forbidden(format!(
-                "role `{}` cannot download access packages",
-                actor.role
-            )));
-        }
+        actor.require(&[Role::Admin, Role::Dpo, Role::Integration])?;
         let r = self
             .store()
             .request(id)
@@ -995,7 +975,9 @@ impl Vault {
             )));
         }
         let dk = self.request_key(&r)?;
-        let zip = dk.open(&r.id, 1, "package", &p.sealed)?.to_vec();
+        let zip = dk
+            .open(&r.id, crate::requests::KEY_GENERATION, "package", &p.sealed)?
+            .to_vec();
         self.audit(
             AuditDraft::new(&actor.audit_name(), "request.package.download", Outcome::Ok)
                 .subject(r.subject_id)

@@ -3,7 +3,7 @@
 //! HTML from that Markdown in derbes' page shape, with a print stylesheet.
 
 use crate::html::escape;
-use crate::templates::{render, LangTemplates, TemplateError};
+use crate::templates::{collapse_blank_lines, render, LangTemplates, TemplateError};
 use derbes_core::policy::context;
 use derbes_core::text::Lang;
 use derbes_core::Declaration;
@@ -120,6 +120,8 @@ impl PolicyTemplates {
     /// The shipped templates, each replaced by `<document>.<lang>.md` in `dir` where that file
     /// exists; every one is checked against `declaration`.
     pub fn load(dir: Option<&Path>, declaration: &Declaration) -> Result<Self, TemplateError> {
+        // One context per language serves every document's check.
+        let contexts = Lang::ALL.map(|lang| context(declaration, lang));
         let mut loaded = PolicyTemplates::default();
         for doc in Document::ALL {
             let name = format!("{}.md", doc.name());
@@ -127,7 +129,11 @@ impl PolicyTemplates {
             *slot = slot
                 .clone()
                 .overridden(dir, doc.name(), "md", |source, lang| {
-                    render(&name, source, &context(declaration, lang)).map(|_| ())
+                    let ctx = contexts
+                        .iter()
+                        .find(|c| c.language == lang)
+                        .ok_or_else(|| format!("no {lang} context"))?;
+                    render(&name, source, ctx).map(|_| ())
                 })?;
         }
         Ok(loaded)
@@ -162,39 +168,57 @@ impl PolicyTemplates {
     }
 }
 
-/// Blank lines that template tags leave collapse to one, and a heading's anchor, written
-/// `[#id]` in the templates (`{#` opens a template comment), becomes Markdown's `{#id}`.
+/// A heading's anchor, written `[#id]` in the templates (`{#` opens a template comment), becomes
+/// Markdown's `{#id}`; blank lines that template tags leave collapse to one.
 fn tidy(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut blank = 0;
-    for line in text.trim().lines() {
-        let anchored;
-        let line = match line.strip_suffix(']').and_then(|l| l.rsplit_once(" [#")) {
-            Some((heading, id)) if line.starts_with('#') => {
-                anchored = format!("{heading} {{#{id}}}");
-                anchored.as_str()
-            }
-            _ => line,
-        };
-        if line.trim().is_empty() {
-            blank += 1;
-            if blank > 1 {
-                continue;
-            }
-            out.push('\n');
-        } else {
-            blank = 0;
-            out.push_str(line.trim_end());
-            out.push('\n');
-        }
-    }
-    out
+    let anchored: String = text
+        .lines()
+        .map(
+            |line| match line.strip_suffix(']').and_then(|l| l.rsplit_once(" [#")) {
+                Some((heading, id)) if line.starts_with('#') => format!("{heading} {{#{id}}}\n"),
+                _ => format!("{line}\n"),
+            },
+        )
+        .collect();
+    collapse_blank_lines(&anchored)
 }
 
 /// A Markdown document as a whole HTML page, titled by its first heading.
 pub fn markdown_page(lang: Lang, md: &str) -> String {
+    page_with_nav(lang, "", md)
+}
+
+/// A Markdown document as a whole HTML page under the links `nav` (HTML), titled by its first
+/// heading.
+fn page_with_nav(lang: Lang, nav: &str, md: &str) -> String {
     let title = md.lines().find_map(|l| l.strip_prefix("# ")).unwrap_or("");
-    crate::html::page(lang, title, &markdown_to_html(md))
+    crate::html::page(lang, title, &format!("{nav}{}", markdown_to_html(md)))
+}
+
+/// The link to the policy in force, in `lang`.
+fn policy_link(lang: Lang) -> String {
+    format!(
+        "<a href=\"/policy?lang={lang}\">{}</a>",
+        escape(derbes_core::text::tr(
+            lang,
+            "Қолданыстағы саясат",
+            "Действующая политика",
+            "The policy in force"
+        ))
+    )
+}
+
+/// The link to the list of versions, in `lang`.
+fn versions_link(lang: Lang) -> String {
+    format!(
+        "<a href=\"/policy/versions?lang={lang}\">{}</a>",
+        escape(derbes_core::text::tr(
+            lang,
+            "Барлық нұсқалар",
+            "Все версии",
+            "All versions"
+        ))
+    )
 }
 
 /// Markdown to HTML; raw HTML in the text is shown as text, never passed through (values come
@@ -739,8 +763,7 @@ impl crate::vault::Vault {
                 &version,
                 current.as_deref() == Some(version.as_str()),
             );
-            let title = md.lines().find_map(|l| l.strip_prefix("# ")).unwrap_or("");
-            crate::html::page(lang, title, &format!("{nav}{}", markdown_to_html(&md)))
+            page_with_nav(lang, &nav, &md)
         } else {
             md
         };
@@ -767,8 +790,8 @@ impl crate::vault::Vault {
             "Versions of the privacy policy",
         );
         let mut body = format!(
-            "<nav><a href=\"/policy?lang={lang}\">{}</a></nav>\n<h1>{}</h1>\n<table class=\"list\">\n<tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\"></th><th scope=\"col\"></th></tr>\n",
-            escape(t("Қолданыстағы саясат", "Действующая политика", "The policy in force")),
+            "<nav>{}</nav>\n<h1>{}</h1>\n<table class=\"list\">\n<tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\"></th><th scope=\"col\"></th></tr>\n",
+            policy_link(lang),
             escape(title),
             escape(t("Нұсқа", "Версия", "Version")),
             escape(t("Күшіне ену күні", "Дата вступления в силу", "In force from")),
@@ -859,7 +882,6 @@ fn nav(lang: Lang, doc: Document, version: &str, in_force: bool) -> String {
         }
     })
     .collect();
-    let versions = derbes_core::text::tr(lang, "Барлық нұсқалар", "Все версии", "All versions");
     let note = if in_force {
         String::new()
     } else {
@@ -888,9 +910,9 @@ fn nav(lang: Lang, doc: Document, version: &str, in_force: bool) -> String {
         })
         .collect();
     format!(
-        "<nav>{} · <a href=\"/policy/versions?lang={lang}\">{}</a>{note}</nav>\n<nav>{}</nav>\n",
+        "<nav>{} · {}{note}</nav>\n<nav>{}</nav>\n",
         langs.join(" · "),
-        escape(versions),
+        versions_link(lang),
         documents.join(" · ")
     )
 }
@@ -1021,17 +1043,12 @@ impl crate::vault::Vault {
         }
         let md = changes_markdown(&report, &counts, lang);
         Ok(if html {
-            let title = md
-                .lines()
-                .find_map(|l| l.strip_prefix("# "))
-                .unwrap_or("")
-                .to_owned();
             let nav = format!(
-                "<nav><a href=\"/policy?lang={lang}\">{}</a> · <a href=\"/policy/versions?lang={lang}\">{}</a></nav>\n",
-                escape(derbes_core::text::tr(lang, "Қолданыстағы саясат", "Действующая политика", "The policy in force")),
-                escape(derbes_core::text::tr(lang, "Барлық нұсқалар", "Все версии", "All versions")),
+                "<nav>{} · {}</nav>\n",
+                policy_link(lang),
+                versions_link(lang)
             );
-            crate::html::page(lang, &title, &format!("{nav}{}", markdown_to_html(&md)))
+            page_with_nav(lang, &nav, &md)
         } else {
             md
         })

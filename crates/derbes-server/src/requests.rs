@@ -34,7 +34,7 @@ pub const MAX_DETAILS: usize = 4000;
 /// How far back a paper request may be dated.
 pub const MAX_BACKDATE: Duration = Duration::days(366);
 
-const KEY_GENERATION: u32 = 1;
+pub(crate) const KEY_GENERATION: u32 = 1;
 
 /// How a request reached the operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +81,8 @@ pub enum Requester {
     Representative { id: Uuid },
 }
 
+/// The furthest ahead a list of requests may look for due dates (ten years).
+const MAX_DUE_WITHIN_DAYS: u32 = 3660;
 impl Requester {
     fn id(self) -> Uuid {
         match self {
@@ -281,6 +283,9 @@ pub(crate) struct Body {
     /// The written answer as sent, sealed (base64).
     #[serde(default)]
     answer: Option<String>,
+    /// The last day of the block the approval asked for; kept so that a re-run sets it too.
+    #[serde(default, with = "derbes_core::iso_date::option")]
+    block_until: Option<time::Date>,
     actions: Vec<Action>,
     history: Vec<HistoryEntry>,
 }
@@ -304,27 +309,23 @@ impl Body {
         *status = to;
     }
 
-    /// Settles the webhook action waiting for `job`: done, or failed with `note`. Returns
-    /// whether there was such an action still open.
+    /// Settles the webhook action waiting for `job`, if it is still open: done, or failed with
+    /// `note`.
     pub(crate) fn settle_webhook(
         &mut self,
         job: Uuid,
         status: ActionStatus,
         note: String,
         at: OffsetDateTime,
-    ) -> bool {
-        match self
+    ) {
+        if let Some(a) = self
             .actions
             .iter_mut()
             .find(|a| a.job == Some(job) && a.status != ActionStatus::Done)
         {
-            Some(a) => {
-                a.status = status;
-                a.note = Some(note);
-                a.at = Some(at);
-                true
-            }
-            None => false,
+            a.status = status;
+            a.note = Some(note);
+            a.at = Some(at);
         }
     }
 
@@ -570,17 +571,6 @@ fn code_mail(lang: Lang, code: &str, minutes: i64) -> (String, String) {
 }
 
 impl Vault {
-    fn require_request_role(actor: &Actor, roles: &[Role]) -> Result<(), VaultError> {
-        if roles.contains(&actor.role) {
-            Ok(())
-        } else {
-            Err(VaultError::Forbidden(format!(
-                "role `{}` cannot do this with data-subject requests",
-                actor.role
-            )))
-        }
-    }
-
     pub(crate) fn request_key(&self, r: &RequestRecord) -> Result<DataKey, VaultError> {
         self.unwrap_key(
             &WrappedKey {
@@ -608,10 +598,7 @@ impl Vault {
         actor: &Actor,
         input: RequestInput,
     ) -> Result<RequestView, VaultError> {
-        Self::require_request_role(
-            actor,
-            &[Role::Admin, Role::Dpo, Role::Staff, Role::Integration],
-        )?;
+        actor.require(&[Role::Admin, Role::Dpo, Role::Staff, Role::Integration])?;
         let now = self.now();
         let received_at = input.received_at.unwrap_or(now);
         if received_at > now + Duration::minutes(5) {
@@ -716,6 +703,7 @@ impl Vault {
             evidence: None,
             reply_to: None,
             answer: None,
+            block_until: None,
             actions: actions_for(input.kind, &self.webhooks_for(input.kind)),
             history: vec![HistoryEntry {
                 at: now,
@@ -835,16 +823,13 @@ impl Vault {
 
     /// One request, with the requester's words for the roles that handle requests.
     pub async fn request(&self, actor: &Actor, id: Uuid) -> Result<RequestView, VaultError> {
-        Self::require_request_role(
-            actor,
-            &[
-                Role::Admin,
-                Role::Dpo,
-                Role::Staff,
-                Role::Integration,
-                Role::Auditor,
-            ],
-        )?;
+        actor.require(&[
+            Role::Admin,
+            Role::Dpo,
+            Role::Staff,
+            Role::Integration,
+            Role::Auditor,
+        ])?;
         let r = self.request_record(id).await?;
         let key = if actor.role == Role::Auditor {
             None
@@ -867,13 +852,22 @@ impl Vault {
         actor: &Actor,
         filter: RequestFilter,
     ) -> Result<Vec<RequestView>, VaultError> {
-        Self::require_request_role(actor, &[Role::Admin, Role::Dpo, Role::Staff, Role::Auditor])?;
+        actor.require(&[Role::Admin, Role::Dpo, Role::Staff, Role::Auditor])?;
         let now = self.now();
         let limit = filter.limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
             return Err(VaultError::InvalidField {
                 field: "limit",
                 detail: "must be from 1 to 1000".into(),
+            });
+        }
+        if filter
+            .due_within_days
+            .is_some_and(|d| d > MAX_DUE_WITHIN_DAYS)
+        {
+            return Err(VaultError::InvalidField {
+                field: "due_within_days",
+                detail: format!("must be at most {MAX_DUE_WITHIN_DAYS}"),
             });
         }
         let due_by = if filter.overdue {
@@ -954,6 +948,7 @@ impl Vault {
             {
                 Ok(_) => return Ok((next, body)),
                 Err(StoreError::VersionConflict) => continue,
+                // A job that moved on does not move back: no retry.
                 Err(e) => return Err(e.into()),
             }
         }
@@ -996,11 +991,11 @@ impl Vault {
             | StepInput::SettleConnector { .. }
             | StepInput::Rectify { .. } => &[Role::Admin, Role::Dpo],
         };
-        Self::require_request_role(actor, roles)?;
+        actor.require(roles)?;
         let now = self.now();
         let who = actor.audit_name();
         let (step, until) = match input {
-            StepInput::RunActions => return self.run_actions(actor, id, None).await,
+            StepInput::RunActions => return self.run_actions(actor, id).await,
             StepInput::RecordAnswer { reference } => {
                 return self.record_answer(actor, id, reference).await
             }
@@ -1029,14 +1024,14 @@ impl Vault {
         // run would remove it.
         let reply_to = if matches!(step, Step::Approve | Step::Reject(_)) {
             let (r, body, _) = self.request_parts(id).await?;
-            match self.contact_on_file(body.requester.id()).await {
-                Ok((_, address)) => Some(Self::seal_text(
+            match self.email_on_file(body.requester.id()).await? {
+                Some((_, address)) => Some(Self::seal_text(
                     &self.request_key(&r)?,
                     &id,
                     "reply_to",
                     &address,
                 )?),
-                Err(_) => None,
+                None => None,
             }
         } else {
             None
@@ -1059,6 +1054,7 @@ impl Vault {
                 let to = advance(*status, step, ctx).map_err(VaultError::Step)?;
                 match step {
                     Step::Submit => body.submitted_by = Some(who.clone()),
+                    Step::Approve => body.block_until = until,
                     Step::Reject(reason) => body.rejection = Some(Rejection { reason }),
                     // The address was kept for the answer; once the request is closed it goes.
                     Step::Complete | Step::Withdraw => body.reply_to = None,
@@ -1069,7 +1065,7 @@ impl Vault {
             })
             .await?;
         if step == Step::Approve {
-            return self.run_actions(actor, id, until).await;
+            return self.run_actions(actor, id).await;
         }
         self.full_view(&record)
     }
@@ -1091,9 +1087,11 @@ impl Vault {
         let now = self.now();
         let (record, _) = self
             .update_request(id, |rec, body, status| {
-                if *status != Status::InProgress {
+                // A rejection is answered too, as send_answer allows.
+                if !matches!(*status, Status::InProgress | Status::Rejected) {
                     return Err(not_now(*status, "record_answer", Status::InProgress));
                 }
+                body.reply_to = None;
                 let Some(a) = body.actions.iter_mut().find(|a| a.kind == ActionKind::Answer) else {
                     return Err(VaultError::Conflict("this request has no answer to record".into()));
                 };
@@ -1201,7 +1199,7 @@ impl Vault {
         actor: &Actor,
         id: Uuid,
     ) -> Result<AnswerPreview, VaultError> {
-        Self::require_request_role(actor, &[Role::Admin, Role::Dpo, Role::Staff])?;
+        actor.require(&[Role::Admin, Role::Dpo, Role::Staff])?;
         let (r, body, status) = self.request_parts(id).await?;
         let key = self.request_key(&r)?;
         if let Some(sent) = &body.answer {
@@ -1217,14 +1215,7 @@ impl Vault {
                 },
             });
         }
-        let to = match &body.reply_to {
-            Some(sealed) => Some(Self::open_text(&key, &id, "reply_to", sealed)?),
-            None => self
-                .contact_on_file(body.requester.id())
-                .await
-                .ok()
-                .map(|(_, a)| a),
-        };
+        let to = self.answer_address(&key, id, &body).await?;
         let ctx = self.letter_context(&r, &body, status, None).await?;
         Ok(AnswerPreview {
             sent: false,
@@ -1276,18 +1267,11 @@ impl Vault {
             return Err(VaultError::Conflict("the answer was sent already".into()));
         }
         let key = self.request_key(&r)?;
-        let address = match &body.reply_to {
-            Some(sealed) => Self::open_text(&key, &id, "reply_to", sealed)?,
-            None => self
-                .contact_on_file(body.requester.id())
-                .await
-                .map_err(|_| {
-                    VaultError::Conflict(
-                        "the requester has no e-mail on file; print the letter (GET …/answer), deliver it and record it with record_answer".into(),
-                    )
-                })?
-                .1,
-        };
+        let address = self.answer_address(&key, id, &body).await?.ok_or_else(|| {
+            VaultError::Conflict(
+                "the requester has no e-mail on file; print the letter (GET …/answer), deliver it and record it with record_answer".into(),
+            )
+        })?;
         let ctx = self.letter_context(&r, &body, status, text).await?;
         let letter = self.answer_templates.letter(&ctx)?;
         let sealed = Self::seal_text(
@@ -1311,6 +1295,8 @@ impl Vault {
                     return Err(VaultError::Conflict("the answer was sent already".into()));
                 }
                 body.answer = Some(sealed.clone());
+                // The address was kept for the answer; once it is sent, it goes.
+                body.reply_to = None;
                 if let Some(a) = body
                     .actions
                     .iter_mut()
@@ -1473,12 +1459,7 @@ impl Vault {
     /// Webhook connectors are told first, in a write of their own: for a destruction, their
     /// messages must hold the subject's identifiers before derbes destroys its copy, and the
     /// destruction waits until every one of them is queued.
-    async fn run_actions(
-        &self,
-        actor: &Actor,
-        id: Uuid,
-        until: Option<time::Date>,
-    ) -> Result<RequestView, VaultError> {
+    async fn run_actions(&self, actor: &Actor, id: Uuid) -> Result<RequestView, VaultError> {
         let (r, body, status) = self.request_parts(id).await?;
         if status != Status::InProgress {
             return Err(not_now(status, "run_actions", Status::InProgress));
@@ -1530,15 +1511,19 @@ impl Vault {
                         .to_owned()
                 })))
             } else {
-                self.run_action(actor, &r, &body, a.kind, until).await
+                self.run_action(actor, &r, &body, a.kind).await
             };
             if let Some(result) = result {
                 outcomes.push((i, result.map(|note| (ActionStatus::Done, note, None))));
             }
         }
-        let record = self
-            .record_outcomes(actor, id, Vec::new(), &outcomes)
-            .await?;
+        // Nothing ran (an information request, or nothing left open): nothing to write.
+        let record = if outcomes.is_empty() {
+            self.request_record(id).await?
+        } else {
+            self.record_outcomes(actor, id, Vec::new(), &outcomes)
+                .await?
+        };
         self.full_view(&record)
     }
 
@@ -1597,7 +1582,6 @@ impl Vault {
         r: &RequestRecord,
         body: &Body,
         kind: ActionKind,
-        until: Option<time::Date>,
     ) -> Option<Result<String, String>> {
         let purpose = body.purpose.as_deref();
         let result = match kind {
@@ -1605,7 +1589,7 @@ impl Vault {
                 let input = FlagInput {
                     reason: FlagReason::SubjectRequest,
                     note: Some(format!("request {}", r.id)),
-                    until,
+                    until: body.block_until,
                 };
                 self.set_flag(actor, r.subject_id, None, FlagChange::Set(input))
                     .await
@@ -1688,10 +1672,7 @@ impl Vault {
 
     /// Sends a one-time code to the requester's e-mail address on file.
     pub async fn send_request_code(&self, actor: &Actor, id: Uuid) -> Result<CodeSent, VaultError> {
-        Self::require_request_role(
-            actor,
-            &[Role::Admin, Role::Dpo, Role::Staff, Role::Integration],
-        )?;
+        actor.require(&[Role::Admin, Role::Dpo, Role::Staff, Role::Integration])?;
         let Some(mailer) = self.mailer() else {
             return Err(VaultError::Unavailable(
                 "no delivery channel for one-time codes is configured; set [mail] in derbes.toml or verify by a document check".into(),
@@ -1753,11 +1734,20 @@ impl Vault {
 
     /// The first e-mail field on file of `person` (a subject), opened.
     async fn contact_on_file(&self, person: Uuid) -> Result<(String, String), VaultError> {
-        let record = self
-            .store()
-            .subject(person)
-            .await?
-            .ok_or(VaultError::NotFound)?;
+        self.email_on_file(person).await?.ok_or_else(|| {
+            VaultError::Conflict(
+                "the requester has no e-mail address on file; verify them by a document check"
+                    .into(),
+            )
+        })
+    }
+
+    /// The person's e-mail field and address; `None` when they have none, or are gone. A store
+    /// or key failure is an error, not "no address".
+    async fn email_on_file(&self, person: Uuid) -> Result<Option<(String, String)>, VaultError> {
+        let Some(record) = self.store().subject(person).await? else {
+            return Ok(None);
+        };
         let dk = self.open_key(&record)?;
         for (key, sealed) in &record.fields {
             let is_email = self
@@ -1765,12 +1755,30 @@ impl Vault {
                 .field(key)
                 .is_some_and(|f| f.validator == Validator::Email);
             if is_email {
-                return Ok((key.clone(), self.open_field(&dk, &record, key, sealed)?));
+                return Ok(Some((
+                    key.clone(),
+                    self.open_field(&dk, &record, key, sealed)?,
+                )));
             }
         }
-        Err(VaultError::Conflict(
-            "the requester has no e-mail address on file; verify them by a document check".into(),
-        ))
+        Ok(None)
+    }
+
+    /// Where the written answer goes: the address kept when the request was decided, else the
+    /// requester's e-mail on file now; `None` when there is neither.
+    async fn answer_address(
+        &self,
+        key: &derbes_crypto::DataKey,
+        id: Uuid,
+        body: &Body,
+    ) -> Result<Option<String>, VaultError> {
+        match &body.reply_to {
+            Some(sealed) => Ok(Some(Self::open_text(key, &id, "reply_to", sealed)?)),
+            None => Ok(self
+                .email_on_file(body.requester.id())
+                .await?
+                .map(|(_, address)| address)),
+        }
     }
 
     /// Checks a one-time code; a match verifies the requester's identity.
@@ -1780,10 +1788,7 @@ impl Vault {
         id: Uuid,
         code: &str,
     ) -> Result<RequestView, VaultError> {
-        Self::require_request_role(
-            actor,
-            &[Role::Admin, Role::Dpo, Role::Staff, Role::Integration],
-        )?;
+        actor.require(&[Role::Admin, Role::Dpo, Role::Staff, Role::Integration])?;
         let now = self.now();
         let keys = self.keys();
         let who = actor.audit_name();
@@ -1841,7 +1846,7 @@ impl Vault {
         document: DocumentKind,
         note: Option<String>,
     ) -> Result<RequestView, VaultError> {
-        Self::require_request_role(actor, &[Role::Admin, Role::Dpo, Role::Staff])?;
+        actor.require(&[Role::Admin, Role::Dpo, Role::Staff])?;
         if note.as_ref().is_some_and(|n| n.chars().count() > 1000) {
             return Err(VaultError::InvalidField {
                 field: "note",

@@ -94,6 +94,27 @@ pub fn render<T: serde::Serialize>(name: &str, source: &str, ctx: &T) -> Result<
         .map_err(|e| e.to_string())
 }
 
+/// Rendered text with the runs of blank lines that template tags leave collapsed to one, trailing
+/// blanks removed from each line, and no blank lines at either end.
+pub(crate) fn collapse_blank_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank = 0;
+    for line in text.trim().lines() {
+        if line.trim().is_empty() {
+            blank += 1;
+            if blank > 1 {
+                continue;
+            }
+            out.push('\n');
+        } else {
+            blank = 0;
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+    }
+    out
+}
+
 /// A value as the text of one Markdown table cell: a `|` would end the cell and a line break
 /// the row.
 fn table_cell(value: String) -> String {

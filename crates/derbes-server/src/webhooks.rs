@@ -79,6 +79,13 @@ impl WebhookEvent {
             WebhookEvent::Destruction => "destruction",
         }
     }
+
+    /// The event a stored job names by its code.
+    fn parse(code: &str) -> Option<Self> {
+        [WebhookEvent::Access, WebhookEvent::Destruction]
+            .into_iter()
+            .find(|e| e.code() == code)
+    }
 }
 
 /// One configured webhook connector.
@@ -282,7 +289,14 @@ impl Vault {
         let payload = serde_json::to_vec(&subject).map_err(|e| e.to_string())?;
         let sealed = self
             .request_key(r)
-            .and_then(|k| Ok(k.seal(&r.id, 1, PAYLOAD_SLOT, &payload)?))
+            .and_then(|k| {
+                Ok(k.seal(
+                    &r.id,
+                    crate::requests::KEY_GENERATION,
+                    PAYLOAD_SLOT,
+                    &payload,
+                )?)
+            })
             .map_err(|e| e.to_string())?;
         Ok(JobWrite {
             expect: None,
@@ -350,7 +364,12 @@ impl Vault {
             .ok_or(VaultError::RequestNotFound)?;
         let subject = match &job.payload {
             Some(sealed) => {
-                let plain = self.request_key(&r)?.open(&r.id, 1, PAYLOAD_SLOT, sealed)?;
+                let plain = self.request_key(&r)?.open(
+                    &r.id,
+                    crate::requests::KEY_GENERATION,
+                    PAYLOAD_SLOT,
+                    sealed,
+                )?;
                 serde_json::from_slice(&plain).map_err(|e| {
                     VaultError::Store(StoreError::Corrupt(format!("webhook payload: {e}")))
                 })?
@@ -359,11 +378,12 @@ impl Vault {
         };
         let message = WebhookMessage {
             id: job.id,
-            event: if job.event == "destruction" {
-                WebhookEvent::Destruction
-            } else {
-                WebhookEvent::Access
-            },
+            event: WebhookEvent::parse(&job.event).ok_or_else(|| {
+                VaultError::Store(StoreError::Corrupt(format!(
+                    "webhook job {} names the unknown event `{}`",
+                    job.id, job.event
+                )))
+            })?,
             request_id: job.request_id,
             subject,
             confirm: format!("/api/v1/webhooks/jobs/{}", job.id),
@@ -377,7 +397,10 @@ impl Vault {
             .map_err(|_| VaultError::Unavailable("the delivery task failed".into()))?;
         let attempts = job.attempts + 1;
         match sent {
-            Sent::Done => self.settle(job, ConfirmedStatus::Done, None, now).await,
+            Sent::Done => {
+                self.settle_unless_settled(job, ConfirmedStatus::Done, None, now)
+                    .await
+            }
             Sent::Accepted => {
                 let delivered = WebhookJob {
                     status: "delivered".into(),
@@ -447,8 +470,22 @@ impl Vault {
         why: String,
         now: OffsetDateTime,
     ) -> Result<(), VaultError> {
-        self.settle(job, ConfirmedStatus::Failed, Some(why), now)
+        self.settle_unless_settled(job, ConfirmedStatus::Failed, Some(why), now)
             .await
+    }
+
+    /// As `settle`, for the delivery loop: a job its callback settled meanwhile stays as it is.
+    async fn settle_unless_settled(
+        &self,
+        job: WebhookJob,
+        status: ConfirmedStatus,
+        detail: Option<String>,
+        now: OffsetDateTime,
+    ) -> Result<(), VaultError> {
+        match self.settle(job, status, detail, now).await {
+            Err(VaultError::Store(StoreError::JobChanged)) => Ok(()),
+            other => other,
+        }
     }
 
     /// Records a job's end and settles the request's action with it, in one write.

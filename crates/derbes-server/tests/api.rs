@@ -1832,6 +1832,13 @@ fn requests_from_intake_to_completion(db: TestDb) -> Fut {
         let r = s.get("/api/v1/requests?due_within_days=30", &staff).await;
         assert_eq!(r.body[0]["id"], info.as_str(), "{}", r.body);
         assert!(r.body[0].get("details").is_none());
+        // A look ahead beyond any date is refused, not a panic.
+        assert_problem(
+            &s.get("/api/v1/requests?due_within_days=4000000000", &staff)
+                .await,
+            422,
+            "validation",
+        );
         let r = s.get("/api/v1/requests?overdue=true", &auditor).await;
         assert_eq!(r.body.as_array().unwrap().len(), 0);
         let r = s.get("/api/v1/requests?limit=0", &dpo).await;

@@ -41,6 +41,10 @@ pub enum StoreError {
     /// The subject changed between read and write; read it again and retry.
     #[error("the subject was changed concurrently")]
     VersionConflict,
+    /// A webhook job written with a request was not in the state the writer read: reading the
+    /// request again does not help, the job's own state has moved on.
+    #[error("a webhook job changed concurrently")]
+    JobChanged,
     #[error("declaration version `{version}` is already recorded with different content")]
     DeclarationChanged { version: String },
     #[error("stored data is corrupt: {0}")]

@@ -38,6 +38,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../migrations/postgres/0007_webhook_jobs.sql"),
     ),
+    (
+        8,
+        include_str!("../migrations/postgres/0008_consents_by_purpose.sql"),
+    ),
 ];
 const POOL_SIZE: usize = 16;
 
@@ -800,7 +804,7 @@ impl Writer {
                         .await?
                         .map(|r| r.get(0));
                     if status != w.expect {
-                        return Err(StoreError::VersionConflict);
+                        return Err(StoreError::JobChanged);
                     }
                     self.put_job(&w.job).await?;
                 }
@@ -835,7 +839,10 @@ impl Writer {
                 audit,
             } => {
                 let id = destruction.subject_id;
-                let s = self.prep("SELECT 1 FROM subjects WHERE id = $1").await?;
+                // Locked: a package or a second destruction waiting on the row sees it gone.
+                let s = self
+                    .prep("SELECT 1 FROM subjects WHERE id = $1 FOR UPDATE")
+                    .await?;
                 if self.client.query_opt(&s, &[&id]).await?.is_none() {
                     let s = self
                         .prep("SELECT record FROM destructions WHERE subject_id = $1")

@@ -40,6 +40,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../migrations/sqlite/0008_webhook_jobs.sql"),
     ),
+    (
+        9,
+        include_str!("../migrations/sqlite/0009_consents_by_purpose.sql"),
+    ),
 ];
 const READERS: usize = 4;
 
@@ -916,7 +920,7 @@ fn apply(
                     .query_row([&w.job.id.as_bytes()[..]], |r| r.get(0))
                     .optional()?;
                 if status != w.expect {
-                    return Err(StoreError::VersionConflict);
+                    return Err(StoreError::JobChanged);
                 }
                 put_job(conn, &w.job)?;
             }

@@ -280,7 +280,7 @@ pub enum WriteOp {
     /// Replaces a request's status, body and due time, if its version is still
     /// `record.version - 1`; otherwise `VersionConflict` (`NotFound` when there is none).
     /// `jobs` are stored with it, in the same transaction, each only if its row is as expected
-    /// (otherwise `VersionConflict` and nothing is written).
+    /// (otherwise `JobChanged` and nothing is written).
     UpdateRequest {
         record: RequestRecord,
         audit: Vec<AuditDraft>,

@@ -1028,7 +1028,7 @@ fn webhook_jobs_go_with_their_request_and_change_only_from_the_status_read(
         request.version = 3;
         assert!(matches!(
             s.write(with_job(&request)).await,
-            Err(StoreError::VersionConflict)
+            Err(StoreError::JobChanged)
         ));
         assert_eq!(s.webhook_job(job.id).await.unwrap(), Some(job.clone()));
         assert!(s

@@ -207,7 +207,7 @@ impl Config {
                 })
                 .collect(),
             package_days: match file.requests.package_days {
-                None => 30,
+                None => derbes_server::DEFAULT_PACKAGE_DAYS,
                 Some(d @ 1..=366) => d,
                 Some(d) => bail!(
                     "[requests] package_days = {d}: give from 1 to 366 days for how long access packages are kept"

@@ -10,6 +10,9 @@ use std::collections::HashSet;
 use std::fmt;
 use toml_edit::Document;
 
+/// The longest answer deadline a declaration may set; beyond it a due date means nothing.
+const MAX_DEADLINE_DAYS: u32 = 365;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -266,6 +269,12 @@ fn rules(c: &mut Checker<'_>, d: &Declaration) {
                 &root.key("deadlines").key(key).key("days"),
                 "a deadline of 0 days cannot be met",
                 "give a positive number of days (LAW.md lists the statutory ones)",
+            );
+        } else if dl.days > MAX_DEADLINE_DAYS {
+            c.error(
+                &root.key("deadlines").key(key).key("days"),
+                format!("a deadline of {} days is longer than a year", dl.days),
+                "the statutory deadlines are days or weeks (LAW.md lists them); give at most 365 days",
             );
         }
     }

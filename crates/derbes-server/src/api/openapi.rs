@@ -98,7 +98,7 @@ fn request_paths() -> Value {
                         { "name": "status", "in": "query", "schema": { "$ref": "#/components/schemas/RequestStatus" } },
                         { "name": "kind", "in": "query", "schema": { "$ref": "#/components/schemas/RequestKind" } },
                         { "name": "subject_id", "in": "query", "schema": { "$ref": "#/components/schemas/Uuid" } },
-                        { "name": "due_within_days", "in": "query", "schema": { "type": "integer", "minimum": 0 } },
+                        { "name": "due_within_days", "in": "query", "schema": { "type": "integer", "minimum": 0, "maximum": 3660 } },
                         { "name": "overdue", "in": "query", "schema": { "type": "boolean" } },
                         { "name": "open", "in": "query", "schema": { "type": "boolean" } },
                         { "name": "after", "in": "query", "description": "Continue after this request id", "schema": { "$ref": "#/components/schemas/Uuid" } },

@@ -125,12 +125,7 @@ pub(super) async fn destruction(
     actor: Actor,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    if !matches!(actor.role, Role::Admin | Role::Dpo | Role::Auditor) {
-        return Err(ApiError::forbidden(format!(
-            "role `{}` cannot read destruction records",
-            actor.role
-        )));
-    }
+    actor.require(&[Role::Admin, Role::Dpo, Role::Auditor])?;
     match s.vault.destruction(id).await? {
         Some(d) => Ok(json_response(StatusCode::OK, &d)),
         None => Err(ApiError::not_found("no subject with this id was destroyed")),
