@@ -39,6 +39,26 @@ pub struct PolicyContext {
     pub any_consent: bool,
     /// A line to fill in by hand on a printed form, as Markdown.
     pub blank: &'static str,
+    /// The services the policy covers; empty when it covers all of the operator's processing.
+    pub services: Vec<ServicePart>,
+    /// Decisions by automated processing alone and profiling; absent when not declared.
+    pub automated: Option<AutomatedPart>,
+    /// The court named for disputes, in the nominative case.
+    pub court: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServicePart {
+    pub label: String,
+    pub address: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AutomatedPart {
+    pub decisions: bool,
+    pub profiling: bool,
+    pub decisions_description: Option<String>,
+    pub profiling_description: Option<String>,
 }
 
 /// A line to fill in by hand: escaped underscores, which Markdown shows as they are.
@@ -431,7 +451,7 @@ fn sensitivity(s: Sensitivity, special: Option<SpecialKind>, lang: Lang) -> Opti
     })
 }
 
-fn cross_border_basis(b: CrossBorderBasis, lang: Lang) -> &'static str {
+pub fn cross_border_basis(b: CrossBorderBasis, lang: Lang) -> &'static str {
     match b {
         CrossBorderBasis::AdequateProtection => tr(
             lang,
@@ -556,6 +576,9 @@ pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
     // Labels may hold commas themselves ("Parent (mother, father)"): a list of them is split
     // by semicolons.
     let join = |items: Vec<String>| items.join("; ");
+    // Text the templates end the sentence after, without its own final full stop.
+    let sentence_part =
+        |x: &crate::text::Text| x.get(lang).trim_end().trim_end_matches('.').to_owned();
     let o = &d.operator;
     let categories = d
         .subject_categories
@@ -684,11 +707,7 @@ pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
             country: country_name(&r.country, lang),
             cross_border: d.crosses_border(r),
             basis: r.cross_border_basis.map(|b| cross_border_basis(b, lang)),
-            // The templates end the sentence themselves.
-            description: r
-                .description
-                .as_ref()
-                .map(|x| x.get(lang).trim_end().trim_end_matches('.').to_owned()),
+            description: r.description.as_ref().map(&sentence_part),
             purposes: join(
                 d.purposes
                     .values()
@@ -829,6 +848,22 @@ pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
             .values()
             .any(|p| p.legal_basis == crate::declaration::LegalBasis::Consent),
         blank: BLANK,
+        services: d
+            .services
+            .values()
+            .map(|s| ServicePart {
+                label: t(&s.label),
+                address: s.address.clone(),
+            })
+            .collect(),
+        // The templates end the sentence themselves.
+        automated: d.automated_processing.as_ref().map(|a| AutomatedPart {
+            decisions: a.decisions,
+            profiling: a.profiling,
+            decisions_description: a.decisions_description.as_ref().map(&sentence_part),
+            profiling_description: a.profiling_description.as_ref().map(&sentence_part),
+        }),
+        court: d.disputes.court.as_ref().map(&sentence_part),
     }
 }
 

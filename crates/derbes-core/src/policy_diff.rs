@@ -292,25 +292,58 @@ pub fn diff(old: &Declaration, new: &Declaration, lang: Lang) -> Report {
                 label: r.label.get(lang).into(),
                 details: vec![],
             }),
-            Some(or) if or.country != r.country || or.kind != r.kind => changes.push(Change {
-                kind: "changed",
-                what,
-                label: r.label.get(lang).into(),
-                details: vec![w.was(
-                    w.t("елі мен түрі", "страна и вид", "country and kind"),
-                    &format!(
-                        "{}, {}",
-                        crate::policy::country_name(&or.country, lang),
-                        or.kind.label(lang)
-                    ),
-                    &format!(
-                        "{}, {}",
-                        crate::policy::country_name(&r.country, lang),
-                        r.kind.label(lang)
-                    ),
-                )],
-            }),
-            Some(_) => {}
+            Some(or) => {
+                let mut details = Vec::new();
+                if or.country != r.country || or.kind != r.kind {
+                    details.push(w.was(
+                        w.t("елі мен түрі", "страна и вид", "country and kind"),
+                        &format!(
+                            "{}, {}",
+                            crate::policy::country_name(&or.country, lang),
+                            or.kind.label(lang)
+                        ),
+                        &format!(
+                            "{}, {}",
+                            crate::policy::country_name(&r.country, lang),
+                            r.kind.label(lang)
+                        ),
+                    ));
+                }
+                let basis = |d: &Declaration, r: &crate::declaration::Recipient| match (
+                    d.crosses_border(r),
+                    r.cross_border_basis,
+                ) {
+                    (true, Some(b)) => crate::policy::cross_border_basis(b, lang).to_owned(),
+                    (true, None) => "—".to_owned(),
+                    (false, _) => w
+                        .t(
+                            "шекарадан тыс берілмейді",
+                            "трансграничной передачи нет",
+                            "no cross-border transfer",
+                        )
+                        .to_owned(),
+                };
+                let (ob, nb) = (basis(old, or), basis(new, r));
+                if ob != nb {
+                    details.push(w.was(
+                        w.t(
+                            "трансшекаралық берудің негізі",
+                            "основание трансграничной передачи",
+                            "ground of cross-border transfer",
+                        ),
+                        &ob,
+                        &nb,
+                    ));
+                }
+                if !details.is_empty() {
+                    changes.push(Change {
+                        kind: "changed",
+                        what,
+                        label: r.label.get(lang).into(),
+                        details,
+                    });
+                }
+            }
         }
     }
     for (k, r) in &old.recipients {
@@ -322,6 +355,169 @@ pub fn diff(old: &Declaration, new: &Declaration, lang: Lang) -> Report {
                 details: vec![],
             });
         }
+    }
+
+    // Services the policy covers.
+    let what = w.t(
+        "Саясат қолданылатын сервис",
+        "сервис, на который распространяется политика",
+        "service covered by the policy",
+    );
+    let service_words = |s: &crate::declaration::Service| match &s.address {
+        Some(a) => format!("{} ({a})", s.label.get(lang)),
+        None => s.label.get(lang).to_owned(),
+    };
+    for (k, s) in &new.services {
+        match old.services.get(k) {
+            None => changes.push(Change {
+                kind: "added",
+                what,
+                label: service_words(s),
+                details: vec![],
+            }),
+            Some(os) if os != s => changes.push(Change {
+                kind: "changed",
+                what,
+                label: s.label.get(lang).into(),
+                details: vec![w.was(
+                    w.t(
+                        "атауы мен мекенжайы",
+                        "название и адрес",
+                        "name and address",
+                    ),
+                    &service_words(os),
+                    &service_words(s),
+                )],
+            }),
+            Some(_) => {}
+        }
+    }
+    for (k, s) in &old.services {
+        if !new.services.contains_key(k) {
+            changes.push(Change {
+                kind: "removed",
+                what,
+                label: service_words(s),
+                details: vec![],
+            });
+        }
+    }
+
+    // Automated decisions and profiling.
+    if old.automated_processing != new.automated_processing {
+        let what = w.t(
+            "автоматтандырылған шешімдер мен профильдеу",
+            "автоматизированные решения и профилирование",
+            "automated decisions and profiling",
+        );
+        let yes_no = |b: bool| -> String {
+            if b {
+                w.t("иә", "да", "yes")
+            } else {
+                w.t("жоқ", "нет", "no")
+            }
+            .to_owned()
+        };
+        let text = |t: &Option<crate::text::Text>| {
+            t.as_ref()
+                .map_or_else(|| "—".to_owned(), |t| t.get(lang).to_owned())
+        };
+        let decisions_words = w.t(
+            "тек автоматтандырылған өңдеу негізіндегі шешімдер",
+            "решения исключительно на основе автоматизированной обработки",
+            "decisions by automated processing alone",
+        );
+        let profiling_words = w.t("профильдеу", "профилирование", "profiling");
+        let summary = |a: &crate::declaration::AutomatedProcessing| {
+            format!(
+                "{decisions_words}: {}; {profiling_words}: {}",
+                yes_no(a.decisions),
+                yes_no(a.profiling)
+            )
+        };
+        let (kind, details) = match (&old.automated_processing, &new.automated_processing) {
+            (Some(a), Some(b)) => {
+                let mut details = Vec::new();
+                for (words, flags, description_words, descriptions) in [
+                    (
+                        decisions_words,
+                        (a.decisions, b.decisions),
+                        w.t(
+                            "шешімдердің сипаттамасы",
+                            "описание решений",
+                            "description of the decisions",
+                        ),
+                        (&a.decisions_description, &b.decisions_description),
+                    ),
+                    (
+                        profiling_words,
+                        (a.profiling, b.profiling),
+                        w.t(
+                            "профильдеудің сипаттамасы",
+                            "описание профилирования",
+                            "description of the profiling",
+                        ),
+                        (&a.profiling_description, &b.profiling_description),
+                    ),
+                ] {
+                    if flags.0 != flags.1 {
+                        details.push(w.was(words, &yes_no(flags.0), &yes_no(flags.1)));
+                    }
+                    if descriptions.0 != descriptions.1 {
+                        details.push(w.was(
+                            description_words,
+                            &text(descriptions.0),
+                            &text(descriptions.1),
+                        ));
+                    }
+                }
+                ("changed", details)
+            }
+            (None, Some(_)) => ("added", vec![]),
+            _ => ("removed", vec![]),
+        };
+        let label = new
+            .automated_processing
+            .as_ref()
+            .or(old.automated_processing.as_ref())
+            .map(summary)
+            .unwrap_or_default();
+        changes.push(Change {
+            kind,
+            what,
+            label,
+            details,
+        });
+    }
+
+    // The court named for disputes.
+    if old.disputes.court != new.disputes.court {
+        let what = w.t(
+            "дауларды шешетін сот",
+            "суд для разрешения споров",
+            "court for disputes",
+        );
+        let court = |d: &Declaration| {
+            d.disputes
+                .court
+                .as_ref()
+                .map(|t| t.get(lang).to_owned())
+                .unwrap_or_else(|| {
+                    w.t("заң бойынша", "по закону", "as the law provides")
+                        .to_owned()
+                })
+        };
+        let before = match lang {
+            Lang::Kk => format!("бұрын: «{}»", court(old)),
+            Lang::Ru => format!("прежде: «{}»", court(old)),
+            Lang::En => format!("previously: “{}”", court(old)),
+        };
+        changes.push(Change {
+            kind: "changed",
+            what,
+            label: court(new),
+            details: vec![before],
+        });
     }
 
     // Deadlines.
@@ -509,5 +705,84 @@ mod tests {
             .consent_impact
             .iter()
             .any(|c| c.purpose == "extracurricular_v2" && c.reasons == ["a new purpose"]));
+    }
+
+    #[test]
+    fn scope_automated_processing_court_and_transfer_grounds_are_reported() {
+        let old = load(DEMO);
+        let new_text = format!(
+            "{}\n[services.journal]\nlabel = {{ kk = \"Электрондық журнал\", ru = \"Электронный журнал\", en = \"Electronic journal\" }}\naddress = \"https://journal.school.kz/\"\n\n[automated_processing]\ndecisions = false\nprofiling = true\nprofiling_description = {{ kk = \"Үлгерім бойынша ұсыныстар\", ru = \"Рекомендации по успеваемости\", en = \"Recommendations by progress\" }}\n\n[disputes]\ncourt = {{ kk = \"Алматы қаласының соты\", ru = \"суд города Алматы\", en = \"the court of Almaty\" }}\n",
+            it_support_abroad(DEMO)
+        );
+        let new = load(&new_text);
+        let r = diff(&old, &new, Lang::En);
+        let of =
+            |what: &str| -> Vec<&Change> { r.changes.iter().filter(|c| c.what == what).collect() };
+        let service = of("service covered by the policy");
+        assert_eq!(service.len(), 1, "{:?}", r.changes);
+        assert_eq!(service[0].kind, "added");
+        assert_eq!(
+            service[0].label,
+            "Electronic journal (https://journal.school.kz/)"
+        );
+        let automated = of("automated decisions and profiling");
+        assert_eq!(automated.len(), 1);
+        assert_eq!(automated[0].kind, "added");
+        assert_eq!(
+            automated[0].label,
+            "decisions by automated processing alone: no; profiling: yes"
+        );
+        let court = of("court for disputes");
+        assert_eq!(court.len(), 1);
+        assert_eq!(court[0].label, "the court of Almaty");
+        assert_eq!(court[0].details, ["previously: “as the law provides”"]);
+        let recipient = of("recipient");
+        assert_eq!(recipient.len(), 1, "{recipient:?}");
+        assert_eq!(
+            recipient[0].details,
+            [
+                "country and kind: “Germany, processor acting for the operator” instead of “the Republic of Kazakhstan, processor acting for the operator”",
+                "ground of cross-border transfer: “performance of a contract with the subject” instead of “no cross-border transfer”"
+            ]
+        );
+        // Profiling stopped: the flag and its description are each named.
+        let stopped = load(&new_text.replace(
+            "profiling = true\nprofiling_description = { kk = \"Үлгерім бойынша ұсыныстар\", ru = \"Рекомендации по успеваемости\", en = \"Recommendations by progress\" }",
+            "profiling = false",
+        ));
+        let r2 = diff(&new, &stopped, Lang::En);
+        assert_eq!(r2.changes.len(), 1, "{:?}", r2.changes);
+        assert_eq!(r2.changes[0].kind, "changed");
+        assert_eq!(
+            r2.changes[0].details,
+            [
+                "profiling: “no” instead of “yes”",
+                "description of the profiling: “—” instead of “Recommendations by progress”"
+            ]
+        );
+        // Back again: each is reported the other way.
+        let back = diff(&new, &old, Lang::Ru);
+        assert!(back.changes.iter().any(
+            |c| c.kind == "removed" && c.what == "сервис, на который распространяется политика"
+        ));
+        assert!(back.changes.iter().any(
+            |c| c.kind == "removed" && c.what == "автоматизированные решения и профилирование"
+        ));
+        assert!(back
+            .changes
+            .iter()
+            .any(|c| c.what == "суд для разрешения споров" && c.label == "по закону"));
+    }
+
+    /// The demo with its IT support moved to Germany under a contract.
+    fn it_support_abroad(demo: &str) -> String {
+        let start = demo.find("[recipients.it_support]").unwrap();
+        let (head, tail) = demo.split_at(start);
+        let tail = tail.replacen(
+            "country = \"KZ\"",
+            "country = \"DE\"\ncross_border_basis = \"contract_performance\"",
+            1,
+        );
+        format!("{head}{tail}")
     }
 }

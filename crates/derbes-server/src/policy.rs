@@ -330,6 +330,63 @@ mod tests {
     }
 
     #[test]
+    fn scope_automated_processing_and_court_are_stated_as_declared() {
+        let t = PolicyTemplates::default();
+        let school = include_str!("../../../examples/shoqan-school.toml");
+        let section = |md: &str, anchor: &str| -> String {
+            let start = md.find(&format!("{{#{anchor}}}")).unwrap();
+            let end = md[start..].find("\n## ").map_or(md.len(), |e| start + e);
+            md[start..end].to_owned()
+        };
+        // Declared nowhere: the policy covers all processing, says nothing of automated
+        // decisions, and leaves the court to the law.
+        let plain = Declaration::load(school).unwrap().declaration;
+        let md = t.markdown(Document::Policy, &plain, Lang::En).unwrap();
+        assert!(!section(&md, "subject").contains("4.1."));
+        assert!(!section(&md, "rights").contains("9.5."));
+        assert!(section(&md, "disputes").contains(", or to a court."));
+
+        let declared = Declaration::load(&format!(
+            "{school}\n[services.journal]\nlabel = {{ kk = \"Электрондық журнал\", ru = \"электронный журнал\", en = \"the electronic journal\" }}\naddress = \"https://journal.school.kz/\"\n\n[services.library]\nlabel = {{ kk = \"Кітапхана жүйесі\", ru = \"библиотечная система\", en = \"the library system\" }}\n\n[automated_processing]\ndecisions = true\ndecisions_description = {{ kk = \"Тест нәтижесі бойынша деңгейге бөлу.\", ru = \"Распределение по уровням по результатам теста.\", en = \"Placement in a level by the test score.\" }}\nprofiling = false\n\n[disputes]\ncourt = {{ kk = \"Алматы қаласының мамандандырылған ауданаралық экономикалық соты\", ru = \"Специализированный межрайонный экономический суд города Алматы\", en = \"the Specialized Inter-District Economic Court of Almaty\" }}\n"
+        ))
+        .unwrap()
+        .declaration;
+        for (lang, services, decisions, no_profiling, court) in [
+            (
+                Lang::Kk,
+                "мына сервистеріне қолданылады: Электрондық журнал (https://journal.school.kz/); Кітапхана жүйесі.",
+                "автоматтандырылған өңдеу негізінде қабылдайды: Тест нәтижесі бойынша деңгейге бөлу. Субъект мұндай шешімге қарсылық",
+                "Оператор субъектілерді профильдемейді.",
+                "дауды Алматы қаласының мамандандырылған ауданаралық экономикалық соты шешеді. Субъект сондай-ақ мына органға жүгінуге",
+            ),
+            (
+                Lang::Ru,
+                "следующим сервисам оператора: электронный журнал (https://journal.school.kz/); библиотечная система.",
+                "автоматизированной обработки персональных данных: Распределение по уровням по результатам теста. Субъект вправе возразить",
+                "Оператор не осуществляет профилирование субъектов.",
+                "разрешает Специализированный межрайонный экономический суд города Алматы. Субъект также вправе обратиться в уполномоченный",
+            ),
+            (
+                Lang::En,
+                "these services of the operator: the electronic journal (https://journal.school.kz/); the library system.",
+                "automated processing of personal data: Placement in a level by the test score. The subject may object",
+                "The operator does not profile subjects.",
+                "is decided by the Specialized Inter-District Economic Court of Almaty. The subject may also turn to the authorized body for personal data protection (the ministry for digital development, its Committee for Information Security).",
+            ),
+        ] {
+            let md = t.markdown(Document::Policy, &declared, lang).unwrap();
+            let subject = section(&md, "subject");
+            assert!(subject.contains(services), "{lang}: {subject}");
+            assert!(subject.contains("4.2."), "{lang}: {subject}");
+            let rights = section(&md, "rights");
+            assert!(rights.contains(decisions), "{lang}: {rights}");
+            assert!(rights.contains(no_profiling), "{lang}: {rights}");
+            let disputes = section(&md, "disputes");
+            assert!(disputes.contains(court), "{lang}: {disputes}");
+        }
+    }
+
+    #[test]
     fn the_version_in_force_is_the_latest_that_has_taken_effect() {
         let v = |version: &str, d: Option<time::Date>| PolicyVersion {
             version: version.into(),

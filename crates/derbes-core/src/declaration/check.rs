@@ -110,6 +110,19 @@ impl Checker<'_> {
         }
     }
 
+    fn web_address(&mut self, path: &Path, address: &str) {
+        let rest = address
+            .strip_prefix("https://")
+            .or_else(|| address.strip_prefix("http://"));
+        if rest.is_none_or(|r| r.is_empty() || r.chars().any(char::is_whitespace)) {
+            self.error(
+                path,
+                "is not a web address",
+                "write the whole address, starting with https://, e.g. \"https://school.kz/\"",
+            );
+        }
+    }
+
     /// Each entry of `list` must be a key of `known`, listed once.
     fn references(
         &mut self,
@@ -229,6 +242,21 @@ fn rules(c: &mut Checker<'_>, d: &Declaration) {
         c.text(&p.key("label"), &cat.label);
     }
 
+    for (key, sv) in &d.services {
+        let p = root.key("services").key(key);
+        c.code(&p, key);
+        c.text(&p.key("label"), &sv.label);
+        if let Some(a) = &sv.address {
+            c.web_address(&p.key("address"), a);
+        }
+    }
+    if let Some(a) = &d.automated_processing {
+        automated_processing(c, &root.key("automated_processing"), a);
+    }
+    if let Some(t) = &d.disputes.court {
+        c.text(&root.key("disputes").key("court"), t);
+    }
+
     fields(c, d);
     purposes(c, d);
 
@@ -330,6 +358,41 @@ fn rules(c: &mut Checker<'_>, d: &Declaration) {
     }
 }
 
+fn automated_processing(c: &mut Checker<'_>, p: &Path, a: &AutomatedProcessing) {
+    for (done, key, description, what) in [
+        (
+            a.decisions,
+            "decisions",
+            &a.decisions_description,
+            "the logic of the decisions and what they mean for the subject",
+        ),
+        (
+            a.profiling,
+            "profiling",
+            &a.profiling_description,
+            "what the profiling evaluates and what it is used for",
+        ),
+    ] {
+        let dp = p.key(&format!("{key}_description"));
+        match description {
+            Some(t) if done => c.text(&dp, t),
+            Some(_) => c.error(
+                &dp,
+                format!("describes {key}, but {key} = false"),
+                &format!("set {key} = true, or remove {key}_description"),
+            ),
+            None if done => c.error(
+                &p.key(key),
+                format!("{key} = true, but nothing says how"),
+                &format!(
+                    "add {key}_description = {{ kk = \"…\", ru = \"…\", en = \"…\" }}: {what}"
+                ),
+            ),
+            None => {}
+        }
+    }
+}
+
 /// The subject categories whose members may act for a minor.
 pub fn representative_categories(d: &Declaration) -> Vec<String> {
     match &d.minors.representative_categories {
@@ -370,13 +433,7 @@ fn operator(c: &mut Checker<'_>, p: &Path, o: &Operator) {
         );
     }
     if let Some(w) = &o.website {
-        if !(w.starts_with("https://") || w.starts_with("http://")) {
-            c.error(
-                &p.key("website"),
-                "is not a web address",
-                "start it with https://",
-            );
-        }
+        c.web_address(&p.key("website"), w);
     }
     if let Some(a) = &o.approval {
         let ap = p.key("approval");
@@ -641,6 +698,25 @@ fn purposes(c: &mut Checker<'_>, d: &Declaration) {
             "recipient",
             "recipients",
         );
+        if pu.legal_basis != LegalBasis::Consent {
+            for (i, rk) in pu.recipients.iter().enumerate() {
+                let Some(r) = d.recipients.get(rk) else {
+                    continue;
+                };
+                if d.crosses_border(r) && r.cross_border_basis == Some(CrossBorderBasis::Consent) {
+                    c.warning(
+                        &p.key("recipients").index(i),
+                        format!(
+                            "data go abroad to `{rk}` on the ground of the subject's consent, but this purpose rests on `{}`, so no consent form asks for that consent",
+                            pu.legal_basis.name()
+                        ),
+                        &format!(
+                            "move the transfer to a purpose with legal_basis = \"consent\", or give recipients.{rk}.cross_border_basis the Art. 16 ground that holds without consent"
+                        ),
+                    );
+                }
+            }
+        }
         if !d.retention.contains_key(&pu.retention) {
             c.error(
                 &p.key("retention"),

@@ -28,6 +28,15 @@ pub struct Declaration {
     pub minors: Minors,
     #[serde(default)]
     pub cookies: Cookies,
+    /// The operator's services (websites, platforms, information systems) the policy covers;
+    /// none means all of the operator's processing.
+    #[serde(default)]
+    pub services: Map<Service>,
+    /// Whether the operator decides by automated means alone or profiles subjects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automated_processing: Option<AutomatedProcessing>,
+    #[serde(default)]
+    pub disputes: Disputes,
 }
 
 impl Declaration {
@@ -563,4 +572,43 @@ pub struct CookieService {
     pub country: String,
     pub lifetime_days: u32,
     pub purpose: Text,
+}
+
+/// A service of the operator through which it receives personal data: a website, an online
+/// platform, an information system.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub label: Text,
+    /// Its web address, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+/// Decisions taken by automated processing alone, and profiling: whether the operator does
+/// either, and if so how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutomatedProcessing {
+    /// Decisions with legal consequences for the subject, taken by automated processing alone.
+    pub decisions: bool,
+    /// Evaluation of a subject's personal aspects by automated processing.
+    pub profiling: bool,
+    /// The logic of the decisions and what they mean for the subject; required when
+    /// `decisions` is true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decisions_description: Option<Text>,
+    /// What the profiling evaluates and what it is used for; required when `profiling` is true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profiling_description: Option<Text>,
+}
+
+/// How disputes with subjects end when the pre-trial claim does not settle them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Disputes {
+    /// The court the operator names, in the nominative case ("the court at the operator's
+    /// location"); none leaves the choice of court to the law.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub court: Option<Text>,
 }

@@ -311,3 +311,88 @@ fn only_consent_can_be_kept_by_an_obligation() {
     assert!(e[0].message.contains("does not rest on consent"));
     assert_eq!(e[0].line, line_of(&on_contract, "withdrawal_obligation"));
 }
+
+#[test]
+fn a_transfer_abroad_on_consent_needs_a_purpose_that_asks_for_it() {
+    let recipient = "\n[recipients.partner]\nlabel = { kk = \"Серіктес\", ru = \"Партнёр\", en = \"Partner\" }\nkind = \"third_party\"\ncountry = \"GB\"\ncross_border_basis = \"consent\"\n";
+    // Sent abroad by the contract purpose: nobody is ever asked for that consent.
+    let by_contract = format!("{MINIMAL}{recipient}").replace(
+        "fields = [\"iin\"]\n",
+        "fields = [\"iin\"]\nrecipients = [\"partner\"]\n",
+    );
+    let w = problems(&by_contract);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(w[0].severity, Severity::Warning);
+    assert_eq!(w[0].path, "purposes.education.recipients[0]");
+    assert!(
+        w[0].message.contains("rests on `contract`"),
+        "{}",
+        w[0].message
+    );
+    assert_eq!(
+        w[0].line,
+        line_of(&by_contract, "recipients = [\"partner\"]")
+    );
+    // Sent abroad by the consent purpose, whose form names the country: nothing to say.
+    let by_consent = format!("{MINIMAL}{recipient}").replace(
+        "fields = [\"iin\", \"allergy\"]\n",
+        "fields = [\"iin\", \"allergy\"]\nrecipients = [\"partner\"]\n",
+    );
+    assert!(
+        problems(&by_consent).is_empty(),
+        "{:?}",
+        problems(&by_consent)
+    );
+    // Another Art. 16 ground holds without consent.
+    let by_treaty = by_contract.replace(
+        "cross_border_basis = \"consent\"",
+        "cross_border_basis = \"international_treaty\"",
+    );
+    assert!(
+        problems(&by_treaty).is_empty(),
+        "{:?}",
+        problems(&by_treaty)
+    );
+}
+
+#[test]
+fn services_automated_processing_and_court_are_checked() {
+    let with = |extra: &str| format!("{MINIMAL}\n{extra}");
+    let good = with(
+        "[services.portal]\nlabel = { kk = \"Портал\", ru = \"Портал\", en = \"Portal\" }\naddress = \"https://portal.school.kz/\"\n\n[automated_processing]\ndecisions = false\nprofiling = true\nprofiling_description = { kk = \"Үлгерім бойынша ұсыныстар\", ru = \"Рекомендации по успеваемости\", en = \"Recommendations by progress\" }\n\n[disputes]\ncourt = { kk = \"Алматы қаласының соты\", ru = \"Суд города Алматы\", en = \"The court of Almaty\" }\n",
+    );
+    let loaded = Declaration::load(&good).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let d = loaded.declaration;
+    assert_eq!(
+        d.services["portal"].address.as_deref(),
+        Some("https://portal.school.kz/")
+    );
+    assert!(d
+        .automated_processing
+        .as_ref()
+        .is_some_and(|a| a.profiling && !a.decisions));
+    assert!(d.disputes.court.is_some());
+
+    let e = errors(&good.replace("https://portal.school.kz/", "portal.school.kz"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].path, "services.portal.address");
+
+    // Profiling declared but not described; decisions described but declared false.
+    let e = errors(&good.replace("profiling_description", "decisions_description"));
+    let paths: Vec<&str> = e.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "automated_processing.decisions_description",
+            "automated_processing.profiling"
+        ],
+        "{e:?}"
+    );
+    assert!(e[1].message.contains("nothing says how"));
+
+    let e = errors(&good.replace(", en = \"The court of Almaty\"", ""));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].path, "disputes.court");
+    assert!(e[0].message.contains("missing translation: en"));
+}
