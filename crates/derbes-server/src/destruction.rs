@@ -9,7 +9,7 @@
 //! the installation's keys, so a line added by hand destroys nothing.
 
 use crate::auth::{Actor, Role};
-use crate::vault::{Vault, VaultError};
+use crate::vault::{Vault, VaultError, UPDATE_ATTEMPTS};
 use derbes_core::audit::{AuditDraft, Outcome};
 use derbes_core::destruction::{check, ConnectorDone, Destruction, DestructionProblem};
 use derbes_crypto::KeyRing;
@@ -155,68 +155,85 @@ impl Vault {
         request_id: Option<Uuid>,
     ) -> Result<Destruction, VaultError> {
         actor.require(&[Role::Admin, Role::Dpo])?;
-        let Some((record, state)) = self.store().subject_with_state(subject_id, None).await? else {
-            return self
-                .store()
-                .destruction(subject_id)
-                .await?
-                .ok_or(VaultError::NotFound);
-        };
-        let now = self.now();
-        if let Some(problem) = self.destruction_problem(subject_id, &state).await? {
-            self.audit(
-                AuditDraft::new(&actor.audit_name(), "subject.destroy", Outcome::Denied)
-                    .subject(subject_id)
-                    .reason(problem.code()),
-            )
-            .await?;
-            return Err(VaultError::DestructionRefused(problem));
-        }
-        // The operator's own databases first: they find the subject's rows by an identifier that
-        // only derbes' copy still holds. Each connector's destruction is one transaction and can
-        // be repeated; one that fails stops the destruction here, with derbes' copy intact.
-        let connectors = self.destroy_in_connectors(&record).await?;
-        let fields: Vec<String> = record.fields.iter().map(|(k, _)| k.clone()).collect();
-        let asked = Destruction {
-            subject_id,
-            category: record.category.clone(),
-            destroyed_at: now,
-            actor: actor.audit_name(),
-            request_id,
-            fields: fields.clone(),
-            removed: Default::default(),
-            connectors,
-        };
-        let audit = AuditDraft::new(&actor.audit_name(), "subject.destroy", Outcome::Ok)
-            .subject(subject_id)
-            .fields(&fields)
-            .details(&serde_json::json!({
-                "request_id": request_id,
-                "method": "crypto_shredding",
-                "connectors": asked.connectors,
-            }));
-        let (destruction, new) = match self
-            .store()
-            .write(WriteOp::DestroySubject {
-                destruction: asked,
-                audit,
-            })
-            .await?
-        {
-            Applied::Destroyed {
-                destruction,
-                already,
-            } => (destruction, !already),
-            other => {
-                return Err(VaultError::Store(StoreError::Backend(format!(
-                    "a destruction was answered with {other:?}"
-                ))))
+        // The connectors' destructions, once: each can be repeated, but need not be.
+        let mut connectors: Option<Vec<ConnectorDone>> = None;
+        for _ in 0..UPDATE_ATTEMPTS {
+            let Some((record, state)) = self.store().subject_with_state(subject_id, None).await?
+            else {
+                return self
+                    .store()
+                    .destruction(subject_id)
+                    .await?
+                    .ok_or(VaultError::NotFound);
+            };
+            let now = self.now();
+            if let Some(problem) = self.destruction_problem(subject_id, &state).await? {
+                self.audit(
+                    AuditDraft::new(&actor.audit_name(), "subject.destroy", Outcome::Denied)
+                        .subject(subject_id)
+                        .reason(problem.code()),
+                )
+                .await?;
+                return Err(VaultError::DestructionRefused(problem));
             }
-        };
-        if new {
-            self.log_destructions(vec![destruction.clone()]).await;
+            // The operator's own databases first: they find the subject's rows by an identifier
+            // that only derbes' copy still holds. Each connector's destruction is one
+            // transaction and can be repeated; one that fails stops the destruction here, with
+            // derbes' copy intact.
+            let done = match &connectors {
+                Some(done) => done.clone(),
+                None => connectors
+                    .insert(self.destroy_in_connectors(&record).await?)
+                    .clone(),
+            };
+            let fields: Vec<String> = record.fields.iter().map(|(k, _)| k.clone()).collect();
+            let asked = Destruction {
+                subject_id,
+                category: record.category.clone(),
+                destroyed_at: now,
+                actor: actor.audit_name(),
+                request_id,
+                fields: fields.clone(),
+                removed: Default::default(),
+                connectors: done,
+            };
+            let audit = AuditDraft::new(&actor.audit_name(), "subject.destroy", Outcome::Ok)
+                .subject(subject_id)
+                .fields(&fields)
+                .details(&serde_json::json!({
+                    "request_id": request_id,
+                    "method": "crypto_shredding",
+                    "connectors": asked.connectors,
+                }));
+            // Refused by the store when an obligation or a representation appeared since the
+            // check above: decided again on what the store holds now.
+            let written = self
+                .store()
+                .write(WriteOp::DestroySubject {
+                    destruction: asked,
+                    audit,
+                    checked: Some(state.obligations),
+                })
+                .await;
+            let (destruction, new) = match written {
+                Ok(Applied::Destroyed {
+                    destruction,
+                    already,
+                }) => (destruction, !already),
+                Ok(other) => {
+                    return Err(VaultError::Store(StoreError::Backend(format!(
+                        "a destruction was answered with {other:?}"
+                    ))))
+                }
+                Err(StoreError::VersionConflict) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if new {
+                self.log_destructions(vec![destruction.clone()]).await;
+            }
+            return Ok(destruction);
         }
-        Ok(destruction)
+        Err(VaultError::Store(StoreError::VersionConflict))
     }
 
     /// Destroys the subject's rows in every connector's database; a connector whose identifier
@@ -326,10 +343,14 @@ impl Vault {
             rejected,
             ..Default::default()
         };
-        let mut in_log = HashSet::with_capacity(records.len());
+        let in_log: HashSet<Uuid> = records.iter().map(|d| d.subject_id).collect();
+        // Normally none: only a restore from an older backup brings destroyed subjects back.
+        let held = self
+            .store()
+            .held(records.iter().map(|d| d.subject_id).collect())
+            .await?;
         for d in records {
-            in_log.insert(d.subject_id);
-            if self.store().subject(d.subject_id).await?.is_none() {
+            if !held.contains(&d.subject_id) {
                 continue;
             }
             let audit = AuditDraft::new(RESTORE_ACTOR, "subject.destroy", Outcome::Ok)
@@ -346,6 +367,8 @@ impl Vault {
                 .write(WriteOp::DestroySubject {
                     destruction: d,
                     audit,
+                    // Destroyed before: the restore does not get to decide again.
+                    checked: None,
                 })
                 .await?;
             done.reapplied.push(id);

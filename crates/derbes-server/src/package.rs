@@ -817,14 +817,18 @@ impl Vault {
                 publication: p.publication,
             })
             .collect();
-        let mut consents = Vec::with_capacity(state.consents.len());
-        for event in &state.consents {
-            let receipt = self.issue_receipt(&record, state.clone(), event).await?;
-            consents.push(ConsentPart {
+        let receipts = self
+            .issue_receipts(&record, state.clone(), &state.consents)
+            .await?;
+        let consents: Vec<ConsentPart> = state
+            .consents
+            .iter()
+            .zip(receipts)
+            .map(|(event, receipt)| ConsentPart {
                 event: event.clone(),
                 receipt,
-            });
-        }
+            })
+            .collect();
         let mut flags: Vec<FlagPart> = state
             .blocked
             .iter()
@@ -867,7 +871,12 @@ impl Vault {
             .collect();
         let mut connectors = Vec::with_capacity(self.connectors.len());
         for c in &self.connectors {
-            let tables = match self.field_value(&record, &c.map().identity.field)? {
+            // The values are opened above already.
+            let identifier = fields
+                .iter()
+                .find(|f| f.key == c.map().identity.field)
+                .map(|f| f.value.clone());
+            let tables = match identifier {
                 Some(identifier) => c
                     .access(&identifier)
                     .await

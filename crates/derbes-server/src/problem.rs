@@ -181,7 +181,7 @@ impl ApiError {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
-            "The storage is not available",
+            "A service derbes needs is not available",
             detail,
         )
     }

@@ -13,6 +13,7 @@ use derbes_crypto::{key_id_of, verify_signature, KeyRing, PublicKey, SignatureEr
 use derbes_store::{StoreError, SubjectRecord, SubjectState};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Where the operator's receipt keys are published.
@@ -217,7 +218,13 @@ impl Vault {
         let Some(event) = state.consents.iter().find(|e| e.id == consent_id).cloned() else {
             return Err(VaultError::ConsentNotFound);
         };
-        let signed = self.issue_receipt(&record, state, &event).await?;
+        let signed = self
+            .issue_receipts(&record, state, std::slice::from_ref(&event))
+            .await?
+            .pop()
+            .ok_or_else(|| {
+                VaultError::Store(StoreError::Backend("no receipt was issued".into()))
+            })?;
         self.audit(
             AuditDraft::new(&actor.audit_name(), "consent.receipt", Outcome::Allowed)
                 .subject(subject_id)
@@ -232,60 +239,60 @@ impl Vault {
         Ok(signed)
     }
 
-    /// A signed receipt for `event` of the subject's ledger, not audited: the caller records
-    /// why it was issued.
-    pub(crate) async fn issue_receipt(
+    /// Signed receipts for `events` of the subject's ledger, in their order, not audited: the
+    /// subject's facts are worked out once, and each earlier declaration is read once.
+    pub(crate) async fn issue_receipts(
         &self,
         record: &SubjectRecord,
         state: SubjectState,
-        event: &ConsentEvent,
-    ) -> Result<SignedReceipt, VaultError> {
-        let consent_id = event.id;
+        events: &[ConsentEvent],
+    ) -> Result<Vec<SignedReceipt>, VaultError> {
         let now = self.now();
-        let version = match &event.action {
-            ConsentAction::Give(g) | ConsentAction::Renew(g) => g.terms.declaration_version.clone(),
-            ConsentAction::Withdraw => self.declaration().version.clone(),
-        };
-        let earlier;
-        let declaration = if version == self.declaration().version {
-            self.declaration()
-        } else {
-            earlier = self.recorded_declaration(&version).await?;
-            &earlier
-        };
+        let current = self.declaration();
         let facts = self.facts(record, state, now, None)?;
-        let status = match (
-            &event.action,
-            consent_state(
-                self.declaration(),
-                &facts.as_subject_facts(),
-                &event.purpose,
-                now,
-            ),
-        ) {
-            (ConsentAction::Withdraw, _) => RecordStatus::Recorded,
-            (_, ConsentState::Holding(e, _)) if e.id == consent_id => RecordStatus::Active,
-            (_, ConsentState::Holding(..)) => RecordStatus::Superseded,
-            (_, ConsentState::Withdrawn { .. }) => RecordStatus::Withdrawn,
-            (_, ConsentState::Expired { .. }) => RecordStatus::Expired,
-            (_, ConsentState::None) => RecordStatus::Withdrawn,
-        };
         let keys = self.keys();
         let key_id = keys.receipt_signer().public().key_id;
-        let receipt = receipt::build(&Issue {
-            declaration,
-            event,
-            status,
-            receipt_id: Uuid::now_v7(),
-            issued_at: now,
-            key_id: &key_id,
-        })
-        .ok_or_else(|| {
-            VaultError::Store(StoreError::Corrupt(format!(
-                "declaration version `{version}` does not declare the consent's purpose"
-            )))
-        })?;
-        sign(&keys, receipt)
+        let mut earlier: HashMap<String, Declaration> = HashMap::new();
+        let mut signed = Vec::with_capacity(events.len());
+        for event in events {
+            let version = match &event.action {
+                ConsentAction::Give(g) | ConsentAction::Renew(g) => {
+                    g.terms.declaration_version.clone()
+                }
+                ConsentAction::Withdraw => current.version.clone(),
+            };
+            if version != current.version && !earlier.contains_key(&version) {
+                let d = self.recorded_declaration(&version).await?;
+                earlier.insert(version.clone(), d);
+            }
+            let declaration = earlier.get(&version).unwrap_or(current);
+            let status = match (
+                &event.action,
+                consent_state(current, &facts.as_subject_facts(), &event.purpose, now),
+            ) {
+                (ConsentAction::Withdraw, _) => RecordStatus::Recorded,
+                (_, ConsentState::Holding(e, _)) if e.id == event.id => RecordStatus::Active,
+                (_, ConsentState::Holding(..)) => RecordStatus::Superseded,
+                (_, ConsentState::Withdrawn { .. }) => RecordStatus::Withdrawn,
+                (_, ConsentState::Expired { .. }) => RecordStatus::Expired,
+                (_, ConsentState::None) => RecordStatus::Withdrawn,
+            };
+            let receipt = receipt::build(&Issue {
+                declaration,
+                event,
+                status,
+                receipt_id: Uuid::now_v7(),
+                issued_at: now,
+                key_id: &key_id,
+            })
+            .ok_or_else(|| {
+                VaultError::Store(StoreError::Corrupt(format!(
+                    "declaration version `{version}` does not declare the consent's purpose"
+                )))
+            })?;
+            signed.push(sign(&keys, receipt)?);
+        }
+        Ok(signed)
     }
 }
 

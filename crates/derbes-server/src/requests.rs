@@ -11,7 +11,7 @@ use crate::vault::{Vault, VaultError, UPDATE_ATTEMPTS};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use derbes_core::audit::{format_timestamp, AuditDraft, Outcome};
-use derbes_core::consent::Method;
+use derbes_core::consent::{ConsentProblem, Method};
 use derbes_core::deadline::{due, rule_for, DueDate};
 use derbes_core::declaration::Validator;
 use derbes_core::flags::FlagReason;
@@ -35,6 +35,9 @@ pub const MAX_DETAILS: usize = 4000;
 pub const MAX_BACKDATE: Duration = Duration::days(366);
 
 pub(crate) const KEY_GENERATION: u32 = 1;
+/// How long a claim to send the answer keeps other calls from sending it: well beyond the mail
+/// channel's own time limit, so that a claim lapses only when its call has died.
+const ANSWER_CLAIM: Duration = Duration::minutes(5);
 
 /// How a request reached the operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,6 +182,10 @@ pub struct Action {
     /// The connector's job (its idempotency key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<Uuid>,
+    /// Staff's own words on the action (the letter's reference, why it was settled by hand),
+    /// sealed under the request's key (base64); a view with the key shows them after `note`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff_words: Option<String>,
 }
 
 impl Action {
@@ -191,6 +198,7 @@ impl Action {
             fields: Vec::new(),
             connector: None,
             job: None,
+            staff_words: None,
         }
     }
 
@@ -283,6 +291,10 @@ pub(crate) struct Body {
     /// The written answer as sent, sealed (base64).
     #[serde(default)]
     answer: Option<String>,
+    /// When a `send_answer` call claimed the answer for delivery; no other call sends it until
+    /// that one records it, releases it, or the claim is older than `ANSWER_CLAIM`.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    answer_sending: Option<OffsetDateTime>,
     /// The last day of the block the approval asked for; kept so that a re-run sets it too.
     #[serde(default, with = "derbes_core::iso_date::option")]
     block_until: Option<time::Date>,
@@ -586,6 +598,20 @@ impl Vault {
         Ok(B64.encode(dk.seal(id, KEY_GENERATION, slot, text.as_bytes())?))
     }
 
+    /// Sets the note of action `i` with staff's `words`, sealed.
+    fn note_with_words(
+        dk: &DataKey,
+        id: &Uuid,
+        i: usize,
+        a: &mut Action,
+        note: &str,
+        words: &str,
+    ) -> Result<(), VaultError> {
+        a.note = Some(note.to_owned());
+        a.staff_words = Some(Self::seal_text(dk, id, &action_slot(i), words)?);
+        Ok(())
+    }
+
     fn open_text(dk: &DataKey, id: &Uuid, slot: &str, sealed: &str) -> Result<String, VaultError> {
         let bytes = B64.decode(sealed).map_err(corrupt)?;
         let plain = dk.open(id, KEY_GENERATION, slot, &bytes)?;
@@ -703,6 +729,7 @@ impl Vault {
             evidence: None,
             reply_to: None,
             answer: None,
+            answer_sending: None,
             block_until: None,
             actions: actions_for(input.kind, &self.webhooks_for(input.kind)),
             history: vec![HistoryEntry {
@@ -780,7 +807,21 @@ impl Vault {
             rejection: body.rejection,
             evidence: open("evidence", &body.evidence)?,
             answer: open("answer", &body.answer)?,
-            actions: body.actions.clone(),
+            actions: body
+                .actions
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    let mut a = a.clone();
+                    if let Some(words) = open(&action_slot(i), &a.staff_words.take())? {
+                        a.note = Some(match a.note {
+                            Some(note) => format!("{note}: {words}"),
+                            None => words,
+                        });
+                    }
+                    Ok(a)
+                })
+                .collect::<Result<_, VaultError>>()?,
             history: body.history.clone(),
             version: r.version,
         })
@@ -1085,19 +1126,34 @@ impl Vault {
             "the outgoing letter's number or the post receipt",
         )?;
         let now = self.now();
+        let key = self.request_key(&self.request_record(id).await?)?;
         let (record, _) = self
             .update_request(id, |rec, body, status| {
                 // A rejection is answered too, as send_answer allows.
                 if !matches!(*status, Status::InProgress | Status::Rejected) {
                     return Err(not_now(*status, "record_answer", Status::InProgress));
                 }
+                if body
+                    .answer_sending
+                    .is_some_and(|since| now - since < ANSWER_CLAIM)
+                {
+                    return Err(VaultError::Conflict(
+                        "the answer is being sent by e-mail just now; look at the request again in a minute".into(),
+                    ));
+                }
+                body.answer_sending = None;
                 body.reply_to = None;
-                let Some(a) = body.actions.iter_mut().find(|a| a.kind == ActionKind::Answer) else {
+                let Some((i, a)) = body
+                    .actions
+                    .iter_mut()
+                    .enumerate()
+                    .find(|(_, a)| a.kind == ActionKind::Answer)
+                else {
                     return Err(VaultError::Conflict("this request has no answer to record".into()));
                 };
                 a.status = ActionStatus::Done;
                 a.at = Some(now);
-                a.note = Some(format!("delivered outside derbes: {reference}"));
+                Self::note_with_words(&key, &rec.id, i, a, "delivered outside derbes", &reference)?;
                 Ok(vec![request_audit(
                     &actor.audit_name(),
                     rec,
@@ -1286,7 +1342,40 @@ impl Vault {
             subject: letter.subject,
             body: letter.body,
         };
-        let delivery = Self::deliver(mailer, mail, "the answer").await?;
+        // Claimed before it is sent: two calls at once must not e-mail the requester twice.
+        let claimed_at = self.now();
+        self.update_request(id, |_, body, _| {
+            if body.answer.is_some() {
+                return Err(VaultError::Conflict("the answer was sent already".into()));
+            }
+            if body
+                .answer_sending
+                .is_some_and(|since| claimed_at - since < ANSWER_CLAIM)
+            {
+                return Err(VaultError::Conflict(
+                    "the answer is being sent by e-mail just now; look at the request again in a minute".into(),
+                ));
+            }
+            body.answer_sending = Some(claimed_at);
+            Ok(Vec::new())
+        })
+        .await?;
+        let delivery = match Self::deliver(mailer, mail, "the answer").await {
+            Ok(delivery) => delivery,
+            Err(e) => {
+                // Released, so that it can be sent again at once; a release that fails lapses
+                // with the claim.
+                let _ = self
+                    .update_request(id, |_, body, _| {
+                        if body.answer_sending == Some(claimed_at) {
+                            body.answer_sending = None;
+                        }
+                        Ok(Vec::new())
+                    })
+                    .await;
+                return Err(e);
+            }
+        };
         let now = self.now();
         let who = actor.audit_name();
         let (record, _) = self
@@ -1294,6 +1383,7 @@ impl Vault {
                 if body.answer.is_some() {
                     return Err(VaultError::Conflict("the answer was sent already".into()));
                 }
+                body.answer_sending = None;
                 body.answer = Some(sealed.clone());
                 // The address was kept for the answer; once it is sent, it goes.
                 body.reply_to = None;
@@ -1363,9 +1453,10 @@ impl Vault {
         }
         let now = self.now();
         let who = actor.audit_name();
+        let key = self.request_key(&r)?;
         let (record, _) = self
             .update_request_with_jobs(r.id, jobs, |rec, body, _| {
-                let Some(a) = body.actions.iter_mut().find(|a| {
+                let Some((i, a)) = body.actions.iter_mut().enumerate().find(|(_, a)| {
                     a.kind == ActionKind::Webhook
                         && a.connector.as_deref() == Some(connector.as_str())
                         && a.status != ActionStatus::Done
@@ -1376,7 +1467,7 @@ impl Vault {
                 };
                 a.status = ActionStatus::Done;
                 a.at = Some(now);
-                a.note = Some(format!("settled by hand: {note}"));
+                Self::note_with_words(&key, &rec.id, i, a, "settled by hand", &note)?;
                 Ok(vec![request_audit(
                     &who,
                     rec,
@@ -1603,7 +1694,13 @@ impl Vault {
                     FlagChange::Lift(FlagReason::SubjectRequest),
                 )
                 .await
-                .map(|_| "block lifted".to_owned()),
+                .map(|_| "block lifted".to_owned())
+                .or_else(|e| match e {
+                    // Lifted already (by an earlier run whose outcome was not recorded, by
+                    // staff, or by its end date): what the subject asked for holds.
+                    VaultError::NothingToLift(_) => Ok("no block was in force".to_owned()),
+                    e => Err(e),
+                }),
             ActionKind::Restrict => {
                 let reason = if r.kind == RequestKind::Objection.code() {
                     FlagReason::Objection
@@ -1635,6 +1732,17 @@ impl Vault {
                 self.record_consent(actor, r.subject_id, input)
                     .await
                     .map(|_| "consent withdrawn".to_owned())
+                    .or_else(|e| match e {
+                        // Withdrawn already, or never given: what the subject asked for holds.
+                        VaultError::ConsentRefused(p)
+                            if !p.is_empty()
+                                && p.iter()
+                                .all(|p| matches!(p, ConsentProblem::NothingToWithdraw { .. })) =>
+                        {
+                            Ok("no consent to the purpose was in force".to_owned())
+                        }
+                        e => Err(e),
+                    })
             }
             ActionKind::Export => self
                 .build_package(actor, r, body.language)
@@ -1885,6 +1993,11 @@ impl Vault {
             .await?;
         self.full_view(&record)
     }
+}
+
+/// The sealing slot of staff's words on action `i`.
+fn action_slot(i: usize) -> String {
+    format!("action_note:{i}")
 }
 
 #[cfg(test)]

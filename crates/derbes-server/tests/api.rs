@@ -1871,6 +1871,44 @@ fn requests_from_intake_to_completion(db: TestDb) -> Fut {
             assert!(actions.contains(&a), "{a} missing from {actions:?}");
         }
         assert!(!audit.text.contains("бұғаттауды") && !audit.text.contains("ata@mail.kz"));
+
+        // The subject asks for what already holds (the block lifted by staff meanwhile, a
+        // consent never given): the actions are done, and say so, rather than failing for good.
+        let r = s
+            .delete(
+                &format!("/api/v1/subjects/{child}/block?reason=subject_request"),
+                &admin,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let (_, r) = s
+            .approved_request(
+                &staff,
+                &dpo,
+                json!({ "kind": "unblocking", "subject_id": child, "channel": "paper", "language": "ru" }),
+            )
+            .await;
+        assert_eq!(r.body["actions"][0]["kind"], "unblock", "{}", r.body);
+        assert_eq!(r.body["actions"][0]["status"], "done", "{}", r.body);
+        assert_eq!(r.body["actions"][0]["note"], "no block was in force");
+        let (_, r) = s
+            .approved_request(
+                &staff,
+                &dpo,
+                json!({ "kind": "consent_withdrawal", "subject_id": child, "purpose": "extracurricular",
+                        "channel": "paper", "language": "ru" }),
+            )
+            .await;
+        assert_eq!(
+            r.body["actions"][0]["kind"], "withdraw_consent",
+            "{}",
+            r.body
+        );
+        assert_eq!(r.body["actions"][0]["status"], "done", "{}", r.body);
+        assert_eq!(
+            r.body["actions"][0]["note"],
+            "no consent to the purpose was in force"
+        );
     })
 }
 
@@ -2124,10 +2162,47 @@ fn access_rectification_and_destruction(db: TestDb) -> Fut {
             letter.contains("уполномоченный орган в сфере защиты персональных данных"),
             "{letter}"
         );
+        // A delivery that fails sends nothing and keeps nothing back: the answer can be sent
+        // again at once.
+        let mails = |outbox: &std::path::Path| {
+            std::fs::read_dir(outbox)
+                .map(|d| {
+                    d.filter(|e| {
+                        e.as_ref()
+                            .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                    })
+                    .count()
+                })
+                .unwrap_or(0)
+        };
+        let before = mails(&s.outbox);
+        let aside = s.outbox.with_extension("aside");
+        let had_outbox = s.outbox.exists();
+        if had_outbox {
+            std::fs::rename(&s.outbox, &aside).unwrap();
+        }
+        std::fs::write(&s.outbox, b"not a directory").unwrap();
         let r = s
             .post(&steps(&access), &dpo, json!({ "step": "send_answer" }))
             .await;
-        assert_eq!(r.status, 200, "{}", r.body);
+        assert_problem(&r, 503, "unavailable");
+        std::fs::remove_file(&s.outbox).unwrap();
+        if had_outbox {
+            std::fs::rename(&aside, &s.outbox).unwrap();
+        }
+        let r = s.get(&format!("/api/v1/requests/{access}"), &dpo).await;
+        assert_eq!(r.body["actions"][1]["status"], "pending", "{}", r.body);
+        // Two sends at once: one e-mail, and the other call is told why not.
+        let send = steps(&access);
+        let (a, b) = tokio::join!(
+            s.post(&send, &dpo, json!({ "step": "send_answer" })),
+            s.post(&send, &dpo, json!({ "step": "send_answer" }))
+        );
+        let mut statuses = [a.status, b.status];
+        statuses.sort();
+        assert_eq!(statuses, [200, 409], "{} {}", a.body, b.body);
+        assert_eq!(mails(&s.outbox), before + 1);
+        let r = if a.status == 200 { a } else { b };
         assert_eq!(r.body["actions"][1]["status"], "done");
         assert_eq!(
             r.body["actions"][1]["note"],
@@ -2759,6 +2834,36 @@ fn webhooks_confirm_before_a_request_completes(db: TestDb) -> Fut {
             r.body["actions"][1]["note"],
             "settled by hand: LMS admin confirmed by phone, ref. 17"
         );
+        // Staff's words are sealed in the database, and lists (which carry no key) leave them
+        // out.
+        let stored = s
+            .state
+            .vault
+            .store()
+            .request(quiet.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(stored.body.contains("settled by hand"), "{}", stored.body);
+        assert!(!stored.body.contains("LMS admin"), "{}", stored.body);
+        let listed = s
+            .get(
+                &format!(
+                    "/api/v1/requests?open=false&subject_id={}",
+                    r.body["subject_id"].as_str().unwrap()
+                ),
+                &dpo,
+            )
+            .await;
+        let listed = listed
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == quiet.as_str())
+            .unwrap()
+            .clone();
+        assert_eq!(listed["actions"][1]["note"], "settled by hand", "{listed}");
 
         // A system that never answers is given up after the last attempt, with the error shown.
         receiver.set(1);

@@ -83,6 +83,9 @@ pub trait Store: Send + Sync + 'static {
 
     async fn subject(&self, id: Uuid) -> Result<Option<SubjectRecord>, StoreError>;
 
+    /// Which of `ids` are held as subjects, in one read per few hundred ids.
+    async fn held(&self, ids: Vec<Uuid>) -> Result<std::collections::HashSet<Uuid>, StoreError>;
+
     /// Subjects whose `field` has this blind-index digest: (id, category).
     async fn lookup(
         &self,

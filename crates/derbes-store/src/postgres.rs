@@ -837,6 +837,7 @@ impl Writer {
             WriteOp::DestroySubject {
                 mut destruction,
                 audit,
+                checked,
             } => {
                 let id = destruction.subject_id;
                 // Locked: a package or a second destruction waiting on the row sees it gone.
@@ -854,6 +855,27 @@ impl Writer {
                         }),
                         None => Err(StoreError::NotFound),
                     };
+                }
+                if let Some(checked) = &checked {
+                    // Every write holds the audit head's lock: no obligation or link can be
+                    // written between these reads and the deletes.
+                    let s = self
+                        .prep("SELECT purpose, obligation FROM obligations WHERE subject_id = $1")
+                        .await?;
+                    let obligations = self
+                        .client
+                        .query(&s, &[&id])
+                        .await?
+                        .iter()
+                        .map(|r| (r.get(0), r.get(1)))
+                        .collect();
+                    let s = self
+                        .prep("SELECT 1 FROM representatives WHERE representative_id = $1 LIMIT 1")
+                        .await?;
+                    let represents = self.client.query_opt(&s, &[&id]).await?.is_some();
+                    if !crate::types::destruction_check_holds(checked, obligations, represents)? {
+                        return Err(StoreError::VersionConflict);
+                    }
                 }
                 destruction.removed = Removed {
                     index_entries: self
@@ -1120,6 +1142,20 @@ impl Store for PostgresStore {
 
     async fn write(&self, op: WriteOp) -> Result<Applied, StoreError> {
         crate::submit(&self.tx, op).await
+    }
+
+    async fn held(&self, ids: Vec<Uuid>) -> Result<std::collections::HashSet<Uuid>, StoreError> {
+        let c = self.client().await?;
+        let s = c
+            .prepare_cached("SELECT id FROM subjects WHERE id = ANY($1)")
+            .await?;
+        let mut held = std::collections::HashSet::new();
+        for chunk in ids.chunks(5000) {
+            for row in c.query(&s, &[&chunk]).await? {
+                held.insert(row.get(0));
+            }
+        }
+        Ok(held)
     }
 
     async fn subject(&self, id: Uuid) -> Result<Option<SubjectRecord>, StoreError> {

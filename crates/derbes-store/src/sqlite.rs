@@ -952,6 +952,7 @@ fn apply(
         WriteOp::DestroySubject {
             mut destruction,
             audit,
+            checked,
         } => {
             let id = destruction.subject_id;
             let key = &id.as_bytes()[..];
@@ -972,6 +973,24 @@ fn apply(
                     }),
                     None => Err(StoreError::NotFound),
                 };
+            }
+            if let Some(checked) = &checked {
+                let obligations = conn
+                    .prepare_cached(
+                        "SELECT purpose, obligation FROM obligations WHERE subject_id = ?1",
+                    )?
+                    .query_map([key], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<Vec<(String, String)>, _>>()?;
+                let represents = conn
+                    .prepare_cached(
+                        "SELECT 1 FROM representatives WHERE representative_id = ?1 LIMIT 1",
+                    )?
+                    .query_row([key], |_| Ok(()))
+                    .optional()?
+                    .is_some();
+                if !crate::types::destruction_check_holds(checked, obligations, represents)? {
+                    return Err(StoreError::VersionConflict);
+                }
             }
             let delete = |sql: &str| -> Result<u64, StoreError> {
                 Ok(conn.prepare_cached(sql)?.execute([key])? as u64)
@@ -1186,6 +1205,26 @@ impl Store for SqliteStore {
 
     async fn write(&self, op: WriteOp) -> Result<Applied, StoreError> {
         crate::submit(&self.tx, op).await
+    }
+
+    async fn held(&self, ids: Vec<Uuid>) -> Result<std::collections::HashSet<Uuid>, StoreError> {
+        self.read(move |c| {
+            let mut held = std::collections::HashSet::new();
+            // Below SQLite's limit on bound parameters.
+            for chunk in ids.chunks(500) {
+                let marks = vec!["?"; chunk.len()].join(", ");
+                let mut stmt =
+                    c.prepare_cached(&format!("SELECT id FROM subjects WHERE id IN ({marks})"))?;
+                let mut rows = stmt.query(rusqlite::params_from_iter(
+                    chunk.iter().map(|u| &u.as_bytes()[..]),
+                ))?;
+                while let Some(r) = rows.next()? {
+                    held.insert(uuid_of(r.get(0)?)?);
+                }
+            }
+            Ok(held)
+        })
+        .await
     }
 
     async fn subject(&self, id: Uuid) -> Result<Option<SubjectRecord>, StoreError> {

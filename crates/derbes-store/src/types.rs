@@ -343,6 +343,11 @@ pub enum WriteOp {
     DestroySubject {
         destruction: Destruction,
         audit: AuditDraft,
+        /// For a destruction decided now: the subject's obligations as the decision read them.
+        /// The write refuses with `VersionConflict` when they changed, or when the subject has
+        /// become another subject's legal representative, since; the caller decides again.
+        /// `None` re-applies a logged destruction as it was.
+        checked: Option<Vec<(String, Obligation)>>,
     },
     /// Stores a request's access package, replacing an earlier one.
     StorePackage {
@@ -484,4 +489,24 @@ impl RequestQuery {
         sql.push_str(&format!(" ORDER BY due_at, id LIMIT {l}"));
         (sql, params)
     }
+}
+
+/// Whether what a destruction was decided on still holds in the write's transaction: the same
+/// obligations (`now`: purpose and stored text, in any order) and no one represented.
+pub(crate) fn destruction_check_holds(
+    checked: &[(String, Obligation)],
+    now: Vec<(String, String)>,
+    represents: bool,
+) -> Result<bool, crate::StoreError> {
+    if represents || now.len() != checked.len() {
+        return Ok(false);
+    }
+    let mut now = now
+        .into_iter()
+        .map(|(purpose, text)| Ok((purpose, crate::from_json::<Obligation>(&text)?)))
+        .collect::<Result<Vec<_>, crate::StoreError>>()?;
+    now.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut checked = checked.to_vec();
+    checked.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(now == checked)
 }

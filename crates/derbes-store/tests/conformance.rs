@@ -882,10 +882,46 @@ fn destruction_removes_everything_personal_once(
             removed: Removed::default(),
             connectors: Vec::new(),
         };
+        // Decided on no obligations, and on the subject representing no one.
         let destroy = |d: &Destruction| WriteOp::DestroySubject {
             destruction: d.clone(),
             audit: audit(d.subject_id, "subject.destroy"),
+            checked: Some(Vec::new()),
         };
+        // What the decision read no longer holds: refused, nothing written. The parent
+        // represents the child; the child's obligations are not the ones the decision saw.
+        let events = verify_chain(&s, &k).await;
+        let parent_asked = Destruction {
+            subject_id: parent.id,
+            ..asked.clone()
+        };
+        assert!(matches!(
+            s.write(destroy(&parent_asked)).await,
+            Err(StoreError::VersionConflict)
+        ));
+        let stale = WriteOp::DestroySubject {
+            destruction: asked.clone(),
+            audit: audit(child.id, "subject.destroy"),
+            checked: Some(vec![(
+                "olympiad".into(),
+                Obligation {
+                    note: None,
+                    until: None,
+                    set_by: "token:dpo".into(),
+                    set_at: asked.destroyed_at,
+                },
+            )]),
+        };
+        assert!(matches!(
+            s.write(stale).await,
+            Err(StoreError::VersionConflict)
+        ));
+        assert_eq!(verify_chain(&s, &k).await, events);
+        let never_held = Uuid::now_v7();
+        assert_eq!(
+            s.held(vec![child.id, never_held, parent.id]).await.unwrap(),
+            [child.id, parent.id].into_iter().collect()
+        );
         let Applied::Destroyed {
             destruction,
             already: false,
@@ -905,6 +941,11 @@ fn destruction_removes_everything_personal_once(
             }
         );
         assert!(s.subject(child.id).await.unwrap().is_none());
+        assert_eq!(
+            s.held(vec![child.id, parent.id]).await.unwrap(),
+            [parent.id].into_iter().collect()
+        );
+        assert!(s.held(Vec::new()).await.unwrap().is_empty());
         assert!(s
             .subject_with_state(child.id, None)
             .await
