@@ -82,14 +82,16 @@ pub fn due(
 ) -> DueDate {
     let received_on = received_at.to_offset(calendar.offset()).date();
     let mut skipped_days = Vec::new();
-    // The first working day from `date` on, noting the days passed over.
+    // The first working day from `date` on, noting the days passed over; the last
+    // representable date when none is left.
     let mut first_working = |mut date: Date| loop {
         let day = calendar.day(date);
-        if day.is_working() {
+        let following = next(date);
+        if day.is_working() || following == date {
             return date;
         }
         skipped_days.push(skipped(date, &day));
-        date = next(date);
+        date = following;
     };
     let (due_on, carried_from) = match rule.calendar {
         CalendarKind::Working if rule.days == 0 => (first_working(received_on), None),

@@ -28,6 +28,13 @@ impl Declaration {
         check::load(source)
     }
 
+    /// A declaration recorded earlier, as it was: parsed without today's rules, which may have
+    /// grown stricter since it was checked and recorded. `Err` says where the text is not a
+    /// declaration at all.
+    pub fn load_recorded(source: &str) -> Result<Declaration, String> {
+        toml_edit::de::from_str(source).map_err(|e| e.message().to_owned())
+    }
+
     /// SHA-256 of the source text, hex: identifies a declaration's exact content.
     pub fn content_hash(source: &str) -> String {
         hex(&Sha256::digest(source.as_bytes()))

@@ -588,9 +588,7 @@ pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
             label: t(&c.label),
             may_be_minor: c.may_be_minor,
             fields: d
-                .fields
-                .iter()
-                .filter(|(_, f)| f.categories.iter().any(|x| x == key))
+                .fields_of_category(key)
                 .map(|(k, f)| FieldPart {
                     key: k.clone(),
                     label: t(&f.label),
@@ -606,10 +604,7 @@ pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
                     purposes: join(
                         d.purposes
                             .values()
-                            .filter(|p| {
-                                p.fields.iter().any(|x| x == k)
-                                    && p.categories.iter().any(|x| x == key)
-                            })
+                            .filter(|p| p.uses_field(k) && p.covers_category(key))
                             .map(|p| t(&p.label))
                             .collect(),
                     ),
@@ -755,11 +750,7 @@ pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
             term: term(k),
         })
         .collect();
-    let reps = d
-        .minors
-        .representative_categories
-        .clone()
-        .unwrap_or_default()
+    let reps = crate::declaration::representative_categories(d)
         .iter()
         .filter_map(|c| d.subject_categories.get(c).map(|c| t(&c.label)))
         .collect();

@@ -195,29 +195,31 @@ fn page_with_nav(lang: Lang, nav: &str, md: &str) -> String {
     crate::html::page(lang, title, &format!("{nav}{}", markdown_to_html(md)))
 }
 
+/// A link to `path` in `lang` with `words`, keeping the language.
+fn nav_link(lang: Lang, path: &str, words: &str) -> String {
+    format!("<a href=\"{path}?lang={lang}\">{}</a>", escape(words))
+}
+
 /// The link to the policy in force, in `lang`.
 fn policy_link(lang: Lang) -> String {
-    format!(
-        "<a href=\"/policy?lang={lang}\">{}</a>",
-        escape(derbes_core::text::tr(
+    nav_link(
+        lang,
+        "/policy",
+        derbes_core::text::tr(
             lang,
             "Қолданыстағы саясат",
             "Действующая политика",
-            "The policy in force"
-        ))
+            "The policy in force",
+        ),
     )
 }
 
 /// The link to the list of versions, in `lang`.
 fn versions_link(lang: Lang) -> String {
-    format!(
-        "<a href=\"/policy/versions?lang={lang}\">{}</a>",
-        escape(derbes_core::text::tr(
-            lang,
-            "Барлық нұсқалар",
-            "Все версии",
-            "All versions"
-        ))
+    nav_link(
+        lang,
+        "/policy/versions",
+        derbes_core::text::tr(lang, "Барлық нұсқалар", "Все версии", "All versions"),
     )
 }
 
@@ -696,12 +698,14 @@ pub struct PolicyVersion {
     pub effective_from: Option<time::Date>,
 }
 
+/// A rendered page: version, document, language, HTML (or Markdown), and whether the version
+/// was in force, which its links say.
+type PageKey = (String, Document, Lang, bool, bool);
+
 /// Rendered policy pages and the parsed declarations behind them, by version and language.
 #[derive(Default)]
 pub(crate) struct PolicyCache {
-    pages: std::sync::Mutex<
-        std::collections::HashMap<(String, Document, Lang, bool), axum::body::Bytes>,
-    >,
+    pages: std::sync::Mutex<std::collections::HashMap<PageKey, axum::body::Bytes>>,
     declarations: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Declaration>>>,
     versions: std::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<Vec<PolicyVersion>>)>>,
 }
@@ -755,8 +759,8 @@ impl crate::vault::Vault {
         Ok(list)
     }
 
-    /// A recorded declaration, parsed once.
-    async fn recorded(
+    /// A recorded declaration, parsed once; `NotFound` when no version has that name.
+    pub(crate) async fn recorded(
         &self,
         version: &str,
     ) -> Result<std::sync::Arc<Declaration>, crate::vault::VaultError> {
@@ -764,29 +768,29 @@ impl crate::vault::Vault {
             return Ok(d.clone());
         }
         let d = if version == self.declaration().version {
-            self.declaration().clone()
+            self.declaration_arc()
         } else {
             let (_, text) = self
                 .store()
                 .declaration(version)
                 .await?
                 .ok_or(crate::vault::VaultError::NotFound)?;
-            Declaration::load(&text)
-                .map_err(|_| {
+            // Checked when it was recorded; today's stricter rules do not unpublish it.
+            Declaration::load_recorded(&text)
+                .map_err(|why| {
                     crate::vault::VaultError::Store(derbes_store::StoreError::Corrupt(format!(
-                        "recorded declaration `{version}` does not load"
+                        "recorded declaration `{version}` is not a declaration: {why}"
                     )))
                 })?
-                .declaration
+                .into()
         };
-        let d = std::sync::Arc::new(d);
         locked(&self.policy_cache.declarations).insert(version.to_owned(), d.clone());
         Ok(d)
     }
 
     /// A document of `version` (the one in force when `None`) in `lang`, as an HTML page with
     /// links to the other languages, documents and versions, or as Markdown. Rendered once per
-    /// version, document, language and format.
+    /// version, document, language, format and whether the version is in force.
     pub async fn policy_page(
         &self,
         version: Option<&str>,
@@ -804,7 +808,9 @@ impl crate::vault::Vault {
                 .clone()
                 .unwrap_or_else(|| self.declaration().version.clone()),
         };
-        let key = (version.clone(), doc, lang, html);
+        let is_in_force = current.as_deref() == Some(version.as_str());
+        // Once a later version takes effect, this one's links say so: a new key.
+        let key = (version.clone(), doc, lang, html, is_in_force);
         if let Some(page) = locked(&self.policy_cache.pages).get(&key) {
             return Ok(page.clone());
         }
@@ -814,12 +820,7 @@ impl crate::vault::Vault {
             .markdown(doc, &d, lang)
             .map_err(|e| crate::vault::VaultError::Unavailable(e.to_string()))?;
         let text = if html {
-            let nav = nav(
-                lang,
-                doc,
-                &version,
-                current.as_deref() == Some(version.as_str()),
-            );
+            let nav = nav(lang, doc, &version, is_in_force);
             page_with_nav(lang, &nav, &md)
         } else {
             md

@@ -8,12 +8,10 @@ use derbes_core::audit::{AuditDraft, Outcome};
 use derbes_core::consent::{consent_state, ConsentAction, ConsentEvent, ConsentState};
 use derbes_core::receipt::{self, canonical_json, Issue, Receipt, RecordStatus};
 use derbes_core::text::Lang;
-use derbes_core::Declaration;
 use derbes_crypto::{key_id_of, verify_signature, KeyRing, PublicKey, SignatureError};
 use derbes_store::{StoreError, SubjectRecord, SubjectState};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Where the operator's receipt keys are published.
@@ -186,21 +184,6 @@ pub fn receipt_html(signed: &SignedReceipt, lang: Lang) -> String {
 }
 
 impl Vault {
-    /// The recorded declaration of an earlier `version`.
-    async fn recorded_declaration(&self, version: &str) -> Result<Declaration, VaultError> {
-        let (_, text) = self.store().declaration(version).await?.ok_or_else(|| {
-            VaultError::Store(StoreError::Corrupt(format!(
-                "declaration version `{version}`, under which a consent was given, is not on record"
-            )))
-        })?;
-        let loaded = Declaration::load(&text).map_err(|_| {
-            VaultError::Store(StoreError::Corrupt(format!(
-                "the recorded declaration version `{version}` no longer loads"
-            )))
-        })?;
-        Ok(loaded.declaration)
-    }
-
     /// A signed receipt for one event of the subject's consent ledger. The terms are rendered
     /// with the declaration version the consent was given under; the status is the consent's
     /// at this moment. Issuing is audited.
@@ -252,7 +235,6 @@ impl Vault {
         let facts = self.facts(record, state, now, None)?;
         let keys = self.keys();
         let key_id = keys.receipt_signer().public().key_id;
-        let mut earlier: HashMap<String, Declaration> = HashMap::new();
         let mut signed = Vec::with_capacity(events.len());
         for event in events {
             let version = match &event.action {
@@ -261,11 +243,13 @@ impl Vault {
                 }
                 ConsentAction::Withdraw => current.version.clone(),
             };
-            if version != current.version && !earlier.contains_key(&version) {
-                let d = self.recorded_declaration(&version).await?;
-                earlier.insert(version.clone(), d);
-            }
-            let declaration = earlier.get(&version).unwrap_or(current);
+            // Parsed once per version, in the policy pages' cache.
+            let declaration = match self.recorded(&version).await {
+                Err(VaultError::NotFound) => Err(VaultError::Store(StoreError::Corrupt(format!(
+                    "declaration version `{version}`, under which a consent was given, is not on record"
+                )))),
+                other => other,
+            }?;
             let status = match (
                 &event.action,
                 consent_state(current, &facts.as_subject_facts(), &event.purpose, now),
@@ -278,7 +262,7 @@ impl Vault {
                 (_, ConsentState::None) => RecordStatus::Withdrawn,
             };
             let receipt = receipt::build(&Issue {
-                declaration,
+                declaration: &declaration,
                 event,
                 status,
                 receipt_id: Uuid::now_v7(),

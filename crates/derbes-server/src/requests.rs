@@ -1126,7 +1126,6 @@ impl Vault {
             "the outgoing letter's number or the post receipt",
         )?;
         let now = self.now();
-        let key = self.request_key(&self.request_record(id).await?)?;
         let (record, _) = self
             .update_request(id, |rec, body, status| {
                 // A rejection is answered too, as send_answer allows.
@@ -1153,6 +1152,7 @@ impl Vault {
                 };
                 a.status = ActionStatus::Done;
                 a.at = Some(now);
+                let key = self.request_key(rec)?;
                 Self::note_with_words(&key, &rec.id, i, a, "delivered outside derbes", &reference)?;
                 Ok(vec![request_audit(
                     &actor.audit_name(),

@@ -318,6 +318,11 @@ impl Vault {
         &self.declaration
     }
 
+    /// The declaration in force, shared.
+    pub(crate) fn declaration_arc(&self) -> Arc<Declaration> {
+        self.declaration.clone()
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }

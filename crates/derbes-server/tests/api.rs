@@ -2922,7 +2922,15 @@ fn policy_pages_in_every_language(db: TestDb) -> Fut {
                 "recipients = [\"transport_company\", \"medical_institution\"]",
                 "recipients = [\"transport_company\"]",
                 1,
+            )
+            // A recorded version today's check would refuse is published all the same: it was
+            // checked when it was recorded.
+            .replacen(
+                "website = \"https://shoqanschool.kz\"",
+                "website = \"https://\"",
+                1,
             );
+        assert!(Declaration::load(&next).is_err());
         s.state
             .vault
             .store()
@@ -2970,6 +2978,11 @@ fn policy_pages_in_every_language(db: TestDb) -> Fut {
             r.text
         );
         assert!(r.text.contains("действует"));
+        assert_problem(
+            &page("/policy/versions?format=md", None).await,
+            422,
+            "validation",
+        );
         let r = page("/policy/versions?format=json", None).await;
         assert_eq!(r.body[1]["version"], "2099.1");
         assert_eq!(r.body[1]["effective_from"], "2099-01-01");

@@ -83,7 +83,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn subject(&self, id: Uuid) -> Result<Option<SubjectRecord>, StoreError>;
 
-    /// Which of `ids` are held as subjects, in one read per few hundred ids.
+    /// Which of `ids` are held as subjects, in one read per batch of ids (500 on SQLite, 5,000
+    /// on PostgreSQL) rather than one per id.
     async fn held(&self, ids: Vec<Uuid>) -> Result<std::collections::HashSet<Uuid>, StoreError>;
 
     /// Subjects whose `field` has this blind-index digest: (id, category).

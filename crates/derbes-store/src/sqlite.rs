@@ -1213,8 +1213,9 @@ impl Store for SqliteStore {
             // Below SQLite's limit on bound parameters.
             for chunk in ids.chunks(500) {
                 let marks = vec!["?"; chunk.len()].join(", ");
+                // Not cached: each length of chunk is its own statement.
                 let mut stmt =
-                    c.prepare_cached(&format!("SELECT id FROM subjects WHERE id IN ({marks})"))?;
+                    c.prepare(&format!("SELECT id FROM subjects WHERE id IN ({marks})"))?;
                 let mut rows = stmt.query(rusqlite::params_from_iter(
                     chunk.iter().map(|u| &u.as_bytes()[..]),
                 ))?;

@@ -324,16 +324,20 @@ pub async fn work(
         }
         WorkCommand::Package { id, out } => {
             let package = vault.request_package(&actor, *id).await?;
-            // The package is personal data: readable by its owner only.
+            // The package is personal data: readable by its owner only, also when `out` was
+            // there before with wider permissions (narrowed before anything is written).
             use std::io::Write;
-            use std::os::unix::fs::OpenOptionsExt;
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
             std::fs::OpenOptions::new()
                 .write(true)
                 .create(true)
                 .truncate(true)
                 .mode(0o600)
                 .open(out)
-                .and_then(|mut f| f.write_all(&package.zip))
+                .and_then(|mut f| {
+                    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+                    f.write_all(&package.zip)
+                })
                 .with_context(|| format!("cannot write {}", out.display()))?;
             eprintln!(
                 "derbes: wrote {} ({} bytes)",

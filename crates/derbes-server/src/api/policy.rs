@@ -51,19 +51,40 @@ fn html_asked(format: Option<&str>) -> Result<bool, ApiError> {
     }
 }
 
+/// `doc` of `version` (the one in force when `None`) in the language and format asked;
+/// `unknown_version` says what to do when no version has that name.
+async fn document_page(
+    s: &AppState,
+    headers: &HeaderMap,
+    version: Option<&str>,
+    doc: Document,
+    lang: Option<&str>,
+    format: Option<&str>,
+    unknown_version: &'static str,
+) -> Result<Response, ApiError> {
+    let lang = asked_lang(lang, headers)?;
+    let html = html_asked(format)?;
+    match s.vault.policy_page(version, doc, lang, html).await {
+        Err(crate::VaultError::NotFound) => Err(ApiError::not_found(unknown_version)),
+        other => Ok(page(other?, html)),
+    }
+}
+
 pub(super) async fn in_force(
     State(s): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
-    let lang = asked_lang(q.lang.as_deref(), &headers)?;
-    let html = html_asked(q.format.as_deref())?;
-    Ok(page(
-        s.vault
-            .policy_page(None, Document::Policy, lang, html)
-            .await?,
-        html,
-    ))
+    document_page(
+        &s,
+        &headers,
+        None,
+        Document::Policy,
+        q.lang.as_deref(),
+        q.format.as_deref(),
+        "no policy version is recorded yet",
+    )
+    .await
 }
 
 pub(super) async fn versions(
@@ -72,13 +93,18 @@ pub(super) async fn versions(
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
     let lang = asked_lang(q.lang.as_deref(), &headers)?;
-    if q.format.as_deref() == Some("json") {
-        return Ok(super::json_response(
+    match q.format.as_deref() {
+        None | Some("html") => Ok(page(s.vault.policy_versions_page(lang).await?, true)),
+        Some("json") => Ok(super::json_response(
             StatusCode::OK,
             &*s.vault.policy_versions().await?,
-        ));
+        )),
+        Some(_) => Err(ApiError::field(
+            "format",
+            "must be html or json",
+            "`format` must be html or json",
+        )),
     }
-    Ok(page(s.vault.policy_versions_page(lang).await?, true))
 }
 
 pub(super) async fn version(
@@ -87,18 +113,16 @@ pub(super) async fn version(
     Path(version): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
-    let lang = asked_lang(q.lang.as_deref(), &headers)?;
-    let html = html_asked(q.format.as_deref())?;
-    match s
-        .vault
-        .policy_page(Some(&version), Document::Policy, lang, html)
-        .await
-    {
-        Err(crate::VaultError::NotFound) => Err(ApiError::not_found(
-            "no policy version has this name; /policy/versions lists them",
-        )),
-        other => Ok(page(other?, html)),
-    }
+    document_page(
+        &s,
+        &headers,
+        Some(&version),
+        Document::Policy,
+        q.lang.as_deref(),
+        q.format.as_deref(),
+        "no policy version has this name; /policy/versions lists them",
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -126,18 +150,16 @@ pub(super) async fn document(
             "no document has this name: use data-list, consent-forms or processing-record",
         )
     })?;
-    let lang = asked_lang(q.lang.as_deref(), &headers)?;
-    let html = html_asked(q.format.as_deref())?;
-    match s
-        .vault
-        .policy_page(q.version.as_deref(), doc, lang, html)
-        .await
-    {
-        Err(crate::VaultError::NotFound) => Err(ApiError::not_found(
-            "`version` names no recorded policy version; /policy/versions lists them",
-        )),
-        other => Ok(page(other?, html)),
-    }
+    document_page(
+        &s,
+        &headers,
+        q.version.as_deref(),
+        doc,
+        q.lang.as_deref(),
+        q.format.as_deref(),
+        "`version` names no recorded policy version; /policy/versions lists them",
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
