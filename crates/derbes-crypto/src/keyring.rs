@@ -26,7 +26,11 @@ pub struct KeyRing {
     keks: BTreeMap<u32, Zeroizing<[u8; 32]>>,
     current: u32,
     blind_index: HmacSha256,
+    /// The head MAC of chains written before events were keyed (read once, to seal them).
+    legacy_audit_head: HmacSha256,
     audit_head: HmacSha256,
+    audit_events: HmacSha256,
+    checkpoints: crate::signing::ReceiptSigner,
     one_time_codes: HmacSha256,
     destruction_log: HmacSha256,
     receipts: crate::signing::ReceiptSigner,
@@ -90,7 +94,13 @@ impl KeyRing {
         current: u32,
     ) -> Self {
         let blind_index = hmac_from(&derive(&index_root, "derbes/blind-index/v1"));
-        let audit_head = hmac_from(&derive(&index_root, "derbes/audit-head/v1"));
+        let legacy_audit_head = hmac_from(&derive(&index_root, "derbes/audit-head/v1"));
+        let audit_head = hmac_from(&derive(&index_root, "derbes/audit-head/v2"));
+        let audit_events = hmac_from(&derive(&index_root, "derbes/audit-events/v2"));
+        let checkpoints = crate::signing::ReceiptSigner::from_seed(&derive(
+            &index_root,
+            "derbes/audit-checkpoint/v1",
+        ));
         let one_time_codes = hmac_from(&derive(&index_root, "derbes/one-time-code/v1"));
         let destruction_log = hmac_from(&derive(&index_root, "derbes/destruction-log/v1"));
         let receipts = crate::signing::ReceiptSigner::from_seed(&derive(
@@ -102,7 +112,10 @@ impl KeyRing {
             keks,
             current,
             blind_index,
+            legacy_audit_head,
             audit_head,
+            audit_events,
+            checkpoints,
             one_time_codes,
             destruction_log,
             receipts,
@@ -270,13 +283,13 @@ impl KeyRing {
         mac.finalize().into_bytes().into()
     }
 
-    /// A MAC over the audit chain's head, so that removing events at the end of the chain is
-    /// detected by anyone holding the key file.
-    pub fn audit_head_mac(&self, seq: i64, hash: &str) -> String {
-        let mut mac = self.audit_head.clone();
-        mac.update(&seq.to_be_bytes());
-        mac.update(hash.as_bytes());
-        B64.encode(mac.finalize().into_bytes())
+    /// The MAC derbes signed the audit chain's head with before events were keyed (over the
+    /// hex hash, base64). Only chains from then are verified with it; tests write such chains.
+    pub fn legacy_audit_head_mac(&self, seq: i64, hash_hex: &str) -> String {
+        let mut m = self.legacy_audit_head.clone();
+        m.update(&seq.to_be_bytes());
+        m.update(hash_hex.as_bytes());
+        B64.encode(m.finalize().into_bytes())
     }
 
     /// The operator's key for signing consent receipts.
@@ -314,11 +327,45 @@ impl KeyRing {
         let expected = self.destruction_log_mac(line);
         expected.as_bytes().ct_eq(mac.as_bytes()).into()
     }
+}
 
-    /// Checks a head MAC in constant time.
-    pub fn verify_audit_head(&self, seq: i64, hash: &str, mac: &str) -> bool {
-        let expected = self.audit_head_mac(seq, hash);
+impl derbes_core::audit::ChainKeys for KeyRing {
+    fn event_hash(&self, encoding: &[u8]) -> [u8; 32] {
+        let mut mac = self.audit_events.clone();
+        mac.update(encoding);
+        mac.finalize().into_bytes().into()
+    }
+
+    fn event_hash_matches(&self, encoding: &[u8], stored: &[u8; 32]) -> bool {
+        self.event_hash(encoding).ct_eq(stored).into()
+    }
+
+    fn head_mac(&self, seq: i64, hash: &[u8; 32]) -> [u8; 32] {
+        let mut mac = self.audit_head.clone();
+        mac.update(&seq.to_be_bytes());
+        mac.update(hash);
+        mac.finalize().into_bytes().into()
+    }
+
+    fn head_mac_matches(&self, seq: i64, hash: &[u8; 32], mac: &[u8]) -> bool {
+        self.head_mac(seq, hash)[..].ct_eq(mac).into()
+    }
+
+    fn legacy_head_matches(&self, seq: i64, hash_hex: &str, mac: &str) -> bool {
+        let expected = self.legacy_audit_head_mac(seq, hash_hex);
         expected.as_bytes().ct_eq(mac.as_bytes()).into()
+    }
+
+    fn sign_checkpoint(&self, message: &[u8]) -> Vec<u8> {
+        self.checkpoints.sign_raw(message).to_vec()
+    }
+
+    fn checkpoint_signature_matches(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.checkpoints.verify_raw(message, signature)
+    }
+
+    fn checkpoint_key_id(&self) -> String {
+        self.checkpoints.public().key_id
     }
 }
 
@@ -413,11 +460,28 @@ mod tests {
     }
 
     #[test]
-    fn audit_head_mac_verifies() {
+    fn the_audit_chain_keys_belong_to_one_installation() {
+        use derbes_core::audit::ChainKeys;
         let ring = KeyRing::generate().unwrap();
-        let mac = ring.audit_head_mac(5, "abc");
-        assert!(ring.verify_audit_head(5, "abc", &mac));
-        assert!(!ring.verify_audit_head(4, "abc", &mac));
+        let other = KeyRing::generate().unwrap();
+        let h = ring.event_hash(b"event");
+        assert!(ring.event_hash_matches(b"event", &h));
+        assert!(!ring.event_hash_matches(b"event!", &h));
+        assert!(!other.event_hash_matches(b"event", &h));
+        let mac = ring.head_mac(5, &h);
+        assert!(ring.head_mac_matches(5, &h, &mac));
+        assert!(!ring.head_mac_matches(4, &h, &mac));
+        assert!(!ring.head_mac_matches(5, &h, &mac[..31]));
+        assert!(!other.head_mac_matches(5, &h, &mac));
+        let sig = ring.sign_checkpoint(b"checkpoint");
+        assert!(ring.checkpoint_signature_matches(b"checkpoint", &sig));
+        assert!(!ring.checkpoint_signature_matches(b"checkpoinT", &sig));
+        assert!(!other.checkpoint_signature_matches(b"checkpoint", &sig));
+        assert!(!ring.checkpoint_signature_matches(b"checkpoint", &sig[1..]));
+        assert_ne!(ring.checkpoint_key_id(), other.checkpoint_key_id());
+        let legacy = ring.legacy_audit_head_mac(7, "ab");
+        assert!(ring.legacy_head_matches(7, "ab", &legacy));
+        assert!(!ring.legacy_head_matches(7, "ac", &legacy));
     }
 
     #[test]

@@ -61,7 +61,23 @@ impl ReceiptSigner {
 
     /// The signature of `message`, base64url without padding.
     pub fn sign(&self, message: &[u8]) -> String {
-        B64URL.encode(self.key.sign(message).to_bytes())
+        B64URL.encode(self.sign_raw(message))
+    }
+
+    /// The signature of `message`, 64 bytes.
+    pub fn sign_raw(&self, message: &[u8]) -> [u8; 64] {
+        self.key.sign(message).to_bytes()
+    }
+
+    /// Whether `signature` (64 bytes) is this key's over `message` (strict verification).
+    pub fn verify_raw(&self, message: &[u8], signature: &[u8]) -> bool {
+        let Ok(sig) = <[u8; 64]>::try_from(signature) else {
+            return false;
+        };
+        self.key
+            .verifying_key()
+            .verify_strict(message, &Signature::from_bytes(&sig))
+            .is_ok()
     }
 }
 

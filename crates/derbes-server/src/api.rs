@@ -122,6 +122,14 @@ impl From<VaultError> for ApiError {
                 eprintln!("derbes: {e}");
                 ApiError::internal("stored data could not be decrypted or decoded; the event is logged for the administrator")
             }
+            VaultError::Store(StoreError::ChainBroken(reason)) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "audit-chain-broken",
+                "The audit chain is broken: derbes refuses every action it would have to record",
+                format!(
+                    "the audit chain does not verify ({reason}); until an operator has looked into it (`derbes audit verify` names the first bad event; restore the database from a backup or investigate), nothing that must be recorded, reads included, is done. GET /api/v1/audit/status shows the state"
+                ),
+            ),
             VaultError::Store(e) => {
                 eprintln!("derbes: storage: {e}");
                 ApiError::unavailable("the storage did not complete the request; try again")
@@ -147,6 +155,7 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("get", "/api/v1/subjects/{id}/audit", get(subject_audit)),
         ("post", "/api/v1/lookup", post(lookup)),
         ("get", "/api/v1/audit", get(audit_events)),
+        ("get", "/api/v1/audit/status", get(audit_status)),
         ("post", "/api/v1/tokens", post(create_token)),
         ("post", "/api/v1/decisions", post(decisions)),
         (
@@ -309,12 +318,32 @@ fn asked_lang(
     }
 }
 
+/// Public: whether the server is up and its audit chain intact (a broken chain answers 503, so
+/// that monitoring notices). The details are in the audit status, for the audit's readers.
 async fn health(State(s): State<AppState>) -> Response {
     let v = s.vault.declaration();
+    let audit = s.vault.audit_status();
+    let broken = audit.chain == "broken";
     json_response(
-        StatusCode::OK,
-        &json!({ "status": "ok", "backend": s.vault.store().backend(), "declaration_version": v.version }),
+        if broken {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::OK
+        },
+        &json!({
+            "status": if broken { "audit_chain_broken" } else { "ok" },
+            "backend": s.vault.store().backend(),
+            "declaration_version": v.version,
+            "audit_chain": audit.chain,
+        }),
     )
+}
+
+/// The audit chain's state: verified up to which event, the last checkpoint and its export, the
+/// last whole-chain verification, and what is wrong when it is broken.
+async fn audit_status(State(s): State<AppState>, actor: Actor) -> Result<Response, ApiError> {
+    actor.require(AUDIT_READERS)?;
+    Ok(json_response(StatusCode::OK, &s.vault.audit_status()))
 }
 
 async fn openapi_document() -> Response {

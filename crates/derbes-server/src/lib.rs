@@ -6,6 +6,7 @@
 
 mod answers;
 mod api;
+mod audit_chain;
 mod auth;
 mod consents;
 mod decisions;
@@ -24,6 +25,10 @@ mod webhooks;
 
 pub use answers::{AnswerTemplates, Letter};
 pub use api::{router, ROUTES};
+pub use audit_chain::{
+    since_last_restore, AuditStatus, CheckpointFile, CheckpointFileError, FileEntry,
+    RestoreAcknowledged, RESTORE_ACKNOWLEDGED,
+};
 pub use auth::{Actor, Role, ROLES};
 pub use consents::{ConsentInput, ConsentStep, FlagChange, FlagInput, LinkInput, ObligationInput};
 pub use decisions::{Answer, Question, MAX_BATCH};

@@ -178,6 +178,8 @@ pub struct Vault {
     pub(crate) webhooks: Vec<crate::webhooks::Webhook>,
     pub(crate) policy_templates: Arc<crate::policy::PolicyTemplates>,
     pub(crate) policy_cache: crate::policy::PolicyCache,
+    pub(crate) checkpoint_file: Option<crate::audit_chain::CheckpointFile>,
+    pub(crate) audit_watch: std::sync::Mutex<crate::audit_chain::AuditWatch>,
 }
 
 /// How many subjects' decision facts the vault keeps in memory.
@@ -205,6 +207,8 @@ impl Vault {
             webhooks: Vec::new(),
             policy_templates: Arc::default(),
             policy_cache: Default::default(),
+            checkpoint_file: None,
+            audit_watch: Default::default(),
         }
     }
 

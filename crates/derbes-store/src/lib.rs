@@ -6,19 +6,21 @@
 //! store never decides anything; it persists what the server decided, with the audit events
 //! that record it, atomically.
 
+mod chain;
 mod fields_blob;
 mod postgres;
 mod sqlite;
 mod subject_runs;
 mod types;
 
+pub use chain::{check_exported, verify_chain, ChainPolicy, ChainReport, ChainState, ChainStatus};
 pub use fields_blob::{decode_fields, encode_fields, BlobError};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::*;
 
 use async_trait::async_trait;
-use derbes_core::audit::AuditEvent;
+use derbes_core::audit::{AuditEvent, ChainKeys, Checkpoint, Hash, Outcome};
 use derbes_core::destruction::Destruction;
 use std::sync::Arc;
 use thiserror::Error;
@@ -55,6 +57,10 @@ pub enum StoreError {
     Open(String),
     #[error("the store's writer has stopped")]
     Closed,
+    /// The audit chain does not continue the chain derbes verified: nothing that must be
+    /// recorded can be written until an operator has looked into it.
+    #[error("the audit chain is broken: {0}")]
+    ChainBroken(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -69,8 +75,8 @@ impl From<tokio_postgres::Error> for StoreError {
     }
 }
 
-/// Signs the audit chain's head (seq, hash) so that truncating the chain is detected.
-pub type HeadSigner = Arc<dyn Fn(i64, &str) -> String + Send + Sync>;
+/// The keys the audit chain is written and verified with (the key ring).
+pub type Keys = Arc<dyn ChainKeys>;
 
 /// Persistence for subjects, blind indexes, tokens, declarations and the audit chain.
 #[async_trait]
@@ -106,6 +112,21 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_page(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
 
     async fn audit_head(&self) -> Result<Option<AuditHead>, StoreError>;
+
+    /// One event of the chain.
+    async fn audit_event(&self, seq: i64) -> Result<Option<AuditEvent>, StoreError>;
+
+    /// Checkpoints numbered after `after`, in order.
+    async fn checkpoints(&self, after: i64, limit: u32) -> Result<Vec<Checkpoint>, StoreError>;
+
+    async fn last_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError>;
+
+    /// The head signed before the chain was keyed: (seq, hex hash, base64 MAC), if the database
+    /// was created by an earlier derbes.
+    async fn legacy_head(&self) -> Result<Option<(i64, String, String)>, StoreError>;
+
+    /// Where the writer stands on the audit chain: verified up to an event, or broken.
+    fn chain(&self) -> &ChainState;
 
     async fn token(&self, digest: &str) -> Result<Option<TokenRecord>, StoreError>;
 
@@ -192,16 +213,33 @@ pub trait Store: Send + Sync + 'static {
 
 /// Opens the store named by `url`: `postgres://…` or `postgresql://…` for PostgreSQL, anything
 /// else is a SQLite file path (`sqlite://` prefix optional).
-pub async fn open(url: &str, signer: HeadSigner) -> Result<Arc<dyn Store>, StoreError> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PostgresStore::open(url, signer).await?))
-    } else {
-        let path = url.strip_prefix("sqlite://").unwrap_or(url);
-        Ok(Arc::new(SqliteStore::open(
-            std::path::Path::new(path),
-            signer,
-        )?))
-    }
+///
+/// The audit chain is verified from its last checkpoint before anything is appended to it; when
+/// it does not verify, the store opens for reading and refuses every write with
+/// [`StoreError::ChainBroken`] (see [`Store::chain`]).
+pub async fn open(url: &str, keys: Keys) -> Result<Arc<dyn Store>, StoreError> {
+    open_with(url, keys, ChainPolicy::default()).await
+}
+
+/// [`open`], with checkpoints written as `policy` says.
+pub async fn open_with(
+    url: &str,
+    keys: Keys,
+    policy: ChainPolicy,
+) -> Result<Arc<dyn Store>, StoreError> {
+    let store: Arc<dyn Store> =
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Arc::new(PostgresStore::open(url, Arc::clone(&keys), policy).await?)
+        } else {
+            let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            Arc::new(SqliteStore::open(
+                std::path::Path::new(path),
+                Arc::clone(&keys),
+                policy,
+            )?)
+        };
+    chain::anchor(store.as_ref(), keys.as_ref()).await?;
+    Ok(store)
 }
 
 /// Prune the feed of state changes once in this many commit groups.
@@ -215,6 +253,19 @@ pub(crate) type Job = (
     WriteOp,
     tokio::sync::oneshot::Sender<Result<Applied, StoreError>>,
 );
+
+/// The same failure for each of a group's `n` operations: a broken chain stays a broken chain,
+/// anything else is the backend's.
+pub(crate) fn fail_each(n: usize, e: &StoreError) -> Vec<Result<Applied, StoreError>> {
+    (0..n)
+        .map(|_| {
+            Err(match e {
+                StoreError::ChainBroken(m) => StoreError::ChainBroken(m.clone()),
+                other => StoreError::Backend(other.to_string()),
+            })
+        })
+        .collect()
+}
 
 /// Hands an operation to a backend's writer and waits for its result.
 pub(crate) async fn submit(
@@ -238,7 +289,86 @@ pub(crate) fn drain(rx: &mut tokio::sync::mpsc::Receiver<Job>, jobs: &mut Vec<Jo
 
 /// The columns of `audit_events`, in the order both backends read them.
 pub(crate) const EVENT_COLUMNS: &str =
-    "seq, at, actor, action, subject_id, purpose, fields, outcome, reason, details, prev_hash, hash";
+    "seq, at, actor, action, subject_id, purpose, fields, outcome, reason, details, hash";
+
+/// The columns of `audit_checkpoints`, in the order both backends read them.
+pub(crate) const CHECKPOINT_COLUMNS: &str = "n, seq, hash, at, legacy_until, signature";
+
+/// An audit event as a row holds it, before its stored values are checked.
+pub(crate) struct RawEvent {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub subject_id: Option<String>,
+    pub purpose: Option<String>,
+    pub fields: String,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub details: Option<String>,
+    pub hash: Vec<u8>,
+}
+
+/// A stored value shown in a message: short, with anything unprintable escaped.
+fn shown(value: &str) -> String {
+    let short: String = value.chars().take(40).collect();
+    format!("{short:?}")
+}
+
+impl RawEvent {
+    /// The event, or `Corrupt` naming the event and the value no derbes writes.
+    pub(crate) fn event(self) -> Result<AuditEvent, StoreError> {
+        let seq = self.seq;
+        let outcome = Outcome::parse(&self.outcome).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "audit event {seq}: its outcome {} is not one derbes writes (ok, allowed, denied): the event was changed",
+                shown(&self.outcome)
+            ))
+        })?;
+        let hash: Hash = self.hash.as_slice().try_into().map_err(|_| {
+            StoreError::Corrupt(format!(
+                "audit event {seq}: its hash is {} bytes long, not 32: the event was changed",
+                self.hash.len()
+            ))
+        })?;
+        Ok(AuditEvent {
+            seq,
+            at: self.at,
+            actor: self.actor,
+            action: self.action,
+            subject_id: self.subject_id,
+            purpose: self.purpose,
+            fields: split_fields(&self.fields),
+            outcome,
+            reason: self.reason,
+            details: self.details,
+            hash,
+        })
+    }
+}
+
+pub(crate) fn events(raw: Vec<RawEvent>) -> Result<Vec<AuditEvent>, StoreError> {
+    raw.into_iter().map(RawEvent::event).collect()
+}
+
+/// A checkpoint's row: (n, seq, hash, at, legacy_until, signature).
+pub(crate) type CheckpointRow = (i64, i64, Vec<u8>, String, i64, Vec<u8>);
+
+/// A checkpoint from its row.
+pub(crate) fn checkpoint_of(
+    (n, seq, hash, at, legacy_until, signature): CheckpointRow,
+) -> Result<Checkpoint, StoreError> {
+    Ok(Checkpoint {
+        n,
+        seq,
+        hash: hash.as_slice().try_into().map_err(|_| {
+            StoreError::Corrupt(format!("checkpoint {n}: its hash is not 32 bytes long"))
+        })?,
+        at,
+        legacy_until,
+        signature,
+    })
+}
 
 pub(crate) fn now() -> String {
     derbes_core::audit::format_timestamp(time::OffsetDateTime::now_utc())

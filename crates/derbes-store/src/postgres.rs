@@ -1,19 +1,21 @@
 //! The PostgreSQL store: one writer connection committing groups (the audit head row is locked
 //! `FOR UPDATE` so several derbes processes chain events in one order), a pool for reads.
 
+use crate::chain::{Anchor, Chain, ChainPolicy, ChainState, Continuation};
 use crate::fields_blob::{decode_fields, encode_fields};
 use crate::{
-    drain, from_json, now, split_fields, to_json, Applied, AuditHead, FlagTable, HeadSigner,
-    IndexEntry, Job, KeyOwner, KeyRecord, PackageRecord, Param, RequestQuery, RequestRecord,
-    StateChanges, Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob, WriteOp,
-    EVENT_COLUMNS, MAX_GROUP, PRUNE_EVERY, REQUEST_COLUMNS, STATE_CHANGES_KEPT,
+    drain, from_json, now, to_json, Applied, AuditHead, FlagTable, IndexEntry, Job, KeyOwner,
+    KeyRecord, Keys, PackageRecord, Param, RawEvent, RequestQuery, RequestRecord, StateChanges,
+    Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob, WriteOp,
+    CHECKPOINT_COLUMNS, EVENT_COLUMNS, MAX_GROUP, PRUNE_EVERY, REQUEST_COLUMNS, STATE_CHANGES_KEPT,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use derbes_core::audit::{format_timestamp, AuditDraft, AuditEvent, Outcome, GENESIS};
+use derbes_core::audit::{format_timestamp, AuditDraft, AuditEvent, ChainKeys, Checkpoint, Hash};
 use derbes_core::consent::RepresentativeLink;
 use derbes_core::destruction::{Destruction, Removed};
 use std::collections::HashMap;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_postgres::{Client, NoTls, Row, Statement};
 use uuid::Uuid;
@@ -42,12 +44,29 @@ const MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../migrations/postgres/0008_consents_by_purpose.sql"),
     ),
+    (
+        9,
+        include_str!("../migrations/postgres/0009_keyed_audit.sql"),
+    ),
 ];
+
+/// The migrations of a database written before the chain was keyed (for tests of the upgrade).
+pub(crate) fn migrations_before_keyed_chain() -> Vec<(i64, &'static str)> {
+    MIGRATIONS
+        .iter()
+        .copied()
+        .take_while(|(v, _)| *v < KEYED_CHAIN)
+        .collect()
+}
+
+/// The migration after which a new database's chain is started (see [`start_chain`]).
+const KEYED_CHAIN: i64 = 9;
 const POOL_SIZE: usize = 16;
 
 pub struct PostgresStore {
     tx: mpsc::Sender<Job>,
     pool: Pool,
+    chain: Arc<ChainState>,
 }
 
 async fn connect(config: &tokio_postgres::Config) -> Result<Client, StoreError> {
@@ -73,7 +92,7 @@ async fn connect_writer(config: &tokio_postgres::Config) -> Result<Client, Store
     Ok(client)
 }
 
-async fn migrate(client: &Client) -> Result<(), StoreError> {
+async fn migrate(client: &Client, keys: &dyn ChainKeys) -> Result<(), StoreError> {
     client
         .batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)")
         .await?;
@@ -92,14 +111,18 @@ async fn migrate(client: &Client) -> Result<(), StoreError> {
             Ok(())
         } else {
             match client.batch_execute(sql).await {
-                Ok(()) => client
+                Ok(()) => match client
                     .execute(
                         "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
                         &[version, &now()],
                     )
                     .await
-                    .map(|_| ()),
-                Err(e) => Err(e),
+                {
+                    Ok(_) if *version == KEYED_CHAIN => start_chain(client, keys).await,
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(e.into()),
+                },
+                Err(e) => Err(e.into()),
             }
         };
         match result {
@@ -113,20 +136,60 @@ async fn migrate(client: &Client) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Starts the chain of a new database with its start event, its signed head and checkpoint 1, in
+/// the transaction of the migration that keys the chain (another derbes opening the same database
+/// meanwhile waits for it). A database that already has events, or had a head signed by an
+/// earlier derbes, is left as it is.
+async fn start_chain(client: &Client, keys: &dyn ChainKeys) -> Result<(), StoreError> {
+    let row = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM audit_events), (SELECT coalesce(max(seq), 0) FROM audit_head_v1)",
+            &[],
+        )
+        .await?;
+    if row.get::<_, i64>(0) > 0 || row.get::<_, i64>(1) > 0 {
+        return Ok(());
+    }
+    let e = crate::chain::start_event("postgres", keys);
+    client
+        .execute(
+            "INSERT INTO audit_events (seq, at, actor, action, subject_id, purpose, fields, outcome, reason, details, hash)
+             VALUES ($1, $2, $3, $4, NULL, NULL, '', $5, NULL, $6, $7)",
+            &[&e.seq, &e.at, &e.actor, &e.action, &e.outcome.as_str(), &e.details, &&e.hash[..]],
+        )
+        .await?;
+    client
+        .execute(
+            "UPDATE audit_head SET seq = $1, hash = $2, mac = $3 WHERE id = 1",
+            &[&e.seq, &&e.hash[..], &&keys.head_mac(e.seq, &e.hash)[..]],
+        )
+        .await?;
+    insert_checkpoint(client, &Checkpoint::sign(1, 1, e.hash, e.at, 0, keys)).await
+}
+
+async fn insert_checkpoint(client: &Client, c: &Checkpoint) -> Result<(), StoreError> {
+    client
+        .execute(
+            &format!("INSERT INTO audit_checkpoints ({CHECKPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"),
+            &[&c.n, &c.seq, &&c.hash[..], &c.at, &c.legacy_until, &c.signature],
+        )
+        .await?;
+    Ok(())
+}
+
+fn checkpoint_from_row(r: &Row) -> Result<Checkpoint, StoreError> {
+    crate::checkpoint_of((r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+}
+
 impl PostgresStore {
-    /// Connects, applies migrations and starts the writer task.
-    pub async fn open(url: &str, signer: HeadSigner) -> Result<Self, StoreError> {
+    /// Connects, applies migrations and starts the writer task. The writer appends nothing until
+    /// the chain is verified ([`crate::open`] does that).
+    pub async fn open(url: &str, keys: Keys, policy: ChainPolicy) -> Result<Self, StoreError> {
         let config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Open(format!("the PostgreSQL URL is not valid: {e}")))?;
         let client = connect_writer(&config).await?;
-        migrate(&client).await?;
-        client
-            .execute(
-                "INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, 0, $1, $2) ON CONFLICT (id) DO NOTHING",
-                &[&GENESIS, &signer(0, GENESIS)],
-            )
-            .await?;
+        migrate(&client, keys.as_ref()).await?;
         let manager = Manager::from_config(
             config.clone(),
             NoTls,
@@ -139,16 +202,21 @@ impl PostgresStore {
             .build()
             .map_err(|e| StoreError::Open(e.to_string()))?;
         let (tx, rx) = mpsc::channel::<Job>(4 * MAX_GROUP);
+        let chain = Arc::new(ChainState::new());
         let writer = Writer {
             config,
             client,
             statements: HashMap::new(),
-            signer,
+            chain: Chain {
+                keys,
+                state: Arc::clone(&chain),
+                policy,
+            },
             pending: Vec::new(),
             groups: 0,
         };
         tokio::spawn(writer.run(rx));
-        Ok(Self { tx, pool })
+        Ok(Self { tx, pool, chain })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -163,7 +231,7 @@ struct Writer {
     config: tokio_postgres::Config,
     client: Client,
     statements: HashMap<&'static str, Statement>,
-    signer: HeadSigner,
+    chain: Chain,
     /// Audit events of the group being committed, inserted together before COMMIT.
     pending: Vec<AuditEvent>,
     /// Groups committed, to prune the feed of state changes now and then.
@@ -194,12 +262,7 @@ impl Writer {
 
     async fn commit_group(&mut self, ops: Vec<WriteOp>) -> Vec<Result<Applied, StoreError>> {
         let n = ops.len();
-        let fail_all = |e: StoreError| -> Vec<Result<Applied, StoreError>> {
-            let msg = e.to_string();
-            (0..n)
-                .map(|_| Err(StoreError::Backend(msg.clone())))
-                .collect()
-        };
+        let fail_all = |e: StoreError| crate::fail_each(n, &e);
         if self.client.is_closed() {
             match connect_writer(&self.config).await {
                 Ok(c) => {
@@ -209,24 +272,30 @@ impl Writer {
                 Err(e) => return fail_all(e),
             }
         }
-        let mut head = match self.begin().await {
-            Ok(h) => h,
+        let anchor = match self.begin().await {
+            Ok(a) => a,
             Err(e) => {
                 let _ = self.client.batch_execute("ROLLBACK").await;
                 return fail_all(e);
             }
         };
-        let start_seq = head.0;
+        let mut head = (anchor.seq, anchor.hash);
         let at = time::OffsetDateTime::now_utc();
         let mut results = Vec::with_capacity(n);
+        let mut asked = Vec::new();
         // The group's audit events are inserted together in one statement at the end; an
         // operation made only of audit events (reads, refusals) needs no savepoint.
         self.pending.clear();
         for op in ops {
+            if matches!(op, WriteOp::Checkpoint) {
+                asked.push(results.len());
+                results.push(Ok(Applied::Audited));
+                continue;
+            }
             // Every other operation gets a savepoint: a failed statement aborts a PostgreSQL
             // transaction, and the savepoint keeps the rest of the group.
             let guarded = !matches!(op, WriteOp::Audit(_));
-            let saved = (head.clone(), self.pending.len());
+            let saved = (head, self.pending.len());
             if guarded {
                 if let Err(e) = self.client.batch_execute("SAVEPOINT op").await {
                     results.push(Err(e.into()));
@@ -251,46 +320,96 @@ impl Writer {
             }
             results.push(r);
         }
+        match self.finish_group(&anchor, head, !asked.is_empty()).await {
+            Ok(checkpoint) => {
+                self.chain.state.set(Anchor {
+                    seq: head.0,
+                    hash: head.1,
+                    legacy_until: anchor.legacy_until,
+                    checkpoint: checkpoint
+                        .as_ref()
+                        .map_or(anchor.checkpoint, |c| (c.n, c.seq)),
+                });
+                if let Some(c) = checkpoint {
+                    for i in asked {
+                        results[i] = Ok(Applied::Checkpointed(c.clone()));
+                    }
+                }
+                results
+            }
+            Err(e) => {
+                let _ = self.client.batch_execute("ROLLBACK").await;
+                fail_all(e)
+            }
+        }
+    }
+
+    /// Inserts the group's events, signs a checkpoint when one is asked for or due, moves the
+    /// signed head and commits.
+    async fn finish_group(
+        &mut self,
+        anchor: &Anchor,
+        head: (i64, Hash),
+        asked: bool,
+    ) -> Result<Option<Checkpoint>, StoreError> {
         self.groups += 1;
         if self.groups.is_multiple_of(PRUNE_EVERY) {
-            if let Err(e) = self.prune_state_changes().await {
-                let _ = self.client.batch_execute("ROLLBACK").await;
-                return fail_all(e);
-            }
+            self.prune_state_changes().await?;
         }
         // Taken out and put back, so the buffer keeps its capacity from group to group.
         let events = std::mem::take(&mut self.pending);
         let inserted = self.insert_events(&events).await;
         self.pending = events;
-        if let Err(e) = inserted {
-            let _ = self.client.batch_execute("ROLLBACK").await;
-            return fail_all(e);
-        }
-        if head.0 != start_seq {
-            let mac = (self.signer)(head.0, &head.1);
-            let r = match self
-                .prep("UPDATE audit_head SET seq = $1, hash = $2, mac = $3 WHERE id = 1")
-                .await
-            {
-                Ok(s) => self
-                    .client
-                    .execute(&s, &[&head.0, &head.1, &mac])
-                    .await
-                    .map_err(StoreError::from),
-                Err(e) => Err(e),
+        inserted?;
+        let checkpoint =
+            if asked || head.0 - anchor.checkpoint.1 >= self.chain.policy.checkpoint_every_events {
+                Some(self.write_checkpoint(head, anchor.legacy_until).await?)
+            } else {
+                None
             };
-            if let Err(e) = r {
-                let _ = self.client.batch_execute("ROLLBACK").await;
-                return fail_all(e);
-            }
+        if head.0 != anchor.seq || checkpoint.is_some() {
+            let mac = self.chain.keys.head_mac(head.0, &head.1);
+            let s = self
+                .prep("UPDATE audit_head SET seq = $1, hash = $2, mac = $3 WHERE id = 1")
+                .await?;
+            self.client
+                .execute(&s, &[&head.0, &&head.1[..], &&mac[..]])
+                .await?;
         }
-        match self.client.batch_execute("COMMIT").await {
-            Ok(()) => results,
-            Err(e) => {
-                let _ = self.client.batch_execute("ROLLBACK").await;
-                fail_all(e.into())
-            }
+        self.client.batch_execute("COMMIT").await?;
+        Ok(checkpoint)
+    }
+
+    /// Signs a checkpoint of the chain at `head`, unless the last one already covers it.
+    async fn write_checkpoint(
+        &mut self,
+        head: (i64, Hash),
+        legacy_until: i64,
+    ) -> Result<Checkpoint, StoreError> {
+        let s = self
+            .prep("SELECT n, seq, hash, at, legacy_until, signature FROM audit_checkpoints ORDER BY n DESC LIMIT 1")
+            .await?;
+        let last = match self.client.query_opt(&s, &[]).await? {
+            Some(r) => Some(checkpoint_from_row(&r)?),
+            None => None,
+        };
+        if let Some(l) = last
+            .as_ref()
+            .filter(|l| l.seq == head.0 && l.hash == head.1)
+        {
+            return Ok(l.clone());
         }
+        let (n, at) = crate::chain::next_checkpoint(last.as_ref());
+        let c = Checkpoint::sign(
+            n,
+            head.0,
+            head.1,
+            at,
+            legacy_until,
+            self.chain.keys.as_ref(),
+        );
+        insert_checkpoint(&self.client, &c).await?;
+        Ok(c)
     }
 
     /// Lists a subject in the feed of state changes, under the seq of the event recording it.
@@ -329,9 +448,9 @@ impl Writer {
         }
         let s = self
             .prep(
-                "INSERT INTO audit_events (seq, at, actor, action, subject_id, purpose, fields, outcome, reason, details, prev_hash, hash)
+                "INSERT INTO audit_events (seq, at, actor, action, subject_id, purpose, fields, outcome, reason, details, hash)
                  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                                      $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])",
+                                      $8::text[], $9::text[], $10::text[], $11::bytea[])",
             )
             .await?;
         let col = |f: fn(&AuditEvent) -> Option<&str>| events.iter().map(f).collect::<Vec<_>>();
@@ -352,36 +471,62 @@ impl Writer {
                     &text(|e| e.outcome.as_str()),
                     &col(|e| e.reason.as_deref()),
                     &col(|e| e.details.as_deref()),
-                    &text(|e| &e.prev_hash),
-                    &text(|e| &e.hash),
+                    &events.iter().map(|e| &e.hash[..]).collect::<Vec<&[u8]>>(),
                 ],
             )
             .await?;
         Ok(())
     }
 
-    /// Starts the group's transaction and returns the chain's tail, holding the head lock.
-    async fn begin(&mut self) -> Result<(i64, String), StoreError> {
+    /// Starts the group's transaction, holding the head lock, and returns the writer's anchor
+    /// once the chain is verified to still hold it and to continue it with whatever other
+    /// processes appended since. A chain that does not is reported broken, and nothing is
+    /// written.
+    async fn begin(&mut self) -> Result<Anchor, StoreError> {
+        let anchor = self.chain.state.anchor()?;
         self.client.batch_execute("BEGIN").await?;
         let lock = self
             .prep("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
             .await?;
         self.client.query_opt(&lock, &[]).await?;
-        let tail = self
-            .prep("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+        let page = self
+            .prep(
+                "SELECT seq, at, actor, action, subject_id, purpose, fields, outcome, reason, details, hash
+                 FROM audit_events WHERE seq >= $1 ORDER BY seq LIMIT 5000",
+            )
             .await?;
-        Ok(self
-            .client
-            .query_opt(&tail, &[])
-            .await?
-            .map(|r| (r.get(0), r.get(1)))
-            .unwrap_or((0, GENESIS.to_owned())))
+        let mut cont = Continuation::new(&anchor);
+        let mut from = cont.first_seq();
+        let checked = loop {
+            let rows = self.client.query(&page, &[&from]).await?;
+            let events = match crate::events(rows.iter().map(raw_event).collect()) {
+                Ok(e) => e,
+                Err(StoreError::Corrupt(m)) => {
+                    break Err(derbes_core::audit::ChainBreak::Corrupt(m))
+                }
+                Err(e) => return Err(e),
+            };
+            if let Err(b) = cont.push(&events, self.chain.keys.as_ref()) {
+                break Err(b);
+            }
+            match events.last() {
+                Some(last) if events.len() == 5000 => from = last.seq + 1,
+                _ => break Ok(()),
+            }
+        };
+        match checked.and_then(|()| cont.finish()) {
+            Ok(a) => Ok(a),
+            Err(b) => {
+                self.chain.state.refuse(b.to_string());
+                Err(StoreError::ChainBroken(b.to_string()))
+            }
+        }
     }
 
     /// Seals an event into the chain; it is inserted with the group's other events.
-    fn append(&mut self, head: &mut (i64, String), draft: AuditDraft, at: time::OffsetDateTime) {
-        let e = draft.seal(head.0 + 1, at, &head.1);
-        *head = (e.seq, e.hash.clone());
+    fn append(&mut self, head: &mut (i64, Hash), draft: AuditDraft, at: time::OffsetDateTime) {
+        let e = draft.seal(head.0 + 1, at, &head.1, self.chain.keys.as_ref());
+        *head = (e.seq, e.hash);
         self.pending.push(e);
     }
 
@@ -440,10 +585,12 @@ impl Writer {
     async fn apply(
         &mut self,
         op: WriteOp,
-        head: &mut (i64, String),
+        head: &mut (i64, Hash),
         at: time::OffsetDateTime,
     ) -> Result<Applied, StoreError> {
         match op {
+            // Taken by the commit group itself, before any operation is applied.
+            WriteOp::Checkpoint => Ok(Applied::Audited),
             WriteOp::CreateSubject {
                 record: r,
                 index,
@@ -1115,23 +1262,24 @@ fn request_from_row(r: &Row) -> Result<RequestRecord, StoreError> {
     })
 }
 
-fn event_from_row(r: &Row) -> AuditEvent {
-    let outcome: String = r.get(7);
-    let fields: String = r.get(6);
-    AuditEvent {
+fn raw_event(r: &Row) -> RawEvent {
+    RawEvent {
         seq: r.get(0),
         at: r.get(1),
         actor: r.get(2),
         action: r.get(3),
         subject_id: r.get(4),
         purpose: r.get(5),
-        fields: split_fields(&fields),
-        outcome: Outcome::parse(&outcome).unwrap_or(Outcome::Denied),
+        fields: r.get(6),
+        outcome: r.get(7),
         reason: r.get(8),
         details: r.get(9),
-        prev_hash: r.get(10),
-        hash: r.get(11),
+        hash: r.get(10),
     }
+}
+
+fn events_of(rows: &[Row]) -> Result<Vec<AuditEvent>, StoreError> {
+    crate::events(rows.iter().map(raw_event).collect())
 }
 
 #[async_trait]
@@ -1198,12 +1346,9 @@ impl Store for PostgresStore {
                 "SELECT {EVENT_COLUMNS} FROM audit_events WHERE subject_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
             ))
             .await?;
-        Ok(
-            c.query(&s, &[&id.to_string(), &after_seq, &i64::from(limit)])
-                .await?
-                .iter()
-                .map(event_from_row)
-                .collect(),
+        events_of(
+            &c.query(&s, &[&id.to_string(), &after_seq, &i64::from(limit)])
+                .await?,
         )
     }
 
@@ -1214,24 +1359,73 @@ impl Store for PostgresStore {
                 "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
             ))
             .await?;
-        Ok(c.query(&s, &[&after_seq, &i64::from(limit)])
-            .await?
-            .iter()
-            .map(event_from_row)
-            .collect())
+        events_of(&c.query(&s, &[&after_seq, &i64::from(limit)]).await?)
     }
 
     async fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
         let c = self.client().await?;
-        Ok(
-            c.query_opt("SELECT seq, hash, mac FROM audit_head WHERE id = 1", &[])
-                .await?
-                .map(|r| AuditHead {
+        c.query_opt("SELECT seq, hash, mac FROM audit_head WHERE id = 1", &[])
+            .await?
+            .map(|r| {
+                let hash: Vec<u8> = r.get(1);
+                Ok(AuditHead {
                     seq: r.get(0),
-                    hash: r.get(1),
+                    hash: hash.as_slice().try_into().map_err(|_| {
+                        StoreError::Corrupt("the signed head's hash is not 32 bytes long".into())
+                    })?,
                     mac: r.get(2),
-                }),
+                })
+            })
+            .transpose()
+    }
+
+    async fn audit_event(&self, seq: i64) -> Result<Option<AuditEvent>, StoreError> {
+        let c = self.client().await?;
+        let s = c
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq = $1"
+            ))
+            .await?;
+        Ok(events_of(&c.query(&s, &[&seq]).await?)?.pop())
+    }
+
+    async fn checkpoints(&self, after: i64, limit: u32) -> Result<Vec<Checkpoint>, StoreError> {
+        let c = self.client().await?;
+        let s = c
+            .prepare_cached(&format!(
+                "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE n > $1 ORDER BY n LIMIT $2"
+            ))
+            .await?;
+        c.query(&s, &[&after, &i64::from(limit)])
+            .await?
+            .iter()
+            .map(checkpoint_from_row)
+            .collect()
+    }
+
+    async fn last_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
+        let c = self.client().await?;
+        c.query_opt(
+            &format!("SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY n DESC LIMIT 1"),
+            &[],
         )
+        .await?
+        .as_ref()
+        .map(checkpoint_from_row)
+        .transpose()
+    }
+
+    async fn legacy_head(&self) -> Result<Option<(i64, String, String)>, StoreError> {
+        let c = self.client().await?;
+        Ok(
+            c.query_opt("SELECT seq, hash, mac FROM audit_head_v1 WHERE id = 1", &[])
+                .await?
+                .map(|r| (r.get(0), r.get(1), r.get(2))),
+        )
+    }
+
+    fn chain(&self) -> &ChainState {
+        &self.chain
     }
 
     async fn token(&self, digest: &str) -> Result<Option<TokenRecord>, StoreError> {

@@ -1,16 +1,17 @@
 //! The SQLite store: WAL, one writer thread committing groups with `BEGIN IMMEDIATE`, a small
 //! pool of read-only connections.
 
+use crate::chain::{Anchor, Chain, ChainPolicy, ChainState, Continuation};
 use crate::fields_blob::{decode_fields, encode_fields};
 use crate::subject_runs::{subject_events, Entry, RunPolicy, SubjectRuns};
 use crate::{
-    drain, from_json, now, split_fields, to_json, Applied, AuditHead, FlagTable, HeadSigner,
-    IndexEntry, Job, KeyOwner, KeyRecord, PackageRecord, Param, RequestQuery, RequestRecord,
-    StateChanges, Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob, WriteOp,
-    EVENT_COLUMNS, MAX_GROUP, PRUNE_EVERY, REQUEST_COLUMNS, STATE_CHANGES_KEPT,
+    drain, from_json, now, to_json, Applied, AuditHead, FlagTable, IndexEntry, Job, KeyOwner,
+    KeyRecord, Keys, PackageRecord, Param, RawEvent, RequestQuery, RequestRecord, StateChanges,
+    Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob, WriteOp,
+    CHECKPOINT_COLUMNS, EVENT_COLUMNS, MAX_GROUP, PRUNE_EVERY, REQUEST_COLUMNS, STATE_CHANGES_KEPT,
 };
 use async_trait::async_trait;
-use derbes_core::audit::{format_timestamp, AuditDraft, AuditEvent, Outcome, GENESIS};
+use derbes_core::audit::{format_timestamp, AuditDraft, AuditEvent, ChainKeys, Checkpoint, Hash};
 use derbes_core::consent::RepresentativeLink;
 use derbes_core::destruction::{Destruction, Removed};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -44,7 +45,23 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../migrations/sqlite/0009_consents_by_purpose.sql"),
     ),
+    (
+        10,
+        include_str!("../migrations/sqlite/0010_keyed_audit.sql"),
+    ),
 ];
+
+/// The migrations of a database written before the chain was keyed (for tests of the upgrade).
+pub(crate) fn migrations_before_keyed_chain() -> Vec<(i64, &'static str)> {
+    MIGRATIONS
+        .iter()
+        .copied()
+        .take_while(|(v, _)| *v < KEYED_CHAIN)
+        .collect()
+}
+
+/// The migration after which a new database's chain is started (see [`start_chain`]).
+const KEYED_CHAIN: i64 = 10;
 const READERS: usize = 4;
 
 pub struct SqliteStore {
@@ -55,6 +72,7 @@ pub struct SqliteStore {
     /// Dropping the sender stops the checkpoint thread.
     checkpoints: Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
     readers: Arc<Readers>,
+    chain: Arc<ChainState>,
 }
 
 struct Readers {
@@ -95,7 +113,7 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-fn migrate(conn: &Connection) -> Result<(), StoreError> {
+fn migrate(conn: &Connection, keys: &dyn ChainKeys) -> Result<(), StoreError> {
     conn.execute_batch(
         "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL); COMMIT;",
     )?;
@@ -119,7 +137,14 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
                         params![version, now()],
                     )
                 })
-                .map(|_| ())
+                .map_err(StoreError::from)
+                .and_then(|_| {
+                    if *version == KEYED_CHAIN {
+                        start_chain(conn, keys)
+                    } else {
+                        Ok(())
+                    }
+                })
         };
         match result {
             Ok(()) => conn.execute_batch("COMMIT")?,
@@ -134,13 +159,22 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file, applies migrations and starts the writer.
-    pub fn open(path: &Path, signer: HeadSigner) -> Result<Self, StoreError> {
-        Self::open_with(path, signer, WalPolicy::default(), RunPolicy::default())
+    ///
+    /// The writer appends nothing until the chain is verified ([`crate::open`] does that).
+    pub fn open(path: &Path, keys: Keys, chain_policy: ChainPolicy) -> Result<Self, StoreError> {
+        Self::open_with(
+            path,
+            keys,
+            chain_policy,
+            WalPolicy::default(),
+            RunPolicy::default(),
+        )
     }
 
     fn open_with(
         path: &Path,
-        signer: HeadSigner,
+        keys: Keys,
+        chain_policy: ChainPolicy,
         policy: WalPolicy,
         run_policy: RunPolicy,
     ) -> Result<Self, StoreError> {
@@ -163,11 +197,7 @@ impl SqliteStore {
             "PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {};",
             policy.size_limit
         ))?;
-        migrate(&writer)?;
-        writer.execute(
-            "INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, 0, ?1, ?2) ON CONFLICT (id) DO NOTHING",
-            params![GENESIS, signer(0, GENESIS)],
-        )?;
+        migrate(&writer, keys.as_ref())?;
         let runs = SubjectRuns::load(&writer, run_policy)?;
         let mut conns = Vec::with_capacity(READERS);
         for _ in 0..READERS {
@@ -188,9 +218,15 @@ impl SqliteStore {
             .spawn(move || checkpoint_loop(checkpointer, stopped, finish_requests, policy))
             .map_err(|e| StoreError::Open(format!("cannot start the checkpoint thread: {e}")))?;
         let (tx, rx) = mpsc::channel::<Job>(4 * MAX_GROUP);
+        let chain = Arc::new(ChainState::new());
+        let chain_writer = Chain {
+            keys,
+            state: Arc::clone(&chain),
+            policy: chain_policy,
+        };
         let writer = std::thread::Builder::new()
             .name("derbes-sqlite-writer".into())
-            .spawn(move || writer_loop(writer, rx, signer, finish, runs))
+            .spawn(move || writer_loop(writer, rx, chain_writer, finish, runs))
             .map_err(|e| StoreError::Open(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             tx,
@@ -200,6 +236,7 @@ impl SqliteStore {
                 conns: Mutex::new(conns),
                 available: Condvar::new(),
             }),
+            chain,
         })
     }
 
@@ -328,7 +365,7 @@ fn passive_checkpoint(conn: &Connection) -> Option<i64> {
 fn writer_loop(
     conn: Connection,
     mut rx: mpsc::Receiver<Job>,
-    signer: HeadSigner,
+    chain: Chain,
     finish: Arc<std::sync::atomic::AtomicBool>,
     mut runs: SubjectRuns,
 ) {
@@ -375,7 +412,7 @@ fn writer_loop(
         let (ops, replies): (Vec<WriteOp>, Vec<_>) = jobs.into_iter().unzip();
         groups += 1;
         let (results, appended) =
-            commit_group(&conn, ops, &signer, groups.is_multiple_of(PRUNE_EVERY));
+            commit_group(&conn, ops, &chain, groups.is_multiple_of(PRUNE_EVERY));
         runs.committed(appended);
         for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(result);
@@ -397,16 +434,16 @@ fn writer_loop(
 #[derive(Debug)]
 struct Head {
     seq: i64,
-    hash: String,
+    hash: Hash,
     appended: Vec<Entry>,
 }
 
 impl Head {
-    fn mark(&self) -> (i64, String, usize) {
-        (self.seq, self.hash.clone(), self.appended.len())
+    fn mark(&self) -> (i64, Hash, usize) {
+        (self.seq, self.hash, self.appended.len())
     }
 
-    fn reset(&mut self, (seq, hash, len): (i64, String, usize)) {
+    fn reset(&mut self, (seq, hash, len): (i64, Hash, usize)) {
         self.seq = seq;
         self.hash = hash;
         self.appended.truncate(len);
@@ -435,35 +472,36 @@ fn prune_state_changes(conn: &Connection, keep: i64) -> Result<(), StoreError> {
 fn commit_group(
     conn: &Connection,
     ops: Vec<WriteOp>,
-    signer: &HeadSigner,
+    chain: &Chain,
     prune: bool,
 ) -> (Vec<Result<Applied, StoreError>>, Vec<Entry>) {
     let n = ops.len();
-    let fail_all = |e: StoreError| {
-        let msg = e.to_string();
-        let results = (0..n)
-            .map(|_| Err(StoreError::Backend(msg.clone())))
-            .collect();
-        (results, Vec::new())
-    };
+    let fail_all = |e: StoreError| (crate::fail_each(n, &e), Vec::new());
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         return fail_all(e.into());
     }
-    let mut head = match chain_tail(conn) {
-        Ok((seq, hash)) => Head {
-            seq,
-            hash,
-            appended: Vec::new(),
-        },
+    let anchor = match verified_tail(conn, chain) {
+        Ok(a) => a,
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
             return fail_all(e);
         }
     };
-    let start_seq = head.seq;
+    let mut head = Head {
+        seq: anchor.seq,
+        hash: anchor.hash,
+        appended: Vec::new(),
+    };
     let at = time::OffsetDateTime::now_utc();
+    let keys = chain.keys.as_ref();
     let mut results = Vec::with_capacity(n);
+    let mut asked = Vec::new();
     for op in ops {
+        if matches!(op, WriteOp::Checkpoint) {
+            asked.push(results.len());
+            results.push(Ok(Applied::Audited));
+            continue;
+        }
         let saved = head.mark();
         let guarded = needs_savepoint(&op);
         if guarded {
@@ -473,7 +511,7 @@ fn commit_group(
             }
         }
         let changed = op.changed_subject();
-        let r = apply(conn, op, &mut head, at).and_then(|applied| {
+        let r = apply(conn, op, &mut head, at, keys).and_then(|applied| {
             if let Some(id) = changed.filter(|_| !applied.changed_nothing()) {
                 conn.prepare_cached("INSERT INTO state_changes (seq, subject_id) VALUES (?1, ?2)")?
                     .execute(params![head.seq, &id.as_bytes()[..]])?;
@@ -497,26 +535,79 @@ fn commit_group(
         }
         results.push(r);
     }
-    if prune {
-        if let Err(e) = prune_state_changes(conn, STATE_CHANGES_KEPT) {
-            let _ = conn.execute_batch("ROLLBACK");
-            return fail_all(e);
+    let finished = (|| -> Result<Option<Checkpoint>, StoreError> {
+        if prune {
+            prune_state_changes(conn, STATE_CHANGES_KEPT)?;
         }
-    }
-    if head.seq != start_seq {
-        if let Err(e) = conn.execute(
-            "UPDATE audit_head SET seq = ?1, hash = ?2, mac = ?3 WHERE id = 1",
-            params![head.seq, head.hash, signer(head.seq, &head.hash)],
-        ) {
-            let _ = conn.execute_batch("ROLLBACK");
-            return fail_all(e.into());
+        let checkpoint = if !asked.is_empty()
+            || head.seq - anchor.checkpoint.1 >= chain.policy.checkpoint_every_events
+        {
+            Some(write_checkpoint(
+                conn,
+                head.seq,
+                head.hash,
+                anchor.legacy_until,
+                keys,
+            )?)
+        } else {
+            None
+        };
+        if head.seq != anchor.seq || checkpoint.is_some() {
+            put_head(conn, head.seq, &head.hash, keys)?;
         }
-    }
-    match conn.execute_batch("COMMIT") {
-        Ok(()) => (results, head.appended),
+        conn.execute_batch("COMMIT")?;
+        Ok(checkpoint)
+    })();
+    match finished {
+        Ok(checkpoint) => {
+            chain.state.set(Anchor {
+                seq: head.seq,
+                hash: head.hash,
+                legacy_until: anchor.legacy_until,
+                checkpoint: checkpoint
+                    .as_ref()
+                    .map_or(anchor.checkpoint, |c| (c.n, c.seq)),
+            });
+            if let Some(c) = checkpoint {
+                for i in asked {
+                    results[i] = Ok(Applied::Checkpointed(c.clone()));
+                }
+            }
+            (results, head.appended)
+        }
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
-            fail_all(e.into())
+            fail_all(e)
+        }
+    }
+}
+
+/// The writer's anchor, after verifying, within the group's transaction, that the chain still
+/// holds it and that whatever other processes appended since continues it. A chain that does
+/// not is reported broken, and nothing is written.
+fn verified_tail(conn: &Connection, chain: &Chain) -> Result<Anchor, StoreError> {
+    let anchor = chain.state.anchor()?;
+    let mut cont = Continuation::new(&anchor);
+    let mut from = cont.first_seq();
+    let checked = loop {
+        let page = match events_from(conn, from, 5000) {
+            Ok(p) => p,
+            Err(StoreError::Corrupt(m)) => break Err(derbes_core::audit::ChainBreak::Corrupt(m)),
+            Err(e) => return Err(e),
+        };
+        if let Err(b) = cont.push(&page, chain.keys.as_ref()) {
+            break Err(b);
+        }
+        match page.last() {
+            Some(last) if page.len() == 5000 => from = last.seq + 1,
+            _ => break Ok(()),
+        }
+    };
+    match checked.and_then(|()| cont.finish()) {
+        Ok(a) => Ok(a),
+        Err(b) => {
+            chain.state.refuse(b.to_string());
+            Err(StoreError::ChainBroken(b.to_string()))
         }
     }
 }
@@ -531,27 +622,46 @@ fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-fn chain_tail(conn: &Connection) -> Result<(i64, String), StoreError> {
-    Ok(conn
-        .query_row(
-            "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?
-        .unwrap_or((0, GENESIS.to_owned())))
-}
-
 fn append(
     conn: &Connection,
     head: &mut Head,
     draft: AuditDraft,
     at: time::OffsetDateTime,
+    keys: &dyn ChainKeys,
 ) -> Result<(), StoreError> {
-    let e = draft.seal(head.seq + 1, at, &head.hash);
+    let e = draft.seal(head.seq + 1, at, &head.hash, keys);
+    insert_event(conn, &e)?;
+    if let Some(subject) = e.subject_id {
+        head.appended.push((subject, e.seq));
+    }
+    head.seq = e.seq;
+    head.hash = e.hash;
+    Ok(())
+}
+
+/// Starts the chain of a new database with its start event, its signed head and checkpoint 1, in
+/// the transaction of the migration that keys the chain. A database that already has events, or
+/// had a head signed by an earlier derbes, is left as it is.
+fn start_chain(conn: &Connection, keys: &dyn ChainKeys) -> Result<(), StoreError> {
+    let (events, legacy): (i64, i64) = conn.query_row(
+        "SELECT (SELECT count(*) FROM audit_events), (SELECT coalesce(max(seq), 0) FROM audit_head_v1)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    if events > 0 || legacy > 0 {
+        return Ok(());
+    }
+    let e = crate::chain::start_event("sqlite", keys);
+    insert_event(conn, &e)?;
+    put_head(conn, e.seq, &e.hash, keys)?;
+    insert_checkpoint(conn, &Checkpoint::sign(1, 1, e.hash, e.at, 0, keys))?;
+    Ok(())
+}
+
+fn insert_event(conn: &Connection, e: &AuditEvent) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO audit_events (seq, at, actor, action, subject_id, purpose, fields, outcome, reason, details, prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        "INSERT INTO audit_events (seq, at, actor, action, subject_id, purpose, fields, outcome, reason, details, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         e.seq,
@@ -564,15 +674,86 @@ fn append(
         e.outcome.as_str(),
         e.reason,
         e.details,
-        e.prev_hash,
-        e.hash
+        &e.hash[..]
     ])?;
-    if let Some(subject) = e.subject_id {
-        head.appended.push((subject, e.seq));
-    }
-    head.seq = e.seq;
-    head.hash = e.hash;
     Ok(())
+}
+
+fn put_head(
+    conn: &Connection,
+    seq: i64,
+    hash: &Hash,
+    keys: &dyn ChainKeys,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, ?1, ?2, ?3)
+         ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac",
+    )?
+    .execute(params![seq, &hash[..], &keys.head_mac(seq, hash)[..]])?;
+    Ok(())
+}
+
+fn insert_checkpoint(conn: &Connection, c: &Checkpoint) -> Result<(), StoreError> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO audit_checkpoints ({CHECKPOINT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    ))?
+    .execute(params![
+        c.n,
+        c.seq,
+        &c.hash[..],
+        c.at,
+        c.legacy_until,
+        c.signature
+    ])?;
+    Ok(())
+}
+
+fn checkpoint_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::CheckpointRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+fn last_checkpoint(conn: &Connection) -> Result<Option<Checkpoint>, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY n DESC LIMIT 1"
+    ))?
+    .query_row([], checkpoint_row)
+    .optional()?
+    .map(crate::checkpoint_of)
+    .transpose()
+}
+
+/// Signs a checkpoint of the chain at (`seq`, `hash`), unless the last one already covers it.
+fn write_checkpoint(
+    conn: &Connection,
+    seq: i64,
+    hash: Hash,
+    legacy_until: i64,
+    keys: &dyn ChainKeys,
+) -> Result<Checkpoint, StoreError> {
+    let last = last_checkpoint(conn)?;
+    if let Some(l) = last.as_ref().filter(|l| l.seq == seq && l.hash == hash) {
+        return Ok(l.clone());
+    }
+    let (n, at) = crate::chain::next_checkpoint(last.as_ref());
+    let c = Checkpoint::sign(n, seq, hash, at, legacy_until, keys);
+    insert_checkpoint(conn, &c)?;
+    Ok(c)
+}
+
+/// Events from `from` on, in order, at most `limit`.
+fn events_from(conn: &Connection, from: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq >= ?1 ORDER BY seq LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(params![from, limit], raw_event)?;
+    crate::events(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
 /// Refuses an index entry held by another subject of the same category.
@@ -633,7 +814,9 @@ fn apply(
     op: WriteOp,
     head: &mut Head,
     at: time::OffsetDateTime,
+    keys: &dyn ChainKeys,
 ) -> Result<Applied, StoreError> {
+    let append = |head: &mut Head, draft: AuditDraft| append(conn, head, draft, at, keys);
     match op {
         WriteOp::CreateSubject {
             record: r,
@@ -657,7 +840,7 @@ fn apply(
                 r.updated_at
             ])?;
             insert_index(conn, &r.id, &r.category, &index)?;
-            append(conn, head, audit, at)?;
+            append(head, audit)?;
             Ok(Applied::Created)
         }
         WriteOp::UpdateSubject {
@@ -684,7 +867,7 @@ fn apply(
             conn.prepare_cached("DELETE FROM blind_index WHERE subject_id = ?1")?
                 .execute([&id.as_bytes()[..]])?;
             insert_index(conn, &id, &category, &index)?;
-            append(conn, head, audit, at)?;
+            append(head, audit)?;
             Ok(Applied::Updated {
                 version: expected_version + 1,
             })
@@ -705,7 +888,7 @@ fn apply(
                 } as u64;
             }
             if let Some(a) = audit {
-                append(conn, head, a, at)?;
+                append(head, a)?;
             }
             Ok(Applied::Rewrapped { count })
         }
@@ -721,7 +904,7 @@ fn apply(
                 t.created_at,
                 t.revoked_at
             ])?;
-            append(conn, head, audit, at)?;
+            append(head, audit)?;
             Ok(Applied::TokenCreated)
         }
         WriteOp::RecordDeclaration {
@@ -745,7 +928,7 @@ fn apply(
                         "INSERT INTO declarations (version, content_hash, content, recorded_at) VALUES (?1, ?2, ?3, ?4)",
                         params![version, content_hash, content, now()],
                     )?;
-                    append(conn, head, audit, at)?;
+                    append(head, audit)?;
                     Ok(Applied::DeclarationRecorded { new: true })
                 }
             }
@@ -771,7 +954,7 @@ fn apply(
                 derbes_core::audit::format_timestamp(event.at),
                 to_json(&event)?
             ])?;
-            append(conn, head, audit, at)?;
+            append(head, audit)?;
             Ok(Applied::ConsentRecorded)
         }
         WriteOp::LinkRepresentative { link, audit } => {
@@ -795,7 +978,7 @@ fn apply(
                 &link.representative_id.as_bytes()[..],
                 to_json(&link)?
             ])?;
-            append(conn, head, audit, at)?;
+            append(head, audit)?;
             Ok(Applied::Linked { new: !existed })
         }
         WriteOp::UnlinkRepresentative {
@@ -814,7 +997,7 @@ fn apply(
             if removed == 0 {
                 return Err(StoreError::NotFound);
             }
-            append(conn, head, audit, at)?;
+            append(head, audit)?;
             Ok(Applied::Unlinked)
         }
         WriteOp::SetFlag {
@@ -840,7 +1023,7 @@ fn apply(
                 Some(b) => conn.prepare_cached(put)?.execute(params![id, key, b])?,
                 None => conn.prepare_cached(lift)?.execute(params![id, key])?,
             };
-            append(conn, head, audit, at)?;
+            append(head, audit)?;
             Ok(Applied::FlagSet)
         }
         WriteOp::FileRequest {
@@ -878,7 +1061,7 @@ fn apply(
                 r.updated_at,
                 r.body
             ])?;
-            append(conn, head, audit, at)?;
+            append(head, audit)?;
             Ok(Applied::RequestFiled)
         }
         WriteOp::UpdateRequest {
@@ -925,7 +1108,7 @@ fn apply(
                 put_job(conn, &w.job)?;
             }
             for d in audit {
-                append(conn, head, d, at)?;
+                append(head, d)?;
             }
             Ok(Applied::RequestUpdated)
         }
@@ -945,7 +1128,7 @@ fn apply(
             }
             put_job(conn, &job)?;
             for d in audit {
-                append(conn, head, d, at)?;
+                append(head, d)?;
             }
             Ok(Applied::WebhookJobUpdated)
         }
@@ -1013,7 +1196,7 @@ fn apply(
                 format_timestamp(destruction.destroyed_at),
                 to_json(&destruction)?
             ])?;
-            append(conn, head, audit, at)?;
+            append(head, audit)?;
             Ok(Applied::Destroyed {
                 destruction,
                 already: false,
@@ -1036,7 +1219,7 @@ fn apply(
                 p.expires_at,
                 p.sealed
             ])?;
-            append(conn, head, audit, at)?;
+            append(head, audit)?;
             Ok(Applied::PackageStored)
         }
         WriteOp::DeletePackage { request_id, audit } => {
@@ -1046,12 +1229,14 @@ fn apply(
             if n == 0 {
                 return Err(StoreError::NotFound);
             }
-            append(conn, head, audit, at)?;
+            append(head, audit)?;
             Ok(Applied::PackageDeleted)
         }
+        // Taken by the commit group itself, before any operation is applied.
+        WriteOp::Checkpoint => Ok(Applied::Audited),
         WriteOp::Audit(drafts) => {
             for d in drafts {
-                append(conn, head, d, at)?;
+                append(head, d)?;
             }
             Ok(Applied::Audited)
         }
@@ -1118,23 +1303,25 @@ fn uuid_of(bytes: Vec<u8>) -> Result<Uuid, StoreError> {
     Uuid::from_slice(&bytes).map_err(|_| StoreError::Corrupt("subject id is not 16 bytes".into()))
 }
 
-pub(crate) fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEvent> {
-    let outcome: String = r.get(7)?;
-    let fields: String = r.get(6)?;
-    Ok(AuditEvent {
+pub(crate) fn raw_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEvent> {
+    Ok(RawEvent {
         seq: r.get(0)?,
         at: r.get(1)?,
         actor: r.get(2)?,
         action: r.get(3)?,
         subject_id: r.get(4)?,
         purpose: r.get(5)?,
-        fields: split_fields(&fields),
-        // An unknown outcome is kept visible to verification as a changed event.
-        outcome: Outcome::parse(&outcome).unwrap_or(Outcome::Denied),
+        fields: r.get(6)?,
+        outcome: r.get(7)?,
         reason: r.get(8)?,
         details: r.get(9)?,
-        prev_hash: r.get(10)?,
-        hash: r.get(11)?,
+        // A hash changed to text (an edit by hand) reads as its bytes, and then fails the
+        // length check or verification.
+        hash: match r.get_ref(10)? {
+            rusqlite::types::ValueRef::Blob(b) => b.to_vec(),
+            rusqlite::types::ValueRef::Text(t) => t.to_vec(),
+            _ => Vec::new(),
+        },
     })
 }
 
@@ -1274,26 +1461,72 @@ impl Store for SqliteStore {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > ?1 ORDER BY seq LIMIT ?2"
             ))?;
-            let rows = stmt.query_map(params![after_seq, limit], event_from_row)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            let rows = stmt.query_map(params![after_seq, limit], raw_event)?;
+            crate::events(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
         .await
     }
 
-    async fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
+    async fn audit_event(&self, seq: i64) -> Result<Option<AuditEvent>, StoreError> {
+        self.read(move |c| Ok(events_from(c, seq, 1)?.into_iter().find(|e| e.seq == seq)))
+            .await
+    }
+
+    async fn checkpoints(&self, after: i64, limit: u32) -> Result<Vec<Checkpoint>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE n > ?1 ORDER BY n LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![after, limit], checkpoint_row)?;
+            rows.map(|r| crate::checkpoint_of(r?)).collect()
+        })
+        .await
+    }
+
+    async fn last_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
+        self.read(last_checkpoint).await
+    }
+
+    async fn legacy_head(&self) -> Result<Option<(i64, String, String)>, StoreError> {
         self.read(|c| {
             Ok(c.query_row(
+                "SELECT seq, hash, mac FROM audit_head_v1 WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    fn chain(&self) -> &ChainState {
+        &self.chain
+    }
+
+    async fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
+        self.read(|c| {
+            c.query_row(
                 "SELECT seq, hash, mac FROM audit_head WHERE id = 1",
                 [],
                 |r| {
-                    Ok(AuditHead {
-                        seq: r.get(0)?,
-                        hash: r.get(1)?,
-                        mac: r.get(2)?,
-                    })
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                    ))
                 },
             )
-            .optional()?)
+            .optional()?
+            .map(|(seq, hash, mac)| {
+                Ok(AuditHead {
+                    seq,
+                    hash: hash.as_slice().try_into().map_err(|_| {
+                        StoreError::Corrupt("the signed head's hash is not 32 bytes long".into())
+                    })?,
+                    mac,
+                })
+            })
+            .transpose()
         })
         .await
     }
@@ -1603,12 +1836,36 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use derbes_core::audit::Outcome;
+
+    fn test_keys() -> Keys {
+        Arc::new(derbes_crypto::KeyRing::generate().unwrap())
+    }
+
+    /// Migrates a new database and returns a writer's chain, verified up to its start event.
+    fn test_chain(conn: &Connection) -> Chain {
+        let keys = test_keys();
+        migrate(conn, keys.as_ref()).unwrap();
+        let start = events_from(conn, 1, 1).unwrap().remove(0);
+        let state = Arc::new(ChainState::new());
+        state.set(Anchor {
+            seq: 1,
+            hash: start.hash,
+            legacy_until: 0,
+            checkpoint: (1, 1),
+        });
+        Chain {
+            keys,
+            state,
+            policy: ChainPolicy::default(),
+        }
+    }
 
     #[test]
     fn pruning_keeps_the_newest_changes_and_raises_the_floor() {
         let dir = tempfile::tempdir().unwrap();
         let conn = connect(&dir.path().join("p.db")).unwrap();
-        migrate(&conn).unwrap();
+        migrate(&conn, test_keys().as_ref()).unwrap();
         for seq in 1..=5 {
             conn.execute(
                 "INSERT INTO state_changes (seq, subject_id) VALUES (?1, ?2)",
@@ -1662,10 +1919,20 @@ mod tests {
             tail_frames: 16,
             size_limit: 1 << 20,
         };
-        let signer: HeadSigner = Arc::new(|seq, hash| format!("{seq}:{hash}"));
-        let store =
-            Arc::new(SqliteStore::open_with(&path, signer, policy, RunPolicy::default()).unwrap());
+        let keys = test_keys();
+        let store = Arc::new(
+            SqliteStore::open_with(
+                &path,
+                Arc::clone(&keys),
+                ChainPolicy::default(),
+                policy,
+                RunPolicy::default(),
+            )
+            .unwrap(),
+        );
         let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(crate::chain::anchor(store.as_ref(), keys.as_ref()))
+            .unwrap();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         // Many writers at once keep the writer's queue from ever running empty.
         let writers: Vec<_> = (0..256)
@@ -1719,15 +1986,16 @@ mod tests {
         .unwrap();
         conn.execute("INSERT INTO schema_migrations VALUES (1, 'then')", [])
             .unwrap();
-        let signer: HeadSigner = Arc::new(|seq, hash| format!("{seq}:{hash}"));
         let (a, b) = (Uuid::now_v7().to_string(), Uuid::now_v7().to_string());
-        let drafts = [&a, &b, &a]
-            .iter()
-            .map(|s| AuditDraft::new("test", "subject.read", Outcome::Allowed).subject(s))
-            .collect();
-        let (results, _) = commit_group(&conn, vec![WriteOp::Audit(drafts)], &signer, false);
-        assert!(results.iter().all(|r| r.is_ok()));
-        migrate(&conn).unwrap();
+        for (seq, s) in [&a, &b, &a].iter().enumerate() {
+            conn.execute(
+                "INSERT INTO audit_events (seq, at, actor, action, subject_id, fields, outcome, prev_hash, hash)
+                 VALUES (?1, 'then', 'test', 'subject.read', ?2, '', 'allowed', '00', ?3)",
+                params![seq as i64 + 1, s, "ab".repeat(32)],
+            )
+            .unwrap();
+        }
+        migrate(&conn, test_keys().as_ref()).unwrap();
         let runs = SubjectRuns::load(&conn, RunPolicy::default()).unwrap();
         assert!(!runs.has_work());
         let seqs = |s: &str| -> Vec<i64> {
@@ -1790,11 +2058,11 @@ mod tests {
         fn subject_events_match_the_chain(actions in proptest::collection::vec(action(), 1..60)) {
             let dir = tempfile::tempdir().unwrap();
             let conn = connect(&dir.path().join("derbes.db")).unwrap();
-            migrate(&conn).unwrap();
-            let signer: HeadSigner = Arc::new(|seq, hash| format!("{seq}:{hash}"));
+            let chain = test_chain(&conn);
             let subjects: Vec<String> = (0..5).map(|_| Uuid::now_v7().to_string()).collect();
             let mut recorded: Vec<(String, i64)> = Vec::new();
-            let mut seq = 0;
+            // Event 1 starts the chain.
+            let mut seq = 1;
             let mut runs = open_runs(&conn);
             let check = |recorded: &[(String, i64)]| {
                 for s in &subjects {
@@ -1828,7 +2096,7 @@ mod tests {
                             })
                             .collect();
                         let (results, appended) =
-                            commit_group(&conn, vec![WriteOp::Audit(drafts)], &signer, false);
+                            commit_group(&conn, vec![WriteOp::Audit(drafts)], &chain, false);
                         assert!(results.iter().all(|r| r.is_ok()));
                         for s in events {
                             seq += 1;

@@ -391,9 +391,6 @@ pub(crate) fn subject_events(
                AND subject_id = ?1
          ) ORDER BY seq LIMIT ?3"
     ))?;
-    let rows = stmt.query_map(
-        params![subject, after_seq, limit],
-        crate::sqlite::event_from_row,
-    )?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    let rows = stmt.query_map(params![subject, after_seq, limit], crate::sqlite::raw_event)?;
+    crate::events(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }

@@ -16,9 +16,125 @@ pub struct TestDb {
     /// A scratch directory (SQLite file, key files, exports).
     pub dir: tempfile::TempDir,
     schema: Option<(String, String)>,
+    /// Its schema is dropped with it (the harness drops the schemas of the databases it made).
+    owned: bool,
 }
 
 pub type Case = fn(TestDb) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Another fresh database of the same backend as `db`, for a case that needs several; it is
+/// removed when dropped.
+pub async fn another(db: &TestDb) -> TestDb {
+    match &db.schema {
+        None => sqlite_db(),
+        Some((base, _)) => {
+            let mut other = postgres_db(base).await.unwrap_or_else(|e| panic!("{e}"));
+            other.owned = true;
+            other
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let (true, Some((base, schema))) = (self.owned, self.schema.take()) {
+            let _ = std::thread::spawn(move || {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    rt.block_on(drop_schema(&base, &schema));
+                }
+            })
+            .join();
+        }
+    }
+}
+
+impl TestDb {
+    /// Runs SQL on the database directly, as someone with access to its files or its server
+    /// would: for tests of what derbes notices.
+    pub async fn execute(&self, sql: &str) {
+        if self.backend == "sqlite" {
+            let conn = rusqlite::Connection::open(&self.url)
+                .unwrap_or_else(|e| panic!("cannot open {}: {e}", self.url));
+            conn.busy_timeout(std::time::Duration::from_secs(10))
+                .unwrap_or_else(|e| panic!("{e}"));
+            conn.execute_batch(sql)
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        } else {
+            let (client, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+                .await
+                .unwrap_or_else(|e| panic!("cannot connect: {e}"));
+            let task = tokio::spawn(conn);
+            client
+                .batch_execute(sql)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            drop(client);
+            let _ = task.await;
+        }
+    }
+
+    /// A byte string as a literal of this backend's SQL.
+    pub fn bytes(&self, b: &[u8]) -> String {
+        let hex = derbes_core::declaration::hex(b);
+        if self.backend == "sqlite" {
+            format!("X'{hex}'")
+        } else {
+            format!("'\\x{hex}'::bytea")
+        }
+    }
+
+    /// Makes a database as a derbes from before the keyed chain left it: the schema of then,
+    /// and `events` with their unkeyed hashes and the head signed with `head_mac` over the last
+    /// one. (The events' `hash` is the legacy hash, and every event links to the one before.)
+    pub async fn legacy(&self, events: &[derbes_core::audit::AuditEvent], head_mac: &str) {
+        let migrations = if self.backend == "sqlite" {
+            crate::sqlite::migrations_before_keyed_chain()
+        } else {
+            crate::postgres::migrations_before_keyed_chain()
+        };
+        let mut sql = String::from(
+            "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL);\n",
+        );
+        for (version, text) in &migrations {
+            sql.push_str(text);
+            sql.push_str(&format!(
+                ";\nINSERT INTO schema_migrations VALUES ({version}, 'then');\n"
+            ));
+        }
+        let q = |s: &Option<String>| match s {
+            Some(s) => format!("'{}'", s.replace('\'', "''")),
+            None => "NULL".into(),
+        };
+        let mut prev = derbes_core::audit::GENESIS;
+        for e in events {
+            sql.push_str(&format!(
+                "INSERT INTO audit_events (seq, at, actor, action, subject_id, purpose, fields, outcome, reason, details, prev_hash, hash) VALUES ({}, '{}', '{}', '{}', {}, {}, '{}', '{}', {}, {}, '{}', '{}');\n",
+                e.seq,
+                e.at,
+                e.actor,
+                e.action,
+                q(&e.subject_id),
+                q(&e.purpose),
+                e.fields.join("\u{1f}"),
+                e.outcome.as_str(),
+                q(&e.reason),
+                q(&e.details),
+                derbes_core::declaration::hex(&prev),
+                derbes_core::declaration::hex(&e.hash),
+            ));
+            prev = e.hash;
+        }
+        let last = events.last().map_or(0, |e| e.seq);
+        sql.push_str(&format!(
+            "INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, {last}, '{}', '{head_mac}');\n",
+            derbes_core::declaration::hex(&prev)
+        ));
+        self.execute(&sql).await;
+    }
+}
 
 async fn postgres_db(base: &str) -> Result<TestDb, String> {
     let (client, conn) = tokio_postgres::connect(base, tokio_postgres::NoTls)
@@ -38,6 +154,7 @@ async fn postgres_db(base: &str) -> Result<TestDb, String> {
         url: format!("{base}{sep}options=-csearch_path%3D{schema}"),
         dir: tempfile::tempdir().map_err(|e| e.to_string())?,
         schema: Some((base.to_owned(), schema)),
+        owned: false,
     })
 }
 
@@ -49,6 +166,7 @@ fn sqlite_db() -> TestDb {
         url: dir.path().join("derbes.db").display().to_string(),
         dir,
         schema: None,
+        owned: false,
     }
 }
 

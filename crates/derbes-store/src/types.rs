@@ -58,11 +58,12 @@ pub struct KeyRecord {
     pub kek_version: u32,
 }
 
+/// The chain's last event as the writer signed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditHead {
     pub seq: i64,
-    pub hash: String,
-    pub mac: String,
+    pub hash: derbes_core::audit::Hash,
+    pub mac: Vec<u8>,
 }
 
 /// A data-subject request as stored. The store keeps the columns it filters and sorts on; the
@@ -358,6 +359,9 @@ pub enum WriteOp {
     DeletePackage { request_id: Uuid, audit: AuditDraft },
     /// Audit events alone (reads, refusals, lookups).
     Audit(Vec<AuditDraft>),
+    /// Signs a checkpoint of the chain as it stands after this commit group (answered with the
+    /// last checkpoint when it already covers the chain's last event).
+    Checkpoint,
 }
 
 impl WriteOp {
@@ -380,6 +384,7 @@ impl WriteOp {
             | WriteOp::StorePackage { .. }
             | WriteOp::DeletePackage { .. }
             | WriteOp::UpdateWebhookJob { .. }
+            | WriteOp::Checkpoint
             | WriteOp::Audit(_) => None,
         }
     }
@@ -432,6 +437,7 @@ pub enum Applied {
     PackageStored,
     PackageDeleted,
     WebhookJobUpdated,
+    Checkpointed(derbes_core::audit::Checkpoint),
 }
 
 impl Applied {

@@ -1,54 +1,136 @@
-//! `derbes audit verify`: walk the whole chain and check its signed head.
+//! `derbes audit verify` and `derbes audit checkpoint`: the whole chain checked, and a
+//! checkpoint signed for the auditor's file.
 
 use crate::config::Config;
 use crate::setup;
-use anyhow::Result;
-use derbes_core::audit::{ChainBreak, ChainVerifier};
+use anyhow::{bail, Result};
+use derbes_core::audit::ChainBreak;
+use derbes_server::CheckpointFile;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-pub async fn run(config: &Config) -> Result<ExitCode> {
+/// Verifies every event, the database's checkpoints, and the checkpoints kept in `checkpoints`
+/// (by default the configured checkpoint file, when it exists): the chain must still hold each,
+/// or it was rolled back.
+pub async fn verify(config: &Config, checkpoints: Option<&Path>) -> Result<ExitCode> {
+    let file = CheckpointFile::new(checkpoints.unwrap_or(&config.checkpoint_file));
+    if checkpoints.is_some() && !file.path().exists() {
+        bail!(
+            "the checkpoint file {} does not exist; give the file serve appends checkpoints to ([audit] checkpoint_file), or a copy of it",
+            file.path().display()
+        );
+    }
+    let entries = match file.read_all() {
+        Ok(e) => e,
+        Err(e) => bail!("{e}; a checkpoint file holds lines written by derbes (`derbes audit checkpoint` prints one)"),
+    };
+    let (exported, restores) = derbes_server::since_last_restore(&entries);
     let keys = Arc::new(setup::key_ring(&config.key_file, false)?);
     let store = setup::store(config, &keys).await?;
-    let mut verifier = ChainVerifier::default();
-    let mut after = 0;
-    loop {
-        let page = store.audit_page(after, 5000).await?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        for e in &page {
-            if let Err(b) = verifier.push(e) {
-                return Ok(broken(&b, verifier.count()));
+    let report = match derbes_store::verify_chain(store.as_ref(), keys.as_ref(), &exported).await? {
+        Ok(r) => r,
+        Err(b) => return Ok(broken(&b)),
+    };
+    for (event, at, given_up) in &restores {
+        match store.audit_event(*event).await? {
+            Some(e) if e.action == derbes_server::RESTORE_ACKNOWLEDGED => println!(
+                "note: the database was restored from a backup, acknowledged as event {event} on {at}; the history behind the {given_up} checkpoint(s) exported before it was given up"
+            ),
+            _ => {
+                return Ok(broken(&ChainBreak::Refused(format!(
+                    "{} records a restore acknowledged as event {event}, which the chain does not hold: the database was rolled back or replaced since",
+                    file.path().display()
+                ))))
             }
         }
     }
-    let head = store.audit_head().await?;
-    let count = verifier.count();
-    let head_break = match &head {
-        None => Some(ChainBreak::HeadMismatch),
-        Some(h) if h.seq != count => Some(ChainBreak::Head {
-            last: count,
-            head: h.seq,
-        }),
-        Some(h)
-            if h.hash != verifier.last_hash()
-                || !keys.verify_audit_head(h.seq, &h.hash, &h.mac) =>
-        {
-            Some(ChainBreak::HeadMismatch)
-        }
-        Some(_) => None,
-    };
-    if let Some(b) = head_break {
-        return Ok(broken(&b, count));
+    let mut out = format!("audit chain intact: {} event(s)", report.events);
+    if report.legacy_until > 0 {
+        out.push_str(&format!(
+            " (the first {} written before the chain was keyed, verified against the head signed then)",
+            report.legacy_until
+        ));
     }
-    println!("audit chain intact: {count} event(s), head signed and matching");
+    out.push_str(&format!(
+        ", signed head matching, {} checkpoint(s) signed and in order",
+        report.checkpoints
+    ));
+    if let Some(c) = &report.last_checkpoint {
+        out.push_str(&format!(", the last at event {} ({})", c.seq, c.at));
+    }
+    println!("{out}");
+    match &report.last_exported {
+        Some(c) => println!(
+            "no rollback: the {} checkpoint(s) in {} are all held, the last being checkpoint {} at event {} ({})",
+            report.exported,
+            file.path().display(),
+            c.n,
+            c.seq,
+            c.at
+        ),
+        None => println!(
+            "rollbacks not checked: no checkpoint kept outside the database at {} (give one with --checkpoints FILE)",
+            file.path().display()
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-fn broken(b: &ChainBreak, verified: i64) -> ExitCode {
+fn broken(b: &ChainBreak) -> ExitCode {
     eprintln!("audit chain BROKEN: {b}");
-    eprintln!(
-        "the {verified} event(s) before it verify; everything from there on cannot be trusted"
-    );
+    match b {
+        ChainBreak::Changed { seq } | ChainBreak::Gap { seq, .. } => eprintln!(
+            "the events before event {seq} verify; everything from there on cannot be trusted"
+        ),
+        _ => eprintln!("the chain cannot be trusted as it stands"),
+    }
+    eprintln!("restore the database from a backup taken before the break (then `derbes destructions reapply`), or investigate who changed it");
     ExitCode::FAILURE
+}
+
+/// After restoring the database from a backup older than the last exported checkpoint: records
+/// that the history since the backup is given up, so that derbes writes again.
+pub async fn acknowledge_restore(config: &Config, person: &str) -> Result<ExitCode> {
+    let opened = setup::open(config, false).await?;
+    if let Some(reason) = opened.vault.chain_broken() {
+        bail!(
+            "the restored database's own audit chain is broken ({reason}); restore another backup"
+        );
+    }
+    let ack = opened
+        .vault
+        .acknowledge_restore(
+            &derbes_server::Actor::command_line(&format!("audit:{person}")).audit_name(),
+        )
+        .await?;
+    println!(
+        "derbes: the restore is acknowledged as audit event {}: the database holds the chain up to event {}; the history from there to checkpoint {} (event {}, {}) is given up. Checkpoint {} is signed and exported; `derbes serve` now re-applies logged destructions and writes again",
+        ack.event,
+        ack.restored_to,
+        ack.given_up.n,
+        ack.given_up.seq,
+        ack.given_up.at,
+        ack.checkpoint.n
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Signs a checkpoint of the chain as it stands, appends it to the checkpoint file, and prints
+/// it for the auditor's paper file.
+pub async fn checkpoint(config: &Config) -> Result<ExitCode> {
+    let opened = setup::open(config, false).await?;
+    if let Some(reason) = opened.vault.chain_broken() {
+        bail!("the audit chain is broken ({reason}); no checkpoint is signed over it");
+    }
+    let c = opened.vault.checkpoint().await?;
+    let key_id = derbes_core::audit::ChainKeys::checkpoint_key_id(opened.vault.keys().as_ref());
+    println!("{}", c.to_line(&key_id));
+    eprintln!(
+        "derbes: checkpoint {} covers events 1 to {}; it is in {}. Keep a copy apart (print it for the auditor's file): `derbes audit verify --checkpoints FILE` proves the chain was not rolled back past it",
+        c.n,
+        c.seq,
+        config.checkpoint_file.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -31,6 +31,19 @@ struct FileConfig {
     mail: MailConfig,
     #[serde(default)]
     requests: RequestsConfig,
+    #[serde(default)]
+    audit: AuditConfig,
+}
+
+/// `[audit]`: where the audit chain's checkpoints are kept outside the database.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditConfig {
+    /// The file checkpoints are appended to; keep it outside the data directory (and its
+    /// backups), on another disk or machine if you can.
+    checkpoint_file: Option<PathBuf>,
+    /// Seconds between checkpoints while events are written.
+    checkpoint_interval: Option<u64>,
 }
 
 /// `[[webhooks]]`: a system of the operator told of access and destruction requests.
@@ -130,6 +143,8 @@ pub struct Config {
     pub webhooks: Vec<WebhookConfig>,
     pub package_days: u32,
     pub four_eyes: bool,
+    pub checkpoint_file: PathBuf,
+    pub checkpoint_interval: std::time::Duration,
 }
 
 impl Config {
@@ -214,6 +229,18 @@ impl Config {
                 ),
             },
             four_eyes: file.requests.four_eyes.unwrap_or(false),
+            checkpoint_file: file
+                .audit
+                .checkpoint_file
+                .map(rel)
+                .unwrap_or_else(|| default_checkpoint_file(&data_dir)),
+            checkpoint_interval: match file.audit.checkpoint_interval {
+                None => std::time::Duration::from_secs(300),
+                Some(s @ 10..=86_400) => std::time::Duration::from_secs(s),
+                Some(s) => bail!(
+                    "[audit] checkpoint_interval = {s}: give from 10 to 86400 seconds between checkpoints of the audit chain"
+                ),
+            },
             data_dir,
             key_file,
         })
@@ -239,6 +266,17 @@ impl Config {
     }
 }
 
+/// Beside the data directory, not in it: `./derbes-data` keeps its checkpoints in
+/// `./derbes-data.checkpoints`.
+fn default_checkpoint_file(data_dir: &Path) -> PathBuf {
+    let mut name = data_dir
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "derbes".into());
+    name.push(".checkpoints");
+    data_dir.with_file_name(name)
+}
+
 fn read_file_config(path: &Path) -> Result<FileConfig> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
@@ -251,7 +289,7 @@ fn read_file_config(path: &Path) -> Result<FileConfig> {
             })
             .unwrap_or((1, 1));
         anyhow::anyhow!(
-            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, templates, connectors, [[webhooks]], [mail] outbox, from, smtp and smtp_password_file, [requests] package_days and four_eyes)",
+            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, templates, connectors, [[webhooks]], [mail] outbox, from, smtp and smtp_password_file, [requests] package_days and four_eyes, [audit] checkpoint_file and checkpoint_interval)",
             path.display(),
             e.message().trim()
         )
@@ -317,6 +355,7 @@ mod tests {
         assert_eq!(c.data_dir, dir.path().join("data"));
         assert_eq!(c.key_file, dir.path().join("data").join("derbes.key"));
         assert_eq!(c.listen, "127.0.0.1:10");
+        assert_eq!(c.checkpoint_file, dir.path().join("data.checkpoints"));
         assert!(c.store_url().ends_with("derbes.db"));
     }
 }

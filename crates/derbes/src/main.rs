@@ -169,8 +169,25 @@ enum TokenCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Verify the whole chain; exit non-zero and name the first bad event if it was edited
-    Verify,
+    /// Verify the whole chain, its checkpoints and its signed head, and that it was not rolled
+    /// back past a checkpoint kept outside the database; exit non-zero and name what is wrong
+    Verify {
+        /// Checkpoints kept outside the database (one per line, as `audit checkpoint` prints
+        /// them) [default: the configured checkpoint file, when it exists]
+        #[arg(long)]
+        checkpoints: Option<PathBuf>,
+    },
+    /// Sign a checkpoint of the chain now, append it to the checkpoint file and print it (for
+    /// the auditor's paper file)
+    Checkpoint,
+    /// After restoring the database from a backup older than the last exported checkpoint:
+    /// record (in the chain and the checkpoint file) that the history since the backup is given
+    /// up, so that derbes writes again
+    AcknowledgeRestore {
+        /// Who is at the terminal, for the audit trail [default: $USER]
+        #[arg(long = "as")]
+        person: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -248,7 +265,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 eprintln!("derbes: created a `{role}` token named \"{}\"; it is shown once, derbes keeps only its digest", name.trim());
                 Ok(ExitCode::SUCCESS)
             }
-            Command::Audit { command: AuditCommand::Verify } => audit_verify::run(&config).await,
+            Command::Audit { command: AuditCommand::Verify { checkpoints } } => audit_verify::verify(&config, checkpoints.as_deref()).await,
+            Command::Audit { command: AuditCommand::Checkpoint } => audit_verify::checkpoint(&config).await,
+            Command::Audit { command: AuditCommand::AcknowledgeRestore { person } } => {
+                audit_verify::acknowledge_restore(&config, &requests_cli::person(person.clone())).await
+            }
             Command::Keys { command: KeysCommand::Rotate } => rotate(&config).await.map(|_| ExitCode::SUCCESS),
             Command::Import(args) => import::run(&config, &args).await,
             Command::Consents { command: ConsentsCommand::Import(args) } => consent_import::run(&config, &args).await,
@@ -310,20 +331,44 @@ const WEBHOOK_PERIOD: std::time::Duration = std::time::Duration::from_secs(5);
 /// How often the server deletes expired access packages.
 const PACKAGE_SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(600);
 
+/// How often the server verifies the whole audit chain (and once at start).
+const CHAIN_VERIFY_PERIOD: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 async fn serve(config: &Config) -> Result<()> {
     let opened = setup::open(config, true).await?;
-    // A database restored from a backup may hold subjects destroyed since: destroy them again
-    // before serving anything.
-    let reconciled = opened
-        .vault
-        .reconcile_destructions()
-        .await
-        .context("cannot reconcile the destruction log with the database")?;
-    if reconciled.logged > 0 || reconciled.appended > 0 || !reconciled.rejected.is_empty() {
-        requests_cli::report_reconciled(&reconciled, &config.destruction_log);
+    if config.checkpoint_file.starts_with(&config.data_dir) {
+        eprintln!(
+            "derbes: warning: the checkpoint file {} is inside the data directory; whoever can replace the database can then replace it too: set [audit] checkpoint_file to a place outside it",
+            config.checkpoint_file.display()
+        );
     }
+    // A database rolled back past the last checkpoint exported from it is not written to.
+    if let Some(b) = opened.vault.check_checkpoint_file().await? {
+        eprintln!(
+            "derbes: THE AUDIT CHAIN WAS ROLLED BACK OR REPLACED: {b} (checkpoint file {})",
+            config.checkpoint_file.display()
+        );
+    }
+    let broken = opened.vault.chain_broken();
     let store = Arc::clone(opened.vault.store());
-    if store.count_active_tokens().await? == 0 {
+    if let Some(reason) = &broken {
+        eprintln!("derbes: serving with every action that must be recorded refused, until the audit chain is looked into: {reason}");
+    } else {
+        // A database restored from a backup may hold subjects destroyed since: destroy them
+        // again before serving anything.
+        let reconciled = opened
+            .vault
+            .reconcile_destructions()
+            .await
+            .context("cannot reconcile the destruction log with the database")?;
+        if reconciled.logged > 0 || reconciled.appended > 0 || !reconciled.rejected.is_empty() {
+            requests_cli::report_reconciled(&reconciled, &config.destruction_log);
+        }
+        if let Err(e) = opened.vault.export_checkpoints().await {
+            eprintln!("derbes: warning: audit checkpoints not exported: {e}");
+        }
+    }
+    if broken.is_none() && store.count_active_tokens().await? == 0 {
         let token = opened
             .vault
             .create_token("system", "first admin", Role::Admin, Vec::new())
@@ -365,6 +410,36 @@ async fn serve(config: &Config) -> Result<()> {
             }
         }
     });
+    // Sign a checkpoint of the audit chain now and then, and export it.
+    let vault = Arc::clone(&opened.vault);
+    let period = config.checkpoint_interval;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        loop {
+            tick.tick().await;
+            if vault.chain_broken().is_some() {
+                continue;
+            }
+            if let Err(e) = vault.checkpoint().await {
+                eprintln!("derbes: warning: audit checkpoint: {e}");
+            }
+        }
+    });
+    // Verify the whole audit chain at start and every day.
+    let vault = Arc::clone(&opened.vault);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHAIN_VERIFY_PERIOD);
+        loop {
+            tick.tick().await;
+            match vault.verify_audit_chain().await {
+                Ok(Ok(_)) => {}
+                Ok(Err(b)) => eprintln!(
+                    "derbes: THE AUDIT CHAIN IS BROKEN: {b}; every action that must be recorded is refused from now on"
+                ),
+                Err(e) => eprintln!("derbes: warning: the audit chain could not be verified: {e}"),
+            }
+        }
+    });
     // Pick up key versions that `derbes keys rotate` adds while the server runs.
     let vault = Arc::clone(&opened.vault);
     tokio::spawn(async move {
@@ -383,8 +458,15 @@ async fn serve(config: &Config) -> Result<()> {
             }
         }
     });
+    let vault = Arc::clone(&opened.vault);
     let state = derbes_server::AppState::with_vault(opened.vault);
     derbes_server::serve(listener, state, shutdown_signal()).await?;
+    // The last events get a checkpoint, exported, before the server stops.
+    if vault.chain_broken().is_none() {
+        if let Err(e) = vault.checkpoint().await {
+            eprintln!("derbes: warning: the last audit checkpoint: {e}");
+        }
+    }
     eprintln!("derbes: stopped");
     Ok(())
 }

@@ -288,6 +288,13 @@ fn print_json(v: &impl serde::Serialize) -> Result<()> {
     Ok(())
 }
 
+/// Who is at the terminal: `--as`, else `$USER`.
+pub fn person(given: Option<String>) -> String {
+    given
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "operator".into())
+}
+
 /// `derbes requests file|show|step|verify|package|answer`: a request handled at the terminal,
 /// through the same vault calls, checks and audit as the API.
 pub async fn work(
@@ -295,10 +302,7 @@ pub async fn work(
     person: Option<String>,
     command: &WorkCommand,
 ) -> Result<ExitCode> {
-    let person = person
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "operator".into());
-    let actor = Actor::command_line(&format!("requests:{person}"));
+    let actor = Actor::command_line(&format!("requests:{}", self::person(person)));
     let opened = crate::setup::open(config, false).await?;
     let vault = &opened.vault;
     match command {

@@ -125,13 +125,18 @@ pub async fn store(config: &Config, keys: &Arc<KeyRing>) -> Result<Arc<dyn Store
             )
         })?;
     }
-    let k = Arc::clone(keys);
-    derbes_store::open(
-        &config.store_url(),
-        Arc::new(move |seq, hash| k.audit_head_mac(seq, hash)),
-    )
-    .await
-    .with_context(|| format!("cannot open the store ({})", config.store_description()))
+    let store = derbes_store::open(&config.store_url(), Arc::clone(keys) as derbes_store::Keys)
+        .await
+        .with_context(|| format!("cannot open the store ({})", config.store_description()))?;
+    if let derbes_store::ChainStatus::Broken(reason) = store.chain().status() {
+        eprintln!(
+            "derbes: THE AUDIT CHAIN IS BROKEN: {reason}\n\
+             derbes: nothing that must be recorded can be done until this is looked into: \
+             `derbes audit verify` names the first bad event; restore the database from a backup, \
+             or investigate"
+        );
+    }
+    Ok(store)
 }
 
 /// The working-day calendar in `path`, or the bundled Kazakhstan calendar.
@@ -155,15 +160,22 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
     let keys = Arc::new(key_ring(&config.key_file, create_keys)?);
     let (declaration, text) = declaration(config)?;
     let store = store(config, &keys).await?;
-    let recorded = store
-        .write(WriteOp::RecordDeclaration {
-            version: declaration.version.clone(),
-            content_hash: Declaration::content_hash(&text),
-            content: text,
-            audit: AuditDraft::new("system", "declaration.record", Outcome::Ok)
-                .details(&serde_json::json!({ "version": declaration.version })),
-        })
-        .await;
+    // A broken chain takes no declaration record (nor any other write); the server still
+    // starts, to report it.
+    let broken = matches!(store.chain().status(), derbes_store::ChainStatus::Broken(_));
+    let recorded = if broken {
+        Ok(derbes_store::Applied::Audited)
+    } else {
+        store
+            .write(WriteOp::RecordDeclaration {
+                version: declaration.version.clone(),
+                content_hash: Declaration::content_hash(&text),
+                content: text,
+                audit: AuditDraft::new("system", "declaration.record", Outcome::Ok)
+                    .details(&serde_json::json!({ "version": declaration.version })),
+            })
+            .await
+    };
     match recorded {
         Ok(_) => {}
         Err(StoreError::DeclarationChanged { version }) => bail!(
@@ -275,7 +287,8 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
                 .with_answer_templates(templates)
                 .with_connectors(connectors)
                 .with_policy_templates(policy_templates)
-                .with_webhooks(webhooks),
+                .with_webhooks(webhooks)
+                .with_checkpoint_file(derbes_server::CheckpointFile::new(&config.checkpoint_file)),
         ),
     })
 }

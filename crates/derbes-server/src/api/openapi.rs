@@ -464,8 +464,11 @@ fn spine() -> Value {
         },
         "paths": {
             "/api/v1/health": { "get": {
-                "summary": "Liveness, storage backend and declaration version",
-                "responses": { "200": ok("The server is up", "Health") }
+                "summary": "Liveness, storage backend, declaration version and whether the audit chain is intact",
+                "responses": {
+                    "200": ok("The server is up and its audit chain intact", "Health"),
+                    "503": ok("The audit chain is broken: every action that must be recorded is refused", "Health")
+                }
             }},
             "/api/v1/openapi.json": { "get": {
                 "summary": "This document",
@@ -565,6 +568,10 @@ fn spine() -> Value {
                 "parameters": page_params(),
                 "responses": { "200": ok("Events, oldest first", "AuditEvents") }
             }), &[("400", "Malformed paging")]) },
+            "/api/v1/audit/status": { "get": authed(json!({
+                "summary": "The audit chain's state: verified up to which event, checkpoints and their export, the last whole-chain verification (admin, dpo, auditor)",
+                "responses": { "200": ok("The state", "AuditStatus") }
+            }), &[]) },
             "/api/v1/tokens": { "post": authed(json!({
                 "summary": "Create an API token (admin)",
                 "requestBody": body("TokenCreate"),
@@ -582,8 +589,21 @@ fn spine() -> Value {
                     "problems": { "type": "array", "description": "Why a consent action was refused", "items": { "type": "object", "properties": { "code": { "type": "string" }, "message": { "type": "string" } } } },
                     "existing_subject_id": { "type": "string", "format": "uuid" }
                 }},
-                "Health": { "type": "object", "required": ["status", "backend", "declaration_version"], "properties": {
-                    "status": { "const": "ok" }, "backend": { "enum": ["sqlite", "postgres"] }, "declaration_version": { "type": "string" } } },
+                "Health": { "type": "object", "required": ["status", "backend", "declaration_version", "audit_chain"], "properties": {
+                    "status": { "enum": ["ok", "audit_chain_broken"] }, "backend": { "enum": ["sqlite", "postgres"] }, "declaration_version": { "type": "string" },
+                    "audit_chain": { "enum": ["intact", "broken", "unverified"] } } },
+                "AuditStatus": { "type": "object", "required": ["chain"], "properties": {
+                    "chain": { "enum": ["intact", "broken", "unverified"] },
+                    "problem": { "type": "string", "description": "What does not verify, when broken" },
+                    "verified_through": { "type": "integer", "description": "The event the writer verified and appends after" },
+                    "last_checkpoint": { "type": "integer" },
+                    "checkpoint_file": { "type": "string" },
+                    "last_exported_checkpoint": { "type": "object", "required": ["n", "seq", "at"], "properties": {
+                        "n": { "type": "integer" }, "seq": { "type": "integer" }, "at": { "type": "string", "format": "date-time" } } },
+                    "export_problem": { "type": "string" },
+                    "last_verification": { "type": "object", "required": ["at", "result"], "properties": {
+                        "at": { "type": "string", "format": "date-time" }, "result": { "enum": ["intact", "broken"] },
+                        "events": { "type": "integer" }, "problem": { "type": "string" } } } } },
                 "Declaration": { "type": "object", "required": ["version", "effective_from", "storage_country", "operator", "subject_categories", "fields", "purposes"] },
                 "FieldValues": { "type": "object", "description": "Field key → value. Values are strings (dates as YYYY-MM-DD).", "additionalProperties": { "type": "string" } },
                 "SubjectCreate": { "type": "object", "additionalProperties": false, "required": ["category", "fields"], "properties": {
@@ -607,12 +627,12 @@ fn spine() -> Value {
                 "LookupResult": { "type": "object", "required": ["subjects"], "properties": {
                     "subjects": { "type": "array", "items": { "type": "object", "required": ["id", "category"], "properties": {
                         "id": { "type": "string", "format": "uuid" }, "category": { "type": "string" } } } } } },
-                "AuditEvent": { "type": "object", "required": ["seq", "at", "actor", "action", "fields", "outcome", "prev_hash", "hash"], "properties": {
+                "AuditEvent": { "type": "object", "required": ["seq", "at", "actor", "action", "fields", "outcome", "hash"], "properties": {
                     "seq": { "type": "integer" }, "at": { "type": "string", "format": "date-time" }, "actor": { "type": "string" },
                     "action": { "type": "string" }, "subject_id": { "type": ["string", "null"] }, "purpose": { "type": ["string", "null"] },
                     "fields": { "type": "array", "items": { "type": "string" } }, "outcome": { "enum": ["ok", "allowed", "denied"] },
                     "reason": { "type": ["string", "null"] }, "details": { "type": ["string", "null"], "description": "JSON with non-personal facts" },
-                    "prev_hash": { "type": "string" }, "hash": { "type": "string" } } },
+                    "hash": { "type": "string", "pattern": "^[0-9a-f]{64}$", "description": "HMAC-SHA256, under a key of the key file, over the event and the hash of the event before it" } } },
                 "AuditEvents": { "type": "object", "required": ["events"], "properties": {
                     "events": { "type": "array", "items": { "$ref": "#/components/schemas/AuditEvent" } } } },
                 "TokenCreate": { "type": "object", "additionalProperties": false, "required": ["name", "role"], "properties": {

@@ -2,8 +2,10 @@
 //! real `derbes serve` on a free port.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use serde_json::Value;
+use derbes_core::identifiers::{Iin, Sex};
+use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -228,4 +230,83 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// `n` distinct valid IINs of girls born 11 December 2006.
+pub fn student_iins(n: usize) -> Vec<String> {
+    let birth = time::macros::date!(2006 - 12 - 11);
+    (0..10_000)
+        .filter_map(|serial| Iin::compose(birth, Sex::Female, serial))
+        .map(|iin| iin.as_str().to_owned())
+        .take(n)
+        .collect()
+}
+
+/// Creates a student; `n` makes the phone number (a unique identifier) distinct.
+pub fn create_student(s: &Server, token: &str, n: usize, surname: &str, iin: &str) -> String {
+    let phone = format!("8 (701) 234-56-{:02}", n % 100);
+    let (status, body) = http(
+        "POST",
+        &s.url("/api/v1/subjects"),
+        Some(token),
+        Some(&json!({
+            "category": "student",
+            "fields": { "surname": surname, "given_name": "Әйгерім", "iin": iin, "phone": phone }
+        })),
+    );
+    assert_eq!(status, 201, "create {surname}: {body}");
+    body["id"].as_str().expect("an id").to_owned()
+}
+
+pub fn read_subject(s: &Server, token: &str, id: &str) -> Value {
+    let (status, body) = http(
+        "GET",
+        &s.url(&format!("/api/v1/subjects/{id}?purpose=education")),
+        Some(token),
+        None,
+    );
+    assert_eq!(status, 200, "read {id}: {body}");
+    body
+}
+
+pub fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+pub fn db(data: &Path) -> rusqlite::Connection {
+    let p = data.join("derbes.db");
+    assert!(p.exists(), "{} does not exist", p.display());
+    rusqlite::Connection::open(p).unwrap()
+}
+
+/// The first column of every row of `sql`, on the data directory's database.
+pub fn column<T: rusqlite::types::FromSql>(data: &Path, sql: &str) -> Vec<T> {
+    db(data)
+        .prepare(sql)
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// Copies the key file and the database (after a checkpoint, so the .db file is complete).
+pub fn copy_data(from: &Path, to: &Path) {
+    {
+        let c = db(from);
+        c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+    }
+    std::fs::create_dir_all(to).unwrap();
+    std::fs::copy(from.join("derbes.db"), to.join("derbes.db")).unwrap();
+    let key = to.join("derbes.key");
+    std::fs::copy(from.join("derbes.key"), &key).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// `derbes audit verify` on a data directory.
+pub fn verify(cwd: &Path, data: &Path) -> Output {
+    run(derbes(cwd)
+        .args(["audit", "verify", "--data-dir"])
+        .arg(data))
 }
