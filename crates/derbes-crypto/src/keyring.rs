@@ -24,6 +24,10 @@ pub const KEY_FILE_FORMAT: u32 = 1;
 pub struct KeyRing {
     index_root: Zeroizing<[u8; 32]>,
     keks: BTreeMap<u32, Zeroizing<[u8; 32]>>,
+    /// When each version was added and when a newer one replaced it (RFC 3339), where known.
+    dates: BTreeMap<u32, KekDates>,
+    /// Versions deleted from the file once no data key and no backup kept needed them.
+    retired: Vec<u32>,
     current: u32,
     blind_index: HmacSha256,
     /// The head MAC of chains written before events were keyed (read once, to seal them).
@@ -51,6 +55,8 @@ struct KeyFile {
     format: u32,
     index_key: String,
     current: u32,
+    #[serde(default)]
+    retired: Vec<u32>,
     kek: Vec<KekEntry>,
 }
 
@@ -59,6 +65,21 @@ struct KeyFile {
 struct KekEntry {
     version: u32,
     key: String,
+    #[serde(default)]
+    created: Option<String>,
+    #[serde(default)]
+    superseded: Option<String>,
+}
+
+/// When a key version was added, and when a newer one replaced it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KekDates {
+    pub created: Option<String>,
+    pub superseded: Option<String>,
+}
+
+fn now() -> String {
+    derbes_core::audit::format_timestamp(time::OffsetDateTime::now_utc())
 }
 
 fn decode32(b64: &str, what: &str) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
@@ -91,6 +112,8 @@ impl KeyRing {
     fn assemble(
         index_root: Zeroizing<[u8; 32]>,
         keks: BTreeMap<u32, Zeroizing<[u8; 32]>>,
+        dates: BTreeMap<u32, KekDates>,
+        retired: Vec<u32>,
         current: u32,
     ) -> Self {
         let blind_index = hmac_from(&derive(&index_root, "derbes/blind-index/v1"));
@@ -110,6 +133,8 @@ impl KeyRing {
         Self {
             index_root,
             keks,
+            dates,
+            retired,
             current,
             blind_index,
             legacy_audit_head,
@@ -127,7 +152,14 @@ impl KeyRing {
         let index_root = Zeroizing::new(random::<32>()?);
         let mut keks = BTreeMap::new();
         keks.insert(1, Zeroizing::new(random::<32>()?));
-        Ok(Self::assemble(index_root, keks, 1))
+        let dates = BTreeMap::from([(
+            1,
+            KekDates {
+                created: Some(now()),
+                superseded: None,
+            },
+        )]);
+        Ok(Self::assemble(index_root, keks, dates, Vec::new(), 1))
     }
 
     /// Reads a key file's text.
@@ -142,6 +174,7 @@ impl KeyRing {
         }
         let index_root = decode32(&file.index_key, "index_key")?;
         let mut keks = BTreeMap::new();
+        let mut dates = BTreeMap::new();
         for k in &file.kek {
             let key = decode32(&k.key, &format!("kek version {}", k.version))?;
             if keks.insert(k.version, key).is_some() {
@@ -150,6 +183,19 @@ impl KeyRing {
                     k.version
                 )));
             }
+            if file.retired.contains(&k.version) {
+                return Err(CryptoError::KeyFile(format!(
+                    "kek version {} is listed as retired but its key is still in the file",
+                    k.version
+                )));
+            }
+            dates.insert(
+                k.version,
+                KekDates {
+                    created: k.created.clone(),
+                    superseded: k.superseded.clone(),
+                },
+            );
         }
         if !keks.contains_key(&file.current) {
             return Err(CryptoError::KeyFile(format!(
@@ -157,7 +203,13 @@ impl KeyRing {
                 file.current
             )));
         }
-        Ok(Self::assemble(index_root, keks, file.current))
+        Ok(Self::assemble(
+            index_root,
+            keks,
+            dates,
+            file.retired,
+            file.current,
+        ))
     }
 
     /// The key file's text. Secret: write it with mode 0600.
@@ -172,20 +224,83 @@ impl KeyRing {
             B64.encode(self.index_root.as_ref())
         ));
         s.push_str(&format!("current = {}\n", self.current));
+        if !self.retired.is_empty() {
+            let list: Vec<String> = self.retired.iter().map(u32::to_string).collect();
+            s.push_str(&format!(
+                "# Deleted once no data key and no backup kept needed them.\nretired = [{}]\n",
+                list.join(", ")
+            ));
+        }
         for (v, k) in &self.keks {
             s.push_str(&format!(
                 "\n[[kek]]\nversion = {v}\nkey = \"{}\"\n",
                 B64.encode(k.as_ref())
             ));
+            let d = self.dates.get(v).cloned().unwrap_or_default();
+            if let Some(c) = d.created {
+                s.push_str(&format!("created = \"{c}\"\n"));
+            }
+            if let Some(c) = d.superseded {
+                s.push_str(&format!("superseded = \"{c}\"\n"));
+            }
         }
         Zeroizing::new(s)
+    }
+
+    /// When a key version was added and replaced, where the file records it.
+    pub fn dates(&self, version: u32) -> KekDates {
+        self.dates.get(&version).cloned().unwrap_or_default()
+    }
+
+    /// Records when a version stopped being current, for a version whose file predates such
+    /// records (its backups are counted from then).
+    pub fn set_superseded(&mut self, version: u32, at: String) {
+        self.dates.entry(version).or_default().superseded = Some(at);
+    }
+
+    /// The versions deleted from the file.
+    pub fn retired(&self) -> &[u32] {
+        &self.retired
+    }
+
+    /// Deletes a version's key: nothing wrapped under it can be opened any more, in the
+    /// database or in any copy of it. The current version cannot be retired.
+    pub fn retire(&mut self, version: u32) -> Result<(), CryptoError> {
+        if version == self.current {
+            return Err(CryptoError::KeyFile(format!(
+                "kek version {version} is the current one; rotate first"
+            )));
+        }
+        if self.keks.remove(&version).is_none() {
+            return Err(CryptoError::UnknownKeyVersion(version));
+        }
+        self.dates.remove(&version);
+        self.retired.push(version);
+        self.retired.sort_unstable();
+        Ok(())
     }
 
     /// Adds a new KEK and makes it current; returns its version. Old versions stay to unwrap
     /// data keys not yet rewrapped.
     pub fn add_kek(&mut self) -> Result<u32, CryptoError> {
-        let version = self.keks.keys().max().copied().unwrap_or(0) + 1;
+        let version = self
+            .keks
+            .keys()
+            .chain(&self.retired)
+            .max()
+            .copied()
+            .unwrap_or(0)
+            + 1;
         self.keks.insert(version, Zeroizing::new(random::<32>()?));
+        let at = now();
+        self.dates.entry(self.current).or_default().superseded = Some(at.clone());
+        self.dates.insert(
+            version,
+            KekDates {
+                created: Some(at),
+                superseded: None,
+            },
+        );
         self.current = version;
         Ok(version)
     }
@@ -482,6 +597,39 @@ mod tests {
         let legacy = ring.legacy_audit_head_mac(7, "ab");
         assert!(ring.legacy_head_matches(7, "ab", &legacy));
         assert!(!ring.legacy_head_matches(7, "ac", &legacy));
+    }
+
+    #[test]
+    fn retired_versions_are_gone_for_good_and_dates_survive_the_file() {
+        let mut ring = KeyRing::generate().unwrap();
+        let subject = Uuid::now_v7();
+        let dk = DataKey::generate().unwrap();
+        let old = ring.wrap(&dk, &subject, 1).unwrap();
+        assert_eq!(ring.add_kek().unwrap(), 2);
+        assert!(ring.dates(1).superseded.is_some() && ring.dates(2).created.is_some());
+        assert!(
+            ring.retire(2).is_err(),
+            "the current version cannot be retired"
+        );
+        ring.retire(1).unwrap();
+        let back = KeyRing::from_file_text(&ring.to_file_text()).unwrap();
+        assert_eq!((back.versions(), back.retired()), (vec![2], &[1][..]));
+        assert_eq!(back.dates(2), ring.dates(2));
+        assert!(matches!(
+            back.unwrap(&old, &subject, 1),
+            Err(CryptoError::UnknownKeyVersion(1))
+        ));
+        // A retired number is never given again.
+        let mut back = back;
+        assert_eq!(back.add_kek().unwrap(), 3);
+        let e = KeyRing::from_file_text(
+            &ring
+                .to_file_text()
+                .replace("retired = [1]", "retired = [2]"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("listed as retired"), "{e}");
     }
 
     #[test]

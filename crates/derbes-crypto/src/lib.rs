@@ -14,7 +14,7 @@ mod signing;
 mod tokens;
 mod webhooks;
 
-pub use keyring::{KeyRing, KEY_FILE_FORMAT};
+pub use keyring::{KekDates, KeyRing, KEY_FILE_FORMAT};
 pub use sealing::{DataKey, WrappedKey};
 pub use signing::{key_id, key_id_of, verify_signature, PublicKey, ReceiptSigner, SignatureError};
 pub use tokens::{new_token, one_time_code, token_digest, TOKEN_PREFIX};

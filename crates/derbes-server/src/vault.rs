@@ -309,7 +309,11 @@ impl Vault {
             ));
         }
         let kept = fresh.versions();
-        if let Some(missing) = current.versions().into_iter().find(|v| !kept.contains(v)) {
+        if let Some(missing) = current
+            .versions()
+            .into_iter()
+            .find(|v| !kept.contains(v) && !fresh.retired().contains(v))
+        {
             return Err(VaultError::Keys(format!(
                 "the key file no longer holds key version {missing}, which data keys may still be wrapped with; keeping the keys in use"
             )));
@@ -898,6 +902,28 @@ impl Vault {
             progress(total);
         }
         Ok(total)
+    }
+
+    /// Records key versions retired from the key file.
+    pub async fn record_retirement(
+        &self,
+        actor_name: &str,
+        retired: &[u32],
+        rewrapped: u64,
+    ) -> Result<(), VaultError> {
+        self.store
+            .write(WriteOp::Audit(vec![AuditDraft::new(
+                actor_name,
+                "keys.retire",
+                Outcome::Ok,
+            )
+            .details(&json!({
+                "retired": retired,
+                "current": self.keys().current_version(),
+                "rewrapped": rewrapped
+            }))]))
+            .await?;
+        Ok(())
     }
 
     /// Records a finished key rotation: the current key version and how many data keys were

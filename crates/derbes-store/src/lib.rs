@@ -143,6 +143,10 @@ pub trait Store: Send + Sync + 'static {
 
     async fn count_subjects(&self) -> Result<u64, StoreError>;
 
+    /// How many data keys (of subjects and of requests) are wrapped under each key-encryption
+    /// key version.
+    async fn key_versions(&self) -> Result<std::collections::BTreeMap<u32, u64>, StoreError>;
+
     /// A subject and its state (consents, representatives, block and restrictions), read
     /// together. With `purpose`, only the consent events of that purpose are read: a decision
     /// needs no others, and a long ledger costs a parse per event.

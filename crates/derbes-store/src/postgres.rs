@@ -48,6 +48,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../migrations/postgres/0009_keyed_audit.sql"),
     ),
+    (
+        10,
+        include_str!("../migrations/postgres/0010_subject_keys.sql"),
+    ),
 ];
 
 /// The migrations of a database written before the chain was keyed (for tests of the upgrade).
@@ -214,6 +218,7 @@ impl PostgresStore {
             },
             pending: Vec::new(),
             groups: 0,
+            rewrite: Vec::new(),
         };
         tokio::spawn(writer.run(rx));
         Ok(Self { tx, pool, chain })
@@ -236,6 +241,8 @@ struct Writer {
     pending: Vec<AuditEvent>,
     /// Groups committed, to prune the feed of state changes now and then.
     groups: u64,
+    /// Partitions of `subject_keys` that held a key destroyed in the group being committed.
+    rewrite: Vec<String>,
 }
 
 impl Writer {
@@ -283,6 +290,7 @@ impl Writer {
         let at = time::OffsetDateTime::now_utc();
         let mut results = Vec::with_capacity(n);
         let mut asked = Vec::new();
+        self.rewrite.clear();
         // The group's audit events are inserted together in one statement at the end; an
         // operation made only of audit events (reads, refusals) needs no savepoint.
         self.pending.clear();
@@ -335,6 +343,7 @@ impl Writer {
                         results[i] = Ok(Applied::Checkpointed(c.clone()));
                     }
                 }
+                self.rewrite_key_partitions(&mut results).await;
                 results
             }
             Err(e) => {
@@ -378,6 +387,39 @@ impl Writer {
         }
         self.client.batch_execute("COMMIT").await?;
         Ok(checkpoint)
+    }
+
+    /// Rewrites the partitions of `subject_keys` that held keys destroyed by the committed group,
+    /// so that the dead rows holding them are gone from the live files before the destruction
+    /// is answered. A rewrite that fails turns the destruction's answer into an error (the
+    /// destruction stands; repeating it rewrites again).
+    async fn rewrite_key_partitions(&mut self, results: &mut [Result<Applied, StoreError>]) {
+        let mut failed = None;
+        for partition in std::mem::take(&mut self.rewrite) {
+            let named = partition
+                .strip_prefix("subject_keys_")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            if !named {
+                failed = Some(format!("unexpected key partition `{partition}`"));
+                continue;
+            }
+            if let Err(e) = self
+                .client
+                .batch_execute(&format!("VACUUM (FULL) {partition}"))
+                .await
+            {
+                failed = Some(format!(
+                    "the key partition {partition} was not rewritten: {e}"
+                ));
+            }
+        }
+        if let Some(m) = failed {
+            for r in results.iter_mut() {
+                if matches!(r, Ok(Applied::Destroyed { already: false, .. })) {
+                    *r = Err(StoreError::Backend(m.clone()));
+                }
+            }
+        }
     }
 
     /// Signs a checkpoint of the chain at `head`, unless the last one already covers it.
@@ -601,8 +643,11 @@ impl Writer {
                 let s = self
                     .prep(
                         "WITH subject AS (
-                             INSERT INTO subjects (id, category, dek, kek_version, dek_generation, fields, version, created_at, updated_at)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9))
+                             INSERT INTO subjects (id, category, fields, version, created_at, updated_at)
+                             VALUES ($1, $2, $6, $7, $8, $9)),
+                         key AS (
+                             INSERT INTO subject_keys (subject_id, dek, kek_version, dek_generation)
+                             VALUES ($1, $3, $4, $5))
                          INSERT INTO blind_index (field, digest, category, subject_id)
                          SELECT field, digest, $2, $1 FROM unnest($10::text[], $11::bytea[]) AS e(field, digest)",
                     )
@@ -674,7 +719,7 @@ impl Writer {
             }
             WriteOp::Rewrap { keys, audit } => {
                 let subjects = self
-                    .prep("UPDATE subjects SET dek = $1, kek_version = $2 WHERE id = $3 AND kek_version = $4 AND dek_generation = $5")
+                    .prep("UPDATE subject_keys SET dek = $1, kek_version = $2 WHERE subject_id = $3 AND kek_version = $4 AND dek_generation = $5")
                     .await?;
                 let requests = self
                     .prep("UPDATE requests SET dek = $1, kek_version = $2 WHERE id = $3 AND kek_version = $4")
@@ -1024,6 +1069,18 @@ impl Writer {
                         return Err(StoreError::VersionConflict);
                     }
                 }
+                // The partition of the key, rewritten once the destruction is committed.
+                let s = self
+                    .prep("SELECT tableoid::regclass::text FROM subject_keys WHERE subject_id = $1")
+                    .await?;
+                if let Some(row) = self.client.query_opt(&s, &[&id]).await? {
+                    let partition: String = row.get(0);
+                    if !self.rewrite.contains(&partition) {
+                        self.rewrite.push(partition);
+                    }
+                }
+                self.delete_of(id, "DELETE FROM subject_keys WHERE subject_id = $1")
+                    .await?;
                 destruction.removed = Removed {
                     index_entries: self
                         .delete_of(id, "DELETE FROM blind_index WHERE subject_id = $1")
@@ -1165,7 +1222,8 @@ async fn subject_row(
 ) -> Result<Option<SubjectRecord>, StoreError> {
     let s = c
         .prepare_cached(
-            "SELECT category, dek, kek_version, dek_generation, fields, version, created_at, updated_at FROM subjects WHERE id = $1",
+            "SELECT s.category, k.dek, k.kek_version, k.dek_generation, s.fields, s.version, s.created_at, s.updated_at
+             FROM subjects s JOIN subject_keys k ON k.subject_id = s.id WHERE s.id = $1",
         )
         .await?;
     let Some(r) = c.query_opt(&s, &[&id]).await? else {
@@ -1469,7 +1527,7 @@ impl Store for PostgresStore {
         let after = after.unwrap_or(Uuid::nil());
         let s = c
             .prepare_cached(match owner {
-                KeyOwner::Subject => "SELECT id, dek_generation, dek, kek_version FROM subjects WHERE id > $1 ORDER BY id LIMIT $2",
+                KeyOwner::Subject => "SELECT subject_id, dek_generation, dek, kek_version FROM subject_keys WHERE subject_id > $1 ORDER BY subject_id LIMIT $2",
                 KeyOwner::Request => "SELECT id, 1, dek, kek_version FROM requests WHERE id > $1 ORDER BY id LIMIT $2",
             })
             .await?;
@@ -1486,6 +1544,23 @@ impl Store for PostgresStore {
                 })
             })
             .collect()
+    }
+
+    async fn key_versions(&self) -> Result<std::collections::BTreeMap<u32, u64>, StoreError> {
+        let c = self.client().await?;
+        let mut out = std::collections::BTreeMap::new();
+        for r in c
+            .query(
+                "SELECT kek_version, count(*) FROM subject_keys GROUP BY kek_version
+                 UNION ALL SELECT kek_version, count(*) FROM requests GROUP BY kek_version",
+                &[],
+            )
+            .await?
+        {
+            let n: i64 = r.get(1);
+            *out.entry(to_u32(r.get(0))?).or_insert(0) += u64::try_from(n).unwrap_or(0);
+        }
+        Ok(out)
     }
 
     async fn count_subjects(&self) -> Result<u64, StoreError> {

@@ -49,7 +49,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../migrations/sqlite/0010_keyed_audit.sql"),
     ),
+    (
+        11,
+        include_str!("../migrations/sqlite/0011_secure_delete.sql"),
+    ),
 ];
+
+/// The migration after which the database is vacuumed once: space freed before deletions were
+/// zeroed may still hold what earlier destructions removed.
+const SECURE_DELETE: i64 = 11;
 
 /// The migrations of a database written before the chain was keyed (for tests of the upgrade).
 pub(crate) fn migrations_before_keyed_chain() -> Vec<(i64, &'static str)> {
@@ -103,6 +111,16 @@ impl Readers {
     }
 }
 
+/// Copies the whole WAL into the database file and cuts it to nothing, so that no older version
+/// of a page (one that held what a destruction removed) stays in the WAL. Returns whether it
+/// completed: a reader still on older frames holds it back, and then it is tried again later.
+fn scrub_wal(conn: &Connection) -> bool {
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .is_ok_and(|busy| busy == 0)
+}
+
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn =
         Connection::open(path).map_err(|e| StoreError::Open(format!("{}: {e}", path.display())))?;
@@ -113,7 +131,9 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-fn migrate(conn: &Connection, keys: &dyn ChainKeys) -> Result<(), StoreError> {
+/// Applies the migrations not applied yet; returns whether the database must be vacuumed.
+fn migrate(conn: &Connection, keys: &dyn ChainKeys) -> Result<bool, StoreError> {
+    let mut vacuum = false;
     conn.execute_batch(
         "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL); COMMIT;",
     )?;
@@ -153,8 +173,9 @@ fn migrate(conn: &Connection, keys: &dyn ChainKeys) -> Result<(), StoreError> {
                 return Err(StoreError::Open(format!("migration {version} failed: {e}")));
             }
         }
+        vacuum |= !done && *version == SECURE_DELETE;
     }
-    Ok(())
+    Ok(vacuum)
 }
 
 impl SqliteStore {
@@ -192,12 +213,23 @@ impl SqliteStore {
         // the cache when it trims it at commit, and with 256 MiB that walk took 44% of the
         // writer's time (docs/PERFORMANCE.md).
         // Checkpoints run on their own thread (below), never inside a commit that requests
-        // are waiting for.
+        // are waiting for. Deleted content is overwritten with zeros (the cells of a destroyed
+        // subject's key and fields, and the pages freed), not merely marked free.
         writer.execute_batch(&format!(
-            "PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {};",
+            "PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {}; PRAGMA secure_delete = ON;",
             policy.size_limit
         ))?;
-        migrate(&writer, keys.as_ref())?;
+        if migrate(&writer, keys.as_ref())? {
+            let held: i64 =
+                writer.query_row("SELECT count(*) FROM destructions", [], |r| r.get(0))?;
+            if held > 0 {
+                eprintln!(
+                    "derbes: rewriting the database once, so that no space freed by the {held} destruction(s) before this version still holds their data"
+                );
+                writer.execute_batch("VACUUM")?;
+            }
+            scrub_wal(&writer);
+        }
         let runs = SubjectRuns::load(&writer, run_policy)?;
         let mut conns = Vec::with_capacity(READERS);
         for _ in 0..READERS {
@@ -213,9 +245,19 @@ impl SqliteStore {
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let finish = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let finish_requests = Arc::clone(&finish);
+        let scrub = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let scrub_requests = Arc::clone(&scrub);
         let checkpoints = std::thread::Builder::new()
             .name("derbes-sqlite-checkpoint".into())
-            .spawn(move || checkpoint_loop(checkpointer, stopped, finish_requests, policy))
+            .spawn(move || {
+                checkpoint_loop(
+                    checkpointer,
+                    stopped,
+                    finish_requests,
+                    scrub_requests,
+                    policy,
+                )
+            })
             .map_err(|e| StoreError::Open(format!("cannot start the checkpoint thread: {e}")))?;
         let (tx, rx) = mpsc::channel::<Job>(4 * MAX_GROUP);
         let chain = Arc::new(ChainState::new());
@@ -226,7 +268,7 @@ impl SqliteStore {
         };
         let writer = std::thread::Builder::new()
             .name("derbes-sqlite-writer".into())
-            .spawn(move || writer_loop(writer, rx, chain_writer, finish, runs))
+            .spawn(move || writer_loop(writer, rx, chain_writer, finish, scrub, runs))
             .map_err(|e| StoreError::Open(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             tx,
@@ -319,11 +361,16 @@ fn checkpoint_loop(
     conn: Connection,
     stopped: std::sync::mpsc::Receiver<()>,
     finish: Arc<std::sync::atomic::AtomicBool>,
+    scrub: Arc<std::sync::atomic::AtomicBool>,
     policy: WalPolicy,
 ) {
     use std::sync::atomic::Ordering;
     use std::sync::mpsc::RecvTimeoutError;
     while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(policy.interval) {
+        // A destruction whose WAL the writer could not cut at once: tried again until done.
+        if scrub.load(Ordering::Acquire) && scrub_wal(&conn) {
+            scrub.store(false, Ordering::Release);
+        }
         let Some(mut log) = passive_checkpoint(&conn) else {
             continue;
         };
@@ -367,6 +414,7 @@ fn writer_loop(
     mut rx: mpsc::Receiver<Job>,
     chain: Chain,
     finish: Arc<std::sync::atomic::AtomicBool>,
+    scrub: Arc<std::sync::atomic::AtomicBool>,
     mut runs: SubjectRuns,
 ) {
     use tokio::sync::mpsc::error::TryRecvError;
@@ -414,6 +462,14 @@ fn writer_loop(
         let (results, appended) =
             commit_group(&conn, ops, &chain, groups.is_multiple_of(PRUNE_EVERY));
         runs.committed(appended);
+        // A destruction is answered once no older version of its pages is left in the WAL
+        // (deleted cells are zeroed in the pages themselves): the answer means it is gone.
+        let destroyed = results
+            .iter()
+            .any(|r| matches!(r, Ok(Applied::Destroyed { already: false, .. })));
+        if destroyed && !scrub_wal(&conn) {
+            scrub.store(true, std::sync::atomic::Ordering::Release);
+        }
         for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(result);
         }
@@ -1597,6 +1653,22 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+        })
+        .await
+    }
+
+    async fn key_versions(&self) -> Result<std::collections::BTreeMap<u32, u64>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT kek_version, count(*) FROM subjects GROUP BY kek_version
+                 UNION ALL SELECT kek_version, count(*) FROM requests GROUP BY kek_version",
+            )?;
+            let mut out = std::collections::BTreeMap::new();
+            for row in stmt.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, u64>(1)?)))? {
+                let (v, n) = row?;
+                *out.entry(v).or_insert(0) += n;
+            }
+            Ok(out)
         })
         .await
     }

@@ -76,6 +76,53 @@ impl TestDb {
         }
     }
 
+    /// The bytes of every file that holds this database's rows, as someone who copies the
+    /// files would find them: the SQLite file with its WAL; the files of every relation of the
+    /// PostgreSQL schema, after a checkpoint has written what the server holds in memory.
+    pub async fn raw_files(&self) -> Vec<(String, Vec<u8>)> {
+        let mut paths = Vec::new();
+        if self.backend == "sqlite" {
+            for suffix in ["", "-wal", "-journal"] {
+                paths.push(std::path::PathBuf::from(format!("{}{suffix}", self.url)));
+            }
+        } else {
+            let (client, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+                .await
+                .unwrap_or_else(|e| panic!("cannot connect: {e}"));
+            let task = tokio::spawn(conn);
+            client
+                .batch_execute("CHECKPOINT")
+                .await
+                .unwrap_or_else(|e| panic!("CHECKPOINT: {e}"));
+            let dir: String = client
+                .query_one("SHOW data_directory", &[])
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .get(0);
+            let rows = client
+                .query(
+                    "SELECT pg_relation_filepath(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE n.nspname = current_schema() AND pg_relation_filepath(c.oid) IS NOT NULL
+                     UNION ALL
+                     SELECT pg_relation_filepath(c.reltoastrelid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE n.nspname = current_schema() AND c.reltoastrelid <> 0",
+                    &[],
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            for r in rows {
+                let rel: String = r.get(0);
+                paths.push(std::path::Path::new(&dir).join(rel));
+            }
+            drop(client);
+            let _ = task.await;
+        }
+        paths
+            .into_iter()
+            .filter_map(|p| Some((p.display().to_string(), std::fs::read(&p).ok()?)))
+            .collect()
+    }
+
     /// A byte string as a literal of this backend's SQL.
     pub fn bytes(&self, b: &[u8]) -> String {
         let hex = derbes_core::declaration::hex(b);

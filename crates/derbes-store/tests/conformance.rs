@@ -1125,6 +1125,101 @@ fn webhook_jobs_go_with_their_request_and_change_only_from_the_status_read(
     })
 }
 
+/// Where `needle` occurs in the database's files.
+async fn found_in_files(db: &TestDb, needle: &[u8]) -> Vec<String> {
+    db.raw_files()
+        .await
+        .into_iter()
+        .filter(|(_, bytes)| bytes.windows(needle.len()).any(|w| w == needle))
+        .map(|(path, _)| path)
+        .collect()
+}
+
+/// After a destruction, the subject's wrapped data key is in none of the database's live files
+/// (SQLite: the file and its WAL; PostgreSQL: every relation's files, dead rows included), so
+/// the key file can open nothing of it; a subject kept is still there, so the scan reads what
+/// it must.
+fn a_destroyed_key_is_gone_from_the_live_files(
+    db: TestDb,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let k = keys();
+        let s = store(&db, &k).await;
+        let mut made = Vec::new();
+        for n in 0..3u8 {
+            let id = Uuid::now_v7();
+            let dk = derbes_crypto::DataKey::generate().unwrap();
+            let wrapped = k.wrap(&dk, &id, 1).unwrap();
+            let mut r = record("student");
+            r.id = id;
+            r.dek = wrapped.bytes.clone();
+            r.fields = vec![(
+                "iin".into(),
+                dk.seal(&id, 1, "iin", b"871008401427").unwrap(),
+            )];
+            s.write(create(&r, 40 + n)).await.unwrap();
+            made.push((r, dk));
+        }
+        // Rewrapped once, as a key rotation does: the older wrapping must go too.
+        let (victim, victim_key) = &made[1];
+        let rewrapped = k.wrap(victim_key, &victim.id, 1).unwrap();
+        s.write(WriteOp::Rewrap {
+            keys: vec![(
+                KeyRecord {
+                    owner: KeyOwner::Subject,
+                    id: victim.id,
+                    dek_generation: 1,
+                    dek: victim.dek.clone(),
+                    kek_version: 1,
+                },
+                rewrapped.bytes.clone(),
+                1,
+            )],
+            audit: None,
+        })
+        .await
+        .unwrap();
+        let nonce = |wrapped: &[u8]| wrapped[1..25].to_vec();
+        assert!(
+            !found_in_files(&db, &nonce(&rewrapped.bytes))
+                .await
+                .is_empty(),
+            "the scan does not see the live key"
+        );
+        s.write(WriteOp::DestroySubject {
+            destruction: Destruction {
+                subject_id: victim.id,
+                category: "student".into(),
+                destroyed_at: time::OffsetDateTime::now_utc(),
+                actor: "test".into(),
+                request_id: None,
+                fields: vec!["iin".into()],
+                removed: Removed::default(),
+                connectors: Vec::new(),
+            },
+            audit: AuditDraft::new("test", "subject.destroy", Outcome::Ok).subject(victim.id),
+            checked: Some(Vec::new()),
+        })
+        .await
+        .unwrap();
+        for wrapped in [&victim.dek, &rewrapped.bytes] {
+            let found = found_in_files(&db, &nonce(wrapped)).await;
+            assert!(
+                found.is_empty(),
+                "the destroyed subject's wrapped key is still in {found:?}"
+            );
+        }
+        // The subjects kept are whole and open.
+        for (r, dk) in [&made[0], &made[2]] {
+            let held = s.subject(r.id).await.unwrap().unwrap();
+            assert_eq!(held.dek, r.dek);
+            let opened = dk.open(&r.id, 1, "iin", &held.fields[0].1).unwrap();
+            assert_eq!(&opened[..], b"871008401427");
+            assert!(!found_in_files(&db, &nonce(&r.dek)).await.is_empty());
+        }
+    })
+}
+
 fn main() -> ExitCode {
     let cases: &[(&str, Case)] = &[
         ("create_read_and_lookup", create_read_and_lookup),
@@ -1154,6 +1249,10 @@ fn main() -> ExitCode {
         (
             "webhook_jobs_go_with_their_request_and_change_only_from_the_status_read",
             webhook_jobs_go_with_their_request_and_change_only_from_the_status_read,
+        ),
+        (
+            "a_destroyed_key_is_gone_from_the_live_files",
+            a_destroyed_key_is_gone_from_the_live_files,
         ),
     ];
     run_suite("conformance", cases)

@@ -33,6 +33,17 @@ struct FileConfig {
     requests: RequestsConfig,
     #[serde(default)]
     audit: AuditConfig,
+    #[serde(default)]
+    keys: KeysConfig,
+}
+
+/// `[keys]`: key epochs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeysConfig {
+    /// How many days the oldest backup of the database is kept: a key version is retired that
+    /// long after it stopped being current.
+    backup_retention_days: Option<u32>,
 }
 
 /// `[audit]`: where the audit chain's checkpoints are kept outside the database.
@@ -145,6 +156,7 @@ pub struct Config {
     pub four_eyes: bool,
     pub checkpoint_file: PathBuf,
     pub checkpoint_interval: std::time::Duration,
+    pub backup_retention_days: u32,
 }
 
 impl Config {
@@ -241,6 +253,13 @@ impl Config {
                     "[audit] checkpoint_interval = {s}: give from 10 to 86400 seconds between checkpoints of the audit chain"
                 ),
             },
+            backup_retention_days: match file.keys.backup_retention_days {
+                None => 35,
+                Some(d @ 0..=3660) => d,
+                Some(d) => bail!(
+                    "[keys] backup_retention_days = {d}: give from 0 to 3660 days, how long the oldest backup of the database is kept"
+                ),
+            },
             data_dir,
             key_file,
         })
@@ -289,7 +308,7 @@ fn read_file_config(path: &Path) -> Result<FileConfig> {
             })
             .unwrap_or((1, 1));
         anyhow::anyhow!(
-            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, templates, connectors, [[webhooks]], [mail] outbox, from, smtp and smtp_password_file, [requests] package_days and four_eyes, [audit] checkpoint_file and checkpoint_interval)",
+            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, templates, connectors, [[webhooks]], [mail] outbox, from, smtp and smtp_password_file, [requests] package_days and four_eyes, [audit] checkpoint_file and checkpoint_interval, [keys] backup_retention_days)",
             path.display(),
             e.message().trim()
         )

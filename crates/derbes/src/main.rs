@@ -5,6 +5,7 @@ mod config;
 mod consent_import;
 mod generate;
 mod import;
+mod keys_cli;
 mod pdf;
 mod policy_cli;
 mod receipt_verify;
@@ -207,6 +208,14 @@ enum ReceiptCommand {
 enum KeysCommand {
     /// Add a new key-encryption key and rewrap every subject's data key under it
     Rotate,
+    /// Delete from the key file the key versions that no data key and no backup still kept
+    /// needs ([keys] backup_retention_days): what was destroyed cannot then be opened from any
+    /// copy made before
+    Retire {
+        /// Say what would be retired, and change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -270,7 +279,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Command::Audit { command: AuditCommand::AcknowledgeRestore { person } } => {
                 audit_verify::acknowledge_restore(&config, &requests_cli::person(person.clone())).await
             }
-            Command::Keys { command: KeysCommand::Rotate } => rotate(&config).await.map(|_| ExitCode::SUCCESS),
+            Command::Keys { command: KeysCommand::Rotate } => keys_cli::rotate(&config).await.map(|_| ExitCode::SUCCESS),
+            Command::Keys { command: KeysCommand::Retire { dry_run } } => keys_cli::retire(&config, dry_run).await,
             Command::Import(args) => import::run(&config, &args).await,
             Command::Consents { command: ConsentsCommand::Import(args) } => consent_import::run(&config, &args).await,
             Command::Requests { command: RequestsCommand::List(args), .. } => requests_cli::list(&config, &args).await,
@@ -489,57 +499,6 @@ async fn shutdown_signal() {
     {
         let _ = ctrl_c.await;
     }
-}
-
-async fn rotate(config: &Config) -> Result<()> {
-    let mut ring = setup::key_ring(&config.key_file, false)?;
-    let version = ring.add_kek()?;
-    // The new key is on disk before any data key is wrapped under it.
-    setup::write_key_file(&config.key_file, &ring, false)?;
-    let written = std::time::Instant::now();
-    let written_at = std::time::SystemTime::now();
-    eprintln!(
-        "derbes: added key version {version} to {}",
-        config.key_file.display()
-    );
-    let opened = setup::open(config, false).await?;
-    let total = opened.vault.store().count_subjects().await?;
-    let bar = indicatif::ProgressBar::new(total);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "rewrapping data keys {bar:40} {pos}/{len} ({per_sec}, {eta})",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let mut n = opened
-        .vault
-        .rewrap_all(None, |done| bar.set_position(done))
-        .await?;
-    bar.finish_and_clear();
-    // A server running meanwhile wraps the keys of subjects it creates under the old version
-    // until it reads the key file again. Once it surely has, a second pass over the subjects
-    // created since shortly before the key was added catches those.
-    let settle = derbes_server::KEY_RELOAD_PERIOD + std::time::Duration::from_secs(1);
-    if let Some(wait) = settle.checked_sub(written.elapsed()) {
-        eprintln!(
-            "derbes: waiting {} s for running servers to read key version {version}",
-            wait.as_secs_f64().ceil()
-        );
-        tokio::time::sleep(wait).await;
-    }
-    let since = written_at
-        .checked_sub(std::time::Duration::from_secs(60))
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .unwrap_or_default();
-    let after = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
-        uuid::NoContext,
-        since.as_secs(),
-        0,
-    ));
-    n += opened.vault.rewrap_all(Some(after), |_| {}).await?;
-    opened.vault.record_rotation("cli", n).await?;
-    println!("derbes: rewrapped {n} data key(s) under key version {version}; older versions stay in the key file for backups");
-    Ok(())
 }
 
 // Allocation-heavy request handling (JSON, sealed values, audit events) is measurably faster

@@ -312,6 +312,123 @@ fn keys_rotate_keeps_every_value_readable_and_the_chain_intact() {
     assert!(text(&o.stdout).contains("intact"), "{}", show(&o));
 }
 
+/// Key epochs: after a rotation, `keys retire` deletes the old version once the backups that may
+/// need it have expired; the live database reads on, and a backup from before opens nothing
+/// with the key file (so neither does what was destroyed since it was taken).
+#[test]
+fn keys_retire_leaves_an_expired_backup_unreadable() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let data = cwd.join("data");
+    let key = data.join("derbes.key");
+    let (token, ids) = {
+        let mut s = Server::start(cwd, &data);
+        let token = s.token.clone().unwrap();
+        let ids: Vec<String> = student_iins(2)
+            .iter()
+            .enumerate()
+            .map(|(i, iin)| create_student(&s, &token, i, &format!("Бекова{i}"), iin))
+            .collect();
+        s.stop();
+        (token, ids)
+    };
+    let backup = cwd.join("backup");
+    copy_data(&data, &backup);
+    let o = run(derbes(cwd)
+        .args(["keys", "rotate", "--data-dir"])
+        .arg(&data));
+    assert!(o.status.success(), "{}", show(&o));
+    // Backups are kept 35 days by default: version 1 stays.
+    let o = run(derbes(cwd)
+        .args(["keys", "retire", "--data-dir"])
+        .arg(&data));
+    assert!(o.status.success(), "{}", show(&o));
+    assert!(
+        text(&o.stdout).contains("key version 1: kept: backups taken before"),
+        "{}",
+        show(&o)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&key)
+            .unwrap()
+            .matches("[[kek]]")
+            .count(),
+        2
+    );
+    // With no backups kept, it goes.
+    std::fs::write(
+        cwd.join("derbes.toml"),
+        format!(
+            "data_dir = \"{}\"\n[keys]\nbackup_retention_days = 0\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let o = run(derbes(cwd).args(["keys", "retire", "--dry-run"]));
+    assert!(
+        o.status.success() && text(&o.stdout).contains("key version 1: would be retired"),
+        "{}",
+        show(&o)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&key)
+            .unwrap()
+            .matches("[[kek]]")
+            .count(),
+        2,
+        "a dry run changes nothing"
+    );
+    let o = run(derbes(cwd).args(["keys", "retire"]));
+    assert!(o.status.success(), "{}", show(&o));
+    assert!(
+        text(&o.stdout).contains("key version 1: retired"),
+        "{}",
+        show(&o)
+    );
+    let file = std::fs::read_to_string(&key).unwrap();
+    assert!(
+        file.contains("retired = [1]") && file.matches("[[kek]]").count() == 1,
+        "{file}"
+    );
+    assert_eq!(mode(&key), 0o600);
+    // The live database reads on, and the retirement is in the audit trail.
+    {
+        let s = Server::start(cwd, &data);
+        for id in &ids {
+            read_subject(&s, &token, id);
+        }
+    }
+    let actions: Vec<String> = column(
+        &data,
+        "SELECT action FROM audit_events WHERE action LIKE 'keys.%'",
+    );
+    assert_eq!(actions, ["keys.rotate", "keys.retire"]);
+    // The backup's data keys, all wrapped under version 1, open with nothing the key file holds.
+    let ring = derbes_crypto::KeyRing::from_file_text(&file).unwrap();
+    let keys: Vec<(Vec<u8>, Vec<u8>, u32)> = {
+        let c = db(&backup);
+        let mut stmt = c
+            .prepare("SELECT id, dek, kek_version FROM subjects")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(keys.len(), 2);
+    for (id, dek, version) in keys {
+        let id = uuid::Uuid::from_slice(&id).unwrap();
+        let wrapped = derbes_crypto::WrappedKey {
+            kek_version: version,
+            bytes: dek,
+        };
+        assert!(matches!(
+            ring.unwrap(&wrapped, &id, 1),
+            Err(derbes_crypto::CryptoError::UnknownKeyVersion(1))
+        ));
+    }
+}
+
 /// A server that runs through a rotation keeps reading, and the subjects it creates before it
 /// reads the new key file end up under the new key too.
 #[test]
