@@ -261,15 +261,34 @@ pub fn decide(
     }
 }
 
-/// May an actor with `scope` write `field`? Admin and DPO may write any declared field; staff and
-/// integrations only the fields used by one of their purposes.
-pub fn may_write_field(declaration: &Declaration, scope: &ActorScope, field: &str) -> bool {
+/// Does one of the actor's purposes process subjects of `category`? Admin and DPO reach every
+/// category; staff and integrations only those their purposes cover. An actor reaches nothing
+/// else of a subject outside them: not its fields, consents, representatives, flags or requests.
+pub fn covers_category(declaration: &Declaration, scope: &ActorScope, category: &str) -> bool {
     match scope {
         ActorScope::AnyPurpose => true,
         ActorScope::Purposes(list) => list
             .iter()
             .filter_map(|p| declaration.purpose(p))
-            .any(|p| p.uses_field(field)),
+            .any(|p| p.covers_category(category)),
+    }
+}
+
+/// May an actor with `scope` write `field` of a subject of `category`? Admin and DPO may write
+/// any declared field; staff and integrations only the fields one of their purposes uses for
+/// subjects of that category.
+pub fn may_write_field(
+    declaration: &Declaration,
+    scope: &ActorScope,
+    category: &str,
+    field: &str,
+) -> bool {
+    match scope {
+        ActorScope::AnyPurpose => true,
+        ActorScope::Purposes(list) => list
+            .iter()
+            .filter_map(|p| declaration.purpose(p))
+            .any(|p| p.covers_category(category) && p.uses_field(field)),
     }
 }
 
@@ -368,8 +387,46 @@ mod tests {
     fn staff_write_only_their_purposes_fields() {
         let d = decl();
         let scope = ActorScope::Purposes(vec!["education".into()]);
-        assert!(may_write_field(&d, &scope, "iin"));
-        assert!(!may_write_field(&d, &scope, "allergy"));
-        assert!(may_write_field(&d, &ActorScope::AnyPurpose, "allergy"));
+        assert!(may_write_field(&d, &scope, "student", "iin"));
+        assert!(!may_write_field(&d, &scope, "student", "allergy"));
+        assert!(may_write_field(
+            &d,
+            &ActorScope::AnyPurpose,
+            "student",
+            "allergy"
+        ));
+    }
+
+    proptest::proptest! {
+        /// A purpose-bound actor writes a field, or reaches a category, only through one of its
+        /// purposes that covers that category (and uses that field); an actor for any purpose
+        /// reaches everything.
+        #[test]
+        fn writes_and_reach_go_through_a_covering_purpose(
+            picked in proptest::collection::vec(proptest::sample::select(vec!["education", "personnel", "website", "extracurricular", "safety", "nonexistent"]), 0..4),
+            category in proptest::sample::select(vec!["student", "employee", "site_visitor", "legal_representative", "cctv_subject"]),
+            field in proptest::sample::select(vec!["surname", "iin", "salary", "ip_address", "health_info", "cctv_image"]),
+        ) {
+            let d = Declaration::load(include_str!("../../../examples/shoqan-school.toml")).unwrap().declaration;
+            let scope = ActorScope::Purposes(picked.iter().map(|s| s.to_string()).collect());
+            let via: Vec<_> = picked.iter().filter_map(|p| d.purpose(p)).filter(|p| p.covers_category(category)).collect();
+            proptest::prop_assert_eq!(covers_category(&d, &scope, category), !via.is_empty());
+            proptest::prop_assert_eq!(may_write_field(&d, &scope, category, field), via.iter().any(|p| p.uses_field(field)));
+            proptest::prop_assert!(covers_category(&d, &ActorScope::AnyPurpose, category));
+            proptest::prop_assert!(may_write_field(&d, &ActorScope::AnyPurpose, category, field));
+        }
+    }
+
+    #[test]
+    fn a_shared_field_is_not_writable_through_a_purpose_of_another_category() {
+        let d = Declaration::load(include_str!("../../../examples/shoqan-school.toml"))
+            .unwrap()
+            .declaration;
+        let teacher = ActorScope::Purposes(vec!["education".into()]);
+        // `iin` is used by education (students) and by personnel (employees).
+        assert!(may_write_field(&d, &teacher, "student", "iin"));
+        assert!(!may_write_field(&d, &teacher, "employee", "iin"));
+        assert!(covers_category(&d, &teacher, "legal_representative"));
+        assert!(!covers_category(&d, &teacher, "employee"));
     }
 }

@@ -10,7 +10,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::Router;
-use derbes_core::validate::{check_values, FieldProblem};
+use derbes_core::validate::FieldProblem;
 use derbes_store::StoreError;
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -104,6 +104,7 @@ impl From<VaultError> for ApiError {
             )
             .with("destruction", json!({ "destroyed_at": derbes_core::audit::format_timestamp(d.destroyed_at), "request_id": d.request_id })),
             VaultError::JobNotFound => ApiError::not_found("there is no webhook job with this id"),
+            VaultError::TokenNotFound => ApiError::not_found("there is no token with this id; GET /api/v1/tokens lists them"),
             e @ VaultError::BadSignature(_) => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "webhook-signature",
@@ -157,6 +158,8 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("get", "/api/v1/audit", get(audit_events)),
         ("get", "/api/v1/audit/status", get(audit_status)),
         ("post", "/api/v1/tokens", post(create_token)),
+        ("get", "/api/v1/tokens", get(list_tokens)),
+        ("delete", "/api/v1/tokens/{id}", delete(revoke_token)),
         ("post", "/api/v1/decisions", post(decisions)),
         (
             "get",
@@ -342,8 +345,10 @@ async fn health(State(s): State<AppState>) -> Response {
 /// The audit chain's state: verified up to which event, the last checkpoint and its export, the
 /// last whole-chain verification, and what is wrong when it is broken.
 async fn audit_status(State(s): State<AppState>, actor: Actor) -> Result<Response, ApiError> {
-    actor.require(AUDIT_READERS)?;
-    Ok(json_response(StatusCode::OK, &s.vault.audit_status()))
+    Ok(json_response(
+        StatusCode::OK,
+        &s.vault.audit_status_for(&actor)?,
+    ))
 }
 
 async fn openapi_document() -> Response {
@@ -390,24 +395,6 @@ fn field_values(
 }
 
 /// Reports type problems together with whatever validation finds in the other values.
-fn all_problems(
-    mut problems: Vec<FieldProblem>,
-    rest: Result<Vec<(String, Option<String>)>, Vec<FieldProblem>>,
-) -> ApiError {
-    if let Err(more) = rest {
-        problems.extend(more);
-    }
-    let detail = problems
-        .iter()
-        .map(|p| p.message.clone())
-        .collect::<Vec<_>>()
-        .join("; ");
-    ApiError::validation(detail, &problems)
-}
-
-const WRITERS: &[Role] = &[Role::Admin, Role::Dpo, Role::Staff, Role::Integration];
-const AUDIT_READERS: &[Role] = &[Role::Admin, Role::Dpo, Role::Auditor];
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CreateSubject {
@@ -420,13 +407,11 @@ async fn create_subject(
     actor: Actor,
     Body(b): Body<CreateSubject>,
 ) -> Result<Response, ApiError> {
-    actor.require(WRITERS)?;
     let (values, problems) = field_values(b.fields);
-    if !problems.is_empty() {
-        let rest = check_values(s.vault.declaration(), &b.category, values);
-        return Err(all_problems(problems, rest));
-    }
-    let created = s.vault.create_subject(&actor, &b.category, values).await?;
+    let created = s
+        .vault
+        .create_subject(&actor, &b.category, values, problems)
+        .await?;
     let mut resp = json_response(StatusCode::CREATED, &created);
     if let Ok(v) = header::HeaderValue::from_str(&format!("/api/v1/subjects/{}", created.id)) {
         resp.headers_mut().insert(header::LOCATION, v);
@@ -447,7 +432,6 @@ async fn read_subject(
     Path(id): Path<Uuid>,
     Query(q): Query<ReadParams>,
 ) -> Result<Response, ApiError> {
-    actor.require(WRITERS)?;
     let purpose = q.purpose.filter(|p| !p.is_empty()).ok_or_else(|| {
         ApiError::bad_request("every read names its purpose: add ?purpose=<purpose key> (GET /api/v1/declaration lists them)")
     })?;
@@ -474,12 +458,8 @@ async fn rectify_subject(
     Path(id): Path<Uuid>,
     Body(b): Body<Rectify>,
 ) -> Result<Response, ApiError> {
-    actor.require(WRITERS)?;
     let (values, problems) = field_values(b.fields);
-    if !problems.is_empty() {
-        return Err(all_problems(problems, Ok(values)));
-    }
-    let r = s.vault.rectify(&actor, id, values).await?;
+    let r = s.vault.rectify(&actor, id, values, problems).await?;
     Ok(json_response(StatusCode::OK, &r))
 }
 
@@ -496,7 +476,6 @@ async fn lookup(
     actor: Actor,
     Body(b): Body<Lookup>,
 ) -> Result<Response, ApiError> {
-    actor.require(WRITERS)?;
     let matches = s
         .vault
         .lookup(&actor, &b.field, &b.value, &b.purpose)
@@ -538,7 +517,6 @@ async fn decisions(
     struct Batch {
         decisions: Vec<Question>,
     }
-    actor.require(WRITERS)?;
     if !is_json(&headers) {
         return Err(JsonRejection::from(MissingJsonContentType::default()).into());
     }
@@ -620,14 +598,8 @@ async fn subject_audit(
     Path(id): Path<Uuid>,
     Query(page): Query<Page>,
 ) -> Result<Response, ApiError> {
-    actor.require(AUDIT_READERS)?;
     let (after, limit) = page.bounds()?;
-    let events = s
-        .vault
-        .store()
-        .subject_audit(id, after, limit)
-        .await
-        .map_err(VaultError::from)?;
+    let events = s.vault.subject_history(&actor, id, after, limit).await?;
     Ok(json_response(StatusCode::OK, &json!({ "events": events })))
 }
 
@@ -636,15 +608,18 @@ async fn audit_events(
     actor: Actor,
     Query(page): Query<Page>,
 ) -> Result<Response, ApiError> {
-    actor.require(AUDIT_READERS)?;
     let (after, limit) = page.bounds()?;
-    let events = s
-        .vault
-        .store()
-        .audit_page(after, limit)
-        .await
-        .map_err(VaultError::from)?;
+    let events = s.vault.audit_events(&actor, after, limit).await?;
     Ok(json_response(StatusCode::OK, &json!({ "events": events })))
+}
+
+/// A field that may be absent (`None`), null (`Some(None)`) or given.
+fn absent_null_or<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize)]
@@ -654,6 +629,9 @@ struct CreateToken {
     role: String,
     #[serde(default)]
     purposes: Vec<String>,
+    /// Days the token lives; null: it does not expire; absent: the default for its role.
+    #[serde(default, deserialize_with = "absent_null_or")]
+    expires_in_days: Option<Option<u32>>,
 }
 
 async fn create_token(
@@ -661,19 +639,32 @@ async fn create_token(
     actor: Actor,
     Body(b): Body<CreateToken>,
 ) -> Result<Response, ApiError> {
-    actor.require(&[Role::Admin])?;
     let role: Role = b
         .role
         .parse()
         .map_err(|m: String| ApiError::field("role", m.clone(), m))?;
-    let token = s
+    let created = s
         .vault
-        .create_token(&actor.audit_name(), &b.name, role, b.purposes.clone())
+        .issue_token(&actor, &b.name, role, b.purposes, b.expires_in_days)
         .await?;
+    let mut body = serde_json::to_value(&created).unwrap_or_default();
+    body["note"] = json!("the token is shown once; derbes keeps only its digest");
+    Ok(json_response(StatusCode::CREATED, &body))
+}
+
+async fn list_tokens(State(s): State<AppState>, actor: Actor) -> Result<Response, ApiError> {
+    let tokens = s.vault.list_tokens(&actor).await?;
+    Ok(json_response(StatusCode::OK, &json!({ "tokens": tokens })))
+}
+
+async fn revoke_token(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> Result<Response, ApiError> {
     Ok(json_response(
-        StatusCode::CREATED,
-        &json!({ "token": token, "name": b.name.trim(), "role": role.as_str(), "purposes": b.purposes,
-                 "note": "the token is shown once; derbes keeps only its digest" }),
+        StatusCode::OK,
+        &s.vault.revoke_token(&actor, id).await?,
     ))
 }
 

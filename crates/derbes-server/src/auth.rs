@@ -5,11 +5,8 @@ use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
 use derbes_core::decision::ActorScope;
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 /// What a token may do. Deny by default: each operation names the roles it admits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +73,8 @@ pub struct Actor {
     pub name: String,
     pub role: Role,
     pub scope: ActorScope,
+    /// The token it came with (none at the command line).
+    pub token: Option<uuid::Uuid>,
 }
 
 impl Actor {
@@ -86,6 +85,7 @@ impl Actor {
             name: format!("cli-{command}"),
             role: Role::Admin,
             scope: ActorScope::AnyPurpose,
+            token: None,
         }
     }
 
@@ -119,39 +119,6 @@ pub fn scope_for(role: Role, purposes: &[String]) -> ActorScope {
     }
 }
 
-/// How long a checked token is trusted without asking the store again. A revocation, once there
-/// is one, must also remove the token from the cache.
-const TOKEN_TTL: Duration = Duration::from_secs(10);
-const TOKEN_CACHE_MAX: usize = 10_000;
-
-/// Recently checked tokens, by digest, so that a request does not cost a database read.
-#[derive(Default)]
-pub(crate) struct TokenCache {
-    entries: Mutex<HashMap<String, (Actor, Instant)>>,
-}
-
-impl TokenCache {
-    fn get(&self, digest: &str) -> Option<Actor> {
-        let map = self.entries.lock().ok()?;
-        map.get(digest)
-            .filter(|(_, at)| at.elapsed() < TOKEN_TTL)
-            .map(|(a, _)| a.clone())
-    }
-
-    fn put(&self, digest: String, actor: Actor) {
-        if let Ok(mut map) = self.entries.lock() {
-            if map.len() >= TOKEN_CACHE_MAX {
-                map.retain(|_, (_, at)| at.elapsed() < TOKEN_TTL);
-            }
-            // Still full of fresh entries: this token is checked in the store next time, rather
-            // than sweeping the whole map on every request.
-            if map.len() < TOKEN_CACHE_MAX {
-                map.insert(digest, (actor, Instant::now()));
-            }
-        }
-    }
-}
-
 impl FromRequestParts<AppState> for Actor {
     type Rejection = ApiError;
 
@@ -162,37 +129,20 @@ impl FromRequestParts<AppState> for Actor {
         let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
             ApiError::unauthorized("send the header Authorization: Bearer <token>")
         })?;
+        // The scheme is case-insensitive (RFC 9110, 11.1).
         let token = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim())
             .filter(|t| !t.is_empty())
             .ok_or_else(|| {
                 ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
             })?;
-        let digest = derbes_crypto::token_digest(token);
-        if let Some(actor) = state.tokens.get(&digest) {
-            return Ok(actor);
-        }
-        let record = state
-            .vault
-            .store()
-            .token(&digest)
-            .await
-            .map_err(|_| ApiError::unavailable("the token could not be checked; try again"))?
-            .filter(|t| t.revoked_at.is_none())
-            .ok_or_else(|| ApiError::unauthorized("the token is not valid or has been revoked"))?;
-        let role: Role = record
-            .role
-            .parse()
-            .map_err(|_| ApiError::unauthorized("the token has an unknown role"))?;
-        let actor = Actor {
-            scope: scope_for(role, &record.purposes),
-            name: record.name,
-            role,
-        };
-        state.tokens.put(digest, actor.clone());
-        Ok(actor)
+        state.vault.authenticate(token).await.map_err(|e| match e {
+            crate::tokens::Unauthenticated::Unavailable => ApiError::unavailable(e.to_string()),
+            other => ApiError::unauthorized(other.to_string()),
+        })
     }
 }

@@ -3,6 +3,7 @@
 //! block and restrictions of processing. Core decides whether each change may be made; the store
 //! writes it together with its audit event.
 
+use crate::access::Action;
 use crate::auth::Actor;
 use crate::vault::{Vault, VaultError, UPDATE_ATTEMPTS};
 use derbes_core::audit::{AuditDraft, Outcome};
@@ -329,6 +330,7 @@ impl Vault {
         subject_id: Uuid,
         input: ConsentInput,
     ) -> Result<ConsentEvent, VaultError> {
+        self.authorize(actor, Action::ConsentRecord)?;
         crate::vault::check_names(&input.purpose, &[])?;
         let now = self.now();
         let mut problems = Vec::new();
@@ -364,8 +366,26 @@ impl Vault {
         }
         for _ in 0..UPDATE_ATTEMPTS {
             let (record, state) = self
-                .subject_and_state(subject_id, Some(&input.purpose))
+                .subject_for(
+                    actor,
+                    Action::ConsentRecord,
+                    subject_id,
+                    Some(&input.purpose),
+                )
                 .await?;
+            if self
+                .declaration()
+                .purpose(&input.purpose)
+                .is_some_and(|p| !p.covers_category(&record.category))
+            {
+                return Err(VaultError::Validation(vec![problem(
+                    "purpose",
+                    format!(
+                        "purpose `{}` does not process subjects of category `{}`: there is no consent to it to record for this subject",
+                        input.purpose, record.category
+                    ),
+                )]));
+            }
             let seen = state.consents.len();
             let representatives: Vec<Uuid> = state
                 .representatives
@@ -568,7 +588,11 @@ impl Vault {
         actor: &Actor,
         subject_id: Uuid,
     ) -> Result<ConsentLedger, VaultError> {
-        let (record, state) = self.subject_and_state(subject_id, None).await?;
+        let (record, mut state) = self
+            .subject_for(actor, Action::ConsentList, subject_id, None)
+            .await?;
+        // Staff and integrations see the consents of their own purposes.
+        state.consents.retain(|e| actor.scope.allows(&e.purpose));
         let now = self.now();
         let facts = self.facts(&record, state, now, None)?;
         let birth = facts.birth_date;
@@ -577,8 +601,10 @@ impl Vault {
         let purposes = d
             .purposes
             .iter()
-            .filter(|(_, p)| {
-                p.legal_basis == LegalBasis::Consent && p.covers_category(&record.category)
+            .filter(|(key, p)| {
+                p.legal_basis == LegalBasis::Consent
+                    && p.covers_category(&record.category)
+                    && actor.scope.allows(key)
             })
             .map(|(key, _)| {
                 let (status, consent_id, terms_changed) =
@@ -642,11 +668,15 @@ impl Vault {
             ));
         }
         invalid(problems)?;
-        self.store()
-            .subject(subject_id)
+        self.subject_for(actor, Action::RepresentativeLink, subject_id, None)
+            .await?;
+        // The representative is a subject too: the actor must reach it as well.
+        let Some(rep) = self
+            .store()
+            .subject(input.representative_id)
             .await?
-            .ok_or(VaultError::NotFound)?;
-        let Some(rep) = self.store().subject(input.representative_id).await? else {
+            .filter(|r| self.reaches(actor, &r.category))
+        else {
             return Err(VaultError::Validation(vec![problem(
                 "representative_id",
                 "no subject has this id; create the representative as a subject first",
@@ -699,6 +729,13 @@ impl Vault {
         subject_id: Uuid,
         representative_id: Uuid,
     ) -> Result<(), VaultError> {
+        self.subject_for(actor, Action::RepresentativeUnlink, subject_id, None)
+            .await?;
+        if let Some(rep) = self.store().subject(representative_id).await? {
+            if !self.reaches(actor, &rep.category) {
+                return Err(VaultError::NotLinked);
+            }
+        }
         let audit = AuditDraft::new(&actor.audit_name(), "representative.unlink", Outcome::Ok)
             .subject(subject_id)
             .details(&json!({ "representative_id": representative_id }));
@@ -717,8 +754,14 @@ impl Vault {
         }
     }
 
-    pub async fn representatives(&self, subject_id: Uuid) -> Result<Representatives, VaultError> {
-        let (_, state) = self.subject_and_state(subject_id, None).await?;
+    pub async fn representatives(
+        &self,
+        actor: &Actor,
+        subject_id: Uuid,
+    ) -> Result<Representatives, VaultError> {
+        let (_, state) = self
+            .subject_for(actor, Action::RepresentativeList, subject_id, None)
+            .await?;
         Ok(Representatives {
             subject_id,
             representatives: state.representatives,
@@ -736,13 +779,28 @@ impl Vault {
         change: FlagChange,
     ) -> Result<Flags, VaultError> {
         let now = self.now();
+        let action = match (purpose, &change) {
+            (None, FlagChange::Set(_)) => Action::BlockSet,
+            (None, FlagChange::Lift(_)) => Action::BlockLift,
+            (Some(_), FlagChange::Set(_)) => Action::RestrictionSet,
+            (Some(_), FlagChange::Lift(_)) => Action::RestrictionLift,
+        };
+        self.authorize(actor, action)?;
         if let Some(p) = purpose {
             self.declared_purpose(p)?;
+            if !actor.scope.allows(p) {
+                return Err(VaultError::Forbidden(format!(
+                    "this token may not restrict or lift restrictions of purpose `{p}`; it acts for other purposes"
+                )));
+            }
         }
         if let FlagChange::Set(input) = &change {
             check_note_and_until(input.note.as_deref(), input.until, now.date())?;
         }
-        let (_, state) = self.subject_and_state(subject_id, None).await?;
+        let (record, state) = self.subject_for(actor, action, subject_id, None).await?;
+        if let Some(p) = purpose {
+            self.purpose_of_category(p, &record.category)?;
+        }
         let current = match purpose {
             None => state.blocked.as_ref(),
             Some(p) => state
@@ -798,7 +856,7 @@ impl Vault {
                 audit: draft,
             })
             .await?;
-        self.flags(subject_id).await
+        self.flags_of(subject_id).await
     }
 
     /// Records (`Some`) an open obligation of the subject under `purpose`, which keeps their
@@ -813,6 +871,18 @@ impl Vault {
         input: Option<ObligationInput>,
     ) -> Result<Flags, VaultError> {
         let now = self.now();
+        let action = if input.is_some() {
+            Action::ObligationSet
+        } else {
+            Action::ObligationFulfil
+        };
+        self.authorize(actor, action)?;
+        if !actor.scope.allows(purpose) {
+            crate::vault::check_names(purpose, &[])?;
+            return Err(VaultError::Forbidden(format!(
+                "this token may not record obligations under purpose `{purpose}`; it acts for other purposes"
+            )));
+        }
         if self
             .declared_purpose(purpose)?
             .withdrawal_obligation
@@ -828,7 +898,8 @@ impl Vault {
         if let Some(i) = &input {
             check_note_and_until(i.note.as_deref(), i.until, now.date())?;
         }
-        let (_, state) = self.subject_and_state(subject_id, None).await?;
+        let (record, state) = self.subject_for(actor, action, subject_id, None).await?;
+        self.purpose_of_category(purpose, &record.category)?;
         let open = state
             .obligations
             .iter()
@@ -862,7 +933,23 @@ impl Vault {
                 audit: draft,
             })
             .await?;
-        self.flags(subject_id).await
+        self.flags_of(subject_id).await
+    }
+
+    /// Refuses a purpose that does not process subjects of `category`: nothing of it can be
+    /// restricted or held for such a subject.
+    fn purpose_of_category(&self, purpose: &str, category: &str) -> Result<(), VaultError> {
+        if self
+            .declaration()
+            .purpose(purpose)
+            .is_some_and(|p| !p.covers_category(category))
+        {
+            return Err(VaultError::Validation(vec![problem(
+                "purpose",
+                format!("purpose `{purpose}` does not process subjects of category `{category}`"),
+            )]));
+        }
+        Ok(())
     }
 
     /// A declared purpose, or a validation error naming the path parameter.
@@ -879,7 +966,14 @@ impl Vault {
         })
     }
 
-    pub async fn flags(&self, subject_id: Uuid) -> Result<Flags, VaultError> {
+    pub async fn flags(&self, actor: &Actor, subject_id: Uuid) -> Result<Flags, VaultError> {
+        self.subject_for(actor, Action::FlagsRead, subject_id, None)
+            .await?;
+        self.flags_of(subject_id).await
+    }
+
+    /// The subject's flags, for an actor already authorized.
+    async fn flags_of(&self, subject_id: Uuid) -> Result<Flags, VaultError> {
         let (_, state) = self.subject_and_state(subject_id, None).await?;
         Ok(Flags {
             subject_id,

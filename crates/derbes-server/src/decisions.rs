@@ -128,6 +128,7 @@ impl Vault {
         actor: &Actor,
         questions: Vec<Question>,
     ) -> Result<Vec<Answer>, VaultError> {
+        self.authorize(actor, crate::access::Action::Decide)?;
         if questions.is_empty() || questions.len() > MAX_BATCH {
             return Err(VaultError::Invalid(format!(
                 "ask between 1 and {MAX_BATCH} questions in one request"
@@ -144,7 +145,8 @@ impl Vault {
         let d = self.declaration();
         let mut answers = Vec::with_capacity(questions.len());
         for (q, subject) in questions.iter().zip(subjects) {
-            let Some(cached) = subject else {
+            // A subject outside the actor's purposes is answered as if there were none.
+            let Some(cached) = subject.filter(|c| self.reaches(actor, &c.category)) else {
                 answers.push(Answer::refused(
                     q,
                     vec![Reason {

@@ -8,7 +8,7 @@
 //! `derbes destructions reapply`) destroys it again. Each line of the log carries a MAC under
 //! the installation's keys, so a line added by hand destroys nothing.
 
-use crate::auth::{Actor, Role};
+use crate::auth::Actor;
 use crate::vault::{Vault, VaultError, UPDATE_ATTEMPTS};
 use derbes_core::audit::{AuditDraft, Outcome};
 use derbes_core::destruction::{check, ConnectorDone, Destruction, DestructionProblem};
@@ -154,7 +154,7 @@ impl Vault {
         subject_id: Uuid,
         request_id: Option<Uuid>,
     ) -> Result<Destruction, VaultError> {
-        actor.require(&[Role::Admin, Role::Dpo])?;
+        self.authorize(actor, crate::access::Action::SubjectDestroy)?;
         // The connectors' destructions, once: each can be repeated, but need not be.
         let mut connectors: Option<Vec<ConnectorDone>> = None;
         for _ in 0..UPDATE_ATTEMPTS {
@@ -312,7 +312,12 @@ impl Vault {
     }
 
     /// The record of a destroyed subject.
-    pub async fn destruction(&self, subject_id: Uuid) -> Result<Option<Destruction>, VaultError> {
+    pub async fn destruction(
+        &self,
+        actor: &Actor,
+        subject_id: Uuid,
+    ) -> Result<Option<Destruction>, VaultError> {
+        self.authorize(actor, crate::access::Action::DestructionRead)?;
         Ok(self.store().destruction(subject_id).await?)
     }
 

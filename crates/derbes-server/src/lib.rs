@@ -4,6 +4,7 @@
 // The OpenAPI document is written as `json!` literals, deeper than the default limit allows.
 #![recursion_limit = "256"]
 
+mod access;
 mod answers;
 mod api;
 mod audit_chain;
@@ -20,6 +21,7 @@ mod problem;
 mod receipts;
 mod requests;
 mod templates;
+mod tokens;
 mod vault;
 mod webhooks;
 
@@ -48,6 +50,7 @@ pub use requests::{
     RequestInput, RequestView, Requester, StepInput, Verification,
 };
 pub use templates::TemplateError;
+pub use tokens::{NewToken, TokenLifetimes, TokenView, Unauthenticated, MAX_TOKEN_DAYS};
 pub use vault::{Clock, KeyLoader, PreparedSubject, Vault, VaultError};
 pub use webhooks::{Webhook, WebhookEvent, WebhookMessage, SIGNATURE_HEADER};
 
@@ -67,7 +70,6 @@ pub const KEY_RELOAD_PERIOD: std::time::Duration = std::time::Duration::from_sec
 #[derive(Clone)]
 pub struct AppState {
     pub vault: Arc<Vault>,
-    pub(crate) tokens: Arc<auth::TokenCache>,
 }
 
 impl AppState {
@@ -76,10 +78,7 @@ impl AppState {
     }
 
     pub fn with_vault(vault: Arc<Vault>) -> Self {
-        Self {
-            vault,
-            tokens: Arc::new(auth::TokenCache::default()),
-        }
+        Self { vault }
     }
 }
 

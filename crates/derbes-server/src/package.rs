@@ -9,7 +9,7 @@
 //! deleted; destroying the subject deletes it too.
 
 use crate::answers::{operator_parts, OperatorContext, ResponsibleContext};
-use crate::auth::{Actor, Role};
+use crate::auth::Actor;
 use crate::html::{escape, page};
 use crate::receipts::SignedReceipt;
 use crate::vault::{Vault, VaultError};
@@ -965,12 +965,12 @@ impl Vault {
 
     /// The package of a request, opened, while it has not expired. Handing it out is audited.
     pub async fn request_package(&self, actor: &Actor, id: Uuid) -> Result<Download, VaultError> {
-        actor.require(&[Role::Admin, Role::Dpo, Role::Integration])?;
-        let r = self
-            .store()
-            .request(id)
-            .await?
-            .ok_or(VaultError::RequestNotFound)?;
+        let (r, sight) = self
+            .reach_request(actor, crate::access::Action::RequestPackage, id)
+            .await?;
+        if sight != crate::access::RequestSight::Full {
+            return Err(VaultError::RequestNotFound);
+        }
         let now = self.now();
         let Some(p) = self.store().package(id).await? else {
             return Err(VaultError::Gone(

@@ -194,11 +194,19 @@ impl Vault {
         consent_id: Uuid,
     ) -> Result<SignedReceipt, VaultError> {
         let (record, state) = self
-            .store()
-            .subject_with_state(subject_id, None)
-            .await?
-            .ok_or(VaultError::NotFound)?;
-        let Some(event) = state.consents.iter().find(|e| e.id == consent_id).cloned() else {
+            .subject_for(
+                actor,
+                crate::access::Action::ConsentReceipt,
+                subject_id,
+                None,
+            )
+            .await?;
+        let Some(event) = state
+            .consents
+            .iter()
+            .find(|e| e.id == consent_id && actor.scope.allows(&e.purpose))
+            .cloned()
+        else {
             return Err(VaultError::ConsentNotFound);
         };
         let signed = self

@@ -3,6 +3,7 @@
 //! document check), the workflow steps core allows, and the actions derbes carries out itself
 //! once a request is approved. Every step is audited with actor and time.
 
+use crate::access::{self, RequestSight};
 use crate::answers::{done_sentence, Letter, LetterContext, PurposeContext};
 use crate::auth::{Actor, Role};
 use crate::consents::{ConsentInput, ConsentStep, FlagChange, FlagInput};
@@ -257,6 +258,10 @@ pub struct Rejection {
 /// The server's part of a stored request (the `body` column).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Body {
+    /// The token the request was filed with, when it came through one (an integration reaches
+    /// the requests it filed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    filed_with: Option<Uuid>,
     requester: Requester,
     channel: Channel,
     language: Lang,
@@ -624,7 +629,7 @@ impl Vault {
         actor: &Actor,
         input: RequestInput,
     ) -> Result<RequestView, VaultError> {
-        actor.require(&[Role::Admin, Role::Dpo, Role::Staff, Role::Integration])?;
+        self.authorize(actor, access::Action::RequestFile)?;
         let now = self.now();
         let received_at = input.received_at.unwrap_or(now);
         if received_at > now + Duration::minutes(5) {
@@ -668,7 +673,9 @@ impl Vault {
             }
             (None, false) => {}
         }
-        let (_, state) = self.subject_and_state(input.subject_id, None).await?;
+        let (_, state) = self
+            .subject_for(actor, access::Action::RequestFile, input.subject_id, None)
+            .await?;
         let requester = match input.representative_id {
             None => Requester::Subject {
                 id: input.subject_id,
@@ -713,6 +720,7 @@ impl Vault {
             .map(|d| Self::seal_text(&dk, &id, "details", d))
             .transpose()?;
         let body = Body {
+            filed_with: actor.token,
             requester,
             channel: input.channel,
             language: input.language,
@@ -770,7 +778,50 @@ impl Vault {
                 audit,
             })
             .await?;
-        self.request_view(&record, Some(&dk))
+        // Staff see the register's facts; whoever else may file sees what they filed.
+        let key = (actor.role != Role::Staff).then_some(&dk);
+        self.request_view(&record, key)
+    }
+
+    /// What `actor` sees of request `r` for `action`, its reach checked: the subject in reach
+    /// for staff, a request it filed for an integration.
+    async fn sight(
+        &self,
+        actor: &Actor,
+        action: access::Action,
+        r: &RequestRecord,
+        body: &Body,
+    ) -> Result<RequestSight, VaultError> {
+        let category = self.category_of(r.subject_id).await?;
+        self.authorize_request(
+            actor,
+            action,
+            r.subject_id,
+            category.as_deref(),
+            body.filed_with,
+        )
+        .await
+    }
+
+    /// A request, if `actor` may take `action` on it and reaches it; with what it sees of it.
+    pub(crate) async fn reach_request(
+        &self,
+        actor: &Actor,
+        action: access::Action,
+        id: Uuid,
+    ) -> Result<(RequestRecord, RequestSight), VaultError> {
+        self.authorize(actor, action)?;
+        let (r, body, _) = self.request_parts(id).await?;
+        let sight = self.sight(actor, action, &r, &body).await?;
+        Ok((r, sight))
+    }
+
+    /// The request as `sight` allows.
+    fn view_as(&self, sight: RequestSight, r: &RequestRecord) -> Result<RequestView, VaultError> {
+        match sight {
+            RequestSight::Full => self.full_view(r),
+            RequestSight::Facts => self.request_view(r, None),
+        }
     }
 
     fn request_view(
@@ -864,20 +915,12 @@ impl Vault {
 
     /// One request, with the requester's words for the roles that handle requests.
     pub async fn request(&self, actor: &Actor, id: Uuid) -> Result<RequestView, VaultError> {
-        actor.require(&[
-            Role::Admin,
-            Role::Dpo,
-            Role::Staff,
-            Role::Integration,
-            Role::Auditor,
-        ])?;
-        let r = self.request_record(id).await?;
-        let key = if actor.role == Role::Auditor {
-            None
-        } else {
-            Some(self.request_key(&r)?)
-        };
-        let view = self.request_view(&r, key.as_ref())?;
+        self.authorize(actor, access::Action::RequestRead)?;
+        let (r, body, _) = self.request_parts(id).await?;
+        let sight = self
+            .sight(actor, access::Action::RequestRead, &r, &body)
+            .await?;
+        let view = self.view_as(sight, &r)?;
         self.audit(
             AuditDraft::new(&actor.audit_name(), "request.read", Outcome::Ok)
                 .subject(r.subject_id)
@@ -893,7 +936,7 @@ impl Vault {
         actor: &Actor,
         filter: RequestFilter,
     ) -> Result<Vec<RequestView>, VaultError> {
-        actor.require(&[Role::Admin, Role::Dpo, Role::Staff, Role::Auditor])?;
+        self.authorize(actor, access::Action::RequestList)?;
         let now = self.now();
         let limit = filter.limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
@@ -944,7 +987,27 @@ impl Vault {
                 limit,
             })
             .await?;
-        records.iter().map(|r| self.request_view(r, None)).collect()
+        // Staff list the requests about subjects their purposes reach.
+        let mut reached = std::collections::HashMap::new();
+        let mut views = Vec::with_capacity(records.len());
+        for r in &records {
+            if actor.role == Role::Staff {
+                let reaches = match reached.get(&r.subject_id) {
+                    Some(known) => *known,
+                    None => {
+                        let category = self.category_of(r.subject_id).await?;
+                        let known = category.is_some_and(|c| self.reaches(actor, &c));
+                        reached.insert(r.subject_id, known);
+                        known
+                    }
+                };
+                if !reaches {
+                    continue;
+                }
+            }
+            views.push(self.request_view(r, None)?);
+        }
+        Ok(views)
     }
 
     /// Applies `change` to the request's body and status, with retries on concurrent changes.
@@ -1019,10 +1082,9 @@ impl Vault {
         id: Uuid,
         input: StepInput,
     ) -> Result<RequestView, VaultError> {
-        let roles: &[Role] = match input {
-            StepInput::Submit | StepInput::Withdraw => {
-                &[Role::Admin, Role::Dpo, Role::Staff, Role::Integration]
-            }
+        let action = match input {
+            StepInput::Submit => access::Action::RequestSubmit,
+            StepInput::Withdraw => access::Action::RequestWithdraw,
             StepInput::Approve { .. }
             | StepInput::Reject { .. }
             | StepInput::Complete
@@ -1030,9 +1092,13 @@ impl Vault {
             | StepInput::RecordAnswer { .. }
             | StepInput::SendAnswer { .. }
             | StepInput::SettleConnector { .. }
-            | StepInput::Rectify { .. } => &[Role::Admin, Role::Dpo],
+            | StepInput::Rectify { .. } => access::Action::RequestDecide,
         };
-        actor.require(roles)?;
+        self.authorize(actor, action)?;
+        let sight = {
+            let (r, body, _) = self.request_parts(id).await?;
+            self.sight(actor, action, &r, &body).await?
+        };
         let now = self.now();
         let who = actor.audit_name();
         let (step, until) = match input {
@@ -1108,7 +1174,7 @@ impl Vault {
         if step == Step::Approve {
             return self.run_actions(actor, id).await;
         }
-        self.full_view(&record)
+        self.view_as(sight, &record)
     }
 
     /// Records that the answer was delivered outside derbes, under `reference` (an outgoing
@@ -1255,7 +1321,7 @@ impl Vault {
         actor: &Actor,
         id: Uuid,
     ) -> Result<AnswerPreview, VaultError> {
-        actor.require(&[Role::Admin, Role::Dpo, Role::Staff])?;
+        self.authorize(actor, access::Action::RequestAnswer)?;
         let (r, body, status) = self.request_parts(id).await?;
         let key = self.request_key(&r)?;
         if let Some(sent) = &body.answer {
@@ -1509,7 +1575,12 @@ impl Vault {
             ));
         }
         let done = self
-            .rectify(actor, r.subject_id, fields.into_iter().collect())
+            .rectify(
+                actor,
+                r.subject_id,
+                fields.into_iter().collect(),
+                Vec::new(),
+            )
             .await?;
         let now = self.now();
         let who = actor.audit_name();
@@ -1780,7 +1851,10 @@ impl Vault {
 
     /// Sends a one-time code to the requester's e-mail address on file.
     pub async fn send_request_code(&self, actor: &Actor, id: Uuid) -> Result<CodeSent, VaultError> {
-        actor.require(&[Role::Admin, Role::Dpo, Role::Staff, Role::Integration])?;
+        self.authorize(actor, access::Action::RequestCodeSend)?;
+        let (r, body, _) = self.request_parts(id).await?;
+        self.sight(actor, access::Action::RequestCodeSend, &r, &body)
+            .await?;
         let Some(mailer) = self.mailer() else {
             return Err(VaultError::Unavailable(
                 "no delivery channel for one-time codes is configured; set [mail] in derbes.toml or verify by a document check".into(),
@@ -1896,7 +1970,12 @@ impl Vault {
         id: Uuid,
         code: &str,
     ) -> Result<RequestView, VaultError> {
-        actor.require(&[Role::Admin, Role::Dpo, Role::Staff, Role::Integration])?;
+        self.authorize(actor, access::Action::RequestCodeCheck)?;
+        let sight = {
+            let (r, body, _) = self.request_parts(id).await?;
+            self.sight(actor, access::Action::RequestCodeCheck, &r, &body)
+                .await?
+        };
         let now = self.now();
         let keys = self.keys();
         let who = actor.audit_name();
@@ -1943,7 +2022,7 @@ impl Vault {
         if let Some(e) = failed {
             return Err(e);
         }
-        self.full_view(&record)
+        self.view_as(sight, &record)
     }
 
     /// Records that staff checked the requester's identity document.
@@ -1954,7 +2033,12 @@ impl Vault {
         document: DocumentKind,
         note: Option<String>,
     ) -> Result<RequestView, VaultError> {
-        actor.require(&[Role::Admin, Role::Dpo, Role::Staff])?;
+        self.authorize(actor, access::Action::RequestVerifyDocument)?;
+        let sight = {
+            let (r, body, _) = self.request_parts(id).await?;
+            self.sight(actor, access::Action::RequestVerifyDocument, &r, &body)
+                .await?
+        };
         if note.as_ref().is_some_and(|n| n.chars().count() > 1000) {
             return Err(VaultError::InvalidField {
                 field: "note",
@@ -1991,7 +2075,7 @@ impl Vault {
                 Ok(vec![Self::step_audit(actor, rec, "verify_identity", to)])
             })
             .await?;
-        self.full_view(&record)
+        self.view_as(sight, &record)
     }
 }
 

@@ -1,7 +1,8 @@
 //! The vault: subjects with sealed fields, purpose-bound reads, rectification and lookup, each
 //! decided by core and recorded in the audit chain together with the change it describes.
 
-use crate::auth::{Actor, Role};
+use crate::access::Action;
+use crate::auth::Actor;
 use derbes_core::audit::{AuditDraft, Outcome};
 use derbes_core::decision::{decide, decide_read, may_write_field, DenyReason, ReadQuery};
 use derbes_core::declaration::LegalBasis;
@@ -9,8 +10,7 @@ use derbes_core::validate::{check_values, FieldProblem};
 use derbes_core::Declaration;
 use derbes_crypto::{CryptoError, DataKey, KeyRing, WrappedKey};
 use derbes_store::{
-    Applied, IndexEntry, KeyOwner, KeyRecord, Store, StoreError, SubjectRecord, TokenRecord,
-    WriteOp,
+    Applied, IndexEntry, KeyOwner, KeyRecord, Store, StoreError, SubjectRecord, WriteOp,
 };
 use serde_json::json;
 use std::sync::{Arc, RwLock};
@@ -75,6 +75,8 @@ pub enum VaultError {
     Gone(String),
     #[error("there is no webhook job with this id")]
     JobNotFound,
+    #[error("there is no token with this id")]
+    TokenNotFound,
     #[error(transparent)]
     BadSignature(derbes_crypto::WebhookSignatureError),
 }
@@ -180,6 +182,8 @@ pub struct Vault {
     pub(crate) policy_cache: crate::policy::PolicyCache,
     pub(crate) checkpoint_file: Option<crate::audit_chain::CheckpointFile>,
     pub(crate) audit_watch: std::sync::Mutex<crate::audit_chain::AuditWatch>,
+    pub(crate) token_cache: crate::tokens::TokenCache,
+    pub(crate) token_lifetimes: crate::tokens::TokenLifetimes,
 }
 
 /// How many subjects' decision facts the vault keeps in memory.
@@ -209,6 +213,8 @@ impl Vault {
             policy_cache: Default::default(),
             checkpoint_file: None,
             audit_watch: Default::default(),
+            token_cache: Default::default(),
+            token_lifetimes: Default::default(),
         }
     }
 
@@ -352,11 +358,16 @@ impl Vault {
             .collect()
     }
 
-    /// Fields among `keys` the actor may not write.
-    fn unwritable(&self, actor: &Actor, keys: impl Iterator<Item = String>) -> Vec<String> {
+    /// Fields among `keys` the actor may not write for a subject of `category`.
+    fn unwritable(
+        &self,
+        actor: &Actor,
+        category: &str,
+        keys: impl Iterator<Item = String>,
+    ) -> Vec<String> {
         keys.filter(|k| {
             self.declaration.field(k).is_some()
-                && !may_write_field(&self.declaration, &actor.scope, k)
+                && !may_write_field(&self.declaration, &actor.scope, category, k)
         })
         .collect()
     }
@@ -431,13 +442,36 @@ impl Vault {
         })
     }
 
+    /// Creates a subject. `shape` holds the problems found before values could be read (a value
+    /// of the wrong JSON type): they are reported with the values' own problems, once the actor
+    /// is known to be allowed to ask.
     pub async fn create_subject(
         &self,
         actor: &Actor,
         category: &str,
         values: Vec<(String, Option<String>)>,
+        mut shape: Vec<FieldProblem>,
     ) -> Result<Created, VaultError> {
-        let refused = self.unwritable(actor, values.iter().map(|(k, _)| k.clone()));
+        self.authorize(actor, Action::SubjectCreate)?;
+        if !shape.is_empty() {
+            if let Err(more) = check_values(&self.declaration, category, values) {
+                shape.extend(more);
+            }
+            return Err(VaultError::Validation(shape));
+        }
+        if self.declaration.subject_categories.contains_key(category)
+            && !self.reaches(actor, category)
+        {
+            self.audit(
+                AuditDraft::new(&actor.audit_name(), "subject.create", Outcome::Denied)
+                    .reason("outside_actor_scope"),
+            )
+            .await?;
+            return Err(VaultError::Forbidden(format!(
+                "no purpose this token acts for covers subjects of category `{category}`"
+            )));
+        }
+        let refused = self.unwritable(actor, category, values.iter().map(|(k, _)| k.clone()));
         if !refused.is_empty() {
             self.audit(
                 AuditDraft::new(&actor.audit_name(), "subject.create", Outcome::Denied)
@@ -446,7 +480,7 @@ impl Vault {
             )
             .await?;
             return Err(VaultError::Forbidden(format!(
-                "this token may not write {}: no purpose it acts for uses {}",
+                "this token may not write {} of a `{category}`: no purpose it acts for uses {} for that category",
                 list(&refused),
                 if refused.len() == 1 { "it" } else { "them" }
             )));
@@ -525,13 +559,18 @@ impl Vault {
         purpose: &str,
         fields: Option<Vec<String>>,
     ) -> Result<SubjectView, VaultError> {
+        self.authorize(actor, Action::SubjectRead)?;
         check_names(purpose, fields.as_deref().unwrap_or(&[]))?;
         let Some((record, state)) = self
             .store
             .subject_with_state(id, Some(purpose.to_owned()))
             .await?
         else {
-            let destroyed = self.store.destruction(id).await?;
+            let destroyed = self
+                .store
+                .destruction(id)
+                .await?
+                .filter(|d| self.reaches(actor, &d.category));
             self.audit(
                 AuditDraft::new(&actor.audit_name(), "subject.read", Outcome::Denied)
                     .subject(id)
@@ -548,6 +587,10 @@ impl Vault {
                 None => VaultError::NotFound,
             });
         };
+        if !self.reaches(actor, &record.category) {
+            self.refuse_reach(actor, Action::SubjectRead, id).await?;
+            return Err(VaultError::NotFound);
+        }
         let now = self.now();
         let facts = self.facts(&record, state, now, Some(purpose))?;
         let decision = decide(
@@ -613,13 +656,26 @@ impl Vault {
         actor: &Actor,
         id: Uuid,
         changes: Vec<(String, Option<String>)>,
+        shape: Vec<FieldProblem>,
     ) -> Result<Rectified, VaultError> {
+        self.authorize(actor, Action::SubjectRectify)?;
+        if !shape.is_empty() {
+            return Err(VaultError::Validation(shape));
+        }
         if changes.is_empty() {
             return Err(VaultError::Invalid(
                 "no fields to change: send {\"fields\": {\"key\": \"new value\"}}".into(),
             ));
         }
-        let refused = self.unwritable(actor, changes.iter().map(|(k, _)| k.clone()));
+        let category = self
+            .store
+            .subject(id)
+            .await?
+            .ok_or(VaultError::NotFound)?
+            .category;
+        self.authorize_subject(actor, Action::SubjectRectify, id, &category)
+            .await?;
+        let refused = self.unwritable(actor, &category, changes.iter().map(|(k, _)| k.clone()));
         if !refused.is_empty() {
             self.audit(
                 AuditDraft::new(&actor.audit_name(), "subject.rectify", Outcome::Denied)
@@ -724,6 +780,7 @@ impl Vault {
         value: &str,
         purpose: &str,
     ) -> Result<Vec<Match>, VaultError> {
+        self.authorize(actor, Action::SubjectLookup)?;
         check_names(purpose, &[])?;
         let Some(fd) = self.declaration.field(field) else {
             return Err(VaultError::Validation(vec![FieldProblem {
@@ -787,61 +844,36 @@ impl Vault {
     }
 
     /// Creates an API token; returns the token, which is shown once and stored only as a digest.
-    pub async fn create_token(
+    /// The audit events about one subject, oldest first, after `after`.
+    pub async fn subject_history(
         &self,
-        actor_name: &str,
-        name: &str,
-        role: Role,
-        purposes: Vec<String>,
-    ) -> Result<String, VaultError> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(VaultError::Invalid(
-                "the token name must be 1-100 printable characters".into(),
-            ));
-        }
-        let undeclared: Vec<&String> = purposes
-            .iter()
-            .filter(|p| self.declaration.purpose(p).is_none())
-            .collect();
-        if !undeclared.is_empty() {
-            return Err(VaultError::Invalid(format!(
-                "purposes not declared: {}",
-                undeclared
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-        if role.purpose_bound() && purposes.is_empty() {
-            return Err(VaultError::Invalid(format!(
-                "a `{role}` token must name the purposes it acts for (e.g. --purpose education)"
-            )));
-        }
-        if !role.purpose_bound() && !purposes.is_empty() {
-            return Err(VaultError::Invalid(format!(
-                "a `{role}` token is not limited to purposes; leave them out"
-            )));
-        }
-        let token = derbes_crypto::new_token()?;
-        let record = TokenRecord {
-            digest: derbes_crypto::token_digest(&token),
-            name: name.to_owned(),
-            role: role.as_str().to_owned(),
-            purposes: purposes.clone(),
-            created_at: derbes_core::audit::format_timestamp(time::OffsetDateTime::now_utc()),
-            revoked_at: None,
-        };
-        let audit = AuditDraft::new(actor_name, "token.create", Outcome::Ok)
-            .details(&json!({ "name": name, "role": role.as_str(), "purposes": purposes }));
-        self.store
-            .write(WriteOp::CreateToken {
-                token: record,
-                audit,
-            })
-            .await?;
-        Ok(token)
+        actor: &Actor,
+        id: Uuid,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<derbes_core::audit::AuditEvent>, VaultError> {
+        self.authorize(actor, Action::SubjectHistory)?;
+        Ok(self.store.subject_audit(id, after, limit).await?)
+    }
+
+    /// The audit chain, oldest first, after `after`.
+    pub async fn audit_events(
+        &self,
+        actor: &Actor,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<derbes_core::audit::AuditEvent>, VaultError> {
+        self.authorize(actor, Action::AuditRead)?;
+        Ok(self.store.audit_page(after, limit).await?)
+    }
+
+    /// The audit chain's state, for those who read the audit.
+    pub fn audit_status_for(
+        &self,
+        actor: &Actor,
+    ) -> Result<crate::audit_chain::AuditStatus, VaultError> {
+        self.authorize(actor, Action::AuditStatus)?;
+        Ok(self.audit_status())
     }
 
     /// Rewraps the data key of every subject after `after` (in id order; all when `None`), then

@@ -132,6 +132,15 @@ pub trait Store: Send + Sync + 'static {
 
     async fn count_active_tokens(&self) -> Result<u64, StoreError>;
 
+    /// Every token, revoked ones included, oldest first.
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// A number that changes whenever any process revokes a token, while this store hears of it
+    /// at once; `None` when it cannot (then tokens are checked in the store on every request).
+    fn token_generation(&self) -> Option<u64> {
+        None
+    }
+
     /// Wrapped data keys of subjects or of requests, ordered by id, after `after` (for key
     /// rotation).
     async fn keys_page(
@@ -294,6 +303,15 @@ pub(crate) fn drain(rx: &mut tokio::sync::mpsc::Receiver<Job>, jobs: &mut Vec<Jo
 /// The columns of `audit_events`, in the order both backends read them.
 pub(crate) const EVENT_COLUMNS: &str =
     "seq, at, actor, action, subject_id, purpose, fields, outcome, reason, details, hash";
+
+/// The columns of `tokens`, in the order both backends read them.
+pub(crate) const TOKEN_COLUMNS: &str =
+    "id, digest, name, role, purposes, created_at, revoked_at, expires_at, last_used_at";
+
+/// A token's purposes as stored (a JSON array).
+pub(crate) fn purposes_of(text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("token purposes: {e}")))
+}
 
 /// The columns of `audit_checkpoints`, in the order both backends read them.
 pub(crate) const CHECKPOINT_COLUMNS: &str = "n, seq, hash, at, legacy_until, signature";

@@ -8,6 +8,7 @@ use crate::{
     KeyRecord, Keys, PackageRecord, Param, RawEvent, RequestQuery, RequestRecord, StateChanges,
     Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob, WriteOp,
     CHECKPOINT_COLUMNS, EVENT_COLUMNS, MAX_GROUP, PRUNE_EVERY, REQUEST_COLUMNS, STATE_CHANGES_KEPT,
+    TOKEN_COLUMNS,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -52,7 +53,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../migrations/postgres/0010_subject_keys.sql"),
     ),
+    (
+        11,
+        include_str!("../migrations/postgres/0011_token_lifecycle.sql"),
+    ),
 ];
+
+/// The channel on which a revocation is announced to every derbes on the database.
+const TOKEN_CHANNEL: &str = "derbes_tokens";
 
 /// The migrations of a database written before the chain was keyed (for tests of the upgrade).
 pub(crate) fn migrations_before_keyed_chain() -> Vec<(i64, &'static str)> {
@@ -71,6 +79,51 @@ pub struct PostgresStore {
     tx: mpsc::Sender<Job>,
     pool: Pool,
     chain: Arc<ChainState>,
+    tokens: Arc<TokenWatch>,
+}
+
+/// What this process has heard of revocations: a count of announcements, and whether it is
+/// listening now (while it is not, nothing may be trusted from a cache).
+#[derive(Default)]
+struct TokenWatch {
+    generation: std::sync::atomic::AtomicU64,
+    listening: std::sync::atomic::AtomicBool,
+}
+
+/// Listens for revocations on a connection of its own, reconnecting when it is lost.
+async fn watch_tokens(config: tokio_postgres::Config, watch: Arc<TokenWatch>) {
+    use std::sync::atomic::Ordering;
+    use tokio_postgres::AsyncMessage;
+    loop {
+        if let Ok((client, mut connection)) = config.connect(NoTls).await {
+            let heard = Arc::clone(&watch);
+            let driver = tokio::spawn(async move {
+                while let Some(m) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                    match m {
+                        Ok(AsyncMessage::Notification(_)) => {
+                            heard.generation.fetch_add(1, Ordering::AcqRel);
+                        }
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+            });
+            if client
+                .batch_execute(&format!("LISTEN {TOKEN_CHANNEL}"))
+                .await
+                .is_ok()
+            {
+                // Anything cached before now was checked before this listener heard: drop it.
+                watch.generation.fetch_add(1, Ordering::AcqRel);
+                watch.listening.store(true, Ordering::Release);
+            }
+            let _ = driver.await;
+            watch.listening.store(false, Ordering::Release);
+            watch.generation.fetch_add(1, Ordering::AcqRel);
+            drop(client);
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 async fn connect(config: &tokio_postgres::Config) -> Result<Client, StoreError> {
@@ -181,6 +234,21 @@ async fn insert_checkpoint(client: &Client, c: &Checkpoint) -> Result<(), StoreE
     Ok(())
 }
 
+fn token_from_row(r: &Row) -> Result<TokenRecord, StoreError> {
+    let purposes: String = r.get(4);
+    Ok(TokenRecord {
+        id: r.get(0),
+        digest: r.get(1),
+        name: r.get(2),
+        role: r.get(3),
+        purposes: crate::purposes_of(&purposes)?,
+        created_at: r.get(5),
+        revoked_at: r.get(6),
+        expires_at: r.get(7),
+        last_used_at: r.get(8),
+    })
+}
+
 fn checkpoint_from_row(r: &Row) -> Result<Checkpoint, StoreError> {
     crate::checkpoint_of((r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
 }
@@ -220,8 +288,16 @@ impl PostgresStore {
             groups: 0,
             rewrite: Vec::new(),
         };
+        let listen = writer.config.clone();
         tokio::spawn(writer.run(rx));
-        Ok(Self { tx, pool, chain })
+        let tokens = Arc::new(TokenWatch::default());
+        tokio::spawn(watch_tokens(listen, Arc::clone(&tokens)));
+        Ok(Self {
+            tx,
+            pool,
+            chain,
+            tokens,
+        })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -752,7 +828,7 @@ impl Writer {
             }
             WriteOp::CreateToken { token: t, audit } => {
                 let s = self
-                    .prep("INSERT INTO tokens (digest, name, role, purposes, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .prep("INSERT INTO tokens (id, digest, name, role, purposes, created_at, revoked_at, expires_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
                     .await?;
                 let purposes = serde_json::to_string(&t.purposes)
                     .map_err(|e| StoreError::Backend(e.to_string()))?;
@@ -760,17 +836,67 @@ impl Writer {
                     .execute(
                         &s,
                         &[
+                            &t.id,
                             &t.digest,
                             &t.name,
                             &t.role,
                             &purposes,
                             &t.created_at,
                             &t.revoked_at,
+                            &t.expires_at,
+                            &t.last_used_at,
                         ],
                     )
                     .await?;
                 self.append(head, audit, at);
                 Ok(Applied::TokenCreated)
+            }
+            WriteOp::RevokeToken {
+                id,
+                at: when,
+                audit,
+            } => {
+                let s = self
+                    .prep("SELECT id, digest, name, role, purposes, created_at, revoked_at, expires_at, last_used_at FROM tokens WHERE id = $1 FOR UPDATE")
+                    .await?;
+                let row = self
+                    .client
+                    .query_opt(&s, &[&id])
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                let token = token_from_row(&row)?;
+                if token.revoked_at.is_some() {
+                    return Ok(Applied::TokenRevoked {
+                        token: Box::new(token),
+                        already: true,
+                    });
+                }
+                let s = self
+                    .prep("UPDATE tokens SET revoked_at = $1 WHERE id = $2")
+                    .await?;
+                self.client.execute(&s, &[&when, &id]).await?;
+                // Every derbes listening hears of it when this transaction commits.
+                let s = self.prep("SELECT pg_notify('derbes_tokens', '')").await?;
+                self.client.query_one(&s, &[]).await?;
+                self.append(head, audit, at);
+                Ok(Applied::TokenRevoked {
+                    token: Box::new(TokenRecord {
+                        revoked_at: Some(when),
+                        ..token
+                    }),
+                    already: false,
+                })
+            }
+            WriteOp::TokensUsed { used } => {
+                let s = self
+                    .prep(
+                        "UPDATE tokens t SET last_used_at = u.at FROM unnest($1::text[], $2::text[]) AS u(digest, at)
+                         WHERE t.digest = u.digest AND (t.last_used_at IS NULL OR t.last_used_at < u.at)",
+                    )
+                    .await?;
+                let (digests, times): (Vec<String>, Vec<String>) = used.into_iter().unzip();
+                self.client.execute(&s, &[&digests, &times]).await?;
+                Ok(Applied::TokensUsed)
             }
             WriteOp::RecordDeclaration {
                 version,
@@ -1489,23 +1615,35 @@ impl Store for PostgresStore {
     async fn token(&self, digest: &str) -> Result<Option<TokenRecord>, StoreError> {
         let c = self.client().await?;
         let s = c
-            .prepare_cached(
-                "SELECT name, role, purposes, created_at, revoked_at FROM tokens WHERE digest = $1",
-            )
+            .prepare_cached(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE digest = $1"
+            ))
             .await?;
-        let Some(r) = c.query_opt(&s, &[&digest]).await? else {
-            return Ok(None);
-        };
-        let purposes: String = r.get(2);
-        Ok(Some(TokenRecord {
-            digest: digest.to_owned(),
-            name: r.get(0),
-            role: r.get(1),
-            purposes: serde_json::from_str(&purposes)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            created_at: r.get(3),
-            revoked_at: r.get(4),
-        }))
+        c.query_opt(&s, &[&digest])
+            .await?
+            .as_ref()
+            .map(token_from_row)
+            .transpose()
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let c = self.client().await?;
+        c.query(
+            &format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id"),
+            &[],
+        )
+        .await?
+        .iter()
+        .map(token_from_row)
+        .collect()
+    }
+
+    fn token_generation(&self) -> Option<u64> {
+        use std::sync::atomic::Ordering;
+        self.tokens
+            .listening
+            .load(Ordering::Acquire)
+            .then(|| self.tokens.generation.load(Ordering::Acquire))
     }
 
     async fn count_active_tokens(&self) -> Result<u64, StoreError> {

@@ -9,6 +9,7 @@ use crate::{
     KeyRecord, Keys, PackageRecord, Param, RawEvent, RequestQuery, RequestRecord, StateChanges,
     Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob, WriteOp,
     CHECKPOINT_COLUMNS, EVENT_COLUMNS, MAX_GROUP, PRUNE_EVERY, REQUEST_COLUMNS, STATE_CHANGES_KEPT,
+    TOKEN_COLUMNS,
 };
 use async_trait::async_trait;
 use derbes_core::audit::{format_timestamp, AuditDraft, AuditEvent, ChainKeys, Checkpoint, Hash};
@@ -52,6 +53,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         11,
         include_str!("../migrations/sqlite/0011_secure_delete.sql"),
+    ),
+    (
+        12,
+        include_str!("../migrations/sqlite/0012_token_lifecycle.sql"),
     ),
 ];
 
@@ -764,6 +769,65 @@ fn insert_checkpoint(conn: &Connection, c: &Checkpoint) -> Result<(), StoreError
     Ok(())
 }
 
+type RawToken = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn raw_token(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawToken> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+    ))
+}
+
+fn token_of(
+    (id, digest, name, role, purposes, created_at, revoked_at, expires_at, last_used_at): RawToken,
+) -> Result<TokenRecord, StoreError> {
+    Ok(TokenRecord {
+        id: id
+            .parse()
+            .map_err(|_| StoreError::Corrupt("a token's id is not a UUID".into()))?,
+        digest,
+        name,
+        role,
+        purposes: crate::purposes_of(&purposes)?,
+        created_at,
+        revoked_at,
+        expires_at,
+        last_used_at,
+    })
+}
+
+/// The token where `condition` (with one parameter) holds.
+fn token_where(
+    conn: &Connection,
+    condition: &str,
+    param: &str,
+) -> Result<Option<TokenRecord>, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM tokens WHERE {condition}"
+    ))?
+    .query_row([param], raw_token)
+    .optional()?
+    .map(token_of)
+    .transpose()
+}
+
 fn checkpoint_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::CheckpointRow> {
     Ok((
         r.get(0)?,
@@ -949,19 +1013,52 @@ fn apply(
             Ok(Applied::Rewrapped { count })
         }
         WriteOp::CreateToken { token: t, audit } => {
-            conn.prepare_cached(
-                "INSERT INTO tokens (digest, name, role, purposes, created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
+            conn.prepare_cached(&format!(
+                "INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            ))?
             .execute(params![
+                t.id.to_string(),
                 t.digest,
                 t.name,
                 t.role,
-                serde_json::to_string(&t.purposes).map_err(|e| StoreError::Backend(e.to_string()))?,
+                serde_json::to_string(&t.purposes)
+                    .map_err(|e| StoreError::Backend(e.to_string()))?,
                 t.created_at,
-                t.revoked_at
+                t.revoked_at,
+                t.expires_at,
+                t.last_used_at
             ])?;
             append(head, audit)?;
             Ok(Applied::TokenCreated)
+        }
+        WriteOp::RevokeToken { id, at, audit } => {
+            let token =
+                token_where(conn, "id = ?1", &id.to_string())?.ok_or(StoreError::NotFound)?;
+            if token.revoked_at.is_some() {
+                return Ok(Applied::TokenRevoked {
+                    token: Box::new(token),
+                    already: true,
+                });
+            }
+            conn.prepare_cached("UPDATE tokens SET revoked_at = ?1 WHERE id = ?2")?
+                .execute(params![at, id.to_string()])?;
+            append(head, audit)?;
+            Ok(Applied::TokenRevoked {
+                token: Box::new(TokenRecord {
+                    revoked_at: Some(at),
+                    ..token
+                }),
+                already: false,
+            })
+        }
+        WriteOp::TokensUsed { used } => {
+            let mut stmt = conn.prepare_cached(
+                "UPDATE tokens SET last_used_at = ?2 WHERE digest = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)",
+            )?;
+            for (digest, at) in used {
+                stmt.execute(params![digest, at])?;
+            }
+            Ok(Applied::TokensUsed)
         }
         WriteOp::RecordDeclaration {
             version,
@@ -1589,31 +1686,18 @@ impl Store for SqliteStore {
 
     async fn token(&self, digest: &str) -> Result<Option<TokenRecord>, StoreError> {
         let digest = digest.to_owned();
-        self.read_now(move |c| {
-            let row = c
-                .prepare_cached("SELECT name, role, purposes, created_at, revoked_at FROM tokens WHERE digest = ?1")?
-                .query_row([&digest], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                    ))
-                })
-                .optional()?;
-            row.map(|(name, role, purposes, created_at, revoked_at)| {
-                Ok(TokenRecord {
-                    digest: digest.clone(),
-                    name,
-                    role,
-                    purposes: serde_json::from_str(&purposes).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    created_at,
-                    revoked_at,
-                })
-            })
-            .transpose()
+        self.read_now(move |c| token_where(c, "digest = ?1", &digest))
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id"
+            ))?;
+            let rows = stmt.query_map([], raw_token)?;
+            rows.map(|r| token_of(r?)).collect()
         })
+        .await
     }
 
     async fn count_active_tokens(&self) -> Result<u64, StoreError> {

@@ -31,12 +31,19 @@ pub struct IndexEntry {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
+    /// What it is listed and revoked by.
+    pub id: Uuid,
+    /// What it is checked by: the SHA-256 of the token; the token itself is never stored.
     pub digest: String,
     pub name: String,
     pub role: String,
     pub purposes: Vec<String>,
     pub created_at: String,
     pub revoked_at: Option<String>,
+    /// After this the token is refused; `None`: it does not expire.
+    pub expires_at: Option<String>,
+    /// When it was last used, to the minute (recorded in batches).
+    pub last_used_at: Option<String>,
 }
 
 /// Whose data key a [`KeyRecord`] is.
@@ -304,6 +311,16 @@ pub enum WriteOp {
         token: TokenRecord,
         audit: AuditDraft,
     },
+    /// Revokes a token at once, in every process (`NotFound` when there is none); a token
+    /// revoked before is answered with its record and nothing is written.
+    RevokeToken {
+        id: Uuid,
+        at: String,
+        audit: AuditDraft,
+    },
+    /// When tokens (by digest) were last used: bookkeeping of the tokens themselves, no action
+    /// on personal data, so it carries no audit event. Times only move forward.
+    TokensUsed { used: Vec<(String, String)> },
     /// Records a declaration version; refuses the same version with different content.
     RecordDeclaration {
         version: String,
@@ -378,6 +395,8 @@ impl WriteOp {
             WriteOp::CreateSubject { .. }
             | WriteOp::Rewrap { .. }
             | WriteOp::CreateToken { .. }
+            | WriteOp::RevokeToken { .. }
+            | WriteOp::TokensUsed { .. }
             | WriteOp::RecordDeclaration { .. }
             | WriteOp::FileRequest { .. }
             | WriteOp::UpdateRequest { .. }
@@ -415,6 +434,12 @@ pub enum Applied {
         count: u64,
     },
     TokenCreated,
+    /// The token as it is now; `already` when it had been revoked before.
+    TokenRevoked {
+        token: Box<TokenRecord>,
+        already: bool,
+    },
+    TokensUsed,
     /// `true` when the version was new.
     DeclarationRecorded {
         new: bool,

@@ -231,12 +231,15 @@ fn rewrap_tokens_and_declarations(
         assert_eq!((after.kek_version, after.dek), (2, vec![2; 73]));
 
         let t = TokenRecord {
+            id: Uuid::now_v7(),
             digest: "d1".into(),
             name: "journal".into(),
             role: "staff".into(),
             purposes: vec!["education".into()],
             created_at: "2026-11-21T00:00:00.000000Z".into(),
             revoked_at: None,
+            expires_at: Some("2027-11-21T00:00:00.000000Z".into()),
+            last_used_at: None,
         };
         s.write(WriteOp::CreateToken {
             token: t.clone(),
@@ -244,9 +247,58 @@ fn rewrap_tokens_and_declarations(
         })
         .await
         .unwrap();
-        assert_eq!(s.token("d1").await.unwrap(), Some(t));
+        assert_eq!(s.token("d1").await.unwrap(), Some(t.clone()));
         assert_eq!(s.count_active_tokens().await.unwrap(), 1);
         assert!(s.token("d2").await.unwrap().is_none());
+        // Use is recorded forwards only; a revocation is recorded once.
+        for at in ["2026-11-22T10:01:00.000000Z", "2026-11-22T10:00:00.000000Z"] {
+            s.write(WriteOp::TokensUsed {
+                used: vec![("d1".into(), at.into()), ("nobody".into(), at.into())],
+            })
+            .await
+            .unwrap();
+        }
+        let used = s.token("d1").await.unwrap().unwrap();
+        assert_eq!(
+            used.last_used_at.as_deref(),
+            Some("2026-11-22T10:01:00.000000Z")
+        );
+        let revoke = |at: &str| WriteOp::RevokeToken {
+            id: t.id,
+            at: at.into(),
+            audit: AuditDraft::new("test", "token.revoke", Outcome::Ok),
+        };
+        let Applied::TokenRevoked {
+            token,
+            already: false,
+        } = s
+            .write(revoke("2026-11-23T00:00:00.000000Z"))
+            .await
+            .unwrap()
+        else {
+            panic!("revoked")
+        };
+        assert_eq!(
+            token.revoked_at.as_deref(),
+            Some("2026-11-23T00:00:00.000000Z")
+        );
+        assert!(matches!(
+            s.write(revoke("2026-11-24T00:00:00.000000Z"))
+                .await
+                .unwrap(),
+            Applied::TokenRevoked { already: true, .. }
+        ));
+        assert_eq!(s.tokens().await.unwrap(), vec![*token]);
+        assert_eq!(s.count_active_tokens().await.unwrap(), 0);
+        assert!(matches!(
+            s.write(WriteOp::RevokeToken {
+                id: Uuid::now_v7(),
+                at: "2026-11-24T00:00:00.000000Z".into(),
+                audit: AuditDraft::new("test", "token.revoke", Outcome::Ok),
+            })
+            .await,
+            Err(StoreError::NotFound)
+        ));
 
         let decl = |hash: &str| WriteOp::RecordDeclaration {
             version: "2025.1".into(),
@@ -293,7 +345,7 @@ fn rewrap_tokens_and_declarations(
                 ("2026.1".to_owned(), "h3".to_owned())
             ]
         );
-        assert_eq!(verify_chain(&s, &k).await, 6);
+        assert_eq!(verify_chain(&s, &k).await, 7);
     })
 }
 

@@ -35,6 +35,17 @@ struct FileConfig {
     audit: AuditConfig,
     #[serde(default)]
     keys: KeysConfig,
+    #[serde(default)]
+    tokens: TokensConfig,
+}
+
+/// `[tokens]`: how long API tokens live unless their creator says otherwise (0: they do not
+/// expire).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokensConfig {
+    integration_days: Option<u32>,
+    person_days: Option<u32>,
 }
 
 /// `[keys]`: key epochs.
@@ -157,6 +168,7 @@ pub struct Config {
     pub checkpoint_file: PathBuf,
     pub checkpoint_interval: std::time::Duration,
     pub backup_retention_days: u32,
+    pub token_lifetimes: derbes_server::TokenLifetimes,
 }
 
 impl Config {
@@ -260,6 +272,10 @@ impl Config {
                     "[keys] backup_retention_days = {d}: give from 0 to 3660 days, how long the oldest backup of the database is kept"
                 ),
             },
+            token_lifetimes: derbes_server::TokenLifetimes {
+                integration_days: token_days("integration_days", file.tokens.integration_days, Some(365))?,
+                person_days: token_days("person_days", file.tokens.person_days, None)?,
+            },
             data_dir,
             key_file,
         })
@@ -282,6 +298,19 @@ impl Config {
             }
             None => format!("SQLite at {}", self.data_dir.join("derbes.db").display()),
         }
+    }
+}
+
+/// A token lifetime from `[tokens]`: 0 means none.
+fn token_days(key: &str, given: Option<u32>, default: Option<u32>) -> Result<Option<u32>> {
+    match given {
+        None => Ok(default),
+        Some(0) => Ok(None),
+        Some(d) if d <= derbes_server::MAX_TOKEN_DAYS => Ok(Some(d)),
+        Some(d) => bail!(
+            "[tokens] {key} = {d}: give from 1 to {} days, or 0 for tokens that do not expire",
+            derbes_server::MAX_TOKEN_DAYS
+        ),
     }
 }
 
@@ -308,7 +337,7 @@ fn read_file_config(path: &Path) -> Result<FileConfig> {
             })
             .unwrap_or((1, 1));
         anyhow::anyhow!(
-            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, templates, connectors, [[webhooks]], [mail] outbox, from, smtp and smtp_password_file, [requests] package_days and four_eyes, [audit] checkpoint_file and checkpoint_interval, [keys] backup_retention_days)",
+            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, templates, connectors, [[webhooks]], [mail] outbox, from, smtp and smtp_password_file, [requests] package_days and four_eyes, [audit] checkpoint_file and checkpoint_interval, [keys] backup_retention_days, [tokens] integration_days and person_days)",
             path.display(),
             e.message().trim()
         )

@@ -11,13 +11,13 @@ mod policy_cli;
 mod receipt_verify;
 mod requests_cli;
 mod setup;
+mod token_cli;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use config::{Config, Overrides};
 use derbes_core::declaration::Severity;
 use derbes_core::Declaration;
-use derbes_server::Role;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -155,16 +155,13 @@ enum RequestsCommand {
 #[derive(Subcommand)]
 enum TokenCommand {
     /// Create a token and print it once
-    Create {
-        /// admin, dpo, staff, auditor or integration
-        #[arg(long)]
-        role: String,
-        /// A purpose the token may act for (staff and integration; repeat for several)
-        #[arg(long = "purpose")]
-        purposes: Vec<String>,
-        /// A label shown in the audit trail
-        #[arg(long)]
-        name: String,
+    Create(token_cli::CreateArgs),
+    /// Every token: id, name, role, purposes, created, expires, last used, revoked
+    List,
+    /// Revoke a token by its id, at once in every running derbes
+    Revoke {
+        /// The token's id (`derbes token list` shows it)
+        id: uuid::Uuid,
     },
 }
 
@@ -266,31 +263,64 @@ fn run(cli: Cli) -> Result<ExitCode> {
     runtime()?.block_on(async move {
         match cli.command {
             Command::Serve => serve(&config).await.map(|_| ExitCode::SUCCESS),
-            Command::Token { command: TokenCommand::Create { role, purposes, name } } => {
-                let role: Role = role.parse().map_err(anyhow::Error::msg)?;
-                let opened = setup::open(&config, false).await?;
-                let token = opened.vault.create_token("cli", &name, role, purposes).await?;
-                println!("{token}");
-                eprintln!("derbes: created a `{role}` token named \"{}\"; it is shown once, derbes keeps only its digest", name.trim());
-                Ok(ExitCode::SUCCESS)
+            Command::Token {
+                command: TokenCommand::Create(args),
+            } => token_cli::create(&config, &args).await,
+            Command::Token {
+                command: TokenCommand::List,
+            } => token_cli::list(&config).await,
+            Command::Token {
+                command: TokenCommand::Revoke { id },
+            } => token_cli::revoke(&config, id).await,
+            Command::Audit {
+                command: AuditCommand::Verify { checkpoints },
+            } => audit_verify::verify(&config, checkpoints.as_deref()).await,
+            Command::Audit {
+                command: AuditCommand::Checkpoint,
+            } => audit_verify::checkpoint(&config).await,
+            Command::Audit {
+                command: AuditCommand::AcknowledgeRestore { person },
+            } => {
+                audit_verify::acknowledge_restore(&config, &requests_cli::person(person.clone()))
+                    .await
             }
-            Command::Audit { command: AuditCommand::Verify { checkpoints } } => audit_verify::verify(&config, checkpoints.as_deref()).await,
-            Command::Audit { command: AuditCommand::Checkpoint } => audit_verify::checkpoint(&config).await,
-            Command::Audit { command: AuditCommand::AcknowledgeRestore { person } } => {
-                audit_verify::acknowledge_restore(&config, &requests_cli::person(person.clone())).await
-            }
-            Command::Keys { command: KeysCommand::Rotate } => keys_cli::rotate(&config).await.map(|_| ExitCode::SUCCESS),
-            Command::Keys { command: KeysCommand::Retire { dry_run } } => keys_cli::retire(&config, dry_run).await,
+            Command::Keys {
+                command: KeysCommand::Rotate,
+            } => keys_cli::rotate(&config).await.map(|_| ExitCode::SUCCESS),
+            Command::Keys {
+                command: KeysCommand::Retire { dry_run },
+            } => keys_cli::retire(&config, dry_run).await,
             Command::Import(args) => import::run(&config, &args).await,
-            Command::Consents { command: ConsentsCommand::Import(args) } => consent_import::run(&config, &args).await,
-            Command::Requests { command: RequestsCommand::List(args), .. } => requests_cli::list(&config, &args).await,
-            Command::Requests { command: RequestsCommand::Work(work), person } => requests_cli::work(&config, person, &work).await,
-            Command::Destructions { command: DestructionsCommand::Reapply } => requests_cli::reapply_destructions(&config).await,
-            Command::Destructions { command: DestructionsCommand::List } => requests_cli::list_destructions(&config).await,
-            Command::Connectors { command: ConnectorsCommand::Check } => requests_cli::check_connectors(&config).await,
-            Command::Policy { command: PolicyCommand::Render(args) } => policy_cli::render(&config, &args),
-            Command::Policy { command: PolicyCommand::Diff(args) } => policy_cli::diff(&args),
-            Command::Check { .. } | Command::Generate(_) | Command::Receipt { .. } | Command::Calendar { .. } => Ok(ExitCode::SUCCESS),
+            Command::Consents {
+                command: ConsentsCommand::Import(args),
+            } => consent_import::run(&config, &args).await,
+            Command::Requests {
+                command: RequestsCommand::List(args),
+                ..
+            } => requests_cli::list(&config, &args).await,
+            Command::Requests {
+                command: RequestsCommand::Work(work),
+                person,
+            } => requests_cli::work(&config, person, &work).await,
+            Command::Destructions {
+                command: DestructionsCommand::Reapply,
+            } => requests_cli::reapply_destructions(&config).await,
+            Command::Destructions {
+                command: DestructionsCommand::List,
+            } => requests_cli::list_destructions(&config).await,
+            Command::Connectors {
+                command: ConnectorsCommand::Check,
+            } => requests_cli::check_connectors(&config).await,
+            Command::Policy {
+                command: PolicyCommand::Render(args),
+            } => policy_cli::render(&config, &args),
+            Command::Policy {
+                command: PolicyCommand::Diff(args),
+            } => policy_cli::diff(&args),
+            Command::Check { .. }
+            | Command::Generate(_)
+            | Command::Receipt { .. }
+            | Command::Calendar { .. } => Ok(ExitCode::SUCCESS),
         }
     })
 }
@@ -379,11 +409,7 @@ async fn serve(config: &Config) -> Result<()> {
         }
     }
     if broken.is_none() && store.count_active_tokens().await? == 0 {
-        let token = opened
-            .vault
-            .create_token("system", "first admin", Role::Admin, Vec::new())
-            .await?;
-        println!("derbes: created the first admin token. It is shown ONCE; keep it safe:\n\n    {token}\n");
+        token_cli::first_admin(config, &opened.vault).await?;
     }
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
@@ -450,6 +476,18 @@ async fn serve(config: &Config) -> Result<()> {
             }
         }
     });
+    // Record when tokens were last used, a minute at a time.
+    let vault = Arc::clone(&opened.vault);
+    tokio::spawn(async move {
+        let period = std::time::Duration::from_secs(60);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        loop {
+            tick.tick().await;
+            if let Err(e) = vault.record_token_use().await {
+                eprintln!("derbes: warning: token use not recorded: {e}");
+            }
+        }
+    });
     // Pick up key versions that `derbes keys rotate` adds while the server runs.
     let vault = Arc::clone(&opened.vault);
     tokio::spawn(async move {
@@ -473,6 +511,7 @@ async fn serve(config: &Config) -> Result<()> {
     derbes_server::serve(listener, state, shutdown_signal()).await?;
     // The last events get a checkpoint, exported, before the server stops.
     if vault.chain_broken().is_none() {
+        let _ = vault.record_token_use().await;
         if let Err(e) = vault.checkpoint().await {
             eprintln!("derbes: warning: the last audit checkpoint: {e}");
         }

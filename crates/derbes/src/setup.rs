@@ -288,7 +288,8 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
                 .with_connectors(connectors)
                 .with_policy_templates(policy_templates)
                 .with_webhooks(webhooks)
-                .with_checkpoint_file(derbes_server::CheckpointFile::new(&config.checkpoint_file)),
+                .with_checkpoint_file(derbes_server::CheckpointFile::new(&config.checkpoint_file))
+                .with_token_lifetimes(config.token_lifetimes),
         ),
     })
 }

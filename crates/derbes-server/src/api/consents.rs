@@ -1,7 +1,7 @@
 //! Routes for consents, legal representatives, blocks and restrictions of a subject.
 
 use super::{json_response, Body, Path, Query};
-use crate::auth::{Actor, Role};
+use crate::auth::Actor;
 use crate::consents::{ConsentInput, FlagChange, FlagInput, LinkInput, ObligationInput};
 use crate::problem::ApiError;
 use crate::receipts::{published_keys, receipt_html};
@@ -13,24 +13,11 @@ use derbes_core::flags::FlagReason;
 use serde::Deserialize;
 use uuid::Uuid;
 
-/// Every role may see a subject's consents, representatives and flags: they hold no field values.
-const READERS: &[Role] = &[
-    Role::Admin,
-    Role::Dpo,
-    Role::Staff,
-    Role::Auditor,
-    Role::Integration,
-];
-const RECORDERS: &[Role] = &[Role::Admin, Role::Dpo, Role::Staff, Role::Integration];
-/// Blocking and restriction are the operator's own decisions, not an integration's.
-const FLAGGERS: &[Role] = &[Role::Admin, Role::Dpo, Role::Staff];
-
 pub(super) async fn list_consents(
     State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    actor.require(READERS)?;
     let ledger = s.vault.consent_ledger(&actor, id).await?;
     Ok(json_response(StatusCode::OK, &ledger))
 }
@@ -41,7 +28,6 @@ pub(super) async fn record_consent(
     Path(id): Path<Uuid>,
     Body(input): Body<ConsentInput>,
 ) -> Result<Response, ApiError> {
-    actor.require(RECORDERS)?;
     let event = s.vault.record_consent(&actor, id, input).await?;
     Ok(json_response(StatusCode::CREATED, &event))
 }
@@ -51,10 +37,9 @@ pub(super) async fn list_representatives(
     actor: Actor,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    actor.require(READERS)?;
     Ok(json_response(
         StatusCode::OK,
-        &s.vault.representatives(id).await?,
+        &s.vault.representatives(&actor, id).await?,
     ))
 }
 
@@ -64,7 +49,6 @@ pub(super) async fn link_representative(
     Path(id): Path<Uuid>,
     Body(input): Body<LinkInput>,
 ) -> Result<Response, ApiError> {
-    actor.require(RECORDERS)?;
     let (link, new) = s.vault.link_representative(&actor, id, input).await?;
     let status = if new {
         StatusCode::CREATED
@@ -79,13 +63,12 @@ pub(super) async fn unlink_representative(
     actor: Actor,
     Path((id, representative_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Response, ApiError> {
-    actor.require(RECORDERS)?;
     s.vault
         .unlink_representative(&actor, id, representative_id)
         .await?;
     Ok(json_response(
         StatusCode::OK,
-        &s.vault.representatives(id).await?,
+        &s.vault.representatives(&actor, id).await?,
     ))
 }
 
@@ -94,8 +77,10 @@ pub(super) async fn flags(
     actor: Actor,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    actor.require(READERS)?;
-    Ok(json_response(StatusCode::OK, &s.vault.flags(id).await?))
+    Ok(json_response(
+        StatusCode::OK,
+        &s.vault.flags(&actor, id).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -112,7 +97,6 @@ async fn change_flag(
     purpose: Option<&str>,
     change: FlagChange,
 ) -> Result<Response, ApiError> {
-    actor.require(FLAGGERS)?;
     let flags = s.vault.set_flag(&actor, id, purpose, change).await?;
     Ok(json_response(StatusCode::OK, &flags))
 }
@@ -159,7 +143,6 @@ pub(super) async fn record_obligation(
     Path((id, purpose)): Path<(Uuid, String)>,
     Body(input): Body<ObligationInput>,
 ) -> Result<Response, ApiError> {
-    actor.require(FLAGGERS)?;
     let flags = s
         .vault
         .set_obligation(&actor, id, &purpose, Some(input))
@@ -172,7 +155,6 @@ pub(super) async fn fulfil_obligation(
     actor: Actor,
     Path((id, purpose)): Path<(Uuid, String)>,
 ) -> Result<Response, ApiError> {
-    actor.require(FLAGGERS)?;
     let flags = s.vault.set_obligation(&actor, id, &purpose, None).await?;
     Ok(json_response(StatusCode::OK, &flags))
 }
@@ -195,7 +177,6 @@ pub(super) async fn receipt(
     Path((id, consent_id)): Path<(Uuid, Uuid)>,
     Query(q): Query<ReceiptQuery>,
 ) -> Result<Response, ApiError> {
-    actor.require(READERS)?;
     let problem = |field: &str, message: &str| ApiError::field(field, message, message);
     let lang = super::asked_lang(q.lang.as_deref(), &headers)?;
     let format = q.format.as_deref().unwrap_or("json");

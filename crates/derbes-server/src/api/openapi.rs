@@ -572,11 +572,22 @@ fn spine() -> Value {
                 "summary": "The audit chain's state: verified up to which event, checkpoints and their export, the last whole-chain verification (admin, dpo, auditor)",
                 "responses": { "200": ok("The state", "AuditStatus") }
             }), &[]) },
-            "/api/v1/tokens": { "post": authed(json!({
-                "summary": "Create an API token (admin)",
-                "requestBody": body("TokenCreate"),
-                "responses": { "201": ok("The token, shown once", "TokenCreated") }
-            }), &[("400", "Malformed JSON"), ("413", "Body too large"), ("415", "Not JSON"), ("422", "Unknown role or purpose")]) }
+            "/api/v1/tokens": {
+                "post": authed(json!({
+                    "summary": "Create an API token (admin)",
+                    "requestBody": body("TokenCreate"),
+                    "responses": { "201": ok("The token, shown once", "TokenCreated") }
+                }), &[("400", "Malformed JSON"), ("413", "Body too large"), ("415", "Not JSON"), ("422", "Unknown role or purpose, or a life out of bounds")]),
+                "get": authed(json!({
+                    "summary": "Every token, revoked and expired ones included: name, role, purposes, created, expires, last used (admin)",
+                    "responses": { "200": ok("The tokens, oldest first", "Tokens") }
+                }), &[])
+            },
+            "/api/v1/tokens/{id}": { "delete": authed(json!({
+                "summary": "Revoke a token, at once in every derbes process (admin)",
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } }],
+                "responses": { "200": ok("The token as it is now", "Token") }
+            }), &[("400", "Malformed id"), ("404", "No such token")]) }
         },
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
@@ -638,10 +649,26 @@ fn spine() -> Value {
                 "TokenCreate": { "type": "object", "additionalProperties": false, "required": ["name", "role"], "properties": {
                     "name": { "type": "string", "minLength": 1, "maxLength": 100 },
                     "role": { "enum": ["admin", "dpo", "staff", "auditor", "integration"] },
-                    "purposes": { "type": "array", "items": { "type": "string" }, "description": "Required for staff and integration, forbidden otherwise" } } },
-                "TokenCreated": { "type": "object", "required": ["token", "name", "role", "purposes"], "properties": {
-                    "token": { "type": "string" }, "name": { "type": "string" }, "role": { "type": "string" },
-                    "purposes": { "type": "array", "items": { "type": "string" } }, "note": { "type": "string" } } }
+                    "purposes": { "type": "array", "items": { "type": "string" }, "description": "Required for staff and integration, forbidden otherwise" },
+                    "expires_in_days": { "type": ["integer", "null"], "minimum": 1, "maximum": 3660, "description": "Days the token lives; null: it does not expire; left out: 365 for integration tokens, none for the others (configurable)" } } },
+                "Token": { "type": "object", "required": ["id", "name", "role", "purposes", "created_at", "status"], "properties": {
+                    "id": { "type": "string", "format": "uuid" }, "name": { "type": "string" }, "role": { "type": "string" },
+                    "purposes": { "type": "array", "items": { "type": "string" } },
+                    "created_at": { "type": "string", "format": "date-time" },
+                    "status": { "enum": ["active", "expired", "revoked"] },
+                    "expires_at": { "type": "string", "format": "date-time" },
+                    "revoked_at": { "type": "string", "format": "date-time" },
+                    "last_used_at": { "type": "string", "format": "date-time", "description": "To the minute" } } },
+                "Tokens": { "type": "object", "required": ["tokens"], "properties": {
+                    "tokens": { "type": "array", "items": { "$ref": "#/components/schemas/Token" } } } },
+                "TokenCreated": { "type": "object", "required": ["token", "id", "name", "role", "purposes", "created_at", "status"], "properties": {
+                    "token": { "type": "string", "description": "Shown once; derbes keeps only its digest" },
+                    "id": { "type": "string", "format": "uuid" }, "name": { "type": "string" }, "role": { "type": "string" },
+                    "purposes": { "type": "array", "items": { "type": "string" } },
+                    "created_at": { "type": "string", "format": "date-time" },
+                    "status": { "enum": ["active"] },
+                    "expires_at": { "type": "string", "format": "date-time" },
+                    "note": { "type": "string" } } }
             }
         }
     })

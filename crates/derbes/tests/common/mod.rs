@@ -176,6 +176,20 @@ impl Server {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => {
+                    // With no terminal, the first admin token goes to a private file.
+                    if let Some(path) = line
+                        .split_once("first admin token; it is in the file ")
+                        .and_then(|(_, rest)| rest.split_once(" (mode 0600)"))
+                        .map(|(p, _)| p.to_owned())
+                    {
+                        let p = std::path::Path::new(&path);
+                        let p = if p.is_relative() { cwd.join(p) } else { p.to_path_buf() };
+                        assert_eq!(
+                            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                            0o600
+                        );
+                        server.token = Some(std::fs::read_to_string(&p).unwrap().trim().to_owned());
+                    }
                     if let Some(t) = line.split_whitespace().find(|w| w.starts_with("dbs_")) {
                         assert!(
                             server.token.is_none(),

@@ -1,0 +1,731 @@
+//! Who may do what, route by route: every route of the API × every role × a subject in the
+//! purpose-bound tokens' reach (a student, for staff and an integration acting for `education`
+//! and `extracurricular`) and one outside it (a job candidate) → the status the caller gets.
+//! The table is the test: a route without an entry fails it.
+#![allow(clippy::unwrap_used)]
+
+use derbes_core::identifiers::{Iin, Sex};
+use derbes_server::{Role, ROUTES};
+use derbes_store::testing::{run_suite, Case, TestDb};
+use serde_json::{json, Value};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+mod common;
+use common::*;
+
+/// admin, dpo, staff, auditor, integration.
+const ROLES: [Role; 5] = [
+    Role::Admin,
+    Role::Dpo,
+    Role::Staff,
+    Role::Auditor,
+    Role::Integration,
+];
+
+/// What a call gets, by role (admin, dpo, staff, auditor, integration).
+#[derive(Clone, Copy)]
+enum Expect {
+    /// A public route: the same answer for everyone, token or not, and never a refusal.
+    Public,
+    Status([u16; 5]),
+}
+use Expect::{Public, Status};
+
+/// The table: (method, route), then the statuses for the subject in reach, and for the one
+/// outside it.
+const TABLE: &[(&str, &str, Expect, Expect)] = &[
+    ("get", "/api/v1/health", Public, Public),
+    ("get", "/api/v1/openapi.json", Public, Public),
+    ("get", "/api/v1/declaration", Public, Public),
+    ("get", "/policy", Public, Public),
+    ("get", "/policy/versions", Public, Public),
+    ("get", "/policy/changes", Public, Public),
+    ("get", "/policy/versions/{version}", Public, Public),
+    ("get", "/policy/documents/{document}", Public, Public),
+    (
+        "get",
+        "/.well-known/derbes-receipt-keys.json",
+        Public,
+        Public,
+    ),
+    ("post", "/api/v1/webhooks/jobs/{id}", Public, Public),
+    (
+        "post",
+        "/api/v1/subjects",
+        Status([201, 201, 201, 403, 201]),
+        Status([201, 201, 403, 403, 403]),
+    ),
+    (
+        "get",
+        "/api/v1/subjects/{id}",
+        Status([200, 200, 200, 403, 200]),
+        Status([200, 200, 404, 403, 404]),
+    ),
+    (
+        "patch",
+        "/api/v1/subjects/{id}",
+        Status([200, 200, 200, 403, 200]),
+        Status([200, 200, 404, 403, 404]),
+    ),
+    (
+        "get",
+        "/api/v1/subjects/{id}/audit",
+        Status([200, 200, 403, 200, 403]),
+        Status([200, 200, 403, 200, 403]),
+    ),
+    (
+        "post",
+        "/api/v1/lookup",
+        Status([200, 200, 200, 403, 200]),
+        Status([200, 200, 200, 403, 200]),
+    ),
+    (
+        "get",
+        "/api/v1/audit",
+        Status([200, 200, 403, 200, 403]),
+        Status([200, 200, 403, 200, 403]),
+    ),
+    (
+        "get",
+        "/api/v1/audit/status",
+        Status([200, 200, 403, 200, 403]),
+        Status([200, 200, 403, 200, 403]),
+    ),
+    (
+        "post",
+        "/api/v1/tokens",
+        Status([201, 403, 403, 403, 403]),
+        Status([201, 403, 403, 403, 403]),
+    ),
+    (
+        "get",
+        "/api/v1/tokens",
+        Status([200, 403, 403, 403, 403]),
+        Status([200, 403, 403, 403, 403]),
+    ),
+    (
+        "delete",
+        "/api/v1/tokens/{id}",
+        Status([200, 403, 403, 403, 403]),
+        Status([200, 403, 403, 403, 403]),
+    ),
+    (
+        "post",
+        "/api/v1/decisions",
+        Status([200, 200, 200, 403, 200]),
+        Status([200, 200, 200, 403, 200]),
+    ),
+    (
+        "get",
+        "/api/v1/subjects/{id}/consents",
+        Status([200, 200, 200, 403, 200]),
+        Status([200, 200, 404, 403, 404]),
+    ),
+    (
+        "post",
+        "/api/v1/subjects/{id}/consents",
+        Status([201, 201, 201, 403, 201]),
+        Status([201, 201, 403, 403, 403]),
+    ),
+    (
+        "get",
+        "/api/v1/subjects/{id}/representatives",
+        Status([200, 200, 200, 403, 200]),
+        Status([200, 200, 404, 403, 404]),
+    ),
+    (
+        "post",
+        "/api/v1/subjects/{id}/representatives",
+        Status([201, 201, 201, 403, 201]),
+        Status([201, 201, 404, 403, 404]),
+    ),
+    (
+        "delete",
+        "/api/v1/subjects/{id}/representatives/{representative_id}",
+        Status([200, 200, 200, 403, 200]),
+        Status([200, 200, 404, 403, 404]),
+    ),
+    (
+        "get",
+        "/api/v1/subjects/{id}/flags",
+        Status([200, 200, 200, 403, 403]),
+        Status([200, 200, 404, 403, 403]),
+    ),
+    (
+        "put",
+        "/api/v1/subjects/{id}/block",
+        Status([200, 200, 200, 403, 403]),
+        Status([200, 200, 404, 403, 403]),
+    ),
+    // A block (set for a verification, say) is lifted by those who answer for the data.
+    (
+        "delete",
+        "/api/v1/subjects/{id}/block",
+        Status([200, 200, 403, 403, 403]),
+        Status([200, 200, 403, 403, 403]),
+    ),
+    // Out of reach, the restriction is of `recruitment`, a purpose the staff token does not act for.
+    (
+        "put",
+        "/api/v1/subjects/{id}/restrictions/{purpose}",
+        Status([200, 200, 200, 403, 403]),
+        Status([200, 200, 403, 403, 403]),
+    ),
+    (
+        "delete",
+        "/api/v1/subjects/{id}/restrictions/{purpose}",
+        Status([200, 200, 200, 403, 403]),
+        Status([200, 200, 403, 403, 403]),
+    ),
+    // `extracurricular` does not process candidates: nothing of it can be held for one.
+    (
+        "put",
+        "/api/v1/subjects/{id}/obligations/{purpose}",
+        Status([200, 200, 200, 403, 403]),
+        Status([422, 422, 404, 403, 403]),
+    ),
+    (
+        "delete",
+        "/api/v1/subjects/{id}/obligations/{purpose}",
+        Status([200, 200, 200, 403, 403]),
+        Status([422, 422, 404, 403, 403]),
+    ),
+    (
+        "get",
+        "/api/v1/subjects/{id}/consents/{consent_id}/receipt",
+        Status([200, 200, 200, 403, 200]),
+        Status([200, 200, 404, 403, 404]),
+    ),
+    (
+        "post",
+        "/api/v1/requests",
+        Status([201, 201, 201, 403, 201]),
+        Status([201, 201, 404, 403, 404]),
+    ),
+    (
+        "get",
+        "/api/v1/requests",
+        Status([200, 200, 200, 200, 403]),
+        Status([200, 200, 200, 200, 403]),
+    ),
+    // An integration reaches only the requests it filed itself.
+    (
+        "get",
+        "/api/v1/requests/{id}",
+        Status([200, 200, 200, 200, 404]),
+        Status([200, 200, 404, 200, 404]),
+    ),
+    (
+        "post",
+        "/api/v1/requests/{id}/steps",
+        Status([200, 200, 200, 403, 404]),
+        Status([200, 200, 404, 403, 404]),
+    ),
+    (
+        "post",
+        "/api/v1/requests/{id}/verification/code",
+        Status([200, 200, 200, 403, 404]),
+        Status([200, 200, 404, 403, 404]),
+    ),
+    (
+        "post",
+        "/api/v1/requests/{id}/verification/code/check",
+        Status([409, 409, 409, 403, 404]),
+        Status([409, 409, 404, 403, 404]),
+    ),
+    (
+        "post",
+        "/api/v1/requests/{id}/verification/document",
+        Status([200, 200, 200, 403, 403]),
+        Status([200, 200, 404, 403, 403]),
+    ),
+    // Not built yet (the request is not approved): gone for those who may have it.
+    (
+        "get",
+        "/api/v1/requests/{id}/package",
+        Status([410, 410, 403, 403, 404]),
+        Status([410, 410, 403, 403, 404]),
+    ),
+    (
+        "get",
+        "/api/v1/requests/{id}/answer",
+        Status([200, 200, 403, 403, 403]),
+        Status([200, 200, 403, 403, 403]),
+    ),
+    (
+        "get",
+        "/api/v1/subjects/{id}/destruction",
+        Status([404, 404, 403, 404, 403]),
+        Status([404, 404, 403, 404, 403]),
+    ),
+];
+
+/// A new adult's IIN (born in 2000) at each call.
+fn adult_iin() -> String {
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let birth = time::Date::from_calendar_date(2000, time::Month::March, 3).unwrap();
+    loop {
+        let serial = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(iin) = Iin::compose(birth, Sex::Female, serial) {
+            return iin.as_str().to_owned();
+        }
+    }
+}
+
+/// What a case acts on, made by the admin before the call.
+struct Fixture {
+    subject: String,
+    iin: String,
+    category: &'static str,
+    /// A purpose that processes the subject's category and rests on consent.
+    consent_purpose: &'static str,
+    /// A purpose that processes the subject's category.
+    read_purpose: &'static str,
+    parent: String,
+    consent: String,
+    request: String,
+}
+
+async fn fixture(s: &Server, in_reach: bool, n: u32) -> Fixture {
+    let (category, consent_purpose, read_purpose) = if in_reach {
+        ("student", "extracurricular", "education")
+    } else {
+        ("candidate", "recruitment", "recruitment")
+    };
+    let iin = adult_iin();
+    let r = s
+        .post(
+            "/api/v1/subjects",
+            &s.admin,
+            json!({ "category": category, "fields": { "surname": "Мұқанова", "iin": iin, "email": format!("s{n}@mail.kz") } }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let subject = r.body["id"].as_str().unwrap().to_owned();
+    let r = s
+        .post(
+            "/api/v1/subjects",
+            &s.admin,
+            json!({ "category": "legal_representative", "fields": { "surname": "Мұқанов" } }),
+        )
+        .await;
+    let parent = r.body["id"].as_str().unwrap().to_owned();
+    let r = s
+        .post(
+            &format!("/api/v1/subjects/{subject}/representatives"),
+            &s.admin,
+            link(&parent),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = s
+        .post(
+            &format!("/api/v1/subjects/{subject}/consents"),
+            &s.admin,
+            json!({ "purpose": consent_purpose, "action": "give", "method": { "kind": "web" } }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let consent = r.body["id"].as_str().unwrap().to_owned();
+    let r = s
+        .post(
+            "/api/v1/requests",
+            &s.admin,
+            json!({ "kind": "access_export", "subject_id": subject, "channel": "paper", "language": "ru" }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let request = r.body["id"].as_str().unwrap().to_owned();
+    Fixture {
+        subject,
+        iin,
+        category,
+        consent_purpose,
+        read_purpose,
+        parent,
+        consent,
+        request,
+    }
+}
+
+fn link(parent: &str) -> Value {
+    json!({ "representative_id": parent, "relation": "parent",
+            "documents": [{ "kind": "birth_certificate", "sha256": "b1".repeat(32) }] })
+}
+
+/// The call a route gets in a case: (method, path, body), after what the admin sets up for it.
+async fn call_for(
+    s: &Server,
+    method: &str,
+    route: &str,
+    f: &Fixture,
+) -> (String, String, Option<Value>) {
+    let id = &f.subject;
+    let rq = &f.request;
+    let restricted = if f.category == "student" {
+        "education"
+    } else {
+        "recruitment"
+    };
+    let (path, body): (String, Option<Value>) = match (method, route) {
+        ("get", "/policy/versions/{version}") => ("/policy/versions/2025.1".into(), None),
+        ("get", "/policy/documents/{document}") => ("/policy/documents/data-list".into(), None),
+        ("get", "/policy/changes") => ("/policy/changes?from=2025.1&to=2025.1".into(), None),
+        ("post", "/api/v1/webhooks/jobs/{id}") => (
+            format!("/api/v1/webhooks/jobs/{rq}"),
+            Some(json!({ "job_id": rq, "status": "done" })),
+        ),
+        ("post", "/api/v1/subjects") => (
+            route.into(),
+            Some(json!({ "category": f.category, "fields": { "surname": "Жаңа" } })),
+        ),
+        ("get", "/api/v1/subjects/{id}") => (
+            format!("/api/v1/subjects/{id}?purpose={}", f.read_purpose),
+            None,
+        ),
+        ("patch", "/api/v1/subjects/{id}") => (
+            format!("/api/v1/subjects/{id}"),
+            Some(json!({ "fields": { "surname": "Жаңаева" } })),
+        ),
+        ("post", "/api/v1/lookup") => (
+            route.into(),
+            Some(json!({ "field": "iin", "value": f.iin, "purpose": "education" })),
+        ),
+        ("post", "/api/v1/tokens") => (
+            route.into(),
+            Some(json!({ "name": "an auditor", "role": "auditor" })),
+        ),
+        ("delete", "/api/v1/tokens/{id}") => {
+            let r = s
+                .post(
+                    "/api/v1/tokens",
+                    &s.admin,
+                    json!({ "name": "to revoke", "role": "auditor" }),
+                )
+                .await;
+            (
+                format!("/api/v1/tokens/{}", r.body["id"].as_str().unwrap()),
+                None,
+            )
+        }
+        ("post", "/api/v1/decisions") => (
+            route.into(),
+            Some(json!({ "subject_id": id, "purpose": f.read_purpose })),
+        ),
+        ("post", "/api/v1/subjects/{id}/consents") => (
+            format!("/api/v1/subjects/{id}/consents"),
+            Some(
+                json!({ "purpose": f.consent_purpose, "action": "renew", "method": { "kind": "web" } }),
+            ),
+        ),
+        ("post", "/api/v1/subjects/{id}/representatives") => {
+            let r = s
+                .post("/api/v1/subjects", &s.admin, json!({ "category": "legal_representative", "fields": { "surname": "Екінші" } }))
+                .await;
+            (
+                format!("/api/v1/subjects/{id}/representatives"),
+                Some(link(r.body["id"].as_str().unwrap())),
+            )
+        }
+        ("delete", "/api/v1/subjects/{id}/representatives/{representative_id}") => (
+            format!("/api/v1/subjects/{id}/representatives/{}", f.parent),
+            None,
+        ),
+        ("put", "/api/v1/subjects/{id}/block") => (
+            format!("/api/v1/subjects/{id}/block"),
+            Some(json!({ "reason": "accuracy_contested" })),
+        ),
+        ("delete", "/api/v1/subjects/{id}/block") => {
+            s.put(
+                &format!("/api/v1/subjects/{id}/block"),
+                &s.admin,
+                json!({ "reason": "accuracy_contested" }),
+            )
+            .await;
+            (
+                format!("/api/v1/subjects/{id}/block?reason=subject_request"),
+                None,
+            )
+        }
+        ("put", "/api/v1/subjects/{id}/restrictions/{purpose}") => (
+            format!("/api/v1/subjects/{id}/restrictions/{restricted}"),
+            Some(json!({ "reason": "objection" })),
+        ),
+        ("delete", "/api/v1/subjects/{id}/restrictions/{purpose}") => {
+            let path = format!("/api/v1/subjects/{id}/restrictions/{restricted}");
+            s.put(&path, &s.admin, json!({ "reason": "objection" }))
+                .await;
+            (format!("{path}?reason=subject_request"), None)
+        }
+        ("put", "/api/v1/subjects/{id}/obligations/{purpose}") => (
+            format!("/api/v1/subjects/{id}/obligations/extracurricular"),
+            Some(json!({ "note": "экскурсия" })),
+        ),
+        ("delete", "/api/v1/subjects/{id}/obligations/{purpose}") => {
+            let path = format!("/api/v1/subjects/{id}/obligations/extracurricular");
+            s.put(&path, &s.admin, json!({})).await;
+            (path, None)
+        }
+        ("get", "/api/v1/subjects/{id}/consents/{consent_id}/receipt") => (
+            format!("/api/v1/subjects/{id}/consents/{}/receipt", f.consent),
+            None,
+        ),
+        ("post", "/api/v1/requests") => (
+            route.into(),
+            Some(
+                json!({ "kind": "information", "subject_id": id, "channel": "paper", "language": "kk" }),
+            ),
+        ),
+        ("post", "/api/v1/requests/{id}/steps") => (
+            format!("/api/v1/requests/{rq}/steps"),
+            Some(json!({ "step": "withdraw" })),
+        ),
+        ("post", "/api/v1/requests/{id}/verification/code/check") => (
+            format!("/api/v1/requests/{rq}/verification/code/check"),
+            Some(json!({ "code": "123456" })),
+        ),
+        ("post", "/api/v1/requests/{id}/verification/document") => (
+            format!("/api/v1/requests/{rq}/verification/document"),
+            Some(json!({ "document": "id_card" })),
+        ),
+        ("post", "/api/v1/requests/{id}/verification/code") => (
+            format!("/api/v1/requests/{rq}/verification/code"),
+            Some(json!({})),
+        ),
+        (_, r) if r.starts_with("/api/v1/requests/{id}") => (r.replace("{id}", rq), None),
+        (_, r) => (r.replace("{id}", id), None),
+    };
+    (method.to_uppercase(), path, body)
+}
+
+/// Every route × every role × in and out of reach, as the table says.
+fn every_route_answers_every_role_as_the_table_says(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
+        let purposes = ["education", "extracurricular"];
+        let mut tokens = Vec::new();
+        for role in ROLES {
+            tokens.push(match role {
+                Role::Admin => s.admin.clone(),
+                Role::Staff | Role::Integration => s.token(role, &purposes).await,
+                other => s.token(other, &[]).await,
+            });
+        }
+        let mut n = 0;
+        let mut wrong = Vec::new();
+        for (method, route) in ROUTES.iter() {
+            let Some(&(_, _, inside, outside)) =
+                TABLE.iter().find(|(m, r, _, _)| m == method && r == route)
+            else {
+                panic!("route {method} {route} has no entry in the authorization table");
+            };
+            for (in_reach, expect) in [(true, inside), (false, outside)] {
+                let mut public: Option<u16> = None;
+                for (i, role) in ROLES.iter().enumerate() {
+                    n += 1;
+                    let f = fixture(&s, in_reach, n).await;
+                    let (m, path, body) = call_for(&s, method, route, &f).await;
+                    let token = match expect {
+                        // Public routes: asked without a token.
+                        Public => None,
+                        Status(_) => Some(tokens[i].as_str()),
+                    };
+                    let r = s.call(&m, &path, token, body.map(Body::Json)).await;
+                    let ok = match expect {
+                        Public => {
+                            let same = *public.get_or_insert(r.status) == r.status;
+                            same && r.status < 500 && r.status != 403
+                        }
+                        Status(codes) => r.status == codes[i],
+                    };
+                    if !ok {
+                        wrong.push(format!(
+                            "{m} {route} as {role} ({}): got {} {}",
+                            if in_reach { "in reach" } else { "out of reach" },
+                            r.status,
+                            r.body
+                        ));
+                    }
+                    // A decision about a subject out of reach reads as about no subject.
+                    if *method == "post" && *route == "/api/v1/decisions" && r.status == 200 {
+                        let code = r.body["reasons"][0]["code"].as_str().unwrap_or("");
+                        let hidden = !in_reach && matches!(role, Role::Staff | Role::Integration);
+                        if hidden != (code == "subject_not_found") {
+                            wrong.push(format!(
+                                "decision as {role} (in reach: {in_reach}): {}",
+                                r.body
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        for (m, r, _, _) in TABLE {
+            assert!(
+                ROUTES.iter().any(|(rm, rr)| rm == m && rr == r),
+                "the table has an entry for {m} {r}, which is not a route"
+            );
+        }
+        assert!(
+            wrong.is_empty(),
+            "{} of {n} calls were answered otherwise:\n{}",
+            wrong.len(),
+            wrong.join("\n")
+        );
+    })
+}
+
+/// An integration (the subject portal) filing for a requester reads its own request, words
+/// included; staff see the register's facts; the words are never in another integration's
+/// reach.
+fn an_integration_reaches_the_requests_it_filed(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
+        let portal = s.token(Role::Integration, &["education"]).await;
+        let other = s.token(Role::Integration, &["education"]).await;
+        let staff = s.token(Role::Staff, &["education"]).await;
+        let f = fixture(&s, true, 900).await;
+        let r = s
+            .post(
+                "/api/v1/requests",
+                &portal,
+                json!({ "kind": "complaint", "subject_id": f.subject, "channel": "online", "language": "kk", "details": "Менің деректерім дұрыс емес" }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        let path = format!("/api/v1/requests/{id}");
+        assert_eq!(
+            s.get(&path, &portal).await.body["details"],
+            "Менің деректерім дұрыс емес"
+        );
+        assert_eq!(s.get(&path, &other).await.status, 404);
+        let r = s.get(&path, &staff).await;
+        assert_eq!(r.status, 200);
+        assert!(r.body["details"].is_null(), "{}", r.body);
+        assert_eq!(
+            s.get(&path, &s.admin).await.body["details"],
+            "Менің деректерім дұрыс емес"
+        );
+    })
+}
+
+/// A token past its expiry is refused, and the refusal says so.
+fn an_expired_token_is_refused(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let offset = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let clock_offset = Arc::clone(&offset);
+        let s = Server::start_with_clock(
+            &db,
+            Arc::new(move || {
+                time::OffsetDateTime::now_utc()
+                    + time::Duration::days(clock_offset.load(std::sync::atomic::Ordering::Relaxed))
+            }),
+        )
+        .await;
+        let r = s
+            .post(
+                "/api/v1/tokens",
+                &s.admin,
+                json!({ "name": "portal", "role": "integration", "purposes": ["education"] }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert!(
+            r.body["expires_at"].is_string(),
+            "integration tokens expire by default: {}",
+            r.body
+        );
+        let r = s
+            .post("/api/v1/tokens", &s.admin, json!({ "name": "week", "role": "staff", "purposes": ["education"], "expires_in_days": 7 }))
+            .await;
+        let token = r.body["token"].as_str().unwrap().to_owned();
+        let ask = || {
+            s.post("/api/v1/decisions", &token, json!({ "subject_id": "00000000-0000-7000-8000-000000000000", "purpose": "education" }))
+        };
+        assert_eq!(ask().await.status, 200);
+        offset.store(8, std::sync::atomic::Ordering::Relaxed);
+        let r = ask().await;
+        assert_eq!(r.status, 401, "{}", r.body);
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("expired"),
+            "{}",
+            r.body
+        );
+        let r = s
+            .post("/api/v1/tokens", &s.admin, json!({ "name": "bad", "role": "staff", "purposes": ["education"], "expires_in_days": 0 }))
+            .await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        let listed = s.get("/api/v1/tokens", &s.admin).await;
+        let statuses: Vec<&str> = listed.body["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["status"].as_str().unwrap())
+            .collect();
+        assert!(statuses.contains(&"expired"), "{statuses:?}");
+        assert!(!listed.text.contains(&token), "a list never shows a token");
+    })
+}
+
+/// A token revoked through one derbes process is refused by another on the same database, that
+/// had just accepted (and may have cached) it: on SQLite at once, on PostgreSQL as soon as its
+/// announcement arrives.
+fn a_revocation_holds_in_every_process(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
+        let store = derbes_store::open(&db.url, s.state.vault.keys() as derbes_store::Keys)
+            .await
+            .unwrap();
+        let other = derbes_server::Vault::new(Arc::new(declaration()), s.state.vault.keys(), store);
+        let created = other
+            .create_token("test", "journal", Role::Staff, vec!["education".into()], None)
+            .await
+            .unwrap();
+        assert!(other.authenticate(&created.token).await.is_ok());
+        assert!(other.authenticate(&created.token).await.is_ok());
+        let r = s
+            .delete(&format!("/api/v1/tokens/{}", created.view.id), &s.admin)
+            .await;
+        assert_eq!((r.status, r.body["status"].as_str()), (200, Some("revoked")), "{}", r.body);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            match other.authenticate(&created.token).await {
+                Err(derbes_server::Unauthenticated::Invalid) => break,
+                Ok(_) if db.backend == "postgres" && std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await
+                }
+                other => panic!("a revoked token was answered with {other:?}"),
+            }
+        }
+        // Revoking again answers with the token as it is.
+        let r = s
+            .delete(&format!("/api/v1/tokens/{}", created.view.id), &s.admin)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let r = s
+            .delete("/api/v1/tokens/00000000-0000-7000-8000-000000000000", &s.admin)
+            .await;
+        assert_eq!(r.status, 404, "{}", r.body);
+    })
+}
+
+fn main() -> ExitCode {
+    let cases: &[(&str, Case)] = &[
+        (
+            "every_route_answers_every_role_as_the_table_says",
+            every_route_answers_every_role_as_the_table_says,
+        ),
+        (
+            "an_integration_reaches_the_requests_it_filed",
+            an_integration_reaches_the_requests_it_filed,
+        ),
+        ("an_expired_token_is_refused", an_expired_token_is_refused),
+        (
+            "a_revocation_holds_in_every_process",
+            a_revocation_holds_in_every_process,
+        ),
+    ];
+    run_suite("authorization", cases)
+}

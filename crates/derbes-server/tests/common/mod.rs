@@ -1,0 +1,343 @@
+//! What the API suites share: a server on a free port over real SQLite or PostgreSQL, and calls
+//! to it over real HTTP.
+#![allow(clippy::unwrap_used, dead_code)]
+
+use derbes_core::Declaration;
+use derbes_crypto::KeyRing;
+use derbes_server::{AppState, Clock, Role, Vault};
+use derbes_store::testing::TestDb;
+use serde_json::{json, Value};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub const DEMO: &str = include_str!("../../../../examples/shoqan-school.toml");
+
+/// The demo declaration, with an obligation that keeps consent to `extracurricular` from being
+/// withdrawn while an excursion the student is booked on is under way (Art. 8(2)).
+pub fn declaration() -> Declaration {
+    let anchor =
+        "legal_basis = \"consent\"\ncategories = [\"student\", \"legal_representative\"]\n";
+    assert_eq!(DEMO.matches(anchor).count(), 1);
+    let text = DEMO.replace(
+        anchor,
+        &format!("{anchor}withdrawal_obligation = {{ kk = \"Оқушы жазылған экскурсия аяқталғанға дейін\", ru = \"До окончания экскурсии, на которую записан обучающийся\", en = \"Until the excursion the student is booked on is over\" }}\n"),
+    );
+    Declaration::load(&text).unwrap().declaration
+}
+
+pub type Fut = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A running server with an admin token.
+pub struct Server {
+    pub base: String,
+    pub admin: String,
+    pub state: AppState,
+    pub agent: ureq::Agent,
+    /// Where one-time codes and answers are delivered.
+    pub outbox: std::path::PathBuf,
+    /// The school platform's own database (SQLite), reached through the SQL connector.
+    pub platform: std::path::PathBuf,
+}
+
+/// The school platform's schema for the connector, and its dataset map.
+pub const PLATFORM_SCHEMA: &str = "CREATE TABLE users (id INTEGER PRIMARY KEY, iin TEXT UNIQUE, full_name TEXT NOT NULL, email TEXT UNIQUE);
+CREATE TABLE grades (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users (id), course TEXT NOT NULL, grade INTEGER NOT NULL);";
+pub const PLATFORM_MAP: &str = r#"
+name = "platform"
+database = "sqlite:{path}"
+[identity]
+table = "users"
+key = "id"
+column = "iin"
+field = "iin"
+[[tables]]
+table = "grades"
+reference = "user_id"
+masking = "delete_row"
+columns.course = {}
+columns.grade = {}
+[[tables]]
+table = "users"
+columns.iin = { field = "iin", masking = "null" }
+columns.full_name = { field = "surname", masking = "redact" }
+columns.email = { field = "email", masking = "hash" }
+"#;
+
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    /// `Content-Disposition`, when sent.
+    pub disposition: String,
+    pub text: String,
+    /// The body as received (a zip, say).
+    pub bytes: Vec<u8>,
+    pub body: Value,
+}
+
+impl Server {
+    pub async fn start(db: &TestDb) -> Self {
+        Self::start_with_clock(db, Arc::new(time::OffsetDateTime::now_utc)).await
+    }
+
+    /// A server whose decisions are taken at the times `clock` gives.
+    pub async fn start_with_clock(db: &TestDb, clock: Clock) -> Self {
+        Self::start_with(db, clock, Vec::new()).await
+    }
+
+    /// A server with a clock and webhook connectors.
+    pub async fn start_with(
+        db: &TestDb,
+        clock: Clock,
+        webhooks: Vec<derbes_server::Webhook>,
+    ) -> Self {
+        let keys = Arc::new(KeyRing::generate().unwrap());
+        let store = derbes_store::open(&db.url, Arc::clone(&keys) as derbes_store::Keys)
+            .await
+            .unwrap();
+        let declaration = Arc::new(declaration());
+        let outbox =
+            std::env::temp_dir().join(format!("derbes-api-outbox-{}", uuid::Uuid::now_v7()));
+        let platform = outbox.with_extension("platform.db");
+        rusqlite::Connection::open(&platform)
+            .unwrap()
+            .execute_batch(PLATFORM_SCHEMA)
+            .unwrap();
+        let map = derbes_connect::DatasetMap::parse(
+            &PLATFORM_MAP.replace("{path}", &platform.display().to_string()),
+            |f| declaration.field(f).is_some(),
+        )
+        .unwrap();
+        let connector = derbes_connect::SqlConnector::new(map).unwrap();
+        let state = AppState::with_vault(Arc::new(
+            Vault::new(declaration, keys, store)
+                .with_clock(clock)
+                .with_mailer(Arc::new(derbes_server::Outbox::new(
+                    &outbox,
+                    "dpo@school.kz",
+                )))
+                .with_destruction_log(derbes_server::DestructionLog::new(
+                    outbox.with_extension("destructions.log"),
+                ))
+                .with_four_eyes(true)
+                .with_connectors(vec![connector])
+                .with_webhooks(webhooks),
+        ));
+        let admin = state
+            .vault
+            .create_token("test", "admin", Role::Admin, vec![], None)
+            .await
+            .unwrap()
+            .token;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(derbes_server::serve(
+            listener,
+            state.clone(),
+            std::future::pending(),
+        ));
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Self {
+            base,
+            admin,
+            state,
+            agent,
+            outbox,
+            platform,
+        }
+    }
+
+    pub async fn token(&self, role: Role, purposes: &[&str]) -> String {
+        self.state
+            .vault
+            .create_token(
+                "test",
+                &format!("{role}"),
+                role,
+                purposes.iter().map(|s| s.to_string()).collect(),
+                None,
+            )
+            .await
+            .unwrap()
+            .token
+    }
+
+    /// Sends a request from a blocking thread (ureq is blocking; the server runs on the runtime).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Body>,
+    ) -> Reply {
+        self.call_with(method, path, token, body, None).await
+    }
+
+    /// As `call`, with one more request header.
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Body>,
+        header: Option<(&'static str, String)>,
+    ) -> Reply {
+        let agent = self.agent.clone();
+        let url = format!("{}{path}", self.base);
+        let method = method.to_owned();
+        let auth = token.map(|t| format!("Bearer {t}"));
+        tokio::task::spawn_blocking(move || {
+            let builder = || {
+                let req = ureq::http::Request::builder()
+                    .method(method.as_str())
+                    .uri(&url);
+                let req = match &auth {
+                    Some(a) => req.header("Authorization", a),
+                    None => req,
+                };
+                match &header {
+                    Some((name, value)) => req.header(*name, value.as_str()),
+                    None => req,
+                }
+            };
+            let send = |agent: &ureq::Agent| {
+                let req = builder();
+                match body.clone() {
+                    None => agent.run(req.body(()).unwrap()),
+                    Some(Body::Json(v)) => agent.run(
+                        req.header("Content-Type", "application/json")
+                            .body(v.to_string())
+                            .unwrap(),
+                    ),
+                    Some(Body::Raw(ct, bytes)) => {
+                        agent.run(req.header("Content-Type", ct).body(bytes).unwrap())
+                    }
+                }
+            };
+            let resp = match send(&agent) {
+                // A kept-alive connection the server has closed meanwhile (it may close one
+                // whose request body it did not read): sent again on a new connection, as
+                // HTTP clients do. A server that fails fails again.
+                Err(ureq::Error::Io(_)) => send(
+                    &ureq::Agent::config_builder()
+                        .http_status_as_error(false)
+                        .max_idle_connections(0)
+                        .build()
+                        .into(),
+                ),
+                other => other,
+            };
+            let mut resp = resp.unwrap();
+            let header = |name: &str| {
+                resp.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            let (content_type, disposition) =
+                (header("content-type"), header("content-disposition"));
+            let bytes = resp
+                .body_mut()
+                .with_config()
+                .limit(10 << 20)
+                .read_to_vec()
+                .unwrap_or_default();
+            let text = String::from_utf8(bytes.clone()).unwrap_or_default();
+            Reply {
+                status: resp.status().as_u16(),
+                content_type,
+                disposition,
+                body: serde_json::from_str(&text).unwrap_or(Value::Null),
+                text,
+                bytes,
+            }
+        })
+        .await
+        .unwrap()
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call("GET", path, Some(token), None).await
+    }
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call("POST", path, Some(token), Some(Body::Json(body)))
+            .await
+    }
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call("PUT", path, Some(token), Some(Body::Json(body)))
+            .await
+    }
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.call("DELETE", path, Some(token), None).await
+    }
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call("PATCH", path, Some(token), Some(Body::Json(body)))
+            .await
+    }
+
+    pub async fn create_student(&self, token: &str, fields: Value) -> Reply {
+        self.post(
+            "/api/v1/subjects",
+            token,
+            json!({ "category": "student", "fields": fields }),
+        )
+        .await
+    }
+
+    /// Creates a student and returns its id; a refusal fails the test with the server's answer.
+    pub async fn create_student_id(&self, token: &str, fields: Value) -> String {
+        let r = self.create_student(token, fields).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["id"].as_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for Server {
+    /// The files a test server leaves: its outbox, destruction log and platform database.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.outbox);
+        let _ = std::fs::remove_file(self.outbox.with_extension("destructions.log"));
+        let _ = std::fs::remove_file(&self.platform);
+    }
+}
+
+#[derive(Clone)]
+pub enum Body {
+    Json(Value),
+    Raw(&'static str, Vec<u8>),
+}
+
+/// The `key` string of each element of the JSON array `list`.
+pub fn each<'a>(list: &'a Value, key: &str) -> Vec<&'a str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x[key].as_str().unwrap())
+        .collect()
+}
+
+pub fn assert_problem(r: &Reply, status: u16, kind: &str) {
+    assert_eq!(r.status, status, "{}", r.body);
+    assert_eq!(r.content_type, "application/problem+json");
+    assert_eq!(
+        r.body["type"],
+        format!("urn:derbes:problem:{kind}"),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body["status"], status);
+    assert!(!r.body["detail"].as_str().unwrap_or("").is_empty());
+}
+
+pub fn reason_codes(r: &Reply) -> Vec<String> {
+    r.body["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["code"].as_str().unwrap().to_owned())
+        .collect()
+}
