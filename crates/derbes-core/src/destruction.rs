@@ -105,6 +105,7 @@ mod tests {
     fn obligation(until: Option<time::Date>) -> Obligation {
         Obligation {
             note: None,
+            sealed_note: None,
             until,
             set_by: "token:dpo".into(),
             set_at: datetime!(2026-01-10 09:00 UTC),

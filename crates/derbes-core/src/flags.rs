@@ -50,9 +50,13 @@ impl FlagReason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flag {
     pub reason: FlagReason,
-    /// Staff's note (may name documents or a request number); never copied into the audit.
+    /// Staff's note (may name documents or a request number), as shown to those who may read
+    /// it; never copied into the audit. Stored sealed (`sealed_note`), not in clear.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The note sealed under the subject's data key (base64): destroyed with the subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_note: Option<String>,
     /// The last day the flag holds (inclusive); `None` until it is lifted.
     #[serde(
         default,
@@ -82,9 +86,13 @@ fn in_force(set_at: OffsetDateTime, until: Option<Date>, now: OffsetDateTime) ->
 /// While it holds, consent to the purpose cannot be withdrawn.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Obligation {
-    /// Staff's note (a contract number); never copied into the audit.
+    /// Staff's note (a contract number), as shown to those who may read it; never copied into
+    /// the audit. Stored sealed (`sealed_note`), not in clear.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The note sealed under the subject's data key (base64): destroyed with the subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_note: Option<String>,
     /// The last day the obligation runs (inclusive); `None` until it is marked fulfilled.
     #[serde(
         default,
@@ -114,6 +122,7 @@ mod tests {
         let f = Flag {
             reason: FlagReason::AccuracyContested,
             note: None,
+            sealed_note: None,
             until: Some(date!(2026 - 12 - 01)),
             set_by: "token:dpo".into(),
             set_at: datetime!(2026-11-21 10:00 UTC),

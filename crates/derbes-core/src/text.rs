@@ -182,9 +182,47 @@ pub fn format_moment(at: time::OffsetDateTime, lang: Lang) -> String {
     )
 }
 
+/// The first characters that make a spreadsheet run a cell as a formula.
+const FORMULA: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Whether `value`, past any apostrophes it starts with, starts as a formula.
+fn formula_like(value: &str) -> bool {
+    value.trim_start_matches('\'').starts_with(FORMULA)
+}
+
+/// A cell of a CSV file derbes writes, safe to open in a spreadsheet: a value that a spreadsheet
+/// would run as a formula (it starts with `=`, `+`, `-`, `@`, a tab or a carriage return) gets
+/// an apostrophe in front, which spreadsheets show as text. (A value that already starts with
+/// apostrophes before such a character gets one more, so that reading takes off exactly one.)
+pub fn spreadsheet_cell(value: &str) -> std::borrow::Cow<'_, str> {
+    if formula_like(value) {
+        std::borrow::Cow::Owned(format!("'{value}"))
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    }
+}
+
+/// A cell read from a CSV file, with the apostrophe [`spreadsheet_cell`] adds taken off.
+pub fn from_spreadsheet_cell(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if formula_like(rest) => rest,
+        _ => cell,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// No cell starts as a formula, and a cell read back is the value written.
+        #[test]
+        fn cells_are_never_formulas_and_read_back_whole(value in "[=+@\\-\t'a-z0-9 ]{0,8}") {
+            let cell = spreadsheet_cell(&value);
+            proptest::prop_assert!(!cell.starts_with(['=', '+', '-', '@', '\t', '\r']));
+            proptest::prop_assert_eq!(from_spreadsheet_cell(&cell), value.as_str());
+        }
+    }
 
     #[test]
     fn dates_are_written_as_each_language_writes_them() {

@@ -6,6 +6,7 @@ use crate::identifiers::{
 };
 use serde::Serialize;
 use thiserror::Error;
+use time::Date;
 
 /// Why a value was refused. Never contains the value.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -22,6 +23,42 @@ pub enum ValueError {
     Date,
     #[error("is not one of the allowed values: {}", allowed.join(", "))]
     NotInList { allowed: Vec<String> },
+    #[error("contains invisible or direction-changing characters (zero-width or bidirectional controls), which can make a name look like another; type it again without them")]
+    Invisible,
+    #[error("gives a birth date {0}")]
+    BirthDate(&'static str),
+}
+
+/// Characters that show nothing, or turn the direction of the text: a name holding them can look
+/// like another name.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{061C}'
+            | '\u{FEFF}'
+    )
+}
+
+/// The earliest birth date derbes takes: no one born before it is alive.
+pub const EARLIEST_BIRTH_YEAR: i32 = 1900;
+
+/// Refuses a birth date in the future or before 1900, whether given as `birth_date` or encoded
+/// in an IIN.
+fn check_birth(key: &str, field: &Field, value: &str, today: Date) -> Result<(), ValueError> {
+    let birth = match field.validator {
+        Validator::Date if key == "birth_date" => crate::declaration::parse_date(value),
+        Validator::Iin => Iin::parse(value).ok().map(|i| i.birth_date()),
+        _ => None,
+    };
+    match birth {
+        Some(b) if b > today => Err(ValueError::BirthDate("in the future")),
+        Some(b) if b.year() < EARLIEST_BIRTH_YEAR => Err(ValueError::BirthDate("before 1900")),
+        _ => Ok(()),
+    }
 }
 
 /// Checks `raw` against the field's validator and returns the value derbes stores.
@@ -56,6 +93,9 @@ pub fn normalize(field: &Field, raw: &str) -> Result<String, ValueError> {
             {
                 return Err(ValueError::Control);
             }
+            if trimmed.chars().any(is_invisible) {
+                return Err(ValueError::Invisible);
+            }
             let got = trimmed.chars().count();
             if got > field.max_length() {
                 return Err(ValueError::TooLong {
@@ -75,12 +115,14 @@ pub struct FieldProblem {
     pub message: String,
 }
 
-/// Checks that every field is declared for `category` and every value passes its validator.
-/// Returns the normalized values, or every problem found. `None` values (erasures) pass through.
+/// Checks that every field is declared for `category` and every value passes its validator
+/// (birth dates against `today`). Returns the normalized values, or every problem found. `None`
+/// values (erasures) pass through.
 pub fn check_values(
     declaration: &Declaration,
     category: &str,
     values: Vec<(String, Option<String>)>,
+    today: Date,
 ) -> Result<Vec<(String, Option<String>)>, Vec<FieldProblem>> {
     let mut problems = Vec::new();
     let mut out = Vec::with_capacity(values.len());
@@ -102,7 +144,15 @@ pub fn check_values(
             });
             continue;
         }
-        match value.as_deref().map(|v| normalize(field, v)).transpose() {
+        let checked = value
+            .as_deref()
+            .map(|v| {
+                let n = normalize(field, v)?;
+                check_birth(&key, field, &n, today)?;
+                Ok::<_, ValueError>(n)
+            })
+            .transpose();
+        match checked {
             Ok(v) => out.push((key, v)),
             Err(e) => problems.push(FieldProblem {
                 message: format!("`{key}` ({}) {e}", field.validator.name()),
@@ -114,5 +164,72 @@ pub fn check_values(
         Ok(out)
     } else {
         Err(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load() -> Declaration {
+        Declaration::load(include_str!("../../../examples/shoqan-school.toml"))
+            .unwrap()
+            .declaration
+    }
+
+    fn check(key: &str, value: &str) -> Result<(), String> {
+        let today = time::macros::date!(2026 - 12 - 03);
+        check_values(
+            &load(),
+            "student",
+            vec![(key.into(), Some(value.into()))],
+            today,
+        )
+        .map(|_| ())
+        .map_err(|p| p[0].message.clone())
+    }
+
+    #[test]
+    fn names_refuse_invisible_and_direction_changing_characters() {
+        assert_eq!(check("surname", "Нұрланова"), Ok(()));
+        for sneaky in [
+            "Нұр\u{200B}ланова",
+            "Нұрланова\u{202E}",
+            "\u{2066}Әли",
+            "Әли\u{FEFF}",
+        ] {
+            let e = check("surname", sneaky).unwrap_err();
+            assert!(e.contains("invisible or direction-changing"), "{e}");
+            assert!(!e.contains("Нұр"), "a message never holds the value: {e}");
+        }
+    }
+
+    #[test]
+    fn birth_dates_are_neither_in_the_future_nor_before_1900() {
+        assert_eq!(check("birth_date", "2006-12-11"), Ok(()));
+        assert!(check("birth_date", "2027-01-01")
+            .unwrap_err()
+            .contains("in the future"));
+        assert!(check("birth_date", "1899-12-31")
+            .unwrap_err()
+            .contains("before 1900"));
+        // 061211600012: born 11 December 2006; an IIN of a birth yet to come is refused.
+        assert_eq!(check("iin", "061211600012"), Ok(()));
+        let future = crate::identifiers::Iin::compose(
+            time::macros::date!(2027 - 05 - 01),
+            crate::identifiers::Sex::Female,
+            1,
+        )
+        .or_else(|| {
+            crate::identifiers::Iin::compose(
+                time::macros::date!(2027 - 05 - 01),
+                crate::identifiers::Sex::Female,
+                2,
+            )
+        })
+        .unwrap();
+        assert!(check("iin", future.as_str())
+            .unwrap_err()
+            .contains("in the future"));
     }
 }

@@ -265,10 +265,47 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
 pub static ROUTES: std::sync::LazyLock<Vec<(&'static str, &'static str)>> =
     std::sync::LazyLock::new(|| routes().into_iter().map(|(m, p, _)| (m, p)).collect());
 
+/// Routes anyone may call without a token, and that record nothing: not rate-limited (the
+/// webhook confirmation carries its own signature).
+fn is_public(path: &str) -> bool {
+    matches!(
+        path,
+        "/api/v1/health"
+            | "/api/v1/openapi.json"
+            | "/api/v1/declaration"
+            | "/.well-known/derbes-receipt-keys.json"
+    ) || path.starts_with("/policy")
+}
+
 pub fn router(state: AppState) -> Router {
+    router_with(state, &crate::Limits::default()).0
+}
+
+/// The router with `limits`' rate limits on the API's routes, and the limiters to prune now
+/// and then.
+pub(crate) fn router_with(
+    state: AppState,
+    limits: &crate::Limits,
+) -> (Router, crate::listen::Prune) {
+    let (public, api) = routes()
+        .into_iter()
+        .partition(|(_, path, _)| is_public(path));
+    let (api, prune) = crate::listen::rate_limited(gather(api), limits);
+    let r = gather(public)
+        .merge(api)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state);
+    (r, prune)
+}
+
+type RouteList = Vec<(&'static str, &'static str, MethodRouter<AppState>)>;
+
+/// One router of `routes`, the methods of a path together.
+fn gather(routes: RouteList) -> Router<AppState> {
     let mut r = Router::new();
     let mut merged: IndexMap<&'static str, MethodRouter<AppState>> = IndexMap::new();
-    for (_, path, mr) in routes() {
+    for (_, path, mr) in routes {
         let entry = merged.shift_remove(path);
         merged.insert(
             path,
@@ -281,9 +318,7 @@ pub fn router(state: AppState) -> Router {
     for (path, mr) in merged {
         r = r.route(path, mr.fallback(method_not_allowed));
     }
-    r.fallback(not_found)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(state)
+    r
 }
 
 async fn not_found() -> ApiError {
@@ -399,6 +434,7 @@ fn field_values(
 #[serde(deny_unknown_fields)]
 struct CreateSubject {
     category: String,
+    #[serde(deserialize_with = "crate::unique_keys::deserialize")]
     fields: IndexMap<String, Value>,
 }
 
@@ -449,6 +485,7 @@ async fn read_subject(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Rectify {
+    #[serde(deserialize_with = "crate::unique_keys::deserialize")]
     fields: IndexMap<String, Value>,
 }
 

@@ -181,17 +181,7 @@ impl CheckpointFile {
         text: impl FnOnce(Option<FileEntry>) -> String,
     ) -> Result<(), CheckpointFileError> {
         let io = |e: std::io::Error| self.error(0, format!("cannot append to it: {e}"));
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        let mut opts = std::fs::OpenOptions::new();
-        opts.append(true).create(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&self.path).map_err(io)?;
+        let mut f = crate::files::append_private(&self.path).map_err(io)?;
         f.lock().map_err(io)?;
         let text = text(self.last()?);
         if text.is_empty() {

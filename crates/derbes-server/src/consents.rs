@@ -801,6 +801,7 @@ impl Vault {
         if let Some(p) = purpose {
             self.purpose_of_category(p, &record.category)?;
         }
+        let slot = format!("note:flag:{}", purpose.unwrap_or(""));
         let current = match purpose {
             None => state.blocked.as_ref(),
             Some(p) => state
@@ -818,7 +819,8 @@ impl Vault {
             FlagChange::Set(input) => (
                 Some(Flag {
                     reason: input.reason,
-                    note: input.note,
+                    note: None,
+                    sealed_note: self.seal_note(&record, &slot, input.note.as_deref())?,
                     until: input.until,
                     set_by: actor.audit_name(),
                     set_at: now,
@@ -900,6 +902,7 @@ impl Vault {
         }
         let (record, state) = self.subject_for(actor, action, subject_id, None).await?;
         self.purpose_of_category(purpose, &record.category)?;
+        let slot = format!("note:obligation:{purpose}");
         let open = state
             .obligations
             .iter()
@@ -907,7 +910,8 @@ impl Vault {
         let (obligation, action) = match input {
             Some(i) => (
                 Some(Obligation {
-                    note: i.note,
+                    note: None,
+                    sealed_note: self.seal_note(&record, &slot, i.note.as_deref())?,
                     until: i.until,
                     set_by: actor.audit_name(),
                     set_at: now,
@@ -974,12 +978,68 @@ impl Vault {
 
     /// The subject's flags, for an actor already authorized.
     async fn flags_of(&self, subject_id: Uuid) -> Result<Flags, VaultError> {
-        let (_, state) = self.subject_and_state(subject_id, None).await?;
+        let (record, state) = self.subject_and_state(subject_id, None).await?;
+        let flag = |key: &str, mut f: Flag| -> Result<Flag, VaultError> {
+            if let Some(sealed) = f.sealed_note.take() {
+                f.note = Some(self.open_note(&record, &format!("note:flag:{key}"), &sealed)?);
+            }
+            Ok(f)
+        };
         Ok(Flags {
             subject_id,
-            blocked: state.blocked,
-            restrictions: state.restrictions.into_iter().collect(),
-            obligations: state.obligations.into_iter().collect(),
+            blocked: state.blocked.map(|f| flag("", f)).transpose()?,
+            restrictions: state
+                .restrictions
+                .into_iter()
+                .map(|(p, f)| Ok((p.clone(), flag(&p, f)?)))
+                .collect::<Result<_, VaultError>>()?,
+            obligations: state
+                .obligations
+                .into_iter()
+                .map(|(p, mut o)| {
+                    if let Some(sealed) = o.sealed_note.take() {
+                        o.note = Some(self.open_note(
+                            &record,
+                            &format!("note:obligation:{p}"),
+                            &sealed,
+                        )?);
+                    }
+                    Ok((p, o))
+                })
+                .collect::<Result<_, VaultError>>()?,
         })
+    }
+
+    /// Staff's note, sealed under the subject's data key for the slot it fills (a block, one
+    /// purpose's restriction or obligation), so that it goes with the subject's data.
+    fn seal_note(
+        &self,
+        record: &SubjectRecord,
+        slot: &str,
+        note: Option<&str>,
+    ) -> Result<Option<String>, VaultError> {
+        use base64::Engine;
+        let Some(note) = note.filter(|n| !n.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let dk = self.open_key(record)?;
+        let sealed = dk.seal(&record.id, record.dek_generation, slot, note.as_bytes())?;
+        Ok(Some(
+            base64::engine::general_purpose::STANDARD.encode(sealed),
+        ))
+    }
+
+    fn open_note(
+        &self,
+        record: &SubjectRecord,
+        slot: &str,
+        sealed: &str,
+    ) -> Result<String, VaultError> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(sealed)
+            .map_err(|_| VaultError::Crypto(derbes_crypto::CryptoError::Open))?;
+        let dk = self.open_key(record)?;
+        self.open_field(&dk, record, slot, &bytes)
     }
 }

@@ -71,10 +71,7 @@ impl DestructionLog {
             .append_lock
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        let mut file = crate::files::append_private(&self.path)?;
         file.write_all(text.as_bytes())?;
         file.sync_data()
     }

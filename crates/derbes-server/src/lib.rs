@@ -13,7 +13,9 @@ mod consents;
 mod decisions;
 mod destruction;
 mod facts_cache;
+pub mod files;
 mod html;
+mod listen;
 mod mail;
 mod package;
 mod policy;
@@ -22,6 +24,7 @@ mod receipts;
 mod requests;
 mod templates;
 mod tokens;
+mod unique_keys;
 mod vault;
 mod webhooks;
 
@@ -35,6 +38,7 @@ pub use auth::{Actor, Role, ROLES};
 pub use consents::{ConsentInput, ConsentStep, FlagChange, FlagInput, LinkInput, ObligationInput};
 pub use decisions::{Answer, Question, MAX_BATCH};
 pub use destruction::{DestructionLog, Reconciled, RejectedLine, RESTORE_ACTOR};
+pub use listen::{Limits, Rate};
 pub use mail::{to_eml, Mail, MailError, Mailer, Outbox, Smtp};
 pub use package::{Download, DEFAULT_DAYS as DEFAULT_PACKAGE_DAYS};
 pub use policy::{
@@ -82,13 +86,36 @@ impl AppState {
     }
 }
 
-/// Serves the API on `listener` until `shutdown` completes.
+/// Serves the API on `listener` until `shutdown` completes, with the default limits (timeouts
+/// and connection limits, no rate limits).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(listener, state, Limits::default(), shutdown).await
+}
+
+/// Serves the API on `listener` with `limits` until `shutdown` completes; then the requests in
+/// flight finish, for at most `limits.shutdown`.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (app, prune) = api::router_with(state, &limits);
+    // The limiters keep a cell per token and address: those not seen for a while go.
+    let pruning = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            for p in &prune {
+                p();
+            }
+        }
+    });
+    let served = listen::serve(listener, app, limits, shutdown).await;
+    pruning.abort();
+    served
 }

@@ -29,6 +29,12 @@ pub enum MailError {
 pub trait Mailer: Send + Sync {
     /// Delivers `mail`; returns an id of the delivery (the file name, the SMTP queue id).
     fn send(&self, mail: &Mail) -> Result<String, MailError>;
+
+    /// Removes what the channel keeps of messages older than `older_than` (an outbox's files);
+    /// returns how many.
+    fn sweep(&self, _older_than: std::time::Duration) -> usize {
+        0
+    }
     /// What the channel is, for logs and answers (`outbox /path`, `smtp host`).
     fn describe(&self) -> String;
 }
@@ -77,16 +83,36 @@ pub fn to_eml(from: &str, mail: &Mail, id: &str, date: time::OffsetDateTime) -> 
 impl Mailer for Outbox {
     fn send(&self, mail: &Mail) -> Result<String, MailError> {
         let id = uuid::Uuid::now_v7().to_string();
-        std::fs::create_dir_all(&self.dir)
+        crate::files::private_dir(&self.dir)
             .map_err(|e| MailError::Delivery(format!("cannot create the outbox: {e}")))?;
         let text = to_eml(&self.from, mail, &id, time::OffsetDateTime::now_utc());
         let name = format!("{id}.eml");
-        // Written under a temporary name and renamed, so a reader never sees half a message.
+        // Written under a temporary name and renamed, so a reader never sees half a message;
+        // only derbes's user can read it.
         let tmp = self.dir.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, text)
+        crate::files::write_private(&tmp, text.as_bytes())
             .and_then(|_| std::fs::rename(&tmp, self.dir.join(&name)))
             .map_err(|e| MailError::Delivery(format!("cannot write to the outbox: {e}")))?;
         Ok(name)
+    }
+
+    fn sweep(&self, older_than: std::time::Duration) -> usize {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return 0;
+        };
+        let now = std::time::SystemTime::now();
+        entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".eml"))
+            .filter(|e| {
+                e.metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| now.duration_since(t).ok())
+                    .is_some_and(|age| age > older_than)
+            })
+            .filter(|e| std::fs::remove_file(e.path()).is_ok())
+            .count()
     }
 
     fn describe(&self) -> String {

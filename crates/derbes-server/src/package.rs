@@ -183,7 +183,11 @@ fn csv_text(header: &[&str], rows: Vec<Vec<String>>) -> Result<Vec<u8>, VaultErr
     };
     w.write_record(header).map_err(|e| fail(&e))?;
     for r in rows {
-        w.write_record(&r).map_err(|e| fail(&e))?;
+        w.write_record(
+            r.iter()
+                .map(|c| derbes_core::text::spreadsheet_cell(c).into_owned()),
+        )
+        .map_err(|e| fail(&e))?;
     }
     w.into_inner().map_err(|e| fail(&e))
 }
@@ -1033,6 +1037,29 @@ impl Vault {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_csv_cell_runs_as_a_formula() {
+        let text = csv_text(
+            &["field", "value"],
+            vec![
+                vec!["surname".into(), "=HYPERLINK(\"http://x\")".into()],
+                vec!["phone".into(), "+77012345678".into()],
+                vec!["note".into(), "@SUM(A1)".into()],
+                vec!["plain".into(), "Әлиева".into()],
+            ],
+        )
+        .unwrap();
+        let text = String::from_utf8(text).unwrap();
+        for line in text.lines().skip(1) {
+            let cell = line.split_once(',').unwrap().1.trim_start_matches('"');
+            assert!(!cell.starts_with(['=', '+', '-', '@']), "{line}");
+        }
+        assert!(
+            text.contains("'+77012345678") && text.contains("Әлиева"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn actions_are_named_in_the_language_with_their_code() {

@@ -524,6 +524,7 @@ pub enum StepInput {
     /// For a rectification request: the corrected values (`null` erases a field) and the
     /// evidence they rest on (the document checked).
     Rectify {
+        #[serde(deserialize_with = "crate::unique_keys::deserialize")]
         fields: indexmap::IndexMap<String, Option<String>>,
         evidence: String,
     },

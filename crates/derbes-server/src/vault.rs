@@ -259,6 +259,12 @@ impl Vault {
         &self.calendar
     }
 
+    /// Removes the messages the mail channel keeps (an outbox's files) older than `older_than`;
+    /// returns how many.
+    pub fn sweep_outbox(&self, older_than: std::time::Duration) -> usize {
+        self.mailer.as_ref().map_or(0, |m| m.sweep(older_than))
+    }
+
     pub(crate) fn mailer(&self) -> Option<Arc<dyn crate::mail::Mailer>> {
         self.mailer.clone()
     }
@@ -404,11 +410,12 @@ impl Vault {
         if !problems.is_empty() {
             return Err(VaultError::Validation(problems));
         }
-        let normalized: Vec<(String, String)> = check_values(&self.declaration, category, values)
-            .map_err(VaultError::Validation)?
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k, v)))
-            .collect();
+        let normalized: Vec<(String, String)> =
+            check_values(&self.declaration, category, values, self.now().date())
+                .map_err(VaultError::Validation)?
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| (k, v)))
+                .collect();
         if normalized.is_empty() {
             return Err(VaultError::Invalid(
                 "a subject needs at least one field".into(),
@@ -454,7 +461,8 @@ impl Vault {
     ) -> Result<Created, VaultError> {
         self.authorize(actor, Action::SubjectCreate)?;
         if !shape.is_empty() {
-            if let Err(more) = check_values(&self.declaration, category, values) {
+            if let Err(more) = check_values(&self.declaration, category, values, self.now().date())
+            {
                 shape.extend(more);
             }
             return Err(VaultError::Validation(shape));
@@ -691,8 +699,13 @@ impl Vault {
         }
         for _ in 0..UPDATE_ATTEMPTS {
             let record = self.store.subject(id).await?.ok_or(VaultError::NotFound)?;
-            let normalized = check_values(&self.declaration, &record.category, changes.clone())
-                .map_err(VaultError::Validation)?;
+            let normalized = check_values(
+                &self.declaration,
+                &record.category,
+                changes.clone(),
+                self.now().date(),
+            )
+            .map_err(VaultError::Validation)?;
             let dk = self.open_key(&record)?;
             let mut fields = record.fields.clone();
             let mut report = serde_json::Map::new();

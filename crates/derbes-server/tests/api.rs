@@ -1165,6 +1165,7 @@ fn decisions_answer_one_question_or_many(db: TestDb) -> Fut {
             .write(block(Some(derbes_core::flags::Flag {
                 reason: derbes_core::flags::FlagReason::AuthorityOrder,
                 note: None,
+                sealed_note: None,
                 until: None,
                 set_by: "other-process".into(),
                 set_at: time::OffsetDateTime::now_utc(),
@@ -2788,8 +2789,87 @@ fn policy_pages_in_every_language(db: TestDb) -> Fut {
     })
 }
 
+/// Staff's notes on a block go sealed with the subject's data, never in clear in the database;
+/// names with invisible characters, birth dates yet to come and keys given twice are refused.
+fn no_plaintext_where_none_is_needed(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
+        let id = s
+            .create_student_id(&s.admin, json!({ "surname": "Әлиева" }))
+            .await;
+        let note = "Өтініш №42: ата-анасының арызы бойынша";
+        let r = s
+            .put(
+                &format!("/api/v1/subjects/{id}/block"),
+                &s.admin,
+                json!({ "reason": "accuracy_contested", "note": note }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["blocked"]["note"], note);
+        assert!(r.body["blocked"].get("sealed_note").is_none(), "{}", r.body);
+        let r = s
+            .get(&format!("/api/v1/subjects/{id}/flags"), &s.admin)
+            .await;
+        assert_eq!(r.body["blocked"]["note"], note);
+        for (file, bytes) in db.raw_files().await {
+            assert!(
+                !bytes.windows(note.len()).any(|w| w == note.as_bytes()),
+                "the note is in clear in {file}"
+            );
+        }
+        let r = s
+            .create_student(&s.admin, json!({ "surname": "Әли\u{202E}ева" }))
+            .await;
+        assert_problem(&r, 422, "validation");
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("direction-changing"),
+            "{}",
+            r.body
+        );
+        let r = s
+            .create_student(
+                &s.admin,
+                json!({ "surname": "Әлиева", "birth_date": "2099-01-01" }),
+            )
+            .await;
+        assert_problem(&r, 422, "validation");
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("in the future"),
+            "{}",
+            r.body
+        );
+        let r = s
+            .call(
+                "POST",
+                "/api/v1/subjects",
+                Some(&s.admin),
+                Some(Body::Raw(
+                    "application/json",
+                    r#"{"category": "student", "fields": {"surname": "Бір", "surname": "Екі"}}"#
+                        .as_bytes()
+                        .to_vec(),
+                )),
+            )
+            .await;
+        assert!(r.status == 422 || r.status == 400, "{}", r.body);
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("given twice"),
+            "{}",
+            r.body
+        );
+    })
+}
+
 fn main() -> ExitCode {
     let cases: &[(&str, Case)] = &[
+        (
+            "no_plaintext_where_none_is_needed",
+            no_plaintext_where_none_is_needed,
+        ),
         ("health_and_documents", health_and_documents),
         ("create_read_rectify_lookup", create_read_rectify_lookup),
         ("purposes_are_enforced", purposes_are_enforced),

@@ -680,7 +680,13 @@ fn a_revocation_holds_in_every_process(db: TestDb) -> Fut {
             .unwrap();
         let other = derbes_server::Vault::new(Arc::new(declaration()), s.state.vault.keys(), store);
         let created = other
-            .create_token("test", "journal", Role::Staff, vec!["education".into()], None)
+            .create_token(
+                "test",
+                "journal",
+                Role::Staff,
+                vec!["education".into()],
+                None,
+            )
             .await
             .unwrap();
         assert!(other.authenticate(&created.token).await.is_ok());
@@ -688,7 +694,12 @@ fn a_revocation_holds_in_every_process(db: TestDb) -> Fut {
         let r = s
             .delete(&format!("/api/v1/tokens/{}", created.view.id), &s.admin)
             .await;
-        assert_eq!((r.status, r.body["status"].as_str()), (200, Some("revoked")), "{}", r.body);
+        assert_eq!(
+            (r.status, r.body["status"].as_str()),
+            (200, Some("revoked")),
+            "{}",
+            r.body
+        );
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
         loop {
             match other.authenticate(&created.token).await {
@@ -705,7 +716,10 @@ fn a_revocation_holds_in_every_process(db: TestDb) -> Fut {
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
         let r = s
-            .delete("/api/v1/tokens/00000000-0000-7000-8000-000000000000", &s.admin)
+            .delete(
+                "/api/v1/tokens/00000000-0000-7000-8000-000000000000",
+                &s.admin,
+            )
             .await;
         assert_eq!(r.status, 404, "{}", r.body);
     })

@@ -419,6 +419,7 @@ fn flag(reason: FlagReason) -> Flag {
     Flag {
         reason,
         note: Some("заявление №12".into()),
+        sealed_note: None,
         until: None,
         set_by: "token:dpo".into(),
         set_at: time::OffsetDateTime::now_utc(),
@@ -559,6 +560,7 @@ fn consents_links_and_flags(
                 purpose: "olympiad".into(),
                 obligation: Some(Obligation {
                     note: Some("contract 12".into()),
+                    sealed_note: None,
                     until: None,
                     set_by: "token:dpo".into(),
                     set_at: time::OffsetDateTime::now_utc(),
@@ -948,6 +950,7 @@ fn destruction_removes_everything_personal_once(
                 "olympiad".into(),
                 Obligation {
                     note: None,
+                    sealed_note: None,
                     until: None,
                     set_by: "token:dpo".into(),
                     set_at: asked.destroyed_at,

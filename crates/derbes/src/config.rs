@@ -37,6 +37,25 @@ struct FileConfig {
     keys: KeysConfig,
     #[serde(default)]
     tokens: TokensConfig,
+    #[serde(default)]
+    limits: LimitsConfig,
+}
+
+/// `[limits]`: what keeps slow or abusive clients from stopping the server.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsConfig {
+    header_read_seconds: Option<u64>,
+    body_read_seconds: Option<u64>,
+    max_connections: Option<usize>,
+    connections_per_address: Option<usize>,
+    shutdown_seconds: Option<u64>,
+    /// Requests per second per token to the API's routes (0: unlimited), and the burst above.
+    token_requests_per_second: Option<u32>,
+    token_burst: Option<u32>,
+    /// The same per client address.
+    address_requests_per_second: Option<u32>,
+    address_burst: Option<u32>,
 }
 
 /// `[tokens]`: how long API tokens live unless their creator says otherwise (0: they do not
@@ -105,6 +124,8 @@ struct MailConfig {
     smtp: Option<String>,
     /// A file holding the SMTP password, kept out of this file.
     smtp_password_file: Option<PathBuf>,
+    /// Days an outbox keeps a message before it is deleted.
+    outbox_days: Option<u32>,
 }
 
 /// Settings that flags can give.
@@ -159,6 +180,7 @@ pub struct Config {
     pub mail_from: String,
     pub smtp: Option<String>,
     pub smtp_password_file: Option<PathBuf>,
+    pub outbox_days: u32,
     pub destruction_log: PathBuf,
     pub templates: Option<PathBuf>,
     pub connectors: Vec<PathBuf>,
@@ -169,6 +191,7 @@ pub struct Config {
     pub checkpoint_interval: std::time::Duration,
     pub backup_retention_days: u32,
     pub token_lifetimes: derbes_server::TokenLifetimes,
+    pub limits: derbes_server::Limits,
 }
 
 impl Config {
@@ -231,6 +254,11 @@ impl Config {
             mail_from: file.mail.from.unwrap_or_else(|| "derbes@localhost".into()),
             smtp: file.mail.smtp.filter(|s| !s.is_empty()),
             smtp_password_file: file.mail.smtp_password_file.map(rel),
+            outbox_days: match file.mail.outbox_days {
+                None => 7,
+                Some(d @ 1..=366) => d,
+                Some(d) => bail!("[mail] outbox_days = {d}: give from 1 to 366 days for how long the outbox keeps a message"),
+            },
             destruction_log: file
                 .destruction_log
                 .map(rel)
@@ -276,6 +304,7 @@ impl Config {
                 integration_days: token_days("integration_days", file.tokens.integration_days, Some(365))?,
                 person_days: token_days("person_days", file.tokens.person_days, None)?,
             },
+            limits: limits(&file.limits)?,
             data_dir,
             key_file,
         })
@@ -299,6 +328,77 @@ impl Config {
             None => format!("SQLite at {}", self.data_dir.join("derbes.db").display()),
         }
     }
+}
+
+/// The listener's limits from `[limits]`, each within its bounds.
+fn limits(l: &LimitsConfig) -> Result<derbes_server::Limits> {
+    let d = derbes_server::Limits::default();
+    let within = |key: &str,
+                  v: Option<u64>,
+                  default: u64,
+                  range: std::ops::RangeInclusive<u64>|
+     -> Result<u64> {
+        match v {
+            None => Ok(default),
+            Some(v) if range.contains(&v) => Ok(v),
+            Some(v) => bail!(
+                "[limits] {key} = {v}: give from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        }
+    };
+    let seconds = |key: &str, v: Option<u64>, default: std::time::Duration| {
+        within(key, v, default.as_secs(), 1..=3600).map(std::time::Duration::from_secs)
+    };
+    let rate = |key: &str,
+                per_second: Option<u32>,
+                burst: Option<u32>,
+                default: (u32, u32)|
+     -> Result<Option<derbes_server::Rate>> {
+        let p = within(
+            key,
+            per_second.map(u64::from),
+            u64::from(default.0),
+            0..=1_000_000,
+        )?;
+        let b = within(
+            &key.replace("requests_per_second", "burst"),
+            burst.map(u64::from),
+            u64::from(default.1),
+            1..=10_000_000,
+        )?;
+        Ok((p > 0).then(|| derbes_server::Rate {
+            per_second: u32::try_from(p).unwrap_or(u32::MAX),
+            burst: u32::try_from(b).unwrap_or(u32::MAX),
+        }))
+    };
+    let count = |key: &str, v: Option<usize>, default: usize| {
+        within(key, v.map(|v| v as u64), default as u64, 1..=100_000).map(|v| v as usize)
+    };
+    Ok(derbes_server::Limits {
+        header_read: seconds("header_read_seconds", l.header_read_seconds, d.header_read)?,
+        body_read: seconds("body_read_seconds", l.body_read_seconds, d.body_read)?,
+        max_connections: count("max_connections", l.max_connections, d.max_connections)?,
+        connections_per_address: count(
+            "connections_per_address",
+            l.connections_per_address,
+            d.connections_per_address,
+        )?,
+        shutdown: seconds("shutdown_seconds", l.shutdown_seconds, d.shutdown)?,
+        per_token: rate(
+            "token_requests_per_second",
+            l.token_requests_per_second,
+            l.token_burst,
+            (100, 1000),
+        )?,
+        per_address: rate(
+            "address_requests_per_second",
+            l.address_requests_per_second,
+            l.address_burst,
+            (200, 2000),
+        )?,
+    })
 }
 
 /// A token lifetime from `[tokens]`: 0 means none.
@@ -337,7 +437,7 @@ fn read_file_config(path: &Path) -> Result<FileConfig> {
             })
             .unwrap_or((1, 1));
         anyhow::anyhow!(
-            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, templates, connectors, [[webhooks]], [mail] outbox, from, smtp and smtp_password_file, [requests] package_days and four_eyes, [audit] checkpoint_file and checkpoint_interval, [keys] backup_retention_days, [tokens] integration_days and person_days)",
+            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, templates, connectors, [[webhooks]], [mail] outbox, from, smtp, smtp_password_file and outbox_days, [requests] package_days and four_eyes, [audit] checkpoint_file and checkpoint_interval, [keys] backup_retention_days, [tokens] integration_days and person_days, [limits] header_read_seconds, body_read_seconds, max_connections, connections_per_address, shutdown_seconds, token_requests_per_second, token_burst, address_requests_per_second and address_burst)",
             path.display(),
             e.message().trim()
         )

@@ -68,7 +68,9 @@ impl Columns {
     /// The trimmed cell of `column`, `None` when absent or empty.
     fn get<'r>(&self, rec: &'r csv::StringRecord, column: &str) -> Option<&'r str> {
         let (_, i) = self.at.iter().find(|(n, _)| *n == column)?;
-        rec.get(*i).map(str::trim).filter(|v| !v.is_empty())
+        rec.get(*i)
+            .map(|v| derbes_core::text::from_spreadsheet_cell(v.trim()))
+            .filter(|v| !v.is_empty())
     }
 }
 

@@ -361,7 +361,10 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
             break;
         }
         if let Some(row) = subject(&mut rng, i, adult, today) {
-            w.write_record(row)?;
+            w.write_record(
+                row.iter()
+                    .map(|c| derbes_core::text::spreadsheet_cell(c.as_ref()).into_owned()),
+            )?;
             written += 1;
         }
     }

@@ -114,7 +114,7 @@ fn row_values(
 ) -> Vec<(String, Option<String>)> {
     map.iter()
         .filter_map(|(i, f)| {
-            let v = record.get(*i).unwrap_or("").trim();
+            let v = derbes_core::text::from_spreadsheet_cell(record.get(*i).unwrap_or("").trim());
             (!v.is_empty()).then(|| (f.clone(), Some(v.to_owned())))
         })
         .collect()
@@ -418,7 +418,11 @@ pub(crate) fn report_to(
             .with_context(|| format!("cannot write {}", path.display()))?;
         w.write_record(["line", "field", "problem"])?;
         for r in refused {
-            w.write_record([r.line.to_string(), r.field.clone(), r.message.clone()])?;
+            w.write_record([
+                r.line.to_string(),
+                derbes_core::text::spreadsheet_cell(&r.field).into_owned(),
+                derbes_core::text::spreadsheet_cell(&r.message).into_owned(),
+            ])?;
         }
         w.flush()?;
         std::io::stderr().flush()?;

@@ -376,6 +376,24 @@ const CHAIN_VERIFY_PERIOD: std::time::Duration = std::time::Duration::from_secs(
 
 async fn serve(config: &Config) -> Result<()> {
     let opened = setup::open(config, true).await?;
+    if config.key_file.starts_with(&config.data_dir) {
+        eprintln!(
+            "derbes: warning: the key file {} is inside the data directory {}: a copy of that directory (a backup, say) carries the data and the key to open it; keep the key file elsewhere (--key-file, or key_file in derbes.toml)",
+            config.key_file.display(),
+            config.data_dir.display()
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if std::fs::metadata(&config.data_dir).is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+            eprintln!(
+                "derbes: warning: other users may enter the data directory {}; run `chmod 700 {}`",
+                config.data_dir.display(),
+                config.data_dir.display()
+            );
+        }
+    }
     if config.checkpoint_file.starts_with(&config.data_dir) {
         eprintln!(
             "derbes: warning: the checkpoint file {} is inside the data directory; whoever can replace the database can then replace it too: set [audit] checkpoint_file to a place outside it",
@@ -476,6 +494,19 @@ async fn serve(config: &Config) -> Result<()> {
             }
         }
     });
+    // Delete messages an outbox has kept for longer than it should.
+    let vault = Arc::clone(&opened.vault);
+    let outbox_age = std::time::Duration::from_secs(u64::from(config.outbox_days) * 86_400);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let n = vault.sweep_outbox(outbox_age);
+            if n > 0 {
+                eprintln!("derbes: deleted {n} message(s) kept in the outbox past their time");
+            }
+        }
+    });
     // Record when tokens were last used, a minute at a time.
     let vault = Arc::clone(&opened.vault);
     tokio::spawn(async move {
@@ -508,7 +539,7 @@ async fn serve(config: &Config) -> Result<()> {
     });
     let vault = Arc::clone(&opened.vault);
     let state = derbes_server::AppState::with_vault(opened.vault);
-    derbes_server::serve(listener, state, shutdown_signal()).await?;
+    derbes_server::serve_with(listener, state, config.limits, shutdown_signal()).await?;
     // The last events get a checkpoint, exported, before the server stops.
     if vault.chain_broken().is_none() {
         let _ = vault.record_token_use().await;

@@ -118,7 +118,7 @@ pub fn declaration(config: &Config) -> Result<(Declaration, String)> {
 
 pub async fn store(config: &Config, keys: &Arc<KeyRing>) -> Result<Arc<dyn Store>> {
     if config.database_url.is_none() {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        derbes_server::files::private_dir(&config.data_dir).with_context(|| {
             format!(
                 "cannot create the data directory {}",
                 config.data_dir.display()

@@ -91,6 +91,16 @@ impl Server {
         clock: Clock,
         webhooks: Vec<derbes_server::Webhook>,
     ) -> Self {
+        Self::start_limited(db, clock, webhooks, derbes_server::Limits::default()).await
+    }
+
+    /// A server whose listener limits its clients as `limits` say.
+    pub async fn start_limited(
+        db: &TestDb,
+        clock: Clock,
+        webhooks: Vec<derbes_server::Webhook>,
+        limits: derbes_server::Limits,
+    ) -> Self {
         let keys = Arc::new(KeyRing::generate().unwrap());
         let store = derbes_store::open(&db.url, Arc::clone(&keys) as derbes_store::Keys)
             .await
@@ -131,9 +141,10 @@ impl Server {
             .token;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(derbes_server::serve(
+        tokio::spawn(derbes_server::serve_with(
             listener,
             state.clone(),
+            limits,
             std::future::pending(),
         ));
         let agent: ureq::Agent = ureq::Agent::config_builder()

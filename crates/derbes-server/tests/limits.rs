@@ -1,0 +1,289 @@
+//! Slow or abusive clients cannot stop the server: half-sent requests are cut off, one address
+//! cannot take every connection, a caller over its rate is told to wait, and a shutdown does not
+//! wait for idle connections.
+#![allow(clippy::unwrap_used)]
+
+use derbes_server::{Limits, Rate};
+use derbes_store::testing::{run_suite, Case, TestDb};
+use serde_json::json;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+mod common;
+use common::*;
+
+fn quick() -> Limits {
+    Limits {
+        header_read: Duration::from_millis(800),
+        body_read: Duration::from_millis(800),
+        max_connections: 40,
+        connections_per_address: 30,
+        shutdown: Duration::from_secs(2),
+        per_token: None,
+        per_address: None,
+    }
+}
+
+async fn server(db: &TestDb, limits: Limits) -> Server {
+    Server::start_limited(
+        db,
+        Arc::new(time::OffsetDateTime::now_utc),
+        Vec::new(),
+        limits,
+    )
+    .await
+}
+
+fn addr(s: &Server) -> String {
+    s.base.trim_start_matches("http://").to_owned()
+}
+
+/// Whether the server closed the connection (read gives end of file or an error) within `t`.
+fn closed_within(c: &mut TcpStream, t: Duration) -> bool {
+    c.set_read_timeout(Some(t)).unwrap();
+    let mut buf = [0u8; 512];
+    loop {
+        match c.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return false
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Connections that send half a request, as many as one address may open, are closed after the
+/// header timeout, and meanwhile the server answers others.
+fn half_sent_requests_are_cut_off(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = server(&db, quick()).await;
+        let a = addr(&s);
+        let mut held = tokio::task::spawn_blocking(move || {
+            // One short of the address's share.
+            (0..29)
+                .map(|_| {
+                    let mut c = TcpStream::connect(&a).unwrap();
+                    c.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n")
+                        .unwrap();
+                    c
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap();
+        // The server answers a well-behaved client meanwhile, at once.
+        let started = Instant::now();
+        let r = s.call("GET", "/api/v1/health", None, None).await;
+        assert_eq!(r.status, 200);
+        assert!(
+            started.elapsed() < Duration::from_millis(700),
+            "{:?}",
+            started.elapsed()
+        );
+        let all_closed = tokio::task::spawn_blocking(move || {
+            held.iter_mut()
+                .all(|c| closed_within(c, Duration::from_secs(3)))
+        })
+        .await
+        .unwrap();
+        assert!(
+            all_closed,
+            "half-sent requests were kept open past the header timeout"
+        );
+        // A kept-alive connection left idle is closed too.
+        let a = addr(&s);
+        let idle_closed = tokio::task::spawn_blocking(move || {
+            let mut c = TcpStream::connect(&a).unwrap();
+            c.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            let mut buf = [0u8; 4096];
+            c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let n = c.read(&mut buf).unwrap();
+            assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+            closed_within(&mut c, Duration::from_secs(3))
+        })
+        .await
+        .unwrap();
+        assert!(idle_closed, "an idle kept-alive connection was kept open");
+    })
+}
+
+/// A body sent slowly is answered 408 within the body timeout.
+fn a_slow_body_is_answered_408(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = server(&db, quick()).await;
+        let a = addr(&s);
+        let admin = s.admin.clone();
+        let reply = tokio::task::spawn_blocking(move || {
+            let mut c = TcpStream::connect(&a).unwrap();
+            write!(c, "POST /api/v1/lookup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"field\"").unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut buf = [0u8; 4096];
+            let n = c.read(&mut buf).unwrap_or(0);
+            String::from_utf8_lossy(&buf[..n]).into_owned()
+        })
+        .await
+        .unwrap();
+        assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+        assert!(reply.contains("request-timeout"), "{reply}");
+    })
+}
+
+/// One address cannot hold more than its share of connections: the next one is closed at once.
+fn one_address_cannot_take_every_connection(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let limits = Limits {
+            header_read: Duration::from_secs(30),
+            connections_per_address: 5,
+            ..quick()
+        };
+        let s = server(&db, limits).await;
+        let a = addr(&s);
+        let extra_closed = tokio::task::spawn_blocking(move || {
+            let _held: Vec<TcpStream> = (0..5).map(|_| TcpStream::connect(&a).unwrap()).collect();
+            std::thread::sleep(Duration::from_millis(200));
+            let mut extra = TcpStream::connect(&a).unwrap();
+            let _ = extra.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n");
+            closed_within(&mut extra, Duration::from_secs(2))
+        })
+        .await
+        .unwrap();
+        assert!(extra_closed);
+        // Once they are gone, the address is served again.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            s.call("GET", "/api/v1/health", None, None).await.status,
+            200
+        );
+    })
+}
+
+/// A token over its rate is answered 429 with when to try again; another token is not held up,
+/// and the public pages are not limited.
+fn a_caller_over_its_rate_is_told_to_wait(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let limits = Limits {
+            per_token: Some(Rate {
+                per_second: 1,
+                burst: 3,
+            }),
+            per_address: Some(Rate {
+                per_second: 1,
+                burst: 50,
+            }),
+            ..quick()
+        };
+        let s = server(&db, limits).await;
+        let staff = s.token(derbes_server::Role::Staff, &["education"]).await;
+        let ask = |t: &str| {
+            let t = t.to_owned();
+            let s = &s;
+            async move {
+                s.post("/api/v1/decisions", &t, json!({ "subject_id": "00000000-0000-7000-8000-000000000000", "purpose": "education" }))
+                    .await
+            }
+        };
+        for _ in 0..3 {
+            assert_eq!(ask(&staff).await.status, 200);
+        }
+        let r = ask(&staff).await;
+        assert_eq!(r.status, 429, "{}", r.body);
+        assert_eq!(r.content_type, "application/problem+json");
+        assert_eq!(r.body["type"], "urn:derbes:problem:rate-limited");
+        assert_eq!(
+            ask(&s.admin).await.status,
+            200,
+            "another token is not held up"
+        );
+        for _ in 0..20 {
+            assert_eq!(s.call("GET", "/policy", None, None).await.status, 200);
+        }
+    })
+}
+
+/// A shutdown finishes within its deadline although a client keeps a connection open.
+fn a_shutdown_does_not_wait_for_idle_connections(_db: TestDb) -> Fut {
+    Box::pin(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let a = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let app = derbes_server::AppState::with_vault(Arc::new(test_vault().await));
+        let served = tokio::spawn(derbes_server::serve_with(
+            listener,
+            app,
+            Limits {
+                header_read: Duration::from_secs(60),
+                ..quick()
+            },
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        let _held = tokio::task::spawn_blocking(move || {
+            let mut c = TcpStream::connect(a).unwrap();
+            c.write_all(b"GET /api/v1/health HTTP/1.1\r\nHo").unwrap();
+            c
+        })
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = Instant::now();
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), served)
+            .await
+            .expect("the shutdown waited for the half-open connection")
+            .unwrap()
+            .unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
+    })
+}
+
+async fn test_vault() -> derbes_server::Vault {
+    let keys = Arc::new(derbes_crypto::KeyRing::generate().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let store = derbes_store::open(
+        &dir.path().join("derbes.db").display().to_string(),
+        Arc::clone(&keys) as derbes_store::Keys,
+    )
+    .await
+    .unwrap();
+    std::mem::forget(dir);
+    derbes_server::Vault::new(Arc::new(declaration()), keys, store)
+}
+
+fn main() -> ExitCode {
+    let cases: &[(&str, Case)] = &[
+        (
+            "half_sent_requests_are_cut_off",
+            half_sent_requests_are_cut_off,
+        ),
+        ("a_slow_body_is_answered_408", a_slow_body_is_answered_408),
+        (
+            "one_address_cannot_take_every_connection",
+            one_address_cannot_take_every_connection,
+        ),
+        (
+            "a_caller_over_its_rate_is_told_to_wait",
+            a_caller_over_its_rate_is_told_to_wait,
+        ),
+        (
+            "a_shutdown_does_not_wait_for_idle_connections",
+            a_shutdown_does_not_wait_for_idle_connections,
+        ),
+    ];
+    run_suite("limits", cases)
+}
