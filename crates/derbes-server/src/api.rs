@@ -625,7 +625,14 @@ impl Page {
         if !(1..=1000).contains(&limit) {
             return Err(ApiError::bad_request("limit must be between 1 and 1000"));
         }
-        Ok((self.after.unwrap_or(0).max(0), limit))
+        let after = self.after.unwrap_or(0);
+        // The largest number a JSON client keeps exactly.
+        if !(0..=9_007_199_254_740_991).contains(&after) {
+            return Err(ApiError::bad_request(
+                "after must be a sequence number, 0 or more",
+            ));
+        }
+        Ok((after, limit))
     }
 }
 

@@ -314,6 +314,11 @@ impl Vault {
     /// Revokes a token at once; revoking it again answers with it as it is.
     pub async fn revoke_token(&self, actor: &Actor, id: Uuid) -> Result<TokenView, VaultError> {
         self.authorize(actor, Action::TokenRevoke)?;
+        if actor.token == Some(id) {
+            return Err(VaultError::Conflict(
+                "a token cannot revoke itself (it would lock its holder out); revoke it with another admin token, or with `derbes token revoke` at the command line".into(),
+            ));
+        }
         self.revoke(&actor.audit_name(), id).await
     }
 

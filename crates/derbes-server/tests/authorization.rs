@@ -722,6 +722,20 @@ fn a_revocation_holds_in_every_process(db: TestDb) -> Fut {
             )
             .await;
         assert_eq!(r.status, 404, "{}", r.body);
+        // A token cannot revoke itself (its holder would be locked out).
+        let listed = s.get("/api/v1/tokens", &s.admin).await;
+        let own = listed.body["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "admin")
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let r = s.delete(&format!("/api/v1/tokens/{own}"), &s.admin).await;
+        assert_eq!(r.status, 409, "{}", r.body);
+        assert_eq!(s.get("/api/v1/tokens", &s.admin).await.status, 200);
     })
 }
 

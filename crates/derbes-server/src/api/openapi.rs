@@ -63,7 +63,66 @@ pub fn document() -> Value {
     doc["components"]["schemas"] = merge(doc["components"]["schemas"].take(), receipt_schemas());
     doc["paths"] = merge(doc["paths"].take(), request_paths());
     doc["components"]["schemas"] = merge(doc["components"]["schemas"].take(), request_schemas());
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for (path, ops) in paths.iter_mut() {
+            if let Some(ops) = ops.as_object_mut() {
+                for op in ops.values_mut() {
+                    answers_every_operation_can_give(path, op);
+                }
+            }
+        }
+    }
     doc
+}
+
+/// What a code-like name (a purpose, a category, a field) looks like.
+const CODE_PATTERN: &str = "^[a-z][a-z0-9_]{0,63}$";
+
+/// Adds the answers any operation of its kind can give, whatever it does: 400 for a malformed
+/// path or query (an unknown query parameter among them); for a body, 408 (sent too slowly), 413,
+/// 415 and 422; for a token, 422 (a value the declaration does not know) and 429 (over the
+/// rate); and the pattern of a purpose in the path or query.
+fn answers_every_operation_can_give(path: &str, op: &mut Value) {
+    let authed = op.get("security").is_some();
+    let with_body = op.get("requestBody").is_some();
+    let with_params = op.get("parameters").is_some();
+    let mut add = |code: &str, d: &str| {
+        if op["responses"].get(code).is_none() {
+            op["responses"][code] = problem(d);
+        }
+    };
+    add(
+        "400",
+        "A malformed path, query or body (an unknown query parameter, too)",
+    );
+    if with_body {
+        add("408", "The body was sent too slowly");
+        add("413", "The body is too large");
+        add("415", "The body is not JSON");
+        add("422", "A value is not valid: the problem names the field");
+    }
+    if authed || with_params {
+        add("422", "A value is not valid: the problem names the field");
+    }
+    if authed {
+        add(
+            "429",
+            "Too many requests from this token or address; see Retry-After",
+        );
+    }
+    if path.starts_with("/api/v1/") && !authed {
+        add("503", "The storage did not complete the request");
+    }
+    if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+        for p in params {
+            if p["name"] == "purpose"
+                && p["schema"]["type"] == "string"
+                && p["schema"].get("pattern").is_none()
+            {
+                p["schema"]["pattern"] = json!(CODE_PATTERN);
+            }
+        }
+    }
 }
 
 fn request_id_param() -> Value {
@@ -514,7 +573,7 @@ fn spine() -> Value {
                     { "name": "lang", "in": "query", "schema": { "enum": ["kk", "ru", "en"] } },
                     { "name": "format", "in": "query", "schema": { "enum": ["html", "md"] } }
                 ],
-                "responses": { "200": { "description": "The policy of that version", "content": { "text/html": { "schema": { "type": "string" } } } }, "404": problem("No such version"), "422": problem("Unknown lang or format") }
+                "responses": { "200": { "description": "The policy of that version", "content": { "text/html": { "schema": { "type": "string" } }, "text/markdown": { "schema": { "type": "string" } } } }, "404": problem("No such version"), "422": problem("Unknown lang or format") }
             }},
             "/policy/documents/{document}": { "get": {
                 "summary": "Another document drawn from the declaration: the list of personal data (Art. 25), the consent forms (Art. 8(4)) or the record of processing activities",
@@ -584,10 +643,10 @@ fn spine() -> Value {
                 }), &[])
             },
             "/api/v1/tokens/{id}": { "delete": authed(json!({
-                "summary": "Revoke a token, at once in every derbes process (admin)",
+                "summary": "Revoke a token, at once in every derbes process (admin); a token cannot revoke itself",
                 "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } }],
                 "responses": { "200": ok("The token as it is now", "Token") }
-            }), &[("400", "Malformed id"), ("404", "No such token")]) }
+            }), &[("400", "Malformed id"), ("404", "No such token"), ("409", "The token asking is the one to revoke")]) }
         },
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
