@@ -2,16 +2,20 @@
 # `count` subjects, starts derbes once (key file, first admin token in `$token`), imports them
 # (time and peak memory printed), and serves them. Sets `bin`, `dir` and `server`; the trap stops
 # the server and removes `dir`.
-cargo build --release -q
-bin=target/release/derbes
+# BENCH_BIN: a derbes already built (to compare builds); otherwise the release build, made here.
+if [ -z "${BENCH_BIN:-}" ]; then cargo build --release -q; fi
+bin=${BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release/derbes}
 dir=$(mktemp -d)
+# The load comes from one address with one token: the rate limits are off for it.
+printf '[limits]\ntoken_requests_per_second = 0\naddress_requests_per_second = 0\n' > "$dir/bench.toml"
+export DERBES_CONFIG="$dir/bench.toml"
 trap 'if [ -n "${server:-}" ]; then kill "$server" 2>/dev/null || true; fi; rm -rf "$dir"' EXIT
 wait_serving() { for _ in $(seq 1 100); do grep -q "serving" "$1" && break; sleep 0.1; done; }
 "$bin" generate --count "$count" --out "$dir/subjects.csv"
 "$bin" --data-dir "$dir" serve --listen "127.0.0.1:$port" > "$dir/first.log" 2>&1 &
 server=$!
 wait_serving "$dir/first.log"
-token=$(grep -o 'dbs_[A-Za-z0-9_-]*' "$dir/first.log" | head -1)
+token=$(cat "$dir/first-admin-token" 2>/dev/null || grep -o 'dbs_[A-Za-z0-9_-]*' "$dir/first.log" | head -1)
 kill $server; wait $server 2>/dev/null || true
 echo "== import $count subjects"
 /usr/bin/time -f "import: %e s wall, %M KiB peak RSS" "$bin" --data-dir "$dir" import "$dir/subjects.csv" --category student

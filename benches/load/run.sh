@@ -6,11 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 backend=${1:-sqlite}
 secs=${2:-10}
-cargo build --release -q
-bin=target/release/derbes
+# BENCH_BIN: a derbes already built (to compare builds); otherwise the release build, made here.
+if [ -z "${BENCH_BIN:-}" ]; then cargo build --release -q; fi
+bin=${BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release/derbes}
 dir=$(mktemp -d)
 port=${PORT:-18080}
-args=(--data-dir "$dir" --listen "127.0.0.1:$port")
+# The load comes from one address with one token: the rate limits are off for it.
+printf '[limits]\ntoken_requests_per_second = 0\naddress_requests_per_second = 0\n' > "$dir/bench.toml"
+args=(--config "$dir/bench.toml" --data-dir "$dir" --listen "127.0.0.1:$port")
 if [ "$backend" = postgres ]; then
   psql -q -h 127.0.0.1 -U postgres -d test -c "DROP DATABASE IF EXISTS derbes_bench" -c "CREATE DATABASE derbes_bench"
   args+=(--database-url "postgres://postgres@127.0.0.1:5432/derbes_bench")
@@ -19,7 +22,8 @@ env -u DERBES_TEST_POSTGRES_URL "$bin" serve "${args[@]}" > "$dir/serve.log" 2>&
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 1 100); do grep -q "serving" "$dir/serve.log" && break; sleep 0.1; done
-export TOKEN=$(grep -o 'dbs_[A-Za-z0-9_-]*' "$dir/serve.log" | head -n1)
+# Without a terminal, the first admin token is written to a private file.
+export TOKEN=$(cat "$dir/first-admin-token" 2>/dev/null || grep -o 'dbs_[A-Za-z0-9_-]*' "$dir/serve.log" | head -n1)
 url="http://127.0.0.1:$port"
 # Server CPU time (user+system, clock ticks) from /proc, to report CPU per request beside the rate.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }

@@ -270,6 +270,8 @@ pub enum ChainBreak {
         at: String,
         last: i64,
     },
+    #[error("archived segment {n}: {detail}")]
+    Segment { n: i64, detail: String },
     #[error("{0}")]
     Corrupt(String),
     #[error("{0}")]
@@ -415,40 +417,14 @@ impl Checkpoint {
 
     /// Reads a line written by [`Checkpoint::to_line`]; the error says what is wrong.
     pub fn parse_line(line: &str) -> Result<Self, String> {
-        let mut words = line.split_whitespace();
-        if words.next() != Some(CHECKPOINT_LINE) {
-            return Err(format!("a checkpoint line starts with `{CHECKPOINT_LINE}`"));
-        }
-        let mut get = |key: &str| -> Result<String, String> {
-            match words
-                .next()
-                .and_then(|w| w.strip_prefix(key)?.strip_prefix('='))
-            {
-                Some(v) => Ok(v.to_owned()),
-                None => Err(format!("expected `{key}=…` in its place")),
-            }
-        };
-        let int = |key: &str, v: String| -> Result<i64, String> {
-            v.parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or(format!("`{key}` must be a whole number, not `{v}`"))
-        };
-        let n = int("n", get("n")?)?;
-        let seq = int("seq", get("seq")?)?;
-        let hash = parse_hash(&get("hash")?).ok_or("`hash` must be 64 hex digits")?;
-        let at = get("at")?;
-        let legacy_until = int("legacy", get("legacy")?)?;
-        let _key = get("key")?;
-        let sig = get("sig")?;
-        let signature = (0..sig.len() / 2)
-            .map(|i| {
-                sig.get(2 * i..2 * i + 2)
-                    .and_then(|d| u8::from_str_radix(d, 16).ok())
-            })
-            .collect::<Option<Vec<u8>>>()
-            .filter(|s| s.len() == 64 && sig.len() == 128)
-            .ok_or("`sig` must be 128 hex digits")?;
+        let mut w = Words::new(line, CHECKPOINT_LINE)?;
+        let n = w.int("n")?;
+        let seq = w.int("seq")?;
+        let hash = w.hash("hash")?;
+        let at = w.get("at")?;
+        let legacy_until = w.int("legacy")?;
+        let _key = w.get("key")?;
+        let signature = w.signature()?;
         Ok(Self {
             n,
             seq,
@@ -458,6 +434,283 @@ impl Checkpoint {
             signature,
         })
     }
+}
+
+/// A signed statement that events `first` to `last` of the chain (the first linking to `prev`,
+/// the last with `hash`) were moved out of the database into an archive file whose event lines
+/// have the SHA-256 `digest`, at `at`. Segments are numbered from 1 without gaps, each continues
+/// the one before, and the events the database keeps continue the last: the chain verifies
+/// across them, and with the archive files it verifies whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub n: i64,
+    pub first: i64,
+    pub last: i64,
+    pub prev: Hash,
+    pub hash: Hash,
+    pub digest: Hash,
+    /// RFC 3339, UTC, microseconds.
+    pub at: String,
+    /// Events up to this one predate the keyed chain (as in the checkpoints).
+    pub legacy_until: i64,
+    /// Ed25519, 64 bytes, with the checkpoints' key.
+    pub signature: Vec<u8>,
+}
+
+/// The first word of a segment line (the last line of an archive file).
+pub const SEGMENT_LINE: &str = "derbes-audit-segment";
+
+/// The fields of a segment, before it is signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentDraft {
+    pub n: i64,
+    pub first: i64,
+    pub last: i64,
+    pub prev: Hash,
+    pub hash: Hash,
+    pub digest: Hash,
+    pub at: String,
+    pub legacy_until: i64,
+}
+
+impl SegmentDraft {
+    pub fn sign(self, keys: &dyn ChainKeys) -> Segment {
+        let mut s = Segment {
+            n: self.n,
+            first: self.first,
+            last: self.last,
+            prev: self.prev,
+            hash: self.hash,
+            digest: self.digest,
+            at: self.at,
+            legacy_until: self.legacy_until,
+            signature: Vec::new(),
+        };
+        s.signature = keys.sign_checkpoint(&s.message());
+        s
+    }
+}
+
+impl Segment {
+    fn message(&self) -> Vec<u8> {
+        let mut m = Vec::with_capacity(160);
+        m.extend_from_slice(b"derbes-segment-v1");
+        for v in [self.n, self.first, self.last] {
+            m.extend_from_slice(&v.to_be_bytes());
+        }
+        m.extend_from_slice(&self.prev);
+        m.extend_from_slice(&self.hash);
+        m.extend_from_slice(&self.digest);
+        m.extend_from_slice(&(self.at.len() as u64).to_be_bytes());
+        m.extend_from_slice(self.at.as_bytes());
+        m.extend_from_slice(&self.legacy_until.to_be_bytes());
+        m
+    }
+
+    pub fn signature_valid(&self, keys: &dyn ChainKeys) -> bool {
+        keys.checkpoint_signature_matches(&self.message(), &self.signature)
+    }
+
+    /// Whether it continues `prev` (the first segment, when `None`): numbered next, beginning
+    /// where `prev` ends and linked to its last event. The error says how it does not.
+    pub fn continues(&self, prev: Option<&Segment>) -> Result<(), String> {
+        let (n, first, hash) = prev.map_or((1, 1, GENESIS), |p| (p.n + 1, p.last + 1, p.hash));
+        if self.n != n {
+            return Err(format!(
+                "expected segment {n} in its place: segments were removed or reordered"
+            ));
+        }
+        if self.first != first || self.prev != hash || self.last < self.first {
+            return Err("it does not continue the chain where the segment before it ends".into());
+        }
+        if prev.is_some_and(|p| p.legacy_until != self.legacy_until) {
+            return Err(
+                "it disagrees with the segments before it on which events predate the keyed chain"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The name of its archive file.
+    pub fn file_name(&self) -> String {
+        format!("audit-segment-{:06}.jsonl", self.n)
+    }
+
+    /// How many events it holds.
+    pub fn events(&self) -> i64 {
+        self.last - self.first + 1
+    }
+
+    /// One line of text, the last of its archive file:
+    /// `derbes-audit-segment n=… first=… last=… prev=… hash=… digest=… at=… legacy=… key=… sig=…`.
+    pub fn to_line(&self, key_id: &str) -> String {
+        format!(
+            "{SEGMENT_LINE} n={} first={} last={} prev={} hash={} digest={} at={} legacy={} key={key_id} sig={}",
+            self.n,
+            self.first,
+            self.last,
+            hex(&self.prev),
+            hex(&self.hash),
+            hex(&self.digest),
+            self.at,
+            self.legacy_until,
+            hex(&self.signature)
+        )
+    }
+
+    /// Reads a line written by [`Segment::to_line`]; the error says what is wrong.
+    pub fn parse_line(line: &str) -> Result<Self, String> {
+        let mut w = Words::new(line, SEGMENT_LINE)?;
+        let n = w.int("n")?;
+        let first = w.int("first")?;
+        let last = w.int("last")?;
+        let prev = w.hash("prev")?;
+        let hash = w.hash("hash")?;
+        let digest = w.hash("digest")?;
+        let at = w.get("at")?;
+        let legacy_until = w.int("legacy")?;
+        let _key = w.get("key")?;
+        let signature = w.signature()?;
+        Ok(Self {
+            n,
+            first,
+            last,
+            prev,
+            hash,
+            digest,
+            at,
+            legacy_until,
+            signature,
+        })
+    }
+}
+
+/// The `key=value` words of a checkpoint or segment line, read in their order.
+struct Words<'a>(std::str::SplitWhitespace<'a>);
+
+impl<'a> Words<'a> {
+    fn new(line: &'a str, first: &str) -> Result<Self, String> {
+        let mut words = line.split_whitespace();
+        if words.next() != Some(first) {
+            return Err(format!("a line of this kind starts with `{first}`"));
+        }
+        Ok(Self(words))
+    }
+
+    fn get(&mut self, key: &str) -> Result<String, String> {
+        match self
+            .0
+            .next()
+            .and_then(|w| w.strip_prefix(key)?.strip_prefix('='))
+        {
+            Some(v) => Ok(v.to_owned()),
+            None => Err(format!("expected `{key}=…` in its place")),
+        }
+    }
+
+    fn int(&mut self, key: &str) -> Result<i64, String> {
+        let v = self.get(key)?;
+        v.parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or(format!("`{key}` must be a whole number, not `{v}`"))
+    }
+
+    fn hash(&mut self, key: &str) -> Result<Hash, String> {
+        parse_hash(&self.get(key)?).ok_or(format!("`{key}` must be 64 hex digits"))
+    }
+
+    fn signature(&mut self) -> Result<Vec<u8>, String> {
+        let sig = self.get("sig")?;
+        (0..sig.len() / 2)
+            .map(|i| {
+                sig.get(2 * i..2 * i + 2)
+                    .and_then(|d| u8::from_str_radix(d, 16).ok())
+            })
+            .collect::<Option<Vec<u8>>>()
+            .filter(|s| s.len() == 64 && sig.len() == 128)
+            .ok_or("`sig` must be 128 hex digits".to_owned())
+    }
+}
+
+/// Checks the database's series of segments: each signed with the installation's key, numbered
+/// from 1 without gaps, the first beginning the chain and each continuing the one before.
+pub fn check_segments(series: &[Segment], keys: &dyn ChainKeys) -> Result<(), ChainBreak> {
+    let bad = |s: &Segment, detail: &str| ChainBreak::Segment {
+        n: s.n,
+        detail: detail.to_owned(),
+    };
+    let mut prev: Option<&Segment> = None;
+    for s in series {
+        if !s.signature_valid(keys) {
+            return Err(bad(
+                s,
+                "its signature is not this installation's: it was changed or made elsewhere",
+            ));
+        }
+        s.continues(prev).map_err(|d| bad(s, &d))?;
+        prev = Some(s);
+    }
+    Ok(())
+}
+
+/// The text of an archive file: one JSON line per event, then the segment's line. The
+/// segment's `digest` is the SHA-256 of the event lines.
+pub fn segment_event_line(e: &AuditEvent) -> String {
+    let mut line = serde_json::to_string(e).unwrap_or_default();
+    line.push('\n');
+    line
+}
+
+/// Verifies an archive file against its segment (as the database holds it): the segment line
+/// is the same, the event lines have its digest, and the events are the chain from `first` to
+/// `last`, linked to `prev` and ending with `hash`. `each` sees every verified event.
+pub fn verify_segment_file(
+    text: &str,
+    s: &Segment,
+    keys: &dyn ChainKeys,
+    mut each: impl FnMut(&AuditEvent) -> Result<(), ChainBreak>,
+) -> Result<(), ChainBreak> {
+    let bad = |detail: String| ChainBreak::Segment { n: s.n, detail };
+    let body_end = text.trim_end_matches('\n').rfind('\n').map_or(0, |i| i + 1);
+    let (body, line) = text.split_at(body_end);
+    match Segment::parse_line(line.trim()) {
+        Ok(f) if f == *s => {}
+        Ok(_) => {
+            return Err(bad(
+                "the archive file's segment line differs from the database's segment".into(),
+            ))
+        }
+        Err(e) => {
+            return Err(bad(format!(
+                "the archive file's last line is not its segment: {e}"
+            )))
+        }
+    }
+    let digest: Hash = Sha256::digest(body.as_bytes()).into();
+    if digest != s.digest {
+        return Err(bad("the archive file's events are not those archived (their digest differs): the file was changed".into()));
+    }
+    let mut v = if s.first == 1 {
+        ChainVerifier::new(s.legacy_until)
+    } else {
+        ChainVerifier::after(s.first - 1, s.prev, s.legacy_until)
+    };
+    for (i, l) in body.lines().enumerate() {
+        let e: AuditEvent = serde_json::from_str(l)
+            .map_err(|e| bad(format!("line {}: not an audit event ({e})", i + 1)))?;
+        v.push(&e, keys)?;
+        each(&e)?;
+    }
+    if v.last_seq() != s.last || *v.last_hash() != s.hash {
+        return Err(bad(format!(
+            "the archive file ends at event {}, but the segment ends at event {}",
+            v.last_seq(),
+            s.last
+        )));
+    }
+    Ok(())
 }
 
 /// Checks a series of checkpoints, in the order given: each signed with the installation's key,

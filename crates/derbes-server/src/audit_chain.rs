@@ -455,8 +455,13 @@ impl Vault {
     /// for the audit status, and refuses every write from now on when the chain is broken.
     pub async fn verify_audit_chain(&self) -> Result<Result<ChainReport, ChainBreak>, VaultError> {
         let exported: Vec<Checkpoint> = self.watch().exported.iter().cloned().collect();
-        let r = derbes_store::verify_chain(self.store().as_ref(), self.keys().as_ref(), &exported)
-            .await?;
+        let r = derbes_store::verify_chain(
+            self.store().as_ref(),
+            self.keys().as_ref(),
+            &exported,
+            None,
+        )
+        .await?;
         if let Err(b) = &r {
             self.store().chain().refuse(b.to_string());
         }

@@ -7,6 +7,7 @@
 mod access;
 mod answers;
 mod api;
+mod audit_archive;
 mod audit_chain;
 mod auth;
 mod consents;
@@ -30,6 +31,7 @@ mod webhooks;
 
 pub use answers::{AnswerTemplates, Letter};
 pub use api::{router, ROUTES};
+pub use audit_archive::{AuditArchive, ARCHIVED};
 pub use audit_chain::{
     since_last_restore, AuditStatus, CheckpointFile, CheckpointFileError, FileEntry,
     RestoreAcknowledged, RESTORE_ACKNOWLEDGED,

@@ -256,6 +256,31 @@ fn too_many(e: tower_governor::GovernorError) -> Response<Body> {
     }
 }
 
+/// `router` limited to `rate` per key of `key`; the limiter's pruning goes to `prune`.
+fn limited<K>(
+    router: axum::Router<crate::AppState>,
+    rate: Rate,
+    key: K,
+    prune: &mut Prune,
+) -> axum::Router<crate::AppState>
+where
+    K: tower_governor::key_extractor::KeyExtractor + Send + Sync + 'static,
+    K::Key: Send + Sync + 'static,
+{
+    let Some(config) = tower_governor::governor::GovernorConfigBuilder::default()
+        .per_nanosecond(1_000_000_000 / u64::from(rate.per_second.max(1)))
+        .burst_size(rate.burst.max(1))
+        .key_extractor(key)
+        .finish()
+    else {
+        return router;
+    };
+    let config = Arc::new(config);
+    let limiter = Arc::clone(config.limiter());
+    prune.push(Box::new(move || limiter.retain_recent()));
+    router.layer(tower_governor::GovernorLayer::new(config).error_handler(too_many))
+}
+
 /// Adds the rate limits of `limits` to the API's routes; returns the limiters to be pruned now
 /// and then.
 pub(crate) fn rate_limited(
@@ -265,32 +290,10 @@ pub(crate) fn rate_limited(
     let mut router = router;
     let mut prune: Prune = Vec::new();
     if let Some(rate) = limits.per_token {
-        if let Some(config) = tower_governor::governor::GovernorConfigBuilder::default()
-            .per_nanosecond(1_000_000_000 / u64::from(rate.per_second.max(1)))
-            .burst_size(rate.burst.max(1))
-            .key_extractor(TokenKey)
-            .finish()
-        {
-            let config = Arc::new(config);
-            let limiter = Arc::clone(config.limiter());
-            prune.push(Box::new(move || limiter.retain_recent()));
-            router =
-                router.layer(tower_governor::GovernorLayer::new(config).error_handler(too_many));
-        }
+        router = limited(router, rate, TokenKey, &mut prune);
     }
     if let Some(rate) = limits.per_address {
-        if let Some(config) = tower_governor::governor::GovernorConfigBuilder::default()
-            .per_nanosecond(1_000_000_000 / u64::from(rate.per_second.max(1)))
-            .burst_size(rate.burst.max(1))
-            .key_extractor(AddressKey)
-            .finish()
-        {
-            let config = Arc::new(config);
-            let limiter = Arc::clone(config.limiter());
-            prune.push(Box::new(move || limiter.retain_recent()));
-            router =
-                router.layer(tower_governor::GovernorLayer::new(config).error_handler(too_many));
-        }
+        router = limited(router, rate, AddressKey, &mut prune);
     }
     (router, prune)
 }

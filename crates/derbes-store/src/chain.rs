@@ -9,8 +9,10 @@
 
 use crate::{Store, StoreError, WriteOp};
 use derbes_core::audit::{
-    check_series, AuditEvent, ChainBreak, ChainKeys, ChainVerifier, Checkpoint, Hash, GENESIS,
+    check_segments, check_series, segment_event_line, verify_segment_file, AuditEvent, ChainBreak,
+    ChainKeys, ChainVerifier, Checkpoint, Hash, Segment, SegmentDraft, GENESIS,
 };
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -180,13 +182,24 @@ impl Continuation {
         Ok(())
     }
 
-    /// The new anchor: the last event verified.
-    pub(crate) fn finish(self) -> Result<Anchor, ChainBreak> {
+    /// The new anchor: the last event verified, which must be the one the stored head names
+    /// (`head_seq`, read under the head lock; none or 0, the placeholder, only before the first
+    /// group after an earlier derbes's chain was sealed).
+    pub(crate) fn finish(self, head_seq: Option<i64>) -> Result<Anchor, ChainBreak> {
         if !self.seen_anchor {
             return Err(ChainBreak::Refused(format!(
                 "the chain no longer holds event {}, which derbes verified and wrote after: events at the end were removed while derbes ran",
                 self.anchor.seq
             )));
+        }
+        match head_seq {
+            Some(head) if head > 0 && head != self.verifier.last_seq() => {
+                return Err(ChainBreak::Refused(format!(
+                    "the chain ends at event {} but its head names event {head}: events were added or removed outside derbes while it ran",
+                    self.verifier.last_seq()
+                )));
+            }
+            _ => {}
         }
         Ok(Anchor {
             seq: self.verifier.last_seq(),
@@ -194,6 +207,128 @@ impl Continuation {
             ..self.anchor
         })
     }
+}
+
+/// What the writer reads, in the transaction of an [`WriteOp::ArchiveAudit`], to check that the
+/// segment may be archived.
+pub(crate) struct Held {
+    pub last_segment: Option<Segment>,
+    /// The first event the database holds.
+    pub first: Option<i64>,
+    /// The hash of the held event the segment ends on.
+    pub hash_at_last: Option<Hash>,
+    /// The event the last checkpoint signed.
+    pub last_checkpoint: i64,
+    /// The chain's last event.
+    pub head: i64,
+}
+
+/// Whether `s` may be archived: signed by this installation, continuing the last segment, and
+/// ending on an event the database holds with the segment's hash (so that the events removed
+/// are those the archive file holds), before the last checkpoint and the last two events (which
+/// the writer verifies in every commit group).
+pub(crate) fn check_archivable(
+    s: &Segment,
+    held: &Held,
+    keys: &dyn ChainKeys,
+) -> Result<(), StoreError> {
+    let refused = |m: String| Err(StoreError::ArchiveRefused(m));
+    if !s.signature_valid(keys) {
+        return refused("its signature is not this installation's".into());
+    }
+    if let Err(m) = s.continues(held.last_segment.as_ref()) {
+        return refused(format!("segment {}: {m}", s.n));
+    }
+    if held.first != Some(s.first) {
+        return refused(format!(
+            "it begins at event {}, but the database's chain begins at event {}",
+            s.first,
+            held.first.unwrap_or(0)
+        ));
+    }
+    if held.hash_at_last != Some(s.hash) {
+        return refused(format!(
+            "the database's event {} is not the one the segment ends on",
+            s.last
+        ));
+    }
+    if s.last >= held.last_checkpoint || s.last > held.head - 2 {
+        return refused(format!(
+            "it ends at event {}, but the database keeps the events from its last checkpoint (event {}) and its last two events (up to {})",
+            s.last, held.last_checkpoint, held.head
+        ));
+    }
+    Ok(())
+}
+
+/// The most events one segment holds (its archive file is about 300 bytes an event).
+pub const SEGMENT_EVENTS: i64 = 100_000;
+
+/// The next segment to archive: the events after the last segment written before `before` (an
+/// RFC 3339 time), at most [`SEGMENT_EVENTS`], verified as they are read, and never the events
+/// from the last checkpoint on nor the last two. Returns the segment, signed at `at`, with the
+/// event lines of its archive file (see [`derbes_core::audit::segment_event_line`]); none when
+/// no event is due.
+pub async fn next_segment(
+    store: &dyn Store,
+    keys: &dyn ChainKeys,
+    before: &str,
+    at: String,
+) -> Result<Result<Option<(Segment, String)>, ChainBreak>, StoreError> {
+    let last = store.audit_segments().await?.pop();
+    let (Some(checkpoint), Some(head)) =
+        (store.last_checkpoint().await?, store.audit_head().await?)
+    else {
+        return Ok(Ok(None));
+    };
+    let until = (checkpoint.seq - 1).min(head.seq - 2);
+    let legacy_until = checkpoint.legacy_until;
+    let mut v = match &last {
+        Some(s) => ChainVerifier::after(s.last, s.hash, legacy_until),
+        None => ChainVerifier::new(legacy_until),
+    };
+    let first = v.last_seq() + 1;
+    let prev = *v.last_hash();
+    let mut body = String::new();
+    'pages: loop {
+        let page = match store.audit_page(v.last_seq(), PAGE).await {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(broken(e)?)),
+        };
+        if page.is_empty() {
+            break;
+        }
+        for e in &page {
+            if e.seq > until || e.at.as_str() >= before || e.seq - first >= SEGMENT_EVENTS {
+                break 'pages;
+            }
+            if let Err(b) = v.push(e, keys) {
+                return Ok(Err(b));
+            }
+            body.push_str(&segment_event_line(e));
+        }
+    }
+    if v.last_seq() < first {
+        return Ok(Ok(None));
+    }
+    let segment = SegmentDraft {
+        n: last.as_ref().map_or(1, |s| s.n + 1),
+        first,
+        last: v.last_seq(),
+        prev,
+        hash: *v.last_hash(),
+        digest: Sha256::digest(body.as_bytes()).into(),
+        at,
+        legacy_until,
+    }
+    .sign(keys);
+    Ok(Ok(Some((segment, body))))
+}
+
+/// Where the archive files of segments are read from, for a verification of the whole chain.
+pub trait SegmentFiles: Send + Sync {
+    /// The text of the segment's archive file; the error says why it cannot be read.
+    fn text(&self, s: &Segment) -> Result<String, String>;
 }
 
 /// How many events one read of a verification takes.
@@ -286,15 +421,7 @@ async fn find_anchor(store: &dyn Store, keys: &dyn ChainKeys) -> Result<Found, S
 /// head it was signed with then.
 async fn legacy_anchor(store: &dyn Store, keys: &dyn ChainKeys) -> Result<Found, StoreError> {
     let Some((seq, hash_hex, mac)) = store.legacy_head().await?.filter(|h| h.0 > 0) else {
-        return Ok(Err(
-            if store.audit_page(0, 1).await.map_or(true, |p| p.is_empty()) {
-                ChainBreak::Empty
-            } else {
-                ChainBreak::Refused(
-                    "the chain has no checkpoint, though every chain gets one when it is created: its checkpoints were removed".into(),
-                )
-            },
-        ));
+        return Ok(Err(without_checkpoints(store).await));
     };
     let mut v = ChainVerifier::new(seq);
     if let Err(b) = walk(store, keys, &mut v, seq, |_| Ok(())).await? {
@@ -324,6 +451,18 @@ async fn legacy_anchor(store: &dyn Store, keys: &dyn ChainKeys) -> Result<Found,
         },
         true,
     )))
+}
+
+/// What a chain without a checkpoint (and without a head of an earlier derbes) is: empty, or
+/// stripped of its checkpoints.
+async fn without_checkpoints(store: &dyn Store) -> ChainBreak {
+    if store.audit_page(0, 1).await.map_or(true, |p| p.is_empty()) {
+        ChainBreak::Empty
+    } else {
+        ChainBreak::Refused(
+            "the chain has no checkpoint, though every chain gets one when it is created: its checkpoints were removed".into(),
+        )
+    }
 }
 
 fn checkpoint_not_held(c: &Checkpoint, held: bool) -> ChainBreak {
@@ -397,16 +536,23 @@ pub struct ChainReport {
     /// Checkpoints kept outside the database that were checked against the chain.
     pub exported: usize,
     pub last_exported: Option<Checkpoint>,
+    /// The archived segments, all signed and continuing each other: events up to the last one's
+    /// end were moved out of the database.
+    pub segments: Vec<Segment>,
+    /// Whether the segments' archive files were read and verified event by event.
+    pub archive_verified: bool,
 }
 
-/// Verifies the whole chain: every event from the start event to the signed head, every
-/// checkpoint in the database (signed, numbered without gaps, matching the chain), and each of
-/// `exported` (checkpoints kept outside the database, in their file's order), which the chain
-/// must still hold: one it does not proves a rollback.
+/// Verifies the whole chain: every event from the start event (or the end of the last archived
+/// segment) to the signed head, every checkpoint in the database (signed, numbered without gaps,
+/// matching the chain), the archived segments (signed, continuing each other; with `files`, their
+/// archive files event by event), and each of `exported` (checkpoints kept outside the database,
+/// in their file's order), which the chain must still hold: one it does not proves a rollback.
 pub async fn verify_chain(
     store: &dyn Store,
     keys: &dyn ChainKeys,
     exported: &[Checkpoint],
+    files: Option<&dyn SegmentFiles>,
 ) -> Result<Result<ChainReport, ChainBreak>, StoreError> {
     let mut held = Vec::new();
     loop {
@@ -423,15 +569,7 @@ pub async fn verify_chain(
         held.extend(page);
     }
     let Some(first) = held.first() else {
-        return Ok(Err(
-            if store.audit_page(0, 1).await.map_or(true, |p| p.is_empty()) {
-                ChainBreak::Empty
-            } else {
-                ChainBreak::Refused(
-                    "the chain has no checkpoint, though every chain gets one when it is created: its checkpoints were removed".into(),
-                )
-            },
-        ));
+        return Ok(Err(without_checkpoints(store).await));
     };
     let legacy_until = first.legacy_until;
     if let Err(b) =
@@ -496,24 +634,43 @@ pub async fn verify_chain(
             }
         }));
     }
-    let mut v = ChainVerifier::new(legacy_until);
-    let walked = walk(store, keys, &mut v, head.seq, |e| {
-        for (n, hash, outside) in expected.get(&e.seq).into_iter().flatten() {
-            if *hash != e.hash {
-                return Err(ChainBreak::Checkpoint {
-                    n: *n,
-                    seq: e.seq,
-                    detail: if *outside {
-                        "the event's hash differs from the one this exported checkpoint signed: the chain was replaced after it".into()
-                    } else {
-                        "the event's hash differs from the one this checkpoint signed".into()
-                    },
-                });
-            }
+    let segments = match store.audit_segments().await {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(broken(e)?)),
+    };
+    if let Err(b) = check_segments(&segments, keys) {
+        return Ok(Err(b));
+    }
+    if let Some(s) = segments.iter().find(|s| s.legacy_until != legacy_until) {
+        return Ok(Err(ChainBreak::Segment {
+            n: s.n,
+            detail: "it disagrees with the checkpoints on which events predate the keyed chain"
+                .into(),
+        }));
+    }
+    let marks = |e: &AuditEvent| check_marks(&expected, e.seq, &e.hash);
+    for s in &segments {
+        let checked = match files {
+            Some(f) => match f.text(s) {
+                Ok(text) => verify_segment_file(&text, s, keys, marks),
+                Err(why) => Err(ChainBreak::Segment {
+                    n: s.n,
+                    detail: format!("its archive file cannot be read: {why}"),
+                }),
+            },
+            // Without the files, the checkpoints that signed a segment's last event are checked
+            // against the segment; those inside it only by their signatures.
+            None => check_marks(&expected, s.last, &s.hash),
+        };
+        if let Err(b) = checked {
+            return Ok(Err(b));
         }
-        Ok(())
-    })
-    .await?;
+    }
+    let mut v = match segments.last() {
+        Some(s) => ChainVerifier::after(s.last, s.hash, legacy_until),
+        None => ChainVerifier::new(legacy_until),
+    };
+    let walked = walk(store, keys, &mut v, head.seq, marks).await?;
     if let Err(b) = walked {
         return Ok(Err(b));
     }
@@ -530,7 +687,32 @@ pub async fn verify_chain(
         last_checkpoint: held.last().cloned(),
         exported: exported.len(),
         last_exported: exported.last().cloned(),
+        archive_verified: files.is_some() && !segments.is_empty(),
+        segments,
     }))
+}
+
+/// Checks the event `seq` (with `hash`) against the checkpoints that signed it: (n, hash, kept
+/// outside the database).
+fn check_marks(
+    expected: &BTreeMap<i64, Vec<(i64, Hash, bool)>>,
+    seq: i64,
+    hash: &Hash,
+) -> Result<(), ChainBreak> {
+    for (n, signed, outside) in expected.get(&seq).into_iter().flatten() {
+        if signed != hash {
+            return Err(ChainBreak::Checkpoint {
+                n: *n,
+                seq,
+                detail: if *outside {
+                    "the event's hash differs from the one this exported checkpoint signed: the chain was replaced after it".into()
+                } else {
+                    "the event's hash differs from the one this checkpoint signed".into()
+                },
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Whether the chain still holds the event a checkpoint kept outside the database signed (when
@@ -547,6 +729,27 @@ pub async fn check_exported(
         Ok(e) => e,
         Err(e) => return Ok(Err(broken(e)?)),
     };
+    let archived = match event {
+        Some(_) => None,
+        None => store
+            .audit_segments()
+            .await?
+            .into_iter()
+            .find(|s| s.first <= c.seq && c.seq <= s.last),
+    };
+    if let Some(s) = archived {
+        // Archived in a signed segment: its last event's hash is the segment's; an event inside
+        // it is checked with the archive files (`derbes audit verify --archive`).
+        return Ok(if s.last != c.seq || s.hash == c.hash {
+            Ok(())
+        } else {
+            Err(ChainBreak::Checkpoint {
+                n: c.n,
+                seq: c.seq,
+                detail: "the archived segment ending at this event has another hash than this exported checkpoint signed: the chain was replaced after it".into(),
+            })
+        });
+    }
     Ok(match event {
         Some(e) if e.hash == c.hash => Ok(()),
         Some(_) => Err(ChainBreak::Checkpoint {

@@ -13,14 +13,17 @@ mod sqlite;
 mod subject_runs;
 mod types;
 
-pub use chain::{check_exported, verify_chain, ChainPolicy, ChainReport, ChainState, ChainStatus};
+pub use chain::{
+    check_exported, next_segment, verify_chain, ChainPolicy, ChainReport, ChainState, ChainStatus,
+    SegmentFiles, SEGMENT_EVENTS,
+};
 pub use fields_blob::{decode_fields, encode_fields, BlobError};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::*;
 
 use async_trait::async_trait;
-use derbes_core::audit::{AuditEvent, ChainKeys, Checkpoint, Hash, Outcome};
+use derbes_core::audit::{AuditEvent, ChainKeys, Checkpoint, Hash, Outcome, Segment};
 use derbes_core::destruction::Destruction;
 use std::sync::Arc;
 use thiserror::Error;
@@ -61,6 +64,10 @@ pub enum StoreError {
     /// recorded can be written until an operator has looked into it.
     #[error("the audit chain is broken: {0}")]
     ChainBroken(String),
+    /// A segment of the audit chain that cannot be archived as it is (see
+    /// [`WriteOp::ArchiveAudit`]).
+    #[error("the segment cannot be archived: {0}")]
+    ArchiveRefused(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -120,6 +127,9 @@ pub trait Store: Send + Sync + 'static {
     async fn checkpoints(&self, after: i64, limit: u32) -> Result<Vec<Checkpoint>, StoreError>;
 
     async fn last_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError>;
+
+    /// The archived segments of the chain, in order.
+    async fn audit_segments(&self) -> Result<Vec<Segment>, StoreError>;
 
     /// The head signed before the chain was keyed: (seq, hex hash, base64 MAC), if the database
     /// was created by an earlier derbes.
@@ -386,6 +396,47 @@ pub(crate) fn checkpoint_of(
         hash: hash.as_slice().try_into().map_err(|_| {
             StoreError::Corrupt(format!("checkpoint {n}: its hash is not 32 bytes long"))
         })?,
+        at,
+        legacy_until,
+        signature,
+    })
+}
+
+/// A segment's row: (n, first, last, prev, hash, digest, at, legacy_until, signature).
+pub(crate) type SegmentRow = (
+    i64,
+    i64,
+    i64,
+    Vec<u8>,
+    Vec<u8>,
+    Vec<u8>,
+    String,
+    i64,
+    Vec<u8>,
+);
+
+/// The columns of a segment's row, in [`SegmentRow`]'s order.
+pub(crate) const SEGMENT_COLUMNS: &str =
+    "n, first_seq, last_seq, prev_hash, hash, digest, at, legacy_until, signature";
+
+/// A segment from its row.
+pub(crate) fn segment_of(
+    (n, first, last, prev, hash, digest, at, legacy_until, signature): SegmentRow,
+) -> Result<Segment, StoreError> {
+    let h = |v: Vec<u8>, what: &str| -> Result<Hash, StoreError> {
+        v.as_slice().try_into().map_err(|_| {
+            StoreError::Corrupt(format!(
+                "archived segment {n}: its {what} is not 32 bytes long"
+            ))
+        })
+    };
+    Ok(Segment {
+        n,
+        first,
+        last,
+        prev: h(prev, "link to the event before it")?,
+        hash: h(hash, "last hash")?,
+        digest: h(digest, "digest")?,
         at,
         legacy_until,
         signature,

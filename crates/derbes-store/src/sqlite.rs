@@ -8,11 +8,13 @@ use crate::{
     drain, from_json, now, to_json, Applied, AuditHead, FlagTable, IndexEntry, Job, KeyOwner,
     KeyRecord, Keys, PackageRecord, Param, RawEvent, RequestQuery, RequestRecord, StateChanges,
     Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob, WriteOp,
-    CHECKPOINT_COLUMNS, EVENT_COLUMNS, MAX_GROUP, PRUNE_EVERY, REQUEST_COLUMNS, STATE_CHANGES_KEPT,
-    TOKEN_COLUMNS,
+    CHECKPOINT_COLUMNS, EVENT_COLUMNS, MAX_GROUP, PRUNE_EVERY, REQUEST_COLUMNS, SEGMENT_COLUMNS,
+    STATE_CHANGES_KEPT, TOKEN_COLUMNS,
 };
 use async_trait::async_trait;
-use derbes_core::audit::{format_timestamp, AuditDraft, AuditEvent, ChainKeys, Checkpoint, Hash};
+use derbes_core::audit::{
+    format_timestamp, AuditDraft, AuditEvent, ChainKeys, Checkpoint, Hash, Segment,
+};
 use derbes_core::consent::RepresentativeLink;
 use derbes_core::destruction::{Destruction, Removed};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -57,6 +59,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         12,
         include_str!("../migrations/sqlite/0012_token_lifecycle.sql"),
+    ),
+    (
+        13,
+        include_str!("../migrations/sqlite/0013_audit_segments.sql"),
     ),
 ];
 
@@ -648,6 +654,10 @@ fn commit_group(
 /// not is reported broken, and nothing is written.
 fn verified_tail(conn: &Connection, chain: &Chain) -> Result<Anchor, StoreError> {
     let anchor = chain.state.anchor()?;
+    let head_seq: Option<i64> = conn
+        .prepare_cached("SELECT seq FROM audit_head WHERE id = 1")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
     let mut cont = Continuation::new(&anchor);
     let mut from = cont.first_seq();
     let checked = loop {
@@ -664,7 +674,7 @@ fn verified_tail(conn: &Connection, chain: &Chain) -> Result<Anchor, StoreError>
             _ => break Ok(()),
         }
     };
-    match checked.and_then(|()| cont.finish()) {
+    match checked.and_then(|()| cont.finish(head_seq)) {
         Ok(a) => Ok(a),
         Err(b) => {
             chain.state.refuse(b.to_string());
@@ -837,6 +847,27 @@ fn checkpoint_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::CheckpointRo
         r.get(4)?,
         r.get(5)?,
     ))
+}
+
+/// The archived segments, in order.
+fn segments(conn: &Connection) -> Result<Vec<Segment>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {SEGMENT_COLUMNS} FROM audit_segments ORDER BY n"
+    ))?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+            r.get(7)?,
+            r.get(8)?,
+        ))
+    })?;
+    rows.map(|r| crate::segment_of(r?)).collect()
 }
 
 fn last_checkpoint(conn: &Connection) -> Result<Option<Checkpoint>, StoreError> {
@@ -1387,6 +1418,39 @@ fn apply(
         }
         // Taken by the commit group itself, before any operation is applied.
         WriteOp::Checkpoint => Ok(Applied::Audited),
+        WriteOp::ArchiveAudit { segment, audit } => {
+            let held = crate::chain::Held {
+                last_segment: segments(conn)?.pop(),
+                first: conn
+                    .prepare_cached("SELECT min(seq) FROM audit_events")?
+                    .query_row([], |r| r.get(0))?,
+                hash_at_last: events_from(conn, segment.last, 1)?
+                    .into_iter()
+                    .find(|e| e.seq == segment.last)
+                    .map(|e| e.hash),
+                last_checkpoint: last_checkpoint(conn)?.map_or(0, |c| c.seq),
+                head: head.seq,
+            };
+            crate::chain::check_archivable(&segment, &held, keys)?;
+            conn.prepare_cached(&format!(
+                "INSERT INTO audit_segments ({SEGMENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            ))?
+            .execute(params![
+                segment.n,
+                segment.first,
+                segment.last,
+                &segment.prev[..],
+                &segment.hash[..],
+                &segment.digest[..],
+                segment.at,
+                segment.legacy_until,
+                segment.signature
+            ])?;
+            conn.prepare_cached("DELETE FROM audit_events WHERE seq <= ?1")?
+                .execute([segment.last])?;
+            append(head, audit)?;
+            Ok(Applied::Audited)
+        }
         WriteOp::Audit(drafts) => {
             for d in drafts {
                 append(head, d)?;
@@ -1638,6 +1702,10 @@ impl Store for SqliteStore {
 
     async fn last_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
         self.read(last_checkpoint).await
+    }
+
+    async fn audit_segments(&self) -> Result<Vec<Segment>, StoreError> {
+        self.read(segments).await
     }
 
     async fn legacy_head(&self) -> Result<Option<(i64, String, String)>, StoreError> {

@@ -379,6 +379,14 @@ pub enum WriteOp {
     /// Signs a checkpoint of the chain as it stands after this commit group (answered with the
     /// last checkpoint when it already covers the chain's last event).
     Checkpoint,
+    /// Records a segment of the oldest events, written to its archive file, and removes its
+    /// events from the database; refused (`ArchiveRefused`) unless the segment continues the
+    /// last one and ends on an event the database holds, with its hash, before the last
+    /// checkpoint.
+    ArchiveAudit {
+        segment: derbes_core::audit::Segment,
+        audit: AuditDraft,
+    },
 }
 
 impl WriteOp {
@@ -404,6 +412,7 @@ impl WriteOp {
             | WriteOp::DeletePackage { .. }
             | WriteOp::UpdateWebhookJob { .. }
             | WriteOp::Checkpoint
+            | WriteOp::ArchiveAudit { .. }
             | WriteOp::Audit(_) => None,
         }
     }

@@ -2,12 +2,14 @@
 //! PostgreSQL. Each tampering is done as such a person would, with SQL on the database itself.
 #![allow(clippy::unwrap_used)]
 
-use derbes_core::audit::{AuditDraft, ChainBreak, ChainKeys, Checkpoint, Outcome, START_ACTION};
+use derbes_core::audit::{
+    AuditDraft, ChainBreak, ChainKeys, Checkpoint, Outcome, Segment, SegmentDraft, START_ACTION,
+};
 use derbes_crypto::KeyRing;
 use derbes_store::testing::{run_suite, Case, TestDb};
 use derbes_store::{
-    check_exported, open, open_with, verify_chain, Applied, ChainPolicy, ChainStatus, Keys, Store,
-    StoreError, WriteOp,
+    check_exported, next_segment, open, open_with, verify_chain, Applied, ChainPolicy, ChainStatus,
+    Keys, SegmentFiles, Store, StoreError, WriteOp,
 };
 use std::future::Future;
 use std::pin::Pin;
@@ -55,7 +57,7 @@ async fn refused(s: &Arc<dyn Store>) -> String {
 }
 
 async fn full(s: &Arc<dyn Store>, k: &KeyRing, exported: &[Checkpoint]) -> Result<i64, ChainBreak> {
-    verify_chain(s.as_ref(), k, exported)
+    verify_chain(s.as_ref(), k, exported, None)
         .await
         .unwrap()
         .map(|r| r.events)
@@ -76,7 +78,7 @@ fn a_new_chain_begins_verified_and_checkpointed(db: TestDb) -> Fut {
         let first = s.audit_event(1).await.unwrap().unwrap();
         assert_eq!(first.action, START_ACTION);
         s.write(read(3)).await.unwrap();
-        let report = verify_chain(s.as_ref(), k.as_ref(), &[])
+        let report = verify_chain(s.as_ref(), k.as_ref(), &[], None)
             .await
             .unwrap()
             .unwrap();
@@ -321,7 +323,7 @@ fn a_legacy_chain_is_verified_sealed_and_continued(db: TestDb) -> Fut {
             s.write(read(2)).await.unwrap();
         }
         let s = store(&db, &k).await;
-        let report = verify_chain(s.as_ref(), k.as_ref(), &[])
+        let report = verify_chain(s.as_ref(), k.as_ref(), &[], None)
             .await
             .unwrap()
             .unwrap();
@@ -393,7 +395,233 @@ fn legacy_events(n: i64) -> Vec<derbes_core::audit::AuditEvent> {
         .collect()
 }
 
-/// A fresh database of the same backend as `db`, for a case that needs several.
+/// Archive files kept in memory, by segment number.
+#[derive(Default)]
+struct Files(std::sync::Mutex<std::collections::BTreeMap<i64, String>>);
+
+impl SegmentFiles for Files {
+    fn text(&self, s: &Segment) -> Result<String, String> {
+        self.0
+            .lock()
+            .unwrap()
+            .get(&s.n)
+            .cloned()
+            .ok_or_else(|| format!("no file for segment {}", s.n))
+    }
+}
+
+impl Files {
+    /// Archives the next segment of events before `before`: its file kept here, its events
+    /// removed from the database.
+    async fn archive(&self, s: &Arc<dyn Store>, k: &KeyRing, before: &str) -> Option<Segment> {
+        let (segment, body) =
+            next_segment(s.as_ref(), k, before, "2026-12-03T12:00:00.000000Z".into())
+                .await
+                .unwrap()
+                .unwrap()?;
+        self.0.lock().unwrap().insert(
+            segment.n,
+            format!("{body}{}\n", segment.to_line(&k.checkpoint_key_id())),
+        );
+        s.write(WriteOp::ArchiveAudit {
+            segment: segment.clone(),
+            audit: AuditDraft::new("system", "audit.archived", Outcome::Ok),
+        })
+        .await
+        .unwrap();
+        Some(segment)
+    }
+}
+
+async fn checkpoint(s: &Arc<dyn Store>) -> Checkpoint {
+    match s.write(WriteOp::Checkpoint).await.unwrap() {
+        Applied::Checkpointed(c) => c,
+        other => panic!("a checkpoint was asked for, not {other:?}"),
+    }
+}
+
+/// Events past the audit retention leave the database in signed segments: the chain verifies
+/// across them (and whole with their files), the writer goes on after them, and the database
+/// keeps the events from its last checkpoint on.
+fn archived_segments_keep_the_chain_verifying(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let k = keys();
+        let s = store(&db, &k).await;
+        s.write(read(20)).await.unwrap();
+        let exported = checkpoint(&s).await; // event 21
+        s.write(read(5)).await.unwrap();
+        let files = Files::default();
+        // Nothing is older than a time before the chain began.
+        assert_eq!(files.archive(&s, &k, "2000-01-01T00:00:00Z").await, None);
+        let first = files.archive(&s, &k, "9999-12-31T00:00:00Z").await.unwrap();
+        assert_eq!(
+            (first.n, first.first, first.last),
+            (1, 1, 20),
+            "kept from the last checkpoint on"
+        );
+        assert_eq!(s.audit_event(20).await.unwrap(), None);
+        assert_eq!(s.audit_page(0, 1).await.unwrap()[0].seq, 21);
+        let report = verify_chain(
+            s.as_ref(),
+            k.as_ref(),
+            std::slice::from_ref(&exported),
+            Some(&files),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (
+                report.events,
+                report.segments.len(),
+                report.archive_verified
+            ),
+            (27, 1, true)
+        );
+        assert_eq!(
+            full(&s, &k, &[]).await,
+            Ok(27),
+            "the signed segments alone, without their files"
+        );
+        assert_eq!(
+            check_exported(s.as_ref(), k.as_ref(), &exported)
+                .await
+                .unwrap(),
+            Ok(())
+        );
+        // Nothing more is due until a later checkpoint.
+        assert_eq!(files.archive(&s, &k, "9999-12-31T00:00:00Z").await, None);
+        drop(s);
+        // Opened again: verified from its last checkpoint, written on, archived again.
+        let s = store(&db, &k).await;
+        assert!(
+            matches!(s.chain().status(), ChainStatus::Verified { seq: 27, .. }),
+            "{:?}",
+            s.chain().status()
+        );
+        s.write(read(3)).await.unwrap();
+        checkpoint(&s).await;
+        let second = files.archive(&s, &k, "9999-12-31T00:00:00Z").await.unwrap();
+        assert_eq!(
+            (second.n, second.first, second.last, second.prev),
+            (2, 21, 28, first.hash)
+        );
+        let report = verify_chain(s.as_ref(), k.as_ref(), &[exported.clone()], Some(&files))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((report.events, report.segments.len()), (31, 2));
+
+        // A segment that does not end on the chain's event, or reaches into the kept events, is
+        // refused, and nothing is removed.
+        let head = last_seq(&s).await;
+        let kept = s.audit_page(0, 1).await.unwrap()[0].seq;
+        let forged = SegmentDraft {
+            n: 3,
+            first: kept,
+            last: head - 1,
+            prev: second.hash,
+            hash: [7; 32],
+            digest: [0; 32],
+            at: "2026-12-03T12:00:00.000000Z".into(),
+            legacy_until: 0,
+        }
+        .sign(k.as_ref());
+        let e = s
+            .write(WriteOp::ArchiveAudit {
+                segment: forged,
+                audit: AuditDraft::new("system", "audit.archived", Outcome::Ok),
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::ArchiveRefused(_)), "{e}");
+        assert_eq!(s.audit_page(0, 1).await.unwrap()[0].seq, kept);
+
+        // An archive file changed, or missing, is found.
+        let text = files.text(&first).unwrap().replacen("read 3", "read 9", 1);
+        files.0.lock().unwrap().insert(1, text);
+        let e = verify_chain(s.as_ref(), k.as_ref(), &[], Some(&files))
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(matches!(e, ChainBreak::Segment { n: 1, .. }), "{e}");
+        files.0.lock().unwrap().remove(&1);
+        let e = verify_chain(s.as_ref(), k.as_ref(), &[], Some(&files))
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(e.to_string().contains("cannot be read"), "{e}");
+    })
+}
+
+/// Whoever can write to the database but has no key file cannot hide events behind a segment:
+/// a segment removed, changed or made up, or events removed past the last segment, break the
+/// chain.
+fn segments_cannot_be_forged_or_removed(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let k = keys();
+        let s = store(&db, &k).await;
+        s.write(read(20)).await.unwrap();
+        checkpoint(&s).await;
+        s.write(read(20)).await.unwrap();
+        checkpoint(&s).await;
+        s.write(read(2)).await.unwrap();
+        let files = Files::default();
+        files.archive(&s, &k, "9999-12-31T00:00:00Z").await.unwrap();
+        assert!(full(&s, &k, &[]).await.is_ok());
+        drop(s);
+        let tampered = |sql: &'static str| {
+            let db = &db;
+            let k = &k;
+            async move {
+                db.execute(&format!("BEGIN; {sql}; COMMIT;")).await;
+                let s = store(db, k).await;
+                full(&s, k, &[]).await
+            }
+        };
+        // The segment's end moved, so that it covers more events than it holds.
+        let e = tampered("UPDATE audit_segments SET last_seq = last_seq + 1")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ChainBreak::Segment { n: 1, .. }), "{e}");
+        db.execute("UPDATE audit_segments SET last_seq = last_seq - 1")
+            .await;
+        // The segment itself removed (and put back).
+        let e = tampered(
+            "CREATE TABLE kept AS SELECT * FROM audit_segments; DELETE FROM audit_segments",
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ChainBreak::Gap {
+                    seq: 41,
+                    expected: 1
+                }
+            ),
+            "{e}"
+        );
+        db.execute("INSERT INTO audit_segments SELECT * FROM kept; DROP TABLE kept")
+            .await;
+        assert!(full(&store(&db, &k).await, &k, &[]).await.is_ok());
+        // The events after the segment removed, as if archived.
+        let e = tampered("DELETE FROM audit_events WHERE seq <= 42")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ChainBreak::Gap {
+                    seq: 43,
+                    expected: 41
+                }
+            ),
+            "{e}"
+        );
+    })
+}
+
 async fn fresh(db: &TestDb) -> TestDb {
     derbes_store::testing::another(db).await
 }
@@ -427,6 +655,14 @@ fn main() -> ExitCode {
         (
             "a_legacy_chain_is_verified_sealed_and_continued",
             a_legacy_chain_is_verified_sealed_and_continued,
+        ),
+        (
+            "archived_segments_keep_the_chain_verifying",
+            archived_segments_keep_the_chain_verifying,
+        ),
+        (
+            "segments_cannot_be_forged_or_removed",
+            segments_cannot_be_forged_or_removed,
         ),
     ];
     run_suite("audit-chain", cases)

@@ -62,7 +62,7 @@ fn create(r: &SubjectRecord, d: u8) -> WriteOp {
 
 /// Verifies the whole chain; returns how many events it holds after its start event.
 async fn verify_chain(s: &Arc<dyn Store>, keys: &KeyRing) -> i64 {
-    let report = derbes_store::verify_chain(s.as_ref(), keys, &[])
+    let report = derbes_store::verify_chain(s.as_ref(), keys, &[], None)
         .await
         .unwrap()
         .unwrap();

@@ -13,7 +13,11 @@ use std::sync::Arc;
 /// Verifies every event, the database's checkpoints, and the checkpoints kept in `checkpoints`
 /// (by default the configured checkpoint file, when it exists): the chain must still hold each,
 /// or it was rolled back.
-pub async fn verify(config: &Config, checkpoints: Option<&Path>) -> Result<ExitCode> {
+pub async fn verify(
+    config: &Config,
+    checkpoints: Option<&Path>,
+    archive: Option<&Path>,
+) -> Result<ExitCode> {
     let file = CheckpointFile::new(checkpoints.unwrap_or(&config.checkpoint_file));
     if checkpoints.is_some() && !file.path().exists() {
         bail!(
@@ -28,10 +32,22 @@ pub async fn verify(config: &Config, checkpoints: Option<&Path>) -> Result<ExitC
     let (exported, restores) = derbes_server::since_last_restore(&entries);
     let keys = Arc::new(setup::key_ring(&config.key_file, false)?);
     let store = setup::store(config, &keys).await?;
-    let report = match derbes_store::verify_chain(store.as_ref(), keys.as_ref(), &exported).await? {
-        Ok(r) => r,
-        Err(b) => return Ok(broken(&b)),
-    };
+    if let Some(dir) = archive.filter(|d| !d.is_dir()) {
+        bail!(
+            "the archive directory {} does not exist; give the directory `derbes audit archive` writes segments to ([audit] archive_dir), or a copy of it",
+            dir.display()
+        );
+    }
+    let archive = derbes_server::AuditArchive::new(archive.unwrap_or(&config.audit_archive_dir));
+    let files = archive
+        .dir()
+        .is_dir()
+        .then_some(&archive as &dyn derbes_store::SegmentFiles);
+    let report =
+        match derbes_store::verify_chain(store.as_ref(), keys.as_ref(), &exported, files).await? {
+            Ok(r) => r,
+            Err(b) => return Ok(broken(&b)),
+        };
     for (event, at, given_up) in &restores {
         match store.audit_event(*event).await? {
             Some(e) if e.action == derbes_server::RESTORE_ACKNOWLEDGED => println!(
@@ -60,6 +76,24 @@ pub async fn verify(config: &Config, checkpoints: Option<&Path>) -> Result<ExitC
         out.push_str(&format!(", the last at event {} ({})", c.seq, c.at));
     }
     println!("{out}");
+    if let Some(last) = report.segments.last() {
+        println!(
+            "{} archived segment(s) signed and continuing each other, events 1 to {}: {}",
+            report.segments.len(),
+            last.last,
+            if report.archive_verified {
+                format!(
+                    "every archive file in {} verified event by event",
+                    archive.dir().display()
+                )
+            } else {
+                format!(
+                    "their archive files were not read (none at {}; give them with --archive DIR)",
+                    archive.dir().display()
+                )
+            }
+        );
+    }
     match &report.last_exported {
         Some(c) => println!(
             "no rollback: the {} checkpoint(s) in {} are all held, the last being checkpoint {} at event {} ({})",
@@ -113,6 +147,33 @@ pub async fn acknowledge_restore(config: &Config, person: &str) -> Result<ExitCo
         ack.given_up.at,
         ack.checkpoint.n
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Moves the audit events older than `[audit] keep_days` into signed segments in the archive.
+pub async fn archive(config: &Config) -> Result<ExitCode> {
+    let Some(keep_days) = config.audit_keep_days else {
+        bail!("no audit retention is configured: set [audit] keep_days (and archive_dir) in the configuration file to archive events older than that many days");
+    };
+    let opened = setup::open(config, false).await?;
+    let archive = derbes_server::AuditArchive::new(&config.audit_archive_dir);
+    let actor = derbes_server::Actor::command_line("audit:archive").audit_name();
+    let written = opened
+        .vault
+        .archive_audit(&archive, keep_days, &actor)
+        .await?;
+    if written.is_empty() {
+        println!("derbes: no audit event is older than {keep_days} days and archivable (the database keeps the events from its last checkpoint on)");
+    }
+    for s in &written {
+        println!(
+            "derbes: segment {}: events {} to {} archived in {}",
+            s.n,
+            s.first,
+            s.last,
+            archive.path_of(s).display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

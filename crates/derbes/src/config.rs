@@ -85,6 +85,11 @@ struct AuditConfig {
     checkpoint_file: Option<PathBuf>,
     /// Seconds between checkpoints while events are written.
     checkpoint_interval: Option<u64>,
+    /// Days the database keeps audit events; older ones move to signed segments in
+    /// `archive_dir`. None: every event stays in the database.
+    keep_days: Option<u32>,
+    /// Where archived segments are written (beside the data directory by default).
+    archive_dir: Option<PathBuf>,
 }
 
 /// `[[webhooks]]`: a system of the operator told of access and destruction requests.
@@ -189,6 +194,9 @@ pub struct Config {
     pub four_eyes: bool,
     pub checkpoint_file: PathBuf,
     pub checkpoint_interval: std::time::Duration,
+    /// Days the database keeps audit events before they are archived (None: never).
+    pub audit_keep_days: Option<u32>,
+    pub audit_archive_dir: PathBuf,
     pub backup_retention_days: u32,
     pub token_lifetimes: derbes_server::TokenLifetimes,
     pub limits: derbes_server::Limits,
@@ -293,6 +301,18 @@ impl Config {
                     "[audit] checkpoint_interval = {s}: give from 10 to 86400 seconds between checkpoints of the audit chain"
                 ),
             },
+            audit_keep_days: match file.audit.keep_days {
+                None => None,
+                Some(d @ 1..=36_600) => Some(d),
+                Some(d) => bail!(
+                    "[audit] keep_days = {d}: give from 1 to 36600 days for how long the database keeps audit events before they are archived (leave it out to keep them all)"
+                ),
+            },
+            audit_archive_dir: file
+                .audit
+                .archive_dir
+                .map(rel)
+                .unwrap_or_else(|| beside(&data_dir, ".audit-archive")),
             backup_retention_days: match file.keys.backup_retention_days {
                 None => 35,
                 Some(d @ 0..=3660) => d,
@@ -417,11 +437,16 @@ fn token_days(key: &str, given: Option<u32>, default: Option<u32>) -> Result<Opt
 /// Beside the data directory, not in it: `./derbes-data` keeps its checkpoints in
 /// `./derbes-data.checkpoints`.
 fn default_checkpoint_file(data_dir: &Path) -> PathBuf {
+    beside(data_dir, ".checkpoints")
+}
+
+/// `./derbes-data` with `suffix` added to its name: beside the data directory.
+fn beside(data_dir: &Path, suffix: &str) -> PathBuf {
     let mut name = data_dir
         .file_name()
         .map(|n| n.to_os_string())
         .unwrap_or_else(|| "derbes".into());
-    name.push(".checkpoints");
+    name.push(suffix);
     data_dir.with_file_name(name)
 }
 
@@ -437,7 +462,7 @@ fn read_file_config(path: &Path) -> Result<FileConfig> {
             })
             .unwrap_or((1, 1));
         anyhow::anyhow!(
-            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, templates, connectors, [[webhooks]], [mail] outbox, from, smtp, smtp_password_file and outbox_days, [requests] package_days and four_eyes, [audit] checkpoint_file and checkpoint_interval, [keys] backup_retention_days, [tokens] integration_days and person_days, [limits] header_read_seconds, body_read_seconds, max_connections, connections_per_address, shutdown_seconds, token_requests_per_second, token_burst, address_requests_per_second and address_burst)",
+            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, templates, connectors, [[webhooks]], [mail] outbox, from, smtp, smtp_password_file and outbox_days, [requests] package_days and four_eyes, [audit] checkpoint_file, checkpoint_interval, keep_days and archive_dir, [keys] backup_retention_days, [tokens] integration_days and person_days, [limits] header_read_seconds, body_read_seconds, max_connections, connections_per_address, shutdown_seconds, token_requests_per_second, token_burst, address_requests_per_second and address_burst)",
             path.display(),
             e.message().trim()
         )

@@ -174,7 +174,14 @@ enum AuditCommand {
         /// them) [default: the configured checkpoint file, when it exists]
         #[arg(long)]
         checkpoints: Option<PathBuf>,
+        /// The archive of segments moved out of the database, to verify event by event
+        /// [default: the configured archive directory, when it exists]
+        #[arg(long)]
+        archive: Option<PathBuf>,
     },
+    /// Move the audit events older than `[audit] keep_days` out of the database into signed
+    /// segment files in the archive directory (`serve` does it every day)
+    Archive,
     /// Sign a checkpoint of the chain now, append it to the checkpoint file and print it (for
     /// the auditor's paper file)
     Checkpoint,
@@ -273,8 +280,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 command: TokenCommand::Revoke { id },
             } => token_cli::revoke(&config, id).await,
             Command::Audit {
-                command: AuditCommand::Verify { checkpoints },
-            } => audit_verify::verify(&config, checkpoints.as_deref()).await,
+                command:
+                    AuditCommand::Verify {
+                        checkpoints,
+                        archive,
+                    },
+            } => audit_verify::verify(&config, checkpoints.as_deref(), archive.as_deref()).await,
+            Command::Audit {
+                command: AuditCommand::Archive,
+            } => audit_verify::archive(&config).await,
             Command::Audit {
                 command: AuditCommand::Checkpoint,
             } => audit_verify::checkpoint(&config).await,
@@ -494,6 +508,30 @@ async fn serve(config: &Config) -> Result<()> {
             }
         }
     });
+    // Move audit events past the audit retention to signed segments in the archive, every day.
+    if let Some(keep_days) = config.audit_keep_days {
+        let vault = Arc::clone(&opened.vault);
+        let archive = derbes_server::AuditArchive::new(&config.audit_archive_dir);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(CHAIN_VERIFY_PERIOD);
+            loop {
+                tick.tick().await;
+                if vault.chain_broken().is_some() {
+                    continue;
+                }
+                match vault.archive_audit(&archive, keep_days, "system").await {
+                    Ok(s) if s.is_empty() => {}
+                    Ok(s) => eprintln!(
+                        "derbes: archived {} audit event(s) older than {keep_days} days in {} segment(s) in {}",
+                        s.iter().map(|s| s.events()).sum::<i64>(),
+                        s.len(),
+                        archive.dir().display()
+                    ),
+                    Err(e) => eprintln!("derbes: warning: audit events not archived: {e}"),
+                }
+            }
+        });
+    }
     // Delete messages an outbox has kept for longer than it should.
     let vault = Arc::clone(&opened.vault);
     let outbox_age = std::time::Duration::from_secs(u64::from(config.outbox_days) * 86_400);

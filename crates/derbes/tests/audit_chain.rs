@@ -438,3 +438,37 @@ fn a_rollback_past_an_exported_checkpoint_is_refused_until_acknowledged() {
     );
     create_student(&s, &token, 1, "Жаңа", &student_iins(2)[1]);
 }
+
+/// `audit archive` needs an audit retention; with one, it archives only what is past it.
+#[test]
+fn audit_archive_follows_the_configured_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let data = cwd.join("data");
+    Server::start(cwd, &data).stop();
+    let archive = |cwd: &Path| {
+        run(derbes(cwd)
+            .args(["audit", "archive", "--data-dir"])
+            .arg(&data))
+    };
+    let o = archive(cwd);
+    assert!(!o.status.success(), "{}", show(&o));
+    assert!(
+        text(&o.stderr).contains("[audit] keep_days"),
+        "{}",
+        show(&o)
+    );
+    std::fs::write(cwd.join("derbes.toml"), "[audit]\nkeep_days = 30\n").unwrap();
+    let o = archive(cwd);
+    assert!(o.status.success(), "{}", show(&o));
+    assert!(
+        text(&o.stdout).contains("no audit event is older than 30 days"),
+        "{}",
+        show(&o)
+    );
+    assert!(!cwd.join("data.audit-archive").exists());
+    let o = run(derbes(cwd)
+        .args(["audit", "verify", "--data-dir"])
+        .arg(&data));
+    assert!(o.status.success(), "{}", show(&o));
+}
