@@ -631,11 +631,9 @@ impl Writer {
     /// written.
     async fn begin(&mut self) -> Result<Anchor, StoreError> {
         let anchor = self.chain.state.anchor()?;
-        self.client.batch_execute("BEGIN").await?;
         let lock = self
             .prep("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
             .await?;
-        let head_seq: Option<i64> = self.client.query_opt(&lock, &[]).await?.map(|r| r.get(0));
         // Bounded on both sides, so that the statement's generic plan is an index range scan:
         // with only a lower bound, PostgreSQL plans a scan and sort of the whole table (a third of
         // it estimated to match), and every commit group grew slower with the audit trail.
@@ -648,8 +646,23 @@ impl Writer {
         const WINDOW: i64 = 5000;
         let mut cont = Continuation::new(&anchor);
         let mut from = cont.first_seq();
+        // One round trip: PostgreSQL runs the pipelined statements in order, so the first
+        // window is read in the transaction, under the head lock.
+        let first_to = from + WINDOW;
+        let bounds: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&from, &first_to];
+        let (begun, locked, first) = tokio::join!(
+            self.client.batch_execute("BEGIN"),
+            self.client.query_opt(&lock, &[]),
+            self.client.query(&page, &bounds),
+        );
+        begun?;
+        let head_seq: Option<i64> = locked?.map(|r| r.get(0));
+        let mut first = Some(first?);
         let checked = loop {
-            let rows = self.client.query(&page, &[&from, &(from + WINDOW)]).await?;
+            let rows = match first.take() {
+                Some(rows) => rows,
+                None => self.client.query(&page, &[&from, &(from + WINDOW)]).await?,
+            };
             let events = match crate::events(rows.iter().map(raw_event).collect()) {
                 Ok(e) => e,
                 Err(StoreError::Corrupt(m)) => {

@@ -446,6 +446,7 @@ fn writer_loop(
         }
     };
     let mut groups: u64 = 0;
+    let mut mark = None;
     loop {
         let first = match rx.try_recv() {
             Ok(job) => job,
@@ -470,8 +471,13 @@ fn writer_loop(
         }
         let (ops, replies): (Vec<WriteOp>, Vec<_>) = jobs.into_iter().unzip();
         groups += 1;
-        let (results, appended) =
-            commit_group(&conn, ops, &chain, groups.is_multiple_of(PRUNE_EVERY));
+        let (results, appended) = commit_group(
+            &conn,
+            ops,
+            &chain,
+            &mut mark,
+            groups.is_multiple_of(PRUNE_EVERY),
+        );
         runs.committed(appended);
         // A destruction is answered once no older version of its pages is left in the WAL
         // (deleted cells are zeroed in the pages themselves): the answer means it is gone.
@@ -535,11 +541,21 @@ fn prune_state_changes(conn: &Connection, keep: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Commits `ops` in one transaction; `prune` also prunes the feed of state changes.
+/// Where the writer left the chain with its last commit: the connection's data version then
+/// (which changes only when another connection commits) and the anchor it moved to.
+#[derive(Debug, Clone)]
+struct WriterMark {
+    data_version: i64,
+    anchor: Anchor,
+}
+
+/// Commits `ops` in one transaction; `prune` also prunes the feed of state changes. `mark` is
+/// where the previous group left the chain, and is moved on.
 fn commit_group(
     conn: &Connection,
     ops: Vec<WriteOp>,
     chain: &Chain,
+    mark: &mut Option<WriterMark>,
     prune: bool,
 ) -> (Vec<Result<Applied, StoreError>>, Vec<Entry>) {
     let n = ops.len();
@@ -547,7 +563,8 @@ fn commit_group(
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         return fail_all(e.into());
     }
-    let anchor = match verified_tail(conn, chain) {
+    let last_mark = mark.take();
+    let (anchor, data_version) = match verified_tail(conn, chain, last_mark) {
         Ok(a) => a,
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
@@ -627,14 +644,20 @@ fn commit_group(
     })();
     match finished {
         Ok(checkpoint) => {
-            chain.state.set(Anchor {
+            let next = Anchor {
                 seq: head.seq,
                 hash: head.hash,
                 legacy_until: anchor.legacy_until,
                 checkpoint: checkpoint
                     .as_ref()
                     .map_or(anchor.checkpoint, |c| (c.n, c.seq)),
+            };
+            // Read under the write lock, before this commit (which does not change it).
+            *mark = Some(WriterMark {
+                data_version,
+                anchor: next.clone(),
             });
+            chain.state.set(next);
             if let Some(c) = checkpoint {
                 for i in asked {
                     results[i] = Ok(Applied::Checkpointed(c.clone()));
@@ -651,9 +674,21 @@ fn commit_group(
 
 /// The writer's anchor, after verifying, within the group's transaction, that the chain still
 /// holds it and that whatever other processes appended since continues it. A chain that does
-/// not is reported broken, and nothing is written.
-fn verified_tail(conn: &Connection, chain: &Chain) -> Result<Anchor, StoreError> {
+/// not is reported broken, and nothing is written. When no other connection committed since
+/// this writer's last commit (`mark`), which left the chain at the same anchor, the tail is the
+/// one it wrote and verified, and is not read again. Also returns the data version read.
+fn verified_tail(
+    conn: &Connection,
+    chain: &Chain,
+    mark: Option<WriterMark>,
+) -> Result<(Anchor, i64), StoreError> {
+    let data_version: i64 = conn
+        .prepare_cached("PRAGMA data_version")?
+        .query_row([], |r| r.get(0))?;
     let anchor = chain.state.anchor()?;
+    if mark.is_some_and(|m| m.data_version == data_version && m.anchor == anchor) {
+        return Ok((anchor, data_version));
+    }
     let head_seq: Option<i64> = conn
         .prepare_cached("SELECT seq FROM audit_head WHERE id = 1")?
         .query_row([], |r| r.get(0))
@@ -675,7 +710,7 @@ fn verified_tail(conn: &Connection, chain: &Chain) -> Result<Anchor, StoreError>
         }
     };
     match checked.and_then(|()| cont.finish(head_seq)) {
-        Ok(a) => Ok(a),
+        Ok(a) => Ok((a, data_version)),
         Err(b) => {
             chain.state.refuse(b.to_string());
             Err(StoreError::ChainBroken(b.to_string()))
@@ -2320,7 +2355,7 @@ mod tests {
                             })
                             .collect();
                         let (results, appended) =
-                            commit_group(&conn, vec![WriteOp::Audit(drafts)], &chain, false);
+                            commit_group(&conn, vec![WriteOp::Audit(drafts)], &chain, &mut None, false);
                         assert!(results.iter().all(|r| r.is_ok()));
                         for s in events {
                             seq += 1;
