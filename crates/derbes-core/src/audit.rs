@@ -236,10 +236,15 @@ pub mod hex_hash {
 
 /// A hash from 64 hex digits.
 pub fn parse_hash(s: &str) -> Option<Hash> {
-    if s.len() != 64 || !s.is_ascii() {
+    unhex(s)
+}
+
+/// Exactly `N` bytes from `2 N` hex digits.
+fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    if s.len() != 2 * N || !s.is_ascii() {
         return None;
     }
-    let mut out = [0u8; 32];
+    let mut out = [0u8; N];
     for (i, o) in out.iter_mut().enumerate() {
         *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
     }
@@ -460,38 +465,13 @@ pub struct Segment {
 /// The first word of a segment line (the last line of an archive file).
 pub const SEGMENT_LINE: &str = "derbes-audit-segment";
 
-/// The fields of a segment, before it is signed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SegmentDraft {
-    pub n: i64,
-    pub first: i64,
-    pub last: i64,
-    pub prev: Hash,
-    pub hash: Hash,
-    pub digest: Hash,
-    pub at: String,
-    pub legacy_until: i64,
-}
-
-impl SegmentDraft {
-    pub fn sign(self, keys: &dyn ChainKeys) -> Segment {
-        let mut s = Segment {
-            n: self.n,
-            first: self.first,
-            last: self.last,
-            prev: self.prev,
-            hash: self.hash,
-            digest: self.digest,
-            at: self.at,
-            legacy_until: self.legacy_until,
-            signature: Vec::new(),
-        };
-        s.signature = keys.sign_checkpoint(&s.message());
-        s
-    }
-}
-
 impl Segment {
+    /// The segment signed under the checkpoints' key (whatever `signature` it had).
+    pub fn signed(mut self, keys: &dyn ChainKeys) -> Self {
+        self.signature = keys.sign_checkpoint(&self.message());
+        self
+    }
+
     fn message(&self) -> Vec<u8> {
         let mut m = Vec::with_capacity(160);
         m.extend_from_slice(b"derbes-segment-v1");
@@ -622,14 +602,8 @@ impl<'a> Words<'a> {
     }
 
     fn signature(&mut self) -> Result<Vec<u8>, String> {
-        let sig = self.get("sig")?;
-        (0..sig.len() / 2)
-            .map(|i| {
-                sig.get(2 * i..2 * i + 2)
-                    .and_then(|d| u8::from_str_radix(d, 16).ok())
-            })
-            .collect::<Option<Vec<u8>>>()
-            .filter(|s| s.len() == 64 && sig.len() == 128)
+        unhex::<64>(&self.get("sig")?)
+            .map(Vec::from)
             .ok_or("`sig` must be 128 hex digits".to_owned())
     }
 }
@@ -655,8 +629,8 @@ pub fn check_segments(series: &[Segment], keys: &dyn ChainKeys) -> Result<(), Ch
     Ok(())
 }
 
-/// The text of an archive file: one JSON line per event, then the segment's line. The
-/// segment's `digest` is the SHA-256 of the event lines.
+/// The line of `e` in an archive file, which holds one JSON line per event and then the
+/// segment's line; the segment's `digest` is the SHA-256 of the event lines.
 pub fn segment_event_line(e: &AuditEvent) -> String {
     let mut line = serde_json::to_string(e).unwrap_or_default();
     line.push('\n');

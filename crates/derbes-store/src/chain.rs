@@ -10,7 +10,7 @@
 use crate::{Store, StoreError, WriteOp};
 use derbes_core::audit::{
     check_segments, check_series, segment_event_line, verify_segment_file, AuditEvent, ChainBreak,
-    ChainKeys, ChainVerifier, Checkpoint, Hash, Segment, SegmentDraft, GENESIS,
+    ChainKeys, ChainVerifier, Checkpoint, Hash, Segment, GENESIS,
 };
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -311,7 +311,7 @@ pub async fn next_segment(
     if v.last_seq() < first {
         return Ok(Ok(None));
     }
-    let segment = SegmentDraft {
+    let segment = Segment {
         n: last.as_ref().map_or(1, |s| s.n + 1),
         first,
         last: v.last_seq(),
@@ -320,8 +320,9 @@ pub async fn next_segment(
         digest: Sha256::digest(body.as_bytes()).into(),
         at,
         legacy_until,
+        signature: Vec::new(),
     }
-    .sign(keys);
+    .signed(keys);
     Ok(Ok(Some((segment, body))))
 }
 

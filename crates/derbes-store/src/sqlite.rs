@@ -543,7 +543,7 @@ fn prune_state_changes(conn: &Connection, keep: i64) -> Result<(), StoreError> {
 
 /// Where the writer left the chain with its last commit: the connection's data version then
 /// (which changes only when another connection commits) and the anchor it moved to.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct WriterMark {
     data_version: i64,
     anchor: Anchor,

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use derbes_core::audit::{
-    AuditDraft, ChainBreak, ChainKeys, Checkpoint, Outcome, Segment, SegmentDraft, START_ACTION,
+    AuditDraft, ChainBreak, ChainKeys, Checkpoint, Outcome, Segment, START_ACTION,
 };
 use derbes_crypto::KeyRing;
 use derbes_store::testing::{run_suite, Case, TestDb};
@@ -516,7 +516,7 @@ fn archived_segments_keep_the_chain_verifying(db: TestDb) -> Fut {
         // refused, and nothing is removed.
         let head = last_seq(&s).await;
         let kept = s.audit_page(0, 1).await.unwrap()[0].seq;
-        let forged = SegmentDraft {
+        let forged = Segment {
             n: 3,
             first: kept,
             last: head - 1,
@@ -525,8 +525,9 @@ fn archived_segments_keep_the_chain_verifying(db: TestDb) -> Fut {
             digest: [0; 32],
             at: "2026-12-03T12:00:00.000000Z".into(),
             legacy_until: 0,
+            signature: Vec::new(),
         }
-        .sign(k.as_ref());
+        .signed(k.as_ref());
         let e = s
             .write(WriteOp::ArchiveAudit {
                 segment: forged,

@@ -385,6 +385,24 @@ const WEBHOOK_PERIOD: std::time::Duration = std::time::Duration::from_secs(5);
 /// How often the server deletes expired access packages.
 const PACKAGE_SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(600);
 
+/// Moves the audit events older than `keep_days` to signed segments in `archive`, and says so.
+async fn archive_audit(
+    vault: &derbes_server::Vault,
+    archive: &derbes_server::AuditArchive,
+    keep_days: u32,
+) {
+    match vault.archive_audit(archive, keep_days, "system").await {
+        Ok(s) if s.is_empty() => {}
+        Ok(s) => eprintln!(
+            "derbes: archived {} audit event(s) older than {keep_days} days in {} segment(s) in {}",
+            s.iter().map(|s| s.events()).sum::<i64>(),
+            s.len(),
+            archive.dir().display()
+        ),
+        Err(e) => eprintln!("derbes: warning: audit events not archived: {e}"),
+    }
+}
+
 /// How often the server verifies the whole audit chain (and once at start).
 const CHAIN_VERIFY_PERIOD: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
@@ -493,14 +511,25 @@ async fn serve(config: &Config) -> Result<()> {
             }
         }
     });
-    // Verify the whole audit chain at start and every day.
+    // Verify the whole audit chain at start and every day; once it verifies, move the events
+    // past the audit retention (when one is configured) to signed segments in the archive.
     let vault = Arc::clone(&opened.vault);
+    let archive = config.audit_keep_days.map(|days| {
+        (
+            days,
+            derbes_server::AuditArchive::new(&config.audit_archive_dir),
+        )
+    });
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(CHAIN_VERIFY_PERIOD);
         loop {
             tick.tick().await;
             match vault.verify_audit_chain().await {
-                Ok(Ok(_)) => {}
+                Ok(Ok(_)) => {
+                    if let Some((keep_days, archive)) = &archive {
+                        archive_audit(&vault, archive, *keep_days).await;
+                    }
+                }
                 Ok(Err(b)) => eprintln!(
                     "derbes: THE AUDIT CHAIN IS BROKEN: {b}; every action that must be recorded is refused from now on"
                 ),
@@ -508,30 +537,6 @@ async fn serve(config: &Config) -> Result<()> {
             }
         }
     });
-    // Move audit events past the audit retention to signed segments in the archive, every day.
-    if let Some(keep_days) = config.audit_keep_days {
-        let vault = Arc::clone(&opened.vault);
-        let archive = derbes_server::AuditArchive::new(&config.audit_archive_dir);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(CHAIN_VERIFY_PERIOD);
-            loop {
-                tick.tick().await;
-                if vault.chain_broken().is_some() {
-                    continue;
-                }
-                match vault.archive_audit(&archive, keep_days, "system").await {
-                    Ok(s) if s.is_empty() => {}
-                    Ok(s) => eprintln!(
-                        "derbes: archived {} audit event(s) older than {keep_days} days in {} segment(s) in {}",
-                        s.iter().map(|s| s.events()).sum::<i64>(),
-                        s.len(),
-                        archive.dir().display()
-                    ),
-                    Err(e) => eprintln!("derbes: warning: audit events not archived: {e}"),
-                }
-            }
-        });
-    }
     // Delete messages an outbox has kept for longer than it should.
     let vault = Arc::clone(&opened.vault);
     let outbox_age = std::time::Duration::from_secs(u64::from(config.outbox_days) * 86_400);
