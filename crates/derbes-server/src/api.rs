@@ -567,7 +567,7 @@ async fn decisions(
         let answer = s.vault.decide_questions(&actor, vec![q]).await?.pop();
         return Ok(json_response(StatusCode::OK, &answer));
     }
-    let mut b: Value = serde_json::from_slice(&body).map_err(|e| {
+    let mut b: Value = crate::unique_keys::value_from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
             "the body is not valid JSON: {}",
             crate::problem::sanitize(&e.to_string())

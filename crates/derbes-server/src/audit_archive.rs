@@ -3,7 +3,7 @@
 //! the segments, and with the files it verifies whole.
 
 use crate::vault::{Vault, VaultError};
-use derbes_core::audit::{format_timestamp, AuditDraft, ChainKeys, Outcome, Segment};
+use derbes_core::audit::{format_timestamp, AuditDraft, ChainBreak, ChainKeys, Outcome, Segment};
 use derbes_store::{SegmentFiles, WriteOp};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -56,7 +56,39 @@ impl SegmentFiles for AuditArchive {
     }
 }
 
+/// What the daily audit duty of a running server found and did.
+#[derive(Debug)]
+pub enum DailyAudit {
+    /// The whole chain verified (this many events); the segments archived after it (none when
+    /// no audit retention is configured, or nothing is past it).
+    Verified { events: i64, archived: Vec<Segment> },
+    /// The chain does not verify: nothing is archived, and from now on nothing that must be
+    /// recorded is done until an operator has looked into it.
+    Broken(ChainBreak),
+}
+
 impl Vault {
+    /// The duty `serve` runs at start and every day: verifies the whole chain (with the
+    /// checkpoints exported from it), and only when it verifies moves the events past
+    /// `retention` (days, when configured) to signed segments in its archive.
+    pub async fn daily_audit(
+        &self,
+        retention: Option<(&AuditArchive, u32)>,
+    ) -> Result<DailyAudit, VaultError> {
+        let report = match self.verify_audit_chain().await? {
+            Ok(report) => report,
+            Err(b) => return Ok(DailyAudit::Broken(b)),
+        };
+        let archived = match retention {
+            Some((archive, keep_days)) => self.archive_audit(archive, keep_days, "system").await?,
+            None => Vec::new(),
+        };
+        Ok(DailyAudit::Verified {
+            events: report.events,
+            archived,
+        })
+    }
+
     /// Moves the events written more than `keep_days` ago out of the database, into signed
     /// segments written to `archive`; the database keeps the events from its last checkpoint on.
     /// The events are verified before they are archived; a chain that does not verify is not

@@ -31,7 +31,7 @@ mod webhooks;
 
 pub use answers::{AnswerTemplates, Letter};
 pub use api::{router, ROUTES};
-pub use audit_archive::{AuditArchive, ARCHIVED};
+pub use audit_archive::{AuditArchive, DailyAudit, ARCHIVED};
 pub use audit_chain::{
     since_last_restore, AuditStatus, CheckpointFile, CheckpointFileError, FileEntry,
     RestoreAcknowledged, RESTORE_ACKNOWLEDGED,

@@ -1237,32 +1237,6 @@ fn decisions_answer_one_question_or_many(db: TestDb) -> Fut {
     })
 }
 
-/// The newest message in the outbox: (To, body).
-fn last_mail(outbox: &std::path::Path) -> (String, String) {
-    let mut files: Vec<_> = std::fs::read_dir(outbox)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-        .collect();
-    files.sort();
-    let text = std::fs::read_to_string(files.last().unwrap()).unwrap();
-    let to = text
-        .lines()
-        .find_map(|l| l.strip_prefix("To: "))
-        .unwrap()
-        .to_owned();
-    // Headers end at the first blank line; the body keeps its own blank lines.
-    let body = text.split_once("\r\n\r\n").unwrap().1.to_owned();
-    (to, body)
-}
-
-fn six_digits(body: &str) -> String {
-    body.split(|c: char| !c.is_ascii_digit())
-        .find(|w| w.len() == 6)
-        .unwrap()
-        .to_owned()
-}
-
 fn requests_from_intake_to_completion(db: TestDb) -> Fut {
     Box::pin(async move {
         let s = Server::start(&db).await;

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use derbes_core::audit::ChainBreak;
-use derbes_server::{AuditArchive, Clock};
+use derbes_server::{AuditArchive, Clock, DailyAudit};
 use derbes_store::testing::{run_suite, Case, TestDb};
 use serde_json::json;
 use std::process::ExitCode;
@@ -125,6 +125,57 @@ fn a_chain_that_does_not_verify_is_not_archived(db: TestDb) -> Fut {
     })
 }
 
+/// What `serve` does every day: the whole chain is verified first, and a chain broken anywhere,
+/// even after the events due for the archive, archives nothing and stops the writes.
+fn the_daily_duty_archives_only_after_the_whole_chain_verifies(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = month_later(&db).await;
+        let vault = &s.state.vault;
+        let (_dir, archive) = archive_dir();
+        let checkpoint = two_students_and_a_checkpoint_between(&s).await;
+        match vault.daily_audit(None).await.unwrap() {
+            DailyAudit::Verified { events, archived } => {
+                assert!(events > checkpoint.seq);
+                assert!(archived.is_empty(), "no retention, no archive");
+            }
+            DailyAudit::Broken(b) => panic!("{b}"),
+        }
+        assert!(!archive.dir().exists());
+        match vault.daily_audit(Some((&archive, 1))).await.unwrap() {
+            DailyAudit::Verified { archived, .. } => {
+                assert_eq!(archived.len(), 1);
+                assert!(archive.path_of(&archived[0]).exists());
+            }
+            DailyAudit::Broken(b) => panic!("{b}"),
+        }
+        // A third student after the archive; then an event after the checkpoint is changed.
+        s.create_student_id(&s.admin, json!({ "iin": "080808600016" }))
+            .await;
+        let files = || std::fs::read_dir(archive.dir()).unwrap().count();
+        let before = files();
+        db.execute(&format!(
+            "UPDATE audit_events SET actor = 'nobody' WHERE seq = {}",
+            checkpoint.seq + 1
+        ))
+        .await;
+        match vault.daily_audit(Some((&archive, 0))).await.unwrap() {
+            DailyAudit::Broken(b) => assert!(
+                b.to_string()
+                    .contains(&format!("event {}", checkpoint.seq + 1)),
+                "{b}"
+            ),
+            DailyAudit::Verified { .. } => panic!("a changed event verified"),
+        }
+        assert_eq!(files(), before, "nothing archived from a broken chain");
+        let r = s
+            .create_student(&s.admin, json!({ "surname": "Серікова" }))
+            .await;
+        assert_problem(&r, 503, "audit-chain-broken");
+        let r = s.call("GET", "/api/v1/health", None, None).await;
+        assert_eq!(r.body["audit_chain"], "broken", "{}", r.body);
+    })
+}
+
 fn main() -> ExitCode {
     let cases: &[(&str, Case)] = &[
         (
@@ -134,6 +185,10 @@ fn main() -> ExitCode {
         (
             "a_chain_that_does_not_verify_is_not_archived",
             a_chain_that_does_not_verify_is_not_archived,
+        ),
+        (
+            "the_daily_duty_archives_only_after_the_whole_chain_verifies",
+            the_daily_duty_archives_only_after_the_whole_chain_verifies,
         ),
     ];
     run_suite("audit-archive", cases)

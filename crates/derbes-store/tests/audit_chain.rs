@@ -506,10 +506,15 @@ fn archived_segments_keep_the_chain_verifying(db: TestDb) -> Fut {
             (second.n, second.first, second.last, second.prev),
             (2, 21, 28, first.hash)
         );
-        let report = verify_chain(s.as_ref(), k.as_ref(), &[exported.clone()], Some(&files))
-            .await
-            .unwrap()
-            .unwrap();
+        let report = verify_chain(
+            s.as_ref(),
+            k.as_ref(),
+            std::slice::from_ref(&exported),
+            Some(&files),
+        )
+        .await
+        .unwrap()
+        .unwrap();
         assert_eq!((report.events, report.segments.len()), (31, 2));
 
         // A segment that does not end on the chain's event, or reaches into the kept events, is

@@ -385,24 +385,6 @@ const WEBHOOK_PERIOD: std::time::Duration = std::time::Duration::from_secs(5);
 /// How often the server deletes expired access packages.
 const PACKAGE_SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// Moves the audit events older than `keep_days` to signed segments in `archive`, and says so.
-async fn archive_audit(
-    vault: &derbes_server::Vault,
-    archive: &derbes_server::AuditArchive,
-    keep_days: u32,
-) {
-    match vault.archive_audit(archive, keep_days, "system").await {
-        Ok(s) if s.is_empty() => {}
-        Ok(s) => eprintln!(
-            "derbes: archived {} audit event(s) older than {keep_days} days in {} segment(s) in {}",
-            s.iter().map(|s| s.events()).sum::<i64>(),
-            s.len(),
-            archive.dir().display()
-        ),
-        Err(e) => eprintln!("derbes: warning: audit events not archived: {e}"),
-    }
-}
-
 /// How often the server verifies the whole audit chain (and once at start).
 const CHAIN_VERIFY_PERIOD: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
@@ -524,16 +506,23 @@ async fn serve(config: &Config) -> Result<()> {
         let mut tick = tokio::time::interval(CHAIN_VERIFY_PERIOD);
         loop {
             tick.tick().await;
-            match vault.verify_audit_chain().await {
-                Ok(Ok(_)) => {
+            let retention = archive.as_ref().map(|(days, archive)| (archive, *days));
+            match vault.daily_audit(retention).await {
+                Ok(derbes_server::DailyAudit::Verified { archived, .. }) if !archived.is_empty() => {
                     if let Some((keep_days, archive)) = &archive {
-                        archive_audit(&vault, archive, *keep_days).await;
+                        eprintln!(
+                            "derbes: archived {} audit event(s) older than {keep_days} days in {} segment(s) in {}",
+                            archived.iter().map(|s| s.events()).sum::<i64>(),
+                            archived.len(),
+                            archive.dir().display()
+                        );
                     }
                 }
-                Ok(Err(b)) => eprintln!(
+                Ok(derbes_server::DailyAudit::Verified { .. }) => {}
+                Ok(derbes_server::DailyAudit::Broken(b)) => eprintln!(
                     "derbes: THE AUDIT CHAIN IS BROKEN: {b}; every action that must be recorded is refused from now on"
                 ),
-                Err(e) => eprintln!("derbes: warning: the audit chain could not be verified: {e}"),
+                Err(e) => eprintln!("derbes: warning: the audit chain could not be verified or archived: {e}"),
             }
         }
     });

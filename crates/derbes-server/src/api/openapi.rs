@@ -113,6 +113,20 @@ fn answers_every_operation_can_give(path: &str, op: &mut Value) {
     if path.starts_with("/api/v1/") && !authed {
         add("503", "The storage did not complete the request");
     }
+    // What acts on a subject, or on a request about one, finds it destroyed: only the audit
+    // trail and the destruction record remain.
+    let on_a_subject = path.starts_with("/api/v1/subjects/{id}")
+        && !path.ends_with("/audit")
+        && !path.ends_with("/destruction");
+    let on_a_request =
+        path.starts_with("/api/v1/requests") && path != "/api/v1/requests/{id}/package";
+    let listing = path == "/api/v1/requests" && !with_body;
+    if authed && (on_a_subject || on_a_request) && !listing {
+        add(
+            "410",
+            "The subject's data were destroyed (type destroyed, with the date and the request)",
+        );
+    }
     if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
         for p in params {
             if p["name"] == "purpose"
@@ -142,6 +156,8 @@ fn request_paths() -> Value {
         }
         authed(op, errors)
     };
+    let mut send_code = one("Send a one-time code to the requester's e-mail on file", "The code goes to the first e-mail field on file of the requester (the subject, or the representative); only its MAC is kept. Valid 15 minutes, 5 tries, 3 codes per request. Answers with the masked address.", None, &[("400", "Malformed id"), ("404", "No such request"), ("409", "Not in status received, no e-mail on file, or no codes left")]);
+    send_code["responses"]["200"] = ok("The code is sent: the masked address, when the code expires, how many more codes may be sent", "CodeSent");
     json!({
             "/api/v1/requests": {
                 "post": authed(json!({
@@ -213,7 +229,7 @@ fn request_paths() -> Value {
                 }), &[("400", "Malformed id"), ("404", "No subject with this id was destroyed")])
             },
             "/api/v1/requests/{id}/verification/code": {
-                "post": one("Send a one-time code to the requester's e-mail on file", "The code goes to the first e-mail field on file of the requester (the subject, or the representative); only its MAC is kept. Valid 15 minutes, 5 tries, 3 codes per request. Answers with the masked address.", None, &[("400", "Malformed id"), ("404", "No such request"), ("409", "Not in status received, no e-mail on file, or no codes left")])
+                "post": send_code
             },
             "/api/v1/requests/{id}/verification/code/check": {
                 "post": one("Check the one-time code", "A match verifies the requester's identity.", Some("CodeInput"), &[("400", "Malformed JSON or id"), ("404", "No such request"), ("409", "No code sent, or the request is past verification"), ("422", "Wrong or expired code (attempts_left)")])
@@ -275,6 +291,9 @@ fn request_workflow_schemas() -> Value {
                     { "type": "object", "required": ["step"], "properties": { "step": { "const": "send_answer" }, "text": { "type": "string", "maxLength": 4000 } } },
                     { "type": "object", "required": ["step", "connector", "note"], "properties": { "step": { "const": "settle_connector" }, "connector": { "type": "string" }, "note": { "type": "string", "maxLength": 500 } } },
                     { "type": "object", "required": ["step", "fields", "evidence"], "properties": { "step": { "const": "rectify" }, "fields": { "type": "object", "additionalProperties": { "type": ["string", "null"] } }, "evidence": { "type": "string", "maxLength": 1000 } } } ] },
+                "CodeSent": { "type": "object", "required": ["sent_to", "expires_at", "sends_left"], "properties": {
+                    "sent_to": { "type": "string", "description": "The address, masked: a***@m***.kz" },
+                    "expires_at": { "type": "string", "format": "date-time" }, "sends_left": { "type": "integer", "minimum": 0 } } },
                 "CodeInput": { "type": "object", "additionalProperties": false, "required": ["code"], "properties": { "code": { "type": "string" } } },
                 "DocumentInput": { "type": "object", "additionalProperties": false, "required": ["document"], "properties": {
                     "document": { "enum": ["id_card", "passport", "birth_certificate", "power_of_attorney", "court_decision", "other"] },

@@ -199,76 +199,24 @@ impl Server {
         let agent = self.agent.clone();
         let url = format!("{}{path}", self.base);
         let method = method.to_owned();
-        let auth = token.map(|t| format!("Bearer {t}"));
+        let token = token.map(str::to_owned);
         tokio::task::spawn_blocking(move || {
-            let builder = || {
-                let req = ureq::http::Request::builder()
-                    .method(method.as_str())
-                    .uri(&url);
-                let req = match &auth {
-                    Some(a) => req.header("Authorization", a),
-                    None => req,
-                };
-                match &header {
-                    Some((name, value)) => req.header(*name, value.as_str()),
-                    None => req,
-                }
-            };
-            let send = |agent: &ureq::Agent| {
-                let req = builder();
-                match body.clone() {
-                    None => agent.run(req.body(()).unwrap()),
-                    Some(Body::Json(v)) => agent.run(
-                        req.header("Content-Type", "application/json")
-                            .body(v.to_string())
-                            .unwrap(),
-                    ),
-                    Some(Body::Raw(ct, bytes)) => {
-                        agent.run(req.header("Content-Type", ct).body(bytes).unwrap())
-                    }
-                }
-            };
-            let resp = match send(&agent) {
-                // A kept-alive connection the server has closed meanwhile (it may close one
-                // whose request body it did not read): sent again on a new connection, as
-                // HTTP clients do. A server that fails fails again.
-                Err(ureq::Error::Io(_)) => send(
-                    &ureq::Agent::config_builder()
-                        .http_status_as_error(false)
-                        .max_idle_connections(0)
-                        .build()
-                        .into(),
-                ),
-                other => other,
-            };
-            let mut resp = resp.unwrap();
-            let header = |name: &str| {
-                resp.headers()
-                    .get(name)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_owned()
-            };
-            let (content_type, disposition) =
-                (header("content-type"), header("content-disposition"));
-            let bytes = resp
-                .body_mut()
-                .with_config()
-                .limit(10 << 20)
-                .read_to_vec()
-                .unwrap_or_default();
-            let text = String::from_utf8(bytes.clone()).unwrap_or_default();
-            Reply {
-                status: resp.status().as_u16(),
-                content_type,
-                disposition,
-                body: serde_json::from_str(&text).unwrap_or(Value::Null),
-                text,
-                bytes,
-            }
+            send_blocking(&agent, &method, &url, token.as_deref(), body, header)
         })
         .await
         .unwrap()
+    }
+
+    /// As `call_with`, from a thread that may block (not the runtime's).
+    pub fn call_blocking(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Body>,
+    ) -> Reply {
+        let url = format!("{}{path}", self.base);
+        send_blocking(&self.agent, method, &url, token, body, None)
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Reply {
@@ -316,6 +264,80 @@ impl Drop for Server {
     }
 }
 
+/// Sends one request and reads the whole answer (ureq blocks).
+fn send_blocking(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<Body>,
+    header: Option<(&'static str, String)>,
+) -> Reply {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let builder = || {
+        let req = ureq::http::Request::builder().method(method).uri(url);
+        let req = match &auth {
+            Some(a) => req.header("Authorization", a),
+            None => req,
+        };
+        match &header {
+            Some((name, value)) => req.header(*name, value.as_str()),
+            None => req,
+        }
+    };
+    let send = |agent: &ureq::Agent| {
+        let req = builder();
+        match body.clone() {
+            None => agent.run(req.body(()).unwrap()),
+            Some(Body::Json(v)) => agent.run(
+                req.header("Content-Type", "application/json")
+                    .body(v.to_string())
+                    .unwrap(),
+            ),
+            Some(Body::Raw(ct, bytes)) => {
+                agent.run(req.header("Content-Type", ct).body(bytes).unwrap())
+            }
+        }
+    };
+    let resp = match send(agent) {
+        // A kept-alive connection the server has closed meanwhile (it may close one whose
+        // request body it did not read): sent again on a new connection, as HTTP clients do.
+        // A server that fails fails again.
+        Err(ureq::Error::Io(_)) => send(
+            &ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .max_idle_connections(0)
+                .build()
+                .into(),
+        ),
+        other => other,
+    };
+    let mut resp = resp.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let (content_type, disposition) = (header("content-type"), header("content-disposition"));
+    let bytes = resp
+        .body_mut()
+        .with_config()
+        .limit(10 << 20)
+        .read_to_vec()
+        .unwrap_or_default();
+    let text = String::from_utf8(bytes.clone()).unwrap_or_default();
+    Reply {
+        status: resp.status().as_u16(),
+        content_type,
+        disposition,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+        bytes,
+    }
+}
+
 #[derive(Clone)]
 pub enum Body {
     Json(Value),
@@ -351,4 +373,30 @@ pub fn reason_codes(r: &Reply) -> Vec<String> {
         .iter()
         .map(|x| x["code"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// The newest message in the outbox: (To, body).
+pub fn last_mail(outbox: &std::path::Path) -> (String, String) {
+    let mut files: Vec<_> = std::fs::read_dir(outbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    files.sort();
+    let text = std::fs::read_to_string(files.last().unwrap()).unwrap();
+    let to = text
+        .lines()
+        .find_map(|l| l.strip_prefix("To: "))
+        .unwrap()
+        .to_owned();
+    // Headers end at the first blank line; the body keeps its own blank lines.
+    let body = text.split_once("\r\n\r\n").unwrap().1.to_owned();
+    (to, body)
+}
+
+pub fn six_digits(body: &str) -> String {
+    body.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap()
+        .to_owned()
 }
