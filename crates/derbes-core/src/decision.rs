@@ -274,6 +274,25 @@ pub fn covers_category(declaration: &Declaration, scope: &ActorScope, category: 
     }
 }
 
+/// May an actor with `scope` link a representative of category `representative` to a subject of
+/// category `subject`, or unlink one? One of its purposes must process both: a purpose for the
+/// children alone does not reach their parents through a link, nor one for the parents alone
+/// the children.
+pub fn covers_both(
+    declaration: &Declaration,
+    scope: &ActorScope,
+    subject: &str,
+    representative: &str,
+) -> bool {
+    match scope {
+        ActorScope::AnyPurpose => true,
+        ActorScope::Purposes(list) => list
+            .iter()
+            .filter_map(|p| declaration.purpose(p))
+            .any(|p| p.covers_category(subject) && p.covers_category(representative)),
+    }
+}
+
 /// May an actor with `scope` write `field` of a subject of `category`? Admin and DPO may write
 /// any declared field; staff and integrations only the fields one of their purposes uses for
 /// subjects of that category.
@@ -406,6 +425,7 @@ mod tests {
             picked in proptest::collection::vec(proptest::sample::select(vec!["education", "personnel", "website", "extracurricular", "safety", "nonexistent"]), 0..4),
             category in proptest::sample::select(vec!["student", "employee", "site_visitor", "legal_representative", "cctv_subject"]),
             field in proptest::sample::select(vec!["surname", "iin", "salary", "ip_address", "health_info", "cctv_image"]),
+            other in proptest::sample::select(vec!["student", "employee", "legal_representative", "candidate"]),
         ) {
             let d = Declaration::load(include_str!("../../../examples/shoqan-school.toml")).unwrap().declaration;
             let scope = ActorScope::Purposes(picked.iter().map(|s| s.to_string()).collect());
@@ -414,6 +434,11 @@ mod tests {
             proptest::prop_assert_eq!(may_write_field(&d, &scope, category, field), via.iter().any(|p| p.uses_field(field)));
             proptest::prop_assert!(covers_category(&d, &ActorScope::AnyPurpose, category));
             proptest::prop_assert!(may_write_field(&d, &ActorScope::AnyPurpose, category, field));
+            // A link between two subjects needs one purpose that covers both of them.
+            let both = covers_both(&d, &scope, category, other);
+            proptest::prop_assert_eq!(both, via.iter().any(|p| p.covers_category(other)));
+            proptest::prop_assert!(!both || (covers_category(&d, &scope, category) && covers_category(&d, &scope, other)));
+            proptest::prop_assert!(covers_both(&d, &ActorScope::AnyPurpose, category, other));
         }
     }
 

@@ -119,6 +119,19 @@ pub fn scope_for(role: Role, purposes: &[String]) -> ActorScope {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header. The scheme is case-insensitive
+/// (RFC 9110, 11.1) and the token is read without the spaces around it, so that every spelling
+/// of one token is the same token, to the rate limiter too.
+pub(crate) fn bearer_token(value: &axum::http::HeaderValue) -> Option<&str> {
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
+        .filter(|t| !t.is_empty())
+}
+
 impl FromRequestParts<AppState> for Actor {
     type Rejection = ApiError;
 
@@ -129,17 +142,9 @@ impl FromRequestParts<AppState> for Actor {
         let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
             ApiError::unauthorized("send the header Authorization: Bearer <token>")
         })?;
-        // The scheme is case-insensitive (RFC 9110, 11.1).
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, t)| t.trim())
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
-            })?;
+        let token = bearer_token(value).ok_or_else(|| {
+            ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
+        })?;
         state.vault.authenticate(token).await.map_err(|e| match e {
             crate::tokens::Unauthenticated::Unavailable => ApiError::unavailable(e.to_string()),
             other => ApiError::unauthorized(other.to_string()),

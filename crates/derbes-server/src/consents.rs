@@ -668,20 +668,23 @@ impl Vault {
             ));
         }
         invalid(problems)?;
-        self.subject_for(actor, Action::RepresentativeLink, subject_id, None)
+        let (subject, _) = self
+            .subject_for(actor, Action::RepresentativeLink, subject_id, None)
             .await?;
-        // The representative is a subject too: the actor must reach it as well.
-        let Some(rep) = self
-            .store()
-            .subject(input.representative_id)
+        let rep = self
+            .representative_in_reach(
+                actor,
+                Action::RepresentativeLink,
+                &subject,
+                input.representative_id,
+            )
             .await?
-            .filter(|r| self.reaches(actor, &r.category))
-        else {
-            return Err(VaultError::Validation(vec![problem(
-                "representative_id",
-                "no subject has this id; create the representative as a subject first",
-            )]));
-        };
+            .ok_or_else(|| {
+                VaultError::Validation(vec![problem(
+                    "representative_id",
+                    "no subject has this id; create the representative as a subject first",
+                )])
+            })?;
         let allowed = representative_categories(self.declaration());
         if !allowed.contains(&rep.category) {
             return Err(VaultError::Validation(vec![problem(
@@ -723,18 +726,60 @@ impl Vault {
         Ok((link, applied == Applied::Linked { new: true }))
     }
 
+    /// The representative `id` of `subject`, when the actor reaches it: a subject that is not
+    /// held, or that the actor does not reach, is `None` (the attempt audited); a link that no
+    /// single purpose of the actor covers, both the subject and its representative, is refused.
+    async fn representative_in_reach(
+        &self,
+        actor: &Actor,
+        action: Action,
+        subject: &SubjectRecord,
+        id: Uuid,
+    ) -> Result<Option<SubjectRecord>, VaultError> {
+        let Some(rep) = self.store().subject(id).await? else {
+            return Ok(None);
+        };
+        if !self.reaches(actor, &rep.category) {
+            self.refuse_reach(actor, action, id).await?;
+            return Ok(None);
+        }
+        if !derbes_core::decision::covers_both(
+            self.declaration(),
+            &actor.scope,
+            &subject.category,
+            &rep.category,
+        ) {
+            self.refuse_reach(actor, action, subject.id).await?;
+            return Err(VaultError::Forbidden(format!(
+                "none of this token's purposes processes both a `{}` and a `{}`: a link between them needs one that does",
+                subject.category, rep.category
+            )));
+        }
+        Ok(Some(rep))
+    }
+
     pub async fn unlink_representative(
         &self,
         actor: &Actor,
         subject_id: Uuid,
         representative_id: Uuid,
     ) -> Result<(), VaultError> {
-        self.subject_for(actor, Action::RepresentativeUnlink, subject_id, None)
+        let (subject, _) = self
+            .subject_for(actor, Action::RepresentativeUnlink, subject_id, None)
             .await?;
-        if let Some(rep) = self.store().subject(representative_id).await? {
-            if !self.reaches(actor, &rep.category) {
-                return Err(VaultError::NotLinked);
-            }
+        // A representative out of reach is answered as one never linked.
+        if self.store().subject(representative_id).await?.is_some()
+            && self
+                .representative_in_reach(
+                    actor,
+                    Action::RepresentativeUnlink,
+                    &subject,
+                    representative_id,
+                )
+                .await?
+                .is_none()
+        {
+            return Err(VaultError::NotLinked);
         }
         let audit = AuditDraft::new(&actor.audit_name(), "representative.unlink", Outcome::Ok)
             .subject(subject_id)

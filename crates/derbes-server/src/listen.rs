@@ -211,10 +211,13 @@ impl tower_governor::key_extractor::KeyExtractor for TokenKey {
 
     fn extract<T>(&self, req: &Request<T>) -> Result<Self::Key, tower_governor::GovernorError> {
         use sha2::Digest;
+        // The token as the server reads it: `bearer X` and `Bearer  X` share one bucket. A
+        // header that holds no token is limited per address only (and answered 401).
         Ok(req
             .headers()
             .get(header::AUTHORIZATION)
-            .map(|v| sha2::Sha256::digest(v.as_bytes()).into()))
+            .and_then(crate::auth::bearer_token)
+            .map(|t| sha2::Sha256::digest(t.as_bytes()).into()))
     }
 }
 

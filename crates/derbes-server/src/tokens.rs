@@ -81,9 +81,14 @@ pub(crate) struct TokenCache {
     used: Mutex<HashMap<String, String>>,
 }
 
-/// A token checked: the actor, the store's token generation it was checked under, and its
-/// expiry.
-type Checked = (Actor, u64, Option<OffsetDateTime>);
+/// A token checked: the actor, the store's token generation it was checked under, its expiry,
+/// and when it was checked.
+type Checked = (Actor, u64, Option<OffsetDateTime>, std::time::Instant);
+
+/// A checked token is read from the store again after this long whatever the generation says:
+/// a process that stopped between committing a revocation and announcing it is not trusted for
+/// longer.
+const RECHECK: std::time::Duration = std::time::Duration::from_secs(60);
 
 const CACHED_MAX: usize = 10_000;
 
@@ -128,16 +133,19 @@ impl Vault {
     }
 
     /// The actor a bearer token stands for. A revoked token is refused at once, whichever
-    /// process revoked it: on PostgreSQL a revocation is announced to every derbes, which then
-    /// checks tokens in the store again; on SQLite tokens are checked in the store every time.
+    /// process revoked it: a revocation is announced to every derbes (PostgreSQL's `NOTIFY`; on
+    /// SQLite a marker file beside the database that grows), which then checks tokens in the
+    /// store again; while a store cannot hear announcements, tokens are checked every time.
     pub async fn authenticate(&self, token: &str) -> Result<Actor, Unauthenticated> {
         let digest = derbes_crypto::token_digest(token);
         let now = self.now();
         // Read before the store is asked: an announcement heard meanwhile changes it.
         let generation = self.store().token_generation();
         if let Some(g) = generation {
-            if let Some((actor, at, expires)) = lock(&self.token_cache.checked).get(&digest) {
-                if *at == g && expires.is_none_or(|e| e > now) {
+            if let Some((actor, at, expires, checked)) =
+                lock(&self.token_cache.checked).get(&digest)
+            {
+                if *at == g && expires.is_none_or(|e| e > now) && checked.elapsed() < RECHECK {
                     let actor = actor.clone();
                     self.note_use(digest, now);
                     return Ok(actor);
@@ -170,7 +178,10 @@ impl Vault {
             if cache.len() >= CACHED_MAX {
                 cache.clear();
             }
-            cache.insert(digest.clone(), (actor.clone(), g, expires));
+            cache.insert(
+                digest.clone(),
+                (actor.clone(), g, expires, std::time::Instant::now()),
+            );
         }
         self.note_use(digest, now);
         Ok(actor)

@@ -1639,7 +1639,7 @@ fn access_rectification_and_destruction(db: TestDb) -> Fut {
         let subject = s
             .create_student_id(
                 &admin,
-                json!({ "surname": "Сәрсенбаева", "given_name": "Дана <b>", "iin": iin, "email": "dana@mail.kz" }),
+                json!({ "surname": "Сәрсенбаева", "given_name": "Дана <b>", "iin": iin, "email": "dana@mail.kz", "address": "=HYPERLINK(\"http://x.kz\") Абай даңғылы" }),
             )
             .await;
         // The school platform holds the same student under her IIN, and someone else.
@@ -1700,7 +1700,7 @@ fn access_rectification_and_destruction(db: TestDb) -> Fut {
             r.body["actions"][0]["note"]
                 .as_str()
                 .unwrap()
-                .starts_with("access package built: 4 fields, 1 consents"),
+                .starts_with("access package built: 5 fields, 1 consents"),
             "{}",
             r.body
         );
@@ -1786,6 +1786,12 @@ fn access_rectification_and_destruction(db: TestDb) -> Fut {
             "{fields_csv}"
         );
         assert!(fields_csv.contains("Сәрсенбаева"));
+        // A value a spreadsheet would run as a formula is written as text.
+        assert!(fields_csv.contains("'=HYPERLINK"), "{fields_csv}");
+        assert!(
+            !fields_csv.contains(",=HYPERLINK") && !fields_csv.contains("\"=HYPERLINK"),
+            "{fields_csv}"
+        );
         let report = String::from_utf8(files["report.html"].clone()).unwrap();
         assert!(report.contains("<html lang=\"ru\">"));
         assert!(report.contains("Персональные данные, которые хранятся о вас"));
@@ -2071,6 +2077,17 @@ fn access_rectification_and_destruction(db: TestDb) -> Fut {
         // The log outside the database holds the record, under the installation's MAC.
         let log = std::fs::read_to_string(s.outbox.with_extension("destructions.log")).unwrap();
         assert_eq!(log.lines().count(), 1);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode =
+                |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&s.outbox.with_extension("destructions.log")), 0o600);
+            assert_eq!(mode(&s.outbox), 0o700, "the outbox is the server's alone");
+            for mail in std::fs::read_dir(&s.outbox).unwrap() {
+                assert_eq!(mode(&mail.unwrap().path()), 0o600);
+            }
+        }
         assert!(log.contains(&subject) && !log.contains(&iin));
 
         // A package expires: refused after its time, and swept.
@@ -2786,11 +2803,42 @@ fn no_plaintext_where_none_is_needed(db: TestDb) -> Fut {
             .get(&format!("/api/v1/subjects/{id}/flags"), &s.admin)
             .await;
         assert_eq!(r.body["blocked"]["note"], note);
-        for (file, bytes) in db.raw_files().await {
-            assert!(
-                !bytes.windows(note.len()).any(|w| w == note.as_bytes()),
-                "the note is in clear in {file}"
-            );
+        // Restriction and obligation notes are sealed the same way.
+        let restriction = "Шектеу: ата-анасының 2026 жылғы 3 наурыздағы өтініші";
+        let r = s
+            .put(
+                &format!("/api/v1/subjects/{id}/restrictions/extracurricular"),
+                &s.admin,
+                json!({ "reason": "objection", "note": restriction }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let obligation = "Экскурсия шарты №77-Э, Түркістан";
+        let r = s
+            .put(
+                &format!("/api/v1/subjects/{id}/obligations/extracurricular"),
+                &s.admin,
+                json!({ "note": obligation }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let r = s
+            .get(&format!("/api/v1/subjects/{id}/flags"), &s.admin)
+            .await;
+        assert_eq!(
+            r.body["restrictions"]["extracurricular"]["note"],
+            restriction
+        );
+        assert_eq!(r.body["obligations"]["extracurricular"]["note"], obligation);
+        let files = db.raw_files().await;
+        assert!(!files.is_empty());
+        for text in [note, restriction, obligation] {
+            for (file, bytes) in &files {
+                assert!(
+                    !bytes.windows(text.len()).any(|w| w == text.as_bytes()),
+                    "{text:?} is in clear in {file}"
+                );
+            }
         }
         let r = s
             .create_student(&s.admin, json!({ "surname": "Әли\u{202E}ева" }))
@@ -2805,17 +2853,24 @@ fn no_plaintext_where_none_is_needed(db: TestDb) -> Fut {
             r.body
         );
         let r = s
-            .create_student(
-                &s.admin,
-                json!({ "surname": "Әлиева", "birth_date": "2099-01-01" }),
-            )
+            .create_student(&s.admin, json!({ "given_name": "Ай\u{200B}гүл" }))
             .await;
         assert_problem(&r, 422, "validation");
-        assert!(
-            r.body["detail"].as_str().unwrap().contains("in the future"),
-            "{}",
-            r.body
-        );
+        assert_eq!(r.body["errors"][0]["field"], "given_name", "{}", r.body);
+        for (birth, why) in [("2099-01-01", "in the future"), ("1899-12-31", "1900")] {
+            let r = s
+                .create_student(
+                    &s.admin,
+                    json!({ "surname": "Әлиева", "birth_date": birth }),
+                )
+                .await;
+            assert_problem(&r, 422, "validation");
+            assert!(
+                r.body["detail"].as_str().unwrap().contains(why),
+                "{birth}: {}",
+                r.body
+            );
+        }
         let r = s
             .call(
                 "POST",

@@ -611,6 +611,52 @@ fn an_integration_reaches_the_requests_it_filed(db: TestDb) -> Fut {
     })
 }
 
+/// A link reaches only subjects in the actor's scope: a representative outside it is answered
+/// as if there were none, and the attempt is audited; a link made by another stays.
+fn a_link_reaches_no_representative_out_of_scope(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
+        // Recruitment processes candidates, not legal representatives.
+        let hr = s.token(Role::Staff, &["recruitment"]).await;
+        let f = fixture(&s, false, 950).await;
+        let r = s
+            .post(
+                "/api/v1/subjects",
+                &s.admin,
+                json!({ "category": "legal_representative", "fields": { "surname": "Омаров" } }),
+            )
+            .await;
+        let other = r.body["id"].as_str().unwrap().to_owned();
+        let links = format!("/api/v1/subjects/{}/representatives", f.subject);
+        let r = s.post(&links, &hr, link(&other)).await;
+        assert_problem(&r, 422, "validation");
+        assert_eq!(
+            r.body["errors"][0]["field"], "representative_id",
+            "{}",
+            r.body
+        );
+        let r = s.delete(&format!("{links}/{}", f.parent), &hr).await;
+        assert_eq!(r.status, 404, "{}", r.body);
+        let r = s.get(&links, &s.admin).await;
+        assert_eq!(
+            each(&r.body["representatives"], "representative_id"),
+            [f.parent.as_str()]
+        );
+        for id in [&other, &f.parent] {
+            let r = s
+                .get(&format!("/api/v1/subjects/{id}/audit"), &s.admin)
+                .await;
+            let refused = r.body["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["reason"] == "outside_actor_scope")
+                .count();
+            assert_eq!(refused, 1, "{}", r.body);
+        }
+    })
+}
+
 /// A token past its expiry is refused, and the refusal says so.
 fn an_expired_token_is_refused(db: TestDb) -> Fut {
     Box::pin(async move {
@@ -710,6 +756,31 @@ fn a_revocation_holds_in_every_process(db: TestDb) -> Fut {
                 other => panic!("a revoked token was answered with {other:?}"),
             }
         }
+        if db.backend == "sqlite" {
+            // Without the revocation marker nothing is trusted from a cache: even a revocation
+            // written into the database by hand holds at once.
+            let created = other
+                .create_token(
+                    "test",
+                    "journal 2",
+                    Role::Staff,
+                    vec!["education".into()],
+                    None,
+                )
+                .await
+                .unwrap();
+            assert!(other.authenticate(&created.token).await.is_ok());
+            std::fs::remove_file(format!("{}-revocations", db.url)).unwrap();
+            db.execute(&format!(
+                "UPDATE tokens SET revoked_at = '2026-01-01T00:00:00Z' WHERE id = '{}'",
+                created.view.id
+            ))
+            .await;
+            assert!(matches!(
+                other.authenticate(&created.token).await,
+                Err(derbes_server::Unauthenticated::Invalid)
+            ));
+        }
         // Revoking again answers with the token as it is.
         let r = s
             .delete(&format!("/api/v1/tokens/{}", created.view.id), &s.admin)
@@ -748,6 +819,10 @@ fn main() -> ExitCode {
         (
             "an_integration_reaches_the_requests_it_filed",
             an_integration_reaches_the_requests_it_filed,
+        ),
+        (
+            "a_link_reaches_no_representative_out_of_scope",
+            a_link_reaches_no_representative_out_of_scope,
         ),
         ("an_expired_token_is_refused", an_expired_token_is_refused),
         (

@@ -1053,7 +1053,7 @@ impl World<'_> {
                             continue;
                         }
                         let v = match (key.as_str(), category.as_deref()) {
-                            ("fields", Some(c)) if inner.get("$ref").is_some() => {
+                            ("fields", Some(c)) if api.resolve(inner)["type"] == "object" => {
                                 self.field_values(c, false, rng)
                             }
                             _ => self.generate(api, inner, key, subject, rng),
@@ -1362,7 +1362,13 @@ fn make_invalid(api: &Api, schema: &Value, value: Value, how: Invalid) -> Option
             object.remove(key);
         }
         Invalid::Unknown => {
-            if schema["additionalProperties"] != false {
+            // Unknown where the object, or every branch it may be, admits no other property.
+            let closed = |s: &Value| api.resolve(s)["additionalProperties"] == false;
+            let admits_none = match schema["oneOf"].as_array() {
+                Some(branches) => branches.iter().all(closed),
+                None => closed(schema),
+            };
+            if !admits_none {
                 return None;
             }
             object.insert("unexpected_property".into(), json!("x"));

@@ -196,6 +196,17 @@ fn a_caller_over_its_rate_is_told_to_wait(db: TestDb) -> Fut {
         for _ in 0..3 {
             assert_eq!(ask(&staff).await.status, 200);
         }
+        // Another spelling of the header is the same token, over the same rate.
+        let r = s
+            .call_with(
+                "POST",
+                "/api/v1/decisions",
+                None,
+                Some(Body::Json(json!({ "subject_id": "00000000-0000-7000-8000-000000000000", "purpose": "education" }))),
+                Some(("Authorization", format!("bEARER   {staff} "))),
+            )
+            .await;
+        assert_eq!(r.status, 429, "{}", r.body);
         let r = ask(&staff).await;
         assert_eq!(r.status, 429, "{}", r.body);
         assert_eq!(r.content_type, "application/problem+json");

@@ -88,12 +88,59 @@ pub struct PostgresStore {
     tokens: Arc<TokenWatch>,
 }
 
+/// The channel the listener sends itself a heartbeat on, to know that it still hears.
+const ALIVE_CHANNEL: &str = "derbes_tokens_alive";
+
+/// How often the listener proves that its connection still delivers notifications.
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How long after the last heartbeat heard the cache is still trusted: a connection that went
+/// silent (a half-open TCP connection delivers nothing and reports no error) stops it soon.
+const HEARD_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// What this process has heard of revocations: a count of announcements, and whether it is
-/// listening now (while it is not, nothing may be trusted from a cache).
-#[derive(Default)]
+/// listening now and heard its own heartbeat lately (otherwise nothing may be trusted from a
+/// cache).
 struct TokenWatch {
     generation: std::sync::atomic::AtomicU64,
     listening: std::sync::atomic::AtomicBool,
+    /// Milliseconds from `start` to the last heartbeat heard.
+    heard_at: std::sync::atomic::AtomicU64,
+    start: std::time::Instant,
+}
+
+impl Default for TokenWatch {
+    fn default() -> Self {
+        Self {
+            generation: Default::default(),
+            listening: Default::default(),
+            heard_at: Default::default(),
+            start: std::time::Instant::now(),
+        }
+    }
+}
+
+impl TokenWatch {
+    fn millis(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn heard(&self) {
+        self.heard_at
+            .store(self.millis(), std::sync::atomic::Ordering::Release);
+    }
+
+    /// The count of revocations heard, when the cache may be trusted: while listening, with a
+    /// heartbeat heard within `HEARD_WITHIN`.
+    fn trusted_generation(&self) -> Option<u64> {
+        use std::sync::atomic::Ordering;
+        let since = self
+            .millis()
+            .saturating_sub(self.heard_at.load(Ordering::Acquire));
+        let fresh = u128::from(since) <= HEARD_WITHIN.as_millis();
+        (self.listening.load(Ordering::Acquire) && fresh)
+            .then(|| self.generation.load(Ordering::Acquire))
+    }
 }
 
 /// Listens for revocations on a connection of its own, reconnecting when it is lost.
@@ -103,9 +150,12 @@ async fn watch_tokens(config: tokio_postgres::Config, watch: Arc<TokenWatch>) {
     loop {
         if let Ok((client, mut connection)) = config.connect(NoTls).await {
             let heard = Arc::clone(&watch);
-            let driver = tokio::spawn(async move {
+            let mut driver = tokio::spawn(async move {
                 while let Some(m) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
                     match m {
+                        Ok(AsyncMessage::Notification(n)) if n.channel() == ALIVE_CHANNEL => {
+                            heard.heard();
+                        }
                         Ok(AsyncMessage::Notification(_)) => {
                             heard.generation.fetch_add(1, Ordering::AcqRel);
                         }
@@ -115,15 +165,31 @@ async fn watch_tokens(config: tokio_postgres::Config, watch: Arc<TokenWatch>) {
                 }
             });
             if client
-                .batch_execute(&format!("LISTEN {TOKEN_CHANNEL}"))
+                .batch_execute(&format!("LISTEN {TOKEN_CHANNEL}; LISTEN {ALIVE_CHANNEL}"))
                 .await
                 .is_ok()
             {
                 // Anything cached before now was checked before this listener heard: drop it.
                 watch.generation.fetch_add(1, Ordering::AcqRel);
+                watch.heard();
                 watch.listening.store(true, Ordering::Release);
             }
-            let _ = driver.await;
+            // The heartbeat: a notification to itself every second. When one is not answered
+            // in time, the connection is given up and made anew.
+            let beat = format!("NOTIFY {ALIVE_CHANNEL}");
+            let heartbeat = async {
+                loop {
+                    tokio::time::sleep(HEARTBEAT).await;
+                    let notify = client.batch_execute(&beat);
+                    if !matches!(tokio::time::timeout(HEARD_WITHIN, notify).await, Ok(Ok(()))) {
+                        break;
+                    }
+                }
+            };
+            tokio::select! {
+                _ = &mut driver => {}
+                () = heartbeat => driver.abort(),
+            }
             watch.listening.store(false, Ordering::Release);
             watch.generation.fetch_add(1, Ordering::AcqRel);
             drop(client);
@@ -1766,11 +1832,7 @@ impl Store for PostgresStore {
     }
 
     fn token_generation(&self) -> Option<u64> {
-        use std::sync::atomic::Ordering;
-        self.tokens
-            .listening
-            .load(Ordering::Acquire)
-            .then(|| self.tokens.generation.load(Ordering::Acquire))
+        self.tokens.trusted_generation()
     }
 
     async fn count_active_tokens(&self) -> Result<u64, StoreError> {
@@ -2060,5 +2122,33 @@ impl Store for PostgresStore {
         )
         .await?
         .map(|r| (r.get(0), r.get(1))))
+    }
+}
+
+#[cfg(test)]
+mod token_watch_tests {
+    use super::TokenWatch;
+    use std::sync::atomic::Ordering;
+
+    #[test]
+    fn a_cache_is_trusted_only_while_the_listener_hears_its_heartbeat() {
+        let w = TokenWatch::default();
+        assert_eq!(w.trusted_generation(), None, "not listening yet");
+        w.listening.store(true, Ordering::Release);
+        w.heard();
+        w.generation.store(7, Ordering::Release);
+        assert_eq!(w.trusted_generation(), Some(7));
+        // Silent for longer than it may be: the cache is no longer trusted.
+        let silent = super::HEARD_WITHIN.as_millis() as u64 + 1;
+        w.heard_at.store(0, Ordering::Release);
+        let w = TokenWatch {
+            start: std::time::Instant::now() - std::time::Duration::from_millis(silent),
+            ..w
+        };
+        assert_eq!(w.trusted_generation(), None);
+        w.heard();
+        assert_eq!(w.trusted_generation(), Some(7));
+        w.listening.store(false, Ordering::Release);
+        assert_eq!(w.trusted_generation(), None);
     }
 }

@@ -92,6 +92,60 @@ pub struct SqliteStore {
     checkpoints: Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
     readers: Arc<Readers>,
     chain: Arc<ChainState>,
+    /// The revocation marker beside the database, when it could be made (see `Revocations`).
+    revocations: Option<Revocations>,
+}
+
+/// A file beside the database that grows by a byte whenever a process revokes a token, after
+/// the revocation commits. Every derbes on the database looks at its size and time before it
+/// trusts a token it checked earlier (one `stat`, instead of a read of the token), so that a
+/// revocation by any process, `derbes token revoke` included, holds from its commit. Without the
+/// file (it could not be made, or is gone) tokens are checked in the store every time.
+struct Revocations(std::path::PathBuf);
+
+impl Revocations {
+    fn beside(db: &Path) -> Option<Self> {
+        let path = std::path::PathBuf::from(format!("{}-revocations", db.display()));
+        let mut open = std::fs::OpenOptions::new();
+        open.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+        open.open(&path).ok().map(|_| Self(path))
+    }
+
+    fn generation(&self) -> Option<u64> {
+        let m = std::fs::metadata(&self.0).ok()?;
+        let at = m
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_nanos();
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&m);
+        #[cfg(not(unix))]
+        let inode = 0u64;
+        // Truncation keeps the low bits: the size alone changes with every revocation.
+        #[allow(clippy::cast_possible_truncation)]
+        let at = at as u64;
+        Some(m.len() ^ at.rotate_left(20) ^ inode.rotate_left(44))
+    }
+
+    /// Tells every process of a revocation just committed. When the marker cannot grow, it is
+    /// removed, so that no process trusts a cached token any more.
+    fn announce(&self) {
+        use std::io::Write;
+        let grown = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.0)
+            .and_then(|mut f| f.write_all(b"\n"));
+        if grown.is_err() && std::fs::remove_file(&self.0).is_err() {
+            eprintln!(
+                "derbes: warning: the revocation marker {} can be neither written nor removed; other derbes processes may accept the revoked token until they restart",
+                self.0.display()
+            );
+        }
+    }
 }
 
 struct Readers {
@@ -290,6 +344,7 @@ impl SqliteStore {
                 available: Condvar::new(),
             }),
             chain,
+            revocations: Revocations::beside(path),
         })
     }
 
@@ -1643,7 +1698,17 @@ impl Store for SqliteStore {
     }
 
     async fn write(&self, op: WriteOp) -> Result<Applied, StoreError> {
-        crate::submit(&self.tx, op).await
+        let applied = crate::submit(&self.tx, op).await?;
+        if let (Applied::TokenRevoked { already: false, .. }, Some(r)) =
+            (&applied, &self.revocations)
+        {
+            r.announce();
+        }
+        Ok(applied)
+    }
+
+    fn token_generation(&self) -> Option<u64> {
+        self.revocations.as_ref().and_then(Revocations::generation)
     }
 
     async fn held(&self, ids: Vec<Uuid>) -> Result<std::collections::HashSet<Uuid>, StoreError> {

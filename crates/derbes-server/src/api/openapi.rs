@@ -1,4 +1,5 @@
-//! The OpenAPI 3.1 document of the API. `tests/openapi.rs` fails when a route is missing here.
+//! The OpenAPI 3.1 document of the API. `api::tests::every_route_is_documented_and_every_documented_path_is_served`
+//! fails when a route is missing here; `tests/fuzz.rs` checks answers against it.
 
 use serde_json::{json, Value};
 
@@ -284,13 +285,13 @@ fn request_workflow_schemas() -> Value {
                     "received_at": { "type": "string", "format": "date-time", "description": "Paper and e-mail requests: when received (up to a year back)" },
                     "allow_duplicate": { "type": "boolean" } } },
                 "StepInput": { "oneOf": [
-                    { "type": "object", "required": ["step"], "properties": { "step": { "enum": ["submit", "withdraw", "complete", "run_actions"] } } },
-                    { "type": "object", "required": ["step"], "properties": { "step": { "const": "approve" }, "until": { "type": "string", "format": "date", "description": "Blocking: the last day of the block" } } },
-                    { "type": "object", "required": ["step", "reason"], "properties": { "step": { "const": "reject" }, "reason": { "enum": ["identity_not_confirmed", "not_justified", "contradicts_law", "duplicate", "no_data"] } } },
-                    { "type": "object", "required": ["step", "reference"], "properties": { "step": { "const": "record_answer" }, "reference": { "type": "string", "maxLength": 200 } } },
-                    { "type": "object", "required": ["step"], "properties": { "step": { "const": "send_answer" }, "text": { "type": "string", "maxLength": 4000 } } },
-                    { "type": "object", "required": ["step", "connector", "note"], "properties": { "step": { "const": "settle_connector" }, "connector": { "type": "string" }, "note": { "type": "string", "maxLength": 500 } } },
-                    { "type": "object", "required": ["step", "fields", "evidence"], "properties": { "step": { "const": "rectify" }, "fields": { "type": "object", "additionalProperties": { "type": ["string", "null"] } }, "evidence": { "type": "string", "maxLength": 1000 } } } ] },
+                    { "type": "object", "additionalProperties": false, "required": ["step"], "properties": { "step": { "enum": ["submit", "withdraw", "complete", "run_actions"] } } },
+                    { "type": "object", "additionalProperties": false, "required": ["step"], "properties": { "step": { "const": "approve" }, "until": { "type": "string", "format": "date", "description": "Blocking: the last day of the block" } } },
+                    { "type": "object", "additionalProperties": false, "required": ["step", "reason"], "properties": { "step": { "const": "reject" }, "reason": { "enum": ["identity_not_confirmed", "not_justified", "contradicts_law", "duplicate", "no_data"] } } },
+                    { "type": "object", "additionalProperties": false, "required": ["step", "reference"], "properties": { "step": { "const": "record_answer" }, "reference": { "type": "string", "maxLength": 200 } } },
+                    { "type": "object", "additionalProperties": false, "required": ["step"], "properties": { "step": { "const": "send_answer" }, "text": { "type": "string", "maxLength": 4000 } } },
+                    { "type": "object", "additionalProperties": false, "required": ["step", "connector", "note"], "properties": { "step": { "const": "settle_connector" }, "connector": { "type": "string" }, "note": { "type": "string", "maxLength": 500 } } },
+                    { "type": "object", "additionalProperties": false, "required": ["step", "fields", "evidence"], "properties": { "step": { "const": "rectify" }, "fields": { "type": "object", "additionalProperties": { "type": ["string", "null"] } }, "evidence": { "type": "string", "maxLength": 1000 } } } ] },
                 "CodeSent": { "type": "object", "required": ["sent_to", "expires_at", "sends_left"], "properties": {
                     "sent_to": { "type": "string", "description": "The address, masked: a***@m***.kz" },
                     "expires_at": { "type": "string", "format": "date-time" }, "sends_left": { "type": "integer", "minimum": 0 } } },
@@ -696,7 +697,8 @@ fn spine() -> Value {
                 "Declaration": { "type": "object", "required": ["version", "effective_from", "storage_country", "operator", "subject_categories", "fields", "purposes"] },
                 "FieldValues": { "type": "object", "description": "Field key → value. Values are strings (dates as YYYY-MM-DD).", "additionalProperties": { "type": "string" } },
                 "SubjectCreate": { "type": "object", "additionalProperties": false, "required": ["category", "fields"], "properties": {
-                    "category": { "type": "string" }, "fields": { "$ref": "#/components/schemas/FieldValues" } } },
+                    "category": { "type": "string" },
+                    "fields": { "type": "object", "minProperties": 1, "additionalProperties": { "type": "string" }, "description": "Field key → value (at least one). Values are strings (dates as YYYY-MM-DD)." } } },
                 "SubjectCreated": { "type": "object", "required": ["id", "category", "fields", "created_at"], "properties": {
                     "id": { "type": "string", "format": "uuid" }, "category": { "type": "string" },
                     "fields": { "type": "array", "items": { "type": "string" } }, "created_at": { "type": "string", "format": "date-time" } } },
@@ -707,7 +709,7 @@ fn spine() -> Value {
                     "confirmation_due": { "type": "boolean", "description": "The consent was given by a representative and the subject has come of age: ask the subject to confirm it" },
                     "fields": { "$ref": "#/components/schemas/FieldValues" } } },
                 "Rectify": { "type": "object", "additionalProperties": false, "required": ["fields"], "properties": {
-                    "fields": { "type": "object", "additionalProperties": { "type": ["string", "null"] } } } },
+                    "fields": { "type": "object", "minProperties": 1, "additionalProperties": { "type": ["string", "null"] } } } },
                 "Rectified": { "type": "object", "required": ["id", "version", "changed"], "properties": {
                     "id": { "type": "string", "format": "uuid" }, "version": { "type": "integer" },
                     "changed": { "type": "array", "items": { "type": "string" } } } },
