@@ -265,12 +265,19 @@ pub fn decide(
 /// category; staff and integrations only those their purposes cover. An actor reaches nothing
 /// else of a subject outside them: not its fields, consents, representatives, flags or requests.
 pub fn covers_category(declaration: &Declaration, scope: &ActorScope, category: &str) -> bool {
+    through_a_purpose(declaration, scope, |p| p.covers_category(category))
+}
+
+/// Whether one purpose of the actor's does what `may` asks (every purpose, for an actor that
+/// acts for any).
+fn through_a_purpose(
+    declaration: &Declaration,
+    scope: &ActorScope,
+    may: impl Fn(&crate::declaration::Purpose) -> bool,
+) -> bool {
     match scope {
         ActorScope::AnyPurpose => true,
-        ActorScope::Purposes(list) => list
-            .iter()
-            .filter_map(|p| declaration.purpose(p))
-            .any(|p| p.covers_category(category)),
+        ActorScope::Purposes(list) => list.iter().filter_map(|p| declaration.purpose(p)).any(may),
     }
 }
 
@@ -284,13 +291,9 @@ pub fn covers_both(
     subject: &str,
     representative: &str,
 ) -> bool {
-    match scope {
-        ActorScope::AnyPurpose => true,
-        ActorScope::Purposes(list) => list
-            .iter()
-            .filter_map(|p| declaration.purpose(p))
-            .any(|p| p.covers_category(subject) && p.covers_category(representative)),
-    }
+    through_a_purpose(declaration, scope, |p| {
+        p.covers_category(subject) && p.covers_category(representative)
+    })
 }
 
 /// May an actor with `scope` write `field` of a subject of `category`? Admin and DPO may write
@@ -302,13 +305,9 @@ pub fn may_write_field(
     category: &str,
     field: &str,
 ) -> bool {
-    match scope {
-        ActorScope::AnyPurpose => true,
-        ActorScope::Purposes(list) => list
-            .iter()
-            .filter_map(|p| declaration.purpose(p))
-            .any(|p| p.covers_category(category) && p.uses_field(field)),
-    }
+    through_a_purpose(declaration, scope, |p| {
+        p.covers_category(category) && p.uses_field(field)
+    })
 }
 
 #[cfg(test)]

@@ -1055,6 +1055,70 @@ impl Vault {
         })
     }
 
+    /// Seals the notes of blocks, restrictions and obligations that a derbes from before notes
+    /// were sealed kept in clear, so that they go with the subject's data when it is destroyed.
+    /// `serve` runs it at start, before it takes requests. Returns how many were sealed.
+    pub async fn seal_clear_notes(&self) -> Result<usize, VaultError> {
+        let mut sealed = 0;
+        for id in self.store().subjects_with_clear_notes().await? {
+            let (record, state) = match self.subject_and_state(id, None).await {
+                Ok(found) => found,
+                Err(VaultError::NotFound | VaultError::Destroyed(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            let mut writes = Vec::new();
+            let clear =
+                |note: &Option<String>, sealed: &Option<String>| note.is_some() && sealed.is_none();
+            let flag = |key: &str, f: Flag| -> Result<Option<Flag>, VaultError> {
+                let slot = format!("note:flag:{key}");
+                Ok(Some(Flag {
+                    sealed_note: self.seal_note(&record, &slot, f.note.as_deref())?,
+                    note: None,
+                    ..f
+                }))
+            };
+            if let Some(f) = state.blocked.filter(|f| clear(&f.note, &f.sealed_note)) {
+                writes.push(FlagWrite::Block(flag("", f)?));
+            }
+            for (purpose, f) in state.restrictions {
+                if clear(&f.note, &f.sealed_note) {
+                    let f = flag(&purpose, f)?;
+                    writes.push(FlagWrite::Restriction { purpose, flag: f });
+                }
+            }
+            for (purpose, o) in state.obligations {
+                if clear(&o.note, &o.sealed_note) {
+                    let slot = format!("note:obligation:{purpose}");
+                    let obligation = Some(Obligation {
+                        sealed_note: self.seal_note(&record, &slot, o.note.as_deref())?,
+                        note: None,
+                        ..o
+                    });
+                    writes.push(FlagWrite::Obligation {
+                        purpose,
+                        obligation,
+                    });
+                }
+            }
+            for flag in writes {
+                let audit =
+                    AuditDraft::new("system", "subject.note.sealed", Outcome::Ok).subject(id);
+                self.store()
+                    .write(WriteOp::SetFlag {
+                        subject_id: id,
+                        flag,
+                        audit,
+                    })
+                    .await?;
+                sealed += 1;
+            }
+        }
+        if sealed > 0 {
+            self.store().rewrite_flag_tables().await?;
+        }
+        Ok(sealed)
+    }
+
     /// Staff's note, sealed under the subject's data key for the slot it fills (a block, one
     /// purpose's restriction or obligation), so that it goes with the subject's data.
     fn seal_note(

@@ -2832,14 +2832,42 @@ fn no_plaintext_where_none_is_needed(db: TestDb) -> Fut {
         assert_eq!(r.body["obligations"]["extracurricular"]["note"], obligation);
         let files = db.raw_files().await;
         assert!(!files.is_empty());
+        let in_clear = |files: &[(String, Vec<u8>)], text: &str| {
+            files
+                .iter()
+                .find(|(_, bytes)| bytes.windows(text.len()).any(|w| w == text.as_bytes()))
+                .map(|(file, _)| file.clone())
+        };
         for text in [note, restriction, obligation] {
-            for (file, bytes) in &files {
-                assert!(
-                    !bytes.windows(text.len()).any(|w| w == text.as_bytes()),
-                    "{text:?} is in clear in {file}"
-                );
-            }
+            assert_eq!(in_clear(&files, text), None, "{text:?} is in clear");
         }
+        // Notes an earlier derbes kept in clear are sealed when the server starts.
+        let (old_block, old_obligation) = ("Бұрынғы нұсқа жазған ескерту", "Шарт №5 (бұрынғы)");
+        db.execute(&format!(
+            "UPDATE subject_flags SET flag = '{{\"reason\":\"objection\",\"note\":\"{old_block}\",\"set_by\":\"token:admin\",\"set_at\":\"2026-11-02T09:00:00Z\"}}' WHERE purpose = '';
+             UPDATE obligations SET obligation = '{{\"note\":\"{old_obligation}\",\"set_by\":\"token:admin\",\"set_at\":\"2026-11-02T09:00:00Z\"}}'"
+        ))
+        .await;
+        assert!(in_clear(&db.raw_files().await, old_block).is_some());
+        assert_eq!(s.state.vault.seal_clear_notes().await.unwrap(), 2);
+        assert_eq!(s.state.vault.seal_clear_notes().await.unwrap(), 0);
+        let files = db.raw_files().await;
+        for text in [old_block, old_obligation] {
+            assert_eq!(in_clear(&files, text), None, "{text:?} is in clear");
+        }
+        let r = s
+            .get(&format!("/api/v1/subjects/{id}/flags"), &s.admin)
+            .await;
+        assert_eq!(r.body["blocked"]["note"], old_block, "{}", r.body);
+        assert_eq!(r.body["blocked"]["reason"], "objection");
+        assert_eq!(
+            r.body["obligations"]["extracurricular"]["note"],
+            old_obligation
+        );
+        assert_eq!(
+            r.body["restrictions"]["extracurricular"]["note"],
+            restriction
+        );
         let r = s
             .create_student(&s.admin, json!({ "surname": "Әли\u{202E}ева" }))
             .await;

@@ -725,16 +725,10 @@ fn a_revocation_holds_in_every_process(db: TestDb) -> Fut {
             .await
             .unwrap();
         let other = derbes_server::Vault::new(Arc::new(declaration()), s.state.vault.keys(), store);
-        let created = other
-            .create_token(
-                "test",
-                "journal",
-                Role::Staff,
-                vec!["education".into()],
-                None,
-            )
-            .await
-            .unwrap();
+        let journal = |name: &'static str| {
+            other.create_token("test", name, Role::Staff, vec!["education".into()], None)
+        };
+        let created = journal("journal").await.unwrap();
         assert!(other.authenticate(&created.token).await.is_ok());
         assert!(other.authenticate(&created.token).await.is_ok());
         let r = s
@@ -759,16 +753,7 @@ fn a_revocation_holds_in_every_process(db: TestDb) -> Fut {
         if db.backend == "sqlite" {
             // Without the revocation marker nothing is trusted from a cache: even a revocation
             // written into the database by hand holds at once.
-            let created = other
-                .create_token(
-                    "test",
-                    "journal 2",
-                    Role::Staff,
-                    vec!["education".into()],
-                    None,
-                )
-                .await
-                .unwrap();
+            let created = journal("journal 2").await.unwrap();
             assert!(other.authenticate(&created.token).await.is_ok());
             std::fs::remove_file(format!("{}-revocations", db.url)).unwrap();
             db.execute(&format!(

@@ -100,6 +100,15 @@ pub trait Store: Send + Sync + 'static {
     /// on PostgreSQL) rather than one per id.
     async fn held(&self, ids: Vec<Uuid>) -> Result<std::collections::HashSet<Uuid>, StoreError>;
 
+    /// Subjects with a block, restriction or obligation whose note is kept in clear (written
+    /// by a derbes from before notes were sealed).
+    async fn subjects_with_clear_notes(&self) -> Result<Vec<Uuid>, StoreError>;
+
+    /// Rewrites the tables of blocks, restrictions and obligations so that no row replaced in
+    /// them is left readable in the live database files (SQLite: the WAL emptied, replaced cells
+    /// being zeroed already; PostgreSQL: `VACUUM (FULL)`). For after notes have been sealed.
+    async fn rewrite_flag_tables(&self) -> Result<(), StoreError>;
+
     /// Subjects whose `field` has this blind-index digest: (id, category).
     async fn lookup(
         &self,

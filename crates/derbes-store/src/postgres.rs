@@ -1673,6 +1673,27 @@ impl Store for PostgresStore {
         subject_row(&self.client().await?, id).await
     }
 
+    async fn rewrite_flag_tables(&self) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .batch_execute("VACUUM (FULL) subject_flags, obligations")
+            .await?;
+        Ok(())
+    }
+
+    async fn subjects_with_clear_notes(&self) -> Result<Vec<Uuid>, StoreError> {
+        // A sealed note is `"sealed_note":`; a clear one `"note":`, quote included.
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT subject_id FROM subject_flags WHERE flag LIKE '%\"note\":%' UNION SELECT subject_id FROM obligations WHERE obligation LIKE '%\"note\":%'",
+                &[],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     async fn subject_with_state(
         &self,
         id: Uuid,

@@ -94,7 +94,11 @@ pub struct SqliteStore {
     chain: Arc<ChainState>,
     /// The revocation marker beside the database, when it could be made (see `Revocations`).
     revocations: Option<Revocations>,
+    path: std::path::PathBuf,
 }
+
+/// The subjects with a note kept in clear: see `Store::subjects_with_clear_notes`.
+const CLEAR_NOTES: &str = "SELECT subject_id FROM subject_flags WHERE flag LIKE '%\"note\":%' UNION SELECT subject_id FROM obligations WHERE obligation LIKE '%\"note\":%'";
 
 /// A file beside the database that grows by a byte whenever a process revokes a token, after
 /// the revocation commits. Every derbes on the database looks at its size and time before it
@@ -345,6 +349,7 @@ impl SqliteStore {
             }),
             chain,
             revocations: Revocations::beside(path),
+            path: path.to_owned(),
         })
     }
 
@@ -1734,6 +1739,36 @@ impl Store for SqliteStore {
 
     async fn subject(&self, id: Uuid) -> Result<Option<SubjectRecord>, StoreError> {
         self.read_now(move |c| subject_row(c, id))
+    }
+
+    async fn rewrite_flag_tables(&self) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            if scrub_wal(&connect(&path)?) {
+                Ok(())
+            } else {
+                Err(StoreError::Backend(
+                    "the WAL could not be emptied now (a reader holds it); the checkpoints will"
+                        .into(),
+                ))
+            }
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+
+    async fn subjects_with_clear_notes(&self) -> Result<Vec<Uuid>, StoreError> {
+        self.read(|c| {
+            // A sealed note is `"sealed_note":`; a clear one `"note":`, quote included.
+            let mut stmt = c.prepare(CLEAR_NOTES)?;
+            let mut rows = stmt.query([])?;
+            let mut ids = Vec::new();
+            while let Some(r) = rows.next()? {
+                ids.push(uuid_of(r.get(0)?)?);
+            }
+            Ok(ids)
+        })
+        .await
     }
 
     async fn subject_with_state(

@@ -436,6 +436,12 @@ async fn serve(config: &Config) -> Result<()> {
         if reconciled.logged > 0 || reconciled.appended > 0 || !reconciled.rejected.is_empty() {
             requests_cli::report_reconciled(&reconciled, &config.destruction_log);
         }
+        // Notes of blocks, restrictions and obligations written in clear by an earlier derbes.
+        match opened.vault.seal_clear_notes().await {
+            Ok(0) => {}
+            Ok(n) => eprintln!("derbes: sealed {n} note(s) kept in clear by an earlier version"),
+            Err(e) => eprintln!("derbes: warning: notes kept in clear were not sealed: {e}"),
+        }
         if let Err(e) = opened.vault.export_checkpoints().await {
             eprintln!("derbes: warning: audit checkpoints not exported: {e}");
         }

@@ -203,6 +203,13 @@ fn serve_creates_key_and_token_once_and_the_token_survives_a_restart() {
     );
     assert!(key.exists(), "no key file; stderr: {}", first.stderr());
     assert_eq!(mode(&key), 0o600, "the key file must be private");
+    assert_eq!(mode(&data), 0o700, "the data directory must be private");
+    // The demo's key file lies in the data directory: a copy of it would carry both.
+    assert!(
+        first.stderr().contains("is inside the data directory"),
+        "{}",
+        first.stderr()
+    );
     assert_eq!(
         mode(&data.join("derbes.db")),
         0o600,
