@@ -222,6 +222,69 @@ fn a_caller_over_its_rate_is_told_to_wait(db: TestDb) -> Fut {
     })
 }
 
+/// A request in flight when the shutdown begins is answered, and what it wrote is kept.
+fn a_shutdown_lets_a_request_in_flight_finish(_db: TestDb) -> Fut {
+    Box::pin(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let a = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let vault = Arc::new(test_vault().await);
+        let admin = vault
+            .create_token("test", "admin", derbes_server::Role::Admin, vec![], None)
+            .await
+            .unwrap()
+            .token;
+        let served = tokio::spawn(derbes_server::serve_with(
+            listener,
+            derbes_server::AppState::with_vault(Arc::clone(&vault)),
+            Limits {
+                body_read: Duration::from_secs(5),
+                shutdown: Duration::from_secs(5),
+                ..quick()
+            },
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        let (half_sent, sent) = std::sync::mpsc::channel::<()>();
+        let client = tokio::task::spawn_blocking(move || {
+            let body =
+                json!({ "category": "student", "fields": { "surname": "Жанұзақова" } }).to_string();
+            let mut c = TcpStream::connect(a).unwrap();
+            write!(
+                c,
+                "POST /api/v1/subjects HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )
+            .unwrap();
+            let (first, rest) = body.as_bytes().split_at(10);
+            c.write_all(first).unwrap();
+            half_sent.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            c.write_all(rest).unwrap();
+            let mut answer = String::new();
+            c.read_to_string(&mut answer).unwrap();
+            answer
+        });
+        tokio::task::spawn_blocking(move || sent.recv().unwrap())
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        stop.send(()).unwrap();
+        let answer = client.await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+        tokio::time::timeout(Duration::from_secs(6), served)
+            .await
+            .expect("the shutdown kept waiting after the request was answered")
+            .unwrap()
+            .unwrap();
+        let body = answer.split_once("\r\n\r\n").unwrap().1;
+        let id: serde_json::Value = serde_json::from_str(body).unwrap();
+        let id = uuid::Uuid::parse_str(id["id"].as_str().unwrap()).unwrap();
+        assert!(vault.store().subject(id).await.unwrap().is_some());
+    })
+}
+
 /// A shutdown finishes within its deadline although a client keeps a connection open.
 fn a_shutdown_does_not_wait_for_idle_connections(_db: TestDb) -> Fut {
     Box::pin(async move {
@@ -290,6 +353,10 @@ fn main() -> ExitCode {
         (
             "a_caller_over_its_rate_is_told_to_wait",
             a_caller_over_its_rate_is_told_to_wait,
+        ),
+        (
+            "a_shutdown_lets_a_request_in_flight_finish",
+            a_shutdown_lets_a_request_in_flight_finish,
         ),
         (
             "a_shutdown_does_not_wait_for_idle_connections",

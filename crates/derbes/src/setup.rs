@@ -55,8 +55,10 @@ fn warn_if_readable_by_others(path: &Path) {
 
 /// Writes the key file with mode 0600: a new file, or atomically replacing the old one.
 pub fn write_key_file(path: &Path, ring: &KeyRing, new: bool) -> Result<()> {
+    // A directory made for the key file (the data directory, in the demo) is private too.
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        derbes_server::files::private_dir(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let tmp = path.with_extension("key.tmp");
     let target = if new { path.to_path_buf() } else { tmp.clone() };
