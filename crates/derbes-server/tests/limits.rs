@@ -222,6 +222,86 @@ fn a_caller_over_its_rate_is_told_to_wait(db: TestDb) -> Fut {
     })
 }
 
+/// The server as a whole holds at most `max_connections`, whatever addresses they come from
+/// (loopback has a whole /8 to come from): one more waits, unanswered, until one of them goes.
+fn the_server_holds_at_most_its_connection_limit(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let limits = Limits {
+            header_read: Duration::from_secs(30),
+            max_connections: 4,
+            connections_per_address: 30,
+            ..quick()
+        };
+        let s = server(&db, limits).await;
+        let target: std::net::SocketAddr = addr(&s).parse().unwrap();
+        let from = |n: u8| async move {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket
+                .bind(std::net::SocketAddr::from(([127, 0, 0, n], 0)))
+                .unwrap();
+            let c = socket.connect(target).await.unwrap().into_std().unwrap();
+            c.set_nonblocking(false).unwrap();
+            c
+        };
+        let mut held = Vec::new();
+        for n in [2, 2, 3, 3] {
+            held.push(from(n).await);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut extra = from(4).await;
+        let (waited, answer) = tokio::task::spawn_blocking(move || {
+            extra
+                .write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            extra
+                .set_read_timeout(Some(Duration::from_millis(600)))
+                .unwrap();
+            let mut buf = [0u8; 64];
+            let waited = extra.read(&mut buf).is_err();
+            (waited, extra)
+        })
+        .await
+        .unwrap();
+        assert!(waited, "a fifth connection was served while four were held");
+        held.pop();
+        let answer = tokio::task::spawn_blocking(move || {
+            let mut extra: TcpStream = answer;
+            extra
+                .set_read_timeout(Some(Duration::from_secs(3)))
+                .unwrap();
+            let mut text = String::new();
+            let _ = extra.read_to_string(&mut text);
+            text
+        })
+        .await
+        .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    })
+}
+
+/// An address over its rate waits, whichever tokens it sends.
+fn an_address_over_its_rate_is_told_to_wait(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let limits = Limits {
+            per_address: Some(Rate {
+                per_second: 1,
+                burst: 3,
+            }),
+            ..quick()
+        };
+        let s = server(&db, limits).await;
+        let staff = s.token(derbes_server::Role::Staff, &["education"]).await;
+        for t in [&s.admin, &staff, &s.admin] {
+            assert_ne!(s.get("/api/v1/audit/status", t).await.status, 429);
+        }
+        let r = s.get("/api/v1/audit/status", &staff).await;
+        assert_eq!(r.status, 429, "{}", r.body);
+        assert_eq!(r.body["type"], "urn:derbes:problem:rate-limited");
+        // The public pages are not limited.
+        assert_eq!(s.call("GET", "/policy", None, None).await.status, 200);
+    })
+}
+
 /// A request in flight when the shutdown begins is answered, and what it wrote is kept.
 fn a_shutdown_lets_a_request_in_flight_finish(_db: TestDb) -> Fut {
     Box::pin(async move {
@@ -353,6 +433,14 @@ fn main() -> ExitCode {
         (
             "a_caller_over_its_rate_is_told_to_wait",
             a_caller_over_its_rate_is_told_to_wait,
+        ),
+        (
+            "the_server_holds_at_most_its_connection_limit",
+            the_server_holds_at_most_its_connection_limit,
+        ),
+        (
+            "an_address_over_its_rate_is_told_to_wait",
+            an_address_over_its_rate_is_told_to_wait,
         ),
         (
             "a_shutdown_lets_a_request_in_flight_finish",
