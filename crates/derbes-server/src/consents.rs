@@ -1060,10 +1060,33 @@ impl Vault {
     /// `serve` runs it at start, before it takes requests. Returns how many were sealed.
     pub async fn seal_clear_notes(&self) -> Result<usize, VaultError> {
         let mut sealed = 0;
-        for id in self.store().subjects_with_clear_notes().await? {
+        let found = self.store().subjects_with_clear_notes().await?;
+        let mut failed = None;
+        for &id in &found {
+            match self.seal_notes_of(id).await {
+                Ok(n) => sealed += n,
+                // One subject's failure does not keep the others' notes in clear.
+                Err(e) => failed = Some(e),
+            }
+        }
+        // Rewritten whenever clear notes were found, so that a start that sealed them but
+        // stopped before the rewrite is completed by the next.
+        if !found.is_empty() {
+            self.store().rewrite_flag_tables().await?;
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(sealed),
+        }
+    }
+
+    /// Seals the clear notes of one subject; how many.
+    async fn seal_notes_of(&self, id: Uuid) -> Result<usize, VaultError> {
+        let mut sealed = 0;
+        {
             let (record, state) = match self.subject_and_state(id, None).await {
                 Ok(found) => found,
-                Err(VaultError::NotFound | VaultError::Destroyed(_)) => continue,
+                Err(VaultError::NotFound | VaultError::Destroyed(_)) => return Ok(0),
                 Err(e) => return Err(e),
             };
             let mut writes = Vec::new();
@@ -1112,9 +1135,6 @@ impl Vault {
                     .await?;
                 sealed += 1;
             }
-        }
-        if sealed > 0 {
-            self.store().rewrite_flag_tables().await?;
         }
         Ok(sealed)
     }

@@ -206,18 +206,29 @@ async fn read_body(
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TokenKey;
 
+/// A caller, for the per-token limit: its token, or, for a request that holds none (a webhook's
+/// confirmation, a malformed header), its address, so that callers without a token do not share
+/// one bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Caller {
+    Token([u8; 32]),
+    Address(IpAddr),
+}
+
 impl tower_governor::key_extractor::KeyExtractor for TokenKey {
-    type Key = Option<[u8; 32]>;
+    type Key = Caller;
 
     fn extract<T>(&self, req: &Request<T>) -> Result<Self::Key, tower_governor::GovernorError> {
         use sha2::Digest;
-        // The token as the server reads it: `bearer X` and `Bearer  X` share one bucket. A
-        // header that holds no token is limited per address only (and answered 401).
-        Ok(req
+        // The token as the server reads it: `bearer X` and `Bearer  X` share one bucket.
+        match req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(crate::auth::bearer_token)
-            .map(|t| sha2::Sha256::digest(t.as_bytes()).into()))
+        {
+            Some(t) => Ok(Caller::Token(sha2::Sha256::digest(t.as_bytes()).into())),
+            None => AddressKey.extract(req).map(Caller::Address),
+        }
     }
 }
 

@@ -234,6 +234,11 @@ fn the_server_holds_at_most_its_connection_limit(db: TestDb) -> Fut {
         };
         let s = server(&db, limits).await;
         let target: std::net::SocketAddr = addr(&s).parse().unwrap();
+        if std::net::TcpListener::bind("127.0.0.2:0").is_err() {
+            // Not Linux: loopback is 127.0.0.1 alone here.
+            println!("limits: the connection limit across addresses NOT RUN (no 127.0.0.2)");
+            return;
+        }
         let from = |n: u8| async move {
             let socket = tokio::net::TcpSocket::new_v4().unwrap();
             socket
@@ -291,11 +296,18 @@ fn an_address_over_its_rate_is_told_to_wait(db: TestDb) -> Fut {
         };
         let s = server(&db, limits).await;
         let staff = s.token(derbes_server::Role::Staff, &["education"]).await;
-        for t in [&s.admin, &staff, &s.admin] {
-            assert_ne!(s.get("/api/v1/audit/status", t).await.status, 429);
+        // A burst of 3 and one more a second: however slow the machine, a 429 comes within the
+        // first few calls, whichever token each sends.
+        let mut refused = None;
+        for (n, t) in [&s.admin, &staff].iter().cycle().take(8).enumerate() {
+            let r = s.get("/api/v1/audit/status", t).await;
+            if r.status == 429 {
+                refused = Some((n, r));
+                break;
+            }
         }
-        let r = s.get("/api/v1/audit/status", &staff).await;
-        assert_eq!(r.status, 429, "{}", r.body);
+        let (n, r) = refused.expect("no call was told to wait");
+        assert!(n >= 3, "refused within the burst: call {n}");
         assert_eq!(r.body["type"], "urn:derbes:problem:rate-limited");
         // The public pages are not limited.
         assert_eq!(s.call("GET", "/policy", None, None).await.status, 200);
@@ -331,17 +343,23 @@ fn a_shutdown_lets_a_request_in_flight_finish(_db: TestDb) -> Fut {
             let body =
                 json!({ "category": "student", "fields": { "surname": "Жанұзақова" } }).to_string();
             let mut c = TcpStream::connect(a).unwrap();
+            // The server says `100 Continue` once the handler reads the body: the request is
+            // then in flight for certain.
             write!(
                 c,
-                "POST /api/v1/subjects HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                "POST /api/v1/subjects HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
                 body.len()
             )
             .unwrap();
-            let (first, rest) = body.as_bytes().split_at(10);
-            c.write_all(first).unwrap();
+            let mut go_on = [0u8; 25];
+            c.read_exact(&mut go_on).unwrap();
+            assert!(
+                go_on.starts_with(b"HTTP/1.1 100 Continue\r\n\r\n"),
+                "{go_on:?}"
+            );
             half_sent.send(()).unwrap();
             std::thread::sleep(Duration::from_millis(300));
-            c.write_all(rest).unwrap();
+            c.write_all(body.as_bytes()).unwrap();
             let mut answer = String::new();
             c.read_to_string(&mut answer).unwrap();
             answer

@@ -164,16 +164,18 @@ async fn watch_tokens(config: tokio_postgres::Config, watch: Arc<TokenWatch>) {
                     }
                 }
             });
-            if client
-                .batch_execute(&format!("LISTEN {TOKEN_CHANNEL}; LISTEN {ALIVE_CHANNEL}"))
-                .await
-                .is_ok()
-            {
-                // Anything cached before now was checked before this listener heard: drop it.
-                watch.generation.fetch_add(1, Ordering::AcqRel);
-                watch.heard();
-                watch.listening.store(true, Ordering::Release);
+            let statement = format!("LISTEN {TOKEN_CHANNEL}; LISTEN {ALIVE_CHANNEL}");
+            let listen = client.batch_execute(&statement);
+            if !matches!(tokio::time::timeout(HEARD_WITHIN, listen).await, Ok(Ok(()))) {
+                // Not listening: connect anew (meanwhile every token is read from the store).
+                driver.abort();
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
             }
+            // Anything cached before now was checked before this listener heard: drop it.
+            watch.generation.fetch_add(1, Ordering::AcqRel);
+            watch.heard();
+            watch.listening.store(true, Ordering::Release);
             // The heartbeat: a notification to itself every second. When one is not answered
             // in time, the connection is given up and made anew.
             let beat = format!("NOTIFY {ALIVE_CHANNEL}");

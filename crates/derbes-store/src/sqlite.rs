@@ -109,6 +109,8 @@ struct Revocations(std::path::PathBuf);
 
 impl Revocations {
     fn beside(db: &Path) -> Option<Self> {
+        // Every process names the same marker, however it names the database.
+        let db = std::fs::canonicalize(db).ok()?;
         let path = std::path::PathBuf::from(format!("{}-revocations", db.display()));
         let mut open = std::fs::OpenOptions::new();
         open.create(true).append(true);
@@ -143,11 +145,14 @@ impl Revocations {
             .append(true)
             .open(&self.0)
             .and_then(|mut f| f.write_all(b"\n"));
-        if grown.is_err() && std::fs::remove_file(&self.0).is_err() {
-            eprintln!(
-                "derbes: warning: the revocation marker {} can be neither written nor removed; other derbes processes may accept the revoked token until they restart",
-                self.0.display()
-            );
+        let gone = |e: std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+        if let Err(e) = grown {
+            if !gone(e) && std::fs::remove_file(&self.0).is_err_and(|e| !gone(e)) {
+                eprintln!(
+                    "derbes: warning: the revocation marker {} can be neither written nor removed; other derbes processes may accept the revoked token for up to a minute",
+                    self.0.display()
+                );
+            }
         }
     }
 }
@@ -328,6 +333,8 @@ impl SqliteStore {
                 )
             })
             .map_err(|e| StoreError::Open(format!("cannot start the checkpoint thread: {e}")))?;
+        let revocations = Revocations::beside(path);
+        let announces = revocations.as_ref().map(|r| Revocations(r.0.clone()));
         let (tx, rx) = mpsc::channel::<Job>(4 * MAX_GROUP);
         let chain = Arc::new(ChainState::new());
         let chain_writer = Chain {
@@ -337,7 +344,7 @@ impl SqliteStore {
         };
         let writer = std::thread::Builder::new()
             .name("derbes-sqlite-writer".into())
-            .spawn(move || writer_loop(writer, rx, chain_writer, finish, scrub, runs))
+            .spawn(move || writer_loop(writer, rx, chain_writer, finish, scrub, runs, announces))
             .map_err(|e| StoreError::Open(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             tx,
@@ -348,7 +355,7 @@ impl SqliteStore {
                 available: Condvar::new(),
             }),
             chain,
-            revocations: Revocations::beside(path),
+            revocations,
             path: path.to_owned(),
         })
     }
@@ -487,6 +494,7 @@ fn writer_loop(
     finish: Arc<std::sync::atomic::AtomicBool>,
     scrub: Arc<std::sync::atomic::AtomicBool>,
     mut runs: SubjectRuns,
+    revocations: Option<Revocations>,
 ) {
     use tokio::sync::mpsc::error::TryRecvError;
     // After a failed index step, the next one waits a little (the chain stays complete; only the
@@ -546,6 +554,14 @@ fn writer_loop(
             .any(|r| matches!(r, Ok(Applied::Destroyed { already: false, .. })));
         if destroyed && !scrub_wal(&conn) {
             scrub.store(true, std::sync::atomic::Ordering::Release);
+        }
+        // A revocation is announced as soon as it commits, here, whether or not anyone still
+        // waits for its answer (a repeated one too: announcing twice costs a re-read).
+        let revoked = results
+            .iter()
+            .any(|r| matches!(r, Ok(Applied::TokenRevoked { .. })));
+        if let (true, Some(r)) = (revoked, &revocations) {
+            r.announce();
         }
         for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(result);
@@ -1703,13 +1719,7 @@ impl Store for SqliteStore {
     }
 
     async fn write(&self, op: WriteOp) -> Result<Applied, StoreError> {
-        let applied = crate::submit(&self.tx, op).await?;
-        if let (Applied::TokenRevoked { already: false, .. }, Some(r)) =
-            (&applied, &self.revocations)
-        {
-            r.announce();
-        }
-        Ok(applied)
+        crate::submit(&self.tx, op).await
     }
 
     fn token_generation(&self) -> Option<u64> {
