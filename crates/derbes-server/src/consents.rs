@@ -846,7 +846,7 @@ impl Vault {
         if let Some(p) = purpose {
             self.purpose_of_category(p, &record.category)?;
         }
-        let slot = format!("note:flag:{}", purpose.unwrap_or(""));
+        let slot = flag_slot(purpose.unwrap_or(""));
         let current = match purpose {
             None => state.blocked.as_ref(),
             Some(p) => state
@@ -947,7 +947,7 @@ impl Vault {
         }
         let (record, state) = self.subject_for(actor, action, subject_id, None).await?;
         self.purpose_of_category(purpose, &record.category)?;
-        let slot = format!("note:obligation:{purpose}");
+        let slot = obligation_slot(purpose);
         let open = state
             .obligations
             .iter()
@@ -1026,7 +1026,7 @@ impl Vault {
         let (record, state) = self.subject_and_state(subject_id, None).await?;
         let flag = |key: &str, mut f: Flag| -> Result<Flag, VaultError> {
             if let Some(sealed) = f.sealed_note.take() {
-                f.note = Some(self.open_note(&record, &format!("note:flag:{key}"), &sealed)?);
+                f.note = Some(self.open_note(&record, &flag_slot(key), &sealed)?);
             }
             Ok(f)
         };
@@ -1043,11 +1043,7 @@ impl Vault {
                 .into_iter()
                 .map(|(p, mut o)| {
                     if let Some(sealed) = o.sealed_note.take() {
-                        o.note = Some(self.open_note(
-                            &record,
-                            &format!("note:obligation:{p}"),
-                            &sealed,
-                        )?);
+                        o.note = Some(self.open_note(&record, &obligation_slot(&p), &sealed)?);
                     }
                     Ok((p, o))
                 })
@@ -1082,59 +1078,57 @@ impl Vault {
 
     /// Seals the clear notes of one subject; how many.
     async fn seal_notes_of(&self, id: Uuid) -> Result<usize, VaultError> {
-        let mut sealed = 0;
-        {
-            let (record, state) = match self.subject_and_state(id, None).await {
-                Ok(found) => found,
-                Err(VaultError::NotFound | VaultError::Destroyed(_)) => return Ok(0),
-                Err(e) => return Err(e),
-            };
-            let mut writes = Vec::new();
-            let clear =
-                |note: &Option<String>, sealed: &Option<String>| note.is_some() && sealed.is_none();
-            let flag = |key: &str, f: Flag| -> Result<Option<Flag>, VaultError> {
-                let slot = format!("note:flag:{key}");
-                Ok(Some(Flag {
-                    sealed_note: self.seal_note(&record, &slot, f.note.as_deref())?,
+        let (record, state) = match self.subject_and_state(id, None).await {
+            Ok(found) => found,
+            Err(VaultError::NotFound | VaultError::Destroyed(_)) => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let clear =
+            |note: &Option<String>, sealed: &Option<String>| note.is_some() && sealed.is_none();
+        let flag = |key: &str, f: Flag| -> Result<Option<Flag>, VaultError> {
+            Ok(Some(Flag {
+                sealed_note: self.seal_note(&record, &flag_slot(key), f.note.as_deref())?,
+                note: None,
+                ..f
+            }))
+        };
+        let mut writes = Vec::new();
+        if let Some(f) = state.blocked.filter(|f| clear(&f.note, &f.sealed_note)) {
+            writes.push(FlagWrite::Block(flag("", f)?));
+        }
+        for (purpose, f) in state.restrictions {
+            if clear(&f.note, &f.sealed_note) {
+                let f = flag(&purpose, f)?;
+                writes.push(FlagWrite::Restriction { purpose, flag: f });
+            }
+        }
+        for (purpose, o) in state.obligations {
+            if clear(&o.note, &o.sealed_note) {
+                let obligation = Some(Obligation {
+                    sealed_note: self.seal_note(
+                        &record,
+                        &obligation_slot(&purpose),
+                        o.note.as_deref(),
+                    )?,
                     note: None,
-                    ..f
-                }))
-            };
-            if let Some(f) = state.blocked.filter(|f| clear(&f.note, &f.sealed_note)) {
-                writes.push(FlagWrite::Block(flag("", f)?));
+                    ..o
+                });
+                writes.push(FlagWrite::Obligation {
+                    purpose,
+                    obligation,
+                });
             }
-            for (purpose, f) in state.restrictions {
-                if clear(&f.note, &f.sealed_note) {
-                    let f = flag(&purpose, f)?;
-                    writes.push(FlagWrite::Restriction { purpose, flag: f });
-                }
-            }
-            for (purpose, o) in state.obligations {
-                if clear(&o.note, &o.sealed_note) {
-                    let slot = format!("note:obligation:{purpose}");
-                    let obligation = Some(Obligation {
-                        sealed_note: self.seal_note(&record, &slot, o.note.as_deref())?,
-                        note: None,
-                        ..o
-                    });
-                    writes.push(FlagWrite::Obligation {
-                        purpose,
-                        obligation,
-                    });
-                }
-            }
-            for flag in writes {
-                let audit =
-                    AuditDraft::new("system", "subject.note.sealed", Outcome::Ok).subject(id);
-                self.store()
-                    .write(WriteOp::SetFlag {
-                        subject_id: id,
-                        flag,
-                        audit,
-                    })
-                    .await?;
-                sealed += 1;
-            }
+        }
+        let sealed = writes.len();
+        for flag in writes {
+            let audit = AuditDraft::new("system", "subject.note.sealed", Outcome::Ok).subject(id);
+            self.store()
+                .write(WriteOp::SetFlag {
+                    subject_id: id,
+                    flag,
+                    audit,
+                })
+                .await?;
         }
         Ok(sealed)
     }
@@ -1171,4 +1165,14 @@ impl Vault {
         let dk = self.open_key(record)?;
         self.open_field(&dk, record, slot, &bytes)
     }
+}
+
+/// The slot a block's (key "") or a restriction's note is sealed for.
+fn flag_slot(key: &str) -> String {
+    format!("note:flag:{key}")
+}
+
+/// The slot an obligation's note is sealed for.
+fn obligation_slot(purpose: &str) -> String {
+    format!("note:obligation:{purpose}")
 }

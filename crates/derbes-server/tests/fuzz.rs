@@ -1261,9 +1261,13 @@ impl World<'_> {
                 self.links.push((subject, rep));
             }
             ("DELETE", "/api/v1/subjects/{id}/representatives/{representative_id}") => {
-                // Which link went is in the path; the answer names the subject.
-                let subject = r.body["subject_id"].as_str().unwrap_or("");
-                self.links.retain(|(s, _)| s != subject);
+                // The answer lists the representatives the subject still has.
+                let subject = r.body["subject_id"].as_str().unwrap_or("").to_owned();
+                self.links.retain(|(s, _)| *s != subject);
+                for link in r.body["representatives"].as_array().into_iter().flatten() {
+                    let rep = link["representative_id"].as_str().unwrap_or("").to_owned();
+                    self.links.push((subject.clone(), rep));
+                }
             }
             ("POST", "/api/v1/subjects/{id}/consents") => {
                 let subject = r.body["subject_id"].as_str().unwrap_or("").to_owned();

@@ -105,6 +105,7 @@ const CLEAR_NOTES: &str = "SELECT subject_id FROM subject_flags WHERE flag LIKE 
 /// trusts a token it checked earlier (one `stat`, instead of a read of the token), so that a
 /// revocation by any process, `derbes token revoke` included, holds from its commit. Without the
 /// file (it could not be made, or is gone) tokens are checked in the store every time.
+#[derive(Clone)]
 struct Revocations(std::path::PathBuf);
 
 impl Revocations {
@@ -334,7 +335,7 @@ impl SqliteStore {
             })
             .map_err(|e| StoreError::Open(format!("cannot start the checkpoint thread: {e}")))?;
         let revocations = Revocations::beside(path);
-        let announces = revocations.as_ref().map(|r| Revocations(r.0.clone()));
+        let announces = revocations.clone();
         let (tx, rx) = mpsc::channel::<Job>(4 * MAX_GROUP);
         let chain = Arc::new(ChainState::new());
         let chain_writer = Chain {

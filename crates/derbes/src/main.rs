@@ -504,18 +504,18 @@ async fn serve(config: &Config) -> Result<()> {
     let vault = Arc::clone(&opened.vault);
     let archive = config.audit_keep_days.map(|days| {
         (
-            days,
             derbes_server::AuditArchive::new(&config.audit_archive_dir),
+            days,
         )
     });
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(CHAIN_VERIFY_PERIOD);
         loop {
             tick.tick().await;
-            let retention = archive.as_ref().map(|(days, archive)| (archive, *days));
+            let retention = archive.as_ref().map(|(archive, days)| (archive, *days));
             match vault.daily_audit(retention).await {
                 Ok(derbes_server::DailyAudit::Verified { archived, .. }) if !archived.is_empty() => {
-                    if let Some((keep_days, archive)) = &archive {
+                    if let Some((archive, keep_days)) = &archive {
                         eprintln!(
                             "derbes: archived {} audit event(s) older than {keep_days} days in {} segment(s) in {}",
                             archived.iter().map(|s| s.events()).sum::<i64>(),
