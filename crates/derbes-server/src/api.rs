@@ -1,9 +1,8 @@
 //! The REST API under `/api/v1`: routes, request shapes and the mapping of vault errors to
 //! problem responses.
 
-use crate::auth::{Actor, Role};
+use crate::auth::Authenticated;
 use crate::problem::ApiError;
-use crate::vault::VaultError;
 use crate::{AppState, BODY_LIMIT};
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, State};
 use axum::http::{header, StatusCode};
@@ -11,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::Router;
 use derbes_core::validate::FieldProblem;
+use derbes_service::Role;
+use derbes_service::VaultError;
 use derbes_store::StoreError;
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -210,7 +211,7 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ),
         (
             "get",
-            crate::receipts::RECEIPT_KEYS_PATH,
+            derbes_service::RECEIPT_KEYS_PATH,
             get(consents::receipt_keys),
         ),
         (
@@ -379,7 +380,10 @@ async fn health(State(s): State<AppState>) -> Response {
 
 /// The audit chain's state: verified up to which event, the last checkpoint and its export, the
 /// last whole-chain verification, and what is wrong when it is broken.
-async fn audit_status(State(s): State<AppState>, actor: Actor) -> Result<Response, ApiError> {
+async fn audit_status(
+    State(s): State<AppState>,
+    Authenticated(actor): Authenticated,
+) -> Result<Response, ApiError> {
     Ok(json_response(
         StatusCode::OK,
         &s.vault.audit_status_for(&actor)?,
@@ -434,13 +438,13 @@ fn field_values(
 #[serde(deny_unknown_fields)]
 struct CreateSubject {
     category: String,
-    #[serde(deserialize_with = "crate::unique_keys::deserialize")]
+    #[serde(deserialize_with = "derbes_service::unique_keys::deserialize")]
     fields: IndexMap<String, Value>,
 }
 
 async fn create_subject(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Body(b): Body<CreateSubject>,
 ) -> Result<Response, ApiError> {
     let (values, problems) = field_values(b.fields);
@@ -464,7 +468,7 @@ struct ReadParams {
 
 async fn read_subject(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
     Query(q): Query<ReadParams>,
 ) -> Result<Response, ApiError> {
@@ -485,13 +489,13 @@ async fn read_subject(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Rectify {
-    #[serde(deserialize_with = "crate::unique_keys::deserialize")]
+    #[serde(deserialize_with = "derbes_service::unique_keys::deserialize")]
     fields: IndexMap<String, Value>,
 }
 
 async fn rectify_subject(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
     Body(b): Body<Rectify>,
 ) -> Result<Response, ApiError> {
@@ -510,7 +514,7 @@ struct Lookup {
 
 async fn lookup(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Body(b): Body<Lookup>,
 ) -> Result<Response, ApiError> {
     let matches = s
@@ -538,12 +542,12 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
 
 async fn decisions(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     headers: axum::http::HeaderMap,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
-    use crate::decisions::{Answer, Question};
     use axum::extract::rejection::{JsonRejection, MissingJsonContentType};
+    use derbes_service::{Answer, Question};
     /// The answers to a batch, as sent.
     #[derive(serde::Serialize)]
     struct Answers {
@@ -567,7 +571,7 @@ async fn decisions(
         let answer = s.vault.decide_questions(&actor, vec![q]).await?.pop();
         return Ok(json_response(StatusCode::OK, &answer));
     }
-    let mut b: Value = crate::unique_keys::value_from_slice(&body).map_err(|e| {
+    let mut b: Value = derbes_service::unique_keys::value_from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
             "the body is not valid JSON: {}",
             crate::problem::sanitize(&e.to_string())
@@ -599,7 +603,7 @@ async fn decisions(
             "a batch is {\"decisions\": [question, …]} and nothing else",
             format!(
                 "must be an array of at most {} questions, alone in the body",
-                crate::MAX_BATCH
+                derbes_service::MAX_BATCH
             ),
         ));
     };
@@ -638,7 +642,7 @@ impl Page {
 
 async fn subject_audit(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
     Query(page): Query<Page>,
 ) -> Result<Response, ApiError> {
@@ -649,7 +653,7 @@ async fn subject_audit(
 
 async fn audit_events(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Query(page): Query<Page>,
 ) -> Result<Response, ApiError> {
     let (after, limit) = page.bounds()?;
@@ -680,7 +684,7 @@ struct CreateToken {
 
 async fn create_token(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Body(b): Body<CreateToken>,
 ) -> Result<Response, ApiError> {
     let role: Role = b
@@ -696,14 +700,17 @@ async fn create_token(
     Ok(json_response(StatusCode::CREATED, &body))
 }
 
-async fn list_tokens(State(s): State<AppState>, actor: Actor) -> Result<Response, ApiError> {
+async fn list_tokens(
+    State(s): State<AppState>,
+    Authenticated(actor): Authenticated,
+) -> Result<Response, ApiError> {
     let tokens = s.vault.list_tokens(&actor).await?;
     Ok(json_response(StatusCode::OK, &json!({ "tokens": tokens })))
 }
 
 async fn revoke_token(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
     Ok(json_response(

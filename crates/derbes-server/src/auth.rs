@@ -1,123 +1,13 @@
-//! Bearer-token authentication and roles.
+//! Bearer-token authentication: the `Authorization` header becomes the service's `Actor`.
 
 use crate::problem::ApiError;
 use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
-use derbes_core::decision::ActorScope;
-use std::fmt;
-use std::str::FromStr;
+use derbes_service::Actor;
 
-/// What a token may do. Deny by default: each operation names the roles it admits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Everything, including creating tokens.
-    Admin,
-    /// The data protection officer: every purpose, the audit trail.
-    Dpo,
-    /// Operator staff: only their purposes.
-    Staff,
-    /// Reads the audit trail; never personal data.
-    Auditor,
-    /// A platform integration: only its purposes.
-    Integration,
-}
-
-pub const ROLES: [&str; 5] = ["admin", "dpo", "staff", "auditor", "integration"];
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Dpo => "dpo",
-            Role::Staff => "staff",
-            Role::Auditor => "auditor",
-            Role::Integration => "integration",
-        }
-    }
-
-    /// Whether tokens of this role are limited to listed purposes.
-    pub fn purpose_bound(self) -> bool {
-        matches!(self, Role::Staff | Role::Integration)
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "admin" => Role::Admin,
-            "dpo" => Role::Dpo,
-            "staff" => Role::Staff,
-            "auditor" => Role::Auditor,
-            "integration" => Role::Integration,
-            other => {
-                return Err(format!(
-                    "unknown role `{other}`; use one of: {}",
-                    ROLES.join(", ")
-                ))
-            }
-        })
-    }
-}
-
-/// The authenticated caller.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub name: String,
-    pub role: Role,
-    pub scope: ActorScope,
-    /// The token it came with (none at the command line).
-    pub token: Option<uuid::Uuid>,
-}
-
-impl Actor {
-    /// The operator at the command line: acts for any purpose, named `admin:cli-<command>`
-    /// in the audit trail.
-    pub fn command_line(command: &str) -> Self {
-        Actor {
-            name: format!("cli-{command}"),
-            role: Role::Admin,
-            scope: ActorScope::AnyPurpose,
-            token: None,
-        }
-    }
-
-    /// How the actor appears in the audit trail.
-    pub fn audit_name(&self) -> String {
-        format!("{}:{}", self.role, self.name)
-    }
-
-    pub fn require(&self, roles: &[Role]) -> Result<(), crate::VaultError> {
-        if roles.contains(&self.role) {
-            Ok(())
-        } else {
-            Err(crate::VaultError::Forbidden(format!(
-                "a `{}` token may not do this; it needs one of: {}",
-                self.role,
-                roles
-                    .iter()
-                    .map(|r| r.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )))
-        }
-    }
-}
-
-pub fn scope_for(role: Role, purposes: &[String]) -> ActorScope {
-    match role {
-        Role::Admin | Role::Dpo => ActorScope::AnyPurpose,
-        Role::Staff | Role::Integration => ActorScope::Purposes(purposes.to_vec()),
-        Role::Auditor => ActorScope::Purposes(Vec::new()),
-    }
-}
+/// The caller of an operation, authenticated by its bearer token.
+pub struct Authenticated(pub Actor);
 
 /// The token of an `Authorization: Bearer <token>` header. The scheme is case-insensitive
 /// (RFC 9110, 11.1) and the token is read without the spaces around it, so that every spelling
@@ -132,7 +22,7 @@ pub(crate) fn bearer_token(value: &axum::http::HeaderValue) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-impl FromRequestParts<AppState> for Actor {
+impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(
@@ -145,9 +35,16 @@ impl FromRequestParts<AppState> for Actor {
         let token = bearer_token(value).ok_or_else(|| {
             ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
         })?;
-        state.vault.authenticate(token).await.map_err(|e| match e {
-            crate::tokens::Unauthenticated::Unavailable => ApiError::unavailable(e.to_string()),
-            other => ApiError::unauthorized(other.to_string()),
-        })
+        state
+            .vault
+            .authenticate(token)
+            .await
+            .map(Authenticated)
+            .map_err(|e| match e {
+                derbes_service::Unauthenticated::Unavailable => {
+                    ApiError::unavailable(e.to_string())
+                }
+                other => ApiError::unauthorized(other.to_string()),
+            })
     }
 }

@@ -1,76 +1,24 @@
-//! derbes server: the REST API under `/api/v1`, its authentication, and the vault operations
-//! (seal, open, index, decide, audit) behind it.
+//! derbes server: the HTTP front end. The REST API under `/api/v1` with its OpenAPI document,
+//! bearer-token authentication, errors as problem+json, and the listener with its limits; every
+//! operation is one call into `derbes-service`.
 
 // The OpenAPI document is written as `json!` literals, deeper than the default limit allows.
 #![recursion_limit = "256"]
 
-mod access;
-mod answers;
 mod api;
-mod audit_archive;
-mod audit_chain;
 mod auth;
-mod consents;
-mod decisions;
-mod destruction;
-mod facts_cache;
-pub mod files;
-mod html;
 mod listen;
-mod mail;
-mod package;
-mod policy;
 mod problem;
-mod receipts;
-mod requests;
-mod templates;
-mod tokens;
-mod unique_keys;
-mod vault;
-mod webhooks;
 
-pub use answers::{AnswerTemplates, Letter};
 pub use api::{router, ROUTES};
-pub use audit_archive::{AuditArchive, DailyAudit, ARCHIVED};
-pub use audit_chain::{
-    since_last_restore, AuditStatus, CheckpointFile, CheckpointFileError, FileEntry,
-    RestoreAcknowledged, RESTORE_ACKNOWLEDGED,
-};
-pub use auth::{Actor, Role, ROLES};
-pub use consents::{ConsentInput, ConsentStep, FlagChange, FlagInput, LinkInput, ObligationInput};
-pub use decisions::{Answer, Question, MAX_BATCH};
-pub use destruction::{DestructionLog, Reconciled, RejectedLine, RESTORE_ACTOR};
 pub use listen::{Limits, Rate};
-pub use mail::{to_eml, Mail, MailError, Mailer, Outbox, Smtp};
-pub use package::{Download, DEFAULT_DAYS as DEFAULT_PACKAGE_DAYS};
-pub use policy::{
-    changes_markdown, markdown_page, markdown_to_html, Document, PolicyTemplates, RenderError,
-};
 pub use problem::ApiError;
-pub use receipts::{
-    keys_from_set, published_keys, receipt_html, verify_receipt, ReceiptCheck, ReceiptSignature,
-    SignedReceipt, RECEIPT_KEYS_PATH,
-};
-pub use requests::{
-    mask_email, Action, ActionKind, ActionStatus, Channel, CodeSent, DocumentKind, RequestFilter,
-    RequestInput, RequestView, Requester, StepInput, Verification,
-};
-pub use templates::TemplateError;
-pub use tokens::{NewToken, TokenLifetimes, TokenView, Unauthenticated, MAX_TOKEN_DAYS};
-pub use vault::{Clock, KeyLoader, PreparedSubject, Vault, VaultError};
-pub use webhooks::{Webhook, WebhookEvent, WebhookMessage, SIGNATURE_HEADER};
 
-use derbes_core::Declaration;
-use derbes_crypto::KeyRing;
-use derbes_store::Store;
+use derbes_service::Vault;
 use std::sync::Arc;
 
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 256 * 1024;
-
-/// How often a running server reads its key file again, to pick up versions that
-/// `derbes keys rotate` added.
-pub const KEY_RELOAD_PERIOD: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Everything a request handler needs.
 #[derive(Clone)]
@@ -79,10 +27,6 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(declaration: Arc<Declaration>, keys: Arc<KeyRing>, store: Arc<dyn Store>) -> Self {
-        Self::with_vault(Arc::new(Vault::new(declaration, keys, store)))
-    }
-
     pub fn with_vault(vault: Arc<Vault>) -> Self {
         Self { vault }
     }

@@ -6,32 +6,8 @@ use axum::response::{IntoResponse, Response};
 use derbes_core::consent::ConsentProblem;
 use derbes_core::decision::DenyReason;
 use derbes_core::validate::FieldProblem;
+use derbes_service::Reason;
 use serde_json::{json, Value};
-
-/// A reason with its stable code, as the API shows it (refusals, decisions).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Reason {
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl From<&DenyReason> for Reason {
-    fn from(r: &DenyReason) -> Self {
-        Reason {
-            code: r.code(),
-            message: r.message(),
-        }
-    }
-}
-
-impl From<&ConsentProblem> for Reason {
-    fn from(p: &ConsentProblem) -> Self {
-        Reason {
-            code: p.code(),
-            message: p.message(),
-        }
-    }
-}
 
 /// An error the API answers with. Messages never contain personal data.
 #[derive(Debug)]

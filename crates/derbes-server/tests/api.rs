@@ -5,7 +5,8 @@ use derbes_core::audit::ChainVerifier;
 use derbes_core::identifiers::{Iin, Sex};
 use derbes_core::Declaration;
 use derbes_crypto::KeyRing;
-use derbes_server::{Clock, Role, BODY_LIMIT};
+use derbes_server::BODY_LIMIT;
+use derbes_service::{Clock, Role};
 use derbes_store::testing::{run_suite, Case, TestDb};
 use serde_json::{json, Value};
 use std::process::ExitCode;
@@ -789,8 +790,8 @@ fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
             .call("GET", "/.well-known/derbes-receipt-keys.json", None, None)
             .await;
         assert_eq!(published.status, 200, "{}", published.text);
-        let trusted = derbes_server::keys_from_set(&published.body).unwrap();
-        let verified = derbes_server::verify_receipt(&r.text, &trusted).unwrap();
+        let trusted = derbes_service::keys_from_set(&published.body).unwrap();
+        let verified = derbes_service::verify_receipt(&r.text, &trusted).unwrap();
         assert_eq!(verified.receipt.consent_record_id.to_string(), given);
         // Any change breaks it; another operator's key is not trusted.
         let forged = r.text.replace(
@@ -799,13 +800,13 @@ fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
         );
         assert_ne!(forged, r.text);
         assert!(matches!(
-            derbes_server::verify_receipt(&forged, &trusted),
-            Err(derbes_server::ReceiptCheck::Signature(_))
+            derbes_service::verify_receipt(&forged, &trusted),
+            Err(derbes_service::ReceiptCheck::Signature(_))
         ));
         let stranger = KeyRing::generate().unwrap().receipt_signer().public();
         assert!(matches!(
-            derbes_server::verify_receipt(&r.text, &[stranger]),
-            Err(derbes_server::ReceiptCheck::UntrustedKey(_))
+            derbes_service::verify_receipt(&r.text, &[stranger]),
+            Err(derbes_service::ReceiptCheck::UntrustedKey(_))
         ));
         // A readable page in the visitor's language, and the text in the one asked for.
         let r = s
@@ -1799,10 +1800,10 @@ fn access_rectification_and_destruction(db: TestDb) -> Fut {
         assert!(!report.contains("<script"));
         // Each receipt verifies against the operator's published key.
         let keys =
-            derbes_server::keys_from_set(&derbes_server::published_keys(&s.state.vault.keys()))
+            derbes_service::keys_from_set(&derbes_service::published_keys(&s.state.vault.keys()))
                 .unwrap();
         let receipt = String::from_utf8(files[&receipt_name].clone()).unwrap();
-        assert!(derbes_server::verify_receipt(&receipt, &keys).is_ok());
+        assert!(derbes_service::verify_receipt(&receipt, &keys).is_ok());
 
         // The written answer, in Russian, to the e-mail on file; sent once.
         let answer = format!("/api/v1/requests/{access}/answer");
@@ -2242,13 +2243,13 @@ fn webhooks_confirm_before_a_request_completes(db: TestDb) -> Fut {
         let receiver = Receiver::start().await;
         let secret_text = "lms-shared-secret-0123456789abcdef0123456789";
         let secret = derbes_crypto::WebhookSecret::from_text(secret_text).unwrap();
-        let hook = derbes_server::Webhook {
+        let hook = derbes_service::Webhook {
             name: "lms".into(),
             url: receiver.url.clone(),
             secret: secret.clone(),
             events: vec![
-                derbes_server::WebhookEvent::Access,
-                derbes_server::WebhookEvent::Destruction,
+                derbes_service::WebhookEvent::Access,
+                derbes_service::WebhookEvent::Destruction,
             ],
             identify_by: vec!["iin".into()],
         };

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use derbes_core::audit::ChainBreak;
-use derbes_server::{AuditArchive, Clock, DailyAudit};
+use derbes_service::{AuditArchive, Clock, DailyAudit};
 use derbes_store::testing::{run_suite, Case, TestDb};
 use serde_json::json;
 use std::process::ExitCode;
@@ -90,7 +90,7 @@ fn old_events_move_to_segments_and_the_chain_verifies_across_them(db: TestDb) ->
         // The archival is itself an event of the chain, and the server writes on.
         let head = store.audit_head().await.unwrap().unwrap().seq;
         let last = store.audit_event(head).await.unwrap().unwrap();
-        assert_eq!(last.action, derbes_server::ARCHIVED);
+        assert_eq!(last.action, derbes_service::ARCHIVED);
         s.create_student_id(&s.admin, json!({ "iin": "080202600011" }))
             .await;
         let status = s.get("/api/v1/audit/status", &s.admin).await;

@@ -5,7 +5,8 @@
 #![allow(clippy::unwrap_used)]
 
 use derbes_core::identifiers::{Iin, Sex};
-use derbes_server::{Role, ROUTES};
+use derbes_server::ROUTES;
+use derbes_service::Role;
 use derbes_store::testing::{run_suite, Case, TestDb};
 use serde_json::{json, Value};
 use std::process::ExitCode;
@@ -724,7 +725,8 @@ fn a_revocation_holds_in_every_process(db: TestDb) -> Fut {
         let store = derbes_store::open(&db.url, s.state.vault.keys() as derbes_store::Keys)
             .await
             .unwrap();
-        let other = derbes_server::Vault::new(Arc::new(declaration()), s.state.vault.keys(), store);
+        let other =
+            derbes_service::Vault::new(Arc::new(declaration()), s.state.vault.keys(), store);
         let journal = |name: &'static str| {
             other.create_token("test", name, Role::Staff, vec!["education".into()], None)
         };
@@ -743,7 +745,7 @@ fn a_revocation_holds_in_every_process(db: TestDb) -> Fut {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
         loop {
             match other.authenticate(&created.token).await {
-                Err(derbes_server::Unauthenticated::Invalid) => break,
+                Err(derbes_service::Unauthenticated::Invalid) => break,
                 Ok(_) if db.backend == "postgres" && std::time::Instant::now() < deadline => {
                     tokio::time::sleep(std::time::Duration::from_millis(5)).await
                 }
@@ -763,7 +765,7 @@ fn a_revocation_holds_in_every_process(db: TestDb) -> Fut {
             .await;
             assert!(matches!(
                 other.authenticate(&created.token).await,
-                Err(derbes_server::Unauthenticated::Invalid)
+                Err(derbes_service::Unauthenticated::Invalid)
             ));
         }
         // Revoking again answers with the token as it is.

@@ -13,7 +13,7 @@
 #![allow(clippy::unwrap_used)]
 
 use derbes_core::identifiers::{Iin, Sex};
-use derbes_server::Role;
+use derbes_service::Role;
 use derbes_store::testing::{run_suite, Case, TestDb};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};

@@ -184,7 +184,7 @@ fn a_caller_over_its_rate_is_told_to_wait(db: TestDb) -> Fut {
             ..quick()
         };
         let s = server(&db, limits).await;
-        let staff = s.token(derbes_server::Role::Staff, &["education"]).await;
+        let staff = s.token(derbes_service::Role::Staff, &["education"]).await;
         let ask = |t: &str| {
             let t = t.to_owned();
             let s = &s;
@@ -295,7 +295,7 @@ fn an_address_over_its_rate_is_told_to_wait(db: TestDb) -> Fut {
             ..quick()
         };
         let s = server(&db, limits).await;
-        let staff = s.token(derbes_server::Role::Staff, &["education"]).await;
+        let staff = s.token(derbes_service::Role::Staff, &["education"]).await;
         // A burst of 3 and one more a second: however slow the machine, a 429 comes within the
         // first few calls, whichever token each sends.
         let mut refused = None;
@@ -322,7 +322,7 @@ fn a_shutdown_lets_a_request_in_flight_finish(_db: TestDb) -> Fut {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let vault = Arc::new(test_vault().await);
         let admin = vault
-            .create_token("test", "admin", derbes_server::Role::Admin, vec![], None)
+            .create_token("test", "admin", derbes_service::Role::Admin, vec![], None)
             .await
             .unwrap()
             .token;
@@ -424,7 +424,7 @@ fn a_shutdown_does_not_wait_for_idle_connections(_db: TestDb) -> Fut {
     })
 }
 
-async fn test_vault() -> derbes_server::Vault {
+async fn test_vault() -> derbes_service::Vault {
     let keys = Arc::new(derbes_crypto::KeyRing::generate().unwrap());
     let dir = tempfile::tempdir().unwrap();
     let store = derbes_store::open(
@@ -434,7 +434,7 @@ async fn test_vault() -> derbes_server::Vault {
     .await
     .unwrap();
     std::mem::forget(dir);
-    derbes_server::Vault::new(Arc::new(declaration()), keys, store)
+    derbes_service::Vault::new(Arc::new(declaration()), keys, store)
 }
 
 fn main() -> ExitCode {

@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::setup;
 use anyhow::{bail, Result};
 use derbes_core::audit::ChainBreak;
-use derbes_server::CheckpointFile;
+use derbes_service::CheckpointFile;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -29,7 +29,7 @@ pub async fn verify(
         Ok(e) => e,
         Err(e) => bail!("{e}; a checkpoint file holds lines written by derbes (`derbes audit checkpoint` prints one)"),
     };
-    let (exported, restores) = derbes_server::since_last_restore(&entries);
+    let (exported, restores) = derbes_service::since_last_restore(&entries);
     let keys = Arc::new(setup::key_ring(&config.key_file, false)?);
     let store = setup::store(config, &keys).await?;
     if let Some(dir) = archive.filter(|d| !d.is_dir()) {
@@ -38,7 +38,7 @@ pub async fn verify(
             dir.display()
         );
     }
-    let archive = derbes_server::AuditArchive::new(archive.unwrap_or(&config.audit_archive_dir));
+    let archive = derbes_service::AuditArchive::new(archive.unwrap_or(&config.audit_archive_dir));
     let files = archive
         .dir()
         .is_dir()
@@ -50,7 +50,7 @@ pub async fn verify(
         };
     for (event, at, given_up) in &restores {
         match store.audit_event(*event).await? {
-            Some(e) if e.action == derbes_server::RESTORE_ACKNOWLEDGED => println!(
+            Some(e) if e.action == derbes_service::RESTORE_ACKNOWLEDGED => println!(
                 "note: the database was restored from a backup, acknowledged as event {event} on {at}; the history behind the {given_up} checkpoint(s) exported before it was given up"
             ),
             _ => {
@@ -135,7 +135,7 @@ pub async fn acknowledge_restore(config: &Config, person: &str) -> Result<ExitCo
     let ack = opened
         .vault
         .acknowledge_restore(
-            &derbes_server::Actor::command_line(&format!("audit:{person}")).audit_name(),
+            &derbes_service::Actor::command_line(&format!("audit:{person}")).audit_name(),
         )
         .await?;
     println!(
@@ -156,8 +156,8 @@ pub async fn archive(config: &Config) -> Result<ExitCode> {
         bail!("no audit retention is configured: set [audit] keep_days (and archive_dir) in the configuration file to archive events older than that many days");
     };
     let opened = setup::open(config, false).await?;
-    let archive = derbes_server::AuditArchive::new(&config.audit_archive_dir);
-    let actor = derbes_server::Actor::command_line("audit:archive").audit_name();
+    let archive = derbes_service::AuditArchive::new(&config.audit_archive_dir);
+    let actor = derbes_service::Actor::command_line("audit:archive").audit_name();
     let written = opened
         .vault
         .archive_audit(&archive, keep_days, &actor)

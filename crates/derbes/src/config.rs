@@ -102,7 +102,7 @@ pub struct WebhookConfig {
     pub secret_file: PathBuf,
     /// `access`, `destruction`, or both (the default).
     #[serde(default)]
-    pub events: Option<Vec<derbes_server::WebhookEvent>>,
+    pub events: Option<Vec<derbes_service::WebhookEvent>>,
     /// The declared fields sent to identify the subject.
     pub identify_by: Vec<String>,
 }
@@ -198,7 +198,7 @@ pub struct Config {
     pub audit_keep_days: Option<u32>,
     pub audit_archive_dir: PathBuf,
     pub backup_retention_days: u32,
-    pub token_lifetimes: derbes_server::TokenLifetimes,
+    pub token_lifetimes: derbes_service::TokenLifetimes,
     pub limits: derbes_server::Limits,
 }
 
@@ -282,7 +282,7 @@ impl Config {
                 })
                 .collect(),
             package_days: match file.requests.package_days {
-                None => derbes_server::DEFAULT_PACKAGE_DAYS,
+                None => derbes_service::DEFAULT_PACKAGE_DAYS,
                 Some(d @ 1..=366) => d,
                 Some(d) => bail!(
                     "[requests] package_days = {d}: give from 1 to 366 days for how long access packages are kept"
@@ -320,7 +320,7 @@ impl Config {
                     "[keys] backup_retention_days = {d}: give from 0 to 3660 days, how long the oldest backup of the database is kept"
                 ),
             },
-            token_lifetimes: derbes_server::TokenLifetimes {
+            token_lifetimes: derbes_service::TokenLifetimes {
                 integration_days: token_days("integration_days", file.tokens.integration_days, Some(365))?,
                 person_days: token_days("person_days", file.tokens.person_days, None)?,
             },
@@ -426,10 +426,10 @@ fn token_days(key: &str, given: Option<u32>, default: Option<u32>) -> Result<Opt
     match given {
         None => Ok(default),
         Some(0) => Ok(None),
-        Some(d) if d <= derbes_server::MAX_TOKEN_DAYS => Ok(Some(d)),
+        Some(d) if d <= derbes_service::MAX_TOKEN_DAYS => Ok(Some(d)),
         Some(d) => bail!(
             "[tokens] {key} = {d}: give from 1 to {} days, or 0 for tokens that do not expire",
-            derbes_server::MAX_TOKEN_DAYS
+            derbes_service::MAX_TOKEN_DAYS
         ),
     }
 }

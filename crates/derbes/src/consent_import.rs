@@ -7,7 +7,7 @@ use crate::setup;
 use anyhow::{bail, Context, Result};
 use derbes_core::consent::Method;
 use derbes_core::declaration::representative_categories;
-use derbes_server::{Actor, ConsentInput, ConsentStep, Vault, VaultError};
+use derbes_service::{Actor, ConsentInput, ConsentStep, Vault, VaultError};
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -3,7 +3,7 @@
 use crate::config::Config;
 use crate::setup;
 use anyhow::{bail, Context, Result};
-use derbes_server::{PreparedSubject, Vault, VaultError};
+use derbes_service::{PreparedSubject, Vault, VaultError};
 use derbes_store::StoreError;
 use std::collections::HashSet;
 use std::io::Write;

@@ -37,7 +37,7 @@ pub async fn rotate(config: &Config) -> Result<()> {
     // A server running meanwhile wraps the keys of subjects it creates under the old version
     // until it reads the key file again. Once it surely has, a second pass over the subjects
     // created since shortly before the key was added catches those.
-    let settle = derbes_server::KEY_RELOAD_PERIOD + std::time::Duration::from_secs(1);
+    let settle = derbes_service::KEY_RELOAD_PERIOD + std::time::Duration::from_secs(1);
     if let Some(wait) = settle.checked_sub(written.elapsed()) {
         eprintln!(
             "derbes: waiting {} s for running servers to read key version {version}",

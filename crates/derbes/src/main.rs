@@ -504,7 +504,7 @@ async fn serve(config: &Config) -> Result<()> {
     let vault = Arc::clone(&opened.vault);
     let archive = config.audit_keep_days.map(|days| {
         (
-            derbes_server::AuditArchive::new(&config.audit_archive_dir),
+            derbes_service::AuditArchive::new(&config.audit_archive_dir),
             days,
         )
     });
@@ -514,7 +514,7 @@ async fn serve(config: &Config) -> Result<()> {
             tick.tick().await;
             let retention = archive.as_ref().map(|(archive, days)| (archive, *days));
             match vault.daily_audit(retention).await {
-                Ok(derbes_server::DailyAudit::Verified { archived, .. }) if !archived.is_empty() => {
+                Ok(derbes_service::DailyAudit::Verified { archived, .. }) if !archived.is_empty() => {
                     if let Some((archive, keep_days)) = &archive {
                         eprintln!(
                             "derbes: archived {} audit event(s) older than {keep_days} days in {} segment(s) in {}",
@@ -524,8 +524,8 @@ async fn serve(config: &Config) -> Result<()> {
                         );
                     }
                 }
-                Ok(derbes_server::DailyAudit::Verified { .. }) => {}
-                Ok(derbes_server::DailyAudit::Broken(b)) => eprintln!(
+                Ok(derbes_service::DailyAudit::Verified { .. }) => {}
+                Ok(derbes_service::DailyAudit::Broken(b)) => eprintln!(
                     "derbes: THE AUDIT CHAIN IS BROKEN: {b}; every action that must be recorded is refused from now on"
                 ),
                 Err(e) => eprintln!("derbes: warning: the audit chain could not be verified or archived: {e}"),
@@ -561,7 +561,7 @@ async fn serve(config: &Config) -> Result<()> {
     let vault = Arc::clone(&opened.vault);
     tokio::spawn(async move {
         // The first tick comes one period after start-up, which has just read the key file.
-        let period = derbes_server::KEY_RELOAD_PERIOD;
+        let period = derbes_service::KEY_RELOAD_PERIOD;
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         loop {
             tick.tick().await;

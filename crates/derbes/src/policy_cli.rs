@@ -3,7 +3,7 @@
 use crate::config::Config;
 use anyhow::{bail, Context, Result};
 use derbes_core::text::Lang;
-use derbes_server::Document;
+use derbes_service::Document;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -41,8 +41,9 @@ pub fn render(config: &Config, args: &RenderArgs) -> Result<ExitCode> {
         bail!("--format pdf writes a file: name it with --out FILE");
     }
     let (declaration, _) = crate::setup::declaration(config)?;
-    let templates = derbes_server::PolicyTemplates::load(config.templates.as_deref(), &declaration)
-        .context("a document template cannot be used")?;
+    let templates =
+        derbes_service::PolicyTemplates::load(config.templates.as_deref(), &declaration)
+            .context("a document template cannot be used")?;
     let text = match args.format.as_str() {
         "md" | "markdown" => templates.markdown(doc, &declaration, lang)?,
         _ => templates.html(doc, &declaration, lang)?,
@@ -108,10 +109,10 @@ pub fn diff(args: &DiffArgs) -> Result<ExitCode> {
         .map_err(|e: String| anyhow::anyhow!("--lang: {e}"))?;
     let (old, new) = (load(&args.old)?, load(&args.new)?);
     let report = derbes_core::policy_diff::diff(&old, &new, lang);
-    let md = derbes_server::changes_markdown(&report, &Default::default(), lang);
+    let md = derbes_service::changes_markdown(&report, &Default::default(), lang);
     match args.format.as_str() {
         "md" | "markdown" => print!("{md}"),
-        "html" => print!("{}", derbes_server::markdown_page(lang, &md)),
+        "html" => print!("{}", derbes_service::markdown_page(lang, &md)),
         other => bail!("--format `{other}`: use md or html"),
     }
     Ok(if report.consent_impact.is_empty() {

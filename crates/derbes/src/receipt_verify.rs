@@ -29,7 +29,7 @@ fn trusted(config: &Config, args: &VerifyArgs) -> Result<(Vec<PublicKey>, String
         let set: serde_json::Value = serde_json::from_str(&text)
             .with_context(|| format!("{} is not JSON", path.display()))?;
         let keys =
-            derbes_server::keys_from_set(&set).with_context(|| format!("{}", path.display()))?;
+            derbes_service::keys_from_set(&set).with_context(|| format!("{}", path.display()))?;
         if keys.is_empty() {
             bail!("{} lists no Ed25519 key", path.display());
         }
@@ -39,7 +39,7 @@ fn trusted(config: &Config, args: &VerifyArgs) -> Result<(Vec<PublicKey>, String
         bail!(
             "no key to check the receipt against: save the operator's key set from \
              https://<operator>{} and pass it with --keys",
-            derbes_server::RECEIPT_KEYS_PATH
+            derbes_service::RECEIPT_KEYS_PATH
         );
     }
     let ring = setup::key_ring(&config.key_file, false)?;
@@ -55,7 +55,7 @@ pub fn run(config: &Config, args: &VerifyArgs) -> Result<ExitCode> {
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let (keys, source) = trusted(config, args)?;
-    match derbes_server::verify_receipt(&text, &keys) {
+    match derbes_service::verify_receipt(&text, &keys) {
         Ok(signed) => {
             let r = &signed.receipt;
             println!(

@@ -7,7 +7,7 @@ use derbes_core::calendar::Day;
 use derbes_core::deadline::{due, rule_for};
 use derbes_core::request::RequestKind;
 use derbes_core::text::Lang;
-use derbes_server::{Actor, RequestFilter};
+use derbes_service::{Actor, RequestFilter};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -172,7 +172,7 @@ pub async fn reapply_destructions(config: &Config) -> Result<ExitCode> {
 }
 
 /// What a reconciliation did, on standard error.
-pub fn report_reconciled(done: &derbes_server::Reconciled, log: &std::path::Path) {
+pub fn report_reconciled(done: &derbes_service::Reconciled, log: &std::path::Path) {
     eprintln!(
         "derbes: destruction log {}: {} record(s); {} restored subject(s) destroyed again; {} record(s) added to the log",
         log.display(),

@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use derbes_core::audit::{AuditDraft, Outcome};
 use derbes_core::Declaration;
 use derbes_crypto::KeyRing;
-use derbes_server::Vault;
+use derbes_service::Vault;
 use derbes_store::{Store, StoreError, WriteOp};
 use std::io::Write;
 use std::path::Path;
@@ -57,7 +57,7 @@ fn warn_if_readable_by_others(path: &Path) {
 pub fn write_key_file(path: &Path, ring: &KeyRing, new: bool) -> Result<()> {
     // A directory made for the key file (the data directory, in the demo) is private too.
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        derbes_server::files::private_dir(dir)
+        derbes_service::files::private_dir(dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let tmp = path.with_extension("key.tmp");
@@ -120,7 +120,7 @@ pub fn declaration(config: &Config) -> Result<(Declaration, String)> {
 
 pub async fn store(config: &Config, keys: &Arc<KeyRing>) -> Result<Arc<dyn Store>> {
     if config.database_url.is_none() {
-        derbes_server::files::private_dir(&config.data_dir).with_context(|| {
+        derbes_service::files::private_dir(&config.data_dir).with_context(|| {
             format!(
                 "cannot create the data directory {}",
                 config.data_dir.display()
@@ -187,7 +187,7 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
         Err(e) => return Err(e).context("cannot record the declaration"),
     }
     let key_file = config.key_file.clone();
-    let loader: derbes_server::KeyLoader = Arc::new(move || {
+    let loader: derbes_service::KeyLoader = Arc::new(move || {
         let text = std::fs::read_to_string(&key_file)
             .map_err(|e| format!("{}: {e}", key_file.display()))?;
         parse_key_file(&key_file, &text).map_err(|e| format!("{e:#}"))
@@ -211,7 +211,7 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
                 .with_context(|| format!("the dataset map {}", path.display()))?,
         );
     }
-    let mut webhooks: Vec<derbes_server::Webhook> = Vec::with_capacity(config.webhooks.len());
+    let mut webhooks: Vec<derbes_service::Webhook> = Vec::with_capacity(config.webhooks.len());
     for (i, w) in config.webhooks.iter().enumerate() {
         let place = format!("[[webhooks]] #{} ({})", i + 1, w.name);
         if w.name.trim().is_empty() || webhooks.iter().any(|h| h.name == w.name) {
@@ -238,28 +238,28 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
         })?;
         let secret = derbes_crypto::WebhookSecret::from_text(&text)
             .map_err(|e| anyhow::anyhow!("{place}: {}: {e}", w.secret_file.display()))?;
-        webhooks.push(derbes_server::Webhook {
+        webhooks.push(derbes_service::Webhook {
             name: w.name.clone(),
             url: w.url.clone(),
             secret,
             events: w.events.clone().unwrap_or_else(|| {
                 vec![
-                    derbes_server::WebhookEvent::Access,
-                    derbes_server::WebhookEvent::Destruction,
+                    derbes_service::WebhookEvent::Access,
+                    derbes_service::WebhookEvent::Destruction,
                 ]
             }),
             identify_by: w.identify_by.clone(),
         });
     }
     let policy_templates =
-        derbes_server::PolicyTemplates::load(config.templates.as_deref(), &declaration)
+        derbes_service::PolicyTemplates::load(config.templates.as_deref(), &declaration)
             .context("a policy template cannot be used")?;
     let templates = match &config.templates {
-        Some(dir) => derbes_server::AnswerTemplates::from_dir(dir)
+        Some(dir) => derbes_service::AnswerTemplates::from_dir(dir)
             .context("an answer template cannot be used")?,
-        None => derbes_server::AnswerTemplates::default(),
+        None => derbes_service::AnswerTemplates::default(),
     };
-    let mailer: Arc<dyn derbes_server::Mailer> = match &config.smtp {
+    let mailer: Arc<dyn derbes_service::Mailer> = match &config.smtp {
         Some(url) => {
             let password = match &config.smtp_password_file {
                 Some(p) => Some(std::fs::read_to_string(p).with_context(|| {
@@ -268,11 +268,11 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
                 None => None,
             };
             Arc::new(
-                derbes_server::Smtp::new(url, password.as_deref(), &config.mail_from)
+                derbes_service::Smtp::new(url, password.as_deref(), &config.mail_from)
                     .context("[mail] smtp")?,
             )
         }
-        None => Arc::new(derbes_server::Outbox::new(
+        None => Arc::new(derbes_service::Outbox::new(
             &config.outbox,
             config.mail_from.clone(),
         )),
@@ -283,14 +283,14 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
                 .with_key_loader(loader)
                 .with_calendar(calendar)
                 .with_mailer(mailer)
-                .with_destruction_log(derbes_server::DestructionLog::new(&config.destruction_log))
+                .with_destruction_log(derbes_service::DestructionLog::new(&config.destruction_log))
                 .with_package_ttl(time::Duration::days(config.package_days.into()))
                 .with_four_eyes(config.four_eyes)
                 .with_answer_templates(templates)
                 .with_connectors(connectors)
                 .with_policy_templates(policy_templates)
                 .with_webhooks(webhooks)
-                .with_checkpoint_file(derbes_server::CheckpointFile::new(&config.checkpoint_file))
+                .with_checkpoint_file(derbes_service::CheckpointFile::new(&config.checkpoint_file))
                 .with_token_lifetimes(config.token_lifetimes),
         ),
     })

@@ -3,7 +3,7 @@
 use crate::config::Config;
 use crate::setup;
 use anyhow::{Context, Result};
-use derbes_server::{Role, Vault};
+use derbes_service::{Role, Vault};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
@@ -54,7 +54,7 @@ pub async fn create(config: &Config, args: &CreateArgs) -> Result<ExitCode> {
 
 pub async fn list(config: &Config) -> Result<ExitCode> {
     let opened = setup::open(config, false).await?;
-    let actor = derbes_server::Actor::command_line("token-list");
+    let actor = derbes_service::Actor::command_line("token-list");
     for t in opened.vault.list_tokens(&actor).await? {
         let purposes = if t.purposes.is_empty() {
             "-".to_owned()

@@ -332,7 +332,7 @@ fn words(template: &str) -> Vec<String> {
 
 #[test]
 fn every_template_exists_in_each_language_and_says_the_same() {
-    let dir = workspace().join("crates/derbes-server/templates");
+    let dir = workspace().join("crates/derbes-service/templates");
     let mut paths = Vec::new();
     for ext in ["md", "txt"] {
         files(&dir, ext, &mut paths);

@@ -1,21 +1,21 @@
 //! Routes for consents, legal representatives, blocks and restrictions of a subject.
 
 use super::{json_response, Body, Path, Query};
-use crate::auth::Actor;
-use crate::consents::{ConsentInput, FlagChange, FlagInput, LinkInput, ObligationInput};
+use crate::auth::Authenticated;
 use crate::problem::ApiError;
-use crate::receipts::{published_keys, receipt_html};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use derbes_core::flags::FlagReason;
+use derbes_service::{published_keys, receipt_html};
+use derbes_service::{ConsentInput, FlagChange, FlagInput, LinkInput, ObligationInput};
 use serde::Deserialize;
 use uuid::Uuid;
 
 pub(super) async fn list_consents(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
     let ledger = s.vault.consent_ledger(&actor, id).await?;
@@ -24,7 +24,7 @@ pub(super) async fn list_consents(
 
 pub(super) async fn record_consent(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
     Body(input): Body<ConsentInput>,
 ) -> Result<Response, ApiError> {
@@ -34,7 +34,7 @@ pub(super) async fn record_consent(
 
 pub(super) async fn list_representatives(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
     Ok(json_response(
@@ -45,7 +45,7 @@ pub(super) async fn list_representatives(
 
 pub(super) async fn link_representative(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
     Body(input): Body<LinkInput>,
 ) -> Result<Response, ApiError> {
@@ -60,7 +60,7 @@ pub(super) async fn link_representative(
 
 pub(super) async fn unlink_representative(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Path((id, representative_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Response, ApiError> {
     s.vault
@@ -74,7 +74,7 @@ pub(super) async fn unlink_representative(
 
 pub(super) async fn flags(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
     Ok(json_response(
@@ -92,7 +92,7 @@ pub(super) struct Lift {
 /// Sets or lifts the block (`purpose: None`) or a restriction, and answers with the flags now.
 async fn change_flag(
     s: AppState,
-    actor: Actor,
+    actor: derbes_service::Actor,
     id: Uuid,
     purpose: Option<&str>,
     change: FlagChange,
@@ -103,7 +103,7 @@ async fn change_flag(
 
 pub(super) async fn block(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
     Body(input): Body<FlagInput>,
 ) -> Result<Response, ApiError> {
@@ -112,7 +112,7 @@ pub(super) async fn block(
 
 pub(super) async fn unblock(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
     Query(lift): Query<Lift>,
 ) -> Result<Response, ApiError> {
@@ -121,7 +121,7 @@ pub(super) async fn unblock(
 
 pub(super) async fn restrict(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Path((id, purpose)): Path<(Uuid, String)>,
     Body(input): Body<FlagInput>,
 ) -> Result<Response, ApiError> {
@@ -130,7 +130,7 @@ pub(super) async fn restrict(
 
 pub(super) async fn unrestrict(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Path((id, purpose)): Path<(Uuid, String)>,
     Query(lift): Query<Lift>,
 ) -> Result<Response, ApiError> {
@@ -139,7 +139,7 @@ pub(super) async fn unrestrict(
 
 pub(super) async fn record_obligation(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Path((id, purpose)): Path<(Uuid, String)>,
     Body(input): Body<ObligationInput>,
 ) -> Result<Response, ApiError> {
@@ -152,7 +152,7 @@ pub(super) async fn record_obligation(
 
 pub(super) async fn fulfil_obligation(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Path((id, purpose)): Path<(Uuid, String)>,
 ) -> Result<Response, ApiError> {
     let flags = s.vault.set_obligation(&actor, id, &purpose, None).await?;
@@ -172,7 +172,7 @@ pub(super) struct ReceiptQuery {
 /// in the asker's language (`?lang=`, else `Accept-Language`, else Kazakh).
 pub(super) async fn receipt(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     headers: HeaderMap,
     Path((id, consent_id)): Path<(Uuid, Uuid)>,
     Query(q): Query<ReceiptQuery>,

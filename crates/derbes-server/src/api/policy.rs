@@ -2,12 +2,12 @@
 //! the visitor's language. Public pages: no token.
 
 use super::{asked_lang, Path, Query};
-use crate::policy::Document;
 use crate::problem::ApiError;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use derbes_service::Document;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -65,7 +65,7 @@ async fn document_page(
     let lang = asked_lang(lang, headers)?;
     let html = html_asked(format)?;
     match s.vault.policy_page(version, doc, lang, html).await {
-        Err(crate::VaultError::NotFound) => Err(ApiError::not_found(unknown_version)),
+        Err(derbes_service::VaultError::NotFound) => Err(ApiError::not_found(unknown_version)),
         other => Ok(page(other?, html)),
     }
 }
@@ -188,7 +188,7 @@ pub(super) async fn changes(
         .policy_changes(q.from.as_deref(), q.to.as_deref(), lang, html)
         .await
     {
-        Err(crate::VaultError::NotFound) => Err(ApiError::not_found(
+        Err(derbes_service::VaultError::NotFound) => Err(ApiError::not_found(
             "`from` or `to` names no recorded policy version; /policy/versions lists them",
         )),
         other => Ok(page(other?, html)),

@@ -2,20 +2,20 @@
 //! verification. The vault checks roles per step.
 
 use super::{json_response, Body, Path, Query};
-use crate::auth::Actor;
+use crate::auth::Authenticated;
 use crate::problem::ApiError;
-use crate::requests::{DocumentKind, RequestFilter, RequestInput, StepInput};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::header;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use derbes_service::{DocumentKind, RequestFilter, RequestInput, StepInput};
 use serde::Deserialize;
 use uuid::Uuid;
 
 pub(super) async fn file(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Body(input): Body<RequestInput>,
 ) -> Result<Response, ApiError> {
     let view = s.vault.file_request(&actor, input).await?;
@@ -24,7 +24,7 @@ pub(super) async fn file(
 
 pub(super) async fn list(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Query(filter): Query<RequestFilter>,
 ) -> Result<Response, ApiError> {
     let views = s.vault.requests(&actor, filter).await?;
@@ -33,7 +33,7 @@ pub(super) async fn list(
 
 pub(super) async fn one(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
     Ok(json_response(
@@ -44,7 +44,7 @@ pub(super) async fn one(
 
 pub(super) async fn step(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
     Body(input): Body<StepInput>,
 ) -> Result<Response, ApiError> {
@@ -54,7 +54,7 @@ pub(super) async fn step(
 
 pub(super) async fn send_code(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
     let sent = s.vault.send_request_code(&actor, id).await?;
@@ -69,7 +69,7 @@ pub(super) struct CodeInput {
 
 pub(super) async fn check_code(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
     Body(input): Body<CodeInput>,
 ) -> Result<Response, ApiError> {
@@ -87,7 +87,7 @@ pub(super) struct DocumentInput {
 
 pub(super) async fn verify_document(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
     Body(input): Body<DocumentInput>,
 ) -> Result<Response, ApiError> {
@@ -100,7 +100,7 @@ pub(super) async fn verify_document(
 
 pub(super) async fn package(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
     let download = s.vault.request_package(&actor, id).await?;
@@ -122,7 +122,7 @@ pub(super) async fn package(
 /// The record of a destroyed subject: what was destroyed, when, by whom and for which request.
 pub(super) async fn destruction(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
     match s.vault.destruction(&actor, id).await? {
@@ -134,7 +134,7 @@ pub(super) async fn destruction(
 /// The written answer: as sent, or as it would be sent now.
 pub(super) async fn answer(
     State(s): State<AppState>,
-    actor: Actor,
+    Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
     Ok(json_response(
@@ -151,7 +151,7 @@ pub(super) async fn confirm_webhook_job(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let signature = headers
-        .get(crate::webhooks::SIGNATURE_HEADER)
+        .get(derbes_service::SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok());
     let job = s.vault.confirm_webhook_job(id, signature, &body).await?;
     Ok(json_response(StatusCode::OK, &job))

@@ -4,7 +4,8 @@
 
 use derbes_core::Declaration;
 use derbes_crypto::KeyRing;
-use derbes_server::{AppState, Clock, Role, Vault};
+use derbes_server::AppState;
+use derbes_service::{Clock, Role, Vault};
 use derbes_store::testing::TestDb;
 use serde_json::{json, Value};
 use std::future::Future;
@@ -89,7 +90,7 @@ impl Server {
     pub async fn start_with(
         db: &TestDb,
         clock: Clock,
-        webhooks: Vec<derbes_server::Webhook>,
+        webhooks: Vec<derbes_service::Webhook>,
     ) -> Self {
         Self::start_limited(db, clock, webhooks, derbes_server::Limits::default()).await
     }
@@ -98,7 +99,7 @@ impl Server {
     pub async fn start_limited(
         db: &TestDb,
         clock: Clock,
-        webhooks: Vec<derbes_server::Webhook>,
+        webhooks: Vec<derbes_service::Webhook>,
         limits: derbes_server::Limits,
     ) -> Self {
         let keys = Arc::new(KeyRing::generate().unwrap());
@@ -122,11 +123,11 @@ impl Server {
         let state = AppState::with_vault(Arc::new(
             Vault::new(declaration, keys, store)
                 .with_clock(clock)
-                .with_mailer(Arc::new(derbes_server::Outbox::new(
+                .with_mailer(Arc::new(derbes_service::Outbox::new(
                     &outbox,
                     "dpo@school.kz",
                 )))
-                .with_destruction_log(derbes_server::DestructionLog::new(
+                .with_destruction_log(derbes_service::DestructionLog::new(
                     outbox.with_extension("destructions.log"),
                 ))
                 .with_four_eyes(true)

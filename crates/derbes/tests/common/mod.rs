@@ -227,6 +227,19 @@ impl Server {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// The standard error once it holds `needle`, or after five seconds without it: the lines
+    /// a server writes there before it serves may still be on their way through the pipe.
+    pub fn stderr_with(&self, needle: &str) -> String {
+        let waited = Instant::now();
+        loop {
+            let s = self.stderr();
+            if s.contains(needle) || waited.elapsed() > Duration::from_secs(5) {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -8,7 +8,7 @@
 //! `derbes destructions reapply`) destroys it again. Each line of the log carries a MAC under
 //! the installation's keys, so a line added by hand destroys nothing.
 
-use crate::auth::Actor;
+use crate::actor::Actor;
 use crate::vault::{Vault, VaultError, UPDATE_ATTEMPTS};
 use derbes_core::audit::{AuditDraft, Outcome};
 use derbes_core::destruction::{check, ConnectorDone, Destruction, DestructionProblem};

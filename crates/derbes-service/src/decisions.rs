@@ -2,18 +2,44 @@
 //! question or a batch, each answered by core from the subject's state, and the answers recorded
 //! in the audit chain (one event per request) before they leave derbes.
 
-use crate::auth::Actor;
+use crate::actor::Actor;
 use crate::consents::InForce;
 use crate::facts_cache::Cached;
-use crate::problem::Reason;
 use crate::vault::{check_names, Vault, VaultError};
 use derbes_core::audit::{AuditDraft, Outcome};
+use derbes_core::consent::ConsentProblem;
+use derbes_core::decision::DenyReason;
 use derbes_core::decision::{decide, ReadQuery};
 use derbes_core::declaration::LegalBasis;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
 use uuid::Uuid;
+
+/// A reason with its stable code, as the API shows it (refusals, decisions).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Reason {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl From<&DenyReason> for Reason {
+    fn from(r: &DenyReason) -> Self {
+        Reason {
+            code: r.code(),
+            message: r.message(),
+        }
+    }
+}
+
+impl From<&ConsentProblem> for Reason {
+    fn from(p: &ConsentProblem) -> Self {
+        Reason {
+            code: p.code(),
+            message: p.message(),
+        }
+    }
+}
 
 /// The most questions one request may ask.
 pub const MAX_BATCH: usize = 1000;

@@ -4,7 +4,7 @@
 //! writes it together with its audit event.
 
 use crate::access::Action;
-use crate::auth::Actor;
+use crate::actor::Actor;
 use crate::vault::{Vault, VaultError, UPDATE_ATTEMPTS};
 use derbes_core::audit::{AuditDraft, Outcome};
 use derbes_core::consent::{

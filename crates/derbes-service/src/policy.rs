@@ -461,7 +461,7 @@ mod tests {
 
     /// Every document of every example in every language, as reviewed: a change to a template,
     /// a label or an example shows here line by line. After reviewing the change, write the
-    /// snapshots again with `DERBES_UPDATE_SNAPSHOTS=1 cargo test -p derbes-server --lib snapshot`.
+    /// snapshots again with `DERBES_UPDATE_SNAPSHOTS=1 cargo test -p derbes-service --lib snapshot`.
     #[test]
     fn every_document_matches_its_reviewed_snapshot() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
@@ -705,7 +705,7 @@ type PageKey = (String, Document, Lang, bool, bool);
 /// Rendered policy pages and the parsed declarations behind them, by version and language.
 #[derive(Default)]
 pub(crate) struct PolicyCache {
-    pages: std::sync::Mutex<std::collections::HashMap<PageKey, axum::body::Bytes>>,
+    pages: std::sync::Mutex<std::collections::HashMap<PageKey, bytes::Bytes>>,
     declarations: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Declaration>>>,
     versions: std::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<Vec<PolicyVersion>>)>>,
 }
@@ -797,7 +797,7 @@ impl crate::vault::Vault {
         doc: Document,
         lang: Lang,
         html: bool,
-    ) -> Result<axum::body::Bytes, crate::vault::VaultError> {
+    ) -> Result<bytes::Bytes, crate::vault::VaultError> {
         let versions = self.policy_versions().await?;
         let today = self.now().to_offset(self.calendar().offset()).date();
         let current = in_force(&versions, today).map(|v| v.version.clone());
@@ -826,7 +826,7 @@ impl crate::vault::Vault {
             md
         };
         // Bytes: each answer shares the rendered page instead of copying it.
-        let page = axum::body::Bytes::from(text);
+        let page = bytes::Bytes::from(text);
         locked(&self.policy_cache.pages).insert(key, page.clone());
         Ok(page)
     }

@@ -13,7 +13,7 @@
 //! Admin and DPO reach every subject; auditors read the audit trail and the request register,
 //! never personal data.
 
-use crate::auth::{Actor, Role};
+use crate::actor::{Actor, Role};
 use crate::vault::{Vault, VaultError};
 use derbes_core::audit::{AuditDraft, Outcome};
 

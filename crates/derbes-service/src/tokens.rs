@@ -2,7 +2,7 @@
 //! request, listed, revoked at once in every process, expired, and when each was last used.
 
 use crate::access::Action;
-use crate::auth::{scope_for, Actor, Role};
+use crate::actor::{scope_for, Actor, Role};
 use crate::vault::{Vault, VaultError};
 use derbes_core::audit::{format_timestamp, AuditDraft, Outcome};
 use derbes_store::{Applied, TokenRecord, WriteOp};

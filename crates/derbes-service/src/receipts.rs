@@ -1,7 +1,7 @@
 //! Signed consent receipts: issued from the ledger, signed with the operator's Ed25519 key, and
 //! checked offline against the published key.
 
-use crate::auth::Actor;
+use crate::actor::Actor;
 use crate::html::escape as escape_html;
 use crate::vault::{Vault, VaultError};
 use derbes_core::audit::{AuditDraft, Outcome};

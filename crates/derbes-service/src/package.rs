@@ -8,8 +8,8 @@
 //! The package is sealed under its request's data key, kept for a configurable time and then
 //! deleted; destroying the subject deletes it too.
 
+use crate::actor::Actor;
 use crate::answers::{operator_parts, OperatorContext, ResponsibleContext};
-use crate::auth::Actor;
 use crate::html::{escape, page};
 use crate::receipts::SignedReceipt;
 use crate::vault::{Vault, VaultError};

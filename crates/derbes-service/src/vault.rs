@@ -2,7 +2,7 @@
 //! decided by core and recorded in the audit chain together with the change it describes.
 
 use crate::access::Action;
-use crate::auth::Actor;
+use crate::actor::Actor;
 use derbes_core::audit::{AuditDraft, Outcome};
 use derbes_core::decision::{decide, decide_read, may_write_field, DenyReason, ReadQuery};
 use derbes_core::declaration::LegalBasis;

@@ -6,7 +6,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use derbes_core::text::Lang;
 use derbes_core::Declaration;
-use derbes_server::{Document, PolicyTemplates};
+use derbes_service::{Document, PolicyTemplates};
 
 fn render_all(c: &mut Criterion) {
     let d = Declaration::load(include_str!("../../../examples/shoqan-school.toml"))

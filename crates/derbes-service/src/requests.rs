@@ -4,8 +4,8 @@
 //! once a request is approved. Every step is audited with actor and time.
 
 use crate::access::{self, RequestSight};
+use crate::actor::{Actor, Role};
 use crate::answers::{done_sentence, Letter, LetterContext, PurposeContext};
-use crate::auth::{Actor, Role};
 use crate::consents::{ConsentInput, ConsentStep, FlagChange, FlagInput};
 use crate::mail::Mail;
 use crate::vault::{Vault, VaultError, UPDATE_ATTEMPTS};

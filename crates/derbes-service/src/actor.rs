@@ -1,0 +1,116 @@
+//! The caller: who acts, in which role, for which purposes.
+
+use derbes_core::decision::ActorScope;
+use std::fmt;
+use std::str::FromStr;
+
+/// What a token may do. Deny by default: each operation names the roles it admits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Everything, including creating tokens.
+    Admin,
+    /// The data protection officer: every purpose, the audit trail.
+    Dpo,
+    /// Operator staff: only their purposes.
+    Staff,
+    /// Reads the audit trail; never personal data.
+    Auditor,
+    /// A platform integration: only its purposes.
+    Integration,
+}
+
+pub const ROLES: [&str; 5] = ["admin", "dpo", "staff", "auditor", "integration"];
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Dpo => "dpo",
+            Role::Staff => "staff",
+            Role::Auditor => "auditor",
+            Role::Integration => "integration",
+        }
+    }
+
+    /// Whether tokens of this role are limited to listed purposes.
+    pub fn purpose_bound(self) -> bool {
+        matches!(self, Role::Staff | Role::Integration)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "admin" => Role::Admin,
+            "dpo" => Role::Dpo,
+            "staff" => Role::Staff,
+            "auditor" => Role::Auditor,
+            "integration" => Role::Integration,
+            other => {
+                return Err(format!(
+                    "unknown role `{other}`; use one of: {}",
+                    ROLES.join(", ")
+                ))
+            }
+        })
+    }
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub name: String,
+    pub role: Role,
+    pub scope: ActorScope,
+    /// The token it came with (none at the command line).
+    pub token: Option<uuid::Uuid>,
+}
+
+impl Actor {
+    /// The operator at the command line: acts for any purpose, named `admin:cli-<command>`
+    /// in the audit trail.
+    pub fn command_line(command: &str) -> Self {
+        Actor {
+            name: format!("cli-{command}"),
+            role: Role::Admin,
+            scope: ActorScope::AnyPurpose,
+            token: None,
+        }
+    }
+
+    /// How the actor appears in the audit trail.
+    pub fn audit_name(&self) -> String {
+        format!("{}:{}", self.role, self.name)
+    }
+
+    pub fn require(&self, roles: &[Role]) -> Result<(), crate::vault::VaultError> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(crate::vault::VaultError::Forbidden(format!(
+                "a `{}` token may not do this; it needs one of: {}",
+                self.role,
+                roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))
+        }
+    }
+}
+
+pub fn scope_for(role: Role, purposes: &[String]) -> ActorScope {
+    match role {
+        Role::Admin | Role::Dpo => ActorScope::AnyPurpose,
+        Role::Staff | Role::Integration => ActorScope::Purposes(purposes.to_vec()),
+        Role::Auditor => ActorScope::Purposes(Vec::new()),
+    }
+}

@@ -1,0 +1,58 @@
+//! derbes service: every use case behind the front ends. The REST API, the console and the
+//! command line extract their input, make one call here and show the result; this crate
+//! authorizes the caller, asks core for the decision, writes through the store with the audit
+//! event, and renders the documents. It knows nothing of HTTP.
+
+mod access;
+mod actor;
+mod answers;
+mod audit_archive;
+mod audit_chain;
+mod consents;
+mod decisions;
+mod destruction;
+mod facts_cache;
+pub mod files;
+mod html;
+mod mail;
+mod package;
+mod policy;
+mod receipts;
+mod requests;
+mod templates;
+mod tokens;
+pub mod unique_keys;
+mod vault;
+mod webhooks;
+
+pub use actor::{scope_for, Actor, Role, ROLES};
+pub use answers::{AnswerTemplates, Letter};
+pub use audit_archive::{AuditArchive, DailyAudit, ARCHIVED};
+pub use audit_chain::{
+    since_last_restore, AuditStatus, CheckpointFile, CheckpointFileError, FileEntry,
+    RestoreAcknowledged, RESTORE_ACKNOWLEDGED,
+};
+pub use consents::{ConsentInput, ConsentStep, FlagChange, FlagInput, LinkInput, ObligationInput};
+pub use decisions::{Answer, Question, Reason, MAX_BATCH};
+pub use destruction::{DestructionLog, Reconciled, RejectedLine, RESTORE_ACTOR};
+pub use mail::{to_eml, Mail, MailError, Mailer, Outbox, Smtp};
+pub use package::{Download, DEFAULT_DAYS as DEFAULT_PACKAGE_DAYS};
+pub use policy::{
+    changes_markdown, markdown_page, markdown_to_html, Document, PolicyTemplates, RenderError,
+};
+pub use receipts::{
+    keys_from_set, published_keys, receipt_html, verify_receipt, ReceiptCheck, ReceiptSignature,
+    SignedReceipt, RECEIPT_KEYS_PATH,
+};
+pub use requests::{
+    mask_email, Action, ActionKind, ActionStatus, Channel, CodeSent, DocumentKind, RequestFilter,
+    RequestInput, RequestView, Requester, StepInput, Verification,
+};
+pub use templates::TemplateError;
+pub use tokens::{NewToken, TokenLifetimes, TokenView, Unauthenticated, MAX_TOKEN_DAYS};
+pub use vault::{Clock, KeyLoader, PreparedSubject, Vault, VaultError};
+pub use webhooks::{Webhook, WebhookEvent, WebhookMessage, SIGNATURE_HEADER};
+
+/// How often a running server reads its key file again, to pick up versions that
+/// `derbes keys rotate` added.
+pub const KEY_RELOAD_PERIOD: std::time::Duration = std::time::Duration::from_secs(10);
