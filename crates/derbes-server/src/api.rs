@@ -161,6 +161,7 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("post", "/api/v1/tokens", post(create_token)),
         ("get", "/api/v1/tokens", get(list_tokens)),
         ("delete", "/api/v1/tokens/{id}", delete(revoke_token)),
+        ("get", "/api/v1/jobs", get(jobs)),
         ("post", "/api/v1/decisions", post(decisions)),
         (
             "get",
@@ -698,6 +699,14 @@ async fn create_token(
     let mut body = serde_json::to_value(&created).unwrap_or_default();
     body["note"] = json!("the token is shown once; derbes keeps only its digest");
     Ok(json_response(StatusCode::CREATED, &body))
+}
+
+async fn jobs(
+    State(s): State<AppState>,
+    Authenticated(actor): Authenticated,
+) -> Result<Response, ApiError> {
+    let jobs = s.vault.job_board(&actor).await?;
+    Ok(json_response(StatusCode::OK, &json!({ "jobs": jobs })))
 }
 
 async fn list_tokens(

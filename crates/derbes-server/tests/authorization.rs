@@ -112,6 +112,12 @@ const TABLE: &[(&str, &str, Expect, Expect)] = &[
         Status([200, 403, 403, 403, 403]),
     ),
     (
+        "get",
+        "/api/v1/jobs",
+        Status([200, 403, 403, 403, 403]),
+        Status([200, 403, 403, 403, 403]),
+    ),
+    (
         "post",
         "/api/v1/decisions",
         Status([200, 200, 200, 403, 200]),

@@ -59,6 +59,8 @@ pub enum Action {
     RequestAnswer,
     DestructionRead,
     SubjectDestroy,
+    /// The periodic jobs and their last runs.
+    JobsRead,
 }
 
 /// How far a purpose-bound actor reaches for an action.
@@ -107,7 +109,7 @@ impl Action {
             // Lookups answer only subjects of categories the purpose covers.
             SubjectLookup => (PROCESSORS, Reach::Any),
             SubjectHistory | AuditRead | AuditStatus | DestructionRead => (AUDIT, Reach::Any),
-            TokenCreate | TokenList | TokenRevoke => (ADMIN, Reach::Any),
+            TokenCreate | TokenList | TokenRevoke | JobsRead => (ADMIN, Reach::Any),
             ConsentList | ConsentRecord | ConsentReceipt => (PROCESSORS, Reach::Subject),
             RepresentativeList | RepresentativeLink | RepresentativeUnlink => {
                 (PROCESSORS, Reach::Subject)
@@ -173,6 +175,7 @@ impl Action {
             RequestAnswer => "request.answer",
             DestructionRead => "destruction.read",
             SubjectDestroy => "subject.destroy",
+            JobsRead => "jobs.read",
         }
     }
 }
@@ -297,7 +300,7 @@ mod tests {
     use super::*;
 
     impl Action {
-        const ALL: [Action; 37] = [
+        const ALL: [Action; 38] = [
             Action::SubjectCreate,
             Action::SubjectRead,
             Action::SubjectRectify,
@@ -335,6 +338,7 @@ mod tests {
             Action::RequestAnswer,
             Action::DestructionRead,
             Action::SubjectDestroy,
+            Action::JobsRead,
         ];
     }
 

@@ -14,6 +14,7 @@ mod destruction;
 mod facts_cache;
 pub mod files;
 mod html;
+pub mod jobs;
 mod mail;
 mod package;
 mod policy;
@@ -35,6 +36,7 @@ pub use audit_chain::{
 pub use consents::{ConsentInput, ConsentStep, FlagChange, FlagInput, LinkInput, ObligationInput};
 pub use decisions::{Answer, Question, Reason, MAX_BATCH};
 pub use destruction::{DestructionLog, Reconciled, RejectedLine, RESTORE_ACTOR};
+pub use jobs::{JobSettings, JobStatus, KEY_RELOAD_PERIOD};
 pub use mail::{to_eml, Mail, MailError, Mailer, Outbox, Smtp};
 pub use package::{Download, DEFAULT_DAYS as DEFAULT_PACKAGE_DAYS};
 pub use policy::{
@@ -52,7 +54,3 @@ pub use templates::TemplateError;
 pub use tokens::{NewToken, TokenLifetimes, TokenView, Unauthenticated, MAX_TOKEN_DAYS};
 pub use vault::{Clock, KeyLoader, PreparedSubject, Vault, VaultError};
 pub use webhooks::{Webhook, WebhookEvent, WebhookMessage, SIGNATURE_HEADER};
-
-/// How often a running server reads its key file again, to pick up versions that
-/// `derbes keys rotate` added.
-pub const KEY_RELOAD_PERIOD: std::time::Duration = std::time::Duration::from_secs(10);

@@ -8,6 +8,7 @@
 
 mod chain;
 mod fields_blob;
+mod job_runs;
 mod postgres;
 mod sqlite;
 mod subject_runs;
@@ -18,6 +19,7 @@ pub use chain::{
     SegmentFiles, SEGMENT_EVENTS,
 };
 pub use fields_blob::{decode_fields, encode_fields, BlobError};
+pub use job_runs::{JobOutcome, JobRun};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::*;
@@ -153,6 +155,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every token, revoked ones included, oldest first.
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// The last run of every periodic job that has run, by name.
+    async fn job_runs(&self) -> Result<Vec<JobRun>, StoreError>;
 
     /// A number that changes whenever any process revokes a token, while this store hears of it
     /// at once; `None` when it cannot (then tokens are checked in the store on every request).

@@ -321,6 +321,9 @@ pub enum WriteOp {
     /// When tokens (by digest) were last used: bookkeeping of the tokens themselves, no action
     /// on personal data, so it carries no audit event. Times only move forward.
     TokensUsed { used: Vec<(String, String)> },
+    /// The last run of a periodic job, replacing the one before and counted: bookkeeping of
+    /// derbes itself, no action on personal data, so it carries no audit event.
+    RecordJobRun(crate::JobRun),
     /// Records a declaration version; refuses the same version with different content.
     RecordDeclaration {
         version: String,
@@ -405,6 +408,7 @@ impl WriteOp {
             | WriteOp::CreateToken { .. }
             | WriteOp::RevokeToken { .. }
             | WriteOp::TokensUsed { .. }
+            | WriteOp::RecordJobRun(_)
             | WriteOp::RecordDeclaration { .. }
             | WriteOp::FileRequest { .. }
             | WriteOp::UpdateRequest { .. }
@@ -449,6 +453,7 @@ pub enum Applied {
         already: bool,
     },
     TokensUsed,
+    JobRunRecorded,
     /// `true` when the version was new.
     DeclarationRecorded {
         new: bool,

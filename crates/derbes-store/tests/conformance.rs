@@ -11,9 +11,9 @@ use derbes_core::flags::{Flag, FlagReason, Obligation};
 use derbes_crypto::KeyRing;
 use derbes_store::testing::{run_suite, Case, TestDb};
 use derbes_store::{
-    open, Applied, FlagWrite, IndexEntry, JobWrite, KeyOwner, KeyRecord, PackageRecord,
-    RequestQuery, RequestRecord, Store, StoreError, SubjectRecord, SubjectState, TokenRecord,
-    WebhookJob, WriteOp,
+    open, Applied, FlagWrite, IndexEntry, JobOutcome, JobRun, JobWrite, KeyOwner, KeyRecord,
+    PackageRecord, RequestQuery, RequestRecord, Store, StoreError, SubjectRecord, SubjectState,
+    TokenRecord, WebhookJob, WriteOp,
 };
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -1275,6 +1275,75 @@ fn a_destroyed_key_is_gone_from_the_live_files(
     })
 }
 
+/// A job's last run replaces the one before, counted, failures apart; it writes no audit
+/// event, and it outlives the process that recorded it.
+fn job_runs_keep_the_last_run_counted(
+    db: TestDb,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let k = keys();
+        let at = |m: u8| {
+            time::OffsetDateTime::parse(
+                &format!("2026-12-06T10:{m:02}:00.25Z"),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap()
+        };
+        let run = |name: &str, m: u8, outcome: JobOutcome, detail: &str| JobRun {
+            name: name.into(),
+            every_seconds: 60,
+            started_at: at(m),
+            finished_at: at(m),
+            outcome,
+            detail: detail.into(),
+            next_run_at: at(m + 1),
+            runs: 1,
+            failures: 0,
+        };
+        {
+            let s = store(&db, &k).await;
+            assert!(s.job_runs().await.unwrap().is_empty());
+            let head = s.audit_head().await.unwrap();
+            for (m, outcome, detail) in [
+                (1, JobOutcome::Failed, "the storage did not answer"),
+                (2, JobOutcome::Done, "sent 2 webhook job(s)"),
+                (3, JobOutcome::Idle, ""),
+            ] {
+                s.write(WriteOp::RecordJobRun(run(
+                    "webhook-delivery",
+                    m,
+                    outcome,
+                    detail,
+                )))
+                .await
+                .unwrap();
+            }
+            s.write(WriteOp::RecordJobRun(run(
+                "key-reload",
+                5,
+                JobOutcome::Skipped,
+                "broken",
+            )))
+            .await
+            .unwrap();
+            assert_eq!(s.audit_head().await.unwrap(), head, "no audit event");
+        }
+        let s = store(&db, &k).await;
+        let runs = s.job_runs().await.unwrap();
+        assert_eq!(
+            runs.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            ["key-reload", "webhook-delivery"]
+        );
+        let w = &runs[1];
+        assert_eq!(
+            (w.outcome, w.detail.as_str(), w.runs, w.failures),
+            (JobOutcome::Idle, "", 3, 1)
+        );
+        assert_eq!((w.started_at, w.next_run_at), (at(3), at(4)));
+        assert_eq!((runs[0].outcome, runs[0].runs), (JobOutcome::Skipped, 1));
+    })
+}
+
 fn main() -> ExitCode {
     let cases: &[(&str, Case)] = &[
         ("create_read_and_lookup", create_read_and_lookup),
@@ -1292,6 +1361,10 @@ fn main() -> ExitCode {
             rewrap_tokens_and_declarations,
         ),
         ("data_survives_reopening", data_survives_reopening),
+        (
+            "job_runs_keep_the_last_run_counted",
+            job_runs_keep_the_last_run_counted,
+        ),
         ("consents_links_and_flags", consents_links_and_flags),
         (
             "requests_file_update_list_and_rewrap",

@@ -5,6 +5,7 @@ mod config;
 mod consent_import;
 mod generate;
 mod import;
+mod jobs_cli;
 mod keys_cli;
 mod pdf;
 mod policy_cli;
@@ -102,6 +103,9 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// The server's periodic jobs (webhook delivery, package sweep, audit checkpoints and
+    /// verification, outbox sweep, token use, key reload) and how their last runs went
+    Jobs,
     /// The SQL connectors to the operator's own databases
     Connectors {
         #[command(subcommand)]
@@ -322,6 +326,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Command::Destructions {
                 command: DestructionsCommand::List,
             } => requests_cli::list_destructions(&config).await,
+            Command::Jobs => jobs_cli::list(&config).await,
             Command::Connectors {
                 command: ConnectorsCommand::Check,
             } => requests_cli::check_connectors(&config).await,
@@ -378,15 +383,6 @@ fn check(files: &[PathBuf], strict: bool) -> ExitCode {
         ExitCode::SUCCESS
     }
 }
-
-/// How often the server looks for webhook jobs that are due.
-const WEBHOOK_PERIOD: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// How often the server deletes expired access packages.
-const PACKAGE_SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(600);
-
-/// How often the server verifies the whole audit chain (and once at start).
-const CHAIN_VERIFY_PERIOD: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 async fn serve(config: &Config) -> Result<()> {
     let opened = setup::open(config, true).await?;
@@ -460,124 +456,25 @@ async fn serve(config: &Config) -> Result<()> {
         d.version,
         config.store_description()
     );
-    // Send the webhook connectors' jobs as they fall due.
-    let vault = Arc::clone(&opened.vault);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(WEBHOOK_PERIOD);
-        loop {
-            tick.tick().await;
-            if let Err(e) = vault.deliver_webhooks().await {
-                eprintln!("derbes: warning: webhook deliveries: {e}");
-            }
-        }
+    // The duties on a clock: webhook deliveries, package sweeps, checkpoints, the daily audit
+    // verification, outbox sweeps, token use, key reloads.
+    let jobs = derbes_service::jobs::jobs(derbes_service::JobSettings {
+        checkpoint_every: config.checkpoint_interval,
+        audit_archive: config.audit_keep_days.map(|days| {
+            (
+                derbes_service::AuditArchive::new(&config.audit_archive_dir),
+                days,
+            )
+        }),
+        outbox_age: std::time::Duration::from_secs(u64::from(config.outbox_days) * 86_400),
     });
-    // Delete access packages as they expire.
-    let vault = Arc::clone(&opened.vault);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(PACKAGE_SWEEP_PERIOD);
-        loop {
-            tick.tick().await;
-            match vault.delete_expired_packages().await {
-                Ok(0) => {}
-                Ok(n) => eprintln!("derbes: deleted {n} expired access package(s)"),
-                Err(e) => eprintln!("derbes: warning: expired access packages: {e}"),
-            }
-        }
-    });
-    // Sign a checkpoint of the audit chain now and then, and export it.
-    let vault = Arc::clone(&opened.vault);
-    let period = config.checkpoint_interval;
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-        loop {
-            tick.tick().await;
-            if vault.chain_broken().is_some() {
-                continue;
-            }
-            if let Err(e) = vault.checkpoint().await {
-                eprintln!("derbes: warning: audit checkpoint: {e}");
-            }
-        }
-    });
-    // Verify the whole audit chain at start and every day; once it verifies, move the events
-    // past the audit retention (when one is configured) to signed segments in the archive.
-    let vault = Arc::clone(&opened.vault);
-    let archive = config.audit_keep_days.map(|days| {
-        (
-            derbes_service::AuditArchive::new(&config.audit_archive_dir),
-            days,
-        )
-    });
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(CHAIN_VERIFY_PERIOD);
-        loop {
-            tick.tick().await;
-            let retention = archive.as_ref().map(|(archive, days)| (archive, *days));
-            match vault.daily_audit(retention).await {
-                Ok(derbes_service::DailyAudit::Verified { archived, .. }) if !archived.is_empty() => {
-                    if let Some((archive, keep_days)) = &archive {
-                        eprintln!(
-                            "derbes: archived {} audit event(s) older than {keep_days} days in {} segment(s) in {}",
-                            archived.iter().map(|s| s.events()).sum::<i64>(),
-                            archived.len(),
-                            archive.dir().display()
-                        );
-                    }
-                }
-                Ok(derbes_service::DailyAudit::Verified { .. }) => {}
-                Ok(derbes_service::DailyAudit::Broken(b)) => eprintln!(
-                    "derbes: THE AUDIT CHAIN IS BROKEN: {b}; every action that must be recorded is refused from now on"
-                ),
-                Err(e) => eprintln!("derbes: warning: the audit chain could not be verified or archived: {e}"),
-            }
-        }
-    });
-    // Delete messages an outbox has kept for longer than it should.
-    let vault = Arc::clone(&opened.vault);
-    let outbox_age = std::time::Duration::from_secs(u64::from(config.outbox_days) * 86_400);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            let n = vault.sweep_outbox(outbox_age);
-            if n > 0 {
-                eprintln!("derbes: deleted {n} message(s) kept in the outbox past their time");
-            }
-        }
-    });
-    // Record when tokens were last used, a minute at a time.
-    let vault = Arc::clone(&opened.vault);
-    tokio::spawn(async move {
-        let period = std::time::Duration::from_secs(60);
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-        loop {
-            tick.tick().await;
-            if let Err(e) = vault.record_token_use().await {
-                eprintln!("derbes: warning: token use not recorded: {e}");
-            }
-        }
-    });
-    // Pick up key versions that `derbes keys rotate` adds while the server runs.
-    let vault = Arc::clone(&opened.vault);
-    tokio::spawn(async move {
-        // The first tick comes one period after start-up, which has just read the key file.
-        let period = derbes_service::KEY_RELOAD_PERIOD;
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-        loop {
-            tick.tick().await;
-            match vault.reload_keys() {
-                Ok(true) => eprintln!(
-                    "derbes: key file reloaded; new data keys are wrapped under key version {}",
-                    vault.keys().current_version()
-                ),
-                Ok(false) => {}
-                Err(e) => eprintln!("derbes: warning: {e}"),
-            }
-        }
-    });
+    let running = derbes_service::jobs::spawn(&opened.vault, jobs);
     let vault = Arc::clone(&opened.vault);
     let state = derbes_server::AppState::with_vault(opened.vault);
     derbes_server::serve_with(listener, state, config.limits, shutdown_signal()).await?;
+    for job in running {
+        job.abort();
+    }
     // The last events get a checkpoint, exported, before the server stops.
     if vault.chain_broken().is_none() {
         let _ = vault.record_token_use().await;

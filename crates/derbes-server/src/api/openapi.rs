@@ -662,6 +662,10 @@ fn spine() -> Value {
                     "responses": { "200": ok("The tokens, oldest first", "Tokens") }
                 }), &[])
             },
+            "/api/v1/jobs": { "get": authed(json!({
+                "summary": "The periodic jobs (webhook delivery, package sweep, audit checkpoints and verification, outbox sweep, token use, key reload), each with what it does and its last run (admin)",
+                "responses": { "200": ok("Every job derbes knows, run or not", "Jobs") }
+            }), &[]) },
             "/api/v1/tokens/{id}": { "delete": authed(json!({
                 "summary": "Revoke a token, at once in every derbes process (admin); a token cannot revoke itself",
                 "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } }],
@@ -739,6 +743,20 @@ fn spine() -> Value {
                     "expires_at": { "type": "string", "format": "date-time" },
                     "revoked_at": { "type": "string", "format": "date-time" },
                     "last_used_at": { "type": "string", "format": "date-time", "description": "To the minute" } } },
+                "Jobs": { "type": "object", "required": ["jobs"], "properties": {
+                    "jobs": { "type": "array", "items": { "type": "object", "required": ["name", "does"], "properties": {
+                        "name": { "type": "string" }, "does": { "type": "string" },
+                        "last_run": { "$ref": "#/components/schemas/JobRun" } } } } } },
+                "JobRun": { "type": "object", "required": ["name", "every_seconds", "started_at", "finished_at", "outcome", "detail", "next_run_at", "runs", "failures"], "properties": {
+                    "name": { "type": "string" },
+                    "every_seconds": { "type": "integer", "minimum": 1 },
+                    "started_at": { "type": "string", "format": "date-time" },
+                    "finished_at": { "type": "string", "format": "date-time" },
+                    "outcome": { "enum": ["done", "idle", "skipped", "failed"] },
+                    "detail": { "type": "string", "description": "What the run did, or why it failed or was skipped; empty when idle" },
+                    "next_run_at": { "type": "string", "format": "date-time" },
+                    "runs": { "type": "integer", "minimum": 1 },
+                    "failures": { "type": "integer", "minimum": 0 } } },
                 "Tokens": { "type": "object", "required": ["tokens"], "properties": {
                     "tokens": { "type": "array", "items": { "$ref": "#/components/schemas/Token" } } } },
                 "TokenCreated": { "type": "object", "required": ["token", "id", "name", "role", "purposes", "created_at", "status"], "properties": {

@@ -1,12 +1,14 @@
 //! The PostgreSQL store: one writer connection committing groups (the audit head row is locked
 //! `FOR UPDATE` so several derbes processes chain events in one order), a pool for reads.
 
+mod job_runs;
+
 use crate::chain::{Anchor, Chain, ChainPolicy, ChainState, Continuation};
 use crate::fields_blob::{decode_fields, encode_fields};
 use crate::{
-    drain, from_json, now, to_json, Applied, AuditHead, FlagTable, IndexEntry, Job, KeyOwner,
-    KeyRecord, Keys, PackageRecord, Param, RawEvent, RequestQuery, RequestRecord, StateChanges,
-    Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob, WriteOp,
+    drain, from_json, now, to_json, Applied, AuditHead, FlagTable, IndexEntry, Job, JobRun,
+    KeyOwner, KeyRecord, Keys, PackageRecord, Param, RawEvent, RequestQuery, RequestRecord,
+    StateChanges, Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob, WriteOp,
     CHECKPOINT_COLUMNS, EVENT_COLUMNS, MAX_GROUP, PRUNE_EVERY, REQUEST_COLUMNS, SEGMENT_COLUMNS,
     STATE_CHANGES_KEPT, TOKEN_COLUMNS,
 };
@@ -24,44 +26,54 @@ use tokio_postgres::{Client, NoTls, Row, Statement};
 use uuid::Uuid;
 
 const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../migrations/postgres/0001_init.sql")),
-    (2, include_str!("../migrations/postgres/0002_consents.sql")),
+    (1, include_str!("../../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../../migrations/postgres/0002_consents.sql"),
+    ),
     (
         3,
-        include_str!("../migrations/postgres/0003_obligations.sql"),
+        include_str!("../../migrations/postgres/0003_obligations.sql"),
     ),
     (
         4,
-        include_str!("../migrations/postgres/0004_state_changes.sql"),
+        include_str!("../../migrations/postgres/0004_state_changes.sql"),
     ),
-    (5, include_str!("../migrations/postgres/0005_requests.sql")),
+    (
+        5,
+        include_str!("../../migrations/postgres/0005_requests.sql"),
+    ),
     (
         6,
-        include_str!("../migrations/postgres/0006_destructions.sql"),
+        include_str!("../../migrations/postgres/0006_destructions.sql"),
     ),
     (
         7,
-        include_str!("../migrations/postgres/0007_webhook_jobs.sql"),
+        include_str!("../../migrations/postgres/0007_webhook_jobs.sql"),
     ),
     (
         8,
-        include_str!("../migrations/postgres/0008_consents_by_purpose.sql"),
+        include_str!("../../migrations/postgres/0008_consents_by_purpose.sql"),
     ),
     (
         9,
-        include_str!("../migrations/postgres/0009_keyed_audit.sql"),
+        include_str!("../../migrations/postgres/0009_keyed_audit.sql"),
     ),
     (
         10,
-        include_str!("../migrations/postgres/0010_subject_keys.sql"),
+        include_str!("../../migrations/postgres/0010_subject_keys.sql"),
     ),
     (
         11,
-        include_str!("../migrations/postgres/0011_token_lifecycle.sql"),
+        include_str!("../../migrations/postgres/0011_token_lifecycle.sql"),
     ),
     (
         12,
-        include_str!("../migrations/postgres/0012_audit_segments.sql"),
+        include_str!("../../migrations/postgres/0012_audit_segments.sql"),
+    ),
+    (
+        13,
+        include_str!("../../migrations/postgres/0013_job_runs.sql"),
     ),
 ];
 
@@ -1079,6 +1091,10 @@ impl Writer {
                 self.client.execute(&s, &[&digests, &times]).await?;
                 Ok(Applied::TokensUsed)
             }
+            WriteOp::RecordJobRun(run) => {
+                self.record_job_run(&run).await?;
+                Ok(Applied::JobRunRecorded)
+            }
             WriteOp::RecordDeclaration {
                 version,
                 content_hash,
@@ -1852,6 +1868,15 @@ impl Store for PostgresStore {
         .iter()
         .map(token_from_row)
         .collect()
+    }
+
+    async fn job_runs(&self) -> Result<Vec<JobRun>, StoreError> {
+        let c = self.client().await?;
+        c.query(job_runs::SELECT, &[])
+            .await?
+            .iter()
+            .map(job_runs::from_row)
+            .collect()
     }
 
     fn token_generation(&self) -> Option<u64> {

@@ -1,13 +1,15 @@
 //! The SQLite store: WAL, one writer thread committing groups with `BEGIN IMMEDIATE`, a small
 //! pool of read-only connections.
 
+mod job_runs;
+
 use crate::chain::{Anchor, Chain, ChainPolicy, ChainState, Continuation};
 use crate::fields_blob::{decode_fields, encode_fields};
 use crate::subject_runs::{subject_events, Entry, RunPolicy, SubjectRuns};
 use crate::{
-    drain, from_json, now, to_json, Applied, AuditHead, FlagTable, IndexEntry, Job, KeyOwner,
-    KeyRecord, Keys, PackageRecord, Param, RawEvent, RequestQuery, RequestRecord, StateChanges,
-    Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob, WriteOp,
+    drain, from_json, now, to_json, Applied, AuditHead, FlagTable, IndexEntry, Job, JobRun,
+    KeyOwner, KeyRecord, Keys, PackageRecord, Param, RawEvent, RequestQuery, RequestRecord,
+    StateChanges, Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob, WriteOp,
     CHECKPOINT_COLUMNS, EVENT_COLUMNS, MAX_GROUP, PRUNE_EVERY, REQUEST_COLUMNS, SEGMENT_COLUMNS,
     STATE_CHANGES_KEPT, TOKEN_COLUMNS,
 };
@@ -24,45 +26,52 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
     (
         2,
-        include_str!("../migrations/sqlite/0002_subject_runs.sql"),
+        include_str!("../../migrations/sqlite/0002_subject_runs.sql"),
     ),
-    (3, include_str!("../migrations/sqlite/0003_consents.sql")),
-    (4, include_str!("../migrations/sqlite/0004_obligations.sql")),
+    (3, include_str!("../../migrations/sqlite/0003_consents.sql")),
+    (
+        4,
+        include_str!("../../migrations/sqlite/0004_obligations.sql"),
+    ),
     (
         5,
-        include_str!("../migrations/sqlite/0005_state_changes.sql"),
+        include_str!("../../migrations/sqlite/0005_state_changes.sql"),
     ),
-    (6, include_str!("../migrations/sqlite/0006_requests.sql")),
+    (6, include_str!("../../migrations/sqlite/0006_requests.sql")),
     (
         7,
-        include_str!("../migrations/sqlite/0007_destructions.sql"),
+        include_str!("../../migrations/sqlite/0007_destructions.sql"),
     ),
     (
         8,
-        include_str!("../migrations/sqlite/0008_webhook_jobs.sql"),
+        include_str!("../../migrations/sqlite/0008_webhook_jobs.sql"),
     ),
     (
         9,
-        include_str!("../migrations/sqlite/0009_consents_by_purpose.sql"),
+        include_str!("../../migrations/sqlite/0009_consents_by_purpose.sql"),
     ),
     (
         10,
-        include_str!("../migrations/sqlite/0010_keyed_audit.sql"),
+        include_str!("../../migrations/sqlite/0010_keyed_audit.sql"),
     ),
     (
         11,
-        include_str!("../migrations/sqlite/0011_secure_delete.sql"),
+        include_str!("../../migrations/sqlite/0011_secure_delete.sql"),
     ),
     (
         12,
-        include_str!("../migrations/sqlite/0012_token_lifecycle.sql"),
+        include_str!("../../migrations/sqlite/0012_token_lifecycle.sql"),
     ),
     (
         13,
-        include_str!("../migrations/sqlite/0013_audit_segments.sql"),
+        include_str!("../../migrations/sqlite/0013_audit_segments.sql"),
+    ),
+    (
+        14,
+        include_str!("../../migrations/sqlite/0014_job_runs.sql"),
     ),
 ];
 
@@ -1203,6 +1212,10 @@ fn apply(
             }
             Ok(Applied::TokensUsed)
         }
+        WriteOp::RecordJobRun(run) => {
+            job_runs::record(conn, &run)?;
+            Ok(Applied::JobRunRecorded)
+        }
         WriteOp::RecordDeclaration {
             version,
             content_hash,
@@ -1912,6 +1925,10 @@ impl Store for SqliteStore {
             rows.map(|r| token_of(r?)).collect()
         })
         .await
+    }
+
+    async fn job_runs(&self) -> Result<Vec<JobRun>, StoreError> {
+        self.read(job_runs::all).await
     }
 
     async fn count_active_tokens(&self) -> Result<u64, StoreError> {

@@ -1,0 +1,339 @@
+//! The duties derbes does on a clock, in one registry: each job has a name, a period and one
+//! call into the service. `serve` runs them; every run is recorded (when it started and ended,
+//! what it did or why it failed, when it runs next), so that `derbes jobs` and
+//! `GET /api/v1/jobs` show whether the duties are being done.
+//!
+//! A new duty (retention, incident notice) is one more entry in [`jobs`] and one line in
+//! [`CATALOGUE`].
+
+use crate::access::Action;
+use crate::actor::Actor;
+use crate::audit_archive::{AuditArchive, DailyAudit};
+use crate::vault::{Vault, VaultError};
+use derbes_store::{JobOutcome, JobRun, WriteOp};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Every job derbes knows, with what it does: the board lists them all, run or not.
+pub const CATALOGUE: &[(&str, &str)] = &[
+    (
+        WEBHOOKS,
+        "sends the webhook connectors' jobs as they fall due, and retries failed ones",
+    ),
+    (
+        PACKAGES,
+        "deletes the access packages whose download period has ended",
+    ),
+    (
+        CHECKPOINT,
+        "signs a checkpoint of the audit chain and exports it to the checkpoint file",
+    ),
+    (
+        AUDIT,
+        "verifies the whole audit chain; with an audit retention, archives the events past it",
+    ),
+    (
+        OUTBOX,
+        "deletes the messages an outbox has kept longer than its retention",
+    ),
+    (TOKEN_USE, "records when each API token was last used"),
+    (
+        KEYS,
+        "reads the key file again to pick up key versions added by `derbes keys rotate`",
+    ),
+];
+
+const WEBHOOKS: &str = "webhook-delivery";
+const PACKAGES: &str = "package-sweep";
+const CHECKPOINT: &str = "audit-checkpoint";
+const AUDIT: &str = "audit-verification";
+const OUTBOX: &str = "outbox-sweep";
+const TOKEN_USE: &str = "token-use";
+const KEYS: &str = "key-reload";
+
+/// How often webhook jobs are looked at.
+pub const WEBHOOK_PERIOD: Duration = Duration::from_secs(5);
+/// How often expired access packages are looked for.
+pub const PACKAGE_SWEEP_PERIOD: Duration = Duration::from_secs(600);
+/// How often the whole audit chain is verified.
+pub const AUDIT_VERIFICATION_PERIOD: Duration = Duration::from_secs(24 * 3600);
+/// How often a running server reads its key file again, to pick up versions that
+/// `derbes keys rotate` added.
+pub const KEY_RELOAD_PERIOD: Duration = Duration::from_secs(10);
+const OUTBOX_SWEEP_PERIOD: Duration = Duration::from_secs(3600);
+const TOKEN_USE_PERIOD: Duration = Duration::from_secs(60);
+
+/// What the operator configured for the jobs.
+pub struct JobSettings {
+    /// How often a checkpoint of the audit chain is signed.
+    pub checkpoint_every: Duration,
+    /// Where audit events past their retention go, and after how many days.
+    pub audit_archive: Option<(AuditArchive, u32)>,
+    /// How long an outbox keeps a message.
+    pub outbox_age: Duration,
+}
+
+/// What one run did, in a sentence without personal data.
+#[derive(Debug, Default)]
+pub struct Ran {
+    /// Empty when there was nothing to do.
+    pub detail: String,
+    /// Worth a line in the server's log (otherwise only on the board).
+    pub notable: bool,
+}
+
+impl Ran {
+    /// Nothing to do.
+    pub fn idle() -> Self {
+        Ran::default()
+    }
+
+    /// Done, and worth a line in the log.
+    pub fn notable(detail: String) -> Self {
+        Ran {
+            detail,
+            notable: true,
+        }
+    }
+
+    /// Done, routinely: only on the board.
+    pub fn routine(detail: String) -> Self {
+        Ran {
+            detail,
+            notable: false,
+        }
+    }
+
+    /// Notable `what(n)` when `n` things were done, idle otherwise.
+    fn counted(n: usize, what: impl FnOnce(usize) -> String) -> Self {
+        if n == 0 {
+            Ran::idle()
+        } else {
+            Ran::notable(what(n))
+        }
+    }
+}
+
+type Run = Box<
+    dyn Fn(Arc<Vault>) -> Pin<Box<dyn Future<Output = Result<Ran, VaultError>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// A named periodic job.
+pub struct Job {
+    pub name: &'static str,
+    pub every: Duration,
+    /// Whether the first run comes at start; otherwise one period after.
+    pub at_start: bool,
+    /// Skipped while the audit chain is broken (it would sign or record on a broken chain).
+    needs_intact_chain: bool,
+    run: Run,
+}
+
+impl Job {
+    fn new<F, Fut>(name: &'static str, every: Duration, at_start: bool, run: F) -> Self
+    where
+        F: Fn(Arc<Vault>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Ran, VaultError>> + Send + 'static,
+    {
+        Job {
+            name,
+            every,
+            at_start,
+            needs_intact_chain: false,
+            run: Box::new(move |vault| Box::pin(run(vault))),
+        }
+    }
+
+    fn on_intact_chain(mut self) -> Self {
+        self.needs_intact_chain = true;
+        self
+    }
+
+    /// Runs the job once and records the run; answers the record. A failure, and a notable
+    /// result, also go to standard error.
+    pub async fn run_once(&self, vault: &Arc<Vault>) -> JobRun {
+        let started = vault.now();
+        let (outcome, detail, notable) = if let Some(reason) = self
+            .needs_intact_chain
+            .then(|| vault.chain_broken())
+            .flatten()
+        {
+            let detail = format!("the audit chain is broken ({reason})");
+            (JobOutcome::Skipped, detail, false)
+        } else {
+            match (self.run)(Arc::clone(vault)).await {
+                Ok(ran) if ran.detail.is_empty() => (JobOutcome::Idle, ran.detail, false),
+                Ok(ran) => (JobOutcome::Done, ran.detail, ran.notable),
+                Err(e) => (JobOutcome::Failed, e.to_string(), true),
+            }
+        };
+        let finished = vault.now();
+        let every = time::Duration::try_from(self.every).unwrap_or(time::Duration::DAY);
+        let run = JobRun {
+            name: self.name.to_owned(),
+            every_seconds: self.every.as_secs(),
+            started_at: started,
+            finished_at: finished,
+            outcome,
+            detail,
+            next_run_at: started + every,
+            runs: 1,
+            failures: u64::from(outcome == JobOutcome::Failed),
+        };
+        match outcome {
+            JobOutcome::Failed => eprintln!("derbes: warning: job {}: {}", self.name, run.detail),
+            _ if notable => eprintln!("derbes: {}", run.detail),
+            _ => {}
+        }
+        // While the audit chain is broken the store writes nothing, this record included; the
+        // audit status says why.
+        if vault.chain_broken().is_none() {
+            if let Err(e) = vault
+                .store()
+                .write(WriteOp::RecordJobRun(run.clone()))
+                .await
+            {
+                eprintln!(
+                    "derbes: warning: the run of job {} was not recorded: {e}",
+                    self.name
+                );
+            }
+        }
+        run
+    }
+}
+
+/// Every periodic job of a running server.
+pub fn jobs(settings: JobSettings) -> Vec<Job> {
+    let JobSettings {
+        checkpoint_every,
+        audit_archive,
+        outbox_age,
+    } = settings;
+    let audit_archive = Arc::new(audit_archive);
+    vec![
+        Job::new(WEBHOOKS, WEBHOOK_PERIOD, true, |v| async move {
+            let n = v.deliver_webhooks().await?;
+            Ok(Ran::counted(n, |n| format!("sent {n} webhook job(s)")))
+        }),
+        Job::new(PACKAGES, PACKAGE_SWEEP_PERIOD, true, |v| async move {
+            let n = v.delete_expired_packages().await?;
+            Ok(Ran::counted(n, |n| {
+                format!("deleted {n} expired access package(s)")
+            }))
+        }),
+        Job::new(CHECKPOINT, checkpoint_every, false, |v| async move {
+            let c = v.checkpoint().await?;
+            Ok(Ran::routine(format!(
+                "signed a checkpoint at event {}",
+                c.seq
+            )))
+        })
+        .on_intact_chain(),
+        Job::new(AUDIT, AUDIT_VERIFICATION_PERIOD, true, move |v| {
+            let archive = Arc::clone(&audit_archive);
+            async move { audit_verification(&v, archive.as_ref().as_ref()).await }
+        }),
+        Job::new(OUTBOX, OUTBOX_SWEEP_PERIOD, true, move |v| async move {
+            Ok(Ran::counted(v.sweep_outbox(outbox_age), |n| {
+                format!("deleted {n} message(s) kept in the outbox past their time")
+            }))
+        }),
+        Job::new(TOKEN_USE, TOKEN_USE_PERIOD, false, |v| async move {
+            let n = v.record_token_use().await?;
+            Ok(if n == 0 {
+                Ran::idle()
+            } else {
+                Ran::routine(format!("recorded the last use of {n} token(s)"))
+            })
+        }),
+        // The first run comes one period after start-up, which has just read the key file.
+        Job::new(KEYS, KEY_RELOAD_PERIOD, false, |v| async move {
+            Ok(if v.reload_keys()? {
+                Ran::notable(format!(
+                    "key file reloaded; new data keys are wrapped under key version {}",
+                    v.keys().current_version()
+                ))
+            } else {
+                Ran::idle()
+            })
+        }),
+    ]
+}
+
+async fn audit_verification(
+    vault: &Vault,
+    archive: Option<&(AuditArchive, u32)>,
+) -> Result<Ran, VaultError> {
+    match vault.daily_audit(archive.map(|(a, days)| (a, *days))).await? {
+        DailyAudit::Verified { archived, .. } if !archived.is_empty() => {
+            let (archive, keep_days) = archive.map_or((None, 0), |(a, d)| (Some(a), *d));
+            Ok(Ran::notable(format!(
+                "archived {} audit event(s) older than {keep_days} days in {} segment(s){}",
+                archived.iter().map(|s| s.events()).sum::<i64>(),
+                archived.len(),
+                archive.map_or(String::new(), |a| format!(" in {}", a.dir().display()))
+            )))
+        }
+        DailyAudit::Verified { .. } => Ok(Ran::routine("the audit chain verifies".to_owned())),
+        DailyAudit::Broken(b) => Err(VaultError::Unavailable(format!(
+            "THE AUDIT CHAIN IS BROKEN: {b}; every action that must be recorded is refused from now on"
+        ))),
+    }
+}
+
+/// Runs every job on its clock until the returned handles are aborted.
+pub fn spawn(vault: &Arc<Vault>, jobs: Vec<Job>) -> Vec<tokio::task::JoinHandle<()>> {
+    jobs.into_iter()
+        .map(|job| {
+            let vault = Arc::clone(vault);
+            tokio::spawn(async move {
+                let first = tokio::time::Instant::now()
+                    + if job.at_start {
+                        Duration::ZERO
+                    } else {
+                        job.every
+                    };
+                let mut tick = tokio::time::interval_at(first, job.every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    job.run_once(&vault).await;
+                }
+            })
+        })
+        .collect()
+}
+
+/// One job on the board: what it does and how its last run went.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct JobStatus {
+    pub name: &'static str,
+    pub does: &'static str,
+    /// The last run, if the job ever ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<JobRun>,
+}
+
+impl Vault {
+    /// Every job with its last run (admin).
+    pub async fn job_board(&self, actor: &Actor) -> Result<Vec<JobStatus>, VaultError> {
+        self.authorize(actor, Action::JobsRead)?;
+        let mut runs = self.store().job_runs().await?;
+        Ok(CATALOGUE
+            .iter()
+            .map(|&(name, does)| JobStatus {
+                name,
+                does,
+                last_run: runs
+                    .iter()
+                    .position(|r| r.name == name)
+                    .map(|i| runs.swap_remove(i)),
+            })
+            .collect())
+    }
+}
