@@ -62,6 +62,10 @@ fn pick(v: &mut [f64], q: f64) -> f64 {
 }
 
 #[tokio::main(flavor = "multi_thread")]
+#[allow(
+    clippy::too_many_lines,
+    reason = "an example read top to bottom: build the platform, then measure"
+)]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let url = args

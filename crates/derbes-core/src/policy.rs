@@ -571,6 +571,10 @@ pub fn deadline_label(k: DeadlineKind, lang: Lang) -> &'static str {
 }
 
 /// The policy's content in `lang`.
+#[allow(
+    clippy::too_many_lines,
+    reason = "the policy context, one section of the rendered policy after another"
+)]
 pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
     let t = |x: &crate::text::Text| x.get(lang).to_owned();
     // Labels may hold commas themselves ("Parent (mother, father)"): a list of them is split

@@ -93,6 +93,10 @@ fn labels(
 }
 
 /// The report of what changed from `old` to `new`, in `lang`.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one comparison per section of the declaration, in the order of the policy"
+)]
 pub fn diff(old: &Declaration, new: &Declaration, lang: Lang) -> Report {
     let w = Words { lang };
     let (oc, nc): (PolicyContext, PolicyContext) = (context(old, lang), context(new, lang));

@@ -269,6 +269,10 @@ fn provided(yes: bool, lang: Lang) -> &'static str {
 }
 
 /// The lines of the readable receipt: (label, value).
+#[allow(
+    clippy::too_many_lines,
+    reason = "the receipt, one line after another as it is printed"
+)]
 pub fn lines(r: &Receipt, lang: Lang, key_id: &str) -> Vec<(String, String)> {
     let withdrawal = r.event.action == "withdraw";
     let mut out: Vec<(String, String)> = Vec::new();

@@ -292,6 +292,10 @@ fn tokens_and_roles(db: TestDb) -> Fut {
     })
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "a scenario read top to bottom; to be cut into short cases sharing fixtures"
+)]
 fn bad_input_is_refused_and_nothing_is_written(db: TestDb) -> Fut {
     Box::pin(async move {
         let s = Server::start(&db).await;
@@ -521,6 +525,10 @@ fn random_requests_never_fail_the_server(db: TestDb) -> Fut {
 }
 
 /// Random requests: methods, paths with odd parameters, JSON bodies of any shape.
+#[allow(
+    clippy::too_many_lines,
+    reason = "a table of malformed requests, one entry per case"
+)]
 fn random_cases(id: &str, request: &str) -> Vec<(&'static str, String, Value, bool)> {
     use proptest::prelude::*;
     use proptest::strategy::ValueTree;
@@ -670,6 +678,10 @@ fn iin_born(birth: time::Date, sex: Sex) -> String {
 /// A minor's life: the parent is linked and consents on paper, the platform reads, the parent
 /// withdraws and the next read is refused; the child comes of age and consents in their own
 /// name. Blocking and restriction stop reads and lifting them lets reads go on.
+#[allow(
+    clippy::too_many_lines,
+    reason = "a scenario read top to bottom; to be cut into short cases sharing fixtures"
+)]
 fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
     Box::pin(async move {
         use std::sync::atomic::{AtomicI64, Ordering};
@@ -1056,6 +1068,10 @@ fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
 
 /// Decisions, one or a batch: each answer is the read's decision without the values, and the
 /// request is audited before the answers go out.
+#[allow(
+    clippy::too_many_lines,
+    reason = "a scenario read top to bottom; to be cut into short cases sharing fixtures"
+)]
 fn decisions_answer_one_question_or_many(db: TestDb) -> Fut {
     Box::pin(async move {
         let s = Server::start(&db).await;
@@ -1238,6 +1254,10 @@ fn decisions_answer_one_question_or_many(db: TestDb) -> Fut {
     })
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "a scenario read top to bottom; to be cut into short cases sharing fixtures"
+)]
 fn requests_from_intake_to_completion(db: TestDb) -> Fut {
     Box::pin(async move {
         let s = Server::start(&db).await;
@@ -1622,6 +1642,10 @@ fn shifted_clock() -> (Arc<std::sync::atomic::AtomicI64>, Clock) {
 
 /// An access request, a rectification with evidence and a destruction, from intake to answer;
 /// the access package expires; the destroyed subject is gone everywhere but the audit.
+#[allow(
+    clippy::too_many_lines,
+    reason = "a scenario read top to bottom; to be cut into short cases sharing fixtures"
+)]
 fn access_rectification_and_destruction(db: TestDb) -> Fut {
     Box::pin(async move {
         use std::sync::atomic::Ordering;
@@ -2233,6 +2257,10 @@ impl Receiver {
 /// again with the same idempotency key until accepted, the request waits for the system's
 /// signed confirmation, a refusal fails the action until it is sent again, and a system that
 /// never answers is given up with the error shown.
+#[allow(
+    clippy::too_many_lines,
+    reason = "a scenario read top to bottom; to be cut into short cases sharing fixtures"
+)]
 fn webhooks_confirm_before_a_request_completes(db: TestDb) -> Fut {
     Box::pin(async move {
         use std::sync::atomic::{AtomicI64, Ordering};
@@ -2569,6 +2597,10 @@ fn webhooks_confirm_before_a_request_completes(db: TestDb) -> Fut {
 
 /// The published policy: the version in force in the visitor's language, every version, and a
 /// version not yet in force, marked so.
+#[allow(
+    clippy::too_many_lines,
+    reason = "a scenario read top to bottom; to be cut into short cases sharing fixtures"
+)]
 fn policy_pages_in_every_language(db: TestDb) -> Fut {
     Box::pin(async move {
         let s = Server::start(&db).await;
@@ -2783,6 +2815,10 @@ fn policy_pages_in_every_language(db: TestDb) -> Fut {
 
 /// Staff's notes on a block go sealed with the subject's data, never in clear in the database;
 /// names with invisible characters, birth dates yet to come and keys given twice are refused.
+#[allow(
+    clippy::too_many_lines,
+    reason = "a scenario read top to bottom; to be cut into short cases sharing fixtures"
+)]
 fn no_plaintext_where_none_is_needed(db: TestDb) -> Fut {
     Box::pin(async move {
         let s = Server::start(&db).await;

@@ -324,6 +324,10 @@ impl Vault {
 
     /// Records a consent action after core has checked it against the subject's ledger, age and
     /// representatives. A refusal is audited and returned with every problem.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "decide, then build the event and its audit, then write with retry: one transaction of thought"
+    )]
     pub async fn record_consent(
         &self,
         actor: &Actor,

@@ -302,6 +302,10 @@ fn section(title: &str, header: &[&str], rows: &[Vec<String>], none: &str) -> St
 }
 
 /// The report to read: the same content as `data.json`, in `lang`.
+#[allow(
+    clippy::too_many_lines,
+    reason = "the report page, one section after another as the subject reads it"
+)]
 pub fn report_html(d: &PackageData, lang: Lang) -> String {
     let t = |kk: &'static str, ru: &'static str, en: &'static str| tr(lang, kk, ru, en);
     let title = t(
@@ -603,6 +607,10 @@ pub fn report_html(d: &PackageData, lang: Lang) -> String {
 }
 
 /// The zip: `data.json`, the CSV files, `receipts/<consent id>.json` and `report.html`.
+#[allow(
+    clippy::too_many_lines,
+    reason = "the archive, one file after another as the subject finds them"
+)]
 pub fn zip_package(d: &PackageData, at: OffsetDateTime) -> Result<Vec<u8>, VaultError> {
     let fail = |e: &dyn std::fmt::Display| {
         VaultError::Store(StoreError::Backend(format!("writing the package: {e}")))
@@ -750,6 +758,10 @@ impl Vault {
     }
 
     /// Everything held about the subject of request `r`, for the package.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "gathers every source of the package (fields, consents, links, flags, requests, audit, connectors) in one pass"
+    )]
     pub(crate) async fn package_data(
         &self,
         r: &RequestRecord,

@@ -549,6 +549,10 @@ pub struct ChainReport {
 /// matching the chain), the archived segments (signed, continuing each other; with `files`, their
 /// archive files event by event), and each of `exported` (checkpoints kept outside the database,
 /// in their file's order), which the chain must still hold: one it does not proves a rollback.
+#[allow(
+    clippy::too_many_lines,
+    reason = "the verification walks the chain once, checkpoint by checkpoint, segment by segment"
+)]
 pub async fn verify_chain(
     store: &dyn Store,
     keys: &dyn ChainKeys,

@@ -201,6 +201,10 @@ fn update_checks_version_and_replaces_index(
     })
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "a store scenario read top to bottom, on both backends"
+)]
 fn rewrap_tokens_and_declarations(
     db: TestDb,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
@@ -428,6 +432,10 @@ fn flag(reason: FlagReason) -> Flag {
 
 /// The consent ledger appends in order and refuses an append decided on a stale ledger; links
 /// and flags are set, replaced and removed; each change is in the chain.
+#[allow(
+    clippy::too_many_lines,
+    reason = "a store scenario read top to bottom, on both backends"
+)]
 fn consents_links_and_flags(
     db: TestDb,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
@@ -813,6 +821,10 @@ fn requests_file_update_list_and_rewrap(
     })
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "a store scenario read top to bottom, on both backends"
+)]
 fn destruction_removes_everything_personal_once(
     db: TestDb,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {

@@ -203,6 +203,10 @@ pub struct Config {
 }
 
 impl Config {
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one resolution per configuration key, file then environment then flag"
+    )]
     pub fn resolve(o: &Overrides) -> Result<Self> {
         for (k, _) in std::env::vars_os().filter_map(|(k, v)| k.into_string().ok().map(|k| (k, v)))
         {

@@ -186,6 +186,10 @@ fn prepare_chunk(
     })
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "the import loop: read, prepare in parallel, write in batches, report"
+)]
 pub async fn run(config: &Config, args: &ImportArgs) -> Result<ExitCode> {
     let opened = setup::open(config, false).await?;
     let vault = Arc::clone(&opened.vault);

@@ -158,6 +158,10 @@ pub struct Opened {
 }
 
 /// Opens key ring, declaration and store, and records the declaration version in the store.
+#[allow(
+    clippy::too_many_lines,
+    reason = "the composition root: every adapter opened and wired into the vault in one place"
+)]
 pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
     let keys = Arc::new(key_ring(&config.key_file, create_keys)?);
     let (declaration, text) = declaration(config)?;

@@ -18,6 +18,10 @@ fn max_seq(c: &rusqlite::Connection) -> i64 {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "a scenario read top to bottom: each kind of tampering, then verify"
+)]
 fn audit_verify_detects_edits_removals_reorders_and_truncation() {
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();

@@ -1087,6 +1087,10 @@ fn receipt_verify_checks_a_downloaded_receipt_offline() {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "a scenario read top to bottom; to be cut into short cases sharing fixtures"
+)]
 fn calendar_and_requests_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();

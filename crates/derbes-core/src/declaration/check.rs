@@ -201,6 +201,10 @@ fn toml_problem(source: &str, span: Option<std::ops::Range<usize>>, message: &st
     }
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one check per declared rule, in the order the declaration lists them"
+)]
 fn rules(c: &mut Checker<'_>, d: &Declaration) {
     let root = Path::root();
     if d.version.trim().is_empty() {
@@ -470,6 +474,10 @@ fn operator(c: &mut Checker<'_>, p: &Path, o: &Operator) {
     }
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one check per property of a field, in the order of the format"
+)]
 fn fields(c: &mut Checker<'_>, d: &Declaration) {
     let root = Path::root().key("fields");
     if d.fields.is_empty() {
@@ -601,6 +609,10 @@ fn fields(c: &mut Checker<'_>, d: &Declaration) {
     }
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one check per property of a purpose, in the order of the format"
+)]
 fn purposes(c: &mut Checker<'_>, d: &Declaration) {
     let root = Path::root().key("purposes");
     if d.purposes.is_empty() {
