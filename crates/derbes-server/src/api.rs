@@ -361,8 +361,8 @@ fn asked_lang(
 /// Public: whether the server is up and its audit chain intact (a broken chain answers 503, so
 /// that monitoring notices). The details are in the audit status, for the audit's readers.
 async fn health(State(s): State<AppState>) -> Response {
-    let v = s.vault.declaration();
-    let audit = s.vault.audit_status();
+    let v = s.app.vault.declaration();
+    let audit = s.app.vault.audit_status();
     let broken = audit.chain == "broken";
     json_response(
         if broken {
@@ -372,7 +372,7 @@ async fn health(State(s): State<AppState>) -> Response {
         },
         &json!({
             "status": if broken { "audit_chain_broken" } else { "ok" },
-            "backend": s.vault.store().backend(),
+            "backend": s.app.vault.store().backend(),
             "declaration_version": v.version,
             "audit_chain": audit.chain,
         }),
@@ -387,7 +387,7 @@ async fn audit_status(
 ) -> Result<Response, ApiError> {
     Ok(json_response(
         StatusCode::OK,
-        &s.vault.audit_status_for(&actor)?,
+        &s.app.vault.audit_status_for(&actor)?,
     ))
 }
 
@@ -401,7 +401,7 @@ async fn openapi_document() -> Response {
 }
 
 async fn declaration(State(s): State<AppState>) -> Response {
-    json_response(StatusCode::OK, s.vault.declaration())
+    json_response(StatusCode::OK, s.app.vault.declaration())
 }
 
 /// Field values as sent: strings, or null to erase (updates only). Values of other JSON types
@@ -450,6 +450,7 @@ async fn create_subject(
 ) -> Result<Response, ApiError> {
     let (values, problems) = field_values(b.fields);
     let created = s
+        .app
         .vault
         .create_subject(&actor, &b.category, values, problems)
         .await?;
@@ -483,7 +484,11 @@ async fn read_subject(
             .map(str::to_owned)
             .collect::<Vec<_>>()
     });
-    let view = s.vault.read_subject(&actor, id, &purpose, fields).await?;
+    let view = s
+        .app
+        .vault
+        .read_subject(&actor, id, &purpose, fields)
+        .await?;
     Ok(json_response(StatusCode::OK, &view))
 }
 
@@ -501,7 +506,7 @@ async fn rectify_subject(
     Body(b): Body<Rectify>,
 ) -> Result<Response, ApiError> {
     let (values, problems) = field_values(b.fields);
-    let r = s.vault.rectify(&actor, id, values, problems).await?;
+    let r = s.app.vault.rectify(&actor, id, values, problems).await?;
     Ok(json_response(StatusCode::OK, &r))
 }
 
@@ -519,6 +524,7 @@ async fn lookup(
     Body(b): Body<Lookup>,
 ) -> Result<Response, ApiError> {
     let matches = s
+        .app
         .vault
         .lookup(&actor, &b.field, &b.value, &b.purpose)
         .await?;
@@ -566,10 +572,10 @@ async fn decisions(
     // Well-formed requests are read straight into questions; anything else takes the path
     // below, which names the question at fault.
     if let Ok(Batch { decisions }) = serde_json::from_slice::<Batch>(&body) {
-        let decisions = s.vault.decide_questions(&actor, decisions).await?;
+        let decisions = s.app.vault.decide_questions(&actor, decisions).await?;
         return Ok(json_response(StatusCode::OK, &Answers { decisions }));
     } else if let Ok(q) = serde_json::from_slice::<Question>(&body) {
-        let answer = s.vault.decide_questions(&actor, vec![q]).await?.pop();
+        let answer = s.app.vault.decide_questions(&actor, vec![q]).await?.pop();
         return Ok(json_response(StatusCode::OK, &answer));
     }
     let mut b: Value = derbes_service::unique_keys::value_from_slice(&body).map_err(|e| {
@@ -592,6 +598,7 @@ async fn decisions(
     };
     let Some(batch) = b.get_mut("decisions").map(Value::take) else {
         let answer = s
+            .app
             .vault
             .decide_questions(&actor, vec![question("body".into(), b)?])
             .await?
@@ -613,7 +620,7 @@ async fn decisions(
         .enumerate()
         .map(|(i, v)| question(format!("decisions[{i}]"), v))
         .collect::<Result<Vec<_>, _>>()?;
-    let decisions = s.vault.decide_questions(&actor, questions).await?;
+    let decisions = s.app.vault.decide_questions(&actor, questions).await?;
     Ok(json_response(StatusCode::OK, &Answers { decisions }))
 }
 
@@ -648,7 +655,11 @@ async fn subject_audit(
     Query(page): Query<Page>,
 ) -> Result<Response, ApiError> {
     let (after, limit) = page.bounds()?;
-    let events = s.vault.subject_history(&actor, id, after, limit).await?;
+    let events = s
+        .app
+        .vault
+        .subject_history(&actor, id, after, limit)
+        .await?;
     Ok(json_response(StatusCode::OK, &json!({ "events": events })))
 }
 
@@ -658,7 +669,7 @@ async fn audit_events(
     Query(page): Query<Page>,
 ) -> Result<Response, ApiError> {
     let (after, limit) = page.bounds()?;
-    let events = s.vault.audit_events(&actor, after, limit).await?;
+    let events = s.app.vault.audit_events(&actor, after, limit).await?;
     Ok(json_response(StatusCode::OK, &json!({ "events": events })))
 }
 
@@ -693,7 +704,8 @@ async fn create_token(
         .parse()
         .map_err(|m: String| ApiError::field("role", m.clone(), m))?;
     let created = s
-        .vault
+        .app
+        .tokens
         .issue_token(&actor, &b.name, role, b.purposes, b.expires_in_days)
         .await?;
     let mut body = serde_json::to_value(&created).unwrap_or_default();
@@ -705,7 +717,7 @@ async fn jobs(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
 ) -> Result<Response, ApiError> {
-    let jobs = s.vault.job_board(&actor).await?;
+    let jobs = s.app.job_board(&actor).await?;
     Ok(json_response(StatusCode::OK, &json!({ "jobs": jobs })))
 }
 
@@ -713,7 +725,7 @@ async fn list_tokens(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
 ) -> Result<Response, ApiError> {
-    let tokens = s.vault.list_tokens(&actor).await?;
+    let tokens = s.app.tokens.list_tokens(&actor).await?;
     Ok(json_response(StatusCode::OK, &json!({ "tokens": tokens })))
 }
 
@@ -724,7 +736,7 @@ async fn revoke_token(
 ) -> Result<Response, ApiError> {
     Ok(json_response(
         StatusCode::OK,
-        &s.vault.revoke_token(&actor, id).await?,
+        &s.app.tokens.revoke_token(&actor, id).await?,
     ))
 }
 

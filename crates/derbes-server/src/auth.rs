@@ -36,7 +36,8 @@ impl FromRequestParts<AppState> for Authenticated {
             ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
         })?;
         state
-            .vault
+            .app
+            .tokens
             .authenticate(token)
             .await
             .map(Authenticated)

@@ -14,21 +14,21 @@ pub use api::{router, ROUTES};
 pub use listen::{Limits, Rate};
 pub use problem::ApiError;
 
-use derbes_service::Vault;
+use derbes_service::App;
 use std::sync::Arc;
 
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 256 * 1024;
 
-/// Everything a request handler needs.
+/// Everything a request handler needs: the application.
 #[derive(Clone)]
 pub struct AppState {
-    pub vault: Arc<Vault>,
+    pub app: Arc<App>,
 }
 
 impl AppState {
-    pub fn with_vault(vault: Arc<Vault>) -> Self {
-        Self { vault }
+    pub fn new(app: Arc<App>) -> Self {
+        Self { app }
     }
 }
 

@@ -236,7 +236,7 @@ fn tokens_and_roles(db: TestDb) -> Fut {
             .await;
         assert_problem(&r, 403, "forbidden");
         assert!(r.body["detail"].as_str().unwrap().contains("health_info"));
-        assert_eq!(s.state.vault.store().count_subjects().await.unwrap(), 1);
+        assert_eq!(s.state.app.vault.store().count_subjects().await.unwrap(), 1);
         assert_eq!(
             s.create_student(
                 &staff,
@@ -419,7 +419,7 @@ fn bad_input_is_refused_and_nothing_is_written(db: TestDb) -> Fut {
             )
             .await;
         assert_problem(&r, 422, "validation");
-        assert_eq!(s.state.vault.store().count_subjects().await.unwrap(), 0);
+        assert_eq!(s.state.app.vault.store().count_subjects().await.unwrap(), 0);
         // A duplicate identifier is a conflict that names the subject holding it.
         let first = s
             .create_student(&s.admin, json!({ "iin": "061211600012" }))
@@ -432,7 +432,7 @@ fn bad_input_is_refused_and_nothing_is_written(db: TestDb) -> Fut {
             .await;
         assert_problem(&r, 409, "conflict");
         assert_eq!(r.body["existing_subject_id"], first.body["id"]);
-        assert_eq!(s.state.vault.store().count_subjects().await.unwrap(), 1);
+        assert_eq!(s.state.app.vault.store().count_subjects().await.unwrap(), 1);
     })
 }
 
@@ -468,7 +468,7 @@ fn audit_chain_verifies_through_the_api(db: TestDb) -> Fut {
             )
             .await;
         }
-        let keys = s.state.vault.keys();
+        let keys = s.state.app.vault.keys();
         let mut v = ChainVerifier::new(0);
         let mut after = 0;
         loop {
@@ -1059,8 +1059,16 @@ fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
             assert!(actions.contains(&a), "{a} missing from {actions:?}");
         }
         let mut v = ChainVerifier::new(0);
-        let keys = s.state.vault.keys();
-        for e in s.state.vault.store().audit_page(0, 10_000).await.unwrap() {
+        let keys = s.state.app.vault.keys();
+        for e in s
+            .state
+            .app
+            .vault
+            .store()
+            .audit_page(0, 10_000)
+            .await
+            .unwrap()
+        {
             v.push(&e, keys.as_ref()).unwrap();
         }
     })
@@ -1157,7 +1165,7 @@ fn decisions_answer_one_question_or_many(db: TestDb) -> Fut {
         // Another derbes process on the same database blocks the subject and lifts the block:
         // the decisions here follow at once, although they keep subjects' facts in memory.
         let other = {
-            derbes_store::open(&db.url, s.state.vault.keys() as derbes_store::Keys)
+            derbes_store::open(&db.url, s.state.app.vault.keys() as derbes_store::Keys)
                 .await
                 .unwrap()
         };
@@ -1823,9 +1831,10 @@ fn access_rectification_and_destruction(db: TestDb) -> Fut {
         assert!(report.contains("Дана &lt;b&gt;") && !report.contains("Дана <b>"));
         assert!(!report.contains("<script"));
         // Each receipt verifies against the operator's published key.
-        let keys =
-            derbes_service::keys_from_set(&derbes_service::published_keys(&s.state.vault.keys()))
-                .unwrap();
+        let keys = derbes_service::keys_from_set(&derbes_service::published_keys(
+            &s.state.app.vault.keys(),
+        ))
+        .unwrap();
         let receipt = String::from_utf8(files[&receipt_name].clone()).unwrap();
         assert!(derbes_service::verify_receipt(&receipt, &keys).is_ok());
 
@@ -2135,7 +2144,10 @@ fn access_rectification_and_destruction(db: TestDb) -> Fut {
             report.contains("<html lang=\"kk\">")
                 && report.contains("Сіз туралы сақталатын дербес деректер")
         );
-        assert_eq!(s.state.vault.delete_expired_packages().await.unwrap(), 0);
+        assert_eq!(
+            s.state.app.vault.delete_expired_packages().await.unwrap(),
+            0
+        );
         offset.store(31 * 86_400, Ordering::SeqCst);
         // An information answer lists the purposes; with no e-mail on file it is printed.
         let (info, _) = s
@@ -2175,8 +2187,14 @@ fn access_rectification_and_destruction(db: TestDb) -> Fut {
         );
         let r = s.get(&package, &dpo).await;
         assert_problem(&r, 410, "package-gone");
-        assert_eq!(s.state.vault.delete_expired_packages().await.unwrap(), 1);
-        assert_eq!(s.state.vault.delete_expired_packages().await.unwrap(), 0);
+        assert_eq!(
+            s.state.app.vault.delete_expired_packages().await.unwrap(),
+            1
+        );
+        assert_eq!(
+            s.state.app.vault.delete_expired_packages().await.unwrap(),
+            0
+        );
     })
 }
 
@@ -2299,7 +2317,7 @@ fn webhooks_confirm_before_a_request_completes(db: TestDb) -> Fut {
                     .await,
             );
         }
-        let vault = &s.state.vault;
+        let vault = &s.state.app.vault;
 
         // A destruction derbes refuses (an obligation is open) is announced to nobody.
         let obligation = format!(
@@ -2544,6 +2562,7 @@ fn webhooks_confirm_before_a_request_completes(db: TestDb) -> Fut {
         // out.
         let stored = s
             .state
+            .app
             .vault
             .store()
             .request(quiet.parse().unwrap())
@@ -2614,8 +2633,9 @@ fn policy_pages_in_every_language(db: TestDb) -> Fut {
                 derbes_core::audit::Outcome::Ok,
             ),
         };
-        let current = s.state.vault.declaration().version.clone();
+        let current = s.state.app.vault.declaration().version.clone();
         s.state
+            .app
             .vault
             .store()
             .write(record(&current, DEMO.to_owned()))
@@ -2642,6 +2662,7 @@ fn policy_pages_in_every_language(db: TestDb) -> Fut {
             );
         assert!(Declaration::load(&next).is_err());
         s.state
+            .app
             .vault
             .store()
             .write(record("2099.1", next))
@@ -2886,8 +2907,8 @@ fn no_plaintext_where_none_is_needed(db: TestDb) -> Fut {
         ))
         .await;
         assert!(in_clear(&db.raw_files().await, old_block).is_some());
-        assert_eq!(s.state.vault.seal_clear_notes().await.unwrap(), 2);
-        assert_eq!(s.state.vault.seal_clear_notes().await.unwrap(), 0);
+        assert_eq!(s.state.app.vault.seal_clear_notes().await.unwrap(), 2);
+        assert_eq!(s.state.app.vault.seal_clear_notes().await.unwrap(), 0);
         let files = db.raw_files().await;
         for text in [old_block, old_obligation] {
             assert_eq!(in_clear(&files, text), None, "{text:?} is in clear");

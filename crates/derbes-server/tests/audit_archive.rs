@@ -29,7 +29,7 @@ fn archive_dir() -> (tempfile::TempDir, AuditArchive) {
 async fn two_students_and_a_checkpoint_between(s: &Server) -> derbes_core::audit::Checkpoint {
     s.create_student_id(&s.admin, json!({ "iin": "061211600012" }))
         .await;
-    let checkpoint = s.state.vault.checkpoint().await.unwrap();
+    let checkpoint = s.state.app.vault.checkpoint().await.unwrap();
     s.create_student_id(&s.admin, json!({ "iin": "070101500014" }))
         .await;
     checkpoint
@@ -38,7 +38,7 @@ async fn two_students_and_a_checkpoint_between(s: &Server) -> derbes_core::audit
 fn old_events_move_to_segments_and_the_chain_verifies_across_them(db: TestDb) -> Fut {
     Box::pin(async move {
         let s = month_later(&db).await;
-        let vault = &s.state.vault;
+        let vault = &s.state.app.vault;
         let (_dir, archive) = archive_dir();
         let checkpoint = two_students_and_a_checkpoint_between(&s).await;
         // Kept for 60 days, nothing written today is due.
@@ -108,7 +108,7 @@ fn old_events_move_to_segments_and_the_chain_verifies_across_them(db: TestDb) ->
 fn a_chain_that_does_not_verify_is_not_archived(db: TestDb) -> Fut {
     Box::pin(async move {
         let s = month_later(&db).await;
-        let vault = &s.state.vault;
+        let vault = &s.state.app.vault;
         let (_dir, archive) = archive_dir();
         two_students_and_a_checkpoint_between(&s).await;
         db.execute("UPDATE audit_events SET actor = 'nobody' WHERE seq = 2")
@@ -130,7 +130,7 @@ fn a_chain_that_does_not_verify_is_not_archived(db: TestDb) -> Fut {
 fn the_daily_duty_archives_only_after_the_whole_chain_verifies(db: TestDb) -> Fut {
     Box::pin(async move {
         let s = month_later(&db).await;
-        let vault = &s.state.vault;
+        let vault = &s.state.app.vault;
         let (_dir, archive) = archive_dir();
         let checkpoint = two_students_and_a_checkpoint_between(&s).await;
         match vault.daily_audit(None).await.unwrap() {

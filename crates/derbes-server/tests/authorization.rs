@@ -732,11 +732,12 @@ fn an_expired_token_is_refused(db: TestDb) -> Fut {
 fn a_revocation_holds_in_every_process(db: TestDb) -> Fut {
     Box::pin(async move {
         let s = Server::start(&db).await;
-        let store = derbes_store::open(&db.url, s.state.vault.keys() as derbes_store::Keys)
+        let store = derbes_store::open(&db.url, s.state.app.vault.keys() as derbes_store::Keys)
             .await
             .unwrap();
         let other =
-            derbes_service::Vault::new(Arc::new(declaration()), s.state.vault.keys(), store);
+            derbes_service::Vault::new(Arc::new(declaration()), s.state.app.vault.keys(), store);
+        let other = derbes_service::App::new(other, derbes_service::Settings::default()).tokens;
         let journal = |name: &'static str| {
             other.create_token("test", name, Role::Staff, vec!["education".into()], None)
         };

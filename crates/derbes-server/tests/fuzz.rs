@@ -458,7 +458,7 @@ struct Call {
 impl<'a> World<'a> {
     /// Tokens of every role, and a student with a linked parent, an employee and a candidate.
     fn start(server: &'a Server, runtime: &tokio::runtime::Handle) -> Self {
-        let vault = &server.state.vault;
+        let vault = &server.state.app.vault;
         let mut tokens = Vec::new();
         for (role, purposes) in [
             (Role::Admin, vec![]),
@@ -470,7 +470,13 @@ impl<'a> World<'a> {
         ] {
             let purposes = purposes.into_iter().map(str::to_owned).collect();
             let t = runtime
-                .block_on(vault.create_token("fuzz", "fuzz", role, purposes, None))
+                .block_on(
+                    server
+                        .state
+                        .app
+                        .tokens
+                        .create_token("fuzz", "fuzz", role, purposes, None),
+                )
                 .unwrap();
             tokens.push(Actor {
                 secret: t.token,
@@ -1315,7 +1321,7 @@ impl World<'_> {
         runtime: &tokio::runtime::Handle,
     ) -> Result<(), TestCaseError> {
         let verified = runtime
-            .block_on(server.state.vault.verify_audit_chain())
+            .block_on(server.state.app.vault.verify_audit_chain())
             .map_err(|e| TestCaseError::fail(format!("the audit chain cannot be read: {e}")))?;
         if let Err(b) = verified {
             return Err(TestCaseError::fail(format!(

@@ -320,15 +320,16 @@ fn a_shutdown_lets_a_request_in_flight_finish(_db: TestDb) -> Fut {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let a = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let vault = Arc::new(test_vault().await);
-        let admin = vault
+        let app = Arc::new(test_app().await);
+        let admin = app
+            .tokens
             .create_token("test", "admin", derbes_service::Role::Admin, vec![], None)
             .await
             .unwrap()
             .token;
         let served = tokio::spawn(derbes_server::serve_with(
             listener,
-            derbes_server::AppState::with_vault(Arc::clone(&vault)),
+            derbes_server::AppState::new(Arc::clone(&app)),
             Limits {
                 body_read: Duration::from_secs(5),
                 shutdown: Duration::from_secs(5),
@@ -379,7 +380,7 @@ fn a_shutdown_lets_a_request_in_flight_finish(_db: TestDb) -> Fut {
         let body = answer.split_once("\r\n\r\n").unwrap().1;
         let id: serde_json::Value = serde_json::from_str(body).unwrap();
         let id = uuid::Uuid::parse_str(id["id"].as_str().unwrap()).unwrap();
-        assert!(vault.store().subject(id).await.unwrap().is_some());
+        assert!(app.vault.store().subject(id).await.unwrap().is_some());
     })
 }
 
@@ -389,7 +390,7 @@ fn a_shutdown_does_not_wait_for_idle_connections(_db: TestDb) -> Fut {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let a = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let app = derbes_server::AppState::with_vault(Arc::new(test_vault().await));
+        let app = derbes_server::AppState::new(Arc::new(test_app().await));
         let served = tokio::spawn(derbes_server::serve_with(
             listener,
             app,
@@ -424,7 +425,7 @@ fn a_shutdown_does_not_wait_for_idle_connections(_db: TestDb) -> Fut {
     })
 }
 
-async fn test_vault() -> derbes_service::Vault {
+async fn test_app() -> derbes_service::App {
     let keys = Arc::new(derbes_crypto::KeyRing::generate().unwrap());
     let dir = tempfile::tempdir().unwrap();
     let store = derbes_store::open(
@@ -434,7 +435,10 @@ async fn test_vault() -> derbes_service::Vault {
     .await
     .unwrap();
     std::mem::forget(dir);
-    derbes_service::Vault::new(Arc::new(declaration()), keys, store)
+    derbes_service::App::new(
+        derbes_service::Vault::new(Arc::new(declaration()), keys, store),
+        derbes_service::Settings::default(),
+    )
 }
 
 fn main() -> ExitCode {

@@ -6,7 +6,9 @@
 //! rest after one blank line its body. The values it can use are those of [`LetterContext`],
 //! prepared here in the letter's language, so a template needs no logic beyond `if` and `for`.
 
-use crate::templates::{LangTemplates, TemplateError};
+use crate::templates::{
+    operator_parts, LangTemplates, OperatorContext, ResponsibleContext, TemplateError,
+};
 use crate::vault::VaultError;
 use derbes_core::declaration::{authorized_body, Declaration};
 use derbes_core::request::{RejectionReason, RequestKind};
@@ -97,22 +99,6 @@ pub struct LetterContext {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct OperatorContext {
-    pub name: String,
-    pub bin: String,
-    pub address: String,
-    pub email: String,
-    pub phone: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ResponsibleContext {
-    pub name: String,
-    pub position: String,
-    pub email: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
 pub struct RequestContext {
     pub id: String,
     pub kind: RequestKind,
@@ -127,28 +113,6 @@ pub struct PurposeContext {
     pub basis: &'static str,
     pub retention: String,
     pub recipients: String,
-}
-
-/// The operator and its responsible person, as letters and reports name them in `lang`.
-pub fn operator_parts(
-    declaration: &Declaration,
-    lang: Lang,
-) -> (OperatorContext, ResponsibleContext) {
-    let o = &declaration.operator;
-    (
-        OperatorContext {
-            name: o.name.get(lang).to_owned(),
-            bin: o.bin.clone(),
-            address: o.address.get(lang).to_owned(),
-            email: o.email.clone(),
-            phone: o.phone.clone(),
-        },
-        ResponsibleContext {
-            name: o.responsible_person.name.get(lang).to_owned(),
-            position: o.responsible_person.position.get(lang).to_owned(),
-            email: o.responsible_person.email.clone(),
-        },
-    )
 }
 
 impl LetterContext {

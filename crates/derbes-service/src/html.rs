@@ -1,4 +1,5 @@
-//! The one HTML page shape of derbes' printable documents (consent receipts, access reports):
+//! The one HTML page shape of derbes' printable documents (consent receipts, access reports,
+//! the policy and the other documents written in Markdown):
 //! plain HTML with its style inline, no scripts, nothing fetched, readable on a phone and on
 //! paper.
 
@@ -43,6 +44,41 @@ pub(crate) fn page(lang: Lang, title: &str, body: &str) -> String {
          </style>\n</head>\n<body>\n{body}</body>\n</html>\n",
         title = escape(title)
     )
+}
+
+
+/// A Markdown document as a whole HTML page, titled by its first heading.
+pub fn markdown_page(lang: Lang, md: &str) -> String {
+    page_with_nav(lang, "", md)
+}
+
+/// A Markdown document as a whole HTML page under the links `nav` (HTML), titled by its first
+/// heading.
+pub(crate) fn page_with_nav(lang: Lang, nav: &str, md: &str) -> String {
+    let title = md.lines().find_map(|l| l.strip_prefix("# ")).unwrap_or("");
+    page(lang, title, &format!("{nav}{}", markdown_to_html(md)))
+}
+
+/// Markdown to HTML; raw HTML in the text is shown as text, never passed through (values come
+/// from the declaration, which is not trusted to be markup).
+pub fn markdown_to_html(md: &str) -> String {
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+    let options = Options::ENABLE_HEADING_ATTRIBUTES | Options::ENABLE_TABLES;
+    // A table sits in a box that scrolls sideways on a narrow screen instead of the page.
+    let parser = Parser::new_ext(md, options).flat_map(|e| match e {
+        Event::Html(h) | Event::InlineHtml(h) => vec![Event::Text(h)],
+        Event::Start(Tag::Table(a)) => vec![
+            Event::Html("<div class=\"wide\">\n".into()),
+            Event::Start(Tag::Table(a)),
+        ],
+        Event::End(TagEnd::Table) => {
+            vec![Event::End(TagEnd::Table), Event::Html("</div>\n".into())]
+        }
+        other => vec![other],
+    });
+    let mut out = String::with_capacity(md.len() * 3 / 2);
+    pulldown_cmark::html::push_html(&mut out, parser);
+    out
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 
 use crate::access::Action;
 use crate::actor::Actor;
+use crate::app::App;
 use crate::audit_archive::{AuditArchive, DailyAudit};
 use crate::vault::{Vault, VaultError};
 use derbes_store::{JobOutcome, JobRun, WriteOp};
@@ -117,9 +118,7 @@ impl Ran {
 }
 
 type Run = Box<
-    dyn Fn(Arc<Vault>) -> Pin<Box<dyn Future<Output = Result<Ran, VaultError>> + Send>>
-        + Send
-        + Sync,
+    dyn Fn(Arc<App>) -> Pin<Box<dyn Future<Output = Result<Ran, VaultError>> + Send>> + Send + Sync,
 >;
 
 /// A named periodic job.
@@ -136,7 +135,7 @@ pub struct Job {
 impl Job {
     fn new<F, Fut>(name: &'static str, every: Duration, at_start: bool, run: F) -> Self
     where
-        F: Fn(Arc<Vault>) -> Fut + Send + Sync + 'static,
+        F: Fn(Arc<App>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Ran, VaultError>> + Send + 'static,
     {
         Job {
@@ -144,7 +143,7 @@ impl Job {
             every,
             at_start,
             needs_intact_chain: false,
-            run: Box::new(move |vault| Box::pin(run(vault))),
+            run: Box::new(move |app| Box::pin(run(app))),
         }
     }
 
@@ -155,7 +154,8 @@ impl Job {
 
     /// Runs the job once and records the run; answers the record. A failure, and a notable
     /// result, also go to standard error.
-    pub async fn run_once(&self, vault: &Arc<Vault>) -> JobRun {
+    pub async fn run_once(&self, app: &Arc<App>) -> JobRun {
+        let vault = &app.vault;
         let started = vault.now();
         let (outcome, detail, notable) = if let Some(reason) = self
             .needs_intact_chain
@@ -165,7 +165,7 @@ impl Job {
             let detail = format!("the audit chain is broken ({reason})");
             (JobOutcome::Skipped, detail, false)
         } else {
-            match (self.run)(Arc::clone(vault)).await {
+            match (self.run)(Arc::clone(app)).await {
                 Ok(ran) if ran.detail.is_empty() => (JobOutcome::Idle, ran.detail, false),
                 Ok(ran) => (JobOutcome::Done, ran.detail, ran.notable),
                 Err(e) => (JobOutcome::Failed, e.to_string(), true),
@@ -216,35 +216,35 @@ pub fn jobs(settings: JobSettings) -> Vec<Job> {
     } = settings;
     let audit_archive = Arc::new(audit_archive);
     vec![
-        Job::new(WEBHOOKS, WEBHOOK_PERIOD, true, |v| async move {
-            let n = v.deliver_webhooks().await?;
+        Job::new(WEBHOOKS, WEBHOOK_PERIOD, true, |a| async move {
+            let n = a.vault.deliver_webhooks().await?;
             Ok(Ran::counted(n, |n| format!("sent {n} webhook job(s)")))
         }),
-        Job::new(PACKAGES, PACKAGE_SWEEP_PERIOD, true, |v| async move {
-            let n = v.delete_expired_packages().await?;
+        Job::new(PACKAGES, PACKAGE_SWEEP_PERIOD, true, |a| async move {
+            let n = a.vault.delete_expired_packages().await?;
             Ok(Ran::counted(n, |n| {
                 format!("deleted {n} expired access package(s)")
             }))
         }),
-        Job::new(CHECKPOINT, checkpoint_every, false, |v| async move {
-            let c = v.checkpoint().await?;
+        Job::new(CHECKPOINT, checkpoint_every, false, |a| async move {
+            let c = a.vault.checkpoint().await?;
             Ok(Ran::routine(format!(
                 "signed a checkpoint at event {}",
                 c.seq
             )))
         })
         .on_intact_chain(),
-        Job::new(AUDIT, AUDIT_VERIFICATION_PERIOD, true, move |v| {
+        Job::new(AUDIT, AUDIT_VERIFICATION_PERIOD, true, move |a| {
             let archive = Arc::clone(&audit_archive);
-            async move { audit_verification(&v, archive.as_ref().as_ref()).await }
+            async move { audit_verification(&a.vault, archive.as_ref().as_ref()).await }
         }),
-        Job::new(OUTBOX, OUTBOX_SWEEP_PERIOD, true, move |v| async move {
-            Ok(Ran::counted(v.sweep_outbox(outbox_age), |n| {
+        Job::new(OUTBOX, OUTBOX_SWEEP_PERIOD, true, move |a| async move {
+            Ok(Ran::counted(a.vault.sweep_outbox(outbox_age), |n| {
                 format!("deleted {n} message(s) kept in the outbox past their time")
             }))
         }),
-        Job::new(TOKEN_USE, TOKEN_USE_PERIOD, false, |v| async move {
-            let n = v.record_token_use().await?;
+        Job::new(TOKEN_USE, TOKEN_USE_PERIOD, false, |a| async move {
+            let n = a.tokens.record_token_use().await?;
             Ok(if n == 0 {
                 Ran::idle()
             } else {
@@ -252,11 +252,11 @@ pub fn jobs(settings: JobSettings) -> Vec<Job> {
             })
         }),
         // The first run comes one period after start-up, which has just read the key file.
-        Job::new(KEYS, KEY_RELOAD_PERIOD, false, |v| async move {
-            Ok(if v.reload_keys()? {
+        Job::new(KEYS, KEY_RELOAD_PERIOD, false, |a| async move {
+            Ok(if a.vault.reload_keys()? {
                 Ran::notable(format!(
                     "key file reloaded; new data keys are wrapped under key version {}",
-                    v.keys().current_version()
+                    a.vault.keys().current_version()
                 ))
             } else {
                 Ran::idle()
@@ -287,10 +287,10 @@ async fn audit_verification(
 }
 
 /// Runs every job on its clock until the returned handles are aborted.
-pub fn spawn(vault: &Arc<Vault>, jobs: Vec<Job>) -> Vec<tokio::task::JoinHandle<()>> {
+pub fn spawn(app: &Arc<App>, jobs: Vec<Job>) -> Vec<tokio::task::JoinHandle<()>> {
     jobs.into_iter()
         .map(|job| {
-            let vault = Arc::clone(vault);
+            let app = Arc::clone(app);
             tokio::spawn(async move {
                 let first = tokio::time::Instant::now()
                     + if job.at_start {
@@ -302,7 +302,7 @@ pub fn spawn(vault: &Arc<Vault>, jobs: Vec<Job>) -> Vec<tokio::task::JoinHandle<
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tick.tick().await;
-                    job.run_once(&vault).await;
+                    job.run_once(&app).await;
                 }
             })
         })
@@ -319,11 +319,11 @@ pub struct JobStatus {
     pub last_run: Option<JobRun>,
 }
 
-impl Vault {
+impl App {
     /// Every job with its last run (admin).
     pub async fn job_board(&self, actor: &Actor) -> Result<Vec<JobStatus>, VaultError> {
-        self.authorize(actor, Action::JobsRead)?;
-        let mut runs = self.store().job_runs().await?;
+        self.vault.authorize(actor, Action::JobsRead)?;
+        let mut runs = self.vault.store().job_runs().await?;
         Ok(CATALOGUE
             .iter()
             .map(|&(name, does)| JobStatus {

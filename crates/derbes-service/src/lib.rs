@@ -6,6 +6,7 @@
 mod access;
 mod actor;
 mod answers;
+mod app;
 mod audit_archive;
 mod audit_chain;
 mod consents;
@@ -28,6 +29,7 @@ mod webhooks;
 
 pub use actor::{scope_for, Actor, Role, ROLES};
 pub use answers::{AnswerTemplates, Letter};
+pub use app::{App, Settings};
 pub use audit_archive::{AuditArchive, DailyAudit, ARCHIVED};
 pub use audit_chain::{
     since_last_restore, AuditStatus, CheckpointFile, CheckpointFileError, FileEntry,
@@ -36,12 +38,11 @@ pub use audit_chain::{
 pub use consents::{ConsentInput, ConsentStep, FlagChange, FlagInput, LinkInput, ObligationInput};
 pub use decisions::{Answer, Question, Reason, MAX_BATCH};
 pub use destruction::{DestructionLog, Reconciled, RejectedLine, RESTORE_ACTOR};
+pub use html::{markdown_page, markdown_to_html};
 pub use jobs::{JobSettings, JobStatus, KEY_RELOAD_PERIOD};
 pub use mail::{to_eml, Mail, MailError, Mailer, Outbox, Smtp};
 pub use package::{Download, DEFAULT_DAYS as DEFAULT_PACKAGE_DAYS};
-pub use policy::{
-    changes_markdown, markdown_page, markdown_to_html, Document, PolicyTemplates, RenderError,
-};
+pub use policy::{changes_markdown, Document, PolicyTemplates, RenderError};
 pub use receipts::{
     keys_from_set, published_keys, receipt_html, verify_receipt, ReceiptCheck, ReceiptSignature,
     SignedReceipt, RECEIPT_KEYS_PATH,
@@ -51,6 +52,6 @@ pub use requests::{
     RequestInput, RequestView, Requester, StepInput, Verification,
 };
 pub use templates::TemplateError;
-pub use tokens::{NewToken, TokenLifetimes, TokenView, Unauthenticated, MAX_TOKEN_DAYS};
+pub use tokens::{NewToken, TokenLifetimes, TokenView, Tokens, Unauthenticated, MAX_TOKEN_DAYS};
 pub use vault::{Clock, KeyLoader, PreparedSubject, Vault, VaultError};
 pub use webhooks::{Webhook, WebhookEvent, WebhookMessage, SIGNATURE_HEADER};

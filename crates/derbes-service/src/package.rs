@@ -9,9 +9,9 @@
 //! deleted; destroying the subject deletes it too.
 
 use crate::actor::Actor;
-use crate::answers::{operator_parts, OperatorContext, ResponsibleContext};
 use crate::html::{escape, page};
 use crate::receipts::SignedReceipt;
+use crate::templates::{operator_parts, OperatorContext, ResponsibleContext};
 use crate::vault::{Vault, VaultError};
 use derbes_core::audit::{format_timestamp, AuditDraft, AuditEvent, Outcome};
 use derbes_core::consent::{ConsentAction, ConsentEvent, GivenBy, RepresentativeLink};
@@ -952,7 +952,7 @@ impl Vault {
             bytes: zip.len(),
         };
         let dk = self.request_key(r)?;
-        let sealed = dk.seal(&r.id, crate::requests::KEY_GENERATION, "package", &zip)?;
+        let sealed = dk.seal(&r.id, crate::vault::REQUEST_KEY_GENERATION, "package", &zip)?;
         let expires_at = now + self.package_ttl;
         let field_keys: Vec<&str> = data.fields.iter().map(|f| f.key.as_str()).collect();
         self.store()
@@ -1001,7 +1001,12 @@ impl Vault {
         }
         let dk = self.request_key(&r)?;
         let zip = dk
-            .open(&r.id, crate::requests::KEY_GENERATION, "package", &p.sealed)?
+            .open(
+                &r.id,
+                crate::vault::REQUEST_KEY_GENERATION,
+                "package",
+                &p.sealed,
+            )?
             .to_vec();
         self.audit(
             AuditDraft::new(&actor.audit_name(), "request.package.download", Outcome::Ok)

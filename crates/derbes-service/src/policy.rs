@@ -2,7 +2,7 @@
 //! Markdown from templates (one per document and language, replaceable by the operator), and
 //! HTML from that Markdown in derbes' page shape, with a print stylesheet.
 
-use crate::html::escape;
+use crate::html::{escape, markdown_page, page_with_nav};
 use crate::templates::{collapse_blank_lines, render, LangTemplates, TemplateError};
 use derbes_core::policy::context;
 use derbes_core::text::Lang;
@@ -183,18 +183,6 @@ fn tidy(text: &str) -> String {
     collapse_blank_lines(&anchored)
 }
 
-/// A Markdown document as a whole HTML page, titled by its first heading.
-pub fn markdown_page(lang: Lang, md: &str) -> String {
-    page_with_nav(lang, "", md)
-}
-
-/// A Markdown document as a whole HTML page under the links `nav` (HTML), titled by its first
-/// heading.
-fn page_with_nav(lang: Lang, nav: &str, md: &str) -> String {
-    let title = md.lines().find_map(|l| l.strip_prefix("# ")).unwrap_or("");
-    crate::html::page(lang, title, &format!("{nav}{}", markdown_to_html(md)))
-}
-
 /// A link to `path` in `lang` with `words`, keeping the language.
 fn nav_link(lang: Lang, path: &str, words: &str) -> String {
     format!("<a href=\"{path}?lang={lang}\">{}</a>", escape(words))
@@ -221,28 +209,6 @@ fn versions_link(lang: Lang) -> String {
         "/policy/versions",
         derbes_core::text::tr(lang, "Барлық нұсқалар", "Все версии", "All versions"),
     )
-}
-
-/// Markdown to HTML; raw HTML in the text is shown as text, never passed through (values come
-/// from the declaration, which is not trusted to be markup).
-pub fn markdown_to_html(md: &str) -> String {
-    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
-    let options = Options::ENABLE_HEADING_ATTRIBUTES | Options::ENABLE_TABLES;
-    // A table sits in a box that scrolls sideways on a narrow screen instead of the page.
-    let parser = Parser::new_ext(md, options).flat_map(|e| match e {
-        Event::Html(h) | Event::InlineHtml(h) => vec![Event::Text(h)],
-        Event::Start(Tag::Table(a)) => vec![
-            Event::Html("<div class=\"wide\">\n".into()),
-            Event::Start(Tag::Table(a)),
-        ],
-        Event::End(TagEnd::Table) => {
-            vec![Event::End(TagEnd::Table), Event::Html("</div>\n".into())]
-        }
-        other => vec![other],
-    });
-    let mut out = String::with_capacity(md.len() * 3 / 2);
-    pulldown_cmark::html::push_html(&mut out, parser);
-    out
 }
 
 #[cfg(test)]
@@ -420,7 +386,7 @@ mod tests {
 
     #[test]
     fn markup_in_the_declaration_is_shown_as_text() {
-        let html = markdown_to_html("## A {#a}\n\nx <script>alert(1)</script> y\n");
+        let html = crate::html::markdown_to_html("## A {#a}\n\nx <script>alert(1)</script> y\n");
         assert!(
             html.contains("&lt;script&gt;") && !html.contains("<script>"),
             "{html}"
@@ -702,11 +668,10 @@ pub struct PolicyVersion {
 /// was in force, which its links say.
 type PageKey = (String, Document, Lang, bool, bool);
 
-/// Rendered policy pages and the parsed declarations behind them, by version and language.
+/// Rendered policy pages by version and language, and the list of versions.
 #[derive(Default)]
-pub(crate) struct PolicyCache {
+struct PolicyCache {
     pages: std::sync::Mutex<std::collections::HashMap<PageKey, bytes::Bytes>>,
-    declarations: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Declaration>>>,
     versions: std::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<Vec<PolicyVersion>>)>>,
 }
 
@@ -728,25 +693,38 @@ pub fn in_force(versions: &[PolicyVersion], today: time::Date) -> Option<&Policy
         .or_else(|| versions.iter().min_by_key(|v| v.effective_from))
 }
 
-impl crate::vault::Vault {
-    /// Renders the policy from `templates` instead of the shipped ones.
-    pub fn with_policy_templates(mut self, templates: PolicyTemplates) -> Self {
-        self.policy_templates = std::sync::Arc::new(templates);
-        self
+/// The rendered policy and the other documents, in every recorded version: what the operator
+/// promised, when, and what changed.
+pub struct Policy {
+    vault: std::sync::Arc<crate::vault::Vault>,
+    templates: PolicyTemplates,
+    cache: PolicyCache,
+}
+
+impl Policy {
+    pub(crate) fn new(
+        vault: std::sync::Arc<crate::vault::Vault>,
+        templates: PolicyTemplates,
+    ) -> Self {
+        Policy {
+            vault,
+            templates,
+            cache: PolicyCache::default(),
+        }
     }
 
     /// Every recorded version, oldest first.
-    pub async fn policy_versions(
+    pub async fn versions(
         &self,
     ) -> Result<std::sync::Arc<Vec<PolicyVersion>>, crate::vault::VaultError> {
-        if let Some((at, list)) = locked(&self.policy_cache.versions).as_ref() {
+        if let Some((at, list)) = locked(&self.cache.versions).as_ref() {
             if at.elapsed() < VERSIONS_KEPT {
                 return Ok(list.clone());
             }
         }
         let mut list = Vec::new();
-        for (version, content_hash, recorded_at) in self.store().declarations().await? {
-            let effective_from = self.recorded(&version).await?.effective_date();
+        for (version, content_hash, recorded_at) in self.vault.store().declarations().await? {
+            let effective_from = self.vault.recorded(&version).await?.effective_date();
             list.push(PolicyVersion {
                 version,
                 content_hash,
@@ -755,67 +733,42 @@ impl crate::vault::Vault {
             });
         }
         let list = std::sync::Arc::new(list);
-        *locked(&self.policy_cache.versions) = Some((std::time::Instant::now(), list.clone()));
+        *locked(&self.cache.versions) = Some((std::time::Instant::now(), list.clone()));
         Ok(list)
-    }
-
-    /// A recorded declaration, parsed once; `NotFound` when no version has that name.
-    pub(crate) async fn recorded(
-        &self,
-        version: &str,
-    ) -> Result<std::sync::Arc<Declaration>, crate::vault::VaultError> {
-        if let Some(d) = locked(&self.policy_cache.declarations).get(version) {
-            return Ok(d.clone());
-        }
-        let d = if version == self.declaration().version {
-            self.declaration_arc()
-        } else {
-            let (_, text) = self
-                .store()
-                .declaration(version)
-                .await?
-                .ok_or(crate::vault::VaultError::NotFound)?;
-            // Checked when it was recorded; today's stricter rules do not unpublish it.
-            Declaration::load_recorded(&text)
-                .map_err(|why| {
-                    crate::vault::VaultError::Store(derbes_store::StoreError::Corrupt(format!(
-                        "recorded declaration `{version}` is not a declaration: {why}"
-                    )))
-                })?
-                .into()
-        };
-        locked(&self.policy_cache.declarations).insert(version.to_owned(), d.clone());
-        Ok(d)
     }
 
     /// A document of `version` (the one in force when `None`) in `lang`, as an HTML page with
     /// links to the other languages, documents and versions, or as Markdown. Rendered once per
     /// version, document, language, format and whether the version is in force.
-    pub async fn policy_page(
+    pub async fn page(
         &self,
         version: Option<&str>,
         doc: Document,
         lang: Lang,
         html: bool,
     ) -> Result<bytes::Bytes, crate::vault::VaultError> {
-        let versions = self.policy_versions().await?;
-        let today = self.now().to_offset(self.calendar().offset()).date();
+        let versions = self.versions().await?;
+        let today = self
+            .vault
+            .now()
+            .to_offset(self.vault.calendar().offset())
+            .date();
         let current = in_force(&versions, today).map(|v| v.version.clone());
         let version = match version {
             Some(v) if versions.iter().any(|x| x.version == v) => v.to_owned(),
             Some(_) => return Err(crate::vault::VaultError::NotFound),
             None => current
                 .clone()
-                .unwrap_or_else(|| self.declaration().version.clone()),
+                .unwrap_or_else(|| self.vault.declaration().version.clone()),
         };
         let is_in_force = current.as_deref() == Some(version.as_str());
         // Once a later version takes effect, this one's links say so: a new key.
         let key = (version.clone(), doc, lang, html, is_in_force);
-        if let Some(page) = locked(&self.policy_cache.pages).get(&key) {
+        if let Some(page) = locked(&self.cache.pages).get(&key) {
             return Ok(page.clone());
         }
-        let d = self.recorded(&version).await?;
-        let t = &self.policy_templates;
+        let d = self.vault.recorded(&version).await?;
+        let t = &self.templates;
         let md = t
             .markdown(doc, &d, lang)
             .map_err(|e| crate::vault::VaultError::Unavailable(e.to_string()))?;
@@ -827,17 +780,18 @@ impl crate::vault::Vault {
         };
         // Bytes: each answer shares the rendered page instead of copying it.
         let page = bytes::Bytes::from(text);
-        locked(&self.policy_cache.pages).insert(key, page.clone());
+        locked(&self.cache.pages).insert(key, page.clone());
         Ok(page)
     }
 
     /// The page listing every version, newest first, with links to each in `lang`.
-    pub async fn policy_versions_page(
-        &self,
-        lang: Lang,
-    ) -> Result<String, crate::vault::VaultError> {
-        let versions = self.policy_versions().await?;
-        let today = self.now().to_offset(self.calendar().offset()).date();
+    pub async fn versions_page(&self, lang: Lang) -> Result<String, crate::vault::VaultError> {
+        let versions = self.versions().await?;
+        let today = self
+            .vault
+            .now()
+            .to_offset(self.vault.calendar().offset())
+            .date();
         let current = in_force(&versions, today).map(|v| v.version.clone());
         let t = |kk: &'static str, ru: &'static str, en: &'static str| {
             derbes_core::text::tr(lang, kk, ru, en)
@@ -1059,25 +1013,29 @@ pub fn changes_markdown(
     tidy(&md)
 }
 
-impl crate::vault::Vault {
+impl Policy {
     /// The change report between two recorded versions: by default the version in force and
     /// the one before it. Consent counts come from the ledger.
-    pub async fn policy_changes(
+    pub async fn changes(
         &self,
         from: Option<&str>,
         to: Option<&str>,
         lang: Lang,
         html: bool,
     ) -> Result<String, crate::vault::VaultError> {
-        let versions = self.policy_versions().await?;
-        let today = self.now().to_offset(self.calendar().offset()).date();
+        let versions = self.versions().await?;
+        let today = self
+            .vault
+            .now()
+            .to_offset(self.vault.calendar().offset())
+            .date();
         let known = |v: &str| versions.iter().any(|x| x.version == v);
         let to = match to {
             Some(v) if known(v) => v.to_owned(),
             Some(_) => return Err(crate::vault::VaultError::NotFound),
             None => in_force(&versions, today)
                 .map(|v| v.version.clone())
-                .unwrap_or_else(|| self.declaration().version.clone()),
+                .unwrap_or_else(|| self.vault.declaration().version.clone()),
         };
         let from = match from {
             Some(v) if known(v) => v.to_owned(),
@@ -1090,13 +1048,16 @@ impl crate::vault::Vault {
                 }
             }
         };
-        let (old, new) = (self.recorded(&from).await?, self.recorded(&to).await?);
+        let (old, new) = (
+            self.vault.recorded(&from).await?,
+            self.vault.recorded(&to).await?,
+        );
         let report = derbes_core::policy_diff::diff(&old, &new, lang);
         let mut counts = std::collections::HashMap::new();
         for c in &report.consent_impact {
             counts.insert(
                 c.purpose.clone(),
-                self.store().count_consenting(&c.purpose).await?,
+                self.vault.store().count_consenting(&c.purpose).await?,
             );
         }
         let md = changes_markdown(&report, &counts, lang);

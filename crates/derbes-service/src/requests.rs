@@ -8,7 +8,7 @@ use crate::actor::{Actor, Role};
 use crate::answers::{done_sentence, Letter, LetterContext, PurposeContext};
 use crate::consents::{ConsentInput, ConsentStep, FlagChange, FlagInput};
 use crate::mail::Mail;
-use crate::vault::{Vault, VaultError, UPDATE_ATTEMPTS};
+use crate::vault::{Vault, VaultError, REQUEST_KEY_GENERATION, UPDATE_ATTEMPTS};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use derbes_core::audit::{format_timestamp, AuditDraft, Outcome};
@@ -35,7 +35,6 @@ pub const MAX_DETAILS: usize = 4000;
 /// How far back a paper request may be dated.
 pub const MAX_BACKDATE: Duration = Duration::days(366);
 
-pub(crate) const KEY_GENERATION: u32 = 1;
 /// How long a claim to send the answer keeps other calls from sending it: well beyond the mail
 /// channel's own time limit, so that a claim lapses only when its call has died.
 const ANSWER_CLAIM: Duration = Duration::minutes(5);
@@ -596,12 +595,12 @@ impl Vault {
                 bytes: r.dek.clone(),
             },
             &r.id,
-            KEY_GENERATION,
+            REQUEST_KEY_GENERATION,
         )
     }
 
     fn seal_text(dk: &DataKey, id: &Uuid, slot: &str, text: &str) -> Result<String, VaultError> {
-        Ok(B64.encode(dk.seal(id, KEY_GENERATION, slot, text.as_bytes())?))
+        Ok(B64.encode(dk.seal(id, REQUEST_KEY_GENERATION, slot, text.as_bytes())?))
     }
 
     /// Sets the note of action `i` with staff's `words`, sealed.
@@ -620,7 +619,7 @@ impl Vault {
 
     fn open_text(dk: &DataKey, id: &Uuid, slot: &str, sealed: &str) -> Result<String, VaultError> {
         let bytes = B64.decode(sealed).map_err(corrupt)?;
-        let plain = dk.open(id, KEY_GENERATION, slot, &bytes)?;
+        let plain = dk.open(id, REQUEST_KEY_GENERATION, slot, &bytes)?;
         String::from_utf8(plain.to_vec()).map_err(corrupt)
     }
 
@@ -717,7 +716,7 @@ impl Vault {
         };
         let id = Uuid::now_v7();
         let dk = DataKey::generate()?;
-        let wrapped = self.keys().wrap(&dk, &id, KEY_GENERATION)?;
+        let wrapped = self.keys().wrap(&dk, &id, REQUEST_KEY_GENERATION)?;
         let details = input
             .details
             .as_deref()

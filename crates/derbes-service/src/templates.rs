@@ -4,6 +4,7 @@
 //! broken one stops the server at start, not at its first use.
 
 use derbes_core::text::Lang;
+use derbes_core::Declaration;
 use std::path::Path;
 
 /// A template that cannot be used, and why.
@@ -124,6 +125,45 @@ fn table_cell(value: String) -> String {
         .replace(['\r', '\n'], " ")
 }
 
+/// The operator, as letters, reports and documents name it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OperatorContext {
+    pub name: String,
+    pub bin: String,
+    pub address: String,
+    pub email: String,
+    pub phone: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ResponsibleContext {
+    pub name: String,
+    pub position: String,
+    pub email: String,
+}
+
+/// The operator and its responsible person, as letters and reports name them in `lang`.
+pub fn operator_parts(
+    declaration: &Declaration,
+    lang: Lang,
+) -> (OperatorContext, ResponsibleContext) {
+    let o = &declaration.operator;
+    (
+        OperatorContext {
+            name: o.name.get(lang).to_owned(),
+            bin: o.bin.clone(),
+            address: o.address.get(lang).to_owned(),
+            email: o.email.clone(),
+            phone: o.phone.clone(),
+        },
+        ResponsibleContext {
+            name: o.responsible_person.name.get(lang).to_owned(),
+            position: o.responsible_person.position.get(lang).to_owned(),
+            email: o.responsible_person.email.clone(),
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -135,7 +175,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, "| a\\|b c\\\\ |");
-        let html = crate::policy::markdown_to_html(&format!("| h |\n|---|\n{out}\n"));
+        let html = crate::html::markdown_to_html(&format!("| h |\n|---|\n{out}\n"));
         assert!(html.contains("<td>a|b c\\</td>"), "{html}");
     }
 }

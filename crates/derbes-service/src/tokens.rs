@@ -8,7 +8,7 @@ use derbes_core::audit::{format_timestamp, AuditDraft, Outcome};
 use derbes_store::{Applied, TokenRecord, WriteOp};
 use serde_json::json;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -74,7 +74,7 @@ pub enum Unauthenticated {
 
 /// Tokens checked recently, and when each was used.
 #[derive(Default)]
-pub(crate) struct TokenCache {
+struct TokenCache {
     /// By digest: the token checked.
     checked: Mutex<HashMap<String, Checked>>,
     /// By digest: the minute it was last used, not yet written.
@@ -125,11 +125,20 @@ fn view(t: &TokenRecord, now: OffsetDateTime) -> TokenView {
     }
 }
 
-impl Vault {
-    /// Sets how long new tokens live by default.
-    pub fn with_token_lifetimes(mut self, lifetimes: TokenLifetimes) -> Self {
-        self.token_lifetimes = lifetimes;
-        self
+/// API tokens: who they are, the ones checked recently, and how long new ones live.
+pub struct Tokens {
+    vault: Arc<Vault>,
+    cache: TokenCache,
+    lifetimes: TokenLifetimes,
+}
+
+impl Tokens {
+    pub(crate) fn new(vault: Arc<Vault>, lifetimes: TokenLifetimes) -> Self {
+        Tokens {
+            vault,
+            cache: TokenCache::default(),
+            lifetimes,
+        }
     }
 
     /// The actor a bearer token stands for. A revoked token is refused at once, whichever
@@ -138,13 +147,11 @@ impl Vault {
     /// store again; while a store cannot hear announcements, tokens are checked every time.
     pub async fn authenticate(&self, token: &str) -> Result<Actor, Unauthenticated> {
         let digest = derbes_crypto::token_digest(token);
-        let now = self.now();
+        let now = self.vault.now();
         // Read before the store is asked: an announcement heard meanwhile changes it.
-        let generation = self.store().token_generation();
+        let generation = self.vault.store().token_generation();
         if let Some(g) = generation {
-            if let Some((actor, at, expires, checked)) =
-                lock(&self.token_cache.checked).get(&digest)
-            {
+            if let Some((actor, at, expires, checked)) = lock(&self.cache.checked).get(&digest) {
                 if *at == g && expires.is_none_or(|e| e > now) && checked.elapsed() < RECHECK {
                     let actor = actor.clone();
                     self.note_use(digest, now);
@@ -153,6 +160,7 @@ impl Vault {
             }
         }
         let record = self
+            .vault
             .store()
             .token(&digest)
             .await
@@ -174,7 +182,7 @@ impl Vault {
             token: Some(record.id),
         };
         if let Some(g) = generation {
-            let mut cache = lock(&self.token_cache.checked);
+            let mut cache = lock(&self.cache.checked);
             if cache.len() >= CACHED_MAX {
                 cache.clear();
             }
@@ -191,7 +199,7 @@ impl Vault {
     fn note_use(&self, digest: String, now: OffsetDateTime) {
         let minute = now.replace_second(0).unwrap_or(now).replace_nanosecond(0);
         let minute = format_timestamp(minute.unwrap_or(now));
-        let mut used = lock(&self.token_cache.used);
+        let mut used = lock(&self.cache.used);
         if used.len() < CACHED_MAX || used.contains_key(&digest) {
             used.insert(digest, minute);
         }
@@ -199,12 +207,15 @@ impl Vault {
 
     /// Writes when tokens were last used; returns how many.
     pub async fn record_token_use(&self) -> Result<usize, VaultError> {
-        let used: Vec<(String, String)> = lock(&self.token_cache.used).drain().collect();
+        let used: Vec<(String, String)> = lock(&self.cache.used).drain().collect();
         if used.is_empty() {
             return Ok(0);
         }
         let n = used.len();
-        self.store().write(WriteOp::TokensUsed { used }).await?;
+        self.vault
+            .store()
+            .write(WriteOp::TokensUsed { used })
+            .await?;
         Ok(n)
     }
 
@@ -218,7 +229,7 @@ impl Vault {
         purposes: Vec<String>,
         days: Option<Option<u32>>,
     ) -> Result<NewToken, VaultError> {
-        self.authorize(actor, Action::TokenCreate)?;
+        self.vault.authorize(actor, Action::TokenCreate)?;
         self.create_token(&actor.audit_name(), name, role, purposes, days)
             .await
     }
@@ -242,7 +253,7 @@ impl Vault {
         }
         let undeclared: Vec<&str> = purposes
             .iter()
-            .filter(|p| self.declaration().purpose(p).is_none())
+            .filter(|p| self.vault.declaration().purpose(p).is_none())
             .map(String::as_str)
             .collect();
         if !undeclared.is_empty() {
@@ -269,9 +280,9 @@ impl Vault {
             });
         }
         let days = days.unwrap_or(if role == Role::Integration {
-            self.token_lifetimes.integration_days
+            self.lifetimes.integration_days
         } else {
-            self.token_lifetimes.person_days
+            self.lifetimes.person_days
         });
         if let Some(d) = days.filter(|d| !(1..=MAX_TOKEN_DAYS).contains(d)) {
             return Err(VaultError::InvalidField {
@@ -279,7 +290,7 @@ impl Vault {
                 detail: format!("is {d}; give from 1 to {MAX_TOKEN_DAYS} days, or none"),
             });
         }
-        let now = self.now();
+        let now = self.vault.now();
         let token = derbes_crypto::new_token()?;
         let record = TokenRecord {
             id: Uuid::now_v7(),
@@ -300,7 +311,8 @@ impl Vault {
             "expires_at": record.expires_at,
         }));
         let view = view(&record, now);
-        self.store()
+        self.vault
+            .store()
             .write(WriteOp::CreateToken {
                 token: record,
                 audit,
@@ -311,9 +323,10 @@ impl Vault {
 
     /// Every token, revoked and expired ones included, oldest first.
     pub async fn list_tokens(&self, actor: &Actor) -> Result<Vec<TokenView>, VaultError> {
-        self.authorize(actor, Action::TokenList)?;
-        let now = self.now();
+        self.vault.authorize(actor, Action::TokenList)?;
+        let now = self.vault.now();
         Ok(self
+            .vault
             .store()
             .tokens()
             .await?
@@ -324,7 +337,7 @@ impl Vault {
 
     /// Revokes a token at once; revoking it again answers with it as it is.
     pub async fn revoke_token(&self, actor: &Actor, id: Uuid) -> Result<TokenView, VaultError> {
-        self.authorize(actor, Action::TokenRevoke)?;
+        self.vault.authorize(actor, Action::TokenRevoke)?;
         if actor.token == Some(id) {
             return Err(VaultError::Conflict(
                 "a token cannot revoke itself (it would lock its holder out); revoke it with another admin token, or with `derbes token revoke` at the command line".into(),
@@ -335,10 +348,11 @@ impl Vault {
 
     /// Revokes a token (the command line, or an admin through [`Vault::revoke_token`]).
     pub async fn revoke(&self, actor_name: &str, id: Uuid) -> Result<TokenView, VaultError> {
-        let now = self.now();
+        let now = self.vault.now();
         let audit = AuditDraft::new(actor_name, "token.revoke", Outcome::Ok)
             .details(&json!({ "token_id": id }));
         match self
+            .vault
             .store()
             .write(WriteOp::RevokeToken {
                 id,
@@ -348,7 +362,7 @@ impl Vault {
             .await
         {
             Ok(Applied::TokenRevoked { token, .. }) => {
-                lock(&self.token_cache.checked).remove(&token.digest);
+                lock(&self.cache.checked).remove(&token.digest);
                 Ok(view(&token, now))
             }
             Ok(other) => Err(VaultError::Store(derbes_store::StoreError::Backend(

@@ -178,18 +178,18 @@ pub struct Vault {
     pub(crate) answer_templates: Arc<crate::answers::AnswerTemplates>,
     pub(crate) connectors: Vec<Arc<derbes_connect::SqlConnector>>,
     pub(crate) webhooks: Vec<crate::webhooks::Webhook>,
-    pub(crate) policy_templates: Arc<crate::policy::PolicyTemplates>,
-    pub(crate) policy_cache: crate::policy::PolicyCache,
+    /// Recorded declaration versions, parsed once.
+    recorded: std::sync::Mutex<std::collections::HashMap<String, Arc<Declaration>>>,
     pub(crate) checkpoint_file: Option<crate::audit_chain::CheckpointFile>,
     pub(crate) audit_watch: std::sync::Mutex<crate::audit_chain::AuditWatch>,
-    pub(crate) token_cache: crate::tokens::TokenCache,
-    pub(crate) token_lifetimes: crate::tokens::TokenLifetimes,
 }
 
 /// How many subjects' decision facts the vault keeps in memory.
 const FACTS_CACHED: usize = 100_000;
 
 const DEK_GENERATION: u32 = 1;
+/// The generation of a data-subject request's own data key, bound into what it seals.
+pub(crate) const REQUEST_KEY_GENERATION: u32 = 1;
 pub(crate) const UPDATE_ATTEMPTS: usize = 5;
 
 impl Vault {
@@ -209,12 +209,9 @@ impl Vault {
             answer_templates: Arc::default(),
             connectors: Vec::new(),
             webhooks: Vec::new(),
-            policy_templates: Arc::default(),
-            policy_cache: Default::default(),
+            recorded: Default::default(),
             checkpoint_file: None,
             audit_watch: Default::default(),
-            token_cache: Default::default(),
-            token_lifetimes: Default::default(),
         }
     }
 
@@ -276,6 +273,43 @@ impl Vault {
     }
 
     /// Now, by the vault's clock.
+    /// A recorded declaration, parsed once; `NotFound` when no version has that name.
+    pub(crate) async fn recorded(
+        &self,
+        version: &str,
+    ) -> Result<std::sync::Arc<Declaration>, VaultError> {
+        if let Some(d) = self
+            .recorded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(version)
+        {
+            return Ok(d.clone());
+        }
+        let d = if version == self.declaration().version {
+            self.declaration_arc()
+        } else {
+            let (_, text) = self
+                .store()
+                .declaration(version)
+                .await?
+                .ok_or(VaultError::NotFound)?;
+            // Checked when it was recorded; today's stricter rules do not unpublish it.
+            Declaration::load_recorded(&text)
+                .map_err(|why| {
+                    VaultError::Store(derbes_store::StoreError::Corrupt(format!(
+                        "recorded declaration `{version}` is not a declaration: {why}"
+                    )))
+                })?
+                .into()
+        };
+        self.recorded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(version.to_owned(), d.clone());
+        Ok(d)
+    }
+
     pub fn now(&self) -> time::OffsetDateTime {
         (self.clock)()
     }

@@ -292,7 +292,7 @@ impl Vault {
             .and_then(|k| {
                 Ok(k.seal(
                     &r.id,
-                    crate::requests::KEY_GENERATION,
+                    crate::vault::REQUEST_KEY_GENERATION,
                     PAYLOAD_SLOT,
                     &payload,
                 )?)
@@ -370,7 +370,7 @@ impl Vault {
             Some(sealed) => {
                 let plain = self.request_key(&r)?.open(
                     &r.id,
-                    crate::requests::KEY_GENERATION,
+                    crate::vault::REQUEST_KEY_GENERATION,
                     PAYLOAD_SLOT,
                     sealed,
                 )?;

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 pub async fn list(config: &Config) -> Result<ExitCode> {
     let opened = setup::open(config, false).await?;
     let actor = derbes_service::Actor::command_line("jobs");
-    for job in opened.vault.job_board(&actor).await? {
+    for job in opened.app.job_board(&actor).await? {
         match &job.last_run {
             Some(r) => println!(
                 "{:<20} {:<7}  last run {}  next {}  every {}s  {} run(s), {} failed{}",

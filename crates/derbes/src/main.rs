@@ -443,7 +443,7 @@ async fn serve(config: &Config) -> Result<()> {
         }
     }
     if broken.is_none() && store.count_active_tokens().await? == 0 {
-        token_cli::first_admin(config, &opened.vault).await?;
+        token_cli::first_admin(config, &opened.app.tokens).await?;
     }
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
@@ -468,17 +468,17 @@ async fn serve(config: &Config) -> Result<()> {
         }),
         outbox_age: std::time::Duration::from_secs(u64::from(config.outbox_days) * 86_400),
     });
-    let running = derbes_service::jobs::spawn(&opened.vault, jobs);
-    let vault = Arc::clone(&opened.vault);
-    let state = derbes_server::AppState::with_vault(opened.vault);
+    let running = derbes_service::jobs::spawn(&opened.app, jobs);
+    let app = Arc::clone(&opened.app);
+    let state = derbes_server::AppState::new(opened.app);
     derbes_server::serve_with(listener, state, config.limits, shutdown_signal()).await?;
     for job in running {
         job.abort();
     }
     // The last events get a checkpoint, exported, before the server stops.
-    if vault.chain_broken().is_none() {
-        let _ = vault.record_token_use().await;
-        if let Err(e) = vault.checkpoint().await {
+    if app.vault.chain_broken().is_none() {
+        let _ = app.tokens.record_token_use().await;
+        if let Err(e) = app.vault.checkpoint().await {
             eprintln!("derbes: warning: the last audit checkpoint: {e}");
         }
     }

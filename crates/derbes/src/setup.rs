@@ -154,6 +154,8 @@ pub fn calendar(path: Option<&Path>) -> Result<derbes_core::calendar::Calendar> 
 
 /// Everything a command that touches subjects needs.
 pub struct Opened {
+    pub app: Arc<derbes_service::App>,
+    /// The kernel, with the capabilities not yet split from it (the same as `app.vault`).
     pub vault: Arc<Vault>,
 }
 
@@ -281,21 +283,25 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
             config.mail_from.clone(),
         )),
     };
-    Ok(Opened {
-        vault: Arc::new(
-            Vault::new(Arc::new(declaration), keys, store)
-                .with_key_loader(loader)
-                .with_calendar(calendar)
-                .with_mailer(mailer)
-                .with_destruction_log(derbes_service::DestructionLog::new(&config.destruction_log))
-                .with_package_ttl(time::Duration::days(config.package_days.into()))
-                .with_four_eyes(config.four_eyes)
-                .with_answer_templates(templates)
-                .with_connectors(connectors)
-                .with_policy_templates(policy_templates)
-                .with_webhooks(webhooks)
-                .with_checkpoint_file(derbes_service::CheckpointFile::new(&config.checkpoint_file))
-                .with_token_lifetimes(config.token_lifetimes),
-        ),
-    })
+    let vault = Arc::new(
+        Vault::new(Arc::new(declaration), keys, store)
+            .with_key_loader(loader)
+            .with_calendar(calendar)
+            .with_mailer(mailer)
+            .with_destruction_log(derbes_service::DestructionLog::new(&config.destruction_log))
+            .with_package_ttl(time::Duration::days(config.package_days.into()))
+            .with_four_eyes(config.four_eyes)
+            .with_answer_templates(templates)
+            .with_connectors(connectors)
+            .with_webhooks(webhooks)
+            .with_checkpoint_file(derbes_service::CheckpointFile::new(&config.checkpoint_file)),
+    );
+    let app = Arc::new(derbes_service::App::new(
+        Arc::clone(&vault),
+        derbes_service::Settings {
+            token_lifetimes: config.token_lifetimes,
+            policy_templates,
+        },
+    ));
+    Ok(Opened { app, vault })
 }

@@ -3,7 +3,7 @@
 use crate::config::Config;
 use crate::setup;
 use anyhow::{Context, Result};
-use derbes_service::{Role, Vault};
+use derbes_service::Role;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
@@ -36,7 +36,8 @@ pub async fn create(config: &Config, args: &CreateArgs) -> Result<ExitCode> {
     };
     let opened = setup::open(config, false).await?;
     let created = opened
-        .vault
+        .app
+        .tokens
         .create_token("cli", &args.name, role, args.purposes.clone(), days)
         .await?;
     println!("{}", created.token);
@@ -55,7 +56,7 @@ pub async fn create(config: &Config, args: &CreateArgs) -> Result<ExitCode> {
 pub async fn list(config: &Config) -> Result<ExitCode> {
     let opened = setup::open(config, false).await?;
     let actor = derbes_service::Actor::command_line("token-list");
-    for t in opened.vault.list_tokens(&actor).await? {
+    for t in opened.app.tokens.list_tokens(&actor).await? {
         let purposes = if t.purposes.is_empty() {
             "-".to_owned()
         } else {
@@ -82,7 +83,7 @@ pub async fn list(config: &Config) -> Result<ExitCode> {
 
 pub async fn revoke(config: &Config, id: uuid::Uuid) -> Result<ExitCode> {
     let opened = setup::open(config, false).await?;
-    let t = opened.vault.revoke("cli", id).await?;
+    let t = opened.app.tokens.revoke("cli", id).await?;
     println!(
         "derbes: token {} (\"{}\", {}) is revoked since {}",
         t.id,
@@ -101,8 +102,8 @@ pub fn first_admin_file(config: &Config) -> std::path::PathBuf {
 /// Creates the first admin token. It never goes to a log: on a terminal it is shown once;
 /// otherwise (a service manager, a pipe) it is written to a file only derbes's user can read,
 /// whose path is printed.
-pub async fn first_admin(config: &Config, vault: &Vault) -> Result<()> {
-    let created = vault
+pub async fn first_admin(config: &Config, tokens: &derbes_service::Tokens) -> Result<()> {
+    let created = tokens
         .create_token("system", "first admin", Role::Admin, Vec::new(), Some(None))
         .await?;
     if std::io::stdout().is_terminal() {

@@ -18,7 +18,7 @@ pub(super) async fn list_consents(
     Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    let ledger = s.vault.consent_ledger(&actor, id).await?;
+    let ledger = s.app.vault.consent_ledger(&actor, id).await?;
     Ok(json_response(StatusCode::OK, &ledger))
 }
 
@@ -28,7 +28,7 @@ pub(super) async fn record_consent(
     Path(id): Path<Uuid>,
     Body(input): Body<ConsentInput>,
 ) -> Result<Response, ApiError> {
-    let event = s.vault.record_consent(&actor, id, input).await?;
+    let event = s.app.vault.record_consent(&actor, id, input).await?;
     Ok(json_response(StatusCode::CREATED, &event))
 }
 
@@ -39,7 +39,7 @@ pub(super) async fn list_representatives(
 ) -> Result<Response, ApiError> {
     Ok(json_response(
         StatusCode::OK,
-        &s.vault.representatives(&actor, id).await?,
+        &s.app.vault.representatives(&actor, id).await?,
     ))
 }
 
@@ -49,7 +49,7 @@ pub(super) async fn link_representative(
     Path(id): Path<Uuid>,
     Body(input): Body<LinkInput>,
 ) -> Result<Response, ApiError> {
-    let (link, new) = s.vault.link_representative(&actor, id, input).await?;
+    let (link, new) = s.app.vault.link_representative(&actor, id, input).await?;
     let status = if new {
         StatusCode::CREATED
     } else {
@@ -63,12 +63,13 @@ pub(super) async fn unlink_representative(
     Authenticated(actor): Authenticated,
     Path((id, representative_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Response, ApiError> {
-    s.vault
+    s.app
+        .vault
         .unlink_representative(&actor, id, representative_id)
         .await?;
     Ok(json_response(
         StatusCode::OK,
-        &s.vault.representatives(&actor, id).await?,
+        &s.app.vault.representatives(&actor, id).await?,
     ))
 }
 
@@ -79,7 +80,7 @@ pub(super) async fn flags(
 ) -> Result<Response, ApiError> {
     Ok(json_response(
         StatusCode::OK,
-        &s.vault.flags(&actor, id).await?,
+        &s.app.vault.flags(&actor, id).await?,
     ))
 }
 
@@ -97,7 +98,7 @@ async fn change_flag(
     purpose: Option<&str>,
     change: FlagChange,
 ) -> Result<Response, ApiError> {
-    let flags = s.vault.set_flag(&actor, id, purpose, change).await?;
+    let flags = s.app.vault.set_flag(&actor, id, purpose, change).await?;
     Ok(json_response(StatusCode::OK, &flags))
 }
 
@@ -144,6 +145,7 @@ pub(super) async fn record_obligation(
     Body(input): Body<ObligationInput>,
 ) -> Result<Response, ApiError> {
     let flags = s
+        .app
         .vault
         .set_obligation(&actor, id, &purpose, Some(input))
         .await?;
@@ -155,7 +157,11 @@ pub(super) async fn fulfil_obligation(
     Authenticated(actor): Authenticated,
     Path((id, purpose)): Path<(Uuid, String)>,
 ) -> Result<Response, ApiError> {
-    let flags = s.vault.set_obligation(&actor, id, &purpose, None).await?;
+    let flags = s
+        .app
+        .vault
+        .set_obligation(&actor, id, &purpose, None)
+        .await?;
     Ok(json_response(StatusCode::OK, &flags))
 }
 
@@ -183,7 +189,7 @@ pub(super) async fn receipt(
     if !matches!(format, "json" | "html" | "text") {
         return Err(problem("format", "must be json, html or text"));
     }
-    let signed = s.vault.consent_receipt(&actor, id, consent_id).await?;
+    let signed = s.app.vault.consent_receipt(&actor, id, consent_id).await?;
     let (content_type, body) = match format {
         "html" => ("text/html; charset=utf-8", receipt_html(&signed, lang)),
         "text" => (
@@ -210,5 +216,5 @@ pub(super) async fn receipt(
 
 /// The operator's public receipt keys (JWK Set), for anyone to check receipts with.
 pub(super) async fn receipt_keys(State(s): State<AppState>) -> Response {
-    json_response(StatusCode::OK, &published_keys(&s.vault.keys()))
+    json_response(StatusCode::OK, &published_keys(&s.app.vault.keys()))
 }

@@ -64,7 +64,7 @@ async fn document_page(
 ) -> Result<Response, ApiError> {
     let lang = asked_lang(lang, headers)?;
     let html = html_asked(format)?;
-    match s.vault.policy_page(version, doc, lang, html).await {
+    match s.app.policy.page(version, doc, lang, html).await {
         Err(derbes_service::VaultError::NotFound) => Err(ApiError::not_found(unknown_version)),
         other => Ok(page(other?, html)),
     }
@@ -94,10 +94,10 @@ pub(super) async fn versions(
 ) -> Result<Response, ApiError> {
     let lang = asked_lang(q.lang.as_deref(), &headers)?;
     match q.format.as_deref() {
-        None | Some("html") => Ok(page(s.vault.policy_versions_page(lang).await?, true)),
+        None | Some("html") => Ok(page(s.app.policy.versions_page(lang).await?, true)),
         Some("json") => Ok(super::json_response(
             StatusCode::OK,
-            &*s.vault.policy_versions().await?,
+            &*s.app.policy.versions().await?,
         )),
         Some(_) => Err(ApiError::field(
             "format",
@@ -184,8 +184,9 @@ pub(super) async fn changes(
     let lang = asked_lang(q.lang.as_deref(), &headers)?;
     let html = html_asked(q.format.as_deref())?;
     match s
-        .vault
-        .policy_changes(q.from.as_deref(), q.to.as_deref(), lang, html)
+        .app
+        .policy
+        .changes(q.from.as_deref(), q.to.as_deref(), lang, html)
         .await
     {
         Err(derbes_service::VaultError::NotFound) => Err(ApiError::not_found(

@@ -18,7 +18,7 @@ pub(super) async fn file(
     Authenticated(actor): Authenticated,
     Body(input): Body<RequestInput>,
 ) -> Result<Response, ApiError> {
-    let view = s.vault.file_request(&actor, input).await?;
+    let view = s.app.vault.file_request(&actor, input).await?;
     Ok(json_response(StatusCode::CREATED, &view))
 }
 
@@ -27,7 +27,7 @@ pub(super) async fn list(
     Authenticated(actor): Authenticated,
     Query(filter): Query<RequestFilter>,
 ) -> Result<Response, ApiError> {
-    let views = s.vault.requests(&actor, filter).await?;
+    let views = s.app.vault.requests(&actor, filter).await?;
     Ok(json_response(StatusCode::OK, &views))
 }
 
@@ -38,7 +38,7 @@ pub(super) async fn one(
 ) -> Result<Response, ApiError> {
     Ok(json_response(
         StatusCode::OK,
-        &s.vault.request(&actor, id).await?,
+        &s.app.vault.request(&actor, id).await?,
     ))
 }
 
@@ -48,7 +48,7 @@ pub(super) async fn step(
     Path(id): Path<Uuid>,
     Body(input): Body<StepInput>,
 ) -> Result<Response, ApiError> {
-    let view = s.vault.request_step(&actor, id, input).await?;
+    let view = s.app.vault.request_step(&actor, id, input).await?;
     Ok(json_response(StatusCode::OK, &view))
 }
 
@@ -57,7 +57,7 @@ pub(super) async fn send_code(
     Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    let sent = s.vault.send_request_code(&actor, id).await?;
+    let sent = s.app.vault.send_request_code(&actor, id).await?;
     Ok(json_response(StatusCode::OK, &sent))
 }
 
@@ -73,7 +73,11 @@ pub(super) async fn check_code(
     Path(id): Path<Uuid>,
     Body(input): Body<CodeInput>,
 ) -> Result<Response, ApiError> {
-    let view = s.vault.check_request_code(&actor, id, &input.code).await?;
+    let view = s
+        .app
+        .vault
+        .check_request_code(&actor, id, &input.code)
+        .await?;
     Ok(json_response(StatusCode::OK, &view))
 }
 
@@ -92,6 +96,7 @@ pub(super) async fn verify_document(
     Body(input): Body<DocumentInput>,
 ) -> Result<Response, ApiError> {
     let view = s
+        .app
         .vault
         .verify_request_by_document(&actor, id, input.document, input.note)
         .await?;
@@ -103,7 +108,7 @@ pub(super) async fn package(
     Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    let download = s.vault.request_package(&actor, id).await?;
+    let download = s.app.vault.request_package(&actor, id).await?;
     Ok((
         StatusCode::OK,
         [
@@ -125,7 +130,7 @@ pub(super) async fn destruction(
     Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    match s.vault.destruction(&actor, id).await? {
+    match s.app.vault.destruction(&actor, id).await? {
         Some(d) => Ok(json_response(StatusCode::OK, &d)),
         None => Err(ApiError::not_found("no subject with this id was destroyed")),
     }
@@ -139,7 +144,7 @@ pub(super) async fn answer(
 ) -> Result<Response, ApiError> {
     Ok(json_response(
         StatusCode::OK,
-        &s.vault.answer_preview(&actor, id).await?,
+        &s.app.vault.answer_preview(&actor, id).await?,
     ))
 }
 
@@ -153,6 +158,10 @@ pub(super) async fn confirm_webhook_job(
     let signature = headers
         .get(derbes_service::SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok());
-    let job = s.vault.confirm_webhook_job(id, signature, &body).await?;
+    let job = s
+        .app
+        .vault
+        .confirm_webhook_job(id, signature, &body)
+        .await?;
     Ok(json_response(StatusCode::OK, &job))
 }

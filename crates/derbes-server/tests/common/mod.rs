@@ -5,7 +5,7 @@
 use derbes_core::Declaration;
 use derbes_crypto::KeyRing;
 use derbes_server::AppState;
-use derbes_service::{Clock, Role, Vault};
+use derbes_service::{App, Clock, Role, Settings, Vault};
 use derbes_store::testing::TestDb;
 use serde_json::{json, Value};
 use std::future::Future;
@@ -120,7 +120,7 @@ impl Server {
         )
         .unwrap();
         let connector = derbes_connect::SqlConnector::new(map).unwrap();
-        let state = AppState::with_vault(Arc::new(
+        let state = AppState::new(Arc::new(App::new(
             Vault::new(declaration, keys, store)
                 .with_clock(clock)
                 .with_mailer(Arc::new(derbes_service::Outbox::new(
@@ -133,9 +133,11 @@ impl Server {
                 .with_four_eyes(true)
                 .with_connectors(vec![connector])
                 .with_webhooks(webhooks),
-        ));
+            Settings::default(),
+        )));
         let admin = state
-            .vault
+            .app
+            .tokens
             .create_token("test", "admin", Role::Admin, vec![], None)
             .await
             .unwrap()
@@ -164,7 +166,8 @@ impl Server {
 
     pub async fn token(&self, role: Role, purposes: &[&str]) -> String {
         self.state
-            .vault
+            .app
+            .tokens
             .create_token(
                 "test",
                 &format!("{role}"),
