@@ -2145,7 +2145,12 @@ fn access_rectification_and_destruction(db: TestDb) -> Fut {
                 && report.contains("Сіз туралы сақталатын дербес деректер")
         );
         assert_eq!(
-            s.state.app.vault.delete_expired_packages().await.unwrap(),
+            s.state
+                .app
+                .requests
+                .delete_expired_packages()
+                .await
+                .unwrap(),
             0
         );
         offset.store(31 * 86_400, Ordering::SeqCst);
@@ -2188,11 +2193,21 @@ fn access_rectification_and_destruction(db: TestDb) -> Fut {
         let r = s.get(&package, &dpo).await;
         assert_problem(&r, 410, "package-gone");
         assert_eq!(
-            s.state.app.vault.delete_expired_packages().await.unwrap(),
+            s.state
+                .app
+                .requests
+                .delete_expired_packages()
+                .await
+                .unwrap(),
             1
         );
         assert_eq!(
-            s.state.app.vault.delete_expired_packages().await.unwrap(),
+            s.state
+                .app
+                .requests
+                .delete_expired_packages()
+                .await
+                .unwrap(),
             0
         );
     })
@@ -2318,6 +2333,7 @@ fn webhooks_confirm_before_a_request_completes(db: TestDb) -> Fut {
             );
         }
         let vault = &s.state.app.vault;
+        let requests = &s.state.app.requests;
 
         // A destruction derbes refuses (an obligation is open) is announced to nobody.
         let obligation = format!(
@@ -2345,7 +2361,7 @@ fn webhooks_confirm_before_a_request_completes(db: TestDb) -> Fut {
             "{}",
             r.body
         );
-        assert_eq!(vault.deliver_webhooks().await.unwrap(), 0);
+        assert_eq!(requests.deliver_webhooks().await.unwrap(), 0);
         assert_eq!(s.delete(&obligation, &admin).await.status, 200);
 
         // Destruction: the webhook is told, in a write of its own, before derbes shreds its copy.
@@ -2364,10 +2380,10 @@ fn webhooks_confirm_before_a_request_completes(db: TestDb) -> Fut {
 
         // The system is down: tried, then again after 30 s, with the same idempotency key.
         receiver.set(1);
-        assert_eq!(vault.deliver_webhooks().await.unwrap(), 1);
-        assert_eq!(vault.deliver_webhooks().await.unwrap(), 0);
+        assert_eq!(requests.deliver_webhooks().await.unwrap(), 1);
+        assert_eq!(requests.deliver_webhooks().await.unwrap(), 0);
         offset.store(31, Ordering::SeqCst);
-        assert_eq!(vault.deliver_webhooks().await.unwrap(), 1);
+        assert_eq!(requests.deliver_webhooks().await.unwrap(), 1);
         let got = receiver.messages();
         assert_eq!(got.len(), 2);
         assert_eq!(
@@ -2388,7 +2404,7 @@ fn webhooks_confirm_before_a_request_completes(db: TestDb) -> Fut {
         // Accepted: the request waits for the confirmation.
         receiver.set(0);
         offset.store(31 + 61, Ordering::SeqCst);
-        assert_eq!(vault.deliver_webhooks().await.unwrap(), 1);
+        assert_eq!(requests.deliver_webhooks().await.unwrap(), 1);
         let steps = format!("/api/v1/requests/{destroy}/steps");
         s.post(
             &steps,
@@ -2472,7 +2488,7 @@ fn webhooks_confirm_before_a_request_completes(db: TestDb) -> Fut {
         let (access, _) = s
             .approved_request(&staff, &dpo, json!({ "kind": "access_export", "subject_id": students[1], "channel": "online", "language": "ru" }))
             .await;
-        assert_eq!(vault.deliver_webhooks().await.unwrap(), 1);
+        assert_eq!(requests.deliver_webhooks().await.unwrap(), 1);
         let r = s.get(&format!("/api/v1/requests/{access}"), &dpo).await;
         assert_eq!(r.body["actions"][1]["kind"], "webhook");
         assert_eq!(r.body["actions"][1]["status"], "done", "{}", r.body);
@@ -2484,7 +2500,7 @@ fn webhooks_confirm_before_a_request_completes(db: TestDb) -> Fut {
             .approved_request(&staff, &dpo, json!({ "kind": "access_export", "subject_id": students[2], "channel": "online", "language": "en" }))
             .await;
         let job = r.body["actions"][1]["job"].as_str().unwrap().to_owned();
-        vault.deliver_webhooks().await.unwrap();
+        requests.deliver_webhooks().await.unwrap();
         let failed =
             format!(r#"{{"job":"{job}","status":"failed","detail":"no such user in the LMS"}}"#)
                 .into_bytes();
@@ -2518,7 +2534,7 @@ fn webhooks_confirm_before_a_request_completes(db: TestDb) -> Fut {
             job.as_str(),
             "sent again under the same key"
         );
-        vault.deliver_webhooks().await.unwrap();
+        requests.deliver_webhooks().await.unwrap();
         let r = s.get(&format!("/api/v1/requests/{refused}"), &dpo).await;
         assert_eq!(r.body["actions"][1]["status"], "done", "{}", r.body);
 
@@ -2530,11 +2546,11 @@ fn webhooks_confirm_before_a_request_completes(db: TestDb) -> Fut {
         let (quiet, _) = s
             .approved_request(&staff, &dpo, json!({ "kind": "access_export", "subject_id": fifth, "channel": "online", "language": "en" }))
             .await;
-        assert_eq!(vault.deliver_webhooks().await.unwrap(), 1);
+        assert_eq!(requests.deliver_webhooks().await.unwrap(), 1);
         offset.fetch_add(23 * 3600, Ordering::SeqCst);
-        assert_eq!(vault.deliver_webhooks().await.unwrap(), 0);
+        assert_eq!(requests.deliver_webhooks().await.unwrap(), 0);
         offset.fetch_add(2 * 3600, Ordering::SeqCst);
-        assert_eq!(vault.deliver_webhooks().await.unwrap(), 1);
+        assert_eq!(requests.deliver_webhooks().await.unwrap(), 1);
         let quiet_steps = format!("/api/v1/requests/{quiet}/steps");
         let r = s.get(&format!("/api/v1/requests/{quiet}"), &dpo).await;
         assert_eq!(r.body["actions"][1]["status"], "failed", "{}", r.body);
@@ -2596,10 +2612,10 @@ fn webhooks_confirm_before_a_request_completes(db: TestDb) -> Fut {
             .approved_request(&staff, &dpo, json!({ "kind": "access_export", "subject_id": students[3], "channel": "online", "language": "en" }))
             .await;
         for _ in 0..derbes_core::webhook::MAX_ATTEMPTS {
-            assert_eq!(vault.deliver_webhooks().await.unwrap(), 1);
+            assert_eq!(requests.deliver_webhooks().await.unwrap(), 1);
             offset.fetch_add(2 * 3600, Ordering::SeqCst);
         }
-        assert_eq!(vault.deliver_webhooks().await.unwrap(), 0);
+        assert_eq!(requests.deliver_webhooks().await.unwrap(), 0);
         let r = s.get(&format!("/api/v1/requests/{silent}"), &dpo).await;
         assert_eq!(r.body["actions"][1]["status"], "failed", "{}", r.body);
         assert_eq!(

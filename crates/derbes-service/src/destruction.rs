@@ -135,13 +135,24 @@ pub struct Reconciled {
 /// How many destruction records one page of the database reads.
 const PAGE: u32 = 1000;
 
-impl Vault {
-    /// Uses `log` as the destruction log.
-    pub fn with_destruction_log(mut self, log: DestructionLog) -> Self {
-        self.destruction_log = Some(std::sync::Arc::new(log));
-        self
-    }
+/// Destruction by crypto-shredding, the log that outlives a restore from backup, and the
+/// record of every destroyed subject.
+pub struct Destructions {
+    vault: std::sync::Arc<Vault>,
+    log: Option<std::sync::Arc<DestructionLog>>,
+}
 
+impl Destructions {
+    pub(crate) fn new(vault: std::sync::Arc<Vault>, log: Option<DestructionLog>) -> Self {
+        Destructions {
+            vault,
+            log: log.map(std::sync::Arc::new),
+        }
+    }
+}
+
+impl Destructions {
+    /// Uses `log` as the destruction log.
     /// Destroys the subject's data by crypto-shredding, for `request_id` if a request asked. A
     /// subject destroyed before is answered with its record. Refused while an obligation of the
     /// subject is open or while the subject represents others.
@@ -151,26 +162,33 @@ impl Vault {
         subject_id: Uuid,
         request_id: Option<Uuid>,
     ) -> Result<Destruction, VaultError> {
-        self.authorize(actor, crate::access::Action::SubjectDestroy)?;
+        self.vault
+            .authorize(actor, crate::access::Action::SubjectDestroy)?;
         // The connectors' destructions, once: each can be repeated, but need not be.
         let mut connectors: Option<Vec<ConnectorDone>> = None;
         for _ in 0..UPDATE_ATTEMPTS {
-            let Some((record, state)) = self.store().subject_with_state(subject_id, None).await?
+            let Some((record, state)) = self
+                .vault
+                .store()
+                .subject_with_state(subject_id, None)
+                .await?
             else {
                 return self
+                    .vault
                     .store()
                     .destruction(subject_id)
                     .await?
                     .ok_or(VaultError::NotFound);
             };
-            let now = self.now();
+            let now = self.vault.now();
             if let Some(problem) = self.destruction_problem(subject_id, &state).await? {
-                self.audit(
-                    AuditDraft::new(&actor.audit_name(), "subject.destroy", Outcome::Denied)
-                        .subject(subject_id)
-                        .reason(problem.code()),
-                )
-                .await?;
+                self.vault
+                    .audit(
+                        AuditDraft::new(&actor.audit_name(), "subject.destroy", Outcome::Denied)
+                            .subject(subject_id)
+                            .reason(problem.code()),
+                    )
+                    .await?;
                 return Err(VaultError::DestructionRefused(problem));
             }
             // The operator's own databases first: they find the subject's rows by an identifier
@@ -205,6 +223,7 @@ impl Vault {
             // Refused by the store when an obligation or a representation appeared since the
             // check above: decided again on what the store holds now.
             let written = self
+                .vault
                 .store()
                 .write(WriteOp::DestroySubject {
                     destruction: asked,
@@ -239,9 +258,9 @@ impl Vault {
         &self,
         record: &derbes_store::SubjectRecord,
     ) -> Result<Vec<ConnectorDone>, VaultError> {
-        let mut done = Vec::with_capacity(self.connectors.len());
-        for c in &self.connectors {
-            let tables = match self.field_value(record, &c.map().identity.field)? {
+        let mut done = Vec::with_capacity(self.vault.connectors.len());
+        for c in &self.vault.connectors {
+            let tables = match self.vault.field_value(record, &c.map().identity.field)? {
                 Some(identifier) => c
                     .destroy(&identifier)
                     .await
@@ -265,7 +284,12 @@ impl Vault {
         &self,
         subject_id: Uuid,
     ) -> Result<Option<String>, VaultError> {
-        let Some((_, state)) = self.store().subject_with_state(subject_id, None).await? else {
+        let Some((_, state)) = self
+            .vault
+            .store()
+            .subject_with_state(subject_id, None)
+            .await?
+        else {
             return Ok(None);
         };
         Ok(self
@@ -280,18 +304,18 @@ impl Vault {
         subject_id: Uuid,
         state: &derbes_store::SubjectState,
     ) -> Result<Option<DestructionProblem>, VaultError> {
-        let represents = self.store().represented_by(subject_id).await?.len();
-        Ok(check(&state.obligations, represents, self.now()).err())
+        let represents = self.vault.store().represented_by(subject_id).await?.len();
+        Ok(check(&state.obligations, represents, self.vault.now()).err())
     }
 
     /// Appends to the destruction log, if one is configured. A failure is reported in the
     /// server's log and mended at the next reconciliation, which copies the database's records
     /// that the file lacks.
     async fn log_destructions(&self, records: Vec<Destruction>) {
-        let Some(log) = self.destruction_log.clone() else {
+        let Some(log) = self.log.clone() else {
             return;
         };
-        let keys = self.keys();
+        let keys = self.vault.keys();
         // The append syncs the file: off the async threads.
         let appended = {
             let log = log.clone();
@@ -314,19 +338,20 @@ impl Vault {
         actor: &Actor,
         subject_id: Uuid,
     ) -> Result<Option<Destruction>, VaultError> {
-        self.authorize(actor, crate::access::Action::DestructionRead)?;
-        Ok(self.store().destruction(subject_id).await?)
+        self.vault
+            .authorize(actor, crate::access::Action::DestructionRead)?;
+        Ok(self.vault.store().destruction(subject_id).await?)
     }
 
     /// Destroys again every subject of the log that the database holds (after a restore from an
     /// older backup), and appends to the log the database's records it lacks.
     pub async fn reconcile_destructions(&self) -> Result<Reconciled, VaultError> {
-        let Some(log) = self.destruction_log.clone() else {
+        let Some(log) = self.log.clone() else {
             return Err(VaultError::Unavailable(
                 "no destruction log is configured; set `destruction_log` in derbes.toml".into(),
             ));
         };
-        let keys = self.keys();
+        let keys = self.vault.keys();
         let read = {
             let log = log.clone();
             let keys = keys.clone();
@@ -348,6 +373,7 @@ impl Vault {
         let in_log: HashSet<Uuid> = records.iter().map(|d| d.subject_id).collect();
         // Normally none: only a restore from an older backup brings destroyed subjects back.
         let held = self
+            .vault
             .store()
             .held(records.iter().map(|d| d.subject_id).collect())
             .await?;
@@ -365,7 +391,8 @@ impl Vault {
                     "first_destroyed_at": derbes_core::audit::format_timestamp(d.destroyed_at),
                 }));
             let id = d.subject_id;
-            self.store()
+            self.vault
+                .store()
                 .write(WriteOp::DestroySubject {
                     destruction: d,
                     audit,
@@ -378,7 +405,7 @@ impl Vault {
         let mut missing = Vec::new();
         let mut after = None;
         loop {
-            let page = self.store().destructions(after, PAGE).await?;
+            let page = self.vault.store().destructions(after, PAGE).await?;
             let Some(last) = page.last() else { break };
             after = Some(last.subject_id);
             missing.extend(page.into_iter().filter(|d| !in_log.contains(&d.subject_id)));

@@ -46,7 +46,6 @@ pub(crate) fn page(lang: Lang, title: &str, body: &str) -> String {
     )
 }
 
-
 /// A Markdown document as a whole HTML page, titled by its first heading.
 pub fn markdown_page(lang: Lang, md: &str) -> String {
     page_with_nav(lang, "", md)

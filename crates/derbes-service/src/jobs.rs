@@ -217,11 +217,11 @@ pub fn jobs(settings: JobSettings) -> Vec<Job> {
     let audit_archive = Arc::new(audit_archive);
     vec![
         Job::new(WEBHOOKS, WEBHOOK_PERIOD, true, |a| async move {
-            let n = a.vault.deliver_webhooks().await?;
+            let n = a.requests.deliver_webhooks().await?;
             Ok(Ran::counted(n, |n| format!("sent {n} webhook job(s)")))
         }),
         Job::new(PACKAGES, PACKAGE_SWEEP_PERIOD, true, |a| async move {
-            let n = a.vault.delete_expired_packages().await?;
+            let n = a.requests.delete_expired_packages().await?;
             Ok(Ran::counted(n, |n| {
                 format!("deleted {n} expired access package(s)")
             }))

@@ -37,7 +37,7 @@ pub use audit_chain::{
 };
 pub use consents::{ConsentInput, ConsentStep, FlagChange, FlagInput, LinkInput, ObligationInput};
 pub use decisions::{Answer, Question, Reason, MAX_BATCH};
-pub use destruction::{DestructionLog, Reconciled, RejectedLine, RESTORE_ACTOR};
+pub use destruction::{DestructionLog, Destructions, Reconciled, RejectedLine, RESTORE_ACTOR};
 pub use html::{markdown_page, markdown_to_html};
 pub use jobs::{JobSettings, JobStatus, KEY_RELOAD_PERIOD};
 pub use mail::{to_eml, Mail, MailError, Mailer, Outbox, Smtp};
@@ -49,7 +49,7 @@ pub use receipts::{
 };
 pub use requests::{
     mask_email, Action, ActionKind, ActionStatus, Channel, CodeSent, DocumentKind, RequestFilter,
-    RequestInput, RequestView, Requester, StepInput, Verification,
+    RequestInput, RequestSettings, RequestView, Requester, Requests, StepInput, Verification,
 };
 pub use templates::TemplateError;
 pub use tokens::{NewToken, TokenLifetimes, TokenView, Tokens, Unauthenticated, MAX_TOKEN_DAYS};

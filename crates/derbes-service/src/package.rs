@@ -12,7 +12,7 @@ use crate::actor::Actor;
 use crate::html::{escape, page};
 use crate::receipts::SignedReceipt;
 use crate::templates::{operator_parts, OperatorContext, ResponsibleContext};
-use crate::vault::{Vault, VaultError};
+use crate::vault::VaultError;
 use derbes_core::audit::{format_timestamp, AuditDraft, AuditEvent, Outcome};
 use derbes_core::consent::{ConsentAction, ConsentEvent, GivenBy, RepresentativeLink};
 use derbes_core::declaration::{LegalBasis, RecipientKind, Source};
@@ -750,13 +750,8 @@ fn pretty<T: Serialize>(v: &T) -> Result<Vec<u8>, VaultError> {
         .map_err(|e| VaultError::Store(StoreError::Backend(format!("writing the package: {e}"))))
 }
 
-impl Vault {
+impl crate::requests::Requests {
     /// Keeps access packages for `ttl` before they are deleted.
-    pub fn with_package_ttl(mut self, ttl: Duration) -> Self {
-        self.package_ttl = ttl;
-        self
-    }
-
     /// Everything held about the subject of request `r`, for the package.
     #[allow(
         clippy::too_many_lines,
@@ -767,12 +762,12 @@ impl Vault {
         r: &RequestRecord,
         language: Lang,
     ) -> Result<PackageData, VaultError> {
-        let (record, state) = self.subject_and_state(r.subject_id, None).await?;
-        let declaration = self.declaration();
-        let dk = self.open_key(&record)?;
+        let (record, state) = self.vault.subject_and_state(r.subject_id, None).await?;
+        let declaration = self.vault.declaration();
+        let dk = self.vault.open_key(&record)?;
         let mut fields = Vec::with_capacity(record.fields.len());
         for (key, sealed) in &record.fields {
-            let value = self.open_field(&dk, &record, key, sealed)?;
+            let value = self.vault.open_field(&dk, &record, key, sealed)?;
             let (label, source) = match declaration.field(key) {
                 Some(f) => (f.label.get(language).to_owned(), f.source),
                 None => (key.clone(), Source::default()),
@@ -834,6 +829,7 @@ impl Vault {
             })
             .collect();
         let receipts = self
+            .vault
             .issue_receipts(&record, state.clone(), &state.consents)
             .await?;
         let consents: Vec<ConsentPart> = state
@@ -862,6 +858,7 @@ impl Vault {
         let mut after = 0;
         loop {
             let page = self
+                .vault
                 .store()
                 .subject_audit(r.subject_id, after, AUDIT_PAGE)
                 .await?;
@@ -870,6 +867,7 @@ impl Vault {
             access_history.extend(page.into_iter().map(AccessEntry::from));
         }
         let requests = self
+            .vault
             .store()
             .requests(RequestQuery {
                 subject_id: Some(r.subject_id),
@@ -885,8 +883,8 @@ impl Vault {
                 received_at: q.received_at,
             })
             .collect();
-        let mut connectors = Vec::with_capacity(self.connectors.len());
-        for c in &self.connectors {
+        let mut connectors = Vec::with_capacity(self.vault.connectors.len());
+        for c in &self.vault.connectors {
             // The values are opened above already.
             let identifier = fields
                 .iter()
@@ -907,7 +905,7 @@ impl Vault {
         let (operator, responsible) = operator_parts(declaration, language);
         Ok(PackageData {
             format: FORMAT,
-            generated_at: self.now(),
+            generated_at: self.vault.now(),
             request_id: r.id,
             language,
             operator,
@@ -943,7 +941,7 @@ impl Vault {
         language: Lang,
     ) -> Result<(PackageSummary, OffsetDateTime), VaultError> {
         let data = self.package_data(r, language).await?;
-        let now = self.now();
+        let now = self.vault.now();
         let zip = zip_package(&data, now)?;
         let summary = PackageSummary {
             fields: data.fields.len(),
@@ -955,7 +953,8 @@ impl Vault {
         let sealed = dk.seal(&r.id, crate::vault::REQUEST_KEY_GENERATION, "package", &zip)?;
         let expires_at = now + self.package_ttl;
         let field_keys: Vec<&str> = data.fields.iter().map(|f| f.key.as_str()).collect();
-        self.store()
+        self.vault
+            .store()
             .write(WriteOp::StorePackage {
                 package: PackageRecord {
                     request_id: r.id,
@@ -987,8 +986,8 @@ impl Vault {
         if sight != crate::access::RequestSight::Full {
             return Err(VaultError::RequestNotFound);
         }
-        let now = self.now();
-        let Some(p) = self.store().package(id).await? else {
+        let now = self.vault.now();
+        let Some(p) = self.vault.store().package(id).await? else {
             return Err(VaultError::Gone(
                 "this request has no access package: it is built when an access request is approved, and deleted when it expires or the subject's data are destroyed".into(),
             ));
@@ -1008,12 +1007,13 @@ impl Vault {
                 &p.sealed,
             )?
             .to_vec();
-        self.audit(
-            AuditDraft::new(&actor.audit_name(), "request.package.download", Outcome::Ok)
-                .subject(r.subject_id)
-                .details(&serde_json::json!({ "request_id": id, "bytes": zip.len() })),
-        )
-        .await?;
+        self.vault
+            .audit(
+                AuditDraft::new(&actor.audit_name(), "request.package.download", Outcome::Ok)
+                    .subject(r.subject_id)
+                    .details(&serde_json::json!({ "request_id": id, "bytes": zip.len() })),
+            )
+            .await?;
         Ok(Download {
             file_name: format!("derbes-access-{id}.zip"),
             zip,
@@ -1025,8 +1025,9 @@ impl Vault {
         let mut deleted = 0;
         loop {
             let expired = self
+                .vault
                 .store()
-                .expired_packages(format_timestamp(self.now()), 100)
+                .expired_packages(format_timestamp(self.vault.now()), 100)
                 .await?;
             if expired.is_empty() {
                 return Ok(deleted);
@@ -1037,6 +1038,7 @@ impl Vault {
                         .subject(subject_id)
                         .details(&serde_json::json!({ "request_id": request_id }));
                 match self
+                    .vault
                     .store()
                     .write(WriteOp::DeletePackage { request_id, audit })
                     .await

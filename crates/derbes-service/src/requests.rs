@@ -587,9 +587,58 @@ fn code_mail(lang: Lang, code: &str, minutes: i64) -> (String, String) {
     }
 }
 
-impl Vault {
+/// Data-subject requests from intake to answer: verification, the DPO's steps, the actions
+/// (access packages, rectification, destruction, the webhook connectors) and the answer.
+pub struct Requests {
+    pub(crate) vault: std::sync::Arc<Vault>,
+    pub(crate) destructions: std::sync::Arc<crate::destruction::Destructions>,
+    /// Approval needs a second person: whoever submitted a request cannot approve it.
+    pub(crate) four_eyes: bool,
+    pub(crate) answer_templates: crate::answers::AnswerTemplates,
+    pub(crate) webhooks: Vec<crate::webhooks::Webhook>,
+    /// How long an access package can be downloaded.
+    pub(crate) package_ttl: Duration,
+}
+
+/// How requests are handled, as the operator configured it.
+pub struct RequestSettings {
+    pub four_eyes: bool,
+    pub answer_templates: crate::answers::AnswerTemplates,
+    pub webhooks: Vec<crate::webhooks::Webhook>,
+    pub package_ttl: Duration,
+}
+
+impl Default for RequestSettings {
+    fn default() -> Self {
+        RequestSettings {
+            four_eyes: false,
+            answer_templates: crate::answers::AnswerTemplates::default(),
+            webhooks: Vec::new(),
+            package_ttl: crate::package::DEFAULT_TTL,
+        }
+    }
+}
+
+impl Requests {
+    pub(crate) fn new(
+        vault: std::sync::Arc<Vault>,
+        destructions: std::sync::Arc<crate::destruction::Destructions>,
+        settings: RequestSettings,
+    ) -> Self {
+        Requests {
+            vault,
+            destructions,
+            four_eyes: settings.four_eyes,
+            answer_templates: settings.answer_templates,
+            webhooks: settings.webhooks,
+            package_ttl: settings.package_ttl,
+        }
+    }
+}
+
+impl Requests {
     pub(crate) fn request_key(&self, r: &RequestRecord) -> Result<DataKey, VaultError> {
-        self.unwrap_key(
+        self.vault.unwrap_key(
             &WrappedKey {
                 kek_version: r.kek_version,
                 bytes: r.dek.clone(),
@@ -633,8 +682,8 @@ impl Vault {
         actor: &Actor,
         input: RequestInput,
     ) -> Result<RequestView, VaultError> {
-        self.authorize(actor, access::Action::RequestFile)?;
-        let now = self.now();
+        self.vault.authorize(actor, access::Action::RequestFile)?;
+        let now = self.vault.now();
         let received_at = input.received_at.unwrap_or(now);
         if received_at > now + Duration::minutes(5) {
             return Err(VaultError::InvalidField {
@@ -673,11 +722,12 @@ impl Vault {
                 })
             }
             (Some(p), true) => {
-                self.declared_purpose(p)?;
+                self.vault.declared_purpose(p)?;
             }
             (None, false) => {}
         }
         let (_, state) = self
+            .vault
             .subject_for(actor, access::Action::RequestFile, input.subject_id, None)
             .await?;
         let requester = match input.representative_id {
@@ -695,14 +745,18 @@ impl Vault {
                 Requester::Representative { id: rep }
             }
         };
-        let (rule, source) = rule_for(&self.declaration().deadlines, input.kind.deadline_kind());
-        let due = due(self.calendar(), received_at, rule, source);
+        let (rule, source) = rule_for(
+            &self.vault.declaration().deadlines,
+            input.kind.deadline_kind(),
+        );
+        let due = due(self.vault.calendar(), received_at, rule, source);
         // Without allow_duplicate the store refuses a duplicate inside the write; with it, the
         // request records which one it repeats.
         let duplicate_of = if !input.allow_duplicate {
             None
         } else {
-            self.store()
+            self.vault
+                .store()
                 .requests(RequestQuery {
                     open_only: true,
                     kind: Some(input.kind.code().into()),
@@ -716,7 +770,7 @@ impl Vault {
         };
         let id = Uuid::now_v7();
         let dk = DataKey::generate()?;
-        let wrapped = self.keys().wrap(&dk, &id, REQUEST_KEY_GENERATION)?;
+        let wrapped = self.vault.keys().wrap(&dk, &id, REQUEST_KEY_GENERATION)?;
         let details = input
             .details
             .as_deref()
@@ -775,7 +829,8 @@ impl Vault {
                 "due_on": due.due_on.to_string(),
                 "duplicate_of": duplicate_of,
             }));
-        self.store()
+        self.vault
+            .store()
             .write(WriteOp::FileRequest {
                 record: record.clone(),
                 refuse_duplicate: !input.allow_duplicate,
@@ -796,15 +851,16 @@ impl Vault {
         r: &RequestRecord,
         body: &Body,
     ) -> Result<RequestSight, VaultError> {
-        let category = self.category_of(r.subject_id).await?;
-        self.authorize_request(
-            actor,
-            action,
-            r.subject_id,
-            category.as_deref(),
-            body.filed_with,
-        )
-        .await
+        let category = self.vault.category_of(r.subject_id).await?;
+        self.vault
+            .authorize_request(
+                actor,
+                action,
+                r.subject_id,
+                category.as_deref(),
+                body.filed_with,
+            )
+            .await
     }
 
     /// A request, if `actor` may take `action` on it and reaches it; with what it sees of it.
@@ -814,7 +870,7 @@ impl Vault {
         action: access::Action,
         id: Uuid,
     ) -> Result<(RequestRecord, RequestSight), VaultError> {
-        self.authorize(actor, action)?;
+        self.vault.authorize(actor, action)?;
         let (r, body, _) = self.request_parts(id).await?;
         let sight = self.sight(actor, action, &r, &body).await?;
         Ok((r, sight))
@@ -842,7 +898,7 @@ impl Vault {
                 _ => Ok(None),
             }
         };
-        let now = self.now();
+        let now = self.vault.now();
         Ok(RequestView {
             id: r.id,
             subject_id: r.subject_id,
@@ -883,7 +939,8 @@ impl Vault {
     }
 
     async fn request_record(&self, id: Uuid) -> Result<RequestRecord, VaultError> {
-        self.store()
+        self.vault
+            .store()
             .request(id)
             .await?
             .ok_or(VaultError::RequestNotFound)
@@ -919,18 +976,19 @@ impl Vault {
 
     /// One request, with the requester's words for the roles that handle requests.
     pub async fn request(&self, actor: &Actor, id: Uuid) -> Result<RequestView, VaultError> {
-        self.authorize(actor, access::Action::RequestRead)?;
+        self.vault.authorize(actor, access::Action::RequestRead)?;
         let (r, body, _) = self.request_parts(id).await?;
         let sight = self
             .sight(actor, access::Action::RequestRead, &r, &body)
             .await?;
         let view = self.view_as(sight, &r)?;
-        self.audit(
-            AuditDraft::new(&actor.audit_name(), "request.read", Outcome::Ok)
-                .subject(r.subject_id)
-                .details(&serde_json::json!({ "request_id": id })),
-        )
-        .await?;
+        self.vault
+            .audit(
+                AuditDraft::new(&actor.audit_name(), "request.read", Outcome::Ok)
+                    .subject(r.subject_id)
+                    .details(&serde_json::json!({ "request_id": id })),
+            )
+            .await?;
         Ok(view)
     }
 
@@ -940,8 +998,8 @@ impl Vault {
         actor: &Actor,
         filter: RequestFilter,
     ) -> Result<Vec<RequestView>, VaultError> {
-        self.authorize(actor, access::Action::RequestList)?;
-        let now = self.now();
+        self.vault.authorize(actor, access::Action::RequestList)?;
+        let now = self.vault.now();
         let limit = filter.limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
             return Err(VaultError::InvalidField {
@@ -964,11 +1022,11 @@ impl Vault {
             filter.due_within_days.map(|d| {
                 // The end of that local day.
                 let local =
-                    now.to_offset(self.calendar().offset()).date() + Duration::days(d.into());
+                    now.to_offset(self.vault.calendar().offset()).date() + Duration::days(d.into());
                 local
                     .with_hms(23, 59, 59)
                     .unwrap_or(local.midnight())
-                    .assume_offset(self.calendar().offset())
+                    .assume_offset(self.vault.calendar().offset())
             })
         };
         let after = match filter.after {
@@ -980,6 +1038,7 @@ impl Vault {
         };
         let open_only = filter.open.unwrap_or(filter.status.is_none()) || due_by.is_some();
         let records = self
+            .vault
             .store()
             .requests(RequestQuery {
                 open_only,
@@ -999,8 +1058,8 @@ impl Vault {
                 let reaches = match reached.get(&r.subject_id) {
                     Some(known) => *known,
                     None => {
-                        let category = self.category_of(r.subject_id).await?;
-                        let known = category.is_some_and(|c| self.reaches(actor, &c));
+                        let category = self.vault.category_of(r.subject_id).await?;
+                        let known = category.is_some_and(|c| self.vault.reaches(actor, &c));
                         reached.insert(r.subject_id, known);
                         known
                     }
@@ -1043,9 +1102,10 @@ impl Vault {
             next.status = status.code().into();
             next.open = status.is_open();
             next.version = r.version + 1;
-            next.updated_at = format_timestamp(self.now());
+            next.updated_at = format_timestamp(self.vault.now());
             next.body = serde_json::to_string(&body).map_err(corrupt)?;
             match self
+                .vault
                 .store()
                 .write(WriteOp::UpdateRequest {
                     record: next.clone(),
@@ -1098,12 +1158,12 @@ impl Vault {
             | StepInput::SettleConnector { .. }
             | StepInput::Rectify { .. } => access::Action::RequestDecide,
         };
-        self.authorize(actor, action)?;
+        self.vault.authorize(actor, action)?;
         let sight = {
             let (r, body, _) = self.request_parts(id).await?;
             self.sight(actor, action, &r, &body).await?
         };
-        let now = self.now();
+        let now = self.vault.now();
         let who = actor.audit_name();
         let (step, until) = match input {
             StepInput::RunActions => return self.run_actions(actor, id).await,
@@ -1195,7 +1255,7 @@ impl Vault {
             200,
             "the outgoing letter's number or the post receipt",
         )?;
-        let now = self.now();
+        let now = self.vault.now();
         let (record, _) = self
             .update_request(id, |rec, body, status| {
                 // A rejection is answered too, as send_answer allows.
@@ -1246,20 +1306,20 @@ impl Vault {
     ) -> Result<LetterContext, VaultError> {
         let kind: RequestKind = r.kind.parse().map_err(corrupt)?;
         let lang = body.language;
-        let offset = self.calendar().offset();
+        let offset = self.vault.calendar().offset();
         let local = |t: OffsetDateTime| t.to_offset(offset).date();
         let id = r.id.to_string();
         let mut ctx = LetterContext::new(
-            self.declaration(),
+            self.vault.declaration(),
             lang,
-            local(self.now()),
+            local(self.vault.now()),
             (&id, kind, body.due.received_on, body.due.due_on),
         );
         ctx.text = text;
         if let (Status::Rejected, Some(rejection)) = (status, body.rejection) {
             return Ok(ctx.rejected(rejection.reason));
         }
-        let declaration = self.declaration();
+        let declaration = self.vault.declaration();
         let purpose = body
             .purpose
             .as_deref()
@@ -1287,12 +1347,12 @@ impl Vault {
             }
         }
         if kind == RequestKind::AccessExport {
-            if let Some(p) = self.store().package(r.id).await? {
+            if let Some(p) = self.vault.store().package(r.id).await? {
                 ctx.package_until = Some(format_date(local(parse_time(&p.expires_at)?), lang));
             }
         }
         if kind == RequestKind::Information {
-            if let Some(subject) = self.store().subject(r.subject_id).await? {
+            if let Some(subject) = self.vault.store().subject(r.subject_id).await? {
                 ctx.purposes = declaration
                     .purposes
                     .values()
@@ -1325,7 +1385,7 @@ impl Vault {
         actor: &Actor,
         id: Uuid,
     ) -> Result<AnswerPreview, VaultError> {
-        self.authorize(actor, access::Action::RequestAnswer)?;
+        self.vault.authorize(actor, access::Action::RequestAnswer)?;
         let (r, body, status) = self.request_parts(id).await?;
         let key = self.request_key(&r)?;
         if let Some(sent) = &body.answer {
@@ -1368,7 +1428,7 @@ impl Vault {
                 detail: format!("is longer than {MAX_DETAILS} characters"),
             });
         }
-        let Some(mailer) = self.mailer() else {
+        let Some(mailer) = self.vault.mailer() else {
             return Err(VaultError::Unavailable(
                 "no mail channel is configured; print the letter (GET …/answer), deliver it and record it with record_answer".into(),
             ));
@@ -1413,7 +1473,7 @@ impl Vault {
             body: letter.body,
         };
         // Claimed before it is sent: two calls at once must not e-mail the requester twice.
-        let claimed_at = self.now();
+        let claimed_at = self.vault.now();
         self.update_request(id, |_, body, _| {
             if body.answer.is_some() {
                 return Err(VaultError::Conflict("the answer was sent already".into()));
@@ -1446,7 +1506,7 @@ impl Vault {
                 return Err(e);
             }
         };
-        let now = self.now();
+        let now = self.vault.now();
         let who = actor.audit_name();
         let (record, _) = self
             .update_request(id, |rec, body, status| {
@@ -1505,7 +1565,7 @@ impl Vault {
         };
         let mut jobs = Vec::new();
         if let Some(job) = match action.job {
-            Some(j) => self.store().webhook_job(j).await?,
+            Some(j) => self.vault.store().webhook_job(j).await?,
             None => None,
         } {
             if matches!(job.status.as_str(), "pending" | "delivered") {
@@ -1515,13 +1575,13 @@ impl Vault {
                         status: "failed".into(),
                         payload: None,
                         last_error: Some("settled by hand".into()),
-                        updated_at: format_timestamp(self.now()),
+                        updated_at: format_timestamp(self.vault.now()),
                         ..job
                     },
                 });
             }
         }
-        let now = self.now();
+        let now = self.vault.now();
         let who = actor.audit_name();
         let key = self.request_key(&r)?;
         let (record, _) = self
@@ -1579,6 +1639,7 @@ impl Vault {
             ));
         }
         let done = self
+            .vault
             .rectify(
                 actor,
                 r.subject_id,
@@ -1586,7 +1647,7 @@ impl Vault {
                 Vec::new(),
             )
             .await?;
-        let now = self.now();
+        let now = self.vault.now();
         let who = actor.audit_name();
         let (record, _) = self
             .update_request(id, |rec, body, status| {
@@ -1640,7 +1701,7 @@ impl Vault {
             .iter()
             .any(|a| a.kind == ActionKind::Webhook && open(a));
         let refused = if kind == RequestKind::Destruction && hooks_to_tell {
-            self.destruction_refusal(r.subject_id).await?
+            self.destructions.destruction_refusal(r.subject_id).await?
         } else {
             None
         };
@@ -1702,7 +1763,7 @@ impl Vault {
         jobs: Vec<derbes_store::JobWrite>,
         outcomes: &[(usize, ActionOutcome)],
     ) -> Result<RequestRecord, VaultError> {
-        let now = self.now();
+        let now = self.vault.now();
         let (record, _) = self
             .update_request_with_jobs(id, jobs, |rec, body, _| {
                 let mut audit = Vec::new();
@@ -1757,11 +1818,11 @@ impl Vault {
                     note: Some(format!("request {}", r.id)),
                     until: body.block_until,
                 };
-                self.set_flag(actor, r.subject_id, None, FlagChange::Set(input))
+                self.vault.set_flag(actor, r.subject_id, None, FlagChange::Set(input))
                     .await
                     .map(|_| "blocked".to_owned())
             }
-            ActionKind::Unblock => self
+            ActionKind::Unblock => self.vault
                 .set_flag(
                     actor,
                     r.subject_id,
@@ -1787,7 +1848,7 @@ impl Vault {
                     note: Some(format!("request {}", r.id)),
                     until: None,
                 };
-                self.set_flag(actor, r.subject_id, purpose, FlagChange::Set(input))
+                self.vault.set_flag(actor, r.subject_id, purpose, FlagChange::Set(input))
                     .await
                     .map(|_| "processing restricted".to_owned())
             }
@@ -1804,7 +1865,7 @@ impl Vault {
                     },
                     until: None,
                 };
-                self.record_consent(actor, r.subject_id, input)
+                self.vault.record_consent(actor, r.subject_id, input)
                     .await
                     .map(|_| "consent withdrawn".to_owned())
                     .or_else(|e| match e {
@@ -1832,7 +1893,7 @@ impl Vault {
                         format_timestamp(expires_at)
                     )
                 }),
-            ActionKind::Destroy => self
+            ActionKind::Destroy => self.destructions
                 .destroy_subject(actor, r.subject_id, Some(r.id))
                 .await
                 .map(|d| {
@@ -1855,11 +1916,12 @@ impl Vault {
 
     /// Sends a one-time code to the requester's e-mail address on file.
     pub async fn send_request_code(&self, actor: &Actor, id: Uuid) -> Result<CodeSent, VaultError> {
-        self.authorize(actor, access::Action::RequestCodeSend)?;
+        self.vault
+            .authorize(actor, access::Action::RequestCodeSend)?;
         let (r, body, _) = self.request_parts(id).await?;
         self.sight(actor, access::Action::RequestCodeSend, &r, &body)
             .await?;
-        let Some(mailer) = self.mailer() else {
+        let Some(mailer) = self.vault.mailer() else {
             return Err(VaultError::Unavailable(
                 "no delivery channel for one-time codes is configured; set [mail] in derbes.toml or verify by a document check".into(),
             ));
@@ -1875,8 +1937,8 @@ impl Vault {
         }
         let (field, address) = self.contact_on_file(body.requester.id()).await?;
         let code = derbes_crypto::one_time_code()?;
-        let mac = self.keys().one_time_code_mac(&id.to_string(), &code);
-        let expires_at = self.now() + CODE_VALIDITY;
+        let mac = self.vault.keys().one_time_code_mac(&id.to_string(), &code);
+        let expires_at = self.vault.now() + CODE_VALIDITY;
         let (subject, text) = code_mail(body.language, &code, CODE_VALIDITY.whole_minutes());
         let mail = Mail {
             to: address.clone(),
@@ -1931,19 +1993,20 @@ impl Vault {
     /// The person's e-mail field and address; `None` when they have none, or are gone. A store
     /// or key failure is an error, not "no address".
     async fn email_on_file(&self, person: Uuid) -> Result<Option<(String, String)>, VaultError> {
-        let Some(record) = self.store().subject(person).await? else {
+        let Some(record) = self.vault.store().subject(person).await? else {
             return Ok(None);
         };
-        let dk = self.open_key(&record)?;
+        let dk = self.vault.open_key(&record)?;
         for (key, sealed) in &record.fields {
             let is_email = self
+                .vault
                 .declaration()
                 .field(key)
                 .is_some_and(|f| f.validator == Validator::Email);
             if is_email {
                 return Ok(Some((
                     key.clone(),
-                    self.open_field(&dk, &record, key, sealed)?,
+                    self.vault.open_field(&dk, &record, key, sealed)?,
                 )));
             }
         }
@@ -1974,14 +2037,15 @@ impl Vault {
         id: Uuid,
         code: &str,
     ) -> Result<RequestView, VaultError> {
-        self.authorize(actor, access::Action::RequestCodeCheck)?;
+        self.vault
+            .authorize(actor, access::Action::RequestCodeCheck)?;
         let sight = {
             let (r, body, _) = self.request_parts(id).await?;
             self.sight(actor, access::Action::RequestCodeCheck, &r, &body)
                 .await?
         };
-        let now = self.now();
-        let keys = self.keys();
+        let now = self.vault.now();
+        let keys = self.vault.keys();
         let who = actor.audit_name();
         let code = code.trim();
         let mut failed: Option<VaultError> = None;
@@ -2037,7 +2101,8 @@ impl Vault {
         document: DocumentKind,
         note: Option<String>,
     ) -> Result<RequestView, VaultError> {
-        self.authorize(actor, access::Action::RequestVerifyDocument)?;
+        self.vault
+            .authorize(actor, access::Action::RequestVerifyDocument)?;
         let sight = {
             let (r, body, _) = self.request_parts(id).await?;
             self.sight(actor, access::Action::RequestVerifyDocument, &r, &body)
@@ -2049,7 +2114,7 @@ impl Vault {
                 detail: "is longer than 1000 characters".into(),
             });
         }
-        let now = self.now();
+        let now = self.vault.now();
         let who = actor.audit_name();
         let (record, _) = self
             .update_request(id, |rec, body, status| {

@@ -172,12 +172,7 @@ pub struct Vault {
     pub(crate) facts_cache: crate::facts_cache::FactsCache,
     calendar: Arc<derbes_core::calendar::Calendar>,
     mailer: Option<Arc<dyn crate::mail::Mailer>>,
-    pub(crate) destruction_log: Option<Arc<crate::destruction::DestructionLog>>,
-    pub(crate) package_ttl: time::Duration,
-    pub(crate) four_eyes: bool,
-    pub(crate) answer_templates: Arc<crate::answers::AnswerTemplates>,
     pub(crate) connectors: Vec<Arc<derbes_connect::SqlConnector>>,
-    pub(crate) webhooks: Vec<crate::webhooks::Webhook>,
     /// Recorded declaration versions, parsed once.
     recorded: std::sync::Mutex<std::collections::HashMap<String, Arc<Declaration>>>,
     pub(crate) checkpoint_file: Option<crate::audit_chain::CheckpointFile>,
@@ -203,12 +198,7 @@ impl Vault {
             facts_cache: crate::facts_cache::FactsCache::new(FACTS_CACHED),
             calendar: Arc::new(derbes_core::calendar::Calendar::kazakhstan()),
             mailer: None,
-            destruction_log: None,
-            package_ttl: crate::package::DEFAULT_TTL,
-            four_eyes: false,
-            answer_templates: Arc::default(),
             connectors: Vec::new(),
-            webhooks: Vec::new(),
             recorded: Default::default(),
             checkpoint_file: None,
             audit_watch: Default::default(),
@@ -227,12 +217,6 @@ impl Vault {
         self
     }
 
-    /// Approval of a request needs a second person: whoever submitted it cannot approve it.
-    pub fn with_four_eyes(mut self, on: bool) -> Self {
-        self.four_eyes = on;
-        self
-    }
-
     /// Reaches into the operator's own databases through `connectors` for access and
     /// destruction requests.
     pub fn with_connectors(mut self, connectors: Vec<derbes_connect::SqlConnector>) -> Self {
@@ -243,12 +227,6 @@ impl Vault {
     /// The connectors to the operator's own databases.
     pub fn connectors(&self) -> &[Arc<derbes_connect::SqlConnector>] {
         &self.connectors
-    }
-
-    /// Writes answers from `templates` instead of the shipped ones.
-    pub fn with_answer_templates(mut self, templates: crate::answers::AnswerTemplates) -> Self {
-        self.answer_templates = Arc::new(templates);
-        self
     }
 
     /// The working-day calendar deadlines are counted with.

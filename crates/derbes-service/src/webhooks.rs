@@ -14,7 +14,7 @@
 //! under the webhook's shared secret.
 
 use crate::requests::{request_audit, Action, ActionStatus};
-use crate::vault::{Vault, VaultError};
+use crate::vault::VaultError;
 use derbes_core::audit::{format_timestamp, Outcome};
 use derbes_core::request::RequestKind;
 use derbes_core::webhook::{retry_after, MAX_ATTEMPTS};
@@ -200,13 +200,8 @@ fn send(hook: &Webhook, body: &[u8], now: OffsetDateTime, id: Uuid) -> Sent {
     }
 }
 
-impl Vault {
+impl crate::requests::Requests {
     /// Tells `webhooks` of the requests they subscribe to.
-    pub fn with_webhooks(mut self, webhooks: Vec<Webhook>) -> Self {
-        self.webhooks = webhooks;
-        self
-    }
-
     fn webhook(&self, name: &str) -> Option<&Webhook> {
         self.webhooks.iter().find(|w| w.name == name)
     }
@@ -233,7 +228,7 @@ impl Vault {
         action: &Action,
     ) -> Result<JobWrite, String> {
         let name = action.connector.clone().unwrap_or_default();
-        let now = format_timestamp(self.now());
+        let now = format_timestamp(self.vault.now());
         let hook = self
             .webhook(&name)
             .ok_or_else(|| format!("webhook `{name}` is no longer configured; settle the action by hand (settle_connector)"))?;
@@ -241,6 +236,7 @@ impl Vault {
         let event = WebhookEvent::of(kind).ok_or("this request tells no webhook")?;
         let id = job_id(r.id, &name, event);
         if let Some(earlier) = self
+            .vault
             .store()
             .webhook_job(id)
             .await
@@ -262,6 +258,7 @@ impl Vault {
             };
         }
         let Some(record) = self
+            .vault
             .store()
             .subject(r.subject_id)
             .await
@@ -274,6 +271,7 @@ impl Vault {
         let mut subject = serde_json::Map::new();
         for field in &hook.identify_by {
             if let Some(v) = self
+                .vault
                 .field_value(&record, field)
                 .map_err(|e| e.to_string())?
             {
@@ -318,8 +316,9 @@ impl Vault {
 
     /// Sends every job that is due; returns how many were sent (accepted or not).
     pub async fn deliver_webhooks(&self) -> Result<usize, VaultError> {
-        let now = self.now();
+        let now = self.vault.now();
         let due = self
+            .vault
             .store()
             .due_webhook_jobs(format_timestamp(now), 50)
             .await?;
@@ -362,6 +361,7 @@ impl Vault {
                 .await;
         };
         let r = self
+            .vault
             .store()
             .request(job.request_id)
             .await?
@@ -415,6 +415,7 @@ impl Vault {
                     ..job
                 };
                 match self
+                    .vault
                     .store()
                     .write(WriteOp::UpdateWebhookJob {
                         job: delivered,
@@ -444,6 +445,7 @@ impl Vault {
                         ..job
                     };
                     match self
+                        .vault
                         .store()
                         .write(WriteOp::UpdateWebhookJob {
                             job: retry,
@@ -563,6 +565,7 @@ impl Vault {
         body: &[u8],
     ) -> Result<JobView, VaultError> {
         let job = self
+            .vault
             .store()
             .webhook_job(id)
             .await?
@@ -570,7 +573,7 @@ impl Vault {
         let hook = self.webhook(&job.webhook).ok_or_else(|| {
             VaultError::Conflict(format!("webhook `{}` is no longer configured", job.webhook))
         })?;
-        let now = self.now();
+        let now = self.vault.now();
         hook.secret
             .verify(
                 signature.unwrap_or(""),
@@ -608,6 +611,7 @@ impl Vault {
         self.settle(job.clone(), confirmation.status, detail, now)
             .await?;
         let ended = self
+            .vault
             .store()
             .webhook_job(id)
             .await?

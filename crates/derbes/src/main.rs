@@ -425,7 +425,8 @@ async fn serve(config: &Config) -> Result<()> {
         // A database restored from a backup may hold subjects destroyed since: destroy them
         // again before serving anything.
         let reconciled = opened
-            .vault
+            .app
+            .destructions
             .reconcile_destructions()
             .await
             .context("cannot reconcile the destruction log with the database")?;

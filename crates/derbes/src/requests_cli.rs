@@ -131,7 +131,8 @@ pub async fn list(config: &Config, args: &ListArgs) -> Result<ExitCode> {
     let opened = crate::setup::open(config, false).await?;
     let actor = Actor::command_line("requests-list");
     let views = opened
-        .vault
+        .app
+        .requests
         .requests(
             &actor,
             RequestFilter {
@@ -162,7 +163,7 @@ pub async fn list(config: &Config, args: &ListArgs) -> Result<ExitCode> {
 /// destruction log records, and copies to the log the database's records it lacks.
 pub async fn reapply_destructions(config: &Config) -> Result<ExitCode> {
     let opened = crate::setup::open(config, false).await?;
-    let done = opened.vault.reconcile_destructions().await?;
+    let done = opened.app.destructions.reconcile_destructions().await?;
     report_reconciled(&done, &config.destruction_log);
     Ok(if done.rejected.is_empty() {
         ExitCode::SUCCESS
@@ -296,7 +297,7 @@ pub fn person(given: Option<String>) -> String {
 }
 
 /// `derbes requests file|show|step|verify|package|answer`: a request handled at the terminal,
-/// through the same vault calls, checks and audit as the API.
+/// through the same service calls, checks and audit as the API.
 pub async fn work(
     config: &Config,
     person: Option<String>,
@@ -304,16 +305,16 @@ pub async fn work(
 ) -> Result<ExitCode> {
     let actor = Actor::command_line(&format!("requests:{}", self::person(person)));
     let opened = crate::setup::open(config, false).await?;
-    let vault = &opened.vault;
+    let requests = &opened.app.requests;
     match command {
         WorkCommand::File { json } => print_json(
-            &vault
+            &requests
                 .file_request(&actor, parse_json("request", json)?)
                 .await?,
         )?,
-        WorkCommand::Show { id } => print_json(&vault.request(&actor, *id).await?)?,
+        WorkCommand::Show { id } => print_json(&requests.request(&actor, *id).await?)?,
         WorkCommand::Step { id, json } => print_json(
-            &vault
+            &requests
                 .request_step(&actor, *id, parse_json("step", json)?)
                 .await?,
         )?,
@@ -321,13 +322,13 @@ pub async fn work(
             let document = serde_json::from_value(serde_json::Value::String(document.clone()))
                 .with_context(|| format!("--document `{document}`: use id_card, passport, birth_certificate, power_of_attorney, court_decision or other"))?;
             print_json(
-                &vault
+                &requests
                     .verify_request_by_document(&actor, *id, document, note.clone())
                     .await?,
             )?
         }
         WorkCommand::Package { id, out } => {
-            let package = vault.request_package(&actor, *id).await?;
+            let package = requests.request_package(&actor, *id).await?;
             // The package is personal data: readable by its owner only, also when `out` was
             // there before with wider permissions (narrowed before anything is written).
             use std::io::Write;
@@ -350,7 +351,7 @@ pub async fn work(
             );
         }
         WorkCommand::Answer { id } => {
-            let a = vault.answer_preview(&actor, *id).await?;
+            let a = requests.answer_preview(&actor, *id).await?;
             println!("{}\n\n{}", a.letter.subject, a.letter.body);
         }
     }

@@ -288,12 +288,7 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
             .with_key_loader(loader)
             .with_calendar(calendar)
             .with_mailer(mailer)
-            .with_destruction_log(derbes_service::DestructionLog::new(&config.destruction_log))
-            .with_package_ttl(time::Duration::days(config.package_days.into()))
-            .with_four_eyes(config.four_eyes)
-            .with_answer_templates(templates)
             .with_connectors(connectors)
-            .with_webhooks(webhooks)
             .with_checkpoint_file(derbes_service::CheckpointFile::new(&config.checkpoint_file)),
     );
     let app = Arc::new(derbes_service::App::new(
@@ -301,6 +296,13 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
         derbes_service::Settings {
             token_lifetimes: config.token_lifetimes,
             policy_templates,
+            destruction_log: Some(derbes_service::DestructionLog::new(&config.destruction_log)),
+            requests: derbes_service::RequestSettings {
+                four_eyes: config.four_eyes,
+                answer_templates: templates,
+                webhooks,
+                package_ttl: time::Duration::days(config.package_days.into()),
+            },
         },
     ));
     Ok(Opened { app, vault })

@@ -18,7 +18,7 @@ pub(super) async fn file(
     Authenticated(actor): Authenticated,
     Body(input): Body<RequestInput>,
 ) -> Result<Response, ApiError> {
-    let view = s.app.vault.file_request(&actor, input).await?;
+    let view = s.app.requests.file_request(&actor, input).await?;
     Ok(json_response(StatusCode::CREATED, &view))
 }
 
@@ -27,7 +27,7 @@ pub(super) async fn list(
     Authenticated(actor): Authenticated,
     Query(filter): Query<RequestFilter>,
 ) -> Result<Response, ApiError> {
-    let views = s.app.vault.requests(&actor, filter).await?;
+    let views = s.app.requests.requests(&actor, filter).await?;
     Ok(json_response(StatusCode::OK, &views))
 }
 
@@ -38,7 +38,7 @@ pub(super) async fn one(
 ) -> Result<Response, ApiError> {
     Ok(json_response(
         StatusCode::OK,
-        &s.app.vault.request(&actor, id).await?,
+        &s.app.requests.request(&actor, id).await?,
     ))
 }
 
@@ -48,7 +48,7 @@ pub(super) async fn step(
     Path(id): Path<Uuid>,
     Body(input): Body<StepInput>,
 ) -> Result<Response, ApiError> {
-    let view = s.app.vault.request_step(&actor, id, input).await?;
+    let view = s.app.requests.request_step(&actor, id, input).await?;
     Ok(json_response(StatusCode::OK, &view))
 }
 
@@ -57,7 +57,7 @@ pub(super) async fn send_code(
     Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    let sent = s.app.vault.send_request_code(&actor, id).await?;
+    let sent = s.app.requests.send_request_code(&actor, id).await?;
     Ok(json_response(StatusCode::OK, &sent))
 }
 
@@ -75,7 +75,7 @@ pub(super) async fn check_code(
 ) -> Result<Response, ApiError> {
     let view = s
         .app
-        .vault
+        .requests
         .check_request_code(&actor, id, &input.code)
         .await?;
     Ok(json_response(StatusCode::OK, &view))
@@ -97,7 +97,7 @@ pub(super) async fn verify_document(
 ) -> Result<Response, ApiError> {
     let view = s
         .app
-        .vault
+        .requests
         .verify_request_by_document(&actor, id, input.document, input.note)
         .await?;
     Ok(json_response(StatusCode::OK, &view))
@@ -108,7 +108,7 @@ pub(super) async fn package(
     Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    let download = s.app.vault.request_package(&actor, id).await?;
+    let download = s.app.requests.request_package(&actor, id).await?;
     Ok((
         StatusCode::OK,
         [
@@ -130,7 +130,7 @@ pub(super) async fn destruction(
     Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    match s.app.vault.destruction(&actor, id).await? {
+    match s.app.destructions.destruction(&actor, id).await? {
         Some(d) => Ok(json_response(StatusCode::OK, &d)),
         None => Err(ApiError::not_found("no subject with this id was destroyed")),
     }
@@ -144,7 +144,7 @@ pub(super) async fn answer(
 ) -> Result<Response, ApiError> {
     Ok(json_response(
         StatusCode::OK,
-        &s.app.vault.answer_preview(&actor, id).await?,
+        &s.app.requests.answer_preview(&actor, id).await?,
     ))
 }
 
@@ -160,7 +160,7 @@ pub(super) async fn confirm_webhook_job(
         .and_then(|v| v.to_str().ok());
     let job = s
         .app
-        .vault
+        .requests
         .confirm_webhook_job(id, signature, &body)
         .await?;
     Ok(json_response(StatusCode::OK, &job))

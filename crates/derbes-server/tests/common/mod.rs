@@ -5,7 +5,7 @@
 use derbes_core::Declaration;
 use derbes_crypto::KeyRing;
 use derbes_server::AppState;
-use derbes_service::{App, Clock, Role, Settings, Vault};
+use derbes_service::{App, Clock, RequestSettings, Role, Settings, Vault};
 use derbes_store::testing::TestDb;
 use serde_json::{json, Value};
 use std::future::Future;
@@ -127,13 +127,18 @@ impl Server {
                     &outbox,
                     "dpo@school.kz",
                 )))
-                .with_destruction_log(derbes_service::DestructionLog::new(
+                .with_connectors(vec![connector]),
+            Settings {
+                destruction_log: Some(derbes_service::DestructionLog::new(
                     outbox.with_extension("destructions.log"),
-                ))
-                .with_four_eyes(true)
-                .with_connectors(vec![connector])
-                .with_webhooks(webhooks),
-            Settings::default(),
+                )),
+                requests: RequestSettings {
+                    four_eyes: true,
+                    webhooks,
+                    ..RequestSettings::default()
+                },
+                ..Settings::default()
+            },
         )));
         let admin = state
             .app
