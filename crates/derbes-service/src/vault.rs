@@ -229,6 +229,11 @@ impl Vault {
         &self.connectors
     }
 
+    /// The storage backend's name (`sqlite`, `postgres`), for the health answer.
+    pub fn backend(&self) -> &'static str {
+        self.store.backend()
+    }
+
     /// The working-day calendar deadlines are counted with.
     pub fn calendar(&self) -> &derbes_core::calendar::Calendar {
         &self.calendar

@@ -1,14 +1,25 @@
 //! The published privacy policy: the version in force, every version, and any one of them, in
 //! the visitor's language. Public pages: no token.
 
-use super::{asked_lang, Path, Query};
+use crate::api::{asked_lang, Path, Query, RouteList};
 use crate::problem::ApiError;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use derbes_service::Document;
 use serde::Deserialize;
+
+pub(in crate::api) fn routes() -> RouteList {
+    vec![
+        ("get", "/policy", get(in_force)),
+        ("get", "/policy/versions", get(versions)),
+        ("get", "/policy/changes", get(changes)),
+        ("get", "/policy/versions/{version}", get(version)),
+        ("get", "/policy/documents/{document}", get(document)),
+    ]
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,7 +81,7 @@ async fn document_page(
     }
 }
 
-pub(super) async fn in_force(
+async fn in_force(
     State(s): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<PageQuery>,
@@ -87,7 +98,7 @@ pub(super) async fn in_force(
     .await
 }
 
-pub(super) async fn versions(
+async fn versions(
     State(s): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<PageQuery>,
@@ -107,7 +118,7 @@ pub(super) async fn versions(
     }
 }
 
-pub(super) async fn version(
+async fn version(
     State(s): State<AppState>,
     headers: HeaderMap,
     Path(version): Path<String>,
@@ -139,7 +150,7 @@ pub(super) struct DocumentQuery {
 
 /// One of the other documents drawn from the declaration: the list of personal data, the
 /// consent forms or the record of processing activities.
-pub(super) async fn document(
+async fn document(
     State(s): State<AppState>,
     headers: HeaderMap,
     Path(name): Path<String>,
@@ -176,7 +187,7 @@ pub(super) struct ChangesQuery {
 }
 
 /// What changed between two versions, and which consents it affects.
-pub(super) async fn changes(
+async fn changes(
     State(s): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<ChangesQuery>,

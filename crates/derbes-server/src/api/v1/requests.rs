@@ -1,7 +1,7 @@
 //! Routes for data-subject requests: intake, lists, one request, workflow steps and identity
 //! verification. The vault checks roles per step.
 
-use super::{json_response, Body, Path, Query};
+use crate::api::{json_response, Body, Path, Query, RouteList};
 use crate::auth::Authenticated;
 use crate::problem::ApiError;
 use crate::AppState;
@@ -9,11 +9,44 @@ use axum::extract::State;
 use axum::http::header;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use derbes_service::{DocumentKind, RequestFilter, RequestInput, StepInput};
 use serde::Deserialize;
 use uuid::Uuid;
 
-pub(super) async fn file(
+pub(in crate::api) fn routes() -> RouteList {
+    vec![
+        ("post", "/api/v1/requests", post(file)),
+        ("get", "/api/v1/requests", get(list)),
+        ("get", "/api/v1/requests/{id}", get(one)),
+        ("post", "/api/v1/requests/{id}/steps", post(step)),
+        ("get", "/api/v1/requests/{id}/package", get(package)),
+        ("get", "/api/v1/requests/{id}/answer", get(answer)),
+        (
+            "post",
+            "/api/v1/webhooks/jobs/{id}",
+            post(confirm_webhook_job),
+        ),
+        ("get", "/api/v1/subjects/{id}/destruction", get(destruction)),
+        (
+            "post",
+            "/api/v1/requests/{id}/verification/code",
+            post(send_code),
+        ),
+        (
+            "post",
+            "/api/v1/requests/{id}/verification/code/check",
+            post(check_code),
+        ),
+        (
+            "post",
+            "/api/v1/requests/{id}/verification/document",
+            post(verify_document),
+        ),
+    ]
+}
+
+async fn file(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
     Body(input): Body<RequestInput>,
@@ -22,7 +55,7 @@ pub(super) async fn file(
     Ok(json_response(StatusCode::CREATED, &view))
 }
 
-pub(super) async fn list(
+async fn list(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
     Query(filter): Query<RequestFilter>,
@@ -31,7 +64,7 @@ pub(super) async fn list(
     Ok(json_response(StatusCode::OK, &views))
 }
 
-pub(super) async fn one(
+async fn one(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
@@ -42,7 +75,7 @@ pub(super) async fn one(
     ))
 }
 
-pub(super) async fn step(
+async fn step(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
@@ -52,7 +85,7 @@ pub(super) async fn step(
     Ok(json_response(StatusCode::OK, &view))
 }
 
-pub(super) async fn send_code(
+async fn send_code(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
@@ -67,7 +100,7 @@ pub(super) struct CodeInput {
     code: String,
 }
 
-pub(super) async fn check_code(
+async fn check_code(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
@@ -89,7 +122,7 @@ pub(super) struct DocumentInput {
     note: Option<String>,
 }
 
-pub(super) async fn verify_document(
+async fn verify_document(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
@@ -103,7 +136,7 @@ pub(super) async fn verify_document(
     Ok(json_response(StatusCode::OK, &view))
 }
 
-pub(super) async fn package(
+async fn package(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
@@ -125,7 +158,7 @@ pub(super) async fn package(
 }
 
 /// The record of a destroyed subject: what was destroyed, when, by whom and for which request.
-pub(super) async fn destruction(
+async fn destruction(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
@@ -137,7 +170,7 @@ pub(super) async fn destruction(
 }
 
 /// The written answer: as sent, or as it would be sent now.
-pub(super) async fn answer(
+async fn answer(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
@@ -149,7 +182,7 @@ pub(super) async fn answer(
 }
 
 /// A webhook connector's confirmation: no token, the body signed with the webhook's secret.
-pub(super) async fn confirm_webhook_job(
+async fn confirm_webhook_job(
     State(s): State<AppState>,
     Path(id): Path<Uuid>,
     headers: axum::http::HeaderMap,

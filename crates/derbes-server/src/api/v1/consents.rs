@@ -1,19 +1,75 @@
 //! Routes for consents, legal representatives, blocks and restrictions of a subject.
 
-use super::{json_response, Body, Path, Query};
+use crate::api::{json_response, Body, Path, Query, RouteList};
 use crate::auth::Authenticated;
 use crate::problem::ApiError;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
 use derbes_core::flags::FlagReason;
 use derbes_service::{published_keys, receipt_html};
 use derbes_service::{ConsentInput, FlagChange, FlagInput, LinkInput, ObligationInput};
 use serde::Deserialize;
 use uuid::Uuid;
 
-pub(super) async fn list_consents(
+pub(in crate::api) fn routes() -> RouteList {
+    vec![
+        ("get", "/api/v1/subjects/{id}/consents", get(list_consents)),
+        (
+            "post",
+            "/api/v1/subjects/{id}/consents",
+            post(record_consent),
+        ),
+        (
+            "get",
+            "/api/v1/subjects/{id}/representatives",
+            get(list_representatives),
+        ),
+        (
+            "post",
+            "/api/v1/subjects/{id}/representatives",
+            post(link_representative),
+        ),
+        (
+            "delete",
+            "/api/v1/subjects/{id}/representatives/{representative_id}",
+            delete(unlink_representative),
+        ),
+        ("get", "/api/v1/subjects/{id}/flags", get(flags)),
+        ("put", "/api/v1/subjects/{id}/block", put(block)),
+        ("delete", "/api/v1/subjects/{id}/block", delete(unblock)),
+        (
+            "put",
+            "/api/v1/subjects/{id}/restrictions/{purpose}",
+            put(restrict),
+        ),
+        (
+            "delete",
+            "/api/v1/subjects/{id}/restrictions/{purpose}",
+            delete(unrestrict),
+        ),
+        (
+            "get",
+            "/api/v1/subjects/{id}/consents/{consent_id}/receipt",
+            get(receipt),
+        ),
+        ("get", derbes_service::RECEIPT_KEYS_PATH, get(receipt_keys)),
+        (
+            "put",
+            "/api/v1/subjects/{id}/obligations/{purpose}",
+            put(record_obligation),
+        ),
+        (
+            "delete",
+            "/api/v1/subjects/{id}/obligations/{purpose}",
+            delete(fulfil_obligation),
+        ),
+    ]
+}
+
+async fn list_consents(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
@@ -22,7 +78,7 @@ pub(super) async fn list_consents(
     Ok(json_response(StatusCode::OK, &ledger))
 }
 
-pub(super) async fn record_consent(
+async fn record_consent(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
@@ -32,7 +88,7 @@ pub(super) async fn record_consent(
     Ok(json_response(StatusCode::CREATED, &event))
 }
 
-pub(super) async fn list_representatives(
+async fn list_representatives(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
@@ -43,7 +99,7 @@ pub(super) async fn list_representatives(
     ))
 }
 
-pub(super) async fn link_representative(
+async fn link_representative(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
@@ -58,7 +114,7 @@ pub(super) async fn link_representative(
     Ok(json_response(status, &link))
 }
 
-pub(super) async fn unlink_representative(
+async fn unlink_representative(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
     Path((id, representative_id)): Path<(Uuid, Uuid)>,
@@ -73,7 +129,7 @@ pub(super) async fn unlink_representative(
     ))
 }
 
-pub(super) async fn flags(
+async fn flags(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
@@ -102,7 +158,7 @@ async fn change_flag(
     Ok(json_response(StatusCode::OK, &flags))
 }
 
-pub(super) async fn block(
+async fn block(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
@@ -111,7 +167,7 @@ pub(super) async fn block(
     change_flag(s, actor, id, None, FlagChange::Set(input)).await
 }
 
-pub(super) async fn unblock(
+async fn unblock(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
@@ -120,7 +176,7 @@ pub(super) async fn unblock(
     change_flag(s, actor, id, None, FlagChange::Lift(lift.reason)).await
 }
 
-pub(super) async fn restrict(
+async fn restrict(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
     Path((id, purpose)): Path<(Uuid, String)>,
@@ -129,7 +185,7 @@ pub(super) async fn restrict(
     change_flag(s, actor, id, Some(&purpose), FlagChange::Set(input)).await
 }
 
-pub(super) async fn unrestrict(
+async fn unrestrict(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
     Path((id, purpose)): Path<(Uuid, String)>,
@@ -138,7 +194,7 @@ pub(super) async fn unrestrict(
     change_flag(s, actor, id, Some(&purpose), FlagChange::Lift(lift.reason)).await
 }
 
-pub(super) async fn record_obligation(
+async fn record_obligation(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
     Path((id, purpose)): Path<(Uuid, String)>,
@@ -152,7 +208,7 @@ pub(super) async fn record_obligation(
     Ok(json_response(StatusCode::OK, &flags))
 }
 
-pub(super) async fn fulfil_obligation(
+async fn fulfil_obligation(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
     Path((id, purpose)): Path<(Uuid, String)>,
@@ -176,7 +232,7 @@ pub(super) struct ReceiptQuery {
 
 /// A signed receipt for one consent event: JSON to keep and verify, or a readable page or text
 /// in the asker's language (`?lang=`, else `Accept-Language`, else Kazakh).
-pub(super) async fn receipt(
+async fn receipt(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
     headers: HeaderMap,
@@ -184,7 +240,7 @@ pub(super) async fn receipt(
     Query(q): Query<ReceiptQuery>,
 ) -> Result<Response, ApiError> {
     let problem = |field: &str, message: &str| ApiError::field(field, message, message);
-    let lang = super::asked_lang(q.lang.as_deref(), &headers)?;
+    let lang = crate::api::asked_lang(q.lang.as_deref(), &headers)?;
     let format = q.format.as_deref().unwrap_or("json");
     if !matches!(format, "json" | "html" | "text") {
         return Err(problem("format", "must be json, html or text"));
@@ -215,6 +271,6 @@ pub(super) async fn receipt(
 }
 
 /// The operator's public receipt keys (JWK Set), for anyone to check receipts with.
-pub(super) async fn receipt_keys(State(s): State<AppState>) -> Response {
+async fn receipt_keys(State(s): State<AppState>) -> Response {
     json_response(StatusCode::OK, &published_keys(&s.app.vault.keys()))
 }
