@@ -343,6 +343,18 @@ impl Destructions {
         Ok(self.vault.store().destruction(subject_id).await?)
     }
 
+    /// The records of destroyed subjects, by subject id, after `after`, at most `limit`.
+    pub async fn destructions(
+        &self,
+        actor: &Actor,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Destruction>, VaultError> {
+        self.vault
+            .authorize(actor, crate::access::Action::DestructionRead)?;
+        Ok(self.vault.store().destructions(after, limit).await?)
+    }
+
     /// Destroys again every subject of the log that the database holds (after a restore from an
     /// older backup), and appends to the log the database's records it lacks.
     pub async fn reconcile_destructions(&self) -> Result<Reconciled, VaultError> {

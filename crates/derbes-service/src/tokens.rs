@@ -321,6 +321,11 @@ impl Tokens {
         Ok(NewToken { token, view })
     }
 
+    /// How many tokens are not revoked (expired ones included): none at the first start.
+    pub async fn count_active(&self) -> Result<u64, VaultError> {
+        Ok(self.vault.store().count_active_tokens().await?)
+    }
+
     /// Every token, revoked and expired ones included, oldest first.
     pub async fn list_tokens(&self, actor: &Actor) -> Result<Vec<TokenView>, VaultError> {
         self.vault.authorize(actor, Action::TokenList)?;

@@ -229,6 +229,53 @@ impl Vault {
         &self.connectors
     }
 
+    /// Writes a subject prepared by [`Vault::prepare_subject`], with its audit event (the bulk
+    /// import's path: many prepared in parallel, written as they come).
+    pub async fn write_prepared(&self, prepared: PreparedSubject) -> Result<Applied, StoreError> {
+        self.store.write(prepared.into()).await
+    }
+
+    /// Whether a subject of `category` already has this blind-index entry (a bulk import refuses
+    /// the row before writing anything).
+    pub async fn category_holds(
+        &self,
+        category: &str,
+        entry: &IndexEntry,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .store
+            .lookup(&entry.field, &entry.digest)
+            .await?
+            .iter()
+            .any(|(_, c)| c == category))
+    }
+
+    /// How many subjects the store holds.
+    pub async fn count_subjects(&self) -> Result<u64, StoreError> {
+        self.store.count_subjects().await
+    }
+
+    /// How many data keys each key-encryption key version wraps.
+    pub async fn key_versions(&self) -> Result<std::collections::BTreeMap<u32, u64>, StoreError> {
+        self.store.key_versions().await
+    }
+
+    /// Records the declaration in force (its text, under its version), once; a version already
+    /// recorded with the same content is left as it is. `StoreError::DeclarationChanged` when the
+    /// version is on record with other content.
+    pub async fn record_declaration(&self, text: String) -> Result<Applied, StoreError> {
+        let d = &self.declaration;
+        self.store
+            .write(WriteOp::RecordDeclaration {
+                version: d.version.clone(),
+                content_hash: Declaration::content_hash(&text),
+                content: text,
+                audit: AuditDraft::new("system", "declaration.record", Outcome::Ok)
+                    .details(&json!({ "version": d.version })),
+            })
+            .await
+    }
+
     /// The storage backend's name (`sqlite`, `postgres`), for the health answer.
     pub fn backend(&self) -> &'static str {
         self.store.backend()

@@ -237,13 +237,7 @@ pub async fn run(config: &Config, args: &ImportArgs) -> Result<ExitCode> {
                                 message: format!("`{}` repeats an earlier row", entry.field),
                                 field: entry.field,
                             });
-                        } else if vault
-                            .store()
-                            .lookup(&entry.field, &entry.digest)
-                            .await?
-                            .iter()
-                            .any(|(_, c)| c == &args.category)
-                        {
+                        } else if vault.category_holds(&args.category, &entry).await? {
                             refused.push(Refusal {
                                 line,
                                 message: format!(
@@ -318,8 +312,8 @@ pub async fn run(config: &Config, args: &ImportArgs) -> Result<ExitCode> {
             match op {
                 Err(e) => refused.extend(refusals(line, e)),
                 Ok(prepared) => {
-                    let store = Arc::clone(vault.store());
-                    writes.spawn(async move { (line, store.write(prepared.into()).await) });
+                    let vault = Arc::clone(&vault);
+                    writes.spawn(async move { (line, vault.write_prepared(prepared).await) });
                 }
             }
         }

@@ -21,7 +21,7 @@ pub async fn rotate(config: &Config) -> Result<()> {
         config.key_file.display()
     );
     let opened = setup::open(config, false).await?;
-    let total = opened.vault.store().count_subjects().await?;
+    let total = opened.vault.count_subjects().await?;
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -77,7 +77,7 @@ pub async fn retire(config: &Config, dry_run: bool) -> Result<ExitCode> {
     } else {
         opened.vault.rewrap_all(None, |_| {}).await?
     };
-    let live = opened.vault.store().key_versions().await?;
+    let live = opened.vault.key_versions().await?;
     let now = time::OffsetDateTime::now_utc();
     let retention = time::Duration::days(config.backup_retention_days.into());
     let current = ring.current_version();

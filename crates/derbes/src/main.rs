@@ -418,7 +418,6 @@ async fn serve(config: &Config) -> Result<()> {
         );
     }
     let broken = opened.vault.chain_broken();
-    let store = Arc::clone(opened.vault.store());
     if let Some(reason) = &broken {
         eprintln!("derbes: serving with every action that must be recorded refused, until the audit chain is looked into: {reason}");
     } else {
@@ -443,7 +442,7 @@ async fn serve(config: &Config) -> Result<()> {
             eprintln!("derbes: warning: audit checkpoints not exported: {e}");
         }
     }
-    if broken.is_none() && store.count_active_tokens().await? == 0 {
+    if broken.is_none() && opened.app.tokens.count_active().await? == 0 {
         token_cli::first_admin(config, &opened.app.tokens).await?;
     }
     let listener = tokio::net::TcpListener::bind(&config.listen)

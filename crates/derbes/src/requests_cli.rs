@@ -195,11 +195,15 @@ pub fn report_reconciled(done: &derbes_service::Reconciled, log: &std::path::Pat
 /// `derbes destructions list`: the destruction records of the database, one line each.
 pub async fn list_destructions(config: &Config) -> Result<ExitCode> {
     let opened = crate::setup::open(config, false).await?;
-    let store = opened.vault.store();
+    let actor = Actor::command_line("destructions-list");
     let mut after = None;
     let mut count = 0;
     loop {
-        let page = store.destructions(after, 1000).await?;
+        let page = opened
+            .app
+            .destructions
+            .destructions(&actor, after, 1000)
+            .await?;
         let Some(last) = page.last() else { break };
         after = Some(last.subject_id);
         for d in &page {

@@ -2,11 +2,10 @@
 
 use crate::config::{Config, DEMO_DECLARATION};
 use anyhow::{bail, Context, Result};
-use derbes_core::audit::{AuditDraft, Outcome};
 use derbes_core::Declaration;
 use derbes_crypto::KeyRing;
 use derbes_service::Vault;
-use derbes_store::{Store, StoreError, WriteOp};
+use derbes_store::{Store, StoreError};
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -168,30 +167,6 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
     let keys = Arc::new(key_ring(&config.key_file, create_keys)?);
     let (declaration, text) = declaration(config)?;
     let store = store(config, &keys).await?;
-    // A broken chain takes no declaration record (nor any other write); the server still
-    // starts, to report it.
-    let broken = matches!(store.chain().status(), derbes_store::ChainStatus::Broken(_));
-    let recorded = if broken {
-        Ok(derbes_store::Applied::Audited)
-    } else {
-        store
-            .write(WriteOp::RecordDeclaration {
-                version: declaration.version.clone(),
-                content_hash: Declaration::content_hash(&text),
-                content: text,
-                audit: AuditDraft::new("system", "declaration.record", Outcome::Ok)
-                    .details(&serde_json::json!({ "version": declaration.version })),
-            })
-            .await
-    };
-    match recorded {
-        Ok(_) => {}
-        Err(StoreError::DeclarationChanged { version }) => bail!(
-            "declaration version `{version}` is already recorded with different content; \
-             give the changed declaration a new `version` (earlier versions stay on record)"
-        ),
-        Err(e) => return Err(e).context("cannot record the declaration"),
-    }
     let key_file = config.key_file.clone();
     let loader: derbes_service::KeyLoader = Arc::new(move || {
         let text = std::fs::read_to_string(&key_file)
@@ -305,5 +280,17 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
             },
         },
     ));
+    // A broken chain takes no declaration record (nor any other write); the server still
+    // starts, to report it.
+    if vault.chain_broken().is_none() {
+        match vault.record_declaration(text).await {
+            Ok(_) => {}
+            Err(StoreError::DeclarationChanged { version }) => bail!(
+                "declaration version `{version}` is already recorded with different content; \
+                 give the changed declaration a new `version` (earlier versions stay on record)"
+            ),
+            Err(e) => return Err(e).context("cannot record the declaration"),
+        }
+    }
     Ok(Opened { app, vault })
 }
