@@ -808,11 +808,229 @@ fn a_revocation_holds_in_every_process(db: TestDb) -> Fut {
     })
 }
 
+/// The service as a front end without HTTP (the console, the command line) calls it: every
+/// protected route's operation, called directly with the same actor and input, is allowed or
+/// refused exactly as the API answers it (the refusal mapped to its status by the API's own
+/// mapping).
+fn the_service_answers_every_actor_as_the_api_does(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
+        let app = &s.state.app;
+        let purposes = ["education", "extracurricular"];
+        let mut actors = Vec::new();
+        for role in ROLES {
+            let token = match role {
+                Role::Admin => s.admin.clone(),
+                Role::Staff | Role::Integration => s.token(role, &purposes).await,
+                other => s.token(other, &[]).await,
+            };
+            actors.push(app.tokens.authenticate(&token).await.unwrap());
+        }
+        let (mut n, mut wrong) = (10_000, Vec::new());
+        for (method, route, inside, outside) in TABLE {
+            for (in_reach, expect) in [(true, inside), (false, outside)] {
+                let Status(codes) = expect else { continue };
+                for (i, actor) in actors.iter().enumerate() {
+                    n += 1;
+                    let f = fixture(&s, in_reach, n).await;
+                    let (_, path, body) = call_for(&s, method, route, &f).await;
+                    let got = match through_the_service(app, actor, route, &f, &path, body).await {
+                        Ok(()) => None,
+                        Err(e) => Some(derbes_server::ApiError::from(e).status.as_u16()),
+                    };
+                    let agrees = match got {
+                        None => codes[i] < 300,
+                        Some(status) => status == codes[i],
+                    };
+                    if !agrees {
+                        wrong.push(format!(
+                            "{method} {route} as {} (in reach: {in_reach}): the service answered {got:?}, the API {}",
+                            actor.role, codes[i]
+                        ));
+                    }
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    })
+}
+
+/// The one service call behind `route`, with the input the API call of `call_for` carries.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one arm per protected route, as the authorization matrix lists them"
+)]
+async fn through_the_service(
+    app: &derbes_service::App,
+    actor: &derbes_service::Actor,
+    route: &str,
+    f: &Fixture,
+    path: &str,
+    body: Option<Value>,
+) -> Result<(), derbes_service::VaultError> {
+    use derbes_service::{FlagChange, RequestFilter};
+    let id: uuid::Uuid = f.subject.parse().unwrap();
+    let rq: uuid::Uuid = f.request.parse().unwrap();
+    // The path's segments, without the query: "", "api", "v1", ...
+    let seg = |i: usize| {
+        path.split('?')
+            .next()
+            .unwrap()
+            .split('/')
+            .nth(i)
+            .unwrap()
+            .to_owned()
+    };
+    fn input<T: serde::de::DeserializeOwned>(b: Option<Value>) -> T {
+        serde_json::from_value(b.unwrap()).unwrap()
+    }
+    let fields = |b: &Value| -> Vec<(String, Option<String>)> {
+        b["fields"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned)))
+            .collect()
+    };
+    let v = &app.vault;
+    match route {
+        "/api/v1/subjects" if path == route => {
+            let b = body.unwrap();
+            let category = b["category"].as_str().unwrap();
+            v.create_subject(actor, category, fields(&b), vec![])
+                .await
+                .map(drop)
+        }
+        "/api/v1/subjects/{id}" if body.is_none() => v
+            .read_subject(actor, id, f.read_purpose, None)
+            .await
+            .map(drop),
+        "/api/v1/subjects/{id}" => v
+            .rectify(actor, id, fields(&body.unwrap()), vec![])
+            .await
+            .map(drop),
+        "/api/v1/subjects/{id}/audit" => v.subject_history(actor, id, 0, 100).await.map(drop),
+        "/api/v1/lookup" => v.lookup(actor, "iin", &f.iin, "education").await.map(drop),
+        "/api/v1/audit" => v.audit_events(actor, 0, 100).await.map(drop),
+        "/api/v1/audit/status" => v.audit_status_for(actor).map(drop),
+        "/api/v1/tokens" if body.is_some() => app
+            .tokens
+            .issue_token(actor, "an auditor", Role::Auditor, vec![], None)
+            .await
+            .map(drop),
+        "/api/v1/tokens" => app.tokens.list_tokens(actor).await.map(drop),
+        "/api/v1/tokens/{id}" => app
+            .tokens
+            .revoke_token(actor, seg(4).parse().unwrap())
+            .await
+            .map(drop),
+        "/api/v1/jobs" => app.job_board(actor).await.map(drop),
+        "/api/v1/decisions" => v.decide_questions(actor, vec![input(body)]).await.map(drop),
+        "/api/v1/subjects/{id}/consents" if body.is_some() => {
+            v.record_consent(actor, id, input(body)).await.map(drop)
+        }
+        "/api/v1/subjects/{id}/consents" => v.consent_ledger(actor, id).await.map(drop),
+        "/api/v1/subjects/{id}/representatives" if body.is_some() => v
+            .link_representative(actor, id, input(body))
+            .await
+            .map(drop),
+        "/api/v1/subjects/{id}/representatives" => v.representatives(actor, id).await.map(drop),
+        "/api/v1/subjects/{id}/representatives/{representative_id}" => v
+            .unlink_representative(actor, id, f.parent.parse().unwrap())
+            .await
+            .map(drop),
+        "/api/v1/subjects/{id}/flags" => v.flags(actor, id).await.map(drop),
+        "/api/v1/subjects/{id}/block" if body.is_some() => v
+            .set_flag(actor, id, None, FlagChange::Set(input(body)))
+            .await
+            .map(drop),
+        "/api/v1/subjects/{id}/block" => v
+            .set_flag(
+                actor,
+                id,
+                None,
+                FlagChange::Lift(derbes_core::flags::FlagReason::SubjectRequest),
+            )
+            .await
+            .map(drop),
+        "/api/v1/subjects/{id}/restrictions/{purpose}" if body.is_some() => v
+            .set_flag(actor, id, Some(&seg(6)), FlagChange::Set(input(body)))
+            .await
+            .map(drop),
+        "/api/v1/subjects/{id}/restrictions/{purpose}" => v
+            .set_flag(
+                actor,
+                id,
+                Some(&seg(6)),
+                FlagChange::Lift(derbes_core::flags::FlagReason::SubjectRequest),
+            )
+            .await
+            .map(drop),
+        "/api/v1/subjects/{id}/obligations/{purpose}" if body.is_some() => v
+            .set_obligation(actor, id, &seg(6), Some(input(body)))
+            .await
+            .map(drop),
+        "/api/v1/subjects/{id}/obligations/{purpose}" => {
+            v.set_obligation(actor, id, &seg(6), None).await.map(drop)
+        }
+        "/api/v1/subjects/{id}/consents/{consent_id}/receipt" => v
+            .consent_receipt(actor, id, f.consent.parse().unwrap())
+            .await
+            .map(drop),
+        // No record: the API answers 404, as for a subject never destroyed.
+        "/api/v1/subjects/{id}/destruction" => app
+            .destructions
+            .destruction(actor, id)
+            .await?
+            .map(drop)
+            .ok_or(derbes_service::VaultError::NotFound),
+        "/api/v1/requests" if body.is_some() => app
+            .requests
+            .file_request(actor, input(body))
+            .await
+            .map(drop),
+        "/api/v1/requests" => app
+            .requests
+            .requests(actor, RequestFilter::default())
+            .await
+            .map(drop),
+        "/api/v1/requests/{id}" => app.requests.request(actor, rq).await.map(drop),
+        "/api/v1/requests/{id}/steps" => app
+            .requests
+            .request_step(actor, rq, input(body))
+            .await
+            .map(drop),
+        "/api/v1/requests/{id}/package" => app.requests.request_package(actor, rq).await.map(drop),
+        "/api/v1/requests/{id}/answer" => app.requests.answer_preview(actor, rq).await.map(drop),
+        "/api/v1/requests/{id}/verification/code" => {
+            app.requests.send_request_code(actor, rq).await.map(drop)
+        }
+        "/api/v1/requests/{id}/verification/code/check" => app
+            .requests
+            .check_request_code(actor, rq, "123456")
+            .await
+            .map(drop),
+        "/api/v1/requests/{id}/verification/document" => {
+            let b = body.unwrap();
+            let document = serde_json::from_value(b["document"].clone()).unwrap();
+            app.requests
+                .verify_request_by_document(actor, rq, document, None)
+                .await
+                .map(drop)
+        }
+        other => panic!("no service call for the protected route {other}; add it here"),
+    }
+}
+
 fn main() -> ExitCode {
     let cases: &[(&str, Case)] = &[
         (
             "every_route_answers_every_role_as_the_table_says",
             every_route_answers_every_role_as_the_table_says,
+        ),
+        (
+            "the_service_answers_every_actor_as_the_api_does",
+            the_service_answers_every_actor_as_the_api_does,
         ),
         (
             "an_integration_reaches_the_requests_it_filed",
