@@ -510,19 +510,26 @@ async fn call_for(
     (method.to_uppercase(), path, body)
 }
 
+/// A token of each role, in the order of `ROLES`; staff and the integration act for
+/// `education` and `extracurricular`.
+async fn tokens_of_every_role(s: &Server) -> Vec<String> {
+    let purposes = ["education", "extracurricular"];
+    let mut tokens = Vec::new();
+    for role in ROLES {
+        tokens.push(match role {
+            Role::Admin => s.admin.clone(),
+            Role::Staff | Role::Integration => s.token(role, &purposes).await,
+            other => s.token(other, &[]).await,
+        });
+    }
+    tokens
+}
+
 /// Every route × every role × in and out of reach, as the table says.
 fn every_route_answers_every_role_as_the_table_says(db: TestDb) -> Fut {
     Box::pin(async move {
         let s = Server::start(&db).await;
-        let purposes = ["education", "extracurricular"];
-        let mut tokens = Vec::new();
-        for role in ROLES {
-            tokens.push(match role {
-                Role::Admin => s.admin.clone(),
-                Role::Staff | Role::Integration => s.token(role, &purposes).await,
-                other => s.token(other, &[]).await,
-            });
-        }
+        let tokens = tokens_of_every_role(&s).await;
         let mut n = 0;
         let mut wrong = Vec::new();
         for (method, route) in ROUTES.iter() {
@@ -816,14 +823,8 @@ fn the_service_answers_every_actor_as_the_api_does(db: TestDb) -> Fut {
     Box::pin(async move {
         let s = Server::start(&db).await;
         let app = &s.state.app;
-        let purposes = ["education", "extracurricular"];
         let mut actors = Vec::new();
-        for role in ROLES {
-            let token = match role {
-                Role::Admin => s.admin.clone(),
-                Role::Staff | Role::Integration => s.token(role, &purposes).await,
-                other => s.token(other, &[]).await,
-            };
+        for token in tokens_of_every_role(&s).await {
             actors.push(app.tokens.authenticate(&token).await.unwrap());
         }
         let (mut n, mut wrong) = (10_000, Vec::new());

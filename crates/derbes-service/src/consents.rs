@@ -762,12 +762,13 @@ impl Vault {
         Ok(Some(rep))
     }
 
+    /// Removes a legal representative's link to the subject; answers the links that remain.
     pub async fn unlink_representative(
         &self,
         actor: &Actor,
         subject_id: Uuid,
         representative_id: Uuid,
-    ) -> Result<(), VaultError> {
+    ) -> Result<Representatives, VaultError> {
         let (subject, _) = self
             .subject_for(actor, Action::RepresentativeUnlink, subject_id, None)
             .await?;
@@ -797,10 +798,11 @@ impl Vault {
             })
             .await
         {
-            Ok(_) => Ok(()),
-            Err(StoreError::NotFound) => Err(VaultError::NotLinked),
-            Err(e) => Err(e.into()),
+            Ok(_) => {}
+            Err(StoreError::NotFound) => return Err(VaultError::NotLinked),
+            Err(e) => return Err(e.into()),
         }
+        self.representatives(actor, subject_id).await
     }
 
     pub async fn representatives(

@@ -119,14 +119,12 @@ async fn unlink_representative(
     Authenticated(actor): Authenticated,
     Path((id, representative_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Response, ApiError> {
-    s.app
+    let left = s
+        .app
         .vault
         .unlink_representative(&actor, id, representative_id)
         .await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &s.app.vault.representatives(&actor, id).await?,
-    ))
+    Ok(json_response(StatusCode::OK, &left))
 }
 
 async fn flags(
