@@ -5,7 +5,6 @@
 
 mod access;
 mod actor;
-mod answers;
 mod app;
 mod audit_archive;
 mod audit_chain;
@@ -17,7 +16,6 @@ pub mod files;
 mod html;
 pub mod jobs;
 mod mail;
-mod package;
 mod policy;
 mod receipts;
 mod requests;
@@ -25,10 +23,8 @@ mod templates;
 mod tokens;
 pub mod unique_keys;
 mod vault;
-mod webhooks;
 
 pub use actor::{scope_for, Actor, Role, ROLES};
-pub use answers::{AnswerTemplates, Letter};
 pub use app::{App, Settings};
 pub use audit_archive::{AuditArchive, DailyAudit, ARCHIVED};
 pub use audit_chain::{
@@ -41,12 +37,14 @@ pub use destruction::{DestructionLog, Destructions, Reconciled, RejectedLine, RE
 pub use html::{markdown_page, markdown_to_html};
 pub use jobs::{JobSettings, JobStatus, KEY_RELOAD_PERIOD};
 pub use mail::{to_eml, Mail, MailError, Mailer, Outbox, Smtp};
-pub use package::{Download, DEFAULT_DAYS as DEFAULT_PACKAGE_DAYS};
 pub use policy::{changes_markdown, Document, PolicyTemplates, RenderError};
 pub use receipts::{
     keys_from_set, published_keys, receipt_html, verify_receipt, ReceiptCheck, ReceiptSignature,
     SignedReceipt, RECEIPT_KEYS_PATH,
 };
+pub use requests::answers::{AnswerTemplates, Letter};
+pub use requests::connectors::{Webhook, WebhookEvent, WebhookMessage, SIGNATURE_HEADER};
+pub use requests::package::{Download, DEFAULT_DAYS as DEFAULT_PACKAGE_DAYS};
 pub use requests::{
     mask_email, Action, ActionKind, ActionStatus, Channel, CodeSent, DocumentKind, RequestFilter,
     RequestInput, RequestSettings, RequestView, Requester, Requests, StepInput, Verification,
@@ -54,4 +52,3 @@ pub use requests::{
 pub use templates::TemplateError;
 pub use tokens::{NewToken, TokenLifetimes, TokenView, Tokens, Unauthenticated, MAX_TOKEN_DAYS};
 pub use vault::{Clock, KeyLoader, PreparedSubject, Vault, VaultError};
-pub use webhooks::{Webhook, WebhookEvent, WebhookMessage, SIGNATURE_HEADER};

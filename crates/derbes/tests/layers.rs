@@ -157,9 +157,9 @@ const LEVELS: &[(u8, &[&str])] = &[
     ),
     // Capabilities built on the simple ones.
     (2, &["destruction"]),
-    // Data-subject requests: intake, workflow, verification, access packages, answers, the
-    // webhook connectors.
-    (3, &["requests", "package", "answers", "webhooks"]),
+    // Data-subject requests (a folder): intake, workflow, verification, actions, access
+    // packages, answers, the webhook connectors.
+    (3, &["requests"]),
     // The top: the application composing the capabilities, the periodic jobs over them, and
     // the crate root.
     (4, &["app", "jobs", "lib"]),

@@ -200,7 +200,7 @@ fn send(hook: &Webhook, body: &[u8], now: OffsetDateTime, id: Uuid) -> Sent {
     }
 }
 
-impl crate::requests::Requests {
+impl super::Requests {
     /// Tells `webhooks` of the requests they subscribe to.
     fn webhook(&self, name: &str) -> Option<&Webhook> {
         self.webhooks.iter().find(|w| w.name == name)

@@ -750,7 +750,7 @@ fn pretty<T: Serialize>(v: &T) -> Result<Vec<u8>, VaultError> {
         .map_err(|e| VaultError::Store(StoreError::Backend(format!("writing the package: {e}"))))
 }
 
-impl crate::requests::Requests {
+impl super::Requests {
     /// Keeps access packages for `ttl` before they are deleted.
     /// Everything held about the subject of request `r`, for the package.
     #[allow(

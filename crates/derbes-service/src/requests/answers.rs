@@ -6,6 +6,7 @@
 //! rest after one blank line its body. The values it can use are those of [`LetterContext`],
 //! prepared here in the letter's language, so a template needs no logic beyond `if` and `for`.
 
+use super::*;
 use crate::templates::{
     operator_parts, LangTemplates, OperatorContext, ResponsibleContext, TemplateError,
 };
@@ -16,9 +17,9 @@ use derbes_core::text::{format_date, tr, Lang};
 use serde::Serialize;
 use std::path::Path;
 
-const BUILTIN_KK: &str = include_str!("../templates/answer.kk.txt");
-const BUILTIN_RU: &str = include_str!("../templates/answer.ru.txt");
-const BUILTIN_EN: &str = include_str!("../templates/answer.en.txt");
+const BUILTIN_KK: &str = include_str!("../../templates/answer.kk.txt");
+const BUILTIN_RU: &str = include_str!("../../templates/answer.ru.txt");
+const BUILTIN_EN: &str = include_str!("../../templates/answer.en.txt");
 
 /// The three answer templates in use.
 #[derive(Debug, Clone)]
@@ -179,7 +180,7 @@ impl LetterContext {
 fn sample_declaration() -> Declaration {
     // The bundled example is valid by the declaration tests: a failure here is a defect of
     // the build, not of input.
-    Declaration::load(include_str!("../../../examples/shoqan-school.toml"))
+    Declaration::load(include_str!("../../../../examples/shoqan-school.toml"))
         .map(|l| l.declaration)
         .unwrap_or_else(|_| unreachable!("the bundled example declaration is valid"))
 }
@@ -246,6 +247,307 @@ pub fn done_sentence(
         .to_owned(),
         Answer => return None,
     })
+}
+
+impl super::Requests {
+    /// Records that the answer was delivered outside derbes, under `reference` (an outgoing
+    /// letter number, a registered-post receipt).
+    pub(super) async fn record_answer(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        reference: String,
+    ) -> Result<RequestView, VaultError> {
+        let reference = required_text(
+            "reference",
+            &reference,
+            200,
+            "the outgoing letter's number or the post receipt",
+        )?;
+        let now = self.vault.now();
+        let (record, _) = self
+            .update_request(id, |rec, body, status| {
+                // A rejection is answered too, as send_answer allows.
+                if !matches!(*status, Status::InProgress | Status::Rejected) {
+                    return Err(not_now(*status, "record_answer", Status::InProgress));
+                }
+                if body
+                    .answer_sending
+                    .is_some_and(|since| now - since < ANSWER_CLAIM)
+                {
+                    return Err(VaultError::Conflict(
+                        "the answer is being sent by e-mail just now; look at the request again in a minute".into(),
+                    ));
+                }
+                body.answer_sending = None;
+                body.reply_to = None;
+                let Some((i, a)) = body
+                    .actions
+                    .iter_mut()
+                    .enumerate()
+                    .find(|(_, a)| a.kind == ActionKind::Answer)
+                else {
+                    return Err(VaultError::Conflict("this request has no answer to record".into()));
+                };
+                a.status = ActionStatus::Done;
+                a.at = Some(now);
+                let key = self.request_key(rec)?;
+                Self::note_with_words(&key, &rec.id, i, a, "delivered outside derbes", &reference)?;
+                Ok(vec![request_audit(
+                    &actor.audit_name(),
+                    rec,
+                    "request.action",
+                    Outcome::Ok,
+                    serde_json::json!({ "action": ActionKind::Answer, "status": ActionStatus::Done, "outside": true }),
+                )])
+            })
+            .await?;
+        self.full_view(&record)
+    }
+
+    /// Everything a letter about request `r` says, in its language.
+    pub(super) async fn letter_context(
+        &self,
+        r: &RequestRecord,
+        body: &Body,
+        status: Status,
+        text: Option<String>,
+    ) -> Result<LetterContext, VaultError> {
+        let kind: RequestKind = r.kind.parse().map_err(corrupt)?;
+        let lang = body.language;
+        let offset = self.vault.calendar().offset();
+        let local = |t: OffsetDateTime| t.to_offset(offset).date();
+        let id = r.id.to_string();
+        let mut ctx = LetterContext::new(
+            self.vault.declaration(),
+            lang,
+            local(self.vault.now()),
+            (&id, kind, body.due.received_on, body.due.due_on),
+        );
+        ctx.text = text;
+        if let (Status::Rejected, Some(rejection)) = (status, body.rejection) {
+            return Ok(ctx.rejected(rejection.reason));
+        }
+        let declaration = self.vault.declaration();
+        let purpose = body
+            .purpose
+            .as_deref()
+            .and_then(|p| declaration.purpose(p))
+            .map(|p| p.label.get(lang).to_owned())
+            .unwrap_or_default();
+        for a in body
+            .actions
+            .iter()
+            .filter(|a| a.status == ActionStatus::Done)
+        {
+            let fields: Vec<&str> = a
+                .fields
+                .iter()
+                .map(|f| {
+                    declaration
+                        .field(f)
+                        .map_or(f.as_str(), |d| d.label.get(lang))
+                })
+                .collect();
+            if let Some(line) = done_sentence(a.kind, lang, &purpose, &fields.join(", ")) {
+                if !ctx.done.contains(&line) {
+                    ctx.done.push(line);
+                }
+            }
+        }
+        if kind == RequestKind::AccessExport {
+            if let Some(p) = self.vault.store().package(r.id).await? {
+                ctx.package_until = Some(format_date(local(parse_time(&p.expires_at)?), lang));
+            }
+        }
+        if kind == RequestKind::Information {
+            if let Some(subject) = self.vault.store().subject(r.subject_id).await? {
+                ctx.purposes = declaration
+                    .purposes
+                    .values()
+                    .filter(|p| p.covers_category(&subject.category))
+                    .map(|p| PurposeContext {
+                        label: p.label.get(lang).to_owned(),
+                        basis: p.legal_basis.label(lang),
+                        retention: declaration
+                            .retention
+                            .get(&p.retention)
+                            .map_or_else(|| p.retention.clone(), |x| x.label.get(lang).to_owned()),
+                        recipients: p
+                            .recipients
+                            .iter()
+                            .filter_map(|k| declaration.recipients.get(k))
+                            .map(|x| x.label.get(lang))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    })
+                    .collect();
+            }
+        }
+        Ok(ctx)
+    }
+
+    /// The written answer of a request: as sent, or as it would be sent now, with the masked
+    /// address it goes to.
+    pub async fn answer_preview(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+    ) -> Result<AnswerPreview, VaultError> {
+        self.vault.authorize(actor, access::Action::RequestAnswer)?;
+        let (r, body, status) = self.request_parts(id).await?;
+        let key = self.request_key(&r)?;
+        if let Some(sent) = &body.answer {
+            let text = Self::open_text(&key, &id, "answer", sent)?;
+            let (subject, rest) = text.split_once("\n\n").unwrap_or((text.as_str(), ""));
+            return Ok(AnswerPreview {
+                sent: true,
+                to: None,
+                language: body.language,
+                letter: Letter {
+                    subject: subject.to_owned(),
+                    body: rest.to_owned(),
+                },
+            });
+        }
+        let to = self.answer_address(&key, id, &body).await?;
+        let ctx = self.letter_context(&r, &body, status, None).await?;
+        Ok(AnswerPreview {
+            sent: false,
+            to: to.as_deref().map(mask_email),
+            language: body.language,
+            letter: self.answer_templates.letter(&ctx)?,
+        })
+    }
+
+    /// Sends the written answer by e-mail to the requester's address on file and records it.
+    pub(super) async fn send_answer(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        text: Option<String>,
+    ) -> Result<RequestView, VaultError> {
+        let text = text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+        if text
+            .as_ref()
+            .is_some_and(|t| t.chars().count() > MAX_DETAILS)
+        {
+            return Err(VaultError::InvalidField {
+                field: "text",
+                detail: format!("is longer than {MAX_DETAILS} characters"),
+            });
+        }
+        let Some(mailer) = self.vault.mailer() else {
+            return Err(VaultError::Unavailable(
+                "no mail channel is configured; print the letter (GET …/answer), deliver it and record it with record_answer".into(),
+            ));
+        };
+        let (r, body, status) = self.request_parts(id).await?;
+        match status {
+            Status::InProgress => {
+                if body
+                    .actions
+                    .iter()
+                    .any(|a| a.kind != ActionKind::Answer && a.status != ActionStatus::Done)
+                {
+                    return Err(VaultError::Conflict(
+                        "carry out every action first (run_actions, rectify): the letter reports what was done".into(),
+                    ));
+                }
+            }
+            Status::Rejected => {}
+            other => return Err(not_now(other, "send_answer", Status::InProgress)),
+        }
+        if body.answer.is_some() {
+            return Err(VaultError::Conflict("the answer was sent already".into()));
+        }
+        let key = self.request_key(&r)?;
+        let address = self.answer_address(&key, id, &body).await?.ok_or_else(|| {
+            VaultError::Conflict(
+                "the requester has no e-mail on file; print the letter (GET …/answer), deliver it and record it with record_answer".into(),
+            )
+        })?;
+        let ctx = self.letter_context(&r, &body, status, text).await?;
+        let letter = self.answer_templates.letter(&ctx)?;
+        let sealed = Self::seal_text(
+            &key,
+            &id,
+            "answer",
+            &format!("{}\n\n{}", letter.subject, letter.body),
+        )?;
+        let masked = mask_email(&address);
+        let mail = Mail {
+            to: address,
+            subject: letter.subject,
+            body: letter.body,
+        };
+        // Claimed before it is sent: two calls at once must not e-mail the requester twice.
+        let claimed_at = self.vault.now();
+        self.update_request(id, |_, body, _| {
+            if body.answer.is_some() {
+                return Err(VaultError::Conflict("the answer was sent already".into()));
+            }
+            if body
+                .answer_sending
+                .is_some_and(|since| claimed_at - since < ANSWER_CLAIM)
+            {
+                return Err(VaultError::Conflict(
+                    "the answer is being sent by e-mail just now; look at the request again in a minute".into(),
+                ));
+            }
+            body.answer_sending = Some(claimed_at);
+            Ok(Vec::new())
+        })
+        .await?;
+        let delivery = match Self::deliver(mailer, mail, "the answer").await {
+            Ok(delivery) => delivery,
+            Err(e) => {
+                // Released, so that it can be sent again at once; a release that fails lapses
+                // with the claim.
+                let _ = self
+                    .update_request(id, |_, body, _| {
+                        if body.answer_sending == Some(claimed_at) {
+                            body.answer_sending = None;
+                        }
+                        Ok(Vec::new())
+                    })
+                    .await;
+                return Err(e);
+            }
+        };
+        let now = self.vault.now();
+        let who = actor.audit_name();
+        let (record, _) = self
+            .update_request(id, |rec, body, status| {
+                if body.answer.is_some() {
+                    return Err(VaultError::Conflict("the answer was sent already".into()));
+                }
+                body.answer_sending = None;
+                body.answer = Some(sealed.clone());
+                // The address was kept for the answer; once it is sent, it goes.
+                body.reply_to = None;
+                if let Some(a) = body
+                    .actions
+                    .iter_mut()
+                    .find(|a| a.kind == ActionKind::Answer)
+                {
+                    a.status = ActionStatus::Done;
+                    a.at = Some(now);
+                    a.note = Some(format!("sent by e-mail to {masked}"));
+                }
+                let same = *status;
+                body.took(status, same, "send_answer", &who, now);
+                Ok(vec![request_audit(
+                    &who,
+                    rec,
+                    "request.answer.send",
+                    Outcome::Ok,
+                    serde_json::json!({ "delivery": delivery, "language": body.language }),
+                )])
+            })
+            .await?;
+        self.full_view(&record)
+    }
 }
 
 #[cfg(test)]
