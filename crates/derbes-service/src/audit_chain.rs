@@ -2,11 +2,14 @@
 //! database, the check at start that the database was not rolled back past the last exported
 //! one, whole-chain verifications, and the status the health endpoint reports.
 
+use crate::access::Action;
+use crate::actor::Actor;
 use crate::vault::{Vault, VaultError};
 use derbes_core::audit::{ChainBreak, Checkpoint};
 use derbes_store::{Applied, ChainReport, ChainStatus, StoreError, WriteOp};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use uuid::Uuid;
 
 /// The file checkpoints are appended to, one line each (see [`Checkpoint::to_line`]): kept
 /// outside the data directory, so that whoever can replace the database cannot also rewrite it.
@@ -505,6 +508,41 @@ impl Vault {
                 problem: r.err(),
             }),
         }
+    }
+}
+
+impl Vault {
+    /// Creates an API token; returns the token, which is shown once and stored only as a digest.
+    /// The audit events about one subject, oldest first, after `after`.
+    pub async fn subject_history(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<derbes_core::audit::AuditEvent>, VaultError> {
+        self.authorize(actor, Action::SubjectHistory)?;
+        Ok(self.store().subject_audit(id, after, limit).await?)
+    }
+
+    /// The audit chain, oldest first, after `after`.
+    pub async fn audit_events(
+        &self,
+        actor: &Actor,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<derbes_core::audit::AuditEvent>, VaultError> {
+        self.authorize(actor, Action::AuditRead)?;
+        Ok(self.store().audit_page(after, limit).await?)
+    }
+
+    /// The audit chain's state, for those who read the audit.
+    pub fn audit_status_for(
+        &self,
+        actor: &Actor,
+    ) -> Result<crate::audit_chain::AuditStatus, VaultError> {
+        self.authorize(actor, Action::AuditStatus)?;
+        Ok(self.audit_status())
     }
 }
 

@@ -147,6 +147,8 @@ const LEVELS: &[(u8, &[&str])] = &[
     (
         1,
         &[
+            "subjects",
+            "keys",
             "tokens",
             "consents",
             "decisions",
