@@ -478,4 +478,5 @@ pub(crate) fn split_fields(s: &str) -> Vec<String> {
     }
 }
 
+#[cfg(feature = "testing")]
 pub mod testing;
