@@ -1,0 +1,402 @@
+//! A minor's consents over the years: a parent's, then the subject's own at majority.
+
+use super::*;
+
+/// A minor's life: the parent is linked and consents on paper, the platform reads, the parent
+/// withdraws and the next read is refused; the child comes of age and consents in their own
+/// name. Blocking and restriction stop reads and lifting them lets reads go on.
+#[allow(
+    clippy::too_many_lines,
+    reason = "a scenario read top to bottom; to be cut into short cases sharing fixtures"
+)]
+pub(super) fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
+    Box::pin(async move {
+        use std::sync::atomic::{AtomicI64, Ordering};
+        let day = |y, m, d| {
+            time::Date::from_calendar_date(y, time::Month::try_from(m).unwrap(), d)
+                .unwrap()
+                .with_hms(9, 0, 0)
+                .unwrap()
+                .assume_utc()
+                .unix_timestamp()
+        };
+        let clock_at = Arc::new(AtomicI64::new(day(2026, 11, 21)));
+        let reading = Arc::clone(&clock_at);
+        let clock: Clock = Arc::new(move || {
+            time::OffsetDateTime::from_unix_timestamp(reading.load(Ordering::SeqCst)).unwrap()
+        });
+        let s = Server::start_with_clock(&db, clock).await;
+        let admin = s.admin.clone();
+        let platform = s
+            .token(Role::Integration, &["extracurricular", "education"])
+            .await;
+        let birth = time::Date::from_calendar_date(2008, time::Month::December, 1).unwrap();
+        let child = s
+            .create_student_id(
+                &admin,
+                json!({ "surname": "Сәрсенбаева", "given_name": "Дана", "iin": iin_born(birth, Sex::Female) }),
+            )
+            .await;
+        let parent = s
+            .post(
+                "/api/v1/subjects",
+                &admin,
+                json!({ "category": "legal_representative", "fields": { "surname": "Сәрсенбаев", "given_name": "Ерлан",
+                        "iin": iin_born(time::Date::from_calendar_date(1980, time::Month::May, 4).unwrap(), Sex::Male) } }),
+            )
+            .await;
+        assert_eq!(parent.status, 201, "{}", parent.body);
+        let parent = parent.body["id"].as_str().unwrap().to_owned();
+        let read = |purpose: &'static str| {
+            let path = format!("/api/v1/subjects/{child}?purpose={purpose}");
+            let token = platform.clone();
+            let s = &s;
+            async move { s.get(&path, &token).await }
+        };
+        let consents = format!("/api/v1/subjects/{child}/consents");
+        let paper = json!({ "kind": "paper", "evidence_sha256": "5e".repeat(32) });
+
+        // Nothing yet: a consent-based purpose is refused, a contract-based one is not.
+        let r = read("extracurricular").await;
+        assert_problem(&r, 403, "purpose-denied");
+        assert_eq!(reason_codes(&r), ["no_consent"]);
+        assert_eq!(read("education").await.status, 200);
+
+        // The child, 17, cannot consent alone; the parent cannot act before being linked.
+        let r = s
+            .post(&consents, &platform, json!({ "purpose": "extracurricular", "action": "give", "method": { "kind": "web" } }))
+            .await;
+        assert_problem(&r, 422, "consent-refused");
+        assert_eq!(problem_codes(&r), ["minor_cannot_act_alone"]);
+        let by_parent = |action: &str| json!({ "purpose": "extracurricular", "action": action, "representative_id": parent, "method": paper });
+        let r = s.post(&consents, &platform, by_parent("give")).await;
+        assert_problem(&r, 422, "consent-refused");
+        assert_eq!(problem_codes(&r), ["representative_not_linked"]);
+
+        // Linked with the birth certificate, the parent consents on paper.
+        let link = json!({ "representative_id": parent, "relation": "parent",
+                           "documents": [{ "kind": "birth_certificate", "sha256": "b1".repeat(32) }] });
+        let r = s
+            .post(
+                &format!("/api/v1/subjects/{child}/representatives"),
+                &admin,
+                link.clone(),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let r = s
+            .get(
+                &format!("/api/v1/subjects/{parent}/representatives"),
+                &platform,
+            )
+            .await;
+        assert_eq!(
+            r.body["represents"][0]["subject_id"],
+            child.as_str(),
+            "{}",
+            r.body
+        );
+        let r = s.post(&consents, &platform, by_parent("give")).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let given = r.body["id"].as_str().unwrap().to_owned();
+        assert_eq!(r.body["given_by"]["relation"], "parent");
+        assert!(r.body["terms"]["fields"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("health_info")));
+        let r = read("extracurricular").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["consent_id"], given.as_str());
+        assert!(r.body.get("confirmation_due").is_none());
+
+        // The parent downloads a signed receipt; anyone can check it against the published key.
+        let receipt_path = format!("/api/v1/subjects/{child}/consents/{given}/receipt");
+        let r = s.get(&receipt_path, &platform).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.content_type, "application/json");
+        assert!(r
+            .disposition
+            .contains(&format!("consent-receipt-{given}.json")));
+        assert_eq!(r.body["receipt"]["status"], "active");
+        assert_eq!(r.body["receipt"]["pii_principal_id"], child.as_str());
+        assert_eq!(r.body["receipt"]["terms"]["third_party_transfer"], true);
+        assert_eq!(r.body["receipt"]["event"]["given_by"]["relation"], "parent");
+        assert!(r.body["receipt"]["readable"]["kk"]
+            .as_str()
+            .unwrap()
+            .contains("Дербес деректер тізбесі"));
+        let published = s
+            .call("GET", "/.well-known/derbes-receipt-keys.json", None, None)
+            .await;
+        assert_eq!(published.status, 200, "{}", published.text);
+        let trusted = derbes_service::keys_from_set(&published.body).unwrap();
+        let verified = derbes_service::verify_receipt(&r.text, &trusted).unwrap();
+        assert_eq!(verified.receipt.consent_record_id.to_string(), given);
+        // Any change breaks it; another operator's key is not trusted.
+        let forged = r.text.replace(
+            "\"third_party_transfer\": true",
+            "\"third_party_transfer\": false",
+        );
+        assert_ne!(forged, r.text);
+        assert!(matches!(
+            derbes_service::verify_receipt(&forged, &trusted),
+            Err(derbes_service::ReceiptCheck::Signature(_))
+        ));
+        let stranger = KeyRing::generate().unwrap().receipt_signer().public();
+        assert!(matches!(
+            derbes_service::verify_receipt(&r.text, &[stranger]),
+            Err(derbes_service::ReceiptCheck::UntrustedKey(_))
+        ));
+        // A readable page in the visitor's language, and the text in the one asked for.
+        let r = s
+            .call_with(
+                "GET",
+                &format!("{receipt_path}?format=html"),
+                Some(&platform),
+                None,
+                Some(("Accept-Language", "ru-RU,ru;q=0.9,en;q=0.5".into())),
+            )
+            .await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.content_type, "text/html; charset=utf-8");
+        assert!(r.text.contains("<html lang=\"ru\">"));
+        assert!(r
+            .text
+            .contains("Квитанция о согласии на сбор и обработку персональных данных"));
+        assert!(r.text.contains("законный представитель (родитель)"));
+        let r = s
+            .get(&format!("{receipt_path}?format=text&lang=en"), &platform)
+            .await;
+        assert!(r.text.starts_with("Receipt for consent"), "{}", r.text);
+        assert_problem(
+            &s.get(&format!("{receipt_path}?format=pdf"), &platform)
+                .await,
+            422,
+            "validation",
+        );
+        assert_problem(
+            &s.get(
+                &format!("/api/v1/subjects/{child}/consents/{parent}/receipt"),
+                &platform,
+            )
+            .await,
+            404,
+            "not-found",
+        );
+
+        // While the excursion the child is booked on runs, consent cannot be withdrawn (Art. 8(2)).
+        let obligation = format!("/api/v1/subjects/{child}/obligations/extracurricular");
+        let r = s
+            .put(&obligation, &platform, json!({ "note": "экскурсия №3" }))
+            .await;
+        assert_problem(&r, 403, "forbidden");
+        let r = s
+            .put(
+                &obligation,
+                &admin,
+                json!({ "note": "экскурсия №3", "until": "2026-11-28" }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            r.body["obligations"]["extracurricular"]["until"],
+            "2026-11-28"
+        );
+        let r = s
+            .put(
+                &format!("/api/v1/subjects/{child}/obligations/education"),
+                &admin,
+                json!({}),
+            )
+            .await;
+        assert_problem(&r, 422, "validation");
+        assert!(r.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("withdrawal_obligation"));
+        let r = s.post(&consents, &platform, by_parent("withdraw")).await;
+        assert_problem(&r, 422, "consent-refused");
+        assert_eq!(problem_codes(&r), ["unfulfilled_obligation"]);
+        assert_eq!(read("extracurricular").await.status, 200);
+        let r = s.delete(&obligation, &admin).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["obligations"], json!({}));
+        assert_problem(&s.delete(&obligation, &admin).await, 409, "conflict");
+
+        // A withdrawal takes effect on the very next read.
+        let r = s.post(&consents, &platform, by_parent("withdraw")).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let r = read("extracurricular").await;
+        assert_problem(&r, 403, "purpose-denied");
+        assert_eq!(reason_codes(&r), ["consent_withdrawn"]);
+        let r = s.post(&consents, &platform, by_parent("withdraw")).await;
+        assert_eq!(problem_codes(&r), ["nothing_to_withdraw"]);
+        // The receipt of the withdrawn consent says so.
+        let r = s.get(&receipt_path, &platform).await;
+        assert_eq!(r.body["receipt"]["status"], "withdrawn", "{}", r.text);
+        // A contract is not withdrawn like a consent (Art. 8(2)).
+        let r = s
+            .post(&consents, &platform, json!({ "purpose": "education", "action": "withdraw", "representative_id": parent, "method": paper }))
+            .await;
+        assert_eq!(problem_codes(&r), ["not_consent_based"]);
+        let r = s.get(&consents, &platform).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["minor"], true);
+        assert_eq!(r.body["history"].as_array().unwrap().len(), 2);
+        let status = |body: &Value| {
+            body["purposes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["purpose"] == "extracurricular")
+                .map(|p| p["status"].as_str().unwrap().to_owned())
+        };
+        assert_eq!(status(&r.body).as_deref(), Some("withdrawn"));
+
+        // Consent again; the child turns 18 on 2026-12-01: the consent keeps holding and the read
+        // asks for the child's confirmation, until the child consents in their own name.
+        assert_eq!(
+            s.post(&consents, &platform, by_parent("give")).await.status,
+            201
+        );
+        clock_at.store(day(2026, 12, 2), Ordering::SeqCst);
+        let r = read("extracurricular").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["confirmation_due"], true);
+        let r = s
+            .post(&consents, &platform, json!({ "purpose": "extracurricular", "action": "give", "method": { "kind": "web" }, "until": "2027-06-30" }))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!(r.body["given_by"]["kind"], "subject");
+        let own = r.body["id"].as_str().unwrap().to_owned();
+        let r = read("extracurricular").await;
+        assert_eq!(r.body["consent_id"], own.as_str(), "{}", r.body);
+        assert!(r.body.get("confirmation_due").is_none());
+        let r = s.get(&consents, &platform).await;
+        assert_eq!(r.body["minor"], false);
+        // The term ends on 2027-06-30.
+        clock_at.store(day(2027, 7, 1), Ordering::SeqCst);
+        assert_eq!(
+            reason_codes(&read("extracurricular").await),
+            ["consent_expired"]
+        );
+        clock_at.store(day(2026, 12, 3), Ordering::SeqCst);
+
+        // Blocking stops every purpose; restriction stops one; lifting lets reads go on.
+        let block = format!("/api/v1/subjects/{child}/block");
+        let r = s
+            .put(&block, &platform, json!({ "reason": "accuracy_contested" }))
+            .await;
+        assert_problem(&r, 403, "forbidden");
+        let r = s
+            .put(&block, &admin, json!({ "reason": "accuracy_contested", "note": "өтініш №14", "until": "2026-12-10" }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["blocked"]["reason"], "accuracy_contested");
+        assert_eq!(reason_codes(&read("education").await), ["subject_blocked"]);
+        let r = s
+            .delete(&format!("{block}?reason=subject_request"), &admin)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.body["blocked"].is_null());
+        let r = s
+            .delete(&format!("{block}?reason=subject_request"), &admin)
+            .await;
+        assert_problem(&r, 409, "conflict");
+        let restrict = format!("/api/v1/subjects/{child}/restrictions/extracurricular");
+        let r = s
+            .put(&restrict, &admin, json!({ "reason": "objection" }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            reason_codes(&read("extracurricular").await),
+            ["processing_restricted"]
+        );
+        assert_eq!(read("education").await.status, 200);
+        let r = s.delete(&format!("{restrict}?reason=other"), &admin).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(read("extracurricular").await.status, 200);
+        // A block that ran out no longer holds.
+        s.put(
+            &block,
+            &admin,
+            json!({ "reason": "subject_request", "until": "2026-12-05" }),
+        )
+        .await;
+        assert_eq!(reason_codes(&read("education").await), ["subject_blocked"]);
+        clock_at.store(day(2026, 12, 6), Ordering::SeqCst);
+        assert_eq!(read("education").await.status, 200);
+
+        // Bad input is refused with the field named; nothing is recorded.
+        let r = s
+            .post(&consents, &platform, json!({ "purpose": "extracurricular", "action": "give", "method": { "kind": "paper", "evidence_sha256": "not-a-hash" } }))
+            .await;
+        assert_problem(&r, 422, "validation");
+        assert_eq!(r.body["errors"][0]["field"], "method.evidence_sha256");
+        let r = s
+            .post(&consents, &platform, json!({ "purpose": "extracurricular", "action": "give", "method": { "kind": "web" }, "until": "2020-01-01" }))
+            .await;
+        assert_eq!(r.body["errors"][0]["field"], "until", "{}", r.body);
+        let r = s
+            .post(
+                &consents,
+                &platform,
+                json!({ "purpose": "safety", "action": "give", "method": { "kind": "web" } }),
+            )
+            .await;
+        assert_problem(&r, 403, "forbidden");
+        let r = s
+            .post(
+                &consents,
+                &platform,
+                json!({ "purpose": "extracurricular", "action": "grant" }),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        let r = s
+            .post(
+                &format!("/api/v1/subjects/{child}/representatives"),
+                &admin,
+                json!({ "representative_id": child, "relation": "parent", "documents": [] }),
+            )
+            .await;
+        assert_problem(&r, 422, "validation");
+        let r = s.get(&consents, &platform).await;
+        assert_eq!(r.body["history"].as_array().unwrap().len(), 4, "{}", r.body);
+
+        // The trail names every step, and the chain is intact.
+        let r = s
+            .get(
+                &format!("/api/v1/subjects/{child}/audit?limit=1000"),
+                &admin,
+            )
+            .await;
+        let actions: Vec<&str> = each(&r.body["events"], "action");
+        for a in [
+            "representative.link",
+            "consent.give",
+            "consent.withdraw",
+            "subject.block",
+            "subject.block.lift",
+            "subject.restriction",
+            "obligation.record",
+            "obligation.fulfil",
+            "consent.receipt",
+        ] {
+            assert!(actions.contains(&a), "{a} missing from {actions:?}");
+        }
+        let mut v = ChainVerifier::new(0);
+        let keys = s.state.app.vault.keys();
+        for e in s
+            .state
+            .app
+            .vault
+            .store()
+            .audit_page(0, 10_000)
+            .await
+            .unwrap()
+        {
+            v.push(&e, keys.as_ref()).unwrap();
+        }
+    })
+}

@@ -1,0 +1,905 @@
+//! Data-subject requests from intake to completion; access, rectification and destruction.
+
+use super::*;
+
+#[allow(
+    clippy::too_many_lines,
+    reason = "a scenario read top to bottom; to be cut into short cases sharing fixtures"
+)]
+pub(super) fn requests_from_intake_to_completion(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
+        let admin = s.admin.clone();
+        let dpo = s.token(Role::Dpo, &[]).await;
+        let staff = s.token(Role::Staff, &["education"]).await;
+        let auditor = s.token(Role::Auditor, &[]).await;
+        let child = s
+            .create_student_id(
+                &admin,
+                json!({ "surname": "Сәрсенбаева", "given_name": "Дана", "email": "dana@mail.kz" }),
+            )
+            .await;
+        let parent = s
+            .post(
+                "/api/v1/subjects",
+                &admin,
+                json!({ "category": "legal_representative",
+                   "fields": { "surname": "Сәрсенбаев", "email": "ata@mail.kz" } }),
+            )
+            .await;
+        assert_eq!(parent.status, 201, "{}", parent.body);
+        let parent = parent.body["id"].as_str().unwrap().to_owned();
+
+        // A parent who is not linked cannot file for the child.
+        let filing = json!({ "kind": "blocking", "subject_id": child, "representative_id": parent,
+                             "channel": "online", "language": "kk", "details": "Деректерді тексеру кезінде бұғаттауды сұраймын" });
+        let r = s.post("/api/v1/requests", &staff, filing.clone()).await;
+        assert_problem(&r, 404, "not-found");
+        let link = json!({ "representative_id": parent, "relation": "parent",
+                           "documents": [{ "kind": "birth_certificate", "sha256": "b1".repeat(32) }] });
+        let r = s
+            .post(
+                &format!("/api/v1/subjects/{child}/representatives"),
+                &admin,
+                link,
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+
+        // Intake: the due date is fixed and explained.
+        let r = s.post("/api/v1/requests", &staff, filing.clone()).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        assert_eq!(r.body["status"], "received");
+        assert_eq!(
+            r.body["requester"],
+            json!({ "kind": "representative", "id": parent })
+        );
+        assert_eq!(
+            r.body["due"]["rule"],
+            json!({ "days": 1, "calendar": "working" })
+        );
+        assert_eq!(r.body["due"]["rule_source"], "declaration");
+        assert_eq!(r.body["due"]["calendar"]["name"], "KZ");
+        assert!(r.body["due"]["explanation"]["kk"]
+            .as_str()
+            .unwrap()
+            .contains("1 жұмыс күні"));
+        assert!(r.body["due"]["explanation"]["ru"]
+            .as_str()
+            .unwrap()
+            .contains("1 рабочий день"));
+        assert_eq!(r.body["overdue"], false);
+        // Staff see the register's facts; the requester's words are for the DPO.
+        assert!(r.body["details"].is_null(), "{}", r.body);
+        let read = s.get(&format!("/api/v1/requests/{id}"), &dpo).await;
+        assert_eq!(
+            read.body["details"],
+            "Деректерді тексеру кезінде бұғаттауды сұраймын"
+        );
+        let kinds: Vec<&str> = each(&r.body["actions"], "kind");
+        assert_eq!(kinds, ["block", "answer"]);
+
+        // The same request again is a duplicate; filed anyway on purpose, it says so.
+        let r = s.post("/api/v1/requests", &staff, filing.clone()).await;
+        assert_problem(&r, 409, "conflict");
+        assert_eq!(r.body["existing_request_id"], id.as_str());
+        let mut again = filing.clone();
+        again["allow_duplicate"] = json!(true);
+        let r = s.post("/api/v1/requests", &staff, again).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!(r.body["duplicate_of"], id.as_str());
+        let dup = r.body["id"].as_str().unwrap().to_owned();
+        let r = s
+            .post(
+                &format!("/api/v1/requests/{dup}/steps"),
+                &dpo,
+                json!({ "step": "reject", "reason": "duplicate" }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["status"], "rejected");
+        // Nothing moves a rejected request.
+        let r = s
+            .post(
+                &format!("/api/v1/requests/{dup}/steps"),
+                &dpo,
+                json!({ "step": "submit" }),
+            )
+            .await;
+        assert_problem(&r, 409, "request-step");
+
+        // No approval before the requester is verified.
+        let steps = format!("/api/v1/requests/{id}/steps");
+        let r = s.post(&steps, &dpo, json!({ "step": "submit" })).await;
+        assert_problem(&r, 409, "request-step");
+        assert_eq!(r.body["problem"]["code"], "wrong_status");
+
+        // A one-time code goes to the parent's e-mail on file, never the child's.
+        let r = s
+            .post(
+                &format!("/api/v1/requests/{id}/verification/code"),
+                &staff,
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["sent_to"], "a***@m***.kz");
+        assert_eq!(r.body["sends_left"], 2);
+        let (to, body) = last_mail(&s.outbox);
+        assert_eq!(to, "ata@mail.kz");
+        assert!(body.contains("растау коды"), "{body}");
+        let code = six_digits(&body);
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        let check = format!("/api/v1/requests/{id}/verification/code/check");
+        let r = s.post(&check, &staff, json!({ "code": wrong })).await;
+        assert_problem(&r, 422, "one-time-code");
+        assert_eq!(r.body["attempts_left"], 4);
+        let r = s.post(&check, &staff, json!({ "code": code })).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["status"], "identity_verified");
+        assert_eq!(r.body["verification"]["method"], "one_time_code");
+        assert_eq!(r.body["verification"]["field"], "email");
+        // A used code does not verify again.
+        let r = s.post(&check, &staff, json!({ "code": code })).await;
+        assert_problem(&r, 409, "conflict");
+
+        // Staff submit; staff cannot approve; the DPO approves and the block is set.
+        let r = s.post(&steps, &staff, json!({ "step": "submit" })).await;
+        assert_eq!(r.body["status"], "awaiting_approval", "{}", r.body);
+        let r = s.post(&steps, &staff, json!({ "step": "approve" })).await;
+        assert_problem(&r, 403, "forbidden");
+        let until = (time::OffsetDateTime::now_utc().date() + time::Duration::days(10)).to_string();
+        let r = s
+            .post(&steps, &dpo, json!({ "step": "approve", "until": until }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["status"], "in_progress");
+        assert_eq!(r.body["actions"][0]["status"], "done", "{}", r.body);
+        assert_eq!(r.body["actions"][1]["status"], "pending");
+        let flags = s
+            .get(&format!("/api/v1/subjects/{child}/flags"), &admin)
+            .await;
+        assert_eq!(
+            flags.body["blocked"]["reason"], "subject_request",
+            "{}",
+            flags.body
+        );
+        assert_eq!(flags.body["blocked"]["until"], until.as_str());
+
+        // Completion waits for the answer.
+        let r = s.post(&steps, &dpo, json!({ "step": "complete" })).await;
+        assert_problem(&r, 409, "request-step");
+        assert_eq!(r.body["problem"]["code"], "actions_pending");
+        let r = s
+            .post(
+                &steps,
+                &dpo,
+                json!({ "step": "record_answer", "reference": "" }),
+            )
+            .await;
+        assert_problem(&r, 422, "validation");
+        let r = s
+            .post(
+                &steps,
+                &dpo,
+                json!({ "step": "record_answer", "reference": "№ 01-12/345" }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let r = s.post(&steps, &dpo, json!({ "step": "complete" })).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["status"], "completed");
+        let history: Vec<&str> = each(&r.body["history"], "step");
+        assert_eq!(
+            history,
+            ["file", "verify_identity", "submit", "approve", "complete"]
+        );
+
+        // The auditor sees the request without the requester's words.
+        let r = s.get(&format!("/api/v1/requests/{id}"), &auditor).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.body.get("details").is_none());
+
+        // Paper: a restriction needs its purpose; staff check the document; a withdrawal.
+        let paper = json!({ "kind": "restriction", "subject_id": child, "channel": "paper", "language": "ru" });
+        let r = s.post("/api/v1/requests", &staff, paper.clone()).await;
+        assert_problem(&r, 422, "validation");
+        assert!(r.body["detail"].as_str().unwrap().contains("purpose"));
+        let mut paper = paper;
+        paper["purpose"] = json!("nonexistent");
+        let r = s.post("/api/v1/requests", &staff, paper.clone()).await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        paper["purpose"] = json!("extracurricular");
+        paper["received_at"] = json!("2099-01-01T00:00:00Z");
+        let r = s.post("/api/v1/requests", &staff, paper.clone()).await;
+        assert_problem(&r, 422, "validation");
+        paper["received_at"] = json!("2026-11-20T10:00:00+05:00");
+        let r = s.post("/api/v1/requests", &staff, paper.clone()).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let paper_id = r.body["id"].as_str().unwrap().to_owned();
+        // Friday 20 November 2026, one working day: Monday 23 November.
+        assert_eq!(r.body["due"]["due_on"], "2026-11-23");
+        let r = s
+            .post(
+                &format!("/api/v1/requests/{paper_id}/verification/document"),
+                &staff,
+                json!({ "document": "id_card", "note": "Жеке куәлік тексерілді" }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["verification"]["method"], "document");
+        // The note is sealed with the request: the DPO reads it, staff see that it was checked.
+        assert!(r.body["verification_note"].is_null(), "{}", r.body);
+        let read = s.get(&format!("/api/v1/requests/{paper_id}"), &dpo).await;
+        assert_eq!(read.body["verification_note"], "Жеке куәлік тексерілді");
+        let r = s
+            .post(
+                &format!("/api/v1/requests/{paper_id}/steps"),
+                &staff,
+                json!({ "step": "withdraw" }),
+            )
+            .await;
+        assert_eq!(r.body["status"], "withdrawn", "{}", r.body);
+
+        // Lists: open by default, due soon, overdue, by subject.
+        let r = s.get("/api/v1/requests", &dpo).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body.as_array().unwrap().len(), 0, "{}", r.body);
+        let r = s
+            .get(
+                &format!("/api/v1/requests?subject_id={child}&open=false"),
+                &dpo,
+            )
+            .await;
+        assert_eq!(r.body.as_array().unwrap().len(), 3, "{}", r.body);
+        let r = s.post("/api/v1/requests", &staff, json!({ "kind": "information", "subject_id": child, "channel": "email", "language": "en" })).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let info = r.body["id"].as_str().unwrap().to_owned();
+        let r = s.get("/api/v1/requests?due_within_days=30", &staff).await;
+        assert_eq!(r.body[0]["id"], info.as_str(), "{}", r.body);
+        assert!(r.body[0].get("details").is_none());
+        // A look ahead beyond any date is refused, not a panic.
+        assert_problem(
+            &s.get("/api/v1/requests?due_within_days=4000000000", &staff)
+                .await,
+            422,
+            "validation",
+        );
+        let r = s.get("/api/v1/requests?overdue=true", &auditor).await;
+        assert_eq!(r.body.as_array().unwrap().len(), 0);
+        let r = s.get("/api/v1/requests?limit=0", &dpo).await;
+        assert_problem(&r, 422, "validation");
+        let r = s.get("/api/v1/requests?status=nonsense", &dpo).await;
+        assert_problem(&r, 400, "bad-request");
+        let r = s
+            .get(&format!("/api/v1/requests/{}", uuid::Uuid::now_v7()), &dpo)
+            .await;
+        assert_problem(&r, 404, "not-found");
+        let platform = s.token(Role::Integration, &["education"]).await;
+        let r = s.get("/api/v1/requests", &platform).await;
+        assert_problem(&r, 403, "forbidden");
+
+        // Every step is in the audit chain under the subject, without the requester's words.
+        let audit = s
+            .get(&format!("/api/v1/subjects/{child}/audit"), &admin)
+            .await;
+        let actions: Vec<&str> = each(&audit.body["events"], "action");
+        for a in [
+            "request.file",
+            "request.code.send",
+            "request.verify_identity",
+            "request.approve",
+            "subject.block",
+            "request.action",
+            "request.complete",
+            "request.withdraw",
+        ] {
+            assert!(actions.contains(&a), "{a} missing from {actions:?}");
+        }
+        assert!(!audit.text.contains("бұғаттауды") && !audit.text.contains("ata@mail.kz"));
+
+        // The subject asks for what already holds (the block lifted by staff meanwhile, a
+        // consent never given): the actions are done, and say so, rather than failing for good.
+        let r = s
+            .delete(
+                &format!("/api/v1/subjects/{child}/block?reason=subject_request"),
+                &admin,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let (_, r) = s
+            .approved_request(
+                &staff,
+                &dpo,
+                json!({ "kind": "unblocking", "subject_id": child, "channel": "paper", "language": "ru" }),
+            )
+            .await;
+        assert_eq!(r.body["actions"][0]["kind"], "unblock", "{}", r.body);
+        assert_eq!(r.body["actions"][0]["status"], "done", "{}", r.body);
+        assert_eq!(r.body["actions"][0]["note"], "no block was in force");
+        let (_, r) = s
+            .approved_request(
+                &staff,
+                &dpo,
+                json!({ "kind": "consent_withdrawal", "subject_id": child, "purpose": "extracurricular",
+                        "channel": "paper", "language": "ru" }),
+            )
+            .await;
+        assert_eq!(
+            r.body["actions"][0]["kind"], "withdraw_consent",
+            "{}",
+            r.body
+        );
+        assert_eq!(r.body["actions"][0]["status"], "done", "{}", r.body);
+        assert_eq!(
+            r.body["actions"][0]["note"],
+            "no consent to the purpose was in force"
+        );
+    })
+}
+
+/// An access request, a rectification with evidence and a destruction, from intake to answer;
+/// the access package expires; the destroyed subject is gone everywhere but the audit.
+#[allow(
+    clippy::too_many_lines,
+    reason = "a scenario read top to bottom; to be cut into short cases sharing fixtures"
+)]
+pub(super) fn access_rectification_and_destruction(db: TestDb) -> Fut {
+    Box::pin(async move {
+        use std::sync::atomic::Ordering;
+        let (offset, clock) = shifted_clock();
+        let s = Server::start_with_clock(&db, clock).await;
+        let admin = s.admin.clone();
+        let dpo = s.token(Role::Dpo, &[]).await;
+        let staff = s.token(Role::Staff, &["education"]).await;
+        let platform = s
+            .token(Role::Integration, &["extracurricular", "education"])
+            .await;
+        let iin = iin_born(
+            time::Date::from_calendar_date(2000, time::Month::March, 15).unwrap(),
+            Sex::Female,
+        );
+        let subject = s
+            .create_student_id(
+                &admin,
+                json!({ "surname": "Сәрсенбаева", "given_name": "Дана <b>", "iin": iin, "email": "dana@mail.kz", "address": "=HYPERLINK(\"http://x.kz\") Абай даңғылы" }),
+            )
+            .await;
+        // The school platform holds the same student under her IIN, and someone else.
+        let platform_db = rusqlite::Connection::open(&s.platform).unwrap();
+        platform_db
+            .execute_batch(&format!(
+                "INSERT INTO users VALUES (1, '{iin}', 'Сәрсенбаева Дана (платформа)', 'dana.platform@mail.kz'), (2, '760212350620', 'Оспанов Ерлан', 'erlan@mail.kz');
+                 INSERT INTO grades VALUES (1, 1, 'Алгебра', 5), (2, 1, 'Физика', 4), (3, 2, 'Химия', 3);"
+            ))
+            .unwrap();
+        let consents = format!("/api/v1/subjects/{subject}/consents");
+        let r = s
+            .post(&consents, &platform, json!({ "purpose": "extracurricular", "action": "give", "method": { "kind": "web" } }))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let consent_id = r.body["id"].as_str().unwrap().to_owned();
+        let r = s
+            .get(
+                &format!("/api/v1/subjects/{subject}?purpose=education"),
+                &staff,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+
+        // Access: verified on paper, submitted by the DPO, approved by another person.
+        let file = |kind: &str, language: &str| json!({ "kind": kind, "subject_id": subject, "channel": "paper", "language": language });
+        let r = s
+            .post("/api/v1/requests", &staff, file("access_export", "ru"))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let access = r.body["id"].as_str().unwrap().to_owned();
+        let steps = |id: &str| format!("/api/v1/requests/{id}/steps");
+        let verify = |id: &str| format!("/api/v1/requests/{id}/verification/document");
+        let r = s
+            .post(&verify(&access), &staff, json!({ "document": "id_card" }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let r = s
+            .post(&steps(&access), &dpo, json!({ "step": "submit" }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let package = format!("/api/v1/requests/{access}/package");
+        let r = s.get(&package, &dpo).await;
+        assert_problem(&r, 410, "package-gone");
+        // Four eyes: whoever submitted cannot approve.
+        let r = s
+            .post(&steps(&access), &dpo, json!({ "step": "approve" }))
+            .await;
+        assert_problem(&r, 409, "request-step");
+        assert_eq!(r.body["problem"]["code"], "same_approver", "{}", r.body);
+        let r = s
+            .post(&steps(&access), &admin, json!({ "step": "approve" }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["actions"][0]["kind"], "export");
+        assert_eq!(r.body["actions"][0]["status"], "done", "{}", r.body);
+        assert!(
+            r.body["actions"][0]["note"]
+                .as_str()
+                .unwrap()
+                .starts_with("access package built: 5 fields, 1 consents"),
+            "{}",
+            r.body
+        );
+
+        let r = s.get(&package, &staff).await;
+        assert_problem(&r, 403, "forbidden");
+        let r = s.get(&package, &dpo).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.content_type, "application/zip");
+        assert_eq!(
+            r.disposition,
+            format!("attachment; filename=\"derbes-access-{access}.zip\"")
+        );
+        let files = unzip(&r.bytes);
+        let names: Vec<&str> = files.keys().map(String::as_str).collect();
+        let receipt_name = format!("receipts/{consent_id}.json");
+        for n in [
+            "data.json",
+            "report.html",
+            "fields.csv",
+            "purposes.csv",
+            "consents.csv",
+            "access-history.csv",
+            "connectors/platform.json",
+            receipt_name.as_str(),
+        ] {
+            assert!(names.contains(&n), "{n} missing from {names:?}");
+        }
+        let data: Value = serde_json::from_slice(&files["data.json"]).unwrap();
+        assert_eq!(data["format"], "derbes-access-package/1");
+        // The platform's rows of the subject, and nobody else's.
+        let platform_part = &data["connectors"][0];
+        assert_eq!(platform_part["connector"], "platform");
+        assert_eq!(platform_part["tables"][0]["table"], "grades");
+        assert_eq!(
+            platform_part["tables"][0]["rows"].as_array().unwrap().len(),
+            2
+        );
+        assert_eq!(
+            platform_part["tables"][1]["rows"][0][1],
+            "Сәрсенбаева Дана (платформа)"
+        );
+        assert!(!serde_json::to_string(&data).unwrap().contains("Оспанов"));
+        assert_eq!(data["language"], "ru");
+        let surname = data["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["key"] == "surname")
+            .unwrap();
+        assert_eq!(surname["value"], "Сәрсенбаева");
+        assert_eq!(surname["source_label"], "от самого субъекта");
+        assert!(surname["purposes"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("education")));
+        let education = data["purposes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["key"] == "education")
+            .unwrap();
+        assert!(
+            education["legal_basis_label"]
+                .as_str()
+                .unwrap()
+                .contains("договора"),
+            "{education}"
+        );
+        assert_eq!(data["consents"][0]["event"]["id"], consent_id.as_str());
+        let history: Vec<&str> = each(&data["access_history"], "action");
+        for a in [
+            "subject.create",
+            "consent.give",
+            "subject.read",
+            "request.file",
+        ] {
+            assert!(history.contains(&a), "{a} missing from {history:?}");
+        }
+        let fields_csv = String::from_utf8(files["fields.csv"].clone()).unwrap();
+        assert!(
+            fields_csv.starts_with("key,label,value,source,purposes\n"),
+            "{fields_csv}"
+        );
+        assert!(fields_csv.contains("Сәрсенбаева"));
+        // A value a spreadsheet would run as a formula is written as text.
+        assert!(fields_csv.contains("'=HYPERLINK"), "{fields_csv}");
+        assert!(
+            !fields_csv.contains(",=HYPERLINK") && !fields_csv.contains("\"=HYPERLINK"),
+            "{fields_csv}"
+        );
+        let report = String::from_utf8(files["report.html"].clone()).unwrap();
+        assert!(report.contains("<html lang=\"ru\">"));
+        assert!(report.contains("Персональные данные, которые хранятся о вас"));
+        assert!(report.contains("Дана &lt;b&gt;") && !report.contains("Дана <b>"));
+        assert!(!report.contains("<script"));
+        // Each receipt verifies against the operator's published key.
+        let keys = derbes_service::keys_from_set(&derbes_service::published_keys(
+            &s.state.app.vault.keys(),
+        ))
+        .unwrap();
+        let receipt = String::from_utf8(files[&receipt_name].clone()).unwrap();
+        assert!(derbes_service::verify_receipt(&receipt, &keys).is_ok());
+
+        // The written answer, in Russian, to the e-mail on file; sent once.
+        let answer = format!("/api/v1/requests/{access}/answer");
+        // The letter (with the DPO's own words) is the DPO's to read.
+        assert_eq!(s.get(&answer, &staff).await.status, 403);
+        let r = s.get(&answer, &dpo).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            (r.body["sent"].clone(), r.body["to"].clone()),
+            (json!(false), json!("d***@m***.kz"))
+        );
+        let letter = r.body["body"].as_str().unwrap();
+        assert!(
+            letter.contains("доступ к персональным данным и предоставление их копии"),
+            "{letter}"
+        );
+        assert!(
+            letter.contains("подготовлена копия ваших персональных данных")
+                && letter.contains("доступна до"),
+            "{letter}"
+        );
+        assert!(
+            letter.contains("уполномоченный орган в сфере защиты персональных данных"),
+            "{letter}"
+        );
+        // A delivery that fails sends nothing and keeps nothing back: the answer can be sent
+        // again at once.
+        let mails = |outbox: &std::path::Path| {
+            std::fs::read_dir(outbox)
+                .map(|d| {
+                    d.filter(|e| {
+                        e.as_ref()
+                            .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                    })
+                    .count()
+                })
+                .unwrap_or(0)
+        };
+        let before = mails(&s.outbox);
+        let aside = s.outbox.with_extension("aside");
+        let had_outbox = s.outbox.exists();
+        if had_outbox {
+            std::fs::rename(&s.outbox, &aside).unwrap();
+        }
+        std::fs::write(&s.outbox, b"not a directory").unwrap();
+        let r = s
+            .post(&steps(&access), &dpo, json!({ "step": "send_answer" }))
+            .await;
+        assert_problem(&r, 503, "unavailable");
+        std::fs::remove_file(&s.outbox).unwrap();
+        if had_outbox {
+            std::fs::rename(&aside, &s.outbox).unwrap();
+        }
+        let r = s.get(&format!("/api/v1/requests/{access}"), &dpo).await;
+        assert_eq!(r.body["actions"][1]["status"], "pending", "{}", r.body);
+        // Two sends at once: one e-mail, and the other call is told why not.
+        let send = steps(&access);
+        let (a, b) = tokio::join!(
+            s.post(&send, &dpo, json!({ "step": "send_answer" })),
+            s.post(&send, &dpo, json!({ "step": "send_answer" }))
+        );
+        let mut statuses = [a.status, b.status];
+        statuses.sort();
+        assert_eq!(statuses, [200, 409], "{} {}", a.body, b.body);
+        assert_eq!(mails(&s.outbox), before + 1);
+        let r = if a.status == 200 { a } else { b };
+        assert_eq!(r.body["actions"][1]["status"], "done");
+        assert_eq!(
+            r.body["actions"][1]["note"],
+            "sent by e-mail to d***@m***.kz"
+        );
+        let (to, mail) = last_mail(&s.outbox);
+        assert_eq!(to, "dana@mail.kz");
+        assert!(
+            mail.contains(&access) && mail.contains("Уважаемый заявитель"),
+            "{mail}"
+        );
+        let r = s
+            .post(&steps(&access), &dpo, json!({ "step": "send_answer" }))
+            .await;
+        assert_problem(&r, 409, "conflict");
+        let r = s
+            .post(&steps(&access), &dpo, json!({ "step": "complete" }))
+            .await;
+        assert_eq!(r.body["status"], "completed", "{}", r.body);
+        let r = s.get(&answer, &dpo).await;
+        assert_eq!(r.body["sent"], true);
+        assert_eq!(r.body["body"].as_str().unwrap(), letter);
+
+        // Rectification: the corrected value is checked against evidence, validated, applied.
+        let (rect, r) = s
+            .approved_request(&staff, &dpo, file("rectification", "kk"))
+            .await;
+        assert_eq!(r.body["actions"][0]["status"], "pending");
+        let r = s.post(&steps(&rect), &dpo, json!({ "step": "rectify", "fields": { "email": "not-an-email" }, "evidence": "Жеке куәлік" })).await;
+        assert_problem(&r, 422, "validation");
+        let r = s
+            .post(
+                &steps(&rect),
+                &dpo,
+                json!({ "step": "rectify", "fields": { "surname": "Әлиева" }, "evidence": " " }),
+            )
+            .await;
+        assert_problem(&r, 422, "validation");
+        let r = s.post(&steps(&rect), &staff, json!({ "step": "rectify", "fields": { "surname": "Әлиева" }, "evidence": "Жеке куәлік" })).await;
+        assert_problem(&r, 403, "forbidden");
+        let r = s
+            .post(&steps(&rect), &dpo, json!({ "step": "rectify", "fields": { "surname": "Әлиева" }, "evidence": "Неке туралы куәлік № 123" }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["actions"][0]["status"], "done");
+        assert_eq!(r.body["actions"][0]["note"], "rectified: surname");
+        assert_eq!(r.body["evidence"], "Неке туралы куәлік № 123");
+        let r = s
+            .post(
+                &steps(&rect),
+                &dpo,
+                json!({ "step": "rectify", "fields": { "surname": "Басқа" }, "evidence": "x" }),
+            )
+            .await;
+        assert_problem(&r, 409, "conflict");
+        let r = s
+            .get(
+                &format!("/api/v1/subjects/{subject}?purpose=education"),
+                &staff,
+            )
+            .await;
+        assert_eq!(r.body["fields"]["surname"], "Әлиева", "{}", r.body);
+
+        // Destruction: refused while an obligation is open, done once it is fulfilled.
+        let obligation = format!("/api/v1/subjects/{subject}/obligations/extracurricular");
+        let r = s
+            .put(&obligation, &admin, json!({ "note": "экскурсия" }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let (destroy, r) = s
+            .approved_request(&staff, &dpo, file("destruction", "en"))
+            .await;
+        // A failed action says why, and the subject's data are all still there.
+        let failed_for = |r: &Reply, why: &str| {
+            assert_eq!(r.body["status"], "in_progress", "{}", r.body);
+            assert_eq!(r.body["actions"][0]["status"], "failed", "{}", r.body);
+            let note = r.body["actions"][0]["note"].as_str().unwrap();
+            assert!(note.contains(why), "{note}");
+        };
+        let read_path = format!("/api/v1/subjects/{subject}?purpose=education");
+        failed_for(&r, "obligation");
+        assert_eq!(s.get(&read_path, &staff).await.status, 200);
+        let r = s.delete(&obligation, &admin).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        // The platform's database refuses (a table is missing): nothing is destroyed anywhere,
+        // the request stays in progress with the connector's error.
+        platform_db
+            .execute_batch("ALTER TABLE grades RENAME TO grades_moved")
+            .unwrap();
+        let r = s
+            .post(&steps(&destroy), &dpo, json!({ "step": "run_actions" }))
+            .await;
+        failed_for(&r, "connector `platform`: table `grades`");
+        assert_eq!(s.get(&read_path, &staff).await.status, 200);
+        let held: i64 = platform_db
+            .query_row(
+                "SELECT COUNT(*) FROM users WHERE iin IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(held, 2);
+        platform_db
+            .execute_batch("ALTER TABLE grades_moved RENAME TO grades")
+            .unwrap();
+        let r = s
+            .post(&steps(&destroy), &dpo, json!({ "step": "run_actions" }))
+            .await;
+        assert_eq!(r.body["actions"][0]["status"], "done", "{}", r.body);
+        assert!(
+            r.body["actions"][0]["note"]
+                .as_str()
+                .unwrap()
+                .starts_with("destroyed by crypto-shredding"),
+            "{}",
+            r.body
+        );
+
+        // Gone everywhere: reads, lookups, consents, the package; the record says what went.
+        let r = s
+            .get(
+                &format!("/api/v1/subjects/{subject}?purpose=education"),
+                &staff,
+            )
+            .await;
+        assert_problem(&r, 410, "destroyed");
+        assert_eq!(r.body["destruction"]["request_id"], destroy.as_str());
+        let r = s
+            .post(
+                "/api/v1/lookup",
+                &admin,
+                json!({ "field": "iin", "value": iin, "purpose": "education" }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["subjects"], json!([]), "{}", r.body);
+        let r = s.get(&consents, &admin).await;
+        assert_problem(&r, 410, "destroyed");
+        let r = s.get(&package, &dpo).await;
+        assert_problem(&r, 410, "package-gone");
+        let r = s
+            .get(&format!("/api/v1/subjects/{subject}/destruction"), &dpo)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["category"], "student");
+        assert_eq!(r.body["removed"]["consent_events"], 1);
+        assert_eq!(r.body["removed"]["packages"], 1);
+        assert_eq!(
+            r.body["connectors"],
+            json!([{ "connector": "platform", "tables": [["grades", "deleted", 2], ["users", "masked", 1]] }])
+        );
+        // In the platform: her grades are gone, her row keeps no identifier, name or e-mail;
+        // the other student is untouched.
+        let grades: Vec<i64> = platform_db
+            .prepare("SELECT user_id FROM grades")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(grades, [2]);
+        let (left_iin, left_name, left_email): (Option<String>, String, String) = platform_db
+            .query_row(
+                "SELECT iin, full_name, email FROM users WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!((left_iin, left_name.as_str()), (None, "[redacted]"));
+        assert_eq!(left_email.len(), 64);
+        assert!(r.body["fields"].as_array().unwrap().contains(&json!("iin")));
+        assert!(!r.text.contains("Әлиева") && !r.text.contains(&iin));
+        let r = s
+            .get(
+                &format!("/api/v1/subjects/{}/destruction", uuid::Uuid::now_v7()),
+                &dpo,
+            )
+            .await;
+        assert_problem(&r, 404, "not-found");
+        let r = s
+            .get(&format!("/api/v1/subjects/{subject}/destruction"), &staff)
+            .await;
+        assert_problem(&r, 403, "forbidden");
+        // The audit keeps what happened, never a value; the request keeps the requester's words.
+        let audit = s
+            .get(&format!("/api/v1/subjects/{subject}/audit"), &admin)
+            .await;
+        assert!(audit.text.contains("subject.destroy"));
+        assert!(
+            !audit.text.contains("Әлиева")
+                && !audit.text.contains("Сәрсенбаева")
+                && !audit.text.contains(&iin)
+        );
+        // The answer still reaches the requester: the address was kept, sealed, at approval.
+        let r = s
+            .post(&steps(&destroy), &dpo, json!({ "step": "send_answer" }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let (to, mail) = last_mail(&s.outbox);
+        assert_eq!(to, "dana@mail.kz");
+        assert!(mail.contains("your personal data were destroyed"), "{mail}");
+        let r = s
+            .post(&steps(&destroy), &dpo, json!({ "step": "complete" }))
+            .await;
+        assert_eq!(r.body["status"], "completed", "{}", r.body);
+        // The log outside the database holds the record, under the installation's MAC.
+        let log = std::fs::read_to_string(s.outbox.with_extension("destructions.log")).unwrap();
+        assert_eq!(log.lines().count(), 1);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode =
+                |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&s.outbox.with_extension("destructions.log")), 0o600);
+            assert_eq!(mode(&s.outbox), 0o700, "the outbox is the server's alone");
+            for mail in std::fs::read_dir(&s.outbox).unwrap() {
+                assert_eq!(mode(&mail.unwrap().path()), 0o600);
+            }
+        }
+        assert!(log.contains(&subject) && !log.contains(&iin));
+
+        // A package expires: refused after its time, and swept.
+        let other = s
+            .create_student_id(&admin, json!({ "surname": "Оспанов" }))
+            .await;
+        let (second, r) = s
+            .approved_request(
+                &staff,
+                &dpo,
+                json!({ "kind": "access_export", "subject_id": other, "channel": "online", "language": "kk" }),
+            )
+            .await;
+        assert_eq!(r.body["actions"][0]["status"], "done", "{}", r.body);
+        let package = format!("/api/v1/requests/{second}/package");
+        let report =
+            String::from_utf8(unzip(&s.get(&package, &dpo).await.bytes)["report.html"].clone())
+                .unwrap();
+        assert!(
+            report.contains("<html lang=\"kk\">")
+                && report.contains("Сіз туралы сақталатын дербес деректер")
+        );
+        assert_eq!(
+            s.state
+                .app
+                .requests
+                .delete_expired_packages()
+                .await
+                .unwrap(),
+            0
+        );
+        offset.store(31 * 86_400, Ordering::SeqCst);
+        // An information answer lists the purposes; with no e-mail on file it is printed.
+        let (info, _) = s
+            .approved_request(
+                &staff,
+                &dpo,
+                json!({ "kind": "information", "subject_id": other, "channel": "paper", "language": "ru" }),
+            )
+            .await;
+        let r = s
+            .get(&format!("/api/v1/requests/{info}/answer"), &dpo)
+            .await;
+        assert!(r.body.get("to").is_none(), "{}", r.body);
+        let letter = r.body["body"].as_str().unwrap();
+        assert!(
+            letter.contains(
+                "Обеспечение образовательного процесса: правовое основание — исполнение договора"
+            ),
+            "{letter}"
+        );
+        let r = s
+            .post(
+                &steps(&info),
+                &dpo,
+                json!({ "step": "send_answer", "text": "x".repeat(4001) }),
+            )
+            .await;
+        assert_problem(&r, 422, "validation");
+        let r = s
+            .post(&steps(&info), &dpo, json!({ "step": "send_answer" }))
+            .await;
+        assert_problem(&r, 409, "conflict");
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("record_answer"),
+            "{}",
+            r.body
+        );
+        let r = s.get(&package, &dpo).await;
+        assert_problem(&r, 410, "package-gone");
+        assert_eq!(
+            s.state
+                .app
+                .requests
+                .delete_expired_packages()
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            s.state
+                .app
+                .requests
+                .delete_expired_packages()
+                .await
+                .unwrap(),
+            0
+        );
+    })
+}

@@ -1,0 +1,244 @@
+//! Health, the OpenAPI document, the declaration, and the policy pages in every language.
+
+use super::*;
+
+pub(super) fn health_and_documents(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
+        let r = s.call("GET", "/api/v1/health", None, None).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body["backend"], db.backend);
+        assert_eq!(r.body["declaration_version"], "2025.1");
+        let r = s.call("GET", "/api/v1/openapi.json", None, None).await;
+        assert_eq!(r.body["openapi"], "3.1.0");
+        let r = s.call("GET", "/api/v1/declaration", None, None).await;
+        assert_eq!(r.body["operator"]["bin"], "940140000385");
+        assert!(
+            r.body["purposes"]["education"]["fields"]
+                .as_array()
+                .unwrap()
+                .len()
+                > 3
+        );
+    })
+}
+
+/// The published policy: the version in force in the visitor's language, every version, and a
+/// version not yet in force, marked so.
+#[allow(
+    clippy::too_many_lines,
+    reason = "a scenario read top to bottom; to be cut into short cases sharing fixtures"
+)]
+pub(super) fn policy_pages_in_every_language(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
+        let record = |version: &str, text: String| derbes_store::WriteOp::RecordDeclaration {
+            version: version.into(),
+            content_hash: Declaration::content_hash(&text),
+            content: text,
+            audit: derbes_core::audit::AuditDraft::new(
+                "test",
+                "declaration.record",
+                derbes_core::audit::Outcome::Ok,
+            ),
+        };
+        let current = s.state.app.vault.declaration().version.clone();
+        s.state
+            .app
+            .vault
+            .store()
+            .write(record(&current, DEMO.to_owned()))
+            .await
+            .unwrap();
+        let next = DEMO
+            .replacen("version = \"2025.1\"", "version = \"2099.1\"", 1)
+            .replacen(
+                "effective_from = \"2025-08-01\"",
+                "effective_from = \"2099-01-01\"",
+                1,
+            )
+            .replacen(
+                "recipients = [\"transport_company\", \"medical_institution\"]",
+                "recipients = [\"transport_company\"]",
+                1,
+            )
+            // A recorded version today's check would refuse is published all the same: it was
+            // checked when it was recorded.
+            .replacen(
+                "website = \"https://shoqanschool.kz\"",
+                "website = \"https://\"",
+                1,
+            );
+        assert!(Declaration::load(&next).is_err());
+        s.state
+            .app
+            .vault
+            .store()
+            .write(record("2099.1", next))
+            .await
+            .unwrap();
+        let page = |path: &'static str, lang: Option<&'static str>| {
+            s.call_with(
+                "GET",
+                path,
+                None,
+                None,
+                lang.map(|l| ("Accept-Language", l.to_owned())),
+            )
+        };
+        let r = page("/policy", Some("ru-RU,ru;q=0.9")).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.content_type, "text/html; charset=utf-8");
+        assert!(
+            r.text.contains("<html lang=\"ru\">") && r.text.contains("Политика конфиденциальности")
+        );
+        assert!(
+            r.text.contains(&format!("Версия {current}")),
+            "the version in force, not the one to come"
+        );
+        assert!(
+            r.text.contains("href=\"/policy?lang=kk\"")
+                && r.text.contains("href=\"/policy/versions?lang=ru\"")
+        );
+        assert!(!r.text.contains("<script"));
+        let r = page("/policy?lang=en", Some("ru")).await;
+        assert!(r.text.contains("<html lang=\"en\">") && r.text.contains("Privacy policy of"));
+        let r = page("/policy", None).await;
+        assert!(r.text.contains("<html lang=\"kk\">") && r.text.contains("құпиялылық саясаты"));
+        let r = page("/policy?format=md&lang=kk", None).await;
+        assert_eq!(r.content_type, "text/markdown; charset=utf-8");
+        assert!(r.text.starts_with("# ") && r.text.contains("{#rights}"));
+        assert_problem(&page("/policy?lang=de", None).await, 422, "validation");
+        assert_problem(&page("/policy?format=pdf", None).await, 422, "validation");
+
+        let r = page("/policy/versions?lang=ru", None).await;
+        assert!(
+            r.text.contains("2099.1") && r.text.contains(&current),
+            "{}",
+            r.text
+        );
+        assert!(r.text.contains("действует"));
+        assert_problem(
+            &page("/policy/versions?format=md", None).await,
+            422,
+            "validation",
+        );
+        let r = page("/policy/versions?format=json", None).await;
+        assert_eq!(r.body[1]["version"], "2099.1");
+        assert_eq!(r.body[1]["effective_from"], "2099-01-01");
+        let r = page("/policy/versions/2099.1?lang=kk", None).await;
+        assert_eq!(r.status, 200);
+        assert!(
+            r.text.contains("2099.1 нұсқасы") && r.text.contains("Бұл — қолданыстағы емес нұсқа")
+        );
+        assert_problem(
+            &page("/policy/versions/1999.9", None).await,
+            404,
+            "not-found",
+        );
+
+        // What the next version changes, and whose consent it needs again.
+        let r = page("/policy/changes?from=2025.1&to=2099.1&lang=en", None).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(
+            r.text
+                .contains("Changes to the privacy policy: 2025.1 → 2099.1"),
+            "{}",
+            r.text
+        );
+        assert!(
+            r.text
+                .contains("the recipients changed; subjects with entries in the consent ledger: 0"),
+            "{}",
+            r.text
+        );
+        assert!(r.text.contains("recipients removed: "), "{}", r.text);
+        let r = page(
+            "/policy/changes?from=2025.1&to=2099.1&lang=kk&format=md",
+            None,
+        )
+        .await;
+        assert!(
+            r.text.contains("## Келісімге әсері {#consent}") && r.text.contains("алушылар өзгерді"),
+            "{}",
+            r.text
+        );
+        let r = page("/policy/changes?lang=ru", None).await;
+        assert!(r.text.contains("Изменений нет."), "{}", r.text);
+        assert_problem(
+            &page("/policy/changes?from=1999.9", None).await,
+            404,
+            "not-found",
+        );
+        let r = page("/policy/versions?lang=en", None).await;
+        assert!(
+            r.text
+                .contains("/policy/changes?from=2025.1&amp;to=2099.1&amp;lang=en"),
+            "{}",
+            r.text
+        );
+
+        // The other documents of the version in force, and of any version.
+        let r = page("/policy/documents/consent-forms", Some("ru")).await;
+        assert_eq!(r.status, 200);
+        assert!(
+            r.text
+                .contains("Формы согласия на сбор и обработку персональных данных")
+                && r.text.contains("Медицинские учреждения"),
+            "{}",
+            r.text
+        );
+        let r = page(
+            "/policy/documents/consent-forms?version=2099.1&lang=ru&format=md",
+            None,
+        )
+        .await;
+        assert_eq!(r.content_type, "text/markdown; charset=utf-8");
+        let extracurricular = r
+            .text
+            .split("\n## ")
+            .find(|s| s.contains("{#extracurricular}"))
+            .unwrap();
+        assert!(
+            !extracurricular.contains("Медицинские учреждения"),
+            "the 2099.1 form names only its own recipients: {extracurricular}"
+        );
+        let r = page("/policy/documents/data-list?lang=kk", None).await;
+        assert!(r.text.contains("дербес деректердің тізбесі") && r.text.contains("<table>"));
+        let r = page("/policy/documents/processing-record?lang=en", None).await;
+        assert!(
+            r.text.contains("Record of processing activities")
+                && r.text.contains("<th>Storage country</th>")
+        );
+        // Each page links to the other documents of the same version and language.
+        assert!(
+            r.text
+                .contains("href=\"/policy/documents/data-list?lang=en\"")
+                && r.text.contains("href=\"/policy?lang=en\""),
+            "{}",
+            r.text
+        );
+        let r = page("/policy/versions/2099.1?lang=ru", None).await;
+        assert!(
+            r.text
+                .contains("href=\"/policy/documents/consent-forms?version=2099.1&amp;lang=ru\""),
+            "{}",
+            r.text
+        );
+        assert_problem(
+            &page("/policy/documents/leaflet", None).await,
+            404,
+            "not-found",
+        );
+        assert_problem(
+            &page("/policy/documents/data-list?version=1999.9", None).await,
+            404,
+            "not-found",
+        );
+        assert_problem(
+            &page("/policy/documents/data-list?format=pdf", None).await,
+            422,
+            "validation",
+        );
+    })
+}
