@@ -81,6 +81,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
 const TOKEN_CHANNEL: &str = "derbes_tokens";
 
 /// The migrations of a database written before the chain was keyed (for tests of the upgrade).
+#[cfg(feature = "testing")]
 pub(crate) fn migrations_before_keyed_chain() -> Vec<(i64, &'static str)> {
     MIGRATIONS
         .iter()

@@ -80,6 +80,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
 const SECURE_DELETE: i64 = 11;
 
 /// The migrations of a database written before the chain was keyed (for tests of the upgrade).
+#[cfg(feature = "testing")]
 pub(crate) fn migrations_before_keyed_chain() -> Vec<(i64, &'static str)> {
     MIGRATIONS
         .iter()
