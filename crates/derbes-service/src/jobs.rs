@@ -152,9 +152,9 @@ impl Job {
         self
     }
 
-    /// Runs the job once and records the run; answers the record. A failure, and a notable
-    /// result, also go to standard error.
-    pub async fn run_once(&self, app: &Arc<App>) -> JobRun {
+    /// Runs the job once and records the run. A failure, and a notable result, also go to
+    /// standard error.
+    async fn run_once(&self, app: &Arc<App>) {
         let vault = &app.vault;
         let started = vault.now();
         let (outcome, detail, notable) = if let Some(reason) = self
@@ -192,18 +192,13 @@ impl Job {
         // While the audit chain is broken the store writes nothing, this record included; the
         // audit status says why.
         if vault.chain_broken().is_none() {
-            if let Err(e) = vault
-                .store()
-                .write(WriteOp::RecordJobRun(run.clone()))
-                .await
-            {
+            if let Err(e) = vault.store().write(WriteOp::RecordJobRun(run)).await {
                 eprintln!(
                     "derbes: warning: the run of job {} was not recorded: {e}",
                     self.name
                 );
             }
         }
-        run
     }
 }
 
@@ -269,18 +264,20 @@ async fn audit_verification(
     vault: &Vault,
     archive: Option<&(AuditArchive, u32)>,
 ) -> Result<Ran, VaultError> {
-    match vault.daily_audit(archive.map(|(a, days)| (a, *days))).await? {
-        DailyAudit::Verified { archived, .. } if !archived.is_empty() => {
-            let (archive, keep_days) = archive.map_or((None, 0), |(a, d)| (Some(a), *d));
+    match (vault.daily_audit(archive.map(|(a, days)| (a, *days))).await?, archive) {
+        // Only a configured archive receives segments.
+        (DailyAudit::Verified { archived, .. }, Some((archive, keep_days)))
+            if !archived.is_empty() =>
+        {
             Ok(Ran::notable(format!(
-                "archived {} audit event(s) older than {keep_days} days in {} segment(s){}",
+                "archived {} audit event(s) older than {keep_days} days in {} segment(s) in {}",
                 archived.iter().map(|s| s.events()).sum::<i64>(),
                 archived.len(),
-                archive.map_or(String::new(), |a| format!(" in {}", a.dir().display()))
+                archive.dir().display()
             )))
         }
-        DailyAudit::Verified { .. } => Ok(Ran::routine("the audit chain verifies".to_owned())),
-        DailyAudit::Broken(b) => Err(VaultError::Unavailable(format!(
+        (DailyAudit::Verified { .. }, _) => Ok(Ran::routine("the audit chain verifies".to_owned())),
+        (DailyAudit::Broken(b), _) => Err(VaultError::Unavailable(format!(
             "THE AUDIT CHAIN IS BROKEN: {b}; every action that must be recorded is refused from now on"
         ))),
     }
@@ -335,5 +332,26 @@ impl App {
                     .map(|i| runs.swap_remove(i)),
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The board lists the catalogue: every job the server runs is in it, once, and nothing
+    /// else is.
+    #[test]
+    fn the_catalogue_names_every_job_once() {
+        let names: Vec<&str> = jobs(JobSettings {
+            checkpoint_every: Duration::from_secs(60),
+            audit_archive: None,
+            outbox_age: Duration::from_secs(60),
+        })
+        .iter()
+        .map(|j| j.name)
+        .collect();
+        let listed: Vec<&str> = CATALOGUE.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, listed);
     }
 }
