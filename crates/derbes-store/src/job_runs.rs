@@ -76,3 +76,10 @@ pub(crate) fn format_time(at: OffsetDateTime) -> String {
 pub(crate) fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
+
+/// The last run of each periodic job.
+#[async_trait::async_trait]
+pub trait JobRunStore: Send + Sync {
+    /// The last run of every periodic job that has run, by name.
+    async fn job_runs(&self) -> Result<Vec<JobRun>, StoreError>;
+}

@@ -8,12 +8,13 @@ use derbes_core::consent::{
 };
 use derbes_core::destruction::{Destruction, Removed};
 use derbes_core::flags::{Flag, FlagReason, Obligation};
+use derbes_core::request::{RequestKind, Status};
 use derbes_crypto::KeyRing;
 use derbes_store::testing::{run_suite, Case, TestDb};
 use derbes_store::{
     open, Applied, FlagWrite, IndexEntry, JobOutcome, JobRun, JobWrite, KeyOwner, KeyRecord,
     PackageRecord, RequestQuery, RequestRecord, Store, StoreError, SubjectRecord, SubjectState,
-    TokenRecord, WebhookJob, WriteOp,
+    TokenRecord, WebhookJob, WebhookStatus, WriteOp,
 };
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -666,8 +667,8 @@ fn request_record(subject: Uuid, kind: &str, due_at: &str) -> RequestRecord {
     RequestRecord {
         id: Uuid::now_v7(),
         subject_id: subject,
-        kind: kind.into(),
-        status: "received".into(),
+        kind: kind.parse().unwrap(),
+        status: Status::Received,
         open: true,
         received_at: "2026-11-20T05:00:00.000000Z".into(),
         due_at: due_at.into(),
@@ -713,7 +714,7 @@ fn requests_file_update_list_and_rewrap(
 
         // Updates check the version.
         let mut done = access.clone();
-        done.status = "completed".into();
+        done.status = Status::Completed;
         done.open = false;
         done.version = 2;
         done.body = r#"{"answer":"sent"}"#.into();
@@ -777,8 +778,8 @@ fn requests_file_update_list_and_rewrap(
         let of_a = s
             .requests(RequestQuery {
                 subject_id: Some(a),
-                kind: Some("access_export".into()),
-                status: Some("completed".into()),
+                kind: Some(RequestKind::AccessExport),
+                status: Some(Status::Completed),
                 limit: 10,
                 ..Default::default()
             })
@@ -1097,7 +1098,7 @@ fn webhook_jobs_go_with_their_request_and_change_only_from_the_status_read(
             subject_id: subject,
             webhook: "lms".into(),
             event: "destruction".into(),
-            status: "pending".into(),
+            status: WebhookStatus::Pending,
             attempts: 0,
             next_attempt_at: "2026-11-21T10:00:00.000000Z".into(),
             payload: Some(vec![3; 80]),
@@ -1143,18 +1144,20 @@ fn webhook_jobs_go_with_their_request_and_change_only_from_the_status_read(
 
         // Delivered, then confirmed; a writer that read `pending` cannot overwrite it.
         let delivered = WebhookJob {
-            status: "delivered".into(),
+            status: WebhookStatus::Delivered,
             attempts: 1,
             next_attempt_at: "2026-11-22T10:00:00.000000Z".into(),
             ..job.clone()
         };
-        let update = |j: &WebhookJob, expected: &str| WriteOp::UpdateWebhookJob {
+        let update = |j: &WebhookJob, expected: WebhookStatus| WriteOp::UpdateWebhookJob {
             job: j.clone(),
-            expected_status: expected.into(),
+            expected_status: expected,
             audit: vec![AuditDraft::new("test", "request.connector", Outcome::Ok).subject(subject)],
         };
         assert_eq!(
-            s.write(update(&delivered, "pending")).await.unwrap(),
+            s.write(update(&delivered, WebhookStatus::Pending))
+                .await
+                .unwrap(),
             Applied::WebhookJobUpdated
         );
         // Delivered, it is due again only when its confirmation is overdue.
@@ -1170,13 +1173,15 @@ fn webhook_jobs_go_with_their_request_and_change_only_from_the_status_read(
             vec![delivered.clone()]
         );
         let confirmed = WebhookJob {
-            status: "confirmed".into(),
+            status: WebhookStatus::Confirmed,
             payload: None,
             ..delivered.clone()
         };
-        s.write(update(&confirmed, "delivered")).await.unwrap();
+        s.write(update(&confirmed, WebhookStatus::Delivered))
+            .await
+            .unwrap();
         assert!(matches!(
-            s.write(update(&delivered, "pending")).await,
+            s.write(update(&delivered, WebhookStatus::Pending)).await,
             Err(StoreError::VersionConflict)
         ));
         assert_eq!(s.webhook_job(job.id).await.unwrap(), Some(confirmed));
@@ -1185,7 +1190,7 @@ fn webhook_jobs_go_with_their_request_and_change_only_from_the_status_read(
             ..job
         };
         assert!(matches!(
-            s.write(update(&unknown, "pending")).await,
+            s.write(update(&unknown, WebhookStatus::Pending)).await,
             Err(StoreError::NotFound)
         ));
         verify_chain(&s, &k).await;

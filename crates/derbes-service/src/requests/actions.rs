@@ -32,11 +32,14 @@ impl Requests {
             Some(j) => self.vault.store().webhook_job(j).await?,
             None => None,
         } {
-            if matches!(job.status.as_str(), "pending" | "delivered") {
+            if matches!(
+                job.status,
+                WebhookStatus::Pending | WebhookStatus::Delivered
+            ) {
                 jobs.push(derbes_store::JobWrite {
-                    expect: Some(job.status.clone()),
+                    expect: Some(job.status),
                     job: derbes_store::WebhookJob {
-                        status: "failed".into(),
+                        status: WebhookStatus::Failed,
                         payload: None,
                         last_error: Some("settled by hand".into()),
                         updated_at: format_timestamp(self.vault.now()),
@@ -159,7 +162,7 @@ impl Requests {
         if status != Status::InProgress {
             return Err(not_now(status, "run_actions", Status::InProgress));
         }
-        let kind: RequestKind = r.kind.parse().map_err(corrupt)?;
+        let kind = r.kind;
         let open = |a: &Action| !matches!(a.status, ActionStatus::Done | ActionStatus::Waiting);
         let mut outcomes = Vec::new();
         let mut jobs = Vec::new();
@@ -306,7 +309,7 @@ impl Requests {
                     e => Err(e),
                 }),
             ActionKind::Restrict => {
-                let reason = if r.kind == RequestKind::Objection.code() {
+                let reason = if r.kind == RequestKind::Objection {
                     FlagReason::Objection
                 } else {
                     FlagReason::SubjectRequest

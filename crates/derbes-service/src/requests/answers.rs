@@ -313,7 +313,7 @@ impl super::Requests {
         status: Status,
         text: Option<String>,
     ) -> Result<LetterContext, VaultError> {
-        let kind: RequestKind = r.kind.parse().map_err(corrupt)?;
+        let kind = r.kind;
         let lang = body.language;
         let offset = self.vault.calendar().offset();
         let local = |t: OffsetDateTime| t.to_offset(offset).date();

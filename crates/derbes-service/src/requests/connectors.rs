@@ -19,7 +19,7 @@ use derbes_core::audit::{format_timestamp, Outcome};
 use derbes_core::request::RequestKind;
 use derbes_core::webhook::{retry_after, MAX_ATTEMPTS};
 use derbes_crypto::WebhookSecret;
-use derbes_store::{JobWrite, RequestRecord, StoreError, WebhookJob, WriteOp};
+use derbes_store::{JobWrite, RequestRecord, StoreError, WebhookJob, WebhookStatus, WriteOp};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -138,7 +138,7 @@ pub struct JobView {
     pub id: Uuid,
     pub webhook: String,
     pub event: String,
-    pub status: String,
+    pub status: WebhookStatus,
     pub attempts: u32,
 }
 
@@ -148,7 +148,7 @@ impl From<&WebhookJob> for JobView {
             id: j.id,
             webhook: j.webhook.clone(),
             event: j.event.clone(),
-            status: j.status.clone(),
+            status: j.status,
             attempts: j.attempts,
         }
     }
@@ -232,7 +232,7 @@ impl super::Requests {
         let hook = self
             .webhook(&name)
             .ok_or_else(|| format!("webhook `{name}` is no longer configured; settle the action by hand (settle_connector)"))?;
-        let kind: RequestKind = r.kind.parse().map_err(|e: String| e)?;
+        let kind = r.kind;
         let event = WebhookEvent::of(kind).ok_or("this request tells no webhook")?;
         let id = job_id(r.id, &name, event);
         if let Some(earlier) = self
@@ -242,11 +242,11 @@ impl super::Requests {
             .await
             .map_err(|e| e.to_string())?
         {
-            return match earlier.status.as_str() {
-                "failed" => Ok(JobWrite {
-                    expect: Some(earlier.status.clone()),
+            return match earlier.status {
+                WebhookStatus::Failed => Ok(JobWrite {
+                    expect: Some(earlier.status),
                     job: WebhookJob {
-                        status: "pending".into(),
+                        status: WebhookStatus::Pending,
                         attempts: 0,
                         next_attempt_at: now.clone(),
                         last_error: None,
@@ -304,7 +304,7 @@ impl super::Requests {
                 subject_id: r.subject_id,
                 webhook: name,
                 event: event.code().into(),
-                status: "pending".into(),
+                status: WebhookStatus::Pending,
                 attempts: 0,
                 next_attempt_at: now.clone(),
                 payload: Some(sealed),
@@ -345,7 +345,7 @@ impl super::Requests {
         reason = "one delivery: send, read the answer, and record each outcome with its audit"
     )]
     async fn deliver_job(&self, job: WebhookJob, now: OffsetDateTime) -> Result<(), VaultError> {
-        if job.status == "delivered" {
+        if job.status == WebhookStatus::Delivered {
             let within = CONFIRM_WITHIN.whole_hours();
             return self
                 .give_up(
@@ -407,7 +407,7 @@ impl super::Requests {
             }
             Sent::Accepted => {
                 let delivered = WebhookJob {
-                    status: "delivered".into(),
+                    status: WebhookStatus::Delivered,
                     attempts,
                     next_attempt_at: format_timestamp(now + CONFIRM_WITHIN),
                     last_error: None,
@@ -419,7 +419,7 @@ impl super::Requests {
                     .store()
                     .write(WriteOp::UpdateWebhookJob {
                         job: delivered,
-                        expected_status: "pending".into(),
+                        expected_status: WebhookStatus::Pending,
                         audit: vec![request_audit(
                             WEBHOOKS_ACTOR,
                             &r,
@@ -449,7 +449,7 @@ impl super::Requests {
                         .store()
                         .write(WriteOp::UpdateWebhookJob {
                             job: retry,
-                            expected_status: "pending".into(),
+                            expected_status: WebhookStatus::Pending,
                             audit: vec![],
                         })
                         .await
@@ -504,12 +504,12 @@ impl super::Requests {
     ) -> Result<(), VaultError> {
         let (job_status, action_status, note) = match status {
             ConfirmedStatus::Done => (
-                "confirmed",
+                WebhookStatus::Confirmed,
                 ActionStatus::Done,
                 format!("confirmed by `{}`", job.webhook),
             ),
             ConfirmedStatus::Failed => (
-                "failed",
+                WebhookStatus::Failed,
                 ActionStatus::Failed,
                 format!(
                     "`{}` did not carry it out: {}",
@@ -518,9 +518,9 @@ impl super::Requests {
                 ),
             ),
         };
-        let job_status_before = job.status.clone();
+        let job_status_before = job.status;
         let ended = WebhookJob {
-            status: job_status.into(),
+            status: job_status,
             // The identifiers go once the system has them; a failed job keeps them to be sent
             // again.
             payload: if status == ConfirmedStatus::Done {
@@ -533,7 +533,7 @@ impl super::Requests {
             ..job
         };
         let id = ended.id;
-        let expect = Some(job_status_before.clone());
+        let expect = Some(job_status_before);
         let outcome = if status == ConfirmedStatus::Done {
             Outcome::Ok
         } else {
@@ -598,10 +598,10 @@ impl super::Requests {
         let detail = confirmation
             .detail
             .map(|d| d.chars().take(500).collect::<String>());
-        match job.status.as_str() {
-            "confirmed" => return Ok(JobView::from(&job)),
-            "pending" | "delivered" => {}
-            _ => {
+        match job.status {
+            WebhookStatus::Confirmed => return Ok(JobView::from(&job)),
+            WebhookStatus::Pending | WebhookStatus::Delivered => {}
+            WebhookStatus::Failed => {
                 return Err(VaultError::Conflict(format!(
                     "the job is `{}`; run the request's actions again to send it anew",
                     job.status

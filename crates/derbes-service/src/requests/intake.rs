@@ -136,7 +136,7 @@ impl Requests {
                 .store()
                 .requests(RequestQuery {
                     open_only: true,
-                    kind: Some(input.kind.code().into()),
+                    kind: Some(input.kind),
                     subject_id: Some(input.subject_id),
                     limit: 1,
                     ..Default::default()
@@ -185,8 +185,8 @@ impl Requests {
         let record = RequestRecord {
             id,
             subject_id: input.subject_id,
-            kind: input.kind.code().into(),
-            status: Status::Received.code().into(),
+            kind: input.kind,
+            status: Status::Received,
             open: true,
             received_at: format_timestamp(received_at),
             due_at: format_timestamp(due.due_at),
@@ -271,8 +271,8 @@ impl Requests {
         key: Option<&DataKey>,
     ) -> Result<RequestView, VaultError> {
         let body: Body = serde_json::from_str(&r.body).map_err(corrupt)?;
-        let status: Status = r.status.parse().map_err(corrupt)?;
-        let kind: RequestKind = r.kind.parse().map_err(corrupt)?;
+        let status = r.status;
+        let kind = r.kind;
         let open = |slot: &str, sealed: &Option<String>| -> Result<Option<String>, VaultError> {
             match (key, sealed) {
                 (Some(dk), Some(s)) => Self::open_text(dk, &r.id, slot, s).map(Some),
@@ -334,7 +334,7 @@ impl Requests {
     ) -> Result<(RequestRecord, Body, Status), VaultError> {
         let r = self.request_record(id).await?;
         let body: Body = serde_json::from_str(&r.body).map_err(corrupt)?;
-        let status: Status = r.status.parse().map_err(corrupt)?;
+        let status = r.status;
         Ok((r, body, status))
     }
 
@@ -426,8 +426,8 @@ impl Requests {
             .store()
             .requests(RequestQuery {
                 open_only,
-                status: filter.status.map(|s| s.code().into()),
-                kind: filter.kind.map(|k| k.code().into()),
+                status: filter.status,
+                kind: filter.kind,
                 subject_id: filter.subject_id,
                 due_by: due_by.map(format_timestamp),
                 after,
@@ -483,7 +483,7 @@ impl Requests {
             let (r, mut body, mut status) = self.request_parts(id).await?;
             let audit = change(&r, &mut body, &mut status)?;
             let mut next = r.clone();
-            next.status = status.code().into();
+            next.status = status;
             next.open = status.is_open();
             next.version = r.version + 1;
             next.updated_at = format_timestamp(self.vault.now());

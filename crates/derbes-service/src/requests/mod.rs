@@ -27,7 +27,7 @@ use derbes_core::flags::FlagReason;
 use derbes_core::request::{advance, RejectionReason, RequestKind, Status, Step, StepContext};
 use derbes_core::text::Lang;
 use derbes_crypto::{DataKey, WrappedKey};
-use derbes_store::{RequestQuery, RequestRecord, StoreError, WriteOp};
+use derbes_store::{RequestQuery, RequestRecord, StoreError, WebhookStatus, WriteOp};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;

@@ -17,6 +17,7 @@ use derbes_core::audit::{format_timestamp, AuditDraft, AuditEvent, Outcome};
 use derbes_core::consent::{ConsentAction, ConsentEvent, GivenBy, RepresentativeLink};
 use derbes_core::declaration::{LegalBasis, RecipientKind, Source};
 use derbes_core::flags::FlagReason;
+use derbes_core::request::{RequestKind, Status};
 use derbes_core::text::{format_date, format_moment, tr, Lang};
 use derbes_store::{PackageRecord, RequestQuery, RequestRecord, StoreError, WriteOp};
 use serde::Serialize;
@@ -155,8 +156,8 @@ impl From<AuditEvent> for AccessEntry {
 #[derive(Debug, Serialize)]
 pub struct RequestPart {
     pub id: Uuid,
-    pub kind: String,
-    pub status: String,
+    pub kind: RequestKind,
+    pub status: Status,
     pub received_at: String,
 }
 

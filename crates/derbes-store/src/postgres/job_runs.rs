@@ -1,7 +1,9 @@
 //! The last run of each periodic job, on PostgreSQL.
 
 use super::Writer;
+use super::*;
 use crate::job_runs::{count, format_time, parse_time, JobOutcome, JobRun};
+use crate::JobRunStore;
 use crate::StoreError;
 use tokio_postgres::Row;
 
@@ -52,4 +54,16 @@ pub(super) fn from_row(r: &Row) -> Result<JobRun, StoreError> {
         runs: count(r.try_get(7)?),
         failures: count(r.try_get(8)?),
     })
+}
+
+#[async_trait]
+impl JobRunStore for PostgresStore {
+    async fn job_runs(&self) -> Result<Vec<JobRun>, StoreError> {
+        let c = self.client().await?;
+        c.query(job_runs::SELECT, &[])
+            .await?
+            .iter()
+            .map(job_runs::from_row)
+            .collect()
+    }
 }

@@ -1,14 +1,24 @@
 //! The PostgreSQL store: one writer connection committing groups (the audit head row is locked
 //! `FOR UPDATE` so several derbes processes chain events in one order), a pool for reads.
 
+mod audit;
+mod declarations;
+mod destructions;
 mod job_runs;
+mod keys;
+mod packages;
+mod requests;
+mod subject_state;
+mod subjects;
+mod tokens;
+mod webhooks;
 
 use crate::chain::{Anchor, Chain, ChainPolicy, ChainState, Continuation};
 use crate::fields_blob::{decode_fields, encode_fields};
 use crate::{
-    drain, from_json, now, to_json, Applied, AuditHead, FlagTable, IndexEntry, Job, JobRun,
-    KeyOwner, KeyRecord, Keys, PackageRecord, Param, RawEvent, RequestQuery, RequestRecord,
-    StateChanges, Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob, WriteOp,
+    drain, from_json, now, to_json, Applied, AuditHead, FlagTable, IndexEntry, Job, KeyOwner,
+    KeyRecord, Keys, PackageRecord, Param, RawEvent, RequestQuery, RequestRecord, StateChanges,
+    Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob, WriteOp,
     CHECKPOINT_COLUMNS, EVENT_COLUMNS, MAX_GROUP, PRUNE_EVERY, REQUEST_COLUMNS, SEGMENT_COLUMNS,
     STATE_CHANGES_KEPT, TOKEN_COLUMNS,
 };
@@ -21,6 +31,7 @@ use derbes_core::consent::RepresentativeLink;
 use derbes_core::destruction::{Destruction, Removed};
 use std::collections::HashMap;
 use std::sync::Arc;
+use subjects::subject_row;
 use tokio::sync::mpsc;
 use tokio_postgres::{Client, NoTls, Row, Statement};
 use uuid::Uuid;
@@ -321,21 +332,6 @@ async fn insert_checkpoint(client: &Client, c: &Checkpoint) -> Result<(), StoreE
     Ok(())
 }
 
-fn token_from_row(r: &Row) -> Result<TokenRecord, StoreError> {
-    let purposes: String = r.get(4);
-    Ok(TokenRecord {
-        id: r.get(0),
-        digest: r.get(1),
-        name: r.get(2),
-        role: r.get(3),
-        purposes: crate::purposes_of(&purposes)?,
-        created_at: r.get(5),
-        revoked_at: r.get(6),
-        expires_at: r.get(7),
-        last_used_at: r.get(8),
-    })
-}
-
 fn segment_from_row(r: &Row) -> Result<Segment, StoreError> {
     crate::segment_of((
         r.get(0),
@@ -396,6 +392,8 @@ impl PostgresStore {
             },
             pending: Vec::new(),
             groups: 0,
+            head: (0, [0; 32]),
+            at: time::OffsetDateTime::UNIX_EPOCH,
             rewrite: Vec::new(),
         };
         let listen = writer.config.clone();
@@ -429,6 +427,10 @@ struct Writer {
     groups: u64,
     /// Partitions of `subject_keys` that held a key destroyed in the group being committed.
     rewrite: Vec<String>,
+    /// The chain's head as the group being committed has extended it so far.
+    head: (i64, Hash),
+    /// When the group being committed is written: every event of the group carries it.
+    at: time::OffsetDateTime,
 }
 
 impl Writer {
@@ -472,8 +474,8 @@ impl Writer {
                 return fail_all(e);
             }
         };
-        let mut head = (anchor.seq, anchor.hash);
-        let at = time::OffsetDateTime::now_utc();
+        self.head = (anchor.seq, anchor.hash);
+        self.at = time::OffsetDateTime::now_utc();
         let mut results = Vec::with_capacity(n);
         let mut asked = Vec::new();
         self.rewrite.clear();
@@ -489,7 +491,7 @@ impl Writer {
             // Every other operation gets a savepoint: a failed statement aborts a PostgreSQL
             // transaction, and the savepoint keeps the rest of the group.
             let guarded = !matches!(op, WriteOp::Audit(_));
-            let saved = (head, self.pending.len());
+            let saved = (self.head, self.pending.len());
             if guarded {
                 if let Err(e) = self.client.batch_execute("SAVEPOINT op").await {
                     results.push(Err(e.into()));
@@ -497,16 +499,16 @@ impl Writer {
                 }
             }
             let changed = op.changed_subject();
-            let mut r = self.apply(op, &mut head, at).await;
+            let mut r = self.apply(op).await;
             let changed = changed.filter(|_| r.as_ref().is_ok_and(|a| !a.changed_nothing()));
             if let (Ok(_), Some(id)) = (&r, changed) {
-                if let Err(e) = self.record_change(head.0, id).await {
+                if let Err(e) = self.record_change(self.head.0, id).await {
                     r = Err(e);
                 }
             }
             if guarded {
                 if r.is_err() {
-                    head = saved.0;
+                    self.head = saved.0;
                     self.pending.truncate(saved.1);
                     let _ = self.client.batch_execute("ROLLBACK TO SAVEPOINT op").await;
                 }
@@ -514,6 +516,7 @@ impl Writer {
             }
             results.push(r);
         }
+        let head = self.head;
         match self.finish_group(&anchor, head, !asked.is_empty()).await {
             Ok(checkpoint) => {
                 self.chain.state.set(Anchor {
@@ -771,9 +774,14 @@ impl Writer {
     }
 
     /// Seals an event into the chain; it is inserted with the group's other events.
-    fn append(&mut self, head: &mut (i64, Hash), draft: AuditDraft, at: time::OffsetDateTime) {
-        let e = draft.seal(head.0 + 1, at, &head.1, self.chain.keys.as_ref());
-        *head = (e.seq, e.hash);
+    fn append(&mut self, draft: AuditDraft) {
+        let e = draft.seal(
+            self.head.0 + 1,
+            self.at,
+            &self.head.1,
+            self.chain.keys.as_ref(),
+        );
+        self.head = (e.seq, e.hash);
         self.pending.push(e);
     }
 
@@ -829,128 +837,16 @@ impl Writer {
         Ok(())
     }
 
-    #[allow(
-        clippy::too_many_lines,
-        reason = "one arm per WriteOp; becomes a dispatcher to per-aggregate modules"
-    )]
-    async fn apply(
-        &mut self,
-        op: WriteOp,
-        head: &mut (i64, Hash),
-        at: time::OffsetDateTime,
-    ) -> Result<Applied, StoreError> {
+    async fn apply(&mut self, op: WriteOp) -> Result<Applied, StoreError> {
         match op {
             // Taken by the commit group itself, before any operation is applied.
             WriteOp::Checkpoint => Ok(Applied::Audited),
-            WriteOp::ArchiveAudit { segment, audit } => {
-                let last_segment = self
-                    .prep(
-                        "SELECT n, first_seq, last_seq, prev_hash, hash, digest, at, legacy_until, signature
-                         FROM audit_segments ORDER BY n DESC LIMIT 1",
-                    )
-                    .await?;
-                let first = self.prep("SELECT min(seq) FROM audit_events").await?;
-                let at_last = self
-                    .prep("SELECT hash FROM audit_events WHERE seq = $1")
-                    .await?;
-                let checkpoint = self
-                    .prep("SELECT seq FROM audit_checkpoints ORDER BY n DESC LIMIT 1")
-                    .await?;
-                let held = crate::chain::Held {
-                    last_segment: self
-                        .client
-                        .query_opt(&last_segment, &[])
-                        .await?
-                        .as_ref()
-                        .map(segment_from_row)
-                        .transpose()?,
-                    first: self.client.query_one(&first, &[]).await?.get(0),
-                    hash_at_last: self
-                        .client
-                        .query_opt(&at_last, &[&segment.last])
-                        .await?
-                        .and_then(|r| r.get::<_, Vec<u8>>(0).try_into().ok()),
-                    last_checkpoint: self
-                        .client
-                        .query_opt(&checkpoint, &[])
-                        .await?
-                        .map_or(0, |r| r.get(0)),
-                    head: head.0,
-                };
-                crate::chain::check_archivable(&segment, &held, self.chain.keys.as_ref())?;
-                let insert = self
-                    .prep(
-                        "INSERT INTO audit_segments (n, first_seq, last_seq, prev_hash, hash, digest, at, legacy_until, signature)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                    )
-                    .await?;
-                self.client
-                    .execute(
-                        &insert,
-                        &[
-                            &segment.n,
-                            &segment.first,
-                            &segment.last,
-                            &&segment.prev[..],
-                            &&segment.hash[..],
-                            &&segment.digest[..],
-                            &segment.at,
-                            &segment.legacy_until,
-                            &segment.signature,
-                        ],
-                    )
-                    .await?;
-                let delete = self
-                    .prep("DELETE FROM audit_events WHERE seq <= $1")
-                    .await?;
-                self.client.execute(&delete, &[&segment.last]).await?;
-                self.append(head, audit, at);
-                Ok(Applied::Audited)
-            }
+            WriteOp::ArchiveAudit { segment, audit } => self.archive_audit(segment, audit).await,
             WriteOp::CreateSubject {
                 record: r,
                 index,
                 audit,
-            } => {
-                self.check_unique(&r.id, &r.category, &index).await?;
-                // The subject and its blind-index entries in one statement.
-                let s = self
-                    .prep(
-                        "WITH subject AS (
-                             INSERT INTO subjects (id, category, fields, version, created_at, updated_at)
-                             VALUES ($1, $2, $6, $7, $8, $9)),
-                         key AS (
-                             INSERT INTO subject_keys (subject_id, dek, kek_version, dek_generation)
-                             VALUES ($1, $3, $4, $5))
-                         INSERT INTO blind_index (field, digest, category, subject_id)
-                         SELECT field, digest, $2, $1 FROM unnest($10::text[], $11::bytea[]) AS e(field, digest)",
-                    )
-                    .await?;
-                let fields =
-                    encode_fields(&r.fields).map_err(|e| StoreError::Backend(e.to_string()))?;
-                let index_fields: Vec<&str> = index.iter().map(|e| e.field.as_str()).collect();
-                let digests: Vec<&[u8]> = index.iter().map(|e| &e.digest[..]).collect();
-                self.client
-                    .execute(
-                        &s,
-                        &[
-                            &r.id,
-                            &r.category,
-                            &r.dek,
-                            &to_i32(r.kek_version)?,
-                            &to_i32(r.dek_generation)?,
-                            &fields,
-                            &r.version,
-                            &r.created_at,
-                            &r.updated_at,
-                            &index_fields,
-                            &digests,
-                        ],
-                    )
-                    .await?;
-                self.append(head, audit, at);
-                Ok(Applied::Created)
-            }
+            } => self.create_subject(r, index, audit).await,
             WriteOp::UpdateSubject {
                 id,
                 expected_version,
@@ -958,144 +854,17 @@ impl Writer {
                 index,
                 audit,
             } => {
-                let s = self
-                    .prep("SELECT category FROM subjects WHERE id = $1")
-                    .await?;
-                let category: String = self
-                    .client
-                    .query_opt(&s, &[&id])
-                    .await?
-                    .ok_or(StoreError::NotFound)?
-                    .get(0);
-                self.check_unique(&id, &category, &index).await?;
-                let s = self
-                    .prep("UPDATE subjects SET fields = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4")
-                    .await?;
-                let blob =
-                    encode_fields(&fields).map_err(|e| StoreError::Backend(e.to_string()))?;
-                if self
-                    .client
-                    .execute(&s, &[&blob, &now(), &id, &expected_version])
-                    .await?
-                    == 0
-                {
-                    return Err(StoreError::VersionConflict);
-                }
-                let s = self
-                    .prep("DELETE FROM blind_index WHERE subject_id = $1")
-                    .await?;
-                self.client.execute(&s, &[&id]).await?;
-                self.insert_index(&id, &category, &index).await?;
-                self.append(head, audit, at);
-                Ok(Applied::Updated {
-                    version: expected_version + 1,
-                })
+                self.update_subject(id, expected_version, fields, index, audit)
+                    .await
             }
-            WriteOp::Rewrap { keys, audit } => {
-                let subjects = self
-                    .prep("UPDATE subject_keys SET dek = $1, kek_version = $2 WHERE subject_id = $3 AND kek_version = $4 AND dek_generation = $5")
-                    .await?;
-                let requests = self
-                    .prep("UPDATE requests SET dek = $1, kek_version = $2 WHERE id = $3 AND kek_version = $4")
-                    .await?;
-                let mut count = 0u64;
-                for (old, dek, kek_version) in keys {
-                    let (new_version, old_version) =
-                        (to_i32(kek_version)?, to_i32(old.kek_version)?);
-                    count += match old.owner {
-                        KeyOwner::Subject => {
-                            let generation = to_i32(old.dek_generation)?;
-                            self.client
-                                .execute(
-                                    &subjects,
-                                    &[&dek, &new_version, &old.id, &old_version, &generation],
-                                )
-                                .await?
-                        }
-                        KeyOwner::Request => {
-                            self.client
-                                .execute(&requests, &[&dek, &new_version, &old.id, &old_version])
-                                .await?
-                        }
-                    };
-                }
-                if let Some(a) = audit {
-                    self.append(head, a, at);
-                }
-                Ok(Applied::Rewrapped { count })
-            }
-            WriteOp::CreateToken { token: t, audit } => {
-                let s = self
-                    .prep("INSERT INTO tokens (id, digest, name, role, purposes, created_at, revoked_at, expires_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-                    .await?;
-                let purposes = serde_json::to_string(&t.purposes)
-                    .map_err(|e| StoreError::Backend(e.to_string()))?;
-                self.client
-                    .execute(
-                        &s,
-                        &[
-                            &t.id,
-                            &t.digest,
-                            &t.name,
-                            &t.role,
-                            &purposes,
-                            &t.created_at,
-                            &t.revoked_at,
-                            &t.expires_at,
-                            &t.last_used_at,
-                        ],
-                    )
-                    .await?;
-                self.append(head, audit, at);
-                Ok(Applied::TokenCreated)
-            }
+            WriteOp::Rewrap { keys, audit } => self.rewrap(keys, audit).await,
+            WriteOp::CreateToken { token: t, audit } => self.create_token(t, audit).await,
             WriteOp::RevokeToken {
                 id,
                 at: when,
                 audit,
-            } => {
-                let s = self
-                    .prep("SELECT id, digest, name, role, purposes, created_at, revoked_at, expires_at, last_used_at FROM tokens WHERE id = $1 FOR UPDATE")
-                    .await?;
-                let row = self
-                    .client
-                    .query_opt(&s, &[&id])
-                    .await?
-                    .ok_or(StoreError::NotFound)?;
-                let token = token_from_row(&row)?;
-                if token.revoked_at.is_some() {
-                    return Ok(Applied::TokenRevoked {
-                        token: Box::new(token),
-                        already: true,
-                    });
-                }
-                let s = self
-                    .prep("UPDATE tokens SET revoked_at = $1 WHERE id = $2")
-                    .await?;
-                self.client.execute(&s, &[&when, &id]).await?;
-                // Every derbes listening hears of it when this transaction commits.
-                let s = self.prep("SELECT pg_notify('derbes_tokens', '')").await?;
-                self.client.query_one(&s, &[]).await?;
-                self.append(head, audit, at);
-                Ok(Applied::TokenRevoked {
-                    token: Box::new(TokenRecord {
-                        revoked_at: Some(when),
-                        ..token
-                    }),
-                    already: false,
-                })
-            }
-            WriteOp::TokensUsed { used } => {
-                let s = self
-                    .prep(
-                        "UPDATE tokens t SET last_used_at = u.at FROM unnest($1::text[], $2::text[]) AS u(digest, at)
-                         WHERE t.digest = u.digest AND (t.last_used_at IS NULL OR t.last_used_at < u.at)",
-                    )
-                    .await?;
-                let (digests, times): (Vec<String>, Vec<String>) = used.into_iter().unzip();
-                self.client.execute(&s, &[&digests, &times]).await?;
-                Ok(Applied::TokensUsed)
-            }
+            } => self.revoke_token(id, when, audit).await,
+            WriteOp::TokensUsed { used } => self.tokens_used(used).await,
             WriteOp::RecordJobRun(run) => {
                 self.record_job_run(&run).await?;
                 Ok(Applied::JobRunRecorded)
@@ -1106,402 +875,53 @@ impl Writer {
                 content,
                 audit,
             } => {
-                let s = self
-                    .prep("SELECT content_hash FROM declarations WHERE version = $1")
-                    .await?;
-                let existing: Option<String> = self
-                    .client
-                    .query_opt(&s, &[&version])
-                    .await?
-                    .map(|r| r.get(0));
-                match existing {
-                    Some(h) if h == content_hash => Ok(Applied::DeclarationRecorded { new: false }),
-                    Some(_) => Err(StoreError::DeclarationChanged { version }),
-                    None => {
-                        let s = self
-                            .prep("INSERT INTO declarations (version, content_hash, content, recorded_at) VALUES ($1, $2, $3, $4)")
-                            .await?;
-                        self.client
-                            .execute(&s, &[&version, &content_hash, &content, &now()])
-                            .await?;
-                        self.append(head, audit, at);
-                        Ok(Applied::DeclarationRecorded { new: true })
-                    }
-                }
+                self.record_declaration(version, content_hash, content, audit)
+                    .await
             }
             WriteOp::RecordConsent { event, seen, audit } => {
-                let s = self
-                    .prep("SELECT count(*), count(*) FILTER (WHERE purpose = $2) FROM consent_events WHERE subject_id = $1")
-                    .await?;
-                let row = self
-                    .client
-                    .query_one(&s, &[&event.subject_id, &event.purpose])
-                    .await?;
-                let (n, of_purpose): (i64, i64) = (row.get(0), row.get(1));
-                if usize::try_from(of_purpose).ok() != Some(seen) {
-                    return Err(StoreError::VersionConflict);
-                }
-                let s = self
-                    .prep("INSERT INTO consent_events (subject_id, n, id, purpose, at, event) VALUES ($1, $2, $3, $4, $5, $6)")
-                    .await?;
-                let n = i32::try_from(n)
-                    .map_err(|_| StoreError::Backend("consent ledger too long".into()))?;
-                let inserted = self
-                    .client
-                    .execute(
-                        &s,
-                        &[
-                            &event.subject_id,
-                            &n,
-                            &event.id,
-                            &event.purpose,
-                            &derbes_core::audit::format_timestamp(event.at),
-                            &to_json(&event)?,
-                        ],
-                    )
-                    .await;
-                match inserted {
-                    // Another derbes process appended to the same ledger meanwhile.
-                    Err(e)
-                        if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
-                    {
-                        return Err(StoreError::VersionConflict)
-                    }
-                    other => other?,
-                };
-                self.append(head, audit, at);
-                Ok(Applied::ConsentRecorded)
+                self.record_consent(event, seen, audit).await
             }
             WriteOp::LinkRepresentative { link, audit } => {
-                let s = self
-                    .prep(
-                        "INSERT INTO representatives (subject_id, representative_id, link) VALUES ($1, $2, $3)
-                         ON CONFLICT (subject_id, representative_id) DO UPDATE SET link = excluded.link
-                         RETURNING (xmax = 0)",
-                    )
-                    .await?;
-                let new: bool = self
-                    .client
-                    .query_one(
-                        &s,
-                        &[&link.subject_id, &link.representative_id, &to_json(&link)?],
-                    )
-                    .await?
-                    .get(0);
-                self.append(head, audit, at);
-                Ok(Applied::Linked { new })
+                self.link_representative(link, audit).await
             }
             WriteOp::UnlinkRepresentative {
                 subject_id,
                 representative_id,
                 audit,
             } => {
-                let s = self
-                    .prep("DELETE FROM representatives WHERE subject_id = $1 AND representative_id = $2")
-                    .await?;
-                if self
-                    .client
-                    .execute(&s, &[&subject_id, &representative_id])
-                    .await?
-                    == 0
-                {
-                    return Err(StoreError::NotFound);
-                }
-                self.append(head, audit, at);
-                Ok(Applied::Unlinked)
+                self.unlink_representative(subject_id, representative_id, audit)
+                    .await
             }
             WriteOp::SetFlag {
                 subject_id,
                 flag,
                 audit,
-            } => {
-                let (table, key, body) = flag.row()?;
-                let (put, lift) = match table {
-                    FlagTable::Flags => (
-                        "INSERT INTO subject_flags (subject_id, purpose, flag) VALUES ($1, $2, $3)
-                         ON CONFLICT (subject_id, purpose) DO UPDATE SET flag = excluded.flag",
-                        "DELETE FROM subject_flags WHERE subject_id = $1 AND purpose = $2",
-                    ),
-                    FlagTable::Obligations => (
-                        "INSERT INTO obligations (subject_id, purpose, obligation) VALUES ($1, $2, $3)
-                         ON CONFLICT (subject_id, purpose) DO UPDATE SET obligation = excluded.obligation",
-                        "DELETE FROM obligations WHERE subject_id = $1 AND purpose = $2",
-                    ),
-                };
-                match body {
-                    Some(b) => {
-                        let s = self.prep(put).await?;
-                        self.client.execute(&s, &[&subject_id, &key, &b]).await?
-                    }
-                    None => {
-                        let s = self.prep(lift).await?;
-                        self.client.execute(&s, &[&subject_id, &key]).await?
-                    }
-                };
-                self.append(head, audit, at);
-                Ok(Applied::FlagSet)
-            }
+            } => self.set_flag(subject_id, flag, audit).await,
             WriteOp::FileRequest {
                 record: r,
                 refuse_duplicate,
                 audit,
-            } => {
-                if refuse_duplicate {
-                    let s = self
-                        .prep("SELECT id FROM requests WHERE subject_id = $1 AND kind = $2 AND open LIMIT 1")
-                        .await?;
-                    if let Some(row) = self.client.query_opt(&s, &[&r.subject_id, &r.kind]).await? {
-                        return Err(StoreError::DuplicateRequest {
-                            existing: row.get(0),
-                        });
-                    }
-                }
-                let s = self
-                    .prep("INSERT INTO requests (id, subject_id, kind, status, open, received_at, due_at, dek, kek_version, version, updated_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
-                    .await?;
-                self.client
-                    .execute(
-                        &s,
-                        &[
-                            &r.id,
-                            &r.subject_id,
-                            &r.kind,
-                            &r.status,
-                            &r.open,
-                            &r.received_at,
-                            &r.due_at,
-                            &r.dek,
-                            &to_i32(r.kek_version)?,
-                            &r.version,
-                            &r.updated_at,
-                            &r.body,
-                        ],
-                    )
-                    .await?;
-                self.append(head, audit, at);
-                Ok(Applied::RequestFiled)
-            }
+            } => self.file_request(r, refuse_duplicate, audit).await,
             WriteOp::UpdateRequest {
                 record: r,
                 audit,
                 jobs,
-            } => {
-                let s = self
-                    .prep("UPDATE requests SET status = $2, open = $3, due_at = $4, version = $5, updated_at = $6, body = $7 WHERE id = $1 AND version = $8")
-                    .await?;
-                let changed = self
-                    .client
-                    .execute(
-                        &s,
-                        &[
-                            &r.id,
-                            &r.status,
-                            &r.open,
-                            &r.due_at,
-                            &r.version,
-                            &r.updated_at,
-                            &r.body,
-                            &(r.version - 1),
-                        ],
-                    )
-                    .await?;
-                if changed == 0 {
-                    let s = self.prep("SELECT 1 FROM requests WHERE id = $1").await?;
-                    let exists = self.client.query_opt(&s, &[&r.id]).await?.is_some();
-                    return Err(if exists {
-                        StoreError::VersionConflict
-                    } else {
-                        StoreError::NotFound
-                    });
-                }
-                for w in &jobs {
-                    let s = self
-                        .prep("SELECT status FROM webhook_jobs WHERE id = $1 FOR UPDATE")
-                        .await?;
-                    let status: Option<String> = self
-                        .client
-                        .query_opt(&s, &[&w.job.id])
-                        .await?
-                        .map(|r| r.get(0));
-                    if status != w.expect {
-                        return Err(StoreError::JobChanged);
-                    }
-                    self.put_job(&w.job).await?;
-                }
-                for d in audit {
-                    self.append(head, d, at);
-                }
-                Ok(Applied::RequestUpdated)
-            }
+            } => self.update_request(r, audit, jobs).await,
             WriteOp::UpdateWebhookJob {
                 job,
                 expected_status,
                 audit,
-            } => {
-                let s = self
-                    .prep("SELECT status FROM webhook_jobs WHERE id = $1 FOR UPDATE")
-                    .await?;
-                match self.client.query_opt(&s, &[&job.id]).await? {
-                    None => return Err(StoreError::NotFound),
-                    Some(row) if row.get::<_, String>(0) != expected_status => {
-                        return Err(StoreError::VersionConflict)
-                    }
-                    Some(_) => {}
-                }
-                self.put_job(&job).await?;
-                for d in audit {
-                    self.append(head, d, at);
-                }
-                Ok(Applied::WebhookJobUpdated)
-            }
+            } => self.update_webhook_job(job, expected_status, audit).await,
             WriteOp::DestroySubject {
-                mut destruction,
+                destruction,
                 audit,
                 checked,
-            } => {
-                let id = destruction.subject_id;
-                // Locked: a package or a second destruction waiting on the row sees it gone.
-                let s = self
-                    .prep("SELECT 1 FROM subjects WHERE id = $1 FOR UPDATE")
-                    .await?;
-                if self.client.query_opt(&s, &[&id]).await?.is_none() {
-                    let s = self
-                        .prep("SELECT record FROM destructions WHERE subject_id = $1")
-                        .await?;
-                    return match self.client.query_opt(&s, &[&id]).await? {
-                        Some(row) => Ok(Applied::Destroyed {
-                            destruction: from_json(&row.get::<_, String>(0))?,
-                            already: true,
-                        }),
-                        None => Err(StoreError::NotFound),
-                    };
-                }
-                if let Some(checked) = &checked {
-                    // Every write holds the audit head's lock: no obligation or link can be
-                    // written between these reads and the deletes.
-                    let s = self
-                        .prep("SELECT purpose, obligation FROM obligations WHERE subject_id = $1")
-                        .await?;
-                    let obligations = self
-                        .client
-                        .query(&s, &[&id])
-                        .await?
-                        .iter()
-                        .map(|r| (r.get(0), r.get(1)))
-                        .collect();
-                    let s = self
-                        .prep("SELECT 1 FROM representatives WHERE representative_id = $1 LIMIT 1")
-                        .await?;
-                    let represents = self.client.query_opt(&s, &[&id]).await?.is_some();
-                    if !crate::types::destruction_check_holds(checked, obligations, represents)? {
-                        return Err(StoreError::VersionConflict);
-                    }
-                }
-                // The partition of the key, rewritten once the destruction is committed.
-                let s = self
-                    .prep("SELECT tableoid::regclass::text FROM subject_keys WHERE subject_id = $1")
-                    .await?;
-                if let Some(row) = self.client.query_opt(&s, &[&id]).await? {
-                    let partition: String = row.get(0);
-                    if !self.rewrite.contains(&partition) {
-                        self.rewrite.push(partition);
-                    }
-                }
-                self.delete_of(id, "DELETE FROM subject_keys WHERE subject_id = $1")
-                    .await?;
-                destruction.removed = Removed {
-                    index_entries: self
-                        .delete_of(id, "DELETE FROM blind_index WHERE subject_id = $1")
-                        .await?,
-                    consent_events: self
-                        .delete_of(id, "DELETE FROM consent_events WHERE subject_id = $1")
-                        .await?,
-                    representative_links: self
-                        .delete_of(id, "DELETE FROM representatives WHERE subject_id = $1")
-                        .await?,
-                    flags: self
-                        .delete_of(id, "DELETE FROM subject_flags WHERE subject_id = $1")
-                        .await?,
-                    obligations: self
-                        .delete_of(id, "DELETE FROM obligations WHERE subject_id = $1")
-                        .await?,
-                    packages: self
-                        .delete_of(id, "DELETE FROM request_packages WHERE subject_id = $1")
-                        .await?,
-                };
-                self.delete_of(id, "DELETE FROM subjects WHERE id = $1")
-                    .await?;
-                let s = self
-                    .prep(
-                        "INSERT INTO destructions (subject_id, destroyed_at, record) VALUES ($1, $2, $3)
-                         ON CONFLICT (subject_id) DO UPDATE SET destroyed_at = excluded.destroyed_at, record = excluded.record",
-                    )
-                    .await?;
-                self.client
-                    .execute(
-                        &s,
-                        &[
-                            &id,
-                            &format_timestamp(destruction.destroyed_at),
-                            &to_json(&destruction)?,
-                        ],
-                    )
-                    .await?;
-                self.append(head, audit, at);
-                Ok(Applied::Destroyed {
-                    destruction,
-                    already: false,
-                })
-            }
-            WriteOp::StorePackage { package: p, audit } => {
-                // A subject destroyed meanwhile gets no package.
-                let s = self
-                    .prep("SELECT 1 FROM subjects WHERE id = $1 FOR SHARE")
-                    .await?;
-                if self.client.query_opt(&s, &[&p.subject_id]).await?.is_none() {
-                    return Err(StoreError::NotFound);
-                }
-                let s = self
-                    .prep(
-                        "INSERT INTO request_packages (request_id, subject_id, created_at, expires_at, sealed) VALUES ($1, $2, $3, $4, $5)
-                         ON CONFLICT (request_id) DO UPDATE SET created_at = excluded.created_at, expires_at = excluded.expires_at, sealed = excluded.sealed",
-                    )
-                    .await?;
-                self.client
-                    .execute(
-                        &s,
-                        &[
-                            &p.request_id,
-                            &p.subject_id,
-                            &p.created_at,
-                            &p.expires_at,
-                            &p.sealed,
-                        ],
-                    )
-                    .await?;
-                self.append(head, audit, at);
-                Ok(Applied::PackageStored)
-            }
+            } => self.destroy_subject(destruction, audit, checked).await,
+            WriteOp::StorePackage { package: p, audit } => self.store_package(p, audit).await,
             WriteOp::DeletePackage { request_id, audit } => {
-                if self
-                    .delete_of(
-                        request_id,
-                        "DELETE FROM request_packages WHERE request_id = $1",
-                    )
-                    .await?
-                    == 0
-                {
-                    return Err(StoreError::NotFound);
-                }
-                self.append(head, audit, at);
-                Ok(Applied::PackageDeleted)
+                self.delete_package(request_id, audit).await
             }
-            WriteOp::Audit(drafts) => {
-                for d in drafts {
-                    self.append(head, d, at);
-                }
-                Ok(Applied::Audited)
-            }
+            WriteOp::Audit(drafts) => self.audit(drafts).await,
         }
     }
 
@@ -1525,7 +945,7 @@ impl Writer {
                     &j.subject_id,
                     &j.webhook,
                     &j.event,
-                    &j.status,
+                    &j.status.code(),
                     &i32::try_from(j.attempts).unwrap_or(i32::MAX),
                     &j.next_attempt_at,
                     &j.payload,
@@ -1544,108 +964,12 @@ impl Writer {
     }
 }
 
-async fn subject_row(
-    c: &deadpool_postgres::Object,
-    id: Uuid,
-) -> Result<Option<SubjectRecord>, StoreError> {
-    let s = c
-        .prepare_cached(
-            "SELECT s.category, k.dek, k.kek_version, k.dek_generation, s.fields, s.version, s.created_at, s.updated_at
-             FROM subjects s JOIN subject_keys k ON k.subject_id = s.id WHERE s.id = $1",
-        )
-        .await?;
-    let Some(r) = c.query_opt(&s, &[&id]).await? else {
-        return Ok(None);
-    };
-    let fields: Vec<u8> = r.get(4);
-    Ok(Some(SubjectRecord {
-        id,
-        category: r.get(0),
-        dek: r.get(1),
-        kek_version: to_u32(r.get(2))?,
-        dek_generation: to_u32(r.get(3))?,
-        fields: decode_fields(&fields).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        version: r.get(5),
-        created_at: r.get(6),
-        updated_at: r.get(7),
-    }))
-}
-
-async fn subject_and_state(
-    c: &deadpool_postgres::Object,
-    id: Uuid,
-    purpose: Option<&str>,
-) -> Result<Option<(SubjectRecord, SubjectState)>, StoreError> {
-    match subject_row(c, id).await? {
-        Some(r) => Ok(Some((r, state_rows(c, id, purpose).await?))),
-        None => Ok(None),
-    }
-}
-
-/// Consents (of one purpose, or all), links and flags of a subject, in one statement.
-async fn state_rows(
-    c: &deadpool_postgres::Object,
-    id: Uuid,
-    purpose: Option<&str>,
-) -> Result<SubjectState, StoreError> {
-    let s = c
-        .prepare_cached(crate::types::state_sql!("$1", "$2::text"))
-        .await?;
-    let rows = c
-        .query(&s, &[&id, &purpose])
-        .await?
-        .iter()
-        .map(|r| {
-            (
-                i64::from(r.get::<_, i32>(0)),
-                i64::from(r.get::<_, i32>(1)),
-                r.get(2),
-                r.get(3),
-            )
-        })
-        .collect();
-    SubjectState::from_rows(rows)
-}
-
 fn to_i32(v: u32) -> Result<i32, StoreError> {
     i32::try_from(v).map_err(|_| StoreError::Backend(format!("{v} does not fit the column")))
 }
 
 fn to_u32(v: i32) -> Result<u32, StoreError> {
     u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative key version {v}")))
-}
-
-fn job_from_row(r: &Row) -> Result<WebhookJob, StoreError> {
-    Ok(WebhookJob {
-        id: r.get(0),
-        request_id: r.get(1),
-        subject_id: r.get(2),
-        webhook: r.get(3),
-        event: r.get(4),
-        status: r.get(5),
-        attempts: to_u32(r.get(6))?,
-        next_attempt_at: r.get(7),
-        payload: r.get(8),
-        last_error: r.get(9),
-        updated_at: r.get(10),
-    })
-}
-
-fn request_from_row(r: &Row) -> Result<RequestRecord, StoreError> {
-    Ok(RequestRecord {
-        id: r.get(0),
-        subject_id: r.get(1),
-        kind: r.get(2),
-        status: r.get(3),
-        open: r.get(4),
-        received_at: r.get(5),
-        due_at: r.get(6),
-        dek: r.get(7),
-        kek_version: to_u32(r.get(8))?,
-        version: r.get(9),
-        updated_at: r.get(10),
-        body: r.get(11),
-    })
 }
 
 fn raw_event(r: &Row) -> RawEvent {
@@ -1678,503 +1002,8 @@ impl Store for PostgresStore {
         crate::submit(&self.tx, op).await
     }
 
-    async fn held(&self, ids: Vec<Uuid>) -> Result<std::collections::HashSet<Uuid>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached("SELECT id FROM subjects WHERE id = ANY($1)")
-            .await?;
-        let mut held = std::collections::HashSet::new();
-        for chunk in ids.chunks(5000) {
-            for row in c.query(&s, &[&chunk]).await? {
-                held.insert(row.get(0));
-            }
-        }
-        Ok(held)
-    }
-
-    async fn subject(&self, id: Uuid) -> Result<Option<SubjectRecord>, StoreError> {
-        subject_row(&self.client().await?, id).await
-    }
-
-    async fn rewrite_flag_tables(&self) -> Result<(), StoreError> {
-        self.client()
-            .await?
-            .batch_execute("VACUUM (FULL) subject_flags, obligations")
-            .await?;
-        Ok(())
-    }
-
-    async fn subjects_with_clear_notes(&self) -> Result<Vec<Uuid>, StoreError> {
-        // A sealed note is `"sealed_note":`; a clear one `"note":`, quote included.
-        let rows = self
-            .client()
-            .await?
-            .query(
-                "SELECT subject_id FROM subject_flags WHERE flag LIKE '%\"note\":%' UNION SELECT subject_id FROM obligations WHERE obligation LIKE '%\"note\":%'",
-                &[],
-            )
-            .await?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
-    }
-
-    async fn subject_with_state(
-        &self,
-        id: Uuid,
-        purpose: Option<String>,
-    ) -> Result<Option<(SubjectRecord, SubjectState)>, StoreError> {
-        subject_and_state(&self.client().await?, id, purpose.as_deref()).await
-    }
-
-    async fn lookup(
-        &self,
-        field: &str,
-        digest: &[u8; 32],
-    ) -> Result<Vec<(Uuid, String)>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached("SELECT subject_id, category FROM blind_index WHERE field = $1 AND digest = $2 ORDER BY category")
-            .await?;
-        Ok(c.query(&s, &[&field, &&digest[..]])
-            .await?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect())
-    }
-
-    async fn subject_audit(
-        &self,
-        id: Uuid,
-        after_seq: i64,
-        limit: u32,
-    ) -> Result<Vec<AuditEvent>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS} FROM audit_events WHERE subject_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
-            ))
-            .await?;
-        events_of(
-            &c.query(&s, &[&id.to_string(), &after_seq, &i64::from(limit)])
-                .await?,
-        )
-    }
-
-    async fn audit_page(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
-            ))
-            .await?;
-        events_of(&c.query(&s, &[&after_seq, &i64::from(limit)]).await?)
-    }
-
-    async fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
-        let c = self.client().await?;
-        c.query_opt("SELECT seq, hash, mac FROM audit_head WHERE id = 1", &[])
-            .await?
-            .map(|r| {
-                let hash: Vec<u8> = r.get(1);
-                Ok(AuditHead {
-                    seq: r.get(0),
-                    hash: hash.as_slice().try_into().map_err(|_| {
-                        StoreError::Corrupt("the signed head's hash is not 32 bytes long".into())
-                    })?,
-                    mac: r.get(2),
-                })
-            })
-            .transpose()
-    }
-
-    async fn audit_event(&self, seq: i64) -> Result<Option<AuditEvent>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq = $1"
-            ))
-            .await?;
-        Ok(events_of(&c.query(&s, &[&seq]).await?)?.pop())
-    }
-
-    async fn checkpoints(&self, after: i64, limit: u32) -> Result<Vec<Checkpoint>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(&format!(
-                "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE n > $1 ORDER BY n LIMIT $2"
-            ))
-            .await?;
-        c.query(&s, &[&after, &i64::from(limit)])
-            .await?
-            .iter()
-            .map(checkpoint_from_row)
-            .collect()
-    }
-
-    async fn last_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
-        let c = self.client().await?;
-        c.query_opt(
-            &format!("SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY n DESC LIMIT 1"),
-            &[],
-        )
-        .await?
-        .as_ref()
-        .map(checkpoint_from_row)
-        .transpose()
-    }
-
-    async fn audit_segments(&self) -> Result<Vec<Segment>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(&format!(
-                "SELECT {SEGMENT_COLUMNS} FROM audit_segments ORDER BY n"
-            ))
-            .await?;
-        c.query(&s, &[])
-            .await?
-            .iter()
-            .map(segment_from_row)
-            .collect()
-    }
-
-    async fn legacy_head(&self) -> Result<Option<(i64, String, String)>, StoreError> {
-        let c = self.client().await?;
-        Ok(
-            c.query_opt("SELECT seq, hash, mac FROM audit_head_v1 WHERE id = 1", &[])
-                .await?
-                .map(|r| (r.get(0), r.get(1), r.get(2))),
-        )
-    }
-
     fn chain(&self) -> &ChainState {
         &self.chain
-    }
-
-    async fn token(&self, digest: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(&format!(
-                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE digest = $1"
-            ))
-            .await?;
-        c.query_opt(&s, &[&digest])
-            .await?
-            .as_ref()
-            .map(token_from_row)
-            .transpose()
-    }
-
-    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        let c = self.client().await?;
-        c.query(
-            &format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id"),
-            &[],
-        )
-        .await?
-        .iter()
-        .map(token_from_row)
-        .collect()
-    }
-
-    async fn job_runs(&self) -> Result<Vec<JobRun>, StoreError> {
-        let c = self.client().await?;
-        c.query(job_runs::SELECT, &[])
-            .await?
-            .iter()
-            .map(job_runs::from_row)
-            .collect()
-    }
-
-    fn token_generation(&self) -> Option<u64> {
-        self.tokens.trusted_generation()
-    }
-
-    async fn count_active_tokens(&self) -> Result<u64, StoreError> {
-        let c = self.client().await?;
-        let n: i64 = c
-            .query_one("SELECT COUNT(*) FROM tokens WHERE revoked_at IS NULL", &[])
-            .await?
-            .get(0);
-        Ok(n.unsigned_abs())
-    }
-
-    async fn keys_page(
-        &self,
-        owner: KeyOwner,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<KeyRecord>, StoreError> {
-        let c = self.client().await?;
-        let after = after.unwrap_or(Uuid::nil());
-        let s = c
-            .prepare_cached(match owner {
-                KeyOwner::Subject => "SELECT subject_id, dek_generation, dek, kek_version FROM subject_keys WHERE subject_id > $1 ORDER BY subject_id LIMIT $2",
-                KeyOwner::Request => "SELECT id, 1, dek, kek_version FROM requests WHERE id > $1 ORDER BY id LIMIT $2",
-            })
-            .await?;
-        c.query(&s, &[&after, &i64::from(limit)])
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(KeyRecord {
-                    owner,
-                    id: r.get(0),
-                    dek_generation: to_u32(r.get(1))?,
-                    dek: r.get(2),
-                    kek_version: to_u32(r.get(3))?,
-                })
-            })
-            .collect()
-    }
-
-    async fn key_versions(&self) -> Result<std::collections::BTreeMap<u32, u64>, StoreError> {
-        let c = self.client().await?;
-        let mut out = std::collections::BTreeMap::new();
-        for r in c
-            .query(
-                "SELECT kek_version, count(*) FROM subject_keys GROUP BY kek_version
-                 UNION ALL SELECT kek_version, count(*) FROM requests GROUP BY kek_version",
-                &[],
-            )
-            .await?
-        {
-            let n: i64 = r.get(1);
-            *out.entry(to_u32(r.get(0))?).or_insert(0) += u64::try_from(n).unwrap_or(0);
-        }
-        Ok(out)
-    }
-
-    async fn count_subjects(&self) -> Result<u64, StoreError> {
-        let c = self.client().await?;
-        let n: i64 = c
-            .query_one("SELECT COUNT(*) FROM subjects", &[])
-            .await?
-            .get(0);
-        Ok(n.unsigned_abs())
-    }
-
-    async fn subjects_with_state(
-        &self,
-        asked: Vec<(Uuid, Option<String>)>,
-    ) -> Result<Vec<Option<(SubjectRecord, SubjectState)>>, StoreError> {
-        let c = self.client().await?;
-        let mut out = Vec::with_capacity(asked.len());
-        for (id, purpose) in asked {
-            out.push(subject_and_state(&c, id, purpose.as_deref()).await?);
-        }
-        Ok(out)
-    }
-
-    async fn represented_by(
-        &self,
-        representative_id: Uuid,
-    ) -> Result<Vec<RepresentativeLink>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached("SELECT link FROM representatives WHERE representative_id = $1")
-            .await?;
-        c.query(&s, &[&representative_id])
-            .await?
-            .iter()
-            .map(|r| from_json(r.get::<_, &str>(0)))
-            .collect()
-    }
-
-    async fn state_changes(&self, after: i64, limit: u32) -> Result<StateChanges, StoreError> {
-        // One prepared statement, one snapshot: asked before every batch of decisions. A row per
-        // change, or a single row with no change, each carrying the floor and the newest seq.
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(
-                "SELECT f.seq, (SELECT max(seq) FROM state_changes), x.seq, x.subject_id
-                 FROM state_change_floor f
-                 LEFT JOIN LATERAL (SELECT seq, subject_id FROM state_changes WHERE seq > $1 ORDER BY seq LIMIT $2) x ON true
-                 WHERE f.id = 1",
-            )
-            .await?;
-        let rows = c.query(&s, &[&after, &i64::from(limit)]).await?;
-        let mut feed = StateChanges::default();
-        for r in &rows {
-            feed.floor = r.get(0);
-            feed.latest = r
-                .get::<_, Option<i64>>(1)
-                .unwrap_or(feed.floor)
-                .max(feed.floor);
-            if let (Some(seq), Some(id)) = (r.get::<_, Option<i64>>(2), r.get::<_, Option<Uuid>>(3))
-            {
-                feed.changes.push((seq, id));
-            }
-        }
-        Ok(feed)
-    }
-
-    async fn request(&self, id: Uuid) -> Result<Option<RequestRecord>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(&format!(
-                "SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1"
-            ))
-            .await?;
-        c.query_opt(&s, &[&id])
-            .await?
-            .map(|r| request_from_row(&r))
-            .transpose()
-    }
-
-    async fn requests(&self, query: RequestQuery) -> Result<Vec<RequestRecord>, StoreError> {
-        let (sql, params) = query.sql(|n| format!("${n}"), "true");
-        let values: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> = params
-            .into_iter()
-            .map(|p| -> Box<dyn tokio_postgres::types::ToSql + Sync + Send> {
-                match p {
-                    Param::Text(t) => Box::new(t),
-                    Param::Id(id) => Box::new(id),
-                    Param::Int(i) => Box::new(i),
-                }
-            })
-            .collect();
-        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = values
-            .iter()
-            .map(|v| v.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
-            .collect();
-        let c = self.client().await?;
-        let s = c.prepare_cached(&sql).await?;
-        c.query(&s, &refs)
-            .await?
-            .iter()
-            .map(request_from_row)
-            .collect()
-    }
-
-    async fn destruction(&self, subject_id: Uuid) -> Result<Option<Destruction>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached("SELECT record FROM destructions WHERE subject_id = $1")
-            .await?;
-        c.query_opt(&s, &[&subject_id])
-            .await?
-            .map(|r| from_json(&r.get::<_, String>(0)))
-            .transpose()
-    }
-
-    async fn destructions(
-        &self,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<Destruction>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(
-                "SELECT record FROM destructions WHERE subject_id > $1 ORDER BY subject_id LIMIT $2",
-            )
-            .await?;
-        c.query(&s, &[&after.unwrap_or(Uuid::nil()), &i64::from(limit)])
-            .await?
-            .iter()
-            .map(|r| from_json(&r.get::<_, String>(0)))
-            .collect()
-    }
-
-    async fn package(&self, request_id: Uuid) -> Result<Option<PackageRecord>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(
-                "SELECT subject_id, created_at, expires_at, sealed FROM request_packages WHERE request_id = $1",
-            )
-            .await?;
-        Ok(c.query_opt(&s, &[&request_id])
-            .await?
-            .map(|r| PackageRecord {
-                request_id,
-                subject_id: r.get(0),
-                created_at: r.get(1),
-                expires_at: r.get(2),
-                sealed: r.get(3),
-            }))
-    }
-
-    async fn expired_packages(
-        &self,
-        at: String,
-        limit: u32,
-    ) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(
-                "SELECT request_id, subject_id FROM request_packages WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2",
-            )
-            .await?;
-        Ok(c.query(&s, &[&at, &i64::from(limit)])
-            .await?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect())
-    }
-
-    async fn webhook_job(&self, id: Uuid) -> Result<Option<WebhookJob>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(&format!(
-                "SELECT {} FROM webhook_jobs WHERE id = $1",
-                crate::sqlite::JOB_COLUMNS
-            ))
-            .await?;
-        c.query_opt(&s, &[&id])
-            .await?
-            .map(|r| job_from_row(&r))
-            .transpose()
-    }
-
-    async fn due_webhook_jobs(
-        &self,
-        at: String,
-        limit: u32,
-    ) -> Result<Vec<WebhookJob>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(&format!(
-                "SELECT {} FROM webhook_jobs WHERE status IN ('pending', 'delivered') AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2",
-                crate::sqlite::JOB_COLUMNS
-            ))
-            .await?;
-        c.query(&s, &[&at, &i64::from(limit)])
-            .await?
-            .iter()
-            .map(job_from_row)
-            .collect()
-    }
-
-    async fn count_consenting(&self, purpose: &str) -> Result<u64, StoreError> {
-        let c = self.client().await?;
-        let n: i64 = c
-            .query_one(
-                "SELECT COUNT(DISTINCT subject_id) FROM consent_events WHERE purpose = $1",
-                &[&purpose],
-            )
-            .await?
-            .get(0);
-        Ok(u64::try_from(n).unwrap_or(0))
-    }
-
-    async fn declarations(&self) -> Result<Vec<(String, String, String)>, StoreError> {
-        let c = self.client().await?;
-        Ok(c.query(
-            "SELECT version, content_hash, recorded_at FROM declarations ORDER BY recorded_at, version",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect())
-    }
-
-    async fn declaration(&self, version: &str) -> Result<Option<(String, String)>, StoreError> {
-        let c = self.client().await?;
-        Ok(c.query_opt(
-            "SELECT content_hash, content FROM declarations WHERE version = $1",
-            &[&version],
-        )
-        .await?
-        .map(|r| (r.get(0), r.get(1))))
     }
 }
 

@@ -1,6 +1,8 @@
 //! The last run of each periodic job, on SQLite.
 
+use super::*;
 use crate::job_runs::{count, format_time, parse_time, JobOutcome, JobRun};
+use crate::JobRunStore;
 use crate::StoreError;
 use rusqlite::{params, Connection};
 
@@ -61,4 +63,11 @@ pub(super) fn all(conn: &Connection) -> Result<Vec<JobRun>, StoreError> {
         })
     })
     .collect()
+}
+
+#[async_trait]
+impl JobRunStore for SqliteStore {
+    async fn job_runs(&self) -> Result<Vec<JobRun>, StoreError> {
+        self.read(job_runs::all).await
+    }
 }

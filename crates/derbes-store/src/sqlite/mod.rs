@@ -1,15 +1,25 @@
 //! The SQLite store: WAL, one writer thread committing groups with `BEGIN IMMEDIATE`, a small
 //! pool of read-only connections.
 
+mod audit;
+mod declarations;
+mod destructions;
 mod job_runs;
+mod keys;
+mod packages;
+mod requests;
+mod subject_state;
+mod subjects;
+mod tokens;
+mod webhooks;
 
 use crate::chain::{Anchor, Chain, ChainPolicy, ChainState, Continuation};
 use crate::fields_blob::{decode_fields, encode_fields};
 use crate::subject_runs::{subject_events, Entry, RunPolicy, SubjectRuns};
 use crate::{
-    drain, from_json, now, to_json, Applied, AuditHead, FlagTable, IndexEntry, Job, JobRun,
-    KeyOwner, KeyRecord, Keys, PackageRecord, Param, RawEvent, RequestQuery, RequestRecord,
-    StateChanges, Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob, WriteOp,
+    drain, from_json, now, to_json, Applied, AuditHead, FlagTable, IndexEntry, Job, KeyOwner,
+    KeyRecord, Keys, PackageRecord, Param, RawEvent, RequestQuery, RequestRecord, StateChanges,
+    Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob, WriteOp,
     CHECKPOINT_COLUMNS, EVENT_COLUMNS, MAX_GROUP, PRUNE_EVERY, REQUEST_COLUMNS, SEGMENT_COLUMNS,
     STATE_CHANGES_KEPT, TOKEN_COLUMNS,
 };
@@ -22,8 +32,10 @@ use derbes_core::destruction::{Destruction, Removed};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
+use subjects::subject_row;
 use tokio::sync::mpsc;
 use uuid::Uuid;
+use webhooks::put_job;
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_init.sql")),
@@ -901,65 +913,6 @@ fn insert_checkpoint(conn: &Connection, c: &Checkpoint) -> Result<(), StoreError
     Ok(())
 }
 
-type RawToken = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
-
-fn raw_token(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawToken> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-    ))
-}
-
-fn token_of(
-    (id, digest, name, role, purposes, created_at, revoked_at, expires_at, last_used_at): RawToken,
-) -> Result<TokenRecord, StoreError> {
-    Ok(TokenRecord {
-        id: id
-            .parse()
-            .map_err(|_| StoreError::Corrupt("a token's id is not a UUID".into()))?,
-        digest,
-        name,
-        role,
-        purposes: crate::purposes_of(&purposes)?,
-        created_at,
-        revoked_at,
-        expires_at,
-        last_used_at,
-    })
-}
-
-/// The token where `condition` (with one parameter) holds.
-fn token_where(
-    conn: &Connection,
-    condition: &str,
-    param: &str,
-) -> Result<Option<TokenRecord>, StoreError> {
-    conn.prepare_cached(&format!(
-        "SELECT {TOKEN_COLUMNS} FROM tokens WHERE {condition}"
-    ))?
-    .query_row([param], raw_token)
-    .optional()?
-    .map(token_of)
-    .transpose()
-}
-
 fn checkpoint_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::CheckpointRow> {
     Ok((
         r.get(0)?,
@@ -1029,63 +982,22 @@ fn events_from(conn: &Connection, from: i64, limit: u32) -> Result<Vec<AuditEven
     crate::events(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// Refuses an index entry held by another subject of the same category.
-fn check_unique(
-    conn: &Connection,
-    id: &Uuid,
-    category: &str,
-    index: &[IndexEntry],
-) -> Result<(), StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT subject_id FROM blind_index WHERE field = ?1 AND digest = ?2 AND category = ?3",
-    )?;
-    for e in index {
-        let holder: Option<Vec<u8>> = stmt
-            .query_row(params![e.field, &e.digest[..], category], |r| r.get(0))
-            .optional()?;
-        if let Some(h) = holder {
-            let existing =
-                Uuid::from_slice(&h).map_err(|_| StoreError::Corrupt("subject id".into()))?;
-            if existing != *id {
-                return Err(StoreError::Duplicate {
-                    field: e.field.clone(),
-                    category: category.to_owned(),
-                    existing,
-                });
-            }
-        }
+/// One operation's hold on the commit group: the connection, and the chain its audit events
+/// continue.
+struct Tx<'a> {
+    conn: &'a Connection,
+    head: &'a mut Head,
+    at: time::OffsetDateTime,
+    keys: &'a dyn ChainKeys,
+}
+
+impl Tx<'_> {
+    /// Seals an audit event into the chain.
+    fn append(&mut self, draft: AuditDraft) -> Result<(), StoreError> {
+        append(self.conn, self.head, draft, self.at, self.keys)
     }
-    Ok(())
 }
 
-fn insert_index(
-    conn: &Connection,
-    id: &Uuid,
-    category: &str,
-    index: &[IndexEntry],
-) -> Result<(), StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO blind_index (field, digest, category, subject_id) VALUES (?1, ?2, ?3, ?4)",
-    )?;
-    for e in index {
-        stmt.execute(params![
-            e.field,
-            &e.digest[..],
-            category,
-            &id.as_bytes()[..]
-        ])?;
-    }
-    Ok(())
-}
-
-fn blob(fields: &[(String, Vec<u8>)]) -> Result<Vec<u8>, StoreError> {
-    encode_fields(fields).map_err(|e| StoreError::Backend(e.to_string()))
-}
-
-#[allow(
-    clippy::too_many_lines,
-    reason = "one arm per WriteOp; becomes a dispatcher to per-aggregate modules"
-)]
 fn apply(
     conn: &Connection,
     op: WriteOp,
@@ -1093,130 +1005,29 @@ fn apply(
     at: time::OffsetDateTime,
     keys: &dyn ChainKeys,
 ) -> Result<Applied, StoreError> {
-    let append = |head: &mut Head, draft: AuditDraft| append(conn, head, draft, at, keys);
+    let mut tx = Tx {
+        conn,
+        head,
+        at,
+        keys,
+    };
     match op {
         WriteOp::CreateSubject {
             record: r,
             index,
             audit,
-        } => {
-            check_unique(conn, &r.id, &r.category, &index)?;
-            conn.prepare_cached(
-                "INSERT INTO subjects (id, category, dek, kek_version, dek_generation, fields, version, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?
-            .execute(params![
-                &r.id.as_bytes()[..],
-                r.category,
-                r.dek,
-                r.kek_version,
-                r.dek_generation,
-                blob(&r.fields)?,
-                r.version,
-                r.created_at,
-                r.updated_at
-            ])?;
-            insert_index(conn, &r.id, &r.category, &index)?;
-            append(head, audit)?;
-            Ok(Applied::Created)
-        }
+        } => subjects::create_subject(&mut tx, r, index, audit),
         WriteOp::UpdateSubject {
             id,
             expected_version,
             fields,
             index,
             audit,
-        } => {
-            let category: String = conn
-                .prepare_cached("SELECT category FROM subjects WHERE id = ?1")?
-                .query_row([&id.as_bytes()[..]], |r| r.get(0))
-                .optional()?
-                .ok_or(StoreError::NotFound)?;
-            check_unique(conn, &id, &category, &index)?;
-            let changed = conn
-                .prepare_cached(
-                    "UPDATE subjects SET fields = ?1, version = version + 1, updated_at = ?2 WHERE id = ?3 AND version = ?4",
-                )?
-                .execute(params![blob(&fields)?, now(), &id.as_bytes()[..], expected_version])?;
-            if changed == 0 {
-                return Err(StoreError::VersionConflict);
-            }
-            conn.prepare_cached("DELETE FROM blind_index WHERE subject_id = ?1")?
-                .execute([&id.as_bytes()[..]])?;
-            insert_index(conn, &id, &category, &index)?;
-            append(head, audit)?;
-            Ok(Applied::Updated {
-                version: expected_version + 1,
-            })
-        }
-        WriteOp::Rewrap { keys, audit } => {
-            let mut count = 0u64;
-            for (old, dek, kek_version) in keys {
-                let id = &old.id.as_bytes()[..];
-                count += match old.owner {
-                    KeyOwner::Subject => conn.prepare_cached(
-                        "UPDATE subjects SET dek = ?1, kek_version = ?2 WHERE id = ?3 AND kek_version = ?4 AND dek_generation = ?5",
-                    )?
-                    .execute(params![dek, kek_version, id, old.kek_version, old.dek_generation])?,
-                    KeyOwner::Request => conn.prepare_cached(
-                        "UPDATE requests SET dek = ?1, kek_version = ?2 WHERE id = ?3 AND kek_version = ?4",
-                    )?
-                    .execute(params![dek, kek_version, id, old.kek_version])?,
-                } as u64;
-            }
-            if let Some(a) = audit {
-                append(head, a)?;
-            }
-            Ok(Applied::Rewrapped { count })
-        }
-        WriteOp::CreateToken { token: t, audit } => {
-            conn.prepare_cached(&format!(
-                "INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-            ))?
-            .execute(params![
-                t.id.to_string(),
-                t.digest,
-                t.name,
-                t.role,
-                serde_json::to_string(&t.purposes)
-                    .map_err(|e| StoreError::Backend(e.to_string()))?,
-                t.created_at,
-                t.revoked_at,
-                t.expires_at,
-                t.last_used_at
-            ])?;
-            append(head, audit)?;
-            Ok(Applied::TokenCreated)
-        }
-        WriteOp::RevokeToken { id, at, audit } => {
-            let token =
-                token_where(conn, "id = ?1", &id.to_string())?.ok_or(StoreError::NotFound)?;
-            if token.revoked_at.is_some() {
-                return Ok(Applied::TokenRevoked {
-                    token: Box::new(token),
-                    already: true,
-                });
-            }
-            conn.prepare_cached("UPDATE tokens SET revoked_at = ?1 WHERE id = ?2")?
-                .execute(params![at, id.to_string()])?;
-            append(head, audit)?;
-            Ok(Applied::TokenRevoked {
-                token: Box::new(TokenRecord {
-                    revoked_at: Some(at),
-                    ..token
-                }),
-                already: false,
-            })
-        }
-        WriteOp::TokensUsed { used } => {
-            let mut stmt = conn.prepare_cached(
-                "UPDATE tokens SET last_used_at = ?2 WHERE digest = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)",
-            )?;
-            for (digest, at) in used {
-                stmt.execute(params![digest, at])?;
-            }
-            Ok(Applied::TokensUsed)
-        }
+        } => subjects::update_subject(&mut tx, id, expected_version, fields, index, audit),
+        WriteOp::Rewrap { keys, audit } => keys::rewrap(&mut tx, keys, audit),
+        WriteOp::CreateToken { token: t, audit } => tokens::create_token(&mut tx, t, audit),
+        WriteOp::RevokeToken { id, at, audit } => tokens::revoke_token(&mut tx, id, at, audit),
+        WriteOp::TokensUsed { used } => tokens::tokens_used(&mut tx, used),
         WriteOp::RecordJobRun(run) => {
             job_runs::record(conn, &run)?;
             Ok(Applied::JobRunRecorded)
@@ -1226,424 +1037,52 @@ fn apply(
             content_hash,
             content,
             audit,
-        } => {
-            let existing: Option<String> = conn
-                .query_row(
-                    "SELECT content_hash FROM declarations WHERE version = ?1",
-                    [&version],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            match existing {
-                Some(h) if h == content_hash => Ok(Applied::DeclarationRecorded { new: false }),
-                Some(_) => Err(StoreError::DeclarationChanged { version }),
-                None => {
-                    conn.execute(
-                        "INSERT INTO declarations (version, content_hash, content, recorded_at) VALUES (?1, ?2, ?3, ?4)",
-                        params![version, content_hash, content, now()],
-                    )?;
-                    append(head, audit)?;
-                    Ok(Applied::DeclarationRecorded { new: true })
-                }
-            }
-        }
+        } => declarations::record_declaration(&mut tx, version, content_hash, content, audit),
         WriteOp::RecordConsent { event, seen, audit } => {
-            let sid = &event.subject_id.as_bytes()[..];
-            let (n, of_purpose): (i64, i64) = conn
-                .prepare_cached(
-                    "SELECT count(*), count(*) FILTER (WHERE purpose = ?2) FROM consent_events WHERE subject_id = ?1",
-                )?
-                .query_row(params![sid, event.purpose], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            if usize::try_from(of_purpose).ok() != Some(seen) {
-                return Err(StoreError::VersionConflict);
-            }
-            conn.prepare_cached(
-                "INSERT INTO consent_events (subject_id, n, id, purpose, at, event) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                sid,
-                n,
-                &event.id.as_bytes()[..],
-                event.purpose,
-                derbes_core::audit::format_timestamp(event.at),
-                to_json(&event)?
-            ])?;
-            append(head, audit)?;
-            Ok(Applied::ConsentRecorded)
+            subject_state::record_consent(&mut tx, event, seen, audit)
         }
         WriteOp::LinkRepresentative { link, audit } => {
-            let ids = params![
-                &link.subject_id.as_bytes()[..],
-                &link.representative_id.as_bytes()[..]
-            ];
-            let existed = conn
-                .prepare_cached(
-                    "SELECT 1 FROM representatives WHERE subject_id = ?1 AND representative_id = ?2",
-                )?
-                .query_row(ids, |_| Ok(()))
-                .optional()?
-                .is_some();
-            conn.prepare_cached(
-                "INSERT INTO representatives (subject_id, representative_id, link) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (subject_id, representative_id) DO UPDATE SET link = excluded.link",
-            )?
-            .execute(params![
-                &link.subject_id.as_bytes()[..],
-                &link.representative_id.as_bytes()[..],
-                to_json(&link)?
-            ])?;
-            append(head, audit)?;
-            Ok(Applied::Linked { new: !existed })
+            subject_state::link_representative(&mut tx, link, audit)
         }
         WriteOp::UnlinkRepresentative {
             subject_id,
             representative_id,
             audit,
-        } => {
-            let removed = conn
-                .prepare_cached(
-                    "DELETE FROM representatives WHERE subject_id = ?1 AND representative_id = ?2",
-                )?
-                .execute(params![
-                    &subject_id.as_bytes()[..],
-                    &representative_id.as_bytes()[..]
-                ])?;
-            if removed == 0 {
-                return Err(StoreError::NotFound);
-            }
-            append(head, audit)?;
-            Ok(Applied::Unlinked)
-        }
+        } => subject_state::unlink_representative(&mut tx, subject_id, representative_id, audit),
         WriteOp::SetFlag {
             subject_id,
             flag,
             audit,
-        } => {
-            let (table, key, body) = flag.row()?;
-            let (put, lift) = match table {
-                FlagTable::Flags => (
-                    "INSERT INTO subject_flags (subject_id, purpose, flag) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (subject_id, purpose) DO UPDATE SET flag = excluded.flag",
-                    "DELETE FROM subject_flags WHERE subject_id = ?1 AND purpose = ?2",
-                ),
-                FlagTable::Obligations => (
-                    "INSERT INTO obligations (subject_id, purpose, obligation) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (subject_id, purpose) DO UPDATE SET obligation = excluded.obligation",
-                    "DELETE FROM obligations WHERE subject_id = ?1 AND purpose = ?2",
-                ),
-            };
-            let id = &subject_id.as_bytes()[..];
-            match body {
-                Some(b) => conn.prepare_cached(put)?.execute(params![id, key, b])?,
-                None => conn.prepare_cached(lift)?.execute(params![id, key])?,
-            };
-            append(head, audit)?;
-            Ok(Applied::FlagSet)
-        }
+        } => subject_state::set_flag(&mut tx, subject_id, flag, audit),
         WriteOp::FileRequest {
             record: r,
             refuse_duplicate,
             audit,
-        } => {
-            if refuse_duplicate {
-                let existing: Option<Vec<u8>> = conn
-                    .prepare_cached(
-                        "SELECT id FROM requests WHERE subject_id = ?1 AND kind = ?2 AND open = 1 LIMIT 1",
-                    )?
-                    .query_row(params![&r.subject_id.as_bytes()[..], r.kind], |row| row.get(0))
-                    .optional()?;
-                if let Some(id) = existing {
-                    return Err(StoreError::DuplicateRequest {
-                        existing: uuid_of(id)?,
-                    });
-                }
-            }
-            conn.prepare_cached(&format!(
-                "INSERT INTO requests ({REQUEST_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-            ))?
-            .execute(params![
-                &r.id.as_bytes()[..],
-                &r.subject_id.as_bytes()[..],
-                r.kind,
-                r.status,
-                r.open,
-                r.received_at,
-                r.due_at,
-                r.dek,
-                r.kek_version,
-                r.version,
-                r.updated_at,
-                r.body
-            ])?;
-            append(head, audit)?;
-            Ok(Applied::RequestFiled)
-        }
+        } => requests::file_request(&mut tx, r, refuse_duplicate, audit),
         WriteOp::UpdateRequest {
             record: r,
             audit,
             jobs,
-        } => {
-            let id = &r.id.as_bytes()[..];
-            let changed = conn
-                .prepare_cached(
-                    "UPDATE requests SET status = ?2, open = ?3, due_at = ?4, version = ?5, updated_at = ?6, body = ?7
-                     WHERE id = ?1 AND version = ?8",
-                )?
-                .execute(params![
-                    id,
-                    r.status,
-                    r.open,
-                    r.due_at,
-                    r.version,
-                    r.updated_at,
-                    r.body,
-                    r.version - 1
-                ])?;
-            if changed == 0 {
-                let exists = conn
-                    .prepare_cached("SELECT 1 FROM requests WHERE id = ?1")?
-                    .query_row([id], |_| Ok(()))
-                    .optional()?
-                    .is_some();
-                return Err(if exists {
-                    StoreError::VersionConflict
-                } else {
-                    StoreError::NotFound
-                });
-            }
-            for w in &jobs {
-                let status: Option<String> = conn
-                    .prepare_cached("SELECT status FROM webhook_jobs WHERE id = ?1")?
-                    .query_row([&w.job.id.as_bytes()[..]], |r| r.get(0))
-                    .optional()?;
-                if status != w.expect {
-                    return Err(StoreError::JobChanged);
-                }
-                put_job(conn, &w.job)?;
-            }
-            for d in audit {
-                append(head, d)?;
-            }
-            Ok(Applied::RequestUpdated)
-        }
+        } => requests::update_request(&mut tx, r, audit, jobs),
         WriteOp::UpdateWebhookJob {
             job,
             expected_status,
             audit,
-        } => {
-            let status: Option<String> = conn
-                .prepare_cached("SELECT status FROM webhook_jobs WHERE id = ?1")?
-                .query_row([&job.id.as_bytes()[..]], |r| r.get(0))
-                .optional()?;
-            match status {
-                None => return Err(StoreError::NotFound),
-                Some(s) if s != expected_status => return Err(StoreError::VersionConflict),
-                Some(_) => {}
-            }
-            put_job(conn, &job)?;
-            for d in audit {
-                append(head, d)?;
-            }
-            Ok(Applied::WebhookJobUpdated)
-        }
+        } => webhooks::update_webhook_job(&mut tx, job, expected_status, audit),
         WriteOp::DestroySubject {
-            mut destruction,
+            destruction,
             audit,
             checked,
-        } => {
-            let id = destruction.subject_id;
-            let key = &id.as_bytes()[..];
-            let held = conn
-                .prepare_cached("SELECT 1 FROM subjects WHERE id = ?1")?
-                .query_row([key], |_| Ok(()))
-                .optional()?
-                .is_some();
-            if !held {
-                let earlier: Option<String> = conn
-                    .prepare_cached("SELECT record FROM destructions WHERE subject_id = ?1")?
-                    .query_row([key], |r| r.get(0))
-                    .optional()?;
-                return match earlier {
-                    Some(record) => Ok(Applied::Destroyed {
-                        destruction: from_json(&record)?,
-                        already: true,
-                    }),
-                    None => Err(StoreError::NotFound),
-                };
-            }
-            if let Some(checked) = &checked {
-                let obligations = conn
-                    .prepare_cached(
-                        "SELECT purpose, obligation FROM obligations WHERE subject_id = ?1",
-                    )?
-                    .query_map([key], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect::<Result<Vec<(String, String)>, _>>()?;
-                let represents = conn
-                    .prepare_cached(
-                        "SELECT 1 FROM representatives WHERE representative_id = ?1 LIMIT 1",
-                    )?
-                    .query_row([key], |_| Ok(()))
-                    .optional()?
-                    .is_some();
-                if !crate::types::destruction_check_holds(checked, obligations, represents)? {
-                    return Err(StoreError::VersionConflict);
-                }
-            }
-            let delete = |sql: &str| -> Result<u64, StoreError> {
-                Ok(conn.prepare_cached(sql)?.execute([key])? as u64)
-            };
-            destruction.removed = Removed {
-                index_entries: delete("DELETE FROM blind_index WHERE subject_id = ?1")?,
-                consent_events: delete("DELETE FROM consent_events WHERE subject_id = ?1")?,
-                representative_links: delete("DELETE FROM representatives WHERE subject_id = ?1")?,
-                flags: delete("DELETE FROM subject_flags WHERE subject_id = ?1")?,
-                obligations: delete("DELETE FROM obligations WHERE subject_id = ?1")?,
-                packages: delete("DELETE FROM request_packages WHERE subject_id = ?1")?,
-            };
-            delete("DELETE FROM subjects WHERE id = ?1")?;
-            conn.prepare_cached(
-                "INSERT INTO destructions (subject_id, destroyed_at, record) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (subject_id) DO UPDATE SET destroyed_at = excluded.destroyed_at, record = excluded.record",
-            )?
-            .execute(params![
-                key,
-                format_timestamp(destruction.destroyed_at),
-                to_json(&destruction)?
-            ])?;
-            append(head, audit)?;
-            Ok(Applied::Destroyed {
-                destruction,
-                already: false,
-            })
-        }
-        WriteOp::StorePackage { package: p, audit } => {
-            // A subject destroyed meanwhile gets no package.
-            conn.prepare_cached("SELECT 1 FROM subjects WHERE id = ?1")?
-                .query_row([&p.subject_id.as_bytes()[..]], |_| Ok(()))
-                .optional()?
-                .ok_or(StoreError::NotFound)?;
-            conn.prepare_cached(
-                "INSERT INTO request_packages (request_id, subject_id, created_at, expires_at, sealed) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (request_id) DO UPDATE SET created_at = excluded.created_at, expires_at = excluded.expires_at, sealed = excluded.sealed",
-            )?
-            .execute(params![
-                &p.request_id.as_bytes()[..],
-                &p.subject_id.as_bytes()[..],
-                p.created_at,
-                p.expires_at,
-                p.sealed
-            ])?;
-            append(head, audit)?;
-            Ok(Applied::PackageStored)
-        }
+        } => destructions::destroy_subject(&mut tx, destruction, audit, checked),
+        WriteOp::StorePackage { package: p, audit } => packages::store_package(&mut tx, p, audit),
         WriteOp::DeletePackage { request_id, audit } => {
-            let n = conn
-                .prepare_cached("DELETE FROM request_packages WHERE request_id = ?1")?
-                .execute([&request_id.as_bytes()[..]])?;
-            if n == 0 {
-                return Err(StoreError::NotFound);
-            }
-            append(head, audit)?;
-            Ok(Applied::PackageDeleted)
+            packages::delete_package(&mut tx, request_id, audit)
         }
         // Taken by the commit group itself, before any operation is applied.
         WriteOp::Checkpoint => Ok(Applied::Audited),
-        WriteOp::ArchiveAudit { segment, audit } => {
-            let held = crate::chain::Held {
-                last_segment: segments(conn)?.pop(),
-                first: conn
-                    .prepare_cached("SELECT min(seq) FROM audit_events")?
-                    .query_row([], |r| r.get(0))?,
-                hash_at_last: events_from(conn, segment.last, 1)?
-                    .into_iter()
-                    .find(|e| e.seq == segment.last)
-                    .map(|e| e.hash),
-                last_checkpoint: last_checkpoint(conn)?.map_or(0, |c| c.seq),
-                head: head.seq,
-            };
-            crate::chain::check_archivable(&segment, &held, keys)?;
-            conn.prepare_cached(&format!(
-                "INSERT INTO audit_segments ({SEGMENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-            ))?
-            .execute(params![
-                segment.n,
-                segment.first,
-                segment.last,
-                &segment.prev[..],
-                &segment.hash[..],
-                &segment.digest[..],
-                segment.at,
-                segment.legacy_until,
-                segment.signature
-            ])?;
-            conn.prepare_cached("DELETE FROM audit_events WHERE seq <= ?1")?
-                .execute([segment.last])?;
-            append(head, audit)?;
-            Ok(Applied::Audited)
-        }
-        WriteOp::Audit(drafts) => {
-            for d in drafts {
-                append(head, d)?;
-            }
-            Ok(Applied::Audited)
-        }
+        WriteOp::ArchiveAudit { segment, audit } => audit::archive_audit(&mut tx, segment, audit),
+        WriteOp::Audit(drafts) => audit::audit(&mut tx, drafts),
     }
-}
-
-/// The columns of `webhook_jobs`, in the order both backends read and write them.
-pub(crate) const JOB_COLUMNS: &str = "id, request_id, subject_id, webhook, event, status, attempts, next_attempt_at, payload, last_error, updated_at";
-
-fn put_job(conn: &Connection, j: &WebhookJob) -> Result<(), StoreError> {
-    conn.prepare_cached(&format!(
-        "INSERT OR REPLACE INTO webhook_jobs ({JOB_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-    ))?
-    .execute(params![
-        &j.id.as_bytes()[..],
-        &j.request_id.as_bytes()[..],
-        &j.subject_id.as_bytes()[..],
-        j.webhook,
-        j.event,
-        j.status,
-        j.attempts,
-        j.next_attempt_at,
-        j.payload,
-        j.last_error,
-        j.updated_at
-    ])?;
-    Ok(())
-}
-
-fn job_from_row(r: &rusqlite::Row<'_>) -> Result<WebhookJob, StoreError> {
-    Ok(WebhookJob {
-        id: uuid_of(r.get(0)?)?,
-        request_id: uuid_of(r.get(1)?)?,
-        subject_id: uuid_of(r.get(2)?)?,
-        webhook: r.get(3)?,
-        event: r.get(4)?,
-        status: r.get(5)?,
-        attempts: r.get(6)?,
-        next_attempt_at: r.get(7)?,
-        payload: r.get(8)?,
-        last_error: r.get(9)?,
-        updated_at: r.get(10)?,
-    })
-}
-
-fn request_from_row(r: &rusqlite::Row<'_>) -> Result<RequestRecord, StoreError> {
-    Ok(RequestRecord {
-        id: uuid_of(r.get(0)?)?,
-        subject_id: uuid_of(r.get(1)?)?,
-        kind: r.get(2)?,
-        status: r.get(3)?,
-        open: r.get(4)?,
-        received_at: r.get(5)?,
-        due_at: r.get(6)?,
-        dek: r.get(7)?,
-        kek_version: r.get(8)?,
-        version: r.get(9)?,
-        updated_at: r.get(10)?,
-        body: r.get(11)?,
-    })
 }
 
 fn uuid_of(bytes: Vec<u8>) -> Result<Uuid, StoreError> {
@@ -1672,65 +1111,6 @@ pub(crate) fn raw_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEvent> {
     })
 }
 
-fn subject_row(c: &Connection, id: Uuid) -> Result<Option<SubjectRecord>, StoreError> {
-    let row = c
-                .prepare_cached(
-                    "SELECT category, dek, kek_version, dek_generation, fields, version, created_at, updated_at
-                     FROM subjects WHERE id = ?1",
-                )?
-                .query_row([&id.as_bytes()[..]], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Vec<u8>>(1)?,
-                        r.get::<_, u32>(2)?,
-                        r.get::<_, u32>(3)?,
-                        r.get::<_, Vec<u8>>(4)?,
-                        r.get::<_, i64>(5)?,
-                        r.get::<_, String>(6)?,
-                        r.get::<_, String>(7)?,
-                    ))
-                })
-                .optional()?;
-    row.map(
-        |(category, dek, kek_version, dek_generation, fields, version, created_at, updated_at)| {
-            Ok(SubjectRecord {
-                id,
-                category,
-                dek,
-                kek_version,
-                dek_generation,
-                fields: decode_fields(&fields).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                version,
-                created_at,
-                updated_at,
-            })
-        },
-    )
-    .transpose()
-}
-
-fn subject_and_state(
-    c: &Connection,
-    id: Uuid,
-    purpose: Option<&str>,
-) -> Result<Option<(SubjectRecord, SubjectState)>, StoreError> {
-    match subject_row(c, id)? {
-        Some(r) => Ok(Some((r, state_rows(c, id, purpose)?))),
-        None => Ok(None),
-    }
-}
-
-/// Consents (of one purpose, or all), links and flags of a subject, in one statement.
-fn state_rows(c: &Connection, id: Uuid, purpose: Option<&str>) -> Result<SubjectState, StoreError> {
-    let mut stmt = c.prepare_cached(crate::types::state_sql!("?1", "?2"))?;
-    let rows = stmt
-        .query_map(params![&id.as_bytes()[..], purpose], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    SubjectState::from_rows(rows)
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -1741,487 +1121,8 @@ impl Store for SqliteStore {
         crate::submit(&self.tx, op).await
     }
 
-    fn token_generation(&self) -> Option<u64> {
-        self.revocations.as_ref().and_then(Revocations::generation)
-    }
-
-    async fn held(&self, ids: Vec<Uuid>) -> Result<std::collections::HashSet<Uuid>, StoreError> {
-        self.read(move |c| {
-            let mut held = std::collections::HashSet::new();
-            // Below SQLite's limit on bound parameters.
-            for chunk in ids.chunks(500) {
-                let marks = vec!["?"; chunk.len()].join(", ");
-                // Not cached: each length of chunk is its own statement.
-                let mut stmt =
-                    c.prepare(&format!("SELECT id FROM subjects WHERE id IN ({marks})"))?;
-                let mut rows = stmt.query(rusqlite::params_from_iter(
-                    chunk.iter().map(|u| &u.as_bytes()[..]),
-                ))?;
-                while let Some(r) = rows.next()? {
-                    held.insert(uuid_of(r.get(0)?)?);
-                }
-            }
-            Ok(held)
-        })
-        .await
-    }
-
-    async fn subject(&self, id: Uuid) -> Result<Option<SubjectRecord>, StoreError> {
-        self.read_now(move |c| subject_row(c, id))
-    }
-
-    async fn rewrite_flag_tables(&self) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || {
-            if scrub_wal(&connect(&path)?) {
-                Ok(())
-            } else {
-                Err(StoreError::Backend(
-                    "the WAL could not be emptied now (a reader holds it); the checkpoints will"
-                        .into(),
-                ))
-            }
-        })
-        .await
-        .map_err(|_| StoreError::Closed)?
-    }
-
-    async fn subjects_with_clear_notes(&self) -> Result<Vec<Uuid>, StoreError> {
-        self.read(|c| {
-            // A sealed note is `"sealed_note":`; a clear one `"note":`, quote included.
-            let mut stmt = c.prepare(CLEAR_NOTES)?;
-            let mut rows = stmt.query([])?;
-            let mut ids = Vec::new();
-            while let Some(r) = rows.next()? {
-                ids.push(uuid_of(r.get(0)?)?);
-            }
-            Ok(ids)
-        })
-        .await
-    }
-
-    async fn subject_with_state(
-        &self,
-        id: Uuid,
-        purpose: Option<String>,
-    ) -> Result<Option<(SubjectRecord, SubjectState)>, StoreError> {
-        self.read_now(move |c| subject_and_state(c, id, purpose.as_deref()))
-    }
-
-    async fn lookup(
-        &self,
-        field: &str,
-        digest: &[u8; 32],
-    ) -> Result<Vec<(Uuid, String)>, StoreError> {
-        let (field, digest) = (field.to_owned(), *digest);
-        self.read_now(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT subject_id, category FROM blind_index WHERE field = ?1 AND digest = ?2 ORDER BY category",
-            )?;
-            let rows = stmt.query_map(params![field, &digest[..]], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?)))?;
-            rows.map(|r| {
-                let (id, cat) = r?;
-                Ok((uuid_of(id)?, cat))
-            })
-            .collect()
-        })
-    }
-
-    async fn subject_audit(
-        &self,
-        id: Uuid,
-        after_seq: i64,
-        limit: u32,
-    ) -> Result<Vec<AuditEvent>, StoreError> {
-        self.read(move |c| subject_events(c, &id.to_string(), after_seq, limit))
-            .await
-    }
-
-    async fn audit_page(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
-        self.read(move |c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > ?1 ORDER BY seq LIMIT ?2"
-            ))?;
-            let rows = stmt.query_map(params![after_seq, limit], raw_event)?;
-            crate::events(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })
-        .await
-    }
-
-    async fn audit_event(&self, seq: i64) -> Result<Option<AuditEvent>, StoreError> {
-        self.read(move |c| Ok(events_from(c, seq, 1)?.into_iter().find(|e| e.seq == seq)))
-            .await
-    }
-
-    async fn checkpoints(&self, after: i64, limit: u32) -> Result<Vec<Checkpoint>, StoreError> {
-        self.read(move |c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE n > ?1 ORDER BY n LIMIT ?2"
-            ))?;
-            let rows = stmt.query_map(params![after, limit], checkpoint_row)?;
-            rows.map(|r| crate::checkpoint_of(r?)).collect()
-        })
-        .await
-    }
-
-    async fn last_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
-        self.read(last_checkpoint).await
-    }
-
-    async fn audit_segments(&self) -> Result<Vec<Segment>, StoreError> {
-        self.read(segments).await
-    }
-
-    async fn legacy_head(&self) -> Result<Option<(i64, String, String)>, StoreError> {
-        self.read(|c| {
-            Ok(c.query_row(
-                "SELECT seq, hash, mac FROM audit_head_v1 WHERE id = 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?)
-        })
-        .await
-    }
-
     fn chain(&self) -> &ChainState {
         &self.chain
-    }
-
-    async fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
-        self.read(|c| {
-            c.query_row(
-                "SELECT seq, hash, mac FROM audit_head WHERE id = 1",
-                [],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, Vec<u8>>(1)?,
-                        r.get::<_, Vec<u8>>(2)?,
-                    ))
-                },
-            )
-            .optional()?
-            .map(|(seq, hash, mac)| {
-                Ok(AuditHead {
-                    seq,
-                    hash: hash.as_slice().try_into().map_err(|_| {
-                        StoreError::Corrupt("the signed head's hash is not 32 bytes long".into())
-                    })?,
-                    mac,
-                })
-            })
-            .transpose()
-        })
-        .await
-    }
-
-    async fn token(&self, digest: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let digest = digest.to_owned();
-        self.read_now(move |c| token_where(c, "digest = ?1", &digest))
-    }
-
-    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        self.read(|c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id"
-            ))?;
-            let rows = stmt.query_map([], raw_token)?;
-            rows.map(|r| token_of(r?)).collect()
-        })
-        .await
-    }
-
-    async fn job_runs(&self) -> Result<Vec<JobRun>, StoreError> {
-        self.read(job_runs::all).await
-    }
-
-    async fn count_active_tokens(&self) -> Result<u64, StoreError> {
-        self.read(|c| {
-            Ok(c.query_row(
-                "SELECT COUNT(*) FROM tokens WHERE revoked_at IS NULL",
-                [],
-                |r| r.get(0),
-            )?)
-        })
-        .await
-    }
-
-    async fn keys_page(
-        &self,
-        owner: KeyOwner,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<KeyRecord>, StoreError> {
-        self.read(move |c| {
-            let after = after.map(|u| u.as_bytes().to_vec()).unwrap_or_default();
-            let mut stmt = c.prepare_cached(match owner {
-                KeyOwner::Subject => "SELECT id, dek_generation, dek, kek_version FROM subjects WHERE id > ?1 ORDER BY id LIMIT ?2",
-                KeyOwner::Request => "SELECT id, 1, dek, kek_version FROM requests WHERE id > ?1 ORDER BY id LIMIT ?2",
-            })?;
-            let rows = stmt.query_map(params![after, limit], |r| {
-                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, u32>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, u32>(3)?))
-            })?;
-            rows.map(|r| {
-                let (id, dek_generation, dek, kek_version) = r?;
-                Ok(KeyRecord {
-                    owner,
-                    id: uuid_of(id)?,
-                    dek_generation,
-                    dek,
-                    kek_version,
-                })
-            })
-            .collect()
-        })
-        .await
-    }
-
-    async fn key_versions(&self) -> Result<std::collections::BTreeMap<u32, u64>, StoreError> {
-        self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT kek_version, count(*) FROM subjects GROUP BY kek_version
-                 UNION ALL SELECT kek_version, count(*) FROM requests GROUP BY kek_version",
-            )?;
-            let mut out = std::collections::BTreeMap::new();
-            for row in stmt.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, u64>(1)?)))? {
-                let (v, n) = row?;
-                *out.entry(v).or_insert(0) += n;
-            }
-            Ok(out)
-        })
-        .await
-    }
-
-    async fn count_subjects(&self) -> Result<u64, StoreError> {
-        self.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM subjects", [], |r| r.get(0))?))
-            .await
-    }
-
-    async fn subjects_with_state(
-        &self,
-        asked: Vec<(Uuid, Option<String>)>,
-    ) -> Result<Vec<Option<(SubjectRecord, SubjectState)>>, StoreError> {
-        // On the calling thread although a batch is up to 1000 point reads (a few ms): through
-        // the blocking pool, 64 threads contended for 4 connections and decisions ran at two
-        // thirds of this rate (docs/PERFORMANCE.md).
-        self.read_now(move |c| {
-            asked
-                .into_iter()
-                .map(|(id, purpose)| subject_and_state(c, id, purpose.as_deref()))
-                .collect()
-        })
-    }
-
-    async fn represented_by(
-        &self,
-        representative_id: Uuid,
-    ) -> Result<Vec<RepresentativeLink>, StoreError> {
-        self.read(move |c| {
-            let mut stmt =
-                c.prepare_cached("SELECT link FROM representatives WHERE representative_id = ?1")?;
-            let rows = stmt.query_map([&representative_id.as_bytes()[..]], |r| {
-                r.get::<_, String>(0)
-            })?;
-            rows.map(|t| from_json(&t?)).collect()
-        })
-        .await
-    }
-
-    async fn state_changes(&self, after: i64, limit: u32) -> Result<StateChanges, StoreError> {
-        // On the calling thread: one short range read, asked before every batch of decisions.
-        self.read_now(move |c| {
-            let mut changes = Vec::new();
-            let mut stmt = c.prepare_cached(
-                "SELECT seq, subject_id FROM state_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-            )?;
-            let mut rows = stmt.query(params![after, limit])?;
-            while let Some(r) = rows.next()? {
-                changes.push((r.get(0)?, uuid_of(r.get(1)?)?));
-            }
-            let (floor, latest): (i64, Option<i64>) = c
-                .prepare_cached(
-                    "SELECT (SELECT seq FROM state_change_floor WHERE id = 1), (SELECT max(seq) FROM state_changes)",
-                )?
-                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            Ok(StateChanges {
-                changes,
-                floor,
-                latest: latest.unwrap_or(floor).max(floor),
-            })
-        })
-    }
-
-    async fn request(&self, id: Uuid) -> Result<Option<RequestRecord>, StoreError> {
-        self.read(move |c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?1"
-            ))?;
-            let mut rows = stmt.query([&id.as_bytes()[..]])?;
-            rows.next()?.map(request_from_row).transpose()
-        })
-        .await
-    }
-
-    async fn requests(&self, query: RequestQuery) -> Result<Vec<RequestRecord>, StoreError> {
-        self.read(move |c| {
-            let (sql, params) = query.sql(|n| format!("?{n}"), "1");
-            let values: Vec<rusqlite::types::Value> = params
-                .into_iter()
-                .map(|p| match p {
-                    Param::Text(t) => rusqlite::types::Value::Text(t),
-                    Param::Id(id) => rusqlite::types::Value::Blob(id.as_bytes().to_vec()),
-                    Param::Int(i) => rusqlite::types::Value::Integer(i),
-                })
-                .collect();
-            let mut stmt = c.prepare_cached(&sql)?;
-            let mut rows = stmt.query(rusqlite::params_from_iter(values))?;
-            let mut out = Vec::new();
-            while let Some(r) = rows.next()? {
-                out.push(request_from_row(r)?);
-            }
-            Ok(out)
-        })
-        .await
-    }
-
-    async fn destruction(&self, subject_id: Uuid) -> Result<Option<Destruction>, StoreError> {
-        self.read(move |c| {
-            c.prepare_cached("SELECT record FROM destructions WHERE subject_id = ?1")?
-                .query_row([&subject_id.as_bytes()[..]], |r| r.get::<_, String>(0))
-                .optional()?
-                .map(|r| from_json(&r))
-                .transpose()
-        })
-        .await
-    }
-
-    async fn destructions(
-        &self,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<Destruction>, StoreError> {
-        self.read(move |c| {
-            let after = after.map(|u| u.as_bytes().to_vec()).unwrap_or_default();
-            let mut stmt = c.prepare_cached(
-                "SELECT record FROM destructions WHERE subject_id > ?1 ORDER BY subject_id LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(params![after, limit], |r| r.get::<_, String>(0))?;
-            rows.map(|r| from_json(&r?)).collect()
-        })
-        .await
-    }
-
-    async fn package(&self, request_id: Uuid) -> Result<Option<PackageRecord>, StoreError> {
-        self.read(move |c| {
-            c.prepare_cached(
-                "SELECT subject_id, created_at, expires_at, sealed FROM request_packages WHERE request_id = ?1",
-            )?
-            .query_row([&request_id.as_bytes()[..]], |r| {
-                Ok((r.get::<_, Vec<u8>>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
-            .optional()?
-            .map(|(subject, created_at, expires_at, sealed)| {
-                Ok(PackageRecord {
-                    request_id,
-                    subject_id: uuid_of(subject)?,
-                    created_at,
-                    expires_at,
-                    sealed,
-                })
-            })
-            .transpose()
-        })
-        .await
-    }
-
-    async fn expired_packages(
-        &self,
-        at: String,
-        limit: u32,
-    ) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
-        self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT request_id, subject_id FROM request_packages WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(params![at, limit], |r| {
-                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
-            })?;
-            rows.map(|r| {
-                let (req, subject) = r?;
-                Ok((uuid_of(req)?, uuid_of(subject)?))
-            })
-            .collect()
-        })
-        .await
-    }
-
-    async fn webhook_job(&self, id: Uuid) -> Result<Option<WebhookJob>, StoreError> {
-        self.read(move |c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {JOB_COLUMNS} FROM webhook_jobs WHERE id = ?1"
-            ))?;
-            let mut rows = stmt.query([&id.as_bytes()[..]])?;
-            match rows.next()? {
-                Some(r) => job_from_row(r).map(Some),
-                None => Ok(None),
-            }
-        })
-        .await
-    }
-
-    async fn due_webhook_jobs(
-        &self,
-        at: String,
-        limit: u32,
-    ) -> Result<Vec<WebhookJob>, StoreError> {
-        self.read(move |c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {JOB_COLUMNS} FROM webhook_jobs WHERE status IN ('pending', 'delivered') AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2"
-            ))?;
-            let mut rows = stmt.query(params![at, limit])?;
-            let mut out = Vec::new();
-            while let Some(r) = rows.next()? {
-                out.push(job_from_row(r)?);
-            }
-            Ok(out)
-        })
-        .await
-    }
-
-    async fn count_consenting(&self, purpose: &str) -> Result<u64, StoreError> {
-        let purpose = purpose.to_owned();
-        self.read(move |c| {
-            Ok(c.prepare_cached(
-                "SELECT COUNT(DISTINCT subject_id) FROM consent_events WHERE purpose = ?1",
-            )?
-            .query_row([purpose], |r| r.get(0))?)
-        })
-        .await
-    }
-
-    async fn declarations(&self) -> Result<Vec<(String, String, String)>, StoreError> {
-        self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT version, content_hash, recorded_at FROM declarations ORDER BY recorded_at, version",
-            )?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await
-    }
-
-    async fn declaration(&self, version: &str) -> Result<Option<(String, String)>, StoreError> {
-        let version = version.to_owned();
-        self.read(move |c| {
-            Ok(c.query_row(
-                "SELECT content_hash, content FROM declarations WHERE version = ?1",
-                [&version],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?)
-        })
-        .await
     }
 }
 

@@ -1,0 +1,62 @@
+//! Recorded declaration versions, on PostgreSQL.
+
+use super::*;
+use crate::DeclarationStore;
+
+impl Writer {
+    pub(super) async fn record_declaration(
+        &mut self,
+        version: String,
+        content_hash: String,
+        content: String,
+        audit: AuditDraft,
+    ) -> Result<Applied, StoreError> {
+        let s = self
+            .prep("SELECT content_hash FROM declarations WHERE version = $1")
+            .await?;
+        let existing: Option<String> = self
+            .client
+            .query_opt(&s, &[&version])
+            .await?
+            .map(|r| r.get(0));
+        match existing {
+            Some(h) if h == content_hash => Ok(Applied::DeclarationRecorded { new: false }),
+            Some(_) => Err(StoreError::DeclarationChanged { version }),
+            None => {
+                let s = self
+                    .prep("INSERT INTO declarations (version, content_hash, content, recorded_at) VALUES ($1, $2, $3, $4)")
+                    .await?;
+                self.client
+                    .execute(&s, &[&version, &content_hash, &content, &now()])
+                    .await?;
+                self.append(audit);
+                Ok(Applied::DeclarationRecorded { new: true })
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl DeclarationStore for PostgresStore {
+    async fn declarations(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        let c = self.client().await?;
+        Ok(c.query(
+            "SELECT version, content_hash, recorded_at FROM declarations ORDER BY recorded_at, version",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+    }
+
+    async fn declaration(&self, version: &str) -> Result<Option<(String, String)>, StoreError> {
+        let c = self.client().await?;
+        Ok(c.query_opt(
+            "SELECT content_hash, content FROM declarations WHERE version = $1",
+            &[&version],
+        )
+        .await?
+        .map(|r| (r.get(0), r.get(1))))
+    }
+}

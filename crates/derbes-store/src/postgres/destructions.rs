@@ -1,0 +1,140 @@
+//! Destroying subjects, and their records, on PostgreSQL.
+
+use super::*;
+use crate::DestructionStore;
+use derbes_core::flags::Obligation;
+
+impl Writer {
+    pub(super) async fn destroy_subject(
+        &mut self,
+        mut destruction: Destruction,
+        audit: AuditDraft,
+        checked: Option<Vec<(String, Obligation)>>,
+    ) -> Result<Applied, StoreError> {
+        let id = destruction.subject_id;
+        // Locked: a package or a second destruction waiting on the row sees it gone.
+        let s = self
+            .prep("SELECT 1 FROM subjects WHERE id = $1 FOR UPDATE")
+            .await?;
+        if self.client.query_opt(&s, &[&id]).await?.is_none() {
+            let s = self
+                .prep("SELECT record FROM destructions WHERE subject_id = $1")
+                .await?;
+            return match self.client.query_opt(&s, &[&id]).await? {
+                Some(row) => Ok(Applied::Destroyed {
+                    destruction: from_json(&row.get::<_, String>(0))?,
+                    already: true,
+                }),
+                None => Err(StoreError::NotFound),
+            };
+        }
+        if let Some(checked) = &checked {
+            // Every write holds the audit head's lock: no obligation or link can be
+            // written between these reads and the deletes.
+            let s = self
+                .prep("SELECT purpose, obligation FROM obligations WHERE subject_id = $1")
+                .await?;
+            let obligations = self
+                .client
+                .query(&s, &[&id])
+                .await?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            let s = self
+                .prep("SELECT 1 FROM representatives WHERE representative_id = $1 LIMIT 1")
+                .await?;
+            let represents = self.client.query_opt(&s, &[&id]).await?.is_some();
+            if !crate::destruction_check_holds(checked, obligations, represents)? {
+                return Err(StoreError::VersionConflict);
+            }
+        }
+        // The partition of the key, rewritten once the destruction is committed.
+        let s = self
+            .prep("SELECT tableoid::regclass::text FROM subject_keys WHERE subject_id = $1")
+            .await?;
+        if let Some(row) = self.client.query_opt(&s, &[&id]).await? {
+            let partition: String = row.get(0);
+            if !self.rewrite.contains(&partition) {
+                self.rewrite.push(partition);
+            }
+        }
+        self.delete_of(id, "DELETE FROM subject_keys WHERE subject_id = $1")
+            .await?;
+        destruction.removed = Removed {
+            index_entries: self
+                .delete_of(id, "DELETE FROM blind_index WHERE subject_id = $1")
+                .await?,
+            consent_events: self
+                .delete_of(id, "DELETE FROM consent_events WHERE subject_id = $1")
+                .await?,
+            representative_links: self
+                .delete_of(id, "DELETE FROM representatives WHERE subject_id = $1")
+                .await?,
+            flags: self
+                .delete_of(id, "DELETE FROM subject_flags WHERE subject_id = $1")
+                .await?,
+            obligations: self
+                .delete_of(id, "DELETE FROM obligations WHERE subject_id = $1")
+                .await?,
+            packages: self
+                .delete_of(id, "DELETE FROM request_packages WHERE subject_id = $1")
+                .await?,
+        };
+        self.delete_of(id, "DELETE FROM subjects WHERE id = $1")
+            .await?;
+        let s = self
+            .prep(
+                "INSERT INTO destructions (subject_id, destroyed_at, record) VALUES ($1, $2, $3)
+                 ON CONFLICT (subject_id) DO UPDATE SET destroyed_at = excluded.destroyed_at, record = excluded.record",
+            )
+            .await?;
+        self.client
+            .execute(
+                &s,
+                &[
+                    &id,
+                    &format_timestamp(destruction.destroyed_at),
+                    &to_json(&destruction)?,
+                ],
+            )
+            .await?;
+        self.append(audit);
+        Ok(Applied::Destroyed {
+            destruction,
+            already: false,
+        })
+    }
+}
+
+#[async_trait]
+impl DestructionStore for PostgresStore {
+    async fn destruction(&self, subject_id: Uuid) -> Result<Option<Destruction>, StoreError> {
+        let c = self.client().await?;
+        let s = c
+            .prepare_cached("SELECT record FROM destructions WHERE subject_id = $1")
+            .await?;
+        c.query_opt(&s, &[&subject_id])
+            .await?
+            .map(|r| from_json(&r.get::<_, String>(0)))
+            .transpose()
+    }
+
+    async fn destructions(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Destruction>, StoreError> {
+        let c = self.client().await?;
+        let s = c
+            .prepare_cached(
+                "SELECT record FROM destructions WHERE subject_id > $1 ORDER BY subject_id LIMIT $2",
+            )
+            .await?;
+        c.query(&s, &[&after.unwrap_or(Uuid::nil()), &i64::from(limit)])
+            .await?
+            .iter()
+            .map(|r| from_json(&r.get::<_, String>(0)))
+            .collect()
+    }
+}

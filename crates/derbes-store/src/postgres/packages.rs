@@ -1,0 +1,98 @@
+//! Access packages, on PostgreSQL.
+
+use super::*;
+use crate::PackageStore;
+
+impl Writer {
+    pub(super) async fn store_package(
+        &mut self,
+        p: PackageRecord,
+        audit: AuditDraft,
+    ) -> Result<Applied, StoreError> {
+        // A subject destroyed meanwhile gets no package.
+        let s = self
+            .prep("SELECT 1 FROM subjects WHERE id = $1 FOR SHARE")
+            .await?;
+        if self.client.query_opt(&s, &[&p.subject_id]).await?.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let s = self
+            .prep(
+                "INSERT INTO request_packages (request_id, subject_id, created_at, expires_at, sealed) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (request_id) DO UPDATE SET created_at = excluded.created_at, expires_at = excluded.expires_at, sealed = excluded.sealed",
+            )
+            .await?;
+        self.client
+            .execute(
+                &s,
+                &[
+                    &p.request_id,
+                    &p.subject_id,
+                    &p.created_at,
+                    &p.expires_at,
+                    &p.sealed,
+                ],
+            )
+            .await?;
+        self.append(audit);
+        Ok(Applied::PackageStored)
+    }
+
+    pub(super) async fn delete_package(
+        &mut self,
+        request_id: Uuid,
+        audit: AuditDraft,
+    ) -> Result<Applied, StoreError> {
+        if self
+            .delete_of(
+                request_id,
+                "DELETE FROM request_packages WHERE request_id = $1",
+            )
+            .await?
+            == 0
+        {
+            return Err(StoreError::NotFound);
+        }
+        self.append(audit);
+        Ok(Applied::PackageDeleted)
+    }
+}
+
+#[async_trait]
+impl PackageStore for PostgresStore {
+    async fn package(&self, request_id: Uuid) -> Result<Option<PackageRecord>, StoreError> {
+        let c = self.client().await?;
+        let s = c
+            .prepare_cached(
+                "SELECT subject_id, created_at, expires_at, sealed FROM request_packages WHERE request_id = $1",
+            )
+            .await?;
+        Ok(c.query_opt(&s, &[&request_id])
+            .await?
+            .map(|r| PackageRecord {
+                request_id,
+                subject_id: r.get(0),
+                created_at: r.get(1),
+                expires_at: r.get(2),
+                sealed: r.get(3),
+            }))
+    }
+
+    async fn expired_packages(
+        &self,
+        at: String,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
+        let c = self.client().await?;
+        let s = c
+            .prepare_cached(
+                "SELECT request_id, subject_id FROM request_packages WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2",
+            )
+            .await?;
+        Ok(c.query(&s, &[&at, &i64::from(limit)])
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+}

@@ -1,0 +1,247 @@
+//! Subjects' consent ledgers, representatives, blocks, restrictions and obligations, on PostgreSQL.
+
+use super::*;
+use crate::FlagWrite;
+use crate::SubjectStateStore;
+use derbes_core::consent::ConsentEvent;
+
+pub(super) async fn subject_and_state(
+    c: &deadpool_postgres::Object,
+    id: Uuid,
+    purpose: Option<&str>,
+) -> Result<Option<(SubjectRecord, SubjectState)>, StoreError> {
+    match subject_row(c, id).await? {
+        Some(r) => Ok(Some((r, state_rows(c, id, purpose).await?))),
+        None => Ok(None),
+    }
+}
+
+/// Consents (of one purpose, or all), links and flags of a subject, in one statement.
+pub(super) async fn state_rows(
+    c: &deadpool_postgres::Object,
+    id: Uuid,
+    purpose: Option<&str>,
+) -> Result<SubjectState, StoreError> {
+    let s = c
+        .prepare_cached(crate::state_sql!("$1", "$2::text"))
+        .await?;
+    let rows = c
+        .query(&s, &[&id, &purpose])
+        .await?
+        .iter()
+        .map(|r| {
+            (
+                i64::from(r.get::<_, i32>(0)),
+                i64::from(r.get::<_, i32>(1)),
+                r.get(2),
+                r.get(3),
+            )
+        })
+        .collect();
+    SubjectState::from_rows(rows)
+}
+
+impl Writer {
+    pub(super) async fn record_consent(
+        &mut self,
+        event: ConsentEvent,
+        seen: usize,
+        audit: AuditDraft,
+    ) -> Result<Applied, StoreError> {
+        let s = self
+            .prep("SELECT count(*), count(*) FILTER (WHERE purpose = $2) FROM consent_events WHERE subject_id = $1")
+            .await?;
+        let row = self
+            .client
+            .query_one(&s, &[&event.subject_id, &event.purpose])
+            .await?;
+        let (n, of_purpose): (i64, i64) = (row.get(0), row.get(1));
+        if usize::try_from(of_purpose).ok() != Some(seen) {
+            return Err(StoreError::VersionConflict);
+        }
+        let s = self
+            .prep("INSERT INTO consent_events (subject_id, n, id, purpose, at, event) VALUES ($1, $2, $3, $4, $5, $6)")
+            .await?;
+        let n =
+            i32::try_from(n).map_err(|_| StoreError::Backend("consent ledger too long".into()))?;
+        let inserted = self
+            .client
+            .execute(
+                &s,
+                &[
+                    &event.subject_id,
+                    &n,
+                    &event.id,
+                    &event.purpose,
+                    &derbes_core::audit::format_timestamp(event.at),
+                    &to_json(&event)?,
+                ],
+            )
+            .await;
+        match inserted {
+            // Another derbes process appended to the same ledger meanwhile.
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+                return Err(StoreError::VersionConflict)
+            }
+            other => other?,
+        };
+        self.append(audit);
+        Ok(Applied::ConsentRecorded)
+    }
+
+    pub(super) async fn link_representative(
+        &mut self,
+        link: RepresentativeLink,
+        audit: AuditDraft,
+    ) -> Result<Applied, StoreError> {
+        let s = self
+            .prep(
+                "INSERT INTO representatives (subject_id, representative_id, link) VALUES ($1, $2, $3)
+                 ON CONFLICT (subject_id, representative_id) DO UPDATE SET link = excluded.link
+                 RETURNING (xmax = 0)",
+            )
+            .await?;
+        let new: bool = self
+            .client
+            .query_one(
+                &s,
+                &[&link.subject_id, &link.representative_id, &to_json(&link)?],
+            )
+            .await?
+            .get(0);
+        self.append(audit);
+        Ok(Applied::Linked { new })
+    }
+
+    pub(super) async fn unlink_representative(
+        &mut self,
+        subject_id: Uuid,
+        representative_id: Uuid,
+        audit: AuditDraft,
+    ) -> Result<Applied, StoreError> {
+        let s = self
+            .prep("DELETE FROM representatives WHERE subject_id = $1 AND representative_id = $2")
+            .await?;
+        if self
+            .client
+            .execute(&s, &[&subject_id, &representative_id])
+            .await?
+            == 0
+        {
+            return Err(StoreError::NotFound);
+        }
+        self.append(audit);
+        Ok(Applied::Unlinked)
+    }
+
+    pub(super) async fn set_flag(
+        &mut self,
+        subject_id: Uuid,
+        flag: FlagWrite,
+        audit: AuditDraft,
+    ) -> Result<Applied, StoreError> {
+        let (table, key, body) = flag.row()?;
+        let (put, lift) = match table {
+            FlagTable::Flags => (
+                "INSERT INTO subject_flags (subject_id, purpose, flag) VALUES ($1, $2, $3)
+                 ON CONFLICT (subject_id, purpose) DO UPDATE SET flag = excluded.flag",
+                "DELETE FROM subject_flags WHERE subject_id = $1 AND purpose = $2",
+            ),
+            FlagTable::Obligations => (
+                "INSERT INTO obligations (subject_id, purpose, obligation) VALUES ($1, $2, $3)
+                 ON CONFLICT (subject_id, purpose) DO UPDATE SET obligation = excluded.obligation",
+                "DELETE FROM obligations WHERE subject_id = $1 AND purpose = $2",
+            ),
+        };
+        match body {
+            Some(b) => {
+                let s = self.prep(put).await?;
+                self.client.execute(&s, &[&subject_id, &key, &b]).await?
+            }
+            None => {
+                let s = self.prep(lift).await?;
+                self.client.execute(&s, &[&subject_id, &key]).await?
+            }
+        };
+        self.append(audit);
+        Ok(Applied::FlagSet)
+    }
+}
+
+#[async_trait]
+impl SubjectStateStore for PostgresStore {
+    async fn subject_with_state(
+        &self,
+        id: Uuid,
+        purpose: Option<String>,
+    ) -> Result<Option<(SubjectRecord, SubjectState)>, StoreError> {
+        subject_and_state(&self.client().await?, id, purpose.as_deref()).await
+    }
+
+    async fn subjects_with_state(
+        &self,
+        asked: Vec<(Uuid, Option<String>)>,
+    ) -> Result<Vec<Option<(SubjectRecord, SubjectState)>>, StoreError> {
+        let c = self.client().await?;
+        let mut out = Vec::with_capacity(asked.len());
+        for (id, purpose) in asked {
+            out.push(subject_and_state(&c, id, purpose.as_deref()).await?);
+        }
+        Ok(out)
+    }
+
+    async fn represented_by(
+        &self,
+        representative_id: Uuid,
+    ) -> Result<Vec<RepresentativeLink>, StoreError> {
+        let c = self.client().await?;
+        let s = c
+            .prepare_cached("SELECT link FROM representatives WHERE representative_id = $1")
+            .await?;
+        c.query(&s, &[&representative_id])
+            .await?
+            .iter()
+            .map(|r| from_json(r.get::<_, &str>(0)))
+            .collect()
+    }
+
+    async fn state_changes(&self, after: i64, limit: u32) -> Result<StateChanges, StoreError> {
+        // One prepared statement, one snapshot: asked before every batch of decisions. A row per
+        // change, or a single row with no change, each carrying the floor and the newest seq.
+        let c = self.client().await?;
+        let s = c
+            .prepare_cached(
+                "SELECT f.seq, (SELECT max(seq) FROM state_changes), x.seq, x.subject_id
+                 FROM state_change_floor f
+                 LEFT JOIN LATERAL (SELECT seq, subject_id FROM state_changes WHERE seq > $1 ORDER BY seq LIMIT $2) x ON true
+                 WHERE f.id = 1",
+            )
+            .await?;
+        let rows = c.query(&s, &[&after, &i64::from(limit)]).await?;
+        let mut feed = StateChanges::default();
+        for r in &rows {
+            feed.floor = r.get(0);
+            feed.latest = r
+                .get::<_, Option<i64>>(1)
+                .unwrap_or(feed.floor)
+                .max(feed.floor);
+            if let (Some(seq), Some(id)) = (r.get::<_, Option<i64>>(2), r.get::<_, Option<Uuid>>(3))
+            {
+                feed.changes.push((seq, id));
+            }
+        }
+        Ok(feed)
+    }
+
+    async fn count_consenting(&self, purpose: &str) -> Result<u64, StoreError> {
+        let c = self.client().await?;
+        let n: i64 = c
+            .query_one(
+                "SELECT COUNT(DISTINCT subject_id) FROM consent_events WHERE purpose = $1",
+                &[&purpose],
+            )
+            .await?
+            .get(0);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}

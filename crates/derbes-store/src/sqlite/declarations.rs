@@ -1,0 +1,60 @@
+//! Recorded declaration versions, on SQLite.
+
+use super::*;
+use crate::DeclarationStore;
+
+pub(super) fn record_declaration(
+    tx: &mut Tx<'_>,
+    version: String,
+    content_hash: String,
+    content: String,
+    audit: AuditDraft,
+) -> Result<Applied, StoreError> {
+    let conn = tx.conn;
+    let existing: Option<String> = conn
+        .query_row(
+            "SELECT content_hash FROM declarations WHERE version = ?1",
+            [&version],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match existing {
+        Some(h) if h == content_hash => Ok(Applied::DeclarationRecorded { new: false }),
+        Some(_) => Err(StoreError::DeclarationChanged { version }),
+        None => {
+            conn.execute(
+                "INSERT INTO declarations (version, content_hash, content, recorded_at) VALUES (?1, ?2, ?3, ?4)",
+                params![version, content_hash, content, now()],
+            )?;
+            tx.append(audit)?;
+            Ok(Applied::DeclarationRecorded { new: true })
+        }
+    }
+}
+
+#[async_trait]
+impl DeclarationStore for SqliteStore {
+    async fn declarations(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT version, content_hash, recorded_at FROM declarations ORDER BY recorded_at, version",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn declaration(&self, version: &str) -> Result<Option<(String, String)>, StoreError> {
+        let version = version.to_owned();
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT content_hash, content FROM declarations WHERE version = ?1",
+                [&version],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+        })
+        .await
+    }
+}

@@ -1,0 +1,104 @@
+//! Destroying subjects, and their records, on SQLite.
+
+use super::*;
+use crate::DestructionStore;
+use derbes_core::flags::Obligation;
+
+pub(super) fn destroy_subject(
+    tx: &mut Tx<'_>,
+    mut destruction: Destruction,
+    audit: AuditDraft,
+    checked: Option<Vec<(String, Obligation)>>,
+) -> Result<Applied, StoreError> {
+    let conn = tx.conn;
+    let id = destruction.subject_id;
+    let key = &id.as_bytes()[..];
+    let held = conn
+        .prepare_cached("SELECT 1 FROM subjects WHERE id = ?1")?
+        .query_row([key], |_| Ok(()))
+        .optional()?
+        .is_some();
+    if !held {
+        let earlier: Option<String> = conn
+            .prepare_cached("SELECT record FROM destructions WHERE subject_id = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?;
+        return match earlier {
+            Some(record) => Ok(Applied::Destroyed {
+                destruction: from_json(&record)?,
+                already: true,
+            }),
+            None => Err(StoreError::NotFound),
+        };
+    }
+    if let Some(checked) = &checked {
+        let obligations = conn
+            .prepare_cached("SELECT purpose, obligation FROM obligations WHERE subject_id = ?1")?
+            .query_map([key], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<(String, String)>, _>>()?;
+        let represents = conn
+            .prepare_cached("SELECT 1 FROM representatives WHERE representative_id = ?1 LIMIT 1")?
+            .query_row([key], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !crate::destruction_check_holds(checked, obligations, represents)? {
+            return Err(StoreError::VersionConflict);
+        }
+    }
+    let delete = |sql: &str| -> Result<u64, StoreError> {
+        Ok(conn.prepare_cached(sql)?.execute([key])? as u64)
+    };
+    destruction.removed = Removed {
+        index_entries: delete("DELETE FROM blind_index WHERE subject_id = ?1")?,
+        consent_events: delete("DELETE FROM consent_events WHERE subject_id = ?1")?,
+        representative_links: delete("DELETE FROM representatives WHERE subject_id = ?1")?,
+        flags: delete("DELETE FROM subject_flags WHERE subject_id = ?1")?,
+        obligations: delete("DELETE FROM obligations WHERE subject_id = ?1")?,
+        packages: delete("DELETE FROM request_packages WHERE subject_id = ?1")?,
+    };
+    delete("DELETE FROM subjects WHERE id = ?1")?;
+    conn.prepare_cached(
+        "INSERT INTO destructions (subject_id, destroyed_at, record) VALUES (?1, ?2, ?3)
+         ON CONFLICT (subject_id) DO UPDATE SET destroyed_at = excluded.destroyed_at, record = excluded.record",
+    )?
+    .execute(params![
+        key,
+        format_timestamp(destruction.destroyed_at),
+        to_json(&destruction)?
+    ])?;
+    tx.append(audit)?;
+    Ok(Applied::Destroyed {
+        destruction,
+        already: false,
+    })
+}
+
+#[async_trait]
+impl DestructionStore for SqliteStore {
+    async fn destruction(&self, subject_id: Uuid) -> Result<Option<Destruction>, StoreError> {
+        self.read(move |c| {
+            c.prepare_cached("SELECT record FROM destructions WHERE subject_id = ?1")?
+                .query_row([&subject_id.as_bytes()[..]], |r| r.get::<_, String>(0))
+                .optional()?
+                .map(|r| from_json(&r))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn destructions(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Destruction>, StoreError> {
+        self.read(move |c| {
+            let after = after.map(|u| u.as_bytes().to_vec()).unwrap_or_default();
+            let mut stmt = c.prepare_cached(
+                "SELECT record FROM destructions WHERE subject_id > ?1 ORDER BY subject_id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![after, limit], |r| r.get::<_, String>(0))?;
+            rows.map(|r| from_json(&r?)).collect()
+        })
+        .await
+    }
+}

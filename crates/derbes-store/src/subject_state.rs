@@ -1,0 +1,164 @@
+//! What decisions need beside a subject's fields: its consent ledger, representatives, block, restrictions and obligations, and the feed of their changes.
+
+use crate::{StoreError, SubjectRecord};
+use derbes_core::consent::{ConsentEvent, RepresentativeLink};
+use derbes_core::flags::{Flag, Obligation};
+use uuid::Uuid;
+
+/// What decisions need to know about a subject beside its fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubjectState {
+    /// The consent ledger in the order recorded: whole, or one purpose's events when read so.
+    pub consents: Vec<ConsentEvent>,
+    /// The legal representatives linked to the subject.
+    pub representatives: Vec<RepresentativeLink>,
+    /// The block of all processing but storage, if one is set.
+    pub blocked: Option<Flag>,
+    /// Restrictions, by purpose.
+    pub restrictions: Vec<(String, Flag)>,
+    /// Obligations that keep consent from being withdrawn, by purpose.
+    pub obligations: Vec<(String, Obligation)>,
+}
+
+/// One row of the state statement both backends run, in any order: (0, n, "", consent event),
+/// (1, 0, "", link), (2, 0, purpose or "" for the block, flag) or (3, 0, purpose, obligation);
+/// the bodies are JSON.
+pub(crate) type StateRow = (i64, i64, String, String);
+
+/// The state statement's text, apart from its parameters: consents (all, or of one purpose),
+/// links and flags of one subject. Unordered: sorting here in Rust is cheaper than in SQL.
+macro_rules! state_sql {
+    ($id:literal, $purpose:literal) => {
+        concat!(
+            "SELECT 0, n, '', event FROM consent_events WHERE subject_id = ",
+            $id,
+            " AND (",
+            $purpose,
+            " IS NULL OR purpose = ",
+            $purpose,
+            ")",
+            " UNION ALL SELECT 1, 0, '', link FROM representatives WHERE subject_id = ",
+            $id,
+            " UNION ALL SELECT 2, 0, purpose, flag FROM subject_flags WHERE subject_id = ",
+            $id,
+            " UNION ALL SELECT 3, 0, purpose, obligation FROM obligations WHERE subject_id = ",
+            $id
+        )
+    };
+}
+
+pub(crate) use state_sql;
+
+impl SubjectState {
+    /// Assembles the state from the rows of the state statement: consents in the order
+    /// recorded, links by when they were made, restrictions by purpose.
+    pub(crate) fn from_rows(rows: Vec<StateRow>) -> Result<Self, crate::StoreError> {
+        let mut consents = Vec::new();
+        let mut state = SubjectState::default();
+        for (kind, n, key, body) in rows {
+            match kind {
+                0 => consents.push((n, crate::from_json::<ConsentEvent>(&body)?)),
+                1 => state.representatives.push(crate::from_json(&body)?),
+                3 => state.obligations.push((key, crate::from_json(&body)?)),
+                _ => {
+                    let flag: Flag = crate::from_json(&body)?;
+                    if key.is_empty() {
+                        state.blocked = Some(flag);
+                    } else {
+                        state.restrictions.push((key, flag));
+                    }
+                }
+            }
+        }
+        consents.sort_by_key(|(n, _)| *n);
+        state.consents = consents.into_iter().map(|(_, e)| e).collect();
+        state.representatives.sort_by_key(|l| l.linked_at);
+        state.restrictions.sort_by(|a, b| a.0.cmp(&b.0));
+        state.obligations.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(state)
+    }
+}
+
+/// A block, restriction or obligation to set (`Some`) or lift (`None`).
+#[derive(Debug, Clone)]
+pub enum FlagWrite {
+    Block(Option<Flag>),
+    Restriction {
+        purpose: String,
+        flag: Option<Flag>,
+    },
+    Obligation {
+        purpose: String,
+        obligation: Option<Obligation>,
+    },
+}
+
+/// Which table a [`FlagWrite`] goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FlagTable {
+    /// `subject_flags`: the block (key "") and restrictions.
+    Flags,
+    Obligations,
+}
+
+impl FlagWrite {
+    /// The row it writes: table, key (purpose, or "" for the block) and JSON body (`None`
+    /// deletes the row).
+    pub(crate) fn row(&self) -> Result<(FlagTable, &str, Option<String>), crate::StoreError> {
+        fn body<T: serde::Serialize>(v: &Option<T>) -> Result<Option<String>, crate::StoreError> {
+            v.as_ref().map(crate::to_json).transpose()
+        }
+        Ok(match self {
+            FlagWrite::Block(f) => (FlagTable::Flags, "", body(f)?),
+            FlagWrite::Restriction { purpose, flag } => (FlagTable::Flags, purpose, body(flag)?),
+            FlagWrite::Obligation {
+                purpose,
+                obligation,
+            } => (FlagTable::Obligations, purpose, body(obligation)?),
+        })
+    }
+}
+
+/// The feed of state changes after a point (see [`crate::Store::state_changes`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateChanges {
+    /// (seq, subject), oldest first.
+    pub changes: Vec<(i64, Uuid)>,
+    /// Changes at or below this are pruned from the feed.
+    pub floor: i64,
+    /// The newest change recorded (or the floor when there is none).
+    pub latest: i64,
+}
+
+/// How many changes the feed keeps; older ones are pruned.
+pub const STATE_CHANGES_KEPT: i64 = 100_000;
+
+/// What decisions need beside a subject's fields: its consent ledger, representatives, block, restrictions and obligations, and the feed of their changes.
+#[async_trait::async_trait]
+pub trait SubjectStateStore: Send + Sync {
+    /// A subject and its state (consents, representatives, block and restrictions), read
+    /// together. With `purpose`, only the consent events of that purpose are read: a decision
+    /// needs no others, and a long ledger costs a parse per event.
+    async fn subject_with_state(
+        &self,
+        id: Uuid,
+        purpose: Option<String>,
+    ) -> Result<Option<(SubjectRecord, SubjectState)>, StoreError>;
+    /// Several subjects with their states (as [`Store::subject_with_state`]), in the order asked
+    /// (`None` for an unknown id).
+    async fn subjects_with_state(
+        &self,
+        asked: Vec<(Uuid, Option<String>)>,
+    ) -> Result<Vec<Option<(SubjectRecord, SubjectState)>>, StoreError>;
+    /// The links in which `representative_id` represents someone.
+    async fn represented_by(
+        &self,
+        representative_id: Uuid,
+    ) -> Result<Vec<derbes_core::consent::RepresentativeLink>, StoreError>;
+    /// The feed of subjects whose decision facts changed after `after` (the audit sequence
+    /// number of the change), oldest first, at most `limit`. A reader that has seen a change has
+    /// seen every earlier one.
+    async fn state_changes(&self, after: i64, limit: u32) -> Result<StateChanges, StoreError>;
+    /// How many subjects have consent events for `purpose` in their ledger.
+    async fn count_consenting(&self, purpose: &str) -> Result<u64, StoreError>;
+}

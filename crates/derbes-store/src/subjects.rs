@@ -1,0 +1,50 @@
+//! Subjects: their sealed records and blind-index entries.
+
+use crate::StoreError;
+use uuid::Uuid;
+
+/// A subject as stored: sealed fields and a wrapped data key, never plaintext.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectRecord {
+    pub id: Uuid,
+    pub category: String,
+    pub dek: Vec<u8>,
+    pub kek_version: u32,
+    pub dek_generation: u32,
+    /// Field key → sealed value.
+    pub fields: Vec<(String, Vec<u8>)>,
+    /// Incremented by every update; used to detect concurrent changes.
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A blind-index entry of a subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    pub field: String,
+    pub digest: [u8; 32],
+}
+
+/// Subjects: their sealed records and blind-index entries.
+#[async_trait::async_trait]
+pub trait SubjectStore: Send + Sync {
+    async fn subject(&self, id: Uuid) -> Result<Option<SubjectRecord>, StoreError>;
+    /// Which of `ids` are held as subjects, in one read per batch of ids (500 on SQLite, 5,000
+    /// on PostgreSQL) rather than one per id.
+    async fn held(&self, ids: Vec<Uuid>) -> Result<std::collections::HashSet<Uuid>, StoreError>;
+    /// Subjects whose `field` has this blind-index digest: (id, category).
+    async fn lookup(
+        &self,
+        field: &str,
+        digest: &[u8; 32],
+    ) -> Result<Vec<(Uuid, String)>, StoreError>;
+    async fn count_subjects(&self) -> Result<u64, StoreError>;
+    /// Subjects with a block, restriction or obligation whose note is kept in clear (written
+    /// by a derbes from before notes were sealed).
+    async fn subjects_with_clear_notes(&self) -> Result<Vec<Uuid>, StoreError>;
+    /// Rewrites the tables of blocks, restrictions and obligations so that no row replaced in
+    /// them is left readable in the live database files (SQLite: the WAL emptied, replaced cells
+    /// being zeroed already; PostgreSQL: `VACUUM (FULL)`). For after notes have been sealed.
+    async fn rewrite_flag_tables(&self) -> Result<(), StoreError>;
+}

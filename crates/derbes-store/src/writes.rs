@@ -1,0 +1,230 @@
+//! What the store writes: one operation, atomic with its audit events, and what it did.
+
+use crate::{
+    FlagWrite, IndexEntry, JobWrite, KeyRecord, PackageRecord, RequestRecord, SubjectRecord,
+    TokenRecord, WebhookJob,
+};
+use derbes_core::audit::AuditDraft;
+use derbes_core::consent::{ConsentEvent, RepresentativeLink};
+use derbes_core::destruction::Destruction;
+use derbes_core::flags::Obligation;
+use uuid::Uuid;
+
+/// One atomic write. Each carries the audit events that record it.
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    CreateSubject {
+        record: SubjectRecord,
+        index: Vec<IndexEntry>,
+        audit: AuditDraft,
+    },
+    /// Replaces the subject's fields and blind-index entries, if its version is still
+    /// `expected_version`.
+    UpdateSubject {
+        id: Uuid,
+        expected_version: i64,
+        fields: Vec<(String, Vec<u8>)>,
+        index: Vec<IndexEntry>,
+        audit: AuditDraft,
+    },
+    /// Files a data-subject request. With `refuse_duplicate`, refuses it with
+    /// `DuplicateRequest` when the subject has an open request of the same kind.
+    FileRequest {
+        record: RequestRecord,
+        refuse_duplicate: bool,
+        audit: AuditDraft,
+    },
+    /// Replaces a request's status, body and due time, if its version is still
+    /// `record.version - 1`; otherwise `VersionConflict` (`NotFound` when there is none).
+    /// `jobs` are stored with it, in the same transaction, each only if its row is as expected
+    /// (otherwise `JobChanged` and nothing is written).
+    UpdateRequest {
+        record: RequestRecord,
+        audit: Vec<AuditDraft>,
+        jobs: Vec<JobWrite>,
+    },
+    /// Replaces a webhook job if its status is still `expected_status`; otherwise
+    /// `VersionConflict` (`NotFound` when there is none).
+    UpdateWebhookJob {
+        job: WebhookJob,
+        expected_status: crate::WebhookStatus,
+        audit: Vec<AuditDraft>,
+    },
+    /// Replaces wrapped data keys (KEK rotation), each only if its KEK version is still the one
+    /// read.
+    Rewrap {
+        keys: Vec<(KeyRecord, Vec<u8>, u32)>,
+        audit: Option<AuditDraft>,
+    },
+    CreateToken {
+        token: TokenRecord,
+        audit: AuditDraft,
+    },
+    /// Revokes a token at once, in every process (`NotFound` when there is none); a token
+    /// revoked before is answered with its record and nothing is written.
+    RevokeToken {
+        id: Uuid,
+        at: String,
+        audit: AuditDraft,
+    },
+    /// When tokens (by digest) were last used: bookkeeping of the tokens themselves, no action
+    /// on personal data, so it carries no audit event. Times only move forward.
+    TokensUsed { used: Vec<(String, String)> },
+    /// The last run of a periodic job, replacing the one before and counted: bookkeeping of
+    /// derbes itself, no action on personal data, so it carries no audit event.
+    RecordJobRun(crate::JobRun),
+    /// Records a declaration version; refuses the same version with different content.
+    RecordDeclaration {
+        version: String,
+        content_hash: String,
+        content: String,
+        audit: AuditDraft,
+    },
+    /// Appends a consent event, if the subject's ledger still holds exactly `seen` events of the
+    /// event's purpose (the ones the decision to record it was made on); otherwise
+    /// `VersionConflict`.
+    RecordConsent {
+        event: ConsentEvent,
+        seen: usize,
+        audit: AuditDraft,
+    },
+    /// Links a legal representative to a subject, or replaces the link's relation and documents.
+    LinkRepresentative {
+        link: RepresentativeLink,
+        audit: AuditDraft,
+    },
+    /// Removes a link; `NotFound` when there is none.
+    UnlinkRepresentative {
+        subject_id: Uuid,
+        representative_id: Uuid,
+        audit: AuditDraft,
+    },
+    /// Sets or lifts a block, restriction or obligation of a subject.
+    SetFlag {
+        subject_id: Uuid,
+        flag: FlagWrite,
+        audit: AuditDraft,
+    },
+    /// Crypto-shreds a subject: deletes its wrapped data key and sealed fields, blind-index
+    /// entries, consent ledger, links to its representatives, flags, obligations and access
+    /// packages, and keeps `destruction` (with what was removed counted) in `destructions`.
+    /// A subject already destroyed is answered with its record and nothing is written, so a
+    /// destruction can be repeated safely; `NotFound` when there was never such a subject.
+    DestroySubject {
+        destruction: Destruction,
+        audit: AuditDraft,
+        /// For a destruction decided now: the subject's obligations as the decision read them.
+        /// The write refuses with `VersionConflict` when they changed, or when the subject has
+        /// become another subject's legal representative, since; the caller decides again.
+        /// `None` re-applies a logged destruction as it was.
+        checked: Option<Vec<(String, Obligation)>>,
+    },
+    /// Stores a request's access package, replacing an earlier one.
+    StorePackage {
+        package: PackageRecord,
+        audit: AuditDraft,
+    },
+    /// Deletes a request's access package; `NotFound` when there is none.
+    DeletePackage { request_id: Uuid, audit: AuditDraft },
+    /// Audit events alone (reads, refusals, lookups).
+    Audit(Vec<AuditDraft>),
+    /// Signs a checkpoint of the chain as it stands after this commit group (answered with the
+    /// last checkpoint when it already covers the chain's last event).
+    Checkpoint,
+    /// Records a segment of the oldest events, written to its archive file, and removes its
+    /// events from the database; refused (`ArchiveRefused`) unless the segment continues the
+    /// last one and ends on an event the database holds, with its hash, before the last
+    /// checkpoint.
+    ArchiveAudit {
+        segment: derbes_core::audit::Segment,
+        audit: AuditDraft,
+    },
+}
+
+impl WriteOp {
+    /// The subject whose decision facts (fields, consents, representatives, flags) this write
+    /// changes: the store lists it in the feed of state changes.
+    pub(crate) fn changed_subject(&self) -> Option<Uuid> {
+        match self {
+            WriteOp::UpdateSubject { id, .. } => Some(*id),
+            WriteOp::RecordConsent { event, .. } => Some(event.subject_id),
+            WriteOp::LinkRepresentative { link, .. } => Some(link.subject_id),
+            WriteOp::UnlinkRepresentative { subject_id, .. }
+            | WriteOp::SetFlag { subject_id, .. } => Some(*subject_id),
+            WriteOp::DestroySubject { destruction, .. } => Some(destruction.subject_id),
+            WriteOp::CreateSubject { .. }
+            | WriteOp::Rewrap { .. }
+            | WriteOp::CreateToken { .. }
+            | WriteOp::RevokeToken { .. }
+            | WriteOp::TokensUsed { .. }
+            | WriteOp::RecordJobRun(_)
+            | WriteOp::RecordDeclaration { .. }
+            | WriteOp::FileRequest { .. }
+            | WriteOp::UpdateRequest { .. }
+            | WriteOp::StorePackage { .. }
+            | WriteOp::DeletePackage { .. }
+            | WriteOp::UpdateWebhookJob { .. }
+            | WriteOp::Checkpoint
+            | WriteOp::ArchiveAudit { .. }
+            | WriteOp::Audit(_) => None,
+        }
+    }
+}
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    Created,
+    Updated {
+        version: i64,
+    },
+    Rewrapped {
+        count: u64,
+    },
+    TokenCreated,
+    /// The token as it is now; `already` when it had been revoked before.
+    TokenRevoked {
+        token: Box<TokenRecord>,
+        already: bool,
+    },
+    TokensUsed,
+    JobRunRecorded,
+    /// `true` when the version was new.
+    DeclarationRecorded {
+        new: bool,
+    },
+    Audited,
+    ConsentRecorded,
+    /// `true` when the link is new, `false` when an existing one was replaced.
+    Linked {
+        new: bool,
+    },
+    Unlinked,
+    FlagSet,
+    RequestFiled,
+    RequestUpdated,
+    /// `already` when the subject had been destroyed before and nothing was written.
+    Destroyed {
+        destruction: Destruction,
+        already: bool,
+    },
+    PackageStored,
+    PackageDeleted,
+    WebhookJobUpdated,
+    Checkpointed(derbes_core::audit::Checkpoint),
+}
+
+impl Applied {
+    /// The write found its work done already and changed nothing (a repeated destruction).
+    pub(crate) fn changed_nothing(&self) -> bool {
+        matches!(self, Applied::Destroyed { already: true, .. })
+    }
+}
+
+/// A parameter of a statement built at run time, converted by each backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Param {
+    Text(String),
+    Id(Uuid),
+    Int(i64),
+}
