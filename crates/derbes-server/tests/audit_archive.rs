@@ -42,12 +42,21 @@ fn old_events_move_to_segments_and_the_chain_verifies_across_them(db: TestDb) ->
         let (_dir, archive) = archive_dir();
         let checkpoint = two_students_and_a_checkpoint_between(&s).await;
         // Kept for 60 days, nothing written today is due.
-        assert!(vault
+        assert!(s
+            .state
+            .app
+            .audit
             .archive_audit(&archive, 60, "system")
             .await
             .unwrap()
             .is_empty());
-        let written = vault.archive_audit(&archive, 1, "system").await.unwrap();
+        let written = s
+            .state
+            .app
+            .audit
+            .archive_audit(&archive, 1, "system")
+            .await
+            .unwrap();
         assert_eq!(written.len(), 1);
         let segment = &written[0];
         assert_eq!((segment.n, segment.first), (1, 1));
@@ -63,19 +72,22 @@ fn old_events_move_to_segments_and_the_chain_verifies_across_them(db: TestDb) ->
             let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600);
         }
-        assert!(vault
+        assert!(s
+            .state
+            .app
+            .audit
             .archive_audit(&archive, 1, "system")
             .await
             .unwrap()
             .is_empty());
-        let store = vault.store();
+        let store = &s.store;
         assert_eq!(store.audit_event(1).await.unwrap(), None);
         let exported = &checkpoint;
         let verified = |files: bool| {
             let archive = archive.clone();
             async move {
                 derbes_store::verify_chain(
-                    vault.store().as_ref(),
+                    store.as_ref(),
                     vault.keys().as_ref(),
                     std::slice::from_ref(exported),
                     files.then_some(&archive as &dyn derbes_store::SegmentFiles),
@@ -108,12 +120,14 @@ fn old_events_move_to_segments_and_the_chain_verifies_across_them(db: TestDb) ->
 fn a_chain_that_does_not_verify_is_not_archived(db: TestDb) -> Fut {
     Box::pin(async move {
         let s = month_later(&db).await;
-        let vault = &s.state.app.vault;
         let (_dir, archive) = archive_dir();
         two_students_and_a_checkpoint_between(&s).await;
         db.execute("UPDATE audit_events SET actor = 'nobody' WHERE seq = 2")
             .await;
-        let e = vault
+        let e = s
+            .state
+            .app
+            .audit
             .archive_audit(&archive, 1, "system")
             .await
             .unwrap_err();
@@ -121,7 +135,7 @@ fn a_chain_that_does_not_verify_is_not_archived(db: TestDb) -> Fut {
         assert!(
             !archive.dir().exists() || std::fs::read_dir(archive.dir()).unwrap().next().is_none()
         );
-        assert!(vault.store().audit_event(2).await.unwrap().is_some());
+        assert!(s.store.audit_event(2).await.unwrap().is_some());
     })
 }
 
@@ -130,10 +144,9 @@ fn a_chain_that_does_not_verify_is_not_archived(db: TestDb) -> Fut {
 fn the_daily_duty_archives_only_after_the_whole_chain_verifies(db: TestDb) -> Fut {
     Box::pin(async move {
         let s = month_later(&db).await;
-        let vault = &s.state.app.vault;
         let (_dir, archive) = archive_dir();
         let checkpoint = two_students_and_a_checkpoint_between(&s).await;
-        match vault.daily_audit(None).await.unwrap() {
+        match s.state.app.audit.daily_audit(None).await.unwrap() {
             DailyAudit::Verified { events, archived } => {
                 assert!(events > checkpoint.seq);
                 assert!(archived.is_empty(), "no retention, no archive");
@@ -141,7 +154,14 @@ fn the_daily_duty_archives_only_after_the_whole_chain_verifies(db: TestDb) -> Fu
             DailyAudit::Broken(b) => panic!("{b}"),
         }
         assert!(!archive.dir().exists());
-        match vault.daily_audit(Some((&archive, 1))).await.unwrap() {
+        match s
+            .state
+            .app
+            .audit
+            .daily_audit(Some((&archive, 1)))
+            .await
+            .unwrap()
+        {
             DailyAudit::Verified { archived, .. } => {
                 assert_eq!(archived.len(), 1);
                 assert!(archive.path_of(&archived[0]).exists());
@@ -158,7 +178,14 @@ fn the_daily_duty_archives_only_after_the_whole_chain_verifies(db: TestDb) -> Fu
             checkpoint.seq + 1
         ))
         .await;
-        match vault.daily_audit(Some((&archive, 0))).await.unwrap() {
+        match s
+            .state
+            .app
+            .audit
+            .daily_audit(Some((&archive, 0)))
+            .await
+            .unwrap()
+        {
             DailyAudit::Broken(b) => assert!(
                 b.to_string()
                     .contains(&format!("event {}", checkpoint.seq + 1)),

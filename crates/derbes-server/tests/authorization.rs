@@ -898,20 +898,27 @@ async fn through_the_service(
         "/api/v1/subjects" if path == route => {
             let b = body.unwrap();
             let category = b["category"].as_str().unwrap();
-            v.create_subject(actor, category, fields(&b), vec![])
+            app.subjects
+                .create_subject(actor, category, fields(&b), vec![])
                 .await
                 .map(drop)
         }
-        "/api/v1/subjects/{id}" if body.is_none() => v
+        "/api/v1/subjects/{id}" if body.is_none() => app
+            .subjects
             .read_subject(actor, id, f.read_purpose, None)
             .await
             .map(drop),
-        "/api/v1/subjects/{id}" => v
+        "/api/v1/subjects/{id}" => app
+            .subjects
             .rectify(actor, id, fields(&body.unwrap()), vec![])
             .await
             .map(drop),
         "/api/v1/subjects/{id}/audit" => v.subject_history(actor, id, 0, 100).await.map(drop),
-        "/api/v1/lookup" => v.lookup(actor, "iin", &f.iin, "education").await.map(drop),
+        "/api/v1/lookup" => app
+            .subjects
+            .lookup(actor, "iin", &f.iin, "education")
+            .await
+            .map(drop),
         "/api/v1/audit" => v.audit_events(actor, 0, 100).await.map(drop),
         "/api/v1/audit/status" => v.audit_status_for(actor).map(drop),
         "/api/v1/tokens" if body.is_some() => app
@@ -926,26 +933,38 @@ async fn through_the_service(
             .await
             .map(drop),
         "/api/v1/jobs" => app.job_board(actor).await.map(drop),
-        "/api/v1/decisions" => v.decide_questions(actor, vec![input(body)]).await.map(drop),
-        "/api/v1/subjects/{id}/consents" if body.is_some() => {
-            v.record_consent(actor, id, input(body)).await.map(drop)
-        }
-        "/api/v1/subjects/{id}/consents" => v.consent_ledger(actor, id).await.map(drop),
-        "/api/v1/subjects/{id}/representatives" if body.is_some() => v
+        "/api/v1/decisions" => app
+            .decisions
+            .decide_questions(actor, vec![input(body)])
+            .await
+            .map(drop),
+        "/api/v1/subjects/{id}/consents" if body.is_some() => app
+            .consents
+            .record_consent(actor, id, input(body))
+            .await
+            .map(drop),
+        "/api/v1/subjects/{id}/consents" => app.consents.consent_ledger(actor, id).await.map(drop),
+        "/api/v1/subjects/{id}/representatives" if body.is_some() => app
+            .consents
             .link_representative(actor, id, input(body))
             .await
             .map(drop),
-        "/api/v1/subjects/{id}/representatives" => v.representatives(actor, id).await.map(drop),
-        "/api/v1/subjects/{id}/representatives/{representative_id}" => v
+        "/api/v1/subjects/{id}/representatives" => {
+            app.consents.representatives(actor, id).await.map(drop)
+        }
+        "/api/v1/subjects/{id}/representatives/{representative_id}" => app
+            .consents
             .unlink_representative(actor, id, f.parent.parse().unwrap())
             .await
             .map(drop),
-        "/api/v1/subjects/{id}/flags" => v.flags(actor, id).await.map(drop),
-        "/api/v1/subjects/{id}/block" if body.is_some() => v
+        "/api/v1/subjects/{id}/flags" => app.consents.flags(actor, id).await.map(drop),
+        "/api/v1/subjects/{id}/block" if body.is_some() => app
+            .consents
             .set_flag(actor, id, None, FlagChange::Set(input(body)))
             .await
             .map(drop),
-        "/api/v1/subjects/{id}/block" => v
+        "/api/v1/subjects/{id}/block" => app
+            .consents
             .set_flag(
                 actor,
                 id,
@@ -954,11 +973,13 @@ async fn through_the_service(
             )
             .await
             .map(drop),
-        "/api/v1/subjects/{id}/restrictions/{purpose}" if body.is_some() => v
+        "/api/v1/subjects/{id}/restrictions/{purpose}" if body.is_some() => app
+            .consents
             .set_flag(actor, id, Some(&seg(6)), FlagChange::Set(input(body)))
             .await
             .map(drop),
-        "/api/v1/subjects/{id}/restrictions/{purpose}" => v
+        "/api/v1/subjects/{id}/restrictions/{purpose}" => app
+            .consents
             .set_flag(
                 actor,
                 id,
@@ -967,14 +988,18 @@ async fn through_the_service(
             )
             .await
             .map(drop),
-        "/api/v1/subjects/{id}/obligations/{purpose}" if body.is_some() => v
+        "/api/v1/subjects/{id}/obligations/{purpose}" if body.is_some() => app
+            .consents
             .set_obligation(actor, id, &seg(6), Some(input(body)))
             .await
             .map(drop),
-        "/api/v1/subjects/{id}/obligations/{purpose}" => {
-            v.set_obligation(actor, id, &seg(6), None).await.map(drop)
-        }
-        "/api/v1/subjects/{id}/consents/{consent_id}/receipt" => v
+        "/api/v1/subjects/{id}/obligations/{purpose}" => app
+            .consents
+            .set_obligation(actor, id, &seg(6), None)
+            .await
+            .map(drop),
+        "/api/v1/subjects/{id}/consents/{consent_id}/receipt" => app
+            .receipts
             .consent_receipt(actor, id, f.consent.parse().unwrap())
             .await
             .map(drop),

@@ -2,9 +2,15 @@
 //! one `App` and calls the capability an operation belongs to (`app.tokens`, `app.policy`);
 //! the capabilities not yet split from the kernel are still methods of `app.vault`.
 
+use crate::audit_archive::AuditDuty;
+use crate::consents::Consents;
+use crate::decisions::Decisions;
 use crate::destruction::{DestructionLog, Destructions};
+use crate::keys::Keys;
 use crate::policy::{Policy, PolicyTemplates};
+use crate::receipts::Receipts;
 use crate::requests::{RequestSettings, Requests};
+use crate::subjects::Subjects;
 use crate::tokens::{TokenLifetimes, Tokens};
 use crate::vault::Vault;
 use std::sync::Arc;
@@ -12,6 +18,12 @@ use std::sync::Arc;
 pub struct App {
     /// The kernel: declaration, key ring, store, clock; seal, open, audit, write.
     pub vault: Arc<Vault>,
+    pub subjects: Subjects,
+    pub keys: Keys,
+    pub consents: Consents,
+    pub decisions: Decisions,
+    pub receipts: Receipts,
+    pub audit: AuditDuty,
     pub tokens: Tokens,
     pub policy: Policy,
     pub destructions: Arc<Destructions>,
@@ -38,6 +50,12 @@ impl App {
             settings.destruction_log,
         ));
         App {
+            subjects: Subjects::new(Arc::clone(&vault)),
+            keys: Keys::new(Arc::clone(&vault)),
+            consents: Consents::new(Arc::clone(&vault)),
+            decisions: Decisions::new(Arc::clone(&vault)),
+            receipts: Receipts::new(Arc::clone(&vault)),
+            audit: AuditDuty::new(Arc::clone(&vault)),
             tokens: Tokens::new(Arc::clone(&vault), settings.token_lifetimes),
             policy: Policy::new(Arc::clone(&vault), settings.policy_templates),
             requests: Requests::new(

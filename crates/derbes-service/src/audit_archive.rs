@@ -7,6 +7,7 @@ use derbes_core::audit::{format_timestamp, AuditDraft, ChainBreak, ChainKeys, Ou
 use derbes_store::{SegmentFiles, WriteOp};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The action of the audit event that records an archived segment.
 pub const ARCHIVED: &str = "audit.archived";
@@ -67,7 +68,17 @@ pub enum DailyAudit {
     Broken(ChainBreak),
 }
 
-impl Vault {
+/// The audit duties over time: the daily verification of the whole chain, and moving the events past the audit retention to signed segments in the archive.
+#[derive(Clone)]
+pub struct AuditDuty {
+    vault: Arc<Vault>,
+}
+
+impl AuditDuty {
+    pub(crate) fn new(vault: Arc<Vault>) -> Self {
+        AuditDuty { vault }
+    }
+
     /// The duty `serve` runs at start and every day: verifies the whole chain (with the
     /// checkpoints exported from it), and only when it verifies moves the events past
     /// `retention` (days, when configured) to signed segments in its archive.
@@ -75,7 +86,7 @@ impl Vault {
         &self,
         retention: Option<(&AuditArchive, u32)>,
     ) -> Result<DailyAudit, VaultError> {
-        let report = match self.verify_audit_chain().await? {
+        let report = match self.vault.verify_audit_chain().await? {
             Ok(report) => report,
             Err(b) => return Ok(DailyAudit::Broken(b)),
         };
@@ -99,12 +110,13 @@ impl Vault {
         keep_days: u32,
         actor_name: &str,
     ) -> Result<Vec<Segment>, VaultError> {
-        if let Some(reason) = self.chain_broken() {
+        if let Some(reason) = self.vault.chain_broken() {
             return Err(VaultError::Unavailable(format!(
                 "the audit chain is broken ({reason}); nothing is archived"
             )));
         }
-        let cutoff = format_timestamp(self.now() - time::Duration::days(i64::from(keep_days)));
+        let cutoff =
+            format_timestamp(self.vault.now() - time::Duration::days(i64::from(keep_days)));
         let mut written = Vec::new();
         while let Some(s) = self.archive_segment(archive, &cutoff, actor_name).await? {
             written.push(s);
@@ -119,9 +131,9 @@ impl Vault {
         cutoff: &str,
         actor_name: &str,
     ) -> Result<Option<Segment>, VaultError> {
-        let store = self.store();
-        let keys = self.keys();
-        let at = format_timestamp(self.now());
+        let store = self.vault.store();
+        let keys = self.vault.keys();
+        let at = format_timestamp(self.vault.now());
         let (segment, body) =
             match derbes_store::next_segment(store.as_ref(), keys.as_ref(), cutoff, at).await? {
                 Ok(Some(next)) => next,

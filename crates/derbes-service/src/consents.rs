@@ -8,73 +8,21 @@ use crate::actor::Actor;
 use crate::vault::{Vault, VaultError, UPDATE_ATTEMPTS};
 use derbes_core::audit::{AuditDraft, Outcome};
 use derbes_core::consent::{
-    birth_date, check_consent_event, consent_state, ConsentAction, ConsentEvent, ConsentProblem,
-    ConsentState, Document, GivenBy, Grant, Method, PurposeTerms, Relation, RepresentativeLink,
-    SubjectFacts, Term,
+    check_consent_event, consent_state, ConsentAction, ConsentEvent, ConsentProblem, ConsentState,
+    Document, GivenBy, Grant, Method, PurposeTerms, Relation, RepresentativeLink, Term,
 };
 use derbes_core::declaration::{representative_categories, LegalBasis};
 use derbes_core::flags::{Flag, FlagReason, Obligation};
 use derbes_core::validate::FieldProblem;
-use derbes_store::{Applied, FlagWrite, StoreError, SubjectRecord, SubjectState, WriteOp};
+use derbes_store::{Applied, FlagWrite, StoreError, SubjectRecord, WriteOp};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use time::{Date, OffsetDateTime};
+use std::sync::Arc;
+use time::Date;
 use uuid::Uuid;
 
 /// Longest free text accepted in a method, reference or note.
 const MAX_TEXT: usize = 500;
-
-/// What of a subject's flags holds at one moment: the block, the restricted purposes and the
-/// purposes with an open obligation.
-pub(crate) struct InForce {
-    blocked: bool,
-    restricted: Vec<String>,
-    obligations: Vec<String>,
-}
-
-impl InForce {
-    pub fn at(state: &SubjectState, now: OffsetDateTime) -> Self {
-        fn holding<T>(list: &[(String, T)], holds: impl Fn(&T) -> bool) -> Vec<String> {
-            list.iter()
-                .filter(|(_, f)| holds(f))
-                .map(|(p, _)| p.clone())
-                .collect()
-        }
-        Self {
-            blocked: state.blocked.as_ref().is_some_and(|f| f.holds(now)),
-            restricted: holding(&state.restrictions, |f| f.holds(now)),
-            obligations: holding(&state.obligations, |o| o.holds(now)),
-        }
-    }
-
-    /// The facts core decides on, for a subject with this state and birth date.
-    pub fn facts<'a>(
-        &'a self,
-        birth_date: Option<Date>,
-        state: &'a SubjectState,
-    ) -> SubjectFacts<'a> {
-        SubjectFacts {
-            birth_date,
-            blocked: self.blocked,
-            restricted: &self.restricted,
-            obligations: &self.obligations,
-            consents: &state.consents,
-        }
-    }
-}
-
-/// What a subject's state says for decisions at one moment.
-pub(crate) struct Facts {
-    pub birth_date: Option<Date>,
-    in_force: InForce,
-    pub state: SubjectState,
-}
-
-impl Facts {
-    pub fn as_subject_facts(&self) -> SubjectFacts<'_> {
-        self.in_force.facts(self.birth_date, &self.state)
-    }
-}
 
 /// A consent action as asked through the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -250,76 +198,15 @@ fn invalid(problems: Vec<FieldProblem>) -> Result<(), VaultError> {
     }
 }
 
-impl Vault {
-    /// The record and state of a subject, or `NotFound`.
-    pub(crate) async fn subject_and_state(
-        &self,
-        id: Uuid,
-        purpose: Option<&str>,
-    ) -> Result<(SubjectRecord, SubjectState), VaultError> {
-        match self
-            .store()
-            .subject_with_state(id, purpose.map(str::to_owned))
-            .await?
-        {
-            Some(found) => Ok(found),
-            None => Err(match self.store().destruction(id).await? {
-                Some(d) => VaultError::Destroyed(Box::new(d)),
-                None => VaultError::NotFound,
-            }),
-        }
-    }
+/// The consent ledger, legal representatives, blocks, restrictions and obligations of subjects.
+#[derive(Clone)]
+pub struct Consents {
+    vault: Arc<Vault>,
+}
 
-    /// The subject's birth date, from its sealed values.
-    pub(crate) fn birth_date_of(&self, record: &SubjectRecord) -> Result<Option<Date>, VaultError> {
-        let dk = self.open_key(record)?;
-        let mut failure = None;
-        let found = birth_date(self.declaration(), &record.category, |key| {
-            let (_, sealed) = record.fields.iter().find(|(k, _)| k == key)?;
-            match self.open_field(&dk, record, key, sealed) {
-                Ok(v) => Some(v),
-                Err(e) => {
-                    failure = Some(e);
-                    None
-                }
-            }
-        });
-        match failure {
-            Some(e) if found.is_none() => Err(e),
-            _ => Ok(found),
-        }
-    }
-
-    /// What decisions about the subject rest on at `now`. For a decision about `purpose` the
-    /// birth date is read (a field opened) only when the purpose rests on consent and the
-    /// subject has consent events; with `None` (recording or listing consents) it always is.
-    pub(crate) fn facts(
-        &self,
-        record: &SubjectRecord,
-        state: SubjectState,
-        now: OffsetDateTime,
-        purpose: Option<&str>,
-    ) -> Result<Facts, VaultError> {
-        let needs_birth = match purpose {
-            None => true,
-            Some(p) => {
-                !state.consents.is_empty()
-                    && self
-                        .declaration()
-                        .purpose(p)
-                        .is_some_and(|p| p.legal_basis == LegalBasis::Consent)
-            }
-        };
-        let birth_date = if needs_birth {
-            self.birth_date_of(record)?
-        } else {
-            None
-        };
-        Ok(Facts {
-            birth_date,
-            in_force: InForce::at(&state, now),
-            state,
-        })
+impl Consents {
+    pub(crate) fn new(vault: Arc<Vault>) -> Self {
+        Consents { vault }
     }
 
     /// Records a consent action after core has checked it against the subject's ledger, age and
@@ -334,9 +221,9 @@ impl Vault {
         subject_id: Uuid,
         input: ConsentInput,
     ) -> Result<ConsentEvent, VaultError> {
-        self.authorize(actor, Action::ConsentRecord)?;
+        self.vault.authorize(actor, Action::ConsentRecord)?;
         crate::vault::check_names(&input.purpose, &[])?;
-        let now = self.now();
+        let now = self.vault.now();
         let mut problems = Vec::new();
         check_method(&input.method, &mut problems);
         if input.action == ConsentStep::Withdraw && input.until.is_some() {
@@ -356,13 +243,14 @@ impl Vault {
             }
         );
         if !actor.scope.allows(&input.purpose) {
-            self.audit(
-                AuditDraft::new(&actor.audit_name(), &action_name, Outcome::Denied)
-                    .subject(subject_id)
-                    .purpose(&input.purpose)
-                    .reason("actor_not_allowed_purpose"),
-            )
-            .await?;
+            self.vault
+                .audit(
+                    AuditDraft::new(&actor.audit_name(), &action_name, Outcome::Denied)
+                        .subject(subject_id)
+                        .purpose(&input.purpose)
+                        .reason("actor_not_allowed_purpose"),
+                )
+                .await?;
             return Err(VaultError::Forbidden(format!(
                 "this token may not record consents for purpose `{}`",
                 input.purpose
@@ -370,6 +258,7 @@ impl Vault {
         }
         for _ in 0..UPDATE_ATTEMPTS {
             let (record, state) = self
+                .vault
                 .subject_for(
                     actor,
                     Action::ConsentRecord,
@@ -378,6 +267,7 @@ impl Vault {
                 )
                 .await?;
             if self
+                .vault
                 .declaration()
                 .purpose(&input.purpose)
                 .is_some_and(|p| !p.covers_category(&record.category))
@@ -411,7 +301,8 @@ impl Vault {
             let action = match input.action {
                 ConsentStep::Withdraw => ConsentAction::Withdraw,
                 step => {
-                    let Some(terms) = PurposeTerms::of(self.declaration(), &input.purpose) else {
+                    let Some(terms) = PurposeTerms::of(self.vault.declaration(), &input.purpose)
+                    else {
                         return self
                             .refuse_consent(
                                 actor,
@@ -445,9 +336,9 @@ impl Vault {
                 at: now,
             };
             // The birth date matters to every consent action: a minor cannot act alone.
-            let facts = self.facts(&record, state, now, None)?;
+            let facts = self.vault.facts(&record, state, now, None)?;
             if let Err(problems) = check_consent_event(
-                self.declaration(),
+                self.vault.declaration(),
                 &facts.as_subject_facts(),
                 &representatives,
                 &event,
@@ -478,6 +369,7 @@ impl Vault {
                 .purpose(&input.purpose)
                 .details(&details);
             match self
+                .vault
                 .store()
                 .write(WriteOp::RecordConsent {
                     event: event.clone(),
@@ -504,13 +396,14 @@ impl Vault {
         problems: Vec<ConsentProblem>,
     ) -> Result<T, VaultError> {
         let codes: Vec<&str> = problems.iter().map(ConsentProblem::code).collect();
-        self.audit(
-            AuditDraft::new(&actor.audit_name(), action_name, Outcome::Denied)
-                .subject(subject_id)
-                .purpose(purpose)
-                .reason(codes.join(",")),
-        )
-        .await?;
+        self.vault
+            .audit(
+                AuditDraft::new(&actor.audit_name(), action_name, Outcome::Denied)
+                    .subject(subject_id)
+                    .purpose(purpose)
+                    .reason(codes.join(",")),
+            )
+            .await?;
         Err(VaultError::ConsentRefused(problems))
     }
 
@@ -527,7 +420,7 @@ impl Vault {
         if let Ok(id) = Uuid::parse_str(name.trim()) {
             return Ok(id);
         }
-        let d = self.declaration();
+        let d = self.vault.declaration();
         let mut found = Vec::new();
         let mut tried = Vec::new();
         for (key, field) in d
@@ -540,8 +433,9 @@ impl Vault {
             };
             tried.push(key.clone());
             for (id, category) in self
+                .vault
                 .store()
-                .lookup(key, &self.keys().blind_index(key, &normalized))
+                .lookup(key, &self.vault.keys().blind_index(key, &normalized))
                 .await?
             {
                 if (categories.is_empty() || categories.contains(&category)) && !found.contains(&id)
@@ -572,7 +466,7 @@ impl Vault {
                 "ambiguous"
             });
         }
-        self.audit(draft).await?;
+        self.vault.audit(draft).await?;
         match found[..] {
             [id] => Ok(id),
             [] => Err(VaultError::Validation(vec![problem(
@@ -593,14 +487,15 @@ impl Vault {
         subject_id: Uuid,
     ) -> Result<ConsentLedger, VaultError> {
         let (record, mut state) = self
+            .vault
             .subject_for(actor, Action::ConsentList, subject_id, None)
             .await?;
         // Staff and integrations see the consents of their own purposes.
         state.consents.retain(|e| actor.scope.allows(&e.purpose));
-        let now = self.now();
-        let facts = self.facts(&record, state, now, None)?;
+        let now = self.vault.now();
+        let facts = self.vault.facts(&record, state, now, None)?;
         let birth = facts.birth_date;
-        let d = self.declaration();
+        let d = self.vault.declaration();
         let subject_facts = facts.as_subject_facts();
         let purposes = d
             .purposes
@@ -630,11 +525,12 @@ impl Vault {
                 }
             })
             .collect();
-        self.audit(
-            AuditDraft::new(&actor.audit_name(), "consents.read", Outcome::Allowed)
-                .subject(subject_id),
-        )
-        .await?;
+        self.vault
+            .audit(
+                AuditDraft::new(&actor.audit_name(), "consents.read", Outcome::Allowed)
+                    .subject(subject_id),
+            )
+            .await?;
         Ok(ConsentLedger {
             subject_id,
             minor: birth.map(|b| derbes_core::consent::is_minor(d, b, now.date())),
@@ -673,6 +569,7 @@ impl Vault {
         }
         invalid(problems)?;
         let (subject, _) = self
+            .vault
             .subject_for(actor, Action::RepresentativeLink, subject_id, None)
             .await?;
         let rep = self
@@ -689,7 +586,7 @@ impl Vault {
                     "no subject has this id; create the representative as a subject first",
                 )])
             })?;
-        let allowed = representative_categories(self.declaration());
+        let allowed = representative_categories(self.vault.declaration());
         if !allowed.contains(&rep.category) {
             return Err(VaultError::Validation(vec![problem(
                 "representative_id",
@@ -709,7 +606,7 @@ impl Vault {
             representative_id: input.representative_id,
             relation: input.relation,
             documents: input.documents,
-            linked_at: self.now(),
+            linked_at: self.vault.now(),
             linked_by: actor.audit_name(),
         };
         let kinds: Vec<_> = link.documents.iter().map(|d| d.kind).collect();
@@ -721,6 +618,7 @@ impl Vault {
                 "documents": kinds,
             }));
         let applied = self
+            .vault
             .store()
             .write(WriteOp::LinkRepresentative {
                 link: link.clone(),
@@ -740,20 +638,20 @@ impl Vault {
         subject: &SubjectRecord,
         id: Uuid,
     ) -> Result<Option<SubjectRecord>, VaultError> {
-        let Some(rep) = self.store().subject(id).await? else {
+        let Some(rep) = self.vault.store().subject(id).await? else {
             return Ok(None);
         };
-        if !self.reaches(actor, &rep.category) {
-            self.refuse_reach(actor, action, id).await?;
+        if !self.vault.reaches(actor, &rep.category) {
+            self.vault.refuse_reach(actor, action, id).await?;
             return Ok(None);
         }
         if !derbes_core::decision::covers_both(
-            self.declaration(),
+            self.vault.declaration(),
             &actor.scope,
             &subject.category,
             &rep.category,
         ) {
-            self.refuse_reach(actor, action, subject.id).await?;
+            self.vault.refuse_reach(actor, action, subject.id).await?;
             return Err(VaultError::Forbidden(format!(
                 "none of this token's purposes processes both a `{}` and a `{}`: a link between them needs one that does",
                 subject.category, rep.category
@@ -770,10 +668,16 @@ impl Vault {
         representative_id: Uuid,
     ) -> Result<Representatives, VaultError> {
         let (subject, _) = self
+            .vault
             .subject_for(actor, Action::RepresentativeUnlink, subject_id, None)
             .await?;
         // A representative out of reach is answered as one never linked.
-        if self.store().subject(representative_id).await?.is_some()
+        if self
+            .vault
+            .store()
+            .subject(representative_id)
+            .await?
+            .is_some()
             && self
                 .representative_in_reach(
                     actor,
@@ -790,6 +694,7 @@ impl Vault {
             .subject(subject_id)
             .details(&json!({ "representative_id": representative_id }));
         match self
+            .vault
             .store()
             .write(WriteOp::UnlinkRepresentative {
                 subject_id,
@@ -811,12 +716,13 @@ impl Vault {
         subject_id: Uuid,
     ) -> Result<Representatives, VaultError> {
         let (_, state) = self
+            .vault
             .subject_for(actor, Action::RepresentativeList, subject_id, None)
             .await?;
         Ok(Representatives {
             subject_id,
             representatives: state.representatives,
-            represents: self.store().represented_by(subject_id).await?,
+            represents: self.vault.store().represented_by(subject_id).await?,
         })
     }
 
@@ -829,16 +735,16 @@ impl Vault {
         purpose: Option<&str>,
         change: FlagChange,
     ) -> Result<Flags, VaultError> {
-        let now = self.now();
+        let now = self.vault.now();
         let action = match (purpose, &change) {
             (None, FlagChange::Set(_)) => Action::BlockSet,
             (None, FlagChange::Lift(_)) => Action::BlockLift,
             (Some(_), FlagChange::Set(_)) => Action::RestrictionSet,
             (Some(_), FlagChange::Lift(_)) => Action::RestrictionLift,
         };
-        self.authorize(actor, action)?;
+        self.vault.authorize(actor, action)?;
         if let Some(p) = purpose {
-            self.declared_purpose(p)?;
+            self.vault.declared_purpose(p)?;
             if !actor.scope.allows(p) {
                 return Err(VaultError::Forbidden(format!(
                     "this token may not restrict or lift restrictions of purpose `{p}`; it acts for other purposes"
@@ -848,7 +754,10 @@ impl Vault {
         if let FlagChange::Set(input) = &change {
             check_note_and_until(input.note.as_deref(), input.until, now.date())?;
         }
-        let (record, state) = self.subject_for(actor, action, subject_id, None).await?;
+        let (record, state) = self
+            .vault
+            .subject_for(actor, action, subject_id, None)
+            .await?;
         if let Some(p) = purpose {
             self.purpose_of_category(p, &record.category)?;
         }
@@ -902,7 +811,8 @@ impl Vault {
                 flag,
             },
         };
-        self.store()
+        self.vault
+            .store()
             .write(WriteOp::SetFlag {
                 subject_id,
                 flag,
@@ -923,13 +833,13 @@ impl Vault {
         purpose: &str,
         input: Option<ObligationInput>,
     ) -> Result<Flags, VaultError> {
-        let now = self.now();
+        let now = self.vault.now();
         let action = if input.is_some() {
             Action::ObligationSet
         } else {
             Action::ObligationFulfil
         };
-        self.authorize(actor, action)?;
+        self.vault.authorize(actor, action)?;
         if !actor.scope.allows(purpose) {
             crate::vault::check_names(purpose, &[])?;
             return Err(VaultError::Forbidden(format!(
@@ -937,6 +847,7 @@ impl Vault {
             )));
         }
         if self
+            .vault
             .declared_purpose(purpose)?
             .withdrawal_obligation
             .is_none()
@@ -951,7 +862,10 @@ impl Vault {
         if let Some(i) = &input {
             check_note_and_until(i.note.as_deref(), i.until, now.date())?;
         }
-        let (record, state) = self.subject_for(actor, action, subject_id, None).await?;
+        let (record, state) = self
+            .vault
+            .subject_for(actor, action, subject_id, None)
+            .await?;
         self.purpose_of_category(purpose, &record.category)?;
         let slot = obligation_slot(purpose);
         let open = state
@@ -978,7 +892,8 @@ impl Vault {
         if let Some(until) = obligation.as_ref().and_then(|o| o.until) {
             draft = draft.details(&json!({ "until": until.to_string() }));
         }
-        self.store()
+        self.vault
+            .store()
             .write(WriteOp::SetFlag {
                 subject_id,
                 flag: FlagWrite::Obligation {
@@ -995,6 +910,7 @@ impl Vault {
     /// restricted or held for such a subject.
     fn purpose_of_category(&self, purpose: &str, category: &str) -> Result<(), VaultError> {
         if self
+            .vault
             .declaration()
             .purpose(purpose)
             .is_some_and(|p| !p.covers_category(category))
@@ -1007,29 +923,16 @@ impl Vault {
         Ok(())
     }
 
-    /// A declared purpose, or a validation error naming the path parameter.
-    pub(crate) fn declared_purpose(
-        &self,
-        purpose: &str,
-    ) -> Result<&derbes_core::declaration::Purpose, VaultError> {
-        crate::vault::check_names(purpose, &[])?;
-        self.declaration().purpose(purpose).ok_or_else(|| {
-            VaultError::Validation(vec![problem(
-                "purpose",
-                format!("purpose `{purpose}` is not declared; GET /api/v1/declaration lists them"),
-            )])
-        })
-    }
-
     pub async fn flags(&self, actor: &Actor, subject_id: Uuid) -> Result<Flags, VaultError> {
-        self.subject_for(actor, Action::FlagsRead, subject_id, None)
+        self.vault
+            .subject_for(actor, Action::FlagsRead, subject_id, None)
             .await?;
         self.flags_of(subject_id).await
     }
 
     /// The subject's flags, for an actor already authorized.
     async fn flags_of(&self, subject_id: Uuid) -> Result<Flags, VaultError> {
-        let (record, state) = self.subject_and_state(subject_id, None).await?;
+        let (record, state) = self.vault.subject_and_state(subject_id, None).await?;
         let flag = |key: &str, mut f: Flag| -> Result<Flag, VaultError> {
             if let Some(sealed) = f.sealed_note.take() {
                 f.note = Some(self.open_note(&record, &flag_slot(key), &sealed)?);
@@ -1062,7 +965,7 @@ impl Vault {
     /// `serve` runs it at start, before it takes requests. Returns how many were sealed.
     pub async fn seal_clear_notes(&self) -> Result<usize, VaultError> {
         let mut sealed = 0;
-        let found = self.store().subjects_with_clear_notes().await?;
+        let found = self.vault.store().subjects_with_clear_notes().await?;
         let mut failed = None;
         for &id in &found {
             match self.seal_notes_of(id).await {
@@ -1074,7 +977,7 @@ impl Vault {
         // Rewritten whenever clear notes were found, so that a start that sealed them but
         // stopped before the rewrite is completed by the next.
         if !found.is_empty() {
-            self.store().rewrite_flag_tables().await?;
+            self.vault.store().rewrite_flag_tables().await?;
         }
         match failed {
             Some(e) => Err(e),
@@ -1084,7 +987,7 @@ impl Vault {
 
     /// Seals the clear notes of one subject; how many.
     async fn seal_notes_of(&self, id: Uuid) -> Result<usize, VaultError> {
-        let (record, state) = match self.subject_and_state(id, None).await {
+        let (record, state) = match self.vault.subject_and_state(id, None).await {
             Ok(found) => found,
             Err(VaultError::NotFound | VaultError::Destroyed(_)) => return Ok(0),
             Err(e) => return Err(e),
@@ -1128,7 +1031,8 @@ impl Vault {
         let sealed = writes.len();
         for flag in writes {
             let audit = AuditDraft::new("system", "subject.note.sealed", Outcome::Ok).subject(id);
-            self.store()
+            self.vault
+                .store()
                 .write(WriteOp::SetFlag {
                     subject_id: id,
                     flag,
@@ -1151,7 +1055,7 @@ impl Vault {
         let Some(note) = note.filter(|n| !n.trim().is_empty()) else {
             return Ok(None);
         };
-        let dk = self.open_key(record)?;
+        let dk = self.vault.open_key(record)?;
         let sealed = dk.seal(&record.id, record.dek_generation, slot, note.as_bytes())?;
         Ok(Some(
             base64::engine::general_purpose::STANDARD.encode(sealed),
@@ -1168,8 +1072,8 @@ impl Vault {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(sealed)
             .map_err(|_| VaultError::Crypto(derbes_crypto::CryptoError::Open))?;
-        let dk = self.open_key(record)?;
-        self.open_field(&dk, record, slot, &bytes)
+        let dk = self.vault.open_key(record)?;
+        self.vault.open_field(&dk, record, slot, &bytes)
     }
 }
 

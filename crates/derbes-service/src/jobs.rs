@@ -9,8 +9,8 @@
 use crate::access::Action;
 use crate::actor::Actor;
 use crate::app::App;
-use crate::audit_archive::{AuditArchive, DailyAudit};
-use crate::vault::{Vault, VaultError};
+use crate::audit_archive::{AuditArchive, AuditDuty, DailyAudit};
+use crate::vault::VaultError;
 use derbes_store::{JobOutcome, JobRun, WriteOp};
 use std::future::Future;
 use std::pin::Pin;
@@ -231,7 +231,7 @@ pub fn jobs(settings: JobSettings) -> Vec<Job> {
         .on_intact_chain(),
         Job::new(AUDIT, AUDIT_VERIFICATION_PERIOD, true, move |a| {
             let archive = Arc::clone(&audit_archive);
-            async move { audit_verification(&a.vault, archive.as_ref().as_ref()).await }
+            async move { audit_verification(&a.audit, archive.as_ref().as_ref()).await }
         }),
         Job::new(OUTBOX, OUTBOX_SWEEP_PERIOD, true, move |a| async move {
             Ok(Ran::counted(a.vault.sweep_outbox(outbox_age), |n| {
@@ -261,10 +261,10 @@ pub fn jobs(settings: JobSettings) -> Vec<Job> {
 }
 
 async fn audit_verification(
-    vault: &Vault,
+    audit: &AuditDuty,
     archive: Option<&(AuditArchive, u32)>,
 ) -> Result<Ran, VaultError> {
-    match (vault.daily_audit(archive.map(|(a, days)| (a, *days))).await?, archive) {
+    match (audit.daily_audit(archive.map(|(a, days)| (a, *days))).await?, archive) {
         // Only a configured archive receives segments.
         (DailyAudit::Verified { archived, .. }, Some((archive, keep_days)))
             if !archived.is_empty() =>

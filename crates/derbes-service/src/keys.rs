@@ -6,12 +6,23 @@ use derbes_core::audit::{AuditDraft, Outcome};
 use derbes_crypto::WrappedKey;
 use derbes_store::{Applied, KeyOwner, KeyRecord, StoreError, WriteOp};
 use serde_json::json;
+use std::sync::Arc;
 use uuid::Uuid;
 
-impl Vault {
+/// The key ring's use over the stored data: how many data keys each key-encryption key wraps, and rewrapping them after a rotation.
+#[derive(Clone)]
+pub struct Keys {
+    vault: Arc<Vault>,
+}
+
+impl Keys {
+    pub(crate) fn new(vault: Arc<Vault>) -> Self {
+        Keys { vault }
+    }
+
     /// How many data keys each key-encryption key version wraps.
     pub async fn key_versions(&self) -> Result<std::collections::BTreeMap<u32, u64>, StoreError> {
-        self.store().key_versions().await
+        self.vault.store().key_versions().await
     }
 
     /// Rewraps the data key of every subject after `after` (in id order; all when `None`), then
@@ -38,10 +49,10 @@ impl Vault {
         mut total: u64,
         progress: &mut impl FnMut(u64),
     ) -> Result<u64, VaultError> {
-        let keys = self.keys();
+        let keys = self.vault.keys();
         let current = keys.current_version();
         loop {
-            let page = self.store().keys_page(owner, after, 1000).await?;
+            let page = self.vault.store().keys_page(owner, after, 1000).await?;
             let Some(last) = page.last() else { break };
             after = Some(last.id);
             let mut batch: Vec<(KeyRecord, Vec<u8>, u32)> = Vec::with_capacity(page.len());
@@ -59,6 +70,7 @@ impl Vault {
             }
             if !batch.is_empty() {
                 if let Applied::Rewrapped { count } = self
+                    .vault
                     .store()
                     .write(WriteOp::Rewrap {
                         keys: batch,
@@ -81,7 +93,8 @@ impl Vault {
         retired: &[u32],
         rewrapped: u64,
     ) -> Result<(), VaultError> {
-        self.store()
+        self.vault
+            .store()
             .write(WriteOp::Audit(vec![AuditDraft::new(
                 actor_name,
                 "keys.retire",
@@ -89,7 +102,7 @@ impl Vault {
             )
             .details(&json!({
                 "retired": retired,
-                "current": self.keys().current_version(),
+                "current": self.vault.keys().current_version(),
                 "rewrapped": rewrapped
             }))]))
             .await?;
@@ -103,8 +116,9 @@ impl Vault {
         actor_name: &str,
         rewrapped: u64,
     ) -> Result<(), VaultError> {
-        let kek_version = self.keys().current_version();
-        self.store()
+        let kek_version = self.vault.keys().current_version();
+        self.vault
+            .store()
             .write(WriteOp::Audit(vec![AuditDraft::new(
                 actor_name,
                 "keys.rotate",

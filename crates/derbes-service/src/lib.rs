@@ -11,7 +11,6 @@ mod audit_chain;
 mod consents;
 mod decisions;
 mod destruction;
-mod facts_cache;
 pub mod files;
 mod html;
 pub mod jobs;
@@ -28,21 +27,24 @@ mod vault;
 
 pub use actor::{scope_for, Actor, Role, ROLES};
 pub use app::{App, Settings};
-pub use audit_archive::{AuditArchive, DailyAudit, ARCHIVED};
+pub use audit_archive::{AuditArchive, AuditDuty, DailyAudit, ARCHIVED};
 pub use audit_chain::{
     since_last_restore, AuditStatus, CheckpointFile, CheckpointFileError, FileEntry,
     RestoreAcknowledged, RESTORE_ACKNOWLEDGED,
 };
-pub use consents::{ConsentInput, ConsentStep, FlagChange, FlagInput, LinkInput, ObligationInput};
-pub use decisions::{Answer, Question, Reason, MAX_BATCH};
+pub use consents::{
+    ConsentInput, ConsentStep, Consents, FlagChange, FlagInput, LinkInput, ObligationInput,
+};
+pub use decisions::{Answer, Decisions, Question, Reason, MAX_BATCH};
 pub use destruction::{DestructionLog, Destructions, Reconciled, RejectedLine, RESTORE_ACTOR};
 pub use html::{markdown_page, markdown_to_html};
 pub use jobs::{JobSettings, JobStatus, KEY_RELOAD_PERIOD};
+pub use keys::Keys;
 pub use mail::{to_eml, Mail, MailError, Mailer, Outbox, Smtp};
 pub use policy::{changes_markdown, Document, PolicyTemplates, RenderError};
 pub use receipts::{
     keys_from_set, published_keys, receipt_html, verify_receipt, ReceiptCheck, ReceiptSignature,
-    SignedReceipt, RECEIPT_KEYS_PATH,
+    Receipts, SignedReceipt, RECEIPT_KEYS_PATH,
 };
 pub use requests::answers::{AnswerTemplates, Letter};
 pub use requests::connectors::{Webhook, WebhookEvent, WebhookMessage, SIGNATURE_HEADER};
@@ -51,6 +53,7 @@ pub use requests::{
     mask_email, Action, ActionKind, ActionStatus, Channel, CodeSent, DocumentKind, RequestFilter,
     RequestInput, RequestSettings, RequestView, Requester, Requests, StepInput, Verification,
 };
+pub use subjects::Subjects;
 pub use templates::TemplateError;
 pub use tokens::{NewToken, TokenLifetimes, TokenView, Tokens, Unauthenticated, MAX_TOKEN_DAYS};
 pub use vault::{Clock, KeyLoader, PreparedSubject, Vault, VaultError};

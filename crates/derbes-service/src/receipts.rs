@@ -12,6 +12,7 @@ use derbes_crypto::{key_id_of, verify_signature, KeyRing, PublicKey, SignatureEr
 use derbes_store::{StoreError, SubjectRecord, SubjectState};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// Where the operator's receipt keys are published.
@@ -183,7 +184,17 @@ pub fn receipt_html(signed: &SignedReceipt, lang: Lang) -> String {
     crate::html::page(lang, receipt::title(r, lang), &body)
 }
 
-impl Vault {
+/// Signed receipts of consent events, which a subject can verify without derbes.
+#[derive(Clone)]
+pub struct Receipts {
+    vault: Arc<Vault>,
+}
+
+impl Receipts {
+    pub(crate) fn new(vault: Arc<Vault>) -> Self {
+        Receipts { vault }
+    }
+
     /// A signed receipt for one event of the subject's consent ledger. The terms are rendered
     /// with the declaration version the consent was given under; the status is the consent's
     /// at this moment. Issuing is audited.
@@ -194,6 +205,7 @@ impl Vault {
         consent_id: Uuid,
     ) -> Result<SignedReceipt, VaultError> {
         let (record, state) = self
+            .vault
             .subject_for(
                 actor,
                 crate::access::Action::ConsentReceipt,
@@ -216,17 +228,18 @@ impl Vault {
             .ok_or_else(|| {
                 VaultError::Store(StoreError::Backend("no receipt was issued".into()))
             })?;
-        self.audit(
-            AuditDraft::new(&actor.audit_name(), "consent.receipt", Outcome::Allowed)
-                .subject(subject_id)
-                .purpose(&event.purpose)
-                .details(&json!({
-                    "consent_id": consent_id,
-                    "receipt_id": signed.receipt.receipt_id,
-                    "key_id": signed.signature.key_id,
-                })),
-        )
-        .await?;
+        self.vault
+            .audit(
+                AuditDraft::new(&actor.audit_name(), "consent.receipt", Outcome::Allowed)
+                    .subject(subject_id)
+                    .purpose(&event.purpose)
+                    .details(&json!({
+                        "consent_id": consent_id,
+                        "receipt_id": signed.receipt.receipt_id,
+                        "key_id": signed.signature.key_id,
+                    })),
+            )
+            .await?;
         Ok(signed)
     }
 
@@ -238,10 +251,10 @@ impl Vault {
         state: SubjectState,
         events: &[ConsentEvent],
     ) -> Result<Vec<SignedReceipt>, VaultError> {
-        let now = self.now();
-        let current = self.declaration();
-        let facts = self.facts(record, state, now, None)?;
-        let keys = self.keys();
+        let now = self.vault.now();
+        let current = self.vault.declaration();
+        let facts = self.vault.facts(record, state, now, None)?;
+        let keys = self.vault.keys();
         let key_id = keys.receipt_signer().public().key_id;
         let mut signed = Vec::with_capacity(events.len());
         for event in events {
@@ -252,7 +265,7 @@ impl Vault {
                 ConsentAction::Withdraw => current.version.clone(),
             };
             // Parsed once per version, in the policy pages' cache.
-            let declaration = match self.recorded(&version).await {
+            let declaration = match self.vault.recorded(&version).await {
                 Err(VaultError::NotFound) => Err(VaultError::Store(StoreError::Corrupt(format!(
                     "declaration version `{version}`, under which a consent was given, is not on record"
                 )))),

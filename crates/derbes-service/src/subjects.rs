@@ -13,6 +13,7 @@ use derbes_core::validate::{check_values, FieldProblem};
 use derbes_crypto::{CryptoError, DataKey};
 use derbes_store::{Applied, IndexEntry, StoreError, SubjectRecord, WriteOp};
 use serde_json::json;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// A subject as returned by a read: only the fields the purpose allows.
@@ -61,11 +62,21 @@ type Changes = (
     Vec<String>,
 );
 
-impl Vault {
+/// Subjects: created, read for a purpose, rectified and found, every field sealed and every step audited.
+#[derive(Clone)]
+pub struct Subjects {
+    vault: Arc<Vault>,
+}
+
+impl Subjects {
+    pub(crate) fn new(vault: Arc<Vault>) -> Self {
+        Subjects { vault }
+    }
+
     /// Writes a subject prepared by [`Vault::prepare_subject`], with its audit event (the bulk
     /// import's path: many prepared in parallel, written as they come).
     pub async fn write_prepared(&self, prepared: PreparedSubject) -> Result<Applied, StoreError> {
-        self.store().write(prepared.into()).await
+        self.vault.store().write(prepared.into()).await
     }
 
     /// Whether a subject of `category` already has this blind-index entry (a bulk import refuses
@@ -76,6 +87,7 @@ impl Vault {
         entry: &IndexEntry,
     ) -> Result<bool, StoreError> {
         Ok(self
+            .vault
             .store()
             .lookup(&entry.field, &entry.digest)
             .await?
@@ -85,14 +97,14 @@ impl Vault {
 
     /// How many subjects the store holds.
     pub async fn count_subjects(&self) -> Result<u64, StoreError> {
-        self.store().count_subjects().await
+        self.vault.store().count_subjects().await
     }
 
     pub(crate) fn index_entries(&self, values: &[(String, String)]) -> Vec<IndexEntry> {
-        let keys = self.keys();
+        let keys = self.vault.keys();
         values
             .iter()
-            .filter(|(k, _)| self.declaration().field(k).is_some_and(|f| f.lookup))
+            .filter(|(k, _)| self.vault.declaration().field(k).is_some_and(|f| f.lookup))
             .map(|(k, v)| IndexEntry {
                 field: k.clone(),
                 digest: keys.blind_index(k, v),
@@ -108,8 +120,8 @@ impl Vault {
         keys: impl Iterator<Item = String>,
     ) -> Vec<String> {
         keys.filter(|k| {
-            self.declaration().field(k).is_some()
-                && !may_write_field(self.declaration(), &actor.scope, category, k)
+            self.vault.declaration().field(k).is_some()
+                && !may_write_field(self.vault.declaration(), &actor.scope, category, k)
         })
         .collect()
     }
@@ -122,7 +134,12 @@ impl Vault {
         category: &str,
         values: Vec<(String, Option<String>)>,
     ) -> Result<PreparedSubject, VaultError> {
-        if !self.declaration().subject_categories.contains_key(category) {
+        if !self
+            .vault
+            .declaration()
+            .subject_categories
+            .contains_key(category)
+        {
             return Err(VaultError::UnknownCategory(category.to_owned()));
         }
         let mut seen = std::collections::HashSet::new();
@@ -146,12 +163,16 @@ impl Vault {
         if !problems.is_empty() {
             return Err(VaultError::Validation(problems));
         }
-        let normalized: Vec<(String, String)> =
-            check_values(self.declaration(), category, values, self.now().date())
-                .map_err(VaultError::Validation)?
-                .into_iter()
-                .filter_map(|(k, v)| v.map(|v| (k, v)))
-                .collect();
+        let normalized: Vec<(String, String)> = check_values(
+            self.vault.declaration(),
+            category,
+            values,
+            self.vault.now().date(),
+        )
+        .map_err(VaultError::Validation)?
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect();
         if normalized.is_empty() {
             return Err(VaultError::Invalid(
                 "a subject needs at least one field".into(),
@@ -159,7 +180,7 @@ impl Vault {
         }
         let id = Uuid::now_v7();
         let dk = DataKey::generate()?;
-        let wrapped = self.keys().wrap(&dk, &id, DEK_GENERATION)?;
+        let wrapped = self.vault.keys().wrap(&dk, &id, DEK_GENERATION)?;
         let fields = normalized
             .iter()
             .map(|(k, v)| Ok((k.clone(), dk.seal(&id, DEK_GENERATION, k, v.as_bytes())?)))
@@ -195,34 +216,44 @@ impl Vault {
         values: Vec<(String, Option<String>)>,
         mut shape: Vec<FieldProblem>,
     ) -> Result<Created, VaultError> {
-        self.authorize(actor, Action::SubjectCreate)?;
+        self.vault.authorize(actor, Action::SubjectCreate)?;
         if !shape.is_empty() {
-            if let Err(more) = check_values(self.declaration(), category, values, self.now().date())
-            {
+            if let Err(more) = check_values(
+                self.vault.declaration(),
+                category,
+                values,
+                self.vault.now().date(),
+            ) {
                 shape.extend(more);
             }
             return Err(VaultError::Validation(shape));
         }
-        if self.declaration().subject_categories.contains_key(category)
-            && !self.reaches(actor, category)
+        if self
+            .vault
+            .declaration()
+            .subject_categories
+            .contains_key(category)
+            && !self.vault.reaches(actor, category)
         {
-            self.audit(
-                AuditDraft::new(&actor.audit_name(), "subject.create", Outcome::Denied)
-                    .reason("outside_actor_scope"),
-            )
-            .await?;
+            self.vault
+                .audit(
+                    AuditDraft::new(&actor.audit_name(), "subject.create", Outcome::Denied)
+                        .reason("outside_actor_scope"),
+                )
+                .await?;
             return Err(VaultError::Forbidden(format!(
                 "no purpose this token acts for covers subjects of category `{category}`"
             )));
         }
         let refused = self.unwritable(actor, category, values.iter().map(|(k, _)| k.clone()));
         if !refused.is_empty() {
-            self.audit(
-                AuditDraft::new(&actor.audit_name(), "subject.create", Outcome::Denied)
-                    .fields(&refused)
-                    .reason("field_outside_actor_purposes"),
-            )
-            .await?;
+            self.vault
+                .audit(
+                    AuditDraft::new(&actor.audit_name(), "subject.create", Outcome::Denied)
+                        .fields(&refused)
+                        .reason("field_outside_actor_purposes"),
+                )
+                .await?;
             return Err(VaultError::Forbidden(format!(
                 "this token may not write {} of a `{category}`: no purpose it acts for uses {} for that category",
                 list(&refused),
@@ -237,7 +268,7 @@ impl Vault {
             fields: record.fields.iter().map(|(k, _)| k.clone()).collect(),
             created_at: record.created_at.clone(),
         };
-        self.store().write(prepared.into()).await?;
+        self.vault.store().write(prepared.into()).await?;
         Ok(created)
     }
 
@@ -249,42 +280,47 @@ impl Vault {
         purpose: &str,
         fields: Option<Vec<String>>,
     ) -> Result<SubjectView, VaultError> {
-        self.authorize(actor, Action::SubjectRead)?;
+        self.vault.authorize(actor, Action::SubjectRead)?;
         check_names(purpose, fields.as_deref().unwrap_or(&[]))?;
         let Some((record, state)) = self
+            .vault
             .store()
             .subject_with_state(id, Some(purpose.to_owned()))
             .await?
         else {
             let destroyed = self
+                .vault
                 .store()
                 .destruction(id)
                 .await?
-                .filter(|d| self.reaches(actor, &d.category));
-            self.audit(
-                AuditDraft::new(&actor.audit_name(), "subject.read", Outcome::Denied)
-                    .subject(id)
-                    .purpose(purpose)
-                    .reason(if destroyed.is_some() {
-                        "destroyed"
-                    } else {
-                        "not_found"
-                    }),
-            )
-            .await?;
+                .filter(|d| self.vault.reaches(actor, &d.category));
+            self.vault
+                .audit(
+                    AuditDraft::new(&actor.audit_name(), "subject.read", Outcome::Denied)
+                        .subject(id)
+                        .purpose(purpose)
+                        .reason(if destroyed.is_some() {
+                            "destroyed"
+                        } else {
+                            "not_found"
+                        }),
+                )
+                .await?;
             return Err(match destroyed {
                 Some(d) => VaultError::Destroyed(Box::new(d)),
                 None => VaultError::NotFound,
             });
         };
-        if !self.reaches(actor, &record.category) {
-            self.refuse_reach(actor, Action::SubjectRead, id).await?;
+        if !self.vault.reaches(actor, &record.category) {
+            self.vault
+                .refuse_reach(actor, Action::SubjectRead, id)
+                .await?;
             return Err(VaultError::NotFound);
         }
-        let now = self.now();
-        let facts = self.facts(&record, state, now, Some(purpose))?;
+        let now = self.vault.now();
+        let facts = self.vault.facts(&record, state, now, Some(purpose))?;
         let decision = decide(
-            self.declaration(),
+            self.vault.declaration(),
             &ReadQuery {
                 category: Some(&record.category),
                 purpose,
@@ -297,37 +333,39 @@ impl Vault {
             Ok(a) => a,
             Err(reasons) => {
                 let codes: Vec<&str> = reasons.iter().map(DenyReason::code).collect();
-                self.audit(
-                    AuditDraft::new(&actor.audit_name(), "subject.read", Outcome::Denied)
-                        .subject(id)
-                        .purpose(purpose)
-                        .fields(fields.as_deref().unwrap_or(&[]))
-                        .reason(codes.join(",")),
-                )
-                .await?;
+                self.vault
+                    .audit(
+                        AuditDraft::new(&actor.audit_name(), "subject.read", Outcome::Denied)
+                            .subject(id)
+                            .purpose(purpose)
+                            .fields(fields.as_deref().unwrap_or(&[]))
+                            .reason(codes.join(",")),
+                    )
+                    .await?;
                 return Err(VaultError::Denied(reasons));
             }
         };
-        let dk = self.open_key(&record)?;
+        let dk = self.vault.open_key(&record)?;
         let mut out = indexmap::IndexMap::new();
         for f in &allowed.fields {
             if let Some((_, sealed)) = record.fields.iter().find(|(k, _)| k == f) {
-                out.insert(f.clone(), self.open_field(&dk, &record, f, sealed)?);
+                out.insert(f.clone(), self.vault.open_field(&dk, &record, f, sealed)?);
             }
         }
         let returned: Vec<&String> = out.keys().collect();
         // The read is recorded before any value leaves derbes.
-        self.audit(
-            AuditDraft::new(&actor.audit_name(), "subject.read", Outcome::Allowed)
-                .subject(id)
-                .purpose(purpose)
-                .fields(&returned)
-                .details(&match allowed.consent_id {
-                    Some(c) => json!({ "basis": allowed.basis.name(), "consent_id": c }),
-                    None => json!({ "basis": allowed.basis.name() }),
-                }),
-        )
-        .await?;
+        self.vault
+            .audit(
+                AuditDraft::new(&actor.audit_name(), "subject.read", Outcome::Allowed)
+                    .subject(id)
+                    .purpose(purpose)
+                    .fields(&returned)
+                    .details(&match allowed.consent_id {
+                        Some(c) => json!({ "basis": allowed.basis.name(), "consent_id": c }),
+                        None => json!({ "basis": allowed.basis.name() }),
+                    }),
+            )
+            .await?;
         Ok(SubjectView {
             id,
             category: record.category,
@@ -354,7 +392,7 @@ impl Vault {
         for (key, value) in normalized {
             let pos = fields.iter().position(|(k, _)| k == key);
             let old = match pos {
-                Some(p) => Some(self.open_field(dk, record, key, &fields[p].1)?),
+                Some(p) => Some(self.vault.open_field(dk, record, key, &fields[p].1)?),
                 None => None,
             };
             if old == *value {
@@ -394,7 +432,7 @@ impl Vault {
         changes: Vec<(String, Option<String>)>,
         shape: Vec<FieldProblem>,
     ) -> Result<Rectified, VaultError> {
-        self.authorize(actor, Action::SubjectRectify)?;
+        self.vault.authorize(actor, Action::SubjectRectify)?;
         if !shape.is_empty() {
             return Err(VaultError::Validation(shape));
         }
@@ -404,22 +442,25 @@ impl Vault {
             ));
         }
         let category = self
+            .vault
             .store()
             .subject(id)
             .await?
             .ok_or(VaultError::NotFound)?
             .category;
-        self.authorize_subject(actor, Action::SubjectRectify, id, &category)
+        self.vault
+            .authorize_subject(actor, Action::SubjectRectify, id, &category)
             .await?;
         let refused = self.unwritable(actor, &category, changes.iter().map(|(k, _)| k.clone()));
         if !refused.is_empty() {
-            self.audit(
-                AuditDraft::new(&actor.audit_name(), "subject.rectify", Outcome::Denied)
-                    .subject(id)
-                    .fields(&refused)
-                    .reason("field_outside_actor_purposes"),
-            )
-            .await?;
+            self.vault
+                .audit(
+                    AuditDraft::new(&actor.audit_name(), "subject.rectify", Outcome::Denied)
+                        .subject(id)
+                        .fields(&refused)
+                        .reason("field_outside_actor_purposes"),
+                )
+                .await?;
             return Err(VaultError::Forbidden(format!(
                 "this token may not write {}",
                 list(&refused)
@@ -427,18 +468,19 @@ impl Vault {
         }
         for _ in 0..UPDATE_ATTEMPTS {
             let record = self
+                .vault
                 .store()
                 .subject(id)
                 .await?
                 .ok_or(VaultError::NotFound)?;
             let normalized = check_values(
-                self.declaration(),
+                self.vault.declaration(),
                 &record.category,
                 changes.clone(),
-                self.now().date(),
+                self.vault.now().date(),
             )
             .map_err(VaultError::Validation)?;
-            let dk = self.open_key(&record)?;
+            let dk = self.vault.open_key(&record)?;
             let (fields, report, changed) = self.changed_fields(&dk, &record, &normalized)?;
             if changed.is_empty() {
                 return Ok(Rectified {
@@ -450,8 +492,8 @@ impl Vault {
             // Recompute the blind index from the resulting values.
             let mut indexed = Vec::new();
             for (k, sealed) in &fields {
-                if self.declaration().field(k).is_some_and(|f| f.lookup) {
-                    indexed.push((k.clone(), self.open_field(&dk, &record, k, sealed)?));
+                if self.vault.declaration().field(k).is_some_and(|f| f.lookup) {
+                    indexed.push((k.clone(), self.vault.open_field(&dk, &record, k, sealed)?));
                 }
             }
             let op = WriteOp::UpdateSubject {
@@ -464,7 +506,7 @@ impl Vault {
                     .fields(&changed)
                     .details(&json!({ "changes": report })),
             };
-            match self.store().write(op).await {
+            match self.vault.store().write(op).await {
                 Ok(Applied::Updated { version }) => {
                     return Ok(Rectified {
                         id,
@@ -492,9 +534,9 @@ impl Vault {
         value: &str,
         purpose: &str,
     ) -> Result<Vec<Match>, VaultError> {
-        self.authorize(actor, Action::SubjectLookup)?;
+        self.vault.authorize(actor, Action::SubjectLookup)?;
         check_names(purpose, &[])?;
-        let Some(fd) = self.declaration().field(field) else {
+        let Some(fd) = self.vault.declaration().field(field) else {
             return Err(VaultError::Validation(vec![FieldProblem {
                 field: field.to_owned(),
                 message: format!("field `{field}` is not declared"),
@@ -515,7 +557,7 @@ impl Vault {
         let asked = [field.to_owned()];
         // The purpose must be declared, one the actor may use, use this field, and have a basis.
         let decision = decide_read(
-            self.declaration(),
+            self.vault.declaration(),
             &ReadQuery {
                 category: None,
                 purpose,
@@ -523,21 +565,23 @@ impl Vault {
                 actor: &actor.scope,
             },
         );
-        let (Some(p), Ok(_)) = (self.declaration().purpose(purpose), &decision) else {
+        let (Some(p), Ok(_)) = (self.vault.declaration().purpose(purpose), &decision) else {
             let reasons = decision.err().unwrap_or_default();
             let codes: Vec<&str> = reasons.iter().map(DenyReason::code).collect();
-            self.audit(
-                AuditDraft::new(&actor.audit_name(), "subject.lookup", Outcome::Denied)
-                    .purpose(purpose)
-                    .fields(&asked)
-                    .reason(codes.join(",")),
-            )
-            .await?;
+            self.vault
+                .audit(
+                    AuditDraft::new(&actor.audit_name(), "subject.lookup", Outcome::Denied)
+                        .purpose(purpose)
+                        .fields(&asked)
+                        .reason(codes.join(",")),
+                )
+                .await?;
             return Err(VaultError::Denied(reasons));
         };
         let matches: Vec<Match> = self
+            .vault
             .store()
-            .lookup(field, &self.keys().blind_index(field, &normalized))
+            .lookup(field, &self.vault.keys().blind_index(field, &normalized))
             .await?
             .into_iter()
             .filter(|(_, cat)| p.covers_category(cat))
@@ -551,7 +595,7 @@ impl Vault {
         } else {
             matches.iter().map(|m| base.clone().subject(m.id)).collect()
         };
-        self.store().write(WriteOp::Audit(drafts)).await?;
+        self.vault.store().write(WriteOp::Audit(drafts)).await?;
         Ok(matches)
     }
 }

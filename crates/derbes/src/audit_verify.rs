@@ -159,7 +159,8 @@ pub async fn archive(config: &Config) -> Result<ExitCode> {
     let archive = derbes_service::AuditArchive::new(&config.audit_archive_dir);
     let actor = derbes_service::Actor::command_line("audit:archive").audit_name();
     let written = opened
-        .vault
+        .app
+        .audit
         .archive_audit(&archive, keep_days, &actor)
         .await?;
     if written.is_empty() {

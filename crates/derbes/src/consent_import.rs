@@ -7,7 +7,7 @@ use crate::setup;
 use anyhow::{bail, Context, Result};
 use derbes_core::consent::Method;
 use derbes_core::declaration::representative_categories;
-use derbes_service::{Actor, ConsentInput, ConsentStep, Vault, VaultError};
+use derbes_service::{Actor, App, ConsentInput, ConsentStep, VaultError};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -84,7 +84,7 @@ fn refused(line: u64, field: &str, message: impl Into<String>) -> Vec<Refusal> {
 
 /// Turns one row into a consent and records it; the refusal (without values) otherwise.
 async fn record_row(
-    vault: &Vault,
+    app: &App,
     actor: &Actor,
     columns: &Columns,
     line: u64,
@@ -113,25 +113,27 @@ async fn record_row(
                 .ok_or_else(|| refused(line, "until", "must be a date as YYYY-MM-DD"))?,
         ),
     };
-    let categories: Vec<String> = vault
+    let categories: Vec<String> = app
+        .vault
         .declaration()
         .purpose(purpose)
         .map(|p| p.categories.clone())
         .unwrap_or_default();
     let on_row = |e: VaultError| refusals(line, e);
-    let subject_id = vault
+    let subject_id = app
+        .consents
         .resolve_subject(actor, "subject", subject, &categories)
         .await
         .map_err(on_row)?;
     let representative_id = match columns.get(rec, "representative") {
         None => None,
         Some(r) => Some(
-            vault
+            app.consents
                 .resolve_subject(
                     actor,
                     "representative",
                     r,
-                    &representative_categories(vault.declaration()),
+                    &representative_categories(app.vault.declaration()),
                 )
                 .await
                 .map_err(on_row)?,
@@ -146,7 +148,7 @@ async fn record_row(
         },
         until,
     };
-    vault
+    app.consents
         .record_consent(actor, subject_id, input)
         .await
         .map(|_| ())
@@ -158,7 +160,7 @@ async fn record_row(
 
 pub async fn run(config: &Config, args: &ConsentImportArgs) -> Result<ExitCode> {
     let opened = setup::open(config, false).await?;
-    let vault = &opened.vault;
+    let app = &opened.app;
     let actor = Actor::command_line("consents-import");
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
@@ -178,7 +180,7 @@ pub async fn run(config: &Config, args: &ConsentImportArgs) -> Result<ExitCode> 
         let line = record_line(&rec);
         let result = match &rec {
             Err(e) => Err(refused(line, "", format!("not valid CSV: {e}"))),
-            Ok(r) => record_row(vault, &actor, &columns, line, r).await,
+            Ok(r) => record_row(app, &actor, &columns, line, r).await,
         };
         match result {
             Ok(()) => recorded += 1,

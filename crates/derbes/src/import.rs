@@ -3,7 +3,7 @@
 use crate::config::Config;
 use crate::setup;
 use anyhow::{bail, Context, Result};
-use derbes_service::{PreparedSubject, Vault, VaultError};
+use derbes_service::{PreparedSubject, Subjects, Vault, VaultError};
 use derbes_store::StoreError;
 use std::collections::HashSet;
 use std::io::Write;
@@ -149,7 +149,7 @@ pub(crate) fn refusals(line: u64, e: VaultError) -> Vec<Refusal> {
 
 /// Prepares a chunk of rows on every core: validation, sealing, blind indexes.
 fn prepare_chunk(
-    vault: &Vault,
+    subjects: &Subjects,
     category: &str,
     rows: Vec<Row>,
 ) -> Result<Vec<(u64, Result<PreparedSubject, VaultError>)>> {
@@ -168,7 +168,10 @@ fn prepare_chunk(
                 s.spawn(move || {
                     part.into_iter()
                         .map(|(line, values)| {
-                            (line, vault.prepare_subject("cli:import", category, values))
+                            (
+                                line,
+                                subjects.prepare_subject("cli:import", category, values),
+                            )
                         })
                         .collect::<Vec<_>>()
                 })
@@ -193,6 +196,7 @@ fn prepare_chunk(
 pub async fn run(config: &Config, args: &ImportArgs) -> Result<ExitCode> {
     let opened = setup::open(config, false).await?;
     let vault = Arc::clone(&opened.vault);
+    let subjects = opened.app.subjects.clone();
     let size = std::fs::metadata(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?
         .len();
@@ -227,7 +231,7 @@ pub async fn run(config: &Config, args: &ImportArgs) -> Result<ExitCode> {
                     continue;
                 }
             };
-            match vault.prepare_subject("cli:import", &args.category, row_values(&rec, &map)) {
+            match subjects.prepare_subject("cli:import", &args.category, row_values(&rec, &map)) {
                 Err(e) => refused.extend(refusals(line, e)),
                 Ok(prepared) => {
                     for entry in prepared.index {
@@ -237,7 +241,7 @@ pub async fn run(config: &Config, args: &ImportArgs) -> Result<ExitCode> {
                                 message: format!("`{}` repeats an earlier row", entry.field),
                                 field: entry.field,
                             });
-                        } else if vault.category_holds(&args.category, &entry).await? {
+                        } else if subjects.category_holds(&args.category, &entry).await? {
                             refused.push(Refusal {
                                 line,
                                 message: format!(
@@ -291,9 +295,9 @@ pub async fn run(config: &Config, args: &ImportArgs) -> Result<ExitCode> {
             break;
         }
         // Seal this chunk while the previous one is being written.
-        let v = Arc::clone(&vault);
+        let s = subjects.clone();
         let category = args.category.clone();
-        let prepared = tokio::task::spawn_blocking(move || prepare_chunk(&v, &category, rows))
+        let prepared = tokio::task::spawn_blocking(move || prepare_chunk(&s, &category, rows))
             .await
             .map_err(anyhow::Error::from)
             .and_then(|r| r);
@@ -312,8 +316,8 @@ pub async fn run(config: &Config, args: &ImportArgs) -> Result<ExitCode> {
             match op {
                 Err(e) => refused.extend(refusals(line, e)),
                 Ok(prepared) => {
-                    let vault = Arc::clone(&vault);
-                    writes.spawn(async move { (line, vault.write_prepared(prepared).await) });
+                    let subjects = subjects.clone();
+                    writes.spawn(async move { (line, subjects.write_prepared(prepared).await) });
                 }
             }
         }

@@ -21,7 +21,7 @@ pub async fn rotate(config: &Config) -> Result<()> {
         config.key_file.display()
     );
     let opened = setup::open(config, false).await?;
-    let total = opened.vault.count_subjects().await?;
+    let total = opened.app.subjects.count_subjects().await?;
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -30,7 +30,8 @@ pub async fn rotate(config: &Config) -> Result<()> {
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let mut n = opened
-        .vault
+        .app
+        .keys
         .rewrap_all(None, |done| bar.set_position(done))
         .await?;
     bar.finish_and_clear();
@@ -54,8 +55,8 @@ pub async fn rotate(config: &Config) -> Result<()> {
         since.as_secs(),
         0,
     ));
-    n += opened.vault.rewrap_all(Some(after), |_| {}).await?;
-    opened.vault.record_rotation("cli", n).await?;
+    n += opened.app.keys.rewrap_all(Some(after), |_| {}).await?;
+    opened.app.keys.record_rotation("cli", n).await?;
     println!("derbes: rewrapped {n} data key(s) under key version {version}; older versions stay in the key file for backups");
     Ok(())
 }
@@ -75,9 +76,9 @@ pub async fn retire(config: &Config, dry_run: bool) -> Result<ExitCode> {
     let rewrapped = if dry_run {
         0
     } else {
-        opened.vault.rewrap_all(None, |_| {}).await?
+        opened.app.keys.rewrap_all(None, |_| {}).await?
     };
-    let live = opened.vault.key_versions().await?;
+    let live = opened.app.keys.key_versions().await?;
     let now = time::OffsetDateTime::now_utc();
     let retention = time::Duration::days(config.backup_retention_days.into());
     let current = ring.current_version();
@@ -122,7 +123,8 @@ pub async fn retire(config: &Config, dry_run: bool) -> Result<ExitCode> {
     if changed && !dry_run {
         setup::write_key_file(&config.key_file, &ring, false)?;
         opened
-            .vault
+            .app
+            .keys
             .record_retirement("cli", &retired, rewrapped)
             .await
             .context("the key file was changed, but the audit event was not recorded")?;

@@ -433,7 +433,7 @@ async fn serve(config: &Config) -> Result<()> {
             requests_cli::report_reconciled(&reconciled, &config.destruction_log);
         }
         // Notes of blocks, restrictions and obligations written in clear by an earlier derbes.
-        match opened.vault.seal_clear_notes().await {
+        match opened.app.consents.seal_clear_notes().await {
             Ok(0) => {}
             Ok(n) => eprintln!("derbes: sealed {n} note(s) kept in clear by an earlier version"),
             Err(e) => eprintln!("derbes: warning: notes kept in clear were not sealed: {e}"),

@@ -154,7 +154,7 @@ pub fn calendar(path: Option<&Path>) -> Result<derbes_core::calendar::Calendar> 
 /// Everything a command that touches subjects needs.
 pub struct Opened {
     pub app: Arc<derbes_service::App>,
-    /// The kernel, with the capabilities not yet split from it (the same as `app.vault`).
+    /// The kernel (the same as `app.vault`): the declaration, the key ring, the audit chain.
     pub vault: Arc<Vault>,
 }
 

@@ -140,10 +140,10 @@ const LEVELS: &[(u8, &[&str])] = &[
             "html",
             "mail",
             "templates",
-            "facts_cache",
         ],
     ),
-    // Capabilities that need only the kernel (and each other, without a cycle).
+    // Capabilities that need only the kernel (and each other, without a cycle); `decisions`
+    // keeps the facts cache.
     (
         1,
         &[

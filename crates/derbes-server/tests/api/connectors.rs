@@ -121,7 +121,6 @@ pub(super) fn webhooks_confirm_before_a_request_completes(db: TestDb) -> Fut {
                     .await,
             );
         }
-        let vault = &s.state.app.vault;
         let requests = &s.state.app.requests;
 
         // A destruction derbes refuses (an obligation is open) is announced to nobody.
@@ -256,8 +255,8 @@ pub(super) fn webhooks_confirm_before_a_request_completes(db: TestDb) -> Fut {
         let r = s.post(&steps, &dpo, json!({ "step": "complete" })).await;
         assert_eq!(r.body["status"], "completed", "{}", r.body);
         // The identifiers kept for the job are gone with its confirmation.
-        let stored = vault
-            .store()
+        let stored = s
+            .store
             .webhook_job(uuid::Uuid::parse_str(&job).unwrap())
             .await
             .unwrap()
@@ -366,10 +365,7 @@ pub(super) fn webhooks_confirm_before_a_request_completes(db: TestDb) -> Fut {
         // Staff's words are sealed in the database, and lists (which carry no key) leave them
         // out.
         let stored = s
-            .state
-            .app
-            .vault
-            .store()
+            .store
             .request(quiet.parse().unwrap())
             .await
             .unwrap()

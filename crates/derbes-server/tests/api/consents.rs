@@ -387,15 +387,7 @@ pub(super) fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
         }
         let mut v = ChainVerifier::new(0);
         let keys = s.state.app.vault.keys();
-        for e in s
-            .state
-            .app
-            .vault
-            .store()
-            .audit_page(0, 10_000)
-            .await
-            .unwrap()
-        {
+        for e in s.store.audit_page(0, 10_000).await.unwrap() {
             v.push(&e, keys.as_ref()).unwrap();
         }
     })

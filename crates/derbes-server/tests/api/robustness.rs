@@ -129,7 +129,7 @@ pub(super) fn bad_input_is_refused_and_nothing_is_written(db: TestDb) -> Fut {
             )
             .await;
         assert_problem(&r, 422, "validation");
-        assert_eq!(s.state.app.vault.store().count_subjects().await.unwrap(), 0);
+        assert_eq!(s.store.count_subjects().await.unwrap(), 0);
         // A duplicate identifier is a conflict that names the subject holding it.
         let first = s
             .create_student(&s.admin, json!({ "iin": "061211600012" }))
@@ -142,7 +142,7 @@ pub(super) fn bad_input_is_refused_and_nothing_is_written(db: TestDb) -> Fut {
             .await;
         assert_problem(&r, 409, "conflict");
         assert_eq!(r.body["existing_subject_id"], first.body["id"]);
-        assert_eq!(s.state.app.vault.store().count_subjects().await.unwrap(), 1);
+        assert_eq!(s.store.count_subjects().await.unwrap(), 1);
     })
 }
 

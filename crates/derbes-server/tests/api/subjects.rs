@@ -239,8 +239,8 @@ pub(super) fn no_plaintext_where_none_is_needed(db: TestDb) -> Fut {
         ))
         .await;
         assert!(in_clear(&db.raw_files().await, old_block).is_some());
-        assert_eq!(s.state.app.vault.seal_clear_notes().await.unwrap(), 2);
-        assert_eq!(s.state.app.vault.seal_clear_notes().await.unwrap(), 0);
+        assert_eq!(s.state.app.consents.seal_clear_notes().await.unwrap(), 2);
+        assert_eq!(s.state.app.consents.seal_clear_notes().await.unwrap(), 0);
         let files = db.raw_files().await;
         for text in [old_block, old_obligation] {
             assert_eq!(in_clear(&files, text), None, "{text:?} is in clear");

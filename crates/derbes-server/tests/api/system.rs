@@ -43,10 +43,7 @@ pub(super) fn policy_pages_in_every_language(db: TestDb) -> Fut {
             ),
         };
         let current = s.state.app.vault.declaration().version.clone();
-        s.state
-            .app
-            .vault
-            .store()
+        s.store
             .write(record(&current, DEMO.to_owned()))
             .await
             .unwrap();
@@ -70,13 +67,7 @@ pub(super) fn policy_pages_in_every_language(db: TestDb) -> Fut {
                 1,
             );
         assert!(Declaration::load(&next).is_err());
-        s.state
-            .app
-            .vault
-            .store()
-            .write(record("2099.1", next))
-            .await
-            .unwrap();
+        s.store.write(record("2099.1", next)).await.unwrap();
         let page = |path: &'static str, lang: Option<&'static str>| {
             s.call_with(
                 "GET",

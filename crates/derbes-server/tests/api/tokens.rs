@@ -37,7 +37,7 @@ pub(super) fn tokens_and_roles(db: TestDb) -> Fut {
             .await;
         assert_problem(&r, 403, "forbidden");
         assert!(r.body["detail"].as_str().unwrap().contains("health_info"));
-        assert_eq!(s.state.app.vault.store().count_subjects().await.unwrap(), 1);
+        assert_eq!(s.store.count_subjects().await.unwrap(), 1);
         assert_eq!(
             s.create_student(
                 &staff,

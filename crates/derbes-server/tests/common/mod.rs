@@ -34,6 +34,9 @@ pub struct Server {
     pub base: String,
     pub admin: String,
     pub state: AppState,
+    /// The store behind the server, for what a test checks beneath the service (rows as they
+    /// are stored, writes no service makes).
+    pub store: Arc<dyn derbes_store::Store>,
     pub agent: ureq::Agent,
     /// Where one-time codes and answers are delivered.
     pub outbox: std::path::PathBuf,
@@ -121,7 +124,7 @@ impl Server {
         .unwrap();
         let connector = derbes_connect::SqlConnector::new(map).unwrap();
         let state = AppState::new(Arc::new(App::new(
-            Vault::new(declaration, keys, store)
+            Vault::new(declaration, keys, Arc::clone(&store))
                 .with_clock(clock)
                 .with_mailer(Arc::new(derbes_service::Outbox::new(
                     &outbox,
@@ -163,6 +166,7 @@ impl Server {
             base,
             admin,
             state,
+            store,
             agent,
             outbox,
             platform,

@@ -106,7 +106,7 @@ impl Requests {
             ));
         }
         let done = self
-            .vault
+            .subjects
             .rectify(
                 actor,
                 r.subject_id,
@@ -289,11 +289,11 @@ impl Requests {
                     note: Some(format!("request {}", r.id)),
                     until: body.block_until,
                 };
-                self.vault.set_flag(actor, r.subject_id, None, FlagChange::Set(input))
+                self.consents.set_flag(actor, r.subject_id, None, FlagChange::Set(input))
                     .await
                     .map(|_| "blocked".to_owned())
             }
-            ActionKind::Unblock => self.vault
+            ActionKind::Unblock => self.consents
                 .set_flag(
                     actor,
                     r.subject_id,
@@ -319,7 +319,7 @@ impl Requests {
                     note: Some(format!("request {}", r.id)),
                     until: None,
                 };
-                self.vault.set_flag(actor, r.subject_id, purpose, FlagChange::Set(input))
+                self.consents.set_flag(actor, r.subject_id, purpose, FlagChange::Set(input))
                     .await
                     .map(|_| "processing restricted".to_owned())
             }
@@ -336,7 +336,7 @@ impl Requests {
                     },
                     until: None,
                 };
-                self.vault.record_consent(actor, r.subject_id, input)
+                self.consents.record_consent(actor, r.subject_id, input)
                     .await
                     .map(|_| "consent withdrawn".to_owned())
                     .or_else(|e| match e {

@@ -600,6 +600,10 @@ fn code_mail(lang: Lang, code: &str, minutes: i64) -> (String, String) {
 pub struct Requests {
     pub(crate) vault: std::sync::Arc<Vault>,
     pub(crate) destructions: std::sync::Arc<crate::destruction::Destructions>,
+    /// What a request's actions change: fields, consents and flags, and the receipts they issue.
+    pub(crate) subjects: crate::subjects::Subjects,
+    pub(crate) consents: crate::consents::Consents,
+    pub(crate) receipts: crate::receipts::Receipts,
     /// Approval needs a second person: whoever submitted a request cannot approve it.
     pub(crate) four_eyes: bool,
     pub(crate) answer_templates: answers::AnswerTemplates,
@@ -634,6 +638,9 @@ impl Requests {
         settings: RequestSettings,
     ) -> Self {
         Requests {
+            subjects: crate::subjects::Subjects::new(std::sync::Arc::clone(&vault)),
+            consents: crate::consents::Consents::new(std::sync::Arc::clone(&vault)),
+            receipts: crate::receipts::Receipts::new(std::sync::Arc::clone(&vault)),
             vault,
             destructions,
             four_eyes: settings.four_eyes,

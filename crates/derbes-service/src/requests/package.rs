@@ -830,7 +830,7 @@ impl super::Requests {
             })
             .collect();
         let receipts = self
-            .vault
+            .receipts
             .issue_receipts(&record, state.clone(), &state.consents)
             .await?;
         let consents: Vec<ConsentPart> = state

@@ -74,7 +74,7 @@ async fn list_consents(
     Authenticated(actor): Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    let ledger = s.app.vault.consent_ledger(&actor, id).await?;
+    let ledger = s.app.consents.consent_ledger(&actor, id).await?;
     Ok(json_response(StatusCode::OK, &ledger))
 }
 
@@ -84,7 +84,7 @@ async fn record_consent(
     Path(id): Path<Uuid>,
     Body(input): Body<ConsentInput>,
 ) -> Result<Response, ApiError> {
-    let event = s.app.vault.record_consent(&actor, id, input).await?;
+    let event = s.app.consents.record_consent(&actor, id, input).await?;
     Ok(json_response(StatusCode::CREATED, &event))
 }
 
@@ -95,7 +95,7 @@ async fn list_representatives(
 ) -> Result<Response, ApiError> {
     Ok(json_response(
         StatusCode::OK,
-        &s.app.vault.representatives(&actor, id).await?,
+        &s.app.consents.representatives(&actor, id).await?,
     ))
 }
 
@@ -105,7 +105,11 @@ async fn link_representative(
     Path(id): Path<Uuid>,
     Body(input): Body<LinkInput>,
 ) -> Result<Response, ApiError> {
-    let (link, new) = s.app.vault.link_representative(&actor, id, input).await?;
+    let (link, new) = s
+        .app
+        .consents
+        .link_representative(&actor, id, input)
+        .await?;
     let status = if new {
         StatusCode::CREATED
     } else {
@@ -121,7 +125,7 @@ async fn unlink_representative(
 ) -> Result<Response, ApiError> {
     let left = s
         .app
-        .vault
+        .consents
         .unlink_representative(&actor, id, representative_id)
         .await?;
     Ok(json_response(StatusCode::OK, &left))
@@ -134,7 +138,7 @@ async fn flags(
 ) -> Result<Response, ApiError> {
     Ok(json_response(
         StatusCode::OK,
-        &s.app.vault.flags(&actor, id).await?,
+        &s.app.consents.flags(&actor, id).await?,
     ))
 }
 
@@ -152,7 +156,7 @@ async fn change_flag(
     purpose: Option<&str>,
     change: FlagChange,
 ) -> Result<Response, ApiError> {
-    let flags = s.app.vault.set_flag(&actor, id, purpose, change).await?;
+    let flags = s.app.consents.set_flag(&actor, id, purpose, change).await?;
     Ok(json_response(StatusCode::OK, &flags))
 }
 
@@ -200,7 +204,7 @@ async fn record_obligation(
 ) -> Result<Response, ApiError> {
     let flags = s
         .app
-        .vault
+        .consents
         .set_obligation(&actor, id, &purpose, Some(input))
         .await?;
     Ok(json_response(StatusCode::OK, &flags))
@@ -213,7 +217,7 @@ async fn fulfil_obligation(
 ) -> Result<Response, ApiError> {
     let flags = s
         .app
-        .vault
+        .consents
         .set_obligation(&actor, id, &purpose, None)
         .await?;
     Ok(json_response(StatusCode::OK, &flags))
@@ -243,7 +247,11 @@ async fn receipt(
     if !matches!(format, "json" | "html" | "text") {
         return Err(problem("format", "must be json, html or text"));
     }
-    let signed = s.app.vault.consent_receipt(&actor, id, consent_id).await?;
+    let signed = s
+        .app
+        .receipts
+        .consent_receipt(&actor, id, consent_id)
+        .await?;
     let (content_type, body) = match format {
         "html" => ("text/html; charset=utf-8", receipt_html(&signed, lang)),
         "text" => (

@@ -53,10 +53,15 @@ async fn decisions(
     // Well-formed requests are read straight into questions; anything else takes the path
     // below, which names the question at fault.
     if let Ok(Batch { decisions }) = serde_json::from_slice::<Batch>(&body) {
-        let decisions = s.app.vault.decide_questions(&actor, decisions).await?;
+        let decisions = s.app.decisions.decide_questions(&actor, decisions).await?;
         return Ok(json_response(StatusCode::OK, &Answers { decisions }));
     } else if let Ok(q) = serde_json::from_slice::<Question>(&body) {
-        let answer = s.app.vault.decide_questions(&actor, vec![q]).await?.pop();
+        let answer = s
+            .app
+            .decisions
+            .decide_questions(&actor, vec![q])
+            .await?
+            .pop();
         return Ok(json_response(StatusCode::OK, &answer));
     }
     let mut b: Value = derbes_service::unique_keys::value_from_slice(&body).map_err(|e| {
@@ -80,7 +85,7 @@ async fn decisions(
     let Some(batch) = b.get_mut("decisions").map(Value::take) else {
         let answer = s
             .app
-            .vault
+            .decisions
             .decide_questions(&actor, vec![question("body".into(), b)?])
             .await?
             .pop();
@@ -101,6 +106,6 @@ async fn decisions(
         .enumerate()
         .map(|(i, v)| question(format!("decisions[{i}]"), v))
         .collect::<Result<Vec<_>, _>>()?;
-    let decisions = s.app.vault.decide_questions(&actor, questions).await?;
+    let decisions = s.app.decisions.decide_questions(&actor, questions).await?;
     Ok(json_response(StatusCode::OK, &Answers { decisions }))
 }

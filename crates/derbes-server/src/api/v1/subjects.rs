@@ -71,7 +71,7 @@ async fn create_subject(
     let (values, problems) = field_values(b.fields);
     let created = s
         .app
-        .vault
+        .subjects
         .create_subject(&actor, &b.category, values, problems)
         .await?;
     let mut resp = json_response(StatusCode::CREATED, &created);
@@ -106,7 +106,7 @@ async fn read_subject(
     });
     let view = s
         .app
-        .vault
+        .subjects
         .read_subject(&actor, id, &purpose, fields)
         .await?;
     Ok(json_response(StatusCode::OK, &view))
@@ -126,7 +126,7 @@ async fn rectify_subject(
     Body(b): Body<Rectify>,
 ) -> Result<Response, ApiError> {
     let (values, problems) = field_values(b.fields);
-    let r = s.app.vault.rectify(&actor, id, values, problems).await?;
+    let r = s.app.subjects.rectify(&actor, id, values, problems).await?;
     Ok(json_response(StatusCode::OK, &r))
 }
 
@@ -145,7 +145,7 @@ async fn lookup(
 ) -> Result<Response, ApiError> {
     let matches = s
         .app
-        .vault
+        .subjects
         .lookup(&actor, &b.field, &b.value, &b.purpose)
         .await?;
     Ok(json_response(

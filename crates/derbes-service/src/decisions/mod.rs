@@ -2,15 +2,20 @@
 //! question or a batch, each answered by core from the subject's state, and the answers recorded
 //! in the audit chain (one event per request) before they leave derbes.
 
+mod facts_cache;
+
+/// How many subjects' decision facts are kept in memory.
+const FACTS_CACHED: usize = 100_000;
+
 use crate::actor::Actor;
-use crate::consents::InForce;
-use crate::facts_cache::Cached;
+use crate::vault::InForce;
 use crate::vault::{check_names, Vault, VaultError};
 use derbes_core::audit::{AuditDraft, Outcome};
 use derbes_core::consent::ConsentProblem;
 use derbes_core::decision::DenyReason;
 use derbes_core::decision::{decide, ReadQuery};
 use derbes_core::declaration::LegalBasis;
+use facts_cache::{Cached, FactsCache};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
@@ -101,7 +106,20 @@ impl Answer {
     }
 }
 
-impl Vault {
+/// Decisions on whether a purpose may read a subject's fields, with the subjects' decision facts kept in memory.
+pub struct Decisions {
+    vault: Arc<Vault>,
+    facts_cache: FactsCache,
+}
+
+impl Decisions {
+    pub(crate) fn new(vault: Arc<Vault>) -> Self {
+        Decisions {
+            vault,
+            facts_cache: FactsCache::new(FACTS_CACHED),
+        }
+    }
+
     /// The decision facts of each question's subject (`None`: no such subject), from memory
     /// where they are current, else read from the store and kept.
     async fn decision_facts(
@@ -109,7 +127,7 @@ impl Vault {
         questions: &[Question],
     ) -> Result<Vec<Option<Arc<Cached>>>, VaultError> {
         let cache = &self.facts_cache;
-        let read_at = cache.sync(self.store().as_ref()).await?;
+        let read_at = cache.sync(self.vault.store().as_ref()).await?;
         let mut found: Vec<Option<Arc<Cached>>> =
             questions.iter().map(|q| cache.get(&q.subject_id)).collect();
         let mut missing: Vec<Uuid> = questions
@@ -124,6 +142,7 @@ impl Vault {
         missing.sort_unstable();
         missing.dedup();
         let read = self
+            .vault
             .store()
             .subjects_with_state(missing.iter().map(|id| (*id, None)).collect())
             .await?;
@@ -133,7 +152,7 @@ impl Vault {
                 continue;
             };
             let cached = Arc::new(Cached {
-                birth_date: self.birth_date_of(&record)?,
+                birth_date: self.vault.birth_date_of(&record)?,
                 category: record.category,
                 state,
             });
@@ -154,7 +173,7 @@ impl Vault {
         actor: &Actor,
         questions: Vec<Question>,
     ) -> Result<Vec<Answer>, VaultError> {
-        self.authorize(actor, crate::access::Action::Decide)?;
+        self.vault.authorize(actor, crate::access::Action::Decide)?;
         if questions.is_empty() || questions.len() > MAX_BATCH {
             return Err(VaultError::Invalid(format!(
                 "ask between 1 and {MAX_BATCH} questions in one request"
@@ -166,13 +185,13 @@ impl Vault {
                 other => other,
             })?;
         }
-        let now = self.now();
+        let now = self.vault.now();
         let subjects = self.decision_facts(&questions).await?;
-        let d = self.declaration();
+        let d = self.vault.declaration();
         let mut answers = Vec::with_capacity(questions.len());
         for (q, subject) in questions.iter().zip(subjects) {
             // A subject outside the actor's purposes is answered as if there were none.
-            let Some(cached) = subject.filter(|c| self.reaches(actor, &c.category)) else {
+            let Some(cached) = subject.filter(|c| self.vault.reaches(actor, &c.category)) else {
                 answers.push(Answer::refused(
                     q,
                     vec![Reason {
@@ -208,7 +227,8 @@ impl Vault {
                 Err(reasons) => Answer::refused(q, reasons.iter().map(Reason::from).collect()),
             });
         }
-        self.audit(decision_event(actor, &questions, &answers))
+        self.vault
+            .audit(decision_event(actor, &questions, &answers))
             .await?;
         Ok(answers)
     }

@@ -1,6 +1,10 @@
 //! The vault: subjects with sealed fields, purpose-bound reads, rectification and lookup, each
 //! decided by core and recorded in the audit chain together with the change it describes.
 
+mod facts;
+
+pub(crate) use facts::InForce;
+
 use derbes_core::audit::{AuditDraft, Outcome};
 use derbes_core::decision::DenyReason;
 use derbes_core::validate::FieldProblem;
@@ -126,7 +130,6 @@ pub struct Vault {
     key_loader: Option<KeyLoader>,
     store: Arc<dyn Store>,
     clock: Clock,
-    pub(crate) facts_cache: crate::facts_cache::FactsCache,
     calendar: Arc<derbes_core::calendar::Calendar>,
     mailer: Option<Arc<dyn crate::mail::Mailer>>,
     pub(crate) connectors: Vec<Arc<derbes_connect::SqlConnector>>,
@@ -135,9 +138,6 @@ pub struct Vault {
     pub(crate) checkpoint_file: Option<crate::audit_chain::CheckpointFile>,
     pub(crate) audit_watch: std::sync::Mutex<crate::audit_chain::AuditWatch>,
 }
-
-/// How many subjects' decision facts the vault keeps in memory.
-const FACTS_CACHED: usize = 100_000;
 
 pub(crate) const DEK_GENERATION: u32 = 1;
 /// The generation of a data-subject request's own data key, bound into what it seals.
@@ -152,7 +152,6 @@ impl Vault {
             key_loader: None,
             store,
             clock: Arc::new(time::OffsetDateTime::now_utc),
-            facts_cache: crate::facts_cache::FactsCache::new(FACTS_CACHED),
             calendar: Arc::new(derbes_core::calendar::Calendar::kazakhstan()),
             mailer: None,
             connectors: Vec::new(),
@@ -333,7 +332,7 @@ impl Vault {
         self.declaration.clone()
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 

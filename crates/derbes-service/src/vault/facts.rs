@@ -1,0 +1,151 @@
+//! What decisions about a subject rest on, read from the store: its record and state, its
+//! birth date, the facts core decides on, and the purposes it may be asked about.
+
+use super::{Vault, VaultError};
+use derbes_core::consent::{birth_date, SubjectFacts};
+use derbes_core::declaration::LegalBasis;
+use derbes_core::validate::FieldProblem;
+use derbes_store::{SubjectRecord, SubjectState};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+/// What of a subject's flags holds at one moment: the block, the restricted purposes and the
+/// purposes with an open obligation.
+pub(crate) struct InForce {
+    blocked: bool,
+    restricted: Vec<String>,
+    obligations: Vec<String>,
+}
+
+impl InForce {
+    pub fn at(state: &SubjectState, now: OffsetDateTime) -> Self {
+        fn holding<T>(list: &[(String, T)], holds: impl Fn(&T) -> bool) -> Vec<String> {
+            list.iter()
+                .filter(|(_, f)| holds(f))
+                .map(|(p, _)| p.clone())
+                .collect()
+        }
+        Self {
+            blocked: state.blocked.as_ref().is_some_and(|f| f.holds(now)),
+            restricted: holding(&state.restrictions, |f| f.holds(now)),
+            obligations: holding(&state.obligations, |o| o.holds(now)),
+        }
+    }
+
+    /// The facts core decides on, for a subject with this state and birth date.
+    pub fn facts<'a>(
+        &'a self,
+        birth_date: Option<Date>,
+        state: &'a SubjectState,
+    ) -> SubjectFacts<'a> {
+        SubjectFacts {
+            birth_date,
+            blocked: self.blocked,
+            restricted: &self.restricted,
+            obligations: &self.obligations,
+            consents: &state.consents,
+        }
+    }
+}
+
+/// What a subject's state says for decisions at one moment.
+pub(crate) struct Facts {
+    pub birth_date: Option<Date>,
+    in_force: InForce,
+    pub state: SubjectState,
+}
+
+impl Facts {
+    pub fn as_subject_facts(&self) -> SubjectFacts<'_> {
+        self.in_force.facts(self.birth_date, &self.state)
+    }
+}
+
+impl Vault {
+    /// The record and state of a subject, or `NotFound`.
+    pub(crate) async fn subject_and_state(
+        &self,
+        id: Uuid,
+        purpose: Option<&str>,
+    ) -> Result<(SubjectRecord, SubjectState), VaultError> {
+        match self
+            .store()
+            .subject_with_state(id, purpose.map(str::to_owned))
+            .await?
+        {
+            Some(found) => Ok(found),
+            None => Err(match self.store().destruction(id).await? {
+                Some(d) => VaultError::Destroyed(Box::new(d)),
+                None => VaultError::NotFound,
+            }),
+        }
+    }
+
+    /// The subject's birth date, from its sealed values.
+    pub(crate) fn birth_date_of(&self, record: &SubjectRecord) -> Result<Option<Date>, VaultError> {
+        let dk = self.open_key(record)?;
+        let mut failure = None;
+        let found = birth_date(self.declaration(), &record.category, |key| {
+            let (_, sealed) = record.fields.iter().find(|(k, _)| k == key)?;
+            match self.open_field(&dk, record, key, sealed) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    failure = Some(e);
+                    None
+                }
+            }
+        });
+        match failure {
+            Some(e) if found.is_none() => Err(e),
+            _ => Ok(found),
+        }
+    }
+
+    /// What decisions about the subject rest on at `now`. For a decision about `purpose` the
+    /// birth date is read (a field opened) only when the purpose rests on consent and the
+    /// subject has consent events; with `None` (recording or listing consents) it always is.
+    pub(crate) fn facts(
+        &self,
+        record: &SubjectRecord,
+        state: SubjectState,
+        now: OffsetDateTime,
+        purpose: Option<&str>,
+    ) -> Result<Facts, VaultError> {
+        let needs_birth = match purpose {
+            None => true,
+            Some(p) => {
+                !state.consents.is_empty()
+                    && self
+                        .declaration()
+                        .purpose(p)
+                        .is_some_and(|p| p.legal_basis == LegalBasis::Consent)
+            }
+        };
+        let birth_date = if needs_birth {
+            self.birth_date_of(record)?
+        } else {
+            None
+        };
+        Ok(Facts {
+            birth_date,
+            in_force: InForce::at(&state, now),
+            state,
+        })
+    }
+
+    /// A declared purpose, or a validation error naming the path parameter.
+    pub(crate) fn declared_purpose(
+        &self,
+        purpose: &str,
+    ) -> Result<&derbes_core::declaration::Purpose, VaultError> {
+        crate::vault::check_names(purpose, &[])?;
+        self.declaration().purpose(purpose).ok_or_else(|| {
+            VaultError::Validation(vec![FieldProblem {
+                field: "purpose".into(),
+                message: format!(
+                    "purpose `{purpose}` is not declared; GET /api/v1/declaration lists them"
+                ),
+            }])
+        })
+    }
+}
