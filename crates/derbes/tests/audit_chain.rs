@@ -56,13 +56,9 @@ fn audit_verify_detects_edits_removals_reorders_and_truncation() {
 
     // (a) intact
     let o = verify(cwd, &pristine);
-    assert!(o.status.success(), "{}", show(&o));
-    assert!(text(&o.stdout).contains("intact"), "{}", show(&o));
-    assert!(
-        text(&o.stdout).contains(&format!("{last} event(s)")),
-        "{}",
-        show(&o)
-    );
+    assert_ok(&o);
+    assert_stdout_has(&o, "intact");
+    assert_stdout_has(&o, &format!("{last} event(s)"));
 
     let tampered = |name: &str, sql: &str| -> Output {
         let d = cwd.join(name);
@@ -170,7 +166,7 @@ fn audit_verify_detects_edits_removals_reorders_and_truncation() {
 
     // The pristine copy still verifies after all that (the copies were independent).
     let o = verify(cwd, &pristine);
-    assert!(o.status.success(), "{}", show(&o));
+    assert_ok(&o);
 }
 
 /// Every event of the chain, as the database holds it.
@@ -266,12 +262,8 @@ fn a_rewritten_chain_is_refused_by_every_writer_and_reported() {
             "--data-dir",
         ])
         .arg(&data));
-    assert!(!o.status.success(), "{}", show(&o));
-    assert!(
-        text(&o.stderr).contains("audit chain is broken"),
-        "{}",
-        show(&o)
-    );
+    assert_failed(&o);
+    assert_stderr_has(&o, "audit chain is broken");
     // ...and the server starts, says so, and refuses everything it would have to record.
     {
         let s = Server::start(cwd, &data);
@@ -356,7 +348,7 @@ fn a_rollback_past_an_exported_checkpoint_is_refused_until_acknowledged() {
         let o = run(derbes(cwd)
             .args(["audit", "checkpoint", "--data-dir"])
             .arg(&data));
-        assert!(o.status.success(), "{}", show(&o));
+        assert_ok(&o);
         let line = text(&o.stdout).trim().to_owned();
         assert!(
             line.starts_with("derbes-audit-checkpoint n="),
@@ -411,26 +403,18 @@ fn a_rollback_past_an_exported_checkpoint_is_refused_until_acknowledged() {
             "--data-dir",
         ])
         .arg(&data));
-    assert!(o.status.success(), "{}", show(&o));
-    assert!(
-        text(&o.stdout).contains("acknowledged as audit event"),
-        "{}",
-        show(&o)
-    );
+    assert_ok(&o);
+    assert_stdout_has(&o, "acknowledged as audit event");
     let o = run(derbes(cwd)
         .args(["audit", "verify", "--data-dir"])
         .arg(&data));
-    assert!(o.status.success(), "{}", show(&o));
-    assert!(
-        text(&o.stdout).contains("restored from a backup"),
-        "{}",
-        show(&o)
-    );
+    assert_ok(&o);
+    assert_stdout_has(&o, "restored from a backup");
     // Acknowledged once; a second time there is nothing to acknowledge.
     let o = run(derbes(cwd)
         .args(["audit", "acknowledge-restore", "--data-dir"])
         .arg(&data));
-    assert!(!o.status.success(), "{}", show(&o));
+    assert_failed(&o);
     let s = Server::start(cwd, &data);
     let (status, body) = http("GET", &s.url("/api/v1/health"), None, None);
     assert_eq!(
@@ -454,23 +438,15 @@ fn audit_archive_follows_the_configured_retention() {
             .arg(&data))
     };
     let o = archive(cwd);
-    assert!(!o.status.success(), "{}", show(&o));
-    assert!(
-        text(&o.stderr).contains("[audit] keep_days"),
-        "{}",
-        show(&o)
-    );
+    assert_failed(&o);
+    assert_stderr_has(&o, "[audit] keep_days");
     std::fs::write(cwd.join("derbes.toml"), "[audit]\nkeep_days = 30\n").unwrap();
     let o = archive(cwd);
-    assert!(o.status.success(), "{}", show(&o));
-    assert!(
-        text(&o.stdout).contains("no audit event is older than 30 days"),
-        "{}",
-        show(&o)
-    );
+    assert_ok(&o);
+    assert_stdout_has(&o, "no audit event is older than 30 days");
     assert!(!cwd.join("data.audit-archive").exists());
     let o = run(derbes(cwd)
         .args(["audit", "verify", "--data-dir"])
         .arg(&data));
-    assert!(o.status.success(), "{}", show(&o));
+    assert_ok(&o);
 }

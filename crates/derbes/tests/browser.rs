@@ -376,7 +376,7 @@ fn pdf_through_chromium(chromium: &Path) {
         "--out",
         out.to_str().unwrap(),
     ]));
-    assert!(o.status.success(), "{}", show(&o));
+    assert_ok(&o);
     assert!(text(&o.stderr).contains("printed the kk consent forms"));
     let pdf = std::fs::read(&out).unwrap();
     assert!(pdf.starts_with(b"%PDF-"), "not a PDF");

@@ -75,6 +75,30 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// Asserts that the command succeeded, showing what it wrote when it did not.
+#[track_caller]
+pub fn assert_ok(o: &Output) {
+    assert!(o.status.success(), "{}", show(o));
+}
+
+/// Asserts that the command failed, showing what it wrote when it did not.
+#[track_caller]
+pub fn assert_failed(o: &Output) {
+    assert!(!o.status.success(), "{}", show(o));
+}
+
+/// Asserts that the command wrote `needle` to its standard output.
+#[track_caller]
+pub fn assert_stdout_has(o: &Output, needle: &str) {
+    assert!(text(&o.stdout).contains(needle), "{}", show(o));
+}
+
+/// Asserts that the command wrote `needle` to its standard error.
+#[track_caller]
+pub fn assert_stderr_has(o: &Output, needle: &str) {
+    assert!(text(&o.stderr).contains(needle), "{}", show(o));
+}
+
 /// Formats an output for assertion messages.
 pub fn show(o: &Output) -> String {
     format!(
