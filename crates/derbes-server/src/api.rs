@@ -37,6 +37,16 @@ fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
+/// `200 OK` with `body` as JSON.
+pub(crate) fn ok(body: &impl serde::Serialize) -> Result<Response, ApiError> {
+    Ok(json_response(StatusCode::OK, body))
+}
+
+/// `201 Created` with `body` as JSON.
+pub(crate) fn created(body: &impl serde::Serialize) -> Result<Response, ApiError> {
+    Ok(json_response(StatusCode::CREATED, body))
+}
+
 impl From<VaultError> for ApiError {
     fn from(e: VaultError) -> Self {
         match e {

@@ -4,7 +4,8 @@ use crate::problem::ApiError;
 use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
-use derbes_service::Actor;
+use derbes_service::{Actor, App};
+use std::sync::Arc;
 
 /// The caller of an operation, authenticated by its bearer token.
 pub struct Authenticated(pub Actor);
@@ -47,5 +48,27 @@ impl FromRequestParts<AppState> for Authenticated {
                 }
                 other => ApiError::unauthorized(other.to_string()),
             })
+    }
+}
+
+/// The caller of an operation and the application it calls: what a handler extracts before
+/// its one service call.
+pub struct Caller {
+    pub app: Arc<App>,
+    pub actor: Actor,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Authenticated(actor) = Authenticated::from_request_parts(parts, state).await?;
+        Ok(Caller {
+            app: Arc::clone(&state.app),
+            actor,
+        })
     }
 }

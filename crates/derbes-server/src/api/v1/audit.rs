@@ -1,11 +1,8 @@
 //! The audit trail: every event, a subject's events, and the chain's state.
 
-use crate::api::{json_response, Path, Query, RouteList};
-use crate::auth::Authenticated;
+use crate::api::{ok, Path, Query, RouteList};
+use crate::auth::Caller;
 use crate::problem::ApiError;
-use crate::AppState;
-use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
@@ -45,38 +42,26 @@ impl Page {
 }
 
 async fn subject_audit(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Caller { app, actor }: Caller,
     Path(id): Path<Uuid>,
     Query(page): Query<Page>,
 ) -> Result<Response, ApiError> {
     let (after, limit) = page.bounds()?;
-    let events = s
-        .app
-        .vault
-        .subject_history(&actor, id, after, limit)
-        .await?;
-    Ok(json_response(StatusCode::OK, &json!({ "events": events })))
+    let events = app.vault.subject_history(&actor, id, after, limit).await?;
+    ok(&json!({ "events": events }))
 }
 
 async fn audit_events(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Caller { app, actor }: Caller,
     Query(page): Query<Page>,
 ) -> Result<Response, ApiError> {
     let (after, limit) = page.bounds()?;
-    let events = s.app.vault.audit_events(&actor, after, limit).await?;
-    Ok(json_response(StatusCode::OK, &json!({ "events": events })))
+    let events = app.vault.audit_events(&actor, after, limit).await?;
+    ok(&json!({ "events": events }))
 }
 
 /// The audit chain's state: verified up to which event, the last checkpoint and its export, the
 /// last whole-chain verification, and what is wrong when it is broken.
-async fn audit_status(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
-) -> Result<Response, ApiError> {
-    Ok(json_response(
-        StatusCode::OK,
-        &s.app.vault.audit_status_for(&actor)?,
-    ))
+async fn audit_status(Caller { app, actor }: Caller) -> Result<Response, ApiError> {
+    ok(&app.vault.audit_status_for(&actor)?)
 }

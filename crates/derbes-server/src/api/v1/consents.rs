@@ -1,7 +1,7 @@
 //! Routes for consents, legal representatives, blocks and restrictions of a subject.
 
-use crate::api::{json_response, Body, Path, Query, RouteList};
-use crate::auth::Authenticated;
+use crate::api::{created, json_response, ok, Body, Path, Query, RouteList};
+use crate::auth::Caller;
 use crate::problem::ApiError;
 use crate::AppState;
 use axum::extract::State;
@@ -70,46 +70,35 @@ pub(in crate::api) fn routes() -> RouteList {
 }
 
 async fn list_consents(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Caller { app, actor }: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    let ledger = s.app.consents.consent_ledger(&actor, id).await?;
-    Ok(json_response(StatusCode::OK, &ledger))
+    let ledger = app.consents.consent_ledger(&actor, id).await?;
+    ok(&ledger)
 }
 
 async fn record_consent(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Caller { app, actor }: Caller,
     Path(id): Path<Uuid>,
     Body(input): Body<ConsentInput>,
 ) -> Result<Response, ApiError> {
-    let event = s.app.consents.record_consent(&actor, id, input).await?;
-    Ok(json_response(StatusCode::CREATED, &event))
+    let event = app.consents.record_consent(&actor, id, input).await?;
+    created(&event)
 }
 
 async fn list_representatives(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Caller { app, actor }: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    Ok(json_response(
-        StatusCode::OK,
-        &s.app.consents.representatives(&actor, id).await?,
-    ))
+    ok(&app.consents.representatives(&actor, id).await?)
 }
 
 async fn link_representative(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Caller { app, actor }: Caller,
     Path(id): Path<Uuid>,
     Body(input): Body<LinkInput>,
 ) -> Result<Response, ApiError> {
-    let (link, new) = s
-        .app
-        .consents
-        .link_representative(&actor, id, input)
-        .await?;
+    let (link, new) = app.consents.link_representative(&actor, id, input).await?;
     let status = if new {
         StatusCode::CREATED
     } else {
@@ -119,27 +108,18 @@ async fn link_representative(
 }
 
 async fn unlink_representative(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Caller { app, actor }: Caller,
     Path((id, representative_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Response, ApiError> {
-    let left = s
-        .app
+    let left = app
         .consents
         .unlink_representative(&actor, id, representative_id)
         .await?;
-    Ok(json_response(StatusCode::OK, &left))
+    ok(&left)
 }
 
-async fn flags(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(id): Path<Uuid>,
-) -> Result<Response, ApiError> {
-    Ok(json_response(
-        StatusCode::OK,
-        &s.app.consents.flags(&actor, id).await?,
-    ))
+async fn flags(Caller { app, actor }: Caller, Path(id): Path<Uuid>) -> Result<Response, ApiError> {
+    ok(&app.consents.flags(&actor, id).await?)
 }
 
 #[derive(Deserialize)]
@@ -150,77 +130,68 @@ pub(super) struct Lift {
 
 /// Sets or lifts the block (`purpose: None`) or a restriction, and answers with the flags now.
 async fn change_flag(
-    s: AppState,
-    actor: derbes_service::Actor,
+    Caller { app, actor }: Caller,
     id: Uuid,
     purpose: Option<&str>,
     change: FlagChange,
 ) -> Result<Response, ApiError> {
-    let flags = s.app.consents.set_flag(&actor, id, purpose, change).await?;
-    Ok(json_response(StatusCode::OK, &flags))
+    let flags = app.consents.set_flag(&actor, id, purpose, change).await?;
+    ok(&flags)
 }
 
 async fn block(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    caller: Caller,
     Path(id): Path<Uuid>,
     Body(input): Body<FlagInput>,
 ) -> Result<Response, ApiError> {
-    change_flag(s, actor, id, None, FlagChange::Set(input)).await
+    change_flag(caller, id, None, FlagChange::Set(input)).await
 }
 
 async fn unblock(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    caller: Caller,
     Path(id): Path<Uuid>,
     Query(lift): Query<Lift>,
 ) -> Result<Response, ApiError> {
-    change_flag(s, actor, id, None, FlagChange::Lift(lift.reason)).await
+    change_flag(caller, id, None, FlagChange::Lift(lift.reason)).await
 }
 
 async fn restrict(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    caller: Caller,
     Path((id, purpose)): Path<(Uuid, String)>,
     Body(input): Body<FlagInput>,
 ) -> Result<Response, ApiError> {
-    change_flag(s, actor, id, Some(&purpose), FlagChange::Set(input)).await
+    change_flag(caller, id, Some(&purpose), FlagChange::Set(input)).await
 }
 
 async fn unrestrict(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    caller: Caller,
     Path((id, purpose)): Path<(Uuid, String)>,
     Query(lift): Query<Lift>,
 ) -> Result<Response, ApiError> {
-    change_flag(s, actor, id, Some(&purpose), FlagChange::Lift(lift.reason)).await
+    change_flag(caller, id, Some(&purpose), FlagChange::Lift(lift.reason)).await
 }
 
 async fn record_obligation(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Caller { app, actor }: Caller,
     Path((id, purpose)): Path<(Uuid, String)>,
     Body(input): Body<ObligationInput>,
 ) -> Result<Response, ApiError> {
-    let flags = s
-        .app
+    let flags = app
         .consents
         .set_obligation(&actor, id, &purpose, Some(input))
         .await?;
-    Ok(json_response(StatusCode::OK, &flags))
+    ok(&flags)
 }
 
 async fn fulfil_obligation(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Caller { app, actor }: Caller,
     Path((id, purpose)): Path<(Uuid, String)>,
 ) -> Result<Response, ApiError> {
-    let flags = s
-        .app
+    let flags = app
         .consents
         .set_obligation(&actor, id, &purpose, None)
         .await?;
-    Ok(json_response(StatusCode::OK, &flags))
+    ok(&flags)
 }
 
 #[derive(Deserialize)]
@@ -235,8 +206,7 @@ pub(super) struct ReceiptQuery {
 /// A signed receipt for one consent event: JSON to keep and verify, or a readable page or text
 /// in the asker's language (`?lang=`, else `Accept-Language`, else Kazakh).
 async fn receipt(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Caller { app, actor }: Caller,
     headers: HeaderMap,
     Path((id, consent_id)): Path<(Uuid, Uuid)>,
     Query(q): Query<ReceiptQuery>,
@@ -247,11 +217,7 @@ async fn receipt(
     if !matches!(format, "json" | "html" | "text") {
         return Err(problem("format", "must be json, html or text"));
     }
-    let signed = s
-        .app
-        .receipts
-        .consent_receipt(&actor, id, consent_id)
-        .await?;
+    let signed = app.receipts.consent_receipt(&actor, id, consent_id).await?;
     let (content_type, body) = match format {
         "html" => ("text/html; charset=utf-8", receipt_html(&signed, lang)),
         "text" => (

@@ -1,11 +1,8 @@
 //! Decisions: may a purpose use these fields of this subject now, for one question or a batch.
 
-use crate::api::{json_response, RouteList};
-use crate::auth::Authenticated;
+use crate::api::{ok, RouteList};
+use crate::auth::Caller;
 use crate::problem::ApiError;
-use crate::AppState;
-use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
 use serde::Deserialize;
@@ -29,8 +26,7 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
 }
 
 async fn decisions(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Caller { app, actor }: Caller,
     headers: axum::http::HeaderMap,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -53,16 +49,11 @@ async fn decisions(
     // Well-formed requests are read straight into questions; anything else takes the path
     // below, which names the question at fault.
     if let Ok(Batch { decisions }) = serde_json::from_slice::<Batch>(&body) {
-        let decisions = s.app.decisions.decide_questions(&actor, decisions).await?;
-        return Ok(json_response(StatusCode::OK, &Answers { decisions }));
+        let decisions = app.decisions.decide_questions(&actor, decisions).await?;
+        return ok(&Answers { decisions });
     } else if let Ok(q) = serde_json::from_slice::<Question>(&body) {
-        let answer = s
-            .app
-            .decisions
-            .decide_questions(&actor, vec![q])
-            .await?
-            .pop();
-        return Ok(json_response(StatusCode::OK, &answer));
+        let answer = app.decisions.decide_questions(&actor, vec![q]).await?.pop();
+        return ok(&answer);
     }
     let mut b: Value = derbes_service::unique_keys::value_from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
@@ -83,13 +74,12 @@ async fn decisions(
         })
     };
     let Some(batch) = b.get_mut("decisions").map(Value::take) else {
-        let answer = s
-            .app
+        let answer = app
             .decisions
             .decide_questions(&actor, vec![question("body".into(), b)?])
             .await?
             .pop();
-        return Ok(json_response(StatusCode::OK, &answer));
+        return ok(&answer);
     };
     let (Value::Array(items), 1) = (batch, b.as_object().map_or(0, |o| o.len())) else {
         return Err(ApiError::field(
@@ -106,6 +96,6 @@ async fn decisions(
         .enumerate()
         .map(|(i, v)| question(format!("decisions[{i}]"), v))
         .collect::<Result<Vec<_>, _>>()?;
-    let decisions = s.app.decisions.decide_questions(&actor, questions).await?;
-    Ok(json_response(StatusCode::OK, &Answers { decisions }))
+    let decisions = app.decisions.decide_questions(&actor, questions).await?;
+    ok(&Answers { decisions })
 }

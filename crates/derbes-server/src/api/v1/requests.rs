@@ -1,8 +1,8 @@
 //! Routes for data-subject requests: intake, lists, one request, workflow steps and identity
 //! verification. The vault checks roles per step.
 
-use crate::api::{json_response, Body, Path, Query, RouteList};
-use crate::auth::Authenticated;
+use crate::api::{created, ok, Body, Path, Query, RouteList};
+use crate::auth::Caller;
 use crate::problem::ApiError;
 use crate::AppState;
 use axum::extract::State;
@@ -47,51 +47,40 @@ pub(in crate::api) fn routes() -> RouteList {
 }
 
 async fn file(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Caller { app, actor }: Caller,
     Body(input): Body<RequestInput>,
 ) -> Result<Response, ApiError> {
-    let view = s.app.requests.file_request(&actor, input).await?;
-    Ok(json_response(StatusCode::CREATED, &view))
+    let view = app.requests.file_request(&actor, input).await?;
+    created(&view)
 }
 
 async fn list(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Caller { app, actor }: Caller,
     Query(filter): Query<RequestFilter>,
 ) -> Result<Response, ApiError> {
-    let views = s.app.requests.requests(&actor, filter).await?;
-    Ok(json_response(StatusCode::OK, &views))
+    let views = app.requests.requests(&actor, filter).await?;
+    ok(&views)
 }
 
-async fn one(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(id): Path<Uuid>,
-) -> Result<Response, ApiError> {
-    Ok(json_response(
-        StatusCode::OK,
-        &s.app.requests.request(&actor, id).await?,
-    ))
+async fn one(Caller { app, actor }: Caller, Path(id): Path<Uuid>) -> Result<Response, ApiError> {
+    ok(&app.requests.request(&actor, id).await?)
 }
 
 async fn step(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Caller { app, actor }: Caller,
     Path(id): Path<Uuid>,
     Body(input): Body<StepInput>,
 ) -> Result<Response, ApiError> {
-    let view = s.app.requests.request_step(&actor, id, input).await?;
-    Ok(json_response(StatusCode::OK, &view))
+    let view = app.requests.request_step(&actor, id, input).await?;
+    ok(&view)
 }
 
 async fn send_code(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Caller { app, actor }: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    let sent = s.app.requests.send_request_code(&actor, id).await?;
-    Ok(json_response(StatusCode::OK, &sent))
+    let sent = app.requests.send_request_code(&actor, id).await?;
+    ok(&sent)
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,17 +90,15 @@ pub(super) struct CodeInput {
 }
 
 async fn check_code(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Caller { app, actor }: Caller,
     Path(id): Path<Uuid>,
     Body(input): Body<CodeInput>,
 ) -> Result<Response, ApiError> {
-    let view = s
-        .app
+    let view = app
         .requests
         .check_request_code(&actor, id, &input.code)
         .await?;
-    Ok(json_response(StatusCode::OK, &view))
+    ok(&view)
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,25 +110,22 @@ pub(super) struct DocumentInput {
 }
 
 async fn verify_document(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Caller { app, actor }: Caller,
     Path(id): Path<Uuid>,
     Body(input): Body<DocumentInput>,
 ) -> Result<Response, ApiError> {
-    let view = s
-        .app
+    let view = app
         .requests
         .verify_request_by_document(&actor, id, input.document, input.note)
         .await?;
-    Ok(json_response(StatusCode::OK, &view))
+    ok(&view)
 }
 
 async fn package(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Caller { app, actor }: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    let download = s.app.requests.request_package(&actor, id).await?;
+    let download = app.requests.request_package(&actor, id).await?;
     Ok((
         StatusCode::OK,
         [
@@ -159,26 +143,18 @@ async fn package(
 
 /// The record of a destroyed subject: what was destroyed, when, by whom and for which request.
 async fn destruction(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Caller { app, actor }: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    match s.app.destructions.destruction(&actor, id).await? {
-        Some(d) => Ok(json_response(StatusCode::OK, &d)),
+    match app.destructions.destruction(&actor, id).await? {
+        Some(d) => ok(&d),
         None => Err(ApiError::not_found("no subject with this id was destroyed")),
     }
 }
 
 /// The written answer: as sent, or as it would be sent now.
-async fn answer(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(id): Path<Uuid>,
-) -> Result<Response, ApiError> {
-    Ok(json_response(
-        StatusCode::OK,
-        &s.app.requests.answer_preview(&actor, id).await?,
-    ))
+async fn answer(Caller { app, actor }: Caller, Path(id): Path<Uuid>) -> Result<Response, ApiError> {
+    ok(&app.requests.answer_preview(&actor, id).await?)
 }
 
 /// A webhook connector's confirmation: no token, the body signed with the webhook's secret.
@@ -196,5 +172,5 @@ async fn confirm_webhook_job(
         .requests
         .confirm_webhook_job(id, signature, &body)
         .await?;
-    Ok(json_response(StatusCode::OK, &job))
+    ok(&job)
 }

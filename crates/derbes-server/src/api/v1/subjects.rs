@@ -1,11 +1,9 @@
 //! Subjects: created with their fields, read for a purpose, rectified, looked up by an
 //! identifier.
 
-use crate::api::{json_response, Body, Path, Query, RouteList};
-use crate::auth::Authenticated;
+use crate::api::{json_response, ok, Body, Path, Query, RouteList};
+use crate::auth::Caller;
 use crate::problem::ApiError;
-use crate::AppState;
-use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, patch, post};
@@ -64,13 +62,11 @@ struct CreateSubject {
 }
 
 async fn create_subject(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Caller { app, actor }: Caller,
     Body(b): Body<CreateSubject>,
 ) -> Result<Response, ApiError> {
     let (values, problems) = field_values(b.fields);
-    let created = s
-        .app
+    let created = app
         .subjects
         .create_subject(&actor, &b.category, values, problems)
         .await?;
@@ -89,8 +85,7 @@ struct ReadParams {
 }
 
 async fn read_subject(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Caller { app, actor }: Caller,
     Path(id): Path<Uuid>,
     Query(q): Query<ReadParams>,
 ) -> Result<Response, ApiError> {
@@ -104,12 +99,11 @@ async fn read_subject(
             .map(str::to_owned)
             .collect::<Vec<_>>()
     });
-    let view = s
-        .app
+    let view = app
         .subjects
         .read_subject(&actor, id, &purpose, fields)
         .await?;
-    Ok(json_response(StatusCode::OK, &view))
+    ok(&view)
 }
 
 #[derive(Deserialize)]
@@ -120,14 +114,13 @@ struct Rectify {
 }
 
 async fn rectify_subject(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Caller { app, actor }: Caller,
     Path(id): Path<Uuid>,
     Body(b): Body<Rectify>,
 ) -> Result<Response, ApiError> {
     let (values, problems) = field_values(b.fields);
-    let r = s.app.subjects.rectify(&actor, id, values, problems).await?;
-    Ok(json_response(StatusCode::OK, &r))
+    let r = app.subjects.rectify(&actor, id, values, problems).await?;
+    ok(&r)
 }
 
 #[derive(Deserialize)]
@@ -139,17 +132,12 @@ struct Lookup {
 }
 
 async fn lookup(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Caller { app, actor }: Caller,
     Body(b): Body<Lookup>,
 ) -> Result<Response, ApiError> {
-    let matches = s
-        .app
+    let matches = app
         .subjects
         .lookup(&actor, &b.field, &b.value, &b.purpose)
         .await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "subjects": matches }),
-    ))
+    ok(&json!({ "subjects": matches }))
 }

@@ -1,11 +1,8 @@
 //! API tokens: created (shown once), listed, revoked.
 
-use crate::api::{json_response, Body, Path, RouteList};
-use crate::auth::Authenticated;
+use crate::api::{created, ok, Body, Path, RouteList};
+use crate::auth::Caller;
 use crate::problem::ApiError;
-use crate::AppState;
-use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{delete, get, post};
 use derbes_service::Role;
@@ -43,39 +40,30 @@ struct CreateToken {
 }
 
 async fn create_token(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Caller { app, actor }: Caller,
     Body(b): Body<CreateToken>,
 ) -> Result<Response, ApiError> {
     let role: Role = b
         .role
         .parse()
         .map_err(|m: String| ApiError::field("role", m.clone(), m))?;
-    let created = s
-        .app
+    let token = app
         .tokens
         .issue_token(&actor, &b.name, role, b.purposes, b.expires_in_days)
         .await?;
-    let mut body = serde_json::to_value(&created).unwrap_or_default();
+    let mut body = serde_json::to_value(&token).unwrap_or_default();
     body["note"] = json!("the token is shown once; derbes keeps only its digest");
-    Ok(json_response(StatusCode::CREATED, &body))
+    created(&body)
 }
 
-async fn list_tokens(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
-) -> Result<Response, ApiError> {
-    let tokens = s.app.tokens.list_tokens(&actor).await?;
-    Ok(json_response(StatusCode::OK, &json!({ "tokens": tokens })))
+async fn list_tokens(Caller { app, actor }: Caller) -> Result<Response, ApiError> {
+    let tokens = app.tokens.list_tokens(&actor).await?;
+    ok(&json!({ "tokens": tokens }))
 }
 
 async fn revoke_token(
-    State(s): State<AppState>,
-    Authenticated(actor): Authenticated,
+    Caller { app, actor }: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    Ok(json_response(
-        StatusCode::OK,
-        &s.app.tokens.revoke_token(&actor, id).await?,
-    ))
+    ok(&app.tokens.revoke_token(&actor, id).await?)
 }
