@@ -50,6 +50,30 @@ fn iin_born(birth: time::Date, sex: Sex) -> String {
 }
 
 impl Server {
+    /// Creates a legal representative with `fields`: its id.
+    async fn a_representative(&self, fields: Value) -> String {
+        let r = self
+            .post(
+                "/api/v1/subjects",
+                &self.admin,
+                json!({ "category": "legal_representative", "fields": fields }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Links `parent` to `child` as its parent, with the birth certificate's digest.
+    async fn link_parent(&self, child: &str, parent: &str) -> Reply {
+        self.post(
+            &format!("/api/v1/subjects/{child}/representatives"),
+            &self.admin,
+            json!({ "representative_id": parent, "relation": "parent",
+                    "documents": [{ "kind": "birth_certificate", "sha256": "b1".repeat(32) }] }),
+        )
+        .await
+    }
+
     /// Files a request as staff, verifies the requester by an identity document, submits it
     /// and has the DPO approve it: the request id and the approval's answer.
     async fn approved_request(&self, staff: &str, dpo: &str, filing: Value) -> (String, Reply) {
@@ -132,8 +156,36 @@ fn main() -> ExitCode {
             decisions::decisions_answer_one_question_or_many,
         ),
         (
-            "requests_from_intake_to_completion",
-            requests::requests_from_intake_to_completion,
+            "a_parent_files_only_for_a_linked_child",
+            requests::a_parent_files_only_for_a_linked_child,
+        ),
+        (
+            "a_duplicate_is_refused_unless_filed_on_purpose",
+            requests::a_duplicate_is_refused_unless_filed_on_purpose,
+        ),
+        (
+            "a_one_time_code_verifies_the_representative",
+            requests::a_one_time_code_verifies_the_representative,
+        ),
+        (
+            "the_dpo_approves_and_completion_waits_for_the_answer",
+            requests::the_dpo_approves_and_completion_waits_for_the_answer,
+        ),
+        (
+            "a_paper_request_is_checked_by_document_and_withdrawn",
+            requests::a_paper_request_is_checked_by_document_and_withdrawn,
+        ),
+        (
+            "the_register_lists_requests_by_due_time",
+            requests::the_register_lists_requests_by_due_time,
+        ),
+        (
+            "every_step_is_audited_without_the_requesters_words",
+            requests::every_step_is_audited_without_the_requesters_words,
+        ),
+        (
+            "what_already_holds_is_done_and_says_so",
+            requests::what_already_holds_is_done_and_says_so,
         ),
         (
             "access_rectification_and_destruction",

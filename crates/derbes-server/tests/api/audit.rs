@@ -12,15 +12,7 @@ pub(super) fn audit_chain_verifies_through_the_api(db: TestDb) -> Fut {
             "800416300257",
             "680503450037",
         ] {
-            let r = s
-                .post(
-                    "/api/v1/subjects",
-                    &s.admin,
-                    json!({ "category": "legal_representative", "fields": { "iin": iin } }),
-                )
-                .await;
-            assert_eq!(r.status, 201, "{}", r.body);
-            ids.push(r.body["id"].as_str().unwrap().to_owned());
+            ids.push(s.a_representative(json!({ "iin": iin })).await);
         }
         for id in &ids {
             s.get(

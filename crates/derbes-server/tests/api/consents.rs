@@ -38,15 +38,9 @@ pub(super) fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
             )
             .await;
         let parent = s
-            .post(
-                "/api/v1/subjects",
-                &admin,
-                json!({ "category": "legal_representative", "fields": { "surname": "Сәрсенбаев", "given_name": "Ерлан",
-                        "iin": iin_born(time::Date::from_calendar_date(1980, time::Month::May, 4).unwrap(), Sex::Male) } }),
-            )
+            .a_representative(json!({ "surname": "Сәрсенбаев", "given_name": "Ерлан",
+                "iin": iin_born(time::Date::from_calendar_date(1980, time::Month::May, 4).unwrap(), Sex::Male) }))
             .await;
-        assert_eq!(parent.status, 201, "{}", parent.body);
-        let parent = parent.body["id"].as_str().unwrap().to_owned();
         let read = |purpose: &'static str| {
             let path = format!("/api/v1/subjects/{child}?purpose={purpose}");
             let token = platform.clone();

@@ -2,54 +2,139 @@
 
 use super::*;
 
-#[allow(
-    clippy::too_many_lines,
-    reason = "a scenario read top to bottom; to be cut into short cases sharing fixtures"
-)]
-pub(super) fn requests_from_intake_to_completion(db: TestDb) -> Fut {
-    Box::pin(async move {
-        let s = Server::start(&db).await;
-        let admin = s.admin.clone();
+/// A school's request desk: the server, and the DPO's, staff's (education) and auditor's
+/// tokens.
+struct Desk {
+    s: Server,
+    dpo: String,
+    staff: String,
+    auditor: String,
+}
+
+impl Desk {
+    async fn open(db: &TestDb) -> Desk {
+        let s = Server::start(db).await;
         let dpo = s.token(Role::Dpo, &[]).await;
         let staff = s.token(Role::Staff, &["education"]).await;
         let auditor = s.token(Role::Auditor, &[]).await;
-        let child = s
+        Desk {
+            s,
+            dpo,
+            staff,
+            auditor,
+        }
+    }
+
+    /// A student with an e-mail of her own.
+    async fn a_student(&self) -> String {
+        self.s
             .create_student_id(
-                &admin,
+                &self.s.admin,
                 json!({ "surname": "Сәрсенбаева", "given_name": "Дана", "email": "dana@mail.kz" }),
             )
-            .await;
-        let parent = s
-            .post(
-                "/api/v1/subjects",
-                &admin,
-                json!({ "category": "legal_representative",
-                   "fields": { "surname": "Сәрсенбаев", "email": "ata@mail.kz" } }),
-            )
-            .await;
-        assert_eq!(parent.status, 201, "{}", parent.body);
-        let parent = parent.body["id"].as_str().unwrap().to_owned();
+            .await
+    }
 
-        // A parent who is not linked cannot file for the child.
-        let filing = json!({ "kind": "blocking", "subject_id": child, "representative_id": parent,
-                             "channel": "online", "language": "kk", "details": "Деректерді тексеру кезінде бұғаттауды сұраймын" });
-        let r = s.post("/api/v1/requests", &staff, filing.clone()).await;
+    /// A parent with an e-mail on file, not linked to anyone.
+    async fn a_parent(&self) -> String {
+        self.s
+            .a_representative(json!({ "surname": "Сәрсенбаев", "email": "ata@mail.kz" }))
+            .await
+    }
+
+    /// A parent linked to `child`.
+    async fn a_parent_linked_to(&self, child: &str) -> String {
+        let parent = self.a_parent().await;
+        let r = self.s.link_parent(child, &parent).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        parent
+    }
+
+    /// Files `filing` as staff: the request's id and the answer.
+    async fn file(&self, filing: &Value) -> (String, Reply) {
+        let r = self
+            .s
+            .post("/api/v1/requests", &self.staff, filing.clone())
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        (r.body["id"].as_str().unwrap().to_owned(), r)
+    }
+
+    async fn step(&self, id: &str, token: &str, step: Value) -> Reply {
+        self.s
+            .post(&format!("/api/v1/requests/{id}/steps"), token, step)
+            .await
+    }
+
+    /// Sends the one-time code for `id` and returns it, read from the mail.
+    async fn sent_code(&self, id: &str) -> Reply {
+        self.s
+            .post(
+                &format!("/api/v1/requests/{id}/verification/code"),
+                &self.staff,
+                json!({}),
+            )
+            .await
+    }
+
+    async fn check_code(&self, id: &str, code: &str) -> Reply {
+        self.s
+            .post(
+                &format!("/api/v1/requests/{id}/verification/code/check"),
+                &self.staff,
+                json!({ "code": code }),
+            )
+            .await
+    }
+
+    /// Verifies the requester of `id` with the code the mail carried.
+    async fn verified_by_code(&self, id: &str) {
+        let r = self.sent_code(id).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let code = six_digits(&last_mail(&self.s.outbox).1);
+        let r = self.check_code(id, &code).await;
+        assert_eq!(r.body["status"], "identity_verified", "{}", r.body);
+    }
+
+    /// Submits `id` as staff and approves it as the DPO, blocking until `until`.
+    async fn approved(&self, id: &str, until: &str) -> Reply {
+        let r = self
+            .step(id, &self.staff, json!({ "step": "submit" }))
+            .await;
+        assert_eq!(r.body["status"], "awaiting_approval", "{}", r.body);
+        let r = self
+            .step(id, &self.dpo, json!({ "step": "approve", "until": until }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r
+    }
+}
+
+/// The parent's request that the child's data be blocked, filed online in Kazakh.
+fn blocking(child: &str, parent: &str) -> Value {
+    json!({ "kind": "blocking", "subject_id": child, "representative_id": parent,
+            "channel": "online", "language": "kk", "details": "Деректерді тексеру кезінде бұғаттауды сұраймын" })
+}
+
+/// Ten days from today, as a date.
+fn ten_days_on() -> String {
+    (time::OffsetDateTime::now_utc().date() + time::Duration::days(10)).to_string()
+}
+
+/// A parent files for a child only once linked to it; the due date is fixed and explained at
+/// intake, and the requester's words are for the DPO.
+pub(super) fn a_parent_files_only_for_a_linked_child(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let d = Desk::open(&db).await;
+        let child = d.a_student().await;
+        let parent = d.a_parent().await;
+        let filing = blocking(&child, &parent);
+        let r = d.s.post("/api/v1/requests", &d.staff, filing.clone()).await;
         assert_problem(&r, 404, "not-found");
-        let link = json!({ "representative_id": parent, "relation": "parent",
-                           "documents": [{ "kind": "birth_certificate", "sha256": "b1".repeat(32) }] });
-        let r = s
-            .post(
-                &format!("/api/v1/subjects/{child}/representatives"),
-                &admin,
-                link,
-            )
-            .await;
+        let r = d.s.link_parent(&child, &parent).await;
         assert_eq!(r.status, 201, "{}", r.body);
 
-        // Intake: the due date is fixed and explained.
-        let r = s.post("/api/v1/requests", &staff, filing.clone()).await;
-        assert_eq!(r.status, 201, "{}", r.body);
-        let id = r.body["id"].as_str().unwrap().to_owned();
+        let (id, r) = d.file(&filing).await;
         assert_eq!(r.body["status"], "received");
         assert_eq!(
             r.body["requester"],
@@ -72,94 +157,105 @@ pub(super) fn requests_from_intake_to_completion(db: TestDb) -> Fut {
         assert_eq!(r.body["overdue"], false);
         // Staff see the register's facts; the requester's words are for the DPO.
         assert!(r.body["details"].is_null(), "{}", r.body);
-        let read = s.get(&format!("/api/v1/requests/{id}"), &dpo).await;
+        let read = d.s.get(&format!("/api/v1/requests/{id}"), &d.dpo).await;
         assert_eq!(
             read.body["details"],
             "Деректерді тексеру кезінде бұғаттауды сұраймын"
         );
-        let kinds: Vec<&str> = each(&r.body["actions"], "kind");
-        assert_eq!(kinds, ["block", "answer"]);
+        assert_eq!(each(&r.body["actions"], "kind"), ["block", "answer"]);
+    })
+}
 
-        // The same request again is a duplicate; filed anyway on purpose, it says so.
-        let r = s.post("/api/v1/requests", &staff, filing.clone()).await;
+/// The same request again is a duplicate; filed anyway on purpose it says so, and once
+/// rejected nothing moves it.
+pub(super) fn a_duplicate_is_refused_unless_filed_on_purpose(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let d = Desk::open(&db).await;
+        let child = d.a_student().await;
+        let filing = blocking(&child, &d.a_parent_linked_to(&child).await);
+        let (id, _) = d.file(&filing).await;
+        let r = d.s.post("/api/v1/requests", &d.staff, filing.clone()).await;
         assert_problem(&r, 409, "conflict");
         assert_eq!(r.body["existing_request_id"], id.as_str());
         let mut again = filing.clone();
         again["allow_duplicate"] = json!(true);
-        let r = s.post("/api/v1/requests", &staff, again).await;
-        assert_eq!(r.status, 201, "{}", r.body);
+        let (dup, r) = d.file(&again).await;
         assert_eq!(r.body["duplicate_of"], id.as_str());
-        let dup = r.body["id"].as_str().unwrap().to_owned();
-        let r = s
-            .post(
-                &format!("/api/v1/requests/{dup}/steps"),
-                &dpo,
+        let r = d
+            .step(
+                &dup,
+                &d.dpo,
                 json!({ "step": "reject", "reason": "duplicate" }),
             )
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["status"], "rejected");
-        // Nothing moves a rejected request.
-        let r = s
-            .post(
-                &format!("/api/v1/requests/{dup}/steps"),
-                &dpo,
-                json!({ "step": "submit" }),
-            )
-            .await;
+        let r = d.step(&dup, &d.dpo, json!({ "step": "submit" })).await;
         assert_problem(&r, 409, "request-step");
+    })
+}
 
-        // No approval before the requester is verified.
-        let steps = format!("/api/v1/requests/{id}/steps");
-        let r = s.post(&steps, &dpo, json!({ "step": "submit" })).await;
+/// No approval before the requester is verified; the one-time code goes to the parent's
+/// e-mail on file, never the child's, and verifies once.
+pub(super) fn a_one_time_code_verifies_the_representative(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let d = Desk::open(&db).await;
+        let child = d.a_student().await;
+        let (id, _) = d
+            .file(&blocking(&child, &d.a_parent_linked_to(&child).await))
+            .await;
+        let r = d.step(&id, &d.dpo, json!({ "step": "submit" })).await;
         assert_problem(&r, 409, "request-step");
         assert_eq!(r.body["problem"]["code"], "wrong_status");
 
-        // A one-time code goes to the parent's e-mail on file, never the child's.
-        let r = s
-            .post(
-                &format!("/api/v1/requests/{id}/verification/code"),
-                &staff,
-                json!({}),
-            )
-            .await;
+        let r = d.sent_code(&id).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["sent_to"], "a***@m***.kz");
         assert_eq!(r.body["sends_left"], 2);
-        let (to, body) = last_mail(&s.outbox);
+        let (to, body) = last_mail(&d.s.outbox);
         assert_eq!(to, "ata@mail.kz");
         assert!(body.contains("растау коды"), "{body}");
         let code = six_digits(&body);
         let wrong = if code == "000000" { "111111" } else { "000000" };
-        let check = format!("/api/v1/requests/{id}/verification/code/check");
-        let r = s.post(&check, &staff, json!({ "code": wrong })).await;
+        let r = d.check_code(&id, wrong).await;
         assert_problem(&r, 422, "one-time-code");
         assert_eq!(r.body["attempts_left"], 4);
-        let r = s.post(&check, &staff, json!({ "code": code })).await;
+        let r = d.check_code(&id, &code).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["status"], "identity_verified");
         assert_eq!(r.body["verification"]["method"], "one_time_code");
         assert_eq!(r.body["verification"]["field"], "email");
         // A used code does not verify again.
-        let r = s.post(&check, &staff, json!({ "code": code })).await;
+        let r = d.check_code(&id, &code).await;
         assert_problem(&r, 409, "conflict");
+    })
+}
 
-        // Staff submit; staff cannot approve; the DPO approves and the block is set.
-        let r = s.post(&steps, &staff, json!({ "step": "submit" })).await;
+/// Staff submit and cannot approve; the DPO's approval sets the block; completion waits for
+/// the answer; the auditor reads the request without the requester's words.
+pub(super) fn the_dpo_approves_and_completion_waits_for_the_answer(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let d = Desk::open(&db).await;
+        let child = d.a_student().await;
+        let (id, _) = d
+            .file(&blocking(&child, &d.a_parent_linked_to(&child).await))
+            .await;
+        d.verified_by_code(&id).await;
+        let r = d.step(&id, &d.staff, json!({ "step": "submit" })).await;
         assert_eq!(r.body["status"], "awaiting_approval", "{}", r.body);
-        let r = s.post(&steps, &staff, json!({ "step": "approve" })).await;
+        let r = d.step(&id, &d.staff, json!({ "step": "approve" })).await;
         assert_problem(&r, 403, "forbidden");
-        let until = (time::OffsetDateTime::now_utc().date() + time::Duration::days(10)).to_string();
-        let r = s
-            .post(&steps, &dpo, json!({ "step": "approve", "until": until }))
+        let until = ten_days_on();
+        let r = d
+            .step(&id, &d.dpo, json!({ "step": "approve", "until": until }))
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["status"], "in_progress");
         assert_eq!(r.body["actions"][0]["status"], "done", "{}", r.body);
         assert_eq!(r.body["actions"][1]["status"], "pending");
-        let flags = s
-            .get(&format!("/api/v1/subjects/{child}/flags"), &admin)
-            .await;
+        let flags =
+            d.s.get(&format!("/api/v1/subjects/{child}/flags"), &d.s.admin)
+                .await;
         assert_eq!(
             flags.body["blocked"]["reason"], "subject_request",
             "{}",
@@ -167,123 +263,163 @@ pub(super) fn requests_from_intake_to_completion(db: TestDb) -> Fut {
         );
         assert_eq!(flags.body["blocked"]["until"], until.as_str());
 
-        // Completion waits for the answer.
-        let r = s.post(&steps, &dpo, json!({ "step": "complete" })).await;
+        let r = d.step(&id, &d.dpo, json!({ "step": "complete" })).await;
         assert_problem(&r, 409, "request-step");
         assert_eq!(r.body["problem"]["code"], "actions_pending");
-        let r = s
-            .post(
-                &steps,
-                &dpo,
-                json!({ "step": "record_answer", "reference": "" }),
-            )
-            .await;
-        assert_problem(&r, 422, "validation");
-        let r = s
-            .post(
-                &steps,
-                &dpo,
-                json!({ "step": "record_answer", "reference": "№ 01-12/345" }),
-            )
-            .await;
+        let answer = |reference: &str| json!({ "step": "record_answer", "reference": reference });
+        assert_problem(&d.step(&id, &d.dpo, answer("")).await, 422, "validation");
+        let r = d.step(&id, &d.dpo, answer("№ 01-12/345")).await;
         assert_eq!(r.status, 200, "{}", r.body);
-        let r = s.post(&steps, &dpo, json!({ "step": "complete" })).await;
+        let r = d.step(&id, &d.dpo, json!({ "step": "complete" })).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["status"], "completed");
-        let history: Vec<&str> = each(&r.body["history"], "step");
         assert_eq!(
-            history,
+            each(&r.body["history"], "step"),
             ["file", "verify_identity", "submit", "approve", "complete"]
         );
 
-        // The auditor sees the request without the requester's words.
-        let r = s.get(&format!("/api/v1/requests/{id}"), &auditor).await;
+        let r = d.s.get(&format!("/api/v1/requests/{id}"), &d.auditor).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert!(r.body.get("details").is_none());
+    })
+}
 
-        // Paper: a restriction needs its purpose; staff check the document; a withdrawal.
-        let paper = json!({ "kind": "restriction", "subject_id": child, "channel": "paper", "language": "ru" });
-        let r = s.post("/api/v1/requests", &staff, paper.clone()).await;
+/// A paper request: a restriction needs a declared purpose and a received time not in the
+/// future; staff check the identity document (the note sealed for the DPO); it is withdrawn.
+pub(super) fn a_paper_request_is_checked_by_document_and_withdrawn(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let d = Desk::open(&db).await;
+        let child = d.a_student().await;
+        let mut paper = json!({ "kind": "restriction", "subject_id": child, "channel": "paper", "language": "ru" });
+        let r = d.s.post("/api/v1/requests", &d.staff, paper.clone()).await;
         assert_problem(&r, 422, "validation");
         assert!(r.body["detail"].as_str().unwrap().contains("purpose"));
-        let mut paper = paper;
         paper["purpose"] = json!("nonexistent");
-        let r = s.post("/api/v1/requests", &staff, paper.clone()).await;
+        let r = d.s.post("/api/v1/requests", &d.staff, paper.clone()).await;
         assert_eq!(r.status, 422, "{}", r.body);
         paper["purpose"] = json!("extracurricular");
         paper["received_at"] = json!("2099-01-01T00:00:00Z");
-        let r = s.post("/api/v1/requests", &staff, paper.clone()).await;
+        let r = d.s.post("/api/v1/requests", &d.staff, paper.clone()).await;
         assert_problem(&r, 422, "validation");
         paper["received_at"] = json!("2026-11-20T10:00:00+05:00");
-        let r = s.post("/api/v1/requests", &staff, paper.clone()).await;
-        assert_eq!(r.status, 201, "{}", r.body);
-        let paper_id = r.body["id"].as_str().unwrap().to_owned();
+        let (id, r) = d.file(&paper).await;
         // Friday 20 November 2026, one working day: Monday 23 November.
         assert_eq!(r.body["due"]["due_on"], "2026-11-23");
-        let r = s
-            .post(
-                &format!("/api/v1/requests/{paper_id}/verification/document"),
-                &staff,
+        let r =
+            d.s.post(
+                &format!("/api/v1/requests/{id}/verification/document"),
+                &d.staff,
                 json!({ "document": "id_card", "note": "Жеке куәлік тексерілді" }),
             )
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["verification"]["method"], "document");
-        // The note is sealed with the request: the DPO reads it, staff see that it was checked.
         assert!(r.body["verification_note"].is_null(), "{}", r.body);
-        let read = s.get(&format!("/api/v1/requests/{paper_id}"), &dpo).await;
+        let read = d.s.get(&format!("/api/v1/requests/{id}"), &d.dpo).await;
         assert_eq!(read.body["verification_note"], "Жеке куәлік тексерілді");
-        let r = s
-            .post(
-                &format!("/api/v1/requests/{paper_id}/steps"),
-                &staff,
-                json!({ "step": "withdraw" }),
-            )
-            .await;
+        let r = d.step(&id, &d.staff, json!({ "step": "withdraw" })).await;
         assert_eq!(r.body["status"], "withdrawn", "{}", r.body);
+    })
+}
 
-        // Lists: open by default, due soon, overdue, by subject.
-        let r = s.get("/api/v1/requests", &dpo).await;
+/// The register lists open requests by default, closed ones when asked, by due time, and
+/// refuses filters it cannot apply.
+pub(super) fn the_register_lists_requests_by_due_time(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let d = Desk::open(&db).await;
+        let child = d.a_student().await;
+        for kind in ["blocking", "destruction"] {
+            let (id, _) = d
+                .file(&json!({ "kind": kind, "subject_id": child, "channel": "paper", "language": "ru" }))
+                .await;
+            let r = d.step(&id, &d.staff, json!({ "step": "withdraw" })).await;
+            assert_eq!(r.body["status"], "withdrawn", "{}", r.body);
+        }
+        let r = d.s.get("/api/v1/requests", &d.dpo).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body.as_array().unwrap().len(), 0, "{}", r.body);
-        let r = s
-            .get(
+        let r =
+            d.s.get(
                 &format!("/api/v1/requests?subject_id={child}&open=false"),
-                &dpo,
+                &d.dpo,
             )
             .await;
-        assert_eq!(r.body.as_array().unwrap().len(), 3, "{}", r.body);
-        let r = s.post("/api/v1/requests", &staff, json!({ "kind": "information", "subject_id": child, "channel": "email", "language": "en" })).await;
-        assert_eq!(r.status, 201, "{}", r.body);
-        let info = r.body["id"].as_str().unwrap().to_owned();
-        let r = s.get("/api/v1/requests?due_within_days=30", &staff).await;
+        assert_eq!(r.body.as_array().unwrap().len(), 2, "{}", r.body);
+        let (info, _) = d
+            .file(&json!({ "kind": "information", "subject_id": child, "channel": "email", "language": "en" }))
+            .await;
+        let r =
+            d.s.get("/api/v1/requests?due_within_days=30", &d.staff)
+                .await;
         assert_eq!(r.body[0]["id"], info.as_str(), "{}", r.body);
         assert!(r.body[0].get("details").is_none());
         // A look ahead beyond any date is refused, not a panic.
         assert_problem(
-            &s.get("/api/v1/requests?due_within_days=4000000000", &staff)
+            &d.s.get("/api/v1/requests?due_within_days=4000000000", &d.staff)
                 .await,
             422,
             "validation",
         );
-        let r = s.get("/api/v1/requests?overdue=true", &auditor).await;
+        let r = d.s.get("/api/v1/requests?overdue=true", &d.auditor).await;
         assert_eq!(r.body.as_array().unwrap().len(), 0);
-        let r = s.get("/api/v1/requests?limit=0", &dpo).await;
-        assert_problem(&r, 422, "validation");
-        let r = s.get("/api/v1/requests?status=nonsense", &dpo).await;
-        assert_problem(&r, 400, "bad-request");
-        let r = s
-            .get(&format!("/api/v1/requests/{}", uuid::Uuid::now_v7()), &dpo)
+        assert_problem(
+            &d.s.get("/api/v1/requests?limit=0", &d.dpo).await,
+            422,
+            "validation",
+        );
+        assert_problem(
+            &d.s.get("/api/v1/requests?status=nonsense", &d.dpo).await,
+            400,
+            "bad-request",
+        );
+        let r =
+            d.s.get(
+                &format!("/api/v1/requests/{}", uuid::Uuid::now_v7()),
+                &d.dpo,
+            )
             .await;
         assert_problem(&r, 404, "not-found");
-        let platform = s.token(Role::Integration, &["education"]).await;
-        let r = s.get("/api/v1/requests", &platform).await;
-        assert_problem(&r, 403, "forbidden");
+        let platform = d.s.token(Role::Integration, &["education"]).await;
+        assert_problem(
+            &d.s.get("/api/v1/requests", &platform).await,
+            403,
+            "forbidden",
+        );
+    })
+}
 
-        // Every step is in the audit chain under the subject, without the requester's words.
-        let audit = s
-            .get(&format!("/api/v1/subjects/{child}/audit"), &admin)
+/// Every step is in the audit chain under the subject, without the requester's words or
+/// address.
+pub(super) fn every_step_is_audited_without_the_requesters_words(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let d = Desk::open(&db).await;
+        let child = d.a_student().await;
+        let (id, _) = d
+            .file(&blocking(&child, &d.a_parent_linked_to(&child).await))
             .await;
+        d.verified_by_code(&id).await;
+        d.approved(&id, &ten_days_on()).await;
+        let r = d
+            .step(
+                &id,
+                &d.dpo,
+                json!({ "step": "record_answer", "reference": "№ 01-12/345" }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let r = d.step(&id, &d.dpo, json!({ "step": "complete" })).await;
+        assert_eq!(r.body["status"], "completed", "{}", r.body);
+        let (paper, _) = d
+            .file(&json!({ "kind": "information", "subject_id": child, "channel": "paper", "language": "ru" }))
+            .await;
+        let r = d
+            .step(&paper, &d.staff, json!({ "step": "withdraw" }))
+            .await;
+        assert_eq!(r.body["status"], "withdrawn", "{}", r.body);
+
+        let audit =
+            d.s.get(&format!("/api/v1/subjects/{child}/audit"), &d.s.admin)
+                .await;
         let actions: Vec<&str> = each(&audit.body["events"], "action");
         for a in [
             "request.file",
@@ -298,30 +434,31 @@ pub(super) fn requests_from_intake_to_completion(db: TestDb) -> Fut {
             assert!(actions.contains(&a), "{a} missing from {actions:?}");
         }
         assert!(!audit.text.contains("бұғаттауды") && !audit.text.contains("ata@mail.kz"));
+    })
+}
 
-        // The subject asks for what already holds (the block lifted by staff meanwhile, a
-        // consent never given): the actions are done, and say so, rather than failing for good.
-        let r = s
-            .delete(
-                &format!("/api/v1/subjects/{child}/block?reason=subject_request"),
-                &admin,
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        let (_, r) = s
+/// The subject asks for what already holds (no block in force, a consent never given): the
+/// actions are done, and say so, rather than failing for good.
+pub(super) fn what_already_holds_is_done_and_says_so(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let d = Desk::open(&db).await;
+        let child = d.a_student().await;
+        let (_, r) = d
+            .s
             .approved_request(
-                &staff,
-                &dpo,
+                &d.staff,
+                &d.dpo,
                 json!({ "kind": "unblocking", "subject_id": child, "channel": "paper", "language": "ru" }),
             )
             .await;
         assert_eq!(r.body["actions"][0]["kind"], "unblock", "{}", r.body);
         assert_eq!(r.body["actions"][0]["status"], "done", "{}", r.body);
         assert_eq!(r.body["actions"][0]["note"], "no block was in force");
-        let (_, r) = s
+        let (_, r) = d
+            .s
             .approved_request(
-                &staff,
-                &dpo,
+                &d.staff,
+                &d.dpo,
                 json!({ "kind": "consent_withdrawal", "subject_id": child, "purpose": "extracurricular",
                         "channel": "paper", "language": "ru" }),
             )
