@@ -12,15 +12,14 @@ mod consents;
 mod decisions;
 mod destruction;
 pub mod files;
-mod html;
 pub mod jobs;
 mod keys;
-mod mail;
+mod outbound;
 mod policy;
 mod receipts;
+mod render;
 mod requests;
 mod subjects;
-mod templates;
 mod tokens;
 pub mod unique_keys;
 mod vault;
@@ -37,23 +36,24 @@ pub use consents::{
 };
 pub use decisions::{Answer, Decisions, Question, Reason, MAX_BATCH};
 pub use destruction::{DestructionLog, Destructions, Reconciled, RejectedLine, RESTORE_ACTOR};
-pub use html::{markdown_page, markdown_to_html};
 pub use jobs::{JobSettings, JobStatus, KEY_RELOAD_PERIOD};
 pub use keys::Keys;
-pub use mail::{to_eml, Mail, MailError, Mailer, Outbox, Smtp};
+pub use outbound::mail::{to_eml, Mail, MailError, Mailer, Outbox, Smtp};
+pub use outbound::webhook::SIGNATURE_HEADER;
 pub use policy::{changes_markdown, Document, PolicyTemplates, RenderError};
 pub use receipts::{
     keys_from_set, published_keys, receipt_html, verify_receipt, ReceiptCheck, ReceiptSignature,
     Receipts, SignedReceipt, RECEIPT_KEYS_PATH,
 };
+pub use render::html::{markdown_page, markdown_to_html};
+pub use render::templates::TemplateError;
 pub use requests::answers::{AnswerTemplates, Letter};
-pub use requests::connectors::{Webhook, WebhookEvent, WebhookMessage, SIGNATURE_HEADER};
+pub use requests::connectors::{Webhook, WebhookEvent, WebhookMessage};
 pub use requests::package::{Download, DEFAULT_DAYS as DEFAULT_PACKAGE_DAYS};
 pub use requests::{
     mask_email, Action, ActionKind, ActionStatus, Channel, CodeSent, DocumentKind, RequestFilter,
     RequestInput, RequestSettings, RequestView, Requester, Requests, StepInput, Verification,
 };
 pub use subjects::Subjects;
-pub use templates::TemplateError;
 pub use tokens::{NewToken, TokenLifetimes, TokenView, Tokens, Unauthenticated, MAX_TOKEN_DAYS};
 pub use vault::{Clock, KeyLoader, PreparedSubject, Vault, VaultError};

@@ -2,8 +2,8 @@
 //! Markdown from templates (one per document and language, replaceable by the operator), and
 //! HTML from that Markdown in derbes' page shape, with a print stylesheet.
 
-use crate::html::{escape, markdown_page, page_with_nav};
-use crate::templates::{collapse_blank_lines, render, LangTemplates, TemplateError};
+use crate::render::html::{escape, markdown_page, page_with_nav};
+use crate::render::templates::{collapse_blank_lines, render, LangTemplates, TemplateError};
 use derbes_core::policy::context;
 use derbes_core::text::Lang;
 use derbes_core::Declaration;
@@ -386,7 +386,8 @@ mod tests {
 
     #[test]
     fn markup_in_the_declaration_is_shown_as_text() {
-        let html = crate::html::markdown_to_html("## A {#a}\n\nx <script>alert(1)</script> y\n");
+        let html =
+            crate::render::html::markdown_to_html("## A {#a}\n\nx <script>alert(1)</script> y\n");
         assert!(
             html.contains("&lt;script&gt;") && !html.contains("<script>"),
             "{html}"
@@ -840,7 +841,7 @@ impl Policy {
             ));
         }
         body.push_str("</table>\n");
-        Ok(crate::html::page(lang, title, &body))
+        Ok(crate::render::html::page(lang, title, &body))
     }
 }
 

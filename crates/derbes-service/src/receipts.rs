@@ -2,7 +2,7 @@
 //! checked offline against the published key.
 
 use crate::actor::Actor;
-use crate::html::escape as escape_html;
+use crate::render::html::escape as escape_html;
 use crate::vault::{Vault, VaultError};
 use derbes_core::audit::{AuditDraft, Outcome};
 use derbes_core::consent::{consent_state, ConsentAction, ConsentEvent, ConsentState};
@@ -181,7 +181,7 @@ pub fn receipt_html(signed: &SignedReceipt, lang: Lang) -> String {
         escape_html(receipt::title(r, lang)),
         escape_html(note)
     );
-    crate::html::page(lang, receipt::title(r, lang), &body)
+    crate::render::html::page(lang, receipt::title(r, lang), &body)
 }
 
 /// Signed receipts of consent events, which a subject can verify without derbes.

@@ -127,7 +127,8 @@ fn the_service_knows_no_http() {
 /// The service's modules by level: a module may import its own level and the levels below.
 const LEVELS: &[(u8, &[&str])] = &[
     // The kernel and the adapters: the vault (declaration, key ring, store, clock, seal and
-    // open, audit, write), the actor and the access table, files, mail, rendering helpers.
+    // open, audit, write), the actor and the access table, files, what is sent out (mail,
+    // webhooks) and what is rendered (templates, HTML).
     (
         0,
         &[
@@ -137,9 +138,8 @@ const LEVELS: &[(u8, &[&str])] = &[
             "audit_chain",
             "files",
             "unique_keys",
-            "html",
-            "mail",
-            "templates",
+            "outbound",
+            "render",
         ],
     ),
     // Capabilities that need only the kernel (and each other, without a cycle); `decisions`

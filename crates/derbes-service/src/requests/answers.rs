@@ -7,7 +7,7 @@
 //! prepared here in the letter's language, so a template needs no logic beyond `if` and `for`.
 
 use super::*;
-use crate::templates::{
+use crate::render::templates::{
     operator_parts, LangTemplates, OperatorContext, ResponsibleContext, TemplateError,
 };
 use crate::vault::VaultError;
@@ -62,7 +62,7 @@ pub struct Letter {
 }
 
 fn render(source: &str, ctx: &LetterContext) -> Result<Letter, String> {
-    let text = crate::templates::render("answer.txt", source, ctx)?;
+    let text = crate::render::templates::render("answer.txt", source, ctx)?;
     let text = text.trim_start();
     let (subject, body) = text.split_once('\n').unwrap_or((text, ""));
     let subject = subject.trim();
@@ -71,7 +71,7 @@ fn render(source: &str, ctx: &LetterContext) -> Result<Letter, String> {
     }
     Ok(Letter {
         subject: subject.to_owned(),
-        body: crate::templates::collapse_blank_lines(body),
+        body: crate::render::templates::collapse_blank_lines(body),
     })
 }
 

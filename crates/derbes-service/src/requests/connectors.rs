@@ -13,6 +13,7 @@
 //! directions carry `X-Derbes-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`
 //! under the webhook's shared secret.
 
+use crate::outbound::webhook::{send, Sent};
 use crate::requests::{request_audit, Action, ActionStatus};
 use crate::vault::VaultError;
 use derbes_core::audit::{format_timestamp, Outcome};
@@ -27,8 +28,6 @@ use uuid::Uuid;
 /// The actor webhook deliveries and confirmations are audited under.
 const WEBHOOKS_ACTOR: &str = "system:webhooks";
 
-/// The header both directions sign with.
-pub const SIGNATURE_HEADER: &str = "X-Derbes-Signature";
 /// How far a signature's time may be from now.
 pub const SIGNATURE_TOLERANCE_SECS: i64 = 300;
 /// How long an accepted message may wait for its confirmation before the job is given up.
@@ -49,8 +48,6 @@ fn job_id(request: Uuid, webhook: &str, event: WebhookEvent) -> Uuid {
     uuid::Builder::from_custom_bytes(bytes).into_uuid()
 }
 
-/// How long one delivery may take.
-const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// The seal slot of a job's payload.
 const PAYLOAD_SLOT: &str = "webhook-payload";
 
@@ -151,52 +148,6 @@ impl From<&WebhookJob> for JobView {
             status: j.status,
             attempts: j.attempts,
         }
-    }
-}
-
-/// The result of one delivery attempt.
-enum Sent {
-    /// Accepted; the system confirms later.
-    Accepted,
-    /// Accepted and done at once.
-    Done,
-    Refused(String),
-}
-
-fn send(hook: &Webhook, body: &[u8], now: OffsetDateTime, id: Uuid) -> Sent {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(SEND_TIMEOUT))
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let result = agent
-        .post(&hook.url)
-        .header("Content-Type", "application/json")
-        .header("Idempotency-Key", &id.to_string())
-        .header(
-            SIGNATURE_HEADER,
-            &hook.secret.sign(now.unix_timestamp(), body),
-        )
-        .send(body);
-    match result {
-        Ok(mut resp) if resp.status().is_success() => {
-            let done = resp
-                .body_mut()
-                .with_config()
-                .limit(64 * 1024)
-                .read_to_string()
-                .ok()
-                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                .is_some_and(|v| v["status"] == "done");
-            if done {
-                Sent::Done
-            } else {
-                Sent::Accepted
-            }
-        }
-        Ok(resp) => Sent::Refused(format!("HTTP {}", resp.status().as_u16())),
-        // The cause names a host or an I/O error, never the message.
-        Err(e) => Sent::Refused(e.to_string()),
     }
 }
 
@@ -396,9 +347,10 @@ impl super::Requests {
         let body = serde_json::to_vec(&message)
             .map_err(|e| VaultError::Store(StoreError::Backend(e.to_string())))?;
         let id = job.id;
-        let sent = tokio::task::spawn_blocking(move || send(&hook, &body, now, id))
-            .await
-            .map_err(|_| VaultError::Unavailable("the delivery task failed".into()))?;
+        let sent =
+            tokio::task::spawn_blocking(move || send(&hook.url, &hook.secret, &body, now, id))
+                .await
+                .map_err(|_| VaultError::Unavailable("the delivery task failed".into()))?;
         let attempts = job.attempts + 1;
         match sent {
             Sent::Done => {

@@ -341,7 +341,7 @@ impl Requests {
     /// Hands `mail` to the configured channel; the cause of a failure goes to the server's log,
     /// the caller gets `what` could not be delivered.
     pub(super) async fn deliver(
-        mailer: std::sync::Arc<dyn crate::mail::Mailer>,
+        mailer: std::sync::Arc<dyn crate::outbound::mail::Mailer>,
         mail: Mail,
         what: &str,
     ) -> Result<String, VaultError> {

@@ -14,7 +14,7 @@ mod workflow;
 use crate::access::{self, RequestSight};
 use crate::actor::{Actor, Role};
 use crate::consents::{ConsentInput, ConsentStep, FlagChange, FlagInput};
-use crate::mail::Mail;
+use crate::outbound::mail::Mail;
 use crate::vault::{Vault, VaultError, REQUEST_KEY_GENERATION, UPDATE_ATTEMPTS};
 use answers::Letter;
 use base64::engine::general_purpose::STANDARD as B64;

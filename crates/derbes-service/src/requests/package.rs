@@ -9,9 +9,9 @@
 //! deleted; destroying the subject deletes it too.
 
 use crate::actor::Actor;
-use crate::html::{escape, page};
 use crate::receipts::SignedReceipt;
-use crate::templates::{operator_parts, OperatorContext, ResponsibleContext};
+use crate::render::html::{escape, page};
+use crate::render::templates::{operator_parts, OperatorContext, ResponsibleContext};
 use crate::vault::VaultError;
 use derbes_core::audit::{format_timestamp, AuditDraft, AuditEvent, Outcome};
 use derbes_core::consent::{ConsentAction, ConsentEvent, GivenBy, RepresentativeLink};

@@ -131,7 +131,7 @@ pub struct Vault {
     store: Arc<dyn Store>,
     clock: Clock,
     calendar: Arc<derbes_core::calendar::Calendar>,
-    mailer: Option<Arc<dyn crate::mail::Mailer>>,
+    mailer: Option<Arc<dyn crate::outbound::mail::Mailer>>,
     pub(crate) connectors: Vec<Arc<derbes_connect::SqlConnector>>,
     /// Recorded declaration versions, parsed once.
     recorded: std::sync::Mutex<std::collections::HashMap<String, Arc<Declaration>>>,
@@ -168,7 +168,7 @@ impl Vault {
     }
 
     /// Delivers one-time codes and answers through `mailer`.
-    pub fn with_mailer(mut self, mailer: Arc<dyn crate::mail::Mailer>) -> Self {
+    pub fn with_mailer(mut self, mailer: Arc<dyn crate::outbound::mail::Mailer>) -> Self {
         self.mailer = Some(mailer);
         self
     }
@@ -217,7 +217,7 @@ impl Vault {
         self.mailer.as_ref().map_or(0, |m| m.sweep(older_than))
     }
 
-    pub(crate) fn mailer(&self) -> Option<Arc<dyn crate::mail::Mailer>> {
+    pub(crate) fn mailer(&self) -> Option<Arc<dyn crate::outbound::mail::Mailer>> {
         self.mailer.clone()
     }
 

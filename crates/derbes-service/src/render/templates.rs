@@ -175,7 +175,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, "| a\\|b c\\\\ |");
-        let html = crate::html::markdown_to_html(&format!("| h |\n|---|\n{out}\n"));
+        let html = crate::render::html::markdown_to_html(&format!("| h |\n|---|\n{out}\n"));
         assert!(html.contains("<td>a|b c\\</td>"), "{html}");
     }
 }
