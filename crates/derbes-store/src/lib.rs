@@ -7,6 +7,7 @@
 //! that record it, atomically.
 
 mod audit;
+mod backend;
 mod chain;
 mod declarations;
 mod destructions;

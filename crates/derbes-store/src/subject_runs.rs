@@ -120,7 +120,7 @@ impl SubjectRuns {
             .prepare(
                 "SELECT subject_id, seq FROM audit_events WHERE seq > ?1 AND subject_id IS NOT NULL ORDER BY seq",
             )?
-            .query_map([covered], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map([covered], |r| r.try_into())?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut loaded = Self {
             policy,
@@ -355,7 +355,7 @@ fn delete_chunk(conn: &Connection, run: i64, chunk: usize) -> Result<bool, Store
         .prepare_cached(
             "SELECT subject_id, seq FROM audit_subject_runs WHERE run = ?1 ORDER BY subject_id, seq LIMIT 1 OFFSET ?2",
         )?
-        .query_row(params![run, chunk as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(params![run, chunk as i64], |r| r.try_into())
         .optional()?;
     match bound {
         Some((subject, seq)) => {

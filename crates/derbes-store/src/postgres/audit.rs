@@ -90,26 +90,25 @@ impl AuditStore for PostgresStore {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<AuditEvent>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS} FROM audit_events WHERE subject_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
-            ))
-            .await?;
         events_of(
-            &c.query(&s, &[&id.to_string(), &after_seq, &i64::from(limit)])
+            &self.rows(&format!(
+                "SELECT {EVENT_COLUMNS} FROM audit_events WHERE subject_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            ), &[&id.to_string(), &after_seq, &i64::from(limit)])
                 .await?,
         )
     }
 
     async fn audit_page(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(&format!(
+        events_of(
+            &self
+                .rows(
+                    &format!(
                 "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
-            ))
-            .await?;
-        events_of(&c.query(&s, &[&after_seq, &i64::from(limit)]).await?)
+            ),
+                    &[&after_seq, &i64::from(limit)],
+                )
+                .await?,
+        )
     }
 
     async fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
@@ -130,23 +129,21 @@ impl AuditStore for PostgresStore {
     }
 
     async fn audit_event(&self, seq: i64) -> Result<Option<AuditEvent>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq = $1"
-            ))
-            .await?;
-        Ok(events_of(&c.query(&s, &[&seq]).await?)?.pop())
+        Ok(events_of(
+            &self
+                .rows(
+                    &format!("SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq = $1"),
+                    &[&seq],
+                )
+                .await?,
+        )?
+        .pop())
     }
 
     async fn checkpoints(&self, after: i64, limit: u32) -> Result<Vec<Checkpoint>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(&format!(
+        self.rows(&format!(
                 "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE n > $1 ORDER BY n LIMIT $2"
-            ))
-            .await?;
-        c.query(&s, &[&after, &i64::from(limit)])
+            ), &[&after, &i64::from(limit)])
             .await?
             .iter()
             .map(checkpoint_from_row)
@@ -166,17 +163,14 @@ impl AuditStore for PostgresStore {
     }
 
     async fn audit_segments(&self) -> Result<Vec<Segment>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(&format!(
-                "SELECT {SEGMENT_COLUMNS} FROM audit_segments ORDER BY n"
-            ))
-            .await?;
-        c.query(&s, &[])
-            .await?
-            .iter()
-            .map(segment_from_row)
-            .collect()
+        self.rows(
+            &format!("SELECT {SEGMENT_COLUMNS} FROM audit_segments ORDER BY n"),
+            &[],
+        )
+        .await?
+        .iter()
+        .map(segment_from_row)
+        .collect()
     }
 
     async fn legacy_head(&self) -> Result<Option<(i64, String, String)>, StoreError> {

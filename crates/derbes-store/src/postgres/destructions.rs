@@ -110,14 +110,13 @@ impl Writer {
 #[async_trait]
 impl DestructionStore for PostgresStore {
     async fn destruction(&self, subject_id: Uuid) -> Result<Option<Destruction>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached("SELECT record FROM destructions WHERE subject_id = $1")
-            .await?;
-        c.query_opt(&s, &[&subject_id])
-            .await?
-            .map(|r| from_json(&r.get::<_, String>(0)))
-            .transpose()
+        self.row(
+            "SELECT record FROM destructions WHERE subject_id = $1",
+            &[&subject_id],
+        )
+        .await?
+        .map(|r| from_json(&r.get::<_, String>(0)))
+        .transpose()
     }
 
     async fn destructions(
@@ -125,16 +124,13 @@ impl DestructionStore for PostgresStore {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<Destruction>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(
-                "SELECT record FROM destructions WHERE subject_id > $1 ORDER BY subject_id LIMIT $2",
-            )
-            .await?;
-        c.query(&s, &[&after.unwrap_or(Uuid::nil()), &i64::from(limit)])
-            .await?
-            .iter()
-            .map(|r| from_json(&r.get::<_, String>(0)))
-            .collect()
+        self.rows(
+            "SELECT record FROM destructions WHERE subject_id > $1 ORDER BY subject_id LIMIT $2",
+            &[&after.unwrap_or(Uuid::nil()), &i64::from(limit)],
+        )
+        .await?
+        .iter()
+        .map(|r| from_json(&r.get::<_, String>(0)))
+        .collect()
     }
 }

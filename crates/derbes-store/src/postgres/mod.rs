@@ -13,28 +13,11 @@ mod subjects;
 mod tokens;
 mod webhooks;
 
-use crate::chain::{Anchor, Chain, ChainPolicy, ChainState, Continuation};
-use crate::fields_blob::{decode_fields, encode_fields};
-use crate::{
-    drain, from_json, now, to_json, Applied, AuditHead, FlagTable, IndexEntry, Job, KeyOwner,
-    KeyRecord, Keys, PackageRecord, Param, RawEvent, RequestQuery, RequestRecord, StateChanges,
-    Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob, WriteOp,
-    CHECKPOINT_COLUMNS, EVENT_COLUMNS, MAX_GROUP, PRUNE_EVERY, REQUEST_COLUMNS, SEGMENT_COLUMNS,
-    STATE_CHANGES_KEPT, TOKEN_COLUMNS,
-};
-use async_trait::async_trait;
+use crate::backend::*;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use derbes_core::audit::{
-    format_timestamp, AuditDraft, AuditEvent, ChainKeys, Checkpoint, Hash, Segment,
-};
-use derbes_core::consent::RepresentativeLink;
-use derbes_core::destruction::{Destruction, Removed};
 use std::collections::HashMap;
-use std::sync::Arc;
 use subjects::subject_row;
-use tokio::sync::mpsc;
 use tokio_postgres::{Client, NoTls, Row, Statement};
-use uuid::Uuid;
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -413,6 +396,28 @@ impl PostgresStore {
             .get()
             .await
             .map_err(|e| StoreError::Backend(e.to_string()))
+    }
+
+    /// The rows of one statement, run on a pooled connection (which prepares it once).
+    async fn rows(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        let c = self.client().await?;
+        let s = c.prepare_cached(sql).await?;
+        Ok(c.query(&s, params).await?)
+    }
+
+    /// The row of one statement that reads at most one.
+    async fn row(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Option<Row>, StoreError> {
+        let c = self.client().await?;
+        let s = c.prepare_cached(sql).await?;
+        Ok(c.query_opt(&s, params).await?)
     }
 }
 

@@ -61,13 +61,7 @@ impl Writer {
 #[async_trait]
 impl PackageStore for PostgresStore {
     async fn package(&self, request_id: Uuid) -> Result<Option<PackageRecord>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(
-                "SELECT subject_id, created_at, expires_at, sealed FROM request_packages WHERE request_id = $1",
-            )
-            .await?;
-        Ok(c.query_opt(&s, &[&request_id])
+        Ok(self.row("SELECT subject_id, created_at, expires_at, sealed FROM request_packages WHERE request_id = $1", &[&request_id])
             .await?
             .map(|r| PackageRecord {
                 request_id,
@@ -83,13 +77,7 @@ impl PackageStore for PostgresStore {
         at: String,
         limit: u32,
     ) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(
-                "SELECT request_id, subject_id FROM request_packages WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2",
-            )
-            .await?;
-        Ok(c.query(&s, &[&at, &i64::from(limit)])
+        Ok(self.rows("SELECT request_id, subject_id FROM request_packages WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2", &[&at, &i64::from(limit)])
             .await?
             .iter()
             .map(|r| (r.get(0), r.get(1)))

@@ -128,16 +128,13 @@ impl Writer {
 #[async_trait]
 impl RequestStore for PostgresStore {
     async fn request(&self, id: Uuid) -> Result<Option<RequestRecord>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(&format!(
-                "SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1"
-            ))
-            .await?;
-        c.query_opt(&s, &[&id])
-            .await?
-            .map(|r| request_from_row(&r))
-            .transpose()
+        self.row(
+            &format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1"),
+            &[&id],
+        )
+        .await?
+        .map(|r| request_from_row(&r))
+        .transpose()
     }
 
     async fn requests(&self, query: RequestQuery) -> Result<Vec<RequestRecord>, StoreError> {
@@ -156,9 +153,7 @@ impl RequestStore for PostgresStore {
             .iter()
             .map(|v| v.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
             .collect();
-        let c = self.client().await?;
-        let s = c.prepare_cached(&sql).await?;
-        c.query(&s, &refs)
+        self.rows(&sql, &refs)
             .await?
             .iter()
             .map(request_from_row)

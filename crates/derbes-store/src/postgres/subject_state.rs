@@ -194,30 +194,23 @@ impl SubjectStateStore for PostgresStore {
         &self,
         representative_id: Uuid,
     ) -> Result<Vec<RepresentativeLink>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached("SELECT link FROM representatives WHERE representative_id = $1")
-            .await?;
-        c.query(&s, &[&representative_id])
-            .await?
-            .iter()
-            .map(|r| from_json(r.get::<_, &str>(0)))
-            .collect()
+        self.rows(
+            "SELECT link FROM representatives WHERE representative_id = $1",
+            &[&representative_id],
+        )
+        .await?
+        .iter()
+        .map(|r| from_json(r.get::<_, &str>(0)))
+        .collect()
     }
 
     async fn state_changes(&self, after: i64, limit: u32) -> Result<StateChanges, StoreError> {
         // One prepared statement, one snapshot: asked before every batch of decisions. A row per
         // change, or a single row with no change, each carrying the floor and the newest seq.
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(
-                "SELECT f.seq, (SELECT max(seq) FROM state_changes), x.seq, x.subject_id
+        let rows = self.rows("SELECT f.seq, (SELECT max(seq) FROM state_changes), x.seq, x.subject_id
                  FROM state_change_floor f
                  LEFT JOIN LATERAL (SELECT seq, subject_id FROM state_changes WHERE seq > $1 ORDER BY seq LIMIT $2) x ON true
-                 WHERE f.id = 1",
-            )
-            .await?;
-        let rows = c.query(&s, &[&after, &i64::from(limit)]).await?;
+                 WHERE f.id = 1", &[&after, &i64::from(limit)]).await?;
         let mut feed = StateChanges::default();
         for r in &rows {
             feed.floor = r.get(0);

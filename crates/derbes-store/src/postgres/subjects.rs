@@ -143,11 +143,7 @@ impl SubjectStore for PostgresStore {
         field: &str,
         digest: &[u8; 32],
     ) -> Result<Vec<(Uuid, String)>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached("SELECT subject_id, category FROM blind_index WHERE field = $1 AND digest = $2 ORDER BY category")
-            .await?;
-        Ok(c.query(&s, &[&field, &&digest[..]])
+        Ok(self.rows("SELECT subject_id, category FROM blind_index WHERE field = $1 AND digest = $2 ORDER BY category", &[&field, &&digest[..]])
             .await?
             .iter()
             .map(|r| (r.get(0), r.get(1)))

@@ -106,17 +106,14 @@ impl Writer {
 #[async_trait]
 impl TokenStore for PostgresStore {
     async fn token(&self, digest: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(&format!(
-                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE digest = $1"
-            ))
-            .await?;
-        c.query_opt(&s, &[&digest])
-            .await?
-            .as_ref()
-            .map(token_from_row)
-            .transpose()
+        self.row(
+            &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE digest = $1"),
+            &[&digest],
+        )
+        .await?
+        .as_ref()
+        .map(token_from_row)
+        .transpose()
     }
 
     async fn count_active_tokens(&self) -> Result<u64, StoreError> {

@@ -47,17 +47,16 @@ impl Writer {
 #[async_trait]
 impl WebhookStore for PostgresStore {
     async fn webhook_job(&self, id: Uuid) -> Result<Option<WebhookJob>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(&format!(
+        self.row(
+            &format!(
                 "SELECT {} FROM webhook_jobs WHERE id = $1",
                 crate::JOB_COLUMNS
-            ))
-            .await?;
-        c.query_opt(&s, &[&id])
-            .await?
-            .map(|r| job_from_row(&r))
-            .transpose()
+            ),
+            &[&id],
+        )
+        .await?
+        .map(|r| job_from_row(&r))
+        .transpose()
     }
 
     async fn due_webhook_jobs(
@@ -65,14 +64,10 @@ impl WebhookStore for PostgresStore {
         at: String,
         limit: u32,
     ) -> Result<Vec<WebhookJob>, StoreError> {
-        let c = self.client().await?;
-        let s = c
-            .prepare_cached(&format!(
+        self.rows(&format!(
                 "SELECT {} FROM webhook_jobs WHERE status IN ('pending', 'delivered') AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2",
                 crate::JOB_COLUMNS
-            ))
-            .await?;
-        c.query(&s, &[&at, &i64::from(limit)])
+            ), &[&at, &i64::from(limit)])
             .await?
             .iter()
             .map(job_from_row)

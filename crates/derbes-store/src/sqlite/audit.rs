@@ -129,7 +129,7 @@ impl AuditStore for SqliteStore {
             Ok(c.query_row(
                 "SELECT seq, hash, mac FROM audit_head_v1 WHERE id = 1",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| r.try_into(),
             )
             .optional()?)
         })

@@ -39,7 +39,7 @@ impl DeclarationStore for SqliteStore {
             let mut stmt = c.prepare_cached(
                 "SELECT version, content_hash, recorded_at FROM declarations ORDER BY recorded_at, version",
             )?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            let rows = stmt.query_map([], |r| r.try_into())?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
@@ -51,7 +51,7 @@ impl DeclarationStore for SqliteStore {
             Ok(c.query_row(
                 "SELECT content_hash, content FROM declarations WHERE version = ?1",
                 [&version],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| r.try_into(),
             )
             .optional()?)
         })

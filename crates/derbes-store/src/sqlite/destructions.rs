@@ -34,7 +34,7 @@ pub(super) fn destroy_subject(
     if let Some(checked) = &checked {
         let obligations = conn
             .prepare_cached("SELECT purpose, obligation FROM obligations WHERE subject_id = ?1")?
-            .query_map([key], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map([key], |r| r.try_into())?
             .collect::<Result<Vec<(String, String)>, _>>()?;
         let represents = conn
             .prepare_cached("SELECT 1 FROM representatives WHERE representative_id = ?1 LIMIT 1")?

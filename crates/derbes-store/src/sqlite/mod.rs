@@ -13,28 +13,12 @@ mod subjects;
 mod tokens;
 mod webhooks;
 
-use crate::chain::{Anchor, Chain, ChainPolicy, ChainState, Continuation};
-use crate::fields_blob::{decode_fields, encode_fields};
+use crate::backend::*;
 use crate::subject_runs::{subject_events, Entry, RunPolicy, SubjectRuns};
-use crate::{
-    drain, from_json, now, to_json, Applied, AuditHead, FlagTable, IndexEntry, Job, KeyOwner,
-    KeyRecord, Keys, PackageRecord, Param, RawEvent, RequestQuery, RequestRecord, StateChanges,
-    Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob, WriteOp,
-    CHECKPOINT_COLUMNS, EVENT_COLUMNS, MAX_GROUP, PRUNE_EVERY, REQUEST_COLUMNS, SEGMENT_COLUMNS,
-    STATE_CHANGES_KEPT, TOKEN_COLUMNS,
-};
-use async_trait::async_trait;
-use derbes_core::audit::{
-    format_timestamp, AuditDraft, AuditEvent, ChainKeys, Checkpoint, Hash, Segment,
-};
-use derbes_core::consent::RepresentativeLink;
-use derbes_core::destruction::{Destruction, Removed};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Condvar, Mutex};
 use subjects::subject_row;
-use tokio::sync::mpsc;
-use uuid::Uuid;
 use webhooks::put_job;
 
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -851,7 +835,7 @@ fn start_chain(conn: &Connection, keys: &dyn ChainKeys) -> Result<(), StoreError
     let (events, legacy): (i64, i64) = conn.query_row(
         "SELECT (SELECT count(*) FROM audit_events), (SELECT coalesce(max(seq), 0) FROM audit_head_v1)",
         [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| r.try_into(),
     )?;
     if events > 0 || legacy > 0 {
         return Ok(());
@@ -914,14 +898,7 @@ fn insert_checkpoint(conn: &Connection, c: &Checkpoint) -> Result<(), StoreError
 }
 
 fn checkpoint_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::CheckpointRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-    ))
+    r.try_into()
 }
 
 /// The archived segments, in order.
@@ -929,19 +906,7 @@ fn segments(conn: &Connection) -> Result<Vec<Segment>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {SEGMENT_COLUMNS} FROM audit_segments ORDER BY n"
     ))?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-            r.get(6)?,
-            r.get(7)?,
-            r.get(8)?,
-        ))
-    })?;
+    let rows = stmt.query_map([], |r| r.try_into())?;
     rows.map(|r| crate::segment_of(r?)).collect()
 }
 
@@ -1416,7 +1381,7 @@ mod tests {
                 .query_row(
                     "SELECT count(*), coalesce(sum(entries), 0), (SELECT count(*) FROM audit_subject_runs) FROM audit_subject_run_list",
                     [],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    |r| r.try_into(),
                 )
                 .unwrap();
             assert_eq!(entries, held, "entries outside listed runs");

@@ -24,9 +24,7 @@ pub(super) fn state_rows(
 ) -> Result<SubjectState, StoreError> {
     let mut stmt = c.prepare_cached(crate::state_sql!("?1", "?2"))?;
     let rows = stmt
-        .query_map(params![&id.as_bytes()[..], purpose], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?
+        .query_map(params![&id.as_bytes()[..], purpose], |r| r.try_into())?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     SubjectState::from_rows(rows)
 }
@@ -43,7 +41,7 @@ pub(super) fn record_consent(
         .prepare_cached(
             "SELECT count(*), count(*) FILTER (WHERE purpose = ?2) FROM consent_events WHERE subject_id = ?1",
         )?
-        .query_row(params![sid, event.purpose], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        .query_row(params![sid, event.purpose], |r| r.try_into())?;
     if usize::try_from(of_purpose).ok() != Some(seen) {
         return Err(StoreError::VersionConflict);
     }
@@ -198,7 +196,7 @@ impl SubjectStateStore for SqliteStore {
                 .prepare_cached(
                     "SELECT (SELECT seq FROM state_change_floor WHERE id = 1), (SELECT max(seq) FROM state_changes)",
                 )?
-                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                .query_row([], |r| r.try_into())?;
             Ok(StateChanges {
                 changes,
                 floor,

@@ -16,17 +16,7 @@ pub(super) type RawToken = (
 );
 
 pub(super) fn raw_token(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawToken> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-    ))
+    r.try_into()
 }
 
 pub(super) fn token_of(
