@@ -50,6 +50,15 @@ impl Desk {
         parent
     }
 
+    /// A student, her linked parent, and the parent's request to block her data:
+    /// (student, request).
+    async fn a_parents_blocking_request(&self) -> (String, String) {
+        let child = self.a_student().await;
+        let parent = self.a_parent_linked_to(&child).await;
+        let (id, _) = self.file(&blocking(&child, &parent)).await;
+        (child, id)
+    }
+
     /// Files `filing` as staff: the request's id and the answer.
     async fn file(&self, filing: &Value) -> (String, Reply) {
         let r = self
@@ -200,10 +209,7 @@ pub(super) fn a_duplicate_is_refused_unless_filed_on_purpose(db: TestDb) -> Fut 
 pub(super) fn a_one_time_code_verifies_the_representative(db: TestDb) -> Fut {
     Box::pin(async move {
         let d = Desk::open(&db).await;
-        let child = d.a_student().await;
-        let (id, _) = d
-            .file(&blocking(&child, &d.a_parent_linked_to(&child).await))
-            .await;
+        let (_, id) = d.a_parents_blocking_request().await;
         let r = d.step(&id, &d.dpo, json!({ "step": "submit" })).await;
         assert_problem(&r, 409, "request-step");
         assert_eq!(r.body["problem"]["code"], "wrong_status");
@@ -236,10 +242,7 @@ pub(super) fn a_one_time_code_verifies_the_representative(db: TestDb) -> Fut {
 pub(super) fn the_dpo_approves_and_completion_waits_for_the_answer(db: TestDb) -> Fut {
     Box::pin(async move {
         let d = Desk::open(&db).await;
-        let child = d.a_student().await;
-        let (id, _) = d
-            .file(&blocking(&child, &d.a_parent_linked_to(&child).await))
-            .await;
+        let (child, id) = d.a_parents_blocking_request().await;
         d.verified_by_code(&id).await;
         let r = d.step(&id, &d.staff, json!({ "step": "submit" })).await;
         assert_eq!(r.body["status"], "awaiting_approval", "{}", r.body);
@@ -393,10 +396,7 @@ pub(super) fn the_register_lists_requests_by_due_time(db: TestDb) -> Fut {
 pub(super) fn every_step_is_audited_without_the_requesters_words(db: TestDb) -> Fut {
     Box::pin(async move {
         let d = Desk::open(&db).await;
-        let child = d.a_student().await;
-        let (id, _) = d
-            .file(&blocking(&child, &d.a_parent_linked_to(&child).await))
-            .await;
+        let (child, id) = d.a_parents_blocking_request().await;
         d.verified_by_code(&id).await;
         d.approved(&id, &ten_days_on()).await;
         let r = d
