@@ -188,8 +188,28 @@ fn main() -> ExitCode {
             requests::what_already_holds_is_done_and_says_so,
         ),
         (
-            "access_rectification_and_destruction",
-            requests::access_rectification_and_destruction,
+            "an_access_request_needs_a_second_person_to_approve",
+            requests::an_access_request_needs_a_second_person_to_approve,
+        ),
+        (
+            "the_access_package_holds_her_data_and_nobody_elses",
+            requests::the_access_package_holds_her_data_and_nobody_elses,
+        ),
+        (
+            "the_access_answer_is_sent_once",
+            requests::the_access_answer_is_sent_once,
+        ),
+        (
+            "a_rectification_is_checked_against_evidence",
+            requests::a_rectification_is_checked_against_evidence,
+        ),
+        (
+            "a_destruction_waits_for_obligations_and_the_platform",
+            requests::a_destruction_waits_for_obligations_and_the_platform,
+        ),
+        (
+            "a_package_expires_and_is_swept",
+            requests::a_package_expires_and_is_swept,
         ),
         (
             "webhooks_confirm_before_a_request_completes",
