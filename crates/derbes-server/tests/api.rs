@@ -122,103 +122,49 @@ fn shifted_clock() -> (Arc<std::sync::atomic::AtomicI64>, Clock) {
     (offset, clock)
 }
 
+/// The cases, each named by its function.
+macro_rules! cases {
+    ($($module:ident::$case:ident),* $(,)?) => {
+        &[$((stringify!($case), $module::$case as Case)),*]
+    };
+}
+
 fn main() -> ExitCode {
-    let cases: &[(&str, Case)] = &[
-        (
-            "no_plaintext_where_none_is_needed",
-            subjects::no_plaintext_where_none_is_needed,
-        ),
-        ("health_and_documents", system::health_and_documents),
-        (
-            "create_read_rectify_lookup",
-            subjects::create_read_rectify_lookup,
-        ),
-        ("purposes_are_enforced", subjects::purposes_are_enforced),
-        ("tokens_and_roles", tokens::tokens_and_roles),
-        (
-            "bad_input_is_refused_and_nothing_is_written",
-            robustness::bad_input_is_refused_and_nothing_is_written,
-        ),
-        (
-            "audit_chain_verifies_through_the_api",
-            audit::audit_chain_verifies_through_the_api,
-        ),
-        (
-            "random_requests_never_fail_the_server",
-            robustness::random_requests_never_fail_the_server,
-        ),
-        (
-            "a_minors_consents_over_the_years",
-            consents::a_minors_consents_over_the_years,
-        ),
-        (
-            "decisions_answer_one_question_or_many",
-            decisions::decisions_answer_one_question_or_many,
-        ),
-        (
-            "a_parent_files_only_for_a_linked_child",
-            requests::a_parent_files_only_for_a_linked_child,
-        ),
-        (
-            "a_duplicate_is_refused_unless_filed_on_purpose",
-            requests::a_duplicate_is_refused_unless_filed_on_purpose,
-        ),
-        (
-            "a_one_time_code_verifies_the_representative",
-            requests::a_one_time_code_verifies_the_representative,
-        ),
-        (
-            "the_dpo_approves_and_completion_waits_for_the_answer",
-            requests::the_dpo_approves_and_completion_waits_for_the_answer,
-        ),
-        (
-            "a_paper_request_is_checked_by_document_and_withdrawn",
-            requests::a_paper_request_is_checked_by_document_and_withdrawn,
-        ),
-        (
-            "the_register_lists_requests_by_due_time",
-            requests::the_register_lists_requests_by_due_time,
-        ),
-        (
-            "every_step_is_audited_without_the_requesters_words",
-            requests::every_step_is_audited_without_the_requesters_words,
-        ),
-        (
-            "what_already_holds_is_done_and_says_so",
-            requests::what_already_holds_is_done_and_says_so,
-        ),
-        (
-            "an_access_request_needs_a_second_person_to_approve",
-            requests::an_access_request_needs_a_second_person_to_approve,
-        ),
-        (
-            "the_access_package_holds_her_data_and_nobody_elses",
-            requests::the_access_package_holds_her_data_and_nobody_elses,
-        ),
-        (
-            "the_access_answer_is_sent_once",
-            requests::the_access_answer_is_sent_once,
-        ),
-        (
-            "a_rectification_is_checked_against_evidence",
-            requests::a_rectification_is_checked_against_evidence,
-        ),
-        (
-            "a_destruction_waits_for_obligations_and_the_platform",
-            requests::a_destruction_waits_for_obligations_and_the_platform,
-        ),
-        (
-            "a_package_expires_and_is_swept",
-            requests::a_package_expires_and_is_swept,
-        ),
-        (
-            "webhooks_confirm_before_a_request_completes",
-            connectors::webhooks_confirm_before_a_request_completes,
-        ),
-        (
-            "policy_pages_in_every_language",
-            system::policy_pages_in_every_language,
-        ),
+    let cases: &[(&str, Case)] = cases![
+        subjects::no_plaintext_where_none_is_needed,
+        system::health_and_documents,
+        subjects::create_read_rectify_lookup,
+        subjects::purposes_are_enforced,
+        tokens::tokens_and_roles,
+        robustness::bad_input_is_refused_and_nothing_is_written,
+        audit::audit_chain_verifies_through_the_api,
+        robustness::random_requests_never_fail_the_server,
+        consents::a_minor_cannot_consent_alone_nor_an_unlinked_parent,
+        consents::a_linked_parent_consents_and_the_platform_reads,
+        consents::a_consent_receipt_verifies_offline,
+        consents::an_open_obligation_holds_a_withdrawal_back,
+        consents::a_withdrawal_takes_effect_on_the_next_read,
+        consents::at_majority_the_child_consents_in_her_own_name,
+        consents::blocks_and_restrictions_stop_reads_until_lifted,
+        consents::bad_consent_input_is_refused_and_nothing_is_recorded,
+        consents::every_consent_step_is_in_the_audit_trail,
+        decisions::decisions_answer_one_question_or_many,
+        requests::a_parent_files_only_for_a_linked_child,
+        requests::a_duplicate_is_refused_unless_filed_on_purpose,
+        requests::a_one_time_code_verifies_the_representative,
+        requests::the_dpo_approves_and_completion_waits_for_the_answer,
+        requests::a_paper_request_is_checked_by_document_and_withdrawn,
+        requests::the_register_lists_requests_by_due_time,
+        requests::every_step_is_audited_without_the_requesters_words,
+        requests::what_already_holds_is_done_and_says_so,
+        requests::an_access_request_needs_a_second_person_to_approve,
+        requests::the_access_package_holds_her_data_and_nobody_elses,
+        requests::the_access_answer_is_sent_once,
+        requests::a_rectification_is_checked_against_evidence,
+        requests::a_destruction_waits_for_obligations_and_the_platform,
+        requests::a_package_expires_and_is_swept,
+        connectors::webhooks_confirm_before_a_request_completes,
+        system::policy_pages_in_every_language,
     ];
     run_suite("api", cases)
 }

@@ -231,16 +231,6 @@ async fn drop_schema(base: &str, schema: &str) {
 /// Runs every case on SQLite, then on PostgreSQL when configured. Prints one line per case and
 /// a closing `N passed, M failed` line.
 pub fn run_suite(suite: &str, cases: &[(&str, Case)]) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start a runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
     let pg = std::env::var(POSTGRES_ENV).ok().filter(|s| !s.is_empty());
     let (mut passed, mut failed) = (0u32, 0u32);
@@ -257,6 +247,19 @@ pub fn run_suite(suite: &str, cases: &[(&str, Case)]) -> ExitCode {
     }
     for backend in backends {
         for (name, case) in cases {
+            // A runtime of its own for each case: what the case left running (a server, its
+            // pool, the store's writer and listener) stops with it and gives its connections
+            // back, so a long suite never runs the database out of them.
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("cannot start a runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let outcome = runtime.block_on(async {
                 let db = if backend == "sqlite" {
                     sqlite_db()
@@ -280,6 +283,7 @@ pub fn run_suite(suite: &str, cases: &[(&str, Case)]) -> ExitCode {
                     Err(e) => e.to_string(),
                 })
             });
+            runtime.shutdown_timeout(std::time::Duration::from_secs(10));
             match outcome {
                 Ok(()) => {
                     passed += 1;

@@ -1,31 +1,42 @@
-//! A minor's consents over the years: a parent's, then the subject's own at majority.
+//! A minor's consents over the years: a parent's, then the subject's own at majority; blocks,
+//! restrictions and obligations over them.
 
 use super::*;
+use std::sync::atomic::{AtomicI64, Ordering};
 
-/// A minor's life: the parent is linked and consents on paper, the platform reads, the parent
-/// withdraws and the next read is refused; the child comes of age and consents in their own
-/// name. Blocking and restriction stop reads and lifting them lets reads go on.
-#[allow(
-    clippy::too_many_lines,
-    reason = "a scenario read top to bottom; to be cut into short cases sharing fixtures"
-)]
-pub(super) fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
-    Box::pin(async move {
-        use std::sync::atomic::{AtomicI64, Ordering};
-        let day = |y, m, d| {
-            time::Date::from_calendar_date(y, time::Month::try_from(m).unwrap(), d)
-                .unwrap()
-                .with_hms(9, 0, 0)
-                .unwrap()
-                .assume_utc()
-                .unix_timestamp()
-        };
+/// A family at the school: a student of 17 (born 2008-12-01) and her father, not yet linked,
+/// the platform's token, and a clock that starts on 2026-11-21 and can be moved.
+struct Family {
+    s: Server,
+    clock_at: Arc<AtomicI64>,
+    admin: String,
+    platform: String,
+    child: String,
+    parent: String,
+    /// The child's consent ledger.
+    consents: String,
+    /// Paper as the method, with the scanned form's digest.
+    paper: Value,
+}
+
+/// 09:00 UTC of a day, as a Unix time.
+fn day(y: i32, m: u8, d: u8) -> i64 {
+    time::Date::from_calendar_date(y, time::Month::try_from(m).unwrap(), d)
+        .unwrap()
+        .with_hms(9, 0, 0)
+        .unwrap()
+        .assume_utc()
+        .unix_timestamp()
+}
+
+impl Family {
+    async fn start(db: &TestDb) -> Family {
         let clock_at = Arc::new(AtomicI64::new(day(2026, 11, 21)));
         let reading = Arc::clone(&clock_at);
         let clock: Clock = Arc::new(move || {
             time::OffsetDateTime::from_unix_timestamp(reading.load(Ordering::SeqCst)).unwrap()
         });
-        let s = Server::start_with_clock(&db, clock).await;
+        let s = Server::start_with_clock(db, clock).await;
         let admin = s.admin.clone();
         let platform = s
             .token(Role::Integration, &["extracurricular", "education"])
@@ -41,15 +52,75 @@ pub(super) fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
             .a_representative(json!({ "surname": "Сәрсенбаев", "given_name": "Ерлан",
                 "iin": iin_born(time::Date::from_calendar_date(1980, time::Month::May, 4).unwrap(), Sex::Male) }))
             .await;
-        let read = |purpose: &'static str| {
-            let path = format!("/api/v1/subjects/{child}?purpose={purpose}");
-            let token = platform.clone();
-            let s = &s;
-            async move { s.get(&path, &token).await }
-        };
         let consents = format!("/api/v1/subjects/{child}/consents");
-        let paper = json!({ "kind": "paper", "evidence_sha256": "5e".repeat(32) });
+        Family {
+            s,
+            clock_at,
+            admin,
+            platform,
+            child,
+            parent,
+            consents,
+            paper: json!({ "kind": "paper", "evidence_sha256": "5e".repeat(32) }),
+        }
+    }
 
+    /// Moves the server's clock to 09:00 UTC of that day.
+    fn at(&self, y: i32, m: u8, d: u8) {
+        self.clock_at.store(day(y, m, d), Ordering::SeqCst);
+    }
+
+    /// The platform reads the child for `purpose`.
+    async fn read(&self, purpose: &str) -> Reply {
+        self.s
+            .get(
+                &format!("/api/v1/subjects/{}?purpose={purpose}", self.child),
+                &self.platform,
+            )
+            .await
+    }
+
+    /// The parent's consent `action` for extracurricular activities, on paper.
+    fn by_parent(&self, action: &str) -> Value {
+        json!({ "purpose": "extracurricular", "action": action, "representative_id": self.parent, "method": self.paper })
+    }
+
+    /// Links the parent to the child with the birth certificate.
+    async fn linked(&self) {
+        let r = self.s.link_parent(&self.child, &self.parent).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+
+    /// The parent, linked, consents on paper: the consent's id.
+    async fn given(&self) -> String {
+        self.linked().await;
+        let r = self
+            .s
+            .post(&self.consents, &self.platform, self.by_parent("give"))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["id"].as_str().unwrap().to_owned()
+    }
+
+    fn receipt_path(&self, consent: &str) -> String {
+        format!("/api/v1/subjects/{}/consents/{consent}/receipt", self.child)
+    }
+}
+
+/// Nothing yet: a consent-based purpose is refused; the child, 17, cannot consent alone, and
+/// the parent cannot before being linked.
+pub(super) fn a_minor_cannot_consent_alone_nor_an_unlinked_parent(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let f = Family::start(&db).await;
+        let Family {
+            s,
+            platform,
+            parent,
+            consents,
+            paper,
+            ..
+        } = &f;
+        let read = |purpose: &'static str| f.read(purpose);
         // Nothing yet: a consent-based purpose is refused, a contract-based one is not.
         let r = read("extracurricular").await;
         assert_problem(&r, 403, "purpose-denied");
@@ -58,22 +129,39 @@ pub(super) fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
 
         // The child, 17, cannot consent alone; the parent cannot act before being linked.
         let r = s
-            .post(&consents, &platform, json!({ "purpose": "extracurricular", "action": "give", "method": { "kind": "web" } }))
+            .post(consents, platform, json!({ "purpose": "extracurricular", "action": "give", "method": { "kind": "web" } }))
             .await;
         assert_problem(&r, 422, "consent-refused");
         assert_eq!(problem_codes(&r), ["minor_cannot_act_alone"]);
         let by_parent = |action: &str| json!({ "purpose": "extracurricular", "action": action, "representative_id": parent, "method": paper });
-        let r = s.post(&consents, &platform, by_parent("give")).await;
+        let r = s.post(consents, platform, by_parent("give")).await;
         assert_problem(&r, 422, "consent-refused");
         assert_eq!(problem_codes(&r), ["representative_not_linked"]);
+    })
+}
 
+/// Linked with the birth certificate, the parent consents on paper and the platform reads.
+pub(super) fn a_linked_parent_consents_and_the_platform_reads(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let f = Family::start(&db).await;
+        let Family {
+            s,
+            admin,
+            platform,
+            child,
+            parent,
+            consents,
+            ..
+        } = &f;
+        let read = |purpose: &'static str| f.read(purpose);
+        let by_parent = |action: &str| f.by_parent(action);
         // Linked with the birth certificate, the parent consents on paper.
         let link = json!({ "representative_id": parent, "relation": "parent",
                            "documents": [{ "kind": "birth_certificate", "sha256": "b1".repeat(32) }] });
         let r = s
             .post(
                 &format!("/api/v1/subjects/{child}/representatives"),
-                &admin,
+                admin,
                 link.clone(),
             )
             .await;
@@ -81,7 +169,7 @@ pub(super) fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
         let r = s
             .get(
                 &format!("/api/v1/subjects/{parent}/representatives"),
-                &platform,
+                platform,
             )
             .await;
         assert_eq!(
@@ -90,7 +178,7 @@ pub(super) fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
             "{}",
             r.body
         );
-        let r = s.post(&consents, &platform, by_parent("give")).await;
+        let r = s.post(consents, platform, by_parent("give")).await;
         assert_eq!(r.status, 201, "{}", r.body);
         let given = r.body["id"].as_str().unwrap().to_owned();
         assert_eq!(r.body["given_by"]["relation"], "parent");
@@ -102,10 +190,25 @@ pub(super) fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["consent_id"], given.as_str());
         assert!(r.body.get("confirmation_due").is_none());
+    })
+}
 
+/// The parent downloads a signed receipt; anyone can check it against the published key, in
+/// JSON, a page in the visitor's language or text.
+pub(super) fn a_consent_receipt_verifies_offline(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let f = Family::start(&db).await;
+        let Family {
+            s,
+            platform,
+            child,
+            parent,
+            ..
+        } = &f;
+        let given = f.given().await;
         // The parent downloads a signed receipt; anyone can check it against the published key.
         let receipt_path = format!("/api/v1/subjects/{child}/consents/{given}/receipt");
-        let r = s.get(&receipt_path, &platform).await;
+        let r = s.get(&receipt_path, platform).await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.content_type, "application/json");
         assert!(r
@@ -146,7 +249,7 @@ pub(super) fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
             .call_with(
                 "GET",
                 &format!("{receipt_path}?format=html"),
-                Some(&platform),
+                Some(platform),
                 None,
                 Some(("Accept-Language", "ru-RU,ru;q=0.9,en;q=0.5".into())),
             )
@@ -159,35 +262,51 @@ pub(super) fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
             .contains("Квитанция о согласии на сбор и обработку персональных данных"));
         assert!(r.text.contains("законный представитель (родитель)"));
         let r = s
-            .get(&format!("{receipt_path}?format=text&lang=en"), &platform)
+            .get(&format!("{receipt_path}?format=text&lang=en"), platform)
             .await;
         assert!(r.text.starts_with("Receipt for consent"), "{}", r.text);
         assert_problem(
-            &s.get(&format!("{receipt_path}?format=pdf"), &platform)
-                .await,
+            &s.get(&format!("{receipt_path}?format=pdf"), platform).await,
             422,
             "validation",
         );
         assert_problem(
             &s.get(
                 &format!("/api/v1/subjects/{child}/consents/{parent}/receipt"),
-                &platform,
+                platform,
             )
             .await,
             404,
             "not-found",
         );
+    })
+}
 
+/// While the excursion the child is booked on runs, consent cannot be withdrawn (Art. 8(2)).
+pub(super) fn an_open_obligation_holds_a_withdrawal_back(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let f = Family::start(&db).await;
+        let Family {
+            s,
+            admin,
+            platform,
+            child,
+            consents,
+            ..
+        } = &f;
+        let read = |purpose: &'static str| f.read(purpose);
+        let by_parent = |action: &str| f.by_parent(action);
+        f.given().await;
         // While the excursion the child is booked on runs, consent cannot be withdrawn (Art. 8(2)).
         let obligation = format!("/api/v1/subjects/{child}/obligations/extracurricular");
         let r = s
-            .put(&obligation, &platform, json!({ "note": "экскурсия №3" }))
+            .put(&obligation, platform, json!({ "note": "экскурсия №3" }))
             .await;
         assert_problem(&r, 403, "forbidden");
         let r = s
             .put(
                 &obligation,
-                &admin,
+                admin,
                 json!({ "note": "экскурсия №3", "until": "2026-11-28" }),
             )
             .await;
@@ -199,7 +318,7 @@ pub(super) fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
         let r = s
             .put(
                 &format!("/api/v1/subjects/{child}/obligations/education"),
-                &admin,
+                admin,
                 json!({}),
             )
             .await;
@@ -208,32 +327,51 @@ pub(super) fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
             .as_str()
             .unwrap()
             .contains("withdrawal_obligation"));
-        let r = s.post(&consents, &platform, by_parent("withdraw")).await;
+        let r = s.post(consents, platform, by_parent("withdraw")).await;
         assert_problem(&r, 422, "consent-refused");
         assert_eq!(problem_codes(&r), ["unfulfilled_obligation"]);
         assert_eq!(read("extracurricular").await.status, 200);
-        let r = s.delete(&obligation, &admin).await;
+        let r = s.delete(&obligation, admin).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["obligations"], json!({}));
-        assert_problem(&s.delete(&obligation, &admin).await, 409, "conflict");
+        assert_problem(&s.delete(&obligation, admin).await, 409, "conflict");
+    })
+}
 
+/// A withdrawal takes effect on the very next read; its receipt says so; a contract is not
+/// withdrawn like a consent.
+pub(super) fn a_withdrawal_takes_effect_on_the_next_read(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let f = Family::start(&db).await;
+        let Family {
+            s,
+            platform,
+            parent,
+            consents,
+            paper,
+            ..
+        } = &f;
+        let read = |purpose: &'static str| f.read(purpose);
+        let by_parent = |action: &str| f.by_parent(action);
+        let given = f.given().await;
+        let receipt_path = f.receipt_path(&given);
         // A withdrawal takes effect on the very next read.
-        let r = s.post(&consents, &platform, by_parent("withdraw")).await;
+        let r = s.post(consents, platform, by_parent("withdraw")).await;
         assert_eq!(r.status, 201, "{}", r.body);
         let r = read("extracurricular").await;
         assert_problem(&r, 403, "purpose-denied");
         assert_eq!(reason_codes(&r), ["consent_withdrawn"]);
-        let r = s.post(&consents, &platform, by_parent("withdraw")).await;
+        let r = s.post(consents, platform, by_parent("withdraw")).await;
         assert_eq!(problem_codes(&r), ["nothing_to_withdraw"]);
         // The receipt of the withdrawn consent says so.
-        let r = s.get(&receipt_path, &platform).await;
+        let r = s.get(&receipt_path, platform).await;
         assert_eq!(r.body["receipt"]["status"], "withdrawn", "{}", r.text);
         // A contract is not withdrawn like a consent (Art. 8(2)).
         let r = s
-            .post(&consents, &platform, json!({ "purpose": "education", "action": "withdraw", "representative_id": parent, "method": paper }))
+            .post(consents, platform, json!({ "purpose": "education", "action": "withdraw", "representative_id": parent, "method": paper }))
             .await;
         assert_eq!(problem_codes(&r), ["not_consent_based"]);
-        let r = s.get(&consents, &platform).await;
+        let r = s.get(consents, platform).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["minor"], true);
         assert_eq!(r.body["history"].as_array().unwrap().len(), 2);
@@ -246,19 +384,35 @@ pub(super) fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
                 .map(|p| p["status"].as_str().unwrap().to_owned())
         };
         assert_eq!(status(&r.body).as_deref(), Some("withdrawn"));
+    })
+}
 
+/// The child turns 18 on 2026-12-01: the parent's consent keeps holding and the read asks for
+/// the child's confirmation, until she consents in her own name, for a term that ends.
+pub(super) fn at_majority_the_child_consents_in_her_own_name(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let f = Family::start(&db).await;
+        let Family {
+            s,
+            platform,
+            consents,
+            ..
+        } = &f;
+        let read = |purpose: &'static str| f.read(purpose);
+        let by_parent = |action: &str| f.by_parent(action);
+        f.linked().await;
         // Consent again; the child turns 18 on 2026-12-01: the consent keeps holding and the read
         // asks for the child's confirmation, until the child consents in their own name.
         assert_eq!(
-            s.post(&consents, &platform, by_parent("give")).await.status,
+            s.post(consents, platform, by_parent("give")).await.status,
             201
         );
-        clock_at.store(day(2026, 12, 2), Ordering::SeqCst);
+        f.at(2026, 12, 2);
         let r = read("extracurricular").await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["confirmation_due"], true);
         let r = s
-            .post(&consents, &platform, json!({ "purpose": "extracurricular", "action": "give", "method": { "kind": "web" }, "until": "2027-06-30" }))
+            .post(consents, platform, json!({ "purpose": "extracurricular", "action": "give", "method": { "kind": "web" }, "until": "2027-06-30" }))
             .await;
         assert_eq!(r.status, 201, "{}", r.body);
         assert_eq!(r.body["given_by"]["kind"], "subject");
@@ -266,40 +420,57 @@ pub(super) fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
         let r = read("extracurricular").await;
         assert_eq!(r.body["consent_id"], own.as_str(), "{}", r.body);
         assert!(r.body.get("confirmation_due").is_none());
-        let r = s.get(&consents, &platform).await;
+        let r = s.get(consents, platform).await;
         assert_eq!(r.body["minor"], false);
         // The term ends on 2027-06-30.
-        clock_at.store(day(2027, 7, 1), Ordering::SeqCst);
+        f.at(2027, 7, 1);
         assert_eq!(
             reason_codes(&read("extracurricular").await),
             ["consent_expired"]
         );
-        clock_at.store(day(2026, 12, 3), Ordering::SeqCst);
+        f.at(2026, 12, 3);
+    })
+}
 
+/// Blocking stops every purpose; restriction stops one; lifting lets reads go on; a block that
+/// ran out no longer holds.
+pub(super) fn blocks_and_restrictions_stop_reads_until_lifted(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let f = Family::start(&db).await;
+        let Family {
+            s,
+            admin,
+            platform,
+            child,
+            ..
+        } = &f;
+        let read = |purpose: &'static str| f.read(purpose);
+        f.given().await;
+        f.at(2026, 12, 3);
         // Blocking stops every purpose; restriction stops one; lifting lets reads go on.
         let block = format!("/api/v1/subjects/{child}/block");
         let r = s
-            .put(&block, &platform, json!({ "reason": "accuracy_contested" }))
+            .put(&block, platform, json!({ "reason": "accuracy_contested" }))
             .await;
         assert_problem(&r, 403, "forbidden");
         let r = s
-            .put(&block, &admin, json!({ "reason": "accuracy_contested", "note": "өтініш №14", "until": "2026-12-10" }))
+            .put(&block, admin, json!({ "reason": "accuracy_contested", "note": "өтініш №14", "until": "2026-12-10" }))
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["blocked"]["reason"], "accuracy_contested");
         assert_eq!(reason_codes(&read("education").await), ["subject_blocked"]);
         let r = s
-            .delete(&format!("{block}?reason=subject_request"), &admin)
+            .delete(&format!("{block}?reason=subject_request"), admin)
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert!(r.body["blocked"].is_null());
         let r = s
-            .delete(&format!("{block}?reason=subject_request"), &admin)
+            .delete(&format!("{block}?reason=subject_request"), admin)
             .await;
         assert_problem(&r, 409, "conflict");
         let restrict = format!("/api/v1/subjects/{child}/restrictions/extracurricular");
         let r = s
-            .put(&restrict, &admin, json!({ "reason": "objection" }))
+            .put(&restrict, admin, json!({ "reason": "objection" }))
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(
@@ -307,42 +478,62 @@ pub(super) fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
             ["processing_restricted"]
         );
         assert_eq!(read("education").await.status, 200);
-        let r = s.delete(&format!("{restrict}?reason=other"), &admin).await;
+        let r = s.delete(&format!("{restrict}?reason=other"), admin).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(read("extracurricular").await.status, 200);
         // A block that ran out no longer holds.
         s.put(
             &block,
-            &admin,
+            admin,
             json!({ "reason": "subject_request", "until": "2026-12-05" }),
         )
         .await;
         assert_eq!(reason_codes(&read("education").await), ["subject_blocked"]);
-        clock_at.store(day(2026, 12, 6), Ordering::SeqCst);
+        f.at(2026, 12, 6);
         assert_eq!(read("education").await.status, 200);
+    })
+}
 
+/// Bad input is refused with the field named; nothing is recorded.
+pub(super) fn bad_consent_input_is_refused_and_nothing_is_recorded(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let f = Family::start(&db).await;
+        let Family {
+            s,
+            admin,
+            platform,
+            child,
+            consents,
+            ..
+        } = &f;
+        f.given().await;
+        f.at(2026, 12, 6);
+        let before = s.get(consents, platform).await.body["history"]
+            .as_array()
+            .unwrap()
+            .len();
         // Bad input is refused with the field named; nothing is recorded.
         let r = s
-            .post(&consents, &platform, json!({ "purpose": "extracurricular", "action": "give", "method": { "kind": "paper", "evidence_sha256": "not-a-hash" } }))
+            .post(consents, platform, json!({ "purpose": "extracurricular", "action": "give", "method": { "kind": "paper", "evidence_sha256": "not-a-hash" } }))
             .await;
         assert_problem(&r, 422, "validation");
         assert_eq!(r.body["errors"][0]["field"], "method.evidence_sha256");
         let r = s
-            .post(&consents, &platform, json!({ "purpose": "extracurricular", "action": "give", "method": { "kind": "web" }, "until": "2020-01-01" }))
+            .post(consents, platform, json!({ "purpose": "extracurricular", "action": "give", "method": { "kind": "web" }, "until": "2020-01-01" }))
             .await;
         assert_eq!(r.body["errors"][0]["field"], "until", "{}", r.body);
         let r = s
             .post(
-                &consents,
-                &platform,
+                consents,
+                platform,
                 json!({ "purpose": "safety", "action": "give", "method": { "kind": "web" } }),
             )
             .await;
         assert_problem(&r, 403, "forbidden");
         let r = s
             .post(
-                &consents,
-                &platform,
+                consents,
+                platform,
                 json!({ "purpose": "extracurricular", "action": "grant" }),
             )
             .await;
@@ -350,20 +541,65 @@ pub(super) fn a_minors_consents_over_the_years(db: TestDb) -> Fut {
         let r = s
             .post(
                 &format!("/api/v1/subjects/{child}/representatives"),
-                &admin,
+                admin,
                 json!({ "representative_id": child, "relation": "parent", "documents": [] }),
             )
             .await;
         assert_problem(&r, 422, "validation");
-        let r = s.get(&consents, &platform).await;
-        assert_eq!(r.body["history"].as_array().unwrap().len(), 4, "{}", r.body);
+        let r = s.get(consents, platform).await;
+        assert_eq!(
+            r.body["history"].as_array().unwrap().len(),
+            before,
+            "{}",
+            r.body
+        );
+    })
+}
 
+/// The trail names every step of a family's consents, and the chain is intact.
+pub(super) fn every_consent_step_is_in_the_audit_trail(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let f = Family::start(&db).await;
+        let Family {
+            s,
+            admin,
+            platform,
+            child,
+            consents,
+            ..
+        } = &f;
+        let by_parent = |action: &str| f.by_parent(action);
+        let given = f.given().await;
+        assert_eq!(s.get(&f.receipt_path(&given), platform).await.status, 200);
+        let obligation = format!("/api/v1/subjects/{child}/obligations/extracurricular");
+        let r = s
+            .put(&obligation, admin, json!({ "note": "экскурсия №3" }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(s.delete(&obligation, admin).await.status, 200);
+        assert_eq!(
+            s.post(consents, platform, by_parent("withdraw"))
+                .await
+                .status,
+            201
+        );
+        let block = format!("/api/v1/subjects/{child}/block");
+        let r = s
+            .put(&block, admin, json!({ "reason": "accuracy_contested" }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let r = s
+            .delete(&format!("{block}?reason=subject_request"), admin)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let restrict = format!("/api/v1/subjects/{child}/restrictions/extracurricular");
+        let r = s
+            .put(&restrict, admin, json!({ "reason": "objection" }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
         // The trail names every step, and the chain is intact.
         let r = s
-            .get(
-                &format!("/api/v1/subjects/{child}/audit?limit=1000"),
-                &admin,
-            )
+            .get(&format!("/api/v1/subjects/{child}/audit?limit=1000"), admin)
             .await;
         let actions: Vec<&str> = each(&r.body["events"], "action");
         for a in [
