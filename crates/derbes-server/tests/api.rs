@@ -17,6 +17,15 @@ use common::*;
 
 const AIGERIM: &str = r#"{"surname":"Нұрланова","given_name":"Әйгерім","iin":"061211600012","phone":"8 (701) 234-56-78","email":"Aigerim@Mail.KZ","health_info":"аллергия: жаңғақ"}"#;
 
+/// Starts a fixture and binds the fields a case uses, by reference:
+/// `fixture!(f = Family::start(&db).await => Family { s, child });`
+macro_rules! fixture {
+    ($f:ident = $start:expr => $fixture:ident { $($field:ident),* $(,)? }) => {
+        let $f = $start;
+        let $fixture { $($field,)* .. } = &$f;
+    };
+}
+
 #[path = "api/audit.rs"]
 mod audit;
 #[path = "api/connectors.rs"]

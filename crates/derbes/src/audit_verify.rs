@@ -127,12 +127,13 @@ fn broken(b: &ChainBreak) -> ExitCode {
 /// that the history since the backup is given up, so that derbes writes again.
 pub async fn acknowledge_restore(config: &Config, person: &str) -> Result<ExitCode> {
     let opened = setup::open(config, false).await?;
-    if let Some(reason) = opened.vault.chain_broken() {
+    if let Some(reason) = opened.app.vault.chain_broken() {
         bail!(
             "the restored database's own audit chain is broken ({reason}); restore another backup"
         );
     }
     let ack = opened
+        .app
         .vault
         .acknowledge_restore(
             &derbes_service::Actor::command_line(&format!("audit:{person}")).audit_name(),
@@ -182,11 +183,11 @@ pub async fn archive(config: &Config) -> Result<ExitCode> {
 /// it for the auditor's paper file.
 pub async fn checkpoint(config: &Config) -> Result<ExitCode> {
     let opened = setup::open(config, false).await?;
-    if let Some(reason) = opened.vault.chain_broken() {
+    if let Some(reason) = opened.app.vault.chain_broken() {
         bail!("the audit chain is broken ({reason}); no checkpoint is signed over it");
     }
-    let c = opened.vault.checkpoint().await?;
-    let key_id = derbes_core::audit::ChainKeys::checkpoint_key_id(opened.vault.keys().as_ref());
+    let c = opened.app.vault.checkpoint().await?;
+    let key_id = derbes_core::audit::ChainKeys::checkpoint_key_id(opened.app.vault.keys().as_ref());
     println!("{}", c.to_line(&key_id));
     eprintln!(
         "derbes: checkpoint {} covers events 1 to {}; it is in {}. Keep a copy apart (print it for the auditor's file): `derbes audit verify --checkpoints FILE` proves the chain was not rolled back past it",

@@ -195,7 +195,7 @@ fn prepare_chunk(
 )]
 pub async fn run(config: &Config, args: &ImportArgs) -> Result<ExitCode> {
     let opened = setup::open(config, false).await?;
-    let vault = Arc::clone(&opened.vault);
+    let vault = Arc::clone(&opened.app.vault);
     let subjects = opened.app.subjects.clone();
     let size = std::fs::metadata(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?

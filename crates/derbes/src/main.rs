@@ -411,13 +411,13 @@ async fn serve(config: &Config) -> Result<()> {
         );
     }
     // A database rolled back past the last checkpoint exported from it is not written to.
-    if let Some(b) = opened.vault.check_checkpoint_file().await? {
+    if let Some(b) = opened.app.vault.check_checkpoint_file().await? {
         eprintln!(
             "derbes: THE AUDIT CHAIN WAS ROLLED BACK OR REPLACED: {b} (checkpoint file {})",
             config.checkpoint_file.display()
         );
     }
-    let broken = opened.vault.chain_broken();
+    let broken = opened.app.vault.chain_broken();
     if let Some(reason) = &broken {
         eprintln!("derbes: serving with every action that must be recorded refused, until the audit chain is looked into: {reason}");
     } else {
@@ -438,7 +438,7 @@ async fn serve(config: &Config) -> Result<()> {
             Ok(n) => eprintln!("derbes: sealed {n} note(s) kept in clear by an earlier version"),
             Err(e) => eprintln!("derbes: warning: notes kept in clear were not sealed: {e}"),
         }
-        if let Err(e) = opened.vault.export_checkpoints().await {
+        if let Err(e) = opened.app.vault.export_checkpoints().await {
             eprintln!("derbes: warning: audit checkpoints not exported: {e}");
         }
     }
@@ -449,7 +449,7 @@ async fn serve(config: &Config) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let d = opened.vault.declaration();
+    let d = opened.app.vault.declaration();
     println!(
         "derbes: serving http://{addr}/api/v1 — declaration \"{}\" version {}, {}",
         d.operator.name.get(derbes_core::text::Lang::En),

@@ -230,7 +230,7 @@ pub async fn list_destructions(config: &Config) -> Result<ExitCode> {
 /// them.
 pub async fn check_connectors(config: &Config) -> Result<ExitCode> {
     let opened = crate::setup::open(config, false).await?;
-    let connectors = opened.vault.connectors();
+    let connectors = opened.app.vault.connectors();
     if connectors.is_empty() {
         eprintln!("derbes: no connectors are configured (`connectors` in derbes.toml)");
         return Ok(ExitCode::SUCCESS);

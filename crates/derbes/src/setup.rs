@@ -154,8 +154,6 @@ pub fn calendar(path: Option<&Path>) -> Result<derbes_core::calendar::Calendar> 
 /// Everything a command that touches subjects needs.
 pub struct Opened {
     pub app: Arc<derbes_service::App>,
-    /// The kernel (the same as `app.vault`): the declaration, the key ring, the audit chain.
-    pub vault: Arc<Vault>,
 }
 
 /// Opens key ring, declaration and store, and records the declaration version in the store.
@@ -292,5 +290,5 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
             Err(e) => return Err(e).context("cannot record the declaration"),
         }
     }
-    Ok(Opened { app, vault })
+    Ok(Opened { app })
 }

@@ -111,21 +111,12 @@ impl Family {
 /// the parent cannot before being linked.
 pub(super) fn a_minor_cannot_consent_alone_nor_an_unlinked_parent(db: TestDb) -> Fut {
     Box::pin(async move {
-        let f = Family::start(&db).await;
-        let Family {
-            s,
-            platform,
-            parent,
-            consents,
-            paper,
-            ..
-        } = &f;
-        let read = |purpose: &'static str| f.read(purpose);
+        fixture!(f = Family::start(&db).await => Family { s, platform, consents });
         // Nothing yet: a consent-based purpose is refused, a contract-based one is not.
-        let r = read("extracurricular").await;
+        let r = f.read("extracurricular").await;
         assert_problem(&r, 403, "purpose-denied");
         assert_eq!(reason_codes(&r), ["no_consent"]);
-        assert_eq!(read("education").await.status, 200);
+        assert_eq!(f.read("education").await.status, 200);
 
         // The child, 17, cannot consent alone; the parent cannot act before being linked.
         let r = s
@@ -133,8 +124,7 @@ pub(super) fn a_minor_cannot_consent_alone_nor_an_unlinked_parent(db: TestDb) ->
             .await;
         assert_problem(&r, 422, "consent-refused");
         assert_eq!(problem_codes(&r), ["minor_cannot_act_alone"]);
-        let by_parent = |action: &str| json!({ "purpose": "extracurricular", "action": action, "representative_id": parent, "method": paper });
-        let r = s.post(consents, platform, by_parent("give")).await;
+        let r = s.post(consents, platform, f.by_parent("give")).await;
         assert_problem(&r, 422, "consent-refused");
         assert_eq!(problem_codes(&r), ["representative_not_linked"]);
     })
@@ -143,18 +133,7 @@ pub(super) fn a_minor_cannot_consent_alone_nor_an_unlinked_parent(db: TestDb) ->
 /// Linked with the birth certificate, the parent consents on paper and the platform reads.
 pub(super) fn a_linked_parent_consents_and_the_platform_reads(db: TestDb) -> Fut {
     Box::pin(async move {
-        let f = Family::start(&db).await;
-        let Family {
-            s,
-            admin,
-            platform,
-            child,
-            parent,
-            consents,
-            ..
-        } = &f;
-        let read = |purpose: &'static str| f.read(purpose);
-        let by_parent = |action: &str| f.by_parent(action);
+        fixture!(f = Family::start(&db).await => Family { s, admin, platform, child, parent, consents });
         // Linked with the birth certificate, the parent consents on paper.
         let link = json!({ "representative_id": parent, "relation": "parent",
                            "documents": [{ "kind": "birth_certificate", "sha256": "b1".repeat(32) }] });
@@ -178,7 +157,7 @@ pub(super) fn a_linked_parent_consents_and_the_platform_reads(db: TestDb) -> Fut
             "{}",
             r.body
         );
-        let r = s.post(consents, platform, by_parent("give")).await;
+        let r = s.post(consents, platform, f.by_parent("give")).await;
         assert_eq!(r.status, 201, "{}", r.body);
         let given = r.body["id"].as_str().unwrap().to_owned();
         assert_eq!(r.body["given_by"]["relation"], "parent");
@@ -186,7 +165,7 @@ pub(super) fn a_linked_parent_consents_and_the_platform_reads(db: TestDb) -> Fut
             .as_array()
             .unwrap()
             .contains(&json!("health_info")));
-        let r = read("extracurricular").await;
+        let r = f.read("extracurricular").await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["consent_id"], given.as_str());
         assert!(r.body.get("confirmation_due").is_none());
@@ -197,14 +176,7 @@ pub(super) fn a_linked_parent_consents_and_the_platform_reads(db: TestDb) -> Fut
 /// JSON, a page in the visitor's language or text.
 pub(super) fn a_consent_receipt_verifies_offline(db: TestDb) -> Fut {
     Box::pin(async move {
-        let f = Family::start(&db).await;
-        let Family {
-            s,
-            platform,
-            child,
-            parent,
-            ..
-        } = &f;
+        fixture!(f = Family::start(&db).await => Family { s, platform, child, parent });
         let given = f.given().await;
         // The parent downloads a signed receipt; anyone can check it against the published key.
         let receipt_path = format!("/api/v1/subjects/{child}/consents/{given}/receipt");
@@ -285,17 +257,7 @@ pub(super) fn a_consent_receipt_verifies_offline(db: TestDb) -> Fut {
 /// While the excursion the child is booked on runs, consent cannot be withdrawn (Art. 8(2)).
 pub(super) fn an_open_obligation_holds_a_withdrawal_back(db: TestDb) -> Fut {
     Box::pin(async move {
-        let f = Family::start(&db).await;
-        let Family {
-            s,
-            admin,
-            platform,
-            child,
-            consents,
-            ..
-        } = &f;
-        let read = |purpose: &'static str| f.read(purpose);
-        let by_parent = |action: &str| f.by_parent(action);
+        fixture!(f = Family::start(&db).await => Family { s, admin, platform, child, consents });
         f.given().await;
         // While the excursion the child is booked on runs, consent cannot be withdrawn (Art. 8(2)).
         let obligation = format!("/api/v1/subjects/{child}/obligations/extracurricular");
@@ -327,10 +289,10 @@ pub(super) fn an_open_obligation_holds_a_withdrawal_back(db: TestDb) -> Fut {
             .as_str()
             .unwrap()
             .contains("withdrawal_obligation"));
-        let r = s.post(consents, platform, by_parent("withdraw")).await;
+        let r = s.post(consents, platform, f.by_parent("withdraw")).await;
         assert_problem(&r, 422, "consent-refused");
         assert_eq!(problem_codes(&r), ["unfulfilled_obligation"]);
-        assert_eq!(read("extracurricular").await.status, 200);
+        assert_eq!(f.read("extracurricular").await.status, 200);
         let r = s.delete(&obligation, admin).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["obligations"], json!({}));
@@ -342,26 +304,16 @@ pub(super) fn an_open_obligation_holds_a_withdrawal_back(db: TestDb) -> Fut {
 /// withdrawn like a consent.
 pub(super) fn a_withdrawal_takes_effect_on_the_next_read(db: TestDb) -> Fut {
     Box::pin(async move {
-        let f = Family::start(&db).await;
-        let Family {
-            s,
-            platform,
-            parent,
-            consents,
-            paper,
-            ..
-        } = &f;
-        let read = |purpose: &'static str| f.read(purpose);
-        let by_parent = |action: &str| f.by_parent(action);
+        fixture!(f = Family::start(&db).await => Family { s, platform, parent, consents, paper });
         let given = f.given().await;
         let receipt_path = f.receipt_path(&given);
         // A withdrawal takes effect on the very next read.
-        let r = s.post(consents, platform, by_parent("withdraw")).await;
+        let r = s.post(consents, platform, f.by_parent("withdraw")).await;
         assert_eq!(r.status, 201, "{}", r.body);
-        let r = read("extracurricular").await;
+        let r = f.read("extracurricular").await;
         assert_problem(&r, 403, "purpose-denied");
         assert_eq!(reason_codes(&r), ["consent_withdrawn"]);
-        let r = s.post(consents, platform, by_parent("withdraw")).await;
+        let r = s.post(consents, platform, f.by_parent("withdraw")).await;
         assert_eq!(problem_codes(&r), ["nothing_to_withdraw"]);
         // The receipt of the withdrawn consent says so.
         let r = s.get(&receipt_path, platform).await;
@@ -391,24 +343,16 @@ pub(super) fn a_withdrawal_takes_effect_on_the_next_read(db: TestDb) -> Fut {
 /// the child's confirmation, until she consents in her own name, for a term that ends.
 pub(super) fn at_majority_the_child_consents_in_her_own_name(db: TestDb) -> Fut {
     Box::pin(async move {
-        let f = Family::start(&db).await;
-        let Family {
-            s,
-            platform,
-            consents,
-            ..
-        } = &f;
-        let read = |purpose: &'static str| f.read(purpose);
-        let by_parent = |action: &str| f.by_parent(action);
+        fixture!(f = Family::start(&db).await => Family { s, platform, consents });
         f.linked().await;
         // Consent again; the child turns 18 on 2026-12-01: the consent keeps holding and the read
         // asks for the child's confirmation, until the child consents in their own name.
         assert_eq!(
-            s.post(consents, platform, by_parent("give")).await.status,
+            s.post(consents, platform, f.by_parent("give")).await.status,
             201
         );
         f.at(2026, 12, 2);
-        let r = read("extracurricular").await;
+        let r = f.read("extracurricular").await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["confirmation_due"], true);
         let r = s
@@ -417,7 +361,7 @@ pub(super) fn at_majority_the_child_consents_in_her_own_name(db: TestDb) -> Fut 
         assert_eq!(r.status, 201, "{}", r.body);
         assert_eq!(r.body["given_by"]["kind"], "subject");
         let own = r.body["id"].as_str().unwrap().to_owned();
-        let r = read("extracurricular").await;
+        let r = f.read("extracurricular").await;
         assert_eq!(r.body["consent_id"], own.as_str(), "{}", r.body);
         assert!(r.body.get("confirmation_due").is_none());
         let r = s.get(consents, platform).await;
@@ -425,7 +369,7 @@ pub(super) fn at_majority_the_child_consents_in_her_own_name(db: TestDb) -> Fut 
         // The term ends on 2027-06-30.
         f.at(2027, 7, 1);
         assert_eq!(
-            reason_codes(&read("extracurricular").await),
+            reason_codes(&f.read("extracurricular").await),
             ["consent_expired"]
         );
         f.at(2026, 12, 3);
@@ -436,15 +380,7 @@ pub(super) fn at_majority_the_child_consents_in_her_own_name(db: TestDb) -> Fut 
 /// ran out no longer holds.
 pub(super) fn blocks_and_restrictions_stop_reads_until_lifted(db: TestDb) -> Fut {
     Box::pin(async move {
-        let f = Family::start(&db).await;
-        let Family {
-            s,
-            admin,
-            platform,
-            child,
-            ..
-        } = &f;
-        let read = |purpose: &'static str| f.read(purpose);
+        fixture!(f = Family::start(&db).await => Family { s, admin, platform, child });
         f.given().await;
         f.at(2026, 12, 3);
         // Blocking stops every purpose; restriction stops one; lifting lets reads go on.
@@ -458,7 +394,10 @@ pub(super) fn blocks_and_restrictions_stop_reads_until_lifted(db: TestDb) -> Fut
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["blocked"]["reason"], "accuracy_contested");
-        assert_eq!(reason_codes(&read("education").await), ["subject_blocked"]);
+        assert_eq!(
+            reason_codes(&f.read("education").await),
+            ["subject_blocked"]
+        );
         let r = s
             .delete(&format!("{block}?reason=subject_request"), admin)
             .await;
@@ -474,13 +413,13 @@ pub(super) fn blocks_and_restrictions_stop_reads_until_lifted(db: TestDb) -> Fut
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(
-            reason_codes(&read("extracurricular").await),
+            reason_codes(&f.read("extracurricular").await),
             ["processing_restricted"]
         );
-        assert_eq!(read("education").await.status, 200);
+        assert_eq!(f.read("education").await.status, 200);
         let r = s.delete(&format!("{restrict}?reason=other"), admin).await;
         assert_eq!(r.status, 200, "{}", r.body);
-        assert_eq!(read("extracurricular").await.status, 200);
+        assert_eq!(f.read("extracurricular").await.status, 200);
         // A block that ran out no longer holds.
         s.put(
             &block,
@@ -488,24 +427,19 @@ pub(super) fn blocks_and_restrictions_stop_reads_until_lifted(db: TestDb) -> Fut
             json!({ "reason": "subject_request", "until": "2026-12-05" }),
         )
         .await;
-        assert_eq!(reason_codes(&read("education").await), ["subject_blocked"]);
+        assert_eq!(
+            reason_codes(&f.read("education").await),
+            ["subject_blocked"]
+        );
         f.at(2026, 12, 6);
-        assert_eq!(read("education").await.status, 200);
+        assert_eq!(f.read("education").await.status, 200);
     })
 }
 
 /// Bad input is refused with the field named; nothing is recorded.
 pub(super) fn bad_consent_input_is_refused_and_nothing_is_recorded(db: TestDb) -> Fut {
     Box::pin(async move {
-        let f = Family::start(&db).await;
-        let Family {
-            s,
-            admin,
-            platform,
-            child,
-            consents,
-            ..
-        } = &f;
+        fixture!(f = Family::start(&db).await => Family { s, admin, platform, child, consents });
         f.given().await;
         f.at(2026, 12, 6);
         let before = s.get(consents, platform).await.body["history"]
@@ -559,16 +493,7 @@ pub(super) fn bad_consent_input_is_refused_and_nothing_is_recorded(db: TestDb) -
 /// The trail names every step of a family's consents, and the chain is intact.
 pub(super) fn every_consent_step_is_in_the_audit_trail(db: TestDb) -> Fut {
     Box::pin(async move {
-        let f = Family::start(&db).await;
-        let Family {
-            s,
-            admin,
-            platform,
-            child,
-            consents,
-            ..
-        } = &f;
-        let by_parent = |action: &str| f.by_parent(action);
+        fixture!(f = Family::start(&db).await => Family { s, admin, platform, child, consents });
         let given = f.given().await;
         assert_eq!(s.get(&f.receipt_path(&given), platform).await.status, 200);
         let obligation = format!("/api/v1/subjects/{child}/obligations/extracurricular");
@@ -578,7 +503,7 @@ pub(super) fn every_consent_step_is_in_the_audit_trail(db: TestDb) -> Fut {
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(s.delete(&obligation, admin).await.status, 200);
         assert_eq!(
-            s.post(consents, platform, by_parent("withdraw"))
+            s.post(consents, platform, f.by_parent("withdraw"))
                 .await
                 .status,
             201

@@ -593,14 +593,7 @@ fn verify(id: &str) -> String {
 /// the package is built.
 pub(super) fn an_access_request_needs_a_second_person_to_approve(db: TestDb) -> Fut {
     Box::pin(async move {
-        let e = Enrolled::start(&db).await;
-        let Enrolled {
-            s,
-            admin,
-            dpo,
-            staff,
-            ..
-        } = &e;
+        fixture!(e = Enrolled::start(&db).await => Enrolled { s, admin, dpo, staff });
         // Access: verified on paper, submitted by the DPO, approved by another person.
         let r = s
             .post("/api/v1/requests", staff, e.filing("access_export", "ru"))
@@ -645,14 +638,7 @@ pub(super) fn an_access_request_needs_a_second_person_to_approve(db: TestDb) -> 
 /// CSV a spreadsheet cannot run, HTML that shows markup as text, and receipts that verify.
 pub(super) fn the_access_package_holds_her_data_and_nobody_elses(db: TestDb) -> Fut {
     Box::pin(async move {
-        let e = Enrolled::start(&db).await;
-        let Enrolled {
-            s,
-            dpo,
-            staff,
-            consent_id,
-            ..
-        } = &e;
+        fixture!(e = Enrolled::start(&db).await => Enrolled { s, dpo, staff, consent_id });
         let access = e.approved_access().await;
         let package = format!("/api/v1/requests/{access}/package");
         let r = s.get(&package, staff).await;
@@ -761,8 +747,7 @@ pub(super) fn the_access_package_holds_her_data_and_nobody_elses(db: TestDb) -> 
 /// asked twice at once, and sent again after a delivery that failed.
 pub(super) fn the_access_answer_is_sent_once(db: TestDb) -> Fut {
     Box::pin(async move {
-        let e = Enrolled::start(&db).await;
-        let Enrolled { s, dpo, staff, .. } = &e;
+        fixture!(e = Enrolled::start(&db).await => Enrolled { s, dpo, staff });
         let access = e.approved_access().await;
         // The written answer, in Russian, to the e-mail on file; sent once.
         let answer = format!("/api/v1/requests/{access}/answer");
@@ -857,14 +842,7 @@ pub(super) fn the_access_answer_is_sent_once(db: TestDb) -> Fut {
 /// Rectification: the corrected value is checked against evidence, validated, applied once.
 pub(super) fn a_rectification_is_checked_against_evidence(db: TestDb) -> Fut {
     Box::pin(async move {
-        let e = Enrolled::start(&db).await;
-        let Enrolled {
-            s,
-            dpo,
-            staff,
-            subject,
-            ..
-        } = &e;
+        fixture!(e = Enrolled::start(&db).await => Enrolled { s, dpo, staff, subject });
         // Rectification: the corrected value is checked against evidence, validated, applied.
         let (rect, r) = s
             .approved_request(staff, dpo, e.filing("rectification", "kk"))
@@ -915,17 +893,7 @@ pub(super) fn a_rectification_is_checked_against_evidence(db: TestDb) -> Fut {
 )]
 pub(super) fn a_destruction_waits_for_obligations_and_the_platform(db: TestDb) -> Fut {
     Box::pin(async move {
-        let e = Enrolled::start(&db).await;
-        let Enrolled {
-            s,
-            admin,
-            dpo,
-            staff,
-            subject,
-            iin,
-            consents,
-            ..
-        } = &e;
+        fixture!(e = Enrolled::start(&db).await => Enrolled { s, admin, dpo, staff, subject, iin, consents });
         let platform_db = rusqlite::Connection::open(&s.platform).unwrap();
         let access = e.approved_access().await;
         let package = format!("/api/v1/requests/{access}/package");
@@ -1089,15 +1057,7 @@ pub(super) fn a_destruction_waits_for_obligations_and_the_platform(db: TestDb) -
 /// the purposes, printed when there is no e-mail on file.
 pub(super) fn a_package_expires_and_is_swept(db: TestDb) -> Fut {
     Box::pin(async move {
-        let e = Enrolled::start(&db).await;
-        let Enrolled {
-            s,
-            admin,
-            dpo,
-            staff,
-            offset,
-            ..
-        } = &e;
+        fixture!(e = Enrolled::start(&db).await => Enrolled { s, admin, dpo, staff, offset });
         use std::sync::atomic::Ordering;
         // A package expires: refused after its time, and swept.
         let other = s

@@ -16,7 +16,7 @@
 use crate::outbound::webhook::{send, Sent};
 use crate::requests::{request_audit, Action, ActionStatus};
 use crate::vault::VaultError;
-use derbes_core::audit::{format_timestamp, Outcome};
+use derbes_core::audit::{format_timestamp, AuditDraft, Outcome};
 use derbes_core::request::RequestKind;
 use derbes_core::webhook::{retry_after, MAX_ATTEMPTS};
 use derbes_crypto::WebhookSecret;
@@ -291,10 +291,6 @@ impl super::Requests {
         Ok(count)
     }
 
-    #[allow(
-        clippy::too_many_lines,
-        reason = "one delivery: send, read the answer, and record each outcome with its audit"
-    )]
     async fn deliver_job(&self, job: WebhookJob, now: OffsetDateTime) -> Result<(), VaultError> {
         if job.status == WebhookStatus::Delivered {
             let within = CONFIRM_WITHIN.whole_hours();
@@ -366,26 +362,17 @@ impl super::Requests {
                     updated_at: format_timestamp(now),
                     ..job
                 };
-                match self
-                    .vault
-                    .store()
-                    .write(WriteOp::UpdateWebhookJob {
-                        job: delivered,
-                        expected_status: WebhookStatus::Pending,
-                        audit: vec![request_audit(
-                            WEBHOOKS_ACTOR,
-                            &r,
-                            "request.connector.deliver",
-                            Outcome::Ok,
-                            job_summary(id, attempts),
-                        )],
-                    })
-                    .await
-                {
-                    // Confirmed meanwhile, by its callback: that stays.
-                    Ok(_) | Err(StoreError::VersionConflict) => Ok(()),
-                    Err(e) => Err(e.into()),
-                }
+                self.update_pending_job(
+                    delivered,
+                    vec![request_audit(
+                        WEBHOOKS_ACTOR,
+                        &r,
+                        "request.connector.deliver",
+                        Outcome::Ok,
+                        job_summary(id, attempts),
+                    )],
+                )
+                .await
             }
             Sent::Refused(cause) => match retry_after(attempts) {
                 Some(wait) => {
@@ -396,19 +383,7 @@ impl super::Requests {
                         updated_at: format_timestamp(now),
                         ..job
                     };
-                    match self
-                        .vault
-                        .store()
-                        .write(WriteOp::UpdateWebhookJob {
-                            job: retry,
-                            expected_status: WebhookStatus::Pending,
-                            audit: vec![],
-                        })
-                        .await
-                    {
-                        Ok(_) | Err(StoreError::VersionConflict) => Ok(()),
-                        Err(e) => Err(e.into()),
-                    }
+                    self.update_pending_job(retry, vec![]).await
                 }
                 None => {
                     self.give_up(
@@ -419,6 +394,28 @@ impl super::Requests {
                     .await
                 }
             },
+        }
+    }
+
+    /// Writes `job` over the one still `pending`; a job confirmed meanwhile, by its callback,
+    /// stays as it is.
+    async fn update_pending_job(
+        &self,
+        job: WebhookJob,
+        audit: Vec<AuditDraft>,
+    ) -> Result<(), VaultError> {
+        match self
+            .vault
+            .store()
+            .write(WriteOp::UpdateWebhookJob {
+                job,
+                expected_status: WebhookStatus::Pending,
+                audit,
+            })
+            .await
+        {
+            Ok(_) | Err(StoreError::VersionConflict) => Ok(()),
+            Err(e) => Err(e.into()),
         }
     }
 

@@ -18,8 +18,7 @@ pub(super) fn check_unique(
             .query_row(params![e.field, &e.digest[..], category], |r| r.get(0))
             .optional()?;
         if let Some(h) = holder {
-            let existing =
-                Uuid::from_slice(&h).map_err(|_| StoreError::Corrupt("subject id".into()))?;
+            let existing = uuid_of(h)?;
             if existing != *id {
                 return Err(StoreError::Duplicate {
                     field: e.field.clone(),
