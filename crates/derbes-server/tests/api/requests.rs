@@ -117,6 +117,19 @@ impl Desk {
         assert_eq!(r.status, 200, "{}", r.body);
         r
     }
+
+    /// Records the answer's outgoing number for `id` as the DPO and completes it: the answer.
+    async fn answered_and_completed(&self, id: &str) -> Reply {
+        let answer = json!({ "step": "record_answer", "reference": "№ 01-12/345" });
+        let r = self.step(id, &self.dpo, answer).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let r = self
+            .step(id, &self.dpo, json!({ "step": "complete" }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["status"], "completed", "{}", r.body);
+        r
+    }
 }
 
 /// The parent's request that the child's data be blocked, filed online in Kazakh.
@@ -269,13 +282,9 @@ pub(super) fn the_dpo_approves_and_completion_waits_for_the_answer(db: TestDb) -
         let r = d.step(&id, &d.dpo, json!({ "step": "complete" })).await;
         assert_problem(&r, 409, "request-step");
         assert_eq!(r.body["problem"]["code"], "actions_pending");
-        let answer = |reference: &str| json!({ "step": "record_answer", "reference": reference });
-        assert_problem(&d.step(&id, &d.dpo, answer("")).await, 422, "validation");
-        let r = d.step(&id, &d.dpo, answer("№ 01-12/345")).await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        let r = d.step(&id, &d.dpo, json!({ "step": "complete" })).await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        assert_eq!(r.body["status"], "completed");
+        let empty = json!({ "step": "record_answer", "reference": "" });
+        assert_problem(&d.step(&id, &d.dpo, empty).await, 422, "validation");
+        let r = d.answered_and_completed(&id).await;
         assert_eq!(
             each(&r.body["history"], "step"),
             ["file", "verify_identity", "submit", "approve", "complete"]
@@ -399,16 +408,7 @@ pub(super) fn every_step_is_audited_without_the_requesters_words(db: TestDb) -> 
         let (child, id) = d.a_parents_blocking_request().await;
         d.verified_by_code(&id).await;
         d.approved(&id, &ten_days_on()).await;
-        let r = d
-            .step(
-                &id,
-                &d.dpo,
-                json!({ "step": "record_answer", "reference": "№ 01-12/345" }),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        let r = d.step(&id, &d.dpo, json!({ "step": "complete" })).await;
-        assert_eq!(r.body["status"], "completed", "{}", r.body);
+        d.answered_and_completed(&id).await;
         let (paper, _) = d
             .file(&json!({ "kind": "information", "subject_id": child, "channel": "paper", "language": "ru" }))
             .await;
