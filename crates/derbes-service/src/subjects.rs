@@ -186,7 +186,7 @@ impl Subjects {
             .map(|(k, v)| Ok((k.clone(), dk.seal(&id, DEK_GENERATION, k, v.as_bytes())?)))
             .collect::<Result<Vec<_>, CryptoError>>()?;
         let names: Vec<&str> = normalized.iter().map(|(k, _)| k.as_str()).collect();
-        let now = derbes_core::audit::format_timestamp(time::OffsetDateTime::now_utc());
+        let now = time::OffsetDateTime::now_utc();
         Ok(PreparedSubject {
             index: self.index_entries(&normalized),
             audit: AuditDraft::new(actor_name, "subject.create", Outcome::Ok)
@@ -200,7 +200,7 @@ impl Subjects {
                 dek_generation: DEK_GENERATION,
                 fields,
                 version: 1,
-                created_at: now.clone(),
+                created_at: now,
                 updated_at: now,
             },
         })
@@ -266,7 +266,7 @@ impl Subjects {
             id: record.id,
             category: record.category.clone(),
             fields: record.fields.iter().map(|(k, _)| k.clone()).collect(),
-            created_at: record.created_at.clone(),
+            created_at: derbes_core::audit::format_timestamp(record.created_at),
         };
         self.vault.store().write(prepared.into()).await?;
         Ok(created)

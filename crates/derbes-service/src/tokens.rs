@@ -78,7 +78,7 @@ struct TokenCache {
     /// By digest: the token checked.
     checked: Mutex<HashMap<String, Checked>>,
     /// By digest: the minute it was last used, not yet written.
-    used: Mutex<HashMap<String, String>>,
+    used: Mutex<HashMap<String, OffsetDateTime>>,
 }
 
 /// A token checked: the actor, the store's token generation it was checked under, its expiry,
@@ -96,22 +96,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn parse_time(s: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
-}
-
 fn view(t: &TokenRecord, now: OffsetDateTime) -> TokenView {
-    let expired = t
-        .expires_at
-        .as_deref()
-        .and_then(parse_time)
-        .is_some_and(|e| e <= now);
+    let expired = t.expires_at.is_some_and(|e| e <= now);
     TokenView {
         id: t.id,
         name: t.name.clone(),
         role: t.role.clone(),
         purposes: t.purposes.clone(),
-        created_at: t.created_at.clone(),
+        created_at: format_timestamp(t.created_at),
         status: if t.revoked_at.is_some() {
             "revoked"
         } else if expired {
@@ -119,9 +111,9 @@ fn view(t: &TokenRecord, now: OffsetDateTime) -> TokenView {
         } else {
             "active"
         },
-        expires_at: t.expires_at.clone(),
-        revoked_at: t.revoked_at.clone(),
-        last_used_at: t.last_used_at.clone(),
+        expires_at: t.expires_at.map(format_timestamp),
+        revoked_at: t.revoked_at.map(format_timestamp),
+        last_used_at: t.last_used_at.map(format_timestamp),
     }
 }
 
@@ -167,7 +159,7 @@ impl Tokens {
             .map_err(|_| Unauthenticated::Unavailable)?
             .filter(|t| t.revoked_at.is_none())
             .ok_or(Unauthenticated::Invalid)?;
-        let expires = record.expires_at.as_deref().and_then(parse_time);
+        let expires = record.expires_at;
         if let Some(e) = expires.filter(|e| *e <= now) {
             return Err(Unauthenticated::Expired(format_timestamp(e)));
         }
@@ -198,7 +190,7 @@ impl Tokens {
     /// Remembers that a token was used now (to the minute); written in batches.
     fn note_use(&self, digest: String, now: OffsetDateTime) {
         let minute = now.replace_second(0).unwrap_or(now).replace_nanosecond(0);
-        let minute = format_timestamp(minute.unwrap_or(now));
+        let minute = minute.unwrap_or(now);
         let mut used = lock(&self.cache.used);
         if used.len() < CACHED_MAX || used.contains_key(&digest) {
             used.insert(digest, minute);
@@ -207,7 +199,7 @@ impl Tokens {
 
     /// Writes when tokens were last used; returns how many.
     pub async fn record_token_use(&self) -> Result<usize, VaultError> {
-        let used: Vec<(String, String)> = lock(&self.cache.used).drain().collect();
+        let used: Vec<(String, OffsetDateTime)> = lock(&self.cache.used).drain().collect();
         if used.is_empty() {
             return Ok(0);
         }
@@ -298,9 +290,9 @@ impl Tokens {
             name: name.to_owned(),
             role: role.as_str().to_owned(),
             purposes: purposes.clone(),
-            created_at: format_timestamp(now),
+            created_at: now,
             revoked_at: None,
-            expires_at: days.map(|d| format_timestamp(now + Duration::days(d.into()))),
+            expires_at: days.map(|d| now + Duration::days(d.into())),
             last_used_at: None,
         };
         let audit = AuditDraft::new(actor_name, "token.create", Outcome::Ok).details(&json!({
@@ -308,7 +300,7 @@ impl Tokens {
             "name": name,
             "role": role.as_str(),
             "purposes": purposes,
-            "expires_at": record.expires_at,
+            "expires_at": record.expires_at.map(format_timestamp),
         }));
         let view = view(&record, now);
         self.vault
@@ -359,11 +351,7 @@ impl Tokens {
         match self
             .vault
             .store()
-            .write(WriteOp::RevokeToken {
-                id,
-                at: format_timestamp(now),
-                audit,
-            })
+            .write(WriteOp::RevokeToken { id, at: now, audit })
             .await
         {
             Ok(Applied::TokenRevoked { token, .. }) => {

@@ -3,6 +3,7 @@
 
 pub(crate) use crate::chain::{Anchor, Chain, ChainPolicy, ChainState, Continuation};
 pub(crate) use crate::fields_blob::{decode_fields, encode_fields};
+pub(crate) use crate::times::{at, At};
 pub(crate) use crate::{
     drain, from_json, now, to_json, Applied, AuditHead, FlagTable, IndexEntry, Job, KeyOwner,
     KeyRecord, Keys, PackageRecord, Param, RawEvent, RequestQuery, RequestRecord, StateChanges,
@@ -17,5 +18,6 @@ pub(crate) use derbes_core::audit::{
 pub(crate) use derbes_core::consent::RepresentativeLink;
 pub(crate) use derbes_core::destruction::{Destruction, Removed};
 pub(crate) use std::sync::Arc;
+pub(crate) use time::OffsetDateTime;
 pub(crate) use tokio::sync::mpsc;
 pub(crate) use uuid::Uuid;

@@ -61,17 +61,6 @@ pub struct JobRun {
     pub failures: u64,
 }
 
-/// A stored time, as `format_timestamp` wrote it.
-pub(crate) fn parse_time(s: &str) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .map_err(|_| StoreError::Corrupt(format!("job run time `{s}`")))
-}
-
-/// A time as it is stored.
-pub(crate) fn format_time(at: OffsetDateTime) -> String {
-    derbes_core::audit::format_timestamp(at)
-}
-
 /// A count as it is stored (SQL integers are signed).
 pub(crate) fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)

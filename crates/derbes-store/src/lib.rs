@@ -21,6 +21,7 @@ mod sqlite;
 mod subject_runs;
 mod subject_state;
 mod subjects;
+mod times;
 mod tokens;
 mod webhooks;
 mod writes;
@@ -106,13 +107,23 @@ pub enum StoreError {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Backend(e.to_string())
+        match &e {
+            rusqlite::Error::FromSqlConversionFailure(_, _, cause)
+                if cause.is::<times::NotATime>() =>
+            {
+                StoreError::Corrupt(cause.to_string())
+            }
+            _ => StoreError::Backend(e.to_string()),
+        }
     }
 }
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
-        StoreError::Backend(e.to_string())
+        match std::error::Error::source(&e) {
+            Some(cause) if cause.is::<times::NotATime>() => StoreError::Corrupt(cause.to_string()),
+            _ => StoreError::Backend(e.to_string()),
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Requests' access packages.
 
 use crate::StoreError;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// The access package of a request: a zip sealed under the request's data key.
@@ -8,8 +9,8 @@ use uuid::Uuid;
 pub struct PackageRecord {
     pub request_id: Uuid,
     pub subject_id: Uuid,
-    pub created_at: String,
-    pub expires_at: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
     pub sealed: Vec<u8>,
 }
 
@@ -20,7 +21,7 @@ pub trait PackageStore: Send + Sync {
     /// Access packages that expire at or before `at`: (request id, subject id), oldest first.
     async fn expired_packages(
         &self,
-        at: String,
+        at: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<(Uuid, Uuid)>, StoreError>;
 }

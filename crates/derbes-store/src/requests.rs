@@ -2,6 +2,7 @@
 
 use crate::{Param, StoreError};
 use derbes_core::request::{RequestKind, Status};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// A data-subject request as stored. The store keeps the columns it filters and sorts on; the
@@ -14,14 +15,14 @@ pub struct RequestRecord {
     pub status: Status,
     /// Still being handled (listed among open requests and checked for duplicates).
     pub open: bool,
-    pub received_at: String,
-    pub due_at: String,
+    pub received_at: OffsetDateTime,
+    pub due_at: OffsetDateTime,
     /// The request's data key, wrapped.
     pub dek: Vec<u8>,
     pub kek_version: u32,
     /// Incremented by every update; used to detect concurrent changes.
     pub version: i64,
-    pub updated_at: String,
+    pub updated_at: OffsetDateTime,
     pub body: String,
 }
 
@@ -34,9 +35,9 @@ pub struct RequestQuery {
     pub kind: Option<RequestKind>,
     pub subject_id: Option<Uuid>,
     /// Only requests due at or before this time.
-    pub due_by: Option<String>,
+    pub due_by: Option<OffsetDateTime>,
     /// Continue after this (due_at, id).
-    pub after: Option<(String, Uuid)>,
+    pub after: Option<(OffsetDateTime, Uuid)>,
     pub limit: u32,
 }
 
@@ -73,10 +74,13 @@ impl RequestQuery {
             sql.push_str(&format!(" AND subject_id = {}", bind(Param::Id(id))));
         }
         if let Some(d) = &self.due_by {
-            sql.push_str(&format!(" AND due_at <= {}", bind(Param::Text(d.clone()))));
+            sql.push_str(&format!(
+                " AND due_at <= {}",
+                bind(Param::Text(crate::times::text(*d)))
+            ));
         }
         if let Some((due, id)) = &self.after {
-            let d = bind(Param::Text(due.clone()));
+            let d = bind(Param::Text(crate::times::text(*due)));
             let i = bind(Param::Id(*id));
             sql.push_str(&format!(
                 " AND (due_at > {d} OR (due_at = {d} AND id > {i}))"

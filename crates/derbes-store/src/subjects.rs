@@ -1,6 +1,7 @@
 //! Subjects: their sealed records and blind-index entries.
 
 use crate::StoreError;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// A subject as stored: sealed fields and a wrapped data key, never plaintext.
@@ -15,8 +16,8 @@ pub struct SubjectRecord {
     pub fields: Vec<(String, Vec<u8>)>,
     /// Incremented by every update; used to detect concurrent changes.
     pub version: i64,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
 }
 
 /// A blind-index entry of a subject.

@@ -1,6 +1,7 @@
 //! API tokens: by digest, never the token itself.
 
 use crate::StoreError;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,12 +13,12 @@ pub struct TokenRecord {
     pub name: String,
     pub role: String,
     pub purposes: Vec<String>,
-    pub created_at: String,
-    pub revoked_at: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
     /// After this the token is refused; `None`: it does not expire.
-    pub expires_at: Option<String>,
+    pub expires_at: Option<OffsetDateTime>,
     /// When it was last used, to the minute (recorded in batches).
-    pub last_used_at: Option<String>,
+    pub last_used_at: Option<OffsetDateTime>,
 }
 
 /// The columns of `tokens`, in the order both backends read them.

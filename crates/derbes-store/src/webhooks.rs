@@ -3,6 +3,7 @@
 use crate::StoreError;
 use std::fmt;
 use std::str::FromStr;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// Where a webhook job stands.
@@ -63,12 +64,12 @@ pub struct WebhookJob {
     pub event: String,
     pub status: WebhookStatus,
     pub attempts: u32,
-    pub next_attempt_at: String,
+    pub next_attempt_at: OffsetDateTime,
     /// The subject's identifiers, sealed under the request's key; `None` once confirmed.
     pub payload: Option<Vec<u8>>,
     /// What went wrong last: a status code or a cause, never personal data.
     pub last_error: Option<String>,
-    pub updated_at: String,
+    pub updated_at: OffsetDateTime,
 }
 
 /// A webhook job written with a request update.
@@ -88,6 +89,9 @@ pub trait WebhookStore: Send + Sync {
     async fn webhook_job(&self, id: Uuid) -> Result<Option<WebhookJob>, StoreError>;
     /// Jobs due at or before `at`, oldest first: `pending` ones to send, and `delivered` ones
     /// whose confirmation is overdue.
-    async fn due_webhook_jobs(&self, at: String, limit: u32)
-        -> Result<Vec<WebhookJob>, StoreError>;
+    async fn due_webhook_jobs(
+        &self,
+        at: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<WebhookJob>, StoreError>;
 }

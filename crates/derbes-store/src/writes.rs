@@ -64,12 +64,14 @@ pub enum WriteOp {
     /// revoked before is answered with its record and nothing is written.
     RevokeToken {
         id: Uuid,
-        at: String,
+        at: time::OffsetDateTime,
         audit: AuditDraft,
     },
     /// When tokens (by digest) were last used: bookkeeping of the tokens themselves, no action
     /// on personal data, so it carries no audit event. Times only move forward.
-    TokensUsed { used: Vec<(String, String)> },
+    TokensUsed {
+        used: Vec<(String, time::OffsetDateTime)>,
+    },
     /// The last run of a periodic job, replacing the one before and counted: bookkeeping of
     /// derbes itself, no action on personal data, so it carries no audit event.
     RecordJobRun(crate::JobRun),

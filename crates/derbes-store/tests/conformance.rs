@@ -39,9 +39,14 @@ fn record(category: &str) -> SubjectRecord {
         dek_generation: 1,
         fields: vec![("iin".into(), vec![9; 40]), ("surname".into(), vec![8; 30])],
         version: 1,
-        created_at: "2026-11-21T00:00:00.000000Z".into(),
-        updated_at: "2026-11-21T00:00:00.000000Z".into(),
+        created_at: stamp("2026-11-21T00:00:00.000000Z"),
+        updated_at: stamp("2026-11-21T00:00:00.000000Z"),
     }
+}
+
+/// A time as the store keeps it.
+fn stamp(text: &str) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).unwrap()
 }
 
 fn digest(n: u8) -> [u8; 32] {
@@ -241,9 +246,9 @@ fn rewrap_tokens_and_declarations(
             name: "journal".into(),
             role: "staff".into(),
             purposes: vec!["education".into()],
-            created_at: "2026-11-21T00:00:00.000000Z".into(),
+            created_at: stamp("2026-11-21T00:00:00.000000Z"),
             revoked_at: None,
-            expires_at: Some("2027-11-21T00:00:00.000000Z".into()),
+            expires_at: Some(stamp("2027-11-21T00:00:00.000000Z")),
             last_used_at: None,
         };
         s.write(WriteOp::CreateToken {
@@ -258,19 +263,19 @@ fn rewrap_tokens_and_declarations(
         // Use is recorded forwards only; a revocation is recorded once.
         for at in ["2026-11-22T10:01:00.000000Z", "2026-11-22T10:00:00.000000Z"] {
             s.write(WriteOp::TokensUsed {
-                used: vec![("d1".into(), at.into()), ("nobody".into(), at.into())],
+                used: vec![("d1".into(), stamp(at)), ("nobody".into(), stamp(at))],
             })
             .await
             .unwrap();
         }
         let used = s.token("d1").await.unwrap().unwrap();
         assert_eq!(
-            used.last_used_at.as_deref(),
-            Some("2026-11-22T10:01:00.000000Z")
+            used.last_used_at,
+            Some(stamp("2026-11-22T10:01:00.000000Z"))
         );
         let revoke = |at: &str| WriteOp::RevokeToken {
             id: t.id,
-            at: at.into(),
+            at: stamp(at),
             audit: AuditDraft::new("test", "token.revoke", Outcome::Ok),
         };
         let Applied::TokenRevoked {
@@ -283,10 +288,7 @@ fn rewrap_tokens_and_declarations(
         else {
             panic!("revoked")
         };
-        assert_eq!(
-            token.revoked_at.as_deref(),
-            Some("2026-11-23T00:00:00.000000Z")
-        );
+        assert_eq!(token.revoked_at, Some(stamp("2026-11-23T00:00:00.000000Z")));
         assert!(matches!(
             s.write(revoke("2026-11-24T00:00:00.000000Z"))
                 .await
@@ -298,7 +300,7 @@ fn rewrap_tokens_and_declarations(
         assert!(matches!(
             s.write(WriteOp::RevokeToken {
                 id: Uuid::now_v7(),
-                at: "2026-11-24T00:00:00.000000Z".into(),
+                at: stamp("2026-11-24T00:00:00.000000Z"),
                 audit: AuditDraft::new("test", "token.revoke", Outcome::Ok),
             })
             .await,
@@ -670,12 +672,12 @@ fn request_record(subject: Uuid, kind: &str, due_at: &str) -> RequestRecord {
         kind: kind.parse().unwrap(),
         status: Status::Received,
         open: true,
-        received_at: "2026-11-20T05:00:00.000000Z".into(),
-        due_at: due_at.into(),
+        received_at: stamp("2026-11-20T05:00:00.000000Z"),
+        due_at: stamp(due_at),
         dek: vec![7; 73],
         kek_version: 1,
         version: 1,
-        updated_at: "2026-11-20T05:00:00.000000Z".into(),
+        updated_at: stamp("2026-11-20T05:00:00.000000Z"),
         body: "{}".into(),
     }
 }
@@ -768,7 +770,7 @@ fn requests_file_update_list_and_rewrap(
         let due_soon = s
             .requests(RequestQuery {
                 open_only: true,
-                due_by: Some("2026-11-24T00:00:00.000000Z".into()),
+                due_by: Some(stamp("2026-11-24T00:00:00.000000Z")),
                 limit: 10,
                 ..Default::default()
             })
@@ -796,7 +798,7 @@ fn requests_file_update_list_and_rewrap(
         let last = &first[1];
         let rest = s
             .requests(RequestQuery {
-                after: Some((last.due_at.clone(), last.id)),
+                after: Some((last.due_at, last.id)),
                 limit: 10,
                 ..Default::default()
             })
@@ -886,8 +888,8 @@ fn destruction_removes_everything_personal_once(
         let package = PackageRecord {
             request_id: request.id,
             subject_id: child.id,
-            created_at: "2026-11-21T05:00:00.000000Z".into(),
-            expires_at: "2026-12-21T05:00:00.000000Z".into(),
+            created_at: stamp("2026-11-21T05:00:00.000000Z"),
+            expires_at: stamp("2026-12-21T05:00:00.000000Z"),
             sealed: vec![5; 300],
         };
         assert_eq!(
@@ -915,12 +917,12 @@ fn destruction_removes_everything_personal_once(
             Err(StoreError::NotFound)
         ));
         assert!(s
-            .expired_packages("2026-12-21T04:59:59.000000Z".into(), 10)
+            .expired_packages(stamp("2026-12-21T04:59:59.000000Z"), 10)
             .await
             .unwrap()
             .is_empty());
         assert_eq!(
-            s.expired_packages("2026-12-21T05:00:00.000000Z".into(), 10)
+            s.expired_packages(stamp("2026-12-21T05:00:00.000000Z"), 10)
                 .await
                 .unwrap(),
             vec![(request.id, child.id)]
@@ -1100,10 +1102,10 @@ fn webhook_jobs_go_with_their_request_and_change_only_from_the_status_read(
             event: "destruction".into(),
             status: WebhookStatus::Pending,
             attempts: 0,
-            next_attempt_at: "2026-11-21T10:00:00.000000Z".into(),
+            next_attempt_at: stamp("2026-11-21T10:00:00.000000Z"),
             payload: Some(vec![3; 80]),
             last_error: None,
-            updated_at: "2026-11-21T10:00:00.000000Z".into(),
+            updated_at: stamp("2026-11-21T10:00:00.000000Z"),
         };
         // A failed request update stores no job.
         let mut stale = request.clone();
@@ -1130,23 +1132,13 @@ fn webhook_jobs_go_with_their_request_and_change_only_from_the_status_read(
             Err(StoreError::JobChanged)
         ));
         assert_eq!(s.webhook_job(job.id).await.unwrap(), Some(job.clone()));
-        assert!(s
-            .due_webhook_jobs("2026-11-21T09:59:59.000000Z".into(), 10)
-            .await
-            .unwrap()
-            .is_empty());
-        assert_eq!(
-            s.due_webhook_jobs("2026-11-21T10:00:00.000000Z".into(), 10)
-                .await
-                .unwrap(),
-            vec![job.clone()]
-        );
+        assert_due_from(&s, &job).await;
 
         // Delivered, then confirmed; a writer that read `pending` cannot overwrite it.
         let delivered = WebhookJob {
             status: WebhookStatus::Delivered,
             attempts: 1,
-            next_attempt_at: "2026-11-22T10:00:00.000000Z".into(),
+            next_attempt_at: stamp("2026-11-22T10:00:00.000000Z"),
             ..job.clone()
         };
         let update = |j: &WebhookJob, expected: WebhookStatus| WriteOp::UpdateWebhookJob {
@@ -1161,17 +1153,7 @@ fn webhook_jobs_go_with_their_request_and_change_only_from_the_status_read(
             Applied::WebhookJobUpdated
         );
         // Delivered, it is due again only when its confirmation is overdue.
-        assert!(s
-            .due_webhook_jobs("2026-11-22T09:59:59.000000Z".into(), 10)
-            .await
-            .unwrap()
-            .is_empty());
-        assert_eq!(
-            s.due_webhook_jobs("2026-11-22T10:00:00.000000Z".into(), 10)
-                .await
-                .unwrap(),
-            vec![delivered.clone()]
-        );
+        assert_due_from(&s, &delivered).await;
         let confirmed = WebhookJob {
             status: WebhookStatus::Confirmed,
             payload: None,
@@ -1195,6 +1177,16 @@ fn webhook_jobs_go_with_their_request_and_change_only_from_the_status_read(
         ));
         verify_chain(&s, &k).await;
     })
+}
+
+/// The job is due from its `next_attempt_at` on, and not a second before.
+async fn assert_due_from(s: &Arc<dyn Store>, job: &WebhookJob) {
+    let before = job.next_attempt_at - time::Duration::seconds(1);
+    assert!(s.due_webhook_jobs(before, 10).await.unwrap().is_empty());
+    assert_eq!(
+        s.due_webhook_jobs(job.next_attempt_at, 10).await.unwrap(),
+        vec![job.clone()]
+    );
 }
 
 /// Where `needle` occurs in the database's files.
@@ -1299,13 +1291,7 @@ fn job_runs_keep_the_last_run_counted(
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     Box::pin(async move {
         let k = keys();
-        let at = |m: u8| {
-            time::OffsetDateTime::parse(
-                &format!("2026-12-06T10:{m:02}:00.25Z"),
-                &time::format_description::well_known::Rfc3339,
-            )
-            .unwrap()
-        };
+        let at = |m: u8| stamp(&format!("2026-12-06T10:{m:02}:00.25Z"));
         let run = |name: &str, m: u8, outcome: JobOutcome, detail: &str| JobRun {
             name: name.into(),
             every_seconds: 60,
@@ -1361,6 +1347,35 @@ fn job_runs_keep_the_last_run_counted(
     })
 }
 
+/// A time written into a column by something other than derbes, in another form, is reported
+/// as a corrupt store (naming the cause), never read as another time or a panic.
+fn a_stored_time_in_another_form_is_corrupt(
+    db: TestDb,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let k = keys();
+        let s = store(&db, &k).await;
+        let r = record("student");
+        s.write(WriteOp::CreateSubject {
+            record: r.clone(),
+            index: vec![],
+            audit: AuditDraft::new("test", "subject.create", Outcome::Ok).subject(r.id),
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            s.subject(r.id).await.unwrap().unwrap().updated_at,
+            r.updated_at
+        );
+        db.execute("UPDATE subjects SET updated_at = '21 November 2026'")
+            .await;
+        match s.subject(r.id).await {
+            Err(StoreError::Corrupt(cause)) => assert!(cause.contains("stored time"), "{cause}"),
+            other => panic!("expected a corrupt store, got {other:?}"),
+        }
+    })
+}
+
 fn main() -> ExitCode {
     let cases: &[(&str, Case)] = &[
         ("create_read_and_lookup", create_read_and_lookup),
@@ -1398,6 +1413,10 @@ fn main() -> ExitCode {
         (
             "a_destroyed_key_is_gone_from_the_live_files",
             a_destroyed_key_is_gone_from_the_live_files,
+        ),
+        (
+            "a_stored_time_in_another_form_is_corrupt",
+            a_stored_time_in_another_form_is_corrupt,
         ),
     ];
     run_suite("conformance", cases)

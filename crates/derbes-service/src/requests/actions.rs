@@ -42,7 +42,7 @@ impl Requests {
                         status: WebhookStatus::Failed,
                         payload: None,
                         last_error: Some("settled by hand".into()),
-                        updated_at: format_timestamp(self.vault.now()),
+                        updated_at: self.vault.now(),
                         ..job
                     },
                 });

@@ -357,7 +357,7 @@ impl super::Requests {
         }
         if kind == RequestKind::AccessExport {
             if let Some(p) = self.vault.store().package(r.id).await? {
-                ctx.package_until = Some(format_date(local(parse_time(&p.expires_at)?), lang));
+                ctx.package_until = Some(format_date(local(p.expires_at), lang));
             }
         }
         if kind == RequestKind::Information {

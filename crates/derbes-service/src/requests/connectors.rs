@@ -179,7 +179,7 @@ impl super::Requests {
         action: &Action,
     ) -> Result<JobWrite, String> {
         let name = action.connector.clone().unwrap_or_default();
-        let now = format_timestamp(self.vault.now());
+        let now = self.vault.now();
         let hook = self
             .webhook(&name)
             .ok_or_else(|| format!("webhook `{name}` is no longer configured; settle the action by hand (settle_connector)"))?;
@@ -199,7 +199,7 @@ impl super::Requests {
                     job: WebhookJob {
                         status: WebhookStatus::Pending,
                         attempts: 0,
-                        next_attempt_at: now.clone(),
+                        next_attempt_at: now,
                         last_error: None,
                         updated_at: now,
                         ..earlier
@@ -257,7 +257,7 @@ impl super::Requests {
                 event: event.code().into(),
                 status: WebhookStatus::Pending,
                 attempts: 0,
-                next_attempt_at: now.clone(),
+                next_attempt_at: now,
                 payload: Some(sealed),
                 last_error: None,
                 updated_at: now,
@@ -268,11 +268,7 @@ impl super::Requests {
     /// Sends every job that is due; returns how many were sent (accepted or not).
     pub async fn deliver_webhooks(&self) -> Result<usize, VaultError> {
         let now = self.vault.now();
-        let due = self
-            .vault
-            .store()
-            .due_webhook_jobs(format_timestamp(now), 50)
-            .await?;
+        let due = self.vault.store().due_webhook_jobs(now, 50).await?;
         let count = due.len();
         for job in due {
             let id = job.id;
@@ -357,9 +353,9 @@ impl super::Requests {
                 let delivered = WebhookJob {
                     status: WebhookStatus::Delivered,
                     attempts,
-                    next_attempt_at: format_timestamp(now + CONFIRM_WITHIN),
+                    next_attempt_at: now + CONFIRM_WITHIN,
                     last_error: None,
-                    updated_at: format_timestamp(now),
+                    updated_at: now,
                     ..job
                 };
                 self.update_pending_job(
@@ -378,9 +374,9 @@ impl super::Requests {
                 Some(wait) => {
                     let retry = WebhookJob {
                         attempts,
-                        next_attempt_at: format_timestamp(now + wait),
+                        next_attempt_at: now + wait,
                         last_error: Some(cause),
-                        updated_at: format_timestamp(now),
+                        updated_at: now,
                         ..job
                     };
                     self.update_pending_job(retry, vec![]).await
@@ -478,7 +474,7 @@ impl super::Requests {
                 job.payload.clone()
             },
             last_error: detail,
-            updated_at: format_timestamp(now),
+            updated_at: now,
             ..job
         };
         let id = ended.id;

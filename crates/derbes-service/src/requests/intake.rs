@@ -188,12 +188,12 @@ impl Requests {
             kind: input.kind,
             status: Status::Received,
             open: true,
-            received_at: format_timestamp(received_at),
-            due_at: format_timestamp(due.due_at),
+            received_at,
+            due_at: due.due_at,
             dek: wrapped.bytes,
             kek_version: wrapped.kek_version,
             version: 1,
-            updated_at: format_timestamp(now),
+            updated_at: now,
             body: serde_json::to_string(&body).map_err(corrupt)?,
         };
         let audit = AuditDraft::new(&actor.audit_name(), "request.file", Outcome::Ok)
@@ -289,7 +289,7 @@ impl Requests {
             channel: body.channel,
             language: body.language,
             purpose: body.purpose.clone(),
-            received_at: parse_time(&r.received_at)?,
+            received_at: r.received_at,
             overdue: status.is_open() && now > body.due.due_at,
             due: body.due.clone().into(),
             details: open("details", &body.details)?,
@@ -429,7 +429,7 @@ impl Requests {
                 status: filter.status,
                 kind: filter.kind,
                 subject_id: filter.subject_id,
-                due_by: due_by.map(format_timestamp),
+                due_by,
                 after,
                 limit,
             })
@@ -486,7 +486,7 @@ impl Requests {
             next.status = status;
             next.open = status.is_open();
             next.version = r.version + 1;
-            next.updated_at = format_timestamp(self.vault.now());
+            next.updated_at = self.vault.now();
             next.body = serde_json::to_string(&body).map_err(corrupt)?;
             match self
                 .vault

@@ -567,12 +567,6 @@ pub fn mask_email(address: &str) -> String {
     format!("{}***@{}***.{}", first(local), first(host), tld)
 }
 
-fn parse_time(s: &str) -> Result<OffsetDateTime, VaultError> {
-    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).map_err(|_| {
-        VaultError::Store(StoreError::Corrupt("a request time is not RFC 3339".into()))
-    })
-}
-
 fn corrupt(e: impl std::fmt::Display) -> VaultError {
     VaultError::Store(StoreError::Corrupt(format!("request body: {e}")))
 }

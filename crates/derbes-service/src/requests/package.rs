@@ -881,7 +881,7 @@ impl super::Requests {
                 id: q.id,
                 kind: q.kind,
                 status: q.status,
-                received_at: q.received_at,
+                received_at: format_timestamp(q.received_at),
             })
             .collect();
         let mut connectors = Vec::with_capacity(self.vault.connectors.len());
@@ -919,8 +919,8 @@ impl super::Requests {
                     .get(&record.category)
                     .map(|c| c.label.get(language).to_owned())
                     .unwrap_or_else(|| record.category.clone()),
-                created_at: record.created_at.clone(),
-                updated_at: record.updated_at.clone(),
+                created_at: format_timestamp(record.created_at),
+                updated_at: format_timestamp(record.updated_at),
             },
             fields,
             purposes,
@@ -960,8 +960,8 @@ impl super::Requests {
                 package: PackageRecord {
                     request_id: r.id,
                     subject_id: r.subject_id,
-                    created_at: format_timestamp(now),
-                    expires_at: format_timestamp(expires_at),
+                    created_at: now,
+                    expires_at,
                     sealed,
                 },
                 audit: AuditDraft::new(&actor.audit_name(), "request.package.build", Outcome::Ok)
@@ -993,10 +993,10 @@ impl super::Requests {
                 "this request has no access package: it is built when an access request is approved, and deleted when it expires or the subject's data are destroyed".into(),
             ));
         };
-        if p.expires_at <= format_timestamp(now) {
+        if p.expires_at <= now {
             return Err(VaultError::Gone(format!(
                 "the access package expired at {}; run the request's actions again to build a new one",
-                p.expires_at
+                format_timestamp(p.expires_at)
             )));
         }
         let dk = self.request_key(&r)?;
@@ -1028,7 +1028,7 @@ impl super::Requests {
             let expired = self
                 .vault
                 .store()
-                .expired_packages(format_timestamp(self.vault.now()), 100)
+                .expired_packages(self.vault.now(), 100)
                 .await?;
             if expired.is_empty() {
                 return Ok(deleted);

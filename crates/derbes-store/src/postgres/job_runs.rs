@@ -2,7 +2,7 @@
 
 use super::Writer;
 use super::*;
-use crate::job_runs::{count, format_time, parse_time, JobOutcome, JobRun};
+use crate::job_runs::{count, JobOutcome, JobRun};
 use crate::JobRunStore;
 use crate::StoreError;
 use tokio_postgres::Row;
@@ -26,11 +26,11 @@ impl Writer {
                 &[
                     &run.name,
                     &i64::try_from(run.every_seconds).unwrap_or(i64::MAX),
-                    &format_time(run.started_at),
-                    &format_time(run.finished_at),
+                    &At(run.started_at),
+                    &At(run.finished_at),
                     &run.outcome.as_str(),
                     &run.detail,
-                    &format_time(run.next_run_at),
+                    &At(run.next_run_at),
                     &i64::from(run.outcome == JobOutcome::Failed),
                 ],
             )
@@ -46,11 +46,11 @@ pub(super) fn from_row(r: &Row) -> Result<JobRun, StoreError> {
     Ok(JobRun {
         name: r.try_get(0)?,
         every_seconds: count(r.try_get(1)?),
-        started_at: parse_time(r.try_get(2)?)?,
-        finished_at: parse_time(r.try_get(3)?)?,
+        started_at: r.try_get::<_, At>(2)?.0,
+        finished_at: r.try_get::<_, At>(3)?.0,
         outcome: JobOutcome::parse(r.try_get(4)?)?,
         detail: r.try_get(5)?,
-        next_run_at: parse_time(r.try_get(6)?)?,
+        next_run_at: r.try_get::<_, At>(6)?.0,
         runs: count(r.try_get(7)?),
         failures: count(r.try_get(8)?),
     })

@@ -952,10 +952,10 @@ impl Writer {
                     &j.event,
                     &j.status.code(),
                     &i32::try_from(j.attempts).unwrap_or(i32::MAX),
-                    &j.next_attempt_at,
+                    &At(j.next_attempt_at),
                     &j.payload,
                     &j.last_error,
-                    &j.updated_at,
+                    &At(j.updated_at),
                 ],
             )
             .await?;

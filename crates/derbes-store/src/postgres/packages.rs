@@ -28,8 +28,8 @@ impl Writer {
                 &[
                     &p.request_id,
                     &p.subject_id,
-                    &p.created_at,
-                    &p.expires_at,
+                    &At(p.created_at),
+                    &At(p.expires_at),
                     &p.sealed,
                 ],
             )
@@ -61,23 +61,24 @@ impl Writer {
 #[async_trait]
 impl PackageStore for PostgresStore {
     async fn package(&self, request_id: Uuid) -> Result<Option<PackageRecord>, StoreError> {
-        Ok(self.row("SELECT subject_id, created_at, expires_at, sealed FROM request_packages WHERE request_id = $1", &[&request_id])
+        self.row("SELECT subject_id, created_at, expires_at, sealed FROM request_packages WHERE request_id = $1", &[&request_id])
             .await?
-            .map(|r| PackageRecord {
+            .map(|r| Ok(PackageRecord {
                 request_id,
                 subject_id: r.get(0),
-                created_at: r.get(1),
-                expires_at: r.get(2),
+                created_at: r.try_get::<_, At>(1)?.0,
+                expires_at: r.try_get::<_, At>(2)?.0,
                 sealed: r.get(3),
             }))
+            .transpose()
     }
 
     async fn expired_packages(
         &self,
-        at: String,
+        at: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
-        Ok(self.rows("SELECT request_id, subject_id FROM request_packages WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2", &[&at, &i64::from(limit)])
+        Ok(self.rows("SELECT request_id, subject_id FROM request_packages WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2", &[&At(at), &i64::from(limit)])
             .await?
             .iter()
             .map(|r| (r.get(0), r.get(1)))

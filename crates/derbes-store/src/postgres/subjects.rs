@@ -25,8 +25,8 @@ pub(super) async fn subject_row(
         dek_generation: to_u32(r.get(3))?,
         fields: decode_fields(&fields).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         version: r.get(5),
-        created_at: r.get(6),
-        updated_at: r.get(7),
+        created_at: r.try_get::<_, At>(6)?.0,
+        updated_at: r.try_get::<_, At>(7)?.0,
     }))
 }
 
@@ -65,8 +65,8 @@ impl Writer {
                     &to_i32(r.dek_generation)?,
                     &fields,
                     &r.version,
-                    &r.created_at,
-                    &r.updated_at,
+                    &At(r.created_at),
+                    &At(r.updated_at),
                     &index_fields,
                     &digests,
                 ],

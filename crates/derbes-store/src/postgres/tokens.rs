@@ -11,10 +11,10 @@ pub(super) fn token_from_row(r: &Row) -> Result<TokenRecord, StoreError> {
         name: r.get(2),
         role: r.get(3),
         purposes: crate::purposes_of(&purposes)?,
-        created_at: r.get(5),
-        revoked_at: r.get(6),
-        expires_at: r.get(7),
-        last_used_at: r.get(8),
+        created_at: r.try_get::<_, At>(5)?.0,
+        revoked_at: r.try_get::<_, Option<At>>(6)?.map(|t| t.0),
+        expires_at: r.try_get::<_, Option<At>>(7)?.map(|t| t.0),
+        last_used_at: r.try_get::<_, Option<At>>(8)?.map(|t| t.0),
     })
 }
 
@@ -38,10 +38,10 @@ impl Writer {
                     &t.name,
                     &t.role,
                     &purposes,
-                    &t.created_at,
-                    &t.revoked_at,
-                    &t.expires_at,
-                    &t.last_used_at,
+                    &At(t.created_at),
+                    &at(t.revoked_at),
+                    &at(t.expires_at),
+                    &at(t.last_used_at),
                 ],
             )
             .await?;
@@ -52,7 +52,7 @@ impl Writer {
     pub(super) async fn revoke_token(
         &mut self,
         id: Uuid,
-        when: String,
+        when: OffsetDateTime,
         audit: AuditDraft,
     ) -> Result<Applied, StoreError> {
         let s = self
@@ -73,7 +73,7 @@ impl Writer {
         let s = self
             .prep("UPDATE tokens SET revoked_at = $1 WHERE id = $2")
             .await?;
-        self.client.execute(&s, &[&when, &id]).await?;
+        self.client.execute(&s, &[&At(when), &id]).await?;
         // Every derbes listening hears of it when this transaction commits.
         let s = self.prep("SELECT pg_notify('derbes_tokens', '')").await?;
         self.client.query_one(&s, &[]).await?;
@@ -89,7 +89,7 @@ impl Writer {
 
     pub(super) async fn tokens_used(
         &mut self,
-        used: Vec<(String, String)>,
+        used: Vec<(String, OffsetDateTime)>,
     ) -> Result<Applied, StoreError> {
         let s = self
             .prep(
@@ -97,7 +97,10 @@ impl Writer {
                  WHERE t.digest = u.digest AND (t.last_used_at IS NULL OR t.last_used_at < u.at)",
             )
             .await?;
-        let (digests, times): (Vec<String>, Vec<String>) = used.into_iter().unzip();
+        let (digests, times): (Vec<String>, Vec<String>) = used
+            .into_iter()
+            .map(|(digest, at)| (digest, crate::times::text(at)))
+            .unzip();
         self.client.execute(&s, &[&digests, &times]).await?;
         Ok(Applied::TokensUsed)
     }

@@ -12,10 +12,10 @@ pub(super) fn job_from_row(r: &Row) -> Result<WebhookJob, StoreError> {
         event: r.get(4),
         status: code_of("a webhook job's status", r.get::<_, &str>(5))?,
         attempts: to_u32(r.get(6))?,
-        next_attempt_at: r.get(7),
+        next_attempt_at: r.try_get::<_, At>(7)?.0,
         payload: r.get(8),
         last_error: r.get(9),
-        updated_at: r.get(10),
+        updated_at: r.try_get::<_, At>(10)?.0,
     })
 }
 
@@ -61,13 +61,13 @@ impl WebhookStore for PostgresStore {
 
     async fn due_webhook_jobs(
         &self,
-        at: String,
+        at: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<WebhookJob>, StoreError> {
         self.rows(&format!(
                 "SELECT {} FROM webhook_jobs WHERE status IN ('pending', 'delivered') AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2",
                 crate::JOB_COLUMNS
-            ), &[&at, &i64::from(limit)])
+            ), &[&At(at), &i64::from(limit)])
             .await?
             .iter()
             .map(job_from_row)

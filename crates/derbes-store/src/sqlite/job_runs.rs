@@ -1,7 +1,7 @@
 //! The last run of each periodic job, on SQLite.
 
 use super::*;
-use crate::job_runs::{count, format_time, parse_time, JobOutcome, JobRun};
+use crate::job_runs::{count, JobOutcome, JobRun};
 use crate::JobRunStore;
 use crate::StoreError;
 use rusqlite::{params, Connection};
@@ -19,11 +19,11 @@ pub(super) fn record(conn: &Connection, run: &JobRun) -> Result<(), StoreError> 
     .execute(params![
         run.name,
         i64::try_from(run.every_seconds).unwrap_or(i64::MAX),
-        format_time(run.started_at),
-        format_time(run.finished_at),
+        At(run.started_at),
+        At(run.finished_at),
         run.outcome.as_str(),
         run.detail,
-        format_time(run.next_run_at),
+        At(run.next_run_at),
         i64::from(run.outcome == JobOutcome::Failed),
     ])?;
     Ok(())
@@ -39,11 +39,11 @@ pub(super) fn all(conn: &Connection) -> Result<Vec<JobRun>, StoreError> {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, i64>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
+            r.get::<_, At>(2)?,
+            r.get::<_, At>(3)?,
             r.get::<_, String>(4)?,
             r.get::<_, String>(5)?,
-            r.get::<_, String>(6)?,
+            r.get::<_, At>(6)?,
             r.get::<_, i64>(7)?,
             r.get::<_, i64>(8)?,
         ))
@@ -53,11 +53,11 @@ pub(super) fn all(conn: &Connection) -> Result<Vec<JobRun>, StoreError> {
         Ok(JobRun {
             name,
             every_seconds: count(every),
-            started_at: parse_time(&started)?,
-            finished_at: parse_time(&finished)?,
+            started_at: started.0,
+            finished_at: finished.0,
             outcome: JobOutcome::parse(&outcome)?,
             detail,
-            next_run_at: parse_time(&next)?,
+            next_run_at: next.0,
             runs: count(runs),
             failures: count(failures),
         })

@@ -21,8 +21,8 @@ pub(super) fn store_package(
     .execute(params![
         &p.request_id.as_bytes()[..],
         &p.subject_id.as_bytes()[..],
-        p.created_at,
-        p.expires_at,
+        At(p.created_at),
+        At(p.expires_at),
         p.sealed
     ])?;
     tx.append(audit)?;
@@ -53,15 +53,20 @@ impl PackageStore for SqliteStore {
                 "SELECT subject_id, created_at, expires_at, sealed FROM request_packages WHERE request_id = ?1",
             )?
             .query_row([&request_id.as_bytes()[..]], |r| {
-                Ok((r.get::<_, Vec<u8>>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, At>(1)?,
+                    r.get::<_, At>(2)?,
+                    r.get(3)?,
+                ))
             })
             .optional()?
             .map(|(subject, created_at, expires_at, sealed)| {
                 Ok(PackageRecord {
                     request_id,
                     subject_id: uuid_of(subject)?,
-                    created_at,
-                    expires_at,
+                    created_at: created_at.0,
+                    expires_at: expires_at.0,
                     sealed,
                 })
             })
@@ -72,14 +77,14 @@ impl PackageStore for SqliteStore {
 
     async fn expired_packages(
         &self,
-        at: String,
+        at: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT request_id, subject_id FROM request_packages WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2",
             )?;
-            let rows = stmt.query_map(params![at, limit], |r| {
+            let rows = stmt.query_map(params![At(at), limit], |r| {
                 Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
             })?;
             rows.map(|r| {

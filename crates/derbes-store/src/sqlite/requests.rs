@@ -11,12 +11,12 @@ pub(super) fn request_from_row(r: &rusqlite::Row<'_>) -> Result<RequestRecord, S
         kind: code_of("a request's kind", &r.get::<_, String>(2)?)?,
         status: code_of("a request's status", &r.get::<_, String>(3)?)?,
         open: r.get(4)?,
-        received_at: r.get(5)?,
-        due_at: r.get(6)?,
+        received_at: r.get::<_, At>(5)?.0,
+        due_at: r.get::<_, At>(6)?.0,
         dek: r.get(7)?,
         kek_version: r.get(8)?,
         version: r.get(9)?,
-        updated_at: r.get(10)?,
+        updated_at: r.get::<_, At>(10)?.0,
         body: r.get(11)?,
     })
 }
@@ -53,12 +53,12 @@ pub(super) fn file_request(
         r.kind.code(),
         r.status.code(),
         r.open,
-        r.received_at,
-        r.due_at,
+        At(r.received_at),
+        At(r.due_at),
         r.dek,
         r.kek_version,
         r.version,
-        r.updated_at,
+        At(r.updated_at),
         r.body
     ])?;
     tx.append(audit)?;
@@ -82,9 +82,9 @@ pub(super) fn update_request(
             id,
             r.status.code(),
             r.open,
-            r.due_at,
+            At(r.due_at),
             r.version,
-            r.updated_at,
+            At(r.updated_at),
             r.body,
             r.version - 1
         ])?;

@@ -69,8 +69,8 @@ pub(super) fn subject_row(c: &Connection, id: Uuid) -> Result<Option<SubjectReco
                         r.get::<_, u32>(3)?,
                         r.get::<_, Vec<u8>>(4)?,
                         r.get::<_, i64>(5)?,
-                        r.get::<_, String>(6)?,
-                        r.get::<_, String>(7)?,
+                        r.get::<_, At>(6)?,
+                        r.get::<_, At>(7)?,
                     ))
                 })
                 .optional()?;
@@ -84,8 +84,8 @@ pub(super) fn subject_row(c: &Connection, id: Uuid) -> Result<Option<SubjectReco
                 dek_generation,
                 fields: decode_fields(&fields).map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 version,
-                created_at,
-                updated_at,
+                created_at: created_at.0,
+                updated_at: updated_at.0,
             })
         },
     )
@@ -112,8 +112,8 @@ pub(super) fn create_subject(
         r.dek_generation,
         blob(&r.fields)?,
         r.version,
-        r.created_at,
-        r.updated_at
+        At(r.created_at),
+        At(r.updated_at)
     ])?;
     insert_index(conn, &r.id, &r.category, &index)?;
     tx.append(audit)?;

@@ -9,10 +9,10 @@ pub(super) type RawToken = (
     String,
     String,
     String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
+    At,
+    Option<At>,
+    Option<At>,
+    Option<At>,
 );
 
 pub(super) fn raw_token(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawToken> {
@@ -30,10 +30,10 @@ pub(super) fn token_of(
         name,
         role,
         purposes: crate::purposes_of(&purposes)?,
-        created_at,
-        revoked_at,
-        expires_at,
-        last_used_at,
+        created_at: created_at.0,
+        revoked_at: revoked_at.map(|t| t.0),
+        expires_at: expires_at.map(|t| t.0),
+        last_used_at: last_used_at.map(|t| t.0),
     })
 }
 
@@ -67,10 +67,10 @@ pub(super) fn create_token(
         t.name,
         t.role,
         serde_json::to_string(&t.purposes).map_err(|e| StoreError::Backend(e.to_string()))?,
-        t.created_at,
-        t.revoked_at,
-        t.expires_at,
-        t.last_used_at
+        At(t.created_at),
+        at(t.revoked_at),
+        at(t.expires_at),
+        at(t.last_used_at)
     ])?;
     tx.append(audit)?;
     Ok(Applied::TokenCreated)
@@ -79,7 +79,7 @@ pub(super) fn create_token(
 pub(super) fn revoke_token(
     tx: &mut Tx<'_>,
     id: Uuid,
-    at: String,
+    when: OffsetDateTime,
     audit: AuditDraft,
 ) -> Result<Applied, StoreError> {
     let conn = tx.conn;
@@ -91,11 +91,11 @@ pub(super) fn revoke_token(
         });
     }
     conn.prepare_cached("UPDATE tokens SET revoked_at = ?1 WHERE id = ?2")?
-        .execute(params![at, id.to_string()])?;
+        .execute(params![At(when), id.to_string()])?;
     tx.append(audit)?;
     Ok(Applied::TokenRevoked {
         token: Box::new(TokenRecord {
-            revoked_at: Some(at),
+            revoked_at: Some(when),
             ..token
         }),
         already: false,
@@ -104,14 +104,14 @@ pub(super) fn revoke_token(
 
 pub(super) fn tokens_used(
     tx: &mut Tx<'_>,
-    used: Vec<(String, String)>,
+    used: Vec<(String, OffsetDateTime)>,
 ) -> Result<Applied, StoreError> {
     let conn = tx.conn;
     let mut stmt = conn.prepare_cached(
         "UPDATE tokens SET last_used_at = ?2 WHERE digest = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)",
     )?;
     for (digest, at) in used {
-        stmt.execute(params![digest, at])?;
+        stmt.execute(params![digest, At(at)])?;
     }
     Ok(Applied::TokensUsed)
 }

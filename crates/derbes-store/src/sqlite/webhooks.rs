@@ -15,10 +15,10 @@ pub(super) fn put_job(conn: &Connection, j: &WebhookJob) -> Result<(), StoreErro
         j.event,
         j.status.code(),
         j.attempts,
-        j.next_attempt_at,
+        At(j.next_attempt_at),
         j.payload,
         j.last_error,
-        j.updated_at
+        At(j.updated_at)
     ])?;
     Ok(())
 }
@@ -32,10 +32,10 @@ pub(super) fn job_from_row(r: &rusqlite::Row<'_>) -> Result<WebhookJob, StoreErr
         event: r.get(4)?,
         status: code_of("a webhook job's status", &r.get::<_, String>(5)?)?,
         attempts: r.get(6)?,
-        next_attempt_at: r.get(7)?,
+        next_attempt_at: r.get::<_, At>(7)?.0,
         payload: r.get(8)?,
         last_error: r.get(9)?,
-        updated_at: r.get(10)?,
+        updated_at: r.get::<_, At>(10)?.0,
     })
 }
 
@@ -80,14 +80,14 @@ impl WebhookStore for SqliteStore {
 
     async fn due_webhook_jobs(
         &self,
-        at: String,
+        at: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<WebhookJob>, StoreError> {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {JOB_COLUMNS} FROM webhook_jobs WHERE status IN ('pending', 'delivered') AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2"
             ))?;
-            let mut rows = stmt.query(params![at, limit])?;
+            let mut rows = stmt.query(params![At(at), limit])?;
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
                 out.push(job_from_row(r)?);
