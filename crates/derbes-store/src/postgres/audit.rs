@@ -9,67 +9,56 @@ impl Writer {
         segment: derbes_core::audit::Segment,
         audit: AuditDraft,
     ) -> Result<Applied, StoreError> {
-        let last_segment = self
-            .prep(
-                "SELECT n, first_seq, last_seq, prev_hash, hash, digest, at, legacy_until, signature
-                 FROM audit_segments ORDER BY n DESC LIMIT 1",
-            )
-            .await?;
-        let first = self.prep("SELECT min(seq) FROM audit_events").await?;
-        let at_last = self
-            .prep("SELECT hash FROM audit_events WHERE seq = $1")
-            .await?;
-        let checkpoint = self
-            .prep("SELECT seq FROM audit_checkpoints ORDER BY n DESC LIMIT 1")
-            .await?;
         let held = crate::chain::Held {
             last_segment: self
-                .client
-                .query_opt(&last_segment, &[])
+                .query_opt(
+                    "SELECT n, first_seq, last_seq, prev_hash, hash, digest, at, legacy_until, signature
+                     FROM audit_segments ORDER BY n DESC LIMIT 1",
+                    &[],
+                )
                 .await?
                 .as_ref()
                 .map(segment_from_row)
                 .transpose()?,
-            first: self.client.query_one(&first, &[]).await?.get(0),
+            first: self
+                .query_one("SELECT min(seq) FROM audit_events", &[])
+                .await?
+                .get(0),
             hash_at_last: self
-                .client
-                .query_opt(&at_last, &[&segment.last])
+                .query_opt(
+                    "SELECT hash FROM audit_events WHERE seq = $1",
+                    &[&segment.last],
+                )
                 .await?
                 .and_then(|r| r.get::<_, Vec<u8>>(0).try_into().ok()),
             last_checkpoint: self
-                .client
-                .query_opt(&checkpoint, &[])
+                .query_opt(
+                    "SELECT seq FROM audit_checkpoints ORDER BY n DESC LIMIT 1",
+                    &[],
+                )
                 .await?
                 .map_or(0, |r| r.get(0)),
             head: self.head.0,
         };
         crate::chain::check_archivable(&segment, &held, self.chain.keys.as_ref())?;
-        let insert = self
-            .prep(
-                "INSERT INTO audit_segments (n, first_seq, last_seq, prev_hash, hash, digest, at, legacy_until, signature)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
+        self.execute(
+            "INSERT INTO audit_segments (n, first_seq, last_seq, prev_hash, hash, digest, at, legacy_until, signature)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &segment.n,
+                &segment.first,
+                &segment.last,
+                &&segment.prev[..],
+                &&segment.hash[..],
+                &&segment.digest[..],
+                &segment.at,
+                &segment.legacy_until,
+                &segment.signature,
+            ],
+        )
+        .await?;
+        self.execute("DELETE FROM audit_events WHERE seq <= $1", &[&segment.last])
             .await?;
-        self.client
-            .execute(
-                &insert,
-                &[
-                    &segment.n,
-                    &segment.first,
-                    &segment.last,
-                    &&segment.prev[..],
-                    &&segment.hash[..],
-                    &&segment.digest[..],
-                    &segment.at,
-                    &segment.legacy_until,
-                    &segment.signature,
-                ],
-            )
-            .await?;
-        let delete = self
-            .prep("DELETE FROM audit_events WHERE seq <= $1")
-            .await?;
-        self.client.execute(&delete, &[&segment.last]).await?;
         self.append(audit);
         Ok(Applied::Audited)
     }

@@ -11,23 +11,18 @@ impl Writer {
         content: String,
         audit: AuditDraft,
     ) -> Result<Applied, StoreError> {
-        let s = self
-            .prep("SELECT content_hash FROM declarations WHERE version = $1")
-            .await?;
         let existing: Option<String> = self
-            .client
-            .query_opt(&s, &[&version])
+            .query_opt(
+                "SELECT content_hash FROM declarations WHERE version = $1",
+                &[&version],
+            )
             .await?
             .map(|r| r.get(0));
         match existing {
             Some(h) if h == content_hash => Ok(Applied::DeclarationRecorded { new: false }),
             Some(_) => Err(StoreError::DeclarationChanged { version }),
             None => {
-                let s = self
-                    .prep("INSERT INTO declarations (version, content_hash, content, recorded_at) VALUES ($1, $2, $3, $4)")
-                    .await?;
-                self.client
-                    .execute(&s, &[&version, &content_hash, &content, &now()])
+                self.execute("INSERT INTO declarations (version, content_hash, content, recorded_at) VALUES ($1, $2, $3, $4)", &[&version, &content_hash, &content, &now()])
                     .await?;
                 self.append(audit);
                 Ok(Applied::DeclarationRecorded { new: true })

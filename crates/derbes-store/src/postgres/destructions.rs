@@ -13,14 +13,18 @@ impl Writer {
     ) -> Result<Applied, StoreError> {
         let id = destruction.subject_id;
         // Locked: a package or a second destruction waiting on the row sees it gone.
-        let s = self
-            .prep("SELECT 1 FROM subjects WHERE id = $1 FOR UPDATE")
-            .await?;
-        if self.client.query_opt(&s, &[&id]).await?.is_none() {
-            let s = self
-                .prep("SELECT record FROM destructions WHERE subject_id = $1")
-                .await?;
-            return match self.client.query_opt(&s, &[&id]).await? {
+        if self
+            .query_opt("SELECT 1 FROM subjects WHERE id = $1 FOR UPDATE", &[&id])
+            .await?
+            .is_none()
+        {
+            return match self
+                .query_opt(
+                    "SELECT record FROM destructions WHERE subject_id = $1",
+                    &[&id],
+                )
+                .await?
+            {
                 Some(row) => Ok(Applied::Destroyed {
                     destruction: from_json(&row.get::<_, String>(0))?,
                     already: true,
@@ -31,29 +35,34 @@ impl Writer {
         if let Some(checked) = &checked {
             // Every write holds the audit head's lock: no obligation or link can be
             // written between these reads and the deletes.
-            let s = self
-                .prep("SELECT purpose, obligation FROM obligations WHERE subject_id = $1")
-                .await?;
             let obligations = self
-                .client
-                .query(&s, &[&id])
+                .query(
+                    "SELECT purpose, obligation FROM obligations WHERE subject_id = $1",
+                    &[&id],
+                )
                 .await?
                 .iter()
                 .map(|r| (r.get(0), r.get(1)))
                 .collect();
-            let s = self
-                .prep("SELECT 1 FROM representatives WHERE representative_id = $1 LIMIT 1")
-                .await?;
-            let represents = self.client.query_opt(&s, &[&id]).await?.is_some();
+            let represents = self
+                .query_opt(
+                    "SELECT 1 FROM representatives WHERE representative_id = $1 LIMIT 1",
+                    &[&id],
+                )
+                .await?
+                .is_some();
             if !crate::destruction_check_holds(checked, obligations, represents)? {
                 return Err(StoreError::VersionConflict);
             }
         }
         // The partition of the key, rewritten once the destruction is committed.
-        let s = self
-            .prep("SELECT tableoid::regclass::text FROM subject_keys WHERE subject_id = $1")
-            .await?;
-        if let Some(row) = self.client.query_opt(&s, &[&id]).await? {
+        if let Some(row) = self
+            .query_opt(
+                "SELECT tableoid::regclass::text FROM subject_keys WHERE subject_id = $1",
+                &[&id],
+            )
+            .await?
+        {
             let partition: String = row.get(0);
             if !self.rewrite.contains(&partition) {
                 self.rewrite.push(partition);
@@ -83,16 +92,8 @@ impl Writer {
         };
         self.delete_of(id, "DELETE FROM subjects WHERE id = $1")
             .await?;
-        let s = self
-            .prep(
-                "INSERT INTO destructions (subject_id, destroyed_at, record) VALUES ($1, $2, $3)
-                 ON CONFLICT (subject_id) DO UPDATE SET destroyed_at = excluded.destroyed_at, record = excluded.record",
-            )
-            .await?;
-        self.client
-            .execute(
-                &s,
-                &[
+        self.execute("INSERT INTO destructions (subject_id, destroyed_at, record) VALUES ($1, $2, $3)
+                 ON CONFLICT (subject_id) DO UPDATE SET destroyed_at = excluded.destroyed_at, record = excluded.record", &[
                     &id,
                     &format_timestamp(destruction.destroyed_at),
                     &to_json(&destruction)?,

@@ -10,20 +10,12 @@ use tokio_postgres::Row;
 impl Writer {
     /// Replaces the job's last run, counting it.
     pub(super) async fn record_job_run(&mut self, run: &JobRun) -> Result<(), StoreError> {
-        let s = self
-            .prep(
-                "INSERT INTO job_runs (name, every_seconds, started_at, finished_at, outcome, detail, next_run_at, runs, failures)
+        self.execute("INSERT INTO job_runs (name, every_seconds, started_at, finished_at, outcome, detail, next_run_at, runs, failures)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8)
                  ON CONFLICT (name) DO UPDATE SET every_seconds = excluded.every_seconds,
                      started_at = excluded.started_at, finished_at = excluded.finished_at,
                      outcome = excluded.outcome, detail = excluded.detail, next_run_at = excluded.next_run_at,
-                     runs = job_runs.runs + 1, failures = job_runs.failures + excluded.failures",
-            )
-            .await?;
-        self.client
-            .execute(
-                &s,
-                &[
+                     runs = job_runs.runs + 1, failures = job_runs.failures + excluded.failures", &[
                     &run.name,
                     &i64::try_from(run.every_seconds).unwrap_or(i64::MAX),
                     &At(run.started_at),

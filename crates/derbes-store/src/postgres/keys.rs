@@ -9,31 +9,24 @@ impl Writer {
         keys: Vec<(KeyRecord, Vec<u8>, u32)>,
         audit: Option<AuditDraft>,
     ) -> Result<Applied, StoreError> {
-        let subjects = self
-            .prep("UPDATE subject_keys SET dek = $1, kek_version = $2 WHERE subject_id = $3 AND kek_version = $4 AND dek_generation = $5")
-            .await?;
-        let requests = self
-            .prep(
-                "UPDATE requests SET dek = $1, kek_version = $2 WHERE id = $3 AND kek_version = $4",
-            )
-            .await?;
         let mut count = 0u64;
         for (old, dek, kek_version) in keys {
             let (new_version, old_version) = (to_i32(kek_version)?, to_i32(old.kek_version)?);
             count += match old.owner {
                 KeyOwner::Subject => {
                     let generation = to_i32(old.dek_generation)?;
-                    self.client
-                        .execute(
-                            &subjects,
-                            &[&dek, &new_version, &old.id, &old_version, &generation],
-                        )
-                        .await?
+                    self.execute(
+                        "UPDATE subject_keys SET dek = $1, kek_version = $2 WHERE subject_id = $3 AND kek_version = $4 AND dek_generation = $5",
+                        &[&dek, &new_version, &old.id, &old_version, &generation],
+                    )
+                    .await?
                 }
                 KeyOwner::Request => {
-                    self.client
-                        .execute(&requests, &[&dek, &new_version, &old.id, &old_version])
-                        .await?
+                    self.execute(
+                        "UPDATE requests SET dek = $1, kek_version = $2 WHERE id = $3 AND kek_version = $4",
+                        &[&dek, &new_version, &old.id, &old_version],
+                    )
+                    .await?
                 }
             };
         }

@@ -19,6 +19,9 @@ use std::collections::HashMap;
 use subjects::subject_row;
 use tokio_postgres::{Client, NoTls, Row, Statement};
 
+/// A statement's parameters.
+type SqlParams<'a> = &'a [&'a (dyn tokio_postgres::types::ToSql + Sync)];
+
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
     (
@@ -399,22 +402,14 @@ impl PostgresStore {
     }
 
     /// The rows of one statement, run on a pooled connection (which prepares it once).
-    async fn rows(
-        &self,
-        sql: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<Vec<Row>, StoreError> {
+    async fn rows(&self, sql: &str, params: SqlParams<'_>) -> Result<Vec<Row>, StoreError> {
         let c = self.client().await?;
         let s = c.prepare_cached(sql).await?;
         Ok(c.query(&s, params).await?)
     }
 
     /// The row of one statement that reads at most one.
-    async fn row(
-        &self,
-        sql: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<Option<Row>, StoreError> {
+    async fn row(&self, sql: &str, params: SqlParams<'_>) -> Result<Option<Row>, StoreError> {
         let c = self.client().await?;
         let s = c.prepare_cached(sql).await?;
         Ok(c.query_opt(&s, params).await?)
@@ -458,6 +453,47 @@ impl Writer {
         let s = self.client.prepare(sql).await?;
         self.statements.insert(sql, s.clone());
         Ok(s)
+    }
+
+    /// Runs a statement of the group's transaction (prepared once per connection): the rows
+    /// it changed.
+    async fn execute(
+        &mut self,
+        sql: &'static str,
+        params: SqlParams<'_>,
+    ) -> Result<u64, StoreError> {
+        let s = self.prep(sql).await?;
+        Ok(self.client.execute(&s, params).await?)
+    }
+
+    /// The row a query of the group's transaction finds, if any.
+    async fn query_opt(
+        &mut self,
+        sql: &'static str,
+        params: SqlParams<'_>,
+    ) -> Result<Option<Row>, StoreError> {
+        let s = self.prep(sql).await?;
+        Ok(self.client.query_opt(&s, params).await?)
+    }
+
+    /// The one row a query of the group's transaction finds.
+    async fn query_one(
+        &mut self,
+        sql: &'static str,
+        params: SqlParams<'_>,
+    ) -> Result<Row, StoreError> {
+        let s = self.prep(sql).await?;
+        Ok(self.client.query_one(&s, params).await?)
+    }
+
+    /// The rows a query of the group's transaction finds.
+    async fn query(
+        &mut self,
+        sql: &'static str,
+        params: SqlParams<'_>,
+    ) -> Result<Vec<Row>, StoreError> {
+        let s = self.prep(sql).await?;
+        Ok(self.client.query(&s, params).await?)
     }
 
     async fn commit_group(&mut self, ops: Vec<WriteOp>) -> Vec<Result<Applied, StoreError>> {
@@ -572,12 +608,11 @@ impl Writer {
             };
         if head.0 != anchor.seq || checkpoint.is_some() {
             let mac = self.chain.keys.head_mac(head.0, &head.1);
-            let s = self
-                .prep("UPDATE audit_head SET seq = $1, hash = $2, mac = $3 WHERE id = 1")
-                .await?;
-            self.client
-                .execute(&s, &[&head.0, &&head.1[..], &&mac[..]])
-                .await?;
+            self.execute(
+                "UPDATE audit_head SET seq = $1, hash = $2, mac = $3 WHERE id = 1",
+                &[&head.0, &&head.1[..], &&mac[..]],
+            )
+            .await?;
         }
         self.client.batch_execute("COMMIT").await?;
         Ok(checkpoint)
@@ -622,10 +657,7 @@ impl Writer {
         head: (i64, Hash),
         legacy_until: i64,
     ) -> Result<Checkpoint, StoreError> {
-        let s = self
-            .prep("SELECT n, seq, hash, at, legacy_until, signature FROM audit_checkpoints ORDER BY n DESC LIMIT 1")
-            .await?;
-        let last = match self.client.query_opt(&s, &[]).await? {
+        let last = match self.query_opt("SELECT n, seq, hash, at, legacy_until, signature FROM audit_checkpoints ORDER BY n DESC LIMIT 1", &[]).await? {
             Some(r) => Some(checkpoint_from_row(&r)?),
             None => None,
         };
@@ -650,30 +682,33 @@ impl Writer {
 
     /// Lists a subject in the feed of state changes, under the seq of the event recording it.
     async fn record_change(&mut self, seq: i64, id: Uuid) -> Result<(), StoreError> {
-        let s = self
-            .prep("INSERT INTO state_changes (seq, subject_id) VALUES ($1, $2)")
-            .await?;
-        self.client.execute(&s, &[&seq, &id]).await?;
+        self.execute(
+            "INSERT INTO state_changes (seq, subject_id) VALUES ($1, $2)",
+            &[&seq, &id],
+        )
+        .await?;
         Ok(())
     }
 
     /// Keeps the newest [`STATE_CHANGES_KEPT`] changes of the feed and raises its floor.
     async fn prune_state_changes(&mut self) -> Result<(), StoreError> {
-        let s = self
-            .prep("SELECT seq FROM state_changes ORDER BY seq DESC LIMIT 1 OFFSET $1")
-            .await?;
-        let Some(row) = self.client.query_opt(&s, &[&STATE_CHANGES_KEPT]).await? else {
+        let Some(row) = self
+            .query_opt(
+                "SELECT seq FROM state_changes ORDER BY seq DESC LIMIT 1 OFFSET $1",
+                &[&STATE_CHANGES_KEPT],
+            )
+            .await?
+        else {
             return Ok(());
         };
         let cut: i64 = row.get(0);
-        let s = self
-            .prep("DELETE FROM state_changes WHERE seq <= $1")
+        self.execute("DELETE FROM state_changes WHERE seq <= $1", &[&cut])
             .await?;
-        self.client.execute(&s, &[&cut]).await?;
-        let s = self
-            .prep("UPDATE state_change_floor SET seq = GREATEST(seq, $1) WHERE id = 1")
-            .await?;
-        self.client.execute(&s, &[&cut]).await?;
+        self.execute(
+            "UPDATE state_change_floor SET seq = GREATEST(seq, $1) WHERE id = 1",
+            &[&cut],
+        )
+        .await?;
         Ok(())
     }
 
@@ -682,21 +717,13 @@ impl Writer {
         if events.is_empty() {
             return Ok(());
         }
-        let s = self
-            .prep(
-                "INSERT INTO audit_events (seq, at, actor, action, subject_id, purpose, fields, outcome, reason, details, hash)
-                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                                      $8::text[], $9::text[], $10::text[], $11::bytea[])",
-            )
-            .await?;
         let col = |f: fn(&AuditEvent) -> Option<&str>| events.iter().map(f).collect::<Vec<_>>();
         let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
         let text = |f: fn(&AuditEvent) -> &str| events.iter().map(f).collect::<Vec<_>>();
         let fields: Vec<String> = events.iter().map(|e| e.fields.join("\u{1f}")).collect();
-        self.client
-            .execute(
-                &s,
-                &[
+        self.execute("INSERT INTO audit_events (seq, at, actor, action, subject_id, purpose, fields, outcome, reason, details, hash)
+                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                                      $8::text[], $9::text[], $10::text[], $11::bytea[])", &[
                     &seqs,
                     &text(|e| &e.at),
                     &text(|e| &e.actor),
@@ -797,13 +824,8 @@ impl Writer {
         category: &str,
         index: &[IndexEntry],
     ) -> Result<(), StoreError> {
-        let s = self
-            .prep("SELECT subject_id FROM blind_index WHERE field = $1 AND digest = $2 AND category = $3")
-            .await?;
         for e in index {
-            if let Some(row) = self
-                .client
-                .query_opt(&s, &[&e.field, &&e.digest[..], &category])
+            if let Some(row) = self.query_opt("SELECT subject_id FROM blind_index WHERE field = $1 AND digest = $2 AND category = $3", &[&e.field, &&e.digest[..], &category])
                 .await?
             {
                 let existing: Uuid = row.get(0);
@@ -828,16 +850,10 @@ impl Writer {
         if index.is_empty() {
             return Ok(());
         }
-        let s = self
-            .prep(
-                "INSERT INTO blind_index (field, digest, category, subject_id)
-                 SELECT field, digest, $3, $4 FROM unnest($1::text[], $2::bytea[]) AS e(field, digest)",
-            )
-            .await?;
         let fields: Vec<&str> = index.iter().map(|e| e.field.as_str()).collect();
         let digests: Vec<&[u8]> = index.iter().map(|e| &e.digest[..]).collect();
-        self.client
-            .execute(&s, &[&fields, &digests, &category, id])
+        self.execute("INSERT INTO blind_index (field, digest, category, subject_id)
+                 SELECT field, digest, $3, $4 FROM unnest($1::text[], $2::bytea[]) AS e(field, digest)", &[&fields, &digests, &category, id])
             .await?;
         Ok(())
     }
@@ -932,19 +948,11 @@ impl Writer {
 
     /// Stores a webhook job, replacing one of the same id.
     async fn put_job(&mut self, j: &WebhookJob) -> Result<(), StoreError> {
-        let s = self
-            .prep(
-                "INSERT INTO webhook_jobs (id, request_id, subject_id, webhook, event, status, attempts, next_attempt_at, payload, last_error, updated_at)
+        self.execute("INSERT INTO webhook_jobs (id, request_id, subject_id, webhook, event, status, attempts, next_attempt_at, payload, last_error, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                  ON CONFLICT (id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts,
                    next_attempt_at = excluded.next_attempt_at, payload = excluded.payload,
-                   last_error = excluded.last_error, updated_at = excluded.updated_at",
-            )
-            .await?;
-        self.client
-            .execute(
-                &s,
-                &[
+                   last_error = excluded.last_error, updated_at = excluded.updated_at", &[
                     &j.id,
                     &j.request_id,
                     &j.subject_id,
@@ -964,8 +972,7 @@ impl Writer {
 
     /// Runs a DELETE keyed by one id and counts the rows it removed.
     async fn delete_of(&mut self, id: Uuid, sql: &'static str) -> Result<u64, StoreError> {
-        let s = self.prep(sql).await?;
-        Ok(self.client.execute(&s, &[&id]).await?)
+        self.execute(sql, &[&id]).await
     }
 }
 

@@ -10,22 +10,18 @@ impl Writer {
         audit: AuditDraft,
     ) -> Result<Applied, StoreError> {
         // A subject destroyed meanwhile gets no package.
-        let s = self
-            .prep("SELECT 1 FROM subjects WHERE id = $1 FOR SHARE")
-            .await?;
-        if self.client.query_opt(&s, &[&p.subject_id]).await?.is_none() {
+        if self
+            .query_opt(
+                "SELECT 1 FROM subjects WHERE id = $1 FOR SHARE",
+                &[&p.subject_id],
+            )
+            .await?
+            .is_none()
+        {
             return Err(StoreError::NotFound);
         }
-        let s = self
-            .prep(
-                "INSERT INTO request_packages (request_id, subject_id, created_at, expires_at, sealed) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (request_id) DO UPDATE SET created_at = excluded.created_at, expires_at = excluded.expires_at, sealed = excluded.sealed",
-            )
-            .await?;
-        self.client
-            .execute(
-                &s,
-                &[
+        self.execute("INSERT INTO request_packages (request_id, subject_id, created_at, expires_at, sealed) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (request_id) DO UPDATE SET created_at = excluded.created_at, expires_at = excluded.expires_at, sealed = excluded.sealed", &[
                     &p.request_id,
                     &p.subject_id,
                     &At(p.created_at),

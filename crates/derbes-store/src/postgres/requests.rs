@@ -29,14 +29,11 @@ impl Writer {
         audit: AuditDraft,
     ) -> Result<Applied, StoreError> {
         if refuse_duplicate {
-            let s = self
-                .prep(
-                    "SELECT id FROM requests WHERE subject_id = $1 AND kind = $2 AND open LIMIT 1",
-                )
-                .await?;
             if let Some(row) = self
-                .client
-                .query_opt(&s, &[&r.subject_id, &r.kind.code()])
+                .query_opt(
+                    "SELECT id FROM requests WHERE subject_id = $1 AND kind = $2 AND open LIMIT 1",
+                    &[&r.subject_id, &r.kind.code()],
+                )
                 .await?
             {
                 return Err(StoreError::DuplicateRequest {
@@ -44,13 +41,7 @@ impl Writer {
                 });
             }
         }
-        let s = self
-            .prep("INSERT INTO requests (id, subject_id, kind, status, open, received_at, due_at, dek, kek_version, version, updated_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
-            .await?;
-        self.client
-            .execute(
-                &s,
-                &[
+        self.execute("INSERT INTO requests (id, subject_id, kind, status, open, received_at, due_at, dek, kek_version, version, updated_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)", &[
                     &r.id,
                     &r.subject_id,
                     &r.kind.code(),
@@ -76,14 +67,7 @@ impl Writer {
         audit: Vec<AuditDraft>,
         jobs: Vec<JobWrite>,
     ) -> Result<Applied, StoreError> {
-        let s = self
-            .prep("UPDATE requests SET status = $2, open = $3, due_at = $4, version = $5, updated_at = $6, body = $7 WHERE id = $1 AND version = $8")
-            .await?;
-        let changed = self
-            .client
-            .execute(
-                &s,
-                &[
+        let changed = self.execute("UPDATE requests SET status = $2, open = $3, due_at = $4, version = $5, updated_at = $6, body = $7 WHERE id = $1 AND version = $8", &[
                     &r.id,
                     &r.status.code(),
                     &r.open,
@@ -96,8 +80,10 @@ impl Writer {
             )
             .await?;
         if changed == 0 {
-            let s = self.prep("SELECT 1 FROM requests WHERE id = $1").await?;
-            let exists = self.client.query_opt(&s, &[&r.id]).await?.is_some();
+            let exists = self
+                .query_opt("SELECT 1 FROM requests WHERE id = $1", &[&r.id])
+                .await?
+                .is_some();
             return Err(if exists {
                 StoreError::VersionConflict
             } else {
@@ -105,12 +91,11 @@ impl Writer {
             });
         }
         for w in &jobs {
-            let s = self
-                .prep("SELECT status FROM webhook_jobs WHERE id = $1 FOR UPDATE")
-                .await?;
             let status: Option<String> = self
-                .client
-                .query_opt(&s, &[&w.job.id])
+                .query_opt(
+                    "SELECT status FROM webhook_jobs WHERE id = $1 FOR UPDATE",
+                    &[&w.job.id],
+                )
                 .await?
                 .map(|r| r.get(0));
             if status.as_deref() != w.expect.map(WebhookStatus::code) {

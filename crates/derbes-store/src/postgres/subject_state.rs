@@ -48,26 +48,22 @@ impl Writer {
         seen: usize,
         audit: AuditDraft,
     ) -> Result<Applied, StoreError> {
-        let s = self
-            .prep("SELECT count(*), count(*) FILTER (WHERE purpose = $2) FROM consent_events WHERE subject_id = $1")
-            .await?;
-        let row = self
-            .client
-            .query_one(&s, &[&event.subject_id, &event.purpose])
+        let row = self.query_one("SELECT count(*), count(*) FILTER (WHERE purpose = $2) FROM consent_events WHERE subject_id = $1", &[&event.subject_id, &event.purpose])
             .await?;
         let (n, of_purpose): (i64, i64) = (row.get(0), row.get(1));
         if usize::try_from(of_purpose).ok() != Some(seen) {
             return Err(StoreError::VersionConflict);
         }
-        let s = self
-            .prep("INSERT INTO consent_events (subject_id, n, id, purpose, at, event) VALUES ($1, $2, $3, $4, $5, $6)")
-            .await?;
         let n =
             i32::try_from(n).map_err(|_| StoreError::Backend("consent ledger too long".into()))?;
+        let insert = self
+            .prep("INSERT INTO consent_events (subject_id, n, id, purpose, at, event) VALUES ($1, $2, $3, $4, $5, $6)")
+            .await?;
+        // Kept as the driver's error: a unique violation is another process's append.
         let inserted = self
             .client
             .execute(
-                &s,
+                &insert,
                 &[
                     &event.subject_id,
                     &n,
@@ -94,18 +90,9 @@ impl Writer {
         link: RepresentativeLink,
         audit: AuditDraft,
     ) -> Result<Applied, StoreError> {
-        let s = self
-            .prep(
-                "INSERT INTO representatives (subject_id, representative_id, link) VALUES ($1, $2, $3)
+        let new: bool = self.query_one("INSERT INTO representatives (subject_id, representative_id, link) VALUES ($1, $2, $3)
                  ON CONFLICT (subject_id, representative_id) DO UPDATE SET link = excluded.link
-                 RETURNING (xmax = 0)",
-            )
-            .await?;
-        let new: bool = self
-            .client
-            .query_one(
-                &s,
-                &[&link.subject_id, &link.representative_id, &to_json(&link)?],
+                 RETURNING (xmax = 0)", &[&link.subject_id, &link.representative_id, &to_json(&link)?],
             )
             .await?
             .get(0);
@@ -119,12 +106,11 @@ impl Writer {
         representative_id: Uuid,
         audit: AuditDraft,
     ) -> Result<Applied, StoreError> {
-        let s = self
-            .prep("DELETE FROM representatives WHERE subject_id = $1 AND representative_id = $2")
-            .await?;
         if self
-            .client
-            .execute(&s, &[&subject_id, &representative_id])
+            .execute(
+                "DELETE FROM representatives WHERE subject_id = $1 AND representative_id = $2",
+                &[&subject_id, &representative_id],
+            )
             .await?
             == 0
         {
@@ -154,14 +140,8 @@ impl Writer {
             ),
         };
         match body {
-            Some(b) => {
-                let s = self.prep(put).await?;
-                self.client.execute(&s, &[&subject_id, &key, &b]).await?
-            }
-            None => {
-                let s = self.prep(lift).await?;
-                self.client.execute(&s, &[&subject_id, &key]).await?
-            }
+            Some(b) => self.execute(put, &[&subject_id, &key, &b]).await?,
+            None => self.execute(lift, &[&subject_id, &key]).await?,
         };
         self.append(audit);
         Ok(Applied::FlagSet)

@@ -39,25 +39,17 @@ impl Writer {
     ) -> Result<Applied, StoreError> {
         self.check_unique(&r.id, &r.category, &index).await?;
         // The subject and its blind-index entries in one statement.
-        let s = self
-            .prep(
-                "WITH subject AS (
+        let fields = encode_fields(&r.fields).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let index_fields: Vec<&str> = index.iter().map(|e| e.field.as_str()).collect();
+        let digests: Vec<&[u8]> = index.iter().map(|e| &e.digest[..]).collect();
+        self.execute("WITH subject AS (
                      INSERT INTO subjects (id, category, fields, version, created_at, updated_at)
                      VALUES ($1, $2, $6, $7, $8, $9)),
                  key AS (
                      INSERT INTO subject_keys (subject_id, dek, kek_version, dek_generation)
                      VALUES ($1, $3, $4, $5))
                  INSERT INTO blind_index (field, digest, category, subject_id)
-                 SELECT field, digest, $2, $1 FROM unnest($10::text[], $11::bytea[]) AS e(field, digest)",
-            )
-            .await?;
-        let fields = encode_fields(&r.fields).map_err(|e| StoreError::Backend(e.to_string()))?;
-        let index_fields: Vec<&str> = index.iter().map(|e| e.field.as_str()).collect();
-        let digests: Vec<&[u8]> = index.iter().map(|e| &e.digest[..]).collect();
-        self.client
-            .execute(
-                &s,
-                &[
+                 SELECT field, digest, $2, $1 FROM unnest($10::text[], $11::bytea[]) AS e(field, digest)", &[
                     &r.id,
                     &r.category,
                     &r.dek,
@@ -84,32 +76,21 @@ impl Writer {
         index: Vec<IndexEntry>,
         audit: AuditDraft,
     ) -> Result<Applied, StoreError> {
-        let s = self
-            .prep("SELECT category FROM subjects WHERE id = $1")
-            .await?;
         let category: String = self
-            .client
-            .query_opt(&s, &[&id])
+            .query_opt("SELECT category FROM subjects WHERE id = $1", &[&id])
             .await?
             .ok_or(StoreError::NotFound)?
             .get(0);
         self.check_unique(&id, &category, &index).await?;
-        let s = self
-            .prep("UPDATE subjects SET fields = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4")
-            .await?;
         let blob = encode_fields(&fields).map_err(|e| StoreError::Backend(e.to_string()))?;
-        if self
-            .client
-            .execute(&s, &[&blob, &now(), &id, &expected_version])
+        if self.execute("UPDATE subjects SET fields = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4", &[&blob, &now(), &id, &expected_version])
             .await?
             == 0
         {
             return Err(StoreError::VersionConflict);
         }
-        let s = self
-            .prep("DELETE FROM blind_index WHERE subject_id = $1")
+        self.execute("DELETE FROM blind_index WHERE subject_id = $1", &[&id])
             .await?;
-        self.client.execute(&s, &[&id]).await?;
         self.insert_index(&id, &category, &index).await?;
         self.append(audit);
         Ok(Applied::Updated {

@@ -24,15 +24,9 @@ impl Writer {
         t: TokenRecord,
         audit: AuditDraft,
     ) -> Result<Applied, StoreError> {
-        let s = self
-            .prep("INSERT INTO tokens (id, digest, name, role, purposes, created_at, revoked_at, expires_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-            .await?;
         let purposes =
             serde_json::to_string(&t.purposes).map_err(|e| StoreError::Backend(e.to_string()))?;
-        self.client
-            .execute(
-                &s,
-                &[
+        self.execute("INSERT INTO tokens (id, digest, name, role, purposes, created_at, revoked_at, expires_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", &[
                     &t.id,
                     &t.digest,
                     &t.name,
@@ -55,12 +49,7 @@ impl Writer {
         when: OffsetDateTime,
         audit: AuditDraft,
     ) -> Result<Applied, StoreError> {
-        let s = self
-            .prep("SELECT id, digest, name, role, purposes, created_at, revoked_at, expires_at, last_used_at FROM tokens WHERE id = $1 FOR UPDATE")
-            .await?;
-        let row = self
-            .client
-            .query_opt(&s, &[&id])
+        let row = self.query_opt("SELECT id, digest, name, role, purposes, created_at, revoked_at, expires_at, last_used_at FROM tokens WHERE id = $1 FOR UPDATE", &[&id])
             .await?
             .ok_or(StoreError::NotFound)?;
         let token = token_from_row(&row)?;
@@ -70,13 +59,14 @@ impl Writer {
                 already: true,
             });
         }
-        let s = self
-            .prep("UPDATE tokens SET revoked_at = $1 WHERE id = $2")
-            .await?;
-        self.client.execute(&s, &[&At(when), &id]).await?;
+        self.execute(
+            "UPDATE tokens SET revoked_at = $1 WHERE id = $2",
+            &[&At(when), &id],
+        )
+        .await?;
         // Every derbes listening hears of it when this transaction commits.
-        let s = self.prep("SELECT pg_notify('derbes_tokens', '')").await?;
-        self.client.query_one(&s, &[]).await?;
+        self.query_one("SELECT pg_notify('derbes_tokens', '')", &[])
+            .await?;
         self.append(audit);
         Ok(Applied::TokenRevoked {
             token: Box::new(TokenRecord {
@@ -91,17 +81,12 @@ impl Writer {
         &mut self,
         used: Vec<(String, OffsetDateTime)>,
     ) -> Result<Applied, StoreError> {
-        let s = self
-            .prep(
-                "UPDATE tokens t SET last_used_at = u.at FROM unnest($1::text[], $2::text[]) AS u(digest, at)
-                 WHERE t.digest = u.digest AND (t.last_used_at IS NULL OR t.last_used_at < u.at)",
-            )
-            .await?;
         let (digests, times): (Vec<String>, Vec<String>) = used
             .into_iter()
             .map(|(digest, at)| (digest, crate::times::text(at)))
             .unzip();
-        self.client.execute(&s, &[&digests, &times]).await?;
+        self.execute("UPDATE tokens t SET last_used_at = u.at FROM unnest($1::text[], $2::text[]) AS u(digest, at)
+                 WHERE t.digest = u.digest AND (t.last_used_at IS NULL OR t.last_used_at < u.at)", &[&digests, &times]).await?;
         Ok(Applied::TokensUsed)
     }
 }

@@ -26,10 +26,13 @@ impl Writer {
         expected_status: WebhookStatus,
         audit: Vec<AuditDraft>,
     ) -> Result<Applied, StoreError> {
-        let s = self
-            .prep("SELECT status FROM webhook_jobs WHERE id = $1 FOR UPDATE")
-            .await?;
-        match self.client.query_opt(&s, &[&job.id]).await? {
+        match self
+            .query_opt(
+                "SELECT status FROM webhook_jobs WHERE id = $1 FOR UPDATE",
+                &[&job.id],
+            )
+            .await?
+        {
             None => return Err(StoreError::NotFound),
             Some(row) if row.get::<_, &str>(0) != expected_status.code() => {
                 return Err(StoreError::VersionConflict)
