@@ -140,7 +140,9 @@ macro_rules! cases {
 
 fn main() -> ExitCode {
     let cases: &[(&str, Case)] = cases![
-        subjects::no_plaintext_where_none_is_needed,
+        subjects::staff_notes_are_sealed_never_in_clear,
+        subjects::notes_an_earlier_derbes_kept_in_clear_are_sealed,
+        subjects::invisible_characters_impossible_dates_and_doubled_keys_are_refused,
         system::health_and_documents,
         subjects::create_read_rectify_lookup,
         subjects::purposes_are_enforced,
@@ -172,7 +174,13 @@ fn main() -> ExitCode {
         requests::a_rectification_is_checked_against_evidence,
         requests::a_destruction_waits_for_obligations_and_the_platform,
         requests::a_package_expires_and_is_swept,
-        connectors::webhooks_confirm_before_a_request_completes,
+        connectors::a_refused_destruction_is_announced_to_nobody,
+        connectors::a_destruction_is_sent_again_until_the_system_takes_it,
+        connectors::a_request_completes_on_a_signed_confirmation,
+        connectors::an_access_done_at_once_is_done,
+        connectors::a_refusal_fails_the_action_until_it_is_sent_again,
+        connectors::an_unconfirmed_job_is_given_up_and_settled_by_hand,
+        connectors::a_silent_system_is_given_up_after_the_last_attempt,
         system::policy_pages_in_every_language,
     ];
     run_suite("api", cases)

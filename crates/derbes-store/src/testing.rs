@@ -20,7 +20,11 @@ pub struct TestDb {
     owned: bool,
 }
 
-pub type Case = fn(TestDb) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+/// What a case returns: its run, to be awaited on the suite's runtime.
+pub type Fut = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A case of a suite, run once per backend with a fresh database.
+pub type Case = fn(TestDb) -> Fut;
 
 /// Another fresh database of the same backend as `db`, for a case that needs several; it is
 /// removed when dropped.

@@ -6,17 +6,13 @@ use derbes_core::audit::{
     AuditDraft, ChainBreak, ChainKeys, Checkpoint, Outcome, Segment, START_ACTION,
 };
 use derbes_crypto::KeyRing;
-use derbes_store::testing::{run_suite, Case, TestDb};
+use derbes_store::testing::{run_suite, Case, Fut, TestDb};
 use derbes_store::{
     check_exported, next_segment, open, open_with, verify_chain, Applied, ChainPolicy, ChainStatus,
     Keys, SegmentFiles, Store, StoreError, WriteOp,
 };
-use std::future::Future;
-use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
-
-type Fut = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 fn keys() -> Arc<KeyRing> {
     Arc::new(KeyRing::generate().unwrap())

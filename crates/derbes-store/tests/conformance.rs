@@ -10,7 +10,7 @@ use derbes_core::destruction::{Destruction, Removed};
 use derbes_core::flags::{Flag, FlagReason, Obligation};
 use derbes_core::request::{RequestKind, Status};
 use derbes_crypto::KeyRing;
-use derbes_store::testing::{run_suite, Case, TestDb};
+use derbes_store::testing::{run_suite, Case, Fut, TestDb};
 use derbes_store::{
     open, Applied, FlagWrite, IndexEntry, JobOutcome, JobRun, JobWrite, KeyOwner, KeyRecord,
     PackageRecord, RequestQuery, RequestRecord, Store, StoreError, SubjectRecord, SubjectState,
@@ -75,9 +75,7 @@ async fn verify_chain(s: &Arc<dyn Store>, keys: &KeyRing) -> i64 {
     report.events - 1
 }
 
-fn create_read_and_lookup(
-    db: TestDb,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn create_read_and_lookup(db: TestDb) -> Fut {
     Box::pin(async move {
         let k = keys();
         let s = store(&db, &k).await;
@@ -98,9 +96,7 @@ fn create_read_and_lookup(
     })
 }
 
-fn duplicates_write_nothing(
-    db: TestDb,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn duplicates_write_nothing(db: TestDb) -> Fut {
     Box::pin(async move {
         let k = keys();
         let s = store(&db, &k).await;
@@ -126,9 +122,7 @@ fn duplicates_write_nothing(
     })
 }
 
-fn concurrent_group_isolates_failures(
-    db: TestDb,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn concurrent_group_isolates_failures(db: TestDb) -> Fut {
     Box::pin(async move {
         let k = keys();
         let s = store(&db, &k).await;
@@ -162,9 +156,7 @@ fn concurrent_group_isolates_failures(
     })
 }
 
-fn update_checks_version_and_replaces_index(
-    db: TestDb,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn update_checks_version_and_replaces_index(db: TestDb) -> Fut {
     Box::pin(async move {
         let k = keys();
         let s = store(&db, &k).await;
@@ -211,9 +203,7 @@ fn update_checks_version_and_replaces_index(
     clippy::too_many_lines,
     reason = "a store scenario read top to bottom, on both backends"
 )]
-fn rewrap_tokens_and_declarations(
-    db: TestDb,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn rewrap_tokens_and_declarations(db: TestDb) -> Fut {
     Box::pin(async move {
         let k = keys();
         let s = store(&db, &k).await;
@@ -356,9 +346,7 @@ fn rewrap_tokens_and_declarations(
     })
 }
 
-fn data_survives_reopening(
-    db: TestDb,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn data_survives_reopening(db: TestDb) -> Fut {
     Box::pin(async move {
         let k = keys();
         let r = record("student");
@@ -439,9 +427,7 @@ fn flag(reason: FlagReason) -> Flag {
     clippy::too_many_lines,
     reason = "a store scenario read top to bottom, on both backends"
 )]
-fn consents_links_and_flags(
-    db: TestDb,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn consents_links_and_flags(db: TestDb) -> Fut {
     Box::pin(async move {
         let k = keys();
         let s = store(&db, &k).await;
@@ -690,9 +676,7 @@ fn file(record: &RequestRecord, refuse_duplicate: bool) -> WriteOp {
     }
 }
 
-fn requests_file_update_list_and_rewrap(
-    db: TestDb,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn requests_file_update_list_and_rewrap(db: TestDb) -> Fut {
     Box::pin(async move {
         let k = keys();
         let s = store(&db, &k).await;
@@ -828,9 +812,7 @@ fn requests_file_update_list_and_rewrap(
     clippy::too_many_lines,
     reason = "a store scenario read top to bottom, on both backends"
 )]
-fn destruction_removes_everything_personal_once(
-    db: TestDb,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn destruction_removes_everything_personal_once(db: TestDb) -> Fut {
     Box::pin(async move {
         let k = keys();
         let s = store(&db, &k).await;
@@ -1085,9 +1067,7 @@ fn destruction_removes_everything_personal_once(
     })
 }
 
-fn webhook_jobs_go_with_their_request_and_change_only_from_the_status_read(
-    db: TestDb,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn webhook_jobs_go_with_their_request_and_change_only_from_the_status_read(db: TestDb) -> Fut {
     Box::pin(async move {
         let k = keys();
         let s = store(&db, &k).await;
@@ -1203,9 +1183,7 @@ async fn found_in_files(db: &TestDb, needle: &[u8]) -> Vec<String> {
 /// (SQLite: the file and its WAL; PostgreSQL: every relation's files, dead rows included), so
 /// the key file can open nothing of it; a subject kept is still there, so the scan reads what
 /// it must.
-fn a_destroyed_key_is_gone_from_the_live_files(
-    db: TestDb,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn a_destroyed_key_is_gone_from_the_live_files(db: TestDb) -> Fut {
     Box::pin(async move {
         let k = keys();
         let s = store(&db, &k).await;
@@ -1286,9 +1264,7 @@ fn a_destroyed_key_is_gone_from_the_live_files(
 
 /// A job's last run replaces the one before, counted, failures apart; it writes no audit
 /// event, and it outlives the process that recorded it.
-fn job_runs_keep_the_last_run_counted(
-    db: TestDb,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn job_runs_keep_the_last_run_counted(db: TestDb) -> Fut {
     Box::pin(async move {
         let k = keys();
         let at = |m: u8| stamp(&format!("2026-12-06T10:{m:02}:00.25Z"));
@@ -1349,9 +1325,7 @@ fn job_runs_keep_the_last_run_counted(
 
 /// A time written into a column by something other than derbes, in another form, is reported
 /// as a corrupt store (naming the cause), never read as another time or a panic.
-fn a_stored_time_in_another_form_is_corrupt(
-    db: TestDb,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn a_stored_time_in_another_form_is_corrupt(db: TestDb) -> Fut {
     Box::pin(async move {
         let k = keys();
         let s = store(&db, &k).await;

@@ -848,32 +848,31 @@ pub(super) fn a_rectification_is_checked_against_evidence(db: TestDb) -> Fut {
             .approved_request(staff, dpo, e.filing("rectification", "kk"))
             .await;
         assert_eq!(r.body["actions"][0]["status"], "pending");
-        let r = s.post(&steps(&rect), dpo, json!({ "step": "rectify", "fields": { "email": "not-an-email" }, "evidence": "Жеке куәлік" })).await;
-        assert_problem(&r, 422, "validation");
-        let r = s
-            .post(
-                &steps(&rect),
-                dpo,
-                json!({ "step": "rectify", "fields": { "surname": "Әлиева" }, "evidence": " " }),
+        let rect_steps = steps(&rect);
+        let rectify = |by, fields: serde_json::Value, evidence: &str| {
+            s.post(
+                &rect_steps,
+                by,
+                json!({ "step": "rectify", "fields": fields, "evidence": evidence }),
             )
-            .await;
+        };
+        let r = rectify(dpo, json!({ "email": "not-an-email" }), "Жеке куәлік").await;
         assert_problem(&r, 422, "validation");
-        let r = s.post(&steps(&rect), staff, json!({ "step": "rectify", "fields": { "surname": "Әлиева" }, "evidence": "Жеке куәлік" })).await;
+        let r = rectify(dpo, json!({ "surname": "Әлиева" }), " ").await;
+        assert_problem(&r, 422, "validation");
+        let r = rectify(staff, json!({ "surname": "Әлиева" }), "Жеке куәлік").await;
         assert_problem(&r, 403, "forbidden");
-        let r = s
-            .post(&steps(&rect), dpo, json!({ "step": "rectify", "fields": { "surname": "Әлиева" }, "evidence": "Неке туралы куәлік № 123" }))
-            .await;
+        let r = rectify(
+            dpo,
+            json!({ "surname": "Әлиева" }),
+            "Неке туралы куәлік № 123",
+        )
+        .await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["actions"][0]["status"], "done");
         assert_eq!(r.body["actions"][0]["note"], "rectified: surname");
         assert_eq!(r.body["evidence"], "Неке туралы куәлік № 123");
-        let r = s
-            .post(
-                &steps(&rect),
-                dpo,
-                json!({ "step": "rectify", "fields": { "surname": "Басқа" }, "evidence": "x" }),
-            )
-            .await;
+        let r = rectify(dpo, json!({ "surname": "Басқа" }), "x").await;
         assert_problem(&r, 409, "conflict");
         let r = s
             .get(

@@ -166,72 +166,89 @@ pub(super) fn purposes_are_enforced(db: TestDb) -> Fut {
     })
 }
 
-/// Staff's notes on a block go sealed with the subject's data, never in clear in the database;
-/// names with invisible characters, birth dates yet to come and keys given twice are refused.
-#[allow(
-    clippy::too_many_lines,
-    reason = "a scenario read top to bottom; to be cut into short cases sharing fixtures"
-)]
-pub(super) fn no_plaintext_where_none_is_needed(db: TestDb) -> Fut {
-    Box::pin(async move {
-        let s = Server::start(&db).await;
+const NOTE: &str = "Өтініш №42: ата-анасының арызы бойынша";
+const RESTRICTION: &str = "Шектеу: ата-анасының 2026 жылғы 3 наурыздағы өтініші";
+const OBLIGATION: &str = "Экскурсия шарты №77-Э, Түркістан";
+
+/// A student with a block, a restriction and an obligation, each with staff's note.
+struct Noted {
+    s: Server,
+    id: String,
+}
+
+impl Noted {
+    async fn start(db: &TestDb) -> Noted {
+        let s = Server::start(db).await;
         let id = s
             .create_student_id(&s.admin, json!({ "surname": "Әлиева" }))
             .await;
-        let note = "Өтініш №42: ата-анасының арызы бойынша";
-        let r = s
-            .put(
-                &format!("/api/v1/subjects/{id}/block"),
-                &s.admin,
-                json!({ "reason": "accuracy_contested", "note": note }),
+        for (path, body) in [
+            (
+                "block",
+                json!({ "reason": "accuracy_contested", "note": NOTE }),
+            ),
+            (
+                "restrictions/extracurricular",
+                json!({ "reason": "objection", "note": RESTRICTION }),
+            ),
+            ("obligations/extracurricular", json!({ "note": OBLIGATION })),
+        ] {
+            let r = s
+                .put(&format!("/api/v1/subjects/{id}/{path}"), &s.admin, body)
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            assert!(!r.text.contains("sealed_note"), "{}", r.body);
+        }
+        Noted { s, id }
+    }
+
+    /// The subject's blocks, restrictions and obligations, as an admin reads them.
+    async fn flags(&self) -> Value {
+        let r = self
+            .s
+            .get(
+                &format!("/api/v1/subjects/{}/flags", self.id),
+                &self.s.admin,
             )
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
-        assert_eq!(r.body["blocked"]["note"], note);
-        assert!(r.body["blocked"].get("sealed_note").is_none(), "{}", r.body);
-        let r = s
-            .get(&format!("/api/v1/subjects/{id}/flags"), &s.admin)
-            .await;
-        assert_eq!(r.body["blocked"]["note"], note);
-        // Restriction and obligation notes are sealed the same way.
-        let restriction = "Шектеу: ата-анасының 2026 жылғы 3 наурыздағы өтініші";
-        let r = s
-            .put(
-                &format!("/api/v1/subjects/{id}/restrictions/extracurricular"),
-                &s.admin,
-                json!({ "reason": "objection", "note": restriction }),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        let obligation = "Экскурсия шарты №77-Э, Түркістан";
-        let r = s
-            .put(
-                &format!("/api/v1/subjects/{id}/obligations/extracurricular"),
-                &s.admin,
-                json!({ "note": obligation }),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        let r = s
-            .get(&format!("/api/v1/subjects/{id}/flags"), &s.admin)
-            .await;
+        r.body
+    }
+}
+
+/// The first of the database's files that holds `text` in clear.
+fn in_clear(files: &[(String, Vec<u8>)], text: &str) -> Option<String> {
+    files
+        .iter()
+        .find(|(_, bytes)| bytes.windows(text.len()).any(|w| w == text.as_bytes()))
+        .map(|(file, _)| file.clone())
+}
+
+/// Staff's notes on a block, a restriction and an obligation go sealed with the subject's
+/// data, never in clear in the database; those who may read them get them back.
+pub(super) fn staff_notes_are_sealed_never_in_clear(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let n = Noted::start(&db).await;
+        let flags = n.flags().await;
+        assert_eq!(flags["blocked"]["note"], NOTE);
         assert_eq!(
-            r.body["restrictions"]["extracurricular"]["note"],
-            restriction
+            flags["restrictions"]["extracurricular"]["note"],
+            RESTRICTION
         );
-        assert_eq!(r.body["obligations"]["extracurricular"]["note"], obligation);
+        assert_eq!(flags["obligations"]["extracurricular"]["note"], OBLIGATION);
         let files = db.raw_files().await;
         assert!(!files.is_empty());
-        let in_clear = |files: &[(String, Vec<u8>)], text: &str| {
-            files
-                .iter()
-                .find(|(_, bytes)| bytes.windows(text.len()).any(|w| w == text.as_bytes()))
-                .map(|(file, _)| file.clone())
-        };
-        for text in [note, restriction, obligation] {
+        for text in [NOTE, RESTRICTION, OBLIGATION] {
             assert_eq!(in_clear(&files, text), None, "{text:?} is in clear");
         }
-        // Notes an earlier derbes kept in clear are sealed when the server starts.
+    })
+}
+
+/// Notes an earlier derbes kept in clear are sealed when the server starts, once, and read
+/// back as they were.
+pub(super) fn notes_an_earlier_derbes_kept_in_clear_are_sealed(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let n = Noted::start(&db).await;
         let (old_block, old_obligation) = ("Бұрынғы нұсқа жазған ескерту", "Шарт №5 (бұрынғы)");
         db.execute(&format!(
             "UPDATE subject_flags SET flag = '{{\"reason\":\"objection\",\"note\":\"{old_block}\",\"set_by\":\"token:admin\",\"set_at\":\"2026-11-02T09:00:00Z\"}}' WHERE purpose = '';
@@ -239,37 +256,46 @@ pub(super) fn no_plaintext_where_none_is_needed(db: TestDb) -> Fut {
         ))
         .await;
         assert!(in_clear(&db.raw_files().await, old_block).is_some());
-        assert_eq!(s.state.app.consents.seal_clear_notes().await.unwrap(), 2);
-        assert_eq!(s.state.app.consents.seal_clear_notes().await.unwrap(), 0);
+        let consents = &n.s.state.app.consents;
+        assert_eq!(consents.seal_clear_notes().await.unwrap(), 2);
+        assert_eq!(consents.seal_clear_notes().await.unwrap(), 0);
         let files = db.raw_files().await;
         for text in [old_block, old_obligation] {
             assert_eq!(in_clear(&files, text), None, "{text:?} is in clear");
         }
-        let r = s
-            .get(&format!("/api/v1/subjects/{id}/flags"), &s.admin)
-            .await;
-        assert_eq!(r.body["blocked"]["note"], old_block, "{}", r.body);
-        assert_eq!(r.body["blocked"]["reason"], "objection");
+        let flags = n.flags().await;
+        assert_eq!(flags["blocked"]["note"], old_block, "{flags}");
+        assert_eq!(flags["blocked"]["reason"], "objection");
         assert_eq!(
-            r.body["obligations"]["extracurricular"]["note"],
+            flags["obligations"]["extracurricular"]["note"],
             old_obligation
         );
         assert_eq!(
-            r.body["restrictions"]["extracurricular"]["note"],
-            restriction
+            flags["restrictions"]["extracurricular"]["note"],
+            RESTRICTION
         );
+    })
+}
+
+/// Names with invisible or direction-changing characters, birth dates yet to come or before
+/// 1900, and a field given twice are refused, each saying why.
+pub(super) fn invisible_characters_impossible_dates_and_doubled_keys_are_refused(
+    db: TestDb,
+) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
+        let refused_for = |r: &Reply, why: &str| {
+            assert_problem(r, 422, "validation");
+            assert!(
+                r.body["detail"].as_str().unwrap().contains(why),
+                "{why}: {}",
+                r.body
+            );
+        };
         let r = s
             .create_student(&s.admin, json!({ "surname": "Әли\u{202E}ева" }))
             .await;
-        assert_problem(&r, 422, "validation");
-        assert!(
-            r.body["detail"]
-                .as_str()
-                .unwrap()
-                .contains("direction-changing"),
-            "{}",
-            r.body
-        );
+        refused_for(&r, "direction-changing");
         let r = s
             .create_student(&s.admin, json!({ "given_name": "Ай\u{200B}гүл" }))
             .await;
@@ -282,12 +308,7 @@ pub(super) fn no_plaintext_where_none_is_needed(db: TestDb) -> Fut {
                     json!({ "surname": "Әлиева", "birth_date": birth }),
                 )
                 .await;
-            assert_problem(&r, 422, "validation");
-            assert!(
-                r.body["detail"].as_str().unwrap().contains(why),
-                "{birth}: {}",
-                r.body
-            );
+            refused_for(&r, why);
         }
         let r = s
             .call(

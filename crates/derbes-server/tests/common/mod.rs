@@ -8,8 +8,6 @@ use derbes_server::AppState;
 use derbes_service::{App, Clock, RequestSettings, Role, Settings, Vault};
 use derbes_store::testing::TestDb;
 use serde_json::{json, Value};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 pub const DEMO: &str = include_str!("../../../../examples/shoqan-school.toml");
@@ -27,7 +25,7 @@ pub fn declaration() -> Declaration {
     Declaration::load(&text).unwrap().declaration
 }
 
-pub type Fut = Pin<Box<dyn Future<Output = ()> + Send>>;
+pub use derbes_store::testing::Fut;
 
 /// A running server with an admin token.
 pub struct Server {

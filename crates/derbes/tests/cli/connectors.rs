@@ -74,7 +74,7 @@ fn connectors_check_reads_every_mapped_column_and_names_what_is_wrong() {
     )
     .unwrap();
     let o = run(derbes(cwd).args(["connectors", "check"]));
-    assert!(!o.status.success());
+    assert_failed(&o);
     assert!(
         text(&o.stderr)
             .contains("tables[1] (users).columns.full_name: `nickname` is not a declared field"),

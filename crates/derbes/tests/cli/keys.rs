@@ -182,11 +182,8 @@ fn keys_retire_leaves_an_expired_backup_unreadable() {
     )
     .unwrap();
     let o = run(derbes(cwd).args(["keys", "retire", "--dry-run"]));
-    assert!(
-        o.status.success() && text(&o.stdout).contains("key version 1: would be retired"),
-        "{}",
-        show(&o)
-    );
+    assert_ok(&o);
+    assert_stdout_has(&o, "key version 1: would be retired");
     assert_eq!(
         std::fs::read_to_string(&key)
             .unwrap()

@@ -64,7 +64,7 @@ fn calendar_and_requests_from_the_command_line() {
     )
     .unwrap();
     let o = run(derbes(cwd).args(["calendar", "show", "--file", "bad.toml"]));
-    assert!(!o.status.success());
+    assert_failed(&o);
     assert!(
         text(&o.stderr)
             .contains("utc_offset: `UTC+5` is not an offset from UTC; write it as \"+05:00\""),
@@ -135,11 +135,7 @@ fn calendar_and_requests_from_the_command_line() {
     assert_ok(&o);
     assert_stdout_has(&o, "\"status\": \"identity_verified\"");
     let o = requests(&["verify", &request_id, "--document", "selfie"]);
-    assert!(
-        !o.status.success() && text(&o.stderr).contains("--document `selfie`"),
-        "{}",
-        show(&o)
-    );
+    assert_failed_with(&o, "--document `selfie`");
     let o = requests(&[
         "step",
         &request_id,
@@ -152,11 +148,7 @@ fn calendar_and_requests_from_the_command_line() {
     assert_ok(&o);
     assert_stdout_has(&o, "access package built");
     let o = requests(&["step", &request_id, r#"{"step": "fly"}"#]);
-    assert!(
-        !o.status.success() && text(&o.stderr).contains("the step is not valid JSON"),
-        "{}",
-        show(&o)
-    );
+    assert_failed_with(&o, "the step is not valid JSON");
     let zip = cwd.join("package.zip");
     let o = requests(&["package", &request_id, "--out", zip.to_str().unwrap()]);
     assert_ok(&o);

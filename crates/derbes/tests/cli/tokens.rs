@@ -94,9 +94,5 @@ fn tokens_are_listed_and_a_revocation_holds_at_once() {
             "--data-dir",
         ])
         .arg(&data));
-    assert!(
-        !o.status.success() && text(&o.stderr).contains("expires_in_days"),
-        "{}",
-        show(&o)
-    );
+    assert_failed_with(&o, "expires_in_days");
 }

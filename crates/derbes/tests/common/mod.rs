@@ -99,6 +99,13 @@ pub fn assert_stderr_has(o: &Output, needle: &str) {
     assert!(text(&o.stderr).contains(needle), "{}", show(o));
 }
 
+/// Asserts that the command failed and said `needle` on its standard error.
+#[track_caller]
+pub fn assert_failed_with(o: &Output, needle: &str) {
+    assert_failed(o);
+    assert_stderr_has(o, needle);
+}
+
 /// Formats an output for assertion messages.
 pub fn show(o: &Output) -> String {
     format!(
