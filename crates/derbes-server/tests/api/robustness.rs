@@ -2,63 +2,55 @@
 
 use super::*;
 
-#[allow(
-    clippy::too_many_lines,
-    reason = "a scenario read top to bottom; to be cut into short cases sharing fixtures"
-)]
-pub(super) fn bad_input_is_refused_and_nothing_is_written(db: TestDb) -> Fut {
+/// Posts `body` with content type `ct` to the subjects, as an admin.
+async fn post_raw(s: &Server, ct: &'static str, body: &[u8]) -> Reply {
+    s.call(
+        "POST",
+        "/api/v1/subjects",
+        Some(&s.admin),
+        Some(Body::Raw(ct, body.to_vec())),
+    )
+    .await
+}
+
+/// Asserts that no subject was written.
+async fn nothing_written(s: &Server) {
+    assert_eq!(s.store.count_subjects().await.unwrap(), 0);
+}
+
+/// A body that is not JSON, not declared as JSON, too large, or not of the expected shape is
+/// refused with the problem it has, and nothing is written.
+pub(super) fn a_body_of_the_wrong_form_is_refused(db: TestDb) -> Fut {
     Box::pin(async move {
         let s = Server::start(&db).await;
-        let raw = |ct: &'static str, b: &[u8]| Some(Body::Raw(ct, b.to_vec()));
-        let r = s
-            .call(
-                "POST",
-                "/api/v1/subjects",
-                Some(&s.admin),
-                raw("application/json", b"{\"category\":"),
-            )
-            .await;
+        let r = post_raw(&s, "application/json", b"{\"category\":").await;
         assert_problem(&r, 400, "bad-request");
-        let r = s
-            .call(
-                "POST",
-                "/api/v1/subjects",
-                Some(&s.admin),
-                raw("text/plain", b"{}"),
-            )
-            .await;
+        let r = post_raw(&s, "text/plain", b"{}").await;
         assert_problem(&r, 415, "unsupported-media-type");
         let big = format!(
             "{{\"category\":\"student\",\"fields\":{{\"surname\":\"{}\"}}}}",
             "a".repeat(BODY_LIMIT)
         );
-        let r = s
-            .call(
-                "POST",
-                "/api/v1/subjects",
-                Some(&s.admin),
-                raw("application/json", big.as_bytes()),
-            )
-            .await;
+        let r = post_raw(&s, "application/json", big.as_bytes()).await;
         assert_problem(&r, 413, "payload-too-large");
-        let r = s
-            .post(
-                "/api/v1/subjects",
-                &s.admin,
-                json!({ "category": "student", "fields": {}, "extra": 1 }),
-            )
-            .await;
+        let subjects = |body: Value| s.post("/api/v1/subjects", &s.admin, body);
+        let r = subjects(json!({ "category": "student", "fields": {}, "extra": 1 })).await;
         assert_problem(&r, 422, "validation");
         assert!(r.body["detail"].as_str().unwrap().contains("extra"));
-        let r = s
-            .post(
-                "/api/v1/subjects",
-                &s.admin,
-                json!({ "category": ["student"], "fields": {} }),
-            )
-            .await;
+        let r = subjects(json!({ "category": ["student"], "fields": {} })).await;
         assert_problem(&r, 422, "validation");
-        // Every bad field is named at once, and no value is echoed.
+        let r = subjects(json!({ "category": "alien", "fields": { "iin": "061211600012" } })).await;
+        assert_problem(&r, 422, "validation");
+        let r = s.create_student(&s.admin, json!({})).await;
+        assert_problem(&r, 422, "validation");
+        nothing_written(&s).await;
+    })
+}
+
+/// Every bad field is named at once, and no value is echoed.
+pub(super) fn every_bad_field_is_named_and_no_value_echoed(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
         let r = s
             .create_student(
                 &s.admin,
@@ -88,16 +80,16 @@ pub(super) fn bad_input_is_refused_and_nothing_is_written(db: TestDb) -> Fut {
             "{text}"
         );
         assert!(text.contains("check digit"));
-        let r = s
-            .post(
-                "/api/v1/subjects",
-                &s.admin,
-                json!({ "category": "alien", "fields": { "iin": "061211600012" } }),
-            )
-            .await;
-        assert_problem(&r, 422, "validation");
-        let r = s.create_student(&s.admin, json!({})).await;
-        assert_problem(&r, 422, "validation");
+        nothing_written(&s).await;
+    })
+}
+
+/// Ids that are not ids, subjects and paths that do not exist, methods a path does not take,
+/// bad paging and a lookup by a field without a blind index are each refused with their
+/// problem, and an identifier in the path is not echoed.
+pub(super) fn bad_paths_and_parameters_are_refused(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
         let r = s
             .get("/api/v1/subjects/061211600012?purpose=education", &s.admin)
             .await;
@@ -117,10 +109,10 @@ pub(super) fn bad_input_is_refused_and_nothing_is_written(db: TestDb) -> Fut {
             405,
             "method-not-allowed",
         );
-        let r = s.get("/api/v1/audit?limit=0", &s.admin).await;
-        assert_problem(&r, 400, "bad-request");
-        let r = s.get("/api/v1/audit?after=abc", &s.admin).await;
-        assert_problem(&r, 400, "bad-request");
+        for paging in ["limit=0", "after=abc"] {
+            let r = s.get(&format!("/api/v1/audit?{paging}"), &s.admin).await;
+            assert_problem(&r, 400, "bad-request");
+        }
         let r = s
             .post(
                 "/api/v1/lookup",
@@ -129,8 +121,14 @@ pub(super) fn bad_input_is_refused_and_nothing_is_written(db: TestDb) -> Fut {
             )
             .await;
         assert_problem(&r, 422, "validation");
-        assert_eq!(s.store.count_subjects().await.unwrap(), 0);
-        // A duplicate identifier is a conflict that names the subject holding it.
+        nothing_written(&s).await;
+    })
+}
+
+/// A duplicate identifier is a conflict that names the subject holding it, and writes nothing.
+pub(super) fn a_duplicate_identifier_names_the_subject_holding_it(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
         let first = s
             .create_student(&s.admin, json!({ "iin": "061211600012" }))
             .await;
