@@ -84,11 +84,13 @@ impl LangTemplates {
 
 /// Renders a template text with `ctx`; names the template `name` (its extension decides
 /// escaping: none for `.txt` and `.md`). Unknown names are errors. The filter `cell` makes a
-/// value safe inside a Markdown table cell.
+/// value safe inside a Markdown table cell; `md` shows a value as it is, nothing in it read as
+/// Markdown.
 pub fn render<T: serde::Serialize>(name: &str, source: &str, ctx: &T) -> Result<String, String> {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.add_filter("cell", table_cell);
+    env.add_filter("md", markdown_text);
     env.add_template(name, source).map_err(|e| e.to_string())?;
     env.get_template(name)
         .and_then(|t| t.render(ctx))
@@ -123,6 +125,26 @@ fn table_cell(value: String) -> String {
         .replace('\\', "\\\\")
         .replace('|', "\\|")
         .replace(['\r', '\n'], " ")
+}
+
+/// A value as Markdown text that reads as the value itself, in a table cell or anywhere on a
+/// line: every ASCII punctuation character is escaped (so no `*`, `_`, `[`, `<` or `|` in a
+/// name or an answer becomes emphasis, a link, markup or a cell's edge) and line breaks are
+/// folded into spaces; spaces at either end, which a document does not show, are dropped.
+fn markdown_text(value: String) -> String {
+    let value = value.trim();
+    let mut out = String::with_capacity(value.len() + value.len() / 8);
+    for c in value.chars() {
+        match c {
+            '\r' | '\n' => out.push(' '),
+            c if c.is_ascii_punctuation() => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The operator, as letters, reports and documents name it.
@@ -177,5 +199,27 @@ mod tests {
         assert_eq!(out, "| a\\|b c\\\\ |");
         let html = crate::render::html::markdown_to_html(&format!("| h |\n|---|\n{out}\n"));
         assert!(html.contains("<td>a|b c\\</td>"), "{html}");
+    }
+
+    proptest::proptest! {
+        /// Whatever a value holds, `md` makes Markdown that shows exactly it, in a list item
+        /// as in a table cell: no markup, emphasis, link or cell edge is made of it.
+        #[test]
+        fn a_value_reads_as_itself(value in "[a-zA-Zа-яәғқңөұүһі0-9 !-/:-@\\[-`{-~]{0,30}") {
+            let md = super::render(
+                "t.md",
+                "- {{ v | md }}\n\n| h |\n|---|\n| {{ v | md }} |\n",
+                &serde_json::json!({ "v": value }),
+            )
+            .unwrap();
+            let html = crate::render::html::markdown_to_html(&md);
+            let shown = value
+                .trim()
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;");
+            proptest::prop_assert!(html.contains(&format!("<li>{shown}</li>")), "{}", html);
+            proptest::prop_assert!(html.contains(&format!("<td>{shown}</td>")), "{}", html);
+        }
     }
 }

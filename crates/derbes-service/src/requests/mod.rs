@@ -8,6 +8,7 @@ pub(crate) mod answers;
 pub(crate) mod connectors;
 mod intake;
 pub(crate) mod package;
+mod report;
 mod verification;
 mod workflow;
 

@@ -1,0 +1,340 @@
+//! The access package's report to read (`report.html`): the same content as `data.json`, in
+//! the requester's language, from the template `access-report.<lang>.md` through the one path
+//! every document takes (MiniJinja, then Markdown made into an HTML page). The words of the
+//! report are in the templates; what is prepared here are the rows, each value as text, and the
+//! names of actions and outcomes in the language.
+
+use super::package::PackageData;
+use crate::render::html::markdown_page;
+use crate::render::templates::{OperatorContext, ResponsibleContext};
+use crate::vault::VaultError;
+use derbes_core::consent::{ConsentAction, GivenBy};
+use derbes_core::text::{format_date, format_moment, tr, Lang};
+use serde::Serialize;
+
+const TEMPLATE_KK: &str = include_str!("../../templates/access-report.kk.md");
+const TEMPLATE_RU: &str = include_str!("../../templates/access-report.ru.md");
+const TEMPLATE_EN: &str = include_str!("../../templates/access-report.en.md");
+
+/// What the report template can use, every value already text in the report's language.
+#[derive(Debug, Serialize)]
+struct ReportContext<'a> {
+    operator: &'a OperatorContext,
+    responsible: &'a ResponsibleContext,
+    request_id: String,
+    subject_id: String,
+    category: &'a str,
+    prepared: String,
+    fields: Vec<FieldRow<'a>>,
+    purposes: Vec<PurposeRow<'a>>,
+    consents: Vec<ConsentRow>,
+    flags: Vec<FlagRow>,
+    history: Vec<HistoryRow<'a>>,
+    systems: Vec<SystemTable>,
+    authorized_body: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct FieldRow<'a> {
+    label: &'a str,
+    value: &'a str,
+    source: &'a str,
+    purposes: String,
+}
+
+#[derive(Debug, Serialize)]
+struct PurposeRow<'a> {
+    label: &'a str,
+    description: &'a str,
+    basis: &'a str,
+    legal_reference: Option<&'a str>,
+    recipients: Vec<RecipientRow<'a>>,
+    retention: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct RecipientRow<'a> {
+    label: &'a str,
+    kind: &'a str,
+    country: &'a str,
+    cross_border: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct ConsentRow {
+    at: String,
+    purpose: String,
+    action: &'static str,
+    by: String,
+    receipt: String,
+}
+
+/// A block of all processing (`purpose` none) or a restriction of one purpose.
+#[derive(Debug, Serialize)]
+struct FlagRow {
+    purpose: Option<String>,
+    since: String,
+    until: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct HistoryRow<'a> {
+    at: &'a str,
+    actor: &'a str,
+    action: String,
+    purpose: String,
+    fields: String,
+    outcome: &'a str,
+}
+
+/// What one table of an operator's system holds about the subject.
+#[derive(Debug, Serialize)]
+struct SystemTable {
+    connector: String,
+    table: String,
+    columns: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+/// The report to read, in the package's language.
+pub(crate) fn report_html(d: &PackageData) -> Result<String, VaultError> {
+    let lang = d.language;
+    let source = match lang {
+        Lang::Kk => TEMPLATE_KK,
+        Lang::Ru => TEMPLATE_RU,
+        Lang::En => TEMPLATE_EN,
+    };
+    let md = crate::render::templates::render("access-report.md", source, &context(d)).map_err(
+        |problem| {
+            VaultError::Unavailable(format!(
+                "the access report template for `{lang}` cannot be rendered: {problem}"
+            ))
+        },
+    )?;
+    Ok(markdown_page(
+        lang,
+        &crate::render::templates::collapse_blank_lines(&md),
+    ))
+}
+
+fn context(d: &PackageData) -> ReportContext<'_> {
+    let lang = d.language;
+    let purpose_label = |key: &str| {
+        d.purposes
+            .iter()
+            .find(|p| p.key == key)
+            .map_or_else(|| key.to_owned(), |p| p.label.clone())
+    };
+    ReportContext {
+        operator: &d.operator,
+        responsible: &d.responsible,
+        request_id: d.request_id.to_string(),
+        subject_id: d.subject.id.to_string(),
+        category: &d.subject.category_label,
+        prepared: format_moment(d.generated_at, lang),
+        fields: d
+            .fields
+            .iter()
+            .map(|f| FieldRow {
+                label: &f.label,
+                value: &f.value,
+                source: f.source_label,
+                purposes: f
+                    .purposes
+                    .iter()
+                    .map(|p| purpose_label(p))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            })
+            .collect(),
+        purposes: d
+            .purposes
+            .iter()
+            .map(|p| PurposeRow {
+                label: &p.label,
+                description: &p.description,
+                basis: p.legal_basis_label,
+                legal_reference: p.legal_reference.as_deref(),
+                recipients: p
+                    .recipients
+                    .iter()
+                    .map(|r| RecipientRow {
+                        label: &r.label,
+                        kind: r.kind_label,
+                        country: &r.country,
+                        cross_border: r.cross_border,
+                    })
+                    .collect(),
+                retention: &p.retention_label,
+            })
+            .collect(),
+        consents: d
+            .consents
+            .iter()
+            .map(|c| ConsentRow {
+                at: format_moment(c.event.at, lang),
+                purpose: purpose_label(&c.event.purpose),
+                action: consent_action_label(&c.event.action, lang),
+                by: given_by_text(&c.event.given_by, lang),
+                receipt: format!("receipts/{}.json", c.event.id),
+            })
+            .collect(),
+        flags: d
+            .flags
+            .iter()
+            .map(|f| FlagRow {
+                purpose: f.purpose.as_deref().map(purpose_label),
+                since: format_moment(f.set_at, lang),
+                until: f.until.map(|u| format_date(u, lang)),
+            })
+            .collect(),
+        history: d
+            .access_history
+            .iter()
+            .map(|e| HistoryRow {
+                at: &e.at,
+                actor: &e.actor,
+                action: action_label(&e.action, lang),
+                purpose: e.purpose.as_deref().map(purpose_label).unwrap_or_default(),
+                fields: e.fields.join(", "),
+                outcome: outcome_label(&e.outcome, lang),
+            })
+            .collect(),
+        systems: d
+            .connectors
+            .iter()
+            .flat_map(|c| {
+                c.tables
+                    .iter()
+                    .filter(|t| !t.rows.is_empty())
+                    .map(|table| SystemTable {
+                        connector: c.connector.clone(),
+                        table: table.table.clone(),
+                        columns: table
+                            .columns
+                            .iter()
+                            .map(|col| {
+                                col.field
+                                    .as_ref()
+                                    .and_then(|f| d.fields.iter().find(|h| &h.key == f))
+                                    .map_or_else(|| col.name.clone(), |h| h.label.clone())
+                            })
+                            .collect(),
+                        rows: table
+                            .rows
+                            .iter()
+                            .map(|r| {
+                                r.iter()
+                                    .map(|v| v.clone().unwrap_or_else(|| "—".into()))
+                                    .collect()
+                            })
+                            .collect(),
+                    })
+            })
+            .collect(),
+        authorized_body: derbes_core::declaration::authorized_body(lang),
+    }
+}
+
+fn action_label(action: &str, lang: Lang) -> String {
+    let (kk, ru, en) = match action.split('.').take(2).collect::<Vec<_>>().as_slice() {
+        ["subject", "read"] => ("деректер оқылды", "данные прочитаны", "data read"),
+        ["subject", "create"] => ("деректер енгізілді", "данные внесены", "data recorded"),
+        ["subject", "rectify"] => ("деректер түзетілді", "данные исправлены", "data corrected"),
+        ["subject", "lookup" | "resolve"] => (
+            "сәйкестендіргіш бойынша ізделді",
+            "поиск по идентификатору",
+            "looked up by an identifier",
+        ),
+        ["subject", "destroy"] => ("деректер жойылды", "данные уничтожены", "data destroyed"),
+        ["subject", "block" | "restriction"] => (
+            "өңдеуді бұғаттау немесе шектеу",
+            "блокирование или ограничение обработки",
+            "processing blocked or restricted",
+        ),
+        ["consent", _] | ["consents", _] => (
+            "келісіммен жасалған әрекет",
+            "действие с согласием",
+            "consent action",
+        ),
+        ["decision" | "decisions", ..] => (
+            "қолжетімділік туралы шешім",
+            "решение о доступе",
+            "access decision",
+        ),
+        ["representative", _] => (
+            "заңды өкілмен байланыс",
+            "связь с законным представителем",
+            "legal representative link",
+        ),
+        ["obligation", _] => ("міндеттеме", "обязательство", "obligation"),
+        ["request", _] => (
+            "өтініш бойынша әрекет",
+            "действие по запросу",
+            "step of a request",
+        ),
+        _ => return action.to_owned(),
+    };
+    format!("{} ({action})", tr(lang, kk, ru, en))
+}
+
+fn outcome_label(outcome: &str, lang: Lang) -> &str {
+    match outcome {
+        "ok" | "allowed" => tr(lang, "орындалды", "выполнено", "done"),
+        "denied" => tr(lang, "бас тартылды", "отказано", "refused"),
+        other => other,
+    }
+}
+
+fn given_by_text(by: &GivenBy, lang: Lang) -> String {
+    match by {
+        GivenBy::Subject => tr(lang, "субъектінің өзі", "сам субъект", "the subject").into(),
+        GivenBy::Representative {
+            representative_id, ..
+        } => format!(
+            "{} {representative_id}",
+            tr(
+                lang,
+                "заңды өкіл",
+                "законный представитель",
+                "legal representative"
+            )
+        ),
+    }
+}
+
+fn consent_action_label(a: &ConsentAction, lang: Lang) -> &'static str {
+    match a {
+        ConsentAction::Give(_) => tr(lang, "келісім берілді", "согласие дано", "consent given"),
+        ConsentAction::Renew(_) => tr(
+            lang,
+            "келісім жаңартылды",
+            "согласие продлено",
+            "consent renewed",
+        ),
+        ConsentAction::Withdraw => tr(
+            lang,
+            "келісім кері қайтарылды",
+            "согласие отозвано",
+            "consent withdrawn",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_are_named_in_the_language_with_their_code() {
+        assert_eq!(
+            action_label("subject.read", Lang::Ru),
+            "данные прочитаны (subject.read)"
+        );
+        assert_eq!(
+            action_label("consent.give", Lang::Kk),
+            "келісіммен жасалған әрекет (consent.give)"
+        );
+        assert_eq!(action_label("keys.rotate", Lang::En), "keys.rotate");
+    }
+}
