@@ -131,6 +131,15 @@ fn shifted_clock() -> (Arc<std::sync::atomic::AtomicI64>, Clock) {
     (offset, clock)
 }
 
+/// Asserts that action `n` of a request has `status` and a note that begins with `note`.
+#[track_caller]
+fn assert_action(r: &Reply, n: usize, status: &str, note: &str) {
+    let action = &r.body["actions"][n];
+    assert_eq!(action["status"], status, "{}", r.body);
+    let said = action["note"].as_str().unwrap_or_default();
+    assert!(said.starts_with(note), "{}", r.body);
+}
+
 /// The cases, each named by its function.
 macro_rules! cases {
     ($($module:ident::$case:ident),* $(,)?) => {

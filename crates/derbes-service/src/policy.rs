@@ -749,11 +749,7 @@ impl Policy {
         html: bool,
     ) -> Result<bytes::Bytes, crate::vault::VaultError> {
         let versions = self.versions().await?;
-        let today = self
-            .vault
-            .now()
-            .to_offset(self.vault.calendar().offset())
-            .date();
+        let today = self.vault.today();
         let current = in_force(&versions, today).map(|v| v.version.clone());
         let version = match version {
             Some(v) if versions.iter().any(|x| x.version == v) => v.to_owned(),
@@ -788,11 +784,7 @@ impl Policy {
     /// The page listing every version, newest first, with links to each in `lang`.
     pub async fn versions_page(&self, lang: Lang) -> Result<String, crate::vault::VaultError> {
         let versions = self.versions().await?;
-        let today = self
-            .vault
-            .now()
-            .to_offset(self.vault.calendar().offset())
-            .date();
+        let today = self.vault.today();
         let current = in_force(&versions, today).map(|v| v.version.clone());
         let t = |kk: &'static str, ru: &'static str, en: &'static str| {
             derbes_core::text::tr(lang, kk, ru, en)
@@ -1025,11 +1017,7 @@ impl Policy {
         html: bool,
     ) -> Result<String, crate::vault::VaultError> {
         let versions = self.versions().await?;
-        let today = self
-            .vault
-            .now()
-            .to_offset(self.vault.calendar().offset())
-            .date();
+        let today = self.vault.today();
         let known = |v: &str| versions.iter().any(|x| x.version == v);
         let to = match to {
             Some(v) if known(v) => v.to_owned(),

@@ -56,6 +56,21 @@ impl Drop for TestDb {
 }
 
 impl TestDb {
+    /// Runs `f` with a connection of its own to this PostgreSQL database.
+    async fn with_client<T, F, Pending>(&self, f: F) -> T
+    where
+        F: FnOnce(tokio_postgres::Client) -> Pending,
+        Pending: std::future::Future<Output = T>,
+    {
+        let (client, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect: {e}"));
+        let task = tokio::spawn(conn);
+        let out = f(client).await;
+        let _ = task.await;
+        out
+    }
+
     /// Runs SQL on the database directly, as someone with access to its files or its server
     /// would: for tests of what derbes notices.
     pub async fn execute(&self, sql: &str) {
@@ -67,16 +82,13 @@ impl TestDb {
             conn.execute_batch(sql)
                 .unwrap_or_else(|e| panic!("{sql}: {e}"));
         } else {
-            let (client, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
-                .await
-                .unwrap_or_else(|e| panic!("cannot connect: {e}"));
-            let task = tokio::spawn(conn);
-            client
-                .batch_execute(sql)
-                .await
-                .unwrap_or_else(|e| panic!("{sql}: {e}"));
-            drop(client);
-            let _ = task.await;
+            self.with_client(|client| async move {
+                client
+                    .batch_execute(sql)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            })
+            .await;
         }
     }
 
@@ -90,36 +102,34 @@ impl TestDb {
                 paths.push(std::path::PathBuf::from(format!("{}{suffix}", self.url)));
             }
         } else {
-            let (client, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
-                .await
-                .unwrap_or_else(|e| panic!("cannot connect: {e}"));
-            let task = tokio::spawn(conn);
-            client
-                .batch_execute("CHECKPOINT")
-                .await
-                .unwrap_or_else(|e| panic!("CHECKPOINT: {e}"));
-            let dir: String = client
-                .query_one("SHOW data_directory", &[])
-                .await
-                .unwrap_or_else(|e| panic!("{e}"))
-                .get(0);
-            let rows = client
-                .query(
-                    "SELECT pg_relation_filepath(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                     WHERE n.nspname = current_schema() AND pg_relation_filepath(c.oid) IS NOT NULL
-                     UNION ALL
-                     SELECT pg_relation_filepath(c.reltoastrelid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                     WHERE n.nspname = current_schema() AND c.reltoastrelid <> 0",
-                    &[],
-                )
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-            for r in rows {
-                let rel: String = r.get(0);
-                paths.push(std::path::Path::new(&dir).join(rel));
-            }
-            drop(client);
-            let _ = task.await;
+            let found = self
+                .with_client(|client| async move {
+                    client
+                        .batch_execute("CHECKPOINT")
+                        .await
+                        .unwrap_or_else(|e| panic!("CHECKPOINT: {e}"));
+                    let dir: String = client
+                        .query_one("SHOW data_directory", &[])
+                        .await
+                        .unwrap_or_else(|e| panic!("{e}"))
+                        .get(0);
+                    let rows = client
+                        .query(
+                            "SELECT pg_relation_filepath(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                             WHERE n.nspname = current_schema() AND pg_relation_filepath(c.oid) IS NOT NULL
+                             UNION ALL
+                             SELECT pg_relation_filepath(c.reltoastrelid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                             WHERE n.nspname = current_schema() AND c.reltoastrelid <> 0",
+                            &[],
+                        )
+                        .await
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    rows.iter()
+                        .map(|r| std::path::Path::new(&dir).join(r.get::<_, String>(0)))
+                        .collect::<Vec<_>>()
+                })
+                .await;
+            paths.extend(found);
         }
         paths
             .into_iter()

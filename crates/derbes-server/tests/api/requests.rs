@@ -622,15 +622,7 @@ pub(super) fn an_access_request_needs_a_second_person_to_approve(db: TestDb) -> 
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["actions"][0]["kind"], "export");
-        assert_eq!(r.body["actions"][0]["status"], "done", "{}", r.body);
-        assert!(
-            r.body["actions"][0]["note"]
-                .as_str()
-                .unwrap()
-                .starts_with("access package built: 5 fields, 1 consents"),
-            "{}",
-            r.body
-        );
+        assert_action(&r, 0, "done", "access package built: 5 fields, 1 consents");
     })
 }
 
@@ -941,15 +933,7 @@ pub(super) fn a_destruction_waits_for_obligations_and_the_platform(db: TestDb) -
         let r = s
             .post(&steps(&destroy), dpo, json!({ "step": "run_actions" }))
             .await;
-        assert_eq!(r.body["actions"][0]["status"], "done", "{}", r.body);
-        assert!(
-            r.body["actions"][0]["note"]
-                .as_str()
-                .unwrap()
-                .starts_with("destroyed by crypto-shredding"),
-            "{}",
-            r.body
-        );
+        assert_action(&r, 0, "done", "destroyed by crypto-shredding");
 
         // Gone everywhere: reads, lookups, consents, the package; the record says what went.
         let r = s

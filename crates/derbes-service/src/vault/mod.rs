@@ -269,6 +269,11 @@ impl Vault {
         (self.clock)()
     }
 
+    /// Today's date where the operator is (the calendar's time zone).
+    pub fn today(&self) -> time::Date {
+        self.now().to_offset(self.calendar().offset()).date()
+    }
+
     /// Lets the vault pick up key versions added while it runs (`derbes keys rotate`).
     pub fn with_key_loader(mut self, loader: KeyLoader) -> Self {
         self.key_loader = Some(loader);
