@@ -235,28 +235,21 @@ fn a_rewritten_chain_is_refused_by_every_writer_and_reported() {
         let (status, body) = http("GET", &s.url("/api/v1/health"), None, None);
         assert_eq!(status, 503, "{body}");
         assert_eq!(body["status"], "audit_chain_broken", "{body}");
-        let (status, body) = http(
-            "GET",
-            &s.url(&format!("/api/v1/subjects/{id}?purpose=education")),
-            Some(&token),
-            None,
-        );
+        let (status, body) = s.get(&format!("/api/v1/subjects/{id}?purpose=education"), &token);
         assert_eq!(status, 503, "{body}");
         assert_eq!(
             body["type"], "urn:derbes:problem:audit-chain-broken",
             "{body}"
         );
-        let (status, body) = http(
-            "GET",
-            &s.url("/api/v1/subjects/00000000-0000-7000-8000-000000000000?purpose=education"),
-            Some(&token),
-            None,
+        let (status, body) = s.get(
+            "/api/v1/subjects/00000000-0000-7000-8000-000000000000?purpose=education",
+            &token,
         );
         assert_eq!(
             status, 503,
             "a 404 read must not be recorded on the broken chain either: {body}"
         );
-        let (status, body) = http("GET", &s.url("/api/v1/audit/status"), Some(&token), None);
+        let (status, body) = s.get("/api/v1/audit/status", &token);
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["chain"], "broken", "{body}");
     }
@@ -339,11 +332,10 @@ fn a_rollback_past_an_exported_checkpoint_is_refused_until_acknowledged() {
         assert!(stderr.contains("ROLLED BACK"), "{stderr}");
         let (status, body) = http("GET", &s.url("/api/v1/health"), None, None);
         assert_eq!(status, 503, "{body}");
-        let (status, body) = http(
-            "POST",
-            &s.url("/api/v1/subjects"),
-            Some(&token),
-            Some(&json!({ "category": "student", "fields": { "surname": "Жаңа" } })),
+        let (status, body) = s.post(
+            "/api/v1/subjects",
+            &token,
+            &json!({ "category": "student", "fields": { "surname": "Жаңа" } }),
         );
         assert_eq!(status, 503, "{body}");
     }

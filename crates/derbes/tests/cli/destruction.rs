@@ -27,29 +27,20 @@ fn a_destruction_is_applied_again_after_a_restore_from_backup() {
     copy_data(&data, &backup);
     {
         let s = Server::start(cwd, &data);
-        let (status, filed) = http(
-            "POST",
-            &s.url("/api/v1/requests"),
-            Some(&token),
-            Some(
-                &json!({ "kind": "destruction", "subject_id": gone, "channel": "paper", "language": "ru" }),
-            ),
-        );
+        let (status, filed) = s.post("/api/v1/requests", &token, &json!({ "kind": "destruction", "subject_id": gone, "channel": "paper", "language": "ru" }));
         assert_eq!(status, 201, "{filed}");
         let id = filed["id"].as_str().unwrap();
-        let (status, body) = http(
-            "POST",
-            &s.url(&format!("/api/v1/requests/{id}/verification/document")),
-            Some(&token),
-            Some(&json!({ "document": "id_card" })),
+        let (status, body) = s.post(
+            &format!("/api/v1/requests/{id}/verification/document"),
+            &token,
+            &json!({ "document": "id_card" }),
         );
         assert_eq!(status, 200, "{body}");
         for step in ["submit", "approve"] {
-            let (status, body) = http(
-                "POST",
-                &s.url(&format!("/api/v1/requests/{id}/steps")),
-                Some(&token),
-                Some(&json!({ "step": step })),
+            let (status, body) = s.post(
+                &format!("/api/v1/requests/{id}/steps"),
+                &token,
+                &json!({ "step": step }),
             );
             assert_eq!(status, 200, "{step}: {body}");
             if step == "approve" {
@@ -92,11 +83,9 @@ fn a_destruction_is_applied_again_after_a_restore_from_backup() {
         let s = Server::start(cwd, &data);
         let stderr = s.stderr_with("destroyed again");
         assert!(stderr.contains("destroyed again"), "{stderr}");
-        let (status, body) = http(
-            "GET",
-            &s.url(&format!("/api/v1/subjects/{gone}?purpose=education")),
-            Some(&token),
-            None,
+        let (status, body) = s.get(
+            &format!("/api/v1/subjects/{gone}?purpose=education"),
+            &token,
         );
         assert_eq!(status, 410, "{body}");
         read_subject(&s, &token, &kept);

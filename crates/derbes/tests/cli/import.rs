@@ -132,25 +132,11 @@ fn consents_import_records_paper_forms_and_reports_each_refused_row() {
         let s = Server::start(cwd, &data);
         let token = s.token.clone().unwrap();
         let child = create_student(&s, &token, 1, "Серікұлы", &child_iin);
-        let (status, parent) = http(
-            "POST",
-            &s.url("/api/v1/subjects"),
-            Some(&token),
-            Some(
-                &json!({ "category": "legal_representative", "fields": { "surname": "Серікова", "iin": parent_iin } }),
-            ),
-        );
+        let (status, parent) = s.post("/api/v1/subjects", &token, &json!({ "category": "legal_representative", "fields": { "surname": "Серікова", "iin": parent_iin } }));
         assert_eq!(status, 201, "{parent}");
         let link = |relation: &str| {
-            http(
-                "POST",
-                &s.url(&format!("/api/v1/subjects/{child}/representatives")),
-                Some(&token),
-                Some(
-                    &json!({ "representative_id": parent["id"], "relation": relation,
-                              "documents": [{ "kind": "birth_certificate", "sha256": "ab".repeat(32) }] }),
-                ),
-            )
+            s.post(&format!("/api/v1/subjects/{child}/representatives"), &token, &json!({ "representative_id": parent["id"], "relation": relation,
+                              "documents": [{ "kind": "birth_certificate", "sha256": "ab".repeat(32) }] }))
         };
         let (status, body) = link("mother");
         assert_eq!(status, 422, "`mother` is not a relation: {body}");

@@ -14,7 +14,7 @@ fn the_server_runs_its_jobs_and_shows_their_last_runs() {
     // The jobs due at start run at once; wait for the last of them to be recorded.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let jobs = loop {
-        let (status, body) = http("GET", &s.url("/api/v1/jobs"), Some(&admin), None);
+        let (status, body) = s.get("/api/v1/jobs", &admin);
         assert_eq!(status, 200, "{body}");
         let ran = |name: &str| {
             body["jobs"]
@@ -81,7 +81,7 @@ fn the_server_runs_its_jobs_and_shows_their_last_runs() {
         .arg(&data));
     assert_ok(&o);
     let dpo = text(&o.stdout).trim().to_owned();
-    let (status, body) = http("GET", &s.url("/api/v1/jobs"), Some(&dpo), None);
+    let (status, body) = s.get("/api/v1/jobs", &dpo);
     assert_eq!(status, 403, "{body}");
     s.stop();
 

@@ -57,11 +57,10 @@ fn serve_creates_key_and_token_once_and_the_token_survives_a_restart() {
     );
     assert_eq!(mode(&key), 0o600);
 
-    let (status, body) = http(
-        "POST",
-        &second.url("/api/v1/subjects"),
-        Some(&token),
-        Some(&json!({"category":"student","fields":{"surname":"Нұрланова","iin":"061211600012"}})),
+    let (status, body) = second.post(
+        "/api/v1/subjects",
+        &token,
+        &json!({"category":"student","fields":{"surname":"Нұрланова","iin":"061211600012"}}),
     );
     assert_eq!(
         status,

@@ -13,21 +13,16 @@ fn receipt_verify_checks_a_downloaded_receipt_offline() {
         let iin = student_iins(1).remove(0);
         let student = create_student(&s, &token, 1, "Нұрланқызы", &iin);
         // Born in 2006, the student is of age and consents in their own name.
-        let (status, event) = http(
-            "POST",
-            &s.url(&format!("/api/v1/subjects/{student}/consents")),
-            Some(&token),
-            Some(
-                &json!({ "purpose": "extracurricular", "action": "give", "method": { "kind": "web" } }),
-            ),
+        let (status, event) = s.post(
+            &format!("/api/v1/subjects/{student}/consents"),
+            &token,
+            &json!({ "purpose": "extracurricular", "action": "give", "method": { "kind": "web" } }),
         );
         assert_eq!(status, 201, "{event}");
         let id = event["id"].as_str().unwrap();
-        let (status, receipt) = http(
-            "GET",
-            &s.url(&format!("/api/v1/subjects/{student}/consents/{id}/receipt")),
-            Some(&token),
-            None,
+        let (status, receipt) = s.get(
+            &format!("/api/v1/subjects/{student}/consents/{id}/receipt"),
+            &token,
         );
         assert_eq!(status, 200, "{receipt}");
         let (status, keys) = http(

@@ -80,14 +80,7 @@ fn calendar_and_requests_from_the_command_line() {
         let token = s.token.clone().unwrap();
         let iin = student_iins(1).remove(0);
         let student = create_student(&s, &token, 1, "Нұрланқызы", &iin);
-        let (status, filed) = http(
-            "POST",
-            &s.url("/api/v1/requests"),
-            Some(&token),
-            Some(
-                &json!({ "kind": "access_export", "subject_id": student, "channel": "online", "language": "kk" }),
-            ),
-        );
+        let (status, filed) = s.post("/api/v1/requests", &token, &json!({ "kind": "access_export", "subject_id": student, "channel": "online", "language": "kk" }));
         assert_eq!(status, 201, "{filed}");
         request_id = filed["id"].as_str().unwrap().to_owned();
         let (status, sent) = http(

@@ -37,12 +37,7 @@ fn tokens_are_listed_and_a_revocation_holds_at_once() {
         .unwrap()
         .to_owned();
     let ask = |t: &str| {
-        http(
-            "POST",
-            &s.url("/api/v1/decisions"),
-            Some(t),
-            Some(&json!({ "subject_id": "00000000-0000-7000-8000-000000000000", "purpose": "education" })),
-        )
+        s.post("/api/v1/decisions", t, &json!({ "subject_id": "00000000-0000-7000-8000-000000000000", "purpose": "education" }))
         .0
     };
     assert_eq!(ask(&token), 200);

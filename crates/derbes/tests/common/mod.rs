@@ -275,6 +275,16 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// GETs `path` with a bearer token: (status, JSON body).
+    pub fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        http("GET", &self.url(path), Some(token), None)
+    }
+
+    /// POSTs `body` to `path` with a bearer token: (status, JSON body).
+    pub fn post(&self, path: &str, token: &str, body: &Value) -> (u16, Value) {
+        http("POST", &self.url(path), Some(token), Some(body))
+    }
+
     /// Kills the process and waits for it to be gone.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -303,26 +313,20 @@ pub fn student_iins(n: usize) -> Vec<String> {
 /// Creates a student; `n` makes the phone number (a unique identifier) distinct.
 pub fn create_student(s: &Server, token: &str, n: usize, surname: &str, iin: &str) -> String {
     let phone = format!("8 (701) 234-56-{:02}", n % 100);
-    let (status, body) = http(
-        "POST",
-        &s.url("/api/v1/subjects"),
-        Some(token),
-        Some(&json!({
+    let (status, body) = s.post(
+        "/api/v1/subjects",
+        token,
+        &json!({
             "category": "student",
             "fields": { "surname": surname, "given_name": "Әйгерім", "iin": iin, "phone": phone }
-        })),
+        }),
     );
     assert_eq!(status, 201, "create {surname}: {body}");
     body["id"].as_str().expect("an id").to_owned()
 }
 
 pub fn read_subject(s: &Server, token: &str, id: &str) -> Value {
-    let (status, body) = http(
-        "GET",
-        &s.url(&format!("/api/v1/subjects/{id}?purpose=education")),
-        Some(token),
-        None,
-    );
+    let (status, body) = s.get(&format!("/api/v1/subjects/{id}?purpose=education"), token);
     assert_eq!(status, 200, "read {id}: {body}");
     body
 }
