@@ -171,7 +171,11 @@ fn main() -> ExitCode {
         consents::blocks_and_restrictions_stop_reads_until_lifted,
         consents::bad_consent_input_is_refused_and_nothing_is_recorded,
         consents::every_consent_step_is_in_the_audit_trail,
-        decisions::decisions_answer_one_question_or_many,
+        decisions::a_decision_answers_without_the_values,
+        decisions::a_batch_answers_each_question_and_is_audited_as_one,
+        decisions::a_withdrawal_shows_in_the_very_next_decision,
+        decisions::a_block_by_another_process_is_followed_at_once,
+        decisions::malformed_questions_are_refused_naming_the_one_at_fault,
         requests::a_parent_files_only_for_a_linked_child,
         requests::a_duplicate_is_refused_unless_filed_on_purpose,
         requests::a_one_time_code_verifies_the_representative,
@@ -193,7 +197,10 @@ fn main() -> ExitCode {
         connectors::a_refusal_fails_the_action_until_it_is_sent_again,
         connectors::an_unconfirmed_job_is_given_up_and_settled_by_hand,
         connectors::a_silent_system_is_given_up_after_the_last_attempt,
-        system::policy_pages_in_every_language,
+        system::the_policy_in_force_is_served_in_the_visitors_language,
+        system::every_version_is_listed_and_one_to_come_is_marked,
+        system::what_a_new_version_changes_and_whose_consent_it_needs,
+        system::the_other_documents_of_any_version_link_to_each_other,
     ];
     run_suite("api", cases)
 }

@@ -2,16 +2,19 @@
 
 use super::*;
 
-/// Decisions, one or a batch: each answer is the read's decision without the values, and the
-/// request is audited before the answers go out.
-#[allow(
-    clippy::too_many_lines,
-    reason = "a scenario read top to bottom; to be cut into short cases sharing fixtures"
-)]
-pub(super) fn decisions_answer_one_question_or_many(db: TestDb) -> Fut {
-    Box::pin(async move {
-        let s = Server::start(&db).await;
-        let admin = s.admin.clone();
+/// An adult student who consented to the extracurricular purpose, another who did not, and
+/// the school platform that asks about them.
+struct Asked {
+    s: Server,
+    platform: String,
+    student: String,
+    other: String,
+    consent: Value,
+}
+
+impl Asked {
+    async fn start(db: &TestDb) -> Asked {
+        let s = Server::start(db).await;
         let platform = s
             .token(Role::Integration, &["extracurricular", "education"])
             .await;
@@ -20,10 +23,10 @@ pub(super) fn decisions_answer_one_question_or_many(db: TestDb) -> Fut {
             Sex::Male,
         );
         let student = s
-            .create_student_id(&admin, json!({ "surname": "Бекболатов", "iin": adult }))
+            .create_student_id(&s.admin, json!({ "surname": "Бекболатов", "iin": adult }))
             .await;
         let other = s
-            .create_student_id(&admin, json!({ "surname": "Ахметова" }))
+            .create_student_id(&s.admin, json!({ "surname": "Ахметова" }))
             .await;
         let r = s
             .post(&format!("/api/v1/subjects/{student}/consents"), &platform,
@@ -31,30 +34,60 @@ pub(super) fn decisions_answer_one_question_or_many(db: TestDb) -> Fut {
             .await;
         assert_eq!(r.status, 201, "{}", r.body);
         let consent = r.body["id"].clone();
+        Asked {
+            s,
+            platform,
+            student,
+            other,
+            consent,
+        }
+    }
 
-        let r = s
-            .post("/api/v1/decisions", &platform, json!({ "subject_id": student, "purpose": "extracurricular", "fields": ["surname", "health_info"] }))
+    /// The platform asks.
+    async fn decide(&self, question: Value) -> Reply {
+        self.s
+            .post("/api/v1/decisions", &self.platform, question)
+            .await
+    }
+
+    /// The platform asks about the student and `purpose` alone.
+    async fn decide_on(&self, purpose: &str) -> Reply {
+        self.decide(json!({ "subject_id": self.student, "purpose": purpose }))
+            .await
+    }
+}
+
+/// One decision: the read's decision without the values, with its legal basis and consent.
+pub(super) fn a_decision_answers_without_the_values(db: TestDb) -> Fut {
+    Box::pin(async move {
+        fixture!(a = Asked::start(&db).await => Asked { student, consent });
+        let r = a
+            .decide(json!({ "subject_id": student, "purpose": "extracurricular", "fields": ["surname", "health_info"] }))
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["allowed"], true);
         assert_eq!(r.body["legal_basis"], "consent");
-        assert_eq!(r.body["consent_id"], consent);
+        assert_eq!(&r.body["consent_id"], consent);
         assert_eq!(r.body["fields"], json!(["surname", "health_info"]));
+        assert!(r.body.get("values").is_none() && !r.text.contains("Бекболатов"));
+    })
+}
 
+/// A batch answers each question in order, refusals with their reasons, and is audited as one
+/// event with the answers' codes.
+pub(super) fn a_batch_answers_each_question_and_is_audited_as_one(db: TestDb) -> Fut {
+    Box::pin(async move {
+        fixture!(a = Asked::start(&db).await => Asked { s, student, other });
         let missing = uuid::Uuid::now_v7();
-        let r = s
-            .post(
-                "/api/v1/decisions",
-                &platform,
-                json!({ "decisions": [
+        let r = a
+            .decide(json!({ "decisions": [
                 { "subject_id": student, "purpose": "extracurricular" },
                 { "subject_id": other, "purpose": "extracurricular" },
                 { "subject_id": other, "purpose": "education", "fields": ["surname"] },
                 { "subject_id": other, "purpose": "safety" },
                 { "subject_id": missing, "purpose": "education" },
                 { "subject_id": student, "purpose": "education", "fields": ["salary"] }
-            ] }),
-            )
+            ] }))
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
         let answers = r.body["decisions"].as_array().unwrap();
@@ -75,38 +108,61 @@ pub(super) fn decisions_answer_one_question_or_many(db: TestDb) -> Fut {
             "{:?}",
             codes(5)
         );
+        let r = s.get("/api/v1/audit?limit=1000", &s.admin).await;
+        let batch = r.body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action"] == "decisions")
+            .unwrap()
+            .clone();
+        let details: Value = serde_json::from_str(batch["details"].as_str().unwrap()).unwrap();
+        assert_eq!(details["count"], 6);
+        assert_eq!(details["refused"], 4);
+        assert_eq!(details["answers"][4][2], "subject_not_found");
+    })
+}
 
-        // A withdrawal shows in the very next decision.
-        s.post(&format!("/api/v1/subjects/{student}/consents"), &platform,
+/// A withdrawal shows in the very next decision, and each single decision is in the subject's
+/// audit trail with its reason.
+pub(super) fn a_withdrawal_shows_in_the_very_next_decision(db: TestDb) -> Fut {
+    Box::pin(async move {
+        fixture!(a = Asked::start(&db).await => Asked { s, platform, student });
+        assert_eq!(a.decide_on("extracurricular").await.body["allowed"], true);
+        s.post(&format!("/api/v1/subjects/{student}/consents"), platform,
                json!({ "purpose": "extracurricular", "action": "withdraw", "method": { "kind": "web" } }))
             .await;
-        let r = s
-            .post(
-                "/api/v1/decisions",
-                &platform,
-                json!({ "subject_id": student, "purpose": "extracurricular" }),
-            )
-            .await;
+        let r = a.decide_on("extracurricular").await;
         assert_eq!(r.body["allowed"], false);
         assert_eq!(r.body["reasons"][0]["code"], "consent_withdrawn");
+        let r = s
+            .get(&format!("/api/v1/subjects/{student}/audit"), &s.admin)
+            .await;
+        let decisions: Vec<&Value> = r.body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "decision" && e["purpose"] == "extracurricular")
+            .collect();
+        assert_eq!(decisions.len(), 2, "{}", r.body);
+        assert_eq!(decisions[1]["reason"], "consent_withdrawn");
+    })
+}
 
-        // Another derbes process on the same database blocks the subject and lifts the block:
-        // the decisions here follow at once, although they keep subjects' facts in memory.
-        let other = {
-            derbes_store::open(&db.url, s.state.app.vault.keys() as derbes_store::Keys)
-                .await
-                .unwrap()
-        };
+/// Another derbes process on the same database blocks the subject and lifts the block: the
+/// decisions here follow at once, although they keep subjects' facts in memory.
+pub(super) fn a_block_by_another_process_is_followed_at_once(db: TestDb) -> Fut {
+    Box::pin(async move {
+        fixture!(a = Asked::start(&db).await => Asked { s, student });
+        let other = derbes_store::open(&db.url, s.state.app.vault.keys() as derbes_store::Keys)
+            .await
+            .unwrap();
         let education = || {
-            s.post(
-                "/api/v1/decisions",
-                &platform,
-                json!({ "decisions": [{ "subject_id": student, "purpose": "education" }] }),
-            )
+            a.decide(json!({ "decisions": [{ "subject_id": student, "purpose": "education" }] }))
         };
         assert_eq!(education().await.body["decisions"][0]["allowed"], true);
         let block = |flag: Option<derbes_core::flags::Flag>| derbes_store::WriteOp::SetFlag {
-            subject_id: uuid::Uuid::parse_str(&student).unwrap(),
+            subject_id: uuid::Uuid::parse_str(student).unwrap(),
             flag: derbes_store::FlagWrite::Block(flag),
             audit: derbes_core::audit::AuditDraft::new(
                 "other-process",
@@ -133,59 +189,30 @@ pub(super) fn decisions_answer_one_question_or_many(db: TestDb) -> Fut {
         );
         other.write(block(None)).await.unwrap();
         assert_eq!(education().await.body["decisions"][0]["allowed"], true);
-        drop(other);
+    })
+}
 
-        // The audit holds the single decisions under the subject and the batch as one event.
-        let r = s
-            .get(&format!("/api/v1/subjects/{student}/audit"), &admin)
-            .await;
-        let decisions: Vec<&Value> = r.body["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["action"] == "decision" && e["purpose"] == "extracurricular")
-            .collect();
-        assert_eq!(decisions.len(), 2, "{}", r.body);
-        assert_eq!(decisions[1]["reason"], "consent_withdrawn");
-        let r = s.get("/api/v1/audit?limit=1000", &admin).await;
-        let batch = r.body["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["action"] == "decisions")
-            .unwrap()
-            .clone();
-        let details: Value = serde_json::from_str(batch["details"].as_str().unwrap()).unwrap();
-        assert_eq!(details["count"], 6);
-        assert_eq!(details["refused"], 4);
-        assert_eq!(details["answers"][4][2], "subject_not_found");
-
-        // Malformed questions name the one at fault; empty and oversized batches are refused.
-        let r = s
-            .post("/api/v1/decisions", &platform, json!({ "decisions": [
+/// Malformed questions name the one at fault without echoing it; empty and oversized batches,
+/// and unknown keys, are refused.
+pub(super) fn malformed_questions_are_refused_naming_the_one_at_fault(db: TestDb) -> Fut {
+    Box::pin(async move {
+        fixture!(a = Asked::start(&db).await => Asked { student });
+        let r = a
+            .decide(json!({ "decisions": [
                 { "subject_id": student, "purpose": "education" }, { "subject_id": "061211600012", "purpose": "education" } ] }))
             .await;
         assert_problem(&r, 422, "validation");
         assert_eq!(r.body["errors"][0]["field"], "decisions[1]");
         assert!(!r.body.to_string().contains("061211600012"), "{}", r.body);
-        let r = s
-            .post("/api/v1/decisions", &platform, json!({ "decisions": [] }))
-            .await;
-        assert_problem(&r, 422, "validation");
         let many: Vec<Value> = (0..1001)
             .map(|_| json!({ "subject_id": student, "purpose": "education" }))
             .collect();
-        let r = s
-            .post("/api/v1/decisions", &platform, json!({ "decisions": many }))
-            .await;
-        assert_problem(&r, 422, "validation");
-        let r = s
-            .post(
-                "/api/v1/decisions",
-                &platform,
-                json!({ "decisions": [], "x": 1 }),
-            )
-            .await;
-        assert_problem(&r, 422, "validation");
+        for refused in [
+            json!({ "decisions": [] }),
+            json!({ "decisions": many }),
+            json!({ "decisions": [], "x": 1 }),
+        ] {
+            assert_problem(&a.decide(refused).await, 422, "validation");
+        }
     })
 }

@@ -23,15 +23,16 @@ pub(super) fn health_and_documents(db: TestDb) -> Fut {
     })
 }
 
-/// The published policy: the version in force in the visitor's language, every version, and a
-/// version not yet in force, marked so.
-#[allow(
-    clippy::too_many_lines,
-    reason = "a scenario read top to bottom; to be cut into short cases sharing fixtures"
-)]
-pub(super) fn policy_pages_in_every_language(db: TestDb) -> Fut {
-    Box::pin(async move {
-        let s = Server::start(&db).await;
+/// The demo declaration recorded as the version in force, and a version 2099.1 to come that
+/// drops a recipient (and that today's check would refuse: it was checked when recorded).
+struct Published {
+    s: Server,
+    current: String,
+}
+
+impl Published {
+    async fn start(db: &TestDb) -> Published {
+        let s = Server::start(db).await;
         let record = |version: &str, text: String| derbes_store::WriteOp::RecordDeclaration {
             version: version.into(),
             content_hash: Declaration::content_hash(&text),
@@ -68,16 +69,29 @@ pub(super) fn policy_pages_in_every_language(db: TestDb) -> Fut {
             );
         assert!(Declaration::load(&next).is_err());
         s.store.write(record("2099.1", next)).await.unwrap();
-        let page = |path: &'static str, lang: Option<&'static str>| {
-            s.call_with(
+        Published { s, current }
+    }
+
+    /// A public page, asked for in `lang` (`Accept-Language`) or without one.
+    async fn page(&self, path: &str, lang: Option<&str>) -> Reply {
+        self.s
+            .call_with(
                 "GET",
                 path,
                 None,
                 None,
                 lang.map(|l| ("Accept-Language", l.to_owned())),
             )
-        };
-        let r = page("/policy", Some("ru-RU,ru;q=0.9")).await;
+            .await
+    }
+}
+
+/// The policy in force, in the language the visitor asks for (or Kazakh), as HTML or
+/// Markdown, without scripts; other formats and languages are refused.
+pub(super) fn the_policy_in_force_is_served_in_the_visitors_language(db: TestDb) -> Fut {
+    Box::pin(async move {
+        fixture!(p = Published::start(&db).await => Published { current });
+        let r = p.page("/policy", Some("ru-RU,ru;q=0.9")).await;
         assert_eq!(r.status, 200);
         assert_eq!(r.content_type, "text/html; charset=utf-8");
         assert!(
@@ -92,44 +106,58 @@ pub(super) fn policy_pages_in_every_language(db: TestDb) -> Fut {
                 && r.text.contains("href=\"/policy/versions?lang=ru\"")
         );
         assert!(!r.text.contains("<script"));
-        let r = page("/policy?lang=en", Some("ru")).await;
+        let r = p.page("/policy?lang=en", Some("ru")).await;
         assert!(r.text.contains("<html lang=\"en\">") && r.text.contains("Privacy policy of"));
-        let r = page("/policy", None).await;
+        let r = p.page("/policy", None).await;
         assert!(r.text.contains("<html lang=\"kk\">") && r.text.contains("құпиялылық саясаты"));
-        let r = page("/policy?format=md&lang=kk", None).await;
+        let r = p.page("/policy?format=md&lang=kk", None).await;
         assert_eq!(r.content_type, "text/markdown; charset=utf-8");
         assert!(r.text.starts_with("# ") && r.text.contains("{#rights}"));
-        assert_problem(&page("/policy?lang=de", None).await, 422, "validation");
-        assert_problem(&page("/policy?format=pdf", None).await, 422, "validation");
+        assert_problem(&p.page("/policy?lang=de", None).await, 422, "validation");
+        assert_problem(&p.page("/policy?format=pdf", None).await, 422, "validation");
+    })
+}
 
-        let r = page("/policy/versions?lang=ru", None).await;
+/// Every recorded version is listed, the one in force marked, and a version not yet in force
+/// says so.
+pub(super) fn every_version_is_listed_and_one_to_come_is_marked(db: TestDb) -> Fut {
+    Box::pin(async move {
+        fixture!(p = Published::start(&db).await => Published { current });
+        let r = p.page("/policy/versions?lang=ru", None).await;
         assert!(
-            r.text.contains("2099.1") && r.text.contains(&current),
+            r.text.contains("2099.1") && r.text.contains(current.as_str()),
             "{}",
             r.text
         );
         assert!(r.text.contains("действует"));
         assert_problem(
-            &page("/policy/versions?format=md", None).await,
+            &p.page("/policy/versions?format=md", None).await,
             422,
             "validation",
         );
-        let r = page("/policy/versions?format=json", None).await;
+        let r = p.page("/policy/versions?format=json", None).await;
         assert_eq!(r.body[1]["version"], "2099.1");
         assert_eq!(r.body[1]["effective_from"], "2099-01-01");
-        let r = page("/policy/versions/2099.1?lang=kk", None).await;
+        let r = p.page("/policy/versions/2099.1?lang=kk", None).await;
         assert_eq!(r.status, 200);
         assert!(
             r.text.contains("2099.1 нұсқасы") && r.text.contains("Бұл — қолданыстағы емес нұсқа")
         );
         assert_problem(
-            &page("/policy/versions/1999.9", None).await,
+            &p.page("/policy/versions/1999.9", None).await,
             404,
             "not-found",
         );
+    })
+}
 
-        // What the next version changes, and whose consent it needs again.
-        let r = page("/policy/changes?from=2025.1&to=2099.1&lang=en", None).await;
+/// What the next version changes, and whose consent it needs again.
+pub(super) fn what_a_new_version_changes_and_whose_consent_it_needs(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let p = Published::start(&db).await;
+        let r = p
+            .page("/policy/changes?from=2025.1&to=2099.1&lang=en", None)
+            .await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert!(
             r.text
@@ -144,33 +172,40 @@ pub(super) fn policy_pages_in_every_language(db: TestDb) -> Fut {
             r.text
         );
         assert!(r.text.contains("recipients removed: "), "{}", r.text);
-        let r = page(
-            "/policy/changes?from=2025.1&to=2099.1&lang=kk&format=md",
-            None,
-        )
-        .await;
+        let r = p
+            .page(
+                "/policy/changes?from=2025.1&to=2099.1&lang=kk&format=md",
+                None,
+            )
+            .await;
         assert!(
             r.text.contains("## Келісімге әсері {#consent}") && r.text.contains("алушылар өзгерді"),
             "{}",
             r.text
         );
-        let r = page("/policy/changes?lang=ru", None).await;
+        let r = p.page("/policy/changes?lang=ru", None).await;
         assert!(r.text.contains("Изменений нет."), "{}", r.text);
         assert_problem(
-            &page("/policy/changes?from=1999.9", None).await,
+            &p.page("/policy/changes?from=1999.9", None).await,
             404,
             "not-found",
         );
-        let r = page("/policy/versions?lang=en", None).await;
+        let r = p.page("/policy/versions?lang=en", None).await;
         assert!(
             r.text
                 .contains("/policy/changes?from=2025.1&amp;to=2099.1&amp;lang=en"),
             "{}",
             r.text
         );
+    })
+}
 
-        // The other documents of the version in force, and of any version.
-        let r = page("/policy/documents/consent-forms", Some("ru")).await;
+/// The other documents of the version in force and of any version, each linking to the others
+/// of the same version and language.
+pub(super) fn the_other_documents_of_any_version_link_to_each_other(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let p = Published::start(&db).await;
+        let r = p.page("/policy/documents/consent-forms", Some("ru")).await;
         assert_eq!(r.status, 200);
         assert!(
             r.text
@@ -179,11 +214,12 @@ pub(super) fn policy_pages_in_every_language(db: TestDb) -> Fut {
             "{}",
             r.text
         );
-        let r = page(
-            "/policy/documents/consent-forms?version=2099.1&lang=ru&format=md",
-            None,
-        )
-        .await;
+        let r = p
+            .page(
+                "/policy/documents/consent-forms?version=2099.1&lang=ru&format=md",
+                None,
+            )
+            .await;
         assert_eq!(r.content_type, "text/markdown; charset=utf-8");
         let extracurricular = r
             .text
@@ -194,9 +230,11 @@ pub(super) fn policy_pages_in_every_language(db: TestDb) -> Fut {
             !extracurricular.contains("Медицинские учреждения"),
             "the 2099.1 form names only its own recipients: {extracurricular}"
         );
-        let r = page("/policy/documents/data-list?lang=kk", None).await;
+        let r = p.page("/policy/documents/data-list?lang=kk", None).await;
         assert!(r.text.contains("дербес деректердің тізбесі") && r.text.contains("<table>"));
-        let r = page("/policy/documents/processing-record?lang=en", None).await;
+        let r = p
+            .page("/policy/documents/processing-record?lang=en", None)
+            .await;
         assert!(
             r.text.contains("Record of processing activities")
                 && r.text.contains("<th>Storage country</th>")
@@ -209,7 +247,7 @@ pub(super) fn policy_pages_in_every_language(db: TestDb) -> Fut {
             "{}",
             r.text
         );
-        let r = page("/policy/versions/2099.1?lang=ru", None).await;
+        let r = p.page("/policy/versions/2099.1?lang=ru", None).await;
         assert!(
             r.text
                 .contains("href=\"/policy/documents/consent-forms?version=2099.1&amp;lang=ru\""),
@@ -217,17 +255,18 @@ pub(super) fn policy_pages_in_every_language(db: TestDb) -> Fut {
             r.text
         );
         assert_problem(
-            &page("/policy/documents/leaflet", None).await,
+            &p.page("/policy/documents/leaflet", None).await,
             404,
             "not-found",
         );
         assert_problem(
-            &page("/policy/documents/data-list?version=1999.9", None).await,
+            &p.page("/policy/documents/data-list?version=1999.9", None)
+                .await,
             404,
             "not-found",
         );
         assert_problem(
-            &page("/policy/documents/data-list?format=pdf", None).await,
+            &p.page("/policy/documents/data-list?format=pdf", None).await,
             422,
             "validation",
         );
