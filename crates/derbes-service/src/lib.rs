@@ -50,6 +50,7 @@ pub use render::templates::TemplateError;
 pub use requests::answers::{AnswerTemplates, Letter};
 pub use requests::connectors::{Webhook, WebhookEvent, WebhookMessage};
 pub use requests::package::{Download, DEFAULT_DAYS as DEFAULT_PACKAGE_DAYS};
+pub use requests::report::ReportTemplates;
 pub use requests::{
     mask_email, Action, ActionKind, ActionStatus, Channel, CodeSent, DocumentKind, RequestFilter,
     RequestInput, RequestSettings, RequestView, Requester, Requests, StepInput, Verification,

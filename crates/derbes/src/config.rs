@@ -20,7 +20,8 @@ struct FileConfig {
     /// The destruction log, kept apart from the database and its backups.
     destruction_log: Option<PathBuf>,
     /// A directory of templates replacing the shipped ones: `answer.<lang>.txt` (written
-    /// answers), `policy.<lang>.md` (the privacy policy).
+    /// answers), `policy.<lang>.md` (the privacy policy) and the other documents,
+    /// `access-report.<lang>.md` (the access package's report).
     templates: Option<PathBuf>,
     /// Dataset maps of the operator's own databases (SQL connectors).
     #[serde(default)]

@@ -233,10 +233,14 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
     let policy_templates =
         derbes_service::PolicyTemplates::load(config.templates.as_deref(), &declaration)
             .context("a policy template cannot be used")?;
-    let templates = match &config.templates {
-        Some(dir) => derbes_service::AnswerTemplates::from_dir(dir)
-            .context("an answer template cannot be used")?,
-        None => derbes_service::AnswerTemplates::default(),
+    let (templates, report_templates) = match &config.templates {
+        Some(dir) => (
+            derbes_service::AnswerTemplates::from_dir(dir)
+                .context("an answer template cannot be used")?,
+            derbes_service::ReportTemplates::from_dir(dir)
+                .context("an access report template cannot be used")?,
+        ),
+        None => Default::default(),
     };
     let mailer: Arc<dyn derbes_service::Mailer> = match &config.smtp {
         Some(url) => {
@@ -273,6 +277,7 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
             requests: derbes_service::RequestSettings {
                 four_eyes: config.four_eyes,
                 answer_templates: templates,
+                report_templates,
                 webhooks,
                 package_ttl: time::Duration::days(config.package_days.into()),
             },

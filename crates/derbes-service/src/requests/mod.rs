@@ -8,7 +8,7 @@ pub(crate) mod answers;
 pub(crate) mod connectors;
 mod intake;
 pub(crate) mod package;
-mod report;
+pub(crate) mod report;
 mod verification;
 mod workflow;
 
@@ -602,6 +602,7 @@ pub struct Requests {
     /// Approval needs a second person: whoever submitted a request cannot approve it.
     pub(crate) four_eyes: bool,
     pub(crate) answer_templates: answers::AnswerTemplates,
+    pub(crate) report_templates: report::ReportTemplates,
     pub(crate) webhooks: Vec<connectors::Webhook>,
     /// How long an access package can be downloaded.
     pub(crate) package_ttl: Duration,
@@ -611,6 +612,7 @@ pub struct Requests {
 pub struct RequestSettings {
     pub four_eyes: bool,
     pub answer_templates: answers::AnswerTemplates,
+    pub report_templates: report::ReportTemplates,
     pub webhooks: Vec<connectors::Webhook>,
     pub package_ttl: Duration,
 }
@@ -620,6 +622,7 @@ impl Default for RequestSettings {
         RequestSettings {
             four_eyes: false,
             answer_templates: answers::AnswerTemplates::default(),
+            report_templates: report::ReportTemplates::default(),
             webhooks: Vec::new(),
             package_ttl: package::DEFAULT_TTL,
         }
@@ -640,6 +643,7 @@ impl Requests {
             destructions,
             four_eyes: settings.four_eyes,
             answer_templates: settings.answer_templates,
+            report_templates: settings.report_templates,
             webhooks: settings.webhooks,
             package_ttl: settings.package_ttl,
         }

@@ -197,16 +197,17 @@ fn csv_text(header: &[&str], rows: Vec<Vec<String>>) -> Result<Vec<u8>, VaultErr
     clippy::too_many_lines,
     reason = "the archive, one file after another as the subject finds them"
 )]
-pub fn zip_package(d: &PackageData, at: OffsetDateTime) -> Result<Vec<u8>, VaultError> {
+pub fn zip_package(
+    d: &PackageData,
+    at: OffsetDateTime,
+    report: &super::report::ReportTemplates,
+) -> Result<Vec<u8>, VaultError> {
     let fail = |e: &dyn std::fmt::Display| {
         VaultError::Store(StoreError::Backend(format!("writing the package: {e}")))
     };
     let mut files: Vec<(String, Vec<u8>)> = vec![
         ("data.json".into(), pretty(d)?),
-        (
-            "report.html".into(),
-            super::report::report_html(d)?.into_bytes(),
-        ),
+        ("report.html".into(), report.report_html(d)?.into_bytes()),
         (
             "fields.csv".into(),
             csv_text(
@@ -528,7 +529,7 @@ impl super::Requests {
     ) -> Result<(PackageSummary, OffsetDateTime), VaultError> {
         let data = self.package_data(r, language).await?;
         let now = self.vault.now();
-        let zip = zip_package(&data, now)?;
+        let zip = zip_package(&data, now, &self.report_templates)?;
         let summary = PackageSummary {
             fields: data.fields.len(),
             consents: data.consents.len(),

@@ -1,20 +1,146 @@
 //! The access package's report to read (`report.html`): the same content as `data.json`, in
 //! the requester's language, from the template `access-report.<lang>.md` through the one path
 //! every document takes (MiniJinja, then Markdown made into an HTML page). The words of the
-//! report are in the templates; what is prepared here are the rows, each value as text, and the
-//! names of actions and outcomes in the language.
+//! report are in the templates, which the operator can replace like the answer and policy
+//! templates; what is prepared here are the rows, each value as text, and the names of
+//! actions and outcomes in the language.
 
 use super::package::PackageData;
 use crate::render::html::markdown_page;
-use crate::render::templates::{OperatorContext, ResponsibleContext};
+use crate::render::templates::{
+    collapse_blank_lines, LangTemplates, OperatorContext, ResponsibleContext, TemplateError,
+};
 use crate::vault::VaultError;
 use derbes_core::consent::{ConsentAction, GivenBy};
 use derbes_core::text::{format_date, format_moment, tr, Lang};
 use serde::Serialize;
+use std::path::Path;
 
 const TEMPLATE_KK: &str = include_str!("../../templates/access-report.kk.md");
 const TEMPLATE_RU: &str = include_str!("../../templates/access-report.ru.md");
 const TEMPLATE_EN: &str = include_str!("../../templates/access-report.en.md");
+
+/// The three report templates in use.
+#[derive(Debug, Clone)]
+pub struct ReportTemplates(LangTemplates);
+
+impl Default for ReportTemplates {
+    fn default() -> Self {
+        ReportTemplates(LangTemplates::new(TEMPLATE_KK, TEMPLATE_RU, TEMPLATE_EN))
+    }
+}
+
+impl ReportTemplates {
+    /// The shipped templates, each replaced by `access-report.<lang>.md` in `dir` where that
+    /// file exists. Every template is checked by rendering a sample report, with every kind of
+    /// row and with none.
+    pub fn from_dir(dir: &Path) -> Result<Self, TemplateError> {
+        ReportTemplates::default()
+            .0
+            .overridden(Some(dir), "access-report", "md", check)
+            .map(ReportTemplates)
+    }
+
+    /// The report to read, in the package's language.
+    pub(crate) fn report_html(&self, d: &PackageData) -> Result<String, VaultError> {
+        let lang = d.language;
+        render(self.0.source(lang), lang, &context(d)).map_err(|problem| {
+            VaultError::Unavailable(format!(
+                "the access report template for `{lang}` cannot be rendered: {problem}"
+            ))
+        })
+    }
+}
+
+fn render(source: &str, lang: Lang, ctx: &ReportContext<'_>) -> Result<String, String> {
+    let md = crate::render::templates::render("access-report.md", source, ctx)?;
+    Ok(markdown_page(lang, &collapse_blank_lines(&md)))
+}
+
+/// Renders `source` with a sample report holding one row of every kind, then with none.
+fn check(source: &str, lang: Lang) -> Result<(), String> {
+    let operator = OperatorContext {
+        name: "Үлгі мектеп".into(),
+        bin: "940140000385".into(),
+        address: "Алматы".into(),
+        email: "info@example.kz".into(),
+        phone: "+77010000000".into(),
+    };
+    let responsible = ResponsibleContext {
+        name: "Әлиева А.".into(),
+        position: "DPO".into(),
+        email: "dpo@example.kz".into(),
+    };
+    let mut ctx = ReportContext {
+        operator: &operator,
+        responsible: &responsible,
+        request_id: "0190-sample".into(),
+        subject_id: "0190-subject".into(),
+        category: "student",
+        prepared: "2026-12-06".into(),
+        fields: vec![FieldRow {
+            label: "surname",
+            value: "Әлиева",
+            source: "subject",
+            purposes: "education".into(),
+        }],
+        purposes: vec![PurposeRow {
+            label: "education",
+            description: "teaching",
+            basis: "contract",
+            legal_reference: Some("Law No. 319-III"),
+            recipients: vec![RecipientRow {
+                label: "LMS",
+                kind: "processor",
+                country: "DE",
+                cross_border: true,
+            }],
+            retention: "5 years",
+        }],
+        consents: vec![ConsentRow {
+            at: "2026-12-06".into(),
+            purpose: "excursions".into(),
+            action: "given",
+            by: "the subject".into(),
+            receipt: "receipts/0190.json".into(),
+        }],
+        flags: vec![
+            FlagRow {
+                purpose: None,
+                since: "2026-12-06".into(),
+                until: None,
+            },
+            FlagRow {
+                purpose: Some("excursions".into()),
+                since: "2026-12-06".into(),
+                until: Some("2026-12-31".into()),
+            },
+        ],
+        history: vec![HistoryRow {
+            at: "2026-12-06T10:00:00.000000Z",
+            actor: "staff:journal",
+            action: "read".into(),
+            purpose: "education".into(),
+            fields: "surname".into(),
+            outcome: "done",
+        }],
+        systems: vec![SystemTable {
+            connector: "platform".into(),
+            table: "grades".into(),
+            columns: vec!["grade".into()],
+            rows: vec![vec!["5".into()]],
+        }],
+        authorized_body: derbes_core::declaration::authorized_body(lang),
+    };
+    render(source, lang, &ctx)?;
+    ctx.fields.clear();
+    ctx.purposes.clear();
+    ctx.consents.clear();
+    ctx.flags.clear();
+    ctx.history.clear();
+    ctx.systems.clear();
+    render(source, lang, &ctx).map(|_| ())
+}
 
 /// What the report template can use, every value already text in the report's language.
 #[derive(Debug, Serialize)]
@@ -94,27 +220,6 @@ struct SystemTable {
     table: String,
     columns: Vec<String>,
     rows: Vec<Vec<String>>,
-}
-
-/// The report to read, in the package's language.
-pub(crate) fn report_html(d: &PackageData) -> Result<String, VaultError> {
-    let lang = d.language;
-    let source = match lang {
-        Lang::Kk => TEMPLATE_KK,
-        Lang::Ru => TEMPLATE_RU,
-        Lang::En => TEMPLATE_EN,
-    };
-    let md = crate::render::templates::render("access-report.md", source, &context(d)).map_err(
-        |problem| {
-            VaultError::Unavailable(format!(
-                "the access report template for `{lang}` cannot be rendered: {problem}"
-            ))
-        },
-    )?;
-    Ok(markdown_page(
-        lang,
-        &crate::render::templates::collapse_blank_lines(&md),
-    ))
 }
 
 fn context(d: &PackageData) -> ReportContext<'_> {
@@ -336,5 +441,35 @@ mod tests {
             "келісіммен жасалған әрекет (consent.give)"
         );
         assert_eq!(action_label("keys.rotate", Lang::En), "keys.rotate");
+    }
+
+    #[test]
+    fn the_shipped_templates_pass_their_check() {
+        for lang in [Lang::Kk, Lang::Ru, Lang::En] {
+            check(ReportTemplates::default().0.source(lang), lang).unwrap();
+        }
+    }
+
+    #[test]
+    fn an_operator_template_replaces_one_language_and_a_broken_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("access-report.ru.md"),
+            "# Ваши данные у {{ operator.name | md }}\n\n{% for f in fields %}- {{ f.label | md }}: {{ f.value | md }}\n{% endfor %}",
+        )
+        .unwrap();
+        let t = ReportTemplates::from_dir(dir.path()).unwrap();
+        assert!(t.0.source(Lang::Ru).starts_with("# Ваши данные"));
+        // Kazakh still comes from the shipped template.
+        assert_eq!(t.0.source(Lang::Kk), TEMPLATE_KK);
+        for broken in [
+            "{% if %}\n",
+            "# Есеп\n\n{{ subject.name }}\n",
+            "{% for f in fields %}{{ f.colour }}{% endfor %}",
+        ] {
+            std::fs::write(dir.path().join("access-report.kk.md"), broken).unwrap();
+            let e = ReportTemplates::from_dir(dir.path()).unwrap_err();
+            assert!(e.file.ends_with("access-report.kk.md"), "{e}");
+        }
     }
 }

@@ -3,7 +3,7 @@
 use super::*;
 
 #[test]
-fn a_broken_answer_template_stops_the_server_and_names_the_file() {
+fn a_broken_answer_or_report_template_stops_the_server_and_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
     std::fs::create_dir_all(cwd.join("letters")).unwrap();
@@ -24,6 +24,16 @@ fn a_broken_answer_template_stops_the_server_and_names_the_file() {
         "{}",
         show(&o)
     );
+    // Mended, the access report's template is checked the same way.
+    std::fs::remove_file(cwd.join("letters/answer.ru.txt")).unwrap();
+    std::fs::write(
+        cwd.join("letters/access-report.kk.md"),
+        "# Есеп\n\n{% for f in fields %}{{ f.colour }}{% endfor %}\n",
+    )
+    .unwrap();
+    let o = serve_must_fail(&mut derbes(cwd));
+    assert_stderr_has(&o, "an access report template cannot be used");
+    assert_stderr_has(&o, "access-report.kk.md");
 }
 
 #[test]
