@@ -2,7 +2,6 @@
 //! checked offline against the published key.
 
 use crate::actor::Actor;
-use crate::render::html::escape as escape_html;
 use crate::vault::{Vault, VaultError};
 use derbes_core::audit::{AuditDraft, Outcome};
 use derbes_core::consent::{consent_state, ConsentAction, ConsentEvent, ConsentState};
@@ -160,28 +159,48 @@ fn sign(keys: &KeyRing, receipt: Receipt) -> Result<SignedReceipt, VaultError> {
     })
 }
 
-/// The receipt as a printable page in `lang`: plain HTML, no scripts, readable on a phone.
-pub fn receipt_html(signed: &SignedReceipt, lang: Lang) -> String {
+const PAGE_KK: &str = include_str!("../templates/receipt.kk.md");
+const PAGE_RU: &str = include_str!("../templates/receipt.ru.md");
+const PAGE_EN: &str = include_str!("../templates/receipt.en.md");
+
+/// What a receipt page shows: its title and its lines, in the page's language.
+#[derive(Serialize)]
+struct ReceiptPage<'a> {
+    title: &'a str,
+    lines: Vec<ReceiptLine>,
+}
+
+#[derive(Serialize)]
+struct ReceiptLine {
+    label: String,
+    value: String,
+}
+
+/// The receipt as a printable page in `lang` (plain HTML, no scripts, readable on a phone),
+/// from the template `receipt.<lang>.md` through the one path every document takes.
+pub fn receipt_html(signed: &SignedReceipt, lang: Lang) -> Result<String, VaultError> {
     let r = &signed.receipt;
-    let mut rows = String::new();
-    for (label, value) in receipt::lines(r, lang, &signed.signature.key_id) {
-        rows.push_str(&format!(
-            "<tr><th scope=\"row\">{}</th><td>{}</td></tr>\n",
-            escape_html(&label),
-            escape_html(&value)
-        ));
-    }
-    let note = match lang {
-        Lang::Kk => "Бұл бет — түбіртектің оқуға арналған көшірмесі. Қолтаңба JSON нұсқасына қойылған (?format=json): оны «derbes receipt verify» командасымен тексеруге болады.",
-        Lang::Ru => "Эта страница — копия квитанции для чтения. Подписана JSON-версия (?format=json): её можно проверить командой «derbes receipt verify».",
-        Lang::En => "This page is the readable copy of the receipt. The JSON version (?format=json) carries the signature: check it with `derbes receipt verify`.",
+    let page = ReceiptPage {
+        title: receipt::title(r, lang),
+        lines: receipt::lines(r, lang, &signed.signature.key_id)
+            .into_iter()
+            .map(|(label, value)| ReceiptLine { label, value })
+            .collect(),
     };
-    let body = format!(
-        "<h1>{}</h1>\n<table>\n{rows}</table>\n<footer><p>{}</p></footer>\n",
-        escape_html(receipt::title(r, lang)),
-        escape_html(note)
-    );
-    crate::render::html::page(lang, receipt::title(r, lang), &body)
+    let source = match lang {
+        Lang::Kk => PAGE_KK,
+        Lang::Ru => PAGE_RU,
+        Lang::En => PAGE_EN,
+    };
+    let md = crate::render::templates::render("receipt.md", source, &page).map_err(|problem| {
+        VaultError::Unavailable(format!(
+            "the receipt page template for `{lang}` cannot be rendered: {problem}"
+        ))
+    })?;
+    Ok(crate::render::html::markdown_page(
+        lang,
+        &crate::render::templates::collapse_blank_lines(&md),
+    ))
 }
 
 /// Signed receipts of consent events, which a subject can verify without derbes.

@@ -233,6 +233,14 @@ pub(super) fn a_consent_receipt_verifies_offline(db: TestDb) -> Fut {
             .text
             .contains("Квитанция о согласии на сбор и обработку персональных данных"));
         assert!(r.text.contains("законный представитель (родитель)"));
+        for lang in ["kk", "en"] {
+            let r = s
+                .get(&format!("{receipt_path}?format=html&lang={lang}"), platform)
+                .await;
+            assert_eq!(r.status, 200, "{lang}: {}", r.text);
+            assert!(r.text.contains(&format!("<html lang=\"{lang}\">")));
+            assert!(r.text.contains("derbes receipt verify") && !r.text.contains("\\("));
+        }
         let r = s
             .get(&format!("{receipt_path}?format=text&lang=en"), platform)
             .await;

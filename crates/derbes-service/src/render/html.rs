@@ -55,7 +55,28 @@ pub fn markdown_page(lang: Lang, md: &str) -> String {
 /// heading.
 pub(crate) fn page_with_nav(lang: Lang, nav: &str, md: &str) -> String {
     let title = md.lines().find_map(|l| l.strip_prefix("# ")).unwrap_or("");
-    page(lang, title, &format!("{nav}{}", markdown_to_html(md)))
+    page(
+        lang,
+        &unescaped(title),
+        &format!("{nav}{}", markdown_to_html(md)),
+    )
+}
+
+/// A line of Markdown text with its backslash escapes undone (for a page's title, which is
+/// not Markdown).
+fn unescaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match chars.peek() {
+            Some(&next) if c == '\\' && next.is_ascii_punctuation() => {
+                out.push(next);
+                chars.next();
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// Markdown to HTML; raw HTML in the text is shown as text, never passed through (values come
@@ -90,6 +111,16 @@ mod tests {
             escape("<a href='x'>\"&\"</a>"),
             "&lt;a href=&#39;x&#39;&gt;&quot;&amp;&quot;&lt;/a&gt;"
         );
+    }
+
+    #[test]
+    fn a_title_shows_what_its_heading_shows() {
+        let p = markdown_page(Lang::En, "# Receipt \\(No\\. 5\\) \\<b\\>\n\ntext\n");
+        assert!(
+            p.contains("<title>Receipt (No. 5) &lt;b&gt;</title>"),
+            "{p}"
+        );
+        assert!(p.contains("<h1>Receipt (No. 5) &lt;b&gt;</h1>"), "{p}");
     }
 
     #[test]

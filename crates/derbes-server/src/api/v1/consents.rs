@@ -219,7 +219,7 @@ async fn receipt(
     }
     let signed = app.receipts.consent_receipt(&actor, id, consent_id).await?;
     let (content_type, body) = match format {
-        "html" => ("text/html; charset=utf-8", receipt_html(&signed, lang)),
+        "html" => ("text/html; charset=utf-8", receipt_html(&signed, lang)?),
         "text" => (
             "text/plain; charset=utf-8",
             signed.receipt.readable.get(lang).to_owned(),
