@@ -192,15 +192,11 @@ pub fn receipt_html(signed: &SignedReceipt, lang: Lang) -> Result<String, VaultE
         Lang::Ru => PAGE_RU,
         Lang::En => PAGE_EN,
     };
-    let md = crate::render::templates::render("receipt.md", source, &page).map_err(|problem| {
+    crate::render::template_page(lang, "receipt.md", source, &page).map_err(|problem| {
         VaultError::Unavailable(format!(
             "the receipt page template for `{lang}` cannot be rendered: {problem}"
         ))
-    })?;
-    Ok(crate::render::html::markdown_page(
-        lang,
-        &crate::render::templates::collapse_blank_lines(&md),
-    ))
+    })
 }
 
 /// Signed receipts of consent events, which a subject can verify without derbes.

@@ -3,7 +3,7 @@
 
 pub(crate) use crate::chain::{Anchor, Chain, ChainPolicy, ChainState, Continuation};
 pub(crate) use crate::fields_blob::{decode_fields, encode_fields};
-pub(crate) use crate::times::{at, At};
+pub(crate) use crate::times::At;
 pub(crate) use crate::{
     drain, from_json, now, to_json, Applied, AuditHead, FlagTable, IndexEntry, Job, KeyOwner,
     KeyRecord, Keys, PackageRecord, Param, RawEvent, RequestQuery, RequestRecord, StateChanges,

@@ -25,11 +25,6 @@ pub(crate) fn text(at: OffsetDateTime) -> String {
     format_timestamp(at)
 }
 
-/// Binds an optional time.
-pub(crate) fn at(t: Option<OffsetDateTime>) -> Option<At> {
-    t.map(At)
-}
-
 impl rusqlite::ToSql for At {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
         Ok(rusqlite::types::ToSqlOutput::from(text(self.0)))

@@ -3,3 +3,20 @@
 
 pub(crate) mod html;
 pub(crate) mod templates;
+
+use derbes_core::text::Lang;
+
+/// A Markdown template rendered with `ctx` and made into one HTML page in `lang`: the path of
+/// every document shown as a page (the access report, a receipt's readable copy).
+pub(crate) fn template_page<T: serde::Serialize>(
+    lang: Lang,
+    name: &str,
+    source: &str,
+    ctx: &T,
+) -> Result<String, String> {
+    let md = templates::render(name, source, ctx)?;
+    Ok(html::markdown_page(
+        lang,
+        &templates::collapse_blank_lines(&md),
+    ))
+}

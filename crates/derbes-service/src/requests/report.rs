@@ -6,10 +6,7 @@
 //! actions and outcomes in the language.
 
 use super::package::PackageData;
-use crate::render::html::markdown_page;
-use crate::render::templates::{
-    collapse_blank_lines, LangTemplates, OperatorContext, ResponsibleContext, TemplateError,
-};
+use crate::render::templates::{LangTemplates, OperatorContext, ResponsibleContext, TemplateError};
 use crate::vault::VaultError;
 use derbes_core::consent::{ConsentAction, GivenBy};
 use derbes_core::text::{format_date, format_moment, tr, Lang};
@@ -53,8 +50,7 @@ impl ReportTemplates {
 }
 
 fn render(source: &str, lang: Lang, ctx: &ReportContext<'_>) -> Result<String, String> {
-    let md = crate::render::templates::render("access-report.md", source, ctx)?;
-    Ok(markdown_page(lang, &collapse_blank_lines(&md)))
+    crate::render::template_page(lang, "access-report.md", source, ctx)
 }
 
 /// Renders `source` with a sample report holding one row of every kind, then with none.

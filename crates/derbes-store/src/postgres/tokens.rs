@@ -33,9 +33,9 @@ impl Writer {
                     &t.role,
                     &purposes,
                     &At(t.created_at),
-                    &at(t.revoked_at),
-                    &at(t.expires_at),
-                    &at(t.last_used_at),
+                    &t.revoked_at.map(At),
+                    &t.expires_at.map(At),
+                    &t.last_used_at.map(At),
                 ],
             )
             .await?;

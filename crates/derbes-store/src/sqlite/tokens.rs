@@ -68,9 +68,9 @@ pub(super) fn create_token(
         t.role,
         serde_json::to_string(&t.purposes).map_err(|e| StoreError::Backend(e.to_string()))?,
         At(t.created_at),
-        at(t.revoked_at),
-        at(t.expires_at),
-        at(t.last_used_at)
+        t.revoked_at.map(At),
+        t.expires_at.map(At),
+        t.last_used_at.map(At)
     ])?;
     tx.append(audit)?;
     Ok(Applied::TokenCreated)
