@@ -773,6 +773,40 @@ mod tests {
     }
 
     #[test]
+    fn a_consent_without_publication_does_not_cover_a_purpose_that_publishes() {
+        let v1 = decl();
+        let ledger = vec![event(
+            &v1,
+            10,
+            datetime!(2026-09-01 08:00 UTC),
+            by_parent(),
+            true,
+        )];
+        let src = MINIMAL
+            .replace(r#"version = "1""#, r#"version = "2""#)
+            .replace(
+                r#"fields = ["iin", "allergy"]"#,
+                r#"fields = ["iin", "allergy"]
+publication = true"#,
+            );
+        let v2 = Declaration::load(&src).unwrap().declaration;
+        let now = datetime!(2026-11-21 10:00 UTC);
+        let asked = vec!["allergy".to_string()];
+        let reasons = read(&v2, &facts(&ledger), Some(&asked), now).unwrap_err();
+        assert!(
+            reasons.iter().any(|r| matches!(r,
+                DenyReason::ConsentDoesNotCover { item, .. } if item == "publication")),
+            "{reasons:?}"
+        );
+        // The same consent still covers the purpose as it was.
+        assert!(read(&v1, &facts(&ledger), Some(&asked), now).is_ok());
+        // A consent given to the terms that publish covers them.
+        let again = event(&v2, 12, datetime!(2026-11-20 08:00 UTC), by_parent(), true);
+        let ledger2 = [ledger[0].clone(), again];
+        assert!(read(&v2, &facts(&ledger2), Some(&asked), now).is_ok());
+    }
+
+    #[test]
     fn a_wider_purpose_does_not_stretch_an_old_consent() {
         let v1 = decl();
         let ledger = vec![event(

@@ -728,9 +728,9 @@ pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
             label: t(&r.label),
             period: period(r, lang),
             action: match r.action {
-                RetentionAction::Destroy => tr(lang, "жойылады", "уничтожаются", "destroyed"),
+                RetentionAction::Destroy => tr(lang, "жою", "уничтожение", "destruction"),
                 RetentionAction::Depersonalize => {
-                    tr(lang, "иесіздендіріледі", "обезличиваются", "depersonalized")
+                    tr(lang, "иесіздендіру", "обезличивание", "depersonalization")
                 }
             },
             basis: r.basis.as_ref().map(t),

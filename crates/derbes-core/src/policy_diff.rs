@@ -745,7 +745,7 @@ mod tests {
         assert_eq!(
             recipient[0].details,
             [
-                "country and kind: “Germany, processor acting for the operator” instead of “the Republic of Kazakhstan, processor acting for the operator”",
+                "country and kind: “Germany, third party processing on the operator's instructions” instead of “the Republic of Kazakhstan, third party processing on the operator's instructions”",
                 "ground of cross-border transfer: “performance of a contract with the subject” instead of “no cross-border transfer”"
             ]
         );

@@ -856,7 +856,7 @@ mod tests {
             .readable
             .kk
             .contains("2027 жылғы 30 маусым (қоса алғанда)"));
-        assert!(r.readable.ru.contains("по 30 июня 2027 г. включительно"));
+        assert!(r.readable.ru.contains("по 30 июня 2027 года включительно"));
         assert!(r.readable.ru.contains("законный представитель (родитель)"));
         assert!(r.readable.en.contains(
             "Transfer to third parties: yes (Transport companies; Medical institutions)"

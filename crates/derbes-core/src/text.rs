@@ -131,7 +131,8 @@ pub fn tr<'a>(lang: Lang, kk: &'a str, ru: &'a str, en: &'a str) -> &'a str {
 }
 
 /// A date as each language writes it in documents: `2026 жылғы 21 қараша`,
-/// `21 ноября 2026 г.`, `21 November 2026`.
+/// `21 ноября 2026 года`, `21 November 2026` (Russian spells the year out, so a date ends no
+/// sentence with a doubled full stop).
 pub fn format_date(date: time::Date, lang: Lang) -> String {
     const KK: [&str; 12] = [
         "қаңтар",
@@ -166,7 +167,7 @@ pub fn format_date(date: time::Date, lang: Lang) -> String {
     let (y, d) = (date.year(), date.day());
     match lang {
         Lang::Kk => format!("{y} жылғы {d} {}", KK[m]),
-        Lang::Ru => format!("{d} {} {y} г.", RU[m]),
+        Lang::Ru => format!("{d} {} {y} года", RU[m]),
         Lang::En => format!("{d} {} {y}", date.month()),
     }
 }
@@ -228,10 +229,10 @@ mod tests {
     fn dates_are_written_as_each_language_writes_them() {
         let d = time::macros::date!(2026 - 11 - 21);
         assert_eq!(format_date(d, Lang::Kk), "2026 жылғы 21 қараша");
-        assert_eq!(format_date(d, Lang::Ru), "21 ноября 2026 г.");
+        assert_eq!(format_date(d, Lang::Ru), "21 ноября 2026 года");
         assert_eq!(format_date(d, Lang::En), "21 November 2026");
         let at = time::macros::datetime!(2027-01-05 14:07 +06:00);
-        assert_eq!(format_moment(at, Lang::Ru), "5 января 2027 г., 08:07 UTC");
+        assert_eq!(format_moment(at, Lang::Ru), "5 января 2027 года, 08:07 UTC");
     }
 
     #[test]

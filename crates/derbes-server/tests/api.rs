@@ -149,6 +149,7 @@ macro_rules! cases {
 
 fn main() -> ExitCode {
     let cases: &[(&str, Case)] = cases![
+        subjects::values_are_sealed_never_in_clear,
         subjects::staff_notes_are_sealed_never_in_clear,
         subjects::notes_an_earlier_derbes_kept_in_clear_are_sealed,
         subjects::invisible_characters_impossible_dates_and_doubled_keys_are_refused,

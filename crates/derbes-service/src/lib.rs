@@ -17,7 +17,7 @@ mod keys;
 mod outbound;
 mod policy;
 mod receipts;
-mod render;
+pub mod render;
 mod requests;
 mod subjects;
 mod tokens;

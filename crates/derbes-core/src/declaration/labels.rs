@@ -100,9 +100,9 @@ impl RecipientKind {
             ),
             RecipientKind::Processor => tr(
                 lang,
-                "оператордың тапсырмасы бойынша өңдеуші",
-                "обработчик по поручению оператора",
-                "processor acting for the operator",
+                "оператордың тапсырмасы бойынша өңдеуді жүзеге асыратын үшінші тұлға",
+                "третье лицо, осуществляющее обработку по поручению оператора",
+                "third party processing on the operator's instructions",
             ),
             RecipientKind::ThirdParty => tr(lang, "үшінші тұлға", "третье лицо", "third party"),
         }

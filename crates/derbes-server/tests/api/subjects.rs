@@ -224,6 +224,39 @@ fn in_clear(files: &[(String, Vec<u8>)], text: &str) -> Option<String> {
         .map(|(file, _)| file.clone())
 }
 
+/// Every value a platform sends is sealed before it reaches the database: none of Aigerim's
+/// values, as sent or as normalized, is anywhere in the database's files, and each reads back.
+pub(super) fn values_are_sealed_never_in_clear(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
+        let created = s
+            .create_student(&s.admin, serde_json::from_str(AIGERIM).unwrap())
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        let id = created.body["id"].as_str().unwrap();
+        let r = s
+            .get(
+                &format!("/api/v1/subjects/{id}?purpose=education&fields=surname,iin,email,phone"),
+                &s.admin,
+            )
+            .await;
+        assert_eq!(r.body["fields"]["surname"], "Нұрланова", "{}", r.body);
+        let files = db.raw_files().await;
+        assert!(!files.is_empty());
+        for text in [
+            "Нұрланова",
+            "Әйгерім",
+            "061211600012",
+            "aigerim@mail.kz",
+            "Aigerim@Mail.KZ",
+            "+77012345678",
+            "аллергия: жаңғақ",
+        ] {
+            assert_eq!(in_clear(&files, text), None, "{text:?} is in clear");
+        }
+    })
+}
+
 /// Staff's notes on a block, a restriction and an obligation go sealed with the subject's
 /// data, never in clear in the database; those who may read them get them back.
 pub(super) fn staff_notes_are_sealed_never_in_clear(db: TestDb) -> Fut {

@@ -2,6 +2,7 @@
 //! operator's context, and Markdown made into one accessible HTML page.
 
 pub(crate) mod html;
+pub mod promises;
 pub(crate) mod templates;
 
 use derbes_core::text::Lang;

@@ -83,7 +83,7 @@ impl LangTemplates {
 }
 
 /// Renders a template text with `ctx`; names the template `name` (its extension decides
-/// escaping: none for `.txt` and `.md`). Unknown names are errors. The filter `cell` makes a
+/// escaping: none for `.txt` and `.md`). Unknown names are errors, and so is a `promise("id")` with an id `promises` does not hold. The filter `cell` makes a
 /// value safe inside a Markdown table cell; `md` shows a value as it is, nothing in it read as
 /// Markdown.
 pub fn render<T: serde::Serialize>(name: &str, source: &str, ctx: &T) -> Result<String, String> {
@@ -91,10 +91,24 @@ pub fn render<T: serde::Serialize>(name: &str, source: &str, ctx: &T) -> Result<
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.add_filter("cell", table_cell);
     env.add_filter("md", markdown_text);
+    env.add_function("promise", promise_mark);
     env.add_template(name, source).map_err(|e| e.to_string())?;
     env.get_template(name)
         .and_then(|t| t.render(ctx))
         .map_err(|e| e.to_string())
+}
+
+/// `promise("id")`: the mark of a sentence that promises a behaviour. It renders as nothing;
+/// an id the registry does not hold stops the template, so no document promises what nothing
+/// keeps unnoticed.
+fn promise_mark(id: &str) -> Result<String, minijinja::Error> {
+    match super::promises::promise(id) {
+        Some(_) => Ok(String::new()),
+        None => Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("promise(\"{id}\") names no promise of docs/promises.md"),
+        )),
+    }
 }
 
 /// Rendered text with the runs of blank lines that template tags leave collapsed to one, trailing
@@ -188,6 +202,15 @@ pub fn operator_parts(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_promise_mark_renders_as_nothing_and_an_unknown_one_stops_the_template() {
+        let ctx = serde_json::json!({});
+        let out = super::render("t.md", "A{{ promise(\"audit.tamper-evident\") }}B", &ctx).unwrap();
+        assert_eq!(out, "AB");
+        let e = super::render("t.md", "{{ promise(\"logs.immutable\") }}", &ctx).unwrap_err();
+        assert!(e.contains("logs.immutable"), "{e}");
+    }
+
     #[test]
     fn a_table_cell_keeps_its_row_whole() {
         let out = super::render(
