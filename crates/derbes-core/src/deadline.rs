@@ -169,18 +169,15 @@ impl DueDate {
         let working = self.rule.calendar == CalendarKind::Working;
         let term = term_words(n, working, lang);
         let off = self.weekdays_off;
-        // A Russian date ends in "г.", which ends the sentence too.
-        let stop = |date: &str| if date.ends_with('.') { "" } else { "." };
-        let (r, d) = (stop(&received), stop(&due));
         let mut text = match lang {
             Lang::Kk => format!(
-                "Өтініштің алынған күні: {received}{r} Мерзімі — {term} ({source}), келесі күннен бастап есептеледі; мерзімнің соңғы күні: {due}{d}"
+                "Өтініштің алынған күні: {received}. Мерзімі — {term} ({source}), келесі күннен бастап есептеледі; мерзімнің соңғы күні: {due}."
             ),
             Lang::Ru => format!(
-                "Запрос получен {received}{r} Срок — {term} ({source}), исчисляется со следующего дня; последний день срока — {due}{d}"
+                "Запрос получен {received}. Срок — {term} ({source}), исчисляется со следующего дня; последний день срока — {due}."
             ),
             Lang::En => format!(
-                "The request was received on {received}{r} The term is {term} ({source}), counted from the next day; the last day is {due}{d}"
+                "The request was received on {received}. The term is {term} ({source}), counted from the next day; the last day is {due}."
             ),
         };
         if off > 0 {

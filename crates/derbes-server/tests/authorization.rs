@@ -772,12 +772,12 @@ fn a_revocation_holds_in_every_process(db: TestDb) -> Fut {
         }
         if db.backend == "sqlite" {
             // Without the revocation marker nothing is trusted from a cache: even a revocation
-            // written into the database by hand holds at once.
+            // written into the database by hand (in the form derbes writes times) holds at once.
             let created = journal("journal 2").await.unwrap();
             assert!(other.authenticate(&created.token).await.is_ok());
             std::fs::remove_file(format!("{}-revocations", db.url)).unwrap();
             db.execute(&format!(
-                "UPDATE tokens SET revoked_at = '2026-01-01T00:00:00Z' WHERE id = '{}'",
+                "UPDATE tokens SET revoked_at = '2026-01-01T00:00:00.000000Z' WHERE id = '{}'",
                 created.view.id
             ))
             .await;

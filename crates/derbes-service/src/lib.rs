@@ -17,7 +17,7 @@ mod keys;
 mod outbound;
 mod policy;
 mod receipts;
-pub mod render;
+mod render;
 mod requests;
 mod subjects;
 mod tokens;
@@ -46,6 +46,7 @@ pub use receipts::{
     Receipts, SignedReceipt, RECEIPT_KEYS_PATH,
 };
 pub use render::html::{markdown_page, markdown_to_html};
+pub use render::promises;
 pub use render::templates::TemplateError;
 pub use requests::answers::{AnswerTemplates, Letter};
 pub use requests::connectors::{Webhook, WebhookEvent, WebhookMessage};

@@ -66,20 +66,12 @@ impl Document {
     }
 
     fn builtin(self) -> LangTemplates {
-        macro_rules! shipped {
-            ($name:literal) => {
-                LangTemplates::new(
-                    include_str!(concat!("../templates/", $name, ".kk.md")),
-                    include_str!(concat!("../templates/", $name, ".ru.md")),
-                    include_str!(concat!("../templates/", $name, ".en.md")),
-                )
-            };
-        }
+        use crate::render::templates::shipped;
         match self {
-            Document::Policy => shipped!("policy"),
-            Document::DataList => shipped!("data-list"),
-            Document::ConsentForms => shipped!("consent-forms"),
-            Document::ProcessingRecord => shipped!("processing-record"),
+            Document::Policy => shipped!("policy", "md"),
+            Document::DataList => shipped!("data-list", "md"),
+            Document::ConsentForms => shipped!("consent-forms", "md"),
+            Document::ProcessingRecord => shipped!("processing-record", "md"),
         }
     }
 }

@@ -159,9 +159,10 @@ fn sign(keys: &KeyRing, receipt: Receipt) -> Result<SignedReceipt, VaultError> {
     })
 }
 
-const PAGE_KK: &str = include_str!("../templates/receipt.kk.md");
-const PAGE_RU: &str = include_str!("../templates/receipt.ru.md");
-const PAGE_EN: &str = include_str!("../templates/receipt.en.md");
+/// The receipt page's templates (shipped only: a receipt's words are those the signed JSON
+/// carries, from core).
+static PAGE: std::sync::LazyLock<crate::render::templates::LangTemplates> =
+    std::sync::LazyLock::new(|| crate::render::templates::shipped!("receipt", "md"));
 
 /// What a receipt page shows: its title and its lines, in the page's language.
 #[derive(Serialize)]
@@ -187,12 +188,7 @@ pub fn receipt_html(signed: &SignedReceipt, lang: Lang) -> Result<String, VaultE
             .map(|(label, value)| ReceiptLine { label, value })
             .collect(),
     };
-    let source = match lang {
-        Lang::Kk => PAGE_KK,
-        Lang::Ru => PAGE_RU,
-        Lang::En => PAGE_EN,
-    };
-    crate::render::template_page(lang, "receipt.md", source, &page).map_err(|problem| {
+    crate::render::template_page(lang, "receipt.md", PAGE.source(lang), &page).map_err(|problem| {
         VaultError::Unavailable(format!(
             "the receipt page template for `{lang}` cannot be rendered: {problem}"
         ))

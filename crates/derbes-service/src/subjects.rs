@@ -186,7 +186,7 @@ impl Subjects {
             .map(|(k, v)| Ok((k.clone(), dk.seal(&id, DEK_GENERATION, k, v.as_bytes())?)))
             .collect::<Result<Vec<_>, CryptoError>>()?;
         let names: Vec<&str> = normalized.iter().map(|(k, _)| k.as_str()).collect();
-        let now = time::OffsetDateTime::now_utc();
+        let now = self.vault.now();
         Ok(PreparedSubject {
             index: self.index_entries(&normalized),
             audit: AuditDraft::new(actor_name, "subject.create", Outcome::Ok)

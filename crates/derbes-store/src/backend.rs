@@ -12,9 +12,7 @@ pub(crate) use crate::{
     STATE_CHANGES_KEPT, TOKEN_COLUMNS,
 };
 pub(crate) use async_trait::async_trait;
-pub(crate) use derbes_core::audit::{
-    format_timestamp, AuditDraft, AuditEvent, ChainKeys, Checkpoint, Hash, Segment,
-};
+pub(crate) use derbes_core::audit::{AuditDraft, AuditEvent, ChainKeys, Checkpoint, Hash, Segment};
 pub(crate) use derbes_core::consent::RepresentativeLink;
 pub(crate) use derbes_core::destruction::{Destruction, Removed};
 pub(crate) use std::sync::Arc;

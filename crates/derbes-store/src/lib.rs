@@ -233,7 +233,7 @@ pub(crate) fn drain(rx: &mut tokio::sync::mpsc::Receiver<Job>, jobs: &mut Vec<Jo
 }
 
 pub(crate) fn now() -> String {
-    derbes_core::audit::format_timestamp(time::OffsetDateTime::now_utc())
+    times::text(time::OffsetDateTime::now_utc())
 }
 
 /// The JSON text of a stored value (consent event, link, flag).

@@ -42,15 +42,8 @@ pub async fn another(db: &TestDb) -> TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let (true, Some((base, schema))) = (self.owned, self.schema.take()) {
-            let _ = std::thread::spawn(move || {
-                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    rt.block_on(drop_schema(&base, &schema));
-                }
-            })
-            .join();
+            // On a thread of its own: a test database may be dropped inside a runtime.
+            let _ = std::thread::spawn(move || drop_schema_now(&base, &schema)).join();
         }
     }
 }
@@ -231,6 +224,16 @@ fn sqlite_db() -> TestDb {
     }
 }
 
+/// Drops a test schema, outside any runtime.
+fn drop_schema_now(base: &str, schema: &str) {
+    if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        rt.block_on(drop_schema(base, schema));
+    }
+}
+
 async fn drop_schema(base: &str, schema: &str) {
     if let Ok((client, conn)) = tokio_postgres::connect(base, tokio_postgres::NoTls).await {
         tokio::spawn(async move {
@@ -302,12 +305,7 @@ pub fn run_suite(suite: &str, cases: &[(&str, Case)]) -> ExitCode {
             runtime.shutdown_timeout(std::time::Duration::from_secs(10));
             // The schema goes once nothing of the case is left to hold a connection into it.
             if let Some((base, schema)) = schema {
-                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    rt.block_on(drop_schema(&base, &schema));
-                }
+                drop_schema_now(&base, &schema);
             }
             match outcome {
                 Ok(()) => {

@@ -15,9 +15,15 @@ pub(crate) struct At(pub OffsetDateTime);
 #[error("a stored time is not in the form derbes writes (UTC, RFC 3339)")]
 pub(crate) struct NotATime;
 
-/// A stored time as its value.
-pub(crate) fn parse(text: &str) -> Result<OffsetDateTime, NotATime> {
-    OffsetDateTime::parse(text, &Rfc3339).map_err(|_| NotATime)
+/// A stored time as its value: only the one form derbes writes, since the columns compare as
+/// text and another form (`…T10:00:00Z`, an offset, a lowercase `z`) would sort out of place.
+pub(crate) fn parse(stored: &str) -> Result<OffsetDateTime, NotATime> {
+    let at = OffsetDateTime::parse(stored, &Rfc3339).map_err(|_| NotATime)?;
+    if text(at) == stored {
+        Ok(at)
+    } else {
+        Err(NotATime)
+    }
 }
 
 /// A time as it is stored.
@@ -33,7 +39,12 @@ impl rusqlite::ToSql for At {
 
 impl rusqlite::types::FromSql for At {
     fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        parse(value.as_str()?)
+        // A value of another type (an integer a foreign writer left) is as corrupt as text
+        // in another form.
+        value
+            .as_str()
+            .map_err(|_| NotATime)
+            .and_then(parse)
             .map(At)
             .map_err(|e| rusqlite::types::FromSqlError::Other(Box::new(e)))
     }
@@ -88,7 +99,16 @@ mod tests {
 
     #[test]
     fn a_time_in_another_form_is_refused() {
-        assert!(parse("6 December 2026").is_err());
-        assert!(parse("").is_err());
+        for stored in [
+            "6 December 2026",
+            "",
+            "2026-11-21T10:00:00Z",
+            "2026-11-21T10:00:00.5Z",
+            "2026-11-21T15:00:00.000000+05:00",
+            "2026-11-21t10:00:00.000000z",
+        ] {
+            assert!(parse(stored).is_err(), "{stored}");
+        }
+        assert!(parse("2026-11-21T10:00:00.000000Z").is_ok());
     }
 }

@@ -1341,11 +1341,16 @@ fn a_stored_time_in_another_form_is_corrupt(db: TestDb) -> Fut {
             s.subject(r.id).await.unwrap().unwrap().updated_at,
             r.updated_at
         );
-        db.execute("UPDATE subjects SET updated_at = '21 November 2026'")
-            .await;
-        match s.subject(r.id).await {
-            Err(StoreError::Corrupt(cause)) => assert!(cause.contains("stored time"), "{cause}"),
-            other => panic!("expected a corrupt store, got {other:?}"),
+        // Not a time at all, and a time in a form that would sort out of place.
+        for stored in ["21 November 2026", "2026-11-21T10:00:00Z"] {
+            db.execute(&format!("UPDATE subjects SET updated_at = '{stored}'"))
+                .await;
+            match s.subject(r.id).await {
+                Err(StoreError::Corrupt(cause)) => {
+                    assert!(cause.contains("stored time"), "{cause}")
+                }
+                other => panic!("{stored}: expected a corrupt store, got {other:?}"),
+            }
         }
     })
 }

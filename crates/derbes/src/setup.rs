@@ -233,15 +233,10 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
     let policy_templates =
         derbes_service::PolicyTemplates::load(config.templates.as_deref(), &declaration)
             .context("a policy template cannot be used")?;
-    let (templates, report_templates) = match &config.templates {
-        Some(dir) => (
-            derbes_service::AnswerTemplates::from_dir(dir)
-                .context("an answer template cannot be used")?,
-            derbes_service::ReportTemplates::from_dir(dir)
-                .context("an access report template cannot be used")?,
-        ),
-        None => Default::default(),
-    };
+    let templates = derbes_service::AnswerTemplates::load(config.templates.as_deref())
+        .context("an answer template cannot be used")?;
+    let report_templates = derbes_service::ReportTemplates::load(config.templates.as_deref())
+        .context("an access report template cannot be used")?;
     let mailer: Arc<dyn derbes_service::Mailer> = match &config.smtp {
         Some(url) => {
             let password = match &config.smtp_password_file {

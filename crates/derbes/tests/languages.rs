@@ -8,28 +8,15 @@
 //! siblings (other values, other sections, other conditions).
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+mod tree;
+
+use tree::{files, template_words, workspace};
 
 /// The letters Kazakh has and Russian does not.
 const KAZAKH_LETTERS: &str = "әғқңөұүһіӘҒҚҢӨҰҮҺІ";
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn files(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files(&path, ext, out);
-        } else if path.extension().is_some_and(|e| e == ext) {
-            out.push(path);
-        }
-    }
-}
-
 fn cyrillic(s: &str) -> bool {
-    s.chars().any(|c| ('\u{0400}'..='\u{04FF}').contains(&c))
+    s.chars().any(tree::cyrillic)
 }
 
 fn kazakh(s: &str) -> bool {
@@ -219,8 +206,7 @@ fn triples(source: &str, name: &str) -> Vec<(usize, [String; 3])> {
 
 #[test]
 fn every_string_in_the_code_has_each_language() {
-    let mut sources = Vec::new();
-    files(&workspace().join("crates"), "rs", &mut sources);
+    let sources = files(&workspace().join("crates"), "rs");
     let mut checked = 0;
     let mut errors = Vec::new();
     for path in &sources {
@@ -305,45 +291,12 @@ fn skeleton(template: &str) -> Vec<String> {
     out
 }
 
-/// The template text outside its tags, line by line.
-fn words(template: &str) -> Vec<String> {
-    let mut text = String::new();
-    let mut rest = template;
-    while let Some(at) = rest.find(['{']) {
-        text.push_str(&rest[..at]);
-        rest = &rest[at..];
-        let close = if rest.starts_with("{{") {
-            "}}"
-        } else if rest.starts_with("{%") {
-            "%}"
-        } else {
-            text.push('{');
-            rest = &rest[1..];
-            continue;
-        };
-        match rest.find(close) {
-            Some(end) => rest = &rest[end + close.len()..],
-            None => break,
-        }
-    }
-    text.push_str(rest);
-    text.lines().map(str::to_owned).collect()
-}
-
 #[test]
 fn every_template_exists_in_each_language_and_says_the_same() {
     let dir = workspace().join("crates/derbes-service/templates");
-    let mut paths = Vec::new();
-    for ext in ["md", "txt"] {
-        files(&dir, ext, &mut paths);
-    }
-    let mut stems: Vec<String> = paths
+    let mut stems: Vec<String> = tree::templates()
         .iter()
-        .filter_map(|p| {
-            let name = p.file_name()?.to_str()?;
-            let (stem, _) = name.split_once('.')?;
-            Some(stem.to_owned())
-        })
+        .filter_map(|(name, _)| Some(name.split_once('.')?.0.to_owned()))
         .collect();
     stems.sort();
     stems.dedup();
@@ -372,7 +325,7 @@ fn every_template_exists_in_each_language_and_says_the_same() {
             ));
         }
         for (lang, text) in [("kk", &kk), ("ru", &ru), ("en", &en)] {
-            for (i, line) in words(text).iter().enumerate() {
+            for (i, line) in template_words(text).lines().enumerate() {
                 let bad = match lang {
                     "en" => cyrillic(line),
                     "ru" => kazakh(line),

@@ -4,35 +4,62 @@
 //! `docs/promises.md` is the registry as it is.
 #![allow(clippy::unwrap_used)]
 
-use derbes_service::render::promises::{table, KeptBy, PROMISES};
+use derbes_service::promises::{marks, KeptBy, PROMISES};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod tree;
 
-/// The ids of every `promise("…")` in `text`.
-fn marks(text: &str) -> Vec<String> {
-    text.split("promise(\"")
-        .skip(1)
-        .filter_map(|rest| rest.split_once('"').map(|(id, _)| id.to_owned()))
-        .collect()
-}
+use tree::{templates, workspace};
 
-/// The shipped templates, by file name.
-fn templates() -> Vec<(String, String)> {
-    let dir = workspace().join("crates/derbes-service/templates");
-    let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .map(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read_to_string(&p).unwrap())
-        })
-        .collect();
-    out.sort();
+/// `docs/promises.md`: the table of promises and what keeps each one.
+fn table() -> String {
+    let mut out = String::from(
+        "# Promises and what keeps them\n\n\
+         <!-- Written from crates/derbes-service/src/render/promises.rs; a test keeps the two equal. \
+         After changing the registry, write this file again with \
+         `DERBES_UPDATE_DOCS=1 cargo test -p derbes --test promises`. -->\n\n\
+         Every sentence of a rendered document (the policy, the list of personal data, the consent \
+         forms, the record of processing activities, the answer letters, the access report, the \
+         consent receipts) that promises a behaviour carries a promise id in its template: \
+         `{{ promise(\"id\") }}`, which renders as nothing. Each id is kept either by derbes, with \
+         the tests that prove it, or by the operator as its own measure, and then the documents \
+         say \"the operator ensures…\", never that it happens by itself. A template that names an \
+         id missing here does not render, and a test fails when an entry's test does not exist.\n\n\
+         An operator who replaces a template keeps the ids of the sentences it keeps; a sentence \
+         the operator adds is the operator's own promise.\n\n\
+         ## Kept by derbes\n\n\
+         | Promise | What the documents say | How derbes keeps it | Tests |\n\
+         |---|---|---|---|\n",
+    );
+    for p in PROMISES {
+        if let KeptBy::Derbes { how, tests } = p.kept_by {
+            let tests: Vec<String> = tests.iter().map(|t| format!("`{t}`")).collect();
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} |\n",
+                p.id,
+                p.says,
+                how,
+                tests.join("<br>")
+            ));
+        }
+    }
+    out.push_str(
+        "\n## The operator's own measures\n\n\
+         The documents word these as what the operator does or ensures. Where derbes is to keep \
+         one, the capability is named; when it lands, the sentence and this entry change together.\n\n\
+         | Promise | What the documents say | derbes will keep it with |\n\
+         |---|---|---|\n",
+    );
+    for p in PROMISES {
+        if let KeptBy::Operator { until } = p.kept_by {
+            out.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                p.id,
+                p.says,
+                until.unwrap_or("— (the operator's alone)")
+            ));
+        }
+    }
     out
 }
 
@@ -60,10 +87,10 @@ fn every_mark_in_a_template_names_a_promise_and_every_promise_is_made() {
     let mut errors = Vec::new();
     for (name, text) in templates() {
         for id in marks(&text) {
-            if !known.contains(id.as_str()) {
+            if !known.contains(id) {
                 errors.push(format!("{name}: promise(\"{id}\") is not in the registry"));
             }
-            made.insert(id);
+            made.insert(id.to_owned());
         }
     }
     for id in &known {

@@ -7,21 +7,16 @@
 use derbes_core::text::Lang;
 use derbes_core::Declaration;
 use derbes_service::{Document, PolicyTemplates};
-use std::path::{Path, PathBuf};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod tree;
+
+use tree::{cyrillic, template_words, workspace};
 
 /// Pairs of marks that never stand side by side (an ellipsis `...` aside); `.,` is left out,
 /// since an initial stands before a comma ("А. И., 1 августа").
 const DOUBLED: &[&str] = &[
     "..", ",,", ";;", ",.", ";.", ":.", ":;", ";:", ",;", ";,", ".;",
 ];
-
-fn cyrillic(c: char) -> bool {
-    ('\u{0400}'..='\u{04FF}').contains(&c)
-}
 
 /// What is wrong with one line of `lang` text, if anything.
 fn problems(line: &str, lang: Lang) -> Vec<String> {
@@ -50,34 +45,6 @@ fn problems(line: &str, lang: Lang) -> Vec<String> {
     out
 }
 
-/// The template's text outside its tags.
-fn words(template: &str) -> String {
-    let mut text = String::new();
-    let mut rest = template;
-    while let Some(at) = rest
-        .find("{{")
-        .into_iter()
-        .chain(rest.find("{%"))
-        .chain(rest.find("{#"))
-        .min()
-    {
-        text.push_str(&rest[..at]);
-        let close = match &rest[at..at + 2] {
-            "{{" => "}}",
-            "{%" => "%}",
-            _ => "#}",
-        };
-        match rest[at..].find(close) {
-            Some(end) => rest = &rest[at + end + 2..],
-            None => return text,
-        }
-        // A tag stands for a value: keep the place so that marks around it are not joined.
-        text.push('0');
-    }
-    text.push_str(rest);
-    text
-}
-
 fn lang_of(name: &str) -> Lang {
     match name.split('.').nth(1) {
         Some("kk") => Lang::Kk,
@@ -88,13 +55,9 @@ fn lang_of(name: &str) -> Lang {
 
 #[test]
 fn the_shipped_templates_read_without_mechanical_errors() {
-    let dir = workspace().join("crates/derbes-service/templates");
     let mut errors = Vec::new();
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let text = words(&std::fs::read_to_string(&path).unwrap());
-        for (i, line) in text.lines().enumerate() {
+    for (name, template) in tree::templates() {
+        for (i, line) in template_words(&template).lines().enumerate() {
             for p in problems(line, lang_of(&name)) {
                 errors.push(format!("{name}:{}: {p}: {line}", i + 1));
             }

@@ -40,7 +40,7 @@ pub(crate) fn page(lang: Lang, title: &str, body: &str) -> String {
          .wide th {{ width: auto; border-bottom: 2px solid #888; }}\n\
          .wide td {{ overflow-wrap: normal; }}\n\
          @media (max-width: 36rem) {{ th, td {{ display: block; width: auto; border: 0; padding: .15rem 0; }} tr {{ display: block; border-bottom: 1px solid #ccc; padding: .4rem 0; }} .wide tr {{ display: table-row; }} .wide th, .wide td {{ display: table-cell; padding: .3rem .4rem; border-bottom: 1px solid #ccc; }} }}\n\
-         @media print {{ body {{ margin: 0; max-width: none; }} footer {{ font-size: .8rem; }} .wide {{ overflow: visible; }} .wide table {{ font-size: .8rem; }} }}\n\
+         @media print {{ body {{ margin: 0; max-width: none; }} .wide {{ overflow: visible; }} .wide table {{ font-size: .8rem; }} }}\n\
          </style>\n</head>\n<body>\n{body}</body>\n</html>\n",
         title = escape(title)
     )

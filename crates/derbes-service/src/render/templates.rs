@@ -15,6 +15,36 @@ pub struct TemplateError {
     pub problem: String,
 }
 
+/// The templates derbes ships as `templates/<stem>.<lang>.<ext>`, one per language.
+macro_rules! shipped {
+    ($stem:literal, $ext:literal) => {
+        $crate::render::templates::LangTemplates::new(
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/templates/",
+                $stem,
+                ".kk.",
+                $ext
+            )),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/templates/",
+                $stem,
+                ".ru.",
+                $ext
+            )),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/templates/",
+                $stem,
+                ".en.",
+                $ext
+            )),
+        )
+    };
+}
+pub(crate) use shipped;
+
 /// One template per language.
 #[derive(Debug, Clone)]
 pub struct LangTemplates {
@@ -33,7 +63,8 @@ impl LangTemplates {
     }
 
     /// These templates, each replaced by `<stem>.<lang>.<ext>` in `dir` where that file exists,
-    /// and each checked with `check`.
+    /// and each checked: every `promise("id")` in it must name a known promise (whether or not
+    /// a sample reaches it), and `check` must render it.
     pub fn overridden(
         mut self,
         dir: Option<&Path>,
@@ -60,7 +91,13 @@ impl LangTemplates {
                 }
                 None => format!("(shipped) {name}"),
             };
-            check(self.source(lang), lang).map_err(|problem| TemplateError { file, problem })?;
+            let source = self.source(lang);
+            let unknown = super::promises::marks(source)
+                .find(|id| super::promises::promise(id).is_none())
+                .map(|id| format!("promise(\"{id}\") names no promise of docs/promises.md"));
+            unknown
+                .map_or_else(|| check(source, lang), Err)
+                .map_err(|problem| TemplateError { file, problem })?;
         }
         Ok(self)
     }

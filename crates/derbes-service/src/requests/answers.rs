@@ -17,27 +17,23 @@ use derbes_core::text::{format_date, tr, Lang};
 use serde::Serialize;
 use std::path::Path;
 
-const BUILTIN_KK: &str = include_str!("../../templates/answer.kk.txt");
-const BUILTIN_RU: &str = include_str!("../../templates/answer.ru.txt");
-const BUILTIN_EN: &str = include_str!("../../templates/answer.en.txt");
-
 /// The three answer templates in use.
 #[derive(Debug, Clone)]
 pub struct AnswerTemplates(LangTemplates);
 
 impl Default for AnswerTemplates {
     fn default() -> Self {
-        AnswerTemplates(LangTemplates::new(BUILTIN_KK, BUILTIN_RU, BUILTIN_EN))
+        AnswerTemplates(crate::render::templates::shipped!("answer", "txt"))
     }
 }
 
 impl AnswerTemplates {
     /// The shipped templates, each replaced by `answer.<lang>.txt` in `dir` where that file
     /// exists. Every template is checked by rendering a sample letter.
-    pub fn from_dir(dir: &Path) -> Result<Self, TemplateError> {
+    pub fn load(dir: Option<&Path>) -> Result<Self, TemplateError> {
         AnswerTemplates::default()
             .0
-            .overridden(Some(dir), "answer", "txt", |source, lang| {
+            .overridden(dir, "answer", "txt", |source, lang| {
                 render(source, &LetterContext::sample(lang)).map(|_| ())
             })
             .map(AnswerTemplates)
@@ -321,7 +317,7 @@ impl super::Requests {
         let mut ctx = LetterContext::new(
             self.vault.declaration(),
             lang,
-            local(self.vault.now()),
+            self.vault.today(),
             (&id, kind, body.due.received_on, body.due.due_on),
         );
         ctx.text = text;
@@ -589,7 +585,7 @@ mod tests {
             "Ответ № {{ request.id }}\n\n{{ operator.name }}: {{ request.kind_label }}\n",
         )
         .unwrap();
-        let t = AnswerTemplates::from_dir(dir.path()).unwrap();
+        let t = AnswerTemplates::load(Some(dir.path())).unwrap();
         let l = t.letter(&LetterContext::sample(Lang::Ru)).unwrap();
         assert_eq!(l.subject, "Ответ № 0190-sample");
         assert!(l
@@ -603,7 +599,7 @@ mod tests {
             .contains("Құрметті"));
         for broken in ["{% if %}\n", "Тақырып\n\n{{ request.number }}\n", "\n\n"] {
             std::fs::write(dir.path().join("answer.kk.txt"), broken).unwrap();
-            let e = AnswerTemplates::from_dir(dir.path()).unwrap_err();
+            let e = AnswerTemplates::load(Some(dir.path())).unwrap_err();
             assert!(e.file.ends_with("answer.kk.txt"), "{e}");
         }
     }

@@ -405,8 +405,7 @@ impl Requests {
         } else {
             filter.due_within_days.map(|d| {
                 // The end of that local day.
-                let local =
-                    now.to_offset(self.vault.calendar().offset()).date() + Duration::days(d.into());
+                let local = self.vault.today() + Duration::days(d.into());
                 local
                     .with_hms(23, 59, 59)
                     .unwrap_or(local.midnight())

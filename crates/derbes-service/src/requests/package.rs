@@ -197,7 +197,7 @@ fn csv_text(header: &[&str], rows: Vec<Vec<String>>) -> Result<Vec<u8>, VaultErr
     clippy::too_many_lines,
     reason = "the archive, one file after another as the subject finds them"
 )]
-pub fn zip_package(
+pub(crate) fn zip_package(
     d: &PackageData,
     at: OffsetDateTime,
     report: &super::report::ReportTemplates,
@@ -338,7 +338,6 @@ fn pretty<T: Serialize>(v: &T) -> Result<Vec<u8>, VaultError> {
 }
 
 impl super::Requests {
-    /// Keeps access packages for `ttl` before they are deleted.
     /// Everything held about the subject of request `r`, for the package.
     #[allow(
         clippy::too_many_lines,

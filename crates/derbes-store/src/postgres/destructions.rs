@@ -68,34 +68,34 @@ impl Writer {
                 self.rewrite.push(partition);
             }
         }
-        self.delete_of(id, "DELETE FROM subject_keys WHERE subject_id = $1")
+        self.execute("DELETE FROM subject_keys WHERE subject_id = $1", &[&id])
             .await?;
         destruction.removed = Removed {
             index_entries: self
-                .delete_of(id, "DELETE FROM blind_index WHERE subject_id = $1")
+                .execute("DELETE FROM blind_index WHERE subject_id = $1", &[&id])
                 .await?,
             consent_events: self
-                .delete_of(id, "DELETE FROM consent_events WHERE subject_id = $1")
+                .execute("DELETE FROM consent_events WHERE subject_id = $1", &[&id])
                 .await?,
             representative_links: self
-                .delete_of(id, "DELETE FROM representatives WHERE subject_id = $1")
+                .execute("DELETE FROM representatives WHERE subject_id = $1", &[&id])
                 .await?,
             flags: self
-                .delete_of(id, "DELETE FROM subject_flags WHERE subject_id = $1")
+                .execute("DELETE FROM subject_flags WHERE subject_id = $1", &[&id])
                 .await?,
             obligations: self
-                .delete_of(id, "DELETE FROM obligations WHERE subject_id = $1")
+                .execute("DELETE FROM obligations WHERE subject_id = $1", &[&id])
                 .await?,
             packages: self
-                .delete_of(id, "DELETE FROM request_packages WHERE subject_id = $1")
+                .execute("DELETE FROM request_packages WHERE subject_id = $1", &[&id])
                 .await?,
         };
-        self.delete_of(id, "DELETE FROM subjects WHERE id = $1")
+        self.execute("DELETE FROM subjects WHERE id = $1", &[&id])
             .await?;
         self.execute("INSERT INTO destructions (subject_id, destroyed_at, record) VALUES ($1, $2, $3)
                  ON CONFLICT (subject_id) DO UPDATE SET destroyed_at = excluded.destroyed_at, record = excluded.record", &[
                     &id,
-                    &format_timestamp(destruction.destroyed_at),
+                    &crate::times::At(destruction.destroyed_at),
                     &to_json(&destruction)?,
                 ],
             )

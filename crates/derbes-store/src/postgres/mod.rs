@@ -969,11 +969,6 @@ impl Writer {
             .await?;
         Ok(())
     }
-
-    /// Runs a DELETE keyed by one id and counts the rows it removed.
-    async fn delete_of(&mut self, id: Uuid, sql: &'static str) -> Result<u64, StoreError> {
-        self.execute(sql, &[&id]).await
-    }
 }
 
 fn to_i32(v: u32) -> Result<i32, StoreError> {

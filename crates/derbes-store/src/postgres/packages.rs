@@ -40,9 +40,9 @@ impl Writer {
         audit: AuditDraft,
     ) -> Result<Applied, StoreError> {
         if self
-            .delete_of(
-                request_id,
+            .execute(
                 "DELETE FROM request_packages WHERE request_id = $1",
+                &[&request_id],
             )
             .await?
             == 0

@@ -56,31 +56,24 @@ impl Writer {
         }
         let n =
             i32::try_from(n).map_err(|_| StoreError::Backend("consent ledger too long".into()))?;
-        let insert = self
-            .prep("INSERT INTO consent_events (subject_id, n, id, purpose, at, event) VALUES ($1, $2, $3, $4, $5, $6)")
-            .await?;
-        // Kept as the driver's error: a unique violation is another process's append.
         let inserted = self
-            .client
             .execute(
-                &insert,
+                "INSERT INTO consent_events (subject_id, n, id, purpose, at, event) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT DO NOTHING",
                 &[
                     &event.subject_id,
                     &n,
                     &event.id,
                     &event.purpose,
-                    &derbes_core::audit::format_timestamp(event.at),
+                    &crate::times::At(event.at),
                     &to_json(&event)?,
                 ],
             )
-            .await;
-        match inserted {
+            .await?;
+        if inserted == 0 {
             // Another derbes process appended to the same ledger meanwhile.
-            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
-                return Err(StoreError::VersionConflict)
-            }
-            other => other?,
-        };
+            return Err(StoreError::VersionConflict);
+        }
         self.append(audit);
         Ok(Applied::ConsentRecorded)
     }

@@ -63,7 +63,7 @@ pub(super) fn destroy_subject(
     )?
     .execute(params![
         key,
-        format_timestamp(destruction.destroyed_at),
+        crate::times::At(destruction.destroyed_at),
         to_json(&destruction)?
     ])?;
     tx.append(audit)?;

@@ -53,7 +53,7 @@ pub(super) fn record_consent(
         n,
         &event.id.as_bytes()[..],
         event.purpose,
-        derbes_core::audit::format_timestamp(event.at),
+        crate::times::At(event.at),
         to_json(&event)?
     ])?;
     tx.append(audit)?;
