@@ -337,6 +337,47 @@ pub struct HoldingConsent {
     pub confirmation_due: bool,
 }
 
+/// What `agreed` terms do not cover of `current` (a purpose as `declaration` states it) when
+/// `fields` of it are used: each field not agreed, each recipient added, a transfer abroad and
+/// publication where the consent had none. Removals never count: a consent to more covers less.
+/// The one comparison behind decisions ([`consent_covers`]) and the change report
+/// ([`crate::policy_diff::diff`]), so the report names exactly what enforcement refuses.
+pub fn not_covered(
+    declaration: &Declaration,
+    current: &Purpose,
+    agreed: &PurposeTerms,
+    fields: &[String],
+) -> Vec<ConsentGap> {
+    let mut gaps = Vec::new();
+    // Both lists are usually in declaration order: walk them together, and search only when a
+    // field is not where the walk expects it.
+    let mut next = 0;
+    for f in fields {
+        if agreed.fields.get(next) == Some(f) {
+            next += 1;
+        } else if let Some(i) = agreed.fields.iter().position(|a| a == f) {
+            next = i + 1;
+        } else {
+            gaps.push(ConsentGap::NotCovered(format!("field:{f}")));
+        }
+    }
+    // Compared without copying the purpose's terms: this runs per decision.
+    for r in current
+        .recipients
+        .iter()
+        .filter(|r| !agreed.recipients.contains(r))
+    {
+        gaps.push(ConsentGap::NotCovered(format!("recipient:{r}")));
+    }
+    if !agreed.cross_border_transfer && declaration.purpose_crosses_border(current) {
+        gaps.push(ConsentGap::NotCovered("cross_border_transfer".into()));
+    }
+    if current.publication && !agreed.publication {
+        gaps.push(ConsentGap::NotCovered("publication".into()));
+    }
+    gaps
+}
+
 /// Does the subject's consent cover `fields` of `purpose` (as the declaration states it now)?
 pub fn consent_covers(
     declaration: &Declaration,
@@ -351,36 +392,11 @@ pub fn consent_covers(
         ConsentState::Expired { .. } => return Err(vec![ConsentGap::Expired]),
         ConsentState::Holding(e, g) => (e, g),
     };
-    let mut gaps = Vec::new();
-    let agreed = &grant.terms;
-    // Both lists are usually in declaration order: walk them together, and search only when a
-    // field is not where the walk expects it.
-    let mut next = 0;
-    for f in fields {
-        if agreed.fields.get(next) == Some(f) {
-            next += 1;
-        } else if let Some(i) = agreed.fields.iter().position(|a| a == f) {
-            next = i + 1;
-        } else {
-            gaps.push(ConsentGap::NotCovered(format!("field:{f}")));
-        }
-    }
-    // The purpose as declared now, compared without copying its terms: this runs per decision.
-    if let Some(current) = declaration.purpose(purpose) {
-        for r in current
-            .recipients
-            .iter()
-            .filter(|r| !agreed.recipients.contains(r))
-        {
-            gaps.push(ConsentGap::NotCovered(format!("recipient:{r}")));
-        }
-        if !agreed.cross_border_transfer && declaration.purpose_crosses_border(current) {
-            gaps.push(ConsentGap::NotCovered("cross_border_transfer".into()));
-        }
-        if current.publication && !agreed.publication {
-            gaps.push(ConsentGap::NotCovered("publication".into()));
-        }
-    }
+    let mut gaps = match declaration.purpose(purpose) {
+        Some(current) => not_covered(declaration, current, &grant.terms, fields),
+        // An undeclared purpose is refused before any consent is looked at.
+        None => Vec::new(),
+    };
     let by_representative = matches!(event.given_by, GivenBy::Representative { .. });
     let of_age_now = !facts.minor_on(declaration, now.date());
     let came_of_age = by_representative && of_age_now && facts.birth_date.is_some();

@@ -1,8 +1,10 @@
 //! What changed between two versions of the declaration, in words, and which consents the
-//! change affects: a consent-based purpose whose Art. 8(4) terms (data, recipients, transfers,
-//! publication) changed, or that is new, or that rests on consent only now, needs fresh consent.
+//! change affects: a consent-based purpose that now uses more than a consent to the old terms
+//! covers (data, recipients, a transfer abroad, publication: the comparison decisions make), or
+//! that is new, or that rests on consent only now, needs fresh consent. Removing something
+//! never does: a consent to more covers less.
 
-use crate::consent::PurposeTerms;
+use crate::consent::{not_covered, ConsentGap, PurposeTerms};
 use crate::declaration::{DeadlineKind, Declaration, LegalBasis};
 use crate::policy::{context, PolicyContext};
 use crate::text::{tr, Lang};
@@ -27,6 +29,10 @@ pub struct ConsentImpact {
     pub purpose: String,
     pub label: String,
     pub reasons: Vec<String>,
+    /// What a consent given under the old terms does not cover, as decisions name it
+    /// (`field:<key>`, `recipient:<key>`, `cross_border_transfer`, `publication`); empty for a
+    /// purpose no consent could be given to before.
+    pub items: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -545,76 +551,83 @@ pub fn diff(old: &Declaration, new: &Declaration, lang: Lang) -> Report {
         }
     }
 
-    // Consent impact.
+    // Consent impact: the comparison enforcement makes (`consent::not_covered`), with every field
+    // of the new purpose asked.
     let mut consent_impact = Vec::new();
     for (k, p) in &new.purposes {
         if p.legal_basis != LegalBasis::Consent {
             continue;
         }
-        let mut reasons = Vec::new();
-        match old.purposes.get(k) {
-            None => reasons.push(w.t("жаңа мақсат", "новая цель", "a new purpose").to_owned()),
-            Some(op) if op.legal_basis != LegalBasis::Consent => reasons.push(
-                w.t(
-                    "мақсат енді келісімге негізделеді",
-                    "цель теперь основана на согласии",
-                    "the purpose now rests on consent",
-                )
-                .to_owned(),
+        let (reasons, items) = match old.purposes.get(k) {
+            None => (
+                vec![w.t("жаңа мақсат", "новая цель", "a new purpose").to_owned()],
+                vec![],
+            ),
+            Some(op) if op.legal_basis != LegalBasis::Consent => (
+                vec![w
+                    .t(
+                        "мақсат енді келісімге негізделеді",
+                        "цель теперь основана на согласии",
+                        "the purpose now rests on consent",
+                    )
+                    .to_owned()],
+                vec![],
             ),
             Some(_) => {
-                let (a, b) = (PurposeTerms::of(old, k), PurposeTerms::of(new, k));
-                if let (Some(a), Some(b)) = (a, b) {
-                    if a.fields != b.fields {
-                        reasons.push(
-                            w.t(
-                                "деректер тізбесі өзгерді",
-                                "изменился перечень данных",
-                                "the list of data changed",
-                            )
-                            .to_owned(),
-                        );
-                    }
-                    if a.recipients != b.recipients
-                        || a.third_party_transfer != b.third_party_transfer
-                    {
-                        reasons.push(
-                            w.t(
-                                "алушылар өзгерді",
-                                "изменились получатели",
-                                "the recipients changed",
-                            )
-                            .to_owned(),
-                        );
-                    }
-                    if a.cross_border_transfer != b.cross_border_transfer {
-                        reasons.push(
-                            w.t(
-                                "трансшекаралық беру өзгерді",
-                                "изменилась трансграничная передача",
-                                "cross-border transfer changed",
-                            )
-                            .to_owned(),
-                        );
-                    }
-                    if a.publication != b.publication {
-                        reasons.push(
-                            w.t(
-                                "жариялау өзгерді",
-                                "изменилось опубликование",
-                                "publication changed",
-                            )
-                            .to_owned(),
-                        );
-                    }
+                let Some(agreed) = PurposeTerms::of(old, k) else {
+                    continue;
+                };
+                let items: Vec<String> = not_covered(new, p, &agreed, &p.fields)
+                    .into_iter()
+                    .filter_map(|g| match g {
+                        ConsentGap::NotCovered(item) => Some(item),
+                        _ => None,
+                    })
+                    .collect();
+                let keys = |prefix: &str| -> Vec<String> {
+                    items
+                        .iter()
+                        .filter_map(|i| i.strip_prefix(prefix).map(str::to_owned))
+                        .collect()
+                };
+                let mut reasons = Vec::new();
+                reasons.extend(w.added(
+                    w.t("деректер", "данные", "data"),
+                    &labels(&keys("field:"), new, field_label),
+                ));
+                reasons.extend(w.added(
+                    w.t("алушылар", "получатели", "recipients"),
+                    &labels(&keys("recipient:"), new, recipient_label),
+                ));
+                if items.iter().any(|i| i == "cross_border_transfer") {
+                    reasons.push(
+                        w.t(
+                            "деректер шетелге беріледі",
+                            "данные будут передаваться за границу",
+                            "the data will be transferred abroad",
+                        )
+                        .to_owned(),
+                    );
                 }
+                if items.iter().any(|i| i == "publication") {
+                    reasons.push(
+                        w.t(
+                            "деректер жарияланады",
+                            "данные будут опубликованы",
+                            "the data will be published",
+                        )
+                        .to_owned(),
+                    );
+                }
+                (reasons, items)
             }
-        }
+        };
         if !reasons.is_empty() {
             consent_impact.push(ConsentImpact {
                 purpose: k.clone(),
                 label: p.label.get(lang).into(),
                 reasons,
+                items,
             });
         }
     }
@@ -644,7 +657,7 @@ mod tests {
     }
 
     #[test]
-    fn changes_are_named_and_changed_consent_terms_need_fresh_consent() {
+    fn changes_are_named_and_only_what_a_consent_does_not_cover_needs_fresh_consent() {
         let old = load(DEMO);
         let new = load(
             &DEMO
@@ -682,14 +695,33 @@ mod tests {
             deadline.details,
             ["срок: «2 рабочих дня» вместо «1 рабочий день»"]
         );
-        assert_eq!(r.consent_impact.len(), 1);
+        // A recipient removed: the old consent covers less than it agreed to, and still holds.
+        assert!(r.consent_impact.is_empty(), "{:?}", r.consent_impact);
+
+        // A recipient and a field added: each is named, in every language.
+        let wider = load(&DEMO.replacen(
+            "fields = [\"surname\", \"given_name\", \"patronymic\", \"birth_date\", \"id_document_type\", \"id_document_number\", \"phone\", \"health_info\", \"event_media\"]\nrecipients = [\"transport_company\", \"medical_institution\"]",
+            "fields = [\"surname\", \"given_name\", \"patronymic\", \"birth_date\", \"id_document_type\", \"id_document_number\", \"phone\", \"email\", \"health_info\", \"event_media\"]\nrecipients = [\"transport_company\", \"medical_institution\", \"it_support\"]",
+            1,
+        ));
+        let r = diff(&old, &wider, Lang::Ru);
+        assert_eq!(r.consent_impact.len(), 1, "{:?}", r.consent_impact);
         assert_eq!(r.consent_impact[0].purpose, "extracurricular");
-        assert_eq!(r.consent_impact[0].reasons, ["изменились получатели"]);
-        // The same report in Kazakh and English names the same changes.
+        assert_eq!(
+            r.consent_impact[0].items,
+            ["field:email", "recipient:it_support"]
+        );
+        assert_eq!(
+            r.consent_impact[0].reasons,
+            [
+                "данные добавлены: Адрес электронной почты",
+                "получатели добавлены: Организация IT-поддержки"
+            ]
+        );
         for lang in [Lang::Kk, Lang::En] {
-            let other = diff(&old, &new, lang);
+            let other = diff(&old, &wider, lang);
             assert_eq!(other.changes.len(), r.changes.len());
-            assert_eq!(other.consent_impact.len(), 1);
+            assert_eq!(other.consent_impact[0].reasons.len(), 2);
         }
         // A consent purpose that is new needs consent too; one removed is listed as removed.
         let removed = diff(
@@ -709,6 +741,129 @@ mod tests {
             .consent_impact
             .iter()
             .any(|c| c.purpose == "extracurricular_v2" && c.reasons == ["a new purpose"]));
+    }
+
+    /// One change to the terms of the example's consent purpose.
+    #[derive(Debug, Clone)]
+    enum Edit {
+        DropField(usize),
+        AddField(usize),
+        DropRecipient(usize),
+        AddRecipient(usize),
+        RecipientAbroad(usize),
+        Publication(bool),
+    }
+
+    fn edit(d: &mut Declaration, e: &Edit) {
+        let all_fields: Vec<String> = d.fields.keys().cloned().collect();
+        let all_recipients: Vec<String> = d.recipients.keys().cloned().collect();
+        let Some(p) = d.purposes.get_mut("extracurricular") else {
+            return;
+        };
+        match *e {
+            Edit::DropField(i) if !p.fields.is_empty() => {
+                p.fields.remove(i % p.fields.len());
+            }
+            Edit::AddField(i) => {
+                let f = &all_fields[i % all_fields.len()];
+                if !p.uses_field(f) {
+                    p.fields.push(f.clone());
+                }
+            }
+            Edit::DropRecipient(i) if !p.recipients.is_empty() => {
+                p.recipients.remove(i % p.recipients.len());
+            }
+            Edit::AddRecipient(i) => {
+                let r = &all_recipients[i % all_recipients.len()];
+                if !p.recipients.contains(r) {
+                    p.recipients.push(r.clone());
+                }
+            }
+            Edit::RecipientAbroad(i) => {
+                let r = &all_recipients[i % all_recipients.len()];
+                if let Some(r) = d.recipients.get_mut(r) {
+                    r.country = "DE".into();
+                }
+            }
+            Edit::Publication(on) => p.publication = on,
+            _ => {}
+        }
+    }
+
+    fn an_edit() -> impl proptest::strategy::Strategy<Value = Edit> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0..20usize).prop_map(Edit::DropField),
+            (0..60usize).prop_map(Edit::AddField),
+            (0..5usize).prop_map(Edit::DropRecipient),
+            (0..10usize).prop_map(Edit::AddRecipient),
+            (0..10usize).prop_map(Edit::RecipientAbroad),
+            proptest::bool::ANY.prop_map(Edit::Publication),
+        ]
+    }
+
+    proptest::proptest! {
+        /// The report and enforcement agree: a purpose is reported as needing fresh consent
+        /// exactly when a consent to its old terms no longer lets its data be read, and both
+        /// name the same items.
+        #[test]
+        fn the_report_and_enforcement_agree(
+            before in proptest::collection::vec(an_edit(), 0..3),
+            after in proptest::collection::vec(an_edit(), 0..4),
+        ) {
+            use crate::consent::{consent_covers, ConsentAction, ConsentEvent, GivenBy, Grant, Method, SubjectFacts, Term};
+            let mut old = load(DEMO);
+            for e in &before {
+                edit(&mut old, e);
+            }
+            let mut new = old.clone();
+            new.version = "next".into();
+            for e in &after {
+                edit(&mut new, e);
+            }
+            let now = time::macros::datetime!(2026-11-21 10:00 UTC);
+            let given = ConsentEvent {
+                id: uuid::Uuid::from_u128(1),
+                subject_id: uuid::Uuid::from_u128(2),
+                purpose: "extracurricular".into(),
+                action: ConsentAction::Give(Grant::new(
+                    PurposeTerms::of(&old, "extracurricular").unwrap(),
+                    Term::PurposeAchieved,
+                )),
+                given_by: GivenBy::Subject,
+                method: Method::Web,
+                at: time::macros::datetime!(2026-09-01 08:00 UTC),
+            };
+            let ledger = [given];
+            let adult = SubjectFacts {
+                birth_date: None,
+                blocked: false,
+                restricted: &[],
+                obligations: &[],
+                consents: &ledger,
+            };
+            let every_field = &new.purposes["extracurricular"].fields;
+            let refused: Vec<String> =
+                match consent_covers(&new, &adult, "extracurricular", every_field, now) {
+                    Ok(_) => vec![],
+                    Err(gaps) => gaps
+                        .into_iter()
+                        .map(|g| match g {
+                            ConsentGap::NotCovered(item) => item,
+                            other => format!("{other:?}"),
+                        })
+                        .collect(),
+                };
+            let report = diff(&old, &new, Lang::En);
+            let reported: Vec<String> = report
+                .consent_impact
+                .iter()
+                .filter(|c| c.purpose == "extracurricular")
+                .flat_map(|c| c.items.clone())
+                .collect();
+            proptest::prop_assert_eq!(&reported, &refused);
+            proptest::prop_assert_eq!(report.consent_impact.is_empty(), refused.is_empty());
+        }
     }
 
     #[test]

@@ -201,6 +201,7 @@ fn main() -> ExitCode {
         system::the_policy_in_force_is_served_in_the_visitors_language,
         system::every_version_is_listed_and_one_to_come_is_marked,
         system::what_a_new_version_changes_and_whose_consent_it_needs,
+        system::the_subjects_to_ask_again_are_those_whose_consent_holds,
         system::the_other_documents_of_any_version_link_to_each_other,
     ];
     run_suite("api", cases)

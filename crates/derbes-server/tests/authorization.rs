@@ -94,6 +94,12 @@ const TABLE: &[(&str, &str, Expect, Expect)] = &[
         Status([200, 200, 403, 200, 403]),
     ),
     (
+        "get",
+        "/api/v1/policy/consent-impact",
+        Status([200, 200, 403, 200, 403]),
+        Status([200, 200, 403, 200, 403]),
+    ),
+    (
         "post",
         "/api/v1/tokens",
         Status([201, 403, 403, 403, 403]),
@@ -933,6 +939,11 @@ async fn through_the_service(
             .await
             .map(drop),
         "/api/v1/jobs" => app.job_board(actor).await.map(drop),
+        "/api/v1/policy/consent-impact" => app
+            .policy
+            .consent_impact(actor, None, None, derbes_core::text::Lang::En)
+            .await
+            .map(drop),
         "/api/v1/decisions" => app
             .decisions
             .decide_questions(actor, vec![input(body)])

@@ -61,6 +61,8 @@ pub enum Action {
     SubjectDestroy,
     /// The periodic jobs and their last runs.
     JobsRead,
+    /// How many subjects' consents a policy change touches.
+    ConsentImpact,
 }
 
 /// How far a purpose-bound actor reaches for an action.
@@ -109,6 +111,8 @@ impl Action {
             // Lookups answer only subjects of categories the purpose covers.
             SubjectLookup => (PROCESSORS, Reach::Any),
             SubjectHistory | AuditRead | AuditStatus | DestructionRead => (AUDIT, Reach::Any),
+            // Counts, never a subject: those who answer for the data and those who audit them.
+            ConsentImpact => (AUDIT, Reach::Any),
             TokenCreate | TokenList | TokenRevoke | JobsRead => (ADMIN, Reach::Any),
             ConsentList | ConsentRecord | ConsentReceipt => (PROCESSORS, Reach::Subject),
             RepresentativeList | RepresentativeLink | RepresentativeUnlink => {
@@ -176,6 +180,7 @@ impl Action {
             DestructionRead => "destruction.read",
             SubjectDestroy => "subject.destroy",
             JobsRead => "jobs.read",
+            ConsentImpact => "policy.consent_impact",
         }
     }
 }

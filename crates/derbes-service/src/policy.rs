@@ -665,6 +665,9 @@ type PageKey = (String, Document, Lang, bool, bool);
 #[derive(Default)]
 struct PolicyCache {
     pages: std::sync::Mutex<std::collections::HashMap<PageKey, bytes::Bytes>>,
+    /// Change reports by the versions compared, language and format.
+    changes:
+        std::sync::Mutex<std::collections::HashMap<(String, String, Lang, bool), bytes::Bytes>>,
     versions: std::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<Vec<PolicyVersion>>)>>,
 }
 
@@ -914,13 +917,8 @@ fn nav(lang: Lang, doc: Document, version: &str, in_force: bool) -> String {
     )
 }
 
-/// The change report as Markdown; `counts` gives, per impacted purpose, how many subjects have
-/// it in their consent ledger (absent when no ledger was asked).
-pub fn changes_markdown(
-    r: &derbes_core::policy_diff::Report,
-    counts: &std::collections::HashMap<String, u64>,
-    lang: Lang,
-) -> String {
+/// The change report as Markdown.
+pub fn changes_markdown(r: &derbes_core::policy_diff::Report, lang: Lang) -> String {
     let t = |kk: &'static str, ru: &'static str, en: &'static str| {
         derbes_core::text::tr(lang, kk, ru, en)
     };
@@ -950,22 +948,7 @@ pub fn changes_markdown(
         ));
         md.push_str("\n\n");
         for c in &r.consent_impact {
-            let count = counts.get(&c.purpose).map(|n| {
-                format!(
-                    "; {}: {n}",
-                    t(
-                        "келісім журналында тіркелген субъектілер",
-                        "субъектов с записями в журнале согласий",
-                        "subjects with entries in the consent ledger"
-                    )
-                )
-            });
-            md.push_str(&format!(
-                "- **{}**: {}{}\n",
-                c.label,
-                c.reasons.join("; "),
-                count.unwrap_or_default()
-            ));
+            md.push_str(&format!("- **{}**: {}\n", c.label, c.reasons.join("; ")));
         }
     }
     md.push_str(&format!(
@@ -998,16 +981,39 @@ pub fn changes_markdown(
     tidy(&md)
 }
 
+/// A purpose a policy change touches, with how many subjects' consents hold now and how many
+/// of those do not cover the new terms (the subjects to ask again).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConsentCount {
+    #[serde(flatten)]
+    pub impact: derbes_core::policy_diff::ConsentImpact,
+    /// Subjects whose consent to the purpose holds now (not withdrawn, not expired, and given
+    /// by someone who could give it).
+    pub holding: u64,
+    /// Of those, the subjects whose consent does not cover the purpose as the new version
+    /// states it.
+    pub to_ask_again: u64,
+}
+
+/// The consent impact of a change between two versions, counted on the ledger.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConsentImpactCounts {
+    pub from: String,
+    pub to: String,
+    pub purposes: Vec<ConsentCount>,
+}
+
+/// Subjects read at a time when counting consents.
+const COUNT_BATCH: u32 = 500;
+
 impl Policy {
-    /// The change report between two recorded versions: by default the version in force and
-    /// the one before it. Consent counts come from the ledger.
-    pub async fn changes(
+    /// The two recorded versions a change report compares: by default the version in force
+    /// and the one before it.
+    async fn compared(
         &self,
         from: Option<&str>,
         to: Option<&str>,
-        lang: Lang,
-        html: bool,
-    ) -> Result<String, crate::vault::VaultError> {
+    ) -> Result<(String, String), crate::vault::VaultError> {
         let versions = self.versions().await?;
         let today = self.vault.today();
         let known = |v: &str| versions.iter().any(|x| x.version == v);
@@ -1029,20 +1035,32 @@ impl Policy {
                 }
             }
         };
+        Ok((from, to))
+    }
+
+    /// The public change report between two recorded versions (see [`Policy::compared`]):
+    /// what changed, and which purposes need fresh consent and why. Rendered once per pair of
+    /// versions, language and format; how many subjects it touches is
+    /// [`Policy::consent_impact`]'s, for those who answer for the data.
+    pub async fn changes(
+        &self,
+        from: Option<&str>,
+        to: Option<&str>,
+        lang: Lang,
+        html: bool,
+    ) -> Result<bytes::Bytes, crate::vault::VaultError> {
+        let (from, to) = self.compared(from, to).await?;
+        let key = (from, to, lang, html);
+        if let Some(page) = locked(&self.cache.changes).get(&key) {
+            return Ok(page.clone());
+        }
         let (old, new) = (
-            self.vault.recorded(&from).await?,
-            self.vault.recorded(&to).await?,
+            self.vault.recorded(&key.0).await?,
+            self.vault.recorded(&key.1).await?,
         );
         let report = derbes_core::policy_diff::diff(&old, &new, lang);
-        let mut counts = std::collections::HashMap::new();
-        for c in &report.consent_impact {
-            counts.insert(
-                c.purpose.clone(),
-                self.vault.store().count_consenting(&c.purpose).await?,
-            );
-        }
-        let md = changes_markdown(&report, &counts, lang);
-        Ok(if html {
+        let md = changes_markdown(&report, lang);
+        let page = bytes::Bytes::from(if html {
             let nav = format!(
                 "<nav>{} · {}</nav>\n",
                 policy_link(lang),
@@ -1051,6 +1069,86 @@ impl Policy {
             page_with_nav(lang, &nav, &md)
         } else {
             md
-        })
+        });
+        locked(&self.cache.changes).insert(key, page.clone());
+        Ok(page)
+    }
+
+    /// Which purposes a change between two recorded versions touches (as [`Policy::changes`]
+    /// reports them), each with how many subjects' consents hold now and how many of those the
+    /// new terms leave uncovered. Each consent is judged as decisions judge it: its state by
+    /// core's ledger fold, its coverage by the comparison decisions make.
+    pub async fn consent_impact(
+        &self,
+        actor: &crate::actor::Actor,
+        from: Option<&str>,
+        to: Option<&str>,
+        lang: Lang,
+    ) -> Result<ConsentImpactCounts, crate::vault::VaultError> {
+        self.vault
+            .authorize(actor, crate::access::Action::ConsentImpact)?;
+        let (from, to) = self.compared(from, to).await?;
+        let (old, new) = (
+            self.vault.recorded(&from).await?,
+            self.vault.recorded(&to).await?,
+        );
+        let report = derbes_core::policy_diff::diff(&old, &new, lang);
+        let mut purposes = Vec::new();
+        for impact in report.consent_impact {
+            let (holding, to_ask_again) = match new.purpose(&impact.purpose) {
+                Some(p) => self.count_consents(&new, &impact.purpose, p).await?,
+                None => (0, 0),
+            };
+            purposes.push(ConsentCount {
+                impact,
+                holding,
+                to_ask_again,
+            });
+        }
+        Ok(ConsentImpactCounts { from, to, purposes })
+    }
+
+    /// Of the subjects with consent events for `key`, those whose consent holds now, and of
+    /// them those whose agreed terms do not cover `purpose` of `new`.
+    async fn count_consents(
+        &self,
+        new: &Declaration,
+        key: &str,
+        purpose: &derbes_core::declaration::Purpose,
+    ) -> Result<(u64, u64), crate::vault::VaultError> {
+        use derbes_core::consent::{consent_state, not_covered, ConsentState};
+        let now = self.vault.now();
+        let (mut holding, mut to_ask) = (0, 0);
+        let mut after = None;
+        loop {
+            let ids = self
+                .vault
+                .store()
+                .consenting_subjects(key, after, COUNT_BATCH)
+                .await?;
+            let Some(last) = ids.last() else { break };
+            after = Some(*last);
+            let asked = ids.iter().map(|id| (*id, Some(key.to_owned()))).collect();
+            for (record, state) in self
+                .vault
+                .store()
+                .subjects_with_state(asked)
+                .await?
+                .into_iter()
+                .flatten()
+            {
+                let facts = self.vault.facts(&record, state, now, Some(key))?;
+                let current = self.vault.declaration();
+                if let ConsentState::Holding(_, grant) =
+                    consent_state(current, &facts.as_subject_facts(), key, now)
+                {
+                    holding += 1;
+                    if !not_covered(new, purpose, &grant.terms, &purpose.fields).is_empty() {
+                        to_ask += 1;
+                    }
+                }
+            }
+        }
+        Ok((holding, to_ask))
     }
 }

@@ -159,6 +159,13 @@ pub trait SubjectStateStore: Send + Sync {
     /// number of the change), oldest first, at most `limit`. A reader that has seen a change has
     /// seen every earlier one.
     async fn state_changes(&self, after: i64, limit: u32) -> Result<StateChanges, StoreError>;
-    /// How many subjects have consent events for `purpose` in their ledger.
-    async fn count_consenting(&self, purpose: &str) -> Result<u64, StoreError>;
+    /// The subjects with consent events for `purpose` in their ledger, in id order, after
+    /// `after` (from the first when `None`), at most `limit`: whether each consent still holds is
+    /// core's to decide, on the subject's state.
+    async fn consenting_subjects(
+        &self,
+        purpose: &str,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Uuid>, StoreError>;
 }

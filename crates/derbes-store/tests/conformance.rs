@@ -492,8 +492,14 @@ fn consents_links_and_flags(db: TestDb) -> Fut {
             .await
             .unwrap();
         assert_eq!(recorded, Applied::ConsentRecorded);
-        assert_eq!(s.count_consenting("olympiad").await.unwrap(), 1);
-        assert_eq!(s.count_consenting("newsletter").await.unwrap(), 0);
+        let consenting =
+            |purpose: &'static str, after: Option<Uuid>| s.consenting_subjects(purpose, after, 10);
+        assert_eq!(consenting("olympiad", None).await.unwrap(), [child.id]);
+        assert!(consenting("olympiad", Some(child.id))
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(consenting("newsletter", None).await.unwrap().is_empty());
         // Decided on the empty ledger, but the ledger has moved on: refused, nothing written.
         let stale = consent(
             child.id,

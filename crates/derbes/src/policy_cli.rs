@@ -100,8 +100,8 @@ fn load(path: &std::path::Path) -> Result<derbes_core::Declaration> {
 }
 
 /// `derbes policy diff OLD NEW`: what changed, in words, and which purposes need fresh consent.
-/// The counts of subjects concerned come from the server's `/policy/changes`, which has the
-/// ledger.
+/// How many subjects' consents it touches is the server's to count, on its ledger
+/// (`GET /api/v1/policy/consent-impact`).
 pub fn diff(args: &DiffArgs) -> Result<ExitCode> {
     let lang: Lang = args
         .lang
@@ -109,7 +109,7 @@ pub fn diff(args: &DiffArgs) -> Result<ExitCode> {
         .map_err(|e: String| anyhow::anyhow!("--lang: {e}"))?;
     let (old, new) = (load(&args.old)?, load(&args.new)?);
     let report = derbes_core::policy_diff::diff(&old, &new, lang);
-    let md = derbes_service::changes_markdown(&report, &Default::default(), lang);
+    let md = derbes_service::changes_markdown(&report, lang);
     match args.format.as_str() {
         "md" | "markdown" => print!("{md}"),
         "html" => print!("{}", derbes_service::markdown_page(lang, &md)),

@@ -581,7 +581,7 @@ fn spine() -> Value {
             }},
             "/policy/changes": { "get": {
                 "summary": "What changed between two versions, and which consents it affects",
-                "description": "Public. Fields, purposes, legal bases, recipients, cross-border transfers, retention and deadlines added, removed or changed, in words; and the consent-based purposes whose terms changed (or that are new), with how many subjects have them in their consent ledger. By default: the version in force against the one recorded before it.",
+                "description": "Public. Fields, purposes, legal bases, recipients, cross-border transfers, retention and deadlines added, removed or changed, in words; and the consent-based purposes that need fresh consent: new ones, and those that now use more than a consent to the old terms covers (data, recipients, a transfer abroad, publication), which is what decisions refuse. By default: the version in force against the one recorded before it. How many subjects it touches: /api/v1/policy/consent-impact.",
                 "parameters": [
                     { "name": "from", "in": "query", "schema": { "type": "string" } },
                     { "name": "to", "in": "query", "schema": { "type": "string" } },
@@ -666,6 +666,15 @@ fn spine() -> Value {
                     "responses": { "200": ok("The tokens, oldest first", "Tokens") }
                 }), &[])
             },
+            "/api/v1/policy/consent-impact": { "get": authed(json!({
+                "summary": "The purposes a change between two recorded versions needs fresh consent for, each with the subjects whose consent holds now and those of them the new terms leave uncovered (admin, dpo, auditor)",
+                "parameters": [
+                    { "name": "from", "in": "query", "schema": { "type": "string" } },
+                    { "name": "to", "in": "query", "schema": { "type": "string" } },
+                    { "name": "lang", "in": "query", "schema": { "enum": ["kk", "ru", "en"] } }
+                ],
+                "responses": { "200": ok("The purposes and counts", "ConsentImpact") }
+            }), &[("400", "Malformed query"), ("404", "`from` or `to` is not a recorded version"), ("422", "Unknown lang")]) },
             "/api/v1/jobs": { "get": authed(json!({
                 "summary": "The periodic jobs (webhook delivery, package sweep, audit checkpoints and verification, outbox sweep, token use, key reload), each with what it does and its last run (admin)",
                 "responses": { "200": ok("Every job derbes knows, run or not", "Jobs") }
@@ -690,6 +699,14 @@ fn spine() -> Value {
                 "Health": { "type": "object", "required": ["status", "backend", "declaration_version", "audit_chain"], "properties": {
                     "status": { "enum": ["ok", "audit_chain_broken"] }, "backend": { "enum": ["sqlite", "postgres"] }, "declaration_version": { "type": "string" },
                     "audit_chain": { "enum": ["intact", "broken", "unverified"] } } },
+                "ConsentImpact": { "type": "object", "required": ["from", "to", "purposes"], "properties": {
+                    "from": { "type": "string" }, "to": { "type": "string" },
+                    "purposes": { "type": "array", "items": { "type": "object", "required": ["purpose", "label", "reasons", "items", "holding", "to_ask_again"], "properties": {
+                        "purpose": { "type": "string" }, "label": { "type": "string" },
+                        "reasons": { "type": "array", "items": { "type": "string" } },
+                        "items": { "type": "array", "items": { "type": "string" }, "description": "What a consent to the old terms does not cover, as decisions name it: field:<key>, recipient:<key>, cross_border_transfer, publication" },
+                        "holding": { "type": "integer", "minimum": 0, "description": "Subjects whose consent holds now" },
+                        "to_ask_again": { "type": "integer", "minimum": 0, "description": "Of those, the subjects whose consent does not cover the new terms" } } } } } },
                 "AuditStatus": { "type": "object", "required": ["chain"], "properties": {
                     "chain": { "enum": ["intact", "broken", "unverified"] },
                     "problem": { "type": "string", "description": "What does not verify, when broken" },

@@ -4,6 +4,7 @@ mod audit;
 mod consents;
 mod decisions;
 mod jobs;
+mod policy;
 mod requests;
 mod subjects;
 mod system;
@@ -17,6 +18,7 @@ pub(super) fn routes() -> super::RouteList {
         audit::routes(),
         tokens::routes(),
         jobs::routes(),
+        policy::routes(),
         decisions::routes(),
         consents::routes(),
         requests::routes(),

@@ -24,7 +24,8 @@ pub(super) fn health_and_documents(db: TestDb) -> Fut {
 }
 
 /// The demo declaration recorded as the version in force, and a version 2099.1 to come that
-/// drops a recipient (and that today's check would refuse: it was checked when recorded).
+/// drops a recipient and asks the e-mail address for extracurricular activities (and that
+/// today's check would refuse: it was checked when recorded).
 struct Published {
     s: Server,
     current: String,
@@ -56,8 +57,8 @@ impl Published {
                 1,
             )
             .replacen(
-                "recipients = [\"transport_company\", \"medical_institution\"]",
-                "recipients = [\"transport_company\"]",
+                "\"phone\", \"health_info\", \"event_media\"]\nrecipients = [\"transport_company\", \"medical_institution\"]",
+                "\"phone\", \"email\", \"health_info\", \"event_media\"]\nrecipients = [\"transport_company\"]",
                 1,
             )
             // A recorded version today's check would refuse is published all the same: it was
@@ -151,7 +152,9 @@ pub(super) fn every_version_is_listed_and_one_to_come_is_marked(db: TestDb) -> F
     })
 }
 
-/// What the next version changes, and whose consent it needs again.
+/// What the next version changes, and whose consent it needs again: only what a consent to
+/// the old terms does not cover (the e-mail address added), never what was taken away (a
+/// recipient dropped), as decisions judge it.
 pub(super) fn what_a_new_version_changes_and_whose_consent_it_needs(db: TestDb) -> Fut {
     Box::pin(async move {
         let p = Published::start(&db).await;
@@ -165,13 +168,13 @@ pub(super) fn what_a_new_version_changes_and_whose_consent_it_needs(db: TestDb) 
             "{}",
             r.text
         );
+        let (impact, changes) = r.text.split_once("id=\"changes\"").unwrap();
         assert!(
-            r.text
-                .contains("the recipients changed; subjects with entries in the consent ledger: 0"),
-            "{}",
-            r.text
+            impact.contains("Extracurricular education, events and excursions</strong>: data added: E-mail address</li>"),
+            "{impact}"
         );
-        assert!(r.text.contains("recipients removed: "), "{}", r.text);
+        assert!(!impact.contains("recipient"), "{impact}");
+        assert!(changes.contains("recipients removed: "), "{changes}");
         let r = p
             .page(
                 "/policy/changes?from=2025.1&to=2099.1&lang=kk&format=md",
@@ -179,7 +182,9 @@ pub(super) fn what_a_new_version_changes_and_whose_consent_it_needs(db: TestDb) 
             )
             .await;
         assert!(
-            r.text.contains("## Келісімге әсері {#consent}") && r.text.contains("алушылар өзгерді"),
+            r.text.contains("## Келісімге әсері {#consent}")
+                && r.text
+                    .contains("деректер қосылды: Электрондық пошта мекенжайы"),
             "{}",
             r.text
         );
@@ -197,6 +202,62 @@ pub(super) fn what_a_new_version_changes_and_whose_consent_it_needs(db: TestDb) 
             "{}",
             r.text
         );
+    })
+}
+
+/// Whose consent the next version needs again, counted on the ledger: a consent that holds
+/// and does not cover the new terms counts; a withdrawn one does not.
+pub(super) fn the_subjects_to_ask_again_are_those_whose_consent_holds(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let p = Published::start(&db).await;
+        let s = &p.s;
+        let adult = |given: &str, n: u8| {
+            json!({ "surname": "Оспанова", "given_name": given,
+                "iin": iin_born(time::Date::from_calendar_date(2000, time::Month::March, n).unwrap(), Sex::Female) })
+        };
+        let give =
+            json!({ "purpose": "extracurricular", "action": "give", "method": { "kind": "web" } });
+        for (name, n, withdraws) in [("Айгүл", 3, false), ("Гүлнар", 4, true)] {
+            let id = s.create_student_id(&s.admin, adult(name, n)).await;
+            let consents = format!("/api/v1/subjects/{id}/consents");
+            let r = s.post(&consents, &s.admin, give.clone()).await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            if withdraws {
+                let withdraw = json!({ "purpose": "extracurricular", "action": "withdraw", "method": { "kind": "web" } });
+                let r = s.post(&consents, &s.admin, withdraw).await;
+                assert_eq!(r.status, 201, "{}", r.body);
+            }
+        }
+        let dpo = s.token(Role::Dpo, &[]).await;
+        let r = s
+            .get(
+                "/api/v1/policy/consent-impact?from=2025.1&to=2099.1&lang=en",
+                &dpo,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            r.body["purposes"].as_array().unwrap().len(),
+            1,
+            "{}",
+            r.body
+        );
+        let extracurricular = &r.body["purposes"][0];
+        assert_eq!(extracurricular["purpose"], "extracurricular");
+        assert_eq!(extracurricular["items"], json!(["field:email"]));
+        assert_eq!(
+            extracurricular["reasons"],
+            json!(["data added: E-mail address"])
+        );
+        assert_eq!(extracurricular["holding"], 1, "{}", r.body);
+        assert_eq!(extracurricular["to_ask_again"], 1, "{}", r.body);
+        // A version compared with itself touches no consent; an unknown one is not found.
+        let r = s
+            .get("/api/v1/policy/consent-impact?from=2099.1&to=2099.1", &dpo)
+            .await;
+        assert_eq!(r.body["purposes"], json!([]), "{}", r.body);
+        let r = s.get("/api/v1/policy/consent-impact?to=1999.9", &dpo).await;
+        assert_problem(&r, 404, "not-found");
     })
 }
 

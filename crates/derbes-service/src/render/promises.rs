@@ -273,11 +273,13 @@ pub const PROMISES: &[Promise] = &[
         id: "policy.fresh-consent",
         says: "A change that widens the terms of a consent-based processing needs a new consent.",
         kept_by: KeptBy::Derbes {
-            how: "A consent covers only the terms it was given to: a new field, recipient, transfer abroad or publication is not covered until consent is given again.",
+            how: "A consent covers only the terms it was given to: a new field, recipient, transfer abroad or publication is not covered until consent is given again. The change report names the same gaps (one comparison) and counts the holding consents they leave uncovered.",
             tests: &[
                 "crates/derbes-core/src/consent.rs::a_wider_purpose_does_not_stretch_an_old_consent",
                 "crates/derbes-core/src/consent.rs::a_consent_without_publication_does_not_cover_a_purpose_that_publishes",
+                "crates/derbes-core/src/policy_diff.rs::the_report_and_enforcement_agree",
                 "crates/derbes-server/tests/api/system.rs::what_a_new_version_changes_and_whose_consent_it_needs",
+                "crates/derbes-server/tests/api/system.rs::the_subjects_to_ask_again_are_those_whose_consent_holds",
             ],
         },
     },

@@ -199,15 +199,20 @@ impl SubjectStateStore for PostgresStore {
         Ok(feed)
     }
 
-    async fn count_consenting(&self, purpose: &str) -> Result<u64, StoreError> {
+    async fn consenting_subjects(
+        &self,
+        purpose: &str,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Uuid>, StoreError> {
         let c = self.client().await?;
-        let n: i64 = c
-            .query_one(
-                "SELECT COUNT(DISTINCT subject_id) FROM consent_events WHERE purpose = $1",
-                &[&purpose],
+        let rows = c
+            .query(
+                "SELECT DISTINCT subject_id FROM consent_events \
+                 WHERE purpose = $1 AND subject_id > $2 ORDER BY subject_id LIMIT $3",
+                &[&purpose, &after.unwrap_or(Uuid::nil()), &i64::from(limit)],
             )
-            .await?
-            .get(0);
-        Ok(u64::try_from(n).unwrap_or(0))
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 }

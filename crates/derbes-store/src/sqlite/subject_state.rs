@@ -205,13 +205,28 @@ impl SubjectStateStore for SqliteStore {
         })
     }
 
-    async fn count_consenting(&self, purpose: &str) -> Result<u64, StoreError> {
+    async fn consenting_subjects(
+        &self,
+        purpose: &str,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Uuid>, StoreError> {
         let purpose = purpose.to_owned();
         self.read(move |c| {
-            Ok(c.prepare_cached(
-                "SELECT COUNT(DISTINCT subject_id) FROM consent_events WHERE purpose = ?1",
-            )?
-            .query_row([purpose], |r| r.get(0))?)
+            let mut stmt = c.prepare_cached(
+                "SELECT DISTINCT subject_id FROM consent_events \
+                 WHERE purpose = ?1 AND subject_id > ?2 ORDER BY subject_id LIMIT ?3",
+            )?;
+            let mut rows = stmt.query(params![
+                purpose,
+                after.unwrap_or(Uuid::nil()).as_bytes().as_slice(),
+                limit
+            ])?;
+            let mut ids = Vec::new();
+            while let Some(r) = rows.next()? {
+                ids.push(uuid_of(r.get(0)?)?);
+            }
+            Ok(ids)
         })
         .await
     }

@@ -232,30 +232,43 @@ fn policy_diff_names_the_changes_and_flags_fresh_consent() {
     let cwd = dir.path();
     let old = examples_dir().join("shoqan-school.toml");
     let source = std::fs::read_to_string(&old).unwrap();
-    let new = cwd.join("new.toml");
-    std::fs::write(
-        &new,
-        source
+    let next = |recipients: &str| {
+        let new = cwd.join("new.toml");
+        let text = source
             .replacen("version = \"2025.1\"", "version = \"2026.1\"", 1)
             .replacen(
                 "recipients = [\"transport_company\", \"medical_institution\"]",
-                "recipients = [\"transport_company\"]",
+                recipients,
                 1,
-            ),
-    )
-    .unwrap();
-    let o = run(derbes(cwd)
-        .args(["policy", "diff"])
-        .arg(&old)
-        .arg(&new)
-        .args(["--lang", "ru"]));
+            );
+        std::fs::write(&new, text).unwrap();
+        run(derbes(cwd)
+            .args(["policy", "diff"])
+            .arg(&old)
+            .arg(&new)
+            .args(["--lang", "ru"]))
+    };
+    // A recipient added: the old consents do not cover it; scripts see exit code 3.
+    let o = next("recipients = [\"transport_company\", \"medical_institution\", \"it_support\"]");
     assert_eq!(o.status.code(), Some(3), "{}", show(&o));
     let out = text(&o.stdout);
     assert!(
         out.starts_with("# Изменения политики конфиденциальности: 2025.1 → 2026.1"),
         "{out}"
     );
-    assert!(out.contains("изменились получатели"), "{out}");
+    assert!(
+        out.contains("получатели добавлены: Организация IT-поддержки"),
+        "{out}"
+    );
+    // A recipient dropped: changed, but every consent still covers what is left.
+    let o = next("recipients = [\"transport_company\"]");
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("Ни одна цель не требует нового согласия."),
+        "{out}"
+    );
+    assert!(out.contains("получатели исключены: "), "{out}");
     let o = run(derbes(cwd).args(["policy", "diff"]).arg(&old).arg(&old));
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     assert!(text(&o.stdout).contains("Өзгерістер жоқ."));
