@@ -9,7 +9,6 @@ mod location;
 mod model;
 
 pub use check::{representative_categories, Problem, Severity};
-pub use labels::authorized_body;
 pub use model::*;
 
 use sha2::{Digest, Sha256};

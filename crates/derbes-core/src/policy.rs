@@ -3,8 +3,8 @@
 
 use crate::deadline::{ru_plural, term_words};
 use crate::declaration::{
-    authorized_body, CrossBorderBasis, DataCategory, DeadlineKind, Declaration, OnMajority,
-    RetentionAction, RetentionRule, RetentionStart, Sensitivity, Source, SpecialKind,
+    CrossBorderBasis, DataCategory, DeadlineKind, Declaration, OnMajority, RetentionAction,
+    RetentionRule, RetentionStart, Sensitivity, Source, SpecialKind,
 };
 use crate::text::{format_date, tr, Lang};
 use serde::Serialize;
@@ -34,7 +34,8 @@ pub struct PolicyContext {
     pub cookies: Vec<CookieCategoryPart>,
     /// Fields collected automatically (browser, IP address, times of access).
     pub automatic: Vec<String>,
-    pub authority: &'static str,
+    /// The authorized body for personal data protection, by its name (nominative).
+    pub authority: String,
     /// Any purpose rests on consent.
     pub any_consent: bool,
     /// A line to fill in by hand on a printed form, as Markdown.
@@ -73,7 +74,8 @@ pub struct OperatorPart {
     pub phone: String,
     pub website: Option<String>,
     pub responsible_name: String,
-    pub responsible_position: String,
+    /// The job title, where one is declared.
+    pub responsible_position: Option<String>,
     pub responsible_email: String,
     pub responsible_phone: Option<String>,
     pub approval: Option<ApprovalPart>,
@@ -521,7 +523,7 @@ pub fn deadline_label(k: DeadlineKind, lang: Lang) -> &'static str {
         ),
         DeadlineKind::Unblocking => tr(
             lang,
-            "бұғаттауды алу",
+            "бұғаттауды алып тастау",
             "снятие блокирования",
             "lifting a block",
         ),
@@ -577,6 +579,8 @@ pub fn deadline_label(k: DeadlineKind, lang: Lang) -> &'static str {
 )]
 pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
     let t = |x: &crate::text::Text| x.get(lang).to_owned();
+    // A label inside a sentence or after a colon.
+    let inside = |x: &crate::text::Text| crate::text::in_running_text(x.get(lang));
     // Labels may hold commas themselves ("Parent (mother, father)"): a list of them is split
     // by semicolons.
     let join = |items: Vec<String>| items.join("; ");
@@ -609,7 +613,7 @@ pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
                         d.purposes
                             .values()
                             .filter(|p| p.uses_field(k) && p.covers_category(key))
-                            .map(|p| t(&p.label))
+                            .map(|p| inside(&p.label))
                             .collect(),
                     ),
                 })
@@ -635,13 +639,13 @@ pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
             categories: join(
                 p.categories
                     .iter()
-                    .filter_map(|c| d.subject_categories.get(c).map(|c| t(&c.label)))
+                    .filter_map(|c| d.subject_categories.get(c).map(|c| inside(&c.label)))
                     .collect(),
             ),
             fields: join(
                 p.fields
                     .iter()
-                    .filter_map(|f| d.fields.get(f).map(|f| t(&f.label)))
+                    .filter_map(|f| d.fields.get(f).map(|f| inside(&f.label)))
                     .collect(),
             ),
             recipients: join(
@@ -666,7 +670,7 @@ pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
             field_list: p
                 .fields
                 .iter()
-                .filter_map(|f| d.fields.get(f).map(|f| t(&f.label)))
+                .filter_map(|f| d.fields.get(f).map(|f| inside(&f.label)))
                 .collect(),
             recipients_with_countries: join(
                 p.recipients
@@ -711,7 +715,7 @@ pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
                 d.purposes
                     .values()
                     .filter(|p| p.recipients.iter().any(|x| x == key))
-                    .map(|p| t(&p.label))
+                    .map(|p| inside(&p.label))
                     .collect(),
             ),
         })
@@ -796,7 +800,7 @@ pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
             phone: o.phone.clone(),
             website: o.website.clone(),
             responsible_name: t(&o.responsible_person.name),
-            responsible_position: t(&o.responsible_person.position),
+            responsible_position: o.responsible_person.position_in(lang),
             responsible_email: o.responsible_person.email.clone(),
             responsible_phone: o.responsible_person.phone.clone(),
             approval: o.approval.as_ref().map(|a| ApprovalPart {
@@ -835,9 +839,9 @@ pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
             .fields
             .values()
             .filter(|f| f.source == Source::Automatic)
-            .map(|f| t(&f.label))
+            .map(|f| inside(&f.label))
             .collect(),
-        authority: authorized_body(lang),
+        authority: d.authorized_body.describe(lang),
         any_consent: d
             .purposes
             .values()

@@ -304,18 +304,16 @@ pub fn lines(r: &Receipt, lang: Lang, key_id: &str) -> Vec<(String, String)> {
         },
     );
     put(
-        tr(
-            lang,
-            "Дербес деректерді өңдеуді ұйымдастыруға жауапты тұлға",
-            "Лицо, ответственное за организацию обработки персональных данных",
-            "Person responsible for organizing the processing of personal data",
-        ),
-        format!(
-            "{}, {}, {}",
-            c.responsible_person.name.get(lang),
-            c.responsible_person.position.get(lang),
-            c.responsible_person.email
-        ),
+        crate::declaration::ResponsiblePerson::role(lang),
+        [
+            Some(c.responsible_person.name.get(lang).to_owned()),
+            c.responsible_person.position_in(lang),
+            Some(c.responsible_person.email.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", "),
     );
     put(
         tr(

@@ -211,6 +211,24 @@ pub fn from_spreadsheet_cell(cell: &str) -> &str {
     }
 }
 
+/// A label as it stands inside a sentence or a list after a colon: its first letter in lower
+/// case ("Данные: фамилия; имя"), unless its first word is an abbreviation (ИИН, IP-адрес),
+/// which keeps its capitals. Labels of people and places (recipients, countries, the operator)
+/// are names and are never passed here.
+pub fn in_running_text(label: &str) -> String {
+    let mut chars = label.chars();
+    let (Some(first), Some(second)) = (chars.next(), chars.next()) else {
+        return label.to_owned();
+    };
+    if !first.is_uppercase() || !second.is_lowercase() {
+        return label.to_owned();
+    }
+    first
+        .to_lowercase()
+        .chain(label[first.len_utf8()..].chars())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +240,27 @@ mod tests {
             let cell = spreadsheet_cell(&value);
             proptest::prop_assert!(!cell.starts_with(['=', '+', '-', '@', '\t', '\r']));
             proptest::prop_assert_eq!(from_spreadsheet_cell(&cell), value.as_str());
+        }
+    }
+
+    #[test]
+    fn labels_inside_a_sentence_start_in_lower_case_but_abbreviations_keep_theirs() {
+        for (label, inside) in [
+            ("Фамилия", "фамилия"),
+            ("Үлгерім", "үлгерім"),
+            ("Әкесінің аты", "әкесінің аты"),
+            ("Given name", "given name"),
+            ("ИИН", "ИИН"),
+            ("IP-адрес", "IP-адрес"),
+            (
+                "Индивидуальный идентификационный номер (ИИН)",
+                "индивидуальный идентификационный номер (ИИН)",
+            ),
+            ("уже строчная", "уже строчная"),
+            ("Я", "Я"),
+            ("", ""),
+        ] {
+            assert_eq!(in_running_text(label), inside, "{label}");
         }
     }
 

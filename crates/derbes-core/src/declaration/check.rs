@@ -260,6 +260,11 @@ fn rules(c: &mut Checker<'_>, d: &Declaration) {
     if let Some(t) = &d.disputes.court {
         c.text(&root.key("disputes").key("court"), t);
     }
+    let body = root.key("authorized_body");
+    c.text(&body.key("name"), &d.authorized_body.name);
+    if let Some(w) = &d.authorized_body.website {
+        c.web_address(&body.key("website"), w);
+    }
 
     fields(c, d);
     purposes(c, d);
@@ -455,7 +460,20 @@ fn operator(c: &mut Checker<'_>, p: &Path, o: &Operator) {
     }
     let rp = p.key("responsible_person");
     c.text(&rp.key("name"), &o.responsible_person.name);
-    c.text(&rp.key("position"), &o.responsible_person.position);
+    if let Some(position) = &o.responsible_person.position {
+        c.text(&rp.key("position"), position);
+        let repeats = crate::text::Lang::ALL.iter().any(|&l| {
+            position.get(l).trim().to_lowercase()
+                == super::ResponsiblePerson::role(l).to_lowercase()
+        });
+        if repeats {
+            c.warning(
+                &rp.key("position"),
+                "repeats the role the documents already name (the person responsible for organizing the processing of personal data)",
+                "give the person's job title (e.g. deputy director), or leave `position` out",
+            );
+        }
+    }
     if parse_email(&o.responsible_person.email).is_err() {
         c.error(
             &rp.key("email"),

@@ -55,35 +55,32 @@ impl Source {
     /// Where the value came from, told to the subject.
     pub fn label(self, lang: Lang) -> &'static str {
         match self {
+            // Russian and English name the source (it follows "источник:" and heads a column);
+            // Kazakh says what happened, in the past tense ("көзі: … алынды").
             Source::Subject => tr(
                 lang,
-                "субъектінің өзінен",
-                "от самого субъекта",
-                "from the subject",
+                "субъектінің өзінен алынды",
+                "сам субъект",
+                "the subject",
             ),
             Source::Representative => tr(
                 lang,
-                "субъектінің заңды өкілінен",
-                "от законного представителя субъекта",
-                "from the subject's legal representative",
+                "субъектінің заңды өкілінен алынды",
+                "законный представитель субъекта",
+                "the subject's legal representative",
             ),
             Source::Automatic => tr(
                 lang,
                 "автоматтандырылған құралдармен жиналды",
-                "собраны автоматизированными средствами",
-                "collected by automated means",
+                "автоматизированный сбор",
+                "automated collection",
             ),
-            Source::Operator => tr(
-                lang,
-                "операторда жасалды",
-                "созданы оператором",
-                "created by the operator",
-            ),
+            Source::Operator => tr(lang, "операторда жасалды", "оператор", "the operator"),
             Source::ThirdParty => tr(
                 lang,
                 "үшінші тұлғалардан алынды",
-                "получены от третьих лиц",
-                "received from third parties",
+                "третьи лица",
+                "third parties",
             ),
         }
     }
@@ -107,17 +104,6 @@ impl RecipientKind {
             RecipientKind::ThirdParty => tr(lang, "үшінші тұлға", "третье лицо", "third party"),
         }
     }
-}
-
-/// The body a subject complains to (Law 94-V Art. 27-1: the authorized body for personal data
-/// protection), as letters and reports name it.
-pub fn authorized_body(lang: Lang) -> &'static str {
-    tr(
-        lang,
-        "дербес деректерді қорғау саласындағы уәкілетті орган (цифрлық даму министрлігі, оның Ақпараттық қауіпсіздік комитеті)",
-        "уполномоченный орган в сфере защиты персональных данных (министерство цифрового развития, его Комитет по информационной безопасности)",
-        "the authorized body for personal data protection (the ministry for digital development, its Committee for Information Security)",
-    )
 }
 
 #[cfg(test)]

@@ -37,6 +37,8 @@ pub struct Declaration {
     pub automated_processing: Option<AutomatedProcessing>,
     #[serde(default)]
     pub disputes: Disputes,
+    #[serde(default)]
+    pub authorized_body: AuthorizedBody,
 }
 
 impl Declaration {
@@ -115,11 +117,38 @@ pub struct Approval {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResponsiblePerson {
+    /// As in the person's identity document, in each language's script; a patronymic is not
+    /// translated between languages.
     pub name: Text,
-    pub position: Text,
+    /// The person's job title, where it says more than the role itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<Text>,
     pub email: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
+}
+
+impl ResponsiblePerson {
+    /// The role the law gives the person (Law 94-V Art. 25), as the documents name it.
+    pub fn role(lang: crate::text::Lang) -> &'static str {
+        crate::text::tr(
+            lang,
+            "Дербес деректерді өңдеуді ұйымдастыруға жауапты тұлға",
+            "Лицо, ответственное за организацию обработки персональных данных",
+            "Person responsible for organizing the processing of personal data",
+        )
+    }
+
+    /// The job title in `lang`, if one is declared.
+    pub fn position_in(&self, lang: crate::text::Lang) -> Option<String> {
+        self.position.as_ref().map(|p| p.get(lang).to_owned())
+    }
+
+    /// What a signature states under the name: the job title, or the role.
+    pub fn title(&self, lang: crate::text::Lang) -> String {
+        self.position_in(lang)
+            .unwrap_or_else(|| Self::role(lang).to_owned())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -601,6 +630,50 @@ pub struct AutomatedProcessing {
     /// What the profiling evaluates and what it is used for; required when `profiling` is true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profiling_description: Option<Text>,
+}
+
+/// The authorized body for personal data protection (Law 94-V Art. 1, 27-1): where subjects
+/// may complain about the operator. The documents name its kind in their own words and give
+/// this name after a colon, so it stays in the nominative case in every language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizedBody {
+    /// Its official name, in the nominative case.
+    #[serde(default = "AuthorizedBody::official_name")]
+    pub name: Text,
+    /// Its website, where the operator names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website: Option<String>,
+}
+
+impl AuthorizedBody {
+    /// The body as of 2026: the ministry Law No. 230-VIII of 17.11.2025 names (before it, the
+    /// Ministry of Digital Development, Innovations and Aerospace Industry). An operator names
+    /// another (its committee, a successor) with `[authorized_body] name`.
+    pub fn official_name() -> Text {
+        Text::new(
+            "Қазақстан Республикасының Жасанды интеллект және цифрлық даму министрлігі",
+            "Министерство искусственного интеллекта и цифрового развития Республики Казахстан",
+            "Ministry of Artificial Intelligence and Digital Development of the Republic of Kazakhstan",
+        )
+    }
+
+    /// The name in `lang`, with the website in parentheses where there is one.
+    pub fn describe(&self, lang: crate::text::Lang) -> String {
+        match &self.website {
+            Some(w) => format!("{} ({w})", self.name.get(lang)),
+            None => self.name.get(lang).to_owned(),
+        }
+    }
+}
+
+impl Default for AuthorizedBody {
+    fn default() -> Self {
+        Self {
+            name: Self::official_name(),
+            website: None,
+        }
+    }
 }
 
 /// How disputes with subjects end when the pre-trial claim does not settle them.

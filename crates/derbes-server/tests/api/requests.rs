@@ -680,7 +680,7 @@ pub(super) fn the_access_package_holds_her_data_and_nobody_elses(db: TestDb) -> 
             .find(|f| f["key"] == "surname")
             .unwrap();
         assert_eq!(surname["value"], "Сәрсенбаева");
-        assert_eq!(surname["source_label"], "от самого субъекта");
+        assert_eq!(surname["source_label"], "сам субъект");
         assert!(surname["purposes"]
             .as_array()
             .unwrap()

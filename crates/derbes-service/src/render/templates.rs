@@ -122,12 +122,15 @@ impl LangTemplates {
 /// Renders a template text with `ctx`; names the template `name` (its extension decides
 /// escaping: none for `.txt` and `.md`). Unknown names are errors, and so is a `promise("id")` with an id `promises` does not hold. The filter `cell` makes a
 /// value safe inside a Markdown table cell; `md` shows a value as it is, nothing in it read as
-/// Markdown.
+/// Markdown; `in_text` starts a label in lower case, as it stands inside a sentence.
 pub fn render<T: serde::Serialize>(name: &str, source: &str, ctx: &T) -> Result<String, String> {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.add_filter("cell", table_cell);
     env.add_filter("md", markdown_text);
+    env.add_filter("in_text", |label: String| {
+        derbes_core::text::in_running_text(&label)
+    });
     env.add_function("promise", promise_mark);
     env.add_template(name, source).map_err(|e| e.to_string())?;
     env.get_template(name)
@@ -211,7 +214,10 @@ pub struct OperatorContext {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ResponsibleContext {
     pub name: String,
-    pub position: String,
+    /// The job title, where one is declared.
+    pub position: Option<String>,
+    /// What a signature states under the name: the job title, or the role.
+    pub title: String,
     pub email: String,
 }
 
@@ -231,7 +237,8 @@ pub fn operator_parts(
         },
         ResponsibleContext {
             name: o.responsible_person.name.get(lang).to_owned(),
-            position: o.responsible_person.position.get(lang).to_owned(),
+            position: o.responsible_person.position_in(lang),
+            title: o.responsible_person.title(lang),
             email: o.responsible_person.email.clone(),
         },
     )

@@ -11,7 +11,7 @@ use crate::render::templates::{
     operator_parts, LangTemplates, OperatorContext, ResponsibleContext, TemplateError,
 };
 use crate::vault::VaultError;
-use derbes_core::declaration::{authorized_body, Declaration};
+use derbes_core::declaration::Declaration;
 use derbes_core::request::{RejectionReason, RequestKind};
 use derbes_core::text::{format_date, tr, Lang};
 use serde::Serialize;
@@ -92,7 +92,8 @@ pub struct LetterContext {
     /// The DPO's own words (a complaint's substantive answer).
     pub text: Option<String>,
     /// The body to complain to.
-    pub authority: &'static str,
+    /// The authorized body for personal data protection, by its name (nominative).
+    pub authority: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -140,7 +141,7 @@ impl LetterContext {
             purposes: Vec::new(),
             package_until: None,
             text: None,
-            authority: authorized_body(lang),
+            authority: declaration.authorized_body.describe(lang),
         }
     }
 

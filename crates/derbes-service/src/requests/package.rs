@@ -52,6 +52,8 @@ pub struct PackageData {
     pub requests: Vec<RequestPart>,
     /// What the operator's own databases hold, by connector.
     pub connectors: Vec<ConnectorPart>,
+    /// Where the subject may complain: the authorized body for personal data protection.
+    pub authorized_body: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -515,6 +517,7 @@ impl super::Requests {
             access_history,
             requests,
             connectors,
+            authorized_body: declaration.authorized_body.describe(language),
         })
     }
 

@@ -60,7 +60,8 @@ fn check(source: &str, lang: Lang) -> Result<(), String> {
     };
     let responsible = ResponsibleContext {
         name: "Әлиева А.".into(),
-        position: "DPO".into(),
+        position: Some("DPO".into()),
+        title: "DPO".into(),
         email: "dpo@example.kz".into(),
     };
     let mut ctx = ReportContext {
@@ -122,7 +123,7 @@ fn check(source: &str, lang: Lang) -> Result<(), String> {
             columns: vec!["grade".into()],
             rows: vec![vec!["5".into()]],
         }],
-        authorized_body: derbes_core::declaration::authorized_body(lang),
+        authorized_body: derbes_core::declaration::AuthorizedBody::default().describe(lang),
     };
     render(source, lang, &ctx)?;
     ctx.fields.clear();
@@ -149,7 +150,7 @@ struct ReportContext<'a> {
     flags: Vec<FlagRow>,
     history: Vec<HistoryRow<'a>>,
     systems: Vec<SystemTable>,
-    authorized_body: &'static str,
+    authorized_body: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -329,7 +330,7 @@ fn context(d: &PackageData) -> ReportContext<'_> {
                     })
             })
             .collect(),
-        authorized_body: derbes_core::declaration::authorized_body(lang),
+        authorized_body: d.authorized_body.clone(),
     }
 }
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::text::Lang;
 
 pub(crate) const MINIMAL: &str = r#"
 version = "1"
@@ -395,4 +396,57 @@ fn services_automated_processing_and_court_are_checked() {
     assert_eq!(e.len(), 1, "{e:?}");
     assert_eq!(e[0].path, "disputes.court");
     assert!(e[0].message.contains("missing translation: en"));
+}
+
+#[test]
+fn the_authorized_body_has_a_default_and_can_be_named() {
+    let d = Declaration::load(MINIMAL).unwrap().declaration;
+    assert_eq!(
+        d.authorized_body.describe(Lang::Ru),
+        "Министерство искусственного интеллекта и цифрового развития Республики Казахстан"
+    );
+    let named = format!(
+        "{MINIMAL}\n[authorized_body]\nname = {{ kk = \"Комитет\", ru = \"Комитет\", en = \"Committee\" }}\nwebsite = \"https://www.gov.kz/\"\n"
+    );
+    let d = Declaration::load(&named).unwrap().declaration;
+    assert_eq!(
+        d.authorized_body.describe(Lang::En),
+        "Committee (https://www.gov.kz/)"
+    );
+    let e = errors(
+        &named
+            .replace(", en = \"Committee\"", "")
+            .replace("https://", ""),
+    );
+    let paths: Vec<&str> = e.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["authorized_body.name", "authorized_body.website"],
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_position_that_only_repeats_the_role_is_warned_about() {
+    let repeated = MINIMAL.replace(
+        "position = { kk = \"Директор\", ru = \"Директор\", en = \"Director\" }",
+        "position = { kk = \"Директор\", ru = \"Лицо, ответственное за организацию обработки персональных данных\", en = \"Director\" }",
+    );
+    let loaded = Declaration::load(&repeated).unwrap();
+    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+    assert_eq!(
+        loaded.warnings[0].path,
+        "operator.responsible_person.position"
+    );
+    // Without a position, a signature names the role.
+    let without = MINIMAL.replace(
+        "position = { kk = \"Директор\", ru = \"Директор\", en = \"Director\" }\n",
+        "",
+    );
+    let d = Declaration::load(&without).unwrap().declaration;
+    assert_eq!(
+        d.operator.responsible_person.title(Lang::Ru),
+        "Лицо, ответственное за организацию обработки персональных данных"
+    );
+    assert!(Declaration::load(MINIMAL).unwrap().warnings.is_empty());
 }
