@@ -27,6 +27,8 @@ fn tool(var: &str, names: &[&str]) -> Option<PathBuf> {
 
 /// A headless Chromium session through ChromeDriver; both end when dropped.
 struct Browser {
+    /// What started it, to start another.
+    tools: (PathBuf, PathBuf),
     driver: Child,
     session: String,
     base: String,
@@ -39,8 +41,8 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 impl Browser {
     /// A phone-sized browser (390 × 844 CSS pixels, as a mobile device) that runs no page
-    /// scripts and asks for Russian first.
-    fn start(chromium: &Path, chromedriver: &Path) -> Browser {
+    /// scripts and asks for Russian first; without `phone`, a desktop browser the caller sizes.
+    fn start(chromium: &Path, chromedriver: &Path, phone: bool) -> Browser {
         let port = free_port();
         let driver = std::process::Command::new(chromedriver)
             .arg(format!("--port={port}"))
@@ -57,6 +59,7 @@ impl Browser {
             .into();
         let profile = tempfile::tempdir().unwrap();
         let mut browser = Browser {
+            tools: (chromium.to_owned(), chromedriver.to_owned()),
             driver,
             session: String::new(),
             base,
@@ -77,22 +80,25 @@ impl Browser {
         if is_root() {
             args.push("--no-sandbox".to_owned());
         }
+        let mut options = json!({
+            "binary": chromium,
+            "args": args,
+            "prefs": {
+                // No page scripts: the pages must work without them.
+                "profile.managed_default_content_settings.javascript": 2,
+                "intl.accept_languages": "ru-RU,ru",
+            },
+        });
+        if phone {
+            options["mobileEmulation"] = json!({ "deviceMetrics": {
+                "width": 390, "height": 844, "pixelRatio": 2.0, "mobile": true,
+                // Touch emulation makes ChromeDriver's clicks wait for scripts that are off.
+                "touch": false
+            }});
+        }
         let caps = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": args,
-                "prefs": {
-                    // No page scripts: the pages must work without them.
-                    "profile.managed_default_content_settings.javascript": 2,
-                    "intl.accept_languages": "ru-RU,ru",
-                },
-                "mobileEmulation": { "deviceMetrics": {
-                    "width": 390, "height": 844, "pixelRatio": 2.0, "mobile": true,
-                    // Touch emulation makes ChromeDriver's clicks wait for scripts that are off.
-                    "touch": false
-                }},
-            },
+            "goog:chromeOptions": options,
         }}});
         let v = browser.post("/session", caps);
         browser.session = v["sessionId"]
@@ -191,6 +197,38 @@ impl Browser {
             .expect("no screenshot")
     }
 
+    /// Lays pages out `width` CSS pixels wide, as a phone (`mobile`) or as a sheet, for the
+    /// screen or for print (ChromeDriver's DevTools passage; WebDriver has no word for it).
+    fn emulate(&self, width: u32, height: u32, mobile: bool, media: &str) {
+        self.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile }),
+        );
+        self.cdp("Emulation.setEmulatedMedia", json!({ "media": media }));
+    }
+
+    /// A DevTools command through ChromeDriver: its result.
+    fn cdp(&self, cmd: &str, params: Value) -> Value {
+        let v = self.post(
+            &self.in_session("/goog/cdp/execute"),
+            json!({ "cmd": cmd, "params": params }),
+        );
+        assert!(v.is_object(), "{cmd}: {v}");
+        v
+    }
+
+    /// A PNG of the whole page, below the window too.
+    fn page_screenshot(&self) -> Vec<u8> {
+        use base64::Engine;
+        let v = self.cdp(
+            "Page.captureScreenshot",
+            json!({ "format": "png", "captureBeyondViewport": true }),
+        );
+        base64::engine::general_purpose::STANDARD
+            .decode(v["data"].as_str().expect("no screenshot"))
+            .unwrap()
+    }
+
     /// A PNG of the whole window.
     fn screenshot(&self) -> Vec<u8> {
         use base64::Engine;
@@ -267,19 +305,23 @@ fn pages_work_without_scripts_on_a_phone(b: &Browser, server: &Server) {
         assert_plain_page_fits_the_phone(b, "kk");
         b.click("nav a[href^='/policy?']");
     }
-    // The record's table is wider than the phone: it scrolls in its own box.
+    // The record's table has more columns than a phone can show: each row stands as a block,
+    // each cell after its column's name.
     b.go(&format!(
         "{}/policy/documents/processing-record?lang=en",
         server.base
     ));
     let table = b.eval(
-        "const box = document.querySelector('.wide'); \
-         return { box: box.clientWidth, table: box.scrollWidth }",
+        "const box = document.querySelector('.wide'); const td = box.querySelector('td'); \
+         return { box: box.clientWidth, table: box.scrollWidth, display: getComputedStyle(td).display, \
+         label: getComputedStyle(td, '::before').content }",
     );
     assert!(
-        table["table"].as_f64().unwrap() > table["box"].as_f64().unwrap(),
+        table["table"].as_f64().unwrap() <= table["box"].as_f64().unwrap(),
         "{table}"
     );
+    assert_eq!(table["display"], "block", "{table}");
+    assert_eq!(table["label"], "\"No.: \"", "{table}");
     assert_plain_page_fits_the_phone(b, "en");
     b.click("nav a[href^='/policy/versions']");
     assert!(b.url().contains("/policy/versions?lang=en"), "{}", b.url());
@@ -359,6 +401,153 @@ fn kazakh_letters_render(b: &Browser, server: &Server) {
     }
 }
 
+/// Identifiers, phone numbers, dates and request ids in the page, each with whether a line
+/// break splits it: a range over the match that spans two lines has two tops.
+const SPLIT_CHECK: &str = r#"
+const re = /\+7(?:[\s\u00a0]\d+){4}|\b\d{12}\b|\b\d{1,2}[\s\u00a0][^\s\u00a0\d.,;:()«»]+[\s\u00a0]\d{4}(?:[\s\u00a0]года)?|\d{4}[\s\u00a0]жылғы[\s\u00a0]\d{1,2}[\s\u00a0][^\s\u00a0\d.,;:()«»]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gu;
+const seen = [], split = [];
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+while (walker.nextNode()) {
+  const node = walker.currentNode;
+  for (const m of node.data.matchAll(re)) {
+    const r = document.createRange();
+    r.setStart(node, m.index);
+    r.setEnd(node, m.index + m[0].length);
+    const tops = new Set([...r.getClientRects()].filter(x => x.width > 0).map(x => Math.round(x.top)));
+    seen.push(m[0]);
+    if (tops.size > 1) split.push(m[0]);
+  }
+}
+const wide = [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth - 1).map(e => e.tagName + ' ' + e.textContent.slice(0, 60)).slice(-3);
+return { seen, split, wide, width: window.innerWidth, scroll: document.documentElement.scrollWidth };
+"#;
+
+/// The documents a subject or an operator reads, as files: a consent receipt and the access
+/// package's report, in `lang`, for a student with an IIN and a phone number. They are behind
+/// a token, so the browser opens them from disk.
+fn private_documents(server: &Server, dir: &Path, lang: &str, n: usize) -> Vec<(String, String)> {
+    use std::io::Read;
+    let token = server
+        .token
+        .as_deref()
+        .expect("the first start prints a token");
+    let iin = &student_iins(n + 1)[n];
+    let student = create_student(server, token, n, "Сәрсенбаева", iin);
+    let (status, given) = server.post(
+        &format!("/api/v1/subjects/{student}/consents"),
+        token,
+        &json!({ "purpose": "extracurricular", "action": "give", "method": { "kind": "web" } }),
+    );
+    assert_eq!(status, 201, "{given}");
+    let (status, filed) = server.post(
+        "/api/v1/requests",
+        token,
+        &json!({ "kind": "access_export", "subject_id": student, "channel": "online", "language": lang }),
+    );
+    assert_eq!(status, 201, "{filed}");
+    let request = filed["id"].as_str().unwrap();
+    let (status, body) = server.post(
+        &format!("/api/v1/requests/{request}/verification/document"),
+        token,
+        &json!({ "document": "id_card" }),
+    );
+    assert_eq!(status, 200, "{body}");
+    let steps = format!("/api/v1/requests/{request}/steps");
+    for step in ["submit", "approve"] {
+        let (status, body) = server.post(&steps, token, &json!({ "step": step }));
+        assert_eq!(status, 200, "{step}: {body}");
+    }
+    let raw = |path: &str| -> Vec<u8> {
+        let req = ureq::http::Request::builder()
+            .uri(server.url(path))
+            .header("Authorization", format!("Bearer {token}"))
+            .body(())
+            .unwrap();
+        let mut resp = agent().run(req).unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        resp.body_mut()
+            .with_config()
+            .limit(50 << 20)
+            .read_to_vec()
+            .unwrap()
+    };
+    let receipt = raw(&format!(
+        "/api/v1/subjects/{student}/consents/{}/receipt?format=html&lang={lang}",
+        given["id"].as_str().unwrap()
+    ));
+    let zip = raw(&format!("/api/v1/requests/{request}/package"));
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    let mut report = Vec::new();
+    archive
+        .by_name("report.html")
+        .unwrap()
+        .read_to_end(&mut report)
+        .unwrap();
+    let mut out = Vec::new();
+    for (name, html) in [("receipt", receipt), ("report", report)] {
+        let path = dir.join(format!("{name}.{lang}.html"));
+        std::fs::write(&path, html).unwrap();
+        out.push((
+            format!("{name}.{lang}"),
+            format!("file://{}", path.display()),
+        ));
+    }
+    out
+}
+
+/// Every document, in Kazakh and Russian, on a 390-pixel phone and on an A4 sheet in print:
+/// no identifier, phone number, date or request id is split between lines, and nothing is
+/// wider than the page (wide tables stand as blocks of labelled lines). A screenshot of each
+/// is kept for a person to look at.
+fn documents_keep_identifiers_whole(b: &Browser, server: &Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pages = Vec::new();
+    for (n, lang) in ["kk", "ru"].into_iter().enumerate() {
+        for doc in ["policy", "data-list", "consent-forms", "processing-record"] {
+            let path = match doc {
+                "policy" => format!("/policy?lang={lang}"),
+                _ => format!("/policy/documents/{doc}?lang={lang}"),
+            };
+            pages.push((format!("{doc}.{lang}"), server.url(&path)));
+        }
+        pages.extend(private_documents(server, dir.path(), lang, n));
+    }
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("documents");
+    std::fs::create_dir_all(&shots).unwrap();
+    // A phone (this browser); an A4 sheet (210 mm at 96 pixels an inch), printed, in a desktop
+    // browser of its own.
+    let sheet = Browser::start(&b.tools.0, &b.tools.1, false);
+    sheet.emulate(794, 1123, false, "print");
+    for (size, b, width) in [("phone", b, 390), ("a4", &sheet, 794)] {
+        for (name, url) in &pages {
+            b.go(url);
+            std::fs::write(
+                shots.join(format!("{name}.{size}.png")),
+                b.page_screenshot(),
+            )
+            .unwrap();
+            let r = b.eval(SPLIT_CHECK);
+            let at = format!("{name} on {size}");
+            assert!(
+                r["split"].as_array().unwrap().is_empty(),
+                "{at}: split between lines: {}",
+                r["split"]
+            );
+            // Each document states at least a date or an identifier the check can see.
+            assert!(!r["seen"].as_array().unwrap().is_empty(), "{at}: {r}");
+            assert!(
+                r["scroll"].as_f64().unwrap() <= f64::from(width) && r["width"] == width,
+                "{at} is wider than the page: {r}"
+            );
+            assert_eq!(r["width"], width, "{at}: laid out as wide as asked");
+        }
+    }
+    println!(
+        "browser: screenshots of every document are in {}",
+        shots.display()
+    );
+}
+
 /// `policy render --format pdf` prints through Chromium: a PDF with a page per sheet, the
 /// Kazakh consent forms in it.
 fn pdf_through_chromium(chromium: &Path) {
@@ -413,16 +602,20 @@ fn main() -> ExitCode {
         println!("browser suite: NOT RUN: {why}");
         return ExitCode::SUCCESS;
     };
-    let cases: [(&str, Case); 2] = [
+    let cases: [(&str, Case); 3] = [
         (
             "pages_work_without_scripts_on_a_phone",
             pages_work_without_scripts_on_a_phone,
         ),
         ("kazakh_letters_render", kazakh_letters_render),
+        (
+            "documents_keep_identifiers_whole",
+            documents_keep_identifiers_whole,
+        ),
     ];
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &dir.path().join("data"));
-    let browser = Browser::start(&chromium, &chromedriver);
+    let browser = Browser::start(&chromium, &chromedriver, true);
     for (name, case) in cases {
         case(&browser, &server);
         println!("browser {name} ... ok");

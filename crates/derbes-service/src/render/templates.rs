@@ -265,7 +265,7 @@ mod tests {
         .unwrap();
         assert_eq!(out, "| a\\|b c\\\\ |");
         let html = crate::render::html::markdown_to_html(&format!("| h |\n|---|\n{out}\n"));
-        assert!(html.contains("<td>a|b c\\</td>"), "{html}");
+        assert!(html.contains("<td data-label=\"h\">a|b c\\</td>"), "{html}");
     }
 
     proptest::proptest! {
@@ -279,14 +279,20 @@ mod tests {
                 &serde_json::json!({ "v": value }),
             )
             .unwrap();
-            let html = crate::render::html::markdown_to_html(&md);
+            // A space may show as a non-breaking one (beside a digit), a word with a digit and a
+            // hyphen stands in an unbreakable span: it reads the same.
+            let html = crate::render::html::markdown_to_html(&md)
+                .replace('\u{a0}', " ")
+                .replace("<span class=\"nb\">", "")
+                .replace("</span>", "")
+                .replace("<wbr>", "");
             let shown = value
                 .trim()
                 .replace('&', "&amp;")
                 .replace('<', "&lt;")
                 .replace('>', "&gt;");
             proptest::prop_assert!(html.contains(&format!("<li>{shown}</li>")), "{}", html);
-            proptest::prop_assert!(html.contains(&format!("<td>{shown}</td>")), "{}", html);
+            proptest::prop_assert!(html.contains(&format!("<td data-label=\"h\">{shown}</td>")), "{}", html);
         }
     }
 }

@@ -85,7 +85,7 @@ fn check(source: &str, lang: Lang) -> Result<(), String> {
             recipients: vec![RecipientRow {
                 label: "LMS",
                 kind: "processor",
-                country: "DE",
+                country: "Germany".into(),
                 cross_border: true,
             }],
             retention: "5 years",
@@ -175,7 +175,8 @@ struct PurposeRow<'a> {
 struct RecipientRow<'a> {
     label: &'a str,
     kind: &'a str,
-    country: &'a str,
+    /// The country's name in the report's language (data.json keeps its code).
+    country: String,
     cross_border: bool,
 }
 
@@ -259,7 +260,7 @@ fn context(d: &PackageData) -> ReportContext<'_> {
                     .map(|r| RecipientRow {
                         label: &r.label,
                         kind: r.kind_label,
-                        country: &r.country,
+                        country: derbes_core::policy::country_name(&r.country, lang),
                         cross_border: r.cross_border,
                     })
                     .collect(),
