@@ -194,15 +194,22 @@ async fn changes(
 ) -> Result<Response, ApiError> {
     let lang = asked_lang(q.lang.as_deref(), &headers)?;
     let html = html_asked(q.format.as_deref())?;
-    match s
+    let report = s
         .app
         .policy
         .changes(q.from.as_deref(), q.to.as_deref(), lang, html)
-        .await
-    {
-        Err(derbes_service::VaultError::NotFound) => Err(ApiError::not_found(
+        .await;
+    Ok(page(versions_known(report)?, html))
+}
+
+/// A comparison of two versions, with `NotFound` told as the parameters that name none.
+pub(in crate::api) fn versions_known<T>(
+    r: Result<T, derbes_service::VaultError>,
+) -> Result<T, ApiError> {
+    r.map_err(|e| match e {
+        derbes_service::VaultError::NotFound => ApiError::not_found(
             "`from` or `to` names no recorded policy version; /policy/versions lists them",
-        )),
-        other => Ok(page(other?, html)),
-    }
+        ),
+        other => other.into(),
+    })
 }

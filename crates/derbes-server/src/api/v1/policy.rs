@@ -1,6 +1,7 @@
 //! What a policy change means for the consents held: the public report's purposes, each with
 //! the subjects whose consent holds and those to ask again.
 
+use crate::api::policy::versions_known;
 use crate::api::{asked_lang, ok, Query, RouteList};
 use crate::auth::Caller;
 use crate::problem::ApiError;
@@ -30,14 +31,9 @@ async fn consent_impact(
     Query(q): Query<Versions>,
 ) -> Result<Response, ApiError> {
     let lang = asked_lang(q.lang.as_deref(), &headers)?;
-    match app
+    let impact = app
         .policy
         .consent_impact(&actor, q.from.as_deref(), q.to.as_deref(), lang)
-        .await
-    {
-        Err(derbes_service::VaultError::NotFound) => Err(ApiError::not_found(
-            "`from` or `to` names no recorded policy version; /policy/versions lists them",
-        )),
-        other => ok(&other?),
-    }
+        .await;
+    ok(&versions_known(impact)?)
 }
