@@ -305,7 +305,7 @@ fn period(r: &RetentionRule, lang: Lang) -> String {
     let span = if parts.is_empty() {
         tr(
             lang,
-            "өңдеу мақсатына жеткенге дейін",
+            "өңдеу мақсатына қол жеткізілгенге дейін",
             "до достижения цели",
             "until the purpose is achieved",
         )
@@ -322,7 +322,7 @@ fn period(r: &RetentionRule, lang: Lang) -> String {
         ),
         RetentionStart::PurposeAchieved => tr(
             lang,
-            "өңдеу мақсатына жеткен күннен бастап",
+            "өңдеу мақсатына қол жеткізілген күннен бастап",
             "со дня достижения цели обработки",
             "from when the purpose is achieved",
         ),
@@ -334,7 +334,7 @@ fn period(r: &RetentionRule, lang: Lang) -> String {
         ),
         RetentionStart::ConsentWithdrawn => tr(
             lang,
-            "келісім кері қайтарылған күннен бастап",
+            "келісім кері қайтарып алынған күннен бастап",
             "со дня отзыва согласия",
             "from the withdrawal of consent",
         ),
@@ -423,8 +423,22 @@ fn data_kind(c: DataCategory, lang: Lang) -> &'static str {
     }
 }
 
-fn sensitivity(s: Sensitivity, special: Option<SpecialKind>, lang: Lang) -> Option<&'static str> {
+/// What the field's sensitivity adds to its kind of data (`category`), if anything: a health
+/// field of the health kind is "a special category", not "health data; special category: health".
+fn sensitivity(
+    s: Sensitivity,
+    special: Option<SpecialKind>,
+    category: DataCategory,
+    lang: Lang,
+) -> Option<&'static str> {
     Some(match (s, special) {
+        (_, Some(SpecialKind::Health)) if category == DataCategory::Health => {
+            tr(lang, "ерекше санат", "особая категория", "special category")
+        }
+        (_, Some(SpecialKind::Biometric)) if category == DataCategory::Biometric => {
+            tr(lang, "ерекше санат", "особая категория", "special category")
+        }
+        (Sensitivity::Financial, None) if category == DataCategory::Financial => return None,
         (_, Some(SpecialKind::Health)) => tr(
             lang,
             "ерекше санат: денсаулық туралы мәліметтер",
@@ -607,7 +621,7 @@ pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
                         (Sensitivity::Financial, _) => "financial",
                         (Sensitivity::Ordinary, _) => "",
                     },
-                    note: sensitivity(f.sensitivity, f.special, lang),
+                    note: sensitivity(f.sensitivity, f.special, f.data_category, lang),
                     source: f.source.label(lang),
                     purposes: join(
                         d.purposes
@@ -623,7 +637,7 @@ pub fn context(d: &Declaration, lang: Lang) -> PolicyContext {
     let retention_of = |key: &str| {
         d.retention
             .get(key)
-            .map(|r| format!("{} — {}", t(&r.label), period(r, lang)))
+            .map(|r| format!("{} — {}", inside(&r.label), period(r, lang)))
             .unwrap_or_else(|| key.to_owned())
     };
     let purposes = d

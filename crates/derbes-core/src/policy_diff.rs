@@ -327,7 +327,7 @@ pub fn diff(old: &Declaration, new: &Declaration, lang: Lang) -> Report {
                     (true, None) => "—".to_owned(),
                     (false, _) => w
                         .t(
-                            "шекарадан тыс берілмейді",
+                            "трансшекаралық беру жоқ",
                             "трансграничной передачи нет",
                             "no cross-border transfer",
                         )

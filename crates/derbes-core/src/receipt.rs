@@ -467,7 +467,8 @@ pub fn lines(r: &Receipt, lang: Lang, key_id: &str) -> Vec<(String, String)> {
                     "{}{}",
                     tr(lang, "", "по ", "through "),
                     match lang {
-                        Lang::Kk => format!("{} (қоса алғанда)", format_date(date, lang)),
+                        Lang::Kk =>
+                            format!("{} күніне дейін (қоса алғанда)", format_date(date, lang)),
                         Lang::Ru => format!("{} включительно", format_date(date, lang)),
                         Lang::En => format_date(date, lang),
                     }
@@ -499,7 +500,7 @@ pub fn lines(r: &Receipt, lang: Lang, key_id: &str) -> Vec<(String, String)> {
         put(
             tr(
                 lang,
-                "Келісім шарттарының хэші (SHA-256)",
+                "Келісім талаптарының хэші (SHA-256)",
                 "Хэш условий согласия (SHA-256)",
                 "Hash of the agreed terms (SHA-256)",
             ),
@@ -853,7 +854,7 @@ mod tests {
         assert!(r
             .readable
             .kk
-            .contains("2027 жылғы 30 маусым (қоса алғанда)"));
+            .contains("2027 жылғы 30 маусым күніне дейін (қоса алғанда)"));
         assert!(r.readable.ru.contains("по 30 июня 2027 года включительно"));
         assert!(r.readable.ru.contains("законный представитель (родитель)"));
         assert!(r.readable.en.contains(
