@@ -520,7 +520,7 @@ pub fn deadline_label(k: DeadlineKind, lang: Lang) -> &'static str {
         DeadlineKind::AccessExport => tr(
             lang,
             "дербес деректерге қол жеткізу және көшірмесін беру",
-            "доступ к персональным данным и их копия",
+            "предоставление доступа к персональным данным и их копии",
             "access to the data and a copy",
         ),
         DeadlineKind::Rectification => tr(
