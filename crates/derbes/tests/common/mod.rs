@@ -116,9 +116,25 @@ pub fn show(o: &Output) -> String {
     )
 }
 
+/// A loopback port nothing listens on, for a server this test starts. Taken below the kernel's
+/// ephemeral range (32768 and up on Linux): a port the kernel hands out can be taken again, as
+/// the source port of any outgoing connection, before the server binds it. Each call in a
+/// process takes the next port of a range that depends on the process id, so parallel tests do
+/// not race for the same one either.
 pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const FIRST: u16 = 20_000;
+    const SPAN: u16 = 12_000;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    // The low bits of the process id pick where this process starts.
+    let start = u16::try_from(std::process::id() % u32::from(SPAN)).unwrap_or(0);
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = FIRST + (start + n % SPAN) % SPAN;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 pub fn agent() -> ureq::Agent {
