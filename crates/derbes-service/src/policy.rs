@@ -1118,7 +1118,7 @@ impl Policy {
         purpose: &derbes_core::declaration::Purpose,
     ) -> Result<(u64, u64), crate::vault::VaultError> {
         use derbes_core::consent::{consent_state, not_covered, ConsentState};
-        let now = self.vault.now();
+        let (now, current) = (self.vault.now(), self.vault.declaration());
         let (mut holding, mut to_ask) = (0, 0);
         let mut after = None;
         loop {
@@ -1139,7 +1139,6 @@ impl Policy {
                 .flatten()
             {
                 let facts = self.vault.facts(&record, state, now, Some(key))?;
-                let current = self.vault.declaration();
                 if let ConsentState::Holding(_, grant) =
                     consent_state(current, &facts.as_subject_facts(), key, now)
                 {

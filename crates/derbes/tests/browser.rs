@@ -36,6 +36,9 @@ struct Browser {
     _profile: tempfile::TempDir,
 }
 
+/// An A4 sheet's width in CSS pixels (210 mm at 96 pixels an inch).
+const A4_WIDTH: u32 = 794;
+
 /// The key under which WebDriver names an element.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -197,14 +200,14 @@ impl Browser {
             .expect("no screenshot")
     }
 
-    /// Lays pages out `width` CSS pixels wide, as a phone (`mobile`) or as a sheet, for the
-    /// screen or for print (ChromeDriver's DevTools passage; WebDriver has no word for it).
-    fn emulate(&self, width: u32, height: u32, mobile: bool, media: &str) {
+    /// Lays pages out as an A4 sheet (210 × 297 mm at 96 pixels an inch), printed (ChromeDriver's
+    /// DevTools passage; WebDriver has no word for it).
+    fn print_on_a4(&self) {
         self.cdp(
             "Emulation.setDeviceMetricsOverride",
-            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile }),
+            json!({ "width": A4_WIDTH, "height": 1123, "deviceScaleFactor": 1, "mobile": false }),
         );
-        self.cdp("Emulation.setEmulatedMedia", json!({ "media": media }));
+        self.cdp("Emulation.setEmulatedMedia", json!({ "media": "print" }));
     }
 
     /// A DevTools command through ChromeDriver: its result.
@@ -517,8 +520,8 @@ fn documents_keep_identifiers_whole(b: &Browser, server: &Server) {
     // A phone (this browser); an A4 sheet (210 mm at 96 pixels an inch), printed, in a desktop
     // browser of its own.
     let sheet = Browser::start(&b.tools.0, &b.tools.1, false);
-    sheet.emulate(794, 1123, false, "print");
-    for (size, b, width) in [("phone", b, 390), ("a4", &sheet, 794)] {
+    sheet.print_on_a4();
+    for (size, b, width) in [("phone", b, 390), ("a4", &sheet, A4_WIDTH)] {
         for (name, url) in &pages {
             b.go(url);
             std::fs::write(

@@ -122,63 +122,53 @@ pub(crate) fn keep_together(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Text as events, a word with a digit and a hyphen (a request id, "319-III", "2025-08-01") in
-/// a span that is never broken at its hyphens.
+/// a span that is never broken at its hyphens. A path still breaks after its slashes and
+/// before a file's extension ("receipts/" "<id>" ".json"). Text stays text: pulldown-cmark
+/// escapes it.
 fn unbroken(text: &str) -> Vec<pulldown_cmark::Event<'static>> {
     use pulldown_cmark::Event;
+    let is_id = |w: &str| w.contains('-') && w.chars().any(|c| c.is_ascii_digit());
     let mut events = Vec::new();
     let mut plain = String::new();
-    for (i, word) in text.split(' ').enumerate() {
-        if i > 0 {
-            plain.push(' ');
+    let flush = |plain: &mut String, events: &mut Vec<Event<'static>>| {
+        if !plain.is_empty() {
+            events.push(Event::Text(std::mem::take(plain).into()));
         }
-        for (j, part) in word.split('\u{a0}').enumerate() {
-            if j > 0 {
-                plain.push('\u{a0}');
-            }
-            // A path breaks after its slashes ("receipts/<id>.json"), each piece kept whole.
-            for (k, piece) in part.split('/').enumerate() {
-                if k > 0 {
-                    plain.push('/');
-                    events.push(Event::Text(std::mem::take(&mut plain).into()));
-                    events.push(Event::Html("<wbr>".into()));
+    };
+    // Each piece with the separator that ends it (a space, a non-breaking space, a slash).
+    for piece in text.split_inclusive([' ', '\u{a0}', '/']) {
+        let word = piece.trim_end_matches([' ', '\u{a0}', '/']);
+        let separator = &piece[word.len()..];
+        if is_id(word) {
+            let (stem, extension) = match word.rsplit_once('.') {
+                Some((stem, ext))
+                    if !stem.is_empty()
+                        && (1..=5).contains(&ext.len())
+                        && ext.chars().all(|c| c.is_ascii_alphabetic()) =>
+                {
+                    (stem, Some(ext))
                 }
-                if piece.contains('-') && piece.chars().any(|c| c.is_ascii_digit()) {
-                    if !plain.is_empty() {
-                        events.push(Event::Text(std::mem::take(&mut plain).into()));
-                    }
-                    // A file's extension may go to the next line: "<id>" / ".json".
-                    let (stem, extension) = match piece.rsplit_once('.') {
-                        Some((stem, ext))
-                            if !stem.is_empty()
-                                && (1..=5).contains(&ext.len())
-                                && ext.chars().all(|c| c.is_ascii_alphabetic()) =>
-                        {
-                            (stem, Some(ext))
-                        }
-                        _ => (piece, None),
-                    };
-                    // Escaped as body text is: the quotes stay as they are.
-                    let shown = stem
-                        .replace('&', "&amp;")
-                        .replace('<', "&lt;")
-                        .replace('>', "&gt;");
-                    events.push(Event::Html(
-                        format!("<span class=\"nb\">{shown}</span>").into(),
-                    ));
-                    if let Some(ext) = extension {
-                        events.push(Event::Html("<wbr>".into()));
-                        plain.push('.');
-                        plain.push_str(ext);
-                    }
-                } else {
-                    plain.push_str(piece);
-                }
+                _ => (word, None),
+            };
+            flush(&mut plain, &mut events);
+            events.push(Event::Html("<span class=\"nb\">".into()));
+            events.push(Event::Text(stem.to_owned().into()));
+            events.push(Event::Html("</span>".into()));
+            if let Some(ext) = extension {
+                events.push(Event::Html("<wbr>".into()));
+                plain.push('.');
+                plain.push_str(ext);
             }
+        } else {
+            plain.push_str(word);
+        }
+        plain.push_str(separator);
+        if separator == "/" {
+            flush(&mut plain, &mut events);
+            events.push(Event::Html("<wbr>".into()));
         }
     }
-    if !plain.is_empty() {
-        events.push(Event::Text(plain.into()));
-    }
+    flush(&mut plain, &mut events);
     events
 }
 

@@ -128,13 +128,14 @@ pub fn free_port() -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(0);
     // The low bits of the process id pick where this process starts.
     let start = u16::try_from(std::process::id() % u32::from(SPAN)).unwrap_or(0);
-    loop {
+    for _ in 0..SPAN {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let port = FIRST + (start + n % SPAN) % SPAN;
         if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
     }
+    panic!("no free loopback port in {FIRST}-{}", FIRST + SPAN - 1)
 }
 
 pub fn agent() -> ureq::Agent {
