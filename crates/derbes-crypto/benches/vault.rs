@@ -1,4 +1,4 @@
-//! Seal + open of a 10-field subject, and one blind index.
+//! Seal + open of a 10-field subject, one blind index, and one sign-in's password check.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use derbes_crypto::{DataKey, KeyRing};
@@ -41,6 +41,14 @@ fn bench(c: &mut Criterion) {
     c.bench_function("blind index (iin)", |b| {
         b.iter(|| black_box(ring.blind_index("iin", black_box("061211600012"))))
     });
+    // What a sign-in costs: one Argon2id verification (the settings of `PASSWORD_*`).
+    let stored = ring.hash_password("Жаз келді, 2026!").expect("hash");
+    let mut group = c.benchmark_group("sign-in");
+    group.sample_size(20);
+    group.bench_function("verify one password (Argon2id)", |b| {
+        b.iter(|| black_box(ring.verify_password(black_box("Жаз келді, 2026!"), &stored)))
+    });
+    group.finish();
 }
 
 criterion_group!(benches, bench);

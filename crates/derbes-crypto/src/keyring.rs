@@ -38,6 +38,12 @@ pub struct KeyRing {
     one_time_codes: HmacSha256,
     destruction_log: HmacSha256,
     receipts: crate::signing::ReceiptSigner,
+    /// Argon2id's secret input for person accounts' passwords.
+    pub(crate) password_pepper: Zeroizing<[u8; 32]>,
+    /// Seals person accounts' TOTP secrets.
+    pub(crate) account_secrets: Zeroizing<[u8; 32]>,
+    /// A hash to verify against when a login does not exist (made at first use).
+    pub(crate) dummy_password_hash: std::sync::OnceLock<String>,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -130,7 +136,12 @@ impl KeyRing {
             &index_root,
             crate::signing::RECEIPT_KEY_LABEL,
         ));
+        let password_pepper = derive(&index_root, "derbes/password-pepper/v1");
+        let account_secrets = derive(&index_root, "derbes/account-secret/v1");
         Self {
+            password_pepper,
+            account_secrets,
+            dummy_password_hash: std::sync::OnceLock::new(),
             index_root,
             keks,
             dates,

@@ -8,12 +8,17 @@
 //! and leaves the fields as they are. Destroying a subject's data key makes its fields unreadable.
 //! Consent receipts are signed with an Ed25519 key derived from the key file.
 
+mod accounts;
 mod keyring;
 mod sealing;
 mod signing;
 mod tokens;
 mod webhooks;
 
+pub use accounts::{
+    check_password, new_one_time_password, TotpSecret, WeakPassword, MAX_PASSWORD_CHARS,
+    MIN_PASSWORD_CHARS, PASSWORD_MEMORY_KIB, PASSWORD_PASSES,
+};
 pub use keyring::{KekDates, KeyRing, KEY_FILE_FORMAT};
 pub use sealing::{DataKey, WrappedKey};
 pub use signing::{key_id, key_id_of, verify_signature, PublicKey, ReceiptSigner, SignatureError};
@@ -35,6 +40,10 @@ pub enum CryptoError {
     KeyFile(String),
     #[error("a ciphertext has an unknown format (version byte {0})")]
     Format(u8),
+    #[error("a password could not be hashed")]
+    Password,
+    #[error("a TOTP secret could not be used")]
+    Totp,
 }
 
 /// Random bytes for keys and nonces: a per-thread ChaCha20 keystream keyed from the operating

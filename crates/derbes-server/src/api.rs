@@ -111,6 +111,7 @@ impl From<VaultError> for ApiError {
             .with("destruction", json!({ "destroyed_at": derbes_core::audit::format_timestamp(d.destroyed_at), "request_id": d.request_id })),
             VaultError::JobNotFound => ApiError::not_found("there is no webhook job with this id"),
             VaultError::TokenNotFound => ApiError::not_found("there is no token with this id; GET /api/v1/tokens lists them"),
+            VaultError::AccountNotFound => ApiError::not_found("there is no account with this login; `derbes users list` lists them"),
             e @ VaultError::BadSignature(_) => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "webhook-signature",

@@ -78,6 +78,13 @@ actions! {
     JobsRead,
     /// How many subjects' consents a policy change touches.
     ConsentImpact,
+    /// Person accounts of the console.
+    AccountCreate,
+    AccountList,
+    /// Disable or enable an account.
+    AccountDisable,
+    /// A new one-time password (and, if asked, a new second factor).
+    AccountReset,
 }
 
 /// How far a purpose-bound actor reaches for an action.
@@ -129,6 +136,7 @@ impl Action {
             // Counts, never a subject: those who answer for the data and those who audit them.
             ConsentImpact => (AUDIT, Reach::Any),
             TokenCreate | TokenList | TokenRevoke | JobsRead => (ADMIN, Reach::Any),
+            AccountCreate | AccountList | AccountDisable | AccountReset => (ADMIN, Reach::Any),
             ConsentList | ConsentRecord | ConsentReceipt => (PROCESSORS, Reach::Subject),
             RepresentativeList | RepresentativeLink | RepresentativeUnlink => {
                 (PROCESSORS, Reach::Subject)
@@ -196,6 +204,10 @@ impl Action {
             SubjectDestroy => "subject.destroy",
             JobsRead => "jobs.read",
             ConsentImpact => "policy.consent_impact",
+            AccountCreate => "account.create",
+            AccountList => "account.list",
+            AccountDisable => "account.disable",
+            AccountReset => "account.reset",
         }
     }
 }
@@ -210,6 +222,45 @@ pub enum RequestSight {
 }
 
 impl Vault {
+    /// Whether a credential (`holder`: "token", "account") of `role` may be given these
+    /// purposes: declared ones, named for the purpose-bound roles and for no other.
+    pub(crate) fn check_reach_of(
+        &self,
+        holder: &str,
+        role: Role,
+        purposes: &[String],
+    ) -> Result<(), VaultError> {
+        let undeclared: Vec<&str> = purposes
+            .iter()
+            .filter(|p| self.declaration().purpose(p).is_none())
+            .map(String::as_str)
+            .collect();
+        if !undeclared.is_empty() {
+            return Err(VaultError::InvalidField {
+                field: "purposes",
+                detail: format!(
+                    "names purposes not declared: {}; GET /api/v1/declaration lists them",
+                    undeclared.join(", ")
+                ),
+            });
+        }
+        if role.purpose_bound() && purposes.is_empty() {
+            return Err(VaultError::InvalidField {
+                field: "purposes",
+                detail: format!(
+                    "must name the purposes a `{role}` {holder} acts for (e.g. --purpose education)"
+                ),
+            });
+        }
+        if !role.purpose_bound() && !purposes.is_empty() {
+            return Err(VaultError::InvalidField {
+                field: "purposes",
+                detail: format!("must be left out: a `{role}` {holder} is not limited to purposes"),
+            });
+        }
+        Ok(())
+    }
+
     /// Whether the actor's role may take `action` at all.
     pub(crate) fn authorize(&self, actor: &Actor, action: Action) -> Result<(), VaultError> {
         actor.require(action.rule().roles)

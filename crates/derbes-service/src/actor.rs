@@ -71,6 +71,8 @@ pub struct Actor {
     pub scope: ActorScope,
     /// The token it came with (none at the command line).
     pub token: Option<uuid::Uuid>,
+    /// The person account it signed in as (the console).
+    pub account: Option<uuid::Uuid>,
 }
 
 impl Actor {
@@ -82,6 +84,18 @@ impl Actor {
             role: Role::Admin,
             scope: ActorScope::AnyPurpose,
             token: None,
+            account: None,
+        }
+    }
+
+    /// A person signed in to the console, named `<role>:person:<login>` in the audit trail.
+    pub fn person(account: uuid::Uuid, login: &str, role: Role, purposes: &[String]) -> Self {
+        Actor {
+            name: format!("person:{login}"),
+            role,
+            scope: scope_for(role, purposes),
+            token: None,
+            account: Some(account),
         }
     }
 

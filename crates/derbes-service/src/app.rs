@@ -2,6 +2,7 @@
 //! one `App` and calls the capability an operation belongs to (`app.tokens`, `app.policy`);
 //! the capabilities not yet split from the kernel are still methods of `app.vault`.
 
+use crate::accounts::Accounts;
 use crate::audit_archive::AuditDuty;
 use crate::consents::Consents;
 use crate::decisions::Decisions;
@@ -25,6 +26,8 @@ pub struct App {
     pub receipts: Receipts,
     pub audit: AuditDuty,
     pub tokens: Tokens,
+    /// Person accounts of the console.
+    pub accounts: Accounts,
     pub policy: Policy,
     pub destructions: Arc<Destructions>,
     pub requests: Requests,
@@ -57,6 +60,7 @@ impl App {
             receipts: Receipts::new(Arc::clone(&vault)),
             audit: AuditDuty::new(Arc::clone(&vault)),
             tokens: Tokens::new(Arc::clone(&vault), settings.token_lifetimes),
+            accounts: Accounts::new(Arc::clone(&vault)),
             policy: Policy::new(Arc::clone(&vault), settings.policy_templates),
             requests: Requests::new(
                 Arc::clone(&vault),

@@ -4,6 +4,7 @@
 //! event, and renders the documents. It knows nothing of HTTP.
 
 mod access;
+mod accounts;
 mod actor;
 mod app;
 mod audit_archive;
@@ -24,6 +25,7 @@ mod tokens;
 pub mod unique_keys;
 mod vault;
 
+pub use accounts::{AccountSpec, AccountView, Accounts, IssuedPassword};
 pub use actor::{scope_for, Actor, Role, ROLES};
 pub use app::{App, Settings};
 pub use audit_archive::{AuditArchive, AuditDuty, DailyAudit, ARCHIVED};

@@ -172,6 +172,7 @@ impl Tokens {
             name: record.name,
             role,
             token: Some(record.id),
+            account: None,
         };
         if let Some(g) = generation {
             let mut cache = lock(&self.cache.checked);
@@ -243,34 +244,7 @@ impl Tokens {
                 detail: "must be 1-100 printable characters".into(),
             });
         }
-        let undeclared: Vec<&str> = purposes
-            .iter()
-            .filter(|p| self.vault.declaration().purpose(p).is_none())
-            .map(String::as_str)
-            .collect();
-        if !undeclared.is_empty() {
-            return Err(VaultError::InvalidField {
-                field: "purposes",
-                detail: format!(
-                    "names purposes not declared: {}; GET /api/v1/declaration lists them",
-                    undeclared.join(", ")
-                ),
-            });
-        }
-        if role.purpose_bound() && purposes.is_empty() {
-            return Err(VaultError::InvalidField {
-                field: "purposes",
-                detail: format!(
-                    "must name the purposes a `{role}` token acts for (e.g. --purpose education)"
-                ),
-            });
-        }
-        if !role.purpose_bound() && !purposes.is_empty() {
-            return Err(VaultError::InvalidField {
-                field: "purposes",
-                detail: format!("must be left out: a `{role}` token is not limited to purposes"),
-            });
-        }
+        self.vault.check_reach_of("token", role, &purposes)?;
         let days = days.unwrap_or(if role == Role::Integration {
             self.lifetimes.integration_days
         } else {

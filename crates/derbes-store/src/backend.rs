@@ -11,6 +11,10 @@ pub(crate) use crate::{
     CHECKPOINT_COLUMNS, EVENT_COLUMNS, MAX_GROUP, PRUNE_EVERY, REQUEST_COLUMNS, SEGMENT_COLUMNS,
     STATE_CHANGES_KEPT, TOKEN_COLUMNS,
 };
+pub(crate) use crate::{
+    purposes_text, AccountChange, AccountRecord, AccountWrite, EndSessions, SessionRecord,
+    SessionStage, ACCOUNT_COLUMNS, SESSION_COLUMNS,
+};
 pub(crate) use async_trait::async_trait;
 pub(crate) use derbes_core::audit::{AuditDraft, AuditEvent, ChainKeys, Checkpoint, Hash, Segment};
 pub(crate) use derbes_core::consent::RepresentativeLink;

@@ -6,6 +6,7 @@
 //! store never decides anything; it persists what the server decided, with the audit events
 //! that record it, atomically.
 
+mod accounts;
 mod audit;
 mod backend;
 mod chain;
@@ -26,6 +27,11 @@ mod tokens;
 mod webhooks;
 mod writes;
 
+pub(crate) use accounts::{purposes_text, ACCOUNT_COLUMNS, SESSION_COLUMNS};
+pub use accounts::{
+    AccountChange, AccountRecord, AccountStore, AccountWrite, EndSessions, SessionRecord,
+    SessionStage,
+};
 pub(crate) use audit::{
     checkpoint_of, events, segment_of, CheckpointRow, RawEvent, CHECKPOINT_COLUMNS, EVENT_COLUMNS,
     SEGMENT_COLUMNS,
@@ -89,6 +95,9 @@ pub enum StoreError {
     DeclarationChanged { version: String },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// Another account signs in with this login.
+    #[error("the login is already taken")]
+    LoginTaken,
     #[error("database error: {0}")]
     Backend(String),
     #[error("cannot open the database: {0}")]
@@ -144,6 +153,7 @@ pub trait Store:
     + DestructionStore
     + DeclarationStore
     + JobRunStore
+    + AccountStore
     + 'static
 {
     /// `sqlite` or `postgres`.

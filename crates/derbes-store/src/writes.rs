@@ -72,6 +72,13 @@ pub enum WriteOp {
     TokensUsed {
         used: Vec<(String, time::OffsetDateTime)>,
     },
+    /// A change to person accounts and their sessions (see [`crate::AccountWrite`]).
+    Account(Box<crate::AccountWrite>),
+    /// When sessions (by digest) were last seen: bookkeeping of the sessions themselves, no
+    /// action on personal data, so it carries no audit event. Times only move forward.
+    SessionsSeen {
+        seen: Vec<(String, time::OffsetDateTime)>,
+    },
     /// The last run of a periodic job, replacing the one before and counted: bookkeeping of
     /// derbes itself, no action on personal data, so it carries no audit event.
     RecordJobRun(crate::JobRun),
@@ -159,6 +166,8 @@ impl WriteOp {
             | WriteOp::CreateToken { .. }
             | WriteOp::RevokeToken { .. }
             | WriteOp::TokensUsed { .. }
+            | WriteOp::Account(_)
+            | WriteOp::SessionsSeen { .. }
             | WriteOp::RecordJobRun(_)
             | WriteOp::RecordDeclaration { .. }
             | WriteOp::FileRequest { .. }
@@ -190,6 +199,8 @@ pub enum Applied {
         already: bool,
     },
     TokensUsed,
+    AccountWritten,
+    SessionsSeen,
     JobRunRecorded,
     /// `true` when the version was new.
     DeclarationRecorded {

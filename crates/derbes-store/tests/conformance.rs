@@ -12,9 +12,10 @@ use derbes_core::request::{RequestKind, Status};
 use derbes_crypto::KeyRing;
 use derbes_store::testing::{run_suite, Case, Fut, TestDb};
 use derbes_store::{
-    open, Applied, FlagWrite, IndexEntry, JobOutcome, JobRun, JobWrite, KeyOwner, KeyRecord,
-    PackageRecord, RequestQuery, RequestRecord, Store, StoreError, SubjectRecord, SubjectState,
-    TokenRecord, WebhookJob, WebhookStatus, WriteOp,
+    open, AccountChange, AccountRecord, AccountWrite, Applied, EndSessions, FlagWrite, IndexEntry,
+    JobOutcome, JobRun, JobWrite, KeyOwner, KeyRecord, PackageRecord, RequestQuery, RequestRecord,
+    SessionRecord, SessionStage, Store, StoreError, SubjectRecord, SubjectState, TokenRecord,
+    WebhookJob, WebhookStatus, WriteOp,
 };
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -1361,6 +1362,196 @@ fn a_stored_time_in_another_form_is_corrupt(db: TestDb) -> Fut {
     })
 }
 
+fn account(login: &str) -> AccountRecord {
+    AccountRecord {
+        id: Uuid::now_v7(),
+        login: login.into(),
+        display_name: "Әлия Серікова".into(),
+        role: "staff".into(),
+        purposes: vec!["education".into()],
+        lang: "kk".into(),
+        password_hash: "$argon2id$v=19$m=19456,t=5,p=1$c2FsdA$aGFzaA".into(),
+        must_change_password: true,
+        totp_required: false,
+        totp_secret: None,
+        totp_last_step: None,
+        failed_sign_ins: 0,
+        locked_until: None,
+        created_at: stamp("2026-12-06T09:00:00Z"),
+        disabled_at: None,
+        version: 1,
+    }
+}
+
+fn session(account: &AccountRecord, digest: &str, minute: u8) -> SessionRecord {
+    let at = stamp(&format!("2026-12-06T10:{minute:02}:00Z"));
+    SessionRecord {
+        digest: digest.into(),
+        account_id: account.id,
+        stage: SessionStage::SignedIn,
+        created_at: at,
+        last_seen_at: at,
+        expires_at: at + time::Duration::hours(12),
+        pending_totp: Some(vec![1, 2, 3]),
+    }
+}
+
+fn account_write(
+    account: Option<AccountChange>,
+    end_sessions: EndSessions,
+    start_session: Option<SessionRecord>,
+    action: Option<&str>,
+) -> WriteOp {
+    WriteOp::Account(Box::new(AccountWrite {
+        account,
+        end_sessions,
+        start_session,
+        audit: action.map(|a| AuditDraft::new("admin:cli", a, Outcome::Ok)),
+    }))
+}
+
+/// Accounts are unique by login and change only from the version read; a session starts,
+/// is replaced, is seen, and ends with its account's reset; only audited writes add events.
+fn accounts_and_their_sessions(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let k = keys();
+        let aliya = account("aliya");
+        {
+            let s = store(&db, &k).await;
+            let head = s.audit_head().await.unwrap().map(|h| h.seq).unwrap_or(0);
+            let create = || {
+                account_write(
+                    Some(AccountChange::Create(aliya.clone())),
+                    EndSessions::None,
+                    None,
+                    Some("account.create"),
+                )
+            };
+            s.write(create()).await.unwrap();
+            let mut again = aliya.clone();
+            again.id = Uuid::now_v7();
+            let taken = s
+                .write(account_write(
+                    Some(AccountChange::Create(again)),
+                    EndSessions::None,
+                    None,
+                    Some("account.create"),
+                ))
+                .await;
+            assert!(matches!(taken, Err(StoreError::LoginTaken)), "{taken:?}");
+            assert_eq!(s.account(aliya.id).await.unwrap(), Some(aliya.clone()));
+            assert_eq!(
+                s.account_by_login("aliya").await.unwrap(),
+                Some(aliya.clone())
+            );
+            assert!(s.account_by_login("bolat").await.unwrap().is_none());
+
+            // A sign-in: the account's failures are cleared and a session starts, together.
+            let signed_in = AccountRecord {
+                failed_sign_ins: 0,
+                totp_last_step: Some(60_000_000),
+                version: 2,
+                ..aliya.clone()
+            };
+            s.write(account_write(
+                Some(AccountChange::Update(signed_in.clone())),
+                EndSessions::None,
+                Some(session(&aliya, "s1", 0)),
+                Some("account.sign_in"),
+            ))
+            .await
+            .unwrap();
+            // A change made on the version read before is refused, and writes nothing.
+            let stale = s
+                .write(account_write(
+                    Some(AccountChange::Update(AccountRecord {
+                        display_name: "Бөтен".into(),
+                        ..signed_in.clone()
+                    })),
+                    EndSessions::None,
+                    Some(session(&aliya, "s-stale", 0)),
+                    None,
+                ))
+                .await;
+            assert!(
+                matches!(stale, Err(StoreError::VersionConflict)),
+                "{stale:?}"
+            );
+            assert!(s.session("s-stale").await.unwrap().is_none());
+            assert_eq!(s.account(aliya.id).await.unwrap(), Some(signed_in.clone()));
+
+            // The next step replaces the session; seen times only move forward.
+            s.write(account_write(
+                None,
+                EndSessions::One("s1".into()),
+                Some(session(&aliya, "s2", 1)),
+                None,
+            ))
+            .await
+            .unwrap();
+            assert!(s.session("s1").await.unwrap().is_none());
+            let later = stamp("2026-12-06T10:20:00Z");
+            for at in [later, stamp("2026-12-06T10:05:00Z")] {
+                s.write(WriteOp::SessionsSeen {
+                    seen: vec![("s2".into(), at), ("gone".into(), at)],
+                })
+                .await
+                .unwrap();
+            }
+            let s2 = s.session("s2").await.unwrap().unwrap();
+            assert_eq!(
+                (s2.last_seen_at, s2.stage, s2.pending_totp),
+                (later, SessionStage::SignedIn, Some(vec![1, 2, 3]))
+            );
+            // Two audited writes: the creation and the sign-in.
+            assert_eq!(
+                s.audit_head().await.unwrap().map(|h| h.seq).unwrap_or(0),
+                head + 2
+            );
+        }
+        // After reopening: a new session clears the ones that ran out, a reset ends them all.
+        sessions_run_out_and_end_with_a_reset(&store(&db, &k).await, &aliya).await;
+    })
+}
+
+async fn sessions_run_out_and_end_with_a_reset(s: &Arc<dyn Store>, aliya: &AccountRecord) {
+    let mut next_day = session(aliya, "s3", 0);
+    next_day.created_at += time::Duration::days(1);
+    s.write(account_write(None, EndSessions::None, Some(next_day), None))
+        .await
+        .unwrap();
+    assert!(s.session("s2").await.unwrap().is_none(), "ran out");
+    s.write(account_write(
+        None,
+        EndSessions::One("s4".into()),
+        Some(session(aliya, "s4", 2)),
+        None,
+    ))
+    .await
+    .unwrap();
+    s.write(account_write(
+        None,
+        EndSessions::AllOf(aliya.id),
+        None,
+        Some("account.reset"),
+    ))
+    .await
+    .unwrap();
+    for d in ["s3", "s4"] {
+        assert!(s.session(d).await.unwrap().is_none(), "{d}");
+    }
+    assert_eq!(s.accounts().await.unwrap().len(), 1);
+    let missing = s
+        .write(account_write(
+            Some(AccountChange::Update(account("nobody"))),
+            EndSessions::None,
+            None,
+            None,
+        ))
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+}
+
 fn main() -> ExitCode {
     let cases: &[(&str, Case)] = &[
         ("create_read_and_lookup", create_read_and_lookup),
@@ -1399,6 +1590,7 @@ fn main() -> ExitCode {
             "a_destroyed_key_is_gone_from_the_live_files",
             a_destroyed_key_is_gone_from_the_live_files,
         ),
+        ("accounts_and_their_sessions", accounts_and_their_sessions),
         (
             "a_stored_time_in_another_form_is_corrupt",
             a_stored_time_in_another_form_is_corrupt,

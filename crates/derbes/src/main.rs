@@ -13,6 +13,7 @@ mod receipt_verify;
 mod requests_cli;
 mod setup;
 mod token_cli;
+mod users_cli;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -54,6 +55,11 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Person accounts of the console (admins, DPOs, staff, auditors)
+    Users {
+        #[command(subcommand)]
+        command: users_cli::UsersCommand,
     },
     /// The audit chain
     Audit {
@@ -274,6 +280,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     runtime()?.block_on(async move {
         match cli.command {
             Command::Serve => serve(&config).await.map(|_| ExitCode::SUCCESS),
+            Command::Users { command } => users_cli::run(&config, command).await,
             Command::Token {
                 command: TokenCommand::Create(args),
             } => token_cli::create(&config, &args).await,

@@ -30,6 +30,8 @@ mod receipts;
 mod requests;
 #[path = "cli/tokens.rs"]
 mod tokens;
+#[path = "cli/users.rs"]
+mod users;
 
 fn examples_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples"))

@@ -137,6 +137,7 @@ const LEVELS: &[(u8, &[&str])] = &[
             "subjects",
             "keys",
             "tokens",
+            "accounts",
             "consents",
             "decisions",
             "receipts",

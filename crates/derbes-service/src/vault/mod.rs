@@ -76,6 +76,8 @@ pub enum VaultError {
     JobNotFound,
     #[error("there is no token with this id")]
     TokenNotFound,
+    #[error("there is no account with this login")]
+    AccountNotFound,
     #[error(transparent)]
     BadSignature(derbes_crypto::WebhookSignatureError),
 }

@@ -1,6 +1,7 @@
 //! The PostgreSQL store: one writer connection committing groups (the audit head row is locked
 //! `FOR UPDATE` so several derbes processes chain events in one order), a pool for reads.
 
+mod accounts;
 mod audit;
 mod declarations;
 mod destructions;
@@ -71,6 +72,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         13,
         include_str!("../../migrations/postgres/0013_job_runs.sql"),
+    ),
+    (
+        14,
+        include_str!("../../migrations/postgres/0014_accounts.sql"),
     ),
 ];
 
@@ -886,6 +891,8 @@ impl Writer {
                 audit,
             } => self.revoke_token(id, when, audit).await,
             WriteOp::TokensUsed { used } => self.tokens_used(used).await,
+            WriteOp::Account(w) => self.write_account(*w).await,
+            WriteOp::SessionsSeen { seen } => self.sessions_seen(seen).await,
             WriteOp::RecordJobRun(run) => {
                 self.record_job_run(&run).await?;
                 Ok(Applied::JobRunRecorded)

@@ -1,6 +1,7 @@
 //! The SQLite store: WAL, one writer thread committing groups with `BEGIN IMMEDIATE`, a small
 //! pool of read-only connections.
 
+mod accounts;
 mod audit;
 mod declarations;
 mod destructions;
@@ -68,6 +69,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         14,
         include_str!("../../migrations/sqlite/0014_job_runs.sql"),
+    ),
+    (
+        15,
+        include_str!("../../migrations/sqlite/0015_accounts.sql"),
     ),
 ];
 
@@ -993,6 +998,8 @@ fn apply(
         WriteOp::CreateToken { token: t, audit } => tokens::create_token(&mut tx, t, audit),
         WriteOp::RevokeToken { id, at, audit } => tokens::revoke_token(&mut tx, id, at, audit),
         WriteOp::TokensUsed { used } => tokens::tokens_used(&mut tx, used),
+        WriteOp::Account(w) => accounts::write(&mut tx, *w),
+        WriteOp::SessionsSeen { seen } => accounts::sessions_seen(&mut tx, seen),
         WriteOp::RecordJobRun(run) => {
             job_runs::record(conn, &run)?;
             Ok(Applied::JobRunRecorded)
