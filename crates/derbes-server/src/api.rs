@@ -112,6 +112,7 @@ impl From<VaultError> for ApiError {
             VaultError::JobNotFound => ApiError::not_found("there is no webhook job with this id"),
             VaultError::TokenNotFound => ApiError::not_found("there is no token with this id; GET /api/v1/tokens lists them"),
             VaultError::AccountNotFound => ApiError::not_found("there is no account with this login; `derbes users list` lists them"),
+            VaultError::SignIn(p) => ApiError::unauthorized(p.to_string()),
             e @ VaultError::BadSignature(_) => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "webhook-signature",
@@ -186,6 +187,7 @@ pub(crate) fn router_with(
     let (api, prune) = crate::listen::rate_limited(gather(api), limits);
     let r = gather(public)
         .merge(api)
+        .merge(crate::web::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state);

@@ -9,10 +9,12 @@ mod api;
 mod auth;
 mod listen;
 mod problem;
+mod web;
 
 pub use api::{router, ROUTES};
 pub use listen::{Limits, Rate};
 pub use problem::ApiError;
+pub use web::{ConsoleOptions, CONSOLE_ROUTES};
 
 use derbes_service::App;
 use std::sync::Arc;
@@ -24,11 +26,21 @@ pub const BODY_LIMIT: usize = 256 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub app: Arc<App>,
+    /// How the console is served.
+    pub console: ConsoleOptions,
 }
 
 impl AppState {
     pub fn new(app: Arc<App>) -> Self {
-        Self { app }
+        Self {
+            app,
+            console: ConsoleOptions::default(),
+        }
+    }
+
+    pub fn with_console(mut self, console: ConsoleOptions) -> Self {
+        self.console = console;
+        self
     }
 }
 

@@ -109,8 +109,13 @@ impl Actor {
             Ok(())
         } else {
             Err(crate::vault::VaultError::Forbidden(format!(
-                "a `{}` token may not do this; it needs one of: {}",
+                "a `{}` {} may not do this; it needs one of: {}",
                 self.role,
+                if self.account.is_some() {
+                    "account"
+                } else {
+                    "token"
+                },
                 roles
                     .iter()
                     .map(|r| r.as_str())

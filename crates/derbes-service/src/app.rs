@@ -43,6 +43,8 @@ pub struct Settings {
     /// Where destructions are logged to outlive a restore from backup.
     pub destruction_log: Option<DestructionLog>,
     pub requests: RequestSettings,
+    /// How long console sessions live.
+    pub sessions: crate::accounts::SessionLimits,
 }
 
 impl App {
@@ -60,7 +62,7 @@ impl App {
             receipts: Receipts::new(Arc::clone(&vault)),
             audit: AuditDuty::new(Arc::clone(&vault)),
             tokens: Tokens::new(Arc::clone(&vault), settings.token_lifetimes),
-            accounts: Accounts::new(Arc::clone(&vault)),
+            accounts: Accounts::new(Arc::clone(&vault), settings.sessions),
             policy: Policy::new(Arc::clone(&vault), settings.policy_templates),
             requests: Requests::new(
                 Arc::clone(&vault),

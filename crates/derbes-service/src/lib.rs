@@ -25,7 +25,10 @@ mod tokens;
 pub mod unique_keys;
 mod vault;
 
-pub use accounts::{AccountSpec, AccountView, Accounts, IssuedPassword};
+pub use accounts::{
+    AccountSpec, AccountView, Accounts, ConsoleSession, Enrolment, Issued, IssuedPassword,
+    SessionLimits, SignInProblem,
+};
 pub use actor::{scope_for, Actor, Role, ROLES};
 pub use app::{App, Settings};
 pub use audit_archive::{AuditArchive, AuditDuty, DailyAudit, ARCHIVED};
@@ -37,6 +40,8 @@ pub use consents::{
     ConsentInput, ConsentStep, Consents, FlagChange, FlagInput, LinkInput, ObligationInput,
 };
 pub use decisions::{Answer, Decisions, Question, Reason, MAX_BATCH};
+pub use derbes_crypto::WeakPassword;
+pub use derbes_store::SessionStage;
 pub use destruction::{DestructionLog, Destructions, Reconciled, RejectedLine, RESTORE_ACTOR};
 pub use jobs::{JobSettings, JobStatus, KEY_RELOAD_PERIOD};
 pub use keys::Keys;

@@ -40,6 +40,21 @@ struct FileConfig {
     tokens: TokensConfig,
     #[serde(default)]
     limits: LimitsConfig,
+    #[serde(default)]
+    console: ConsoleConfig,
+}
+
+/// `[console]`: the people's console and its sessions.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsoleConfig {
+    /// Session cookies only over HTTPS (default); `false` only behind plain HTTP on a trusted
+    /// network.
+    secure_cookies: Option<bool>,
+    /// Minutes without activity that end a session (default 30).
+    idle_minutes: Option<u32>,
+    /// Hours a session lasts whatever the activity (default 12).
+    absolute_hours: Option<u32>,
 }
 
 /// `[limits]`: what keeps slow or abusive clients from stopping the server.
@@ -201,6 +216,8 @@ pub struct Config {
     pub backup_retention_days: u32,
     pub token_lifetimes: derbes_service::TokenLifetimes,
     pub limits: derbes_server::Limits,
+    pub console: derbes_server::ConsoleOptions,
+    pub sessions: derbes_service::SessionLimits,
 }
 
 impl Config {
@@ -330,6 +347,10 @@ impl Config {
                 person_days: token_days("person_days", file.tokens.person_days, None)?,
             },
             limits: limits(&file.limits)?,
+            console: derbes_server::ConsoleOptions {
+                secure_cookies: file.console.secure_cookies.unwrap_or(true),
+            },
+            sessions: sessions(&file.console)?,
             data_dir,
             key_file,
         })
@@ -356,6 +377,21 @@ impl Config {
 }
 
 /// The listener's limits from `[limits]`, each within its bounds.
+fn sessions(c: &ConsoleConfig) -> Result<derbes_service::SessionLimits> {
+    let d = derbes_service::SessionLimits::default();
+    let idle = match c.idle_minutes {
+        None => d.idle,
+        Some(m @ 5..=480) => time::Duration::minutes(m.into()),
+        Some(m) => bail!("[console] idle_minutes = {m}: give from 5 to 480 minutes without activity that end a console session"),
+    };
+    let absolute = match c.absolute_hours {
+        None => d.absolute,
+        Some(h @ 1..=24) => time::Duration::hours(h.into()),
+        Some(h) => bail!("[console] absolute_hours = {h}: give from 1 to 24 hours that a console session lasts at most"),
+    };
+    Ok(derbes_service::SessionLimits { idle, absolute })
+}
+
 fn limits(l: &LimitsConfig) -> Result<derbes_server::Limits> {
     let d = derbes_server::Limits::default();
     let within = |key: &str,
@@ -467,7 +503,7 @@ fn read_file_config(path: &Path) -> Result<FileConfig> {
             })
             .unwrap_or((1, 1));
         anyhow::anyhow!(
-            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, templates, connectors, [[webhooks]], [mail] outbox, from, smtp, smtp_password_file and outbox_days, [requests] package_days and four_eyes, [audit] checkpoint_file, checkpoint_interval, keep_days and archive_dir, [keys] backup_retention_days, [tokens] integration_days and person_days, [limits] header_read_seconds, body_read_seconds, max_connections, connections_per_address, shutdown_seconds, token_requests_per_second, token_burst, address_requests_per_second and address_burst)",
+            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, templates, connectors, [[webhooks]], [mail] outbox, from, smtp, smtp_password_file and outbox_days, [requests] package_days and four_eyes, [audit] checkpoint_file, checkpoint_interval, keep_days and archive_dir, [keys] backup_retention_days, [tokens] integration_days and person_days, [limits] header_read_seconds, body_read_seconds, max_connections, connections_per_address, shutdown_seconds, token_requests_per_second, token_burst, address_requests_per_second and address_burst, [console] secure_cookies, idle_minutes and absolute_hours)",
             path.display(),
             e.message().trim()
         )

@@ -477,7 +477,7 @@ async fn serve(config: &Config) -> Result<()> {
     });
     let running = derbes_service::jobs::spawn(&opened.app, jobs);
     let app = Arc::clone(&opened.app);
-    let state = derbes_server::AppState::new(opened.app);
+    let state = derbes_server::AppState::new(opened.app).with_console(config.console);
     derbes_server::serve_with(listener, state, config.limits, shutdown_signal()).await?;
     for job in running {
         job.abort();

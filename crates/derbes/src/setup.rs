@@ -276,6 +276,7 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
                 webhooks,
                 package_ttl: time::Duration::days(config.package_days.into()),
             },
+            sessions: config.sessions,
         },
     ));
     // A broken chain takes no declaration record (nor any other write); the server still

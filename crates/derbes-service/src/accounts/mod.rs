@@ -15,6 +15,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+mod sign_in;
+pub use crate::vault::SignInProblem;
+pub use sign_in::{ConsoleSession, Enrolment, Issued, SessionLimits};
+
 /// Argon2id hashes computed at once: each takes about 50 ms and 19 MiB, so a burst of
 /// sign-ins queues here instead of taking every core and much memory.
 const CONCURRENT_HASHES: usize = 2;
@@ -112,13 +116,15 @@ pub(crate) fn normalize_login(login: &str) -> Result<String, VaultError> {
 pub struct Accounts {
     vault: Arc<Vault>,
     hashing: Arc<tokio::sync::Semaphore>,
+    limits: SessionLimits,
 }
 
 impl Accounts {
-    pub(crate) fn new(vault: Arc<Vault>) -> Self {
+    pub(crate) fn new(vault: Arc<Vault>, limits: SessionLimits) -> Self {
         Accounts {
             vault,
             hashing: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_HASHES)),
+            limits,
         }
     }
 

@@ -79,7 +79,30 @@ pub enum VaultError {
     #[error("there is no account with this login")]
     AccountNotFound,
     #[error(transparent)]
+    SignIn(SignInProblem),
+    #[error(transparent)]
     BadSignature(derbes_crypto::WebhookSignatureError),
+}
+
+/// Why a sign-in step was refused. The messages are the console's to word, in the person's
+/// language; none says whether a login exists.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignInProblem {
+    /// The login or password is wrong, or the account is paused or disabled.
+    #[error("the login or the password is wrong, or sign-in is paused after failed attempts")]
+    Refused,
+    /// The code is wrong, too old, or was used already.
+    #[error("the code is wrong or was used already; type the code the app shows now")]
+    WrongCode,
+    /// The session ended (signed out, timed out, or replaced by a later step).
+    #[error("the session has ended; sign in again")]
+    SessionEnded,
+    #[error("the two new passwords differ")]
+    PasswordsDiffer,
+    #[error("the new password must differ from the one set by the administrator")]
+    SamePassword,
+    #[error("the new password {0}")]
+    WeakPassword(derbes_crypto::WeakPassword),
 }
 
 impl From<StoreError> for VaultError {

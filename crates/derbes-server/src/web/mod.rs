@@ -1,0 +1,342 @@
+//! The console: server-rendered pages for the operator's people, on the same services as the
+//! API. A page extracts its input, makes one service call and renders the answer; who may do
+//! what is decided in the service, and a refusal is shown with the service's reason.
+//!
+//! Every response carries a strict Content-Security-Policy (no inline script or style, no
+//! frames), is not cached, and names no personal data in its address. Forms are posted, each
+//! with its session's CSRF token, and a post from another origin is refused.
+
+use crate::AppState;
+use axum::body::Body;
+use axum::http::{header, HeaderValue, Request, StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use derbes_core::text::Lang;
+use derbes_service::ConsoleSession;
+use serde_json::{json, Map, Value};
+use std::sync::LazyLock;
+
+mod access;
+mod account;
+mod session;
+mod sign_in;
+mod texts;
+
+pub(crate) use session::{signed_in, Posted};
+
+/// How the console is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsoleOptions {
+    /// Cookies only over HTTPS (`Secure`, and the `__Host-` name). Off only for a console
+    /// reached over plain HTTP on a trusted network or in tests.
+    pub secure_cookies: bool,
+}
+
+impl Default for ConsoleOptions {
+    fn default() -> Self {
+        ConsoleOptions {
+            secure_cookies: true,
+        }
+    }
+}
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Every console route: (method, path).
+pub const CONSOLE_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/console"),
+    ("GET", "/console/sign-in"),
+    ("POST", "/console/sign-in"),
+    ("GET", "/console/second-factor"),
+    ("POST", "/console/second-factor"),
+    ("GET", "/console/new-password"),
+    ("POST", "/console/new-password"),
+    ("GET", "/console/enrol"),
+    ("POST", "/console/enrol"),
+    ("POST", "/console/sign-out"),
+    ("GET", "/console/access"),
+    ("GET", "/console/assets/console.css"),
+];
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/console", get(account::page))
+        .route(
+            "/console/sign-in",
+            get(sign_in::sign_in_page).post(sign_in::sign_in),
+        )
+        .route(
+            "/console/second-factor",
+            get(sign_in::second_factor_page).post(sign_in::second_factor),
+        )
+        .route(
+            "/console/new-password",
+            get(sign_in::new_password_page).post(sign_in::new_password),
+        )
+        .route(
+            "/console/enrol",
+            get(sign_in::enrol_page).post(sign_in::enrol),
+        )
+        .route("/console/sign-out", post(sign_in::sign_out))
+        .route("/console/access", get(access::page))
+        .route("/console/assets/console.css", get(stylesheet))
+        .layer(axum::middleware::from_fn(security_headers))
+}
+
+async fn security_headers(request: Request<Body>, next: Next) -> Response {
+    let asset = request.uri().path().starts_with("/console/assets/");
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(if asset {
+            "public, max-age=3600"
+        } else {
+            "no-store"
+        }),
+    );
+    response
+}
+
+async fn stylesheet() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("console.css"),
+    )
+        .into_response()
+}
+
+static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    for (name, source) in [
+        ("layout.html", include_str!("templates/layout.html")),
+        ("sign-in.html", include_str!("templates/sign-in.html")),
+        (
+            "second-factor.html",
+            include_str!("templates/second-factor.html"),
+        ),
+        (
+            "new-password.html",
+            include_str!("templates/new-password.html"),
+        ),
+        ("enrol.html", include_str!("templates/enrol.html")),
+        ("account.html", include_str!("templates/account.html")),
+        ("access.html", include_str!("templates/access.html")),
+    ] {
+        if let Err(e) = env.add_template(name, source) {
+            eprintln!("derbes: console template {name}: {e}");
+        }
+    }
+    env
+});
+
+/// The language of a page: `?lang=` (remembered in a cookie), the remembered choice, the
+/// person's own, the browser's, or Kazakh.
+pub(crate) fn page_lang(
+    uri: &Uri,
+    headers: &axum::http::HeaderMap,
+    session: Option<&ConsoleSession>,
+) -> Lang {
+    asked_lang(uri)
+        .or_else(|| session::cookie(headers, session::LANG_COOKIE).and_then(|l| l.parse().ok()))
+        .or_else(|| session.and_then(|s| s.account.lang.parse().ok()))
+        .or_else(|| {
+            headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(Lang::from_accept_language)
+        })
+        .unwrap_or(Lang::Kk)
+}
+
+/// The language asked for in the address.
+fn asked_lang(uri: &Uri) -> Option<Lang> {
+    uri.query()?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("lang="))
+        .and_then(|l| l.parse().ok())
+}
+
+/// A page to render: its template, title, and what it shows.
+pub(crate) struct Page<'a> {
+    pub template: &'static str,
+    /// The key of its title in the texts.
+    pub title: &'static str,
+    /// Which section of the navigation it belongs to.
+    pub section: &'static str,
+    pub lang: Lang,
+    pub session: Option<&'a ConsoleSession>,
+    pub status: StatusCode,
+    /// The page's own values.
+    pub values: Value,
+}
+
+impl Page<'_> {
+    pub(crate) fn new<'a>(
+        template: &'static str,
+        title: &'static str,
+        lang: Lang,
+        session: Option<&'a ConsoleSession>,
+    ) -> Page<'a> {
+        Page {
+            template,
+            title,
+            section: "",
+            lang,
+            session,
+            status: StatusCode::OK,
+            values: json!({}),
+        }
+    }
+
+    pub(crate) fn with(mut self, values: Value) -> Self {
+        self.values = values;
+        self
+    }
+
+    pub(crate) fn status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    pub(crate) fn section(mut self, section: &'static str) -> Self {
+        self.section = section;
+        self
+    }
+
+    pub(crate) fn render(self) -> Response {
+        let t = texts::texts(self.lang);
+        let mut context = match self.values {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        let defaults = [
+            ("lang", json!(self.lang.code())),
+            ("t", json!(t)),
+            (
+                "title",
+                json!(t.get(self.title).copied().unwrap_or(self.title)),
+            ),
+            ("page", json!(self.section)),
+            (
+                "langs",
+                json!([
+                    { "code": "kk", "name": "Қазақша" },
+                    { "code": "ru", "name": "Русский" },
+                    { "code": "en", "name": "English" },
+                ]),
+            ),
+            (
+                "csrf",
+                json!(self.session.map(|s| s.csrf.as_str()).unwrap_or("")),
+            ),
+            (
+                "signed_in",
+                json!(self.session.is_some_and(|s| s.actor.is_some())),
+            ),
+            ("error", json!("")),
+            ("notice", json!("")),
+        ];
+        for (k, v) in defaults {
+            context.entry(k).or_insert(v);
+        }
+        let html = TEMPLATES
+            .get_template(self.template)
+            .and_then(|tpl| tpl.render(Value::Object(context)));
+        match html {
+            Ok(html) => (
+                self.status,
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                html,
+            )
+                .into_response(),
+            Err(e) => {
+                eprintln!("derbes: console page {}: {e}", self.template);
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the page could not be rendered; the event is logged for the administrator",
+                )
+                    .into_response()
+            }
+        }
+    }
+}
+
+/// A text of the console in `lang`.
+pub(crate) fn text(lang: Lang, key: &str) -> &'static str {
+    texts::texts(lang).get(key).copied().unwrap_or("")
+}
+
+/// `303 See Other` to `to`, with cookies to set.
+pub(crate) fn see_other(to: &str, cookies: &[String]) -> Response {
+    let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response();
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(c) {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every template renders in every language with the values its page gives, and a key
+    /// missing from the texts would fail it (undefined values are errors).
+    #[test]
+    fn every_page_renders_in_every_language() {
+        let account = json!({
+            "login": "aliya", "display_name": "Әлия", "role": "staff", "purposes": ["education"],
+            "second_factor": "to_enrol", "status": "locked", "created_at": "2026-12-06T10:00:00Z",
+        });
+        let token = json!({
+            "name": "journal", "role": "integration", "purposes": ["education"],
+            "expires_at": null, "last_used_at": "2026-12-06T10:00:00Z", "status": "revoked",
+        });
+        for lang in Lang::ALL {
+            for (template, values) in [
+                ("sign-in.html", json!({ "login": "aliya", "error": "x" })),
+                ("second-factor.html", json!({ "error": "x" })),
+                (
+                    "new-password.html",
+                    json!({ "login": "aliya", "error": "x" }),
+                ),
+                (
+                    "enrol.html",
+                    json!({ "qr": "", "secret": "ABC", "error": "" }),
+                ),
+                ("account.html", json!({ "account": account })),
+                (
+                    "access.html",
+                    json!({ "refused": "", "accounts": [account], "tokens": [token] }),
+                ),
+                (
+                    "access.html",
+                    json!({ "refused": "no", "accounts": [], "tokens": [] }),
+                ),
+            ] {
+                let r = Page::new(template, "console", lang, None)
+                    .with(values)
+                    .render();
+                assert_eq!(r.status(), StatusCode::OK, "{template} in {lang:?}");
+            }
+        }
+    }
+}

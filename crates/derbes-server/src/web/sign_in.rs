@@ -1,0 +1,352 @@
+//! Signing in, step by step, and signing out: each page shows one step, each post makes one
+//! service call and goes on to the page of the next step with the new session cookie.
+
+use super::session::{
+    at_stage, problem_text, session_cookie, set_session, stage_page, to_sign_in, unavailable,
+    LANG_COOKIE,
+};
+use super::{page_lang, see_other, text, Page, Posted};
+use crate::AppState;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use base64::Engine;
+use derbes_core::text::Lang;
+use derbes_service::{Issued, SessionStage, VaultError};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct SignInForm {
+    login: String,
+    password: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct CodeForm {
+    csrf: String,
+    code: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct PasswordForm {
+    csrf: String,
+    password: String,
+    repeated: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct CsrfForm {
+    csrf: String,
+}
+
+/// The cookie remembering a language chosen with `?lang=`.
+fn lang_cookie(uri: &Uri, lang: Lang) -> Vec<String> {
+    if super::asked_lang(uri).is_none() {
+        return Vec::new();
+    }
+    vec![cookie::Cookie::build((LANG_COOKIE, lang.code()))
+        .path("/console")
+        .same_site(cookie::SameSite::Strict)
+        .max_age(cookie::time::Duration::days(365))
+        .build()
+        .to_string()]
+}
+
+/// A page, with the language cookie when the language was just chosen.
+fn with_lang_cookie(uri: &Uri, lang: Lang, mut response: Response) -> Response {
+    for c in lang_cookie(uri, lang) {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&c) {
+            response
+                .headers_mut()
+                .append(axum::http::header::SET_COOKIE, v);
+        }
+    }
+    response
+}
+
+/// Where a step that succeeded goes: the next step's page, with its new cookie.
+fn issued(state: &AppState, i: &Issued) -> Response {
+    see_other(stage_page(i.stage), &[set_session(state, Some(&i.cookie))])
+}
+
+/// A step refused: the same page again with the reason beside the field, or back to sign-in
+/// when the session ended.
+fn refused_step(
+    state: &AppState,
+    lang: Lang,
+    e: VaultError,
+    page: impl FnOnce(&'static str) -> Response,
+) -> Response {
+    match e {
+        VaultError::SignIn(derbes_service::SignInProblem::SessionEnded) => to_sign_in(state, true),
+        VaultError::SignIn(p) => page(text(lang, problem_text(&p))),
+        e => unavailable(lang, e),
+    }
+}
+
+pub(crate) async fn sign_in_page(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    // Someone signed in already goes on where they are.
+    if let Some(cookie) = session_cookie(&state, &headers) {
+        if let Ok(s) = state.app.accounts.session(&cookie).await {
+            return see_other(stage_page(s.stage), &[]);
+        }
+    }
+    let lang = page_lang(&uri, &headers, None);
+    let ended = uri.query().is_some_and(|q| q.contains("ended=1"));
+    let page = Page::new("sign-in.html", "sign_in_title", lang, None)
+        .with(
+            json!({ "login": "", "notice": if ended { text(lang, "session_ended") } else { "" } }),
+        )
+        .render();
+    with_lang_cookie(&uri, lang, page)
+}
+
+pub(crate) async fn sign_in(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    form: Result<Form<SignInForm>, FormRejection>,
+) -> Response {
+    let lang = page_lang(&uri, &headers, None);
+    if !Posted::same_origin(&headers) {
+        return Posted::refused(lang);
+    }
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    match state
+        .app
+        .accounts
+        .sign_in(&form.login, &form.password)
+        .await
+    {
+        Ok(i) => issued(&state, &i),
+        Err(e) => refused_step(&state, lang, e, |error| {
+            Page::new("sign-in.html", "sign_in_title", lang, None)
+                .with(json!({ "login": form.login.trim(), "error": error }))
+                .status(StatusCode::UNAUTHORIZED)
+                .render()
+        }),
+    }
+}
+
+pub(crate) async fn second_factor_page(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    match at_stage(&state, &uri, &headers, SessionStage::SecondFactor).await {
+        Ok(s) => {
+            let lang = page_lang(&uri, &headers, Some(&s));
+            let page =
+                Page::new("second-factor.html", "second_factor_title", lang, Some(&s)).render();
+            with_lang_cookie(&uri, lang, page)
+        }
+        Err(r) => r,
+    }
+}
+
+pub(crate) async fn second_factor(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    form: Result<Form<CodeForm>, FormRejection>,
+) -> Response {
+    let s = match at_stage(&state, &uri, &headers, SessionStage::SecondFactor).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let lang = page_lang(&uri, &headers, Some(&s));
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    if !Posted::check(&state, &headers, &s, &form.csrf) {
+        return Posted::refused(lang);
+    }
+    let cookie = session_cookie(&state, &headers).unwrap_or_default();
+    match state.app.accounts.second_factor(&cookie, &form.code).await {
+        Ok(i) => issued(&state, &i),
+        Err(e) => refused_step(&state, lang, e, |error| {
+            Page::new("second-factor.html", "second_factor_title", lang, Some(&s))
+                .with(json!({ "error": error }))
+                .status(StatusCode::UNAUTHORIZED)
+                .render()
+        }),
+    }
+}
+
+pub(crate) async fn new_password_page(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    match at_stage(&state, &uri, &headers, SessionStage::NewPassword).await {
+        Ok(s) => {
+            let lang = page_lang(&uri, &headers, Some(&s));
+            let page = Page::new("new-password.html", "new_password_title", lang, Some(&s))
+                .with(json!({ "login": s.account.login }))
+                .render();
+            with_lang_cookie(&uri, lang, page)
+        }
+        Err(r) => r,
+    }
+}
+
+pub(crate) async fn new_password(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    form: Result<Form<PasswordForm>, FormRejection>,
+) -> Response {
+    let s = match at_stage(&state, &uri, &headers, SessionStage::NewPassword).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let lang = page_lang(&uri, &headers, Some(&s));
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    if !Posted::check(&state, &headers, &s, &form.csrf) {
+        return Posted::refused(lang);
+    }
+    let cookie = session_cookie(&state, &headers).unwrap_or_default();
+    match state
+        .app
+        .accounts
+        .choose_password(&cookie, &form.password, &form.repeated)
+        .await
+    {
+        Ok(i) => issued(&state, &i),
+        Err(e) => refused_step(&state, lang, e, |error| {
+            Page::new("new-password.html", "new_password_title", lang, Some(&s))
+                .with(json!({ "login": s.account.login, "error": error }))
+                .status(StatusCode::UNPROCESSABLE_ENTITY)
+                .render()
+        }),
+    }
+}
+
+/// The enrolment page: the QR code and key of the second factor being enrolled.
+async fn enrol_view(
+    state: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    error: &str,
+) -> Result<Response, Response> {
+    let s = at_stage(state, uri, headers, SessionStage::EnrolSecondFactor).await?;
+    let lang = page_lang(uri, headers, Some(&s));
+    let cookie = session_cookie(state, headers).unwrap_or_default();
+    let enrolment = state
+        .app
+        .accounts
+        .enrolment(&cookie)
+        .await
+        .map_err(|e| refused_step(state, lang, e, |_| to_sign_in(state, true)))?;
+    let status = if error.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNAUTHORIZED
+    };
+    let page = Page::new("enrol.html", "enrol_title", lang, Some(&s))
+        .with(json!({
+            "qr": qr_svg_base64(&enrolment.uri),
+            "secret": *enrolment.secret,
+            "error": error,
+        }))
+        .status(status)
+        .render();
+    Ok(with_lang_cookie(uri, lang, page))
+}
+
+pub(crate) async fn enrol_page(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    enrol_view(&state, &uri, &headers, "")
+        .await
+        .unwrap_or_else(|r| r)
+}
+
+pub(crate) async fn enrol(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    form: Result<Form<CodeForm>, FormRejection>,
+) -> Response {
+    let s = match at_stage(&state, &uri, &headers, SessionStage::EnrolSecondFactor).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let lang = page_lang(&uri, &headers, Some(&s));
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    if !Posted::check(&state, &headers, &s, &form.csrf) {
+        return Posted::refused(lang);
+    }
+    let cookie = session_cookie(&state, &headers).unwrap_or_default();
+    match state
+        .app
+        .accounts
+        .enrol_second_factor(&cookie, &form.code)
+        .await
+    {
+        Ok(i) => issued(&state, &i),
+        Err(VaultError::SignIn(p)) if p == derbes_service::SignInProblem::WrongCode => {
+            enrol_view(&state, &uri, &headers, text(lang, problem_text(&p)))
+                .await
+                .unwrap_or_else(|r| r)
+        }
+        Err(e) => refused_step(&state, lang, e, |_| to_sign_in(&state, true)),
+    }
+}
+
+pub(crate) async fn sign_out(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    let Some(cookie) = session_cookie(&state, &headers) else {
+        return to_sign_in(&state, false);
+    };
+    let Ok(s) = state.app.accounts.session(&cookie).await else {
+        return to_sign_in(&state, true);
+    };
+    let lang = page_lang(&uri, &headers, Some(&s));
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    if !Posted::check(&state, &headers, &s, &form.csrf) {
+        return Posted::refused(lang);
+    }
+    match state.app.accounts.sign_out(&s).await {
+        Ok(()) => to_sign_in(&state, false),
+        Err(e) => unavailable(lang, e),
+    }
+}
+
+/// The otpauth address as a QR code: an SVG image, base64 for a `data:` address (the CSP
+/// allows images from `data:` and nothing inline else).
+fn qr_svg_base64(uri: &str) -> String {
+    use qrcodegen::{QrCode, QrCodeEcc};
+    let Ok(qr) = QrCode::encode_text(uri, QrCodeEcc::Medium) else {
+        return String::new();
+    };
+    let size = qr.size();
+    let border = 4;
+    let mut path = String::new();
+    for y in 0..size {
+        for x in 0..size {
+            if qr.get_module(x, y) {
+                path.push_str(&format!("M{},{}h1v1h-1z", x + border, y + border));
+            }
+        }
+    }
+    let dim = size + 2 * border;
+    let svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {dim} {dim}\" shape-rendering=\"crispEdges\"><rect width=\"100%\" height=\"100%\" fill=\"#fff\"/><path d=\"{path}\" fill=\"#000\"/></svg>"
+    );
+    base64::engine::general_purpose::STANDARD.encode(svg)
+}

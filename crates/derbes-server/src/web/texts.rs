@@ -1,0 +1,203 @@
+//! Every sentence of the console, in Kazakh, Russian and English: templates read them as
+//! `t.<key>`, and a key missing from the table stops the page from rendering (tested).
+
+use derbes_core::text::Lang;
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+/// (key, [kk, ru, en])
+const TEXTS: &[(&str, [&str; 3])] = &[
+    ("console", ["derbes консолі", "Консоль derbes", "derbes console"]),
+    ("skip", ["Негізгі мазмұнға өту", "Перейти к основному содержанию", "Skip to the main content"]),
+    ("language", ["Тіл", "Язык", "Language"]),
+    ("nav", ["Консоль бөлімдері", "Разделы консоли", "Console sections"]),
+    ("nav_account", ["Менің тіркелгім", "Моя учётная запись", "My account"]),
+    ("nav_access", ["Қолжетімділік", "Доступ", "Access"]),
+    ("sign_out", ["Шығу", "Выйти", "Sign out"]),
+    // Sign-in
+    ("sign_in_title", ["Консольге кіру", "Вход в консоль", "Sign in to the console"]),
+    ("login", ["Логин", "Логин", "Login"]),
+    ("password", ["Құпиясөз", "Пароль", "Password"]),
+    ("sign_in", ["Кіру", "Войти", "Sign in"]),
+    (
+        "refused",
+        [
+            "Логин немесе құпиясөз қате, не болмаса сәтсіз әрекеттерден кейін кіру уақытша тоқтатылған. Бірнеше минуттан соң қайталаңыз немесе әкімшіге хабарласыңыз.",
+            "Неверный логин или пароль, либо вход временно приостановлен после неудачных попыток. Повторите через несколько минут или обратитесь к администратору.",
+            "The login or password is wrong, or sign-in is paused after failed attempts. Try again in a few minutes or ask an administrator.",
+        ],
+    ),
+    (
+        "session_ended",
+        [
+            "Сессия аяқталды (шығу, ұзақ әрекетсіздік немесе мерзімнің өтуі). Қайта кіріңіз.",
+            "Сеанс завершён (выход, долгое бездействие или истечение срока). Войдите снова.",
+            "The session has ended (signed out, idle too long, or expired). Sign in again.",
+        ],
+    ),
+    (
+        "form_refused",
+        [
+            "Форманың мерзімі өтіп кеткен немесе ол басқа беттен жіберілген. Бетті жаңартып, қайта жіберіңіз.",
+            "Форма устарела или отправлена с другой страницы. Обновите страницу и отправьте её снова.",
+            "The form has expired or was sent from another page. Reload the page and send it again.",
+        ],
+    ),
+    // Second factor
+    ("second_factor_title", ["Екінші фактор", "Второй фактор", "Second factor"]),
+    (
+        "code",
+        [
+            "Аутентификатор қосымшасындағы код (6 цифр)",
+            "Код из приложения-аутентификатора (6 цифр)",
+            "Code from your authenticator app (6 digits)",
+        ],
+    ),
+    ("confirm", ["Растау", "Подтвердить", "Confirm"]),
+    (
+        "wrong_code",
+        [
+            "Код қате немесе бұрын пайдаланылған. Қосымша дәл қазір көрсетіп тұрған кодты енгізіңіз.",
+            "Код неверен или уже использован. Введите код, который приложение показывает сейчас.",
+            "The code is wrong or was used already. Type the code the app shows now.",
+        ],
+    ),
+    // New password
+    ("new_password_title", ["Жаңа құпиясөз", "Новый пароль", "New password"]),
+    (
+        "new_password_intro",
+        [
+            "Әкімші берген бір реттік құпиясөзді өзіңіз таңдаған құпиясөзбен ауыстырыңыз: кемінде 12 таңба, логиніңізсіз.",
+            "Замените одноразовый пароль, выданный администратором, своим паролем: не менее 12 символов, без вашего логина.",
+            "Replace the one-time password the administrator gave you with one of your own: at least 12 characters, without your login.",
+        ],
+    ),
+    ("new_password", ["Жаңа құпиясөз", "Новый пароль", "New password"]),
+    ("repeat_password", ["Жаңа құпиясөзді қайталаңыз", "Повторите новый пароль", "Repeat the new password"]),
+    ("save", ["Сақтау", "Сохранить", "Save"]),
+    (
+        "passwords_differ",
+        [
+            "Екі құпиясөз бір-біріне сәйкес келмейді.",
+            "Пароли не совпадают.",
+            "The two passwords differ.",
+        ],
+    ),
+    (
+        "same_password",
+        [
+            "Жаңа құпиясөз әкімші берген құпиясөзден өзгеше болуы тиіс.",
+            "Новый пароль должен отличаться от выданного администратором.",
+            "The new password must differ from the one the administrator gave you.",
+        ],
+    ),
+    (
+        "password_too_short",
+        [
+            "Құпиясөзде кемінде 12 таңба болуы тиіс.",
+            "Пароль должен содержать не менее 12 символов.",
+            "The password must have at least 12 characters.",
+        ],
+    ),
+    (
+        "password_too_long",
+        [
+            "Құпиясөз 256 таңбадан аспауы тиіс.",
+            "Пароль должен содержать не более 256 символов.",
+            "The password must have at most 256 characters.",
+        ],
+    ),
+    (
+        "password_contains_login",
+        [
+            "Құпиясөзде логин болмауы тиіс.",
+            "Пароль не должен содержать логин.",
+            "The password must not contain your login.",
+        ],
+    ),
+    (
+        "password_trivial",
+        [
+            "Құпиясөз бір таңбаның қайталануынан немесе қарапайым тізбектен тұрмауы тиіс.",
+            "Пароль не должен состоять из одного повторяющегося символа или простой последовательности.",
+            "The password must not be one character repeated or a plain sequence.",
+        ],
+    ),
+    // Enrolling a second factor
+    ("enrol_title", ["Екінші факторды қосу", "Подключение второго фактора", "Set up a second factor"]),
+    (
+        "enrol_intro",
+        [
+            "Аутентификатор қосымшасында (мысалы, Google Authenticator, Microsoft Authenticator, FreeOTP) QR кодты сканерлеңіз немесе кілтті қолмен енгізіңіз, содан кейін қосымша көрсеткен кодты теріңіз.",
+            "Отсканируйте QR-код в приложении-аутентификаторе (например, Google Authenticator, Microsoft Authenticator, FreeOTP) или введите ключ вручную, затем введите код, который покажет приложение.",
+            "Scan the QR code with an authenticator app (for example Google Authenticator, Microsoft Authenticator or FreeOTP) or type the key in by hand, then type the code the app shows.",
+        ],
+    ),
+    ("qr_alt", ["Екінші фактордың QR коды", "QR-код второго фактора", "QR code of the second factor"]),
+    ("secret_key", ["Қолмен енгізуге арналған кілт", "Ключ для ввода вручную", "Key to type in by hand"]),
+    // My account
+    ("account_title", ["Менің тіркелгім", "Моя учётная запись", "My account"]),
+    ("name", ["Аты-жөні", "Имя", "Name"]),
+    ("role", ["Рөлі", "Роль", "Role"]),
+    ("purposes", ["Мақсаттары", "Цели", "Purposes"]),
+    ("all_purposes", ["барлық мақсаттар", "все цели", "every purpose"]),
+    ("second_factor", ["Екінші фактор", "Второй фактор", "Second factor"]),
+    ("status", ["Күйі", "Состояние", "Status"]),
+    ("created", ["Құрылған күні", "Создана", "Created"]),
+    ("expires", ["Мерзімі өтеді", "Истекает", "Expires"]),
+    ("last_used", ["Соңғы рет пайдаланылды", "Последнее использование", "Last used"]),
+    ("never", ["ешқашан", "никогда", "never"]),
+    ("none", ["жоқ", "нет", "none"]),
+    // Access
+    ("access_title", ["Қолжетімділік: тіркелгілер мен токендер", "Доступ: учётные записи и токены", "Access: accounts and tokens"]),
+    ("accounts", ["Тіркелгілер", "Учётные записи", "Accounts"]),
+    ("tokens", ["API токендері", "Токены API", "API tokens"]),
+    ("token_name", ["Атауы", "Название", "Name"]),
+    ("no_accounts", ["Тіркелгілер жоқ.", "Учётных записей нет.", "There are no accounts."]),
+    ("no_tokens", ["Токендер жоқ.", "Токенов нет.", "There are no tokens."]),
+    ("refused_title", ["Бұл әрекетке рұқсат жоқ", "Это действие не разрешено", "This is not allowed"]),
+    // Values
+    ("role_admin", ["әкімші", "администратор", "administrator"]),
+    ("role_dpo", ["дербес деректерді өңдеуді ұйымдастыруға жауапты адам", "лицо, ответственное за организацию обработки персональных данных", "person responsible for personal data"]),
+    ("role_staff", ["қызметкер", "сотрудник", "staff"]),
+    ("role_auditor", ["аудитор", "аудитор", "auditor"]),
+    ("role_integration", ["платформа интеграциясы", "интеграция платформы", "platform integration"]),
+    ("status_active", ["белсенді", "действует", "active"]),
+    ("status_locked", ["уақытша тоқтатылған", "временно приостановлена", "paused"]),
+    ("status_disabled", ["өшірілген", "отключена", "disabled"]),
+    ("status_expired", ["мерзімі өткен", "истёк", "expired"]),
+    ("status_revoked", ["кері қайтарылған", "отозван", "revoked"]),
+    ("factor_enrolled", ["қосылған", "подключён", "enrolled"]),
+    ("factor_to_enrol", ["келесі кіруде қосылады", "подключается при следующем входе", "to be set up at the next sign-in"]),
+    ("factor_off", ["талап етілмейді", "не требуется", "not required"]),
+];
+
+static TABLES: LazyLock<[BTreeMap<&'static str, &'static str>; 3]> = LazyLock::new(|| {
+    let table = |i: usize| TEXTS.iter().map(|(k, v)| (*k, v[i])).collect();
+    [table(0), table(1), table(2)]
+});
+
+/// Every text in `lang`, by key.
+pub(crate) fn texts(lang: Lang) -> &'static BTreeMap<&'static str, &'static str> {
+    &TABLES[match lang {
+        Lang::Kk => 0,
+        Lang::Ru => 1,
+        Lang::En => 2,
+    }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_text_is_in_three_languages_once() {
+        let keys: std::collections::HashSet<&str> = TEXTS.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys.len(), TEXTS.len(), "a key is listed twice");
+        for (k, v) in TEXTS {
+            assert!(v.iter().all(|t| !t.trim().is_empty()), "{k}");
+            // Kazakh texts are written in Kazakh letters, not Russian look-alikes only.
+            assert_ne!(v[0], v[2], "{k}: the Kazakh text is the English one");
+        }
+    }
+}
