@@ -1,0 +1,156 @@
+// The console in Debian's Chromium, driven by Playwright, every page checked by axe-core.
+// Run by crates/derbes/tests/console_browser.rs against a real `derbes serve`:
+//   node e2e.mjs  (DERBES_BASE, DERBES_ACCOUNTS, DERBES_SHOTS, DERBES_CHROMIUM in the environment)
+// DERBES_ACCOUNTS is JSON: { "admin-desktop": "<one-time password>", "admin-phone": "…",
+// "staff": "…" }. Prints what it checked; exits non-zero on the first failure.
+import { chromium, devices } from "playwright-core";
+import { AxeBuilder } from "@axe-core/playwright";
+import * as OTPAuth from "otpauth";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+
+const base = process.env.DERBES_BASE;
+const accounts = JSON.parse(process.env.DERBES_ACCOUNTS);
+const shots = process.env.DERBES_SHOTS;
+mkdirSync(shots, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.DERBES_CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run"],
+});
+
+const viewports = {
+  desktop: { viewport: { width: 1280, height: 800 } },
+  phone: { ...devices["Pixel 7"], defaultBrowserType: undefined },
+};
+
+const NEW_PASSWORD = "Жаз келді, 2026!";
+let checked = 0;
+
+/** axe-core on the page as it is: no serious or critical violation of WCAG 2.1 A/AA. */
+async function accessible(page, name, viewport) {
+  const lang = await page.getAttribute("html", "lang");
+  const result = await new AxeBuilder({ page })
+    .withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"])
+    .analyze();
+  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(
+    bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join("; ")})`),
+    [],
+    `${name} in ${lang} on a ${viewport}`,
+  );
+  await page.screenshot({ path: `${shots}/${viewport}-${lang}-${name}.png`, fullPage: true });
+  checked += 1;
+}
+
+/** Every language of the page the browser is on, through its language links; Kazakh last. */
+async function inEveryLanguage(page, name, viewport) {
+  for (const lang of ["ru", "en", "kk"]) {
+    await page.click(`nav.langs a[hreflang="${lang}"]`);
+    assert.equal(await page.getAttribute("html", "lang"), lang);
+    await accessible(page, name, viewport);
+  }
+}
+
+function codeFor(secret, offsetSteps = 0) {
+  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30 });
+  return totp.generate({ timestamp: Date.now() + offsetSteps * 30_000 });
+}
+
+/** An administrator's first sign-in, every page of it checked, on one kind of screen. */
+async function firstSignIn(viewport) {
+  const context = await browser.newContext({ ...viewports[viewport], locale: "kk-KZ" });
+  const page = await context.newPage();
+  await page.goto(`${base}/console/sign-in`);
+  await inEveryLanguage(page, "sign-in", viewport);
+
+  // A wrong password: the same answer as for anyone.
+  await page.fill("#login", `admin-${viewport}`);
+  await page.fill("#password", "not the password");
+  await page.click("button[type=submit]");
+  assert.match(await page.textContent("[role=alert]"), /Логин немесе құпиясөз қате/);
+  assert.equal(await page.inputValue("#login"), `admin-${viewport}`, "the login is kept");
+  await accessible(page, "sign-in-refused", viewport);
+
+  await page.fill("#password", accounts[`admin-${viewport}`]);
+  await page.click("button[type=submit]");
+  await page.waitForURL(/\/console\/new-password$/);
+  await inEveryLanguage(page, "new-password", viewport);
+  // Long enough for the browser's own check, refused by derbes's rules.
+  await page.fill("#password", "aaaaaaaaaaaaaa");
+  await page.fill("#repeated", "aaaaaaaaaaaaaa");
+  await page.click("form.card button[type=submit]");
+  assert.equal(await page.getAttribute("#password", "aria-invalid"), "true");
+  assert.match(await page.textContent("#password-error"), /бір таңбаның қайталануынан/);
+  await accessible(page, "new-password-refused", viewport);
+  await page.fill("#password", NEW_PASSWORD);
+  await page.fill("#repeated", NEW_PASSWORD);
+  await page.click("form.card button[type=submit]");
+
+  await page.waitForURL(/\/console\/enrol$/);
+  await inEveryLanguage(page, "enrol", viewport);
+  const secret = (await page.textContent("code.secret")).trim();
+  await page.fill("#code", codeFor(secret));
+  await page.click("form.card button[type=submit]");
+  await page.waitForURL(/\/console$/);
+  await inEveryLanguage(page, "account", viewport);
+
+  await page.click('nav.sections a[href="/console/access"]');
+  await page.waitForURL(/\/console\/access$/);
+  assert.equal(await page.locator("table").count(), 2, `an administrator sees accounts and tokens: ${await page.textContent("main")}`);
+  await inEveryLanguage(page, "access", viewport);
+  await context.close();
+  return secret;
+}
+
+/** A staff member: no second factor, the access page refused with the service's reason, and a
+ * cookie taken before sign-out worth nothing after it; a form without its token refused. */
+async function staff() {
+  const context = await browser.newContext({ ...viewports.desktop, locale: "ru-RU" });
+  const page = await context.newPage();
+  await page.goto(`${base}/console/sign-in`);
+  assert.equal(await page.getAttribute("html", "lang"), "ru", "the browser's language before sign-in");
+  await page.fill("#login", "staff");
+  await page.fill("#password", accounts.staff);
+  await page.click("button[type=submit]");
+  await page.waitForURL(/\/console\/new-password$/);
+  assert.equal(await page.getAttribute("html", "lang"), "kk", "then the account's own language");
+  await page.fill("#password", NEW_PASSWORD);
+  await page.fill("#repeated", NEW_PASSWORD);
+  await page.click("form.card button[type=submit]");
+  await page.waitForURL(/\/console$/);
+
+  const response = await page.goto(`${base}/console/access`);
+  assert.equal(response.status(), 403);
+  assert.match(await page.textContent("[role=alert]"), /a `staff` account may not do this/);
+  await inEveryLanguage(page, "access-refused", "desktop");
+
+  // A form posted without its CSRF token does nothing.
+  await page.goto(`${base}/console`);
+  await page.evaluate(() => document.querySelector("form.sign-out input[name=csrf]").remove());
+  await page.click("form.sign-out button");
+  assert.equal((await page.goto(`${base}/console`)).status(), 200, "still signed in");
+
+  const stolen = await context.cookies();
+  await page.click("form.sign-out button");
+  await page.waitForURL(/\/console\/sign-in$/);
+  const thief = await browser.newContext(viewports.desktop);
+  await thief.addCookies(stolen);
+  const other = await thief.newPage();
+  await other.goto(`${base}/console`);
+  assert.match(other.url(), /\/console\/sign-in\?ended=1$/, "a stolen cookie is refused after sign-out");
+  await thief.close();
+  await context.close();
+}
+
+try {
+  for (const viewport of ["desktop", "phone"]) {
+    await firstSignIn(viewport);
+    console.log(`console in the browser: first sign-in on a ${viewport} ... ok`);
+  }
+  await staff();
+  console.log("console in the browser: staff, refusals, CSRF and a stolen cookie ... ok");
+  console.log(`console in the browser: ${checked} page views checked by axe-core`);
+} finally {
+  await browser.close();
+}
