@@ -180,6 +180,19 @@ impl Browser {
         self.answer(r)
     }
 
+    /// Chooses a new password on its page (both fields the same), with the page's token.
+    fn choose_password(&mut self, password: &str) -> Answer {
+        let csrf = self.get("/console/new-password").csrf();
+        self.post(
+            "/console/new-password",
+            &[
+                ("csrf", &csrf),
+                ("password", password),
+                ("repeated", password),
+            ],
+        )
+    }
+
     /// Signs in with a password and answers the step it leads to.
     fn sign_in(&mut self, login: &str, password: &str) -> Answer {
         self.post(
@@ -211,16 +224,7 @@ fn first_sign_in(desk: &Desk, b: &mut Browser, login: &str, otp: &str) -> String
         (a.status, a.location.as_str()),
         (303, "/console/new-password")
     );
-    let page = b.get("/console/new-password");
-    let csrf = page.csrf();
-    let a = b.post(
-        "/console/new-password",
-        &[
-            ("csrf", &csrf),
-            ("password", "Жаз келді, 2026!"),
-            ("repeated", "Жаз келді, 2026!"),
-        ],
-    );
+    let a = b.choose_password("Жаз келді, 2026!");
     assert_eq!((a.status, a.location.as_str()), (303, "/console/enrol"));
     let enrol = b.get("/console/enrol");
     assert_eq!(enrol.status, 200, "{}", enrol.body);
@@ -421,15 +425,7 @@ fn sessions_end_at_sign_out_when_idle_and_when_disabled(db: TestDb) -> Fut {
                 let mut b = desk.browser();
                 let page = b.sign_in("bolat", &otp);
                 assert_eq!(page.location, "/console/new-password");
-                let page = b.get("/console/new-password");
-                let a = b.post(
-                    "/console/new-password",
-                    &[
-                        ("csrf", &page.csrf()),
-                        ("password", "Күз келді, 2026!"),
-                        ("repeated", "Күз келді, 2026!"),
-                    ],
-                );
+                let a = b.choose_password("Күз келді, 2026!");
                 assert_eq!(
                     a.location, "/console",
                     "staff need no second factor by default"
@@ -437,6 +433,19 @@ fn sessions_end_at_sign_out_when_idle_and_when_disabled(db: TestDb) -> Fut {
                 let stolen = b.cookies.clone();
                 let home = b.get("/console");
                 assert_eq!(home.status, 200);
+                // Purposes by their declared label, times in words and the operator's local time.
+                assert!(
+                    home.body.contains("Білім беру процесін қамтамасыз ету"),
+                    "{}",
+                    home.body
+                );
+                let local = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+5));
+                let year = local.year().to_string();
+                assert!(
+                    home.body.contains(&format!("{year} жылғы")),
+                    "{}",
+                    home.body
+                );
                 let a = b.post("/console/sign-out", &[("csrf", &home.csrf())]);
                 assert_eq!((a.status, a.location.as_str()), (303, "/console/sign-in"));
                 let mut thief = desk.browser();
@@ -484,24 +493,14 @@ fn forms_need_their_token_and_pages_show_the_services_reasons(db: TestDb) -> Fut
                 let otp = desk.account("bolat", Role::Staff, &["education"]);
                 let mut b = desk.browser();
                 b.sign_in("bolat", &otp);
-                let page = b.get("/console/new-password");
-                let a = b.post(
-                    "/console/new-password",
-                    &[
-                        ("csrf", "forged"),
-                        ("password", "Күз келді, 2026!"),
-                        ("repeated", "Күз келді, 2026!"),
-                    ],
-                );
-                assert_eq!(a.status, 403);
-                let a = b.post(
-                    "/console/new-password",
-                    &[
-                        ("csrf", &page.csrf()),
-                        ("password", "Күз келді, 2026!"),
-                        ("repeated", "Күз келді, 2026!"),
-                    ],
-                );
+                let password = "Күз келді, 2026!";
+                let forged = [
+                    ("csrf", "forged"),
+                    ("password", password),
+                    ("repeated", password),
+                ];
+                assert_eq!(b.post("/console/new-password", &forged).status, 403);
+                let a = b.choose_password(password);
                 assert_eq!(a.location, "/console", "the refused post changed nothing");
 
                 let home = b.get("/console");

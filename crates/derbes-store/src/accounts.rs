@@ -121,8 +121,8 @@ pub struct AccountWrite {
     pub account: Option<AccountChange>,
     pub end_sessions: EndSessions,
     pub start_session: Option<SessionRecord>,
-    /// Failed sign-ins are audited too; a session seen is not.
-    pub audit: Option<derbes_core::audit::AuditDraft>,
+    /// Its audit events (failed sign-ins too); a session ended for running out has none.
+    pub audit: Vec<derbes_core::audit::AuditDraft>,
 }
 
 /// A JSON array of purposes as stored.

@@ -1406,7 +1406,10 @@ fn account_write(
         account,
         end_sessions,
         start_session,
-        audit: action.map(|a| AuditDraft::new("admin:cli", a, Outcome::Ok)),
+        audit: action
+            .map(|a| AuditDraft::new("admin:cli", a, Outcome::Ok))
+            .into_iter()
+            .collect(),
     }))
 }
 

@@ -15,7 +15,9 @@ pub(crate) async fn page(State(state): State<AppState>, uri: Uri, headers: Heade
         Err(r) => return r,
     };
     let lang = page_lang(&uri, &headers, Some(&session));
-    let page = Page::new("access.html", "access_title", lang, Some(&session)).section("access");
+    let page = Page::new("access.html", "access_title", lang, Some(&session))
+        .section("access")
+        .purposes_of(state.app.vault.declaration());
     let listed = match state.app.accounts.list(&actor).await {
         Ok(accounts) => state
             .app

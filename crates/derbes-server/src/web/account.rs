@@ -15,6 +15,7 @@ pub(crate) async fn page(State(state): State<AppState>, uri: Uri, headers: Heade
     let lang = page_lang(&uri, &headers, Some(&session));
     Page::new("account.html", "account_title", lang, Some(&session))
         .section("account")
+        .purposes_of(state.app.vault.declaration())
         .with(json!({ "account": session.account }))
         .render()
 }

@@ -125,8 +125,10 @@ async fn stylesheet() -> Response {
 static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.add_filter("when", when);
     for (name, source) in [
         ("layout.html", include_str!("templates/layout.html")),
+        ("macros.html", include_str!("templates/macros.html")),
         ("sign-in.html", include_str!("templates/sign-in.html")),
         (
             "second-factor.html",
@@ -186,6 +188,8 @@ pub(crate) struct Page<'a> {
     pub status: StatusCode,
     /// The page's own values.
     pub values: Value,
+    /// The declared purposes' labels in the page's language, by key.
+    pub purpose_labels: Value,
 }
 
 impl Page<'_> {
@@ -203,7 +207,24 @@ impl Page<'_> {
             session,
             status: StatusCode::OK,
             values: json!({}),
+            purpose_labels: json!({}),
         }
+    }
+
+    /// Shows purposes by their declared labels.
+    pub(crate) fn purposes_of(
+        mut self,
+        declaration: &derbes_core::declaration::Declaration,
+    ) -> Self {
+        let lang = self.lang;
+        self.purpose_labels = Value::Object(
+            declaration
+                .purposes
+                .iter()
+                .map(|(key, p)| (key.clone(), json!(p.label.get(lang))))
+                .collect(),
+        );
+        self
     }
 
     pub(crate) fn with(mut self, values: Value) -> Self {
@@ -251,6 +272,11 @@ impl Page<'_> {
                 "signed_in",
                 json!(self.session.is_some_and(|s| s.actor.is_some())),
             ),
+            (
+                "utc_offset",
+                json!(self.session.map_or(0, |s| s.utc_offset.whole_seconds())),
+            ),
+            ("purpose_labels", self.purpose_labels.clone()),
             ("error", json!("")),
             ("notice", json!("")),
         ];
@@ -277,6 +303,26 @@ impl Page<'_> {
             }
         }
     }
+}
+
+/// `{{ at | when(lang, utc_offset) }}`: a stored time (RFC 3339) as the operator reads it: the
+/// date in words of `lang` and the local time (`utc_offset` in seconds).
+fn when(at: String, lang: String, utc_offset: i32) -> String {
+    use time::format_description::well_known::Rfc3339;
+    let (Ok(t), Ok(offset), Ok(lang)) = (
+        time::OffsetDateTime::parse(&at, &Rfc3339),
+        time::UtcOffset::from_whole_seconds(utc_offset),
+        lang.parse::<Lang>(),
+    ) else {
+        return at;
+    };
+    let local = t.to_offset(offset);
+    format!(
+        "{}, {:02}:{:02}",
+        derbes_core::text::format_date(local.date(), lang),
+        local.hour(),
+        local.minute()
+    )
 }
 
 /// A text of the console in `lang`.

@@ -138,18 +138,70 @@ pub(crate) async fn sign_in(
     }
 }
 
+/// A sign-in step in progress: its session, the page's language, the session's cookie.
+struct Step {
+    session: derbes_service::ConsoleSession,
+    lang: Lang,
+    cookie: String,
+}
+
+impl Step {
+    /// The step at `stage`, or where the browser should go instead.
+    async fn at(
+        state: &AppState,
+        uri: &Uri,
+        headers: &HeaderMap,
+        stage: SessionStage,
+    ) -> Result<Step, Response> {
+        let session = at_stage(state, uri, headers, stage).await?;
+        Ok(Step {
+            lang: page_lang(uri, headers, Some(&session)),
+            cookie: session_cookie(state, headers).unwrap_or_default(),
+            session,
+        })
+    }
+
+    /// The step at `stage` a form was posted to, once its origin and token are checked.
+    async fn posted(
+        state: &AppState,
+        uri: &Uri,
+        headers: &HeaderMap,
+        stage: SessionStage,
+        csrf: &str,
+    ) -> Result<Step, Response> {
+        let step = Self::at(state, uri, headers, stage).await?;
+        if !Posted::check(state, headers, &step.session, csrf) {
+            return Err(Posted::refused(step.lang));
+        }
+        Ok(step)
+    }
+
+    /// The step's page, with `values` (and an error beside its field when `status` says so).
+    fn page(
+        &self,
+        uri: &Uri,
+        (template, title): (&'static str, &'static str),
+        values: serde_json::Value,
+        status: StatusCode,
+    ) -> Response {
+        let page = Page::new(template, title, self.lang, Some(&self.session))
+            .with(values)
+            .status(status)
+            .render();
+        with_lang_cookie(uri, self.lang, page)
+    }
+}
+
+const SECOND_FACTOR: (&str, &str) = ("second-factor.html", "second_factor_title");
+const NEW_PASSWORD: (&str, &str) = ("new-password.html", "new_password_title");
+
 pub(crate) async fn second_factor_page(
     State(state): State<AppState>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    match at_stage(&state, &uri, &headers, SessionStage::SecondFactor).await {
-        Ok(s) => {
-            let lang = page_lang(&uri, &headers, Some(&s));
-            let page =
-                Page::new("second-factor.html", "second_factor_title", lang, Some(&s)).render();
-            with_lang_cookie(&uri, lang, page)
-        }
+    match Step::at(&state, &uri, &headers, SessionStage::SecondFactor).await {
+        Ok(step) => step.page(&uri, SECOND_FACTOR, json!({}), StatusCode::OK),
         Err(r) => r,
     }
 }
@@ -160,23 +212,33 @@ pub(crate) async fn second_factor(
     headers: HeaderMap,
     form: Result<Form<CodeForm>, FormRejection>,
 ) -> Response {
-    let s = match at_stage(&state, &uri, &headers, SessionStage::SecondFactor).await {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let step = match Step::posted(
+        &state,
+        &uri,
+        &headers,
+        SessionStage::SecondFactor,
+        &form.csrf,
+    )
+    .await
+    {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let lang = page_lang(&uri, &headers, Some(&s));
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    if !Posted::check(&state, &headers, &s, &form.csrf) {
-        return Posted::refused(lang);
-    }
-    let cookie = session_cookie(&state, &headers).unwrap_or_default();
-    match state.app.accounts.second_factor(&cookie, &form.code).await {
+    match state
+        .app
+        .accounts
+        .second_factor(&step.cookie, &form.code)
+        .await
+    {
         Ok(i) => issued(&state, &i),
-        Err(e) => refused_step(&state, lang, e, |error| {
-            Page::new("second-factor.html", "second_factor_title", lang, Some(&s))
-                .with(json!({ "error": error }))
-                .status(StatusCode::UNAUTHORIZED)
-                .render()
+        Err(e) => refused_step(&state, step.lang, e, |error| {
+            step.page(
+                &uri,
+                SECOND_FACTOR,
+                json!({ "error": error }),
+                StatusCode::UNAUTHORIZED,
+            )
         }),
     }
 }
@@ -186,13 +248,10 @@ pub(crate) async fn new_password_page(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    match at_stage(&state, &uri, &headers, SessionStage::NewPassword).await {
-        Ok(s) => {
-            let lang = page_lang(&uri, &headers, Some(&s));
-            let page = Page::new("new-password.html", "new_password_title", lang, Some(&s))
-                .with(json!({ "login": s.account.login }))
-                .render();
-            with_lang_cookie(&uri, lang, page)
+    match Step::at(&state, &uri, &headers, SessionStage::NewPassword).await {
+        Ok(step) => {
+            let values = json!({ "login": step.session.account.login });
+            step.page(&uri, NEW_PASSWORD, values, StatusCode::OK)
         }
         Err(r) => r,
     }
@@ -204,62 +263,50 @@ pub(crate) async fn new_password(
     headers: HeaderMap,
     form: Result<Form<PasswordForm>, FormRejection>,
 ) -> Response {
-    let s = match at_stage(&state, &uri, &headers, SessionStage::NewPassword).await {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let step = match Step::posted(
+        &state,
+        &uri,
+        &headers,
+        SessionStage::NewPassword,
+        &form.csrf,
+    )
+    .await
+    {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let lang = page_lang(&uri, &headers, Some(&s));
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    if !Posted::check(&state, &headers, &s, &form.csrf) {
-        return Posted::refused(lang);
-    }
-    let cookie = session_cookie(&state, &headers).unwrap_or_default();
-    match state
+    let chosen = state
         .app
         .accounts
-        .choose_password(&cookie, &form.password, &form.repeated)
-        .await
-    {
+        .choose_password(&step.cookie, &form.password, &form.repeated)
+        .await;
+    match chosen {
         Ok(i) => issued(&state, &i),
-        Err(e) => refused_step(&state, lang, e, |error| {
-            Page::new("new-password.html", "new_password_title", lang, Some(&s))
-                .with(json!({ "login": s.account.login, "error": error }))
-                .status(StatusCode::UNPROCESSABLE_ENTITY)
-                .render()
+        Err(e) => refused_step(&state, step.lang, e, |error| {
+            let values = json!({ "login": step.session.account.login, "error": error });
+            step.page(&uri, NEW_PASSWORD, values, StatusCode::UNPROCESSABLE_ENTITY)
         }),
     }
 }
 
 /// The enrolment page: the QR code and key of the second factor being enrolled.
-async fn enrol_view(
-    state: &AppState,
-    uri: &Uri,
-    headers: &HeaderMap,
-    error: &str,
-) -> Result<Response, Response> {
-    let s = at_stage(state, uri, headers, SessionStage::EnrolSecondFactor).await?;
-    let lang = page_lang(uri, headers, Some(&s));
-    let cookie = session_cookie(state, headers).unwrap_or_default();
-    let enrolment = state
-        .app
-        .accounts
-        .enrolment(&cookie)
-        .await
-        .map_err(|e| refused_step(state, lang, e, |_| to_sign_in(state, true)))?;
+async fn enrol_view(state: &AppState, uri: &Uri, step: &Step, error: &str) -> Response {
+    let enrolment = match state.app.accounts.enrolment(&step.cookie).await {
+        Ok(e) => e,
+        Err(e) => return refused_step(state, step.lang, e, |_| to_sign_in(state, true)),
+    };
     let status = if error.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::UNAUTHORIZED
     };
-    let page = Page::new("enrol.html", "enrol_title", lang, Some(&s))
-        .with(json!({
-            "qr": qr_svg_base64(&enrolment.uri),
-            "secret": *enrolment.secret,
-            "error": error,
-        }))
-        .status(status)
-        .render();
-    Ok(with_lang_cookie(uri, lang, page))
+    let values = json!({
+        "qr": qr_svg_base64(&enrolment.uri),
+        "secret": *enrolment.secret,
+        "error": error,
+    });
+    step.page(uri, ("enrol.html", "enrol_title"), values, status)
 }
 
 pub(crate) async fn enrol_page(
@@ -267,9 +314,10 @@ pub(crate) async fn enrol_page(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    enrol_view(&state, &uri, &headers, "")
-        .await
-        .unwrap_or_else(|r| r)
+    match Step::at(&state, &uri, &headers, SessionStage::EnrolSecondFactor).await {
+        Ok(step) => enrol_view(&state, &uri, &step, "").await,
+        Err(r) => r,
+    }
 }
 
 pub(crate) async fn enrol(
@@ -278,29 +326,23 @@ pub(crate) async fn enrol(
     headers: HeaderMap,
     form: Result<Form<CodeForm>, FormRejection>,
 ) -> Response {
-    let s = match at_stage(&state, &uri, &headers, SessionStage::EnrolSecondFactor).await {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let stage = SessionStage::EnrolSecondFactor;
+    let step = match Step::posted(&state, &uri, &headers, stage, &form.csrf).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let lang = page_lang(&uri, &headers, Some(&s));
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    if !Posted::check(&state, &headers, &s, &form.csrf) {
-        return Posted::refused(lang);
-    }
-    let cookie = session_cookie(&state, &headers).unwrap_or_default();
     match state
         .app
         .accounts
-        .enrol_second_factor(&cookie, &form.code)
+        .enrol_second_factor(&step.cookie, &form.code)
         .await
     {
         Ok(i) => issued(&state, &i),
         Err(VaultError::SignIn(p)) if p == derbes_service::SignInProblem::WrongCode => {
-            enrol_view(&state, &uri, &headers, text(lang, problem_text(&p)))
-                .await
-                .unwrap_or_else(|r| r)
+            enrol_view(&state, &uri, &step, text(step.lang, problem_text(&p))).await
         }
-        Err(e) => refused_step(&state, lang, e, |_| to_sign_in(&state, true)),
+        Err(e) => refused_step(&state, step.lang, e, |_| to_sign_in(&state, true)),
     }
 }
 

@@ -275,15 +275,7 @@ impl Accounts {
         };
         let audit = AuditDraft::new(&actor.audit_name(), action, Outcome::Ok)
             .details(&json!({ "account_id": account.id, "login": account.login }));
-        account.version += 1;
-        let shown = view(&account, now);
-        self.write(
-            AccountChange::Update(account.clone()),
-            EndSessions::AllOf(account.id),
-            audit,
-        )
-        .await?;
-        Ok(shown)
+        self.replace(account, audit).await
     }
 
     /// Gives an account a new one-time password, lifts a lockout and ends its sessions; with
@@ -306,25 +298,34 @@ impl Accounts {
             account.totp_secret = None;
             account.totp_last_step = None;
         }
-        account.version += 1;
         let audit =
             AuditDraft::new(&actor.audit_name(), "account.reset", Outcome::Ok).details(&json!({
                 "account_id": account.id,
                 "login": account.login,
                 "second_factor": second_factor,
             }));
-        let now = self.vault.now();
-        let shown = view(&account, now);
+        Ok(IssuedPassword {
+            account: self.replace(account, audit).await?,
+            one_time_password: password,
+        })
+    }
+
+    /// Writes an administrator's change to an account and ends its sessions at once.
+    async fn replace(
+        &self,
+        mut account: AccountRecord,
+        audit: AuditDraft,
+    ) -> Result<AccountView, VaultError> {
+        account.version += 1;
+        let shown = view(&account, self.vault.now());
+        let id = account.id;
         self.write(
-            AccountChange::Update(account.clone()),
-            EndSessions::AllOf(account.id),
+            AccountChange::Update(account),
+            EndSessions::AllOf(id),
             audit,
         )
         .await?;
-        Ok(IssuedPassword {
-            account: shown,
-            one_time_password: password,
-        })
+        Ok(shown)
     }
 
     async fn by_login(&self, login: &str) -> Result<AccountRecord, VaultError> {
@@ -346,7 +347,7 @@ impl Accounts {
             account: Some(change),
             end_sessions,
             start_session: None,
-            audit: Some(audit),
+            audit: vec![audit],
         }));
         match self.vault.store().write(op).await {
             Ok(_) => Ok(()),

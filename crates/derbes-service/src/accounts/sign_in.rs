@@ -63,6 +63,9 @@ pub struct ConsoleSession {
     pub actor: Option<Actor>,
     /// The token every form of this session carries.
     pub csrf: String,
+    /// The operator's local time (the working-day calendar's offset from UTC), for showing
+    /// times.
+    pub utc_offset: time::UtcOffset,
     digest: String,
 }
 
@@ -138,7 +141,8 @@ impl Accounts {
     }
 
     /// Moves a sign-in on: the account as it is now, the session it continues ended, a new one
-    /// at `stage` started, audited when it completes the sign-in (or with `audit`).
+    /// at the next stage started; audited with `audit`, and as a sign-in when it completes one,
+    /// in the same write.
     async fn advance(
         &self,
         mut account: AccountRecord,
@@ -154,10 +158,9 @@ impl Accounts {
             None
         };
         let (cookie, session) = self.new_session(&account, stage, now, pending)?;
-        let audit = audit.or_else(|| {
-            (stage == SessionStage::SignedIn)
-                .then(|| AuditDraft::new(&audit_name(&account), "account.sign_in", Outcome::Ok))
-        });
+        let signed_in = (stage == SessionStage::SignedIn)
+            .then(|| AuditDraft::new(&audit_name(&account), "account.sign_in", Outcome::Ok));
+        let audit = audit.into_iter().chain(signed_in).collect();
         account.version += 1;
         self.vault
             .store()
@@ -204,7 +207,7 @@ impl Accounts {
                 account: Some(AccountChange::Update(account)),
                 end_sessions: end,
                 start_session: None,
-                audit: Some(audit),
+                audit: vec![audit],
             })))
             .await;
         Ok(())
@@ -263,7 +266,7 @@ impl Accounts {
                     account: None,
                     end_sessions: EndSessions::One(digest),
                     start_session: None,
-                    audit: None,
+                    audit: Vec::new(),
                 })))
                 .await?;
             return Err(ended());
@@ -312,6 +315,7 @@ impl Accounts {
                 .replace('+', "-")
                 .replace('/', "_")
                 .replace('=', ""),
+            utc_offset: self.vault.calendar().offset(),
             digest: session.digest,
         })
     }
@@ -370,20 +374,7 @@ impl Accounts {
         a.password_hash = hash;
         a.must_change_password = false;
         let audit = AuditDraft::new(&audit_name(&a), "account.password", Outcome::Ok);
-        let done = stage_after(&a, true) == SessionStage::SignedIn;
-        let issued = self
-            .advance(a.clone(), Some(session.digest), Some(audit))
-            .await?;
-        if done {
-            self.vault
-                .audit(AuditDraft::new(
-                    &audit_name(&a),
-                    "account.sign_in",
-                    Outcome::Ok,
-                ))
-                .await?;
-        }
-        Ok(issued)
+        self.advance(a, Some(session.digest), Some(audit)).await
     }
 
     /// The second factor being enrolled: what to give the authenticator app.
@@ -426,17 +417,7 @@ impl Accounts {
         a.totp_secret = Some(sealed);
         a.totp_last_step = i64::try_from(step).ok();
         let audit = AuditDraft::new(&audit_name(&a), "account.second_factor", Outcome::Ok);
-        let issued = self
-            .advance(a.clone(), Some(session.digest), Some(audit))
-            .await?;
-        self.vault
-            .audit(AuditDraft::new(
-                &audit_name(&a),
-                "account.sign_in",
-                Outcome::Ok,
-            ))
-            .await?;
-        Ok(issued)
+        self.advance(a, Some(session.digest), Some(audit)).await
     }
 
     /// Ends a session (signing out); a session already ended is left as it is.
@@ -451,7 +432,7 @@ impl Accounts {
                 account: None,
                 end_sessions: EndSessions::One(session.digest.clone()),
                 start_session: None,
-                audit,
+                audit: audit.into_iter().collect(),
             })))
             .await?;
         Ok(())

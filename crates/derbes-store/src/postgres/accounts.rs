@@ -139,7 +139,7 @@ impl Writer {
             )
             .await?;
         }
-        if let Some(audit) = w.audit {
+        for audit in w.audit {
             self.append(audit);
         }
         Ok(Applied::AccountWritten)

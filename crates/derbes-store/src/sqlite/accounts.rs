@@ -143,7 +143,7 @@ pub(super) fn write(tx: &mut Tx<'_>, w: AccountWrite) -> Result<Applied, StoreEr
             s.pending_totp
         ])?;
     }
-    if let Some(audit) = w.audit {
+    for audit in w.audit {
         tx.append(audit)?;
     }
     Ok(Applied::AccountWritten)
