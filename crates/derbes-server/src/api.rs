@@ -185,9 +185,14 @@ pub(crate) fn router_with(
         .into_iter()
         .partition(|(_, path, _)| is_public(path));
     let (api, prune) = crate::listen::rate_limited(gather(api), limits);
+    let console = if state.console.own_listener {
+        Router::new()
+    } else {
+        crate::web::router()
+    };
     let r = gather(public)
         .merge(api)
-        .merge(crate::web::router())
+        .merge(console)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state);
@@ -215,6 +220,14 @@ fn gather(routes: RouteList) -> Router<AppState> {
         r = r.route(path, mr.fallback(method_not_allowed));
     }
     r
+}
+
+/// The console alone, for a listener of its own.
+pub(crate) fn console_router(state: AppState) -> Router {
+    crate::web::router()
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
 }
 
 async fn not_found() -> ApiError {

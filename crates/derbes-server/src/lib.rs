@@ -54,6 +54,18 @@ pub async fn serve(
     serve_with(listener, state, Limits::default(), shutdown).await
 }
 
+/// Serves only the console on `listener` (an address of its own, e.g. on an internal network)
+/// with `limits` until `shutdown` completes; the API's listener then leaves it out
+/// (`ConsoleOptions::own_listener`).
+pub async fn serve_console(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    listen::serve(listener, api::console_router(state), limits, shutdown).await
+}
+
 /// Serves the API on `listener` with `limits` until `shutdown` completes; then the requests in
 /// flight finish, for at most `limits.shutdown`.
 pub async fn serve_with(

@@ -55,6 +55,9 @@ struct ConsoleConfig {
     idle_minutes: Option<u32>,
     /// Hours a session lasts whatever the activity (default 12).
     absolute_hours: Option<u32>,
+    /// An address of its own for the console (e.g. on an internal network); then the API's
+    /// address does not serve it.
+    listen: Option<String>,
 }
 
 /// `[limits]`: what keeps slow or abusive clients from stopping the server.
@@ -217,6 +220,8 @@ pub struct Config {
     pub token_lifetimes: derbes_service::TokenLifetimes,
     pub limits: derbes_server::Limits,
     pub console: derbes_server::ConsoleOptions,
+    /// The console's own address, if it has one.
+    pub console_listen: Option<String>,
     pub sessions: derbes_service::SessionLimits,
 }
 
@@ -349,7 +354,9 @@ impl Config {
             limits: limits(&file.limits)?,
             console: derbes_server::ConsoleOptions {
                 secure_cookies: file.console.secure_cookies.unwrap_or(true),
+                own_listener: file.console.listen.is_some(),
             },
+            console_listen: file.console.listen.clone(),
             sessions: sessions(&file.console)?,
             data_dir,
             key_file,
@@ -503,7 +510,7 @@ fn read_file_config(path: &Path) -> Result<FileConfig> {
             })
             .unwrap_or((1, 1));
         anyhow::anyhow!(
-            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, templates, connectors, [[webhooks]], [mail] outbox, from, smtp, smtp_password_file and outbox_days, [requests] package_days and four_eyes, [audit] checkpoint_file, checkpoint_interval, keep_days and archive_dir, [keys] backup_retention_days, [tokens] integration_days and person_days, [limits] header_read_seconds, body_read_seconds, max_connections, connections_per_address, shutdown_seconds, token_requests_per_second, token_burst, address_requests_per_second and address_burst, [console] secure_cookies, idle_minutes and absolute_hours)",
+            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, templates, connectors, [[webhooks]], [mail] outbox, from, smtp, smtp_password_file and outbox_days, [requests] package_days and four_eyes, [audit] checkpoint_file, checkpoint_interval, keep_days and archive_dir, [keys] backup_retention_days, [tokens] integration_days and person_days, [limits] header_read_seconds, body_read_seconds, max_connections, connections_per_address, shutdown_seconds, token_requests_per_second, token_burst, address_requests_per_second and address_burst, [console] listen, secure_cookies, idle_minutes and absolute_hours)",
             path.display(),
             e.message().trim()
         )

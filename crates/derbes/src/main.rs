@@ -456,6 +456,23 @@ async fn serve(config: &Config) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    // The console's own listener, bound before the server says it is serving.
+    let console_listener = match &config.console_listen {
+        None => {
+            println!("derbes: the console is at http://{addr}/console");
+            None
+        }
+        Some(at) => {
+            let l = tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("cannot listen on {at} ([console] listen)"))?;
+            println!(
+                "derbes: the console is at http://{}/console (its own address; not at {addr})",
+                l.local_addr()?
+            );
+            Some(l)
+        }
+    };
     let d = opened.app.vault.declaration();
     println!(
         "derbes: serving http://{addr}/api/v1 — declaration \"{}\" version {}, {}",
@@ -478,7 +495,7 @@ async fn serve(config: &Config) -> Result<()> {
     let running = derbes_service::jobs::spawn(&opened.app, jobs);
     let app = Arc::clone(&opened.app);
     let state = derbes_server::AppState::new(opened.app).with_console(config.console);
-    derbes_server::serve_with(listener, state, config.limits, shutdown_signal()).await?;
+    run_listeners(listener, console_listener, state, config.limits).await?;
     for job in running {
         job.abort();
     }
@@ -490,6 +507,40 @@ async fn serve(config: &Config) -> Result<()> {
         }
     }
     eprintln!("derbes: stopped");
+    Ok(())
+}
+
+/// Serves the API (and the console, unless it has a listener of its own) until a shutdown
+/// signal stops both.
+async fn run_listeners(
+    listener: tokio::net::TcpListener,
+    console_listener: Option<tokio::net::TcpListener>,
+    state: derbes_server::AppState,
+    limits: derbes_server::Limits,
+) -> Result<()> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    let console = console_listener.map(|l| {
+        tokio::spawn(derbes_server::serve_console(
+            l,
+            state.clone(),
+            limits,
+            until_stopped(),
+        ))
+    });
+    derbes_server::serve_with(listener, state, limits, until_stopped()).await?;
+    if let Some(console) = console {
+        let _ = console.await;
+    }
     Ok(())
 }
 

@@ -14,6 +14,8 @@ use common::*;
 
 #[path = "cli/connectors.rs"]
 mod connectors;
+#[path = "cli/console.rs"]
+mod console;
 #[path = "cli/declaration.rs"]
 mod declaration;
 #[path = "cli/destruction.rs"]

@@ -32,12 +32,16 @@ pub struct ConsoleOptions {
     /// Cookies only over HTTPS (`Secure`, and the `__Host-` name). Off only for a console
     /// reached over plain HTTP on a trusted network or in tests.
     pub secure_cookies: bool,
+    /// Served on a listener of its own (an internal address, say), and not beside the API and
+    /// the public policy pages.
+    pub own_listener: bool,
 }
 
 impl Default for ConsoleOptions {
     fn default() -> Self {
         ConsoleOptions {
             secure_cookies: true,
+            own_listener: false,
         }
     }
 }
