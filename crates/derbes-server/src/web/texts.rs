@@ -158,7 +158,7 @@ const TEXTS: &[(&str, [&str; 3])] = &[
     ("refused_title", ["Бұл әрекетке рұқсат жоқ", "Это действие не разрешено", "This is not allowed"]),
     // Values
     ("role_admin", ["әкімші", "администратор", "administrator"]),
-    ("role_dpo", ["дербес деректерді өңдеуді ұйымдастыруға жауапты адам", "лицо, ответственное за организацию обработки персональных данных", "person responsible for personal data"]),
+    ("role_dpo", ["дербес деректерді өңдеуді ұйымдастыруға жауапты адам", "лицо, ответственное за организацию обработки персональных данных", "person responsible for organising the processing of personal data"]),
     ("role_staff", ["қызметкер", "сотрудник", "staff"]),
     ("role_auditor", ["аудитор", "аудитор", "auditor"]),
     ("role_integration", ["платформа интеграциясы", "интеграция платформы", "platform integration"]),
@@ -166,7 +166,7 @@ const TEXTS: &[(&str, [&str; 3])] = &[
     ("status_locked", ["уақытша тоқтатылған", "временно приостановлена", "paused"]),
     ("status_disabled", ["өшірілген", "отключена", "disabled"]),
     ("status_expired", ["мерзімі өткен", "истёк", "expired"]),
-    ("status_revoked", ["кері қайтарылған", "отозван", "revoked"]),
+    ("status_revoked", ["күші жойылған", "отозван", "revoked"]),
     ("factor_enrolled", ["қосылған", "подключён", "enrolled"]),
     ("factor_to_enrol", ["келесі кіруде қосылады", "подключается при следующем входе", "to be set up at the next sign-in"]),
     ("factor_off", ["талап етілмейді", "не требуется", "not required"]),
