@@ -386,6 +386,19 @@ mod tests {
     }
 
     #[test]
+    fn a_form_token_holds_for_its_session_only() {
+        let keys = ring();
+        let token = keys.form_token("digest-a");
+        assert!(token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)));
+        assert!(keys.verify_form_token("digest-a", &token));
+        assert!(!keys.verify_form_token("digest-b", &token));
+        assert!(!ring().verify_form_token("digest-a", &token));
+        assert!(!keys.verify_form_token("digest-a", ""));
+    }
+
+    #[test]
     fn a_sealed_totp_secret_opens_only_for_its_account() {
         let keys = ring();
         let (a, b) = (Uuid::now_v7(), Uuid::now_v7());

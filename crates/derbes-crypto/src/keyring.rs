@@ -434,6 +434,23 @@ impl KeyRing {
         B64.encode(mac.finalize().into_bytes())
     }
 
+    /// The token a console session's forms carry: a MAC of the session's digest, URL-safe so
+    /// that it reads the same in a page and in a posted form.
+    pub fn form_token(&self, session_digest: &str) -> String {
+        let mut mac = self.one_time_codes.clone();
+        mac.update(b"console-form\0");
+        mac.update(session_digest.as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether a posted form's token is its session's (constant time).
+    pub fn verify_form_token(&self, session_digest: &str, token: &str) -> bool {
+        self.form_token(session_digest)
+            .as_bytes()
+            .ct_eq(token.as_bytes())
+            .into()
+    }
+
     /// Checks a one-time code against its stored MAC in constant time.
     pub fn verify_one_time_code(&self, context: &str, code: &str, stored: &str) -> bool {
         let expected = self.one_time_code_mac(context, code);

@@ -14,7 +14,7 @@ mod web;
 pub use api::{router, ROUTES};
 pub use listen::{Limits, Rate};
 pub use problem::ApiError;
-pub use web::{ConsoleOptions, CONSOLE_ROUTES};
+pub use web::ConsoleOptions;
 
 use derbes_service::App;
 use std::sync::Arc;

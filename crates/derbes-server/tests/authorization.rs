@@ -1059,6 +1059,55 @@ async fn through_the_service(
     }
 }
 
+/// The person accounts of the console (no API route: the console and the command line reach
+/// them through the service): only administrators create, list, disable and reset them, as the
+/// access table says; every other role is refused before anything is read or written.
+fn account_actions_are_for_administrators(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
+        let accounts = &s.state.app.accounts;
+        for (role, token) in ROLES.iter().zip(tokens_of_every_role(&s).await) {
+            let actor = s.state.app.tokens.authenticate(&token).await.unwrap();
+            let login = format!("person-of-{role}");
+            let spec = derbes_service::AccountSpec {
+                login: login.clone(),
+                display_name: "Әлия Серікова".into(),
+                role: Role::Auditor,
+                purposes: Vec::new(),
+                lang: None,
+                second_factor: None,
+            };
+            let status = |r: Result<(), derbes_service::VaultError>| match r {
+                Ok(()) => 200,
+                Err(e) => derbes_server::ApiError::from(e).status.as_u16(),
+            };
+            let answers = [
+                status(accounts.create(&actor, spec).await.map(drop)),
+                status(accounts.list(&actor).await.map(drop)),
+                status(
+                    accounts
+                        .set_disabled(&actor, "person-of-admin", true)
+                        .await
+                        .map(drop),
+                ),
+                status(
+                    accounts
+                        .reset(&actor, "person-of-admin", false)
+                        .await
+                        .map(drop),
+                ),
+            ];
+            let expected = if *role == Role::Admin { 200 } else { 403 };
+            assert_eq!(answers, [expected; 4], "{role}");
+        }
+        let listed = accounts
+            .list(&derbes_service::Actor::command_line("users"))
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 1, "only the administrator's account was made");
+    })
+}
+
 fn main() -> ExitCode {
     let cases: &[(&str, Case)] = &[
         (
@@ -1081,6 +1130,10 @@ fn main() -> ExitCode {
         (
             "a_revocation_holds_in_every_process",
             a_revocation_holds_in_every_process,
+        ),
+        (
+            "account_actions_are_for_administrators",
+            account_actions_are_for_administrators,
         ),
     ];
     run_suite("authorization", cases)

@@ -524,6 +524,8 @@ fn forms_need_their_token_and_pages_show_the_services_reasons(db: TestDb) -> Fut
                     access.body
                 );
                 assert!(!access.body.contains("<table"), "no list is shown");
+                // The language chosen on one page holds on the next.
+                assert!(b.get("/console").body.contains("<html lang=\"en\">"));
             })
             .await;
     })

@@ -91,12 +91,17 @@ impl Actor {
     /// A person signed in to the console, named `<role>:person:<login>` in the audit trail.
     pub fn person(account: uuid::Uuid, login: &str, role: Role, purposes: &[String]) -> Self {
         Actor {
-            name: format!("person:{login}"),
+            name: Self::person_name(login),
             role,
             scope: scope_for(role, purposes),
             token: None,
             account: Some(account),
         }
+    }
+
+    /// A person's name in the audit trail, after the role.
+    pub(crate) fn person_name(login: &str) -> String {
+        format!("person:{login}")
     }
 
     /// How the actor appears in the audit trail.

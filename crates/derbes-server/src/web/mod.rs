@@ -48,22 +48,6 @@ impl Default for ConsoleOptions {
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// Every console route: (method, path).
-pub const CONSOLE_ROUTES: &[(&str, &str)] = &[
-    ("GET", "/console"),
-    ("GET", "/console/sign-in"),
-    ("POST", "/console/sign-in"),
-    ("GET", "/console/second-factor"),
-    ("POST", "/console/second-factor"),
-    ("GET", "/console/new-password"),
-    ("POST", "/console/new-password"),
-    ("GET", "/console/enrol"),
-    ("POST", "/console/enrol"),
-    ("POST", "/console/sign-out"),
-    ("GET", "/console/access"),
-    ("GET", "/console/assets/console.css"),
-];
-
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/console", get(account::page))
@@ -89,10 +73,24 @@ pub(crate) fn router() -> Router<AppState> {
         .layer(axum::middleware::from_fn(security_headers))
 }
 
+/// The headers of every console response, and the cookie remembering a language chosen with
+/// `?lang=` on any page.
 async fn security_headers(request: Request<Body>, next: Next) -> Response {
     let asset = request.uri().path().starts_with("/console/assets/");
+    let chosen = asked_lang(request.uri());
     let mut response = next.run(request).await;
     let h = response.headers_mut();
+    if let Some(lang) = chosen {
+        let remembered = cookie::Cookie::build((session::LANG_COOKIE, lang.code()))
+            .path("/console")
+            .same_site(cookie::SameSite::Strict)
+            .max_age(cookie::time::Duration::days(365))
+            .build()
+            .to_string();
+        if let Ok(v) = HeaderValue::from_str(&remembered) {
+            h.append(header::SET_COOKIE, v);
+        }
+    }
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
@@ -145,6 +143,7 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
         ("enrol.html", include_str!("templates/enrol.html")),
         ("account.html", include_str!("templates/account.html")),
         ("access.html", include_str!("templates/access.html")),
+        ("refused.html", include_str!("templates/refused.html")),
     ] {
         if let Err(e) = env.add_template(name, source) {
             eprintln!("derbes: console template {name}: {e}");
@@ -388,10 +387,7 @@ mod tests {
                     "access.html",
                     json!({ "refused": "", "accounts": [account], "tokens": [token(None), token(Some("2027-12-06T10:00:00Z"))] }),
                 ),
-                (
-                    "access.html",
-                    json!({ "refused": "no", "accounts": [], "tokens": [] }),
-                ),
+                ("refused.html", json!({ "refused": "no" })),
             ] {
                 let r = Page::new(template, "console", lang, None)
                     .with(values)

@@ -76,8 +76,8 @@ pub(crate) fn to_sign_in(state: &AppState, ended: bool) -> Response {
 /// A page for a service that could not answer (the store, the audit chain).
 pub(crate) fn unavailable(lang: derbes_core::text::Lang, e: VaultError) -> Response {
     let problem = crate::ApiError::from(e);
-    Page::new("access.html", "refused_title", lang, None)
-        .with(serde_json::json!({ "refused": problem.detail, "accounts": [], "tokens": [] }))
+    Page::new("refused.html", "refused_title", lang, None)
+        .with(serde_json::json!({ "refused": problem.detail }))
         .status(problem.status)
         .render()
 }
@@ -149,8 +149,8 @@ impl Posted {
 
     /// The page for a refused form: nothing was done; reload and send again.
     pub(crate) fn refused(lang: derbes_core::text::Lang) -> Response {
-        Page::new("access.html", "refused_title", lang, None)
-            .with(serde_json::json!({ "refused": text(lang, "form_refused"), "accounts": [], "tokens": [] }))
+        Page::new("refused.html", "refused_title", lang, None)
+            .with(serde_json::json!({ "refused": text(lang, "form_refused") }))
             .status(StatusCode::FORBIDDEN)
             .render()
     }

@@ -3,7 +3,6 @@
 
 use super::session::{
     at_stage, problem_text, session_cookie, set_session, stage_page, to_sign_in, unavailable,
-    LANG_COOKIE,
 };
 use super::{page_lang, see_other, text, Page, Posted};
 use crate::AppState;
@@ -45,31 +44,6 @@ pub(crate) struct CsrfForm {
     csrf: String,
 }
 
-/// The cookie remembering a language chosen with `?lang=`.
-fn lang_cookie(uri: &Uri, lang: Lang) -> Vec<String> {
-    if super::asked_lang(uri).is_none() {
-        return Vec::new();
-    }
-    vec![cookie::Cookie::build((LANG_COOKIE, lang.code()))
-        .path("/console")
-        .same_site(cookie::SameSite::Strict)
-        .max_age(cookie::time::Duration::days(365))
-        .build()
-        .to_string()]
-}
-
-/// A page, with the language cookie when the language was just chosen.
-fn with_lang_cookie(uri: &Uri, lang: Lang, mut response: Response) -> Response {
-    for c in lang_cookie(uri, lang) {
-        if let Ok(v) = axum::http::HeaderValue::from_str(&c) {
-            response
-                .headers_mut()
-                .append(axum::http::header::SET_COOKIE, v);
-        }
-    }
-    response
-}
-
 /// Where a step that succeeded goes: the next step's page, with its new cookie.
 fn issued(state: &AppState, i: &Issued) -> Response {
     see_other(stage_page(i.stage), &[set_session(state, Some(&i.cookie))])
@@ -108,7 +82,7 @@ pub(crate) async fn sign_in_page(
             json!({ "login": "", "notice": if ended { text(lang, "session_ended") } else { "" } }),
         )
         .render();
-    with_lang_cookie(&uri, lang, page)
+    page
 }
 
 pub(crate) async fn sign_in(
@@ -179,7 +153,6 @@ impl Step {
     /// The step's page, with `values` (and an error beside its field when `status` says so).
     fn page(
         &self,
-        uri: &Uri,
         (template, title): (&'static str, &'static str),
         values: serde_json::Value,
         status: StatusCode,
@@ -188,7 +161,7 @@ impl Step {
             .with(values)
             .status(status)
             .render();
-        with_lang_cookie(uri, self.lang, page)
+        page
     }
 }
 
@@ -201,7 +174,7 @@ pub(crate) async fn second_factor_page(
     headers: HeaderMap,
 ) -> Response {
     match Step::at(&state, &uri, &headers, SessionStage::SecondFactor).await {
-        Ok(step) => step.page(&uri, SECOND_FACTOR, json!({}), StatusCode::OK),
+        Ok(step) => step.page(SECOND_FACTOR, json!({}), StatusCode::OK),
         Err(r) => r,
     }
 }
@@ -234,7 +207,6 @@ pub(crate) async fn second_factor(
         Ok(i) => issued(&state, &i),
         Err(e) => refused_step(&state, step.lang, e, |error| {
             step.page(
-                &uri,
                 SECOND_FACTOR,
                 json!({ "error": error }),
                 StatusCode::UNAUTHORIZED,
@@ -251,7 +223,7 @@ pub(crate) async fn new_password_page(
     match Step::at(&state, &uri, &headers, SessionStage::NewPassword).await {
         Ok(step) => {
             let values = json!({ "login": step.session.account.login });
-            step.page(&uri, NEW_PASSWORD, values, StatusCode::OK)
+            step.page(NEW_PASSWORD, values, StatusCode::OK)
         }
         Err(r) => r,
     }
@@ -285,13 +257,13 @@ pub(crate) async fn new_password(
         Ok(i) => issued(&state, &i),
         Err(e) => refused_step(&state, step.lang, e, |error| {
             let values = json!({ "login": step.session.account.login, "error": error });
-            step.page(&uri, NEW_PASSWORD, values, StatusCode::UNPROCESSABLE_ENTITY)
+            step.page(NEW_PASSWORD, values, StatusCode::UNPROCESSABLE_ENTITY)
         }),
     }
 }
 
 /// The enrolment page: the QR code and key of the second factor being enrolled.
-async fn enrol_view(state: &AppState, uri: &Uri, step: &Step, error: &str) -> Response {
+async fn enrol_view(state: &AppState, step: &Step, error: &str) -> Response {
     let enrolment = match state.app.accounts.enrolment(&step.cookie).await {
         Ok(e) => e,
         Err(e) => return refused_step(state, step.lang, e, |_| to_sign_in(state, true)),
@@ -306,7 +278,7 @@ async fn enrol_view(state: &AppState, uri: &Uri, step: &Step, error: &str) -> Re
         "secret": *enrolment.secret,
         "error": error,
     });
-    step.page(uri, ("enrol.html", "enrol_title"), values, status)
+    step.page(("enrol.html", "enrol_title"), values, status)
 }
 
 pub(crate) async fn enrol_page(
@@ -315,7 +287,7 @@ pub(crate) async fn enrol_page(
     headers: HeaderMap,
 ) -> Response {
     match Step::at(&state, &uri, &headers, SessionStage::EnrolSecondFactor).await {
-        Ok(step) => enrol_view(&state, &uri, &step, "").await,
+        Ok(step) => enrol_view(&state, &step, "").await,
         Err(r) => r,
     }
 }
@@ -340,7 +312,7 @@ pub(crate) async fn enrol(
     {
         Ok(i) => issued(&state, &i),
         Err(VaultError::SignIn(p)) if p == derbes_service::SignInProblem::WrongCode => {
-            enrol_view(&state, &uri, &step, text(step.lang, problem_text(&p))).await
+            enrol_view(&state, &step, text(step.lang, problem_text(&p))).await
         }
         Err(e) => refused_step(&state, step.lang, e, |_| to_sign_in(&state, true)),
     }

@@ -94,10 +94,15 @@ pub(crate) fn view(a: &AccountRecord, now: OffsetDateTime) -> AccountView {
     }
 }
 
+/// A login as typed, in the form it is stored and looked up in.
+pub(crate) fn fold_login(login: &str) -> String {
+    login.trim().to_lowercase()
+}
+
 /// A login as stored: trimmed and in lower case; 3-64 of `a-z 0-9 . _ -`, starting with a
 /// letter or digit.
 pub(crate) fn normalize_login(login: &str) -> Result<String, VaultError> {
-    let login = login.trim().to_lowercase();
+    let login = fold_login(login);
     let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_".contains(c);
     let n = login.chars().count();
     if !(3..=64).contains(&n)
@@ -329,10 +334,9 @@ impl Accounts {
     }
 
     async fn by_login(&self, login: &str) -> Result<AccountRecord, VaultError> {
-        let login = login.trim().to_lowercase();
         self.vault
             .store()
-            .account_by_login(&login)
+            .account_by_login(&fold_login(login))
             .await?
             .ok_or(VaultError::AccountNotFound)
     }

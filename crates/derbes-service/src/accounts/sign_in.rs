@@ -8,7 +8,7 @@
 //! clears the count. The answer never says whether a login exists, is locked or disabled, and
 //! takes as long in every case.
 
-use super::{view, AccountView, Accounts};
+use super::{fold_login, view, AccountView, Accounts};
 use crate::actor::{Actor, Role};
 use crate::vault::{SignInProblem, VaultError};
 use derbes_core::audit::{AuditDraft, Outcome};
@@ -108,8 +108,9 @@ fn actor_of(a: &AccountRecord) -> Option<Actor> {
     Some(Actor::person(a.id, &a.login, role, &a.purposes))
 }
 
+/// How the person appears in the audit trail (as [`Actor::person`] names them).
 fn audit_name(a: &AccountRecord) -> String {
-    format!("{}:person:{}", a.role, a.login)
+    format!("{}:{}", a.role, Actor::person_name(&a.login))
 }
 
 impl Accounts {
@@ -215,7 +216,7 @@ impl Accounts {
 
     /// The first step: a login and a password.
     pub async fn sign_in(&self, login: &str, password: &str) -> Result<Issued, VaultError> {
-        let login = login.trim().to_lowercase();
+        let login = fold_login(login);
         let password = Zeroizing::new(password.to_owned());
         let now = self.vault.now();
         let account = self.vault.store().account_by_login(&login).await?;
@@ -307,14 +308,7 @@ impl Accounts {
             stage: session.stage,
             account: view(&account, self.vault.now()),
             actor: if signed_in { actor_of(&account) } else { None },
-            // URL-safe, so that it reads the same in a page and in a posted form.
-            csrf: self
-                .vault
-                .keys()
-                .one_time_code_mac("console-csrf", &session.digest)
-                .replace('+', "-")
-                .replace('/', "_")
-                .replace('=', ""),
+            csrf: self.vault.keys().form_token(&session.digest),
             utc_offset: self.vault.calendar().offset(),
             digest: session.digest,
         })
@@ -322,13 +316,7 @@ impl Accounts {
 
     /// Whether a form's token is its session's (constant time).
     pub fn csrf_holds(&self, session: &ConsoleSession, token: &str) -> bool {
-        let mut standard = token.replace('-', "+").replace('_', "/");
-        while !standard.len().is_multiple_of(4) {
-            standard.push('=');
-        }
-        self.vault
-            .keys()
-            .verify_one_time_code("console-csrf", &session.digest, &standard)
+        self.vault.keys().verify_form_token(&session.digest, token)
     }
 
     /// The second step: the code of the person's authenticator app.
