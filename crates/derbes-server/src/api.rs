@@ -78,6 +78,7 @@ impl From<VaultError> for ApiError {
             VaultError::InvalidField { field, detail } => {
                 ApiError::field(field, detail.clone(), format!("`{field}` {detail}"))
             }
+            e @ VaultError::Taken(_) => ApiError::conflict(e.to_string()),
             VaultError::DuplicateRequest { existing } => ApiError::conflict(
                 "the subject already has an open request of this kind; handle that one, or file again with \"allow_duplicate\": true",
             )

@@ -20,11 +20,13 @@ use std::sync::LazyLock;
 
 mod access;
 mod account;
+mod form;
 mod session;
 mod sign_in;
 mod texts;
 
-pub(crate) use session::{signed_in, Posted};
+pub(crate) use form::{Fields, Kept, Posted, Submitted};
+pub(crate) use session::signed_in;
 
 /// How the console is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +71,23 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route("/console/sign-out", post(sign_in::sign_out))
         .route("/console/access", get(access::page))
+        .route("/console/access/accounts", post(access::create_account))
+        .route(
+            "/console/access/accounts/disable",
+            post(access::disable_account),
+        )
+        .route(
+            "/console/access/accounts/enable",
+            post(access::enable_account),
+        )
+        .route(
+            "/console/access/accounts/reset",
+            post(access::reset_account),
+        )
+        .route("/console/access/tokens", post(access::create_token))
+        .route("/console/access/tokens/revoke", post(access::revoke_token))
         .route("/console/assets/console.css", get(stylesheet))
+        .route("/console/assets/htmx.min.js", get(htmx))
         .layer(axum::middleware::from_fn(security_headers))
 }
 
@@ -119,7 +137,30 @@ async fn security_headers(request: Request<Body>, next: Next) -> Response {
 async fn stylesheet() -> Response {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
-        include_str!("console.css"),
+        include_str!("assets/console.css"),
+    )
+        .into_response()
+}
+
+/// htmx, for progressive enhancement only (every flow works without it): `htmx.org` from npm
+/// at the version pinned in `crates/derbes/tests/console/package-lock.json`, copied here
+/// byte for byte (`.ci/run` compares the two) and served by derbes itself, never from a CDN.
+const HTMX: &[u8] = include_bytes!("assets/htmx.min.js");
+
+/// The Subresource Integrity of [`HTMX`], as pages name it.
+static HTMX_INTEGRITY: LazyLock<String> = LazyLock::new(|| {
+    use base64::Engine;
+    use sha2::Digest;
+    format!(
+        "sha384-{}",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha384::digest(HTMX))
+    )
+});
+
+async fn htmx() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        HTMX,
     )
         .into_response()
 }
@@ -144,6 +185,7 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
         ("account.html", include_str!("templates/account.html")),
         ("access.html", include_str!("templates/access.html")),
         ("refused.html", include_str!("templates/refused.html")),
+        ("resume.html", include_str!("templates/resume.html")),
     ] {
         if let Err(e) = env.add_template(name, source) {
             eprintln!("derbes: console template {name}: {e}");
@@ -280,8 +322,10 @@ impl Page<'_> {
                 json!(self.session.map_or(0, |s| s.utc_offset.whole_seconds())),
             ),
             ("purpose_labels", self.purpose_labels.clone()),
+            ("htmx_integrity", json!(*HTMX_INTEGRITY)),
             ("error", json!("")),
             ("notice", json!("")),
+            ("kept", Kept::default().value()),
         ];
         for (k, v) in defaults {
             context.entry(k).or_insert(v);
@@ -385,9 +429,20 @@ mod tests {
                 ("account.html", json!({ "account": account })),
                 (
                     "access.html",
-                    json!({ "refused": "", "accounts": [account], "tokens": [token(None), token(Some("2027-12-06T10:00:00Z"))] }),
+                    json!({
+                        "refused": "", "accounts": [account], "tokens": [token(None), token(Some("2027-12-06T10:00:00Z"))],
+                        "issued": { "kind": "token", "login": "journal", "secret": "x" }, "error": "x",
+                        "errors": { "login": "x", "role": "x", "purposes": "x" },
+                        "account_form": { "login": "a", "display_name": "", "name": "", "role": "staff", "lang": "", "purposes": ["education"], "second_factor": true, "expires_in_days": "" },
+                        "token_form": { "login": "", "display_name": "", "name": "", "role": "", "lang": "", "purposes": [], "second_factor": false, "expires_in_days": "" },
+                        "open_form": "account_form", "max_token_days": 3660,
+                    }),
                 ),
                 ("refused.html", json!({ "refused": "no" })),
+                (
+                    "resume.html",
+                    json!({ "kept": { "to": "/console/access/accounts", "fields": [{ "name": "login", "value": "aliya" }] } }),
+                ),
             ] {
                 let r = Page::new(template, "console", lang, None)
                     .with(values)

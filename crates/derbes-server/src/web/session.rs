@@ -1,9 +1,8 @@
-//! The console's session cookie, the gate in front of every signed-in page, and the checks on
-//! every posted form (its origin and its CSRF token).
+//! The console's session cookie and the gate in front of every signed-in page.
 
-use super::{page_lang, see_other, text, Page};
+use super::{page_lang, see_other, Page};
 use crate::AppState;
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::http::{header, HeaderMap, Uri};
 use axum::response::Response;
 use cookie::{Cookie, SameSite};
 use derbes_service::{Actor, ConsoleSession, SessionStage, SignInProblem, VaultError};
@@ -110,49 +109,6 @@ pub(crate) async fn signed_in(
     match session.actor.clone() {
         Some(actor) => Ok((session, actor)),
         None => Err(to_sign_in(state, true)),
-    }
-}
-
-/// A form posted to the console: refused when it comes from another origin (by the browser's
-/// `Sec-Fetch-Site` or `Origin`), or, for a session, without the session's CSRF token.
-pub(crate) struct Posted;
-
-impl Posted {
-    /// Whether the post comes from the console's own pages.
-    pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
-        if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-            if !matches!(site, "same-origin" | "none") {
-                return false;
-            }
-        }
-        match (
-            headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
-            headers.get(header::HOST).and_then(|v| v.to_str().ok()),
-        ) {
-            (Some(origin), Some(host)) => origin
-                .split_once("://")
-                .is_some_and(|(_, authority)| authority == host),
-            (Some(_), None) => false,
-            (None, _) => true,
-        }
-    }
-
-    /// The check of a form posted within `session`.
-    pub(crate) fn check(
-        state: &AppState,
-        headers: &HeaderMap,
-        session: &ConsoleSession,
-        csrf: &str,
-    ) -> bool {
-        Self::same_origin(headers) && state.app.accounts.csrf_holds(session, csrf)
-    }
-
-    /// The page for a refused form: nothing was done; reload and send again.
-    pub(crate) fn refused(lang: derbes_core::text::Lang) -> Response {
-        Page::new("refused.html", "refused_title", lang, None)
-            .with(serde_json::json!({ "refused": text(lang, "form_refused") }))
-            .status(StatusCode::FORBIDDEN)
-            .render()
     }
 }
 

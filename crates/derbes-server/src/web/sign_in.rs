@@ -4,49 +4,51 @@
 use super::session::{
     at_stage, problem_text, session_cookie, set_session, stage_page, to_sign_in, unavailable,
 };
-use super::{page_lang, see_other, text, Page, Posted};
+use super::{page_lang, see_other, text, Fields, Kept, Page, Posted};
 use crate::AppState;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
 use base64::Engine;
 use derbes_core::text::Lang;
 use derbes_service::{Issued, SessionStage, VaultError};
-use serde::Deserialize;
 use serde_json::json;
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(crate) struct SignInForm {
-    login: String,
-    password: String,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(crate) struct CodeForm {
-    csrf: String,
-    code: String,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(crate) struct PasswordForm {
-    csrf: String,
-    password: String,
-    repeated: String,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(crate) struct CsrfForm {
-    csrf: String,
-}
-
-/// Where a step that succeeded goes: the next step's page, with its new cookie.
-fn issued(state: &AppState, i: &Issued) -> Response {
-    see_other(stage_page(i.stage), &[set_session(state, Some(&i.cookie))])
+/// Where a step that succeeded goes: the next step's page, with its new cookie. A form kept
+/// from before the sign-in rides along: the next step's page is shown at once with it, and
+/// once signed in, the form is offered to be sent again.
+async fn issued(state: &AppState, i: &Issued, lang: Lang, kept: &Kept) -> Response {
+    let cookie = set_session(state, Some(&i.cookie));
+    let go_on = see_other(stage_page(i.stage), std::slice::from_ref(&cookie));
+    if kept.is_empty() {
+        return go_on;
+    }
+    let Ok(session) = state.app.accounts.session(&i.cookie).await else {
+        return go_on;
+    };
+    let step = Step {
+        lang,
+        cookie: (*i.cookie).clone(),
+        session,
+        kept: kept.clone(),
+    };
+    let mut page = match i.stage {
+        SessionStage::SecondFactor => step.page(SECOND_FACTOR, json!({}), StatusCode::OK),
+        SessionStage::NewPassword => step.page(
+            NEW_PASSWORD,
+            json!({ "login": step.session.account.login }),
+            StatusCode::OK,
+        ),
+        SessionStage::EnrolSecondFactor => enrol_view(state, &step, "").await,
+        SessionStage::SignedIn => {
+            step.page(("resume.html", "resume_title"), json!({}), StatusCode::OK)
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        page.headers_mut().append(header::SET_COOKIE, v);
+    }
+    page
 }
 
 /// A step refused: the same page again with the reason beside the field, or back to sign-in
@@ -89,34 +91,37 @@ pub(crate) async fn sign_in(
     State(state): State<AppState>,
     uri: Uri,
     headers: HeaderMap,
-    form: Result<Form<SignInForm>, FormRejection>,
+    body: Bytes,
 ) -> Response {
     let lang = page_lang(&uri, &headers, None);
     if !Posted::same_origin(&headers) {
         return Posted::refused(lang);
     }
-    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let form = Fields::parse(&body);
+    let kept = form.kept();
     match state
         .app
         .accounts
-        .sign_in(&form.login, &form.password)
+        .sign_in(form.get("login"), form.get("password"))
         .await
     {
-        Ok(i) => issued(&state, &i),
+        Ok(i) => issued(&state, &i, lang, &kept).await,
         Err(e) => refused_step(&state, lang, e, |error| {
             Page::new("sign-in.html", "sign_in_title", lang, None)
-                .with(json!({ "login": form.login.trim(), "error": error }))
+                .with(json!({ "login": form.get("login").trim(), "error": error, "kept": kept.value() }))
                 .status(StatusCode::UNAUTHORIZED)
                 .render()
         }),
     }
 }
 
-/// A sign-in step in progress: its session, the page's language, the session's cookie.
+/// A sign-in step in progress: its session, the page's language, the session's cookie, and a
+/// form kept from before the sign-in.
 struct Step {
     session: derbes_service::ConsoleSession,
     lang: Lang,
     cookie: String,
+    kept: Kept,
 }
 
 impl Step {
@@ -132,6 +137,7 @@ impl Step {
             lang: page_lang(uri, headers, Some(&session)),
             cookie: session_cookie(state, headers).unwrap_or_default(),
             session,
+            kept: Kept::default(),
         })
     }
 
@@ -141,12 +147,13 @@ impl Step {
         uri: &Uri,
         headers: &HeaderMap,
         stage: SessionStage,
-        csrf: &str,
+        form: &Fields,
     ) -> Result<Step, Response> {
-        let step = Self::at(state, uri, headers, stage).await?;
-        if !Posted::check(state, headers, &step.session, csrf) {
+        let mut step = Self::at(state, uri, headers, stage).await?;
+        if !Posted::check(state, headers, &step.session, form.get("csrf")) {
             return Err(Posted::refused(step.lang));
         }
+        step.kept = form.kept();
         Ok(step)
     }
 
@@ -154,9 +161,12 @@ impl Step {
     fn page(
         &self,
         (template, title): (&'static str, &'static str),
-        values: serde_json::Value,
+        mut values: serde_json::Value,
         status: StatusCode,
     ) -> Response {
+        if let Some(v) = values.as_object_mut() {
+            v.insert("kept".into(), self.kept.value());
+        }
         let page = Page::new(template, title, self.lang, Some(&self.session))
             .with(values)
             .status(status)
@@ -183,28 +193,21 @@ pub(crate) async fn second_factor(
     State(state): State<AppState>,
     uri: Uri,
     headers: HeaderMap,
-    form: Result<Form<CodeForm>, FormRejection>,
+    body: Bytes,
 ) -> Response {
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    let step = match Step::posted(
-        &state,
-        &uri,
-        &headers,
-        SessionStage::SecondFactor,
-        &form.csrf,
-    )
-    .await
-    {
+    let form = Fields::parse(&body);
+    let stage = SessionStage::SecondFactor;
+    let step = match Step::posted(&state, &uri, &headers, stage, &form).await {
         Ok(s) => s,
         Err(r) => return r,
     };
     match state
         .app
         .accounts
-        .second_factor(&step.cookie, &form.code)
+        .second_factor(&step.cookie, form.get("code"))
         .await
     {
-        Ok(i) => issued(&state, &i),
+        Ok(i) => issued(&state, &i, step.lang, &step.kept).await,
         Err(e) => refused_step(&state, step.lang, e, |error| {
             step.page(
                 SECOND_FACTOR,
@@ -233,28 +236,21 @@ pub(crate) async fn new_password(
     State(state): State<AppState>,
     uri: Uri,
     headers: HeaderMap,
-    form: Result<Form<PasswordForm>, FormRejection>,
+    body: Bytes,
 ) -> Response {
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    let step = match Step::posted(
-        &state,
-        &uri,
-        &headers,
-        SessionStage::NewPassword,
-        &form.csrf,
-    )
-    .await
-    {
+    let form = Fields::parse(&body);
+    let stage = SessionStage::NewPassword;
+    let step = match Step::posted(&state, &uri, &headers, stage, &form).await {
         Ok(s) => s,
         Err(r) => return r,
     };
     let chosen = state
         .app
         .accounts
-        .choose_password(&step.cookie, &form.password, &form.repeated)
+        .choose_password(&step.cookie, form.get("password"), form.get("repeated"))
         .await;
     match chosen {
-        Ok(i) => issued(&state, &i),
+        Ok(i) => issued(&state, &i, step.lang, &step.kept).await,
         Err(e) => refused_step(&state, step.lang, e, |error| {
             let values = json!({ "login": step.session.account.login, "error": error });
             step.page(NEW_PASSWORD, values, StatusCode::UNPROCESSABLE_ENTITY)
@@ -296,21 +292,21 @@ pub(crate) async fn enrol(
     State(state): State<AppState>,
     uri: Uri,
     headers: HeaderMap,
-    form: Result<Form<CodeForm>, FormRejection>,
+    body: Bytes,
 ) -> Response {
-    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let form = Fields::parse(&body);
     let stage = SessionStage::EnrolSecondFactor;
-    let step = match Step::posted(&state, &uri, &headers, stage, &form.csrf).await {
+    let step = match Step::posted(&state, &uri, &headers, stage, &form).await {
         Ok(s) => s,
         Err(r) => return r,
     };
     match state
         .app
         .accounts
-        .enrol_second_factor(&step.cookie, &form.code)
+        .enrol_second_factor(&step.cookie, form.get("code"))
         .await
     {
-        Ok(i) => issued(&state, &i),
+        Ok(i) => issued(&state, &i, step.lang, &step.kept).await,
         Err(VaultError::SignIn(p)) if p == derbes_service::SignInProblem::WrongCode => {
             enrol_view(&state, &step, text(step.lang, problem_text(&p))).await
         }
@@ -322,7 +318,7 @@ pub(crate) async fn sign_out(
     State(state): State<AppState>,
     uri: Uri,
     headers: HeaderMap,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    body: Bytes,
 ) -> Response {
     let Some(cookie) = session_cookie(&state, &headers) else {
         return to_sign_in(&state, false);
@@ -331,8 +327,7 @@ pub(crate) async fn sign_out(
         return to_sign_in(&state, true);
     };
     let lang = page_lang(&uri, &headers, Some(&s));
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    if !Posted::check(&state, &headers, &s, &form.csrf) {
+    if !Posted::check(&state, &headers, &s, Fields::parse(&body).get("csrf")) {
         return Posted::refused(lang);
     }
     match state.app.accounts.sign_out(&s).await {

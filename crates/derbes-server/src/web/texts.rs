@@ -155,6 +155,199 @@ const TEXTS: &[(&str, [&str; 3])] = &[
     ("token_name", ["Атауы", "Название", "Name"]),
     ("no_accounts", ["Тіркелгілер жоқ.", "Учётных записей нет.", "There are no accounts."]),
     ("no_tokens", ["Токендер жоқ.", "Токенов нет.", "There are no tokens."]),
+    ("actions", ["Әрекеттер", "Действия", "Actions"]),
+    ("enable", ["Қосу", "Включить", "Enable"]),
+    ("disable", ["Өшіру", "Отключить", "Disable"]),
+    ("reset_password", ["Құпиясөзді қайта орнату", "Сбросить пароль", "Reset the password"]),
+    (
+        "reset_second_factor_too",
+        [
+            "екінші факторды да қайта қосу (телефон жоғалса)",
+            "также заново подключить второй фактор (если телефон утерян)",
+            "also set up the second factor again (a lost phone)",
+        ],
+    ),
+    ("new_account", ["Жаңа тіркелгі", "Новая учётная запись", "New account"]),
+    (
+        "login_hint",
+        [
+            "3–64 таңба: латын әріптері, цифрлар, «.», «_» немесе «-»; мысалы, aliya.serikova",
+            "3–64 символа: латинские буквы, цифры, «.», «_» или «-»; например, aliya.serikova",
+            "3–64 characters: Latin letters, digits, “.”, “_” or “-”; for example aliya.serikova",
+        ],
+    ),
+    ("account_lang", ["Консоль тілі", "Язык консоли", "Console language"]),
+    (
+        "ask_second_factor",
+        [
+            "Кіру кезінде екінші факторды талап ету (әкімші мен жауапты адамнан әрқашан талап етіледі)",
+            "Требовать второй фактор при входе (от администратора и ответственного лица — всегда)",
+            "Ask for a second factor at sign-in (always asked of administrators and the responsible person)",
+        ],
+    ),
+    ("create_account", ["Тіркелгі құру", "Создать учётную запись", "Create the account"]),
+    ("new_token", ["Жаңа API токені", "Новый токен API", "New API token"]),
+    ("expires_in_days", ["Қолданылу мерзімі, күн", "Срок действия, дней", "Valid for, days"]),
+    (
+        "expires_in_days_hint",
+        [
+            "1-ден {max}-ға дейін; бос қалдырылса, рөлге белгіленген мерзім қолданылады",
+            "От 1 до {max}; если поле пусто, действует срок, установленный для роли",
+            "From 1 to {max}; left empty, the role's default applies",
+        ],
+    ),
+    ("create_token", ["Токен құру", "Создать токен", "Create the token"]),
+    ("revoke", ["Күшін жою", "Отозвать", "Revoke"]),
+    (
+        "purposes_for_role",
+        [
+            "Мақсаттар (тек қызметкер мен платформа интеграциясы үшін)",
+            "Цели (только для сотрудника и интеграции платформы)",
+            "Purposes (for staff and platform integrations only)",
+        ],
+    ),
+    (
+        "password_issued",
+        [
+            "Бір реттік құпиясөз берілді. Тіркелгі:",
+            "Выдан одноразовый пароль. Учётная запись:",
+            "A one-time password is issued. Account:",
+        ],
+    ),
+    (
+        "password_issued_once",
+        [
+            "Құпиясөз тек осы жолы көрсетіледі. Оны адамға өзіңіз табыс етіңіз; бірінші кіргенде ол өз құпиясөзін таңдайды.",
+            "Пароль показывается только сейчас. Передайте его человеку лично; при первом входе он выберет свой пароль.",
+            "The password is shown only now. Hand it to the person yourself; at the first sign-in they choose their own.",
+        ],
+    ),
+    ("token_issued", ["Токен құрылды:", "Создан токен:", "The token is created:"]),
+    (
+        "token_issued_once",
+        [
+            "Токен тек осы жолы көрсетіледі және тек дайджест түрінде сақталады. Оны бірден интеграцияның баптауларына көшіріңіз.",
+            "Токен показывается только сейчас и хранится лишь в виде дайджеста. Сразу перенесите его в настройки интеграции.",
+            "The token is shown only now and stored only as a digest. Copy it into the integration's settings at once.",
+        ],
+    ),
+    (
+        "account_disabled",
+        [
+            "«{login}» тіркелгісі өшірілді, оның сессиялары аяқталды.",
+            "Учётная запись «{login}» отключена, её сеансы завершены.",
+            "The account “{login}” is disabled and its sessions have ended.",
+        ],
+    ),
+    (
+        "account_enabled",
+        [
+            "«{login}» тіркелгісі қайта қосылды.",
+            "Учётная запись «{login}» снова включена.",
+            "The account “{login}” is enabled again.",
+        ],
+    ),
+    (
+        "token_revoked",
+        [
+            "«{name}» токенінің күші жойылды.",
+            "Токен «{name}» отозван.",
+            "The token “{name}” is revoked.",
+        ],
+    ),
+    (
+        "own_account",
+        [
+            "Әкімші өз тіркелгісін өшіре алмайды (консольге өзі кіре алмай қалар еді). Басқа әкімшіге жүгініңіз немесе командалық жолда `derbes users disable` пәрменін пайдаланыңыз.",
+            "Администратор не может отключить свою учётную запись (он потерял бы доступ). Обратитесь к другому администратору или выполните `derbes users disable` в командной строке.",
+            "An administrator cannot disable their own account (it would lock them out). Ask another administrator, or run `derbes users disable` at the command line.",
+        ],
+    ),
+    (
+        "access_not_found",
+        [
+            "Мұндай тіркелгі немесе токен жоқ; тізімді жаңартыңыз.",
+            "Такой учётной записи или токена нет; обновите список.",
+            "There is no such account or token; reload the list.",
+        ],
+    ),
+    (
+        "invalid_login",
+        [
+            "Логин 3–64 таңбадан тұруы тиіс: латын әріптері, цифрлар, «.», «_» немесе «-», бірінші таңбасы әріп не цифр.",
+            "Логин должен содержать 3–64 символа: латинские буквы, цифры, «.», «_» или «-», первым — буква или цифра.",
+            "The login must be 3–64 characters: Latin letters, digits, “.”, “_” or “-”, starting with a letter or digit.",
+        ],
+    ),
+    (
+        "taken_login",
+        [
+            "Бұл логинді басқа тіркелгі пайдаланады; басқасын таңдаңыз.",
+            "Этот логин занят другой учётной записью; выберите другой.",
+            "This login is taken by another account; choose another.",
+        ],
+    ),
+    (
+        "invalid_display_name",
+        [
+            "Аты-жөні 1–100 басылатын таңбадан тұруы тиіс: әріптестері білетін аты.",
+            "Имя должно содержать от 1 до 100 печатных символов: так, как его знают коллеги.",
+            "The name must be 1–100 printable characters: the person's name as colleagues know it.",
+        ],
+    ),
+    ("invalid_role", ["Тізімдегі рөлдердің бірін таңдаңыз.", "Выберите одну из перечисленных ролей.", "Choose one of the listed roles."]),
+    (
+        "invalid_purposes",
+        [
+            "Қызметкер мен платформа интеграциясы тек белгіленген мақсаттар үшін әрекет етеді: кемінде біреуін белгілеңіз. Басқа рөлдер мақсаттармен шектелмейді: ешбірін белгілемеңіз.",
+            "Сотрудник и интеграция платформы действуют только в отмеченных целях: отметьте хотя бы одну. Другие роли целями не ограничены: не отмечайте ни одной.",
+            "Staff and platform integrations act only for the purposes ticked: tick at least one. Other roles are not limited to purposes: tick none.",
+        ],
+    ),
+    (
+        "invalid_name",
+        [
+            "Атауы 1–100 басылатын таңбадан тұруы тиіс.",
+            "Название должно содержать от 1 до 100 печатных символов.",
+            "The name must be 1–100 printable characters.",
+        ],
+    ),
+    (
+        "invalid_expires_in_days",
+        [
+            "1-ден {max}-ға дейінгі бүтін сан енгізіңіз немесе өрісті бос қалдырыңыз.",
+            "Введите целое число от 1 до {max} или оставьте поле пустым.",
+            "Give a whole number from 1 to {max}, or leave the field empty.",
+        ],
+    ),
+    // Forms kept across a sign-in
+    (
+        "session_ended_form_kept",
+        [
+            "Сессия аяқталды, бірақ жіберілген форма сақталды. Қайта кіріңіз: содан кейін оны қайта жіберуге болады.",
+            "Сеанс завершён, но отправленная форма сохранена. Войдите снова: затем её можно будет отправить повторно.",
+            "Your session had ended, but the form you sent is kept. Sign in again, then send it once more.",
+        ],
+    ),
+    ("resume_title", ["Форманы қайта жіберу", "Повторная отправка формы", "Send the form again"]),
+    (
+        "resume_intro",
+        [
+            "Сіз қайта кірдіңіз. Сессия аяқталғаннан кейін жіберілген форма сақталды, бірақ әлі орындалған жоқ. Оны қазір жіберу үшін батырманы басыңыз.",
+            "Вы снова вошли. Форма, отправленная после завершения сеанса, сохранена, но ещё не выполнена. Нажмите кнопку, чтобы отправить её сейчас.",
+            "You are signed in again. The form you sent after your session had ended is kept and has not been acted on. Press the button to send it now.",
+        ],
+    ),
+    ("send_again", ["Қайта жіберу", "Отправить снова", "Send again"]),
+    ("resume_cancel", ["Жібермей, консольге өту", "Не отправлять, перейти в консоль", "Do not send; go to the console"]),
+    (
+        "form_too_large",
+        [
+            "Форма тым үлкен. Оны қысқартып, қайта жіберіңіз.",
+            "Форма слишком велика. Сократите её и отправьте снова.",
+            "The form is too large. Shorten it and send it again.",
+        ],
+    ),
     ("refused_title", ["Бұл әрекетке рұқсат жоқ", "Это действие не разрешено", "This is not allowed"]),
     // Values
     ("role_admin", ["әкімші", "администратор", "administrator"]),

@@ -355,10 +355,7 @@ impl Accounts {
         }));
         match self.vault.store().write(op).await {
             Ok(_) => Ok(()),
-            Err(StoreError::LoginTaken) => Err(VaultError::InvalidField {
-                field: "login",
-                detail: "is taken by another account; choose another".into(),
-            }),
+            Err(StoreError::LoginTaken) => Err(VaultError::Taken("login")),
             Err(StoreError::VersionConflict) => Err(VaultError::Conflict(
                 "the account was changed meanwhile; read it again and retry".into(),
             )),

@@ -52,6 +52,9 @@ pub enum VaultError {
     ConsentNotFound,
     #[error("`{field}` {detail}")]
     InvalidField { field: &'static str, detail: String },
+    /// A value that must be unique (an account's login) is already another's.
+    #[error("`{0}` is taken by another account; choose another")]
+    Taken(&'static str),
     #[error("the subject already has an open request of this kind")]
     DuplicateRequest { existing: Uuid },
     #[error("there is no data-subject request with this id")]

@@ -26,6 +26,19 @@ const viewports = {
 
 const NEW_PASSWORD = "Жаз келді, 2026!";
 let checked = 0;
+/** What the browser refused to load or run (the CSP, Subresource Integrity): none allowed. */
+const refusals = [];
+
+/** A new browser context whose refusals are recorded. */
+async function newContext(options) {
+  const context = await browser.newContext(options);
+  context.on("console", (msg) => {
+    if (msg.type() === "error" && /Content Security Policy|integrity/i.test(msg.text())) {
+      refusals.push(msg.text());
+    }
+  });
+  return context;
+}
 
 /** axe-core on the page as it is: no serious or critical violation of WCAG 2.1 A/AA. */
 async function accessible(page, name, viewport) {
@@ -59,7 +72,7 @@ function codeFor(secret, offsetSteps = 0) {
 
 /** An administrator's first sign-in, every page of it checked, on one kind of screen. */
 async function firstSignIn(viewport) {
-  const context = await browser.newContext({ ...viewports[viewport], locale: "kk-KZ" });
+  const context = await newContext({ ...viewports[viewport], locale: "kk-KZ" });
   const page = await context.newPage();
   await page.goto(`${base}/console/sign-in`);
   await inEveryLanguage(page, "sign-in", viewport);
@@ -99,6 +112,24 @@ async function firstSignIn(viewport) {
   await page.waitForURL(/\/console\/access$/);
   assert.equal(await page.locator("table").count(), 2, `an administrator sees accounts and tokens: ${await page.textContent("main")}`);
   await inEveryLanguage(page, "access", viewport);
+  assert.equal(await page.evaluate(() => typeof window.htmx), "object", "htmx runs under the CSP, its integrity checked");
+
+  // An account made through the form: a refused login beside its field, the rest kept; then
+  // its one-time password, shown once.
+  const form = "form[action='/console/access/accounts']";
+  await page.click(`details:has(${form}) summary`);
+  await page.fill("#login", "Bad Login");
+  await page.fill("#display_name", "Болат Ахметов");
+  await page.selectOption("#account-role", "staff");
+  await page.check(`${form} input[name=purposes] >> nth=0`);
+  await page.click(`${form} button[type=submit]`);
+  assert.equal(await page.getAttribute("#login", "aria-invalid"), "true");
+  assert.equal(await page.inputValue("#display_name"), "Болат Ахметов", "the form is kept");
+  await accessible(page, "access-refused-field", viewport);
+  await page.fill("#login", `bolat-${viewport}`);
+  await page.click(`${form} button[type=submit]`);
+  assert.match(await page.textContent(".issued"), new RegExp(`bolat-${viewport}`));
+  await accessible(page, "access-password-issued", viewport);
   await context.close();
   return secret;
 }
@@ -106,7 +137,7 @@ async function firstSignIn(viewport) {
 /** A staff member: no second factor, the access page refused with the service's reason, and a
  * cookie taken before sign-out worth nothing after it; a form without its token refused. */
 async function staff() {
-  const context = await browser.newContext({ ...viewports.desktop, locale: "ru-RU" });
+  const context = await newContext({ ...viewports.desktop, locale: "ru-RU" });
   const page = await context.newPage();
   await page.goto(`${base}/console/sign-in`);
   assert.equal(await page.getAttribute("html", "lang"), "ru", "the browser's language before sign-in");
@@ -150,6 +181,7 @@ try {
   }
   await staff();
   console.log("console in the browser: staff, refusals, CSRF and a stolen cookie ... ok");
+  assert.deepEqual(refusals, [], "nothing refused by the CSP or by Subresource Integrity");
   console.log(`console in the browser: ${checked} page views checked by axe-core`);
 } finally {
   await browser.close();

@@ -1,0 +1,252 @@
+//! The access page's forms: accounts and tokens made, disabled, reset and revoked by an
+//! administrator, refused values shown beside their field, and a form kept across a sign-in.
+
+use super::*;
+
+/// The hidden fields of a page's forms, as a browser would send them back.
+fn hidden(page: &Answer) -> Vec<(String, String)> {
+    page.body
+        .split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .filter_map(|r| {
+            let (name, rest) = r.split_once('"')?;
+            let value = rest.strip_prefix(" value=\"")?.split('"').next()?;
+            Some((name.to_owned(), unescape(value)))
+        })
+        .collect()
+}
+
+/// An attribute's value as the browser reads it.
+fn unescape(html: &str) -> String {
+    html.replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The secret shown once on the page (a one-time password or a token).
+fn shown_secret(page: &Answer) -> String {
+    page.body
+        .split("<code class=\"secret\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .unwrap_or_else(|| panic!("no secret shown: {}", page.body))
+        .to_owned()
+}
+
+/// An administrator signed in, with the key of their second factor.
+fn an_administrator(desk: &Desk) -> (Browser, String) {
+    let otp = desk.account("aigerim", Role::Admin, &[]);
+    let mut b = desk.browser();
+    let key = first_sign_in(desk, &mut b, "aigerim", &otp);
+    (b, key)
+}
+
+/// An administrator makes an account (a refused login shown beside its field, in the page's
+/// language, with the rest of the form kept), sees its one-time password once, disables,
+/// enables and resets it; each under their own name.
+pub(crate) fn administrators_manage_accounts_and_tokens(db: TestDb) -> Fut {
+    Box::pin(async move {
+        Desk::start(&db)
+            .await
+            .run(|desk| {
+                let (mut b, _) = an_administrator(desk);
+                let page = b.get("/console/access");
+                assert_eq!(page.status, 200);
+                let csrf = page.csrf();
+                let account = |login: &'static str| {
+                    [
+                        ("login", login),
+                        ("display_name", "Болат Ахметов"),
+                        ("role", "staff"),
+                        ("purposes", "education"),
+                        ("lang", "ru"),
+                    ]
+                };
+                let mut form = vec![("csrf", csrf.as_str())];
+                form.extend(account("Болат"));
+                let refused = b.post("/console/access/accounts", &form);
+                assert_eq!(refused.status, 422);
+                assert!(
+                    refused.body.contains("aria-invalid=\"true\"")
+                        && refused.body.contains("Логин 3–64 таңбадан тұруы тиіс")
+                        && refused.body.contains("value=\"Болат Ахметов\""),
+                    "{}",
+                    refused.body
+                );
+                let mut form = vec![("csrf", csrf.as_str())];
+                form.extend(account("bolat"));
+                let created = b.post("/console/access/accounts", &form);
+                assert_eq!(created.status, 200, "{}", created.body);
+                let otp = shown_secret(&created);
+                assert!(created.body.contains("<code>bolat</code>"));
+                assert!(!b.get("/console/access").body.contains(&otp), "shown once");
+                let taken = b.post("/console/access/accounts", &form);
+                assert_eq!(taken.status, 409);
+                assert!(taken.body.contains("басқа тіркелгі пайдаланады"));
+
+                let row = [("csrf", csrf.as_str()), ("login", "bolat")];
+                let a = b.post("/console/access/accounts/disable", &row);
+                assert!(a.body.contains("«bolat» тіркелгісі өшірілді"), "{}", a.body);
+                assert_eq!(desk.browser().sign_in("bolat", &otp).status, 401);
+                b.post("/console/access/accounts/enable", &row);
+                assert_eq!(desk.browser().sign_in("bolat", &otp).status, 303);
+                let reset = b.post("/console/access/accounts/reset", &row);
+                let new_otp = shown_secret(&reset);
+                assert_eq!(desk.browser().sign_in("bolat", &otp).status, 401);
+                assert_eq!(desk.browser().sign_in("bolat", &new_otp).status, 303);
+                let own = b.post(
+                    "/console/access/accounts/disable",
+                    &[("csrf", csrf.as_str()), ("login", "aigerim")],
+                );
+                assert_eq!(own.status, 409);
+                assert!(own.body.contains("өз тіркелгісін өшіре алмайды"));
+
+                let actions: Vec<String> = desk
+                    .service(desk.s.store.audit_page(0, 1000))
+                    .unwrap()
+                    .into_iter()
+                    .filter(|e| e.actor == "admin:person:aigerim")
+                    .map(|e| e.action)
+                    .filter(|a| !a.starts_with("account.sign_in") && a != "account.password")
+                    .filter(|a| a != "account.second_factor")
+                    .collect();
+                assert_eq!(
+                    actions,
+                    [
+                        "account.create",
+                        "account.disable",
+                        "account.enable",
+                        "account.reset",
+                    ]
+                );
+            })
+            .await;
+    })
+}
+
+/// An administrator makes a token (a refused lifetime beside its field), sees it once, and
+/// revokes it: it stops working at once.
+pub(crate) fn administrators_make_and_revoke_tokens(db: TestDb) -> Fut {
+    Box::pin(async move {
+        Desk::start(&db)
+            .await
+            .run(|desk| {
+                let (mut b, _) = an_administrator(desk);
+                let csrf = b.get("/console/access").csrf();
+                let bad_days = b.post(
+                    "/console/access/tokens",
+                    &[
+                        ("csrf", csrf.as_str()),
+                        ("name", "journal"),
+                        ("role", "integration"),
+                        ("purposes", "education"),
+                        ("expires_in_days", "99999"),
+                    ],
+                );
+                assert_eq!(bad_days.status, 422);
+                assert!(
+                    bad_days.body.contains("1-ден 3660-ға дейінгі"),
+                    "{}",
+                    bad_days.body
+                );
+                let made = b.post(
+                    "/console/access/tokens",
+                    &[
+                        ("csrf", csrf.as_str()),
+                        ("name", "journal"),
+                        ("role", "integration"),
+                        ("purposes", "education"),
+                        ("expires_in_days", "30"),
+                    ],
+                );
+                let token = shown_secret(&made);
+                let holder = desk.service(desk.s.state.app.tokens.authenticate(&token));
+                assert_eq!(holder.unwrap().role, Role::Integration);
+                let tokens = desk.service(
+                    desk.s
+                        .state
+                        .app
+                        .tokens
+                        .list_tokens(&Actor::command_line("t")),
+                );
+                let id = tokens.unwrap().into_iter().find(|t| t.name == "journal");
+                let id = id.unwrap().id.to_string();
+                let revoked = b.post(
+                    "/console/access/tokens/revoke",
+                    &[("csrf", csrf.as_str()), ("id", id.as_str())],
+                );
+                assert!(revoked.body.contains("«journal» токенінің күші жойылды"));
+                assert!(desk
+                    .service(desk.s.state.app.tokens.authenticate(&token))
+                    .is_err());
+            })
+            .await;
+    })
+}
+
+/// A form sent after the session ended is not lost: the person signs in again (password and
+/// second factor) with the form carried along, and sends it once more; nothing is done before.
+pub(crate) fn a_form_sent_after_the_session_ended_is_kept(db: TestDb) -> Fut {
+    Box::pin(async move {
+        Desk::start(&db)
+            .await
+            .run(|desk| {
+                let (mut b, key) = an_administrator(desk);
+                let csrf = b.get("/console/access").csrf();
+                desk.later(31 * 60);
+                let form = [
+                    ("csrf", csrf.as_str()),
+                    ("login", "dana"),
+                    ("display_name", "Дана Омарова"),
+                    ("role", "auditor"),
+                    ("lang", "kk"),
+                ];
+                let ended = b.post("/console/access/accounts", &form);
+                assert_eq!(ended.status, 401);
+                assert!(ended.body.contains("форма сақталды"), "{}", ended.body);
+                let kept = hidden(&ended);
+                assert!(kept.contains(&("keep:display_name".into(), "Дана Омарова".into())));
+                assert!(
+                    kept.iter().all(|(k, _)| k != "keep:csrf"),
+                    "never the old token"
+                );
+                let listed =
+                    || desk.service(desk.s.state.app.accounts.list(&Actor::command_line("t")));
+                assert_eq!(listed().unwrap().len(), 1, "nothing done yet");
+
+                let mut sign_in: Vec<(&str, &str)> =
+                    vec![("login", "aigerim"), ("password", "Жаз келді, 2026!")];
+                sign_in.extend(kept.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                let step = b.post("/console/sign-in", &sign_in);
+                assert_eq!(step.status, 200, "the next step at once, with the form");
+                let secret = derbes_crypto::TotpSecret::from_base32(&key).unwrap();
+                desk.later(30);
+                let code = secret.code_at(desk.now_unix()).unwrap();
+                let carried = hidden(&step);
+                let mut second: Vec<(&str, &str)> = vec![("code", &code)];
+                second.extend(carried.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                let resume = b.post("/console/second-factor", &second);
+                assert_eq!(resume.status, 200);
+                assert!(unescape(&resume.body).contains("action=\"/console/access/accounts\""));
+                assert_eq!(listed().unwrap().len(), 1, "sent again only when asked");
+
+                let again = hidden(&resume);
+                let again: Vec<(&str, &str)> = again
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let created = b.post("/console/access/accounts", &again);
+                assert_eq!(created.status, 200, "{}", created.body);
+                let accounts = listed().unwrap();
+                let dana = accounts.iter().find(|a| a.login == "dana").unwrap();
+                assert_eq!(
+                    (dana.display_name.as_str(), dana.role.as_str()),
+                    ("Дана Омарова", "auditor")
+                );
+            })
+            .await;
+    })
+}
