@@ -17,6 +17,8 @@ use common::*;
 mod access;
 #[path = "console/sign_in.rs"]
 mod sign_in;
+#[path = "console/today.rs"]
+mod today;
 
 /// A server whose clock a case moves on, and a way to make accounts.
 pub(crate) struct Desk {
@@ -283,6 +285,10 @@ fn main() -> ExitCode {
         (
             "a_form_sent_after_the_session_ended_is_kept",
             access::a_form_sent_after_the_session_ended_is_kept,
+        ),
+        (
+            "today_shows_the_legal_clocks_first",
+            today::today_shows_the_legal_clocks_first,
         ),
     ];
     run_suite("console", cases)

@@ -21,6 +21,7 @@ mod receipts;
 mod render;
 mod requests;
 mod subjects;
+mod today;
 mod tokens;
 pub mod unique_keys;
 mod vault;
@@ -64,5 +65,6 @@ pub use requests::{
     RequestInput, RequestSettings, RequestView, Requester, Requests, StepInput, Verification,
 };
 pub use subjects::Subjects;
+pub use today::{RequestsPart, Today, TODAY_LIMIT};
 pub use tokens::{NewToken, TokenLifetimes, TokenView, Tokens, Unauthenticated, MAX_TOKEN_DAYS};
 pub use vault::{Clock, KeyLoader, PreparedSubject, Vault, VaultError};

@@ -36,6 +36,8 @@ pub struct RequestQuery {
     pub subject_id: Option<Uuid>,
     /// Only requests due at or before this time.
     pub due_by: Option<OffsetDateTime>,
+    /// Only requests due after this time (not yet overdue, when it is now).
+    pub due_after: Option<OffsetDateTime>,
     /// Continue after this (due_at, id).
     pub after: Option<(OffsetDateTime, Uuid)>,
     pub limit: u32,
@@ -76,6 +78,12 @@ impl RequestQuery {
         if let Some(d) = &self.due_by {
             sql.push_str(&format!(
                 " AND due_at <= {}",
+                bind(Param::Text(crate::times::text(*d)))
+            ));
+        }
+        if let Some(d) = &self.due_after {
+            sql.push_str(&format!(
+                " AND due_at > {}",
                 bind(Param::Text(crate::times::text(*d)))
             ));
         }

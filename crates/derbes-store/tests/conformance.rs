@@ -683,6 +683,87 @@ fn file(record: &RequestRecord, refuse_duplicate: bool) -> WriteOp {
     }
 }
 
+/// Lists of requests: by due time then id, filtered, paged (`access` completed, `destroy`
+/// due first, both of subject `a`).
+async fn lists_by_due_time(
+    s: &Arc<dyn Store>,
+    access: &RequestRecord,
+    destroy: &RequestRecord,
+    a: Uuid,
+) {
+    let ids = |v: Vec<RequestRecord>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let all = s
+        .requests(RequestQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 4);
+    assert_eq!(all[0].id, destroy.id);
+    let open = s
+        .requests(RequestQuery {
+            open_only: true,
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(!ids(open.clone()).contains(&access.id));
+    assert_eq!(open.len(), 3);
+    let due_soon = s
+        .requests(RequestQuery {
+            open_only: true,
+            due_by: Some(stamp("2026-11-24T00:00:00.000000Z")),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(due_soon), vec![destroy.id]);
+    let later = s
+        .requests(RequestQuery {
+            open_only: true,
+            due_after: Some(stamp("2026-11-24T00:00:00.000000Z")),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(later.len(), 2, "the open ones not due by then");
+    assert!(!ids(later).contains(&destroy.id));
+    let of_a = s
+        .requests(RequestQuery {
+            subject_id: Some(a),
+            kind: Some(RequestKind::AccessExport),
+            status: Some(Status::Completed),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(of_a), vec![access.id]);
+    let first = s
+        .requests(RequestQuery {
+            limit: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let last = &first[1];
+    let rest = s
+        .requests(RequestQuery {
+            after: Some((last.due_at, last.id)),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut paged = ids(first);
+    paged.extend(ids(rest));
+    assert_eq!(paged, ids(all));
+}
+
 fn requests_file_update_list_and_rewrap(db: TestDb) -> Fut {
     Box::pin(async move {
         let k = keys();
@@ -737,67 +818,7 @@ fn requests_file_update_list_and_rewrap(db: TestDb) -> Fut {
             Applied::RequestFiled
         );
 
-        // Lists: by due time then id, filtered, paged.
-        let ids = |v: Vec<RequestRecord>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
-        let all = s
-            .requests(RequestQuery {
-                limit: 10,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(all.len(), 4);
-        assert_eq!(all[0].id, destroy.id);
-        let open = s
-            .requests(RequestQuery {
-                open_only: true,
-                limit: 10,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert!(!ids(open.clone()).contains(&access.id));
-        assert_eq!(open.len(), 3);
-        let due_soon = s
-            .requests(RequestQuery {
-                open_only: true,
-                due_by: Some(stamp("2026-11-24T00:00:00.000000Z")),
-                limit: 10,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(ids(due_soon), vec![destroy.id]);
-        let of_a = s
-            .requests(RequestQuery {
-                subject_id: Some(a),
-                kind: Some(RequestKind::AccessExport),
-                status: Some(Status::Completed),
-                limit: 10,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(ids(of_a), vec![access.id]);
-        let first = s
-            .requests(RequestQuery {
-                limit: 2,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let last = &first[1];
-        let rest = s
-            .requests(RequestQuery {
-                after: Some((last.due_at, last.id)),
-                limit: 10,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let mut paged = ids(first);
-        paged.extend(ids(rest));
-        assert_eq!(paged, ids(all));
+        lists_by_due_time(&s, &access, &destroy, a).await;
 
         // Request keys are paged and rewrapped like subject keys.
         let page = s.keys_page(KeyOwner::Request, None, 10).await.unwrap();

@@ -51,7 +51,8 @@ fn the_console_in_a_browser(db: TestDb) -> Fut {
         tokio::task::spawn_blocking(move || {
             let cwd = db.dir.path();
             let data = cwd.join("data");
-            let mut config = String::from("[console]\nsecure_cookies = true\n");
+            let mut config =
+                String::from("[console]\nsecure_cookies = true\n[requests]\nfour_eyes = true\n");
             if db.backend == "postgres" {
                 config = format!("database_url = \"{}\"\n{config}", db.url);
             }
@@ -62,6 +63,19 @@ fn the_console_in_a_browser(db: TestDb) -> Fut {
                 "admin-phone": account(cwd, &data, "admin-phone", "admin", &[]),
                 "staff": account(cwd, &data, "staff", "staff", &["--purpose", "education"]),
             });
+            let o = run(derbes(cwd)
+                .args([
+                    "token",
+                    "create",
+                    "--role",
+                    "admin",
+                    "--name",
+                    "seed",
+                    "--data-dir",
+                ])
+                .arg(&data));
+            assert_ok(&o);
+            let token = text(&o.stdout).trim().to_owned();
             let shots = PathBuf::from(
                 std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()),
             )
@@ -73,6 +87,7 @@ fn the_console_in_a_browser(db: TestDb) -> Fut {
                     .current_dir(scripts())
                     .env("DERBES_BASE", server.url(""))
                     .env("DERBES_ACCOUNTS", accounts.to_string())
+                    .env("DERBES_TOKEN", token)
                     .env("DERBES_SHOTS", &shots)
                     .env("DERBES_CHROMIUM", chromium().unwrap()),
                 std::time::Duration::from_secs(300),

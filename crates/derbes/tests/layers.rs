@@ -150,9 +150,9 @@ const LEVELS: &[(u8, &[&str])] = &[
     // Data-subject requests (a folder): intake, workflow, verification, actions, access
     // packages, answers, the webhook connectors.
     (3, &["requests"]),
-    // The top: the application composing the capabilities, the periodic jobs over them, and
-    // the crate root.
-    (4, &["app", "jobs", "lib"]),
+    // The top: the application composing the capabilities, the periodic jobs over them, the
+    // crate root, and the console's read models that span capabilities (`today`).
+    (4, &["app", "jobs", "lib", "today"]),
 ];
 
 fn level_of(module: &str) -> Option<u8> {

@@ -24,6 +24,7 @@ mod form;
 mod session;
 mod sign_in;
 mod texts;
+mod today;
 
 pub(crate) use form::{Fields, Kept, Posted, Submitted};
 pub(crate) use session::signed_in;
@@ -52,7 +53,8 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route("/console", get(account::page))
+        .route("/console", get(today::page))
+        .route("/console/account", get(account::page))
         .route(
             "/console/sign-in",
             get(sign_in::sign_in_page).post(sign_in::sign_in),
@@ -169,6 +171,7 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.add_filter("when", when);
+    env.add_filter("day", day);
     for (name, source) in [
         ("layout.html", include_str!("templates/layout.html")),
         ("macros.html", include_str!("templates/macros.html")),
@@ -183,6 +186,7 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
         ),
         ("enrol.html", include_str!("templates/enrol.html")),
         ("account.html", include_str!("templates/account.html")),
+        ("today.html", include_str!("templates/today.html")),
         ("access.html", include_str!("templates/access.html")),
         ("refused.html", include_str!("templates/refused.html")),
         ("resume.html", include_str!("templates/resume.html")),
@@ -235,6 +239,8 @@ pub(crate) struct Page<'a> {
     pub values: Value,
     /// The declared purposes' labels in the page's language, by key.
     pub purpose_labels: Value,
+    /// What each kind of request asks for, in the page's language, by code.
+    pub kind_labels: Value,
 }
 
 impl Page<'_> {
@@ -253,7 +259,20 @@ impl Page<'_> {
             status: StatusCode::OK,
             values: json!({}),
             purpose_labels: json!({}),
+            kind_labels: json!({}),
         }
+    }
+
+    /// Names requests' kinds as letters do.
+    pub(crate) fn request_kinds(mut self) -> Self {
+        let lang = self.lang;
+        self.kind_labels = Value::Object(
+            derbes_core::request::RequestKind::ALL
+                .iter()
+                .map(|k| (k.code().to_owned(), json!(k.label(lang))))
+                .collect(),
+        );
+        self
     }
 
     /// Shows purposes by their declared labels.
@@ -322,6 +341,7 @@ impl Page<'_> {
                 json!(self.session.map_or(0, |s| s.utc_offset.whole_seconds())),
             ),
             ("purpose_labels", self.purpose_labels.clone()),
+            ("kinds", self.kind_labels.clone()),
             ("htmx_integrity", json!(*HTMX_INTEGRITY)),
             ("error", json!("")),
             ("notice", json!("")),
@@ -372,6 +392,15 @@ fn when(at: String, lang: String, utc_offset: i32) -> String {
     )
 }
 
+/// `{{ date | day(lang) }}`: a date (`YYYY-MM-DD`) in words of `lang`.
+fn day(date: String, lang: String) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    match (time::Date::parse(&date, format), lang.parse::<Lang>()) {
+        (Ok(d), Ok(lang)) => derbes_core::text::format_date(d, lang),
+        _ => date,
+    }
+}
+
 /// A text of the console in `lang`.
 pub(crate) fn text(lang: Lang, key: &str) -> &'static str {
     texts::texts(lang).get(key).copied().unwrap_or("")
@@ -414,6 +443,10 @@ mod tests {
                 last_used_at: None,
             })
         };
+        let request = json!({
+            "id": uuid::Uuid::nil(), "kind": "access_export", "status": "awaiting_approval", "overdue": true,
+            "due": { "received_on": "2026-11-20", "due_on": "2026-11-23", "explanation": { "kk": "x", "ru": "x", "en": "x" } },
+        });
         for lang in Lang::ALL {
             for (template, values) in [
                 ("sign-in.html", json!({ "login": "aliya", "error": "x" })),
@@ -440,11 +473,27 @@ mod tests {
                 ),
                 ("refused.html", json!({ "refused": "no" })),
                 (
+                    "today.html",
+                    json!({ "limit": 50, "today": {
+                        "date": "2026-12-07",
+                        "overdue": { "requests": [request.clone()], "more": true },
+                        "due_today": { "requests": [], "more": false },
+                        "awaiting_approval": null,
+                        "audit": {
+                            "chain": "broken", "problem": "x", "verified_through": 7, "last_checkpoint": 2,
+                            "checkpoint_file": "/x", "last_exported_checkpoint": { "n": 2, "seq": 7, "at": "2026-12-06T10:00:00Z" },
+                            "export_problem": "x",
+                            "last_verification": { "at": "2026-12-06T10:00:00Z", "result": "intact", "events": 7 },
+                        },
+                    } }),
+                ),
+                (
                     "resume.html",
                     json!({ "kept": { "to": "/console/access/accounts", "fields": [{ "name": "login", "value": "aliya" }] } }),
                 ),
             ] {
                 let r = Page::new(template, "console", lang, None)
+                    .request_kinds()
                     .with(values)
                     .render();
                 assert_eq!(r.status(), StatusCode::OK, "{template} in {lang:?}");

@@ -79,7 +79,7 @@ pub(crate) fn a_first_sign_in_sets_a_password_and_a_second_factor(db: TestDb) ->
                     ],
                 );
                 assert_eq!((a.status, a.location.as_str()), (303, "/console"));
-                let home = b.get("/console");
+                let home = b.get("/console/account");
                 assert!(
                     home.body.contains("aliya Серікова") && home.body.contains("қосылған"),
                     "{}",
@@ -187,7 +187,7 @@ pub(crate) fn sessions_end_at_sign_out_when_idle_and_when_disabled(db: TestDb) -
                     "staff need no second factor by default"
                 );
                 let stolen = b.cookies.clone();
-                let home = b.get("/console");
+                let home = b.get("/console/account");
                 assert_eq!(home.status, 200);
                 // Purposes by their declared label, times in words and the operator's local time.
                 assert!(

@@ -429,6 +429,7 @@ impl Requests {
                 kind: filter.kind,
                 subject_id: filter.subject_id,
                 due_by,
+                due_after: filter.in_time.then_some(now),
                 after,
                 limit,
             })

@@ -487,6 +487,9 @@ pub struct RequestFilter {
     /// Only open requests past their due time.
     #[serde(default)]
     pub overdue: bool,
+    /// Only requests not yet past their due time (the console's "due today").
+    #[serde(skip)]
+    pub in_time: bool,
     /// Open requests only (the default when no status is asked).
     #[serde(default)]
     pub open: Option<bool>,

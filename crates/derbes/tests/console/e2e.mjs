@@ -2,7 +2,8 @@
 // Run by crates/derbes/tests/console_browser.rs against a real `derbes serve`:
 //   node e2e.mjs  (DERBES_BASE, DERBES_ACCOUNTS, DERBES_SHOTS, DERBES_CHROMIUM in the environment)
 // DERBES_ACCOUNTS is JSON: { "admin-desktop": "<one-time password>", "admin-phone": "…",
-// "staff": "…" }. Prints what it checked; exits non-zero on the first failure.
+// "staff": "…" }; DERBES_TOKEN is an admin API token, to seed requests the pages show. Prints
+// what it checked; exits non-zero on the first failure.
 import { chromium, devices } from "playwright-core";
 import { AxeBuilder } from "@axe-core/playwright";
 import * as OTPAuth from "otpauth";
@@ -18,6 +19,32 @@ const browser = await chromium.launch({
   executablePath: process.env.DERBES_CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run"],
 });
+
+/** A call to derbes's API as the seeding administrator. */
+async function api(method, path, body) {
+  const r = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${process.env.DERBES_TOKEN}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const answer = await r.json();
+  assert.ok(r.ok, `${method} ${path}: ${r.status} ${JSON.stringify(answer)}`);
+  return answer;
+}
+
+/** A student with requests on Today: one overdue, one awaiting approval. */
+async function seedRequests() {
+  const student = await api("POST", "/api/v1/subjects", {
+    category: "student",
+    fields: { surname: "Сәрсенбаева", given_name: "Дана" },
+  });
+  const received = new Date(Date.now() - 60 * 24 * 3600 * 1000).toISOString();
+  const paper = { subject_id: student.id, channel: "paper", language: "ru" };
+  await api("POST", "/api/v1/requests", { ...paper, kind: "information", received_at: received });
+  const access = await api("POST", "/api/v1/requests", { ...paper, kind: "access_export" });
+  await api("POST", `/api/v1/requests/${access.id}/verification/document`, { document: "id_card", note: "Жеке куәлік тексерілді" });
+  await api("POST", `/api/v1/requests/${access.id}/steps`, { step: "submit" });
+}
 
 const viewports = {
   desktop: { viewport: { width: 1280, height: 800 } },
@@ -106,6 +133,10 @@ async function firstSignIn(viewport) {
   await page.fill("#code", codeFor(secret));
   await page.click("form.card button[type=submit]");
   await page.waitForURL(/\/console$/);
+  await inEveryLanguage(page, "today", viewport);
+  assert.equal(await page.locator("section.overdue table.requests tbody tr").count(), 1, "the overdue request");
+  await page.click('nav.sections a[href="/console/account"]');
+  await page.waitForURL(/\/console\/account$/);
   await inEveryLanguage(page, "account", viewport);
 
   await page.click('nav.sections a[href="/console/access"]');
@@ -175,6 +206,7 @@ async function staff() {
 }
 
 try {
+  await seedRequests();
   for (const viewport of ["desktop", "phone"]) {
     await firstSignIn(viewport);
     console.log(`console in the browser: first sign-in on a ${viewport} ... ok`);

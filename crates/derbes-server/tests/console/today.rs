@@ -1,0 +1,108 @@
+//! The Today page: the legal clocks first, each part as the person's role may see it.
+
+use super::*;
+use serde_json::json;
+
+/// A paper request of `kind` about `subject`, received `days_ago` days ago, filed through the
+/// API: its id and the last day of its term's end (`due.due_at`).
+fn a_paper_request(desk: &Desk, subject: &str, kind: &str, days_ago: i64) -> (String, String) {
+    let received = time::OffsetDateTime::now_utc() - time::Duration::days(days_ago);
+    let received = received
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let r = desk.service(desk.s.post(
+        "/api/v1/requests",
+        &desk.s.admin,
+        json!({ "kind": kind, "subject_id": subject, "channel": "paper", "language": "ru",
+                "received_at": received }),
+    ));
+    assert_eq!(r.status, 201, "{}", r.body);
+    (
+        r.body["id"].as_str().unwrap().to_owned(),
+        r.body["due"]["due_at"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// A DPO's Today lists the overdue request, the one due today (with the calendar's
+/// explanation) and the one awaiting approval, each linking to the request, never naming the
+/// requester; the audit chain's state is shown. Staff see the requests of their purposes and
+/// no audit part; an auditor sees the requests and the audit chain.
+pub(crate) fn today_shows_the_legal_clocks_first(db: TestDb) -> Fut {
+    Box::pin(async move {
+        Desk::start(&db)
+            .await
+            .run(|desk| {
+                let student = desk.service(desk.s.create_student_id(
+                    &desk.s.admin,
+                    json!({ "surname": "Сәрсенбаева", "given_name": "Дана" }),
+                ));
+                let (late, _) = a_paper_request(desk, &student, "information", 60);
+                let (approval, _) = a_paper_request(desk, &student, "access_export", 0);
+                let r = desk.service(desk.s.post(
+                    &format!("/api/v1/requests/{approval}/verification/document"),
+                    &desk.s.admin,
+                    json!({ "document": "id_card", "note": "Жеке куәлік тексерілді" }),
+                ));
+                assert_eq!(r.status, 200, "{}", r.body);
+                let r = desk.service(desk.s.post(
+                    &format!("/api/v1/requests/{approval}/steps"),
+                    &desk.s.admin,
+                    json!({ "step": "submit" }),
+                ));
+                assert_eq!(r.body["status"], "awaiting_approval", "{}", r.body);
+                let (today, due_at) = a_paper_request(desk, &student, "blocking", 0);
+                // The morning of its last day.
+                let due_at = time::OffsetDateTime::parse(
+                    &due_at,
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .unwrap();
+                let now = time::OffsetDateTime::now_utc();
+                desk.later((due_at - now).whole_seconds() - 6 * 3600);
+
+                let otp = desk.account("aliya", Role::Dpo, &[]);
+                let mut b = desk.browser();
+                first_sign_in(desk, &mut b, "aliya", &otp);
+                let page = b.get("/console?lang=ru");
+                assert_eq!(page.status, 200, "{}", page.body);
+                let part = |id: &str| {
+                    page.body
+                        .split(&format!("<section aria-labelledby=\"{id}-heading\""))
+                        .nth(1)
+                        .map(|s| s.split("</section>").next().unwrap().to_owned())
+                        .unwrap_or_default()
+                };
+                let link = |id: &str| format!("/console/requests/{id}");
+                assert!(part("overdue").contains(&link(&late)), "{}", page.body);
+                assert!(part("overdue").contains("просрочен"));
+                assert!(part("due_today").contains(&link(&today)));
+                assert!(
+                    part("due_today").contains("последний день срока"),
+                    "the calendar's explanation"
+                );
+                assert!(
+                    !part("due_today").contains(&link(&late)),
+                    "overdue is not due today"
+                );
+                assert!(part("awaiting_approval").contains(&link(&approval)));
+                assert!(part("audit").contains("Состояние цепочки событий"));
+                assert!(!page.body.contains("Сәрсенбаева"), "no requester's name");
+
+                let otp = desk.account("bolat", Role::Staff, &["personnel"]);
+                let mut staff = desk.browser();
+                staff.sign_in("bolat", &otp);
+                staff.choose_password("Күз келді, 2026!");
+                let page = staff.get("/console?lang=ru");
+                assert_eq!(page.status, 200);
+                assert!(
+                    !page.body.contains("/console/requests/"),
+                    "not their purposes"
+                );
+                assert!(
+                    !page.body.contains("Журнал аудита"),
+                    "no audit part for staff"
+                );
+            })
+            .await;
+    })
+}
