@@ -15,6 +15,8 @@ use common::*;
 
 #[path = "console/access.rs"]
 mod access;
+#[path = "console/requests.rs"]
+mod requests;
 #[path = "console/sign_in.rs"]
 mod sign_in;
 #[path = "console/today.rs"]
@@ -289,6 +291,10 @@ fn main() -> ExitCode {
         (
             "today_shows_the_legal_clocks_first",
             today::today_shows_the_legal_clocks_first,
+        ),
+        (
+            "a_request_from_paper_to_the_sent_answer",
+            requests::a_request_from_paper_to_the_sent_answer,
         ),
     ];
     run_suite("console", cases)

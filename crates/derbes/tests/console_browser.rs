@@ -62,6 +62,7 @@ fn the_console_in_a_browser(db: TestDb) -> Fut {
                 "admin-desktop": account(cwd, &data, "admin-desktop", "admin", &[]),
                 "admin-phone": account(cwd, &data, "admin-phone", "admin", &[]),
                 "staff": account(cwd, &data, "staff", "staff", &["--purpose", "education"]),
+                "dpo": account(cwd, &data, "dpo", "dpo", &["--lang", "ru"]),
             });
             let o = run(derbes(cwd)
                 .args([

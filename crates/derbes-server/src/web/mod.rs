@@ -21,6 +21,7 @@ use std::sync::LazyLock;
 mod access;
 mod account;
 mod form;
+mod requests;
 mod session;
 mod sign_in;
 mod texts;
@@ -55,6 +56,27 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/console", get(today::page))
         .route("/console/account", get(account::page))
+        .route(
+            "/console/requests",
+            get(requests::queue).post(requests::file),
+        )
+        .route("/console/requests/new", get(requests::new_form))
+        .route("/console/requests/{id}", get(requests::one))
+        .route("/console/requests/{id}/steps", post(requests::step))
+        .route(
+            "/console/requests/{id}/verification/code",
+            post(requests::send_code),
+        )
+        .route(
+            "/console/requests/{id}/verification/check",
+            post(requests::check_code),
+        )
+        .route(
+            "/console/requests/{id}/verification/document",
+            post(requests::verify_document),
+        )
+        .route("/console/requests/{id}/answer", get(requests::answer))
+        .route("/console/requests/{id}/package", get(requests::package))
         .route(
             "/console/sign-in",
             get(sign_in::sign_in_page).post(sign_in::sign_in),
@@ -93,12 +115,26 @@ pub(crate) fn router() -> Router<AppState> {
         .layer(axum::middleware::from_fn(security_headers))
 }
 
+tokio::task_local! {
+    /// The address of the page being answered (path and query), for its language links.
+    static HERE: String;
+}
+
 /// The headers of every console response, and the cookie remembering a language chosen with
 /// `?lang=` on any page.
 async fn security_headers(request: Request<Body>, next: Next) -> Response {
     let asset = request.uri().path().starts_with("/console/assets/");
     let chosen = asked_lang(request.uri());
-    let mut response = next.run(request).await;
+    let here = if request.method() == axum::http::Method::GET {
+        request
+            .uri()
+            .path_and_query()
+            .map_or_else(String::new, |p| p.as_str().to_owned())
+    } else {
+        // A form's answer: its language links lead to the page the form was on.
+        posted_from(request.headers())
+    };
+    let mut response = HERE.scope(here, next.run(request)).await;
     let h = response.headers_mut();
     if let Some(lang) = chosen {
         let remembered = cookie::Cookie::build((session::LANG_COOKIE, lang.code()))
@@ -187,6 +223,13 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
         ("enrol.html", include_str!("templates/enrol.html")),
         ("account.html", include_str!("templates/account.html")),
         ("today.html", include_str!("templates/today.html")),
+        ("requests.html", include_str!("templates/requests.html")),
+        ("request.html", include_str!("templates/request.html")),
+        (
+            "request-new.html",
+            include_str!("templates/request-new.html"),
+        ),
+        ("letter.html", include_str!("templates/letter.html")),
         ("access.html", include_str!("templates/access.html")),
         ("refused.html", include_str!("templates/refused.html")),
         ("resume.html", include_str!("templates/resume.html")),
@@ -320,14 +363,7 @@ impl Page<'_> {
                 json!(t.get(self.title).copied().unwrap_or(self.title)),
             ),
             ("page", json!(self.section)),
-            (
-                "langs",
-                json!([
-                    { "code": "kk", "name": "Қазақша" },
-                    { "code": "ru", "name": "Русский" },
-                    { "code": "en", "name": "English" },
-                ]),
-            ),
+            ("langs", language_links()),
             (
                 "csrf",
                 json!(self.session.map(|s| s.csrf.as_str()).unwrap_or("")),
@@ -370,6 +406,44 @@ impl Page<'_> {
             }
         }
     }
+}
+
+/// The console page a form was posted from (by the browser's same-origin `Referer`), or the
+/// console's first page.
+fn posted_from(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.parse::<Uri>().ok())
+        .filter(|r| {
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+            r.authority().map(|a| a.as_str()) == host
+        })
+        .and_then(|r| r.path_and_query().map(|p| p.as_str().to_owned()))
+        .filter(|p| p.starts_with("/console"))
+        .unwrap_or_else(|| "/console".to_owned())
+}
+
+/// The languages, each with a link to the page being answered in it (the rest of its address
+/// kept: a form's prefilled subject, a list's filters).
+fn language_links() -> Value {
+    let here = HERE.try_with(Clone::clone).unwrap_or_default();
+    let (path, query) = here.split_once('?').unwrap_or((here.as_str(), ""));
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("lang="))
+        .collect();
+    let href = |code: &str| {
+        let mut q = kept.clone();
+        let lang = format!("lang={code}");
+        q.push(&lang);
+        format!("{path}?{}", q.join("&"))
+    };
+    json!([
+        { "code": "kk", "name": "Қазақша", "href": href("kk") },
+        { "code": "ru", "name": "Русский", "href": href("ru") },
+        { "code": "en", "name": "English", "href": href("en") },
+    ])
 }
 
 /// `{{ at | when(lang, utc_offset) }}`: a stored time (RFC 3339) as the operator reads it: the
@@ -443,10 +517,7 @@ mod tests {
                 last_used_at: None,
             })
         };
-        let request = json!({
-            "id": uuid::Uuid::nil(), "kind": "access_export", "status": "awaiting_approval", "overdue": true,
-            "due": { "received_on": "2026-11-20", "due_on": "2026-11-23", "explanation": { "kk": "x", "ru": "x", "en": "x" } },
-        });
+        let (request, full_request) = requests();
         for lang in Lang::ALL {
             for (template, values) in [
                 ("sign-in.html", json!({ "login": "aliya", "error": "x" })),
@@ -472,6 +543,27 @@ mod tests {
                     }),
                 ),
                 ("refused.html", json!({ "refused": "no" })),
+                (
+                    "requests.html",
+                    json!({ "requests": [request.clone()], "next": "x", "filter": { "kind": "", "status": "", "due": "overdue" },
+                            "kind_codes": ["access_export"], "status_codes": ["received"] }),
+                ),
+                (
+                    "request.html",
+                    json!({ "r": full_request.clone(), "errors": { "code": "x", "until": "x" }, "error": "x",
+                            "reasons": ["no_data"], "reason_labels": { "no_data": "x" }, "documents": ["passport"] }),
+                ),
+                (
+                    "request-new.html",
+                    json!({ "form": { "subject_id": "", "representative_id": "", "kind": "", "channel": "paper", "language": "kk",
+                                      "purpose": "", "details": "", "received_at": "" },
+                            "errors": { "subject_id": "x", "kind": "x", "purpose": "x", "received_at": "x", "form": "x" },
+                            "kind_codes": ["access_export"] }),
+                ),
+                (
+                    "letter.html",
+                    json!({ "letter": { "sent": false, "to": "a***@m***.kz", "language": "kk", "subject": "x", "body": "a\n\nb" }, "request_id": "x" }),
+                ),
                 (
                     "today.html",
                     json!({ "limit": 50, "today": {
@@ -499,5 +591,45 @@ mod tests {
                 assert_eq!(r.status(), StatusCode::OK, "{template} in {lang:?}");
             }
         }
+    }
+
+    /// A request in a list, and one as its page shows it, as the service serializes them.
+    fn requests() -> (Value, Value) {
+        let request = json!({
+            "id": uuid::Uuid::nil(), "kind": "access_export", "status": "awaiting_approval", "overdue": true,
+            "due": { "received_on": "2026-11-20", "due_on": "2026-11-23", "explanation": { "kk": "x", "ru": "x", "en": "x" } },
+        });
+        let mut full_request = request.clone();
+        for (k, v) in [
+            ("subject_id", json!(uuid::Uuid::nil())),
+            (
+                "requester",
+                json!({ "kind": "representative", "id": uuid::Uuid::nil() }),
+            ),
+            ("channel", json!("paper")),
+            ("language", json!("ru")),
+            ("received_at", json!("2026-12-06T10:00:00Z")),
+            ("purpose", json!("education")),
+            ("details", json!("x")),
+            (
+                "verification",
+                json!({ "method": "document", "document": "passport", "checked_by": "x", "at": "2026-12-06T10:00:00Z" }),
+            ),
+            ("verification_note", json!("x")),
+            ("rejection", json!({ "reason": "no_data" })),
+            ("status", json!("in_progress")),
+            ("kind", json!("blocking")),
+            (
+                "actions",
+                json!([{ "kind": "block", "status": "failed", "at": null, "note": "x", "connector": "x", "staff_words": "x" }]),
+            ),
+            (
+                "history",
+                json!([{ "at": "2026-12-06T10:00:00Z", "actor": "x", "step": "file", "status": "received" }]),
+            ),
+        ] {
+            full_request[k] = v;
+        }
+        (request, full_request)
     }
 }

@@ -32,18 +32,109 @@ async function api(method, path, body) {
   return answer;
 }
 
-/** A student with requests on Today: one overdue, one awaiting approval. */
+/** A student with requests on Today: one overdue, one awaiting approval. Returns the
+ * student's id. */
 async function seedRequests() {
   const student = await api("POST", "/api/v1/subjects", {
     category: "student",
-    fields: { surname: "Сәрсенбаева", given_name: "Дана" },
+    fields: { surname: "Сәрсенбаева", given_name: "Дана", email: "dana@mail.kz" },
   });
   const received = new Date(Date.now() - 60 * 24 * 3600 * 1000).toISOString();
   const paper = { subject_id: student.id, channel: "paper", language: "ru" };
   await api("POST", "/api/v1/requests", { ...paper, kind: "information", received_at: received });
-  const access = await api("POST", "/api/v1/requests", { ...paper, kind: "access_export" });
-  await api("POST", `/api/v1/requests/${access.id}/verification/document`, { document: "id_card", note: "Жеке куәлік тексерілді" });
-  await api("POST", `/api/v1/requests/${access.id}/steps`, { step: "submit" });
+  const complaint = await api("POST", "/api/v1/requests", { ...paper, kind: "complaint" });
+  await api("POST", `/api/v1/requests/${complaint.id}/verification/document`, { document: "id_card", note: "Жеке куәлік тексерілді" });
+  await api("POST", `/api/v1/requests/${complaint.id}/steps`, { step: "submit" });
+  return student.id;
+}
+
+/** Submits the form around `selector` and waits for the page it leads to. */
+async function press(page, selector) {
+  await Promise.all([page.waitForLoadState("load"), page.click(selector)]);
+}
+
+/** A paper request of `kind` filed by the person on `page`, verified by document and
+ * submitted: its address. */
+async function fileAndSubmit(page, student, kind, viewport, check) {
+  await page.goto(`${base}/console/requests/new?subject=${student}`);
+  if (check) await inEveryLanguage(page, "request-new", viewport);
+  await page.selectOption("#kind", kind);
+  await page.selectOption("#language", "ru");
+  await press(page, "form.card button[type=submit]");
+  assert.match(page.url(), /\/console\/requests\/[0-9a-f-]{36}\?done=filed$/, await page.textContent("main"));
+  const address = page.url().split("?")[0];
+  if (check) await inEveryLanguage(page, "request-received", viewport);
+  await page.selectOption("#document", "id_card");
+  await press(page, "form[action$='/verification/document'] button");
+  assert.match(page.url(), /done=verified$/);
+  await press(page, "input[name=step][value=submit] ~ button");
+  assert.match(page.url(), /done=submit$/);
+  return address;
+}
+
+/** The DPO's first sign-in in the browser: own password, second factor enrolled. */
+async function dpoSignsIn(context) {
+  const page = await context.newPage();
+  await page.goto(`${base}/console/sign-in`);
+  await page.fill("#login", "dpo");
+  await page.fill("#password", accounts.dpo);
+  await page.click("button[type=submit]");
+  await page.waitForURL(/\/console\/new-password$/);
+  await page.fill("#password", NEW_PASSWORD);
+  await page.fill("#repeated", NEW_PASSWORD);
+  await page.click("form.card button[type=submit]");
+  await page.waitForURL(/\/console\/enrol$/);
+  const secret = (await page.textContent("code.secret")).trim();
+  await page.fill("#code", codeFor(secret));
+  await page.click("form.card button[type=submit]");
+  await page.waitForURL(/\/console$/);
+  return page;
+}
+
+/** Staff file an access request and a destruction request received on paper, check the
+ * document and submit them, and are refused approval with the service's reason; the DPO,
+ * signed in with her second factor, approves each from Today, reads the answer letter in the
+ * requester's language, sends it and completes the request: all through the console. */
+async function requestsThroughTheConsole(student, viewport) {
+  const staffContext = await newContext({ ...viewports[viewport], locale: "kk-KZ" });
+  const staff = await staffContext.newPage();
+  await staff.goto(`${base}/console/sign-in`);
+  await staff.fill("#login", "staff");
+  await staff.fill("#password", NEW_PASSWORD);
+  await staff.click("button[type=submit]");
+  await staff.waitForURL(/\/console$/);
+  const check = viewport === "desktop";
+  const access = await fileAndSubmit(staff, student, "access_export", viewport, check);
+  await press(staff, "input[name=step][value=approve] ~ button");
+  assert.match(await staff.textContent("[role=alert]"), /a `staff` account may not do this/);
+  await accessible(staff, "request-refused", viewport);
+  const destruction = await fileAndSubmit(staff, student, "destruction", viewport, false);
+
+  const dpoContext = await newContext({ ...viewports[viewport], locale: "ru-RU" });
+  const dpo = await dpoSignsIn(dpoContext);
+  await inEveryLanguage(dpo, "today-with-requests", viewport);
+  for (const [address, name] of [[access, "access"], [destruction, "destruction"]]) {
+    const path = new URL(address).pathname;
+    await dpo.goto(`${base}/console`);
+    await press(dpo, `section.awaiting_approval a[href="${path}"]`);
+    if (check && name === "access") await inEveryLanguage(dpo, "request-awaiting-approval", viewport);
+    await press(dpo, "input[name=step][value=approve] ~ button");
+    assert.match(dpo.url(), /done=approve$/, await dpo.textContent("main"));
+    await dpo.click(`a[href="${path}/answer"]`);
+    assert.equal(await dpo.getAttribute("article.letter", "lang"), "ru", "the letter in the requester's language");
+    if (check && name === "access") await inEveryLanguage(dpo, "answer-letter", viewport);
+    await dpo.goto(address);
+    await press(dpo, "input[name=step][value=send_answer] ~ button");
+    assert.match(dpo.url(), /done=send_answer$/, await dpo.textContent("main"));
+    await press(dpo, "input[name=step][value=complete] ~ button");
+    assert.match(dpo.url(), /done=complete$/, await dpo.textContent("main"));
+    if (check && name === "access") await inEveryLanguage(dpo, "request-completed", viewport);
+  }
+  await dpo.goto(`${base}/console/requests?status=completed`);
+  assert.equal(await dpo.locator("#queue tbody tr").count(), 2, "both completed");
+  if (check) await inEveryLanguage(dpo, "requests", viewport);
+  await staffContext.close();
+  await dpoContext.close();
 }
 
 const viewports = {
@@ -206,13 +297,15 @@ async function staff() {
 }
 
 try {
-  await seedRequests();
+  const student = await seedRequests();
   for (const viewport of ["desktop", "phone"]) {
     await firstSignIn(viewport);
     console.log(`console in the browser: first sign-in on a ${viewport} ... ok`);
   }
   await staff();
   console.log("console in the browser: staff, refusals, CSRF and a stolen cookie ... ok");
+  await requestsThroughTheConsole(student, "desktop");
+  console.log("console in the browser: an access and a destruction request from paper to the sent answer ... ok");
   assert.deepEqual(refusals, [], "nothing refused by the CSP or by Subresource Integrity");
   console.log(`console in the browser: ${checked} page views checked by axe-core`);
 } finally {
