@@ -4,6 +4,7 @@
 //! returns the normalized form that derbes stores and indexes. Errors never echo the input value:
 //! it is personal data.
 
+use crate::text::{tr, Lang};
 use thiserror::Error;
 use time::{Date, Month};
 
@@ -41,6 +42,98 @@ pub enum IdentifierError {
     IbanFormat,
     #[error("the IBAN check digits do not match (ISO 7064 mod-97); re-check the account number")]
     IbanChecksum,
+}
+
+impl IdentifierError {
+    /// Why the identifier was refused, for the person who typed it, in `lang`.
+    pub fn explain(&self, lang: Lang) -> String {
+        use IdentifierError as E;
+        match self {
+            E::Length12(n) => match lang {
+                Lang::Kk => format!("Дәл 12 цифрдан тұруы тиіс ({n} цифр енгізілді)."),
+                Lang::Ru => format!("Должен состоять ровно из 12 цифр (введено {n})."),
+                Lang::En => format!("Must be exactly 12 digits ({n} given)."),
+            },
+            E::NotDigits => tr(lang, "Тек цифрлардан тұруы тиіс.", "Должен состоять только из цифр.", "Digits only.").into(),
+            E::CheckDigit => tr(
+                lang,
+                "Бақылау цифры (12-цифр) сәйкес келмейді: нөмірді қате терілмегенін тексеріңіз.",
+                "Контрольная цифра (12-я) не совпадает: проверьте, нет ли опечатки.",
+                "The check digit (the 12th) does not match: check the number for a typo.",
+            )
+            .into(),
+            E::CenturySex => tr(
+                lang,
+                "7-цифр 1-ден 6-ға дейін болуы тиіс (туған ғасыры мен жынысы).",
+                "7-я цифра должна быть от 1 до 6 (век рождения и пол).",
+                "The 7th digit must be 1 to 6 (century of birth and sex).",
+            )
+            .into(),
+            E::BirthDate => tr(
+                lang,
+                "Алғашқы алты цифр нақты туған күнді (ЖЖААКК) білдірмейді.",
+                "Первые шесть цифр не образуют реальную дату рождения (ГГММДД).",
+                "The first six digits are not a real birth date (YYMMDD).",
+            )
+            .into(),
+            E::RegistrationMonth => tr(
+                lang,
+                "Тіркелген айы (3–4-цифрлар) 01-ден 12-ге дейін болуы тиіс.",
+                "Месяц регистрации (3–4-я цифры) должен быть от 01 до 12.",
+                "The month of registration (digits 3–4) must be 01 to 12.",
+            )
+            .into(),
+            E::BinType => tr(
+                lang,
+                "5-цифр 4 (резидент), 5 (бейрезидент) немесе 6 (бірлескен кәсіпкерлік) болуы тиіс.",
+                "5-я цифра должна быть 4 (резидент), 5 (нерезидент) или 6 (совместное предпринимательство).",
+                "The 5th digit must be 4 (resident), 5 (non-resident) or 6 (joint venture).",
+            )
+            .into(),
+            E::BinUnit => tr(
+                lang,
+                "6-цифр 0 (бас ұйым), 1 (филиал), 2 (өкілдік) немесе 3 (шаруа қожалығы) болуы тиіс.",
+                "6-я цифра должна быть 0 (головная организация), 1 (филиал), 2 (представительство) или 3 (крестьянское хозяйство).",
+                "The 6th digit must be 0 (head office), 1 (branch), 2 (representative office) or 3 (peasant farm).",
+            )
+            .into(),
+            E::PhoneFormat => tr(
+                lang,
+                "Қазақстандық нөмір емес: +7 және 10 цифр күтіледі, мысалы +7 701 234 56 78 немесе 8 (701) 234-56-78.",
+                "Это не казахстанский номер: ожидается +7 и 10 цифр, например +7 701 234 56 78 или 8 (701) 234-56-78.",
+                "Not a Kazakh number: +7 and 10 digits are expected, e.g. +7 701 234 56 78 or 8 (701) 234-56-78.",
+            )
+            .into(),
+            E::PhoneNotMobile => tr(
+                lang,
+                "Қазақстандық ұялы нөмір емес: оператор коды 700–702, 705–708, 747, 760–764, 771, 775–778 немесе 785 болуы тиіс.",
+                "Это не казахстанский мобильный номер: код оператора должен быть 700–702, 705–708, 747, 760–764, 771, 775–778 или 785.",
+                "Not a Kazakh mobile number: the operator code must be 700–702, 705–708, 747, 760–764, 771, 775–778 or 785.",
+            )
+            .into(),
+            E::Email => tr(
+                lang,
+                "Электрондық пошта мекенжайы емес: name@domain.tld түрі күтіледі.",
+                "Это не адрес электронной почты: ожидается вид name@domain.tld.",
+                "Not an e-mail address: name@domain.tld is expected.",
+            )
+            .into(),
+            E::IbanFormat => tr(
+                lang,
+                "20 таңбадан тұруы тиіс: KZ, 2 бақылау цифры, банктің 3 цифрлы коды және 13 әріп не цифр.",
+                "Должен содержать 20 символов: KZ, 2 контрольные цифры, 3-значный код банка и 13 букв или цифр.",
+                "Must be 20 characters: KZ, 2 check digits, a 3-digit bank code and 13 letters or digits.",
+            )
+            .into(),
+            E::IbanChecksum => tr(
+                lang,
+                "IBAN бақылау цифрлары сәйкес келмейді: шот нөмірін тексеріңіз.",
+                "Контрольные цифры IBAN не совпадают: проверьте номер счёта.",
+                "The IBAN check digits do not match: check the account number.",
+            )
+            .into(),
+        }
+    }
 }
 
 /// Sex as encoded in the 7th digit of an IIN.

@@ -4,6 +4,7 @@ use crate::declaration::{Declaration, Field, Validator};
 use crate::identifiers::{
     parse_email, parse_iban_kz, parse_phone_kz, Bin, IdentifierError, Iin, PhoneKind,
 };
+use crate::text::{tr, Lang};
 use serde::Serialize;
 use thiserror::Error;
 use time::Date;
@@ -27,6 +28,62 @@ pub enum ValueError {
     Invisible,
     #[error("gives a birth date {0}")]
     BirthDate(&'static str),
+}
+
+impl ValueError {
+    /// Why the value was refused, for the person who typed it, in `lang` (never the value).
+    pub fn explain(&self, lang: Lang) -> String {
+        match self {
+            ValueError::Identifier(e) => e.explain(lang),
+            ValueError::Empty => tr(lang, "Мән енгізілмеген.", "Значение не указано.", "No value is given.").into(),
+            ValueError::TooLong { max, got } => match lang {
+                Lang::Kk => format!("{max} таңбадан аспауы тиіс ({got} таңба енгізілді)."),
+                Lang::Ru => format!("Не более {max} символов (введено {got})."),
+                Lang::En => format!("At most {max} characters ({got} given)."),
+            },
+            ValueError::Control => tr(
+                lang,
+                "Басқару таңбалары болмауы тиіс.",
+                "Не должно содержать управляющих символов.",
+                "It must not contain control characters.",
+            )
+            .into(),
+            ValueError::Date => tr(
+                lang,
+                "Күн емес: ЖЖЖЖ-АА-КК түрінде жазыңыз.",
+                "Это не дата: запишите её как ГГГГ-ММ-ДД.",
+                "Not a date: write it as YYYY-MM-DD.",
+            )
+            .into(),
+            ValueError::NotInList { allowed } => match lang {
+                Lang::Kk => format!("Рұқсат етілген мәндердің бірі болуы тиіс: {}.", allowed.join(", ")),
+                Lang::Ru => format!("Должно быть одним из допустимых значений: {}.", allowed.join(", ")),
+                Lang::En => format!("Must be one of the allowed values: {}.", allowed.join(", ")),
+            },
+            ValueError::Invisible => tr(
+                lang,
+                "Көрінбейтін немесе мәтін бағытын өзгертетін таңбалар бар: олар атауды басқа атауға ұқсатып көрсетуі мүмкін. Оларсыз қайта теріңіз.",
+                "Содержит невидимые символы или символы смены направления текста: из-за них имя может выглядеть как другое. Наберите его заново без них.",
+                "It contains invisible or direction-changing characters, which can make a name look like another. Type it again without them.",
+            )
+            .into(),
+            ValueError::BirthDate(when) => match (*when == "in the future", lang) {
+                (true, _) => tr(
+                    lang,
+                    "Туған күн болашақта болуы мүмкін емес.",
+                    "Дата рождения не может быть в будущем.",
+                    "A birth date cannot be in the future.",
+                ),
+                (false, _) => tr(
+                    lang,
+                    "Туған күн 1900 жылдан ерте болуы мүмкін емес.",
+                    "Дата рождения не может быть раньше 1900 года.",
+                    "A birth date cannot be before 1900.",
+                ),
+            }
+            .into(),
+        }
+    }
 }
 
 /// Characters that show nothing, or turn the direction of the text: a name holding them can look
@@ -113,6 +170,10 @@ pub fn normalize(field: &Field, raw: &str) -> Result<String, ValueError> {
 pub struct FieldProblem {
     pub field: String,
     pub message: String,
+    /// Why the value was refused, when it was its value (for the message in a person's
+    /// language: [`ValueError::explain`]).
+    #[serde(skip)]
+    pub reason: Option<ValueError>,
 }
 
 /// Checks that every field is declared for `category` and every value passes its validator
@@ -131,6 +192,7 @@ pub fn check_values(
             problems.push(FieldProblem {
                 message: format!("field `{key}` is not declared; the declaration lists the fields derbes may store"),
                 field: key,
+                            reason: None,
             });
             continue;
         };
@@ -141,6 +203,7 @@ pub fn check_values(
                     field.categories.join(", ")
                 ),
                 field: key,
+                            reason: None,
             });
             continue;
         }
@@ -157,6 +220,7 @@ pub fn check_values(
             Err(e) => problems.push(FieldProblem {
                 message: format!("`{key}` ({}) {e}", field.validator.name()),
                 field: key,
+                reason: Some(e),
             }),
         }
     }
@@ -170,6 +234,70 @@ pub fn check_values(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every refusal of a value is explained in each language, in that language's words, and a
+    /// refused IIN keeps its reason for the page that shows it.
+    #[test]
+    fn refusals_are_explained_in_every_language() {
+        use IdentifierError as I;
+        let all = [
+            ValueError::Empty,
+            ValueError::TooLong { max: 100, got: 120 },
+            ValueError::Control,
+            ValueError::Date,
+            ValueError::NotInList {
+                allowed: vec!["a".into()],
+            },
+            ValueError::Invisible,
+            ValueError::BirthDate("in the future"),
+            ValueError::BirthDate("before 1900"),
+        ]
+        .into_iter()
+        .chain(
+            [
+                I::Length12(11),
+                I::NotDigits,
+                I::CheckDigit,
+                I::CenturySex,
+                I::BirthDate,
+                I::RegistrationMonth,
+                I::BinType,
+                I::BinUnit,
+                I::PhoneFormat,
+                I::PhoneNotMobile,
+                I::Email,
+                I::IbanFormat,
+                I::IbanChecksum,
+            ]
+            .map(ValueError::Identifier),
+        );
+        for e in all {
+            let [kk, ru, en] = Lang::ALL.map(|l| e.explain(l));
+            assert!(
+                kk != en && ru != en && kk != ru,
+                "{e:?}: {kk} / {ru} / {en}"
+            );
+            assert!(
+                kk.chars().any(|c| "әғқңөұүһі".contains(c)) || kk.contains("ЖСН"),
+                "{e:?}: {kk}"
+            );
+        }
+        let d = load();
+        let refused = check_values(
+            &d,
+            "student",
+            vec![("iin".into(), Some("061211600013".into()))],
+            time::macros::date!(2026 - 12 - 07),
+        );
+        let problem = &refused.unwrap_err()[0];
+        assert_eq!(problem.reason, Some(ValueError::Identifier(I::CheckDigit)));
+        assert!(problem
+            .reason
+            .as_ref()
+            .unwrap()
+            .explain(Lang::Ru)
+            .contains("Контрольная цифра"));
+    }
 
     fn load() -> Declaration {
         Declaration::load(include_str!("../../../examples/shoqan-school.toml"))

@@ -73,6 +73,7 @@ impl ApiError {
             &[FieldProblem {
                 field: field.into(),
                 message: message.into(),
+                reason: None,
             }],
         )
     }

@@ -19,6 +19,8 @@ mod access;
 mod requests;
 #[path = "console/sign_in.rs"]
 mod sign_in;
+#[path = "console/subjects.rs"]
+mod subjects;
 #[path = "console/today.rs"]
 mod today;
 
@@ -295,6 +297,10 @@ fn main() -> ExitCode {
         (
             "a_request_from_paper_to_the_sent_answer",
             requests::a_request_from_paper_to_the_sent_answer,
+        ),
+        (
+            "subjects_are_added_found_and_opened_for_a_purpose",
+            subjects::subjects_are_added_found_and_opened_for_a_purpose,
         ),
     ];
     run_suite("console", cases)

@@ -137,6 +137,7 @@ fn problem(field: &str, message: impl Into<String>) -> FieldProblem {
     FieldProblem {
         field: field.into(),
         message: message.into(),
+        reason: None,
     }
 }
 

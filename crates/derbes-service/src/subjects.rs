@@ -149,6 +149,7 @@ impl Subjects {
             .map(|(k, _)| FieldProblem {
                 field: k.clone(),
                 message: format!("field `{k}` is given twice"),
+                reason: None,
             })
             .collect();
         problems.extend(
@@ -158,6 +159,7 @@ impl Subjects {
                 .map(|(k, _)| FieldProblem {
                     field: k.clone(),
                     message: format!("`{k}` is null; leave the field out instead"),
+                    reason: None,
                 }),
         );
         if !problems.is_empty() {
@@ -540,18 +542,21 @@ impl Subjects {
             return Err(VaultError::Validation(vec![FieldProblem {
                 field: field.to_owned(),
                 message: format!("field `{field}` is not declared"),
+                reason: None,
             }]));
         };
         if !fd.lookup {
             return Err(VaultError::Validation(vec![FieldProblem {
                 field: field.to_owned(),
                 message: format!("field `{field}` is not declared with lookup = true"),
+                reason: None,
             }]));
         }
         let normalized = derbes_core::validate::normalize(fd, value).map_err(|e| {
             VaultError::Validation(vec![FieldProblem {
                 field: field.to_owned(),
                 message: format!("`{field}` {e}"),
+                reason: Some(e),
             }])
         })?;
         let asked = [field.to_owned()];

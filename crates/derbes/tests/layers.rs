@@ -152,7 +152,7 @@ const LEVELS: &[(u8, &[&str])] = &[
     (3, &["requests"]),
     // The top: the application composing the capabilities, the periodic jobs over them, the
     // crate root, and the console's read models that span capabilities (`today`).
-    (4, &["app", "jobs", "lib", "today"]),
+    (4, &["app", "jobs", "lib", "today", "subject_file"]),
 ];
 
 fn level_of(module: &str) -> Option<u8> {

@@ -24,6 +24,7 @@ mod form;
 mod requests;
 mod session;
 mod sign_in;
+mod subjects;
 mod texts;
 mod today;
 
@@ -61,6 +62,14 @@ pub(crate) fn router() -> Router<AppState> {
             get(requests::queue).post(requests::file),
         )
         .route("/console/requests/new", get(requests::new_form))
+        .route(
+            "/console/subjects",
+            get(subjects::find_form).post(subjects::create),
+        )
+        .route("/console/subjects/find", post(subjects::find))
+        .route("/console/subjects/open", get(subjects::open))
+        .route("/console/subjects/new", get(subjects::new_form))
+        .route("/console/subjects/{id}", get(subjects::file))
         .route("/console/requests/{id}", get(requests::one))
         .route("/console/requests/{id}/steps", post(requests::step))
         .route(
@@ -230,6 +239,12 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
             include_str!("templates/request-new.html"),
         ),
         ("letter.html", include_str!("templates/letter.html")),
+        ("subjects.html", include_str!("templates/subjects.html")),
+        ("subject.html", include_str!("templates/subject.html")),
+        (
+            "subject-new.html",
+            include_str!("templates/subject-new.html"),
+        ),
         ("access.html", include_str!("templates/access.html")),
         ("refused.html", include_str!("templates/refused.html")),
         ("resume.html", include_str!("templates/resume.html")),
@@ -517,7 +532,6 @@ mod tests {
                 last_used_at: None,
             })
         };
-        let (request, full_request) = requests();
         for lang in Lang::ALL {
             for (template, values) in [
                 ("sign-in.html", json!({ "login": "aliya", "error": "x" })),
@@ -544,46 +558,13 @@ mod tests {
                 ),
                 ("refused.html", json!({ "refused": "no" })),
                 (
-                    "requests.html",
-                    json!({ "requests": [request.clone()], "next": "x", "filter": { "kind": "", "status": "", "due": "overdue" },
-                            "kind_codes": ["access_export"], "status_codes": ["received"] }),
-                ),
-                (
-                    "request.html",
-                    json!({ "r": full_request.clone(), "errors": { "code": "x", "until": "x" }, "error": "x",
-                            "reasons": ["no_data"], "reason_labels": { "no_data": "x" }, "documents": ["passport"] }),
-                ),
-                (
-                    "request-new.html",
-                    json!({ "form": { "subject_id": "", "representative_id": "", "kind": "", "channel": "paper", "language": "kk",
-                                      "purpose": "", "details": "", "received_at": "" },
-                            "errors": { "subject_id": "x", "kind": "x", "purpose": "x", "received_at": "x", "form": "x" },
-                            "kind_codes": ["access_export"] }),
-                ),
-                (
-                    "letter.html",
-                    json!({ "letter": { "sent": false, "to": "a***@m***.kz", "language": "kk", "subject": "x", "body": "a\n\nb" }, "request_id": "x" }),
-                ),
-                (
-                    "today.html",
-                    json!({ "limit": 50, "today": {
-                        "date": "2026-12-07",
-                        "overdue": { "requests": [request.clone()], "more": true },
-                        "due_today": { "requests": [], "more": false },
-                        "awaiting_approval": null,
-                        "audit": {
-                            "chain": "broken", "problem": "x", "verified_through": 7, "last_checkpoint": 2,
-                            "checkpoint_file": "/x", "last_exported_checkpoint": { "n": 2, "seq": 7, "at": "2026-12-06T10:00:00Z" },
-                            "export_problem": "x",
-                            "last_verification": { "at": "2026-12-06T10:00:00Z", "result": "intact", "events": 7 },
-                        },
-                    } }),
-                ),
-                (
                     "resume.html",
                     json!({ "kept": { "to": "/console/access/accounts", "fields": [{ "name": "login", "value": "aliya" }] } }),
                 ),
-            ] {
+            ]
+            .into_iter()
+            .chain(work_samples())
+            {
                 let r = Page::new(template, "console", lang, None)
                     .request_kinds()
                     .with(values)
@@ -631,5 +612,79 @@ mod tests {
             full_request[k] = v;
         }
         (request, full_request)
+    }
+
+    /// The work pages' values: requests, subjects and Today.
+    fn work_samples() -> Vec<(&'static str, Value)> {
+        let (request, full_request) = requests();
+        vec![
+            (
+                "requests.html",
+                json!({ "requests": [request.clone()], "next": "x", "filter": { "kind": "", "status": "", "due": "overdue" },
+                            "kind_codes": ["access_export"], "status_codes": ["received"] }),
+            ),
+            (
+                "request.html",
+                json!({ "r": full_request.clone(), "errors": { "code": "x", "until": "x" }, "error": "x",
+                            "reasons": ["no_data"], "reason_labels": { "no_data": "x" }, "documents": ["passport"] }),
+            ),
+            (
+                "request-new.html",
+                json!({ "form": { "subject_id": "", "representative_id": "", "kind": "", "channel": "paper", "language": "kk",
+                                      "purpose": "", "details": "", "received_at": "" },
+                            "errors": { "subject_id": "x", "kind": "x", "purpose": "x", "received_at": "x", "form": "x" },
+                            "kind_codes": ["access_export"] }),
+            ),
+            (
+                "letter.html",
+                json!({ "letter": { "sent": false, "to": "a***@m***.kz", "language": "kk", "subject": "x", "body": "a\n\nb" }, "request_id": "x" }),
+            ),
+            (
+                "subjects.html",
+                json!({ "matches": [{ "id": uuid::Uuid::nil(), "category": "student" }],
+                            "form": { "field": "iin", "value": "x", "purpose": "education" },
+                            "errors": { "value": "x", "purpose": "x" },
+                            "lookup_fields": [{ "key": "iin", "label": "x" }],
+                            "categories": [{ "key": "student", "label": "x" }], "field_labels": {} }),
+            ),
+            (
+                "subject-new.html",
+                json!({ "category": "student", "errors": { "iin": "x", "category": "x" },
+                            "fields": [{ "key": "iin", "label": "x", "values": [], "value": "1", "max_length": 12 },
+                                       { "key": "sex", "label": "x", "values": ["f", "m"], "value": "f", "max_length": 1 }],
+                            "lookup_fields": [], "categories": [{ "key": "student", "label": "x" }], "field_labels": {} }),
+            ),
+            (
+                "subject.html",
+                json!({ "field_labels": { "surname": "x", "iin": "x" }, "field_order": ["surname", "iin", "email"], "file": {
+                        "id": uuid::Uuid::nil(), "purpose": "education", "refused": ["x"],
+                        "read": { "purpose": "education", "confirmation_due": true, "fields": { "surname": "x", "iin": "y" } },
+                        "flags": { "blocked": { "reason": "objection", "until": "2026-12-31" },
+                                   "restrictions": { "education": { "reason": "other" } },
+                                   "obligations": { "extracurricular": { "until": "2026-12-31" } } },
+                        "consents": { "purposes": [{ "purpose": "education", "status": "holding", "consent_id": uuid::Uuid::nil(), "terms_changed": true },
+                                                   { "purpose": "meals", "status": "none" }] },
+                        "representatives": { "representatives": [{ "representative_id": uuid::Uuid::nil() }], "represents": [] },
+                        "requests": [request.clone()],
+                        "history": [{ "at": "2026-12-06T10:00:00Z", "action": "subject.read", "actor": "x", "purpose": "education" },
+                                    { "at": "2026-12-06T10:00:00Z", "action": "subject.create", "actor": "x", "purpose": null }],
+                    } }),
+            ),
+            (
+                "today.html",
+                json!({ "limit": 50, "today": {
+                        "date": "2026-12-07",
+                        "overdue": { "requests": [request.clone()], "more": true },
+                        "due_today": { "requests": [], "more": false },
+                        "awaiting_approval": null,
+                        "audit": {
+                            "chain": "broken", "problem": "x", "verified_through": 7, "last_checkpoint": 2,
+                            "checkpoint_file": "/x", "last_exported_checkpoint": { "n": 2, "seq": 7, "at": "2026-12-06T10:00:00Z" },
+                            "export_problem": "x",
+                            "last_verification": { "at": "2026-12-06T10:00:00Z", "result": "intact", "events": 7 },
+                        },
+                    } }),
+            ),
+        ]
     }
 }

@@ -145,6 +145,7 @@ impl Vault {
                 message: format!(
                     "purpose `{purpose}` is not declared; GET /api/v1/declaration lists them"
                 ),
+                reason: None,
             }])
         })
     }

@@ -72,6 +72,45 @@ async function fileAndSubmit(page, student, kind, viewport, check) {
   return address;
 }
 
+/** Staff add a student through the console (a wrong IIN refused beside its field), find her
+ * by the IIN and open her file for their purpose. Returns her id. */
+async function subjectsThroughTheConsole(viewport) {
+  const context = await newContext({ ...viewports[viewport], locale: "kk-KZ" });
+  const page = await context.newPage();
+  await page.goto(`${base}/console/sign-in`);
+  await page.fill("#login", "staff");
+  await page.fill("#password", NEW_PASSWORD);
+  await page.click("button[type=submit]");
+  await page.waitForURL(/\/console$/);
+  await page.click('nav.sections a[href="/console/subjects"]');
+  await page.waitForURL(/\/console\/subjects$/);
+  await inEveryLanguage(page, "subjects", viewport);
+  await page.goto(`${base}/console/subjects/new?category=student`);
+  await inEveryLanguage(page, "subject-new", viewport);
+  await page.fill("#f-surname", "Ахметова");
+  await page.fill("#f-given_name", "Айгүл");
+  await page.fill("#f-iin", "070101500015");
+  await page.fill("#f-email", "aigul@mail.kz");
+  await press(page, "form.card button[type=submit]");
+  assert.equal(await page.getAttribute("#f-iin", "aria-invalid"), "true");
+  assert.match(await page.textContent("#f-iin-error"), /Бақылау цифры/);
+  assert.equal(await page.inputValue("#f-surname"), "Ахметова", "the other values kept");
+  await accessible(page, "subject-new-refused", viewport);
+  await page.fill("#f-iin", "070101500014");
+  await press(page, "form.card button[type=submit]");
+  assert.match(page.url(), /\/console\/subjects\/[0-9a-f-]{36}\?created=1$/, await page.textContent("main"));
+  const id = page.url().split("/").pop().split("?")[0];
+  await page.goto(`${base}/console/subjects`);
+  await page.fill("#value", "070101500014");
+  await page.selectOption("#purpose", "education");
+  await press(page, "form[action='/console/subjects/find'] button");
+  await press(page, `a[href="/console/subjects/${id}?purpose=education"]`);
+  assert.match(await page.textContent("main"), /Ахметова/);
+  await inEveryLanguage(page, "subject-file", viewport);
+  await context.close();
+  return id;
+}
+
 /** The DPO's first sign-in in the browser: own password, second factor enrolled. */
 async function dpoSignsIn(context) {
   const page = await context.newPage();
@@ -297,14 +336,16 @@ async function staff() {
 }
 
 try {
-  const student = await seedRequests();
+  await seedRequests();
   for (const viewport of ["desktop", "phone"]) {
     await firstSignIn(viewport);
     console.log(`console in the browser: first sign-in on a ${viewport} ... ok`);
   }
   await staff();
   console.log("console in the browser: staff, refusals, CSRF and a stolen cookie ... ok");
-  await requestsThroughTheConsole(student, "desktop");
+  const added = await subjectsThroughTheConsole("desktop");
+  console.log("console in the browser: a subject added, found and opened for a purpose ... ok");
+  await requestsThroughTheConsole(added, "desktop");
   console.log("console in the browser: an access and a destruction request from paper to the sent answer ... ok");
   assert.deepEqual(refusals, [], "nothing refused by the CSP or by Subresource Integrity");
   console.log(`console in the browser: ${checked} page views checked by axe-core`);

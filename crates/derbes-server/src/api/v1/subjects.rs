@@ -45,6 +45,7 @@ fn field_values(
                         "`{k}` must be a string, not {kind} (write numbers and dates as strings)"
                     ),
                     field: k,
+                    reason: None,
                 });
             }
         }

@@ -1,0 +1,305 @@
+//! "Subjects": finding a subject by an identifier (posted, never in an address) or by id,
+//! its file opened for a chosen purpose, and a new subject with the declaration's checks told
+//! beside each field in the page's language.
+
+use super::{page_lang, signed_in, Page, Submitted};
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use derbes_core::text::Lang;
+use derbes_service::{ConsoleSession, VaultError};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+/// The declaration's fields that can be looked up, and its categories, as the pages name them.
+fn declared(state: &AppState, lang: Lang) -> Value {
+    let d = state.app.vault.declaration();
+    json!({
+        "lookup_fields": d.fields.iter().filter(|(_, f)| f.lookup)
+            .map(|(k, f)| json!({ "key": k, "label": f.label.get(lang) })).collect::<Vec<_>>(),
+        "categories": d.subject_categories.iter()
+            .map(|(k, c)| json!({ "key": k, "label": c.label.get(lang) })).collect::<Vec<_>>(),
+        "field_labels": d.fields.iter()
+            .map(|(k, f)| (k.clone(), json!(f.label.get(lang)))).collect::<Map<_, _>>(),
+    })
+}
+
+fn refused(lang: Lang, session: &ConsoleSession, status: StatusCode, why: &str) -> Response {
+    Page::new("refused.html", "refused_title", lang, Some(session))
+        .section("subjects")
+        .with(json!({ "refused": why }))
+        .status(status)
+        .render()
+}
+
+/// The find page, with `values` from a search just made.
+fn find_page(
+    state: &AppState,
+    session: &ConsoleSession,
+    lang: Lang,
+    values: Value,
+    status: StatusCode,
+) -> Response {
+    let mut context = json!({ "matches": null, "form": { "field": "", "value": "", "purpose": "" }, "errors": {} });
+    if let (Some(c), Value::Object(v)) = (context.as_object_mut(), values) {
+        c.extend(v);
+    }
+    if let (Some(c), Value::Object(v)) = (context.as_object_mut(), declared(state, lang)) {
+        c.extend(v);
+    }
+    Page::new("subjects.html", "subjects_title", lang, Some(session))
+        .section("subjects")
+        .purposes_of(state.app.vault.declaration())
+        .with(context)
+        .status(status)
+        .render()
+}
+
+pub(crate) async fn find_form(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let (session, _) = match signed_in(&state, &uri, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let lang = page_lang(&uri, &headers, Some(&session));
+    find_page(&state, &session, lang, json!({}), StatusCode::OK)
+}
+
+/// A lookup by identifier through its blind index, for a purpose that uses the field.
+pub(crate) async fn find(State(state): State<AppState>, s: Submitted) -> Response {
+    let f = &s.fields;
+    let lang = s.lang;
+    let form =
+        json!({ "field": f.get("field"), "value": f.get("value"), "purpose": f.get("purpose") });
+    let found = state
+        .app
+        .subjects
+        .lookup(&s.actor, f.get("field"), f.get("value"), f.get("purpose"))
+        .await;
+    let (values, status) = match found {
+        Ok(matches) => (json!({ "matches": matches, "form": form }), StatusCode::OK),
+        Err(VaultError::Validation(problems)) => (
+            json!({ "errors": field_messages(&problems, lang, "value"), "form": form }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(VaultError::Denied(reasons)) => {
+            let why: Vec<String> = reasons.iter().map(|r| r.message()).collect();
+            (
+                json!({ "errors": { "purpose": why.join("; ") }, "form": form }),
+                StatusCode::FORBIDDEN,
+            )
+        }
+        Err(e @ VaultError::Forbidden(_)) => {
+            return refused(lang, &s.session, StatusCode::FORBIDDEN, &e.to_string())
+        }
+        Err(e) => return super::session::unavailable(lang, e),
+    };
+    find_page(&state, &s.session, lang, values, status)
+}
+
+/// Each refused field's message in `lang` where derbes has it, else the API's; a problem
+/// that names no field of the form goes to `fallback`.
+fn field_messages(
+    problems: &[derbes_core::validate::FieldProblem],
+    lang: Lang,
+    fallback: &str,
+) -> Value {
+    let mut out = Map::new();
+    for p in problems {
+        let message = p
+            .reason
+            .as_ref()
+            .map_or_else(|| p.message.clone(), |r| r.explain(lang));
+        let key = if p.field.is_empty() {
+            fallback.to_owned()
+        } else {
+            p.field.clone()
+        };
+        out.entry(key).or_insert(json!(message));
+    }
+    Value::Object(out)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct FileQuery {
+    purpose: String,
+    /// Set after a subject was just created.
+    created: String,
+}
+
+/// A subject's file, its fields read for the purpose chosen in the address (a purpose's key
+/// names no person).
+pub(crate) async fn file(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<FileQuery>,
+) -> Response {
+    let (session, actor) = match signed_in(&state, &uri, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let lang = page_lang(&uri, &headers, Some(&session));
+    let Ok(id) = id.parse::<Uuid>() else {
+        return refused(
+            lang,
+            &session,
+            StatusCode::NOT_FOUND,
+            super::text(lang, "no_such_subject"),
+        );
+    };
+    let purpose = Some(q.purpose.as_str()).filter(|p| !p.is_empty());
+    match state.app.subject_file(&actor, id, purpose).await {
+        Ok(file) => Page::new("subject.html", "subject_title", lang, Some(&session))
+            .section("subjects")
+            .purposes_of(state.app.vault.declaration())
+            .request_kinds()
+            .with(json!({
+                "file": file,
+                "notice": if q.created.is_empty() { "" } else { super::text(lang, "subject_created") },
+                "field_labels": declared(&state, lang)["field_labels"],
+                "field_order": state.app.vault.declaration().fields.keys().collect::<Vec<_>>(),
+            }))
+            .render(),
+        Err(VaultError::NotFound) => refused(
+            lang,
+            &session,
+            StatusCode::NOT_FOUND,
+            super::text(lang, "no_such_subject"),
+        ),
+        Err(e @ VaultError::Destroyed(_)) => {
+            let problem = crate::ApiError::from(e);
+            refused(lang, &session, StatusCode::GONE, &problem.detail)
+        }
+        Err(e) => super::session::unavailable(lang, e),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct NewQuery {
+    category: String,
+}
+
+/// The form for a new subject of a category: the category's declared fields.
+fn new_page(
+    state: &AppState,
+    session: &ConsoleSession,
+    lang: Lang,
+    category: &str,
+    values: &Value,
+    errors: Value,
+) -> Response {
+    let d = state.app.vault.declaration();
+    let fields: Vec<Value> = d
+        .fields
+        .iter()
+        .filter(|(_, f)| f.categories.iter().any(|c| c == category))
+        .map(|(k, f)| {
+            json!({
+                "key": k, "label": f.label.get(lang), "values": f.values,
+                "value": values.get(k).and_then(Value::as_str).unwrap_or(""),
+                "max_length": f.max_length(),
+            })
+        })
+        .collect();
+    let status = if errors.as_object().is_some_and(|e| !e.is_empty()) {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let mut context = json!({ "category": category, "fields": fields, "errors": errors });
+    if let (Some(c), Value::Object(v)) = (context.as_object_mut(), declared(state, lang)) {
+        c.extend(v);
+    }
+    Page::new("subject-new.html", "subject_new_title", lang, Some(session))
+        .section("subjects")
+        .with(context)
+        .status(status)
+        .render()
+}
+
+pub(crate) async fn new_form(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(q): Query<NewQuery>,
+) -> Response {
+    let (session, _) = match signed_in(&state, &uri, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let lang = page_lang(&uri, &headers, Some(&session));
+    let category = if state
+        .app
+        .vault
+        .declaration()
+        .subject_categories
+        .contains_key(&q.category)
+    {
+        q.category.as_str()
+    } else {
+        ""
+    };
+    new_page(&state, &session, lang, category, &json!({}), json!({}))
+}
+
+/// Creates a subject from the form's non-empty fields.
+pub(crate) async fn create(State(state): State<AppState>, s: Submitted) -> Response {
+    let lang = s.lang;
+    let category = s.fields.get("category").to_owned();
+    let values: Vec<(String, Option<String>)> = state
+        .app
+        .vault
+        .declaration()
+        .fields
+        .keys()
+        .filter(|k| !s.fields.get(k).trim().is_empty())
+        .map(|k| (k.clone(), Some(s.fields.get(k).to_owned())))
+        .collect();
+    let kept = Value::Object(values.iter().map(|(k, v)| (k.clone(), json!(v))).collect());
+    let errors = match state
+        .app
+        .subjects
+        .create_subject(&s.actor, &category, values, Vec::new())
+        .await
+    {
+        Ok(created) => {
+            return super::see_other(&format!("/console/subjects/{}?created=1", created.id), &[])
+        }
+        Err(VaultError::Validation(problems)) => field_messages(&problems, lang, "category"),
+        Err(VaultError::UnknownCategory(_)) => {
+            json!({ "category": super::text(lang, "invalid_category") })
+        }
+        Err(VaultError::Duplicate { field, .. }) => {
+            json!({ field: super::text(lang, "duplicate_subject") })
+        }
+        Err(VaultError::Invalid(m)) => json!({ "category": m }),
+        Err(e @ VaultError::Forbidden(_)) => {
+            return refused(lang, &s.session, StatusCode::FORBIDDEN, &e.to_string())
+        }
+        Err(e) => return super::session::unavailable(lang, e),
+    };
+    new_page(&state, &s.session, lang, &category, &kept, errors)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct OpenQuery {
+    id: String,
+}
+
+/// Opening a subject by the id typed in: its file's address.
+pub(crate) async fn open(Query(q): Query<OpenQuery>) -> Response {
+    match q.id.trim().parse::<Uuid>() {
+        Ok(id) => super::see_other(&format!("/console/subjects/{id}"), &[]),
+        Err(_) => super::see_other("/console/subjects/not-an-id", &[]),
+    }
+}

@@ -1,0 +1,109 @@
+//! A subject's file, as the console shows it in one read: the fields a chosen purpose may
+//! read (audited as any read), its consents with their receipts, the representatives and the
+//! subjects it represents, its blocks, restrictions and obligations, its requests, and its
+//! history from the audit chain. A part the actor may not see is left out; a read the
+//! decision refuses is answered with the decision's reasons.
+
+use crate::app::App;
+use crate::consents::{ConsentLedger, Flags, Representatives};
+use crate::requests::{RequestFilter, RequestView};
+use crate::subjects::SubjectView;
+use crate::{Actor, VaultError};
+use derbes_core::audit::AuditEvent;
+use serde::Serialize;
+use uuid::Uuid;
+
+/// The most events of a subject's history the file shows (the oldest first).
+pub const HISTORY_LIMIT: u32 = 200;
+
+/// A subject's file; `None` is a part the actor's role may not see.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubjectFile {
+    pub id: Uuid,
+    /// The purpose the fields were read for, when one was chosen.
+    pub purpose: Option<String>,
+    /// The fields that purpose may read.
+    pub read: Option<SubjectView>,
+    /// Why the read was refused (the decision's reasons, or the role's).
+    pub refused: Vec<String>,
+    pub consents: Option<ConsentLedger>,
+    pub representatives: Option<Representatives>,
+    pub flags: Option<Flags>,
+    pub requests: Option<Vec<RequestView>>,
+    pub history: Option<Vec<AuditEvent>>,
+}
+
+/// A part of the file: left out when the actor may not see it.
+fn part<T>(r: Result<T, VaultError>) -> Result<Option<T>, VaultError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(VaultError::Forbidden(_) | VaultError::Denied(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+impl App {
+    /// The file of subject `id`, read for `purpose` when one is given.
+    pub async fn subject_file(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        purpose: Option<&str>,
+    ) -> Result<SubjectFile, VaultError> {
+        let (read, refused) = match purpose {
+            None => (None, Vec::new()),
+            Some(p) => match self.subjects.read_subject(actor, id, p, None).await {
+                Ok(v) => (Some(v), Vec::new()),
+                Err(VaultError::Denied(reasons)) => {
+                    (None, reasons.iter().map(|r| r.message()).collect())
+                }
+                Err(VaultError::Forbidden(m)) => (None, vec![m]),
+                Err(e) => return Err(e),
+            },
+        };
+        let consents = part(self.consents.consent_ledger(actor, id).await)?;
+        let representatives = part(self.consents.representatives(actor, id).await)?;
+        let flags = part(self.consents.flags(actor, id).await)?;
+        let requests = part(
+            self.requests
+                .requests(
+                    actor,
+                    RequestFilter {
+                        subject_id: Some(id),
+                        open: Some(false),
+                        limit: Some(100),
+                        ..RequestFilter::default()
+                    },
+                )
+                .await,
+        )?;
+        let history = part(
+            self.vault
+                .subject_history(actor, id, 0, HISTORY_LIMIT)
+                .await,
+        )?;
+        // Nothing at all to show: the subject is not one the actor may know of.
+        if read.is_none()
+            && refused.is_empty()
+            && consents.is_none()
+            && flags.is_none()
+            && history.is_none()
+        {
+            self.vault
+                .category_of(id)
+                .await?
+                .ok_or(VaultError::NotFound)?;
+        }
+        Ok(SubjectFile {
+            id,
+            purpose: purpose.map(str::to_owned),
+            read,
+            refused,
+            consents,
+            representatives,
+            flags,
+            requests,
+            history,
+        })
+    }
+}
