@@ -302,6 +302,14 @@ fn main() -> ExitCode {
             "subjects_are_added_found_and_opened_for_a_purpose",
             subjects::subjects_are_added_found_and_opened_for_a_purpose,
         ),
+        (
+            "the_audit_is_verified_browsed_and_exported",
+            today::the_audit_is_verified_browsed_and_exported,
+        ),
+        (
+            "the_policy_shows_versions_documents_and_the_consent_impact",
+            today::the_policy_shows_versions_documents_and_the_consent_impact,
+        ),
     ];
     run_suite("console", cases)
 }

@@ -536,6 +536,52 @@ impl Vault {
         Ok(self.store().audit_page(after, limit).await?)
     }
 
+    /// Verifies the whole chain now, for those who read the audit (the console's button):
+    /// as [`Vault::verify_audit_chain`], whose result the audit status then shows.
+    pub async fn verify_audit_chain_for(
+        &self,
+        actor: &Actor,
+    ) -> Result<Result<ChainReport, ChainBreak>, VaultError> {
+        self.authorize(actor, Action::AuditStatus)?;
+        self.verify_audit_chain().await
+    }
+
+    /// Events of the audit chain matching `filter`, oldest first, for those who read the
+    /// audit: at most `filter.limit`, looking through at most [`AUDIT_SCAN`] events, and where
+    /// the next page starts. Events never hold values, so neither does a page of them.
+    pub async fn browse_audit(
+        &self,
+        actor: &Actor,
+        filter: &AuditFilter,
+    ) -> Result<AuditPage, VaultError> {
+        self.authorize(actor, Action::AuditRead)?;
+        let mut events = Vec::new();
+        let mut after = filter.after;
+        let mut scanned = 0;
+        let limit = filter.limit.clamp(1, 1000) as usize;
+        while events.len() < limit && scanned < AUDIT_SCAN {
+            let page = self.store().audit_page(after, AUDIT_SCAN_PAGE).await?;
+            let Some(last) = page.last() else {
+                return Ok(AuditPage { events, next: None });
+            };
+            after = last.seq;
+            scanned += page.len();
+            for e in page {
+                if filter.matches(&e) {
+                    events.push(e);
+                    if events.len() == limit {
+                        after = events.last().map_or(after, |e| e.seq);
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(AuditPage {
+            events,
+            next: Some(after),
+        })
+    }
+
     /// The audit chain's state, for those who read the audit.
     pub fn audit_status_for(
         &self,
@@ -544,6 +590,39 @@ impl Vault {
         self.authorize(actor, Action::AuditStatus)?;
         Ok(self.audit_status())
     }
+}
+
+/// The most events one browse looks through, and how many it reads at a time.
+pub const AUDIT_SCAN: usize = 20_000;
+const AUDIT_SCAN_PAGE: u32 = 1_000;
+
+/// Which events to browse.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// After this event (by its number); 0: from the first.
+    pub after: i64,
+    /// Events whose action starts with this (`subject.`, `request.approve`).
+    pub action: String,
+    /// Events whose actor contains this (`person:aliya`, `staff:`).
+    pub actor: String,
+    /// Only refused or denied events.
+    pub refused_only: bool,
+    pub limit: u32,
+}
+
+impl AuditFilter {
+    fn matches(&self, e: &derbes_core::audit::AuditEvent) -> bool {
+        e.action.starts_with(self.action.trim())
+            && e.actor.contains(self.actor.trim())
+            && (!self.refused_only || e.outcome == derbes_core::audit::Outcome::Denied)
+    }
+}
+
+/// A page of the audit chain and where the next one starts (`None`: this is the end).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AuditPage {
+    pub events: Vec<derbes_core::audit::AuditEvent>,
+    pub next: Option<i64>,
 }
 
 #[cfg(test)]

@@ -35,8 +35,8 @@ pub use actor::{scope_for, Actor, Role, ROLES};
 pub use app::{App, Settings};
 pub use audit_archive::{AuditArchive, AuditDuty, DailyAudit, ARCHIVED};
 pub use audit_chain::{
-    since_last_restore, AuditStatus, CheckpointFile, CheckpointFileError, FileEntry,
-    RestoreAcknowledged, RESTORE_ACKNOWLEDGED,
+    since_last_restore, AuditFilter, AuditPage, AuditStatus, CheckpointFile, CheckpointFileError,
+    FileEntry, RestoreAcknowledged, RESTORE_ACKNOWLEDGED,
 };
 pub use consents::{
     ConsentInput, ConsentStep, Consents, FlagChange, FlagInput, LinkInput, ObligationInput,
@@ -49,7 +49,7 @@ pub use jobs::{JobSettings, JobStatus, KEY_RELOAD_PERIOD};
 pub use keys::Keys;
 pub use outbound::mail::{to_eml, Mail, MailError, Mailer, Outbox, Smtp};
 pub use outbound::webhook::SIGNATURE_HEADER;
-pub use policy::{changes_markdown, Document, PolicyTemplates, RenderError};
+pub use policy::{changes_markdown, Document, PolicyOverview, PolicyTemplates, RenderError};
 pub use receipts::{
     keys_from_set, published_keys, receipt_html, verify_receipt, ReceiptCheck, ReceiptSignature,
     Receipts, SignedReceipt, RECEIPT_KEYS_PATH,

@@ -1007,7 +1007,73 @@ pub struct ConsentImpactCounts {
 /// Subjects read at a time when counting consents.
 const COUNT_BATCH: u32 = 500;
 
+/// What the console's Policy page shows: the versions, what changed between two of them and,
+/// when asked, how many subjects' consents the change touches.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PolicyOverview {
+    /// Newest first.
+    pub versions: Vec<PolicyVersion>,
+    pub in_force: Option<String>,
+    pub from: String,
+    pub to: String,
+    /// The public change report between `from` and `to`, as HTML.
+    pub changes_html: String,
+    /// The consents the change touches, counted (asked for, and for those who may see it).
+    pub impact: Option<ConsentImpactCounts>,
+}
+
 impl Policy {
+    /// The Policy page: the versions, the change report between `from` and `to` (by default
+    /// the version in force and the one before), and with `count`, the consent impact.
+    pub async fn overview(
+        &self,
+        actor: &crate::actor::Actor,
+        from: Option<&str>,
+        to: Option<&str>,
+        count: bool,
+        lang: Lang,
+    ) -> Result<PolicyOverview, crate::vault::VaultError> {
+        let versions = self.versions().await?;
+        let in_force = in_force(&versions, self.vault.today()).map(|v| v.version.clone());
+        let (from, to) = self.compared(from, to).await?;
+        let md = self.changes(Some(&from), Some(&to), lang, false).await?;
+        let changes_html = crate::render::html::markdown_to_html(&String::from_utf8_lossy(&md));
+        let impact = if count {
+            match self
+                .consent_impact(actor, Some(&from), Some(&to), lang)
+                .await
+            {
+                Ok(i) => Some(i),
+                Err(crate::vault::VaultError::Forbidden(_)) => None,
+                Err(e) => return Err(e),
+            }
+        } else {
+            None
+        };
+        Ok(PolicyOverview {
+            versions: versions.iter().rev().cloned().collect(),
+            in_force,
+            from,
+            to,
+            changes_html,
+            impact,
+        })
+    }
+
+    /// A document of a recorded version (the one in force when `None`) in `lang`, as HTML to
+    /// show inside a page.
+    pub async fn document_html(
+        &self,
+        version: Option<&str>,
+        doc: Document,
+        lang: Lang,
+    ) -> Result<String, crate::vault::VaultError> {
+        let md = self.page(version, doc, lang, false).await?;
+        Ok(crate::render::html::markdown_to_html(
+            &String::from_utf8_lossy(&md),
+        ))
+    }
+
     /// The two recorded versions a change report compares: by default the version in force
     /// and the one before it.
     async fn compared(

@@ -20,7 +20,9 @@ use std::sync::LazyLock;
 
 mod access;
 mod account;
+mod audit;
 mod form;
+mod policy;
 mod requests;
 mod session;
 mod sign_in;
@@ -103,6 +105,14 @@ pub(crate) fn router() -> Router<AppState> {
             get(sign_in::enrol_page).post(sign_in::enrol),
         )
         .route("/console/sign-out", post(sign_in::sign_out))
+        .route("/console/policy", get(policy::page))
+        .route(
+            "/console/policy/{version}/{document}",
+            get(policy::document),
+        )
+        .route("/console/audit", get(audit::page))
+        .route("/console/audit/verify", post(audit::verify))
+        .route("/console/audit/export", get(audit::export))
         .route("/console/access", get(access::page))
         .route("/console/access/accounts", post(access::create_account))
         .route(
@@ -240,6 +250,9 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
         ),
         ("letter.html", include_str!("templates/letter.html")),
         ("subjects.html", include_str!("templates/subjects.html")),
+        ("audit.html", include_str!("templates/audit.html")),
+        ("policy.html", include_str!("templates/policy.html")),
+        ("document.html", include_str!("templates/document.html")),
         ("subject.html", include_str!("templates/subject.html")),
         (
             "subject-new.html",
@@ -646,6 +659,27 @@ mod tests {
                             "errors": { "value": "x", "purpose": "x" },
                             "lookup_fields": [{ "key": "iin", "label": "x" }],
                             "categories": [{ "key": "student", "label": "x" }], "field_labels": {} }),
+            ),
+            (
+                "policy.html",
+                json!({ "counted": true, "documents": [{ "name": "policy", "title": "x" }], "policy": {
+                    "versions": [{ "version": "2", "content_hash": "x", "recorded_at": "2026-12-06T10:00:00Z", "effective_from": "2026-12-01" },
+                                 { "version": "1", "content_hash": "x", "recorded_at": "2026-12-06T10:00:00Z", "effective_from": null }],
+                    "in_force": "2", "from": "1", "to": "2", "changes_html": "<p>x</p>",
+                    "impact": { "from": "1", "to": "2", "purposes": [{ "purpose": "education", "holding": 3, "to_ask_again": 1 }] } } }),
+            ),
+            (
+                "document.html",
+                json!({ "html": "<h1>x</h1>", "version": "2" }),
+            ),
+            (
+                "audit.html",
+                json!({ "audit": { "chain": "intact", "verified_through": 7 }, "next": 7, "verified": "",
+                        "filter": { "action": "subject.", "actor": "", "refused": true, "after": 0 },
+                        "events": [{ "seq": 1, "at": "2026-12-06T10:00:00Z", "actor": "x", "action": "subject.read", "outcome": "denied",
+                                     "reason": "x", "subject_id": "0190c2a4-0000-7000-8000-000000000000", "purpose": "education", "fields": ["iin"] },
+                                   { "seq": 2, "at": "2026-12-06T10:00:00Z", "actor": "x", "action": "token.create", "outcome": "ok",
+                                     "reason": null, "subject_id": null, "purpose": null, "fields": [] }] }),
             ),
             (
                 "subject-new.html",

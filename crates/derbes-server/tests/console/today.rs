@@ -106,3 +106,106 @@ pub(crate) fn today_shows_the_legal_clocks_first(db: TestDb) -> Fut {
             .await;
     })
 }
+
+/// The Audit page: the chain verified on demand, events filtered by action (never a value),
+/// a page of them exported with their hashes; staff are refused with the service's reason.
+pub(crate) fn the_audit_is_verified_browsed_and_exported(db: TestDb) -> Fut {
+    Box::pin(async move {
+        Desk::start(&db)
+            .await
+            .run(|desk| {
+                desk.service(desk.s.create_student_id(
+                    &desk.s.admin,
+                    json!({ "surname": "Сәрсенбаева", "iin": "061211600012" }),
+                ));
+                let otp = desk.account("aliya", Role::Dpo, &[]);
+                let mut dpo = desk.browser();
+                first_sign_in(desk, &mut dpo, "aliya", &otp);
+                let page = dpo.get("/console/audit?action=account.&lang=en");
+                assert_eq!(page.status, 200, "{}", page.body);
+                assert!(
+                    page.body.contains("account.sign_in") && !page.body.contains("subject.create")
+                );
+                assert!(!page.body.contains("Сәрсенбаева") && !page.body.contains("061211600012"));
+                let verified = dpo.post("/console/audit/verify", &[("csrf", &page.csrf())]);
+                assert!(
+                    verified.body.contains("The chain is intact"),
+                    "{}",
+                    verified.body
+                );
+                let export = dpo.get("/console/audit/export?action=subject.");
+                assert_eq!(
+                    export.header("content-type"),
+                    ["application/x-ndjson; charset=utf-8"]
+                );
+                let lines: Vec<serde_json::Value> = export
+                    .body
+                    .lines()
+                    .map(|l| serde_json::from_str(l).unwrap())
+                    .collect();
+                assert_eq!(lines.len(), 1, "{}", export.body);
+                assert_eq!(lines[0]["action"], "subject.create");
+                assert_eq!(lines[0]["hash"].as_str().unwrap().len(), 64);
+
+                let otp = desk.account("bolat", Role::Staff, &["education"]);
+                let mut staff = desk.browser();
+                staff.sign_in("bolat", &otp);
+                staff.choose_password("Күз келді, 2026!");
+                let refused = staff.get("/console/audit?lang=en");
+                assert_eq!(refused.status, 403);
+                assert!(refused.body.contains("a `staff` account may not do this"));
+            })
+            .await;
+    })
+}
+
+/// The Policy page: the recorded versions with their documents in the console's language,
+/// the change report, and the consent impact counted for the DPO only.
+pub(crate) fn the_policy_shows_versions_documents_and_the_consent_impact(db: TestDb) -> Fut {
+    Box::pin(async move {
+        Desk::start(&db)
+            .await
+            .run(|desk| {
+                // As `derbes serve` does at start.
+                desk.service(desk.s.state.app.vault.record_declaration(DEMO.to_owned()))
+                    .unwrap();
+                let otp = desk.account("aliya", Role::Dpo, &[]);
+                let mut dpo = desk.browser();
+                first_sign_in(desk, &mut dpo, "aliya", &otp);
+                let page = dpo.get("/console/policy?lang=ru&count=1");
+                assert_eq!(page.status, 200, "{}", page.body);
+                let version = desk.s.state.app.vault.declaration().version.clone();
+                let link = format!("/console/policy/{version}/consent-forms");
+                assert!(
+                    page.body.contains(&link) && page.body.contains("действует"),
+                    "{}",
+                    page.body
+                );
+                assert!(
+                    page.body.contains("Влияние на согласия"),
+                    "counted for the DPO"
+                );
+                let doc = dpo.get(&link);
+                assert_eq!(doc.status, 200);
+                assert!(
+                    doc.body.contains("<article class=\"document\">")
+                        && doc.body.contains("Шокана Уалиханова"),
+                    "{}",
+                    doc.body
+                );
+                assert_eq!(dpo.get("/console/policy/0.0.0-none/policy").status, 404);
+
+                let otp = desk.account("bolat", Role::Staff, &["education"]);
+                let mut staff = desk.browser();
+                staff.sign_in("bolat", &otp);
+                staff.choose_password("Күз келді, 2026!");
+                let page = staff.get("/console/policy?lang=ru&count=1");
+                assert_eq!(page.status, 200);
+                assert!(
+                    !page.body.contains("<h3>Влияние на согласия</h3>")
+                        && page.body.contains("видят только")
+                );
+            })
+            .await;
+    })
+}

@@ -172,6 +172,16 @@ async function requestsThroughTheConsole(student, viewport) {
   await dpo.goto(`${base}/console/requests?status=completed`);
   assert.equal(await dpo.locator("#queue tbody tr").count(), 2, "both completed");
   if (check) await inEveryLanguage(dpo, "requests", viewport);
+  await dpo.click('nav.sections a[href="/console/audit"]');
+  await dpo.waitForURL(/\/console\/audit$/);
+  assert.match(await dpo.textContent("main"), /request\.approve/);
+  if (check) await inEveryLanguage(dpo, "audit", viewport);
+  await dpo.click('nav.sections a[href="/console/policy"]');
+  await dpo.waitForURL(/\/console\/policy$/);
+  if (check) await inEveryLanguage(dpo, "policy", viewport);
+  await press(dpo, "a[href$='/consent-forms'] >> nth=0");
+  assert.match(dpo.url(), /\/console\/policy\/[^/]+\/consent-forms$/);
+  if (check) await inEveryLanguage(dpo, "policy-document", viewport);
   await staffContext.close();
   await dpoContext.close();
 }

@@ -1,0 +1,98 @@
+//! "Policy": the recorded versions of the declaration, what changed between two of them and
+//! how many subjects' consents the change touches, and each document of a version in the
+//! console's language.
+
+use super::{page_lang, signed_in, text, Page};
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use derbes_service::{ConsoleSession, Document, VaultError};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct PolicyQuery {
+    from: String,
+    to: String,
+    /// Count the consents the change touches (it reads every subject's ledger).
+    count: String,
+}
+
+fn not_found(lang: derbes_core::text::Lang, session: &ConsoleSession) -> Response {
+    Page::new("refused.html", "policy_title", lang, Some(session))
+        .section("policy")
+        .with(json!({ "refused": text(lang, "no_such_version") }))
+        .status(StatusCode::NOT_FOUND)
+        .render()
+}
+
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(q): Query<PolicyQuery>,
+) -> Response {
+    let (session, actor) = match signed_in(&state, &uri, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let lang = page_lang(&uri, &headers, Some(&session));
+    let chosen = |v: &str| Some(v.to_owned()).filter(|v| !v.is_empty());
+    let (from, to) = (chosen(&q.from), chosen(&q.to));
+    let overview = state
+        .app
+        .policy
+        .overview(
+            &actor,
+            from.as_deref(),
+            to.as_deref(),
+            !q.count.is_empty(),
+            lang,
+        )
+        .await;
+    match overview {
+        Ok(o) => Page::new("policy.html", "policy_title", lang, Some(&session))
+            .section("policy")
+            .purposes_of(state.app.vault.declaration())
+            .with(json!({
+                "policy": o,
+                "counted": !q.count.is_empty(),
+                "documents": Document::ALL.map(|d| json!({ "name": d.name(), "title": d.title(lang) })),
+            }))
+            .render(),
+        Err(VaultError::NotFound) => not_found(lang, &session),
+        Err(e) => super::session::unavailable(lang, e),
+    }
+}
+
+/// One document of a recorded version, in the page's language.
+pub(crate) async fn document(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    Path((version, document)): Path<(String, String)>,
+) -> Response {
+    let (session, _) = match signed_in(&state, &uri, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let lang = page_lang(&uri, &headers, Some(&session));
+    let Ok(doc) = document.parse::<Document>() else {
+        return not_found(lang, &session);
+    };
+    match state
+        .app
+        .policy
+        .document_html(Some(&version), doc, lang)
+        .await
+    {
+        Ok(html) => Page::new("document.html", "policy_title", lang, Some(&session))
+            .section("policy")
+            .with(json!({ "html": html, "version": version }))
+            .render(),
+        Err(VaultError::NotFound) => not_found(lang, &session),
+        Err(e) => super::session::unavailable(lang, e),
+    }
+}
