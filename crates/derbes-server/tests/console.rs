@@ -310,6 +310,14 @@ fn main() -> ExitCode {
             "the_policy_shows_versions_documents_and_the_consent_impact",
             today::the_policy_shows_versions_documents_and_the_consent_impact,
         ),
+        (
+            "sign_ins_from_one_address_are_limited",
+            sign_in::sign_ins_from_one_address_are_limited,
+        ),
+        (
+            "every_page_answers_every_role_as_the_service_does",
+            access::every_page_answers_every_role_as_the_service_does,
+        ),
     ];
     run_suite("console", cases)
 }

@@ -1034,6 +1034,18 @@ impl Policy {
         lang: Lang,
     ) -> Result<PolicyOverview, crate::vault::VaultError> {
         let versions = self.versions().await?;
+        if versions.is_empty() {
+            // Nothing recorded yet (`derbes serve` records the declaration as it starts).
+            let current = self.vault.declaration().version.clone();
+            return Ok(PolicyOverview {
+                versions: Vec::new(),
+                in_force: None,
+                from: current.clone(),
+                to: current,
+                changes_html: String::new(),
+                impact: None,
+            });
+        }
         let in_force = in_force(&versions, self.vault.today()).map(|v| v.version.clone());
         let (from, to) = self.compared(from, to).await?;
         let md = self.changes(Some(&from), Some(&to), lang, false).await?;

@@ -90,7 +90,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/requests/{id}/package", get(requests::package))
         .route(
             "/console/sign-in",
-            get(sign_in::sign_in_page).post(sign_in::sign_in),
+            get(sign_in::sign_in_page).merge(sign_in::limited_sign_in()),
         )
         .route(
             "/console/second-factor",

@@ -336,6 +336,61 @@ pub(crate) async fn sign_out(
     }
 }
 
+/// Sign-ins one address may try in a burst, and how often one more is allowed after it (one
+/// every [`SIGN_IN_EVERY_SECONDS`]): a person mistyping is never held up, a script guessing
+/// passwords across many logins is (each account also pauses itself after five failures).
+pub(crate) const SIGN_IN_BURST: u32 = 10;
+pub(crate) const SIGN_IN_EVERY_SECONDS: u64 = 6;
+/// Addresses the limiter remembers before it forgets the ones whose bursts are full again.
+const REMEMBERED_ADDRESSES: usize = 10_000;
+
+/// `POST /console/sign-in`, limited per client address.
+pub(crate) fn limited_sign_in() -> axum::routing::MethodRouter<AppState> {
+    use tower_governor::governor::GovernorConfigBuilder;
+    let route = axum::routing::post(sign_in);
+    let Some(config) = GovernorConfigBuilder::default()
+        .per_second(SIGN_IN_EVERY_SECONDS)
+        .burst_size(SIGN_IN_BURST)
+        .key_extractor(crate::listen::AddressKey)
+        .finish()
+    else {
+        return route;
+    };
+    let config = std::sync::Arc::new(config);
+    let limiter = std::sync::Arc::clone(config.limiter());
+    route
+        .layer(tower_governor::GovernorLayer::new(config).error_handler(too_many_sign_ins))
+        .layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                if limiter.len() > REMEMBERED_ADDRESSES {
+                    limiter.retain_recent();
+                }
+                next.run(request)
+            },
+        ))
+}
+
+/// Too many sign-ins from one address: the page says so in the three languages (the
+/// limiter answers before the request's language is read), and when to try again.
+fn too_many_sign_ins(e: tower_governor::GovernorError) -> Response {
+    let wait = match e {
+        tower_governor::GovernorError::TooManyRequests { wait_time, .. } => wait_time.max(1),
+        _ => SIGN_IN_EVERY_SECONDS,
+    };
+    let said: Vec<String> = Lang::ALL
+        .iter()
+        .map(|l| text(*l, "too_many_sign_ins").replace("{s}", &wait.to_string()))
+        .collect();
+    let mut page = Page::new("refused.html", "sign_in_title", Lang::Kk, None)
+        .with(json!({ "refused": said.join(" / ") }))
+        .status(StatusCode::TOO_MANY_REQUESTS)
+        .render();
+    if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+        page.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    page
+}
+
 /// The otpauth address as a QR code: an SVG image, base64 for a `data:` address (the CSP
 /// allows images from `data:` and nothing inline else).
 fn qr_svg_base64(uri: &str) -> String {

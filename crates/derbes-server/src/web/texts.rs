@@ -44,6 +44,14 @@ const TEXTS: &[(&str, [&str; 3])] = &[
             "The form has expired or was sent from another page. Reload the page and send it again.",
         ],
     ),
+    (
+        "too_many_sign_ins",
+        [
+            "Бұл мекенжайдан кіру әрекеттері тым көп. {s} секундтан соң қайталаңыз.",
+            "Слишком много попыток входа с этого адреса. Повторите через {s} с.",
+            "Too many sign-in attempts from this address. Try again in {s} s.",
+        ],
+    ),
     // Second factor
     ("second_factor_title", ["Екінші фактор", "Второй фактор", "Second factor"]),
     (

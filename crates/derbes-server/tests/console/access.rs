@@ -250,3 +250,100 @@ pub(crate) fn a_form_sent_after_the_session_ended_is_kept(db: TestDb) -> Fut {
             .await;
     })
 }
+
+/// A signed-in browser for each person's role: admin, DPO, staff (for `education`), auditor.
+fn one_of_each_role(desk: &Desk) -> Vec<(Role, Browser, derbes_service::Actor)> {
+    let mut people = Vec::new();
+    for (login, role, purposes) in [
+        ("aigerim", Role::Admin, &[][..]),
+        ("aliya", Role::Dpo, &[]),
+        ("bolat", Role::Staff, &["education"]),
+        ("dana", Role::Auditor, &[]),
+    ] {
+        let otp = desk.account(login, role, purposes);
+        let mut b = desk.browser();
+        if matches!(role, Role::Admin | Role::Dpo) {
+            first_sign_in(desk, &mut b, login, &otp);
+        } else {
+            b.sign_in(login, &otp);
+            b.choose_password("Күз келді, 2026!");
+        }
+        let cookie = b.cookies.values().next().cloned().unwrap_or_default();
+        let actor = desk
+            .service(desk.s.state.app.accounts.session(&cookie))
+            .unwrap()
+            .actor
+            .unwrap();
+        people.push((role, b, actor));
+    }
+    people
+}
+
+/// Every console page as every role: the page answers 200 exactly where the service call
+/// behind it answers, and 403 with the service's reason where the service refuses.
+pub(crate) fn every_page_answers_every_role_as_the_service_does(db: TestDb) -> Fut {
+    Box::pin(async move {
+        Desk::start(&db)
+            .await
+            .run(|desk| {
+                let student = desk.service(desk.s.create_student_id(
+                    &desk.s.admin,
+                    serde_json::json!({ "surname": "Сәрсенбаева" }),
+                ));
+                let r = desk.service(desk.s.post(
+                    "/api/v1/requests",
+                    &desk.s.admin,
+                    serde_json::json!({ "kind": "information", "subject_id": student, "channel": "paper", "language": "ru" }),
+                ));
+                let request: uuid::Uuid = r.body["id"].as_str().unwrap().parse().unwrap();
+                let app = &desk.s.state.app;
+                let allowed = |r: Result<(), derbes_service::VaultError>| match r {
+                    Ok(()) => 200,
+                    Err(derbes_service::VaultError::Forbidden(_)) => 403,
+                    Err(e) => panic!("{e}"),
+                };
+                for (role, mut b, actor) in one_of_each_role(desk) {
+                    let service = |page: &str| -> u16 {
+                        match page {
+                            "/console/audit" => allowed(app.vault.audit_status_for(&actor).map(|_| ())),
+                            "/console/access" => allowed(desk.service(app.accounts.list(&actor)).map(|_| ())),
+                            "/console/requests" => allowed(
+                                desk.service(app.requests.requests(&actor, derbes_service::RequestFilter::default()))
+                                    .map(|_| ()),
+                            ),
+                            p if p.ends_with("/answer") => {
+                                allowed(desk.service(app.requests.answer_preview(&actor, request)).map(|_| ()))
+                            }
+                            p if p.starts_with("/console/requests/0") => {
+                                allowed(desk.service(app.requests.request(&actor, request)).map(|_| ()))
+                            }
+                            // Pages every signed-in person has: what they show is the service's.
+                            _ => 200,
+                        }
+                    };
+                    for page in [
+                        "/console".to_owned(),
+                        "/console/account".to_owned(),
+                        "/console/subjects".to_owned(),
+                        format!("/console/subjects/{student}"),
+                        "/console/subjects/new?category=student".to_owned(),
+                        "/console/requests".to_owned(),
+                        "/console/requests/new".to_owned(),
+                        format!("/console/requests/{request}"),
+                        format!("/console/requests/{request}/answer"),
+                        "/console/policy".to_owned(),
+                        "/console/audit".to_owned(),
+                        "/console/access".to_owned(),
+                    ] {
+                        let got = b.get(&page);
+                        let want = service(page.split('?').next().unwrap());
+                        assert_eq!(got.status, want, "{role} on {page}: {}", got.body);
+                        if want == 403 {
+                            assert!(got.body.contains("may not do this"), "{role} on {page}: the service's reason");
+                        }
+                    }
+                }
+            })
+            .await;
+    })
+}

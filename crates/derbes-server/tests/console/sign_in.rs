@@ -286,3 +286,33 @@ pub(crate) fn forms_need_their_token_and_pages_show_the_services_reasons(db: Tes
             .await;
     })
 }
+
+/// One address may try ten sign-ins in a burst, then one every six seconds: the eleventh at
+/// once is answered 429 with when to try again, before any password is checked.
+pub(crate) fn sign_ins_from_one_address_are_limited(db: TestDb) -> Fut {
+    Box::pin(async move {
+        Desk::start(&db)
+            .await
+            .run(|desk| {
+                let mut b = desk.browser();
+                for _ in 0..10 {
+                    assert_eq!(b.sign_in("nobody", "Жаз келді, 2026!").status, 401);
+                }
+                let limited = b.sign_in("nobody", "Жаз келді, 2026!");
+                assert_eq!(limited.status, 429);
+                let wait: u64 = limited.header("retry-after")[0].parse().unwrap();
+                assert!((1..=6).contains(&wait), "{wait}");
+                assert!(
+                    limited.body.contains("Too many sign-in attempts"),
+                    "{}",
+                    limited.body
+                );
+                assert_eq!(
+                    b.get("/console/sign-in").status,
+                    200,
+                    "the page itself is not limited"
+                );
+            })
+            .await;
+    })
+}
