@@ -86,6 +86,20 @@ impl Desk {
         issued.one_time_password.to_string()
     }
 
+    /// A person of `role` signed in for the first time in a browser of their own: their own
+    /// password and, for admins and DPOs, a second factor.
+    pub(crate) fn person(&self, login: &str, role: Role, purposes: &[&str]) -> Browser {
+        let otp = self.account(login, role, purposes);
+        let mut b = self.browser();
+        if matches!(role, Role::Admin | Role::Dpo) {
+            first_sign_in(self, &mut b, login, &otp);
+        } else {
+            b.sign_in(login, &otp);
+            b.choose_password("Күз келді, 2026!");
+        }
+        b
+    }
+
     pub(crate) fn browser(&self) -> Browser {
         Browser {
             base: self.s.base.clone(),
@@ -317,6 +331,10 @@ fn main() -> ExitCode {
         (
             "every_page_answers_every_role_as_the_service_does",
             access::every_page_answers_every_role_as_the_service_does,
+        ),
+        (
+            "blocks_are_set_by_staff_and_lifted_by_an_officer",
+            subjects::blocks_are_set_by_staff_and_lifted_by_an_officer,
         ),
     ];
     run_suite("console", cases)

@@ -2,21 +2,23 @@
 //! that create, disable, enable and reset accounts and create and revoke tokens. Each form
 //! makes one service call; who may is decided there, and a refusal shows the service's reason.
 
-use super::{page_lang, signed_in, text, Fields, Page, Submitted};
+use super::{text, Fields, Page, Submitted, Viewer};
 use crate::AppState;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 use derbes_core::text::Lang;
 use derbes_service::{AccountSpec, Actor, ConsoleSession, Role, VaultError};
 use serde_json::{json, Value};
 
-pub(crate) async fn page(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
-    let (session, actor) = match signed_in(&state, &uri, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let lang = page_lang(&uri, &headers, Some(&session));
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    Viewer {
+        session,
+        actor,
+        lang,
+    }: Viewer,
+) -> Response {
     show(&state, &session, &actor, lang, json!({}), StatusCode::OK).await
 }
 

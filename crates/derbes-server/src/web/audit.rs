@@ -1,10 +1,10 @@
 //! "Audit": the chain's state and a verification of the whole chain on demand, its events
 //! browsed and filtered (they never hold values), and a page of them exported for an auditor.
 
-use super::{page_lang, signed_in, text, Page, Submitted};
+use super::{text, Page, Submitted, Viewer};
 use crate::AppState;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use derbes_core::text::Lang;
 use derbes_service::{Actor, AuditFilter, ConsoleSession, VaultError};
@@ -37,6 +37,15 @@ impl AuditQuery {
     }
 }
 
+/// The service's reason for refusing the page.
+fn refused(lang: Lang, session: &ConsoleSession, e: &VaultError) -> Response {
+    Page::new("refused.html", "refused_title", lang, Some(session))
+        .section("audit")
+        .with(json!({ "refused": e.to_string() }))
+        .status(StatusCode::FORBIDDEN)
+        .render()
+}
+
 /// The page: the chain's state, the events matching `q`, and `values` from a verification.
 async fn show(
     state: &AppState,
@@ -48,13 +57,7 @@ async fn show(
 ) -> Response {
     let status = match state.app.vault.audit_status_for(actor) {
         Ok(s) => s,
-        Err(e @ VaultError::Forbidden(_)) => {
-            return Page::new("refused.html", "refused_title", lang, Some(session))
-                .section("audit")
-                .with(json!({ "refused": e.to_string() }))
-                .status(StatusCode::FORBIDDEN)
-                .render()
-        }
+        Err(e @ VaultError::Forbidden(_)) => return refused(lang, session, &e),
         Err(e) => return super::session::unavailable(lang, e),
     };
     let page = match state.app.vault.browse_audit(actor, &q.filter(PAGE)).await {
@@ -80,15 +83,13 @@ async fn show(
 
 pub(crate) async fn page(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
+    Viewer {
+        session,
+        actor,
+        lang,
+    }: Viewer,
     Query(q): Query<AuditQuery>,
 ) -> Response {
-    let (session, actor) = match signed_in(&state, &uri, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let lang = page_lang(&uri, &headers, Some(&session));
     show(&state, &session, &actor, lang, &q, json!({})).await
 }
 
@@ -100,13 +101,7 @@ pub(crate) async fn verify(State(state): State<AppState>, s: Submitted) -> Respo
             "notice": text(lang, "chain_verified").replace("{n}", &report.events.to_string()),
         }),
         Ok(Err(broken)) => json!({ "error": format!("{}: {broken}", text(lang, "chain_broken")) }),
-        Err(e @ VaultError::Forbidden(_)) => {
-            return Page::new("refused.html", "refused_title", lang, Some(&s.session))
-                .section("audit")
-                .with(json!({ "refused": e.to_string() }))
-                .status(StatusCode::FORBIDDEN)
-                .render()
-        }
+        Err(e @ VaultError::Forbidden(_)) => return refused(lang, &s.session, &e),
         Err(e) => return super::session::unavailable(lang, e),
     };
     show(
@@ -124,15 +119,13 @@ pub(crate) async fn verify(State(state): State<AppState>, s: Submitted) -> Respo
 /// and check against the chain.
 pub(crate) async fn export(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
+    Viewer {
+        session,
+        actor,
+        lang,
+    }: Viewer,
     Query(q): Query<AuditQuery>,
 ) -> Response {
-    let (session, actor) = match signed_in(&state, &uri, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let lang = page_lang(&uri, &headers, Some(&session));
     match state
         .app
         .vault
@@ -166,13 +159,7 @@ pub(crate) async fn export(
             )
                 .into_response()
         }
-        Err(e @ VaultError::Forbidden(_)) => {
-            Page::new("refused.html", "refused_title", lang, Some(&session))
-                .section("audit")
-                .with(json!({ "refused": e.to_string() }))
-                .status(StatusCode::FORBIDDEN)
-                .render()
-        }
+        Err(e @ VaultError::Forbidden(_)) => refused(lang, &session, &e),
         Err(e) => super::session::unavailable(lang, e),
     }
 }

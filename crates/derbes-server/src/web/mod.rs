@@ -31,7 +31,7 @@ mod texts;
 mod today;
 
 pub(crate) use form::{Fields, Kept, Posted, Submitted};
-pub(crate) use session::signed_in;
+pub(crate) use session::Viewer;
 
 /// How the console is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +72,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/subjects/open", get(subjects::open))
         .route("/console/subjects/new", get(subjects::new_form))
         .route("/console/subjects/{id}", get(subjects::file))
+        .route("/console/subjects/{id}/flags", post(subjects::flag))
         .route("/console/requests/{id}", get(requests::one))
         .route("/console/requests/{id}/steps", post(requests::step))
         .route(
@@ -690,7 +691,7 @@ mod tests {
             ),
             (
                 "subject.html",
-                json!({ "field_labels": { "surname": "x", "iin": "x" }, "field_order": ["surname", "iin", "email"], "file": {
+                json!({ "field_labels": { "surname": "x", "iin": "x" }, "field_order": ["surname", "iin", "email"], "flag_reasons": ["objection"], "file": {
                         "id": uuid::Uuid::nil(), "purpose": "education", "refused": ["x"],
                         "read": { "purpose": "education", "confirmation_due": true, "fields": { "surname": "x", "iin": "y" } },
                         "flags": { "blocked": { "reason": "objection", "until": "2026-12-31" },

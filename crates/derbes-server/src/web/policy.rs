@@ -2,10 +2,10 @@
 //! how many subjects' consents the change touches, and each document of a version in the
 //! console's language.
 
-use super::{page_lang, signed_in, text, Page};
+use super::{text, Page, Viewer};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 use derbes_service::{ConsoleSession, Document, VaultError};
 use serde::Deserialize;
@@ -30,15 +30,13 @@ fn not_found(lang: derbes_core::text::Lang, session: &ConsoleSession) -> Respons
 
 pub(crate) async fn page(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
+    Viewer {
+        session,
+        actor,
+        lang,
+    }: Viewer,
     Query(q): Query<PolicyQuery>,
 ) -> Response {
-    let (session, actor) = match signed_in(&state, &uri, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let lang = page_lang(&uri, &headers, Some(&session));
     let chosen = |v: &str| Some(v.to_owned()).filter(|v| !v.is_empty());
     let (from, to) = (chosen(&q.from), chosen(&q.to));
     let overview = state
@@ -70,15 +68,9 @@ pub(crate) async fn page(
 /// One document of a recorded version, in the page's language.
 pub(crate) async fn document(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
+    Viewer { session, lang, .. }: Viewer,
     Path((version, document)): Path<(String, String)>,
 ) -> Response {
-    let (session, _) = match signed_in(&state, &uri, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let lang = page_lang(&uri, &headers, Some(&session));
     let Ok(doc) = document.parse::<Document>() else {
         return not_found(lang, &session);
     };

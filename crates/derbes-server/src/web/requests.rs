@@ -3,10 +3,10 @@
 //! access package), and a paper request filed with its received date. Every form makes one
 //! service call; the service decides who may take which step, and its reason is shown.
 
-use super::{page_lang, signed_in, text, Page, Submitted};
+use super::{text, Page, Submitted, Viewer};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use derbes_core::request::{RejectionReason, RequestKind, Status};
 use derbes_service::{ConsoleSession, RequestFilter, RequestInput, StepInput, VaultError};
@@ -50,15 +50,13 @@ pub(crate) struct QueueFilter {
 
 pub(crate) async fn queue(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
+    Viewer {
+        session,
+        actor,
+        lang,
+    }: Viewer,
     Query(q): Query<QueueFilter>,
 ) -> Response {
-    let (session, actor) = match signed_in(&state, &uri, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let lang = page_lang(&uri, &headers, Some(&session));
     let status = parse::<Status>(&q.status);
     let filter = RequestFilter {
         kind: parse(&q.kind),
@@ -107,31 +105,52 @@ fn refused(lang: derbes_core::text::Lang, session: &ConsoleSession, e: &VaultErr
         .render()
 }
 
-/// The request's id from its address; a malformed one is a request that does not exist.
-fn request_id(id: &str) -> Result<Uuid, VaultError> {
-    id.parse().map_err(|_| VaultError::RequestNotFound)
+/// The request a page or form is about, from its address; a malformed id is a request that
+/// does not exist.
+pub(crate) struct OnRequest(Uuid);
+
+impl axum::extract::FromRequestParts<AppState> for OnRequest {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Response> {
+        let lang = super::page_lang(&parts.uri, &parts.headers, None);
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(id)) => match id.parse() {
+                Ok(id) => Ok(OnRequest(id)),
+                Err(_) => Err(missing(lang, None)),
+            },
+            Err(_) => Err(missing(lang, None)),
+        }
+    }
+}
+
+/// The page for a request that does not exist.
+fn missing(lang: derbes_core::text::Lang, session: Option<&ConsoleSession>) -> Response {
+    Page::new("refused.html", "request_not_found", lang, session)
+        .section("requests")
+        .with(json!({ "refused": text(lang, "request_not_found_detail") }))
+        .status(StatusCode::NOT_FOUND)
+        .render()
 }
 
 pub(crate) async fn one(
     State(state): State<AppState>,
+    Viewer {
+        session,
+        actor,
+        lang,
+    }: Viewer,
     uri: Uri,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    OnRequest(id): OnRequest,
 ) -> Response {
-    let (session, actor) = match signed_in(&state, &uri, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let lang = page_lang(&uri, &headers, Some(&session));
     let done = uri
         .query()
         .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("done=")))
         .map(|step| text(lang, &format!("done_{step}")))
         .unwrap_or("");
-    let id = match request_id(&id) {
-        Ok(id) => id,
-        Err(e) => return show(&state, &session, lang, Err(e), json!({})).await,
-    };
     let view = state.app.requests.request(&actor, id).await;
     show(&state, &session, lang, view, json!({ "notice": done })).await
 }
@@ -152,13 +171,7 @@ async fn show(
     let view = match view {
         Ok(v) => v,
         Err(e @ VaultError::Forbidden(_)) => return refused(lang, session, &e),
-        Err(VaultError::RequestNotFound) => {
-            return Page::new("refused.html", "request_not_found", lang, Some(session))
-                .section("requests")
-                .with(json!({ "refused": text(lang, "request_not_found_detail") }))
-                .status(StatusCode::NOT_FOUND)
-                .render()
-        }
+        Err(VaultError::RequestNotFound) => return missing(lang, Some(session)),
         Err(e) => return super::session::unavailable(lang, e),
     };
     let mut context = json!({
@@ -229,19 +242,9 @@ async fn after_form(
 /// A workflow step posted from the request's page (`step` and what it needs).
 pub(crate) async fn step(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    OnRequest(id): OnRequest,
     s: Submitted,
 ) -> Response {
-    let Ok(id) = request_id(&id) else {
-        return show(
-            &state,
-            &s.session,
-            s.lang,
-            Err(VaultError::RequestNotFound),
-            json!({}),
-        )
-        .await;
-    };
     let f = &s.fields;
     let optional = |name: &str| Some(f.get(name).trim()).filter(|v| !v.is_empty());
     let input = match f.get("step") {
@@ -295,19 +298,9 @@ pub(crate) async fn step(
 
 pub(crate) async fn send_code(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    OnRequest(id): OnRequest,
     s: Submitted,
 ) -> Response {
-    let Ok(id) = request_id(&id) else {
-        return show(
-            &state,
-            &s.session,
-            s.lang,
-            Err(VaultError::RequestNotFound),
-            json!({}),
-        )
-        .await;
-    };
     let done = state
         .app
         .requests
@@ -319,19 +312,9 @@ pub(crate) async fn send_code(
 
 pub(crate) async fn check_code(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    OnRequest(id): OnRequest,
     s: Submitted,
 ) -> Response {
-    let Ok(id) = request_id(&id) else {
-        return show(
-            &state,
-            &s.session,
-            s.lang,
-            Err(VaultError::RequestNotFound),
-            json!({}),
-        )
-        .await;
-    };
     let done = state
         .app
         .requests
@@ -343,19 +326,9 @@ pub(crate) async fn check_code(
 
 pub(crate) async fn verify_document(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    OnRequest(id): OnRequest,
     s: Submitted,
 ) -> Response {
-    let Ok(id) = request_id(&id) else {
-        return show(
-            &state,
-            &s.session,
-            s.lang,
-            Err(VaultError::RequestNotFound),
-            json!({}),
-        )
-        .await;
-    };
     let note = Some(s.fields.get("note").trim())
         .filter(|n| !n.is_empty())
         .map(str::to_owned);
@@ -377,20 +350,14 @@ pub(crate) async fn verify_document(
 /// The access package, as the API gives it.
 pub(crate) async fn package(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    Viewer {
+        session,
+        actor,
+        lang,
+    }: Viewer,
+    OnRequest(id): OnRequest,
 ) -> Response {
-    let (session, actor) = match signed_in(&state, &uri, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let lang = page_lang(&uri, &headers, Some(&session));
-    let download = match request_id(&id) {
-        Ok(id) => state.app.requests.request_package(&actor, id).await,
-        Err(e) => Err(e),
-    };
-    match download {
+    match state.app.requests.request_package(&actor, id).await {
         Ok(d) => (
             [
                 (header::CONTENT_TYPE, "application/zip".to_owned()),
@@ -409,20 +376,14 @@ pub(crate) async fn package(
 /// The written answer, as sent or as it would be sent now: a letter to read and print.
 pub(crate) async fn answer(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    Viewer {
+        session,
+        actor,
+        lang,
+    }: Viewer,
+    OnRequest(id): OnRequest,
 ) -> Response {
-    let (session, actor) = match signed_in(&state, &uri, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let lang = page_lang(&uri, &headers, Some(&session));
-    let preview = match request_id(&id) {
-        Ok(id) => state.app.requests.answer_preview(&actor, id).await,
-        Err(e) => Err(e),
-    };
-    match preview {
+    match state.app.requests.answer_preview(&actor, id).await {
         Ok(letter) => Page::new("letter.html", "letter_title", lang, Some(&session))
             .section("requests")
             .with(json!({ "letter": letter, "request_id": id }))
@@ -435,14 +396,9 @@ pub(crate) async fn answer(
 /// The form for a request received on paper (or by e-mail), with the subject's id given.
 pub(crate) async fn new_form(
     State(state): State<AppState>,
+    Viewer { session, lang, .. }: Viewer,
     uri: Uri,
-    headers: HeaderMap,
 ) -> Response {
-    let (session, _) = match signed_in(&state, &uri, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let lang = page_lang(&uri, &headers, Some(&session));
     let subject = uri
         .query()
         .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("subject=")))

@@ -99,8 +99,33 @@ pub(crate) async fn at_stage(
     }
 }
 
+/// A signed-in person opening a page: their session, the actor they act as, and the page's
+/// language; anyone else is sent where they should go (sign-in, or the step they are at).
+pub(crate) struct Viewer {
+    pub session: ConsoleSession,
+    pub actor: Actor,
+    pub lang: derbes_core::text::Lang,
+}
+
+impl axum::extract::FromRequestParts<AppState> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Response> {
+        let (session, actor) = signed_in(state, &parts.uri, &parts.headers).await?;
+        let lang = page_lang(&parts.uri, &parts.headers, Some(&session));
+        Ok(Viewer {
+            session,
+            actor,
+            lang,
+        })
+    }
+}
+
 /// A signed-in person's session and the actor they act as.
-pub(crate) async fn signed_in(
+async fn signed_in(
     state: &AppState,
     uri: &Uri,
     headers: &HeaderMap,

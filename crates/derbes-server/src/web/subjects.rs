@@ -2,10 +2,10 @@
 //! its file opened for a chosen purpose, and a new subject with the declaration's checks told
 //! beside each field in the page's language.
 
-use super::{page_lang, signed_in, Page, Submitted};
+use super::{Page, Submitted, Viewer};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 use derbes_core::text::Lang;
 use derbes_service::{ConsoleSession, VaultError};
@@ -59,14 +59,8 @@ fn find_page(
 
 pub(crate) async fn find_form(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
+    Viewer { session, lang, .. }: Viewer,
 ) -> Response {
-    let (session, _) = match signed_in(&state, &uri, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let lang = page_lang(&uri, &headers, Some(&session));
     find_page(&state, &session, lang, json!({}), StatusCode::OK)
 }
 
@@ -131,22 +125,22 @@ pub(crate) struct FileQuery {
     purpose: String,
     /// Set after a subject was just created.
     created: String,
+    /// Set after a block or restriction was just set or lifted.
+    flagged: String,
 }
 
 /// A subject's file, its fields read for the purpose chosen in the address (a purpose's key
 /// names no person).
 pub(crate) async fn file(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
+    Viewer {
+        session,
+        actor,
+        lang,
+    }: Viewer,
     Path(id): Path<String>,
     Query(q): Query<FileQuery>,
 ) -> Response {
-    let (session, actor) = match signed_in(&state, &uri, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let lang = page_lang(&uri, &headers, Some(&session));
     let Ok(id) = id.parse::<Uuid>() else {
         return refused(
             lang,
@@ -163,7 +157,14 @@ pub(crate) async fn file(
             .request_kinds()
             .with(json!({
                 "file": file,
-                "notice": if q.created.is_empty() { "" } else { super::text(lang, "subject_created") },
+                "notice": if !q.created.is_empty() {
+                    super::text(lang, "subject_created")
+                } else if !q.flagged.is_empty() {
+                    super::text(lang, "flag_changed")
+                } else {
+                    ""
+                },
+                "flag_reasons": derbes_core::flags::FlagReason::ALL,
                 "field_labels": declared(&state, lang)["field_labels"],
                 "field_order": state.app.vault.declaration().fields.keys().collect::<Vec<_>>(),
             }))
@@ -228,15 +229,9 @@ fn new_page(
 
 pub(crate) async fn new_form(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
+    Viewer { session, lang, .. }: Viewer,
     Query(q): Query<NewQuery>,
 ) -> Response {
-    let (session, _) = match signed_in(&state, &uri, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let lang = page_lang(&uri, &headers, Some(&session));
     let category = if state
         .app
         .vault
@@ -301,5 +296,63 @@ pub(crate) async fn open(Query(q): Query<OpenQuery>) -> Response {
     match q.id.trim().parse::<Uuid>() {
         Ok(id) => super::see_other(&format!("/console/subjects/{id}"), &[]),
         Err(_) => super::see_other("/console/subjects/not-an-id", &[]),
+    }
+}
+
+/// A block of the subject (`purpose` empty) or a restriction of one purpose, set with its
+/// reason (a note and a last day if given) or lifted with the reason for lifting it.
+pub(crate) async fn flag(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    s: Submitted,
+) -> Response {
+    let lang = s.lang;
+    let Ok(id) = id.parse::<Uuid>() else {
+        let missing = super::text(lang, "no_such_subject");
+        return refused(lang, &s.session, StatusCode::NOT_FOUND, missing);
+    };
+    let f = &s.fields;
+    let purpose = Some(f.get("purpose")).filter(|p| !p.is_empty());
+    let reason = serde_json::from_value::<derbes_core::flags::FlagReason>(json!(f.get("reason")));
+    let until = match f.get("until").trim() {
+        "" => Ok(None),
+        d => time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]"))
+            .map(Some)
+            .map_err(|_| super::text(lang, "invalid_until")),
+    };
+    let change = match (reason, until, f.get("change")) {
+        (Ok(reason), Ok(until), "set") => {
+            Ok(derbes_service::FlagChange::Set(derbes_service::FlagInput {
+                reason,
+                note: Some(f.get("note").trim().to_owned()).filter(|n| !n.is_empty()),
+                until,
+            }))
+        }
+        (Ok(reason), _, "lift") => Ok(derbes_service::FlagChange::Lift(reason)),
+        (Err(_), _, _) => Err(super::text(lang, "invalid_reason").to_owned()),
+        (_, Err(m), _) => Err(m.to_owned()),
+        _ => Err(super::text(lang, "unknown_step").to_owned()),
+    };
+    let done = match change {
+        Ok(change) => state
+            .app
+            .consents
+            .set_flag(&s.actor, id, purpose, change)
+            .await
+            .map_err(|e| match e {
+                e @ VaultError::Forbidden(_) => Ok((StatusCode::FORBIDDEN, e.to_string())),
+                e @ (VaultError::NothingToLift(_)
+                | VaultError::Conflict(_)
+                | VaultError::Validation(_)
+                | VaultError::InvalidField { .. }) => Ok((StatusCode::CONFLICT, e.to_string())),
+                e => Err(e),
+            }),
+        Err(m) => Err(Ok((StatusCode::UNPROCESSABLE_ENTITY, m))),
+    };
+    let back = format!("/console/subjects/{id}?purpose={}", f.get("back_purpose"));
+    match done {
+        Ok(_) => super::see_other(&format!("{back}&flagged=1"), &[]),
+        Err(Ok((status, why))) => refused(lang, &s.session, status, &why),
+        Err(Err(e)) => super::session::unavailable(lang, e),
     }
 }

@@ -591,6 +591,17 @@ const TEXTS: &[(&str, [&str; 3])] = &[
     ("representatives_title", ["Заңды өкілдер", "Законные представители", "Legal representatives"]),
     ("represented_by", ["Өкілі:", "Представитель:", "Represented by"]),
     ("represents", ["Өкілдік етеді:", "Представляет:", "Represents"]),
+    // Flags
+    ("flag_what", ["Нені", "Что", "What"]),
+    ("flag_whole_subject", ["Бұғаттау: субъектінің барлық деректері", "Блокирование: все данные субъекта", "Block: all the subject's data"]),
+    ("flag_change", ["Әрекет", "Действие", "Change"]),
+    ("flag_set", ["орнату", "установить", "set"]),
+    ("flag_lift", ["алу", "снять", "lift"]),
+    ("flag_reason", ["Себебі", "Причина", "Reason"]),
+    ("flag_note", ["Белгі (мөрленіп сақталады; аудитке жазылмайды)", "Отметка (хранится в зашифрованном виде; в аудит не попадает)", "Note (kept sealed; never in the audit)"]),
+    ("flag_until", ["Соңғы күні (міндетті емес)", "Последний день (необязательно)", "Last day (optional)"]),
+    ("flag_save", ["Сақтау", "Сохранить", "Save"]),
+    ("flag_changed", ["Бұғаттау немесе шектеу өзгертілді.", "Блокирование или ограничение изменено.", "The block or restriction is changed."]),
     // Audit
     ("nav_audit", ["Аудит", "Аудит", "Audit"]),
     ("verify_chain", ["Бүкіл тізбекті қазір тексеру", "Проверить всю цепочку сейчас", "Verify the whole chain now"]),

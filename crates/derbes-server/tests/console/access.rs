@@ -260,14 +260,7 @@ fn one_of_each_role(desk: &Desk) -> Vec<(Role, Browser, derbes_service::Actor)> 
         ("bolat", Role::Staff, &["education"]),
         ("dana", Role::Auditor, &[]),
     ] {
-        let otp = desk.account(login, role, purposes);
-        let mut b = desk.browser();
-        if matches!(role, Role::Admin | Role::Dpo) {
-            first_sign_in(desk, &mut b, login, &otp);
-        } else {
-            b.sign_in(login, &otp);
-            b.choose_password("Күз келді, 2026!");
-        }
+        let b = desk.person(login, role, purposes);
         let cookie = b.cookies.values().next().cloned().unwrap_or_default();
         let actor = desk
             .service(desk.s.state.app.accounts.session(&cookie))

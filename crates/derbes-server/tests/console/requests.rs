@@ -30,13 +30,8 @@ pub(crate) fn a_request_from_paper_to_the_sent_answer(db: TestDb) -> Fut {
                     &desk.s.admin,
                     json!({ "surname": "Сәрсенбаева", "given_name": "Дана", "email": "dana@mail.kz" }),
                 ));
-                let otp = desk.account("bolat", Role::Staff, &["education"]);
-                let mut staff = desk.browser();
-                staff.sign_in("bolat", &otp);
-                staff.choose_password("Күз келді, 2026!");
-                let otp = desk.account("aliya", Role::Dpo, &[]);
-                let mut dpo = desk.browser();
-                first_sign_in(desk, &mut dpo, "aliya", &otp);
+                let mut staff = desk.person("bolat", Role::Staff, &["education"]);
+                let mut dpo = desk.person("aliya", Role::Dpo, &[]);
 
                 let file = |b: &mut Browser, kind: &str| {
                     let form = b.get(&format!("/console/requests/new?subject={student}"));
@@ -82,6 +77,9 @@ pub(crate) fn a_request_from_paper_to_the_sent_answer(db: TestDb) -> Fut {
 
                 let a = step(&mut dpo, &access, &[("step", "approve")]);
                 assert!(a.location.ends_with("?done=approve"), "{}", a.body);
+                assert_eq!(dpo.get("/console/requests/not-an-id").status, 404);
+                let unknown = format!("/console/requests/{}", uuid::Uuid::now_v7());
+                assert_eq!(dpo.get(&unknown).status, 404);
                 let letter = dpo.get(&format!("/console/requests/{access}/answer"));
                 assert_eq!(letter.status, 200);
                 assert!(letter.body.contains("lang=\"ru\"") && letter.body.contains("d***@m***.kz"), "{}", letter.body);
@@ -100,9 +98,7 @@ pub(crate) fn a_request_from_paper_to_the_sent_answer(db: TestDb) -> Fut {
                 step(&mut dpo, &destroy, &[("step", "submit")]);
                 let same = step(&mut dpo, &destroy, &[("step", "approve")]);
                 assert_eq!(same.status, 422, "{}", same.body);
-                let otp = desk.account("aigerim", Role::Admin, &[]);
-                let mut admin = desk.browser();
-                first_sign_in(desk, &mut admin, "aigerim", &otp);
+                let mut admin = desk.person("aigerim", Role::Admin, &[]);
                 let a = step(&mut admin, &destroy, &[("step", "approve")]);
                 assert!(a.location.ends_with("?done=approve"), "{}", a.body);
                 // The answer still reaches the requester: her address was kept, sealed, at approval.

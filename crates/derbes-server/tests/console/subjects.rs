@@ -12,10 +12,7 @@ pub(crate) fn subjects_are_added_found_and_opened_for_a_purpose(db: TestDb) -> F
         Desk::start(&db)
             .await
             .run(|desk| {
-                let otp = desk.account("bolat", Role::Staff, &["education"]);
-                let mut staff = desk.browser();
-                staff.sign_in("bolat", &otp);
-                staff.choose_password("Күз келді, 2026!");
+                let mut staff = desk.person("bolat", Role::Staff, &["education"]);
                 let form = staff.get("/console/subjects/new?category=student");
                 assert!(form.body.contains("name=\"iin\""), "{}", form.body);
                 let student = |iin: &'static str| {
@@ -89,9 +86,7 @@ pub(crate) fn subjects_are_added_found_and_opened_for_a_purpose(db: TestDb) -> F
                     "staff see no audit history"
                 );
 
-                let otp = desk.account("aliya", Role::Dpo, &[]);
-                let mut dpo = desk.browser();
-                first_sign_in(desk, &mut dpo, "aliya", &otp);
+                let mut dpo = desk.person("aliya", Role::Dpo, &[]);
                 let file = dpo.get(&format!("/console/subjects/{id}"));
                 assert!(
                     file.body.contains("subject.read") && file.body.contains("staff:person:bolat"),
@@ -102,6 +97,68 @@ pub(crate) fn subjects_are_added_found_and_opened_for_a_purpose(db: TestDb) -> F
                     !file.body.contains("Сәрсенбаева"),
                     "nothing read without a purpose"
                 );
+            })
+            .await;
+    })
+}
+
+/// A block is set by staff with its reason and sealed note, refuses reads while it holds, and
+/// is lifted only by an officer (staff get the service's reason).
+pub(crate) fn blocks_are_set_by_staff_and_lifted_by_an_officer(db: TestDb) -> Fut {
+    Box::pin(async move {
+        Desk::start(&db)
+            .await
+            .run(|desk| {
+                let id = desk.service(desk.s.create_student_id(
+                    &desk.s.admin,
+                    serde_json::json!({ "surname": "Сәрсенбаева" }),
+                ));
+                let mut staff = desk.person("bolat", Role::Staff, &["education"]);
+                // Staff block her; only an officer may lift the block (the service's reason).
+                let page = staff.get(&format!("/console/subjects/{id}"));
+                let block = |b: &mut Browser, csrf: &str, change: &str| {
+                    b.post(
+                        &format!("/console/subjects/{id}/flags"),
+                        &[
+                            ("csrf", csrf),
+                            ("purpose", ""),
+                            ("change", change),
+                            ("reason", "accuracy_contested"),
+                            ("note", "Өтініш № 12"),
+                            ("until", ""),
+                            ("back_purpose", "education"),
+                        ],
+                    )
+                };
+                let set = block(&mut staff, &page.csrf(), "set");
+                assert_eq!(
+                    set.location,
+                    format!("/console/subjects/{id}?purpose=education&flagged=1"),
+                    "{}",
+                    set.body
+                );
+                let blocked =
+                    staff.get(&format!("/console/subjects/{id}?purpose=education&lang=ru"));
+                assert!(
+                    blocked.body.contains("оспорена точность данных"),
+                    "{}",
+                    blocked.body
+                );
+                assert!(
+                    blocked
+                        .body
+                        .contains("the subject&#x27;s data are blocked: only storage is allowed")
+                        && !blocked.body.contains("Сәрсенбаева"),
+                    "reads refused while blocked"
+                );
+                let lift = block(&mut staff, &page.csrf(), "lift");
+                assert_eq!(lift.status, 403);
+                assert!(lift.body.contains("may not do this"), "{}", lift.body);
+
+                let mut dpo = desk.person("aliya", Role::Dpo, &[]);
+                let csrf = dpo.get("/console").csrf();
+                let lifted = block(&mut dpo, &csrf, "lift");
+                assert!(lifted.location.ends_with("&flagged=1"), "{}", lifted.body);
             })
             .await;
     })

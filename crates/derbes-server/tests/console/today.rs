@@ -60,9 +60,7 @@ pub(crate) fn today_shows_the_legal_clocks_first(db: TestDb) -> Fut {
                 let now = time::OffsetDateTime::now_utc();
                 desk.later((due_at - now).whole_seconds() - 6 * 3600);
 
-                let otp = desk.account("aliya", Role::Dpo, &[]);
-                let mut b = desk.browser();
-                first_sign_in(desk, &mut b, "aliya", &otp);
+                let mut b = desk.person("aliya", Role::Dpo, &[]);
                 let page = b.get("/console?lang=ru");
                 assert_eq!(page.status, 200, "{}", page.body);
                 let part = |id: &str| {
@@ -88,10 +86,7 @@ pub(crate) fn today_shows_the_legal_clocks_first(db: TestDb) -> Fut {
                 assert!(part("audit").contains("Состояние цепочки событий"));
                 assert!(!page.body.contains("Сәрсенбаева"), "no requester's name");
 
-                let otp = desk.account("bolat", Role::Staff, &["personnel"]);
-                let mut staff = desk.browser();
-                staff.sign_in("bolat", &otp);
-                staff.choose_password("Күз келді, 2026!");
+                let mut staff = desk.person("bolat", Role::Staff, &["personnel"]);
                 let page = staff.get("/console?lang=ru");
                 assert_eq!(page.status, 200);
                 assert!(
@@ -118,9 +113,7 @@ pub(crate) fn the_audit_is_verified_browsed_and_exported(db: TestDb) -> Fut {
                     &desk.s.admin,
                     json!({ "surname": "Сәрсенбаева", "iin": "061211600012" }),
                 ));
-                let otp = desk.account("aliya", Role::Dpo, &[]);
-                let mut dpo = desk.browser();
-                first_sign_in(desk, &mut dpo, "aliya", &otp);
+                let mut dpo = desk.person("aliya", Role::Dpo, &[]);
                 let page = dpo.get("/console/audit?action=account.&lang=en");
                 assert_eq!(page.status, 200, "{}", page.body);
                 assert!(
@@ -147,10 +140,7 @@ pub(crate) fn the_audit_is_verified_browsed_and_exported(db: TestDb) -> Fut {
                 assert_eq!(lines[0]["action"], "subject.create");
                 assert_eq!(lines[0]["hash"].as_str().unwrap().len(), 64);
 
-                let otp = desk.account("bolat", Role::Staff, &["education"]);
-                let mut staff = desk.browser();
-                staff.sign_in("bolat", &otp);
-                staff.choose_password("Күз келді, 2026!");
+                let mut staff = desk.person("bolat", Role::Staff, &["education"]);
                 let refused = staff.get("/console/audit?lang=en");
                 assert_eq!(refused.status, 403);
                 assert!(refused.body.contains("a `staff` account may not do this"));
@@ -169,9 +159,7 @@ pub(crate) fn the_policy_shows_versions_documents_and_the_consent_impact(db: Tes
                 // As `derbes serve` does at start.
                 desk.service(desk.s.state.app.vault.record_declaration(DEMO.to_owned()))
                     .unwrap();
-                let otp = desk.account("aliya", Role::Dpo, &[]);
-                let mut dpo = desk.browser();
-                first_sign_in(desk, &mut dpo, "aliya", &otp);
+                let mut dpo = desk.person("aliya", Role::Dpo, &[]);
                 let page = dpo.get("/console/policy?lang=ru&count=1");
                 assert_eq!(page.status, 200, "{}", page.body);
                 let version = desk.s.state.app.vault.declaration().version.clone();
@@ -195,10 +183,7 @@ pub(crate) fn the_policy_shows_versions_documents_and_the_consent_impact(db: Tes
                 );
                 assert_eq!(dpo.get("/console/policy/0.0.0-none/policy").status, 404);
 
-                let otp = desk.account("bolat", Role::Staff, &["education"]);
-                let mut staff = desk.browser();
-                staff.sign_in("bolat", &otp);
-                staff.choose_password("Күз келді, 2026!");
+                let mut staff = desk.person("bolat", Role::Staff, &["education"]);
                 let page = staff.get("/console/policy?lang=ru&count=1");
                 assert_eq!(page.status, 200);
                 assert!(
