@@ -336,6 +336,10 @@ fn main() -> ExitCode {
             "blocks_are_set_by_staff_and_lifted_by_an_officer",
             subjects::blocks_are_set_by_staff_and_lifted_by_an_officer,
         ),
+        (
+            "subjects_are_corrected_with_the_declarations_checks",
+            subjects::subjects_are_corrected_with_the_declarations_checks,
+        ),
     ];
     run_suite("console", cases)
 }

@@ -48,6 +48,11 @@ impl Fields {
             .collect()
     }
 
+    /// Whether the field was sent at all (even empty).
+    pub(crate) fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
+    }
+
     /// Whether a checkbox was ticked.
     pub(crate) fn ticked(&self, name: &str) -> bool {
         !self.get(name).is_empty()

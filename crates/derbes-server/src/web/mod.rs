@@ -73,6 +73,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/subjects/new", get(subjects::new_form))
         .route("/console/subjects/{id}", get(subjects::file))
         .route("/console/subjects/{id}/flags", post(subjects::flag))
+        .route("/console/subjects/{id}/correct", post(subjects::correct))
         .route("/console/requests/{id}", get(requests::one))
         .route("/console/requests/{id}/steps", post(requests::step))
         .route(
@@ -691,7 +692,7 @@ mod tests {
             ),
             (
                 "subject.html",
-                json!({ "field_labels": { "surname": "x", "iin": "x" }, "field_order": ["surname", "iin", "email"], "flag_reasons": ["objection"], "file": {
+                json!({ "field_labels": { "surname": "x", "iin": "x" }, "field_order": ["surname", "iin", "email"], "flag_reasons": ["objection"], "errors": { "iin": "x", "form": "x" }, "corrections": { "iin": "y" }, "file": {
                         "id": uuid::Uuid::nil(), "purpose": "education", "refused": ["x"],
                         "read": { "purpose": "education", "confirmation_due": true, "fields": { "surname": "x", "iin": "y" } },
                         "flags": { "blocked": { "reason": "objection", "until": "2026-12-31" },

@@ -127,6 +127,8 @@ pub(crate) struct FileQuery {
     created: String,
     /// Set after a block or restriction was just set or lifted.
     flagged: String,
+    /// Set after fields were just corrected.
+    corrected: String,
 }
 
 /// A subject's file, its fields read for the purpose chosen in the address (a purpose's key
@@ -141,46 +143,137 @@ pub(crate) async fn file(
     Path(id): Path<String>,
     Query(q): Query<FileQuery>,
 ) -> Response {
+    let notice = if !q.created.is_empty() {
+        super::text(lang, "subject_created")
+    } else if !q.flagged.is_empty() {
+        super::text(lang, "flag_changed")
+    } else if !q.corrected.is_empty() {
+        super::text(lang, "subject_corrected")
+    } else {
+        ""
+    };
+    let purpose = Some(q.purpose.as_str()).filter(|p| !p.is_empty());
+    let values = json!({ "notice": notice, "errors": {}, "corrections": {} });
+    file_page(&state, &session, &actor, lang, &id, purpose, values).await
+}
+
+/// The file of subject `id` read for `purpose`, with `values` from a form just handled.
+async fn file_page(
+    state: &AppState,
+    session: &ConsoleSession,
+    actor: &derbes_service::Actor,
+    lang: Lang,
+    id: &str,
+    purpose: Option<&str>,
+    values: Value,
+) -> Response {
     let Ok(id) = id.parse::<Uuid>() else {
         return refused(
             lang,
-            &session,
+            session,
             StatusCode::NOT_FOUND,
             super::text(lang, "no_such_subject"),
         );
     };
-    let purpose = Some(q.purpose.as_str()).filter(|p| !p.is_empty());
-    match state.app.subject_file(&actor, id, purpose).await {
-        Ok(file) => Page::new("subject.html", "subject_title", lang, Some(&session))
-            .section("subjects")
-            .purposes_of(state.app.vault.declaration())
-            .request_kinds()
-            .with(json!({
+    let status = if values["errors"].as_object().is_some_and(|e| !e.is_empty()) {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    match state.app.subject_file(actor, id, purpose).await {
+        Ok(file) => {
+            let mut context = json!({
                 "file": file,
-                "notice": if !q.created.is_empty() {
-                    super::text(lang, "subject_created")
-                } else if !q.flagged.is_empty() {
-                    super::text(lang, "flag_changed")
-                } else {
-                    ""
-                },
-                "flag_reasons": derbes_core::flags::FlagReason::ALL,
-                "field_labels": declared(&state, lang)["field_labels"],
+                "field_labels": declared(state, lang)["field_labels"],
                 "field_order": state.app.vault.declaration().fields.keys().collect::<Vec<_>>(),
-            }))
-            .render(),
+                "flag_reasons": derbes_core::flags::FlagReason::ALL,
+            });
+            if let (Some(c), Value::Object(v)) = (context.as_object_mut(), values) {
+                c.extend(v);
+            }
+            Page::new("subject.html", "subject_title", lang, Some(session))
+                .section("subjects")
+                .purposes_of(state.app.vault.declaration())
+                .request_kinds()
+                .with(context)
+                .status(status)
+                .render()
+        }
         Err(VaultError::NotFound) => refused(
             lang,
-            &session,
+            session,
             StatusCode::NOT_FOUND,
             super::text(lang, "no_such_subject"),
         ),
         Err(e @ VaultError::Destroyed(_)) => {
             let problem = crate::ApiError::from(e);
-            refused(lang, &session, StatusCode::GONE, &problem.detail)
+            refused(lang, session, StatusCode::GONE, &problem.detail)
         }
         Err(e) => super::session::unavailable(lang, e),
     }
+}
+
+/// Corrects the fields read for a purpose: those whose value changed (an emptied one is
+/// erased), with the declaration's checks beside each field.
+pub(crate) async fn correct(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    s: Submitted,
+) -> Response {
+    let lang = s.lang;
+    let f = &s.fields;
+    let purpose = f.get("purpose").to_owned();
+    let changes: Vec<(String, Option<String>)> = state
+        .app
+        .vault
+        .declaration()
+        .fields
+        .keys()
+        .filter(|k| {
+            let (now, was) = (f.get(&format!("f:{k}")), f.get(&format!("was:{k}")));
+            f.has(&format!("f:{k}")) && now.trim() != was.trim()
+        })
+        .map(|k| {
+            let v = f.get(&format!("f:{k}")).trim().to_owned();
+            (k.clone(), Some(v).filter(|v| !v.is_empty()))
+        })
+        .collect();
+    let corrections = Value::Object(
+        changes
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v.clone().unwrap_or_default())))
+            .collect(),
+    );
+    let errors = match id.parse::<Uuid>() {
+        Ok(uuid) => match state
+            .app
+            .subjects
+            .rectify(&s.actor, uuid, changes, Vec::new())
+            .await
+        {
+            Ok(_) => {
+                return super::see_other(
+                    &format!("/console/subjects/{uuid}?purpose={purpose}&corrected=1"),
+                    &[],
+                )
+            }
+            Err(VaultError::Validation(problems)) => field_messages(&problems, lang, "form"),
+            Err(VaultError::Invalid(_)) => {
+                json!({ "form": super::text(lang, "nothing_corrected") })
+            }
+            Err(e @ (VaultError::Forbidden(_) | VaultError::Denied(_))) => {
+                return refused(lang, &s.session, StatusCode::FORBIDDEN, &e.to_string())
+            }
+            Err(e @ VaultError::Store(derbes_store::StoreError::VersionConflict)) => {
+                json!({ "form": crate::ApiError::from(e).detail })
+            }
+            Err(e) => return super::session::unavailable(lang, e),
+        },
+        Err(_) => json!({}),
+    };
+    let values = json!({ "notice": "", "errors": errors, "corrections": corrections });
+    let purpose = Some(purpose.as_str()).filter(|p| !p.is_empty());
+    file_page(&state, &s.session, &s.actor, lang, &id, purpose, values).await
 }
 
 #[derive(Debug, Default, Deserialize)]

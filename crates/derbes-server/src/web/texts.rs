@@ -591,7 +591,14 @@ const TEXTS: &[(&str, [&str; 3])] = &[
     ("representatives_title", ["Заңды өкілдер", "Законные представители", "Legal representatives"]),
     ("represented_by", ["Өкілі:", "Представитель:", "Represented by"]),
     ("represents", ["Өкілдік етеді:", "Представляет:", "Represents"]),
+    // Corrections
+    ("correct_data", ["Деректерді түзету", "Исправить данные", "Correct the data"]),
+    ("correct_hint", ["Тек өзгертілген өрістер сақталады; бос қалдырылған өріс өшіріледі. Аудитке мәндер емес, олардың іздері ғана жазылады.", "Сохраняются только изменённые поля; очищенное поле удаляется. В аудит записываются не значения, а лишь их отпечатки.", "Only the fields you change are saved; a field you empty is erased. The audit records fingerprints of the values, never the values."]),
+    ("save_corrections", ["Түзетулерді сақтау", "Сохранить исправления", "Save the corrections"]),
+    ("subject_corrected", ["Деректер түзетілді.", "Данные исправлены.", "The data are corrected."]),
+    ("nothing_corrected", ["Ешбір өріс өзгертілмеген.", "Ни одно поле не изменено.", "No field was changed."]),
     // Flags
+    ("flag_form", ["Бұғаттауды немесе шектеуді орнату не алу", "Установить или снять блокирование либо ограничение", "Set or lift a block or a restriction"]),
     ("flag_what", ["Нені", "Что", "What"]),
     ("flag_whole_subject", ["Бұғаттау: субъектінің барлық деректері", "Блокирование: все данные субъекта", "Block: all the subject's data"]),
     ("flag_change", ["Әрекет", "Действие", "Change"]),

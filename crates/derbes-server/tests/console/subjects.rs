@@ -163,3 +163,55 @@ pub(crate) fn blocks_are_set_by_staff_and_lifted_by_an_officer(db: TestDb) -> Fu
             .await;
     })
 }
+
+/// Correcting a subject read for a purpose: a wrong IIN refused beside its field in the page's
+/// language with the correction kept, then a new surname saved.
+pub(crate) fn subjects_are_corrected_with_the_declarations_checks(db: TestDb) -> Fut {
+    Box::pin(async move {
+        Desk::start(&db)
+            .await
+            .run(|desk| {
+                let id = desk.service(desk.s.create_student_id(
+                    &desk.s.admin,
+                    serde_json::json!({ "surname": "Сәрсенбаева", "iin": "061211600012" }),
+                ));
+                let mut staff = desk.person("bolat", Role::Staff, &["education"]);
+                staff.get("/console?lang=ru");
+                // Correcting: a wrong IIN refused beside its field, a new surname saved.
+                let correct = |b: &mut Browser, iin: &str, surname: &str| {
+                    let csrf = b.get("/console").csrf();
+                    b.post(
+                        &format!("/console/subjects/{id}/correct"),
+                        &[
+                            ("csrf", csrf.as_str()),
+                            ("purpose", "education"),
+                            ("f:iin", iin),
+                            ("was:iin", "061211600012"),
+                            ("f:surname", surname),
+                            ("was:surname", "Сәрсенбаева"),
+                        ],
+                    )
+                };
+                let wrong = correct(&mut staff, "061211600013", "Сәрсенбай");
+                assert_eq!(wrong.status, 422);
+                assert!(
+                    wrong.body.contains("c-iin-error") && wrong.body.contains("Контрольная цифра"),
+                    "{}",
+                    wrong.body
+                );
+                assert!(
+                    wrong.body.contains("value=\"Сәрсенбай\""),
+                    "the correction kept"
+                );
+                let done = correct(&mut staff, "061211600012", "Сәрсенбай");
+                assert_eq!(
+                    done.location,
+                    format!("/console/subjects/{id}?purpose=education&corrected=1"),
+                    "{}",
+                    done.body
+                );
+                assert!(staff.get(&done.location).body.contains("Сәрсенбай"));
+            })
+            .await;
+    })
+}
