@@ -100,11 +100,13 @@ async fn answer(
             StatusCode::CONFLICT,
         ),
         Err(e @ VaultError::Forbidden(_)) => {
-            return Page::new("refused.html", "refused_title", lang, Some(&s.session))
-                .section("access")
-                .with(json!({ "refused": e.to_string() }))
-                .status(StatusCode::FORBIDDEN)
-                .render()
+            return super::refusal(
+                lang,
+                Some(&s.session),
+                "access",
+                StatusCode::FORBIDDEN,
+                &e.to_string(),
+            )
         }
         Err(VaultError::AccountNotFound | VaultError::TokenNotFound) => (
             json!({ "error": text(lang, "access_not_found") }),

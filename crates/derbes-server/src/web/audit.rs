@@ -39,11 +39,13 @@ impl AuditQuery {
 
 /// The service's reason for refusing the page.
 fn refused(lang: Lang, session: &ConsoleSession, e: &VaultError) -> Response {
-    Page::new("refused.html", "refused_title", lang, Some(session))
-        .section("audit")
-        .with(json!({ "refused": e.to_string() }))
-        .status(StatusCode::FORBIDDEN)
-        .render()
+    super::refusal(
+        lang,
+        Some(session),
+        "audit",
+        StatusCode::FORBIDDEN,
+        &e.to_string(),
+    )
 }
 
 /// The page: the chain's state, the events matching `q`, and `values` from a verification.

@@ -147,10 +147,14 @@ impl FromRequest<AppState> for Submitted {
             return Err(Posted::refused(lang));
         }
         let Ok(body) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
-            return Err(Page::new("refused.html", "refused_title", lang, None)
-                .with(json!({ "refused": text(lang, "form_too_large") }))
-                .status(StatusCode::PAYLOAD_TOO_LARGE)
-                .render());
+            let why = text(lang, "form_too_large");
+            return Err(super::refusal(
+                lang,
+                None,
+                "",
+                StatusCode::PAYLOAD_TOO_LARGE,
+                why,
+            ));
         };
         let fields = Fields::parse(&body);
         let ended = || sign_in_to_keep(state, lang, &Kept::of(parts.uri.path(), &fields));
@@ -230,10 +234,13 @@ impl Posted {
 
     /// The page for a refused form: nothing was done; reload and send again.
     pub(crate) fn refused(lang: Lang) -> Response {
-        Page::new("refused.html", "refused_title", lang, None)
-            .with(json!({ "refused": text(lang, "form_refused") }))
-            .status(StatusCode::FORBIDDEN)
-            .render()
+        super::refusal(
+            lang,
+            None,
+            "",
+            StatusCode::FORBIDDEN,
+            text(lang, "form_refused"),
+        )
     }
 }
 

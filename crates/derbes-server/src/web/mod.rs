@@ -476,6 +476,26 @@ fn language_links() -> Value {
     ])
 }
 
+/// The page saying why something was not done, or is not there, in a `section` of the console.
+pub(crate) fn refusal(
+    lang: Lang,
+    session: Option<&ConsoleSession>,
+    section: &'static str,
+    status: StatusCode,
+    why: &str,
+) -> Response {
+    let title = if matches!(status, StatusCode::NOT_FOUND | StatusCode::GONE) {
+        "not_found_title"
+    } else {
+        "refused_title"
+    };
+    Page::new("refused.html", title, lang, session)
+        .section(section)
+        .with(json!({ "refused": why }))
+        .status(status)
+        .render()
+}
+
 /// `{{ at | when(lang, utc_offset) }}`: a stored time (RFC 3339) as the operator reads it: the
 /// date in words of `lang` and the local time (`utc_offset` in seconds).
 fn when(at: String, lang: String, utc_offset: i32) -> String {

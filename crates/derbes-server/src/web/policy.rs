@@ -21,11 +21,8 @@ pub(crate) struct PolicyQuery {
 }
 
 fn not_found(lang: derbes_core::text::Lang, session: &ConsoleSession) -> Response {
-    Page::new("refused.html", "policy_title", lang, Some(session))
-        .section("policy")
-        .with(json!({ "refused": text(lang, "no_such_version") }))
-        .status(StatusCode::NOT_FOUND)
-        .render()
+    let why = text(lang, "no_such_version");
+    super::refusal(lang, Some(session), "policy", StatusCode::NOT_FOUND, why)
 }
 
 pub(crate) async fn page(

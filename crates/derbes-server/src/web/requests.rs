@@ -98,11 +98,13 @@ pub(crate) async fn queue(
 }
 
 fn refused(lang: derbes_core::text::Lang, session: &ConsoleSession, e: &VaultError) -> Response {
-    Page::new("refused.html", "refused_title", lang, Some(session))
-        .section("requests")
-        .with(json!({ "refused": e.to_string() }))
-        .status(StatusCode::FORBIDDEN)
-        .render()
+    super::refusal(
+        lang,
+        Some(session),
+        "requests",
+        StatusCode::FORBIDDEN,
+        &e.to_string(),
+    )
 }
 
 /// The request a page or form is about, from its address; a malformed id is a request that
@@ -129,11 +131,8 @@ impl axum::extract::FromRequestParts<AppState> for OnRequest {
 
 /// The page for a request that does not exist.
 fn missing(lang: derbes_core::text::Lang, session: Option<&ConsoleSession>) -> Response {
-    Page::new("refused.html", "request_not_found", lang, session)
-        .section("requests")
-        .with(json!({ "refused": text(lang, "request_not_found_detail") }))
-        .status(StatusCode::NOT_FOUND)
-        .render()
+    let why = text(lang, "request_not_found_detail");
+    super::refusal(lang, session, "requests", StatusCode::NOT_FOUND, why)
 }
 
 pub(crate) async fn one(

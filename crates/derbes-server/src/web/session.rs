@@ -1,6 +1,6 @@
 //! The console's session cookie and the gate in front of every signed-in page.
 
-use super::{page_lang, see_other, Page};
+use super::{page_lang, see_other};
 use crate::AppState;
 use axum::http::{header, HeaderMap, Uri};
 use axum::response::Response;
@@ -75,10 +75,7 @@ pub(crate) fn to_sign_in(state: &AppState, ended: bool) -> Response {
 /// A page for a service that could not answer (the store, the audit chain).
 pub(crate) fn unavailable(lang: derbes_core::text::Lang, e: VaultError) -> Response {
     let problem = crate::ApiError::from(e);
-    Page::new("refused.html", "refused_title", lang, None)
-        .with(serde_json::json!({ "refused": problem.detail }))
-        .status(problem.status)
-        .render()
+    super::refusal(lang, None, "", problem.status, &problem.detail)
 }
 
 /// The session behind the request's cookie at `stage`, or where the browser should go instead.

@@ -27,11 +27,7 @@ fn declared(state: &AppState, lang: Lang) -> Value {
 }
 
 fn refused(lang: Lang, session: &ConsoleSession, status: StatusCode, why: &str) -> Response {
-    Page::new("refused.html", "refused_title", lang, Some(session))
-        .section("subjects")
-        .with(json!({ "refused": why }))
-        .status(status)
-        .render()
+    super::refusal(lang, Some(session), "subjects", status, why)
 }
 
 /// The find page, with `values` from a search just made.
