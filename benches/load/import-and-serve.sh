@@ -6,8 +6,9 @@
 if [ -z "${BENCH_BIN:-}" ]; then cargo build --release -q; fi
 bin=${BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release/derbes}
 dir=$(mktemp -d)
-# The load comes from one address with one token: the rate limits are off for it.
-printf '[limits]\ntoken_requests_per_second = 0\naddress_requests_per_second = 0\n' > "$dir/bench.toml"
+# The load comes from one address with one token: the rate limits are off for it. The console
+# is reached over plain HTTP on loopback: its cookie without `Secure`.
+printf '[limits]\ntoken_requests_per_second = 0\naddress_requests_per_second = 0\n[console]\nsecure_cookies = false\n' > "$dir/bench.toml"
 export DERBES_CONFIG="$dir/bench.toml"
 trap 'if [ -n "${server:-}" ]; then kill "$server" 2>/dev/null || true; fi; rm -rf "$dir"' EXIT
 wait_serving() { for _ in $(seq 1 100); do grep -q "serving" "$1" && break; sleep 0.1; done; }
