@@ -77,6 +77,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         14,
         include_str!("../../migrations/postgres/0014_accounts.sql"),
     ),
+    (
+        15,
+        include_str!("../../migrations/postgres/0015_requests_by_status.sql"),
+    ),
 ];
 
 /// The channel on which a revocation is announced to every derbes on the database.

@@ -74,6 +74,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         15,
         include_str!("../../migrations/sqlite/0015_accounts.sql"),
     ),
+    (
+        16,
+        include_str!("../../migrations/sqlite/0016_requests_by_status.sql"),
+    ),
 ];
 
 /// The migration after which the database is vacuumed once: space freed before deletions were
