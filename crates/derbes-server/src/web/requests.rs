@@ -61,8 +61,9 @@ pub(crate) async fn queue(
     let filter = RequestFilter {
         kind: parse(&q.kind),
         status,
-        // "All" statuses, when one is not chosen, means the open ones.
-        open: Some(status.is_none()),
+        // "All" statuses, when one is not chosen, means the open ones; an open status is said
+        // to be one, so that the store searches its index of open requests.
+        open: Some(status.is_none_or(Status::is_open)),
         overdue: q.due == "overdue",
         due_within_days: match q.due.as_str() {
             "today" => Some(0),
