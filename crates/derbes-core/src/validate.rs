@@ -67,19 +67,20 @@ impl ValueError {
                 "It contains invisible or direction-changing characters, which can make a name look like another. Type it again without them.",
             )
             .into(),
-            ValueError::BirthDate(when) => match (*when == "in the future", lang) {
-                (true, _) => tr(
+            ValueError::BirthDate(when) => if *when == "in the future" {
+                tr(
                     lang,
                     "Туған күн болашақта болуы мүмкін емес.",
                     "Дата рождения не может быть в будущем.",
                     "A birth date cannot be in the future.",
-                ),
-                (false, _) => tr(
+                )
+            } else {
+                tr(
                     lang,
                     "Туған күн 1900 жылдан ерте болуы мүмкін емес.",
                     "Дата рождения не может быть раньше 1900 года.",
                     "A birth date cannot be before 1900.",
-                ),
+                )
             }
             .into(),
         }

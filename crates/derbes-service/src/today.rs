@@ -72,8 +72,6 @@ impl App {
         .await?;
         let awaiting_approval = part(RequestFilter {
             status: Some(Status::AwaitingApproval),
-            // An open status: said, so that the store searches its index of open requests.
-            open: Some(true),
             ..Default::default()
         })
         .await?;

@@ -100,13 +100,7 @@ async fn answer(
             StatusCode::CONFLICT,
         ),
         Err(e @ VaultError::Forbidden(_)) => {
-            return super::refusal(
-                lang,
-                Some(&s.session),
-                "access",
-                StatusCode::FORBIDDEN,
-                &e.to_string(),
-            )
+            return super::session::failed(lang, Some(&s.session), "access", e)
         }
         Err(VaultError::AccountNotFound | VaultError::TokenNotFound) => (
             json!({ "error": text(lang, "access_not_found") }),

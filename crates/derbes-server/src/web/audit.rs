@@ -4,10 +4,10 @@
 use super::{text, Page, Submitted, Viewer};
 use crate::AppState;
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use derbes_core::text::Lang;
-use derbes_service::{Actor, AuditFilter, ConsoleSession, VaultError};
+use derbes_service::{Actor, AuditFilter, ConsoleSession};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -37,17 +37,6 @@ impl AuditQuery {
     }
 }
 
-/// The service's reason for refusing the page.
-fn refused(lang: Lang, session: &ConsoleSession, e: &VaultError) -> Response {
-    super::refusal(
-        lang,
-        Some(session),
-        "audit",
-        StatusCode::FORBIDDEN,
-        &e.to_string(),
-    )
-}
-
 /// The page: the chain's state, the events matching `q`, and `values` from a verification.
 async fn show(
     state: &AppState,
@@ -59,8 +48,7 @@ async fn show(
 ) -> Response {
     let status = match state.app.vault.audit_status_for(actor) {
         Ok(s) => s,
-        Err(e @ VaultError::Forbidden(_)) => return refused(lang, session, &e),
-        Err(e) => return super::session::unavailable(lang, e),
+        Err(e) => return super::session::failed(lang, Some(session), "audit", e),
     };
     let page = match state.app.vault.browse_audit(actor, &q.filter(PAGE)).await {
         Ok(p) => p,
@@ -103,8 +91,7 @@ pub(crate) async fn verify(State(state): State<AppState>, s: Submitted) -> Respo
             "notice": text(lang, "chain_verified").replace("{n}", &report.events.to_string()),
         }),
         Ok(Err(broken)) => json!({ "error": format!("{}: {broken}", text(lang, "chain_broken")) }),
-        Err(e @ VaultError::Forbidden(_)) => return refused(lang, &s.session, &e),
-        Err(e) => return super::session::unavailable(lang, e),
+        Err(e) => return super::session::failed(lang, Some(&s.session), "audit", e),
     };
     show(
         &state,
@@ -161,7 +148,6 @@ pub(crate) async fn export(
             )
                 .into_response()
         }
-        Err(e @ VaultError::Forbidden(_)) => refused(lang, &session, &e),
-        Err(e) => super::session::unavailable(lang, e),
+        Err(e) => super::session::failed(lang, Some(&session), "audit", e),
     }
 }

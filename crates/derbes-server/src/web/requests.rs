@@ -61,9 +61,8 @@ pub(crate) async fn queue(
     let filter = RequestFilter {
         kind: parse(&q.kind),
         status,
-        // "All" statuses, when one is not chosen, means the open ones; an open status is said
-        // to be one, so that the store searches its index of open requests.
-        open: Some(status.is_none_or(Status::is_open)),
+        // "All" statuses, when one is not chosen, means the open ones.
+        open: Some(status.is_none()),
         overdue: q.due == "overdue",
         due_within_days: match q.due.as_str() {
             "today" => Some(0),
@@ -93,19 +92,8 @@ pub(crate) async fn queue(
             }))
             .render()
         }
-        Err(e @ VaultError::Forbidden(_)) => refused(lang, &session, &e),
-        Err(e) => super::session::unavailable(lang, e),
+        Err(e) => super::session::failed(lang, Some(&session), "requests", e),
     }
-}
-
-fn refused(lang: derbes_core::text::Lang, session: &ConsoleSession, e: &VaultError) -> Response {
-    super::refusal(
-        lang,
-        Some(session),
-        "requests",
-        StatusCode::FORBIDDEN,
-        &e.to_string(),
-    )
 }
 
 /// The request a page or form is about, from its address; a malformed id is a request that
@@ -170,9 +158,8 @@ async fn show(
     };
     let view = match view {
         Ok(v) => v,
-        Err(e @ VaultError::Forbidden(_)) => return refused(lang, session, &e),
         Err(VaultError::RequestNotFound) => return missing(lang, Some(session)),
-        Err(e) => return super::session::unavailable(lang, e),
+        Err(e) => return super::session::failed(lang, Some(session), "requests", e),
     };
     let mut context = json!({
         "r": view,
@@ -218,7 +205,9 @@ async fn after_form(
     let lang = s.lang;
     let problem = match done {
         Ok(step) => return super::see_other(&format!("/console/requests/{id}?done={step}"), &[]),
-        Err(e @ VaultError::Forbidden(_)) => return refused(lang, &s.session, &e),
+        Err(e @ VaultError::Forbidden(_)) => {
+            return super::session::failed(lang, Some(&s.session), "requests", e)
+        }
         Err(VaultError::InvalidField { field, detail }) => {
             json!({ "errors": { field: detail } })
         }
@@ -388,7 +377,9 @@ pub(crate) async fn answer(
             .section("requests")
             .with(json!({ "letter": letter, "request_id": id }))
             .render(),
-        Err(e @ VaultError::Forbidden(_)) => refused(lang, &session, &e),
+        Err(e @ VaultError::Forbidden(_)) => {
+            super::session::failed(lang, Some(&session), "requests", e)
+        }
         Err(e) => show(&state, &session, lang, Err(e), json!({})).await,
     }
 }
@@ -499,7 +490,9 @@ pub(crate) async fn file(State(state): State<AppState>, s: Submitted) -> Respons
         Ok(view) => {
             return super::see_other(&format!("/console/requests/{}?done=filed", view.id), &[])
         }
-        Err(e @ VaultError::Forbidden(_)) => return refused(lang, &s.session, &e),
+        Err(e @ VaultError::Forbidden(_)) => {
+            return super::session::failed(lang, Some(&s.session), "requests", e)
+        }
         Err(VaultError::InvalidField { field, detail }) => (field, detail),
         Err(VaultError::NotFound) => ("subject_id", text(lang, "no_such_subject").to_owned()),
         Err(VaultError::NotLinked) => (

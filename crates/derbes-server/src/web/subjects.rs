@@ -21,9 +21,19 @@ fn declared(state: &AppState, lang: Lang) -> Value {
             .map(|(k, f)| json!({ "key": k, "label": f.label.get(lang) })).collect::<Vec<_>>(),
         "categories": d.subject_categories.iter()
             .map(|(k, c)| json!({ "key": k, "label": c.label.get(lang) })).collect::<Vec<_>>(),
-        "field_labels": d.fields.iter()
-            .map(|(k, f)| (k.clone(), json!(f.label.get(lang)))).collect::<Map<_, _>>(),
+        "field_labels": field_labels(state, lang),
     })
+}
+
+/// The declared fields' labels in `lang`, by key.
+fn field_labels(state: &AppState, lang: Lang) -> Value {
+    let d = state.app.vault.declaration();
+    Value::Object(
+        d.fields
+            .iter()
+            .map(|(k, f)| (k.clone(), json!(f.label.get(lang))))
+            .collect::<Map<_, _>>(),
+    )
 }
 
 fn refused(lang: Lang, session: &ConsoleSession, status: StatusCode, why: &str) -> Response {
@@ -84,10 +94,7 @@ pub(crate) async fn find(State(state): State<AppState>, s: Submitted) -> Respons
                 StatusCode::FORBIDDEN,
             )
         }
-        Err(e @ VaultError::Forbidden(_)) => {
-            return refused(lang, &s.session, StatusCode::FORBIDDEN, &e.to_string())
-        }
-        Err(e) => return super::session::unavailable(lang, e),
+        Err(e) => return super::session::failed(lang, Some(&s.session), "subjects", e),
     };
     find_page(&state, &s.session, lang, values, status)
 }
@@ -180,7 +187,7 @@ async fn file_page(
         Ok(file) => {
             let mut context = json!({
                 "file": file,
-                "field_labels": declared(state, lang)["field_labels"],
+                "field_labels": field_labels(state, lang),
                 "field_order": state.app.vault.declaration().fields.keys().collect::<Vec<_>>(),
                 "flag_reasons": derbes_core::flags::FlagReason::ALL,
             });
@@ -257,13 +264,10 @@ pub(crate) async fn correct(
             Err(VaultError::Invalid(_)) => {
                 json!({ "form": super::text(lang, "nothing_corrected") })
             }
-            Err(e @ (VaultError::Forbidden(_) | VaultError::Denied(_))) => {
-                return refused(lang, &s.session, StatusCode::FORBIDDEN, &e.to_string())
-            }
             Err(e @ VaultError::Store(derbes_store::StoreError::VersionConflict)) => {
                 json!({ "form": crate::ApiError::from(e).detail })
             }
-            Err(e) => return super::session::unavailable(lang, e),
+            Err(e) => return super::session::failed(lang, Some(&s.session), "subjects", e),
         },
         Err(_) => json!({}),
     };
@@ -366,10 +370,7 @@ pub(crate) async fn create(State(state): State<AppState>, s: Submitted) -> Respo
             json!({ field: super::text(lang, "duplicate_subject") })
         }
         Err(VaultError::Invalid(m)) => json!({ "category": m }),
-        Err(e @ VaultError::Forbidden(_)) => {
-            return refused(lang, &s.session, StatusCode::FORBIDDEN, &e.to_string())
-        }
-        Err(e) => return super::session::unavailable(lang, e),
+        Err(e) => return super::session::failed(lang, Some(&s.session), "subjects", e),
     };
     new_page(&state, &s.session, lang, &category, &kept, errors)
 }
@@ -423,25 +424,18 @@ pub(crate) async fn flag(
         _ => Err(super::text(lang, "unknown_step").to_owned()),
     };
     let done = match change {
-        Ok(change) => state
-            .app
-            .consents
-            .set_flag(&s.actor, id, purpose, change)
-            .await
-            .map_err(|e| match e {
-                e @ VaultError::Forbidden(_) => Ok((StatusCode::FORBIDDEN, e.to_string())),
-                e @ (VaultError::NothingToLift(_)
-                | VaultError::Conflict(_)
-                | VaultError::Validation(_)
-                | VaultError::InvalidField { .. }) => Ok((StatusCode::CONFLICT, e.to_string())),
-                e => Err(e),
-            }),
-        Err(m) => Err(Ok((StatusCode::UNPROCESSABLE_ENTITY, m))),
+        Ok(change) => {
+            state
+                .app
+                .consents
+                .set_flag(&s.actor, id, purpose, change)
+                .await
+        }
+        Err(why) => return refused(lang, &s.session, StatusCode::UNPROCESSABLE_ENTITY, &why),
     };
     let back = format!("/console/subjects/{id}?purpose={}", f.get("back_purpose"));
     match done {
         Ok(_) => super::see_other(&format!("{back}&flagged=1"), &[]),
-        Err(Ok((status, why))) => refused(lang, &s.session, status, &why),
-        Err(Err(e)) => super::session::unavailable(lang, e),
+        Err(e) => super::session::failed(lang, Some(&s.session), "subjects", e),
     }
 }

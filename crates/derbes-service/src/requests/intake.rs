@@ -419,7 +419,11 @@ impl Requests {
             }
             None => None,
         };
-        let open_only = filter.open.unwrap_or(filter.status.is_none()) || due_by.is_some();
+        // A status still being handled is asked of open requests only: the same answer, and
+        // the store can search its index of open requests by status.
+        let open_only = filter.open.unwrap_or(filter.status.is_none())
+            || due_by.is_some()
+            || filter.status.is_some_and(Status::is_open);
         let records = self
             .vault
             .store()
