@@ -230,6 +230,37 @@ pub fn is_minor(declaration: &Declaration, birth: Date, on: Date) -> bool {
     age_on(birth, on) < declaration.minors.age_of_majority
 }
 
+/// The month (its first day) in which the subject must confirm, in their own name, a consent
+/// a legal representative gave or renewed: the month they come of age. `None` when the subject
+/// gave it, for a withdrawal, and when the birth date is unknown. The duty ends with the
+/// subject's next consent event for the purpose (or any withdrawal), which has no such month.
+///
+/// derbes keeps this month in the clear beside the sealed birth date, so that the duties due
+/// can be listed without opening anyone's data: it tells no more than the year and month.
+pub fn reconfirmation_month(
+    declaration: &Declaration,
+    birth: Option<Date>,
+    event: &ConsentEvent,
+) -> Option<Date> {
+    let by_representative = matches!(event.given_by, GivenBy::Representative { .. });
+    let gives = matches!(
+        event.action,
+        ConsentAction::Give(_) | ConsentAction::Renew(_)
+    );
+    if !(by_representative && gives) {
+        return None;
+    }
+    let birth = birth?;
+    let year = birth
+        .year()
+        .checked_add(i32::try_from(declaration.minors.age_of_majority).ok()?)?;
+    // Born on 29 February: of age on 1 March of a common year.
+    let of_age = Date::from_calendar_date(year, birth.month(), birth.day())
+        .or_else(|_| Date::from_calendar_date(year, time::Month::March, 1))
+        .ok()?;
+    of_age.replace_day(1).ok()
+}
+
 /// The subject's birth date from its values: a date field keyed `birth_date`, else the first IIN
 /// field that parses. `value` gives a field's stored (normalized) value.
 pub fn birth_date(
@@ -950,7 +981,49 @@ cross_border_basis = "consent"
             .collect()
     }
 
+    #[test]
+    fn a_representatives_consent_is_to_be_confirmed_in_the_month_of_majority() {
+        let d = decl();
+        let at = datetime!(2026-12-07 10:00 UTC);
+        let month =
+            |who, give| reconfirmation_month(&d, Some(CHILD_BORN), &event(&d, 1, at, who, give));
+        assert_eq!(month(by_parent(), true), Some(date!(2030 - 03 - 01)));
+        assert_eq!(
+            month(by_parent(), false),
+            None,
+            "a withdrawal ends the duty"
+        );
+        assert_eq!(
+            month(GivenBy::Subject, true),
+            None,
+            "the subject's own consent ends it"
+        );
+        let e = event(&d, 1, at, by_parent(), true);
+        assert_eq!(
+            reconfirmation_month(&d, None, &e),
+            None,
+            "no birth date, no month"
+        );
+    }
+
     proptest! {
+        /// The month of majority is the one in which the subject stops being a minor: a minor
+        /// on the last day of the month before, of age on its last day.
+        #[test]
+        fn the_month_of_majority_is_when_the_subject_comes_of_age(
+            born in 0i64..40_000, age in 14u32..22,
+        ) {
+            let mut d = decl();
+            d.minors.age_of_majority = age;
+            let birth = date!(1900 - 01 - 01) + time::Duration::days(born);
+            let e = event(&d, 1, datetime!(2026-12-07 10:00 UTC), by_parent(), true);
+            let month = reconfirmation_month(&d, Some(birth), &e).unwrap();
+            prop_assert_eq!(month.day(), 1);
+            prop_assert!(is_minor(&d, birth, month.previous_day().unwrap()));
+            let last = month.replace_day(month.month().length(month.year())).unwrap();
+            prop_assert!(!is_minor(&d, birth, last));
+        }
+
         /// No allow without a holding consent that counts: the latest counting event is a give
         /// whose grant covers the fields returned.
         #[test]

@@ -5,6 +5,7 @@
 
 use crate::consent::{consent_covers, ConsentGap, SubjectFacts};
 use crate::declaration::{Declaration, LegalBasis};
+use crate::text::Lang;
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -137,6 +138,129 @@ impl DenyReason {
                 format!("processing for purpose `{purpose}` is restricted for this subject")
             }
         }
+    }
+}
+
+impl DenyReason {
+    /// Why the read was refused, for the person at the console, in `lang`: purposes, fields
+    /// and recipients by their declared labels in that language (their keys where undeclared).
+    pub fn explain(&self, lang: Lang, declaration: &Declaration) -> String {
+        let purpose = |key: &str| named(lang, declaration.purposes.get(key).map(|p| &p.label), key);
+        let field = |key: &str| named(lang, declaration.fields.get(key).map(|f| &f.label), key);
+        let say = |[kk, ru, en]: [&'static str; 3]| crate::text::tr(lang, kk, ru, en);
+        // A sentence naming the purpose `p` as `{p}`.
+        let of = |p: &str, sentence: [&'static str; 3]| say(sentence).replace("{p}", &purpose(p));
+        match self {
+            DenyReason::UndeclaredPurpose { purpose: p } => of(p, [
+                "{p} мақсаты жарияланбаған.",
+                "Цель {p} не объявлена.",
+                "The purpose {p} is not declared.",
+            ]),
+            DenyReason::PurposeNotForCategory { purpose: p, category } => of(p, [
+                "{p} мақсаты {c} санатындағы субъектілердің деректерін өңдемейді.",
+                "Цель {p} не предусматривает обработку данных субъектов категории {c}.",
+                "The purpose {p} does not process data of subjects of the category {c}.",
+            ])
+            .replace(
+                "{c}",
+                &named(lang, declaration.subject_categories.get(category).map(|c| &c.label), category),
+            ),
+            DenyReason::UndeclaredField { field: f } => say([
+                "{f} өрісі жарияланбаған.",
+                "Поле {f} не объявлено.",
+                "The field {f} is not declared.",
+            ])
+            .replace("{f}", &field(f)),
+            DenyReason::FieldOutsidePurpose { field: f, purpose: p } => of(p, [
+                "{f} өрісі {p} мақсаты пайдалана алатын өрістердің қатарына кірмейді.",
+                "Поле {f} не входит в число полей, которые может использовать цель {p}.",
+                "The field {f} is not among the fields the purpose {p} may use.",
+            ])
+            .replace("{f}", &field(f)),
+            DenyReason::ActorNotAllowedPurpose { purpose: p } => of(p, [
+                "Сізге {p} мақсаты үшін әрекет етуге рұқсат берілмеген.",
+                "Вам не разрешено действовать для цели {p}.",
+                "You may not act for the purpose {p}.",
+            ]),
+            DenyReason::NoConsent { purpose: p } => of(p, [
+                "{p} мақсаты келісімге негізделген, ал субъект келісім бермеген.",
+                "Цель {p} основана на согласии, а субъект его не давал.",
+                "The purpose {p} rests on consent, and the subject has given none.",
+            ]),
+            DenyReason::ConsentWithdrawn { purpose: p } => of(p, [
+                "{p} мақсаты үшін берілген келісім кері қайтарып алынды.",
+                "Согласие для цели {p} отозвано.",
+                "The consent to the purpose {p} was withdrawn.",
+            ]),
+            DenyReason::ConsentExpired { purpose: p } => of(p, [
+                "{p} мақсаты үшін берілген келісімнің мерзімі өтті.",
+                "Срок согласия для цели {p} истёк.",
+                "The term of the consent to the purpose {p} has ended.",
+            ]),
+            DenyReason::ConsentDoesNotCover { purpose: p, item } => of(p, [
+                "{p} мақсаты үшін келісім мақсаттың қазіргі шарттарынан тарырақ шарттармен берілген: ол {i} қамтымайды. Субъектіден келісімді қайта беруін сұраңыз.",
+                "Согласие для цели {p} дано на более узких условиях, чем у цели сейчас: оно не охватывает {i}. Попросите субъекта дать согласие заново.",
+                "The consent to the purpose {p} was given on narrower terms than the purpose has now: it does not cover {i}. Ask the subject to consent again.",
+            ])
+            .replace("{i}", &covered_item(lang, declaration, item)),
+            DenyReason::ReconsentRequired { purpose: p } => of(p, [
+                "Субъект кәмелетке толды: {p} мақсаты үшін заңды өкілі берген келісімді субъектінің өзі қайта беруі тиіс.",
+                "Субъект достиг совершеннолетия: согласие для цели {p}, данное его законным представителем, субъект должен дать сам.",
+                "The subject has come of age: the consent to the purpose {p} their representative gave must be given again by the subject.",
+            ]),
+            DenyReason::SubjectBlocked => say([
+                "Субъектінің дербес деректері бұғатталған: тек оларды сақтауға рұқсат етіледі.",
+                "Персональные данные субъекта заблокированы: допускается только их хранение.",
+                "The subject's personal data are blocked: only their storage is allowed.",
+            ])
+            .to_owned(),
+            DenyReason::ProcessingRestricted { purpose: p } => of(p, [
+                "Осы субъект үшін {p} мақсатында өңдеу шектелген.",
+                "Обработка для цели {p} ограничена для этого субъекта.",
+                "Processing for the purpose {p} is restricted for this subject.",
+            ]),
+        }
+    }
+}
+
+/// A declared name in `lang`, quoted as that language quotes: «…» in Kazakh and Russian,
+/// “…” in English; the key where nothing is declared under it.
+fn named(lang: Lang, label: Option<&crate::text::Text>, key: &str) -> String {
+    let name = label.map_or(key, |t| t.get(lang));
+    match lang {
+        Lang::Kk | Lang::Ru => format!("«{name}»"),
+        Lang::En => format!("“{name}”"),
+    }
+}
+
+/// What a consent does not cover, in `lang` and in the accusative its sentence needs.
+fn covered_item(lang: Lang, declaration: &Declaration, item: &str) -> String {
+    let say = |kk: &str, ru: &str, en: &str| crate::text::tr(lang, kk, ru, en).to_owned();
+    if let Some(key) = item.strip_prefix("field:") {
+        let f = named(lang, declaration.fields.get(key).map(|f| &f.label), key);
+        return say("{f} өрісін", "поле {f}", "the field {f}").replace("{f}", &f);
+    }
+    if let Some(key) = item.strip_prefix("recipient:") {
+        let r = named(lang, declaration.recipients.get(key).map(|r| &r.label), key);
+        return say(
+            "{r} алушысына беруді",
+            "передачу получателю {r}",
+            "transfer to the recipient {r}",
+        )
+        .replace("{r}", &r);
+    }
+    if item == "publication" {
+        say(
+            "жалпыға қолжетімді дереккөздерде жариялауды",
+            "публикацию в общедоступных источниках",
+            "publication in publicly available sources",
+        )
+    } else {
+        say(
+            "трансшекаралық беруді",
+            "трансграничную передачу",
+            "cross-border transfer",
+        )
     }
 }
 
@@ -366,6 +490,81 @@ mod tests {
                 "field_outside_purpose",
                 "undeclared_field"
             ]
+        );
+    }
+
+    #[test]
+    fn every_reason_is_explained_in_every_language_by_declared_names() {
+        let d = decl();
+        let p = || "medical".to_owned();
+        let all = [
+            DenyReason::UndeclaredPurpose {
+                purpose: "sport".into(),
+            },
+            DenyReason::PurposeNotForCategory {
+                purpose: p(),
+                category: "student".into(),
+            },
+            DenyReason::UndeclaredField {
+                field: "shoe_size".into(),
+            },
+            DenyReason::FieldOutsidePurpose {
+                field: "iin".into(),
+                purpose: p(),
+            },
+            DenyReason::ActorNotAllowedPurpose { purpose: p() },
+            DenyReason::NoConsent { purpose: p() },
+            DenyReason::ConsentWithdrawn { purpose: p() },
+            DenyReason::ConsentExpired { purpose: p() },
+            DenyReason::ConsentDoesNotCover {
+                purpose: p(),
+                item: "field:iin".into(),
+            },
+            DenyReason::ConsentDoesNotCover {
+                purpose: p(),
+                item: "cross_border_transfer".into(),
+            },
+            DenyReason::ConsentDoesNotCover {
+                purpose: p(),
+                item: "publication".into(),
+            },
+            DenyReason::ReconsentRequired { purpose: p() },
+            DenyReason::SubjectBlocked,
+            DenyReason::ProcessingRestricted { purpose: p() },
+        ];
+        for lang in Lang::ALL {
+            let label = d.purposes["medical"].label.get(lang);
+            let mut seen = std::collections::HashSet::new();
+            for r in &all {
+                let text = r.explain(lang, &d);
+                assert!(text.ends_with('.'), "{lang:?} {r:?}: {text}");
+                assert!(!text.contains('`'), "{lang:?} {r:?}: {text}");
+                let names_medical = !matches!(
+                    r,
+                    DenyReason::UndeclaredPurpose { .. }
+                        | DenyReason::UndeclaredField { .. }
+                        | DenyReason::SubjectBlocked
+                );
+                if names_medical {
+                    assert!(
+                        text.contains(label),
+                        "{lang:?} {r:?} names no label: {text}"
+                    );
+                }
+                assert!(seen.insert(text), "{lang:?} {r:?} says what another says");
+            }
+        }
+        // An undeclared name is shown by its key.
+        let undeclared = DenyReason::UndeclaredPurpose {
+            purpose: "sport".into(),
+        };
+        assert_eq!(
+            undeclared.explain(Lang::Ru, &d),
+            "Цель «sport» не объявлена."
+        );
+        assert_eq!(
+            undeclared.explain(Lang::En, &d),
+            "The purpose “sport” is not declared."
         );
     }
 

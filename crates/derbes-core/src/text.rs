@@ -130,24 +130,52 @@ pub fn tr<'a>(lang: Lang, kk: &'a str, ru: &'a str, en: &'a str) -> &'a str {
     }
 }
 
+/// The names of the months in Kazakh (as dates and months alike write them).
+const KK_MONTHS: [&str; 12] = [
+    "қаңтар",
+    "ақпан",
+    "наурыз",
+    "сәуір",
+    "мамыр",
+    "маусым",
+    "шілде",
+    "тамыз",
+    "қыркүйек",
+    "қазан",
+    "қараша",
+    "желтоқсан",
+];
+
+/// A month (given by any of its days) as each language names it alone: `2030 жылғы наурыз`,
+/// `март 2030 года`, `March 2030`.
+pub fn format_month(date: time::Date, lang: Lang) -> String {
+    const RU: [&str; 12] = [
+        "январь",
+        "февраль",
+        "март",
+        "апрель",
+        "май",
+        "июнь",
+        "июль",
+        "август",
+        "сентябрь",
+        "октябрь",
+        "ноябрь",
+        "декабрь",
+    ];
+    let m = usize::from(u8::from(date.month())) - 1;
+    let y = date.year();
+    match lang {
+        Lang::Kk => format!("{y} жылғы {}", KK_MONTHS[m]),
+        Lang::Ru => format!("{} {y} года", RU[m]),
+        Lang::En => format!("{} {y}", date.month()),
+    }
+}
+
 /// A date as each language writes it in documents: `2026 жылғы 21 қараша`,
 /// `21 ноября 2026 года`, `21 November 2026` (Russian spells the year out, so a date ends no
 /// sentence with a doubled full stop).
 pub fn format_date(date: time::Date, lang: Lang) -> String {
-    const KK: [&str; 12] = [
-        "қаңтар",
-        "ақпан",
-        "наурыз",
-        "сәуір",
-        "мамыр",
-        "маусым",
-        "шілде",
-        "тамыз",
-        "қыркүйек",
-        "қазан",
-        "қараша",
-        "желтоқсан",
-    ];
     // Russian dates put the month in the genitive.
     const RU: [&str; 12] = [
         "января",
@@ -166,7 +194,7 @@ pub fn format_date(date: time::Date, lang: Lang) -> String {
     let m = usize::from(u8::from(date.month())) - 1;
     let (y, d) = (date.year(), date.day());
     match lang {
-        Lang::Kk => format!("{y} жылғы {d} {}", KK[m]),
+        Lang::Kk => format!("{y} жылғы {d} {}", KK_MONTHS[m]),
         Lang::Ru => format!("{d} {} {y} года", RU[m]),
         Lang::En => format!("{d} {} {y}", date.month()),
     }
@@ -270,6 +298,9 @@ mod tests {
         assert_eq!(format_date(d, Lang::Kk), "2026 жылғы 21 қараша");
         assert_eq!(format_date(d, Lang::Ru), "21 ноября 2026 года");
         assert_eq!(format_date(d, Lang::En), "21 November 2026");
+        assert_eq!(format_month(d, Lang::Kk), "2026 жылғы қараша");
+        assert_eq!(format_month(d, Lang::Ru), "ноябрь 2026 года");
+        assert_eq!(format_month(d, Lang::En), "November 2026");
         let at = time::macros::datetime!(2027-01-05 14:07 +06:00);
         assert_eq!(format_moment(at, Lang::Ru), "5 января 2027 года, 08:07 UTC");
     }

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 use derbes_core::audit::ChainVerifier;
-use derbes_core::identifiers::{Iin, Sex};
+use derbes_core::identifiers::Sex;
 use derbes_core::Declaration;
 use derbes_crypto::KeyRing;
 use derbes_server::BODY_LIMIT;
@@ -54,35 +54,7 @@ fn problem_codes(r: &Reply) -> Vec<String> {
         .collect()
 }
 
-fn iin_born(birth: time::Date, sex: Sex) -> String {
-    Iin::compose(birth, sex, 77).unwrap().as_str().to_owned()
-}
-
 impl Server {
-    /// Creates a legal representative with `fields`: its id.
-    async fn a_representative(&self, fields: Value) -> String {
-        let r = self
-            .post(
-                "/api/v1/subjects",
-                &self.admin,
-                json!({ "category": "legal_representative", "fields": fields }),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", r.body);
-        r.body["id"].as_str().unwrap().to_owned()
-    }
-
-    /// Links `parent` to `child` as its parent, with the birth certificate's digest.
-    async fn link_parent(&self, child: &str, parent: &str) -> Reply {
-        self.post(
-            &format!("/api/v1/subjects/{child}/representatives"),
-            &self.admin,
-            json!({ "representative_id": parent, "relation": "parent",
-                    "documents": [{ "kind": "birth_certificate", "sha256": "b1".repeat(32) }] }),
-        )
-        .await
-    }
-
     /// Files a request as staff, verifies the requester by an identity document, submits it
     /// and has the DPO approve it: the request id and the approval's answer.
     async fn approved_request(&self, staff: &str, dpo: &str, filing: Value) -> (String, Reply) {

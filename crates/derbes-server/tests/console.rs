@@ -309,6 +309,10 @@ fn main() -> ExitCode {
             today::today_shows_the_legal_clocks_first,
         ),
         (
+            "consents_to_confirm_at_majority_are_on_today",
+            today::consents_to_confirm_at_majority_are_on_today,
+        ),
+        (
             "a_request_from_paper_to_the_sent_answer",
             requests::a_request_from_paper_to_the_sent_answer,
         ),

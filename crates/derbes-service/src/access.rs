@@ -49,6 +49,8 @@ actions! {
     ConsentList,
     ConsentRecord,
     ConsentReceipt,
+    /// The consents representatives gave that subjects are to confirm once of age.
+    ReconfirmationList,
     RepresentativeList,
     RepresentativeLink,
     RepresentativeUnlink,
@@ -138,6 +140,8 @@ impl Action {
             TokenCreate | TokenList | TokenRevoke | JobsRead => (ADMIN, Reach::Any),
             AccountCreate | AccountList | AccountDisable | AccountReset => (ADMIN, Reach::Any),
             ConsentList | ConsentRecord | ConsentReceipt => (PROCESSORS, Reach::Subject),
+            // A duty of the operator's people, each of the purposes they act for.
+            ReconfirmationList => (OPERATOR, Reach::Any),
             RepresentativeList | RepresentativeLink | RepresentativeUnlink => {
                 (PROCESSORS, Reach::Subject)
             }
@@ -179,6 +183,7 @@ impl Action {
             ConsentList => "consent.list",
             ConsentRecord => "consent.record",
             ConsentReceipt => "consent.receipt",
+            ReconfirmationList => "consent.reconfirmations",
             RepresentativeList => "representative.list",
             RepresentativeLink => "representative.link",
             RepresentativeUnlink => "representative.unlink",

@@ -8,13 +8,15 @@ use crate::actor::Actor;
 use crate::vault::{Vault, VaultError, UPDATE_ATTEMPTS};
 use derbes_core::audit::{AuditDraft, Outcome};
 use derbes_core::consent::{
-    check_consent_event, consent_state, ConsentAction, ConsentEvent, ConsentProblem, ConsentState,
-    Document, GivenBy, Grant, Method, PurposeTerms, Relation, RepresentativeLink, Term,
+    check_consent_event, consent_state, reconfirmation_month, ConsentAction, ConsentEvent,
+    ConsentProblem, ConsentState, Document, GivenBy, Grant, Method, PurposeTerms, Relation,
+    RepresentativeLink, Term,
 };
+use derbes_core::decision::ActorScope;
 use derbes_core::declaration::{representative_categories, LegalBasis};
 use derbes_core::flags::{Flag, FlagReason, Obligation};
 use derbes_core::validate::FieldProblem;
-use derbes_store::{Applied, FlagWrite, StoreError, SubjectRecord, WriteOp};
+use derbes_store::{Applied, FlagWrite, ReconfirmationsDue, StoreError, SubjectRecord, WriteOp};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
@@ -373,6 +375,11 @@ impl Consents {
                 .vault
                 .store()
                 .write(WriteOp::RecordConsent {
+                    reconfirm_in: reconfirmation_month(
+                        self.vault.declaration(),
+                        facts.birth_date,
+                        &event,
+                    ),
                     event: event.clone(),
                     seen,
                     audit,
@@ -479,6 +486,27 @@ impl Consents {
                 "several subjects have this IIN; give the subject id instead",
             )])),
         }
+    }
+
+    /// The consents representatives gave that their subjects are to confirm in their own name,
+    /// due this month or earlier (the earliest first, at most `limit`), of the purposes the
+    /// actor acts for, with how many are due in all.
+    pub async fn reconfirmations_due(
+        &self,
+        actor: &Actor,
+        limit: u32,
+    ) -> Result<ReconfirmationsDue, VaultError> {
+        self.vault.authorize(actor, Action::ReconfirmationList)?;
+        let purposes = match &actor.scope {
+            ActorScope::AnyPurpose => Vec::new(),
+            ActorScope::Purposes(p) if p.is_empty() => return Ok(ReconfirmationsDue::default()),
+            ActorScope::Purposes(p) => p.clone(),
+        };
+        Ok(self
+            .vault
+            .store()
+            .reconfirmations_due(self.vault.today(), purposes, limit)
+            .await?)
     }
 
     /// The subject's consent ledger, with the status of each consent-based purpose today.

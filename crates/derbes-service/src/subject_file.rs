@@ -10,6 +10,7 @@ use crate::requests::{RequestFilter, RequestView};
 use crate::subjects::SubjectView;
 use crate::{Actor, VaultError};
 use derbes_core::audit::AuditEvent;
+use derbes_core::decision::DenyReason;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -24,8 +25,10 @@ pub struct SubjectFile {
     pub purpose: Option<String>,
     /// The fields that purpose may read.
     pub read: Option<SubjectView>,
-    /// Why the read was refused (the decision's reasons, or the role's).
-    pub refused: Vec<String>,
+    /// Why the decision refused the read (each front end says it in its reader's language).
+    pub denied: Vec<DenyReason>,
+    /// Why the actor's role may not read for the purpose.
+    pub forbidden: Option<String>,
     pub consents: Option<ConsentLedger>,
     pub representatives: Option<Representatives>,
     pub flags: Option<Flags>,
@@ -50,17 +53,15 @@ impl App {
         id: Uuid,
         purpose: Option<&str>,
     ) -> Result<SubjectFile, VaultError> {
-        let (read, refused) = match purpose {
-            None => (None, Vec::new()),
-            Some(p) => match self.subjects.read_subject(actor, id, p, None).await {
-                Ok(v) => (Some(v), Vec::new()),
-                Err(VaultError::Denied(reasons)) => {
-                    (None, reasons.iter().map(|r| r.message()).collect())
-                }
-                Err(VaultError::Forbidden(m)) => (None, vec![m]),
+        let (mut read, mut denied, mut forbidden) = (None, Vec::new(), None);
+        if let Some(p) = purpose {
+            match self.subjects.read_subject(actor, id, p, None).await {
+                Ok(v) => read = Some(v),
+                Err(VaultError::Denied(reasons)) => denied = reasons,
+                Err(VaultError::Forbidden(m)) => forbidden = Some(m),
                 Err(e) => return Err(e),
-            },
-        };
+            }
+        }
         let consents = part(self.consents.consent_ledger(actor, id).await)?;
         let representatives = part(self.consents.representatives(actor, id).await)?;
         let flags = part(self.consents.flags(actor, id).await)?;
@@ -84,7 +85,8 @@ impl App {
         )?;
         // Nothing at all to show: the subject is not one the actor may know of.
         if read.is_none()
-            && refused.is_empty()
+            && denied.is_empty()
+            && forbidden.is_none()
             && consents.is_none()
             && flags.is_none()
             && history.is_none()
@@ -98,7 +100,8 @@ impl App {
             id,
             purpose: purpose.map(str::to_owned),
             read,
-            refused,
+            denied,
+            forbidden,
             consents,
             representatives,
             flags,

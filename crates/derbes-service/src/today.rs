@@ -1,6 +1,7 @@
 //! "Today": what the operator's legal clocks ask of a person now, in one read. Requests past
 //! their due time, requests due by the end of today, requests awaiting a second person's
-//! approval, and the audit chain's last verification and checkpoint export. Each part is
+//! approval, consents that subjects who came of age are to confirm in their own name (due this
+//! month or earlier), and the audit chain's last verification and checkpoint export. Each part is
 //! there only for those who may see it: a part the actor may not read is left out, not
 //! refused, so that every role has a Today.
 
@@ -9,6 +10,7 @@ use crate::audit_chain::AuditStatus;
 use crate::requests::{RequestFilter, RequestView};
 use crate::{Actor, VaultError};
 use derbes_core::request::Status;
+use derbes_store::ReconfirmationsDue;
 use serde::Serialize;
 
 /// The most requests a part lists; the page says when there are more.
@@ -32,6 +34,8 @@ pub struct Today {
     pub due_today: Option<RequestsPart>,
     /// Waiting for a second person's approval (four eyes).
     pub awaiting_approval: Option<RequestsPart>,
+    /// Consents a representative gave, which the subject, now of age, is to confirm.
+    pub reconfirmations: Option<ReconfirmationsDue>,
     pub audit: Option<AuditStatus>,
 }
 
@@ -75,6 +79,11 @@ impl App {
             ..Default::default()
         })
         .await?;
+        let reconfirmations = match self.consents.reconfirmations_due(actor, TODAY_LIMIT).await {
+            Ok(r) => Some(r),
+            Err(VaultError::Forbidden(_)) => None,
+            Err(e) => return Err(e),
+        };
         let audit = match self.vault.audit_status_for(actor) {
             Ok(s) => Some(s),
             Err(VaultError::Forbidden(_)) => None,
@@ -85,6 +94,7 @@ impl App {
             overdue,
             due_today,
             awaiting_approval,
+            reconfirmations,
             audit,
         })
     }

@@ -54,7 +54,8 @@ pub use requests::{RequestQuery, RequestRecord, RequestStore};
 pub use sqlite::SqliteStore;
 pub(crate) use subject_state::{state_sql, FlagTable};
 pub use subject_state::{
-    FlagWrite, StateChanges, SubjectState, SubjectStateStore, STATE_CHANGES_KEPT,
+    FlagWrite, Reconfirmation, ReconfirmationsDue, StateChanges, SubjectState, SubjectStateStore,
+    STATE_CHANGES_KEPT,
 };
 pub use subjects::{IndexEntry, SubjectRecord, SubjectStore};
 pub(crate) use tokens::{purposes_of, TOKEN_COLUMNS};

@@ -130,6 +130,24 @@ pub struct StateChanges {
     pub latest: i64,
 }
 
+/// A consent a legal representative gave, which the subject is to confirm in their own name in
+/// the month they come of age.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Reconfirmation {
+    pub subject_id: Uuid,
+    pub purpose: String,
+    /// The first day of the month of majority.
+    #[serde(with = "derbes_core::iso_date")]
+    pub month: time::Date,
+}
+
+/// Some of the reconfirmations due, and how many there are in all.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReconfirmationsDue {
+    pub due: Vec<Reconfirmation>,
+    pub total: u64,
+}
+
 /// How many changes the feed keeps; older ones are pruned.
 pub const STATE_CHANGES_KEPT: i64 = 100_000;
 
@@ -168,4 +186,12 @@ pub trait SubjectStateStore: Send + Sync {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<Uuid>, StoreError>;
+    /// The reconfirmations due in the month of `through` or before, of `purposes` (every
+    /// purpose when empty): the earliest month first, at most `limit`, with the count of all.
+    async fn reconfirmations_due(
+        &self,
+        through: time::Date,
+        purposes: Vec<String>,
+        limit: u32,
+    ) -> Result<ReconfirmationsDue, StoreError>;
 }

@@ -26,6 +26,20 @@ pub(crate) fn parse(stored: &str) -> Result<OffsetDateTime, NotATime> {
     }
 }
 
+/// A month (given by any of its days) as it is stored: `YYYY-MM`, which sorts as months do.
+pub(crate) fn month_text(day: time::Date) -> String {
+    format!("{:04}-{:02}", day.year(), u8::from(day.month()))
+}
+
+/// A stored month as its first day.
+pub(crate) fn parse_month(stored: &str) -> Result<time::Date, NotATime> {
+    let (year, month) = stored.split_once('-').ok_or(NotATime)?;
+    let year: i32 = year.parse().map_err(|_| NotATime)?;
+    let month: u8 = month.parse().map_err(|_| NotATime)?;
+    let month = time::Month::try_from(month).map_err(|_| NotATime)?;
+    time::Date::from_calendar_date(year, month, 1).map_err(|_| NotATime)
+}
+
 /// A time as it is stored.
 pub(crate) fn text(at: OffsetDateTime) -> String {
     format_timestamp(at)

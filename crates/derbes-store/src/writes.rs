@@ -92,9 +92,14 @@ pub enum WriteOp {
     /// Appends a consent event, if the subject's ledger still holds exactly `seen` events of the
     /// event's purpose (the ones the decision to record it was made on); otherwise
     /// `VersionConflict`.
+    ///
+    /// `reconfirm_in`: the month (its first day) in which the subject must confirm the consent
+    /// in their own name (see `derbes_core::consent::reconfirmation_month`); `None` ends any
+    /// such duty for the event's purpose.
     RecordConsent {
         event: ConsentEvent,
         seen: usize,
+        reconfirm_in: Option<time::Date>,
         audit: AuditDraft,
     },
     /// Links a legal representative to a subject, or replaces the link's relation and documents.

@@ -13,12 +13,13 @@ use derbes_crypto::KeyRing;
 use derbes_store::testing::{run_suite, Case, Fut, TestDb};
 use derbes_store::{
     open, AccountChange, AccountRecord, AccountWrite, Applied, EndSessions, FlagWrite, IndexEntry,
-    JobOutcome, JobRun, JobWrite, KeyOwner, KeyRecord, PackageRecord, RequestQuery, RequestRecord,
-    SessionRecord, SessionStage, Store, StoreError, SubjectRecord, SubjectState, TokenRecord,
-    WebhookJob, WebhookStatus, WriteOp,
+    JobOutcome, JobRun, JobWrite, KeyOwner, KeyRecord, PackageRecord, Reconfirmation,
+    ReconfirmationsDue, RequestQuery, RequestRecord, SessionRecord, SessionStage, Store,
+    StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob, WebhookStatus, WriteOp,
 };
 use std::process::ExitCode;
 use std::sync::Arc;
+use time::macros::date;
 use uuid::Uuid;
 
 fn keys() -> Arc<KeyRing> {
@@ -488,11 +489,41 @@ fn consents_links_and_flags(db: TestDb) -> Fut {
             .write(WriteOp::RecordConsent {
                 event: give.clone(),
                 seen: 0,
+                reconfirm_in: Some(date!(2030 - 03 - 01)),
                 audit: audit("consent.give"),
             })
             .await
             .unwrap();
         assert_eq!(recorded, Applied::ConsentRecorded);
+        // The parent's consent is for the child to confirm in March 2030, not before.
+        let due = |through: time::Date, purposes: &[&str]| {
+            s.reconfirmations_due(
+                through,
+                purposes.iter().map(|p| p.to_string()).collect(),
+                10,
+            )
+        };
+        let march = Reconfirmation {
+            subject_id: child.id,
+            purpose: "olympiad".into(),
+            month: date!(2030 - 03 - 01),
+        };
+        assert_eq!(
+            due(date!(2030 - 03 - 31), &[]).await.unwrap(),
+            ReconfirmationsDue {
+                due: vec![march.clone()],
+                total: 1
+            }
+        );
+        assert_eq!(
+            due(date!(2030 - 02 - 28), &[]).await.unwrap(),
+            ReconfirmationsDue::default()
+        );
+        assert_eq!(
+            due(date!(2031 - 01 - 01), &["photos"]).await.unwrap(),
+            ReconfirmationsDue::default(),
+            "only the purposes asked"
+        );
         let consenting =
             |purpose: &'static str, after: Option<Uuid>| s.consenting_subjects(purpose, after, 10);
         assert_eq!(consenting("olympiad", None).await.unwrap(), [child.id]);
@@ -512,6 +543,7 @@ fn consents_links_and_flags(db: TestDb) -> Fut {
             .write(WriteOp::RecordConsent {
                 event: stale,
                 seen: 0,
+                reconfirm_in: None,
                 audit: audit("consent.withdraw"),
             })
             .await;
@@ -528,10 +560,16 @@ fn consents_links_and_flags(db: TestDb) -> Fut {
         s.write(WriteOp::RecordConsent {
             event: withdraw.clone(),
             seen: 1,
+            reconfirm_in: None,
             audit: audit("consent.withdraw"),
         })
         .await
         .unwrap();
+        assert_eq!(
+            due(date!(2031 - 01 - 01), &[]).await.unwrap(),
+            ReconfirmationsDue::default(),
+            "a withdrawal ends the duty"
+        );
         // `seen` counts the events of the event's own purpose: another purpose starts at 0.
         let photos = consent(
             child.id,
@@ -542,10 +580,18 @@ fn consents_links_and_flags(db: TestDb) -> Fut {
         s.write(WriteOp::RecordConsent {
             event: photos.clone(),
             seen: 0,
+            reconfirm_in: Some(date!(2030 - 03 - 01)),
             audit: audit("consent.give"),
         })
         .await
         .unwrap();
+        assert_eq!(
+            due(date!(2030 - 03 - 01), &["photos", "olympiad"])
+                .await
+                .unwrap()
+                .total,
+            1
+        );
         let one_purpose = s
             .subject_with_state(child.id, Some("olympiad".into()))
             .await
@@ -879,6 +925,7 @@ fn destruction_removes_everything_personal_once(db: TestDb) -> Fut {
                 by_parent,
             ),
             seen: 0,
+            reconfirm_in: Some(date!(2030 - 03 - 01)),
             audit: audit(child.id, "consent.give"),
         })
         .await
@@ -1011,6 +1058,13 @@ fn destruction_removes_everything_personal_once(db: TestDb) -> Fut {
             }
         );
         assert!(s.subject(child.id).await.unwrap().is_none());
+        assert_eq!(
+            s.reconfirmations_due(date!(2031 - 01 - 01), Vec::new(), 10)
+                .await
+                .unwrap(),
+            ReconfirmationsDue::default(),
+            "no duty outlives the subject"
+        );
         assert_eq!(
             s.held(vec![child.id, parent.id]).await.unwrap(),
             [parent.id].into_iter().collect()

@@ -100,7 +100,7 @@ async fn answer(
             StatusCode::CONFLICT,
         ),
         Err(e @ VaultError::Forbidden(_)) => {
-            return super::session::failed(lang, Some(&s.session), "access", e)
+            return super::session::failed(state, lang, Some(&s.session), "access", e)
         }
         Err(VaultError::AccountNotFound | VaultError::TokenNotFound) => (
             json!({ "error": text(lang, "access_not_found") }),

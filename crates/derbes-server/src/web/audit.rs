@@ -48,7 +48,7 @@ async fn show(
 ) -> Response {
     let status = match state.app.vault.audit_status_for(actor) {
         Ok(s) => s,
-        Err(e) => return super::session::failed(lang, Some(session), "audit", e),
+        Err(e) => return super::session::failed(state, lang, Some(session), "audit", e),
     };
     let page = match state.app.vault.browse_audit(actor, &q.filter(PAGE)).await {
         Ok(p) => p,
@@ -91,7 +91,7 @@ pub(crate) async fn verify(State(state): State<AppState>, s: Submitted) -> Respo
             "notice": text(lang, "chain_verified").replace("{n}", &report.events.to_string()),
         }),
         Ok(Err(broken)) => json!({ "error": format!("{}: {broken}", text(lang, "chain_broken")) }),
-        Err(e) => return super::session::failed(lang, Some(&s.session), "audit", e),
+        Err(e) => return super::session::failed(&state, lang, Some(&s.session), "audit", e),
     };
     show(
         &state,
@@ -148,6 +148,6 @@ pub(crate) async fn export(
             )
                 .into_response()
         }
-        Err(e) => super::session::failed(lang, Some(&session), "audit", e),
+        Err(e) => super::session::failed(&state, lang, Some(&session), "audit", e),
     }
 }

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use derbes_core::text::Lang;
-use derbes_service::ConsoleSession;
+use derbes_service::{ConsoleSession, VaultError};
 use serde_json::{json, Map, Value};
 use std::sync::LazyLock;
 
@@ -229,6 +229,7 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.add_filter("when", when);
     env.add_filter("day", day);
+    env.add_filter("month", month);
     for (name, source) in [
         ("layout.html", include_str!("templates/layout.html")),
         ("macros.html", include_str!("templates/macros.html")),
@@ -476,6 +477,30 @@ fn language_links() -> Value {
     ])
 }
 
+/// What the service refused or could not do, as a page says it in `lang`: a decision's reasons
+/// by the declaration's names, else the status and detail the API gives.
+pub(crate) fn explained(state: &AppState, lang: Lang, e: VaultError) -> (StatusCode, String) {
+    if let VaultError::Denied(reasons) = &e {
+        return (StatusCode::FORBIDDEN, explain_denial(state, lang, reasons));
+    }
+    let problem = crate::ApiError::from(e);
+    (problem.status, problem.detail)
+}
+
+/// A decision's reasons in `lang`, one sentence each.
+pub(crate) fn explain_denial(
+    state: &AppState,
+    lang: Lang,
+    reasons: &[derbes_core::decision::DenyReason],
+) -> String {
+    let declaration = state.app.vault.declaration();
+    let said: Vec<String> = reasons
+        .iter()
+        .map(|r| r.explain(lang, declaration))
+        .collect();
+    said.join(" ")
+}
+
 /// The page saying why something was not done, or is not there, in a `section` of the console.
 pub(crate) fn refusal(
     lang: Lang,
@@ -518,9 +543,19 @@ fn when(at: String, lang: String, utc_offset: i32) -> String {
 
 /// `{{ date | day(lang) }}`: a date (`YYYY-MM-DD`) in words of `lang`.
 fn day(date: String, lang: String) -> String {
+    in_words(date, &lang, derbes_core::text::format_date)
+}
+
+/// `{{ date | month(lang) }}`: the month of a date (`YYYY-MM-DD`) in words of `lang`.
+fn month(date: String, lang: String) -> String {
+    in_words(date, &lang, derbes_core::text::format_month)
+}
+
+/// A date (`YYYY-MM-DD`) as `words` writes it in `lang`; as given when it is not one.
+fn in_words(date: String, lang: &str, words: fn(time::Date, Lang) -> String) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day]");
     match (time::Date::parse(&date, format), lang.parse::<Lang>()) {
-        (Ok(d), Ok(lang)) => derbes_core::text::format_date(d, lang),
+        (Ok(d), Ok(lang)) => words(d, lang),
         _ => date,
     }
 }
@@ -712,8 +747,8 @@ mod tests {
             ),
             (
                 "subject.html",
-                json!({ "field_labels": { "surname": "x", "iin": "x" }, "field_order": ["surname", "iin", "email"], "flag_reasons": ["objection"], "errors": { "iin": "x", "form": "x" }, "corrections": { "iin": "y" }, "file": {
-                        "id": uuid::Uuid::nil(), "purpose": "education", "refused": ["x"],
+                json!({ "refused": ["x"], "field_labels": { "surname": "x", "iin": "x" }, "field_order": ["surname", "iin", "email"], "flag_reasons": ["objection"], "errors": { "iin": "x", "form": "x" }, "corrections": { "iin": "y" }, "file": {
+                        "id": uuid::Uuid::nil(), "purpose": "education", "denied": [], "forbidden": null,
                         "read": { "purpose": "education", "confirmation_due": true, "fields": { "surname": "x", "iin": "y" } },
                         "flags": { "blocked": { "reason": "objection", "until": "2026-12-31" },
                                    "restrictions": { "education": { "reason": "other" } },
@@ -733,6 +768,7 @@ mod tests {
                         "overdue": { "requests": [request.clone()], "more": true },
                         "due_today": { "requests": [], "more": false },
                         "awaiting_approval": null,
+                        "reconfirmations": { "due": [{ "subject_id": uuid::Uuid::nil(), "purpose": "medical", "month": "2030-03-01" }], "total": 51 },
                         "audit": {
                             "chain": "broken", "problem": "x", "verified_through": 7, "last_checkpoint": 2,
                             "checkpoint_file": "/x", "last_exported_checkpoint": { "n": 2, "seq": 7, "at": "2026-12-06T10:00:00Z" },

@@ -92,7 +92,7 @@ pub(crate) async fn queue(
             }))
             .render()
         }
-        Err(e) => super::session::failed(lang, Some(&session), "requests", e),
+        Err(e) => super::session::failed(&state, lang, Some(&session), "requests", e),
     }
 }
 
@@ -159,7 +159,7 @@ async fn show(
     let view = match view {
         Ok(v) => v,
         Err(VaultError::RequestNotFound) => return missing(lang, Some(session)),
-        Err(e) => return super::session::failed(lang, Some(session), "requests", e),
+        Err(e) => return super::session::failed(state, lang, Some(session), "requests", e),
     };
     let mut context = json!({
         "r": view,
@@ -206,7 +206,7 @@ async fn after_form(
     let problem = match done {
         Ok(step) => return super::see_other(&format!("/console/requests/{id}?done={step}"), &[]),
         Err(e @ VaultError::Forbidden(_)) => {
-            return super::session::failed(lang, Some(&s.session), "requests", e)
+            return super::session::failed(state, lang, Some(&s.session), "requests", e)
         }
         Err(VaultError::InvalidField { field, detail }) => {
             json!({ "errors": { field: detail } })
@@ -378,7 +378,7 @@ pub(crate) async fn answer(
             .with(json!({ "letter": letter, "request_id": id }))
             .render(),
         Err(e @ VaultError::Forbidden(_)) => {
-            super::session::failed(lang, Some(&session), "requests", e)
+            super::session::failed(&state, lang, Some(&session), "requests", e)
         }
         Err(e) => show(&state, &session, lang, Err(e), json!({})).await,
     }
@@ -491,7 +491,7 @@ pub(crate) async fn file(State(state): State<AppState>, s: Submitted) -> Respons
             return super::see_other(&format!("/console/requests/{}?done=filed", view.id), &[])
         }
         Err(e @ VaultError::Forbidden(_)) => {
-            return super::session::failed(lang, Some(&s.session), "requests", e)
+            return super::session::failed(&state, lang, Some(&s.session), "requests", e)
         }
         Err(VaultError::InvalidField { field, detail }) => (field, detail),
         Err(VaultError::NotFound) => ("subject_id", text(lang, "no_such_subject").to_owned()),

@@ -74,19 +74,21 @@ pub(crate) fn to_sign_in(state: &AppState, ended: bool) -> Response {
 
 /// A page for a service that could not answer (the store, the audit chain).
 pub(crate) fn unavailable(lang: derbes_core::text::Lang, e: VaultError) -> Response {
-    failed(lang, None, "", e)
+    let problem = crate::ApiError::from(e);
+    super::refusal(lang, None, "", problem.status, &problem.detail)
 }
 
 /// The page for what the service refused or could not do, in a `section` of the console: the
 /// status and reason the API gives for it (a role's refusal is 403 with the service's reason).
 pub(crate) fn failed(
+    state: &AppState,
     lang: derbes_core::text::Lang,
     session: Option<&ConsoleSession>,
     section: &'static str,
     e: VaultError,
 ) -> Response {
-    let problem = crate::ApiError::from(e);
-    super::refusal(lang, session, section, problem.status, &problem.detail)
+    let (status, why) = super::explained(state, lang, e);
+    super::refusal(lang, session, section, status, &why)
 }
 
 /// The session behind the request's cookie at `stage`, or where the browser should go instead.

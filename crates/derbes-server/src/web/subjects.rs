@@ -87,14 +87,11 @@ pub(crate) async fn find(State(state): State<AppState>, s: Submitted) -> Respons
             json!({ "errors": field_messages(&problems, lang, "value"), "form": form }),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
-        Err(VaultError::Denied(reasons)) => {
-            let why: Vec<String> = reasons.iter().map(|r| r.message()).collect();
-            (
-                json!({ "errors": { "purpose": why.join("; ") }, "form": form }),
-                StatusCode::FORBIDDEN,
-            )
-        }
-        Err(e) => return super::session::failed(lang, Some(&s.session), "subjects", e),
+        Err(VaultError::Denied(reasons)) => (
+            json!({ "errors": { "purpose": super::explain_denial(&state, lang, &reasons) }, "form": form }),
+            StatusCode::FORBIDDEN,
+        ),
+        Err(e) => return super::session::failed(&state, lang, Some(&s.session), "subjects", e),
     };
     find_page(&state, &s.session, lang, values, status)
 }
@@ -185,7 +182,15 @@ async fn file_page(
     };
     match state.app.subject_file(actor, id, purpose).await {
         Ok(file) => {
+            let declaration = state.app.vault.declaration();
+            let refused: Vec<String> = file
+                .denied
+                .iter()
+                .map(|r| r.explain(lang, declaration))
+                .chain(file.forbidden.clone())
+                .collect();
             let mut context = json!({
+                "refused": refused,
                 "file": file,
                 "field_labels": field_labels(state, lang),
                 "field_order": state.app.vault.declaration().fields.keys().collect::<Vec<_>>(),
@@ -267,7 +272,7 @@ pub(crate) async fn correct(
             Err(e @ VaultError::Store(derbes_store::StoreError::VersionConflict)) => {
                 json!({ "form": crate::ApiError::from(e).detail })
             }
-            Err(e) => return super::session::failed(lang, Some(&s.session), "subjects", e),
+            Err(e) => return super::session::failed(&state, lang, Some(&s.session), "subjects", e),
         },
         Err(_) => json!({}),
     };
@@ -370,7 +375,7 @@ pub(crate) async fn create(State(state): State<AppState>, s: Submitted) -> Respo
             json!({ field: super::text(lang, "duplicate_subject") })
         }
         Err(VaultError::Invalid(m)) => json!({ "category": m }),
-        Err(e) => return super::session::failed(lang, Some(&s.session), "subjects", e),
+        Err(e) => return super::session::failed(&state, lang, Some(&s.session), "subjects", e),
     };
     new_page(&state, &s.session, lang, &category, &kept, errors)
 }
@@ -436,6 +441,6 @@ pub(crate) async fn flag(
     let back = format!("/console/subjects/{id}?purpose={}", f.get("back_purpose"));
     match done {
         Ok(_) => super::see_other(&format!("{back}&flagged=1"), &[]),
-        Err(e) => super::session::failed(lang, Some(&s.session), "subjects", e),
+        Err(e) => super::session::failed(&state, lang, Some(&s.session), "subjects", e),
     }
 }

@@ -367,6 +367,26 @@ const TEXTS: &[(&str, [&str; 3])] = &[
     ("none_overdue", ["Мерзімі өткен өтініш жоқ.", "Просроченных запросов нет.", "No request is overdue."]),
     ("none_due_today", ["Мерзімі бүгін аяқталатын өтініш жоқ.", "Запросов, срок которых истекает сегодня, нет.", "No request is due today."]),
     ("none_awaiting", ["Бекітуді күтіп тұрған өтініш жоқ.", "Запросов, ожидающих утверждения, нет.", "No request awaits approval."]),
+    ("reconfirm_title", ["Кәмелетке толғанда растауды қажет ететін келісімдер", "Согласия, которые нужно подтвердить по достижении совершеннолетия", "Consents to confirm at the age of majority"]),
+    (
+        "reconfirm_hint",
+        [
+            "Бұл келісімдерді субъектінің атынан заңды өкілі берген, ал субъект көрсетілген айда кәмелетке толады немесе толды. Субъектіден келісімді өз атынан растауын не кері қайтарып алуын сұраңыз: оның келесі шешімі жазылғанда міндет жабылады.",
+            "Эти согласия за субъекта дал законный представитель, а субъект достигает или достиг совершеннолетия в указанном месяце. Попросите субъекта подтвердить согласие от своего имени или отозвать его: обязанность закрывается, когда его решение записано.",
+            "A legal representative gave these consents for the subject, who comes or came of age in the month shown. Ask the subject to confirm the consent in their own name or withdraw it: the duty closes once their decision is recorded.",
+        ],
+    ),
+    ("reconfirm_month", ["Кәмелетке толатын айы", "Месяц совершеннолетия", "Month of majority"]),
+    ("none_reconfirm", ["Растауды қажет ететін келісім жоқ.", "Согласий, требующих подтверждения, нет.", "No consent is due for confirmation."]),
+    (
+        "more_reconfirm",
+        [
+            "Алғашқы {n} келісім көрсетілген, барлығы {total}.",
+            "Показаны первые {n} согласий из {total}.",
+            "The first {n} of {total} consents are shown.",
+        ],
+    ),
+    ("subject", ["Субъект", "Субъект", "Subject"]),
     (
         "more_requests",
         [

@@ -1,6 +1,7 @@
 //! "Today", the console's first page: the requests overdue and due today with their legal
-//! clocks and the calendar's explanation, those awaiting approval, and the audit chain's last
-//! verification and checkpoint export; each part as the person's role may see it.
+//! clocks and the calendar's explanation, those awaiting approval, the consents subjects are to
+//! confirm at the age of majority, and the audit chain's last verification and checkpoint
+//! export; each part as the person's role may see it.
 
 use super::{Page, Viewer};
 use crate::AppState;
@@ -20,6 +21,7 @@ pub(crate) async fn page(
         Ok(today) => Page::new("today.html", "today_title", lang, Some(&session))
             .section("today")
             .request_kinds()
+            .purposes_of(state.app.vault.declaration())
             .with(json!({ "today": today, "limit": derbes_service::TODAY_LIMIT }))
             .render(),
         Err(e) => super::session::unavailable(lang, e),

@@ -264,6 +264,38 @@ impl Server {
         assert_eq!(r.status, 201, "{}", r.body);
         r.body["id"].as_str().unwrap().to_owned()
     }
+
+    /// Creates a legal representative with `fields`: its id.
+    pub async fn a_representative(&self, fields: Value) -> String {
+        let r = self
+            .post(
+                "/api/v1/subjects",
+                &self.admin,
+                json!({ "category": "legal_representative", "fields": fields }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Links `parent` to `child` as its parent, with the birth certificate's digest.
+    pub async fn link_parent(&self, child: &str, parent: &str) -> Reply {
+        self.post(
+            &format!("/api/v1/subjects/{child}/representatives"),
+            &self.admin,
+            json!({ "representative_id": parent, "relation": "parent",
+                    "documents": [{ "kind": "birth_certificate", "sha256": "b1".repeat(32) }] }),
+        )
+        .await
+    }
+}
+
+/// An IIN for a person born on `birth`.
+pub fn iin_born(birth: time::Date, sex: derbes_core::identifiers::Sex) -> String {
+    derbes_core::identifiers::Iin::compose(birth, sex, 77)
+        .unwrap()
+        .as_str()
+        .to_owned()
 }
 
 impl Drop for Server {

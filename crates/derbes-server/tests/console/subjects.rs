@@ -77,8 +77,10 @@ pub(crate) fn subjects_are_added_found_and_opened_for_a_purpose(db: TestDb) -> F
                     other.body.contains("role=\"alert\"") && !other.body.contains("Сәрсенбаева")
                 );
                 assert!(
-                    other.body.contains("personnel"),
-                    "the decision's reason: {}",
+                    other.body.contains(
+                        "Вам не разрешено действовать для цели «Управление персоналом и учёт рабочего времени»."
+                    ),
+                    "the decision's reason, in the page's language, by the purpose's name: {}",
                     other.body
                 );
                 assert!(
@@ -147,7 +149,7 @@ pub(crate) fn blocks_are_set_by_staff_and_lifted_by_an_officer(db: TestDb) -> Fu
                 assert!(
                     blocked
                         .body
-                        .contains("the subject&#x27;s data are blocked: only storage is allowed")
+                        .contains("Персональные данные субъекта заблокированы: допускается только их хранение.")
                         && !blocked.body.contains("Сәрсенбаева"),
                     "reads refused while blocked"
                 );

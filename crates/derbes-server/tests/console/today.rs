@@ -1,6 +1,7 @@
 //! The Today page: the legal clocks first, each part as the person's role may see it.
 
 use super::*;
+use derbes_core::identifiers::Sex;
 use serde_json::json;
 
 /// A paper request of `kind` about `subject`, received `days_ago` days ago, filed through the
@@ -190,6 +191,88 @@ pub(crate) fn the_policy_shows_versions_documents_and_the_consent_impact(db: Tes
                     !page.body.contains("<h3>Влияние на согласия</h3>")
                         && page.body.contains("видят только")
                 );
+            })
+            .await;
+    })
+}
+
+/// A parent's consent for a daughter who comes of age in 40 days: not on Today before her month
+/// of majority, then listed (by id and month, never by name) for the DPO and for staff of the
+/// purpose, not for others; her own consent, once of age, ends the duty.
+pub(crate) fn consents_to_confirm_at_majority_are_on_today(db: TestDb) -> Fut {
+    Box::pin(async move {
+        Desk::start(&db)
+            .await
+            .run(|desk| {
+                let s = &desk.s;
+                let turns = time::OffsetDateTime::now_utc().date() + time::Duration::days(40);
+                let birth = turns.replace_year(turns.year() - 18).unwrap_or_else(|_| {
+                    turns
+                        .replace_day(28)
+                        .unwrap()
+                        .replace_year(turns.year() - 18)
+                        .unwrap()
+                });
+                let child = desk.service(s.create_student_id(
+                    &s.admin,
+                    json!({ "surname": "Сәрсенбаева", "iin": iin_born(birth, Sex::Female) }),
+                ));
+                let parent = desk.service(s.a_representative(json!({ "surname": "Сәрсенбаев",
+                    "iin": iin_born(time::macros::date!(1980 - 05 - 04), Sex::Male) })));
+                assert_eq!(desk.service(s.link_parent(&child, &parent)).status, 201);
+                let consents = format!("/api/v1/subjects/{child}/consents");
+                let paper = json!({ "kind": "paper", "evidence_sha256": "5e".repeat(32) });
+                let r = desk.service(s.post(
+                    &consents,
+                    &s.admin,
+                    json!({ "purpose": "extracurricular",
+                    "action": "give", "representative_id": parent, "method": paper }),
+                ));
+                assert_eq!(r.status, 201, "{}", r.body);
+
+                let link = format!("/console/subjects/{child}\"");
+                let part = |b: &mut Browser| {
+                    let page = b.get("/console?lang=ru");
+                    assert_eq!(page.status, 200, "{}", page.body);
+                    assert!(!page.body.contains("Сәрсенбаева"), "never a name");
+                    page.body
+                        .split("<section aria-labelledby=\"reconfirm-heading\"")
+                        .nth(1)
+                        .map(|s| s.split("</section>").next().unwrap().to_owned())
+                };
+                let before = part(&mut desk.person("aliya", Role::Dpo, &[])).unwrap();
+                assert!(
+                    before.contains("Согласий, требующих подтверждения, нет"),
+                    "not before her month: {before}"
+                );
+
+                // Seventy days on (sessions of before have ended): her month has come.
+                desk.later(70 * 86_400);
+                let mut dpo = desk.person("timur", Role::Dpo, &[]);
+                let due = part(&mut dpo).unwrap();
+                assert!(due.contains(&link), "{due}");
+                let month = derbes_core::text::format_month(turns, derbes_core::text::Lang::Ru);
+                assert!(due.contains(&month), "the month of majority: {due}");
+                let mut staff = desk.person("bolat", Role::Staff, &["extracurricular"]);
+                assert!(part(&mut staff).unwrap().contains(&link));
+                let mut other = desk.person("dana", Role::Staff, &["personnel"]);
+                assert!(
+                    !part(&mut other).unwrap().contains(&link),
+                    "not their purpose"
+                );
+                let mut auditor = desk.person("erlan", Role::Auditor, &[]);
+                assert!(part(&mut auditor).is_none(), "auditors have no such duty");
+
+                // Of age now, she consents in her own name: the duty ends.
+                let r = desk.service(s.post(
+                    &consents,
+                    &s.admin,
+                    json!({ "purpose": "extracurricular",
+                    "action": "give", "method": paper }),
+                ));
+                assert_eq!(r.status, 201, "{}", r.body);
+                let after = part(&mut dpo).unwrap();
+                assert!(!after.contains(&link), "{after}");
             })
             .await;
     })

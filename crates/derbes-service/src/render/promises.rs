@@ -237,10 +237,12 @@ pub const PROMISES: &[Promise] = &[
         id: "minors.coming-of-age",
         says: "At majority, a representative's consents stop holding or are offered to the subject to confirm, as declared.",
         kept_by: KeptBy::Derbes {
-            how: "From the day the subject comes of age, a representative's consent is flagged for confirmation or stops holding.",
+            how: "From the day the subject comes of age, a representative's consent is flagged for confirmation or stops holding; from the month of majority it is on the console's Today until the subject's own decision is recorded.",
             tests: &[
                 "crates/derbes-server/tests/api/consents.rs::at_majority_the_child_consents_in_her_own_name",
                 "crates/derbes-core/src/consent.rs::coming_of_age_flags_or_stops_a_representatives_consent",
+                "crates/derbes-server/tests/console/today.rs::consents_to_confirm_at_majority_are_on_today",
+                "crates/derbes-core/src/consent.rs::the_month_of_majority_is_when_the_subject_comes_of_age",
             ],
         },
     },

@@ -90,6 +90,11 @@ impl Writer {
                 .execute("DELETE FROM request_packages WHERE subject_id = $1", &[&id])
                 .await?,
         };
+        self.execute(
+            "DELETE FROM majority_reconfirmations WHERE subject_id = $1",
+            &[&id],
+        )
+        .await?;
         self.execute("DELETE FROM subjects WHERE id = $1", &[&id])
             .await?;
         self.execute("INSERT INTO destructions (subject_id, destroyed_at, record) VALUES ($1, $2, $3)

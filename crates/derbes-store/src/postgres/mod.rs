@@ -81,6 +81,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         15,
         include_str!("../../migrations/postgres/0015_requests_by_status.sql"),
     ),
+    (
+        16,
+        include_str!("../../migrations/postgres/0016_majority_reconfirmations.sql"),
+    ),
 ];
 
 /// The channel on which a revocation is announced to every derbes on the database.
@@ -910,9 +914,12 @@ impl Writer {
                 self.record_declaration(version, content_hash, content, audit)
                     .await
             }
-            WriteOp::RecordConsent { event, seen, audit } => {
-                self.record_consent(event, seen, audit).await
-            }
+            WriteOp::RecordConsent {
+                event,
+                seen,
+                reconfirm_in,
+                audit,
+            } => self.record_consent(event, seen, reconfirm_in, audit).await,
             WriteOp::LinkRepresentative { link, audit } => {
                 self.link_representative(link, audit).await
             }

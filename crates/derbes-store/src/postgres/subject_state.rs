@@ -3,6 +3,7 @@
 use super::*;
 use crate::FlagWrite;
 use crate::SubjectStateStore;
+use crate::{Reconfirmation, ReconfirmationsDue};
 use derbes_core::consent::ConsentEvent;
 
 pub(super) async fn subject_and_state(
@@ -46,6 +47,7 @@ impl Writer {
         &mut self,
         event: ConsentEvent,
         seen: usize,
+        reconfirm_in: Option<time::Date>,
         audit: AuditDraft,
     ) -> Result<Applied, StoreError> {
         let row = self.query_one("SELECT count(*), count(*) FILTER (WHERE purpose = $2) FROM consent_events WHERE subject_id = $1", &[&event.subject_id, &event.purpose])
@@ -74,6 +76,21 @@ impl Writer {
             // Another derbes process appended to the same ledger meanwhile.
             return Err(StoreError::VersionConflict);
         }
+        match reconfirm_in {
+            Some(month) => self
+                .execute(
+                    "INSERT INTO majority_reconfirmations (subject_id, purpose, due_month) VALUES ($1, $2, $3)
+                     ON CONFLICT (subject_id, purpose) DO UPDATE SET due_month = excluded.due_month",
+                    &[&event.subject_id, &event.purpose, &crate::times::month_text(month)],
+                )
+                .await?,
+            None => self
+                .execute(
+                    "DELETE FROM majority_reconfirmations WHERE subject_id = $1 AND purpose = $2",
+                    &[&event.subject_id, &event.purpose],
+                )
+                .await?,
+        };
         self.append(audit);
         Ok(Applied::ConsentRecorded)
     }
@@ -214,5 +231,48 @@ impl SubjectStateStore for PostgresStore {
             )
             .await?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn reconfirmations_due(
+        &self,
+        through: time::Date,
+        purposes: Vec<String>,
+        limit: u32,
+    ) -> Result<ReconfirmationsDue, StoreError> {
+        const WHERE: &str =
+            "WHERE due_month <= $1 AND (cardinality($2::text[]) = 0 OR purpose = ANY($2))";
+        let month = crate::times::month_text(through);
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT subject_id, purpose, due_month FROM majority_reconfirmations {WHERE} \
+                     ORDER BY due_month, subject_id, purpose LIMIT $3"
+                ),
+                &[&month, &purposes, &i64::from(limit)],
+            )
+            .await?;
+        let due = rows
+            .iter()
+            .map(|r| {
+                Ok(Reconfirmation {
+                    subject_id: r.get(0),
+                    purpose: r.get(1),
+                    month: crate::times::parse_month(r.get(2))
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let total: i64 = c
+            .query_one(
+                &format!("SELECT count(*) FROM majority_reconfirmations {WHERE}"),
+                &[&month, &purposes],
+            )
+            .await?
+            .get(0);
+        Ok(ReconfirmationsDue {
+            due,
+            total: u64::try_from(total).unwrap_or(0),
+        })
     }
 }

@@ -78,6 +78,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         16,
         include_str!("../../migrations/sqlite/0016_requests_by_status.sql"),
     ),
+    (
+        17,
+        include_str!("../../migrations/sqlite/0017_majority_reconfirmations.sql"),
+    ),
 ];
 
 /// The migration after which the database is vacuumed once: space freed before deletions were
@@ -1014,9 +1018,12 @@ fn apply(
             content,
             audit,
         } => declarations::record_declaration(&mut tx, version, content_hash, content, audit),
-        WriteOp::RecordConsent { event, seen, audit } => {
-            subject_state::record_consent(&mut tx, event, seen, audit)
-        }
+        WriteOp::RecordConsent {
+            event,
+            seen,
+            reconfirm_in,
+            audit,
+        } => subject_state::record_consent(&mut tx, event, seen, reconfirm_in, audit),
         WriteOp::LinkRepresentative { link, audit } => {
             subject_state::link_representative(&mut tx, link, audit)
         }

@@ -3,6 +3,7 @@
 use super::*;
 use crate::FlagWrite;
 use crate::SubjectStateStore;
+use crate::{Reconfirmation, ReconfirmationsDue};
 use derbes_core::consent::ConsentEvent;
 
 pub(super) fn subject_and_state(
@@ -33,6 +34,7 @@ pub(super) fn record_consent(
     tx: &mut Tx<'_>,
     event: ConsentEvent,
     seen: usize,
+    reconfirm_in: Option<time::Date>,
     audit: AuditDraft,
 ) -> Result<Applied, StoreError> {
     let conn = tx.conn;
@@ -56,6 +58,20 @@ pub(super) fn record_consent(
         crate::times::At(event.at),
         to_json(&event)?
     ])?;
+    let key = params![sid, event.purpose];
+    match reconfirm_in {
+        Some(month) => conn
+            .prepare_cached(
+                "INSERT INTO majority_reconfirmations (subject_id, purpose, due_month) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (subject_id, purpose) DO UPDATE SET due_month = excluded.due_month",
+            )?
+            .execute(params![sid, event.purpose, crate::times::month_text(month)])?,
+        None => conn
+            .prepare_cached(
+                "DELETE FROM majority_reconfirmations WHERE subject_id = ?1 AND purpose = ?2",
+            )?
+            .execute(key)?,
+    };
     tx.append(audit)?;
     Ok(Applied::ConsentRecorded)
 }
@@ -227,6 +243,49 @@ impl SubjectStateStore for SqliteStore {
                 ids.push(uuid_of(r.get(0)?)?);
             }
             Ok(ids)
+        })
+        .await
+    }
+
+    async fn reconfirmations_due(
+        &self,
+        through: time::Date,
+        purposes: Vec<String>,
+        limit: u32,
+    ) -> Result<ReconfirmationsDue, StoreError> {
+        let month = crate::times::month_text(through);
+        let purposes = if purposes.is_empty() {
+            None
+        } else {
+            Some(to_json(&purposes)?)
+        };
+        self.read(move |c| {
+            const WHERE: &str = "WHERE due_month <= ?1 \
+                 AND (?2 IS NULL OR purpose IN (SELECT value FROM json_each(?2)))";
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT subject_id, purpose, due_month FROM majority_reconfirmations {WHERE} \
+                 ORDER BY due_month, subject_id, purpose LIMIT ?3"
+            ))?;
+            let mut rows = stmt.query(params![month, purposes, limit])?;
+            let mut due = Vec::new();
+            while let Some(r) = rows.next()? {
+                let stored: String = r.get(2)?;
+                due.push(Reconfirmation {
+                    subject_id: uuid_of(r.get(0)?)?,
+                    purpose: r.get(1)?,
+                    month: crate::times::parse_month(&stored)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                });
+            }
+            let total: i64 = c
+                .prepare_cached(&format!(
+                    "SELECT count(*) FROM majority_reconfirmations {WHERE}"
+                ))?
+                .query_row(params![month, purposes], |r| r.get(0))?;
+            Ok(ReconfirmationsDue {
+                due,
+                total: u64::try_from(total).unwrap_or(0),
+            })
         })
         .await
     }

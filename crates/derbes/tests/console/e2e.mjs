@@ -32,9 +32,29 @@ async function api(method, path, body) {
   return answer;
 }
 
-/** A student with requests on Today: one overdue, one awaiting approval. Returns the
+/** A student with requests on Today: one overdue, one awaiting approval; and a student who
+ * came of age last month, whose mother's consent she is to confirm. Returns the first
  * student's id. */
 async function seedRequests() {
+  const born = new Date();
+  born.setUTCDate(1);
+  born.setUTCFullYear(born.getUTCFullYear() - 18, born.getUTCMonth() - 1);
+  const grown = await api("POST", "/api/v1/subjects", {
+    category: "student",
+    fields: { surname: "Жұмабаева", given_name: "Айым", birth_date: born.toISOString().slice(0, 10) },
+  });
+  const mother = await api("POST", "/api/v1/subjects", {
+    category: "legal_representative",
+    fields: { surname: "Жұмабаева", given_name: "Гүлнар" },
+  });
+  await api("POST", `/api/v1/subjects/${grown.id}/representatives`, {
+    representative_id: mother.id, relation: "parent",
+    documents: [{ kind: "birth_certificate", sha256: "b1".repeat(32) }],
+  });
+  await api("POST", `/api/v1/subjects/${grown.id}/consents`, {
+    purpose: "extracurricular", action: "give", representative_id: mother.id,
+    method: { kind: "paper", evidence_sha256: "5e".repeat(32) },
+  });
   const student = await api("POST", "/api/v1/subjects", {
     category: "student",
     fields: { surname: "Сәрсенбаева", given_name: "Дана", email: "dana@mail.kz" },
@@ -152,6 +172,7 @@ async function requestsThroughTheConsole(student, viewport) {
   const dpoContext = await newContext({ ...viewports[viewport], locale: "ru-RU" });
   const dpo = await dpoSignsIn(dpoContext);
   await inEveryLanguage(dpo, "today-with-requests", viewport);
+  assert.equal(await dpo.locator("section.reconfirmations tbody tr").count(), 1, "a consent to confirm at majority");
   for (const [address, name] of [[access, "access"], [destruction, "destruction"]]) {
     const path = new URL(address).pathname;
     await dpo.goto(`${base}/console`);
