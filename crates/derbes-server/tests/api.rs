@@ -141,6 +141,7 @@ fn main() -> ExitCode {
         consents::an_open_obligation_holds_a_withdrawal_back,
         consents::a_withdrawal_takes_effect_on_the_next_read,
         consents::at_majority_the_child_consents_in_her_own_name,
+        consents::a_corrected_birth_date_moves_the_month_of_majority,
         consents::blocks_and_restrictions_stop_reads_until_lifted,
         consents::bad_consent_input_is_refused_and_nothing_is_recorded,
         consents::every_consent_step_is_in_the_audit_trail,

@@ -509,6 +509,63 @@ impl Consents {
             .await?)
     }
 
+    /// Works out again the months of majority of the subjects the store lists as unsettled
+    /// (those with consents recorded before derbes kept the months, and those corrected since):
+    /// each purpose's latest consent event and the sealed birth date say whether the subject
+    /// is to confirm a representative's consent, and when. How many subjects were settled; one
+    /// that changed meanwhile is left for the next run.
+    pub async fn settle_reconfirmations(&self) -> Result<usize, VaultError> {
+        let mut settled = 0;
+        loop {
+            let listed = self.vault.store().unsettled_reconfirmations(500).await?;
+            let mut progressed = false;
+            for id in listed {
+                match self.settle_reconfirmations_of(id).await {
+                    Ok(()) => {
+                        settled += 1;
+                        progressed = true;
+                    }
+                    Err(VaultError::Store(StoreError::VersionConflict)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if !progressed {
+                return Ok(settled);
+            }
+        }
+    }
+
+    async fn settle_reconfirmations_of(&self, id: Uuid) -> Result<(), VaultError> {
+        let (record, state) = self.vault.subject_and_state(id, None).await?;
+        let birth = self.vault.birth_date_of(&record)?;
+        let d = self.vault.declaration();
+        // The ledger is in the order recorded: the last event of a purpose is its latest.
+        let mut latest = std::collections::BTreeMap::new();
+        for e in &state.consents {
+            latest.insert(e.purpose.as_str(), e);
+        }
+        let due = latest
+            .into_iter()
+            .filter_map(|(p, e)| reconfirmation_month(d, birth, e).map(|m| (p.to_owned(), m)))
+            .collect();
+        self.vault
+            .store()
+            .write(WriteOp::SettleReconfirmations {
+                subject_id: id,
+                version: record.version,
+                consents: state.consents.len(),
+                due,
+                audit: AuditDraft::new(
+                    "system:reconfirmations",
+                    "consent.reconfirmations.settle",
+                    Outcome::Ok,
+                )
+                .subject(id),
+            })
+            .await?;
+        Ok(())
+    }
+
     /// The subject's consent ledger, with the status of each consent-based purpose today.
     pub async fn consent_ledger(
         &self,

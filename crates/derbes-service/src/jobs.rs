@@ -41,6 +41,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ),
     (TOKEN_USE, "records when each API token was last used"),
     (
+        RECONFIRMATIONS,
+        "works out the months of majority of subjects with consents recorded before derbes kept them, or corrected since",
+    ),
+    (
         KEYS,
         "reads the key file again to pick up key versions added by `derbes keys rotate`",
     ),
@@ -53,11 +57,14 @@ const AUDIT: &str = "audit-verification";
 const OUTBOX: &str = "outbox-sweep";
 const TOKEN_USE: &str = "token-use";
 const KEYS: &str = "key-reload";
+const RECONFIRMATIONS: &str = "majority-reconfirmations";
 
 /// How often webhook jobs are looked at.
 pub const WEBHOOK_PERIOD: Duration = Duration::from_secs(5);
 /// How often expired access packages are looked for.
 pub const PACKAGE_SWEEP_PERIOD: Duration = Duration::from_secs(600);
+/// How often subjects left with unsettled months of majority are looked for.
+pub const RECONFIRMATION_PERIOD: Duration = Duration::from_secs(600);
 /// How often the whole audit chain is verified.
 pub const AUDIT_VERIFICATION_PERIOD: Duration = Duration::from_secs(24 * 3600);
 /// How often a running server reads its key file again, to pick up versions that
@@ -246,6 +253,18 @@ pub fn jobs(settings: JobSettings) -> Vec<Job> {
                 Ran::routine(format!("recorded the last use of {n} token(s)"))
             })
         }),
+        Job::new(
+            RECONFIRMATIONS,
+            RECONFIRMATION_PERIOD,
+            true,
+            |a| async move {
+                let n = a.consents.settle_reconfirmations().await?;
+                Ok(Ran::counted(n, |n| {
+                    format!("worked out the months of majority of {n} subject(s)")
+                }))
+            },
+        )
+        .on_intact_chain(),
         // The first run comes one period after start-up, which has just read the key file.
         Job::new(KEYS, KEY_RELOAD_PERIOD, false, |a| async move {
             Ok(if a.vault.reload_keys()? {

@@ -194,4 +194,7 @@ pub trait SubjectStateStore: Send + Sync {
         purposes: Vec<String>,
         limit: u32,
     ) -> Result<ReconfirmationsDue, StoreError>;
+    /// Subjects whose months of majority are to be worked out again (see
+    /// [`crate::WriteOp::SettleReconfirmations`]), at most `limit`.
+    async fn unsettled_reconfirmations(&self, limit: u32) -> Result<Vec<Uuid>, StoreError>;
 }

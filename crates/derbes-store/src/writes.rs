@@ -102,6 +102,17 @@ pub enum WriteOp {
         reconfirm_in: Option<time::Date>,
         audit: AuditDraft,
     },
+    /// Replaces the months of majority of a subject listed as unsettled with `due` (purpose,
+    /// first day of the month), worked out from the subject at `version` with `consents`
+    /// consent events (`VersionConflict` if either has moved on since), and takes it off the
+    /// list.
+    SettleReconfirmations {
+        subject_id: Uuid,
+        version: i64,
+        consents: usize,
+        due: Vec<(String, time::Date)>,
+        audit: AuditDraft,
+    },
     /// Links a legal representative to a subject, or replaces the link's relation and documents.
     LinkRepresentative {
         link: RepresentativeLink,
@@ -181,6 +192,7 @@ impl WriteOp {
             | WriteOp::DeletePackage { .. }
             | WriteOp::UpdateWebhookJob { .. }
             | WriteOp::Checkpoint
+            | WriteOp::SettleReconfirmations { .. }
             | WriteOp::ArchiveAudit { .. }
             | WriteOp::Audit(_) => None,
         }
@@ -213,6 +225,7 @@ pub enum Applied {
     },
     Audited,
     ConsentRecorded,
+    ReconfirmationsSettled,
     /// `true` when the link is new, `false` when an existing one was replaced.
     Linked {
         new: bool,

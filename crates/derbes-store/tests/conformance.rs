@@ -423,6 +423,80 @@ fn flag(reason: FlagReason) -> Flag {
     }
 }
 
+/// A subject with consents whose fields are corrected is listed for its months of majority to
+/// be worked out again; they are settled only against the version and ledger they were worked
+/// out from.
+fn months_of_majority_are_settled_against_what_was_read(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let k = keys();
+        let s = store(&db, &k).await;
+        let (child, other) = (record("student"), record("student"));
+        s.write(create(&child, 1)).await.unwrap();
+        s.write(create(&other, 2)).await.unwrap();
+        let audit = |action: &str| AuditDraft::new("test", action, Outcome::Ok).subject(child.id);
+        let by = GivenBy::Representative {
+            representative_id: other.id,
+            relation: Relation::Parent,
+        };
+        let give = consent(
+            child.id,
+            "olympiad",
+            ConsentAction::Give(grant("olympiad")),
+            by,
+        );
+        s.write(WriteOp::RecordConsent {
+            event: give,
+            seen: 0,
+            reconfirm_in: Some(date!(2030 - 03 - 01)),
+            audit: audit("consent.give"),
+        })
+        .await
+        .unwrap();
+        assert!(s.unsettled_reconfirmations(10).await.unwrap().is_empty());
+        let correct = |id: Uuid| WriteOp::UpdateSubject {
+            id,
+            expected_version: 1,
+            fields: vec![("iin".into(), vec![7; 40])],
+            index: vec![],
+            audit: AuditDraft::new("test", "subject.rectify", Outcome::Ok).subject(id),
+        };
+        s.write(correct(child.id)).await.unwrap();
+        s.write(correct(other.id)).await.unwrap();
+        assert_eq!(
+            s.unsettled_reconfirmations(10).await.unwrap(),
+            [child.id],
+            "only a subject with consents"
+        );
+        let settle = |version, consents| WriteOp::SettleReconfirmations {
+            subject_id: child.id,
+            version,
+            consents,
+            due: vec![("olympiad".into(), date!(2031 - 05 - 01))],
+            audit: audit("consent.reconfirmations.settle"),
+        };
+        for stale in [settle(1, 1), settle(2, 0)] {
+            assert!(matches!(
+                s.write(stale).await,
+                Err(StoreError::VersionConflict)
+            ));
+        }
+        assert_eq!(
+            s.write(settle(2, 1)).await.unwrap(),
+            Applied::ReconfirmationsSettled
+        );
+        assert!(s.unsettled_reconfirmations(10).await.unwrap().is_empty());
+        let due = s
+            .reconfirmations_due(date!(2031 - 05 - 01), Vec::new(), 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            due.due.iter().map(|r| r.month).collect::<Vec<_>>(),
+            [date!(2031 - 05 - 01)]
+        );
+        assert_eq!(verify_chain(&s, &k).await, 6);
+    })
+}
+
 /// The consent ledger appends in order and refuses an append decided on a stale ledger; links
 /// and flags are set, replaced and removed; each change is in the chain.
 #[allow(
@@ -1652,6 +1726,10 @@ fn main() -> ExitCode {
             job_runs_keep_the_last_run_counted,
         ),
         ("consents_links_and_flags", consents_links_and_flags),
+        (
+            "months_of_majority_are_settled_against_what_was_read",
+            months_of_majority_are_settled_against_what_was_read,
+        ),
         (
             "requests_file_update_list_and_rewrap",
             requests_file_update_list_and_rewrap,

@@ -384,6 +384,51 @@ pub(super) fn at_majority_the_child_consents_in_her_own_name(db: TestDb) -> Fut 
     })
 }
 
+/// The month the child is to confirm her parent's consent in follows a corrected birth date
+/// once the `majority-reconfirmations` job has worked it out again; a subject whose consents
+/// came before derbes kept the months is settled the same way.
+pub(super) fn a_corrected_birth_date_moves_the_month_of_majority(db: TestDb) -> Fut {
+    Box::pin(async move {
+        fixture!(f = Family::start(&db).await => Family { s, admin, child });
+        f.given().await;
+        let consents = &s.state.app.consents;
+        let dpo = derbes_service::Actor::command_line("test");
+        let due = || async {
+            let due = consents.reconfirmations_due(&dpo, 10).await.unwrap();
+            due.due
+                .iter()
+                .map(|r| (r.subject_id.to_string(), r.month.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            due().await.is_empty(),
+            "born 2008-12-01: not before December 2026"
+        );
+        f.at(2026, 12, 2);
+        assert_eq!(due().await, [(child.clone(), "2026-12-01".to_owned())]);
+        assert_eq!(
+            consents.settle_reconfirmations().await.unwrap(),
+            0,
+            "nothing to settle"
+        );
+
+        // Her IIN was wrong: she was born on 2009-03-10.
+        let iin = iin_born(time::macros::date!(2009 - 03 - 10), Sex::Female);
+        let r = s
+            .patch(
+                &format!("/api/v1/subjects/{child}"),
+                admin,
+                json!({ "fields": { "iin": iin } }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(consents.settle_reconfirmations().await.unwrap(), 1);
+        assert!(due().await.is_empty(), "not due in December any more");
+        f.at(2027, 3, 1);
+        assert_eq!(due().await, [(child.clone(), "2027-03-01".to_owned())]);
+    })
+}
+
 /// Blocking stops every purpose; restriction stops one; lifting lets reads go on; a block that
 /// ran out no longer holds.
 pub(super) fn blocks_and_restrictions_stop_reads_until_lifted(db: TestDb) -> Fut {

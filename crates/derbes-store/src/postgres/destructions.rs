@@ -90,11 +90,12 @@ impl Writer {
                 .execute("DELETE FROM request_packages WHERE subject_id = $1", &[&id])
                 .await?,
         };
-        self.execute(
+        for sql in [
             "DELETE FROM majority_reconfirmations WHERE subject_id = $1",
-            &[&id],
-        )
-        .await?;
+            "DELETE FROM reconfirmations_unsettled WHERE subject_id = $1",
+        ] {
+            self.execute(sql, &[&id]).await?;
+        }
         self.execute("DELETE FROM subjects WHERE id = $1", &[&id])
             .await?;
         self.execute("INSERT INTO destructions (subject_id, destroyed_at, record) VALUES ($1, $2, $3)

@@ -85,6 +85,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         16,
         include_str!("../../migrations/postgres/0016_majority_reconfirmations.sql"),
     ),
+    (
+        17,
+        include_str!("../../migrations/postgres/0017_reconfirmations_unsettled.sql"),
+    ),
 ];
 
 /// The channel on which a revocation is announced to every derbes on the database.
@@ -920,6 +924,16 @@ impl Writer {
                 reconfirm_in,
                 audit,
             } => self.record_consent(event, seen, reconfirm_in, audit).await,
+            WriteOp::SettleReconfirmations {
+                subject_id,
+                version,
+                consents,
+                due,
+                audit,
+            } => {
+                self.settle_reconfirmations(subject_id, version, consents, due, audit)
+                    .await
+            }
             WriteOp::LinkRepresentative { link, audit } => {
                 self.link_representative(link, audit).await
             }

@@ -50,6 +50,13 @@ impl Writer {
         reconfirm_in: Option<time::Date>,
         audit: AuditDraft,
     ) -> Result<Applied, StoreError> {
+        // The subject's row locked, as settling its months of majority does, so that the two
+        // never interleave.
+        self.query_opt(
+            "SELECT 1 FROM subjects WHERE id = $1 FOR UPDATE",
+            &[&event.subject_id],
+        )
+        .await?;
         let row = self.query_one("SELECT count(*), count(*) FILTER (WHERE purpose = $2) FROM consent_events WHERE subject_id = $1", &[&event.subject_id, &event.purpose])
             .await?;
         let (n, of_purpose): (i64, i64) = (row.get(0), row.get(1));
@@ -93,6 +100,53 @@ impl Writer {
         };
         self.append(audit);
         Ok(Applied::ConsentRecorded)
+    }
+
+    pub(super) async fn settle_reconfirmations(
+        &mut self,
+        subject_id: Uuid,
+        version: i64,
+        consents: usize,
+        due: Vec<(String, time::Date)>,
+        audit: AuditDraft,
+    ) -> Result<Applied, StoreError> {
+        // The subject's row locked, so that no correction lands between the check and the write.
+        let now_version: Option<i64> = self
+            .query_opt(
+                "SELECT version FROM subjects WHERE id = $1 FOR UPDATE",
+                &[&subject_id],
+            )
+            .await?
+            .map(|r| r.get(0));
+        let events: i64 = self
+            .query_one(
+                "SELECT count(*) FROM consent_events WHERE subject_id = $1",
+                &[&subject_id],
+            )
+            .await?
+            .get(0);
+        if now_version != Some(version) || usize::try_from(events).ok() != Some(consents) {
+            return Err(StoreError::VersionConflict);
+        }
+        self.execute(
+            "DELETE FROM majority_reconfirmations WHERE subject_id = $1",
+            &[&subject_id],
+        )
+        .await?;
+        for (purpose, month) in due {
+            self.execute(
+                "INSERT INTO majority_reconfirmations (subject_id, purpose, due_month) VALUES ($1, $2, $3)",
+                &[&subject_id, &purpose, &crate::times::month_text(month)],
+            )
+            .await?;
+        }
+        self.execute(
+            "DELETE FROM reconfirmations_unsettled WHERE subject_id = $1",
+            &[&subject_id],
+        )
+        .await?;
+        self.append(audit);
+        Ok(Applied::ReconfirmationsSettled)
     }
 
     pub(super) async fn link_representative(
@@ -228,6 +282,18 @@ impl SubjectStateStore for PostgresStore {
                 "SELECT DISTINCT subject_id FROM consent_events \
                  WHERE purpose = $1 AND subject_id > $2 ORDER BY subject_id LIMIT $3",
                 &[&purpose, &after.unwrap_or(Uuid::nil()), &i64::from(limit)],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn unsettled_reconfirmations(&self, limit: u32) -> Result<Vec<Uuid>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT subject_id FROM reconfirmations_unsettled ORDER BY subject_id LIMIT $1",
+                &[&i64::from(limit)],
             )
             .await?;
         Ok(rows.iter().map(|r| r.get(0)).collect())

@@ -92,6 +92,13 @@ impl Writer {
         self.execute("DELETE FROM blind_index WHERE subject_id = $1", &[&id])
             .await?;
         self.insert_index(&id, &category, &index).await?;
+        // The birth date may have changed: the months of majority are worked out again.
+        self.execute(
+            "INSERT INTO reconfirmations_unsettled (subject_id) SELECT $1 \
+             WHERE EXISTS (SELECT 1 FROM consent_events WHERE subject_id = $1) ON CONFLICT DO NOTHING",
+            &[&id],
+        )
+        .await?;
         self.append(audit);
         Ok(Applied::Updated {
             version: expected_version + 1,

@@ -57,6 +57,7 @@ pub(super) fn destroy_subject(
         packages: delete("DELETE FROM request_packages WHERE subject_id = ?1")?,
     };
     delete("DELETE FROM majority_reconfirmations WHERE subject_id = ?1")?;
+    delete("DELETE FROM reconfirmations_unsettled WHERE subject_id = ?1")?;
     delete("DELETE FROM subjects WHERE id = ?1")?;
     conn.prepare_cached(
         "INSERT INTO destructions (subject_id, destroyed_at, record) VALUES (?1, ?2, ?3)

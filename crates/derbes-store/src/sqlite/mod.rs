@@ -82,6 +82,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         17,
         include_str!("../../migrations/sqlite/0017_majority_reconfirmations.sql"),
     ),
+    (
+        18,
+        include_str!("../../migrations/sqlite/0018_reconfirmations_unsettled.sql"),
+    ),
 ];
 
 /// The migration after which the database is vacuumed once: space freed before deletions were
@@ -1024,6 +1028,15 @@ fn apply(
             reconfirm_in,
             audit,
         } => subject_state::record_consent(&mut tx, event, seen, reconfirm_in, audit),
+        WriteOp::SettleReconfirmations {
+            subject_id,
+            version,
+            consents,
+            due,
+            audit,
+        } => subject_state::settle_reconfirmations(
+            &mut tx, subject_id, version, consents, due, audit,
+        ),
         WriteOp::LinkRepresentative { link, audit } => {
             subject_state::link_representative(&mut tx, link, audit)
         }

@@ -76,6 +76,39 @@ pub(super) fn record_consent(
     Ok(Applied::ConsentRecorded)
 }
 
+pub(super) fn settle_reconfirmations(
+    tx: &mut Tx<'_>,
+    subject_id: Uuid,
+    version: i64,
+    consents: usize,
+    due: Vec<(String, time::Date)>,
+    audit: AuditDraft,
+) -> Result<Applied, StoreError> {
+    let conn = tx.conn;
+    let sid = &subject_id.as_bytes()[..];
+    let (now_version, events): (Option<i64>, i64) = conn
+        .prepare_cached(
+            "SELECT (SELECT version FROM subjects WHERE id = ?1), \
+             (SELECT count(*) FROM consent_events WHERE subject_id = ?1)",
+        )?
+        .query_row([sid], |r| r.try_into())?;
+    if now_version != Some(version) || usize::try_from(events).ok() != Some(consents) {
+        return Err(StoreError::VersionConflict);
+    }
+    conn.prepare_cached("DELETE FROM majority_reconfirmations WHERE subject_id = ?1")?
+        .execute([sid])?;
+    for (purpose, month) in due {
+        conn.prepare_cached(
+            "INSERT INTO majority_reconfirmations (subject_id, purpose, due_month) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![sid, purpose, crate::times::month_text(month)])?;
+    }
+    conn.prepare_cached("DELETE FROM reconfirmations_unsettled WHERE subject_id = ?1")?
+        .execute([sid])?;
+    tx.append(audit)?;
+    Ok(Applied::ReconfirmationsSettled)
+}
+
 pub(super) fn link_representative(
     tx: &mut Tx<'_>,
     link: RepresentativeLink,
@@ -238,6 +271,21 @@ impl SubjectStateStore for SqliteStore {
                 after.unwrap_or(Uuid::nil()).as_bytes().as_slice(),
                 limit
             ])?;
+            let mut ids = Vec::new();
+            while let Some(r) = rows.next()? {
+                ids.push(uuid_of(r.get(0)?)?);
+            }
+            Ok(ids)
+        })
+        .await
+    }
+
+    async fn unsettled_reconfirmations(&self, limit: u32) -> Result<Vec<Uuid>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT subject_id FROM reconfirmations_unsettled ORDER BY subject_id LIMIT ?1",
+            )?;
+            let mut rows = stmt.query([limit])?;
             let mut ids = Vec::new();
             while let Some(r) = rows.next()? {
                 ids.push(uuid_of(r.get(0)?)?);

@@ -146,6 +146,12 @@ pub(super) fn update_subject(
     conn.prepare_cached("DELETE FROM blind_index WHERE subject_id = ?1")?
         .execute([&id.as_bytes()[..]])?;
     insert_index(conn, &id, &category, &index)?;
+    // The birth date may have changed: the months of majority are worked out again.
+    conn.prepare_cached(
+        "INSERT INTO reconfirmations_unsettled (subject_id) SELECT ?1 \
+         WHERE EXISTS (SELECT 1 FROM consent_events WHERE subject_id = ?1) ON CONFLICT DO NOTHING",
+    )?
+    .execute([&id.as_bytes()[..]])?;
     tx.append(audit)?;
     Ok(Applied::Updated {
         version: expected_version + 1,

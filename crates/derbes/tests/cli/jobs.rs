@@ -50,6 +50,7 @@ fn the_server_runs_its_jobs_and_shows_their_last_runs() {
             "audit-verification",
             "outbox-sweep",
             "token-use",
+            "majority-reconfirmations",
             "key-reload"
         ]
     );
