@@ -9,6 +9,7 @@
 
 use crate::declaration::{Declaration, LegalBasis, OnMajority, Purpose};
 use crate::identifiers::age_on;
+use crate::text::Lang;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::{Date, OffsetDateTime};
@@ -521,6 +522,75 @@ impl ConsentProblem {
     }
 }
 
+impl ConsentProblem {
+    /// Why the consent action cannot be recorded, for the person at the console, in `lang`,
+    /// naming the purpose by its declared label.
+    pub fn explain(&self, lang: Lang, declaration: &Declaration) -> String {
+        use crate::text::tr;
+        let purpose = |key: &str| {
+            crate::decision::named(lang, declaration.purposes.get(key).map(|p| &p.label), key)
+        };
+        let of =
+            |p: &str, [kk, ru, en]: [&str; 3]| tr(lang, kk, ru, en).replace("{p}", &purpose(p));
+        match self {
+            ConsentProblem::UndeclaredPurpose { purpose: p } => of(p, [
+                "{p} мақсаты жарияланбаған.",
+                "Цель {p} не объявлена.",
+                "The purpose {p} is not declared.",
+            ]),
+            ConsentProblem::NotConsentBased { purpose: p, .. } => of(p, [
+                "{p} мақсаты келісімге негізделмеген: беретін не кері қайтарып алатын келісім жоқ. Оның орнына өңдеуді шектеуді сұраңыз немесе қарсылық білдіріңіз.",
+                "Цель {p} основана не на согласии: давать или отзывать согласие не на что. Вместо этого попросите ограничить обработку или заявите возражение.",
+                "The purpose {p} does not rest on consent: there is no consent to give or withdraw. Ask for a restriction or object instead.",
+            ]),
+            ConsentProblem::MinorCannotActAlone { age, age_of_majority: m } => match lang {
+                Lang::Kk => format!("Субъектіге {age} жас, бұл кәмелетке толу жасынан ({m}) кіші: келісімді оның заңды өкілі беруі немесе кері қайтарып алуы тиіс."),
+                Lang::Ru => format!("Субъекту {age} {}, это меньше возраста совершеннолетия ({m}): согласие должен дать или отозвать его законный представитель.", years_ru(*age)),
+                Lang::En => format!("The subject is {age}, under the age of majority ({m}): a legal representative must give or withdraw consent for them."),
+            },
+            ConsentProblem::RepresentativeNotLinked => tr(
+                lang,
+                "Бұл адам субъектінің заңды өкілі ретінде байланыстырылмаған: алдымен оны өкілдікті растайтын құжатпен байланыстырыңыз.",
+                "Этот человек не связан с субъектом как законный представитель: сначала свяжите их, указав документ, подтверждающий представительство.",
+                "This person is not linked to the subject as a legal representative: link them first, with the document that proves the representation.",
+            )
+            .to_owned(),
+            ConsentProblem::TermInPast { date } => tr(
+                lang,
+                "Келісім мерзімінің соңғы күні ({d}) өтіп кетті: кейінгі күнді көрсетіңіз немесе бос қалдырыңыз.",
+                "Последний день срока согласия ({d}) уже прошёл: укажите более позднюю дату или оставьте поле пустым.",
+                "The consent's last day ({d}) has passed: give a later date or leave it empty.",
+            )
+            .replace("{d}", &crate::text::format_date(*date, lang)),
+            ConsentProblem::NothingToWithdraw { purpose: p } => of(p, [
+                "{p} мақсаты үшін кері қайтарып алатын күшіндегі келісім жоқ.",
+                "Для цели {p} нет действующего согласия, которое можно отозвать.",
+                "No consent to the purpose {p} holds, so there is nothing to withdraw.",
+            ]),
+            ConsentProblem::NothingToRenew { purpose: p } => of(p, [
+                "{p} мақсаты үшін жаңартатын келісім жоқ: жаңа келісімді ресімдеңіз.",
+                "Для цели {p} нет согласия, которое можно продлить: оформите новое согласие.",
+                "There is no consent to the purpose {p} to renew: record a new consent instead.",
+            ]),
+            ConsentProblem::UnfulfilledObligation { purpose: p } => of(p, [
+                "{p} мақсаты үшін берілген келісім субъектінің әлі орындалмаған міндеттемесін қамтамасыз етеді: міндеттеме орындалғанша келісімді кері қайтарып алуға болмайды (Заңның 8-бабының 2-тармағы).",
+                "Согласие для цели {p} обеспечивает ещё не исполненное обязательство субъекта: до его исполнения согласие отозвать нельзя (пункт 2 статьи 8 Закона).",
+                "The consent to the purpose {p} secures an obligation of the subject not yet fulfilled: it cannot be withdrawn until the obligation is fulfilled (Art. 8(2) of the Law).",
+            ]),
+        }
+    }
+}
+
+/// The Russian word for "years" after `n` (1 год, 2 года, 5 лет, 11 лет, 21 год).
+fn years_ru(n: u32) -> &'static str {
+    match (n % 10, n % 100) {
+        (_, 11..=14) => "лет",
+        (1, _) => "год",
+        (2..=4, _) => "года",
+        _ => "лет",
+    }
+}
+
 /// Checks that `event` may be recorded for a subject with `facts`, whose linked legal
 /// representatives are `representatives`. Returns every problem.
 pub fn check_consent_event(
@@ -979,6 +1049,59 @@ cross_border_basis = "consent"
                 event(d, i as u128 + 1, at, who, *give)
             })
             .collect()
+    }
+
+    #[test]
+    fn every_consent_problem_is_explained_in_every_language() {
+        let d = decl();
+        let p = || "medical".to_owned();
+        let all = [
+            ConsentProblem::UndeclaredPurpose {
+                purpose: "sport".into(),
+            },
+            ConsentProblem::NotConsentBased {
+                purpose: p(),
+                basis: LegalBasis::Contract,
+            },
+            ConsentProblem::MinorCannotActAlone {
+                age: 17,
+                age_of_majority: 18,
+            },
+            ConsentProblem::RepresentativeNotLinked,
+            ConsentProblem::TermInPast {
+                date: date!(2026 - 11 - 21),
+            },
+            ConsentProblem::NothingToWithdraw { purpose: p() },
+            ConsentProblem::NothingToRenew { purpose: p() },
+            ConsentProblem::UnfulfilledObligation { purpose: p() },
+        ];
+        for lang in Lang::ALL {
+            let mut seen = std::collections::HashSet::new();
+            for problem in &all {
+                let text = problem.explain(lang, &d);
+                assert!(
+                    text.ends_with('.') || text.ends_with(")."),
+                    "{lang:?}: {text}"
+                );
+                assert!(
+                    !text.contains('`') && !text.contains('{'),
+                    "{lang:?}: {text}"
+                );
+                assert!(
+                    seen.insert(text),
+                    "{lang:?} {problem:?} says what another says"
+                );
+            }
+        }
+        let minor = &all[2];
+        assert!(minor.explain(Lang::Ru, &d).starts_with("Субъекту 17 лет,"));
+        assert!(all[4]
+            .explain(Lang::Kk, &d)
+            .contains("2026 жылғы 21 қараша"));
+        assert_eq!(
+            [1, 2, 5, 11, 14, 21, 22].map(years_ru),
+            ["год", "года", "лет", "лет", "лет", "год", "года"]
+        );
     }
 
     #[test]

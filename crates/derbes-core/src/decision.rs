@@ -225,7 +225,7 @@ impl DenyReason {
 
 /// A declared name in `lang`, quoted as that language quotes: «…» in Kazakh and Russian,
 /// “…” in English; the key where nothing is declared under it.
-fn named(lang: Lang, label: Option<&crate::text::Text>, key: &str) -> String {
+pub(crate) fn named(lang: Lang, label: Option<&crate::text::Text>, key: &str) -> String {
     let name = label.map_or(key, |t| t.get(lang));
     match lang {
         Lang::Kk | Lang::Ru => format!("«{name}»"),

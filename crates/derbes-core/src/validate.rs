@@ -28,6 +28,10 @@ pub enum ValueError {
     Invisible,
     #[error("gives a birth date {0}")]
     BirthDate(&'static str),
+    #[error("must be the SHA-256 of the file: 64 lower-case hexadecimal digits")]
+    NotSha256,
+    #[error("has passed; give today or a later date, or leave it out")]
+    DatePassed,
 }
 
 impl ValueError {
@@ -65,6 +69,20 @@ impl ValueError {
                 "Көрінбейтін немесе мәтін бағытын өзгертетін таңбалар бар: олар атауды басқа атауға ұқсатып көрсетуі мүмкін. Оларсыз қайта теріңіз.",
                 "Содержит невидимые символы или символы смены направления текста: из-за них имя может выглядеть как другое. Наберите его заново без них.",
                 "It contains invisible or direction-changing characters, which can make a name look like another. Type it again without them.",
+            )
+            .into(),
+            ValueError::NotSha256 => tr(
+                lang,
+                "Файлдың SHA-256 хэші болуы тиіс: 64 он алтылық таңба (мысалы, sha256sum scan.pdf командасы береді).",
+                "Должно быть значением SHA-256 файла: 64 шестнадцатеричных символа (их выдаёт, например, команда sha256sum scan.pdf).",
+                "Must be the file's SHA-256: 64 hexadecimal digits (as `sha256sum scan.pdf` prints, for example).",
+            )
+            .into(),
+            ValueError::DatePassed => tr(
+                lang,
+                "Бұл күн өтіп кетті: бүгінгі немесе одан кейінгі күнді көрсетіңіз не бос қалдырыңыз.",
+                "Эта дата уже прошла: укажите сегодняшнюю или более позднюю дату либо оставьте поле пустым.",
+                "This date has passed: give today or a later date, or leave it empty.",
             )
             .into(),
             ValueError::BirthDate(when) => if *when == "in the future" {
@@ -252,6 +270,8 @@ mod tests {
             ValueError::Invisible,
             ValueError::BirthDate("in the future"),
             ValueError::BirthDate("before 1900"),
+            ValueError::NotSha256,
+            ValueError::DatePassed,
         ]
         .into_iter()
         .chain(

@@ -15,6 +15,8 @@ use common::*;
 
 #[path = "console/access.rs"]
 mod access;
+#[path = "console/consents.rs"]
+mod consents;
 #[path = "console/requests.rs"]
 mod requests;
 #[path = "console/sign_in.rs"]
@@ -307,6 +309,10 @@ fn main() -> ExitCode {
         (
             "today_shows_the_legal_clocks_first",
             today::today_shows_the_legal_clocks_first,
+        ),
+        (
+            "consents_are_recorded_and_their_receipts_printed",
+            consents::consents_are_recorded_and_their_receipts_printed,
         ),
         (
             "consents_to_confirm_at_majority_are_on_today",

@@ -15,7 +15,7 @@ use derbes_core::consent::{
 use derbes_core::decision::ActorScope;
 use derbes_core::declaration::{representative_categories, LegalBasis};
 use derbes_core::flags::{Flag, FlagReason, Obligation};
-use derbes_core::validate::FieldProblem;
+use derbes_core::validate::{FieldProblem, ValueError};
 use derbes_store::{Applied, FlagWrite, ReconfirmationsDue, StoreError, SubjectRecord, WriteOp};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -143,14 +143,27 @@ fn problem(field: &str, message: impl Into<String>) -> FieldProblem {
     }
 }
 
+/// A problem with a value, and why, for the message in a person's language.
+fn refused(field: &str, message: impl Into<String>, reason: ValueError) -> FieldProblem {
+    FieldProblem {
+        reason: Some(reason),
+        ..problem(field, message)
+    }
+}
+
 fn check_text(field: &str, text: &str, problems: &mut Vec<FieldProblem>) {
+    let length = text.chars().count();
+    let too_long = || format!("must be at most {MAX_TEXT} characters, with no control characters");
     if text.trim().is_empty() {
-        problems.push(problem(field, "must not be empty"));
-    } else if text.chars().count() > MAX_TEXT || text.chars().any(char::is_control) {
-        problems.push(problem(
-            field,
-            format!("must be at most {MAX_TEXT} characters, with no control characters"),
-        ));
+        problems.push(refused(field, "must not be empty", ValueError::Empty));
+    } else if length > MAX_TEXT {
+        let why = ValueError::TooLong {
+            max: MAX_TEXT,
+            got: length,
+        };
+        problems.push(refused(field, too_long(), why));
+    } else if text.chars().any(char::is_control) {
+        problems.push(refused(field, too_long(), ValueError::Control));
     }
 }
 
@@ -159,9 +172,10 @@ fn check_method(method: &Method, problems: &mut Vec<FieldProblem>) {
         Method::Web => {}
         Method::Paper { evidence_sha256 } => {
             if !is_sha256(evidence_sha256) {
-                problems.push(problem(
+                problems.push(refused(
                     "method.evidence_sha256",
                     "must be the SHA-256 of the signed form's scan: 64 lower-case hex digits (`sha256sum scan.pdf`)",
+                    ValueError::NotSha256,
                 ));
             }
         }
@@ -172,9 +186,10 @@ fn check_method(method: &Method, problems: &mut Vec<FieldProblem>) {
 
 fn check_until(until: Option<Date>, today: Date, problems: &mut Vec<FieldProblem>) {
     if let Some(d) = until.filter(|d| *d < today) {
-        problems.push(problem(
+        problems.push(refused(
             "until",
             format!("{d} has passed; give today or a later date, or leave it out"),
+            ValueError::DatePassed,
         ));
     }
 }

@@ -21,6 +21,7 @@ use std::sync::LazyLock;
 mod access;
 mod account;
 mod audit;
+mod consents;
 mod form;
 mod policy;
 mod requests;
@@ -73,6 +74,11 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/subjects/new", get(subjects::new_form))
         .route("/console/subjects/{id}", get(subjects::file))
         .route("/console/subjects/{id}/flags", post(subjects::flag))
+        .route("/console/subjects/{id}/consents", post(consents::record))
+        .route(
+            "/console/subjects/{id}/consents/{consent_id}/receipt",
+            get(consents::receipt),
+        )
         .route("/console/subjects/{id}/correct", post(subjects::correct))
         .route("/console/requests/{id}", get(requests::one))
         .route("/console/requests/{id}/steps", post(requests::step))
@@ -257,6 +263,7 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
         ("policy.html", include_str!("templates/policy.html")),
         ("document.html", include_str!("templates/document.html")),
         ("subject.html", include_str!("templates/subject.html")),
+        ("receipt.html", include_str!("templates/receipt.html")),
         (
             "subject-new.html",
             include_str!("templates/subject-new.html"),

@@ -36,7 +36,12 @@ fn field_labels(state: &AppState, lang: Lang) -> Value {
     )
 }
 
-fn refused(lang: Lang, session: &ConsoleSession, status: StatusCode, why: &str) -> Response {
+pub(crate) fn refused(
+    lang: Lang,
+    session: &ConsoleSession,
+    status: StatusCode,
+    why: &str,
+) -> Response {
     super::refusal(lang, Some(session), "subjects", status, why)
 }
 
@@ -98,7 +103,7 @@ pub(crate) async fn find(State(state): State<AppState>, s: Submitted) -> Respons
 
 /// Each refused field's message in `lang` where derbes has it, else the API's; a problem
 /// that names no field of the form goes to `fallback`.
-fn field_messages(
+pub(crate) fn field_messages(
     problems: &[derbes_core::validate::FieldProblem],
     lang: Lang,
     fallback: &str,
@@ -129,6 +134,8 @@ pub(crate) struct FileQuery {
     flagged: String,
     /// Set after fields were just corrected.
     corrected: String,
+    /// Set after a consent was just recorded.
+    consent: String,
 }
 
 /// A subject's file, its fields read for the purpose chosen in the address (a purpose's key
@@ -149,6 +156,8 @@ pub(crate) async fn file(
         super::text(lang, "flag_changed")
     } else if !q.corrected.is_empty() {
         super::text(lang, "subject_corrected")
+    } else if !q.consent.is_empty() {
+        super::text(lang, "consent_recorded")
     } else {
         ""
     };
@@ -158,7 +167,7 @@ pub(crate) async fn file(
 }
 
 /// The file of subject `id` read for `purpose`, with `values` from a form just handled.
-async fn file_page(
+pub(crate) async fn file_page(
     state: &AppState,
     session: &ConsoleSession,
     actor: &derbes_service::Actor,
@@ -175,7 +184,8 @@ async fn file_page(
             super::text(lang, "no_such_subject"),
         );
     };
-    let status = if values["errors"].as_object().is_some_and(|e| !e.is_empty()) {
+    let refused_form = |key: &str| values[key].as_object().is_some_and(|e| !e.is_empty());
+    let status = if refused_form("errors") || refused_form("consent_errors") {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK

@@ -153,7 +153,8 @@ async function dpoSignsIn(context) {
 /** Staff file an access request and a destruction request received on paper, check the
  * document and submit them, and are refused approval with the service's reason; the DPO,
  * signed in with her second factor, approves each from Today, reads the answer letter in the
- * requester's language, sends it and completes the request: all through the console. */
+ * requester's language, sends it and completes the request: all through the console. Then
+ * she records the own consent of a student who came of age, after printing her mother's. */
 async function requestsThroughTheConsole(student, viewport) {
   const staffContext = await newContext({ ...viewports[viewport], locale: "kk-KZ" });
   const staff = await staffContext.newPage();
@@ -203,6 +204,23 @@ async function requestsThroughTheConsole(student, viewport) {
   await press(dpo, "a[href$='/consent-forms'] >> nth=0");
   assert.match(dpo.url(), /\/console\/policy\/[^/]+\/consent-forms$/);
   if (check) await inEveryLanguage(dpo, "policy-document", viewport);
+
+  // From Today, the student who came of age: her mother's consent's receipt printed, then her
+  // own consent recorded, which takes the duty off Today.
+  await dpo.goto(`${base}/console`);
+  await press(dpo, "section.reconfirmations tbody a");
+  if (check) await inEveryLanguage(dpo, "subject-consents", viewport);
+  const grown = dpo.url();
+  await press(dpo, "a[href$='/receipt']");
+  if (check) await inEveryLanguage(dpo, "receipt", viewport);
+  await dpo.goto(grown);
+  await dpo.click("details:has(#consent-purpose) > summary");
+  await dpo.selectOption("#consent-method", "other");
+  await dpo.fill("#consent_description", "Жазбаша өтініш, қабылдау бөлмесінде тіркелген");
+  await press(dpo, "form[action$='/consents'] button[type=submit]");
+  assert.match(dpo.url(), /consent=recorded$/, await dpo.textContent("main"));
+  await dpo.goto(`${base}/console`);
+  assert.equal(await dpo.locator("section.reconfirmations tbody tr").count(), 0, "her own consent ends the duty");
   await staffContext.close();
   await dpoContext.close();
 }
@@ -377,7 +395,7 @@ try {
   const added = await subjectsThroughTheConsole("desktop");
   console.log("console in the browser: a subject added, found and opened for a purpose ... ok");
   await requestsThroughTheConsole(added, "desktop");
-  console.log("console in the browser: an access and a destruction request from paper to the sent answer ... ok");
+  console.log("console in the browser: an access and a destruction request from paper to the sent answer, and a consent confirmed at majority ... ok");
   assert.deepEqual(refusals, [], "nothing refused by the CSP or by Subresource Integrity");
   console.log(`console in the browser: ${checked} page views checked by axe-core`);
 } finally {

@@ -1,0 +1,211 @@
+//! A subject's consents at the console: a consent given, renewed or withdrawn (by the subject or
+//! a linked legal representative, on paper, through the state service or otherwise) recorded
+//! from the subject's file, and a consent's signed receipt shown to print or downloaded to keep.
+
+use super::subjects::{field_messages, file_page, refused};
+use super::{Page, Submitted, Viewer};
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use derbes_core::consent::Method;
+use derbes_core::text::Lang;
+use derbes_service::{ConsentInput, ConsentStep, VaultError};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+/// The form's fields for what the service names otherwise.
+const FORM_FIELDS: &[(&str, &str)] = &[
+    ("method.evidence_sha256", "consent_sha256"),
+    ("method.reference", "consent_reference"),
+    ("method.description", "consent_description"),
+    ("until", "consent_until"),
+];
+
+/// The consent asked for in the form, or the message of the field that cannot be read.
+fn consent_input(f: &super::form::Fields, lang: Lang) -> Result<ConsentInput, (String, String)> {
+    let wrong = |field: &str, key: &str| (field.to_owned(), super::text(lang, key).to_owned());
+    let action = match f.get("action") {
+        "give" => ConsentStep::Give,
+        "renew" => ConsentStep::Renew,
+        "withdraw" => ConsentStep::Withdraw,
+        _ => return Err(wrong("consent", "unknown_step")),
+    };
+    let representative_id = match f.get("given_by") {
+        "" | "subject" => None,
+        id => Some(id.parse().map_err(|_| wrong("consent", "unknown_step"))?),
+    };
+    let text = |name: &str| f.get(name).trim().to_owned();
+    let method = match f.get("method") {
+        "paper" => Method::Paper {
+            evidence_sha256: text("consent_sha256").to_ascii_lowercase(),
+        },
+        "state_service" => Method::StateService {
+            reference: text("consent_reference"),
+        },
+        "other" => Method::Other {
+            description: text("consent_description"),
+        },
+        _ => return Err(wrong("consent", "unknown_step")),
+    };
+    let until = match f.get("consent_until").trim() {
+        "" => None,
+        d => Some(
+            time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]"))
+                .map_err(|_| wrong("consent_until", "invalid_until"))?,
+        ),
+    };
+    Ok(ConsentInput {
+        purpose: f.get("purpose").to_owned(),
+        action,
+        representative_id,
+        method,
+        until,
+    })
+}
+
+/// Records the consent step of the form; the file again with the reason beside the field the
+/// service refused, the rest of the form kept.
+pub(crate) async fn record(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    s: Submitted,
+) -> Response {
+    let lang = s.lang;
+    let Ok(subject) = id.parse::<Uuid>() else {
+        let missing = super::text(lang, "no_such_subject");
+        return refused(lang, &s.session, StatusCode::NOT_FOUND, missing);
+    };
+    let f = &s.fields;
+    let back = Some(f.get("back_purpose")).filter(|p| !p.is_empty());
+    let errors = match consent_input(f, lang) {
+        Err((field, message)) => json!({ field: message }),
+        Ok(input) => match state
+            .app
+            .consents
+            .record_consent(&s.actor, subject, input)
+            .await
+        {
+            Ok(_) => {
+                let to = format!(
+                    "/console/subjects/{subject}?purpose={}&consent=recorded",
+                    back.unwrap_or("")
+                );
+                return super::see_other(&to, &[]);
+            }
+            Err(VaultError::Validation(problems)) => {
+                let mut by_field = Map::new();
+                for (field, message) in field_messages(&problems, lang, "consent")
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                {
+                    let name = FORM_FIELDS
+                        .iter()
+                        .find(|(asked, _)| asked == field)
+                        .map_or("consent", |(_, name)| name);
+                    by_field.entry(name).or_insert(message.clone());
+                }
+                Value::Object(by_field)
+            }
+            Err(VaultError::ConsentRefused(problems)) => {
+                let declaration = state.app.vault.declaration();
+                let said: Vec<String> = problems
+                    .iter()
+                    .map(|p| p.explain(lang, declaration))
+                    .collect();
+                json!({ "consent": said.join(" ") })
+            }
+            Err(e) => return super::session::failed(&state, lang, Some(&s.session), "subjects", e),
+        },
+    };
+    let kept: Map<String, Value> = [
+        "purpose",
+        "action",
+        "given_by",
+        "method",
+        "consent_sha256",
+        "consent_reference",
+        "consent_description",
+        "consent_until",
+    ]
+    .into_iter()
+    .map(|k| (k.to_owned(), json!(f.get(k))))
+    .collect();
+    let values =
+        json!({ "consent_errors": errors, "consent_form": kept, "errors": {}, "corrections": {} });
+    file_page(&state, &s.session, &s.actor, lang, &id, back, values).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct ReceiptQuery {
+    /// `json`: the signed receipt to keep and verify.
+    format: String,
+}
+
+/// A consent's receipt: the readable one in the page's language, to print and hand over, or
+/// (`?format=json`) the signed receipt to download. Issuing it is audited.
+pub(crate) async fn receipt(
+    State(state): State<AppState>,
+    Viewer {
+        session,
+        actor,
+        lang,
+    }: Viewer,
+    Path((id, consent_id)): Path<(String, String)>,
+    Query(q): Query<ReceiptQuery>,
+) -> Response {
+    let (Ok(subject), Ok(consent)) = (id.parse::<Uuid>(), consent_id.parse::<Uuid>()) else {
+        let missing = super::text(lang, "no_such_consent");
+        return refused(lang, &session, StatusCode::NOT_FOUND, missing);
+    };
+    let signed = match state
+        .app
+        .receipts
+        .consent_receipt(&actor, subject, consent)
+        .await
+    {
+        Ok(signed) => signed,
+        Err(VaultError::ConsentNotFound | VaultError::NotFound) => {
+            let missing = super::text(lang, "no_such_consent");
+            return refused(lang, &session, StatusCode::NOT_FOUND, missing);
+        }
+        Err(e) => return super::session::failed(&state, lang, Some(&session), "subjects", e),
+    };
+    if q.format == "json" {
+        let Ok(body) = serde_json::to_string_pretty(&signed) else {
+            return super::session::unavailable(
+                lang,
+                VaultError::Unavailable("the receipt cannot be written".into()),
+            );
+        };
+        let mut response = (StatusCode::OK, body).into_response();
+        let h = response.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "attachment; filename=\"consent-receipt-{consent}.json\""
+        )) {
+            h.insert(header::CONTENT_DISPOSITION, v);
+        }
+        return response;
+    }
+    let r = &signed.receipt;
+    let lines: Vec<Value> = derbes_core::receipt::lines(r, lang, &signed.signature.key_id)
+        .into_iter()
+        .map(|(label, value)| json!({ "label": label, "value": value }))
+        .collect();
+    Page::new("receipt.html", "receipt_title", lang, Some(&session))
+        .section("subjects")
+        .with(json!({
+            "heading": derbes_core::receipt::title(r, lang),
+            "lines": lines,
+            "subject": subject,
+            "consent": consent,
+        }))
+        .render()
+}
