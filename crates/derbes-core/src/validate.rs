@@ -32,6 +32,16 @@ pub enum ValueError {
     NotSha256,
     #[error("has passed; give today or a later date, or leave it out")]
     DatePassed,
+    #[error("is neither a subject id (UUID) nor a valid IIN")]
+    NotSubjectOrIin,
+    #[error("no subject has this IIN; create the subject first")]
+    NoSuchSubject,
+    #[error("several subjects have this IIN; give the subject id instead")]
+    SeveralSubjects,
+    #[error("a subject cannot be their own legal representative")]
+    OwnRepresentative,
+    #[error("names a subject of a category that is not one of legal representatives")]
+    NotARepresentative,
 }
 
 impl ValueError {
@@ -83,6 +93,41 @@ impl ValueError {
                 "Бұл күн өтіп кетті: бүгінгі немесе одан кейінгі күнді көрсетіңіз не бос қалдырыңыз.",
                 "Эта дата уже прошла: укажите сегодняшнюю или более позднюю дату либо оставьте поле пустым.",
                 "This date has passed: give today or a later date, or leave it empty.",
+            )
+            .into(),
+            ValueError::NotSubjectOrIin => tr(
+                lang,
+                "Субъектінің идентификаторы (UUID) да, дұрыс ЖСН да емес.",
+                "Это не идентификатор субъекта (UUID) и не правильный ИИН.",
+                "Neither a subject's id (UUID) nor a valid IIN.",
+            )
+            .into(),
+            ValueError::NoSuchSubject => tr(
+                lang,
+                "Бұл ЖСН бар субъект жоқ: алдымен субъектіні қосыңыз.",
+                "Субъекта с таким ИИН нет: сначала добавьте субъекта.",
+                "No subject has this IIN: add the subject first.",
+            )
+            .into(),
+            ValueError::SeveralSubjects => tr(
+                lang,
+                "Бұл ЖСН бірнеше субъектіде бар: оның орнына субъектінің идентификаторын көрсетіңіз.",
+                "Этот ИИН есть у нескольких субъектов: укажите вместо него идентификатор субъекта.",
+                "Several subjects have this IIN: give the subject's id instead.",
+            )
+            .into(),
+            ValueError::OwnRepresentative => tr(
+                lang,
+                "Субъект өзінің заңды өкілі бола алмайды.",
+                "Субъект не может быть своим собственным законным представителем.",
+                "A subject cannot be their own legal representative.",
+            )
+            .into(),
+            ValueError::NotARepresentative => tr(
+                lang,
+                "Бұл субъект заңды өкілдер санатына жатпайды: алдымен өкілді осы санатта қосыңыз.",
+                "Этот субъект не относится к категории законных представителей: сначала добавьте представителя в этой категории.",
+                "This subject is not of a legal representatives' category: add the representative in that category first.",
             )
             .into(),
             ValueError::BirthDate(when) => if *when == "in the future" {
@@ -272,6 +317,11 @@ mod tests {
             ValueError::BirthDate("before 1900"),
             ValueError::NotSha256,
             ValueError::DatePassed,
+            ValueError::NotSubjectOrIin,
+            ValueError::NoSuchSubject,
+            ValueError::SeveralSubjects,
+            ValueError::OwnRepresentative,
+            ValueError::NotARepresentative,
         ]
         .into_iter()
         .chain(

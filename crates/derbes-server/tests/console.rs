@@ -315,6 +315,10 @@ fn main() -> ExitCode {
             consents::consents_are_recorded_and_their_receipts_printed,
         ),
         (
+            "representatives_and_obligations_from_the_file",
+            consents::representatives_and_obligations_from_the_file,
+        ),
+        (
             "consents_to_confirm_at_majority_are_on_today",
             today::consents_to_confirm_at_majority_are_on_today,
         ),

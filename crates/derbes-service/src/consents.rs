@@ -468,9 +468,11 @@ impl Consents {
             }
         }
         if tried.is_empty() {
-            return Err(VaultError::Validation(vec![problem(
+            let why = ValueError::NotSubjectOrIin;
+            return Err(VaultError::Validation(vec![refused(
                 column,
-                "is neither a subject id (UUID) nor a valid IIN",
+                why.to_string(),
+                why,
             )]));
         }
         let outcome = if found.len() == 1 {
@@ -492,14 +494,22 @@ impl Consents {
         self.vault.audit(draft).await?;
         match found[..] {
             [id] => Ok(id),
-            [] => Err(VaultError::Validation(vec![problem(
-                column,
-                "no subject has this IIN; create the subject first",
-            )])),
-            _ => Err(VaultError::Validation(vec![problem(
-                column,
-                "several subjects have this IIN; give the subject id instead",
-            )])),
+            [] => {
+                let why = ValueError::NoSuchSubject;
+                Err(VaultError::Validation(vec![refused(
+                    column,
+                    why.to_string(),
+                    why,
+                )]))
+            }
+            _ => {
+                let why = ValueError::SeveralSubjects;
+                Err(VaultError::Validation(vec![refused(
+                    column,
+                    why.to_string(),
+                    why,
+                )]))
+            }
         }
     }
 
@@ -640,6 +650,30 @@ impl Consents {
         })
     }
 
+    /// Links the legal representative a person names by id or IIN (`representative`, among
+    /// the declared representative categories) to a subject, as the console asks it: the role
+    /// is checked before anything is looked up.
+    pub async fn link_named_representative(
+        &self,
+        actor: &Actor,
+        subject_id: Uuid,
+        representative: &str,
+        relation: Relation,
+        documents: Vec<Document>,
+    ) -> Result<(RepresentativeLink, bool), VaultError> {
+        self.vault.authorize(actor, Action::RepresentativeLink)?;
+        let categories = representative_categories(self.vault.declaration());
+        let representative_id = self
+            .resolve_subject(actor, "representative", representative, &categories)
+            .await?;
+        let input = LinkInput {
+            representative_id,
+            relation,
+            documents,
+        };
+        self.link_representative(actor, subject_id, input).await
+    }
+
     /// Links a legal representative (a subject of a representative category) to a subject.
     pub async fn link_representative(
         &self,
@@ -656,17 +690,16 @@ impl Consents {
         }
         for (i, d) in input.documents.iter().enumerate() {
             if !is_sha256(&d.sha256) {
-                problems.push(problem(
+                problems.push(refused(
                     &format!("documents[{i}].sha256"),
                     "must be 64 lower-case hex digits (`sha256sum scan.pdf`)",
+                    ValueError::NotSha256,
                 ));
             }
         }
         if input.representative_id == subject_id {
-            problems.push(problem(
-                "representative_id",
-                "a subject cannot be their own legal representative",
-            ));
+            let why = ValueError::OwnRepresentative;
+            problems.push(refused("representative_id", why.to_string(), why));
         }
         invalid(problems)?;
         let (subject, _) = self
@@ -682,14 +715,15 @@ impl Consents {
             )
             .await?
             .ok_or_else(|| {
-                VaultError::Validation(vec![problem(
+                VaultError::Validation(vec![refused(
                     "representative_id",
                     "no subject has this id; create the representative as a subject first",
+                    ValueError::NoSuchSubject,
                 )])
             })?;
         let allowed = representative_categories(self.vault.declaration());
         if !allowed.contains(&rep.category) {
-            return Err(VaultError::Validation(vec![problem(
+            return Err(VaultError::Validation(vec![refused(
                 "representative_id",
                 format!(
                     "this subject is of category `{}`; legal representatives must be of category {}",
@@ -700,6 +734,7 @@ impl Consents {
                         .collect::<Vec<_>>()
                         .join(" or ")
                 ),
+                ValueError::NotARepresentative,
             )]));
         }
         let link = RepresentativeLink {

@@ -2,7 +2,7 @@
 //! a linked legal representative, on paper, through the state service or otherwise) recorded
 //! from the subject's file, and a consent's signed receipt shown to print or downloaded to keep.
 
-use super::subjects::{field_messages, file_page, refused};
+use super::subjects::{file_page, form_errors, refused};
 use super::{Page, Submitted, Viewer};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
@@ -95,19 +95,7 @@ pub(crate) async fn record(
                 return super::see_other(&to, &[]);
             }
             Err(VaultError::Validation(problems)) => {
-                let mut by_field = Map::new();
-                for (field, message) in field_messages(&problems, lang, "consent")
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                {
-                    let name = FORM_FIELDS
-                        .iter()
-                        .find(|(asked, _)| asked == field)
-                        .map_or("consent", |(_, name)| name);
-                    by_field.entry(name).or_insert(message.clone());
-                }
-                Value::Object(by_field)
+                form_errors(&problems, lang, "consent", FORM_FIELDS)
             }
             Err(VaultError::ConsentRefused(problems)) => {
                 let declaration = state.app.vault.declaration();

@@ -24,6 +24,7 @@ mod audit;
 mod consents;
 mod form;
 mod policy;
+mod representatives;
 mod requests;
 mod session;
 mod sign_in;
@@ -75,6 +76,18 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/subjects/{id}", get(subjects::file))
         .route("/console/subjects/{id}/flags", post(subjects::flag))
         .route("/console/subjects/{id}/consents", post(consents::record))
+        .route(
+            "/console/subjects/{id}/representatives",
+            post(representatives::link),
+        )
+        .route(
+            "/console/subjects/{id}/representatives/{representative_id}/unlink",
+            post(representatives::unlink),
+        )
+        .route(
+            "/console/subjects/{id}/obligations",
+            post(representatives::obligation),
+        )
         .route(
             "/console/subjects/{id}/consents/{consent_id}/receipt",
             get(consents::receipt),
@@ -754,7 +767,7 @@ mod tests {
             ),
             (
                 "subject.html",
-                json!({ "refused": ["x"], "field_labels": { "surname": "x", "iin": "x" }, "field_order": ["surname", "iin", "email"], "flag_reasons": ["objection"], "errors": { "iin": "x", "form": "x" }, "corrections": { "iin": "y" }, "file": {
+                json!({ "refused": ["x"], "obligation_purposes": ["extracurricular"], "link_errors": { "representative": "x", "link": "x" }, "link_form": { "representative": "1", "relation": "parent", "document": "other", "document_sha256": "" }, "field_labels": { "surname": "x", "iin": "x" }, "field_order": ["surname", "iin", "email"], "flag_reasons": ["objection"], "errors": { "iin": "x", "form": "x" }, "corrections": { "iin": "y" }, "file": {
                         "id": uuid::Uuid::nil(), "purpose": "education", "denied": [], "forbidden": null,
                         "read": { "purpose": "education", "confirmation_due": true, "fields": { "surname": "x", "iin": "y" } },
                         "flags": { "blocked": { "reason": "objection", "until": "2026-12-31" },
@@ -762,7 +775,7 @@ mod tests {
                                    "obligations": { "extracurricular": { "until": "2026-12-31" } } },
                         "consents": { "purposes": [{ "purpose": "education", "status": "holding", "consent_id": uuid::Uuid::nil(), "terms_changed": true },
                                                    { "purpose": "meals", "status": "none" }] },
-                        "representatives": { "representatives": [{ "representative_id": uuid::Uuid::nil() }], "represents": [] },
+                        "representatives": { "representatives": [{ "representative_id": uuid::Uuid::nil(), "relation": "parent" }], "represents": [] },
                         "requests": [request.clone()],
                         "history": [{ "at": "2026-12-06T10:00:00Z", "action": "subject.read", "actor": "x", "purpose": "education" },
                                     { "at": "2026-12-06T10:00:00Z", "action": "subject.create", "actor": "x", "purpose": null }],

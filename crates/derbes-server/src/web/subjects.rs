@@ -124,6 +124,29 @@ pub(crate) fn field_messages(
     Value::Object(out)
 }
 
+/// Each refused field's message in `lang` under the form's name for it (`renames`: the
+/// service's name, the form's), and one naming no field of the form under `fallback`.
+pub(crate) fn form_errors(
+    problems: &[derbes_core::validate::FieldProblem],
+    lang: Lang,
+    fallback: &str,
+    renames: &[(&str, &str)],
+) -> Value {
+    let mut by_field = Map::new();
+    for (field, message) in field_messages(problems, lang, fallback)
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
+        let name = renames
+            .iter()
+            .find(|(asked, _)| asked == field)
+            .map_or(fallback, |(_, name)| name);
+        by_field.entry(name).or_insert(message.clone());
+    }
+    Value::Object(by_field)
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct FileQuery {
@@ -136,6 +159,10 @@ pub(crate) struct FileQuery {
     corrected: String,
     /// Set after a consent was just recorded.
     consent: String,
+    /// Set after a representative was just linked, unlinked, or an obligation changed.
+    linked: String,
+    unlinked: String,
+    obligation: String,
 }
 
 /// A subject's file, its fields read for the purpose chosen in the address (a purpose's key
@@ -158,6 +185,12 @@ pub(crate) async fn file(
         super::text(lang, "subject_corrected")
     } else if !q.consent.is_empty() {
         super::text(lang, "consent_recorded")
+    } else if !q.linked.is_empty() {
+        super::text(lang, "representative_linked")
+    } else if !q.unlinked.is_empty() {
+        super::text(lang, "representative_unlinked")
+    } else if !q.obligation.is_empty() {
+        super::text(lang, "obligation_changed")
     } else {
         ""
     };
@@ -184,8 +217,12 @@ pub(crate) async fn file_page(
             super::text(lang, "no_such_subject"),
         );
     };
-    let refused_form = |key: &str| values[key].as_object().is_some_and(|e| !e.is_empty());
-    let status = if refused_form("errors") || refused_form("consent_errors") {
+    // A form refused: its errors (`errors`, `consent_errors`, `link_errors`) are not empty.
+    let refused_form = values.as_object().is_some_and(|v| {
+        v.iter()
+            .any(|(k, e)| k.ends_with("errors") && e.as_object().is_some_and(|e| !e.is_empty()))
+    });
+    let status = if refused_form {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
@@ -205,6 +242,9 @@ pub(crate) async fn file_page(
                 "field_labels": field_labels(state, lang),
                 "field_order": state.app.vault.declaration().fields.keys().collect::<Vec<_>>(),
                 "flag_reasons": derbes_core::flags::FlagReason::ALL,
+                "obligation_purposes": declaration.purposes.iter()
+                    .filter(|(_, p)| p.withdrawal_obligation.is_some())
+                    .map(|(k, _)| k).collect::<Vec<_>>(),
             });
             if let (Some(c), Value::Object(v)) = (context.as_object_mut(), values) {
                 c.extend(v);

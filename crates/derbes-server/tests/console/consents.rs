@@ -110,3 +110,74 @@ pub(crate) fn consents_are_recorded_and_their_receipts_printed(db: TestDb) -> Fu
             .await;
     })
 }
+
+/// Staff link a father by his IIN (an IIN no one has refused beside the field, in Russian),
+/// record the daughter's excursion as an obligation, which holds the father's withdrawal back
+/// with the law's reason until it is marked fulfilled, and unlink him.
+pub(crate) fn representatives_and_obligations_from_the_file(db: TestDb) -> Fut {
+    Box::pin(async move {
+        Desk::start(&db)
+            .await
+            .run(|desk| {
+                let s = &desk.s;
+                let child = desk.service(s.create_student_id(
+                    &s.admin,
+                    json!({ "surname": "Сәрсенбаева", "iin": iin_born(time::macros::date!(2012 - 03 - 15), Sex::Female) }),
+                ));
+                let father_iin = iin_born(time::macros::date!(1980 - 05 - 04), Sex::Male);
+                let parent = desk.service(s.a_representative(
+                    json!({ "surname": "Сәрсенбаев", "iin": father_iin }),
+                ));
+                let file = format!("/console/subjects/{child}");
+                let mut staff = desk.person("bolat", Role::Staff, &["extracurricular"]);
+                let csrf = staff.get(&format!("{file}?lang=ru")).csrf();
+                let mut post = |path: &str, form: &[(&str, &str)]| {
+                    let mut f = vec![("csrf", csrf.as_str())];
+                    f.extend_from_slice(form);
+                    staff.post(&format!("{file}{path}"), &f)
+                };
+                let nobody = iin_born(time::macros::date!(1979 - 01 - 02), Sex::Male);
+                let sha = "b1".repeat(32);
+                let link = |who| {
+                    [
+                        ("representative", who),
+                        ("relation", "parent"),
+                        ("document", "birth_certificate"),
+                        ("document_sha256", sha.as_str()),
+                    ]
+                };
+                let refused = post("/representatives", &link(nobody.as_str()));
+                assert_eq!(refused.status, 422);
+                assert!(
+                    refused.body.contains("id=\"representative-error\"")
+                        && refused.body.contains("Субъекта с таким ИИН нет"),
+                    "{}",
+                    refused.body
+                );
+                let linked = post("/representatives", &link(father_iin.as_str()));
+                assert_eq!(linked.status, 303, "{}", linked.body);
+                assert_eq!(linked.location, format!("{file}?purpose=&linked=1"));
+
+                let set = post("/obligations", &[("purpose", "extracurricular"), ("change", "set"), ("note", "экскурсия 12 желтоқсан")]);
+                assert_eq!(set.status, 303, "{}", set.body);
+                let consent = |action: &'static str| {
+                    [("purpose", "extracurricular"), ("action", action), ("given_by", parent.as_str()),
+                     ("method", "paper"), ("consent_sha256", sha.as_str())]
+                };
+                assert_eq!(post("/consents", &consent("give")).status, 303);
+                let held = post("/consents", &consent("withdraw"));
+                assert_eq!(held.status, 422);
+                assert!(held.body.contains("обеспечивает ещё не исполненное обязательство субъекта"), "{}", held.body);
+                let fulfilled = post("/obligations", &[("purpose", "extracurricular"), ("change", "fulfil")]);
+                assert_eq!(fulfilled.status, 303, "{}", fulfilled.body);
+                assert_eq!(post("/consents", &consent("withdraw")).status, 303);
+
+                let unlinked = post(&format!("/representatives/{parent}/unlink"), &[]);
+                assert_eq!(unlinked.status, 303, "{}", unlinked.body);
+                let page = staff.get(&format!("{}&lang=ru", unlinked.location));
+                assert!(page.body.contains("Связь с законным представителем удалена."));
+                assert!(!page.body.contains("(родитель)"), "{}", page.body);
+            })
+            .await;
+    })
+}
