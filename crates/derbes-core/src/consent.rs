@@ -533,11 +533,10 @@ impl ConsentProblem {
         let of =
             |p: &str, [kk, ru, en]: [&str; 3]| tr(lang, kk, ru, en).replace("{p}", &purpose(p));
         match self {
-            ConsentProblem::UndeclaredPurpose { purpose: p } => of(p, [
-                "{p} мақсаты жарияланбаған.",
-                "Цель {p} не объявлена.",
-                "The purpose {p} is not declared.",
-            ]),
+            ConsentProblem::UndeclaredPurpose { purpose } => crate::decision::DenyReason::UndeclaredPurpose {
+                purpose: purpose.clone(),
+            }
+            .explain(lang, declaration),
             ConsentProblem::NotConsentBased { purpose: p, .. } => of(p, [
                 "{p} мақсаты келісімге негізделмеген: беретін не кері қайтарып алатын келісім жоқ. Оның орнына өңдеуді шектеуді сұраңыз немесе қарсылық білдіріңіз.",
                 "Цель {p} основана не на согласии: давать или отзывать согласие не на что. Вместо этого попросите ограничить обработку или заявите возражение.",

@@ -113,8 +113,14 @@ impl Actor {
         if roles.contains(&self.role) {
             Ok(())
         } else {
+            // "an `admin`", "an `auditor`", "an `integration`"; "a `dpo`", "a `staff`".
+            let article = if matches!(self.role, Role::Admin | Role::Auditor | Role::Integration) {
+                "an"
+            } else {
+                "a"
+            };
             Err(crate::vault::VaultError::Forbidden(format!(
-                "a `{}` {} may not do this; it needs one of: {}",
+                "{article} `{}` {} may not do this; it needs one of: {}",
                 self.role,
                 if self.account.is_some() {
                     "account"

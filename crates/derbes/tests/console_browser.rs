@@ -63,6 +63,7 @@ fn the_console_in_a_browser(db: TestDb) -> Fut {
                 "admin-phone": account(cwd, &data, "admin-phone", "admin", &[]),
                 "staff": account(cwd, &data, "staff", "staff", &["--purpose", "education"]),
                 "dpo": account(cwd, &data, "dpo", "dpo", &["--lang", "ru"]),
+                "auditor": account(cwd, &data, "auditor", "auditor", &["--lang", "en"]),
             });
             let o = run(derbes(cwd)
                 .args([

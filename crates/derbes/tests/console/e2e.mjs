@@ -2,7 +2,7 @@
 // Run by crates/derbes/tests/console_browser.rs against a real `derbes serve`:
 //   node e2e.mjs  (DERBES_BASE, DERBES_ACCOUNTS, DERBES_SHOTS, DERBES_CHROMIUM in the environment)
 // DERBES_ACCOUNTS is JSON: { "admin-desktop": "<one-time password>", "admin-phone": "…",
-// "staff": "…" }; DERBES_TOKEN is an admin API token, to seed requests the pages show. Prints
+// "staff": "…", "dpo": "…", "auditor": "…" }; DERBES_TOKEN is an admin API token, to seed requests the pages show. Prints
 // what it checked; exits non-zero on the first failure.
 import { chromium, devices } from "playwright-core";
 import { AxeBuilder } from "@axe-core/playwright";
@@ -310,6 +310,7 @@ async function firstSignIn(viewport) {
   await inEveryLanguage(page, "enrol", viewport);
   const secret = (await page.textContent("code.secret")).trim();
   await page.fill("#code", codeFor(secret));
+  enrolledAt[viewport] = Date.now();
   await page.click("form.card button[type=submit]");
   await page.waitForURL(/\/console$/);
   await inEveryLanguage(page, "today", viewport);
@@ -346,7 +347,7 @@ async function firstSignIn(viewport) {
 
 /** A staff member: no second factor, the access page refused with the service's reason, and a
  * cookie taken before sign-out worth nothing after it; a form without its token refused. */
-async function staff() {
+async function staff(student) {
   const context = await newContext({ ...viewports.desktop, locale: "ru-RU" });
   const page = await context.newPage();
   await page.goto(`${base}/console/sign-in`);
@@ -366,6 +367,11 @@ async function staff() {
   assert.match(await page.textContent("[role=alert]"), /a `staff` account may not do this/);
   await inEveryLanguage(page, "access-refused", "desktop");
 
+  // A purpose staff do not act for: nothing read, the decision's reason in the page's language.
+  await page.goto(`${base}/console/subjects/${student}?purpose=extracurricular&lang=kk`);
+  assert.match(await page.textContent("[role=alert]"), /Сізге «.+» мақсаты үшін әрекет етуге рұқсат берілмеген\./);
+  assert.doesNotMatch(await page.textContent("main"), /Сәрсенбаева/);
+
   // A form posted without its CSRF token does nothing.
   await page.goto(`${base}/console`);
   await page.evaluate(() => document.querySelector("form.sign-out input[name=csrf]").remove());
@@ -384,18 +390,98 @@ async function staff() {
   await context.close();
 }
 
+/** When each administrator's second factor was enrolled: a code counts once. */
+const enrolledAt = {};
+
+/** The work pages on a phone, signed in again with the second factor, once the flows have
+ * filled them: each checked in every language. */
+async function phoneTour(secret, student) {
+  const context = await newContext({ ...viewports.phone, locale: "kk-KZ" });
+  const page = await context.newPage();
+  await page.goto(`${base}/console/sign-in`);
+  await page.fill("#login", "admin-phone");
+  await page.fill("#password", NEW_PASSWORD);
+  await page.click("button[type=submit]");
+  await page.waitForURL(/\/console\/second-factor$/);
+  // The enrolment's code counts once: wait for the next one if it is still the same.
+  const step = (t) => Math.floor(t / 30_000);
+  if (step(Date.now()) === step(enrolledAt.phone)) {
+    await new Promise((r) => setTimeout(r, 30_500 - (Date.now() % 30_000)));
+  }
+  await page.fill("#code", codeFor(secret));
+  await page.click("form.card button[type=submit]");
+  await page.waitForURL(/\/console$/);
+  for (const [name, path] of [
+    ["today-with-requests", "/console"],
+    ["subjects", "/console/subjects"],
+    ["subject", `/console/subjects/${student}`],
+    ["requests", "/console/requests?status=completed"],
+    ["policy", "/console/policy"],
+    ["audit", "/console/audit"],
+  ]) {
+    await page.goto(`${base}${path}`);
+    await inEveryLanguage(page, name, "phone");
+  }
+  await page.goto(`${base}/console/requests?status=completed`);
+  await press(page, "#queue tbody a");
+  await inEveryLanguage(page, "request-completed", "phone");
+  await page.click("a[href$='/answer']");
+  await inEveryLanguage(page, "answer-letter", "phone");
+  await context.close();
+}
+
+/** An auditor looks at Today, a request, a subject's history and the audit trail, sees no
+ * value, and is refused a change with the service's reason. */
+async function auditor(student) {
+  const context = await newContext({ ...viewports.desktop, locale: "en-GB" });
+  const page = await context.newPage();
+  await page.goto(`${base}/console/sign-in`);
+  await page.fill("#login", "auditor");
+  await page.fill("#password", accounts.auditor);
+  await page.click("button[type=submit]");
+  await page.waitForURL(/\/console\/new-password$/);
+  await page.fill("#password", NEW_PASSWORD);
+  await page.fill("#repeated", NEW_PASSWORD);
+  await page.click("form.card button[type=submit]");
+  await page.waitForURL(/\/console$/);
+  await accessible(page, "auditor-today", "desktop");
+  const request = await page.getAttribute("section.awaiting_approval tbody a", "href");
+  await page.goto(`${base}${request}`);
+  await accessible(page, "auditor-request", "desktop");
+  const csrf = await page.getAttribute("form.sign-out input[name=csrf]", "value");
+  const refused = await page.request.post(`${base}${request}/steps`, {
+    form: { csrf, step: "approve" },
+    headers: { origin: base },
+  });
+  assert.equal(refused.status(), 403, "an auditor cannot approve");
+  assert.match(await refused.text(), /an `auditor` account may not do this/);
+  await page.goto(`${base}/console/subjects/${student}`);
+  await accessible(page, "auditor-subject", "desktop");
+  assert.match(await page.textContent("main"), /subject\.create/, "the subject's history");
+  assert.doesNotMatch(await page.textContent("main"), /Сәрсенбаева|dana@mail\.kz/, "never a value");
+  assert.equal(await page.locator("form[action$='/consents'], form[action$='/flags']").count(), 0, "nothing to change");
+  await page.goto(`${base}/console/audit`);
+  await accessible(page, "auditor-audit", "desktop");
+  await context.close();
+}
+
 try {
-  await seedRequests();
+  const seeded = await seedRequests();
+  const secrets = {};
   for (const viewport of ["desktop", "phone"]) {
-    await firstSignIn(viewport);
+    secrets[viewport] = await firstSignIn(viewport);
     console.log(`console in the browser: first sign-in on a ${viewport} ... ok`);
   }
-  await staff();
+  await staff(seeded);
   console.log("console in the browser: staff, refusals, CSRF and a stolen cookie ... ok");
+  await auditor(seeded);
+  console.log("console in the browser: an auditor looks and cannot change ... ok");
   const added = await subjectsThroughTheConsole("desktop");
   console.log("console in the browser: a subject added, found and opened for a purpose ... ok");
   await requestsThroughTheConsole(added, "desktop");
   console.log("console in the browser: an access and a destruction request from paper to the sent answer, and a consent confirmed at majority ... ok");
+  await phoneTour(secrets.phone, seeded);
+  console.log("console in the browser: the work pages on a phone ... ok");
   assert.deepEqual(refusals, [], "nothing refused by the CSP or by Subresource Integrity");
   console.log(`console in the browser: ${checked} page views checked by axe-core`);
 } finally {
