@@ -539,7 +539,7 @@ impl ConsentProblem {
             .explain(lang, declaration),
             ConsentProblem::NotConsentBased { purpose: p, .. } => of(p, [
                 "{p} мақсаты келісімге негізделмеген: беретін не кері қайтарып алатын келісім жоқ. Оның орнына өңдеуді шектеуді сұраңыз немесе қарсылық білдіріңіз.",
-                "Цель {p} основана не на согласии: давать или отзывать согласие не на что. Вместо этого попросите ограничить обработку или заявите возражение.",
+                "Цель {p} основана не на согласии: согласие на неё не даётся и не отзывается. Вместо этого попросите ограничить обработку или заявите возражение.",
                 "The purpose {p} does not rest on consent: there is no consent to give or withdraw. Ask for a restriction or object instead.",
             ]),
             ConsentProblem::MinorCannotActAlone { age, age_of_majority: m } => match lang {
@@ -567,8 +567,8 @@ impl ConsentProblem {
                 "No consent to the purpose {p} holds, so there is nothing to withdraw.",
             ]),
             ConsentProblem::NothingToRenew { purpose: p } => of(p, [
-                "{p} мақсаты үшін жаңартатын келісім жоқ: жаңа келісімді ресімдеңіз.",
-                "Для цели {p} нет согласия, которое можно продлить: оформите новое согласие.",
+                "{p} мақсаты үшін жаңартатын келісім жоқ: жаңа келісімді тіркеңіз.",
+                "Для цели {p} нет согласия, которое можно продлить: зарегистрируйте новое согласие.",
                 "There is no consent to the purpose {p} to renew: record a new consent instead.",
             ]),
             ConsentProblem::UnfulfilledObligation { purpose: p } => of(p, [

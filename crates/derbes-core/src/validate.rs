@@ -85,7 +85,7 @@ impl ValueError {
                 lang,
                 "Файлдың SHA-256 хэші болуы тиіс: 64 он алтылық таңба (мысалы, sha256sum scan.pdf командасы береді).",
                 "Должно быть значением SHA-256 файла: 64 шестнадцатеричных символа (их выдаёт, например, команда sha256sum scan.pdf).",
-                "Must be the file's SHA-256: 64 hexadecimal digits (as `sha256sum scan.pdf` prints, for example).",
+                "Must be the file's SHA-256: 64 hexadecimal digits (as sha256sum scan.pdf prints, for example).",
             )
             .into(),
             ValueError::DatePassed => tr(
@@ -97,16 +97,16 @@ impl ValueError {
             .into(),
             ValueError::NotSubjectOrIin => tr(
                 lang,
-                "Субъектінің идентификаторы (UUID) да, дұрыс ЖСН да емес.",
+                "Субъектінің идентификаторы (UUID) да, дұрыс ЖСН де емес.",
                 "Это не идентификатор субъекта (UUID) и не правильный ИИН.",
                 "Neither a subject's id (UUID) nor a valid IIN.",
             )
             .into(),
             ValueError::NoSuchSubject => tr(
                 lang,
-                "Бұл ЖСН бар субъект жоқ: алдымен субъектіні қосыңыз.",
-                "Субъекта с таким ИИН нет: сначала добавьте субъекта.",
-                "No subject has this IIN: add the subject first.",
+                "Мұндай ЖСН-і немесе идентификаторы бар субъект жоқ: алдымен субъектіні қосыңыз.",
+                "Субъекта с таким ИИН или идентификатором нет: сначала добавьте субъекта.",
+                "No subject has this IIN or id: add the subject first.",
             )
             .into(),
             ValueError::SeveralSubjects => tr(

@@ -270,7 +270,12 @@ impl Consents {
                 )
                 .await?;
             return Err(VaultError::Forbidden(format!(
-                "this token may not record consents for purpose `{}`",
+                "this {} may not record consents for purpose `{}`",
+                if actor.account.is_some() {
+                    "account"
+                } else {
+                    "token"
+                },
                 input.purpose
             )));
         }
@@ -397,6 +402,7 @@ impl Consents {
                     ),
                     event: event.clone(),
                     seen,
+                    version: record.version,
                     audit,
                 })
                 .await
@@ -538,24 +544,29 @@ impl Consents {
     /// (those with consents recorded before derbes kept the months, and those corrected since):
     /// each purpose's latest consent event and the sealed birth date say whether the subject
     /// is to confirm a representative's consent, and when. How many subjects were settled; one
-    /// that changed meanwhile is left for the next run.
+    /// that changed meanwhile is left for the next run, and one that cannot be worked out (its
+    /// key missing, say) does not keep the others waiting: the first such error is returned
+    /// once every other subject listed is settled.
     pub async fn settle_reconfirmations(&self) -> Result<usize, VaultError> {
-        let mut settled = 0;
+        let (mut settled, mut failed, mut after) = (0, None, None);
         loop {
-            let listed = self.vault.store().unsettled_reconfirmations(500).await?;
-            let mut progressed = false;
+            let listed = self
+                .vault
+                .store()
+                .unsettled_reconfirmations(after, 500)
+                .await?;
+            let Some(&last) = listed.last() else {
+                return failed.map_or(Ok(settled), Err);
+            };
+            after = Some(last);
             for id in listed {
                 match self.settle_reconfirmations_of(id).await {
-                    Ok(()) => {
-                        settled += 1;
-                        progressed = true;
-                    }
+                    Ok(()) => settled += 1,
                     Err(VaultError::Store(StoreError::VersionConflict)) => {}
-                    Err(e) => return Err(e),
+                    Err(e) => {
+                        failed.get_or_insert(e);
+                    }
                 }
-            }
-            if !progressed {
-                return Ok(settled);
             }
         }
     }

@@ -195,6 +195,10 @@ pub trait SubjectStateStore: Send + Sync {
         limit: u32,
     ) -> Result<ReconfirmationsDue, StoreError>;
     /// Subjects whose months of majority are to be worked out again (see
-    /// [`crate::WriteOp::SettleReconfirmations`]), at most `limit`.
-    async fn unsettled_reconfirmations(&self, limit: u32) -> Result<Vec<Uuid>, StoreError>;
+    /// [`crate::WriteOp::SettleReconfirmations`]), in id order after `after`, at most `limit`.
+    async fn unsettled_reconfirmations(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Uuid>, StoreError>;
 }

@@ -94,11 +94,13 @@ pub enum WriteOp {
     /// `VersionConflict`.
     ///
     /// `reconfirm_in`: the month (its first day) in which the subject must confirm the consent
-    /// in their own name (see `derbes_core::consent::reconfirmation_month`); `None` ends any
+    /// in their own name (see `derbes_core::consent::reconfirmation_month`), worked out from the
+    /// subject at `version` (`VersionConflict` if a correction landed since); `None` ends any
     /// such duty for the event's purpose.
     RecordConsent {
         event: ConsentEvent,
         seen: usize,
+        version: i64,
         reconfirm_in: Option<time::Date>,
         audit: AuditDraft,
     },

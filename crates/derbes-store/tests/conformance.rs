@@ -447,12 +447,17 @@ fn months_of_majority_are_settled_against_what_was_read(db: TestDb) -> Fut {
         s.write(WriteOp::RecordConsent {
             event: give,
             seen: 0,
+            version: 1,
             reconfirm_in: Some(date!(2030 - 03 - 01)),
             audit: audit("consent.give"),
         })
         .await
         .unwrap();
-        assert!(s.unsettled_reconfirmations(10).await.unwrap().is_empty());
+        assert!(s
+            .unsettled_reconfirmations(None, 10)
+            .await
+            .unwrap()
+            .is_empty());
         let correct = |id: Uuid| WriteOp::UpdateSubject {
             id,
             expected_version: 1,
@@ -463,7 +468,7 @@ fn months_of_majority_are_settled_against_what_was_read(db: TestDb) -> Fut {
         s.write(correct(child.id)).await.unwrap();
         s.write(correct(other.id)).await.unwrap();
         assert_eq!(
-            s.unsettled_reconfirmations(10).await.unwrap(),
+            s.unsettled_reconfirmations(None, 10).await.unwrap(),
             [child.id],
             "only a subject with consents"
         );
@@ -480,11 +485,33 @@ fn months_of_majority_are_settled_against_what_was_read(db: TestDb) -> Fut {
                 Err(StoreError::VersionConflict)
             ));
         }
+        // A consent whose month was worked out before the correction is refused too.
+        let renew = consent(
+            child.id,
+            "olympiad",
+            ConsentAction::Renew(grant("olympiad")),
+            GivenBy::Subject,
+        );
+        let before_correction = WriteOp::RecordConsent {
+            event: renew,
+            seen: 1,
+            version: 1,
+            reconfirm_in: None,
+            audit: audit("consent.renew"),
+        };
+        assert!(matches!(
+            s.write(before_correction).await,
+            Err(StoreError::VersionConflict)
+        ));
         assert_eq!(
             s.write(settle(2, 1)).await.unwrap(),
             Applied::ReconfirmationsSettled
         );
-        assert!(s.unsettled_reconfirmations(10).await.unwrap().is_empty());
+        assert!(s
+            .unsettled_reconfirmations(None, 10)
+            .await
+            .unwrap()
+            .is_empty());
         let due = s
             .reconfirmations_due(date!(2031 - 05 - 01), Vec::new(), 10)
             .await
@@ -493,7 +520,27 @@ fn months_of_majority_are_settled_against_what_was_read(db: TestDb) -> Fut {
             due.due.iter().map(|r| r.month).collect::<Vec<_>>(),
             [date!(2031 - 05 - 01)]
         );
-        assert_eq!(verify_chain(&s, &k).await, 6);
+        // A new declaration may change the age of majority: every month is worked out again.
+        s.write(WriteOp::RecordDeclaration {
+            version: "2027.1".into(),
+            content_hash: "ab".repeat(32),
+            content: "version = \"2027.1\"".into(),
+            audit: AuditDraft::new("system", "declaration.record", Outcome::Ok),
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            s.unsettled_reconfirmations(None, 10).await.unwrap(),
+            [child.id]
+        );
+        assert!(
+            s.unsettled_reconfirmations(Some(child.id), 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "none after the last one"
+        );
+        assert_eq!(verify_chain(&s, &k).await, 7);
     })
 }
 
@@ -563,6 +610,7 @@ fn consents_links_and_flags(db: TestDb) -> Fut {
             .write(WriteOp::RecordConsent {
                 event: give.clone(),
                 seen: 0,
+                version: 1,
                 reconfirm_in: Some(date!(2030 - 03 - 01)),
                 audit: audit("consent.give"),
             })
@@ -617,6 +665,7 @@ fn consents_links_and_flags(db: TestDb) -> Fut {
             .write(WriteOp::RecordConsent {
                 event: stale,
                 seen: 0,
+                version: 1,
                 reconfirm_in: None,
                 audit: audit("consent.withdraw"),
             })
@@ -634,6 +683,7 @@ fn consents_links_and_flags(db: TestDb) -> Fut {
         s.write(WriteOp::RecordConsent {
             event: withdraw.clone(),
             seen: 1,
+            version: 1,
             reconfirm_in: None,
             audit: audit("consent.withdraw"),
         })
@@ -654,6 +704,7 @@ fn consents_links_and_flags(db: TestDb) -> Fut {
         s.write(WriteOp::RecordConsent {
             event: photos.clone(),
             seen: 0,
+            version: 1,
             reconfirm_in: Some(date!(2030 - 03 - 01)),
             audit: audit("consent.give"),
         })
@@ -999,6 +1050,7 @@ fn destruction_removes_everything_personal_once(db: TestDb) -> Fut {
                 by_parent,
             ),
             seen: 0,
+            version: 1,
             reconfirm_in: Some(date!(2030 - 03 - 01)),
             audit: audit(child.id, "consent.give"),
         })

@@ -2,7 +2,7 @@
 //! a linked legal representative, on paper, through the state service or otherwise) recorded
 //! from the subject's file, and a consent's signed receipt shown to print or downloaded to keep.
 
-use super::subjects::{file_page, form_errors, refused};
+use super::subjects::{back_purpose, back_to_file, file_page, form_errors, refused};
 use super::{Page, Submitted, Viewer};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
@@ -50,6 +50,8 @@ fn consent_input(f: &super::form::Fields, lang: Lang) -> Result<ConsentInput, (S
         _ => return Err(wrong("consent", "unknown_step")),
     };
     let until = match f.get("consent_until").trim() {
+        // A withdrawal has no term: a date left in the form is not sent.
+        _ if action == ConsentStep::Withdraw => None,
         "" => None,
         d => Some(
             time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]"))
@@ -78,7 +80,7 @@ pub(crate) async fn record(
         return refused(lang, &s.session, StatusCode::NOT_FOUND, missing);
     };
     let f = &s.fields;
-    let back = Some(f.get("back_purpose")).filter(|p| !p.is_empty());
+    let back = back_purpose(&state, f);
     let errors = match consent_input(f, lang) {
         Err((field, message)) => json!({ field: message }),
         Ok(input) => match state
@@ -87,13 +89,7 @@ pub(crate) async fn record(
             .record_consent(&s.actor, subject, input)
             .await
         {
-            Ok(_) => {
-                let to = format!(
-                    "/console/subjects/{subject}?purpose={}&consent=recorded",
-                    back.unwrap_or("")
-                );
-                return super::see_other(&to, &[]);
-            }
+            Ok(_) => return back_to_file(&state, subject, f, "consent"),
             Err(VaultError::Validation(problems)) => {
                 form_errors(&problems, lang, "consent", FORM_FIELDS)
             }

@@ -2,7 +2,7 @@
 //! id or IIN, linked with the document that proves the representation, or unlinked; an
 //! obligation that holds a consent back (Art. 8(2)) recorded or marked fulfilled.
 
-use super::subjects::{file_page, form_errors, refused};
+use super::subjects::{back_purpose, back_to_file, file_page, form_errors, refused};
 use super::Submitted;
 use crate::AppState;
 use axum::extract::{Path, State};
@@ -17,15 +17,6 @@ use uuid::Uuid;
 fn no_subject(s: &Submitted) -> Response {
     let missing = super::text(s.lang, "no_such_subject");
     refused(s.lang, &s.session, StatusCode::NOT_FOUND, missing)
-}
-
-/// Back to the subject's file, read for the purpose it was read for, saying what was done.
-fn back(subject: Uuid, s: &Submitted, done: &str) -> Response {
-    let purpose = s.fields.get("back_purpose");
-    super::see_other(
-        &format!("/console/subjects/{subject}?purpose={purpose}&{done}=1"),
-        &[],
-    )
 }
 
 /// Links the representative named in the form; the file again with the reason beside the
@@ -59,7 +50,7 @@ pub(crate) async fn link(
                 )
                 .await
             {
-                Ok(_) => return back(subject, &s, "linked"),
+                Ok(_) => return back_to_file(&state, subject, &s.fields, "linked"),
                 Err(VaultError::Validation(problems)) => form_errors(
                     &problems,
                     lang,
@@ -82,7 +73,7 @@ pub(crate) async fn link(
         .into_iter()
         .map(|k| (k.to_owned(), json!(f.get(k))))
         .collect();
-    let purpose = Some(f.get("back_purpose")).filter(|p| !p.is_empty());
+    let purpose = back_purpose(&state, f);
     let values =
         json!({ "link_errors": errors, "link_form": kept, "errors": {}, "corrections": {} });
     file_page(&state, &s.session, &s.actor, lang, &id, purpose, values).await
@@ -106,7 +97,7 @@ pub(crate) async fn unlink(
         .unlink_representative(&s.actor, subject, representative)
         .await
     {
-        Ok(_) => back(subject, &s, "unlinked"),
+        Ok(_) => back_to_file(&state, subject, &s.fields, "unlinked"),
         Err(e) => super::session::failed(&state, s.lang, Some(&s.session), "subjects", e),
     }
 }
@@ -151,7 +142,7 @@ pub(crate) async fn obligation(
         .set_obligation(&s.actor, subject, f.get("purpose"), input)
         .await
     {
-        Ok(_) => back(subject, &s, "obligation"),
+        Ok(_) => back_to_file(&state, subject, &s.fields, "obligation"),
         Err(e) => super::session::failed(&state, lang, Some(&s.session), "subjects", e),
     }
 }

@@ -124,6 +124,33 @@ pub(crate) fn field_messages(
     Value::Object(out)
 }
 
+/// The purpose a form on a subject's file was read for, when it is a declared one: nothing else
+/// ever goes into an address.
+pub(crate) fn back_purpose<'a>(state: &AppState, f: &'a super::form::Fields) -> Option<&'a str> {
+    let p = f.get("back_purpose");
+    state
+        .app
+        .vault
+        .declaration()
+        .purposes
+        .contains_key(p)
+        .then_some(p)
+}
+
+/// Back to the subject's file, read for the purpose the form came from, saying what was done.
+pub(crate) fn back_to_file(
+    state: &AppState,
+    subject: Uuid,
+    f: &super::form::Fields,
+    done: &str,
+) -> Response {
+    let purpose = back_purpose(state, f).unwrap_or("");
+    super::see_other(
+        &format!("/console/subjects/{subject}?purpose={purpose}&{done}=1"),
+        &[],
+    )
+}
+
 /// Each refused field's message in `lang` under the form's name for it (`renames`: the
 /// service's name, the form's), and one naming no field of the form under `fallback`.
 pub(crate) fn form_errors(
@@ -488,9 +515,8 @@ pub(crate) async fn flag(
         }
         Err(why) => return refused(lang, &s.session, StatusCode::UNPROCESSABLE_ENTITY, &why),
     };
-    let back = format!("/console/subjects/{id}?purpose={}", f.get("back_purpose"));
     match done {
-        Ok(_) => super::see_other(&format!("{back}&flagged=1"), &[]),
+        Ok(_) => back_to_file(&state, id, f, "flagged"),
         Err(e) => super::session::failed(&state, lang, Some(&s.session), "subjects", e),
     }
 }

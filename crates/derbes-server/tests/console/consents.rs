@@ -45,6 +45,10 @@ pub(crate) fn consents_are_recorded_and_their_receipts_printed(db: TestDb) -> Fu
                         ("given_by", by.to_owned()),
                         ("method", "paper".to_owned()),
                         ("consent_sha256", sha.to_owned()),
+                        (
+                            "back_purpose",
+                            "education&lang=en\r\nX-Injected: 1".to_owned(),
+                        ),
                     ]
                 };
                 let post = |b: &mut Browser, f: Vec<(&str, String)>| {
@@ -76,7 +80,11 @@ pub(crate) fn consents_are_recorded_and_their_receipts_printed(db: TestDb) -> Fu
 
                 let given = post(&mut staff, form(&parent, "give", &scan));
                 assert_eq!(given.status, 303, "{}", given.body);
-                assert_eq!(given.location, format!("{file}?purpose=&consent=recorded"));
+                assert_eq!(
+                    given.location,
+                    format!("{file}?purpose=&consent=1"),
+                    "only a declared purpose goes back into the address"
+                );
                 let page = staff.get(&given.location);
                 assert!(page.body.contains("Запись о согласии внесена."));
                 let receipt = page
@@ -150,7 +158,7 @@ pub(crate) fn representatives_and_obligations_from_the_file(db: TestDb) -> Fut {
                 assert_eq!(refused.status, 422);
                 assert!(
                     refused.body.contains("id=\"representative-error\"")
-                        && refused.body.contains("Субъекта с таким ИИН нет"),
+                        && refused.body.contains("Субъекта с таким ИИН или идентификатором нет"),
                     "{}",
                     refused.body
                 );

@@ -24,6 +24,14 @@ impl Writer {
             None => {
                 self.execute("INSERT INTO declarations (version, content_hash, content, recorded_at) VALUES ($1, $2, $3, $4)", &[&version, &content_hash, &content, &now()])
                     .await?;
+                // The age of majority, or where birth dates come from, may have changed: every
+                // month of majority is worked out again.
+                self.execute(
+                    "INSERT INTO reconfirmations_unsettled (subject_id) \
+                     SELECT DISTINCT subject_id FROM consent_events ON CONFLICT DO NOTHING",
+                    &[],
+                )
+                .await?;
                 self.append(audit);
                 Ok(Applied::DeclarationRecorded { new: true })
             }

@@ -921,9 +921,13 @@ impl Writer {
             WriteOp::RecordConsent {
                 event,
                 seen,
+                version,
                 reconfirm_in,
                 audit,
-            } => self.record_consent(event, seen, reconfirm_in, audit).await,
+            } => {
+                self.record_consent(event, (seen, version), reconfirm_in, audit)
+                    .await
+            }
             WriteOp::SettleReconfirmations {
                 subject_id,
                 version,

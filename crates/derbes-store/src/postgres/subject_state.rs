@@ -46,17 +46,22 @@ impl Writer {
     pub(super) async fn record_consent(
         &mut self,
         event: ConsentEvent,
-        seen: usize,
+        (seen, version): (usize, i64),
         reconfirm_in: Option<time::Date>,
         audit: AuditDraft,
     ) -> Result<Applied, StoreError> {
         // The subject's row locked, as settling its months of majority does, so that the two
-        // never interleave.
-        self.query_opt(
-            "SELECT 1 FROM subjects WHERE id = $1 FOR UPDATE",
-            &[&event.subject_id],
-        )
-        .await?;
+        // never interleave; a correction since the month was worked out is a conflict.
+        let now_version: Option<i64> = self
+            .query_opt(
+                "SELECT version FROM subjects WHERE id = $1 FOR UPDATE",
+                &[&event.subject_id],
+            )
+            .await?
+            .map(|r| r.get(0));
+        if now_version != Some(version) {
+            return Err(StoreError::VersionConflict);
+        }
         let row = self.query_one("SELECT count(*), count(*) FILTER (WHERE purpose = $2) FROM consent_events WHERE subject_id = $1", &[&event.subject_id, &event.purpose])
             .await?;
         let (n, of_purpose): (i64, i64) = (row.get(0), row.get(1));
@@ -287,13 +292,18 @@ impl SubjectStateStore for PostgresStore {
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
-    async fn unsettled_reconfirmations(&self, limit: u32) -> Result<Vec<Uuid>, StoreError> {
+    async fn unsettled_reconfirmations(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Uuid>, StoreError> {
         let rows = self
             .client()
             .await?
             .query(
-                "SELECT subject_id FROM reconfirmations_unsettled ORDER BY subject_id LIMIT $1",
-                &[&i64::from(limit)],
+                "SELECT subject_id FROM reconfirmations_unsettled WHERE subject_id > $1 \
+                 ORDER BY subject_id LIMIT $2",
+                &[&after.unwrap_or(Uuid::nil()), &i64::from(limit)],
             )
             .await?;
         Ok(rows.iter().map(|r| r.get(0)).collect())

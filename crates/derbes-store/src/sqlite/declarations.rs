@@ -26,6 +26,13 @@ pub(super) fn record_declaration(
                 "INSERT INTO declarations (version, content_hash, content, recorded_at) VALUES (?1, ?2, ?3, ?4)",
                 params![version, content_hash, content, now()],
             )?;
+            // The age of majority, or where birth dates come from, may have changed: every
+            // month of majority is worked out again.
+            conn.execute(
+                "INSERT INTO reconfirmations_unsettled (subject_id) \
+                 SELECT DISTINCT subject_id FROM consent_events WHERE true ON CONFLICT DO NOTHING",
+                [],
+            )?;
             tx.append(audit)?;
             Ok(Applied::DeclarationRecorded { new: true })
         }

@@ -1025,9 +1025,10 @@ fn apply(
         WriteOp::RecordConsent {
             event,
             seen,
+            version,
             reconfirm_in,
             audit,
-        } => subject_state::record_consent(&mut tx, event, seen, reconfirm_in, audit),
+        } => subject_state::record_consent(&mut tx, event, (seen, version), reconfirm_in, audit),
         WriteOp::SettleReconfirmations {
             subject_id,
             version,

@@ -33,12 +33,19 @@ pub(super) fn state_rows(
 pub(super) fn record_consent(
     tx: &mut Tx<'_>,
     event: ConsentEvent,
-    seen: usize,
+    (seen, version): (usize, i64),
     reconfirm_in: Option<time::Date>,
     audit: AuditDraft,
 ) -> Result<Applied, StoreError> {
     let conn = tx.conn;
     let sid = &event.subject_id.as_bytes()[..];
+    let now_version: Option<i64> = conn
+        .prepare_cached("SELECT version FROM subjects WHERE id = ?1")?
+        .query_row([sid], |r| r.get(0))
+        .optional()?;
+    if now_version != Some(version) {
+        return Err(StoreError::VersionConflict);
+    }
     let (n, of_purpose): (i64, i64) = conn
         .prepare_cached(
             "SELECT count(*), count(*) FILTER (WHERE purpose = ?2) FROM consent_events WHERE subject_id = ?1",
@@ -280,12 +287,18 @@ impl SubjectStateStore for SqliteStore {
         .await
     }
 
-    async fn unsettled_reconfirmations(&self, limit: u32) -> Result<Vec<Uuid>, StoreError> {
+    async fn unsettled_reconfirmations(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Uuid>, StoreError> {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT subject_id FROM reconfirmations_unsettled ORDER BY subject_id LIMIT ?1",
+                "SELECT subject_id FROM reconfirmations_unsettled WHERE subject_id > ?1 \
+                 ORDER BY subject_id LIMIT ?2",
             )?;
-            let mut rows = stmt.query([limit])?;
+            let after = after.unwrap_or(Uuid::nil());
+            let mut rows = stmt.query(params![after.as_bytes().as_slice(), limit])?;
             let mut ids = Vec::new();
             while let Some(r) = rows.next()? {
                 ids.push(uuid_of(r.get(0)?)?);
