@@ -33,6 +33,27 @@ struct Query<T>(T);
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 struct Path<T>(T);
 
+/// A signed consent receipt as a file to keep: pretty JSON, downloaded as
+/// `consent-receipt-<consent>.json` (the API's `?format=json` and the console's download).
+pub(crate) fn receipt_download(
+    signed: &derbes_service::SignedReceipt,
+    consent_id: uuid::Uuid,
+) -> Result<Response, serde_json::Error> {
+    let body = serde_json::to_string_pretty(signed)?;
+    let mut response = (StatusCode::OK, body).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    if let Ok(v) = header::HeaderValue::from_str(&format!(
+        "attachment; filename=\"consent-receipt-{consent_id}.json\""
+    )) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}
+
 fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
     (status, axum::Json(body)).into_response()
 }

@@ -6,8 +6,8 @@ use super::subjects::{back_purpose, back_to_file, file_page, form_errors, refuse
 use super::{Page, Submitted, Viewer};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use derbes_core::consent::Method;
 use derbes_core::text::Lang;
 use derbes_service::{ConsentInput, ConsentStep, VaultError};
@@ -159,24 +159,12 @@ pub(crate) async fn receipt(
         Err(e) => return super::session::failed(&state, lang, Some(&session), "subjects", e),
     };
     if q.format == "json" {
-        let Ok(body) = serde_json::to_string_pretty(&signed) else {
-            return super::session::unavailable(
+        return crate::api::receipt_download(&signed, consent).unwrap_or_else(|_| {
+            super::session::unavailable(
                 lang,
                 VaultError::Unavailable("the receipt cannot be written".into()),
-            );
-        };
-        let mut response = (StatusCode::OK, body).into_response();
-        let h = response.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        if let Ok(v) = HeaderValue::from_str(&format!(
-            "attachment; filename=\"consent-receipt-{consent}.json\""
-        )) {
-            h.insert(header::CONTENT_DISPOSITION, v);
-        }
-        return response;
+            )
+        });
     }
     let r = &signed.receipt;
     let lines: Vec<Value> = derbes_core::receipt::lines(r, lang, &signed.signature.key_id)

@@ -224,21 +224,15 @@ async fn receipt(
             "text/plain; charset=utf-8",
             signed.receipt.readable.get(lang).to_owned(),
         ),
-        _ => (
-            "application/json",
-            serde_json::to_string_pretty(&signed).map_err(|e| ApiError::internal(e.to_string()))?,
-        ),
+        _ => {
+            return crate::api::receipt_download(&signed, consent_id)
+                .map_err(|e| ApiError::internal(e.to_string()))
+        }
     };
     let mut response = (StatusCode::OK, body).into_response();
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if format == "json" {
-        if let Ok(v) = HeaderValue::from_str(&format!(
-            "attachment; filename=\"consent-receipt-{consent_id}.json\""
-        )) {
-            h.insert(header::CONTENT_DISPOSITION, v);
-        }
-    }
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     Ok(response)
 }
 
