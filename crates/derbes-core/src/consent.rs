@@ -232,9 +232,11 @@ pub fn is_minor(declaration: &Declaration, birth: Date, on: Date) -> bool {
 }
 
 /// The month (its first day) in which the subject must confirm, in their own name, a consent
-/// a legal representative gave or renewed: the month they come of age. `None` when the subject
-/// gave it, for a withdrawal, and when the birth date is unknown. The duty ends with the
-/// subject's next consent event for the purpose (or any withdrawal), which has no such month.
+/// a legal representative gave or renewed for them as a minor: the month they come of age.
+/// `None` when the subject gave it, for a withdrawal, when the birth date is unknown, and when
+/// the subject was already of age (a guardian acting for an adult: nothing changes with age).
+/// The duty ends with the subject's next consent event for the purpose (or any withdrawal),
+/// which has no such month.
 ///
 /// derbes keeps this month in the clear beside the sealed birth date, so that the duties due
 /// can be listed without opening anyone's data: it tells no more than the year and month.
@@ -252,6 +254,9 @@ pub fn reconfirmation_month(
         return None;
     }
     let birth = birth?;
+    if !is_minor(declaration, birth, event.at.date()) {
+        return None;
+    }
     let year = birth
         .year()
         .checked_add(i32::try_from(declaration.minors.age_of_majority).ok()?)?;
@@ -429,9 +434,12 @@ pub fn consent_covers(
         // An undeclared purpose is refused before any consent is looked at.
         None => Vec::new(),
     };
+    // A representative's consent given for a minor who has since come of age; one given for
+    // an adult (a guardian's) stays as it was.
     let by_representative = matches!(event.given_by, GivenBy::Representative { .. });
-    let of_age_now = !facts.minor_on(declaration, now.date());
-    let came_of_age = by_representative && of_age_now && facts.birth_date.is_some();
+    let came_of_age = by_representative
+        && facts.minor_on(declaration, event.at.date())
+        && !facts.minor_on(declaration, now.date());
     if came_of_age && declaration.minors.on_majority == OnMajority::RequireReconsent {
         gaps.push(ConsentGap::ReconsentRequired);
     }
@@ -1005,6 +1013,18 @@ cross_border_basis = "consent"
     }
 
     #[test]
+    fn a_representatives_consent_for_an_adult_is_not_to_be_confirmed() {
+        let mut d = decl();
+        d.minors.on_majority = OnMajority::RequireReconsent;
+        // The guardian acts when the subject is already 19.
+        let at = datetime!(2031-05-01 08:00 UTC);
+        let ledger = vec![event(&d, 10, at, by_parent(), true)];
+        let a = read(&d, &facts(&ledger), None, datetime!(2031-06-01 09:00 UTC)).unwrap();
+        assert!(!a.confirmation_due);
+        assert_eq!(reconfirmation_month(&d, Some(CHILD_BORN), &ledger[0]), None);
+    }
+
+    #[test]
     fn blocking_and_restriction_stop_every_basis() {
         let d = decl();
         let restricted = vec!["education".to_string()];
@@ -1133,17 +1153,22 @@ cross_border_basis = "consent"
         /// on the last day of the month before, of age on its last day.
         #[test]
         fn the_month_of_majority_is_when_the_subject_comes_of_age(
-            born in 0i64..40_000, age in 14u32..22,
+            born in 0i64..40_000, age in 14u32..22, given in 0i64..5_000,
         ) {
             let mut d = decl();
             d.minors.age_of_majority = age;
             let birth = date!(1900 - 01 - 01) + time::Duration::days(born);
-            let e = event(&d, 1, datetime!(2026-12-07 10:00 UTC), by_parent(), true);
+            // Given while the subject is a minor (under 14 at most).
+            let at = birth.midnight().assume_utc() + time::Duration::days(given);
+            let e = event(&d, 1, at, by_parent(), true);
             let month = reconfirmation_month(&d, Some(birth), &e).unwrap();
             prop_assert_eq!(month.day(), 1);
             prop_assert!(is_minor(&d, birth, month.previous_day().unwrap()));
             let last = month.replace_day(month.month().length(month.year())).unwrap();
             prop_assert!(!is_minor(&d, birth, last));
+            // Given once the subject is of age, it is theirs to keep: no month.
+            let late = event(&d, 2, last.midnight().assume_utc(), by_parent(), true);
+            prop_assert_eq!(reconfirmation_month(&d, Some(birth), &late), None);
         }
 
         /// No allow without a holding consent that counts: the latest counting event is a give

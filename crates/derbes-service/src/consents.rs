@@ -520,8 +520,9 @@ impl Consents {
     }
 
     /// The consents representatives gave that their subjects are to confirm in their own name,
-    /// due this month or earlier (the earliest first, at most `limit`), of the purposes the
-    /// actor acts for, with how many are due in all.
+    /// due next month or earlier (the earliest first, at most `limit`), of the purposes the
+    /// actor acts for, with how many are due in all. Next month's are listed a month ahead so
+    /// that the subjects can be told before the consent given for them stops being enough.
     pub async fn reconfirmations_due(
         &self,
         actor: &Actor,
@@ -536,7 +537,7 @@ impl Consents {
         Ok(self
             .vault
             .store()
-            .reconfirmations_due(self.vault.today(), purposes, limit)
+            .reconfirmations_due(next_month(self.vault.today()), purposes, limit)
             .await?)
     }
 
@@ -1232,4 +1233,32 @@ fn flag_slot(key: &str) -> String {
 /// The slot an obligation's note is sealed for.
 fn obligation_slot(purpose: &str) -> String {
     format!("note:obligation:{purpose}")
+}
+
+/// The first day of the month after `day`'s.
+fn next_month(day: time::Date) -> time::Date {
+    let first = day.replace_day(1).unwrap_or(day);
+    let length = first.month().length(first.year());
+    first + time::Duration::days(i64::from(length))
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::date;
+
+    #[test]
+    fn next_month_rolls_over_the_year_and_short_months() {
+        assert_eq!(
+            super::next_month(date!(2026 - 12 - 31)),
+            date!(2027 - 01 - 01)
+        );
+        assert_eq!(
+            super::next_month(date!(2028 - 02 - 29)),
+            date!(2028 - 03 - 01)
+        );
+        assert_eq!(
+            super::next_month(date!(2027 - 01 - 31)),
+            date!(2027 - 02 - 01)
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! a linked legal representative, on paper, through the state service or otherwise) recorded
 //! from the subject's file, and a consent's signed receipt shown to print or downloaded to keep.
 
-use super::subjects::{back_purpose, back_to_file, file_page, form_errors, refused};
+use super::subjects::{back_to_file, refused, FileForm};
 use super::{Page, Submitted, Viewer};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
@@ -12,16 +12,8 @@ use derbes_core::consent::Method;
 use derbes_core::text::Lang;
 use derbes_service::{ConsentInput, ConsentStep, VaultError};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use uuid::Uuid;
-
-/// The form's fields for what the service names otherwise.
-const FORM_FIELDS: &[(&str, &str)] = &[
-    ("method.evidence_sha256", "consent_sha256"),
-    ("method.reference", "consent_reference"),
-    ("method.description", "consent_description"),
-    ("until", "consent_until"),
-];
 
 /// The consent asked for in the form, or the message of the field that cannot be read.
 fn consent_input(f: &super::form::Fields, lang: Lang) -> Result<ConsentInput, (String, String)> {
@@ -80,31 +72,29 @@ pub(crate) async fn record(
         return refused(lang, &s.session, StatusCode::NOT_FOUND, missing);
     };
     let f = &s.fields;
-    let back = back_purpose(&state, f);
-    let errors = match consent_input(f, lang) {
-        Err((field, message)) => json!({ field: message }),
-        Ok(input) => match state
-            .app
-            .consents
-            .record_consent(&s.actor, subject, input)
-            .await
-        {
-            Ok(_) => return back_to_file(&state, subject, f, "consent"),
-            Err(VaultError::Validation(problems)) => {
-                form_errors(&problems, lang, "consent", FORM_FIELDS)
-            }
-            Err(VaultError::ConsentRefused(problems)) => {
-                let declaration = state.app.vault.declaration();
-                let said: Vec<String> = problems
-                    .iter()
-                    .map(|p| p.explain(lang, declaration))
-                    .collect();
-                json!({ "consent": said.join(" ") })
-            }
-            Err(e) => return super::session::failed(&state, lang, Some(&s.session), "subjects", e),
-        },
+    let input = match consent_input(f, lang) {
+        Ok(input) => input,
+        Err((field, message)) => {
+            return CONSENT_FORM
+                .again(&state, &s, &id, json!({ field: message }))
+                .await
+        }
     };
-    let kept: Map<String, Value> = [
+    match state
+        .app
+        .consents
+        .record_consent(&s.actor, subject, input)
+        .await
+    {
+        Ok(_) => back_to_file(&state, subject, f, "consent"),
+        Err(e) => CONSENT_FORM.refused(&state, &s, &id, e).await,
+    }
+}
+
+/// The form that records a consent step.
+const CONSENT_FORM: FileForm = FileForm {
+    name: "consent",
+    fields: &[
         "purpose",
         "action",
         "given_by",
@@ -113,14 +103,14 @@ pub(crate) async fn record(
         "consent_reference",
         "consent_description",
         "consent_until",
-    ]
-    .into_iter()
-    .map(|k| (k.to_owned(), json!(f.get(k))))
-    .collect();
-    let values =
-        json!({ "consent_errors": errors, "consent_form": kept, "errors": {}, "corrections": {} });
-    file_page(&state, &s.session, &s.actor, lang, &id, back, values).await
-}
+    ],
+    renames: &[
+        ("method.evidence_sha256", "consent_sha256"),
+        ("method.reference", "consent_reference"),
+        ("method.description", "consent_description"),
+        ("until", "consent_until"),
+    ],
+};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]

@@ -2,15 +2,15 @@
 //! id or IIN, linked with the document that proves the representation, or unlinked; an
 //! obligation that holds a consent back (Art. 8(2)) recorded or marked fulfilled.
 
-use super::subjects::{back_purpose, back_to_file, file_page, form_errors, refused};
+use super::subjects::{back_to_file, form_date, refused, FileForm};
 use super::Submitted;
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use derbes_core::consent::{Document, DocumentKind, Relation};
-use derbes_service::{ObligationInput, VaultError};
-use serde_json::{json, Map, Value};
+use derbes_service::ObligationInput;
+use serde_json::json;
 use uuid::Uuid;
 
 /// The page saying there is no such subject (an address that names none).
@@ -32,52 +32,42 @@ pub(crate) async fn link(
     let (f, lang) = (&s.fields, s.lang);
     let relation = serde_json::from_value::<Relation>(json!(f.get("relation")));
     let kind = serde_json::from_value::<DocumentKind>(json!(f.get("document")));
-    let errors = match (relation, kind) {
-        (Ok(relation), Ok(kind)) => {
-            let document = Document {
-                kind,
-                sha256: f.get("document_sha256").trim().to_ascii_lowercase(),
-            };
-            match state
-                .app
-                .consents
-                .link_named_representative(
-                    &s.actor,
-                    subject,
-                    f.get("representative"),
-                    relation,
-                    vec![document],
-                )
-                .await
-            {
-                Ok(_) => return back_to_file(&state, subject, &s.fields, "linked"),
-                Err(VaultError::Validation(problems)) => form_errors(
-                    &problems,
-                    lang,
-                    "link",
-                    &[
-                        ("representative", "representative"),
-                        ("representative_id", "representative"),
-                        ("documents[0].sha256", "document_sha256"),
-                        ("documents", "document_sha256"),
-                    ],
-                ),
-                Err(e) => {
-                    return super::session::failed(&state, lang, Some(&s.session), "subjects", e)
-                }
-            }
-        }
-        _ => json!({ "link": super::text(lang, "unknown_step") }),
+    let (Ok(relation), Ok(kind)) = (relation, kind) else {
+        let errors = json!({ "link": super::text(lang, "unknown_step") });
+        return LINK_FORM.again(&state, &s, &id, errors).await;
     };
-    let kept: Map<String, Value> = ["representative", "relation", "document", "document_sha256"]
-        .into_iter()
-        .map(|k| (k.to_owned(), json!(f.get(k))))
-        .collect();
-    let purpose = back_purpose(&state, f);
-    let values =
-        json!({ "link_errors": errors, "link_form": kept, "errors": {}, "corrections": {} });
-    file_page(&state, &s.session, &s.actor, lang, &id, purpose, values).await
+    let document = Document {
+        kind,
+        sha256: f.get("document_sha256").trim().to_ascii_lowercase(),
+    };
+    match state
+        .app
+        .consents
+        .link_named_representative(
+            &s.actor,
+            subject,
+            f.get("representative"),
+            relation,
+            vec![document],
+        )
+        .await
+    {
+        Ok(_) => back_to_file(&state, subject, &s.fields, "linked"),
+        Err(e) => LINK_FORM.refused(&state, &s, &id, e).await,
+    }
 }
+
+/// The form that links a representative.
+const LINK_FORM: FileForm = FileForm {
+    name: "link",
+    fields: &["representative", "relation", "document", "document_sha256"],
+    renames: &[
+        ("representative", "representative"),
+        ("representative_id", "representative"),
+        ("documents[0].sha256", "document_sha256"),
+        ("documents", "document_sha256"),
+    ],
+};
 
 /// Unlinks a representative from the subject.
 pub(crate) async fn unlink(
@@ -113,27 +103,16 @@ pub(crate) async fn obligation(
         return no_subject(&s);
     };
     let (f, lang) = (&s.fields, s.lang);
-    let until = match f.get("until").trim() {
-        "" => None,
-        d => {
-            match time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")) {
-                Ok(d) => Some(d),
-                Err(_) => {
-                    let why = super::text(lang, "invalid_until");
-                    return refused(lang, &s.session, StatusCode::UNPROCESSABLE_ENTITY, why);
-                }
-            }
-        }
-    };
-    let input = match f.get("change") {
-        "set" => Some(ObligationInput {
-            note: Some(f.get("note").trim().to_owned()).filter(|n| !n.is_empty()),
+    let input = match (f.get("change"), form_date(f, "obligation_until", lang)) {
+        ("set", Ok(until)) => Some(ObligationInput {
+            note: Some(f.get("obligation_note").trim().to_owned()).filter(|n| !n.is_empty()),
             until,
         }),
-        "fulfil" => None,
+        ("fulfil", _) => None,
+        ("set", Err(errors)) => return OBLIGATION_FORM.again(&state, &s, &id, errors).await,
         _ => {
-            let why = super::text(lang, "unknown_step");
-            return refused(lang, &s.session, StatusCode::UNPROCESSABLE_ENTITY, why);
+            let errors = json!({ "obligation": super::text(lang, "unknown_step") });
+            return OBLIGATION_FORM.again(&state, &s, &id, errors).await;
         }
     };
     match state
@@ -143,6 +122,13 @@ pub(crate) async fn obligation(
         .await
     {
         Ok(_) => back_to_file(&state, subject, &s.fields, "obligation"),
-        Err(e) => super::session::failed(&state, lang, Some(&s.session), "subjects", e),
+        Err(e) => OBLIGATION_FORM.refused(&state, &s, &id, e).await,
     }
 }
+
+/// The obligation form.
+const OBLIGATION_FORM: FileForm = FileForm {
+    name: "obligation",
+    fields: &["purpose", "change", "obligation_note", "obligation_until"],
+    renames: &[("note", "obligation_note"), ("until", "obligation_until")],
+};

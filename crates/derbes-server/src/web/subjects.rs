@@ -151,6 +151,76 @@ pub(crate) fn back_to_file(
     )
 }
 
+/// A form on the subject's file: its name (its messages go under `{name}_errors`, what was
+/// typed under `{name}_form`), the fields kept when it is refused, and the service's names of
+/// fields that the form names otherwise.
+pub(crate) struct FileForm {
+    pub name: &'static str,
+    pub fields: &'static [&'static str],
+    pub renames: &'static [(&'static str, &'static str)],
+}
+
+impl FileForm {
+    /// The file again after the service refused the form: field problems beside their fields,
+    /// the law's refusals and a thing not in force as the form's own message, in `s.lang`. A
+    /// refusal of the person (role, purpose) or of the address stays a page of its own.
+    pub(crate) async fn refused(
+        &self,
+        state: &AppState,
+        s: &Submitted,
+        id: &str,
+        e: VaultError,
+    ) -> Response {
+        let lang = s.lang;
+        let errors = match e {
+            VaultError::Validation(problems) => {
+                form_errors(&problems, lang, self.name, self.renames)
+            }
+            VaultError::ConsentRefused(problems) => {
+                let declaration = state.app.vault.declaration();
+                let said: Vec<String> = problems
+                    .iter()
+                    .map(|p| p.explain(lang, declaration))
+                    .collect();
+                json!({ self.name: said.join(" ") })
+            }
+            VaultError::NothingToLift(what) => {
+                let key = match what {
+                    "block" => "nothing_to_lift_block",
+                    "restriction" => "nothing_to_lift_restriction",
+                    _ => "nothing_to_lift_obligation",
+                };
+                json!({ self.name: super::text(lang, key) })
+            }
+            e => return super::session::failed(state, lang, Some(&s.session), "subjects", e),
+        };
+        self.again(state, s, id, errors).await
+    }
+
+    /// The file again with `errors` beside the form's fields and what was typed kept.
+    pub(crate) async fn again(
+        &self,
+        state: &AppState,
+        s: &Submitted,
+        id: &str,
+        errors: Value,
+    ) -> Response {
+        let kept: Map<String, Value> = self
+            .fields
+            .iter()
+            .map(|k| ((*k).to_owned(), json!(s.fields.get(k))))
+            .collect();
+        let mut values = Map::new();
+        values.insert(format!("{}_errors", self.name), errors);
+        values.insert(format!("{}_form", self.name), Value::Object(kept));
+        values.insert("errors".into(), json!({}));
+        values.insert("corrections".into(), json!({}));
+        let purpose = back_purpose(state, &s.fields);
+        let values = Value::Object(values);
+        file_page(state, &s.session, &s.actor, s.lang, id, purpose, values).await
+    }
+}
+
 /// Each refused field's message in `lang` under the form's name for it (`renames`: the
 /// service's name, the form's), and one naming no field of the form under `fallback`.
 pub(crate) fn form_errors(
@@ -486,37 +556,57 @@ pub(crate) async fn flag(
     let f = &s.fields;
     let purpose = Some(f.get("purpose")).filter(|p| !p.is_empty());
     let reason = serde_json::from_value::<derbes_core::flags::FlagReason>(json!(f.get("reason")));
-    let until = match f.get("until").trim() {
-        "" => Ok(None),
-        d => time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]"))
-            .map(Some)
-            .map_err(|_| super::text(lang, "invalid_until")),
-    };
+    let until = form_date(f, "flag_until", lang);
     let change = match (reason, until, f.get("change")) {
         (Ok(reason), Ok(until), "set") => {
             Ok(derbes_service::FlagChange::Set(derbes_service::FlagInput {
                 reason,
-                note: Some(f.get("note").trim().to_owned()).filter(|n| !n.is_empty()),
+                note: Some(f.get("flag_note").trim().to_owned()).filter(|n| !n.is_empty()),
                 until,
             }))
         }
         (Ok(reason), _, "lift") => Ok(derbes_service::FlagChange::Lift(reason)),
-        (Err(_), _, _) => Err(super::text(lang, "invalid_reason").to_owned()),
-        (_, Err(m), _) => Err(m.to_owned()),
-        _ => Err(super::text(lang, "unknown_step").to_owned()),
+        (Err(_), _, _) => Err(json!({ "reason": super::text(lang, "invalid_reason") })),
+        (_, Err(e), _) => Err(e),
+        _ => Err(json!({ "flag": super::text(lang, "unknown_step") })),
     };
-    let done = match change {
-        Ok(change) => {
-            state
-                .app
-                .consents
-                .set_flag(&s.actor, id, purpose, change)
-                .await
-        }
-        Err(why) => return refused(lang, &s.session, StatusCode::UNPROCESSABLE_ENTITY, &why),
+    let change = match change {
+        Ok(change) => change,
+        Err(errors) => return FLAG_FORM.again(&state, &s, &id.to_string(), errors).await,
     };
-    match done {
+    match state
+        .app
+        .consents
+        .set_flag(&s.actor, id, purpose, change)
+        .await
+    {
         Ok(_) => back_to_file(&state, id, f, "flagged"),
-        Err(e) => super::session::failed(&state, lang, Some(&s.session), "subjects", e),
+        Err(e) => FLAG_FORM.refused(&state, &s, &id.to_string(), e).await,
+    }
+}
+
+/// The block and restriction form.
+const FLAG_FORM: FileForm = FileForm {
+    name: "flag",
+    fields: &["purpose", "change", "reason", "flag_note", "flag_until"],
+    renames: &[
+        ("note", "flag_note"),
+        ("until", "flag_until"),
+        ("reason", "reason"),
+    ],
+};
+
+/// A date field of a form (`YYYY-MM-DD`, as a date input sends it), empty for none; refused
+/// with its message under the field's name.
+pub(crate) fn form_date(
+    f: &super::form::Fields,
+    name: &str,
+    lang: Lang,
+) -> Result<Option<time::Date>, Value> {
+    match f.get(name).trim() {
+        "" => Ok(None),
+        d => time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]"))
+            .map(Some)
+            .map_err(|_| json!({ name: super::text(lang, "invalid_until") })),
     }
 }

@@ -371,9 +371,9 @@ const TEXTS: &[(&str, [&str; 3])] = &[
     (
         "reconfirm_hint",
         [
-            "Бұл келісімдерді субъектінің атынан заңды өкілі берген, ал субъект көрсетілген айда кәмелетке толады немесе толды. Субъектіден келісімді өз атынан растауын не кері қайтарып алуын сұраңыз: оның келесі шешімі жазылғанда міндет жабылады.",
-            "Эти согласия за субъекта дал законный представитель, а субъект достигает или достиг совершеннолетия в указанном месяце. Попросите субъекта подтвердить согласие от своего имени или отозвать его: обязанность закрывается, когда его решение будет записано.",
-            "A legal representative gave these consents for the subject, who comes or came of age in the month shown. Ask the subject to confirm the consent in their own name or withdraw it: the duty closes once their decision is recorded.",
+            "Бұл келісімдерді кәмелетке толмаған субъектінің атынан заңды өкілі берген, ал субъект көрсетілген айда кәмелетке толады немесе толды. Келесі айда кәмелетке толатындар бір ай бұрын көрсетіледі, оларға алдын ала хабарлауға болады. Кәмелетке толған субъектіден келісімді өз атынан растауын не кері қайтарып алуын сұраңыз: оның шешімі жазылғанда міндет жабылады.",
+            "Эти согласия дал законный представитель за несовершеннолетнего субъекта, а субъект достигает или достиг совершеннолетия в указанном месяце. Те, кто станет совершеннолетним в следующем месяце, показаны за месяц, чтобы их можно было предупредить заранее. Попросите совершеннолетнего субъекта подтвердить согласие от своего имени или отозвать его: обязанность закрывается, когда его решение будет записано.",
+            "A legal representative gave these consents for the subject as a minor, who comes or came of age in the month shown. Those coming of age next month are shown a month ahead, so that they can be told in time. Ask the subject, once of age, to confirm the consent in their own name or withdraw it: the duty closes once their decision is recorded.",
         ],
     ),
     ("reconfirm_month", ["Кәмелетке толатын айы", "Месяц совершеннолетия", "Month of majority"]),
@@ -629,6 +629,9 @@ const TEXTS: &[(&str, [&str; 3])] = &[
     ("flag_until", ["Соңғы күні (міндетті емес)", "Последний день (необязательно)", "Last day (optional)"]),
     ("flag_save", ["Сақтау", "Сохранить", "Save"]),
     ("flag_changed", ["Бұғаттау немесе шектеу өзгертілді.", "Блокирование или ограничение изменено.", "The block or restriction is changed."]),
+    ("nothing_to_lift_block", ["Субъектінің деректері бұғатталмаған: алып тастайтын бұғаттау жоқ.", "Данные субъекта не заблокированы: снимать нечего.", "The subject's data are not blocked: there is no block to lift."]),
+    ("nothing_to_lift_restriction", ["Бұл мақсат бойынша өңдеу шектелмеген: алып тастайтын шектеу жоқ.", "Обработка для этой цели не ограничена: снимать нечего.", "Processing for this purpose is not restricted: there is no restriction to lift."]),
+    ("nothing_to_lift_obligation", ["Бұл мақсат бойынша күшіндегі міндеттеме жоқ: орындалды деп белгілейтін ештеңе жоқ.", "По этой цели нет действующего обязательства: отмечать исполненным нечего.", "There is no obligation in force under this purpose to mark fulfilled."]),
     // Consents recorded at the console, and their receipts
     ("representative_linked", ["Заңды өкіл байланыстырылды.", "Законный представитель связан с субъектом.", "The legal representative is linked."]),
     ("representative_unlinked", ["Заңды өкілмен байланыс алынып тасталды.", "Связь с законным представителем удалена.", "The legal representative is unlinked."]),

@@ -400,10 +400,11 @@ pub(super) fn a_corrected_birth_date_moves_the_month_of_majority(db: TestDb) -> 
                 .map(|r| (r.subject_id.to_string(), r.month.to_string()))
                 .collect::<Vec<_>>()
         };
-        assert!(
-            due().await.is_empty(),
-            "born 2008-12-01: not before December 2026"
-        );
+        // Born 2008-12-01: listed from November 2026 (a month ahead), not before.
+        f.at(2026, 10, 31);
+        assert!(due().await.is_empty(), "not two months ahead");
+        f.at(2026, 11, 21);
+        assert_eq!(due().await, [(child.clone(), "2026-12-01".to_owned())]);
         f.at(2026, 12, 2);
         assert_eq!(due().await, [(child.clone(), "2026-12-01".to_owned())]);
         assert_eq!(
@@ -424,7 +425,7 @@ pub(super) fn a_corrected_birth_date_moves_the_month_of_majority(db: TestDb) -> 
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(consents.settle_reconfirmations().await.unwrap(), 1);
         assert!(due().await.is_empty(), "not due in December any more");
-        f.at(2027, 3, 1);
+        f.at(2027, 2, 1);
         assert_eq!(due().await, [(child.clone(), "2027-03-01".to_owned())]);
     })
 }

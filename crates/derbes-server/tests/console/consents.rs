@@ -166,7 +166,21 @@ pub(crate) fn representatives_and_obligations_from_the_file(db: TestDb) -> Fut {
                 assert_eq!(linked.status, 303, "{}", linked.body);
                 assert_eq!(linked.location, format!("{file}?purpose=&linked=1"));
 
-                let set = post("/obligations", &[("purpose", "extracurricular"), ("change", "set"), ("note", "экскурсия 12 желтоқсан")]);
+                // Nothing to fulfil yet, and a last day gone by: each said beside the form,
+                // what was typed kept.
+                let none = post("/obligations", &[("purpose", "extracurricular"), ("change", "fulfil")]);
+                assert_eq!(none.status, 422);
+                assert!(none.body.contains("По этой цели нет действующего обязательства"), "{}", none.body);
+                let note = ("obligation_note", "экскурсия 12 желтоқсан");
+                let past = post("/obligations", &[("purpose", "extracurricular"), ("change", "set"), note, ("obligation_until", "2020-01-01")]);
+                assert_eq!(past.status, 422);
+                assert!(
+                    past.body.contains("id=\"obligation_until-error\"")
+                        && past.body.contains("value=\"экскурсия 12 желтоқсан\""),
+                    "{}",
+                    past.body
+                );
+                let set = post("/obligations", &[("purpose", "extracurricular"), ("change", "set"), note]);
                 assert_eq!(set.status, 303, "{}", set.body);
                 let consent = |action: &'static str| {
                     [("purpose", "extracurricular"), ("action", action), ("given_by", parent.as_str()),

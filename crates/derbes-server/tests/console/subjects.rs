@@ -126,8 +126,8 @@ pub(crate) fn blocks_are_set_by_staff_and_lifted_by_an_officer(db: TestDb) -> Fu
                             ("purpose", ""),
                             ("change", change),
                             ("reason", "accuracy_contested"),
-                            ("note", "Өтініш № 12"),
-                            ("until", ""),
+                            ("flag_note", "Өтініш № 12"),
+                            ("flag_until", ""),
                             ("back_purpose", "education"),
                         ],
                     )
@@ -161,6 +161,16 @@ pub(crate) fn blocks_are_set_by_staff_and_lifted_by_an_officer(db: TestDb) -> Fu
                 let csrf = dpo.get("/console").csrf();
                 let lifted = block(&mut dpo, &csrf, "lift");
                 assert!(lifted.location.ends_with("&flagged=1"), "{}", lifted.body);
+                // Lifted twice: said beside the form, the reason chosen kept.
+                dpo.get("/console?lang=ru");
+                let again = block(&mut dpo, &csrf, "lift");
+                assert_eq!(again.status, 422);
+                assert!(
+                    again.body.contains("Данные субъекта не заблокированы")
+                        && again.body.contains("value=\"accuracy_contested\" selected"),
+                    "{}",
+                    again.body
+                );
             })
             .await;
     })

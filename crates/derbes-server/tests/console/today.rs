@@ -196,8 +196,8 @@ pub(crate) fn the_policy_shows_versions_documents_and_the_consent_impact(db: Tes
     })
 }
 
-/// A parent's consent for a daughter who comes of age in 40 days: not on Today before her month
-/// of majority, then listed (by id and month, never by name) for the DPO and for staff of the
+/// A parent's consent for a daughter who comes of age in 75 days: not on Today two months before
+/// her month of majority, then listed (by id and month, never by name) for the DPO and for staff of the
 /// purpose, not for others; her own consent, once of age, ends the duty.
 pub(crate) fn consents_to_confirm_at_majority_are_on_today(db: TestDb) -> Fut {
     Box::pin(async move {
@@ -205,7 +205,7 @@ pub(crate) fn consents_to_confirm_at_majority_are_on_today(db: TestDb) -> Fut {
             .await
             .run(|desk| {
                 let s = &desk.s;
-                let turns = time::OffsetDateTime::now_utc().date() + time::Duration::days(40);
+                let turns = time::OffsetDateTime::now_utc().date() + time::Duration::days(75);
                 let birth = turns.replace_year(turns.year() - 18).unwrap_or_else(|_| {
                     turns
                         .replace_day(28)
@@ -246,8 +246,8 @@ pub(crate) fn consents_to_confirm_at_majority_are_on_today(db: TestDb) -> Fut {
                     "not before her month: {before}"
                 );
 
-                // Seventy days on (sessions of before have ended): her month has come.
-                desk.later(70 * 86_400);
+                // Eighty days on (sessions of before have ended): she is of age.
+                desk.later(80 * 86_400);
                 let mut dpo = desk.person("timur", Role::Dpo, &[]);
                 let due = part(&mut dpo).unwrap();
                 assert!(due.contains(&link), "{due}");

@@ -89,6 +89,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         17,
         include_str!("../../migrations/postgres/0017_reconfirmations_unsettled.sql"),
     ),
+    (
+        18,
+        include_str!("../../migrations/postgres/0018_guardians_months.sql"),
+    ),
 ];
 
 /// The channel on which a revocation is announced to every derbes on the database.

@@ -86,6 +86,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         18,
         include_str!("../../migrations/sqlite/0018_reconfirmations_unsettled.sql"),
     ),
+    (
+        19,
+        include_str!("../../migrations/sqlite/0019_guardians_months.sql"),
+    ),
 ];
 
 /// The migration after which the database is vacuumed once: space freed before deletions were
