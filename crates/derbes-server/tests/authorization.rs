@@ -635,6 +635,43 @@ fn an_integration_reaches_the_requests_it_filed(db: TestDb) -> Fut {
     })
 }
 
+/// Staff page through the requests about subjects their purposes reach: a page is full even
+/// when requests out of reach come first, and the next one follows on.
+fn staff_page_through_the_requests_they_reach(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
+        let staff = s.token(Role::Staff, &["education"]).await;
+        let mut reached = Vec::new();
+        for (n, in_reach) in [
+            (960, false),
+            (961, false),
+            (962, true),
+            (963, false),
+            (964, true),
+        ] {
+            let f = fixture(&s, in_reach, n).await;
+            if in_reach {
+                reached.push(f.request);
+            }
+        }
+        let mut seen = Vec::new();
+        let mut next = String::new();
+        loop {
+            let r = s
+                .get(&format!("/api/v1/requests?limit=1{next}"), &staff)
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            let Some(first) = r.body.as_array().unwrap().first() else {
+                break;
+            };
+            let id = first["id"].as_str().unwrap().to_owned();
+            next = format!("&after={id}");
+            seen.push(id);
+        }
+        assert_eq!(seen, reached);
+    })
+}
+
 /// A link reaches only subjects in the actor's scope: a representative outside it is answered
 /// as if there were none, and the attempt is audited; a link made by another stays.
 fn a_link_reaches_no_representative_out_of_scope(db: TestDb) -> Fut {
@@ -1125,6 +1162,10 @@ fn main() -> ExitCode {
         (
             "a_link_reaches_no_representative_out_of_scope",
             a_link_reaches_no_representative_out_of_scope,
+        ),
+        (
+            "staff_page_through_the_requests_they_reach",
+            staff_page_through_the_requests_they_reach,
         ),
         ("an_expired_token_is_refused", an_expired_token_is_refused),
         (

@@ -24,6 +24,9 @@ pub struct RequestRecord {
     pub version: i64,
     pub updated_at: OffsetDateTime,
     pub body: String,
+    /// The subject's category, kept so that a listing can select the requests about subjects
+    /// an actor's purposes reach.
+    pub category: String,
 }
 
 /// Which requests to list, ordered by due time (then id).
@@ -40,11 +43,13 @@ pub struct RequestQuery {
     pub due_after: Option<OffsetDateTime>,
     /// Continue after this (due_at, id).
     pub after: Option<(OffsetDateTime, Uuid)>,
+    /// Only requests about subjects of these categories (none: of no category).
+    pub categories: Option<Vec<String>>,
     pub limit: u32,
 }
 
 /// The columns of `requests`, in the order both backends read them.
-pub(crate) const REQUEST_COLUMNS: &str = "id, subject_id, kind, status, open, received_at, due_at, dek, kek_version, version, updated_at, body";
+pub(crate) const REQUEST_COLUMNS: &str = "id, subject_id, kind, status, open, received_at, due_at, dek, kek_version, version, updated_at, body, category";
 
 impl RequestQuery {
     /// The listing statement and its parameters; `placeholder(n)` writes the n-th (from 1).
@@ -86,6 +91,17 @@ impl RequestQuery {
                 " AND due_at > {}",
                 bind(Param::Text(crate::times::text(*d)))
             ));
+        }
+        if let Some(categories) = &self.categories {
+            let listed: Vec<String> = categories
+                .iter()
+                .map(|c| bind(Param::Text(c.clone())))
+                .collect();
+            if listed.is_empty() {
+                sql.push_str(" AND 1 = 0");
+            } else {
+                sql.push_str(&format!(" AND category IN ({})", listed.join(", ")));
+            }
         }
         if let Some((due, id)) = &self.after {
             let d = bind(Param::Text(crate::times::text(*due)));

@@ -843,6 +843,7 @@ fn request_record(subject: Uuid, kind: &str, due_at: &str) -> RequestRecord {
         version: 1,
         updated_at: stamp("2026-11-20T05:00:00.000000Z"),
         body: "{}".into(),
+        category: "student".into(),
     }
 }
 
@@ -932,7 +933,19 @@ async fn lists_by_due_time(
         .unwrap();
     let mut paged = ids(first);
     paged.extend(ids(rest));
-    assert_eq!(paged, ids(all));
+    assert_eq!(paged, ids(all.clone()));
+    // By the subject's category, kept with each request: staff's reach.
+    let of = |categories: Vec<&str>| RequestQuery {
+        categories: Some(categories.into_iter().map(String::from).collect()),
+        limit: 10,
+        ..Default::default()
+    };
+    let staff = s.requests(of(vec!["employee", "student"])).await.unwrap();
+    assert_eq!(ids(staff), ids(all.clone()));
+    let employees = s.requests(of(vec!["employee"])).await.unwrap();
+    assert_eq!(employees.len(), 1, "the one about an employee");
+    assert!(employees.iter().all(|r| r.category == "employee"));
+    assert!(s.requests(of(Vec::new())).await.unwrap().is_empty());
 }
 
 fn requests_file_update_list_and_rewrap(db: TestDb) -> Fut {
@@ -942,7 +955,10 @@ fn requests_file_update_list_and_rewrap(db: TestDb) -> Fut {
         let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
         let access = request_record(a, "access_export", "2026-11-25T18:59:59.000000Z");
         let destroy = request_record(a, "destruction", "2026-11-23T18:59:59.000000Z");
-        let other = request_record(b, "access_export", "2026-11-25T18:59:59.000000Z");
+        let other = RequestRecord {
+            category: "employee".into(),
+            ..request_record(b, "access_export", "2026-11-25T18:59:59.000000Z")
+        };
         for r in [&access, &destroy, &other] {
             assert_eq!(s.write(file(r, true)).await.unwrap(), Applied::RequestFiled);
         }

@@ -103,7 +103,7 @@ impl Requests {
             }
             (None, false) => {}
         }
-        let (_, state) = self
+        let (subject, state) = self
             .vault
             .subject_for(actor, access::Action::RequestFile, input.subject_id, None)
             .await?;
@@ -195,6 +195,7 @@ impl Requests {
             version: 1,
             updated_at: now,
             body: serde_json::to_string(&body).map_err(corrupt)?,
+            category: subject.category,
         };
         let audit = AuditDraft::new(&actor.audit_name(), "request.file", Outcome::Ok)
             .subject(input.subject_id)
@@ -424,6 +425,17 @@ impl Requests {
         let open_only = filter.open.unwrap_or(filter.status.is_none())
             || due_by.is_some()
             || filter.status.is_some_and(Status::is_open);
+        // Staff list the requests about subjects their purposes reach: the store selects them,
+        // so that every page is full and the next one follows on.
+        let categories = (actor.role == Role::Staff).then(|| {
+            let declaration = self.vault.declaration();
+            declaration
+                .subject_categories
+                .keys()
+                .filter(|c| self.vault.reaches(actor, c))
+                .cloned()
+                .collect()
+        });
         let records = self
             .vault
             .store()
@@ -435,30 +447,11 @@ impl Requests {
                 due_by,
                 due_after: filter.in_time.then_some(now),
                 after,
+                categories,
                 limit,
             })
             .await?;
-        // Staff list the requests about subjects their purposes reach.
-        let mut reached = std::collections::HashMap::new();
-        let mut views = Vec::with_capacity(records.len());
-        for r in &records {
-            if actor.role == Role::Staff {
-                let reaches = match reached.get(&r.subject_id) {
-                    Some(known) => *known,
-                    None => {
-                        let category = self.vault.category_of(r.subject_id).await?;
-                        let known = category.is_some_and(|c| self.vault.reaches(actor, &c));
-                        reached.insert(r.subject_id, known);
-                        known
-                    }
-                };
-                if !reaches {
-                    continue;
-                }
-            }
-            views.push(self.request_view(r, None)?);
-        }
-        Ok(views)
+        records.iter().map(|r| self.request_view(r, None)).collect()
     }
 
     /// Applies `change` to the request's body and status, with retries on concurrent changes.

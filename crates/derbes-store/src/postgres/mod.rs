@@ -93,6 +93,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         18,
         include_str!("../../migrations/postgres/0018_guardians_months.sql"),
     ),
+    (
+        19,
+        include_str!("../../migrations/postgres/0019_request_categories.sql"),
+    ),
 ];
 
 /// The channel on which a revocation is announced to every derbes on the database.

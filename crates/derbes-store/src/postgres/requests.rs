@@ -18,6 +18,7 @@ pub(super) fn request_from_row(r: &Row) -> Result<RequestRecord, StoreError> {
         version: r.get(9),
         updated_at: r.try_get::<_, At>(10)?.0,
         body: r.get(11),
+        category: r.get(12),
     })
 }
 
@@ -41,7 +42,7 @@ impl Writer {
                 });
             }
         }
-        self.execute("INSERT INTO requests (id, subject_id, kind, status, open, received_at, due_at, dek, kek_version, version, updated_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)", &[
+        self.execute("INSERT INTO requests (id, subject_id, kind, status, open, received_at, due_at, dek, kek_version, version, updated_at, body, category) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)", &[
                     &r.id,
                     &r.subject_id,
                     &r.kind.code(),
@@ -54,6 +55,7 @@ impl Writer {
                     &r.version,
                     &At(r.updated_at),
                     &r.body,
+                    &r.category,
                 ],
             )
             .await?;

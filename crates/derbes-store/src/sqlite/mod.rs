@@ -90,6 +90,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         19,
         include_str!("../../migrations/sqlite/0019_guardians_months.sql"),
     ),
+    (
+        20,
+        include_str!("../../migrations/sqlite/0020_request_categories.sql"),
+    ),
 ];
 
 /// The migration after which the database is vacuumed once: space freed before deletions were

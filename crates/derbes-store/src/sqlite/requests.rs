@@ -18,6 +18,7 @@ pub(super) fn request_from_row(r: &rusqlite::Row<'_>) -> Result<RequestRecord, S
         version: r.get(9)?,
         updated_at: r.get::<_, At>(10)?.0,
         body: r.get(11)?,
+        category: r.get(12)?,
     })
 }
 
@@ -45,7 +46,7 @@ pub(super) fn file_request(
         }
     }
     conn.prepare_cached(&format!(
-        "INSERT INTO requests ({REQUEST_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        "INSERT INTO requests ({REQUEST_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
     ))?
     .execute(params![
         &r.id.as_bytes()[..],
@@ -59,7 +60,8 @@ pub(super) fn file_request(
         r.kek_version,
         r.version,
         At(r.updated_at),
-        r.body
+        r.body,
+        r.category
     ])?;
     tx.append(audit)?;
     Ok(Applied::RequestFiled)

@@ -479,7 +479,7 @@ try {
   const added = await subjectsThroughTheConsole("desktop");
   console.log("console in the browser: a subject added, found and opened for a purpose ... ok");
   await requestsThroughTheConsole(added, "desktop");
-  console.log("console in the browser: an access and a destruction request from paper to the sent answer, and a consent confirmed at majority ... ok");
+  console.log("console in the browser: an access and a destruction request from paper to the sent answer, and a consent to confirm at majority ... ok");
   await phoneTour(secrets.phone, seeded);
   console.log("console in the browser: the work pages on a phone ... ok");
   assert.deepEqual(refusals, [], "nothing refused by the CSP or by Subresource Integrity");
