@@ -315,16 +315,15 @@ impl SubjectStateStore for PostgresStore {
         purposes: Vec<String>,
         limit: u32,
     ) -> Result<ReconfirmationsDue, StoreError> {
-        const WHERE: &str =
-            "WHERE due_month <= $1 AND (cardinality($2::text[]) = 0 OR purpose = ANY($2))";
         let month = crate::times::month_text(through);
         let c = self.client().await?;
+        // The count of all beside each row listed: one statement, one snapshot.
         let rows = c
             .query(
-                &format!(
-                    "SELECT subject_id, purpose, due_month FROM majority_reconfirmations {WHERE} \
-                     ORDER BY due_month, subject_id, purpose LIMIT $3"
-                ),
+                "SELECT subject_id, purpose, due_month, count(*) OVER () \
+                 FROM majority_reconfirmations \
+                 WHERE due_month <= $1 AND (cardinality($2::text[]) = 0 OR purpose = ANY($2)) \
+                 ORDER BY due_month, subject_id, purpose LIMIT $3",
                 &[&month, &purposes, &i64::from(limit)],
             )
             .await?;
@@ -339,13 +338,7 @@ impl SubjectStateStore for PostgresStore {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let total: i64 = c
-            .query_one(
-                &format!("SELECT count(*) FROM majority_reconfirmations {WHERE}"),
-                &[&month, &purposes],
-            )
-            .await?
-            .get(0);
+        let total: i64 = rows.first().map_or(0, |r| r.get(3));
         Ok(ReconfirmationsDue {
             due,
             total: u64::try_from(total).unwrap_or(0),

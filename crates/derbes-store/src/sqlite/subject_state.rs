@@ -321,14 +321,15 @@ impl SubjectStateStore for SqliteStore {
             Some(to_json(&purposes)?)
         };
         self.read(move |c| {
-            const WHERE: &str = "WHERE due_month <= ?1 \
-                 AND (?2 IS NULL OR purpose IN (SELECT value FROM json_each(?2)))";
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT subject_id, purpose, due_month FROM majority_reconfirmations {WHERE} \
-                 ORDER BY due_month, subject_id, purpose LIMIT ?3"
-            ))?;
+            // The count of all beside each row listed: one statement, one snapshot.
+            let mut stmt = c.prepare_cached(
+                "SELECT subject_id, purpose, due_month, count(*) OVER () \
+                 FROM majority_reconfirmations WHERE due_month <= ?1 \
+                 AND (?2 IS NULL OR purpose IN (SELECT value FROM json_each(?2))) \
+                 ORDER BY due_month, subject_id, purpose LIMIT ?3",
+            )?;
             let mut rows = stmt.query(params![month, purposes, limit])?;
-            let mut due = Vec::new();
+            let (mut due, mut total) = (Vec::new(), 0i64);
             while let Some(r) = rows.next()? {
                 let stored: String = r.get(2)?;
                 due.push(Reconfirmation {
@@ -337,12 +338,8 @@ impl SubjectStateStore for SqliteStore {
                     month: crate::times::parse_month(&stored)
                         .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 });
+                total = r.get(3)?;
             }
-            let total: i64 = c
-                .prepare_cached(&format!(
-                    "SELECT count(*) FROM majority_reconfirmations {WHERE}"
-                ))?
-                .query_row(params![month, purposes], |r| r.get(0))?;
             Ok(ReconfirmationsDue {
                 due,
                 total: u64::try_from(total).unwrap_or(0),
