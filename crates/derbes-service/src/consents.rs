@@ -520,12 +520,13 @@ impl Consents {
     }
 
     /// The consents representatives gave that their subjects are to confirm in their own name,
-    /// due next month or earlier (the earliest first, at most `limit`), of the purposes the
-    /// actor acts for, with how many are due in all. Next month's are listed a month ahead so
+    /// due next month or earlier (the earliest first, at most `limit` from the `offset`-th), of
+    /// the purposes the actor acts for, with how many are due in all. Next month's are listed a month ahead so
     /// that the subjects can be told before the consent given for them stops being enough.
     pub async fn reconfirmations_due(
         &self,
         actor: &Actor,
+        offset: u32,
         limit: u32,
     ) -> Result<ReconfirmationsDue, VaultError> {
         self.vault.authorize(actor, Action::ReconfirmationList)?;
@@ -537,7 +538,7 @@ impl Consents {
         Ok(self
             .vault
             .store()
-            .reconfirmations_due(next_month(self.vault.today()), purposes, limit)
+            .reconfirmations_due(next_month(self.vault.today()), purposes, offset, limit)
             .await?)
     }
 

@@ -79,7 +79,11 @@ impl App {
             ..Default::default()
         })
         .await?;
-        let reconfirmations = match self.consents.reconfirmations_due(actor, TODAY_LIMIT).await {
+        let reconfirmations = match self
+            .consents
+            .reconfirmations_due(actor, 0, TODAY_LIMIT)
+            .await
+        {
             Ok(r) => Some(r),
             Err(VaultError::Forbidden(_)) => None,
             Err(e) => return Err(e),

@@ -187,11 +187,13 @@ pub trait SubjectStateStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<Uuid>, StoreError>;
     /// The reconfirmations due in the month of `through` or before, of `purposes` (every
-    /// purpose when empty): the earliest month first, at most `limit`, with the count of all.
+    /// purpose when empty): the earliest month first, at most `limit` from the `offset`-th,
+    /// with the count of all (0 when the page is past the end).
     async fn reconfirmations_due(
         &self,
         through: time::Date,
         purposes: Vec<String>,
+        offset: u32,
         limit: u32,
     ) -> Result<ReconfirmationsDue, StoreError>;
     /// Subjects whose months of majority are to be worked out again (see

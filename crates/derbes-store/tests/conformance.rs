@@ -513,7 +513,7 @@ fn months_of_majority_are_settled_against_what_was_read(db: TestDb) -> Fut {
             .unwrap()
             .is_empty());
         let due = s
-            .reconfirmations_due(date!(2031 - 05 - 01), Vec::new(), 10)
+            .reconfirmations_due(date!(2031 - 05 - 01), Vec::new(), 0, 10)
             .await
             .unwrap();
         assert_eq!(
@@ -622,6 +622,7 @@ fn consents_links_and_flags(db: TestDb) -> Fut {
             s.reconfirmations_due(
                 through,
                 purposes.iter().map(|p| p.to_string()).collect(),
+                0,
                 10,
             )
         };
@@ -640,6 +641,13 @@ fn consents_links_and_flags(db: TestDb) -> Fut {
         assert_eq!(
             due(date!(2030 - 02 - 28), &[]).await.unwrap(),
             ReconfirmationsDue::default()
+        );
+        assert_eq!(
+            s.reconfirmations_due(date!(2030 - 03 - 31), Vec::new(), 1, 10)
+                .await
+                .unwrap(),
+            ReconfirmationsDue::default(),
+            "a page past the end"
         );
         assert_eq!(
             due(date!(2031 - 01 - 01), &["photos"]).await.unwrap(),
@@ -1201,7 +1209,7 @@ fn destruction_removes_everything_personal_once(db: TestDb) -> Fut {
         );
         assert!(s.subject(child.id).await.unwrap().is_none());
         assert_eq!(
-            s.reconfirmations_due(date!(2031 - 01 - 01), Vec::new(), 10)
+            s.reconfirmations_due(date!(2031 - 01 - 01), Vec::new(), 0, 10)
                 .await
                 .unwrap(),
             ReconfirmationsDue::default(),

@@ -60,6 +60,7 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/console", get(today::page))
+        .route("/console/reconfirmations", get(today::reconfirmations))
         .route("/console/account", get(account::page))
         .route(
             "/console/requests",
@@ -264,6 +265,10 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
         ("enrol.html", include_str!("templates/enrol.html")),
         ("account.html", include_str!("templates/account.html")),
         ("today.html", include_str!("templates/today.html")),
+        (
+            "reconfirmations.html",
+            include_str!("templates/reconfirmations.html"),
+        ),
         ("requests.html", include_str!("templates/requests.html")),
         ("request.html", include_str!("templates/request.html")),
         (
@@ -796,6 +801,11 @@ mod tests {
                             "last_verification": { "at": "2026-12-06T10:00:00Z", "result": "intact", "events": 7 },
                         },
                     } }),
+            ),
+            (
+                "reconfirmations.html",
+                json!({ "page": 2, "next": true, "first": 101,
+                        "rc": { "due": [{ "subject_id": uuid::Uuid::nil(), "purpose": "medical", "month": "2030-03-01" }], "total": 251 } }),
             ),
         ]
     }

@@ -377,6 +377,8 @@ const TEXTS: &[(&str, [&str; 3])] = &[
         ],
     ),
     ("reconfirm_month", ["Кәмелетке толатын айы", "Месяц совершеннолетия", "Month of majority"]),
+    ("all_reconfirmations", ["Толық тізім", "Весь список", "The whole list"]),
+    ("reconfirm_shown", ["Барлығы {total} келісімнің {from}–{to} аралығындағылары көрсетілген.", "Показаны согласия с {from} по {to} из {total}.", "Consents {from} to {to} of {total} are shown."]),
     ("none_reconfirm", ["Растауды қажет ететін келісім жоқ.", "Согласий, требующих подтверждения, нет.", "No consent is due for confirmation."]),
     (
         "more_reconfirm",
@@ -445,6 +447,8 @@ const TEXTS: &[(&str, [&str; 3])] = &[
     ("due_filter_week", ["7 күн ішінде", "в течение 7 дней", "within 7 days"]),
     ("apply_filters", ["Сүзу", "Применить фильтры", "Apply the filters"]),
     ("next_page", ["Келесі бет", "Следующая страница", "Next page"]),
+    ("previous_page", ["Алдыңғы бет", "Предыдущая страница", "Previous page"]),
+    ("pages", ["Беттер", "Страницы", "Pages"]),
     ("no_requests", ["Таңдалған сүзгілер бойынша өтініш жоқ.", "По выбранным фильтрам запросов нет.", "No request matches these filters."]),
     ("request_title", ["Өтініш", "Запрос", "Request"]),
     ("request_not_found_detail", ["Мұндай өтініш жоқ. Оны «Өтініштер» тізімінен ашыңыз.", "Такого запроса нет. Откройте его из списка «Запросы».", "There is no such request. Open it from the list of requests."]),

@@ -5,8 +5,9 @@
 
 use super::{Page, Viewer};
 use crate::AppState;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Response;
+use serde::Deserialize;
 use serde_json::json;
 
 pub(crate) async fn page(
@@ -25,5 +26,55 @@ pub(crate) async fn page(
             .with(json!({ "today": today, "limit": derbes_service::TODAY_LIMIT }))
             .render(),
         Err(e) => super::session::unavailable(lang, e),
+    }
+}
+
+/// How many consents to confirm a page of the whole list shows.
+const RECONFIRMATIONS_PAGE: u32 = 100;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct ListQuery {
+    /// From 1; anything else shows the first page.
+    page: String,
+}
+
+/// The whole list of the consents to confirm at majority, a page at a time.
+pub(crate) async fn reconfirmations(
+    State(state): State<AppState>,
+    Viewer {
+        session,
+        actor,
+        lang,
+    }: Viewer,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let page = q.page.parse::<u32>().unwrap_or(1).max(1);
+    let offset = (page - 1).saturating_mul(RECONFIRMATIONS_PAGE);
+    let listed = state
+        .app
+        .consents
+        .reconfirmations_due(&actor, offset, RECONFIRMATIONS_PAGE)
+        .await;
+    match listed {
+        Ok(rc) => {
+            let shown = u64::from(offset) + rc.due.len() as u64;
+            Page::new(
+                "reconfirmations.html",
+                "reconfirm_title",
+                lang,
+                Some(&session),
+            )
+            .section("today")
+            .purposes_of(state.app.vault.declaration())
+            .with(json!({
+                "next": shown < rc.total,
+                "first": u64::from(offset) + 1,
+                "rc": rc,
+                "page": page,
+            }))
+            .render()
+        }
+        Err(e) => super::session::failed(&state, lang, Some(&session), "today", e),
     }
 }

@@ -394,7 +394,7 @@ pub(super) fn a_corrected_birth_date_moves_the_month_of_majority(db: TestDb) -> 
         let consents = &s.state.app.consents;
         let dpo = derbes_service::Actor::command_line("test");
         let due = || async {
-            let due = consents.reconfirmations_due(&dpo, 10).await.unwrap();
+            let due = consents.reconfirmations_due(&dpo, 0, 10).await.unwrap();
             due.due
                 .iter()
                 .map(|r| (r.subject_id.to_string(), r.month.to_string()))

@@ -300,6 +300,9 @@ pub(crate) fn every_page_answers_every_role_as_the_service_does(db: TestDb) -> F
                         match page {
                             "/console/audit" => allowed(app.vault.audit_status_for(&actor).map(|_| ())),
                             "/console/access" => allowed(desk.service(app.accounts.list(&actor)).map(|_| ())),
+                            "/console/reconfirmations" => allowed(
+                                desk.service(app.consents.reconfirmations_due(&actor, 0, 1)).map(|_| ()),
+                            ),
                             "/console/requests" => allowed(
                                 desk.service(app.requests.requests(&actor, derbes_service::RequestFilter::default()))
                                     .map(|_| ()),
@@ -327,6 +330,7 @@ pub(crate) fn every_page_answers_every_role_as_the_service_does(db: TestDb) -> F
                         "/console/policy".to_owned(),
                         "/console/audit".to_owned(),
                         "/console/access".to_owned(),
+                        "/console/reconfirmations?page=2".to_owned(),
                     ] {
                         let got = b.get(&page);
                         let want = service(page.split('?').next().unwrap());

@@ -253,6 +253,23 @@ pub(crate) fn consents_to_confirm_at_majority_are_on_today(db: TestDb) -> Fut {
                 assert!(due.contains(&link), "{due}");
                 let month = derbes_core::text::format_month(turns, derbes_core::text::Lang::Ru);
                 assert!(due.contains(&month), "the month of majority: {due}");
+                // The whole list, a page at a time.
+                let list = dpo.get("/console/reconfirmations?lang=ru");
+                assert_eq!(list.status, 200, "{}", list.body);
+                assert!(
+                    list.body.contains(&link)
+                        && list.body.contains("Показаны согласия с 1 по 1 из 1."),
+                    "{}",
+                    list.body
+                );
+                let past = dpo.get("/console/reconfirmations?page=2");
+                assert!(
+                    past.body
+                        .contains("Согласий, требующих подтверждения, нет.")
+                        && past.body.contains("/console/reconfirmations?page=1"),
+                    "{}",
+                    past.body
+                );
                 let mut staff = desk.person("bolat", Role::Staff, &["extracurricular"]);
                 assert!(part(&mut staff).unwrap().contains(&link));
                 let mut other = desk.person("dana", Role::Staff, &["personnel"]);

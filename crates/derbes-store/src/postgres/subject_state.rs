@@ -313,6 +313,7 @@ impl SubjectStateStore for PostgresStore {
         &self,
         through: time::Date,
         purposes: Vec<String>,
+        offset: u32,
         limit: u32,
     ) -> Result<ReconfirmationsDue, StoreError> {
         let month = crate::times::month_text(through);
@@ -323,8 +324,8 @@ impl SubjectStateStore for PostgresStore {
                 "SELECT subject_id, purpose, due_month, count(*) OVER () \
                  FROM majority_reconfirmations \
                  WHERE due_month <= $1 AND (cardinality($2::text[]) = 0 OR purpose = ANY($2)) \
-                 ORDER BY due_month, subject_id, purpose LIMIT $3",
-                &[&month, &purposes, &i64::from(limit)],
+                 ORDER BY due_month, subject_id, purpose LIMIT $3 OFFSET $4",
+                &[&month, &purposes, &i64::from(limit), &i64::from(offset)],
             )
             .await?;
         let due = rows

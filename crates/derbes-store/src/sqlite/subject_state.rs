@@ -312,6 +312,7 @@ impl SubjectStateStore for SqliteStore {
         &self,
         through: time::Date,
         purposes: Vec<String>,
+        offset: u32,
         limit: u32,
     ) -> Result<ReconfirmationsDue, StoreError> {
         let month = crate::times::month_text(through);
@@ -326,9 +327,9 @@ impl SubjectStateStore for SqliteStore {
                 "SELECT subject_id, purpose, due_month, count(*) OVER () \
                  FROM majority_reconfirmations WHERE due_month <= ?1 \
                  AND (?2 IS NULL OR purpose IN (SELECT value FROM json_each(?2))) \
-                 ORDER BY due_month, subject_id, purpose LIMIT ?3",
+                 ORDER BY due_month, subject_id, purpose LIMIT ?3 OFFSET ?4",
             )?;
-            let mut rows = stmt.query(params![month, purposes, limit])?;
+            let mut rows = stmt.query(params![month, purposes, limit, offset])?;
             let (mut due, mut total) = (Vec::new(), 0i64);
             while let Some(r) = rows.next()? {
                 let stored: String = r.get(2)?;

@@ -221,6 +221,9 @@ async function requestsThroughTheConsole(student, viewport) {
   assert.match(await dpo.textContent("form[action$='/consents']"), /кәмелетке толу жасынан \(18\) кіші/);
   await dpo.goto(`${base}/console`);
   assert.equal(await dpo.locator("section.reconfirmations tbody tr").count(), 1, "still hers to confirm");
+  await dpo.goto(`${base}/console/reconfirmations`);
+  assert.equal(await dpo.locator("main tbody tr").count(), 1, "the whole list");
+  if (check) await inEveryLanguage(dpo, "reconfirmations", viewport);
   await staffContext.close();
   await dpoContext.close();
 }
