@@ -520,28 +520,55 @@ fn months_of_majority_are_settled_against_what_was_read(db: TestDb) -> Fut {
             due.due.iter().map(|r| r.month).collect::<Vec<_>>(),
             [date!(2031 - 05 - 01)]
         );
-        // A new declaration may change the age of majority: every month is worked out again.
-        s.write(WriteOp::RecordDeclaration {
-            version: "2027.1".into(),
-            content_hash: "ab".repeat(32),
-            content: "version = \"2027.1\"".into(),
-            audit: AuditDraft::new("system", "declaration.record", Outcome::Ok),
-        })
-        .await
-        .unwrap();
-        assert_eq!(
-            s.unsettled_reconfirmations(None, 10).await.unwrap(),
-            [child.id]
-        );
-        assert!(
-            s.unsettled_reconfirmations(Some(child.id), 10)
-                .await
-                .unwrap()
-                .is_empty(),
-            "none after the last one"
-        );
-        assert_eq!(verify_chain(&s, &k).await, 7);
+        another_declaration_unsettles_the_months(&s, child.id, settle).await;
+        assert_eq!(verify_chain(&s, &k).await, 10);
     })
+}
+
+/// Under a new declaration, or an older one put back, every month of majority is worked out
+/// again; started again under the same one, none is.
+async fn another_declaration_unsettles_the_months(
+    s: &Arc<dyn Store>,
+    child: Uuid,
+    settle: impl Fn(i64, usize) -> WriteOp,
+) {
+    // A new declaration may change the age of majority: every month is worked out again.
+    let declaration = |version: &str| WriteOp::RecordDeclaration {
+        version: version.into(),
+        content_hash: version.repeat(8),
+        content: format!("version = \"{version}\""),
+        audit: AuditDraft::new("system", "declaration.record", Outcome::Ok),
+    };
+    s.write(declaration("2027.1")).await.unwrap();
+    assert_eq!(
+        s.unsettled_reconfirmations(None, 10).await.unwrap(),
+        [child]
+    );
+    assert!(
+        s.unsettled_reconfirmations(Some(child), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "none after the last one"
+    );
+    let unsettled = || s.unsettled_reconfirmations(None, 10);
+    s.write(settle(2, 1)).await.unwrap();
+    // Started again under the same one: nothing to work out; under a newer one, then the
+    // older one put back: each time again.
+    s.write(declaration("2027.1")).await.unwrap();
+    assert!(unsettled().await.unwrap().is_empty());
+    s.write(declaration("2027.2")).await.unwrap();
+    assert_eq!(unsettled().await.unwrap(), [child]);
+    s.write(settle(2, 1)).await.unwrap();
+    assert_eq!(
+        s.write(declaration("2027.1")).await.unwrap(),
+        Applied::DeclarationRecorded { new: false }
+    );
+    assert_eq!(
+        unsettled().await.unwrap(),
+        [child],
+        "the older one put back"
+    );
 }
 
 /// The consent ledger appends in order and refuses an append decided on a stale ledger; links

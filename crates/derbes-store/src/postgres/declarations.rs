@@ -18,24 +18,40 @@ impl Writer {
             )
             .await?
             .map(|r| r.get(0));
-        match existing {
-            Some(h) if h == content_hash => Ok(Applied::DeclarationRecorded { new: false }),
-            Some(_) => Err(StoreError::DeclarationChanged { version }),
+        let new = match existing {
+            Some(h) if h == content_hash => false,
+            Some(_) => return Err(StoreError::DeclarationChanged { version }),
             None => {
                 self.execute("INSERT INTO declarations (version, content_hash, content, recorded_at) VALUES ($1, $2, $3, $4)", &[&version, &content_hash, &content, &now()])
                     .await?;
-                // The age of majority, or where birth dates come from, may have changed: every
-                // month of majority is worked out again.
-                self.execute(
-                    "INSERT INTO reconfirmations_unsettled (subject_id) \
-                     SELECT DISTINCT subject_id FROM consent_events ON CONFLICT DO NOTHING",
-                    &[],
-                )
-                .await?;
                 self.append(audit);
-                Ok(Applied::DeclarationRecorded { new: true })
+                true
             }
+        };
+        let in_force: Option<String> = self
+            .query_opt(
+                "SELECT version FROM declaration_in_force WHERE id = 1 FOR UPDATE",
+                &[],
+            )
+            .await?
+            .map(|r| r.get(0));
+        if in_force.as_deref() != Some(version.as_str()) {
+            // Another declaration is in force: the age of majority, or where birth dates come
+            // from, may have changed, so every month of majority is worked out again.
+            self.execute(
+                "INSERT INTO reconfirmations_unsettled (subject_id) \
+                 SELECT DISTINCT subject_id FROM consent_events ON CONFLICT DO NOTHING",
+                &[],
+            )
+            .await?;
+            self.execute(
+                "INSERT INTO declaration_in_force (id, version) VALUES (1, $1) \
+                 ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+                &[&version],
+            )
+            .await?;
         }
+        Ok(Applied::DeclarationRecorded { new })
     }
 }
 

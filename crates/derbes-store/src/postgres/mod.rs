@@ -97,6 +97,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         19,
         include_str!("../../migrations/postgres/0019_request_categories.sql"),
     ),
+    (
+        20,
+        include_str!("../../migrations/postgres/0020_declaration_in_force.sql"),
+    ),
 ];
 
 /// The channel on which a revocation is announced to every derbes on the database.

@@ -18,25 +18,40 @@ pub(super) fn record_declaration(
             |r| r.get(0),
         )
         .optional()?;
-    match existing {
-        Some(h) if h == content_hash => Ok(Applied::DeclarationRecorded { new: false }),
-        Some(_) => Err(StoreError::DeclarationChanged { version }),
+    let new = match existing {
+        Some(h) if h == content_hash => false,
+        Some(_) => return Err(StoreError::DeclarationChanged { version }),
         None => {
             conn.execute(
                 "INSERT INTO declarations (version, content_hash, content, recorded_at) VALUES (?1, ?2, ?3, ?4)",
                 params![version, content_hash, content, now()],
             )?;
-            // The age of majority, or where birth dates come from, may have changed: every
-            // month of majority is worked out again.
-            conn.execute(
-                "INSERT INTO reconfirmations_unsettled (subject_id) \
-                 SELECT DISTINCT subject_id FROM consent_events WHERE true ON CONFLICT DO NOTHING",
-                [],
-            )?;
             tx.append(audit)?;
-            Ok(Applied::DeclarationRecorded { new: true })
+            true
         }
+    };
+    let in_force: Option<String> = conn
+        .query_row(
+            "SELECT version FROM declaration_in_force WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if in_force.as_deref() != Some(version.as_str()) {
+        // Another declaration is in force: the age of majority, or where birth dates come
+        // from, may have changed, so every month of majority is worked out again.
+        conn.execute(
+            "INSERT INTO reconfirmations_unsettled (subject_id) \
+             SELECT DISTINCT subject_id FROM consent_events WHERE true ON CONFLICT DO NOTHING",
+            [],
+        )?;
+        conn.execute(
+            "INSERT INTO declaration_in_force (id, version) VALUES (1, ?1) \
+             ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+            [&version],
+        )?;
     }
+    Ok(Applied::DeclarationRecorded { new })
 }
 
 #[async_trait]

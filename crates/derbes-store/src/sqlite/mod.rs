@@ -94,6 +94,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         20,
         include_str!("../../migrations/sqlite/0020_request_categories.sql"),
     ),
+    (
+        21,
+        include_str!("../../migrations/sqlite/0021_declaration_in_force.sql"),
+    ),
 ];
 
 /// The migration after which the database is vacuumed once: space freed before deletions were
