@@ -11,14 +11,8 @@ use derbes_core::text::Lang;
 use derbes_service::{AccountSpec, Actor, ConsoleSession, Role, VaultError};
 use serde_json::{json, Value};
 
-pub(crate) async fn page(
-    State(state): State<AppState>,
-    Viewer {
-        session,
-        actor,
-        lang,
-    }: Viewer,
-) -> Response {
+pub(crate) async fn page(State(state): State<AppState>, viewer: Viewer) -> Response {
+    let (session, actor, lang) = viewer.parts();
     show(&state, &session, &actor, lang, json!({}), StatusCode::OK).await
 }
 

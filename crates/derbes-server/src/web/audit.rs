@@ -73,13 +73,10 @@ async fn show(
 
 pub(crate) async fn page(
     State(state): State<AppState>,
-    Viewer {
-        session,
-        actor,
-        lang,
-    }: Viewer,
+    viewer: Viewer,
     Query(q): Query<AuditQuery>,
 ) -> Response {
+    let (session, actor, lang) = viewer.parts();
     show(&state, &session, &actor, lang, &q, json!({})).await
 }
 
@@ -108,13 +105,10 @@ pub(crate) async fn verify(State(state): State<AppState>, s: Submitted) -> Respo
 /// and check against the chain.
 pub(crate) async fn export(
     State(state): State<AppState>,
-    Viewer {
-        session,
-        actor,
-        lang,
-    }: Viewer,
+    viewer: Viewer,
     Query(q): Query<AuditQuery>,
 ) -> Response {
+    let (session, actor, lang) = viewer.parts();
     match state
         .app
         .vault

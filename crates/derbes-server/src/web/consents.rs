@@ -123,14 +123,11 @@ pub(crate) struct ReceiptQuery {
 /// (`?format=json`) the signed receipt to download. Issuing it is audited.
 pub(crate) async fn receipt(
     State(state): State<AppState>,
-    Viewer {
-        session,
-        actor,
-        lang,
-    }: Viewer,
+    viewer: Viewer,
     Path((id, consent_id)): Path<(String, String)>,
     Query(q): Query<ReceiptQuery>,
 ) -> Response {
+    let (session, actor, lang) = viewer.parts();
     let (Ok(subject), Ok(consent)) = (id.parse::<Uuid>(), consent_id.parse::<Uuid>()) else {
         let missing = super::text(lang, "no_such_consent");
         return refused(lang, &session, StatusCode::NOT_FOUND, missing);

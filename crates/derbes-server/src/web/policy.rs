@@ -27,13 +27,10 @@ fn not_found(lang: derbes_core::text::Lang, session: &ConsoleSession) -> Respons
 
 pub(crate) async fn page(
     State(state): State<AppState>,
-    Viewer {
-        session,
-        actor,
-        lang,
-    }: Viewer,
+    viewer: Viewer,
     Query(q): Query<PolicyQuery>,
 ) -> Response {
+    let (session, actor, lang) = viewer.parts();
     let chosen = |v: &str| Some(v.to_owned()).filter(|v| !v.is_empty());
     let (from, to) = (chosen(&q.from), chosen(&q.to));
     let overview = state

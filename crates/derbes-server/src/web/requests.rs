@@ -50,13 +50,10 @@ pub(crate) struct QueueFilter {
 
 pub(crate) async fn queue(
     State(state): State<AppState>,
-    Viewer {
-        session,
-        actor,
-        lang,
-    }: Viewer,
+    viewer: Viewer,
     Query(q): Query<QueueFilter>,
 ) -> Response {
+    let (session, actor, lang) = viewer.parts();
     let status = parse::<Status>(&q.status);
     let filter = RequestFilter {
         kind: parse(&q.kind),
@@ -126,14 +123,11 @@ fn missing(lang: derbes_core::text::Lang, session: Option<&ConsoleSession>) -> R
 
 pub(crate) async fn one(
     State(state): State<AppState>,
-    Viewer {
-        session,
-        actor,
-        lang,
-    }: Viewer,
+    viewer: Viewer,
     uri: Uri,
     OnRequest(id): OnRequest,
 ) -> Response {
+    let (session, actor, lang) = viewer.parts();
     let done = uri
         .query()
         .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("done=")))
@@ -339,13 +333,10 @@ pub(crate) async fn verify_document(
 /// The access package, as the API gives it.
 pub(crate) async fn package(
     State(state): State<AppState>,
-    Viewer {
-        session,
-        actor,
-        lang,
-    }: Viewer,
+    viewer: Viewer,
     OnRequest(id): OnRequest,
 ) -> Response {
+    let (session, actor, lang) = viewer.parts();
     match state.app.requests.request_package(&actor, id).await {
         Ok(d) => (
             [
@@ -365,13 +356,10 @@ pub(crate) async fn package(
 /// The written answer, as sent or as it would be sent now: a letter to read and print.
 pub(crate) async fn answer(
     State(state): State<AppState>,
-    Viewer {
-        session,
-        actor,
-        lang,
-    }: Viewer,
+    viewer: Viewer,
     OnRequest(id): OnRequest,
 ) -> Response {
+    let (session, actor, lang) = viewer.parts();
     match state.app.requests.answer_preview(&actor, id).await {
         Ok(letter) => Page::new("letter.html", "letter_title", lang, Some(&session))
             .section("requests")

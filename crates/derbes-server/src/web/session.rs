@@ -117,6 +117,13 @@ pub(crate) struct Viewer {
     pub lang: derbes_core::text::Lang,
 }
 
+impl Viewer {
+    /// The session, the person acting through it, and the page's language.
+    pub(crate) fn parts(self) -> (ConsoleSession, Actor, derbes_core::text::Lang) {
+        (self.session, self.actor, self.lang)
+    }
+}
+
 impl axum::extract::FromRequestParts<AppState> for Viewer {
     type Rejection = Response;
 

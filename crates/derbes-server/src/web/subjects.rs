@@ -266,14 +266,11 @@ pub(crate) struct FileQuery {
 /// names no person).
 pub(crate) async fn file(
     State(state): State<AppState>,
-    Viewer {
-        session,
-        actor,
-        lang,
-    }: Viewer,
+    viewer: Viewer,
     Path(id): Path<String>,
     Query(q): Query<FileQuery>,
 ) -> Response {
+    let (session, actor, lang) = viewer.parts();
     let notice = if !q.created.is_empty() {
         super::text(lang, "subject_created")
     } else if !q.flagged.is_empty() {
