@@ -3,10 +3,11 @@
 
 Files REQUESTS paper requests of four kinds about distinct subjects, received 0-40 days ago (so
 Today has requests overdue, due today and later), on 8 threads; then signs the DPO in (one-time
-password, own password, second factor enrolled with a TOTP computed here) and prints
-`cookie=<session cookie>`, `request=<a request id>`, `subject=<a subject id>`.
+password, own password, second factor enrolled with a TOTP computed here), and the staff member
+`staff` when given, and prints `cookie=<session cookie>`, `staff_cookie=<session cookie>`,
+`request=<a request id>`, `subject=<a subject id>`.
 
-Usage: console.py BASE_URL TOKEN IDS_FILE REQUESTS DPO_ONE_TIME_PASSWORD
+Usage: console.py BASE_URL TOKEN IDS_FILE REQUESTS DPO_ONE_TIME_PASSWORD [STAFF_ONE_TIME_PASSWORD]
 """
 import base64
 import concurrent.futures
@@ -24,6 +25,7 @@ import urllib.parse
 import urllib.request
 
 base, token, ids_file, count, otp = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+staff_otp = sys.argv[6] if len(sys.argv) > 6 else None
 ids = [l.strip() for l in open(ids_file) if l.strip()][:count]
 kinds = ["information", "access_export", "blocking", "complaint"]
 
@@ -45,20 +47,31 @@ with concurrent.futures.ThreadPoolExecutor(8) as pool:
     filed = list(pool.map(file, enumerate(ids), chunksize=64))
 print(f"filed {len(filed)} requests in {time.time() - start:.0f} s", file=sys.stderr)
 
-jar = http.cookiejar.CookieJar()
-opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+def sign_in(login, one_time, enrol):
+    """Signs `login` in with its one-time password, sets its own, enrols a second factor when
+    asked for one; returns its session cookie."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
 
+    def post(path, fields):
+        req = urllib.request.Request(base + path, data=urllib.parse.urlencode(fields).encode(), method="POST")
+        req.add_header("Sec-Fetch-Site", "same-origin")
+        with opener.open(req) as r:
+            return r.read().decode()
 
-def post(path, fields):
-    req = urllib.request.Request(base + path, data=urllib.parse.urlencode(fields).encode(), method="POST")
-    req.add_header("Sec-Fetch-Site", "same-origin")
-    with opener.open(req) as r:
-        return r.read().decode()
+    def get(path):
+        with opener.open(base + path) as r:
+            return r.read().decode()
 
-
-def get(path):
-    with opener.open(base + path) as r:
-        return r.read().decode()
+    post("/console/sign-in", {"login": login, "password": one_time})
+    page = get("/console/new-password")
+    password = "Бенчмарк үшін, 2026!"
+    post("/console/new-password", {"csrf": csrf(page), "password": password, "repeated": password})
+    if enrol:
+        page = get("/console/enrol")
+        secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page).group(1)
+        post("/console/enrol", {"csrf": csrf(page), "code": totp(secret, time.time())})
+    return next(c.value for c in jar if c.name.endswith("derbes-session"))
 
 
 def csrf(page):
@@ -72,14 +85,8 @@ def totp(secret_b32, at):
     return "%06d" % ((struct.unpack(">I", digest[o:o + 4])[0] & 0x7FFFFFFF) % 1000000)
 
 
-post("/console/sign-in", {"login": "dpo", "password": otp})
-page = get("/console/new-password")
-password = "Бенчмарк үшін, 2026!"
-post("/console/new-password", {"csrf": csrf(page), "password": password, "repeated": password})
-page = get("/console/enrol")
-secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page).group(1)
-post("/console/enrol", {"csrf": csrf(page), "code": totp(secret, time.time())})
-cookie = next(c.value for c in jar if c.name.endswith("derbes-session"))
-print(f"cookie={cookie}")
+print(f"cookie={sign_in('dpo', otp, True)}")
+if staff_otp:
+    print(f"staff_cookie={sign_in('staff', staff_otp, False)}")
 print(f"request={filed[0]}")
 print(f"subject={ids[0]}")
