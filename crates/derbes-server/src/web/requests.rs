@@ -8,7 +8,7 @@ use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use derbes_core::request::{RejectionReason, RequestKind, Status};
+use derbes_core::request::{RejectionReason, RequestKind, Status, StepProblem};
 use derbes_service::{ConsoleSession, RequestFilter, RequestInput, StepInput, VaultError};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -208,7 +208,7 @@ async fn after_form(
         Err(VaultError::CodeRejected { .. }) => {
             json!({ "errors": { field: text(lang, "request_code_rejected") } })
         }
-        Err(VaultError::Step(p)) => json!({ "error": p.to_string() }),
+        Err(VaultError::Step(p)) => json!({ "error": step_problem(lang, &p) }),
         Err(
             e @ (VaultError::Invalid(_)
             | VaultError::Conflict(_)
@@ -220,6 +220,23 @@ async fn after_form(
     };
     let view = state.app.requests.request(&s.actor, id).await;
     show(state, &s.session, lang, view, problem).await
+}
+
+/// Why a step cannot be taken now, in `lang`, with the request's status in words.
+fn step_problem(lang: derbes_core::text::Lang, p: &StepProblem) -> String {
+    let status = |s: &Status| text(lang, &format!("request_status_{}", s.code()));
+    match p {
+        StepProblem::WrongStatus { status: s, .. } => {
+            text(lang, "step_wrong_status").replace("{status}", status(s))
+        }
+        StepProblem::Closed { status: s } => {
+            text(lang, "step_closed").replace("{status}", status(s))
+        }
+        StepProblem::ActionsPending { pending } => {
+            text(lang, "step_actions_pending").replace("{n}", &pending.to_string())
+        }
+        StepProblem::SameApprover => text(lang, "step_same_approver").to_owned(),
+    }
 }
 
 /// A workflow step posted from the request's page (`step` and what it needs).

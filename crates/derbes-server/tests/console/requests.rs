@@ -77,6 +77,12 @@ pub(crate) fn a_request_from_paper_to_the_sent_answer(db: TestDb) -> Fut {
 
                 let a = step(&mut dpo, &access, &[("step", "approve")]);
                 assert!(a.location.ends_with("?done=approve"), "{}", a.body);
+                // Posted twice (a double click): done once, answered as the first time.
+                let again = step(&mut dpo, &access, &[("step", "approve")]);
+                assert!(again.location.ends_with("?done=approve"), "{}", again.body);
+                let r = desk.service(desk.s.get(&format!("/api/v1/requests/{access}"), &desk.s.admin));
+                let approvals = r.body["history"].as_array().unwrap().iter().filter(|h| h["step"] == "approve").count();
+                assert_eq!(approvals, 1, "{}", r.body);
                 assert_eq!(dpo.get("/console/requests/not-an-id").status, 404);
                 let unknown = format!("/console/requests/{}", uuid::Uuid::now_v7());
                 assert_eq!(dpo.get(&unknown).status, 404);
@@ -98,6 +104,7 @@ pub(crate) fn a_request_from_paper_to_the_sent_answer(db: TestDb) -> Fut {
                 step(&mut dpo, &destroy, &[("step", "submit")]);
                 let same = step(&mut dpo, &destroy, &[("step", "approve")]);
                 assert_eq!(same.status, 422, "{}", same.body);
+                assert!(same.body.contains("утвердить его должен другой ответственный или администратор"), "{}", same.body);
                 let mut admin = desk.person("aigerim", Role::Admin, &[]);
                 let a = step(&mut admin, &destroy, &[("step", "approve")]);
                 assert!(a.location.ends_with("?done=approve"), "{}", a.body);

@@ -23,10 +23,8 @@ impl Requests {
             | StepInput::Rectify { .. } => access::Action::RequestDecide,
         };
         self.vault.authorize(actor, action)?;
-        let sight = {
-            let (r, body, _) = self.request_parts(id).await?;
-            self.sight(actor, action, &r, &body).await?
-        };
+        let (asked, before, status_before) = self.request_parts(id).await?;
+        let sight = self.sight(actor, action, &asked, &before).await?;
         let now = self.vault.now();
         let who = actor.audit_name();
         let (step, until) = match input {
@@ -54,6 +52,12 @@ impl Requests {
                     detail: "is in the past; give the last day of the block".into(),
                 });
             }
+        }
+        // The same person's same step again (a double click, a form posted twice): it took
+        // effect the first time, so the request is answered as it stands and nothing is done
+        // twice.
+        if took_already(&before, status_before, step, until, &who) {
+            return self.view_as(sight, &asked);
         }
         // The answer goes to the requester's e-mail on file as it is now: a destruction about to
         // run would remove it.
@@ -104,4 +108,24 @@ impl Requests {
         }
         self.view_as(sight, &record)
     }
+}
+
+/// Was `step` (with `until`, for an approval) the last one `who` took, and the request is still
+/// where it left it?
+fn took_already(
+    body: &super::Body,
+    status: Status,
+    step: Step,
+    until: Option<time::Date>,
+    who: &str,
+) -> bool {
+    let same = match step {
+        Step::Approve => body.block_until == until,
+        Step::Reject(reason) => body.rejection.is_some_and(|r| r.reason == reason),
+        _ => true,
+    };
+    same && body
+        .history
+        .last()
+        .is_some_and(|h| h.step == step.code() && h.actor == who && h.status == status)
 }
