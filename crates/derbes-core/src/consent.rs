@@ -232,11 +232,11 @@ pub fn is_minor(declaration: &Declaration, birth: Date, on: Date) -> bool {
 }
 
 /// The month (its first day) in which the subject must confirm, in their own name, a consent
-/// a legal representative gave or renewed for them as a minor: the month they come of age.
-/// `None` when the subject gave it, for a withdrawal, when the birth date is unknown, and when
-/// the subject was already of age (a guardian acting for an adult: nothing changes with age).
-/// The duty ends with the subject's next consent event for the purpose (or any withdrawal),
-/// which has no such month.
+/// a legal representative gave or renewed: the month they come of age. `None` when the subject
+/// gave it, for a withdrawal, when the birth date is unknown, and when no representative acted
+/// for the purpose while the subject was a minor (a guardian acting only for an adult: nothing
+/// changes with age); `ledger` holds the subject's earlier events. The duty ends with the
+/// subject's next consent event for the purpose (or any withdrawal), which has no such month.
 ///
 /// derbes keeps this month in the clear beside the sealed birth date, so that the duties due
 /// can be listed without opening anyone's data: it tells no more than the year and month.
@@ -244,17 +244,10 @@ pub fn reconfirmation_month(
     declaration: &Declaration,
     birth: Option<Date>,
     event: &ConsentEvent,
+    ledger: &[ConsentEvent],
 ) -> Option<Date> {
-    let by_representative = matches!(event.given_by, GivenBy::Representative { .. });
-    let gives = matches!(
-        event.action,
-        ConsentAction::Give(_) | ConsentAction::Renew(_)
-    );
-    if !(by_representative && gives) {
-        return None;
-    }
     let birth = birth?;
-    if !is_minor(declaration, birth, event.at.date()) {
+    if !given_by_a_representative(event) || !acted_for_a_minor(declaration, birth, event, ledger) {
         return None;
     }
     let year = birth
@@ -265,6 +258,30 @@ pub fn reconfirmation_month(
         .or_else(|_| Date::from_calendar_date(year, time::Month::March, 1))
         .ok()?;
     of_age.replace_day(1).ok()
+}
+
+/// A give or renew by a legal representative.
+fn given_by_a_representative(e: &ConsentEvent) -> bool {
+    matches!(e.given_by, GivenBy::Representative { .. })
+        && matches!(e.action, ConsentAction::Give(_) | ConsentAction::Renew(_))
+}
+
+/// Did a representative give or renew consent to `event`'s purpose while the subject was a
+/// minor, with `event` or an earlier event of `ledger`? A consent a parent gave for a child and
+/// renewed after majority is still the child's to confirm; one a guardian gives only for an
+/// adult stays as it was.
+fn acted_for_a_minor(
+    declaration: &Declaration,
+    birth: Date,
+    event: &ConsentEvent,
+    ledger: &[ConsentEvent],
+) -> bool {
+    let for_a_minor = |e: &ConsentEvent| {
+        e.purpose == event.purpose
+            && given_by_a_representative(e)
+            && is_minor(declaration, birth, e.at.date())
+    };
+    for_a_minor(event) || ledger.iter().any(|e| e.at <= event.at && for_a_minor(e))
 }
 
 /// The subject's birth date from its values: a date field keyed `birth_date`, else the first IIN
@@ -434,12 +451,13 @@ pub fn consent_covers(
         // An undeclared purpose is refused before any consent is looked at.
         None => Vec::new(),
     };
-    // A representative's consent given for a minor who has since come of age; one given for
-    // an adult (a guardian's) stays as it was.
-    let by_representative = matches!(event.given_by, GivenBy::Representative { .. });
-    let came_of_age = by_representative
-        && facts.minor_on(declaration, event.at.date())
-        && !facts.minor_on(declaration, now.date());
+    // A representative's consent for a subject who was a minor when a representative acted
+    // and has since come of age; one given only for an adult (a guardian's) stays as it was.
+    let came_of_age = !facts.minor_on(declaration, now.date())
+        && facts.birth_date.is_some_and(|birth| {
+            given_by_a_representative(event)
+                && acted_for_a_minor(declaration, birth, event, facts.consents)
+        });
     if came_of_age && declaration.minors.on_majority == OnMajority::RequireReconsent {
         gaps.push(ConsentGap::ReconsentRequired);
     }
@@ -1021,7 +1039,36 @@ cross_border_basis = "consent"
         let ledger = vec![event(&d, 10, at, by_parent(), true)];
         let a = read(&d, &facts(&ledger), None, datetime!(2031-06-01 09:00 UTC)).unwrap();
         assert!(!a.confirmation_due);
-        assert_eq!(reconfirmation_month(&d, Some(CHILD_BORN), &ledger[0]), None);
+        assert_eq!(
+            reconfirmation_month(&d, Some(CHILD_BORN), &ledger[0], &[]),
+            None
+        );
+    }
+
+    #[test]
+    fn a_parents_consent_renewed_after_majority_is_still_to_be_confirmed() {
+        let mut d = decl();
+        d.minors.on_majority = OnMajority::RequireReconsent;
+        // Given at 14, renewed at 19 by the same parent.
+        let given = event(&d, 10, datetime!(2026-09-01 08:00 UTC), by_parent(), true);
+        let mut renewed = event(&d, 11, datetime!(2031-05-01 08:00 UTC), by_parent(), true);
+        if let ConsentAction::Give(g) = renewed.action {
+            renewed.action = ConsentAction::Renew(g);
+        }
+        let ledger = vec![given.clone(), renewed.clone()];
+        assert_eq!(
+            codes(read(
+                &d,
+                &facts(&ledger),
+                None,
+                datetime!(2031-06-01 09:00 UTC)
+            )),
+            ["reconsent_required"]
+        );
+        assert_eq!(
+            reconfirmation_month(&d, Some(CHILD_BORN), &renewed, &[given]),
+            Some(date!(2030 - 03 - 01))
+        );
     }
 
     #[test]
@@ -1127,8 +1174,9 @@ cross_border_basis = "consent"
     fn a_representatives_consent_is_to_be_confirmed_in_the_month_of_majority() {
         let d = decl();
         let at = datetime!(2026-12-07 10:00 UTC);
-        let month =
-            |who, give| reconfirmation_month(&d, Some(CHILD_BORN), &event(&d, 1, at, who, give));
+        let month = |who, give| {
+            reconfirmation_month(&d, Some(CHILD_BORN), &event(&d, 1, at, who, give), &[])
+        };
         assert_eq!(month(by_parent(), true), Some(date!(2030 - 03 - 01)));
         assert_eq!(
             month(by_parent(), false),
@@ -1142,7 +1190,7 @@ cross_border_basis = "consent"
         );
         let e = event(&d, 1, at, by_parent(), true);
         assert_eq!(
-            reconfirmation_month(&d, None, &e),
+            reconfirmation_month(&d, None, &e, &[]),
             None,
             "no birth date, no month"
         );
@@ -1161,14 +1209,19 @@ cross_border_basis = "consent"
             // Given while the subject is a minor (under 14 at most).
             let at = birth.midnight().assume_utc() + time::Duration::days(given);
             let e = event(&d, 1, at, by_parent(), true);
-            let month = reconfirmation_month(&d, Some(birth), &e).unwrap();
+            let month = reconfirmation_month(&d, Some(birth), &e, &[]).unwrap();
             prop_assert_eq!(month.day(), 1);
             prop_assert!(is_minor(&d, birth, month.previous_day().unwrap()));
             let last = month.replace_day(month.month().length(month.year())).unwrap();
             prop_assert!(!is_minor(&d, birth, last));
             // Given once the subject is of age, it is theirs to keep: no month.
             let late = event(&d, 2, last.midnight().assume_utc(), by_parent(), true);
-            prop_assert_eq!(reconfirmation_month(&d, Some(birth), &late), None);
+            prop_assert_eq!(reconfirmation_month(&d, Some(birth), &late, &[]), None);
+            // Unless a representative acted for the purpose while the subject was a minor.
+            prop_assert_eq!(
+                reconfirmation_month(&d, Some(birth), &late, std::slice::from_ref(&e)),
+                Some(month)
+            );
         }
 
         /// No allow without a holding consent that counts: the latest counting event is a give

@@ -399,6 +399,7 @@ impl Consents {
                         self.vault.declaration(),
                         facts.birth_date,
                         &event,
+                        &facts.state.consents,
                     ),
                     event: event.clone(),
                     seen,
@@ -584,7 +585,9 @@ impl Consents {
         }
         let due = latest
             .into_iter()
-            .filter_map(|(p, e)| reconfirmation_month(d, birth, e).map(|m| (p.to_owned(), m)))
+            .filter_map(|(p, e)| {
+                reconfirmation_month(d, birth, e, &state.consents).map(|m| (p.to_owned(), m))
+            })
             .collect();
         self.vault
             .store()

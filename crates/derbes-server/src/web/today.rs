@@ -48,6 +48,10 @@ pub(crate) async fn reconfirmations(
         .reconfirmations_due(&actor, offset, RECONFIRMATIONS_PAGE)
         .await;
     match listed {
+        // A page past the end (the list grew shorter): the first one.
+        Ok(rc) if rc.due.is_empty() && page > 1 => {
+            super::see_other("/console/reconfirmations", &[])
+        }
         Ok(rc) => {
             let shown = u64::from(offset) + rc.due.len() as u64;
             Page::new(

@@ -237,9 +237,10 @@ pub const PROMISES: &[Promise] = &[
         id: "minors.coming-of-age",
         says: "At majority, the consents a representative gave for a minor stop holding or are offered to the subject to confirm, as declared; only the month and year of majority are kept in the clear for it.",
         kept_by: KeptBy::Derbes {
-            how: "From the day the subject comes of age, a consent a representative gave for them as a minor is flagged for confirmation or stops holding (one given for an adult stays as it was); from the month before the month of majority it is on the console's Today until the subject's own decision is recorded. Only that month is kept in the clear.",
+            how: "From the day the subject comes of age, a consent a representative gave or renewed is flagged for confirmation or stops holding when a representative acted for the purpose while the subject was a minor (one given only for an adult stays as it was); from the month before the month of majority it is on the console's Today until the subject's own decision is recorded. Only that month is kept in the clear.",
             tests: &[
                 "crates/derbes-core/src/consent.rs::a_representatives_consent_for_an_adult_is_not_to_be_confirmed",
+                "crates/derbes-core/src/consent.rs::a_parents_consent_renewed_after_majority_is_still_to_be_confirmed",
                 "crates/derbes-server/tests/api/consents.rs::at_majority_the_child_consents_in_her_own_name",
                 "crates/derbes-core/src/consent.rs::coming_of_age_flags_or_stops_a_representatives_consent",
                 "crates/derbes-server/tests/console/today.rs::consents_to_confirm_at_majority_are_on_today",
