@@ -1,0 +1,281 @@
+//! A subject's lifecycle events: what happened that starts a retention period. Recorded in
+//! order and never edited: a correction is a new event (a later date, or the retraction of an
+//! event recorded in error), and [`fold`] reads the ledger into the [`Lifecycle`] retention
+//! counts from.
+
+use crate::declaration::Declaration;
+use crate::retention::Lifecycle;
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LifecycleKind {
+    /// The relationship with the operator ended (a student left, a contract ended), and why.
+    RelationshipEnded { reason: String },
+    /// A purpose was achieved for this subject (a candidate not hired, an excursion over).
+    PurposeAchieved { purpose: String },
+    /// An earlier event was recorded in error: it no longer counts.
+    Retracted { event: Uuid },
+}
+
+/// One lifecycle event as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleEvent {
+    pub id: Uuid,
+    pub subject_id: Uuid,
+    #[serde(flatten)]
+    pub kind: LifecycleKind,
+    /// The day it happened (for a retraction, the day it was retracted).
+    #[serde(with = "crate::iso_date")]
+    pub on: Date,
+    #[serde(with = "time::serde::rfc3339")]
+    pub recorded_at: OffsetDateTime,
+    /// Who recorded it (an audit name).
+    pub recorded_by: String,
+}
+
+/// Why a lifecycle event cannot be recorded. `code()` is stable; `message()` is for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum LifecycleProblem {
+    /// Dated after today.
+    InTheFuture,
+    /// Dated before the subject's data were collected.
+    BeforeCollection,
+    UndeclaredPurpose {
+        purpose: String,
+    },
+    /// The purpose does not process the subject's category.
+    PurposeNotForCategory {
+        purpose: String,
+    },
+    /// A reason is required, and at most 500 characters.
+    Reason,
+    /// A retraction names no event of this subject, or one already retracted, or a retraction.
+    NothingToRetract,
+}
+
+impl LifecycleProblem {
+    pub fn code(&self) -> &'static str {
+        match self {
+            LifecycleProblem::InTheFuture => "in_the_future",
+            LifecycleProblem::BeforeCollection => "before_collection",
+            LifecycleProblem::UndeclaredPurpose { .. } => "undeclared_purpose",
+            LifecycleProblem::PurposeNotForCategory { .. } => "purpose_not_for_category",
+            LifecycleProblem::Reason => "reason",
+            LifecycleProblem::NothingToRetract => "nothing_to_retract",
+        }
+    }
+
+    /// The field of the request the problem is about.
+    pub fn field(&self) -> &'static str {
+        match self {
+            LifecycleProblem::InTheFuture | LifecycleProblem::BeforeCollection => "on",
+            LifecycleProblem::UndeclaredPurpose { .. }
+            | LifecycleProblem::PurposeNotForCategory { .. } => "purpose",
+            LifecycleProblem::Reason => "reason",
+            LifecycleProblem::NothingToRetract => "event",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            LifecycleProblem::InTheFuture => {
+                "is after today; record what has happened, on the day it happened".into()
+            }
+            LifecycleProblem::BeforeCollection => {
+                "is before the subject's data were collected; give the day it happened".into()
+            }
+            LifecycleProblem::UndeclaredPurpose { purpose } => {
+                format!("purpose `{purpose}` is not declared")
+            }
+            LifecycleProblem::PurposeNotForCategory { purpose } => format!(
+                "purpose `{purpose}` does not process subjects of this category, so it cannot be achieved for this one"
+            ),
+            LifecycleProblem::Reason => {
+                "give why the relationship ended, in at most 500 characters".into()
+            }
+            LifecycleProblem::NothingToRetract => {
+                "names no event of this subject that still counts; give the id of the event recorded in error".into()
+            }
+        }
+    }
+}
+
+/// Checks that `event` may be recorded for a subject of `category` collected on `collected`,
+/// with `ledger` recorded before it.
+pub fn check(
+    declaration: &Declaration,
+    category: &str,
+    collected: Date,
+    ledger: &[LifecycleEvent],
+    event: &LifecycleEvent,
+) -> Result<(), Vec<LifecycleProblem>> {
+    let mut problems = Vec::new();
+    if event.on > event.recorded_at.date() {
+        problems.push(LifecycleProblem::InTheFuture);
+    }
+    match &event.kind {
+        LifecycleKind::RelationshipEnded { reason } => {
+            let reason = reason.trim();
+            if reason.is_empty() || reason.chars().count() > 500 {
+                problems.push(LifecycleProblem::Reason);
+            }
+        }
+        LifecycleKind::PurposeAchieved { purpose } => match declaration.purposes.get(purpose) {
+            None => problems.push(LifecycleProblem::UndeclaredPurpose {
+                purpose: purpose.clone(),
+            }),
+            Some(p) if !p.covers_category(category) => {
+                problems.push(LifecycleProblem::PurposeNotForCategory {
+                    purpose: purpose.clone(),
+                });
+            }
+            Some(_) => {}
+        },
+        LifecycleKind::Retracted { event: target } => {
+            let counts = ledger
+                .iter()
+                .any(|e| e.id == *target && !matches!(e.kind, LifecycleKind::Retracted { .. }))
+                && !retracted(ledger).any(|r| r == *target);
+            if !counts {
+                problems.push(LifecycleProblem::NothingToRetract);
+            }
+        }
+    }
+    if !matches!(event.kind, LifecycleKind::Retracted { .. }) && event.on < collected {
+        problems.push(LifecycleProblem::BeforeCollection);
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+fn retracted(ledger: &[LifecycleEvent]) -> impl Iterator<Item = Uuid> + '_ {
+    ledger.iter().filter_map(|e| match e.kind {
+        LifecycleKind::Retracted { event } => Some(event),
+        _ => None,
+    })
+}
+
+/// The lifecycle retention counts from: of each kind (each purpose), the event recorded last
+/// that was not retracted.
+pub fn fold(collected: Date, ledger: &[LifecycleEvent]) -> Lifecycle {
+    let gone: Vec<Uuid> = retracted(ledger).collect();
+    let mut life = Lifecycle::collected_on(collected);
+    for e in ledger.iter().filter(|e| !gone.contains(&e.id)) {
+        match &e.kind {
+            LifecycleKind::RelationshipEnded { .. } => life.relationship_ended = Some(e.on),
+            LifecycleKind::PurposeAchieved { purpose } => {
+                life.purposes_achieved.insert(purpose.clone(), e.on);
+            }
+            LifecycleKind::Retracted { .. } => {}
+        }
+    }
+    life
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::{date, datetime};
+
+    fn decl() -> Declaration {
+        Declaration::load(include_str!("../../../examples/shoqan-school.toml"))
+            .unwrap()
+            .declaration
+    }
+
+    fn event(n: u128, kind: LifecycleKind, on: Date) -> LifecycleEvent {
+        LifecycleEvent {
+            id: Uuid::from_u128(n),
+            subject_id: Uuid::from_u128(1),
+            kind,
+            on,
+            recorded_at: datetime!(2026-12-07 10:00 UTC),
+            recorded_by: "test".into(),
+        }
+    }
+
+    fn left(n: u128, on: Date) -> LifecycleEvent {
+        let reason = "переведена в другую школу".into();
+        event(n, LifecycleKind::RelationshipEnded { reason }, on)
+    }
+
+    #[test]
+    fn the_last_event_that_counts_decides_and_a_retraction_undoes_one() {
+        let collected = date!(2020 - 09 - 01);
+        let mut ledger = vec![left(1, date!(2026 - 05 - 31))];
+        assert_eq!(
+            fold(collected, &ledger).relationship_ended,
+            Some(date!(2026 - 05 - 31))
+        );
+        // She came back: the departure was recorded in error.
+        let undo = event(
+            2,
+            LifecycleKind::Retracted {
+                event: ledger[0].id,
+            },
+            date!(2026 - 09 - 01),
+        );
+        assert_eq!(check(&decl(), "student", collected, &ledger, &undo), Ok(()));
+        ledger.push(undo.clone());
+        assert_eq!(fold(collected, &ledger).relationship_ended, None);
+        assert_eq!(
+            check(&decl(), "student", collected, &ledger, &undo),
+            Err(vec![LifecycleProblem::NothingToRetract]),
+            "a retraction counts once"
+        );
+        ledger.push(left(3, date!(2026 - 11 - 30)));
+        assert_eq!(
+            fold(collected, &ledger).relationship_ended,
+            Some(date!(2026 - 11 - 30))
+        );
+    }
+
+    #[test]
+    fn bad_events_are_refused_with_every_reason() {
+        let d = decl();
+        let collected = date!(2020 - 09 - 01);
+        let future = left(1, date!(2026 - 12 - 08));
+        assert_eq!(
+            check(&d, "student", collected, &[], &future),
+            Err(vec![LifecycleProblem::InTheFuture])
+        );
+        let early = event(
+            2,
+            LifecycleKind::RelationshipEnded { reason: " ".into() },
+            date!(2019 - 01 - 01),
+        );
+        assert_eq!(
+            check(&d, "student", collected, &[], &early),
+            Err(vec![
+                LifecycleProblem::Reason,
+                LifecycleProblem::BeforeCollection
+            ])
+        );
+        let achieved = |purpose: &str| {
+            event(
+                3,
+                LifecycleKind::PurposeAchieved {
+                    purpose: purpose.into(),
+                },
+                date!(2026 - 06 - 01),
+            )
+        };
+        assert_eq!(
+            check(&d, "student", collected, &[], &achieved("space_travel")).unwrap_err()[0].code(),
+            "undeclared_purpose"
+        );
+        assert_eq!(
+            check(&d, "student", collected, &[], &achieved("recruitment")).unwrap_err()[0].field(),
+            "purpose"
+        );
+        assert!(check(&d, "student", collected, &[], &achieved("extracurricular")).is_ok());
+    }
+}
