@@ -19,6 +19,9 @@ pub struct Removed {
     pub obligations: u64,
     /// Access packages built for the subject and not yet expired.
     pub packages: u64,
+    /// Lifecycle events (the relationship ended, purposes achieved).
+    #[serde(default)]
+    pub lifecycle_events: u64,
 }
 
 /// The record of a destroyed subject.

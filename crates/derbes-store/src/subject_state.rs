@@ -177,6 +177,11 @@ pub trait SubjectStateStore: Send + Sync {
     /// number of the change), oldest first, at most `limit`. A reader that has seen a change has
     /// seen every earlier one.
     async fn state_changes(&self, after: i64, limit: u32) -> Result<StateChanges, StoreError>;
+    /// A subject's lifecycle events, in the order recorded.
+    async fn lifecycle_events(
+        &self,
+        subject_id: Uuid,
+    ) -> Result<Vec<derbes_core::lifecycle::LifecycleEvent>, StoreError>;
     /// The subjects with consent events for `purpose` in their ledger, in id order, after
     /// `after` (from the first when `None`), at most `limit`: whether each consent still holds is
     /// core's to decide, on the subject's state.

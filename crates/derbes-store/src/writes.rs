@@ -104,6 +104,14 @@ pub enum WriteOp {
         reconfirm_in: Option<time::Date>,
         audit: AuditDraft,
     },
+    /// Appends a lifecycle event to its subject's ledger, if the ledger still holds exactly
+    /// `seen` events (the ones the checks were made on) and the subject exists; otherwise
+    /// `VersionConflict` (`NotFound` for no subject).
+    RecordLifecycle {
+        event: derbes_core::lifecycle::LifecycleEvent,
+        seen: usize,
+        audit: AuditDraft,
+    },
     /// Replaces the months of majority of a subject listed as unsettled with `due` (purpose,
     /// first day of the month), worked out from the subject at `version` with `consents`
     /// consent events (`VersionConflict` if either has moved on since), and takes it off the
@@ -175,6 +183,8 @@ impl WriteOp {
         match self {
             WriteOp::UpdateSubject { id, .. } => Some(*id),
             WriteOp::RecordConsent { event, .. } => Some(event.subject_id),
+            // Retention counts from them, and decisions will.
+            WriteOp::RecordLifecycle { event, .. } => Some(event.subject_id),
             WriteOp::LinkRepresentative { link, .. } => Some(link.subject_id),
             WriteOp::UnlinkRepresentative { subject_id, .. }
             | WriteOp::SetFlag { subject_id, .. } => Some(*subject_id),
@@ -227,6 +237,7 @@ pub enum Applied {
     },
     Audited,
     ConsentRecorded,
+    LifecycleRecorded,
     ReconfirmationsSettled,
     /// `true` when the link is new, `false` when an existing one was replaced.
     Linked {

@@ -8,6 +8,7 @@ use derbes_core::consent::{
 };
 use derbes_core::destruction::{Destruction, Removed};
 use derbes_core::flags::{Flag, FlagReason, Obligation};
+use derbes_core::lifecycle::{LifecycleEvent, LifecycleKind};
 use derbes_core::request::{RequestKind, Status};
 use derbes_crypto::KeyRing;
 use derbes_store::testing::{run_suite, Case, Fut, TestDb};
@@ -882,6 +883,63 @@ fn request_record(subject: Uuid, kind: &str, due_at: &str) -> RequestRecord {
     }
 }
 
+/// The subject left on 31 May 2026.
+fn left(subject_id: Uuid) -> LifecycleEvent {
+    LifecycleEvent {
+        id: Uuid::now_v7(),
+        subject_id,
+        kind: LifecycleKind::RelationshipEnded {
+            reason: "graduated".into(),
+        },
+        on: date!(2026 - 05 - 31),
+        recorded_at: stamp("2026-06-01T05:00:00.000000Z"),
+        recorded_by: "test".into(),
+    }
+}
+
+fn record_lifecycle(event: LifecycleEvent, seen: usize) -> WriteOp {
+    WriteOp::RecordLifecycle {
+        audit: AuditDraft::new("test", "subject.lifecycle", Outcome::Ok).subject(event.subject_id),
+        event,
+        seen,
+    }
+}
+
+/// Lifecycle events append in order to an existing subject's ledger, and an append decided on
+/// a ledger that has moved on writes nothing.
+fn lifecycle_events_append_in_order(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let k = keys();
+        let s = store(&db, &k).await;
+        let child = record("student");
+        s.write(create(&child, 1)).await.unwrap();
+        let first = left(child.id);
+        let undo = LifecycleEvent {
+            id: Uuid::now_v7(),
+            kind: LifecycleKind::Retracted { event: first.id },
+            ..first.clone()
+        };
+        assert_eq!(
+            s.write(record_lifecycle(first.clone(), 0)).await.unwrap(),
+            Applied::LifecycleRecorded
+        );
+        let events = verify_chain(&s, &k).await;
+        assert!(matches!(
+            s.write(record_lifecycle(undo.clone(), 0)).await,
+            Err(StoreError::VersionConflict)
+        ));
+        assert!(matches!(
+            s.write(record_lifecycle(left(Uuid::now_v7()), 0)).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(verify_chain(&s, &k).await, events, "nothing written");
+        s.write(record_lifecycle(undo.clone(), 1)).await.unwrap();
+        assert_eq!(s.lifecycle_events(child.id).await.unwrap(), [first, undo]);
+        let feed = s.state_changes(0, 1000).await.unwrap();
+        assert_eq!(feed.changes.last().map(|c| c.1), Some(child.id));
+    })
+}
+
 fn file(record: &RequestRecord, refuse_duplicate: bool) -> WriteOp {
     WriteOp::FileRequest {
         record: record.clone(),
@@ -1119,6 +1177,7 @@ fn destruction_removes_everything_personal_once(db: TestDb) -> Fut {
         .unwrap();
         let request = request_record(child.id, "access_export", "2026-11-25T18:59:59.000000Z");
         s.write(file(&request, true)).await.unwrap();
+        s.write(record_lifecycle(left(child.id), 0)).await.unwrap();
         let package = PackageRecord {
             request_id: request.id,
             subject_id: child.id,
@@ -1232,8 +1291,10 @@ fn destruction_removes_everything_personal_once(db: TestDb) -> Fut {
                 flags: 1,
                 obligations: 0,
                 packages: 1,
+                lifecycle_events: 1,
             }
         );
+        assert!(s.lifecycle_events(child.id).await.unwrap().is_empty());
         assert!(s.subject(child.id).await.unwrap().is_none());
         assert_eq!(
             s.reconfirmations_due(date!(2031 - 01 - 01), Vec::new(), 0, 10)
@@ -1832,6 +1893,10 @@ fn main() -> ExitCode {
         (
             "months_of_majority_are_settled_against_what_was_read",
             months_of_majority_are_settled_against_what_was_read,
+        ),
+        (
+            "lifecycle_events_append_in_order",
+            lifecycle_events_append_in_order,
         ),
         (
             "requests_file_update_list_and_rewrap",

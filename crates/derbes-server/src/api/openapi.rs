@@ -268,7 +268,8 @@ fn request_outcome_schemas() -> Value {
                     "fields": { "type": "array", "items": { "type": "string" } },
                     "removed": { "type": "object", "properties": {
                         "index_entries": { "type": "integer" }, "consent_events": { "type": "integer" }, "representative_links": { "type": "integer" },
-                        "flags": { "type": "integer" }, "obligations": { "type": "integer" }, "packages": { "type": "integer" } } } } }
+                        "flags": { "type": "integer" }, "obligations": { "type": "integer" }, "packages": { "type": "integer" },
+                        "lifecycle_events": { "type": "integer" } } } } }
     })
 }
 

@@ -369,13 +369,14 @@ impl Requests {
                 .await
                 .map(|d| {
                     format!(
-                        "destroyed by crypto-shredding: data key and {} fields, {} blind-index entries, {} consent events, {} links, {} flags, {} packages",
+                        "destroyed by crypto-shredding: data key and {} fields, {} blind-index entries, {} consent events, {} links, {} flags, {} packages, {} lifecycle events",
                         d.fields.len(),
                         d.removed.index_entries,
                         d.removed.consent_events,
                         d.removed.representative_links,
                         d.removed.flags + d.removed.obligations,
-                        d.removed.packages
+                        d.removed.packages,
+                        d.removed.lifecycle_events
                     )
                 }),
             // The corrected values come with the `rectify` step, the answer with its own, and

@@ -89,6 +89,9 @@ impl Writer {
             packages: self
                 .execute("DELETE FROM request_packages WHERE subject_id = $1", &[&id])
                 .await?,
+            lifecycle_events: self
+                .execute("DELETE FROM lifecycle_events WHERE subject_id = $1", &[&id])
+                .await?,
         };
         for sql in [
             "DELETE FROM majority_reconfirmations WHERE subject_id = $1",

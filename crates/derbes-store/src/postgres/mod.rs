@@ -101,6 +101,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         20,
         include_str!("../../migrations/postgres/0020_declaration_in_force.sql"),
     ),
+    (
+        21,
+        include_str!("../../migrations/postgres/0021_lifecycle_events.sql"),
+    ),
 ];
 
 /// The channel on which a revocation is announced to every derbes on the database.
@@ -939,6 +943,9 @@ impl Writer {
             } => {
                 self.record_consent(event, (seen, version), reconfirm_in, audit)
                     .await
+            }
+            WriteOp::RecordLifecycle { event, seen, audit } => {
+                self.record_lifecycle(event, seen, audit).await
             }
             WriteOp::SettleReconfirmations {
                 subject_id,

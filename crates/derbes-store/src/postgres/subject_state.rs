@@ -5,6 +5,7 @@ use crate::FlagWrite;
 use crate::SubjectStateStore;
 use crate::{Reconfirmation, ReconfirmationsDue};
 use derbes_core::consent::ConsentEvent;
+use derbes_core::lifecycle::LifecycleEvent;
 
 pub(super) async fn subject_and_state(
     c: &deadpool_postgres::Object,
@@ -43,6 +44,46 @@ pub(super) async fn state_rows(
 }
 
 impl Writer {
+    pub(super) async fn record_lifecycle(
+        &mut self,
+        event: LifecycleEvent,
+        seen: usize,
+        audit: AuditDraft,
+    ) -> Result<Applied, StoreError> {
+        if self
+            .query_opt("SELECT 1 FROM subjects WHERE id = $1", &[&event.subject_id])
+            .await?
+            .is_none()
+        {
+            return Err(StoreError::NotFound);
+        }
+        let n: i64 = self
+            .query_one(
+                "SELECT count(*) FROM lifecycle_events WHERE subject_id = $1",
+                &[&event.subject_id],
+            )
+            .await?
+            .get(0);
+        if usize::try_from(n).ok() != Some(seen) {
+            return Err(StoreError::VersionConflict);
+        }
+        let n = i32::try_from(n)
+            .map_err(|_| StoreError::Backend("lifecycle ledger too long".into()))?;
+        let inserted = self
+            .execute(
+                "INSERT INTO lifecycle_events (subject_id, n, id, event) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT DO NOTHING",
+                &[&event.subject_id, &n, &event.id, &to_json(&event)?],
+            )
+            .await?;
+        if inserted == 0 {
+            // Another derbes process appended to the same ledger meanwhile.
+            return Err(StoreError::VersionConflict);
+        }
+        self.append(audit);
+        Ok(Applied::LifecycleRecorded)
+    }
+
     pub(super) async fn record_consent(
         &mut self,
         event: ConsentEvent,
@@ -219,6 +260,18 @@ impl Writer {
 
 #[async_trait]
 impl SubjectStateStore for PostgresStore {
+    async fn lifecycle_events(&self, subject_id: Uuid) -> Result<Vec<LifecycleEvent>, StoreError> {
+        let c = self.client().await?;
+        c.query(
+            "SELECT event FROM lifecycle_events WHERE subject_id = $1 ORDER BY n",
+            &[&subject_id],
+        )
+        .await?
+        .iter()
+        .map(|r| from_json(r.get::<_, &str>(0)))
+        .collect()
+    }
+
     async fn subject_with_state(
         &self,
         id: Uuid,

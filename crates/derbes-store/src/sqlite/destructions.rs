@@ -55,6 +55,7 @@ pub(super) fn destroy_subject(
         flags: delete("DELETE FROM subject_flags WHERE subject_id = ?1")?,
         obligations: delete("DELETE FROM obligations WHERE subject_id = ?1")?,
         packages: delete("DELETE FROM request_packages WHERE subject_id = ?1")?,
+        lifecycle_events: delete("DELETE FROM lifecycle_events WHERE subject_id = ?1")?,
     };
     delete("DELETE FROM majority_reconfirmations WHERE subject_id = ?1")?;
     delete("DELETE FROM reconfirmations_unsettled WHERE subject_id = ?1")?;

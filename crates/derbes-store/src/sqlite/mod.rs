@@ -98,6 +98,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         21,
         include_str!("../../migrations/sqlite/0021_declaration_in_force.sql"),
     ),
+    (
+        22,
+        include_str!("../../migrations/sqlite/0022_lifecycle_events.sql"),
+    ),
 ];
 
 /// The migration after which the database is vacuumed once: space freed before deletions were
@@ -1041,6 +1045,9 @@ fn apply(
             reconfirm_in,
             audit,
         } => subject_state::record_consent(&mut tx, event, (seen, version), reconfirm_in, audit),
+        WriteOp::RecordLifecycle { event, seen, audit } => {
+            subject_state::record_lifecycle(&mut tx, event, seen, audit)
+        }
         WriteOp::SettleReconfirmations {
             subject_id,
             version,

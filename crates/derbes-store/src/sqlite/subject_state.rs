@@ -5,6 +5,7 @@ use crate::FlagWrite;
 use crate::SubjectStateStore;
 use crate::{Reconfirmation, ReconfirmationsDue};
 use derbes_core::consent::ConsentEvent;
+use derbes_core::lifecycle::LifecycleEvent;
 
 pub(super) fn subject_and_state(
     c: &Connection,
@@ -28,6 +29,36 @@ pub(super) fn state_rows(
         .query_map(params![&id.as_bytes()[..], purpose], |r| r.try_into())?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     SubjectState::from_rows(rows)
+}
+
+pub(super) fn record_lifecycle(
+    tx: &mut Tx<'_>,
+    event: LifecycleEvent,
+    seen: usize,
+    audit: AuditDraft,
+) -> Result<Applied, StoreError> {
+    let conn = tx.conn;
+    let sid = &event.subject_id.as_bytes()[..];
+    let exists = conn
+        .prepare_cached("SELECT 1 FROM subjects WHERE id = ?1")?
+        .query_row([sid], |_| Ok(()))
+        .optional()?
+        .is_some();
+    if !exists {
+        return Err(StoreError::NotFound);
+    }
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM lifecycle_events WHERE subject_id = ?1")?
+        .query_row([sid], |r| r.get(0))?;
+    if usize::try_from(n).ok() != Some(seen) {
+        return Err(StoreError::VersionConflict);
+    }
+    conn.prepare_cached(
+        "INSERT INTO lifecycle_events (subject_id, n, id, event) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![sid, n, &event.id.as_bytes()[..], to_json(&event)?])?;
+    tx.append(audit)?;
+    Ok(Applied::LifecycleRecorded)
 }
 
 pub(super) fn record_consent(
@@ -199,6 +230,17 @@ pub(super) fn set_flag(
 
 #[async_trait]
 impl SubjectStateStore for SqliteStore {
+    async fn lifecycle_events(&self, subject_id: Uuid) -> Result<Vec<LifecycleEvent>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT event FROM lifecycle_events WHERE subject_id = ?1 ORDER BY n",
+            )?;
+            let rows = stmt.query_map([&subject_id.as_bytes()[..]], |r| r.get::<_, String>(0))?;
+            rows.map(|r| from_json(&r?)).collect()
+        })
+        .await
+    }
+
     async fn subject_with_state(
         &self,
         id: Uuid,
