@@ -105,17 +105,18 @@ impl LifecycleProblem {
     }
 }
 
-/// Checks that `event` may be recorded for a subject of `category` collected on `collected`,
-/// with `ledger` recorded before it.
+/// Checks that `event` may be recorded `today` (the operator's local day) for a subject of
+/// `category` collected on `collected`, with `ledger` recorded before it.
 pub fn check(
     declaration: &Declaration,
     category: &str,
     collected: Date,
+    today: Date,
     ledger: &[LifecycleEvent],
     event: &LifecycleEvent,
 ) -> Result<(), Vec<LifecycleProblem>> {
     let mut problems = Vec::new();
-    if event.on > event.recorded_at.date() {
+    if event.on > today {
         problems.push(LifecycleProblem::InTheFuture);
     }
     match &event.kind {
@@ -185,6 +186,8 @@ mod tests {
     use super::*;
     use time::macros::{date, datetime};
 
+    const TODAY: Date = date!(2026 - 12 - 07);
+
     fn decl() -> Declaration {
         Declaration::load(include_str!("../../../examples/shoqan-school.toml"))
             .unwrap()
@@ -223,11 +226,14 @@ mod tests {
             },
             date!(2026 - 09 - 01),
         );
-        assert_eq!(check(&decl(), "student", collected, &ledger, &undo), Ok(()));
+        assert_eq!(
+            check(&decl(), "student", collected, TODAY, &ledger, &undo),
+            Ok(())
+        );
         ledger.push(undo.clone());
         assert_eq!(fold(collected, &ledger).relationship_ended, None);
         assert_eq!(
-            check(&decl(), "student", collected, &ledger, &undo),
+            check(&decl(), "student", collected, TODAY, &ledger, &undo),
             Err(vec![LifecycleProblem::NothingToRetract]),
             "a retraction counts once"
         );
@@ -244,7 +250,7 @@ mod tests {
         let collected = date!(2020 - 09 - 01);
         let future = left(1, date!(2026 - 12 - 08));
         assert_eq!(
-            check(&d, "student", collected, &[], &future),
+            check(&d, "student", collected, TODAY, &[], &future),
             Err(vec![LifecycleProblem::InTheFuture])
         );
         let early = event(
@@ -253,7 +259,7 @@ mod tests {
             date!(2019 - 01 - 01),
         );
         assert_eq!(
-            check(&d, "student", collected, &[], &early),
+            check(&d, "student", collected, TODAY, &[], &early),
             Err(vec![
                 LifecycleProblem::Reason,
                 LifecycleProblem::BeforeCollection
@@ -269,13 +275,39 @@ mod tests {
             )
         };
         assert_eq!(
-            check(&d, "student", collected, &[], &achieved("space_travel")).unwrap_err()[0].code(),
+            check(
+                &d,
+                "student",
+                collected,
+                TODAY,
+                &[],
+                &achieved("space_travel")
+            )
+            .unwrap_err()[0]
+                .code(),
             "undeclared_purpose"
         );
         assert_eq!(
-            check(&d, "student", collected, &[], &achieved("recruitment")).unwrap_err()[0].field(),
+            check(
+                &d,
+                "student",
+                collected,
+                TODAY,
+                &[],
+                &achieved("recruitment")
+            )
+            .unwrap_err()[0]
+                .field(),
             "purpose"
         );
-        assert!(check(&d, "student", collected, &[], &achieved("extracurricular")).is_ok());
+        assert!(check(
+            &d,
+            "student",
+            collected,
+            TODAY,
+            &[],
+            &achieved("extracurricular")
+        )
+        .is_ok());
     }
 }

@@ -34,6 +34,8 @@ mod connectors;
 mod consents;
 #[path = "api/decisions.rs"]
 mod decisions;
+#[path = "api/lifecycle.rs"]
+mod lifecycle;
 #[path = "api/requests.rs"]
 mod requests;
 #[path = "api/robustness.rs"]
@@ -145,6 +147,8 @@ fn main() -> ExitCode {
         consents::blocks_and_restrictions_stop_reads_until_lifted,
         consents::bad_consent_input_is_refused_and_nothing_is_recorded,
         consents::every_consent_step_is_in_the_audit_trail,
+        lifecycle::lifecycle_events_are_recorded_and_retracted,
+        lifecycle::wrong_lifecycle_events_are_refused,
         decisions::a_decision_answers_without_the_values,
         decisions::a_batch_answers_each_question_and_is_audited_as_one,
         decisions::a_withdrawal_shows_in_the_very_next_decision,

@@ -166,6 +166,18 @@ const TABLE: &[(&str, &str, Expect, Expect)] = &[
         Status([200, 200, 404, 403, 403]),
     ),
     (
+        "get",
+        "/api/v1/subjects/{id}/lifecycle",
+        Status([200, 200, 200, 403, 200]),
+        Status([200, 200, 404, 403, 404]),
+    ),
+    (
+        "post",
+        "/api/v1/subjects/{id}/lifecycle",
+        Status([201, 201, 201, 403, 201]),
+        Status([201, 201, 404, 403, 404]),
+    ),
+    (
         "put",
         "/api/v1/subjects/{id}/block",
         Status([200, 200, 200, 403, 403]),
@@ -484,6 +496,13 @@ async fn call_for(
             s.put(&path, &s.admin, json!({})).await;
             (path, None)
         }
+        ("post", "/api/v1/subjects/{id}/lifecycle") => (
+            format!("/api/v1/subjects/{id}/lifecycle"),
+            Some(
+                json!({ "kind": "relationship_ended", "reason": "окончил школу",
+                "on": s.state.app.vault.today().to_string() }),
+            ),
+        ),
         ("get", "/api/v1/subjects/{id}/consents/{consent_id}/receipt") => (
             format!("/api/v1/subjects/{id}/consents/{}/receipt", f.consent),
             None,
@@ -1006,6 +1025,12 @@ async fn through_the_service(
             .await
             .map(drop),
         "/api/v1/subjects/{id}/flags" => app.consents.flags(actor, id).await.map(drop),
+        "/api/v1/subjects/{id}/lifecycle" if body.is_some() => app
+            .retention
+            .record_lifecycle(actor, id, input(body))
+            .await
+            .map(drop),
+        "/api/v1/subjects/{id}/lifecycle" => app.retention.lifecycle(actor, id).await.map(drop),
         "/api/v1/subjects/{id}/block" if body.is_some() => app
             .consents
             .set_flag(actor, id, None, FlagChange::Set(input(body)))

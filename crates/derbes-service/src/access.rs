@@ -51,6 +51,9 @@ actions! {
     ConsentReceipt,
     /// The consents representatives gave that subjects are to confirm once of age.
     ReconfirmationList,
+    /// A subject's lifecycle events (the relationship ended, a purpose achieved).
+    LifecycleRead,
+    LifecycleRecord,
     RepresentativeList,
     RepresentativeLink,
     RepresentativeUnlink,
@@ -142,6 +145,7 @@ impl Action {
             ConsentList | ConsentRecord | ConsentReceipt => (PROCESSORS, Reach::Subject),
             // A duty of the operator's people, each of the purposes they act for.
             ReconfirmationList => (OPERATOR, Reach::Any),
+            LifecycleRead | LifecycleRecord => (PROCESSORS, Reach::Subject),
             RepresentativeList | RepresentativeLink | RepresentativeUnlink => {
                 (PROCESSORS, Reach::Subject)
             }
@@ -184,6 +188,8 @@ impl Action {
             ConsentRecord => "consent.record",
             ConsentReceipt => "consent.receipt",
             ReconfirmationList => "consent.reconfirmations",
+            LifecycleRead => "lifecycle.read",
+            LifecycleRecord => "lifecycle.record",
             RepresentativeList => "representative.list",
             RepresentativeLink => "representative.link",
             RepresentativeUnlink => "representative.unlink",

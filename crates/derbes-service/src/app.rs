@@ -11,6 +11,7 @@ use crate::keys::Keys;
 use crate::policy::{Policy, PolicyTemplates};
 use crate::receipts::Receipts;
 use crate::requests::{RequestSettings, Requests};
+use crate::retention::Retention;
 use crate::subjects::Subjects;
 use crate::tokens::{TokenLifetimes, Tokens};
 use crate::vault::Vault;
@@ -31,6 +32,8 @@ pub struct App {
     pub policy: Policy,
     pub destructions: Arc<Destructions>,
     pub requests: Requests,
+    /// Lifecycle events, and what expires when.
+    pub retention: Retention,
 }
 
 /// How the capabilities are configured; the defaults are derbes's own.
@@ -69,6 +72,7 @@ impl App {
                 Arc::clone(&destructions),
                 settings.requests,
             ),
+            retention: Retention::new(Arc::clone(&vault)),
             destructions,
             vault,
         }

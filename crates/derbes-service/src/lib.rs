@@ -20,6 +20,7 @@ mod policy;
 mod receipts;
 mod render;
 mod requests;
+mod retention;
 mod subject_file;
 mod subjects;
 mod today;
@@ -65,6 +66,7 @@ pub use requests::{
     mask_email, Action, ActionKind, ActionStatus, Channel, CodeSent, DocumentKind, RequestFilter,
     RequestInput, RequestSettings, RequestView, Requester, Requests, StepInput, Verification,
 };
+pub use retention::{LifecycleInput, LifecycleStep, LifecycleView, Retention};
 pub use subject_file::{SubjectFile, HISTORY_LIMIT};
 pub use subjects::Subjects;
 pub use today::{RequestsPart, Today, TODAY_LIMIT};

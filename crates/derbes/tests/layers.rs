@@ -143,6 +143,7 @@ const LEVELS: &[(u8, &[&str])] = &[
             "receipts",
             "policy",
             "audit_archive",
+            "retention",
         ],
     ),
     // Capabilities built on the simple ones.

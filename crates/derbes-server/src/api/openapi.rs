@@ -63,6 +63,8 @@ pub fn document() -> Value {
     doc["components"]["schemas"] = merge(doc["components"]["schemas"].take(), consent_schemas());
     doc["components"]["schemas"] = merge(doc["components"]["schemas"].take(), receipt_schemas());
     doc["paths"] = merge(doc["paths"].take(), request_paths());
+    doc["paths"] = merge(doc["paths"].take(), retention_paths());
+    doc["components"]["schemas"] = merge(doc["components"]["schemas"].take(), retention_schemas());
     doc["components"]["schemas"] = merge(doc["components"]["schemas"].take(), request_schemas());
     if let Some(paths) = doc["paths"].as_object_mut() {
         for (path, ops) in paths.iter_mut() {
@@ -323,6 +325,48 @@ fn request_workflow_schemas() -> Value {
 }
 
 /// Consents, representatives, blocks and restrictions, and decisions.
+/// The lifecycle events that start retention periods.
+fn retention_paths() -> Value {
+    json!({
+            "/api/v1/subjects/{id}/lifecycle": {
+                "get": authed(json!({
+                    "summary": "A subject's lifecycle events, and what they add up to",
+                    "description": "The events that start retention periods, in the order recorded, with the day the relationship ended and the purposes achieved as they stand after corrections (a later event of a kind wins; a retracted one does not count).",
+                    "parameters": [ id_param() ],
+                    "responses": { "200": ok("The lifecycle", "Lifecycle") }
+                }), &[("400", "Malformed id"), ("404", "No such subject")]),
+                "post": authed(json!({
+                    "summary": "Record a lifecycle event: the relationship ended, a purpose achieved, or an earlier event retracted",
+                    "description": "Events are never edited: a correction is a new event (a later one of the same kind wins), or the retraction of one recorded in error. Audited as `subject.lifecycle`.",
+                    "parameters": [ id_param() ],
+                    "requestBody": body("LifecycleInput"),
+                    "responses": { "201": ok("The recorded event", "LifecycleEvent") }
+                }), &[("400", "Malformed JSON or id"), ("404", "No such subject"), ("409", "Another event was recorded meanwhile"), ("413", "Body too large"), ("415", "Not JSON"), ("422", "A day in the future or before collection, an undeclared purpose or one not for the subject's category, no reason, or nothing to retract")]),
+            }
+    })
+}
+
+fn retention_schemas() -> Value {
+    json!({
+                "LifecycleInput": { "type": "object", "additionalProperties": false, "required": ["kind", "on"], "properties": {
+                    "kind": { "enum": ["relationship_ended", "purpose_achieved", "retracted"] },
+                    "on": { "type": "string", "format": "date", "description": "The day it happened, not after today" },
+                    "reason": { "type": "string", "minLength": 1, "maxLength": 500, "description": "Why the relationship ended (relationship_ended)" },
+                    "purpose": { "type": "string", "description": "The declared purpose achieved (purpose_achieved)" },
+                    "event": { "type": "string", "format": "uuid", "description": "The event recorded in error (retracted)" } } },
+                "LifecycleEvent": { "type": "object", "required": ["id", "subject_id", "kind", "on", "recorded_at", "recorded_by"], "properties": {
+                    "id": { "type": "string", "format": "uuid" }, "subject_id": { "type": "string", "format": "uuid" },
+                    "kind": { "enum": ["relationship_ended", "purpose_achieved", "retracted"] },
+                    "reason": { "type": "string" }, "purpose": { "type": "string" }, "event": { "type": "string", "format": "uuid" },
+                    "on": { "type": "string", "format": "date" }, "recorded_at": { "type": "string", "format": "date-time" },
+                    "recorded_by": { "type": "string" } } },
+                "Lifecycle": { "type": "object", "required": ["events", "purposes_achieved"], "properties": {
+                    "events": { "type": "array", "items": { "$ref": "#/components/schemas/LifecycleEvent" } },
+                    "relationship_ended": { "type": ["string", "null"], "format": "date" },
+                    "purposes_achieved": { "type": "object", "additionalProperties": { "type": "string", "format": "date" } } } }
+    })
+}
+
 fn consent_paths() -> Value {
     json!({
             "/api/v1/decisions": { "post": authed(json!({

@@ -6,6 +6,7 @@ mod decisions;
 mod jobs;
 mod policy;
 mod requests;
+mod retention;
 mod subjects;
 mod system;
 mod tokens;
@@ -22,6 +23,7 @@ pub(super) fn routes() -> super::RouteList {
         decisions::routes(),
         consents::routes(),
         requests::routes(),
+        retention::routes(),
     ]
     .into_iter()
     .flatten()

@@ -1,0 +1,119 @@
+//! A subject's lifecycle events: recorded, corrected by retraction, refused when wrong.
+
+use super::*;
+
+/// A student leaves, the departure is retracted (she came back), and she leaves again; the
+/// excursions are over for her. Each event is audited; the lifecycle adds them up.
+pub(super) fn lifecycle_events_are_recorded_and_retracted(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
+        let id = s
+            .create_student_id(&s.admin, json!({ "surname": "Сәрсенбаева" }))
+            .await;
+        let path = format!("/api/v1/subjects/{id}/lifecycle");
+        let today = s.state.app.vault.today().to_string();
+        let left = json!({ "kind": "relationship_ended", "reason": "переведена в другую школу", "on": today });
+        let r = s.post(&path, &s.admin, left.clone()).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!(r.body["kind"], "relationship_ended");
+        let first = r.body["id"].as_str().unwrap().to_owned();
+        let undo = json!({ "kind": "retracted", "event": first, "on": today });
+        assert_eq!(s.post(&path, &s.admin, undo.clone()).await.status, 201);
+        let r = s.get(&path, &s.admin).await;
+        assert!(r.body["relationship_ended"].is_null(), "{}", r.body);
+        assert_problem(&s.post(&path, &s.admin, undo).await, 422, "validation");
+        assert_eq!(s.post(&path, &s.admin, left).await.status, 201);
+        let over = json!({ "kind": "purpose_achieved", "purpose": "extracurricular", "on": today });
+        assert_eq!(s.post(&path, &s.admin, over).await.status, 201);
+        let r = s.get(&path, &s.admin).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["events"].as_array().unwrap().len(), 4);
+        assert_eq!(r.body["relationship_ended"], today.as_str());
+        assert_eq!(
+            r.body["purposes_achieved"]["extracurricular"],
+            today.as_str()
+        );
+        let r = s
+            .get(&format!("/api/v1/subjects/{id}/audit"), &s.admin)
+            .await;
+        let recorded = r.body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "subject.lifecycle")
+            .count();
+        assert_eq!(recorded, 4, "{}", r.body);
+    })
+}
+
+/// Each wrong event is refused with the field named, and nothing is recorded.
+pub(super) fn wrong_lifecycle_events_are_refused(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
+        let id = s
+            .create_student_id(&s.admin, json!({ "surname": "Сәрсенбаева" }))
+            .await;
+        let path = format!("/api/v1/subjects/{id}/lifecycle");
+        let today = s.state.app.vault.today();
+        let tomorrow = (today + time::Duration::days(1)).to_string();
+        let long_ago = "2001-01-01";
+        for (body, field) in [
+            (
+                json!({ "kind": "relationship_ended", "reason": "x", "on": tomorrow }),
+                "on",
+            ),
+            (
+                json!({ "kind": "relationship_ended", "reason": "x", "on": long_ago }),
+                "on",
+            ),
+            (
+                json!({ "kind": "relationship_ended", "on": today.to_string() }),
+                "reason",
+            ),
+            (
+                json!({ "kind": "relationship_ended", "reason": " ", "on": today.to_string() }),
+                "reason",
+            ),
+            (
+                json!({ "kind": "purpose_achieved", "purpose": "space", "on": today.to_string() }),
+                "purpose",
+            ),
+            (
+                json!({ "kind": "purpose_achieved", "purpose": "recruitment", "on": today.to_string() }),
+                "purpose",
+            ),
+            (
+                json!({ "kind": "retracted", "event": uuid::Uuid::now_v7(), "on": today.to_string() }),
+                "event",
+            ),
+        ] {
+            let r = s.post(&path, &s.admin, body.clone()).await;
+            assert_problem(&r, 422, "validation");
+            assert_eq!(r.body["errors"][0]["field"], field, "{body}: {}", r.body);
+        }
+        let r = s
+            .post(
+                &path,
+                &s.admin,
+                json!({ "kind": "ended", "on": "2026-13-01" }),
+            )
+            .await;
+        assert!(matches!(r.status, 400 | 422), "{}", r.body);
+        assert_eq!(r.content_type, "application/problem+json");
+        let nobody = format!("/api/v1/subjects/{}/lifecycle", uuid::Uuid::now_v7());
+        let r = s
+            .post(
+                &nobody,
+                &s.admin,
+                json!({ "kind": "relationship_ended", "reason": "x", "on": today.to_string() }),
+            )
+            .await;
+        assert_eq!(r.status, 404, "{}", r.body);
+        let r = s.get(&path, &s.admin).await;
+        assert!(
+            r.body["events"].as_array().unwrap().is_empty(),
+            "{}",
+            r.body
+        );
+    })
+}

@@ -1,0 +1,200 @@
+//! Retention, as a capability: the lifecycle events that start retention periods (the
+//! relationship ended, a purpose achieved, an event retracted), recorded for a subject and
+//! read back with what they add up to. What expires when is core's (`derbes_core::retention`).
+
+use crate::access::Action;
+use crate::actor::Actor;
+use crate::vault::{Vault, VaultError};
+use derbes_core::audit::{AuditDraft, Outcome};
+use derbes_core::lifecycle::{check, fold, LifecycleEvent, LifecycleKind};
+use derbes_core::validate::FieldProblem;
+use derbes_store::WriteOp;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use time::Date;
+use uuid::Uuid;
+
+/// What kind of lifecycle event is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LifecycleStep {
+    RelationshipEnded,
+    PurposeAchieved,
+    Retracted,
+}
+
+/// A lifecycle event as asked through the API: `reason` for an ended relationship, `purpose`
+/// for a purpose achieved, `event` (its id) for a retraction.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleInput {
+    pub kind: LifecycleStep,
+    #[serde(with = "derbes_core::iso_date")]
+    pub on: Date,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub purpose: Option<String>,
+    #[serde(default)]
+    pub event: Option<Uuid>,
+}
+
+impl LifecycleInput {
+    fn kind(&self) -> Result<LifecycleKind, VaultError> {
+        let missing = |field: &str, what: &str| {
+            VaultError::Validation(vec![FieldProblem {
+                field: field.into(),
+                message: format!("is required {what}"),
+                reason: None,
+            }])
+        };
+        Ok(match self.kind {
+            LifecycleStep::RelationshipEnded => LifecycleKind::RelationshipEnded {
+                reason: self
+                    .reason
+                    .clone()
+                    .ok_or_else(|| missing("reason", "when the relationship ended: say why"))?,
+            },
+            LifecycleStep::PurposeAchieved => LifecycleKind::PurposeAchieved {
+                purpose: self.purpose.clone().ok_or_else(|| {
+                    missing(
+                        "purpose",
+                        "for a purpose achieved: name the declared purpose",
+                    )
+                })?,
+            },
+            LifecycleStep::Retracted => LifecycleKind::Retracted {
+                event: self.event.ok_or_else(|| {
+                    missing(
+                        "event",
+                        "for a retraction: give the id of the event recorded in error",
+                    )
+                })?,
+            },
+        })
+    }
+}
+
+/// A subject's lifecycle: its events in the order recorded, and what they add up to.
+#[derive(Debug, Clone, Serialize)]
+pub struct LifecycleView {
+    pub events: Vec<LifecycleEvent>,
+    /// The day the relationship ended (`YYYY-MM-DD`), unless it has not.
+    pub relationship_ended: Option<String>,
+    /// The purposes achieved for the subject, with the day.
+    pub purposes_achieved: BTreeMap<String, String>,
+}
+
+/// Retention of subjects' data.
+#[derive(Clone)]
+pub struct Retention {
+    vault: Arc<Vault>,
+}
+
+impl Retention {
+    pub(crate) fn new(vault: Arc<Vault>) -> Self {
+        Retention { vault }
+    }
+
+    /// Records a lifecycle event of a subject, checked against the declaration, the day the
+    /// subject's data were collected, and the events recorded before.
+    pub async fn record_lifecycle(
+        &self,
+        actor: &Actor,
+        subject_id: Uuid,
+        input: LifecycleInput,
+    ) -> Result<LifecycleEvent, VaultError> {
+        let kind = input.kind()?;
+        let (record, _) = self
+            .vault
+            .subject_for(actor, Action::LifecycleRecord, subject_id, None)
+            .await?;
+        let ledger = self.vault.store().lifecycle_events(subject_id).await?;
+        let event = LifecycleEvent {
+            id: Uuid::now_v7(),
+            subject_id,
+            kind,
+            on: input.on,
+            recorded_at: self.vault.now(),
+            recorded_by: actor.audit_name(),
+        };
+        let collected = self.collected(&record);
+        if let Err(problems) = check(
+            self.vault.declaration(),
+            &record.category,
+            collected,
+            self.vault.today(),
+            &ledger,
+            &event,
+        ) {
+            return Err(VaultError::Validation(
+                problems
+                    .iter()
+                    .map(|p| FieldProblem {
+                        field: p.field().into(),
+                        message: p.message(),
+                        reason: None,
+                    })
+                    .collect(),
+            ));
+        }
+        let mut details = json!({ "event_id": event.id, "on": event.on.to_string() });
+        let mut audit = AuditDraft::new(&actor.audit_name(), "subject.lifecycle", Outcome::Ok)
+            .subject(subject_id);
+        match &event.kind {
+            LifecycleKind::RelationshipEnded { .. } => {
+                details["kind"] = json!("relationship_ended")
+            }
+            LifecycleKind::PurposeAchieved { purpose } => {
+                details["kind"] = json!("purpose_achieved");
+                audit = audit.purpose(purpose);
+            }
+            LifecycleKind::Retracted { event } => {
+                details["kind"] = json!("retracted");
+                details["retracted"] = json!(event);
+            }
+        }
+        self.vault
+            .store()
+            .write(WriteOp::RecordLifecycle {
+                event: event.clone(),
+                seen: ledger.len(),
+                audit: audit.details(&details),
+            })
+            .await?;
+        Ok(event)
+    }
+
+    /// A subject's lifecycle events and what they add up to.
+    pub async fn lifecycle(
+        &self,
+        actor: &Actor,
+        subject_id: Uuid,
+    ) -> Result<LifecycleView, VaultError> {
+        let (record, _) = self
+            .vault
+            .subject_for(actor, Action::LifecycleRead, subject_id, None)
+            .await?;
+        let events = self.vault.store().lifecycle_events(subject_id).await?;
+        let life = fold(self.collected(&record), &events);
+        Ok(LifecycleView {
+            relationship_ended: life.relationship_ended.map(|d| d.to_string()),
+            purposes_achieved: life
+                .purposes_achieved
+                .into_iter()
+                .map(|(p, d)| (p, d.to_string()))
+                .collect(),
+            events,
+        })
+    }
+
+    /// The day the subject's data were collected, in the operator's calendar.
+    fn collected(&self, record: &derbes_store::SubjectRecord) -> Date {
+        record
+            .created_at
+            .to_offset(self.vault.calendar().offset())
+            .date()
+    }
+}
