@@ -274,40 +274,15 @@ mod tests {
                 date!(2026 - 06 - 01),
             )
         };
+        let first_problem = |purpose: &str| {
+            check(&d, "student", collected, TODAY, &[], &achieved(purpose))
+                .map_err(|p| p[0].clone())
+        };
         assert_eq!(
-            check(
-                &d,
-                "student",
-                collected,
-                TODAY,
-                &[],
-                &achieved("space_travel")
-            )
-            .unwrap_err()[0]
-                .code(),
+            first_problem("space_travel").unwrap_err().code(),
             "undeclared_purpose"
         );
-        assert_eq!(
-            check(
-                &d,
-                "student",
-                collected,
-                TODAY,
-                &[],
-                &achieved("recruitment")
-            )
-            .unwrap_err()[0]
-                .field(),
-            "purpose"
-        );
-        assert!(check(
-            &d,
-            "student",
-            collected,
-            TODAY,
-            &[],
-            &achieved("extracurricular")
-        )
-        .is_ok());
+        assert_eq!(first_problem("recruitment").unwrap_err().field(), "purpose");
+        assert!(first_problem("extracurricular").is_ok());
     }
 }

@@ -2,15 +2,20 @@
 
 use super::*;
 
+/// A server, a student, and the address of her lifecycle.
+async fn a_student(db: &TestDb) -> (Server, String) {
+    let s = Server::start(db).await;
+    let id = s
+        .create_student_id(&s.admin, json!({ "surname": "Сәрсенбаева" }))
+        .await;
+    (s, format!("/api/v1/subjects/{id}/lifecycle"))
+}
+
 /// A student leaves, the departure is retracted (she came back), and she leaves again; the
 /// excursions are over for her. Each event is audited; the lifecycle adds them up.
 pub(super) fn lifecycle_events_are_recorded_and_retracted(db: TestDb) -> Fut {
     Box::pin(async move {
-        let s = Server::start(&db).await;
-        let id = s
-            .create_student_id(&s.admin, json!({ "surname": "Сәрсенбаева" }))
-            .await;
-        let path = format!("/api/v1/subjects/{id}/lifecycle");
+        let (s, path) = a_student(&db).await;
         let today = s.state.app.vault.today().to_string();
         let left = json!({ "kind": "relationship_ended", "reason": "переведена в другую школу", "on": today });
         let r = s.post(&path, &s.admin, left.clone()).await;
@@ -33,9 +38,7 @@ pub(super) fn lifecycle_events_are_recorded_and_retracted(db: TestDb) -> Fut {
             r.body["purposes_achieved"]["extracurricular"],
             today.as_str()
         );
-        let r = s
-            .get(&format!("/api/v1/subjects/{id}/audit"), &s.admin)
-            .await;
+        let r = s.get(&path.replace("/lifecycle", "/audit"), &s.admin).await;
         let recorded = r.body["events"]
             .as_array()
             .unwrap()
@@ -49,11 +52,7 @@ pub(super) fn lifecycle_events_are_recorded_and_retracted(db: TestDb) -> Fut {
 /// Each wrong event is refused with the field named, and nothing is recorded.
 pub(super) fn wrong_lifecycle_events_are_refused(db: TestDb) -> Fut {
     Box::pin(async move {
-        let s = Server::start(&db).await;
-        let id = s
-            .create_student_id(&s.admin, json!({ "surname": "Сәрсенбаева" }))
-            .await;
-        let path = format!("/api/v1/subjects/{id}/lifecycle");
+        let (s, path) = a_student(&db).await;
         let today = s.state.app.vault.today();
         let tomorrow = (today + time::Duration::days(1)).to_string();
         let long_ago = "2001-01-01";
