@@ -13,8 +13,15 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LifecycleKind {
-    /// The relationship with the operator ended (a student left, a contract ended), and why.
-    RelationshipEnded { reason: String },
+    /// The relationship with the operator ended (a student left, a contract ended), and why:
+    /// `reason` as typed and as shown to those who may read it, stored only sealed under the
+    /// subject's data key (`sealed_reason`, base64), never in clear.
+    RelationshipEnded {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sealed_reason: Option<String>,
+    },
     /// A purpose was achieved for this subject (a candidate not hired, an excursion over).
     PurposeAchieved { purpose: String },
     /// An earlier event was recorded in error: it no longer counts.
@@ -120,8 +127,8 @@ pub fn check(
         problems.push(LifecycleProblem::InTheFuture);
     }
     match &event.kind {
-        LifecycleKind::RelationshipEnded { reason } => {
-            let reason = reason.trim();
+        LifecycleKind::RelationshipEnded { reason, .. } => {
+            let reason = reason.as_deref().unwrap_or_default().trim();
             if reason.is_empty() || reason.chars().count() > 500 {
                 problems.push(LifecycleProblem::Reason);
             }
@@ -206,8 +213,16 @@ mod tests {
     }
 
     fn left(n: u128, on: Date) -> LifecycleEvent {
-        let reason = "переведена в другую школу".into();
-        event(n, LifecycleKind::RelationshipEnded { reason }, on)
+        let reason = Some("переведена в другую школу".into());
+        let sealed_reason = None;
+        event(
+            n,
+            LifecycleKind::RelationshipEnded {
+                reason,
+                sealed_reason,
+            },
+            on,
+        )
     }
 
     #[test]
@@ -255,7 +270,10 @@ mod tests {
         );
         let early = event(
             2,
-            LifecycleKind::RelationshipEnded { reason: " ".into() },
+            LifecycleKind::RelationshipEnded {
+                reason: Some(" ".into()),
+                sealed_reason: None,
+            },
             date!(2019 - 01 - 01),
         );
         assert_eq!(

@@ -932,7 +932,9 @@ impl Consents {
                 Some(Flag {
                     reason: input.reason,
                     note: None,
-                    sealed_note: self.seal_note(&record, &slot, input.note.as_deref())?,
+                    sealed_note: self
+                        .vault
+                        .seal_note(&record, &slot, input.note.as_deref())?,
                     until: input.until,
                     set_by: actor.audit_name(),
                     set_at: now,
@@ -1028,7 +1030,7 @@ impl Consents {
             Some(i) => (
                 Some(Obligation {
                     note: None,
-                    sealed_note: self.seal_note(&record, &slot, i.note.as_deref())?,
+                    sealed_note: self.vault.seal_note(&record, &slot, i.note.as_deref())?,
                     until: i.until,
                     set_by: actor.audit_name(),
                     set_at: now,
@@ -1087,7 +1089,7 @@ impl Consents {
         let (record, state) = self.vault.subject_and_state(subject_id, None).await?;
         let flag = |key: &str, mut f: Flag| -> Result<Flag, VaultError> {
             if let Some(sealed) = f.sealed_note.take() {
-                f.note = Some(self.open_note(&record, &flag_slot(key), &sealed)?);
+                f.note = Some(self.vault.open_note(&record, &flag_slot(key), &sealed)?);
             }
             Ok(f)
         };
@@ -1104,7 +1106,11 @@ impl Consents {
                 .into_iter()
                 .map(|(p, mut o)| {
                     if let Some(sealed) = o.sealed_note.take() {
-                        o.note = Some(self.open_note(&record, &obligation_slot(&p), &sealed)?);
+                        o.note = Some(self.vault.open_note(
+                            &record,
+                            &obligation_slot(&p),
+                            &sealed,
+                        )?);
                     }
                     Ok((p, o))
                 })
@@ -1148,7 +1154,9 @@ impl Consents {
             |note: &Option<String>, sealed: &Option<String>| note.is_some() && sealed.is_none();
         let flag = |key: &str, f: Flag| -> Result<Option<Flag>, VaultError> {
             Ok(Some(Flag {
-                sealed_note: self.seal_note(&record, &flag_slot(key), f.note.as_deref())?,
+                sealed_note: self
+                    .vault
+                    .seal_note(&record, &flag_slot(key), f.note.as_deref())?,
                 note: None,
                 ..f
             }))
@@ -1166,7 +1174,7 @@ impl Consents {
         for (purpose, o) in state.obligations {
             if clear(&o.note, &o.sealed_note) {
                 let obligation = Some(Obligation {
-                    sealed_note: self.seal_note(
+                    sealed_note: self.vault.seal_note(
                         &record,
                         &obligation_slot(&purpose),
                         o.note.as_deref(),
@@ -1193,39 +1201,6 @@ impl Consents {
                 .await?;
         }
         Ok(sealed)
-    }
-
-    /// Staff's note, sealed under the subject's data key for the slot it fills (a block, one
-    /// purpose's restriction or obligation), so that it goes with the subject's data.
-    fn seal_note(
-        &self,
-        record: &SubjectRecord,
-        slot: &str,
-        note: Option<&str>,
-    ) -> Result<Option<String>, VaultError> {
-        use base64::Engine;
-        let Some(note) = note.filter(|n| !n.trim().is_empty()) else {
-            return Ok(None);
-        };
-        let dk = self.vault.open_key(record)?;
-        let sealed = dk.seal(&record.id, record.dek_generation, slot, note.as_bytes())?;
-        Ok(Some(
-            base64::engine::general_purpose::STANDARD.encode(sealed),
-        ))
-    }
-
-    fn open_note(
-        &self,
-        record: &SubjectRecord,
-        slot: &str,
-        sealed: &str,
-    ) -> Result<String, VaultError> {
-        use base64::Engine;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(sealed)
-            .map_err(|_| VaultError::Crypto(derbes_crypto::CryptoError::Open))?;
-        let dk = self.vault.open_key(record)?;
-        self.vault.open_field(&dk, record, slot, &bytes)
     }
 }
 

@@ -889,7 +889,8 @@ fn left(subject_id: Uuid) -> LifecycleEvent {
         id: Uuid::now_v7(),
         subject_id,
         kind: LifecycleKind::RelationshipEnded {
-            reason: "graduated".into(),
+            reason: None,
+            sealed_reason: Some("c2VhbGVk".into()),
         },
         on: date!(2026 - 05 - 31),
         recorded_at: stamp("2026-06-01T05:00:00.000000Z"),

@@ -2,7 +2,7 @@
 //! a linked legal representative, on paper, through the state service or otherwise) recorded
 //! from the subject's file, and a consent's signed receipt shown to print or downloaded to keep.
 
-use super::subjects::{back_to_file, refused, FileForm};
+use super::subjects::{refused, FileForm};
 use super::{Page, Submitted, Viewer};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
@@ -80,15 +80,14 @@ pub(crate) async fn record(
                 .await
         }
     };
-    match state
+    let result = state
         .app
         .consents
         .record_consent(&s.actor, subject, input)
+        .await;
+    CONSENT_FORM
+        .answer(&state, &s, subject, "consent", result)
         .await
-    {
-        Ok(_) => back_to_file(&state, subject, f, "consent"),
-        Err(e) => CONSENT_FORM.refused(&state, &s, &id, e).await,
-    }
 }
 
 /// The form that records a consent step.

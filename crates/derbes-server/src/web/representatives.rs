@@ -40,7 +40,7 @@ pub(crate) async fn link(
         kind,
         sha256: f.get("document_sha256").trim().to_ascii_lowercase(),
     };
-    match state
+    let result = state
         .app
         .consents
         .link_named_representative(
@@ -50,11 +50,10 @@ pub(crate) async fn link(
             relation,
             vec![document],
         )
+        .await;
+    LINK_FORM
+        .answer(&state, &s, subject, "linked", result)
         .await
-    {
-        Ok(_) => back_to_file(&state, subject, &s.fields, "linked"),
-        Err(e) => LINK_FORM.refused(&state, &s, &id, e).await,
-    }
 }
 
 /// The form that links a representative.
@@ -115,15 +114,14 @@ pub(crate) async fn obligation(
             return OBLIGATION_FORM.again(&state, &s, &id, errors).await;
         }
     };
-    match state
+    let result = state
         .app
         .consents
         .set_obligation(&s.actor, subject, f.get("purpose"), input)
+        .await;
+    OBLIGATION_FORM
+        .answer(&state, &s, subject, "obligation", result)
         .await
-    {
-        Ok(_) => back_to_file(&state, subject, &s.fields, "obligation"),
-        Err(e) => OBLIGATION_FORM.refused(&state, &s, &id, e).await,
-    }
 }
 
 /// The obligation form.

@@ -197,6 +197,22 @@ impl FileForm {
         self.again(state, s, id, errors).await
     }
 
+    /// What the form's one service call came to: back to the subject's file saying what was
+    /// `done`, or the file again with the service's reason beside the form.
+    pub(crate) async fn answer<T>(
+        &self,
+        state: &AppState,
+        s: &Submitted,
+        subject: Uuid,
+        done: &str,
+        result: Result<T, VaultError>,
+    ) -> Response {
+        match result {
+            Ok(_) => back_to_file(state, subject, &s.fields, done),
+            Err(e) => self.refused(state, s, &subject.to_string(), e).await,
+        }
+    }
+
     /// The file again with `errors` beside the form's fields and what was typed kept.
     pub(crate) async fn again(
         &self,
@@ -571,15 +587,12 @@ pub(crate) async fn flag(
         Ok(change) => change,
         Err(errors) => return FLAG_FORM.again(&state, &s, &id.to_string(), errors).await,
     };
-    match state
+    let result = state
         .app
         .consents
         .set_flag(&s.actor, id, purpose, change)
-        .await
-    {
-        Ok(_) => back_to_file(&state, id, f, "flagged"),
-        Err(e) => FLAG_FORM.refused(&state, &s, &id.to_string(), e).await,
-    }
+        .await;
+    FLAG_FORM.answer(&state, &s, id, "flagged", result).await
 }
 
 /// The block and restriction form.

@@ -22,6 +22,13 @@ pub(super) fn lifecycle_events_are_recorded_and_retracted(db: TestDb) -> Fut {
         assert_eq!(r.status, 201, "{}", r.body);
         assert_eq!(r.body["kind"], "relationship_ended");
         let first = r.body["id"].as_str().unwrap().to_owned();
+        // The reason is kept sealed under her data key, never in clear.
+        let files = db.raw_files().await;
+        assert!(!files.is_empty());
+        assert_eq!(
+            subjects::in_clear(&files, "переведена в другую школу"),
+            None
+        );
         let undo = json!({ "kind": "retracted", "event": first, "on": today });
         assert_eq!(s.post(&path, &s.admin, undo.clone()).await.status, 201);
         let r = s.get(&path, &s.admin).await;
@@ -33,6 +40,8 @@ pub(super) fn lifecycle_events_are_recorded_and_retracted(db: TestDb) -> Fut {
         let r = s.get(&path, &s.admin).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["events"].as_array().unwrap().len(), 4);
+        assert_eq!(r.body["events"][0]["reason"], "переведена в другую школу");
+        assert!(r.body["events"][0].get("sealed_reason").is_none());
         assert_eq!(r.body["relationship_ended"], today.as_str());
         assert_eq!(
             r.body["purposes_achieved"]["extracurricular"],

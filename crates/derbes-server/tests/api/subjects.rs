@@ -217,7 +217,7 @@ impl Noted {
 }
 
 /// The first of the database's files that holds `text` in clear.
-fn in_clear(files: &[(String, Vec<u8>)], text: &str) -> Option<String> {
+pub(super) fn in_clear(files: &[(String, Vec<u8>)], text: &str) -> Option<String> {
     files
         .iter()
         .find(|(_, bytes)| bytes.windows(text.len()).any(|w| w == text.as_bytes()))

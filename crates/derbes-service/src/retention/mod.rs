@@ -51,12 +51,14 @@ impl LifecycleInput {
             }])
         };
         Ok(match self.kind {
-            LifecycleStep::RelationshipEnded => LifecycleKind::RelationshipEnded {
-                reason: self
-                    .reason
-                    .clone()
-                    .ok_or_else(|| missing("reason", "when the relationship ended: say why"))?,
-            },
+            LifecycleStep::RelationshipEnded => {
+                LifecycleKind::RelationshipEnded {
+                    reason: Some(self.reason.clone().ok_or_else(|| {
+                        missing("reason", "when the relationship ended: say why")
+                    })?),
+                    sealed_reason: None,
+                }
+            }
             LifecycleStep::PurposeAchieved => LifecycleKind::PurposeAchieved {
                 purpose: self.purpose.clone().ok_or_else(|| {
                     missing(
@@ -156,10 +158,21 @@ impl Retention {
                 details["retracted"] = json!(event);
             }
         }
+        // The reason is stored only sealed, under the subject's data key.
+        let mut stored = event.clone();
+        if let LifecycleKind::RelationshipEnded {
+            reason,
+            sealed_reason,
+        } = &mut stored.kind
+        {
+            *sealed_reason =
+                self.vault
+                    .seal_note(&record, &reason_slot(event.id), reason.take().as_deref())?;
+        }
         self.vault
             .store()
             .write(WriteOp::RecordLifecycle {
-                event: event.clone(),
+                event: stored,
                 seen: ledger.len(),
                 audit: audit.details(&details),
             })
@@ -177,7 +190,18 @@ impl Retention {
             .vault
             .subject_for(actor, Action::LifecycleRead, subject_id, None)
             .await?;
-        let events = self.vault.store().lifecycle_events(subject_id).await?;
+        let mut events = self.vault.store().lifecycle_events(subject_id).await?;
+        for e in &mut events {
+            if let LifecycleKind::RelationshipEnded {
+                reason,
+                sealed_reason,
+            } = &mut e.kind
+            {
+                if let Some(sealed) = sealed_reason.take() {
+                    *reason = Some(self.vault.open_note(&record, &reason_slot(e.id), &sealed)?);
+                }
+            }
+        }
         let life = fold(self.collected(&record), &events);
         Ok(LifecycleView {
             relationship_ended: life.relationship_ended.map(|d| d.to_string()),
@@ -197,4 +221,9 @@ impl Retention {
             .to_offset(self.vault.calendar().offset())
             .date()
     }
+}
+
+/// The slot an ended relationship's reason is sealed for.
+fn reason_slot(event: Uuid) -> String {
+    format!("note:lifecycle:{event}")
 }

@@ -417,6 +417,40 @@ impl Vault {
         }
     }
 
+    /// A staff note (or any text a person typed about the subject) sealed under the subject's
+    /// data key for `slot` (base64), so that it is destroyed with the subject; `None` for none.
+    pub(crate) fn seal_note(
+        &self,
+        record: &SubjectRecord,
+        slot: &str,
+        note: Option<&str>,
+    ) -> Result<Option<String>, VaultError> {
+        use base64::Engine;
+        let Some(note) = note.filter(|n| !n.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let dk = self.open_key(record)?;
+        let sealed = dk.seal(&record.id, record.dek_generation, slot, note.as_bytes())?;
+        Ok(Some(
+            base64::engine::general_purpose::STANDARD.encode(sealed),
+        ))
+    }
+
+    /// A note sealed by [`Vault::seal_note`], opened.
+    pub(crate) fn open_note(
+        &self,
+        record: &SubjectRecord,
+        slot: &str,
+        sealed: &str,
+    ) -> Result<String, VaultError> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(sealed)
+            .map_err(|_| VaultError::Crypto(derbes_crypto::CryptoError::Open))?;
+        let dk = self.open_key(record)?;
+        self.open_field(&dk, record, slot, &bytes)
+    }
+
     pub(crate) fn open_field(
         &self,
         dk: &DataKey,
