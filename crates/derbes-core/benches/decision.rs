@@ -7,6 +7,7 @@ use derbes_core::consent::{
     ConsentAction, ConsentEvent, GivenBy, Grant, Method, PurposeTerms, Relation, SubjectFacts, Term,
 };
 use derbes_core::decision::{decide, ActorScope, ReadQuery};
+use derbes_core::retention::{FieldEnds, Lifecycle, RetentionFacts};
 use derbes_core::Declaration;
 use std::hint::black_box;
 use time::macros::{date, datetime};
@@ -110,6 +111,7 @@ fn wide_purposes(c: &mut Criterion, d: &Declaration) {
         restricted: &[],
         obligations: &[],
         consents: &ledger,
+        retention: None,
     };
     let now = datetime!(2026-11-21 10:00 UTC);
     let scope = ActorScope::AnyPurpose;
@@ -121,16 +123,19 @@ fn wide_purposes(c: &mut Criterion, d: &Declaration) {
             fields,
             actor: &scope,
         };
-        assert!(decide(d, &q, Some((&facts, now))).is_ok());
         let what = if fields.is_some() {
             "3 fields"
         } else {
             "all 24 fields"
         };
-        c.bench_function(
-            &format!("decide, 20 purposes / 50 fields, 20-event ledger, {what}"),
-            |b| b.iter(|| decide(black_box(d), black_box(&q), Some((&facts, now)))),
-        );
+        let ends = FieldEnds::of(d, "student", &left(), &facts, TODAY);
+        for (facts, retention) in with_and_without_retention(&facts, &ends) {
+            assert!(decide(d, &q, Some((&facts, now))).is_ok());
+            c.bench_function(
+                &format!("decide, 20 purposes / 50 fields, 20-event ledger, {what}{retention}"),
+                |b| b.iter(|| decide(black_box(d), black_box(&q), Some((&facts, now)))),
+            );
+        }
     }
 }
 
@@ -175,6 +180,7 @@ fn demo_purposes(c: &mut Criterion, d: &Declaration) {
         restricted: &[],
         obligations: &[],
         consents: &ledger,
+        retention: None,
     };
     let now = datetime!(2026-11-21 10:00 UTC);
     let scope = ActorScope::Purposes(vec!["education".into(), "extracurricular".into()]);
@@ -185,11 +191,46 @@ fn demo_purposes(c: &mut Criterion, d: &Declaration) {
             fields: None,
             actor: &scope,
         };
-        assert!(decide(d, &q, Some((&facts, now))).is_ok());
-        c.bench_function(&format!("decide {purpose}, 5-event ledger"), |b| {
-            b.iter(|| decide(black_box(d), black_box(&q), Some((&facts, now))))
-        });
+        let ends = FieldEnds::of(d, "student", &left(), &facts, TODAY);
+        for (facts, retention) in with_and_without_retention(&facts, &ends) {
+            assert!(decide(d, &q, Some((&facts, now))).is_ok());
+            c.bench_function(
+                &format!("decide {purpose}, 5-event ledger{retention}"),
+                |b| b.iter(|| decide(black_box(d), black_box(&q), Some((&facts, now)))),
+            );
+        }
     }
+}
+
+const TODAY: time::Date = date!(2026 - 11 - 21);
+
+/// A student who left in May, whose phone number was collected after the rest: every field
+/// has a last day, none of them past, so the check looks at them all and refuses nothing.
+fn left() -> Lifecycle {
+    let mut life = Lifecycle::collected_on(date!(2020 - 09 - 01));
+    life.relationship_ended = Some(date!(2026 - 05 - 31));
+    life.field_collected
+        .insert("phone".into(), date!(2025 - 01 - 10));
+    life
+}
+
+/// The facts without the retention check (as before it existed), and with it.
+fn with_and_without_retention<'a>(
+    facts: &SubjectFacts<'a>,
+    ends: &'a FieldEnds,
+) -> [(SubjectFacts<'a>, &'static str); 2] {
+    assert!(!ends.is_empty(), "a student who left has last days");
+    let retention = RetentionFacts { ends, today: TODAY };
+    [
+        (*facts, ""),
+        (
+            SubjectFacts {
+                retention: Some(retention),
+                ..*facts
+            },
+            ", with retention",
+        ),
+    ]
 }
 
 criterion_group!(benches, bench);

@@ -322,6 +322,9 @@ pub struct SubjectFacts<'a> {
     pub obligations: &'a [String],
     /// The subject's consent events, in the order they were recorded.
     pub consents: &'a [ConsentEvent],
+    /// The last days of the subject's fields, for deciding reads; `None` where only consents
+    /// are worked out.
+    pub retention: Option<crate::retention::RetentionFacts<'a>>,
 }
 
 impl SubjectFacts<'_> {
@@ -751,6 +754,7 @@ mod tests {
             restricted: &[],
             obligations: &[],
             consents,
+            retention: None,
         }
     }
 
@@ -1081,6 +1085,7 @@ cross_border_basis = "consent"
             restricted: &restricted,
             obligations: &[],
             consents: &[],
+            retention: None,
         };
         let r = decide(
             &d,

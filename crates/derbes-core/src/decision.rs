@@ -81,6 +81,12 @@ pub enum DenyReason {
     ProcessingRestricted {
         purpose: String,
     },
+    /// The retention of the field ran out for every purpose: `kept_until` was its last day.
+    RetentionEnded {
+        field: String,
+        #[serde(with = "crate::iso_date")]
+        kept_until: time::Date,
+    },
 }
 
 impl DenyReason {
@@ -98,6 +104,7 @@ impl DenyReason {
             DenyReason::ReconsentRequired { .. } => "reconsent_required",
             DenyReason::SubjectBlocked => "subject_blocked",
             DenyReason::ProcessingRestricted { .. } => "processing_restricted",
+            DenyReason::RetentionEnded { .. } => "retention_ended",
         }
     }
 
@@ -137,6 +144,9 @@ impl DenyReason {
             DenyReason::ProcessingRestricted { purpose } => {
                 format!("processing for purpose `{purpose}` is restricted for this subject")
             }
+            DenyReason::RetentionEnded { field, kept_until } => format!(
+                "the retention period of field `{field}` has ended for every purpose that used it (its last day was {kept_until}): it may no longer be read"
+            ),
         }
     }
 }
@@ -219,6 +229,13 @@ impl DenyReason {
                 "Обработка для цели {p} ограничена для этого субъекта.",
                 "Processing for the purpose {p} is restricted for this subject.",
             ]),
+            DenyReason::RetentionEnded { field: f, kept_until } => say([
+                "{f} өрісін сақтау мерзімі оны пайдаланған барлық мақсаттар үшін аяқталды (соңғы күні — {d}): оны енді оқуға болмайды.",
+                "Срок хранения поля {f} истёк для всех целей, которые его использовали (последний день — {d}): поле больше нельзя читать.",
+                "The retention period of the field {f} has ended for every purpose that used it (its last day was {d}): the field may no longer be read.",
+            ])
+            .replace("{f}", &field(f))
+            .replace("{d}", &crate::text::format_date(*kept_until, lang)),
         }
     }
 }
@@ -311,7 +328,7 @@ pub fn decide(
             category: category.to_owned(),
         });
     }
-    let fields: Vec<String> = match q.fields {
+    let mut fields: Vec<String> = match q.fields {
         Some(asked) => {
             for f in asked {
                 if declaration.field(f).is_none() {
@@ -339,6 +356,7 @@ pub fn decide(
     };
     let mut consent_id = None;
     let mut confirmation_due = false;
+
     let name = || q.purpose.to_owned();
     if let Some((facts, _)) = subject {
         if facts.blocked {
@@ -370,6 +388,28 @@ pub fn decide(
                         }
                     })),
                 }
+            }
+        }
+    }
+    // Retention: a field whose every period has run out may no longer be read for any purpose.
+    // Asked by name, it is refused; among "every field", it is left out, unless none is left.
+    if let Some(retention) = subject.and_then(|(facts, _)| facts.retention) {
+        let ended = retention.ends.ended_by(retention.today);
+        if !ended.is_empty() {
+            let gone = |f: &String| ended.iter().find(|(e, _)| e == f).map(|(_, last)| *last);
+            let refused: Vec<DenyReason> = fields
+                .iter()
+                .filter_map(|f| {
+                    Some(DenyReason::RetentionEnded {
+                        field: f.clone(),
+                        kept_until: gone(f)?,
+                    })
+                })
+                .collect();
+            if q.fields.is_some() || refused.len() == fields.len() {
+                reasons.extend(refused);
+            } else {
+                fields.retain(|f| gone(f).is_none());
             }
         }
     }

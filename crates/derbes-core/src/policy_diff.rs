@@ -841,6 +841,7 @@ mod tests {
                 restricted: &[],
                 obligations: &[],
                 consents: &ledger,
+                retention: None,
             };
             let every_field = &new.purposes["extracurricular"].fields;
             let refused: Vec<String> =

@@ -8,7 +8,7 @@
 //! no end in sight; the end of the relationship achieves every purpose not achieved before. Pure: the caller brings the subject's lifecycle and consent ledger.
 
 use crate::consent::{consent_state, ConsentState, SubjectFacts, Term};
-use crate::declaration::{Declaration, LegalBasis, RetentionRule, RetentionStart};
+use crate::declaration::{Declaration, LegalBasis, Purpose, RetentionRule, RetentionStart};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use time::{Date, Duration, Month};
@@ -49,7 +49,8 @@ impl Lifecycle {
             .or(self.relationship_ended)
     }
 
-    fn collected(&self, field: &str) -> Date {
+    /// The day `field`'s value was collected.
+    pub fn collected(&self, field: &str) -> Date {
         self.field_collected
             .get(field)
             .copied()
@@ -99,45 +100,177 @@ pub fn holds(
     facts: &SubjectFacts<'_>,
     today: Date,
 ) -> Vec<Hold> {
-    let now = today.midnight().assume_utc() + Duration::days(1) - Duration::nanoseconds(1);
-    declaration
-        .purposes
-        .iter()
-        .filter(|(_, p)| p.covers_category(category) && p.uses_field(field))
-        .filter_map(|(key, p)| {
-            let rule = declaration.retention.get(&p.retention)?;
-            let start = if p.legal_basis == LegalBasis::Consent {
-                // Kept while the consent holds, then for the period.
-                match consent_state(declaration, facts, key, now) {
-                    ConsentState::None => return None,
-                    ConsentState::Holding(_, grant) => match &grant.term {
-                        Term::Until { date } => Some(*date),
-                        Term::PurposeAchieved => lifecycle.achieved(key),
-                    },
-                    ConsentState::Withdrawn { at } => Some(at.date()),
-                    ConsentState::Expired { on } => Some(on),
-                }
-            } else {
-                match rule.starts {
-                    RetentionStart::Collection => Some(lifecycle.collected(field)),
-                    RetentionStart::RelationshipEnd => lifecycle.relationship_ended,
-                    RetentionStart::PurposeAchieved => lifecycle.achieved(key),
-                    RetentionStart::LastActivity => lifecycle.last_activity,
-                    // Only a consent can be withdrawn: on any other basis nothing starts it.
-                    RetentionStart::ConsentWithdrawn => None,
-                }
-            };
-            let until = match start {
-                Some(day) => period_end(day, rule).map_or(Until::Open, Until::Day),
-                None => Until::Open,
-            };
+    purpose_holds(declaration, category, lifecycle, facts, today)
+        .filter(|h| h.purpose.uses_field(field))
+        .filter_map(|h| {
             Some(Hold {
-                purpose: key.clone(),
-                rule: p.retention.clone(),
-                until,
+                purpose: h.key.to_owned(),
+                rule: h.purpose.retention.clone(),
+                until: h.until(field, lifecycle)?,
             })
         })
         .collect()
+}
+
+/// How long one purpose keeps the fields it uses of one subject.
+struct PurposeHold<'d> {
+    key: &'d str,
+    purpose: &'d Purpose,
+    keeps: Keeps<'d>,
+}
+
+enum Keeps<'d> {
+    /// A purpose on consent to which no consent was given.
+    Nothing,
+    /// Every field until one day (or with no end yet).
+    Every(Until),
+    /// Each field its rule's period from the day the field was collected.
+    FromCollection(&'d RetentionRule),
+}
+
+impl PurposeHold<'_> {
+    fn until(&self, field: &str, lifecycle: &Lifecycle) -> Option<Until> {
+        match self.keeps {
+            Keeps::Nothing => None,
+            Keeps::Every(until) => Some(until),
+            Keeps::FromCollection(rule) => Some(until_from(Some(lifecycle.collected(field)), rule)),
+        }
+    }
+}
+
+/// What each purpose processing subjects of `category` keeps of one subject as of `today`
+/// (a purpose with no declared rule keeps every field with no end). The consent ledger is
+/// read once per purpose, not per field.
+fn purpose_holds<'d>(
+    declaration: &'d Declaration,
+    category: &str,
+    lifecycle: &Lifecycle,
+    facts: &SubjectFacts<'_>,
+    today: Date,
+) -> impl Iterator<Item = PurposeHold<'d>> {
+    let now = today.midnight().assume_utc() + Duration::days(1) - Duration::nanoseconds(1);
+    let achieved = |key: &str| lifecycle.achieved(key);
+    let mut out = Vec::new();
+    for (key, p) in declaration
+        .purposes
+        .iter()
+        .filter(|(_, p)| p.covers_category(category))
+    {
+        let Some(rule) = declaration.retention.get(&p.retention) else {
+            out.push(PurposeHold {
+                key,
+                purpose: p,
+                keeps: Keeps::Every(Until::Open),
+            });
+            continue;
+        };
+        let start = if p.legal_basis == LegalBasis::Consent {
+            // Kept while the consent holds, then for the period.
+            match consent_state(declaration, facts, key, now) {
+                ConsentState::None => None,
+                ConsentState::Holding(_, grant) => Some(match &grant.term {
+                    Term::Until { date } => Some(*date),
+                    Term::PurposeAchieved => achieved(key),
+                }),
+                ConsentState::Withdrawn { at } => Some(Some(at.date())),
+                ConsentState::Expired { on } => Some(Some(on)),
+            }
+        } else {
+            match rule.starts {
+                RetentionStart::Collection => {
+                    out.push(PurposeHold {
+                        key,
+                        purpose: p,
+                        keeps: Keeps::FromCollection(rule),
+                    });
+                    continue;
+                }
+                RetentionStart::RelationshipEnd => Some(lifecycle.relationship_ended),
+                RetentionStart::PurposeAchieved => Some(achieved(key)),
+                RetentionStart::LastActivity => Some(lifecycle.last_activity),
+                // Only a consent can be withdrawn: on any other basis nothing starts it.
+                RetentionStart::ConsentWithdrawn => Some(None),
+            }
+        };
+        let keeps = match start {
+            None => Keeps::Nothing,
+            Some(start) => Keeps::Every(until_from(start, rule)),
+        };
+        out.push(PurposeHold {
+            key,
+            purpose: p,
+            keeps,
+        });
+    }
+    out.into_iter()
+}
+
+/// The last day of `rule`'s period from `start`; open while it has not started.
+fn until_from(start: Option<Date>, rule: &RetentionRule) -> Until {
+    match start {
+        Some(day) => period_end(day, rule).map_or(Until::Open, Until::Day),
+        None => Until::Open,
+    }
+}
+
+/// The last day of each of a subject's fields that has one, earliest first: worked out once
+/// per subject (from its lifecycle and consents), then checked by every decision.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldEnds {
+    ends: Vec<(String, Date)>,
+}
+
+impl FieldEnds {
+    /// The fields of a subject of `category` that a purpose keeps until a day, as of `today`.
+    /// A field no purpose keeps (a purpose on consent never given) is not listed: the consent
+    /// decides its reads.
+    pub fn of(
+        declaration: &Declaration,
+        category: &str,
+        lifecycle: &Lifecycle,
+        facts: &SubjectFacts<'_>,
+        today: Date,
+    ) -> Self {
+        let holds: Vec<PurposeHold<'_>> =
+            purpose_holds(declaration, category, lifecycle, facts, today).collect();
+        let mut ends: Vec<(String, Date)> = declaration
+            .fields
+            .iter()
+            .filter(|(_, f)| f.categories.iter().any(|c| c == category))
+            .filter_map(|(key, _)| {
+                let last = holds
+                    .iter()
+                    .filter(|h| h.purpose.uses_field(key))
+                    .filter_map(|h| h.until(key, lifecycle))
+                    .max()?;
+                match last {
+                    Until::Day(day) => Some((key.clone(), day)),
+                    Until::Open => None,
+                }
+            })
+            .collect();
+        ends.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        FieldEnds { ends }
+    }
+
+    /// Does no field have a last day yet?
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The fields whose retention has ended by `today`, each with its last day.
+    pub fn ended_by(&self, today: Date) -> &[(String, Date)] {
+        let n = self.ends.partition_point(|(_, last)| *last < today);
+        &self.ends[..n]
+    }
+}
+
+/// What a decision needs to know of a subject's retention: the last days of its fields and
+/// the operator's local day.
+#[derive(Debug, Clone, Copy)]
+pub struct RetentionFacts<'a> {
+    pub ends: &'a FieldEnds,
+    pub today: Date,
 }
 
 /// The last day `field` may be kept: the latest of its holds. `None` when no purpose keeps
@@ -176,6 +309,7 @@ mod tests {
             restricted: &[],
             obligations: &[],
             consents,
+            retention: None,
         }
     }
 
@@ -269,6 +403,85 @@ mod tests {
         assert!(h.iter().all(|h| h.purpose != "recruitment"), "{h:?}");
     }
 
+    fn read(
+        d: &Declaration,
+        purpose: &str,
+        fields: Option<&[String]>,
+        ends: &FieldEnds,
+        today: Date,
+    ) -> Result<crate::decision::Allowed, Vec<crate::decision::DenyReason>> {
+        use crate::decision::{decide, ActorScope, ReadQuery};
+        let f = SubjectFacts {
+            retention: Some(RetentionFacts { ends, today }),
+            ..facts(&[])
+        };
+        let q = ReadQuery {
+            category: Some("student"),
+            purpose,
+            fields,
+            actor: &ActorScope::AnyPurpose,
+        };
+        decide(d, &q, Some((&f, today.midnight().assume_utc())))
+    }
+
+    #[test]
+    fn a_field_past_every_period_is_read_for_no_purpose() {
+        let d = decl();
+        let mut life = Lifecycle::collected_on(date!(2020 - 09 - 01));
+        life.relationship_ended = Some(date!(2026 - 05 - 31));
+        let ends = FieldEnds::of(&d, "student", &life, &facts(&[]), date!(2026 - 12 - 07));
+        let asked = ["surname".to_owned(), "grades".to_owned()];
+        // The day her file's three years end, everything is still read.
+        let last = date!(2029 - 05 - 31);
+        assert!(ends.ended_by(last).is_empty());
+        let every = read(&d, "education", None, &ends, last).unwrap().fields;
+        assert!(every.contains(&"grades".to_owned()));
+        // The next day her grades are gone for every purpose; her name is kept for contracts.
+        let after = date!(2029 - 06 - 01);
+        let refused = read(&d, "education", Some(&asked), &ends, after).unwrap_err();
+        assert_eq!(
+            refused,
+            [crate::decision::DenyReason::RetentionEnded {
+                field: "grades".into(),
+                kept_until: last
+            }]
+        );
+        let all = read(&d, "education", None, &ends, after).unwrap();
+        assert!(!all.fields.contains(&"grades".to_owned()));
+        assert!(all.fields.contains(&"surname".to_owned()));
+        // Five years on, nothing the education purpose uses is left.
+        let refused = read(&d, "education", None, &ends, date!(2031 - 06 - 01)).unwrap_err();
+        assert!(refused.iter().all(|r| r.code() == "retention_ended"));
+        assert_eq!(refused.len(), every.len());
+        let said = refused[0].explain(crate::text::Lang::Kk, &d);
+        assert!(said.contains("2031 жылғы 31 мамыр"), "{said}");
+    }
+
+    #[test]
+    fn a_value_collected_later_counts_from_its_own_day() {
+        let d = Declaration::load(include_str!("../../../examples/birge-oqy.toml"))
+            .unwrap()
+            .declaration;
+        let (category, field) = d
+            .purposes
+            .values()
+            .filter(|p| {
+                d.retention
+                    .get(&p.retention)
+                    .is_some_and(|r| r.starts == RetentionStart::Collection)
+            })
+            .find_map(|p| Some((p.categories.first()?.clone(), p.fields.first()?.clone())))
+            .unwrap();
+        let mut life = Lifecycle::collected_on(date!(2024 - 01 - 10));
+        let today = date!(2026 - 12 - 07);
+        let before = FieldEnds::of(&d, &category, &life, &facts(&[]), today);
+        life.field_collected
+            .insert(field.clone(), date!(2026 - 12 - 01));
+        let after = FieldEnds::of(&d, &category, &life, &facts(&[]), today);
+        let ended = |e: &FieldEnds| e.ended_by(today).iter().any(|(f, _)| *f == field);
+        assert!(ended(&before) && !ended(&after), "{field} of {category}");
+    }
+
     #[test]
     fn periods_count_on_the_calendar() {
         let d = decl();
@@ -331,6 +544,28 @@ mod tests {
                     prop_assert!(h.iter().all(|x| x.until <= Until::Day(last)));
                     prop_assert!(!ended(&h, last));
                     prop_assert!(ended(&h, last.next_day().unwrap()));
+                }
+            }
+        }
+
+        /// Decisions see a field as ended exactly when its holds say so.
+        #[test]
+        fn field_ends_agree_with_the_holds((life, steps, today, _) in scenario()) {
+            let d = decl();
+            let ledger = ledger_of(&d, &steps, "extracurricular");
+            let today = date!(2015 - 01 - 01) + Duration::days(i64::from(today));
+            let f = facts(&ledger);
+            let ends = FieldEnds::of(&d, "student", &life, &f, today);
+            let later = [today, today + Duration::days(400), today + Duration::days(2000)];
+            for (key, field) in &d.fields {
+                if !field.categories.iter().any(|c| c == "student") {
+                    continue;
+                }
+                let h = holds(&d, "student", key, &life, &f, today);
+                for day in later {
+                    let by_holds = matches!(kept_until(&h), Some(Until::Day(_))) && ended(&h, day);
+                    let by_ends = ends.ended_by(day).iter().any(|(k, _)| k == key);
+                    prop_assert_eq!(by_holds, by_ends, "{} on {}", key, day);
                 }
             }
         }

@@ -204,6 +204,7 @@ impl Subjects {
                 version: 1,
                 created_at: now,
                 updated_at: now,
+                field_collected: std::collections::BTreeMap::new(),
             },
         })
     }
@@ -287,7 +288,8 @@ impl Subjects {
         let Some((record, state)) = self
             .vault
             .store()
-            .subject_with_state(id, Some(purpose.to_owned()))
+            // The whole ledger: a consent to any purpose may keep a field (retention).
+            .subject_with_state(id, None)
             .await?
         else {
             let destroyed = self
@@ -321,6 +323,7 @@ impl Subjects {
         }
         let now = self.vault.now();
         let facts = self.vault.facts(&record, state, now, Some(purpose))?;
+        let ends = facts.field_ends(self.vault.declaration(), &record.category);
         let decision = decide(
             self.vault.declaration(),
             &ReadQuery {
@@ -329,7 +332,7 @@ impl Subjects {
                 fields: fields.as_deref(),
                 actor: &actor.scope,
             },
-            Some((&facts.as_subject_facts(), now)),
+            Some((&facts.for_decision(&ends), now)),
         );
         let allowed = match decision {
             Ok(a) => a,
@@ -498,9 +501,22 @@ impl Subjects {
                     indexed.push((k.clone(), self.vault.open_field(&dk, &record, k, sealed)?));
                 }
             }
+            // A value written now was collected today; an erased field was not collected.
+            let mut field_collected = record.field_collected.clone();
+            let today = self.vault.today();
+            for (k, v) in &normalized {
+                if !changed.contains(k) {
+                    continue;
+                }
+                match v {
+                    Some(_) => field_collected.insert(k.clone(), today),
+                    None => field_collected.remove(k),
+                };
+            }
             let op = WriteOp::UpdateSubject {
                 id,
                 expected_version: record.version,
+                field_collected,
                 index: self.index_entries(&indexed),
                 fields,
                 audit: AuditDraft::new(&actor.audit_name(), "subject.rectify", Outcome::Ok)

@@ -3,6 +3,7 @@
 
 pub(crate) use crate::chain::{Anchor, Chain, ChainPolicy, ChainState, Continuation};
 pub(crate) use crate::fields_blob::{decode_fields, encode_fields};
+pub(crate) use crate::subjects::{collected_column, collected_from_column, Rewritten};
 pub(crate) use crate::times::At;
 pub(crate) use crate::{
     drain, from_json, now, to_json, Applied, AuditHead, FlagTable, IndexEntry, Job, KeyOwner,

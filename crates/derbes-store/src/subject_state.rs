@@ -18,15 +18,17 @@ pub struct SubjectState {
     pub restrictions: Vec<(String, Flag)>,
     /// Obligations that keep consent from being withdrawn, by purpose.
     pub obligations: Vec<(String, Obligation)>,
+    /// The lifecycle events (which start retention periods), in the order recorded.
+    pub lifecycle: Vec<derbes_core::lifecycle::LifecycleEvent>,
 }
 
 /// One row of the state statement both backends run, in any order: (0, n, "", consent event),
-/// (1, 0, "", link), (2, 0, purpose or "" for the block, flag) or (3, 0, purpose, obligation);
-/// the bodies are JSON.
+/// (1, 0, "", link), (2, 0, purpose or "" for the block, flag), (3, 0, purpose, obligation) or
+/// (4, n, "", lifecycle event); the bodies are JSON.
 pub(crate) type StateRow = (i64, i64, String, String);
 
 /// The state statement's text, apart from its parameters: consents (all, or of one purpose),
-/// links and flags of one subject. Unordered: sorting here in Rust is cheaper than in SQL.
+/// links, flags and lifecycle events of one subject. Unordered: sorting here in Rust is cheaper than in SQL.
 macro_rules! state_sql {
     ($id:literal, $purpose:literal) => {
         concat!(
@@ -42,6 +44,8 @@ macro_rules! state_sql {
             " UNION ALL SELECT 2, 0, purpose, flag FROM subject_flags WHERE subject_id = ",
             $id,
             " UNION ALL SELECT 3, 0, purpose, obligation FROM obligations WHERE subject_id = ",
+            $id,
+            " UNION ALL SELECT 4, n, '', event FROM lifecycle_events WHERE subject_id = ",
             $id
         )
     };
@@ -54,12 +58,14 @@ impl SubjectState {
     /// recorded, links by when they were made, restrictions by purpose.
     pub(crate) fn from_rows(rows: Vec<StateRow>) -> Result<Self, crate::StoreError> {
         let mut consents = Vec::new();
+        let mut lifecycle = Vec::new();
         let mut state = SubjectState::default();
         for (kind, n, key, body) in rows {
             match kind {
                 0 => consents.push((n, crate::from_json::<ConsentEvent>(&body)?)),
                 1 => state.representatives.push(crate::from_json(&body)?),
                 3 => state.obligations.push((key, crate::from_json(&body)?)),
+                4 => lifecycle.push((n, crate::from_json(&body)?)),
                 _ => {
                     let flag: Flag = crate::from_json(&body)?;
                     if key.is_empty() {
@@ -72,6 +78,8 @@ impl SubjectState {
         }
         consents.sort_by_key(|(n, _)| *n);
         state.consents = consents.into_iter().map(|(_, e)| e).collect();
+        lifecycle.sort_by_key(|(n, _)| *n);
+        state.lifecycle = lifecycle.into_iter().map(|(_, e)| e).collect();
         state.representatives.sort_by_key(|l| l.linked_at);
         state.restrictions.sort_by(|a, b| a.0.cmp(&b.0));
         state.obligations.sort_by(|a, b| a.0.cmp(&b.0));

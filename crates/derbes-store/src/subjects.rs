@@ -1,7 +1,8 @@
 //! Subjects: their sealed records and blind-index entries.
 
 use crate::StoreError;
-use time::OffsetDateTime;
+use std::collections::BTreeMap;
+use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 /// A subject as stored: sealed fields and a wrapped data key, never plaintext.
@@ -18,6 +19,43 @@ pub struct SubjectRecord {
     pub version: i64,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// The day (in the operator's calendar) each field whose value was collected after the
+    /// subject was: retention counted from collection starts there. Others date from
+    /// `created_at`.
+    pub field_collected: BTreeMap<String, Date>,
+}
+
+/// A subject's sealed fields after an update, and the days fields were collected later.
+pub(crate) type Rewritten = (Vec<(String, Vec<u8>)>, BTreeMap<String, Date>);
+
+/// A day as stored in the `field_collected` column.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+struct Day(#[serde(with = "derbes_core::iso_date")] Date);
+
+/// `field_collected` as stored: a JSON object of `YYYY-MM-DD` days, or NULL when empty.
+pub(crate) fn collected_column(
+    collected: &BTreeMap<String, Date>,
+) -> Result<Option<String>, StoreError> {
+    if collected.is_empty() {
+        return Ok(None);
+    }
+    let days: BTreeMap<&str, Day> = collected
+        .iter()
+        .map(|(k, d)| (k.as_str(), Day(*d)))
+        .collect();
+    crate::to_json(&days).map(Some)
+}
+
+/// `field_collected` from its column.
+pub(crate) fn collected_from_column(
+    column: Option<&str>,
+) -> Result<BTreeMap<String, Date>, StoreError> {
+    let Some(text) = column else {
+        return Ok(BTreeMap::new());
+    };
+    let days: BTreeMap<String, Day> = crate::from_json(text)?;
+    Ok(days.into_iter().map(|(k, d)| (k, d.0)).collect())
 }
 
 /// A blind-index entry of a subject.

@@ -24,6 +24,8 @@ pub enum WriteOp {
         id: Uuid,
         expected_version: i64,
         fields: Vec<(String, Vec<u8>)>,
+        /// The record's `field_collected` after the update.
+        field_collected: std::collections::BTreeMap<String, time::Date>,
         index: Vec<IndexEntry>,
         audit: AuditDraft,
     },

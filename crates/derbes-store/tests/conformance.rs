@@ -44,6 +44,7 @@ fn record(category: &str) -> SubjectRecord {
         version: 1,
         created_at: stamp("2026-11-21T00:00:00.000000Z"),
         updated_at: stamp("2026-11-21T00:00:00.000000Z"),
+        field_collected: std::collections::BTreeMap::new(),
     }
 }
 
@@ -165,10 +166,13 @@ fn update_checks_version_and_replaces_index(db: TestDb) -> Fut {
         let s = store(&db, &k).await;
         let r = record("student");
         s.write(create(&r, 1)).await.unwrap();
+        let collected: std::collections::BTreeMap<String, time::Date> =
+            [("iin".to_owned(), date!(2026 - 12 - 01))].into();
         let update = |version, d: u8| WriteOp::UpdateSubject {
             id: r.id,
             expected_version: version,
             fields: vec![("iin".into(), vec![7; 40])],
+            field_collected: collected.clone(),
             index: vec![IndexEntry {
                 field: "iin".into(),
                 digest: digest(d),
@@ -188,12 +192,19 @@ fn update_checks_version_and_replaces_index(db: TestDb) -> Fut {
         let stored = s.subject(r.id).await.unwrap().unwrap();
         assert_eq!(stored.version, 2);
         assert_eq!(stored.fields, vec![("iin".to_string(), vec![7; 40])]);
+        assert_eq!(
+            stored.field_collected, collected,
+            "the day the new value was collected"
+        );
+        let (read, _) = s.subject_with_state(r.id, None).await.unwrap().unwrap();
+        assert_eq!(read.field_collected, collected);
         assert!(s.lookup("iin", &digest(1)).await.unwrap().is_empty());
         assert_eq!(s.lookup("iin", &digest(2)).await.unwrap().len(), 1);
         let missing = WriteOp::UpdateSubject {
             id: Uuid::now_v7(),
             expected_version: 1,
             fields: vec![],
+            field_collected: collected.clone(),
             index: vec![],
             audit: AuditDraft::new("test", "subject.rectify", Outcome::Ok),
         };
@@ -463,6 +474,7 @@ fn months_of_majority_are_settled_against_what_was_read(db: TestDb) -> Fut {
             id,
             expected_version: 1,
             fields: vec![("iin".into(), vec![7; 40])],
+            field_collected: std::collections::BTreeMap::new(),
             index: vec![],
             audit: AuditDraft::new("test", "subject.rectify", Outcome::Ok).subject(id),
         };
@@ -935,7 +947,19 @@ fn lifecycle_events_append_in_order(db: TestDb) -> Fut {
         ));
         assert_eq!(verify_chain(&s, &k).await, events, "nothing written");
         s.write(record_lifecycle(undo.clone(), 1)).await.unwrap();
-        assert_eq!(s.lifecycle_events(child.id).await.unwrap(), [first, undo]);
+        assert_eq!(
+            s.lifecycle_events(child.id).await.unwrap(),
+            [first.clone(), undo.clone()]
+        );
+        // Decisions read them with the rest of the subject's state, in the order recorded.
+        for purpose in [None, Some("education".to_owned())] {
+            let (_, state) = s
+                .subject_with_state(child.id, purpose)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(state.lifecycle, [first.clone(), undo.clone()]);
+        }
         let feed = s.state_changes(0, 1000).await.unwrap();
         assert_eq!(feed.changes.last().map(|c| c.1), Some(child.id));
     })

@@ -360,10 +360,20 @@ fn retention_schemas() -> Value {
                     "reason": { "type": "string" }, "purpose": { "type": "string" }, "event": { "type": "string", "format": "uuid" },
                     "on": { "type": "string", "format": "date" }, "recorded_at": { "type": "string", "format": "date-time" },
                     "recorded_by": { "type": "string" } } },
-                "Lifecycle": { "type": "object", "required": ["events", "purposes_achieved"], "properties": {
+                "Lifecycle": { "type": "object", "required": ["events", "purposes_achieved", "fields"], "properties": {
                     "events": { "type": "array", "items": { "$ref": "#/components/schemas/LifecycleEvent" } },
                     "relationship_ended": { "type": ["string", "null"], "format": "date" },
-                    "purposes_achieved": { "type": "object", "additionalProperties": { "type": "string", "format": "date" } } } }
+                    "purposes_achieved": { "type": "object", "additionalProperties": { "type": "string", "format": "date" } },
+                    "fields": { "type": "array", "description": "Each declared field of the subject's category: the purposes that keep it and until when", "items": { "$ref": "#/components/schemas/FieldRetention" } } } },
+                "Until": { "type": "object", "required": ["kind"], "description": "A last day (kind day), or no end yet (kind open: the period has not started)", "properties": {
+                    "kind": { "enum": ["day", "open"] }, "day": { "type": "string", "format": "date" } } },
+                "FieldRetention": { "type": "object", "required": ["field", "collected", "kept_until", "ended", "holds"], "properties": {
+                    "field": { "type": "string" },
+                    "collected": { "type": "string", "format": "date", "description": "The day its value was collected" },
+                    "kept_until": { "description": "The latest hold's last day; null when no purpose keeps it", "oneOf": [ { "type": "null" }, { "$ref": "#/components/schemas/Until" } ] },
+                    "ended": { "type": "boolean", "description": "Every hold has ended: no purpose may read the field" },
+                    "holds": { "type": "array", "items": { "type": "object", "required": ["purpose", "rule", "until"], "properties": {
+                        "purpose": { "type": "string" }, "rule": { "type": "string" }, "until": { "$ref": "#/components/schemas/Until" } } } } } }
     })
 }
 
@@ -371,7 +381,7 @@ fn consent_paths() -> Value {
     json!({
             "/api/v1/decisions": { "post": authed(json!({
                 "summary": "May purpose P use fields F of subject S now? One question or a batch",
-                "description": "Each answer comes from the subject's consents, block and restrictions at this moment: allowed with the legal basis (and the consent it rests on), or refused with every reason (the same codes as reads, plus subject_not_found). A single question is audited like a read; a batch (up to 1000) is audited as one event listing each answer.",
+                "description": "Each answer comes from the subject's consents, block, restrictions and the retention of its fields at this moment: allowed with the legal basis (and the consent it rests on), or refused with every reason (the same codes as reads, plus subject_not_found). A single question is audited like a read; a batch (up to 1000) is audited as one event listing each answer.",
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "oneOf": [
                     { "$ref": "#/components/schemas/Question" },
                     { "type": "object", "additionalProperties": false, "required": ["decisions"], "properties": {
@@ -664,7 +674,7 @@ fn spine() -> Value {
             "/api/v1/subjects/{id}": {
                 "get": authed(json!({
                     "summary": "Read a subject for a purpose",
-                    "description": "Returns only the fields the purpose may use. Refused (403, type purpose-denied, with every reason) for an undeclared purpose, a field outside the purpose, a purpose the token may not act for, or a purpose whose legal basis does not hold (no consent, consent withdrawn or expired, a consent that does not cover what the purpose does now, re-consent required after coming of age, subject blocked, processing restricted).",
+                    "description": "Returns only the fields the purpose may use. Refused (403, type purpose-denied, with every reason) for an undeclared purpose, a field outside the purpose, a purpose the token may not act for, or a purpose whose legal basis does not hold (no consent, consent withdrawn or expired, a consent that does not cover what the purpose does now, re-consent required after coming of age, subject blocked, processing restricted), and for a field whose retention has ended for every purpose that used it (retention_ended). Asked for every field, those are left out of the answer instead.",
                     "parameters": [
                         id_param(),
                         { "name": "purpose", "in": "query", "required": true, "description": "Purpose key", "schema": { "type": "string", "minLength": 1 } },

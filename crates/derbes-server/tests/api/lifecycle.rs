@@ -125,3 +125,86 @@ pub(super) fn wrong_lifecycle_events_are_refused(db: TestDb) -> Fut {
         );
     })
 }
+
+/// A student leaves. Three years on her grades have outlived every purpose: no read, decision
+/// or "every field" returns them, while her name, kept five years for the contracts, is still
+/// read. Five years on nothing is left to read. A value rectified later counts from that day.
+pub(super) fn a_field_past_its_retention_is_read_for_no_purpose(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let (offset, clock) = shifted_clock();
+        let s = Server::start_with_clock(&db, clock).await;
+        let id = s
+            .create_student_id(
+                &s.admin,
+                json!({ "surname": "Сәрсенбаева", "phone": "+7 701 234 56 78", "grades": "5" }),
+            )
+            .await;
+        let days = |n: i64| offset.store(n * 86_400, std::sync::atomic::Ordering::SeqCst);
+        days(10);
+        let subject = format!("/api/v1/subjects/{id}");
+        let r = s
+            .patch(
+                &subject,
+                &s.admin,
+                json!({ "fields": { "phone": "+7 702 000 11 22" } }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let rectified = s.state.app.vault.today();
+        let path = format!("{subject}/lifecycle");
+        let left = json!({ "kind": "relationship_ended", "reason": "окончила школу", "on": rectified.to_string() });
+        assert_eq!(s.post(&path, &s.admin, left).await.status, 201);
+        let field = |r: &Reply, key: &str| {
+            r.body["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["field"] == key)
+                .cloned()
+                .unwrap()
+        };
+        let r = s.get(&path, &s.admin).await;
+        assert_eq!(field(&r, "phone")["collected"], rectified.to_string());
+        assert_eq!(field(&r, "grades")["ended"], false);
+        let read = |fields: &str| format!("{subject}?purpose=education{fields}");
+        let r = s.get(&read("&fields=grades"), &s.admin).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+
+        // Three years and a bit later.
+        days(10 + 1100);
+        let r = s.get(&read("&fields=surname,grades"), &s.admin).await;
+        assert_problem(&r, 403, "purpose-denied");
+        assert_eq!(reason_codes(&r), ["retention_ended"]);
+        let r = s.get(&read(""), &s.admin).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.body["fields"].get("grades").is_none(), "{}", r.body);
+        assert_eq!(r.body["fields"]["surname"], "Сәрсенбаева");
+        let r = s
+            .post(
+                "/api/v1/decisions",
+                &s.admin,
+                json!({ "subject_id": id, "purpose": "statutory_functions", "fields": ["grades"] }),
+            )
+            .await;
+        assert_eq!(r.body["allowed"], false, "{}", r.body);
+        assert_eq!(reason_codes(&r), ["retention_ended"]);
+        let r = s.get(&path, &s.admin).await;
+        let grades = field(&r, "grades");
+        assert_eq!(grades["ended"], true, "{grades}");
+        let three_years = time::Date::from_calendar_date(
+            rectified.year() + 3,
+            rectified.month(),
+            rectified.day(),
+        )
+        .unwrap();
+        assert_eq!(grades["kept_until"]["day"], three_years.to_string());
+        assert_eq!(field(&r, "surname")["ended"], false);
+
+        // Five years on, nothing the school's education purpose used is kept.
+        days(10 + 1900);
+        let r = s.get(&read(""), &s.admin).await;
+        assert_problem(&r, 403, "purpose-denied");
+        assert!(reason_codes(&r).iter().all(|c| c == "retention_ended"));
+        assert!(reason_codes(&r).len() >= 3, "{}", r.body);
+    })
+}

@@ -22,6 +22,8 @@ pub(crate) struct Cached {
     pub category: String,
     pub birth_date: Option<Date>,
     pub state: SubjectState,
+    /// The last days of its fields, as of when it was read (they move only with the state).
+    pub ends: derbes_core::retention::FieldEnds,
 }
 
 type Map = HashMap<Uuid, Arc<Cached>, foldhash::fast::RandomState>;
@@ -175,6 +177,7 @@ mod tests {
             category: "student".into(),
             birth_date: None,
             state: SubjectState::default(),
+            ends: derbes_core::retention::FieldEnds::default(),
         })
     }
 

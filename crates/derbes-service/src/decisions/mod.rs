@@ -15,6 +15,7 @@ use derbes_core::consent::ConsentProblem;
 use derbes_core::decision::DenyReason;
 use derbes_core::decision::{decide, ReadQuery};
 use derbes_core::declaration::LegalBasis;
+use derbes_core::retention::RetentionFacts;
 use facts_cache::{Cached, FactsCache};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -151,10 +152,12 @@ impl Decisions {
             let Some((record, state)) = subject else {
                 continue;
             };
+            let facts = self.vault.facts(&record, state, self.vault.now(), None)?;
             let cached = Arc::new(Cached {
-                birth_date: self.vault.birth_date_of(&record)?,
+                ends: facts.field_ends(self.vault.declaration(), &record.category),
+                birth_date: facts.birth_date,
                 category: record.category,
-                state,
+                state: facts.state,
             });
             cache.fill(id, Arc::clone(&cached), read_at);
             fresh.insert(id, cached);
@@ -186,6 +189,7 @@ impl Decisions {
             })?;
         }
         let now = self.vault.now();
+        let today = self.vault.day_of(now);
         let subjects = self.decision_facts(&questions).await?;
         let d = self.vault.declaration();
         let mut answers = Vec::with_capacity(questions.len());
@@ -202,7 +206,14 @@ impl Decisions {
                 continue;
             };
             let in_force = InForce::at(&cached.state, now);
-            let facts = in_force.facts(cached.birth_date, &cached.state);
+            let facts = in_force.facts(
+                cached.birth_date,
+                &cached.state,
+                Some(RetentionFacts {
+                    ends: &cached.ends,
+                    today,
+                }),
+            );
             let decision = decide(
                 d,
                 &ReadQuery {

@@ -6,7 +6,8 @@ use crate::access::Action;
 use crate::actor::Actor;
 use crate::vault::{Vault, VaultError};
 use derbes_core::audit::{AuditDraft, Outcome};
-use derbes_core::lifecycle::{check, fold, LifecycleEvent, LifecycleKind};
+use derbes_core::lifecycle::{check, LifecycleEvent, LifecycleKind};
+use derbes_core::retention::{ended, holds, kept_until, Hold, Until};
 use derbes_core::validate::FieldProblem;
 use derbes_store::WriteOp;
 use serde::{Deserialize, Serialize};
@@ -79,7 +80,8 @@ impl LifecycleInput {
     }
 }
 
-/// A subject's lifecycle: its events in the order recorded, and what they add up to.
+/// A subject's lifecycle: its events in the order recorded, what they add up to, and how long
+/// each field is kept.
 #[derive(Debug, Clone, Serialize)]
 pub struct LifecycleView {
     pub events: Vec<LifecycleEvent>,
@@ -87,6 +89,23 @@ pub struct LifecycleView {
     pub relationship_ended: Option<String>,
     /// The purposes achieved for the subject, with the day.
     pub purposes_achieved: BTreeMap<String, String>,
+    /// Each declared field of the subject's category, in the declaration's order.
+    pub fields: Vec<FieldRetention>,
+}
+
+/// How long one field of a subject is kept, and by which purposes.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldRetention {
+    pub field: String,
+    /// The day its value was collected.
+    #[serde(with = "derbes_core::iso_date")]
+    pub collected: Date,
+    /// The last day of the latest hold; `None` when no purpose keeps it.
+    pub kept_until: Option<Until>,
+    /// Its retention has ended: it may no longer be read for any purpose.
+    pub ended: bool,
+    /// Each purpose that keeps it, under which rule, until when.
+    pub holds: Vec<Hold>,
 }
 
 /// Retention of subjects' data.
@@ -109,11 +128,11 @@ impl Retention {
         input: LifecycleInput,
     ) -> Result<LifecycleEvent, VaultError> {
         let kind = input.kind()?;
-        let (record, _) = self
+        let (record, state) = self
             .vault
             .subject_for(actor, Action::LifecycleRecord, subject_id, None)
             .await?;
-        let ledger = self.vault.store().lifecycle_events(subject_id).await?;
+        let ledger = state.lifecycle;
         let event = LifecycleEvent {
             id: Uuid::now_v7(),
             subject_id,
@@ -122,7 +141,7 @@ impl Retention {
             recorded_at: self.vault.now(),
             recorded_by: actor.audit_name(),
         };
-        let collected = self.collected(&record);
+        let collected = self.vault.day_of(record.created_at);
         if let Err(problems) = check(
             self.vault.declaration(),
             &record.category,
@@ -186,11 +205,12 @@ impl Retention {
         actor: &Actor,
         subject_id: Uuid,
     ) -> Result<LifecycleView, VaultError> {
-        let (record, _) = self
+        let (record, state) = self
             .vault
             .subject_for(actor, Action::LifecycleRead, subject_id, None)
             .await?;
-        let mut events = self.vault.store().lifecycle_events(subject_id).await?;
+        let facts = self.vault.facts(&record, state, self.vault.now(), None)?;
+        let mut events = facts.state.lifecycle.clone();
         for e in &mut events {
             if let LifecycleKind::RelationshipEnded {
                 reason,
@@ -202,24 +222,41 @@ impl Retention {
                 }
             }
         }
-        let life = fold(self.collected(&record), &events);
+        let life = &facts.lifecycle;
+        let declaration = self.vault.declaration();
+        let consents = facts.as_subject_facts();
+        let fields = declaration
+            .fields
+            .iter()
+            .filter(|(_, f)| f.categories.contains(&record.category))
+            .map(|(key, _)| {
+                let holds = holds(
+                    declaration,
+                    &record.category,
+                    key,
+                    life,
+                    &consents,
+                    facts.today,
+                );
+                FieldRetention {
+                    field: key.clone(),
+                    collected: life.collected(key),
+                    kept_until: kept_until(&holds),
+                    ended: kept_until(&holds).is_some() && ended(&holds, facts.today),
+                    holds,
+                }
+            })
+            .collect();
         Ok(LifecycleView {
             relationship_ended: life.relationship_ended.map(|d| d.to_string()),
             purposes_achieved: life
                 .purposes_achieved
-                .into_iter()
-                .map(|(p, d)| (p, d.to_string()))
+                .iter()
+                .map(|(p, d)| (p.clone(), d.to_string()))
                 .collect(),
+            fields,
             events,
         })
-    }
-
-    /// The day the subject's data were collected, in the operator's calendar.
-    fn collected(&self, record: &derbes_store::SubjectRecord) -> Date {
-        record
-            .created_at
-            .to_offset(self.vault.calendar().offset())
-            .date()
     }
 }
 

@@ -3,7 +3,9 @@
 
 use super::{Vault, VaultError};
 use derbes_core::consent::{birth_date, SubjectFacts};
-use derbes_core::declaration::LegalBasis;
+use derbes_core::declaration::{Declaration, LegalBasis};
+use derbes_core::lifecycle::{fold, LifecycleEvent};
+use derbes_core::retention::{FieldEnds, Lifecycle, RetentionFacts};
 use derbes_core::validate::FieldProblem;
 use derbes_store::{SubjectRecord, SubjectState};
 use time::{Date, OffsetDateTime};
@@ -32,11 +34,12 @@ impl InForce {
         }
     }
 
-    /// The facts core decides on, for a subject with this state and birth date.
+    /// The facts core decides on, for a subject with this state, birth date and retention.
     pub fn facts<'a>(
         &'a self,
         birth_date: Option<Date>,
         state: &'a SubjectState,
+        retention: Option<RetentionFacts<'a>>,
     ) -> SubjectFacts<'a> {
         SubjectFacts {
             birth_date,
@@ -44,6 +47,7 @@ impl InForce {
             restricted: &self.restricted,
             obligations: &self.obligations,
             consents: &state.consents,
+            retention,
         }
     }
 }
@@ -53,11 +57,38 @@ pub(crate) struct Facts {
     pub birth_date: Option<Date>,
     in_force: InForce,
     pub state: SubjectState,
+    /// What retention counts from.
+    pub lifecycle: Lifecycle,
+    /// The operator's local day at the moment the facts are for.
+    pub today: Date,
 }
 
 impl Facts {
+    /// The facts consents are worked out on.
     pub fn as_subject_facts(&self) -> SubjectFacts<'_> {
-        self.in_force.facts(self.birth_date, &self.state)
+        self.in_force.facts(self.birth_date, &self.state, None)
+    }
+
+    /// The last days of the subject's fields, for a subject of `category` (the state must hold
+    /// the whole consent ledger: every consent may keep a field).
+    pub fn field_ends(&self, declaration: &Declaration, category: &str) -> FieldEnds {
+        FieldEnds::of(
+            declaration,
+            category,
+            &self.lifecycle,
+            &self.as_subject_facts(),
+            self.today,
+        )
+    }
+
+    /// The facts a read is decided on, with the last days of the fields.
+    pub fn for_decision<'a>(&'a self, ends: &'a FieldEnds) -> SubjectFacts<'a> {
+        let retention = RetentionFacts {
+            ends,
+            today: self.today,
+        };
+        self.in_force
+            .facts(self.birth_date, &self.state, Some(retention))
     }
 }
 
@@ -129,8 +160,27 @@ impl Vault {
         Ok(Facts {
             birth_date,
             in_force: InForce::at(&state, now),
+            lifecycle: self.lifecycle_of(record, &state.lifecycle),
+            today: self.day_of(now),
             state,
         })
+    }
+
+    /// The day of `at` where the operator is (the calendar's time zone).
+    pub(crate) fn day_of(&self, at: OffsetDateTime) -> Date {
+        at.to_offset(self.calendar().offset()).date()
+    }
+
+    /// What retention counts from for a subject: the day its data were collected, the days
+    /// fields were collected later, and what its lifecycle `events` add up to.
+    pub(crate) fn lifecycle_of(
+        &self,
+        record: &SubjectRecord,
+        events: &[LifecycleEvent],
+    ) -> Lifecycle {
+        let mut life = fold(self.day_of(record.created_at), events);
+        life.field_collected.clone_from(&record.field_collected);
+        life
     }
 
     /// A declared purpose, or a validation error naming the path parameter.

@@ -299,7 +299,7 @@ impl Vault {
 
     /// Today's date where the operator is (the calendar's time zone).
     pub fn today(&self) -> time::Date {
-        self.now().to_offset(self.calendar().offset()).date()
+        self.day_of(self.now())
     }
 
     /// Lets the vault pick up key versions added while it runs (`derbes keys rotate`).

@@ -105,6 +105,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         21,
         include_str!("../../migrations/postgres/0021_lifecycle_events.sql"),
     ),
+    (
+        22,
+        include_str!("../../migrations/postgres/0022_field_collected.sql"),
+    ),
 ];
 
 /// The channel on which a revocation is announced to every derbes on the database.
@@ -905,11 +909,18 @@ impl Writer {
                 id,
                 expected_version,
                 fields,
+                field_collected,
                 index,
                 audit,
             } => {
-                self.update_subject(id, expected_version, fields, index, audit)
-                    .await
+                self.update_subject(
+                    id,
+                    expected_version,
+                    (fields, field_collected),
+                    index,
+                    audit,
+                )
+                .await
             }
             WriteOp::Rewrap { keys, audit } => self.rewrap(keys, audit).await,
             WriteOp::CreateToken { token: t, audit } => self.create_token(t, audit).await,

@@ -9,7 +9,7 @@ pub(super) async fn subject_row(
 ) -> Result<Option<SubjectRecord>, StoreError> {
     let s = c
         .prepare_cached(
-            "SELECT s.category, k.dek, k.kek_version, k.dek_generation, s.fields, s.version, s.created_at, s.updated_at
+            "SELECT s.category, k.dek, k.kek_version, k.dek_generation, s.fields, s.version, s.created_at, s.updated_at, s.field_collected
              FROM subjects s JOIN subject_keys k ON k.subject_id = s.id WHERE s.id = $1",
         )
         .await?;
@@ -27,6 +27,7 @@ pub(super) async fn subject_row(
         version: r.get(5),
         created_at: r.try_get::<_, At>(6)?.0,
         updated_at: r.try_get::<_, At>(7)?.0,
+        field_collected: collected_from_column(r.get::<_, Option<&str>>(8))?,
     }))
 }
 
@@ -43,8 +44,8 @@ impl Writer {
         let index_fields: Vec<&str> = index.iter().map(|e| e.field.as_str()).collect();
         let digests: Vec<&[u8]> = index.iter().map(|e| &e.digest[..]).collect();
         self.execute("WITH subject AS (
-                     INSERT INTO subjects (id, category, fields, version, created_at, updated_at)
-                     VALUES ($1, $2, $6, $7, $8, $9)),
+                     INSERT INTO subjects (id, category, fields, version, created_at, updated_at, field_collected)
+                     VALUES ($1, $2, $6, $7, $8, $9, $12)),
                  key AS (
                      INSERT INTO subject_keys (subject_id, dek, kek_version, dek_generation)
                      VALUES ($1, $3, $4, $5))
@@ -61,6 +62,7 @@ impl Writer {
                     &At(r.updated_at),
                     &index_fields,
                     &digests,
+                    &collected_column(&r.field_collected)?,
                 ],
             )
             .await?;
@@ -72,7 +74,7 @@ impl Writer {
         &mut self,
         id: Uuid,
         expected_version: i64,
-        fields: Vec<(String, Vec<u8>)>,
+        (fields, collected): Rewritten,
         index: Vec<IndexEntry>,
         audit: AuditDraft,
     ) -> Result<Applied, StoreError> {
@@ -83,7 +85,7 @@ impl Writer {
             .get(0);
         self.check_unique(&id, &category, &index).await?;
         let blob = encode_fields(&fields).map_err(|e| StoreError::Backend(e.to_string()))?;
-        if self.execute("UPDATE subjects SET fields = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4", &[&blob, &now(), &id, &expected_version])
+        if self.execute("UPDATE subjects SET fields = $1, version = version + 1, updated_at = $2, field_collected = $5 WHERE id = $3 AND version = $4", &[&blob, &now(), &id, &expected_version, &collected_column(&collected)?])
             .await?
             == 0
         {

@@ -102,6 +102,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         22,
         include_str!("../../migrations/sqlite/0022_lifecycle_events.sql"),
     ),
+    (
+        23,
+        include_str!("../../migrations/sqlite/0023_field_collected.sql"),
+    ),
 ];
 
 /// The migration after which the database is vacuumed once: space freed before deletions were
@@ -1019,9 +1023,17 @@ fn apply(
             id,
             expected_version,
             fields,
+            field_collected,
             index,
             audit,
-        } => subjects::update_subject(&mut tx, id, expected_version, fields, index, audit),
+        } => subjects::update_subject(
+            &mut tx,
+            id,
+            expected_version,
+            (fields, field_collected),
+            index,
+            audit,
+        ),
         WriteOp::Rewrap { keys, audit } => keys::rewrap(&mut tx, keys, audit),
         WriteOp::CreateToken { token: t, audit } => tokens::create_token(&mut tx, t, audit),
         WriteOp::RevokeToken { id, at, audit } => tokens::revoke_token(&mut tx, id, at, audit),

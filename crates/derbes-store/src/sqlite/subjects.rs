@@ -58,7 +58,7 @@ pub(super) fn blob(fields: &[(String, Vec<u8>)]) -> Result<Vec<u8>, StoreError> 
 pub(super) fn subject_row(c: &Connection, id: Uuid) -> Result<Option<SubjectRecord>, StoreError> {
     let row = c
                 .prepare_cached(
-                    "SELECT category, dek, kek_version, dek_generation, fields, version, created_at, updated_at
+                    "SELECT category, dek, kek_version, dek_generation, fields, version, created_at, updated_at, field_collected
                      FROM subjects WHERE id = ?1",
                 )?
                 .query_row([&id.as_bytes()[..]], |r| {
@@ -71,11 +71,22 @@ pub(super) fn subject_row(c: &Connection, id: Uuid) -> Result<Option<SubjectReco
                         r.get::<_, i64>(5)?,
                         r.get::<_, At>(6)?,
                         r.get::<_, At>(7)?,
+                        r.get::<_, Option<String>>(8)?,
                     ))
                 })
                 .optional()?;
     row.map(
-        |(category, dek, kek_version, dek_generation, fields, version, created_at, updated_at)| {
+        |(
+            category,
+            dek,
+            kek_version,
+            dek_generation,
+            fields,
+            version,
+            created_at,
+            updated_at,
+            collected,
+        )| {
             Ok(SubjectRecord {
                 id,
                 category,
@@ -86,6 +97,7 @@ pub(super) fn subject_row(c: &Connection, id: Uuid) -> Result<Option<SubjectReco
                 version,
                 created_at: created_at.0,
                 updated_at: updated_at.0,
+                field_collected: collected_from_column(collected.as_deref())?,
             })
         },
     )
@@ -101,8 +113,8 @@ pub(super) fn create_subject(
     let conn = tx.conn;
     check_unique(conn, &r.id, &r.category, &index)?;
     conn.prepare_cached(
-        "INSERT INTO subjects (id, category, dek, kek_version, dek_generation, fields, version, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO subjects (id, category, dek, kek_version, dek_generation, fields, version, created_at, updated_at, field_collected)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         &r.id.as_bytes()[..],
@@ -113,7 +125,8 @@ pub(super) fn create_subject(
         blob(&r.fields)?,
         r.version,
         At(r.created_at),
-        At(r.updated_at)
+        At(r.updated_at),
+        collected_column(&r.field_collected)?
     ])?;
     insert_index(conn, &r.id, &r.category, &index)?;
     tx.append(audit)?;
@@ -124,7 +137,7 @@ pub(super) fn update_subject(
     tx: &mut Tx<'_>,
     id: Uuid,
     expected_version: i64,
-    fields: Vec<(String, Vec<u8>)>,
+    (fields, collected): Rewritten,
     index: Vec<IndexEntry>,
     audit: AuditDraft,
 ) -> Result<Applied, StoreError> {
@@ -137,9 +150,15 @@ pub(super) fn update_subject(
     check_unique(conn, &id, &category, &index)?;
     let changed = conn
         .prepare_cached(
-            "UPDATE subjects SET fields = ?1, version = version + 1, updated_at = ?2 WHERE id = ?3 AND version = ?4",
+            "UPDATE subjects SET fields = ?1, version = version + 1, updated_at = ?2, field_collected = ?5 WHERE id = ?3 AND version = ?4",
         )?
-        .execute(params![blob(&fields)?, now(), &id.as_bytes()[..], expected_version])?;
+        .execute(params![
+            blob(&fields)?,
+            now(),
+            &id.as_bytes()[..],
+            expected_version,
+            collected_column(&collected)?
+        ])?;
     if changed == 0 {
         return Err(StoreError::VersionConflict);
     }
