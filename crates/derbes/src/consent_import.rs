@@ -2,9 +2,10 @@
 //! and audit as the API (a minor cannot act alone, a representative must be linked, ...).
 
 use crate::config::Config;
-use crate::import::{record_line, refusals, report_to, Refusal};
+use crate::csv_rows::{refused, Columns, RowFile};
+use crate::import::{refusals, Refusal};
 use crate::setup;
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use derbes_core::consent::Method;
 use derbes_core::declaration::representative_categories;
 use derbes_service::{Actor, App, ConsentInput, ConsentStep, VaultError};
@@ -23,65 +24,6 @@ pub struct ConsentImportArgs {
     pub errors: Option<PathBuf>,
 }
 
-const REQUIRED: [&str; 3] = ["subject", "purpose", "evidence_sha256"];
-const OPTIONAL: [&str; 3] = ["action", "representative", "until"];
-
-/// The column positions, by name.
-struct Columns {
-    at: Vec<(&'static str, usize)>,
-}
-
-impl Columns {
-    fn of(headers: &csv::StringRecord) -> Result<Self> {
-        let mut at = Vec::new();
-        let mut unknown = Vec::new();
-        for (i, h) in headers.iter().enumerate() {
-            match REQUIRED.iter().chain(&OPTIONAL).find(|c| **c == h.trim()) {
-                Some(c) => at.push((*c, i)),
-                None => unknown.push(h.trim().to_owned()),
-            }
-        }
-        let missing: Vec<&str> = REQUIRED
-            .into_iter()
-            .filter(|c| !at.iter().any(|(n, _)| n == c))
-            .collect();
-        if !missing.is_empty() || !unknown.is_empty() {
-            bail!(
-                "the header row must name the columns {} (and may name {}){}{}",
-                REQUIRED.join(", "),
-                OPTIONAL.join(", "),
-                if missing.is_empty() {
-                    String::new()
-                } else {
-                    format!("; missing: {}", missing.join(", "))
-                },
-                if unknown.is_empty() {
-                    String::new()
-                } else {
-                    format!("; unknown: {}", unknown.join(", "))
-                }
-            );
-        }
-        Ok(Self { at })
-    }
-
-    /// The trimmed cell of `column`, `None` when absent or empty.
-    fn get<'r>(&self, rec: &'r csv::StringRecord, column: &str) -> Option<&'r str> {
-        let (_, i) = self.at.iter().find(|(n, _)| *n == column)?;
-        rec.get(*i)
-            .map(|v| derbes_core::text::from_spreadsheet_cell(v.trim()))
-            .filter(|v| !v.is_empty())
-    }
-}
-
-fn refused(line: u64, field: &str, message: impl Into<String>) -> Vec<Refusal> {
-    vec![Refusal {
-        line,
-        field: field.into(),
-        message: message.into(),
-    }]
-}
-
 /// Turns one row into a consent and records it; the refusal (without values) otherwise.
 async fn record_row(
     app: &App,
@@ -90,11 +32,7 @@ async fn record_row(
     line: u64,
     rec: &csv::StringRecord,
 ) -> Result<(), Vec<Refusal>> {
-    let required = |c: &str| {
-        columns
-            .get(rec, c)
-            .ok_or_else(|| refused(line, c, "is empty"))
-    };
+    let required = |c: &str| columns.required(rec, line, c);
     let (subject, purpose, evidence) = (
         required("subject")?,
         required("purpose")?,
@@ -162,41 +100,13 @@ pub async fn run(config: &Config, args: &ConsentImportArgs) -> Result<ExitCode> 
     let opened = setup::open(config, false).await?;
     let app = &opened.app;
     let actor = Actor::command_line("consents-import");
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(false)
-        .from_path(&args.file)
-        .with_context(|| format!("cannot read {}", args.file.display()))?;
-    let columns = Columns::of(reader.headers().context("cannot read the header row")?)?;
-    let rows: Vec<_> = reader.records().collect();
-    let bar = indicatif::ProgressBar::new(rows.len() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("recording consents {bar:40} {pos}/{len} ({eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let mut problems = Vec::new();
-    let mut recorded = 0u64;
-    // In file order: a withdrawal further down must come after the consent it withdraws.
-    for rec in rows {
-        let line = record_line(&rec);
-        let result = match &rec {
-            Err(e) => Err(refused(line, "", format!("not valid CSV: {e}"))),
-            Ok(r) => record_row(app, &actor, &columns, line, r).await,
-        };
-        match result {
-            Ok(()) => recorded += 1,
-            Err(r) => problems.extend(r),
-        }
-        bar.inc(1);
+    RowFile {
+        file: &args.file,
+        errors: args.errors.as_deref(),
+        required: &["subject", "purpose", "evidence_sha256"],
+        optional: &["action", "representative", "until"],
+        what: "consent event(s)",
     }
-    bar.finish_and_clear();
-    report_to(&problems, &args.file, args.errors.as_deref())?;
-    println!(
-        "derbes: recorded {recorded} consent event(s); {} row problem(s)",
-        problems.len()
-    );
-    Ok(if problems.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    .record(async |columns, line, rec| record_row(app, &actor, columns, line, rec).await)
+    .await
 }

@@ -3,10 +3,12 @@
 mod audit_verify;
 mod config;
 mod consent_import;
+mod csv_rows;
 mod generate;
 mod import;
 mod jobs_cli;
 mod keys_cli;
+mod lifecycle_cli;
 mod pdf;
 mod policy_cli;
 mod receipt_verify;
@@ -77,6 +79,12 @@ enum Command {
     Consents {
         #[command(subcommand)]
         command: ConsentsCommand,
+    },
+    /// Lifecycle events (a relationship ended, a purpose achieved), which start retention
+    /// periods, and how long each of a subject's fields is kept
+    Lifecycle {
+        #[command(subcommand)]
+        command: lifecycle_cli::LifecycleCommand,
     },
     /// Consent receipts
     Receipt {
@@ -319,6 +327,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Command::Consents {
                 command: ConsentsCommand::Import(args),
             } => consent_import::run(&config, &args).await,
+            Command::Lifecycle { command } => lifecycle_cli::run(&config, &command).await,
             Command::Requests {
                 command: RequestsCommand::List(args),
                 ..

@@ -26,6 +26,8 @@ mod import;
 mod jobs;
 #[path = "cli/keys.rs"]
 mod keys;
+#[path = "cli/lifecycle.rs"]
+mod lifecycle;
 #[path = "cli/receipts.rs"]
 mod receipts;
 #[path = "cli/requests.rs"]

@@ -364,7 +364,7 @@ fn retention_schemas() -> Value {
                     "events": { "type": "array", "items": { "$ref": "#/components/schemas/LifecycleEvent" } },
                     "relationship_ended": { "type": ["string", "null"], "format": "date" },
                     "purposes_achieved": { "type": "object", "additionalProperties": { "type": "string", "format": "date" } },
-                    "fields": { "type": "array", "description": "Each declared field of the subject's category: the purposes that keep it and until when", "items": { "$ref": "#/components/schemas/FieldRetention" } } } },
+                    "fields": { "type": "array", "description": "Each field the subject has a value for: the purposes that keep it and until when", "items": { "$ref": "#/components/schemas/FieldRetention" } } } },
                 "Until": { "type": "object", "required": ["kind"], "description": "A last day (kind day), or no end yet (kind open: the period has not started)", "properties": {
                     "kind": { "enum": ["day", "open"] }, "day": { "type": "string", "format": "date" } } },
                 "FieldRetention": { "type": "object", "required": ["field", "collected", "kept_until", "ended", "holds"], "properties": {

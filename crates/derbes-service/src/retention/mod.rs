@@ -89,7 +89,7 @@ pub struct LifecycleView {
     pub relationship_ended: Option<String>,
     /// The purposes achieved for the subject, with the day.
     pub purposes_achieved: BTreeMap<String, String>,
-    /// Each declared field of the subject's category, in the declaration's order.
+    /// Each field the subject has a value for, in the declaration's order.
     pub fields: Vec<FieldRetention>,
 }
 
@@ -228,7 +228,7 @@ impl Retention {
         let fields = declaration
             .fields
             .iter()
-            .filter(|(_, f)| f.categories.contains(&record.category))
+            .filter(|(key, _)| record.fields.iter().any(|(k, _)| k == *key))
             .map(|(key, _)| {
                 let holds = holds(
                     declaration,

@@ -1,0 +1,128 @@
+//! `derbes lifecycle`: events recorded from a CSV file and one at a time, each row checked like
+//! an API call and refused by line and column without its values; shown with each field's
+//! last day.
+
+use super::*;
+
+#[test]
+fn lifecycle_import_records_events_and_reports_each_refused_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let data = cwd.join("data");
+    let iin = Iin::compose(time::macros::date!(2012 - 03 - 14), Sex::Female, 41)
+        .unwrap()
+        .as_str()
+        .to_owned();
+    let stranger = Iin::compose(time::macros::date!(2011 - 07 - 02), Sex::Male, 42)
+        .unwrap()
+        .as_str()
+        .to_owned();
+    {
+        let s = Server::start(cwd, &data);
+        let token = s.token.clone().unwrap();
+        create_student(&s, &token, 1, "Сейітқызы", &iin);
+    }
+    let show = || {
+        run(derbes(cwd)
+            .args(["lifecycle", "show", &iin, "--data-dir"])
+            .arg(&data))
+    };
+    let o = show();
+    assert_ok(&o);
+    // The day she was collected, in the operator's calendar: the only day an event may have.
+    let out = text(&o.stdout);
+    let today = out
+        .lines()
+        .find(|l| l.starts_with("surname "))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .to_owned();
+    assert!(out.contains("relationship ended: no"), "{out}");
+    let csv = format!(
+        "subject,kind,on,reason,purpose,event\n\
+         {iin},relationship_ended,{today},переведена в другую школу,,\n\
+         {iin},relationship_ended,2999-01-01,x,,\n\
+         {iin},left,{today},x,,\n\
+         {stranger},relationship_ended,{today},x,,\n\
+         {iin},purpose_achieved,{today},,space,\n\
+         {iin},retracted,{today},,,not-an-id\n"
+    );
+    std::fs::write(cwd.join("events.csv"), csv).unwrap();
+    let o = run(derbes(cwd)
+        .args([
+            "lifecycle",
+            "import",
+            "events.csv",
+            "--errors",
+            "refused.csv",
+            "--data-dir",
+        ])
+        .arg(&data));
+    assert_failed(&o);
+    assert_stdout_has(&o, "recorded 1 lifecycle event(s)");
+    let stderr = text(&o.stderr);
+    for expected in [
+        "events.csv:3: on: is after today",
+        "events.csv:4: kind: must be relationship_ended",
+        "events.csv:5: subject: no subject has this IIN",
+        "events.csv:6: purpose: purpose `space` is not declared",
+        "events.csv:7: event: must be the id of an event",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} missing: {stderr}");
+    }
+    assert!(
+        !stderr.contains(&iin) && !stderr.contains(&stranger),
+        "{stderr}"
+    );
+    let refused = std::fs::read_to_string(cwd.join("refused.csv")).unwrap();
+    assert_eq!(refused.lines().count(), 6, "{refused}");
+    let o = run(derbes(cwd)
+        .args([
+            "lifecycle",
+            "record",
+            &iin,
+            "--kind",
+            "purpose_achieved",
+            "--purpose",
+            "extracurricular",
+            "--on",
+            &today,
+            "--data-dir",
+        ])
+        .arg(&data));
+    assert_ok(&o);
+    let o = run(derbes(cwd)
+        .args([
+            "lifecycle",
+            "record",
+            &iin,
+            "--kind",
+            "purpose_achieved",
+            "--on",
+            &today,
+            "--data-dir",
+        ])
+        .arg(&data));
+    assert_failed_with(&o, "purpose: is required");
+    let out = text(&show().stdout);
+    assert!(
+        out.contains(&format!("relationship ended: {today}")),
+        "{out}"
+    );
+    assert!(out.contains("переведена в другую школу"), "{out}");
+    assert!(
+        out.contains(&format!("purpose achieved: extracurricular on {today}")),
+        "{out}"
+    );
+    // Her phone number is kept five years from her leaving (the contracts), her file three.
+    let phone = out.lines().find(|l| l.starts_with("phone ")).unwrap();
+    let year: i32 = today[..4].parse().unwrap();
+    let after = |years: i32| format!("{}{}", year + years, &today[4..]);
+    assert!(phone.contains(&format!("  {}  ", after(5))), "{phone}");
+    assert!(
+        phone.contains(&format!("statutory_functions ({})", after(3))),
+        "{phone}"
+    );
+    assert!(!out.contains("grades"), "only the fields she has: {out}");
+    assert_ok(&verify(cwd, &data));
+}
