@@ -5,6 +5,7 @@
 
 use crate::declaration::Declaration;
 use crate::retention::Lifecycle;
+use crate::text::{tr, Lang};
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -61,6 +62,8 @@ pub enum LifecycleProblem {
     },
     /// A reason is required, and at most 500 characters.
     Reason,
+    /// A purpose achieved names no purpose.
+    NoPurpose,
     /// A retraction names no event of this subject, or one already retracted, or a retraction.
     NothingToRetract,
 }
@@ -73,6 +76,7 @@ impl LifecycleProblem {
             LifecycleProblem::UndeclaredPurpose { .. } => "undeclared_purpose",
             LifecycleProblem::PurposeNotForCategory { .. } => "purpose_not_for_category",
             LifecycleProblem::Reason => "reason",
+            LifecycleProblem::NoPurpose => "no_purpose",
             LifecycleProblem::NothingToRetract => "nothing_to_retract",
         }
     }
@@ -82,7 +86,8 @@ impl LifecycleProblem {
         match self {
             LifecycleProblem::InTheFuture | LifecycleProblem::BeforeCollection => "on",
             LifecycleProblem::UndeclaredPurpose { .. }
-            | LifecycleProblem::PurposeNotForCategory { .. } => "purpose",
+            | LifecycleProblem::PurposeNotForCategory { .. }
+            | LifecycleProblem::NoPurpose => "purpose",
             LifecycleProblem::Reason => "reason",
             LifecycleProblem::NothingToRetract => "event",
         }
@@ -105,9 +110,56 @@ impl LifecycleProblem {
             LifecycleProblem::Reason => {
                 "give why the relationship ended, in at most 500 characters".into()
             }
+            LifecycleProblem::NoPurpose => {
+                "is required for a purpose achieved: name the declared purpose".into()
+            }
             LifecycleProblem::NothingToRetract => {
                 "names no event of this subject that still counts; give the id of the event recorded in error".into()
             }
+        }
+    }
+
+    /// Why the event is refused, for the person who typed it, in `lang`.
+    pub fn explain(&self, lang: Lang) -> String {
+        let say = |kk: &str, ru: &str, en: &str| tr(lang, kk, ru, en).to_owned();
+        match self {
+            LifecycleProblem::InTheFuture => say(
+                "Бұл күн бүгіннен кейін келеді: болған оқиғаны ол болған күнмен тіркеңіз.",
+                "Эта дата позже сегодняшней: регистрируйте то, что уже произошло, датой, когда это произошло.",
+                "This day is after today: record what has happened, on the day it happened.",
+            ),
+            LifecycleProblem::BeforeCollection => say(
+                "Бұл күн субъектінің дербес деректері жиналғанға дейін келеді: оқиға болған күнді көрсетіңіз.",
+                "Эта дата раньше сбора персональных данных субъекта: укажите день, когда это произошло.",
+                "This day is before the subject's personal data were collected: give the day it happened.",
+            ),
+            LifecycleProblem::UndeclaredPurpose { purpose } => say(
+                "«{p}» мақсаты жарияланбаған.",
+                "Цель «{p}» не объявлена.",
+                "The purpose “{p}” is not declared.",
+            )
+            .replace("{p}", purpose),
+            LifecycleProblem::PurposeNotForCategory { purpose } => say(
+                "«{p}» мақсаты осы санаттағы субъектілердің деректерін өңдемейді, сондықтан бұл субъект үшін оған қол жеткізілді деп белгілеуге болмайды.",
+                "Цель «{p}» не предусматривает обработку данных субъектов этой категории, поэтому её нельзя отметить достигнутой для этого субъекта.",
+                "The purpose “{p}” does not process subjects of this category, so it cannot be marked achieved for this one.",
+            )
+            .replace("{p}", purpose),
+            LifecycleProblem::Reason => say(
+                "Қатынастың неліктен тоқтатылғанын 500 таңбадан аспайтын етіп көрсетіңіз.",
+                "Укажите причину прекращения отношений — не более 500 символов.",
+                "Give why the relationship ended, in at most 500 characters.",
+            ),
+            LifecycleProblem::NoPurpose => say(
+                "Қол жеткізілген мақсатты таңдаңыз.",
+                "Выберите достигнутую цель.",
+                "Choose the purpose achieved.",
+            ),
+            LifecycleProblem::NothingToRetract => say(
+                "Бұл субъектінің мұндай күшіндегі оқиғасы жоқ: қате тіркелген оқиғаны таңдаңыз.",
+                "У этого субъекта нет такого действующего события: выберите событие, зарегистрированное по ошибке.",
+                "This subject has no such event that still counts: choose the event recorded in error.",
+            ),
         }
     }
 }

@@ -42,6 +42,9 @@ pub enum ValueError {
     OwnRepresentative,
     #[error("names a subject of a category that is not one of legal representatives")]
     NotARepresentative,
+    /// A lifecycle event that cannot be recorded.
+    #[error("{}", .0.message())]
+    Lifecycle(crate::lifecycle::LifecycleProblem),
 }
 
 impl ValueError {
@@ -130,6 +133,7 @@ impl ValueError {
                 "This subject is not of a legal representatives' category: add the representative in that category first.",
             )
             .into(),
+            ValueError::Lifecycle(p) => p.explain(lang),
             ValueError::BirthDate(when) => if *when == "in the future" {
                 tr(
                     lang,

@@ -354,6 +354,10 @@ fn main() -> ExitCode {
             "subjects_are_corrected_with_the_declarations_checks",
             subjects::subjects_are_corrected_with_the_declarations_checks,
         ),
+        (
+            "lifecycle_events_from_the_file",
+            subjects::lifecycle_events_from_the_file,
+        ),
     ];
     run_suite("console", cases)
 }

@@ -1,12 +1,14 @@
 //! A subject's file, as the console shows it in one read: the fields a chosen purpose may
 //! read (audited as any read), its consents with their receipts, the representatives and the
-//! subjects it represents, its blocks, restrictions and obligations, its requests, and its
+//! subjects it represents, its blocks, restrictions and obligations, its lifecycle and how long
+//! each field is kept, its requests, and its
 //! history from the audit chain. A part the actor may not see is left out; a read the
 //! decision refuses is answered with the decision's reasons.
 
 use crate::app::App;
 use crate::consents::{ConsentLedger, Flags, Representatives};
 use crate::requests::{RequestFilter, RequestView};
+use crate::retention::LifecycleView;
 use crate::subjects::SubjectView;
 use crate::{Actor, VaultError};
 use derbes_core::audit::AuditEvent;
@@ -32,6 +34,8 @@ pub struct SubjectFile {
     pub consents: Option<ConsentLedger>,
     pub representatives: Option<Representatives>,
     pub flags: Option<Flags>,
+    /// Its lifecycle events and how long each of its fields is kept.
+    pub lifecycle: Option<LifecycleView>,
     pub requests: Option<Vec<RequestView>>,
     pub history: Option<Vec<AuditEvent>>,
 }
@@ -65,6 +69,7 @@ impl App {
         let consents = part(self.consents.consent_ledger(actor, id).await)?;
         let representatives = part(self.consents.representatives(actor, id).await)?;
         let flags = part(self.consents.flags(actor, id).await)?;
+        let lifecycle = part(self.retention.lifecycle(actor, id).await)?;
         let requests = part(
             self.requests
                 .requests(
@@ -105,6 +110,7 @@ impl App {
             consents,
             representatives,
             flags,
+            lifecycle,
             requests,
             history,
         })

@@ -360,7 +360,8 @@ fn retention_schemas() -> Value {
                     "reason": { "type": "string" }, "purpose": { "type": "string" }, "event": { "type": "string", "format": "uuid" },
                     "on": { "type": "string", "format": "date" }, "recorded_at": { "type": "string", "format": "date-time" },
                     "recorded_by": { "type": "string" } } },
-                "Lifecycle": { "type": "object", "required": ["events", "purposes_achieved", "fields"], "properties": {
+                "Lifecycle": { "type": "object", "required": ["category", "events", "purposes_achieved", "fields"], "properties": {
+                    "category": { "type": "string" },
                     "events": { "type": "array", "items": { "$ref": "#/components/schemas/LifecycleEvent" } },
                     "relationship_ended": { "type": ["string", "null"], "format": "date" },
                     "purposes_achieved": { "type": "object", "additionalProperties": { "type": "string", "format": "date" } },

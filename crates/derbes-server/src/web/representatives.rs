@@ -14,7 +14,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 /// The page saying there is no such subject (an address that names none).
-fn no_subject(s: &Submitted) -> Response {
+pub(crate) fn no_subject(s: &Submitted) -> Response {
     let missing = super::text(s.lang, "no_such_subject");
     refused(s.lang, &s.session, StatusCode::NOT_FOUND, missing)
 }

@@ -276,6 +276,8 @@ pub(crate) struct FileQuery {
     linked: String,
     unlinked: String,
     obligation: String,
+    /// Set after a lifecycle event was just recorded.
+    lifecycle: String,
 }
 
 /// A subject's file, its fields read for the purpose chosen in the address (a purpose's key
@@ -301,6 +303,8 @@ pub(crate) async fn file(
         super::text(lang, "representative_unlinked")
     } else if !q.obligation.is_empty() {
         super::text(lang, "obligation_changed")
+    } else if !q.lifecycle.is_empty() {
+        super::text(lang, "lifecycle_recorded")
     } else {
         ""
     };
@@ -352,6 +356,9 @@ pub(crate) async fn file_page(
                 "field_labels": field_labels(state, lang),
                 "field_order": state.app.vault.declaration().fields.keys().collect::<Vec<_>>(),
                 "flag_reasons": derbes_core::flags::FlagReason::ALL,
+                "purpose_categories": declaration.purposes.iter()
+                    .map(|(k, p)| (k.clone(), json!(p.categories)))
+                    .collect::<Map<String, Value>>(),
                 "obligation_purposes": declaration.purposes.iter()
                     .filter(|(_, p)| p.withdrawal_obligation.is_some())
                     .map(|(k, _)| k).collect::<Vec<_>>(),

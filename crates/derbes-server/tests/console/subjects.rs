@@ -227,3 +227,93 @@ pub(crate) fn subjects_are_corrected_with_the_declarations_checks(db: TestDb) ->
             .await;
     })
 }
+
+/// Staff record from a student's file that she left (a day after today refused beside its
+/// field in Russian, the reason typed kept), see how long each of her fields is now kept, and
+/// retract the departure recorded in error.
+pub(crate) fn lifecycle_events_from_the_file(db: TestDb) -> Fut {
+    Box::pin(async move {
+        Desk::start(&db)
+            .await
+            .run(|desk| {
+                let s = &desk.s;
+                let child = desk.service(s.create_student_id(
+                    &s.admin,
+                    serde_json::json!({ "surname": "Сәрсенбаева", "grades": "5" }),
+                ));
+                let file = format!("/console/subjects/{child}");
+                let today = desk.service(async { s.state.app.vault.today() });
+                let tomorrow = (today + time::Duration::days(1)).to_string();
+                let today = today.to_string();
+                let mut staff = desk.person("bolat", Role::Staff, &["education"]);
+                let page = staff.get(&format!("{file}?lang=ru"));
+                assert!(page.body.contains("Сроки хранения"), "{}", page.body);
+                assert!(page.body.contains("срок ещё не начался"), "{}", page.body);
+                let csrf = page.csrf();
+                let reason = ("lifecycle_reason", "переведена в другую школу");
+                let left = |on: &str| {
+                    vec![
+                        ("csrf", csrf.clone()),
+                        ("kind", "relationship_ended".into()),
+                        (reason.0, reason.1.into()),
+                        ("lifecycle_on", on.to_owned()),
+                    ]
+                };
+                let post = |staff: &mut Browser, form: Vec<(&str, String)>| {
+                    let pairs: Vec<(&str, &str)> =
+                        form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    staff.post(&format!("{file}/lifecycle"), &pairs)
+                };
+                let refused = post(&mut staff, left(&tomorrow));
+                assert_eq!(refused.status, 422);
+                assert!(
+                    refused.body.contains("id=\"lifecycle_on-error\"")
+                        && refused.body.contains("Эта дата позже сегодняшней")
+                        && refused.body.contains("value=\"переведена в другую школу\""),
+                    "{}",
+                    refused.body
+                );
+                let recorded = post(&mut staff, left(&today));
+                assert_eq!(recorded.status, 303, "{}", recorded.body);
+                assert_eq!(recorded.location, format!("{file}?purpose=&lifecycle=1"));
+                let page = staff.get(&format!("{}&lang=ru", recorded.location));
+                assert!(
+                    page.body.contains("Событие зарегистрировано."),
+                    "{}",
+                    page.body
+                );
+                assert!(
+                    page.body.contains("(переведена в другую школу)"),
+                    "{}",
+                    page.body
+                );
+                assert!(
+                    !page.body.contains("срок ещё не начался"),
+                    "every period started: {}",
+                    page.body
+                );
+                let event = page
+                    .body
+                    .split("name=\"lifecycle_event\" value=\"")
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+                    .unwrap()
+                    .to_owned();
+                let undo = vec![
+                    ("csrf", csrf.clone()),
+                    ("kind", "retracted".into()),
+                    ("lifecycle_event", event),
+                ];
+                assert_eq!(post(&mut staff, undo).status, 303);
+                let page = staff.get(&format!("{file}?lang=ru"));
+                assert!(
+                    page.body
+                        .contains("отменено как зарегистрированное по ошибке"),
+                    "{}",
+                    page.body
+                );
+                assert!(page.body.contains("срок ещё не начался"), "{}", page.body);
+            })
+            .await;
+    })
+}

@@ -6,7 +6,7 @@ use crate::access::Action;
 use crate::actor::Actor;
 use crate::vault::{Vault, VaultError};
 use derbes_core::audit::{AuditDraft, Outcome};
-use derbes_core::lifecycle::{check, LifecycleEvent, LifecycleKind};
+use derbes_core::lifecycle::{check, LifecycleEvent, LifecycleKind, LifecycleProblem};
 use derbes_core::retention::{ended, holds, kept_until, Hold, Until};
 use derbes_core::validate::FieldProblem;
 use derbes_store::WriteOp;
@@ -44,39 +44,37 @@ pub struct LifecycleInput {
 
 impl LifecycleInput {
     fn kind(&self) -> Result<LifecycleKind, VaultError> {
-        let missing = |field: &str, what: &str| {
-            VaultError::Validation(vec![FieldProblem {
-                field: field.into(),
-                message: format!("is required {what}"),
-                reason: None,
-            }])
-        };
+        let missing = |p: LifecycleProblem| VaultError::Validation(vec![problem(p)]);
         Ok(match self.kind {
-            LifecycleStep::RelationshipEnded => {
-                LifecycleKind::RelationshipEnded {
-                    reason: Some(self.reason.clone().ok_or_else(|| {
-                        missing("reason", "when the relationship ended: say why")
-                    })?),
-                    sealed_reason: None,
-                }
-            }
+            LifecycleStep::RelationshipEnded => LifecycleKind::RelationshipEnded {
+                reason: Some(
+                    self.reason
+                        .clone()
+                        .ok_or_else(|| missing(LifecycleProblem::Reason))?,
+                ),
+                sealed_reason: None,
+            },
             LifecycleStep::PurposeAchieved => LifecycleKind::PurposeAchieved {
-                purpose: self.purpose.clone().ok_or_else(|| {
-                    missing(
-                        "purpose",
-                        "for a purpose achieved: name the declared purpose",
-                    )
-                })?,
+                purpose: self
+                    .purpose
+                    .clone()
+                    .ok_or_else(|| missing(LifecycleProblem::NoPurpose))?,
             },
             LifecycleStep::Retracted => LifecycleKind::Retracted {
-                event: self.event.ok_or_else(|| {
-                    missing(
-                        "event",
-                        "for a retraction: give the id of the event recorded in error",
-                    )
-                })?,
+                event: self
+                    .event
+                    .ok_or_else(|| missing(LifecycleProblem::NothingToRetract))?,
             },
         })
+    }
+}
+
+/// A refused event's problem, by the field of the request it is about.
+fn problem(p: LifecycleProblem) -> FieldProblem {
+    FieldProblem {
+        field: p.field().into(),
+        message: p.message(),
+        reason: Some(derbes_core::validate::ValueError::Lifecycle(p)),
     }
 }
 
@@ -84,6 +82,8 @@ impl LifecycleInput {
 /// each field is kept.
 #[derive(Debug, Clone, Serialize)]
 pub struct LifecycleView {
+    /// The subject's category.
+    pub category: String,
     pub events: Vec<LifecycleEvent>,
     /// The day the relationship ended (`YYYY-MM-DD`), unless it has not.
     pub relationship_ended: Option<String>,
@@ -151,14 +151,7 @@ impl Retention {
             &event,
         ) {
             return Err(VaultError::Validation(
-                problems
-                    .iter()
-                    .map(|p| FieldProblem {
-                        field: p.field().into(),
-                        message: p.message(),
-                        reason: None,
-                    })
-                    .collect(),
+                problems.into_iter().map(problem).collect(),
             ));
         }
         let mut details = json!({ "event_id": event.id, "on": event.on.to_string() });
@@ -256,6 +249,7 @@ impl Retention {
                 .collect(),
             fields,
             events,
+            category: record.category,
         })
     }
 }

@@ -1,0 +1,76 @@
+//! A subject's lifecycle at the console: the end of the relationship (with its reason) or a
+//! purpose achieved, recorded from the subject's file, and an event recorded in error
+//! retracted. How long each field is kept is shown on the file itself.
+
+use super::subjects::{form_date, FileForm};
+use super::Submitted;
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use derbes_service::{LifecycleInput, LifecycleStep};
+use serde_json::json;
+use uuid::Uuid;
+
+/// Records the event the form describes; the file again with the reason beside the field
+/// refused, what was typed kept.
+pub(crate) async fn record(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    s: Submitted,
+) -> Response {
+    let Ok(subject) = id.parse::<Uuid>() else {
+        return super::representatives::no_subject(&s);
+    };
+    let (f, lang) = (&s.fields, s.lang);
+    let kind = match f.get("kind") {
+        "relationship_ended" => LifecycleStep::RelationshipEnded,
+        "purpose_achieved" => LifecycleStep::PurposeAchieved,
+        "retracted" => LifecycleStep::Retracted,
+        _ => {
+            let errors = json!({ "lifecycle": super::text(lang, "unknown_step") });
+            return LIFECYCLE_FORM.again(&state, &s, &id, errors).await;
+        }
+    };
+    // A retraction is dated the day it is made; any other event by the day typed.
+    let on = match (kind, form_date(f, "lifecycle_on", lang)) {
+        (LifecycleStep::Retracted, _) => state.app.vault.today(),
+        (_, Ok(Some(on))) => on,
+        (_, Ok(None)) => {
+            let errors = json!({ "lifecycle_on": super::text(lang, "date_required") });
+            return LIFECYCLE_FORM.again(&state, &s, &id, errors).await;
+        }
+        (_, Err(errors)) => return LIFECYCLE_FORM.again(&state, &s, &id, errors).await,
+    };
+    let given = |name: &str| Some(f.get(name).trim().to_owned()).filter(|v| !v.is_empty());
+    let input = LifecycleInput {
+        kind,
+        on,
+        reason: given("lifecycle_reason"),
+        purpose: given("lifecycle_purpose"),
+        event: given("lifecycle_event").and_then(|e| e.parse().ok()),
+    };
+    let result = state
+        .app
+        .retention
+        .record_lifecycle(&s.actor, subject, input)
+        .await;
+    LIFECYCLE_FORM
+        .answer(&state, &s, subject, "lifecycle", result)
+        .await
+}
+
+/// The lifecycle form (a retraction posts the event's id and no other field).
+const LIFECYCLE_FORM: FileForm = FileForm {
+    name: "lifecycle",
+    fields: &[
+        "kind",
+        "lifecycle_on",
+        "lifecycle_reason",
+        "lifecycle_purpose",
+    ],
+    renames: &[
+        ("on", "lifecycle_on"),
+        ("reason", "lifecycle_reason"),
+        ("purpose", "lifecycle_purpose"),
+    ],
+};
