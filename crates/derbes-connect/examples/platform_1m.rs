@@ -16,7 +16,7 @@ const MAP: &str = include_str!("../tests/school-map.toml");
 /// Tables, then rows: users U; enrolments and grades 3 per user; forum posts and logins 1.5.
 fn schema(ts: &str, s: &str) -> String {
     format!(
-        "CREATE TABLE {s}users (id INTEGER PRIMARY KEY, iin VARCHAR(12) UNIQUE, full_name VARCHAR(200) NOT NULL, email VARCHAR(254) UNIQUE, phone VARCHAR(20), created_at {ts} NOT NULL);
+        "CREATE TABLE {s}users (id INTEGER PRIMARY KEY, iin VARCHAR(12) UNIQUE, full_name VARCHAR(200) NOT NULL, email VARCHAR(254) UNIQUE, phone VARCHAR(20), created_at {ts} NOT NULL, left_at DATE);
 CREATE TABLE {s}enrolments (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, course VARCHAR(100) NOT NULL, enrolled_on DATE NOT NULL);
 CREATE TABLE {s}grades (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, course VARCHAR(100) NOT NULL, grade INTEGER NOT NULL, teacher_comment TEXT);
 CREATE TABLE {s}forum_posts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, body TEXT NOT NULL, posted_at {ts} NOT NULL);
@@ -151,7 +151,7 @@ async fn main() {
         started.elapsed().as_secs_f64()
     );
     let map = MAP.replace("{url}", &conn_url).replace("{s}", &prefix);
-    let c = SqlConnector::new(DatasetMap::parse(&map, |_| true).unwrap()).unwrap();
+    let c = SqlConnector::new(DatasetMap::parse(&map, |_| true, |_| true).unwrap()).unwrap();
     // Warm the connection path and the caches.
     for i in 0..5u64 {
         c.access(&format!("{:012}", users - i)).await.unwrap();

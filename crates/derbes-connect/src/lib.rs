@@ -7,7 +7,7 @@
 
 pub mod map;
 
-pub use map::{DatasetMap, MapProblem, Masking, TableMasking};
+pub use map::{DatasetMap, LifecycleMap, MapProblem, Masking, TableMasking};
 
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -102,6 +102,18 @@ impl Statement {
 
 /// The text a redacted column holds.
 pub const REDACTED: &str = "[redacted]";
+
+/// What the platform records of one user's lifecycle: days as `YYYY-MM-DD` as read (checked
+/// when they are recorded), the reason as the platform words it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LifecycleRow {
+    /// The value of the identity column.
+    pub identifier: String,
+    pub relationship_ended: Option<String>,
+    pub reason: Option<String>,
+    /// Purpose key and day.
+    pub purposes_achieved: Vec<(String, String)>,
+}
 
 /// One table's rows of the subject.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -268,69 +280,19 @@ impl SqlConnector {
 
     /// Every mapped row of the subject whose identity column holds `identifier`.
     pub async fn access(&self, identifier: &str) -> Result<Vec<TableRows>, ConnectorError> {
-        let statements: Vec<(Statement, &map::TableMap)> = self
+        let work: Vec<(Statement, String, usize)> = self
             .map
             .tables
             .iter()
-            .map(|t| (self.select(t, identifier), t))
+            .map(|t| (self.select(t, identifier), t.table.clone(), t.columns.len()))
             .collect();
-        let results = match self.backend {
-            Backend::Postgres => {
-                let client = self.postgres().await?;
-                let mut out = Vec::new();
-                for (st, t) in &statements {
-                    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = st
-                        .params
-                        .iter()
-                        .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
-                        .collect();
-                    let rows = client
-                        .query(&st.sql, &params)
-                        .await
-                        .map_err(|e| self.fail(pg_problem(&t.table, &e)))?;
-                    out.push(
-                        rows.iter()
-                            .map(|r| {
-                                (0..t.columns.len())
-                                    .map(|i| r.get::<_, Option<String>>(i))
-                                    .collect()
-                            })
-                            .collect::<Vec<_>>(),
-                    );
-                }
-                out
-            }
-            Backend::Mysql => {
-                let url = self.map.database.clone();
-                let work: Vec<(Statement, String, usize)> = statements
-                    .iter()
-                    .map(|(s, t)| (s.clone(), t.table.clone(), t.columns.len()))
-                    .collect();
-                let name = self.map.name.clone();
-                tokio::task::spawn_blocking(move || mysql_access(&url, &work))
-                    .await
-                    .map_err(|_| self.fail("the database task failed"))?
-                    .map_err(|problem| ConnectorError {
-                        connector: name,
-                        problem,
-                    })?
-            }
-            Backend::Sqlite => {
-                let path = self.sqlite_path();
-                let work: Vec<(Statement, String, usize)> = statements
-                    .iter()
-                    .map(|(s, t)| (s.clone(), t.table.clone(), t.columns.len()))
-                    .collect();
-                tokio::task::spawn_blocking(move || sqlite_access(&path, &work))
-                    .await
-                    .map_err(|_| self.fail("the database task failed"))?
-                    .map_err(|p| self.fail(p))?
-            }
-        };
-        Ok(statements
+        let results = self.read(work).await?;
+        Ok(self
+            .map
+            .tables
             .iter()
             .zip(results)
-            .map(|((_, t), rows)| TableRows {
+            .map(|(t, rows)| TableRows {
                 table: t.table.clone(),
                 columns: t
                     .columns
@@ -343,6 +305,142 @@ impl SqlConnector {
                 rows,
             })
             .collect())
+    }
+
+    /// What the platform records of its users' lifecycles (the map's `[lifecycle]`): each row
+    /// of the identity table with a day in one of the mapped columns, by its identifier. A
+    /// timestamp counts by its date. Empty when the map has no `[lifecycle]`.
+    pub async fn lifecycle(&self) -> Result<Vec<LifecycleRow>, ConnectorError> {
+        let Some((st, n)) = self.lifecycle_statement("") else {
+            return Ok(Vec::new());
+        };
+        let Some(life) = &self.map.lifecycle else {
+            return Ok(Vec::new());
+        };
+        let achieved: Vec<&String> = life.purposes_achieved.keys().collect();
+        let rows = self
+            .read(vec![(st, self.map.identity.table.clone(), n)])
+            .await?
+            .pop()
+            .unwrap_or_default();
+        let day = |v: &Option<String>| v.as_deref().map(|d| d.chars().take(10).collect::<String>());
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| {
+                let identifier = row.first()?.clone()?;
+                let mut days = row[1..n - 1].iter();
+                let relationship_ended = match life.relationship_ended {
+                    Some(_) => days.next().and_then(day),
+                    None => None,
+                };
+                let purposes_achieved = achieved
+                    .iter()
+                    .zip(days)
+                    .filter_map(|(p, d)| Some(((*p).clone(), day(d)?)))
+                    .collect();
+                Some(LifecycleRow {
+                    identifier,
+                    relationship_ended,
+                    reason: row[n - 1].clone(),
+                    purposes_achieved,
+                })
+            })
+            .collect())
+    }
+
+    /// Reads every mapped table and column once, the lifecycle columns included, for an
+    /// identifier that matches nobody: the map and the database agree when this succeeds.
+    /// Returns how many tables were read.
+    pub async fn check(&self) -> Result<usize, ConnectorError> {
+        let tables = self.access("\u{1}derbes-connector-check").await?.len();
+        if let Some((st, n)) = self.lifecycle_statement(" AND 1 = 0") {
+            self.read(vec![(st, self.map.identity.table.clone(), n)])
+                .await?;
+        }
+        Ok(tables)
+    }
+
+    /// The statement reading the lifecycle columns (identifier, days, reason) with `extra`
+    /// appended to its condition, and its number of columns.
+    fn lifecycle_statement(&self, extra: &str) -> Option<(Statement, usize)> {
+        let life = self.map.lifecycle.as_ref()?;
+        let b = self.backend;
+        let id = &self.map.identity;
+        let achieved: Vec<(&String, &String)> = life.purposes_achieved.iter().collect();
+        let dated: Vec<&str> = life
+            .relationship_ended
+            .iter()
+            .map(String::as_str)
+            .chain(achieved.iter().map(|(_, c)| c.as_str()))
+            .collect();
+        let mut columns = vec![b.as_text(&b.quote(&id.column))];
+        columns.extend(dated.iter().map(|c| b.as_text(&b.quote(c))));
+        columns.push(match &life.reason {
+            Some(r) => b.as_text(&b.quote(r)),
+            None => "NULL".to_owned(),
+        });
+        let any: Vec<String> = dated
+            .iter()
+            .map(|c| format!("{} IS NOT NULL", b.quote(c)))
+            .collect();
+        let (mut st, _) = Statement::new(b);
+        st.sql = format!(
+            "SELECT {} FROM {} WHERE {} IS NOT NULL AND ({}){extra}",
+            columns.join(", "),
+            b.quote(&id.table),
+            b.quote(&id.column),
+            any.join(" OR ")
+        );
+        Some((st, columns.len()))
+    }
+
+    /// Runs `work` (statement, table, number of columns) and returns each one's rows, all
+    /// values as text.
+    async fn read(
+        &self,
+        work: Vec<(Statement, String, usize)>,
+    ) -> Result<Vec<Vec<Vec<Option<String>>>>, ConnectorError> {
+        match self.backend {
+            Backend::Postgres => {
+                let client = self.postgres().await?;
+                let mut out = Vec::new();
+                for (st, table, n) in &work {
+                    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = st
+                        .params
+                        .iter()
+                        .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+                        .collect();
+                    let rows = client
+                        .query(&st.sql, &params)
+                        .await
+                        .map_err(|e| self.fail(pg_problem(table, &e)))?;
+                    out.push(
+                        rows.iter()
+                            .map(|r| (0..*n).map(|i| r.get::<_, Option<String>>(i)).collect())
+                            .collect::<Vec<_>>(),
+                    );
+                }
+                Ok(out)
+            }
+            Backend::Mysql => {
+                let url = self.map.database.clone();
+                let name = self.map.name.clone();
+                tokio::task::spawn_blocking(move || mysql_access(&url, &work))
+                    .await
+                    .map_err(|_| self.fail("the database task failed"))?
+                    .map_err(|problem| ConnectorError {
+                        connector: name,
+                        problem,
+                    })
+            }
+            Backend::Sqlite => {
+                let path = self.sqlite_path();
+                tokio::task::spawn_blocking(move || sqlite_access(&path, &work))
+                    .await
+                    .map_err(|_| self.fail("the database task failed"))?
+                    .map_err(|p| self.fail(p))
+            }
+        }
     }
 
     /// Deletes and masks the subject's rows in one transaction; on any failure nothing changes.
@@ -637,7 +735,7 @@ mod tests {
 
     fn connector(database: &str) -> SqlConnector {
         let text = map::tests::SAMPLE.replace("postgres://derbes@127.0.0.1/test", database);
-        SqlConnector::new(DatasetMap::parse(&text, |_| true).unwrap()).unwrap()
+        SqlConnector::new(DatasetMap::parse(&text, |_| true, |_| true).unwrap()).unwrap()
     }
 
     #[test]

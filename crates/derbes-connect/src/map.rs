@@ -94,6 +94,22 @@ pub struct TableMap {
     pub columns: IndexMap<String, ColumnMap>,
 }
 
+/// Where the platform records its users' lifecycles: columns of the identity table holding a
+/// day (a date or a timestamp), empty while nothing has happened.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleMap {
+    /// The day the relationship ended (e.g. `left_at`).
+    #[serde(default)]
+    pub relationship_ended: Option<String>,
+    /// Why it ended, as the platform words it; derbes keeps it sealed.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The day each declared purpose was achieved for the user, by purpose.
+    #[serde(default)]
+    pub purposes_achieved: IndexMap<String, String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetMap {
@@ -101,6 +117,9 @@ pub struct DatasetMap {
     pub database: String,
     pub identity: Identity,
     pub tables: Vec<TableMap>,
+    /// Where the platform records lifecycles, if it does.
+    #[serde(default)]
+    pub lifecycle: Option<LifecycleMap>,
 }
 
 /// A problem with a dataset map: where, what, how to fix it.
@@ -136,8 +155,13 @@ pub fn is_identifier(s: &str) -> bool {
 }
 
 impl DatasetMap {
-    /// Reads and checks a map; `declared` tells whether a field key is declared.
-    pub fn parse(text: &str, declared: impl Fn(&str) -> bool) -> Result<Self, Vec<MapProblem>> {
+    /// Reads and checks a map; `declared` tells whether a field key is declared, `purpose`
+    /// whether a purpose key is.
+    pub fn parse(
+        text: &str,
+        declared: impl Fn(&str) -> bool,
+        purpose: impl Fn(&str) -> bool,
+    ) -> Result<Self, Vec<MapProblem>> {
         let map: DatasetMap = toml_edit::de::from_str(text).map_err(|e| {
             vec![problem(
                 "the map",
@@ -145,7 +169,10 @@ impl DatasetMap {
                 "see docs/connectors.md for the map's keys",
             )]
         })?;
-        let problems = map.check(declared);
+        let mut problems = map.check(declared);
+        if let Some(life) = &map.lifecycle {
+            problems.extend(life.check(purpose));
+        }
         if problems.is_empty() {
             Ok(map)
         } else {
@@ -262,7 +289,62 @@ impl DatasetMap {
         }
         out
     }
+}
 
+impl LifecycleMap {
+    fn check(&self, declared: impl Fn(&str) -> bool) -> Vec<MapProblem> {
+        let mut out = Vec::new();
+        let columns = self
+            .relationship_ended
+            .iter()
+            .map(|c| ("lifecycle.relationship_ended".to_owned(), c))
+            .chain(
+                self.reason
+                    .iter()
+                    .map(|c| ("lifecycle.reason".to_owned(), c)),
+            )
+            .chain(
+                self.purposes_achieved
+                    .iter()
+                    .map(|(p, c)| (format!("lifecycle.purposes_achieved.{p}"), c)),
+            );
+        for (place, c) in columns {
+            if !is_identifier(c) {
+                out.push(problem(
+                    place,
+                    format!("`{c}` is not a plain SQL identifier"),
+                    "name a column of the identity table: letters, digits and _",
+                ));
+            }
+        }
+        if self.relationship_ended.is_none() && self.purposes_achieved.is_empty() {
+            out.push(problem(
+                "lifecycle",
+                "maps no column",
+                "set relationship_ended = \"<column>\" or purposes_achieved.<purpose> = \"<column>\"",
+            ));
+        }
+        if self.reason.is_some() && self.relationship_ended.is_none() {
+            out.push(problem(
+                "lifecycle.reason",
+                "is a reason for no end of the relationship",
+                "set relationship_ended too, or leave reason out",
+            ));
+        }
+        for p in self.purposes_achieved.keys() {
+            if !declared(p) {
+                out.push(problem(
+                    format!("lifecycle.purposes_achieved.{p}"),
+                    format!("`{p}` is not a declared purpose"),
+                    "name a purpose of the declaration",
+                ));
+            }
+        }
+        out
+    }
+}
+
+impl DatasetMap {
     /// The tables in the order a destruction handles them: the identity table last, since the
     /// others find their rows through it.
     pub fn destruction_order(&self) -> impl Iterator<Item = &TableMap> {
@@ -310,7 +392,7 @@ columns.created_at = {}
 
     #[test]
     fn a_good_map_reads_and_orders_the_identity_table_last() {
-        let m = DatasetMap::parse(SAMPLE, declared).unwrap();
+        let m = DatasetMap::parse(SAMPLE, declared, |_| true).unwrap();
         let order: Vec<&str> = m.destruction_order().map(|t| t.table.as_str()).collect();
         assert_eq!(order, ["enrolments", "users"]);
         assert_eq!(m.tables[1].columns["iin"].masking, Some(Masking::Hash));
@@ -325,7 +407,7 @@ columns.created_at = {}
                 "columns.created_at = {}",
                 "columns.\"created at; DROP\" = {}",
             );
-        let problems = DatasetMap::parse(&bad, declared).unwrap_err();
+        let problems = DatasetMap::parse(&bad, declared, |_| true).unwrap_err();
         let places: Vec<&str> = problems.iter().map(|p| p.place.as_str()).collect();
         assert!(places.contains(&"tables[0] (enrolments)"), "{problems:?}");
         assert!(
@@ -339,12 +421,14 @@ columns.created_at = {}
         let unknown = DatasetMap::parse(
             &SAMPLE.replace("masking = \"hash\"", "masking = \"shred\""),
             declared,
+            |_| true,
         )
         .unwrap_err();
         assert!(unknown[0].problem.contains("shred"), "{unknown:?}");
         let no_identity = DatasetMap::parse(
             &SAMPLE.replace("table = \"users\"\ncolumns", "table = \"people\"\ncolumns"),
             declared,
+            |_| true,
         )
         .unwrap_err();
         assert!(

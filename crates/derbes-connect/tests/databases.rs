@@ -15,13 +15,13 @@ const OTHER_IIN: &str = "760212350620";
 /// The sample platform: users, enrolments, grades, forum posts and a login log. `{s}` is the
 /// schema prefix, `{ts}` the timestamp type.
 const SCHEMA: &str = "
-CREATE TABLE {s}users (id INTEGER PRIMARY KEY, iin VARCHAR(12) UNIQUE, full_name VARCHAR(200) NOT NULL, email VARCHAR(254) UNIQUE, phone VARCHAR(20), created_at {ts} NOT NULL);
+CREATE TABLE {s}users (id INTEGER PRIMARY KEY, iin VARCHAR(12) UNIQUE, full_name VARCHAR(200) NOT NULL, email VARCHAR(254) UNIQUE, phone VARCHAR(20), created_at {ts} NOT NULL, left_at DATE);
 CREATE TABLE {s}enrolments (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, course VARCHAR(100) NOT NULL, enrolled_on DATE NOT NULL, FOREIGN KEY (user_id) REFERENCES {s}users (id));
 CREATE TABLE {s}grades (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, course VARCHAR(100) NOT NULL, grade INTEGER NOT NULL, teacher_comment TEXT, FOREIGN KEY (user_id) REFERENCES {s}users (id));
 CREATE TABLE {s}forum_posts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, body TEXT NOT NULL, posted_at {ts} NOT NULL, FOREIGN KEY (user_id) REFERENCES {s}users (id));
 CREATE TABLE {s}login_log (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, ip VARCHAR(45) NOT NULL, at {ts} NOT NULL, FOREIGN KEY (user_id) REFERENCES {s}users (id));
-INSERT INTO {s}users VALUES (1, '061211600012', 'Нұрланова Әйгерім', 'aigerim@mail.kz', '+77012345678', '2025-09-01 08:00:00');
-INSERT INTO {s}users VALUES (2, '760212350620', 'Оспанов Ерлан', 'erlan@mail.kz', '+77017654321', '2025-09-01 08:05:00');
+INSERT INTO {s}users VALUES (1, '061211600012', 'Нұрланова Әйгерім', 'aigerim@mail.kz', '+77012345678', '2025-09-01 08:00:00', NULL);
+INSERT INTO {s}users VALUES (2, '760212350620', 'Оспанов Ерлан', 'erlan@mail.kz', '+77017654321', '2025-09-01 08:05:00', '2026-05-31');
 INSERT INTO {s}enrolments VALUES (1, 1, 'Алгебра 9', '2025-09-01'), (2, 1, 'Қазақ тілі 9', '2025-09-01'), (3, 2, 'Физика', '2025-09-01');
 INSERT INTO {s}grades VALUES (1, 1, 'Алгебра 9', 5, 'Өте жақсы'), (2, 1, 'Қазақ тілі 9', 4, NULL), (3, 2, 'Физика', 3, 'Жақсы');
 INSERT INTO {s}forum_posts VALUES (1, 1, 'Сәлеметсіз бе, үй тапсырмасы қандай?', '2025-10-01 19:00:00'), (2, 2, 'Рақмет', '2025-10-01 19:05:00');
@@ -33,7 +33,7 @@ const MAP: &str = include_str!("school-map.toml");
 
 fn connector(url: &str, prefix: &str, map: &str) -> SqlConnector {
     let text = map.replace("{url}", url).replace("{s}", prefix);
-    SqlConnector::new(DatasetMap::parse(&text, |_| true).unwrap()).unwrap()
+    SqlConnector::new(DatasetMap::parse(&text, |_| true, |_| true).unwrap()).unwrap()
 }
 
 fn rows_of<'a>(
@@ -80,6 +80,18 @@ async fn walk(url: &str, prefix: &str) {
         .unwrap()
         .iter()
         .all(|t| t.rows.is_empty()));
+
+    // The lifecycle the platform records: only the user who left, by his identifier.
+    let life = c.lifecycle().await.unwrap();
+    assert_eq!(
+        life,
+        [derbes_connect::LifecycleRow {
+            identifier: OTHER_IIN.into(),
+            relationship_ended: Some("2026-05-31".into()),
+            reason: None,
+            purposes_achieved: Vec::new(),
+        }]
+    );
 
     // A destruction that fails on its third statement (a NOT NULL column set to NULL) leaves
     // the login log it had already emptied as it was.

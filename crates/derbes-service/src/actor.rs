@@ -88,6 +88,18 @@ impl Actor {
         }
     }
 
+    /// One of derbes's own periodic jobs: acts for any purpose, named `admin:job-<name>` in
+    /// the audit trail.
+    pub fn job(name: &str) -> Self {
+        Actor {
+            name: format!("job-{name}"),
+            role: Role::Admin,
+            scope: ActorScope::AnyPurpose,
+            token: None,
+            account: None,
+        }
+    }
+
     /// A person signed in to the console, named `<role>:person:<login>` in the audit trail.
     pub fn person(account: uuid::Uuid, login: &str, role: Role, purposes: &[String]) -> Self {
         Actor {

@@ -48,6 +48,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         KEYS,
         "reads the key file again to pick up key versions added by `derbes keys rotate`",
     ),
+    (
+        LIFECYCLE_SYNC,
+        "records what the platforms' databases say of their users' lifecycles (the SQL connectors' [lifecycle] maps): the end of the relationship, purposes achieved",
+    ),
 ];
 
 const WEBHOOKS: &str = "webhook-delivery";
@@ -58,6 +62,7 @@ const OUTBOX: &str = "outbox-sweep";
 const TOKEN_USE: &str = "token-use";
 const KEYS: &str = "key-reload";
 const RECONFIRMATIONS: &str = "majority-reconfirmations";
+const LIFECYCLE_SYNC: &str = "lifecycle-sync";
 
 /// How often webhook jobs are looked at.
 pub const WEBHOOK_PERIOD: Duration = Duration::from_secs(5);
@@ -72,6 +77,8 @@ pub const AUDIT_VERIFICATION_PERIOD: Duration = Duration::from_secs(24 * 3600);
 pub const KEY_RELOAD_PERIOD: Duration = Duration::from_secs(10);
 const OUTBOX_SWEEP_PERIOD: Duration = Duration::from_secs(3600);
 const TOKEN_USE_PERIOD: Duration = Duration::from_secs(60);
+/// How often the platforms' lifecycle columns are read.
+pub const LIFECYCLE_SYNC_PERIOD: Duration = Duration::from_secs(24 * 3600);
 
 /// What the operator configured for the jobs.
 pub struct JobSettings {
@@ -262,6 +269,31 @@ pub fn jobs(settings: JobSettings) -> Vec<Job> {
                 Ok(Ran::counted(n, |n| {
                     format!("worked out the months of majority of {n} subject(s)")
                 }))
+            },
+        )
+        .on_intact_chain(),
+        Job::new(
+            LIFECYCLE_SYNC,
+            LIFECYCLE_SYNC_PERIOD,
+            true,
+            |a| async move {
+                let mapped = a
+                    .vault
+                    .connectors()
+                    .iter()
+                    .any(|c| c.map().lifecycle.is_some());
+                if !mapped {
+                    return Ok(Ran::idle());
+                }
+                let sync = a
+                    .retention
+                    .sync_lifecycle(&Actor::job(LIFECYCLE_SYNC))
+                    .await?;
+                Ok(if sync.recorded == 0 && sync.refused.is_empty() {
+                    Ran::routine(sync.summary())
+                } else {
+                    Ran::notable(sync.summary())
+                })
             },
         )
         .on_intact_chain(),

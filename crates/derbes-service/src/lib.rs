@@ -66,7 +66,9 @@ pub use requests::{
     mask_email, Action, ActionKind, ActionStatus, Channel, CodeSent, DocumentKind, RequestFilter,
     RequestInput, RequestSettings, RequestView, Requester, Requests, StepInput, Verification,
 };
-pub use retention::{FieldRetention, LifecycleInput, LifecycleStep, LifecycleView, Retention};
+pub use retention::{
+    FieldRetention, LifecycleInput, LifecycleStep, LifecycleSync, LifecycleView, Retention,
+};
 pub use subject_file::{SubjectFile, HISTORY_LIMIT};
 pub use subjects::Subjects;
 pub use today::{RequestsPart, Today, TODAY_LIMIT};

@@ -20,6 +20,9 @@ pub enum LifecycleCommand {
     Record(RecordArgs),
     /// Record the events listed in a CSV file, in file order, with per-row errors
     Import(ImportArgs),
+    /// Read the platforms' lifecycle columns now (the SQL connectors' `[lifecycle]` maps) and
+    /// record what derbes does not have yet, as the daily job does
+    Sync,
     /// A subject's events, and each field's holds and last day
     Show {
         /// The subject's id or IIN
@@ -179,6 +182,16 @@ pub async fn run(config: &Config, command: &LifecycleCommand) -> Result<ExitCode
                 record(app, &actor, subject, &typed, line).await.map(|_| ())
             })
             .await
+        }
+        LifecycleCommand::Sync => {
+            let actor = Actor::command_line("lifecycle-sync");
+            let sync = app.retention.sync_lifecycle(&actor).await?;
+            println!("derbes: {}", sync.summary());
+            Ok(if sync.refused.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         LifecycleCommand::Show { subject } => {
             let actor = Actor::command_line("lifecycle-show");

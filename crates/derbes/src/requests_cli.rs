@@ -237,11 +237,16 @@ pub async fn check_connectors(config: &Config) -> Result<ExitCode> {
     }
     let mut failed = false;
     for c in connectors {
-        match c.access("\u{1}derbes-connector-check").await {
+        match c.check().await {
             Ok(tables) => println!(
-                "{}: ok, {} table(s) readable on {}",
+                "{}: ok, {} table(s){} readable on {}",
                 c.name(),
-                tables.len(),
+                tables,
+                if c.map().lifecycle.is_some() {
+                    " and the lifecycle columns"
+                } else {
+                    ""
+                },
                 c.describe()
             ),
             Err(e) => {

@@ -176,15 +176,19 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
     for path in &config.connectors {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the dataset map {}", path.display()))?;
-        let map = derbes_connect::DatasetMap::parse(&text, |f| declaration.field(f).is_some())
-            .map_err(|problems| {
-                let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
-                anyhow::anyhow!(
-                    "the dataset map {} is not valid:\n{}",
-                    path.display(),
-                    list.join("\n")
-                )
-            })?;
+        let map = derbes_connect::DatasetMap::parse(
+            &text,
+            |f| declaration.field(f).is_some(),
+            |p| declaration.purpose(p).is_some(),
+        )
+        .map_err(|problems| {
+            let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+            anyhow::anyhow!(
+                "the dataset map {} is not valid:\n{}",
+                path.display(),
+                list.join("\n")
+            )
+        })?;
         connectors.push(
             derbes_connect::SqlConnector::new(map)
                 .with_context(|| format!("the dataset map {}", path.display()))?,

@@ -208,3 +208,60 @@ pub(super) fn a_field_past_its_retention_is_read_for_no_purpose(db: TestDb) -> F
         assert!(reason_codes(&r).len() >= 3, "{}", r.body);
     })
 }
+
+/// The school platform's database says who left and why (`users.left_at`, `left_reason`):
+/// the daily job records it for the subject with that IIN, once; a platform user derbes does
+/// not hold and a day after today are counted, never recorded.
+pub(super) fn the_platforms_lifecycle_is_recorded_once(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let s = Server::start(&db).await;
+        let born = |y, n| {
+            iin_born(
+                time::Date::from_calendar_date(y, time::Month::March, n).unwrap(),
+                derbes_core::identifiers::Sex::Female,
+            )
+        };
+        let (left, later, stranger) = (born(2010, 3), born(2011, 4), born(2012, 5));
+        let id = s
+            .create_student_id(&s.admin, json!({ "surname": "Сәрсенбаева", "iin": left }))
+            .await;
+        s.create_student_id(&s.admin, json!({ "surname": "Оспанова", "iin": later }))
+            .await;
+        let today = s.state.app.vault.today();
+        let tomorrow = today + time::Duration::days(1);
+        rusqlite::Connection::open(&s.platform)
+            .unwrap()
+            .execute_batch(&format!(
+                "INSERT INTO users (iin, full_name, left_at, left_reason) VALUES
+                 ('{left}', 'a', '{today} 18:00:00', 'переведена в другую школу'),
+                 ('{later}', 'b', '{tomorrow}', NULL),
+                 ('{stranger}', 'c', '{today}', NULL),
+                 ('000000000000', 'd', NULL, NULL)"
+            ))
+            .unwrap();
+        let job = derbes_service::Actor::job("lifecycle-sync");
+        let sync = s.state.app.retention.sync_lifecycle(&job).await.unwrap();
+        assert_eq!(
+            (sync.read, sync.recorded, sync.unknown),
+            (3, 1, 1),
+            "{sync:?}"
+        );
+        assert_eq!(sync.refused.get("in_the_future"), Some(&1), "{sync:?}");
+        let again = s.state.app.retention.sync_lifecycle(&job).await.unwrap();
+        assert_eq!((again.recorded, again.unchanged), (0, 1), "{again:?}");
+        let r = s
+            .get(&format!("/api/v1/subjects/{id}/lifecycle"), &s.admin)
+            .await;
+        assert_eq!(
+            r.body["relationship_ended"],
+            today.to_string(),
+            "{}",
+            r.body
+        );
+        let events = r.body["events"].as_array().unwrap();
+        assert_eq!(events.len(), 1, "{}", r.body);
+        assert_eq!(events[0]["reason"], "переведена в другую школу");
+        assert_eq!(events[0]["recorded_by"], "admin:job-lifecycle-sync");
+        assert!(!sync.summary().contains(&left), "{}", sync.summary());
+    })
+}

@@ -514,7 +514,7 @@ impl Enrolled {
         let platform_db = rusqlite::Connection::open(&s.platform).unwrap();
         platform_db
             .execute_batch(&format!(
-                "INSERT INTO users VALUES (1, '{iin}', 'Сәрсенбаева Дана (платформа)', 'dana.platform@mail.kz'), (2, '760212350620', 'Оспанов Ерлан', 'erlan@mail.kz');
+                "INSERT INTO users (id, iin, full_name, email) VALUES (1, '{iin}', 'Сәрсенбаева Дана (платформа)', 'dana.platform@mail.kz'), (2, '760212350620', 'Оспанов Ерлан', 'erlan@mail.kz');
                  INSERT INTO grades VALUES (1, 1, 'Алгебра', 5), (2, 1, 'Физика', 4), (3, 2, 'Химия', 3);"
             ))
             .unwrap();

@@ -254,6 +254,142 @@ impl Retention {
     }
 }
 
+/// What reading the platforms' lifecycles did, in counts (never an identifier or a reason).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LifecycleSync {
+    /// Rows the connectors gave.
+    pub read: usize,
+    /// Events recorded.
+    pub recorded: usize,
+    /// Rows whose events derbes had already.
+    pub unchanged: usize,
+    /// Rows whose identifier names no subject (or several).
+    pub unknown: usize,
+    /// Events refused, by the problem's code (a day in the future, before collection, ...).
+    pub refused: BTreeMap<String, usize>,
+}
+
+impl LifecycleSync {
+    /// The counts in a sentence, for the job board and the terminal.
+    pub fn summary(&self) -> String {
+        let refused: Vec<String> = self
+            .refused
+            .iter()
+            .map(|(code, n)| format!("{n} {code}"))
+            .collect();
+        format!(
+            "read {} platform row(s): recorded {} event(s), {} unchanged, {} naming no single subject{}",
+            self.read,
+            self.recorded,
+            self.unchanged,
+            self.unknown,
+            if refused.is_empty() {
+                String::new()
+            } else {
+                format!(", refused: {}", refused.join(", "))
+            }
+        )
+    }
+}
+
+impl Retention {
+    /// Records what the operator's platforms say of their users' lifecycles (each SQL
+    /// connector's `[lifecycle]` map): the end of the relationship and purposes achieved that
+    /// derbes does not have yet, or has on another day, as new events with the same checks and
+    /// audit as any other. Idempotent: a second run records nothing new.
+    pub async fn sync_lifecycle(&self, actor: &Actor) -> Result<LifecycleSync, VaultError> {
+        let mut sync = LifecycleSync::default();
+        for connector in self.vault.connectors() {
+            let rows = connector
+                .lifecycle()
+                .await
+                .map_err(|e| VaultError::Unavailable(e.to_string()))?;
+            let field = &connector.map().identity.field;
+            for row in rows {
+                sync.read += 1;
+                let Some(subject_id) = self.subject_by(field, &row.identifier).await? else {
+                    sync.unknown += 1;
+                    continue;
+                };
+                let (record, state) = self
+                    .vault
+                    .subject_for(actor, Action::LifecycleRecord, subject_id, None)
+                    .await?;
+                let now = self.vault.lifecycle_of(&record, &state.lifecycle);
+                let mut wanted = Vec::new();
+                if let Some(day) = &row.relationship_ended {
+                    wanted.push((
+                        LifecycleStep::RelationshipEnded,
+                        None,
+                        day,
+                        now.relationship_ended,
+                    ));
+                }
+                for (purpose, day) in &row.purposes_achieved {
+                    let had = now.purposes_achieved.get(purpose).copied();
+                    wanted.push((LifecycleStep::PurposeAchieved, Some(purpose), day, had));
+                }
+                for (kind, purpose, day, had) in wanted {
+                    let Some(on) = derbes_core::declaration::parse_date(day) else {
+                        *sync.refused.entry("not_a_date".into()).or_default() += 1;
+                        continue;
+                    };
+                    if had == Some(on) {
+                        sync.unchanged += 1;
+                        continue;
+                    }
+                    let input = LifecycleInput {
+                        kind,
+                        on,
+                        reason: (kind == LifecycleStep::RelationshipEnded).then(|| {
+                            row.reason
+                                .clone()
+                                .filter(|r| !r.trim().is_empty())
+                                .unwrap_or_else(|| {
+                                    format!("recorded by the platform `{}`", connector.name())
+                                })
+                        }),
+                        purpose: purpose.cloned(),
+                        event: None,
+                    };
+                    match self.record_lifecycle(actor, subject_id, input).await {
+                        Ok(_) => sync.recorded += 1,
+                        Err(VaultError::Validation(problems)) => {
+                            for p in problems {
+                                let code = match p.reason {
+                                    Some(derbes_core::validate::ValueError::Lifecycle(l)) => {
+                                        l.code()
+                                    }
+                                    _ => "invalid",
+                                };
+                                *sync.refused.entry(code.into()).or_default() += 1;
+                            }
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        Ok(sync)
+    }
+
+    /// The one subject whose `field` holds `value` (by its blind index), if exactly one does.
+    async fn subject_by(&self, field: &str, value: &str) -> Result<Option<Uuid>, VaultError> {
+        let Some(declared) = self.vault.declaration().field(field) else {
+            return Ok(None);
+        };
+        let Ok(normalized) = derbes_core::validate::normalize(declared, value) else {
+            return Ok(None);
+        };
+        let digest = self.vault.keys().blind_index(field, &normalized);
+        let found = self.vault.store().lookup(field, &digest).await?;
+        Ok(match found.as_slice() {
+            [(id, _)] => Some(*id),
+            _ => None,
+        })
+    }
+}
+
 /// The slot an ended relationship's reason is sealed for.
 fn reason_slot(event: Uuid) -> String {
     format!("note:lifecycle:{event}")

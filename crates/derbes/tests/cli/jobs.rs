@@ -28,6 +28,7 @@ fn the_server_runs_its_jobs_and_shows_their_last_runs() {
             "package-sweep",
             "audit-verification",
             "outbox-sweep",
+            "lifecycle-sync",
         ]
         .iter()
         .all(|n| ran(n))
@@ -51,7 +52,8 @@ fn the_server_runs_its_jobs_and_shows_their_last_runs() {
             "outbox-sweep",
             "token-use",
             "majority-reconfirmations",
-            "key-reload"
+            "key-reload",
+            "lifecycle-sync"
         ]
     );
     let job = |name: &str| jobs.iter().find(|j| j["name"] == name).unwrap();
@@ -62,6 +64,11 @@ fn the_server_runs_its_jobs_and_shows_their_last_runs() {
     let webhooks = &job("webhook-delivery")["last_run"];
     assert_eq!(webhooks["outcome"], "idle", "no connector, nothing to send");
     assert_eq!(webhooks["failures"], 0);
+    let sync = &job("lifecycle-sync")["last_run"];
+    assert_eq!(
+        sync["outcome"], "idle",
+        "no connector maps a lifecycle: {sync}"
+    );
     // A checkpoint comes one period after start.
     assert!(job("audit-checkpoint")["last_run"].is_null());
     assert!(job("key-reload")["does"]
