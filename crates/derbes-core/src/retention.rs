@@ -231,24 +231,19 @@ impl FieldEnds {
         facts: &SubjectFacts<'_>,
         today: Date,
     ) -> Self {
-        let holds: Vec<PurposeHold<'_>> =
-            purpose_holds(declaration, category, lifecycle, facts, today).collect();
-        let mut ends: Vec<(String, Date)> = declaration
+        let declared = declaration
             .fields
             .iter()
             .filter(|(_, f)| f.categories.iter().any(|c| c == category))
-            .filter_map(|(key, _)| {
-                let last = holds
-                    .iter()
-                    .filter(|h| h.purpose.uses_field(key))
-                    .filter_map(|h| h.until(key, lifecycle))
-                    .max()?;
-                match last {
-                    Until::Day(day) => Some((key.clone(), day)),
-                    Until::Open => None,
-                }
-            })
-            .collect();
+            .map(|(key, _)| key.as_str());
+        let mut ends: Vec<(String, Date)> =
+            last_days(declaration, category, declared, lifecycle, facts, today)
+                .into_iter()
+                .filter_map(|l| match l.until {
+                    Some(Until::Day(day)) => Some((l.field.to_owned(), day)),
+                    _ => None,
+                })
+                .collect();
         ends.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
         FieldEnds { ends }
     }
@@ -263,6 +258,47 @@ impl FieldEnds {
         let n = self.ends.partition_point(|(_, last)| *last < today);
         &self.ends[..n]
     }
+}
+
+/// How long one field of a subject is kept, and under which rule its last hold runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldLast<'a> {
+    pub field: &'a str,
+    /// The latest hold's last day; `None` when no purpose keeps the field.
+    pub until: Option<Until>,
+    /// The rule of that latest hold: what happens to the field when it ends.
+    pub rule: Option<&'a str>,
+}
+
+/// The last day of each of `fields` of a subject of `category` as of `today`, with the rule
+/// of the hold that lasts longest (of two ending the same day, the first purpose declared).
+pub fn last_days<'a>(
+    declaration: &'a Declaration,
+    category: &str,
+    fields: impl Iterator<Item = &'a str>,
+    lifecycle: &Lifecycle,
+    facts: &SubjectFacts<'_>,
+    today: Date,
+) -> Vec<FieldLast<'a>> {
+    let holds: Vec<PurposeHold<'a>> =
+        purpose_holds(declaration, category, lifecycle, facts, today).collect();
+    fields
+        .map(|field| {
+            let mut last: Option<(Until, &'a str)> = None;
+            for h in holds.iter().filter(|h| h.purpose.uses_field(field)) {
+                if let Some(until) = h.until(field, lifecycle) {
+                    if last.is_none_or(|(u, _)| until > u) {
+                        last = Some((until, h.purpose.retention.as_str()));
+                    }
+                }
+            }
+            FieldLast {
+                field,
+                until: last.map(|(u, _)| u),
+                rule: last.map(|(_, r)| r),
+            }
+        })
+        .collect()
 }
 
 /// What a decision needs to know of a subject's retention: the last days of its fields and

@@ -54,6 +54,8 @@ actions! {
     /// A subject's lifecycle events (the relationship ended, a purpose achieved).
     LifecycleRead,
     LifecycleRecord,
+    /// What has expired and what expires soon, over every subject (counts and ids).
+    RetentionScan,
     RepresentativeList,
     RepresentativeLink,
     RepresentativeUnlink,
@@ -146,6 +148,8 @@ impl Action {
             // A duty of the operator's people, each of the purposes they act for.
             ReconfirmationList => (OPERATOR, Reach::Any),
             LifecycleRead | LifecycleRecord => (PROCESSORS, Reach::Subject),
+            // Counts and ids, never a value: those who answer for the data and who audit them.
+            RetentionScan => (AUDIT, Reach::Any),
             RepresentativeList | RepresentativeLink | RepresentativeUnlink => {
                 (PROCESSORS, Reach::Subject)
             }
@@ -190,6 +194,7 @@ impl Action {
             ReconfirmationList => "consent.reconfirmations",
             LifecycleRead => "lifecycle.read",
             LifecycleRecord => "lifecycle.record",
+            RetentionScan => "retention.scan",
             RepresentativeList => "representative.list",
             RepresentativeLink => "representative.link",
             RepresentativeUnlink => "representative.unlink",

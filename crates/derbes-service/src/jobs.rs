@@ -272,6 +272,17 @@ pub fn jobs(settings: JobSettings) -> Vec<Job> {
             },
         )
         .on_intact_chain(),
+        // The first run comes one period after start-up, which has just read the key file.
+        Job::new(KEYS, KEY_RELOAD_PERIOD, false, |a| async move {
+            Ok(if a.vault.reload_keys()? {
+                Ran::notable(format!(
+                    "key file reloaded; new data keys are wrapped under key version {}",
+                    a.vault.keys().current_version()
+                ))
+            } else {
+                Ran::idle()
+            })
+        }),
         Job::new(
             LIFECYCLE_SYNC,
             LIFECYCLE_SYNC_PERIOD,
@@ -297,17 +308,6 @@ pub fn jobs(settings: JobSettings) -> Vec<Job> {
             },
         )
         .on_intact_chain(),
-        // The first run comes one period after start-up, which has just read the key file.
-        Job::new(KEYS, KEY_RELOAD_PERIOD, false, |a| async move {
-            Ok(if a.vault.reload_keys()? {
-                Ran::notable(format!(
-                    "key file reloaded; new data keys are wrapped under key version {}",
-                    a.vault.keys().current_version()
-                ))
-            } else {
-                Ran::idle()
-            })
-        }),
     ]
 }
 

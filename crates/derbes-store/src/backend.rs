@@ -2,7 +2,8 @@
 //! read and write them the same way in either, and the core types they hold.
 
 pub(crate) use crate::chain::{Anchor, Chain, ChainPolicy, ChainState, Continuation};
-pub(crate) use crate::fields_blob::{decode_fields, encode_fields};
+pub(crate) use crate::fields_blob::{decode_field_keys, decode_fields, encode_fields};
+pub(crate) use crate::subject_state::{gather, RetentionSubject};
 pub(crate) use crate::subjects::{collected_column, collected_from_column, Rewritten};
 pub(crate) use crate::times::At;
 pub(crate) use crate::{

@@ -62,6 +62,31 @@ pub fn decode_fields(mut b: &[u8]) -> Result<Vec<(String, Vec<u8>)>, BlobError> 
     }
 }
 
+/// The field keys of a blob, in order, without copying the sealed values.
+pub fn decode_field_keys(b: &[u8]) -> Result<Vec<String>, BlobError> {
+    let at = |i: usize| b.get(i).copied().ok_or(BlobError::Truncated);
+    let count = u16::from_be_bytes([at(0)?, at(1)?]);
+    let mut out = Vec::with_capacity(usize::from(count));
+    let mut i = 2;
+    for _ in 0..count {
+        let klen = usize::from(at(i)?);
+        let key = b.get(i + 1..i + 1 + klen).ok_or(BlobError::Truncated)?;
+        out.push(
+            std::str::from_utf8(key)
+                .map_err(|_| BlobError::Key)?
+                .to_owned(),
+        );
+        i += 1 + klen;
+        let l = [at(i)?, at(i + 1)?, at(i + 2)?, at(i + 3)?];
+        i += 4 + u32::from_be_bytes(l) as usize;
+    }
+    if i == b.len() {
+        Ok(out)
+    } else {
+        Err(BlobError::Truncated)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,8 +99,10 @@ mod tests {
         ];
         let b = encode_fields(&fields).unwrap();
         assert_eq!(decode_fields(&b).unwrap(), fields);
+        assert_eq!(decode_field_keys(&b).unwrap(), ["iin", "email"]);
         for cut in 0..b.len() {
             assert!(decode_fields(&b[..cut]).is_err(), "{cut}");
+            assert!(decode_field_keys(&b[..cut]).is_err(), "{cut}");
         }
         assert_eq!(decode_fields(&encode_fields(&[]).unwrap()).unwrap(), vec![]);
     }

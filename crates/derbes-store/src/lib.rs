@@ -44,7 +44,7 @@ pub use chain::{
 pub use declarations::DeclarationStore;
 pub(crate) use destructions::destruction_check_holds;
 pub use destructions::DestructionStore;
-pub use fields_blob::{decode_fields, encode_fields, BlobError};
+pub use fields_blob::{decode_field_keys, decode_fields, encode_fields, BlobError};
 pub use job_runs::{JobOutcome, JobRun, JobRunStore};
 pub use keys::{KeyOwner, KeyRecord, KeyStore};
 pub use packages::{PackageRecord, PackageStore};
@@ -54,8 +54,8 @@ pub use requests::{RequestQuery, RequestRecord, RequestStore};
 pub use sqlite::SqliteStore;
 pub(crate) use subject_state::{state_sql, FlagTable};
 pub use subject_state::{
-    FlagWrite, Reconfirmation, ReconfirmationsDue, StateChanges, SubjectState, SubjectStateStore,
-    STATE_CHANGES_KEPT,
+    FlagWrite, Reconfirmation, ReconfirmationsDue, RetentionSubject, StateChanges, SubjectState,
+    SubjectStateStore, STATE_CHANGES_KEPT,
 };
 pub use subjects::{IndexEntry, SubjectRecord, SubjectStore};
 pub(crate) use tokens::{purposes_of, TOKEN_COLUMNS};

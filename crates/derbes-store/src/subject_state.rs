@@ -156,6 +156,41 @@ pub struct ReconfirmationsDue {
     pub total: u64,
 }
 
+/// What the retention scan needs of one subject: which fields it has (never a value), when
+/// they were collected, its consent ledger and its lifecycle events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionSubject {
+    pub id: Uuid,
+    pub category: String,
+    pub created_at: time::OffsetDateTime,
+    pub field_keys: Vec<String>,
+    pub field_collected: std::collections::BTreeMap<String, time::Date>,
+    /// In the order recorded.
+    pub consents: Vec<ConsentEvent>,
+    /// In the order recorded.
+    pub lifecycle: Vec<derbes_core::lifecycle::LifecycleEvent>,
+}
+
+/// Gathers the events read for a page of subjects (rows of subject, n, JSON in any order)
+/// into each subject's ledger, in the order recorded.
+pub(crate) fn gather<T: serde::de::DeserializeOwned>(
+    page: &mut [RetentionSubject],
+    mut rows: Vec<(Uuid, i64, String)>,
+    put: impl Fn(&mut RetentionSubject, T),
+) -> Result<(), crate::StoreError> {
+    rows.sort_unstable_by_key(|r| (r.0, r.1));
+    let mut at = 0;
+    for (id, _, body) in rows {
+        while page.get(at).is_some_and(|s| s.id < id) {
+            at += 1;
+        }
+        if let Some(s) = page.get_mut(at).filter(|s| s.id == id) {
+            put(s, crate::from_json(&body)?);
+        }
+    }
+    Ok(())
+}
+
 /// How many changes the feed keeps; older ones are pruned.
 pub const STATE_CHANGES_KEPT: i64 = 100_000;
 
@@ -185,6 +220,15 @@ pub trait SubjectStateStore: Send + Sync {
     /// number of the change), oldest first, at most `limit`. A reader that has seen a change has
     /// seen every earlier one.
     async fn state_changes(&self, after: i64, limit: u32) -> Result<StateChanges, StoreError>;
+    /// Subjects in id order after `after` (from the first when `None`), at most `limit`, with
+    /// what the retention scan needs of each.
+    async fn retention_page(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<RetentionSubject>, StoreError>;
+    /// The subjects with an open data-subject request: a legal hold keeps their data.
+    async fn subjects_with_open_requests(&self) -> Result<Vec<Uuid>, StoreError>;
     /// A subject's lifecycle events, in the order recorded.
     async fn lifecycle_events(
         &self,

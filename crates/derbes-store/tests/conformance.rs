@@ -965,6 +965,71 @@ fn lifecycle_events_append_in_order(db: TestDb) -> Fut {
     })
 }
 
+/// The retention scan reads subjects a page at a time in id order, each with its field names,
+/// collection days, consent ledger and lifecycle; and the subjects an open request holds.
+fn retention_pages_carry_ledgers_and_open_requests_hold(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let k = keys();
+        let s = store(&db, &k).await;
+        let mut subjects: Vec<SubjectRecord> = (0..3).map(|_| record("student")).collect();
+        subjects.sort_by_key(|r| r.id);
+        subjects[2]
+            .field_collected
+            .insert("surname".into(), date!(2026 - 11 - 25));
+        for (n, r) in subjects.iter().enumerate() {
+            s.write(create(r, u8::try_from(n).unwrap() + 1))
+                .await
+                .unwrap();
+        }
+        let given = consent(
+            subjects[0].id,
+            "olympiad",
+            ConsentAction::Give(grant("olympiad")),
+            GivenBy::Subject,
+        );
+        s.write(WriteOp::RecordConsent {
+            event: given.clone(),
+            seen: 0,
+            version: 1,
+            reconfirm_in: None,
+            audit: AuditDraft::new("test", "consent.give", Outcome::Ok).subject(subjects[0].id),
+        })
+        .await
+        .unwrap();
+        let gone = left(subjects[1].id);
+        s.write(record_lifecycle(gone.clone(), 0)).await.unwrap();
+        let first = s.retention_page(None, 2).await.unwrap();
+        assert_eq!(
+            first.iter().map(|p| p.id).collect::<Vec<_>>(),
+            [subjects[0].id, subjects[1].id]
+        );
+        assert_eq!(first[0].field_keys, ["iin", "surname"]);
+        assert_eq!(first[0].consents, [given]);
+        assert!(first[0].lifecycle.is_empty());
+        assert_eq!(first[1].lifecycle, [gone]);
+        assert_eq!(first[0].created_at, subjects[0].created_at);
+        let rest = s.retention_page(Some(first[1].id), 2).await.unwrap();
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].field_collected, subjects[2].field_collected);
+        assert!(s
+            .retention_page(Some(rest[0].id), 2)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(s.subjects_with_open_requests().await.unwrap().is_empty());
+        let asked = request_record(
+            subjects[2].id,
+            "access_export",
+            "2026-12-10T18:59:59.999999Z",
+        );
+        s.write(file(&asked, false)).await.unwrap();
+        assert_eq!(
+            s.subjects_with_open_requests().await.unwrap(),
+            [subjects[2].id]
+        );
+    })
+}
+
 fn file(record: &RequestRecord, refuse_duplicate: bool) -> WriteOp {
     WriteOp::FileRequest {
         record: record.clone(),
@@ -1922,6 +1987,10 @@ fn main() -> ExitCode {
         (
             "lifecycle_events_append_in_order",
             lifecycle_events_append_in_order,
+        ),
+        (
+            "retention_pages_carry_ledgers_and_open_requests_hold",
+            retention_pages_carry_ledgers_and_open_requests_hold,
         ),
         (
             "requests_file_update_list_and_rewrap",

@@ -13,6 +13,7 @@ mod pdf;
 mod policy_cli;
 mod receipt_verify;
 mod requests_cli;
+mod retention_cli;
 mod setup;
 mod token_cli;
 mod users_cli;
@@ -85,6 +86,12 @@ enum Command {
     Lifecycle {
         #[command(subcommand)]
         command: lifecycle_cli::LifecycleCommand,
+    },
+    /// Retention over every subject: what has expired, what a legal hold keeps, what expires
+    /// soon
+    Retention {
+        #[command(subcommand)]
+        command: retention_cli::RetentionCommand,
     },
     /// Consent receipts
     Receipt {
@@ -328,6 +335,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 command: ConsentsCommand::Import(args),
             } => consent_import::run(&config, &args).await,
             Command::Lifecycle { command } => lifecycle_cli::run(&config, &command).await,
+            Command::Retention { command } => retention_cli::run(&config, &command).await,
             Command::Requests {
                 command: RequestsCommand::List(args),
                 ..

@@ -328,6 +328,12 @@ fn request_workflow_schemas() -> Value {
 /// The lifecycle events that start retention periods.
 fn retention_paths() -> Value {
     json!({
+            "/api/v1/retention": { "get": authed(json!({
+                "summary": "What has expired, what a legal hold keeps, and what expires soon, over every subject",
+                "description": "A scan of every subject's fields on today's date: each field lives until the latest of the retention periods of the purposes that keep it; one whose period has run out is counted under the rule of that last period (and no purpose may read it any longer). Expired fields of subjects with an open data-subject request are counted apart, as held. Grouped by rule with what the rule does (destroy or depersonalize), counts of subjects, of subjects none of whose fields is kept any longer, and of fields, the categories and field keys, a sample of subject ids, and the first and last of the fields' last days. No value is read.",
+                "parameters": [ { "name": "days", "in": "query", "required": false, "description": "How many days ahead `upcoming` looks (default 30)", "schema": { "type": "integer", "minimum": 0, "maximum": 366 } } ],
+                "responses": { "200": ok("The scan", "RetentionScan") }
+            }), &[("400", "Malformed query"), ("422", "More than 366 days ahead")]) },
             "/api/v1/subjects/{id}/lifecycle": {
                 "get": authed(json!({
                     "summary": "A subject's lifecycle events, and what they add up to",
@@ -348,6 +354,19 @@ fn retention_paths() -> Value {
 
 fn retention_schemas() -> Value {
     json!({
+                "RetentionScan": { "type": "object", "required": ["today", "days", "scanned", "expired", "held", "upcoming"], "properties": {
+                    "today": { "type": "string", "format": "date" },
+                    "days": { "type": "integer", "minimum": 0 },
+                    "scanned": { "type": "integer", "minimum": 0 },
+                    "expired": { "type": "array", "items": { "$ref": "#/components/schemas/ExpiryGroup" } },
+                    "held": { "type": "array", "items": { "$ref": "#/components/schemas/ExpiryGroup" } },
+                    "upcoming": { "type": "array", "items": { "$ref": "#/components/schemas/ExpiryGroup" } } } },
+                "ExpiryGroup": { "type": "object", "required": ["rule", "action", "subjects", "whole_subjects", "fields", "categories", "field_keys", "sample", "first_day", "last_day"], "properties": {
+                    "rule": { "type": "string" }, "action": { "enum": ["destroy", "depersonalize"] },
+                    "subjects": { "type": "integer", "minimum": 0 }, "whole_subjects": { "type": "integer", "minimum": 0 }, "fields": { "type": "integer", "minimum": 0 },
+                    "categories": { "type": "array", "items": { "type": "string" } }, "field_keys": { "type": "array", "items": { "type": "string" } },
+                    "sample": { "type": "array", "maxItems": 10, "items": { "type": "string", "format": "uuid" } },
+                    "first_day": { "type": "string", "format": "date" }, "last_day": { "type": "string", "format": "date" } } },
                 "LifecycleInput": { "type": "object", "additionalProperties": false, "required": ["kind", "on"], "properties": {
                     "kind": { "enum": ["relationship_ended", "purpose_achieved", "retracted"] },
                     "on": { "type": "string", "format": "date", "description": "The day it happened, not after today" },

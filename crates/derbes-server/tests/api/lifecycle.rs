@@ -265,3 +265,58 @@ pub(super) fn the_platforms_lifecycle_is_recorded_once(db: TestDb) -> Fut {
         assert!(!sync.summary().contains(&left), "{}", sync.summary());
     })
 }
+
+/// Three students: two left, one still studies. Three years on, the grades of the first are
+/// proposed under the rule of the student file; those of the second are held by her open
+/// request; the third is not counted. Auditors may look; staff may not; a year ahead at most.
+pub(super) fn the_scan_groups_what_expired_and_holds_what_a_request_keeps(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let (offset, clock) = shifted_clock();
+        let s = Server::start_with_clock(&db, clock).await;
+        let mut ids = Vec::new();
+        for surname in ["Әлиева", "Бекова", "Сапарова"] {
+            ids.push(
+                s.create_student_id(&s.admin, json!({ "surname": surname, "grades": "5" }))
+                    .await,
+            );
+        }
+        let today = s.state.app.vault.today().to_string();
+        for id in &ids[..2] {
+            let left =
+                json!({ "kind": "relationship_ended", "reason": "окончила школу", "on": today });
+            let path = format!("/api/v1/subjects/{id}/lifecycle");
+            assert_eq!(s.post(&path, &s.admin, left).await.status, 201);
+        }
+        let request = json!({ "kind": "complaint", "subject_id": ids[1], "channel": "paper",
+                              "language": "ru", "details": "Жалоба на обработку" });
+        let r = s.post("/api/v1/requests", &s.admin, request).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        offset.store(1100 * 86_400, std::sync::atomic::Ordering::SeqCst);
+        let r = s.get("/api/v1/retention?days=30", &s.admin).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["scanned"], 3);
+        let group = |part: &str| {
+            r.body[part]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|g| g["rule"] == "student_records")
+                .cloned()
+                .unwrap_or_else(|| panic!("no student_records in {part}: {}", r.body))
+        };
+        let expired = group("expired");
+        assert_eq!(expired["action"], "destroy");
+        assert_eq!(expired["subjects"], 1);
+        assert_eq!(expired["sample"], json!([ids[0]]));
+        assert_eq!(expired["field_keys"], json!(["grades"]), "{expired}");
+        assert_eq!(expired["categories"], json!(["student"]));
+        assert_eq!(group("held")["sample"], json!([ids[1]]));
+        let auditor = s.token(Role::Auditor, &[]).await;
+        assert_eq!(s.get("/api/v1/retention", &auditor).await.status, 200);
+        let staff = s.token(Role::Staff, &["education"]).await;
+        assert_problem(&s.get("/api/v1/retention", &staff).await, 403, "forbidden");
+        let r = s.get("/api/v1/retention?days=400", &s.admin).await;
+        assert_problem(&r, 422, "validation");
+        assert_eq!(r.body["errors"][0]["field"], "days");
+    })
+}

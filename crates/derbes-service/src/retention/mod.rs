@@ -6,8 +6,10 @@ use crate::access::Action;
 use crate::actor::Actor;
 use crate::vault::{Vault, VaultError};
 use derbes_core::audit::{AuditDraft, Outcome};
-use derbes_core::lifecycle::{check, LifecycleEvent, LifecycleKind, LifecycleProblem};
-use derbes_core::retention::{ended, holds, kept_until, Hold, Until};
+use derbes_core::consent::SubjectFacts;
+use derbes_core::expiry::{ExpiryReport, ExpiryScan};
+use derbes_core::lifecycle::{check, fold, LifecycleEvent, LifecycleKind, LifecycleProblem};
+use derbes_core::retention::{ended, holds, kept_until, last_days, Hold, Until};
 use derbes_core::validate::FieldProblem;
 use derbes_store::WriteOp;
 use serde::{Deserialize, Serialize};
@@ -251,6 +253,63 @@ impl Retention {
             events,
             category: record.category,
         })
+    }
+}
+
+/// Subjects read at a time by the retention scan.
+const SCAN_PAGE: u32 = 2000;
+/// The longest look ahead of a scan, in days.
+pub const MAX_SCAN_DAYS: u32 = 366;
+
+impl Retention {
+    /// What has expired over every subject (apart from what a legal hold keeps: an open
+    /// request) and what expires within `days` days, grouped by the retention rule whose
+    /// period ran out, with counts, categories, fields and a few subject ids. Read a page of
+    /// subjects at a time, so memory stays flat however many there are; no value is opened.
+    pub async fn scan(&self, actor: &Actor, days: u32) -> Result<ExpiryReport, VaultError> {
+        self.vault.authorize(actor, Action::RetentionScan)?;
+        if days > MAX_SCAN_DAYS {
+            return Err(VaultError::Validation(vec![FieldProblem {
+                field: "days".into(),
+                message: format!("is more than {MAX_SCAN_DAYS}; look at most a year ahead"),
+                reason: None,
+            }]));
+        }
+        let today = self.vault.today();
+        let store = self.vault.store();
+        let held: std::collections::HashSet<Uuid> = store
+            .subjects_with_open_requests()
+            .await?
+            .into_iter()
+            .collect();
+        let declaration = self.vault.declaration();
+        let mut scan = ExpiryScan::new(declaration, today, days);
+        let mut after = None;
+        loop {
+            let page = store.retention_page(after, SCAN_PAGE).await?;
+            for s in &page {
+                let mut life = fold(self.vault.day_of(s.created_at), &s.lifecycle);
+                life.field_collected.clone_from(&s.field_collected);
+                // No birth date is opened: a minor's own consent is never recorded, so every
+                // event in a ledger counts as it would with it.
+                let consents = SubjectFacts {
+                    birth_date: None,
+                    blocked: false,
+                    restricted: &[],
+                    obligations: &[],
+                    consents: &s.consents,
+                    retention: None,
+                };
+                let keys = s.field_keys.iter().map(String::as_str);
+                let lasts = last_days(declaration, &s.category, keys, &life, &consents, today);
+                scan.add(s.id, &s.category, &lasts, held.contains(&s.id));
+            }
+            match page.last() {
+                Some(last) if page.len() == SCAN_PAGE as usize => after = Some(last.id),
+                _ => break,
+            }
+        }
+        Ok(scan.finish())
     }
 }
 

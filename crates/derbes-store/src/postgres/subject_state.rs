@@ -280,6 +280,69 @@ impl SubjectStateStore for PostgresStore {
         subject_and_state(&self.client().await?, id, purpose.as_deref()).await
     }
 
+    async fn retention_page(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<RetentionSubject>, StoreError> {
+        let after = after.unwrap_or(Uuid::nil());
+        let mut page = Vec::new();
+        for r in self
+            .rows(
+                "SELECT id, category, fields, created_at, field_collected FROM subjects \
+                 WHERE id > $1 ORDER BY id LIMIT $2",
+                &[&after, &i64::from(limit)],
+            )
+            .await?
+        {
+            page.push(RetentionSubject {
+                id: r.get(0),
+                category: r.get(1),
+                field_keys: decode_field_keys(r.get::<_, &[u8]>(2))
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                created_at: r.try_get::<_, At>(3)?.0,
+                field_collected: collected_from_column(r.get::<_, Option<&str>>(4))?,
+                consents: Vec::new(),
+                lifecycle: Vec::new(),
+            });
+        }
+        let (Some(first), Some(last)) = (page.first().map(|s| s.id), page.last().map(|s| s.id))
+        else {
+            return Ok(page);
+        };
+        let range = |rows: Vec<Row>| -> Vec<(Uuid, i64, String)> {
+            rows.iter()
+                .map(|r| (r.get(0), i64::from(r.get::<_, i32>(1)), r.get(2)))
+                .collect()
+        };
+        let consents = range(
+            self.rows(
+                "SELECT subject_id, n, event FROM consent_events WHERE subject_id BETWEEN $1 AND $2",
+                &[&first, &last],
+            )
+            .await?,
+        );
+        gather(&mut page, consents, |s, e| s.consents.push(e))?;
+        let events = range(
+            self.rows(
+                "SELECT subject_id, n, event FROM lifecycle_events WHERE subject_id BETWEEN $1 AND $2",
+                &[&first, &last],
+            )
+            .await?,
+        );
+        gather(&mut page, events, |s, e| s.lifecycle.push(e))?;
+        Ok(page)
+    }
+
+    async fn subjects_with_open_requests(&self) -> Result<Vec<Uuid>, StoreError> {
+        Ok(self
+            .rows("SELECT DISTINCT subject_id FROM requests WHERE open", &[])
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
     async fn subjects_with_state(
         &self,
         asked: Vec<(Uuid, Option<String>)>,

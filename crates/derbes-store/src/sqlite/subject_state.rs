@@ -230,6 +230,72 @@ pub(super) fn set_flag(
 
 #[async_trait]
 impl SubjectStateStore for SqliteStore {
+    async fn retention_page(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<RetentionSubject>, StoreError> {
+        self.read(move |c| {
+            let after = after.unwrap_or(Uuid::nil());
+            let mut page = Vec::new();
+            let mut stmt = c.prepare_cached(
+                "SELECT id, category, fields, created_at, field_collected FROM subjects                  WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )?;
+            let mut rows = stmt.query(params![&after.as_bytes()[..], limit])?;
+            while let Some(r) = rows.next()? {
+                let blob: Vec<u8> = r.get(2)?;
+                page.push(RetentionSubject {
+                    id: uuid_of(r.get(0)?)?,
+                    category: r.get(1)?,
+                    field_keys: decode_field_keys(&blob)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    created_at: r.get::<_, At>(3)?.0,
+                    field_collected: collected_from_column(r.get::<_, Option<String>>(4)?.as_deref())?,
+                    consents: Vec::new(),
+                    lifecycle: Vec::new(),
+                });
+            }
+            let (Some(first), Some(last)) = (page.first().map(|s| s.id), page.last().map(|s| s.id))
+            else {
+                return Ok(page);
+            };
+            let range = |sql: &str| -> Result<Vec<(Uuid, i64, String)>, StoreError> {
+                let mut stmt = c.prepare_cached(sql)?;
+                let mut rows =
+                    stmt.query(params![&first.as_bytes()[..], &last.as_bytes()[..]])?;
+                let mut out = Vec::new();
+                while let Some(r) = rows.next()? {
+                    out.push((uuid_of(r.get(0)?)?, r.get(1)?, r.get(2)?));
+                }
+                Ok(out)
+            };
+            let consents = range(
+                "SELECT subject_id, n, event FROM consent_events WHERE subject_id BETWEEN ?1 AND ?2",
+            )?;
+            gather(&mut page, consents, |s, e| s.consents.push(e))?;
+            let events = range(
+                "SELECT subject_id, n, event FROM lifecycle_events WHERE subject_id BETWEEN ?1 AND ?2",
+            )?;
+            gather(&mut page, events, |s, e| s.lifecycle.push(e))?;
+            Ok(page)
+        })
+        .await
+    }
+
+    async fn subjects_with_open_requests(&self) -> Result<Vec<Uuid>, StoreError> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT DISTINCT subject_id FROM requests WHERE open = 1")?;
+            let mut rows = stmt.query([])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(uuid_of(r.get(0)?)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn lifecycle_events(&self, subject_id: Uuid) -> Result<Vec<LifecycleEvent>, StoreError> {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(

@@ -126,3 +126,39 @@ fn lifecycle_import_records_events_and_reports_each_refused_row() {
     assert!(!out.contains("grades"), "only the fields she has: {out}");
     assert_ok(&verify(cwd, &data));
 }
+
+/// The retention scan at the terminal: counts and ids, never a value; as JSON, the API's
+/// answer; a look too far ahead refused with the option named.
+#[test]
+fn retention_scan_counts_what_expired() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let data = cwd.join("data");
+    {
+        let s = Server::start(cwd, &data);
+        let token = s.token.clone().unwrap();
+        let iin = Iin::compose(time::macros::date!(2012 - 03 - 14), Sex::Female, 43)
+            .unwrap()
+            .as_str()
+            .to_owned();
+        create_student(&s, &token, 1, "Сейітқызы", &iin);
+    }
+    // One subject, nothing expired yet.
+    let scan = |args: &[&str]| {
+        run(derbes(cwd)
+            .args(["retention", "scan"])
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data))
+    };
+    let o = scan(&[]);
+    assert_ok(&o);
+    let out = text(&o.stdout);
+    assert!(out.starts_with("1 subject(s) scanned on "), "{out}");
+    assert!(out.contains("expired:\n  nothing"), "{out}");
+    let o = scan(&["--days", "3000", "--json"]);
+    assert_failed_with(&o, "--days: is more than 366");
+    let o = scan(&["--json"]);
+    let json: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(json["scanned"], 1);
+}

@@ -1,6 +1,6 @@
 //! Routes for a subject's lifecycle events, which start its retention periods.
 
-use crate::api::{created, ok, Body, Path, RouteList};
+use crate::api::{created, ok, Body, Path, Query, RouteList};
 use crate::auth::Caller;
 use crate::problem::ApiError;
 use axum::response::Response;
@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 pub(in crate::api) fn routes() -> RouteList {
     vec![
+        ("get", "/api/v1/retention", get(scan)),
         ("get", "/api/v1/subjects/{id}/lifecycle", get(lifecycle)),
         (
             "post",
@@ -17,6 +18,22 @@ pub(in crate::api) fn routes() -> RouteList {
             axum::routing::post(record),
         ),
     ]
+}
+
+/// How far ahead the scan looks for what expires soon.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Ahead {
+    #[serde(default = "thirty")]
+    days: u32,
+}
+
+fn thirty() -> u32 {
+    30
+}
+
+async fn scan(Caller { app, actor }: Caller, Query(q): Query<Ahead>) -> Result<Response, ApiError> {
+    ok(&app.retention.scan(&actor, q.days).await?)
 }
 
 async fn lifecycle(

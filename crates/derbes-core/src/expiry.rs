@@ -1,0 +1,258 @@
+//! What has expired and what expires soon, over many subjects, grouped by the retention rule
+//! whose period ran out: what the daily retention scan proposes to the DPO (expired, apart
+//! from what a legal hold keeps) and what the operator is warned of ahead (upcoming).
+
+use crate::declaration::{Declaration, RetentionAction};
+use crate::retention::{FieldLast, Until};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use time::{Date, Duration};
+use uuid::Uuid;
+
+/// How many subject ids a group shows.
+pub const SAMPLE: usize = 10;
+
+/// The fields of one retention rule that expired (or expire soon), over the subjects scanned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExpiryGroup {
+    pub rule: String,
+    /// What the rule does when its period ends.
+    pub action: RetentionAction,
+    /// Subjects with at least one such field.
+    pub subjects: u64,
+    /// Of those, the subjects none of whose fields is kept any longer: the whole subject goes.
+    pub whole_subjects: u64,
+    /// Fields in all (a field of two subjects counts twice).
+    pub fields: u64,
+    pub categories: BTreeSet<String>,
+    /// The field keys concerned.
+    pub field_keys: BTreeSet<String>,
+    /// The first few subjects, by id.
+    pub sample: Vec<Uuid>,
+    /// The earliest and latest last day of those fields.
+    #[serde(with = "crate::iso_date")]
+    pub first_day: Date,
+    #[serde(with = "crate::iso_date")]
+    pub last_day: Date,
+}
+
+/// The scan of many subjects on one day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExpiryReport {
+    #[serde(with = "crate::iso_date")]
+    pub today: Date,
+    /// Upcoming counts fields whose last day is today or within the next `days` days.
+    pub days: u32,
+    pub scanned: u64,
+    /// Expired and free to be destroyed or depersonalized, by rule.
+    pub expired: Vec<ExpiryGroup>,
+    /// Expired, but the subject is under a legal hold (an open request): kept for now.
+    pub held: Vec<ExpiryGroup>,
+    /// Still kept, ending within `days` days.
+    pub upcoming: Vec<ExpiryGroup>,
+}
+
+/// Gathers an [`ExpiryReport`] subject by subject, in constant memory per rule.
+#[derive(Debug)]
+pub struct ExpiryScan<'d> {
+    declaration: &'d Declaration,
+    today: Date,
+    days: u32,
+    scanned: u64,
+    expired: BTreeMap<&'d str, ExpiryGroup>,
+    held: BTreeMap<&'d str, ExpiryGroup>,
+    upcoming: BTreeMap<&'d str, ExpiryGroup>,
+}
+
+impl<'d> ExpiryScan<'d> {
+    pub fn new(declaration: &'d Declaration, today: Date, days: u32) -> Self {
+        ExpiryScan {
+            declaration,
+            today,
+            days,
+            scanned: 0,
+            expired: BTreeMap::new(),
+            held: BTreeMap::new(),
+            upcoming: BTreeMap::new(),
+        }
+    }
+
+    /// Counts one subject of `category`, with the last days of the fields it has (from
+    /// [`crate::retention::last_days`]); `held` when a legal hold keeps it.
+    pub fn add(&mut self, subject: Uuid, category: &str, lasts: &[FieldLast<'_>], held: bool) {
+        self.scanned += 1;
+        let horizon = self.today + Duration::days(i64::from(self.days));
+        let (mut ended, mut soon) = (Vec::new(), Vec::new());
+        for l in lasts {
+            let (Some(Until::Day(last)), Some(rule)) = (l.until, l.rule) else {
+                continue;
+            };
+            if last < self.today {
+                ended.push((rule, l.field, last));
+            } else if last <= horizon {
+                soon.push((rule, l.field, last));
+            }
+        }
+        let whole = !ended.is_empty() && ended.len() == lasts.len();
+        let target = if held {
+            &mut self.held
+        } else {
+            &mut self.expired
+        };
+        Self::count(self.declaration, target, subject, category, &ended, whole);
+        Self::count(
+            self.declaration,
+            &mut self.upcoming,
+            subject,
+            category,
+            &soon,
+            false,
+        );
+    }
+
+    fn count(
+        declaration: &'d Declaration,
+        groups: &mut BTreeMap<&'d str, ExpiryGroup>,
+        subject: Uuid,
+        category: &str,
+        fields: &[(&str, &str, Date)],
+        whole: bool,
+    ) {
+        let mut seen: Vec<&str> = Vec::new();
+        for (rule, field, last) in fields {
+            let Some((rule, declared)) = declaration.retention.get_key_value(*rule) else {
+                continue;
+            };
+            let rule = rule.as_str();
+            let g = groups.entry(rule).or_insert_with(|| ExpiryGroup {
+                rule: rule.to_owned(),
+                action: declared.action,
+                subjects: 0,
+                whole_subjects: 0,
+                fields: 0,
+                categories: BTreeSet::new(),
+                field_keys: BTreeSet::new(),
+                sample: Vec::new(),
+                first_day: *last,
+                last_day: *last,
+            });
+            g.fields += 1;
+            g.first_day = g.first_day.min(*last);
+            g.last_day = g.last_day.max(*last);
+            if !g.field_keys.contains(*field) {
+                g.field_keys.insert((*field).to_owned());
+            }
+            if !seen.contains(&rule) {
+                seen.push(rule);
+                g.subjects += 1;
+                g.whole_subjects += u64::from(whole);
+                if !g.categories.contains(category) {
+                    g.categories.insert(category.to_owned());
+                }
+                if g.sample.len() < SAMPLE {
+                    g.sample.push(subject);
+                }
+            }
+        }
+    }
+
+    pub fn finish(self) -> ExpiryReport {
+        ExpiryReport {
+            today: self.today,
+            days: self.days,
+            scanned: self.scanned,
+            expired: self.expired.into_values().collect(),
+            held: self.held.into_values().collect(),
+            upcoming: self.upcoming.into_values().collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consent::SubjectFacts;
+    use crate::retention::{last_days, Lifecycle};
+    use time::macros::date;
+
+    fn decl() -> Declaration {
+        Declaration::load(include_str!("../../../examples/shoqan-school.toml"))
+            .unwrap()
+            .declaration
+    }
+
+    fn facts() -> SubjectFacts<'static> {
+        SubjectFacts {
+            birth_date: None,
+            blocked: false,
+            restricted: &[],
+            obligations: &[],
+            consents: &[],
+            retention: None,
+        }
+    }
+
+    /// Three students who left on different days, one of them held by an open request: on the
+    /// day after the file's three years, the one who left first has expired fields grouped
+    /// under the rule of the file, the held one is apart, and the third is upcoming.
+    #[test]
+    fn expired_fields_are_grouped_by_rule_and_held_ones_apart() {
+        let d = decl();
+        let fields = ["surname", "grades", "attendance"];
+        let today = date!(2029 - 06 - 01);
+        let mut scan = ExpiryScan::new(&d, today, 30);
+        for (n, left, held) in [
+            (1u128, date!(2026 - 05 - 31), false),
+            (2, date!(2026 - 05 - 30), true),
+            (3, date!(2026 - 06 - 20), false),
+        ] {
+            let mut life = Lifecycle::collected_on(date!(2020 - 09 - 01));
+            life.relationship_ended = Some(left);
+            let lasts = last_days(&d, "student", fields.into_iter(), &life, &facts(), today);
+            scan.add(Uuid::from_u128(n), "student", &lasts, held);
+        }
+        let r = scan.finish();
+        assert_eq!(r.scanned, 3);
+        let [expired] = &r.expired[..] else {
+            panic!("{r:?}")
+        };
+        assert_eq!(expired.rule, "student_records");
+        assert_eq!(expired.action, RetentionAction::Destroy);
+        assert_eq!(
+            (expired.subjects, expired.fields, expired.whole_subjects),
+            (1, 2, 0)
+        );
+        assert_eq!(
+            expired.field_keys.iter().collect::<Vec<_>>(),
+            ["attendance", "grades"]
+        );
+        assert_eq!(expired.sample, [Uuid::from_u128(1)]);
+        assert_eq!(expired.last_day, date!(2029 - 05 - 31));
+        assert_eq!(r.held[0].sample, [Uuid::from_u128(2)]);
+        let [upcoming] = &r.upcoming[..] else {
+            panic!("{r:?}")
+        };
+        assert_eq!(upcoming.sample, [Uuid::from_u128(3)]);
+        assert_eq!(upcoming.first_day, date!(2029 - 06 - 20));
+    }
+
+    /// A subject none of whose fields is kept any longer goes whole.
+    #[test]
+    fn a_subject_with_nothing_left_goes_whole() {
+        let d = decl();
+        let mut life = Lifecycle::collected_on(date!(2020 - 09 - 01));
+        life.relationship_ended = Some(date!(2020 - 10 - 01));
+        let today = date!(2030 - 01 - 01);
+        let lasts = last_days(
+            &d,
+            "student",
+            ["grades"].into_iter(),
+            &life,
+            &facts(),
+            today,
+        );
+        let mut scan = ExpiryScan::new(&d, today, 30);
+        scan.add(Uuid::from_u128(1), "student", &lasts, false);
+        assert_eq!(scan.finish().expired[0].whole_subjects, 1);
+    }
+}
