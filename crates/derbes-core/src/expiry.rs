@@ -4,7 +4,7 @@
 
 use crate::declaration::{Declaration, RetentionAction};
 use crate::retention::{FieldLast, Until};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use time::{Date, Duration};
 use uuid::Uuid;
@@ -13,7 +13,7 @@ use uuid::Uuid;
 pub const SAMPLE: usize = 10;
 
 /// The fields of one retention rule that expired (or expire soon), over the subjects scanned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExpiryGroup {
     pub rule: String,
     /// What the rule does when its period ends.
@@ -37,7 +37,7 @@ pub struct ExpiryGroup {
 }
 
 /// The scan of many subjects on one day.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExpiryReport {
     #[serde(with = "crate::iso_date")]
     pub today: Date,

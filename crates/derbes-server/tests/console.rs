@@ -323,6 +323,10 @@ fn main() -> ExitCode {
             today::consents_to_confirm_at_majority_are_on_today,
         ),
         (
+            "the_last_retention_scan_is_on_today",
+            today::the_last_retention_scan_is_on_today,
+        ),
+        (
             "a_request_from_paper_to_the_sent_answer",
             requests::a_request_from_paper_to_the_sent_answer,
         ),

@@ -49,6 +49,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "reads the key file again to pick up key versions added by `derbes keys rotate`",
     ),
     (
+        RETENTION_SCAN,
+        "scans every subject for fields whose retention has ended, those a legal hold keeps and those ending within 30 days, and keeps the counts for Today",
+    ),
+    (
         LIFECYCLE_SYNC,
         "records what the platforms' databases say of their users' lifecycles (the SQL connectors' [lifecycle] maps): the end of the relationship, purposes achieved",
     ),
@@ -63,6 +67,7 @@ const TOKEN_USE: &str = "token-use";
 const KEYS: &str = "key-reload";
 const RECONFIRMATIONS: &str = "majority-reconfirmations";
 const LIFECYCLE_SYNC: &str = "lifecycle-sync";
+const RETENTION_SCAN: &str = "retention-scan";
 
 /// How often webhook jobs are looked at.
 pub const WEBHOOK_PERIOD: Duration = Duration::from_secs(5);
@@ -77,6 +82,8 @@ pub const AUDIT_VERIFICATION_PERIOD: Duration = Duration::from_secs(24 * 3600);
 pub const KEY_RELOAD_PERIOD: Duration = Duration::from_secs(10);
 const OUTBOX_SWEEP_PERIOD: Duration = Duration::from_secs(3600);
 const TOKEN_USE_PERIOD: Duration = Duration::from_secs(60);
+/// How often every subject is scanned for what expired.
+pub const RETENTION_SCAN_PERIOD: Duration = Duration::from_secs(24 * 3600);
 /// How often the platforms' lifecycle columns are read.
 pub const LIFECYCLE_SYNC_PERIOD: Duration = Duration::from_secs(24 * 3600);
 
@@ -283,6 +290,21 @@ pub fn jobs(settings: JobSettings) -> Vec<Job> {
                 Ran::idle()
             })
         }),
+        Job::new(
+            RETENTION_SCAN,
+            RETENTION_SCAN_PERIOD,
+            true,
+            |a| async move {
+                let report = a.retention.keep_scan(&Actor::job(RETENTION_SCAN)).await?;
+                let summary = crate::retention::scan_summary(&report);
+                Ok(if report.expired.is_empty() {
+                    Ran::routine(summary)
+                } else {
+                    Ran::notable(summary)
+                })
+            },
+        )
+        .on_intact_chain(),
         Job::new(
             LIFECYCLE_SYNC,
             LIFECYCLE_SYNC_PERIOD,

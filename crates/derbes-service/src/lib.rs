@@ -67,10 +67,11 @@ pub use requests::{
     RequestInput, RequestSettings, RequestView, Requester, Requests, StepInput, Verification,
 };
 pub use retention::{
-    FieldRetention, LifecycleInput, LifecycleStep, LifecycleSync, LifecycleView, Retention,
+    FieldRetention, LatestScan, LifecycleInput, LifecycleStep, LifecycleSync, LifecycleView,
+    Retention,
 };
 pub use subject_file::{SubjectFile, HISTORY_LIMIT};
 pub use subjects::Subjects;
-pub use today::{RequestsPart, Today, TODAY_LIMIT};
+pub use today::{RequestsPart, RetentionPart, Today, TODAY_LIMIT};
 pub use tokens::{NewToken, TokenLifetimes, TokenView, Tokens, Unauthenticated, MAX_TOKEN_DAYS};
 pub use vault::{Clock, KeyLoader, PreparedSubject, Vault, VaultError};

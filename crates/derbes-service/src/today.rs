@@ -1,13 +1,15 @@
 //! "Today": what the operator's legal clocks ask of a person now, in one read. Requests past
 //! their due time, requests due by the end of today, requests awaiting a second person's
 //! approval, consents that subjects who came of age are to confirm in their own name (due this
-//! month or earlier), and the audit chain's last verification and checkpoint export. Each part is
+//! month or earlier), what the last retention scan found expired, held or ending soon, and the
+//! audit chain's last verification and checkpoint export. Each part is
 //! there only for those who may see it: a part the actor may not read is left out, not
 //! refused, so that every role has a Today.
 
 use crate::app::App;
 use crate::audit_chain::AuditStatus;
 use crate::requests::{RequestFilter, RequestView};
+use crate::retention::LatestScan;
 use crate::{Actor, VaultError};
 use derbes_core::request::Status;
 use derbes_store::ReconfirmationsDue;
@@ -36,7 +38,15 @@ pub struct Today {
     pub awaiting_approval: Option<RequestsPart>,
     /// Consents a representative gave, which the subject, now of age, is to confirm.
     pub reconfirmations: Option<ReconfirmationsDue>,
+    /// What the last retention scan found.
+    pub retention: Option<RetentionPart>,
     pub audit: Option<AuditStatus>,
+}
+
+/// The retention part of Today: the last scan the daily job kept, if it has run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetentionPart {
+    pub latest: Option<LatestScan>,
 }
 
 impl App {
@@ -88,6 +98,11 @@ impl App {
             Err(VaultError::Forbidden(_)) => None,
             Err(e) => return Err(e),
         };
+        let retention = match self.retention.latest_scan(actor).await {
+            Ok(latest) => Some(RetentionPart { latest }),
+            Err(VaultError::Forbidden(_)) => None,
+            Err(e) => return Err(e),
+        };
         let audit = match self.vault.audit_status_for(actor) {
             Ok(s) => Some(s),
             Err(VaultError::Forbidden(_)) => None,
@@ -99,6 +114,7 @@ impl App {
             due_today,
             awaiting_approval,
             reconfirmations,
+            retention,
             audit,
         })
     }

@@ -18,6 +18,7 @@ mod keys;
 mod packages;
 mod postgres;
 mod requests;
+mod retention_scans;
 mod sqlite;
 mod subject_runs;
 mod subject_state;
@@ -51,6 +52,7 @@ pub use packages::{PackageRecord, PackageStore};
 pub use postgres::PostgresStore;
 pub(crate) use requests::REQUEST_COLUMNS;
 pub use requests::{RequestQuery, RequestRecord, RequestStore};
+pub use retention_scans::{KeptScan, RetentionScanStore};
 pub use sqlite::SqliteStore;
 pub(crate) use subject_state::{state_sql, FlagTable};
 pub use subject_state::{
@@ -154,6 +156,7 @@ pub trait Store:
     + DestructionStore
     + DeclarationStore
     + JobRunStore
+    + RetentionScanStore
     + AccountStore
     + 'static
 {

@@ -84,6 +84,8 @@ pub enum WriteOp {
     /// The last run of a periodic job, replacing the one before and counted: bookkeeping of
     /// derbes itself, no action on personal data, so it carries no audit event.
     RecordJobRun(crate::JobRun),
+    /// Keeps the last retention scan (bookkeeping, no audit event).
+    KeepRetentionScan(crate::KeptScan),
     /// Records a declaration version; refuses the same version with different content.
     RecordDeclaration {
         version: String,
@@ -199,6 +201,7 @@ impl WriteOp {
             | WriteOp::Account(_)
             | WriteOp::SessionsSeen { .. }
             | WriteOp::RecordJobRun(_)
+            | WriteOp::KeepRetentionScan(_)
             | WriteOp::RecordDeclaration { .. }
             | WriteOp::FileRequest { .. }
             | WriteOp::UpdateRequest { .. }
@@ -233,6 +236,7 @@ pub enum Applied {
     AccountWritten,
     SessionsSeen,
     JobRunRecorded,
+    RetentionScanKept,
     /// `true` when the version was new.
     DeclarationRecorded {
         new: bool,

@@ -800,12 +800,16 @@ mod tests {
             ),
             (
                 "today.html",
-                json!({ "limit": 50, "today": {
+                json!({ "limit": 50, "rule_labels": { "student_records": "x" }, "today": {
                         "date": "2026-12-07",
                         "overdue": { "requests": [request.clone()], "more": true },
                         "due_today": { "requests": [], "more": false },
                         "awaiting_approval": null,
                         "reconfirmations": { "due": [{ "subject_id": uuid::Uuid::nil(), "purpose": "medical", "month": "2030-03-01" }], "total": 51 },
+                        "retention": { "latest": { "made_at": "2026-12-07T01:00:00Z", "report": { "today": "2026-12-07", "days": 30, "scanned": 3,
+                            "expired": [{ "rule": "student_records", "action": "destroy", "subjects": 1, "whole_subjects": 0, "fields": 2, "categories": ["student"], "field_keys": ["grades"], "sample": [uuid::Uuid::nil()], "first_day": "2026-05-31", "last_day": "2026-05-31" }],
+                            "held": [{ "rule": "analytics_data", "action": "depersonalize", "subjects": 1, "whole_subjects": 1, "fields": 1, "categories": ["site_visitor"], "field_keys": ["browser"], "sample": [uuid::Uuid::nil()], "first_day": "2026-05-31", "last_day": "2026-05-31" }],
+                            "upcoming": [{ "rule": "student_records", "action": "destroy", "subjects": 1, "whole_subjects": 0, "fields": 1, "categories": ["student"], "field_keys": ["grades"], "sample": [uuid::Uuid::nil()], "first_day": "2026-12-20", "last_day": "2026-12-20" }] } } },
                         "audit": {
                             "chain": "broken", "problem": "x", "verified_through": 7, "last_checkpoint": 2,
                             "checkpoint_file": "/x", "last_exported_checkpoint": { "n": 2, "seq": 7, "at": "2026-12-06T10:00:00Z" },

@@ -644,6 +644,19 @@ const TEXTS: &[(&str, [&str; 3])] = &[
     ("representative_linked", ["Заңды өкіл байланыстырылды.", "Законный представитель связан с субъектом.", "The legal representative is linked."]),
     ("representative_unlinked", ["Заңды өкілмен байланыс алынып тасталды.", "Связь с законным представителем удалена.", "The legal representative is unlinked."]),
     ("obligation_changed", ["Міндеттеме өзгертілді.", "Обязательство изменено.", "The obligation is changed."]),
+    // Today: what the last retention scan found
+    ("retention_today_title", ["Сақтау мерзімі өткен және өтетін деректер", "Данные с истёкшим и истекающим сроком хранения", "Data past or near the end of their retention"]),
+    ("retention_not_scanned", ["Сақтау мерзімдері әлі тексерілмеген: тексеру сервер іске қосылғанда және күн сайын жүргізіледі.", "Сроки хранения ещё не проверялись: проверка выполняется при запуске сервера и ежедневно.", "Retention has not been scanned yet: the scan runs when the server starts and every day."]),
+    ("retention_scanned", ["Соңғы тексеру: {when}, {n} субъект.", "Последняя проверка: {when}, субъектов: {n}.", "Last scan: {when}, {n} subject(s)."]),
+    ("retention_rule", ["Сақтау ережесі", "Правило хранения", "Retention rule"]),
+    ("retention_expired", ["Мерзімі өтті", "Срок истёк", "Expired"]),
+    ("retention_held", ["Мерзімі өтті, бірақ өтініш қаралып жатқандықтан сақталады", "Срок истёк, но данные сохраняются до рассмотрения обращения", "Expired, kept while a request is open"]),
+    ("retention_upcoming", ["30 күн ішінде өтеді", "Истекает в ближайшие 30 дней", "Ends within 30 days"]),
+    ("retention_counts", ["{s} субъект, {f} өріс", "субъектов: {s}, полей: {f}", "{s} subject(s), {f} field(s)"]),
+    ("retention_first", ["ең жақын соңғы күні — {d}", "ближайший последний день — {d}", "the nearest last day: {d}"]),
+    ("retention_nothing", ["Мерзімі өткен де, 30 күн ішінде өтетін де деректер жоқ.", "Нет данных ни с истёкшим сроком хранения, ни с истекающим в ближайшие 30 дней.", "No data are past their retention or end within 30 days."]),
+    ("retention_action_destroy", ["жойылады", "уничтожаются", "destroyed"]),
+    ("retention_action_depersonalize", ["иесіздендіріледі", "обезличиваются", "depersonalized"]),
     // A subject's lifecycle and how long its fields are kept
     ("lifecycle_title", ["Сақтау мерзімдері", "Сроки хранения", "Retention"]),
     (

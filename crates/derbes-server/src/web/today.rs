@@ -1,7 +1,8 @@
 //! "Today", the console's first page: the requests overdue and due today with their legal
 //! clocks and the calendar's explanation, those awaiting approval, the consents subjects are to
-//! confirm at the age of majority, and the audit chain's last verification and checkpoint
-//! export; each part as the person's role may see it.
+//! confirm at the age of majority, what the last retention scan found expired, held or ending
+//! within 30 days, and the audit chain's last verification and checkpoint export; each part as
+//! the person's role may see it.
 
 use super::{Page, Viewer};
 use crate::AppState;
@@ -17,7 +18,13 @@ pub(crate) async fn page(State(state): State<AppState>, viewer: Viewer) -> Respo
             .section("today")
             .request_kinds()
             .purposes_of(state.app.vault.declaration())
-            .with(json!({ "today": today, "limit": derbes_service::TODAY_LIMIT }))
+            .with(json!({
+                "today": today,
+                "limit": derbes_service::TODAY_LIMIT,
+                "rule_labels": state.app.vault.declaration().retention.iter()
+                    .map(|(k, r)| (k.clone(), json!(r.label.get(lang))))
+                    .collect::<serde_json::Map<String, serde_json::Value>>(),
+            }))
             .render(),
         Err(e) => super::session::unavailable(lang, e),
     }

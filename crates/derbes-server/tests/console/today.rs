@@ -291,3 +291,50 @@ pub(crate) fn consents_to_confirm_at_majority_are_on_today(db: TestDb) -> Fut {
             .await;
     })
 }
+
+/// Before the first scan, Today says it has not run; after the daily job's scan, a DPO sees the
+/// rule of the student file with its expired fields and subjects, in the page's language; staff
+/// see no retention part.
+pub(crate) fn the_last_retention_scan_is_on_today(db: TestDb) -> Fut {
+    Box::pin(async move {
+        Desk::start(&db)
+            .await
+            .run(|desk| {
+                let s = &desk.s;
+                let student = desk.service(s.create_student_id(
+                    &s.admin,
+                    json!({ "surname": "Сәрсенбаева", "grades": "5" }),
+                ));
+                let today = desk.service(async { s.state.app.vault.today() });
+                let r = desk.service(s.post(
+                    &format!("/api/v1/subjects/{student}/lifecycle"),
+                    &s.admin,
+                    json!({ "kind": "relationship_ended", "reason": "окончила школу", "on": today.to_string() }),
+                ));
+                assert_eq!(r.status, 201, "{}", r.body);
+                let mut dpo = desk.person("aliya", Role::Dpo, &[]);
+                let page = dpo.get("/console?lang=ru");
+                assert!(page.body.contains("Сроки хранения ещё не проверялись"), "{}", page.body);
+                desk.later(1100 * 86_400);
+                let job = derbes_service::Actor::job("retention-scan");
+                desk.service(s.state.app.retention.keep_scan(&job)).unwrap();
+                // Three years on, the morning's session is long over: the DPO signs in again.
+                let mut dpo = desk.person("dana", Role::Dpo, &[]);
+                let page = dpo.get("/console?lang=ru");
+                let part = page
+                    .body
+                    .split("<section aria-labelledby=\"retention-heading\"")
+                    .nth(1)
+                    .and_then(|p| p.split("</section>").next())
+                    .unwrap_or_default()
+                    .to_owned();
+                assert!(part.contains("Последняя проверка"), "{part}");
+                assert!(part.contains("уничтожаются"), "{part}");
+                assert!(part.contains("субъектов: 1, полей: 1"), "{part}");
+                let mut staff = desk.person("bolat", Role::Staff, &["education"]);
+                let page = staff.get("/console?lang=ru");
+                assert!(!page.body.contains("retention-heading"), "{}", page.body);
+            })
+            .await;
+    })
+}

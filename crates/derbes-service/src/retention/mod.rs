@@ -313,6 +313,67 @@ impl Retention {
     }
 }
 
+/// How far ahead the kept scan looks (Today's warning).
+pub const KEPT_SCAN_DAYS: u32 = 30;
+
+/// The last scan the daily job kept.
+#[derive(Debug, Clone, Serialize)]
+pub struct LatestScan {
+    #[serde(with = "time::serde::rfc3339")]
+    pub made_at: time::OffsetDateTime,
+    pub report: ExpiryReport,
+}
+
+impl Retention {
+    /// Scans every subject, looking [`KEPT_SCAN_DAYS`] ahead, and keeps the report for Today
+    /// (the daily `retention-scan` job).
+    pub async fn keep_scan(&self, actor: &Actor) -> Result<ExpiryReport, VaultError> {
+        let report = self.scan(actor, KEPT_SCAN_DAYS).await?;
+        let kept = derbes_store::KeptScan {
+            made_at: self.vault.now(),
+            report: serde_json::to_string(&report)
+                .map_err(|e| VaultError::Invalid(format!("the scan cannot be kept: {e}")))?,
+        };
+        self.vault
+            .store()
+            .write(WriteOp::KeepRetentionScan(kept))
+            .await?;
+        Ok(report)
+    }
+
+    /// The last scan kept, for those who may scan; `None` before the first.
+    pub async fn latest_scan(&self, actor: &Actor) -> Result<Option<LatestScan>, VaultError> {
+        self.vault.authorize(actor, Action::RetentionScan)?;
+        let Some(kept) = self.vault.store().latest_retention_scan().await? else {
+            return Ok(None);
+        };
+        let report = serde_json::from_str(&kept.report).map_err(|e| {
+            VaultError::Store(derbes_store::StoreError::Corrupt(format!(
+                "the kept retention scan: {e}"
+            )))
+        })?;
+        Ok(Some(LatestScan {
+            made_at: kept.made_at,
+            report,
+        }))
+    }
+}
+
+/// A scan in a sentence, for the job board: counts only.
+pub fn scan_summary(r: &ExpiryReport) -> String {
+    let sum = |groups: &[derbes_core::expiry::ExpiryGroup]| {
+        (
+            groups.iter().map(|g| g.fields).sum::<u64>(),
+            groups.iter().map(|g| g.subjects).sum::<u64>(),
+        )
+    };
+    let ((ef, es), (hf, hs), (uf, us)) = (sum(&r.expired), sum(&r.held), sum(&r.upcoming));
+    format!(
+        "scanned {} subject(s): {ef} field(s) of {es} expired, {hf} field(s) of {hs} held, {uf} field(s) of {us} ending within {} days",
+        r.scanned, r.days
+    )
+}
+
 /// What reading the platforms' lifecycles did, in counts (never an identifier or a reason).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LifecycleSync {

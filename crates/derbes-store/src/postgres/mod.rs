@@ -9,6 +9,7 @@ mod job_runs;
 mod keys;
 mod packages;
 mod requests;
+mod retention_scans;
 mod subject_state;
 mod subjects;
 mod tokens;
@@ -108,6 +109,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         22,
         include_str!("../../migrations/postgres/0022_field_collected.sql"),
+    ),
+    (
+        23,
+        include_str!("../../migrations/postgres/0023_retention_scans.sql"),
     ),
 ];
 
@@ -935,6 +940,10 @@ impl Writer {
             WriteOp::RecordJobRun(run) => {
                 self.record_job_run(&run).await?;
                 Ok(Applied::JobRunRecorded)
+            }
+            WriteOp::KeepRetentionScan(scan) => {
+                self.keep_retention_scan(&scan).await?;
+                Ok(Applied::RetentionScanKept)
             }
             WriteOp::RecordDeclaration {
                 version,

@@ -9,6 +9,7 @@ mod job_runs;
 mod keys;
 mod packages;
 mod requests;
+mod retention_scans;
 mod subject_state;
 mod subjects;
 mod tokens;
@@ -105,6 +106,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         23,
         include_str!("../../migrations/sqlite/0023_field_collected.sql"),
+    ),
+    (
+        24,
+        include_str!("../../migrations/sqlite/0024_retention_scans.sql"),
     ),
 ];
 
@@ -1043,6 +1048,10 @@ fn apply(
         WriteOp::RecordJobRun(run) => {
             job_runs::record(conn, &run)?;
             Ok(Applied::JobRunRecorded)
+        }
+        WriteOp::KeepRetentionScan(scan) => {
+            retention_scans::keep(conn, &scan)?;
+            Ok(Applied::RetentionScanKept)
         }
         WriteOp::RecordDeclaration {
             version,

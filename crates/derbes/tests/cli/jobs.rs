@@ -53,6 +53,7 @@ fn the_server_runs_its_jobs_and_shows_their_last_runs() {
             "token-use",
             "majority-reconfirmations",
             "key-reload",
+            "retention-scan",
             "lifecycle-sync"
         ]
     );
