@@ -44,6 +44,11 @@ pub struct ExpiryReport {
     /// Upcoming counts fields whose last day is today or within the next `days` days.
     pub days: u32,
     pub scanned: u64,
+    /// Distinct subjects with a field expired, held, or ending soon (a subject under two
+    /// rules counts once here, once in each rule's group).
+    pub expired_subjects: u64,
+    pub held_subjects: u64,
+    pub upcoming_subjects: u64,
     /// Expired and free to be destroyed or depersonalized, by rule.
     pub expired: Vec<ExpiryGroup>,
     /// Expired, but the subject is under a legal hold (an open request): kept for now.
@@ -59,6 +64,8 @@ pub struct ExpiryScan<'d> {
     today: Date,
     days: u32,
     scanned: u64,
+    /// Distinct subjects: expired, held, upcoming.
+    counted: [u64; 3],
     expired: BTreeMap<&'d str, ExpiryGroup>,
     held: BTreeMap<&'d str, ExpiryGroup>,
     upcoming: BTreeMap<&'d str, ExpiryGroup>,
@@ -71,6 +78,7 @@ impl<'d> ExpiryScan<'d> {
             today,
             days,
             scanned: 0,
+            counted: [0; 3],
             expired: BTreeMap::new(),
             held: BTreeMap::new(),
             upcoming: BTreeMap::new(),
@@ -93,7 +101,19 @@ impl<'d> ExpiryScan<'d> {
                 soon.push((rule, l.field, last));
             }
         }
-        let whole = !ended.is_empty() && ended.len() == lasts.len();
+        // Nothing is kept any longer: every field has ended, or no purpose keeps it at all.
+        let whole = !ended.is_empty()
+            && lasts.iter().all(|l| match l.until {
+                Some(Until::Day(last)) => last < self.today,
+                Some(Until::Open) => false,
+                None => true,
+            });
+        if !ended.is_empty() {
+            self.counted[usize::from(held)] += 1;
+        }
+        if !soon.is_empty() {
+            self.counted[2] += 1;
+        }
         let target = if held {
             &mut self.held
         } else {
@@ -161,6 +181,9 @@ impl<'d> ExpiryScan<'d> {
             today: self.today,
             days: self.days,
             scanned: self.scanned,
+            expired_subjects: self.counted[0],
+            held_subjects: self.counted[1],
+            upcoming_subjects: self.counted[2],
             expired: self.expired.into_values().collect(),
             held: self.held.into_values().collect(),
             upcoming: self.upcoming.into_values().collect(),
@@ -171,26 +194,9 @@ impl<'d> ExpiryScan<'d> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consent::SubjectFacts;
+    use crate::retention::tests::{decl, facts as of_adult};
     use crate::retention::{last_days, Lifecycle};
     use time::macros::date;
-
-    fn decl() -> Declaration {
-        Declaration::load(include_str!("../../../examples/shoqan-school.toml"))
-            .unwrap()
-            .declaration
-    }
-
-    fn facts() -> SubjectFacts<'static> {
-        SubjectFacts {
-            birth_date: None,
-            blocked: false,
-            restricted: &[],
-            obligations: &[],
-            consents: &[],
-            retention: None,
-        }
-    }
 
     /// Three students who left on different days, one of them held by an open request: on the
     /// day after the file's three years, the one who left first has expired fields grouped
@@ -208,11 +214,22 @@ mod tests {
         ] {
             let mut life = Lifecycle::collected_on(date!(2020 - 09 - 01));
             life.relationship_ended = Some(left);
-            let lasts = last_days(&d, "student", fields.into_iter(), &life, &facts(), today);
+            let lasts = last_days(
+                &d,
+                "student",
+                fields.into_iter(),
+                &life,
+                &of_adult(&[]),
+                today,
+            );
             scan.add(Uuid::from_u128(n), "student", &lasts, held);
         }
         let r = scan.finish();
         assert_eq!(r.scanned, 3);
+        assert_eq!(
+            (r.expired_subjects, r.held_subjects, r.upcoming_subjects),
+            (1, 1, 1)
+        );
         let [expired] = &r.expired[..] else {
             panic!("{r:?}")
         };
@@ -248,7 +265,7 @@ mod tests {
             "student",
             ["grades"].into_iter(),
             &life,
-            &facts(),
+            &of_adult(&[]),
             today,
         );
         let mut scan = ExpiryScan::new(&d, today, 30);

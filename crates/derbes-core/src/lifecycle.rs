@@ -124,12 +124,12 @@ impl LifecycleProblem {
         let say = |kk: &str, ru: &str, en: &str| tr(lang, kk, ru, en).to_owned();
         match self {
             LifecycleProblem::InTheFuture => say(
-                "Бұл күн бүгіннен кейін келеді: болған оқиғаны ол болған күнмен тіркеңіз.",
+                "Бұл күн бүгінгі күннен кейін: болған оқиғаны ол болған күнмен тіркеңіз.",
                 "Эта дата позже сегодняшней: регистрируйте то, что уже произошло, датой, когда это произошло.",
                 "This day is after today: record what has happened, on the day it happened.",
             ),
             LifecycleProblem::BeforeCollection => say(
-                "Бұл күн субъектінің дербес деректері жиналғанға дейін келеді: оқиға болған күнді көрсетіңіз.",
+                "Бұл күн субъектінің дербес деректері жиналған күннен бұрын: оқиға болған күнді көрсетіңіз.",
                 "Эта дата раньше сбора персональных данных субъекта: укажите день, когда это произошло.",
                 "This day is before the subject's personal data were collected: give the day it happened.",
             ),

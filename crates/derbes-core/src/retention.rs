@@ -26,6 +26,8 @@ pub struct Lifecycle {
     pub purposes_achieved: BTreeMap<String, Date>,
     /// The subject's last activity, where the operator records it.
     pub last_activity: Option<Date>,
+    /// The operator's offset from UTC: a moment (a withdrawal) counts by its local day.
+    pub offset: time::UtcOffset,
 }
 
 impl Lifecycle {
@@ -37,6 +39,7 @@ impl Lifecycle {
             relationship_ended: None,
             purposes_achieved: BTreeMap::new(),
             last_activity: None,
+            offset: time::UtcOffset::UTC,
         }
     }
 
@@ -172,7 +175,7 @@ fn purpose_holds<'d>(
                     Term::Until { date } => Some(*date),
                     Term::PurposeAchieved => achieved(key),
                 }),
-                ConsentState::Withdrawn { at } => Some(Some(at.date())),
+                ConsentState::Withdrawn { at } => Some(Some(at.to_offset(lifecycle.offset).date())),
                 ConsentState::Expired { on } => Some(Some(on)),
             }
         } else {
@@ -325,20 +328,22 @@ pub fn ended(holds: &[Hold], day: Date) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::consent::{ConsentAction, ConsentEvent, GivenBy, Grant, Method, PurposeTerms};
     use proptest::prelude::*;
     use time::macros::date;
     use uuid::Uuid;
 
-    fn decl() -> Declaration {
+    /// The demo school's declaration.
+    pub(crate) fn decl() -> Declaration {
         Declaration::load(include_str!("../../../examples/shoqan-school.toml"))
             .unwrap()
             .declaration
     }
 
-    fn facts(consents: &[ConsentEvent]) -> SubjectFacts<'_> {
+    /// An adult's facts with `consents`, nothing else.
+    pub(crate) fn facts(consents: &[ConsentEvent]) -> SubjectFacts<'_> {
         SubjectFacts {
             birth_date: Some(date!(2000 - 01 - 01)),
             blocked: false,

@@ -2,7 +2,7 @@
 //! and audit as the API (a minor cannot act alone, a representative must be linked, ...).
 
 use crate::config::Config;
-use crate::csv_rows::{refused, Columns, RowFile};
+use crate::csv_rows::{refused, row_refused, Columns, RowFile};
 use crate::import::{refusals, Refusal};
 use crate::setup;
 use anyhow::Result;
@@ -90,10 +90,7 @@ async fn record_row(
         .record_consent(actor, subject_id, input)
         .await
         .map(|_| ())
-        .map_err(|e| match e {
-            VaultError::NotFound => refused(line, "subject", "no subject has this id"),
-            other => on_row(other),
-        })
+        .map_err(|e| row_refused(line, e))
 }
 
 pub async fn run(config: &Config, args: &ConsentImportArgs) -> Result<ExitCode> {

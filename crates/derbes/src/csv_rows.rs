@@ -82,6 +82,15 @@ pub(crate) fn refused(line: u64, column: &str, message: impl Into<String>) -> Ve
     }]
 }
 
+/// The refusal of row `line` by the service: an unknown subject named in the `subject`
+/// column, or the service's own problems.
+pub(crate) fn row_refused(line: u64, e: derbes_service::VaultError) -> Vec<Refusal> {
+    match e {
+        derbes_service::VaultError::NotFound => refused(line, "subject", "no subject has this id"),
+        other => crate::import::refusals(line, other),
+    }
+}
+
 /// What a file of rows is and how each is recorded.
 pub(crate) struct RowFile<'a> {
     pub file: &'a Path,

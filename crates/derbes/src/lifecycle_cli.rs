@@ -4,7 +4,7 @@
 //! each field is kept.
 
 use crate::config::Config;
-use crate::csv_rows::{refused, Columns, RowFile};
+use crate::csv_rows::{refused, row_refused, Columns, RowFile};
 use crate::import::{refusals, Refusal};
 use crate::setup;
 use anyhow::{bail, Result};
@@ -125,10 +125,7 @@ async fn record(
         .record_lifecycle(actor, subject_id, input)
         .await
         .map(|e| e.id)
-        .map_err(|e| match e {
-            VaultError::NotFound => refused(line, "subject", "no subject has this id"),
-            other => on_row(other),
-        })
+        .map_err(|e| row_refused(line, e))
 }
 
 pub async fn run(config: &Config, command: &LifecycleCommand) -> Result<ExitCode> {

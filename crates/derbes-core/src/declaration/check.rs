@@ -268,6 +268,7 @@ fn rules(c: &mut Checker<'_>, d: &Declaration) {
 
     fields(c, d);
     purposes(c, d);
+    shorter_than_a_duty(c, d);
 
     for (key, r) in &d.recipients {
         let p = root.key("recipients").key(key);
@@ -623,6 +624,44 @@ fn fields(c: &mut Checker<'_>, d: &Declaration) {
                     );
                 }
             }
+        }
+    }
+}
+
+/// Warns of a purpose whose retention rule ends sooner than that of a legal duty keeping one of
+/// the same fields from the same start: the rendered policy would promise the field's end
+/// sooner than the law lets it come (the duty keeps the field regardless).
+fn shorter_than_a_duty(c: &mut Checker<'_>, d: &Declaration) {
+    // Calendar lengths compared roughly: enough to tell 1 year from 3.
+    let days =
+        |r: &RetentionRule| u64::from(r.years) * 365 + u64::from(r.months) * 30 + u64::from(r.days);
+    for (key, pu) in d
+        .purposes
+        .iter()
+        .filter(|(_, p)| p.legal_basis != LegalBasis::LegalDuty)
+    {
+        let Some(rule) = d.retention.get(&pu.retention) else {
+            continue;
+        };
+        let shorter = d.purposes.iter().find_map(|(duty, l)| {
+            let lr = d.retention.get(&l.retention)?;
+            let shared = pu.categories.iter().any(|c| l.covers_category(c));
+            let field = pu.fields.iter().find(|f| l.uses_field(f))?;
+            (l.legal_basis == LegalBasis::LegalDuty
+                && shared
+                && lr.starts == rule.starts
+                && days(rule) < days(lr))
+            .then_some((duty, &l.retention, field))
+        });
+        if let Some((duty, duty_rule, field)) = shorter {
+            c.warning(
+                &Path::root().key("purposes").key(key).key("retention"),
+                format!(
+                    "rule `{}` ends sooner than rule `{duty_rule}` of the legal duty `{duty}`, which keeps field `{field}` too: the field is kept for the duty's period anyway",
+                    pu.retention
+                ),
+                "give the purpose a rule at least as long, or drop from it the fields the duty keeps, so that the policy promises no end the law does not allow",
+            );
         }
     }
 }

@@ -354,10 +354,13 @@ fn retention_paths() -> Value {
 
 fn retention_schemas() -> Value {
     json!({
-                "RetentionScan": { "type": "object", "required": ["today", "days", "scanned", "expired", "held", "upcoming"], "properties": {
+                "RetentionScan": { "type": "object", "required": ["today", "days", "scanned", "expired_subjects", "held_subjects", "upcoming_subjects", "expired", "held", "upcoming"], "properties": {
                     "today": { "type": "string", "format": "date" },
                     "days": { "type": "integer", "minimum": 0 },
                     "scanned": { "type": "integer", "minimum": 0 },
+                    "expired_subjects": { "type": "integer", "minimum": 0, "description": "Distinct subjects with a field expired (a subject under two rules counts once)" },
+                    "held_subjects": { "type": "integer", "minimum": 0 },
+                    "upcoming_subjects": { "type": "integer", "minimum": 0 },
                     "expired": { "type": "array", "items": { "$ref": "#/components/schemas/ExpiryGroup" } },
                     "held": { "type": "array", "items": { "$ref": "#/components/schemas/ExpiryGroup" } },
                     "upcoming": { "type": "array", "items": { "$ref": "#/components/schemas/ExpiryGroup" } } } },

@@ -221,11 +221,15 @@ pub(super) fn the_platforms_lifecycle_is_recorded_once(db: TestDb) -> Fut {
                 derbes_core::identifiers::Sex::Female,
             )
         };
-        let (left, later, stranger) = (born(2010, 3), born(2011, 4), born(2012, 5));
+        let (left, later, stranger, long) =
+            (born(2010, 3), born(2011, 4), born(2012, 5), born(2013, 6));
         let id = s
             .create_student_id(&s.admin, json!({ "surname": "Сәрсенбаева", "iin": left }))
             .await;
         s.create_student_id(&s.admin, json!({ "surname": "Оспанова", "iin": later }))
+            .await;
+        let wordy = s
+            .create_student_id(&s.admin, json!({ "surname": "Ерланова", "iin": long }))
             .await;
         let today = s.state.app.vault.today();
         let tomorrow = today + time::Duration::days(1);
@@ -235,20 +239,28 @@ pub(super) fn the_platforms_lifecycle_is_recorded_once(db: TestDb) -> Fut {
                 "INSERT INTO users (iin, full_name, left_at, left_reason) VALUES
                  ('{left}', 'a', '{today} 18:00:00', 'переведена в другую школу'),
                  ('{later}', 'b', '{tomorrow}', NULL),
+                 ('{long}', 'e', '{today}', '{}'),
                  ('{stranger}', 'c', '{today}', NULL),
-                 ('000000000000', 'd', NULL, NULL)"
+                 ('000000000000', 'd', NULL, NULL)",
+                "ж".repeat(600)
             ))
             .unwrap();
         let job = derbes_service::Actor::job("lifecycle-sync");
         let sync = s.state.app.retention.sync_lifecycle(&job).await.unwrap();
         assert_eq!(
             (sync.read, sync.recorded, sync.unknown),
-            (3, 1, 1),
+            (4, 2, 1),
             "{sync:?}"
         );
         assert_eq!(sync.refused.get("in_the_future"), Some(&1), "{sync:?}");
         let again = s.state.app.retention.sync_lifecycle(&job).await.unwrap();
-        assert_eq!((again.recorded, again.unchanged), (0, 1), "{again:?}");
+        assert_eq!((again.recorded, again.unchanged), (0, 2), "{again:?}");
+        // A platform's reason longer than 500 characters is cut, not refused.
+        let r = s
+            .get(&format!("/api/v1/subjects/{wordy}/lifecycle"), &s.admin)
+            .await;
+        let reason = r.body["events"][0]["reason"].as_str().unwrap();
+        assert_eq!(reason.chars().count(), 500, "{}", r.body);
         let r = s
             .get(&format!("/api/v1/subjects/{id}/lifecycle"), &s.admin)
             .await;

@@ -129,11 +129,11 @@ impl Retention {
         subject_id: Uuid,
         input: LifecycleInput,
     ) -> Result<LifecycleEvent, VaultError> {
-        let kind = input.kind()?;
         let (record, state) = self
             .vault
             .subject_for(actor, Action::LifecycleRecord, subject_id, None)
             .await?;
+        let kind = input.kind()?;
         let ledger = state.lifecycle;
         let event = LifecycleEvent {
             id: Uuid::now_v7(),
@@ -290,6 +290,7 @@ impl Retention {
             for s in &page {
                 let mut life = fold(self.vault.day_of(s.created_at), &s.lifecycle);
                 life.field_collected.clone_from(&s.field_collected);
+                life.offset = self.vault.calendar().offset();
                 // No birth date is opened: a minor's own consent is never recorded, so every
                 // event in a ledger counts as it would with it.
                 let consents = SubjectFacts {
@@ -347,27 +348,23 @@ impl Retention {
         let Some(kept) = self.vault.store().latest_retention_scan().await? else {
             return Ok(None);
         };
-        let report = serde_json::from_str(&kept.report).map_err(|e| {
-            VaultError::Store(derbes_store::StoreError::Corrupt(format!(
-                "the kept retention scan: {e}"
-            )))
-        })?;
-        Ok(Some(LatestScan {
-            made_at: kept.made_at,
-            report,
-        }))
+        // A scan kept by another version of derbes that this one cannot read is as good as
+        // none: the next run of the job replaces it.
+        Ok(serde_json::from_str(&kept.report)
+            .ok()
+            .map(|report| LatestScan {
+                made_at: kept.made_at,
+                report,
+            }))
     }
 }
 
 /// A scan in a sentence, for the job board: counts only.
 pub fn scan_summary(r: &ExpiryReport) -> String {
-    let sum = |groups: &[derbes_core::expiry::ExpiryGroup]| {
-        (
-            groups.iter().map(|g| g.fields).sum::<u64>(),
-            groups.iter().map(|g| g.subjects).sum::<u64>(),
-        )
-    };
-    let ((ef, es), (hf, hs), (uf, us)) = (sum(&r.expired), sum(&r.held), sum(&r.upcoming));
+    let fields =
+        |groups: &[derbes_core::expiry::ExpiryGroup]| groups.iter().map(|g| g.fields).sum::<u64>();
+    let (ef, hf, uf) = (fields(&r.expired), fields(&r.held), fields(&r.upcoming));
+    let (es, hs, us) = (r.expired_subjects, r.held_subjects, r.upcoming_subjects);
     format!(
         "scanned {} subject(s): {ef} field(s) of {es} expired, {hf} field(s) of {hs} held, {uf} field(s) of {us} ending within {} days",
         r.scanned, r.days
@@ -418,6 +415,7 @@ impl Retention {
     /// derbes does not have yet, or has on another day, as new events with the same checks and
     /// audit as any other. Idempotent: a second run records nothing new.
     pub async fn sync_lifecycle(&self, actor: &Actor) -> Result<LifecycleSync, VaultError> {
+        self.vault.authorize(actor, Action::LifecycleRecord)?;
         let mut sync = LifecycleSync::default();
         for connector in self.vault.connectors() {
             let rows = connector
@@ -461,10 +459,12 @@ impl Retention {
                     let input = LifecycleInput {
                         kind,
                         on,
+                        // A reason is at most 500 characters: a longer one is cut, not refused.
                         reason: (kind == LifecycleStep::RelationshipEnded).then(|| {
                             row.reason
-                                .clone()
-                                .filter(|r| !r.trim().is_empty())
+                                .as_deref()
+                                .map(|r| r.trim().chars().take(500).collect::<String>())
+                                .filter(|r| !r.is_empty())
                                 .unwrap_or_else(|| {
                                     format!("recorded by the platform `{}`", connector.name())
                                 })

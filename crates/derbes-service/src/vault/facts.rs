@@ -180,6 +180,7 @@ impl Vault {
     ) -> Lifecycle {
         let mut life = fold(self.day_of(record.created_at), events);
         life.field_collected.clone_from(&record.field_collected);
+        life.offset = self.calendar().offset();
         life
     }
 

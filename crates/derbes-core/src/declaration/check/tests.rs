@@ -450,3 +450,48 @@ fn a_position_that_only_repeats_the_role_is_warned_about() {
     );
     assert!(Declaration::load(MINIMAL).unwrap().warnings.is_empty());
 }
+
+#[test]
+fn a_rule_shorter_than_a_legal_duty_on_the_same_field_is_flagged() {
+    let src = format!(
+        "{MINIMAL}
+[purposes.archive]
+label = {{ kk = \"Мұрағат\", ru = \"Архив\", en = \"Archive\" }}
+description = {{ kk = \"Мұрағатта сақтау\", ru = \"Хранение в архиве\", en = \"Keeping in the archive\" }}
+legal_basis = \"legal_duty\"
+legal_reference = {{ kk = \"Заң\", ru = \"Закон\", en = \"The law\" }}
+categories = [\"student\"]
+fields = [\"iin\"]
+retention = \"archive\"
+
+[retention.archive]
+label = {{ kk = \"75 жыл\", ru = \"75 лет\", en = \"75 years\" }}
+starts = \"relationship_end\"
+years = 75
+action = \"destroy\"
+"
+    );
+    let warnings = problems(&src);
+    let education = warnings
+        .iter()
+        .find(|w| w.path == "purposes.education.retention")
+        .unwrap_or_else(|| panic!("{warnings:?}"));
+    assert!(
+        education.message.contains("legal duty `archive`")
+            && education.message.contains("field `iin`"),
+        "{}",
+        education.message
+    );
+    assert!(
+        errors(&src).is_empty(),
+        "a warning, not an error: {warnings:?}"
+    );
+    // A duty counted from another start is not compared.
+    let other = src.replace(
+        "starts = \"relationship_end\"\nyears = 75",
+        "starts = \"collection\"\nyears = 75",
+    );
+    assert!(problems(&other)
+        .iter()
+        .all(|w| !w.path.ends_with(".retention")));
+}
