@@ -106,6 +106,17 @@ pub const PROMISES: &[Promise] = &[
         },
     },
     Promise {
+        id: "retention.reads-stop",
+        says: "From the day after the last retention period of personal data ends, the information system gives them out for no purpose.",
+        kept_by: KeptBy::Derbes {
+            how: "Every read and decision checks each field asked against the last day of the retention holds of the purposes that keep it (from the subject's lifecycle, collection days and consents) and refuses it with retention_ended once that day has passed; asked for every field, it leaves such fields out.",
+            tests: &[
+                "crates/derbes-core/src/retention.rs::a_field_past_every_period_is_read_for_no_purpose",
+                "crates/derbes-server/tests/api/lifecycle.rs::a_field_past_its_retention_is_read_for_no_purpose",
+            ],
+        },
+    },
+    Promise {
         id: "requests.destruction",
         says: "At the subject's request, personal data are destroyed, unless the law provides otherwise.",
         kept_by: KeptBy::Derbes {
