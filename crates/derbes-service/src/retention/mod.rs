@@ -8,8 +8,8 @@ use crate::vault::{Vault, VaultError};
 use derbes_core::audit::{AuditDraft, Outcome};
 use derbes_core::consent::SubjectFacts;
 use derbes_core::expiry::{ExpiryReport, ExpiryScan};
-use derbes_core::lifecycle::{check, fold, LifecycleEvent, LifecycleKind, LifecycleProblem};
-use derbes_core::retention::{ended, holds, kept_until, last_days, Hold, Until};
+use derbes_core::lifecycle::{check, LifecycleEvent, LifecycleKind, LifecycleProblem};
+use derbes_core::retention::{holds, kept_until, last_days, Hold, Until};
 use derbes_core::validate::FieldProblem;
 use derbes_store::WriteOp;
 use serde::{Deserialize, Serialize};
@@ -233,11 +233,13 @@ impl Retention {
                     &consents,
                     facts.today,
                 );
+                let until = kept_until(&holds);
                 FieldRetention {
                     field: key.clone(),
                     collected: life.collected(key),
-                    kept_until: kept_until(&holds),
-                    ended: kept_until(&holds).is_some() && ended(&holds, facts.today),
+                    // As decisions see it: a last day that has passed.
+                    ended: matches!(until, Some(Until::Day(last)) if last < facts.today),
+                    kept_until: until,
                     holds,
                 }
             })
@@ -288,9 +290,9 @@ impl Retention {
         loop {
             let page = store.retention_page(after, SCAN_PAGE).await?;
             for s in &page {
-                let mut life = fold(self.vault.day_of(s.created_at), &s.lifecycle);
-                life.field_collected.clone_from(&s.field_collected);
-                life.offset = self.vault.calendar().offset();
+                let life =
+                    self.vault
+                        .lifecycle_from(s.created_at, &s.field_collected, &s.lifecycle);
                 // No birth date is opened: a minor's own consent is never recorded, so every
                 // event in a ledger counts as it would with it.
                 let consents = SubjectFacts {

@@ -178,8 +178,18 @@ impl Vault {
         record: &SubjectRecord,
         events: &[LifecycleEvent],
     ) -> Lifecycle {
-        let mut life = fold(self.day_of(record.created_at), events);
-        life.field_collected.clone_from(&record.field_collected);
+        self.lifecycle_from(record.created_at, &record.field_collected, events)
+    }
+
+    /// [`Vault::lifecycle_of`] from the parts of a subject's record it reads.
+    pub(crate) fn lifecycle_from(
+        &self,
+        created_at: OffsetDateTime,
+        field_collected: &std::collections::BTreeMap<String, Date>,
+        events: &[LifecycleEvent],
+    ) -> Lifecycle {
+        let mut life = fold(self.day_of(created_at), events);
+        life.field_collected.clone_from(field_collected);
         life.offset = self.calendar().offset();
         life
     }
