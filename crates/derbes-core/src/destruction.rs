@@ -60,6 +60,10 @@ pub struct ConnectorDone {
 /// Why a subject's data cannot be destroyed now.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DestructionProblem {
+    /// The DPO set a legal hold on the subject's data (a claim, an inspection, an
+    /// investigation): nothing of them is destroyed while it is in force.
+    #[error("a legal hold keeps the subject's data through {until}; destroy them once it ends or once the DPO lifts it")]
+    LegalHold { until: time::Date },
     /// An obligation of the subject under a purpose is still open (a contract being performed).
     #[error("an obligation under purpose `{purpose}` is open{}; destroy the data once it is fulfilled, or mark it fulfilled first", until.map(|d| format!(" until {d}")).unwrap_or_default())]
     ObligationOpen {
@@ -75,6 +79,7 @@ impl DestructionProblem {
     /// The reason code the audit records.
     pub fn code(&self) -> &'static str {
         match self {
+            DestructionProblem::LegalHold { .. } => "legal_hold",
             DestructionProblem::ObligationOpen { .. } => "obligation_open",
             DestructionProblem::Represents { .. } => "represents_others",
         }
@@ -82,12 +87,17 @@ impl DestructionProblem {
 }
 
 /// May the data of a subject with these open obligations, who represents `represents` others,
-/// be destroyed at `now`?
+/// held by a legal hold through `held_until` (see `Lifecycle::held_until`), be destroyed at
+/// `now`?
 pub fn check(
     obligations: &[(String, Obligation)],
     represents: usize,
+    held_until: Option<time::Date>,
     now: OffsetDateTime,
 ) -> Result<(), DestructionProblem> {
+    if let Some(until) = held_until {
+        return Err(DestructionProblem::LegalHold { until });
+    }
     if let Some((purpose, o)) = obligations.iter().find(|(_, o)| o.holds(now)) {
         return Err(DestructionProblem::ObligationOpen {
             purpose: purpose.clone(),
@@ -118,13 +128,13 @@ mod tests {
     #[test]
     fn an_open_obligation_or_a_represented_subject_stops_destruction() {
         let now = datetime!(2026-11-21 10:00 UTC);
-        assert_eq!(check(&[], 0, now), Ok(()));
+        assert_eq!(check(&[], 0, None, now), Ok(()));
         let open = vec![(
             "courses".to_owned(),
             obligation(Some(date!(2026 - 12 - 31))),
         )];
         assert_eq!(
-            check(&open, 0, now),
+            check(&open, 0, None, now),
             Err(DestructionProblem::ObligationOpen {
                 purpose: "courses".into(),
                 until: Some(date!(2026 - 12 - 31))
@@ -134,10 +144,18 @@ mod tests {
             "courses".to_owned(),
             obligation(Some(date!(2026 - 11 - 20))),
         )];
-        assert_eq!(check(&ended, 0, now), Ok(()));
+        assert_eq!(check(&ended, 0, None, now), Ok(()));
         assert_eq!(
-            check(&ended, 2, now),
+            check(&ended, 2, None, now),
             Err(DestructionProblem::Represents { count: 2 })
+        );
+        let held = Some(date!(2027 - 06 - 30));
+        assert_eq!(
+            check(&ended, 0, held, now),
+            Err(DestructionProblem::LegalHold {
+                until: date!(2027 - 06 - 30)
+            }),
+            "a legal hold in force keeps the data"
         );
     }
 

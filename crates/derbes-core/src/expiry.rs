@@ -51,10 +51,40 @@ pub struct ExpiryReport {
     pub upcoming_subjects: u64,
     /// Expired and free to be destroyed or depersonalized, by rule.
     pub expired: Vec<ExpiryGroup>,
-    /// Expired, but the subject is under a legal hold (an open request): kept for now.
+    /// Of the held subjects, how many each kind of hold keeps (a subject under two counts
+    /// under both).
+    #[serde(default)]
+    pub held_for: HeldCounts,
+    /// Expired, but the subject is under a legal hold (an open request, a complaint, a hold
+    /// the DPO set): kept for now.
     pub held: Vec<ExpiryGroup>,
     /// Still kept, ending within `days` days.
     pub upcoming: Vec<ExpiryGroup>,
+}
+
+/// What keeps a subject's expired data for now: a legal hold of one kind or more.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeldBy {
+    /// An open data-subject request about the subject.
+    pub request: bool,
+    /// An open complaint (a request too).
+    pub complaint: bool,
+    /// A hold the DPO set, in force.
+    pub legal_hold: bool,
+}
+
+impl HeldBy {
+    pub fn any(self) -> bool {
+        self.request || self.complaint || self.legal_hold
+    }
+}
+
+/// How many held subjects each kind of hold keeps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldCounts {
+    pub requests: u64,
+    pub complaints: u64,
+    pub legal_holds: u64,
 }
 
 /// Gathers an [`ExpiryReport`] subject by subject, in constant memory per rule.
@@ -66,6 +96,7 @@ pub struct ExpiryScan<'d> {
     scanned: u64,
     /// Distinct subjects: expired, held, upcoming.
     counted: [u64; 3],
+    held_for: HeldCounts,
     expired: BTreeMap<&'d str, ExpiryGroup>,
     held: BTreeMap<&'d str, ExpiryGroup>,
     upcoming: BTreeMap<&'d str, ExpiryGroup>,
@@ -79,6 +110,7 @@ impl<'d> ExpiryScan<'d> {
             days,
             scanned: 0,
             counted: [0; 3],
+            held_for: HeldCounts::default(),
             expired: BTreeMap::new(),
             held: BTreeMap::new(),
             upcoming: BTreeMap::new(),
@@ -86,8 +118,9 @@ impl<'d> ExpiryScan<'d> {
     }
 
     /// Counts one subject of `category`, with the last days of the fields it has (from
-    /// [`crate::retention::last_days`]); `held` when a legal hold keeps it.
-    pub fn add(&mut self, subject: Uuid, category: &str, lasts: &[FieldLast<'_>], held: bool) {
+    /// [`crate::retention::last_days`]) and the legal holds that keep it.
+    pub fn add(&mut self, subject: Uuid, category: &str, lasts: &[FieldLast<'_>], by: HeldBy) {
+        let held = by.any();
         self.scanned += 1;
         let horizon = self.today + Duration::days(i64::from(self.days));
         let (mut ended, mut soon) = (Vec::new(), Vec::new());
@@ -110,6 +143,10 @@ impl<'d> ExpiryScan<'d> {
             });
         if !ended.is_empty() {
             self.counted[usize::from(held)] += 1;
+            let c = &mut self.held_for;
+            c.requests += u64::from(by.request);
+            c.complaints += u64::from(by.complaint);
+            c.legal_holds += u64::from(by.legal_hold);
         }
         if !soon.is_empty() {
             self.counted[2] += 1;
@@ -184,6 +221,7 @@ impl<'d> ExpiryScan<'d> {
             expired_subjects: self.counted[0],
             held_subjects: self.counted[1],
             upcoming_subjects: self.counted[2],
+            held_for: self.held_for,
             expired: self.expired.into_values().collect(),
             held: self.held.into_values().collect(),
             upcoming: self.upcoming.into_values().collect(),
@@ -207,10 +245,16 @@ mod tests {
         let fields = ["surname", "grades", "attendance"];
         let today = date!(2029 - 06 - 01);
         let mut scan = ExpiryScan::new(&d, today, 30);
+        let free = HeldBy::default();
+        let asked = HeldBy {
+            request: true,
+            complaint: true,
+            legal_hold: false,
+        };
         for (n, left, held) in [
-            (1u128, date!(2026 - 05 - 31), false),
-            (2, date!(2026 - 05 - 30), true),
-            (3, date!(2026 - 06 - 20), false),
+            (1u128, date!(2026 - 05 - 31), free),
+            (2, date!(2026 - 05 - 30), asked),
+            (3, date!(2026 - 06 - 20), free),
         ] {
             let mut life = Lifecycle::collected_on(date!(2020 - 09 - 01));
             life.relationship_ended = Some(left);
@@ -246,6 +290,12 @@ mod tests {
         assert_eq!(expired.sample, [Uuid::from_u128(1)]);
         assert_eq!(expired.last_day, date!(2029 - 05 - 31));
         assert_eq!(r.held[0].sample, [Uuid::from_u128(2)]);
+        let counts = (
+            r.held_for.requests,
+            r.held_for.complaints,
+            r.held_for.legal_holds,
+        );
+        assert_eq!(counts, (1, 1, 0), "the held subject's holds, by kind");
         let [upcoming] = &r.upcoming[..] else {
             panic!("{r:?}")
         };
@@ -269,7 +319,7 @@ mod tests {
             today,
         );
         let mut scan = ExpiryScan::new(&d, today, 30);
-        scan.add(Uuid::from_u128(1), "student", &lasts, false);
+        scan.add(Uuid::from_u128(1), "student", &lasts, HeldBy::default());
         assert_eq!(scan.finish().expired[0].whole_subjects, 1);
     }
 }

@@ -25,8 +25,47 @@ pub enum LifecycleKind {
     },
     /// A purpose was achieved for this subject (a candidate not hired, an excursion over).
     PurposeAchieved { purpose: String },
-    /// An earlier event was recorded in error: it no longer counts.
+    /// An earlier event was recorded in error, or a legal hold is lifted: it no longer counts.
     Retracted { event: Uuid },
+    /// A legal hold: the DPO suspends the destruction and depersonalization of the subject's
+    /// data from the event's day through `until` (a claim, an inspection, an investigation),
+    /// for `reason`, kept sealed as an ended relationship's is.
+    LegalHold {
+        #[serde(with = "crate::iso_date")]
+        until: Date,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sealed_reason: Option<String>,
+    },
+}
+
+impl LifecycleKind {
+    /// The kind's name, as the API and the audit trail give it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LifecycleKind::RelationshipEnded { .. } => "relationship_ended",
+            LifecycleKind::PurposeAchieved { .. } => "purpose_achieved",
+            LifecycleKind::Retracted { .. } => "retracted",
+            LifecycleKind::LegalHold { .. } => "legal_hold",
+        }
+    }
+
+    /// The reason as typed and its sealed form, for the kinds that carry one.
+    pub fn reason_mut(&mut self) -> Option<(&mut Option<String>, &mut Option<String>)> {
+        match self {
+            LifecycleKind::RelationshipEnded {
+                reason,
+                sealed_reason,
+            }
+            | LifecycleKind::LegalHold {
+                reason,
+                sealed_reason,
+                ..
+            } => Some((reason, sealed_reason)),
+            LifecycleKind::PurposeAchieved { .. } | LifecycleKind::Retracted { .. } => None,
+        }
+    }
 }
 
 /// One lifecycle event as recorded.
@@ -66,7 +105,15 @@ pub enum LifecycleProblem {
     NoPurpose,
     /// A retraction names no event of this subject, or one already retracted, or a retraction.
     NothingToRetract,
+    /// A legal hold's reason is required, and at most 500 characters.
+    HoldReason,
+    /// A legal hold's last day is required: today or later, at most ten years ahead.
+    HoldUntil,
 }
+
+/// How far ahead a legal hold may last, in years: a longer one is a typing error, or a hold
+/// to review and set again.
+pub const HOLD_YEARS: i32 = 10;
 
 impl LifecycleProblem {
     pub fn code(&self) -> &'static str {
@@ -78,6 +125,8 @@ impl LifecycleProblem {
             LifecycleProblem::Reason => "reason",
             LifecycleProblem::NoPurpose => "no_purpose",
             LifecycleProblem::NothingToRetract => "nothing_to_retract",
+            LifecycleProblem::HoldReason => "hold_reason",
+            LifecycleProblem::HoldUntil => "hold_until",
         }
     }
 
@@ -88,8 +137,9 @@ impl LifecycleProblem {
             LifecycleProblem::UndeclaredPurpose { .. }
             | LifecycleProblem::PurposeNotForCategory { .. }
             | LifecycleProblem::NoPurpose => "purpose",
-            LifecycleProblem::Reason => "reason",
+            LifecycleProblem::Reason | LifecycleProblem::HoldReason => "reason",
             LifecycleProblem::NothingToRetract => "event",
+            LifecycleProblem::HoldUntil => "until",
         }
     }
 
@@ -116,6 +166,12 @@ impl LifecycleProblem {
             LifecycleProblem::NothingToRetract => {
                 "names no event of this subject that still counts; give the id of the event recorded in error".into()
             }
+            LifecycleProblem::HoldReason => {
+                "give why destruction is suspended (a claim, an inspection, an investigation), in at most 500 characters".into()
+            }
+            LifecycleProblem::HoldUntil => format!(
+                "give the hold's last day (YYYY-MM-DD): today or later, at most {HOLD_YEARS} years ahead"
+            ),
         }
     }
 
@@ -159,6 +215,16 @@ impl LifecycleProblem {
                 "Бұл субъектінің мұндай күшіндегі оқиғасы жоқ: қате тіркелген оқиғаны таңдаңыз.",
                 "У этого субъекта нет такого действующего события: выберите событие, зарегистрированное по ошибке.",
                 "This subject has no such event that still counts: choose the event recorded in error.",
+            ),
+            LifecycleProblem::HoldReason => say(
+                "Жоюдың не үшін тоқтатыла тұратынын (талап-арыз, тексеру, тергеп-тексеру) 500 таңбадан аспайтын етіп көрсетіңіз.",
+                "Укажите основание приостановления уничтожения (иск, проверка, расследование) — не более 500 символов.",
+                "Give why destruction is suspended (a claim, an inspection, an investigation), in at most 500 characters.",
+            ),
+            LifecycleProblem::HoldUntil => say(
+                "Тоқтата тұрудың соңғы күнін көрсетіңіз: бүгін немесе одан кейінгі, он жылдан аспайтын күн.",
+                "Укажите последний день приостановления: сегодня или позже, не далее чем через десять лет.",
+                "Give the last day of the hold: today or later, at most ten years ahead.",
             ),
         }
     }
@@ -205,6 +271,21 @@ pub fn check(
                 problems.push(LifecycleProblem::NothingToRetract);
             }
         }
+        LifecycleKind::LegalHold { until, reason, .. } => {
+            let reason = reason.as_deref().unwrap_or_default().trim();
+            if reason.is_empty() || reason.chars().count() > 500 {
+                problems.push(LifecycleProblem::HoldReason);
+            }
+            // The same day ten years on (the 28th for a 29 February).
+            let year = today.year() + HOLD_YEARS;
+            let furthest = today
+                .replace_year(year)
+                .or_else(|_| today.replace_day(28).and_then(|d| d.replace_year(year)))
+                .unwrap_or(today);
+            if *until < today || *until > furthest {
+                problems.push(LifecycleProblem::HoldUntil);
+            }
+        }
     }
     if !matches!(event.kind, LifecycleKind::Retracted { .. }) && event.on < collected {
         problems.push(LifecycleProblem::BeforeCollection);
@@ -234,6 +315,7 @@ pub fn fold(collected: Date, ledger: &[LifecycleEvent]) -> Lifecycle {
             LifecycleKind::PurposeAchieved { purpose } => {
                 life.purposes_achieved.insert(purpose.clone(), e.on);
             }
+            LifecycleKind::LegalHold { until, .. } => life.legal_holds.push((e.on, *until)),
             LifecycleKind::Retracted { .. } => {}
         }
     }
@@ -309,6 +391,104 @@ mod tests {
             fold(collected, &ledger).relationship_ended,
             Some(date!(2026 - 11 - 30))
         );
+    }
+
+    fn hold(n: u128, on: Date, until: Date, reason: &str) -> LifecycleEvent {
+        let reason = Some(reason.into());
+        let sealed_reason = None;
+        event(
+            n,
+            LifecycleKind::LegalHold {
+                until,
+                reason,
+                sealed_reason,
+            },
+            on,
+        )
+    }
+
+    #[test]
+    fn a_legal_hold_is_in_force_from_its_day_through_its_last_until_lifted() {
+        let d = decl();
+        let collected = date!(2020 - 09 - 01);
+        let claim = hold(
+            1,
+            TODAY,
+            date!(2027 - 06 - 30),
+            "иск родителей, дело № 2-118/2026",
+        );
+        assert_eq!(check(&d, "student", collected, TODAY, &[], &claim), Ok(()));
+        let mut ledger = vec![claim];
+        let life = fold(collected, &ledger);
+        assert_eq!(life.held_until(TODAY), Some(date!(2027 - 06 - 30)));
+        assert_eq!(
+            life.held_until(date!(2027 - 06 - 30)),
+            Some(date!(2027 - 06 - 30))
+        );
+        assert_eq!(life.held_until(date!(2027 - 07 - 01)), None, "it ends");
+        assert_eq!(life.held_until(date!(2026 - 12 - 06)), None, "it starts");
+        // A second, longer hold: the latest last day counts.
+        ledger.push(hold(
+            2,
+            TODAY,
+            date!(2028 - 01 - 31),
+            "проверка уполномоченного органа",
+        ));
+        assert_eq!(
+            fold(collected, &ledger).held_until(TODAY),
+            Some(date!(2028 - 01 - 31))
+        );
+        // Lifted: a retraction.
+        let lift = event(
+            2_000,
+            LifecycleKind::Retracted {
+                event: ledger[1].id,
+            },
+            TODAY,
+        );
+        assert_eq!(
+            check(&d, "student", collected, TODAY, &ledger, &lift),
+            Ok(())
+        );
+        ledger.push(lift);
+        assert_eq!(
+            fold(collected, &ledger).held_until(TODAY),
+            Some(date!(2027 - 06 - 30))
+        );
+    }
+
+    #[test]
+    fn a_hold_without_reason_or_with_a_last_day_out_of_reach_is_refused() {
+        let d = decl();
+        let collected = date!(2020 - 09 - 01);
+        let refused = |until: Date, reason: &str| {
+            check(
+                &d,
+                "student",
+                collected,
+                TODAY,
+                &[],
+                &hold(1, TODAY, until, reason),
+            )
+            .err()
+            .unwrap_or_default()
+        };
+        assert_eq!(
+            refused(date!(2026 - 12 - 06), "иск"),
+            vec![LifecycleProblem::HoldUntil]
+        );
+        assert_eq!(refused(date!(2036 - 12 - 07), "иск"), vec![]);
+        assert_eq!(
+            refused(date!(2036 - 12 - 08), "иск"),
+            vec![LifecycleProblem::HoldUntil]
+        );
+        assert_eq!(refused(TODAY, " "), vec![LifecycleProblem::HoldReason]);
+        let problem = LifecycleProblem::HoldUntil;
+        assert_eq!((problem.code(), problem.field()), ("hold_until", "until"));
+        // A leap day's tenth anniversary is the 28th.
+        let leap = date!(2028 - 02 - 29);
+        let ok = hold(1, leap, date!(2038 - 02 - 28), "иск");
+        assert_eq!(check(&d, "student", collected, leap, &[], &ok), Ok(()));
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub struct Lifecycle {
     pub last_activity: Option<Date>,
     /// The operator's offset from UTC: a moment (a withdrawal) counts by its local day.
     pub offset: time::UtcOffset,
+    /// Legal holds the DPO set on the subject, each from its first to its last day: while one
+    /// is in force, nothing of the subject is destroyed or depersonalized.
+    pub legal_holds: Vec<(Date, Date)>,
 }
 
 impl Lifecycle {
@@ -40,7 +43,17 @@ impl Lifecycle {
             purposes_achieved: BTreeMap::new(),
             last_activity: None,
             offset: time::UtcOffset::UTC,
+            legal_holds: Vec::new(),
         }
+    }
+
+    /// The last day of the legal holds in force on `today`, if one is.
+    pub fn held_until(&self, today: Date) -> Option<Date> {
+        self.legal_holds
+            .iter()
+            .filter(|(from, until)| *from <= today && today <= *until)
+            .map(|(_, until)| *until)
+            .max()
     }
 
     /// The day `purpose` was achieved for the subject: as recorded, or else with the end of

@@ -152,6 +152,7 @@ fn main() -> ExitCode {
         lifecycle::a_field_past_its_retention_is_read_for_no_purpose,
         lifecycle::the_platforms_lifecycle_is_recorded_once,
         lifecycle::the_scan_groups_what_expired_and_holds_what_a_request_keeps,
+        lifecycle::a_legal_hold_keeps_expired_data_until_lifted,
         decisions::a_decision_answers_without_the_values,
         decisions::a_batch_answers_each_question_and_is_audited_as_one,
         decisions::a_withdrawal_shows_in_the_very_next_decision,

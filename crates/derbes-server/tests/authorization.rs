@@ -130,6 +130,12 @@ const TABLE: &[(&str, &str, Expect, Expect)] = &[
         Status([200, 200, 403, 200, 403]),
     ),
     (
+        "get",
+        "/api/v1/retention/holds",
+        Status([200, 200, 403, 403, 403]),
+        Status([200, 200, 403, 403, 403]),
+    ),
+    (
         "post",
         "/api/v1/decisions",
         Status([200, 200, 200, 403, 200]),
@@ -1002,6 +1008,7 @@ async fn through_the_service(
             .map(drop),
         "/api/v1/jobs" => app.job_board(actor).await.map(drop),
         "/api/v1/retention" => app.retention.scan(actor, 30).await.map(drop),
+        "/api/v1/retention/holds" => app.retention.legal_holds(actor).await.map(drop),
         "/api/v1/policy/consent-impact" => app
             .policy
             .consent_impact(actor, None, None, derbes_core::text::Lang::En)

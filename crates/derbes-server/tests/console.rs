@@ -362,6 +362,10 @@ fn main() -> ExitCode {
             "lifecycle_events_from_the_file",
             subjects::lifecycle_events_from_the_file,
         ),
+        (
+            "a_legal_hold_from_the_file",
+            subjects::a_legal_hold_from_the_file,
+        ),
     ];
     run_suite("console", cases)
 }

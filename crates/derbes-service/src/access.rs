@@ -56,6 +56,8 @@ actions! {
     LifecycleRecord,
     /// What has expired and what expires soon, over every subject (counts and ids).
     RetentionScan,
+    /// Set, lift and list legal holds: suspending a subject's destruction.
+    RetentionHold,
     RepresentativeList,
     RepresentativeLink,
     RepresentativeUnlink,
@@ -150,6 +152,8 @@ impl Action {
             LifecycleRead | LifecycleRecord => (PROCESSORS, Reach::Subject),
             // Counts and ids, never a value: those who answer for the data and who audit them.
             RetentionScan => (AUDIT, Reach::Any),
+            // Suspending destruction is a decision of those who answer for the data.
+            RetentionHold => (OFFICERS, Reach::Any),
             RepresentativeList | RepresentativeLink | RepresentativeUnlink => {
                 (PROCESSORS, Reach::Subject)
             }
@@ -195,6 +199,7 @@ impl Action {
             LifecycleRead => "lifecycle.read",
             LifecycleRecord => "lifecycle.record",
             RetentionScan => "retention.scan",
+            RetentionHold => "retention.hold",
             RepresentativeList => "representative.list",
             RepresentativeLink => "representative.link",
             RepresentativeUnlink => "representative.unlink",

@@ -181,7 +181,7 @@ impl Destructions {
                     .ok_or(VaultError::NotFound);
             };
             let now = self.vault.now();
-            if let Some(problem) = self.destruction_problem(subject_id, &state).await? {
+            if let Some(problem) = self.destruction_problem(&record, &state).await? {
                 self.vault
                     .audit(
                         AuditDraft::new(&actor.audit_name(), "subject.destroy", Outcome::Denied)
@@ -228,7 +228,10 @@ impl Destructions {
                 .write(WriteOp::DestroySubject {
                     destruction: asked,
                     audit,
-                    checked: Some(state.obligations),
+                    checked: Some(derbes_store::DestructionChecked {
+                        lifecycle_events: state.lifecycle.len(),
+                        obligations: state.obligations,
+                    }),
                 })
                 .await;
             let (destruction, new) = match written {
@@ -284,7 +287,7 @@ impl Destructions {
         &self,
         subject_id: Uuid,
     ) -> Result<Option<String>, VaultError> {
-        let Some((_, state)) = self
+        let Some((record, state)) = self
             .vault
             .store()
             .subject_with_state(subject_id, None)
@@ -293,7 +296,7 @@ impl Destructions {
             return Ok(None);
         };
         Ok(self
-            .destruction_problem(subject_id, &state)
+            .destruction_problem(&record, &state)
             .await?
             .map(|p| p.to_string()))
     }
@@ -301,11 +304,15 @@ impl Destructions {
     /// Why a subject in `state` may not be destroyed now, if so.
     async fn destruction_problem(
         &self,
-        subject_id: Uuid,
+        record: &derbes_store::SubjectRecord,
         state: &derbes_store::SubjectState,
     ) -> Result<Option<DestructionProblem>, VaultError> {
-        let represents = self.vault.store().represented_by(subject_id).await?.len();
-        Ok(check(&state.obligations, represents, self.vault.now()).err())
+        let represents = self.vault.store().represented_by(record.id).await?.len();
+        let held_until = self
+            .vault
+            .lifecycle_of(record, &state.lifecycle)
+            .held_until(self.vault.today());
+        Ok(check(&state.obligations, represents, held_until, self.vault.now()).err())
     }
 
     /// Appends to the destruction log, if one is configured. A failure is reported in the

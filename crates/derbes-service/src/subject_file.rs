@@ -36,6 +36,8 @@ pub struct SubjectFile {
     pub flags: Option<Flags>,
     /// Its lifecycle events and how long each of its fields is kept.
     pub lifecycle: Option<LifecycleView>,
+    /// The actor may place and lift legal holds.
+    pub may_hold: bool,
     pub requests: Option<Vec<RequestView>>,
     pub history: Option<Vec<AuditEvent>>,
 }
@@ -111,6 +113,10 @@ impl App {
             representatives,
             flags,
             lifecycle,
+            may_hold: self
+                .vault
+                .authorize(actor, crate::access::Action::RetentionHold)
+                .is_ok(),
             requests,
             history,
         })

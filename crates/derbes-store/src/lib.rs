@@ -44,7 +44,7 @@ pub use chain::{
 };
 pub use declarations::DeclarationStore;
 pub(crate) use destructions::destruction_check_holds;
-pub use destructions::DestructionStore;
+pub use destructions::{DestructionChecked, DestructionStore};
 pub use fields_blob::{decode_field_keys, decode_fields, encode_fields, BlobError};
 pub use job_runs::{JobOutcome, JobRun, JobRunStore};
 pub use keys::{KeyOwner, KeyRecord, KeyStore};

@@ -227,8 +227,12 @@ pub trait SubjectStateStore: Send + Sync {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<RetentionSubject>, StoreError>;
-    /// The subjects with an open data-subject request: a legal hold keeps their data.
-    async fn subjects_with_open_requests(&self) -> Result<Vec<Uuid>, StoreError>;
+    /// The subjects with an open data-subject request, a legal hold on their data, and
+    /// whether a complaint is among those requests.
+    async fn subjects_with_open_requests(&self) -> Result<Vec<(Uuid, bool)>, StoreError>;
+    /// The subjects on whom a legal hold was ever recorded (in force, ended or lifted: their
+    /// ledgers say which), by id.
+    async fn subjects_with_legal_holds(&self) -> Result<Vec<Uuid>, StoreError>;
     /// A subject's lifecycle events, in the order recorded.
     async fn lifecycle_events(
         &self,

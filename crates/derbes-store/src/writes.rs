@@ -7,7 +7,6 @@ use crate::{
 use derbes_core::audit::AuditDraft;
 use derbes_core::consent::{ConsentEvent, RepresentativeLink};
 use derbes_core::destruction::Destruction;
-use derbes_core::flags::Obligation;
 use uuid::Uuid;
 
 /// One atomic write. Each carries the audit events that record it.
@@ -152,11 +151,11 @@ pub enum WriteOp {
     DestroySubject {
         destruction: Destruction,
         audit: AuditDraft,
-        /// For a destruction decided now: the subject's obligations as the decision read them.
-        /// The write refuses with `VersionConflict` when they changed, or when the subject has
-        /// become another subject's legal representative, since; the caller decides again.
-        /// `None` re-applies a logged destruction as it was.
-        checked: Option<Vec<(String, Obligation)>>,
+        /// For a destruction decided now: what it was decided on. The write refuses with
+        /// `VersionConflict` when the obligations or the lifecycle events changed, or when the
+        /// subject has become another subject's legal representative, since; the caller
+        /// decides again. `None` re-applies a logged destruction as it was.
+        checked: Option<crate::DestructionChecked>,
     },
     /// Stores a request's access package, replacing an earlier one.
     StorePackage {

@@ -13,10 +13,11 @@ use derbes_core::request::{RequestKind, Status};
 use derbes_crypto::KeyRing;
 use derbes_store::testing::{run_suite, Case, Fut, TestDb};
 use derbes_store::{
-    open, AccountChange, AccountRecord, AccountWrite, Applied, EndSessions, FlagWrite, IndexEntry,
-    JobOutcome, JobRun, JobWrite, KeyOwner, KeyRecord, PackageRecord, Reconfirmation,
-    ReconfirmationsDue, RequestQuery, RequestRecord, SessionRecord, SessionStage, Store,
-    StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob, WebhookStatus, WriteOp,
+    open, AccountChange, AccountRecord, AccountWrite, Applied, DestructionChecked, EndSessions,
+    FlagWrite, IndexEntry, JobOutcome, JobRun, JobWrite, KeyOwner, KeyRecord, PackageRecord,
+    Reconfirmation, ReconfirmationsDue, RequestQuery, RequestRecord, SessionRecord, SessionStage,
+    Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob, WebhookStatus,
+    WriteOp,
 };
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -1025,7 +1026,14 @@ fn retention_pages_carry_ledgers_and_open_requests_hold(db: TestDb) -> Fut {
         s.write(file(&asked, false)).await.unwrap();
         assert_eq!(
             s.subjects_with_open_requests().await.unwrap(),
-            [subjects[2].id]
+            [(subjects[2].id, false)]
+        );
+        let complaint = request_record(subjects[2].id, "complaint", "2026-12-30T18:59:59.999999Z");
+        s.write(file(&complaint, false)).await.unwrap();
+        assert_eq!(
+            s.subjects_with_open_requests().await.unwrap(),
+            [(subjects[2].id, true)],
+            "one subject, a complaint among its requests"
         );
     })
 }
@@ -1267,7 +1275,17 @@ fn destruction_removes_everything_personal_once(db: TestDb) -> Fut {
         .unwrap();
         let request = request_record(child.id, "access_export", "2026-11-25T18:59:59.000000Z");
         s.write(file(&request, true)).await.unwrap();
-        s.write(record_lifecycle(left(child.id), 0)).await.unwrap();
+        // A legal hold the DPO set on the child (it ended: the destruction was decided after).
+        let hold = LifecycleEvent {
+            kind: LifecycleKind::LegalHold {
+                until: date!(2026 - 06 - 30),
+                reason: None,
+                sealed_reason: Some("c2VhbGVk".into()),
+            },
+            ..left(child.id)
+        };
+        s.write(record_lifecycle(hold, 0)).await.unwrap();
+        assert_eq!(s.subjects_with_legal_holds().await.unwrap(), [child.id]);
         let package = PackageRecord {
             request_id: request.id,
             subject_id: child.id,
@@ -1324,11 +1342,16 @@ fn destruction_removes_everything_personal_once(db: TestDb) -> Fut {
             removed: Removed::default(),
             connectors: Vec::new(),
         };
-        // Decided on no obligations, and on the subject representing no one.
+        // Decided on no obligations, the one lifecycle event, and on the subject representing
+        // no one.
+        let checked = |lifecycle_events| DestructionChecked {
+            obligations: Vec::new(),
+            lifecycle_events,
+        };
         let destroy = |d: &Destruction| WriteOp::DestroySubject {
             destruction: d.clone(),
             audit: audit(d.subject_id, "subject.destroy"),
-            checked: Some(Vec::new()),
+            checked: Some(checked(1)),
         };
         // What the decision read no longer holds: refused, nothing written. The parent
         // represents the child; the child's obligations are not the ones the decision saw.
@@ -1344,19 +1367,32 @@ fn destruction_removes_everything_personal_once(db: TestDb) -> Fut {
         let stale = WriteOp::DestroySubject {
             destruction: asked.clone(),
             audit: audit(child.id, "subject.destroy"),
-            checked: Some(vec![(
-                "olympiad".into(),
-                Obligation {
-                    note: None,
-                    sealed_note: None,
-                    until: None,
-                    set_by: "token:dpo".into(),
-                    set_at: asked.destroyed_at,
-                },
-            )]),
+            checked: Some(DestructionChecked {
+                obligations: vec![(
+                    "olympiad".into(),
+                    Obligation {
+                        note: None,
+                        sealed_note: None,
+                        until: None,
+                        set_by: "token:dpo".into(),
+                        set_at: asked.destroyed_at,
+                    },
+                )],
+                lifecycle_events: 1,
+            }),
         };
         assert!(matches!(
             s.write(stale).await,
+            Err(StoreError::VersionConflict)
+        ));
+        // Decided before the hold was recorded.
+        let before_the_hold = WriteOp::DestroySubject {
+            destruction: asked.clone(),
+            audit: audit(child.id, "subject.destroy"),
+            checked: Some(checked(0)),
+        };
+        assert!(matches!(
+            s.write(before_the_hold).await,
             Err(StoreError::VersionConflict)
         ));
         assert_eq!(verify_chain(&s, &k).await, events);
@@ -1385,6 +1421,7 @@ fn destruction_removes_everything_personal_once(db: TestDb) -> Fut {
             }
         );
         assert!(s.lifecycle_events(child.id).await.unwrap().is_empty());
+        assert!(s.subjects_with_legal_holds().await.unwrap().is_empty());
         assert!(s.subject(child.id).await.unwrap().is_none());
         assert_eq!(
             s.reconfirmations_due(date!(2031 - 01 - 01), Vec::new(), 0, 10)
@@ -1453,7 +1490,14 @@ fn destruction_removes_everything_personal_once(db: TestDb) -> Fut {
             request_id: None,
             ..asked
         };
-        s.write(destroy(&second)).await.unwrap();
+        // The other student has no lifecycle event.
+        s.write(WriteOp::DestroySubject {
+            destruction: second.clone(),
+            audit: audit(other.id, "subject.destroy"),
+            checked: Some(checked(0)),
+        })
+        .await
+        .unwrap();
         let all = s.destructions(None, 10).await.unwrap();
         assert_eq!(all.len(), 2);
         assert!(all[0].subject_id < all[1].subject_id);
@@ -1650,7 +1694,10 @@ fn a_destroyed_key_is_gone_from_the_live_files(db: TestDb) -> Fut {
                 connectors: Vec::new(),
             },
             audit: AuditDraft::new("test", "subject.destroy", Outcome::Ok).subject(victim.id),
-            checked: Some(Vec::new()),
+            checked: Some(DestructionChecked {
+                obligations: Vec::new(),
+                lifecycle_events: 0,
+            }),
         })
         .await
         .unwrap();

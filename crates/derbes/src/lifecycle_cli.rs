@@ -1,5 +1,6 @@
 //! `derbes lifecycle`: what happened in subjects' lives that starts retention periods (the
-//! relationship ended, a purpose achieved, an event retracted), recorded one at a time or from
+//! relationship ended, a purpose achieved, an event retracted) or suspends destruction (a
+//! legal hold), recorded one at a time or from
 //! a CSV file through the same checks and audit as the API, and shown per subject with how long
 //! each field is kept.
 
@@ -34,15 +35,19 @@ pub enum LifecycleCommand {
 pub struct RecordArgs {
     /// The subject's id or IIN
     pub subject: String,
-    /// relationship_ended, purpose_achieved or retracted
+    /// relationship_ended, purpose_achieved, legal_hold or retracted (which lifts a hold)
     #[arg(long)]
     pub kind: String,
-    /// The day it happened (YYYY-MM-DD), not after today
+    /// The day it happened (YYYY-MM-DD), not after today; a hold's first day
     #[arg(long)]
     pub on: String,
-    /// Why the relationship ended (relationship_ended)
+    /// Why the relationship ended (relationship_ended), or why destruction is suspended
+    /// (legal_hold)
     #[arg(long)]
     pub reason: Option<String>,
+    /// A legal hold's last day (YYYY-MM-DD), at most ten years ahead
+    #[arg(long)]
+    pub until: Option<String>,
     /// The declared purpose achieved (purpose_achieved)
     #[arg(long)]
     pub purpose: Option<String>,
@@ -54,8 +59,9 @@ pub struct RecordArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ImportArgs {
     /// CSV with a header row and the columns `subject` (id or IIN), `kind`
-    /// (relationship_ended, purpose_achieved or retracted) and `on` (YYYY-MM-DD), and as the
-    /// kind needs `reason`, `purpose` or `event` (the id of the event recorded in error)
+    /// (relationship_ended, purpose_achieved, legal_hold or retracted) and `on` (YYYY-MM-DD),
+    /// and as the kind needs `reason`, `purpose`, `until` (a hold's last day) or `event` (the
+    /// id of the event recorded in error)
     pub file: PathBuf,
     /// Write every refused row (line, column, reason) to this file
     #[arg(long)]
@@ -69,6 +75,7 @@ struct Typed<'a> {
     reason: Option<&'a str>,
     purpose: Option<&'a str>,
     event: Option<&'a str>,
+    until: Option<&'a str>,
 }
 
 impl Typed<'_> {
@@ -78,15 +85,23 @@ impl Typed<'_> {
             "relationship_ended" => LifecycleStep::RelationshipEnded,
             "purpose_achieved" => LifecycleStep::PurposeAchieved,
             "retracted" => LifecycleStep::Retracted,
+            "legal_hold" => LifecycleStep::LegalHold,
             _ => {
                 return Err((
                     "kind",
-                    "must be relationship_ended, purpose_achieved or retracted".into(),
+                    "must be relationship_ended, purpose_achieved, legal_hold or retracted".into(),
                 ))
             }
         };
         let on = derbes_core::declaration::parse_date(self.on)
             .ok_or(("on", "must be a date as YYYY-MM-DD".to_owned()))?;
+        let until = match self.until {
+            None => None,
+            Some(u) => Some(
+                derbes_core::declaration::parse_date(u)
+                    .ok_or(("until", "must be a date as YYYY-MM-DD".to_owned()))?,
+            ),
+        };
         let event = match self.event {
             None => None,
             Some(e) => Some(
@@ -100,6 +115,7 @@ impl Typed<'_> {
             reason: self.reason.map(str::to_owned),
             purpose: self.purpose.map(str::to_owned),
             event,
+            until,
         })
     }
 }
@@ -140,6 +156,7 @@ pub async fn run(config: &Config, command: &LifecycleCommand) -> Result<ExitCode
                 reason: a.reason.as_deref(),
                 purpose: a.purpose.as_deref(),
                 event: a.event.as_deref(),
+                until: a.until.as_deref(),
             };
             match record(app, &actor, &a.subject, &typed, 0).await {
                 Ok(id) => {
@@ -164,7 +181,7 @@ pub async fn run(config: &Config, command: &LifecycleCommand) -> Result<ExitCode
                 file: &a.file,
                 errors: a.errors.as_deref(),
                 required: &["subject", "kind", "on"],
-                optional: &["reason", "purpose", "event"],
+                optional: &["reason", "purpose", "event", "until"],
                 what: "lifecycle event(s)",
             }
             .record(async |columns: &Columns, line, rec| {
@@ -174,6 +191,7 @@ pub async fn run(config: &Config, command: &LifecycleCommand) -> Result<ExitCode
                     reason: columns.get(rec, "reason"),
                     purpose: columns.get(rec, "purpose"),
                     event: columns.get(rec, "event"),
+                    until: columns.get(rec, "until"),
                 };
                 let subject = columns.required(rec, line, "subject")?;
                 record(app, &actor, subject, &typed, line).await.map(|_| ())
@@ -219,6 +237,9 @@ fn shown(view: &derbes_service::LifecycleView) -> String {
     for (purpose, on) in &view.purposes_achieved {
         let _ = writeln!(out, "purpose achieved: {purpose} on {on}");
     }
+    if let Some(until) = view.held_until {
+        let _ = writeln!(out, "legal hold in force through {until}");
+    }
     let _ = writeln!(out, "\nevents ({}):", view.events.len());
     for e in &view.events {
         let what = match &e.kind {
@@ -230,6 +251,12 @@ fn shown(view: &derbes_service::LifecycleView) -> String {
             }
             derbes_core::lifecycle::LifecycleKind::Retracted { event } => {
                 format!("retracted {event}")
+            }
+            derbes_core::lifecycle::LifecycleKind::LegalHold { until, reason, .. } => {
+                format!(
+                    "legal hold through {until}: {}",
+                    reason.as_deref().unwrap_or("")
+                )
             }
         };
         let _ = writeln!(out, "  {}  {}  {what}  (by {})", e.id, e.on, e.recorded_by);

@@ -21,11 +21,43 @@ pub enum RetentionCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The legal holds in force or to come (set and lifted with `derbes lifecycle record
+    /// --kind legal_hold` and `--kind retracted`), those ending first at the top
+    Holds {
+        /// Print them as JSON (the API's answer)
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(config: &Config, command: &RetentionCommand) -> Result<ExitCode> {
     let opened = setup::open(config, false).await?;
-    let RetentionCommand::Scan { days, json } = command;
+    let (days, json) = match command {
+        RetentionCommand::Scan { days, json } => (days, json),
+        RetentionCommand::Holds { json } => {
+            let actor = Actor::command_line("retention-holds");
+            let holds = opened.app.retention.legal_holds(&actor).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&holds)?);
+            } else if holds.is_empty() {
+                println!("no legal hold is in force");
+            } else {
+                for h in &holds {
+                    println!(
+                        "{} ({}): {} to {}, set by {}; event {}\n    {}",
+                        h.subject_id,
+                        h.category,
+                        h.from,
+                        h.until,
+                        h.set_by,
+                        h.event,
+                        h.reason.as_deref().unwrap_or("")
+                    );
+                }
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let report = match opened
         .app
         .retention
@@ -54,7 +86,13 @@ fn shown(r: &ExpiryReport) -> String {
     let mut out = format!("{} subject(s) scanned on {}\n", r.scanned, r.today);
     for (title, groups) in [
         ("expired", &r.expired),
-        ("expired, kept by a legal hold (an open request)", &r.held),
+        (
+            &*format!(
+                "expired, kept by a legal hold ({} subject(s) with an open request, {} with a complaint, {} under a hold the DPO set)",
+                r.held_for.requests, r.held_for.complaints, r.held_for.legal_holds
+            ),
+            &r.held,
+        ),
         (&*format!("ending within {} days", r.days), &r.upcoming),
     ] {
         let _ = writeln!(out, "\n{title}:");

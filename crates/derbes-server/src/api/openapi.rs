@@ -330,10 +330,15 @@ fn retention_paths() -> Value {
     json!({
             "/api/v1/retention": { "get": authed(json!({
                 "summary": "What has expired, what a legal hold keeps, and what expires soon, over every subject",
-                "description": "A scan of every subject's fields on today's date: each field lives until the latest of the retention periods of the purposes that keep it; one whose period has run out is counted under the rule of that last period (and no purpose may read it any longer). Expired fields of subjects with an open data-subject request are counted apart, as held. Grouped by rule with what the rule does (destroy or depersonalize), counts of subjects, of subjects none of whose fields is kept any longer, and of fields, the categories and field keys, a sample of subject ids, and the first and last of the fields' last days. No value is read.",
+                "description": "A scan of every subject's fields on today's date: each field lives until the latest of the retention periods of the purposes that keep it; one whose period has run out is counted under the rule of that last period (and no purpose may read it any longer). Expired fields of subjects under a legal hold (an open data-subject request, a complaint among them, or a hold the DPO set, in force) are counted apart, as held, with how many subjects each kind of hold keeps. Grouped by rule with what the rule does (destroy or depersonalize), counts of subjects, of subjects none of whose fields is kept any longer, and of fields, the categories and field keys, a sample of subject ids, and the first and last of the fields' last days. No value is read.",
                 "parameters": [ { "name": "days", "in": "query", "required": false, "description": "How many days ahead `upcoming` looks (default 30)", "schema": { "type": "integer", "minimum": 0, "maximum": 366 } } ],
                 "responses": { "200": ok("The scan", "RetentionScan") }
             }), &[("400", "Malformed query"), ("422", "More than 366 days ahead")]) },
+            "/api/v1/retention/holds": { "get": authed(json!({
+                "summary": "The register of legal holds: each hold the DPO set that is not lifted and has not ended",
+                "description": "For the DPO and the administrator. A legal hold suspends the destruction and depersonalization of a subject's data from its first through its last day (a claim, an inspection, an investigation). Set one by recording a lifecycle event of kind legal_hold; lift it by retracting that event. Those ending first come first, with their reasons.",
+                "responses": { "200": { "description": "The holds", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/LegalHold" } } } } } }
+            }), &[]) },
             "/api/v1/subjects/{id}/lifecycle": {
                 "get": authed(json!({
                     "summary": "A subject's lifecycle events, and what they add up to",
@@ -342,12 +347,12 @@ fn retention_paths() -> Value {
                     "responses": { "200": ok("The lifecycle", "Lifecycle") }
                 }), &[("400", "Malformed id"), ("404", "No such subject")]),
                 "post": authed(json!({
-                    "summary": "Record a lifecycle event: the relationship ended, a purpose achieved, or an earlier event retracted",
-                    "description": "Events are never edited: a correction is a new event (a later one of the same kind wins), or the retraction of one recorded in error. Audited as `subject.lifecycle`.",
+                    "summary": "Record a lifecycle event: the relationship ended, a purpose achieved, a legal hold, or an earlier event retracted",
+                    "description": "Events are never edited: a correction is a new event (a later one of the same kind wins), or the retraction of one recorded in error. A legal hold (kind legal_hold, with a reason and its last day in until) suspends the subject's destruction and depersonalization; it is set, and lifted by its retraction, only by the DPO or the administrator. Audited as `subject.lifecycle`.",
                     "parameters": [ id_param() ],
                     "requestBody": body("LifecycleInput"),
                     "responses": { "201": ok("The recorded event", "LifecycleEvent") }
-                }), &[("400", "Malformed JSON or id"), ("404", "No such subject"), ("409", "Another event was recorded meanwhile"), ("413", "Body too large"), ("415", "Not JSON"), ("422", "A day in the future or before collection, an undeclared purpose or one not for the subject's category, no reason, or nothing to retract")]),
+                }), &[("400", "Malformed JSON or id"), ("404", "No such subject"), ("409", "Another event was recorded meanwhile"), ("413", "Body too large"), ("415", "Not JSON"), ("422", "A day in the future or before collection, an undeclared purpose or one not for the subject's category, no reason, nothing to retract, or a hold's last day before today or more than ten years ahead")]),
             }
     })
 }
@@ -360,6 +365,8 @@ fn retention_schemas() -> Value {
                     "scanned": { "type": "integer", "minimum": 0 },
                     "expired_subjects": { "type": "integer", "minimum": 0, "description": "Distinct subjects with a field expired (a subject under two rules counts once)" },
                     "held_subjects": { "type": "integer", "minimum": 0 },
+                    "held_for": { "type": "object", "description": "Of the held subjects, how many each kind of hold keeps (a subject under two counts under both)", "properties": {
+                        "requests": { "type": "integer", "minimum": 0 }, "complaints": { "type": "integer", "minimum": 0 }, "legal_holds": { "type": "integer", "minimum": 0 } } },
                     "upcoming_subjects": { "type": "integer", "minimum": 0 },
                     "expired": { "type": "array", "items": { "$ref": "#/components/schemas/ExpiryGroup" } },
                     "held": { "type": "array", "items": { "$ref": "#/components/schemas/ExpiryGroup" } },
@@ -371,23 +378,31 @@ fn retention_schemas() -> Value {
                     "sample": { "type": "array", "maxItems": 10, "items": { "type": "string", "format": "uuid" } },
                     "first_day": { "type": "string", "format": "date" }, "last_day": { "type": "string", "format": "date" } } },
                 "LifecycleInput": { "type": "object", "additionalProperties": false, "required": ["kind", "on"], "properties": {
-                    "kind": { "enum": ["relationship_ended", "purpose_achieved", "retracted"] },
-                    "on": { "type": "string", "format": "date", "description": "The day it happened, not after today" },
-                    "reason": { "type": "string", "minLength": 1, "maxLength": 500, "description": "Why the relationship ended (relationship_ended)" },
+                    "kind": { "enum": ["relationship_ended", "purpose_achieved", "retracted", "legal_hold"] },
+                    "on": { "type": "string", "format": "date", "description": "The day it happened (a hold: the day it starts), not after today" },
+                    "reason": { "type": "string", "minLength": 1, "maxLength": 500, "description": "Why the relationship ended (relationship_ended), or why destruction is suspended (legal_hold)" },
+                    "until": { "type": "string", "format": "date", "description": "A legal hold's last day: today or later, at most ten years ahead (legal_hold)" },
                     "purpose": { "type": "string", "description": "The declared purpose achieved (purpose_achieved)" },
                     "event": { "type": "string", "format": "uuid", "description": "The event recorded in error (retracted)" } } },
                 "LifecycleEvent": { "type": "object", "required": ["id", "subject_id", "kind", "on", "recorded_at", "recorded_by"], "properties": {
                     "id": { "type": "string", "format": "uuid" }, "subject_id": { "type": "string", "format": "uuid" },
-                    "kind": { "enum": ["relationship_ended", "purpose_achieved", "retracted"] },
+                    "kind": { "enum": ["relationship_ended", "purpose_achieved", "retracted", "legal_hold"] },
                     "reason": { "type": "string" }, "purpose": { "type": "string" }, "event": { "type": "string", "format": "uuid" },
+                    "until": { "type": "string", "format": "date", "description": "A legal hold's last day" },
                     "on": { "type": "string", "format": "date" }, "recorded_at": { "type": "string", "format": "date-time" },
                     "recorded_by": { "type": "string" } } },
                 "Lifecycle": { "type": "object", "required": ["category", "events", "purposes_achieved", "fields"], "properties": {
                     "category": { "type": "string" },
                     "events": { "type": "array", "items": { "$ref": "#/components/schemas/LifecycleEvent" } },
                     "relationship_ended": { "type": ["string", "null"], "format": "date" },
+                    "held_until": { "type": ["string", "null"], "format": "date", "description": "The last day of the legal holds in force: nothing of the subject is destroyed or depersonalized until the day after" },
                     "purposes_achieved": { "type": "object", "additionalProperties": { "type": "string", "format": "date" } },
                     "fields": { "type": "array", "description": "Each field the subject has a value for: the purposes that keep it and until when", "items": { "$ref": "#/components/schemas/FieldRetention" } } } },
+                "LegalHold": { "type": "object", "required": ["subject_id", "category", "event", "from", "until", "set_by", "set_at"], "properties": {
+                    "subject_id": { "type": "string", "format": "uuid" }, "category": { "type": "string" },
+                    "event": { "type": "string", "format": "uuid", "description": "The lifecycle event that set it: retract it to lift the hold" },
+                    "from": { "type": "string", "format": "date" }, "until": { "type": "string", "format": "date" },
+                    "reason": { "type": ["string", "null"] }, "set_by": { "type": "string" }, "set_at": { "type": "string", "format": "date-time" } } },
                 "Until": { "type": "object", "required": ["kind"], "description": "A last day (kind day), or no end yet (kind open: the period has not started)", "properties": {
                     "kind": { "enum": ["day", "open"] }, "day": { "type": "string", "format": "date" } } },
                 "FieldRetention": { "type": "object", "required": ["field", "collected", "kept_until", "ended", "holds"], "properties": {

@@ -22,6 +22,9 @@ pub(crate) async fn record(
         return super::representatives::no_subject(&s);
     };
     let (f, lang) = (&s.fields, s.lang);
+    if f.get("kind") == "legal_hold" {
+        return hold(&state, &s, subject, &id).await;
+    }
     let kind = match f.get("kind") {
         "relationship_ended" => LifecycleStep::RelationshipEnded,
         "purpose_achieved" => LifecycleStep::PurposeAchieved,
@@ -48,6 +51,7 @@ pub(crate) async fn record(
         reason: given("lifecycle_reason"),
         purpose: given("lifecycle_purpose"),
         event: given("lifecycle_event").and_then(|e| e.parse().ok()),
+        until: None,
     };
     let result = state
         .app
@@ -58,6 +62,38 @@ pub(crate) async fn record(
         .answer(&state, &s, subject, "lifecycle", result)
         .await
 }
+
+/// A legal hold from the file's hold form: it starts today, through the last day typed.
+async fn hold(state: &AppState, s: &Submitted, subject: Uuid, id: &str) -> Response {
+    let (f, lang) = (&s.fields, s.lang);
+    let until = match form_date(f, "hold_until", lang) {
+        Ok(until) => until,
+        Err(errors) => return HOLD_FORM.again(state, s, id, errors).await,
+    };
+    let input = LifecycleInput {
+        kind: LifecycleStep::LegalHold,
+        on: state.app.vault.today(),
+        reason: Some(f.get("hold_reason").trim().to_owned()).filter(|r| !r.is_empty()),
+        purpose: None,
+        event: None,
+        until,
+    };
+    let result = state
+        .app
+        .retention
+        .record_lifecycle(&s.actor, subject, input)
+        .await;
+    HOLD_FORM
+        .answer(state, s, subject, "lifecycle", result)
+        .await
+}
+
+/// The legal hold form.
+const HOLD_FORM: FileForm = FileForm {
+    name: "hold",
+    fields: &["hold_reason", "hold_until"],
+    renames: &[("reason", "hold_reason"), ("until", "hold_until")],
+};
 
 /// The lifecycle form (a retraction posts the event's id and no other field).
 const LIFECYCLE_FORM: FileForm = FileForm {

@@ -774,7 +774,7 @@ mod tests {
             ),
             (
                 "subject.html",
-                json!({ "refused": ["x"], "purpose_categories": { "education": ["student"], "personnel": ["employee"] }, "lifecycle_errors": { "lifecycle": "x", "lifecycle_on": "x", "lifecycle_purpose": "x" }, "lifecycle_form": { "kind": "purpose_achieved", "lifecycle_on": "2026-05-31", "lifecycle_reason": "x", "lifecycle_purpose": "education" }, "obligation_purposes": ["extracurricular"], "link_errors": { "representative": "x", "link": "x" }, "link_form": { "representative": "1", "relation": "parent", "document": "other", "document_sha256": "" }, "field_labels": { "surname": "x", "iin": "x" }, "field_order": ["surname", "iin", "email"], "flag_reasons": ["objection"], "errors": { "iin": "x", "form": "x" }, "corrections": { "iin": "y" }, "file": {
+                json!({ "refused": ["x"], "purpose_categories": { "education": ["student"], "personnel": ["employee"] }, "lifecycle_errors": { "lifecycle": "x", "lifecycle_on": "x", "lifecycle_purpose": "x" }, "lifecycle_form": { "kind": "purpose_achieved", "lifecycle_on": "2026-05-31", "lifecycle_reason": "x", "lifecycle_purpose": "education" }, "hold_errors": { "hold": "x", "hold_until": "x" }, "hold_form": { "hold_reason": "x", "hold_until": "2027-01-01" }, "obligation_purposes": ["extracurricular"], "link_errors": { "representative": "x", "link": "x" }, "link_form": { "representative": "1", "relation": "parent", "document": "other", "document_sha256": "" }, "field_labels": { "surname": "x", "iin": "x" }, "field_order": ["surname", "iin", "email"], "flag_reasons": ["objection"], "errors": { "iin": "x", "form": "x" }, "corrections": { "iin": "y" }, "file": {
                         "id": uuid::Uuid::nil(), "purpose": "education", "denied": [], "forbidden": null,
                         "read": { "purpose": "education", "confirmation_due": true, "fields": { "surname": "x", "iin": "y" } },
                         "flags": { "blocked": { "reason": "objection", "until": "2026-12-31" },
@@ -783,10 +783,12 @@ mod tests {
                         "consents": { "purposes": [{ "purpose": "education", "status": "holding", "consent_id": uuid::Uuid::nil(), "terms_changed": true },
                                                    { "purpose": "meals", "status": "none" }] },
                         "representatives": { "representatives": [{ "representative_id": uuid::Uuid::nil(), "relation": "parent" }], "represents": [] },
-                        "lifecycle": { "category": "student", "relationship_ended": "2026-05-31", "purposes_achieved": { "extracurricular": "2026-06-01" },
+                        "may_hold": true,
+                        "lifecycle": { "category": "student", "relationship_ended": "2026-05-31", "held_until": "2027-06-30", "purposes_achieved": { "extracurricular": "2026-06-01" },
                                        "events": [{ "id": uuid::Uuid::nil(), "subject_id": uuid::Uuid::nil(), "kind": "relationship_ended", "reason": "x", "on": "2026-05-31", "recorded_at": "2026-06-01T00:00:00Z", "recorded_by": "x" },
                                                   { "id": uuid::Uuid::max(), "subject_id": uuid::Uuid::nil(), "kind": "purpose_achieved", "purpose": "extracurricular", "on": "2026-06-01", "recorded_at": "2026-06-01T00:00:00Z", "recorded_by": "x" },
-                                                  { "id": uuid::Uuid::from_u128(7), "subject_id": uuid::Uuid::nil(), "kind": "retracted", "event": uuid::Uuid::nil(), "on": "2026-06-02", "recorded_at": "2026-06-02T00:00:00Z", "recorded_by": "x" }],
+                                                  { "id": uuid::Uuid::from_u128(7), "subject_id": uuid::Uuid::nil(), "kind": "retracted", "event": uuid::Uuid::nil(), "on": "2026-06-02", "recorded_at": "2026-06-02T00:00:00Z", "recorded_by": "x" },
+                                                  { "id": uuid::Uuid::from_u128(8), "subject_id": uuid::Uuid::nil(), "kind": "legal_hold", "until": "2027-06-30", "reason": "x", "on": "2026-06-02", "recorded_at": "2026-06-02T00:00:00Z", "recorded_by": "x" }],
                                        "fields": [{ "field": "surname", "collected": "2020-09-01", "kept_until": { "kind": "day", "day": "2031-05-31" }, "ended": false,
                                                     "holds": [{ "purpose": "education", "rule": "student_records", "until": { "kind": "day", "day": "2029-05-31" } },
                                                               { "purpose": "contracts", "rule": "contract_records", "until": { "kind": "open" } }] },

@@ -323,6 +323,10 @@ pub(super) fn the_scan_groups_what_expired_and_holds_what_a_request_keeps(db: Te
         assert_eq!(expired["field_keys"], json!(["grades"]), "{expired}");
         assert_eq!(expired["categories"], json!(["student"]));
         assert_eq!(group("held")["sample"], json!([ids[1]]));
+        assert_eq!(
+            r.body["held_for"],
+            json!({ "requests": 1, "complaints": 1, "legal_holds": 0 })
+        );
         let auditor = s.token(Role::Auditor, &[]).await;
         assert_eq!(s.get("/api/v1/retention", &auditor).await.status, 200);
         let staff = s.token(Role::Staff, &["education"]).await;
@@ -330,5 +334,89 @@ pub(super) fn the_scan_groups_what_expired_and_holds_what_a_request_keeps(db: Te
         let r = s.get("/api/v1/retention?days=400", &s.admin).await;
         assert_problem(&r, 422, "validation");
         assert_eq!(r.body["errors"][0]["field"], "days");
+    })
+}
+
+/// A student left; the DPO holds her data for a claim. Staff may neither set nor lift a hold;
+/// the register lists it with its reason, kept sealed; three years on her expired grades are
+/// held, not proposed, until the DPO lifts the hold. A hold beyond ten years is refused.
+pub(super) fn a_legal_hold_keeps_expired_data_until_lifted(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let (offset, clock) = shifted_clock();
+        let s = Server::start_with_clock(&db, clock).await;
+        let id = s
+            .create_student_id(&s.admin, json!({ "surname": "Әлиева", "grades": "5" }))
+            .await;
+        let path = format!("/api/v1/subjects/{id}/lifecycle");
+        let today = s.state.app.vault.today();
+        let on = today.to_string();
+        let left = json!({ "kind": "relationship_ended", "reason": "окончила школу", "on": on });
+        assert_eq!(s.post(&path, &s.admin, left).await.status, 201);
+        let until = (today + time::Duration::days(1200)).to_string();
+        let reason = "иск родителей, дело № 2-118/2026";
+        let hold = json!({ "kind": "legal_hold", "reason": reason, "on": on, "until": until });
+        let staff = s.token(Role::Staff, &["education"]).await;
+        assert_problem(&s.post(&path, &staff, hold.clone()).await, 403, "forbidden");
+        let dpo = s.token(Role::Dpo, &[]).await;
+        let r = s.post(&path, &dpo, hold).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let hold_id = r.body["id"].clone();
+        assert_eq!(subjects::in_clear(&db.raw_files().await, reason), None);
+        let r = s.get("/api/v1/retention/holds", &dpo).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body[0]["subject_id"], id.as_str());
+        assert_eq!(r.body[0]["reason"], reason);
+        assert_eq!(r.body[0]["until"], until.as_str());
+        assert_problem(
+            &s.get("/api/v1/retention/holds", &staff).await,
+            403,
+            "forbidden",
+        );
+        let lift = json!({ "kind": "retracted", "event": hold_id, "on": on });
+        assert_problem(&s.post(&path, &staff, lift.clone()).await, 403, "forbidden");
+
+        offset.store(1100 * 86_400, std::sync::atomic::Ordering::SeqCst);
+        let r = s.get(&path, &dpo).await;
+        assert_eq!(r.body["held_until"], until.as_str(), "{}", r.body);
+        let r = s.get("/api/v1/retention", &dpo).await;
+        assert!(
+            r.body["expired"].as_array().unwrap().is_empty(),
+            "{}",
+            r.body
+        );
+        assert_eq!(r.body["held"][0]["sample"], json!([id]), "{}", r.body);
+        assert_eq!(r.body["held_for"]["legal_holds"], 1, "{}", r.body);
+        assert_eq!(r.body["held_for"]["requests"], 0, "{}", r.body);
+        // Lifted: proposed again, and gone from the register.
+        let later = s.state.app.vault.today().to_string();
+        let lift = json!({ "kind": "retracted", "event": hold_id, "on": later });
+        assert_eq!(s.post(&path, &dpo, lift).await.status, 201);
+        let r = s.get("/api/v1/retention", &dpo).await;
+        assert_eq!(r.body["expired"][0]["sample"], json!([id]), "{}", r.body);
+        assert_eq!(r.body["held_subjects"], 0, "{}", r.body);
+        let r = s.get("/api/v1/retention/holds", &dpo).await;
+        assert_eq!(r.body, json!([]));
+        let r = s.get(&path, &dpo).await;
+        assert!(r.body["held_until"].is_null(), "{}", r.body);
+
+        let far = (s.state.app.vault.today() + time::Duration::days(3700)).to_string();
+        for (hold, field) in [
+            (
+                json!({ "kind": "legal_hold", "reason": "проверка", "on": later, "until": far }),
+                "until",
+            ),
+            (
+                json!({ "kind": "legal_hold", "reason": "проверка", "on": later }),
+                "until",
+            ),
+            (
+                json!({ "kind": "legal_hold", "on": later, "until": later }),
+                "reason",
+            ),
+        ] {
+            let r = s.post(&path, &dpo, hold).await;
+            assert_problem(&r, 422, "validation");
+            assert_eq!(r.body["errors"][0]["field"], field, "{}", r.body);
+        }
     })
 }

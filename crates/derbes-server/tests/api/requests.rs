@@ -909,6 +909,23 @@ pub(super) fn a_destruction_waits_for_obligations_and_the_platform(db: TestDb) -
         assert_eq!(s.get(&read_path, staff).await.status, 200);
         let r = s.delete(&obligation, admin).await;
         assert_eq!(r.status, 200, "{}", r.body);
+        // A legal hold the DPO set keeps the data too, until the DPO lifts it.
+        let lifecycle = format!("/api/v1/subjects/{subject}/lifecycle");
+        let today = s.state.app.vault.today();
+        let until = (today + time::Duration::days(30)).to_string();
+        let hold = json!({ "kind": "legal_hold", "reason": "запрос прокуратуры", "on": today.to_string(), "until": until });
+        let r = s.post(&lifecycle, dpo, hold).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let hold_id = r.body["id"].clone();
+        let r = s
+            .post(&steps(&destroy), dpo, json!({ "step": "run_actions" }))
+            .await;
+        failed_for(
+            &r,
+            &format!("legal hold keeps the subject's data through {until}"),
+        );
+        let lift = json!({ "kind": "retracted", "event": hold_id, "on": today.to_string() });
+        assert_eq!(s.post(&lifecycle, dpo, lift).await.status, 201);
         // The platform's database refuses (a table is missing): nothing is destroyed anywhere,
         // the request stays in progress with the connector's error.
         platform_db

@@ -317,3 +317,86 @@ pub(crate) fn lifecycle_events_from_the_file(db: TestDb) -> Fut {
             .await;
     })
 }
+
+/// The DPO places a legal hold from the subject's file (a last day in the past is refused
+/// beside its field, in Kazakh) and lifts it; staff see neither the form nor the button.
+pub(crate) fn a_legal_hold_from_the_file(db: TestDb) -> Fut {
+    Box::pin(async move {
+        Desk::start(&db)
+            .await
+            .run(|desk| {
+                let s = &desk.s;
+                let child = desk.service(
+                    s.create_student_id(&s.admin, serde_json::json!({ "surname": "Сәрсенбаева" })),
+                );
+                let file = format!("/console/subjects/{child}");
+                let today = desk.service(async { s.state.app.vault.today() });
+                let until = (today + time::Duration::days(90)).to_string();
+                let yesterday = (today - time::Duration::days(1)).to_string();
+                let mut dpo = desk.person("aigul", Role::Dpo, &[]);
+                let page = dpo.get(&format!("{file}?lang=kk"));
+                assert!(page.body.contains("Жоюды тоқтата тұру"), "{}", page.body);
+                let csrf = page.csrf();
+                let hold = |until: &str| {
+                    vec![
+                        ("csrf", csrf.clone()),
+                        ("kind", "legal_hold".to_owned()),
+                        ("hold_reason", "сот ісі № 2-118".to_owned()),
+                        ("hold_until", until.to_owned()),
+                    ]
+                };
+                let post = |who: &mut Browser, form: Vec<(&str, String)>| {
+                    let pairs: Vec<(&str, &str)> =
+                        form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    who.post(&format!("{file}/lifecycle"), &pairs)
+                };
+                let refused = post(&mut dpo, hold(&yesterday));
+                assert_eq!(refused.status, 422, "{}", refused.body);
+                assert!(
+                    refused.body.contains("id=\"hold_until-error\"")
+                        && refused
+                            .body
+                            .contains("Тоқтата тұрудың соңғы күнін көрсетіңіз")
+                        && refused.body.contains("value=\"сот ісі № 2-118\""),
+                    "{}",
+                    refused.body
+                );
+                let placed = post(&mut dpo, hold(&until));
+                assert_eq!(placed.status, 303, "{}", placed.body);
+                let page = dpo.get(&format!("{file}?lang=ru"));
+                assert!(
+                    page.body.contains("Уничтожение приостановлено по")
+                        && page.body.contains("(сот ісі № 2-118)")
+                        && page.body.contains("Снять приостановление"),
+                    "{}",
+                    page.body
+                );
+                let mut staff = desk.person("bolat", Role::Staff, &["education"]);
+                let seen = staff.get(&format!("{file}?lang=ru"));
+                assert!(seen.body.contains("Уничтожение приостановлено по"));
+                assert!(
+                    !seen.body.contains("Снять приостановление")
+                        && !seen.body.contains("name=\"hold_until\""),
+                    "{}",
+                    seen.body
+                );
+                let event = page
+                    .body
+                    .split("name=\"lifecycle_event\" value=\"")
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+                    .unwrap()
+                    .to_owned();
+                let lift = vec![
+                    ("csrf", csrf.clone()),
+                    ("kind", "retracted".to_owned()),
+                    ("lifecycle_event", event),
+                ];
+                assert_eq!(post(&mut dpo, lift).status, 303);
+                let page = dpo.get(&format!("{file}?lang=ru"));
+                assert!(!page.body.contains("Уничтожение приостановлено по"));
+                assert!(page.body.contains("снято"), "{}", page.body);
+            })
+            .await;
+    })
+}

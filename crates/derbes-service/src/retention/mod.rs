@@ -7,7 +7,7 @@ use crate::actor::Actor;
 use crate::vault::{Vault, VaultError};
 use derbes_core::audit::{AuditDraft, Outcome};
 use derbes_core::consent::SubjectFacts;
-use derbes_core::expiry::{ExpiryReport, ExpiryScan};
+use derbes_core::expiry::{ExpiryReport, ExpiryScan, HeldBy};
 use derbes_core::lifecycle::{check, LifecycleEvent, LifecycleKind, LifecycleProblem};
 use derbes_core::retention::{holds, kept_until, last_days, Hold, Until};
 use derbes_core::validate::FieldProblem;
@@ -26,10 +26,12 @@ pub enum LifecycleStep {
     RelationshipEnded,
     PurposeAchieved,
     Retracted,
+    LegalHold,
 }
 
 /// A lifecycle event as asked through the API: `reason` for an ended relationship, `purpose`
-/// for a purpose achieved, `event` (its id) for a retraction.
+/// for a purpose achieved, `event` (its id) for a retraction, `reason` and `until` for a legal
+/// hold (`on` is the day it starts).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LifecycleInput {
@@ -42,6 +44,8 @@ pub struct LifecycleInput {
     pub purpose: Option<String>,
     #[serde(default)]
     pub event: Option<Uuid>,
+    #[serde(default, with = "derbes_core::iso_date::option")]
+    pub until: Option<Date>,
 }
 
 impl LifecycleInput {
@@ -67,6 +71,17 @@ impl LifecycleInput {
                     .event
                     .ok_or_else(|| missing(LifecycleProblem::NothingToRetract))?,
             },
+            LifecycleStep::LegalHold => LifecycleKind::LegalHold {
+                until: self
+                    .until
+                    .ok_or_else(|| missing(LifecycleProblem::HoldUntil))?,
+                reason: Some(
+                    self.reason
+                        .clone()
+                        .ok_or_else(|| missing(LifecycleProblem::HoldReason))?,
+                ),
+                sealed_reason: None,
+            },
         })
     }
 }
@@ -91,6 +106,10 @@ pub struct LifecycleView {
     pub relationship_ended: Option<String>,
     /// The purposes achieved for the subject, with the day.
     pub purposes_achieved: BTreeMap<String, String>,
+    /// The last day of the legal holds in force, if one is: nothing of the subject is
+    /// destroyed or depersonalized until the day after.
+    #[serde(with = "derbes_core::iso_date::option")]
+    pub held_until: Option<Date>,
     /// Each field the subject has a value for, in the declaration's order.
     pub fields: Vec<FieldRetention>,
 }
@@ -122,19 +141,32 @@ impl Retention {
     }
 
     /// Records a lifecycle event of a subject, checked against the declaration, the day the
-    /// subject's data were collected, and the events recorded before.
+    /// subject's data were collected, and the events recorded before. A legal hold, and the
+    /// retraction that lifts one, are for those who answer for the data.
     pub async fn record_lifecycle(
         &self,
         actor: &Actor,
         subject_id: Uuid,
         input: LifecycleInput,
     ) -> Result<LifecycleEvent, VaultError> {
+        let action = match input.kind {
+            LifecycleStep::LegalHold => Action::RetentionHold,
+            _ => Action::LifecycleRecord,
+        };
         let (record, state) = self
             .vault
-            .subject_for(actor, Action::LifecycleRecord, subject_id, None)
+            .subject_for(actor, action, subject_id, None)
             .await?;
         let kind = input.kind()?;
         let ledger = state.lifecycle;
+        if let LifecycleKind::Retracted { event } = &kind {
+            let lifts_a_hold = ledger
+                .iter()
+                .any(|e| e.id == *event && matches!(e.kind, LifecycleKind::LegalHold { .. }));
+            if lifts_a_hold {
+                self.vault.authorize(actor, Action::RetentionHold)?;
+            }
+        }
         let event = LifecycleEvent {
             id: Uuid::now_v7(),
             subject_id,
@@ -156,29 +188,22 @@ impl Retention {
                 problems.into_iter().map(problem).collect(),
             ));
         }
-        let mut details = json!({ "event_id": event.id, "on": event.on.to_string() });
+        let mut details = json!({
+            "event_id": event.id,
+            "on": event.on.to_string(),
+            "kind": event.kind.name(),
+        });
         let mut audit = AuditDraft::new(&actor.audit_name(), "subject.lifecycle", Outcome::Ok)
             .subject(subject_id);
         match &event.kind {
-            LifecycleKind::RelationshipEnded { .. } => {
-                details["kind"] = json!("relationship_ended")
-            }
-            LifecycleKind::PurposeAchieved { purpose } => {
-                details["kind"] = json!("purpose_achieved");
-                audit = audit.purpose(purpose);
-            }
-            LifecycleKind::Retracted { event } => {
-                details["kind"] = json!("retracted");
-                details["retracted"] = json!(event);
-            }
+            LifecycleKind::RelationshipEnded { .. } => {}
+            LifecycleKind::PurposeAchieved { purpose } => audit = audit.purpose(purpose),
+            LifecycleKind::Retracted { event } => details["retracted"] = json!(event),
+            LifecycleKind::LegalHold { until, .. } => details["until"] = json!(until.to_string()),
         }
-        // The reason is stored only sealed, under the subject's data key.
+        // A reason is stored only sealed, under the subject's data key.
         let mut stored = event.clone();
-        if let LifecycleKind::RelationshipEnded {
-            reason,
-            sealed_reason,
-        } = &mut stored.kind
-        {
+        if let Some((reason, sealed_reason)) = stored.kind.reason_mut() {
             *sealed_reason =
                 self.vault
                     .seal_note(&record, &reason_slot(event.id), reason.take().as_deref())?;
@@ -205,18 +230,7 @@ impl Retention {
             .subject_for(actor, Action::LifecycleRead, subject_id, None)
             .await?;
         let facts = self.vault.facts(&record, state, self.vault.now(), None)?;
-        let mut events = facts.state.lifecycle.clone();
-        for e in &mut events {
-            if let LifecycleKind::RelationshipEnded {
-                reason,
-                sealed_reason,
-            } = &mut e.kind
-            {
-                if let Some(sealed) = sealed_reason.take() {
-                    *reason = Some(self.vault.open_note(&record, &reason_slot(e.id), &sealed)?);
-                }
-            }
-        }
+        let events = self.opened(&record, facts.state.lifecycle.clone())?;
         let life = &facts.lifecycle;
         let declaration = self.vault.declaration();
         let consents = facts.as_subject_facts();
@@ -245,6 +259,7 @@ impl Retention {
             })
             .collect();
         Ok(LifecycleView {
+            held_until: life.held_until(facts.today),
             relationship_ended: life.relationship_ended.map(|d| d.to_string()),
             purposes_achieved: life
                 .purposes_achieved
@@ -255,6 +270,85 @@ impl Retention {
             events,
             category: record.category,
         })
+    }
+}
+
+impl Retention {
+    /// `events` with their reasons opened.
+    fn opened(
+        &self,
+        record: &derbes_store::SubjectRecord,
+        mut events: Vec<LifecycleEvent>,
+    ) -> Result<Vec<LifecycleEvent>, VaultError> {
+        for e in &mut events {
+            if let Some((reason, sealed_reason)) = e.kind.reason_mut() {
+                if let Some(sealed) = sealed_reason.take() {
+                    *reason = Some(self.vault.open_note(record, &reason_slot(e.id), &sealed)?);
+                }
+            }
+        }
+        Ok(events)
+    }
+}
+
+/// A legal hold in force (or set to end later), as the register lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LegalHoldView {
+    pub subject_id: Uuid,
+    pub category: String,
+    /// The lifecycle event that set it (retract it to lift the hold).
+    pub event: Uuid,
+    #[serde(with = "derbes_core::iso_date")]
+    pub from: Date,
+    #[serde(with = "derbes_core::iso_date")]
+    pub until: Date,
+    pub reason: Option<String>,
+    pub set_by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub set_at: time::OffsetDateTime,
+}
+
+impl Retention {
+    /// The register of legal holds: every hold not lifted whose last day is today or later,
+    /// those ending first at the top, with their reasons.
+    pub async fn legal_holds(&self, actor: &Actor) -> Result<Vec<LegalHoldView>, VaultError> {
+        self.vault.authorize(actor, Action::RetentionHold)?;
+        let today = self.vault.today();
+        let store = self.vault.store();
+        let mut holds = Vec::new();
+        for id in store.subjects_with_legal_holds().await? {
+            let Some((record, state)) = store.subject_with_state(id, None).await? else {
+                continue;
+            };
+            let lifted: Vec<Uuid> = state
+                .lifecycle
+                .iter()
+                .filter_map(|e| match e.kind {
+                    LifecycleKind::Retracted { event } => Some(event),
+                    _ => None,
+                })
+                .collect();
+            for e in self.opened(&record, state.lifecycle)? {
+                let LifecycleKind::LegalHold { until, reason, .. } = e.kind else {
+                    continue;
+                };
+                if until < today || lifted.contains(&e.id) {
+                    continue;
+                }
+                holds.push(LegalHoldView {
+                    subject_id: id,
+                    category: record.category.clone(),
+                    event: e.id,
+                    from: e.on,
+                    until,
+                    reason,
+                    set_by: e.recorded_by,
+                    set_at: e.recorded_at,
+                });
+            }
+        }
+        holds.sort_by_key(|h| (h.until, h.subject_id));
+        Ok(holds)
     }
 }
 
@@ -279,7 +373,7 @@ impl Retention {
         }
         let today = self.vault.today();
         let store = self.vault.store();
-        let held: std::collections::HashSet<Uuid> = store
+        let asked: std::collections::HashMap<Uuid, bool> = store
             .subjects_with_open_requests()
             .await?
             .into_iter()
@@ -305,7 +399,12 @@ impl Retention {
                 };
                 let keys = s.field_keys.iter().map(String::as_str);
                 let lasts = last_days(declaration, &s.category, keys, &life, &consents, today);
-                scan.add(s.id, &s.category, &lasts, held.contains(&s.id));
+                let held = HeldBy {
+                    request: asked.contains_key(&s.id),
+                    complaint: asked.get(&s.id).copied().unwrap_or(false),
+                    legal_hold: life.held_until(today).is_some(),
+                };
+                scan.add(s.id, &s.category, &lasts, held);
             }
             match page.last() {
                 Some(last) if page.len() == SCAN_PAGE as usize => after = Some(last.id),
@@ -473,6 +572,7 @@ impl Retention {
                         }),
                         purpose: purpose.cloned(),
                         event: None,
+                        until: None,
                     };
                     match self.record_lifecycle(actor, subject_id, input).await {
                         Ok(_) => sync.recorded += 1,

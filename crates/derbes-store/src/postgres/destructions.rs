@@ -2,14 +2,13 @@
 
 use super::*;
 use crate::DestructionStore;
-use derbes_core::flags::Obligation;
 
 impl Writer {
     pub(super) async fn destroy_subject(
         &mut self,
         mut destruction: Destruction,
         audit: AuditDraft,
-        checked: Option<Vec<(String, Obligation)>>,
+        checked: Option<crate::DestructionChecked>,
     ) -> Result<Applied, StoreError> {
         let id = destruction.subject_id;
         // Locked: a package or a second destruction waiting on the row sees it gone.
@@ -51,7 +50,14 @@ impl Writer {
                 )
                 .await?
                 .is_some();
-            if !crate::destruction_check_holds(checked, obligations, represents)? {
+            let events: i64 = self
+                .query_one(
+                    "SELECT count(*) FROM lifecycle_events WHERE subject_id = $1",
+                    &[&id],
+                )
+                .await?
+                .get(0);
+            if !crate::destruction_check_holds(checked, obligations, events, represents)? {
                 return Err(StoreError::VersionConflict);
             }
         }
@@ -94,6 +100,7 @@ impl Writer {
                 .await?,
         };
         for sql in [
+            "DELETE FROM legal_holds WHERE subject_id = $1",
             "DELETE FROM majority_reconfirmations WHERE subject_id = $1",
             "DELETE FROM reconfirmations_unsettled WHERE subject_id = $1",
         ] {

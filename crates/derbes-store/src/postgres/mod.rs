@@ -114,6 +114,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         23,
         include_str!("../../migrations/postgres/0023_retention_scans.sql"),
     ),
+    (
+        24,
+        include_str!("../../migrations/postgres/0024_legal_holds.sql"),
+    ),
 ];
 
 /// The channel on which a revocation is announced to every derbes on the database.

@@ -5,7 +5,7 @@ use crate::FlagWrite;
 use crate::SubjectStateStore;
 use crate::{Reconfirmation, ReconfirmationsDue};
 use derbes_core::consent::ConsentEvent;
-use derbes_core::lifecycle::LifecycleEvent;
+use derbes_core::lifecycle::{LifecycleEvent, LifecycleKind};
 
 pub(super) async fn subject_and_state(
     c: &deadpool_postgres::Object,
@@ -79,6 +79,13 @@ impl Writer {
         if inserted == 0 {
             // Another derbes process appended to the same ledger meanwhile.
             return Err(StoreError::VersionConflict);
+        }
+        if matches!(event.kind, LifecycleKind::LegalHold { .. }) {
+            self.execute(
+                "INSERT INTO legal_holds (subject_id, event_id) VALUES ($1, $2)",
+                &[&event.subject_id, &event.id],
+            )
+            .await?;
         }
         self.append(audit);
         Ok(Applied::LifecycleRecorded)
@@ -334,9 +341,25 @@ impl SubjectStateStore for PostgresStore {
         Ok(page)
     }
 
-    async fn subjects_with_open_requests(&self) -> Result<Vec<Uuid>, StoreError> {
+    async fn subjects_with_open_requests(&self) -> Result<Vec<(Uuid, bool)>, StoreError> {
         Ok(self
-            .rows("SELECT DISTINCT subject_id FROM requests WHERE open", &[])
+            .rows(
+                "SELECT subject_id, bool_or(kind = 'complaint') FROM requests WHERE open
+                 GROUP BY subject_id",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+
+    async fn subjects_with_legal_holds(&self) -> Result<Vec<Uuid>, StoreError> {
+        Ok(self
+            .rows(
+                "SELECT DISTINCT subject_id FROM legal_holds ORDER BY subject_id",
+                &[],
+            )
             .await?
             .iter()
             .map(|r| r.get(0))

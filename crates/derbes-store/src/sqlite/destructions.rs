@@ -2,13 +2,12 @@
 
 use super::*;
 use crate::DestructionStore;
-use derbes_core::flags::Obligation;
 
 pub(super) fn destroy_subject(
     tx: &mut Tx<'_>,
     mut destruction: Destruction,
     audit: AuditDraft,
-    checked: Option<Vec<(String, Obligation)>>,
+    checked: Option<crate::DestructionChecked>,
 ) -> Result<Applied, StoreError> {
     let conn = tx.conn;
     let id = destruction.subject_id;
@@ -41,7 +40,10 @@ pub(super) fn destroy_subject(
             .query_row([key], |_| Ok(()))
             .optional()?
             .is_some();
-        if !crate::destruction_check_holds(checked, obligations, represents)? {
+        let events: i64 = conn
+            .prepare_cached("SELECT count(*) FROM lifecycle_events WHERE subject_id = ?1")?
+            .query_row([key], |r| r.get(0))?;
+        if !crate::destruction_check_holds(checked, obligations, events, represents)? {
             return Err(StoreError::VersionConflict);
         }
     }
@@ -57,6 +59,7 @@ pub(super) fn destroy_subject(
         packages: delete("DELETE FROM request_packages WHERE subject_id = ?1")?,
         lifecycle_events: delete("DELETE FROM lifecycle_events WHERE subject_id = ?1")?,
     };
+    delete("DELETE FROM legal_holds WHERE subject_id = ?1")?;
     delete("DELETE FROM majority_reconfirmations WHERE subject_id = ?1")?;
     delete("DELETE FROM reconfirmations_unsettled WHERE subject_id = ?1")?;
     delete("DELETE FROM subjects WHERE id = ?1")?;

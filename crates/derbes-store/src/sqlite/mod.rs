@@ -111,6 +111,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         24,
         include_str!("../../migrations/sqlite/0024_retention_scans.sql"),
     ),
+    (
+        25,
+        include_str!("../../migrations/sqlite/0025_legal_holds.sql"),
+    ),
 ];
 
 /// The migration after which the database is vacuumed once: space freed before deletions were

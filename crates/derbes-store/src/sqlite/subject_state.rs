@@ -5,7 +5,7 @@ use crate::FlagWrite;
 use crate::SubjectStateStore;
 use crate::{Reconfirmation, ReconfirmationsDue};
 use derbes_core::consent::ConsentEvent;
-use derbes_core::lifecycle::LifecycleEvent;
+use derbes_core::lifecycle::{LifecycleEvent, LifecycleKind};
 
 pub(super) fn subject_and_state(
     c: &Connection,
@@ -57,6 +57,10 @@ pub(super) fn record_lifecycle(
         "INSERT INTO lifecycle_events (subject_id, n, id, event) VALUES (?1, ?2, ?3, ?4)",
     )?
     .execute(params![sid, n, &event.id.as_bytes()[..], to_json(&event)?])?;
+    if matches!(event.kind, LifecycleKind::LegalHold { .. }) {
+        conn.prepare_cached("INSERT INTO legal_holds (subject_id, event_id) VALUES (?1, ?2)")?
+            .execute(params![sid, &event.id.as_bytes()[..]])?;
+    }
     tx.append(audit)?;
     Ok(Applied::LifecycleRecorded)
 }
@@ -282,10 +286,27 @@ impl SubjectStateStore for SqliteStore {
         .await
     }
 
-    async fn subjects_with_open_requests(&self) -> Result<Vec<Uuid>, StoreError> {
+    async fn subjects_with_open_requests(&self) -> Result<Vec<(Uuid, bool)>, StoreError> {
         self.read(|c| {
-            let mut stmt =
-                c.prepare_cached("SELECT DISTINCT subject_id FROM requests WHERE open = 1")?;
+            let mut stmt = c.prepare_cached(
+                "SELECT subject_id, max(kind = 'complaint') FROM requests WHERE open = 1
+                 GROUP BY subject_id",
+            )?;
+            let mut rows = stmt.query([])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push((uuid_of(r.get(0)?)?, r.get::<_, bool>(1)?));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn subjects_with_legal_holds(&self) -> Result<Vec<Uuid>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT DISTINCT subject_id FROM legal_holds ORDER BY subject_id",
+            )?;
             let mut rows = stmt.query([])?;
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {

@@ -106,6 +106,24 @@ fn lifecycle_import_records_events_and_reports_each_refused_row() {
         "{phone}"
     );
     assert!(!out.contains("grades"), "only the fields she has: {out}");
+    // A legal hold: in the register, and on her lifecycle.
+    let until = after(1);
+    let o = run(derbes(cwd)
+        .args(["lifecycle", "record", &iin, "--kind", "legal_hold"])
+        .args(["--reason", "сот ісі № 2-118", "--until", &until])
+        .args(["--on", &today, "--data-dir"])
+        .arg(&data));
+    assert_ok(&o);
+    let o = run(derbes(cwd)
+        .args(["retention", "holds", "--data-dir"])
+        .arg(&data));
+    assert_stdout_has(&o, &format!("{today} to {until}"));
+    assert_stdout_has(&o, "сот ісі № 2-118");
+    let out = text(&show().stdout);
+    assert!(
+        out.contains(&format!("legal hold in force through {until}")),
+        "{out}"
+    );
     assert_ok(&verify(cwd, &data));
 }
 

@@ -11,6 +11,7 @@ use uuid::Uuid;
 pub(in crate::api) fn routes() -> RouteList {
     vec![
         ("get", "/api/v1/retention", get(scan)),
+        ("get", "/api/v1/retention/holds", get(holds)),
         ("get", "/api/v1/subjects/{id}/lifecycle", get(lifecycle)),
         (
             "post",
@@ -34,6 +35,10 @@ fn thirty() -> u32 {
 
 async fn scan(Caller { app, actor }: Caller, Query(q): Query<Ahead>) -> Result<Response, ApiError> {
     ok(&app.retention.scan(&actor, q.days).await?)
+}
+
+async fn holds(Caller { app, actor }: Caller) -> Result<Response, ApiError> {
+    ok(&app.retention.legal_holds(&actor).await?)
 }
 
 async fn lifecycle(
