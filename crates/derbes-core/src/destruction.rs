@@ -37,6 +37,9 @@ pub struct Destruction {
     /// The data-subject request that asked for it, if one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<Uuid>,
+    /// The retention batch that executed it, if one did (its retention had ended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_id: Option<Uuid>,
     /// The keys of the fields that were held.
     pub fields: Vec<String>,
     /// Filled in by the store as it deletes.
@@ -167,6 +170,7 @@ mod tests {
             destroyed_at: datetime!(2026-11-21 10:00 UTC),
             actor: "token:dpo".into(),
             request_id: None,
+            batch_id: None,
             fields: vec!["full_name".into()],
             removed: Removed {
                 index_entries: 1,

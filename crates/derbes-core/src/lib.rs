@@ -20,6 +20,7 @@ pub mod receipt;
 pub mod redact;
 pub mod request;
 pub mod retention;
+pub mod retention_batch;
 pub mod text;
 pub mod validate;
 pub mod webhook;

@@ -132,6 +132,8 @@ impl From<VaultError> for ApiError {
             )
             .with("destruction", json!({ "destroyed_at": derbes_core::audit::format_timestamp(d.destroyed_at), "request_id": d.request_id })),
             VaultError::JobNotFound => ApiError::not_found("there is no webhook job with this id"),
+            VaultError::BatchNotFound => ApiError::not_found("there is no retention batch with this id; GET /api/v1/retention/batches lists them"),
+            e @ VaultError::Batch(_) => ApiError::new(StatusCode::CONFLICT, "retention-batch", "The batch cannot be approved now", e.to_string()),
             VaultError::TokenNotFound => ApiError::not_found("there is no token with this id; GET /api/v1/tokens lists them"),
             VaultError::AccountNotFound => ApiError::not_found("there is no account with this login; `derbes users list` lists them"),
             VaultError::SignIn(p) => ApiError::unauthorized(p.to_string()),

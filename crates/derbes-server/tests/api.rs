@@ -28,6 +28,8 @@ macro_rules! fixture {
 
 #[path = "api/audit.rs"]
 mod audit;
+#[path = "api/batches.rs"]
+mod batches;
 #[path = "api/connectors.rs"]
 mod connectors;
 #[path = "api/consents.rs"]
@@ -153,6 +155,8 @@ fn main() -> ExitCode {
         lifecycle::the_platforms_lifecycle_is_recorded_once,
         lifecycle::the_scan_groups_what_expired_and_holds_what_a_request_keeps,
         lifecycle::a_legal_hold_keeps_expired_data_until_lifted,
+        batches::a_batch_needs_two_approvals_on_a_fresh_proposal,
+        batches::an_approved_batch_destroys_once_and_again_after_a_restore,
         decisions::a_decision_answers_without_the_values,
         decisions::a_batch_answers_each_question_and_is_audited_as_one,
         decisions::a_withdrawal_shows_in_the_very_next_decision,

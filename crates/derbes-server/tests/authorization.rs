@@ -136,6 +136,31 @@ const TABLE: &[(&str, &str, Expect, Expect)] = &[
         Status([200, 200, 403, 403, 403]),
     ),
     (
+        "get",
+        "/api/v1/retention/batches",
+        Status([200, 200, 403, 200, 403]),
+        Status([200, 200, 403, 200, 403]),
+    ),
+    // Nothing has expired: refused for the rule, by those who may propose.
+    (
+        "post",
+        "/api/v1/retention/batches",
+        Status([422, 422, 403, 403, 403]),
+        Status([422, 422, 403, 403, 403]),
+    ),
+    (
+        "get",
+        "/api/v1/retention/batches/{id}",
+        Status([404, 404, 403, 404, 403]),
+        Status([404, 404, 403, 404, 403]),
+    ),
+    (
+        "post",
+        "/api/v1/retention/batches/{id}/approve",
+        Status([404, 404, 403, 403, 403]),
+        Status([404, 404, 403, 403, 403]),
+    ),
+    (
         "post",
         "/api/v1/decisions",
         Status([200, 200, 200, 403, 200]),
@@ -519,6 +544,9 @@ async fn call_for(
             format!("/api/v1/subjects/{id}/consents/{}/receipt", f.consent),
             None,
         ),
+        ("post", "/api/v1/retention/batches") => {
+            (route.into(), Some(json!({ "rule": "student_records" })))
+        }
         ("post", "/api/v1/requests") => (
             route.into(),
             Some(
@@ -1009,6 +1037,16 @@ async fn through_the_service(
         "/api/v1/jobs" => app.job_board(actor).await.map(drop),
         "/api/v1/retention" => app.retention.scan(actor, 30).await.map(drop),
         "/api/v1/retention/holds" => app.retention.legal_holds(actor).await.map(drop),
+        "/api/v1/retention/batches" if body.is_some() => app
+            .retention
+            .propose_batch(actor, "student_records")
+            .await
+            .map(drop),
+        "/api/v1/retention/batches" => app.retention.batches(actor).await.map(drop),
+        "/api/v1/retention/batches/{id}" => app.retention.batch(actor, id).await.map(drop),
+        "/api/v1/retention/batches/{id}/approve" => {
+            app.retention.approve_batch(actor, id).await.map(drop)
+        }
         "/api/v1/policy/consent-impact" => app
             .policy
             .consent_impact(actor, None, None, derbes_core::text::Lang::En)

@@ -58,6 +58,8 @@ actions! {
     RetentionScan,
     /// Set, lift and list legal holds: suspending a subject's destruction.
     RetentionHold,
+    /// Propose and approve retention batches: what a rule destroys or depersonalizes.
+    RetentionApprove,
     RepresentativeList,
     RepresentativeLink,
     RepresentativeUnlink,
@@ -153,7 +155,7 @@ impl Action {
             // Counts and ids, never a value: those who answer for the data and who audit them.
             RetentionScan => (AUDIT, Reach::Any),
             // Suspending destruction is a decision of those who answer for the data.
-            RetentionHold => (OFFICERS, Reach::Any),
+            RetentionHold | RetentionApprove => (OFFICERS, Reach::Any),
             RepresentativeList | RepresentativeLink | RepresentativeUnlink => {
                 (PROCESSORS, Reach::Subject)
             }
@@ -200,6 +202,7 @@ impl Action {
             LifecycleRecord => "lifecycle.record",
             RetentionScan => "retention.scan",
             RetentionHold => "retention.hold",
+            RetentionApprove => "retention.approve",
             RepresentativeList => "representative.list",
             RepresentativeLink => "representative.link",
             RepresentativeUnlink => "representative.unlink",

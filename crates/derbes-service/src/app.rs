@@ -48,6 +48,7 @@ pub struct Settings {
     pub requests: RequestSettings,
     /// How long console sessions live.
     pub sessions: crate::accounts::SessionLimits,
+    pub retention: crate::retention::RetentionSettings,
 }
 
 impl App {
@@ -72,7 +73,11 @@ impl App {
                 Arc::clone(&destructions),
                 settings.requests,
             ),
-            retention: Retention::new(Arc::clone(&vault)),
+            retention: Retention::new(
+                Arc::clone(&vault),
+                settings.retention,
+                Arc::clone(&destructions),
+            ),
             destructions,
             vault,
         }

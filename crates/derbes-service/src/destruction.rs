@@ -32,6 +32,19 @@ struct Line {
     mac: String,
 }
 
+/// Fields of a subject destroyed when their retention ended (an item of a retention batch),
+/// as the log keeps them: a restore that brings the fields back has them destroyed again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldsDestroyed {
+    /// The subject (a key of its own, so that the record never reads as a [`Destruction`]).
+    pub fields_of: Uuid,
+    pub fields: Vec<String>,
+    pub batch_id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub destroyed_at: time::OffsetDateTime,
+}
+
 /// A line of the log that was not used, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RejectedLine {
@@ -60,6 +73,19 @@ impl DestructionLog {
 
     /// Appends records and makes them durable before returning.
     pub fn append(&self, keys: &KeyRing, records: &[Destruction]) -> std::io::Result<()> {
+        self.append_records(keys, records)
+    }
+
+    /// Appends records of fields destroyed, durably.
+    pub fn append_fields(
+        &self,
+        keys: &KeyRing,
+        records: &[FieldsDestroyed],
+    ) -> std::io::Result<()> {
+        self.append_records(keys, records)
+    }
+
+    fn append_records<T: Serialize>(&self, keys: &KeyRing, records: &[T]) -> std::io::Result<()> {
         let mut text = String::new();
         for d in records {
             let record = serde_json::to_string(d)?;
@@ -76,17 +102,32 @@ impl DestructionLog {
         file.sync_data()
     }
 
-    /// The records whose MAC verifies, and the lines that were refused. A missing file is an
-    /// empty log.
+    /// The destructions whose MAC verifies, and the lines that were refused. A missing file
+    /// is an empty log.
     pub fn read(&self, keys: &KeyRing) -> std::io::Result<(Vec<Destruction>, Vec<RejectedLine>)> {
+        let (records, _, rejected) = self.read_all(keys)?;
+        Ok((records, rejected))
+    }
+
+    /// The destructions of subjects and of fields whose MAC verifies, and the lines that were
+    /// refused.
+    #[allow(
+        clippy::type_complexity,
+        reason = "the three parts of a log, read once"
+    )]
+    pub fn read_all(
+        &self,
+        keys: &KeyRing,
+    ) -> std::io::Result<(Vec<Destruction>, Vec<FieldsDestroyed>, Vec<RejectedLine>)> {
         let file = match std::fs::File::open(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok((Vec::new(), Vec::new()))
+                return Ok((Vec::new(), Vec::new(), Vec::new()))
             }
             Err(e) => return Err(e),
         };
         let mut records = Vec::new();
+        let mut fields = Vec::new();
         let mut rejected = Vec::new();
         for (n, text) in std::io::BufReader::new(file).lines().enumerate() {
             let text = text?;
@@ -108,15 +149,18 @@ impl DestructionLog {
                 });
                 continue;
             }
-            match serde_json::from_str::<Destruction>(&l.record) {
-                Ok(d) => records.push(d),
-                Err(_) => rejected.push(RejectedLine {
+            if let Ok(d) = serde_json::from_str::<Destruction>(&l.record) {
+                records.push(d);
+            } else if let Ok(f) = serde_json::from_str::<FieldsDestroyed>(&l.record) {
+                fields.push(f);
+            } else {
+                rejected.push(RejectedLine {
                     line,
                     problem: "the record is not a destruction",
-                }),
+                });
             }
         }
-        Ok((records, rejected))
+        Ok((records, fields, rejected))
     }
 }
 
@@ -129,6 +173,8 @@ pub struct Reconciled {
     pub reapplied: Vec<Uuid>,
     /// Records of the database that were missing from the log and were added to it.
     pub appended: usize,
+    /// Subjects whose destroyed fields a restore had brought back, destroyed again.
+    pub reapplied_fields: usize,
     pub rejected: Vec<RejectedLine>,
 }
 
@@ -161,6 +207,28 @@ impl Destructions {
         actor: &Actor,
         subject_id: Uuid,
         request_id: Option<Uuid>,
+    ) -> Result<Destruction, VaultError> {
+        self.destroy(actor, subject_id, request_id, None).await
+    }
+
+    /// Destroys a subject whose every field's retention ended, for the pending item of an
+    /// approved retention batch: the item is marked in the same transaction, and the store
+    /// refuses it when the subject has an open request or a new lifecycle event since.
+    pub(crate) async fn destroy_for_batch(
+        &self,
+        actor: &Actor,
+        subject_id: Uuid,
+        batch: Uuid,
+    ) -> Result<Destruction, VaultError> {
+        self.destroy(actor, subject_id, None, Some(batch)).await
+    }
+
+    async fn destroy(
+        &self,
+        actor: &Actor,
+        subject_id: Uuid,
+        request_id: Option<Uuid>,
+        batch_id: Option<Uuid>,
     ) -> Result<Destruction, VaultError> {
         self.vault
             .authorize(actor, crate::access::Action::SubjectDestroy)?;
@@ -208,6 +276,7 @@ impl Destructions {
                 destroyed_at: now,
                 actor: actor.audit_name(),
                 request_id,
+                batch_id,
                 fields: fields.clone(),
                 removed: Default::default(),
                 connectors: done,
@@ -217,6 +286,7 @@ impl Destructions {
                 .fields(&fields)
                 .details(&serde_json::json!({
                     "request_id": request_id,
+                    "batch_id": batch_id,
                     "method": "crypto_shredding",
                     "connectors": asked.connectors,
                 }));
@@ -226,6 +296,7 @@ impl Destructions {
                 .vault
                 .store()
                 .write(WriteOp::DestroySubject {
+                    batch: batch_id,
                     destruction: asked,
                     audit,
                     checked: Some(derbes_store::DestructionChecked {
@@ -319,6 +390,33 @@ impl Destructions {
     /// server's log and mended at the next reconciliation, which copies the database's records
     /// that the file lacks.
     async fn log_destructions(&self, records: Vec<Destruction>) {
+        self.log_with(move |log, keys| log.append(keys, &records))
+            .await;
+    }
+
+    /// Appends to the destruction log the fields of a subject that a retention batch
+    /// destroyed, so that a restore from an older backup has them destroyed again.
+    pub(crate) async fn log_fields(
+        &self,
+        subject_id: Uuid,
+        fields: Vec<String>,
+        batch_id: Uuid,
+        destroyed_at: time::OffsetDateTime,
+    ) {
+        let record = FieldsDestroyed {
+            fields_of: subject_id,
+            fields,
+            batch_id,
+            destroyed_at,
+        };
+        self.log_with(move |log, keys| log.append_fields(keys, &[record]))
+            .await;
+    }
+
+    async fn log_with(
+        &self,
+        append: impl FnOnce(&DestructionLog, &KeyRing) -> std::io::Result<()> + Send + 'static,
+    ) {
         let Some(log) = self.log.clone() else {
             return;
         };
@@ -326,7 +424,7 @@ impl Destructions {
         // The append syncs the file: off the async threads.
         let appended = {
             let log = log.clone();
-            tokio::task::spawn_blocking(move || log.append(&keys, &records)).await
+            tokio::task::spawn_blocking(move || append(&log, &keys)).await
         };
         let problem = match appended {
             Ok(Ok(())) => return,
@@ -337,6 +435,60 @@ impl Destructions {
             "derbes: cannot append to the destruction log {}: {problem}; it is mended when the server starts or by `derbes destructions reapply`",
             log.path().display()
         );
+    }
+
+    /// Destroys again the logged fields of a subject that the database holds again; `true`
+    /// when it held some.
+    async fn reapply_fields(&self, f: &FieldsDestroyed) -> Result<bool, VaultError> {
+        let store = self.vault.store();
+        for _ in 0..UPDATE_ATTEMPTS {
+            let Some(record) = store.subject(f.fields_of).await? else {
+                return Ok(false);
+            };
+            let back: Vec<String> = record
+                .fields
+                .iter()
+                .map(|(k, _)| k.clone())
+                .filter(|k| f.fields.contains(k))
+                .collect();
+            if back.is_empty() {
+                return Ok(false);
+            }
+            let kept: Vec<(String, Vec<u8>)> = record
+                .fields
+                .iter()
+                .filter(|(k, _)| !back.contains(k))
+                .cloned()
+                .collect();
+            let mut collected = record.field_collected.clone();
+            collected.retain(|k, _| !back.contains(k));
+            let audit = AuditDraft::new(RESTORE_ACTOR, "subject.destroy_fields", Outcome::Ok)
+                .subject(f.fields_of)
+                .fields(&back)
+                .details(&serde_json::json!({
+                    "batch_id": f.batch_id,
+                    "method": "deletion",
+                    "reapplied_from_log": true,
+                    "first_destroyed_at": derbes_core::audit::format_timestamp(f.destroyed_at),
+                }));
+            match store
+                .write(WriteOp::DestroyFields {
+                    subject_id: f.fields_of,
+                    expected_version: record.version,
+                    kept: (kept, collected),
+                    destroyed: back,
+                    // Destroyed before: the restore does not get to decide again.
+                    checked: None,
+                    audit,
+                })
+                .await
+            {
+                Ok(_) => return Ok(true),
+                Err(StoreError::VersionConflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(VaultError::Store(StoreError::VersionConflict))
     }
 
     /// The record of a destroyed subject.
@@ -374,11 +526,11 @@ impl Destructions {
         let read = {
             let log = log.clone();
             let keys = keys.clone();
-            tokio::task::spawn_blocking(move || log.read(&keys))
+            tokio::task::spawn_blocking(move || log.read_all(&keys))
                 .await
                 .map_err(|_| VaultError::Unavailable("reading the destruction log failed".into()))?
         };
-        let (records, rejected) = read.map_err(|e| {
+        let (records, fields, rejected) = read.map_err(|e| {
             VaultError::Unavailable(format!(
                 "cannot read the destruction log {}: {e}",
                 log.path().display()
@@ -390,6 +542,11 @@ impl Destructions {
             ..Default::default()
         };
         let in_log: HashSet<Uuid> = records.iter().map(|d| d.subject_id).collect();
+        for f in fields {
+            if !in_log.contains(&f.fields_of) && self.reapply_fields(&f).await? {
+                done.reapplied_fields += 1;
+            }
+        }
         // Normally none: only a restore from an older backup brings destroyed subjects back.
         let held = self
             .vault
@@ -413,6 +570,7 @@ impl Destructions {
             self.vault
                 .store()
                 .write(WriteOp::DestroySubject {
+                    batch: None,
                     destruction: d,
                     audit,
                     // Destroyed before: the restore does not get to decide again.
@@ -456,6 +614,7 @@ mod tests {
             destroyed_at: datetime!(2026-11-21 10:00 UTC),
             actor: "token:dpo".into(),
             request_id: None,
+            batch_id: None,
             fields: vec!["iin".into()],
             removed: Default::default(),
             connectors: Vec::new(),

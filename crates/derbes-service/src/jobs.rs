@@ -53,6 +53,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "scans every subject for fields whose retention has ended, those a legal hold keeps and those ending within 30 days, and keeps the counts for Today",
     ),
     (
+        RETENTION_RUN,
+        "executes the retention batches the DPO approved: destroys the fields (or whole subjects) whose retention ended, item by item, resuming where a run stopped",
+    ),
+    (
         LIFECYCLE_SYNC,
         "records what the platforms' databases say of their users' lifecycles (the SQL connectors' [lifecycle] maps): the end of the relationship, purposes achieved",
     ),
@@ -68,6 +72,7 @@ const KEYS: &str = "key-reload";
 const RECONFIRMATIONS: &str = "majority-reconfirmations";
 const LIFECYCLE_SYNC: &str = "lifecycle-sync";
 const RETENTION_SCAN: &str = "retention-scan";
+const RETENTION_RUN: &str = "retention-run";
 
 /// How often webhook jobs are looked at.
 pub const WEBHOOK_PERIOD: Duration = Duration::from_secs(5);
@@ -84,6 +89,8 @@ const OUTBOX_SWEEP_PERIOD: Duration = Duration::from_secs(3600);
 const TOKEN_USE_PERIOD: Duration = Duration::from_secs(60);
 /// How often every subject is scanned for what expired.
 pub const RETENTION_SCAN_PERIOD: Duration = Duration::from_secs(24 * 3600);
+/// How often approved retention batches are looked for.
+pub const RETENTION_RUN_PERIOD: Duration = Duration::from_secs(60);
 /// How often the platforms' lifecycle columns are read.
 pub const LIFECYCLE_SYNC_PERIOD: Duration = Duration::from_secs(24 * 3600);
 
@@ -304,6 +311,14 @@ pub fn jobs(settings: JobSettings) -> Vec<Job> {
                 })
             },
         )
+        .on_intact_chain(),
+        Job::new(RETENTION_RUN, RETENTION_RUN_PERIOD, true, |a| async move {
+            let ran = a.retention.run_batches(&Actor::job(RETENTION_RUN)).await?;
+            Ok(Ran::counted(ran.len(), |n| {
+                let lines: Vec<String> = ran.iter().map(crate::retention::batch_summary).collect();
+                format!("executed {n} retention batch(es): {}", lines.join("; "))
+            }))
+        })
         .on_intact_chain(),
         Job::new(
             LIFECYCLE_SYNC,

@@ -67,8 +67,8 @@ pub use requests::{
     RequestInput, RequestSettings, RequestView, Requester, Requests, StepInput, Verification,
 };
 pub use retention::{
-    FieldRetention, LatestScan, LifecycleInput, LifecycleStep, LifecycleSync, LifecycleView,
-    Retention,
+    batch_summary, BatchView, FieldRetention, LatestScan, LegalHoldView, LifecycleInput,
+    LifecycleStep, LifecycleSync, LifecycleView, Retention, RetentionSettings,
 };
 pub use subject_file::{SubjectFile, HISTORY_LIMIT};
 pub use subjects::Subjects;

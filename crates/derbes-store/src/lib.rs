@@ -18,6 +18,7 @@ mod keys;
 mod packages;
 mod postgres;
 mod requests;
+mod retention_batches;
 mod retention_scans;
 mod sqlite;
 mod subject_runs;
@@ -52,6 +53,7 @@ pub use packages::{PackageRecord, PackageStore};
 pub use postgres::PostgresStore;
 pub(crate) use requests::REQUEST_COLUMNS;
 pub use requests::{RequestQuery, RequestRecord, RequestStore};
+pub use retention_batches::{BatchItemRecord, BatchRecord, RetentionBatchStore};
 pub use retention_scans::{KeptScan, RetentionScanStore};
 pub use sqlite::SqliteStore;
 pub(crate) use subject_state::{state_sql, FlagTable};
@@ -59,7 +61,7 @@ pub use subject_state::{
     FlagWrite, Reconfirmation, ReconfirmationsDue, RetentionSubject, StateChanges, SubjectState,
     SubjectStateStore, STATE_CHANGES_KEPT,
 };
-pub use subjects::{IndexEntry, SubjectRecord, SubjectStore};
+pub use subjects::{IndexEntry, Rewritten, SubjectRecord, SubjectStore};
 pub(crate) use tokens::{purposes_of, TOKEN_COLUMNS};
 pub use tokens::{TokenRecord, TokenStore};
 pub(crate) use webhooks::JOB_COLUMNS;
@@ -157,6 +159,7 @@ pub trait Store:
     + DeclarationStore
     + JobRunStore
     + RetentionScanStore
+    + RetentionBatchStore
     + AccountStore
     + 'static
 {

@@ -26,7 +26,7 @@ pub struct SubjectRecord {
 }
 
 /// A subject's sealed fields after an update, and the days fields were collected later.
-pub(crate) type Rewritten = (Vec<(String, Vec<u8>)>, BTreeMap<String, Date>);
+pub type Rewritten = (Vec<(String, Vec<u8>)>, BTreeMap<String, Date>);
 
 /// A day as stored in the `field_collected` column.
 #[derive(serde::Serialize, serde::Deserialize)]

@@ -85,6 +85,15 @@ pub enum WriteOp {
     RecordJobRun(crate::JobRun),
     /// Keeps the last retention scan (bookkeeping, no audit event).
     KeepRetentionScan(crate::KeptScan),
+    /// Stores a retention batch: a new one (`seen` none), or a change to the one at version
+    /// `seen` (refused with `VersionConflict` otherwise); `items`, when given, replace its
+    /// items.
+    PutRetentionBatch {
+        batch: derbes_core::retention_batch::Batch,
+        seen: Option<i64>,
+        items: Option<Vec<derbes_core::retention_batch::BatchItem>>,
+        audit: AuditDraft,
+    },
     /// Records a declaration version; refuses the same version with different content.
     RecordDeclaration {
         version: String,
@@ -156,6 +165,33 @@ pub enum WriteOp {
         /// subject has become another subject's legal representative, since; the caller
         /// decides again. `None` re-applies a logged destruction as it was.
         checked: Option<crate::DestructionChecked>,
+        /// The retention batch whose pending item this destruction executes: the item is
+        /// marked `whole:<fields>` in the same transaction, and the write is refused with
+        /// `VersionConflict` when it is no longer pending or the subject has an open request.
+        batch: Option<Uuid>,
+    },
+    /// Executes one item of a retention batch on some of a subject's fields: the record keeps
+    /// `kept` (its fields and their collection days) if its version is still
+    /// `expected_version`, the `destroyed` fields' blind-index entries go, and the item is
+    /// marked `fields:<count>`. Refused with `VersionConflict` when the record changed, when the subject
+    /// no longer has `lifecycle_events` events (a legal hold recorded since) or has an open
+    /// request, or when the item is no longer pending.
+    DestroyFields {
+        subject_id: Uuid,
+        expected_version: i64,
+        kept: crate::Rewritten,
+        destroyed: Vec<String>,
+        /// The lifecycle events the decision read and the batch whose item it executes;
+        /// `None` re-applies a logged destruction of fields after a restore, as it was.
+        checked: Option<(usize, Uuid)>,
+        audit: AuditDraft,
+    },
+    /// Marks a pending item of a retention batch with `outcome` (`skipped:<reason>`):
+    /// bookkeeping of the batch, counted in its outcome and audit event, no event of its own.
+    MarkBatchItem {
+        batch: Uuid,
+        subject_id: Uuid,
+        outcome: String,
     },
     /// Stores a request's access package, replacing an earlier one.
     StorePackage {
@@ -192,6 +228,7 @@ impl WriteOp {
             WriteOp::UnlinkRepresentative { subject_id, .. }
             | WriteOp::SetFlag { subject_id, .. } => Some(*subject_id),
             WriteOp::DestroySubject { destruction, .. } => Some(destruction.subject_id),
+            WriteOp::DestroyFields { subject_id, .. } => Some(*subject_id),
             WriteOp::CreateSubject { .. }
             | WriteOp::Rewrap { .. }
             | WriteOp::CreateToken { .. }
@@ -201,6 +238,8 @@ impl WriteOp {
             | WriteOp::SessionsSeen { .. }
             | WriteOp::RecordJobRun(_)
             | WriteOp::KeepRetentionScan(_)
+            | WriteOp::PutRetentionBatch { .. }
+            | WriteOp::MarkBatchItem { .. }
             | WriteOp::RecordDeclaration { .. }
             | WriteOp::FileRequest { .. }
             | WriteOp::UpdateRequest { .. }
@@ -236,6 +275,12 @@ pub enum Applied {
     SessionsSeen,
     JobRunRecorded,
     RetentionScanKept,
+    /// A retention batch stored, at this version.
+    BatchPut {
+        version: i64,
+    },
+    /// An item's fields destroyed, or the item marked.
+    BatchItemDone,
     /// `true` when the version was new.
     DeclarationRecorded {
         new: bool,

@@ -10,6 +10,7 @@ use derbes_core::destruction::{Destruction, Removed};
 use derbes_core::flags::{Flag, FlagReason, Obligation};
 use derbes_core::lifecycle::{LifecycleEvent, LifecycleKind};
 use derbes_core::request::{RequestKind, Status};
+use derbes_core::retention_batch::{Batch, BatchItem, BatchStatus, BatchSummary};
 use derbes_crypto::KeyRing;
 use derbes_store::testing::{run_suite, Case, Fut, TestDb};
 use derbes_store::{
@@ -1038,6 +1039,190 @@ fn retention_pages_carry_ledgers_and_open_requests_hold(db: TestDb) -> Fut {
     })
 }
 
+/// A batch of the student file proposed on 1 June 2029 with one item per subject given.
+fn batch_of(items: &[BatchItem]) -> Batch {
+    Batch {
+        id: Uuid::now_v7(),
+        rule: "student_records".into(),
+        action: derbes_core::declaration::RetentionAction::Destroy,
+        status: BatchStatus::Approved,
+        computed_on: date!(2029 - 06 - 01),
+        proposed_at: stamp("2029-06-01T05:00:00.000000Z"),
+        proposed_by: "dpo:aigul".into(),
+        summary: BatchSummary::of(items),
+        changed: None,
+        approvals: Vec::new(),
+        approvals_needed: 1,
+        outcome: None,
+    }
+}
+
+/// A batch's items are stored with it and replaced with a new version; each item is executed
+/// once, with its mark, and refused when a hold or an open request came, or when it was
+/// executed already: a run stopped midway repeats nothing. A restore's re-application
+/// destroys the fields without a batch.
+fn retention_batches_execute_each_item_once(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let k = keys();
+        let s = store(&db, &k).await;
+        let (one, two) = (record("student"), record("student"));
+        s.write(create(&one, 1)).await.unwrap();
+        s.write(create(&two, 2)).await.unwrap();
+        let item = |r: &SubjectRecord| BatchItem {
+            subject_id: r.id,
+            category: "student".into(),
+            fields: vec!["iin".into()],
+            whole: false,
+        };
+        let mut items = vec![item(&one), item(&two)];
+        items.sort_by_key(|i| i.subject_id);
+        let batch = batch_of(&items);
+        let put = |b: &Batch, seen, items: Option<Vec<BatchItem>>| WriteOp::PutRetentionBatch {
+            batch: b.clone(),
+            seen,
+            items,
+            audit: AuditDraft::new("test", "retention.batch.propose", Outcome::Ok),
+        };
+        assert_eq!(
+            s.write(put(&batch, None, Some(items.clone())))
+                .await
+                .unwrap(),
+            Applied::BatchPut { version: 1 }
+        );
+        assert!(matches!(
+            s.write(put(&batch, Some(7), None)).await,
+            Err(StoreError::VersionConflict)
+        ));
+        let stored = s.retention_batch(batch.id).await.unwrap().unwrap();
+        assert_eq!((stored.batch.clone(), stored.version), (batch.clone(), 1));
+        assert_eq!(s.retention_batches(10).await.unwrap(), [stored]);
+        let pending = |s: Arc<dyn Store>| async move {
+            s.retention_batch_items(batch.id, None, 10, true)
+                .await
+                .unwrap()
+                .len()
+        };
+        assert_eq!(pending(s.clone()).await, 2);
+        let destroy = |r: &SubjectRecord, events: usize| WriteOp::DestroyFields {
+            subject_id: r.id,
+            expected_version: 1,
+            kept: (vec![r.fields[1].clone()], Default::default()),
+            destroyed: vec!["iin".into()],
+            checked: Some((events, batch.id)),
+            audit: AuditDraft::new("test", "subject.destroy_fields", Outcome::Ok).subject(r.id),
+        };
+        let events = verify_chain(&s, &k).await;
+        // A hold recorded since the decision; an open request: refused, nothing written.
+        assert!(matches!(
+            s.write(destroy(&one, 1)).await,
+            Err(StoreError::VersionConflict)
+        ));
+        let asked = request_record(two.id, "access_export", "2029-06-10T18:59:59.999999Z");
+        s.write(file(&asked, false)).await.unwrap();
+        let events_after_filing = verify_chain(&s, &k).await;
+        assert_eq!(events_after_filing, events + 1);
+        assert!(matches!(
+            s.write(destroy(&two, 0)).await,
+            Err(StoreError::VersionConflict)
+        ));
+        assert_eq!(verify_chain(&s, &k).await, events_after_filing);
+        assert_eq!(
+            s.write(destroy(&one, 0)).await.unwrap(),
+            Applied::BatchItemDone
+        );
+        let read = s.subject(one.id).await.unwrap().unwrap();
+        assert_eq!(read.fields, [one.fields[1].clone()]);
+        assert!(s.lookup("iin", &digest(1)).await.unwrap().is_empty());
+        // Executed once: again is refused (the version and the mark both moved on).
+        assert!(matches!(
+            s.write(destroy(&one, 0)).await,
+            Err(StoreError::VersionConflict)
+        ));
+        let mark = |r: &SubjectRecord| WriteOp::MarkBatchItem {
+            batch: batch.id,
+            subject_id: r.id,
+            outcome: "skipped:held".into(),
+        };
+        assert!(matches!(
+            s.write(mark(&one)).await,
+            Err(StoreError::VersionConflict)
+        ));
+        s.write(mark(&two)).await.unwrap();
+        assert_eq!(pending(s.clone()).await, 0);
+        let all = s
+            .retention_batch_items(batch.id, None, 10, false)
+            .await
+            .unwrap();
+        let marks: Vec<(Uuid, Option<String>)> = all
+            .into_iter()
+            .map(|i| (i.item.subject_id, i.outcome))
+            .collect();
+        assert!(
+            marks.contains(&(one.id, Some("fields:1".into()))),
+            "{marks:?}"
+        );
+        assert!(
+            marks.contains(&(two.id, Some("skipped:held".into()))),
+            "{marks:?}"
+        );
+        // A restore re-applies without a batch.
+        let again = WriteOp::DestroyFields {
+            subject_id: two.id,
+            expected_version: 1,
+            kept: (vec![two.fields[1].clone()], Default::default()),
+            destroyed: vec!["iin".into()],
+            checked: None,
+            audit: AuditDraft::new("test", "subject.destroy_fields", Outcome::Ok).subject(two.id),
+        };
+        assert_eq!(s.write(again).await.unwrap(), Applied::BatchItemDone);
+        assert_eq!(s.subject(two.id).await.unwrap().unwrap().fields.len(), 1);
+    })
+}
+
+/// A batch stored again at its version replaces its items.
+fn a_batch_stored_again_replaces_its_items(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let k = keys();
+        let s = store(&db, &k).await;
+        let items: Vec<BatchItem> = (1..=2u128)
+            .map(|n| BatchItem {
+                subject_id: Uuid::from_u128(n),
+                category: "student".into(),
+                fields: vec!["grades".into()],
+                whole: false,
+            })
+            .collect();
+        let batch = batch_of(&items);
+        let put = |b: &Batch, seen, items: Option<Vec<BatchItem>>| WriteOp::PutRetentionBatch {
+            batch: b.clone(),
+            seen,
+            items,
+            audit: AuditDraft::new("test", "retention.batch.propose", Outcome::Ok),
+        };
+        s.write(put(&batch, None, Some(items.clone())))
+            .await
+            .unwrap();
+        // A new version replaces the items.
+        let fewer = batch_of(&items[..1]);
+        let fewer = Batch {
+            id: batch.id,
+            ..fewer
+        };
+        s.write(put(&fewer, Some(1), Some(items[..1].to_vec())))
+            .await
+            .unwrap();
+        let all = s
+            .retention_batch_items(batch.id, None, 10, false)
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(
+            s.retention_batch(batch.id).await.unwrap().unwrap().version,
+            2
+        );
+    })
+}
+
 fn file(record: &RequestRecord, refuse_duplicate: bool) -> WriteOp {
     WriteOp::FileRequest {
         record: record.clone(),
@@ -1338,6 +1523,7 @@ fn destruction_removes_everything_personal_once(db: TestDb) -> Fut {
                 .unwrap(),
             actor: "token:dpo".into(),
             request_id: Some(request.id),
+            batch_id: None,
             fields: vec!["iin".into(), "surname".into()],
             removed: Removed::default(),
             connectors: Vec::new(),
@@ -1349,6 +1535,7 @@ fn destruction_removes_everything_personal_once(db: TestDb) -> Fut {
             lifecycle_events,
         };
         let destroy = |d: &Destruction| WriteOp::DestroySubject {
+            batch: None,
             destruction: d.clone(),
             audit: audit(d.subject_id, "subject.destroy"),
             checked: Some(checked(1)),
@@ -1365,6 +1552,7 @@ fn destruction_removes_everything_personal_once(db: TestDb) -> Fut {
             Err(StoreError::VersionConflict)
         ));
         let stale = WriteOp::DestroySubject {
+            batch: None,
             destruction: asked.clone(),
             audit: audit(child.id, "subject.destroy"),
             checked: Some(DestructionChecked {
@@ -1387,6 +1575,7 @@ fn destruction_removes_everything_personal_once(db: TestDb) -> Fut {
         ));
         // Decided before the hold was recorded.
         let before_the_hold = WriteOp::DestroySubject {
+            batch: None,
             destruction: asked.clone(),
             audit: audit(child.id, "subject.destroy"),
             checked: Some(checked(0)),
@@ -1488,10 +1677,12 @@ fn destruction_removes_everything_personal_once(db: TestDb) -> Fut {
         let second = Destruction {
             subject_id: other.id,
             request_id: None,
+            batch_id: None,
             ..asked
         };
         // The other student has no lifecycle event.
         s.write(WriteOp::DestroySubject {
+            batch: None,
             destruction: second.clone(),
             audit: audit(other.id, "subject.destroy"),
             checked: Some(checked(0)),
@@ -1683,12 +1874,14 @@ fn a_destroyed_key_is_gone_from_the_live_files(db: TestDb) -> Fut {
             "the scan does not see the live key"
         );
         s.write(WriteOp::DestroySubject {
+            batch: None,
             destruction: Destruction {
                 subject_id: victim.id,
                 category: "student".into(),
                 destroyed_at: time::OffsetDateTime::now_utc(),
                 actor: "test".into(),
                 request_id: None,
+                batch_id: None,
                 fields: vec!["iin".into()],
                 removed: Removed::default(),
                 connectors: Vec::new(),
@@ -2038,6 +2231,14 @@ fn main() -> ExitCode {
         (
             "retention_pages_carry_ledgers_and_open_requests_hold",
             retention_pages_carry_ledgers_and_open_requests_hold,
+        ),
+        (
+            "retention_batches_execute_each_item_once",
+            retention_batches_execute_each_item_once,
+        ),
+        (
+            "a_batch_stored_again_replaces_its_items",
+            a_batch_stored_again_replaces_its_items,
         ),
         (
             "requests_file_update_list_and_rewrap",

@@ -33,6 +33,8 @@ struct FileConfig {
     #[serde(default)]
     requests: RequestsConfig,
     #[serde(default)]
+    retention: RetentionConfig,
+    #[serde(default)]
     audit: AuditConfig,
     #[serde(default)]
     keys: KeysConfig,
@@ -137,6 +139,14 @@ struct RequestsConfig {
     four_eyes: Option<bool>,
 }
 
+/// `[retention]`: how retention batches are approved.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetentionConfig {
+    /// A batch needs the approvals of two different people.
+    four_eyes: Option<bool>,
+}
+
 /// `[mail]`: where messages to requesters (one-time codes, answers) go.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -211,6 +221,8 @@ pub struct Config {
     pub webhooks: Vec<WebhookConfig>,
     pub package_days: u32,
     pub four_eyes: bool,
+    /// `[retention] four_eyes`: a retention batch needs two people's approvals.
+    pub retention_four_eyes: bool,
     pub checkpoint_file: PathBuf,
     pub checkpoint_interval: std::time::Duration,
     /// Days the database keeps audit events before they are archived (None: never).
@@ -316,6 +328,7 @@ impl Config {
                 ),
             },
             four_eyes: file.requests.four_eyes.unwrap_or(false),
+            retention_four_eyes: file.retention.four_eyes.unwrap_or(false),
             checkpoint_file: file
                 .audit
                 .checkpoint_file
@@ -510,7 +523,7 @@ fn read_file_config(path: &Path) -> Result<FileConfig> {
             })
             .unwrap_or((1, 1));
         anyhow::anyhow!(
-            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, templates, connectors, [[webhooks]], [mail] outbox, from, smtp, smtp_password_file and outbox_days, [requests] package_days and four_eyes, [audit] checkpoint_file, checkpoint_interval, keep_days and archive_dir, [keys] backup_retention_days, [tokens] integration_days and person_days, [limits] header_read_seconds, body_read_seconds, max_connections, connections_per_address, shutdown_seconds, token_requests_per_second, token_burst, address_requests_per_second and address_burst, [console] listen, secure_cookies, idle_minutes and absolute_hours)",
+            "{}:{line}:{col}: {} (known keys: listen, data_dir, database_url, declaration, key_file, calendar, destruction_log, templates, connectors, [[webhooks]], [mail] outbox, from, smtp, smtp_password_file and outbox_days, [requests] package_days and four_eyes, [retention] four_eyes, [audit] checkpoint_file, checkpoint_interval, keep_days and archive_dir, [keys] backup_retention_days, [tokens] integration_days and person_days, [limits] header_read_seconds, body_read_seconds, max_connections, connections_per_address, shutdown_seconds, token_requests_per_second, token_burst, address_requests_per_second and address_burst, [console] listen, secure_cookies, idle_minutes and absolute_hours)",
             path.display(),
             e.message().trim()
         )

@@ -90,6 +90,9 @@ enum Command {
     /// Retention over every subject: what has expired, what a legal hold keeps, what expires
     /// soon
     Retention {
+        /// Who is at the terminal, for the audit trail and the four-eyes rule [default: $USER]
+        #[arg(long = "as", global = true)]
+        person: Option<String>,
         #[command(subcommand)]
         command: retention_cli::RetentionCommand,
     },
@@ -335,7 +338,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 command: ConsentsCommand::Import(args),
             } => consent_import::run(&config, &args).await,
             Command::Lifecycle { command } => lifecycle_cli::run(&config, &command).await,
-            Command::Retention { command } => retention_cli::run(&config, &command).await,
+            Command::Retention { command, person } => {
+                retention_cli::run(&config, person, &command).await
+            }
             Command::Requests {
                 command: RequestsCommand::List(args),
                 ..

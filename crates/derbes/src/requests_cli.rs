@@ -175,10 +175,11 @@ pub async fn reapply_destructions(config: &Config) -> Result<ExitCode> {
 /// What a reconciliation did, on standard error.
 pub fn report_reconciled(done: &derbes_service::Reconciled, log: &std::path::Path) {
     eprintln!(
-        "derbes: destruction log {}: {} record(s); {} restored subject(s) destroyed again; {} record(s) added to the log",
+        "derbes: destruction log {}: {} record(s); {} restored subject(s) destroyed again; {} restored subject(s) lost their destroyed fields again; {} record(s) added to the log",
         log.display(),
         done.logged,
         done.reapplied.len(),
+        done.reapplied_fields,
         done.appended
     );
     for id in &done.reapplied {

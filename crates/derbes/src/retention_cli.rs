@@ -28,11 +28,72 @@ pub enum RetentionCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Propose a batch: what one retention rule destroys or depersonalizes today, over every
+    /// subject not under a legal hold
+    Propose {
+        /// The retention rule (a `[retention.*]` key of the declaration)
+        rule: String,
+    },
+    /// Approve a proposed batch (refused, and worked out again, when what has expired changed
+    /// since it was proposed)
+    Approve {
+        /// The batch's id
+        batch: uuid::Uuid,
+    },
+    /// Execute the approved batches now, as the job `retention-run` does
+    Run,
+    /// The latest batches, newest first
+    Batches {
+        /// Print them as JSON (the API's answer)
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-pub async fn run(config: &Config, command: &RetentionCommand) -> Result<ExitCode> {
+pub async fn run(
+    config: &Config,
+    person: Option<String>,
+    command: &RetentionCommand,
+) -> Result<ExitCode> {
     let opened = setup::open(config, false).await?;
+    let retention = &opened.app.retention;
+    let person = Actor::command_line(&format!(
+        "retention:{}",
+        crate::requests_cli::person(person)
+    ));
     let (days, json) = match command {
+        RetentionCommand::Propose { rule } => {
+            let b = refused_by_field(retention.propose_batch(&person, rule).await, "")?;
+            println!("{}", batch_line(&b));
+            return Ok(ExitCode::SUCCESS);
+        }
+        RetentionCommand::Approve { batch } => {
+            let b = retention.approve_batch(&person, *batch).await?;
+            println!("{}", batch_line(&b));
+            return Ok(ExitCode::SUCCESS);
+        }
+        RetentionCommand::Run => {
+            let ran = retention.run_batches(&person).await?;
+            if ran.is_empty() {
+                println!("no approved batch to execute");
+            }
+            for b in &ran {
+                println!("executed {}", derbes_service::batch_summary(b));
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        RetentionCommand::Batches { json } => {
+            let batches = retention.batches(&person).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&batches)?);
+            } else if batches.is_empty() {
+                println!("no retention batch has been proposed");
+            }
+            for b in batches.iter().filter(|_| !*json) {
+                println!("{}", batch_line(b));
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
         RetentionCommand::Scan { days, json } => (days, json),
         RetentionCommand::Holds { json } => {
             let actor = Actor::command_line("retention-holds");
@@ -58,28 +119,64 @@ pub async fn run(config: &Config, command: &RetentionCommand) -> Result<ExitCode
             return Ok(ExitCode::SUCCESS);
         }
     };
-    let report = match opened
-        .app
-        .retention
-        .scan(&Actor::command_line("retention-scan"), *days)
-        .await
-    {
-        Ok(report) => report,
-        Err(VaultError::Validation(problems)) => {
-            let said: Vec<String> = problems
-                .iter()
-                .map(|p| format!("--{}: {}", p.field, p.message))
-                .collect();
-            anyhow::bail!("{}", said.join("; "))
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let report = refused_by_field(
+        retention
+            .scan(&Actor::command_line("retention-scan"), *days)
+            .await,
+        "--",
+    )?;
     if *json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", shown(&report));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A refusal naming the option (`prefix` `--`) or argument at fault.
+fn refused_by_field<T>(r: Result<T, VaultError>, prefix: &str) -> Result<T> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(VaultError::Validation(problems)) => {
+            let said: Vec<String> = problems
+                .iter()
+                .map(|p| format!("{prefix}{}: {}", p.field, p.message))
+                .collect();
+            anyhow::bail!("{}", said.join("; "))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A batch in a few lines: counts, never a value.
+fn batch_line(b: &derbes_service::BatchView) -> String {
+    let s = &b.batch.summary;
+    let approvals: Vec<&str> = b.batch.approvals.iter().map(|a| a.by.as_str()).collect();
+    format!(
+        "batch {} ({}, {}): {} subject(s), {} whole, {} field(s) [{}]; {}, approvals {}/{}{}",
+        b.batch.id,
+        b.batch.rule,
+        action_word(b.batch.action),
+        s.subjects,
+        s.whole_subjects,
+        s.fields,
+        s.field_keys.iter().cloned().collect::<Vec<_>>().join(", "),
+        b.batch.status.as_str(),
+        approvals.len(),
+        b.batch.approvals_needed,
+        if approvals.is_empty() {
+            String::new()
+        } else {
+            format!(" by {}", approvals.join(", "))
+        }
+    )
+}
+
+fn action_word(a: derbes_core::declaration::RetentionAction) -> &'static str {
+    match a {
+        derbes_core::declaration::RetentionAction::Destroy => "destroy",
+        derbes_core::declaration::RetentionAction::Depersonalize => "depersonalize",
+    }
 }
 
 fn shown(r: &ExpiryReport) -> String {
@@ -107,10 +204,7 @@ fn shown(r: &ExpiryReport) -> String {
 }
 
 fn group(g: &ExpiryGroup) -> String {
-    let action = match g.action {
-        derbes_core::declaration::RetentionAction::Destroy => "destroy",
-        derbes_core::declaration::RetentionAction::Depersonalize => "depersonalize",
-    };
+    let action = action_word(g.action);
     let list = |set: &std::collections::BTreeSet<String>| {
         set.iter().cloned().collect::<Vec<_>>().join(", ")
     };

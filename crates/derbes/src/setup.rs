@@ -281,6 +281,9 @@ pub async fn open(config: &Config, create_keys: bool) -> Result<Opened> {
                 package_ttl: time::Duration::days(config.package_days.into()),
             },
             sessions: config.sessions,
+            retention: derbes_service::RetentionSettings {
+                four_eyes: config.retention_four_eyes,
+            },
         },
     ));
     // A broken chain takes no declaration record (nor any other write); the server still

@@ -339,6 +339,30 @@ fn retention_paths() -> Value {
                 "description": "For the DPO and the administrator. A legal hold suspends the destruction and depersonalization of a subject's data from its first through its last day (a claim, an inspection, an investigation). Set one by recording a lifecycle event of kind legal_hold; lift it by retracting that event. Those ending first come first, with their reasons.",
                 "responses": { "200": { "description": "The holds", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/LegalHold" } } } } } }
             }), &[]) },
+            "/api/v1/retention/batches": {
+                "get": authed(json!({
+                    "summary": "The latest retention batches, newest first (at most 100)",
+                    "description": "For administrators, the DPO and auditors. Each batch is what one retention rule destroys or depersonalizes, as proposed and approved: counts, categories, field keys, a sample of subject ids and a digest of its items.",
+                    "responses": { "200": { "description": "The batches", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/RetentionBatch" } } } } } }
+                }), &[]),
+                "post": authed(json!({
+                    "summary": "Propose a batch: what one retention rule destroys or depersonalizes today",
+                    "description": "For the DPO and administrators. Works out, over every subject not under a legal hold, the fields whose retention ended under the rule, subject by subject, and keeps them as the batch's items for approval. Audited as `retention.batch.propose` with counts only.",
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "additionalProperties": false, "required": ["rule"], "properties": { "rule": { "type": "string", "description": "A retention rule of the declaration" } } } } } },
+                    "responses": { "201": ok("The proposed batch", "RetentionBatch") }
+                }), &[("400", "Malformed JSON"), ("413", "Body too large"), ("415", "Not JSON"), ("422", "No such rule, or nothing expired under it")]),
+            },
+            "/api/v1/retention/batches/{id}": { "get": authed(json!({
+                "summary": "A retention batch",
+                "parameters": [ id_param() ],
+                "responses": { "200": ok("The batch", "RetentionBatch") }
+            }), &[("400", "Malformed id"), ("404", "No such batch")]) },
+            "/api/v1/retention/batches/{id}/approve": { "post": authed(json!({
+                "summary": "Approve a proposed batch",
+                "description": "For the DPO and administrators; with four eyes ([retention] four_eyes), two different people must approve. What has expired is worked out again first: when it no longer matches the proposal (a hold set, a consent given, a subject destroyed, more expired since), the approval is refused with 409 saying how many subjects were added, gone or changed, the proposal is worked out again and its approvals fall; review it and approve again. Approving twice, or a batch no longer proposed, is refused with 409. Audited as `retention.batch.approve`.",
+                "parameters": [ id_param() ],
+                "responses": { "200": ok("The batch with the approval", "RetentionBatch") }
+            }), &[("400", "Malformed id"), ("404", "No such batch"), ("409", "Approved by you already, no longer proposed, or the proposal changed (worked out again)")]) },
             "/api/v1/subjects/{id}/lifecycle": {
                 "get": authed(json!({
                     "summary": "A subject's lifecycle events, and what they add up to",
@@ -398,6 +422,21 @@ fn retention_schemas() -> Value {
                     "held_until": { "type": ["string", "null"], "format": "date", "description": "The last day of the legal holds in force: nothing of the subject is destroyed or depersonalized until the day after" },
                     "purposes_achieved": { "type": "object", "additionalProperties": { "type": "string", "format": "date" } },
                     "fields": { "type": "array", "description": "Each field the subject has a value for: the purposes that keep it and until when", "items": { "$ref": "#/components/schemas/FieldRetention" } } } },
+                "RetentionBatch": { "type": "object", "required": ["id", "rule", "action", "status", "computed_on", "proposed_at", "proposed_by", "summary", "approvals", "approvals_needed", "version"], "properties": {
+                    "id": { "type": "string", "format": "uuid" }, "rule": { "type": "string" },
+                    "action": { "enum": ["destroy", "depersonalize"] },
+                    "status": { "enum": ["proposed", "approved", "done"] },
+                    "computed_on": { "type": "string", "format": "date" },
+                    "proposed_at": { "type": "string", "format": "date-time" }, "proposed_by": { "type": "string" },
+                    "summary": { "type": "object", "required": ["subjects", "whole_subjects", "fields", "categories", "field_keys", "sample", "digest"], "properties": {
+                        "subjects": { "type": "integer", "minimum": 0 }, "whole_subjects": { "type": "integer", "minimum": 0 }, "fields": { "type": "integer", "minimum": 0 },
+                        "categories": { "type": "array", "items": { "type": "string" } }, "field_keys": { "type": "array", "items": { "type": "string" } },
+                        "sample": { "type": "array", "maxItems": 10, "items": { "type": "string", "format": "uuid" } }, "digest": { "type": "string" } } },
+                    "changed": { "type": "object", "description": "How the proposal changed when last worked out again", "properties": {
+                        "added": { "type": "integer", "minimum": 0 }, "removed": { "type": "integer", "minimum": 0 }, "changed": { "type": "integer", "minimum": 0 } } },
+                    "approvals": { "type": "array", "items": { "type": "object", "required": ["by", "at"], "properties": { "by": { "type": "string" }, "at": { "type": "string", "format": "date-time" } } } },
+                    "approvals_needed": { "type": "integer", "minimum": 1, "maximum": 2 },
+                    "version": { "type": "integer" } } },
                 "LegalHold": { "type": "object", "required": ["subject_id", "category", "event", "from", "until", "set_by", "set_at"], "properties": {
                     "subject_id": { "type": "string", "format": "uuid" }, "category": { "type": "string" },
                     "event": { "type": "string", "format": "uuid", "description": "The lifecycle event that set it: retract it to lift the hold" },

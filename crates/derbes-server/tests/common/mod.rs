@@ -142,6 +142,7 @@ impl Server {
                     webhooks,
                     ..RequestSettings::default()
                 },
+                retention: derbes_service::RetentionSettings { four_eyes: true },
                 ..Settings::default()
             },
         )));

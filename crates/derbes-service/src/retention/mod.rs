@@ -19,6 +19,9 @@ use std::sync::Arc;
 use time::Date;
 use uuid::Uuid;
 
+mod batches;
+pub use batches::{batch_summary, BatchView, RetentionSettings};
+
 /// What kind of lifecycle event is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -133,11 +136,22 @@ pub struct FieldRetention {
 #[derive(Clone)]
 pub struct Retention {
     vault: Arc<Vault>,
+    settings: RetentionSettings,
+    /// Whole subjects go the way every destruction goes (connectors, the log).
+    destructions: Arc<crate::destruction::Destructions>,
 }
 
 impl Retention {
-    pub(crate) fn new(vault: Arc<Vault>) -> Self {
-        Retention { vault }
+    pub(crate) fn new(
+        vault: Arc<Vault>,
+        settings: RetentionSettings,
+        destructions: Arc<crate::destruction::Destructions>,
+    ) -> Self {
+        Retention {
+            vault,
+            settings,
+            destructions,
+        }
     }
 
     /// Records a lifecycle event of a subject, checked against the declaration, the day the
@@ -371,6 +385,19 @@ impl Retention {
                 reason: None,
             }]));
         }
+        let declaration = self.vault.declaration();
+        let mut scan = ExpiryScan::new(declaration, self.vault.today(), days);
+        self.walk(|id, category, lasts, held| scan.add(id, category, lasts, held))
+            .await?;
+        Ok(scan.finish())
+    }
+
+    /// Visits every subject, a page at a time, with its fields' last days today and the legal
+    /// holds that keep it. No value is opened.
+    async fn walk(
+        &self,
+        mut visit: impl FnMut(Uuid, &str, &[derbes_core::retention::FieldLast<'_>], HeldBy),
+    ) -> Result<(), VaultError> {
         let today = self.vault.today();
         let store = self.vault.store();
         let asked: std::collections::HashMap<Uuid, bool> = store
@@ -379,7 +406,6 @@ impl Retention {
             .into_iter()
             .collect();
         let declaration = self.vault.declaration();
-        let mut scan = ExpiryScan::new(declaration, today, days);
         let mut after = None;
         loop {
             let page = store.retention_page(after, SCAN_PAGE).await?;
@@ -404,14 +430,13 @@ impl Retention {
                     complaint: asked.get(&s.id).copied().unwrap_or(false),
                     legal_hold: life.held_until(today).is_some(),
                 };
-                scan.add(s.id, &s.category, &lasts, held);
+                visit(s.id, &s.category, &lasts, held);
             }
             match page.last() {
                 Some(last) if page.len() == SCAN_PAGE as usize => after = Some(last.id),
-                _ => break,
+                _ => return Ok(()),
             }
         }
-        Ok(scan.finish())
     }
 }
 

@@ -77,6 +77,10 @@ pub enum VaultError {
     Gone(String),
     #[error("there is no webhook job with this id")]
     JobNotFound,
+    #[error(transparent)]
+    Batch(derbes_core::retention_batch::BatchProblem),
+    #[error("there is no retention batch with this id")]
+    BatchNotFound,
     #[error("there is no token with this id")]
     TokenNotFound,
     #[error("there is no account with this login")]

@@ -4,11 +4,27 @@ use super::*;
 use crate::DestructionStore;
 
 impl Writer {
+    /// Applies a `WriteOp::DestroySubject`.
+    pub(super) async fn destroy(&mut self, op: WriteOp) -> Result<Applied, StoreError> {
+        let WriteOp::DestroySubject {
+            destruction,
+            audit,
+            checked,
+            batch,
+        } = op
+        else {
+            return Err(StoreError::Backend("not a destruction".into()));
+        };
+        self.destroy_subject(destruction, audit, checked, batch)
+            .await
+    }
+
     pub(super) async fn destroy_subject(
         &mut self,
         mut destruction: Destruction,
         audit: AuditDraft,
         checked: Option<crate::DestructionChecked>,
+        batch: Option<Uuid>,
     ) -> Result<Applied, StoreError> {
         let id = destruction.subject_id;
         // Locked: a package or a second destruction waiting on the row sees it gone.
@@ -60,6 +76,11 @@ impl Writer {
             if !crate::destruction_check_holds(checked, obligations, events, represents)? {
                 return Err(StoreError::VersionConflict);
             }
+        }
+        if let Some(batch) = batch {
+            self.refuse_open_request(id).await?;
+            let done = format!("whole:{}", destruction.fields.len());
+            self.mark_batch_item(batch, id, &done).await?;
         }
         // The partition of the key, rewritten once the destruction is committed.
         if let Some(row) = self

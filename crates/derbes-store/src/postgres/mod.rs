@@ -9,6 +9,7 @@ mod job_runs;
 mod keys;
 mod packages;
 mod requests;
+mod retention_batches;
 mod retention_scans;
 mod subject_state;
 mod subjects;
@@ -117,6 +118,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         24,
         include_str!("../../migrations/postgres/0024_legal_holds.sql"),
+    ),
+    (
+        25,
+        include_str!("../../migrations/postgres/0025_retention_batches.sql"),
     ),
 ];
 
@@ -949,6 +954,9 @@ impl Writer {
                 self.keep_retention_scan(&scan).await?;
                 Ok(Applied::RetentionScanKept)
             }
+            op @ (WriteOp::PutRetentionBatch { .. }
+            | WriteOp::DestroyFields { .. }
+            | WriteOp::MarkBatchItem { .. }) => self.apply_retention_batch(op).await,
             WriteOp::RecordDeclaration {
                 version,
                 content_hash,
@@ -1012,11 +1020,7 @@ impl Writer {
                 expected_status,
                 audit,
             } => self.update_webhook_job(job, expected_status, audit).await,
-            WriteOp::DestroySubject {
-                destruction,
-                audit,
-                checked,
-            } => self.destroy_subject(destruction, audit, checked).await,
+            op @ WriteOp::DestroySubject { .. } => self.destroy(op).await,
             WriteOp::StorePackage { package: p, audit } => self.store_package(p, audit).await,
             WriteOp::DeletePackage { request_id, audit } => {
                 self.delete_package(request_id, audit).await

@@ -8,6 +8,7 @@ pub(super) fn destroy_subject(
     mut destruction: Destruction,
     audit: AuditDraft,
     checked: Option<crate::DestructionChecked>,
+    batch: Option<Uuid>,
 ) -> Result<Applied, StoreError> {
     let conn = tx.conn;
     let id = destruction.subject_id;
@@ -46,6 +47,11 @@ pub(super) fn destroy_subject(
         if !crate::destruction_check_holds(checked, obligations, events, represents)? {
             return Err(StoreError::VersionConflict);
         }
+    }
+    if let Some(batch) = batch {
+        super::retention_batches::refuse_open_request(conn, id)?;
+        let done = format!("whole:{}", destruction.fields.len());
+        super::retention_batches::mark_item(conn, batch, id, &done)?;
     }
     let delete = |sql: &str| -> Result<u64, StoreError> {
         Ok(conn.prepare_cached(sql)?.execute([key])? as u64)

@@ -9,6 +9,7 @@ mod job_runs;
 mod keys;
 mod packages;
 mod requests;
+mod retention_batches;
 mod retention_scans;
 mod subject_state;
 mod subjects;
@@ -114,6 +115,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         25,
         include_str!("../../migrations/sqlite/0025_legal_holds.sql"),
+    ),
+    (
+        26,
+        include_str!("../../migrations/sqlite/0026_retention_batches.sql"),
     ),
 ];
 
@@ -1057,6 +1062,9 @@ fn apply(
             retention_scans::keep(conn, &scan)?;
             Ok(Applied::RetentionScanKept)
         }
+        op @ (WriteOp::PutRetentionBatch { .. }
+        | WriteOp::DestroyFields { .. }
+        | WriteOp::MarkBatchItem { .. }) => retention_batches::apply(&mut tx, op),
         WriteOp::RecordDeclaration {
             version,
             content_hash,
@@ -1114,7 +1122,8 @@ fn apply(
             destruction,
             audit,
             checked,
-        } => destructions::destroy_subject(&mut tx, destruction, audit, checked),
+            batch,
+        } => destructions::destroy_subject(&mut tx, destruction, audit, checked, batch),
         WriteOp::StorePackage { package: p, audit } => packages::store_package(&mut tx, p, audit),
         WriteOp::DeletePackage { request_id, audit } => {
             packages::delete_package(&mut tx, request_id, audit)

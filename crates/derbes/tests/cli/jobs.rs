@@ -54,6 +54,7 @@ fn the_server_runs_its_jobs_and_shows_their_last_runs() {
             "majority-reconfirmations",
             "key-reload",
             "retention-scan",
+            "retention-run",
             "lifecycle-sync"
         ]
     );

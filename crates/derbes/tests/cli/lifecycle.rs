@@ -161,4 +161,17 @@ fn retention_scan_counts_what_expired() {
     let o = scan(&["--json"]);
     let json: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(json["scanned"], 1);
+    // Nothing to propose, nothing to run; a rule the declaration lacks is named.
+    let retention = |args: &[&str]| {
+        run(derbes(cwd)
+            .arg("retention")
+            .args(args)
+            .args(["--as", "aigul", "--data-dir"])
+            .arg(&data))
+    };
+    let o = retention(&["propose", "student_records"]);
+    assert_failed_with(&o, "rule: has nothing expired");
+    assert_failed_with(&retention(&["propose", "archive"]), "rule: names no retention rule");
+    assert_stdout_has(&retention(&["run"]), "no approved batch to execute");
+    assert_stdout_has(&retention(&["batches"]), "no retention batch has been proposed");
 }

@@ -12,6 +12,18 @@ pub(in crate::api) fn routes() -> RouteList {
     vec![
         ("get", "/api/v1/retention", get(scan)),
         ("get", "/api/v1/retention/holds", get(holds)),
+        ("get", "/api/v1/retention/batches", get(batches)),
+        (
+            "post",
+            "/api/v1/retention/batches",
+            axum::routing::post(propose),
+        ),
+        ("get", "/api/v1/retention/batches/{id}", get(batch)),
+        (
+            "post",
+            "/api/v1/retention/batches/{id}/approve",
+            axum::routing::post(approve),
+        ),
         ("get", "/api/v1/subjects/{id}/lifecycle", get(lifecycle)),
         (
             "post",
@@ -39,6 +51,35 @@ async fn scan(Caller { app, actor }: Caller, Query(q): Query<Ahead>) -> Result<R
 
 async fn holds(Caller { app, actor }: Caller) -> Result<Response, ApiError> {
     ok(&app.retention.legal_holds(&actor).await?)
+}
+
+async fn batches(Caller { app, actor }: Caller) -> Result<Response, ApiError> {
+    ok(&app.retention.batches(&actor).await?)
+}
+
+/// The rule a batch is proposed for.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Proposal {
+    rule: String,
+}
+
+async fn propose(
+    Caller { app, actor }: Caller,
+    Body(p): Body<Proposal>,
+) -> Result<Response, ApiError> {
+    created(&app.retention.propose_batch(&actor, &p.rule).await?)
+}
+
+async fn batch(Caller { app, actor }: Caller, Path(id): Path<Uuid>) -> Result<Response, ApiError> {
+    ok(&app.retention.batch(&actor, id).await?)
+}
+
+async fn approve(
+    Caller { app, actor }: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Response, ApiError> {
+    ok(&app.retention.approve_batch(&actor, id).await?)
 }
 
 async fn lifecycle(

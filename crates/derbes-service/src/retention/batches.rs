@@ -1,0 +1,499 @@
+//! Retention batches: what one retention rule destroys or depersonalizes, worked out over
+//! every subject not under a legal hold, proposed to the DPO and approved (by two people with
+//! four eyes). An approval on a proposal that no longer matches what has expired is refused,
+//! and the proposal is worked out again with what changed, for the DPO to review.
+
+use super::Retention;
+use crate::access::Action;
+use crate::actor::Actor;
+use crate::vault::VaultError;
+use derbes_core::audit::{AuditDraft, Outcome};
+use derbes_core::retention::last_days;
+use derbes_core::retention_batch::{
+    item_of, to_execute, Batch, BatchDiff, BatchItem, BatchOutcome, BatchProblem, BatchStatus,
+    BatchSummary,
+};
+use derbes_core::validate::FieldProblem;
+use derbes_store::{Applied, BatchRecord, StoreError, WriteOp};
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+/// Items read at a time.
+const ITEM_PAGE: u32 = 5000;
+/// Batches a list shows.
+pub const BATCH_LIST: u32 = 100;
+
+/// A batch as shown: the batch and its version.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchView {
+    #[serde(flatten)]
+    pub batch: Batch,
+    pub version: i64,
+}
+
+impl From<BatchRecord> for BatchView {
+    fn from(r: BatchRecord) -> Self {
+        BatchView {
+            batch: r.batch,
+            version: r.version,
+        }
+    }
+}
+
+/// How the operator configured retention.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RetentionSettings {
+    /// A batch needs the approvals of two different people.
+    pub four_eyes: bool,
+}
+
+impl Retention {
+    /// What `rule` destroys or depersonalizes today, subject by subject, over every subject
+    /// not under a legal hold, in subject order.
+    async fn items_of(&self, rule: &str) -> Result<Vec<BatchItem>, VaultError> {
+        let today = self.vault.today();
+        let mut items = Vec::new();
+        self.walk(|id, category, lasts, held| {
+            if held.any() {
+                return;
+            }
+            if let Some(item) = item_of(id, category, lasts, rule, today) {
+                items.push(item);
+            }
+        })
+        .await?;
+        Ok(items)
+    }
+
+    /// Proposes a batch of what `rule` destroys or depersonalizes today.
+    pub async fn propose_batch(&self, actor: &Actor, rule: &str) -> Result<BatchView, VaultError> {
+        self.vault.authorize(actor, Action::RetentionApprove)?;
+        let refuse = |message: &str| {
+            VaultError::Validation(vec![FieldProblem {
+                field: "rule".into(),
+                message: message.to_owned(),
+                reason: None,
+            }])
+        };
+        let Some(declared) = self.vault.declaration().retention.get(rule) else {
+            return Err(refuse("names no retention rule of the declaration"));
+        };
+        let action = declared.action;
+        if action == derbes_core::declaration::RetentionAction::Depersonalize {
+            return Err(refuse(
+                "depersonalizes its data, which derbes does not execute yet: its expired fields are refused to every purpose, and the operator depersonalizes them by its own measure",
+            ));
+        }
+        let items = self.items_of(rule).await?;
+        if items.is_empty() {
+            return Err(refuse(
+                "has nothing expired to destroy or depersonalize today (apart from what a legal hold keeps)",
+            ));
+        }
+        let batch = Batch {
+            id: Uuid::now_v7(),
+            rule: rule.to_owned(),
+            action,
+            status: BatchStatus::Proposed,
+            computed_on: self.vault.today(),
+            proposed_at: self.vault.now(),
+            proposed_by: actor.audit_name(),
+            summary: BatchSummary::of(&items),
+            changed: None,
+            approvals: Vec::new(),
+            approvals_needed: if self.settings.four_eyes { 2 } else { 1 },
+            outcome: None,
+        };
+        let audit = self.batch_audit(actor, "retention.batch.propose", &batch, None);
+        let version = self.put(batch.clone(), None, Some(items), audit).await?;
+        Ok(BatchView { batch, version })
+    }
+
+    /// Approves a proposed batch. Refused when the actor approved it already, when it is no
+    /// longer proposed, or when what has expired changed since it was worked out: then the
+    /// proposal is worked out again (the approvals given fall) and the refusal says what
+    /// changed.
+    pub async fn approve_batch(&self, actor: &Actor, id: Uuid) -> Result<BatchView, VaultError> {
+        self.vault.authorize(actor, Action::RetentionApprove)?;
+        let record = self.batch_record(id).await?;
+        let by = actor.audit_name();
+        let batch = record.batch;
+        let items = self.items_of(&batch.rule).await?;
+        let now = BatchSummary::of(&items);
+        match batch.check_approval(&by, &now) {
+            Ok(()) => {}
+            Err(BatchProblem::Stale(_)) => {
+                let before = self.batch_items(id).await?;
+                let diff = BatchDiff::between(&before, &items);
+                let again = Batch {
+                    summary: now,
+                    computed_on: self.vault.today(),
+                    changed: Some(diff),
+                    approvals: Vec::new(),
+                    ..batch
+                };
+                let audit =
+                    self.batch_audit(actor, "retention.batch.recompute", &again, Some(&diff));
+                self.put(again, Some(record.version), Some(items), audit)
+                    .await?;
+                return Err(VaultError::Batch(BatchProblem::Stale(diff)));
+            }
+            Err(problem) => return Err(VaultError::Batch(problem)),
+        }
+        let approved = batch.approved(&by, self.vault.now());
+        let audit = self.batch_audit(actor, "retention.batch.approve", &approved, None);
+        let version = self
+            .put(approved.clone(), Some(record.version), None, audit)
+            .await?;
+        Ok(BatchView {
+            batch: approved,
+            version,
+        })
+    }
+
+    /// A batch, for those who may scan.
+    pub async fn batch(&self, actor: &Actor, id: Uuid) -> Result<BatchView, VaultError> {
+        self.vault.authorize(actor, Action::RetentionScan)?;
+        Ok(self.batch_record(id).await?.into())
+    }
+
+    /// The latest batches, newest first.
+    pub async fn batches(&self, actor: &Actor) -> Result<Vec<BatchView>, VaultError> {
+        self.vault.authorize(actor, Action::RetentionScan)?;
+        Ok(self
+            .vault
+            .store()
+            .retention_batches(BATCH_LIST)
+            .await?
+            .into_iter()
+            .map(BatchView::from)
+            .collect())
+    }
+
+    async fn batch_record(&self, id: Uuid) -> Result<BatchRecord, VaultError> {
+        self.vault
+            .store()
+            .retention_batch(id)
+            .await?
+            .ok_or(VaultError::BatchNotFound)
+    }
+
+    /// Every item of a batch, in subject order.
+    async fn batch_items(&self, id: Uuid) -> Result<Vec<BatchItem>, VaultError> {
+        let mut items = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .vault
+                .store()
+                .retention_batch_items(id, after, ITEM_PAGE, false)
+                .await?;
+            let full = page.len() == ITEM_PAGE as usize;
+            after = page.last().map(|i| i.item.subject_id);
+            items.extend(page.into_iter().map(|i| i.item));
+            if !full {
+                return Ok(items);
+            }
+        }
+    }
+
+    async fn put(
+        &self,
+        batch: Batch,
+        seen: Option<i64>,
+        items: Option<Vec<BatchItem>>,
+        audit: AuditDraft,
+    ) -> Result<i64, VaultError> {
+        match self
+            .vault
+            .store()
+            .write(WriteOp::PutRetentionBatch {
+                batch,
+                seen,
+                items,
+                audit,
+            })
+            .await?
+        {
+            Applied::BatchPut { version } => Ok(version),
+            other => Err(VaultError::Invalid(format!(
+                "a batch was answered with {other:?}"
+            ))),
+        }
+    }
+
+    /// A batch's audit event: counts, never a subject.
+    fn batch_audit(
+        &self,
+        actor: &Actor,
+        action: &str,
+        batch: &Batch,
+        changed: Option<&BatchDiff>,
+    ) -> AuditDraft {
+        let s = &batch.summary;
+        AuditDraft::new(&actor.audit_name(), action, Outcome::Ok).details(&json!({
+            "batch_id": batch.id,
+            "rule": batch.rule,
+            "status": batch.status.as_str(),
+            "subjects": s.subjects,
+            "whole_subjects": s.whole_subjects,
+            "fields": s.fields,
+            "digest": s.digest,
+            "changed": changed,
+        }))
+    }
+}
+
+/// A batch in a sentence, for the job board and the terminal: counts only.
+pub fn batch_summary(b: &BatchView) -> String {
+    let s = &b.batch.summary;
+    let mut line = format!(
+        "{} ({}, {}): {} subject(s), {} field(s)",
+        b.batch.id,
+        b.batch.rule,
+        b.batch.status.as_str(),
+        s.subjects,
+        s.fields
+    );
+    if let Some(o) = &b.batch.outcome {
+        let skipped: Vec<String> = o.skipped.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        line.push_str(&format!(
+            "; destroyed {} field(s) of {} subject(s), {} whole{}",
+            o.fields,
+            o.subjects,
+            o.whole_subjects,
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!(", skipped: {}", skipped.join(", "))
+            }
+        ));
+    }
+    line
+}
+
+/// Items executed at once: the store's group commit writes their transactions together.
+const AT_ONCE: usize = 32;
+
+impl Retention {
+    /// Executes every approved batch, item by item (the job `retention-run`, and `derbes
+    /// retention run`). Each item is executed and marked in one transaction, so a run stopped
+    /// midway loses nothing and repeats nothing: the next run takes the items still pending.
+    /// An item is executed only as far as it was approved and is still expired today; a
+    /// subject under a legal hold, kept again by a purpose, or destroyed meanwhile is skipped
+    /// and counted.
+    pub async fn run_batches(&self, actor: &Actor) -> Result<Vec<BatchView>, VaultError> {
+        self.vault.authorize(actor, Action::RetentionApprove)?;
+        let mut ran = Vec::new();
+        for r in self.vault.store().retention_batches(BATCH_LIST).await? {
+            if r.batch.status == BatchStatus::Approved {
+                ran.push(self.run_batch(actor, r).await?);
+            }
+        }
+        Ok(ran)
+    }
+
+    async fn run_batch(&self, actor: &Actor, record: BatchRecord) -> Result<BatchView, VaultError> {
+        let batch = std::sync::Arc::new(record.batch);
+        loop {
+            let page = self
+                .vault
+                .store()
+                .retention_batch_items(batch.id, None, ITEM_PAGE, true)
+                .await?;
+            if page.is_empty() {
+                break;
+            }
+            let mut running = tokio::task::JoinSet::new();
+            for item in page {
+                if running.len() >= AT_ONCE {
+                    Self::joined(running.join_next().await)?;
+                }
+                let (this, actor, batch) = (self.clone(), actor.clone(), batch.clone());
+                running.spawn(async move { this.execute_item(&actor, &batch, item.item).await });
+            }
+            while let Some(done) = running.join_next().await {
+                Self::joined(Some(done))?;
+            }
+        }
+        let outcome = self.outcome_of(batch.id).await?;
+        let done = Batch {
+            status: BatchStatus::Done,
+            outcome: Some(outcome),
+            ..(*batch).clone()
+        };
+        let mut audit = self.batch_audit(actor, "retention.batch.done", &done, None);
+        audit = audit.details(&json!({
+            "batch_id": done.id,
+            "rule": done.rule,
+            "outcome": done.outcome,
+        }));
+        let version = self
+            .put(done.clone(), Some(record.version), None, audit)
+            .await?;
+        Ok(BatchView {
+            batch: done,
+            version,
+        })
+    }
+
+    fn joined(
+        done: Option<Result<Result<(), VaultError>, tokio::task::JoinError>>,
+    ) -> Result<(), VaultError> {
+        match done {
+            None | Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(e),
+            Some(Err(_)) => Err(VaultError::Unavailable(
+                "an item of the batch could not be executed".into(),
+            )),
+        }
+    }
+
+    /// Executes one approved item, as far as it is still expired today.
+    async fn execute_item(
+        &self,
+        actor: &Actor,
+        batch: &Batch,
+        approved: BatchItem,
+    ) -> Result<(), VaultError> {
+        let id = approved.subject_id;
+        let store = self.vault.store();
+        for _ in 0..crate::vault::UPDATE_ATTEMPTS {
+            let Some((record, state)) = store.subject_with_state(id, None).await? else {
+                return self.skip(batch.id, id, "gone").await;
+            };
+            let asked = store
+                .requests(derbes_store::RequestQuery {
+                    subject_id: Some(id),
+                    open_only: true,
+                    limit: 1,
+                    ..Default::default()
+                })
+                .await?;
+            let lifecycle_events = state.lifecycle.len();
+            let facts = self.vault.facts(&record, state, self.vault.now(), None)?;
+            let held = !asked.is_empty() || facts.lifecycle.held_until(facts.today).is_some();
+            let consents = facts.as_subject_facts();
+            let lasts = last_days(
+                self.vault.declaration(),
+                &record.category,
+                record.fields.iter().map(|(k, _)| k.as_str()),
+                &facts.lifecycle,
+                &consents,
+                facts.today,
+            );
+            let now = item_of(id, &record.category, &lasts, &batch.rule, facts.today);
+            let item = match to_execute(&approved, now.as_ref(), held) {
+                Ok(item) => item,
+                Err(reason) => return self.skip(batch.id, id, reason).await,
+            };
+            if item.whole {
+                match self
+                    .destructions
+                    .destroy_for_batch(actor, id, batch.id)
+                    .await
+                {
+                    Ok(_) => return Ok(()),
+                    Err(VaultError::DestructionRefused(p)) => {
+                        return self.skip(batch.id, id, p.code()).await
+                    }
+                    Err(VaultError::Store(StoreError::VersionConflict)) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            let kept: Vec<(String, Vec<u8>)> = record
+                .fields
+                .iter()
+                .filter(|(k, _)| !item.fields.contains(k))
+                .cloned()
+                .collect();
+            let mut collected = record.field_collected.clone();
+            collected.retain(|k, _| !item.fields.contains(k));
+            let audit = AuditDraft::new(&actor.audit_name(), "subject.destroy_fields", Outcome::Ok)
+                .subject(id)
+                .fields(&item.fields)
+                .details(&json!({
+                    "batch_id": batch.id,
+                    "rule": batch.rule,
+                    "method": "deletion",
+                }));
+            let written = store
+                .write(WriteOp::DestroyFields {
+                    subject_id: id,
+                    expected_version: record.version,
+                    kept: (kept, collected),
+                    destroyed: item.fields.clone(),
+                    checked: Some((lifecycle_events, batch.id)),
+                    audit,
+                })
+                .await;
+            match written {
+                Ok(_) => {
+                    self.destructions
+                        .log_fields(id, item.fields, batch.id, self.vault.now())
+                        .await;
+                    return Ok(());
+                }
+                Err(StoreError::VersionConflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(VaultError::Store(StoreError::VersionConflict))
+    }
+
+    /// Marks an item skipped, unless it was marked meanwhile.
+    async fn skip(&self, batch: Uuid, subject_id: Uuid, reason: &str) -> Result<(), VaultError> {
+        match self
+            .vault
+            .store()
+            .write(WriteOp::MarkBatchItem {
+                batch,
+                subject_id,
+                outcome: format!("skipped:{reason}"),
+            })
+            .await
+        {
+            Ok(_) | Err(StoreError::VersionConflict) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// What the batch's items came to, from their marks.
+    async fn outcome_of(&self, id: Uuid) -> Result<BatchOutcome, VaultError> {
+        let mut outcome = BatchOutcome {
+            finished_at: self.vault.now(),
+            whole_subjects: 0,
+            subjects: 0,
+            fields: 0,
+            skipped: Default::default(),
+        };
+        let mut after = None;
+        loop {
+            let page = self
+                .vault
+                .store()
+                .retention_batch_items(id, after, ITEM_PAGE, false)
+                .await?;
+            let full = page.len() == ITEM_PAGE as usize;
+            after = page.last().map(|i| i.item.subject_id);
+            for i in page {
+                let mark = i.outcome.unwrap_or_default();
+                match mark.split_once(':') {
+                    Some(("whole", n)) | Some(("fields", n)) => {
+                        outcome.subjects += 1;
+                        outcome.whole_subjects += u64::from(mark.starts_with("whole"));
+                        outcome.fields += n.parse::<u64>().unwrap_or(0);
+                    }
+                    Some(("skipped", why)) => {
+                        *outcome.skipped.entry(why.to_owned()).or_default() += 1;
+                    }
+                    _ => *outcome.skipped.entry("pending".to_owned()).or_default() += 1,
+                }
+            }
+            if !full {
+                return Ok(outcome);
+            }
+        }
+    }
+}
