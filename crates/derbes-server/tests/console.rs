@@ -327,6 +327,10 @@ fn main() -> ExitCode {
             today::the_last_retention_scan_is_on_today,
         ),
         (
+            "a_batch_is_proposed_and_approved_from_the_retention_page",
+            today::a_batch_is_proposed_and_approved_from_the_retention_page,
+        ),
+        (
             "a_request_from_paper_to_the_sent_answer",
             requests::a_request_from_paper_to_the_sent_answer,
         ),

@@ -68,7 +68,7 @@ pub use requests::{
 };
 pub use retention::{
     batch_summary, BatchView, FieldRetention, LatestScan, LegalHoldView, LifecycleInput,
-    LifecycleStep, LifecycleSync, LifecycleView, Retention, RetentionSettings,
+    LifecycleStep, LifecycleSync, LifecycleView, Retention, RetentionOverview, RetentionSettings,
 };
 pub use subject_file::{SubjectFile, HISTORY_LIMIT};
 pub use subjects::Subjects;

@@ -27,6 +27,7 @@ mod lifecycle;
 mod policy;
 mod representatives;
 mod requests;
+mod retention;
 mod session;
 mod sign_in;
 mod subjects;
@@ -133,6 +134,12 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/console/policy/{version}/{document}",
             get(policy::document),
+        )
+        .route("/console/retention", get(retention::page))
+        .route("/console/retention/batches", post(retention::propose))
+        .route(
+            "/console/retention/batches/{id}/approve",
+            post(retention::approve),
         )
         .route("/console/audit", get(audit::page))
         .route("/console/audit/verify", post(audit::verify))
@@ -280,6 +287,7 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
         ("letter.html", include_str!("templates/letter.html")),
         ("subjects.html", include_str!("templates/subjects.html")),
         ("audit.html", include_str!("templates/audit.html")),
+        ("retention.html", include_str!("templates/retention.html")),
         ("policy.html", include_str!("templates/policy.html")),
         ("document.html", include_str!("templates/document.html")),
         ("subject.html", include_str!("templates/subject.html")),
@@ -661,6 +669,7 @@ mod tests {
             ]
             .into_iter()
             .chain(work_samples())
+            .chain(retention_samples())
             {
                 let r = Page::new(template, "console", lang, None)
                     .request_kinds()
@@ -709,6 +718,30 @@ mod tests {
             full_request[k] = v;
         }
         (request, full_request)
+    }
+
+    /// The retention page's values: a scan, a batch proposed and one executed, a hold.
+    fn retention_samples() -> Vec<(&'static str, Value)> {
+        vec![(
+            "retention.html",
+            json!({ "rule_labels": { "student_records": "x" }, "field_labels": { "grades": "x" }, "error": "x", "overview": {
+                        "may_approve": true,
+                        "latest": { "made_at": "2026-12-07T01:00:00Z", "report": { "today": "2026-12-07", "days": 30, "scanned": 3,
+                            "expired_subjects": 1, "held_subjects": 1, "upcoming_subjects": 1, "held_for": { "requests": 1, "complaints": 0, "legal_holds": 1 },
+                            "expired": [{ "rule": "student_records", "action": "destroy", "subjects": 1, "whole_subjects": 0, "fields": 2, "categories": ["student"], "field_keys": ["grades"], "sample": [uuid::Uuid::nil()], "first_day": "2026-05-31", "last_day": "2026-05-31" }],
+                            "held": [{ "rule": "analytics_data", "action": "depersonalize", "subjects": 1, "whole_subjects": 1, "fields": 1, "categories": ["site_visitor"], "field_keys": ["browser"], "sample": [uuid::Uuid::nil()], "first_day": "2026-05-31", "last_day": "2026-05-31" }],
+                            "upcoming": [] } },
+                        "batches": [
+                            { "id": uuid::Uuid::nil(), "rule": "student_records", "action": "destroy", "status": "proposed", "computed_on": "2026-12-07", "proposed_at": "2026-12-07T01:00:00Z", "proposed_by": "x", "version": 2,
+                              "summary": { "subjects": 2, "whole_subjects": 1, "fields": 3, "categories": ["student"], "field_keys": ["grades", "phone"], "sample": [], "digest": "x" },
+                              "changed": { "added": 1, "removed": 0, "changed": 0 }, "approvals": [{ "by": "x", "at": "2026-12-07T01:00:00Z" }], "approvals_needed": 2 },
+                            { "id": uuid::Uuid::max(), "rule": "student_records", "action": "destroy", "status": "done", "computed_on": "2026-12-07", "proposed_at": "2026-12-07T01:00:00Z", "proposed_by": "x", "version": 4,
+                              "summary": { "subjects": 2, "whole_subjects": 0, "fields": 2, "categories": ["student"], "field_keys": ["grades"], "sample": [], "digest": "x" },
+                              "approvals": [], "approvals_needed": 1,
+                              "outcome": { "finished_at": "2026-12-07T01:00:00Z", "whole_subjects": 0, "subjects": 1, "fields": 1, "skipped": { "held": 1 } } }],
+                        "holds": [{ "subject_id": uuid::Uuid::nil(), "category": "student", "event": uuid::Uuid::nil(), "from": "2026-12-01", "until": "2027-06-30", "reason": "x", "set_by": "x", "set_at": "2026-12-01T01:00:00Z" }],
+                    } }),
+        )]
     }
 
     /// The work pages' values: requests, subjects and Today.

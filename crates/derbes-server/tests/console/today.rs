@@ -338,3 +338,78 @@ pub(crate) fn the_last_retention_scan_is_on_today(db: TestDb) -> Fut {
             .await;
     })
 }
+
+/// Three years after a student left, the DPO proposes the student file's batch from the
+/// retention page, approves it, and a second person (four eyes) approves it too; the job
+/// executes it and the page shows what was destroyed. A second approval by the same person is
+/// refused in the page's language; staff may not open the page.
+pub(crate) fn a_batch_is_proposed_and_approved_from_the_retention_page(db: TestDb) -> Fut {
+    Box::pin(async move {
+        Desk::start(&db)
+            .await
+            .run(|desk| {
+                let s = &desk.s;
+                let student = desk.service(s.create_student_id(
+                    &s.admin,
+                    json!({ "surname": "Сәрсенбаева", "grades": "5" }),
+                ));
+                let today = desk.service(async { s.state.app.vault.today() });
+                let r = desk.service(s.post(
+                    &format!("/api/v1/subjects/{student}/lifecycle"),
+                    &s.admin,
+                    json!({ "kind": "relationship_ended", "reason": "окончила школу", "on": today.to_string() }),
+                ));
+                assert_eq!(r.status, 201, "{}", r.body);
+                desk.later(1100 * 86_400);
+                let job = derbes_service::Actor::job("retention-scan");
+                desk.service(s.state.app.retention.keep_scan(&job)).unwrap();
+                let mut dpo = desk.person("dana", Role::Dpo, &[]);
+                let page = dpo.get("/console/retention?lang=ru");
+                assert_eq!(page.status, 200, "{}", page.body);
+                assert!(page.body.contains("Пакеты ещё не предлагались."), "{}", page.body);
+                let csrf = page.csrf();
+                let proposed = dpo.post(
+                    "/console/retention/batches",
+                    &[("csrf", csrf.as_str()), ("rule", "student_records")],
+                );
+                assert_eq!(proposed.status, 303, "{}", proposed.body);
+                let page = dpo.get("/console/retention?proposed=1");
+                assert!(page.body.contains("Пакет предложен"), "{}", page.body);
+                assert!(page.body.contains("ожидает утверждения"), "{}", page.body);
+                let action = page
+                    .body
+                    .split("action=\"/console/retention/batches/")
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+                    .unwrap()
+                    .to_owned();
+                let approve = format!("/console/retention/batches/{action}");
+                let r = dpo.post(&approve, &[("csrf", csrf.as_str())]);
+                assert_eq!(r.status, 303, "{}", r.body);
+                let r = dpo.post(&approve, &[("csrf", csrf.as_str())]);
+                assert_eq!(r.status, 409, "{}", r.body);
+                assert!(
+                    r.body.contains("Вы уже утвердили этот пакет"),
+                    "{}",
+                    r.body
+                );
+                let mut admin = desk.person("marat", Role::Admin, &[]);
+                let page = admin.get("/console/retention?lang=kk");
+                let r = admin.post(&approve, &[("csrf", page.csrf().as_str())]);
+                assert_eq!(r.status, 303, "{}", r.body);
+                let run = derbes_service::Actor::job("retention-run");
+                let ran = desk.service(s.state.app.retention.run_batches(&run)).unwrap();
+                assert_eq!(ran.len(), 1);
+                let page = admin.get("/console/retention?lang=kk");
+                assert!(page.body.contains("орындалды"), "{}", page.body);
+                assert!(
+                    page.body.contains("Жойылды: 1 субъектінің 1 өрісі"),
+                    "{}",
+                    page.body
+                );
+                let mut staff = desk.person("bolat", Role::Staff, &["education"]);
+                assert_eq!(staff.get("/console/retention").status, 403);
+            })
+            .await;
+    })
+}

@@ -497,3 +497,36 @@ impl Retention {
         }
     }
 }
+
+/// The console's retention page: the last scan, the latest batches, the register of legal
+/// holds for those who may see it, and whether the actor may propose and approve.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetentionOverview {
+    pub latest: Option<super::LatestScan>,
+    pub batches: Vec<BatchView>,
+    /// `None` for those who may not see the holds' reasons.
+    pub holds: Option<Vec<super::LegalHoldView>>,
+    pub may_approve: bool,
+}
+
+impl Retention {
+    /// The retention page as `actor` may see it.
+    pub async fn overview(&self, actor: &Actor) -> Result<RetentionOverview, VaultError> {
+        let latest = self.latest_scan(actor).await?;
+        let batches = self.batches(actor).await?;
+        let holds = match self.legal_holds(actor).await {
+            Ok(h) => Some(h),
+            Err(VaultError::Forbidden(_)) => None,
+            Err(e) => return Err(e),
+        };
+        Ok(RetentionOverview {
+            latest,
+            batches,
+            holds,
+            may_approve: self
+                .vault
+                .authorize(actor, Action::RetentionApprove)
+                .is_ok(),
+        })
+    }
+}

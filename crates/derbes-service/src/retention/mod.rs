@@ -20,7 +20,7 @@ use time::Date;
 use uuid::Uuid;
 
 mod batches;
-pub use batches::{batch_summary, BatchView, RetentionSettings};
+pub use batches::{batch_summary, BatchView, RetentionOverview, RetentionSettings};
 
 /// What kind of lifecycle event is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -171,7 +171,13 @@ fn retention_scan_counts_what_expired() {
     };
     let o = retention(&["propose", "student_records"]);
     assert_failed_with(&o, "rule: has nothing expired");
-    assert_failed_with(&retention(&["propose", "archive"]), "rule: names no retention rule");
+    assert_failed_with(
+        &retention(&["propose", "archive"]),
+        "rule: names no retention rule",
+    );
     assert_stdout_has(&retention(&["run"]), "no approved batch to execute");
-    assert_stdout_has(&retention(&["batches"]), "no retention batch has been proposed");
+    assert_stdout_has(
+        &retention(&["batches"]),
+        "no retention batch has been proposed",
+    );
 }

@@ -198,6 +198,9 @@ async function requestsThroughTheConsole(student, viewport) {
   await dpo.waitForURL(/\/console\/audit$/);
   assert.match(await dpo.textContent("main"), /request\.approve/);
   if (check) await inEveryLanguage(dpo, "audit", viewport);
+  await dpo.click('nav.sections a[href="/console/retention"]');
+  await dpo.waitForURL(/\/console\/retention$/);
+  if (check) await inEveryLanguage(dpo, "retention", viewport);
   await dpo.click('nav.sections a[href="/console/policy"]');
   await dpo.waitForURL(/\/console\/policy$/);
   if (check) await inEveryLanguage(dpo, "policy", viewport);
@@ -421,6 +424,7 @@ async function phoneTour(secret, student) {
     ["requests", "/console/requests?status=completed"],
     ["policy", "/console/policy"],
     ["audit", "/console/audit"],
+    ["retention", "/console/retention"],
   ]) {
     await page.goto(`${base}${path}`);
     await inEveryLanguage(page, name, "phone");

@@ -1,0 +1,139 @@
+//! "Retention": what the last scan found expired, held and ending soon, by rule; the batches
+//! proposed, approved and executed; and the register of legal holds. The DPO proposes a batch
+//! for a rule and approves batches here; each form makes one service call.
+
+use super::{text, Page, Submitted, Viewer};
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use derbes_core::retention_batch::BatchProblem;
+use derbes_core::text::{tr, Lang};
+use derbes_service::{Actor, ConsoleSession, VaultError};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// Set after a step was just taken.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Done {
+    proposed: String,
+    approved: String,
+}
+
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<Done>,
+) -> Response {
+    let (session, actor, lang) = viewer.parts();
+    let notice = if !q.proposed.is_empty() {
+        text(lang, "batch_proposed_notice")
+    } else if !q.approved.is_empty() {
+        text(lang, "batch_approved_notice")
+    } else {
+        ""
+    };
+    show(&state, &session, &actor, lang, json!({ "notice": notice })).await
+}
+
+/// The page, with `values` from a step just refused.
+async fn show(
+    state: &AppState,
+    session: &ConsoleSession,
+    actor: &Actor,
+    lang: Lang,
+    values: Value,
+) -> Response {
+    let overview = match state.app.retention.overview(actor).await {
+        Ok(o) => o,
+        Err(e) => return super::session::failed(state, lang, Some(session), "retention", e),
+    };
+    let declaration = state.app.vault.declaration();
+    let mut context = json!({
+        "overview": overview,
+        "rule_labels": declaration.retention.iter()
+            .map(|(k, r)| (k.clone(), json!(r.label.get(lang))))
+            .collect::<serde_json::Map<String, Value>>(),
+        "field_labels": declaration.fields.iter()
+            .map(|(k, f)| (k.clone(), json!(f.label.get(lang))))
+            .collect::<serde_json::Map<String, Value>>(),
+        "notice": "",
+        "error": "",
+    });
+    if let (Some(c), Value::Object(v)) = (context.as_object_mut(), values) {
+        c.extend(v);
+    }
+    Page::new("retention.html", "retention_title", lang, Some(session))
+        .section("retention")
+        .with(context)
+        .render()
+}
+
+/// Proposes a batch for the rule the form names.
+pub(crate) async fn propose(State(state): State<AppState>, s: Submitted) -> Response {
+    let rule = s.fields.get("rule").to_owned();
+    match state.app.retention.propose_batch(&s.actor, &rule).await {
+        Ok(_) => super::see_other("/console/retention?proposed=1", &[]),
+        Err(e) => refused(&state, &s, e).await,
+    }
+}
+
+/// Approves the batch of the address.
+pub(crate) async fn approve(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    s: Submitted,
+) -> Response {
+    let Ok(id) = id.parse::<Uuid>() else {
+        return refused(&state, &s, VaultError::BatchNotFound).await;
+    };
+    match state.app.retention.approve_batch(&s.actor, id).await {
+        Ok(_) => super::see_other("/console/retention?approved=1", &[]),
+        Err(e) => refused(&state, &s, e).await,
+    }
+}
+
+/// The page again with why the step was refused, in the page's language; a refusal of the
+/// person stays a page of its own.
+async fn refused(state: &AppState, s: &Submitted, e: VaultError) -> Response {
+    let lang = s.lang;
+    let said = match e {
+        VaultError::Batch(p) => explain(&p, lang),
+        VaultError::BatchNotFound => text(lang, "batch_not_found").to_owned(),
+        VaultError::Validation(_) => text(lang, "batch_nothing").to_owned(),
+        e => return super::session::failed(state, lang, Some(&s.session), "retention", e),
+    };
+    let mut r = show(state, &s.session, &s.actor, lang, json!({ "error": said })).await;
+    *r.status_mut() = axum::http::StatusCode::CONFLICT;
+    r
+}
+
+/// Why a batch cannot be approved, for the person who asked, in `lang`.
+fn explain(p: &BatchProblem, lang: Lang) -> String {
+    match p {
+        BatchProblem::NotProposed(_) => tr(
+            lang,
+            "Бұл топтама бекітуді күтпейді: ол бекітілген немесе орындалған.",
+            "Этот пакет не ожидает утверждения: он уже утверждён или исполнен.",
+            "This batch no longer waits for approval: it was approved or executed.",
+        )
+        .to_owned(),
+        BatchProblem::ApprovedByYou => tr(
+            lang,
+            "Сіз бұл топтаманы бекіттіңіз: оны басқа адам бекітуі тиіс.",
+            "Вы уже утвердили этот пакет: его должен утвердить другой человек.",
+            "You have approved this batch already: another person must approve it.",
+        )
+        .to_owned(),
+        BatchProblem::Stale(d) => tr(
+            lang,
+            "Топтама ұсынылғаннан бері мерзімі өткен деректер өзгерді (қосылған субъектілер: {a}, алынып тасталғандары: {r}, өзгергендері: {c}). Топтама қайта есептелді: оны қарап шығып, қайта бекітіңіз.",
+            "С момента предложения пакета данные с истёкшим сроком изменились (добавлено субъектов: {a}, исключено: {r}, изменено: {c}). Пакет пересчитан: проверьте его и утвердите снова.",
+            "The expired data changed since the batch was proposed ({a} subject(s) added, {r} gone, {c} changed). The batch was worked out again: review it and approve it again.",
+        )
+        .replace("{a}", &d.added.to_string())
+        .replace("{r}", &d.removed.to_string())
+        .replace("{c}", &d.changed.to_string()),
+    }
+}
