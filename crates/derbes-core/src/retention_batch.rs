@@ -2,7 +2,7 @@
 //! as proposed to the DPO and approved, and how a proposal changed since it was made. Pure:
 //! the caller brings each subject's last days ([`crate::retention::last_days`]).
 
-use crate::declaration::RetentionAction;
+use crate::declaration::{Declaration, RetentionAction};
 use crate::retention::{FieldLast, Until};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -25,8 +25,11 @@ pub struct BatchItem {
 }
 
 /// What subject `subject_id` of `category` loses under `rule` today: the fields whose latest
-/// hold ended under `rule` before `today`. `None` when it loses nothing.
+/// hold ended under `rule` before `today`. `None` when it loses nothing. It goes whole when
+/// nothing of it is kept any longer and no field's rule depersonalizes (destroying the whole
+/// subject would take what the declaration keeps depersonalized).
 pub fn item_of(
+    declaration: &Declaration,
     subject_id: Uuid,
     category: &str,
     lasts: &[FieldLast<'_>],
@@ -44,7 +47,14 @@ pub fn item_of(
     }
     fields.sort();
     // Every field has ended, or no purpose keeps it at all (the same as the scan's count).
-    let whole = lasts.iter().all(|l| l.until.is_none() || ended(l));
+    let destroys = |l: &FieldLast<'_>| {
+        l.rule
+            .and_then(|r| declaration.retention.get(r))
+            .is_none_or(|r| r.action == RetentionAction::Destroy)
+    };
+    let whole = lasts
+        .iter()
+        .all(|l| (l.until.is_none() || ended(l)) && destroys(l));
     Some(BatchItem {
         subject_id,
         category: category.to_owned(),
@@ -348,22 +358,24 @@ mod tests {
                 rule: Some("student_records"),
             },
         ];
+        let d = crate::retention::tests::decl();
         let id = Uuid::from_u128(1);
-        let it = item_of(id, "student", &lasts, "student_records", today).unwrap();
+        let it = item_of(&d, id, "student", &lasts, "student_records", today).unwrap();
         assert_eq!(it.fields, ["attendance", "grades"]);
         assert!(!it.whole, "the surname is kept");
-        assert_eq!(
-            item_of(id, "student", &lasts, "contract_records", today),
-            None
-        );
-        let later = item_of(
-            id,
-            "student",
-            &lasts,
-            "contract_records",
-            date!(2031 - 06 - 01),
-        );
-        assert!(later.unwrap().whole);
+        let contracts =
+            |lasts: &[FieldLast<'_>], on| item_of(&d, id, "student", lasts, "contract_records", on);
+        assert_eq!(contracts(&lasts, today), None);
+        let later = date!(2031 - 06 - 01);
+        assert!(contracts(&lasts, later).unwrap().whole);
+        // A field to depersonalize stays out of a whole destruction.
+        let mut with_analytics = lasts.to_vec();
+        with_analytics.push(FieldLast {
+            field: "browser",
+            until: Some(Until::Day(date!(2027 - 01 - 01))),
+            rule: Some("analytics_data"),
+        });
+        assert!(!contracts(&with_analytics, later).unwrap().whole);
     }
 
     #[test]

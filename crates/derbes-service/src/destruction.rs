@@ -45,6 +45,18 @@ pub struct FieldsDestroyed {
     pub destroyed_at: time::OffsetDateTime,
 }
 
+/// Log lines for `records`, each with its MAC.
+fn lines<T: Serialize>(keys: &KeyRing, records: &[T]) -> std::io::Result<String> {
+    let mut text = String::new();
+    for d in records {
+        let record = serde_json::to_string(d)?;
+        let mac = keys.destruction_log_mac(&record);
+        text.push_str(&serde_json::to_string(&Line { record, mac })?);
+        text.push('\n');
+    }
+    Ok(text)
+}
+
 /// A line of the log that was not used, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RejectedLine {
@@ -76,23 +88,23 @@ impl DestructionLog {
         self.append_records(keys, records)
     }
 
-    /// Appends records of fields destroyed, durably.
-    pub fn append_fields(
+    /// Appends records of subjects and of fields destroyed, durably, with one sync.
+    pub fn append_batch(
         &self,
         keys: &KeyRing,
-        records: &[FieldsDestroyed],
+        subjects: &[Destruction],
+        fields: &[FieldsDestroyed],
     ) -> std::io::Result<()> {
-        self.append_records(keys, records)
+        let mut text = lines(keys, subjects)?;
+        text.push_str(&lines(keys, fields)?);
+        self.append_text(&text)
     }
 
     fn append_records<T: Serialize>(&self, keys: &KeyRing, records: &[T]) -> std::io::Result<()> {
-        let mut text = String::new();
-        for d in records {
-            let record = serde_json::to_string(d)?;
-            let mac = keys.destruction_log_mac(&record);
-            text.push_str(&serde_json::to_string(&Line { record, mac })?);
-            text.push('\n');
-        }
+        self.append_text(&lines(keys, records)?)
+    }
+
+    fn append_text(&self, text: &str) -> std::io::Result<()> {
         let _held = self
             .append_lock
             .lock()
@@ -213,7 +225,8 @@ impl Destructions {
 
     /// Destroys a subject whose every field's retention ended, for the pending item of an
     /// approved retention batch: the item is marked in the same transaction, and the store
-    /// refuses it when the subject has an open request or a new lifecycle event since.
+    /// refuses it when the subject has an open request or a new lifecycle event since. The
+    /// caller logs the destruction ([`Destructions::log_batch`]).
     pub(crate) async fn destroy_for_batch(
         &self,
         actor: &Actor,
@@ -318,7 +331,8 @@ impl Destructions {
                 Err(StoreError::VersionConflict) => continue,
                 Err(e) => return Err(e.into()),
             };
-            if new {
+            // A batch logs its destructions a page at a time (one sync of the file for many).
+            if new && batch_id.is_none() {
                 self.log_destructions(vec![destruction.clone()]).await;
             }
             return Ok(destruction);
@@ -394,22 +408,14 @@ impl Destructions {
             .await;
     }
 
-    /// Appends to the destruction log the fields of a subject that a retention batch
-    /// destroyed, so that a restore from an older backup has them destroyed again.
-    pub(crate) async fn log_fields(
-        &self,
-        subject_id: Uuid,
-        fields: Vec<String>,
-        batch_id: Uuid,
-        destroyed_at: time::OffsetDateTime,
-    ) {
-        let record = FieldsDestroyed {
-            fields_of: subject_id,
-            fields,
-            batch_id,
-            destroyed_at,
-        };
-        self.log_with(move |log, keys| log.append_fields(keys, &[record]))
+    /// Appends to the destruction log what a retention batch destroyed (whole subjects and
+    /// fields of others), with one sync of the file, so that a restore from an older backup
+    /// has them destroyed again.
+    pub(crate) async fn log_batch(&self, subjects: Vec<Destruction>, fields: Vec<FieldsDestroyed>) {
+        if subjects.is_empty() && fields.is_empty() {
+            return;
+        }
+        self.log_with(move |log, keys| log.append_batch(keys, &subjects, &fields))
             .await;
     }
 

@@ -143,11 +143,13 @@ const LEVELS: &[(u8, &[&str])] = &[
             "receipts",
             "policy",
             "audit_archive",
-            "retention",
         ],
     ),
     // Capabilities built on the simple ones.
     (2, &["destruction"]),
+    // Retention (a folder): lifecycle events, holds, the scan, and batches, whose whole
+    // subjects go through destruction.
+    (3, &["retention"]),
     // Data-subject requests (a folder): intake, workflow, verification, actions, access
     // packages, answers, the webhook connectors.
     (3, &["requests"]),

@@ -6,6 +6,7 @@
 use super::Retention;
 use crate::access::Action;
 use crate::actor::Actor;
+use crate::destruction::FieldsDestroyed;
 use crate::vault::VaultError;
 use derbes_core::audit::{AuditDraft, Outcome};
 use derbes_core::retention::last_days;
@@ -53,12 +54,13 @@ impl Retention {
     /// not under a legal hold, in subject order.
     async fn items_of(&self, rule: &str) -> Result<Vec<BatchItem>, VaultError> {
         let today = self.vault.today();
+        let declaration = self.vault.declaration();
         let mut items = Vec::new();
         self.walk(|id, category, lasts, held| {
             if held.any() {
                 return;
             }
-            if let Some(item) = item_of(id, category, lasts, rule, today) {
+            if let Some(item) = item_of(declaration, id, category, lasts, rule, today) {
                 items.push(item);
             }
         })
@@ -273,6 +275,44 @@ pub fn batch_summary(b: &BatchView) -> String {
     line
 }
 
+/// What executing one item destroyed.
+enum Executed {
+    Nothing,
+    Subject(derbes_core::destruction::Destruction),
+    Fields(FieldsDestroyed),
+}
+
+/// What a page of items destroyed, for the destruction log.
+#[derive(Default)]
+struct Logged {
+    subjects: Vec<derbes_core::destruction::Destruction>,
+    fields: Vec<FieldsDestroyed>,
+}
+
+impl Logged {
+    /// Adds what a finished task destroyed; its error stops the run.
+    fn add(
+        &mut self,
+        done: Option<Result<Result<Executed, VaultError>, tokio::task::JoinError>>,
+    ) -> Result<(), VaultError> {
+        match done {
+            None | Some(Ok(Ok(Executed::Nothing))) => Ok(()),
+            Some(Ok(Ok(Executed::Subject(d)))) => {
+                self.subjects.push(d);
+                Ok(())
+            }
+            Some(Ok(Ok(Executed::Fields(f)))) => {
+                self.fields.push(f);
+                Ok(())
+            }
+            Some(Ok(Err(e))) => Err(e),
+            Some(Err(_)) => Err(VaultError::Unavailable(
+                "an item of the batch could not be executed".into(),
+            )),
+        }
+    }
+}
+
 /// Items executed at once: the store's group commit writes their transactions together.
 const AT_ONCE: usize = 32;
 
@@ -306,16 +346,21 @@ impl Retention {
                 break;
             }
             let mut running = tokio::task::JoinSet::new();
+            let mut logged = Logged::default();
             for item in page {
                 if running.len() >= AT_ONCE {
-                    Self::joined(running.join_next().await)?;
+                    logged.add(running.join_next().await)?;
                 }
                 let (this, actor, batch) = (self.clone(), actor.clone(), batch.clone());
                 running.spawn(async move { this.execute_item(&actor, &batch, item.item).await });
             }
             while let Some(done) = running.join_next().await {
-                Self::joined(Some(done))?;
+                logged.add(Some(done))?;
             }
+            // One sync of the destruction log for the page.
+            self.destructions
+                .log_batch(logged.subjects, logged.fields)
+                .await;
         }
         let outcome = self.outcome_of(batch.id).await?;
         let done = Batch {
@@ -338,25 +383,14 @@ impl Retention {
         })
     }
 
-    fn joined(
-        done: Option<Result<Result<(), VaultError>, tokio::task::JoinError>>,
-    ) -> Result<(), VaultError> {
-        match done {
-            None | Some(Ok(Ok(()))) => Ok(()),
-            Some(Ok(Err(e))) => Err(e),
-            Some(Err(_)) => Err(VaultError::Unavailable(
-                "an item of the batch could not be executed".into(),
-            )),
-        }
-    }
-
-    /// Executes one approved item, as far as it is still expired today.
+    /// Executes one approved item, as far as it is still expired today; what it destroyed,
+    /// for the destruction log.
     async fn execute_item(
         &self,
         actor: &Actor,
         batch: &Batch,
         approved: BatchItem,
-    ) -> Result<(), VaultError> {
+    ) -> Result<Executed, VaultError> {
         let id = approved.subject_id;
         let store = self.vault.store();
         for _ in 0..crate::vault::UPDATE_ATTEMPTS {
@@ -383,7 +417,14 @@ impl Retention {
                 &consents,
                 facts.today,
             );
-            let now = item_of(id, &record.category, &lasts, &batch.rule, facts.today);
+            let now = item_of(
+                self.vault.declaration(),
+                id,
+                &record.category,
+                &lasts,
+                &batch.rule,
+                facts.today,
+            );
             let item = match to_execute(&approved, now.as_ref(), held) {
                 Ok(item) => item,
                 Err(reason) => return self.skip(batch.id, id, reason).await,
@@ -394,7 +435,9 @@ impl Retention {
                     .destroy_for_batch(actor, id, batch.id)
                     .await
                 {
-                    Ok(_) => return Ok(()),
+                    Ok(d) if d.batch_id == Some(batch.id) => return Ok(Executed::Subject(d)),
+                    // Destroyed before, another way: nothing of this batch to log.
+                    Ok(_) => return self.skip(batch.id, id, "gone").await,
                     Err(VaultError::DestructionRefused(p)) => {
                         return self.skip(batch.id, id, p.code()).await
                     }
@@ -430,10 +473,12 @@ impl Retention {
                 .await;
             match written {
                 Ok(_) => {
-                    self.destructions
-                        .log_fields(id, item.fields, batch.id, self.vault.now())
-                        .await;
-                    return Ok(());
+                    return Ok(Executed::Fields(FieldsDestroyed {
+                        fields_of: id,
+                        fields: item.fields,
+                        batch_id: batch.id,
+                        destroyed_at: self.vault.now(),
+                    }))
                 }
                 Err(StoreError::VersionConflict) => continue,
                 Err(e) => return Err(e.into()),
@@ -443,7 +488,12 @@ impl Retention {
     }
 
     /// Marks an item skipped, unless it was marked meanwhile.
-    async fn skip(&self, batch: Uuid, subject_id: Uuid, reason: &str) -> Result<(), VaultError> {
+    async fn skip(
+        &self,
+        batch: Uuid,
+        subject_id: Uuid,
+        reason: &str,
+    ) -> Result<Executed, VaultError> {
         match self
             .vault
             .store()
@@ -454,7 +504,7 @@ impl Retention {
             })
             .await
         {
-            Ok(_) | Err(StoreError::VersionConflict) => Ok(()),
+            Ok(_) | Err(StoreError::VersionConflict) => Ok(Executed::Nothing),
             Err(e) => Err(e.into()),
         }
     }

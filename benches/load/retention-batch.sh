@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# A retention batch of `expired` subjects executed: `count` students are imported through
+# derbes, all collected in 2012; `expired` of them left in 2014 (their files' and contracts'
+# periods long over). Then `derbes retention propose` for the rule with the most expired
+# subjects, `approve`, and `derbes retention run` timed (wall time and peak memory): every
+# item's destruction with its audit event and mark, the destruction log synced once a page.
+# Collection times and lifecycle events are written beneath derbes with SQL (a benchmark's
+# shortcut: the audit chain does not list them).
+# Usage: benches/load/retention-batch.sh [count] [sqlite|postgres] [expired]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+count=${1:-200000}
+backend=${2:-sqlite}
+expired=${3:-100000}
+port=${PORT:-18085}
+pg_admin=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/test}
+if [ "$backend" = postgres ]; then
+  db="derbes_batch_$$"
+  psql -q "$pg_admin" -c "CREATE DATABASE $db"
+  export DERBES_DATABASE_URL="${pg_admin%/*}/$db"
+fi
+# shellcheck source=import-and-serve.sh
+. benches/load/import-and-serve.sh
+kill "$server"; wait "$server" 2>/dev/null || true
+server=
+if [ "$backend" = postgres ]; then
+  trap 'rm -rf "$dir"; psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS $db"' EXIT
+fi
+printf 'destruction_log = "%s/destructions.log"\n' "$dir" >> "$dir/bench.toml"
+
+echo "== collected in 2012; $expired left in 2014 (SQL beneath derbes)"
+if [ "$backend" = sqlite ]; then
+  uuid() { echo "substr($1,1,8)||'-'||substr($1,9,4)||'-'||substr($1,13,4)||'-'||substr($1,17,4)||'-'||substr($1,21,12)"; }
+  sqlite3 "$dir/derbes.db" <<SQL
+UPDATE subjects SET created_at = '2012-09-01T04:00:00.000000Z';
+CREATE TEMP TABLE pick AS SELECT id, lower(hex(id)) AS h, randomblob(16) AS r FROM subjects ORDER BY id LIMIT $expired;
+INSERT INTO lifecycle_events (subject_id, n, id, event)
+SELECT id, 0, r, json_object('id', $(uuid "lower(hex(r))"), 'subject_id', $(uuid h), 'kind', 'relationship_ended',
+  'on', '2014-06-01', 'recorded_at', '2026-12-07T00:00:00Z', 'recorded_by', 'admin:bench')
+FROM pick;
+SQL
+else
+  psql -q -v ON_ERROR_STOP=1 "$DERBES_DATABASE_URL" <<SQL
+UPDATE subjects SET created_at = '2012-09-01T04:00:00.000000Z';
+INSERT INTO lifecycle_events (subject_id, n, id, event)
+SELECT s.id, 0, s.eid, json_build_object('id', s.eid, 'subject_id', s.id, 'kind', 'relationship_ended',
+  'on', '2014-06-01', 'recorded_at', '2026-12-07T00:00:00Z', 'recorded_by', 'admin:bench')::text
+FROM (SELECT id, gen_random_uuid() AS eid FROM subjects ORDER BY id LIMIT $expired) s;
+ANALYZE;
+SQL
+fi
+
+derbes() { "$bin" --data-dir "$dir" "$@"; }
+rule=$(derbes retention scan --json | python3 -c 'import json,sys; r=json.load(sys.stdin); print(max(r["expired"], key=lambda g: g["subjects"])["rule"])')
+echo "== propose and approve the batch of $rule on $backend"
+/usr/bin/time -f "propose: %e s wall, %M KiB peak RSS" derbes retention propose "$rule" --as bench | tee "$dir/proposed.txt"
+batch=$(grep -o 'batch [0-9a-f-]*' "$dir/proposed.txt" | head -1 | cut -d' ' -f2)
+/usr/bin/time -f "approve: %e s wall, %M KiB peak RSS" derbes retention approve "$batch" --as bench
+echo "== execute"
+/usr/bin/time -f "run: %e s wall, %M KiB peak RSS" derbes retention run --as bench
+echo "destruction log: $(wc -l < "$dir/destructions.log") line(s)"
+derbes audit verify >/dev/null 2>&1 && echo "audit chain verifies" || echo "audit verify: see derbes audit verify"
