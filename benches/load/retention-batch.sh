@@ -26,7 +26,6 @@ server=
 if [ "$backend" = postgres ]; then
   trap 'rm -rf "$dir"; psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS $db"' EXIT
 fi
-printf 'destruction_log = "%s/destructions.log"\n' "$dir" >> "$dir/bench.toml"
 
 echo "== collected in 2012; $expired left in 2014 (SQL beneath derbes)"
 if [ "$backend" = sqlite ]; then
@@ -53,10 +52,10 @@ fi
 derbes() { "$bin" --data-dir "$dir" "$@"; }
 rule=$(derbes retention scan --json | python3 -c 'import json,sys; r=json.load(sys.stdin); print(max(r["expired"], key=lambda g: g["subjects"])["rule"])')
 echo "== propose and approve the batch of $rule on $backend"
-/usr/bin/time -f "propose: %e s wall, %M KiB peak RSS" derbes retention propose "$rule" --as bench | tee "$dir/proposed.txt"
+/usr/bin/time -f "propose: %e s wall, %M KiB peak RSS" "$bin" --data-dir "$dir" retention propose "$rule" --as bench | tee "$dir/proposed.txt"
 batch=$(grep -o 'batch [0-9a-f-]*' "$dir/proposed.txt" | head -1 | cut -d' ' -f2)
-/usr/bin/time -f "approve: %e s wall, %M KiB peak RSS" derbes retention approve "$batch" --as bench
+/usr/bin/time -f "approve: %e s wall, %M KiB peak RSS" "$bin" --data-dir "$dir" retention approve "$batch" --as bench
 echo "== execute"
-/usr/bin/time -f "run: %e s wall, %M KiB peak RSS" derbes retention run --as bench
+/usr/bin/time -f "run: %e s wall, %M KiB peak RSS" "$bin" --data-dir "$dir" retention run --as bench
 echo "destruction log: $(wc -l < "$dir/destructions.log") line(s)"
 derbes audit verify >/dev/null 2>&1 && echo "audit chain verifies" || echo "audit verify: see derbes audit verify"

@@ -230,10 +230,12 @@ impl Destructions {
     pub(crate) async fn destroy_for_batch(
         &self,
         actor: &Actor,
-        subject_id: Uuid,
+        read: (derbes_store::SubjectRecord, derbes_store::SubjectState),
         batch: Uuid,
     ) -> Result<Destruction, VaultError> {
-        self.destroy(actor, subject_id, None, Some(batch)).await
+        let subject_id = read.0.id;
+        self.destroy_read(actor, subject_id, None, Some(batch), Some(read))
+            .await
     }
 
     async fn destroy(
@@ -243,17 +245,35 @@ impl Destructions {
         request_id: Option<Uuid>,
         batch_id: Option<Uuid>,
     ) -> Result<Destruction, VaultError> {
+        self.destroy_read(actor, subject_id, request_id, batch_id, None)
+            .await
+    }
+
+    /// [`Destructions::destroy`], deciding first on `read` (the subject as the caller just
+    /// read it) when given, then on what the store holds.
+    async fn destroy_read(
+        &self,
+        actor: &Actor,
+        subject_id: Uuid,
+        request_id: Option<Uuid>,
+        batch_id: Option<Uuid>,
+        mut read: Option<(derbes_store::SubjectRecord, derbes_store::SubjectState)>,
+    ) -> Result<Destruction, VaultError> {
         self.vault
             .authorize(actor, crate::access::Action::SubjectDestroy)?;
         // The connectors' destructions, once: each can be repeated, but need not be.
         let mut connectors: Option<Vec<ConnectorDone>> = None;
         for _ in 0..UPDATE_ATTEMPTS {
-            let Some((record, state)) = self
-                .vault
-                .store()
-                .subject_with_state(subject_id, None)
-                .await?
-            else {
+            let held = match read.take() {
+                Some(r) => Some(r),
+                None => {
+                    self.vault
+                        .store()
+                        .subject_with_state(subject_id, None)
+                        .await?
+                }
+            };
+            let Some((record, state)) = held else {
                 return self
                     .vault
                     .store()

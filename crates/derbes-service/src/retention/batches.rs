@@ -314,7 +314,7 @@ impl Logged {
 }
 
 /// Items executed at once: the store's group commit writes their transactions together.
-const AT_ONCE: usize = 32;
+const AT_ONCE: usize = 64;
 
 impl Retention {
     /// Executes every approved batch, item by item (the job `retention-run`, and `derbes
@@ -406,16 +406,26 @@ impl Retention {
                 })
                 .await?;
             let lifecycle_events = state.lifecycle.len();
-            let facts = self.vault.facts(&record, state, self.vault.now(), None)?;
-            let held = !asked.is_empty() || facts.lifecycle.held_until(facts.today).is_some();
-            let consents = facts.as_subject_facts();
+            let today = self.vault.today();
+            let life = self.vault.lifecycle_of(&record, &state.lifecycle);
+            let held = !asked.is_empty() || life.held_until(today).is_some();
+            // No birth date is opened, as in the scan: a minor's own consent is never
+            // recorded, so every event of the ledger counts as it would with it.
+            let consents = derbes_core::consent::SubjectFacts {
+                birth_date: None,
+                blocked: false,
+                restricted: &[],
+                obligations: &[],
+                consents: &state.consents,
+                retention: None,
+            };
             let lasts = last_days(
                 self.vault.declaration(),
                 &record.category,
                 record.fields.iter().map(|(k, _)| k.as_str()),
-                &facts.lifecycle,
+                &life,
                 &consents,
-                facts.today,
+                today,
             );
             let now = item_of(
                 self.vault.declaration(),
@@ -423,7 +433,7 @@ impl Retention {
                 &record.category,
                 &lasts,
                 &batch.rule,
-                facts.today,
+                today,
             );
             let item = match to_execute(&approved, now.as_ref(), held) {
                 Ok(item) => item,
@@ -432,7 +442,7 @@ impl Retention {
             if item.whole {
                 match self
                     .destructions
-                    .destroy_for_batch(actor, id, batch.id)
+                    .destroy_for_batch(actor, (record, state), batch.id)
                     .await
                 {
                     Ok(d) if d.batch_id == Some(batch.id) => return Ok(Executed::Subject(d)),
