@@ -246,8 +246,7 @@ pub fn check(
     }
     match &event.kind {
         LifecycleKind::RelationshipEnded { reason, .. } => {
-            let reason = reason.as_deref().unwrap_or_default().trim();
-            if reason.is_empty() || reason.chars().count() > 500 {
+            if !reason_given(reason) {
                 problems.push(LifecycleProblem::Reason);
             }
         }
@@ -272,8 +271,7 @@ pub fn check(
             }
         }
         LifecycleKind::LegalHold { until, reason, .. } => {
-            let reason = reason.as_deref().unwrap_or_default().trim();
-            if reason.is_empty() || reason.chars().count() > 500 {
+            if !reason_given(reason) {
                 problems.push(LifecycleProblem::HoldReason);
             }
             // The same day ten years on (the 28th for a 29 February).
@@ -295,6 +293,12 @@ pub fn check(
     } else {
         Err(problems)
     }
+}
+
+/// A reason is given, in at most 500 characters.
+fn reason_given(reason: &Option<String>) -> bool {
+    let reason = reason.as_deref().unwrap_or_default().trim();
+    !reason.is_empty() && reason.chars().count() <= 500
 }
 
 fn retracted(ledger: &[LifecycleEvent]) -> impl Iterator<Item = Uuid> + '_ {

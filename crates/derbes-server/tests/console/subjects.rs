@@ -292,19 +292,7 @@ pub(crate) fn lifecycle_events_from_the_file(db: TestDb) -> Fut {
                     "every period started: {}",
                     page.body
                 );
-                let event = page
-                    .body
-                    .split("name=\"lifecycle_event\" value=\"")
-                    .nth(1)
-                    .and_then(|rest| rest.split('"').next())
-                    .unwrap()
-                    .to_owned();
-                let undo = vec![
-                    ("csrf", csrf.clone()),
-                    ("kind", "retracted".into()),
-                    ("lifecycle_event", event),
-                ];
-                assert_eq!(post(&mut staff, undo).status, 303);
+                assert_eq!(post(&mut staff, retraction(&page.body, &csrf)).status, 303);
                 let page = staff.get(&format!("{file}?lang=ru"));
                 assert!(
                     page.body
@@ -380,23 +368,26 @@ pub(crate) fn a_legal_hold_from_the_file(db: TestDb) -> Fut {
                     "{}",
                     seen.body
                 );
-                let event = page
-                    .body
-                    .split("name=\"lifecycle_event\" value=\"")
-                    .nth(1)
-                    .and_then(|rest| rest.split('"').next())
-                    .unwrap()
-                    .to_owned();
-                let lift = vec![
-                    ("csrf", csrf.clone()),
-                    ("kind", "retracted".to_owned()),
-                    ("lifecycle_event", event),
-                ];
-                assert_eq!(post(&mut dpo, lift).status, 303);
+                assert_eq!(post(&mut dpo, retraction(&page.body, &csrf)).status, 303);
                 let page = dpo.get(&format!("{file}?lang=ru"));
                 assert!(!page.body.contains("Уничтожение приостановлено по"));
                 assert!(page.body.contains("снято"), "{}", page.body);
             })
             .await;
     })
+}
+
+/// The form that retracts the first event a subject's file offers to retract.
+fn retraction(file: &str, csrf: &str) -> Vec<(&'static str, String)> {
+    let event = file
+        .split("name=\"lifecycle_event\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    vec![
+        ("csrf", csrf.to_owned()),
+        ("kind", "retracted".to_owned()),
+        ("lifecycle_event", event),
+    ]
 }

@@ -300,24 +300,15 @@ pub(crate) fn the_last_retention_scan_is_on_today(db: TestDb) -> Fut {
         Desk::start(&db)
             .await
             .run(|desk| {
-                let s = &desk.s;
-                let student = desk.service(s.create_student_id(
-                    &s.admin,
-                    json!({ "surname": "Сәрсенбаева", "grades": "5" }),
-                ));
-                let today = desk.service(async { s.state.app.vault.today() });
-                let r = desk.service(s.post(
-                    &format!("/api/v1/subjects/{student}/lifecycle"),
-                    &s.admin,
-                    json!({ "kind": "relationship_ended", "reason": "окончила школу", "on": today.to_string() }),
-                ));
-                assert_eq!(r.status, 201, "{}", r.body);
+                a_student_left(desk);
                 let mut dpo = desk.person("aliya", Role::Dpo, &[]);
                 let page = dpo.get("/console?lang=ru");
-                assert!(page.body.contains("Сроки хранения ещё не проверялись"), "{}", page.body);
-                desk.later(1100 * 86_400);
-                let job = derbes_service::Actor::job("retention-scan");
-                desk.service(s.state.app.retention.keep_scan(&job)).unwrap();
+                assert!(
+                    page.body.contains("Сроки хранения ещё не проверялись"),
+                    "{}",
+                    page.body
+                );
+                three_years_later_scanned(desk);
                 // Three years on, the morning's session is long over: the DPO signs in again.
                 let mut dpo = desk.person("dana", Role::Dpo, &[]);
                 let page = dpo.get("/console?lang=ru");
@@ -349,24 +340,16 @@ pub(crate) fn a_batch_is_proposed_and_approved_from_the_retention_page(db: TestD
             .await
             .run(|desk| {
                 let s = &desk.s;
-                let student = desk.service(s.create_student_id(
-                    &s.admin,
-                    json!({ "surname": "Сәрсенбаева", "grades": "5" }),
-                ));
-                let today = desk.service(async { s.state.app.vault.today() });
-                let r = desk.service(s.post(
-                    &format!("/api/v1/subjects/{student}/lifecycle"),
-                    &s.admin,
-                    json!({ "kind": "relationship_ended", "reason": "окончила школу", "on": today.to_string() }),
-                ));
-                assert_eq!(r.status, 201, "{}", r.body);
-                desk.later(1100 * 86_400);
-                let job = derbes_service::Actor::job("retention-scan");
-                desk.service(s.state.app.retention.keep_scan(&job)).unwrap();
+                a_student_left(desk);
+                three_years_later_scanned(desk);
                 let mut dpo = desk.person("dana", Role::Dpo, &[]);
                 let page = dpo.get("/console/retention?lang=ru");
                 assert_eq!(page.status, 200, "{}", page.body);
-                assert!(page.body.contains("Пакеты ещё не предлагались."), "{}", page.body);
+                assert!(
+                    page.body.contains("Пакеты ещё не предлагались."),
+                    "{}",
+                    page.body
+                );
                 let csrf = page.csrf();
                 let proposed = dpo.post(
                     "/console/retention/batches",
@@ -388,17 +371,15 @@ pub(crate) fn a_batch_is_proposed_and_approved_from_the_retention_page(db: TestD
                 assert_eq!(r.status, 303, "{}", r.body);
                 let r = dpo.post(&approve, &[("csrf", csrf.as_str())]);
                 assert_eq!(r.status, 409, "{}", r.body);
-                assert!(
-                    r.body.contains("Вы уже утвердили этот пакет"),
-                    "{}",
-                    r.body
-                );
+                assert!(r.body.contains("Вы уже утвердили этот пакет"), "{}", r.body);
                 let mut admin = desk.person("marat", Role::Admin, &[]);
                 let page = admin.get("/console/retention?lang=kk");
                 let r = admin.post(&approve, &[("csrf", page.csrf().as_str())]);
                 assert_eq!(r.status, 303, "{}", r.body);
                 let run = derbes_service::Actor::job("retention-run");
-                let ran = desk.service(s.state.app.retention.run_batches(&run)).unwrap();
+                let ran = desk
+                    .service(s.state.app.retention.run_batches(&run))
+                    .unwrap();
                 assert_eq!(ran.len(), 1);
                 let page = admin.get("/console/retention?lang=kk");
                 assert!(page.body.contains("орындалды"), "{}", page.body);
@@ -412,4 +393,26 @@ pub(crate) fn a_batch_is_proposed_and_approved_from_the_retention_page(db: TestD
             })
             .await;
     })
+}
+
+/// A student with grades who left today.
+fn a_student_left(desk: &Desk) {
+    let s = &desk.s;
+    let student = desk
+        .service(s.create_student_id(&s.admin, json!({ "surname": "Сәрсенбаева", "grades": "5" })));
+    let today = desk.service(async { s.state.app.vault.today() });
+    let r = desk.service(s.post(
+        &format!("/api/v1/subjects/{student}/lifecycle"),
+        &s.admin,
+        json!({ "kind": "relationship_ended", "reason": "окончила школу", "on": today.to_string() }),
+    ));
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+/// Three years later, after the daily scan.
+fn three_years_later_scanned(desk: &Desk) {
+    desk.later(1100 * 86_400);
+    let job = derbes_service::Actor::job("retention-scan");
+    desk.service(desk.s.state.app.retention.keep_scan(&job))
+        .unwrap();
 }

@@ -15,7 +15,7 @@ use derbes_core::retention_batch::{
     BatchSummary,
 };
 use derbes_core::validate::FieldProblem;
-use derbes_store::{Applied, BatchRecord, StoreError, WriteOp};
+use derbes_store::{Applied, BatchItemRecord, BatchRecord, StoreError, WriteOp};
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -126,7 +126,12 @@ impl Retention {
         match batch.check_approval(&by, &now) {
             Ok(()) => {}
             Err(BatchProblem::Stale(_)) => {
-                let before = self.batch_items(id).await?;
+                let before: Vec<BatchItem> = self
+                    .batch_items(id)
+                    .await?
+                    .into_iter()
+                    .map(|i| i.item)
+                    .collect();
                 let diff = BatchDiff::between(&before, &items);
                 let again = Batch {
                     summary: now,
@@ -181,8 +186,8 @@ impl Retention {
             .ok_or(VaultError::BatchNotFound)
     }
 
-    /// Every item of a batch, in subject order.
-    async fn batch_items(&self, id: Uuid) -> Result<Vec<BatchItem>, VaultError> {
+    /// Every item of a batch with its mark, in subject order.
+    async fn batch_items(&self, id: Uuid) -> Result<Vec<BatchItemRecord>, VaultError> {
         let mut items = Vec::new();
         let mut after = None;
         loop {
@@ -193,7 +198,7 @@ impl Retention {
                 .await?;
             let full = page.len() == ITEM_PAGE as usize;
             after = page.last().map(|i| i.item.subject_id);
-            items.extend(page.into_iter().map(|i| i.item));
+            items.extend(page);
             if !full {
                 return Ok(items);
             }
@@ -528,33 +533,21 @@ impl Retention {
             fields: 0,
             skipped: Default::default(),
         };
-        let mut after = None;
-        loop {
-            let page = self
-                .vault
-                .store()
-                .retention_batch_items(id, after, ITEM_PAGE, false)
-                .await?;
-            let full = page.len() == ITEM_PAGE as usize;
-            after = page.last().map(|i| i.item.subject_id);
-            for i in page {
-                let mark = i.outcome.unwrap_or_default();
-                match mark.split_once(':') {
-                    Some(("whole", n)) | Some(("fields", n)) => {
-                        outcome.subjects += 1;
-                        outcome.whole_subjects += u64::from(mark.starts_with("whole"));
-                        outcome.fields += n.parse::<u64>().unwrap_or(0);
-                    }
-                    Some(("skipped", why)) => {
-                        *outcome.skipped.entry(why.to_owned()).or_default() += 1;
-                    }
-                    _ => *outcome.skipped.entry("pending".to_owned()).or_default() += 1,
+        for i in self.batch_items(id).await? {
+            let mark = i.outcome.unwrap_or_default();
+            match mark.split_once(':') {
+                Some(("whole", n)) | Some(("fields", n)) => {
+                    outcome.subjects += 1;
+                    outcome.whole_subjects += u64::from(mark.starts_with("whole"));
+                    outcome.fields += n.parse::<u64>().unwrap_or(0);
                 }
-            }
-            if !full {
-                return Ok(outcome);
+                Some(("skipped", why)) => {
+                    *outcome.skipped.entry(why.to_owned()).or_default() += 1;
+                }
+                _ => *outcome.skipped.entry("pending".to_owned()).or_default() += 1,
             }
         }
+        Ok(outcome)
     }
 }
 
