@@ -723,7 +723,7 @@ const TEXTS: &[(&str, [&str; 3])] = &[
     ("holds_subject", ["Субъект", "Субъект", "Subject"]),
     // A legal hold: destruction suspended by the DPO
     ("legal_hold", ["Жоюды тоқтата тұру", "Приостановление уничтожения", "Legal hold"]),
-    ("held_until", ["Жою тоқтатыла тұратын соңғы күн", "Уничтожение приостановлено по", "Legal hold in force through"]),
+    ("held_until", ["Жою тоқтатыла тұратын соңғы күн", "Последний день приостановления уничтожения", "Last day of the legal hold"]),
     ("hold_until_short", ["{d} қоса алғанға дейін", "по {d} включительно", "through {d}"]),
     ("hold_form", ["Жоюды тоқтата тұру", "Приостановить уничтожение", "Place a legal hold"]),
     (

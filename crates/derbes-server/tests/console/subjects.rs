@@ -353,7 +353,8 @@ pub(crate) fn a_legal_hold_from_the_file(db: TestDb) -> Fut {
                 assert_eq!(placed.status, 303, "{}", placed.body);
                 let page = dpo.get(&format!("{file}?lang=ru"));
                 assert!(
-                    page.body.contains("Уничтожение приостановлено по")
+                    page.body
+                        .contains("Последний день приостановления уничтожения")
                         && page.body.contains("(сот ісі № 2-118)")
                         && page.body.contains("Снять приостановление"),
                     "{}",
@@ -361,7 +362,9 @@ pub(crate) fn a_legal_hold_from_the_file(db: TestDb) -> Fut {
                 );
                 let mut staff = desk.person("bolat", Role::Staff, &["education"]);
                 let seen = staff.get(&format!("{file}?lang=ru"));
-                assert!(seen.body.contains("Уничтожение приостановлено по"));
+                assert!(seen
+                    .body
+                    .contains("Последний день приостановления уничтожения"));
                 assert!(
                     !seen.body.contains("Снять приостановление")
                         && !seen.body.contains("name=\"hold_until\""),
@@ -370,7 +373,9 @@ pub(crate) fn a_legal_hold_from_the_file(db: TestDb) -> Fut {
                 );
                 assert_eq!(post(&mut dpo, retraction(&page.body, &csrf)).status, 303);
                 let page = dpo.get(&format!("{file}?lang=ru"));
-                assert!(!page.body.contains("Уничтожение приостановлено по"));
+                assert!(!page
+                    .body
+                    .contains("Последний день приостановления уничтожения"));
                 assert!(page.body.contains("снято"), "{}", page.body);
             })
             .await;
