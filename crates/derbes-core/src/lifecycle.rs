@@ -301,7 +301,8 @@ fn reason_given(reason: &Option<String>) -> bool {
     !reason.is_empty() && reason.chars().count() <= 500
 }
 
-fn retracted(ledger: &[LifecycleEvent]) -> impl Iterator<Item = Uuid> + '_ {
+/// The ids of the events of `ledger` that a later event retracted (or, for a hold, lifted).
+pub fn retracted(ledger: &[LifecycleEvent]) -> impl Iterator<Item = Uuid> + '_ {
     ledger.iter().filter_map(|e| match e.kind {
         LifecycleKind::Retracted { event } => Some(event),
         _ => None,

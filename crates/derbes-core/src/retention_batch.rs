@@ -4,6 +4,7 @@
 
 use crate::declaration::{Declaration, RetentionAction};
 use crate::retention::{FieldLast, Until};
+use crate::text::{tr, Lang};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
@@ -287,6 +288,35 @@ pub enum BatchProblem {
 }
 
 impl BatchProblem {
+    /// Why the batch cannot be approved, for the person who asked, in `lang`.
+    pub fn explain(&self, lang: Lang) -> String {
+        match self {
+            BatchProblem::NotProposed(_) => tr(
+                lang,
+                "Бұл топтама бекітуді күтпейді: ол бекітілген немесе орындалған.",
+                "Этот пакет не ожидает утверждения: он уже утверждён или исполнен.",
+                "This batch no longer waits for approval: it was approved or executed.",
+            )
+            .to_owned(),
+            BatchProblem::ApprovedByYou => tr(
+                lang,
+                "Сіз бұл топтаманы бекіттіңіз: оны басқа адам бекітуі тиіс.",
+                "Вы уже утвердили этот пакет: его должен утвердить другой человек.",
+                "You have approved this batch already: another person must approve it.",
+            )
+            .to_owned(),
+            BatchProblem::Stale(d) => tr(
+                lang,
+                "Топтама ұсынылғаннан бері мерзімі өткен деректер өзгерді (қосылған субъектілер: {a}, алынып тасталғандары: {r}, өзгергендері: {c}). Топтама қайта есептелді: оны қарап шығып, қайта бекітіңіз.",
+                "С момента предложения пакета данные с истёкшим сроком изменились (добавлено субъектов: {a}, исключено: {r}, изменено: {c}). Пакет пересчитан: проверьте его и утвердите снова.",
+                "The expired data changed since the batch was proposed ({a} subject(s) added, {r} gone, {c} changed). The batch was worked out again: review it and approve it again.",
+            )
+            .replace("{a}", &d.added.to_string())
+            .replace("{r}", &d.removed.to_string())
+            .replace("{c}", &d.changed.to_string()),
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             BatchProblem::NotProposed(_) => "not_proposed",

@@ -6,8 +6,7 @@ use super::{text, Page, Submitted, Viewer};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use derbes_core::retention_batch::BatchProblem;
-use derbes_core::text::{tr, Lang};
+use derbes_core::text::Lang;
 use derbes_service::{Actor, ConsoleSession, VaultError};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -99,7 +98,7 @@ pub(crate) async fn approve(
 async fn refused(state: &AppState, s: &Submitted, e: VaultError) -> Response {
     let lang = s.lang;
     let said = match e {
-        VaultError::Batch(p) => explain(&p, lang),
+        VaultError::Batch(p) => p.explain(lang),
         VaultError::BatchNotFound => text(lang, "batch_not_found").to_owned(),
         VaultError::Validation(_) => text(lang, "batch_nothing").to_owned(),
         e => return super::session::failed(state, lang, Some(&s.session), "retention", e),
@@ -107,33 +106,4 @@ async fn refused(state: &AppState, s: &Submitted, e: VaultError) -> Response {
     let mut r = show(state, &s.session, &s.actor, lang, json!({ "error": said })).await;
     *r.status_mut() = axum::http::StatusCode::CONFLICT;
     r
-}
-
-/// Why a batch cannot be approved, for the person who asked, in `lang`.
-fn explain(p: &BatchProblem, lang: Lang) -> String {
-    match p {
-        BatchProblem::NotProposed(_) => tr(
-            lang,
-            "Бұл топтама бекітуді күтпейді: ол бекітілген немесе орындалған.",
-            "Этот пакет не ожидает утверждения: он уже утверждён или исполнен.",
-            "This batch no longer waits for approval: it was approved or executed.",
-        )
-        .to_owned(),
-        BatchProblem::ApprovedByYou => tr(
-            lang,
-            "Сіз бұл топтаманы бекіттіңіз: оны басқа адам бекітуі тиіс.",
-            "Вы уже утвердили этот пакет: его должен утвердить другой человек.",
-            "You have approved this batch already: another person must approve it.",
-        )
-        .to_owned(),
-        BatchProblem::Stale(d) => tr(
-            lang,
-            "Топтама ұсынылғаннан бері мерзімі өткен деректер өзгерді (қосылған субъектілер: {a}, алынып тасталғандары: {r}, өзгергендері: {c}). Топтама қайта есептелді: оны қарап шығып, қайта бекітіңіз.",
-            "С момента предложения пакета данные с истёкшим сроком изменились (добавлено субъектов: {a}, исключено: {r}, изменено: {c}). Пакет пересчитан: проверьте его и утвердите снова.",
-            "The expired data changed since the batch was proposed ({a} subject(s) added, {r} gone, {c} changed). The batch was worked out again: review it and approve it again.",
-        )
-        .replace("{a}", &d.added.to_string())
-        .replace("{r}", &d.removed.to_string())
-        .replace("{c}", &d.changed.to_string()),
-    }
 }

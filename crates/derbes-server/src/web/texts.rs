@@ -698,9 +698,9 @@ const TEXTS: &[(&str, [&str; 3])] = &[
     (
         "batches_hint",
         [
-            "Топтаманы дербес деректерді өңдеуді ұйымдастыруға жауапты адам немесе әкімші бекітеді. Бекітілген топтаманы derbes бір минут ішінде орындайды және сақтау мерзімі өткен әрі жоюы тоқтатыла тұрмаған деректерді ғана жояды.",
-            "Пакет утверждает лицо, ответственное за организацию обработки персональных данных, или администратор. Утверждённый пакет derbes исполняет в течение минуты и уничтожает только те данные, срок хранения которых истёк и уничтожение которых не приостановлено.",
-            "A batch is approved by the person responsible for organising the processing of personal data or by an administrator. derbes executes an approved batch within a minute, and destroys only data past their retention and not under a legal hold.",
+            "Топтаманы дербес деректерді өңдеуді ұйымдастыруға жауапты адам немесе әкімші бекітеді. Бекітілген топтаманы derbes бір минут ішінде орындай бастайды және сақтау мерзімі өткен әрі жоюы тоқтатыла тұрмаған деректерді ғана жояды.",
+            "Пакет утверждает лицо, ответственное за организацию обработки персональных данных, или администратор. Утверждённый пакет derbes начинает исполнять в течение минуты и уничтожает только те данные, срок хранения которых истёк и уничтожение которых не приостановлено.",
+            "A batch is approved by the person responsible for organising the processing of personal data or by an administrator. derbes starts executing an approved batch within a minute, and destroys only data past their retention and not under a legal hold.",
         ],
     ),
     ("batch_what", ["Не жойылады", "Что уничтожается", "What is destroyed"]),

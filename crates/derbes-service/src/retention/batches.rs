@@ -248,6 +248,7 @@ impl Retention {
             "fields": s.fields,
             "digest": s.digest,
             "changed": changed,
+            "outcome": batch.outcome,
         }))
     }
 }
@@ -373,19 +374,21 @@ impl Retention {
             outcome: Some(outcome),
             ..(*batch).clone()
         };
-        let mut audit = self.batch_audit(actor, "retention.batch.done", &done, None);
-        audit = audit.details(&json!({
-            "batch_id": done.id,
-            "rule": done.rule,
-            "outcome": done.outcome,
-        }));
-        let version = self
+        let audit = self.batch_audit(actor, "retention.batch.done", &done, None);
+        match self
             .put(done.clone(), Some(record.version), None, audit)
-            .await?;
-        Ok(BatchView {
-            batch: done,
-            version,
-        })
+            .await
+        {
+            Ok(version) => Ok(BatchView {
+                batch: done,
+                version,
+            }),
+            // Another run (the job and the command line at once) finished it first.
+            Err(VaultError::Store(StoreError::VersionConflict)) => {
+                Ok(self.batch_record(batch.id).await?.into())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Executes one approved item, as far as it is still expired today; what it destroyed,

@@ -334,14 +334,7 @@ impl Retention {
             let Some((record, state)) = store.subject_with_state(id, None).await? else {
                 continue;
             };
-            let lifted: Vec<Uuid> = state
-                .lifecycle
-                .iter()
-                .filter_map(|e| match e.kind {
-                    LifecycleKind::Retracted { event } => Some(event),
-                    _ => None,
-                })
-                .collect();
+            let lifted: Vec<Uuid> = derbes_core::lifecycle::retracted(&state.lifecycle).collect();
             for e in self.opened(&record, state.lifecycle)? {
                 let LifecycleKind::LegalHold { until, reason, .. } = e.kind else {
                     continue;
