@@ -72,6 +72,35 @@ enum Reach<'a> {
     Keys(&'a [String]),
 }
 
+/// What a destruction destroys of the subject.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// Everything: rows deleted and columns masked as the map says.
+    Whole,
+    /// Only these declared fields (their retention ended, the subject stays): each column
+    /// holding one of them is masked as the map says, or set to NULL in a table whose rows a
+    /// whole destruction deletes; no row is deleted, no other column changes.
+    Fields(&'a [String]),
+}
+
+impl Scope<'_> {
+    /// What this destruction does to a column of `table`, if anything.
+    fn masking(&self, table: &map::TableMap, column: &map::ColumnMap) -> Option<Masking> {
+        match self {
+            Scope::Whole => column.masking,
+            Scope::Fields(fields) => {
+                let field = column.field.as_ref()?;
+                if !fields.contains(field) {
+                    return None;
+                }
+                column
+                    .masking
+                    .or((table.masking == Some(TableMasking::DeleteRow)).then_some(Masking::Null))
+            }
+        }
+    }
+}
+
 /// A statement with its parameters, all text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Statement {
@@ -245,17 +274,20 @@ impl SqlConnector {
         &self,
         table: &map::TableMap,
         reach: &Reach<'_>,
+        scope: Scope<'_>,
         salt: &str,
     ) -> Option<(Statement, &'static str)> {
         let (mut st, b) = Statement::new(self.backend);
-        if table.masking == Some(TableMasking::DeleteRow) {
+        if table.masking == Some(TableMasking::DeleteRow) && matches!(scope, Scope::Whole) {
             let cond = self.reach(&mut st, table, reach);
             st.sql = format!("DELETE FROM {} WHERE {cond}", b.quote(&table.table));
             return Some((st, "deleted"));
         }
         let mut set = String::new();
         for (c, m) in &table.columns {
-            let Some(masking) = m.masking else { continue };
+            let Some(masking) = scope.masking(table, m) else {
+                continue;
+            };
             let col = b.quote(c);
             let value = match masking {
                 Masking::Null => "NULL".to_owned(),
@@ -445,6 +477,24 @@ impl SqlConnector {
 
     /// Deletes and masks the subject's rows in one transaction; on any failure nothing changes.
     pub async fn destroy(&self, identifier: &str) -> Result<Vec<TableOutcome>, ConnectorError> {
+        self.destroy_scope(identifier, Scope::Whole).await
+    }
+
+    /// Masks the columns holding `fields` in the subject's rows, in one transaction; on any
+    /// failure nothing changes. Tables holding none of them are not touched.
+    pub async fn destroy_fields(
+        &self,
+        identifier: &str,
+        fields: &[String],
+    ) -> Result<Vec<TableOutcome>, ConnectorError> {
+        self.destroy_scope(identifier, Scope::Fields(fields)).await
+    }
+
+    async fn destroy_scope(
+        &self,
+        identifier: &str,
+        scope: Scope<'_>,
+    ) -> Result<Vec<TableOutcome>, ConnectorError> {
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(|_| self.fail("no randomness for the salt"))?;
         let salt: String = salt.iter().map(|b| format!("{b:02x}")).collect();
@@ -453,7 +503,7 @@ impl SqlConnector {
             .map
             .destruction_order()
             .filter_map(|t| {
-                self.destroy_statement(t, &reach, &salt)
+                self.destroy_statement(t, &reach, scope, &salt)
                     .map(|(s, what)| (s, what, t.table.clone()))
             })
             .collect();
@@ -483,7 +533,13 @@ impl SqlConnector {
                 counts
             }
             // MariaDB/MySQL deletes by the keys it reads first, not by these statements.
-            Backend::Mysql => return self.mysql_destroy_blocking(identifier, salt).await,
+            Backend::Mysql => {
+                let fields = match scope {
+                    Scope::Whole => None,
+                    Scope::Fields(f) => Some(f.to_vec()),
+                };
+                return self.mysql_destroy_blocking(identifier, fields, salt).await;
+            }
             Backend::Sqlite => {
                 let path = self.sqlite_path();
                 let work: Vec<(Statement, String)> = statements
@@ -513,18 +569,27 @@ impl SqlConnector {
     async fn mysql_destroy_blocking(
         &self,
         identifier: &str,
+        fields: Option<Vec<String>>,
         salt: String,
     ) -> Result<Vec<TableOutcome>, ConnectorError> {
         let this = self.clone();
         let identifier = identifier.to_owned();
-        tokio::task::spawn_blocking(move || this.mysql_destroy(&identifier, &salt))
-            .await
-            .map_err(|_| self.fail("the database task failed"))?
-            .map_err(|p| self.fail(p))
+        tokio::task::spawn_blocking(move || {
+            let scope = fields.as_deref().map_or(Scope::Whole, Scope::Fields);
+            this.mysql_destroy(&identifier, scope, &salt)
+        })
+        .await
+        .map_err(|_| self.fail("the database task failed"))?
+        .map_err(|p| self.fail(p))
     }
 
     /// The destruction on MariaDB/MySQL: the identity keys first, then every table by key.
-    fn mysql_destroy(&self, identifier: &str, salt: &str) -> Result<Vec<TableOutcome>, String> {
+    fn mysql_destroy(
+        &self,
+        identifier: &str,
+        scope: Scope<'_>,
+        salt: &str,
+    ) -> Result<Vec<TableOutcome>, String> {
         use mysql::prelude::Queryable;
         let b = self.backend;
         let id = &self.map.identity;
@@ -547,7 +612,7 @@ impl SqlConnector {
         let reach = Reach::Keys(&keys);
         let mut out = Vec::new();
         for t in self.map.destruction_order() {
-            let Some((st, action)) = self.destroy_statement(t, &reach, salt) else {
+            let Some((st, action)) = self.destroy_statement(t, &reach, scope, salt) else {
                 continue;
             };
             let rows = if keys.is_empty() {
@@ -749,7 +814,12 @@ mod tests {
         );
         assert_eq!(st.params, ["061211600012"]);
         let (st, what) = pg
-            .destroy_statement(&pg.map.tables[0], &Reach::Identifier("x"), "s")
+            .destroy_statement(
+                &pg.map.tables[0],
+                &Reach::Identifier("x"),
+                Scope::Whole,
+                "s",
+            )
             .unwrap();
         assert_eq!(what, "deleted");
         assert_eq!(
@@ -757,7 +827,7 @@ mod tests {
             r#"DELETE FROM "enrolments" WHERE "user_id" IN (SELECT "id" FROM "users" WHERE "iin" = $1)"#
         );
         let (st, _) = pg
-            .destroy_statement(users, &Reach::Identifier("x"), "salt")
+            .destroy_statement(users, &Reach::Identifier("x"), Scope::Whole, "salt")
             .unwrap();
         assert!(
             st.sql
@@ -778,6 +848,7 @@ mod tests {
             .destroy_statement(
                 &my.map.tables[1],
                 &Reach::Keys(&["7".to_owned(), "9".to_owned()]),
+                Scope::Whole,
                 "salt",
             )
             .unwrap();
@@ -789,9 +860,49 @@ mod tests {
         assert!(st.sql.ends_with("WHERE `id` IN (?, ?)"), "{}", st.sql);
         assert_eq!(st.params, ["salt", REDACTED, "7", "9"]);
         let (st, _) = my
-            .destroy_statement(&my.map.tables[0], &Reach::Keys(&["7".to_owned()]), "salt")
+            .destroy_statement(
+                &my.map.tables[0],
+                &Reach::Keys(&["7".to_owned()]),
+                Scope::Whole,
+                "salt",
+            )
             .unwrap();
         assert_eq!(st.sql, "DELETE FROM `enrolments` WHERE `user_id` IN (?)");
         assert_eq!(my.describe(), "MariaDB/MySQL at 127.0.0.1:3306/test");
+    }
+
+    #[test]
+    fn a_destruction_of_fields_masks_only_their_columns_and_deletes_no_row() {
+        let map = map::tests::SAMPLE.replace(
+            "columns.course = {}",
+            "columns.course = {}\ncolumns.teacher = { field = \"surname\" }",
+        );
+        let pg = SqlConnector::new(DatasetMap::parse(&map, |_| true, |_| true).unwrap()).unwrap();
+        let surname = ["surname".to_owned()];
+        let reach = Reach::Identifier("x");
+        // A table whose rows a whole destruction deletes: the column set to NULL, the row kept.
+        let (st, what) = pg
+            .destroy_statement(&pg.map.tables[0], &reach, Scope::Fields(&surname), "s")
+            .unwrap();
+        assert_eq!(what, "masked");
+        assert!(
+            st.sql
+                .starts_with(r#"UPDATE "enrolments" SET "teacher" = NULL WHERE"#),
+            "{}",
+            st.sql
+        );
+        // The identity table: only the surname's column, masked as the map says.
+        let (st, _) = pg
+            .destroy_statement(&pg.map.tables[1], &reach, Scope::Fields(&surname), "s")
+            .unwrap();
+        assert_eq!(
+            st.sql,
+            r#"UPDATE "users" SET "full_name" = $1 WHERE "iin" = $2"#
+        );
+        // A field no column holds: nothing to run.
+        let email = ["email".to_owned()];
+        assert!(pg.map.tables.iter().all(|t| pg
+            .destroy_statement(t, &reach, Scope::Fields(&email), "s")
+            .is_none()));
     }
 }

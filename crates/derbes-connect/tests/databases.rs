@@ -110,6 +110,19 @@ async fn walk(url: &str, prefix: &str) {
         2
     );
 
+    // The retention of the e-mail and the phone ended: their columns only, no row deleted.
+    let expired = ["email".to_owned(), "phone".to_owned()];
+    let done = c.destroy_fields(SUBJECT_IIN, &expired).await.unwrap();
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert_eq!(outcome(&done, "users"), ("masked".into(), 1));
+    let access = c.access(SUBJECT_IIN).await.unwrap();
+    let user = &rows_of(&access, "users")[0];
+    assert_eq!(user[1].as_deref(), Some("Нұрланова Әйгерім"));
+    assert_ne!(user[2].as_deref(), Some("aigerim@mail.kz"));
+    assert_eq!(user[3], None);
+    assert_eq!(rows_of(&access, "enrolments").len(), 2);
+    assert_eq!(rows_of(&access, "login_log").len(), 2);
+
     // The destruction.
     let done = c.destroy(SUBJECT_IIN).await.unwrap();
     assert_eq!(outcome(&done, "login_log"), ("deleted".into(), 2));

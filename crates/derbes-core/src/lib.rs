@@ -10,6 +10,7 @@ pub mod deadline;
 pub mod decision;
 pub mod declaration;
 pub mod destruction;
+pub mod destruction_act;
 pub mod expiry;
 pub mod flags;
 pub mod identifiers;

@@ -291,7 +291,7 @@ pub enum Unit {
     Day,
 }
 
-fn period(r: &RetentionRule, lang: Lang) -> String {
+pub(crate) fn period(r: &RetentionRule, lang: Lang) -> String {
     let mut parts = Vec::new();
     for (n, unit) in [
         (r.years, Unit::Year),

@@ -227,6 +227,9 @@ pub struct Batch {
     /// What executing it did, once done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<BatchOutcome>,
+    /// The act of destruction issued when it was executed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<crate::destruction_act::Act>,
 }
 
 /// What executing a batch did, in counts.
@@ -242,6 +245,84 @@ pub struct BatchOutcome {
     /// Items not executed, by reason: `held` (a legal hold came), `kept` (a purpose keeps
     /// the data again), `gone` (the subject was destroyed meanwhile).
     pub skipped: std::collections::BTreeMap<String, u64>,
+}
+
+/// What executing one item came to, as the item's mark keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemMark {
+    /// The subject destroyed whole, with this many fields.
+    Whole(u64),
+    /// These fields destroyed, the subject kept.
+    Fields(Vec<String>),
+    /// Not executed, for this reason (a code).
+    Skipped(String),
+}
+
+impl ItemMark {
+    /// The mark as stored: `whole:<count>`, `fields:<name>,<name>…` or `skipped:<reason>`.
+    pub fn text(&self) -> String {
+        match self {
+            ItemMark::Whole(n) => format!("whole:{n}"),
+            ItemMark::Fields(f) => format!("fields:{}", f.join(",")),
+            ItemMark::Skipped(why) => format!("skipped:{why}"),
+        }
+    }
+}
+
+impl std::str::FromStr for ItemMark {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once(':') {
+            Some(("whole", n)) => n
+                .parse()
+                .map(ItemMark::Whole)
+                .map_err(|_| format!("`{s}`: not a count of fields")),
+            Some(("fields", names)) => Ok(ItemMark::Fields(
+                names
+                    .split(',')
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            )),
+            Some(("skipped", why)) => Ok(ItemMark::Skipped(why.to_owned())),
+            _ => Err(format!("`{s}` is not a mark of an item")),
+        }
+    }
+}
+
+impl BatchOutcome {
+    /// What the items came to, from their marks (`None`: still pending).
+    pub fn of<'a>(
+        marks: impl IntoIterator<Item = Option<&'a ItemMark>>,
+        finished_at: OffsetDateTime,
+    ) -> Self {
+        let mut out = BatchOutcome {
+            finished_at,
+            whole_subjects: 0,
+            subjects: 0,
+            fields: 0,
+            skipped: Default::default(),
+        };
+        for mark in marks {
+            match mark {
+                Some(ItemMark::Whole(n)) => {
+                    out.subjects += 1;
+                    out.whole_subjects += 1;
+                    out.fields += n;
+                }
+                Some(ItemMark::Fields(f)) => {
+                    out.subjects += 1;
+                    out.fields += f.len() as u64;
+                }
+                Some(ItemMark::Skipped(why)) => {
+                    *out.skipped.entry(why.clone()).or_default() += 1;
+                }
+                None => *out.skipped.entry("pending".to_owned()).or_default() += 1,
+            }
+        }
+        out
+    }
 }
 
 /// Why an approved item is not executed, if it is not: what `now` (the item as worked out
@@ -355,9 +436,29 @@ impl Batch {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use time::macros::{date, datetime};
+
+    /// A batch of the student file's rule proposed by the DPO, with `summary`, needing
+    /// `approvals_needed`.
+    pub(crate) fn proposed(summary: BatchSummary, approvals_needed: u8) -> Batch {
+        Batch {
+            id: Uuid::from_u128(9),
+            rule: "student_records".into(),
+            action: RetentionAction::Destroy,
+            status: BatchStatus::Proposed,
+            computed_on: date!(2029 - 06 - 01),
+            proposed_at: datetime!(2029-06-01 09:00 UTC),
+            proposed_by: "dpo:aigul".into(),
+            summary,
+            changed: None,
+            approvals: Vec::new(),
+            approvals_needed,
+            outcome: None,
+            act: None,
+        }
+    }
 
     fn item(n: u128, fields: &[&str], whole: bool) -> BatchItem {
         BatchItem {
@@ -453,20 +554,7 @@ mod tests {
     fn approval_needs_a_fresh_proposal_and_with_four_eyes_two_people() {
         let items = vec![item(1, &["grades"], false)];
         let summary = BatchSummary::of(&items);
-        let batch = Batch {
-            id: Uuid::from_u128(9),
-            rule: "student_records".into(),
-            action: RetentionAction::Destroy,
-            status: BatchStatus::Proposed,
-            computed_on: date!(2029 - 06 - 01),
-            proposed_at: datetime!(2029-06-01 09:00 UTC),
-            proposed_by: "dpo:aigul".into(),
-            summary: summary.clone(),
-            changed: None,
-            approvals: Vec::new(),
-            approvals_needed: 2,
-            outcome: None,
-        };
+        let batch = proposed(summary.clone(), 2);
         let at = datetime!(2029-06-01 10:00 UTC);
         assert_eq!(batch.check_approval("dpo:aigul", &summary), Ok(()));
         let moved = BatchSummary::of(&[]);
@@ -488,5 +576,24 @@ mod tests {
             twice.check_approval("dpo:other", &summary),
             Err(BatchProblem::NotProposed(BatchStatus::Approved))
         );
+    }
+
+    #[test]
+    fn marks_read_back_as_written_and_add_up_to_the_outcome() {
+        let marks = [
+            ItemMark::Whole(9),
+            ItemMark::Fields(vec!["email".into(), "phone".into()]),
+            ItemMark::Skipped("held".into()),
+        ];
+        for m in &marks {
+            assert_eq!(m.text().parse::<ItemMark>().as_ref(), Ok(m));
+        }
+        assert!("destroyed:3".parse::<ItemMark>().is_err());
+        assert!("whole:many".parse::<ItemMark>().is_err());
+        let at = datetime!(2029-06-01 10:00 UTC);
+        let o = BatchOutcome::of(marks.iter().map(Some).chain([None]), at);
+        assert_eq!((o.subjects, o.whole_subjects, o.fields), (2, 1, 11));
+        assert_eq!(o.skipped.get("held"), Some(&1));
+        assert_eq!(o.skipped.get("pending"), Some(&1));
     }
 }

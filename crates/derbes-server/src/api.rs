@@ -39,6 +39,14 @@ pub(crate) fn receipt_download(
     signed: &derbes_service::SignedReceipt,
     consent_id: uuid::Uuid,
 ) -> Result<Response, serde_json::Error> {
+    json_download(signed, &format!("consent-receipt-{consent_id}.json"))
+}
+
+/// A signed document (a receipt, an act) as a JSON file to keep.
+pub(crate) fn json_download(
+    signed: &impl serde::Serialize,
+    filename: &str,
+) -> Result<Response, serde_json::Error> {
     let body = serde_json::to_string_pretty(signed)?;
     let mut response = (StatusCode::OK, body).into_response();
     let h = response.headers_mut();
@@ -46,9 +54,7 @@ pub(crate) fn receipt_download(
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("application/json"),
     );
-    if let Ok(v) = header::HeaderValue::from_str(&format!(
-        "attachment; filename=\"consent-receipt-{consent_id}.json\""
-    )) {
+    if let Ok(v) = header::HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(response)
@@ -133,6 +139,7 @@ impl From<VaultError> for ApiError {
             .with("destruction", json!({ "destroyed_at": derbes_core::audit::format_timestamp(d.destroyed_at), "request_id": d.request_id })),
             VaultError::JobNotFound => ApiError::not_found("there is no webhook job with this id"),
             VaultError::BatchNotFound => ApiError::not_found("there is no retention batch with this id; GET /api/v1/retention/batches lists them"),
+            VaultError::ActNotIssued => ApiError::not_found("the batch is not executed yet: its act of destruction is issued when it is; GET /api/v1/retention/batches/{id} shows its status"),
             e @ VaultError::Batch(_) => ApiError::new(StatusCode::CONFLICT, "retention-batch", "The batch cannot be approved now", e.to_string()),
             VaultError::TokenNotFound => ApiError::not_found("there is no token with this id; GET /api/v1/tokens lists them"),
             VaultError::AccountNotFound => ApiError::not_found("there is no account with this login; `derbes users list` lists them"),

@@ -161,6 +161,18 @@ const TABLE: &[(&str, &str, Expect, Expect)] = &[
         Status([404, 404, 403, 403, 403]),
     ),
     (
+        "get",
+        "/api/v1/retention/batches/{id}/act",
+        Status([404, 404, 403, 404, 403]),
+        Status([404, 404, 403, 404, 403]),
+    ),
+    (
+        "get",
+        "/api/v1/retention/acts",
+        Status([200, 200, 403, 200, 403]),
+        Status([200, 200, 403, 200, 403]),
+    ),
+    (
         "post",
         "/api/v1/decisions",
         Status([200, 200, 200, 403, 200]),
@@ -1044,6 +1056,8 @@ async fn through_the_service(
             .map(drop),
         "/api/v1/retention/batches" => app.retention.batches(actor).await.map(drop),
         "/api/v1/retention/batches/{id}" => app.retention.batch(actor, id).await.map(drop),
+        "/api/v1/retention/batches/{id}/act" => app.retention.act(actor, id).await.map(drop),
+        "/api/v1/retention/acts" => app.retention.acts(actor).await.map(drop),
         "/api/v1/retention/batches/{id}/approve" => {
             app.retention.approve_batch(actor, id).await.map(drop)
         }

@@ -12,6 +12,7 @@ use crate::actor::Actor;
 use crate::vault::{Vault, VaultError, UPDATE_ATTEMPTS};
 use derbes_core::audit::{AuditDraft, Outcome};
 use derbes_core::destruction::{check, ConnectorDone, Destruction, DestructionProblem};
+use derbes_core::retention_batch::{BatchStatus, ItemMark};
 use derbes_crypto::KeyRing;
 use derbes_store::{Applied, StoreError, WriteOp};
 use serde::{Deserialize, Serialize};
@@ -366,16 +367,35 @@ impl Destructions {
         &self,
         record: &derbes_store::SubjectRecord,
     ) -> Result<Vec<ConnectorDone>, VaultError> {
+        self.in_connectors(record, None).await
+    }
+
+    /// Destroys `fields` of the subject in every connector's database: the columns holding
+    /// them are masked, its rows stay (a retention batch's item that keeps the subject).
+    pub(crate) async fn destroy_fields_in_connectors(
+        &self,
+        record: &derbes_store::SubjectRecord,
+        fields: &[String],
+    ) -> Result<Vec<ConnectorDone>, VaultError> {
+        self.in_connectors(record, Some(fields)).await
+    }
+
+    async fn in_connectors(
+        &self,
+        record: &derbes_store::SubjectRecord,
+        fields: Option<&[String]>,
+    ) -> Result<Vec<ConnectorDone>, VaultError> {
         let mut done = Vec::with_capacity(self.vault.connectors.len());
         for c in &self.vault.connectors {
             let tables = match self.vault.field_value(record, &c.map().identity.field)? {
-                Some(identifier) => c
-                    .destroy(&identifier)
-                    .await
-                    .map_err(|e| VaultError::Unavailable(e.to_string()))?
-                    .into_iter()
-                    .map(|o| (o.table, o.action, o.rows))
-                    .collect(),
+                Some(identifier) => match fields {
+                    None => c.destroy(&identifier).await,
+                    Some(fields) => c.destroy_fields(&identifier, fields).await,
+                }
+                .map_err(|e| VaultError::Unavailable(e.to_string()))?
+                .into_iter()
+                .map(|o| (o.table, o.action, o.rows))
+                .collect(),
                 None => Vec::new(),
             };
             done.push(ConnectorDone {
@@ -517,6 +537,49 @@ impl Destructions {
         Err(VaultError::Store(StoreError::VersionConflict))
     }
 
+    /// The fields destroyed by retention batches, as their items' marks name them, that the
+    /// log lacks (`in_log`: subject and batch): its append failed, or derbes stopped before it.
+    /// Each is dated when its batch finished (or now, for a batch still executing).
+    async fn fields_missing_from(
+        &self,
+        in_log: &HashSet<(Uuid, Uuid)>,
+    ) -> Result<Vec<FieldsDestroyed>, VaultError> {
+        let store = self.vault.store();
+        let mut missing = Vec::new();
+        for b in store.retention_batches(u32::MAX).await? {
+            let batch = b.batch;
+            if !matches!(batch.status, BatchStatus::Approved | BatchStatus::Done) {
+                continue;
+            }
+            let destroyed_at = batch
+                .outcome
+                .as_ref()
+                .map_or_else(|| self.vault.now(), |o| o.finished_at);
+            let mut after = None;
+            loop {
+                let page = store
+                    .retention_batch_items(batch.id, after, PAGE, false)
+                    .await?;
+                let Some(last) = page.last() else { break };
+                after = Some(last.item.subject_id);
+                missing.extend(page.into_iter().filter_map(|i| match i.outcome {
+                    Some(ItemMark::Fields(fields))
+                        if !in_log.contains(&(i.item.subject_id, batch.id)) =>
+                    {
+                        Some(FieldsDestroyed {
+                            fields_of: i.item.subject_id,
+                            fields,
+                            batch_id: batch.id,
+                            destroyed_at,
+                        })
+                    }
+                    _ => None,
+                }));
+            }
+        }
+        Ok(missing)
+    }
+
     /// The record of a destroyed subject.
     pub async fn destruction(
         &self,
@@ -568,6 +631,8 @@ impl Destructions {
             ..Default::default()
         };
         let in_log: HashSet<Uuid> = records.iter().map(|d| d.subject_id).collect();
+        let fields_in_log: HashSet<(Uuid, Uuid)> =
+            fields.iter().map(|f| (f.fields_of, f.batch_id)).collect();
         for f in fields {
             if !in_log.contains(&f.fields_of) && self.reapply_fields(&f).await? {
                 done.reapplied_fields += 1;
@@ -613,10 +678,11 @@ impl Destructions {
             after = Some(last.subject_id);
             missing.extend(page.into_iter().filter(|d| !in_log.contains(&d.subject_id)));
         }
-        if !missing.is_empty() {
+        let missing_fields = self.fields_missing_from(&fields_in_log).await?;
+        if !missing.is_empty() || !missing_fields.is_empty() {
             let log = log.clone();
-            let count = missing.len();
-            tokio::task::spawn_blocking(move || log.append(&keys, &missing))
+            let count = missing.len() + missing_fields.len();
+            tokio::task::spawn_blocking(move || log.append_batch(&keys, &missing, &missing_fields))
                 .await
                 .map_err(|_| VaultError::Unavailable("writing the destruction log failed".into()))?
                 .map_err(|e| {

@@ -67,8 +67,9 @@ pub use requests::{
     RequestInput, RequestSettings, RequestView, Requester, Requests, StepInput, Verification,
 };
 pub use retention::{
-    batch_summary, BatchView, FieldRetention, LatestScan, LegalHoldView, LifecycleInput,
+    act_html, batch_summary, BatchView, FieldRetention, LatestScan, LegalHoldView, LifecycleInput,
     LifecycleStep, LifecycleSync, LifecycleView, Retention, RetentionOverview, RetentionSettings,
+    SignedAct,
 };
 pub use subject_file::{SubjectFile, HISTORY_LIMIT};
 pub use subjects::Subjects;

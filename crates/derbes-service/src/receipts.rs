@@ -141,21 +141,30 @@ pub fn verify_receipt(text: &str, trusted: &[PublicKey]) -> Result<SignedReceipt
 
 /// Signs a receipt with the key ring's receipt key.
 fn sign(keys: &KeyRing, receipt: Receipt) -> Result<SignedReceipt, VaultError> {
-    let value = serde_json::to_value(&receipt)
+    Ok(SignedReceipt {
+        signature: signature_of(keys, &receipt)?,
+        receipt,
+    })
+}
+
+/// The operator's signature over the canonical JSON of `document` (a receipt, an act of
+/// destruction), with the key published at [`RECEIPT_KEYS_PATH`].
+pub(crate) fn signature_of<T: Serialize>(
+    keys: &KeyRing,
+    document: &T,
+) -> Result<ReceiptSignature, VaultError> {
+    let value = serde_json::to_value(document)
         .map_err(|e| VaultError::Store(StoreError::Corrupt(e.to_string())))?;
     let canonical = canonical_json(&value)
         .map_err(|e| VaultError::Store(StoreError::Corrupt(e.to_string())))?;
     let signer = keys.receipt_signer();
     let public = signer.public();
-    Ok(SignedReceipt {
-        receipt,
-        signature: ReceiptSignature {
-            alg: "Ed25519".into(),
-            key_id: public.key_id,
-            public_key: public.public_key,
-            canonicalization: receipt::CANONICALIZATION.into(),
-            value: signer.sign(canonical.as_bytes()),
-        },
+    Ok(ReceiptSignature {
+        alg: "Ed25519".into(),
+        key_id: public.key_id,
+        public_key: public.public_key,
+        canonicalization: receipt::CANONICALIZATION.into(),
+        value: signer.sign(canonical.as_bytes()),
     })
 }
 
@@ -168,13 +177,7 @@ static PAGE: std::sync::LazyLock<crate::render::templates::LangTemplates> =
 #[derive(Serialize)]
 struct ReceiptPage<'a> {
     title: &'a str,
-    lines: Vec<ReceiptLine>,
-}
-
-#[derive(Serialize)]
-struct ReceiptLine {
-    label: String,
-    value: String,
+    lines: Vec<crate::render::Line>,
 }
 
 /// The receipt as a printable page in `lang` (plain HTML, no scripts, readable on a phone),
@@ -183,10 +186,7 @@ pub fn receipt_html(signed: &SignedReceipt, lang: Lang) -> Result<String, VaultE
     let r = &signed.receipt;
     let page = ReceiptPage {
         title: receipt::title(r, lang),
-        lines: receipt::lines(r, lang, &signed.signature.key_id)
-            .into_iter()
-            .map(|(label, value)| ReceiptLine { label, value })
-            .collect(),
+        lines: crate::render::lines(receipt::lines(r, lang, &signed.signature.key_id)),
     };
     crate::render::template_page(lang, "receipt.md", PAGE.source(lang), &page).map_err(|problem| {
         VaultError::Unavailable(format!(

@@ -2,7 +2,7 @@
 //! DPO and approved, with its items (one per subject) and what executing each came to.
 
 use crate::StoreError;
-use derbes_core::retention_batch::{Batch, BatchItem};
+use derbes_core::retention_batch::{Batch, BatchItem, ItemMark};
 use uuid::Uuid;
 
 /// A batch as stored: the batch and its version, which every change checks.
@@ -16,9 +16,14 @@ pub struct BatchRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchItemRecord {
     pub item: BatchItem,
-    /// `None` while pending; then `whole:<fields>` (the subject destroyed), `fields:<count>`
-    /// or `skipped:<reason>`.
-    pub outcome: Option<String>,
+    /// `None` while pending.
+    pub outcome: Option<ItemMark>,
+}
+
+/// A stored mark as its type, or `Corrupt`.
+pub(crate) fn mark_of(text: Option<String>) -> Result<Option<ItemMark>, StoreError> {
+    text.map(|t| t.parse().map_err(StoreError::Corrupt))
+        .transpose()
 }
 
 #[async_trait::async_trait]

@@ -89,7 +89,7 @@ pub enum WriteOp {
     /// `seen` (refused with `VersionConflict` otherwise); `items`, when given, replace its
     /// items.
     PutRetentionBatch {
-        batch: derbes_core::retention_batch::Batch,
+        batch: Box<derbes_core::retention_batch::Batch>,
         seen: Option<i64>,
         items: Option<Vec<derbes_core::retention_batch::BatchItem>>,
         audit: AuditDraft,
@@ -186,12 +186,12 @@ pub enum WriteOp {
         checked: Option<(usize, Uuid)>,
         audit: AuditDraft,
     },
-    /// Marks a pending item of a retention batch with `outcome` (`skipped:<reason>`):
+    /// Marks a pending item of a retention batch with `outcome` (skipped, with its reason):
     /// bookkeeping of the batch, counted in its outcome and audit event, no event of its own.
     MarkBatchItem {
         batch: Uuid,
         subject_id: Uuid,
-        outcome: String,
+        outcome: derbes_core::retention_batch::ItemMark,
     },
     /// Stores a request's access package, replacing an earlier one.
     StorePackage {
@@ -205,6 +205,13 @@ pub enum WriteOp {
     /// Signs a checkpoint of the chain as it stands after this commit group (answered with the
     /// last checkpoint when it already covers the chain's last event).
     Checkpoint,
+    /// Rewrites the storage that held the keys a retention batch destroyed, once the batch is
+    /// executed, so that no dead copy of them stays in the database's files. A batch's
+    /// destructions leave it to this, instead of each rewriting its key's storage at once as a
+    /// single destruction does. PostgreSQL rewrites every partition of the key table after
+    /// the commit (covering also a batch stopped midway and run again); SQLite zeroes deleted
+    /// content as it deletes (`secure_delete`), and has nothing left to do.
+    RewriteDestroyedKeys,
     /// Records a segment of the oldest events, written to its archive file, and removes its
     /// events from the database; refused (`ArchiveRefused`) unless the segment continues the
     /// last one and ends on an event the database holds, with its hash, before the last
@@ -247,6 +254,7 @@ impl WriteOp {
             | WriteOp::DeletePackage { .. }
             | WriteOp::UpdateWebhookJob { .. }
             | WriteOp::Checkpoint
+            | WriteOp::RewriteDestroyedKeys
             | WriteOp::SettleReconfirmations { .. }
             | WriteOp::ArchiveAudit { .. }
             | WriteOp::Audit(_) => None,
@@ -281,6 +289,8 @@ pub enum Applied {
     },
     /// An item's fields destroyed, or the item marked.
     BatchItemDone,
+    /// The storage of destroyed keys rewritten.
+    KeysRewritten,
     /// `true` when the version was new.
     DeclarationRecorded {
         new: bool,

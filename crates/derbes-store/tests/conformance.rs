@@ -10,7 +10,7 @@ use derbes_core::destruction::{Destruction, Removed};
 use derbes_core::flags::{Flag, FlagReason, Obligation};
 use derbes_core::lifecycle::{LifecycleEvent, LifecycleKind};
 use derbes_core::request::{RequestKind, Status};
-use derbes_core::retention_batch::{Batch, BatchItem, BatchStatus, BatchSummary};
+use derbes_core::retention_batch::{Batch, BatchItem, BatchStatus, BatchSummary, ItemMark};
 use derbes_crypto::KeyRing;
 use derbes_store::testing::{run_suite, Case, Fut, TestDb};
 use derbes_store::{
@@ -1054,6 +1054,7 @@ fn batch_of(items: &[BatchItem]) -> Batch {
         approvals: Vec::new(),
         approvals_needed: 1,
         outcome: None,
+        act: None,
     }
 }
 
@@ -1078,7 +1079,7 @@ fn retention_batches_execute_each_item_once(db: TestDb) -> Fut {
         items.sort_by_key(|i| i.subject_id);
         let batch = batch_of(&items);
         let put = |b: &Batch, seen, items: Option<Vec<BatchItem>>| WriteOp::PutRetentionBatch {
-            batch: b.clone(),
+            batch: Box::new(b.clone()),
             seen,
             items,
             audit: AuditDraft::new("test", "retention.batch.propose", Outcome::Ok),
@@ -1141,7 +1142,7 @@ fn retention_batches_execute_each_item_once(db: TestDb) -> Fut {
         let mark = |r: &SubjectRecord| WriteOp::MarkBatchItem {
             batch: batch.id,
             subject_id: r.id,
-            outcome: "skipped:held".into(),
+            outcome: ItemMark::Skipped("held".into()),
         };
         assert!(matches!(
             s.write(mark(&one)).await,
@@ -1153,16 +1154,16 @@ fn retention_batches_execute_each_item_once(db: TestDb) -> Fut {
             .retention_batch_items(batch.id, None, 10, false)
             .await
             .unwrap();
-        let marks: Vec<(Uuid, Option<String>)> = all
+        let marks: Vec<(Uuid, Option<ItemMark>)> = all
             .into_iter()
             .map(|i| (i.item.subject_id, i.outcome))
             .collect();
         assert!(
-            marks.contains(&(one.id, Some("fields:1".into()))),
+            marks.contains(&(one.id, Some(ItemMark::Fields(vec!["iin".into()])))),
             "{marks:?}"
         );
         assert!(
-            marks.contains(&(two.id, Some("skipped:held".into()))),
+            marks.contains(&(two.id, Some(ItemMark::Skipped("held".into())))),
             "{marks:?}"
         );
         // A restore re-applies without a batch.
@@ -1194,7 +1195,7 @@ fn a_batch_stored_again_replaces_its_items(db: TestDb) -> Fut {
             .collect();
         let batch = batch_of(&items);
         let put = |b: &Batch, seen, items: Option<Vec<BatchItem>>| WriteOp::PutRetentionBatch {
-            batch: b.clone(),
+            batch: Box::new(b.clone()),
             seen,
             items,
             audit: AuditDraft::new("test", "retention.batch.propose", Outcome::Ok),

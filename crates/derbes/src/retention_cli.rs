@@ -48,6 +48,22 @@ pub enum RetentionCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The acts of destruction issued for executed batches, newest first
+    Acts,
+    /// An executed batch's act of destruction: the signed JSON, or the page to print and sign
+    Act {
+        /// The batch's id
+        batch: uuid::Uuid,
+        /// json (signed), html, or pdf (needs headless Chromium and --out)
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// The page's language: kk, ru or en
+        #[arg(long, default_value = "kk")]
+        lang: String,
+        /// Write to this file instead of standard output
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 pub async fn run(
@@ -94,6 +110,13 @@ pub async fn run(
             }
             return Ok(ExitCode::SUCCESS);
         }
+        RetentionCommand::Acts => return list_acts(retention, &person).await,
+        RetentionCommand::Act {
+            batch,
+            format,
+            lang,
+            out,
+        } => return write_act(retention, &person, *batch, format, lang, out.as_deref()).await,
         RetentionCommand::Scan { days, json } => (days, json),
         RetentionCommand::Holds { json } => {
             let actor = Actor::command_line("retention-holds");
@@ -221,4 +244,66 @@ fn group(g: &ExpiryGroup) -> String {
         list(&g.field_keys),
         sample.join(", ")
     )
+}
+
+/// `derbes retention acts`: the acts issued, newest first.
+async fn list_acts(retention: &derbes_service::Retention, person: &Actor) -> Result<ExitCode> {
+    let acts = retention.acts(person).await?;
+    if acts.is_empty() {
+        println!("no act of destruction has been issued");
+    }
+    for a in &acts {
+        println!(
+            "act {} of {} (batch {}): {}, {} subject(s) destroyed whole, {} lost expired fields, {} field(s)",
+            a.number,
+            a.date,
+            a.batch_id,
+            a.rule.code,
+            a.whole_subjects,
+            a.field_subjects,
+            a.fields_destroyed
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `derbes retention act`: the signed JSON, the page, or the page printed to PDF.
+async fn write_act(
+    retention: &derbes_service::Retention,
+    person: &Actor,
+    batch: uuid::Uuid,
+    format: &str,
+    lang: &str,
+    out: Option<&std::path::Path>,
+) -> Result<ExitCode> {
+    let lang: derbes_core::text::Lang = lang
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--lang: {e}"))?;
+    if !matches!(format, "json" | "html" | "pdf") {
+        anyhow::bail!("--format `{format}`: use json, html or pdf");
+    }
+    if format == "pdf" && out.is_none() {
+        anyhow::bail!("--format pdf writes a file: name it with --out FILE");
+    }
+    let signed = retention.act(person, batch).await?;
+    let text = match format {
+        "json" => serde_json::to_string_pretty(&signed)?,
+        _ => derbes_service::act_html(&signed, lang)?,
+    };
+    let Some(path) = out else {
+        print!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    };
+    if format == "pdf" {
+        crate::pdf::print(&text, path)?;
+    } else {
+        std::fs::write(path, &text)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
+    eprintln!(
+        "derbes: wrote act {} ({format}) to {}",
+        signed.act.number,
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -459,6 +459,11 @@ fn operator(c: &mut Checker<'_>, p: &Path, o: &Operator) {
             );
         }
     }
+    let commission = p.key("destruction_commission");
+    for (i, m) in o.destruction_commission.iter().enumerate() {
+        c.text(&commission.index(i).key("name"), &m.name);
+        c.text(&commission.index(i).key("position"), &m.position);
+    }
     let rp = p.key("responsible_person");
     c.text(&rp.key("name"), &o.responsible_person.name);
     if let Some(position) = &o.responsible_person.position {

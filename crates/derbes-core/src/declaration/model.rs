@@ -99,6 +99,17 @@ pub struct Operator {
     /// Who approved the policy and by what act, shown under its title.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
+    /// The commission that signs the acts of destruction of personal data, its chair first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destruction_commission: Vec<CommissionMember>,
+}
+
+/// A member of the operator's commission on the destruction of personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommissionMember {
+    pub name: Text,
+    pub position: Text,
 }
 
 /// The approval of the policy: who approved it, by what act, on what date.

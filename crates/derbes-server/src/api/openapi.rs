@@ -363,6 +363,20 @@ fn retention_paths() -> Value {
                 "parameters": [ id_param() ],
                 "responses": { "200": ok("The batch with the approval", "RetentionBatch") }
             }), &[("400", "Malformed id"), ("404", "No such batch"), ("409", "Approved by you already, no longer proposed, or the proposal changed (worked out again)")]) },
+            "/api/v1/retention/batches/{id}/act": { "get": authed(json!({
+                "summary": "The act of destruction of an executed batch",
+                "description": "Issued when the batch is executed, numbered by year: the rule and its basis, the categories and fields, the counts, the method, and the commission the operator declared (operator.destruction_commission), with places for their signatures. The JSON is signed with the operator's Ed25519 key (the one published for receipts) over its RFC 8785 canonical form; `format=html` gives the page to print and sign, in `lang` (else Accept-Language, else kk); `derbes retention act --format pdf` prints it to PDF.",
+                "parameters": [ id_param(),
+                    { "name": "format", "in": "query", "schema": { "enum": ["json", "html"], "default": "json" } },
+                    { "name": "lang", "in": "query", "schema": { "enum": ["kk", "ru", "en"] } } ],
+                "responses": { "200": { "description": "The act", "content": {
+                    "application/json": { "schema": { "$ref": "#/components/schemas/SignedAct" } },
+                    "text/html": { "schema": { "type": "string" } } } } }
+            }), &[("400", "Malformed id or query"), ("404", "No such batch, or not executed yet"), ("422", "Unknown format or language")]) },
+            "/api/v1/retention/acts": { "get": authed(json!({
+                "summary": "Every act of destruction issued, newest first",
+                "responses": { "200": { "description": "The acts", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/DestructionAct" } } } } } }
+            }), &[]) },
             "/api/v1/subjects/{id}/lifecycle": {
                 "get": authed(json!({
                     "summary": "A subject's lifecycle events, and what they add up to",
@@ -436,7 +450,25 @@ fn retention_schemas() -> Value {
                         "added": { "type": "integer", "minimum": 0 }, "removed": { "type": "integer", "minimum": 0 }, "changed": { "type": "integer", "minimum": 0 } } },
                     "approvals": { "type": "array", "items": { "type": "object", "required": ["by", "at"], "properties": { "by": { "type": "string" }, "at": { "type": "string", "format": "date-time" } } } },
                     "approvals_needed": { "type": "integer", "minimum": 1, "maximum": 2 },
+                    "act": { "$ref": "#/components/schemas/DestructionAct" },
                     "version": { "type": "integer" } } },
+                "DestructionAct": { "type": "object", "required": ["schema", "number", "date", "batch_id", "operator", "declaration_version", "rule", "categories", "fields", "whole_subjects", "field_subjects", "fields_destroyed", "skipped", "proposed_by", "proposed_at", "approved_by", "executed_at", "commission"], "properties": {
+                    "schema": { "const": "derbes.destruction-act/1" },
+                    "number": { "type": "string", "description": "<year>-<n>: the operator's n-th act of that year" },
+                    "date": { "type": "string", "format": "date" }, "batch_id": { "type": "string", "format": "uuid" },
+                    "operator": { "type": "object" }, "declaration_version": { "type": "string" },
+                    "rule": { "type": "object", "required": ["code", "label", "period", "action"], "properties": { "code": { "type": "string" }, "label": { "type": "object" }, "period": { "type": "object" }, "basis": { "type": "object" }, "action": { "enum": ["destroy", "depersonalize"] } } },
+                    "categories": { "type": "array", "items": { "type": "object" } }, "fields": { "type": "array", "items": { "type": "object" } },
+                    "whole_subjects": { "type": "integer", "minimum": 0 }, "field_subjects": { "type": "integer", "minimum": 0 }, "fields_destroyed": { "type": "integer", "minimum": 0 },
+                    "skipped": { "type": "object", "additionalProperties": { "type": "integer" } },
+                    "proposed_by": { "type": "string" }, "proposed_at": { "type": "string", "format": "date-time" },
+                    "approved_by": { "type": "array", "items": { "type": "string" } }, "executed_at": { "type": "string", "format": "date-time" },
+                    "commission": { "type": "array", "items": { "type": "object", "required": ["name", "position"], "properties": { "name": { "type": "object" }, "position": { "type": "object" } } } } } },
+                "SignedAct": { "type": "object", "required": ["act", "signature"], "properties": {
+                    "act": { "$ref": "#/components/schemas/DestructionAct" },
+                    "signature": { "type": "object", "required": ["alg", "key_id", "public_key", "canonicalization", "value"], "properties": {
+                        "alg": { "const": "Ed25519" }, "key_id": { "type": "string" }, "public_key": { "type": "string" },
+                        "canonicalization": { "type": "string" }, "value": { "type": "string" } } } } },
                 "LegalHold": { "type": "object", "required": ["subject_id", "category", "event", "from", "until", "set_by", "set_at"], "properties": {
                     "subject_id": { "type": "string", "format": "uuid" }, "category": { "type": "string" },
                     "event": { "type": "string", "format": "uuid", "description": "The lifecycle event that set it: retract it to lift the hold" },

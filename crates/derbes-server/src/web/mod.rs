@@ -137,6 +137,7 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route("/console/retention", get(retention::page))
         .route("/console/retention/batches", post(retention::propose))
+        .route("/console/retention/batches/{id}/act", get(retention::act))
         .route(
             "/console/retention/batches/{id}/approve",
             post(retention::approve),
@@ -288,6 +289,7 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
         ("subjects.html", include_str!("templates/subjects.html")),
         ("audit.html", include_str!("templates/audit.html")),
         ("retention.html", include_str!("templates/retention.html")),
+        ("act.html", include_str!("templates/act.html")),
         ("policy.html", include_str!("templates/policy.html")),
         ("document.html", include_str!("templates/document.html")),
         ("subject.html", include_str!("templates/subject.html")),
@@ -722,9 +724,10 @@ mod tests {
 
     /// The retention page's values: a scan, a batch proposed and one executed, a hold.
     fn retention_samples() -> Vec<(&'static str, Value)> {
-        vec![(
-            "retention.html",
-            json!({ "rule_labels": { "student_records": "x" }, "field_labels": { "grades": "x" }, "error": "x", "overview": {
+        vec![
+            (
+                "retention.html",
+                json!({ "rule_labels": { "student_records": "x" }, "field_labels": { "grades": "x" }, "error": "x", "overview": {
                         "may_approve": true,
                         "latest": { "made_at": "2026-12-07T01:00:00Z", "report": { "today": "2026-12-07", "days": 30, "scanned": 3,
                             "expired_subjects": 1, "held_subjects": 1, "upcoming_subjects": 1, "held_for": { "requests": 1, "complaints": 0, "legal_holds": 1 },
@@ -738,10 +741,16 @@ mod tests {
                             { "id": uuid::Uuid::max(), "rule": "student_records", "action": "destroy", "status": "done", "computed_on": "2026-12-07", "proposed_at": "2026-12-07T01:00:00Z", "proposed_by": "x", "version": 4,
                               "summary": { "subjects": 2, "whole_subjects": 0, "fields": 2, "categories": ["student"], "field_keys": ["grades"], "sample": [], "digest": "x" },
                               "approvals": [], "approvals_needed": 1,
-                              "outcome": { "finished_at": "2026-12-07T01:00:00Z", "whole_subjects": 0, "subjects": 1, "fields": 1, "skipped": { "held": 1 } } }],
+                              "outcome": { "finished_at": "2026-12-07T01:00:00Z", "whole_subjects": 0, "subjects": 1, "fields": 1, "skipped": { "held": 1 } },
+                              "act": { "number": "2026-1" } }],
                         "holds": [{ "subject_id": uuid::Uuid::nil(), "category": "student", "event": uuid::Uuid::nil(), "from": "2026-12-01", "until": "2027-06-30", "reason": "x", "set_by": "x", "set_at": "2026-12-01T01:00:00Z" }],
                     } }),
-        )]
+            ),
+            (
+                "act.html",
+                json!({ "heading": "x", "preamble": "x", "lines": [{ "label": "x", "value": "x" }], "finality": "x", "signatures": ["x"], "batch": uuid::Uuid::nil() }),
+            ),
+        ]
     }
 
     /// The work pages' values: requests, subjects and Today.

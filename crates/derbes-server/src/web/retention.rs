@@ -5,6 +5,7 @@
 use super::{text, Page, Submitted, Viewer};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use derbes_core::text::Lang;
 use derbes_service::{Actor, ConsoleSession, VaultError};
@@ -93,17 +94,87 @@ pub(crate) async fn approve(
     }
 }
 
+/// How the act is wanted: `json`, the signed act to download; else the page.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct ActQuery {
+    format: String,
+}
+
+/// An executed batch's act of destruction, to print for the commission to sign, or
+/// (`?format=json`) the signed act to download.
+pub(crate) async fn act(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(q): Query<ActQuery>,
+) -> Response {
+    let (session, actor, lang) = viewer.parts();
+    let signed = match id.parse::<Uuid>() {
+        Ok(id) => state.app.retention.act(&actor, id).await,
+        Err(_) => Err(VaultError::BatchNotFound),
+    };
+    let signed = match signed {
+        Ok(signed) => signed,
+        Err(e @ (VaultError::BatchNotFound | VaultError::ActNotIssued)) => {
+            let key = match e {
+                VaultError::BatchNotFound => "batch_not_found",
+                _ => "act_not_issued",
+            };
+            let mut r = show(
+                &state,
+                &session,
+                &actor,
+                lang,
+                json!({ "error": text(lang, key) }),
+            )
+            .await;
+            *r.status_mut() = StatusCode::NOT_FOUND;
+            return r;
+        }
+        Err(e) => return super::session::failed(&state, lang, Some(&session), "retention", e),
+    };
+    if q.format == "json" {
+        let name = format!("destruction-act-{}.json", signed.act.number);
+        return crate::api::json_download(&signed, &name).unwrap_or_else(|_| {
+            super::session::unavailable(
+                lang,
+                VaultError::Unavailable("the act cannot be written".into()),
+            )
+        });
+    }
+    let act = &signed.act;
+    let lines: Vec<Value> = derbes_core::destruction_act::lines(act, lang)
+        .into_iter()
+        .map(|(label, value)| json!({ "label": label, "value": value }))
+        .collect();
+    Page::new("act.html", "retention_title", lang, Some(&session))
+        .section("retention")
+        .with(json!({
+            "heading": derbes_core::destruction_act::title(act, lang),
+            "preamble": derbes_core::destruction_act::preamble(lang),
+            "lines": lines,
+            "finality": derbes_core::destruction_act::finality(lang),
+            "signatures": derbes_core::destruction_act::signatures(act, lang),
+            "batch": act.batch_id,
+        }))
+        .render()
+}
+
 /// The page again with why the step was refused, in the page's language; a refusal of the
 /// person stays a page of its own.
 async fn refused(state: &AppState, s: &Submitted, e: VaultError) -> Response {
     let lang = s.lang;
-    let said = match e {
-        VaultError::Batch(p) => p.explain(lang),
-        VaultError::BatchNotFound => text(lang, "batch_not_found").to_owned(),
-        VaultError::Validation(_) => text(lang, "batch_nothing").to_owned(),
+    let (status, said) = match e {
+        VaultError::Batch(p) => (StatusCode::CONFLICT, p.explain(lang)),
+        VaultError::BatchNotFound => (
+            StatusCode::NOT_FOUND,
+            text(lang, "batch_not_found").to_owned(),
+        ),
+        VaultError::Validation(_) => (StatusCode::CONFLICT, text(lang, "batch_nothing").to_owned()),
         e => return super::session::failed(state, lang, Some(&s.session), "retention", e),
     };
     let mut r = show(state, &s.session, &s.actor, lang, json!({ "error": said })).await;
-    *r.status_mut() = axum::http::StatusCode::CONFLICT;
+    *r.status_mut() = status;
     r
 }

@@ -102,6 +102,107 @@ pub(super) fn a_batch_needs_two_approvals_on_a_fresh_proposal(db: TestDb) -> Fut
     })
 }
 
+/// The student file's batch proposed by the DPO and approved by two people: its id.
+async fn approved_batch(s: &Server, dpo: &str) -> String {
+    let batches = "/api/v1/retention/batches";
+    let r = s
+        .post(batches, dpo, json!({ "rule": "student_records" }))
+        .await;
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    for who in [&s.admin, dpo] {
+        let r = s
+            .post(&format!("{batches}/{id}/approve"), who, json!({}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    id
+}
+
+/// An executed batch issues its act of destruction: numbered, signed with the operator's
+/// published key, printable in each language with the declared commission; none before.
+pub(super) fn an_executed_batch_issues_a_signed_act(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let (s, _, dpo) = three_years_after_two_left(&db).await;
+        let id = approved_batch(&s, &dpo).await;
+        let act = format!("/api/v1/retention/batches/{id}/act");
+        let r = s.get(&act, &dpo).await;
+        assert_problem(&r, 404, "not-found");
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("not executed"),
+            "{}",
+            r.body
+        );
+        let job = derbes_service::Actor::job("retention-run");
+        s.state.app.retention.run_batches(&job).await.unwrap();
+
+        let r = s.get(&act, &dpo).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(
+            r.disposition.contains("destruction-act-"),
+            "{}",
+            r.disposition
+        );
+        let year = s.state.app.vault.today().year();
+        assert_eq!(r.body["act"]["number"], format!("{year}-1"), "{}", r.body);
+        assert_eq!(r.body["act"]["rule"]["code"], "student_records");
+        assert_eq!(r.body["act"]["field_subjects"], 2);
+        assert_eq!(r.body["act"]["fields_destroyed"], 2);
+        assert_eq!(r.body["act"]["commission"].as_array().unwrap().len(), 3);
+        // The signature is the operator's, over the act as given.
+        let keys = s.get("/.well-known/derbes-receipt-keys.json", &dpo).await;
+        let sig = &r.body["signature"];
+        assert_eq!(
+            keys.body["keys"][0]["x"], sig["public_key"],
+            "{}",
+            keys.body
+        );
+        let canonical = derbes_core::receipt::canonical_json(&r.body["act"]).unwrap();
+        let check = |text: &str| {
+            derbes_crypto::verify_signature(
+                sig["public_key"].as_str().unwrap(),
+                text.as_bytes(),
+                sig["value"].as_str().unwrap(),
+            )
+        };
+        assert_eq!(check(&canonical), Ok(()));
+        assert!(check(&canonical.replace("\"field_subjects\":2", "\"field_subjects\":1")).is_err());
+
+        for (lang, title, chair) in [
+            (
+                "kk",
+                "Дербес деректерді жою туралы акт №",
+                "Комиссия төрағасы: Дербес деректерді өңдеуді ұйымдастыруға жауапты адам, Жұмабаева",
+            ),
+            (
+                "ru",
+                "Акт об уничтожении персональных данных №",
+                "Председатель комиссии: Лицо, ответственное за организацию обработки персональных данных, Жұмабаева",
+            ),
+            (
+                "en",
+                "Act of destruction of personal data №",
+                "Chair of the commission: Person responsible for organizing the processing of personal data, Aliya Zhumabayeva",
+            ),
+        ] {
+            let r = s.get(&format!("{act}?format=html&lang={lang}"), &dpo).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            assert!(
+                r.content_type.starts_with("text/html"),
+                "{}",
+                r.content_type
+            );
+            assert!(r.text.contains(title), "{lang}: {}", r.text);
+            assert!(r.text.contains(chair), "{lang}: {}", r.text);
+        }
+        let r = s.get(&format!("{act}?format=pdf"), &dpo).await;
+        assert_problem(&r, 422, "validation");
+        let r = s.get("/api/v1/retention/acts", &auditor_of(&s).await).await;
+        assert_eq!(r.body.as_array().map(Vec::len), Some(1), "{}", r.body);
+        let staff = s.token(Role::Staff, &["education"]).await;
+        assert_problem(&s.get(&act, &staff).await, 403, "forbidden");
+    })
+}
+
 async fn auditor_of(s: &Server) -> String {
     s.token(Role::Auditor, &[]).await
 }
@@ -135,16 +236,7 @@ pub(super) fn an_approved_batch_destroys_once_and_again_after_a_restore(db: Test
     Box::pin(async move {
         let (s, ids, dpo) = three_years_after_two_left(&db).await;
         let batches = "/api/v1/retention/batches";
-        let r = s
-            .post(batches, &dpo, json!({ "rule": "student_records" }))
-            .await;
-        let id = r.body["id"].as_str().unwrap().to_owned();
-        for who in [&s.admin, &dpo] {
-            let r = s
-                .post(&format!("{batches}/{id}/approve"), who, json!({}))
-                .await;
-            assert_eq!(r.status, 200, "{}", r.body);
-        }
+        let id = approved_batch(&s, &dpo).await;
         let job = derbes_service::Actor::job("retention-run");
         let leaver: uuid::Uuid = ids[1].parse().unwrap();
         let backed_up = s.store.subject(leaver).await.unwrap().unwrap();

@@ -388,8 +388,41 @@ pub(crate) fn a_batch_is_proposed_and_approved_from_the_retention_page(db: TestD
                     "{}",
                     page.body
                 );
+                // The executed batch's act, to print for the commission and to download signed.
+                let year = desk.service(async { s.state.app.vault.today() }).year();
+                assert!(
+                    page.body.contains(&format!("Жою туралы акт № {year}-1")),
+                    "{}",
+                    page.body
+                );
+                let act = format!("/console/retention/batches/{}/act", &action[..36]);
+                let page = admin.get(&format!("{act}?lang=ru"));
+                assert_eq!(page.status, 200, "{}", page.body);
+                assert!(
+                    page.body.contains(&format!(
+                        "Акт об уничтожении персональных данных № {year}-1"
+                    )),
+                    "{}",
+                    page.body
+                );
+                assert!(
+                    page.body.contains("Председатель комиссии: "),
+                    "{}",
+                    page.body
+                );
+                let signed = admin.get(&format!("{act}?format=json"));
+                assert_eq!(signed.status, 200);
+                assert!(signed.body.contains("\"signature\""), "{}", signed.body);
+                let missing = admin.get("/console/retention/batches/not-a-batch/act");
+                assert_eq!(missing.status, 404, "{}", missing.body);
+                assert!(
+                    missing.body.contains("Такого пакета нет."),
+                    "{}",
+                    missing.body
+                );
                 let mut staff = desk.person("bolat", Role::Staff, &["education"]);
                 assert_eq!(staff.get("/console/retention").status, 403);
+                assert_eq!(staff.get(&act).status, 403);
             })
             .await;
     })

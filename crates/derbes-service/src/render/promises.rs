@@ -102,7 +102,7 @@ pub const PROMISES: &[Promise] = &[
         id: "retention.at-end",
         says: "When a retention period ends or the purpose is achieved, the data are destroyed or depersonalized.",
         kept_by: KeptBy::Operator {
-            until: Some("retention that runs (issue 19)"),
+            until: Some("retention batches that also depersonalize (issue 19)"),
         },
     },
     Promise {

@@ -9,10 +9,11 @@ use crate::actor::Actor;
 use crate::destruction::FieldsDestroyed;
 use crate::vault::VaultError;
 use derbes_core::audit::{AuditDraft, Outcome};
+use derbes_core::destruction::ConnectorDone;
 use derbes_core::retention::last_days;
 use derbes_core::retention_batch::{
     item_of, to_execute, Batch, BatchDiff, BatchItem, BatchOutcome, BatchProblem, BatchStatus,
-    BatchSummary,
+    BatchSummary, ItemMark,
 };
 use derbes_core::validate::FieldProblem;
 use derbes_store::{Applied, BatchItemRecord, BatchRecord, StoreError, WriteOp};
@@ -106,6 +107,7 @@ impl Retention {
             approvals: Vec::new(),
             approvals_needed: if self.settings.four_eyes { 2 } else { 1 },
             outcome: None,
+            act: None,
         };
         let audit = self.batch_audit(actor, "retention.batch.propose", &batch, None);
         let version = self.put(batch.clone(), None, Some(items), audit).await?;
@@ -216,7 +218,7 @@ impl Retention {
             .vault
             .store()
             .write(WriteOp::PutRetentionBatch {
-                batch,
+                batch: Box::new(batch),
                 seen,
                 items,
                 audit,
@@ -369,11 +371,19 @@ impl Retention {
                 .await;
         }
         let outcome = self.outcome_of(batch.id).await?;
-        let done = Batch {
+        // The keys' storage rewritten once for the batch, before it is reported done.
+        if outcome.whole_subjects > 0 {
+            self.vault
+                .store()
+                .write(WriteOp::RewriteDestroyedKeys)
+                .await?;
+        }
+        let mut done = Batch {
             status: BatchStatus::Done,
             outcome: Some(outcome),
             ..(*batch).clone()
         };
+        done.act = self.issue_act(&done, self.vault.today()).await?;
         let audit = self.batch_audit(actor, "retention.batch.done", &done, None);
         match self
             .put(done.clone(), Some(record.version), None, audit)
@@ -401,6 +411,9 @@ impl Retention {
     ) -> Result<Executed, VaultError> {
         let id = approved.subject_id;
         let store = self.vault.store();
+        // The operator's databases told once per set of fields, though the write may be tried
+        // again: each connector's destruction can be repeated, but need not be.
+        let mut told: Option<(Vec<String>, Vec<ConnectorDone>)> = None;
         for _ in 0..crate::vault::UPDATE_ATTEMPTS {
             let Some((record, state)) = store.subject_with_state(id, None).await? else {
                 return self.skip(batch.id, id, "gone").await;
@@ -463,6 +476,16 @@ impl Retention {
                     Err(e) => return Err(e),
                 }
             }
+            // The operator's databases first, while derbes still holds the identifier they
+            // find the subject by; one that fails stops here, with derbes' copy intact.
+            let connectors = match told.take() {
+                Some((fields, done)) if fields == item.fields => done,
+                _ => {
+                    self.destructions
+                        .destroy_fields_in_connectors(&record, &item.fields)
+                        .await?
+                }
+            };
             let kept: Vec<(String, Vec<u8>)> = record
                 .fields
                 .iter()
@@ -478,7 +501,9 @@ impl Retention {
                     "batch_id": batch.id,
                     "rule": batch.rule,
                     "method": "deletion",
+                    "connectors": connectors,
                 }));
+            told = Some((item.fields.clone(), connectors));
             let written = store
                 .write(WriteOp::DestroyFields {
                     subject_id: id,
@@ -518,7 +543,7 @@ impl Retention {
             .write(WriteOp::MarkBatchItem {
                 batch,
                 subject_id,
-                outcome: format!("skipped:{reason}"),
+                outcome: ItemMark::Skipped(reason.to_owned()),
             })
             .await
         {
@@ -529,28 +554,11 @@ impl Retention {
 
     /// What the batch's items came to, from their marks.
     async fn outcome_of(&self, id: Uuid) -> Result<BatchOutcome, VaultError> {
-        let mut outcome = BatchOutcome {
-            finished_at: self.vault.now(),
-            whole_subjects: 0,
-            subjects: 0,
-            fields: 0,
-            skipped: Default::default(),
-        };
-        for i in self.batch_items(id).await? {
-            let mark = i.outcome.unwrap_or_default();
-            match mark.split_once(':') {
-                Some(("whole", n)) | Some(("fields", n)) => {
-                    outcome.subjects += 1;
-                    outcome.whole_subjects += u64::from(mark.starts_with("whole"));
-                    outcome.fields += n.parse::<u64>().unwrap_or(0);
-                }
-                Some(("skipped", why)) => {
-                    *outcome.skipped.entry(why.to_owned()).or_default() += 1;
-                }
-                _ => *outcome.skipped.entry("pending".to_owned()).or_default() += 1,
-            }
-        }
-        Ok(outcome)
+        let items = self.batch_items(id).await?;
+        Ok(BatchOutcome::of(
+            items.iter().map(|i| i.outcome.as_ref()),
+            self.vault.now(),
+        ))
     }
 }
 

@@ -19,7 +19,9 @@ use std::sync::Arc;
 use time::Date;
 use uuid::Uuid;
 
+mod acts;
 mod batches;
+pub use acts::{act_html, SignedAct};
 pub use batches::{batch_summary, BatchView, RetentionOverview, RetentionSettings};
 
 /// What kind of lifecycle event is asked for.

@@ -81,6 +81,10 @@ pub enum VaultError {
     Batch(derbes_core::retention_batch::BatchProblem),
     #[error("there is no retention batch with this id")]
     BatchNotFound,
+    #[error(
+        "the retention batch is not executed yet; its act of destruction is issued when it is"
+    )]
+    ActNotIssued,
     #[error("there is no token with this id")]
     TokenNotFound,
     #[error("there is no account with this login")]

@@ -19,6 +19,8 @@ impl Writer {
             .await
     }
 
+    /// The statements of a destruction go to the server together (pipelined): it runs them in
+    /// order, in the group's transaction, while derbes waits for one round trip, not one each.
     pub(super) async fn destroy_subject(
         &mut self,
         mut destruction: Destruction,
@@ -27,12 +29,25 @@ impl Writer {
         batch: Option<Uuid>,
     ) -> Result<Applied, StoreError> {
         let id = destruction.subject_id;
-        // Locked: a package or a second destruction waiting on the row sees it gone.
-        if self
-            .query_opt("SELECT 1 FROM subjects WHERE id = $1 FOR UPDATE", &[&id])
-            .await?
-            .is_none()
-        {
+        let checks = [
+            // Locked: a package or a second destruction waiting on the row sees it gone.
+            "SELECT 1 FROM subjects WHERE id = $1 FOR UPDATE",
+            "SELECT purpose, obligation FROM obligations WHERE subject_id = $1",
+            "SELECT 1 FROM representatives WHERE representative_id = $1 LIMIT 1",
+            "SELECT count(*) FROM lifecycle_events WHERE subject_id = $1",
+            "SELECT 1 FROM requests WHERE subject_id = $1 AND open LIMIT 1",
+        ];
+        let mut prepared = Vec::with_capacity(checks.len());
+        for sql in checks {
+            prepared.push(self.prep(sql).await?);
+        }
+        let c = &self.client;
+        let param: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&id];
+        let [held, obligations, represents, events, asked] = <[Vec<Row>; 5]>::try_from(
+            futures_util::future::try_join_all(prepared.iter().map(|s| c.query(s, &param))).await?,
+        )
+        .map_err(|_| StoreError::Backend("a destruction's checks went missing".into()))?;
+        if held.is_empty() {
             return match self
                 .query_opt(
                     "SELECT record FROM destructions WHERE subject_id = $1",
@@ -50,85 +65,81 @@ impl Writer {
         if let Some(checked) = &checked {
             // Every write holds the audit head's lock: no obligation or link can be
             // written between these reads and the deletes.
-            let obligations = self
-                .query(
-                    "SELECT purpose, obligation FROM obligations WHERE subject_id = $1",
-                    &[&id],
-                )
-                .await?
-                .iter()
-                .map(|r| (r.get(0), r.get(1)))
-                .collect();
-            let represents = self
-                .query_opt(
-                    "SELECT 1 FROM representatives WHERE representative_id = $1 LIMIT 1",
-                    &[&id],
-                )
-                .await?
-                .is_some();
-            let events: i64 = self
-                .query_one(
-                    "SELECT count(*) FROM lifecycle_events WHERE subject_id = $1",
-                    &[&id],
-                )
-                .await?
-                .get(0);
-            if !crate::destruction_check_holds(checked, obligations, events, represents)? {
+            let obligations = obligations.iter().map(|r| (r.get(0), r.get(1))).collect();
+            let events: i64 = events.first().map_or(0, |r| r.get(0));
+            if !crate::destruction_check_holds(
+                checked,
+                obligations,
+                events,
+                !represents.is_empty(),
+            )? {
                 return Err(StoreError::VersionConflict);
             }
         }
-        if let Some(batch) = batch {
-            self.refuse_open_request(id).await?;
-            let done = format!("whole:{}", destruction.fields.len());
-            self.mark_batch_item(batch, id, &done).await?;
-        }
-        // The partition of the key, rewritten once the destruction is committed.
-        if let Some(row) = self
-            .query_opt(
-                "SELECT tableoid::regclass::text FROM subject_keys WHERE subject_id = $1",
-                &[&id],
-            )
-            .await?
-        {
-            let partition: String = row.get(0);
-            if !self.rewrite.contains(&partition) {
-                self.rewrite.push(partition);
+        // The partition of the key, rewritten once the destruction is committed; a batch's,
+        // once the batch is executed (`WriteOp::RewriteDestroyedKeys`).
+        if batch.is_none() {
+            if let Some(row) = self
+                .query_opt(
+                    "SELECT tableoid::regclass::text FROM subject_keys WHERE subject_id = $1",
+                    &[&id],
+                )
+                .await?
+            {
+                let partition: String = row.get(0);
+                if !self.rewrite.contains(&partition) {
+                    self.rewrite.push(partition);
+                }
             }
         }
-        self.execute("DELETE FROM subject_keys WHERE subject_id = $1", &[&id])
-            .await?;
-        destruction.removed = Removed {
-            index_entries: self
-                .execute("DELETE FROM blind_index WHERE subject_id = $1", &[&id])
-                .await?,
-            consent_events: self
-                .execute("DELETE FROM consent_events WHERE subject_id = $1", &[&id])
-                .await?,
-            representative_links: self
-                .execute("DELETE FROM representatives WHERE subject_id = $1", &[&id])
-                .await?,
-            flags: self
-                .execute("DELETE FROM subject_flags WHERE subject_id = $1", &[&id])
-                .await?,
-            obligations: self
-                .execute("DELETE FROM obligations WHERE subject_id = $1", &[&id])
-                .await?,
-            packages: self
-                .execute("DELETE FROM request_packages WHERE subject_id = $1", &[&id])
-                .await?,
-            lifecycle_events: self
-                .execute("DELETE FROM lifecycle_events WHERE subject_id = $1", &[&id])
-                .await?,
-        };
-        for sql in [
+        if let Some(batch) = batch {
+            // An open request is a legal hold that came since the decision.
+            if !asked.is_empty() {
+                return Err(StoreError::VersionConflict);
+            }
+            let done =
+                derbes_core::retention_batch::ItemMark::Whole(destruction.fields.len() as u64);
+            self.mark_batch_item(batch, id, &done).await?;
+        }
+        // The counted deletes first, in the order of `Removed`.
+        let deletes = [
+            "DELETE FROM blind_index WHERE subject_id = $1",
+            "DELETE FROM consent_events WHERE subject_id = $1",
+            "DELETE FROM representatives WHERE subject_id = $1",
+            "DELETE FROM subject_flags WHERE subject_id = $1",
+            "DELETE FROM obligations WHERE subject_id = $1",
+            "DELETE FROM request_packages WHERE subject_id = $1",
+            "DELETE FROM lifecycle_events WHERE subject_id = $1",
+            "DELETE FROM subject_keys WHERE subject_id = $1",
             "DELETE FROM legal_holds WHERE subject_id = $1",
             "DELETE FROM majority_reconfirmations WHERE subject_id = $1",
             "DELETE FROM reconfirmations_unsettled WHERE subject_id = $1",
-        ] {
-            self.execute(sql, &[&id]).await?;
+            "DELETE FROM subjects WHERE id = $1",
+        ];
+        let mut prepared = Vec::with_capacity(deletes.len());
+        for sql in deletes {
+            prepared.push(self.prep(sql).await?);
         }
-        self.execute("DELETE FROM subjects WHERE id = $1", &[&id])
-            .await?;
+        let c = &self.client;
+        let removed =
+            futures_util::future::try_join_all(prepared.iter().map(|s| c.execute(s, &param)))
+                .await?;
+        let [index_entries, consent_events, representative_links, flags, obligations, packages, lifecycle_events, ..] =
+            removed[..]
+        else {
+            return Err(StoreError::Backend(
+                "a destruction's deletes went missing".into(),
+            ));
+        };
+        destruction.removed = Removed {
+            index_entries,
+            consent_events,
+            representative_links,
+            flags,
+            obligations,
+            packages,
+            lifecycle_events,
+        };
         self.execute("INSERT INTO destructions (subject_id, destroyed_at, record) VALUES ($1, $2, $3)
                  ON CONFLICT (subject_id) DO UPDATE SET destroyed_at = excluded.destroyed_at, record = excluded.record", &[
                     &id,

@@ -580,6 +580,10 @@ impl Writer {
                 results.push(Ok(Applied::Audited));
                 continue;
             }
+            if matches!(op, WriteOp::RewriteDestroyedKeys) {
+                results.push(self.rewrite_every_key_partition().await);
+                continue;
+            }
             // Every other operation gets a savepoint: a failed statement aborts a PostgreSQL
             // transaction, and the savepoint keeps the rest of the group.
             let guarded = !matches!(op, WriteOp::Audit(_));
@@ -669,6 +673,24 @@ impl Writer {
         Ok(checkpoint)
     }
 
+    /// Asks for every partition of `subject_keys` to be rewritten after the commit.
+    async fn rewrite_every_key_partition(&mut self) -> Result<Applied, StoreError> {
+        let partitions = self
+            .query(
+                "SELECT inhrelid::regclass::text FROM pg_inherits
+                 WHERE inhparent = 'subject_keys'::regclass ORDER BY 1",
+                &[],
+            )
+            .await?;
+        for row in partitions {
+            let partition: String = row.get(0);
+            if !self.rewrite.contains(&partition) {
+                self.rewrite.push(partition);
+            }
+        }
+        Ok(Applied::KeysRewritten)
+    }
+
     /// Rewrites the partitions of `subject_keys` that held keys destroyed by the committed group,
     /// so that the dead rows holding them are gone from the live files before the destruction
     /// is answered. A rewrite that fails turns the destruction's answer into an error (the
@@ -695,7 +717,10 @@ impl Writer {
         }
         if let Some(m) = failed {
             for r in results.iter_mut() {
-                if matches!(r, Ok(Applied::Destroyed { already: false, .. })) {
+                if matches!(
+                    r,
+                    Ok(Applied::Destroyed { already: false, .. } | Applied::KeysRewritten)
+                ) {
                     *r = Err(StoreError::Backend(m.clone()));
                 }
             }
@@ -912,7 +937,7 @@ impl Writer {
     async fn apply(&mut self, op: WriteOp) -> Result<Applied, StoreError> {
         match op {
             // Taken by the commit group itself, before any operation is applied.
-            WriteOp::Checkpoint => Ok(Applied::Audited),
+            WriteOp::Checkpoint | WriteOp::RewriteDestroyedKeys => Ok(Applied::Audited),
             WriteOp::ArchiveAudit { segment, audit } => self.archive_audit(segment, audit).await,
             WriteOp::CreateSubject {
                 record: r,

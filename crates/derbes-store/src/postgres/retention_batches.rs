@@ -3,7 +3,7 @@
 use super::*;
 use crate::retention_batches::{BatchItemRecord, BatchRecord};
 use crate::RetentionBatchStore;
-use derbes_core::retention_batch::{Batch, BatchItem};
+use derbes_core::retention_batch::{Batch, BatchItem, ItemMark};
 
 impl Writer {
     /// Applies a write of retention batches.
@@ -17,7 +17,7 @@ impl Writer {
                 seen,
                 items,
                 audit,
-            } => self.put_retention_batch(batch, seen, items, audit).await,
+            } => self.put_retention_batch(*batch, seen, items, audit).await,
             WriteOp::DestroyFields {
                 subject_id,
                 expected_version,
@@ -162,7 +162,7 @@ impl RetentionBatchStore for PostgresStore {
         .map(|r| {
             Ok(BatchItemRecord {
                 item: from_json(&r.try_get::<_, String>(0)?)?,
-                outcome: r.try_get(1)?,
+                outcome: crate::retention_batches::mark_of(r.try_get(1)?)?,
             })
         })
         .collect()
@@ -175,13 +175,13 @@ impl Writer {
         &mut self,
         batch: Uuid,
         subject_id: Uuid,
-        outcome: &str,
+        outcome: &ItemMark,
     ) -> Result<(), StoreError> {
         let marked = self
             .execute(
                 "UPDATE retention_batch_items SET outcome = $3
                  WHERE batch_id = $1 AND subject_id = $2 AND outcome IS NULL",
-                &[&batch, &subject_id, &outcome],
+                &[&batch, &subject_id, &outcome.text()],
             )
             .await?;
         if marked == 0 {
@@ -238,7 +238,7 @@ impl Writer {
                 return Err(StoreError::VersionConflict);
             }
             self.refuse_open_request(subject_id).await?;
-            self.mark_batch_item(batch, subject_id, &format!("fields:{}", destroyed.len()))
+            self.mark_batch_item(batch, subject_id, &ItemMark::Fields(destroyed.to_vec()))
                 .await?;
         }
         let blob = encode_fields(&fields).map_err(|e| StoreError::Backend(e.to_string()))?;

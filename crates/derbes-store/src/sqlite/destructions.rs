@@ -50,7 +50,7 @@ pub(super) fn destroy_subject(
     }
     if let Some(batch) = batch {
         super::retention_batches::refuse_open_request(conn, id)?;
-        let done = format!("whole:{}", destruction.fields.len());
+        let done = derbes_core::retention_batch::ItemMark::Whole(destruction.fields.len() as u64);
         super::retention_batches::mark_item(conn, batch, id, &done)?;
     }
     let delete = |sql: &str| -> Result<u64, StoreError> {

@@ -3,7 +3,7 @@
 use super::*;
 use crate::retention_batches::{BatchItemRecord, BatchRecord};
 use crate::RetentionBatchStore;
-use derbes_core::retention_batch::{Batch, BatchItem};
+use derbes_core::retention_batch::{Batch, BatchItem, ItemMark};
 
 /// Applies a write of retention batches.
 pub(super) fn apply(tx: &mut Tx<'_>, op: WriteOp) -> Result<Applied, StoreError> {
@@ -13,7 +13,7 @@ pub(super) fn apply(tx: &mut Tx<'_>, op: WriteOp) -> Result<Applied, StoreError>
             seen,
             items,
             audit,
-        } => put(tx, batch, seen, items, audit),
+        } => put(tx, *batch, seen, items, audit),
         WriteOp::DestroyFields {
             subject_id,
             expected_version,
@@ -158,7 +158,7 @@ impl RetentionBatchStore for SqliteStore {
                 .map(|(item, outcome)| {
                     Ok(BatchItemRecord {
                         item: from_json(&item)?,
-                        outcome,
+                        outcome: crate::retention_batches::mark_of(outcome)?,
                     })
                 })
                 .collect()
@@ -172,7 +172,7 @@ pub(super) fn mark_item(
     conn: &Connection,
     batch: Uuid,
     subject_id: Uuid,
-    outcome: &str,
+    outcome: &ItemMark,
 ) -> Result<(), StoreError> {
     let marked = conn
         .prepare_cached(
@@ -182,7 +182,7 @@ pub(super) fn mark_item(
         .execute(params![
             &batch.as_bytes()[..],
             &subject_id.as_bytes()[..],
-            outcome
+            outcome.text()
         ])?;
     if marked == 0 {
         return Err(StoreError::VersionConflict);
@@ -227,7 +227,7 @@ pub(super) fn destroy_fields(
             conn,
             batch,
             subject_id,
-            &format!("fields:{}", destroyed.len()),
+            &ItemMark::Fields(destroyed.to_vec()),
         )?;
     }
     let changed = conn

@@ -180,4 +180,22 @@ fn retention_scan_counts_what_expired() {
         &retention(&["batches"]),
         "no retention batch has been proposed",
     );
+    // No act before a batch is executed; a PDF needs a file to go to.
+    assert_stdout_has(
+        &retention(&["acts"]),
+        "no act of destruction has been issued",
+    );
+    let nil = "00000000-0000-0000-0000-000000000000";
+    assert_failed_with(
+        &retention(&["act", nil]),
+        "there is no retention batch with this id",
+    );
+    assert_failed_with(
+        &retention(&["act", nil, "--format", "pdf"]),
+        "--format pdf writes a file: name it with --out FILE",
+    );
+    assert_failed_with(
+        &retention(&["act", nil, "--format", "docx"]),
+        "--format `docx`: use json, html or pdf",
+    );
 }

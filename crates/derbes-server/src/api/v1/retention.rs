@@ -3,9 +3,10 @@
 use crate::api::{created, ok, Body, Path, Query, RouteList};
 use crate::auth::Caller;
 use crate::problem::ApiError;
-use axum::response::Response;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use derbes_service::LifecycleInput;
+use derbes_service::{act_html, LifecycleInput};
 use uuid::Uuid;
 
 pub(in crate::api) fn routes() -> RouteList {
@@ -19,6 +20,8 @@ pub(in crate::api) fn routes() -> RouteList {
             axum::routing::post(propose),
         ),
         ("get", "/api/v1/retention/batches/{id}", get(batch)),
+        ("get", "/api/v1/retention/batches/{id}/act", get(act)),
+        ("get", "/api/v1/retention/acts", get(acts)),
         (
             "post",
             "/api/v1/retention/batches/{id}/approve",
@@ -73,6 +76,56 @@ async fn propose(
 
 async fn batch(Caller { app, actor }: Caller, Path(id): Path<Uuid>) -> Result<Response, ApiError> {
     ok(&app.retention.batch(&actor, id).await?)
+}
+
+async fn acts(Caller { app, actor }: Caller) -> Result<Response, ApiError> {
+    ok(&app.retention.acts(&actor).await?)
+}
+
+/// How an act is wanted: signed JSON (the default) or a page, in a language.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActQuery {
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+/// The act of destruction of an executed batch: the signed JSON to keep, or the page to print
+/// and sign (`format=html`), in the asker's language (`?lang=`, else `Accept-Language`).
+async fn act(
+    Caller { app, actor }: Caller,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Query(q): Query<ActQuery>,
+) -> Result<Response, ApiError> {
+    let lang = crate::api::asked_lang(q.lang.as_deref(), &headers)?;
+    let html = match q.format.as_deref().unwrap_or("json") {
+        "json" => false,
+        "html" => true,
+        _ => {
+            return Err(ApiError::field(
+                "format",
+                "must be json or html",
+                "must be json or html",
+            ))
+        }
+    };
+    let signed = app.retention.act(&actor, id).await?;
+    if !html {
+        return crate::api::json_download(
+            &signed,
+            &format!("destruction-act-{}.json", signed.act.number),
+        )
+        .map_err(|e| ApiError::internal(e.to_string()));
+    }
+    let mut response = (StatusCode::OK, act_html(&signed, lang)?).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    Ok(response)
 }
 
 async fn approve(

@@ -1,0 +1,389 @@
+//! The act of destruction of personal data (акт): what one executed retention batch destroyed,
+//! under which rule and on what basis, by which method, for the operator's commission to sign.
+//! Built once, when the batch is executed, from the declaration then in force; stored with the
+//! batch, so that a later declaration changes no act already issued.
+
+use crate::declaration::{CommissionMember, Declaration, RetentionAction};
+use crate::retention_batch::Batch;
+use crate::text::{format_date, tr, Lang, Text};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The act's schema, in its signed form.
+pub const SCHEMA: &str = "derbes.destruction-act/1";
+
+/// An act of destruction, as signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Act {
+    pub schema: String,
+    /// `<year>-<n>`: the operator's n-th act of that year.
+    pub number: String,
+    /// The day the batch was executed (the operator's local day).
+    #[serde(with = "crate::iso_date")]
+    pub date: time::Date,
+    pub batch_id: Uuid,
+    pub operator: ActOperator,
+    pub declaration_version: String,
+    pub rule: ActRule,
+    /// Subject categories and fields of the batch, as declared.
+    pub categories: Vec<Named>,
+    pub fields: Vec<Named>,
+    /// Subjects destroyed whole, by crypto-shredding (their key destroyed, every record
+    /// deleted, the operator's connected databases told).
+    pub whole_subjects: u64,
+    /// Subjects that lost only the expired fields, deleted with their index entries.
+    pub field_subjects: u64,
+    /// Fields destroyed in all.
+    pub fields_destroyed: u64,
+    /// Items not executed, by reason (`held`, `kept`, `gone`, …).
+    pub skipped: BTreeMap<String, u64>,
+    pub proposed_by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub proposed_at: OffsetDateTime,
+    pub approved_by: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub executed_at: OffsetDateTime,
+    /// The commission that signs the act, its chair first, as the operator declared it.
+    pub commission: Vec<CommissionMember>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActOperator {
+    pub name: Text,
+    pub bin: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActRule {
+    pub code: String,
+    pub label: Text,
+    /// The period and where it counts from, in words.
+    pub period: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<Text>,
+    pub action: RetentionAction,
+}
+
+/// A declared code with its label.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Named {
+    pub code: String,
+    pub label: Text,
+}
+
+/// The act of `batch`, executed, as the `number`-th act of its year; `None` while the batch
+/// is not executed or its rule is no longer declared.
+pub fn build(
+    declaration: &Declaration,
+    batch: &Batch,
+    number: u32,
+    date: time::Date,
+) -> Option<Act> {
+    let outcome = batch.outcome.as_ref()?;
+    let rule = declaration.retention.get(&batch.rule)?;
+    let named = |code: &String, label: Option<&Text>| Named {
+        code: code.clone(),
+        label: label.cloned().unwrap_or_default(),
+    };
+    Some(Act {
+        schema: SCHEMA.to_owned(),
+        number: format!("{}-{number}", date.year()),
+        date,
+        batch_id: batch.id,
+        operator: ActOperator {
+            name: declaration.operator.name.clone(),
+            bin: declaration.operator.bin.clone(),
+        },
+        declaration_version: declaration.version.clone(),
+        rule: ActRule {
+            code: batch.rule.clone(),
+            label: rule.label.clone(),
+            period: Text::new(
+                &crate::policy::period(rule, Lang::Kk),
+                &crate::policy::period(rule, Lang::Ru),
+                &crate::policy::period(rule, Lang::En),
+            ),
+            basis: rule.basis.clone(),
+            action: batch.action,
+        },
+        categories: batch
+            .summary
+            .categories
+            .iter()
+            .map(|c| named(c, declaration.subject_categories.get(c).map(|c| &c.label)))
+            .collect(),
+        fields: batch
+            .summary
+            .field_keys
+            .iter()
+            .map(|f| named(f, declaration.fields.get(f).map(|f| &f.label)))
+            .collect(),
+        whole_subjects: outcome.whole_subjects,
+        field_subjects: outcome.subjects - outcome.whole_subjects,
+        fields_destroyed: outcome.fields,
+        skipped: outcome.skipped.clone(),
+        proposed_by: batch.proposed_by.clone(),
+        proposed_at: batch.proposed_at,
+        approved_by: batch.approvals.iter().map(|a| a.by.clone()).collect(),
+        executed_at: outcome.finished_at,
+        commission: declaration.operator.destruction_commission.clone(),
+    })
+}
+
+/// The act's title in `lang`.
+pub fn title(act: &Act, lang: Lang) -> String {
+    format!(
+        "{} № {}",
+        tr(
+            lang,
+            "Дербес деректерді жою туралы акт",
+            "Акт об уничтожении персональных данных",
+            "Act of destruction of personal data",
+        ),
+        act.number
+    )
+}
+
+/// What the commission states, above the act's lines (the day is among them).
+pub fn preamble(lang: Lang) -> &'static str {
+    tr(
+        lang,
+        "Төменде көрсетілген құрамдағы комиссия сақтау мерзімі өткен дербес деректердің «Дербес деректер және оларды қорғау туралы» Қазақстан Республикасы Заңының 12 және 18-баптарына сәйкес мынадай көлемде және мынадай тәсілмен жойылғаны туралы осы актіні жасады.",
+        "Комиссия в составе, указанном ниже, составила настоящий акт о том, что персональные данные, срок хранения которых истёк, уничтожены в соответствии со статьями 12 и 18 Закона Республики Казахстан «О персональных данных и их защите» в следующем объёме и следующим способом.",
+        "The commission named below has drawn up this act to record that personal data whose retention period had ended were destroyed, under Articles 12 and 18 of the Law of the Republic of Kazakhstan \"On Personal Data and Their Protection\", to the extent and by the method stated below.",
+    )
+}
+
+/// How the destruction was carried out and why it cannot be undone, below the act's lines.
+pub fn finality(lang: Lang) -> &'static str {
+    tr(
+        lang,
+        "Жоюды derbes ақпараттық жүйесі онда бекітілген топтама бойынша орындады; әрбір әрекет аудит журналына жазылды. Жойылған деректерді қалпына келтіру мүмкін емес: субъектінің шифрлау кілті немесе мерзімі өткен өрістер жойылды, ал деректер резервтік көшірмеден қалпына келтірілсе, жою журналы бойынша қайта жойылады.",
+        "Уничтожение исполнено информационной системой derbes по пакету, утверждённому в ней; каждое действие записано в журнал аудита. Восстановить уничтоженные данные невозможно: уничтожены ключ шифрования субъекта или поля с истёкшим сроком, а после восстановления из резервной копии уничтожение применяется повторно по журналу уничтожений.",
+        "The destruction was executed by the derbes information system, for a batch approved in it; every step is recorded in the audit log. The destroyed data cannot be recovered: the subject's encryption key or the expired fields were destroyed, and after a restore from a backup the destruction is applied again from the destruction log.",
+    )
+}
+
+/// The commission's lines for signatures, the chair first; blank lines to fill in by hand
+/// when the operator declared no commission.
+pub fn signatures(act: &Act, lang: Lang) -> Vec<String> {
+    const BLANK: &str = "________________________________";
+    let chair = tr(
+        lang,
+        "Комиссия төрағасы",
+        "Председатель комиссии",
+        "Chair of the commission",
+    );
+    let member = tr(
+        lang,
+        "Комиссия мүшесі",
+        "Член комиссии",
+        "Member of the commission",
+    );
+    let sign = tr(lang, "қолы", "подпись", "signature");
+    let role = |i: usize| if i == 0 { chair } else { member };
+    if act.commission.is_empty() {
+        return (0..3)
+            .map(|i| format!("{}: {BLANK} — {sign} ________________", role(i)))
+            .collect();
+    }
+    act.commission
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            format!(
+                "{}: {}, {} — {sign} ________________",
+                role(i),
+                m.position.get(lang),
+                m.name.get(lang)
+            )
+        })
+        .collect()
+}
+
+/// Why an item was skipped, in words.
+fn skipped_reason(code: &str, lang: Lang) -> String {
+    match code {
+        "held" => tr(
+            lang,
+            "заңды ұстап қалу немесе ашық өтініш",
+            "удержание по закону или открытое обращение",
+            "a legal hold or an open request",
+        )
+        .to_owned(),
+        "kept" => tr(
+            lang,
+            "деректерді қайтадан өңдеу мақсаты сақтайды",
+            "данные вновь удерживает цель обработки",
+            "a purpose keeps the data again",
+        )
+        .to_owned(),
+        "gone" => tr(
+            lang,
+            "субъект бұрын жойылған",
+            "субъект уничтожен ранее",
+            "the subject was destroyed before",
+        )
+        .to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// The act's lines (label, value) in `lang`, in the order they are printed.
+pub fn lines(act: &Act, lang: Lang) -> Vec<(String, String)> {
+    let t = |kk: &str, ru: &str, en: &str| tr(lang, kk, ru, en).to_owned();
+    let list = |items: &[Named]| {
+        items
+            .iter()
+            .map(|n| match n.label.get(lang) {
+                "" => n.code.clone(),
+                label => label.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let mut out = vec![
+        (
+            t("Оператор", "Оператор", "Operator"),
+            format!(
+                "{}, {} {}",
+                act.operator.name.get(lang),
+                tr(lang, "БСН", "БИН", "BIN"),
+                act.operator.bin
+            ),
+        ),
+        (
+            t("Актінің күні", "Дата акта", "Date"),
+            format_date(act.date, lang),
+        ),
+        (
+            t("Сақтау ережесі", "Правило хранения", "Retention rule"),
+            format!(
+                "{} ({})",
+                act.rule.label.get(lang),
+                act.rule.period.get(lang)
+            ),
+        ),
+    ];
+    if let Some(basis) = &act.rule.basis {
+        out.push((
+            t("Негіздеме", "Основание", "Basis"),
+            basis.get(lang).to_owned(),
+        ));
+    }
+    out.extend([
+        (
+            t("Субъектілер санаттары", "Категории субъектов", "Subject categories"),
+            list(&act.categories),
+        ),
+        (
+            t("Дербес деректер құрамы", "Состав персональных данных", "Personal data"),
+            list(&act.fields),
+        ),
+        (
+            t(
+                "Толық жойылған субъектілер (криптографиялық жою: кілт жойылды, жазбалар өшірілді, оператордың қосылған дерекқорлары хабардар етілді)",
+                "Субъекты, уничтоженные полностью (криптографическое уничтожение: ключ уничтожен, записи удалены, подключённые базы данных оператора уведомлены)",
+                "Subjects destroyed whole (crypto-shredding: the key destroyed, the records deleted, the operator's connected databases told)",
+            ),
+            act.whole_subjects.to_string(),
+        ),
+        (
+            t(
+                "Мерзімі өткен деректері ғана жойылған субъектілер (өрістер мен іздеу индексінің жазбалары өшірілді)",
+                "Субъекты, у которых уничтожены только данные с истёкшим сроком (поля и записи поискового индекса удалены)",
+                "Subjects that lost only their expired data (the fields and their index entries deleted)",
+            ),
+            act.field_subjects.to_string(),
+        ),
+        (
+            t("Жойылған өрістер, барлығы", "Уничтожено полей, всего", "Fields destroyed in all"),
+            act.fields_destroyed.to_string(),
+        ),
+    ]);
+    if !act.skipped.is_empty() {
+        let skipped: Vec<String> = act
+            .skipped
+            .iter()
+            .map(|(why, n)| format!("{n}: {}", skipped_reason(why, lang)))
+            .collect();
+        out.push((
+            t(
+                "Орындалмаған (себебі бойынша)",
+                "Не исполнено (по причинам)",
+                "Not executed (by reason)",
+            ),
+            skipped.join("; "),
+        ));
+    }
+    out.extend([
+        (
+            t("Ұсынған", "Предложил", "Proposed by"),
+            act.proposed_by.clone(),
+        ),
+        (
+            t("Бекіткен", "Утвердил(и)", "Approved by"),
+            act.approved_by.join(", "),
+        ),
+        (t("Топтама", "Пакет", "Batch"), act.batch_id.to_string()),
+        (
+            t("Саясат нұсқасы", "Версия политики", "Policy version"),
+            act.declaration_version.clone(),
+        ),
+    ]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retention_batch::{BatchOutcome, BatchSummary};
+    use time::macros::{date, datetime};
+
+    fn executed() -> Batch {
+        let mut summary = BatchSummary::of(&[]);
+        summary.categories.insert("student".into());
+        summary.field_keys.insert("iin".into());
+        let mut batch = crate::retention_batch::tests::proposed(summary, 1)
+            .approved("dpo:aigul", datetime!(2029-06-01 10:00 UTC));
+        batch.status = crate::retention_batch::BatchStatus::Done;
+        batch.outcome = Some(BatchOutcome {
+            finished_at: datetime!(2029-06-01 10:05 UTC),
+            whole_subjects: 3,
+            subjects: 5,
+            fields: 31,
+            skipped: [("held".to_owned(), 1)].into(),
+        });
+        batch
+    }
+
+    #[test]
+    fn an_act_says_what_was_destroyed_under_which_rule_in_each_language() {
+        let d = crate::retention::tests::decl();
+        let act = build(&d, &executed(), 4, date!(2029 - 06 - 01)).unwrap();
+        assert_eq!(act.number, "2029-4");
+        assert_eq!((act.whole_subjects, act.field_subjects), (3, 2));
+        assert_eq!(act.fields_destroyed, 31);
+        assert_eq!(act.rule.code, "student_records");
+        for lang in Lang::ALL {
+            let lines = lines(&act, lang);
+            let text: Vec<&str> = lines.iter().map(|(_, v)| v.as_str()).collect();
+            assert!(text.contains(&"3"), "{lang}: {text:?}");
+            assert!(text.iter().any(|v| v.contains(&d.operator.bin)));
+            assert!(title(&act, lang).ends_with("№ 2029-4"));
+            assert!(lines.iter().all(|(l, v)| !l.is_empty() && !v.is_empty()));
+        }
+        let signed = signatures(&act, Lang::Ru);
+        assert!(
+            signed[0].starts_with("Председатель комиссии: "),
+            "{signed:?}"
+        );
+        assert!(preamble(Lang::Kk).contains("18-баптарына"));
+        // Not executed yet: no act.
+        let mut proposed = executed();
+        proposed.outcome = None;
+        assert_eq!(build(&d, &proposed, 1, date!(2029 - 06 - 01)), None);
+    }
+}
