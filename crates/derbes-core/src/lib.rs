@@ -9,6 +9,7 @@ pub mod consent;
 pub mod deadline;
 pub mod decision;
 pub mod declaration;
+pub mod depersonalize;
 pub mod destruction;
 pub mod destruction_act;
 pub mod expiry;

@@ -300,6 +300,7 @@ fn rules(c: &mut Checker<'_>, d: &Declaration) {
                 "set years, months or days to a positive number",
             );
         }
+        depersonalization(c, &p, d, r);
     }
     for (key, dl) in d.deadlines.declared() {
         if dl.days == 0 {
@@ -400,6 +401,85 @@ fn automated_processing(c: &mut Checker<'_>, p: &Path, a: &AutomatedProcessing) 
             ),
             None => {}
         }
+    }
+}
+
+/// What a rule that depersonalizes keeps: declared fields, each kept in a way its values
+/// allow; quasi-identifiers among the fields kept; a k that protects.
+fn depersonalization(c: &mut Checker<'_>, p: &Path, d: &Declaration, r: &RetentionRule) {
+    use crate::depersonalize::Kept;
+    let depersonalizes = r.action == RetentionAction::Depersonalize;
+    if !depersonalizes
+        && (!r.depersonalize.is_empty() || r.quasi_identifiers.is_some() || r.k.is_some())
+    {
+        c.error(
+            p,
+            "says what depersonalization keeps, but the rule destroys",
+            "set action = \"depersonalize\", or leave out depersonalize, quasi_identifiers and k",
+        );
+        return;
+    }
+    for (field, kept) in &r.depersonalize {
+        let fp = p.key("depersonalize").key(field);
+        let Some(f) = d.fields.get(field) else {
+            c.error(
+                &fp,
+                format!("`{field}` is not a declared field"),
+                "name a field of [fields]",
+            );
+            continue;
+        };
+        let fits = match kept {
+            Kept::Year => matches!(f.validator, Validator::Date | Validator::Text),
+            Kept::Region => f.validator == Validator::Text,
+            Kept::Drop | Kept::Keep | Kept::Pseudonym => true,
+        };
+        if !fits {
+            c.error(
+                &fp,
+                format!(
+                    "`{}` does not fit a field checked as {:?}",
+                    kept.code(),
+                    f.validator
+                ),
+                "keep a year of a date, a region of an address (text); or keep, pseudonym, drop",
+            );
+        }
+        if *kept == Kept::Keep && f.lookup {
+            c.warning(
+                &fp,
+                "keeps a value that identifies a person (it is looked up by)",
+                "keep a pseudonym instead, or drop it",
+            );
+        }
+    }
+    if let Some(quasi) = &r.quasi_identifiers {
+        for (i, q) in quasi.iter().enumerate() {
+            let kept = r.depersonalize.get(q).is_some_and(|k| *k != Kept::Drop);
+            if !kept {
+                c.error(
+                    &p.key("quasi_identifiers").index(i),
+                    format!("`{q}` is not among the fields depersonalization keeps"),
+                    "name fields of `depersonalize` that are kept",
+                );
+            }
+        }
+    }
+    if let Some(k) = r.k {
+        if !(2..=100).contains(&k) {
+            c.error(
+                &p.key("k"),
+                format!("{k} is not a k between 2 and 100"),
+                "leave it out for 5, or give a number from 2 to 100",
+            );
+        }
+    }
+    if depersonalizes && r.depersonalize.values().all(|k| *k == Kept::Drop) {
+        c.warning(
+            p,
+            "depersonalizes but keeps no field: its records would be empty",
+            "say in `depersonalize` what stays of each field (year, region, keep, pseudonym)",
+        );
     }
 }
 

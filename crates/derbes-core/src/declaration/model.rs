@@ -399,6 +399,38 @@ pub struct RetentionRule {
     pub action: RetentionAction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basis: Option<Text>,
+    /// For a rule that depersonalizes: what stays of each field (a field not named is
+    /// dropped).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub depersonalize: std::collections::BTreeMap<String, crate::depersonalize::Kept>,
+    /// The fields that together could single a person out of a release of depersonalized
+    /// records (k-anonymity); the fields kept as a year or a region when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quasi_identifiers: Option<Vec<String>>,
+    /// The smallest group of records a release may show; 5 when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k: Option<u32>,
+}
+
+impl RetentionRule {
+    /// The k a release of this rule's depersonalized records is checked with.
+    pub fn k(&self) -> usize {
+        self.k.unwrap_or(crate::depersonalize::DEFAULT_K) as usize
+    }
+
+    /// The quasi-identifiers of this rule's depersonalized records.
+    pub fn quasi_identifiers(&self) -> Vec<String> {
+        use crate::depersonalize::Kept;
+        match &self.quasi_identifiers {
+            Some(q) => q.clone(),
+            None => self
+                .depersonalize
+                .iter()
+                .filter(|(_, k)| matches!(k, Kept::Year | Kept::Region))
+                .map(|(f, _)| f.clone())
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

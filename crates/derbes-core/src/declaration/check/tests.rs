@@ -495,3 +495,45 @@ action = \"destroy\"
         .iter()
         .all(|w| !w.path.ends_with(".retention")));
 }
+
+#[test]
+fn what_depersonalization_keeps_is_checked_field_by_field() {
+    let rule = |extra: &str| {
+        MINIMAL.replace(
+            "years = 5\naction = \"destroy\"",
+            &format!("years = 5\naction = \"depersonalize\"\n{extra}"),
+        )
+    };
+    let good = rule("depersonalize = { allergy = \"keep\", iin = \"pseudonym\" }\nquasi_identifiers = [\"allergy\"]\nk = 10");
+    assert!(errors(&good).is_empty(), "{:?}", errors(&good));
+    let loaded = Declaration::load(&good).unwrap().declaration;
+    let r = &loaded.retention["five_years"];
+    assert_eq!(
+        (r.k(), r.quasi_identifiers()),
+        (10, vec!["allergy".to_owned()])
+    );
+    let paths = |src: &str| -> Vec<String> { errors(src).into_iter().map(|p| p.path).collect() };
+    assert_eq!(
+        paths(&rule("depersonalize = { iin = \"region\", phone = \"keep\" }\nquasi_identifiers = [\"allergy\"]\nk = 1")),
+        [
+            "retention.five_years.depersonalize.iin",
+            "retention.five_years.depersonalize.phone",
+            "retention.five_years.quasi_identifiers[0]",
+            "retention.five_years.k",
+        ]
+    );
+    // A rule that destroys says nothing of what stays; one that keeps nothing is warned of.
+    let destroys = MINIMAL.replace("action = \"destroy\"", "action = \"destroy\"\nk = 5");
+    assert_eq!(paths(&destroys), ["retention.five_years"]);
+    let nothing = rule("");
+    let warned = problems(&nothing);
+    assert!(
+        warned.iter().any(|p| p.message.contains("keeps no field")),
+        "{warned:?}"
+    );
+    // The IIN kept as it is would identify: warned.
+    let kept = rule("depersonalize = { iin = \"keep\" }");
+    assert!(problems(&kept)
+        .iter()
+        .any(|p| p.message.contains("identifies a person")));
+}

@@ -1,0 +1,292 @@
+//! Depersonalization (иесіздендіру, обезличивание): what of an expired field stays when its
+//! retention rule depersonalizes, and the k-anonymity check a release of depersonalized
+//! records must pass. Pure: a pseudonym's key is the caller's, which destroys it.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The smallest group a release shows when the rule does not say.
+pub const DEFAULT_K: u32 = 5;
+
+/// What stays of a field when its record is depersonalized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kept {
+    /// Nothing: the field goes (what a field not named keeps).
+    Drop,
+    /// The year of a date (`2009-03-14` → `2009`).
+    Year,
+    /// The region of an address in Kazakhstan, as a code (`almaty`, `karaganda_region`).
+    Region,
+    /// The value as it is: for a field that identifies no one (a grade, a browser).
+    Keep,
+    /// A keyed pseudonym (HMAC-SHA-256 under a key of the batch, destroyed with it): the
+    /// same value gives the same pseudonym within one batch, and none can be reversed.
+    Pseudonym,
+}
+
+impl Kept {
+    pub fn code(self) -> &'static str {
+        match self {
+            Kept::Drop => "drop",
+            Kept::Year => "year",
+            Kept::Region => "region",
+            Kept::Keep => "keep",
+            Kept::Pseudonym => "pseudonym",
+        }
+    }
+}
+
+/// What stays of `value` under `kept`: `None` when nothing does (dropped, or a date or
+/// address whose year or region cannot be told). `pseudonym` is the batch's keyed function.
+pub fn transform(value: &str, kept: Kept, pseudonym: impl Fn(&str) -> String) -> Option<String> {
+    match kept {
+        Kept::Drop => None,
+        Kept::Year => year_of(value),
+        Kept::Region => region_of(value).map(str::to_owned),
+        Kept::Keep => Some(value.to_owned()),
+        Kept::Pseudonym => Some(pseudonym(value)),
+    }
+}
+
+/// The year of a date written `YYYY-MM-DD` (or a timestamp starting so) or `DD.MM.YYYY`.
+pub fn year_of(value: &str) -> Option<String> {
+    let v = value.trim();
+    let digits = |s: &str| s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit());
+    let year = match v.as_bytes().get(4) {
+        Some(b'-') => v.get(..4)?,
+        _ => match v.split('.').collect::<Vec<_>>()[..] {
+            [d, m, y] if d.len() <= 2 && m.len() <= 2 => y,
+            _ => return None,
+        },
+    };
+    digits(year).then(|| year.to_owned())
+}
+
+/// The regions of Kazakhstan and its cities of republican significance: a code and the
+/// lower-case words an address names it by, in Kazakh, Russian and English. A region is
+/// looked for before a city of the same name (Алматы облысы before Алматы).
+const REGIONS: &[(&str, &[&str])] = &[
+    (
+        "abai_region",
+        &["абай облысы", "абайская обл", "abai region", "abay region"],
+    ),
+    (
+        "akmola_region",
+        &["ақмола облысы", "акмолинская обл", "akmola region"],
+    ),
+    (
+        "aktobe_region",
+        &["ақтөбе облысы", "актюбинская обл", "aktobe region"],
+    ),
+    (
+        "almaty_region",
+        &["алматы облысы", "алматинская обл", "almaty region"],
+    ),
+    (
+        "atyrau_region",
+        &["атырау облысы", "атырауская обл", "atyrau region"],
+    ),
+    (
+        "west_kazakhstan_region",
+        &[
+            "батыс қазақстан облысы",
+            "западно-казахстанская обл",
+            "west kazakhstan region",
+        ],
+    ),
+    (
+        "zhambyl_region",
+        &["жамбыл облысы", "жамбылская обл", "zhambyl region"],
+    ),
+    (
+        "zhetysu_region",
+        &["жетісу облысы", "жетысуская обл", "zhetysu region"],
+    ),
+    (
+        "karaganda_region",
+        &["қарағанды облысы", "карагандинская обл", "karaganda region"],
+    ),
+    (
+        "kostanay_region",
+        &["қостанай облысы", "костанайская обл", "kostanay region"],
+    ),
+    (
+        "kyzylorda_region",
+        &["қызылорда облысы", "кызылординская обл", "kyzylorda region"],
+    ),
+    (
+        "mangystau_region",
+        &["маңғыстау облысы", "мангистауская обл", "mangystau region"],
+    ),
+    (
+        "pavlodar_region",
+        &["павлодар облысы", "павлодарская обл", "pavlodar region"],
+    ),
+    (
+        "north_kazakhstan_region",
+        &[
+            "солтүстік қазақстан облысы",
+            "северо-казахстанская обл",
+            "north kazakhstan region",
+        ],
+    ),
+    (
+        "turkistan_region",
+        &["түркістан облысы", "туркестанская обл", "turkistan region"],
+    ),
+    (
+        "ulytau_region",
+        &["ұлытау облысы", "улытауская обл", "ulytau region"],
+    ),
+    (
+        "east_kazakhstan_region",
+        &[
+            "шығыс қазақстан облысы",
+            "восточно-казахстанская обл",
+            "east kazakhstan region",
+        ],
+    ),
+    ("astana", &["астана", "astana"]),
+    ("almaty", &["алматы", "almaty"]),
+    ("shymkent", &["шымкент", "shymkent"]),
+];
+
+/// The region an address in Kazakhstan names, as a code; `None` when it names none of them
+/// (a town alone: its region cannot be told from the text).
+pub fn region_of(address: &str) -> Option<&'static str> {
+    let lower = address.to_lowercase();
+    REGIONS
+        .iter()
+        .find(|(_, names)| names.iter().any(|n| lower.contains(n)))
+        .map(|(code, _)| *code)
+}
+
+/// A depersonalized record: the values that stay, by field.
+pub type Record = BTreeMap<String, String>;
+
+/// What may be released of depersonalized records: the records whose group (same values of
+/// every quasi-identifier) holds at least `k` of them, and what was held back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Release {
+    pub records: Vec<Record>,
+    pub k: usize,
+    /// Groups released, and groups held back as smaller than `k` with their records.
+    pub groups: usize,
+    pub suppressed_groups: usize,
+    pub suppressed_records: usize,
+}
+
+/// The k-anonymity check: groups the records by their values of `quasi` (a missing value is a
+/// value of its own) and releases only the groups of at least `k` records.
+pub fn k_anonymous(records: Vec<Record>, quasi: &[String], k: usize) -> Release {
+    let mut groups: BTreeMap<Vec<Option<String>>, Vec<Record>> = BTreeMap::new();
+    for r in records {
+        let key = quasi.iter().map(|q| r.get(q).cloned()).collect();
+        groups.entry(key).or_default().push(r);
+    }
+    let mut out = Release {
+        records: Vec::new(),
+        k,
+        groups: 0,
+        suppressed_groups: 0,
+        suppressed_records: 0,
+    };
+    for (_, group) in groups {
+        if group.len() >= k {
+            out.groups += 1;
+            out.records.extend(group);
+        } else {
+            out.suppressed_groups += 1;
+            out.suppressed_records += group.len();
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_date_keeps_its_year_and_an_address_its_region() {
+        assert_eq!(year_of("2009-03-14").as_deref(), Some("2009"));
+        assert_eq!(year_of("2009-03-14T08:00:00Z").as_deref(), Some("2009"));
+        assert_eq!(year_of("14.03.2009").as_deref(), Some("2009"));
+        assert_eq!(year_of("March 2009"), None);
+        assert_eq!(
+            region_of("Қазақстан Республикасы, 050000, Алматы қ., Бостандық ауданы"),
+            Some("almaty")
+        );
+        assert_eq!(
+            region_of("Алматинская область, г. Қонаев, ул. Абая, 5"),
+            Some("almaty_region")
+        );
+        assert_eq!(
+            region_of("Қарағанды облысы, Теміртау қ."),
+            Some("karaganda_region")
+        );
+        assert_eq!(region_of("Теміртау, Металлургтер даңғылы, 2"), None);
+        let p = |v: &str| format!("p:{}", v.len());
+        assert_eq!(transform("5", Kept::Keep, p).as_deref(), Some("5"));
+        assert_eq!(transform("5", Kept::Drop, p), None);
+        assert_eq!(
+            transform("061211600012", Kept::Pseudonym, p).as_deref(),
+            Some("p:12")
+        );
+    }
+
+    #[test]
+    fn small_groups_are_held_back() {
+        let rec = |year: &str, region: &str| -> Record {
+            [("birth_date", year), ("address", region), ("grades", "5")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        };
+        let mut records = vec![rec("2009", "almaty"); 5];
+        records.extend(vec![rec("2010", "almaty"); 4]);
+        records.push(rec("2009", "shymkent"));
+        let quasi = ["birth_date".to_owned(), "address".to_owned()];
+        let r = k_anonymous(records, &quasi, 5);
+        assert_eq!((r.groups, r.records.len()), (1, 5));
+        assert_eq!((r.suppressed_groups, r.suppressed_records), (2, 5));
+    }
+
+    proptest! {
+        #[test]
+        fn every_released_group_holds_at_least_k_and_nothing_is_lost(
+            values in prop::collection::vec((0u8..4, 0u8..3, 0u8..9), 0..80),
+            k in 1usize..8,
+        ) {
+            let records: Vec<Record> = values
+                .iter()
+                .map(|(a, b, c)| {
+                    [("a", a), ("b", b), ("c", c)]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v.to_string()))
+                        .collect()
+                })
+                .collect();
+            let quasi = ["a".to_owned(), "b".to_owned()];
+            let r = k_anonymous(records.clone(), &quasi, k);
+            prop_assert_eq!(r.records.len() + r.suppressed_records, records.len());
+            let mut sizes: BTreeMap<(String, String), usize> = BTreeMap::new();
+            for rec in &r.records {
+                *sizes.entry((rec["a"].clone(), rec["b"].clone())).or_default() += 1;
+                prop_assert!(records.contains(rec));
+            }
+            prop_assert_eq!(sizes.len(), r.groups);
+            prop_assert!(sizes.values().all(|n| *n >= k));
+        }
+
+        #[test]
+        fn a_year_is_four_digits_of_the_date(y in 1900u32..2100, m in 1u32..13, d in 1u32..29) {
+            let iso = format!("{y:04}-{m:02}-{d:02}");
+            let dotted = format!("{d:02}.{m:02}.{y:04}");
+            prop_assert_eq!(year_of(&iso), Some(y.to_string()));
+            prop_assert_eq!(year_of(&dotted), Some(y.to_string()));
+        }
+    }
+}
