@@ -1221,6 +1221,40 @@ fn a_batch_stored_again_replaces_its_items(db: TestDb) -> Fut {
             s.retention_batch(batch.id).await.unwrap().unwrap().version,
             2
         );
+        // An act's number belongs to one batch: another batch's act may not take it.
+        let act = |number: &str| -> derbes_core::destruction_act::Act {
+            serde_json::from_value(serde_json::json!({
+                "schema": "derbes.destruction-act/1", "number": number, "date": "2029-06-01",
+                "batch_id": Uuid::nil(), "operator": { "name": {}, "bin": "940140000385" },
+                "declaration_version": "1", "categories": [], "fields": [],
+                "rule": { "code": "student_records", "label": {}, "period": {}, "action": "destroy" },
+                "whole_subjects": 0, "field_subjects": 0, "fields_destroyed": 0, "skipped": {},
+                "proposed_by": "x", "proposed_at": "2029-06-01T05:00:00Z", "approved_by": [],
+                "executed_at": "2029-06-01T06:00:00Z", "commission": []
+            }))
+            .unwrap()
+        };
+        let numbered = |b: &Batch, n: &str| Batch {
+            act: Some(act(n)),
+            ..b.clone()
+        };
+        s.write(put(&numbered(&fewer, "2029-1"), Some(2), None))
+            .await
+            .unwrap();
+        let other = batch_of(&items);
+        s.write(put(&other, None, None)).await.unwrap();
+        assert!(matches!(
+            s.write(put(&numbered(&other, "2029-1"), Some(1), None))
+                .await,
+            Err(StoreError::VersionConflict)
+        ));
+        s.write(put(&numbered(&other, "2029-2"), Some(1), None))
+            .await
+            .unwrap();
+        // Its own batch written again keeps its number.
+        s.write(put(&numbered(&fewer, "2029-1"), Some(3), None))
+            .await
+            .unwrap();
     })
 }
 

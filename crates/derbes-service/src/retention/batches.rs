@@ -378,27 +378,35 @@ impl Retention {
                 .write(WriteOp::RewriteDestroyedKeys)
                 .await?;
         }
-        let mut done = Batch {
-            status: BatchStatus::Done,
-            outcome: Some(outcome),
-            ..(*batch).clone()
-        };
-        done.act = self.issue_act(&done, self.vault.today()).await?;
-        let audit = self.batch_audit(actor, "retention.batch.done", &done, None);
-        match self
-            .put(done.clone(), Some(record.version), None, audit)
-            .await
-        {
-            Ok(version) => Ok(BatchView {
-                batch: done,
-                version,
-            }),
-            // Another run (the job and the command line at once) finished it first.
-            Err(VaultError::Store(StoreError::VersionConflict)) => {
-                Ok(self.batch_record(batch.id).await?.into())
+        let mut seen = record.version;
+        for _ in 0..crate::vault::UPDATE_ATTEMPTS {
+            let mut done = Batch {
+                status: BatchStatus::Done,
+                outcome: Some(outcome.clone()),
+                ..(*batch).clone()
+            };
+            done.act = self.issue_act(&done, self.vault.today()).await?;
+            let audit = self.batch_audit(actor, "retention.batch.done", &done, None);
+            match self.put(done.clone(), Some(seen), None, audit).await {
+                Ok(version) => {
+                    return Ok(BatchView {
+                        batch: done,
+                        version,
+                    })
+                }
+                // Another run (the job and the command line at once) finished it first, or
+                // finished another batch whose act took the number: read it again.
+                Err(VaultError::Store(StoreError::VersionConflict)) => {
+                    let now = self.batch_record(batch.id).await?;
+                    if now.batch.status == BatchStatus::Done {
+                        return Ok(now.into());
+                    }
+                    seen = now.version;
+                }
+                Err(e) => return Err(e),
             }
-            Err(e) => Err(e),
         }
+        Err(VaultError::Store(StoreError::VersionConflict))
     }
 
     /// Executes one approved item, as far as it is still expired today; what it destroyed,

@@ -60,6 +60,21 @@ impl Writer {
         audit: AuditDraft,
     ) -> Result<Applied, StoreError> {
         let text = to_json(&batch)?;
+        // An act's number is the operator's: another batch's act holding it refuses this one
+        // (two runners finishing batches at once), which numbers its act again.
+        if let Some(act) = &batch.act {
+            if self
+                .query_opt(
+                    "SELECT 1 FROM retention_batches
+                     WHERE id <> $1 AND (batch::jsonb -> 'act' ->> 'number') = $2",
+                    &[&batch.id, &act.number],
+                )
+                .await?
+                .is_some()
+            {
+                return Err(StoreError::VersionConflict);
+            }
+        }
         let version = match seen {
             None => {
                 let inserted = self

@@ -55,6 +55,21 @@ pub(super) fn put(
 ) -> Result<Applied, StoreError> {
     let conn = tx.conn;
     let id = &batch.id.as_bytes()[..];
+    // An act's number is the operator's: another batch's act holding it refuses this one
+    // (two runners finishing batches at once), which numbers its act again.
+    if let Some(act) = &batch.act {
+        let taken = conn
+            .prepare_cached(
+                "SELECT 1 FROM retention_batches
+                 WHERE id != ?1 AND json_extract(batch, '$.act.number') = ?2",
+            )?
+            .query_row(params![id, act.number], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if taken {
+            return Err(StoreError::VersionConflict);
+        }
+    }
     let version = match seen {
         None => {
             let inserted = conn
