@@ -56,7 +56,13 @@ pub fn year_of(value: &str) -> Option<String> {
     let year = match v.as_bytes().get(4) {
         Some(b'-') => v.get(..4)?,
         _ => match v.split('.').collect::<Vec<_>>()[..] {
-            [d, m, y] if d.len() <= 2 && m.len() <= 2 => y,
+            [d, m, y]
+                if [d, m].iter().all(|p| {
+                    (1..=2).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit())
+                }) =>
+            {
+                y
+            }
             _ => return None,
         },
     };
@@ -64,101 +70,199 @@ pub fn year_of(value: &str) -> Option<String> {
 }
 
 /// The regions of Kazakhstan and its cities of republican significance: a code and the
-/// lower-case words an address names it by, in Kazakh, Russian and English. A region is
-/// looked for before a city of the same name (Алматы облысы before Алматы).
+/// words an address names it by, in Kazakh, Russian and English, lower-case and with Kazakh
+/// letters folded to their Russian look-alikes (see [`fold`]), so that an address typed
+/// without Kazakh letters matches too. A region is looked for before a city of the same name
+/// (Алматы облысы before Алматы).
 const REGIONS: &[(&str, &[&str])] = &[
     (
         "abai_region",
-        &["абай облысы", "абайская обл", "abai region", "abay region"],
+        &[
+            "абай обл",
+            "абайская обл",
+            "abai region",
+            "abay region",
+            "abai oblast",
+        ],
     ),
     (
         "akmola_region",
-        &["ақмола облысы", "акмолинская обл", "akmola region"],
+        &[
+            "акмола обл",
+            "акмолинская обл",
+            "akmola region",
+            "akmola oblast",
+        ],
     ),
     (
         "aktobe_region",
-        &["ақтөбе облысы", "актюбинская обл", "aktobe region"],
+        &[
+            "актобе обл",
+            "актюбинская обл",
+            "aktobe region",
+            "aktobe oblast",
+        ],
     ),
     (
         "almaty_region",
-        &["алматы облысы", "алматинская обл", "almaty region"],
+        &[
+            "алматы обл",
+            "алматинская обл",
+            "almaty region",
+            "almaty oblast",
+        ],
     ),
     (
         "atyrau_region",
-        &["атырау облысы", "атырауская обл", "atyrau region"],
+        &[
+            "атырау обл",
+            "атырауская обл",
+            "atyrau region",
+            "atyrau oblast",
+        ],
     ),
     (
         "west_kazakhstan_region",
         &[
-            "батыс қазақстан облысы",
+            "батыс казакстан обл",
             "западно-казахстанская обл",
             "west kazakhstan region",
+            "west kazakhstan oblast",
         ],
     ),
     (
         "zhambyl_region",
-        &["жамбыл облысы", "жамбылская обл", "zhambyl region"],
+        &[
+            "жамбыл обл",
+            "жамбылская обл",
+            "zhambyl region",
+            "zhambyl oblast",
+        ],
     ),
     (
         "zhetysu_region",
-        &["жетісу облысы", "жетысуская обл", "zhetysu region"],
+        &[
+            "жетису обл",
+            "жетысуская обл",
+            "zhetysu region",
+            "zhetysu oblast",
+        ],
     ),
     (
         "karaganda_region",
-        &["қарағанды облысы", "карагандинская обл", "karaganda region"],
+        &[
+            "караганды обл",
+            "карагандинская обл",
+            "karaganda region",
+            "karaganda oblast",
+        ],
     ),
     (
         "kostanay_region",
-        &["қостанай облысы", "костанайская обл", "kostanay region"],
+        &[
+            "костанай обл",
+            "костанайская обл",
+            "kostanay region",
+            "kostanay oblast",
+        ],
     ),
     (
         "kyzylorda_region",
-        &["қызылорда облысы", "кызылординская обл", "kyzylorda region"],
+        &[
+            "кызылорда обл",
+            "кызылординская обл",
+            "kyzylorda region",
+            "kyzylorda oblast",
+        ],
     ),
     (
         "mangystau_region",
-        &["маңғыстау облысы", "мангистауская обл", "mangystau region"],
+        &[
+            "мангыстау обл",
+            "мангистауская обл",
+            "mangystau region",
+            "mangystau oblast",
+        ],
     ),
     (
         "pavlodar_region",
-        &["павлодар облысы", "павлодарская обл", "pavlodar region"],
+        &[
+            "павлодар обл",
+            "павлодарская обл",
+            "pavlodar region",
+            "pavlodar oblast",
+        ],
     ),
     (
         "north_kazakhstan_region",
         &[
-            "солтүстік қазақстан облысы",
+            "солтустик казакстан обл",
             "северо-казахстанская обл",
             "north kazakhstan region",
+            "north kazakhstan oblast",
         ],
     ),
     (
         "turkistan_region",
-        &["түркістан облысы", "туркестанская обл", "turkistan region"],
+        &[
+            "туркистан обл",
+            "туркестанская обл",
+            "turkistan region",
+            "turkistan oblast",
+        ],
     ),
     (
         "ulytau_region",
-        &["ұлытау облысы", "улытауская обл", "ulytau region"],
+        &[
+            "улытау обл",
+            "улытауская обл",
+            "ulytau region",
+            "ulytau oblast",
+        ],
     ),
     (
         "east_kazakhstan_region",
         &[
-            "шығыс қазақстан облысы",
+            "шыгыс казакстан обл",
             "восточно-казахстанская обл",
             "east kazakhstan region",
+            "east kazakhstan oblast",
         ],
     ),
-    ("astana", &["астана", "astana"]),
+    (
+        "astana",
+        &["астана", "нур-султан", "нурсултан", "astana", "nur-sultan"],
+    ),
     ("almaty", &["алматы", "almaty"]),
     ("shymkent", &["шымкент", "shymkent"]),
 ];
 
+/// Lower case, with each Kazakh letter folded to the Russian letter it is typed as without a
+/// Kazakh keyboard (ә → а, қ → к, ү → у, і → и, …).
+fn fold(text: &str) -> String {
+    text.to_lowercase()
+        .chars()
+        .map(|c| match c {
+            'ә' => 'а',
+            'ғ' => 'г',
+            'қ' => 'к',
+            'ң' => 'н',
+            'ө' => 'о',
+            'ұ' | 'ү' => 'у',
+            'һ' => 'х',
+            'і' => 'и',
+            other => other,
+        })
+        .collect()
+}
+
 /// The region an address in Kazakhstan names, as a code; `None` when it names none of them
-/// (a town alone: its region cannot be told from the text).
+/// (a town alone: its region cannot be told from the text, and the field is dropped).
 pub fn region_of(address: &str) -> Option<&'static str> {
-    let lower = address.to_lowercase();
+    let folded = fold(address);
     REGIONS
         .iter()
-        .find(|(_, names)| names.iter().any(|n| lower.contains(n)))
+        .find(|(_, names)| names.iter().any(|n| folded.contains(n)))
         .map(|(code, _)| *code)
 }
 
@@ -228,6 +332,16 @@ mod tests {
             Some("karaganda_region")
         );
         assert_eq!(region_of("Теміртау, Металлургтер даңғылы, 2"), None);
+        assert_eq!(region_of("Алматы обл., Қонаев қ."), Some("almaty_region"));
+        assert_eq!(
+            region_of("Караганды облысы, Темиртау"),
+            Some("karaganda_region")
+        );
+        assert_eq!(
+            region_of("г. Нур-Султан, пр. Республики, 1"),
+            Some("astana")
+        );
+        assert_eq!(year_of("..2009"), None);
         let p = |v: &str| format!("p:{}", v.len());
         assert_eq!(transform("5", Kept::Keep, p).as_deref(), Some("5"));
         assert_eq!(transform("5", Kept::Drop, p), None);

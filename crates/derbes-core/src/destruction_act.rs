@@ -132,6 +132,31 @@ pub fn build(
     })
 }
 
+impl Act {
+    /// Where the act stands among the operator's acts: its year, then its number in the year.
+    pub fn order(&self) -> (i32, u32) {
+        let n = self
+            .number
+            .rsplit_once('-')
+            .and_then(|(_, n)| n.parse().ok())
+            .unwrap_or(0);
+        (self.date.year(), n)
+    }
+}
+
+/// The SHA-256 (hex) of the act's canonical JSON, what its signature covers.
+pub fn digest(act: &Act) -> String {
+    use sha2::{Digest, Sha256};
+    let canonical = serde_json::to_value(act)
+        .ok()
+        .and_then(|v| crate::receipt::canonical_json(&v).ok())
+        .unwrap_or_default();
+    Sha256::digest(canonical.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The act's title in `lang`.
 pub fn title(act: &Act, lang: Lang) -> String {
     format!(
@@ -160,9 +185,9 @@ pub fn preamble(lang: Lang) -> &'static str {
 pub fn finality(lang: Lang) -> &'static str {
     tr(
         lang,
-        "Жоюды derbes ақпараттық жүйесі онда бекітілген топтама бойынша орындады; әрбір әрекет аудит журналына жазылды. Жойылған деректерді қалпына келтіру мүмкін емес: субъектінің шифрлау кілті немесе мерзімі өткен өрістер жойылды, ал деректер резервтік көшірмеден қалпына келтірілсе, жою журналы бойынша қайта жойылады.",
-        "Уничтожение исполнено информационной системой derbes по пакету, утверждённому в ней; каждое действие записано в журнал аудита. Восстановить уничтоженные данные невозможно: уничтожены ключ шифрования субъекта или поля с истёкшим сроком, а после восстановления из резервной копии уничтожение применяется повторно по журналу уничтожений.",
-        "The destruction was executed by the derbes information system, for a batch approved in it; every step is recorded in the audit log. The destroyed data cannot be recovered: the subject's encryption key or the expired fields were destroyed, and after a restore from a backup the destruction is applied again from the destruction log.",
+        "Жоюды derbes ақпараттық жүйесі онда бекітілген топтама бойынша жүргізді; әрбір әрекет аудит журналына жазылды. Деректері толық жойылған субъектінің шифрлау кілті жойылды, сондықтан оның деректерін қалпына келтіру мүмкін емес; сақтау мерзімі өткен өрістер субъектінің жазбасынан өшірілді. Деректер резервтік көшірмеден қалпына келтірілсе, жою журналы бойынша қайта жойылады.",
+        "Уничтожение произведено информационной системой derbes по пакету, утверждённому в ней; каждое действие записано в журнал аудита. Ключ шифрования субъекта, персональные данные которого уничтожены полностью, уничтожен, поэтому его данные восстановить невозможно; поля с истёкшим сроком хранения удалены из записи субъекта. После восстановления из резервной копии уничтожение применяется повторно по журналу уничтожений.",
+        "The destruction was carried out by the derbes information system, for a batch approved in it; every step is recorded in the audit log. The encryption key of each subject destroyed whole was destroyed, so those data cannot be recovered; expired fields were deleted from the subject's record. After a restore from a backup, the destruction is applied again from the destruction log.",
     )
 }
 
@@ -208,23 +233,23 @@ fn skipped_reason(code: &str, lang: Lang) -> String {
     match code {
         "held" => tr(
             lang,
-            "заңды ұстап қалу немесе ашық өтініш",
-            "удержание по закону или открытое обращение",
+            "жоюды тоқтата тұру немесе қаралмаған өтініш",
+            "приостановление уничтожения или нерассмотренное обращение",
             "a legal hold or an open request",
         )
         .to_owned(),
         "kept" => tr(
             lang,
-            "деректерді қайтадан өңдеу мақсаты сақтайды",
-            "данные вновь удерживает цель обработки",
+            "деректерді өңдеудің басқа мақсаты үшін сақтау қажет",
+            "данные необходимы для иной цели обработки",
             "a purpose keeps the data again",
         )
         .to_owned(),
         "gone" => tr(
             lang,
-            "субъект бұрын жойылған",
-            "субъект уничтожен ранее",
-            "the subject was destroyed before",
+            "субъектінің деректері бұрын жойылған",
+            "персональные данные субъекта уничтожены ранее",
+            "the subject's data were destroyed before",
         )
         .to_owned(),
         other => other.to_owned(),
@@ -284,16 +309,16 @@ pub fn lines(act: &Act, lang: Lang) -> Vec<(String, String)> {
         ),
         (
             t(
-                "Толық жойылған субъектілер (криптографиялық жою: кілт жойылды, жазбалар өшірілді, оператордың қосылған дерекқорлары хабардар етілді)",
-                "Субъекты, уничтоженные полностью (криптографическое уничтожение: ключ уничтожен, записи удалены, подключённые базы данных оператора уведомлены)",
-                "Subjects destroyed whole (crypto-shredding: the key destroyed, the records deleted, the operator's connected databases told)",
+                "Дербес деректері толық жойылған субъектілер (криптографиялық жою: кілт жойылды, жазбалар өшірілді, оператордың қосылған дерекқорларында да жойылды)",
+                "Субъекты, персональные данные которых уничтожены полностью (криптографическое уничтожение: ключ уничтожен, записи удалены, данные удалены или замаскированы также в подключённых базах данных оператора)",
+                "Subjects whose data were destroyed whole (crypto-shredding: the key destroyed, the records deleted, the data deleted or masked in the operator's connected databases too)",
             ),
             act.whole_subjects.to_string(),
         ),
         (
             t(
                 "Мерзімі өткен деректері ғана жойылған субъектілер (өрістер мен іздеу индексінің жазбалары өшірілді)",
-                "Субъекты, у которых уничтожены только данные с истёкшим сроком (поля и записи поискового индекса удалены)",
+                "Субъекты, у которых уничтожены только данные с истёкшим сроком хранения (поля и записи поискового индекса удалены)",
                 "Subjects that lost only their expired data (the fields and their index entries deleted)",
             ),
             act.field_subjects.to_string(),
@@ -311,7 +336,7 @@ pub fn lines(act: &Act, lang: Lang) -> Vec<(String, String)> {
             .collect();
         out.push((
             t(
-                "Орындалмаған (себебі бойынша)",
+                "Орындалмағандар (себептері бойынша)",
                 "Не исполнено (по причинам)",
                 "Not executed (by reason)",
             ),

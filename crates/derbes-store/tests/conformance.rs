@@ -1255,6 +1255,11 @@ fn a_batch_stored_again_replaces_its_items(db: TestDb) -> Fut {
         s.write(put(&numbered(&fewer, "2029-1"), Some(3), None))
             .await
             .unwrap();
+        // A batch's end: the storage of destroyed keys rewritten (PostgreSQL's partitions).
+        assert_eq!(
+            s.write(WriteOp::RewriteDestroyedKeys).await.unwrap(),
+            Applied::KeysRewritten
+        );
     })
 }
 

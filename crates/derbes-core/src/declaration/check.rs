@@ -445,7 +445,7 @@ fn depersonalization(c: &mut Checker<'_>, p: &Path, d: &Declaration, r: &Retenti
                 "keep a year of a date, a region of an address (text); or keep, pseudonym, drop",
             );
         }
-        if *kept == Kept::Keep && f.lookup {
+        if *kept == Kept::Keep && (f.lookup || f.validator.supports_lookup()) {
             c.warning(
                 &fp,
                 "keeps a value that identifies a person (it is looked up by)",
@@ -455,15 +455,30 @@ fn depersonalization(c: &mut Checker<'_>, p: &Path, d: &Declaration, r: &Retenti
     }
     if let Some(quasi) = &r.quasi_identifiers {
         for (i, q) in quasi.iter().enumerate() {
-            let kept = r.depersonalize.get(q).is_some_and(|k| *k != Kept::Drop);
-            if !kept {
-                c.error(
-                    &p.key("quasi_identifiers").index(i),
-                    format!("`{q}` is not among the fields depersonalization keeps"),
-                    "name fields of `depersonalize` that are kept",
-                );
-            }
+            let problem = match r.depersonalize.get(q) {
+                None | Some(Kept::Drop) => "is not among the fields depersonalization keeps",
+                // Each pseudonym is its own group: every record would be held back.
+                Some(Kept::Pseudonym) => {
+                    "is a pseudonym, which puts every record in a group of its own"
+                }
+                Some(_) => continue,
+            };
+            c.error(
+                &p.key("quasi_identifiers").index(i),
+                format!("`{q}` {problem}"),
+                "name fields of `depersonalize` kept as a year, a region or as they are",
+            );
         }
+    }
+    if depersonalizes
+        && r.depersonalize.values().any(|k| *k != Kept::Drop)
+        && r.quasi_identifiers().is_empty()
+    {
+        c.warning(
+            p,
+            "names no quasi-identifier, so a release of its records is not checked for k-anonymity",
+            "list in quasi_identifiers the kept fields that together could single a person out",
+        );
     }
     if let Some(k) = r.k {
         if !(2..=100).contains(&k) {

@@ -49,17 +49,19 @@ impl Retention {
         ))
     }
 
-    /// Every act issued, newest first.
+    /// Every act issued, newest first (by year, then number).
     pub async fn acts(&self, actor: &Actor) -> Result<Vec<Act>, VaultError> {
         self.vault.authorize(actor, Action::RetentionScan)?;
-        Ok(self
+        let mut acts: Vec<Act> = self
             .vault
             .store()
             .retention_batches(u32::MAX)
             .await?
             .into_iter()
             .filter_map(|b| b.batch.act)
-            .collect())
+            .collect();
+        acts.sort_by_key(|a| std::cmp::Reverse(a.order()));
+        Ok(acts)
     }
 
     /// The act of the batch `id`, signed; `BatchNotFound` when there is no such batch,

@@ -251,6 +251,12 @@ impl Retention {
             "digest": s.digest,
             "changed": changed,
             "outcome": batch.outcome,
+            // The act issued, by number and the SHA-256 of its canonical JSON: the audit
+            // chain holds what was signed, so an act changed in the database shows.
+            "act": batch.act.as_ref().map(|a| json!({
+                "number": a.number,
+                "sha256": derbes_core::destruction_act::digest(a),
+            })),
         }))
     }
 }
@@ -355,20 +361,26 @@ impl Retention {
             }
             let mut running = tokio::task::JoinSet::new();
             let mut logged = Logged::default();
+            let mut failed = Ok(());
             for item in page {
                 if running.len() >= AT_ONCE {
-                    logged.add(running.join_next().await)?;
+                    failed = failed.and(logged.add(running.join_next().await));
+                    if failed.is_err() {
+                        break;
+                    }
                 }
                 let (this, actor, batch) = (self.clone(), actor.clone(), batch.clone());
                 running.spawn(async move { this.execute_item(&actor, &batch, item.item).await });
             }
             while let Some(done) = running.join_next().await {
-                logged.add(Some(done))?;
+                failed = failed.and(logged.add(Some(done)));
             }
-            // One sync of the destruction log for the page.
+            // One sync of the destruction log for the page, with what was destroyed before
+            // an item failed.
             self.destructions
                 .log_batch(logged.subjects, logged.fields)
                 .await;
+            failed?;
         }
         let outcome = self.outcome_of(batch.id).await?;
         // The keys' storage rewritten once for the batch, before it is reported done.
@@ -424,6 +436,8 @@ impl Retention {
         let mut told: Option<(Vec<String>, Vec<ConnectorDone>)> = None;
         for _ in 0..crate::vault::UPDATE_ATTEMPTS {
             let Some((record, state)) = store.subject_with_state(id, None).await? else {
+                self.told_ahead(actor, batch, id, told.as_ref(), "gone")
+                    .await?;
                 return self.skip(batch.id, id, "gone").await;
             };
             let asked = store
@@ -466,7 +480,11 @@ impl Retention {
             );
             let item = match to_execute(&approved, now.as_ref(), held) {
                 Ok(item) => item,
-                Err(reason) => return self.skip(batch.id, id, reason).await,
+                Err(reason) => {
+                    self.told_ahead(actor, batch, id, told.as_ref(), reason)
+                        .await?;
+                    return self.skip(batch.id, id, reason).await;
+                }
             };
             if item.whole {
                 match self
@@ -536,6 +554,40 @@ impl Retention {
             }
         }
         Err(VaultError::Store(StoreError::VersionConflict))
+    }
+
+    /// Audits what the connectors did for an item that is then skipped (a hold or a request
+    /// came between telling them and derbes' own write): the operator's databases lost those
+    /// fields, derbes keeps them, and the DPO must know.
+    async fn told_ahead(
+        &self,
+        actor: &Actor,
+        batch: &Batch,
+        subject_id: Uuid,
+        told: Option<&(Vec<String>, Vec<ConnectorDone>)>,
+        reason: &str,
+    ) -> Result<(), VaultError> {
+        let Some((fields, connectors)) = told else {
+            return Ok(());
+        };
+        self.vault
+            .audit(
+                AuditDraft::new(
+                    &actor.audit_name(),
+                    "subject.destroy_fields",
+                    Outcome::Denied,
+                )
+                .subject(subject_id)
+                .fields(fields)
+                .reason(reason)
+                .details(&json!({
+                    "batch_id": batch.id,
+                    "rule": batch.rule,
+                    "connectors": connectors,
+                    "kept_by_derbes": true,
+                })),
+            )
+            .await
     }
 
     /// Marks an item skipped, unless it was marked meanwhile.

@@ -432,6 +432,7 @@ impl PostgresStore {
             head: (0, [0; 32]),
             at: time::OffsetDateTime::UNIX_EPOCH,
             rewrite: Vec::new(),
+            rewrite_all: false,
         };
         let listen = writer.config.clone();
         tokio::spawn(writer.run(rx));
@@ -478,6 +479,8 @@ struct Writer {
     groups: u64,
     /// Partitions of `subject_keys` that held a key destroyed in the group being committed.
     rewrite: Vec<String>,
+    /// Whether every partition is to be rewritten after the commit (a batch's end).
+    rewrite_all: bool,
     /// The chain's head as the group being committed has extended it so far.
     head: (i64, Hash),
     /// When the group being committed is written: every event of the group carries it.
@@ -571,6 +574,7 @@ impl Writer {
         let mut results = Vec::with_capacity(n);
         let mut asked = Vec::new();
         self.rewrite.clear();
+        self.rewrite_all = false;
         // The group's audit events are inserted together in one statement at the end; an
         // operation made only of audit events (reads, refusals) needs no savepoint.
         self.pending.clear();
@@ -581,7 +585,9 @@ impl Writer {
                 continue;
             }
             if matches!(op, WriteOp::RewriteDestroyedKeys) {
-                results.push(self.rewrite_every_key_partition().await);
+                // No statement in the group: the partitions are listed after the commit.
+                self.rewrite_all = true;
+                results.push(Ok(Applied::KeysRewritten));
                 continue;
             }
             // Every other operation gets a savepoint: a failed statement aborts a PostgreSQL
@@ -673,22 +679,18 @@ impl Writer {
         Ok(checkpoint)
     }
 
-    /// Asks for every partition of `subject_keys` to be rewritten after the commit.
-    async fn rewrite_every_key_partition(&mut self) -> Result<Applied, StoreError> {
-        let partitions = self
+    /// Every partition of `subject_keys`, to rewrite them all.
+    async fn every_key_partition(&mut self) -> Result<Vec<String>, StoreError> {
+        Ok(self
             .query(
                 "SELECT inhrelid::regclass::text FROM pg_inherits
                  WHERE inhparent = 'subject_keys'::regclass ORDER BY 1",
                 &[],
             )
-            .await?;
-        for row in partitions {
-            let partition: String = row.get(0);
-            if !self.rewrite.contains(&partition) {
-                self.rewrite.push(partition);
-            }
-        }
-        Ok(Applied::KeysRewritten)
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
     }
 
     /// Rewrites the partitions of `subject_keys` that held keys destroyed by the committed group,
@@ -697,6 +699,18 @@ impl Writer {
     /// destruction stands; repeating it rewrites again).
     async fn rewrite_key_partitions(&mut self, results: &mut [Result<Applied, StoreError>]) {
         let mut failed = None;
+        if std::mem::take(&mut self.rewrite_all) {
+            match self.every_key_partition().await {
+                Ok(all) => {
+                    for p in all {
+                        if !self.rewrite.contains(&p) {
+                            self.rewrite.push(p);
+                        }
+                    }
+                }
+                Err(e) => failed = Some(format!("the key partitions cannot be listed: {e}")),
+            }
+        }
         for partition in std::mem::take(&mut self.rewrite) {
             let named = partition
                 .strip_prefix("subject_keys_")
