@@ -10,23 +10,11 @@ cd "$(dirname "$0")/../.."
 count=${1:-1000000}
 backend=${2:-sqlite}
 port=${PORT:-18084}
-pg_admin=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/test}
-if [ "$backend" = postgres ]; then
-  db="derbes_retention_$$"
-  psql -q "$pg_admin" -c "CREATE DATABASE $db"
-  export DERBES_DATABASE_URL="${pg_admin%/*}/$db"
-fi
-# shellcheck source=import-and-serve.sh
-. benches/load/import-and-serve.sh
-kill "$server"; wait "$server" 2>/dev/null || true
-server=
-if [ "$backend" = postgres ]; then
-  trap 'rm -rf "$dir"; psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS $db"' EXIT
-fi
+# shellcheck source=import-then-stop.sh
+. benches/load/import-then-stop.sh
 
 echo "== collection times over ten years, 60% left (SQL beneath derbes)"
 if [ "$backend" = sqlite ]; then
-  uuid() { echo "substr($1,1,8)||'-'||substr($1,9,4)||'-'||substr($1,13,4)||'-'||substr($1,17,4)||'-'||substr($1,21,12)"; }
   time sqlite3 "$dir/derbes.db" <<SQL
 UPDATE subjects SET created_at = strftime('%Y-%m-%dT%H:%M:%S.000000Z', '2016-12-07', '+' || (abs(random()) % 3650) || ' days');
 CREATE TEMP TABLE pick AS SELECT id, lower(hex(id)) AS h, substr(created_at, 1, 10) AS c, randomblob(16) AS r

@@ -13,23 +13,11 @@ count=${1:-200000}
 backend=${2:-sqlite}
 expired=${3:-100000}
 port=${PORT:-18085}
-pg_admin=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/test}
-if [ "$backend" = postgres ]; then
-  db="derbes_batch_$$"
-  psql -q "$pg_admin" -c "CREATE DATABASE $db"
-  export DERBES_DATABASE_URL="${pg_admin%/*}/$db"
-fi
-# shellcheck source=import-and-serve.sh
-. benches/load/import-and-serve.sh
-kill "$server"; wait "$server" 2>/dev/null || true
-server=
-if [ "$backend" = postgres ]; then
-  trap 'rm -rf "$dir"; psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS $db"' EXIT
-fi
+# shellcheck source=import-then-stop.sh
+. benches/load/import-then-stop.sh
 
 echo "== collected in 2012; $expired left in 2014 (SQL beneath derbes)"
 if [ "$backend" = sqlite ]; then
-  uuid() { echo "substr($1,1,8)||'-'||substr($1,9,4)||'-'||substr($1,13,4)||'-'||substr($1,17,4)||'-'||substr($1,21,12)"; }
   sqlite3 "$dir/derbes.db" <<SQL
 UPDATE subjects SET created_at = '2012-09-01T04:00:00.000000Z';
 CREATE TEMP TABLE pick AS SELECT id, lower(hex(id)) AS h, randomblob(16) AS r FROM subjects ORDER BY id LIMIT $expired;

@@ -327,6 +327,22 @@ pub struct SubjectFacts<'a> {
     pub retention: Option<crate::retention::RetentionFacts<'a>>,
 }
 
+impl<'a> SubjectFacts<'a> {
+    /// The facts retention needs of a subject's consent ledger alone, without opening its
+    /// birth date: a minor's own consent is never recorded, so every event of the ledger counts
+    /// as it would with it.
+    pub fn of_ledger(consents: &'a [ConsentEvent]) -> Self {
+        SubjectFacts {
+            birth_date: None,
+            blocked: false,
+            restricted: &[],
+            obligations: &[],
+            consents,
+            retention: None,
+        }
+    }
+}
+
 impl SubjectFacts<'_> {
     fn minor_on(&self, declaration: &Declaration, on: Date) -> bool {
         self.birth_date

@@ -47,6 +47,10 @@ pub struct Act {
     pub executed_at: OffsetDateTime,
     /// The commission that signs the act, its chair first, as the operator declared it.
     pub commission: Vec<CommissionMember>,
+    /// The operator's databases derbes reaches through connectors, told of each destruction
+    /// (rows deleted, or the destroyed fields' columns masked).
+    #[serde(default)]
+    pub connectors: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,8 +82,8 @@ pub struct Named {
 pub fn build(
     declaration: &Declaration,
     batch: &Batch,
-    number: u32,
-    date: time::Date,
+    (number, date): (u32, time::Date),
+    connectors: &[String],
 ) -> Option<Act> {
     let outcome = batch.outcome.as_ref()?;
     let rule = declaration.retention.get(&batch.rule)?;
@@ -129,6 +133,7 @@ pub fn build(
         approved_by: batch.approvals.iter().map(|a| a.by.clone()).collect(),
         executed_at: outcome.finished_at,
         commission: declaration.operator.destruction_commission.clone(),
+        connectors: connectors.to_vec(),
     })
 }
 
@@ -144,17 +149,17 @@ impl Act {
     }
 }
 
-/// The SHA-256 (hex) of the act's canonical JSON, what its signature covers.
-pub fn digest(act: &Act) -> String {
+/// The SHA-256 (hex) of the act's canonical JSON, what its signature covers; `None` if the
+/// act cannot be put in canonical form.
+pub fn digest(act: &Act) -> Option<String> {
     use sha2::{Digest, Sha256};
-    let canonical = serde_json::to_value(act)
-        .ok()
-        .and_then(|v| crate::receipt::canonical_json(&v).ok())
-        .unwrap_or_default();
-    Sha256::digest(canonical.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let canonical = crate::receipt::canonical_json(&serde_json::to_value(act).ok()?).ok()?;
+    Some(
+        Sha256::digest(canonical.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
 }
 
 /// The act's title in `lang`.
@@ -309,15 +314,15 @@ pub fn lines(act: &Act, lang: Lang) -> Vec<(String, String)> {
         ),
         (
             t(
-                "Дербес деректері толық жойылған субъектілер (криптографиялық жою: кілт жойылды, жазбалар өшірілді, оператордың қосылған дерекқорларында да жойылды)",
-                "Субъекты, персональные данные которых уничтожены полностью (криптографическое уничтожение: ключ уничтожен, записи удалены, данные удалены или замаскированы также в подключённых базах данных оператора)",
-                "Subjects whose data were destroyed whole (crypto-shredding: the key destroyed, the records deleted, the data deleted or masked in the operator's connected databases too)",
+                "Дербес деректері толық жойылған субъектілер (криптографиялық жою: кілт жойылды, жазбалар өшірілді)",
+                "Субъекты, персональные данные которых уничтожены полностью (криптографическое уничтожение: ключ уничтожен, записи удалены)",
+                "Subjects whose data were destroyed whole (crypto-shredding: the key destroyed, the records deleted)",
             ),
             act.whole_subjects.to_string(),
         ),
         (
             t(
-                "Мерзімі өткен деректері ғана жойылған субъектілер (өрістер мен іздеу индексінің жазбалары өшірілді)",
+                "Сақтау мерзімі өткен деректері ғана жойылған субъектілер (өрістер мен іздеу индексінің жазбалары өшірілді)",
                 "Субъекты, у которых уничтожены только данные с истёкшим сроком хранения (поля и записи поискового индекса удалены)",
                 "Subjects that lost only their expired data (the fields and their index entries deleted)",
             ),
@@ -328,6 +333,16 @@ pub fn lines(act: &Act, lang: Lang) -> Vec<(String, String)> {
             act.fields_destroyed.to_string(),
         ),
     ]);
+    if !act.connectors.is_empty() {
+        out.push((
+            t(
+                "Оператордың қосылған дерекқорларында да жойылды немесе бүркемеленді",
+                "Также удалены или замаскированы в подключённых базах данных оператора",
+                "Also deleted or masked in the operator's connected databases",
+            ),
+            act.connectors.join(", "),
+        ));
+    }
     if !act.skipped.is_empty() {
         let skipped: Vec<String> = act
             .skipped
@@ -387,7 +402,13 @@ mod tests {
     #[test]
     fn an_act_says_what_was_destroyed_under_which_rule_in_each_language() {
         let d = crate::retention::tests::decl();
-        let act = build(&d, &executed(), 4, date!(2029 - 06 - 01)).unwrap();
+        let act = build(
+            &d,
+            &executed(),
+            (4, date!(2029 - 06 - 01)),
+            &["platform".to_owned()],
+        )
+        .unwrap();
         assert_eq!(act.number, "2029-4");
         assert_eq!((act.whole_subjects, act.field_subjects), (3, 2));
         assert_eq!(act.fields_destroyed, 31);
@@ -409,6 +430,6 @@ mod tests {
         // Not executed yet: no act.
         let mut proposed = executed();
         proposed.outcome = None;
-        assert_eq!(build(&d, &proposed, 1, date!(2029 - 06 - 01)), None);
+        assert_eq!(build(&d, &proposed, (1, date!(2029 - 06 - 01)), &[]), None);
     }
 }

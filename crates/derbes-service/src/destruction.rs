@@ -86,7 +86,7 @@ impl DestructionLog {
 
     /// Appends records and makes them durable before returning.
     pub fn append(&self, keys: &KeyRing, records: &[Destruction]) -> std::io::Result<()> {
-        self.append_records(keys, records)
+        self.append_batch(keys, records, &[])
     }
 
     /// Appends records of subjects and of fields destroyed, durably, with one sync.
@@ -99,10 +99,6 @@ impl DestructionLog {
         let mut text = lines(keys, subjects)?;
         text.push_str(&lines(keys, fields)?);
         self.append_text(&text)
-    }
-
-    fn append_records<T: Serialize>(&self, keys: &KeyRing, records: &[T]) -> std::io::Result<()> {
-        self.append_text(&lines(keys, records)?)
     }
 
     fn append_text(&self, text: &str) -> std::io::Result<()> {
@@ -300,7 +296,7 @@ impl Destructions {
             let done = match &connectors {
                 Some(done) => done.clone(),
                 None => connectors
-                    .insert(self.destroy_in_connectors(&record).await?)
+                    .insert(self.destroy_in_connectors(&record, None).await?)
                     .clone(),
             };
             let fields: Vec<String> = record.fields.iter().map(|(k, _)| k.clone()).collect();
@@ -361,26 +357,11 @@ impl Destructions {
         Err(VaultError::Store(StoreError::VersionConflict))
     }
 
-    /// Destroys the subject's rows in every connector's database; a connector whose identifier
-    /// field the subject has no value for finds nothing and reports no tables.
-    async fn destroy_in_connectors(
-        &self,
-        record: &derbes_store::SubjectRecord,
-    ) -> Result<Vec<ConnectorDone>, VaultError> {
-        self.in_connectors(record, None).await
-    }
-
-    /// Destroys `fields` of the subject in every connector's database: the columns holding
-    /// them are masked, its rows stay (a retention batch's item that keeps the subject).
-    pub(crate) async fn destroy_fields_in_connectors(
-        &self,
-        record: &derbes_store::SubjectRecord,
-        fields: &[String],
-    ) -> Result<Vec<ConnectorDone>, VaultError> {
-        self.in_connectors(record, Some(fields)).await
-    }
-
-    async fn in_connectors(
+    /// Destroys the subject in every connector's database: its rows, or with `fields` only the
+    /// columns holding those fields (a retention batch's item that keeps the subject). A
+    /// connector whose identifier field the subject has no value for finds nothing and reports
+    /// no tables.
+    pub(crate) async fn destroy_in_connectors(
         &self,
         record: &derbes_store::SubjectRecord,
         fields: Option<&[String]>,
@@ -548,7 +529,16 @@ impl Destructions {
         let mut missing = Vec::new();
         for b in store.retention_batches(u32::MAX).await? {
             let batch = b.batch;
-            if !matches!(batch.status, BatchStatus::Approved | BatchStatus::Done) {
+            // Only batches still executing, or done with items that kept their subject: a done
+            // batch that destroyed only whole subjects has no field record to mend.
+            let fields_only =
+                |o: &derbes_core::retention_batch::BatchOutcome| o.subjects > o.whole_subjects;
+            let may_lack = match batch.status {
+                BatchStatus::Approved => true,
+                BatchStatus::Done => batch.outcome.as_ref().is_some_and(fields_only),
+                BatchStatus::Proposed => false,
+            };
+            if !may_lack {
                 continue;
             }
             let destroyed_at = batch

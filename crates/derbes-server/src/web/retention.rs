@@ -143,21 +143,9 @@ pub(crate) async fn act(
             )
         });
     }
-    let act = &signed.act;
-    let lines: Vec<Value> = derbes_core::destruction_act::lines(act, lang)
-        .into_iter()
-        .map(|(label, value)| json!({ "label": label, "value": value }))
-        .collect();
     Page::new("act.html", "retention_title", lang, Some(&session))
         .section("retention")
-        .with(json!({
-            "heading": derbes_core::destruction_act::title(act, lang),
-            "preamble": derbes_core::destruction_act::preamble(lang),
-            "lines": lines,
-            "finality": derbes_core::destruction_act::finality(lang),
-            "signatures": derbes_core::destruction_act::signatures(act, lang),
-            "batch": act.batch_id,
-        }))
+        .with(json!(derbes_service::act_page(&signed, lang)))
         .render()
 }
 

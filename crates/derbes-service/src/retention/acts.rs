@@ -41,11 +41,17 @@ impl Retention {
             })
             .count();
         let number = u32::try_from(issued).unwrap_or(u32::MAX - 1) + 1;
+        let connectors: Vec<String> = self
+            .vault
+            .connectors
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
         Ok(destruction_act::build(
             self.vault.declaration(),
             batch,
-            number,
-            date,
+            (number, date),
+            &connectors,
         ))
     }
 
@@ -80,26 +86,35 @@ impl Retention {
 static PAGE: std::sync::LazyLock<crate::render::templates::LangTemplates> =
     std::sync::LazyLock::new(|| crate::render::templates::shipped!("act", "md"));
 
+/// What an act's page shows in one language: the document (`act.<lang>.md`) and the
+/// console's page (`act.html`) are made from it.
 #[derive(Serialize)]
-struct ActPage {
-    title: String,
+pub struct ActPage {
+    heading: String,
     preamble: &'static str,
     lines: Vec<crate::render::Line>,
     finality: &'static str,
     signatures: Vec<String>,
+    batch: Uuid,
+}
+
+/// The act's page in `lang`.
+pub fn act_page(signed: &SignedAct, lang: Lang) -> ActPage {
+    let act = &signed.act;
+    ActPage {
+        heading: destruction_act::title(act, lang),
+        preamble: destruction_act::preamble(lang),
+        lines: crate::render::lines(destruction_act::lines(act, lang)),
+        finality: destruction_act::finality(lang),
+        signatures: destruction_act::signatures(act, lang),
+        batch: act.batch_id,
+    }
 }
 
 /// The act as a printable page in `lang` (plain HTML, no scripts), from the template
 /// `act.<lang>.md` through the one path every document takes.
 pub fn act_html(signed: &SignedAct, lang: Lang) -> Result<String, VaultError> {
-    let act = &signed.act;
-    let page = ActPage {
-        title: destruction_act::title(act, lang),
-        preamble: destruction_act::preamble(lang),
-        lines: crate::render::lines(destruction_act::lines(act, lang)),
-        finality: destruction_act::finality(lang),
-        signatures: destruction_act::signatures(act, lang),
-    };
+    let page = act_page(signed, lang);
     crate::render::template_page(lang, "act.md", PAGE.source(lang), &page).map_err(|problem| {
         VaultError::Unavailable(format!(
             "the act page template for `{lang}` cannot be rendered: {problem}"

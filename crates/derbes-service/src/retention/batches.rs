@@ -436,9 +436,7 @@ impl Retention {
         let mut told: Option<(Vec<String>, Vec<ConnectorDone>)> = None;
         for _ in 0..crate::vault::UPDATE_ATTEMPTS {
             let Some((record, state)) = store.subject_with_state(id, None).await? else {
-                self.told_ahead(actor, batch, id, told.as_ref(), "gone")
-                    .await?;
-                return self.skip(batch.id, id, "gone").await;
+                return self.skip(actor, batch, id, "gone", told.as_ref()).await;
             };
             let asked = store
                 .requests(derbes_store::RequestQuery {
@@ -452,16 +450,8 @@ impl Retention {
             let today = self.vault.today();
             let life = self.vault.lifecycle_of(&record, &state.lifecycle);
             let held = !asked.is_empty() || life.held_until(today).is_some();
-            // No birth date is opened, as in the scan: a minor's own consent is never
-            // recorded, so every event of the ledger counts as it would with it.
-            let consents = derbes_core::consent::SubjectFacts {
-                birth_date: None,
-                blocked: false,
-                restricted: &[],
-                obligations: &[],
-                consents: &state.consents,
-                retention: None,
-            };
+            // As in the scan: the ledger alone, no birth date opened.
+            let consents = derbes_core::consent::SubjectFacts::of_ledger(&state.consents);
             let lasts = last_days(
                 self.vault.declaration(),
                 &record.category,
@@ -480,11 +470,7 @@ impl Retention {
             );
             let item = match to_execute(&approved, now.as_ref(), held) {
                 Ok(item) => item,
-                Err(reason) => {
-                    self.told_ahead(actor, batch, id, told.as_ref(), reason)
-                        .await?;
-                    return self.skip(batch.id, id, reason).await;
-                }
+                Err(reason) => return self.skip(actor, batch, id, reason, told.as_ref()).await,
             };
             if item.whole {
                 match self
@@ -494,9 +480,9 @@ impl Retention {
                 {
                     Ok(d) if d.batch_id == Some(batch.id) => return Ok(Executed::Subject(d)),
                     // Destroyed before, another way: nothing of this batch to log.
-                    Ok(_) => return self.skip(batch.id, id, "gone").await,
+                    Ok(_) => return self.skip(actor, batch, id, "gone", told.as_ref()).await,
                     Err(VaultError::DestructionRefused(p)) => {
-                        return self.skip(batch.id, id, p.code()).await
+                        return self.skip(actor, batch, id, p.code(), told.as_ref()).await
                     }
                     Err(VaultError::Store(StoreError::VersionConflict)) => continue,
                     Err(e) => return Err(e),
@@ -508,7 +494,7 @@ impl Retention {
                 Some((fields, done)) if fields == item.fields => done,
                 _ => {
                     self.destructions
-                        .destroy_fields_in_connectors(&record, &item.fields)
+                        .destroy_in_connectors(&record, Some(&item.fields))
                         .await?
                 }
             };
@@ -556,52 +542,43 @@ impl Retention {
         Err(VaultError::Store(StoreError::VersionConflict))
     }
 
-    /// Audits what the connectors did for an item that is then skipped (a hold or a request
-    /// came between telling them and derbes' own write): the operator's databases lost those
+    /// Marks an item skipped, unless it was marked meanwhile. When the connectors were told
+    /// of its fields already (`told`: a hold or a request came between telling them and
+    /// derbes' own write), what they did is audited: the operator's databases lost those
     /// fields, derbes keeps them, and the DPO must know.
-    async fn told_ahead(
+    async fn skip(
         &self,
         actor: &Actor,
         batch: &Batch,
         subject_id: Uuid,
+        reason: &str,
         told: Option<&(Vec<String>, Vec<ConnectorDone>)>,
-        reason: &str,
-    ) -> Result<(), VaultError> {
-        let Some((fields, connectors)) = told else {
-            return Ok(());
-        };
-        self.vault
-            .audit(
-                AuditDraft::new(
-                    &actor.audit_name(),
-                    "subject.destroy_fields",
-                    Outcome::Denied,
-                )
-                .subject(subject_id)
-                .fields(fields)
-                .reason(reason)
-                .details(&json!({
-                    "batch_id": batch.id,
-                    "rule": batch.rule,
-                    "connectors": connectors,
-                    "kept_by_derbes": true,
-                })),
-            )
-            .await
-    }
-
-    /// Marks an item skipped, unless it was marked meanwhile.
-    async fn skip(
-        &self,
-        batch: Uuid,
-        subject_id: Uuid,
-        reason: &str,
     ) -> Result<Executed, VaultError> {
+        if let Some((fields, connectors)) = told {
+            self.vault
+                .audit(
+                    AuditDraft::new(
+                        &actor.audit_name(),
+                        "subject.destroy_fields",
+                        Outcome::Denied,
+                    )
+                    .subject(subject_id)
+                    .fields(fields)
+                    .reason(reason)
+                    .details(&json!({
+                        "batch_id": batch.id,
+                        "rule": batch.rule,
+                        "connectors": connectors,
+                        "kept_by_derbes": true,
+                    })),
+                )
+                .await?;
+        }
         match self
             .vault
             .store()
             .write(WriteOp::MarkBatchItem {
-                batch,
+                batch: batch.id,
                 subject_id,
                 outcome: ItemMark::Skipped(reason.to_owned()),
             })

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 mod acts;
 mod batches;
-pub use acts::{act_html, SignedAct};
+pub use acts::{act_html, act_page, ActPage, SignedAct};
 pub use batches::{batch_summary, BatchView, RetentionOverview, RetentionSettings};
 
 /// What kind of lifecycle event is asked for.
@@ -408,16 +408,7 @@ impl Retention {
                 let life =
                     self.vault
                         .lifecycle_from(s.created_at, &s.field_collected, &s.lifecycle);
-                // No birth date is opened: a minor's own consent is never recorded, so every
-                // event in a ledger counts as it would with it.
-                let consents = SubjectFacts {
-                    birth_date: None,
-                    blocked: false,
-                    restricted: &[],
-                    obligations: &[],
-                    consents: &s.consents,
-                    retention: None,
-                };
+                let consents = SubjectFacts::of_ledger(&s.consents);
                 let keys = s.field_keys.iter().map(String::as_str);
                 let lasts = last_days(declaration, &s.category, keys, &life, &consents, today);
                 let held = HeldBy {

@@ -37,10 +37,7 @@ impl Writer {
             "SELECT count(*) FROM lifecycle_events WHERE subject_id = $1",
             "SELECT 1 FROM requests WHERE subject_id = $1 AND open LIMIT 1",
         ];
-        let mut prepared = Vec::with_capacity(checks.len());
-        for sql in checks {
-            prepared.push(self.prep(sql).await?);
-        }
+        let prepared = self.prep_all(&checks).await?;
         let c = &self.client;
         let param: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&id];
         let [held, obligations, represents, events, asked] = <[Vec<Row>; 5]>::try_from(
@@ -116,10 +113,7 @@ impl Writer {
             "DELETE FROM reconfirmations_unsettled WHERE subject_id = $1",
             "DELETE FROM subjects WHERE id = $1",
         ];
-        let mut prepared = Vec::with_capacity(deletes.len());
-        for sql in deletes {
-            prepared.push(self.prep(sql).await?);
-        }
+        let prepared = self.prep_all(&deletes).await?;
         let c = &self.client;
         let removed =
             futures_util::future::try_join_all(prepared.iter().map(|s| c.execute(s, &param)))

@@ -509,6 +509,15 @@ impl Writer {
         Ok(s)
     }
 
+    /// `sqls`, prepared (once per connection), to send together.
+    async fn prep_all(&mut self, sqls: &[&'static str]) -> Result<Vec<Statement>, StoreError> {
+        let mut prepared = Vec::with_capacity(sqls.len());
+        for sql in sqls {
+            prepared.push(self.prep(sql).await?);
+        }
+        Ok(prepared)
+    }
+
     /// Runs a statement of the group's transaction (prepared once per connection): the rows
     /// it changed.
     async fn execute(
