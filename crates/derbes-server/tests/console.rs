@@ -249,6 +249,16 @@ pub(crate) fn code_of(enrol_page: &Answer, unix: u64) -> String {
 /// A DPO signed in for the first time: password changed, second factor enrolled. The key of
 /// the second factor is returned, to compute later codes.
 pub(crate) fn first_sign_in(desk: &Desk, b: &mut Browser, login: &str, otp: &str) -> String {
+    first_sign_in_at(desk, b, login, otp).0
+}
+
+/// [`first_sign_in`], and the time (Unix seconds) whose code the enrolment used.
+pub(crate) fn first_sign_in_at(
+    desk: &Desk,
+    b: &mut Browser,
+    login: &str,
+    otp: &str,
+) -> (String, u64) {
     let a = b.sign_in(login, otp);
     assert_eq!(
         (a.status, a.location.as_str()),
@@ -265,15 +275,13 @@ pub(crate) fn first_sign_in(desk: &Desk, b: &mut Browser, login: &str, otp: &str
         .and_then(|r| r.split('<').next())
         .unwrap()
         .to_owned();
+    let at = desk.now_unix();
     let a = b.post(
         "/console/enrol",
-        &[
-            ("csrf", &enrol.csrf()),
-            ("code", &code_of(&enrol, desk.now_unix())),
-        ],
+        &[("csrf", &enrol.csrf()), ("code", &code_of(&enrol, at))],
     );
     assert_eq!((a.status, a.location.as_str()), (303, "/console"));
-    key
+    (key, at)
 }
 
 fn main() -> ExitCode {
