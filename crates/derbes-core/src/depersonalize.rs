@@ -266,8 +266,35 @@ pub fn region_of(address: &str) -> Option<&'static str> {
         .map(|(code, _)| *code)
 }
 
-/// A depersonalized record: the values that stay, by field.
-pub type Record = BTreeMap<String, String>;
+/// A depersonalized record: the subject's category and the values that stay, by field. It
+/// names no subject, and nothing in it or beside it links it to one.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Record {
+    pub category: String,
+    pub values: BTreeMap<String, String>,
+}
+
+/// What stays of a subject of `category` whose `fields` (key, opened value) a rule that keeps
+/// `kept` depersonalizes: each field as the rule says (a field it does not name goes).
+/// `pseudonym` is the batch's keyed function of a field and its value.
+pub fn record_of<'a>(
+    kept: &BTreeMap<String, Kept>,
+    category: &str,
+    fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+    pseudonym: impl Fn(&str, &str) -> String,
+) -> Record {
+    let values = fields
+        .into_iter()
+        .filter_map(|(field, value)| {
+            let how = kept.get(field).copied().unwrap_or(Kept::Drop);
+            transform(value, how, |v| pseudonym(field, v)).map(|v| (field.to_owned(), v))
+        })
+        .collect();
+    Record {
+        category: category.to_owned(),
+        values,
+    }
+}
 
 /// What may be released of depersonalized records: the records whose group (same values of
 /// every quasi-identifier) holds at least `k` of them, and what was held back.
@@ -281,13 +308,15 @@ pub struct Release {
     pub suppressed_records: usize,
 }
 
-/// The k-anonymity check: groups the records by their values of `quasi` (a missing value is a
-/// value of its own) and releases only the groups of at least `k` records.
+/// The k-anonymity check: groups the records by their category and their values of `quasi`
+/// (a missing value is a value of its own) and releases only the groups of at least `k`
+/// records, in group order.
 pub fn k_anonymous(records: Vec<Record>, quasi: &[String], k: usize) -> Release {
-    let mut groups: BTreeMap<Vec<Option<String>>, Vec<Record>> = BTreeMap::new();
+    type Group = (String, Vec<Option<String>>);
+    let mut groups: BTreeMap<Group, Vec<Record>> = BTreeMap::new();
     for r in records {
-        let key = quasi.iter().map(|q| r.get(q).cloned()).collect();
-        groups.entry(key).or_default().push(r);
+        let key = quasi.iter().map(|q| r.values.get(q).cloned()).collect();
+        groups.entry((r.category.clone(), key)).or_default().push(r);
     }
     let mut out = Release {
         records: Vec::new(),
@@ -296,9 +325,10 @@ pub fn k_anonymous(records: Vec<Record>, quasi: &[String], k: usize) -> Release 
         suppressed_groups: 0,
         suppressed_records: 0,
     };
-    for (_, group) in groups {
+    for (_, mut group) in groups {
         if group.len() >= k {
             out.groups += 1;
+            group.sort();
             out.records.extend(group);
         } else {
             out.suppressed_groups += 1;
@@ -353,19 +383,56 @@ mod tests {
 
     #[test]
     fn small_groups_are_held_back() {
-        let rec = |year: &str, region: &str| -> Record {
-            [("birth_date", year), ("address", region), ("grades", "5")]
+        let rec = |category: &str, year: &str, region: &str| Record {
+            category: category.to_owned(),
+            values: [("birth_date", year), ("address", region), ("grades", "5")]
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect()
+                .collect(),
         };
-        let mut records = vec![rec("2009", "almaty"); 5];
-        records.extend(vec![rec("2010", "almaty"); 4]);
-        records.push(rec("2009", "shymkent"));
+        let mut records = vec![rec("student", "2009", "almaty"); 5];
+        records.extend(vec![rec("student", "2010", "almaty"); 4]);
+        records.push(rec("student", "2009", "shymkent"));
+        records.push(rec("employee", "2009", "almaty"));
         let quasi = ["birth_date".to_owned(), "address".to_owned()];
         let r = k_anonymous(records, &quasi, 5);
         assert_eq!((r.groups, r.records.len()), (1, 5));
-        assert_eq!((r.suppressed_groups, r.suppressed_records), (2, 5));
+        assert_eq!((r.suppressed_groups, r.suppressed_records), (3, 6));
+    }
+
+    #[test]
+    fn a_record_keeps_only_what_the_rule_says() {
+        let kept: BTreeMap<String, Kept> = [
+            ("access_time", Kept::Year),
+            ("browser", Kept::Keep),
+            ("iin", Kept::Pseudonym),
+        ]
+        .into_iter()
+        .map(|(f, k)| (f.to_owned(), k))
+        .collect();
+        let fields = [
+            ("access_time", "2025-11-02T08:00:00Z"),
+            ("browser", "Firefox"),
+            ("cookie_data", "_ga=GA1.2.3"),
+            ("iin", "090314600012"),
+        ];
+        let r = record_of(&kept, "site_visitor", fields, |f, v| {
+            format!("{f}:{}", v.len())
+        });
+        assert_eq!(r.category, "site_visitor");
+        let values: Vec<(&str, &str)> = r
+            .values
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            values,
+            [
+                ("access_time", "2025"),
+                ("browser", "Firefox"),
+                ("iin", "iin:12")
+            ]
+        );
     }
 
     proptest! {
@@ -376,11 +443,12 @@ mod tests {
         ) {
             let records: Vec<Record> = values
                 .iter()
-                .map(|(a, b, c)| {
-                    [("a", a), ("b", b), ("c", c)]
+                .map(|(a, b, c)| Record {
+                    category: "student".to_owned(),
+                    values: [("a", a), ("b", b), ("c", c)]
                         .into_iter()
                         .map(|(k, v)| (k.to_owned(), v.to_string()))
-                        .collect()
+                        .collect(),
                 })
                 .collect();
             let quasi = ["a".to_owned(), "b".to_owned()];
@@ -388,7 +456,7 @@ mod tests {
             prop_assert_eq!(r.records.len() + r.suppressed_records, records.len());
             let mut sizes: BTreeMap<(String, String), usize> = BTreeMap::new();
             for rec in &r.records {
-                *sizes.entry((rec["a"].clone(), rec["b"].clone())).or_default() += 1;
+                *sizes.entry((rec.values["a"].clone(), rec.values["b"].clone())).or_default() += 1;
                 prop_assert!(records.contains(rec));
             }
             prop_assert_eq!(sizes.len(), r.groups);

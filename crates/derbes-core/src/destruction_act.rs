@@ -37,6 +37,12 @@ pub struct Act {
     pub field_subjects: u64,
     /// Fields destroyed in all.
     pub fields_destroyed: u64,
+    /// For a rule that depersonalizes: the records written, one per subject, naming none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub depersonalized_records: u64,
+    /// For a rule that depersonalizes: what each record keeps of each field, as declared.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<KeptField>,
     /// Items not executed, by reason (`held`, `kept`, `gone`, …).
     pub skipped: BTreeMap<String, u64>,
     pub proposed_by: String,
@@ -70,6 +76,17 @@ pub struct ActRule {
     pub action: RetentionAction,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// What a depersonalized record keeps of a field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptField {
+    pub field: Named,
+    pub kept: crate::depersonalize::Kept,
+}
+
 /// A declared code with its label.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Named {
@@ -87,6 +104,7 @@ pub fn build(
 ) -> Option<Act> {
     let outcome = batch.outcome.as_ref()?;
     let rule = declaration.retention.get(&batch.rule)?;
+    let depersonalizes = batch.action == RetentionAction::Depersonalize;
     let named = |code: &String, label: Option<&Text>| Named {
         code: code.clone(),
         label: label.cloned().unwrap_or_default(),
@@ -127,6 +145,20 @@ pub fn build(
         whole_subjects: outcome.whole_subjects,
         field_subjects: outcome.subjects - outcome.whole_subjects,
         fields_destroyed: outcome.fields,
+        // Each subject depersonalized left one record.
+        depersonalized_records: if depersonalizes { outcome.subjects } else { 0 },
+        kept: if depersonalizes {
+            rule.depersonalize
+                .iter()
+                .filter(|(_, k)| **k != crate::depersonalize::Kept::Drop)
+                .map(|(f, k)| KeptField {
+                    field: named(f, declaration.fields.get(f).map(|f| &f.label)),
+                    kept: *k,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
         skipped: outcome.skipped.clone(),
         proposed_by: batch.proposed_by.clone(),
         proposed_at: batch.proposed_at,
@@ -164,20 +196,33 @@ pub fn digest(act: &Act) -> Option<String> {
 
 /// The act's title in `lang`.
 pub fn title(act: &Act, lang: Lang) -> String {
-    format!(
-        "{} № {}",
-        tr(
+    let title = match act.rule.action {
+        RetentionAction::Destroy => tr(
             lang,
             "Дербес деректерді жою туралы акт",
             "Акт об уничтожении персональных данных",
             "Act of destruction of personal data",
         ),
-        act.number
-    )
+        RetentionAction::Depersonalize => tr(
+            lang,
+            "Дербес деректерді иесіздендіру туралы акт",
+            "Акт об обезличивании персональных данных",
+            "Act of depersonalization of personal data",
+        ),
+    };
+    format!("{title} № {}", act.number)
 }
 
 /// What the commission states, above the act's lines (the day is among them).
-pub fn preamble(lang: Lang) -> &'static str {
+pub fn preamble(act: &Act, lang: Lang) -> &'static str {
+    if act.rule.action == RetentionAction::Depersonalize {
+        return tr(
+            lang,
+            "Төменде көрсетілген құрамдағы комиссия сақтау мерзімі өткен дербес деректердің «Дербес деректер және оларды қорғау туралы» Қазақстан Республикасы Заңының 12 және 18-баптарына сәйкес мынадай көлемде және мынадай тәсілмен иесіздендірілгені туралы осы актіні жасады.",
+            "Комиссия в составе, указанном ниже, составила настоящий акт о том, что персональные данные, срок хранения которых истёк, обезличены в соответствии со статьями 12 и 18 Закона Республики Казахстан «О персональных данных и их защите» в следующем объёме и следующим способом.",
+            "The commission named below has drawn up this act to record that personal data whose retention period had ended were depersonalized, under Articles 12 and 18 of the Law of the Republic of Kazakhstan \"On Personal Data and Their Protection\", to the extent and by the method stated below.",
+        );
+    }
     tr(
         lang,
         "Төменде көрсетілген құрамдағы комиссия сақтау мерзімі өткен дербес деректердің «Дербес деректер және оларды қорғау туралы» Қазақстан Республикасы Заңының 12 және 18-баптарына сәйкес мынадай көлемде және мынадай тәсілмен жойылғаны туралы осы актіні жасады.",
@@ -187,7 +232,15 @@ pub fn preamble(lang: Lang) -> &'static str {
 }
 
 /// How the destruction was carried out and why it cannot be undone, below the act's lines.
-pub fn finality(lang: Lang) -> &'static str {
+pub fn finality(act: &Act, lang: Lang) -> &'static str {
+    if act.rule.action == RetentionAction::Depersonalize {
+        return tr(
+            lang,
+            "Иесіздендіруді derbes ақпараттық жүйесі онда бекітілген топтама бойынша жүргізді; әрбір әрекет аудит журналына жазылды. Әрбір субъектінің сақтау мерзімі өткен дербес деректерінен субъектіні атамайтын және оның сәйкестендіргіштерін қамтымайтын жазбаға сақтау ережесі сақтайтын деректер ғана (жоғарыда көрсетілген) көшірілді; бүркеншік атаулар топтаманың кілтімен есептелді, ол кілт топтама аяқталғанда жойылды. Содан кейін деректердің өзі жойылды: деректері толық жойылған әрбір субъектінің шифрлау кілті жойылды, сондықтан оның деректерін қалпына келтіру мүмкін емес; қалған субъектілердің жазбасынан сақтау мерзімі өткен өрістер өшірілді. Деректер резервтік көшірмеден қалпына келтірілсе, жою журналы бойынша қайта жойылады.",
+            "Обезличивание произведено информационной системой derbes по пакету, утверждённому в ней; каждое действие записано в журнал аудита. Из персональных данных каждого субъекта с истёкшим сроком хранения в запись, которая не называет субъекта и не содержит его идентификаторов, перенесено только то, что сохраняет правило хранения (указано выше); псевдонимы вычислены на ключе пакета, уничтоженном по завершении пакета. Затем сами данные уничтожены: ключ шифрования каждого субъекта, данные которого уничтожены полностью, уничтожен, поэтому его данные восстановить невозможно; у остальных субъектов поля с истёкшим сроком хранения удалены из записи. После восстановления из резервной копии уничтожение применяется повторно по журналу уничтожений.",
+            "The depersonalization was carried out by the derbes information system, for a batch approved in it; every step is recorded in the audit log. Of each subject's expired personal data, only what the retention rule keeps (stated above) was written to a record that names no subject and holds none of its identifiers; pseudonyms were computed under a key of the batch, destroyed when the batch was completed. The data themselves were then destroyed: the encryption key of each subject destroyed whole was destroyed, so those data cannot be recovered, and the expired fields of the other subjects were deleted from their records. After a restore from a backup, the destruction is applied again from the destruction log.",
+        );
+    }
     tr(
         lang,
         "Жоюды derbes ақпараттық жүйесі онда бекітілген топтама бойынша жүргізді; әрбір әрекет аудит журналына жазылды. Деректері толық жойылған субъектінің шифрлау кілті жойылды, сондықтан оның деректерін қалпына келтіру мүмкін емес; сақтау мерзімі өткен өрістер субъектінің жазбасынан өшірілді. Деректер резервтік көшірмеден қалпына келтірілсе, жою журналы бойынша қайта жойылады.",
@@ -261,16 +314,65 @@ fn skipped_reason(code: &str, lang: Lang) -> String {
     }
 }
 
+/// A declared code's label in `lang` (its code when it has none).
+fn label_of(n: &Named, lang: Lang) -> String {
+    match n.label.get(lang) {
+        "" => n.code.clone(),
+        label => label.to_owned(),
+    }
+}
+
+/// What an act of depersonalization adds: the records kept and what they keep of each field.
+fn depersonalized_lines(act: &Act, lang: Lang) -> [(String, String); 2] {
+    use crate::depersonalize::Kept;
+    let t = |kk: &str, ru: &str, en: &str| tr(lang, kk, ru, en).to_owned();
+    let how = |k: Kept| match k {
+        Kept::Year => t("жылы ғана", "только год", "the year only"),
+        Kept::Region => t("өңірі ғана", "только регион", "the region only"),
+        Kept::Keep => t("өзгеріссіз", "без изменений", "as it is"),
+        Kept::Pseudonym => t("бүркеншік атау", "псевдоним", "a pseudonym"),
+        Kept::Drop => t("сақталмайды", "не сохраняется", "nothing"),
+    };
+    let kept: Vec<String> = act
+        .kept
+        .iter()
+        .map(|k| format!("{}: {}", label_of(&k.field, lang), how(k.kept)))
+        .collect();
+    [
+        (
+            t(
+                "Иесіздендірілген жазбалар (субъектіні атамайды)",
+                "Обезличенные записи (без указания субъекта)",
+                "Depersonalized records (naming no subject)",
+            ),
+            act.depersonalized_records.to_string(),
+        ),
+        (
+            t(
+                "Жазбаларда сақталатыны",
+                "Что сохраняют записи",
+                "What the records keep",
+            ),
+            if kept.is_empty() {
+                t(
+                    "субъект санаты ғана",
+                    "только категория субъекта",
+                    "the subject's category only",
+                )
+            } else {
+                kept.join("; ")
+            },
+        ),
+    ]
+}
+
 /// The act's lines (label, value) in `lang`, in the order they are printed.
 pub fn lines(act: &Act, lang: Lang) -> Vec<(String, String)> {
     let t = |kk: &str, ru: &str, en: &str| tr(lang, kk, ru, en).to_owned();
     let list = |items: &[Named]| {
         items
             .iter()
-            .map(|n| match n.label.get(lang) {
-                "" => n.code.clone(),
-                label => label.to_owned(),
-            })
+            .map(|n| label_of(n, lang))
             .collect::<Vec<_>>()
             .join("; ")
     };
@@ -333,6 +435,9 @@ pub fn lines(act: &Act, lang: Lang) -> Vec<(String, String)> {
             act.fields_destroyed.to_string(),
         ),
     ]);
+    if act.rule.action == RetentionAction::Depersonalize {
+        out.extend(depersonalized_lines(act, lang));
+    }
     if !act.connectors.is_empty() {
         out.push((
             t(
@@ -426,10 +531,43 @@ mod tests {
             signed[0].starts_with("Председатель комиссии: "),
             "{signed:?}"
         );
-        assert!(preamble(Lang::Kk).contains("18-баптарына"));
+        assert!(preamble(&act, Lang::Kk).contains("18-баптарына"));
+        assert!(act.kept.is_empty() && act.depersonalized_records == 0);
+        // What an older act held is what it serializes to: its signature stays good.
+        let json = serde_json::to_value(&act).unwrap();
+        assert!(json.get("kept").is_none() && json.get("depersonalized_records").is_none());
         // Not executed yet: no act.
         let mut proposed = executed();
         proposed.outcome = None;
         assert_eq!(build(&d, &proposed, (1, date!(2029 - 06 - 01)), &[]), None);
+    }
+
+    #[test]
+    fn an_act_of_depersonalization_says_what_the_records_keep() {
+        let d = crate::retention::tests::decl();
+        let mut batch = executed();
+        batch.rule = "analytics_data".into();
+        batch.action = RetentionAction::Depersonalize;
+        let act = build(&d, &batch, (1, date!(2029 - 06 - 01)), &[]).unwrap();
+        assert_eq!(act.depersonalized_records, 5);
+        let kept: Vec<(&str, crate::depersonalize::Kept)> = act
+            .kept
+            .iter()
+            .map(|k| (k.field.code.as_str(), k.kept))
+            .collect();
+        use crate::depersonalize::Kept;
+        assert_eq!(kept, [("access_time", Kept::Year), ("browser", Kept::Keep)]);
+        assert!(title(&act, Lang::Ru).starts_with("Акт об обезличивании"));
+        assert!(preamble(&act, Lang::Kk).contains("иесіздендірілгені"));
+        assert!(finality(&act, Lang::En).contains("names no subject"));
+        let lines = lines(&act, Lang::Ru);
+        let (_, keeps) = lines
+            .iter()
+            .find(|(l, _)| l == "Что сохраняют записи")
+            .unwrap();
+        assert_eq!(
+            keeps,
+            "Время посещения: только год; Сведения о браузере: без изменений"
+        );
     }
 }

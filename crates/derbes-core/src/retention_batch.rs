@@ -27,8 +27,9 @@ pub struct BatchItem {
 
 /// What subject `subject_id` of `category` loses under `rule` today: the fields whose latest
 /// hold ended under `rule` before `today`. `None` when it loses nothing. It goes whole when
-/// nothing of it is kept any longer and no field's rule depersonalizes (destroying the whole
-/// subject would take what the declaration keeps depersonalized).
+/// nothing of it is kept any longer and every field is either this item's or destroyed at its
+/// end (destroying the whole subject would take what another rule keeps depersonalized; what
+/// this rule keeps is written out before the subject goes).
 pub fn item_of(
     declaration: &Declaration,
     subject_id: Uuid,
@@ -49,9 +50,10 @@ pub fn item_of(
     fields.sort();
     // Every field has ended, or no purpose keeps it at all (the same as the scan's count).
     let destroys = |l: &FieldLast<'_>| {
-        l.rule
-            .and_then(|r| declaration.retention.get(r))
-            .is_none_or(|r| r.action == RetentionAction::Destroy)
+        l.rule == Some(rule)
+            || l.rule
+                .and_then(|r| declaration.retention.get(r))
+                .is_none_or(|r| r.action == RetentionAction::Destroy)
     };
     let whole = lasts
         .iter()
@@ -507,6 +509,16 @@ pub(crate) mod tests {
             rule: Some("analytics_data"),
         });
         assert!(!contracts(&with_analytics, later).unwrap().whole);
+        // The depersonalizing rule's own item takes the subject whole, once every other
+        // field has ended under a rule that destroys.
+        let analytics = item_of(&d, id, "student", &with_analytics, "analytics_data", later);
+        let analytics = analytics.unwrap();
+        assert_eq!(
+            (analytics.fields.as_slice(), analytics.whole),
+            (&["browser".to_owned()][..], true)
+        );
+        let early = item_of(&d, id, "student", &with_analytics, "analytics_data", today);
+        assert!(!early.unwrap().whole, "the surname is kept");
     }
 
     #[test]

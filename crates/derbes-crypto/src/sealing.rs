@@ -123,12 +123,17 @@ impl DataKey {
             .map_err(|_| CryptoError::Open)
     }
 
-    /// A keyed fingerprint of a value (hex, 128 bits) for the audit trail: it shows that a value
-    /// changed without revealing it, and becomes meaningless once the data key is destroyed.
-    pub fn fingerprint(&self, field: &str, value: &str) -> String {
+    /// A pseudonym of `field`'s `value` (hex, 128 bits) for a depersonalized record: the same
+    /// value gives the same pseudonym under this key, and once the key is destroyed nothing
+    /// maps it back, not even by trying every value.
+    pub fn pseudonym(&self, field: &str, value: &str) -> String {
+        self.keyed_digest(b"derbes/pseudonym/v1", field, value)
+    }
+
+    fn keyed_digest(&self, info: &[u8], field: &str, value: &str) -> String {
         let hk = Hkdf::<Sha256>::new(Some(b"derbes"), self.key.as_ref());
         let mut k = Zeroizing::new([0u8; 32]);
-        let _ = hk.expand(b"derbes/fingerprint/v1", k.as_mut());
+        let _ = hk.expand(info, k.as_mut());
         let mut mac =
             <Hmac<Sha256> as Mac>::new_from_slice(k.as_ref()).unwrap_or_else(|_| unreachable!());
         mac.update(&(field.len() as u32).to_be_bytes());
@@ -136,6 +141,12 @@ impl DataKey {
         mac.update(value.as_bytes());
         let digest = mac.finalize().into_bytes();
         derbes_core::declaration::hex(&digest[..16])
+    }
+
+    /// A keyed fingerprint of a value (hex, 128 bits) for the audit trail: it shows that a value
+    /// changed without revealing it, and becomes meaningless once the data key is destroyed.
+    pub fn fingerprint(&self, field: &str, value: &str) -> String {
+        self.keyed_digest(b"derbes/fingerprint/v1", field, value)
     }
 }
 
@@ -177,6 +188,18 @@ mod tests {
             DataKey::generate().unwrap().fingerprint("iin", "1")
         );
         assert_eq!(dk.fingerprint("iin", "1").len(), 32);
+    }
+
+    proptest! {
+        #[test]
+        fn pseudonyms_are_one_per_value_key_and_field(a in "[0-9]{12}", b in "[0-9]{12}") {
+            let dk = DataKey::generate().unwrap();
+            prop_assert_eq!(dk.pseudonym("iin", &a), dk.pseudonym("iin", &a));
+            prop_assert_eq!(dk.pseudonym("iin", &a) == dk.pseudonym("iin", &b), a == b);
+            prop_assert_ne!(dk.pseudonym("iin", &a), dk.pseudonym("phone", &a));
+            prop_assert_ne!(dk.pseudonym("iin", &a), dk.fingerprint("iin", &a));
+            prop_assert_ne!(dk.pseudonym("iin", &a), DataKey::generate().unwrap().pseudonym("iin", &a));
+        }
     }
 
     proptest! {

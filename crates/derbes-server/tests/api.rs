@@ -158,6 +158,7 @@ fn main() -> ExitCode {
         batches::a_batch_needs_two_approvals_on_a_fresh_proposal,
         batches::an_approved_batch_destroys_once_and_again_after_a_restore,
         batches::an_executed_batch_issues_a_signed_act,
+        batches::a_depersonalizing_batch_keeps_records_that_name_no_one,
         decisions::a_decision_answers_without_the_values,
         decisions::a_batch_answers_each_question_and_is_audited_as_one,
         decisions::a_withdrawal_shows_in_the_very_next_decision,

@@ -173,6 +173,12 @@ const TABLE: &[(&str, &str, Expect, Expect)] = &[
         Status([200, 200, 403, 200, 403]),
     ),
     (
+        "get",
+        "/api/v1/retention/depersonalized/{rule}",
+        Status([200, 200, 403, 403, 403]),
+        Status([200, 200, 403, 403, 403]),
+    ),
+    (
         "post",
         "/api/v1/decisions",
         Status([200, 200, 200, 403, 200]),
@@ -582,7 +588,10 @@ async fn call_for(
             Some(json!({})),
         ),
         (_, r) if r.starts_with("/api/v1/requests/{id}") => (r.replace("{id}", rq), None),
-        (_, r) => (r.replace("{id}", id), None),
+        (_, r) => (
+            r.replace("{id}", id).replace("{rule}", "analytics_data"),
+            None,
+        ),
     };
     (method.to_uppercase(), path, body)
 }
@@ -1058,6 +1067,9 @@ async fn through_the_service(
         "/api/v1/retention/batches/{id}" => app.retention.batch(actor, id).await.map(drop),
         "/api/v1/retention/batches/{id}/act" => app.retention.act(actor, id).await.map(drop),
         "/api/v1/retention/acts" => app.retention.acts(actor).await.map(drop),
+        "/api/v1/retention/depersonalized/{rule}" => {
+            app.retention.release(actor, &seg(5)).await.map(drop)
+        }
         "/api/v1/retention/batches/{id}/approve" => {
             app.retention.approve_batch(actor, id).await.map(drop)
         }

@@ -60,6 +60,8 @@ actions! {
     RetentionHold,
     /// Propose and approve retention batches: what a rule destroys or depersonalizes.
     RetentionApprove,
+    /// Release depersonalized records for statistics (the groups that pass k-anonymity).
+    RetentionRelease,
     RepresentativeList,
     RepresentativeLink,
     RepresentativeUnlink,
@@ -156,6 +158,8 @@ impl Action {
             RetentionScan => (AUDIT, Reach::Any),
             // Suspending destruction is a decision of those who answer for the data.
             RetentionHold | RetentionApprove => (OFFICERS, Reach::Any),
+            // Statistics leave derbes: those who answer for the data decide.
+            RetentionRelease => (OFFICERS, Reach::Any),
             RepresentativeList | RepresentativeLink | RepresentativeUnlink => {
                 (PROCESSORS, Reach::Subject)
             }
@@ -203,6 +207,7 @@ impl Action {
             RetentionScan => "retention.scan",
             RetentionHold => "retention.hold",
             RetentionApprove => "retention.approve",
+            RetentionRelease => "retention.release",
             RepresentativeList => "representative.list",
             RepresentativeLink => "representative.link",
             RepresentativeUnlink => "representative.unlink",

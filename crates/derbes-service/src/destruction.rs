@@ -223,15 +223,16 @@ impl Destructions {
     /// Destroys a subject whose every field's retention ended, for the pending item of an
     /// approved retention batch: the item is marked in the same transaction, and the store
     /// refuses it when the subject has an open request or a new lifecycle event since. The
-    /// caller logs the destruction ([`Destructions::log_batch`]).
+    /// caller logs the destruction ([`Destructions::log_batch`]). A batch that depersonalizes
+    /// gives what it keeps of the subject, written in the same transaction.
     pub(crate) async fn destroy_for_batch(
         &self,
         actor: &Actor,
         read: (derbes_store::SubjectRecord, derbes_store::SubjectState),
-        batch: Uuid,
+        (batch, keeps): (Uuid, Option<derbes_store::Depersonalized>),
     ) -> Result<Destruction, VaultError> {
         let subject_id = read.0.id;
-        self.destroy_read(actor, subject_id, None, Some(batch), Some(read))
+        self.destroy_read(actor, subject_id, None, Some((batch, keeps)), Some(read))
             .await
     }
 
@@ -242,8 +243,14 @@ impl Destructions {
         request_id: Option<Uuid>,
         batch_id: Option<Uuid>,
     ) -> Result<Destruction, VaultError> {
-        self.destroy_read(actor, subject_id, request_id, batch_id, None)
-            .await
+        self.destroy_read(
+            actor,
+            subject_id,
+            request_id,
+            batch_id.map(|b| (b, None)),
+            None,
+        )
+        .await
     }
 
     /// [`Destructions::destroy`], deciding first on `read` (the subject as the caller just
@@ -253,9 +260,11 @@ impl Destructions {
         actor: &Actor,
         subject_id: Uuid,
         request_id: Option<Uuid>,
-        batch_id: Option<Uuid>,
+        batch: Option<(Uuid, Option<derbes_store::Depersonalized>)>,
         mut read: Option<(derbes_store::SubjectRecord, derbes_store::SubjectState)>,
     ) -> Result<Destruction, VaultError> {
+        let batch_id = batch.as_ref().map(|(id, _)| *id);
+        let keeps = batch.and_then(|(_, keeps)| keeps);
         self.vault
             .authorize(actor, crate::access::Action::SubjectDestroy)?;
         // The connectors' destructions, once: each can be repeated, but need not be.
@@ -318,6 +327,8 @@ impl Destructions {
                     "request_id": request_id,
                     "batch_id": batch_id,
                     "method": "crypto_shredding",
+                    // What stays is in no event: only that a record was kept.
+                    "depersonalized": keeps.is_some(),
                     "connectors": asked.connectors,
                 }));
             // Refused by the store when an obligation or a representation appeared since the
@@ -327,6 +338,7 @@ impl Destructions {
                 .store()
                 .write(WriteOp::DestroySubject {
                     batch: batch_id,
+                    depersonalized: keeps.clone(),
                     destruction: asked,
                     audit,
                     checked: Some(derbes_store::DestructionChecked {
@@ -506,6 +518,7 @@ impl Destructions {
                     destroyed: back,
                     // Destroyed before: the restore does not get to decide again.
                     checked: None,
+                    depersonalized: None,
                     audit,
                 })
                 .await
@@ -652,6 +665,7 @@ impl Destructions {
                 .store()
                 .write(WriteOp::DestroySubject {
                     batch: None,
+                    depersonalized: None,
                     destruction: d,
                     audit,
                     // Destroyed before: the restore does not get to decide again.

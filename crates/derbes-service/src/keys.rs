@@ -26,7 +26,8 @@ impl Keys {
     }
 
     /// Rewraps the data key of every subject after `after` (in id order; all when `None`), then
-    /// of every data-subject request, under the key ring's current KEK. Returns how many were
+    /// of every data-subject request and of every running batch's pseudonym key, under the key
+    /// ring's current KEK. Returns how many were
     /// rewrapped. `progress` is called with the running count.
     pub async fn rewrap_all(
         &self,
@@ -34,7 +35,11 @@ impl Keys {
         mut progress: impl FnMut(u64),
     ) -> Result<u64, VaultError> {
         let mut total = 0u64;
-        for (owner, start) in [(KeyOwner::Subject, after), (KeyOwner::Request, None)] {
+        for (owner, start) in [
+            (KeyOwner::Subject, after),
+            (KeyOwner::Request, None),
+            (KeyOwner::Pseudonym, None),
+        ] {
             total = self
                 .rewrap_owner(owner, start, total, &mut progress)
                 .await?;

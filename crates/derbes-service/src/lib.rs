@@ -67,9 +67,9 @@ pub use requests::{
     RequestInput, RequestSettings, RequestView, Requester, Requests, StepInput, Verification,
 };
 pub use retention::{
-    act_html, act_page, batch_summary, ActPage, BatchView, FieldRetention, LatestScan,
-    LegalHoldView, LifecycleInput, LifecycleStep, LifecycleSync, LifecycleView, Retention,
-    RetentionOverview, RetentionSettings, SignedAct,
+    act_html, act_page, batch_summary, ActPage, BatchView, DepersonalizedRelease, FieldRetention,
+    LatestScan, LegalHoldView, LifecycleInput, LifecycleStep, LifecycleSync, LifecycleView,
+    Retention, RetentionOverview, RetentionSettings, SignedAct,
 };
 pub use subject_file::{SubjectFile, HISTORY_LIMIT};
 pub use subjects::Subjects;

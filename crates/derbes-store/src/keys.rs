@@ -10,12 +10,14 @@ pub enum KeyOwner {
     /// A data-subject request: its details and answer are sealed under a key of its own, so they
     /// outlive the destruction of the subject's data for as long as the request is kept.
     Request,
+    /// A retention batch that depersonalizes: its pseudonym key, while the batch runs.
+    Pseudonym,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRecord {
     pub owner: KeyOwner,
-    /// The subject's or the request's id.
+    /// The subject's, the request's or the batch's id.
     pub id: Uuid,
     pub dek_generation: u32,
     pub dek: Vec<u8>,

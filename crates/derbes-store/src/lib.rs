@@ -11,6 +11,7 @@ mod audit;
 mod backend;
 mod chain;
 mod declarations;
+mod depersonalized;
 mod destructions;
 mod fields_blob;
 mod job_runs;
@@ -44,6 +45,7 @@ pub use chain::{
     SegmentFiles, SEGMENT_EVENTS,
 };
 pub use declarations::DeclarationStore;
+pub use depersonalized::{Depersonalized, DepersonalizedStore, PseudonymKey};
 pub(crate) use destructions::destruction_check_holds;
 pub use destructions::{DestructionChecked, DestructionStore};
 pub use fields_blob::{decode_field_keys, decode_fields, encode_fields, BlobError};
@@ -160,6 +162,7 @@ pub trait Store:
     + JobRunStore
     + RetentionScanStore
     + RetentionBatchStore
+    + DepersonalizedStore
     + AccountStore
     + 'static
 {

@@ -87,7 +87,7 @@ pub enum WriteOp {
     KeepRetentionScan(crate::KeptScan),
     /// Stores a retention batch: a new one (`seen` none), or a change to the one at version
     /// `seen` (refused with `VersionConflict` otherwise); `items`, when given, replace its
-    /// items.
+    /// items. A batch stored done loses its pseudonym key in the same transaction.
     PutRetentionBatch {
         batch: Box<derbes_core::retention_batch::Batch>,
         seen: Option<i64>,
@@ -169,6 +169,9 @@ pub enum WriteOp {
         /// marked `whole:<fields>` in the same transaction, and the write is refused with
         /// `VersionConflict` when it is no longer pending or the subject has an open request.
         batch: Option<Uuid>,
+        /// What a batch that depersonalizes keeps of the subject, written in the same
+        /// transaction.
+        depersonalized: Option<crate::Depersonalized>,
     },
     /// Executes one item of a retention batch on some of a subject's fields: the record keeps
     /// `kept` (its fields and their collection days) if its version is still
@@ -184,7 +187,17 @@ pub enum WriteOp {
         /// The lifecycle events the decision read and the batch whose item it executes;
         /// `None` re-applies a logged destruction of fields after a restore, as it was.
         checked: Option<(usize, Uuid)>,
+        /// What a batch that depersonalizes keeps of the fields, written in the same
+        /// transaction.
+        depersonalized: Option<crate::Depersonalized>,
         audit: AuditDraft,
+    },
+    /// Stores a depersonalizing batch's pseudonym key unless it has one: answered with the
+    /// key the batch holds (another runner's, when two started at once). The key is deleted
+    /// when the batch is stored done.
+    PutPseudonymKey {
+        batch: Uuid,
+        key: crate::PseudonymKey,
     },
     /// Marks a pending item of a retention batch with `outcome` (skipped, with its reason):
     /// bookkeeping of the batch, counted in its outcome and audit event, no event of its own.
@@ -247,6 +260,7 @@ impl WriteOp {
             | WriteOp::KeepRetentionScan(_)
             | WriteOp::PutRetentionBatch { .. }
             | WriteOp::MarkBatchItem { .. }
+            | WriteOp::PutPseudonymKey { .. }
             | WriteOp::RecordDeclaration { .. }
             | WriteOp::FileRequest { .. }
             | WriteOp::UpdateRequest { .. }
@@ -289,6 +303,8 @@ pub enum Applied {
     },
     /// An item's fields destroyed, or the item marked.
     BatchItemDone,
+    /// The pseudonym key the batch holds.
+    PseudonymKey(crate::PseudonymKey),
     /// The storage of destroyed keys rewritten.
     KeysRewritten,
     /// `true` when the version was new.

@@ -1105,6 +1105,7 @@ fn retention_batches_execute_each_item_once(db: TestDb) -> Fut {
         };
         assert_eq!(pending(s.clone()).await, 2);
         let destroy = |r: &SubjectRecord, events: usize| WriteOp::DestroyFields {
+            depersonalized: None,
             subject_id: r.id,
             expected_version: 1,
             kept: (vec![r.fields[1].clone()], Default::default()),
@@ -1168,6 +1169,7 @@ fn retention_batches_execute_each_item_once(db: TestDb) -> Fut {
         );
         // A restore re-applies without a batch.
         let again = WriteOp::DestroyFields {
+            depersonalized: None,
             subject_id: two.id,
             expected_version: 1,
             kept: (vec![two.fields[1].clone()], Default::default()),
@@ -1177,6 +1179,136 @@ fn retention_batches_execute_each_item_once(db: TestDb) -> Fut {
         };
         assert_eq!(s.write(again).await.unwrap(), Applied::BatchItemDone);
         assert_eq!(s.subject(two.id).await.unwrap().unwrap().fields.len(), 1);
+    })
+}
+
+/// A batch that depersonalizes: its pseudonym key is stored once (the first runner's wins),
+/// listed for rotation and deleted when the batch is stored done. Each record is written with
+/// the write that destroys what it came from, or not at all; it names no subject.
+fn depersonalized_records_are_kept_with_their_destruction(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let k = keys();
+        let s = store(&db, &k).await;
+        let (one, two) = (record("student"), record("student"));
+        s.write(create(&one, 1)).await.unwrap();
+        s.write(create(&two, 2)).await.unwrap();
+        let mut items: Vec<BatchItem> = [(&one, false), (&two, true)]
+            .into_iter()
+            .map(|(r, whole)| BatchItem {
+                subject_id: r.id,
+                category: "student".into(),
+                fields: vec!["iin".into()],
+                whole,
+            })
+            .collect();
+        items.sort_by_key(|i| i.subject_id);
+        let mut batch = batch_of(&items);
+        batch.rule = "statistics".into();
+        batch.action = derbes_core::declaration::RetentionAction::Depersonalize;
+        let put = |b: &Batch, seen, items| WriteOp::PutRetentionBatch {
+            batch: Box::new(b.clone()),
+            seen,
+            items,
+            audit: AuditDraft::new("test", "retention.batch.propose", Outcome::Ok),
+        };
+        s.write(put(&batch, None, Some(items))).await.unwrap();
+        let key = |dek: u8| derbes_store::PseudonymKey {
+            dek: vec![dek; 73],
+            kek_version: 1,
+        };
+        for offered in [1, 2] {
+            let stored = s
+                .write(WriteOp::PutPseudonymKey {
+                    batch: batch.id,
+                    key: key(offered),
+                })
+                .await
+                .unwrap();
+            assert_eq!(stored, Applied::PseudonymKey(key(1)), "the first one stays");
+        }
+        assert_eq!(s.pseudonym_key(batch.id).await.unwrap(), Some(key(1)));
+        let listed = s.keys_page(KeyOwner::Pseudonym, None, 10).await.unwrap();
+        assert_eq!(listed.iter().map(|k| k.id).collect::<Vec<_>>(), [batch.id]);
+
+        let kept = |year: &str| derbes_store::Depersonalized {
+            rule: "statistics".into(),
+            record: derbes_core::depersonalize::Record {
+                category: "student".into(),
+                values: [("birth_date".to_owned(), year.to_owned())].into(),
+            },
+        };
+        let fields_of = |r: &SubjectRecord, events| WriteOp::DestroyFields {
+            depersonalized: Some(kept("2009")),
+            subject_id: r.id,
+            expected_version: 1,
+            kept: (vec![r.fields[1].clone()], Default::default()),
+            destroyed: vec!["iin".into()],
+            checked: Some((events, batch.id)),
+            audit: AuditDraft::new("test", "subject.destroy_fields", Outcome::Ok).subject(r.id),
+        };
+        let records = |s: Arc<dyn Store>, rule: &'static str| async move {
+            s.depersonalized_records(rule, None, 10).await.unwrap()
+        };
+        // Refused (the decision saw a lifecycle event the subject does not have): no record.
+        assert!(matches!(
+            s.write(fields_of(&one, 1)).await,
+            Err(StoreError::VersionConflict)
+        ));
+        assert!(records(s.clone(), "statistics").await.is_empty());
+        s.write(fields_of(&one, 0)).await.unwrap();
+        let whole = WriteOp::DestroySubject {
+            depersonalized: Some(kept("2010")),
+            batch: Some(batch.id),
+            destruction: Destruction {
+                subject_id: two.id,
+                category: "student".into(),
+                destroyed_at: stamp("2029-06-01T06:00:00.000000Z"),
+                actor: "job:retention-run".into(),
+                request_id: None,
+                batch_id: Some(batch.id),
+                fields: vec!["iin".into(), "surname".into()],
+                removed: Removed::default(),
+                connectors: Vec::new(),
+            },
+            audit: AuditDraft::new("test", "subject.destroy", Outcome::Ok).subject(two.id),
+            checked: None,
+        };
+        s.write(whole.clone()).await.unwrap();
+        // Destroyed already: answered with the destruction, and no second record.
+        s.write(whole).await.unwrap();
+        let mut years: Vec<String> = records(s.clone(), "statistics")
+            .await
+            .into_iter()
+            .map(|(_, r)| r.values["birth_date"].clone())
+            .collect();
+        years.sort();
+        assert_eq!(years, ["2009", "2010"]);
+        assert!(records(s.clone(), "analytics_data").await.is_empty());
+        let first = s
+            .depersonalized_records("statistics", None, 1)
+            .await
+            .unwrap();
+        let rest = s
+            .depersonalized_records("statistics", Some(first[0].0), 10)
+            .await
+            .unwrap();
+        assert_eq!((first.len(), rest.len()), (1, 1));
+        assert!(rest[0].0 > first[0].0, "in the order of their ids");
+
+        // Done: the key goes with it.
+        let done = Batch {
+            status: BatchStatus::Done,
+            ..batch.clone()
+        };
+        s.write(put(&done, Some(1), None)).await.unwrap();
+        assert_eq!(s.pseudonym_key(batch.id).await.unwrap(), None);
+        assert!(s
+            .keys_page(KeyOwner::Pseudonym, None, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        s.rewrite_depersonalized().await.unwrap();
+        assert_eq!(records(s.clone(), "statistics").await.len(), 2);
     })
 }
 
@@ -1575,6 +1707,7 @@ fn destruction_removes_everything_personal_once(db: TestDb) -> Fut {
             lifecycle_events,
         };
         let destroy = |d: &Destruction| WriteOp::DestroySubject {
+            depersonalized: None,
             batch: None,
             destruction: d.clone(),
             audit: audit(d.subject_id, "subject.destroy"),
@@ -1592,6 +1725,7 @@ fn destruction_removes_everything_personal_once(db: TestDb) -> Fut {
             Err(StoreError::VersionConflict)
         ));
         let stale = WriteOp::DestroySubject {
+            depersonalized: None,
             batch: None,
             destruction: asked.clone(),
             audit: audit(child.id, "subject.destroy"),
@@ -1615,6 +1749,7 @@ fn destruction_removes_everything_personal_once(db: TestDb) -> Fut {
         ));
         // Decided before the hold was recorded.
         let before_the_hold = WriteOp::DestroySubject {
+            depersonalized: None,
             batch: None,
             destruction: asked.clone(),
             audit: audit(child.id, "subject.destroy"),
@@ -1722,6 +1857,7 @@ fn destruction_removes_everything_personal_once(db: TestDb) -> Fut {
         };
         // The other student has no lifecycle event.
         s.write(WriteOp::DestroySubject {
+            depersonalized: None,
             batch: None,
             destruction: second.clone(),
             audit: audit(other.id, "subject.destroy"),
@@ -1914,6 +2050,7 @@ fn a_destroyed_key_is_gone_from_the_live_files(db: TestDb) -> Fut {
             "the scan does not see the live key"
         );
         s.write(WriteOp::DestroySubject {
+            depersonalized: None,
             batch: None,
             destruction: Destruction {
                 subject_id: victim.id,
@@ -2279,6 +2416,10 @@ fn main() -> ExitCode {
         (
             "a_batch_stored_again_replaces_its_items",
             a_batch_stored_again_replaces_its_items,
+        ),
+        (
+            "depersonalized_records_are_kept_with_their_destruction",
+            depersonalized_records_are_kept_with_their_destruction,
         ),
         (
             "requests_file_update_list_and_rewrap",

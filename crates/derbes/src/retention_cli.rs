@@ -64,6 +64,18 @@ pub enum RetentionCommand {
         #[arg(long)]
         out: Option<std::path::PathBuf>,
     },
+    /// Release the depersonalized records a rule keeps, for statistics: only the groups of at
+    /// least the rule's k records alike in category and every quasi-identifier
+    Release {
+        /// The retention rule that depersonalizes (a `[retention.*]` key of the declaration)
+        rule: String,
+        /// json (with the counts of what was held back) or csv (the records alone)
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Write to this file instead of standard output
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 pub async fn run(
@@ -117,6 +129,9 @@ pub async fn run(
             lang,
             out,
         } => return write_act(retention, &person, *batch, format, lang, out.as_deref()).await,
+        RetentionCommand::Release { rule, format, out } => {
+            return write_release(retention, &person, rule, format, out.as_deref()).await
+        }
         RetentionCommand::Scan { days, json } => (days, json),
         RetentionCommand::Holds { json } => {
             let actor = Actor::command_line("retention-holds");
@@ -264,6 +279,43 @@ async fn list_acts(retention: &derbes_service::Retention, person: &Actor) -> Res
             a.fields_destroyed
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `derbes retention release`: the records that pass k-anonymity, as JSON or CSV; what was
+/// held back, counted on standard error.
+async fn write_release(
+    retention: &derbes_service::Retention,
+    person: &Actor,
+    rule: &str,
+    format: &str,
+    out: Option<&std::path::Path>,
+) -> Result<ExitCode> {
+    if !matches!(format, "json" | "csv") {
+        anyhow::bail!("--format `{format}`: use json or csv");
+    }
+    let release = refused_by_field(retention.release(person, rule).await, "")?;
+    let bytes = match format {
+        "json" => serde_json::to_vec_pretty(&release)?,
+        _ => release.csv()?,
+    };
+    match out {
+        Some(path) => std::fs::write(path, &bytes)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,
+        None => {
+            use std::io::Write as _;
+            std::io::stdout().write_all(&bytes)?;
+        }
+    }
+    let r = &release.release;
+    eprintln!(
+        "derbes: released {} record(s) in {} group(s) of at least {}; held back {} record(s) in {} smaller group(s)",
+        r.records.len(),
+        r.groups,
+        r.k,
+        r.suppressed_records,
+        r.suppressed_groups
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -377,6 +377,16 @@ fn retention_paths() -> Value {
                 "summary": "Every act of destruction issued, newest first",
                 "responses": { "200": { "description": "The acts", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/DestructionAct" } } } } } }
             }), &[]) },
+            "/api/v1/retention/depersonalized/{rule}": { "get": authed(json!({
+                "summary": "Release a rule's depersonalized records for statistics",
+                "description": "For the DPO and the administrator. A retention rule that depersonalizes keeps, of each subject whose data it depersonalized, one record naming no subject: the subject's category and what the rule keeps of each field (a year, a region, the value, or a pseudonym under a key destroyed when its batch was done). Records are grouped by category and the rule's quasi-identifiers; only the groups of at least the rule's k records (default 5) are released, the others are counted and held back. `format=csv` gives the released records alone. Audited as `retention.release`, with counts only.",
+                "parameters": [
+                    { "name": "rule", "in": "path", "required": true, "schema": { "type": "string" } },
+                    { "name": "format", "in": "query", "schema": { "enum": ["json", "csv"], "default": "json" } } ],
+                "responses": { "200": { "description": "The release", "content": {
+                    "application/json": { "schema": { "$ref": "#/components/schemas/DepersonalizedRelease" } },
+                    "text/csv": { "schema": { "type": "string" } } } } }
+            }), &[("400", "Malformed query"), ("422", "Not a rule that depersonalizes, or an unknown format")]) },
             "/api/v1/subjects/{id}/lifecycle": {
                 "get": authed(json!({
                     "summary": "A subject's lifecycle events, and what they add up to",
@@ -397,6 +407,16 @@ fn retention_paths() -> Value {
 
 fn retention_schemas() -> Value {
     json!({
+                "DepersonalizedRelease": { "type": "object", "required": ["rule", "quasi_identifiers", "records", "k", "groups", "suppressed_groups", "suppressed_records"], "properties": {
+                    "rule": { "type": "string" },
+                    "quasi_identifiers": { "type": "array", "items": { "type": "string" } },
+                    "records": { "type": "array", "items": { "type": "object", "required": ["category", "values"], "properties": {
+                        "category": { "type": "string" },
+                        "values": { "type": "object", "additionalProperties": { "type": "string" } } } } },
+                    "k": { "type": "integer", "minimum": 1 },
+                    "groups": { "type": "integer", "minimum": 0, "description": "Groups released" },
+                    "suppressed_groups": { "type": "integer", "minimum": 0, "description": "Groups held back as smaller than k" },
+                    "suppressed_records": { "type": "integer", "minimum": 0 } } },
                 "RetentionScan": { "type": "object", "required": ["today", "days", "scanned", "expired_subjects", "held_subjects", "upcoming_subjects", "expired", "held", "upcoming"], "properties": {
                     "today": { "type": "string", "format": "date" },
                     "days": { "type": "integer", "minimum": 0 },
@@ -460,6 +480,8 @@ fn retention_schemas() -> Value {
                     "rule": { "type": "object", "required": ["code", "label", "period", "action"], "properties": { "code": { "type": "string" }, "label": { "type": "object" }, "period": { "type": "object" }, "basis": { "type": "object" }, "action": { "enum": ["destroy", "depersonalize"] } } },
                     "categories": { "type": "array", "items": { "type": "object" } }, "fields": { "type": "array", "items": { "type": "object" } },
                     "whole_subjects": { "type": "integer", "minimum": 0 }, "field_subjects": { "type": "integer", "minimum": 0 }, "fields_destroyed": { "type": "integer", "minimum": 0 },
+                    "depersonalized_records": { "type": "integer", "minimum": 1, "description": "For a rule that depersonalizes: the records written, one per subject, naming none" },
+                    "kept": { "type": "array", "description": "For a rule that depersonalizes: what each record keeps of each field", "items": { "type": "object", "required": ["field", "kept"], "properties": { "field": { "type": "object" }, "kept": { "enum": ["year", "region", "keep", "pseudonym"] } } } },
                     "skipped": { "type": "object", "additionalProperties": { "type": "integer" } },
                     "proposed_by": { "type": "string" }, "proposed_at": { "type": "string", "format": "date-time" },
                     "approved_by": { "type": "array", "items": { "type": "string" } }, "executed_at": { "type": "string", "format": "date-time" },

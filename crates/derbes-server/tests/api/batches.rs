@@ -324,3 +324,159 @@ pub(super) fn an_approved_batch_destroys_once_and_again_after_a_restore(db: Test
         assert_eq!(again.reapplied_fields, 0, "once is enough");
     })
 }
+
+/// Six visitors consented to analytics for 90 days; 500 days on, their visits are past the
+/// analytics rule, which depersonalizes. The approved batch keeps one record of each, with the
+/// browser and the year of the visit only, and destroys the visitors. A release shows only
+/// the group of five alike; the one visitor on another browser is held back and counted. The
+/// act says what the records keep, and the batch's pseudonym key is gone.
+pub(super) fn a_depersonalizing_batch_keeps_records_that_name_no_one(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let (s, ids, dpo, year) = six_visitors_past_analytics(&db).await;
+        let release = "/api/v1/retention/depersonalized/analytics_data";
+        let r = s.get(release, &dpo).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["records"], json!([]), "nothing kept yet");
+        let batches = "/api/v1/retention/batches";
+        let r = s
+            .post(batches, &dpo, json!({ "rule": "analytics_data" }))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!(r.body["action"], "depersonalize");
+        assert_eq!(
+            (
+                &r.body["summary"]["subjects"],
+                &r.body["summary"]["whole_subjects"]
+            ),
+            (&json!(6), &json!(6)),
+            "{}",
+            r.body
+        );
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        for who in [&s.admin, &dpo] {
+            let r = s
+                .post(&format!("{batches}/{id}/approve"), who, json!({}))
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+        let job = derbes_service::Actor::job("retention-run");
+        let ran = s.state.app.retention.run_batches(&job).await.unwrap();
+        let [done] = &ran[..] else { panic!("{ran:?}") };
+        let outcome = done.batch.outcome.clone().unwrap();
+        assert_eq!(
+            (outcome.subjects, outcome.whole_subjects),
+            (6, 6),
+            "{outcome:?}"
+        );
+        let batch_id: uuid::Uuid = id.parse().unwrap();
+        assert_eq!(s.store.pseudonym_key(batch_id).await.unwrap(), None);
+        for visitor in &ids {
+            let gone = s.store.subject(visitor.parse().unwrap()).await.unwrap();
+            assert_eq!(gone, None, "destroyed whole once depersonalized");
+        }
+
+        // The release: the five alike, the sixth held back.
+        let r = s.get(release, &dpo).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let record = json!({ "category": "site_visitor", "values": { "access_time": year, "browser": "Firefox 128" } });
+        assert_eq!(r.body["records"], json!(vec![record; 5]), "{}", r.body);
+        assert_eq!(
+            (
+                &r.body["k"],
+                &r.body["groups"],
+                &r.body["suppressed_groups"],
+                &r.body["suppressed_records"]
+            ),
+            (&json!(5), &json!(1), &json!(1), &json!(1)),
+            "{}",
+            r.body
+        );
+        assert_eq!(
+            r.body["quasi_identifiers"],
+            json!(["browser", "access_time"])
+        );
+        let r = s.get(&format!("{release}?format=csv"), &dpo).await;
+        assert_eq!(r.status, 200);
+        let row = format!("site_visitor,{year},Firefox 128");
+        let mut expected = vec!["category,access_time,browser"];
+        expected.extend(std::iter::repeat_n(row.as_str(), 5));
+        assert_eq!(r.text.lines().collect::<Vec<_>>(), expected);
+        let staff = s.token(Role::Staff, &["analytics"]).await;
+        assert_problem(&s.get(release, &staff).await, 403, "forbidden");
+        let r = s
+            .get("/api/v1/retention/depersonalized/student_records", &dpo)
+            .await;
+        assert_problem(&r, 422, "validation");
+        assert_eq!(r.body["errors"][0]["field"], "rule", "{}", r.body);
+        assert_problem(
+            &s.get(&format!("{release}?format=xml"), &dpo).await,
+            422,
+            "validation",
+        );
+
+        // The act: of depersonalization, with what the records keep.
+        let r = s.get(&format!("{batches}/{id}/act"), &dpo).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["act"]["depersonalized_records"], 6, "{}", r.body);
+        let kept: Vec<&str> = r.body["act"]["kept"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kept"].as_str().unwrap())
+            .collect();
+        assert_eq!(kept, ["year", "keep"], "{}", r.body);
+        let r = s
+            .get(&format!("{batches}/{id}/act?format=html&lang=ru"), &dpo)
+            .await;
+        let page = &r.text;
+        assert!(
+            page.contains("Акт об обезличивании персональных данных"),
+            "{page}"
+        );
+        assert!(page.contains("Время посещения: только год"), "{page}");
+
+        // The audit keeps counts: no kept value is in any event.
+        let events = s.get("/api/v1/audit?limit=1000", &s.admin).await;
+        let said = events.body.to_string();
+        assert!(said.contains("retention.release"), "{said}");
+        assert!(!said.contains("Firefox"), "{said}");
+    })
+}
+
+/// Six site visitors (five on one browser) who consented to analytics for 90 days, 500 days
+/// on: their visits are past both the web logs' rule and the analytics rule. Their ids, a
+/// DPO's token, and the year of their visit.
+async fn six_visitors_past_analytics(db: &TestDb) -> (Server, Vec<String>, String, String) {
+    let (offset, clock) = shifted_clock();
+    let s = Server::start_with_clock(db, clock).await;
+    let visited = s.state.app.vault.now();
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        let browser = if n < 5 { "Firefox 128" } else { "Safari 17" };
+        let fields = json!({ "browser": browser, "access_time": visited.date().to_string(),
+            "cookie_data": format!("_ga=GA1.2.{n}"), "ip_address": format!("10.0.0.{n}") });
+        let r = s
+            .post(
+                "/api/v1/subjects",
+                &s.admin,
+                json!({ "category": "site_visitor", "fields": fields }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        let consent = json!({ "purpose": "analytics", "action": "give", "method": { "kind": "web" }, "until": (visited.date() + time::Duration::days(90)).to_string() });
+        let r = s
+            .post(
+                &format!("/api/v1/subjects/{id}/consents"),
+                &s.admin,
+                consent,
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        ids.push(id);
+    }
+    // The consent ended after 90 days; the analytics rule keeps the visits 12 months more.
+    offset.store(500 * 86_400, std::sync::atomic::Ordering::SeqCst);
+    let dpo = s.token(Role::Dpo, &[]).await;
+    (s, ids, dpo, visited.year().to_string())
+}

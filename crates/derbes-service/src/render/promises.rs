@@ -101,8 +101,12 @@ pub const PROMISES: &[Promise] = &[
     Promise {
         id: "retention.at-end",
         says: "When a retention period ends or the purpose is achieved, the data are destroyed or depersonalized.",
-        kept_by: KeptBy::Operator {
-            until: Some("retention batches that also depersonalize (issue 19)"),
+        kept_by: KeptBy::Derbes {
+            how: "The daily retention job proposes, rule by rule, the data whose last retention period has ended (apart from what a legal hold or an open request keeps); once the DPO approves a batch, derbes executes it: it destroys the data (crypto-shredding of a subject with nothing left, deletion of expired fields), or keeps of each subject a record naming no one with only what the rule keeps (a year, a region, a value, a pseudonym whose key is destroyed) before destroying the data; the connected systems are told, and an act is issued for the commission to sign.",
+            tests: &[
+                "crates/derbes-server/tests/api/batches.rs::an_approved_batch_destroys_once_and_again_after_a_restore",
+                "crates/derbes-server/tests/api/batches.rs::a_depersonalizing_batch_keeps_records_that_name_no_one",
+            ],
         },
     },
     Promise {

@@ -178,22 +178,6 @@ pub struct Download {
     pub zip: Vec<u8>,
 }
 
-fn csv_text(header: &[&str], rows: Vec<Vec<String>>) -> Result<Vec<u8>, VaultError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let fail = |e: &dyn std::fmt::Display| {
-        VaultError::Store(StoreError::Backend(format!("writing a CSV file: {e}")))
-    };
-    w.write_record(header).map_err(|e| fail(&e))?;
-    for r in rows {
-        w.write_record(
-            r.iter()
-                .map(|c| derbes_core::text::spreadsheet_cell(c).into_owned()),
-        )
-        .map_err(|e| fail(&e))?;
-    }
-    w.into_inner().map_err(|e| fail(&e))
-}
-
 /// The zip: `data.json`, the CSV files, `receipts/<consent id>.json` and `report.html`.
 #[allow(
     clippy::too_many_lines,
@@ -212,7 +196,7 @@ pub(crate) fn zip_package(
         ("report.html".into(), report.report_html(d)?.into_bytes()),
         (
             "fields.csv".into(),
-            csv_text(
+            crate::render::csv(
                 &["key", "label", "value", "source", "purposes"],
                 d.fields
                     .iter()
@@ -230,7 +214,7 @@ pub(crate) fn zip_package(
         ),
         (
             "purposes.csv".into(),
-            csv_text(
+            crate::render::csv(
                 &[
                     "key",
                     "label",
@@ -262,7 +246,7 @@ pub(crate) fn zip_package(
         ),
         (
             "consents.csv".into(),
-            csv_text(
+            crate::render::csv(
                 &["id", "at", "purpose", "action", "given_by", "method"],
                 d.consents
                     .iter()
@@ -286,7 +270,7 @@ pub(crate) fn zip_package(
         ),
         (
             "access-history.csv".into(),
-            csv_text(
+            crate::render::csv(
                 &["at", "actor", "action", "purpose", "fields", "outcome"],
                 d.access_history
                     .iter()
@@ -639,33 +623,5 @@ impl super::Requests {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn no_csv_cell_runs_as_a_formula() {
-        let text = csv_text(
-            &["field", "value"],
-            vec![
-                vec!["surname".into(), "=HYPERLINK(\"http://x\")".into()],
-                vec!["phone".into(), "+77012345678".into()],
-                vec!["note".into(), "@SUM(A1)".into()],
-                vec!["plain".into(), "Әлиева".into()],
-            ],
-        )
-        .unwrap();
-        let text = String::from_utf8(text).unwrap();
-        for line in text.lines().skip(1) {
-            let cell = line.split_once(',').unwrap().1.trim_start_matches('"');
-            assert!(!cell.starts_with(['=', '+', '-', '@']), "{line}");
-        }
-        assert!(
-            text.contains("'+77012345678") && text.contains("Әлиева"),
-            "{text}"
-        );
     }
 }

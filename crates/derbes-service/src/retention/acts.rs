@@ -103,9 +103,9 @@ pub fn act_page(signed: &SignedAct, lang: Lang) -> ActPage {
     let act = &signed.act;
     ActPage {
         heading: destruction_act::title(act, lang),
-        preamble: destruction_act::preamble(lang),
+        preamble: destruction_act::preamble(act, lang),
         lines: crate::render::lines(destruction_act::lines(act, lang)),
-        finality: destruction_act::finality(lang),
+        finality: destruction_act::finality(act, lang),
         signatures: destruction_act::signatures(act, lang),
         batch: act.batch_id,
     }

@@ -9,6 +9,8 @@ use crate::actor::Actor;
 use crate::destruction::FieldsDestroyed;
 use crate::vault::VaultError;
 use derbes_core::audit::{AuditDraft, Outcome};
+use derbes_core::declaration::RetentionAction;
+use derbes_core::depersonalize::record_of;
 use derbes_core::destruction::ConnectorDone;
 use derbes_core::retention::last_days;
 use derbes_core::retention_batch::{
@@ -16,9 +18,13 @@ use derbes_core::retention_batch::{
     BatchSummary, ItemMark,
 };
 use derbes_core::validate::FieldProblem;
-use derbes_store::{Applied, BatchItemRecord, BatchRecord, StoreError, WriteOp};
+use derbes_crypto::DataKey;
+use derbes_store::{
+    Applied, BatchItemRecord, BatchRecord, Depersonalized, PseudonymKey, StoreError, WriteOp,
+};
 use serde::Serialize;
 use serde_json::json;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// Items read at a time.
@@ -83,11 +89,6 @@ impl Retention {
             return Err(refuse("names no retention rule of the declaration"));
         };
         let action = declared.action;
-        if action == derbes_core::declaration::RetentionAction::Depersonalize {
-            return Err(refuse(
-                "depersonalizes its data, which derbes does not execute yet: its expired fields are refused to every purpose, and the operator depersonalizes them by its own measure",
-            ));
-        }
         let items = self.items_of(rule).await?;
         if items.is_empty() {
             return Err(refuse(
@@ -350,6 +351,10 @@ impl Retention {
 
     async fn run_batch(&self, actor: &Actor, record: BatchRecord) -> Result<BatchView, VaultError> {
         let batch = std::sync::Arc::new(record.batch);
+        let pseudonym = match batch.action {
+            RetentionAction::Depersonalize => Some(Arc::new(self.pseudonym_key(batch.id).await?)),
+            RetentionAction::Destroy => None,
+        };
         loop {
             let page = self
                 .vault
@@ -370,7 +375,11 @@ impl Retention {
                     }
                 }
                 let (this, actor, batch) = (self.clone(), actor.clone(), batch.clone());
-                running.spawn(async move { this.execute_item(&actor, &batch, item.item).await });
+                let pseudonym = pseudonym.clone();
+                running.spawn(async move {
+                    this.execute_item(&actor, &batch, pseudonym.as_deref(), item.item)
+                        .await
+                });
             }
             while let Some(done) = running.join_next().await {
                 failed = failed.and(logged.add(Some(done)));
@@ -390,6 +399,7 @@ impl Retention {
                 .write(WriteOp::RewriteDestroyedKeys)
                 .await?;
         }
+        drop(pseudonym);
         let mut seen = record.version;
         for _ in 0..crate::vault::UPDATE_ATTEMPTS {
             let mut done = Batch {
@@ -399,12 +409,16 @@ impl Retention {
             };
             done.act = self.issue_act(&done, self.vault.today()).await?;
             let audit = self.batch_audit(actor, "retention.batch.done", &done, None);
+            // Stored done, the batch loses its pseudonym key in the same transaction.
             match self.put(done.clone(), Some(seen), None, audit).await {
                 Ok(version) => {
+                    if done.action == RetentionAction::Depersonalize {
+                        self.vault.store().rewrite_depersonalized().await?;
+                    }
                     return Ok(BatchView {
                         batch: done,
                         version,
-                    })
+                    });
                 }
                 // Another run (the job and the command line at once) finished it first, or
                 // finished another batch whose act took the number: read it again.
@@ -427,6 +441,7 @@ impl Retention {
         &self,
         actor: &Actor,
         batch: &Batch,
+        pseudonym: Option<&DataKey>,
         approved: BatchItem,
     ) -> Result<Executed, VaultError> {
         let id = approved.subject_id;
@@ -472,10 +487,13 @@ impl Retention {
                 Ok(item) => item,
                 Err(reason) => return self.skip(actor, batch, id, reason, told.as_ref()).await,
             };
+            let keeps = pseudonym
+                .map(|key| self.depersonalized(batch, &record, &item.fields, key))
+                .transpose()?;
             if item.whole {
                 match self
                     .destructions
-                    .destroy_for_batch(actor, (record, state), batch.id)
+                    .destroy_for_batch(actor, (record, state), (batch.id, keeps))
                     .await
                 {
                     Ok(d) if d.batch_id == Some(batch.id) => return Ok(Executed::Subject(d)),
@@ -512,7 +530,8 @@ impl Retention {
                 .details(&json!({
                     "batch_id": batch.id,
                     "rule": batch.rule,
-                    "method": "deletion",
+                    // What stays is in no event: only that a record was kept.
+                    "method": if keeps.is_some() { "depersonalization" } else { "deletion" },
                     "connectors": connectors,
                 }));
             told = Some((item.fields.clone(), connectors));
@@ -523,6 +542,7 @@ impl Retention {
                     kept: (kept, collected),
                     destroyed: item.fields.clone(),
                     checked: Some((lifecycle_events, batch.id)),
+                    depersonalized: keeps,
                     audit,
                 })
                 .await;
@@ -540,6 +560,68 @@ impl Retention {
             }
         }
         Err(VaultError::Store(StoreError::VersionConflict))
+    }
+
+    /// What a batch that depersonalizes keeps of `fields` of the subject: each as its rule
+    /// says, pseudonyms under the batch's key.
+    fn depersonalized(
+        &self,
+        batch: &Batch,
+        record: &derbes_store::SubjectRecord,
+        fields: &[String],
+        pseudonym: &DataKey,
+    ) -> Result<Depersonalized, VaultError> {
+        let dk = self.vault.open_key(record)?;
+        let mut opened = Vec::with_capacity(fields.len());
+        for (field, sealed) in record.fields.iter().filter(|(k, _)| fields.contains(k)) {
+            let value = self.vault.open_field(&dk, record, field, sealed)?;
+            opened.push((field.as_str(), zeroize::Zeroizing::new(value)));
+        }
+        let none = Default::default();
+        let kept = self
+            .vault
+            .declaration()
+            .retention
+            .get(&batch.rule)
+            .map_or(&none, |r| &r.depersonalize);
+        Ok(Depersonalized {
+            rule: batch.rule.clone(),
+            record: record_of(
+                kept,
+                &record.category,
+                opened.iter().map(|(f, v)| (*f, v.as_str())),
+                |f, v| pseudonym.pseudonym(f, v),
+            ),
+        })
+    }
+
+    /// The pseudonym key of a batch that depersonalizes: the one it holds (a run stopped
+    /// midway), or a new one. Wrapped by the KEK while the batch runs; deleted when it is done.
+    async fn pseudonym_key(&self, batch: Uuid) -> Result<DataKey, VaultError> {
+        let store = self.vault.store();
+        let held = match store.pseudonym_key(batch).await? {
+            Some(key) => key,
+            None => {
+                let wrapped = self.vault.keys().wrap(&DataKey::generate()?, &batch, 1)?;
+                let key = PseudonymKey {
+                    dek: wrapped.bytes,
+                    kek_version: wrapped.kek_version,
+                };
+                match store.write(WriteOp::PutPseudonymKey { batch, key }).await? {
+                    Applied::PseudonymKey(key) => key,
+                    other => {
+                        return Err(VaultError::Invalid(format!(
+                            "a pseudonym key was answered with {other:?}"
+                        )))
+                    }
+                }
+            }
+        };
+        let wrapped = derbes_crypto::WrappedKey {
+            kek_version: held.kek_version,
+            bytes: held.dek,
+        };
+        self.vault.unwrap_key(&wrapped, &batch, 1)
     }
 
     /// Marks an item skipped, unless it was marked meanwhile. When the connectors were told

@@ -21,8 +21,10 @@ use uuid::Uuid;
 
 mod acts;
 mod batches;
+mod release;
 pub use acts::{act_html, act_page, ActPage, SignedAct};
 pub use batches::{batch_summary, BatchView, RetentionOverview, RetentionSettings};
+pub use release::DepersonalizedRelease;
 
 /// What kind of lifecycle event is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -11,11 +11,12 @@ impl Writer {
             audit,
             checked,
             batch,
+            depersonalized,
         } = op
         else {
             return Err(StoreError::Backend("not a destruction".into()));
         };
-        self.destroy_subject(destruction, audit, checked, batch)
+        self.destroy_subject(destruction, audit, checked, (batch, depersonalized))
             .await
     }
 
@@ -26,7 +27,7 @@ impl Writer {
         mut destruction: Destruction,
         audit: AuditDraft,
         checked: Option<crate::DestructionChecked>,
-        batch: Option<Uuid>,
+        (batch, depersonalized): (Option<Uuid>, Option<crate::Depersonalized>),
     ) -> Result<Applied, StoreError> {
         let id = destruction.subject_id;
         let checks = [
@@ -97,6 +98,9 @@ impl Writer {
             let done =
                 derbes_core::retention_batch::ItemMark::Whole(destruction.fields.len() as u64);
             self.mark_batch_item(batch, id, &done).await?;
+        }
+        if let Some(d) = &depersonalized {
+            self.keep_depersonalized(d).await?;
         }
         // The counted deletes first, in the order of `Removed`.
         let deletes = [

@@ -28,6 +28,13 @@ impl Writer {
                     )
                     .await?
                 }
+                KeyOwner::Pseudonym => {
+                    self.execute(
+                        "UPDATE pseudonym_keys SET dek = $1, kek_version = $2 WHERE batch_id = $3 AND kek_version = $4",
+                        &[&dek, &new_version, &old.id, &old_version],
+                    )
+                    .await?
+                }
             };
         }
         if let Some(a) = audit {
@@ -51,6 +58,7 @@ impl KeyStore for PostgresStore {
             .prepare_cached(match owner {
                 KeyOwner::Subject => "SELECT subject_id, dek_generation, dek, kek_version FROM subject_keys WHERE subject_id > $1 ORDER BY subject_id LIMIT $2",
                 KeyOwner::Request => "SELECT id, 1, dek, kek_version FROM requests WHERE id > $1 ORDER BY id LIMIT $2",
+                KeyOwner::Pseudonym => "SELECT batch_id, 1, dek, kek_version FROM pseudonym_keys WHERE batch_id > $1 ORDER BY batch_id LIMIT $2",
             })
             .await?;
         c.query(&s, &[&after, &i64::from(limit)])
@@ -74,7 +82,8 @@ impl KeyStore for PostgresStore {
         for r in c
             .query(
                 "SELECT kek_version, count(*) FROM subject_keys GROUP BY kek_version
-                 UNION ALL SELECT kek_version, count(*) FROM requests GROUP BY kek_version",
+                 UNION ALL SELECT kek_version, count(*) FROM requests GROUP BY kek_version
+                 UNION ALL SELECT kek_version, count(*) FROM pseudonym_keys GROUP BY kek_version",
                 &[],
             )
             .await?

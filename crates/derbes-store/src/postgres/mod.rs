@@ -4,6 +4,7 @@
 mod accounts;
 mod audit;
 mod declarations;
+mod depersonalized;
 mod destructions;
 mod job_runs;
 mod keys;
@@ -122,6 +123,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         25,
         include_str!("../../migrations/postgres/0025_retention_batches.sql"),
+    ),
+    (
+        26,
+        include_str!("../../migrations/postgres/0026_depersonalized.sql"),
     ),
 ];
 
@@ -1005,6 +1010,7 @@ impl Writer {
             op @ (WriteOp::PutRetentionBatch { .. }
             | WriteOp::DestroyFields { .. }
             | WriteOp::MarkBatchItem { .. }) => self.apply_retention_batch(op).await,
+            WriteOp::PutPseudonymKey { batch, key } => self.put_pseudonym_key(batch, &key).await,
             WriteOp::RecordDeclaration {
                 version,
                 content_hash,

@@ -24,8 +24,12 @@ impl Writer {
                 kept,
                 destroyed,
                 checked,
+                depersonalized,
                 audit,
             } => {
+                if let Some(d) = &depersonalized {
+                    self.keep_depersonalized(d).await?;
+                }
                 self.destroy_fields(
                     subject_id,
                     expected_version,
@@ -117,6 +121,9 @@ impl Writer {
                 &[&batch.id, &subjects, &texts],
             )
             .await?;
+        }
+        if batch.status == derbes_core::retention_batch::BatchStatus::Done {
+            self.forget_pseudonym_key(batch.id).await?;
         }
         self.append(audit);
         Ok(Applied::BatchPut { version })

@@ -8,7 +8,7 @@ pub(super) fn destroy_subject(
     mut destruction: Destruction,
     audit: AuditDraft,
     checked: Option<crate::DestructionChecked>,
-    batch: Option<Uuid>,
+    (batch, depersonalized): (Option<Uuid>, Option<crate::Depersonalized>),
 ) -> Result<Applied, StoreError> {
     let conn = tx.conn;
     let id = destruction.subject_id;
@@ -52,6 +52,9 @@ pub(super) fn destroy_subject(
         super::retention_batches::refuse_open_request(conn, id)?;
         let done = derbes_core::retention_batch::ItemMark::Whole(destruction.fields.len() as u64);
         super::retention_batches::mark_item(conn, batch, id, &done)?;
+    }
+    if let Some(d) = &depersonalized {
+        super::depersonalized::keep(conn, d)?;
     }
     let delete = |sql: &str| -> Result<u64, StoreError> {
         Ok(conn.prepare_cached(sql)?.execute([key])? as u64)

@@ -21,6 +21,10 @@ pub(super) fn rewrap(
                 "UPDATE requests SET dek = ?1, kek_version = ?2 WHERE id = ?3 AND kek_version = ?4",
             )?
             .execute(params![dek, kek_version, id, old.kek_version])?,
+            KeyOwner::Pseudonym => conn.prepare_cached(
+                "UPDATE pseudonym_keys SET dek = ?1, kek_version = ?2 WHERE batch_id = ?3 AND kek_version = ?4",
+            )?
+            .execute(params![dek, kek_version, id, old.kek_version])?,
         } as u64;
     }
     if let Some(a) = audit {
@@ -42,6 +46,7 @@ impl KeyStore for SqliteStore {
             let mut stmt = c.prepare_cached(match owner {
                 KeyOwner::Subject => "SELECT id, dek_generation, dek, kek_version FROM subjects WHERE id > ?1 ORDER BY id LIMIT ?2",
                 KeyOwner::Request => "SELECT id, 1, dek, kek_version FROM requests WHERE id > ?1 ORDER BY id LIMIT ?2",
+                KeyOwner::Pseudonym => "SELECT batch_id, 1, dek, kek_version FROM pseudonym_keys WHERE batch_id > ?1 ORDER BY batch_id LIMIT ?2",
             })?;
             let rows = stmt.query_map(params![after, limit], |r| {
                 Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, u32>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, u32>(3)?))
@@ -65,7 +70,8 @@ impl KeyStore for SqliteStore {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT kek_version, count(*) FROM subjects GROUP BY kek_version
-                 UNION ALL SELECT kek_version, count(*) FROM requests GROUP BY kek_version",
+                 UNION ALL SELECT kek_version, count(*) FROM requests GROUP BY kek_version
+                 UNION ALL SELECT kek_version, count(*) FROM pseudonym_keys GROUP BY kek_version",
             )?;
             let mut out = std::collections::BTreeMap::new();
             for row in stmt.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, u64>(1)?)))? {

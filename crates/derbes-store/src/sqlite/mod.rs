@@ -4,6 +4,7 @@
 mod accounts;
 mod audit;
 mod declarations;
+mod depersonalized;
 mod destructions;
 mod job_runs;
 mod keys;
@@ -119,6 +120,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         26,
         include_str!("../../migrations/sqlite/0026_retention_batches.sql"),
+    ),
+    (
+        27,
+        include_str!("../../migrations/sqlite/0027_depersonalized.sql"),
     ),
 ];
 
@@ -1070,6 +1075,7 @@ fn apply(
         op @ (WriteOp::PutRetentionBatch { .. }
         | WriteOp::DestroyFields { .. }
         | WriteOp::MarkBatchItem { .. }) => retention_batches::apply(&mut tx, op),
+        WriteOp::PutPseudonymKey { batch, key } => depersonalized::put_key(conn, batch, &key),
         WriteOp::RecordDeclaration {
             version,
             content_hash,
@@ -1128,7 +1134,14 @@ fn apply(
             audit,
             checked,
             batch,
-        } => destructions::destroy_subject(&mut tx, destruction, audit, checked, batch),
+            depersonalized,
+        } => destructions::destroy_subject(
+            &mut tx,
+            destruction,
+            audit,
+            checked,
+            (batch, depersonalized),
+        ),
         WriteOp::StorePackage { package: p, audit } => packages::store_package(&mut tx, p, audit),
         WriteOp::DeletePackage { request_id, audit } => {
             packages::delete_package(&mut tx, request_id, audit)

@@ -20,6 +20,7 @@ pub(super) fn apply(tx: &mut Tx<'_>, op: WriteOp) -> Result<Applied, StoreError>
             kept,
             destroyed,
             checked,
+            depersonalized,
             audit,
         } => destroy_fields(
             tx,
@@ -27,7 +28,7 @@ pub(super) fn apply(tx: &mut Tx<'_>, op: WriteOp) -> Result<Applied, StoreError>
             expected_version,
             kept,
             &destroyed,
-            checked,
+            (checked, depersonalized),
             audit,
         ),
         WriteOp::MarkBatchItem {
@@ -105,6 +106,9 @@ pub(super) fn put(
         for item in &items {
             insert.execute(params![id, &item.subject_id.as_bytes()[..], to_json(item)?])?;
         }
+    }
+    if batch.status == derbes_core::retention_batch::BatchStatus::Done {
+        super::depersonalized::forget_key(conn, batch.id)?;
     }
     tx.append(audit)?;
     Ok(Applied::BatchPut { version })
@@ -225,11 +229,14 @@ pub(super) fn destroy_fields(
     expected_version: i64,
     (fields, collected): crate::subjects::Rewritten,
     destroyed: &[String],
-    checked: Option<(usize, Uuid)>,
+    (checked, depersonalized): (Option<(usize, Uuid)>, Option<crate::Depersonalized>),
     audit: AuditDraft,
 ) -> Result<Applied, StoreError> {
     let conn = tx.conn;
     let sid = &subject_id.as_bytes()[..];
+    if let Some(d) = &depersonalized {
+        super::depersonalized::keep(conn, d)?;
+    }
     if let Some((lifecycle_events, batch)) = checked {
         let events: i64 = conn
             .prepare_cached("SELECT count(*) FROM lifecycle_events WHERE subject_id = ?1")?

@@ -198,4 +198,21 @@ fn retention_scan_counts_what_expired() {
         &retention(&["act", nil, "--format", "docx"]),
         "--format `docx`: use json, html or pdf",
     );
+    // A release: of a rule that depersonalizes, nothing kept yet; one that destroys is named.
+    let o = retention(&["release", "analytics_data", "--format", "csv"]);
+    assert_ok(&o);
+    assert_eq!(text(&o.stdout), "category\n");
+    assert!(
+        text(&o.stderr).contains("released 0 record(s) in 0 group(s) of at least 5"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_failed_with(
+        &retention(&["release", "student_records"]),
+        "rule: names no retention rule of the declaration that depersonalizes",
+    );
+    assert_failed_with(
+        &retention(&["release", "analytics_data", "--format", "xlsx"]),
+        "--format `xlsx`: use json or csv",
+    );
 }

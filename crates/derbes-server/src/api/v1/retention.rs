@@ -23,6 +23,11 @@ pub(in crate::api) fn routes() -> RouteList {
         ("get", "/api/v1/retention/batches/{id}/act", get(act)),
         ("get", "/api/v1/retention/acts", get(acts)),
         (
+            "get",
+            "/api/v1/retention/depersonalized/{rule}",
+            get(depersonalized),
+        ),
+        (
             "post",
             "/api/v1/retention/batches/{id}/approve",
             axum::routing::post(approve),
@@ -125,6 +130,51 @@ async fn act(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
+    Ok(response)
+}
+
+/// How a release is wanted: JSON (the default) or CSV.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReleaseQuery {
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// The depersonalized records a rule keeps, as far as k-anonymity lets them go: JSON with the
+/// counts of what was held back, or the records alone as CSV.
+async fn depersonalized(
+    Caller { app, actor }: Caller,
+    Path(rule): Path<String>,
+    Query(q): Query<ReleaseQuery>,
+) -> Result<Response, ApiError> {
+    let csv = match q.format.as_deref().unwrap_or("json") {
+        "json" => false,
+        "csv" => true,
+        _ => {
+            return Err(ApiError::field(
+                "format",
+                "must be json or csv",
+                "must be json or csv",
+            ))
+        }
+    };
+    let release = app.retention.release(&actor, &rule).await?;
+    if !csv {
+        return ok(&release);
+    }
+    let mut response = (StatusCode::OK, release.csv()?).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"depersonalized-{}.csv\"",
+        release.rule
+    )) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
     Ok(response)
 }
 
