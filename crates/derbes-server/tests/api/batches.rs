@@ -213,11 +213,24 @@ async fn three_years_after_two_left(db: &TestDb) -> (Server, Vec<String>, String
     let (offset, clock) = shifted_clock();
     let s = Server::start_with_clock(db, clock).await;
     let mut ids = Vec::new();
-    for surname in ["Әлиева", "Бекова", "Сапарова"] {
+    for (day, surname) in [(1, "Әлиева"), (2, "Бекова"), (3, "Сапарова")] {
+        let born = time::Date::from_calendar_date(2008, time::Month::March, day).unwrap();
+        let iin = iin_born(born, Sex::Female);
         ids.push(
-            s.create_student_id(&s.admin, json!({ "surname": surname, "grades": "5" }))
-                .await,
+            s.create_student_id(
+                &s.admin,
+                json!({ "surname": surname, "grades": "5", "iin": iin }),
+            )
+            .await,
         );
+        // The platform holds her name and her year's grade.
+        rusqlite::Connection::open(&s.platform)
+            .unwrap()
+            .execute(
+                "INSERT INTO users (iin, full_name, year_grade) VALUES (?1, ?2, '5')",
+                [iin.as_str(), surname],
+            )
+            .unwrap();
     }
     let today = s.state.app.vault.today().to_string();
     for id in &ids[..2] {
@@ -266,7 +279,25 @@ pub(super) fn an_approved_batch_destroys_once_and_again_after_a_restore(db: Test
         };
         let life = |id: &str| format!("/api/v1/subjects/{id}/lifecycle");
         let r = s.get(&life(&ids[1]), &dpo).await;
-        assert_eq!(fields_of(&r), ["surname"], "{}", r.body);
+        assert_eq!(fields_of(&r), ["surname", "iin"], "{}", r.body);
+        // In the platform, only the leavers' grade column is masked: their names stay, and
+        // the student who stays keeps her grade.
+        let platform: Vec<(String, Option<String>)> = rusqlite::Connection::open(&s.platform)
+            .unwrap()
+            .prepare("SELECT full_name, year_grade FROM users ORDER BY full_name")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            platform,
+            [
+                ("Бекова".to_owned(), None),
+                ("Сапарова".to_owned(), Some("5".to_owned())),
+                ("Әлиева".to_owned(), None),
+            ]
+        );
         let r = s
             .get(&format!("{batches}/{id}"), &auditor_of(&s).await)
             .await;
@@ -303,7 +334,12 @@ pub(super) fn an_approved_batch_destroys_once_and_again_after_a_restore(db: Test
             .await
             .unwrap();
         let r = s.get(&life(&ids[1]), &dpo).await;
-        assert_eq!(fields_of(&r), ["surname", "grades"], "restored: {}", r.body);
+        assert_eq!(
+            fields_of(&r),
+            ["surname", "iin", "grades"],
+            "restored: {}",
+            r.body
+        );
         let done = s
             .state
             .app
@@ -313,7 +349,7 @@ pub(super) fn an_approved_batch_destroys_once_and_again_after_a_restore(db: Test
             .unwrap();
         assert_eq!(done.reapplied_fields, 1, "{done:?}");
         let r = s.get(&life(&ids[1]), &dpo).await;
-        assert_eq!(fields_of(&r), ["surname"], "{}", r.body);
+        assert_eq!(fields_of(&r), ["surname", "iin"], "{}", r.body);
         let again = s
             .state
             .app

@@ -43,7 +43,7 @@ pub struct Server {
 }
 
 /// The school platform's schema for the connector, and its dataset map.
-pub const PLATFORM_SCHEMA: &str = "CREATE TABLE users (id INTEGER PRIMARY KEY, iin TEXT UNIQUE, full_name TEXT NOT NULL, email TEXT UNIQUE, left_at TEXT, left_reason TEXT);
+pub const PLATFORM_SCHEMA: &str = "CREATE TABLE users (id INTEGER PRIMARY KEY, iin TEXT UNIQUE, full_name TEXT NOT NULL, email TEXT UNIQUE, left_at TEXT, left_reason TEXT, year_grade TEXT);
 CREATE TABLE grades (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users (id), course TEXT NOT NULL, grade INTEGER NOT NULL);";
 pub const PLATFORM_MAP: &str = r#"
 name = "platform"
@@ -64,6 +64,7 @@ table = "users"
 columns.iin = { field = "iin", masking = "null" }
 columns.full_name = { field = "surname", masking = "redact" }
 columns.email = { field = "email", masking = "hash" }
+columns.year_grade = { field = "grades", masking = "null" }
 [lifecycle]
 relationship_ended = "left_at"
 reason = "left_reason"
