@@ -269,7 +269,7 @@ impl Destructions {
             .authorize(actor, crate::access::Action::SubjectDestroy)?;
         // The connectors' destructions, once: each can be repeated, but need not be.
         let mut connectors: Option<Vec<ConnectorDone>> = None;
-        for _ in 0..UPDATE_ATTEMPTS {
+        for attempt in 0..UPDATE_ATTEMPTS {
             let held = match read.take() {
                 Some(r) => Some(r),
                 None => {
@@ -288,7 +288,11 @@ impl Destructions {
                     .ok_or(VaultError::NotFound);
             };
             let now = self.vault.now();
-            if let Some(problem) = self.destruction_problem(&record, &state).await? {
+            // Whether the subject represents others, the store checks as it writes: read first
+            // only when connectors are to be told (they must not be told of a destruction
+            // derbes then refuses), else when a write was refused, to say why.
+            let links = attempt > 0 || !self.vault.connectors.is_empty();
+            if let Some(problem) = self.destruction_problem(&record, &state, links).await? {
                 self.vault
                     .audit(
                         AuditDraft::new(&actor.audit_name(), "subject.destroy", Outcome::Denied)
@@ -414,7 +418,7 @@ impl Destructions {
             return Ok(None);
         };
         Ok(self
-            .destruction_problem(&record, &state)
+            .destruction_problem(&record, &state, true)
             .await?
             .map(|p| p.to_string()))
     }
@@ -424,8 +428,13 @@ impl Destructions {
         &self,
         record: &derbes_store::SubjectRecord,
         state: &derbes_store::SubjectState,
+        links: bool,
     ) -> Result<Option<DestructionProblem>, VaultError> {
-        let represents = self.vault.store().represented_by(record.id).await?.len();
+        let represents = if links {
+            self.vault.store().represented_by(record.id).await?.len()
+        } else {
+            0
+        };
         let held_until = self
             .vault
             .lifecycle_of(record, &state.lifecycle)

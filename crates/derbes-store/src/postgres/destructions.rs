@@ -30,22 +30,62 @@ impl Writer {
         (batch, depersonalized): (Option<Uuid>, Option<crate::Depersonalized>),
     ) -> Result<Applied, StoreError> {
         let id = destruction.subject_id;
-        let checks = [
-            // Locked: a package or a second destruction waiting on the row sees it gone.
-            "SELECT 1 FROM subjects WHERE id = $1 FOR UPDATE",
-            "SELECT purpose, obligation FROM obligations WHERE subject_id = $1",
-            "SELECT 1 FROM representatives WHERE representative_id = $1 LIMIT 1",
-            "SELECT count(*) FROM lifecycle_events WHERE subject_id = $1",
-            "SELECT 1 FROM requests WHERE subject_id = $1 AND open LIMIT 1",
-        ];
-        let prepared = self.prep_all(&checks).await?;
+        let sqls = statements(batch.is_some());
+        let prepared = self.prep_all(&sqls).await?;
+        let mark = batch.map(|b| {
+            (
+                b,
+                derbes_core::retention_batch::ItemMark::Whole(destruction.fields.len() as u64)
+                    .text(),
+            )
+        });
+        let record_at = CHECKS + usize::from(mark.is_some());
+        let (at, asked_record) = (
+            crate::times::At(destruction.destroyed_at),
+            to_json(&destruction)?,
+        );
         let c = &self.client;
-        let param: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&id];
-        let [held, obligations, represents, events, asked] = <[Vec<Row>; 5]>::try_from(
-            futures_util::future::try_join_all(prepared.iter().map(|s| c.query(s, &param))).await?,
+        let one: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&id];
+        let marked: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = match &mark {
+            Some((b, text)) => vec![&id, b, text],
+            None => vec![&id],
+        };
+        let recorded: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&id, &at, &asked_record];
+        let params = |i: usize| -> &[&(dyn tokio_postgres::types::ToSql + Sync)] {
+            if i == record_at {
+                &recorded
+            } else if i == CHECKS && mark.is_some() {
+                &marked
+            } else {
+                &one
+            }
+        };
+        let mut rows = futures_util::future::try_join_all(
+            prepared
+                .iter()
+                .enumerate()
+                .map(|(i, s)| c.query(s, params(i))),
         )
-        .map_err(|_| StoreError::Backend("a destruction's checks went missing".into()))?;
+        .await?
+        .into_iter();
+        let mut next = || {
+            rows.next().ok_or_else(|| {
+                StoreError::Backend("a destruction's statements went missing".into())
+            })
+        };
+        let (held, obligations, represents, events, asked, partition) =
+            (next()?, next()?, next()?, next()?, next()?, next()?);
+        let marked = if mark.is_some() {
+            !next()?.is_empty()
+        } else {
+            true
+        };
         if held.is_empty() {
+            // Destroyed before: what the pipeline did (a mark, deletes that found nothing) is
+            // undone, in the savepoint the commit group opened for this operation.
+            self.client
+                .batch_execute("ROLLBACK TO SAVEPOINT op")
+                .await?;
             return match self
                 .query_opt(
                     "SELECT record FROM destructions WHERE subject_id = $1",
@@ -74,78 +114,30 @@ impl Writer {
                 return Err(StoreError::VersionConflict);
             }
         }
+        // An open request is a legal hold that came since the decision; an item no longer
+        // pending was executed or skipped meanwhile.
+        if batch.is_some() && (!asked.is_empty() || !marked) {
+            return Err(StoreError::VersionConflict);
+        }
         // The partition of the key, rewritten once the destruction is committed; a batch's,
         // once the batch is executed (`WriteOp::RewriteDestroyedKeys`).
         if batch.is_none() {
-            if let Some(row) = self
-                .query_opt(
-                    "SELECT tableoid::regclass::text FROM subject_keys WHERE subject_id = $1",
-                    &[&id],
-                )
-                .await?
-            {
+            if let Some(row) = partition.first() {
                 let partition: String = row.get(0);
                 if !self.rewrite.contains(&partition) {
                     self.rewrite.push(partition);
                 }
             }
         }
-        if let Some(batch) = batch {
-            // An open request is a legal hold that came since the decision.
-            if !asked.is_empty() {
-                return Err(StoreError::VersionConflict);
-            }
-            let done =
-                derbes_core::retention_batch::ItemMark::Whole(destruction.fields.len() as u64);
-            self.mark_batch_item(batch, id, &done).await?;
-        }
         if let Some(d) = &depersonalized {
             self.keep_depersonalized(d).await?;
         }
-        // The counted deletes first, in the order of `Removed`.
-        let deletes = [
-            "DELETE FROM blind_index WHERE subject_id = $1",
-            "DELETE FROM consent_events WHERE subject_id = $1",
-            "DELETE FROM representatives WHERE subject_id = $1",
-            "DELETE FROM subject_flags WHERE subject_id = $1",
-            "DELETE FROM obligations WHERE subject_id = $1",
-            "DELETE FROM request_packages WHERE subject_id = $1",
-            "DELETE FROM lifecycle_events WHERE subject_id = $1",
-            "DELETE FROM subject_keys WHERE subject_id = $1",
-            "DELETE FROM legal_holds WHERE subject_id = $1",
-            "DELETE FROM majority_reconfirmations WHERE subject_id = $1",
-            "DELETE FROM reconfirmations_unsettled WHERE subject_id = $1",
-            "DELETE FROM subjects WHERE id = $1",
-        ];
-        let prepared = self.prep_all(&deletes).await?;
-        let c = &self.client;
-        let removed =
-            futures_util::future::try_join_all(prepared.iter().map(|s| c.execute(s, &param)))
-                .await?;
-        let [index_entries, consent_events, representative_links, flags, obligations, packages, lifecycle_events, ..] =
-            removed[..]
-        else {
-            return Err(StoreError::Backend(
-                "a destruction's deletes went missing".into(),
-            ));
-        };
-        destruction.removed = Removed {
-            index_entries,
-            consent_events,
-            representative_links,
-            flags,
-            obligations,
-            packages,
-            lifecycle_events,
-        };
-        self.execute("INSERT INTO destructions (subject_id, destroyed_at, record) VALUES ($1, $2, $3)
-                 ON CONFLICT (subject_id) DO UPDATE SET destroyed_at = excluded.destroyed_at, record = excluded.record", &[
-                    &id,
-                    &crate::times::At(destruction.destroyed_at),
-                    &to_json(&destruction)?,
-                ],
-            )
-            .await?;
+        let record = rows
+            .next()
+            .and_then(|r| r.first().map(|r| r.get::<_, String>(0)))
+            .ok_or_else(|| StoreError::Backend("a destruction's record went missing".into()))?;
+        let stored: Destruction = from_json(&record)?;
+        destruction.removed = stored.removed;
         self.append(audit);
         Ok(Applied::Destroyed {
             destruction,
@@ -180,4 +172,59 @@ impl DestructionStore for PostgresStore {
         .map(|r| from_json(&r.get::<_, String>(0)))
         .collect()
     }
+}
+
+/// The checks a destruction reads first.
+const CHECKS: usize = 6;
+
+/// A destruction's statements, sent as one pipeline and run in this order in the operation's
+/// savepoint: the checks (the row locked first), the key's partition, the item's mark (of a
+/// batch), the record, then the deletes. What the checks find decides afterwards; a refusal
+/// rolls the savepoint back, deletes and all.
+fn statements(batch: bool) -> Vec<&'static str> {
+    let mut sqls = vec![
+        // Locked: a package or a second destruction waiting on the row sees it gone.
+        "SELECT 1 FROM subjects WHERE id = $1 FOR UPDATE",
+        "SELECT purpose, obligation FROM obligations WHERE subject_id = $1",
+        "SELECT 1 FROM representatives WHERE representative_id = $1 LIMIT 1",
+        "SELECT count(*) FROM lifecycle_events WHERE subject_id = $1",
+        "SELECT 1 FROM requests WHERE subject_id = $1 AND open LIMIT 1",
+        "SELECT tableoid::regclass::text FROM subject_keys WHERE subject_id = $1",
+    ];
+    if batch {
+        sqls.push(
+            "UPDATE retention_batch_items SET outcome = $3
+                 WHERE batch_id = $2 AND subject_id = $1 AND outcome IS NULL RETURNING 1",
+        );
+    }
+    // The record, with what the deletes below remove counted before they run (every write
+    // holds the audit head's lock: nothing else changes these rows meanwhile).
+    sqls.push(
+            "INSERT INTO destructions (subject_id, destroyed_at, record)
+             SELECT $1, $2, jsonb_set($3::text::jsonb, '{removed}', jsonb_build_object(
+                 'index_entries', (SELECT count(*) FROM blind_index WHERE subject_id = $1),
+                 'consent_events', (SELECT count(*) FROM consent_events WHERE subject_id = $1),
+                 'representative_links', (SELECT count(*) FROM representatives WHERE subject_id = $1),
+                 'flags', (SELECT count(*) FROM subject_flags WHERE subject_id = $1),
+                 'obligations', (SELECT count(*) FROM obligations WHERE subject_id = $1),
+                 'packages', (SELECT count(*) FROM request_packages WHERE subject_id = $1),
+                 'lifecycle_events', (SELECT count(*) FROM lifecycle_events WHERE subject_id = $1)))::text
+             ON CONFLICT (subject_id) DO UPDATE SET destroyed_at = excluded.destroyed_at, record = excluded.record
+             RETURNING record",
+        );
+    sqls.extend([
+        "DELETE FROM blind_index WHERE subject_id = $1",
+        "DELETE FROM consent_events WHERE subject_id = $1",
+        "DELETE FROM representatives WHERE subject_id = $1",
+        "DELETE FROM subject_flags WHERE subject_id = $1",
+        "DELETE FROM obligations WHERE subject_id = $1",
+        "DELETE FROM request_packages WHERE subject_id = $1",
+        "DELETE FROM lifecycle_events WHERE subject_id = $1",
+        "DELETE FROM subject_keys WHERE subject_id = $1",
+        "DELETE FROM legal_holds WHERE subject_id = $1",
+        "DELETE FROM majority_reconfirmations WHERE subject_id = $1",
+        "DELETE FROM reconfirmations_unsettled WHERE subject_id = $1",
+        "DELETE FROM subjects WHERE id = $1",
+    ]);
+    sqls
 }

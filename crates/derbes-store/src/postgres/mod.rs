@@ -437,6 +437,7 @@ impl PostgresStore {
             head: (0, [0; 32]),
             at: time::OffsetDateTime::UNIX_EPOCH,
             rewrite: Vec::new(),
+            changes: Vec::new(),
             rewrite_all: false,
         };
         let listen = writer.config.clone();
@@ -484,6 +485,8 @@ struct Writer {
     groups: u64,
     /// Partitions of `subject_keys` that held a key destroyed in the group being committed.
     rewrite: Vec<String>,
+    /// The feed's entries (sequence, subject) of the group being committed.
+    changes: Vec<(i64, Uuid)>,
     /// Whether every partition is to be rewritten after the commit (a batch's end).
     rewrite_all: bool,
     /// The chain's head as the group being committed has extended it so far.
@@ -592,6 +595,10 @@ impl Writer {
         // The group's audit events are inserted together in one statement at the end; an
         // operation made only of audit events (reads, refusals) needs no savepoint.
         self.pending.clear();
+        self.changes.clear();
+        // Whether an operation's savepoint is still open: released together with the next
+        // one's creation (one round trip), the last by the commit.
+        let mut open = false;
         for op in ops {
             if matches!(op, WriteOp::Checkpoint) {
                 asked.push(results.len());
@@ -609,26 +616,28 @@ impl Writer {
             let guarded = !matches!(op, WriteOp::Audit(_));
             let saved = (self.head, self.pending.len());
             if guarded {
-                if let Err(e) = self.client.batch_execute("SAVEPOINT op").await {
+                let sql = if open {
+                    "RELEASE SAVEPOINT op; SAVEPOINT op"
+                } else {
+                    "SAVEPOINT op"
+                };
+                if let Err(e) = self.client.batch_execute(sql).await {
                     results.push(Err(e.into()));
                     continue;
                 }
+                open = true;
             }
             let changed = op.changed_subject();
-            let mut r = self.apply(op).await;
+            let r = self.apply(op).await;
             let changed = changed.filter(|_| r.as_ref().is_ok_and(|a| !a.changed_nothing()));
             if let (Ok(_), Some(id)) = (&r, changed) {
-                if let Err(e) = self.record_change(self.head.0, id).await {
-                    r = Err(e);
-                }
+                // Written with the group's events, in one statement.
+                self.changes.push((self.head.0, id));
             }
-            if guarded {
-                if r.is_err() {
-                    self.head = saved.0;
-                    self.pending.truncate(saved.1);
-                    let _ = self.client.batch_execute("ROLLBACK TO SAVEPOINT op").await;
-                }
-                let _ = self.client.batch_execute("RELEASE SAVEPOINT op").await;
+            if guarded && r.is_err() {
+                self.head = saved.0;
+                self.pending.truncate(saved.1);
+                let _ = self.client.batch_execute("ROLLBACK TO SAVEPOINT op").await;
             }
             results.push(r);
         }
@@ -671,6 +680,7 @@ impl Writer {
             self.prune_state_changes().await?;
         }
         // Taken out and put back, so the buffer keeps its capacity from group to group.
+        self.record_changes().await?;
         let events = std::mem::take(&mut self.pending);
         let inserted = self.insert_events(&events).await;
         self.pending = events;
@@ -785,10 +795,16 @@ impl Writer {
     }
 
     /// Lists a subject in the feed of state changes, under the seq of the event recording it.
-    async fn record_change(&mut self, seq: i64, id: Uuid) -> Result<(), StoreError> {
+    /// The feed's entries of the group's changed subjects, in one statement.
+    async fn record_changes(&mut self) -> Result<(), StoreError> {
+        if self.changes.is_empty() {
+            return Ok(());
+        }
+        let (seqs, ids): (Vec<i64>, Vec<Uuid>) = self.changes.iter().copied().unzip();
         self.execute(
-            "INSERT INTO state_changes (seq, subject_id) VALUES ($1, $2)",
-            &[&seq, &id],
+            "INSERT INTO state_changes (seq, subject_id)
+             SELECT * FROM unnest($1::bigint[], $2::uuid[])",
+            &[&seqs, &ids],
         )
         .await?;
         Ok(())
