@@ -106,17 +106,7 @@ async fn act(
     Query(q): Query<ActQuery>,
 ) -> Result<Response, ApiError> {
     let lang = crate::api::asked_lang(q.lang.as_deref(), &headers)?;
-    let html = match q.format.as_deref().unwrap_or("json") {
-        "json" => false,
-        "html" => true,
-        _ => {
-            return Err(ApiError::field(
-                "format",
-                "must be json or html",
-                "must be json or html",
-            ))
-        }
-    };
+    let html = json_or(q.format.as_deref(), "html")?;
     let signed = app.retention.act(&actor, id).await?;
     if !html {
         return crate::api::json_download(
@@ -131,6 +121,19 @@ async fn act(
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     Ok(response)
+}
+
+/// Whether `format` asks for `other` rather than JSON (the default); anything else is refused,
+/// naming the query parameter.
+fn json_or(format: Option<&str>, other: &str) -> Result<bool, ApiError> {
+    match format.unwrap_or("json") {
+        "json" => Ok(false),
+        f if f == other => Ok(true),
+        _ => {
+            let said = format!("must be json or {other}");
+            Err(ApiError::field("format", &said, &said))
+        }
+    }
 }
 
 /// How a release is wanted: JSON (the default) or CSV.
@@ -148,17 +151,7 @@ async fn depersonalized(
     Path(rule): Path<String>,
     Query(q): Query<ReleaseQuery>,
 ) -> Result<Response, ApiError> {
-    let csv = match q.format.as_deref().unwrap_or("json") {
-        "json" => false,
-        "csv" => true,
-        _ => {
-            return Err(ApiError::field(
-                "format",
-                "must be json or csv",
-                "must be json or csv",
-            ))
-        }
-    };
+    let csv = json_or(q.format.as_deref(), "csv")?;
     let release = app.retention.release(&actor, &rule).await?;
     if !csv {
         return ok(&release);
