@@ -139,7 +139,7 @@ impl From<VaultError> for ApiError {
             .with("destruction", json!({ "destroyed_at": derbes_core::audit::format_timestamp(d.destroyed_at), "request_id": d.request_id })),
             VaultError::JobNotFound => ApiError::not_found("there is no webhook job with this id"),
             VaultError::BatchNotFound => ApiError::not_found("there is no retention batch with this id; GET /api/v1/retention/batches lists them"),
-            VaultError::ActNotIssued => ApiError::not_found("the batch is not executed yet: its act of destruction is issued when it is; GET /api/v1/retention/batches/{id} shows its status"),
+            VaultError::ActNotIssued => ApiError::not_found("the batch is not executed yet: its act (of destruction or depersonalization) is issued when it is; GET /api/v1/retention/batches/{id} shows its status"),
             e @ VaultError::Batch(_) => ApiError::new(StatusCode::CONFLICT, "retention-batch", "The batch cannot be approved now", e.to_string()),
             VaultError::TokenNotFound => ApiError::not_found("there is no token with this id; GET /api/v1/tokens lists them"),
             VaultError::AccountNotFound => ApiError::not_found("there is no account with this login; `derbes users list` lists them"),

@@ -217,7 +217,8 @@ impl Destructions {
         subject_id: Uuid,
         request_id: Option<Uuid>,
     ) -> Result<Destruction, VaultError> {
-        self.destroy(actor, subject_id, request_id, None).await
+        self.destroy_read(actor, subject_id, request_id, None, None)
+            .await
     }
 
     /// Destroys a subject whose every field's retention ended, for the pending item of an
@@ -236,25 +237,8 @@ impl Destructions {
             .await
     }
 
-    async fn destroy(
-        &self,
-        actor: &Actor,
-        subject_id: Uuid,
-        request_id: Option<Uuid>,
-        batch_id: Option<Uuid>,
-    ) -> Result<Destruction, VaultError> {
-        self.destroy_read(
-            actor,
-            subject_id,
-            request_id,
-            batch_id.map(|b| (b, None)),
-            None,
-        )
-        .await
-    }
-
-    /// [`Destructions::destroy`], deciding first on `read` (the subject as the caller just
-    /// read it) when given, then on what the store holds.
+    /// A destruction, for a request or a batch's item, deciding first on `read` (the subject
+    /// as the caller just read it) when given, then on what the store holds.
     async fn destroy_read(
         &self,
         actor: &Actor,

@@ -444,9 +444,7 @@ fn months_of_majority_are_settled_against_what_was_read(db: TestDb) -> Fut {
     Box::pin(async move {
         let k = keys();
         let s = store(&db, &k).await;
-        let (child, other) = (record("student"), record("student"));
-        s.write(create(&child, 1)).await.unwrap();
-        s.write(create(&other, 2)).await.unwrap();
+        let (child, other) = two_students(&s).await;
         let audit = |action: &str| AuditDraft::new("test", action, Outcome::Ok).subject(child.id);
         let by = GivenBy::Representative {
             representative_id: other.id,
@@ -1040,6 +1038,14 @@ fn retention_pages_carry_ledgers_and_open_requests_hold(db: TestDb) -> Fut {
 }
 
 /// A batch of the student file proposed on 1 June 2029 with one item per subject given.
+/// Two students, created.
+async fn two_students(s: &Arc<dyn Store>) -> (SubjectRecord, SubjectRecord) {
+    let (one, two) = (record("student"), record("student"));
+    s.write(create(&one, 1)).await.unwrap();
+    s.write(create(&two, 2)).await.unwrap();
+    (one, two)
+}
+
 fn batch_of(items: &[BatchItem]) -> Batch {
     Batch {
         id: Uuid::now_v7(),
@@ -1066,9 +1072,7 @@ fn retention_batches_execute_each_item_once(db: TestDb) -> Fut {
     Box::pin(async move {
         let k = keys();
         let s = store(&db, &k).await;
-        let (one, two) = (record("student"), record("student"));
-        s.write(create(&one, 1)).await.unwrap();
-        s.write(create(&two, 2)).await.unwrap();
+        let (one, two) = two_students(&s).await;
         let item = |r: &SubjectRecord| BatchItem {
             subject_id: r.id,
             category: "student".into(),
@@ -1189,9 +1193,7 @@ fn depersonalized_records_are_kept_with_their_destruction(db: TestDb) -> Fut {
     Box::pin(async move {
         let k = keys();
         let s = store(&db, &k).await;
-        let (one, two) = (record("student"), record("student"));
-        s.write(create(&one, 1)).await.unwrap();
-        s.write(create(&two, 2)).await.unwrap();
+        let (one, two) = two_students(&s).await;
         let mut items: Vec<BatchItem> = [(&one, false), (&two, true)]
             .into_iter()
             .map(|(r, whole)| BatchItem {

@@ -48,9 +48,10 @@ pub enum RetentionCommand {
         #[arg(long)]
         json: bool,
     },
-    /// The acts of destruction issued for executed batches, newest first
+    /// The acts of destruction (or depersonalization) issued for executed batches, newest first
     Acts,
-    /// An executed batch's act of destruction: the signed JSON, or the page to print and sign
+    /// An executed batch's act of destruction or depersonalization: the signed JSON, or the page
+    /// to print and sign
     Act {
         /// The batch's id
         batch: uuid::Uuid,

@@ -364,7 +364,7 @@ fn retention_paths() -> Value {
                 "responses": { "200": ok("The batch with the approval", "RetentionBatch") }
             }), &[("400", "Malformed id"), ("404", "No such batch"), ("409", "Approved by you already, no longer proposed, or the proposal changed (worked out again)")]) },
             "/api/v1/retention/batches/{id}/act": { "get": authed(json!({
-                "summary": "The act of destruction of an executed batch",
+                "summary": "The act of destruction (or of depersonalization) of an executed batch",
                 "description": "Issued when the batch is executed, numbered by year: the rule and its basis, the categories and fields, the counts, the method, and the commission the operator declared (operator.destruction_commission), with places for their signatures. The JSON is signed with the operator's Ed25519 key (the one published for receipts) over its RFC 8785 canonical form; `format=html` gives the page to print and sign, in `lang` (else Accept-Language, else kk); `derbes retention act --format pdf` prints it to PDF.",
                 "parameters": [ id_param(),
                     { "name": "format", "in": "query", "schema": { "enum": ["json", "html"], "default": "json" } },
@@ -374,7 +374,7 @@ fn retention_paths() -> Value {
                     "text/html": { "schema": { "type": "string" } } } } }
             }), &[("400", "Malformed id or query"), ("404", "No such batch, or not executed yet"), ("422", "Unknown format or language")]) },
             "/api/v1/retention/acts": { "get": authed(json!({
-                "summary": "Every act of destruction issued, newest first",
+                "summary": "Every act of destruction or depersonalization issued, newest first",
                 "responses": { "200": { "description": "The acts", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/DestructionAct" } } } } } }
             }), &[]) },
             "/api/v1/retention/depersonalized/{rule}": { "get": authed(json!({

@@ -720,7 +720,7 @@ const TEXTS: &[(&str, [&str; 3])] = &[
     ("act_open", ["Жою туралы акт № {n}", "Акт об уничтожении № {n}", "Act of destruction № {n}"]),
     ("act_open_depersonalize", ["Иесіздендіру туралы акт № {n}", "Акт об обезличивании № {n}", "Act of depersonalization № {n}"]),
     ("batch_records", ["Иесіздендірілген жазбалар сақталды: {n}", "Сохранено обезличенных записей: {n}", "Depersonalized records kept: {n}"]),
-    ("act_not_issued", ["Бұл топтама әлі орындалған жоқ: жою туралы акт ол орындалғанда жасалады.", "Этот пакет ещё не исполнен: акт об уничтожении составляется при его исполнении.", "This batch is not executed yet: its act of destruction is issued when it is."]),
+    ("act_not_issued", ["Бұл топтама әлі орындалған жоқ: оның акті топтама орындалғанда жасалады.", "Этот пакет ещё не исполнен: акт по нему составляется при его исполнении.", "This batch is not executed yet: its act is issued when it is."]),
     ("act_download", ["Қол қойылған актіні жүктеп алу (JSON)", "Скачать подписанный акт (JSON)", "Download the signed act (JSON)"]),
     ("act_hint", ["Актіні басып шығарып, комиссия мүшелеріне қол қойғызыңыз. JSON нұсқасына оператордың кілтімен қол қойылған; PDF нұсқасын «derbes retention act <топтама-id> --format pdf --out act.pdf» командасы жасайды.", "Распечатайте акт и передайте членам комиссии на подпись. JSON-версия подписана ключом оператора; PDF-версию создаёт команда «derbes retention act <id-пакета> --format pdf --out act.pdf».", "Print the act for the commission's members to sign. The JSON version is signed with the operator's key; `derbes retention act <batch-id> --format pdf --out act.pdf` makes the PDF."]),
     ("act_commission", ["Комиссия", "Комиссия", "Commission"]),

@@ -399,7 +399,6 @@ impl Retention {
                 .write(WriteOp::RewriteDestroyedKeys)
                 .await?;
         }
-        drop(pseudonym);
         let mut seen = record.version;
         for _ in 0..crate::vault::UPDATE_ATTEMPTS {
             let mut done = Batch {

@@ -82,7 +82,7 @@ pub enum VaultError {
     #[error("there is no retention batch with this id")]
     BatchNotFound,
     #[error(
-        "the retention batch is not executed yet; its act of destruction is issued when it is"
+        "the retention batch is not executed yet; its act (of destruction or depersonalization) is issued when it is"
     )]
     ActNotIssued,
     #[error("there is no token with this id")]

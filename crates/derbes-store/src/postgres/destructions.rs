@@ -81,11 +81,8 @@ impl Writer {
             true
         };
         if held.is_empty() {
-            // Destroyed before: what the pipeline did (a mark, deletes that found nothing) is
-            // undone, in the savepoint the commit group opened for this operation.
-            self.client
-                .batch_execute("ROLLBACK TO SAVEPOINT op")
-                .await?;
+            // Destroyed before: the mark and the record wrote nothing (they ask for the
+            // subject's row), and the deletes found nothing.
             return match self
                 .query_opt(
                     "SELECT record FROM destructions WHERE subject_id = $1",
@@ -194,11 +191,15 @@ fn statements(batch: bool) -> Vec<&'static str> {
     if batch {
         sqls.push(
             "UPDATE retention_batch_items SET outcome = $3
-                 WHERE batch_id = $2 AND subject_id = $1 AND outcome IS NULL RETURNING 1",
+             WHERE batch_id = $2 AND subject_id = $1 AND outcome IS NULL
+               AND EXISTS (SELECT 1 FROM subjects WHERE id = $1)
+             RETURNING 1",
         );
     }
     // The record, with what the deletes below remove counted before they run (every write
-    // holds the audit head's lock: nothing else changes these rows meanwhile).
+    // holds the audit head's lock: nothing else changes these rows meanwhile). The mark and the
+    // record are written only while the subject's row is there: a subject destroyed before
+    // keeps its first record, and its item is not marked.
     sqls.push(
             "INSERT INTO destructions (subject_id, destroyed_at, record)
              SELECT $1, $2, jsonb_set($3::text::jsonb, '{removed}', jsonb_build_object(
@@ -209,6 +210,7 @@ fn statements(batch: bool) -> Vec<&'static str> {
                  'obligations', (SELECT count(*) FROM obligations WHERE subject_id = $1),
                  'packages', (SELECT count(*) FROM request_packages WHERE subject_id = $1),
                  'lifecycle_events', (SELECT count(*) FROM lifecycle_events WHERE subject_id = $1)))::text
+             WHERE EXISTS (SELECT 1 FROM subjects WHERE id = $1)
              ON CONFLICT (subject_id) DO UPDATE SET destroyed_at = excluded.destroyed_at, record = excluded.record
              RETURNING record",
         );
