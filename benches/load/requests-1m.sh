@@ -1,15 +1,31 @@
 #!/usr/bin/env bash
 # With 1,000,000 subjects stored: times access packages and destructions through the API.
-# Usage: benches/load/requests-1m.sh [count] [subjects walked]
+# Usage: benches/load/requests-1m.sh [count] [subjects walked] [sqlite|postgres]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 count=${1:-1000000}
 walked=${2:-300}
+backend=${3:-sqlite}
 port=${PORT:-18082}
+pg_admin=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/test}
+if [ "$backend" = postgres ]; then
+  db="derbes_bench_$$"
+  psql -q "$pg_admin" -c "CREATE DATABASE $db"
+  export DERBES_DATABASE_URL="${pg_admin%/*}/$db"
+fi
 # shellcheck source=import-and-serve.sh
 . benches/load/import-and-serve.sh
-sqlite3 "$dir/derbes.db" "SELECT lower(hex(id)) FROM subjects ORDER BY random() LIMIT $walked" \
-  | sed -E 's/^(.{8})(.{4})(.{4})(.{4})(.{12})$/\1-\2-\3-\4-\5/' > "$dir/ids.txt"
+if [ "$backend" = postgres ]; then
+  trap 'kill "$server" 2>/dev/null || true; rm -rf "$dir"; sleep 1; psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS $db"' EXIT
+  ids_sql() { psql -qAt "$DERBES_DATABASE_URL" -c "$1"; }
+else
+  ids_sql() { sqlite3 "$dir/derbes.db" "$1" | sed -E 's/^(.{8})(.{4})(.{4})(.{4})(.{12})$/\1-\2-\3-\4-\5/'; }
+fi
+if [ "$backend" = postgres ]; then
+  ids_sql "SELECT id FROM subjects ORDER BY random() LIMIT $walked" > "$dir/ids.txt"
+else
+  ids_sql "SELECT lower(hex(id)) FROM subjects ORDER BY random() LIMIT $walked" > "$dir/ids.txt"
+fi
 echo "== $walked subjects: 10 reads each, then an access request and a destruction request"
 python3 benches/load/requests.py "http://127.0.0.1:$port" "$token" "$dir/ids.txt" 10
-echo "subjects left: $(sqlite3 "$dir/derbes.db" 'SELECT COUNT(*) FROM subjects')"
+echo "subjects left: $(ids_sql 'SELECT COUNT(*) FROM subjects')"

@@ -1573,6 +1573,141 @@ fn requests_file_update_list_and_rewrap(db: TestDb) -> Fut {
     })
 }
 
+/// `parent` linked to `child` as a parent.
+fn parent_of(child: &SubjectRecord, parent: &SubjectRecord) -> WriteOp {
+    WriteOp::LinkRepresentative {
+        link: RepresentativeLink {
+            subject_id: child.id,
+            representative_id: parent.id,
+            relation: Relation::Parent,
+            documents: vec![],
+            linked_at: time::OffsetDateTime::now_utc(),
+            linked_by: "token:staff".into(),
+        },
+        audit: AuditDraft::new("test", "representative.link", Outcome::Ok).subject(child.id),
+    }
+}
+
+/// Destructions that reach the store together (one commit group) end each as it would alone,
+/// in order: a subject who represents another is refused, a batch item no longer pending and
+/// a subject with an open request are refused, an unknown subject is not found, a subject
+/// asked twice is destroyed once; the other is destroyed with its record, mark and event.
+fn destructions_together_end_each_as_alone(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let k = keys();
+        let s = store(&db, &k).await;
+        let (one, two) = two_students(&s).await;
+        let (three, parent) = (record("student"), record("legal_representative"));
+        s.write(create(&three, 3)).await.unwrap();
+        s.write(create(&parent, 4)).await.unwrap();
+        let now = time::OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .unwrap();
+        s.write(parent_of(&one, &parent)).await.unwrap();
+        let whole = |r: &SubjectRecord| BatchItem {
+            subject_id: r.id,
+            category: "student".into(),
+            fields: vec!["iin".into(), "surname".into()],
+            whole: true,
+        };
+        let mut items = vec![whole(&one), whole(&two), whole(&three)];
+        items.sort_by_key(|i| i.subject_id);
+        let batch = batch_of(&items);
+        s.write(WriteOp::PutRetentionBatch {
+            batch: Box::new(batch.clone()),
+            seen: None,
+            items: Some(items),
+            audit: AuditDraft::new("test", "retention.batch.approve", Outcome::Ok),
+        })
+        .await
+        .unwrap();
+        s.write(WriteOp::MarkBatchItem {
+            batch: batch.id,
+            subject_id: two.id,
+            outcome: ItemMark::Skipped("legal_hold".into()),
+        })
+        .await
+        .unwrap();
+        let asked = request_record(three.id, "access_export", "2029-06-10T18:59:59.999999Z");
+        s.write(file(&asked, false)).await.unwrap();
+        let destroy = |id: Uuid, batch_id: Option<Uuid>| WriteOp::DestroySubject {
+            destruction: Destruction {
+                subject_id: id,
+                category: "student".into(),
+                destroyed_at: now,
+                actor: "token:dpo".into(),
+                request_id: None,
+                batch_id,
+                fields: vec!["iin".into(), "surname".into()],
+                removed: Removed::default(),
+                connectors: Vec::new(),
+            },
+            audit: AuditDraft::new("test", "subject.destroy", Outcome::Ok).subject(id),
+            checked: Some(DestructionChecked {
+                obligations: Vec::new(),
+                lifecycle_events: 0,
+            }),
+            batch: batch_id,
+            depersonalized: None,
+        };
+        let events = verify_chain(&s, &k).await;
+        let b = Some(batch.id);
+        let (by_parent, of_one, of_two, of_three, unknown, again) = tokio::join!(
+            s.write(destroy(parent.id, None)),
+            s.write(destroy(one.id, b)),
+            s.write(destroy(two.id, b)),
+            s.write(destroy(three.id, b)),
+            s.write(destroy(Uuid::now_v7(), None)),
+            s.write(destroy(one.id, b)),
+        );
+        assert!(matches!(by_parent, Err(StoreError::VersionConflict)));
+        let Ok(Applied::Destroyed {
+            destruction,
+            already: false,
+        }) = of_one
+        else {
+            panic!("the first student is destroyed: {of_one:?}")
+        };
+        assert_eq!(
+            (
+                destruction.removed.index_entries,
+                destruction.removed.representative_links
+            ),
+            (1, 1)
+        );
+        assert!(matches!(of_two, Err(StoreError::VersionConflict)));
+        assert!(matches!(of_three, Err(StoreError::VersionConflict)));
+        assert!(matches!(unknown, Err(StoreError::NotFound)));
+        assert_eq!(
+            again.unwrap(),
+            Applied::Destroyed {
+                destruction: destruction.clone(),
+                already: true
+            }
+        );
+        assert_eq!(verify_chain(&s, &k).await, events + 1);
+        assert!(s.subject(one.id).await.unwrap().is_none());
+        for kept in [&two, &three, &parent] {
+            assert!(s.subject(kept.id).await.unwrap().is_some());
+        }
+        let marks: Vec<(Uuid, Option<ItemMark>)> = s
+            .retention_batch_items(batch.id, None, 10, false)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| (i.item.subject_id, i.outcome))
+            .collect();
+        assert!(marks.contains(&(one.id, Some(ItemMark::Whole(2)))));
+        assert!(marks.contains(&(two.id, Some(ItemMark::Skipped("legal_hold".into())))));
+        assert!(marks.contains(&(three.id, None)));
+        // The parent represents no one now: destroyed on its own.
+        assert!(matches!(
+            s.write(destroy(parent.id, None)).await,
+            Ok(Applied::Destroyed { already: false, .. })
+        ));
+    })
+}
+
 #[allow(
     clippy::too_many_lines,
     reason = "a store scenario read top to bottom, on both backends"
@@ -1591,19 +1726,7 @@ fn destruction_removes_everything_personal_once(db: TestDb) -> Fut {
         s.write(create(&other, 3)).await.unwrap();
         let audit =
             |id: Uuid, action: &str| AuditDraft::new("test", action, Outcome::Ok).subject(id);
-        s.write(WriteOp::LinkRepresentative {
-            link: RepresentativeLink {
-                subject_id: child.id,
-                representative_id: parent.id,
-                relation: Relation::Parent,
-                documents: vec![],
-                linked_at: time::OffsetDateTime::now_utc(),
-                linked_by: "token:staff".into(),
-            },
-            audit: audit(child.id, "representative.link"),
-        })
-        .await
-        .unwrap();
+        s.write(parent_of(&child, &parent)).await.unwrap();
         let by_parent = GivenBy::Representative {
             representative_id: parent.id,
             relation: Relation::Parent,
@@ -2430,6 +2553,10 @@ fn main() -> ExitCode {
         (
             "destruction_removes_everything_personal_once",
             destruction_removes_everything_personal_once,
+        ),
+        (
+            "destructions_together_end_each_as_alone",
+            destructions_together_end_each_as_alone,
         ),
         (
             "webhook_jobs_go_with_their_request_and_change_only_from_the_status_read",

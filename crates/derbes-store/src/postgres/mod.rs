@@ -599,7 +599,14 @@ impl Writer {
         // Whether an operation's savepoint is still open: released together with the next
         // one's creation (one round trip), the last by the commit.
         let mut open = false;
-        for op in ops {
+        let mut ops = ops.into_iter().peekable();
+        while let Some(op) = ops.next() {
+            // Destructions that follow one another are applied together.
+            if let WriteOp::DestroySubject { .. } = op {
+                let run = destructions::take_run(op, &mut ops);
+                self.destroy_run(run, &mut open, &mut results).await;
+                continue;
+            }
             if matches!(op, WriteOp::Checkpoint) {
                 asked.push(results.len());
                 results.push(Ok(Applied::Audited));
@@ -616,16 +623,10 @@ impl Writer {
             let guarded = !matches!(op, WriteOp::Audit(_));
             let saved = (self.head, self.pending.len());
             if guarded {
-                let sql = if open {
-                    "RELEASE SAVEPOINT op; SAVEPOINT op"
-                } else {
-                    "SAVEPOINT op"
-                };
-                if let Err(e) = self.client.batch_execute(sql).await {
-                    results.push(Err(e.into()));
+                if let Err(e) = self.savepoint(&mut open).await {
+                    results.push(Err(e));
                     continue;
                 }
-                open = true;
             }
             let changed = op.changed_subject();
             let r = self.apply(op).await;
@@ -665,6 +666,19 @@ impl Writer {
                 fail_all(e)
             }
         }
+    }
+
+    /// Opens the savepoint of the group's next operation, releasing the previous one (`open`)
+    /// in the same round trip.
+    async fn savepoint(&mut self, open: &mut bool) -> Result<(), StoreError> {
+        let sql = if *open {
+            "RELEASE SAVEPOINT op; SAVEPOINT op"
+        } else {
+            "SAVEPOINT op"
+        };
+        self.client.batch_execute(sql).await?;
+        *open = true;
+        Ok(())
     }
 
     /// Inserts the group's events, signs a checkpoint when one is asked for or due, moves the
@@ -1090,7 +1104,8 @@ impl Writer {
                 expected_status,
                 audit,
             } => self.update_webhook_job(job, expected_status, audit).await,
-            op @ WriteOp::DestroySubject { .. } => self.destroy(op).await,
+            // Taken by the commit group, with the destructions that follow it.
+            WriteOp::DestroySubject { .. } => Err(StoreError::Backend("not in a run".into())),
             WriteOp::StorePackage { package: p, audit } => self.store_package(p, audit).await,
             WriteOp::DeletePackage { request_id, audit } => {
                 self.delete_package(request_id, audit).await
