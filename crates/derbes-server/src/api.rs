@@ -48,16 +48,25 @@ pub(crate) fn json_download(
     filename: &str,
 ) -> Result<Response, serde_json::Error> {
     let body = serde_json::to_string_pretty(signed)?;
-    let mut response = (StatusCode::OK, body).into_response();
+    Ok(download(body, "application/json", filename))
+}
+
+/// `body` of `content_type`, to save as `filename`.
+pub(crate) fn download(
+    body: impl Into<axum::body::Body>,
+    content_type: &'static str,
+    filename: &str,
+) -> Response {
+    let mut response = (StatusCode::OK, body.into()).into_response();
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
+        header::HeaderValue::from_static(content_type),
     );
     if let Ok(v) = header::HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    Ok(response)
+    response
 }
 
 fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {

@@ -339,6 +339,10 @@ fn main() -> ExitCode {
             today::a_batch_is_proposed_and_approved_from_the_retention_page,
         ),
         (
+            "depersonalized_records_are_released_from_the_retention_page",
+            today::depersonalized_records_are_released_from_the_retention_page,
+        ),
+        (
             "a_request_from_paper_to_the_sent_answer",
             requests::a_request_from_paper_to_the_sent_answer,
         ),

@@ -139,6 +139,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/retention/batches", post(retention::propose))
         .route("/console/retention/batches/{id}/act", get(retention::act))
         .route(
+            "/console/retention/depersonalized/{rule}",
+            get(retention::release),
+        )
+        .route(
             "/console/retention/batches/{id}/approve",
             post(retention::approve),
         )
@@ -289,6 +293,7 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
         ("subjects.html", include_str!("templates/subjects.html")),
         ("audit.html", include_str!("templates/audit.html")),
         ("retention.html", include_str!("templates/retention.html")),
+        ("release.html", include_str!("templates/release.html")),
         ("act.html", include_str!("templates/act.html")),
         ("policy.html", include_str!("templates/policy.html")),
         ("document.html", include_str!("templates/document.html")),
@@ -728,7 +733,7 @@ mod tests {
             (
                 "retention.html",
                 json!({ "rule_labels": { "student_records": "x" }, "field_labels": { "grades": "x" }, "error": "x", "overview": {
-                        "may_approve": true,
+                        "may_approve": true, "may_release": true,
                         "latest": { "made_at": "2026-12-07T01:00:00Z", "report": { "today": "2026-12-07", "days": 30, "scanned": 3,
                             "expired_subjects": 1, "held_subjects": 1, "upcoming_subjects": 1, "held_for": { "requests": 1, "complaints": 0, "legal_holds": 1 },
                             "expired": [{ "rule": "student_records", "action": "destroy", "subjects": 1, "whole_subjects": 0, "fields": 2, "categories": ["student"], "field_keys": ["grades"], "sample": [uuid::Uuid::nil()], "first_day": "2026-05-31", "last_day": "2026-05-31" }],
@@ -750,6 +755,10 @@ mod tests {
                               "act": { "number": "2026-2" } }],
                         "holds": [{ "subject_id": uuid::Uuid::nil(), "category": "student", "event": uuid::Uuid::nil(), "from": "2026-12-01", "until": "2027-06-30", "reason": "x", "set_by": "x", "set_at": "2026-12-01T01:00:00Z" }],
                     } }),
+            ),
+            (
+                "release.html",
+                json!({ "rule": "analytics_data", "rule_label": "x", "quasi": ["x", "y"], "k": 5, "records": 5, "groups": 1, "suppressed_groups": 1, "suppressed_records": 1 }),
             ),
             (
                 "act.html",

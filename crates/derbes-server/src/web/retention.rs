@@ -94,7 +94,7 @@ pub(crate) async fn approve(
     }
 }
 
-/// How the act is wanted: `json`, the signed act to download; else the page.
+/// How an act or a release is wanted: `json` (or a release's `csv`) to download; else the page.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct ActQuery {
@@ -147,6 +147,59 @@ pub(crate) async fn act(
         .section("retention")
         .with(json!(derbes_service::act_page(&signed, lang)))
         .render()
+}
+
+/// The depersonalized records a rule keeps, as far as k-anonymity lets them go: what is
+/// released and what is held back, on a page, or (`?format=csv` or `json`) the records to
+/// download. Each is a release, audited with its counts.
+pub(crate) async fn release(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(rule): Path<String>,
+    Query(q): Query<ActQuery>,
+) -> Response {
+    let (session, actor, lang) = viewer.parts();
+    let release = match state.app.retention.release(&actor, &rule).await {
+        Ok(release) => release,
+        Err(VaultError::Validation(_)) => {
+            let said = json!({ "error": text(lang, "release_no_rule") });
+            let mut r = show(&state, &session, &actor, lang, said).await;
+            *r.status_mut() = StatusCode::NOT_FOUND;
+            return r;
+        }
+        Err(e) => return super::session::failed(&state, lang, Some(&session), "retention", e),
+    };
+    let written = match q.format.as_str() {
+        "csv" => release.csv().map(|body| {
+            crate::api::download(body, "text/csv; charset=utf-8", &release.file_name("csv"))
+        }),
+        "json" => crate::api::json_download(&release, &release.file_name("json"))
+            .map_err(|e| VaultError::Invalid(format!("the release cannot be written: {e}"))),
+        _ => {
+            let declaration = state.app.vault.declaration();
+            let label = |key: &str| {
+                declaration
+                    .fields
+                    .get(key)
+                    .map_or(key.to_owned(), |f| f.label.get(lang).to_owned())
+            };
+            let r = &release.release;
+            return Page::new("release.html", "release_title", lang, Some(&session))
+                .section("retention")
+                .with(json!({
+                    "rule": release.rule,
+                    "rule_label": declaration.retention.get(&release.rule).map(|d| d.label.get(lang)),
+                    "quasi": release.quasi_identifiers.iter().map(|q| label(q)).collect::<Vec<_>>(),
+                    "k": r.k,
+                    "records": r.records.len(),
+                    "groups": r.groups,
+                    "suppressed_groups": r.suppressed_groups,
+                    "suppressed_records": r.suppressed_records,
+                }))
+                .render();
+        }
+    };
+    written.unwrap_or_else(|e| super::session::failed(&state, lang, Some(&session), "retention", e))
 }
 
 /// The page again with why the step was refused, in the page's language; a refusal of the

@@ -486,31 +486,7 @@ async fn six_visitors_past_analytics(db: &TestDb) -> (Server, Vec<String>, Strin
     let (offset, clock) = shifted_clock();
     let s = Server::start_with_clock(db, clock).await;
     let visited = s.state.app.vault.now();
-    let mut ids = Vec::new();
-    for n in 0..6 {
-        let browser = if n < 5 { "Firefox 128" } else { "Safari 17" };
-        let fields = json!({ "browser": browser, "access_time": visited.date().to_string(),
-            "cookie_data": format!("_ga=GA1.2.{n}"), "ip_address": format!("10.0.0.{n}") });
-        let r = s
-            .post(
-                "/api/v1/subjects",
-                &s.admin,
-                json!({ "category": "site_visitor", "fields": fields }),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", r.body);
-        let id = r.body["id"].as_str().unwrap().to_owned();
-        let consent = json!({ "purpose": "analytics", "action": "give", "method": { "kind": "web" }, "until": (visited.date() + time::Duration::days(90)).to_string() });
-        let r = s
-            .post(
-                &format!("/api/v1/subjects/{id}/consents"),
-                &s.admin,
-                consent,
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", r.body);
-        ids.push(id);
-    }
+    let ids = s.six_visitors().await;
     // The consent ended after 90 days; the analytics rule keeps the visits 12 months more.
     offset.store(500 * 86_400, std::sync::atomic::Ordering::SeqCst);
     let dpo = s.token(Role::Dpo, &[]).await;

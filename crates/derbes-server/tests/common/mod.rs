@@ -285,6 +285,34 @@ impl Server {
     }
 
     /// Links `parent` to `child` as its parent, with the birth certificate's digest.
+    /// Six visitors of the site today who consented to analytics for 90 days: five with one
+    /// browser, one with another. Their ids.
+    pub async fn six_visitors(&self) -> Vec<String> {
+        let visited = self.state.app.vault.now().date();
+        let mut ids = Vec::new();
+        for n in 0..6 {
+            let browser = if n < 5 { "Firefox 128" } else { "Safari 17" };
+            let fields = json!({ "browser": browser, "access_time": visited.to_string(),
+                "cookie_data": format!("_ga=GA1.2.{n}"), "ip_address": format!("10.0.0.{n}") });
+            let body = json!({ "category": "site_visitor", "fields": fields });
+            let r = self.post("/api/v1/subjects", &self.admin, body).await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            let id = r.body["id"].as_str().unwrap().to_owned();
+            let consent = json!({ "purpose": "analytics", "action": "give", "method": { "kind": "web" },
+                "until": (visited + time::Duration::days(90)).to_string() });
+            let r = self
+                .post(
+                    &format!("/api/v1/subjects/{id}/consents"),
+                    &self.admin,
+                    consent,
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            ids.push(id);
+        }
+        ids
+    }
+
     pub async fn link_parent(&self, child: &str, parent: &str) -> Reply {
         self.post(
             &format!("/api/v1/subjects/{child}/representatives"),

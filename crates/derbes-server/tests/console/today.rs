@@ -359,14 +359,8 @@ pub(crate) fn a_batch_is_proposed_and_approved_from_the_retention_page(db: TestD
                 let page = dpo.get("/console/retention?proposed=1");
                 assert!(page.body.contains("Пакет предложен"), "{}", page.body);
                 assert!(page.body.contains("ожидает утверждения"), "{}", page.body);
-                let action = page
-                    .body
-                    .split("action=\"/console/retention/batches/")
-                    .nth(1)
-                    .and_then(|rest| rest.split('"').next())
-                    .unwrap()
-                    .to_owned();
-                let approve = format!("/console/retention/batches/{action}");
+                let batch = batch_to_approve(&page);
+                let approve = format!("/console/retention/batches/{batch}/approve");
                 let r = dpo.post(&approve, &[("csrf", csrf.as_str())]);
                 assert_eq!(r.status, 303, "{}", r.body);
                 let r = dpo.post(&approve, &[("csrf", csrf.as_str())]);
@@ -376,11 +370,7 @@ pub(crate) fn a_batch_is_proposed_and_approved_from_the_retention_page(db: TestD
                 let page = admin.get("/console/retention?lang=kk");
                 let r = admin.post(&approve, &[("csrf", page.csrf().as_str())]);
                 assert_eq!(r.status, 303, "{}", r.body);
-                let run = derbes_service::Actor::job("retention-run");
-                let ran = desk
-                    .service(s.state.app.retention.run_batches(&run))
-                    .unwrap();
-                assert_eq!(ran.len(), 1);
+                assert_eq!(batches_run(desk), 1);
                 let page = admin.get("/console/retention?lang=kk");
                 assert!(page.body.contains("орындалды"), "{}", page.body);
                 assert!(
@@ -395,7 +385,7 @@ pub(crate) fn a_batch_is_proposed_and_approved_from_the_retention_page(db: TestD
                     "{}",
                     page.body
                 );
-                let act = format!("/console/retention/batches/{}/act", &action[..36]);
+                let act = format!("/console/retention/batches/{batch}/act");
                 let page = admin.get(&format!("{act}?lang=ru"));
                 assert_eq!(page.status, 200, "{}", page.body);
                 assert!(
@@ -426,6 +416,89 @@ pub(crate) fn a_batch_is_proposed_and_approved_from_the_retention_page(db: TestD
             })
             .await;
     })
+}
+
+/// Six visitors' data depersonalized once the analytics period ended: the retention page links
+/// the DPO to the records for statistics; the release page says what is released and what is
+/// held back (the one visitor with another browser), in the page's language; the CSV holds the
+/// five alike. A rule that keeps no such records is refused beside the page; staff may not look.
+pub(crate) fn depersonalized_records_are_released_from_the_retention_page(db: TestDb) -> Fut {
+    Box::pin(async move {
+        Desk::start(&db)
+            .await
+            .run(|desk| {
+                let s = &desk.s;
+                desk.service(s.six_visitors());
+                desk.later(500 * 86_400);
+                let mut dpo = desk.person("dana", Role::Dpo, &[]);
+                let csrf = dpo.get("/console/retention").csrf();
+                let form = [("csrf", csrf.as_str()), ("rule", "analytics_data")];
+                let r = dpo.post("/console/retention/batches", &form);
+                assert_eq!(r.status, 303, "{}", r.body);
+                let mut admin = desk.person("marat", Role::Admin, &[]);
+                for person in [&mut dpo, &mut admin] {
+                    let page = person.get("/console/retention");
+                    let approve = format!(
+                        "/console/retention/batches/{}/approve",
+                        batch_to_approve(&page)
+                    );
+                    let r = person.post(&approve, &[("csrf", page.csrf().as_str())]);
+                    assert_eq!(r.status, 303, "{}", r.body);
+                }
+                assert_eq!(batches_run(desk), 1);
+                let page = dpo.get("/console/retention?lang=ru");
+                let link = "/console/retention/depersonalized/analytics_data";
+                assert!(page.body.contains(link), "{}", page.body);
+                assert!(page.body.contains("Записи для статистики"), "{}", page.body);
+                let page = dpo.get(&format!("{link}?lang=ru"));
+                assert_eq!(page.status, 200, "{}", page.body);
+                assert!(
+                    page.body.contains(
+                        "Выдаётся записей: 5 (групп: 1). Не выдаётся групп: 1 (записей: 1)."
+                    ),
+                    "{}",
+                    page.body
+                );
+                let csv = dpo.get(&format!("{link}?format=csv"));
+                assert_eq!(csv.status, 200, "{}", csv.body);
+                assert_eq!(csv.header("content-type"), ["text/csv; charset=utf-8"]);
+                let lines: Vec<&str> = csv.body.lines().collect();
+                assert_eq!(lines.len(), 6, "{}", csv.body);
+                assert_eq!(lines[0], "category,access_time,browser");
+                assert!(
+                    lines[1..].iter().all(|l| l.ends_with(",Firefox 128")),
+                    "{}",
+                    csv.body
+                );
+                let none = dpo.get("/console/retention/depersonalized/student_records?lang=kk");
+                assert_eq!(none.status, 404, "{}", none.body);
+                assert!(
+                    none.body
+                        .contains("Мұндай ереже иесіздендірілген жазбаларды сақтамайды"),
+                    "{}",
+                    none.body
+                );
+                let mut staff = desk.person("bolat", Role::Staff, &["education"]);
+                assert_eq!(staff.get(link).status, 403);
+            })
+            .await;
+    })
+}
+
+/// The batch the retention page's first approval form is for.
+fn batch_to_approve(page: &Answer) -> String {
+    let rest = page
+        .body
+        .split("action=\"/console/retention/batches/")
+        .nth(1);
+    rest.and_then(|r| r.split('/').next()).unwrap().to_owned()
+}
+
+/// The approved batches executed by the job: how many.
+fn batches_run(desk: &Desk) -> usize {
+    let run = derbes_service::Actor::job("retention-run");
+    let ran = desk.service(desk.s.state.app.retention.run_batches(&run));
+    ran.unwrap().len()
 }
 
 /// A student with grades who left today.

@@ -696,6 +696,8 @@ pub struct RetentionOverview {
     /// `None` for those who may not see the holds' reasons.
     pub holds: Option<Vec<super::LegalHoldView>>,
     pub may_approve: bool,
+    /// Whether the actor may release depersonalized records for statistics.
+    pub may_release: bool,
 }
 
 impl Retention {
@@ -715,6 +717,10 @@ impl Retention {
             may_approve: self
                 .vault
                 .authorize(actor, Action::RetentionApprove)
+                .is_ok(),
+            may_release: self
+                .vault
+                .authorize(actor, Action::RetentionRelease)
                 .is_ok(),
         })
     }

@@ -27,6 +27,11 @@ pub struct DepersonalizedRelease {
 }
 
 impl DepersonalizedRelease {
+    /// The name a download of the release is saved under, with `extension`.
+    pub fn file_name(&self, extension: &str) -> String {
+        format!("depersonalized-{}.{extension}", self.rule)
+    }
+
     /// The records as a CSV file: the category, then each field any record keeps.
     pub fn csv(&self) -> Result<Vec<u8>, VaultError> {
         let mut fields: Vec<&str> = self

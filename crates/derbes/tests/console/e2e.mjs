@@ -201,6 +201,9 @@ async function requestsThroughTheConsole(student, viewport) {
   await dpo.click('nav.sections a[href="/console/retention"]');
   await dpo.waitForURL(/\/console\/retention$/);
   if (check) await inEveryLanguage(dpo, "retention", viewport);
+  await dpo.goto(`${base}/console/retention/depersonalized/analytics_data?lang=ru`);
+  assert.match(await dpo.textContent("main"), /обезличенные записи ещё не хранятся/);
+  if (check) await inEveryLanguage(dpo, "release", viewport);
   await dpo.click('nav.sections a[href="/console/policy"]');
   await dpo.waitForURL(/\/console\/policy$/);
   if (check) await inEveryLanguage(dpo, "policy", viewport);

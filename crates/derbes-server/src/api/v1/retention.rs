@@ -156,19 +156,11 @@ async fn depersonalized(
     if !csv {
         return ok(&release);
     }
-    let mut response = (StatusCode::OK, release.csv()?).into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"depersonalized-{}.csv\"",
-        release.rule
-    )) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(response)
+    Ok(crate::api::download(
+        release.csv()?,
+        "text/csv; charset=utf-8",
+        &release.file_name("csv"),
+    ))
 }
 
 async fn approve(
