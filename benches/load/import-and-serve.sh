@@ -12,14 +12,15 @@ printf '[limits]\ntoken_requests_per_second = 0\naddress_requests_per_second = 0
 export DERBES_CONFIG="$dir/bench.toml"
 trap 'if [ -n "${server:-}" ]; then kill "$server" 2>/dev/null || true; fi; rm -rf "$dir"' EXIT
 wait_serving() { for _ in $(seq 1 100); do grep -q "serving" "$1" && break; sleep 0.1; done; }
-"$bin" generate --count "$count" --out "$dir/subjects.csv"
+category=${CATEGORY:-student}
+"$bin" generate --count "$count" --category "$category" --out "$dir/subjects.csv"
 "$bin" --data-dir "$dir" serve --listen "127.0.0.1:$port" > "$dir/first.log" 2>&1 &
 server=$!
 wait_serving "$dir/first.log"
 token=$(cat "$dir/first-admin-token" 2>/dev/null || grep -o 'dbs_[A-Za-z0-9_-]*' "$dir/first.log" | head -1)
 kill $server; wait $server 2>/dev/null || true
 echo "== import $count subjects"
-/usr/bin/time -f "import: %e s wall, %M KiB peak RSS" "$bin" --data-dir "$dir" import "$dir/subjects.csv" --category student
+/usr/bin/time -f "import: %e s wall, %M KiB peak RSS" "$bin" --data-dir "$dir" import "$dir/subjects.csv" --category "$category"
 "$bin" --data-dir "$dir" serve --listen "127.0.0.1:$port" > "$dir/serve.log" 2>&1 &
 server=$!
 wait_serving "$dir/serve.log"

@@ -18,7 +18,9 @@ pub struct GenerateArgs {
     /// Seed for reproducible output
     #[arg(long, default_value_t = 94)]
     pub seed: u64,
-    /// `student` generates school-age subjects (6-17); anything else adults (18-65)
+    /// `student` generates school-age subjects (6-17); `site_visitor` visits of the website
+    /// (IP address, browser, cookie, time of the visit, over the last year); anything else
+    /// adults (18-65)
     #[arg(long, default_value = "student")]
     pub category: String,
 }
@@ -332,6 +334,55 @@ pub(crate) fn subject(rng: &mut Rng, index: u64, adult: bool, today: Date) -> Op
     ])
 }
 
+pub const VISIT_COLUMNS: [&str; 4] = ["ip_address", "browser", "cookie_data", "access_time"];
+
+const BROWSERS: [&str; 8] = [
+    "Chrome 131",
+    "Chrome 130",
+    "Yandex Browser 24",
+    "Safari 17",
+    "Firefox 128",
+    "Edge 131",
+    "Opera 114",
+    "Samsung Internet 26",
+];
+
+/// The `index`th visit of the website in the year before `today`: an address from Kazakh
+/// operators' ranges, a browser (the popular ones more often), a Google Analytics cookie, and
+/// the time of the visit.
+fn visit(rng: &mut Rng, index: u64, today: Date) -> [String; 4] {
+    let first = [95u8, 2, 37, 178, 5][rng.below(5)];
+    let ip = format!(
+        "{first}.{}.{}.{}",
+        rng.below(256),
+        rng.below(256),
+        1 + rng.below(254)
+    );
+    // Of two draws, the smaller: the first browsers of the list come up more often.
+    let browser = BROWSERS[rng.below(BROWSERS.len()).min(rng.below(BROWSERS.len()))];
+    let at = time::PrimitiveDateTime::new(today, time::Time::MIDNIGHT)
+        - Duration::seconds(1 + (rng.next() % (365 * 86_400)) as i64);
+    let cookie = format!(
+        "_ga=GA1.2.{}.{}",
+        1_000_000_000 + index,
+        at.assume_utc().unix_timestamp()
+    );
+    [
+        ip,
+        browser.to_owned(),
+        cookie,
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            at.year(),
+            at.month() as u8,
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second()
+        ),
+    ]
+}
+
 fn make_iin(birth: Date, female: bool, serial: u64) -> Option<String> {
     let sex = if female { Sex::Female } else { Sex::Male };
     // Serials below 2500 come from the index; the offsets find one with a check digit.
@@ -351,8 +402,16 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         None => Box::new(std::io::stdout().lock()),
     };
     let mut w = csv::Writer::from_writer(std::io::BufWriter::with_capacity(1 << 20, out));
-    w.write_record(COLUMNS)?;
     let mut rng = Rng(args.seed);
+    if args.category == "site_visitor" {
+        w.write_record(VISIT_COLUMNS)?;
+        for i in 0..args.count {
+            w.write_record(visit(&mut rng, i, today))?;
+        }
+        w.flush()?;
+        return Ok(());
+    }
+    w.write_record(COLUMNS)?;
     let adult = args.category != "student";
     // An index without a valid IIN is skipped, so the file still has `count` subjects.
     let mut written = 0;
@@ -398,5 +457,21 @@ mod tests {
         }
         let adult = subject(&mut rng, 3, true, today).unwrap();
         assert!(Iin::parse(&adult[5]).unwrap().age_on(today) >= 18);
+    }
+
+    #[test]
+    fn generated_visits_fall_in_the_last_year_and_keep_their_year() {
+        let mut rng = Rng(1);
+        let today = date!(2026 - 01 - 01);
+        let mut browsers = HashSet::new();
+        for i in 0..2_000 {
+            let [ip, browser, cookie, at] = visit(&mut rng, i, today);
+            assert_eq!(ip.split('.').count(), 4, "{ip}");
+            assert!(cookie.starts_with("_ga=GA1.2."), "{cookie}");
+            let year = derbes_core::depersonalize::year_of(&at).unwrap();
+            assert_eq!(year, "2025", "{at}");
+            browsers.insert(browser);
+        }
+        assert_eq!(browsers.len(), BROWSERS.len());
     }
 }
