@@ -58,6 +58,10 @@ pub struct ConnectorDone {
     pub connector: String,
     /// Per table: its name, `deleted` or `masked`, and how many rows.
     pub tables: Vec<(String, String, u64)>,
+    /// A webhook's answer to a retention batch's message: `done`, or `accepted` when the
+    /// system does it later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
 }
 
 /// Why a subject's data cannot be destroyed now.
@@ -179,6 +183,7 @@ mod tests {
             connectors: vec![ConnectorDone {
                 connector: "platform".into(),
                 tables: vec![("users".into(), "masked".into(), 1)],
+                answer: None,
             }],
         };
         let text = serde_json::to_string(&d).unwrap();

@@ -57,6 +57,10 @@ pub struct Act {
     /// (rows deleted, or the destroyed fields' columns masked).
     #[serde(default)]
     pub connectors: Vec<String>,
+    /// The operator's systems told of each destruction by a signed message (webhooks), before
+    /// derbes destroyed its copy. Absent from an act that told none, as from older acts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,7 +104,7 @@ pub fn build(
     declaration: &Declaration,
     batch: &Batch,
     (number, date): (u32, time::Date),
-    connectors: &[String],
+    (connectors, webhooks): (&[String], &[String]),
 ) -> Option<Act> {
     let outcome = batch.outcome.as_ref()?;
     let rule = declaration.retention.get(&batch.rule)?;
@@ -166,6 +170,7 @@ pub fn build(
         executed_at: outcome.finished_at,
         commission: declaration.operator.destruction_commission.clone(),
         connectors: connectors.to_vec(),
+        webhooks: webhooks.to_vec(),
     })
 }
 
@@ -322,6 +327,33 @@ fn label_of(n: &Named, lang: Lang) -> String {
     }
 }
 
+/// Where else the data went: the operator's databases reached through connectors and its
+/// systems told by webhooks, each line left out when there are none.
+fn outside_lines(act: &Act, lang: Lang) -> Vec<(String, String)> {
+    let told = [
+        (
+            &act.connectors,
+            [
+                "Оператордың қосылған дерекқорларында да жойылды немесе бүркемеленді",
+                "Также удалены или замаскированы в подключённых базах данных оператора",
+                "Also deleted or masked in the operator's connected databases",
+            ],
+        ),
+        (
+            &act.webhooks,
+            [
+                "Әрбір жою туралы оператордың жүйелеріне қол қойылған хабар жіберілді",
+                "О каждом уничтожении подписанным сообщением уведомлены системы оператора",
+                "The operator's systems told of each destruction by a signed message",
+            ],
+        ),
+    ];
+    told.into_iter()
+        .filter(|(names, _)| !names.is_empty())
+        .map(|(names, [kk, ru, en])| (tr(lang, kk, ru, en).to_owned(), names.join(", ")))
+        .collect()
+}
+
 /// What an act of depersonalization adds: the records kept and what they keep of each field.
 fn depersonalized_lines(act: &Act, lang: Lang) -> [(String, String); 2] {
     use crate::depersonalize::Kept;
@@ -438,16 +470,7 @@ pub fn lines(act: &Act, lang: Lang) -> Vec<(String, String)> {
     if act.rule.action == RetentionAction::Depersonalize {
         out.extend(depersonalized_lines(act, lang));
     }
-    if !act.connectors.is_empty() {
-        out.push((
-            t(
-                "Оператордың қосылған дерекқорларында да жойылды немесе бүркемеленді",
-                "Также удалены или замаскированы в подключённых базах данных оператора",
-                "Also deleted or masked in the operator's connected databases",
-            ),
-            act.connectors.join(", "),
-        ));
-    }
+    out.extend(outside_lines(act, lang));
     if !act.skipped.is_empty() {
         let skipped: Vec<String> = act
             .skipped
@@ -511,7 +534,7 @@ mod tests {
             &d,
             &executed(),
             (4, date!(2029 - 06 - 01)),
-            &["platform".to_owned()],
+            (&["platform".to_owned()], &["lms".to_owned()]),
         )
         .unwrap();
         assert_eq!(act.number, "2029-4");
@@ -522,6 +545,7 @@ mod tests {
             let lines = lines(&act, lang);
             let text: Vec<&str> = lines.iter().map(|(_, v)| v.as_str()).collect();
             assert!(text.contains(&"3"), "{lang}: {text:?}");
+            assert!(text.contains(&"lms"), "{lang}: {text:?}");
             assert!(text.iter().any(|v| v.contains(&d.operator.bin)));
             assert!(title(&act, lang).ends_with("№ 2029-4"));
             assert!(lines.iter().all(|(l, v)| !l.is_empty() && !v.is_empty()));
@@ -539,7 +563,10 @@ mod tests {
         // Not executed yet: no act.
         let mut proposed = executed();
         proposed.outcome = None;
-        assert_eq!(build(&d, &proposed, (1, date!(2029 - 06 - 01)), &[]), None);
+        assert_eq!(
+            build(&d, &proposed, (1, date!(2029 - 06 - 01)), (&[], &[])),
+            None
+        );
     }
 
     #[test]
@@ -548,7 +575,7 @@ mod tests {
         let mut batch = executed();
         batch.rule = "analytics_data".into();
         batch.action = RetentionAction::Depersonalize;
-        let act = build(&d, &batch, (1, date!(2029 - 06 - 01)), &[]).unwrap();
+        let act = build(&d, &batch, (1, date!(2029 - 06 - 01)), (&[], &[])).unwrap();
         assert_eq!(act.depersonalized_records, 5);
         let kept: Vec<(&str, crate::depersonalize::Kept)> = act
             .kept

@@ -185,6 +185,7 @@ fn main() -> ExitCode {
         connectors::a_refusal_fails_the_action_until_it_is_sent_again,
         connectors::an_unconfirmed_job_is_given_up_and_settled_by_hand,
         connectors::a_silent_system_is_given_up_after_the_last_attempt,
+        connectors::a_retention_batch_tells_the_webhook_before_destroying,
         system::the_policy_in_force_is_served_in_the_visitors_language,
         system::every_version_is_listed_and_one_to_come_is_marked,
         system::what_a_new_version_changes_and_whose_consent_it_needs,

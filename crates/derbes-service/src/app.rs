@@ -57,6 +57,7 @@ impl App {
         let destructions = Arc::new(Destructions::new(
             Arc::clone(&vault),
             settings.destruction_log,
+            &settings.requests.webhooks,
         ));
         App {
             subjects: Subjects::new(Arc::clone(&vault)),

@@ -195,14 +195,38 @@ const PAGE: u32 = 1000;
 pub struct Destructions {
     vault: std::sync::Arc<Vault>,
     log: Option<std::sync::Arc<DestructionLog>>,
+    /// The webhooks told of destructions: of a retention batch's here, before derbes destroys
+    /// its copy (a request's go through the request's actions).
+    webhooks: Vec<crate::outbound::webhook::Webhook>,
 }
 
 impl Destructions {
-    pub(crate) fn new(vault: std::sync::Arc<Vault>, log: Option<DestructionLog>) -> Self {
+    pub(crate) fn new(
+        vault: std::sync::Arc<Vault>,
+        log: Option<DestructionLog>,
+        webhooks: &[crate::outbound::webhook::Webhook],
+    ) -> Self {
+        let told = crate::outbound::webhook::WebhookEvent::Destruction;
         Destructions {
             vault,
             log: log.map(std::sync::Arc::new),
+            webhooks: webhooks
+                .iter()
+                .filter(|w| w.events.contains(&told))
+                .cloned()
+                .collect(),
         }
+    }
+
+    /// The webhooks told of a retention batch's destructions, by name.
+    pub(crate) fn webhook_names(&self) -> Vec<String> {
+        self.webhooks.iter().map(|w| w.name.clone()).collect()
+    }
+
+    /// Whether a retention batch's destruction tells anyone outside derbes (a connector or a
+    /// webhook): then what could refuse it is read before they are told.
+    pub(crate) fn tells_others(&self) -> bool {
+        !self.vault.connectors.is_empty() || !self.webhooks.is_empty()
     }
 }
 
@@ -275,7 +299,7 @@ impl Destructions {
             // Whether the subject represents others, the store checks as it writes: read first
             // only when connectors are to be told (they must not be told of a destruction
             // derbes then refuses), else when a write was refused, to say why.
-            let links = attempt > 0 || !self.vault.connectors.is_empty();
+            let links = attempt > 0 || self.tells_others();
             if let Some(problem) = self.destruction_problem(&record, &state, links).await? {
                 self.vault
                     .audit(
@@ -293,7 +317,7 @@ impl Destructions {
             let done = match &connectors {
                 Some(done) => done.clone(),
                 None => connectors
-                    .insert(self.destroy_in_connectors(&record, None).await?)
+                    .insert(self.destroy_in_connectors(&record, None, batch_id).await?)
                     .clone(),
             };
             let fields: Vec<String> = record.fields.iter().map(|(k, _)| k.clone()).collect();
@@ -360,11 +384,12 @@ impl Destructions {
     /// Destroys the subject in every connector's database: its rows, or with `fields` only the
     /// columns holding those fields (a retention batch's item that keeps the subject). A
     /// connector whose identifier field the subject has no value for finds nothing and reports
-    /// no tables.
+    /// no tables. For retention batch `batch`, the webhooks are told too.
     pub(crate) async fn destroy_in_connectors(
         &self,
         record: &derbes_store::SubjectRecord,
         fields: Option<&[String]>,
+        batch: Option<Uuid>,
     ) -> Result<Vec<ConnectorDone>, VaultError> {
         let mut done = Vec::with_capacity(self.vault.connectors.len());
         for c in &self.vault.connectors {
@@ -382,9 +407,78 @@ impl Destructions {
             done.push(ConnectorDone {
                 connector: c.name().to_owned(),
                 tables,
+                answer: None,
             });
         }
+        if let Some(batch) = batch {
+            for hook in &self.webhooks {
+                done.extend(self.tell_webhook(hook, record, fields, batch).await?);
+            }
+        }
         Ok(done)
+    }
+
+    /// Tells `hook` that retention batch `batch` destroys the subject's data (or `fields` of
+    /// them), with the identifiers the system knows the subject by, and waits for its answer:
+    /// taken (done, or accepted to be done later), or refused, which stops the destruction
+    /// here with derbes' copy intact (the batch's next run tells it again, with the same
+    /// idempotency key). A subject with none of those identifiers is not told of.
+    async fn tell_webhook(
+        &self,
+        hook: &crate::outbound::webhook::Webhook,
+        record: &derbes_store::SubjectRecord,
+        fields: Option<&[String]>,
+        batch: Uuid,
+    ) -> Result<Option<ConnectorDone>, VaultError> {
+        use crate::outbound::webhook::{send, Sent, WebhookEvent, WebhookMessage};
+        let mut subject = serde_json::Map::new();
+        for field in &hook.identify_by {
+            if let Some(v) = self.vault.field_value(record, field)? {
+                subject.insert(field.clone(), v.into());
+            }
+        }
+        if subject.is_empty() {
+            return Ok(None);
+        }
+        let now = self.vault.now();
+        // The same on every run of the batch.
+        let id = crate::outbound::webhook::idempotency_key(&[
+            batch.as_bytes(),
+            record.id.as_bytes(),
+            hook.name.as_bytes(),
+        ]);
+        let message = WebhookMessage {
+            id,
+            event: WebhookEvent::Destruction,
+            request_id: None,
+            batch_id: Some(batch),
+            fields: fields.map(<[String]>::to_vec),
+            subject,
+            confirm: None,
+            sent_at: derbes_core::audit::format_timestamp(now),
+        };
+        let body = zeroize::Zeroizing::new(
+            serde_json::to_vec(&message).map_err(|e| VaultError::Invalid(e.to_string()))?,
+        );
+        let (url, secret) = (hook.url.clone(), hook.secret.clone());
+        let sent = tokio::task::spawn_blocking(move || send(&url, &secret, &body, now, id))
+            .await
+            .map_err(|_| VaultError::Unavailable("the webhook's delivery failed".into()))?;
+        let answer = match sent {
+            Sent::Done => "done",
+            Sent::Accepted => "accepted",
+            Sent::Refused(cause) => {
+                return Err(VaultError::Unavailable(format!(
+                    "webhook `{}` did not take the destruction's message ({cause}); the batch's next run sends it again",
+                    hook.name
+                )))
+            }
+        };
+        Ok(Some(ConnectorDone {
+            connector: hook.name.clone(),
+            tables: Vec::new(),
+            answer: Some(answer.into()),
+        }))
     }
 
     /// Why the subject's data cannot be destroyed now, if they cannot (`None` also when they

@@ -103,7 +103,7 @@ pub(super) fn a_batch_needs_two_approvals_on_a_fresh_proposal(db: TestDb) -> Fut
 }
 
 /// The student file's batch proposed by the DPO and approved by two people: its id.
-async fn approved_batch(s: &Server, dpo: &str) -> String {
+pub(super) async fn approved_batch(s: &Server, dpo: &str) -> String {
     let batches = "/api/v1/retention/batches";
     let r = s
         .post(batches, dpo, json!({ "rule": "student_records" }))

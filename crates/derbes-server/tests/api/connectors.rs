@@ -472,3 +472,58 @@ pub(super) fn a_silent_system_is_given_up_after_the_last_attempt(db: TestDb) -> 
         assert!(!audit.text.contains(&iin));
     })
 }
+
+/// A retention batch tells the webhook of each destruction before derbes destroys its copy:
+/// the signed message names the batch and the fields, and identifies the student by her IIN.
+/// While the system is down the item waits with her grades kept, and the batch's next run
+/// sends the same message again; the act names the webhook.
+pub(super) fn a_retention_batch_tells_the_webhook_before_destroying(db: TestDb) -> Fut {
+    Box::pin(async move {
+        fixture!(h = Hooked::start(&db).await => Hooked { receiver, secret });
+        let born = time::Date::from_calendar_date(2008, time::Month::March, 1).unwrap();
+        let iin = iin_born(born, Sex::Female);
+        let student =
+            h.s.create_student_id(
+                &h.admin,
+                json!({ "surname": "Әлиева", "grades": "5", "iin": iin }),
+            )
+            .await;
+        let today = h.s.state.app.vault.today().to_string();
+        let left = json!({ "kind": "relationship_ended", "reason": "окончила школу", "on": today });
+        let path = format!("/api/v1/subjects/{student}/lifecycle");
+        let r = h.s.post(&path, &h.admin, left).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        h.later(1100 * 86_400);
+        let batch = super::batches::approved_batch(&h.s, &h.dpo).await;
+        let run = derbes_service::Actor::job("retention-run");
+        receiver.set(DOWN);
+        let r = h.s.state.app.retention.run_batches(&run).await;
+        assert!(
+            matches!(r, Err(derbes_service::VaultError::Unavailable(_))),
+            "{r:?}"
+        );
+        let kept = h.s.store.subject(student.parse().unwrap()).await.unwrap();
+        assert!(kept.unwrap().fields.iter().any(|(k, _)| k == "grades"));
+        receiver.set(DONE);
+        let ran = h.s.state.app.retention.run_batches(&run).await.unwrap();
+        assert_eq!(ran[0].batch.outcome.as_ref().unwrap().fields, 1);
+        let got = receiver.messages();
+        assert_eq!(got.len(), 2, "sent again by the next run");
+        assert_eq!(got[0].0, got[1].0, "with the same idempotency key");
+        let (_, signature, message, body) = &got[1];
+        assert_eq!(message["event"], "destruction");
+        assert_eq!(message["batch_id"], batch.as_str());
+        assert_eq!(message["fields"], json!(["grades"]));
+        assert_eq!(message["subject"], json!({ "iin": iin }));
+        assert!(message.get("request_id").is_none() && message.get("confirm").is_none());
+        assert!(
+            secret.verify(signature, body, h.now(), 300).is_ok(),
+            "{signature}"
+        );
+        let kept = h.s.store.subject(student.parse().unwrap()).await.unwrap();
+        assert!(!kept.unwrap().fields.iter().any(|(k, _)| k == "grades"));
+        let act = format!("/api/v1/retention/batches/{batch}/act");
+        let r = h.s.get(&act, &h.dpo).await;
+        assert_eq!(r.body["act"]["webhooks"], json!(["lms"]), "{}", r.body);
+    })
+}

@@ -1,9 +1,95 @@
-//! Sending a webhook connector's message to the operator's system: signed, with the job's
-//! idempotency key, within a time limit.
+//! A webhook connector, what it is told, and sending its message to the operator's system:
+//! signed, with the message's idempotency key, within a time limit.
 
+use derbes_core::request::RequestKind;
 use derbes_crypto::WebhookSecret;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+/// What a webhook is told of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookEvent {
+    /// An access request was approved: send what you hold (to the DPO, outside derbes) and confirm.
+    Access,
+    /// A destruction request was approved: destroy the subject's data and confirm.
+    Destruction,
+}
+
+impl WebhookEvent {
+    pub(crate) fn of(kind: RequestKind) -> Option<Self> {
+        match kind {
+            RequestKind::AccessExport => Some(WebhookEvent::Access),
+            RequestKind::Destruction => Some(WebhookEvent::Destruction),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            WebhookEvent::Access => "access",
+            WebhookEvent::Destruction => "destruction",
+        }
+    }
+
+    /// The event a stored job names by its code.
+    pub(crate) fn parse(code: &str) -> Option<Self> {
+        [WebhookEvent::Access, WebhookEvent::Destruction]
+            .into_iter()
+            .find(|e| e.code() == code)
+    }
+}
+
+/// One configured webhook connector.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub name: String,
+    pub url: String,
+    pub secret: WebhookSecret,
+    pub events: Vec<WebhookEvent>,
+    /// The declared fields sent to identify the subject.
+    pub identify_by: Vec<String>,
+}
+
+/// The message a webhook receives: of a request (confirmed by the answer or later), or of a
+/// retention batch's destruction (the answer is all: derbes destroys its own copy once the
+/// system has taken the message).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WebhookMessage {
+    /// The idempotency key, the same on every attempt.
+    pub id: Uuid,
+    pub event: WebhookEvent,
+    /// The request the message is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<Uuid>,
+    /// The retention batch that destroys the subject's data: their retention period ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_id: Option<Uuid>,
+    /// The fields a retention batch destroys when the subject's other data stay: destroy or
+    /// mask these only. Absent: everything of the subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<String>>,
+    /// The subject's identifiers, by declared field.
+    pub subject: serde_json::Map<String, serde_json::Value>,
+    /// Where to confirm, relative to derbes' address (a request's message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<String>,
+    pub sent_at: String,
+}
+
+/// A message's idempotency key, from what it is about: the first 16 bytes of the SHA-256 of
+/// `parts`, in order.
+pub(crate) fn idempotency_key(parts: &[&[u8]]) -> Uuid {
+    use sha2::Digest;
+    let mut digest = sha2::Sha256::new();
+    for part in parts {
+        digest.update(part);
+    }
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest.finalize()[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
 
 /// The header both directions sign with.
 pub const SIGNATURE_HEADER: &str = "X-Derbes-Signature";

@@ -14,12 +14,12 @@
 //! under the webhook's shared secret.
 
 use crate::outbound::webhook::{send, Sent};
+pub use crate::outbound::webhook::{Webhook, WebhookEvent, WebhookMessage};
 use crate::requests::{request_audit, Action, ActionStatus};
 use crate::vault::VaultError;
 use derbes_core::audit::{format_timestamp, AuditDraft, Outcome};
 use derbes_core::request::RequestKind;
 use derbes_core::webhook::{retry_after, MAX_ATTEMPTS};
-use derbes_crypto::WebhookSecret;
 use derbes_store::{JobWrite, RequestRecord, StoreError, WebhookJob, WebhookStatus, WriteOp};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -36,79 +36,16 @@ pub const CONFIRM_WITHIN: time::Duration = time::Duration::hours(24);
 /// The job of a request's webhook and event: one id, so that a job is created once and the
 /// receiver sees one idempotency key however often it is sent.
 fn job_id(request: Uuid, webhook: &str, event: WebhookEvent) -> Uuid {
-    use sha2::Digest;
-    let digest = sha2::Sha256::new()
-        .chain_update(request.as_bytes())
-        .chain_update(webhook.as_bytes())
-        .chain_update([0])
-        .chain_update(event.code().as_bytes())
-        .finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+    crate::outbound::webhook::idempotency_key(&[
+        request.as_bytes(),
+        webhook.as_bytes(),
+        &[0],
+        event.code().as_bytes(),
+    ])
 }
 
 /// The seal slot of a job's payload.
 const PAYLOAD_SLOT: &str = "webhook-payload";
-
-/// What a webhook is told of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WebhookEvent {
-    /// An access request was approved: send what you hold (to the DPO, outside derbes) and confirm.
-    Access,
-    /// A destruction request was approved: destroy the subject's data and confirm.
-    Destruction,
-}
-
-impl WebhookEvent {
-    fn of(kind: RequestKind) -> Option<Self> {
-        match kind {
-            RequestKind::AccessExport => Some(WebhookEvent::Access),
-            RequestKind::Destruction => Some(WebhookEvent::Destruction),
-            _ => None,
-        }
-    }
-
-    fn code(self) -> &'static str {
-        match self {
-            WebhookEvent::Access => "access",
-            WebhookEvent::Destruction => "destruction",
-        }
-    }
-
-    /// The event a stored job names by its code.
-    fn parse(code: &str) -> Option<Self> {
-        [WebhookEvent::Access, WebhookEvent::Destruction]
-            .into_iter()
-            .find(|e| e.code() == code)
-    }
-}
-
-/// One configured webhook connector.
-#[derive(Debug, Clone)]
-pub struct Webhook {
-    pub name: String,
-    pub url: String,
-    pub secret: WebhookSecret,
-    pub events: Vec<WebhookEvent>,
-    /// The declared fields sent to identify the subject.
-    pub identify_by: Vec<String>,
-}
-
-/// The message a webhook receives.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct WebhookMessage {
-    /// The job's id: the idempotency key, the same on every attempt.
-    pub id: Uuid,
-    pub event: WebhookEvent,
-    pub request_id: Uuid,
-    /// The subject's identifiers, by declared field.
-    pub subject: serde_json::Map<String, serde_json::Value>,
-    /// Where to confirm, relative to derbes' address.
-    pub confirm: String,
-    pub sent_at: String,
-}
 
 /// A system's confirmation.
 #[derive(Debug, Deserialize)]
@@ -331,9 +268,11 @@ impl super::Requests {
                     job.id, job.event
                 )))
             })?,
-            request_id: job.request_id,
+            request_id: Some(job.request_id),
+            batch_id: None,
+            fields: None,
             subject,
-            confirm: format!("/api/v1/webhooks/jobs/{}", job.id),
+            confirm: Some(format!("/api/v1/webhooks/jobs/{}", job.id)),
             sent_at: format_timestamp(now),
         };
         let body = serde_json::to_vec(&message)

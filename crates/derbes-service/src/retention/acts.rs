@@ -51,7 +51,7 @@ impl Retention {
             self.vault.declaration(),
             batch,
             (number, date),
-            &connectors,
+            (&connectors, &self.destructions.webhook_names()),
         ))
     }
 

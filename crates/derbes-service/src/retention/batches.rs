@@ -455,7 +455,7 @@ impl Retention {
             // The store refuses the write while the subject has an open request: looked for
             // first only when connectors are to be told (they must not be told of what derbes
             // then keeps), else when a write was refused, not for every item.
-            let asked = if attempt == 0 && self.vault.connectors().is_empty() {
+            let asked = if attempt == 0 && !self.destructions.tells_others() {
                 Vec::new()
             } else {
                 store
@@ -518,7 +518,7 @@ impl Retention {
                 Some((fields, done)) if fields == item.fields => done,
                 _ => {
                     self.destructions
-                        .destroy_in_connectors(&record, Some(&item.fields))
+                        .destroy_in_connectors(&record, Some(&item.fields), Some(batch.id))
                         .await?
                 }
             };
