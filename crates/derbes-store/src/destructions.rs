@@ -51,4 +51,10 @@ pub trait DestructionStore: Send + Sync {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<Destruction>, StoreError>;
+    /// Rewrites the storage of subjects' records, so that no older version of a record that
+    /// lost fields (a retention batch's) stays in the database's files, sealed under a key
+    /// that is still live. SQLite zeroes what it deletes and empties its WAL after each such
+    /// write: nothing to do. PostgreSQL: `VACUUM (FULL)`, which holds the table's lock while
+    /// it copies the table.
+    async fn rewrite_subjects(&self) -> Result<(), StoreError>;
 }

@@ -2214,6 +2214,70 @@ fn a_destroyed_key_is_gone_from_the_live_files(db: TestDb) -> Fut {
     })
 }
 
+/// After a batch item's fields are destroyed and the subjects' storage is rewritten (as a batch
+/// does before it is done), the destroyed field's sealed value is in none of the database's
+/// live files, an older version of the record included, while the field kept is still there.
+fn destroyed_fields_are_gone_from_the_live_files(db: TestDb) -> Fut {
+    Box::pin(async move {
+        let k = keys();
+        let s = store(&db, &k).await;
+        let mut r = record("student");
+        let dk = derbes_crypto::DataKey::generate().unwrap();
+        r.dek = k.wrap(&dk, &r.id, 1).unwrap().bytes;
+        let iin = dk.seal(&r.id, 1, "iin", b"871008401427").unwrap();
+        let surname = dk.seal(&r.id, 1, "surname", b"Sarsenbayeva").unwrap();
+        r.fields = vec![
+            ("iin".into(), iin.clone()),
+            ("surname".into(), surname.clone()),
+        ];
+        s.write(create(&r, 60)).await.unwrap();
+        let items = vec![BatchItem {
+            subject_id: r.id,
+            category: "student".into(),
+            fields: vec!["iin".into()],
+            whole: false,
+        }];
+        let batch = batch_of(&items);
+        s.write(WriteOp::PutRetentionBatch {
+            batch: Box::new(batch.clone()),
+            seen: None,
+            items: Some(items),
+            audit: AuditDraft::new("test", "retention.batch.approve", Outcome::Ok),
+        })
+        .await
+        .unwrap();
+        // The authentication tag ends each sealed value, and differs from one sealing to the next.
+        let tag = |sealed: &[u8]| sealed[sealed.len() - 16..].to_vec();
+        assert!(
+            !found_in_files(&db, &tag(&iin)).await.is_empty(),
+            "the scan does not see the field"
+        );
+        s.write(WriteOp::DestroyFields {
+            subject_id: r.id,
+            expected_version: 1,
+            kept: (
+                vec![("surname".into(), surname.clone())],
+                Default::default(),
+            ),
+            destroyed: vec!["iin".into()],
+            checked: Some((0, batch.id)),
+            depersonalized: None,
+            audit: AuditDraft::new("test", "subject.destroy_fields", Outcome::Ok).subject(r.id),
+        })
+        .await
+        .unwrap();
+        s.rewrite_subjects().await.unwrap();
+        let found = found_in_files(&db, &tag(&iin)).await;
+        assert!(
+            found.is_empty(),
+            "the destroyed field is still in {found:?}"
+        );
+        assert!(!found_in_files(&db, &tag(&surname)).await.is_empty());
+        let held = s.subject(r.id).await.unwrap().unwrap();
+        assert_eq!(held.fields, [("surname".to_owned(), surname)]);
+    })
+}
+
 /// A job's last run replaces the one before, counted, failures apart; it writes no audit
 /// event, and it outlives the process that recorded it.
 fn job_runs_keep_the_last_run_counted(db: TestDb) -> Fut {
@@ -2565,6 +2629,10 @@ fn main() -> ExitCode {
         (
             "a_destroyed_key_is_gone_from_the_live_files",
             a_destroyed_key_is_gone_from_the_live_files,
+        ),
+        (
+            "destroyed_fields_are_gone_from_the_live_files",
+            destroyed_fields_are_gone_from_the_live_files,
         ),
         ("accounts_and_their_sessions", accounts_and_their_sessions),
         (

@@ -392,12 +392,17 @@ impl Retention {
             failed?;
         }
         let outcome = self.outcome_of(batch.id).await?;
-        // The keys' storage rewritten once for the batch, before it is reported done.
+        // The keys' storage rewritten once for the batch, before it is reported done; and the
+        // subjects' records, when some only lost fields (their older versions, under a key
+        // still live, go with it).
         if outcome.whole_subjects > 0 {
             self.vault
                 .store()
                 .write(WriteOp::RewriteDestroyedKeys)
                 .await?;
+        }
+        if outcome.subjects > outcome.whole_subjects {
+            self.vault.store().rewrite_subjects().await?;
         }
         let mut seen = record.version;
         for _ in 0..crate::vault::UPDATE_ATTEMPTS {

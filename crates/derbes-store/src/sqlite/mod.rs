@@ -615,11 +615,15 @@ fn writer_loop(
             groups.is_multiple_of(PRUNE_EVERY),
         );
         runs.committed(appended);
-        // A destruction is answered once no older version of its pages is left in the WAL
-        // (deleted cells are zeroed in the pages themselves): the answer means it is gone.
-        let destroyed = results
-            .iter()
-            .any(|r| matches!(r, Ok(Applied::Destroyed { already: false, .. })));
+        // A destruction (of a subject, or of a batch item's fields) is answered once no older
+        // version of its pages is left in the WAL (deleted cells are zeroed in the pages
+        // themselves): the answer means it is gone.
+        let destroyed = results.iter().any(|r| {
+            matches!(
+                r,
+                Ok(Applied::Destroyed { already: false, .. } | Applied::BatchItemDone)
+            )
+        });
         if destroyed && !scrub_wal(&conn) {
             scrub.store(true, std::sync::atomic::Ordering::Release);
         }
