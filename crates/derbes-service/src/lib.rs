@@ -69,7 +69,7 @@ pub use requests::{
 pub use retention::{
     act_html, act_page, batch_summary, ActPage, BatchView, DepersonalizedRelease, FieldRetention,
     LatestScan, LegalHoldView, LifecycleInput, LifecycleStep, LifecycleSync, LifecycleView,
-    Retention, RetentionOverview, RetentionSettings, SignedAct,
+    Retention, RetentionOverview, RetentionSettings, SignedAct, KEPT_SCAN_DAYS,
 };
 pub use subject_file::{SubjectFile, HISTORY_LIMIT};
 pub use subjects::Subjects;

@@ -41,7 +41,12 @@ pub enum RetentionCommand {
         batch: uuid::Uuid,
     },
     /// Execute the approved batches now, as the job `retention-run` does
-    Run,
+    Run {
+        /// Change nothing: list the approved batches a run would execute, then what has
+        /// expired today by rule, as the daily scan finds it
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// The latest batches, newest first
     Batches {
         /// Print them as JSON (the API's answer)
@@ -101,7 +106,22 @@ pub async fn run(
             println!("{}", batch_line(&b));
             return Ok(ExitCode::SUCCESS);
         }
-        RetentionCommand::Run => {
+        RetentionCommand::Run { dry_run: true } => {
+            let batches = retention.batches(&person).await?;
+            let approved = batches
+                .iter()
+                .filter(|b| b.batch.status == derbes_core::retention_batch::BatchStatus::Approved);
+            let mut none = true;
+            for b in approved {
+                println!("would execute {}", batch_line(b));
+                none = false;
+            }
+            if none {
+                println!("no approved batch to execute");
+            }
+            (derbes_service::KEPT_SCAN_DAYS, false)
+        }
+        RetentionCommand::Run { dry_run: false } => {
             let ran = retention.run_batches(&person).await?;
             if ran.is_empty() {
                 println!("no approved batch to execute");
@@ -133,7 +153,7 @@ pub async fn run(
         RetentionCommand::Release { rule, format, out } => {
             return write_release(retention, &person, rule, format, out.as_deref()).await
         }
-        RetentionCommand::Scan { days, json } => (days, json),
+        RetentionCommand::Scan { days, json } => (*days, *json),
         RetentionCommand::Holds { json } => {
             let actor = Actor::command_line("retention-holds");
             let holds = opened.app.retention.legal_holds(&actor).await?;
@@ -160,11 +180,11 @@ pub async fn run(
     };
     let report = refused_by_field(
         retention
-            .scan(&Actor::command_line("retention-scan"), *days)
+            .scan(&Actor::command_line("retention-scan"), days)
             .await,
         "--",
     )?;
-    if *json {
+    if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", shown(&report));

@@ -176,6 +176,13 @@ fn retention_scan_counts_what_expired() {
         "rule: names no retention rule",
     );
     assert_stdout_has(&retention(&["run"]), "no approved batch to execute");
+    let o = retention(&["run", "--dry-run"]);
+    assert_stdout_has(&o, "no approved batch to execute");
+    assert!(
+        text(&o.stdout).contains("expired:\n  nothing"),
+        "{}",
+        text(&o.stdout)
+    );
     assert_stdout_has(
         &retention(&["batches"]),
         "no retention batch has been proposed",
