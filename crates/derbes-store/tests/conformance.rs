@@ -1046,6 +1046,20 @@ async fn two_students(s: &Arc<dyn Store>) -> (SubjectRecord, SubjectRecord) {
     (one, two)
 }
 
+/// An approved batch of `items`, stored.
+async fn approved_batch(s: &Arc<dyn Store>, items: Vec<BatchItem>) -> Batch {
+    let batch = batch_of(&items);
+    s.write(WriteOp::PutRetentionBatch {
+        batch: Box::new(batch.clone()),
+        seen: None,
+        items: Some(items),
+        audit: AuditDraft::new("test", "retention.batch.approve", Outcome::Ok),
+    })
+    .await
+    .unwrap();
+    batch
+}
+
 fn batch_of(items: &[BatchItem]) -> Batch {
     Batch {
         id: Uuid::now_v7(),
@@ -1612,15 +1626,7 @@ fn destructions_together_end_each_as_alone(db: TestDb) -> Fut {
         };
         let mut items = vec![whole(&one), whole(&two), whole(&three)];
         items.sort_by_key(|i| i.subject_id);
-        let batch = batch_of(&items);
-        s.write(WriteOp::PutRetentionBatch {
-            batch: Box::new(batch.clone()),
-            seen: None,
-            items: Some(items),
-            audit: AuditDraft::new("test", "retention.batch.approve", Outcome::Ok),
-        })
-        .await
-        .unwrap();
+        let batch = approved_batch(&s, items).await;
         s.write(WriteOp::MarkBatchItem {
             batch: batch.id,
             subject_id: two.id,
@@ -2237,15 +2243,7 @@ fn destroyed_fields_are_gone_from_the_live_files(db: TestDb) -> Fut {
             fields: vec!["iin".into()],
             whole: false,
         }];
-        let batch = batch_of(&items);
-        s.write(WriteOp::PutRetentionBatch {
-            batch: Box::new(batch.clone()),
-            seen: None,
-            items: Some(items),
-            audit: AuditDraft::new("test", "retention.batch.approve", Outcome::Ok),
-        })
-        .await
-        .unwrap();
+        let batch = approved_batch(&s, items).await;
         // The authentication tag ends each sealed value, and differs from one sealing to the next.
         let tag = |sealed: &[u8]| sealed[sealed.len() - 16..].to_vec();
         assert!(
