@@ -15,17 +15,16 @@ if [ "$backend" = postgres ]; then
 fi
 # shellcheck source=import-and-serve.sh
 . benches/load/import-and-serve.sh
+# `sql`: a query's rows, ids as a UUID's text; `id`: the id column as the query selects it.
 if [ "$backend" = postgres ]; then
   trap 'kill "$server" 2>/dev/null || true; rm -rf "$dir"; sleep 1; psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS $db"' EXIT
-  ids_sql() { psql -qAt "$DERBES_DATABASE_URL" -c "$1"; }
+  sql() { psql -qAt "$DERBES_DATABASE_URL" -c "$1"; }
+  id=id
 else
-  ids_sql() { sqlite3 "$dir/derbes.db" "$1" | sed -E 's/^(.{8})(.{4})(.{4})(.{4})(.{12})$/\1-\2-\3-\4-\5/'; }
+  sql() { sqlite3 "$dir/derbes.db" "$1" | sed -E 's/^(.{8})(.{4})(.{4})(.{4})(.{12})$/\1-\2-\3-\4-\5/'; }
+  id="lower(hex(id))"
 fi
-if [ "$backend" = postgres ]; then
-  ids_sql "SELECT id FROM subjects ORDER BY random() LIMIT $walked" > "$dir/ids.txt"
-else
-  ids_sql "SELECT lower(hex(id)) FROM subjects ORDER BY random() LIMIT $walked" > "$dir/ids.txt"
-fi
+sql "SELECT $id FROM subjects ORDER BY random() LIMIT $walked" > "$dir/ids.txt"
 echo "== $walked subjects: 10 reads each, then an access request and a destruction request"
 python3 benches/load/requests.py "http://127.0.0.1:$port" "$token" "$dir/ids.txt" 10
-echo "subjects left: $(ids_sql 'SELECT COUNT(*) FROM subjects')"
+echo "subjects left: $(sql 'SELECT COUNT(*) FROM subjects')"

@@ -342,9 +342,9 @@ fn outside_lines(act: &Act, lang: Lang) -> Vec<(String, String)> {
         (
             &act.webhooks,
             [
-                "Әрбір жою туралы оператордың жүйелеріне қол қойылған хабар жіберілді",
-                "О каждом уничтожении подписанным сообщением уведомлены системы оператора",
-                "The operator's systems told of each destruction by a signed message",
+                "Оператордың жүйелеріне олар субъектісін анықтай алатын әрбір жою туралы қол қойылған хабар жіберілді",
+                "Системы оператора уведомлены подписанным сообщением о каждом уничтожении, субъекта которого они могут идентифицировать",
+                "The operator's systems told by a signed message of each destruction whose subject they can identify",
             ],
         ),
     ];

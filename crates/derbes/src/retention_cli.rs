@@ -107,17 +107,12 @@ pub async fn run(
             return Ok(ExitCode::SUCCESS);
         }
         RetentionCommand::Run { dry_run: true } => {
-            let batches = retention.batches(&person).await?;
-            let approved = batches
-                .iter()
-                .filter(|b| b.batch.status == derbes_core::retention_batch::BatchStatus::Approved);
-            let mut none = true;
-            for b in approved {
-                println!("would execute {}", batch_line(b));
-                none = false;
-            }
-            if none {
+            let to_run = retention.batches_to_run(&person).await?;
+            if to_run.is_empty() {
                 println!("no approved batch to execute");
+            }
+            for b in &to_run {
+                println!("would execute {}", batch_line(b));
             }
             (derbes_service::KEPT_SCAN_DAYS, false)
         }

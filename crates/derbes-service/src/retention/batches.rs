@@ -341,12 +341,29 @@ impl Retention {
     pub async fn run_batches(&self, actor: &Actor) -> Result<Vec<BatchView>, VaultError> {
         self.vault.authorize(actor, Action::RetentionApprove)?;
         let mut ran = Vec::new();
-        for r in self.vault.store().retention_batches(BATCH_LIST).await? {
-            if r.batch.status == BatchStatus::Approved {
-                ran.push(self.run_batch(actor, r).await?);
-            }
+        for r in self.approved().await? {
+            ran.push(self.run_batch(actor, r).await?);
         }
         Ok(ran)
+    }
+
+    /// The batches a run would execute now (`derbes retention run --dry-run`), for those who
+    /// may scan.
+    pub async fn batches_to_run(&self, actor: &Actor) -> Result<Vec<BatchView>, VaultError> {
+        self.vault.authorize(actor, Action::RetentionScan)?;
+        Ok(self
+            .approved()
+            .await?
+            .into_iter()
+            .map(BatchView::from)
+            .collect())
+    }
+
+    /// The approved batches, newest first.
+    async fn approved(&self) -> Result<Vec<BatchRecord>, VaultError> {
+        let mut all = self.vault.store().retention_batches(BATCH_LIST).await?;
+        all.retain(|r| r.batch.status == BatchStatus::Approved);
+        Ok(all)
     }
 
     async fn run_batch(&self, actor: &Actor, record: BatchRecord) -> Result<BatchView, VaultError> {

@@ -60,6 +60,7 @@ struct Found {
 }
 
 /// How one destruction of a run is to end.
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Verdict {
     Go,
     /// Destroyed before: its record, if it has one.
@@ -208,15 +209,11 @@ impl Writer {
         results: &mut Vec<Result<Applied, StoreError>>,
     ) {
         if run.len() > 1 {
-            match self.guarded(&run, open).await {
-                Ok(done) => {
-                    results.extend(done);
-                    return;
-                }
-                Err(_) => {
-                    // Each alone below, where the failing one answers for itself.
-                }
+            if let Ok(done) = self.guarded(&run, open).await {
+                results.extend(done);
+                return;
             }
+            // Else each alone below, where the failing one answers for itself.
         }
         for one in run.chunks(1) {
             match self.guarded(one, open).await {
@@ -254,30 +251,22 @@ impl Writer {
         &mut self,
         run: &[Destroy],
     ) -> Result<Vec<Result<Applied, StoreError>>, StoreError> {
-        let mut verdicts: Vec<Option<Verdict>> = run.iter().map(|_| None).collect();
-        let mut going: Vec<&Destroy> = run.iter().collect();
+        // Every verdict is set by the first pass, which sends the whole run.
+        let mut verdicts = vec![Verdict::Refused; run.len()];
+        let mut going: Vec<usize> = (0..run.len()).collect();
         let (found, mut removed) = loop {
-            let (found, written) = self.pipeline(&going).await?;
-            let mut all = true;
-            for (d, verdict) in run.iter().zip(verdicts.iter_mut()) {
-                if going.iter().any(|g| g.id() == d.id()) {
-                    let v = found.verdict(d)?;
-                    all &= matches!(v, Verdict::Go);
-                    *verdict = Some(v);
-                }
+            let sending: Vec<&Destroy> = going.iter().map(|&i| &run[i]).collect();
+            let (found, written) = self.pipeline(&sending).await?;
+            for &i in &going {
+                verdicts[i] = found.verdict(&run[i])?;
             }
-            if all {
-                break (found, written.removed(&going)?);
+            if going.iter().all(|&i| verdicts[i] == Verdict::Go) {
+                break (found, written.removed(&sending)?);
             }
             self.client
                 .batch_execute("ROLLBACK TO SAVEPOINT op")
                 .await?;
-            going = run
-                .iter()
-                .zip(&verdicts)
-                .filter(|(_, v)| matches!(v, Some(Verdict::Go)))
-                .map(|(d, _)| d)
-                .collect();
+            going.retain(|&i| verdicts[i] == Verdict::Go);
             if going.is_empty() {
                 break (found, HashMap::new());
             }
@@ -285,7 +274,7 @@ impl Writer {
         let gone: Vec<Uuid> = run
             .iter()
             .zip(&verdicts)
-            .filter(|(_, v)| matches!(v, Some(Verdict::Gone)))
+            .filter(|(_, v)| **v == Verdict::Gone)
             .map(|(d, _)| d.id())
             .collect();
         let mut before = self.records_of(&gone).await?;
@@ -293,15 +282,15 @@ impl Writer {
         for (d, verdict) in run.iter().zip(verdicts) {
             let id = d.id();
             results.push(match verdict {
-                None | Some(Verdict::Refused) => Err(StoreError::VersionConflict),
-                Some(Verdict::Gone) => match before.remove(&id) {
+                Verdict::Refused => Err(StoreError::VersionConflict),
+                Verdict::Gone => match before.remove(&id) {
                     Some(destruction) => Ok(Applied::Destroyed {
                         destruction,
                         already: true,
                     }),
                     None => Err(StoreError::NotFound),
                 },
-                Some(Verdict::Go) => {
+                Verdict::Go => {
                     let mut destruction = d.destruction.clone();
                     destruction.removed = removed.remove(&id).ok_or_else(|| {
                         StoreError::Backend("a destruction's record went missing".into())

@@ -693,8 +693,8 @@ impl Writer {
         if self.groups.is_multiple_of(PRUNE_EVERY) {
             self.prune_state_changes().await?;
         }
-        // Taken out and put back, so the buffer keeps its capacity from group to group.
         self.record_changes().await?;
+        // Taken out and put back, so the buffer keeps its capacity from group to group.
         let events = std::mem::take(&mut self.pending);
         let inserted = self.insert_events(&events).await;
         self.pending = events;
@@ -808,8 +808,8 @@ impl Writer {
         Ok(c)
     }
 
-    /// Lists a subject in the feed of state changes, under the seq of the event recording it.
-    /// The feed's entries of the group's changed subjects, in one statement.
+    /// Lists the group's changed subjects in the feed of state changes, each under the seq of
+    /// the event recording it, in one statement.
     async fn record_changes(&mut self) -> Result<(), StoreError> {
         if self.changes.is_empty() {
             return Ok(());
