@@ -136,12 +136,14 @@ pub fn build(
         },
         categories: batch
             .summary
+            .tally
             .categories
             .iter()
             .map(|c| named(c, declaration.subject_categories.get(c).map(|c| &c.label)))
             .collect(),
         fields: batch
             .summary
+            .tally
             .field_keys
             .iter()
             .map(|f| named(f, declaration.fields.get(f).map(|f| &f.label)))
@@ -512,8 +514,8 @@ mod tests {
 
     fn executed() -> Batch {
         let mut summary = BatchSummary::of(&[]);
-        summary.categories.insert("student".into());
-        summary.field_keys.insert("iin".into());
+        summary.tally.categories.insert("student".into());
+        summary.tally.field_keys.insert("iin".into());
         let mut batch = crate::retention_batch::tests::proposed(summary, 1)
             .approved("dpo:aigul", datetime!(2029-06-01 10:00 UTC));
         batch.status = crate::retention_batch::BatchStatus::Done;

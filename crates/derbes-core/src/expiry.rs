@@ -12,12 +12,9 @@ use uuid::Uuid;
 /// How many subject ids a group shows.
 pub const SAMPLE: usize = 10;
 
-/// The fields of one retention rule that expired (or expire soon), over the subjects scanned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExpiryGroup {
-    pub rule: String,
-    /// What the rule does when its period ends.
-    pub action: RetentionAction,
+/// Subjects and their fields counted: what a group of the scan or a retention batch concerns.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
     /// Subjects with at least one such field.
     pub subjects: u64,
     /// Of those, the subjects none of whose fields is kept any longer: the whole subject goes.
@@ -27,8 +24,40 @@ pub struct ExpiryGroup {
     pub categories: BTreeSet<String>,
     /// The field keys concerned.
     pub field_keys: BTreeSet<String>,
-    /// The first few subjects, by id.
+    /// The first [`SAMPLE`] subjects counted.
     pub sample: Vec<Uuid>,
+}
+
+impl Tally {
+    /// Counts a subject of `category` (`whole`: none of its fields is kept).
+    pub fn subject(&mut self, subject: Uuid, category: &str, whole: bool) {
+        self.subjects += 1;
+        self.whole_subjects += u64::from(whole);
+        if !self.categories.contains(category) {
+            self.categories.insert(category.to_owned());
+        }
+        if self.sample.len() < SAMPLE {
+            self.sample.push(subject);
+        }
+    }
+
+    /// Counts one field of a subject.
+    pub fn field(&mut self, key: &str) {
+        self.fields += 1;
+        if !self.field_keys.contains(key) {
+            self.field_keys.insert(key.to_owned());
+        }
+    }
+}
+
+/// The fields of one retention rule that expired (or expire soon), over the subjects scanned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiryGroup {
+    pub rule: String,
+    /// What the rule does when its period ends.
+    pub action: RetentionAction,
+    #[serde(flatten)]
+    pub tally: Tally,
     /// The earliest and latest last day of those fields.
     #[serde(with = "crate::iso_date")]
     pub first_day: Date,
@@ -184,31 +213,16 @@ impl<'d> ExpiryScan<'d> {
             let g = groups.entry(rule).or_insert_with(|| ExpiryGroup {
                 rule: rule.to_owned(),
                 action: declared.action,
-                subjects: 0,
-                whole_subjects: 0,
-                fields: 0,
-                categories: BTreeSet::new(),
-                field_keys: BTreeSet::new(),
-                sample: Vec::new(),
+                tally: Tally::default(),
                 first_day: *last,
                 last_day: *last,
             });
-            g.fields += 1;
             g.first_day = g.first_day.min(*last);
             g.last_day = g.last_day.max(*last);
-            if !g.field_keys.contains(*field) {
-                g.field_keys.insert((*field).to_owned());
-            }
+            g.tally.field(field);
             if !seen.contains(&rule) {
                 seen.push(rule);
-                g.subjects += 1;
-                g.whole_subjects += u64::from(whole);
-                if !g.categories.contains(category) {
-                    g.categories.insert(category.to_owned());
-                }
-                if g.sample.len() < SAMPLE {
-                    g.sample.push(subject);
-                }
+                g.tally.subject(subject, category, whole);
             }
         }
     }
@@ -280,16 +294,20 @@ mod tests {
         assert_eq!(expired.rule, "student_records");
         assert_eq!(expired.action, RetentionAction::Destroy);
         assert_eq!(
-            (expired.subjects, expired.fields, expired.whole_subjects),
+            (
+                expired.tally.subjects,
+                expired.tally.fields,
+                expired.tally.whole_subjects
+            ),
             (1, 2, 0)
         );
         assert_eq!(
-            expired.field_keys.iter().collect::<Vec<_>>(),
+            expired.tally.field_keys.iter().collect::<Vec<_>>(),
             ["attendance", "grades"]
         );
-        assert_eq!(expired.sample, [Uuid::from_u128(1)]);
+        assert_eq!(expired.tally.sample, [Uuid::from_u128(1)]);
         assert_eq!(expired.last_day, date!(2029 - 05 - 31));
-        assert_eq!(r.held[0].sample, [Uuid::from_u128(2)]);
+        assert_eq!(r.held[0].tally.sample, [Uuid::from_u128(2)]);
         let counts = (
             r.held_for.requests,
             r.held_for.complaints,
@@ -299,7 +317,7 @@ mod tests {
         let [upcoming] = &r.upcoming[..] else {
             panic!("{r:?}")
         };
-        assert_eq!(upcoming.sample, [Uuid::from_u128(3)]);
+        assert_eq!(upcoming.tally.sample, [Uuid::from_u128(3)]);
         assert_eq!(upcoming.first_day, date!(2029 - 06 - 20));
     }
 
@@ -320,6 +338,6 @@ mod tests {
         );
         let mut scan = ExpiryScan::new(&d, today, 30);
         scan.add(Uuid::from_u128(1), "student", &lasts, HeldBy::default());
-        assert_eq!(scan.finish().expired[0].whole_subjects, 1);
+        assert_eq!(scan.finish().expired[0].tally.whole_subjects, 1);
     }
 }

@@ -3,16 +3,13 @@
 //! the caller brings each subject's last days ([`crate::retention::last_days`]).
 
 use crate::declaration::{Declaration, RetentionAction};
+use crate::expiry::Tally;
 use crate::retention::{FieldLast, Until};
 use crate::text::{tr, Lang};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeSet;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
-
-/// How many subject ids a batch shows.
-pub const SAMPLE: usize = 10;
 
 /// What one subject loses under a batch's rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,13 +66,8 @@ pub fn item_of(
 /// A batch's items in counts, with a digest that changes when any item does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchSummary {
-    pub subjects: u64,
-    pub whole_subjects: u64,
-    pub fields: u64,
-    pub categories: BTreeSet<String>,
-    pub field_keys: BTreeSet<String>,
-    /// The first few subjects, by id.
-    pub sample: Vec<Uuid>,
+    #[serde(flatten)]
+    pub tally: Tally,
     /// SHA-256 (hex) over the items in subject order.
     pub digest: String,
 }
@@ -84,37 +76,21 @@ impl BatchSummary {
     /// The summary of `items`, which are in subject order.
     pub fn of(items: &[BatchItem]) -> Self {
         let mut hash = Sha256::new();
-        let mut s = BatchSummary {
-            subjects: 0,
-            whole_subjects: 0,
-            fields: 0,
-            categories: BTreeSet::new(),
-            field_keys: BTreeSet::new(),
-            sample: Vec::new(),
-            digest: String::new(),
-        };
+        let mut tally = Tally::default();
         for i in items {
-            s.subjects += 1;
-            s.whole_subjects += u64::from(i.whole);
-            s.fields += i.fields.len() as u64;
-            if !s.categories.contains(&i.category) {
-                s.categories.insert(i.category.clone());
-            }
+            tally.subject(i.subject_id, &i.category, i.whole);
             for f in &i.fields {
-                if !s.field_keys.contains(f) {
-                    s.field_keys.insert(f.clone());
-                }
-            }
-            if s.sample.len() < SAMPLE {
-                s.sample.push(i.subject_id);
+                tally.field(f);
             }
             hash.update(i.subject_id.as_bytes());
             hash.update([u8::from(i.whole)]);
             hash.update(i.fields.join(",").as_bytes());
             hash.update(b"\n");
         }
-        s.digest = hex(&hash.finalize());
-        s
+        BatchSummary {
+            tally,
+            digest: hex(&hash.finalize()),
+        }
     }
 }
 
@@ -550,7 +526,10 @@ pub(crate) mod tests {
         let (a, b) = (BatchSummary::of(&before), BatchSummary::of(&after));
         assert_ne!(a.digest, b.digest);
         assert_eq!(a.digest, BatchSummary::of(&before).digest);
-        assert_eq!((a.subjects, a.whole_subjects, a.fields), (2, 1, 2));
+        assert_eq!(
+            (a.tally.subjects, a.tally.whole_subjects, a.tally.fields),
+            (2, 1, 2)
+        );
         assert_eq!(
             BatchDiff::between(&before, &after),
             BatchDiff {

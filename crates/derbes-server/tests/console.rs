@@ -48,6 +48,11 @@ impl Desk {
         }
     }
 
+    /// One case of the suite: a desk on `db`, and `case` run on it.
+    pub(crate) fn case(db: TestDb, case: impl FnOnce(&Desk) + Send + 'static) -> Fut {
+        Box::pin(async move { Desk::start(&db).await.run(case).await })
+    }
+
     /// Runs `case` on a thread that may block (a browser waits for its answers), while the
     /// server goes on serving on the runtime.
     pub(crate) async fn run(self, case: impl FnOnce(&Desk) + Send + 'static) {

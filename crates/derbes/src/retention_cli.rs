@@ -204,7 +204,7 @@ fn refused_by_field<T>(r: Result<T, VaultError>, prefix: &str) -> Result<T> {
 
 /// A batch in a few lines: counts, never a value.
 fn batch_line(b: &derbes_service::BatchView) -> String {
-    let s = &b.batch.summary;
+    let s = &b.batch.summary.tally;
     let approvals: Vec<&str> = b.batch.approvals.iter().map(|a| a.by.as_str()).collect();
     format!(
         "batch {} ({}, {}): {} subject(s), {} whole, {} field(s) [{}]; {}, approvals {}/{}{}",
@@ -262,17 +262,18 @@ fn group(g: &ExpiryGroup) -> String {
     let list = |set: &std::collections::BTreeSet<String>| {
         set.iter().cloned().collect::<Vec<_>>().join(", ")
     };
-    let sample: Vec<String> = g.sample.iter().map(ToString::to_string).collect();
+    let (t, sample) = (&g.tally, &g.tally.sample);
+    let sample: Vec<String> = sample.iter().map(ToString::to_string).collect();
     format!(
         "  {} ({action}): {} subject(s), {} whole; {} field(s), last days {} to {}\n    categories: {}\n    fields: {}\n    for example: {}\n",
         g.rule,
-        g.subjects,
-        g.whole_subjects,
-        g.fields,
+        t.subjects,
+        t.whole_subjects,
+        t.fields,
         g.first_day,
         g.last_day,
-        list(&g.categories),
-        list(&g.field_keys),
+        list(&t.categories),
+        list(&t.field_keys),
         sample.join(", ")
     )
 }

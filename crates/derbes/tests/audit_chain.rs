@@ -210,22 +210,21 @@ fn a_rewritten_chain_is_refused_by_every_writer_and_reported() {
         )
         .unwrap();
     }
-    let o = run(derbes(cwd)
-        .args(["audit", "verify", "--data-dir"])
-        .arg(&data));
+    let o = derbes_at(cwd, &data, &["audit", "verify"]);
     assert_failed_with(&o, "BROKEN");
     // The command line refuses to add a token to it...
-    let o = run(derbes(cwd)
-        .args([
+    let o = derbes_at(
+        cwd,
+        &data,
+        &[
             "token",
             "create",
             "--role",
             "auditor",
             "--name",
             "audit firm",
-            "--data-dir",
-        ])
-        .arg(&data));
+        ],
+    );
     assert_failed_with(&o, "audit chain is broken");
     // ...and the server starts, says so, and refuses everything it would have to record.
     {
@@ -254,9 +253,7 @@ fn a_rewritten_chain_is_refused_by_every_writer_and_reported() {
         assert_eq!(body["chain"], "broken", "{body}");
     }
     // After all that, the chain is still reported broken: nothing laundered it.
-    let o = run(derbes(cwd)
-        .args(["audit", "verify", "--data-dir"])
-        .arg(&data));
+    let o = derbes_at(cwd, &data, &["audit", "verify"]);
     assert_failed_with(&o, "BROKEN");
 }
 
@@ -297,9 +294,7 @@ fn a_rollback_past_an_exported_checkpoint_is_refused_until_acknowledged() {
         let mut s = Server::start(cwd, &data);
         create_student(&s, &token, 0, "Сейітова", &student_iins(1)[0]);
         // The auditor's paper copy, taken while the server runs.
-        let o = run(derbes(cwd)
-            .args(["audit", "checkpoint", "--data-dir"])
-            .arg(&data));
+        let o = derbes_at(cwd, &data, &["audit", "checkpoint"]);
         assert_ok(&o);
         let line = text(&o.stdout).trim().to_owned();
         assert!(
@@ -320,10 +315,8 @@ fn a_rollback_past_an_exported_checkpoint_is_refused_until_acknowledged() {
         vec![],
         vec!["--checkpoints".to_owned(), paper.display().to_string()],
     ] {
-        let o = run(derbes(cwd)
-            .args(["audit", "verify", "--data-dir"])
-            .arg(&data)
-            .args(&args));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = derbes_at(cwd, &data, &[&["audit", "verify"], &args[..]].concat());
         assert_failed_with(&o, "rolled back");
     }
     {
@@ -340,26 +333,18 @@ fn a_rollback_past_an_exported_checkpoint_is_refused_until_acknowledged() {
         assert_eq!(status, 503, "{body}");
     }
     // The operator acknowledges the restore; the history since the backup is given up openly.
-    let o = run(derbes(cwd)
-        .args([
-            "audit",
-            "acknowledge-restore",
-            "--as",
-            "aliya",
-            "--data-dir",
-        ])
-        .arg(&data));
+    let o = derbes_at(
+        cwd,
+        &data,
+        &["audit", "acknowledge-restore", "--as", "aliya"],
+    );
     assert_ok(&o);
     assert_stdout_has(&o, "acknowledged as audit event");
-    let o = run(derbes(cwd)
-        .args(["audit", "verify", "--data-dir"])
-        .arg(&data));
+    let o = derbes_at(cwd, &data, &["audit", "verify"]);
     assert_ok(&o);
     assert_stdout_has(&o, "restored from a backup");
     // Acknowledged once; a second time there is nothing to acknowledge.
-    let o = run(derbes(cwd)
-        .args(["audit", "acknowledge-restore", "--data-dir"])
-        .arg(&data));
+    let o = derbes_at(cwd, &data, &["audit", "acknowledge-restore"]);
     assert_failed(&o);
     let s = Server::start(cwd, &data);
     let (status, body) = http("GET", &s.url("/api/v1/health"), None, None);
@@ -378,11 +363,7 @@ fn audit_archive_follows_the_configured_retention() {
     let cwd = dir.path();
     let data = cwd.join("data");
     Server::start(cwd, &data).stop();
-    let archive = |cwd: &Path| {
-        run(derbes(cwd)
-            .args(["audit", "archive", "--data-dir"])
-            .arg(&data))
-    };
+    let archive = |cwd: &Path| derbes_at(cwd, &data, &["audit", "archive"]);
     let o = archive(cwd);
     assert_failed_with(&o, "[audit] keep_days");
     std::fs::write(cwd.join("derbes.toml"), "[audit]\nkeep_days = 30\n").unwrap();
@@ -390,8 +371,6 @@ fn audit_archive_follows_the_configured_retention() {
     assert_ok(&o);
     assert_stdout_has(&o, "no audit event is older than 30 days");
     assert!(!cwd.join("data.audit-archive").exists());
-    let o = run(derbes(cwd)
-        .args(["audit", "verify", "--data-dir"])
-        .arg(&data));
+    let o = derbes_at(cwd, &data, &["audit", "verify"]);
     assert_ok(&o);
 }

@@ -28,19 +28,16 @@ fn chromium() -> Option<PathBuf> {
 
 /// A person account made at the command line; its one-time password.
 fn account(cwd: &Path, data: &Path, login: &str, role: &str, extra: &[&str]) -> String {
-    let o = run(derbes(cwd)
-        .args([
-            "users",
-            "create",
-            login,
-            "--role",
-            role,
-            "--name",
-            "Әлия Серікова",
-        ])
-        .args(extra)
-        .arg("--data-dir")
-        .arg(data));
+    let create = [
+        "users",
+        "create",
+        login,
+        "--role",
+        role,
+        "--name",
+        "Әлия Серікова",
+    ];
+    let o = derbes_at(cwd, data, &[&create[..], extra].concat());
     assert_ok(&o);
     text(&o.stdout).trim().to_owned()
 }
@@ -65,17 +62,11 @@ fn the_console_in_a_browser(db: TestDb) -> Fut {
                 "dpo": account(cwd, &data, "dpo", "dpo", &["--lang", "ru"]),
                 "auditor": account(cwd, &data, "auditor", "auditor", &["--lang", "en"]),
             });
-            let o = run(derbes(cwd)
-                .args([
-                    "token",
-                    "create",
-                    "--role",
-                    "admin",
-                    "--name",
-                    "seed",
-                    "--data-dir",
-                ])
-                .arg(&data));
+            let o = derbes_at(
+                cwd,
+                &data,
+                &["token", "create", "--role", "admin", "--name", "seed"],
+            );
             assert_ok(&o);
             let token = text(&o.stdout).trim().to_owned();
             let shots = PathBuf::from(

@@ -24,10 +24,8 @@ pub(in crate::api) fn routes() -> RouteList {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct PageQuery {
-    #[serde(default)]
     lang: Option<String>,
     /// `html` (the default) or `md`.
-    #[serde(default)]
     format: Option<String>,
 }
 
@@ -139,12 +137,9 @@ async fn version(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct DocumentQuery {
-    #[serde(default)]
     lang: Option<String>,
-    #[serde(default)]
     format: Option<String>,
     /// A recorded version; the one in force when absent.
-    #[serde(default)]
     version: Option<String>,
 }
 
@@ -176,13 +171,9 @@ async fn document(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ChangesQuery {
-    #[serde(default)]
     from: Option<String>,
-    #[serde(default)]
     to: Option<String>,
-    #[serde(default)]
     lang: Option<String>,
-    #[serde(default)]
     format: Option<String>,
 }
 

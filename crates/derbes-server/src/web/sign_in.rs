@@ -7,13 +7,14 @@ use super::session::{
 use super::{page_lang, see_other, text, Fields, Kept, Page, Posted};
 use crate::AppState;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use derbes_core::text::Lang;
 use derbes_service::{Issued, SessionStage, VaultError};
 use serde_json::json;
+use std::marker::PhantomData;
 
 /// Where a step that succeeded goes: the next step's page, with its new cookie. A form kept
 /// from before the sign-in rides along: the next step's page is shown at once with it, and
@@ -141,22 +142,6 @@ impl Step {
         })
     }
 
-    /// The step at `stage` a form was posted to, once its origin and token are checked.
-    async fn posted(
-        state: &AppState,
-        uri: &Uri,
-        headers: &HeaderMap,
-        stage: SessionStage,
-        form: &Fields,
-    ) -> Result<Step, Response> {
-        let mut step = Self::at(state, uri, headers, stage).await?;
-        if !Posted::check(state, headers, &step.session, form.get("csrf")) {
-            return Err(Posted::refused(step.lang));
-        }
-        step.kept = form.kept();
-        Ok(step)
-    }
-
     /// The step's page, with `values` (and an error beside its field when `status` says so).
     fn page(
         &self,
@@ -175,32 +160,76 @@ impl Step {
     }
 }
 
+/// A sign-in stage as a type, so that a step's handlers receive the step already found.
+pub(crate) trait Stage: Send + Sync + 'static {
+    const STAGE: SessionStage;
+}
+
+pub(crate) struct SecondFactor;
+impl Stage for SecondFactor {
+    const STAGE: SessionStage = SessionStage::SecondFactor;
+}
+
+pub(crate) struct NewPassword;
+impl Stage for NewPassword {
+    const STAGE: SessionStage = SessionStage::NewPassword;
+}
+
+pub(crate) struct Enrolment;
+impl Stage for Enrolment {
+    const STAGE: SessionStage = SessionStage::EnrolSecondFactor;
+}
+
+/// The step at stage `S` whose page is asked for; where the browser should go instead, if the
+/// session is not at that stage.
+pub(crate) struct Shown<S>(Step, PhantomData<S>);
+
+impl<S: Stage> FromRequestParts<AppState> for Shown<S> {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Response> {
+        let step = Step::at(state, &parts.uri, &parts.headers, S::STAGE).await?;
+        Ok(Shown(step, PhantomData))
+    }
+}
+
+/// A form posted to the step at stage `S`, once its origin and token are checked, and its
+/// fields.
+pub(crate) struct Sent<S>(Step, Fields, PhantomData<S>);
+
+impl<S: Stage> FromRequest<AppState> for Sent<S> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let (parts, body) = request.into_parts();
+        let mut step = Step::at(state, &parts.uri, &parts.headers, S::STAGE).await?;
+        let headers = parts.headers.clone();
+        let body = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let form = Fields::parse(&body);
+        if !Posted::check(state, &headers, &step.session, form.get("csrf")) {
+            return Err(Posted::refused(step.lang));
+        }
+        step.kept = form.kept();
+        Ok(Sent(step, form, PhantomData))
+    }
+}
+
 const SECOND_FACTOR: (&str, &str) = ("second-factor.html", "second_factor_title");
 const NEW_PASSWORD: (&str, &str) = ("new-password.html", "new_password_title");
 
-pub(crate) async fn second_factor_page(
-    State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    match Step::at(&state, &uri, &headers, SessionStage::SecondFactor).await {
-        Ok(step) => step.page(SECOND_FACTOR, json!({}), StatusCode::OK),
-        Err(r) => r,
-    }
+pub(crate) async fn second_factor_page(Shown(step, _): Shown<SecondFactor>) -> Response {
+    step.page(SECOND_FACTOR, json!({}), StatusCode::OK)
 }
 
 pub(crate) async fn second_factor(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    Sent(step, form, _): Sent<SecondFactor>,
 ) -> Response {
-    let form = Fields::parse(&body);
-    let stage = SessionStage::SecondFactor;
-    let step = match Step::posted(&state, &uri, &headers, stage, &form).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     match state
         .app
         .accounts
@@ -218,32 +247,15 @@ pub(crate) async fn second_factor(
     }
 }
 
-pub(crate) async fn new_password_page(
-    State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    match Step::at(&state, &uri, &headers, SessionStage::NewPassword).await {
-        Ok(step) => {
-            let values = json!({ "login": step.session.account.login });
-            step.page(NEW_PASSWORD, values, StatusCode::OK)
-        }
-        Err(r) => r,
-    }
+pub(crate) async fn new_password_page(Shown(step, _): Shown<NewPassword>) -> Response {
+    let values = json!({ "login": step.session.account.login });
+    step.page(NEW_PASSWORD, values, StatusCode::OK)
 }
 
 pub(crate) async fn new_password(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    Sent(step, form, _): Sent<NewPassword>,
 ) -> Response {
-    let form = Fields::parse(&body);
-    let stage = SessionStage::NewPassword;
-    let step = match Step::posted(&state, &uri, &headers, stage, &form).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     let chosen = state
         .app
         .accounts
@@ -279,27 +291,15 @@ async fn enrol_view(state: &AppState, step: &Step, error: &str) -> Response {
 
 pub(crate) async fn enrol_page(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
+    Shown(step, _): Shown<Enrolment>,
 ) -> Response {
-    match Step::at(&state, &uri, &headers, SessionStage::EnrolSecondFactor).await {
-        Ok(step) => enrol_view(&state, &step, "").await,
-        Err(r) => r,
-    }
+    enrol_view(&state, &step, "").await
 }
 
 pub(crate) async fn enrol(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    Sent(step, form, _): Sent<Enrolment>,
 ) -> Response {
-    let form = Fields::parse(&body);
-    let stage = SessionStage::EnrolSecondFactor;
-    let step = match Step::posted(&state, &uri, &headers, stage, &form).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     match state
         .app
         .accounts

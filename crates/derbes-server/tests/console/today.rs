@@ -29,170 +29,151 @@ fn a_paper_request(desk: &Desk, subject: &str, kind: &str, days_ago: i64) -> (St
 /// requester; the audit chain's state is shown. Staff see the requests of their purposes and
 /// no audit part; an auditor sees the requests and the audit chain.
 pub(crate) fn today_shows_the_legal_clocks_first(db: TestDb) -> Fut {
-    Box::pin(async move {
-        Desk::start(&db)
-            .await
-            .run(|desk| {
-                let student = desk.service(desk.s.create_student_id(
-                    &desk.s.admin,
-                    json!({ "surname": "Сәрсенбаева", "given_name": "Дана" }),
-                ));
-                let (late, _) = a_paper_request(desk, &student, "information", 60);
-                let (approval, _) = a_paper_request(desk, &student, "access_export", 0);
-                let r = desk.service(desk.s.post(
-                    &format!("/api/v1/requests/{approval}/verification/document"),
-                    &desk.s.admin,
-                    json!({ "document": "id_card", "note": "Жеке куәлік тексерілді" }),
-                ));
-                assert_eq!(r.status, 200, "{}", r.body);
-                let r = desk.service(desk.s.post(
-                    &format!("/api/v1/requests/{approval}/steps"),
-                    &desk.s.admin,
-                    json!({ "step": "submit" }),
-                ));
-                assert_eq!(r.body["status"], "awaiting_approval", "{}", r.body);
-                let (today, due_at) = a_paper_request(desk, &student, "blocking", 0);
-                // The morning of its last day.
-                let due_at = time::OffsetDateTime::parse(
-                    &due_at,
-                    &time::format_description::well_known::Rfc3339,
-                )
+    Desk::case(db, |desk| {
+        let student = desk.service(desk.s.create_student_id(
+            &desk.s.admin,
+            json!({ "surname": "Сәрсенбаева", "given_name": "Дана" }),
+        ));
+        let (late, _) = a_paper_request(desk, &student, "information", 60);
+        let (approval, _) = a_paper_request(desk, &student, "access_export", 0);
+        let r = desk.service(desk.s.post(
+            &format!("/api/v1/requests/{approval}/verification/document"),
+            &desk.s.admin,
+            json!({ "document": "id_card", "note": "Жеке куәлік тексерілді" }),
+        ));
+        assert_eq!(r.status, 200, "{}", r.body);
+        let r = desk.service(desk.s.post(
+            &format!("/api/v1/requests/{approval}/steps"),
+            &desk.s.admin,
+            json!({ "step": "submit" }),
+        ));
+        assert_eq!(r.body["status"], "awaiting_approval", "{}", r.body);
+        let (today, due_at) = a_paper_request(desk, &student, "blocking", 0);
+        // The morning of its last day.
+        let due_at =
+            time::OffsetDateTime::parse(&due_at, &time::format_description::well_known::Rfc3339)
                 .unwrap();
-                let now = time::OffsetDateTime::now_utc();
-                desk.later((due_at - now).whole_seconds() - 6 * 3600);
+        let now = time::OffsetDateTime::now_utc();
+        desk.later((due_at - now).whole_seconds() - 6 * 3600);
 
-                let mut b = desk.person("aliya", Role::Dpo, &[]);
-                let page = b.get("/console?lang=ru");
-                assert_eq!(page.status, 200, "{}", page.body);
-                let part = |id: &str| {
-                    page.body
-                        .split(&format!("<section aria-labelledby=\"{id}-heading\""))
-                        .nth(1)
-                        .map(|s| s.split("</section>").next().unwrap().to_owned())
-                        .unwrap_or_default()
-                };
-                let link = |id: &str| format!("/console/requests/{id}");
-                assert!(part("overdue").contains(&link(&late)), "{}", page.body);
-                assert!(part("overdue").contains("просрочен"));
-                assert!(part("due_today").contains(&link(&today)));
-                assert!(
-                    part("due_today").contains("последний день срока"),
-                    "the calendar's explanation"
-                );
-                assert!(
-                    !part("due_today").contains(&link(&late)),
-                    "overdue is not due today"
-                );
-                assert!(part("awaiting_approval").contains(&link(&approval)));
-                assert!(part("audit").contains("Состояние цепочки событий"));
-                assert!(!page.body.contains("Сәрсенбаева"), "no requester's name");
+        let mut b = desk.person("aliya", Role::Dpo, &[]);
+        let page = b.get("/console?lang=ru");
+        assert_eq!(page.status, 200, "{}", page.body);
+        let part = |id: &str| {
+            page.body
+                .split(&format!("<section aria-labelledby=\"{id}-heading\""))
+                .nth(1)
+                .map(|s| s.split("</section>").next().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        let link = |id: &str| format!("/console/requests/{id}");
+        assert!(part("overdue").contains(&link(&late)), "{}", page.body);
+        assert!(part("overdue").contains("просрочен"));
+        assert!(part("due_today").contains(&link(&today)));
+        assert!(
+            part("due_today").contains("последний день срока"),
+            "the calendar's explanation"
+        );
+        assert!(
+            !part("due_today").contains(&link(&late)),
+            "overdue is not due today"
+        );
+        assert!(part("awaiting_approval").contains(&link(&approval)));
+        assert!(part("audit").contains("Состояние цепочки событий"));
+        assert!(!page.body.contains("Сәрсенбаева"), "no requester's name");
 
-                let mut staff = desk.person("bolat", Role::Staff, &["personnel"]);
-                let page = staff.get("/console?lang=ru");
-                assert_eq!(page.status, 200);
-                assert!(
-                    !page.body.contains("/console/requests/"),
-                    "not their purposes"
-                );
-                assert!(
-                    !page.body.contains("Журнал аудита"),
-                    "no audit part for staff"
-                );
-            })
-            .await;
+        let mut staff = desk.person("bolat", Role::Staff, &["personnel"]);
+        let page = staff.get("/console?lang=ru");
+        assert_eq!(page.status, 200);
+        assert!(
+            !page.body.contains("/console/requests/"),
+            "not their purposes"
+        );
+        assert!(
+            !page.body.contains("Журнал аудита"),
+            "no audit part for staff"
+        );
     })
 }
 
 /// The Audit page: the chain verified on demand, events filtered by action (never a value),
 /// a page of them exported with their hashes; staff are refused with the service's reason.
 pub(crate) fn the_audit_is_verified_browsed_and_exported(db: TestDb) -> Fut {
-    Box::pin(async move {
-        Desk::start(&db)
-            .await
-            .run(|desk| {
-                desk.service(desk.s.create_student_id(
-                    &desk.s.admin,
-                    json!({ "surname": "Сәрсенбаева", "iin": "061211600012" }),
-                ));
-                let mut dpo = desk.person("aliya", Role::Dpo, &[]);
-                let page = dpo.get("/console/audit?action=account.&lang=en");
-                assert_eq!(page.status, 200, "{}", page.body);
-                assert!(
-                    page.body.contains("account.sign_in") && !page.body.contains("subject.create")
-                );
-                assert!(!page.body.contains("Сәрсенбаева") && !page.body.contains("061211600012"));
-                let verified = dpo.post("/console/audit/verify", &[("csrf", &page.csrf())]);
-                assert!(
-                    verified.body.contains("The chain is intact"),
-                    "{}",
-                    verified.body
-                );
-                let export = dpo.get("/console/audit/export?action=subject.");
-                assert_eq!(
-                    export.header("content-type"),
-                    ["application/x-ndjson; charset=utf-8"]
-                );
-                let lines: Vec<serde_json::Value> = export
-                    .body
-                    .lines()
-                    .map(|l| serde_json::from_str(l).unwrap())
-                    .collect();
-                assert_eq!(lines.len(), 1, "{}", export.body);
-                assert_eq!(lines[0]["action"], "subject.create");
-                assert_eq!(lines[0]["hash"].as_str().unwrap().len(), 64);
+    Desk::case(db, |desk| {
+        desk.service(desk.s.create_student_id(
+            &desk.s.admin,
+            json!({ "surname": "Сәрсенбаева", "iin": "061211600012" }),
+        ));
+        let mut dpo = desk.person("aliya", Role::Dpo, &[]);
+        let page = dpo.get("/console/audit?action=account.&lang=en");
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains("account.sign_in") && !page.body.contains("subject.create"));
+        assert!(!page.body.contains("Сәрсенбаева") && !page.body.contains("061211600012"));
+        let verified = dpo.post("/console/audit/verify", &[("csrf", &page.csrf())]);
+        assert!(
+            verified.body.contains("The chain is intact"),
+            "{}",
+            verified.body
+        );
+        let export = dpo.get("/console/audit/export?action=subject.");
+        assert_eq!(
+            export.header("content-type"),
+            ["application/x-ndjson; charset=utf-8"]
+        );
+        let lines: Vec<serde_json::Value> = export
+            .body
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 1, "{}", export.body);
+        assert_eq!(lines[0]["action"], "subject.create");
+        assert_eq!(lines[0]["hash"].as_str().unwrap().len(), 64);
 
-                let mut staff = desk.person("bolat", Role::Staff, &["education"]);
-                let refused = staff.get("/console/audit?lang=en");
-                assert_eq!(refused.status, 403);
-                assert!(refused.body.contains("a `staff` account may not do this"));
-            })
-            .await;
+        let mut staff = desk.person("bolat", Role::Staff, &["education"]);
+        let refused = staff.get("/console/audit?lang=en");
+        assert_eq!(refused.status, 403);
+        assert!(refused.body.contains("a `staff` account may not do this"));
     })
 }
 
 /// The Policy page: the recorded versions with their documents in the console's language,
 /// the change report, and the consent impact counted for the DPO only.
 pub(crate) fn the_policy_shows_versions_documents_and_the_consent_impact(db: TestDb) -> Fut {
-    Box::pin(async move {
-        Desk::start(&db)
-            .await
-            .run(|desk| {
-                // As `derbes serve` does at start.
-                desk.service(desk.s.state.app.vault.record_declaration(DEMO.to_owned()))
-                    .unwrap();
-                let mut dpo = desk.person("aliya", Role::Dpo, &[]);
-                let page = dpo.get("/console/policy?lang=ru&count=1");
-                assert_eq!(page.status, 200, "{}", page.body);
-                let version = desk.s.state.app.vault.declaration().version.clone();
-                let link = format!("/console/policy/{version}/consent-forms");
-                assert!(
-                    page.body.contains(&link) && page.body.contains("действует"),
-                    "{}",
-                    page.body
-                );
-                assert!(
-                    page.body.contains("Влияние на согласия"),
-                    "counted for the DPO"
-                );
-                let doc = dpo.get(&link);
-                assert_eq!(doc.status, 200);
-                assert!(
-                    doc.body.contains("<article class=\"document\">")
-                        && doc.body.contains("Шокана Уалиханова"),
-                    "{}",
-                    doc.body
-                );
-                assert_eq!(dpo.get("/console/policy/0.0.0-none/policy").status, 404);
+    Desk::case(db, |desk| {
+        // As `derbes serve` does at start.
+        desk.service(desk.s.state.app.vault.record_declaration(DEMO.to_owned()))
+            .unwrap();
+        let mut dpo = desk.person("aliya", Role::Dpo, &[]);
+        let page = dpo.get("/console/policy?lang=ru&count=1");
+        assert_eq!(page.status, 200, "{}", page.body);
+        let version = desk.s.state.app.vault.declaration().version.clone();
+        let link = format!("/console/policy/{version}/consent-forms");
+        assert!(
+            page.body.contains(&link) && page.body.contains("действует"),
+            "{}",
+            page.body
+        );
+        assert!(
+            page.body.contains("Влияние на согласия"),
+            "counted for the DPO"
+        );
+        let doc = dpo.get(&link);
+        assert_eq!(doc.status, 200);
+        assert!(
+            doc.body.contains("<article class=\"document\">")
+                && doc.body.contains("Шокана Уалиханова"),
+            "{}",
+            doc.body
+        );
+        assert_eq!(dpo.get("/console/policy/0.0.0-none/policy").status, 404);
 
-                let mut staff = desk.person("bolat", Role::Staff, &["education"]);
-                let page = staff.get("/console/policy?lang=ru&count=1");
-                assert_eq!(page.status, 200);
-                assert!(
-                    !page.body.contains("<h3>Влияние на согласия</h3>")
-                        && page.body.contains("видят только")
-                );
-            })
-            .await;
+        let mut staff = desk.person("bolat", Role::Staff, &["education"]);
+        let page = staff.get("/console/policy?lang=ru&count=1");
+        assert_eq!(page.status, 200);
+        assert!(
+            !page.body.contains("<h3>Влияние на согласия</h3>")
+                && page.body.contains("видят только")
+        );
     })
 }
 
@@ -200,95 +181,89 @@ pub(crate) fn the_policy_shows_versions_documents_and_the_consent_impact(db: Tes
 /// her month of majority, then listed (by id and month, never by name) for the DPO and for staff of the
 /// purpose, not for others; her own consent, once of age, ends the duty.
 pub(crate) fn consents_to_confirm_at_majority_are_on_today(db: TestDb) -> Fut {
-    Box::pin(async move {
-        Desk::start(&db)
-            .await
-            .run(|desk| {
-                let s = &desk.s;
-                let turns = time::OffsetDateTime::now_utc().date() + time::Duration::days(75);
-                let birth = turns.replace_year(turns.year() - 18).unwrap_or_else(|_| {
-                    turns
-                        .replace_day(28)
-                        .unwrap()
-                        .replace_year(turns.year() - 18)
-                        .unwrap()
-                });
-                let child = desk.service(s.create_student_id(
-                    &s.admin,
-                    json!({ "surname": "Сәрсенбаева", "iin": iin_born(birth, Sex::Female) }),
-                ));
-                let parent = desk.service(s.a_representative(json!({ "surname": "Сәрсенбаев",
+    Desk::case(db, |desk| {
+        let s = &desk.s;
+        let turns = time::OffsetDateTime::now_utc().date() + time::Duration::days(75);
+        let birth = turns.replace_year(turns.year() - 18).unwrap_or_else(|_| {
+            turns
+                .replace_day(28)
+                .unwrap()
+                .replace_year(turns.year() - 18)
+                .unwrap()
+        });
+        let child = desk.service(s.create_student_id(
+            &s.admin,
+            json!({ "surname": "Сәрсенбаева", "iin": iin_born(birth, Sex::Female) }),
+        ));
+        let parent = desk.service(s.a_representative(json!({ "surname": "Сәрсенбаев",
                     "iin": iin_born(time::macros::date!(1980 - 05 - 04), Sex::Male) })));
-                assert_eq!(desk.service(s.link_parent(&child, &parent)).status, 201);
-                let consents = format!("/api/v1/subjects/{child}/consents");
-                let paper = json!({ "kind": "paper", "evidence_sha256": "5e".repeat(32) });
-                let r = desk.service(s.post(
-                    &consents,
-                    &s.admin,
-                    json!({ "purpose": "extracurricular",
+        assert_eq!(desk.service(s.link_parent(&child, &parent)).status, 201);
+        let consents = format!("/api/v1/subjects/{child}/consents");
+        let paper = json!({ "kind": "paper", "evidence_sha256": "5e".repeat(32) });
+        let r = desk.service(s.post(
+            &consents,
+            &s.admin,
+            json!({ "purpose": "extracurricular",
                     "action": "give", "representative_id": parent, "method": paper }),
-                ));
-                assert_eq!(r.status, 201, "{}", r.body);
+        ));
+        assert_eq!(r.status, 201, "{}", r.body);
 
-                let link = format!("/console/subjects/{child}\"");
-                let part = |b: &mut Browser| {
-                    let page = b.get("/console?lang=ru");
-                    assert_eq!(page.status, 200, "{}", page.body);
-                    assert!(!page.body.contains("Сәрсенбаева"), "never a name");
-                    page.body
-                        .split("<section aria-labelledby=\"reconfirm-heading\"")
-                        .nth(1)
-                        .map(|s| s.split("</section>").next().unwrap().to_owned())
-                };
-                let before = part(&mut desk.person("aliya", Role::Dpo, &[])).unwrap();
-                assert!(
-                    before.contains("Согласий, требующих подтверждения, нет"),
-                    "not before her month: {before}"
-                );
+        let link = format!("/console/subjects/{child}\"");
+        let part = |b: &mut Browser| {
+            let page = b.get("/console?lang=ru");
+            assert_eq!(page.status, 200, "{}", page.body);
+            assert!(!page.body.contains("Сәрсенбаева"), "never a name");
+            page.body
+                .split("<section aria-labelledby=\"reconfirm-heading\"")
+                .nth(1)
+                .map(|s| s.split("</section>").next().unwrap().to_owned())
+        };
+        let before = part(&mut desk.person("aliya", Role::Dpo, &[])).unwrap();
+        assert!(
+            before.contains("Согласий, требующих подтверждения, нет"),
+            "not before her month: {before}"
+        );
 
-                // Eighty days on (sessions of before have ended): she is of age.
-                desk.later(80 * 86_400);
-                let mut dpo = desk.person("timur", Role::Dpo, &[]);
-                let due = part(&mut dpo).unwrap();
-                assert!(due.contains(&link), "{due}");
-                let month = derbes_core::text::format_month(turns, derbes_core::text::Lang::Ru);
-                assert!(due.contains(&month), "the month of majority: {due}");
-                // The whole list, a page at a time.
-                let list = dpo.get("/console/reconfirmations?lang=ru");
-                assert_eq!(list.status, 200, "{}", list.body);
-                assert!(
-                    list.body.contains(&link)
-                        && list.body.contains("Показаны согласия с 1 по 1 из 1."),
-                    "{}",
-                    list.body
-                );
-                let past = dpo.get("/console/reconfirmations?page=2");
-                assert_eq!(
-                    past.location, "/console/reconfirmations",
-                    "past the end: the first page"
-                );
-                let mut staff = desk.person("bolat", Role::Staff, &["extracurricular"]);
-                assert!(part(&mut staff).unwrap().contains(&link));
-                let mut other = desk.person("dana", Role::Staff, &["personnel"]);
-                assert!(
-                    !part(&mut other).unwrap().contains(&link),
-                    "not their purpose"
-                );
-                let mut auditor = desk.person("erlan", Role::Auditor, &[]);
-                assert!(part(&mut auditor).is_none(), "auditors have no such duty");
+        // Eighty days on (sessions of before have ended): she is of age.
+        desk.later(80 * 86_400);
+        let mut dpo = desk.person("timur", Role::Dpo, &[]);
+        let due = part(&mut dpo).unwrap();
+        assert!(due.contains(&link), "{due}");
+        let month = derbes_core::text::format_month(turns, derbes_core::text::Lang::Ru);
+        assert!(due.contains(&month), "the month of majority: {due}");
+        // The whole list, a page at a time.
+        let list = dpo.get("/console/reconfirmations?lang=ru");
+        assert_eq!(list.status, 200, "{}", list.body);
+        assert!(
+            list.body.contains(&link) && list.body.contains("Показаны согласия с 1 по 1 из 1."),
+            "{}",
+            list.body
+        );
+        let past = dpo.get("/console/reconfirmations?page=2");
+        assert_eq!(
+            past.location, "/console/reconfirmations",
+            "past the end: the first page"
+        );
+        let mut staff = desk.person("bolat", Role::Staff, &["extracurricular"]);
+        assert!(part(&mut staff).unwrap().contains(&link));
+        let mut other = desk.person("dana", Role::Staff, &["personnel"]);
+        assert!(
+            !part(&mut other).unwrap().contains(&link),
+            "not their purpose"
+        );
+        let mut auditor = desk.person("erlan", Role::Auditor, &[]);
+        assert!(part(&mut auditor).is_none(), "auditors have no such duty");
 
-                // Of age now, she consents in her own name: the duty ends.
-                let r = desk.service(s.post(
-                    &consents,
-                    &s.admin,
-                    json!({ "purpose": "extracurricular",
+        // Of age now, she consents in her own name: the duty ends.
+        let r = desk.service(s.post(
+            &consents,
+            &s.admin,
+            json!({ "purpose": "extracurricular",
                     "action": "give", "method": paper }),
-                ));
-                assert_eq!(r.status, 201, "{}", r.body);
-                let after = part(&mut dpo).unwrap();
-                assert!(!after.contains(&link), "{after}");
-            })
-            .await;
+        ));
+        assert_eq!(r.status, 201, "{}", r.body);
+        let after = part(&mut dpo).unwrap();
+        assert!(!after.contains(&link), "{after}");
     })
 }
 
@@ -296,37 +271,32 @@ pub(crate) fn consents_to_confirm_at_majority_are_on_today(db: TestDb) -> Fut {
 /// rule of the student file with its expired fields and subjects, in the page's language; staff
 /// see no retention part.
 pub(crate) fn the_last_retention_scan_is_on_today(db: TestDb) -> Fut {
-    Box::pin(async move {
-        Desk::start(&db)
-            .await
-            .run(|desk| {
-                a_student_left(desk);
-                let mut dpo = desk.person("aliya", Role::Dpo, &[]);
-                let page = dpo.get("/console?lang=ru");
-                assert!(
-                    page.body.contains("Сроки хранения ещё не проверялись"),
-                    "{}",
-                    page.body
-                );
-                three_years_later_scanned(desk);
-                // Three years on, the morning's session is long over: the DPO signs in again.
-                let mut dpo = desk.person("dana", Role::Dpo, &[]);
-                let page = dpo.get("/console?lang=ru");
-                let part = page
-                    .body
-                    .split("<section aria-labelledby=\"retention-heading\"")
-                    .nth(1)
-                    .and_then(|p| p.split("</section>").next())
-                    .unwrap_or_default()
-                    .to_owned();
-                assert!(part.contains("Последняя проверка"), "{part}");
-                assert!(part.contains("уничтожаются"), "{part}");
-                assert!(part.contains("субъектов: 1, полей: 1"), "{part}");
-                let mut staff = desk.person("bolat", Role::Staff, &["education"]);
-                let page = staff.get("/console?lang=ru");
-                assert!(!page.body.contains("retention-heading"), "{}", page.body);
-            })
-            .await;
+    Desk::case(db, |desk| {
+        a_student_left(desk);
+        let mut dpo = desk.person("aliya", Role::Dpo, &[]);
+        let page = dpo.get("/console?lang=ru");
+        assert!(
+            page.body.contains("Сроки хранения ещё не проверялись"),
+            "{}",
+            page.body
+        );
+        three_years_later_scanned(desk);
+        // Three years on, the morning's session is long over: the DPO signs in again.
+        let mut dpo = desk.person("dana", Role::Dpo, &[]);
+        let page = dpo.get("/console?lang=ru");
+        let part = page
+            .body
+            .split("<section aria-labelledby=\"retention-heading\"")
+            .nth(1)
+            .and_then(|p| p.split("</section>").next())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(part.contains("Последняя проверка"), "{part}");
+        assert!(part.contains("уничтожаются"), "{part}");
+        assert!(part.contains("субъектов: 1, полей: 1"), "{part}");
+        let mut staff = desk.person("bolat", Role::Staff, &["education"]);
+        let page = staff.get("/console?lang=ru");
+        assert!(!page.body.contains("retention-heading"), "{}", page.body);
     })
 }
 
@@ -335,86 +305,81 @@ pub(crate) fn the_last_retention_scan_is_on_today(db: TestDb) -> Fut {
 /// executes it and the page shows what was destroyed. A second approval by the same person is
 /// refused in the page's language; staff may not open the page.
 pub(crate) fn a_batch_is_proposed_and_approved_from_the_retention_page(db: TestDb) -> Fut {
-    Box::pin(async move {
-        Desk::start(&db)
-            .await
-            .run(|desk| {
-                let s = &desk.s;
-                a_student_left(desk);
-                three_years_later_scanned(desk);
-                let mut dpo = desk.person("dana", Role::Dpo, &[]);
-                let page = dpo.get("/console/retention?lang=ru");
-                assert_eq!(page.status, 200, "{}", page.body);
-                assert!(
-                    page.body.contains("Пакеты ещё не предлагались."),
-                    "{}",
-                    page.body
-                );
-                let csrf = page.csrf();
-                let proposed = dpo.post(
-                    "/console/retention/batches",
-                    &[("csrf", csrf.as_str()), ("rule", "student_records")],
-                );
-                assert_eq!(proposed.status, 303, "{}", proposed.body);
-                let page = dpo.get("/console/retention?proposed=1");
-                assert!(page.body.contains("Пакет предложен"), "{}", page.body);
-                assert!(page.body.contains("ожидает утверждения"), "{}", page.body);
-                let batch = batch_to_approve(&page);
-                let approve = format!("/console/retention/batches/{batch}/approve");
-                let r = dpo.post(&approve, &[("csrf", csrf.as_str())]);
-                assert_eq!(r.status, 303, "{}", r.body);
-                let r = dpo.post(&approve, &[("csrf", csrf.as_str())]);
-                assert_eq!(r.status, 409, "{}", r.body);
-                assert!(r.body.contains("Вы уже утвердили этот пакет"), "{}", r.body);
-                let mut admin = desk.person("marat", Role::Admin, &[]);
-                let page = admin.get("/console/retention?lang=kk");
-                let r = admin.post(&approve, &[("csrf", page.csrf().as_str())]);
-                assert_eq!(r.status, 303, "{}", r.body);
-                assert_eq!(batches_run(desk), 1);
-                let page = admin.get("/console/retention?lang=kk");
-                assert!(page.body.contains("орындалды"), "{}", page.body);
-                assert!(
-                    page.body.contains("Жойылды: 1 субъектінің 1 өрісі"),
-                    "{}",
-                    page.body
-                );
-                // The executed batch's act, to print for the commission and to download signed.
-                let year = desk.service(async { s.state.app.vault.today() }).year();
-                assert!(
-                    page.body.contains(&format!("Жою туралы акт № {year}-1")),
-                    "{}",
-                    page.body
-                );
-                let act = format!("/console/retention/batches/{batch}/act");
-                let page = admin.get(&format!("{act}?lang=ru"));
-                assert_eq!(page.status, 200, "{}", page.body);
-                assert!(
-                    page.body.contains(&format!(
-                        "Акт об уничтожении персональных данных № {year}-1"
-                    )),
-                    "{}",
-                    page.body
-                );
-                assert!(
-                    page.body.contains("Председатель комиссии: "),
-                    "{}",
-                    page.body
-                );
-                let signed = admin.get(&format!("{act}?format=json"));
-                assert_eq!(signed.status, 200);
-                assert!(signed.body.contains("\"signature\""), "{}", signed.body);
-                let missing = admin.get("/console/retention/batches/not-a-batch/act");
-                assert_eq!(missing.status, 404, "{}", missing.body);
-                assert!(
-                    missing.body.contains("Такого пакета нет."),
-                    "{}",
-                    missing.body
-                );
-                let mut staff = desk.person("bolat", Role::Staff, &["education"]);
-                assert_eq!(staff.get("/console/retention").status, 403);
-                assert_eq!(staff.get(&act).status, 403);
-            })
-            .await;
+    Desk::case(db, |desk| {
+        let s = &desk.s;
+        a_student_left(desk);
+        three_years_later_scanned(desk);
+        let mut dpo = desk.person("dana", Role::Dpo, &[]);
+        let page = dpo.get("/console/retention?lang=ru");
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(
+            page.body.contains("Пакеты ещё не предлагались."),
+            "{}",
+            page.body
+        );
+        let csrf = page.csrf();
+        let proposed = dpo.post(
+            "/console/retention/batches",
+            &[("csrf", csrf.as_str()), ("rule", "student_records")],
+        );
+        assert_eq!(proposed.status, 303, "{}", proposed.body);
+        let page = dpo.get("/console/retention?proposed=1");
+        assert!(page.body.contains("Пакет предложен"), "{}", page.body);
+        assert!(page.body.contains("ожидает утверждения"), "{}", page.body);
+        let batch = batch_to_approve(&page);
+        let approve = format!("/console/retention/batches/{batch}/approve");
+        let r = dpo.post(&approve, &[("csrf", csrf.as_str())]);
+        assert_eq!(r.status, 303, "{}", r.body);
+        let r = dpo.post(&approve, &[("csrf", csrf.as_str())]);
+        assert_eq!(r.status, 409, "{}", r.body);
+        assert!(r.body.contains("Вы уже утвердили этот пакет"), "{}", r.body);
+        let mut admin = desk.person("marat", Role::Admin, &[]);
+        let page = admin.get("/console/retention?lang=kk");
+        let r = admin.post(&approve, &[("csrf", page.csrf().as_str())]);
+        assert_eq!(r.status, 303, "{}", r.body);
+        assert_eq!(batches_run(desk), 1);
+        let page = admin.get("/console/retention?lang=kk");
+        assert!(page.body.contains("орындалды"), "{}", page.body);
+        assert!(
+            page.body.contains("Жойылды: 1 субъектінің 1 өрісі"),
+            "{}",
+            page.body
+        );
+        // The executed batch's act, to print for the commission and to download signed.
+        let year = desk.service(async { s.state.app.vault.today() }).year();
+        assert!(
+            page.body.contains(&format!("Жою туралы акт № {year}-1")),
+            "{}",
+            page.body
+        );
+        let act = format!("/console/retention/batches/{batch}/act");
+        let page = admin.get(&format!("{act}?lang=ru"));
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(
+            page.body.contains(&format!(
+                "Акт об уничтожении персональных данных № {year}-1"
+            )),
+            "{}",
+            page.body
+        );
+        assert!(
+            page.body.contains("Председатель комиссии: "),
+            "{}",
+            page.body
+        );
+        let signed = admin.get(&format!("{act}?format=json"));
+        assert_eq!(signed.status, 200);
+        assert!(signed.body.contains("\"signature\""), "{}", signed.body);
+        let missing = admin.get("/console/retention/batches/not-a-batch/act");
+        assert_eq!(missing.status, 404, "{}", missing.body);
+        assert!(
+            missing.body.contains("Такого пакета нет."),
+            "{}",
+            missing.body
+        );
+        let mut staff = desk.person("bolat", Role::Staff, &["education"]);
+        assert_eq!(staff.get("/console/retention").status, 403);
+        assert_eq!(staff.get(&act).status, 403);
     })
 }
 
@@ -423,65 +388,59 @@ pub(crate) fn a_batch_is_proposed_and_approved_from_the_retention_page(db: TestD
 /// held back (the one visitor with another browser), in the page's language; the CSV holds the
 /// five alike. A rule that keeps no such records is refused beside the page; staff may not look.
 pub(crate) fn depersonalized_records_are_released_from_the_retention_page(db: TestDb) -> Fut {
-    Box::pin(async move {
-        Desk::start(&db)
-            .await
-            .run(|desk| {
-                let s = &desk.s;
-                desk.service(s.six_visitors());
-                desk.later(500 * 86_400);
-                let mut dpo = desk.person("dana", Role::Dpo, &[]);
-                let csrf = dpo.get("/console/retention").csrf();
-                let form = [("csrf", csrf.as_str()), ("rule", "analytics_data")];
-                let r = dpo.post("/console/retention/batches", &form);
-                assert_eq!(r.status, 303, "{}", r.body);
-                let mut admin = desk.person("marat", Role::Admin, &[]);
-                for person in [&mut dpo, &mut admin] {
-                    let page = person.get("/console/retention");
-                    let approve = format!(
-                        "/console/retention/batches/{}/approve",
-                        batch_to_approve(&page)
-                    );
-                    let r = person.post(&approve, &[("csrf", page.csrf().as_str())]);
-                    assert_eq!(r.status, 303, "{}", r.body);
-                }
-                assert_eq!(batches_run(desk), 1);
-                let page = dpo.get("/console/retention?lang=ru");
-                let link = "/console/retention/depersonalized/analytics_data";
-                assert!(page.body.contains(link), "{}", page.body);
-                assert!(page.body.contains("Записи для статистики"), "{}", page.body);
-                let page = dpo.get(&format!("{link}?lang=ru"));
-                assert_eq!(page.status, 200, "{}", page.body);
-                assert!(
-                    page.body.contains(
-                        "Выдаётся записей: 5 (групп: 1). Не выдаётся групп: 1 (записей: 1)."
-                    ),
-                    "{}",
-                    page.body
-                );
-                let csv = dpo.get(&format!("{link}?format=csv"));
-                assert_eq!(csv.status, 200, "{}", csv.body);
-                assert_eq!(csv.header("content-type"), ["text/csv; charset=utf-8"]);
-                let lines: Vec<&str> = csv.body.lines().collect();
-                assert_eq!(lines.len(), 6, "{}", csv.body);
-                assert_eq!(lines[0], "category,access_time,browser");
-                assert!(
-                    lines[1..].iter().all(|l| l.ends_with(",Firefox 128")),
-                    "{}",
-                    csv.body
-                );
-                let none = dpo.get("/console/retention/depersonalized/student_records?lang=kk");
-                assert_eq!(none.status, 404, "{}", none.body);
-                assert!(
-                    none.body
-                        .contains("Мұндай ереже иесіздендірілген жазбаларды сақтамайды"),
-                    "{}",
-                    none.body
-                );
-                let mut staff = desk.person("bolat", Role::Staff, &["education"]);
-                assert_eq!(staff.get(link).status, 403);
-            })
-            .await;
+    Desk::case(db, |desk| {
+        let s = &desk.s;
+        desk.service(s.six_visitors());
+        desk.later(500 * 86_400);
+        let mut dpo = desk.person("dana", Role::Dpo, &[]);
+        let csrf = dpo.get("/console/retention").csrf();
+        let form = [("csrf", csrf.as_str()), ("rule", "analytics_data")];
+        let r = dpo.post("/console/retention/batches", &form);
+        assert_eq!(r.status, 303, "{}", r.body);
+        let mut admin = desk.person("marat", Role::Admin, &[]);
+        for person in [&mut dpo, &mut admin] {
+            let page = person.get("/console/retention");
+            let approve = format!(
+                "/console/retention/batches/{}/approve",
+                batch_to_approve(&page)
+            );
+            let r = person.post(&approve, &[("csrf", page.csrf().as_str())]);
+            assert_eq!(r.status, 303, "{}", r.body);
+        }
+        assert_eq!(batches_run(desk), 1);
+        let page = dpo.get("/console/retention?lang=ru");
+        let link = "/console/retention/depersonalized/analytics_data";
+        assert!(page.body.contains(link), "{}", page.body);
+        assert!(page.body.contains("Записи для статистики"), "{}", page.body);
+        let page = dpo.get(&format!("{link}?lang=ru"));
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(
+            page.body
+                .contains("Выдаётся записей: 5 (групп: 1). Не выдаётся групп: 1 (записей: 1)."),
+            "{}",
+            page.body
+        );
+        let csv = dpo.get(&format!("{link}?format=csv"));
+        assert_eq!(csv.status, 200, "{}", csv.body);
+        assert_eq!(csv.header("content-type"), ["text/csv; charset=utf-8"]);
+        let lines: Vec<&str> = csv.body.lines().collect();
+        assert_eq!(lines.len(), 6, "{}", csv.body);
+        assert_eq!(lines[0], "category,access_time,browser");
+        assert!(
+            lines[1..].iter().all(|l| l.ends_with(",Firefox 128")),
+            "{}",
+            csv.body
+        );
+        let none = dpo.get("/console/retention/depersonalized/student_records?lang=kk");
+        assert_eq!(none.status, 404, "{}", none.body);
+        assert!(
+            none.body
+                .contains("Мұндай ереже иесіздендірілген жазбаларды сақтамайды"),
+            "{}",
+            none.body
+        );
+        let mut staff = desk.person("bolat", Role::Staff, &["education"]);
+        assert_eq!(staff.get(link).status, 403);
     })
 }
 

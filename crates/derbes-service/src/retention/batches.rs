@@ -246,9 +246,9 @@ impl Retention {
             "batch_id": batch.id,
             "rule": batch.rule,
             "status": batch.status.as_str(),
-            "subjects": s.subjects,
-            "whole_subjects": s.whole_subjects,
-            "fields": s.fields,
+            "subjects": s.tally.subjects,
+            "whole_subjects": s.tally.whole_subjects,
+            "fields": s.tally.fields,
             "digest": s.digest,
             "changed": changed,
             "outcome": batch.outcome,
@@ -264,7 +264,7 @@ impl Retention {
 
 /// A batch in a sentence, for the job board and the terminal: counts only.
 pub fn batch_summary(b: &BatchView) -> String {
-    let s = &b.batch.summary;
+    let s = &b.batch.summary.tally;
     let mut line = format!(
         "{} ({}, {}): {} subject(s), {} field(s)",
         b.batch.id,

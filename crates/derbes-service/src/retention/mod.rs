@@ -475,8 +475,9 @@ impl Retention {
 
 /// A scan in a sentence, for the job board: counts only.
 pub fn scan_summary(r: &ExpiryReport) -> String {
-    let fields =
-        |groups: &[derbes_core::expiry::ExpiryGroup]| groups.iter().map(|g| g.fields).sum::<u64>();
+    let fields = |groups: &[derbes_core::expiry::ExpiryGroup]| {
+        groups.iter().map(|g| g.tally.fields).sum::<u64>()
+    };
     let (ef, hf, uf) = (fields(&r.expired), fields(&r.held), fields(&r.upcoming));
     let (es, hs, us) = (r.expired_subjects, r.held_subjects, r.upcoming_subjects);
     format!(

@@ -56,9 +56,7 @@ fn a_destruction_is_applied_again_after_a_restore_from_backup() {
     restore_database(&backup, &data);
     let count = |data: &Path| column::<i64>(data, "SELECT COUNT(*) FROM subjects")[0];
     assert_eq!(count(&data), 2);
-    let o = run(derbes(cwd)
-        .args(["destructions", "reapply", "--data-dir"])
-        .arg(&data));
+    let o = derbes_at(cwd, &data, &["destructions", "reapply"]);
     assert_ok(&o);
     assert_stderr_has(&o, "1 record(s); 1 restored subject(s) destroyed again");
     assert!(text(&o.stderr).contains(&format!("destroyed again: subject {gone}")));
@@ -66,14 +64,10 @@ fn a_destruction_is_applied_again_after_a_restore_from_backup() {
     let blind: Vec<i64> = column(&data, "SELECT COUNT(*) FROM blind_index");
     assert_eq!(blind[0], 2, "the kept student's iin and phone stay indexed");
     // Once is enough: a second run finds nothing to do, and the chain still verifies.
-    let o = run(derbes(cwd)
-        .args(["destructions", "reapply", "--data-dir"])
-        .arg(&data));
+    let o = derbes_at(cwd, &data, &["destructions", "reapply"]);
     assert_stderr_has(&o, "0 restored subject(s)");
     assert_ok(&verify(cwd, &data));
-    let o = run(derbes(cwd)
-        .args(["destructions", "list", "--data-dir"])
-        .arg(&data));
+    let o = derbes_at(cwd, &data, &["destructions", "list"]);
     assert_ok(&o);
     assert!(text(&o.stdout).contains(&gone) && !text(&o.stdout).contains(&kept));
 
@@ -94,9 +88,7 @@ fn a_destruction_is_applied_again_after_a_restore_from_backup() {
     // A line someone added to the log destroys nothing and is reported.
     let forged = log.replace(&gone, &kept);
     std::fs::write(data.join("destructions.log"), format!("{log}{forged}")).unwrap();
-    let o = run(derbes(cwd)
-        .args(["destructions", "reapply", "--data-dir"])
-        .arg(&data));
+    let o = derbes_at(cwd, &data, &["destructions", "reapply"]);
     assert_failed_with(&o, "line 2 ignored: its MAC does not verify");
     assert_eq!(count(&data), 1);
 }

@@ -99,12 +99,7 @@ fn import_names_the_file_line_of_a_row_after_a_multi_line_value() {
     );
     let f = cwd.join("m.csv");
     std::fs::write(&f, csv).unwrap();
-    let o = run(derbes(cwd).arg("--data-dir").arg(&data).args([
-        "import",
-        "m.csv",
-        "--category",
-        "student",
-    ]));
+    let o = derbes_at(cwd, &data, &["import", "m.csv", "--category", "student"]);
     assert_failed(&o);
     let err = text(&o.stderr);
     // The bad IIN is on line 4: the quoted address of the row before spans lines 2-3.
@@ -155,16 +150,11 @@ fn consents_import_records_paper_forms_and_reports_each_refused_row() {
          {child_iin},extracurricular,withdraw,{parent_iin},{hash},\n"
     );
     std::fs::write(cwd.join("forms.csv"), csv).unwrap();
-    let o = run(derbes(cwd)
-        .args([
-            "consents",
-            "import",
-            "forms.csv",
-            "--errors",
-            "refused.csv",
-            "--data-dir",
-        ])
-        .arg(&data));
+    let o = derbes_at(
+        cwd,
+        &data,
+        &["consents", "import", "forms.csv", "--errors", "refused.csv"],
+    );
     assert_failed(&o);
     assert_stdout_has(&o, "recorded 2 consent event(s)");
     let stderr = text(&o.stderr);

@@ -78,24 +78,18 @@ fn the_server_runs_its_jobs_and_shows_their_last_runs() {
         .unwrap()
         .contains("keys rotate"));
     // Only an admin sees them.
-    let o = run(derbes(cwd)
-        .args([
-            "token",
-            "create",
-            "--name",
-            "dpo",
-            "--role",
-            "dpo",
-            "--data-dir",
-        ])
-        .arg(&data));
+    let o = derbes_at(
+        cwd,
+        &data,
+        &["token", "create", "--name", "dpo", "--role", "dpo"],
+    );
     assert_ok(&o);
     let dpo = text(&o.stdout).trim().to_owned();
     let (status, body) = s.get("/api/v1/jobs", &dpo);
     assert_eq!(status, 403, "{body}");
     s.stop();
 
-    let o = run(derbes(cwd).args(["jobs", "--data-dir"]).arg(&data));
+    let o = derbes_at(cwd, &data, &["jobs"]);
     assert_ok(&o);
     let out = text(&o.stdout);
     let line = |name: &str| {

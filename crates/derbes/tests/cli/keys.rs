@@ -103,9 +103,7 @@ fn keys_rotate_keeps_every_value_readable_and_the_chain_intact() {
     let old_key = std::fs::read_to_string(&key).unwrap();
     assert_eq!(old_key.matches("[[kek]]").count(), 1, "{old_key}");
 
-    let o = run(derbes(cwd)
-        .args(["keys", "rotate", "--data-dir"])
-        .arg(&data));
+    let o = derbes_at(cwd, &data, &["keys", "rotate"]);
     assert_ok(&o);
     assert_stdout_has(&o, "rewrapped 3 data key(s)");
     let new_key = std::fs::read_to_string(&key).unwrap();
@@ -154,14 +152,10 @@ fn keys_retire_leaves_an_expired_backup_unreadable() {
     };
     let backup = cwd.join("backup");
     copy_data(&data, &backup);
-    let o = run(derbes(cwd)
-        .args(["keys", "rotate", "--data-dir"])
-        .arg(&data));
+    let o = derbes_at(cwd, &data, &["keys", "rotate"]);
     assert_ok(&o);
     // Backups are kept 35 days by default: version 1 stays.
-    let o = run(derbes(cwd)
-        .args(["keys", "retire", "--data-dir"])
-        .arg(&data));
+    let o = derbes_at(cwd, &data, &["keys", "retire"]);
     assert_ok(&o);
     assert_stdout_has(&o, "key version 1: kept: backups taken before");
     assert_eq!(

@@ -22,11 +22,7 @@ fn lifecycle_import_records_events_and_reports_each_refused_row() {
         let token = s.token.clone().unwrap();
         create_student(&s, &token, 1, "Сейітқызы", &iin);
     }
-    let show = || {
-        run(derbes(cwd)
-            .args(["lifecycle", "show", &iin, "--data-dir"])
-            .arg(&data))
-    };
+    let show = || derbes_at(cwd, &data, &["lifecycle", "show", &iin]);
     let o = show();
     assert_ok(&o);
     // The day she was collected, in the operator's calendar: the only day an event may have.
@@ -48,16 +44,17 @@ fn lifecycle_import_records_events_and_reports_each_refused_row() {
          {iin},retracted,{today},,,not-an-id\n"
     );
     std::fs::write(cwd.join("events.csv"), csv).unwrap();
-    let o = run(derbes(cwd)
-        .args([
+    let o = derbes_at(
+        cwd,
+        &data,
+        &[
             "lifecycle",
             "import",
             "events.csv",
             "--errors",
             "refused.csv",
-            "--data-dir",
-        ])
-        .arg(&data));
+        ],
+    );
     assert_failed(&o);
     assert_stdout_has(&o, "recorded 1 lifecycle event(s)");
     let stderr = text(&o.stderr);
@@ -76,13 +73,11 @@ fn lifecycle_import_records_events_and_reports_each_refused_row() {
     );
     let refused = std::fs::read_to_string(cwd.join("refused.csv")).unwrap();
     assert_eq!(refused.lines().count(), 6, "{refused}");
-    let achieved = |purpose: &[&str]| {
-        run(derbes(cwd)
-            .args(["lifecycle", "record", &iin, "--kind", "purpose_achieved"])
-            .args(purpose)
-            .args(["--on", &today, "--data-dir"])
-            .arg(&data))
+    let record = |kind: &str, extra: &[&str]| {
+        let record = ["lifecycle", "record", &iin, "--on", &today, "--kind", kind];
+        derbes_at(cwd, &data, &[&record[..], extra].concat())
     };
+    let achieved = |purpose: &[&str]| record("purpose_achieved", purpose);
     assert_ok(&achieved(&["--purpose", "extracurricular"]));
     let o = achieved(&[]);
     assert_failed_with(&o, "purpose: is required");
@@ -108,15 +103,12 @@ fn lifecycle_import_records_events_and_reports_each_refused_row() {
     assert!(!out.contains("grades"), "only the fields she has: {out}");
     // A legal hold: in the register, and on her lifecycle.
     let until = after(1);
-    let o = run(derbes(cwd)
-        .args(["lifecycle", "record", &iin, "--kind", "legal_hold"])
-        .args(["--reason", "сот ісі № 2-118", "--until", &until])
-        .args(["--on", &today, "--data-dir"])
-        .arg(&data));
+    let o = record(
+        "legal_hold",
+        &["--reason", "сот ісі № 2-118", "--until", &until],
+    );
     assert_ok(&o);
-    let o = run(derbes(cwd)
-        .args(["retention", "holds", "--data-dir"])
-        .arg(&data));
+    let o = derbes_at(cwd, &data, &["retention", "holds"]);
     assert_stdout_has(&o, &format!("{today} to {until}"));
     assert_stdout_has(&o, "сот ісі № 2-118");
     let out = text(&show().stdout);
@@ -144,13 +136,7 @@ fn retention_scan_counts_what_expired() {
         create_student(&s, &token, 1, "Сейітқызы", &iin);
     }
     // One subject, nothing expired yet.
-    let scan = |args: &[&str]| {
-        run(derbes(cwd)
-            .args(["retention", "scan"])
-            .args(args)
-            .arg("--data-dir")
-            .arg(&data))
-    };
+    let scan = |args: &[&str]| derbes_at(cwd, &data, &[&["retention", "scan"], args].concat());
     let o = scan(&[]);
     assert_ok(&o);
     let out = text(&o.stdout);
@@ -163,11 +149,11 @@ fn retention_scan_counts_what_expired() {
     assert_eq!(json["scanned"], 1);
     // Nothing to propose, nothing to run; a rule the declaration lacks is named.
     let retention = |args: &[&str]| {
-        run(derbes(cwd)
-            .arg("retention")
-            .args(args)
-            .args(["--as", "aigul", "--data-dir"])
-            .arg(&data))
+        derbes_at(
+            cwd,
+            &data,
+            &[&["retention"], args, &["--as", "aigul"]].concat(),
+        )
     };
     let o = retention(&["propose", "student_records"]);
     assert_failed_with(&o, "rule: has nothing expired");

@@ -42,11 +42,7 @@ fn receipt_verify_checks_a_downloaded_receipt_offline() {
     .unwrap();
     std::fs::write(cwd.join("keys.json"), keys.to_string()).unwrap();
     let verify_receipt = |file: &str, extra: &[&str]| {
-        run(derbes(cwd)
-            .args(["receipt", "verify", file])
-            .args(extra)
-            .arg("--data-dir")
-            .arg(&data))
+        derbes_at(cwd, &data, &[&["receipt", "verify", file], extra].concat())
     };
 
     // Against the published key set, and against the installation's own key file.
@@ -75,13 +71,9 @@ fn receipt_verify_checks_a_downloaded_receipt_offline() {
 
     // Another installation's key is not the operator's.
     let other = cwd.join("other");
-    let o = run(derbes(cwd)
-        .args(["receipt", "verify", "receipt.json", "--data-dir"])
-        .arg(&other));
+    let o = derbes_at(cwd, &other, &["receipt", "verify", "receipt.json"]);
     assert_failed_with(&o, "pass it with --keys");
     drop(Server::start(cwd, &other));
-    let o = run(derbes(cwd)
-        .args(["receipt", "verify", "receipt.json", "--data-dir"])
-        .arg(&other));
+    let o = derbes_at(cwd, &other, &["receipt", "verify", "receipt.json"]);
     assert_failed_with(&o, "not among the operator's published keys");
 }

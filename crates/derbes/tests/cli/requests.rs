@@ -93,12 +93,7 @@ fn a_request_filed_through_the_api_is_listed_by_due_time() {
         "{sent}"
     );
     s.stop();
-    let o = run(derbes(cwd).arg("--data-dir").arg(&data).args([
-        "requests",
-        "list",
-        "--due-within-days",
-        "10",
-    ]));
+    let o = derbes_at(cwd, &data, &["requests", "list", "--due-within-days", "10"]);
     assert_ok(&o);
     assert_stdout_has(&o, "access_export");
     assert_stderr_has(&o, "1 request(s)");
@@ -112,13 +107,7 @@ fn a_request_is_handled_at_the_terminal_from_the_check_to_the_package() {
     let (cwd, data) = (dir.path(), dir.path().join("data"));
     let (mut s, _, id) = a_filed_request(cwd, &data);
     s.stop();
-    let requests = |args: &[&str]| {
-        run(derbes(cwd)
-            .arg("--data-dir")
-            .arg(&data)
-            .arg("requests")
-            .args(args))
-    };
+    let requests = |args: &[&str]| derbes_at(cwd, &data, &[&["requests"], args].concat());
     let o = requests(&["verify", &id, "--document", "passport", "--as", "aliya"]);
     assert_ok(&o);
     assert_stdout_has(&o, "\"status\": \"identity_verified\"");

@@ -10,8 +10,10 @@ fn tokens_are_listed_and_a_revocation_holds_at_once() {
     let cwd = dir.path();
     let data = cwd.join("data");
     let s = Server::start(cwd, &data);
-    let o = run(derbes(cwd)
-        .args([
+    let o = derbes_at(
+        cwd,
+        &data,
+        &[
             "token",
             "create",
             "--role",
@@ -20,9 +22,8 @@ fn tokens_are_listed_and_a_revocation_holds_at_once() {
             "education",
             "--name",
             "journal",
-            "--data-dir",
-        ])
-        .arg(&data));
+        ],
+    );
     assert_ok(&o);
     let token = text(&o.stdout).trim().to_owned();
     let err = text(&o.stderr);
@@ -58,7 +59,7 @@ fn tokens_are_listed_and_a_revocation_holds_at_once() {
         (r.unwrap().status().as_u16(), ())
     };
     assert_eq!(status, 200);
-    let o = run(derbes(cwd).args(["token", "list", "--data-dir"]).arg(&data));
+    let o = derbes_at(cwd, &data, &["token", "list"]);
     assert_ok(&o);
     let listed = text(&o.stdout);
     assert!(
@@ -66,16 +67,16 @@ fn tokens_are_listed_and_a_revocation_holds_at_once() {
         "{listed}"
     );
     assert!(!listed.contains(&token), "a list never shows a token");
-    let o = run(derbes(cwd)
-        .args(["token", "revoke", &id, "--data-dir"])
-        .arg(&data));
+    let o = derbes_at(cwd, &data, &["token", "revoke", &id]);
     assert_ok(&o);
     // At once, in the server that checked it a moment ago.
     assert_eq!(ask(&token), 401);
-    let o = run(derbes(cwd).args(["token", "list", "--data-dir"]).arg(&data));
+    let o = derbes_at(cwd, &data, &["token", "list"]);
     assert_stdout_has(&o, "revoked");
-    let o = run(derbes(cwd)
-        .args([
+    let o = derbes_at(
+        cwd,
+        &data,
+        &[
             "token",
             "create",
             "--role",
@@ -86,8 +87,7 @@ fn tokens_are_listed_and_a_revocation_holds_at_once() {
             "x",
             "--expires-in-days",
             "0",
-            "--data-dir",
-        ])
-        .arg(&data));
+        ],
+    );
     assert_failed_with(&o, "expires_in_days");
 }

@@ -3,11 +3,7 @@
 use super::*;
 
 fn users(cwd: &Path, data: &Path, args: &[&str]) -> Output {
-    run(derbes(cwd)
-        .arg("users")
-        .args(args)
-        .arg("--data-dir")
-        .arg(data))
+    derbes_at(cwd, data, &[&["users"], args].concat())
 }
 
 /// A data directory with a running server (accounts are managed beside it) and a DPO.

@@ -32,6 +32,11 @@ pub fn run(cmd: &mut Command) -> Output {
     run_within(cmd, Duration::from_secs(120))
 }
 
+/// Runs `derbes args --data-dir data` in `cwd` to completion.
+pub fn derbes_at(cwd: &Path, data: &Path, args: &[&str]) -> Output {
+    run(derbes(cwd).args(args).arg("--data-dir").arg(data))
+}
+
 /// Runs a command to completion and returns its output; kills it and fails after `limit`.
 pub fn run_within(cmd: &mut Command, limit: Duration) -> Output {
     let mut child = cmd

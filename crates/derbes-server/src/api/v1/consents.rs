@@ -197,9 +197,7 @@ async fn fulfil_obligation(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ReceiptQuery {
-    #[serde(default)]
     format: Option<String>,
-    #[serde(default)]
     lang: Option<String>,
 }
 

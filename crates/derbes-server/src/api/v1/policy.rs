@@ -17,11 +17,8 @@ pub(in crate::api) fn routes() -> RouteList {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Versions {
-    #[serde(default)]
     from: Option<String>,
-    #[serde(default)]
     to: Option<String>,
-    #[serde(default)]
     lang: Option<String>,
 }
 

@@ -105,7 +105,6 @@ async fn check_code(
 #[serde(deny_unknown_fields)]
 pub(super) struct DocumentInput {
     document: DocumentKind,
-    #[serde(default)]
     note: Option<String>,
 }
 

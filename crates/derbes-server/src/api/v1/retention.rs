@@ -91,9 +91,7 @@ async fn acts(Caller { app, actor }: Caller) -> Result<Response, ApiError> {
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ActQuery {
-    #[serde(default)]
     format: Option<String>,
-    #[serde(default)]
     lang: Option<String>,
 }
 
@@ -140,7 +138,6 @@ fn json_or(format: Option<&str>, other: &str) -> Result<bool, ApiError> {
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReleaseQuery {
-    #[serde(default)]
     format: Option<String>,
 }
 
