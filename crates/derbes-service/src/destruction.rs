@@ -14,7 +14,7 @@ use derbes_core::audit::{AuditDraft, Outcome};
 use derbes_core::destruction::{check, ConnectorDone, Destruction, DestructionProblem};
 use derbes_core::retention_batch::{BatchStatus, ItemMark};
 use derbes_crypto::KeyRing;
-use derbes_store::{Applied, StoreError, WriteOp};
+use derbes_store::{Applied, Page, StoreError, WriteOp};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::io::{BufRead, Write};
@@ -648,7 +648,7 @@ impl Destructions {
             let mut after = None;
             loop {
                 let page = store
-                    .retention_batch_items(batch.id, after, PAGE, false)
+                    .retention_batch_items(batch.id, Page::after(after, PAGE), false)
                     .await?;
                 let Some(last) = page.last() else { break };
                 after = Some(last.item.subject_id);

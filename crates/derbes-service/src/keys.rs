@@ -4,7 +4,7 @@
 use crate::vault::{Vault, VaultError};
 use derbes_core::audit::{AuditDraft, Outcome};
 use derbes_crypto::WrappedKey;
-use derbes_store::{Applied, KeyOwner, KeyRecord, StoreError, WriteOp};
+use derbes_store::{Applied, KeyOwner, KeyRecord, Page, StoreError, WriteOp};
 use serde_json::json;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -57,7 +57,11 @@ impl Keys {
         let keys = self.vault.keys();
         let current = keys.current_version();
         loop {
-            let page = self.vault.store().keys_page(owner, after, 1000).await?;
+            let page = self
+                .vault
+                .store()
+                .keys_page(owner, Page::after(after, 1000))
+                .await?;
             let Some(last) = page.last() else { break };
             after = Some(last.id);
             let mut batch: Vec<(KeyRecord, Vec<u8>, u32)> = Vec::with_capacity(page.len());

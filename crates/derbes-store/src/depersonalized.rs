@@ -2,7 +2,7 @@
 //! naming none; and the pseudonym key of a batch that depersonalizes, kept wrapped while the
 //! batch runs and deleted with its completion.
 
-use crate::StoreError;
+use crate::{Page, StoreError};
 use derbes_core::depersonalize::Record;
 use uuid::Uuid;
 
@@ -34,8 +34,7 @@ pub trait DepersonalizedStore: Send + Sync {
     async fn depersonalized_records(
         &self,
         rule: &str,
-        after: Option<Uuid>,
-        limit: u32,
+        page: Page,
     ) -> Result<Vec<(Uuid, Record)>, StoreError>;
     /// The pseudonym key of a batch still running.
     async fn pseudonym_key(&self, batch: Uuid) -> Result<Option<PseudonymKey>, StoreError>;

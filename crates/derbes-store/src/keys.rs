@@ -1,6 +1,6 @@
 //! Wrapped data keys, for key rotation.
 
-use crate::StoreError;
+use crate::{Page, StoreError};
 use uuid::Uuid;
 
 /// Whose data key a [`KeyRecord`] is.
@@ -29,12 +29,7 @@ pub struct KeyRecord {
 pub trait KeyStore: Send + Sync {
     /// Wrapped data keys of subjects or of requests, ordered by id, after `after` (for key
     /// rotation).
-    async fn keys_page(
-        &self,
-        owner: KeyOwner,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<KeyRecord>, StoreError>;
+    async fn keys_page(&self, owner: KeyOwner, page: Page) -> Result<Vec<KeyRecord>, StoreError>;
     /// How many data keys (of subjects and of requests) are wrapped under each key-encryption
     /// key version.
     async fn key_versions(&self) -> Result<std::collections::BTreeMap<u32, u64>, StoreError>;

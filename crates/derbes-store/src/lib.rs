@@ -121,6 +121,26 @@ pub enum StoreError {
     ArchiveRefused(String),
 }
 
+/// A page of a list kept in key order: the entries after `after` (from the first when `None`),
+/// at most `limit` of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub after: Option<uuid::Uuid>,
+    pub limit: u32,
+}
+
+impl Page {
+    /// The first `limit` entries.
+    pub fn first(limit: u32) -> Page {
+        Page { after: None, limit }
+    }
+
+    /// The `limit` entries after `after` (from the first when `None`).
+    pub fn after(after: Option<uuid::Uuid>, limit: u32) -> Page {
+        Page { after, limit }
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         match &e {

@@ -1,7 +1,7 @@
 //! Retention batches: what one retention rule destroys or depersonalizes, as proposed to the
 //! DPO and approved, with its items (one per subject) and what executing each came to.
 
-use crate::StoreError;
+use crate::{Page, StoreError};
 use derbes_core::retention_batch::{Batch, BatchItem, ItemMark};
 use uuid::Uuid;
 
@@ -36,8 +36,7 @@ pub trait RetentionBatchStore: Send + Sync {
     async fn retention_batch_items(
         &self,
         id: Uuid,
-        after: Option<Uuid>,
-        limit: u32,
+        page: Page,
         pending: bool,
     ) -> Result<Vec<BatchItemRecord>, StoreError>;
 }

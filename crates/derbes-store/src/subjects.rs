@@ -65,6 +65,26 @@ pub struct IndexEntry {
     pub digest: [u8; 32],
 }
 
+impl IndexEntry {
+    /// Refuses the entry for subject `id` of `category` when `holder`, the subject that holds
+    /// it now, is another one.
+    pub(crate) fn free_for(
+        &self,
+        id: &Uuid,
+        category: &str,
+        holder: Option<Uuid>,
+    ) -> Result<(), StoreError> {
+        match holder {
+            Some(existing) if existing != *id => Err(StoreError::Duplicate {
+                field: self.field.clone(),
+                category: category.to_owned(),
+                existing,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Subjects: their sealed records and blind-index entries.
 #[async_trait::async_trait]
 pub trait SubjectStore: Send + Sync {

@@ -326,3 +326,14 @@ pub fn run_suite(suite: &str, cases: &[(&str, Case)]) -> ExitCode {
         ExitCode::FAILURE
     }
 }
+
+/// Every event of the chain in a SQLite database, as its rows hold them: for a test that
+/// changes the file behind derbes' back.
+pub fn sqlite_events(
+    c: &rusqlite::Connection,
+) -> Result<Vec<derbes_core::audit::AuditEvent>, crate::StoreError> {
+    let columns = crate::audit::EVENT_COLUMNS;
+    let mut stmt = c.prepare(&format!("SELECT {columns} FROM audit_events ORDER BY seq"))?;
+    let rows = stmt.query_map([], crate::sqlite::raw_event)?;
+    rows.map(|r| r?.event()).collect()
+}

@@ -15,7 +15,7 @@ use derbes_crypto::KeyRing;
 use derbes_store::testing::{run_suite, Case, Fut, TestDb};
 use derbes_store::{
     open, AccountChange, AccountRecord, AccountWrite, Applied, DestructionChecked, EndSessions,
-    FlagWrite, IndexEntry, JobOutcome, JobRun, JobWrite, KeyOwner, KeyRecord, PackageRecord,
+    FlagWrite, IndexEntry, JobOutcome, JobRun, JobWrite, KeyOwner, KeyRecord, PackageRecord, Page,
     Reconfirmation, ReconfirmationsDue, RequestQuery, RequestRecord, SessionRecord, SessionStage,
     Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob, WebhookStatus,
     WriteOp,
@@ -227,10 +227,13 @@ fn rewrap_tokens_and_declarations(db: TestDb) -> Fut {
         let b = record("student");
         s.write(create(&a, 1)).await.unwrap();
         s.write(create(&b, 2)).await.unwrap();
-        let page = s.keys_page(KeyOwner::Subject, None, 1).await.unwrap();
+        let page = s
+            .keys_page(KeyOwner::Subject, Page::first(1))
+            .await
+            .unwrap();
         assert_eq!(page.len(), 1);
         let rest = s
-            .keys_page(KeyOwner::Subject, Some(page[0].id), 10)
+            .keys_page(KeyOwner::Subject, Page::after(Some(page[0].id), 10))
             .await
             .unwrap();
         assert_eq!(rest.len(), 1);
@@ -1116,7 +1119,7 @@ fn retention_batches_execute_each_item_once(db: TestDb) -> Fut {
         assert_eq!((stored.batch.clone(), stored.version), (batch.clone(), 1));
         assert_eq!(s.retention_batches(10).await.unwrap(), [stored]);
         let pending = |s: Arc<dyn Store>| async move {
-            s.retention_batch_items(batch.id, None, 10, true)
+            s.retention_batch_items(batch.id, Page::first(10), true)
                 .await
                 .unwrap()
                 .len()
@@ -1170,7 +1173,7 @@ fn retention_batches_execute_each_item_once(db: TestDb) -> Fut {
         s.write(mark(&two)).await.unwrap();
         assert_eq!(pending(s.clone()).await, 0);
         let all = s
-            .retention_batch_items(batch.id, None, 10, false)
+            .retention_batch_items(batch.id, Page::first(10), false)
             .await
             .unwrap();
         let marks: Vec<(Uuid, Option<ItemMark>)> = all
@@ -1243,7 +1246,10 @@ fn depersonalized_records_are_kept_with_their_destruction(db: TestDb) -> Fut {
             assert_eq!(stored, Applied::PseudonymKey(key(1)), "the first one stays");
         }
         assert_eq!(s.pseudonym_key(batch.id).await.unwrap(), Some(key(1)));
-        let listed = s.keys_page(KeyOwner::Pseudonym, None, 10).await.unwrap();
+        let listed = s
+            .keys_page(KeyOwner::Pseudonym, Page::first(10))
+            .await
+            .unwrap();
         assert_eq!(listed.iter().map(|k| k.id).collect::<Vec<_>>(), [batch.id]);
 
         let kept = |year: &str| derbes_store::Depersonalized {
@@ -1262,9 +1268,10 @@ fn depersonalized_records_are_kept_with_their_destruction(db: TestDb) -> Fut {
             checked: Some((events, batch.id)),
             audit: AuditDraft::new("test", "subject.destroy_fields", Outcome::Ok).subject(r.id),
         };
-        let records = |s: Arc<dyn Store>, rule: &'static str| async move {
-            s.depersonalized_records(rule, None, 10).await.unwrap()
+        let page = |s: Arc<dyn Store>, rule: &'static str, page| async move {
+            s.depersonalized_records(rule, page).await.unwrap()
         };
+        let records = |s, rule| page(s, rule, Page::first(10));
         // Refused (the decision saw a lifecycle event the subject does not have): no record.
         assert!(matches!(
             s.write(fields_of(&one, 1)).await,
@@ -1300,14 +1307,8 @@ fn depersonalized_records_are_kept_with_their_destruction(db: TestDb) -> Fut {
         years.sort();
         assert_eq!(years, ["2009", "2010"]);
         assert!(records(s.clone(), "analytics_data").await.is_empty());
-        let first = s
-            .depersonalized_records("statistics", None, 1)
-            .await
-            .unwrap();
-        let rest = s
-            .depersonalized_records("statistics", Some(first[0].0), 10)
-            .await
-            .unwrap();
+        let first = page(s.clone(), "statistics", Page::first(1)).await;
+        let rest = page(s.clone(), "statistics", Page::after(Some(first[0].0), 10)).await;
         assert_eq!((first.len(), rest.len()), (1, 1));
         assert!(rest[0].0 > first[0].0, "in the order of their ids");
 
@@ -1319,7 +1320,7 @@ fn depersonalized_records_are_kept_with_their_destruction(db: TestDb) -> Fut {
         s.write(put(&done, Some(1), None)).await.unwrap();
         assert_eq!(s.pseudonym_key(batch.id).await.unwrap(), None);
         assert!(s
-            .keys_page(KeyOwner::Pseudonym, None, 10)
+            .keys_page(KeyOwner::Pseudonym, Page::first(10))
             .await
             .unwrap()
             .is_empty());
@@ -1361,7 +1362,7 @@ fn a_batch_stored_again_replaces_its_items(db: TestDb) -> Fut {
             .await
             .unwrap();
         let all = s
-            .retention_batch_items(batch.id, None, 10, false)
+            .retention_batch_items(batch.id, Page::first(10), false)
             .await
             .unwrap();
         assert_eq!(all.len(), 1);
@@ -1572,7 +1573,10 @@ fn requests_file_update_list_and_rewrap(db: TestDb) -> Fut {
         lists_by_due_time(&s, &access, &destroy, a).await;
 
         // Request keys are paged and rewrapped like subject keys.
-        let page = s.keys_page(KeyOwner::Request, None, 10).await.unwrap();
+        let page = s
+            .keys_page(KeyOwner::Request, Page::first(10))
+            .await
+            .unwrap();
         assert_eq!(page.len(), 4);
         assert!(page.iter().all(|k| k.owner == KeyOwner::Request));
         let op = WriteOp::Rewrap {
@@ -1697,7 +1701,7 @@ fn destructions_together_end_each_as_alone(db: TestDb) -> Fut {
             assert!(s.subject(kept.id).await.unwrap().is_some());
         }
         let marks: Vec<(Uuid, Option<ItemMark>)> = s
-            .retention_batch_items(batch.id, None, 10, false)
+            .retention_batch_items(batch.id, Page::first(10), false)
             .await
             .unwrap()
             .into_iter()

@@ -137,33 +137,6 @@ fn audit_verify_detects_edits_removals_reorders_and_truncation() {
     assert_ok(&o);
 }
 
-/// Every event of the chain, as the database holds it.
-fn events(c: &rusqlite::Connection) -> Vec<derbes_core::audit::AuditEvent> {
-    c.prepare("SELECT seq, at, actor, action, subject_id, purpose, fields, outcome, reason, details, hash FROM audit_events ORDER BY seq")
-        .unwrap()
-        .query_map([], |r| {
-            let fields: String = r.get(6)?;
-            let outcome: String = r.get(7)?;
-            let hash: Vec<u8> = r.get(10)?;
-            Ok(derbes_core::audit::AuditEvent {
-                seq: r.get(0)?,
-                at: r.get(1)?,
-                actor: r.get(2)?,
-                action: r.get(3)?,
-                subject_id: r.get(4)?,
-                purpose: r.get(5)?,
-                fields: fields.split('\u{1f}').filter(|f| !f.is_empty()).map(str::to_owned).collect(),
-                outcome: derbes_core::audit::Outcome::parse(&outcome).unwrap(),
-                reason: r.get(8)?,
-                details: r.get(9)?,
-                hash: hash.try_into().unwrap(),
-            })
-        })
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-}
-
 /// Someone with the database but not the key file changes an event and rewrites every hash
 /// after it, and the signed head, under a key of their own: the chain does not verify, and no
 /// writer of derbes appends to it, so that no later action makes it look whole again.
@@ -182,7 +155,7 @@ fn a_rewritten_chain_is_refused_by_every_writer_and_reported() {
     };
     {
         let c = db(&data);
-        let chain = events(&c);
+        let chain = derbes_store::testing::sqlite_events(&c).unwrap();
         let forger = derbes_crypto::KeyRing::generate().unwrap();
         let from = chain.len() - 2;
         let mut prev: Hash = if from == 0 {

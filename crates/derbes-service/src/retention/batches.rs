@@ -20,7 +20,7 @@ use derbes_core::retention_batch::{
 use derbes_core::validate::FieldProblem;
 use derbes_crypto::DataKey;
 use derbes_store::{
-    Applied, BatchItemRecord, BatchRecord, Depersonalized, PseudonymKey, StoreError, WriteOp,
+    Applied, BatchItemRecord, BatchRecord, Depersonalized, Page, PseudonymKey, StoreError, WriteOp,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -197,7 +197,7 @@ impl Retention {
             let page = self
                 .vault
                 .store()
-                .retention_batch_items(id, after, ITEM_PAGE, false)
+                .retention_batch_items(id, Page::after(after, ITEM_PAGE), false)
                 .await?;
             let full = page.len() == ITEM_PAGE as usize;
             after = page.last().map(|i| i.item.subject_id);
@@ -376,7 +376,7 @@ impl Retention {
             let page = self
                 .vault
                 .store()
-                .retention_batch_items(batch.id, None, ITEM_PAGE, true)
+                .retention_batch_items(batch.id, Page::first(ITEM_PAGE), true)
                 .await?;
             if page.is_empty() {
                 break;

@@ -10,6 +10,7 @@ use derbes_core::audit::{AuditDraft, Outcome};
 use derbes_core::declaration::RetentionAction;
 use derbes_core::depersonalize::{k_anonymous, Release};
 use derbes_core::validate::FieldProblem;
+use derbes_store::Page;
 use serde::Serialize;
 use serde_json::json;
 
@@ -89,7 +90,9 @@ impl Retention {
         let mut records = Vec::new();
         let mut after = None;
         loop {
-            let page = store.depersonalized_records(rule, after, PAGE).await?;
+            let page = store
+                .depersonalized_records(rule, Page::after(after, PAGE))
+                .await?;
             let full = page.len() == PAGE as usize;
             after = page.last().map(|(id, _)| *id);
             records.extend(page.into_iter().map(|(_, r)| r));

@@ -1,6 +1,7 @@
 //! Depersonalized records and pseudonym keys, on PostgreSQL.
 
 use super::*;
+use crate::Page;
 use crate::{Depersonalized, DepersonalizedStore, PseudonymKey};
 use derbes_core::depersonalize::Record;
 
@@ -56,9 +57,9 @@ impl DepersonalizedStore for PostgresStore {
     async fn depersonalized_records(
         &self,
         rule: &str,
-        after: Option<Uuid>,
-        limit: u32,
+        page: Page,
     ) -> Result<Vec<(Uuid, Record)>, StoreError> {
+        let Page { after, limit } = page;
         self.rows(
             "SELECT id, record FROM depersonalized_records WHERE rule = $1 AND id > $2
              ORDER BY id LIMIT $3",

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::KeyStore;
+use crate::Page;
 
 impl Writer {
     pub(super) async fn rewrap(
@@ -46,12 +47,8 @@ impl Writer {
 
 #[async_trait]
 impl KeyStore for PostgresStore {
-    async fn keys_page(
-        &self,
-        owner: KeyOwner,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<KeyRecord>, StoreError> {
+    async fn keys_page(&self, owner: KeyOwner, page: Page) -> Result<Vec<KeyRecord>, StoreError> {
+        let Page { after, limit } = page;
         let c = self.client().await?;
         let after = after.unwrap_or(Uuid::nil());
         let s = c

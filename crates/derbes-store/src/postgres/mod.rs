@@ -959,18 +959,9 @@ impl Writer {
         index: &[IndexEntry],
     ) -> Result<(), StoreError> {
         for e in index {
-            if let Some(row) = self.query_opt("SELECT subject_id FROM blind_index WHERE field = $1 AND digest = $2 AND category = $3", &[&e.field, &&e.digest[..], &category])
-                .await?
-            {
-                let existing: Uuid = row.get(0);
-                if existing != *id {
-                    return Err(StoreError::Duplicate {
-                        field: e.field.clone(),
-                        category: category.to_owned(),
-                        existing,
-                    });
-                }
-            }
+            let holder = self.query_opt("SELECT subject_id FROM blind_index WHERE field = $1 AND digest = $2 AND category = $3", &[&e.field, &&e.digest[..], &category])
+                .await?;
+            e.free_for(id, category, holder.map(|row| row.get(0)))?;
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::retention_batches::{BatchItemRecord, BatchRecord};
+use crate::Page;
 use crate::RetentionBatchStore;
 use derbes_core::retention_batch::{Batch, BatchItem, ItemMark};
 
@@ -164,10 +165,10 @@ impl RetentionBatchStore for PostgresStore {
     async fn retention_batch_items(
         &self,
         id: Uuid,
-        after: Option<Uuid>,
-        limit: u32,
+        page: Page,
         pending: bool,
     ) -> Result<Vec<BatchItemRecord>, StoreError> {
+        let Page { after, limit } = page;
         self.rows(
             "SELECT item, outcome FROM retention_batch_items
              WHERE batch_id = $1 AND subject_id > $2 AND (NOT $3 OR outcome IS NULL)

@@ -1,6 +1,7 @@
 //! Depersonalized records and pseudonym keys, on SQLite.
 
 use super::*;
+use crate::Page;
 use crate::{Depersonalized, DepersonalizedStore, PseudonymKey};
 use derbes_core::depersonalize::Record;
 
@@ -58,9 +59,9 @@ impl DepersonalizedStore for SqliteStore {
     async fn depersonalized_records(
         &self,
         rule: &str,
-        after: Option<Uuid>,
-        limit: u32,
+        page: Page,
     ) -> Result<Vec<(Uuid, Record)>, StoreError> {
+        let Page { after, limit } = page;
         let rule = rule.to_owned();
         self.read(move |c| {
             let after = after.map(|u| u.as_bytes().to_vec()).unwrap_or_default();

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::KeyStore;
+use crate::Page;
 
 pub(super) fn rewrap(
     tx: &mut Tx<'_>,
@@ -35,12 +36,8 @@ pub(super) fn rewrap(
 
 #[async_trait]
 impl KeyStore for SqliteStore {
-    async fn keys_page(
-        &self,
-        owner: KeyOwner,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<KeyRecord>, StoreError> {
+    async fn keys_page(&self, owner: KeyOwner, page: Page) -> Result<Vec<KeyRecord>, StoreError> {
+        let Page { after, limit } = page;
         self.read(move |c| {
             let after = after.map(|u| u.as_bytes().to_vec()).unwrap_or_default();
             let mut stmt = c.prepare_cached(match owner {

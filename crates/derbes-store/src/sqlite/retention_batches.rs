@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::retention_batches::{BatchItemRecord, BatchRecord};
+use crate::Page;
 use crate::RetentionBatchStore;
 use derbes_core::retention_batch::{Batch, BatchItem, ItemMark};
 
@@ -156,10 +157,10 @@ impl RetentionBatchStore for SqliteStore {
     async fn retention_batch_items(
         &self,
         id: Uuid,
-        after: Option<Uuid>,
-        limit: u32,
+        page: Page,
         pending: bool,
     ) -> Result<Vec<BatchItemRecord>, StoreError> {
+        let Page { after, limit } = page;
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT item, outcome FROM retention_batch_items

@@ -17,16 +17,7 @@ pub(super) fn check_unique(
         let holder: Option<Vec<u8>> = stmt
             .query_row(params![e.field, &e.digest[..], category], |r| r.get(0))
             .optional()?;
-        if let Some(h) = holder {
-            let existing = uuid_of(h)?;
-            if existing != *id {
-                return Err(StoreError::Duplicate {
-                    field: e.field.clone(),
-                    category: category.to_owned(),
-                    existing,
-                });
-            }
-        }
+        e.free_for(id, category, holder.map(uuid_of).transpose()?)?;
     }
     Ok(())
 }
