@@ -107,11 +107,7 @@ fn wide_purposes(c: &mut Criterion, d: &Declaration) {
     push("bench_p9".into(), false, 51);
     let facts = SubjectFacts {
         birth_date: Some(date!(2000 - 03 - 15)),
-        blocked: false,
-        restricted: &[],
-        obligations: &[],
-        consents: &ledger,
-        retention: None,
+        ..SubjectFacts::of_ledger(&ledger)
     };
     let now = datetime!(2026-11-21 10:00 UTC);
     let scope = ActorScope::AnyPurpose;
@@ -176,11 +172,7 @@ fn demo_purposes(c: &mut Criterion, d: &Declaration) {
     }
     let facts = SubjectFacts {
         birth_date: Some(date!(2012 - 03 - 15)),
-        blocked: false,
-        restricted: &[],
-        obligations: &[],
-        consents: &ledger,
-        retention: None,
+        ..SubjectFacts::of_ledger(&ledger)
     };
     let now = datetime!(2026-11-21 10:00 UTC);
     let scope = ActorScope::Purposes(vec!["education".into(), "extracurricular".into()]);

@@ -766,11 +766,7 @@ mod tests {
     fn facts(consents: &[ConsentEvent]) -> SubjectFacts<'_> {
         SubjectFacts {
             birth_date: Some(CHILD_BORN),
-            blocked: false,
-            restricted: &[],
-            obligations: &[],
-            consents,
-            retention: None,
+            ..SubjectFacts::of_ledger(consents)
         }
     }
 
@@ -1096,12 +1092,9 @@ cross_border_basis = "consent"
         let d = decl();
         let restricted = vec!["education".to_string()];
         let f = SubjectFacts {
-            birth_date: None,
             blocked: true,
             restricted: &restricted,
-            obligations: &[],
-            consents: &[],
-            retention: None,
+            ..SubjectFacts::of_ledger(&[])
         };
         let r = decide(
             &d,

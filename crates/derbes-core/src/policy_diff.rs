@@ -835,14 +835,7 @@ mod tests {
                 at: time::macros::datetime!(2026-09-01 08:00 UTC),
             };
             let ledger = [given];
-            let adult = SubjectFacts {
-                birth_date: None,
-                blocked: false,
-                restricted: &[],
-                obligations: &[],
-                consents: &ledger,
-                retention: None,
-            };
+            let adult = SubjectFacts::of_ledger(&ledger);
             let every_field = &new.purposes["extracurricular"].fields;
             let refused: Vec<String> =
                 match consent_covers(&new, &adult, "extracurricular", every_field, now) {

@@ -359,11 +359,7 @@ pub(crate) mod tests {
     pub(crate) fn facts(consents: &[ConsentEvent]) -> SubjectFacts<'_> {
         SubjectFacts {
             birth_date: Some(date!(2000 - 01 - 01)),
-            blocked: false,
-            restricted: &[],
-            obligations: &[],
-            consents,
-            retention: None,
+            ..SubjectFacts::of_ledger(consents)
         }
     }
 

@@ -787,12 +787,7 @@ fn a_link_reaches_no_representative_out_of_scope(db: TestDb) -> Fut {
             let r = s
                 .get(&format!("/api/v1/subjects/{id}/audit"), &s.admin)
                 .await;
-            let refused = r.body["events"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|e| e["reason"] == "outside_actor_scope")
-                .count();
+            let refused = count_where(&r.body["events"], "reason", "outside_actor_scope");
             assert_eq!(refused, 1, "{}", r.body);
         }
     })

@@ -16,7 +16,9 @@ use derbes_core::decision::ActorScope;
 use derbes_core::declaration::{representative_categories, LegalBasis};
 use derbes_core::flags::{Flag, FlagReason, Obligation};
 use derbes_core::validate::{FieldProblem, ValueError};
-use derbes_store::{Applied, FlagWrite, ReconfirmationsDue, StoreError, SubjectRecord, WriteOp};
+use derbes_store::{
+    Applied, DueReconfirmations, FlagWrite, ReconfirmationsDue, StoreError, SubjectRecord, WriteOp,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
@@ -539,7 +541,12 @@ impl Consents {
         Ok(self
             .vault
             .store()
-            .reconfirmations_due(next_month(self.vault.today()), purposes, offset, limit)
+            .reconfirmations_due(DueReconfirmations {
+                through: next_month(self.vault.today()),
+                purposes,
+                offset,
+                limit,
+            })
             .await?)
     }
 
@@ -556,7 +563,7 @@ impl Consents {
             let listed = self
                 .vault
                 .store()
-                .unsettled_reconfirmations(after, 500)
+                .unsettled_reconfirmations(derbes_store::Page::after(after, 500))
                 .await?;
             let Some(&last) = listed.last() else {
                 return failed.map_or(Ok(settled), Err);

@@ -690,7 +690,11 @@ impl Destructions {
     ) -> Result<Vec<Destruction>, VaultError> {
         self.vault
             .authorize(actor, crate::access::Action::DestructionRead)?;
-        Ok(self.vault.store().destructions(after, limit).await?)
+        Ok(self
+            .vault
+            .store()
+            .destructions(Page::after(after, limit))
+            .await?)
     }
 
     /// Destroys again every subject of the log that the database holds (after a restore from an
@@ -764,7 +768,11 @@ impl Destructions {
         let mut missing = Vec::new();
         let mut after = None;
         loop {
-            let page = self.vault.store().destructions(after, PAGE).await?;
+            let page = self
+                .vault
+                .store()
+                .destructions(Page::after(after, PAGE))
+                .await?;
             let Some(last) = page.last() else { break };
             after = Some(last.subject_id);
             missing.extend(page.into_iter().filter(|d| !in_log.contains(&d.subject_id)));

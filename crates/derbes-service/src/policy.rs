@@ -1203,7 +1203,7 @@ impl Policy {
             let ids = self
                 .vault
                 .store()
-                .consenting_subjects(key, after, COUNT_BATCH)
+                .consenting_subjects(key, derbes_store::Page::after(after, COUNT_BATCH))
                 .await?;
             let Some(last) = ids.last() else { break };
             after = Some(*last);

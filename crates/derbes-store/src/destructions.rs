@@ -1,6 +1,6 @@
 //! The records of destroyed subjects.
 
-use crate::StoreError;
+use crate::{Page, StoreError};
 use derbes_core::destruction::Destruction;
 use derbes_core::flags::Obligation;
 use uuid::Uuid;
@@ -46,11 +46,7 @@ pub trait DestructionStore: Send + Sync {
     /// The record of a destroyed subject.
     async fn destruction(&self, subject_id: Uuid) -> Result<Option<Destruction>, StoreError>;
     /// Destruction records by subject id, after `after`.
-    async fn destructions(
-        &self,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<Destruction>, StoreError>;
+    async fn destructions(&self, page: Page) -> Result<Vec<Destruction>, StoreError>;
     /// Rewrites the storage of subjects' records, so that no older version of a record that
     /// lost fields (a retention batch's) stays in the database's files, sealed under a key
     /// that is still live. SQLite zeroes what it deletes and empties its WAL after each such

@@ -60,8 +60,8 @@ pub use retention_scans::{KeptScan, RetentionScanStore};
 pub use sqlite::SqliteStore;
 pub(crate) use subject_state::{state_sql, FlagTable};
 pub use subject_state::{
-    FlagWrite, Reconfirmation, ReconfirmationsDue, RetentionSubject, StateChanges, SubjectState,
-    SubjectStateStore, STATE_CHANGES_KEPT,
+    DueReconfirmations, FlagWrite, Reconfirmation, ReconfirmationsDue, RetentionSubject,
+    StateChanges, SubjectState, SubjectStateStore, STATE_CHANGES_KEPT,
 };
 pub use subjects::{IndexEntry, Rewritten, SubjectRecord, SubjectStore};
 pub(crate) use tokens::{purposes_of, TOKEN_COLUMNS};
@@ -138,6 +138,11 @@ impl Page {
     /// The `limit` entries after `after` (from the first when `None`).
     pub fn after(after: Option<uuid::Uuid>, limit: u32) -> Page {
         Page { after, limit }
+    }
+
+    /// The key the page starts after: the nil id, below every id derbes makes, for the first.
+    pub(crate) fn start(&self) -> uuid::Uuid {
+        self.after.unwrap_or(uuid::Uuid::nil())
     }
 }
 

@@ -1,6 +1,6 @@
 //! What decisions need beside a subject's fields: its consent ledger, representatives, block, restrictions and obligations, and the feed of their changes.
 
-use crate::{StoreError, SubjectRecord};
+use crate::{Page, StoreError, SubjectRecord};
 use derbes_core::consent::{ConsentEvent, RepresentativeLink};
 use derbes_core::flags::{Flag, Obligation};
 use uuid::Uuid;
@@ -149,6 +149,23 @@ pub struct Reconfirmation {
     pub month: time::Date,
 }
 
+/// Which reconfirmations to list: those due in the month of `through` or before, of
+/// `purposes` (every purpose when empty), at most `limit` from the `offset`-th.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueReconfirmations {
+    pub through: time::Date,
+    pub purposes: Vec<String>,
+    pub offset: u32,
+    pub limit: u32,
+}
+
+impl DueReconfirmations {
+    /// The last month asked for, as the store keeps months.
+    pub(crate) fn month(&self) -> String {
+        crate::times::month_text(self.through)
+    }
+}
+
 /// Some of the reconfirmations due, and how many there are in all.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ReconfirmationsDue {
@@ -222,11 +239,7 @@ pub trait SubjectStateStore: Send + Sync {
     async fn state_changes(&self, after: i64, limit: u32) -> Result<StateChanges, StoreError>;
     /// Subjects in id order after `after` (from the first when `None`), at most `limit`, with
     /// what the retention scan needs of each.
-    async fn retention_page(
-        &self,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<RetentionSubject>, StoreError>;
+    async fn retention_page(&self, page: Page) -> Result<Vec<RetentionSubject>, StoreError>;
     /// The subjects with an open data-subject request, a legal hold on their data, and
     /// whether a complaint is among those requests.
     async fn subjects_with_open_requests(&self) -> Result<Vec<(Uuid, bool)>, StoreError>;
@@ -241,27 +254,15 @@ pub trait SubjectStateStore: Send + Sync {
     /// The subjects with consent events for `purpose` in their ledger, in id order, after
     /// `after` (from the first when `None`), at most `limit`: whether each consent still holds is
     /// core's to decide, on the subject's state.
-    async fn consenting_subjects(
-        &self,
-        purpose: &str,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<Uuid>, StoreError>;
-    /// The reconfirmations due in the month of `through` or before, of `purposes` (every
-    /// purpose when empty): the earliest month first, at most `limit` from the `offset`-th,
-    /// with the count of all (0 when the page is past the end).
+    async fn consenting_subjects(&self, purpose: &str, page: Page)
+        -> Result<Vec<Uuid>, StoreError>;
+    /// The reconfirmations `asked` for, the earliest month first, with the count of all (0 when
+    /// the page is past the end).
     async fn reconfirmations_due(
         &self,
-        through: time::Date,
-        purposes: Vec<String>,
-        offset: u32,
-        limit: u32,
+        asked: DueReconfirmations,
     ) -> Result<ReconfirmationsDue, StoreError>;
     /// Subjects whose months of majority are to be worked out again (see
     /// [`crate::WriteOp::SettleReconfirmations`]), in id order after `after`, at most `limit`.
-    async fn unsettled_reconfirmations(
-        &self,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<Uuid>, StoreError>;
+    async fn unsettled_reconfirmations(&self, page: Page) -> Result<Vec<Uuid>, StoreError>;
 }

@@ -14,11 +14,11 @@ use derbes_core::retention_batch::{Batch, BatchItem, BatchStatus, BatchSummary, 
 use derbes_crypto::KeyRing;
 use derbes_store::testing::{run_suite, Case, Fut, TestDb};
 use derbes_store::{
-    open, AccountChange, AccountRecord, AccountWrite, Applied, DestructionChecked, EndSessions,
-    FlagWrite, IndexEntry, JobOutcome, JobRun, JobWrite, KeyOwner, KeyRecord, PackageRecord, Page,
-    Reconfirmation, ReconfirmationsDue, RequestQuery, RequestRecord, SessionRecord, SessionStage,
-    Store, StoreError, SubjectRecord, SubjectState, TokenRecord, WebhookJob, WebhookStatus,
-    WriteOp,
+    open, AccountChange, AccountRecord, AccountWrite, Applied, DestructionChecked,
+    DueReconfirmations, EndSessions, FlagWrite, IndexEntry, JobOutcome, JobRun, JobWrite, KeyOwner,
+    KeyRecord, PackageRecord, Page, Reconfirmation, ReconfirmationsDue, RequestQuery,
+    RequestRecord, SessionRecord, SessionStage, Store, StoreError, SubjectRecord, SubjectState,
+    TokenRecord, WebhookJob, WebhookStatus, WriteOp,
 };
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -27,6 +27,16 @@ use uuid::Uuid;
 
 fn keys() -> Arc<KeyRing> {
     Arc::new(KeyRing::generate().unwrap())
+}
+
+/// The reconfirmations of every purpose due by `through`, ten from the `offset`-th.
+fn due_through(through: time::Date, offset: u32) -> DueReconfirmations {
+    DueReconfirmations {
+        through,
+        purposes: Vec::new(),
+        offset,
+        limit: 10,
+    }
 }
 
 async fn store(db: &TestDb, keys: &Arc<KeyRing>) -> Arc<dyn Store> {
@@ -469,7 +479,7 @@ fn months_of_majority_are_settled_against_what_was_read(db: TestDb) -> Fut {
         .await
         .unwrap();
         assert!(s
-            .unsettled_reconfirmations(None, 10)
+            .unsettled_reconfirmations(Page::first(10))
             .await
             .unwrap()
             .is_empty());
@@ -484,7 +494,7 @@ fn months_of_majority_are_settled_against_what_was_read(db: TestDb) -> Fut {
         s.write(correct(child.id)).await.unwrap();
         s.write(correct(other.id)).await.unwrap();
         assert_eq!(
-            s.unsettled_reconfirmations(None, 10).await.unwrap(),
+            s.unsettled_reconfirmations(Page::first(10)).await.unwrap(),
             [child.id],
             "only a subject with consents"
         );
@@ -524,12 +534,12 @@ fn months_of_majority_are_settled_against_what_was_read(db: TestDb) -> Fut {
             Applied::ReconfirmationsSettled
         );
         assert!(s
-            .unsettled_reconfirmations(None, 10)
+            .unsettled_reconfirmations(Page::first(10))
             .await
             .unwrap()
             .is_empty());
         let due = s
-            .reconfirmations_due(date!(2031 - 05 - 01), Vec::new(), 0, 10)
+            .reconfirmations_due(due_through(date!(2031 - 05 - 01), 0))
             .await
             .unwrap();
         assert_eq!(
@@ -557,17 +567,17 @@ async fn another_declaration_unsettles_the_months(
     };
     s.write(declaration("2027.1")).await.unwrap();
     assert_eq!(
-        s.unsettled_reconfirmations(None, 10).await.unwrap(),
+        s.unsettled_reconfirmations(Page::first(10)).await.unwrap(),
         [child]
     );
     assert!(
-        s.unsettled_reconfirmations(Some(child), 10)
+        s.unsettled_reconfirmations(Page::after(Some(child), 10))
             .await
             .unwrap()
             .is_empty(),
         "none after the last one"
     );
-    let unsettled = || s.unsettled_reconfirmations(None, 10);
+    let unsettled = || s.unsettled_reconfirmations(Page::first(10));
     s.write(settle(2, 1)).await.unwrap();
     // Started again under the same one: nothing to work out; under a newer one, then the
     // older one put back: each time again.
@@ -662,12 +672,10 @@ fn consents_links_and_flags(db: TestDb) -> Fut {
         assert_eq!(recorded, Applied::ConsentRecorded);
         // The parent's consent is for the child to confirm in March 2030, not before.
         let due = |through: time::Date, purposes: &[&str]| {
-            s.reconfirmations_due(
-                through,
-                purposes.iter().map(|p| p.to_string()).collect(),
-                0,
-                10,
-            )
+            s.reconfirmations_due(DueReconfirmations {
+                purposes: purposes.iter().map(|p| p.to_string()).collect(),
+                ..due_through(through, 0)
+            })
         };
         let march = Reconfirmation {
             subject_id: child.id,
@@ -686,7 +694,7 @@ fn consents_links_and_flags(db: TestDb) -> Fut {
             ReconfirmationsDue::default()
         );
         assert_eq!(
-            s.reconfirmations_due(date!(2030 - 03 - 31), Vec::new(), 1, 10)
+            s.reconfirmations_due(due_through(date!(2030 - 03 - 31), 1))
                 .await
                 .unwrap(),
             ReconfirmationsDue::default(),
@@ -697,8 +705,9 @@ fn consents_links_and_flags(db: TestDb) -> Fut {
             ReconfirmationsDue::default(),
             "only the purposes asked"
         );
-        let consenting =
-            |purpose: &'static str, after: Option<Uuid>| s.consenting_subjects(purpose, after, 10);
+        let consenting = |purpose: &'static str, after: Option<Uuid>| {
+            s.consenting_subjects(purpose, Page::after(after, 10))
+        };
         assert_eq!(consenting("olympiad", None).await.unwrap(), [child.id]);
         assert!(consenting("olympiad", Some(child.id))
             .await
@@ -1001,7 +1010,7 @@ fn retention_pages_carry_ledgers_and_open_requests_hold(db: TestDb) -> Fut {
         .unwrap();
         let gone = left(subjects[1].id);
         s.write(record_lifecycle(gone.clone(), 0)).await.unwrap();
-        let first = s.retention_page(None, 2).await.unwrap();
+        let first = s.retention_page(Page::first(2)).await.unwrap();
         assert_eq!(
             first.iter().map(|p| p.id).collect::<Vec<_>>(),
             [subjects[0].id, subjects[1].id]
@@ -1011,11 +1020,14 @@ fn retention_pages_carry_ledgers_and_open_requests_hold(db: TestDb) -> Fut {
         assert!(first[0].lifecycle.is_empty());
         assert_eq!(first[1].lifecycle, [gone]);
         assert_eq!(first[0].created_at, subjects[0].created_at);
-        let rest = s.retention_page(Some(first[1].id), 2).await.unwrap();
+        let rest = s
+            .retention_page(Page::after(Some(first[1].id), 2))
+            .await
+            .unwrap();
         assert_eq!(rest.len(), 1);
         assert_eq!(rest[0].field_collected, subjects[2].field_collected);
         assert!(s
-            .retention_page(Some(rest[0].id), 2)
+            .retention_page(Page::after(Some(rest[0].id), 2))
             .await
             .unwrap()
             .is_empty());
@@ -1923,7 +1935,7 @@ fn destruction_removes_everything_personal_once(db: TestDb) -> Fut {
         assert!(s.subjects_with_legal_holds().await.unwrap().is_empty());
         assert!(s.subject(child.id).await.unwrap().is_none());
         assert_eq!(
-            s.reconfirmations_due(date!(2031 - 01 - 01), Vec::new(), 0, 10)
+            s.reconfirmations_due(due_through(date!(2031 - 01 - 01), 0))
                 .await
                 .unwrap(),
             ReconfirmationsDue::default(),
@@ -2000,11 +2012,13 @@ fn destruction_removes_everything_personal_once(db: TestDb) -> Fut {
         })
         .await
         .unwrap();
-        let all = s.destructions(None, 10).await.unwrap();
+        let all = s.destructions(Page::first(10)).await.unwrap();
         assert_eq!(all.len(), 2);
         assert!(all[0].subject_id < all[1].subject_id);
         assert_eq!(
-            s.destructions(Some(all[0].subject_id), 10).await.unwrap(),
+            s.destructions(Page::after(Some(all[0].subject_id), 10))
+                .await
+                .unwrap(),
             vec![all[1].clone()]
         );
         assert!(matches!(

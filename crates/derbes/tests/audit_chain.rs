@@ -186,18 +186,7 @@ fn a_rewritten_chain_is_refused_by_every_writer_and_reported() {
     let o = derbes_at(cwd, &data, &["audit", "verify"]);
     assert_failed_with(&o, "BROKEN");
     // The command line refuses to add a token to it...
-    let o = derbes_at(
-        cwd,
-        &data,
-        &[
-            "token",
-            "create",
-            "--role",
-            "auditor",
-            "--name",
-            "audit firm",
-        ],
-    );
+    let o = create_token(cwd, &data, "auditor", "audit firm", &[]);
     assert_failed_with(&o, "audit chain is broken");
     // ...and the server starts, says so, and refuses everything it would have to record.
     {

@@ -62,11 +62,7 @@ fn the_console_in_a_browser(db: TestDb) -> Fut {
                 "dpo": account(cwd, &data, "dpo", "dpo", &["--lang", "ru"]),
                 "auditor": account(cwd, &data, "auditor", "auditor", &["--lang", "en"]),
             });
-            let o = derbes_at(
-                cwd,
-                &data,
-                &["token", "create", "--role", "admin", "--name", "seed"],
-            );
+            let o = create_token(cwd, &data, "admin", "seed", &[]);
             assert_ok(&o);
             let token = text(&o.stdout).trim().to_owned();
             let shots = PathBuf::from(

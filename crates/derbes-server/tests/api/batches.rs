@@ -137,11 +137,7 @@ pub(super) fn an_executed_batch_issues_a_signed_act(db: TestDb) -> Fut {
 
         let r = s.get(&act, &dpo).await;
         assert_eq!(r.status, 200, "{}", r.text);
-        assert!(
-            r.disposition.contains("destruction-act-"),
-            "{}",
-            r.disposition
-        );
+        assert_has(&r.disposition, "destruction-act-");
         let year = s.state.app.vault.today().year();
         assert_eq!(r.body["act"]["number"], format!("{year}-1"), "{}", r.body);
         assert_eq!(r.body["act"]["rule"]["code"], "student_records");
@@ -340,23 +336,12 @@ pub(super) fn an_approved_batch_destroys_once_and_again_after_a_restore(db: Test
             "restored: {}",
             r.body
         );
-        let done = s
-            .state
-            .app
-            .destructions
-            .reconcile_destructions()
-            .await
-            .unwrap();
+        let destructions = &s.state.app.destructions;
+        let done = destructions.reconcile_destructions().await.unwrap();
         assert_eq!(done.reapplied_fields, 1, "{done:?}");
         let r = s.get(&life(&ids[1]), &dpo).await;
         assert_eq!(fields_of(&r), ["surname", "iin"], "{}", r.body);
-        let again = s
-            .state
-            .app
-            .destructions
-            .reconcile_destructions()
-            .await
-            .unwrap();
+        let again = destructions.reconcile_destructions().await.unwrap();
         assert_eq!(again.reapplied_fields, 0, "once is enough");
     })
 }

@@ -424,7 +424,7 @@ pub(super) fn an_unconfirmed_job_is_given_up_and_settled_by_hand(db: TestDb) -> 
             .await
             .unwrap()
             .unwrap();
-        assert!(stored.body.contains("settled by hand"), "{}", stored.body);
+        assert_has(&stored.body, "settled by hand");
         assert!(!stored.body.contains("LMS admin"), "{}", stored.body);
         let listed = s
             .get(

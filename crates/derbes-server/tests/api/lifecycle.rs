@@ -48,12 +48,7 @@ pub(super) fn lifecycle_events_are_recorded_and_retracted(db: TestDb) -> Fut {
             today.as_str()
         );
         let r = s.get(&path.replace("/lifecycle", "/audit"), &s.admin).await;
-        let recorded = r.body["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["action"] == "subject.lifecycle")
-            .count();
+        let recorded = count_where(&r.body["events"], "action", "subject.lifecycle");
         assert_eq!(recorded, 4, "{}", r.body);
     })
 }

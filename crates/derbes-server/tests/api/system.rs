@@ -162,12 +162,7 @@ pub(super) fn what_a_new_version_changes_and_whose_consent_it_needs(db: TestDb) 
             .page("/policy/changes?from=2025.1&to=2099.1&lang=en", None)
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
-        assert!(
-            r.text
-                .contains("Changes to the privacy policy: 2025.1 → 2099.1"),
-            "{}",
-            r.text
-        );
+        assert_has(&r.text, "Changes to the privacy policy: 2025.1 → 2099.1");
         let (impact, changes) = r.text.split_once("id=\"changes\"").unwrap();
         assert!(
             impact.contains("Extracurricular education, events and excursions</strong>: data added: E-mail address</li>"),
@@ -189,18 +184,16 @@ pub(super) fn what_a_new_version_changes_and_whose_consent_it_needs(db: TestDb) 
             r.text
         );
         let r = p.page("/policy/changes?lang=ru", None).await;
-        assert!(r.text.contains("Изменений нет."), "{}", r.text);
+        assert_has(&r.text, "Изменений нет.");
         assert_problem(
             &p.page("/policy/changes?from=1999.9", None).await,
             404,
             "not-found",
         );
         let r = p.page("/policy/versions?lang=en", None).await;
-        assert!(
-            r.text
-                .contains("/policy/changes?from=2025.1&amp;to=2099.1&amp;lang=en"),
-            "{}",
-            r.text
+        assert_has(
+            &r.text,
+            "/policy/changes?from=2025.1&amp;to=2099.1&amp;lang=en",
         );
     })
 }
@@ -309,11 +302,9 @@ pub(super) fn the_other_documents_of_any_version_link_to_each_other(db: TestDb) 
             r.text
         );
         let r = p.page("/policy/versions/2099.1?lang=ru", None).await;
-        assert!(
-            r.text
-                .contains("href=\"/policy/documents/consent-forms?version=2099.1&amp;lang=ru\""),
-            "{}",
-            r.text
+        assert_has(
+            &r.text,
+            "href=\"/policy/documents/consent-forms?version=2099.1&amp;lang=ru\"",
         );
         assert_problem(
             &p.page("/policy/documents/leaflet", None).await,

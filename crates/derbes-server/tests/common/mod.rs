@@ -430,6 +430,18 @@ pub fn each<'a>(list: &'a Value, key: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// How many entries of the JSON array `list` have `value` under `key`.
+pub fn count_where(list: &Value, key: &str, value: &str) -> usize {
+    let entries = list.as_array().map(Vec::as_slice).unwrap_or_default();
+    entries.iter().filter(|e| e[key] == value).count()
+}
+
+/// Asserts that `text` holds `needle`, and shows the text when it does not.
+#[track_caller]
+pub fn assert_has(text: &str, needle: &str) {
+    assert!(text.contains(needle), "{needle:?} is missing from:\n{text}");
+}
+
 pub fn assert_problem(r: &Reply, status: u16, kind: &str) {
     assert_eq!(r.status, status, "{}", r.body);
     assert_eq!(r.content_type, "application/problem+json");

@@ -106,7 +106,7 @@ pub(crate) fn consents_are_recorded_and_their_receipts_printed(db: TestDb) -> Fu
         let withdrawn = post(&mut staff, form(&parent, "withdraw", &scan));
         assert_eq!(withdrawn.status, 303, "{}", withdrawn.body);
         let page = staff.get(&format!("{file}?lang=ru"));
-        assert!(page.body.contains("отозвано"), "{}", page.body);
+        assert_has(&page.body, "отозвано");
 
         let mut auditor = desk.person("erlan", Role::Auditor, &[]);
         let refused = auditor.get(&format!("{file}/consents/{receipt}/receipt"));
@@ -166,12 +166,7 @@ pub(crate) fn representatives_and_obligations_from_the_file(db: TestDb) -> Fut {
             &[("purpose", "extracurricular"), ("change", "fulfil")],
         );
         assert_eq!(none.status, 422);
-        assert!(
-            none.body
-                .contains("По этой цели нет действующего обязательства"),
-            "{}",
-            none.body
-        );
+        assert_has(&none.body, "По этой цели нет действующего обязательства");
         let note = ("obligation_note", "экскурсия 12 желтоқсан");
         let past = post(
             "/obligations",
@@ -206,11 +201,9 @@ pub(crate) fn representatives_and_obligations_from_the_file(db: TestDb) -> Fut {
         assert_eq!(post("/consents", &consent("give")).status, 303);
         let held = post("/consents", &consent("withdraw"));
         assert_eq!(held.status, 422);
-        assert!(
-            held.body
-                .contains("обеспечивает ещё не исполненное обязательство субъекта"),
-            "{}",
-            held.body
+        assert_has(
+            &held.body,
+            "обеспечивает ещё не исполненное обязательство субъекта",
         );
         let fulfilled = post(
             "/obligations",

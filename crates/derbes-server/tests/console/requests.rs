@@ -40,7 +40,7 @@ fn file(b: &mut Browser, student: &str, kind: &str) -> String {
     assert_eq!(a.status, 303, "{}", a.body);
     let id = a.location.split('/').nth(3).unwrap().split('?').next();
     let page = b.get(&a.location);
-    assert!(page.body.contains("class=\"notice\""), "{}", page.body);
+    assert_has(&page.body, "class=\"notice\"");
     id.unwrap().to_owned()
 }
 
@@ -86,11 +86,7 @@ pub(crate) fn a_request_from_paper_to_the_sent_answer(db: TestDb) -> Fut {
             .ends_with("?done=submit"));
         let refused = step(&mut staff, &access, &[("step", "approve")]);
         assert_eq!(refused.status, 403);
-        assert!(
-            refused.body.contains("a `staff` account may not do this"),
-            "{}",
-            refused.body
-        );
+        assert_has(&refused.body, "a `staff` account may not do this");
 
         let a = step(&mut dpo, &access, &[("step", "approve")]);
         assert!(a.location.ends_with("?done=approve"), "{}", a.body);
@@ -101,12 +97,7 @@ pub(crate) fn a_request_from_paper_to_the_sent_answer(db: TestDb) -> Fut {
             desk.s
                 .get(&format!("/api/v1/requests/{access}"), &desk.s.admin),
         );
-        let approvals = r.body["history"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|h| h["step"] == "approve")
-            .count();
+        let approvals = count_where(&r.body["history"], "step", "approve");
         assert_eq!(approvals, 1, "{}", r.body);
         assert_eq!(dpo.get("/console/requests/not-an-id").status, 404);
         let unknown = format!("/console/requests/{}", uuid::Uuid::now_v7());
@@ -153,11 +144,9 @@ pub(crate) fn a_request_from_paper_to_the_sent_answer(db: TestDb) -> Fut {
         step(&mut dpo, &destroy, &[("step", "submit")]);
         let same = step(&mut dpo, &destroy, &[("step", "approve")]);
         assert_eq!(same.status, 422, "{}", same.body);
-        assert!(
-            same.body
-                .contains("утвердить его должен другой ответственный или администратор"),
-            "{}",
-            same.body
+        assert_has(
+            &same.body,
+            "утвердить его должен другой ответственный или администратор",
         );
         let mut admin = desk.person("aigerim", Role::Admin, &[]);
         let a = step(&mut admin, &destroy, &[("step", "approve")]);

@@ -45,7 +45,7 @@ pub(crate) fn a_first_sign_in_sets_a_password_and_a_second_factor(db: TestDb) ->
             ],
         );
         assert_eq!(weak.status, 422);
-        assert!(weak.body.contains("кемінде 12 таңба"), "{}", weak.body);
+        assert_has(&weak.body, "кемінде 12 таңба");
         let a = b.post(
             "/console/new-password",
             &[
@@ -67,7 +67,7 @@ pub(crate) fn a_first_sign_in_sets_a_password_and_a_second_factor(db: TestDb) ->
             &[("csrf", &enrol.csrf()), ("code", "000000")],
         );
         assert_eq!(wrong.status, 401);
-        assert!(wrong.body.contains("Код қате"), "{}", wrong.body);
+        assert_has(&wrong.body, "Код қате");
         let a = b.post(
             "/console/enrol",
             &[
@@ -178,18 +178,10 @@ pub(crate) fn sessions_end_at_sign_out_when_idle_and_when_disabled(db: TestDb) -
         let home = b.get("/console/account");
         assert_eq!(home.status, 200);
         // Purposes by their declared label, times in words and the operator's local time.
-        assert!(
-            home.body.contains("Білім беру процесін қамтамасыз ету"),
-            "{}",
-            home.body
-        );
+        assert_has(&home.body, "Білім беру процесін қамтамасыз ету");
         let local = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+5));
         let year = local.year().to_string();
-        assert!(
-            home.body.contains(&format!("{year} жылғы")),
-            "{}",
-            home.body
-        );
+        assert_has(&home.body, &format!("{year} жылғы"));
         let a = b.post("/console/sign-out", &[("csrf", &home.csrf())]);
         assert_eq!((a.status, a.location.as_str()), (303, "/console/sign-in"));
         let mut thief = desk.browser();
@@ -211,7 +203,7 @@ pub(crate) fn sessions_end_at_sign_out_when_idle_and_when_disabled(db: TestDb) -
             "idle for 31 minutes"
         );
         let notice = b.get(&a.location);
-        assert!(notice.body.contains("Сессия аяқталды"), "{}", notice.body);
+        assert_has(&notice.body, "Сессия аяқталды");
 
         b.sign_in("bolat", "Күз келді, 2026!");
         desk.service(desk.s.state.app.accounts.set_disabled(
@@ -280,11 +272,7 @@ pub(crate) fn sign_ins_from_one_address_are_limited(db: TestDb) -> Fut {
         assert_eq!(limited.status, 429);
         let wait: u64 = limited.header("retry-after")[0].parse().unwrap();
         assert!((1..=6).contains(&wait), "{wait}");
-        assert!(
-            limited.body.contains("Too many sign-in attempts"),
-            "{}",
-            limited.body
-        );
+        assert_has(&limited.body, "Too many sign-in attempts");
         assert_eq!(
             b.get("/console/sign-in").status,
             200,

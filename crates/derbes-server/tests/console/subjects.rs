@@ -11,7 +11,7 @@ pub(crate) fn subjects_are_added_found_and_opened_for_a_purpose(db: TestDb) -> F
     Desk::case(db, |desk| {
         let mut staff = desk.person("bolat", Role::Staff, &["education"]);
         let form = staff.get("/console/subjects/new?category=student");
-        assert!(form.body.contains("name=\"iin\""), "{}", form.body);
+        assert_has(&form.body, "name=\"iin\"");
         let student = |iin: &'static str| {
             [
                 ("category", "student"),
@@ -66,7 +66,7 @@ pub(crate) fn subjects_are_added_found_and_opened_for_a_purpose(db: TestDb) -> F
 
         let file = staff.get(&format!("/console/subjects/{id}?purpose=education&lang=ru"));
         assert_eq!(file.status, 200);
-        assert!(file.body.contains("Сәрсенбаева"), "{}", file.body);
+        assert_has(&file.body, "Сәрсенбаева");
         let other = staff.get(&format!("/console/subjects/{id}?purpose=personnel"));
         assert!(other.body.contains("role=\"alert\"") && !other.body.contains("Сәрсенбаева"));
         assert!(
@@ -128,11 +128,7 @@ pub(crate) fn blocks_are_set_by_staff_and_lifted_by_an_officer(db: TestDb) -> Fu
             set.body
         );
         let blocked = staff.get(&format!("/console/subjects/{id}?purpose=education&lang=ru"));
-        assert!(
-            blocked.body.contains("оспорена точность данных"),
-            "{}",
-            blocked.body
-        );
+        assert_has(&blocked.body, "оспорена точность данных");
         assert!(
             blocked.body.contains(
                 "Персональные данные субъекта заблокированы: допускается только их хранение."
@@ -141,7 +137,7 @@ pub(crate) fn blocks_are_set_by_staff_and_lifted_by_an_officer(db: TestDb) -> Fu
         );
         let lift = block(&mut staff, &page.csrf(), "lift");
         assert_eq!(lift.status, 403);
-        assert!(lift.body.contains("may not do this"), "{}", lift.body);
+        assert_has(&lift.body, "may not do this");
 
         let mut dpo = desk.person("aliya", Role::Dpo, &[]);
         let csrf = dpo.get("/console").csrf();
@@ -223,8 +219,8 @@ pub(crate) fn lifecycle_events_from_the_file(db: TestDb) -> Fut {
         let today = today.to_string();
         let mut staff = desk.person("bolat", Role::Staff, &["education"]);
         let page = staff.get(&format!("{file}?lang=ru"));
-        assert!(page.body.contains("Сроки хранения"), "{}", page.body);
-        assert!(page.body.contains("срок ещё не начался"), "{}", page.body);
+        assert_has(&page.body, "Сроки хранения");
+        assert_has(&page.body, "срок ещё не начался");
         let csrf = page.csrf();
         let reason = ("lifecycle_reason", "переведена в другую школу");
         let left = |on: &str| {
@@ -252,16 +248,8 @@ pub(crate) fn lifecycle_events_from_the_file(db: TestDb) -> Fut {
         assert_eq!(recorded.status, 303, "{}", recorded.body);
         assert_eq!(recorded.location, format!("{file}?purpose=&lifecycle=1"));
         let page = staff.get(&format!("{}&lang=ru", recorded.location));
-        assert!(
-            page.body.contains("Событие зарегистрировано."),
-            "{}",
-            page.body
-        );
-        assert!(
-            page.body.contains("(переведена в другую школу)"),
-            "{}",
-            page.body
-        );
+        assert_has(&page.body, "Событие зарегистрировано.");
+        assert_has(&page.body, "(переведена в другую школу)");
         assert!(
             !page.body.contains("срок ещё не начался"),
             "every period started: {}",
@@ -269,13 +257,8 @@ pub(crate) fn lifecycle_events_from_the_file(db: TestDb) -> Fut {
         );
         assert_eq!(post(&mut staff, retraction(&page.body, &csrf)).status, 303);
         let page = staff.get(&format!("{file}?lang=ru"));
-        assert!(
-            page.body
-                .contains("отменено как зарегистрированное по ошибке"),
-            "{}",
-            page.body
-        );
-        assert!(page.body.contains("срок ещё не начался"), "{}", page.body);
+        assert_has(&page.body, "отменено как зарегистрированное по ошибке");
+        assert_has(&page.body, "срок ещё не начался");
     })
 }
 
@@ -293,7 +276,7 @@ pub(crate) fn a_legal_hold_from_the_file(db: TestDb) -> Fut {
         let yesterday = (today - time::Duration::days(1)).to_string();
         let mut dpo = desk.person("aigul", Role::Dpo, &[]);
         let page = dpo.get(&format!("{file}?lang=kk"));
-        assert!(page.body.contains("Жоюды тоқтата тұру"), "{}", page.body);
+        assert_has(&page.body, "Жоюды тоқтата тұру");
         let csrf = page.csrf();
         let hold = |until: &str| {
             vec![
@@ -345,7 +328,7 @@ pub(crate) fn a_legal_hold_from_the_file(db: TestDb) -> Fut {
         assert!(!page
             .body
             .contains("Последний день приостановления уничтожения"));
-        assert!(page.body.contains("снято"), "{}", page.body);
+        assert_has(&page.body, "снято");
     })
 }
 

@@ -110,11 +110,7 @@ pub(crate) fn the_audit_is_verified_browsed_and_exported(db: TestDb) -> Fut {
         assert!(page.body.contains("account.sign_in") && !page.body.contains("subject.create"));
         assert!(!page.body.contains("Сәрсенбаева") && !page.body.contains("061211600012"));
         let verified = dpo.post("/console/audit/verify", &[("csrf", &page.csrf())]);
-        assert!(
-            verified.body.contains("The chain is intact"),
-            "{}",
-            verified.body
-        );
+        assert_has(&verified.body, "The chain is intact");
         let export = dpo.get("/console/audit/export?action=subject.");
         assert_eq!(
             export.header("content-type"),
@@ -275,11 +271,7 @@ pub(crate) fn the_last_retention_scan_is_on_today(db: TestDb) -> Fut {
         a_student_left(desk);
         let mut dpo = desk.person("aliya", Role::Dpo, &[]);
         let page = dpo.get("/console?lang=ru");
-        assert!(
-            page.body.contains("Сроки хранения ещё не проверялись"),
-            "{}",
-            page.body
-        );
+        assert_has(&page.body, "Сроки хранения ещё не проверялись");
         three_years_later_scanned(desk);
         // Three years on, the morning's session is long over: the DPO signs in again.
         let mut dpo = desk.person("dana", Role::Dpo, &[]);
@@ -312,11 +304,7 @@ pub(crate) fn a_batch_is_proposed_and_approved_from_the_retention_page(db: TestD
         let mut dpo = desk.person("dana", Role::Dpo, &[]);
         let page = dpo.get("/console/retention?lang=ru");
         assert_eq!(page.status, 200, "{}", page.body);
-        assert!(
-            page.body.contains("Пакеты ещё не предлагались."),
-            "{}",
-            page.body
-        );
+        assert_has(&page.body, "Пакеты ещё не предлагались.");
         let csrf = page.csrf();
         let proposed = dpo.post(
             "/console/retention/batches",
@@ -324,59 +312,40 @@ pub(crate) fn a_batch_is_proposed_and_approved_from_the_retention_page(db: TestD
         );
         assert_eq!(proposed.status, 303, "{}", proposed.body);
         let page = dpo.get("/console/retention?proposed=1");
-        assert!(page.body.contains("Пакет предложен"), "{}", page.body);
-        assert!(page.body.contains("ожидает утверждения"), "{}", page.body);
+        assert_has(&page.body, "Пакет предложен");
+        assert_has(&page.body, "ожидает утверждения");
         let batch = batch_to_approve(&page);
         let approve = format!("/console/retention/batches/{batch}/approve");
         let r = dpo.post(&approve, &[("csrf", csrf.as_str())]);
         assert_eq!(r.status, 303, "{}", r.body);
         let r = dpo.post(&approve, &[("csrf", csrf.as_str())]);
         assert_eq!(r.status, 409, "{}", r.body);
-        assert!(r.body.contains("Вы уже утвердили этот пакет"), "{}", r.body);
+        assert_has(&r.body, "Вы уже утвердили этот пакет");
         let mut admin = desk.person("marat", Role::Admin, &[]);
         let page = admin.get("/console/retention?lang=kk");
         let r = admin.post(&approve, &[("csrf", page.csrf().as_str())]);
         assert_eq!(r.status, 303, "{}", r.body);
         assert_eq!(batches_run(desk), 1);
         let page = admin.get("/console/retention?lang=kk");
-        assert!(page.body.contains("орындалды"), "{}", page.body);
-        assert!(
-            page.body.contains("Жойылды: 1 субъектінің 1 өрісі"),
-            "{}",
-            page.body
-        );
+        assert_has(&page.body, "орындалды");
+        assert_has(&page.body, "Жойылды: 1 субъектінің 1 өрісі");
         // The executed batch's act, to print for the commission and to download signed.
         let year = desk.service(async { s.state.app.vault.today() }).year();
-        assert!(
-            page.body.contains(&format!("Жою туралы акт № {year}-1")),
-            "{}",
-            page.body
-        );
+        assert_has(&page.body, &format!("Жою туралы акт № {year}-1"));
         let act = format!("/console/retention/batches/{batch}/act");
         let page = admin.get(&format!("{act}?lang=ru"));
         assert_eq!(page.status, 200, "{}", page.body);
-        assert!(
-            page.body.contains(&format!(
-                "Акт об уничтожении персональных данных № {year}-1"
-            )),
-            "{}",
-            page.body
+        assert_has(
+            &page.body,
+            &format!("Акт об уничтожении персональных данных № {year}-1"),
         );
-        assert!(
-            page.body.contains("Председатель комиссии: "),
-            "{}",
-            page.body
-        );
+        assert_has(&page.body, "Председатель комиссии: ");
         let signed = admin.get(&format!("{act}?format=json"));
         assert_eq!(signed.status, 200);
-        assert!(signed.body.contains("\"signature\""), "{}", signed.body);
+        assert_has(&signed.body, "\"signature\"");
         let missing = admin.get("/console/retention/batches/not-a-batch/act");
         assert_eq!(missing.status, 404, "{}", missing.body);
-        assert!(
-            missing.body.contains("Такого пакета нет."),
-            "{}",
-            missing.body
-        );
+        assert_has(&missing.body, "Такого пакета нет.");
         let mut staff = desk.person("bolat", Role::Staff, &["education"]);
         assert_eq!(staff.get("/console/retention").status, 403);
         assert_eq!(staff.get(&act).status, 403);
@@ -410,15 +379,13 @@ pub(crate) fn depersonalized_records_are_released_from_the_retention_page(db: Te
         assert_eq!(batches_run(desk), 1);
         let page = dpo.get("/console/retention?lang=ru");
         let link = "/console/retention/depersonalized/analytics_data";
-        assert!(page.body.contains(link), "{}", page.body);
-        assert!(page.body.contains("Записи для статистики"), "{}", page.body);
+        assert_has(&page.body, link);
+        assert_has(&page.body, "Записи для статистики");
         let page = dpo.get(&format!("{link}?lang=ru"));
         assert_eq!(page.status, 200, "{}", page.body);
-        assert!(
-            page.body
-                .contains("Выдаётся записей: 5 (групп: 1). Не выдаётся групп: 1 (записей: 1)."),
-            "{}",
-            page.body
+        assert_has(
+            &page.body,
+            "Выдаётся записей: 5 (групп: 1). Не выдаётся групп: 1 (записей: 1).",
         );
         let csv = dpo.get(&format!("{link}?format=csv"));
         assert_eq!(csv.status, 200, "{}", csv.body);
@@ -433,11 +400,9 @@ pub(crate) fn depersonalized_records_are_released_from_the_retention_page(db: Te
         );
         let none = dpo.get("/console/retention/depersonalized/student_records?lang=kk");
         assert_eq!(none.status, 404, "{}", none.body);
-        assert!(
-            none.body
-                .contains("Мұндай ереже иесіздендірілген жазбаларды сақтамайды"),
-            "{}",
-            none.body
+        assert_has(
+            &none.body,
+            "Мұндай ереже иесіздендірілген жазбаларды сақтамайды",
         );
         let mut staff = desk.person("bolat", Role::Staff, &["education"]);
         assert_eq!(staff.get(link).status, 403);

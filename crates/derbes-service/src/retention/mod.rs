@@ -405,7 +405,9 @@ impl Retention {
         let declaration = self.vault.declaration();
         let mut after = None;
         loop {
-            let page = store.retention_page(after, SCAN_PAGE).await?;
+            let page = store
+                .retention_page(derbes_store::Page::after(after, SCAN_PAGE))
+                .await?;
             for s in &page {
                 let life =
                     self.vault

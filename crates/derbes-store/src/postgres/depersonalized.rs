@@ -59,11 +59,10 @@ impl DepersonalizedStore for PostgresStore {
         rule: &str,
         page: Page,
     ) -> Result<Vec<(Uuid, Record)>, StoreError> {
-        let Page { after, limit } = page;
         self.rows(
             "SELECT id, record FROM depersonalized_records WHERE rule = $1 AND id > $2
              ORDER BY id LIMIT $3",
-            &[&rule, &after.unwrap_or(Uuid::nil()), &i64::from(limit)],
+            &[&rule, &page.start(), &i64::from(page.limit)],
         )
         .await?
         .iter()

@@ -7,6 +7,7 @@
 //! statements per group, not two dozen per subject.
 
 use super::*;
+use crate::Page;
 use crate::{Depersonalized, DestructionChecked, DestructionStore};
 use std::collections::{HashMap, HashSet};
 
@@ -415,11 +416,8 @@ impl DestructionStore for PostgresStore {
         .transpose()
     }
 
-    async fn destructions(
-        &self,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<Destruction>, StoreError> {
+    async fn destructions(&self, page: Page) -> Result<Vec<Destruction>, StoreError> {
+        let Page { after, limit } = page;
         self.rows(
             "SELECT record FROM destructions WHERE subject_id > $1 ORDER BY subject_id LIMIT $2",
             &[&after.unwrap_or(Uuid::nil()), &i64::from(limit)],

@@ -48,9 +48,7 @@ impl Writer {
 #[async_trait]
 impl KeyStore for PostgresStore {
     async fn keys_page(&self, owner: KeyOwner, page: Page) -> Result<Vec<KeyRecord>, StoreError> {
-        let Page { after, limit } = page;
         let c = self.client().await?;
-        let after = after.unwrap_or(Uuid::nil());
         let s = c
             .prepare_cached(match owner {
                 KeyOwner::Subject => "SELECT subject_id, dek_generation, dek, kek_version FROM subject_keys WHERE subject_id > $1 ORDER BY subject_id LIMIT $2",
@@ -58,7 +56,7 @@ impl KeyStore for PostgresStore {
                 KeyOwner::Pseudonym => "SELECT batch_id, 1, dek, kek_version FROM pseudonym_keys WHERE batch_id > $1 ORDER BY batch_id LIMIT $2",
             })
             .await?;
-        c.query(&s, &[&after, &i64::from(limit)])
+        c.query(&s, &[&page.start(), &i64::from(page.limit)])
             .await?
             .iter()
             .map(|r| {

@@ -168,17 +168,11 @@ impl RetentionBatchStore for PostgresStore {
         page: Page,
         pending: bool,
     ) -> Result<Vec<BatchItemRecord>, StoreError> {
-        let Page { after, limit } = page;
         self.rows(
             "SELECT item, outcome FROM retention_batch_items
              WHERE batch_id = $1 AND subject_id > $2 AND (NOT $3 OR outcome IS NULL)
              ORDER BY subject_id LIMIT $4",
-            &[
-                &id,
-                &after.unwrap_or(Uuid::nil()),
-                &pending,
-                &i64::from(limit),
-            ],
+            &[&id, &page.start(), &pending, &i64::from(page.limit)],
         )
         .await?
         .iter()

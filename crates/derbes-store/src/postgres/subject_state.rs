@@ -2,8 +2,9 @@
 
 use super::*;
 use crate::FlagWrite;
+use crate::Page;
 use crate::SubjectStateStore;
-use crate::{Reconfirmation, ReconfirmationsDue};
+use crate::{DueReconfirmations, Reconfirmation, ReconfirmationsDue};
 use derbes_core::consent::ConsentEvent;
 use derbes_core::lifecycle::{LifecycleEvent, LifecycleKind};
 
@@ -287,11 +288,8 @@ impl SubjectStateStore for PostgresStore {
         subject_and_state(&self.client().await?, id, purpose.as_deref()).await
     }
 
-    async fn retention_page(
-        &self,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<RetentionSubject>, StoreError> {
+    async fn retention_page(&self, page: Page) -> Result<Vec<RetentionSubject>, StoreError> {
+        let Page { after, limit } = page;
         let after = after.unwrap_or(Uuid::nil());
         let mut page = Vec::new();
         for r in self
@@ -417,25 +415,21 @@ impl SubjectStateStore for PostgresStore {
     async fn consenting_subjects(
         &self,
         purpose: &str,
-        after: Option<Uuid>,
-        limit: u32,
+        page: Page,
     ) -> Result<Vec<Uuid>, StoreError> {
         let c = self.client().await?;
         let rows = c
             .query(
                 "SELECT DISTINCT subject_id FROM consent_events \
                  WHERE purpose = $1 AND subject_id > $2 ORDER BY subject_id LIMIT $3",
-                &[&purpose, &after.unwrap_or(Uuid::nil()), &i64::from(limit)],
+                &[&purpose, &page.start(), &i64::from(page.limit)],
             )
             .await?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
-    async fn unsettled_reconfirmations(
-        &self,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<Uuid>, StoreError> {
+    async fn unsettled_reconfirmations(&self, page: Page) -> Result<Vec<Uuid>, StoreError> {
+        let Page { after, limit } = page;
         let rows = self
             .client()
             .await?
@@ -450,12 +444,9 @@ impl SubjectStateStore for PostgresStore {
 
     async fn reconfirmations_due(
         &self,
-        through: time::Date,
-        purposes: Vec<String>,
-        offset: u32,
-        limit: u32,
+        asked: DueReconfirmations,
     ) -> Result<ReconfirmationsDue, StoreError> {
-        let month = crate::times::month_text(through);
+        let month = asked.month();
         let c = self.client().await?;
         // The count of all beside each row listed: one statement, one snapshot.
         let rows = c
@@ -464,7 +455,12 @@ impl SubjectStateStore for PostgresStore {
                  FROM majority_reconfirmations \
                  WHERE due_month <= $1 AND (cardinality($2::text[]) = 0 OR purpose = ANY($2)) \
                  ORDER BY due_month, subject_id, purpose LIMIT $3 OFFSET $4",
-                &[&month, &purposes, &i64::from(limit), &i64::from(offset)],
+                &[
+                    &month,
+                    &asked.purposes,
+                    &i64::from(asked.limit),
+                    &i64::from(asked.offset),
+                ],
             )
             .await?;
         let due = rows

@@ -61,15 +61,13 @@ impl DepersonalizedStore for SqliteStore {
         rule: &str,
         page: Page,
     ) -> Result<Vec<(Uuid, Record)>, StoreError> {
-        let Page { after, limit } = page;
         let rule = rule.to_owned();
         self.read(move |c| {
-            let after = after.map(|u| u.as_bytes().to_vec()).unwrap_or_default();
             let mut stmt = c.prepare_cached(
                 "SELECT id, record FROM depersonalized_records WHERE rule = ?1 AND id > ?2
                  ORDER BY id LIMIT ?3",
             )?;
-            let rows = stmt.query_map(params![rule, after, limit], |r| {
+            let rows = stmt.query_map(params![rule, page.start().as_bytes(), page.limit], |r| {
                 Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
             })?;
             rows.map(|r| {

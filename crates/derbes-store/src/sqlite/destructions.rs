@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::DestructionStore;
+use crate::Page;
 
 pub(super) fn destroy_subject(
     tx: &mut Tx<'_>,
@@ -101,11 +102,8 @@ impl DestructionStore for SqliteStore {
         .await
     }
 
-    async fn destructions(
-        &self,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<Destruction>, StoreError> {
+    async fn destructions(&self, page: Page) -> Result<Vec<Destruction>, StoreError> {
+        let Page { after, limit } = page;
         self.read(move |c| {
             let after = after.map(|u| u.as_bytes().to_vec()).unwrap_or_default();
             let mut stmt = c.prepare_cached(

@@ -37,15 +37,13 @@ pub(super) fn rewrap(
 #[async_trait]
 impl KeyStore for SqliteStore {
     async fn keys_page(&self, owner: KeyOwner, page: Page) -> Result<Vec<KeyRecord>, StoreError> {
-        let Page { after, limit } = page;
         self.read(move |c| {
-            let after = after.map(|u| u.as_bytes().to_vec()).unwrap_or_default();
             let mut stmt = c.prepare_cached(match owner {
                 KeyOwner::Subject => "SELECT id, dek_generation, dek, kek_version FROM subjects WHERE id > ?1 ORDER BY id LIMIT ?2",
                 KeyOwner::Request => "SELECT id, 1, dek, kek_version FROM requests WHERE id > ?1 ORDER BY id LIMIT ?2",
                 KeyOwner::Pseudonym => "SELECT batch_id, 1, dek, kek_version FROM pseudonym_keys WHERE batch_id > ?1 ORDER BY batch_id LIMIT ?2",
             })?;
-            let rows = stmt.query_map(params![after, limit], |r| {
+            let rows = stmt.query_map(params![page.start().as_bytes(), page.limit], |r| {
                 Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, u32>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, u32>(3)?))
             })?;
             rows.map(|r| {

@@ -160,17 +160,20 @@ impl RetentionBatchStore for SqliteStore {
         page: Page,
         pending: bool,
     ) -> Result<Vec<BatchItemRecord>, StoreError> {
-        let Page { after, limit } = page;
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT item, outcome FROM retention_batch_items
                  WHERE batch_id = ?1 AND subject_id > ?2 AND (?3 = 0 OR outcome IS NULL)
                  ORDER BY subject_id LIMIT ?4",
             )?;
-            let after = after.unwrap_or(Uuid::nil());
             let rows = stmt
                 .query_map(
-                    params![&id.as_bytes()[..], &after.as_bytes()[..], pending, limit],
+                    params![
+                        &id.as_bytes()[..],
+                        page.start().as_bytes(),
+                        pending,
+                        page.limit
+                    ],
                     |r| Ok((r.get::<_, String>(0)?, r.get(1)?)),
                 )?
                 .collect::<rusqlite::Result<Vec<_>>>()?;

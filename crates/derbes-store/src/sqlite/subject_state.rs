@@ -2,8 +2,9 @@
 
 use super::*;
 use crate::FlagWrite;
+use crate::Page;
 use crate::SubjectStateStore;
-use crate::{Reconfirmation, ReconfirmationsDue};
+use crate::{DueReconfirmations, Reconfirmation, ReconfirmationsDue};
 use derbes_core::consent::ConsentEvent;
 use derbes_core::lifecycle::{LifecycleEvent, LifecycleKind};
 
@@ -234,11 +235,8 @@ pub(super) fn set_flag(
 
 #[async_trait]
 impl SubjectStateStore for SqliteStore {
-    async fn retention_page(
-        &self,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<RetentionSubject>, StoreError> {
+    async fn retention_page(&self, page: Page) -> Result<Vec<RetentionSubject>, StoreError> {
+        let Page { after, limit } = page;
         self.read(move |c| {
             let after = after.unwrap_or(Uuid::nil());
             let mut page = Vec::new();
@@ -393,8 +391,7 @@ impl SubjectStateStore for SqliteStore {
     async fn consenting_subjects(
         &self,
         purpose: &str,
-        after: Option<Uuid>,
-        limit: u32,
+        page: Page,
     ) -> Result<Vec<Uuid>, StoreError> {
         let purpose = purpose.to_owned();
         self.read(move |c| {
@@ -404,8 +401,8 @@ impl SubjectStateStore for SqliteStore {
             )?;
             let mut rows = stmt.query(params![
                 purpose,
-                after.unwrap_or(Uuid::nil()).as_bytes().as_slice(),
-                limit
+                page.start().as_bytes().as_slice(),
+                page.limit
             ])?;
             let mut ids = Vec::new();
             while let Some(r) = rows.next()? {
@@ -416,11 +413,8 @@ impl SubjectStateStore for SqliteStore {
         .await
     }
 
-    async fn unsettled_reconfirmations(
-        &self,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<Uuid>, StoreError> {
+    async fn unsettled_reconfirmations(&self, page: Page) -> Result<Vec<Uuid>, StoreError> {
+        let Page { after, limit } = page;
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT subject_id FROM reconfirmations_unsettled WHERE subject_id > ?1 \
@@ -439,17 +433,15 @@ impl SubjectStateStore for SqliteStore {
 
     async fn reconfirmations_due(
         &self,
-        through: time::Date,
-        purposes: Vec<String>,
-        offset: u32,
-        limit: u32,
+        asked: DueReconfirmations,
     ) -> Result<ReconfirmationsDue, StoreError> {
-        let month = crate::times::month_text(through);
-        let purposes = if purposes.is_empty() {
+        let month = asked.month();
+        let purposes = if asked.purposes.is_empty() {
             None
         } else {
-            Some(to_json(&purposes)?)
+            Some(to_json(&asked.purposes)?)
         };
+        let (limit, offset) = (asked.limit, asked.offset);
         self.read(move |c| {
             // The count of all beside each row listed: one statement, one snapshot.
             let mut stmt = c.prepare_cached(

@@ -78,11 +78,7 @@ fn the_server_runs_its_jobs_and_shows_their_last_runs() {
         .unwrap()
         .contains("keys rotate"));
     // Only an admin sees them.
-    let o = derbes_at(
-        cwd,
-        &data,
-        &["token", "create", "--name", "dpo", "--role", "dpo"],
-    );
+    let o = create_token(cwd, &data, "dpo", "dpo", &[]);
     assert_ok(&o);
     let dpo = text(&o.stdout).trim().to_owned();
     let (status, body) = s.get("/api/v1/jobs", &dpo);

@@ -44,17 +44,14 @@ fn lifecycle_import_records_events_and_reports_each_refused_row() {
          {iin},retracted,{today},,,not-an-id\n"
     );
     std::fs::write(cwd.join("events.csv"), csv).unwrap();
-    let o = derbes_at(
-        cwd,
-        &data,
-        &[
-            "lifecycle",
-            "import",
-            "events.csv",
-            "--errors",
-            "refused.csv",
-        ],
-    );
+    let import = [
+        "lifecycle",
+        "import",
+        "events.csv",
+        "--errors",
+        "refused.csv",
+    ];
+    let o = derbes_at(cwd, &data, &import);
     assert_failed(&o);
     assert_stdout_has(&o, "recorded 1 lifecycle event(s)");
     let stderr = text(&o.stderr);

@@ -10,19 +10,12 @@ fn tokens_are_listed_and_a_revocation_holds_at_once() {
     let cwd = dir.path();
     let data = cwd.join("data");
     let s = Server::start(cwd, &data);
-    let o = derbes_at(
+    let o = create_token(
         cwd,
         &data,
-        &[
-            "token",
-            "create",
-            "--role",
-            "integration",
-            "--purpose",
-            "education",
-            "--name",
-            "journal",
-        ],
+        "integration",
+        "journal",
+        &["--purpose", "education"],
     );
     assert_ok(&o);
     let token = text(&o.stdout).trim().to_owned();
@@ -73,21 +66,12 @@ fn tokens_are_listed_and_a_revocation_holds_at_once() {
     assert_eq!(ask(&token), 401);
     let o = derbes_at(cwd, &data, &["token", "list"]);
     assert_stdout_has(&o, "revoked");
-    let o = derbes_at(
+    let o = create_token(
         cwd,
         &data,
-        &[
-            "token",
-            "create",
-            "--role",
-            "staff",
-            "--purpose",
-            "education",
-            "--name",
-            "x",
-            "--expires-in-days",
-            "0",
-        ],
+        "staff",
+        "x",
+        &["--purpose", "education", "--expires-in-days", "0"],
     );
     assert_failed_with(&o, "expires_in_days");
 }

@@ -37,6 +37,12 @@ pub fn derbes_at(cwd: &Path, data: &Path, args: &[&str]) -> Output {
     run(derbes(cwd).args(args).arg("--data-dir").arg(data))
 }
 
+/// `derbes token create --role <role> --name <name> <extra…>` on `data`.
+pub fn create_token(cwd: &Path, data: &Path, role: &str, name: &str, extra: &[&str]) -> Output {
+    let create = ["token", "create", "--role", role, "--name", name];
+    derbes_at(cwd, data, &[&create[..], extra].concat())
+}
+
 /// Runs a command to completion and returns its output; kills it and fails after `limit`.
 pub fn run_within(cmd: &mut Command, limit: Duration) -> Output {
     let mut child = cmd
