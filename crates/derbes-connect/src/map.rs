@@ -74,10 +74,8 @@ pub struct Identity {
 #[serde(deny_unknown_fields)]
 pub struct ColumnMap {
     /// The declared field the column holds, if it holds one.
-    #[serde(default)]
     pub field: Option<String>,
     /// What a destruction does to it; kept when absent.
-    #[serde(default)]
     pub masking: Option<Masking>,
 }
 
@@ -86,9 +84,7 @@ pub struct ColumnMap {
 pub struct TableMap {
     pub table: String,
     /// The column holding the identity table's key; absent for the identity table itself.
-    #[serde(default)]
     pub reference: Option<String>,
-    #[serde(default)]
     pub masking: Option<TableMasking>,
     #[serde(default)]
     pub columns: IndexMap<String, ColumnMap>,
@@ -100,10 +96,8 @@ pub struct TableMap {
 #[serde(deny_unknown_fields)]
 pub struct LifecycleMap {
     /// The day the relationship ended (e.g. `left_at`).
-    #[serde(default)]
     pub relationship_ended: Option<String>,
     /// Why it ended, as the platform words it; derbes keeps it sealed.
-    #[serde(default)]
     pub reason: Option<String>,
     /// The day each declared purpose was achieved for the user, by purpose.
     #[serde(default)]
@@ -118,7 +112,6 @@ pub struct DatasetMap {
     pub identity: Identity,
     pub tables: Vec<TableMap>,
     /// Where the platform records lifecycles, if it does.
-    #[serde(default)]
     pub lifecycle: Option<LifecycleMap>,
 }
 

@@ -71,9 +71,7 @@ struct KeyFile {
 struct KekEntry {
     version: u32,
     key: String,
-    #[serde(default)]
     created: Option<String>,
-    #[serde(default)]
     superseded: Option<String>,
 }
 

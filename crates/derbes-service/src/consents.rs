@@ -44,7 +44,6 @@ pub struct ConsentInput {
     pub purpose: String,
     pub action: ConsentStep,
     /// The representative who acts; absent when the subject acts in their own name.
-    #[serde(default)]
     pub representative_id: Option<Uuid>,
     pub method: Method,
     /// The last day the consent holds (give and renew); absent: until the purpose is achieved.
@@ -66,7 +65,6 @@ pub struct LinkInput {
 #[serde(deny_unknown_fields)]
 pub struct FlagInput {
     pub reason: FlagReason,
-    #[serde(default)]
     pub note: Option<String>,
     #[serde(default, with = "derbes_core::iso_date::option")]
     pub until: Option<Date>,
@@ -76,7 +74,6 @@ pub struct FlagInput {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ObligationInput {
-    #[serde(default)]
     pub note: Option<String>,
     /// The last day the obligation runs; absent: until it is marked fulfilled.
     #[serde(default, with = "derbes_core::iso_date::option")]

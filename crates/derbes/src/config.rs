@@ -122,7 +122,6 @@ pub struct WebhookConfig {
     /// A file holding the shared secret (at least 32 bytes).
     pub secret_file: PathBuf,
     /// `access`, `destruction`, or both (the default).
-    #[serde(default)]
     pub events: Option<Vec<derbes_service::WebhookEvent>>,
     /// The declared fields sent to identify the subject.
     pub identify_by: Vec<String>,

@@ -56,7 +56,6 @@ pub struct Question {
     pub subject_id: Uuid,
     pub purpose: String,
     /// `None`: every field the purpose may use for the subject's category.
-    #[serde(default)]
     pub fields: Option<Vec<String>>,
 }
 

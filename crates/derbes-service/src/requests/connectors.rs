@@ -55,7 +55,6 @@ pub struct Confirmation {
     /// cannot be replayed for another.
     pub job: Uuid,
     pub status: ConfirmedStatus,
-    #[serde(default)]
     pub detail: Option<String>,
 }
 

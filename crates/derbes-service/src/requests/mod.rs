@@ -66,16 +66,13 @@ pub struct RequestInput {
     pub kind: RequestKind,
     pub subject_id: Uuid,
     /// The legal representative who files on the subject's behalf; absent when the subject files.
-    #[serde(default)]
     pub representative_id: Option<Uuid>,
     pub channel: Channel,
     /// The language of the answer.
     pub language: Lang,
     /// The purpose a restriction, consent withdrawal or objection is about.
-    #[serde(default)]
     pub purpose: Option<String>,
     /// The requester's own words.
-    #[serde(default)]
     pub details: Option<String>,
     /// When a paper or e-mail request was received (default: now).
     #[serde(default, with = "time::serde::rfc3339::option")]
@@ -273,36 +270,25 @@ pub(crate) struct Body {
     requester: Requester,
     channel: Channel,
     language: Lang,
-    #[serde(default)]
     purpose: Option<String>,
     /// The requester's words, sealed under the request's key (base64).
-    #[serde(default)]
     details: Option<String>,
     due: DueDate,
-    #[serde(default)]
     duplicate_of: Option<Uuid>,
-    #[serde(default)]
     verification: Option<Verification>,
     /// Staff's note on the document check, sealed (base64).
-    #[serde(default)]
     verification_note: Option<String>,
-    #[serde(default)]
     challenge: Option<Challenge>,
     #[serde(default)]
     codes_sent: u8,
-    #[serde(default)]
     submitted_by: Option<String>,
-    #[serde(default)]
     rejection: Option<Rejection>,
     /// What a rectification's corrected values were checked against, sealed (base64).
-    #[serde(default)]
     evidence: Option<String>,
     /// Where the written answer goes: the requester's e-mail on file when the request was
     /// decided (kept, sealed, because a destruction removes it from the subject).
-    #[serde(default)]
     reply_to: Option<String>,
     /// The written answer as sent, sealed (base64).
-    #[serde(default)]
     answer: Option<String>,
     /// When a `send_answer` call claimed the answer for delivery; no other call sends it until
     /// that one records it, releases it, or the claim is older than `ANSWER_CLAIM`.
@@ -475,14 +461,10 @@ impl From<DueDate> for DueView {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestFilter {
-    #[serde(default)]
     pub status: Option<Status>,
-    #[serde(default)]
     pub kind: Option<RequestKind>,
-    #[serde(default)]
     pub subject_id: Option<Uuid>,
     /// Only open requests due within this many days from now (0: due today or overdue).
-    #[serde(default)]
     pub due_within_days: Option<u32>,
     /// Only open requests past their due time.
     #[serde(default)]
@@ -491,11 +473,8 @@ pub struct RequestFilter {
     #[serde(skip)]
     pub in_time: bool,
     /// Open requests only (the default when no status is asked).
-    #[serde(default)]
     pub open: Option<bool>,
-    #[serde(default)]
     pub after: Option<Uuid>,
-    #[serde(default)]
     pub limit: Option<u32>,
 }
 
@@ -529,7 +508,6 @@ pub enum StepInput {
     /// Renders the written answer in the request's language and sends it to the requester's
     /// e-mail on file; `text` adds the DPO's own words (a complaint's substantive answer).
     SendAnswer {
-        #[serde(default)]
         text: Option<String>,
     },
     /// For a rectification request: the corrected values (`null` erases a field) and the

@@ -45,11 +45,8 @@ pub struct LifecycleInput {
     pub kind: LifecycleStep,
     #[serde(with = "derbes_core::iso_date")]
     pub on: Date,
-    #[serde(default)]
     pub reason: Option<String>,
-    #[serde(default)]
     pub purpose: Option<String>,
-    #[serde(default)]
     pub event: Option<Uuid>,
     #[serde(default, with = "derbes_core::iso_date::option")]
     pub until: Option<Date>,
