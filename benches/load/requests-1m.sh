@@ -7,17 +7,10 @@ count=${1:-1000000}
 walked=${2:-300}
 backend=${3:-sqlite}
 port=${PORT:-18082}
-pg_admin=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/test}
-if [ "$backend" = postgres ]; then
-  db="derbes_bench_$$"
-  psql -q "$pg_admin" -c "CREATE DATABASE $db"
-  export DERBES_DATABASE_URL="${pg_admin%/*}/$db"
-fi
 # shellcheck source=import-and-serve.sh
 . benches/load/import-and-serve.sh
 # `sql`: a query's rows, ids as a UUID's text; `id`: the id column as the query selects it.
 if [ "$backend" = postgres ]; then
-  trap 'kill "$server" 2>/dev/null || true; rm -rf "$dir"; sleep 1; psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS $db"' EXIT
   sql() { psql -qAt "$DERBES_DATABASE_URL" -c "$1"; }
   id=id
 else
