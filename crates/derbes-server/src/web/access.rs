@@ -11,8 +11,8 @@ use derbes_core::text::Lang;
 use derbes_service::{AccountSpec, Actor, ConsoleSession, Role, VaultError};
 use serde_json::{json, Value};
 
-pub(crate) async fn page(State(state): State<AppState>, viewer: Viewer) -> Response {
-    let (session, actor, lang) = viewer.parts();
+pub(crate) async fn page(viewer: Viewer) -> Response {
+    let (state, session, actor, lang) = viewer.parts();
     show(&state, &session, &actor, lang, json!({}), StatusCode::OK).await
 }
 

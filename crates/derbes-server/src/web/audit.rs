@@ -71,12 +71,8 @@ async fn show(
         .render()
 }
 
-pub(crate) async fn page(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Query(q): Query<AuditQuery>,
-) -> Response {
-    let (session, actor, lang) = viewer.parts();
+pub(crate) async fn page(viewer: Viewer, Query(q): Query<AuditQuery>) -> Response {
+    let (state, session, actor, lang) = viewer.parts();
     show(&state, &session, &actor, lang, &q, json!({})).await
 }
 
@@ -103,12 +99,8 @@ pub(crate) async fn verify(State(state): State<AppState>, s: Submitted) -> Respo
 
 /// The events matching the filters, as JSON Lines with their hashes, for an auditor to keep
 /// and check against the chain.
-pub(crate) async fn export(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Query(q): Query<AuditQuery>,
-) -> Response {
-    let (session, actor, lang) = viewer.parts();
+pub(crate) async fn export(viewer: Viewer, Query(q): Query<AuditQuery>) -> Response {
+    let (state, session, actor, lang) = viewer.parts();
     match state
         .app
         .vault

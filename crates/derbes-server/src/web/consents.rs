@@ -121,12 +121,11 @@ pub(crate) struct ReceiptQuery {
 /// A consent's receipt: the readable one in the page's language, to print and hand over, or
 /// (`?format=json`) the signed receipt to download. Issuing it is audited.
 pub(crate) async fn receipt(
-    State(state): State<AppState>,
     viewer: Viewer,
     Path((id, consent_id)): Path<(String, String)>,
     Query(q): Query<ReceiptQuery>,
 ) -> Response {
-    let (session, actor, lang) = viewer.parts();
+    let (state, session, actor, lang) = viewer.parts();
     let (Ok(subject), Ok(consent)) = (id.parse::<Uuid>(), consent_id.parse::<Uuid>()) else {
         let missing = super::text(lang, "no_such_consent");
         return refused(lang, &session, StatusCode::NOT_FOUND, missing);

@@ -25,12 +25,8 @@ fn not_found(lang: derbes_core::text::Lang, session: &ConsoleSession) -> Respons
     super::refusal(lang, Some(session), "policy", StatusCode::NOT_FOUND, why)
 }
 
-pub(crate) async fn page(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Query(q): Query<PolicyQuery>,
-) -> Response {
-    let (session, actor, lang) = viewer.parts();
+pub(crate) async fn page(viewer: Viewer, Query(q): Query<PolicyQuery>) -> Response {
+    let (state, session, actor, lang) = viewer.parts();
     let chosen = |v: &str| Some(v.to_owned()).filter(|v| !v.is_empty());
     let (from, to) = (chosen(&q.from), chosen(&q.to));
     let overview = state

@@ -48,12 +48,8 @@ pub(crate) struct QueueFilter {
     after: String,
 }
 
-pub(crate) async fn queue(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Query(q): Query<QueueFilter>,
-) -> Response {
-    let (session, actor, lang) = viewer.parts();
+pub(crate) async fn queue(viewer: Viewer, Query(q): Query<QueueFilter>) -> Response {
+    let (state, session, actor, lang) = viewer.parts();
     let status = parse::<Status>(&q.status);
     let filter = RequestFilter {
         kind: parse(&q.kind),
@@ -121,13 +117,8 @@ fn missing(lang: derbes_core::text::Lang, session: Option<&ConsoleSession>) -> R
     super::refusal(lang, session, "requests", StatusCode::NOT_FOUND, why)
 }
 
-pub(crate) async fn one(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    uri: Uri,
-    OnRequest(id): OnRequest,
-) -> Response {
-    let (session, actor, lang) = viewer.parts();
+pub(crate) async fn one(viewer: Viewer, uri: Uri, OnRequest(id): OnRequest) -> Response {
+    let (state, session, actor, lang) = viewer.parts();
     let done = uri
         .query()
         .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("done=")))
@@ -348,12 +339,8 @@ pub(crate) async fn verify_document(
 }
 
 /// The access package, as the API gives it.
-pub(crate) async fn package(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    OnRequest(id): OnRequest,
-) -> Response {
-    let (session, actor, lang) = viewer.parts();
+pub(crate) async fn package(viewer: Viewer, OnRequest(id): OnRequest) -> Response {
+    let (state, session, actor, lang) = viewer.parts();
     match state.app.requests.request_package(&actor, id).await {
         Ok(d) => (
             [
@@ -371,12 +358,8 @@ pub(crate) async fn package(
 }
 
 /// The written answer, as sent or as it would be sent now: a letter to read and print.
-pub(crate) async fn answer(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    OnRequest(id): OnRequest,
-) -> Response {
-    let (session, actor, lang) = viewer.parts();
+pub(crate) async fn answer(viewer: Viewer, OnRequest(id): OnRequest) -> Response {
+    let (state, session, actor, lang) = viewer.parts();
     match state.app.requests.answer_preview(&actor, id).await {
         Ok(letter) => Page::new("letter.html", "letter_title", lang, Some(&session))
             .section("requests")

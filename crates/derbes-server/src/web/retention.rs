@@ -21,12 +21,8 @@ pub(crate) struct Done {
     approved: String,
 }
 
-pub(crate) async fn page(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Query(q): Query<Done>,
-) -> Response {
-    let (session, actor, lang) = viewer.parts();
+pub(crate) async fn page(viewer: Viewer, Query(q): Query<Done>) -> Response {
+    let (state, session, actor, lang) = viewer.parts();
     let notice = if !q.proposed.is_empty() {
         text(lang, "batch_proposed_notice")
     } else if !q.approved.is_empty() {
@@ -104,12 +100,11 @@ pub(crate) struct ActQuery {
 /// An executed batch's act of destruction, to print for the commission to sign, or
 /// (`?format=json`) the signed act to download.
 pub(crate) async fn act(
-    State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
     Query(q): Query<ActQuery>,
 ) -> Response {
-    let (session, actor, lang) = viewer.parts();
+    let (state, session, actor, lang) = viewer.parts();
     let signed = match id.parse::<Uuid>() {
         Ok(id) => state.app.retention.act(&actor, id).await,
         Err(_) => Err(VaultError::BatchNotFound),
@@ -153,12 +148,11 @@ pub(crate) async fn act(
 /// released and what is held back, on a page, or (`?format=csv` or `json`) the records to
 /// download. Each is a release, audited with its counts.
 pub(crate) async fn release(
-    State(state): State<AppState>,
     viewer: Viewer,
     Path(rule): Path<String>,
     Query(q): Query<ActQuery>,
 ) -> Response {
-    let (session, actor, lang) = viewer.parts();
+    let (state, session, actor, lang) = viewer.parts();
     let release = match state.app.retention.release(&actor, &rule).await {
         Ok(release) => release,
         Err(VaultError::Validation(_)) => {

@@ -112,15 +112,16 @@ pub(crate) async fn at_stage(
 /// A signed-in person opening a page: their session, the actor they act as, and the page's
 /// language; anyone else is sent where they should go (sign-in, or the step they are at).
 pub(crate) struct Viewer {
+    pub state: AppState,
     pub session: ConsoleSession,
     pub actor: Actor,
     pub lang: derbes_core::text::Lang,
 }
 
 impl Viewer {
-    /// The session, the person acting through it, and the page's language.
-    pub(crate) fn parts(self) -> (ConsoleSession, Actor, derbes_core::text::Lang) {
-        (self.session, self.actor, self.lang)
+    /// The server's state, the session, the person acting through it, and the page's language.
+    pub(crate) fn parts(self) -> (AppState, ConsoleSession, Actor, derbes_core::text::Lang) {
+        (self.state, self.session, self.actor, self.lang)
     }
 }
 
@@ -134,6 +135,7 @@ impl axum::extract::FromRequestParts<AppState> for Viewer {
         let (session, actor) = signed_in(state, &parts.uri, &parts.headers).await?;
         let lang = page_lang(&parts.uri, &parts.headers, Some(&session));
         Ok(Viewer {
+            state: state.clone(),
             session,
             actor,
             lang,

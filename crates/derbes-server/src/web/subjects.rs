@@ -283,12 +283,11 @@ pub(crate) struct FileQuery {
 /// A subject's file, its fields read for the purpose chosen in the address (a purpose's key
 /// names no person).
 pub(crate) async fn file(
-    State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
     Query(q): Query<FileQuery>,
 ) -> Response {
-    let (session, actor, lang) = viewer.parts();
+    let (state, session, actor, lang) = viewer.parts();
     let notice = if !q.created.is_empty() {
         super::text(lang, "subject_created")
     } else if !q.flagged.is_empty() {

@@ -5,14 +5,13 @@
 //! the person's role may see it.
 
 use super::{Page, Viewer};
-use crate::AppState;
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-pub(crate) async fn page(State(state): State<AppState>, viewer: Viewer) -> Response {
-    let (session, actor, lang) = viewer.parts();
+pub(crate) async fn page(viewer: Viewer) -> Response {
+    let (state, session, actor, lang) = viewer.parts();
     match state.app.today(&actor).await {
         Ok(today) => Page::new("today.html", "today_title", lang, Some(&session))
             .section("today")
@@ -41,12 +40,8 @@ pub(crate) struct ListQuery {
 }
 
 /// The whole list of the consents to confirm at majority, a page at a time.
-pub(crate) async fn reconfirmations(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Query(q): Query<ListQuery>,
-) -> Response {
-    let (session, actor, lang) = viewer.parts();
+pub(crate) async fn reconfirmations(viewer: Viewer, Query(q): Query<ListQuery>) -> Response {
+    let (state, session, actor, lang) = viewer.parts();
     let page = q.page.parse::<u32>().unwrap_or(1).max(1);
     let offset = (page - 1).saturating_mul(RECONFIRMATIONS_PAGE);
     let listed = state
