@@ -4,7 +4,6 @@
 
 use super::{text, Fields, Page, Submitted, Viewer};
 use crate::AppState;
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use derbes_core::text::Lang;
@@ -131,7 +130,8 @@ fn role(fields: &Fields) -> Result<Role, VaultError> {
         })
 }
 
-pub(crate) async fn create_account(State(state): State<AppState>, s: Submitted) -> Response {
+pub(crate) async fn create_account(s: Submitted) -> Response {
+    let state = s.state.clone();
     let f = &s.fields;
     let created = match role(f) {
         Ok(role) => {
@@ -155,11 +155,13 @@ pub(crate) async fn create_account(State(state): State<AppState>, s: Submitted) 
     answer(&state, &s, done, "account_form").await
 }
 
-pub(crate) async fn disable_account(State(state): State<AppState>, s: Submitted) -> Response {
+pub(crate) async fn disable_account(s: Submitted) -> Response {
+    let state = s.state.clone();
     set_disabled(state, s, true).await
 }
 
-pub(crate) async fn enable_account(State(state): State<AppState>, s: Submitted) -> Response {
+pub(crate) async fn enable_account(s: Submitted) -> Response {
+    let state = s.state.clone();
     set_disabled(state, s, false).await
 }
 
@@ -185,7 +187,8 @@ async fn set_disabled(state: AppState, s: Submitted, disabled: bool) -> Response
     answer(&state, &s, done, "").await
 }
 
-pub(crate) async fn reset_account(State(state): State<AppState>, s: Submitted) -> Response {
+pub(crate) async fn reset_account(s: Submitted) -> Response {
+    let state = s.state.clone();
     let done = state
         .app
         .accounts
@@ -203,7 +206,8 @@ pub(crate) async fn reset_account(State(state): State<AppState>, s: Submitted) -
     answer(&state, &s, done, "").await
 }
 
-pub(crate) async fn create_token(State(state): State<AppState>, s: Submitted) -> Response {
+pub(crate) async fn create_token(s: Submitted) -> Response {
+    let state = s.state.clone();
     let f = &s.fields;
     let days = match f.get("expires_in_days").trim() {
         "" => Ok(None),
@@ -230,7 +234,8 @@ pub(crate) async fn create_token(State(state): State<AppState>, s: Submitted) ->
     answer(&state, &s, done, "token_form").await
 }
 
-pub(crate) async fn revoke_token(State(state): State<AppState>, s: Submitted) -> Response {
+pub(crate) async fn revoke_token(s: Submitted) -> Response {
+    let state = s.state.clone();
     let done =
         match s.fields.get("id").parse() {
             Ok(id) => state.app.tokens.revoke_token(&s.actor, id).await.map(

@@ -3,7 +3,7 @@
 
 use super::{text, Page, Submitted, Viewer};
 use crate::AppState;
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use derbes_core::text::Lang;
@@ -77,7 +77,8 @@ pub(crate) async fn page(viewer: Viewer, Query(q): Query<AuditQuery>) -> Respons
 }
 
 /// Verifies the whole chain now and shows the result.
-pub(crate) async fn verify(State(state): State<AppState>, s: Submitted) -> Response {
+pub(crate) async fn verify(s: Submitted) -> Response {
+    let state = s.state.clone();
     let lang = s.lang;
     let values = match state.app.vault.verify_audit_chain_for(&s.actor).await {
         Ok(Ok(report)) => json!({

@@ -4,8 +4,7 @@
 
 use super::subjects::{refused, FileForm};
 use super::{Page, Submitted, Viewer};
-use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
 use derbes_core::consent::Method;
@@ -61,11 +60,8 @@ fn consent_input(f: &super::form::Fields, lang: Lang) -> Result<ConsentInput, (S
 
 /// Records the consent step of the form; the file again with the reason beside the field the
 /// service refused, the rest of the form kept.
-pub(crate) async fn record(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    s: Submitted,
-) -> Response {
+pub(crate) async fn record(Path(id): Path<String>, s: Submitted) -> Response {
+    let state = s.state.clone();
     let lang = s.lang;
     let Ok(subject) = id.parse::<Uuid>() else {
         let missing = super::text(lang, "no_such_subject");

@@ -131,6 +131,7 @@ impl Kept {
 /// its session's CSRF token; when the session has ended, the person signs in again and the
 /// form is kept to be sent once more.
 pub(crate) struct Submitted {
+    pub state: AppState,
     pub session: ConsoleSession,
     pub actor: Actor,
     pub lang: Lang,
@@ -174,6 +175,7 @@ impl FromRequest<AppState> for Submitted {
             return Err(Posted::refused(lang));
         }
         Ok(Submitted {
+            state: state.clone(),
             session,
             actor,
             lang,

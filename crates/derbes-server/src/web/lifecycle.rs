@@ -5,7 +5,7 @@
 use super::subjects::{form_date, FileForm};
 use super::Submitted;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::response::Response;
 use derbes_service::{LifecycleInput, LifecycleStep};
 use serde_json::json;
@@ -13,11 +13,8 @@ use uuid::Uuid;
 
 /// Records the event the form describes; the file again with the reason beside the field
 /// refused, what was typed kept.
-pub(crate) async fn record(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    s: Submitted,
-) -> Response {
+pub(crate) async fn record(Path(id): Path<String>, s: Submitted) -> Response {
+    let state = s.state.clone();
     let Ok(subject) = id.parse::<Uuid>() else {
         return super::representatives::no_subject(&s);
     };

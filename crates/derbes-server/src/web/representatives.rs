@@ -4,8 +4,7 @@
 
 use super::subjects::{back_to_file, form_date, refused, FileForm};
 use super::Submitted;
-use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use derbes_core::consent::{Document, DocumentKind, Relation};
@@ -21,11 +20,8 @@ pub(crate) fn no_subject(s: &Submitted) -> Response {
 
 /// Links the representative named in the form; the file again with the reason beside the
 /// field refused, the form kept.
-pub(crate) async fn link(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    s: Submitted,
-) -> Response {
+pub(crate) async fn link(Path(id): Path<String>, s: Submitted) -> Response {
+    let state = s.state.clone();
     let Ok(subject) = id.parse::<Uuid>() else {
         return no_subject(&s);
     };
@@ -70,10 +66,10 @@ const LINK_FORM: FileForm = FileForm {
 
 /// Unlinks a representative from the subject.
 pub(crate) async fn unlink(
-    State(state): State<AppState>,
     Path((id, representative)): Path<(String, String)>,
     s: Submitted,
 ) -> Response {
+    let state = s.state.clone();
     let Ok(subject) = id.parse::<Uuid>() else {
         return no_subject(&s);
     };
@@ -93,11 +89,8 @@ pub(crate) async fn unlink(
 
 /// Records an obligation of the subject under a purpose (a note and a last day if given), or
 /// marks it fulfilled.
-pub(crate) async fn obligation(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    s: Submitted,
-) -> Response {
+pub(crate) async fn obligation(Path(id): Path<String>, s: Submitted) -> Response {
+    let state = s.state.clone();
     let Ok(subject) = id.parse::<Uuid>() else {
         return no_subject(&s);
     };

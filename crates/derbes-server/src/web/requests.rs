@@ -231,11 +231,8 @@ fn step_problem(lang: derbes_core::text::Lang, p: &StepProblem) -> String {
 }
 
 /// A workflow step posted from the request's page (`step` and what it needs).
-pub(crate) async fn step(
-    State(state): State<AppState>,
-    OnRequest(id): OnRequest,
-    s: Submitted,
-) -> Response {
+pub(crate) async fn step(OnRequest(id): OnRequest, s: Submitted) -> Response {
+    let state = s.state.clone();
     let f = &s.fields;
     let optional = |name: &str| Some(f.get(name).trim()).filter(|v| !v.is_empty());
     let input = match f.get("step") {
@@ -287,11 +284,8 @@ pub(crate) async fn step(
     after_form(&state, &s, id, done, "step").await
 }
 
-pub(crate) async fn send_code(
-    State(state): State<AppState>,
-    OnRequest(id): OnRequest,
-    s: Submitted,
-) -> Response {
+pub(crate) async fn send_code(OnRequest(id): OnRequest, s: Submitted) -> Response {
+    let state = s.state.clone();
     let done = state
         .app
         .requests
@@ -301,11 +295,8 @@ pub(crate) async fn send_code(
     after_form(&state, &s, id, done, "code").await
 }
 
-pub(crate) async fn check_code(
-    State(state): State<AppState>,
-    OnRequest(id): OnRequest,
-    s: Submitted,
-) -> Response {
+pub(crate) async fn check_code(OnRequest(id): OnRequest, s: Submitted) -> Response {
+    let state = s.state.clone();
     let done = state
         .app
         .requests
@@ -315,11 +306,8 @@ pub(crate) async fn check_code(
     after_form(&state, &s, id, done, "code").await
 }
 
-pub(crate) async fn verify_document(
-    State(state): State<AppState>,
-    OnRequest(id): OnRequest,
-    s: Submitted,
-) -> Response {
+pub(crate) async fn verify_document(OnRequest(id): OnRequest, s: Submitted) -> Response {
+    let state = s.state.clone();
     let note = Some(s.fields.get("note").trim())
         .filter(|n| !n.is_empty())
         .map(str::to_owned);
@@ -427,7 +415,8 @@ fn filing_page(
 
 /// Files a request received outside derbes: the subject's id, who asks, what, and when it
 /// was received (the operator's local time).
-pub(crate) async fn file(State(state): State<AppState>, s: Submitted) -> Response {
+pub(crate) async fn file(s: Submitted) -> Response {
+    let state = s.state.clone();
     let f = &s.fields;
     let lang = s.lang;
     let field_error = |field: &'static str| VaultError::InvalidField {

@@ -4,7 +4,7 @@
 
 use super::{text, Page, Submitted, Viewer};
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
 use derbes_core::text::Lang;
@@ -67,7 +67,8 @@ async fn show(
 }
 
 /// Proposes a batch for the rule the form names.
-pub(crate) async fn propose(State(state): State<AppState>, s: Submitted) -> Response {
+pub(crate) async fn propose(s: Submitted) -> Response {
+    let state = s.state.clone();
     let rule = s.fields.get("rule").to_owned();
     match state.app.retention.propose_batch(&s.actor, &rule).await {
         Ok(_) => super::see_other("/console/retention?proposed=1", &[]),
@@ -76,11 +77,8 @@ pub(crate) async fn propose(State(state): State<AppState>, s: Submitted) -> Resp
 }
 
 /// Approves the batch of the address.
-pub(crate) async fn approve(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    s: Submitted,
-) -> Response {
+pub(crate) async fn approve(Path(id): Path<String>, s: Submitted) -> Response {
+    let state = s.state.clone();
     let Ok(id) = id.parse::<Uuid>() else {
         return refused(&state, &s, VaultError::BatchNotFound).await;
     };

@@ -76,7 +76,8 @@ pub(crate) async fn find_form(
 }
 
 /// A lookup by identifier through its blind index, for a purpose that uses the field.
-pub(crate) async fn find(State(state): State<AppState>, s: Submitted) -> Response {
+pub(crate) async fn find(s: Submitted) -> Response {
+    let state = s.state.clone();
     let f = &s.fields;
     let lang = s.lang;
     let form =
@@ -389,11 +390,8 @@ pub(crate) async fn file_page(
 
 /// Corrects the fields read for a purpose: those whose value changed (an emptied one is
 /// erased), with the declaration's checks beside each field.
-pub(crate) async fn correct(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    s: Submitted,
-) -> Response {
+pub(crate) async fn correct(Path(id): Path<String>, s: Submitted) -> Response {
+    let state = s.state.clone();
     let lang = s.lang;
     let f = &s.fields;
     let purpose = f.get("purpose").to_owned();
@@ -511,7 +509,8 @@ pub(crate) async fn new_form(
 }
 
 /// Creates a subject from the form's non-empty fields.
-pub(crate) async fn create(State(state): State<AppState>, s: Submitted) -> Response {
+pub(crate) async fn create(s: Submitted) -> Response {
+    let state = s.state.clone();
     let lang = s.lang;
     let category = s.fields.get("category").to_owned();
     let values: Vec<(String, Option<String>)> = state
@@ -562,11 +561,8 @@ pub(crate) async fn open(Query(q): Query<OpenQuery>) -> Response {
 
 /// A block of the subject (`purpose` empty) or a restriction of one purpose, set with its
 /// reason (a note and a last day if given) or lifted with the reason for lifting it.
-pub(crate) async fn flag(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    s: Submitted,
-) -> Response {
+pub(crate) async fn flag(Path(id): Path<String>, s: Submitted) -> Response {
+    let state = s.state.clone();
     let lang = s.lang;
     let Ok(id) = id.parse::<Uuid>() else {
         let missing = super::text(lang, "no_such_subject");
