@@ -6,43 +6,21 @@
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
-/// Why processing was blocked or restricted. A code, not free text: the audit chain records it
-/// and must never hold personal data; details go into the flag's note.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FlagReason {
-    /// The subject (or their representative) asked for it.
-    SubjectRequest,
-    /// The data are said to be inaccurate: blocked while that is verified.
-    AccuracyContested,
-    /// The processing is said to be unlawful.
-    UnlawfulProcessing,
-    /// The subject objected to the processing.
-    Objection,
-    /// An authorized body or a court ordered it.
-    AuthorityOrder,
-    Other,
-}
-
-impl FlagReason {
-    pub const ALL: [FlagReason; 6] = [
-        FlagReason::SubjectRequest,
-        FlagReason::AccuracyContested,
-        FlagReason::UnlawfulProcessing,
-        FlagReason::Objection,
-        FlagReason::AuthorityOrder,
-        FlagReason::Other,
-    ];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            FlagReason::SubjectRequest => "subject_request",
-            FlagReason::AccuracyContested => "accuracy_contested",
-            FlagReason::UnlawfulProcessing => "unlawful_processing",
-            FlagReason::Objection => "objection",
-            FlagReason::AuthorityOrder => "authority_order",
-            FlagReason::Other => "other",
-        }
+crate::coded_enum! {
+    /// Why processing was blocked or restricted. A code, not free text: the audit chain records it
+    /// and must never hold personal data; details go into the flag's note.
+    pub enum FlagReason ("flag reason") {
+        /// The subject (or their representative) asked for it.
+        SubjectRequest = "subject_request",
+        /// The data are said to be inaccurate: blocked while that is verified.
+        AccuracyContested = "accuracy_contested",
+        /// The processing is said to be unlawful.
+        UnlawfulProcessing = "unlawful_processing",
+        /// The subject objected to the processing.
+        Objection = "objection",
+        /// An authorized body or a court ordered it.
+        AuthorityOrder = "authority_order",
+        Other = "other",
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod calendar;
+pub mod coded;
 pub mod consent;
 pub mod deadline;
 pub mod decision;

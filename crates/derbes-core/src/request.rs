@@ -11,60 +11,30 @@
 use crate::declaration::DeadlineKind;
 use crate::text::{tr, Lang};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 use thiserror::Error;
 
-/// What the requester asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RequestKind {
-    /// What data are held, for which purposes, from where, shared with whom.
-    Information,
-    /// A copy of the data (the access package).
-    AccessExport,
-    Rectification,
-    Blocking,
-    Unblocking,
-    Destruction,
-    /// Restriction of processing for a purpose.
-    Restriction,
-    ConsentWithdrawal,
-    /// Objection to processing for a purpose.
-    Objection,
-    /// A complaint (pre-trial claim) that wants a written answer.
-    Complaint,
+crate::coded_enum! {
+    /// What the requester asks for.
+    pub enum RequestKind ("request kind") {
+        /// What data are held, for which purposes, from where, shared with whom.
+        Information = "information",
+        /// A copy of the data (the access package).
+        AccessExport = "access_export",
+        Rectification = "rectification",
+        Blocking = "blocking",
+        Unblocking = "unblocking",
+        Destruction = "destruction",
+        /// Restriction of processing for a purpose.
+        Restriction = "restriction",
+        ConsentWithdrawal = "consent_withdrawal",
+        /// Objection to processing for a purpose.
+        Objection = "objection",
+        /// A complaint (pre-trial claim) that wants a written answer.
+        Complaint = "complaint",
+    }
 }
 
 impl RequestKind {
-    pub const ALL: [RequestKind; 10] = [
-        RequestKind::Information,
-        RequestKind::AccessExport,
-        RequestKind::Rectification,
-        RequestKind::Blocking,
-        RequestKind::Unblocking,
-        RequestKind::Destruction,
-        RequestKind::Restriction,
-        RequestKind::ConsentWithdrawal,
-        RequestKind::Objection,
-        RequestKind::Complaint,
-    ];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            RequestKind::Information => "information",
-            RequestKind::AccessExport => "access_export",
-            RequestKind::Rectification => "rectification",
-            RequestKind::Blocking => "blocking",
-            RequestKind::Unblocking => "unblocking",
-            RequestKind::Destruction => "destruction",
-            RequestKind::Restriction => "restriction",
-            RequestKind::ConsentWithdrawal => "consent_withdrawal",
-            RequestKind::Objection => "objection",
-            RequestKind::Complaint => "complaint",
-        }
-    }
-
     /// The declaration's deadline that applies.
     pub fn deadline_kind(self) -> DeadlineKind {
         match self {
@@ -196,48 +166,20 @@ impl RejectionReason {
     }
 }
 
-impl fmt::Display for RequestKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
+crate::coded_enum! {
+    /// Where a request is in its workflow.
+    pub enum Status ("status") {
+        Received = "received",
+        IdentityVerified = "identity_verified",
+        AwaitingApproval = "awaiting_approval",
+        InProgress = "in_progress",
+        Completed = "completed",
+        Rejected = "rejected",
+        Withdrawn = "withdrawn",
     }
-}
-
-impl FromStr for RequestKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        RequestKind::ALL
-            .into_iter()
-            .find(|k| k.code() == s)
-            .ok_or_else(|| {
-                let all: Vec<&str> = RequestKind::ALL.iter().map(|k| k.code()).collect();
-                format!("unknown request kind `{s}`; use one of {}", all.join(", "))
-            })
-    }
-}
-
-/// Where a request is in its workflow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Received,
-    IdentityVerified,
-    AwaitingApproval,
-    InProgress,
-    Completed,
-    Rejected,
-    Withdrawn,
 }
 
 impl Status {
-    pub const ALL: [Status; 7] = [
-        Status::Received,
-        Status::IdentityVerified,
-        Status::AwaitingApproval,
-        Status::InProgress,
-        Status::Completed,
-        Status::Rejected,
-        Status::Withdrawn,
-    ];
     /// The statuses of a request still being handled.
     pub const OPEN: [Status; 4] = [
         Status::Received,
@@ -246,39 +188,8 @@ impl Status {
         Status::InProgress,
     ];
 
-    pub fn code(self) -> &'static str {
-        match self {
-            Status::Received => "received",
-            Status::IdentityVerified => "identity_verified",
-            Status::AwaitingApproval => "awaiting_approval",
-            Status::InProgress => "in_progress",
-            Status::Completed => "completed",
-            Status::Rejected => "rejected",
-            Status::Withdrawn => "withdrawn",
-        }
-    }
-
     pub fn is_open(self) -> bool {
         Status::OPEN.contains(&self)
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}
-
-impl FromStr for Status {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Status::ALL
-            .into_iter()
-            .find(|k| k.code() == s)
-            .ok_or_else(|| {
-                let all: Vec<&str> = Status::ALL.iter().map(|k| k.code()).collect();
-                format!("unknown status `{s}`; use one of {}", all.join(", "))
-            })
     }
 }
 

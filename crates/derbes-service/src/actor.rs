@@ -1,65 +1,27 @@
 //! The caller: who acts, in which role, for which purposes.
 
 use derbes_core::decision::ActorScope;
-use std::fmt;
-use std::str::FromStr;
 
-/// What a token may do. Deny by default: each operation names the roles it admits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Everything, including creating tokens.
-    Admin,
-    /// The data protection officer: every purpose, the audit trail.
-    Dpo,
-    /// Operator staff: only their purposes.
-    Staff,
-    /// Reads the audit trail; never personal data.
-    Auditor,
-    /// A platform integration: only its purposes.
-    Integration,
+derbes_core::coded_enum! {
+    /// What a token may do. Deny by default: each operation names the roles it admits.
+    pub enum Role ("role") {
+        /// Everything, including creating tokens.
+        Admin = "admin",
+        /// The data protection officer: every purpose, the audit trail.
+        Dpo = "dpo",
+        /// Operator staff: only their purposes.
+        Staff = "staff",
+        /// Reads the audit trail; never personal data.
+        Auditor = "auditor",
+        /// A platform integration: only its purposes.
+        Integration = "integration",
+    }
 }
 
-pub const ROLES: [&str; 5] = ["admin", "dpo", "staff", "auditor", "integration"];
-
 impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Dpo => "dpo",
-            Role::Staff => "staff",
-            Role::Auditor => "auditor",
-            Role::Integration => "integration",
-        }
-    }
-
     /// Whether tokens of this role are limited to listed purposes.
     pub fn purpose_bound(self) -> bool {
         matches!(self, Role::Staff | Role::Integration)
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "admin" => Role::Admin,
-            "dpo" => Role::Dpo,
-            "staff" => Role::Staff,
-            "auditor" => Role::Auditor,
-            "integration" => Role::Integration,
-            other => {
-                return Err(format!(
-                    "unknown role `{other}`; use one of: {}",
-                    ROLES.join(", ")
-                ))
-            }
-        })
     }
 }
 
@@ -141,7 +103,7 @@ impl Actor {
                 },
                 roles
                     .iter()
-                    .map(|r| r.as_str())
+                    .map(|r| r.code())
                     .collect::<Vec<_>>()
                     .join(", ")
             )))

@@ -32,7 +32,7 @@ pub use accounts::{
     AccountSpec, AccountView, Accounts, ConsoleSession, Enrolment, Issued, IssuedPassword,
     SessionLimits, SignInProblem,
 };
-pub use actor::{scope_for, Actor, Role, ROLES};
+pub use actor::{scope_for, Actor, Role};
 pub use app::{App, Settings};
 pub use audit_archive::{AuditArchive, AuditDuty, DailyAudit, ARCHIVED};
 pub use audit_chain::{

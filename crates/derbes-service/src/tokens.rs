@@ -262,7 +262,7 @@ impl Tokens {
             id: Uuid::now_v7(),
             digest: derbes_crypto::token_digest(&token),
             name: name.to_owned(),
-            role: role.as_str().to_owned(),
+            role: role.code().to_owned(),
             purposes: purposes.clone(),
             created_at: now,
             revoked_at: None,
@@ -272,7 +272,7 @@ impl Tokens {
         let audit = AuditDraft::new(actor_name, "token.create", Outcome::Ok).details(&json!({
             "token_id": record.id,
             "name": name,
-            "role": role.as_str(),
+            "role": role.code(),
             "purposes": purposes,
             "expires_at": record.expires_at.map(format_timestamp),
         }));

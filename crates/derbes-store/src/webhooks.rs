@@ -1,55 +1,19 @@
 //! Webhook connectors' jobs.
 
 use crate::StoreError;
-use std::fmt;
-use std::str::FromStr;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// Where a webhook job stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WebhookStatus {
-    /// To be sent (again) at `next_attempt_at`.
-    Pending,
-    /// Sent; the confirmation is awaited until `next_attempt_at`.
-    Delivered,
-    Confirmed,
-    /// Given up on after the last attempt.
-    Failed,
-}
-
-impl WebhookStatus {
-    pub const ALL: [WebhookStatus; 4] = [
-        WebhookStatus::Pending,
-        WebhookStatus::Delivered,
-        WebhookStatus::Confirmed,
-        WebhookStatus::Failed,
-    ];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            WebhookStatus::Pending => "pending",
-            WebhookStatus::Delivered => "delivered",
-            WebhookStatus::Confirmed => "confirmed",
-            WebhookStatus::Failed => "failed",
-        }
-    }
-}
-
-impl fmt::Display for WebhookStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}
-
-impl FromStr for WebhookStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        WebhookStatus::ALL
-            .into_iter()
-            .find(|k| k.code() == s)
-            .ok_or_else(|| format!("unknown webhook job status `{s}`"))
+derbes_core::coded_enum! {
+    /// Where a webhook job stands.
+    pub enum WebhookStatus ("webhook job status") {
+        /// To be sent (again) at `next_attempt_at`.
+        Pending = "pending",
+        /// Sent; the confirmation is awaited until `next_attempt_at`.
+        Delivered = "delivered",
+        Confirmed = "confirmed",
+        /// Given up on after the last attempt.
+        Failed = "failed",
     }
 }
 

@@ -447,40 +447,25 @@ pub struct Deadline {
     pub calendar: CalendarKind,
 }
 
-/// The kinds of deadline a declaration sets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeadlineKind {
-    Information,
-    AccessExport,
-    Rectification,
-    Blocking,
-    Unblocking,
-    Destruction,
-    Restriction,
-    ConsentWithdrawal,
-    Objection,
-    Complaint,
-    UnlawfulPublicationRemoval,
-    BreachNotification,
+crate::coded_enum! {
+    /// The kinds of deadline a declaration sets.
+    pub enum DeadlineKind ("deadline kind") {
+        Information = "information",
+        AccessExport = "access_export",
+        Rectification = "rectification",
+        Blocking = "blocking",
+        Unblocking = "unblocking",
+        Destruction = "destruction",
+        Restriction = "restriction",
+        ConsentWithdrawal = "consent_withdrawal",
+        Objection = "objection",
+        Complaint = "complaint",
+        UnlawfulPublicationRemoval = "unlawful_publication_removal",
+        BreachNotification = "breach_notification",
+    }
 }
 
 impl DeadlineKind {
-    pub const ALL: [DeadlineKind; 12] = [
-        DeadlineKind::Information,
-        DeadlineKind::AccessExport,
-        DeadlineKind::Rectification,
-        DeadlineKind::Blocking,
-        DeadlineKind::Unblocking,
-        DeadlineKind::Destruction,
-        DeadlineKind::Restriction,
-        DeadlineKind::ConsentWithdrawal,
-        DeadlineKind::Objection,
-        DeadlineKind::Complaint,
-        DeadlineKind::UnlawfulPublicationRemoval,
-        DeadlineKind::BreachNotification,
-    ];
-
     /// The default from `LAW.md`, used when the declaration leaves the entry out.
     pub fn default_deadline(self) -> Deadline {
         use DeadlineKind::*;

@@ -208,7 +208,7 @@ impl Accounts {
             id: Uuid::now_v7(),
             login,
             display_name: display_name.to_owned(),
-            role: spec.role.as_str().to_owned(),
+            role: spec.role.code().to_owned(),
             purposes: spec.purposes,
             lang: lang.code().to_owned(),
             password_hash,
