@@ -430,7 +430,7 @@ impl Destructions {
         fields: Option<&[String]>,
         batch: Uuid,
     ) -> Result<Option<ConnectorDone>, VaultError> {
-        use crate::outbound::webhook::{send, Sent, WebhookEvent, WebhookMessage};
+        use crate::outbound::webhook::{Sent, WebhookEvent, WebhookMessage};
         let mut subject = serde_json::Map::new();
         for field in &hook.identify_by {
             if let Some(v) = self.vault.field_value(record, field)? {
@@ -457,14 +457,7 @@ impl Destructions {
             confirm: None,
             sent_at: derbes_core::audit::format_timestamp(now),
         };
-        let body = zeroize::Zeroizing::new(
-            serde_json::to_vec(&message).map_err(|e| VaultError::Invalid(e.to_string()))?,
-        );
-        let (url, secret) = (hook.url.clone(), hook.secret.clone());
-        let sent = tokio::task::spawn_blocking(move || send(&url, &secret, &body, now, id))
-            .await
-            .map_err(|_| VaultError::Unavailable("the webhook's delivery failed".into()))?;
-        let answer = match sent {
+        let answer = match hook.deliver(&message, now).await? {
             Sent::Done => "done",
             Sent::Accepted => "accepted",
             Sent::Refused(cause) => {

@@ -62,12 +62,8 @@ async fn show(
 
 /// The page after a form: what was done, or why not (beside the field it concerns, with the
 /// form's values kept in `form_key`).
-async fn answer(
-    state: &AppState,
-    s: &Submitted,
-    done: Result<Value, VaultError>,
-    form_key: &str,
-) -> Response {
+async fn answer(s: &Submitted, done: Result<Value, VaultError>, form_key: &str) -> Response {
+    let state = &s.state;
     let lang = s.lang;
     let (values, status) = match done {
         Ok(values) => (values, StatusCode::OK),
@@ -131,7 +127,7 @@ fn role(fields: &Fields) -> Result<Role, VaultError> {
 }
 
 pub(crate) async fn create_account(s: Submitted) -> Response {
-    let state = s.state.clone();
+    let state = &s.state;
     let f = &s.fields;
     let created = match role(f) {
         Ok(role) => {
@@ -152,21 +148,20 @@ pub(crate) async fn create_account(s: Submitted) -> Response {
             "kind": "password", "login": i.account.login, "secret": *i.one_time_password,
         } })
     });
-    answer(&state, &s, done, "account_form").await
+    answer(&s, done, "account_form").await
 }
 
 pub(crate) async fn disable_account(s: Submitted) -> Response {
-    let state = s.state.clone();
-    set_disabled(state, s, true).await
+    set_disabled(&s, true).await
 }
 
 pub(crate) async fn enable_account(s: Submitted) -> Response {
-    let state = s.state.clone();
-    set_disabled(state, s, false).await
+    set_disabled(&s, false).await
 }
 
-async fn set_disabled(state: AppState, s: Submitted, disabled: bool) -> Response {
-    let done = state
+async fn set_disabled(s: &Submitted, disabled: bool) -> Response {
+    let done = s
+        .state
         .app
         .accounts
         .set_disabled(&s.actor, s.fields.get("login"), disabled)
@@ -184,11 +179,11 @@ async fn set_disabled(state: AppState, s: Submitted, disabled: bool) -> Response
             VaultError::Conflict(_) => VaultError::Conflict(text(s.lang, "own_account").into()),
             e => e,
         });
-    answer(&state, &s, done, "").await
+    answer(s, done, "").await
 }
 
 pub(crate) async fn reset_account(s: Submitted) -> Response {
-    let state = s.state.clone();
+    let state = &s.state;
     let done = state
         .app
         .accounts
@@ -203,11 +198,11 @@ pub(crate) async fn reset_account(s: Submitted) -> Response {
                 "kind": "password", "login": i.account.login, "secret": *i.one_time_password,
             } })
         });
-    answer(&state, &s, done, "").await
+    answer(&s, done, "").await
 }
 
 pub(crate) async fn create_token(s: Submitted) -> Response {
-    let state = s.state.clone();
+    let state = &s.state;
     let f = &s.fields;
     let days = match f.get("expires_in_days").trim() {
         "" => Ok(None),
@@ -231,11 +226,11 @@ pub(crate) async fn create_token(s: Submitted) -> Response {
     };
     let done = created
         .map(|t| json!({ "issued": { "kind": "token", "login": t.view.name, "secret": t.token } }));
-    answer(&state, &s, done, "token_form").await
+    answer(&s, done, "token_form").await
 }
 
 pub(crate) async fn revoke_token(s: Submitted) -> Response {
-    let state = s.state.clone();
+    let state = &s.state;
     let done =
         match s.fields.get("id").parse() {
             Ok(id) => state.app.tokens.revoke_token(&s.actor, id).await.map(
@@ -243,5 +238,5 @@ pub(crate) async fn revoke_token(s: Submitted) -> Response {
             ),
             Err(_) => Err(VaultError::TokenNotFound),
         };
-    answer(&state, &s, done, "").await
+    answer(&s, done, "").await
 }

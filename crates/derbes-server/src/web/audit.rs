@@ -78,17 +78,17 @@ pub(crate) async fn page(viewer: Viewer, Query(q): Query<AuditQuery>) -> Respons
 
 /// Verifies the whole chain now and shows the result.
 pub(crate) async fn verify(s: Submitted) -> Response {
-    let state = s.state.clone();
+    let state = &s.state;
     let lang = s.lang;
     let values = match state.app.vault.verify_audit_chain_for(&s.actor).await {
         Ok(Ok(report)) => json!({
             "notice": text(lang, "chain_verified").replace("{n}", &report.events.to_string()),
         }),
         Ok(Err(broken)) => json!({ "error": format!("{}: {broken}", text(lang, "chain_broken")) }),
-        Err(e) => return super::session::failed(&state, lang, Some(&s.session), "audit", e),
+        Err(e) => return super::session::failed(state, lang, Some(&s.session), "audit", e),
     };
     show(
-        &state,
+        state,
         &s.session,
         &s.actor,
         lang,

@@ -61,7 +61,7 @@ fn consent_input(f: &super::form::Fields, lang: Lang) -> Result<ConsentInput, (S
 /// Records the consent step of the form; the file again with the reason beside the field the
 /// service refused, the rest of the form kept.
 pub(crate) async fn record(Path(id): Path<String>, s: Submitted) -> Response {
-    let state = s.state.clone();
+    let state = &s.state;
     let lang = s.lang;
     let Ok(subject) = id.parse::<Uuid>() else {
         let missing = super::text(lang, "no_such_subject");
@@ -71,9 +71,7 @@ pub(crate) async fn record(Path(id): Path<String>, s: Submitted) -> Response {
     let input = match consent_input(f, lang) {
         Ok(input) => input,
         Err((field, message)) => {
-            return CONSENT_FORM
-                .again(&state, &s, &id, json!({ field: message }))
-                .await
+            return CONSENT_FORM.again(&s, &id, json!({ field: message })).await
         }
     };
     let result = state
@@ -81,9 +79,7 @@ pub(crate) async fn record(Path(id): Path<String>, s: Submitted) -> Response {
         .consents
         .record_consent(&s.actor, subject, input)
         .await;
-    CONSENT_FORM
-        .answer(&state, &s, subject, "consent", result)
-        .await
+    CONSENT_FORM.answer(&s, subject, "consent", result).await
 }
 
 /// The form that records a consent step.

@@ -4,7 +4,6 @@
 
 use super::subjects::{form_date, FileForm};
 use super::Submitted;
-use crate::AppState;
 use axum::extract::Path;
 use axum::response::Response;
 use derbes_service::{LifecycleInput, LifecycleStep};
@@ -14,13 +13,13 @@ use uuid::Uuid;
 /// Records the event the form describes; the file again with the reason beside the field
 /// refused, what was typed kept.
 pub(crate) async fn record(Path(id): Path<String>, s: Submitted) -> Response {
-    let state = s.state.clone();
+    let state = &s.state;
     let Ok(subject) = id.parse::<Uuid>() else {
         return super::representatives::no_subject(&s);
     };
     let (f, lang) = (&s.fields, s.lang);
     if f.get("kind") == "legal_hold" {
-        return hold(&state, &s, subject, &id).await;
+        return hold(&s, subject, &id).await;
     }
     let kind = match f.get("kind") {
         "relationship_ended" => LifecycleStep::RelationshipEnded,
@@ -28,7 +27,7 @@ pub(crate) async fn record(Path(id): Path<String>, s: Submitted) -> Response {
         "retracted" => LifecycleStep::Retracted,
         _ => {
             let errors = json!({ "lifecycle": super::text(lang, "unknown_step") });
-            return LIFECYCLE_FORM.again(&state, &s, &id, errors).await;
+            return LIFECYCLE_FORM.again(&s, &id, errors).await;
         }
     };
     // A retraction is dated the day it is made; any other event by the day typed.
@@ -37,9 +36,9 @@ pub(crate) async fn record(Path(id): Path<String>, s: Submitted) -> Response {
         (_, Ok(Some(on))) => on,
         (_, Ok(None)) => {
             let errors = json!({ "lifecycle_on": super::text(lang, "date_required") });
-            return LIFECYCLE_FORM.again(&state, &s, &id, errors).await;
+            return LIFECYCLE_FORM.again(&s, &id, errors).await;
         }
-        (_, Err(errors)) => return LIFECYCLE_FORM.again(&state, &s, &id, errors).await,
+        (_, Err(errors)) => return LIFECYCLE_FORM.again(&s, &id, errors).await,
     };
     let given = |name: &str| Some(f.get(name).trim().to_owned()).filter(|v| !v.is_empty());
     let input = LifecycleInput {
@@ -56,16 +55,17 @@ pub(crate) async fn record(Path(id): Path<String>, s: Submitted) -> Response {
         .record_lifecycle(&s.actor, subject, input)
         .await;
     LIFECYCLE_FORM
-        .answer(&state, &s, subject, "lifecycle", result)
+        .answer(&s, subject, "lifecycle", result)
         .await
 }
 
 /// A legal hold from the file's hold form: it starts today, through the last day typed.
-async fn hold(state: &AppState, s: &Submitted, subject: Uuid, id: &str) -> Response {
+async fn hold(s: &Submitted, subject: Uuid, id: &str) -> Response {
+    let state = &s.state;
     let (f, lang) = (&s.fields, s.lang);
     let until = match form_date(f, "hold_until", lang) {
         Ok(until) => until,
-        Err(errors) => return HOLD_FORM.again(state, s, id, errors).await,
+        Err(errors) => return HOLD_FORM.again(s, id, errors).await,
     };
     let input = LifecycleInput {
         kind: LifecycleStep::LegalHold,
@@ -80,9 +80,7 @@ async fn hold(state: &AppState, s: &Submitted, subject: Uuid, id: &str) -> Respo
         .retention
         .record_lifecycle(&s.actor, subject, input)
         .await;
-    HOLD_FORM
-        .answer(state, s, subject, "lifecycle", result)
-        .await
+    HOLD_FORM.answer(s, subject, "lifecycle", result).await
 }
 
 /// The legal hold form.

@@ -21,7 +21,7 @@ pub(crate) fn no_subject(s: &Submitted) -> Response {
 /// Links the representative named in the form; the file again with the reason beside the
 /// field refused, the form kept.
 pub(crate) async fn link(Path(id): Path<String>, s: Submitted) -> Response {
-    let state = s.state.clone();
+    let state = &s.state;
     let Ok(subject) = id.parse::<Uuid>() else {
         return no_subject(&s);
     };
@@ -30,7 +30,7 @@ pub(crate) async fn link(Path(id): Path<String>, s: Submitted) -> Response {
     let kind = serde_json::from_value::<DocumentKind>(json!(f.get("document")));
     let (Ok(relation), Ok(kind)) = (relation, kind) else {
         let errors = json!({ "link": super::text(lang, "unknown_step") });
-        return LINK_FORM.again(&state, &s, &id, errors).await;
+        return LINK_FORM.again(&s, &id, errors).await;
     };
     let document = Document {
         kind,
@@ -47,9 +47,7 @@ pub(crate) async fn link(Path(id): Path<String>, s: Submitted) -> Response {
             vec![document],
         )
         .await;
-    LINK_FORM
-        .answer(&state, &s, subject, "linked", result)
-        .await
+    LINK_FORM.answer(&s, subject, "linked", result).await
 }
 
 /// The form that links a representative.
@@ -69,7 +67,7 @@ pub(crate) async fn unlink(
     Path((id, representative)): Path<(String, String)>,
     s: Submitted,
 ) -> Response {
-    let state = s.state.clone();
+    let state = &s.state;
     let Ok(subject) = id.parse::<Uuid>() else {
         return no_subject(&s);
     };
@@ -82,15 +80,15 @@ pub(crate) async fn unlink(
         .unlink_representative(&s.actor, subject, representative)
         .await
     {
-        Ok(_) => back_to_file(&state, subject, &s.fields, "unlinked"),
-        Err(e) => super::session::failed(&state, s.lang, Some(&s.session), "subjects", e),
+        Ok(_) => back_to_file(state, subject, &s.fields, "unlinked"),
+        Err(e) => super::session::failed(state, s.lang, Some(&s.session), "subjects", e),
     }
 }
 
 /// Records an obligation of the subject under a purpose (a note and a last day if given), or
 /// marks it fulfilled.
 pub(crate) async fn obligation(Path(id): Path<String>, s: Submitted) -> Response {
-    let state = s.state.clone();
+    let state = &s.state;
     let Ok(subject) = id.parse::<Uuid>() else {
         return no_subject(&s);
     };
@@ -101,10 +99,10 @@ pub(crate) async fn obligation(Path(id): Path<String>, s: Submitted) -> Response
             until,
         }),
         ("fulfil", _) => None,
-        ("set", Err(errors)) => return OBLIGATION_FORM.again(&state, &s, &id, errors).await,
+        ("set", Err(errors)) => return OBLIGATION_FORM.again(&s, &id, errors).await,
         _ => {
             let errors = json!({ "obligation": super::text(lang, "unknown_step") });
-            return OBLIGATION_FORM.again(&state, &s, &id, errors).await;
+            return OBLIGATION_FORM.again(&s, &id, errors).await;
         }
     };
     let result = state
@@ -113,7 +111,7 @@ pub(crate) async fn obligation(Path(id): Path<String>, s: Submitted) -> Response
         .set_obligation(&s.actor, subject, f.get("purpose"), input)
         .await;
     OBLIGATION_FORM
-        .answer(&state, &s, subject, "obligation", result)
+        .answer(&s, subject, "obligation", result)
         .await
 }
 

@@ -181,12 +181,12 @@ async fn show(
 /// After a form on a request: back to its page with what was done (303), or the page again
 /// with why not.
 async fn after_form(
-    state: &AppState,
     s: &Submitted,
     id: Uuid,
     done: Result<&'static str, VaultError>,
     field: &'static str,
 ) -> Response {
+    let state = &s.state;
     let lang = s.lang;
     let problem = match done {
         Ok(step) => return super::see_other(&format!("/console/requests/{id}?done={step}"), &[]),
@@ -232,7 +232,7 @@ fn step_problem(lang: derbes_core::text::Lang, p: &StepProblem) -> String {
 
 /// A workflow step posted from the request's page (`step` and what it needs).
 pub(crate) async fn step(OnRequest(id): OnRequest, s: Submitted) -> Response {
-    let state = s.state.clone();
+    let state = &s.state;
     let f = &s.fields;
     let optional = |name: &str| Some(f.get(name).trim()).filter(|v| !v.is_empty());
     let input = match f.get("step") {
@@ -281,33 +281,33 @@ pub(crate) async fn step(OnRequest(id): OnRequest, s: Submitted) -> Response {
             .map(|_| step),
         Err(e) => Err(e),
     };
-    after_form(&state, &s, id, done, "step").await
+    after_form(&s, id, done, "step").await
 }
 
 pub(crate) async fn send_code(OnRequest(id): OnRequest, s: Submitted) -> Response {
-    let state = s.state.clone();
+    let state = &s.state;
     let done = state
         .app
         .requests
         .send_request_code(&s.actor, id)
         .await
         .map(|_| "code_sent");
-    after_form(&state, &s, id, done, "code").await
+    after_form(&s, id, done, "code").await
 }
 
 pub(crate) async fn check_code(OnRequest(id): OnRequest, s: Submitted) -> Response {
-    let state = s.state.clone();
+    let state = &s.state;
     let done = state
         .app
         .requests
         .check_request_code(&s.actor, id, s.fields.get("code"))
         .await
         .map(|_| "verified");
-    after_form(&state, &s, id, done, "code").await
+    after_form(&s, id, done, "code").await
 }
 
 pub(crate) async fn verify_document(OnRequest(id): OnRequest, s: Submitted) -> Response {
-    let state = s.state.clone();
+    let state = &s.state;
     let note = Some(s.fields.get("note").trim())
         .filter(|n| !n.is_empty())
         .map(str::to_owned);
@@ -323,7 +323,7 @@ pub(crate) async fn verify_document(OnRequest(id): OnRequest, s: Submitted) -> R
             detail: text(s.lang, "invalid_document").to_owned(),
         }),
     };
-    after_form(&state, &s, id, done, "document").await
+    after_form(&s, id, done, "document").await
 }
 
 /// The access package, as the API gives it.
@@ -416,7 +416,7 @@ fn filing_page(
 /// Files a request received outside derbes: the subject's id, who asks, what, and when it
 /// was received (the operator's local time).
 pub(crate) async fn file(s: Submitted) -> Response {
-    let state = s.state.clone();
+    let state = &s.state;
     let f = &s.fields;
     let lang = s.lang;
     let field_error = |field: &'static str| VaultError::InvalidField {
@@ -468,7 +468,7 @@ pub(crate) async fn file(s: Submitted) -> Response {
             return super::see_other(&format!("/console/requests/{}?done=filed", view.id), &[])
         }
         Err(e @ VaultError::Forbidden(_)) => {
-            return super::session::failed(&state, lang, Some(&s.session), "requests", e)
+            return super::session::failed(state, lang, Some(&s.session), "requests", e)
         }
         Err(VaultError::InvalidField { field, detail }) => (field, detail),
         Err(VaultError::NotFound) => ("subject_id", text(lang, "no_such_subject").to_owned()),
@@ -488,5 +488,5 @@ pub(crate) async fn file(s: Submitted) -> Response {
         "kind": f.get("kind"), "channel": f.get("channel"), "language": f.get("language"),
         "purpose": f.get("purpose"), "details": f.get("details"), "received_at": f.get("received_at"),
     });
-    filing_page(&state, &s.session, lang, form, json!({ field: message }))
+    filing_page(state, &s.session, lang, form, json!({ field: message }))
 }

@@ -68,23 +68,23 @@ async fn show(
 
 /// Proposes a batch for the rule the form names.
 pub(crate) async fn propose(s: Submitted) -> Response {
-    let state = s.state.clone();
+    let state = &s.state;
     let rule = s.fields.get("rule").to_owned();
     match state.app.retention.propose_batch(&s.actor, &rule).await {
         Ok(_) => super::see_other("/console/retention?proposed=1", &[]),
-        Err(e) => refused(&state, &s, e).await,
+        Err(e) => refused(&s, e).await,
     }
 }
 
 /// Approves the batch of the address.
 pub(crate) async fn approve(Path(id): Path<String>, s: Submitted) -> Response {
-    let state = s.state.clone();
+    let state = &s.state;
     let Ok(id) = id.parse::<Uuid>() else {
-        return refused(&state, &s, VaultError::BatchNotFound).await;
+        return refused(&s, VaultError::BatchNotFound).await;
     };
     match state.app.retention.approve_batch(&s.actor, id).await {
         Ok(_) => super::see_other("/console/retention?approved=1", &[]),
-        Err(e) => refused(&state, &s, e).await,
+        Err(e) => refused(&s, e).await,
     }
 }
 
@@ -196,7 +196,8 @@ pub(crate) async fn release(
 
 /// The page again with why the step was refused, in the page's language; a refusal of the
 /// person stays a page of its own.
-async fn refused(state: &AppState, s: &Submitted, e: VaultError) -> Response {
+async fn refused(s: &Submitted, e: VaultError) -> Response {
+    let state = &s.state;
     let lang = s.lang;
     let (status, said) = match e {
         VaultError::Batch(p) => (StatusCode::CONFLICT, p.explain(lang)),

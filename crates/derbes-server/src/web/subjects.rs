@@ -77,7 +77,7 @@ pub(crate) async fn find_form(
 
 /// A lookup by identifier through its blind index, for a purpose that uses the field.
 pub(crate) async fn find(s: Submitted) -> Response {
-    let state = s.state.clone();
+    let state = &s.state;
     let f = &s.fields;
     let lang = s.lang;
     let form =
@@ -94,12 +94,12 @@ pub(crate) async fn find(s: Submitted) -> Response {
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         Err(VaultError::Denied(reasons)) => (
-            json!({ "errors": { "purpose": super::explain_denial(&state, lang, &reasons) }, "form": form }),
+            json!({ "errors": { "purpose": super::explain_denial(state, lang, &reasons) }, "form": form }),
             StatusCode::FORBIDDEN,
         ),
-        Err(e) => return super::session::failed(&state, lang, Some(&s.session), "subjects", e),
+        Err(e) => return super::session::failed(state, lang, Some(&s.session), "subjects", e),
     };
-    find_page(&state, &s.session, lang, values, status)
+    find_page(state, &s.session, lang, values, status)
 }
 
 /// Each refused field's message in `lang` where derbes has it, else the API's; a problem
@@ -165,13 +165,8 @@ impl FileForm {
     /// The file again after the service refused the form: field problems beside their fields,
     /// the law's refusals and a thing not in force as the form's own message, in `s.lang`. A
     /// refusal of the person (role, purpose) or of the address stays a page of its own.
-    pub(crate) async fn refused(
-        &self,
-        state: &AppState,
-        s: &Submitted,
-        id: &str,
-        e: VaultError,
-    ) -> Response {
+    pub(crate) async fn refused(&self, s: &Submitted, id: &str, e: VaultError) -> Response {
+        let state = &s.state;
         let lang = s.lang;
         let errors = match e {
             VaultError::Validation(problems) => {
@@ -195,33 +190,28 @@ impl FileForm {
             }
             e => return super::session::failed(state, lang, Some(&s.session), "subjects", e),
         };
-        self.again(state, s, id, errors).await
+        self.again(s, id, errors).await
     }
 
     /// What the form's one service call came to: back to the subject's file saying what was
     /// `done`, or the file again with the service's reason beside the form.
     pub(crate) async fn answer<T>(
         &self,
-        state: &AppState,
         s: &Submitted,
         subject: Uuid,
         done: &str,
         result: Result<T, VaultError>,
     ) -> Response {
+        let state = &s.state;
         match result {
             Ok(_) => back_to_file(state, subject, &s.fields, done),
-            Err(e) => self.refused(state, s, &subject.to_string(), e).await,
+            Err(e) => self.refused(s, &subject.to_string(), e).await,
         }
     }
 
     /// The file again with `errors` beside the form's fields and what was typed kept.
-    pub(crate) async fn again(
-        &self,
-        state: &AppState,
-        s: &Submitted,
-        id: &str,
-        errors: Value,
-    ) -> Response {
+    pub(crate) async fn again(&self, s: &Submitted, id: &str, errors: Value) -> Response {
+        let state = &s.state;
         let kept: Map<String, Value> = self
             .fields
             .iter()
@@ -391,7 +381,7 @@ pub(crate) async fn file_page(
 /// Corrects the fields read for a purpose: those whose value changed (an emptied one is
 /// erased), with the declaration's checks beside each field.
 pub(crate) async fn correct(Path(id): Path<String>, s: Submitted) -> Response {
-    let state = s.state.clone();
+    let state = &s.state;
     let lang = s.lang;
     let f = &s.fields;
     let purpose = f.get("purpose").to_owned();
@@ -436,13 +426,13 @@ pub(crate) async fn correct(Path(id): Path<String>, s: Submitted) -> Response {
             Err(e @ VaultError::Store(derbes_store::StoreError::VersionConflict)) => {
                 json!({ "form": crate::ApiError::from(e).detail })
             }
-            Err(e) => return super::session::failed(&state, lang, Some(&s.session), "subjects", e),
+            Err(e) => return super::session::failed(state, lang, Some(&s.session), "subjects", e),
         },
         Err(_) => json!({}),
     };
     let values = json!({ "notice": "", "errors": errors, "corrections": corrections });
     let purpose = Some(purpose.as_str()).filter(|p| !p.is_empty());
-    file_page(&state, &s.session, &s.actor, lang, &id, purpose, values).await
+    file_page(state, &s.session, &s.actor, lang, &id, purpose, values).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -510,7 +500,7 @@ pub(crate) async fn new_form(
 
 /// Creates a subject from the form's non-empty fields.
 pub(crate) async fn create(s: Submitted) -> Response {
-    let state = s.state.clone();
+    let state = &s.state;
     let lang = s.lang;
     let category = s.fields.get("category").to_owned();
     let values: Vec<(String, Option<String>)> = state
@@ -540,9 +530,9 @@ pub(crate) async fn create(s: Submitted) -> Response {
             json!({ field: super::text(lang, "duplicate_subject") })
         }
         Err(VaultError::Invalid(m)) => json!({ "category": m }),
-        Err(e) => return super::session::failed(&state, lang, Some(&s.session), "subjects", e),
+        Err(e) => return super::session::failed(state, lang, Some(&s.session), "subjects", e),
     };
-    new_page(&state, &s.session, lang, &category, &kept, errors)
+    new_page(state, &s.session, lang, &category, &kept, errors)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -562,7 +552,7 @@ pub(crate) async fn open(Query(q): Query<OpenQuery>) -> Response {
 /// A block of the subject (`purpose` empty) or a restriction of one purpose, set with its
 /// reason (a note and a last day if given) or lifted with the reason for lifting it.
 pub(crate) async fn flag(Path(id): Path<String>, s: Submitted) -> Response {
-    let state = s.state.clone();
+    let state = &s.state;
     let lang = s.lang;
     let Ok(id) = id.parse::<Uuid>() else {
         let missing = super::text(lang, "no_such_subject");
@@ -587,14 +577,14 @@ pub(crate) async fn flag(Path(id): Path<String>, s: Submitted) -> Response {
     };
     let change = match change {
         Ok(change) => change,
-        Err(errors) => return FLAG_FORM.again(&state, &s, &id.to_string(), errors).await,
+        Err(errors) => return FLAG_FORM.again(&s, &id.to_string(), errors).await,
     };
     let result = state
         .app
         .consents
         .set_flag(&s.actor, id, purpose, change)
         .await;
-    FLAG_FORM.answer(&state, &s, id, "flagged", result).await
+    FLAG_FORM.answer(&s, id, "flagged", result).await
 }
 
 /// The block and restriction form.

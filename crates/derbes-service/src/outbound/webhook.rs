@@ -1,20 +1,23 @@
 //! A webhook connector, what it is told, and sending its message to the operator's system:
 //! signed, with the message's idempotency key, within a time limit.
 
+use crate::vault::VaultError;
 use derbes_core::request::RequestKind;
 use derbes_crypto::WebhookSecret;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// What a webhook is told of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WebhookEvent {
-    /// An access request was approved: send what you hold (to the DPO, outside derbes) and confirm.
-    Access,
-    /// A destruction request was approved: destroy the subject's data and confirm.
-    Destruction,
+derbes_core::coded_enum! {
+    /// What a webhook is told of.
+    pub enum WebhookEvent ("webhook event") {
+        /// An access request was approved: send what you hold (to the DPO, outside derbes) and
+        /// confirm.
+        Access = "access",
+        /// A destruction request was approved, or a retention batch destroys the subject's data:
+        /// destroy them.
+        Destruction = "destruction",
+    }
 }
 
 impl WebhookEvent {
@@ -24,20 +27,6 @@ impl WebhookEvent {
             RequestKind::Destruction => Some(WebhookEvent::Destruction),
             _ => None,
         }
-    }
-
-    pub(crate) fn code(self) -> &'static str {
-        match self {
-            WebhookEvent::Access => "access",
-            WebhookEvent::Destruction => "destruction",
-        }
-    }
-
-    /// The event a stored job names by its code.
-    pub(crate) fn parse(code: &str) -> Option<Self> {
-        [WebhookEvent::Access, WebhookEvent::Destruction]
-            .into_iter()
-            .find(|e| e.code() == code)
     }
 }
 
@@ -78,6 +67,24 @@ pub struct WebhookMessage {
     pub sent_at: String,
 }
 
+impl Webhook {
+    /// Sends `message` to the webhook at `now`, signed, from a thread that may block. The
+    /// body holds the subject's identifiers: it is zeroized once sent.
+    pub(crate) async fn deliver(
+        &self,
+        message: &WebhookMessage,
+        now: OffsetDateTime,
+    ) -> Result<Sent, VaultError> {
+        let body = zeroize::Zeroizing::new(
+            serde_json::to_vec(message).map_err(|e| VaultError::Invalid(e.to_string()))?,
+        );
+        let (url, secret, id) = (self.url.clone(), self.secret.clone(), message.id);
+        tokio::task::spawn_blocking(move || send(&url, &secret, &body, now, id))
+            .await
+            .map_err(|_| VaultError::Unavailable("the webhook's delivery failed".into()))
+    }
+}
+
 /// A message's idempotency key, from what it is about: the first 16 bytes of the SHA-256 of
 /// `parts`, in order.
 pub(crate) fn idempotency_key(parts: &[&[u8]]) -> Uuid {
@@ -107,7 +114,7 @@ pub(crate) enum Sent {
 }
 
 /// Posts `body` to `url`, signed with `secret` at `now`, with `id` as its idempotency key.
-pub(crate) fn send(
+fn send(
     url: &str,
     secret: &WebhookSecret,
     body: &[u8],

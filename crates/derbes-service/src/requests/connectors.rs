@@ -13,7 +13,7 @@
 //! directions carry `X-Derbes-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`
 //! under the webhook's shared secret.
 
-use crate::outbound::webhook::{send, Sent};
+use crate::outbound::webhook::Sent;
 pub use crate::outbound::webhook::{Webhook, WebhookEvent, WebhookMessage};
 use crate::requests::{request_audit, Action, ActionStatus};
 use crate::vault::VaultError;
@@ -261,7 +261,7 @@ impl super::Requests {
         };
         let message = WebhookMessage {
             id: job.id,
-            event: WebhookEvent::parse(&job.event).ok_or_else(|| {
+            event: job.event.parse().map_err(|_| {
                 VaultError::Store(StoreError::Corrupt(format!(
                     "webhook job {} names the unknown event `{}`",
                     job.id, job.event
@@ -274,13 +274,8 @@ impl super::Requests {
             confirm: Some(format!("/api/v1/webhooks/jobs/{}", job.id)),
             sent_at: format_timestamp(now),
         };
-        let body = serde_json::to_vec(&message)
-            .map_err(|e| VaultError::Store(StoreError::Backend(e.to_string())))?;
         let id = job.id;
-        let sent =
-            tokio::task::spawn_blocking(move || send(&hook.url, &hook.secret, &body, now, id))
-                .await
-                .map_err(|_| VaultError::Unavailable("the delivery task failed".into()))?;
+        let sent = hook.deliver(&message, now).await?;
         let attempts = job.attempts + 1;
         match sent {
             Sent::Done => {

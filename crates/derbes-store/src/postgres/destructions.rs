@@ -417,10 +417,9 @@ impl DestructionStore for PostgresStore {
     }
 
     async fn destructions(&self, page: Page) -> Result<Vec<Destruction>, StoreError> {
-        let Page { after, limit } = page;
         self.rows(
             "SELECT record FROM destructions WHERE subject_id > $1 ORDER BY subject_id LIMIT $2",
-            &[&after.unwrap_or(Uuid::nil()), &i64::from(limit)],
+            &[&page.start(), &i64::from(page.limit)],
         )
         .await?
         .iter()

@@ -288,15 +288,13 @@ impl SubjectStateStore for PostgresStore {
         subject_and_state(&self.client().await?, id, purpose.as_deref()).await
     }
 
-    async fn retention_page(&self, page: Page) -> Result<Vec<RetentionSubject>, StoreError> {
-        let Page { after, limit } = page;
-        let after = after.unwrap_or(Uuid::nil());
+    async fn retention_page(&self, asked: Page) -> Result<Vec<RetentionSubject>, StoreError> {
         let mut page = Vec::new();
         for r in self
             .rows(
                 "SELECT id, category, fields, created_at, field_collected FROM subjects \
                  WHERE id > $1 ORDER BY id LIMIT $2",
-                &[&after, &i64::from(limit)],
+                &[&asked.start(), &i64::from(asked.limit)],
             )
             .await?
         {
@@ -429,14 +427,13 @@ impl SubjectStateStore for PostgresStore {
     }
 
     async fn unsettled_reconfirmations(&self, page: Page) -> Result<Vec<Uuid>, StoreError> {
-        let Page { after, limit } = page;
         let rows = self
             .client()
             .await?
             .query(
                 "SELECT subject_id FROM reconfirmations_unsettled WHERE subject_id > $1 \
                  ORDER BY subject_id LIMIT $2",
-                &[&after.unwrap_or(Uuid::nil()), &i64::from(limit)],
+                &[&page.start(), &i64::from(page.limit)],
             )
             .await?;
         Ok(rows.iter().map(|r| r.get(0)).collect())

@@ -103,13 +103,11 @@ impl DestructionStore for SqliteStore {
     }
 
     async fn destructions(&self, page: Page) -> Result<Vec<Destruction>, StoreError> {
-        let Page { after, limit } = page;
         self.read(move |c| {
-            let after = after.map(|u| u.as_bytes().to_vec()).unwrap_or_default();
             let mut stmt = c.prepare_cached(
                 "SELECT record FROM destructions WHERE subject_id > ?1 ORDER BY subject_id LIMIT ?2",
             )?;
-            let rows = stmt.query_map(params![after, limit], |r| r.get::<_, String>(0))?;
+            let rows = stmt.query_map(params![page.start().as_bytes(), page.limit], |r| r.get::<_, String>(0))?;
             rows.map(|r| from_json(&r?)).collect()
         })
         .await

@@ -235,15 +235,13 @@ pub(super) fn set_flag(
 
 #[async_trait]
 impl SubjectStateStore for SqliteStore {
-    async fn retention_page(&self, page: Page) -> Result<Vec<RetentionSubject>, StoreError> {
-        let Page { after, limit } = page;
+    async fn retention_page(&self, asked: Page) -> Result<Vec<RetentionSubject>, StoreError> {
         self.read(move |c| {
-            let after = after.unwrap_or(Uuid::nil());
             let mut page = Vec::new();
             let mut stmt = c.prepare_cached(
                 "SELECT id, category, fields, created_at, field_collected FROM subjects                  WHERE id > ?1 ORDER BY id LIMIT ?2",
             )?;
-            let mut rows = stmt.query(params![&after.as_bytes()[..], limit])?;
+            let mut rows = stmt.query(params![asked.start().as_bytes(), asked.limit])?;
             while let Some(r) = rows.next()? {
                 let blob: Vec<u8> = r.get(2)?;
                 page.push(RetentionSubject {
@@ -414,14 +412,12 @@ impl SubjectStateStore for SqliteStore {
     }
 
     async fn unsettled_reconfirmations(&self, page: Page) -> Result<Vec<Uuid>, StoreError> {
-        let Page { after, limit } = page;
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT subject_id FROM reconfirmations_unsettled WHERE subject_id > ?1 \
                  ORDER BY subject_id LIMIT ?2",
             )?;
-            let after = after.unwrap_or(Uuid::nil());
-            let mut rows = stmt.query(params![after.as_bytes().as_slice(), limit])?;
+            let mut rows = stmt.query(params![page.start().as_bytes(), page.limit])?;
             let mut ids = Vec::new();
             while let Some(r) = rows.next()? {
                 ids.push(uuid_of(r.get(0)?)?);
